@@ -1,0 +1,116 @@
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace gqa::cpu {
+namespace {
+
+constexpr const char* kOp = "attention";
+
+struct Dims {
+  int64_t n, hq, hkv, hd, num_blocks, block_size, n_seqs, max_blocks;
+};
+
+Dims check_args(const AttentionArgs& a) {
+  detail::expect_kind(a.q, DType::kF32, 3, kOp, "q");
+  detail::expect_kind(a.k_cache, DType::kF32, 4, kOp, "k_cache");
+  detail::expect_kind(a.block_tables, DType::kI32, 2, kOp, "block_tables");
+  Dims d{};
+  d.n = a.q.dim(0);
+  d.hq = a.q.dim(1);
+  d.hd = a.q.dim(2);
+  d.num_blocks = a.k_cache.dim(0);
+  d.block_size = a.k_cache.dim(1);
+  d.hkv = a.k_cache.dim(2);
+  d.n_seqs = a.block_tables.dim(0);
+  d.max_blocks = a.block_tables.dim(1);
+  GQA_CHECK(a.k_cache.dim(3) == d.hd, kOp << ": q " << shape_str(a.q.shape()) << " and k_cache "
+                                          << shape_str(a.k_cache.shape()) << " disagree on head_dim");
+  GQA_CHECK(d.hkv > 0 && d.hq % d.hkv == 0,
+            kOp << ": query heads of q " << shape_str(a.q.shape()) << " are not a multiple of the KV "
+                << "heads of k_cache " << shape_str(a.k_cache.shape()));
+  GQA_CHECK(d.block_size > 0, kOp << ": zero block_size in k_cache " << shape_str(a.k_cache.shape()));
+  detail::expect(a.v_cache, DType::kF32, a.k_cache.shape(), kOp, "v_cache");
+  detail::expect(a.token_seq, DType::kI32, {d.n}, kOp, "token_seq");
+  detail::expect(a.positions, DType::kI32, {d.n}, kOp, "positions");
+  detail::expect(a.out, DType::kF32, a.q.shape(), kOp, "out");
+  return d;
+}
+
+// Flat cache row (block * block_size + offset) of each key position [0, pos] of sequence `seq`,
+// validating the sequence index, the position and every block table entry it touches.
+void resolve_rows(const AttentionArgs& a, const Dims& d, int64_t t, std::vector<int64_t>& rows) {
+  const int64_t seq = a.token_seq.data_as<int32_t>()[t];
+  const int64_t pos = a.positions.data_as<int32_t>()[t];
+  GQA_CHECK(seq >= 0 && seq < d.n_seqs, kOp << ": token " << t << " belongs to sequence " << seq
+                                            << " but block_tables " << shape_str(a.block_tables.shape())
+                                            << " has " << d.n_seqs << " sequences");
+  GQA_CHECK(pos >= 0 && pos < d.max_blocks * d.block_size,
+            kOp << ": position " << pos << " of token " << t << " does not fit block_tables "
+                << shape_str(a.block_tables.shape()) << " with block_size " << d.block_size);
+  const int32_t* table = a.block_tables.data_as<int32_t>() + seq * d.max_blocks;
+  rows.resize(static_cast<size_t>(pos + 1));
+  for (int64_t j = 0; j <= pos; ++j) {
+    const int64_t block = table[j / d.block_size];
+    GQA_CHECK(block >= 0 && block < d.num_blocks,
+              kOp << ": block_tables[" << seq << "][" << j / d.block_size << "] = " << block
+                  << " is outside the cache of " << d.num_blocks << " blocks");
+    rows[j] = block * d.block_size + j % d.block_size;
+  }
+}
+
+// One query head against KV head g: out = softmax(scale * q K^T) V over the given cache rows.
+// Scores, the softmax (max-subtracted) and the weighted sum are all in double; `out` is written
+// only at the end, so it may alias `q`.
+void attend_head(const float* q, const AttentionArgs& a, const Dims& d, int64_t g,
+                 const std::vector<int64_t>& rows, std::vector<double>& scores, std::vector<double>& acc,
+                 float* out) {
+  const float* k_cache = a.k_cache.data_as<float>();
+  const float* v_cache = a.v_cache.data_as<float>();
+  const int64_t row_len = d.hkv * d.hd;
+  scores.resize(rows.size());
+  double max_score = -INFINITY;
+  for (size_t j = 0; j < rows.size(); ++j) {
+    const float* key = k_cache + rows[j] * row_len + g * d.hd;
+    double dot = 0.0;
+    for (int64_t i = 0; i < d.hd; ++i) dot += static_cast<double>(q[i]) * key[i];
+    scores[j] = dot * static_cast<double>(a.scale);
+    max_score = std::max(max_score, scores[j]);
+  }
+  double denom = 0.0;
+  std::fill(acc.begin(), acc.end(), 0.0);
+  for (size_t j = 0; j < rows.size(); ++j) {
+    const double p = std::exp(scores[j] - max_score);
+    denom += p;
+    const float* value = v_cache + rows[j] * row_len + g * d.hd;
+    for (int64_t i = 0; i < d.hd; ++i) acc[i] += p * value[i];
+  }
+  for (int64_t i = 0; i < d.hd; ++i) out[i] = static_cast<float>(acc[i] / denom);
+}
+
+}  // namespace
+
+// q: f32 [n, hq, hd]; k_cache, v_cache: f32 [num_blocks, block_size, hkv, hd];
+// block_tables: i32 [n_seqs, max_blocks_per_seq]; token_seq, positions: i32 [n];
+// out: f32 [n, hq, hd]. Causal GQA attention: query head h reads KV head h / (hq / hkv), and
+// token t attends to cache positions [0, positions[t]] of its sequence, which must already
+// hold this step's keys (kv_write runs first).
+void attention(const AttentionArgs& a) {
+  const Dims d = check_args(a);
+  const int64_t group = d.hq / d.hkv;  // query heads sharing one KV head
+  std::vector<int64_t> rows;
+  std::vector<double> scores;
+  std::vector<double> acc(static_cast<size_t>(d.hd));
+  for (int64_t t = 0; t < d.n; ++t) {
+    resolve_rows(a, d, t, rows);
+    for (int64_t h = 0; h < d.hq; ++h) {
+      const int64_t offset = (t * d.hq + h) * d.hd;
+      attend_head(a.q.data_as<float>() + offset, a, d, h / group, rows, scores, acc,
+                  a.out.data_as<float>() + offset);
+    }
+  }
+}
+
+}  // namespace gqa::cpu

@@ -1,0 +1,46 @@
+// The CPU reference kernels: one free function per op, each in its own .cpp.
+//
+// Everything is f32 on the host. These are the oracle the CUDA kernels are tested against, so
+// they favour obvious correctness over speed (attention accumulates in double). Each function
+// validates dtypes and shapes first and throws gqa::Error naming the op and the mismatch.
+#pragma once
+
+#include <string>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "kernels/ops.h"
+
+namespace gqa::cpu {
+
+void embedding(const EmbeddingArgs& a);
+void rmsnorm(const RmsNormArgs& a);
+void matmul(const MatmulArgs& a);
+void rope(const RopeArgs& a);
+void kv_write(const KvWriteArgs& a);
+void attention(const AttentionArgs& a);
+void swiglu(const SwigluArgs& a);
+// y += x; x, y: [any shape], the same shape.
+void add(const Tensor& x, Tensor y);
+
+namespace detail {
+
+// Throws unless `t` is a defined host tensor of `dtype` with `ndim` dimensions.
+inline void expect_kind(const Tensor& t, DType dtype, int ndim, const char* op, const char* name) {
+  GQA_CHECK(t.defined(), op << ": " << name << " is undefined");
+  GQA_CHECK(t.device() == Device::kCpu, op << ": " << name << " must be a host tensor");
+  GQA_CHECK(t.dtype() == dtype, op << ": " << name << " must be " << dtype_name(dtype) << ", got "
+                                   << dtype_name(t.dtype()) << " " << shape_str(t.shape()));
+  GQA_CHECK(t.ndim() == ndim, op << ": " << name << " must have " << ndim << " dimensions, got "
+                                 << shape_str(t.shape()));
+}
+
+// Throws unless `t` is a defined host tensor of `dtype` with exactly `shape`.
+inline void expect(const Tensor& t, DType dtype, const Shape& shape, const char* op, const char* name) {
+  expect_kind(t, dtype, static_cast<int>(shape.size()), op, name);
+  GQA_CHECK(t.shape() == shape, op << ": " << name << " has shape " << shape_str(t.shape())
+                                   << ", expected " << shape_str(shape));
+}
+
+}  // namespace detail
+}  // namespace gqa::cpu

@@ -1,0 +1,37 @@
+// Checks for every CUDA runtime and cuBLAS call: a failure throws gqa::Error naming the call,
+// the error string, file and line. GQA_CUDA_SYNC_DEBUG=1 in the environment makes every kernel
+// launch check synchronize, so an asynchronous fault is reported at the kernel that caused it.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "core/error.h"
+
+namespace gqa::cuda {
+
+[[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line);
+[[noreturn]] void throw_cublas_error(cublasStatus_t st, const char* call, const char* file, int line);
+void check_launch(const char* kernel, const char* file, int line);
+bool sync_debug_enabled();
+
+}  // namespace gqa::cuda
+
+#define GQA_CUDA_CHECK(call)                                                         \
+  do {                                                                               \
+    const cudaError_t gqa_cuda_err_ = (call);                                        \
+    if (gqa_cuda_err_ != cudaSuccess)                                                \
+      ::gqa::cuda::throw_cuda_error(gqa_cuda_err_, #call, __FILE__, __LINE__);       \
+  } while (0)
+
+#define GQA_CUBLAS_CHECK(call)                                                       \
+  do {                                                                               \
+    const cublasStatus_t gqa_cublas_st_ = (call);                                    \
+    if (gqa_cublas_st_ != CUBLAS_STATUS_SUCCESS)                                     \
+      ::gqa::cuda::throw_cublas_error(gqa_cublas_st_, #call, __FILE__, __LINE__);    \
+  } while (0)
+
+// After every <<<...>>> launch.
+#define GQA_CUDA_LAUNCH_CHECK(kernel_name) ::gqa::cuda::check_launch(kernel_name, __FILE__, __LINE__)

@@ -1,0 +1,28 @@
+#include "kernels/cuda/device_info.h"
+
+#include <cstdio>
+
+#include "kernels/cuda/cuda_check.h"
+
+namespace gqa::cuda {
+
+int device_count() {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // no driver / no device: clear the sticky error, report none
+    return 0;
+  }
+  return n;
+}
+
+std::string device_description(int device) {
+  cudaDeviceProp p{};
+  GQA_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%s (sm_%d%d, %d SMs, %.1f GiB)", p.name, p.major, p.minor, p.multiProcessorCount,
+                p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
+  return buf;
+}
+
+}  // namespace gqa::cuda

@@ -1,0 +1,13 @@
+// What CUDA devices this process sees.
+#pragma once
+
+#include <string>
+
+namespace gqa::cuda {
+
+// Number of visible devices; 0 when there is no GPU or no driver (never throws for that).
+int device_count();
+// "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; throws gqa::Error for a bad index.
+std::string device_description(int device);
+
+}  // namespace gqa::cuda

@@ -1,0 +1,96 @@
+// One thread block per row; each thread keeps its elements of the row in registers between
+// the sum-of-squares pass and the scale pass, so the row is read from HBM once.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/rmsnorm.h"
+
+namespace gqa::cuda {
+namespace {
+
+template <typename T>
+__device__ __forceinline__ float to_f32(T v) { return static_cast<float>(v); }
+template <>
+__device__ __forceinline__ float to_f32<__half>(__half v) { return __half2float(v); }
+template <>
+__device__ __forceinline__ float to_f32<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T>
+__device__ __forceinline__ T from_f32(float v) { return static_cast<T>(v); }
+template <>
+__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+constexpr int kThreads = 256;
+constexpr int kMaxPerThread = 32;  // rows up to 8192 elements stay in registers
+
+__device__ float block_sum(float v) {
+  __shared__ float warp_sums[kThreads / 32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  v = lane < kThreads / 32 ? warp_sums[lane] : 0.0f;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;  // every thread holds the total
+}
+
+template <typename T>
+__global__ void rmsnorm_kernel(T* x, const T* residual, const T* weight, T* out, int d, float eps) {
+  const size_t row = static_cast<size_t>(blockIdx.x) * d;
+  float vals[kMaxPerThread];
+  float sq = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kMaxPerThread; ++k) {
+    const int i = threadIdx.x + k * kThreads;
+    if (i < d) {
+      float v = to_f32(x[row + i]);
+      if (residual != nullptr) {
+        v += to_f32(residual[row + i]);
+        x[row + i] = from_f32<T>(v);
+        v = to_f32(x[row + i]);  // normalise what the residual stream actually holds
+      }
+      vals[k] = v;
+      sq += v * v;
+    }
+  }
+  const float inv_rms = rsqrtf(block_sum(sq) / d + eps);
+#pragma unroll
+  for (int k = 0; k < kMaxPerThread; ++k) {
+    const int i = threadIdx.x + k * kThreads;
+    if (i < d) out[row + i] = from_f32<T>(vals[k] * inv_rms * to_f32(weight[i]));
+  }
+}
+
+template <typename T>
+void launch(const RmsNormResidualArgs& a, cudaStream_t stream) {
+  const int n = static_cast<int>(a.x.dim(0)), d = static_cast<int>(a.x.dim(1));
+  if (n == 0) return;
+  rmsnorm_kernel<T><<<n, kThreads, 0, stream>>>(a.x.data_as<T>(),
+                                                a.residual.defined() ? a.residual.data_as<T>() : nullptr,
+                                                a.weight.data_as<T>(), a.out.data_as<T>(), d, a.eps);
+  GQA_CUDA_LAUNCH_CHECK("rmsnorm_kernel");
+}
+
+}  // namespace
+
+void rmsnorm(const RmsNormResidualArgs& a, cudaStream_t stream) {
+  GQA_CHECK(a.x.ndim() == 2 && a.out.shape() == a.x.shape() && a.weight.ndim() == 1 && a.weight.dim(0) == a.x.dim(1),
+            "cuda rmsnorm: x " << shape_str(a.x.shape()) << ", weight " << shape_str(a.weight.shape()) << ", out "
+                               << shape_str(a.out.shape()) << " do not fit");
+  GQA_CHECK(!a.residual.defined() || a.residual.shape() == a.x.shape(),
+            "cuda rmsnorm: residual " << shape_str(a.residual.shape()) << " differs from x " << shape_str(a.x.shape()));
+  GQA_CHECK(a.x.dim(1) <= kThreads * kMaxPerThread, "cuda rmsnorm: rows of " << a.x.dim(1) << " exceed "
+                                                                              << kThreads * kMaxPerThread);
+  GQA_CHECK(a.x.dtype() == a.weight.dtype() && a.x.dtype() == a.out.dtype(), "cuda rmsnorm: mixed dtypes");
+  switch (a.x.dtype()) {
+    case DType::kF32: return launch<float>(a, stream);
+    case DType::kF16: return launch<__half>(a, stream);
+    case DType::kBF16: return launch<__nv_bfloat16>(a, stream);
+    default: GQA_FAIL("cuda rmsnorm: unsupported dtype " << dtype_name(a.x.dtype()));
+  }
+}
+
+}  // namespace gqa::cuda

@@ -1,0 +1,102 @@
+// The backend-neutral operations the model is written in.
+//
+// Every backend (cpu/ reference in f32, cuda/ in bf16/f16) implements this interface with the
+// same semantics; the CPU twin of each op is the oracle its CUDA version is tested against.
+// Kernels know nothing about ranks: every tensor here is this rank's local slice.
+// Shapes use: n = tokens in the step, d = hidden size, f = FFN width on this rank,
+// hq/hkv = query/KV heads on this rank, hd = head_dim.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace gqa {
+
+struct EmbeddingArgs {
+  Tensor ids;          // i32 [n] global token ids
+  Tensor table;        // [vocab_local, d] rows [vocab_begin, vocab_begin + vocab_local) of the vocab
+  int64_t vocab_begin = 0;
+  Tensor out;          // [n, d]; rows whose id is outside this slice are zero (summed across ranks)
+};
+
+struct RmsNormArgs {
+  Tensor x;            // [n, d]
+  Tensor weight;       // [d]
+  Tensor out;          // [n, d] (may alias x)
+  float eps = 1e-6f;
+};
+
+// y = x W^T (+ bias): W in torch.nn.Linear layout.
+struct MatmulArgs {
+  Tensor x;            // [n, k]
+  Tensor w;            // [m, k]
+  Tensor bias;         // [m] or undefined
+  Tensor y;            // [n, m]
+};
+
+// Rotary embedding in the Hugging Face "rotate_half" convention, in place:
+// for i < hd/2: (x_i, x_{i+hd/2}) rotated by angle pos * inv_freq[i]; cos and sin are both
+// multiplied by attention_scaling (YaRN's mscale, 1 otherwise).
+struct RopeArgs {
+  Tensor x;            // [n, heads, hd], rotated in place
+  Tensor positions;    // i32 [n]
+  Tensor inv_freq;     // f32 [hd/2]
+  float attention_scaling = 1.0f;
+};
+
+// Paged KV cache of one layer on this rank: block b, slot s holds the K (V) of one token.
+// k_cache, v_cache: [num_blocks, block_size, hkv, hd]
+struct KvWriteArgs {
+  Tensor k;            // [n, hkv, hd]
+  Tensor v;            // [n, hkv, hd]
+  Tensor k_cache;
+  Tensor v_cache;
+  Tensor slots;        // i32 [n] flat slot = block * block_size + offset
+};
+
+// Causal GQA attention over the paged cache. Query head h reads KV head h / (hq / hkv).
+// Token t of sequence s attends to that sequence's cache positions [0, positions[t]].
+struct AttentionArgs {
+  Tensor q;            // [n, hq, hd]
+  Tensor k_cache;      // [num_blocks, block_size, hkv, hd]
+  Tensor v_cache;      // [num_blocks, block_size, hkv, hd]
+  Tensor block_tables; // i32 [n_seqs, max_blocks_per_seq]
+  Tensor token_seq;    // i32 [n] index of each token's sequence in block_tables
+  Tensor positions;    // i32 [n]
+  Tensor out;          // [n, hq, hd]
+  float scale = 1.0f;  // usually 1/sqrt(hd)
+};
+
+struct SwigluArgs {
+  Tensor gate;         // [n, f]
+  Tensor up;           // [n, f]
+  Tensor out;          // [n, f] = silu(gate) * up (may alias gate)
+};
+
+class Ops {
+ public:
+  virtual ~Ops() = default;
+
+  virtual Device device() const = 0;
+  virtual DType compute_dtype() const = 0;  // activations and weights
+
+  // Memory: tensors on this backend's device; copies from/to host memory, converting f32 on
+  // the host side to/from the tensor's dtype.
+  virtual Tensor alloc(DType dtype, Shape shape) = 0;
+  virtual void upload_f32(const float* src, Tensor dst) = 0;
+  virtual void upload_i32(const int32_t* src, Tensor dst) = 0;
+  virtual void download_f32(const Tensor& src, float* dst) = 0;
+  virtual void synchronize() = 0;
+  // Opaque stream handle handed to the Communicator (nullptr on the CPU).
+  virtual void* stream() = 0;
+
+  virtual void embedding(const EmbeddingArgs& a) = 0;
+  virtual void rmsnorm(const RmsNormArgs& a) = 0;
+  virtual void matmul(const MatmulArgs& a) = 0;
+  virtual void rope(const RopeArgs& a) = 0;
+  virtual void kv_write(const KvWriteArgs& a) = 0;
+  virtual void attention(const AttentionArgs& a) = 0;
+  virtual void swiglu(const SwigluArgs& a) = 0;
+  virtual void add(const Tensor& x, Tensor y) = 0;  // y += x, same shape
+};
+
+}  // namespace gqa

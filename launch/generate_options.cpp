@@ -1,0 +1,85 @@
+#include "launch/generate_options.h"
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <iostream>
+
+#include "core/error.h"
+
+namespace gqa {
+
+std::vector<int32_t> parse_token_list(const std::string& text) {
+  std::vector<int32_t> ids;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(pos, end - pos);
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    GQA_CHECK(!item.empty() && ec == std::errc() && p == item.data() + item.size() && v >= INT32_MIN &&
+                  v <= INT32_MAX,
+              "--prompt-tokens: '" << item << "' is not a token id (expected e.g. 1,2,3)");
+    ids.push_back(static_cast<int32_t>(v));
+    pos = end + 1;
+  }
+  return ids;
+}
+
+int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o) {
+  CLI::App app{
+      "gqa-generate: generate tokens with a Llama-family GQA model, tensor-parallel over the MPI ranks it is "
+      "launched with (mpirun -np T). Rank 0 samples and prints; the last stdout line is one JSON object "
+      "{\"prompt_tokens\":[...],\"generated_tokens\":[...]}.",
+      "gqa-generate"};
+  std::string prompt_tokens;
+  app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
+      ->required();
+  app.add_option("--backend", o->backend, "compute backend: cpu, cuda or auto (auto = cpu for now)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+      ->capture_default_str();
+  app.add_option("--comm", o->comm, "communicator: auto (mpi when launched on >1 rank), single or mpi")
+      ->check(CLI::IsMember({"auto", "single", "mpi", "nccl"}))
+      ->capture_default_str();
+  app.add_option("--prompt-tokens", prompt_tokens, "prompt as comma-separated token ids, e.g. 1,2,3")->required();
+  app.add_option("--max-new-tokens", o->max_new_tokens, "number of tokens to generate")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--temperature", o->sampling.temperature, "sampling temperature; 0 = greedy")
+      ->capture_default_str();
+  app.add_option("--top-k", o->sampling.top_k, "sample among the k most likely tokens; 0 = all")
+      ->capture_default_str();
+  app.add_option("--top-p", o->sampling.top_p, "nucleus sampling mass in (0, 1]")->capture_default_str();
+  app.add_option("--seed", o->sampling.seed, "random seed for sampling")->capture_default_str();
+  app.add_option("--dump-logits", o->dump_logits,
+                 "write float32 .npy [prompt_len + generated - 1, vocab_size]: the logits of every position fed "
+                 "to the model, in order");
+  app.add_flag("--ignore-eos", o->ignore_eos, "do not stop at the model's EOS token");
+  app.add_option("--block-size", o->block_size, "KV cache block size in tokens")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks per rank; 0 = enough for prompt + max-new-tokens")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", o->quiet, "no progress lines on stderr");
+  try {
+    app.parse(argc, argv);
+    o->prompt_tokens = parse_token_list(prompt_tokens);
+    validate(o->sampling);
+  } catch (const CLI::ParseError& e) {
+    if (!print) return e.get_exit_code() == 0 ? 0 : 2;
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const Error& e) {
+    if (print) std::cerr << "gqa-generate: " << e.what() << "\n";
+    return 2;
+  }
+  return -1;
+}
+
+}  // namespace gqa

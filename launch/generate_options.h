@@ -1,0 +1,34 @@
+// Command line of gqa-generate.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/sampler.h"
+
+namespace gqa {
+
+struct GenerateOptions {
+  std::string model_dir;
+  std::string backend = "auto";
+  std::string comm = "auto";
+  std::vector<int32_t> prompt_tokens;
+  int64_t max_new_tokens = 32;
+  SamplingParams sampling;
+  std::string dump_logits;
+  bool ignore_eos = false;
+  int64_t block_size = 16;
+  int64_t kv_blocks = 0;  // 0: enough for prompt + max_new_tokens
+  int64_t prefill_chunk = 512;
+  bool quiet = false;
+};
+
+// Parses argv. Returns -1 to go on, or an exit code (0 after --help, 2 after a usage error).
+// Only `print` true prints (rank 0), so a bad flag is reported once, not once per rank.
+int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* out);
+
+// "1,2,3" -> {1,2,3}; throws gqa::Error for anything that is not a comma-separated int list.
+std::vector<int32_t> parse_token_list(const std::string& text);
+
+}  // namespace gqa

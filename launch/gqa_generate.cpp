@@ -1,0 +1,139 @@
+// gqa-generate: tensor-parallel generation from token ids.
+//   mpirun -np T gqa-generate --model DIR --prompt-tokens 1,2,3 --max-new-tokens N [--dump-logits F.npy]
+// Failure policy: errors every rank can see (flags, config, checkpoint, prompt) are agreed on
+// with all_ok() so every rank exits 1 together; an error on one rank during generation aborts
+// the whole job (MPI_Abort), so no rank is left waiting in a collective.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "launch/generate_options.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+#include "model/model.h"
+#include "model/weights.h"
+#include "parallel/bootstrap.h"
+#include "parallel/shard_plan.h"
+#include "runtime/backend.h"
+#include "runtime/generator.h"
+#include "runtime/npy.h"
+
+namespace {
+
+using gqa::GenerateOptions;
+
+struct Loaded {
+  gqa::ModelConfig config;
+  std::unique_ptr<gqa::Ops> ops;
+  std::unique_ptr<gqa::Model> model;
+  std::unique_ptr<gqa::PagedKvCache> cache;
+};
+
+void progress(bool on, const std::string& line) {
+  if (on) std::cerr << "[gqa] " << line << std::endl;
+}
+
+// Everything that can fail because of the user's input, on every rank.
+Loaded load(const GenerateOptions& o, gqa::Communicator& comm, bool verbose) {
+  Loaded l;
+  const auto t0 = std::chrono::steady_clock::now();
+  l.config = gqa::ModelConfig::from_file(o.model_dir + "/config.json");
+  gqa::validate_prompt(o.prompt_tokens, l.config.vocab_size);
+  gqa::ShardDims dims{l.config.num_attention_heads, l.config.num_key_value_heads, l.config.intermediate_size,
+                      l.config.vocab_size};
+  const gqa::ShardPlan plan = gqa::ShardPlan::make(dims, comm.size());
+  l.ops = gqa::make_backend(o.backend);
+  progress(verbose, "loading " + o.model_dir + " (" + l.config.architecture + ", " +
+                        std::to_string(l.config.num_hidden_layers) + " layers, " +
+                        std::to_string(l.config.num_attention_heads) + " q heads / " +
+                        std::to_string(l.config.num_key_value_heads) + " kv heads) on " +
+                        std::to_string(comm.size()) + " rank(s), backend " + gqa::resolve_backend_name(o.backend) +
+                        ", communicator " + comm.name());
+  const gqa::Checkpoint ckpt = gqa::Checkpoint::open(o.model_dir);
+  gqa::ModelWeights weights = gqa::load_weights(ckpt, l.config, plan, comm.rank(), *l.ops);
+  l.model = std::make_unique<gqa::Model>(l.config, plan, *l.ops, comm, std::move(weights));
+
+  const int64_t tokens = static_cast<int64_t>(o.prompt_tokens.size()) + o.max_new_tokens;
+  const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : (tokens + o.block_size - 1) / o.block_size;
+  l.cache = std::make_unique<gqa::PagedKvCache>(l.model->kv_cache_shape(blocks, o.block_size),
+                                                l.ops->compute_dtype(), *l.ops);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "loaded in %.2f s: rank 0 read %.1f MB of %.1f MB of weights", secs,
+                ckpt.bytes_read() / 1e6, ckpt.total_bytes() / 1e6);
+  progress(verbose, buf);
+  return l;
+}
+
+int run(const GenerateOptions& o, gqa::Communicator& comm) {
+  const bool rank0 = comm.rank() == 0;
+  const bool verbose = rank0 && !o.quiet;
+  Loaded l;
+  std::string error;
+  try {
+    l = load(o, comm, verbose);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  // Agree before any collective of the model: all ranks go on, or all stop with a message.
+  if (!comm.all_ok(error.empty())) {
+    if (!error.empty()) {
+      std::cerr << "gqa-generate: " << (comm.size() > 1 ? "rank " + std::to_string(comm.rank()) + ": " : "")
+                << error << std::endl;
+    }
+    return 1;
+  }
+
+  gqa::GenerateRequest req;
+  req.prompt = o.prompt_tokens;
+  req.max_new_tokens = o.max_new_tokens;
+  req.sampling = o.sampling;
+  if (!o.ignore_eos) req.eos_ids = l.config.eos_token_ids;
+  req.prefill_chunk = o.prefill_chunk;
+  req.keep_logits = !o.dump_logits.empty();
+  gqa::Generator gen(*l.model, *l.cache, comm);
+  const gqa::GenerateResult res = gen.generate(req);
+
+  if (rank0) {
+    if (!o.dump_logits.empty()) {
+      gqa::write_npy_f32(o.dump_logits, res.logits.data(), {res.logit_rows, l.config.vocab_size});
+      progress(verbose, "wrote " + std::to_string(res.logit_rows) + " logit rows to " + o.dump_logits);
+    }
+    char buf[200];
+    const double tps = res.decode_seconds > 0 ? (res.tokens.size() > 1 ? res.tokens.size() - 1 : 0) / res.decode_seconds : 0;
+    std::snprintf(buf, sizeof(buf), "prefill %zu tokens in %.3f s; decoded %zu tokens in %.3f s (%.1f tok/s); stop: %s",
+                  o.prompt_tokens.size(), res.prefill_seconds, res.tokens.size(), res.decode_seconds, tps,
+                  res.finish_reason.c_str());
+    progress(verbose, buf);
+    nlohmann::json j;
+    j["prompt_tokens"] = o.prompt_tokens;
+    j["generated_tokens"] = res.tokens;
+    std::cout << j.dump() << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gqa::MpiSession mpi(&argc, &argv);
+  GenerateOptions opts;
+  const int parsed = gqa::parse_generate_options(argc, argv, mpi.world_rank() == 0, &opts);
+  if (parsed >= 0) return parsed;  // every rank parsed the same argv, so every rank exits here
+
+  std::unique_ptr<gqa::Communicator> comm;
+  try {
+    comm = gqa::make_communicator(opts.comm);
+  } catch (const std::exception& e) {
+    if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << e.what() << std::endl;
+    return 2;
+  }
+  try {
+    return run(opts, *comm);
+  } catch (const std::exception& e) {
+    // Past the agreed load, other ranks may be inside a collective: take the job down.
+    std::cerr << "gqa-generate: rank " << comm->rank() << ": " << e.what() << std::endl;
+    comm->abort(1);
+  }
+}

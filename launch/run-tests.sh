@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs every test that does not need a GPU
+# (unit, multi-rank under mpirun -np 1/2/4, command-line). GPU tests: launch/gpu-check.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+launch/install-deps.sh
+launch/build.sh
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+ctest --test-dir build --output-on-failure -LE gpu -j"${GQA_TEST_JOBS:-2}"

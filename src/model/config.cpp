@@ -1,0 +1,254 @@
+// ModelConfig from a Hugging Face config.json.
+//
+// Accepts both the transformers 4 layout (top-level rope_theta, rope_scaling with "type" or
+// "rope_type") and the transformers 5 layout (rope_parameters holding rope_theta and rope_type).
+// Anything that would change the math in a way this engine does not implement (MLP biases,
+// sliding-window attention, another activation, an unknown RoPE variant) is refused rather than
+// silently ignored: a wrong answer is worse than a clear refusal.
+#include "model/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace gqa {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSupportedArchitectures[] = {"LlamaForCausalLM", "MistralForCausalLM",
+                                                   "Qwen2ForCausalLM"};
+constexpr const char* kSupportedRopeTypes = "default, linear, dynamic, yarn, llama3";
+
+// Field readers: `where` names the file (and the enclosing dict) in every message.
+bool present(const json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
+
+int64_t get_int(const json& j, const char* key, const std::string& where) {
+  GQA_CHECK(j.contains(key), "missing required field \"" << key << "\" in " << where);
+  const json& v = j.at(key);
+  GQA_CHECK(v.is_number_integer(), "field \"" << key << "\" in " << where << " must be an integer, got " << v.dump());
+  return v.get<int64_t>();
+}
+
+int64_t get_int_or(const json& j, const char* key, int64_t fallback, const std::string& where) {
+  return present(j, key) ? get_int(j, key, where) : fallback;
+}
+
+double get_double(const json& j, const char* key, const std::string& where) {
+  GQA_CHECK(j.contains(key), "missing required field \"" << key << "\" in " << where);
+  const json& v = j.at(key);
+  GQA_CHECK(v.is_number(), "field \"" << key << "\" in " << where << " must be a number, got " << v.dump());
+  return v.get<double>();
+}
+
+double get_double_or(const json& j, const char* key, double fallback, const std::string& where) {
+  return present(j, key) ? get_double(j, key, where) : fallback;
+}
+
+bool get_bool_or(const json& j, const char* key, bool fallback, const std::string& where) {
+  if (!present(j, key)) return fallback;
+  const json& v = j.at(key);
+  GQA_CHECK(v.is_boolean(), "field \"" << key << "\" in " << where << " must be true or false, got " << v.dump());
+  return v.get<bool>();
+}
+
+std::string get_string_or(const json& j, const char* key, const std::string& fallback, const std::string& where) {
+  if (!present(j, key)) return fallback;
+  const json& v = j.at(key);
+  GQA_CHECK(v.is_string(), "field \"" << key << "\" in " << where << " must be a string, got " << v.dump());
+  return v.get<std::string>();
+}
+
+std::string read_architecture(const json& j, const std::string& origin) {
+  GQA_CHECK(j.contains("architectures"), "missing required field \"architectures\" in " << origin);
+  const json& a = j.at("architectures");
+  GQA_CHECK(a.is_array() && !a.empty() && a[0].is_string(),
+            "field \"architectures\" in " << origin << " must be a non-empty list of names, got " << a.dump());
+  const std::string arch = a[0].get<std::string>();
+  std::string supported;
+  for (const char* s : kSupportedArchitectures) {
+    if (arch == s) return arch;
+    supported += (supported.empty() ? "" : ", ") + std::string(s);
+  }
+  GQA_FAIL("unsupported architecture " << arch << " in " << origin << " (supported: " << supported << ")");
+}
+
+RopeType parse_rope_type(const std::string& name, const std::string& where) {
+  if (name == "default") return RopeType::kDefault;
+  if (name == "linear") return RopeType::kLinear;
+  if (name == "dynamic") return RopeType::kDynamic;
+  if (name == "yarn") return RopeType::kYarn;
+  if (name == "llama3") return RopeType::kLlama3;
+  GQA_FAIL("unsupported rope_scaling type \"" << name << "\" in " << where << " (supported: " << kSupportedRopeTypes
+                                             << ")");
+}
+
+// Reads one rope dict ({"rope_type"|"type": ..., "factor": ..., ...}); a missing type is "default".
+RopeScaling parse_rope_dict(const json& r, const std::string& where) {
+  for (const auto& [key, value] : r.items()) {
+    GQA_CHECK(!value.is_object(), "per-layer-type RoPE parameters (\"" << key << "\") in " << where
+                                                                         << " are not supported");
+  }
+  RopeScaling s;
+  const std::string type = get_string_or(r, "rope_type", get_string_or(r, "type", "default", where), where);
+  s.type = parse_rope_type(type, where);
+  if (s.type == RopeType::kDefault) return s;
+  s.factor = get_double(r, "factor", where);
+  GQA_CHECK(s.factor > 0, "rope factor must be positive in " << where << ", got " << s.factor);
+  const bool need_orig = s.type == RopeType::kLlama3;
+  s.original_max_position_embeddings =
+      need_orig ? get_int(r, "original_max_position_embeddings", where)
+                : get_int_or(r, "original_max_position_embeddings", 0, where);
+  GQA_CHECK(s.original_max_position_embeddings >= 0,
+            "original_max_position_embeddings must not be negative in " << where);
+  if (s.type == RopeType::kLlama3) {
+    s.low_freq_factor = get_double(r, "low_freq_factor", where);
+    s.high_freq_factor = get_double(r, "high_freq_factor", where);
+    GQA_CHECK(s.low_freq_factor > 0 && s.high_freq_factor > s.low_freq_factor,
+              "llama3 rope needs 0 < low_freq_factor < high_freq_factor in " << where << ", got "
+                                                                              << s.low_freq_factor << " and "
+                                                                              << s.high_freq_factor);
+  }
+  if (s.type == RopeType::kYarn) {
+    s.beta_fast = get_double_or(r, "beta_fast", s.beta_fast, where);
+    s.beta_slow = get_double_or(r, "beta_slow", s.beta_slow, where);
+    s.attention_factor = get_double_or(r, "attention_factor", 0.0, where);
+    s.mscale = get_double_or(r, "mscale", 0.0, where);
+    s.mscale_all_dim = get_double_or(r, "mscale_all_dim", 0.0, where);
+    s.truncate = get_bool_or(r, "truncate", true, where);
+  }
+  return s;
+}
+
+// transformers 5 stores rope_theta and the scaling inside rope_parameters; transformers 4 uses
+// a top-level rope_theta and an optional rope_scaling dict. Both may appear; rope_parameters wins.
+void read_rope(const json& j, const std::string& origin, ModelConfig& c) {
+  c.rope_theta = get_double_or(j, "rope_theta", 10000.0, origin);
+  const char* dict_key = present(j, "rope_parameters") ? "rope_parameters"
+                         : present(j, "rope_scaling")  ? "rope_scaling"
+                                                       : nullptr;
+  if (dict_key == nullptr) return;
+  const json& r = j.at(dict_key);
+  const std::string where = "\"" + std::string(dict_key) + "\" of " + origin;
+  GQA_CHECK(r.is_object(), "field " << where << " must be a dict, got " << r.dump());
+  c.rope_scaling = parse_rope_dict(r, where);
+  c.rope_theta = get_double_or(r, "rope_theta", c.rope_theta, where);
+}
+
+void read_token_ids(const json& j, const std::string& origin, ModelConfig& c) {
+  c.bos_token_id = get_int_or(j, "bos_token_id", -1, origin);
+  if (!present(j, "eos_token_id")) return;
+  const json& e = j.at("eos_token_id");
+  if (e.is_array()) {
+    for (const json& v : e) {
+      GQA_CHECK(v.is_number_integer(), "eos_token_id list in " << origin << " must hold integers, got " << e.dump());
+      c.eos_token_ids.push_back(v.get<int64_t>());
+    }
+  } else {
+    c.eos_token_ids.push_back(get_int(j, "eos_token_id", origin));
+  }
+}
+
+void read_biases(const json& j, const std::string& origin, ModelConfig& c) {
+  GQA_CHECK(!get_bool_or(j, "mlp_bias", false, origin),
+            "mlp_bias = true in " << origin << " is not supported (gate/up/down projections without bias only)");
+  if (c.architecture == "Qwen2ForCausalLM") {
+    c.qkv_bias = true;  // Qwen2 always has q/k/v biases and never an o_proj bias
+    c.o_bias = false;
+  } else {
+    c.qkv_bias = c.o_bias = get_bool_or(j, "attention_bias", false, origin);
+  }
+}
+
+// Refuses features that would silently change the results if ignored.
+void check_unsupported_features(const json& j, const std::string& origin, const ModelConfig& c) {
+  const std::string act = get_string_or(j, "hidden_act", "silu", origin);
+  GQA_CHECK(act == "silu", "hidden_act \"" << act << "\" in " << origin << " is not supported (only silu)");
+  const bool window_on = get_bool_or(j, "use_sliding_window", true, origin);
+  if (window_on && present(j, "sliding_window")) {
+    const int64_t window = get_int(j, "sliding_window", origin);
+    GQA_CHECK(window >= c.max_position_embeddings,
+              "sliding-window attention (sliding_window " << window << " < max_position_embeddings "
+                                                          << c.max_position_embeddings << ") in " << origin
+                                                          << " is not supported");
+  }
+}
+
+void validate(const std::string& origin, const ModelConfig& c) {
+  const std::pair<const char*, int64_t> sizes[] = {
+      {"hidden_size", c.hidden_size},
+      {"intermediate_size", c.intermediate_size},
+      {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads},
+      {"num_key_value_heads", c.num_key_value_heads},
+      {"head_dim", c.head_dim},
+      {"vocab_size", c.vocab_size},
+      {"max_position_embeddings", c.max_position_embeddings},
+  };
+  for (const auto& [name, value] : sizes) {
+    GQA_CHECK(value > 0, name << " must be positive in " << origin << ", got " << value);
+  }
+  GQA_CHECK(c.num_attention_heads % c.num_key_value_heads == 0,
+            "num_attention_heads (" << c.num_attention_heads << ") is not divisible by num_key_value_heads ("
+                                    << c.num_key_value_heads << ") in " << origin);
+  GQA_CHECK(c.head_dim % 2 == 0, "head_dim must be even for rotary embeddings in " << origin << ", got " << c.head_dim);
+  GQA_CHECK(c.rms_norm_eps > 0, "rms_norm_eps must be positive in " << origin << ", got " << c.rms_norm_eps);
+  GQA_CHECK(c.rope_theta > 0, "rope_theta must be positive in " << origin << ", got " << c.rope_theta);
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::from_json_text(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    GQA_FAIL("malformed JSON in " << origin << ": " << e.what());
+  }
+  GQA_CHECK(j.is_object(), "config " << origin << " must hold a JSON object");
+  ModelConfig c;
+  c.architecture = read_architecture(j, origin);
+  c.model_type = get_string_or(j, "model_type", "", origin);
+  c.hidden_size = get_int(j, "hidden_size", origin);
+  c.intermediate_size = get_int(j, "intermediate_size", origin);
+  c.num_hidden_layers = get_int(j, "num_hidden_layers", origin);
+  c.num_attention_heads = get_int(j, "num_attention_heads", origin);
+  c.num_key_value_heads = get_int_or(j, "num_key_value_heads", c.num_attention_heads, origin);
+  c.vocab_size = get_int(j, "vocab_size", origin);
+  c.rms_norm_eps = get_double(j, "rms_norm_eps", origin);
+  c.max_position_embeddings = get_int_or(j, "max_position_embeddings", c.max_position_embeddings, origin);
+  GQA_CHECK(c.num_attention_heads > 0, "num_attention_heads must be positive in " << origin);
+  if (present(j, "head_dim")) {
+    c.head_dim = get_int(j, "head_dim", origin);
+  } else {
+    GQA_CHECK(c.hidden_size % c.num_attention_heads == 0,
+              "hidden_size (" << c.hidden_size << ") is not divisible by num_attention_heads ("
+                              << c.num_attention_heads << ") and head_dim is absent in " << origin);
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  c.tie_word_embeddings = get_bool_or(j, "tie_word_embeddings", false, origin);
+  c.torch_dtype = get_string_or(j, "dtype", get_string_or(j, "torch_dtype", "", origin), origin);
+  read_rope(j, origin, c);
+  read_biases(j, origin, c);
+  read_token_ids(j, origin, c);
+  check_unsupported_features(j, origin, c);
+  validate(origin, c);
+  return c;
+}
+
+// `path` is config.json itself or the checkpoint directory holding it.
+ModelConfig ModelConfig::from_file(const std::string& path) {
+  std::string file = path;
+  if (std::filesystem::is_directory(file)) file = (std::filesystem::path(path) / "config.json").string();
+  std::ifstream in(file, std::ios::binary);
+  GQA_CHECK(in.good(), "cannot open model config " << file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  GQA_CHECK(!in.bad(), "error reading model config " << file);
+  return from_json_text(text.str(), file);
+}
+
+}  // namespace gqa

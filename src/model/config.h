@@ -1,0 +1,54 @@
+// ModelConfig: the fields of a Hugging Face config.json that a Llama-family decoder needs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gqa {
+
+enum class RopeType { kDefault, kLinear, kDynamic, kYarn, kLlama3 };
+
+struct RopeScaling {
+  RopeType type = RopeType::kDefault;
+  double factor = 1.0;
+  int64_t original_max_position_embeddings = 0;  // 0 = use max_position_embeddings
+  // llama3
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  // yarn
+  double beta_fast = 32.0;
+  double beta_slow = 1.0;
+  double attention_factor = 0.0;  // 0 = derive from factor (0.1 * ln(factor) + 1)
+  double mscale = 0.0;
+  double mscale_all_dim = 0.0;
+  bool truncate = true;
+};
+
+struct ModelConfig {
+  std::string architecture;   // "LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"
+  std::string model_type;     // "llama", "qwen2", "mistral"
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;  // absent in config.json = num_attention_heads (MHA)
+  int64_t head_dim = 0;             // absent = hidden_size / num_attention_heads
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  int64_t max_position_embeddings = 2048;
+  int64_t vocab_size = 0;
+  bool tie_word_embeddings = false;
+  bool qkv_bias = false;  // Qwen2 always; Llama when attention_bias
+  bool o_bias = false;    // Llama attention_bias only
+  std::vector<int64_t> eos_token_ids;
+  int64_t bos_token_id = -1;
+  std::string torch_dtype;  // as stored in config ("float32", "bfloat16", ...), informational
+
+  // Reads and validates DIR/config.json; throws gqa::Error naming the file and field.
+  static ModelConfig from_file(const std::string& path);
+  static ModelConfig from_json_text(const std::string& text, const std::string& origin);
+};
+
+}  // namespace gqa

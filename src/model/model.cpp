@@ -1,0 +1,175 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "model/rope.h"
+
+namespace gqa {
+
+// Device-side inputs and activations of one step. n = tokens in the step.
+struct Model::Step {
+  int64_t n = 0;
+  Tensor ids;           // i32 [n]
+  Tensor positions;     // i32 [n]
+  Tensor token_seq;     // i32 [n]
+  Tensor slots;         // i32 [n]
+  Tensor block_tables;  // i32 [n_seqs, max_blocks]
+  Tensor inv_freq;      // f32 [hd/2]
+  float rope_scaling = 1.0f;
+  Tensor x;             // [n, d] residual stream
+  Tensor h;             // [n, d] normed input of a block / block output before the residual add
+};
+
+Model::Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communicator& comm, ModelWeights weights)
+    : config_(config), plan_(plan), shard_(plan.rank(comm.rank())), ops_(ops), comm_(comm), w_(std::move(weights)) {
+  GQA_CHECK(plan.world_size() == comm.size(),
+            "shard plan is for " << plan.world_size() << " ranks but the communicator has " << comm.size());
+}
+
+KvCacheShape Model::kv_cache_shape(int64_t num_blocks, int64_t block_size) const {
+  KvCacheShape s;
+  s.num_layers = config_.num_hidden_layers;
+  s.num_blocks = num_blocks;
+  s.block_size = block_size;
+  s.n_kv_heads_local = shard_.kv_heads.size();
+  s.head_dim = config_.head_dim;
+  return s;
+}
+
+void Model::all_reduce(Tensor& t) {
+  if (comm_.size() > 1) comm_.all_reduce_sum(t, ops_.stream());
+}
+
+std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
+  const int64_t n = static_cast<int64_t>(in.tokens.size());
+  GQA_CHECK(n > 0, "forward step has no tokens");
+  GQA_CHECK(in.positions.size() == in.tokens.size() && in.token_seq.size() == in.tokens.size() &&
+                in.slots.size() == in.tokens.size(),
+            "forward step: tokens, positions, token_seq and slots differ in length");
+  const int64_t d = config_.hidden_size;
+  Step s;
+  s.n = n;
+  auto upload_i32 = [&](const std::vector<int32_t>& v, Shape shape) {
+    Tensor t = ops_.alloc(DType::kI32, std::move(shape));
+    ops_.upload_i32(v.data(), t);
+    return t;
+  };
+  s.ids = upload_i32(in.tokens, {n});
+  s.positions = upload_i32(in.positions, {n});
+  s.token_seq = upload_i32(in.token_seq, {n});
+  s.slots = upload_i32(in.slots, {n});
+  size_t max_blocks = 1;
+  for (const auto& bt : in.block_tables) max_blocks = std::max(max_blocks, bt.size());
+  const int64_t n_seqs = static_cast<int64_t>(in.block_tables.size());
+  std::vector<int32_t> tables(n_seqs * max_blocks, 0);  // padding is never read: positions bound it
+  for (int64_t q = 0; q < n_seqs; ++q) {
+    std::copy(in.block_tables[q].begin(), in.block_tables[q].end(), tables.begin() + q * max_blocks);
+  }
+  s.block_tables = upload_i32(tables, {n_seqs, static_cast<int64_t>(max_blocks)});
+
+  // Dynamic NTK scaling depends on the furthest position of this step, as in transformers.
+  const int64_t max_pos = *std::max_element(in.positions.begin(), in.positions.end());
+  const RopeFrequencies rope = rope_frequencies(config_, max_pos);
+  s.inv_freq = ops_.alloc(DType::kF32, {static_cast<int64_t>(rope.inv_freq.size())});
+  ops_.upload_f32(rope.inv_freq.data(), s.inv_freq);
+  s.rope_scaling = rope.attention_scaling;
+
+  // Vocab-parallel embedding: each rank fills the rows of its vocab slice, the sum completes it.
+  s.x = ops_.alloc(ops_.compute_dtype(), {n, d});
+  s.h = ops_.alloc(ops_.compute_dtype(), {n, d});
+  ops_.embedding({s.ids, w_.embed, shard_.vocab.begin, s.x});
+  all_reduce(s.x);
+
+  for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
+    attention_block(l, s, cache);
+    mlp_block(l, s);
+  }
+  ops_.rmsnorm({s.x, w_.final_norm, s.x, static_cast<float>(config_.rms_norm_eps)});
+  return logits(s, in.logit_rows);
+}
+
+void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
+  const LayerWeights& w = w_.layers[l];
+  const int64_t n = s.n, hd = config_.head_dim;
+  const int64_t hq = shard_.q_heads.size(), hkv = shard_.kv_heads.size();
+  const DType t = ops_.compute_dtype();
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+
+  ops_.rmsnorm({s.x, w.attn_norm, s.h, eps});
+  Tensor q = ops_.alloc(t, {n, hq * hd});   // column-parallel: this rank's query heads
+  Tensor k = ops_.alloc(t, {n, hkv * hd});
+  Tensor v = ops_.alloc(t, {n, hkv * hd});
+  ops_.matmul({s.h, w.wq, w.bq, q});
+  ops_.matmul({s.h, w.wk, w.bk, k});
+  ops_.matmul({s.h, w.wv, w.bv, v});
+  Tensor q3 = q.reshape({n, hq, hd}), k3 = k.reshape({n, hkv, hd}), v3 = v.reshape({n, hkv, hd});
+  ops_.rope({q3, s.positions, s.inv_freq, s.rope_scaling});
+  ops_.rope({k3, s.positions, s.inv_freq, s.rope_scaling});
+  ops_.kv_write({k3, v3, cache.k(l), cache.v(l), s.slots});
+
+  Tensor attn = ops_.alloc(t, {n, hq, hd});
+  ops_.attention({q3, cache.k(l), cache.v(l), s.block_tables, s.token_seq, s.positions, attn,
+                  1.0f / std::sqrt(static_cast<float>(hd))});
+  // Row-parallel o_proj: every rank holds a partial sum over its heads; the bias is added once.
+  ops_.matmul({attn.reshape({n, hq * hd}), w.wo, w.bo, s.h});
+  all_reduce(s.h);
+  ops_.add(s.h, s.x);
+}
+
+void Model::mlp_block(int64_t l, Step& s) {
+  const LayerWeights& w = w_.layers[l];
+  const int64_t n = s.n, f = shard_.ffn.size();
+  const DType t = ops_.compute_dtype();
+
+  ops_.rmsnorm({s.x, w.mlp_norm, s.h, static_cast<float>(config_.rms_norm_eps)});
+  Tensor gate = ops_.alloc(t, {n, f});  // column-parallel: this rank's FFN columns
+  Tensor up = ops_.alloc(t, {n, f});
+  ops_.matmul({s.h, w.w_gate, Tensor(), gate});
+  ops_.matmul({s.h, w.w_up, Tensor(), up});
+  ops_.swiglu({gate, up, gate});
+  ops_.matmul({gate, w.w_down, Tensor(), s.h});  // row-parallel: partial sum
+  all_reduce(s.h);
+  ops_.add(s.h, s.x);
+}
+
+// Vocab-parallel LM head on the requested rows, then a gather of every rank's slice.
+std::vector<float> Model::logits(Step& s, const std::vector<int64_t>& rows) {
+  const int64_t m = static_cast<int64_t>(rows.size());
+  const int64_t vocab = config_.vocab_size, local = shard_.vocab.size(), chunk = plan_.vocab_chunk();
+  std::vector<float> out(m * vocab);
+  if (m == 0) return out;
+  Tensor local_logits = ops_.alloc(ops_.compute_dtype(), {m, local});
+  bool contiguous = true;
+  for (int64_t i = 0; i < m; ++i) {
+    GQA_CHECK(rows[i] >= 0 && rows[i] < s.n, "logit row " << rows[i] << " outside the step's " << s.n << " tokens");
+    contiguous = contiguous && rows[i] == rows[0] + i;
+  }
+  if (contiguous) {  // one GEMM for a run of rows (a whole prompt, or one decode token)
+    ops_.matmul({s.x.slice_rows(rows[0], rows[0] + m), w_.lm_head, Tensor(), local_logits});
+  } else {
+    for (int64_t i = 0; i < m; ++i) {
+      ops_.matmul({s.x.slice_rows(rows[i], rows[i] + 1), w_.lm_head, Tensor(), local_logits.slice_rows(i, i + 1)});
+    }
+  }
+  // Pad this rank's slice to the common chunk so every rank sends the same count.
+  Tensor padded = Tensor::host(DType::kF32, {m, chunk});
+  std::vector<float> host_local(m * local);
+  ops_.download_f32(local_logits, host_local.data());
+  for (int64_t i = 0; i < m; ++i) {
+    std::memcpy(padded.data_as<float>() + i * chunk, host_local.data() + i * local, local * sizeof(float));
+  }
+  Tensor gathered = Tensor::host(DType::kF32, {comm_.size(), m, chunk});
+  comm_.all_gather(padded, gathered, nullptr);
+  for (int r = 0; r < comm_.size(); ++r) {
+    const Range vr = plan_.rank(r).vocab;
+    for (int64_t i = 0; i < m; ++i) {
+      const float* src = gathered.data_as<float>() + (r * m + i) * chunk;
+      std::memcpy(out.data() + i * vocab + vr.begin, src, vr.size() * sizeof(float));
+    }
+  }
+  return out;
+}
+
+}  // namespace gqa

@@ -1,0 +1,58 @@
+// The Llama-family decoder (Llama 2/3, Mistral, Qwen2) on one rank, written in kernel ops.
+// Tensor parallelism is the caller-visible part of two all-reduces per layer (after the
+// row-parallel o_proj and down_proj), one after the vocab-parallel embedding, and a gather of
+// the vocab-parallel logits; everything else is local to this rank's slice.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "model/config.h"
+#include "model/weights.h"
+#include "parallel/communicator.h"
+#include "parallel/shard_plan.h"
+#include "runtime/kv_cache.h"
+
+namespace gqa {
+
+// One forward step: any mix of tokens from any sequences (prefill chunks and decode tokens).
+struct StepInput {
+  std::vector<int32_t> tokens;     // [n] token ids
+  std::vector<int32_t> positions;  // [n] position of each token in its sequence
+  std::vector<int32_t> token_seq;  // [n] index into block_tables
+  std::vector<int32_t> slots;      // [n] KV cache slot each token's K/V is written to
+  std::vector<std::vector<int32_t>> block_tables;  // [n_seqs][blocks] of each sequence
+  std::vector<int64_t> logit_rows; // tokens whose logits are returned
+};
+
+class Model {
+ public:
+  Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communicator& comm, ModelWeights weights);
+
+  // Runs the step, writing K/V into `cache`; returns logits [logit_rows.size(), vocab_size]
+  // (row-major, f32) on every rank.
+  std::vector<float> forward(const StepInput& step, PagedKvCache& cache);
+
+  // The cache shape this rank needs for `num_blocks` blocks of `block_size` tokens.
+  KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size) const;
+
+  const ModelConfig& config() const { return config_; }
+  const RankShard& shard() const { return shard_; }
+
+ private:
+  struct Step;  // device-side inputs and scratch of one forward (model.cpp)
+  void attention_block(int64_t layer, Step& s, PagedKvCache& cache);
+  void mlp_block(int64_t layer, Step& s);
+  std::vector<float> logits(Step& s, const std::vector<int64_t>& rows);
+  void all_reduce(Tensor& t);
+
+  ModelConfig config_;
+  ShardPlan plan_;
+  RankShard shard_;
+  Ops& ops_;
+  Communicator& comm_;
+  ModelWeights w_;
+};
+
+}  // namespace gqa

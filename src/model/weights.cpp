@@ -1,0 +1,167 @@
+// load_weights: every tensor name comes from kWeightNames (llama.cpp llama-arch style), every
+// split from the ShardPlan. The work is two passes over one list of slots: first validate all
+// shapes (so a bad checkpoint fails before anything is allocated on the device), then read each
+// rank's slice into a host f32 buffer and upload it, one tensor at a time.
+#include "model/weights.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/error.h"
+
+namespace gqa {
+namespace {
+
+enum class WeightKind {
+  kEmbed, kFinalNorm, kLmHead,
+  kAttnNorm, kWq, kWk, kWv, kBq, kBk, kBv, kWo, kBo,
+  kMlpNorm, kGate, kUp, kDown,
+};
+
+// Hugging Face names; "%d" is the layer index.
+struct WeightName {
+  WeightKind kind;
+  const char* pattern;
+};
+constexpr WeightName kWeightNames[] = {
+    {WeightKind::kEmbed, "model.embed_tokens.weight"},
+    {WeightKind::kFinalNorm, "model.norm.weight"},
+    {WeightKind::kLmHead, "lm_head.weight"},
+    {WeightKind::kAttnNorm, "model.layers.%d.input_layernorm.weight"},
+    {WeightKind::kWq, "model.layers.%d.self_attn.q_proj.weight"},
+    {WeightKind::kWk, "model.layers.%d.self_attn.k_proj.weight"},
+    {WeightKind::kWv, "model.layers.%d.self_attn.v_proj.weight"},
+    {WeightKind::kBq, "model.layers.%d.self_attn.q_proj.bias"},
+    {WeightKind::kBk, "model.layers.%d.self_attn.k_proj.bias"},
+    {WeightKind::kBv, "model.layers.%d.self_attn.v_proj.bias"},
+    {WeightKind::kWo, "model.layers.%d.self_attn.o_proj.weight"},
+    {WeightKind::kBo, "model.layers.%d.self_attn.o_proj.bias"},
+    {WeightKind::kMlpNorm, "model.layers.%d.post_attention_layernorm.weight"},
+    {WeightKind::kGate, "model.layers.%d.mlp.gate_proj.weight"},
+    {WeightKind::kUp, "model.layers.%d.mlp.up_proj.weight"},
+    {WeightKind::kDown, "model.layers.%d.mlp.down_proj.weight"},
+};
+
+std::string weight_name(WeightKind kind, int layer = -1) {
+  for (const WeightName& w : kWeightNames) {
+    if (w.kind != kind) continue;
+    char buf[128];
+    std::snprintf(buf, sizeof(buf), w.pattern, layer);
+    return buf;
+  }
+  GQA_FAIL("weight_name: no name for weight kind " << static_cast<int>(kind));
+}
+
+// Which dimension of the checkpoint tensor this rank takes a range of.
+enum class Split {
+  kReplicated,  // the whole tensor on every rank
+  kDim0,        // rows of a matrix / elements of a vector (column-parallel layers, vocab)
+  kDim1,        // columns of a matrix (row-parallel layers)
+};
+
+struct WeightSlot {
+  std::string name;  // tensor in the checkpoint
+  Shape full;        // its expected shape there
+  Split split;
+  Range part;        // range along the split dimension (unused when replicated)
+  Tensor* dst;       // null: validated but not held by this rank
+};
+
+// Head ranges in units of rows/columns of the projection matrices.
+Range times(Range r, int64_t k) { return {r.begin * k, r.end * k}; }
+
+void add_layer_slots(const ModelConfig& c, const RankShard& s, int rank, int layer, LayerWeights& w,
+                     std::vector<WeightSlot>& slots) {
+  const int64_t d = c.hidden_size, hd = c.head_dim, f = c.intermediate_size;
+  const int64_t q_dim = c.num_attention_heads * hd, kv_dim = c.num_key_value_heads * hd;
+  const Range q = times(s.q_heads, hd), kv = times(s.kv_heads, hd);
+  auto add = [&](WeightKind k, Shape full, Split split, Range part, Tensor* dst) {
+    slots.push_back({weight_name(k, layer), std::move(full), split, part, dst});
+  };
+  add(WeightKind::kAttnNorm, {d}, Split::kReplicated, {}, &w.attn_norm);
+  add(WeightKind::kWq, {q_dim, d}, Split::kDim0, q, &w.wq);  // [hq_local * hd, d]
+  add(WeightKind::kWk, {kv_dim, d}, Split::kDim0, kv, &w.wk);
+  add(WeightKind::kWv, {kv_dim, d}, Split::kDim0, kv, &w.wv);
+  if (c.qkv_bias) {
+    add(WeightKind::kBq, {q_dim}, Split::kDim0, q, &w.bq);
+    add(WeightKind::kBk, {kv_dim}, Split::kDim0, kv, &w.bk);
+    add(WeightKind::kBv, {kv_dim}, Split::kDim0, kv, &w.bv);
+  }
+  add(WeightKind::kWo, {d, q_dim}, Split::kDim1, q, &w.wo);  // [d, hq_local * hd]
+  // The o_proj output is summed across ranks by the all-reduce, so exactly one rank adds the bias.
+  if (c.o_bias) add(WeightKind::kBo, {d}, Split::kReplicated, {}, rank == 0 ? &w.bo : nullptr);
+  add(WeightKind::kMlpNorm, {d}, Split::kReplicated, {}, &w.mlp_norm);
+  add(WeightKind::kGate, {f, d}, Split::kDim0, s.ffn, &w.w_gate);  // [f_local, d]
+  add(WeightKind::kUp, {f, d}, Split::kDim0, s.ffn, &w.w_up);
+  add(WeightKind::kDown, {d, f}, Split::kDim1, s.ffn, &w.w_down);  // [d, f_local]
+}
+
+std::vector<WeightSlot> build_slots(const ModelConfig& c, const RankShard& s, int rank, ModelWeights& w) {
+  const int64_t d = c.hidden_size, v = c.vocab_size;
+  const std::string embed = weight_name(WeightKind::kEmbed);
+  // Tied checkpoints have no lm_head.weight; the head is then the embedding table itself.
+  const std::string head = c.tie_word_embeddings ? embed : weight_name(WeightKind::kLmHead);
+  std::vector<WeightSlot> slots;
+  slots.push_back({embed, {v, d}, Split::kDim0, s.vocab, &w.embed});  // [vocab_local, d]
+  w.layers.resize(static_cast<size_t>(c.num_hidden_layers));  // before taking pointers into it
+  for (int i = 0; i < static_cast<int>(c.num_hidden_layers); ++i) add_layer_slots(c, s, rank, i, w.layers[i], slots);
+  slots.push_back({weight_name(WeightKind::kFinalNorm), {d}, Split::kReplicated, {}, &w.final_norm});
+  slots.push_back({head, {v, d}, Split::kDim0, s.vocab, &w.lm_head});
+  return slots;
+}
+
+void check_plan(const ModelConfig& c, const ShardPlan& plan, int rank) {
+  const ShardDims& p = plan.dims();
+  GQA_CHECK(p.n_heads == c.num_attention_heads && p.n_kv_heads == c.num_key_value_heads &&
+                p.intermediate_size == c.intermediate_size && p.vocab_size == c.vocab_size,
+            "shard plan (heads " << p.n_heads << ", kv heads " << p.n_kv_heads << ", ffn " << p.intermediate_size
+                                 << ", vocab " << p.vocab_size << ") does not match the model config (heads "
+                                 << c.num_attention_heads << ", kv heads " << c.num_key_value_heads << ", ffn "
+                                 << c.intermediate_size << ", vocab " << c.vocab_size << ")");
+  GQA_CHECK(rank >= 0 && rank < plan.world_size(),
+            "rank " << rank << " is outside the shard plan's " << plan.world_size() << " ranks");
+}
+
+void validate_slot(const Checkpoint& ckpt, const WeightSlot& slot) {
+  ckpt.expect_shape(slot.name, slot.full);
+  const DType t = ckpt.info(slot.name).dtype;
+  GQA_CHECK(t == DType::kF32 || t == DType::kF16 || t == DType::kBF16,
+            "tensor " << slot.name << " in checkpoint " << ckpt.dir() << " has dtype " << dtype_name(t)
+                      << "; weights must be f32, f16 or bf16");
+  const int64_t extent = slot.split == Split::kDim1 ? slot.full.at(1) : slot.full.at(0);
+  GQA_CHECK(slot.split == Split::kReplicated || (slot.part.begin >= 0 && slot.part.begin <= slot.part.end &&
+                                                 slot.part.end <= extent),
+            "shard range [" << slot.part.begin << ", " << slot.part.end << ") is outside tensor " << slot.name
+                            << " " << shape_str(slot.full));
+}
+
+// Reads this rank's part of one tensor through `host` (reused, so host memory peaks at one slice).
+void load_slot(const Checkpoint& ckpt, const WeightSlot& slot, Ops& ops, std::vector<float>& host) {
+  const bool vec = slot.full.size() == 1;
+  Range rows{0, vec ? 1 : slot.full[0]};
+  Range cols{0, slot.full.back()};
+  if (slot.split == Split::kDim0) (vec ? cols : rows) = slot.part;
+  if (slot.split == Split::kDim1) cols = slot.part;
+  const Shape local = vec ? Shape{cols.size()} : Shape{rows.size(), cols.size()};
+  host.resize(std::max<size_t>(1, static_cast<size_t>(shape_numel(local))));
+  ckpt.read_f32(slot.name, rows, cols, host.data());
+  *slot.dst = ops.alloc(ops.compute_dtype(), local);
+  ops.upload_f32(host.data(), *slot.dst);
+}
+
+}  // namespace
+
+ModelWeights load_weights(const Checkpoint& ckpt, const ModelConfig& config, const ShardPlan& plan, int rank,
+                          Ops& ops) {
+  check_plan(config, plan, rank);
+  ModelWeights w;
+  const std::vector<WeightSlot> slots = build_slots(config, plan.rank(rank), rank, w);
+  for (const WeightSlot& slot : slots) validate_slot(ckpt, slot);
+  std::vector<float> host;
+  for (const WeightSlot& slot : slots) {
+    if (slot.dst != nullptr) load_slot(ckpt, slot, ops, host);
+  }
+  return w;
+}
+
+}  // namespace gqa

@@ -1,0 +1,41 @@
+// The weights one rank holds, sliced through the ShardPlan and converted to the backend's
+// compute dtype. Tensor names come from one table (weights.cpp), never spelled elsewhere.
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/ops.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+#include "parallel/shard_plan.h"
+
+namespace gqa {
+
+struct LayerWeights {
+  Tensor attn_norm;  // [d]
+  Tensor wq;         // [hq_local * hd, d]     column-parallel (rows of q_proj)
+  Tensor wk;         // [hkv_local * hd, d]
+  Tensor wv;         // [hkv_local * hd, d]
+  Tensor bq, bk, bv; // [hq_local * hd] / [hkv_local * hd], only when config.qkv_bias
+  Tensor wo;         // [d, hq_local * hd]     row-parallel (columns of o_proj)
+  Tensor bo;         // [d], only when config.o_bias, and only on the rank that adds it (rank 0)
+  Tensor mlp_norm;   // [d]
+  Tensor w_gate;     // [f_local, d]
+  Tensor w_up;       // [f_local, d]
+  Tensor w_down;     // [d, f_local]
+};
+
+struct ModelWeights {
+  Tensor embed;      // [vocab_local, d] rows shard.vocab of embed_tokens
+  std::vector<LayerWeights> layers;
+  Tensor final_norm; // [d]
+  Tensor lm_head;    // [vocab_local, d] rows shard.vocab of lm_head (or of embed_tokens when tied)
+};
+
+// Reads this rank's slices. Validates every tensor's presence and shape against the config
+// first (throws gqa::Error naming the tensor, its expected and its found shape).
+ModelWeights load_weights(const Checkpoint& ckpt, const ModelConfig& config, const ShardPlan& plan,
+                          int rank, Ops& ops);
+
+}  // namespace gqa

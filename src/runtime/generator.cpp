@@ -1,0 +1,106 @@
+#include "runtime/generator.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace gqa {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Returns the sequence's blocks to the cache however generation ends.
+struct SequenceGuard {
+  PagedKvCache& cache;
+  int seq;
+  ~SequenceGuard() { cache.free_sequence(seq); }
+};
+
+}  // namespace
+
+void validate_prompt(const std::vector<int32_t>& prompt, int64_t vocab_size) {
+  GQA_CHECK(!prompt.empty(), "the prompt is empty");
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    GQA_CHECK(prompt[i] >= 0 && prompt[i] < vocab_size,
+              "prompt token " << prompt[i] << " at index " << i << " is outside the vocabulary [0, " << vocab_size
+                              << ")");
+  }
+}
+
+Generator::Generator(Model& model, PagedKvCache& cache, Communicator& comm)
+    : model_(model), cache_(cache), comm_(comm) {}
+
+std::vector<float> Generator::step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, bool all_rows) {
+  StepInput in;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  in.tokens = tokens;
+  in.slots = cache_.append(seq, n);
+  in.block_tables = {cache_.block_table(seq)};
+  for (int64_t i = 0; i < n; ++i) {
+    in.positions.push_back(static_cast<int32_t>(first_pos + i));
+    in.token_seq.push_back(0);
+  }
+  if (all_rows) {
+    for (int64_t i = 0; i < n; ++i) in.logit_rows.push_back(i);
+  } else {
+    in.logit_rows.push_back(n - 1);
+  }
+  return model_.forward(in, cache_);
+}
+
+GenerateResult Generator::generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token) {
+  const int64_t vocab = model_.config().vocab_size;
+  validate_prompt(req.prompt, vocab);
+  GQA_CHECK(req.max_new_tokens >= 0, "--max-new-tokens must be >= 0");
+  GQA_CHECK(req.prefill_chunk > 0, "--prefill-chunk must be > 0");
+  GenerateResult res;
+  const int seq = cache_.add_sequence();
+  SequenceGuard guard{cache_, seq};
+  auto keep = [&](const std::vector<float>& rows) {
+    if (!req.keep_logits) return;
+    res.logits.insert(res.logits.end(), rows.begin(), rows.end());
+    res.logit_rows += static_cast<int64_t>(rows.size()) / vocab;
+  };
+
+  // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
+  auto t0 = std::chrono::steady_clock::now();
+  const int64_t p = static_cast<int64_t>(req.prompt.size());
+  std::vector<float> last;
+  for (int64_t a = 0; a < p; a += req.prefill_chunk) {
+    const int64_t b = std::min(p, a + req.prefill_chunk);
+    std::vector<int32_t> chunk(req.prompt.begin() + a, req.prompt.begin() + b);
+    std::vector<float> rows = step(seq, chunk, a, req.keep_logits);
+    keep(rows);
+    last.assign(rows.end() - vocab, rows.end());
+  }
+  res.prefill_seconds = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  Sampler sampler(req.sampling);
+  res.finish_reason = "length";
+  for (int64_t i = 0; i < req.max_new_tokens; ++i) {
+    // Rank 0 decides; every rank receives the token and whether to stop.
+    int32_t msg[2] = {0, 0};
+    if (comm_.rank() == 0) {
+      msg[0] = sampler.sample(last.data(), vocab);
+      const bool eos = std::find(req.eos_ids.begin(), req.eos_ids.end(), msg[0]) != req.eos_ids.end();
+      msg[1] = eos ? 1 : 0;
+    }
+    comm_.broadcast(msg, sizeof(msg), 0);
+    res.tokens.push_back(msg[0]);
+    if (on_token) on_token(msg[0]);
+    if (msg[1]) {
+      res.finish_reason = "eos";
+      break;
+    }
+    if (i + 1 == req.max_new_tokens) break;
+    std::vector<float> rows = step(seq, {msg[0]}, p + i, false);
+    keep(rows);
+    last = std::move(rows);
+  }
+  res.decode_seconds = seconds_since(t0);
+  return res;
+}
+
+}  // namespace gqa

@@ -1,0 +1,54 @@
+// The distributed generation loop for one sequence: chunked prefill, then decode. Every rank
+// runs the same steps; rank 0 samples each token and broadcasts it, so all ranks feed the same
+// token and stop at the same step.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "parallel/communicator.h"
+#include "runtime/kv_cache.h"
+#include "runtime/sampler.h"
+
+namespace gqa {
+
+struct GenerateRequest {
+  std::vector<int32_t> prompt;
+  int64_t max_new_tokens = 32;
+  SamplingParams sampling;
+  std::vector<int64_t> eos_ids;  // stop after sampling one of these (empty: only the length limit)
+  int64_t prefill_chunk = 512;   // prompt tokens per forward step
+  bool keep_logits = false;      // keep the logits of every position fed (prompt + fed-back tokens)
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;     // generated tokens (an EOS that stopped it included)
+  std::string finish_reason;       // "length" or "eos"
+  std::vector<float> logits;       // [logit_rows, vocab] when keep_logits
+  int64_t logit_rows = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+};
+
+class Generator {
+ public:
+  Generator(Model& model, PagedKvCache& cache, Communicator& comm);
+
+  // on_token runs on every rank for each token as soon as it is known.
+  GenerateResult generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token = {});
+
+ private:
+  std::vector<float> step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, bool all_rows);
+
+  Model& model_;
+  PagedKvCache& cache_;
+  Communicator& comm_;
+};
+
+// Checks ids against the vocabulary; throws gqa::Error naming the first bad id and its index.
+void validate_prompt(const std::vector<int32_t>& prompt, int64_t vocab_size);
+
+}  // namespace gqa

@@ -1,0 +1,76 @@
+// Paged KV cache: fixed-size blocks shared by all sequences, one block table per sequence.
+// Every rank holds the K/V of its own KV heads only; all ranks make the same allocation
+// decisions because they see the same sequence of calls.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "kernels/ops.h"
+
+namespace gqa {
+
+// Thrown when a sequence needs a block and none is free; the cache is left unchanged.
+class KvCacheFull : public Error {
+ public:
+  using Error::Error;
+};
+
+class BlockAllocator {
+ public:
+  explicit BlockAllocator(int64_t num_blocks);
+  int32_t allocate();  // lowest free block; throws KvCacheFull when none is free
+  void free(int32_t block);
+  int64_t num_free() const { return static_cast<int64_t>(free_.size()); }
+  int64_t num_total() const { return num_total_; }
+
+ private:
+  int64_t num_total_;
+  std::vector<int32_t> free_;  // kept sorted descending so back() is the lowest id
+  std::vector<bool> in_use_;
+};
+
+struct KvCacheShape {
+  int64_t num_layers = 0;
+  int64_t num_blocks = 0;
+  int64_t block_size = 16;
+  int64_t n_kv_heads_local = 0;
+  int64_t head_dim = 0;
+};
+
+class PagedKvCache {
+ public:
+  PagedKvCache(const KvCacheShape& shape, DType dtype, Ops& ops);
+
+  int add_sequence();              // returns a new sequence id
+  void free_sequence(int seq);     // returns its blocks to the allocator
+  // Reserves n more positions for seq and returns their flat slots (block * block_size + offset).
+  // Throws KvCacheFull (and reserves nothing) when the blocks needed are not free.
+  std::vector<int32_t> append(int seq, int64_t n);
+  int64_t length(int seq) const;
+  const std::vector<int32_t>& block_table(int seq) const;
+
+  const KvCacheShape& shape() const { return shape_; }
+  Tensor k(int64_t layer) const { return k_.at(layer); }  // [num_blocks, block_size, hkv, hd]
+  Tensor v(int64_t layer) const { return v_.at(layer); }
+  const BlockAllocator& allocator() const { return allocator_; }
+
+ private:
+  struct Sequence {
+    int64_t length = 0;
+    std::vector<int32_t> blocks;
+  };
+  Sequence& seq_ref(int seq);
+  const Sequence& seq_ref(int seq) const;
+
+  KvCacheShape shape_;
+  BlockAllocator allocator_;
+  std::vector<Tensor> k_, v_;
+  std::map<int, Sequence> seqs_;
+  int next_seq_ = 0;
+};
+
+}  // namespace gqa

@@ -1,0 +1,52 @@
+// GoogleTest main for multi-rank tests (run by CTest under mpirun -np 1, 2, 4).
+// Rank 0 prints the usual report; other ranks print only their failures, tagged with the rank.
+// The exit code is non-zero if any rank failed, so a failure on rank 3 fails the job.
+#include <mpi.h>
+
+#include <cstdio>
+
+#include <gtest/gtest.h>
+
+#include "parallel/bootstrap.h"
+
+namespace {
+
+// Failure-only printer for ranks > 0.
+class RankFailurePrinter : public ::testing::EmptyTestEventListener {
+ public:
+  explicit RankFailurePrinter(int rank) : rank_(rank) {}
+
+  void OnTestPartResult(const ::testing::TestPartResult& r) override {
+    if (!r.failed()) return;
+    std::fprintf(stderr, "[rank %d] %s:%d: Failure\n%s\n", rank_,
+                 r.file_name() ? r.file_name() : "?", r.line_number(), r.summary());
+    std::fflush(stderr);
+  }
+  void OnTestEnd(const ::testing::TestInfo& info) override {
+    if (!info.result()->Failed()) return;
+    std::fprintf(stderr, "[rank %d] [  FAILED  ] %s.%s\n", rank_, info.test_suite_name(), info.name());
+    std::fflush(stderr);
+  }
+
+ private:
+  int rank_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gqa::MpiSession session(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  if (session.world_rank() != 0) {
+    auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());
+    listeners.Append(new RankFailurePrinter(session.world_rank()));
+  }
+  int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
+  int any_failed = failed;
+  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (any_failed && !failed) {
+    std::fprintf(stderr, "[rank %d] passed, but another rank failed\n", session.world_rank());
+  }
+  return any_failed;
+}
