@@ -106,7 +106,7 @@ int run(const GenerateOptions& o, gqa::Communicator& comm) {
                   o.prompt_tokens.size(), res.prefill_seconds, res.tokens.size(), res.decode_seconds, tps,
                   res.finish_reason.c_str());
     progress(verbose, buf);
-    nlohmann::json j;
+    nlohmann::ordered_json j;
     j["prompt_tokens"] = o.prompt_tokens;
     j["generated_tokens"] = res.tokens;
     std::cout << j.dump() << std::endl;

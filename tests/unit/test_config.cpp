@@ -1,0 +1,220 @@
+// ModelConfig: parsing of Hugging Face config.json (transformers 4 and 5 layouts) and refusals.
+#include "model/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "core/error.h"
+#include "safetensors_writer.h"
+
+namespace gqa {
+namespace {
+
+// A minimal valid Llama config with `extra` spliced in (later keys override earlier ones in
+// nlohmann's parser, so tests append the field they want to change).
+std::string llama_json(const std::string& extra = "") {
+  std::string j = R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 8, "num_key_value_heads": 2,
+    "rms_norm_eps": 1e-5, "vocab_size": 100, "max_position_embeddings": 256)";
+  if (!extra.empty()) j += ", " + extra;
+  return j + "}";
+}
+
+ModelConfig parse(const std::string& extra) { return ModelConfig::from_json_text(llama_json(extra), "test.json"); }
+
+// Runs `f`, expecting a gqa::Error whose message contains every one of `parts`.
+template <typename F>
+void expect_error(F f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    FAIL() << "expected gqa::Error mentioning " << *parts.begin();
+  } catch (const Error& e) {
+    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, MinimalLlamaDefaults) {
+  const ModelConfig c = parse("");
+  EXPECT_EQ(c.architecture, "LlamaForCausalLM");
+  EXPECT_EQ(c.hidden_size, 64);
+  EXPECT_EQ(c.num_key_value_heads, 2);
+  EXPECT_EQ(c.head_dim, 8);  // hidden / heads when absent
+  EXPECT_DOUBLE_EQ(c.rope_theta, 10000.0);
+  EXPECT_EQ(c.rope_scaling.type, RopeType::kDefault);
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_FALSE(c.qkv_bias);
+  EXPECT_FALSE(c.o_bias);
+  EXPECT_TRUE(c.eos_token_ids.empty());
+  EXPECT_EQ(c.bos_token_id, -1);
+}
+
+TEST(Config, OptionalFields) {
+  EXPECT_EQ(parse(R"("head_dim": null)").head_dim, 8);
+  EXPECT_EQ(parse(R"("head_dim": 32)").head_dim, 32);
+  const std::string no_kv = R"({"architectures": ["MistralForCausalLM"], "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 1, "num_attention_heads": 4, "rms_norm_eps": 1e-5,
+    "vocab_size": 10})";
+  EXPECT_EQ(ModelConfig::from_json_text(no_kv, "m.json").num_key_value_heads, 4);  // MHA
+  const ModelConfig c = parse(R"("eos_token_id": [2, 7], "bos_token_id": 1, "tie_word_embeddings": true,
+    "torch_dtype": "bfloat16", "rope_theta": 500000.0)");
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int64_t>{2, 7}));
+  EXPECT_EQ(c.bos_token_id, 1);
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_EQ(c.torch_dtype, "bfloat16");
+  EXPECT_DOUBLE_EQ(c.rope_theta, 500000.0);
+  EXPECT_EQ(parse(R"("eos_token_id": 5)").eos_token_ids, (std::vector<int64_t>{5}));
+  EXPECT_EQ(parse(R"("dtype": "float16")").torch_dtype, "float16");
+}
+
+TEST(Config, Biases) {
+  const ModelConfig llama = parse(R"("attention_bias": true)");
+  EXPECT_TRUE(llama.qkv_bias);
+  EXPECT_TRUE(llama.o_bias);
+  const ModelConfig qwen = parse(R"("architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2")");
+  EXPECT_TRUE(qwen.qkv_bias);
+  EXPECT_FALSE(qwen.o_bias);
+  expect_error([] { parse(R"("mlp_bias": true)"); }, {"mlp_bias", "test.json"});
+}
+
+TEST(Config, RopeScalingTypes) {
+  const ModelConfig linear = parse(R"("rope_scaling": {"type": "linear", "factor": 4.0})");
+  EXPECT_EQ(linear.rope_scaling.type, RopeType::kLinear);
+  EXPECT_DOUBLE_EQ(linear.rope_scaling.factor, 4.0);
+
+  const ModelConfig dyn = parse(R"("rope_scaling": {"rope_type": "dynamic", "factor": 2.0})");
+  EXPECT_EQ(dyn.rope_scaling.type, RopeType::kDynamic);
+  EXPECT_DOUBLE_EQ(dyn.rope_scaling.factor, 2.0);
+
+  const ModelConfig yarn = parse(R"("rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+    "original_max_position_embeddings": 64, "beta_fast": 16, "beta_slow": 2, "attention_factor": 1.5,
+    "mscale": 0.7, "mscale_all_dim": 0.3, "truncate": false})");
+  EXPECT_EQ(yarn.rope_scaling.type, RopeType::kYarn);
+  EXPECT_EQ(yarn.rope_scaling.original_max_position_embeddings, 64);
+  EXPECT_DOUBLE_EQ(yarn.rope_scaling.beta_fast, 16.0);
+  EXPECT_DOUBLE_EQ(yarn.rope_scaling.beta_slow, 2.0);
+  EXPECT_DOUBLE_EQ(yarn.rope_scaling.attention_factor, 1.5);
+  EXPECT_DOUBLE_EQ(yarn.rope_scaling.mscale, 0.7);
+  EXPECT_DOUBLE_EQ(yarn.rope_scaling.mscale_all_dim, 0.3);
+  EXPECT_FALSE(yarn.rope_scaling.truncate);
+  const ModelConfig yarn_defaults = parse(R"("rope_scaling": {"rope_type": "yarn", "factor": 4.0})");
+  EXPECT_EQ(yarn_defaults.rope_scaling.original_max_position_embeddings, 0);
+  EXPECT_DOUBLE_EQ(yarn_defaults.rope_scaling.beta_fast, 32.0);
+  EXPECT_DOUBLE_EQ(yarn_defaults.rope_scaling.attention_factor, 0.0);
+  EXPECT_TRUE(yarn_defaults.rope_scaling.truncate);
+
+  const ModelConfig l3 = parse(R"("rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})");
+  EXPECT_EQ(l3.rope_scaling.type, RopeType::kLlama3);
+  EXPECT_DOUBLE_EQ(l3.rope_scaling.factor, 8.0);
+  EXPECT_DOUBLE_EQ(l3.rope_scaling.high_freq_factor, 4.0);
+  EXPECT_EQ(l3.rope_scaling.original_max_position_embeddings, 8192);
+
+  EXPECT_EQ(parse(R"("rope_scaling": null)").rope_scaling.type, RopeType::kDefault);
+  EXPECT_EQ(parse(R"("rope_scaling": {"rope_type": "default"})").rope_scaling.type, RopeType::kDefault);
+}
+
+// transformers 5 moves rope_theta into rope_parameters, next to the scaling fields.
+TEST(Config, RopeParametersDict) {
+  const ModelConfig c = parse(R"("rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1e6})");
+  EXPECT_EQ(c.rope_scaling.type, RopeType::kLinear);
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 2.0);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1e6);
+  const ModelConfig d = parse(R"("rope_theta": 123.0, "rope_parameters": {"rope_type": "default"})");
+  EXPECT_DOUBLE_EQ(d.rope_theta, 123.0);
+}
+
+TEST(Config, RopeErrors) {
+  expect_error([] { parse(R"("rope_scaling": {"rope_type": "longrope", "factor": 2.0})"); },
+               {"longrope", "test.json", "supported"});
+  expect_error([] { parse(R"("rope_scaling": {"rope_type": "linear"})"); }, {"factor", "test.json"});
+  expect_error([] { parse(R"("rope_scaling": {"rope_type": "llama3", "factor": 8.0})"); },
+               {"original_max_position_embeddings", "test.json"});
+  expect_error([] { parse(R"("rope_scaling": "linear")"); }, {"rope_scaling", "dict"});
+  expect_error([] { parse(R"("rope_parameters": {"full_attention": {"rope_type": "default"}})"); },
+               {"full_attention", "test.json"});
+}
+
+TEST(Config, RequiredFieldsNamed) {
+  for (const char* field : {"architectures", "hidden_size", "intermediate_size", "num_hidden_layers",
+                            "num_attention_heads", "vocab_size", "rms_norm_eps"}) {
+    std::string j = llama_json();
+    const size_t at = j.find("\"" + std::string(field) + "\"");
+    ASSERT_NE(at, std::string::npos) << field;
+    j.replace(at + 1, std::string(field).size(), std::string("x_") + field);  // rename the key away
+    expect_error([&] { ModelConfig::from_json_text(j, "cfg.json"); }, {field, "cfg.json", "missing"});
+  }
+}
+
+TEST(Config, Malformed) {
+  expect_error([] { ModelConfig::from_json_text("{\"hidden_size\": 64,", "bad.json"); }, {"bad.json", "JSON"});
+  expect_error([] { ModelConfig::from_json_text("[1, 2]", "arr.json"); }, {"arr.json"});
+  expect_error([] { parse(R"("hidden_size": "64")"); }, {"hidden_size", "integer", "test.json"});
+  expect_error([] { parse(R"("tie_word_embeddings": 1)"); }, {"tie_word_embeddings", "test.json"});
+}
+
+TEST(Config, Refusals) {
+  expect_error([] { parse(R"("architectures": ["GPT2LMHeadModel"])"); },
+               {"unsupported architecture GPT2LMHeadModel", "test.json", "LlamaForCausalLM"});
+  expect_error([] { parse(R"("num_key_value_heads": 3)"); },
+               {"num_attention_heads (8)", "num_key_value_heads (3)", "test.json"});
+  expect_error([] { parse(R"("hidden_size": 0)"); }, {"hidden_size", "positive", "test.json"});
+  expect_error([] { parse(R"("num_key_value_heads": -2)"); }, {"num_key_value_heads", "test.json"});
+  expect_error([] { parse(R"("hidden_size": 60)"); }, {"hidden_size (60)", "num_attention_heads (8)"});
+  expect_error([] { parse(R"("hidden_act": "gelu")"); }, {"gelu", "test.json"});
+  expect_error([] { parse(R"("sliding_window": 128)"); }, {"sliding", "test.json"});
+  EXPECT_NO_THROW(parse(R"("sliding_window": 128, "use_sliding_window": false)"));
+  EXPECT_NO_THROW(parse(R"("sliding_window": 4096)"));  // window >= max positions: full attention
+}
+
+TEST(Config, FromFileAndDirectory) {
+  test::TempDir dir;
+  test::write_text(dir.file("config.json"), llama_json());
+  EXPECT_EQ(ModelConfig::from_file(dir.file("config.json")).hidden_size, 64);
+  EXPECT_EQ(ModelConfig::from_file(dir.path()).hidden_size, 64);
+  expect_error([&] { ModelConfig::from_file(dir.file("nope.json")); }, {"nope.json"});
+  test::write_text(dir.file("bad.json"), "{not json");
+  expect_error([&] { ModelConfig::from_file(dir.file("bad.json")); }, {"bad.json", "JSON"});
+}
+
+// Every fixture written by tests/fixtures/make_fixtures.py (transformers 5) must parse.
+TEST(Config, AllFixturesParse) {
+  const std::filesystem::path root = "tests/fixtures/models";
+  if (!std::filesystem::exists(root)) GTEST_SKIP() << "no fixtures under " << root;
+  int parsed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    const auto cfg = entry.path() / "config.json";
+    if (!std::filesystem::exists(cfg)) continue;
+    SCOPED_TRACE(cfg.string());
+    const ModelConfig c = ModelConfig::from_file(cfg.string());
+    EXPECT_EQ(c.num_attention_heads % c.num_key_value_heads, 0);
+    EXPECT_GT(c.head_dim, 0);
+    ++parsed;
+  }
+  EXPECT_GT(parsed, 0);
+}
+
+// Spot checks of fixtures whose distinguishing field is known from make_fixtures.py.
+TEST(Config, FixtureDetails) {
+  const std::string root = "tests/fixtures/models/";
+  if (!std::filesystem::exists(root + "llama3_rope/config.json")) GTEST_SKIP() << "fixtures not generated";
+  const ModelConfig l3 = ModelConfig::from_file(root + "llama3_rope");
+  EXPECT_EQ(l3.rope_scaling.type, RopeType::kLlama3);
+  EXPECT_DOUBLE_EQ(l3.rope_theta, 500000.0);
+  EXPECT_EQ(l3.rope_scaling.original_max_position_embeddings, 64);
+  EXPECT_EQ(ModelConfig::from_file(root + "rope_yarn").rope_scaling.type, RopeType::kYarn);
+  EXPECT_EQ(ModelConfig::from_file(root + "rope_dynamic").rope_scaling.type, RopeType::kDynamic);
+  EXPECT_EQ(ModelConfig::from_file(root + "rope_linear").rope_scaling.type, RopeType::kLinear);
+  EXPECT_TRUE(ModelConfig::from_file(root + "qwen2_bias").qkv_bias);
+  EXPECT_TRUE(ModelConfig::from_file(root + "llama_attn_bias").o_bias);
+  EXPECT_TRUE(ModelConfig::from_file(root + "tied").tie_word_embeddings);
+  EXPECT_EQ(ModelConfig::from_file(root + "head_dim").head_dim, 32);
+  const ModelConfig gqa = ModelConfig::from_file(root + "gqa");
+  EXPECT_EQ(gqa.num_key_value_heads, 2);
+  EXPECT_EQ(gqa.eos_token_ids, (std::vector<int64_t>{2}));
+  EXPECT_EQ(gqa.torch_dtype, "float32");
+}
+
+}  // namespace
+}  // namespace gqa

@@ -1,0 +1,233 @@
+// CPU reference ops (except attention/kv_write, see test_cpu_attention.cpp) against plain double
+// loops written here, on seeded random inputs, checking every element.
+#include "cpu_op_test_util.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/cpu_ops.h"
+
+namespace gqa::cpu {
+namespace {
+
+using test::expect_all_close;
+using test::expect_error;
+using test::i32_tensor;
+using test::random_f32;
+using test::to_double;
+
+TEST(CpuEmbedding, VocabSliceGivesZeroRowsOutside) {
+  std::mt19937 rng(1);
+  const int64_t vocab_begin = 10, vocab_local = 7, d = 12;
+  Tensor table = random_f32({vocab_local, d}, rng);
+  const std::vector<int32_t> ids = {10, 16, 9, 17, 0, -1, 13, 1000000};
+  Tensor out = test::filled_f32({8, d}, NAN);
+  embedding({i32_tensor(ids), table, vocab_begin, out});
+  std::vector<double> want(static_cast<size_t>(8 * d), 0.0);
+  for (size_t t = 0; t < ids.size(); ++t) {
+    if (ids[t] < vocab_begin || ids[t] >= vocab_begin + vocab_local) continue;
+    for (int64_t i = 0; i < d; ++i) want[t * d + i] = table.data_as<float>()[(ids[t] - vocab_begin) * d + i];
+  }
+  expect_all_close(out, want, 0.0, 0.0, "embedding slice");
+
+  Tensor full_out = Tensor::host(DType::kF32, {2, d});
+  embedding({i32_tensor({6, 0}), table, 0, full_out});
+  for (int64_t i = 0; i < d; ++i) {
+    EXPECT_EQ(full_out.data_as<float>()[i], table.data_as<float>()[6 * d + i]);
+    EXPECT_EQ(full_out.data_as<float>()[d + i], table.data_as<float>()[i]);
+  }
+}
+
+std::vector<double> ref_rmsnorm(const Tensor& x, const Tensor& w, double eps) {
+  const int64_t n = x.dim(0), d = x.dim(1);
+  std::vector<double> out(static_cast<size_t>(n * d));
+  for (int64_t t = 0; t < n; ++t) {
+    double ss = 0;
+    for (int64_t i = 0; i < d; ++i) ss += double{x.data_as<float>()[t * d + i]} * x.data_as<float>()[t * d + i];
+    const double inv = 1.0 / std::sqrt(ss / static_cast<double>(d) + eps);
+    for (int64_t i = 0; i < d; ++i) out[t * d + i] = x.data_as<float>()[t * d + i] * inv * w.data_as<float>()[i];
+  }
+  return out;
+}
+
+TEST(CpuRmsNorm, MatchesReference) {
+  for (auto [n, d] : {std::pair<int64_t, int64_t>{3, 64}, {1, 4096}, {5, 5}}) {
+    std::mt19937 rng(static_cast<uint32_t>(n * 1000 + d));
+    Tensor x = random_f32({n, d}, rng, -3.0f, 3.0f);
+    Tensor w = random_f32({d}, rng, 0.5f, 1.5f);
+    Tensor out = test::filled_f32({n, d}, NAN);
+    rmsnorm({x, w, out, 1e-5f});
+    expect_all_close(out, ref_rmsnorm(x, w, 1e-5), 1e-6, 2e-6, "rmsnorm d=" + std::to_string(d));
+    const std::vector<double> want = ref_rmsnorm(x, w, 1e-5);
+    rmsnorm({x, w, x, 1e-5f});  // in place
+    expect_all_close(x, want, 1e-6, 2e-6, "rmsnorm in place d=" + std::to_string(d));
+  }
+}
+
+std::vector<double> ref_matmul(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  const int64_t n = x.dim(0), k = x.dim(1), m = w.dim(0);
+  std::vector<double> y(static_cast<size_t>(n * m));
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t c = 0; c < m; ++c) {
+      double acc = bias.defined() ? bias.data_as<float>()[c] : 0.0;
+      for (int64_t i = 0; i < k; ++i) acc += double{x.data_as<float>()[r * k + i]} * w.data_as<float>()[c * k + i];
+      y[r * m + c] = acc;
+    }
+  }
+  return y;
+}
+
+TEST(CpuMatmul, WithAndWithoutBias) {
+  struct Dims { int64_t n, k, m; };
+  for (Dims s : {Dims{1, 64, 48}, Dims{1, 300, 7}, Dims{5, 33, 17}, Dims{16, 128, 96}}) {
+    for (bool with_bias : {false, true}) {
+      std::mt19937 rng(static_cast<uint32_t>(s.n * 7 + s.k * 3 + s.m + with_bias));
+      Tensor x = random_f32({s.n, s.k}, rng), w = random_f32({s.m, s.k}, rng);
+      Tensor bias = with_bias ? random_f32({s.m}, rng) : Tensor();
+      Tensor y = test::filled_f32({s.n, s.m}, NAN);  // stale contents must not leak through
+      matmul({x, w, bias, y});
+      expect_all_close(y, ref_matmul(x, w, bias), 1e-5, 1e-5,
+                       "matmul n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
+                           " m=" + std::to_string(s.m) + (with_bias ? " +bias" : ""));
+    }
+  }
+}
+
+TEST(CpuMatmul, EmptyInnerDimensionGivesBias) {
+  Tensor x = Tensor::host(DType::kF32, {2, 0}), w = Tensor::host(DType::kF32, {3, 0});
+  Tensor bias = test::filled_f32({3}, 0.5f), y = test::filled_f32({2, 3}, NAN);
+  matmul({x, w, bias, y});
+  expect_all_close(y, std::vector<double>(6, 0.5), 0.0, 0.0, "matmul k=0");
+}
+
+// HF-style inv_freq (computed in f32) and the op's definition: angle = f32(pos) * inv_freq in f32;
+// the rotation itself in double.
+std::vector<double> ref_rope(const Tensor& x, const std::vector<int32_t>& pos, const Tensor& inv_freq, double scaling) {
+  const int64_t n = x.dim(0), heads = x.dim(1), hd = x.dim(2), half = hd / 2;
+  std::vector<double> out = to_double(x);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t i = 0; i < half; ++i) {
+        const float angle = static_cast<float>(pos[t]) * inv_freq.data_as<float>()[i];
+        const double c = std::cos(double{angle}) * scaling, s = std::sin(double{angle}) * scaling;
+        const double x1 = x.data_as<float>()[(t * heads + h) * hd + i];
+        const double x2 = x.data_as<float>()[(t * heads + h) * hd + i + half];
+        out[(t * heads + h) * hd + i] = x1 * c - x2 * s;
+        out[(t * heads + h) * hd + i + half] = x2 * c + x1 * s;
+      }
+    }
+  }
+  return out;
+}
+
+Tensor hf_inv_freq(int64_t hd, float theta) {
+  Tensor t = Tensor::host(DType::kF32, {hd / 2});
+  for (int64_t i = 0; i < hd / 2; ++i) {
+    t.data_as<float>()[i] = 1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(hd));
+  }
+  return t;
+}
+
+TEST(CpuRope, MatchesReference) {
+  const std::vector<int32_t> pos = {0, 1, 7, 4095, 131071};
+  for (int64_t hd : {16, 64, 128}) {
+    for (auto [theta, scaling] : {std::pair<float, float>{10000.0f, 1.0f}, {500000.0f, 1.25f}}) {
+      std::mt19937 rng(static_cast<uint32_t>(hd));
+      Tensor x = random_f32({5, 3, hd}, rng);
+      Tensor inv_freq = hf_inv_freq(hd, theta);
+      const std::vector<double> want = ref_rope(x, pos, inv_freq, scaling);
+      rope({x, i32_tensor(pos), inv_freq, scaling});
+      expect_all_close(x, want, 1e-6, 1e-6, "rope hd=" + std::to_string(hd) + " theta=" + std::to_string(theta));
+    }
+  }
+}
+
+TEST(CpuRope, PositionZeroIsIdentity) {
+  std::mt19937 rng(3);
+  Tensor x = random_f32({1, 4, 64}, rng);
+  const std::vector<double> before = to_double(x);
+  rope({x, i32_tensor({0}), hf_inv_freq(64, 10000.0f), 1.0f});
+  expect_all_close(x, before, 0.0, 0.0, "rope at position 0");
+}
+
+TEST(CpuSwiglu, MatchesReferenceAndAliasesGate) {
+  std::mt19937 rng(4);
+  Tensor gate = random_f32({4, 37}, rng, -8.0f, 8.0f), up = random_f32({4, 37}, rng, -2.0f, 2.0f);
+  gate.data_as<float>()[0] = -100.0f;  // exp overflow path
+  gate.data_as<float>()[1] = 100.0f;
+  std::vector<double> want(static_cast<size_t>(gate.numel()));
+  for (int64_t i = 0; i < gate.numel(); ++i) {
+    const double g = gate.data_as<float>()[i];
+    want[i] = g / (1.0 + std::exp(-g)) * up.data_as<float>()[i];
+  }
+  Tensor out = test::filled_f32({4, 37}, NAN);
+  swiglu({gate, up, out});
+  expect_all_close(out, want, 1e-6, 1e-6, "swiglu");
+  swiglu({gate, up, gate});
+  expect_all_close(gate, want, 1e-6, 1e-6, "swiglu into gate");
+}
+
+TEST(CpuAdd, AddsInPlace) {
+  std::mt19937 rng(5);
+  Tensor x = random_f32({3, 5, 7}, rng), y = random_f32({3, 5, 7}, rng);
+  std::vector<double> want(static_cast<size_t>(x.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i) want[i] = x.data_as<float>()[i] + y.data_as<float>()[i];
+  add(x, y);
+  expect_all_close(y, want, 0.0, 0.0, "add");
+}
+
+TEST(CpuOps, MismatchedShapesAndDtypesThrow) {
+  std::mt19937 rng(6);
+  Tensor x = random_f32({2, 8}, rng);
+  EXPECT_THROW(add(x, random_f32({2, 9}, rng)), Error);
+  expect_error([&] { add(x, random_f32({8, 2}, rng)); }, "add: y has shape [8, 2], expected [2, 8]");
+  expect_error([&] { matmul({x, random_f32({4, 7}, rng), Tensor(), random_f32({2, 4}, rng)}); },
+               "matmul: x [2, 8] and w [4, 7] disagree");
+  expect_error([&] { matmul({x, random_f32({4, 8}, rng), random_f32({3}, rng), random_f32({2, 4}, rng)}); },
+               "matmul: bias");
+  expect_error([&] { matmul({x, random_f32({8, 8}, rng), Tensor(), x}); }, "overlaps");
+  expect_error([&] { rmsnorm({x, random_f32({4}, rng), x, 1e-6f}); }, "rmsnorm: weight");
+  expect_error([&] { rope({random_f32({1, 2, 8}, rng), i32_tensor({0, 1}), random_f32({4}, rng), 1.0f}); },
+               "rope: positions");
+  expect_error([&] { rope({random_f32({1, 2, 8}, rng), i32_tensor({0}), random_f32({8}, rng), 1.0f}); },
+               "rope: inv_freq");
+  expect_error([&] { swiglu({x, random_f32({2, 7}, rng), x}); }, "swiglu: up");
+  expect_error([&] { embedding({random_f32({2}, rng), x, 0, x}); }, "embedding: ids must be i32");
+  Tensor half = Tensor::host(DType::kBF16, {2, 8});
+  expect_error([&] { add(half, x); }, "add: x must be f32");
+}
+
+TEST(CpuOps, BackendThroughTheInterface) {
+  CpuOps cpu;
+  Ops& ops = cpu;
+  EXPECT_EQ(ops.device(), Device::kCpu);
+  EXPECT_EQ(ops.compute_dtype(), DType::kF32);
+  EXPECT_EQ(ops.stream(), nullptr);
+
+  const std::vector<float> values = {1.0f, -2.5f, 1.0f / 3.0f, 0.0f, 7.0f, 65504.0f};
+  for (DType dt : {DType::kF32, DType::kF16, DType::kBF16}) {
+    Tensor t = ops.alloc(dt, {2, 3});
+    EXPECT_EQ(t.shape(), (Shape{2, 3}));
+    ops.upload_f32(values.data(), t);
+    std::vector<float> back(values.size());
+    ops.download_f32(t, back.data());
+    for (size_t i = 0; i < values.size(); ++i) {
+      const float want = dt == DType::kF32 ? values[i]
+                         : dt == DType::kF16 ? f16_to_f32(f32_to_f16(values[i]))
+                                             : bf16_to_f32(f32_to_bf16(values[i]));
+      EXPECT_EQ(back[i], want) << dtype_name(dt) << " element " << i;
+    }
+  }
+  Tensor ids = ops.alloc(DType::kI32, {3});
+  const int32_t raw[3] = {4, -1, 9};
+  ops.upload_i32(raw, ids);
+  EXPECT_EQ(ids.data_as<int32_t>()[1], -1);
+  EXPECT_THROW(ops.upload_i32(raw, ops.alloc(DType::kF32, {3})), Error);
+  EXPECT_THROW(ops.upload_f32(values.data(), ids), Error);
+
+  std::mt19937 rng(7);
+  Tensor x = random_f32({2, 6}, rng), w = random_f32({6}, rng), out = ops.alloc(DType::kF32, {2, 6});
+  ops.rmsnorm({x, w, out, 1e-6f});
+  ops.synchronize();
+  expect_all_close(out, ref_rmsnorm(x, w, 1e-6), 1e-6, 2e-6, "rmsnorm via Ops");
+}
+
+}  // namespace
+}  // namespace gqa::cpu

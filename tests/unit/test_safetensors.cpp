@@ -1,0 +1,178 @@
+// SafetensorsFile: header parsing and every validation against the file size.
+#include "model/safetensors_file.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "safetensors_writer.h"
+
+namespace gqa {
+namespace {
+
+using test::StTensor;
+
+// Opening `path` must throw a gqa::Error whose message contains every one of `parts`.
+void expect_open_error(const std::string& path, std::initializer_list<std::string> parts) {
+  try {
+    SafetensorsFile f(path);
+    FAIL() << "expected an error opening " << path;
+  } catch (const Error& e) {
+    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+  }
+}
+
+// A header with one tensor entry `entry` (raw JSON) named "w", and `data_bytes` zero bytes of data.
+void write_one(const std::string& path, const std::string& entry, size_t data_bytes) {
+  test::write_raw_safetensors(path, "{\"w\":" + entry + "}", std::vector<uint8_t>(data_bytes, 0));
+}
+
+TEST(Safetensors, ParsesAllDtypes) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  const std::vector<float> v = {1.0f, -2.5f, 0.125f, 3.0f, 65504.0f, -0.0f};
+  test::write_safetensors(path, {test::st_f32("a", {2, 3}, v),
+                                 {"b", "F16", {6}, test::half_bytes(v, DType::kF16)},
+                                 {"c", "BF16", {3, 2}, test::half_bytes(v, DType::kBF16)}});
+  SafetensorsFile f(path);
+  EXPECT_EQ(f.path(), path);
+  ASSERT_EQ(f.tensors().size(), 3u);
+  const TensorInfo& a = f.tensors()[0];
+  const TensorInfo& b = f.tensors()[1];
+  const TensorInfo& c = f.tensors()[2];
+  EXPECT_EQ(a.name, "a");
+  EXPECT_EQ(a.dtype, DType::kF32);
+  EXPECT_EQ(a.shape, (Shape{2, 3}));
+  EXPECT_EQ(a.nbytes, 24u);
+  EXPECT_EQ(b.dtype, DType::kF16);
+  EXPECT_EQ(b.nbytes, 12u);
+  EXPECT_EQ(c.dtype, DType::kBF16);
+  EXPECT_EQ(c.shape, (Shape{3, 2}));
+  // Offsets are absolute: data back to back after the 8-byte length and the header.
+  EXPECT_EQ(b.offset, a.offset + 24);
+  EXPECT_EQ(c.offset + c.nbytes, f.file_size());
+  EXPECT_EQ(std::memcmp(f.mapping() + a.offset, v.data(), 24), 0);
+  std::vector<float> back(6);
+  f.pread_exact(back.data(), 24, a.offset);
+  EXPECT_EQ(back, v);
+}
+
+TEST(Safetensors, MetadataIgnoredAndEmptyTensorsAllowed) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  test::write_raw_safetensors(
+      path,
+      R"({"__metadata__": {"format": "pt"}, "e": {"dtype": "F32", "shape": [0, 4], "data_offsets": [0, 0]},
+          "s": {"dtype": "F16", "shape": [], "data_offsets": [0, 2]}})",
+      std::vector<uint8_t>(2, 0));
+  SafetensorsFile f(path);
+  ASSERT_EQ(f.tensors().size(), 2u);
+  EXPECT_EQ(f.tensors()[0].nbytes, 0u);
+  EXPECT_EQ(f.tensors()[1].shape, Shape{});
+  EXPECT_EQ(f.tensors()[1].nbytes, 2u);
+}
+
+TEST(Safetensors, MissingOrShortFile) {
+  test::TempDir dir;
+  expect_open_error(dir.file("absent.safetensors"), {"absent.safetensors", "does not exist"});
+  expect_open_error(dir.path(), {dir.path(), "not a regular file"});
+  test::write_text(dir.file("empty.safetensors"), "");
+  expect_open_error(dir.file("empty.safetensors"), {"empty.safetensors", "too short"});
+  test::write_text(dir.file("five.safetensors"), "abcde");
+  expect_open_error(dir.file("five.safetensors"), {"five.safetensors", "too short"});
+}
+
+TEST(Safetensors, HeaderLengthPastEndOfFile) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  test::write_raw_safetensors(path, "{}", {}, /*declared_len=*/4096);
+  expect_open_error(path, {path, "4096-byte header"});
+  // An absurd length must not wrap around or allocate.
+  test::write_raw_safetensors(path, "{}", {}, /*declared_len=*/INT64_MAX);
+  expect_open_error(path, {path, "header"});
+}
+
+TEST(Safetensors, InvalidJsonHeader) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  test::write_raw_safetensors(path, "{\"w\": {\"dtype\": ", {});
+  expect_open_error(path, {path, "invalid JSON"});
+  test::write_raw_safetensors(path, "[1, 2, 3]", {});
+  expect_open_error(path, {path, "dict"});
+}
+
+TEST(Safetensors, MalformedEntries) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  write_one(path, "42", 0);
+  expect_open_error(path, {path, "tensor w", "dict"});
+  write_one(path, R"({"shape": [1], "data_offsets": [0, 4]})", 4);
+  expect_open_error(path, {path, "tensor w", "dtype"});
+  write_one(path, R"({"dtype": "F32", "data_offsets": [0, 4]})", 4);
+  expect_open_error(path, {path, "tensor w", "shape"});
+  write_one(path, R"({"dtype": "F32", "shape": [1]})", 4);
+  expect_open_error(path, {path, "tensor w", "data_offsets"});
+  write_one(path, R"({"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]})", 4);
+  expect_open_error(path, {path, "tensor w", "shape dimension"});
+  write_one(path, R"({"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]})", 4);
+  expect_open_error(path, {path, "tensor w", "data_offsets begin"});
+  write_one(path, R"({"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 4]})", 4);
+  expect_open_error(path, {path, "tensor w", "overflows"});
+}
+
+TEST(Safetensors, UnsupportedDtypes) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  for (const char* dtype : {"I64", "F64", "I8", "U8", "BOOL", "F8_E4M3"}) {
+    write_one(path, std::string(R"({"dtype": ")") + dtype + R"(", "shape": [1], "data_offsets": [0, 8]})", 8);
+    expect_open_error(path, {path, "tensor w", std::string("unsupported dtype ") + dtype});
+  }
+}
+
+TEST(Safetensors, OffsetsPastEndOfFile) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  // Header promises 16 bytes (4 floats) but the file stops after 8: a truncated download.
+  write_one(path, R"({"dtype": "F32", "shape": [4], "data_offsets": [0, 16]})", 8);
+  expect_open_error(path, {path, "tensor w", "past the end"});
+  write_one(path, R"({"dtype": "F32", "shape": [1], "data_offsets": [100, 104]})", 8);
+  expect_open_error(path, {path, "tensor w", "past the end"});
+}
+
+TEST(Safetensors, BeginAfterEnd) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  write_one(path, R"({"dtype": "F32", "shape": [1], "data_offsets": [8, 4]})", 8);
+  expect_open_error(path, {path, "tensor w", "begin > end"});
+}
+
+TEST(Safetensors, SizeNotMatchingShape) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  write_one(path, R"({"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 20]})", 24);
+  expect_open_error(path, {path, "tensor w", "20 bytes", "[2,3]"});
+  write_one(path, R"({"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 24]})", 24);
+  expect_open_error(path, {path, "tensor w", "24 bytes"});
+}
+
+TEST(Safetensors, OverlappingTensors) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  test::write_raw_safetensors(path,
+                              R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                                  "b": {"dtype": "F32", "shape": [2], "data_offsets": [12, 20]}})",
+                              std::vector<uint8_t>(20, 0));
+  expect_open_error(path, {path, "overlap", "a", "b"});
+  // Exactly adjacent is fine.
+  test::write_raw_safetensors(path,
+                              R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+                                  "b": {"dtype": "F32", "shape": [1], "data_offsets": [16, 20]}})",
+                              std::vector<uint8_t>(20, 0));
+  EXPECT_NO_THROW(SafetensorsFile f(path));
+}
+
+}  // namespace
+}  // namespace gqa
