@@ -64,6 +64,10 @@ struct AttentionArgs {
   Tensor positions;    // i32 [n]
   Tensor out;          // [n, hq, hd]
   float scale = 1.0f;  // usually 1/sqrt(hd)
+  // Host-side facts about the batch, so a GPU backend can pick a kernel and a split-KV plan
+  // without reading device memory. The CPU reference ignores them.
+  int64_t max_context = 0;         // largest positions[t] + 1 in the batch
+  bool one_token_per_seq = false;  // a pure decode step: each sequence feeds exactly one token
 };
 
 struct SwigluArgs {

@@ -55,7 +55,11 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, bool verbose) {
   l.model = std::make_unique<gqa::Model>(l.config, plan, *l.ops, comm, std::move(weights));
 
   const int64_t tokens = static_cast<int64_t>(o.prompt_tokens.size()) + o.max_new_tokens;
-  const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : (tokens + o.block_size - 1) / o.block_size;
+  const int64_t needed = (tokens + o.block_size - 1) / o.block_size;
+  const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : needed;
+  GQA_CHECK(blocks >= needed, "KV cache of " << blocks << " blocks x " << o.block_size << " tokens cannot hold "
+                                             << tokens << " tokens (prompt + --max-new-tokens); raise --kv-blocks to "
+                                             << needed << " or more");
   l.cache = std::make_unique<gqa::PagedKvCache>(l.model->kv_cache_shape(blocks, o.block_size),
                                                 l.ops->compute_dtype(), *l.ops);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -78,9 +82,13 @@ int run(const GenerateOptions& o, gqa::Communicator& comm) {
   }
   // Agree before any collective of the model: all ranks go on, or all stop with a message.
   if (!comm.all_ok(error.empty())) {
-    if (!error.empty()) {
-      std::cerr << "gqa-generate: " << (comm.size() > 1 ? "rank " + std::to_string(comm.rank()) + ": " : "")
-                << error << std::endl;
+    // Usually every rank sees the same problem: then rank 0 alone reports it. Otherwise each
+    // failing rank reports its own, prefixed with its rank.
+    int32_t rank0_failed = rank0 && !error.empty() ? 1 : 0;
+    comm.broadcast(&rank0_failed, sizeof(rank0_failed), 0);
+    if (rank0_failed ? rank0 : !error.empty()) {
+      const std::string who = rank0 ? "" : "rank " + std::to_string(comm.rank()) + ": ";
+      std::cerr << "gqa-generate: " + who + error + "\n" << std::flush;
     }
     return 1;
   }
@@ -133,7 +141,7 @@ int main(int argc, char** argv) {
     return run(opts, *comm);
   } catch (const std::exception& e) {
     // Past the agreed load, other ranks may be inside a collective: take the job down.
-    std::cerr << "gqa-generate: rank " << comm->rank() << ": " << e.what() << std::endl;
+    std::cerr << "gqa-generate: rank " + std::to_string(comm->rank()) + ": " + e.what() + "\n" << std::flush;
     comm->abort(1);
   }
 }

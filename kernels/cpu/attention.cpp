@@ -28,9 +28,9 @@ Dims check_args(const AttentionArgs& a) {
   d.max_blocks = a.block_tables.dim(1);
   GQA_CHECK(a.k_cache.dim(3) == d.hd, kOp << ": q " << shape_str(a.q.shape()) << " and k_cache "
                                           << shape_str(a.k_cache.shape()) << " disagree on head_dim");
-  GQA_CHECK(d.hkv > 0 && d.hq % d.hkv == 0,
-            kOp << ": query heads of q " << shape_str(a.q.shape()) << " are not a multiple of the KV "
-                << "heads of k_cache " << shape_str(a.k_cache.shape()));
+  GQA_CHECK(d.hkv > 0 && d.hq % d.hkv == 0, kOp << ": query heads of q " << shape_str(a.q.shape())
+                                                << " are not a multiple of the KV "
+                                                << "heads of k_cache " << shape_str(a.k_cache.shape()));
   GQA_CHECK(d.block_size > 0, kOp << ": zero block_size in k_cache " << shape_str(a.k_cache.shape()));
   detail::expect(a.v_cache, DType::kF32, a.k_cache.shape(), kOp, "v_cache");
   detail::expect(a.token_seq, DType::kI32, {d.n}, kOp, "token_seq");
@@ -54,9 +54,9 @@ void resolve_rows(const AttentionArgs& a, const Dims& d, int64_t t, std::vector<
   rows.resize(static_cast<size_t>(pos + 1));
   for (int64_t j = 0; j <= pos; ++j) {
     const int64_t block = table[j / d.block_size];
-    GQA_CHECK(block >= 0 && block < d.num_blocks,
-              kOp << ": block_tables[" << seq << "][" << j / d.block_size << "] = " << block
-                  << " is outside the cache of " << d.num_blocks << " blocks");
+    GQA_CHECK(block >= 0 && block < d.num_blocks, kOp << ": block_tables[" << seq << "][" << j / d.block_size
+                                                      << "] = " << block << " is outside the cache of "
+                                                      << d.num_blocks << " blocks");
     rows[j] = block * d.block_size + j % d.block_size;
   }
 }

@@ -31,15 +31,15 @@ inline void expect_kind(const Tensor& t, DType dtype, int ndim, const char* op, 
   GQA_CHECK(t.device() == Device::kCpu, op << ": " << name << " must be a host tensor");
   GQA_CHECK(t.dtype() == dtype, op << ": " << name << " must be " << dtype_name(dtype) << ", got "
                                    << dtype_name(t.dtype()) << " " << shape_str(t.shape()));
-  GQA_CHECK(t.ndim() == ndim, op << ": " << name << " must have " << ndim << " dimensions, got "
-                                 << shape_str(t.shape()));
+  GQA_CHECK(t.ndim() == ndim,
+            op << ": " << name << " must have " << ndim << " dimensions, got " << shape_str(t.shape()));
 }
 
 // Throws unless `t` is a defined host tensor of `dtype` with exactly `shape`.
 inline void expect(const Tensor& t, DType dtype, const Shape& shape, const char* op, const char* name) {
   expect_kind(t, dtype, static_cast<int>(shape.size()), op, name);
-  GQA_CHECK(t.shape() == shape, op << ": " << name << " has shape " << shape_str(t.shape())
-                                   << ", expected " << shape_str(shape));
+  GQA_CHECK(t.shape() == shape,
+            op << ": " << name << " has shape " << shape_str(t.shape()) << ", expected " << shape_str(shape));
 }
 
 }  // namespace detail

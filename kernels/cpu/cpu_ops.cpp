@@ -20,8 +20,8 @@ Tensor CpuOps::alloc(DType dtype, Shape shape) { return Tensor::host(dtype, std:
 // src: numel(dst) floats, converted to dst's dtype (f32, f16 or bf16).
 void CpuOps::upload_f32(const float* src, Tensor dst) {
   expect_host(dst, "upload_f32");
-  GQA_CHECK(dst.dtype() != DType::kI32, "upload_f32: destination " << shape_str(dst.shape())
-                                                                     << " is i32; use upload_i32");
+  GQA_CHECK(dst.dtype() != DType::kI32,
+            "upload_f32: destination " << shape_str(dst.shape()) << " is i32; use upload_i32");
   convert_from_f32(src, dst.data(), dst.dtype(), static_cast<size_t>(dst.numel()));
 }
 
@@ -29,7 +29,7 @@ void CpuOps::upload_f32(const float* src, Tensor dst) {
 void CpuOps::upload_i32(const int32_t* src, Tensor dst) {
   expect_host(dst, "upload_i32");
   GQA_CHECK(dst.dtype() == DType::kI32, "upload_i32: destination " << shape_str(dst.shape()) << " is "
-                                                                     << dtype_name(dst.dtype()) << ", not i32");
+                                                                   << dtype_name(dst.dtype()) << ", not i32");
   std::memcpy(dst.data(), src, dst.nbytes());
 }
 

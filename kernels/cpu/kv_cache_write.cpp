@@ -27,9 +27,9 @@ void kv_write(const KvWriteArgs& a) {
   const int32_t* slots = a.slots.data_as<int32_t>();
   for (int64_t t = 0; t < n; ++t) {
     const int64_t slot = slots[t];
-    GQA_CHECK(slot >= 0 && slot < num_slots,
-              kOp << ": slot " << slot << " of token " << t << " is outside the cache "
-                  << shape_str(a.k_cache.shape()) << " (" << num_slots << " slots)");
+    GQA_CHECK(slot >= 0 && slot < num_slots, kOp << ": slot " << slot << " of token " << t
+                                                 << " is outside the cache " << shape_str(a.k_cache.shape())
+                                                 << " (" << num_slots << " slots)");
     std::memcpy(a.k_cache.data_as<float>() + slot * row, a.k.data_as<float>() + t * row, row_bytes);
     std::memcpy(a.v_cache.data_as<float>() + slot * row, a.v.data_as<float>() + t * row, row_bytes);
   }

@@ -26,15 +26,15 @@ void matmul(const MatmulArgs& a) {
   const int64_t n = a.x.dim(0);
   const int64_t k = a.x.dim(1);
   const int64_t m = a.w.dim(0);
-  GQA_CHECK(a.w.dim(1) == k, kOp << ": x " << shape_str(a.x.shape()) << " and w "
-                                 << shape_str(a.w.shape()) << " disagree on the inner dimension");
+  GQA_CHECK(a.w.dim(1) == k, kOp << ": x " << shape_str(a.x.shape()) << " and w " << shape_str(a.w.shape())
+                                 << " disagree on the inner dimension");
   detail::expect(a.y, DType::kF32, {n, m}, kOp, "y");
   if (a.bias.defined()) detail::expect(a.bias, DType::kF32, {m}, kOp, "bias");
   GQA_CHECK(!overlaps(a.y, a.x) && !overlaps(a.y, a.w) && !overlaps(a.y, a.bias),
             kOp << ": output y " << shape_str(a.y.shape()) << " overlaps an input");
-  GQA_CHECK(n <= INT_MAX && m <= INT_MAX && k <= INT_MAX,
-            kOp << ": dimensions exceed the BLAS int range: x " << shape_str(a.x.shape()) << ", w "
-                << shape_str(a.w.shape()));
+  GQA_CHECK(n <= INT_MAX && m <= INT_MAX && k <= INT_MAX, kOp << ": dimensions exceed the BLAS int range: x "
+                                                              << shape_str(a.x.shape()) << ", w "
+                                                              << shape_str(a.w.shape()));
   if (n == 0 || m == 0) return;
 
   // Preload y with the bias (or zeros) and let BLAS accumulate onto it with beta = 1: this also

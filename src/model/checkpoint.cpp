@@ -149,14 +149,18 @@ void Checkpoint::read_f32(const std::string& name, Range rows, Range cols, float
   if (cols.begin == 0 && cols.end == width) {
     // Whole rows are one contiguous byte range: convert straight out of the mapping.
     const uint64_t offset = t.offset + static_cast<uint64_t>(rows.begin) * width * esz;
-    convert_mapped(file.mapping() + offset, t.dtype, dst, static_cast<size_t>(rows.size()) * n_cols);
+    const uint64_t n = static_cast<uint64_t>(rows.size()) * n_cols;
+    file.prefetch(offset, n * esz);
+    convert_mapped(file.mapping() + offset, t.dtype, dst, n);
   } else if (n_cols > 0) {
     // A column slice is strided: pread() each row's segment so the pages of the other ranks'
     // columns never enter this process's mapping.
+    auto row_offset = [&](int64_t r) { return t.offset + (static_cast<uint64_t>(r) * width + cols.begin) * esz; };
+    for (int64_t r = rows.begin; r < rows.end; ++r) file.prefetch(row_offset(r), n_cols * esz);
     std::vector<uint8_t> buf(t.dtype == DType::kF32 ? 0 : n_cols * esz);
     for (int64_t r = rows.begin; r < rows.end; ++r) {
       float* out = dst + static_cast<size_t>(r - rows.begin) * n_cols;
-      const uint64_t offset = t.offset + (static_cast<uint64_t>(r) * width + cols.begin) * esz;
+      const uint64_t offset = row_offset(r);
       if (t.dtype == DType::kF32) {
         file.pread_exact(out, n_cols * esz, offset);
       } else {

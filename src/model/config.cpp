@@ -132,7 +132,7 @@ void read_rope(const json& j, const std::string& origin, ModelConfig& c) {
                                                        : nullptr;
   if (dict_key == nullptr) return;
   const json& r = j.at(dict_key);
-  const std::string where = "\"" + std::string(dict_key) + "\" of " + origin;
+  const std::string where = std::string("\"") + dict_key + "\" of " + origin;
   GQA_CHECK(r.is_object(), "field " << where << " must be a dict, got " << r.dump());
   c.rope_scaling = parse_rope_dict(r, where);
   c.rope_theta = get_double_or(r, "rope_theta", c.rope_theta, where);
@@ -243,6 +243,7 @@ ModelConfig ModelConfig::from_json_text(const std::string& text, const std::stri
 ModelConfig ModelConfig::from_file(const std::string& path) {
   std::string file = path;
   if (std::filesystem::is_directory(file)) file = (std::filesystem::path(path) / "config.json").string();
+  GQA_CHECK(std::filesystem::exists(file), "model config " << file << " does not exist");
   std::ifstream in(file, std::ios::binary);
   GQA_CHECK(in.good(), "cannot open model config " << file);
   std::ostringstream text;

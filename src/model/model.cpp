@@ -18,6 +18,8 @@ struct Model::Step {
   Tensor block_tables;  // i32 [n_seqs, max_blocks]
   Tensor inv_freq;      // f32 [hd/2]
   float rope_scaling = 1.0f;
+  int64_t max_context = 0;
+  bool one_token_per_seq = false;
   Tensor x;             // [n, d] residual stream
   Tensor h;             // [n, d] normed input of a block / block output before the residual add
 };
@@ -72,6 +74,8 @@ std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
   // Dynamic NTK scaling depends on the furthest position of this step, as in transformers.
   const int64_t max_pos = *std::max_element(in.positions.begin(), in.positions.end());
   const RopeFrequencies rope = rope_frequencies(config_, max_pos);
+  s.max_context = max_pos + 1;
+  s.one_token_per_seq = n == n_seqs;
   s.inv_freq = ops_.alloc(DType::kF32, {static_cast<int64_t>(rope.inv_freq.size())});
   ops_.upload_f32(rope.inv_freq.data(), s.inv_freq);
   s.rope_scaling = rope.attention_scaling;
@@ -111,7 +115,7 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
 
   Tensor attn = ops_.alloc(t, {n, hq, hd});
   ops_.attention({q3, cache.k(l), cache.v(l), s.block_tables, s.token_seq, s.positions, attn,
-                  1.0f / std::sqrt(static_cast<float>(hd))});
+                  1.0f / std::sqrt(static_cast<float>(hd)), s.max_context, s.one_token_per_seq});
   // Row-parallel o_proj: every rank holds a partial sum over its heads; the bias is added once.
   ops_.matmul({attn.reshape({n, hq * hd}), w.wo, w.bo, s.h});
   all_reduce(s.h);

@@ -65,7 +65,8 @@ TensorInfo parse_tensor(const std::string& name, const json& e, uint64_t data_be
   uint64_t nbytes = 0;
   GQA_CHECK(!__builtin_mul_overflow(numel, dtype_size(t.dtype), &nbytes) && nbytes == end - begin,
             where << ": data_offsets [" << begin << ", " << end << "] hold " << end - begin << " bytes but shape "
-                  << e["shape"].dump() << " of " << dtype << " needs " << numel << " x " << dtype_size(t.dtype));
+                  << e["shape"].dump() << " of " << dtype << " needs " << numel << " elements x "
+                  << dtype_size(t.dtype) << " bytes");
   t.offset = data_begin + begin;
   t.nbytes = nbytes;
   return t;
@@ -134,6 +135,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     void* m = ::mmap(nullptr, file_size_, PROT_READ, MAP_SHARED, fd_, 0);
     GQA_CHECK(m != MAP_FAILED, "cannot mmap " << path << ": " << std::strerror(errno));
     map_ = static_cast<uint8_t*>(m);
+    // Advice only (see prefetch()): a kernel that ignores it still gives correct data, so a
+    // failure here is not an error.
+    ::madvise(map_, file_size_, MADV_RANDOM);
+    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_RANDOM);
   } catch (...) {
     ::close(fd_);
     throw;
@@ -143,6 +148,13 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
 SafetensorsFile::~SafetensorsFile() {
   if (map_ != nullptr) ::munmap(map_, file_size_);
   if (fd_ >= 0) ::close(fd_);
+}
+
+void SafetensorsFile::prefetch(uint64_t offset, uint64_t n) const {
+  GQA_CHECK(offset <= file_size_ && n <= file_size_ - offset,
+            "byte range [" << offset << ", " << offset + n << ") is outside " << path_ << " (" << file_size_
+                           << " bytes)");
+  if (n > 0) ::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_WILLNEED);
 }
 
 void SafetensorsFile::pread_exact(void* dst, uint64_t n, uint64_t offset) const {

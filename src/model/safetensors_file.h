@@ -30,6 +30,12 @@ class SafetensorsFile {
 
   // The whole file, mapped read-only (never null: a valid file has at least 8 bytes).
   const uint8_t* mapping() const { return map_; }
+  // Asks the kernel to start reading exactly [offset, offset + n) into the page cache.
+  // Both the mapping (MADV_RANDOM) and the descriptor (POSIX_FADV_RANDOM) are opened without
+  // readahead, so neither a fault nor a pread() pulls in bytes nobody asked for (another rank's
+  // rows, cached in large folios that a later fault would map whole); prefetching what this
+  // rank will read keeps the I/O large and asynchronous anyway.
+  void prefetch(uint64_t offset, uint64_t n) const;
   // Reads exactly `n` bytes at absolute `offset` with pread() (bypassing the mapping);
   // throws naming the file on a short read or I/O error.
   void pread_exact(void* dst, uint64_t n, uint64_t offset) const;

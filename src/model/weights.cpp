@@ -157,6 +157,10 @@ ModelWeights load_weights(const Checkpoint& ckpt, const ModelConfig& config, con
   ModelWeights w;
   const std::vector<WeightSlot> slots = build_slots(config, plan.rank(rank), rank, w);
   for (const WeightSlot& slot : slots) validate_slot(ckpt, slot);
+  // A checkpoint with more layers than the config would otherwise load as a truncated model.
+  const std::string extra = weight_name(WeightKind::kAttnNorm, static_cast<int>(config.num_hidden_layers));
+  GQA_CHECK(!ckpt.has(extra), "checkpoint " << ckpt.dir() << " has " << extra
+                                            << " but the config says num_hidden_layers = " << config.num_hidden_layers);
   std::vector<float> host;
   for (const WeightSlot& slot : slots) {
     if (slot.dst != nullptr) load_slot(ckpt, slot, ops, host);

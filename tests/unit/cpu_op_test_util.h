@@ -76,7 +76,8 @@ inline void expect_error(const std::function<void()>& fn, const std::string& nee
     fn();
     ADD_FAILURE() << "expected gqa::Error mentioning '" << needle << "'";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message \"" << e.what() << "\" lacks \"" << needle << "\"";
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+        << "message \"" << e.what() << "\" lacks \"" << needle << "\"";
   }
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -91,23 +92,32 @@ inline std::string st_header(const std::vector<StTensor>& tensors) {
   return os.str();
 }
 
-// Writes 8-byte length + header + data. `declared_len` overrides the length field (to lie);
-// the header is space-padded to a multiple of 8 like the reference writer unless `pad` is false.
-inline void write_raw_safetensors(const std::string& path, std::string header, const std::vector<uint8_t>& data,
-                                  int64_t declared_len = -1, bool pad = true) {
+// Writes 8-byte length + header + data chunks. `declared_len` overrides the length field (to
+// lie); the header is space-padded to a multiple of 8 like the reference writer unless `pad` is
+// false (then the data may start unaligned, which readers must still handle).
+inline void write_raw_safetensors_chunks(const std::string& path, std::string header,
+                                         const std::vector<const std::vector<uint8_t>*>& chunks,
+                                         int64_t declared_len = -1, bool pad = true) {
   if (pad) header.append((8 - header.size() % 8) % 8, ' ');
   const uint64_t len = declared_len >= 0 ? static_cast<uint64_t>(declared_len) : header.size();
   std::ofstream out(path, std::ios::binary);
   for (int i = 0; i < 8; ++i) out.put(static_cast<char>((len >> (8 * i)) & 0xff));
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  for (const auto* c : chunks) {
+    out.write(reinterpret_cast<const char*>(c->data()), static_cast<std::streamsize>(c->size()));
+  }
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
+inline void write_raw_safetensors(const std::string& path, const std::string& header, const std::vector<uint8_t>& data,
+                                  int64_t declared_len = -1, bool pad = true) {
+  write_raw_safetensors_chunks(path, header, {&data}, declared_len, pad);
+}
+
 inline void write_safetensors(const std::string& path, const std::vector<StTensor>& tensors, bool pad = true) {
-  std::vector<uint8_t> data;
-  for (const StTensor& t : tensors) data.insert(data.end(), t.data.begin(), t.data.end());
-  write_raw_safetensors(path, st_header(tensors), data, -1, pad);
+  std::vector<const std::vector<uint8_t>*> chunks;
+  for (const StTensor& t : tensors) chunks.push_back(&t.data);
+  write_raw_safetensors_chunks(path, st_header(tensors), chunks, -1, pad);
 }
 
 }  // namespace gqa::test

@@ -139,10 +139,11 @@ TEST(Config, RopeErrors) {
 TEST(Config, RequiredFieldsNamed) {
   for (const char* field : {"architectures", "hidden_size", "intermediate_size", "num_hidden_layers",
                             "num_attention_heads", "vocab_size", "rms_norm_eps"}) {
+    const std::string key = field;
     std::string j = llama_json();
-    const size_t at = j.find("\"" + std::string(field) + "\"");
+    const size_t at = j.find('"' + key + '"');
     ASSERT_NE(at, std::string::npos) << field;
-    j.replace(at + 1, std::string(field).size(), std::string("x_") + field);  // rename the key away
+    j.insert(at + 1, "x_");  // rename the key away
     expect_error([&] { ModelConfig::from_json_text(j, "cfg.json"); }, {field, "cfg.json", "missing"});
   }
 }
@@ -173,7 +174,7 @@ TEST(Config, FromFileAndDirectory) {
   test::write_text(dir.file("config.json"), llama_json());
   EXPECT_EQ(ModelConfig::from_file(dir.file("config.json")).hidden_size, 64);
   EXPECT_EQ(ModelConfig::from_file(dir.path()).hidden_size, 64);
-  expect_error([&] { ModelConfig::from_file(dir.file("nope.json")); }, {"nope.json"});
+  expect_error([&] { ModelConfig::from_file(dir.file("nope.json")); }, {"nope.json", "does not exist"});
   test::write_text(dir.file("bad.json"), "{not json");
   expect_error([&] { ModelConfig::from_file(dir.file("bad.json")); }, {"bad.json", "JSON"});
 }

@@ -53,7 +53,8 @@ Batch make_batch(const AttnCase& c, std::mt19937& rng) {
     for (auto& x : b.v.back()) x = dist(rng);
     for (int j = 0; j < len; ++j) {
       if (j % c.block_size == 0) tables[s * max_blocks + j / c.block_size] = pool[next_block++];
-      const int64_t slot = int64_t{tables[s * max_blocks + j / c.block_size]} * c.block_size + j % c.block_size;
+      const int64_t slot =
+          int64_t{tables[s * max_blocks + j / c.block_size]} * c.block_size + j % c.block_size;
       std::copy_n(&b.k[s][j * row], row, b.k_cache.data_as<float>() + slot * row);
       std::copy_n(&b.v[s][j * row], row, b.v_cache.data_as<float>() + slot * row);
     }
@@ -215,7 +216,8 @@ TEST(CpuAttention, AfterKvWrite) {
   b.k = {std::vector<float>(k.data_as<float>(), k.data_as<float>() + k.numel())};
   b.v = {std::vector<float>(v.data_as<float>(), v.data_as<float>() + v.numel())};
   attention(args_of(b, 0.25f));
-  expect_all_close(b.out, ref_attention({hq, hkv, hd, bs, {n}, {n}}, b, 0.25f), 1e-6, 1e-5, "attention after kv_write");
+  expect_all_close(b.out, ref_attention({hq, hkv, hd, bs, {n}, {n}}, b, 0.25f), 1e-6, 1e-5,
+                   "attention after kv_write");
 }
 
 }  // namespace

@@ -40,9 +40,11 @@ std::vector<double> ref_rmsnorm(const Tensor& x, const Tensor& w, double eps) {
   std::vector<double> out(static_cast<size_t>(n * d));
   for (int64_t t = 0; t < n; ++t) {
     double ss = 0;
-    for (int64_t i = 0; i < d; ++i) ss += double{x.data_as<float>()[t * d + i]} * x.data_as<float>()[t * d + i];
+    for (int64_t i = 0; i < d; ++i)
+      ss += double{x.data_as<float>()[t * d + i]} * x.data_as<float>()[t * d + i];
     const double inv = 1.0 / std::sqrt(ss / static_cast<double>(d) + eps);
-    for (int64_t i = 0; i < d; ++i) out[t * d + i] = x.data_as<float>()[t * d + i] * inv * w.data_as<float>()[i];
+    for (int64_t i = 0; i < d; ++i)
+      out[t * d + i] = x.data_as<float>()[t * d + i] * inv * w.data_as<float>()[i];
   }
   return out;
 }
@@ -67,7 +69,8 @@ std::vector<double> ref_matmul(const Tensor& x, const Tensor& w, const Tensor& b
   for (int64_t r = 0; r < n; ++r) {
     for (int64_t c = 0; c < m; ++c) {
       double acc = bias.defined() ? bias.data_as<float>()[c] : 0.0;
-      for (int64_t i = 0; i < k; ++i) acc += double{x.data_as<float>()[r * k + i]} * w.data_as<float>()[c * k + i];
+      for (int64_t i = 0; i < k; ++i)
+        acc += double{x.data_as<float>()[r * k + i]} * w.data_as<float>()[c * k + i];
       y[r * m + c] = acc;
     }
   }
@@ -75,7 +78,9 @@ std::vector<double> ref_matmul(const Tensor& x, const Tensor& w, const Tensor& b
 }
 
 TEST(CpuMatmul, WithAndWithoutBias) {
-  struct Dims { int64_t n, k, m; };
+  struct Dims {
+    int64_t n, k, m;
+  };
   for (Dims s : {Dims{1, 64, 48}, Dims{1, 300, 7}, Dims{5, 33, 17}, Dims{16, 128, 96}}) {
     for (bool with_bias : {false, true}) {
       std::mt19937 rng(static_cast<uint32_t>(s.n * 7 + s.k * 3 + s.m + with_bias));
@@ -99,7 +104,8 @@ TEST(CpuMatmul, EmptyInnerDimensionGivesBias) {
 
 // HF-style inv_freq (computed in f32) and the op's definition: angle = f32(pos) * inv_freq in f32;
 // the rotation itself in double.
-std::vector<double> ref_rope(const Tensor& x, const std::vector<int32_t>& pos, const Tensor& inv_freq, double scaling) {
+std::vector<double> ref_rope(const Tensor& x, const std::vector<int32_t>& pos, const Tensor& inv_freq,
+                             double scaling) {
   const int64_t n = x.dim(0), heads = x.dim(1), hd = x.dim(2), half = hd / 2;
   std::vector<double> out = to_double(x);
   for (int64_t t = 0; t < n; ++t) {
@@ -134,7 +140,8 @@ TEST(CpuRope, MatchesReference) {
       Tensor inv_freq = hf_inv_freq(hd, theta);
       const std::vector<double> want = ref_rope(x, pos, inv_freq, scaling);
       rope({x, i32_tensor(pos), inv_freq, scaling});
-      expect_all_close(x, want, 1e-6, 1e-6, "rope hd=" + std::to_string(hd) + " theta=" + std::to_string(theta));
+      expect_all_close(x, want, 1e-6, 1e-6,
+                       "rope hd=" + std::to_string(hd) + " theta=" + std::to_string(theta));
     }
   }
 }
@@ -178,16 +185,28 @@ TEST(CpuOps, MismatchedShapesAndDtypesThrow) {
   Tensor x = random_f32({2, 8}, rng);
   EXPECT_THROW(add(x, random_f32({2, 9}, rng)), Error);
   expect_error([&] { add(x, random_f32({8, 2}, rng)); }, "add: y has shape [8, 2], expected [2, 8]");
-  expect_error([&] { matmul({x, random_f32({4, 7}, rng), Tensor(), random_f32({2, 4}, rng)}); },
-               "matmul: x [2, 8] and w [4, 7] disagree");
-  expect_error([&] { matmul({x, random_f32({4, 8}, rng), random_f32({3}, rng), random_f32({2, 4}, rng)}); },
-               "matmul: bias");
+  expect_error(
+      [&] {
+        matmul({x, random_f32({4, 7}, rng), Tensor(), random_f32({2, 4}, rng)});
+      },
+      "matmul: x [2, 8] and w [4, 7] disagree");
+  expect_error(
+      [&] {
+        matmul({x, random_f32({4, 8}, rng), random_f32({3}, rng), random_f32({2, 4}, rng)});
+      },
+      "matmul: bias");
   expect_error([&] { matmul({x, random_f32({8, 8}, rng), Tensor(), x}); }, "overlaps");
   expect_error([&] { rmsnorm({x, random_f32({4}, rng), x, 1e-6f}); }, "rmsnorm: weight");
-  expect_error([&] { rope({random_f32({1, 2, 8}, rng), i32_tensor({0, 1}), random_f32({4}, rng), 1.0f}); },
-               "rope: positions");
-  expect_error([&] { rope({random_f32({1, 2, 8}, rng), i32_tensor({0}), random_f32({8}, rng), 1.0f}); },
-               "rope: inv_freq");
+  expect_error(
+      [&] {
+        rope({random_f32({1, 2, 8}, rng), i32_tensor({0, 1}), random_f32({4}, rng), 1.0f});
+      },
+      "rope: positions");
+  expect_error(
+      [&] {
+        rope({random_f32({1, 2, 8}, rng), i32_tensor({0}), random_f32({8}, rng), 1.0f});
+      },
+      "rope: inv_freq");
   expect_error([&] { swiglu({x, random_f32({2, 7}, rng), x}); }, "swiglu: up");
   expect_error([&] { embedding({random_f32({2}, rng), x, 0, x}); }, "embedding: ids must be i32");
   Tensor half = Tensor::host(DType::kBF16, {2, 8});
@@ -209,7 +228,7 @@ TEST(CpuOps, BackendThroughTheInterface) {
     std::vector<float> back(values.size());
     ops.download_f32(t, back.data());
     for (size_t i = 0; i < values.size(); ++i) {
-      const float want = dt == DType::kF32 ? values[i]
+      const float want = dt == DType::kF32   ? values[i]
                          : dt == DType::kF16 ? f16_to_f32(f32_to_f16(values[i]))
                                              : bf16_to_f32(f32_to_bf16(values[i]));
       EXPECT_EQ(back[i], want) << dtype_name(dt) << " element " << i;

@@ -34,7 +34,7 @@ double ref_round(double x, int mant_bits, int min_exp, double overflow) {
   const double a = std::fabs(x);
   if (a == 0.0) return x;
   int e = 0;
-  std::frexp(a, &e);                        // a = m * 2^e with m in [0.5, 1): leading bit 2^(e-1)
+  std::frexp(a, &e);                          // a = m * 2^e with m in [0.5, 1): leading bit 2^(e-1)
   const int lead = std::max(e - 1, min_exp);  // subnormals share the minimum exponent's quantum
   const double quantum = std::ldexp(1.0, lead - mant_bits);
   double r = std::nearbyint(a / quantum) * quantum;
@@ -69,20 +69,20 @@ TEST(DType, F16KnownBitPatterns) {
   EXPECT_EQ(f32_to_f16(1.0f), 0x3C00);
   EXPECT_EQ(f32_to_f16(-2.0f), 0xC000);
   EXPECT_EQ(f32_to_f16(0.5f), 0x3800);
-  EXPECT_EQ(f32_to_f16(65504.0f), 0x7BFF);           // largest finite
-  EXPECT_EQ(f32_to_f16(65519.99f), 0x7BFF);          // just below the rounding boundary
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7C00);           // tie with 65536 rounds to even = inf
+  EXPECT_EQ(f32_to_f16(65504.0f), 0x7BFF);   // largest finite
+  EXPECT_EQ(f32_to_f16(65519.99f), 0x7BFF);  // just below the rounding boundary
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7C00);   // tie with 65536 rounds to even = inf
   EXPECT_EQ(f32_to_f16(1e10f), 0x7C00);
   EXPECT_EQ(f32_to_f16(-1e10f), 0xFC00);
   EXPECT_EQ(f32_to_f16(1.0f / 3.0f), 0x3555);
-  EXPECT_EQ(f32_to_f16(5.96e-8f), 0x0001);           // smallest subnormal
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -14)), 0x0400);                // smallest normal
+  EXPECT_EQ(f32_to_f16(5.96e-8f), 0x0001);               // smallest subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -14)), 0x0400);  // smallest normal
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -14) - std::ldexp(1.0f, -24)), 0x03FF);
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);                // tie -> even (0)
-  EXPECT_EQ(f32_to_f16(std::ldexp(3.0f, -25)), 0x0002);                // tie 1.5 -> 2
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);  // tie -> even (0)
+  EXPECT_EQ(f32_to_f16(std::ldexp(3.0f, -25)), 0x0002);  // tie 1.5 -> 2
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -26)), 0x0000);
-  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3C00);         // tie -> even
-  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(3.0f, -11)), 0x3C02);         // tie -> even (up)
+  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3C00);  // tie -> even
+  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(3.0f, -11)), 0x3C02);  // tie -> even (up)
   EXPECT_EQ(f32_to_f16(0.0f), 0x0000);
   EXPECT_EQ(f32_to_f16(-0.0f), 0x8000);
   EXPECT_EQ(f32_to_f16(INFINITY), 0x7C00);
@@ -133,20 +133,20 @@ TEST(DType, F32ToF16MatchesReference) {
 TEST(DType, BF16KnownBitPatterns) {
   EXPECT_EQ(f32_to_bf16(1.0f), 0x3F80);
   EXPECT_EQ(f32_to_bf16(-2.0f), 0xC000);
-  EXPECT_EQ(f32_to_bf16(1.0f / 3.0f), 0x3EAB);                 // 0x3EAAAAAB rounds up
-  EXPECT_EQ(f32_to_bf16(from_bits(0x3F808000u)), 0x3F80);      // tie -> even (down)
-  EXPECT_EQ(f32_to_bf16(from_bits(0x3F818000u)), 0x3F82);      // tie -> even (up)
+  EXPECT_EQ(f32_to_bf16(1.0f / 3.0f), 0x3EAB);             // 0x3EAAAAAB rounds up
+  EXPECT_EQ(f32_to_bf16(from_bits(0x3F808000u)), 0x3F80);  // tie -> even (down)
+  EXPECT_EQ(f32_to_bf16(from_bits(0x3F818000u)), 0x3F82);  // tie -> even (up)
   EXPECT_EQ(f32_to_bf16(from_bits(0x3F808001u)), 0x3F81);
-  EXPECT_EQ(f32_to_bf16(from_bits(0x7F7F7FFFu)), 0x7F7F);      // stays the largest finite
+  EXPECT_EQ(f32_to_bf16(from_bits(0x7F7F7FFFu)), 0x7F7F);             // stays the largest finite
   EXPECT_EQ(f32_to_bf16(std::numeric_limits<float>::max()), 0x7F80);  // rounds to inf
   EXPECT_EQ(f32_to_bf16(INFINITY), 0x7F80);
   EXPECT_EQ(f32_to_bf16(-INFINITY), 0xFF80);
   EXPECT_EQ(f32_to_bf16(0.0f), 0x0000);
   EXPECT_EQ(f32_to_bf16(-0.0f), 0x8000);
-  EXPECT_EQ(f32_to_bf16(from_bits(0x00000001u)), 0x0000);      // subnormals round like normals
-  EXPECT_EQ(f32_to_bf16(from_bits(0x00008000u)), 0x0000);      // tie -> even
+  EXPECT_EQ(f32_to_bf16(from_bits(0x00000001u)), 0x0000);  // subnormals round like normals
+  EXPECT_EQ(f32_to_bf16(from_bits(0x00008000u)), 0x0000);  // tie -> even
   EXPECT_EQ(f32_to_bf16(from_bits(0x00018000u)), 0x0002);
-  EXPECT_EQ(f32_to_bf16(from_bits(0x007FFFFFu)), 0x0080);      // rounds up to the smallest normal
+  EXPECT_EQ(f32_to_bf16(from_bits(0x007FFFFFu)), 0x0080);  // rounds up to the smallest normal
   for (uint32_t nan_bits : {0x7FC00000u, 0x7F800001u, 0xFF800001u, 0x7FFFFFFFu}) {
     const uint16_t h = f32_to_bf16(from_bits(nan_bits));
     EXPECT_TRUE(std::isnan(bf16_to_f32(h))) << std::hex << nan_bits << " -> " << h;

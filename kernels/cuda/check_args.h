@@ -1,0 +1,47 @@
+// Argument checks for the CUDA ops: every entry point validates device, dtype and shape on the
+// host before launching, and throws gqa::Error naming the op and the tensor.
+#pragma once
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace gqa::cuda::detail {
+
+// Throws unless `t` is a defined device tensor.
+inline void expect_device(const Tensor& t, const char* op, const char* name) {
+  GQA_CHECK(t.defined(), op << ": " << name << " is undefined");
+  GQA_CHECK(t.device() == Device::kCuda, op << ": " << name << " " << shape_str(t.shape()) << " is not on the GPU");
+}
+
+// Throws unless `t` is a device tensor of `dtype` with exactly `shape`.
+inline void expect(const Tensor& t, DType dtype, const Shape& shape, const char* op, const char* name) {
+  expect_device(t, op, name);
+  GQA_CHECK(t.dtype() == dtype, op << ": " << name << " must be " << dtype_name(dtype) << ", got "
+                                   << dtype_name(t.dtype()) << " " << shape_str(t.shape()));
+  GQA_CHECK(t.shape() == shape,
+            op << ": " << name << " has shape " << shape_str(t.shape()) << ", expected " << shape_str(shape));
+}
+
+// Throws unless `t` is a device tensor with `ndim` dimensions.
+inline void expect_ndim(const Tensor& t, int ndim, const char* op, const char* name) {
+  expect_device(t, op, name);
+  GQA_CHECK(t.ndim() == ndim,
+            op << ": " << name << " must have " << ndim << " dimensions, got " << shape_str(t.shape()));
+}
+
+// Throws for f32/f16/bf16 kernels handed another dtype.
+inline void expect_float(const Tensor& t, const char* op, const char* name) {
+  const DType d = t.dtype();
+  GQA_CHECK(d == DType::kF32 || d == DType::kF16 || d == DType::kBF16,
+            op << ": " << name << " must be f32, f16 or bf16, got " << dtype_name(d));
+}
+
+// True when the byte ranges of two defined tensors intersect.
+inline bool overlaps(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return false;
+  const char* a0 = static_cast<const char*>(a.data());
+  const char* b0 = static_cast<const char*>(b.data());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
+}  // namespace gqa::cuda::detail

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# One rank fails while the others sit in an all-reduce: the whole job must end within seconds
+# with a non-zero exit and the failing rank's message, never hang. Run for each failing rank.
+# usage: test_failure_propagation.sh BUILD_BIN_DIR
+set -uo pipefail
+probe="${1:?usage: $0 BUILD_BIN_DIR}/../tests/gqa_rank_failure_probe"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+passed=0
+failed=0
+for failing in 0 1 3; do
+  t0=$SECONDS
+  timeout 60 mpirun --oversubscribe --bind-to none -np 4 "$probe" $failing >/dev/null 2>/tmp/probe.$$
+  rc=$?
+  dt=$((SECONDS - t0))
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && grep -q "injected failure on rank $failing" /tmp/probe.$$; then
+    echo "PASS rank $failing fails -> job ends rc $rc in ${dt}s"
+    passed=$((passed + 1))
+  else
+    echo "FAIL rank $failing fails -> rc $rc after ${dt}s"
+    cat /tmp/probe.$$
+    failed=$((failed + 1))
+  fi
+done
+rm -f /tmp/probe.$$
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# gqa-generate end to end from the command line, under mpirun:
+#  - T = 1, 2, 4 print the same greedy tokens as transformers; --dump-logits has the contracted shape;
+#  - every kind of bad input gives one clear message and a non-zero exit on every rank, fast.
+# usage: test_generate_cli.sh BUILD_BIN_DIR   (run from the repository root)
+set -uo pipefail
+bin="${1:?usage: $0 BUILD_BIN_DIR}"
+gen="$bin/gqa-generate"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpi=(mpirun --oversubscribe --bind-to none)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+ok() { echo "PASS $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+
+ref_field() {  # fixture field -> comma-separated ids
+  python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]])))" \
+    "tests/fixtures/models/$1/reference.json" "$2"
+}
+
+# --- correct runs -----------------------------------------------------------------------------
+fixture=gqa
+prompt=$(ref_field $fixture prompt_tokens)
+expected=$(ref_field $fixture generated_tokens)
+n_new=$(python3 -c "print(len('$expected'.split(',')))")
+for np in 1 2 4; do
+  out=$(timeout 120 "${mpi[@]}" -np $np "$gen" --model tests/fixtures/models/$fixture --backend cpu \
+        --prompt-tokens "$prompt" --max-new-tokens "$n_new" --temperature 0 --dump-logits "$tmp/l$np.npy" \
+        2>"$tmp/err$np")
+  rc=$?
+  last=$(printf '%s\n' "$out" | tail -n 1)
+  got=$(python3 -c "import json,sys; j=json.loads(sys.argv[1]); print(','.join(map(str,j['generated_tokens'])))" \
+        "$last" 2>/dev/null)
+  if [ $rc -eq 0 ] && [ "$got" = "$expected" ]; then ok "np $np greedy tokens equal transformers"; else
+    bad "np $np: rc $rc, got '$got', expected '$expected'"; cat "$tmp/err$np"; fi
+done
+
+# Logits dump: shape [prompt_len + N - 1, vocab] and equal to transformers' to 1e-4 relative.
+if python3 - "$tmp/l4.npy" "$tmp/l1.npy" tests/fixtures/models/$fixture/reference_logits.npy <<'PY'
+import math, struct, sys, ast
+def load(p):
+    d = open(p, "rb").read()
+    assert d[:6] == b"\x93NUMPY", p
+    n = struct.unpack("<H", d[8:10])[0]
+    h = ast.literal_eval(d[10:10 + n].decode())
+    assert h["descr"] == "<f4" and not h["fortran_order"], h
+    cnt = 1
+    for s in h["shape"]: cnt *= s
+    return h["shape"], struct.unpack("<%df" % cnt, d[10 + n:10 + n + 4 * cnt])
+(s4, a4), (s1, a1), (sr, ar) = (load(p) for p in sys.argv[1:4])
+assert s4 == s1 == sr, (s4, s1, sr)
+for a in (a4, a1):
+    num = sum((x - y) ** 2 for x, y in zip(a, ar)); den = sum(y * y for y in ar)
+    assert math.sqrt(num / den) <= 1e-4, math.sqrt(num / den)
+PY
+then ok "--dump-logits shape and values (np 1 and 4) match transformers"; else bad "--dump-logits"; fi
+
+# --help documents every flag and exits 0 once.
+help=$("$gen" --help 2>&1); rc=$?
+missing=""
+for flag in --model --backend --comm --prompt-tokens --max-new-tokens --temperature --top-k --top-p --seed \
+            --dump-logits --ignore-eos --block-size --kv-blocks --prefill-chunk --quiet; do
+  grep -q -- "$flag" <<<"$help" || missing="$missing $flag"
+done
+if [ $rc -eq 0 ] && [ -z "$missing" ]; then ok "--help documents every flag"; else bad "--help rc $rc missing:$missing"; fi
+
+# --- bad input: non-zero on every rank, a message naming the problem, within seconds ----------
+expect_failure() {  # name np expected-text args...
+  local name=$1 np=$2 text=$3; shift 3
+  local t0=$SECONDS
+  timeout 30 "${mpi[@]}" -np "$np" "$gen" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$? dt=$((SECONDS - t0))
+  local count
+  count=$(grep -c -- "$text" "$tmp/err")
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$count" -eq 1 ]; then
+    ok "$name -> rc $rc in ${dt}s: $(grep -m1 -- "$text" "$tmp/err")"
+  else
+    bad "$name: rc $rc after ${dt}s, $count matching lines (want 1), stderr:"; sed 's/^/    /' "$tmp/err" | head -n 8
+  fi
+}
+good=tests/fixtures/models/mha
+p=1,2,3
+for mode in missing_safetensors truncated header_past_file overlap offset_past_end bad_dtype wrong_shape \
+            bad_architecture bad_config_json; do
+  python3 tests/cli/make_bad_checkpoint.py $good "$tmp/$mode" $mode || bad "make $mode"
+done
+expect_failure "missing model dir" 2 "/nonexistent/model" --model /nonexistent/model --prompt-tokens $p
+expect_failure "missing safetensors" 2 "model.safetensors" --model "$tmp/missing_safetensors" --prompt-tokens $p
+expect_failure "truncated safetensors" 2 "model.safetensors" --model "$tmp/truncated" --prompt-tokens $p
+expect_failure "header length past the file" 2 "model.safetensors" --model "$tmp/header_past_file" --prompt-tokens $p
+expect_failure "overlapping offsets" 2 "overlap in" --model "$tmp/overlap" --prompt-tokens $p
+expect_failure "offsets past the file" 2 "run past the end" --model "$tmp/offset_past_end" --prompt-tokens $p
+expect_failure "unsupported dtype" 2 "k_proj" --model "$tmp/bad_dtype" --prompt-tokens $p
+expect_failure "tensor shape vs config" 2 "gate_proj" --model "$tmp/wrong_shape" --prompt-tokens $p
+expect_failure "unsupported architecture" 2 "GPT2LMHeadModel" --model "$tmp/bad_architecture" --prompt-tokens $p
+expect_failure "malformed config.json" 2 "config.json" --model "$tmp/bad_config_json" --prompt-tokens $p
+expect_failure "layout the ShardPlan refuses (2 KV heads on 3 ranks)" 3 "cannot shard" \
+  --model tests/fixtures/models/gqa --prompt-tokens $p
+expect_failure "prompt id outside the vocabulary" 2 "outside the vocabulary" \
+  --model $good --prompt-tokens 1,512
+expect_failure "negative prompt id" 2 "outside the vocabulary" --model $good --prompt-tokens -1
+expect_failure "malformed --prompt-tokens" 2 "not a token id" --model $good --prompt-tokens 1,x
+expect_failure "KV cache too small" 2 "cannot hold" --model $good --prompt-tokens $p --kv-blocks 1 \
+  --block-size 2 --max-new-tokens 4
+expect_failure "missing --model" 2 "--model" --prompt-tokens $p
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

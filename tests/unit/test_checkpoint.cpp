@@ -1,0 +1,196 @@
+// Checkpoint: single file and sharded index, read_f32 slicing and dtype conversions, and the
+// errors for missing or inconsistent files. load_weights is tested in test_weights.cpp.
+#include "model/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "safetensors_writer.h"
+
+namespace gqa {
+namespace {
+
+using test::TempDir;
+
+template <typename F>
+void expect_error(F f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    FAIL() << "expected gqa::Error mentioning " << *parts.begin();
+  } catch (const Error& e) {
+    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+  }
+}
+
+std::vector<float> iota_values(size_t n, float scale = 1.0f) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>(i) - 3.0f;
+  return v;
+}
+
+std::vector<float> read(const Checkpoint& c, const std::string& name, Range rows, Range cols) {
+  std::vector<float> out(static_cast<size_t>(rows.size() * cols.size()));
+  c.read_f32(name, rows, cols, out.data());
+  return out;
+}
+
+// Row-major sub-block [rows, cols) of a [*, width] matrix.
+std::vector<float> sub(const std::vector<float>& full, int64_t width, Range rows, Range cols) {
+  std::vector<float> out;
+  for (int64_t r = rows.begin; r < rows.end; ++r)
+    for (int64_t c = cols.begin; c < cols.end; ++c) out.push_back(full[static_cast<size_t>(r * width + c)]);
+  return out;
+}
+
+TEST(Checkpoint, ReadsSlicesOfEveryDtype) {
+  TempDir dir;
+  const std::vector<float> v = iota_values(4 * 6, 0.25f);  // exact in f16 and bf16
+  test::write_safetensors(dir.file("model.safetensors"),
+                          {test::st_f32("f32", {4, 6}, v), {"f16", "F16", {4, 6}, test::half_bytes(v, DType::kF16)},
+                           {"bf16", "BF16", {4, 6}, test::half_bytes(v, DType::kBF16)},
+                           test::st_f32("vec", {24}, v)});
+  const Checkpoint c = Checkpoint::open(dir.path());
+  EXPECT_EQ(c.names(), (std::vector<std::string>{"bf16", "f16", "f32", "vec"}));
+  EXPECT_EQ(c.total_bytes(), 24u * 4 * 2 + 24u * 2 * 2);
+  for (const char* name : {"f32", "f16", "bf16"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(read(c, name, {0, 4}, {0, 6}), v);
+    EXPECT_EQ(read(c, name, {1, 3}, {0, 6}), sub(v, 6, {1, 3}, {0, 6}));  // contiguous rows
+    EXPECT_EQ(read(c, name, {0, 4}, {2, 5}), sub(v, 6, {0, 4}, {2, 5}));  // strided columns
+    EXPECT_EQ(read(c, name, {3, 4}, {5, 6}), sub(v, 6, {3, 4}, {5, 6}));
+    EXPECT_TRUE(read(c, name, {2, 2}, {0, 6}).empty());
+  }
+  EXPECT_EQ(read(c, "vec", {0, 1}, {5, 9}), std::vector<float>(v.begin() + 5, v.begin() + 9));
+  const uint64_t before = c.bytes_read();
+  read(c, "f16", {1, 3}, {2, 5});
+  EXPECT_EQ(c.bytes_read() - before, 2u * 3 * 2);
+}
+
+// Known bit patterns, so the conversion is checked against values, not against itself.
+TEST(Checkpoint, HalfConversionsFromBits) {
+  TempDir dir;
+  const std::vector<uint16_t> f16 = {0x3C00, 0xC000, 0x3555, 0x0001, 0x7BFF, 0xFC00};
+  const std::vector<uint16_t> bf16 = {0x3F80, 0xC040, 0x3EAB, 0x0000, 0x8000, 0x7F80};
+  auto bytes = [](const std::vector<uint16_t>& h) {
+    std::vector<uint8_t> b(h.size() * 2);
+    std::memcpy(b.data(), h.data(), b.size());
+    return b;
+  };
+  test::write_safetensors(dir.file("model.safetensors"),
+                          {{"h", "F16", {6}, bytes(f16)}, {"b", "BF16", {6}, bytes(bf16)}});
+  const Checkpoint c = Checkpoint::open(dir.path());
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(read(c, "h", {0, 1}, {0, 6}),
+            (std::vector<float>{1.0f, -2.0f, 0.333251953125f, 5.9604644775390625e-8f, 65504.0f, -inf}));
+  EXPECT_EQ(read(c, "b", {0, 1}, {0, 6}), (std::vector<float>{1.0f, -3.0f, 0.333984375f, 0.0f, -0.0f, inf}));
+}
+
+// Without the reference writer's 8-byte padding the data can start at an odd address.
+TEST(Checkpoint, UnalignedDataStillReads) {
+  TempDir dir;
+  const std::vector<float> v = iota_values(10, 0.5f);
+  test::write_safetensors(dir.file("model.safetensors"),
+                          {{"h", "F16", {2, 5}, test::half_bytes(v, DType::kF16)}, test::st_f32("f", {2, 5}, v)},
+                          /*pad=*/false);
+  const Checkpoint c = Checkpoint::open(dir.path());
+  EXPECT_EQ(read(c, "h", {0, 2}, {0, 5}), v);
+  EXPECT_EQ(read(c, "f", {0, 2}, {0, 5}), v);
+  EXPECT_EQ(read(c, "f", {0, 2}, {1, 4}), sub(v, 5, {0, 2}, {1, 4}));
+}
+
+TEST(Checkpoint, BadSlicesAndNames) {
+  TempDir dir;
+  test::write_safetensors(dir.file("model.safetensors"),
+                          {test::st_f32("m", {2, 3}, iota_values(6)), test::st_f32("t", {1, 2, 3}, iota_values(6))});
+  const Checkpoint c = Checkpoint::open(dir.path());
+  std::vector<float> out(64);
+  expect_error([&] { c.read_f32("m", {0, 3}, {0, 3}, out.data()); }, {"m", "out of range", "[2, 3]"});
+  expect_error([&] { c.read_f32("m", {0, 1}, {2, 4}, out.data()); }, {"m", "out of range"});
+  expect_error([&] { c.read_f32("m", {1, 0}, {0, 3}, out.data()); }, {"m", "out of range"});
+  expect_error([&] { c.read_f32("t", {0, 1}, {0, 3}, out.data()); }, {"t", "1-D and 2-D"});
+  expect_error([&] { c.read_f32("nope", {0, 1}, {0, 1}, out.data()); }, {"nope", dir.path()});
+  expect_error([&] { c.expect_shape("m", {3, 2}); }, {"m", "[2, 3]", "expected [3, 2]", "model.safetensors"});
+  expect_error([&] { c.info("absent"); }, {"has no tensor absent", dir.path()});
+  EXPECT_TRUE(c.has("m"));
+  EXPECT_FALSE(c.has("absent"));
+  EXPECT_EQ(c.bytes_read(), 0u);
+}
+
+TEST(Checkpoint, MissingDirectoryOrFiles) {
+  TempDir dir;
+  expect_error([&] { Checkpoint::open(dir.file("absent")); }, {"absent", "does not exist"});
+  expect_error([&] { Checkpoint::open(dir.path()); },
+               {"no model.safetensors or model.safetensors.index.json", dir.path()});
+  test::write_text(dir.file("plain"), "x");
+  expect_error([&] { Checkpoint::open(dir.file("plain")); }, {"plain", "not a directory"});
+  // A broken file is reported by the safetensors reader, naming the file.
+  test::write_raw_safetensors(dir.file("model.safetensors"), "{}", {}, 999);
+  expect_error([&] { Checkpoint::open(dir.path()); }, {"model.safetensors", "999-byte header"});
+}
+
+// Two shards plus an index, as save_pretrained(max_shard_size=...) writes them.
+void write_sharded(const TempDir& dir, const std::string& index_map) {
+  test::write_safetensors(dir.file("a.safetensors"), {test::st_f32("x", {2, 2}, iota_values(4)),
+                                                      test::st_f32("y", {3}, iota_values(3, 2.0f))});
+  test::write_safetensors(dir.file("b.safetensors"), {test::st_f32("z", {1, 4}, iota_values(4, -1.0f))});
+  test::write_text(dir.file("model.safetensors.index.json"),
+                   R"({"metadata": {"total_size": 44}, "weight_map": )" + index_map + "}");
+}
+
+TEST(Checkpoint, ShardedIndex) {
+  TempDir dir;
+  write_sharded(dir, R"({"x": "a.safetensors", "y": "a.safetensors", "z": "b.safetensors"})");
+  // An index takes precedence over a stray single file.
+  test::write_safetensors(dir.file("model.safetensors"), {test::st_f32("stray", {1}, {1.0f})});
+  const Checkpoint c = Checkpoint::open(dir.path());
+  EXPECT_EQ(c.names(), (std::vector<std::string>{"x", "y", "z"}));
+  EXPECT_EQ(c.info("z").file_index, 1);
+  EXPECT_EQ(read(c, "y", {0, 1}, {0, 3}), iota_values(3, 2.0f));
+  EXPECT_EQ(read(c, "z", {0, 1}, {1, 3}), std::vector<float>({-4.0f, -5.0f}));
+  EXPECT_EQ(c.total_bytes(), 44u);
+}
+
+TEST(Checkpoint, ShardedIndexErrors) {
+  {
+    TempDir dir;
+    write_sharded(dir, R"({"x": "a.safetensors", "z": "missing.safetensors"})");
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"missing.safetensors", "does not exist", "index.json"});
+  }
+  {
+    TempDir dir;
+    write_sharded(dir, R"({"x": "a.safetensors", "w": "b.safetensors"})");
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"tensor w", "not in its shard b.safetensors"});
+  }
+  {
+    TempDir dir;  // listed under the wrong shard
+    write_sharded(dir, R"({"x": "b.safetensors", "z": "a.safetensors"})");
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"not in its shard"});
+  }
+  {
+    TempDir dir;
+    write_sharded(dir, R"({"x": "../a.safetensors"})");
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"../a.safetensors", "plain file name"});
+  }
+  {
+    TempDir dir;
+    write_sharded(dir, R"({"x": "a.safetensors", "z": "b.safetensors"})");
+    test::write_text(dir.file("model.safetensors.index.json"), R"({"weight_map": )");
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"model.safetensors.index.json", "JSON"});
+    test::write_text(dir.file("model.safetensors.index.json"), R"({"metadata": {}})");
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"model.safetensors.index.json", "weight_map"});
+  }
+  {
+    TempDir dir;  // the same tensor in two shards
+    write_sharded(dir, R"({"x": "a.safetensors", "z": "b.safetensors"})");
+    test::write_safetensors(dir.file("b.safetensors"), {test::st_f32("x", {1}, {0.0f})});
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"tensor x", "a.safetensors", "b.safetensors"});
+  }
+}
+
+}  // namespace
+}  // namespace gqa

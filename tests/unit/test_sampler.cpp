@@ -1,0 +1,68 @@
+// Sampling: greedy ties, reproducibility with a seed, top-k and top-p restricting the support,
+// temperature sharpening, and parameter validation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "runtime/sampler.h"
+
+namespace gqa {
+namespace {
+
+TEST(Sampler, GreedyPicksArgmaxLowestOnTies) {
+  Sampler s({0.0f, 0, 1.0f, 1});
+  const std::vector<float> l{0.5f, 2.0f, -1.0f, 2.0f};
+  EXPECT_EQ(s.sample(l.data(), 4), 1);
+}
+
+TEST(Sampler, SameSeedSameTokens) {
+  const std::vector<float> l{1.0f, 0.9f, 0.8f, 0.7f, 0.1f};
+  Sampler a({1.0f, 0, 1.0f, 42}), b({1.0f, 0, 1.0f, 42});
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(a.sample(l.data(), 5), b.sample(l.data(), 5));
+}
+
+TEST(Sampler, TopKRestrictsSupport) {
+  const std::vector<float> l{3.0f, 2.9f, 2.8f, 0.0f, 2.95f};
+  Sampler s({1.0f, 2, 1.0f, 7});
+  std::set<int32_t> seen;
+  for (int i = 0; i < 400; ++i) seen.insert(s.sample(l.data(), 5));
+  EXPECT_EQ(seen, (std::set<int32_t>{0, 4}));
+}
+
+TEST(Sampler, TopPKeepsSmallestPrefixWithEnoughMass) {
+  // probabilities ~ 0.5, 0.3, 0.2 (log-space logits); top_p 0.7 keeps the first two.
+  const std::vector<float> l{std::log(0.5f), std::log(0.3f), std::log(0.2f)};
+  Sampler s({1.0f, 0, 0.7f, 3});
+  std::map<int32_t, int> count;
+  for (int i = 0; i < 2000; ++i) ++count[s.sample(l.data(), 3)];
+  EXPECT_EQ(count.count(2), 0u);
+  EXPECT_NEAR(count[0] / 2000.0, 0.5 / 0.8, 0.05);
+}
+
+TEST(Sampler, FrequenciesFollowSoftmaxAtTemperature) {
+  const std::vector<float> l{0.0f, std::log(3.0f)};  // p = 1/4, 3/4 at T=1
+  Sampler s({1.0f, 0, 1.0f, 11});
+  int ones = 0;
+  for (int i = 0; i < 4000; ++i) ones += s.sample(l.data(), 2);
+  EXPECT_NEAR(ones / 4000.0, 0.75, 0.03);
+  Sampler cold({0.25f, 0, 1.0f, 11});  // p ∝ 3^4: 81/82
+  ones = 0;
+  for (int i = 0; i < 4000; ++i) ones += cold.sample(l.data(), 2);
+  EXPECT_NEAR(ones / 4000.0, 81.0 / 82.0, 0.01);
+}
+
+TEST(Sampler, RejectsBadParametersAndNaN) {
+  EXPECT_THROW(Sampler({-1.0f, 0, 1.0f, 0}), Error);
+  EXPECT_THROW(Sampler({1.0f, -1, 1.0f, 0}), Error);
+  EXPECT_THROW(Sampler({1.0f, 0, 0.0f, 0}), Error);
+  EXPECT_THROW(Sampler({1.0f, 0, 1.5f, 0}), Error);
+  Sampler s({0.0f, 0, 1.0f, 0});
+  const std::vector<float> l{1.0f, NAN};
+  EXPECT_THROW(s.sample(l.data(), 2), Error);
+}
+
+}  // namespace
+}  // namespace gqa
