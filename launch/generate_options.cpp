@@ -37,11 +37,22 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   std::string prompt_tokens;
   app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
       ->required();
-  app.add_option("--backend", o->backend, "compute backend: cpu, cuda or auto (auto = cpu for now)")
+  app.add_option("--backend", o->backend,
+                 "compute backend: cpu (f32 reference), cuda (bf16, GPU = local rank modulo the visible GPUs) or "
+                 "auto (cuda when built and a GPU is visible, else cpu)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
-  app.add_option("--comm", o->comm, "communicator: auto (mpi when launched on >1 rank), single or mpi")
+  app.add_option("--comm", o->comm,
+                 "communicator: single (one rank), mpi (with --backend cuda: GPU buffers staged through host "
+                 "memory, so ranks may share a GPU), nccl (--backend cuda only, one GPU per rank), or auto "
+                 "(cpu backend: single on one rank, else mpi; cuda backend: nccl when every rank has its own GPU, "
+                 "else mpi)")
       ->check(CLI::IsMember({"auto", "single", "mpi", "nccl"}))
+      ->capture_default_str();
+  app.add_option("--dtype", o->dtype,
+                 "compute dtype of the cuda backend (weights, activations, KV cache): bf16, f16 or f32; the cpu "
+                 "backend always computes in f32")
+      ->check(CLI::IsMember({"bf16", "f16", "f32"}))
       ->capture_default_str();
   app.add_option("--prompt-tokens", prompt_tokens, "prompt as comma-separated token ids, e.g. 1,2,3")->required();
   app.add_option("--max-new-tokens", o->max_new_tokens, "number of tokens to generate")

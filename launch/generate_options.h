@@ -13,6 +13,7 @@ struct GenerateOptions {
   std::string model_dir;
   std::string backend = "auto";
   std::string comm = "auto";
+  std::string dtype = "bf16";  // compute dtype of the cuda backend: bf16, f16 or f32
   std::vector<int32_t> prompt_tokens;
   int64_t max_new_tokens = 32;
   SamplingParams sampling;

@@ -16,6 +16,7 @@
 #include "parallel/bootstrap.h"
 #include "parallel/shard_plan.h"
 #include "runtime/backend.h"
+#include "runtime/communicator_factory.h"
 #include "runtime/generator.h"
 #include "runtime/npy.h"
 
@@ -35,7 +36,7 @@ void progress(bool on, const std::string& line) {
 }
 
 // Everything that can fail because of the user's input, on every rank.
-Loaded load(const GenerateOptions& o, gqa::Communicator& comm, bool verbose) {
+Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, bool verbose) {
   Loaded l;
   const auto t0 = std::chrono::steady_clock::now();
   l.config = gqa::ModelConfig::from_file(o.model_dir + "/config.json");
@@ -43,12 +44,14 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, bool verbose) {
   gqa::ShardDims dims{l.config.num_attention_heads, l.config.num_key_value_heads, l.config.intermediate_size,
                       l.config.vocab_size};
   const gqa::ShardPlan plan = gqa::ShardPlan::make(dims, comm.size());
-  l.ops = gqa::make_backend(o.backend);
+  const gqa::DType dtype = o.dtype == "f32" ? gqa::DType::kF32 : o.dtype == "f16" ? gqa::DType::kF16 : gqa::DType::kBF16;
+  l.ops = gqa::make_backend(o.backend, local_rank, dtype);
   progress(verbose, "loading " + o.model_dir + " (" + l.config.architecture + ", " +
                         std::to_string(l.config.num_hidden_layers) + " layers, " +
                         std::to_string(l.config.num_attention_heads) + " q heads / " +
                         std::to_string(l.config.num_key_value_heads) + " kv heads) on " +
-                        std::to_string(comm.size()) + " rank(s), backend " + gqa::resolve_backend_name(o.backend) +
+                        std::to_string(comm.size()) + " rank(s), backend " + gqa::resolve_backend_name(o.backend) + " (" +
+                        gqa::dtype_name(l.ops->compute_dtype()) + ")" +
                         ", communicator " + comm.name());
   const gqa::Checkpoint ckpt = gqa::Checkpoint::open(o.model_dir);
   gqa::ModelWeights weights = gqa::load_weights(ckpt, l.config, plan, comm.rank(), *l.ops);
@@ -70,13 +73,13 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, bool verbose) {
   return l;
 }
 
-int run(const GenerateOptions& o, gqa::Communicator& comm) {
+int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   const bool rank0 = comm.rank() == 0;
   const bool verbose = rank0 && !o.quiet;
   Loaded l;
   std::string error;
   try {
-    l = load(o, comm, verbose);
+    l = load(o, comm, local_rank, verbose);
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -132,13 +135,13 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<gqa::Communicator> comm;
   try {
-    comm = gqa::make_communicator(opts.comm);
+    comm = gqa::make_communicator_for(opts.comm, gqa::resolve_backend_name(opts.backend), mpi);
   } catch (const std::exception& e) {
     if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << e.what() << std::endl;
     return 2;
   }
   try {
-    return run(opts, *comm);
+    return run(opts, *comm, mpi.local_rank());
   } catch (const std::exception& e) {
     // Past the agreed load, other ranks may be inside a collective: take the job down.
     std::cerr << "gqa-generate: rank " + std::to_string(comm->rank()) + ": " + e.what() + "\n" << std::flush;

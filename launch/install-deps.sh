@@ -11,6 +11,7 @@ packages=(
   libopenblas-dev
   libgtest-dev libgmock-dev
   nlohmann-json3-dev libcli11-dev
+  libpcre2-dev libicu-dev
 )
 missing=()
 for p in "${packages[@]}"; do

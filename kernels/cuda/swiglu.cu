@@ -36,6 +36,9 @@ void swiglu(const SwigluArgs& a, cudaStream_t stream) {
   detail::expect_float(a.gate, kOp, "gate");
   detail::expect(a.up, a.gate.dtype(), a.gate.shape(), kOp, "up");
   detail::expect(a.out, a.gate.dtype(), a.gate.shape(), kOp, "out");
+  for (const Tensor* in : {&a.gate, &a.up}) {
+    GQA_CHECK(a.out.data() == in->data() || !detail::overlaps(a.out, *in), kOp << ": out partly overlaps an input");
+  }
   GQA_CUDA_DISPATCH_FLOAT(a.gate.dtype(), kOp, launch, a, stream);
 }
 

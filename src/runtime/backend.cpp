@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "kernels/cpu/cpu_ops.h"
 #ifdef GQA_HAVE_CUDA
+#include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
 #endif
 
@@ -24,21 +25,30 @@ int cuda_device_count() {
 #endif
 }
 
-// "auto" means cpu until the CUDA model ops land (CUDA backend issue); it then becomes
-// "cuda when a device is visible".
+int cuda_device_for_local_rank(int local_rank) {
+  const int count = cuda_device_count();
+  GQA_CHECK(count > 0, "no CUDA device is visible on this machine");
+  GQA_CHECK(local_rank >= 0, "negative local rank " << local_rank);
+  return local_rank % count;
+}
+
 std::string resolve_backend_name(const std::string& name) {
-  if (name == "auto") return "cpu";
+  if (name == "auto") return cuda_device_count() > 0 ? "cuda" : "cpu";
   return name;
 }
 
-std::unique_ptr<Ops> make_backend(const std::string& requested) {
+std::unique_ptr<Ops> make_backend(const std::string& requested, int local_rank, DType cuda_dtype) {
   const std::string name = resolve_backend_name(requested);
   if (name == "cpu") return std::make_unique<cpu::CpuOps>();
   if (name == "cuda") {
     GQA_CHECK(cuda_backend_built(), "--backend cuda: this build has no CUDA backend (configure with nvcc present)");
     GQA_CHECK(cuda_device_count() > 0, "--backend cuda: no CUDA device is visible on this machine");
-    GQA_FAIL("--backend cuda: the CUDA model ops are not implemented yet (tracked by the CUDA backend issue); "
-             "use --backend cpu");
+#ifdef GQA_HAVE_CUDA
+    return std::make_unique<cuda::CudaOps>(cuda_device_for_local_rank(local_rank), cuda_dtype);
+#else
+    (void)local_rank;
+    (void)cuda_dtype;
+#endif
   }
   GQA_FAIL("unknown backend '" << requested << "' (expected cpu, cuda or auto)");
 }

@@ -1,0 +1,66 @@
+#include "kernels/cuda/attention.h"
+
+#include <cstdint>
+#include <limits>
+
+#include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/check_args.h"
+
+namespace gqa::cuda {
+namespace {
+
+bool aligned16(const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data()) % 16 == 0; }
+
+}  // namespace
+
+AttentionDims check_attention_args(const AttentionArgs& a, const char* op) {
+  using detail::expect;
+  detail::expect_ndim(a.q, 3, op, "q");
+  detail::expect_float(a.q, op, "q");
+  detail::expect_ndim(a.k_cache, 4, op, "k_cache");
+  detail::expect_ndim(a.block_tables, 2, op, "block_tables");
+  AttentionDims d;
+  d.n = a.q.dim(0);
+  d.hq = a.q.dim(1);
+  d.hd = a.q.dim(2);
+  d.num_blocks = a.k_cache.dim(0);
+  d.block_size = a.k_cache.dim(1);
+  d.hkv = a.k_cache.dim(2);
+  d.n_seqs = a.block_tables.dim(0);
+  d.max_blocks = a.block_tables.dim(1);
+  GQA_CHECK(d.hd == 64 || d.hd == 128,
+            op << ": head_dim " << d.hd << " of q " << shape_str(a.q.shape()) << " is not supported (64 or 128)");
+  expect(a.k_cache, a.q.dtype(), {d.num_blocks, d.block_size, d.hkv, d.hd}, op, "k_cache");
+  expect(a.v_cache, a.q.dtype(), a.k_cache.shape(), op, "v_cache");
+  expect(a.out, a.q.dtype(), a.q.shape(), op, "out");
+  expect(a.block_tables, DType::kI32, a.block_tables.shape(), op, "block_tables");
+  expect(a.token_seq, DType::kI32, {d.n}, op, "token_seq");
+  expect(a.positions, DType::kI32, {d.n}, op, "positions");
+  GQA_CHECK(d.hkv > 0 && d.hq > 0 && d.hq % d.hkv == 0,
+            op << ": query heads of q " << shape_str(a.q.shape()) << " are not a positive multiple of the KV heads of "
+               << "k_cache " << shape_str(a.k_cache.shape()));
+  GQA_CHECK(d.block_size > 0 && d.num_blocks > 0 && d.n_seqs > 0 && d.max_blocks > 0,
+            op << ": empty k_cache " << shape_str(a.k_cache.shape()) << " or block_tables "
+               << shape_str(a.block_tables.shape()));
+  GQA_CHECK(aligned16(a.q) && aligned16(a.k_cache) && aligned16(a.v_cache) && aligned16(a.out),
+            op << ": q, k_cache, v_cache and out must be 16-byte aligned (the kernels use 16-byte loads)");
+  // The kernels index tokens, heads, positions and block ids in int32; byte offsets are 64-bit.
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  GQA_CHECK(d.n * d.hq <= kMax && d.num_blocks * d.block_size <= kMax && d.max_blocks * d.block_size <= kMax,
+            op << ": sizes exceed int32 indexing: q " << shape_str(a.q.shape()) << ", k_cache "
+               << shape_str(a.k_cache.shape()) << ", block_tables " << shape_str(a.block_tables.shape()));
+  GQA_CHECK(a.scale > 0.0f && a.scale < std::numeric_limits<float>::infinity(),
+            op << ": scale " << a.scale << " must be positive and finite");
+  return d;
+}
+
+void attention(const AttentionArgs& a, cudaStream_t stream) {
+  if (a.one_token_per_seq) {
+    attention_decode(a, stream);
+  } else {
+    attention_prefill(a, stream);
+  }
+}
+
+}  // namespace gqa::cuda

@@ -1,0 +1,42 @@
+// Causal GQA attention over the paged KV cache on the GPU (the CUDA twin of gqa::cpu::attention).
+//
+// attention() validates every tensor on the host, then runs
+//   a.one_token_per_seq -> the split-KV decode kernel (attention_decode.h),
+//   otherwise           -> the tiled prefill kernel   (attention_prefill.h).
+// Both compute the same function for any valid input; the flag only picks the faster one.
+// q, k_cache, v_cache and out share one dtype (f32, f16 or bf16); head_dim is 64 or 128;
+// softmax and accumulation are f32. `out` may alias `q`.
+//
+// Device-side values (token_seq, positions, block table entries) are not read by the host: a
+// token whose sequence index or position is out of range, or whose keys touch a block table
+// entry outside [0, num_blocks), gets NaN outputs instead of an out-of-bounds access.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/ops.h"
+
+namespace gqa::cuda {
+
+// Sizes of one attention call, read off the tensor shapes.
+struct AttentionDims {
+  int64_t n = 0;           // tokens
+  int64_t hq = 0;          // query heads on this rank
+  int64_t hkv = 0;         // KV heads on this rank
+  int64_t hd = 0;          // head_dim
+  int64_t num_blocks = 0;  // cache blocks
+  int64_t block_size = 0;  // tokens per cache block
+  int64_t n_seqs = 0;      // rows of block_tables
+  int64_t max_blocks = 0;  // block table entries per sequence
+  int64_t group() const { return hq / hkv; }
+};
+
+// Throws gqa::Error naming the tensor unless `a` describes a valid call (devices, dtypes,
+// shapes, head_dim 64/128, hq % hkv == 0, 16-byte aligned data, sizes within int32 indexing).
+AttentionDims check_attention_args(const AttentionArgs& a, const char* op);
+
+void attention(const AttentionArgs& a, cudaStream_t stream);
+
+}  // namespace gqa::cuda

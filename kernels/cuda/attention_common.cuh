@@ -1,0 +1,149 @@
+// Pieces shared by the attention kernels (decode, prefill, split merge): 16-byte vector loads,
+// cp.async, warp reductions, the online-softmax state, and the dtype / head-dim / group-chunk
+// dispatch macros. Included only by attention_*.cu.
+//
+// Scores are kept in log2 units: q is pre-multiplied by scale * log2(e), so exp(x) becomes
+// exp2(x) and a split's log-sum-exp is m + log2(d).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "core/error.h"
+#include "kernels/cuda/cuda_types.cuh"
+
+namespace gqa::cuda::attn {
+
+constexpr float kLog2e = 1.4426950408889634f;
+
+// Elements of T in one 16-byte vector.
+template <typename T>
+constexpr int vec_of() { return 16 / static_cast<int>(sizeof(T)); }
+
+// 16 bytes of T -> vec_of<T>() floats. Takes the vector by value: callers load it with one
+// 16-byte access (`const uint4 raw = *reinterpret_cast<const uint4*>(p)`), then unpack registers.
+template <typename T>
+__device__ __forceinline__ void unpack16(uint4 raw, float* out);
+template <>
+__device__ __forceinline__ void unpack16<float>(uint4 raw, float* out) {
+  out[0] = __uint_as_float(raw.x);
+  out[1] = __uint_as_float(raw.y);
+  out[2] = __uint_as_float(raw.z);
+  out[3] = __uint_as_float(raw.w);
+}
+template <>
+__device__ __forceinline__ void unpack16<__half>(uint4 raw, float* out) {
+  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] & 0xffffu)));
+    out[2 * i + 1] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] >> 16)));
+  }
+}
+// bf16 is the top half of an f32: element 2i is the low half-word of word i (little endian).
+template <>
+__device__ __forceinline__ void unpack16<__nv_bfloat16>(uint4 raw, float* out) {
+  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = __uint_as_float(w[i] << 16);
+    out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+  }
+}
+
+// Asynchronous 16-byte global -> shared copy; when !valid the 16 shared bytes are zero-filled
+// and nothing is read (`src` must still be a mapped address).
+__device__ __forceinline__ void cp_async_16(void* dst_smem, const void* src, bool valid) {
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(dst_smem));
+  const int src_bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most N of this thread's committed groups are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Reductions over `width` consecutive lanes (width a power of two <= 32); every lane gets the result.
+template <int width = 32>
+__device__ __forceinline__ float group_max(float v) {
+#pragma unroll
+  for (int o = width / 2; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+template <int width = 32>
+__device__ __forceinline__ float group_sum(float v) {
+#pragma unroll
+  for (int o = width / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Online softmax over some keys, for N output dims of one query row (FlashInfer's state_t):
+// m = max score seen (log2 units), d = sum of exp2(s - m), o = sum of exp2(s - m) * v.
+// The empty state is {m = -inf, d = 0, o = 0}; merging two states rescales both to the larger
+// max, so partial results over disjoint key ranges combine exactly, in any order.
+template <int N>
+struct SoftmaxState {
+  float o[N];
+  float m;
+  float d;
+
+  __device__ __forceinline__ void init() {
+#pragma unroll
+    for (int i = 0; i < N; ++i) o[i] = 0.0f;
+    m = -INFINITY;
+    d = 0.0f;
+  }
+  // Adds the state {o2, m2, d2}. An empty other (m2 = -inf) changes nothing; exp2(-inf) = 0
+  // covers this state being empty.
+  __device__ __forceinline__ void merge(const float* o2, float m2, float d2) {
+    if (m2 == -INFINITY) return;
+    const float m_new = fmaxf(m, m2);
+    const float a = exp2f(m - m_new);
+    const float b = exp2f(m2 - m_new);
+    d = d * a + d2 * b;
+#pragma unroll
+    for (int i = 0; i < N; ++i) o[i] = o[i] * a + o2[i] * b;
+    m = m_new;
+  }
+  __device__ __forceinline__ void merge(const SoftmaxState& other) { merge(other.o, other.m, other.d); }
+  // o / d: the softmax-weighted average (NaN for an empty state, which callers never store).
+  __device__ __forceinline__ void normalize() {
+    const float inv = 1.0f / d;
+#pragma unroll
+    for (int i = 0; i < N; ++i) o[i] *= inv;
+  }
+  __device__ __forceinline__ float lse() const { return m + log2f(d); }  // log2-sum-exp2
+};
+
+}  // namespace gqa::cuda::attn
+
+// Compile-time dispatch: each runs its body with a constexpr / type alias bound to the runtime
+// value, and throws gqa::Error naming `op` for any value with no compiled kernel.
+#define GQA_ATTN_DISPATCH_DTYPE(dtype, op, T, ...)                                     \
+  switch (dtype) {                                                                     \
+    case ::gqa::DType::kF32: { using T = float; __VA_ARGS__ break; }                   \
+    case ::gqa::DType::kF16: { using T = __half; __VA_ARGS__ break; }                  \
+    case ::gqa::DType::kBF16: { using T = __nv_bfloat16; __VA_ARGS__ break; }          \
+    default: GQA_FAIL(op << ": unsupported dtype " << ::gqa::dtype_name(dtype));       \
+  }
+
+#define GQA_ATTN_DISPATCH_HEAD_DIM(head_dim, op, HD, ...)                              \
+  switch (head_dim) {                                                                  \
+    case 64: { constexpr int HD = 64; __VA_ARGS__ break; }                             \
+    case 128: { constexpr int HD = 128; __VA_ARGS__ break; }                           \
+    default: GQA_FAIL(op << ": unsupported head_dim " << (head_dim) << " (64 or 128)"); \
+  }
+
+// Query heads one decode block serves at once (1, 2, 4 or 8).
+#define GQA_ATTN_DISPATCH_GROUP_CHUNK(chunk, op, GC, ...)                              \
+  switch (chunk) {                                                                     \
+    case 1: { constexpr int GC = 1; __VA_ARGS__ break; }                               \
+    case 2: { constexpr int GC = 2; __VA_ARGS__ break; }                               \
+    case 4: { constexpr int GC = 4; __VA_ARGS__ break; }                               \
+    case 8: { constexpr int GC = 8; __VA_ARGS__ break; }                               \
+    default: GQA_FAIL(op << ": unsupported query-head chunk " << (chunk) << " (1, 2, 4 or 8)"); \
+  }

@@ -1,0 +1,439 @@
+// Split-KV GQA decode attention (see attention_decode.h for the contract).
+//
+// Block: 128 threads; grid (num_splits * head_chunks, hkv, n_tokens), the chunk index fastest so
+// the chunk blocks of one split run side by side. A block owns keys [k_begin, k_end) of its
+// token's sequence and GC query heads, and loops over 64-key tiles:
+//   load   cp.async, 16 bytes per thread per copy, double-buffered: tile i+1 is in flight while
+//          tile i is computed; each key's page comes from the block table.
+//   QK     thread = (key j, half of head_dim): GC partial dot products from one K read, q in
+//          shared memory as f32 pre-scaled by scale * log2(e) (broadcast reads).
+//   softmax warp w owns heads w, w+4: tile max, running max m, rescale alpha = exp2(m - m_new),
+//          p = exp2(s - m_new) into shared memory, running sum d.
+//   PV     thread = (16-byte slice of head_dim, key slot): o[GC][vec] *= alpha, += p * V; each V
+//          read serves all GC heads.
+// At the end the key slots' partial o are summed through shared memory; one split writes out
+// = o / d, several write o / d and lse = m + log2(d) in f32 for merge_kernel.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/attention_merge.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace gqa::cuda {
+namespace {
+
+using namespace attn;
+
+constexpr const char* kOp = "cuda attention (decode)";
+constexpr int kThreads = 128;
+constexpr int kTile = kDecodeTileKeys;
+constexpr int kQkParts = kThreads / kTile;  // threads sharing one key's dot product
+
+struct DecodeParams {
+  const void* q;        // [n, hq, hd]
+  const void* k_cache;  // [num_blocks, block_size, hkv, hd]
+  const void* v_cache;
+  void* out;            // [n, hq, hd]
+  const int32_t* block_tables;  // [n_seqs, max_blocks]
+  const int32_t* token_seq;     // [n]
+  const int32_t* positions;     // [n]
+  float* part_o;    // [n, hq, num_splits, hd] (num_splits > 1)
+  float* part_lse;  // [n, hq, num_splits]
+  int hq, hkv, group, num_blocks, block_size, n_seqs, max_blocks;
+  int head_chunks, num_splits, tiles_per_split;
+  float scale_log2;  // scale * log2(e)
+};
+
+// Shared memory of one block, byte offsets. K/V rows are padded by 16 bytes so the 16-byte reads
+// of 8 consecutive rows at one column land in 8 different bank groups.
+template <typename T, int HD, int GC>
+struct DecodeSmem {
+  static constexpr int kVec = vec_of<T>();
+  static constexpr int kRow = HD + kVec;                    // elements per padded K/V row
+  static constexpr int kLanesPerRow = HD / kVec;            // PV threads covering one V row
+  static constexpr int kSlots = kThreads / kLanesPerRow;    // PV key slots
+  static constexpr size_t kTileBytes = size_t(kTile) * kRow * sizeof(T);
+  static constexpr size_t kK = 0;                           // T [2 stages][kTile][kRow]
+  static constexpr size_t kV = kK + 2 * kTileBytes;         // T [2 stages][kTile][kRow]
+  static constexpr size_t kQ = kV + 2 * kTileBytes;         // f32 [GC][HD]
+  static constexpr size_t kS = kQ + size_t(GC) * HD * 4;    // f32 [kQkParts][kTile][GC]
+  static constexpr size_t kP = kS + size_t(kQkParts) * kTile * GC * 4;  // f32 [kTile][GC]
+  static constexpr size_t kStats = kP + size_t(kTile) * GC * 4;         // f32 alpha, m, d [GC]
+  static constexpr size_t kFlag = kStats + 3 * GC * 4;                  // int: bad page seen
+  static constexpr size_t kBytes = kFlag + 16;
+  // The epilogue sums the key slots' o through the (then idle) K/V area.
+  static_assert(size_t(kSlots) * GC * HD * 4 <= 4 * kTileBytes, "epilogue buffer exceeds the K/V tiles");
+  static_assert(kTile % kSlots == 0 && kTile % 32 == 0 && HD % (kQkParts * kVec) == 0, "tile shape");
+};
+
+// Issues the copies of keys [start, start + kTile) ∩ [.., k_end) of KV head g into one stage.
+template <typename T, int HD, int GC>
+__device__ void load_tile(const DecodeParams& p, const int32_t* table, int g, int start, int k_end, T* k_dst,
+                          T* v_dst, int* bad) {
+  using S = DecodeSmem<T, HD, GC>;
+  const T* k_cache = static_cast<const T*>(p.k_cache);
+  const T* v_cache = static_cast<const T*>(p.v_cache);
+  static_assert(kTile * S::kLanesPerRow % kThreads == 0, "whole 16-byte copies per thread");
+#pragma unroll
+  for (int r = 0; r < kTile * S::kLanesPerRow / kThreads; ++r) {
+    const int c = threadIdx.x + r * kThreads;
+    const int j = c / S::kLanesPerRow, e = (c % S::kLanesPerRow) * S::kVec;
+    const int key = start + j;
+    const bool in = key < k_end;
+    size_t off = 0;
+    if (in) {
+      int page = table[key / p.block_size];
+      if (page < 0 || page >= p.num_blocks) {
+        *bad = 1;
+        page = 0;
+      }
+      off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
+    }
+    cp_async_16(k_dst + j * S::kRow + e, k_cache + off, in);
+    cp_async_16(v_dst + j * S::kRow + e, v_cache + off, in);
+  }
+}
+
+// s_part[part][j][i] = q_i · K_j over this thread's half of head_dim.
+template <typename T, int HD, int GC>
+__device__ __forceinline__ void tile_scores(const T* k_tile, const float* q_s, float* s_part) {
+  using S = DecodeSmem<T, HD, GC>;
+  constexpr int kDims = HD / kQkParts;
+  const int j = threadIdx.x % kTile, part = threadIdx.x / kTile;
+  const T* krow = k_tile + j * S::kRow + part * kDims;
+  float s[GC];
+#pragma unroll
+  for (int i = 0; i < GC; ++i) s[i] = 0.0f;
+#pragma unroll
+  for (int e0 = 0; e0 < kDims; e0 += S::kVec) {
+    float k[S::kVec];
+    unpack16<T>(*reinterpret_cast<const uint4*>(krow + e0), k);
+#pragma unroll
+    for (int i = 0; i < GC; ++i) {
+      const float4* q4 = reinterpret_cast<const float4*>(q_s + i * HD + part * kDims + e0);
+#pragma unroll
+      for (int v = 0; v < S::kVec / 4; ++v) {
+        const float4 q = q4[v];
+        s[i] += q.x * k[4 * v] + q.y * k[4 * v + 1] + q.z * k[4 * v + 2] + q.w * k[4 * v + 3];
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < GC; ++i) s_part[(part * kTile + j) * GC + i] = s[i];
+}
+
+// Online-softmax step of one tile for the heads of this warp: p_s[j][i] = exp2(s - m_new),
+// alpha_s[i] = exp2(m - m_new) (0 on the first tile), d = d * alpha + sum(p). Keys >= k_end
+// get p = 0. The tile has at least one valid key, so m_new is finite.
+template <int GC>
+__device__ __forceinline__ void tile_softmax(const float* s_part, int start, int k_end, float* p_s, float* alpha_s,
+                                             float* m_s, float* d_s) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int i = warp; i < GC; i += kThreads / 32) {
+    float s[kTile / 32];
+    float tmax = -INFINITY;
+#pragma unroll
+    for (int r = 0; r < kTile / 32; ++r) {
+      const int j = lane + 32 * r;
+      float v = -INFINITY;
+      if (start + j < k_end) {
+        v = 0.0f;
+#pragma unroll
+        for (int part = 0; part < kQkParts; ++part) v += s_part[(part * kTile + j) * GC + i];
+      }
+      s[r] = v;
+      tmax = fmaxf(tmax, v);
+    }
+    const float m_old = m_s[i];
+    const float m_new = fmaxf(m_old, group_max(tmax));
+    float sum = 0.0f;
+#pragma unroll
+    for (int r = 0; r < kTile / 32; ++r) {
+      const float pv = exp2f(s[r] - m_new);
+      p_s[(lane + 32 * r) * GC + i] = pv;
+      sum += pv;
+    }
+    sum = group_sum(sum);
+    __syncwarp();  // every lane has read m_s[i] before lane 0 replaces it
+    if (lane == 0) {
+      const float alpha = exp2f(m_old - m_new);
+      alpha_s[i] = alpha;
+      d_s[i] = d_s[i] * alpha + sum;
+      m_s[i] = m_new;
+    }
+  }
+}
+
+// o[i][:] = o[i][:] * alpha_i + sum over this thread's key slot of p[j][i] * V_j[slice].
+template <typename T, int HD, int GC>
+__device__ __forceinline__ void tile_pv(const T* v_tile, const float* p_s, const float* alpha_s,
+                                        float (&o)[GC][vec_of<T>()]) {
+  using S = DecodeSmem<T, HD, GC>;
+  const int c = threadIdx.x % S::kLanesPerRow, slot = threadIdx.x / S::kLanesPerRow;
+#pragma unroll
+  for (int i = 0; i < GC; ++i) {
+    const float alpha = alpha_s[i];
+#pragma unroll
+    for (int e = 0; e < S::kVec; ++e) o[i][e] *= alpha;
+  }
+#pragma unroll
+  for (int j = slot; j < kTile; j += S::kSlots) {
+    float v[S::kVec];
+    unpack16<T>(*reinterpret_cast<const uint4*>(v_tile + j * S::kRow + c * S::kVec), v);
+#pragma unroll
+    for (int i = 0; i < GC; ++i) {
+      const float pj = p_s[j * GC + i];
+#pragma unroll
+      for (int e = 0; e < S::kVec; ++e) o[i][e] += pj * v[e];
+    }
+  }
+}
+
+// Writes the block's result for head-in-chunk i, dim d: `val` is o / d (NaN when poisoned).
+template <typename T, int HD>
+__device__ __forceinline__ void store_result(const DecodeParams& p, int t, int h, int split, int d, float val,
+                                             float lse) {
+  const size_t row = size_t(t) * p.hq + h;
+  if (p.num_splits == 1) {
+    static_cast<T*>(p.out)[row * HD + d] = store_f32<T>(val);
+  } else {
+    p.part_o[(row * p.num_splits + split) * HD + d] = val;
+    if (d == 0) p.part_lse[row * p.num_splits + split] = lse;
+  }
+}
+
+template <typename T, int HD, int GC>
+__global__ void __launch_bounds__(kThreads) decode_kernel(const DecodeParams p) {
+  using S = DecodeSmem<T, HD, GC>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  T* k_tiles = reinterpret_cast<T*>(smem + S::kK);
+  T* v_tiles = reinterpret_cast<T*>(smem + S::kV);
+  float* q_s = reinterpret_cast<float*>(smem + S::kQ);
+  float* s_part = reinterpret_cast<float*>(smem + S::kS);
+  float* p_s = reinterpret_cast<float*>(smem + S::kP);
+  float* alpha_s = reinterpret_cast<float*>(smem + S::kStats);
+  float* m_s = alpha_s + GC;
+  float* d_s = m_s + GC;
+  int* bad = reinterpret_cast<int*>(smem + S::kFlag);
+
+  const int chunk = blockIdx.x % p.head_chunks, split = blockIdx.x / p.head_chunks;
+  const int g = blockIdx.y, t = blockIdx.z;
+  const int seq = p.token_seq[t], pos = p.positions[t];
+  const int64_t reach = int64_t(p.num_splits) * p.tiles_per_split * kTile;
+  const bool valid = seq >= 0 && seq < p.n_seqs && pos >= 0 && int64_t(pos) < int64_t(p.max_blocks) * p.block_size &&
+                     int64_t(pos) < reach;
+  const int keys_per_split = p.tiles_per_split * kTile;
+  const int k_begin = split * keys_per_split;
+  const int k_end = valid ? min(pos + 1, k_begin + keys_per_split) : 0;
+
+  if (k_begin >= k_end) {  // an empty split (o = 0, lse = -inf: weight 0) or an invalid token (NaN)
+    for (int idx = threadIdx.x; idx < GC * HD; idx += kThreads) {
+      const int gh = chunk * GC + idx / HD;
+      if (gh < p.group) {
+        store_result<T, HD>(p, t, g * p.group + gh, split, idx % HD, valid ? 0.0f : NAN,
+                            valid ? -INFINITY : 0.0f);
+      }
+    }
+    return;
+  }
+
+  for (int idx = threadIdx.x; idx < GC * HD; idx += kThreads) {
+    const int gh = chunk * GC + idx / HD;  // heads past the group are zero rows, never stored
+    const T* q = static_cast<const T*>(p.q) + (size_t(t) * p.hq + g * p.group + gh) * HD + idx % HD;
+    q_s[idx] = gh < p.group ? load_f32<T>(*q) * p.scale_log2 : 0.0f;
+  }
+  if (threadIdx.x < GC) {
+    m_s[threadIdx.x] = -INFINITY;
+    d_s[threadIdx.x] = 0.0f;
+  }
+  if (threadIdx.x == 0) *bad = 0;
+  __syncthreads();  // *bad = 0 before any loader can set it
+
+  const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;
+  float o[GC][S::kVec] = {};
+  const int n_tiles = (k_end - k_begin + kTile - 1) / kTile;
+  load_tile<T, HD, GC>(p, table, g, k_begin, k_end, k_tiles, v_tiles, bad);
+  cp_async_commit();
+  for (int it = 0; it < n_tiles; ++it) {
+    const int stage = it & 1, start = k_begin + it * kTile;
+    if (it + 1 < n_tiles) {
+      load_tile<T, HD, GC>(p, table, g, start + kTile, k_end, k_tiles + (stage ^ 1) * kTile * S::kRow,
+                           v_tiles + (stage ^ 1) * kTile * S::kRow, bad);
+    }
+    cp_async_commit();  // possibly empty: keeps "all but the newest group" = tile `it`
+    cp_async_wait<1>();
+    __syncthreads();
+    tile_scores<T, HD, GC>(k_tiles + stage * kTile * S::kRow, q_s, s_part);
+    __syncthreads();
+    tile_softmax<GC>(s_part, start, k_end, p_s, alpha_s, m_s, d_s);
+    __syncthreads();
+    tile_pv<T, HD, GC>(v_tiles + stage * kTile * S::kRow, p_s, alpha_s, o);
+    __syncthreads();  // the next iteration overwrites this stage, s_part, p_s and alpha_s
+  }
+  cp_async_wait<0>();
+  __syncthreads();
+
+  // Sum the key slots' partial o: red[slot][i][HD] over the idle K/V tiles.
+  float* red = reinterpret_cast<float*>(smem + S::kK);
+  const int c = threadIdx.x % S::kLanesPerRow, slot = threadIdx.x / S::kLanesPerRow;
+#pragma unroll
+  for (int i = 0; i < GC; ++i) {
+#pragma unroll
+    for (int e = 0; e < S::kVec; ++e) red[(slot * GC + i) * HD + c * S::kVec + e] = o[i][e];
+  }
+  __syncthreads();
+  const bool poisoned = *bad != 0;
+  for (int idx = threadIdx.x; idx < GC * HD; idx += kThreads) {
+    const int i = idx / HD, gh = chunk * GC + i;
+    if (gh >= p.group) continue;
+    float acc = 0.0f;
+#pragma unroll
+    for (int s = 0; s < S::kSlots; ++s) acc += red[s * GC * HD + idx];
+    const float dsum = d_s[i];  // >= 1: the key at the running max contributes exp2(0)
+    store_result<T, HD>(p, t, g * p.group + gh, split, idx % HD, poisoned ? NAN : acc / dsum,
+                        m_s[i] + log2f(dsum));
+  }
+}
+
+// Turns on > 48 KB of dynamic shared memory for this instantiation on the current device and
+// returns its occupancy (blocks per SM); done once per device, then cached.
+template <typename T, int HD, int GC>
+int prepare_kernel() {
+  using S = DecodeSmem<T, HD, GC>;
+  static std::mutex mu;
+  static std::map<int, int> occupancy;  // device -> blocks per SM
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = occupancy.find(device); it != occupancy.end()) return it->second;
+  GQA_CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<T, HD, GC>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(S::kBytes)));
+  int blocks = 0;
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_kernel<T, HD, GC>, kThreads, S::kBytes));
+  GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << S::kBytes
+                            << " bytes of shared memory per block, more than the device offers");
+  occupancy[device] = blocks;
+  return blocks;
+}
+
+int sm_count() {
+  int device = 0, sms = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  return sms;
+}
+
+// The occupancy of the kernel `a` dispatches to (sets its shared-memory limit as a side effect).
+int kernel_occupancy(const AttentionArgs& a, int head_chunk) {
+  int blocks = 0;
+  GQA_ATTN_DISPATCH_DTYPE(a.q.dtype(), kOp, T,
+    GQA_ATTN_DISPATCH_HEAD_DIM(a.q.dim(2), kOp, HD,
+      GQA_ATTN_DISPATCH_GROUP_CHUNK(head_chunk, kOp, GC, blocks = prepare_kernel<T, HD, GC>();)))
+  return blocks;
+}
+
+DecodeParams make_params(const AttentionArgs& a, const AttentionDims& d, const DecodePlan& plan) {
+  DecodeParams p{};
+  p.q = a.q.data();
+  p.k_cache = a.k_cache.data();
+  p.v_cache = a.v_cache.data();
+  p.out = a.out.data();
+  p.block_tables = a.block_tables.data_as<int32_t>();
+  p.token_seq = a.token_seq.data_as<int32_t>();
+  p.positions = a.positions.data_as<int32_t>();
+  p.hq = static_cast<int>(d.hq);
+  p.hkv = static_cast<int>(d.hkv);
+  p.group = static_cast<int>(d.group());
+  p.num_blocks = static_cast<int>(d.num_blocks);
+  p.block_size = static_cast<int>(d.block_size);
+  p.n_seqs = static_cast<int>(d.n_seqs);
+  p.max_blocks = static_cast<int>(d.max_blocks);
+  p.head_chunks = plan.head_chunks;
+  p.num_splits = plan.num_splits;
+  p.tiles_per_split = plan.tiles_per_split;
+  p.scale_log2 = a.scale * kLog2e;
+  return p;
+}
+
+template <typename T, int HD, int GC>
+void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(plan.blocks()), static_cast<unsigned>(p.hkv), static_cast<unsigned>(n));
+  decode_kernel<T, HD, GC><<<grid, kThreads, DecodeSmem<T, HD, GC>::kBytes, stream>>>(p);
+  GQA_CUDA_LAUNCH_CHECK("attention decode_kernel");
+}
+
+// Frees stream-ordered scratch when the call ends, also when a check throws.
+struct AsyncBuffer {
+  void* ptr = nullptr;
+  cudaStream_t stream = nullptr;
+  AsyncBuffer(size_t bytes, cudaStream_t s) : stream(s) { GQA_CUDA_CHECK(cudaMallocAsync(&ptr, bytes, s)); }
+  ~AsyncBuffer() { cudaFreeAsync(ptr, stream); }
+  AsyncBuffer(const AsyncBuffer&) = delete;
+  AsyncBuffer& operator=(const AsyncBuffer&) = delete;
+};
+
+// The plan for a validated call (sets the kernel's shared-memory limit as a side effect).
+DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const DecodeOptions& opt) {
+  GQA_CHECK(a.max_context >= 1 && a.max_context <= d.max_blocks * d.block_size,
+            kOp << ": max_context " << a.max_context << " must be the largest positions[t] + 1, within the "
+                << d.max_blocks * d.block_size << " positions block_tables " << shape_str(a.block_tables.shape())
+                << " can address");
+  GQA_CHECK(d.n <= 65535, kOp << ": " << d.n << " tokens exceed the decode grid (65535)");
+  GQA_CHECK(opt.num_splits >= 0, kOp << ": negative num_splits " << opt.num_splits);
+  const int chunk = decode_head_chunk(d.group());
+  const int64_t target = int64_t(kernel_occupancy(a, chunk)) * sm_count();
+  return plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits);
+}
+
+}  // namespace
+
+DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
+  const AttentionDims d = check_attention_args(a, kOp);
+  GQA_CHECK(d.n >= 1, kOp << ": no tokens to plan for");
+  return checked_plan(a, d, opt);
+}
+
+size_t decode_workspace_bytes(const AttentionArgs& a, const DecodeOptions& opt) {
+  const AttentionDims d = check_attention_args(a, kOp);
+  return d.n == 0 ? 0 : decode_partials_floats(d.n * d.hq, d.hd, checked_plan(a, d, opt)).total() * sizeof(float);
+}
+
+void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeOptions& opt) {
+  const AttentionDims d = check_attention_args(a, kOp);
+  if (d.n == 0) return;
+  const DecodePlan plan = checked_plan(a, d, opt);
+  DecodeParams p = make_params(a, d, plan);
+  const DecodePartials parts = decode_partials_floats(d.n * d.hq, d.hd, plan);
+  const size_t bytes = parts.total() * sizeof(float);
+  std::unique_ptr<AsyncBuffer> scratch;
+  if (bytes > 0) {
+    GQA_CHECK(opt.workspace == nullptr || opt.workspace_bytes >= bytes,
+              kOp << ": workspace of " << opt.workspace_bytes << " bytes, " << bytes << " needed");
+    GQA_CHECK(reinterpret_cast<uintptr_t>(opt.workspace) % 16 == 0, kOp << ": workspace must be 16-byte aligned");
+    if (opt.workspace == nullptr) scratch = std::make_unique<AsyncBuffer>(bytes, stream);
+    p.part_o = static_cast<float*>(scratch ? scratch->ptr : opt.workspace);
+    p.part_lse = p.part_o + parts.lse_offset;
+  }
+  GQA_ATTN_DISPATCH_DTYPE(a.q.dtype(), kOp, T,
+    GQA_ATTN_DISPATCH_HEAD_DIM(d.hd, kOp, HD,
+      GQA_ATTN_DISPATCH_GROUP_CHUNK(plan.head_chunk, kOp, GC, launch<T, HD, GC>(p, plan, d.n, stream);)))
+  if (plan.num_splits > 1) {
+    const int64_t rows = d.n * d.hq;
+    AttentionMergeArgs m;
+    m.part_o = Tensor::view(p.part_o, DType::kF32, {rows, plan.num_splits, d.hd}, Device::kCuda);
+    m.part_lse = Tensor::view(p.part_lse, DType::kF32, {rows, plan.num_splits}, Device::kCuda);
+    m.out = a.out.reshape({rows, d.hd});
+    attention_merge(m, stream);
+  }
+}
+
+}  // namespace gqa::cuda

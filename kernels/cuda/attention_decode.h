@@ -1,0 +1,67 @@
+// Group-aware split-KV ("flash-decoding") attention for decode steps.
+//
+// One thread block per (token, KV head, chunk of up to 8 of its query heads, KV split) streams its
+// split's keys through shared memory in 64-key tiles and scores every tile against all query
+// heads of the chunk, so for groups up to 8 (Llama-3-70B at any T) each K/V byte leaves HBM once
+// per step. Larger groups (up to MQA, 64+) run ceil(group / 8) chunk blocks side by side on the
+// same tiles (adjacent in the grid, so the repeats are L2 hits, not guaranteed HBM-once).
+// With more than one split, each block writes an f32 partial output and its log-sum-exp, and a
+// second kernel merges the splits. Correct for any batch (it never assumes one token per
+// sequence); attention() routes here when AttentionArgs::one_token_per_seq is set.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/ops.h"
+
+namespace gqa::cuda {
+
+constexpr int kDecodeTileKeys = 64;  // keys per shared-memory tile
+constexpr int kDecodeMaxHeadChunk = 8;
+
+struct DecodePlan {
+  int head_chunk = 1;       // query heads per block: 1, 2, 4 or 8 (the smallest power of two >= min(group, 8))
+  int head_chunks = 1;      // blocks per (token, KV head) to cover the group: ceil(group / head_chunk)
+  int num_splits = 1;       // KV splits per (token, KV head, chunk)
+  int tiles_per_split = 1;  // kDecodeTileKeys-key tiles per split
+  int64_t blocks() const;   // decode-kernel blocks per KV head and token: head_chunks * num_splits
+};
+
+// Query heads per decode block for a group: the smallest power of two >= min(group, 8).
+int decode_head_chunk(int64_t group);
+
+// The split plan, pure host arithmetic: enough splits that n_tokens * hkv * head_chunks *
+// num_splits blocks fill `target_blocks` (one wave at the kernel's occupancy), never more
+// splits than tiles of max_context; force_splits > 0 asks for that many (clamped the same way).
+DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
+                       int force_splits = 0);
+
+// Layout of the split partials in the workspace, in floats: part_o [rows, num_splits, hd] at 0,
+// part_lse [rows, num_splits] at lse_offset (rows = n * hq; empty for one split).
+struct DecodePartials {
+  size_t lse_offset = 0;
+  size_t lse_floats = 0;
+  size_t total() const { return lse_offset + lse_floats; }
+};
+DecodePartials decode_partials_floats(int64_t rows, int64_t hd, const DecodePlan& plan);
+
+struct DecodeOptions {
+  int num_splits = 0;              // 0: choose from max_context and the device; > 0: force (tests, tuning)
+  void* workspace = nullptr;       // device scratch for the split partials, or nullptr: cudaMallocAsync
+  size_t workspace_bytes = 0;      // its size; must be >= decode_workspace_bytes()
+};
+
+// The plan attention_decode would use for `a` on the current device.
+DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt = {});
+// Scratch bytes attention_decode needs for `a` (0 when the plan has one split): f32 partial
+// outputs and log-sum-exps, n * hq * num_splits * (hd + 1) floats plus alignment.
+size_t decode_workspace_bytes(const AttentionArgs& a, const DecodeOptions& opt = {});
+
+// Requires a.max_context >= 1 (largest positions[t] + 1); a token beyond the plan's reach gets
+// NaN outputs. Scratch for the split partials is opt.workspace when given (a caller that keeps
+// one avoids an allocation per call), else cudaMallocAsync / cudaFreeAsync on `stream`.
+void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeOptions& opt = {});
+
+}  // namespace gqa::cuda

@@ -1,0 +1,49 @@
+// Host-side planning of the split-KV decode: head chunks, split count, workspace layout.
+#include <algorithm>
+#include <cstdint>
+
+#include "core/error.h"
+#include "kernels/cuda/attention_decode.h"
+
+namespace gqa::cuda {
+namespace {
+
+constexpr const char* kOp = "cuda attention (decode)";
+
+}  // namespace
+
+int decode_head_chunk(int64_t group) {
+  int chunk = 1;
+  while (chunk < group && chunk < kDecodeMaxHeadChunk) chunk *= 2;
+  return chunk;
+}
+
+int64_t DecodePlan::blocks() const { return int64_t(head_chunks) * num_splits; }
+
+DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
+                       int force_splits) {
+  GQA_CHECK(n_tokens >= 1 && hkv >= 1 && group >= 1 && max_context >= 1,
+            kOp << ": cannot plan " << n_tokens << " tokens, " << hkv << " KV heads, group " << group
+                << ", max_context " << max_context);
+  DecodePlan plan;
+  plan.head_chunk = decode_head_chunk(group);
+  plan.head_chunks = static_cast<int>((group + plan.head_chunk - 1) / plan.head_chunk);
+  const int64_t tiles = (max_context + kDecodeTileKeys - 1) / kDecodeTileKeys;
+  const int64_t base = n_tokens * hkv * plan.head_chunks;  // blocks without splitting
+  int64_t want = force_splits > 0 ? force_splits : (target_blocks + base - 1) / base;
+  want = std::clamp<int64_t>(want, 1, tiles);
+  plan.tiles_per_split = static_cast<int>((tiles + want - 1) / want);
+  plan.num_splits = static_cast<int>((tiles + plan.tiles_per_split - 1) / plan.tiles_per_split);
+  GQA_CHECK(plan.blocks() <= INT32_MAX, kOp << ": " << plan.blocks() << " blocks per KV head exceed the grid");
+  return plan;
+}
+
+DecodePartials decode_partials_floats(int64_t rows, int64_t hd, const DecodePlan& plan) {
+  DecodePartials parts;
+  if (plan.num_splits == 1) return parts;
+  parts.lse_offset = size_t(rows) * plan.num_splits * hd;  // a multiple of 64 floats: lse stays aligned
+  parts.lse_floats = size_t(rows) * plan.num_splits;
+  return parts;
+}
+
+}  // namespace gqa::cuda

@@ -1,0 +1,76 @@
+// One block per query row; thread = (4 dims, split group): each thread merges its group's splits
+// into a SoftmaxState (independent loads, so many are in flight), then group 0 merges the groups'
+// states through shared memory and stores the normalised result.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_merge.h"
+#include "kernels/cuda/check_args.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace gqa::cuda {
+namespace {
+
+using namespace attn;
+
+constexpr const char* kOp = "cuda attention_merge";
+constexpr int kThreads = 1024;
+
+template <typename T, int HD>
+__global__ void __launch_bounds__(kThreads) merge_kernel(const float* part_o, const float* part_lse, T* out,
+                                                              int num_splits) {
+  constexpr int kLanes = HD / 4, kGroups = kThreads / kLanes;
+  __shared__ float4 o_s[kGroups][kLanes];
+  __shared__ float m_s[kGroups][kLanes], d_s[kGroups][kLanes];
+  const size_t row = blockIdx.x;
+  const int lane = threadIdx.x % kLanes, grp = threadIdx.x / kLanes;
+  SoftmaxState<4> st;
+  st.init();
+#pragma unroll 4
+  for (int s = grp; s < num_splits; s += kGroups) {
+    const float4 o = *reinterpret_cast<const float4*>(part_o + (row * num_splits + s) * HD + lane * 4);
+    const float o2[4] = {o.x, o.y, o.z, o.w};
+    st.merge(o2, part_lse[row * num_splits + s], 1.0f);
+  }
+  o_s[grp][lane] = make_float4(st.o[0], st.o[1], st.o[2], st.o[3]);
+  m_s[grp][lane] = st.m;
+  d_s[grp][lane] = st.d;
+  __syncthreads();
+  if (grp != 0) return;
+  for (int k = 1; k < kGroups; ++k) {
+    const float4 o = o_s[k][lane];
+    const float o2[4] = {o.x, o.y, o.z, o.w};
+    st.merge(o2, m_s[k][lane], d_s[k][lane]);
+  }
+  st.normalize();
+#pragma unroll
+  for (int e = 0; e < 4; ++e) out[row * HD + lane * 4 + e] = store_f32<T>(st.o[e]);
+}
+
+template <typename T, int HD>
+void launch(const AttentionMergeArgs& a, cudaStream_t stream) {
+  const int64_t rows = a.part_o.dim(0);
+  if (rows == 0) return;
+  merge_kernel<T, HD><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(
+      a.part_o.data_as<float>(), a.part_lse.data_as<float>(), a.out.data_as<T>(), static_cast<int>(a.part_o.dim(1)));
+  GQA_CUDA_LAUNCH_CHECK("attention merge_kernel");
+}
+
+}  // namespace
+
+void attention_merge(const AttentionMergeArgs& a, cudaStream_t stream) {
+  detail::expect_ndim(a.part_o, 3, kOp, "part_o");
+  const int64_t rows = a.part_o.dim(0), splits = a.part_o.dim(1), hd = a.part_o.dim(2);
+  detail::expect(a.part_o, DType::kF32, a.part_o.shape(), kOp, "part_o");
+  detail::expect(a.part_lse, DType::kF32, {rows, splits}, kOp, "part_lse");
+  detail::expect_ndim(a.out, 2, kOp, "out");
+  detail::expect_float(a.out, kOp, "out");
+  detail::expect(a.out, a.out.dtype(), {rows, hd}, kOp, "out");
+  GQA_CHECK(splits >= 1 && splits <= INT32_MAX, kOp << ": " << splits << " splits in part_o " << shape_str(a.part_o.shape()));
+  GQA_CHECK(rows <= INT32_MAX, kOp << ": " << rows << " rows exceed the grid");
+  GQA_CHECK(reinterpret_cast<uintptr_t>(a.part_o.data()) % 16 == 0, kOp << ": part_o must be 16-byte aligned");
+  GQA_ATTN_DISPATCH_DTYPE(a.out.dtype(), kOp, T, GQA_ATTN_DISPATCH_HEAD_DIM(hd, kOp, HD, launch<T, HD>(a, stream);))
+}
+
+}  // namespace gqa::cuda

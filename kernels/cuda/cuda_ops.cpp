@@ -1,0 +1,100 @@
+#include "kernels/cuda/cuda_ops.h"
+
+#include <cstring>
+#include <vector>
+
+#include "kernels/cuda/add.h"
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/check_args.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_info.h"
+#include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/embedding.h"
+#include "kernels/cuda/kv_write.h"
+#include "kernels/cuda/rmsnorm.h"
+#include "kernels/cuda/rope.h"
+#include "kernels/cuda/swiglu.h"
+
+namespace gqa::cuda {
+
+CudaOps::CudaOps(int device, DType compute) : device_(device), compute_(compute) {
+  GQA_CHECK(compute == DType::kF32 || compute == DType::kF16 || compute == DType::kBF16,
+            "CudaOps: compute dtype must be f32, f16 or bf16, got " << dtype_name(compute));
+  const int count = device_count();
+  GQA_CHECK(device >= 0 && device < count,
+            "CudaOps: device " << device << " does not exist (" << count << " CUDA device(s) visible)");
+  GQA_CUDA_CHECK(cudaSetDevice(device));
+  GQA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  try {
+    gemm_ = std::make_unique<Gemm>();
+  } catch (...) {
+    cudaStreamDestroy(stream_);
+    throw;
+  }
+}
+
+CudaOps::~CudaOps() {
+  // No throw from a destructor: a failure here means the context is already broken.
+  cudaStreamSynchronize(stream_);
+  gemm_.reset();
+  cudaStreamDestroy(stream_);
+}
+
+Tensor CudaOps::alloc(DType dtype, Shape shape) {
+  Tensor t = device_alloc(dtype, std::move(shape));
+  fill_bytes(t, 0, stream_);
+  return t;
+}
+
+// src: numel(dst) floats, converted on the host to dst's dtype, then copied (synchronously).
+void CudaOps::upload_f32(const float* src, Tensor dst) {
+  detail::expect_device(dst, "upload_f32", "destination");
+  GQA_CHECK(dst.dtype() != DType::kI32,
+            "upload_f32: destination " << shape_str(dst.shape()) << " is i32; use upload_i32");
+  std::vector<uint8_t> staged(dst.nbytes());
+  convert_from_f32(src, staged.data(), dst.dtype(), static_cast<size_t>(dst.numel()));
+  copy_to_device(staged.data(), dst, stream_);
+}
+
+void CudaOps::upload_i32(const int32_t* src, Tensor dst) {
+  detail::expect_device(dst, "upload_i32", "destination");
+  GQA_CHECK(dst.dtype() == DType::kI32, "upload_i32: destination " << shape_str(dst.shape()) << " is "
+                                                                   << dtype_name(dst.dtype()) << ", not i32");
+  copy_to_device(src, dst, stream_);
+}
+
+// dst: numel(src) floats. Ordered after all work queued on the stream.
+void CudaOps::download_f32(const Tensor& src, float* dst) {
+  detail::expect_device(src, "download_f32", "source");
+  GQA_CHECK(src.dtype() != DType::kI32, "download_f32: source " << shape_str(src.shape()) << " is i32");
+  if (src.dtype() == DType::kF32) {
+    copy_to_host(src, dst, stream_);
+    return;
+  }
+  std::vector<uint8_t> staged(src.nbytes());
+  copy_to_host(src, staged.data(), stream_);
+  convert_to_f32(staged.data(), src.dtype(), dst, static_cast<size_t>(src.numel()));
+}
+
+void CudaOps::synchronize() { GQA_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+void CudaOps::embedding(const EmbeddingArgs& a) { cuda::embedding(a, stream_); }
+
+void CudaOps::rmsnorm(const RmsNormArgs& a) {
+  constexpr const char* kOp = "cuda rmsnorm";
+  detail::expect_device(a.x, kOp, "x");
+  detail::expect_device(a.weight, kOp, "weight");
+  detail::expect_device(a.out, kOp, "out");
+  cuda::rmsnorm(RmsNormResidualArgs{a.x, Tensor(), a.weight, a.out, a.eps}, stream_);
+}
+
+void CudaOps::matmul(const MatmulArgs& a) { gemm_->run(a, stream_); }
+void CudaOps::rope(const RopeArgs& a) { cuda::rope(a, stream_); }
+void CudaOps::kv_write(const KvWriteArgs& a) { cuda::kv_write(a, stream_); }
+
+void CudaOps::attention(const AttentionArgs& a) { cuda::attention(a, stream_); }
+
+void CudaOps::swiglu(const SwigluArgs& a) { cuda::swiglu(a, stream_); }
+void CudaOps::add(const Tensor& x, Tensor y) { cuda::add(AddArgs{x, std::move(y)}, stream_); }
+
+}  // namespace gqa::cuda

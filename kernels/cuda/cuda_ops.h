@@ -1,0 +1,55 @@
+// The CUDA backend: gqa::Ops on one GPU, in bf16 (default), f16 or f32.
+//
+// Owns a non-blocking stream (every op and copy is ordered on it; the Communicator gets it
+// through stream()), and a cuBLASLt handle with its workspace for the GEMMs. Memory comes from
+// cudaMalloc, zero-filled on the stream like the CPU backend's (so nothing ever reads
+// uninitialised bytes, e.g. unused KV cache slots). Host copies are synchronous.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <memory>
+
+#include "kernels/cuda/gemm.h"
+#include "kernels/ops.h"
+
+namespace gqa::cuda {
+
+class CudaOps final : public Ops {
+ public:
+  // Selects `device` for this thread (cudaSetDevice) and creates the stream and cuBLASLt state.
+  // compute: dtype of weights, activations and the KV cache (f32, f16 or bf16).
+  explicit CudaOps(int device, DType compute = DType::kBF16);
+  ~CudaOps() override;
+  CudaOps(const CudaOps&) = delete;
+  CudaOps& operator=(const CudaOps&) = delete;
+
+  Device device() const override { return Device::kCuda; }
+  DType compute_dtype() const override { return compute_; }
+  int device_index() const { return device_; }
+
+  Tensor alloc(DType dtype, Shape shape) override;
+  void upload_f32(const float* src, Tensor dst) override;
+  void upload_i32(const int32_t* src, Tensor dst) override;
+  void download_f32(const Tensor& src, float* dst) override;
+  void synchronize() override;
+  void* stream() override { return stream_; }
+  cudaStream_t cuda_stream() const { return stream_; }
+
+  void embedding(const EmbeddingArgs& a) override;
+  void rmsnorm(const RmsNormArgs& a) override;
+  void matmul(const MatmulArgs& a) override;
+  void rope(const RopeArgs& a) override;
+  void kv_write(const KvWriteArgs& a) override;
+  void attention(const AttentionArgs& a) override;
+  void swiglu(const SwigluArgs& a) override;
+  void add(const Tensor& x, Tensor y) override;
+
+ private:
+  int device_;
+  DType compute_;
+  cudaStream_t stream_ = nullptr;
+  std::unique_ptr<Gemm> gemm_;
+};
+
+}  // namespace gqa::cuda

@@ -1,0 +1,45 @@
+// GEMMs on the GPU through cuBLASLt: y[n, m] = x[n, k] W[m, k]^T (+ bias[m]), W in
+// torch.nn.Linear layout. f32, f16 or bf16 operands (x, w, y, bias one dtype), fp32 accumulation
+// (CUBLAS_COMPUTE_32F: no TF32 for f32, so f32 results track the CPU reference tightly), output
+// rounded once to the dtype. The bias is added by a separate kernel after the GEMM.
+//
+// Row-major y = x W^T is, in cuBLAS's column-major terms, Y^T (m x n) = op(A) B with A = W read
+// as a k x m column-major matrix (transposed) and B = x^T read as k x n: the "TN" GEMM.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include "kernels/ops.h"
+
+namespace gqa::cuda {
+
+class Gemm {
+ public:
+  explicit Gemm(size_t workspace_bytes = size_t{32} << 20);
+  ~Gemm();
+  Gemm(const Gemm&) = delete;
+  Gemm& operator=(const Gemm&) = delete;
+
+  // Throws gqa::Error for bad shapes/dtypes, overlapping output, or when cuBLASLt offers no
+  // algorithm for the shape and pointer alignments.
+  void run(const MatmulArgs& a, cudaStream_t stream);
+
+ private:
+  struct Plan;  // descriptors and the chosen algorithm for one shape (gemm.cpp)
+  // dtype, n, m, k, alignment of x, w, y in bytes
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, uint32_t, uint32_t, uint32_t>;
+  const Plan& plan_for(const Key& key);
+
+  cublasLtHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 0;
+  std::map<Key, std::unique_ptr<Plan>> plans_;
+};
+
+}  // namespace gqa::cuda

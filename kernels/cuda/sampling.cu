@@ -1,0 +1,261 @@
+// Greedy: one block per row, each thread keeps its best (value, id), then a warp-shuffle and a
+// shared-memory reduction with the tie rule (larger value, else lower id).
+// Sampled: (1) copy the logits to f32 keys with ids and a NaN flag per row, (2) a stable
+// segmented radix sort (descending) per row, so equal logits keep ascending ids, (3) one block per
+// row: softmax mass of the top-k by a block reduction, then the top-p cut and the draw each as a
+// block-wide prefix scan that stops at the first crossing.
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+#include <cub/device/device_segmented_radix_sort.cuh>
+
+#include <climits>
+#include <cmath>
+
+#include "kernels/cuda/check_args.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/sampling.h"
+
+namespace gqa::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ bool better(float v, int i, float best, int best_i) {
+  return v > best || (v == best && i < best_i);
+}
+
+template <typename T>
+__global__ void argmax_kernel(const T* logits, int vocab, int32_t* out) {
+  const T* row = logits + static_cast<long long>(blockIdx.x) * vocab;
+  float best = -INFINITY;
+  int best_i = INT_MAX;
+  int nan = 0;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+    const float v = load_f32(row[i]);
+    if (isnan(v)) {
+      nan = 1;
+    } else if (better(v, i, best, best_i)) {
+      best = v;
+      best_i = i;
+    }
+  }
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, best, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, best_i, o);
+    if (better(ov, oi, best, best_i)) {
+      best = ov;
+      best_i = oi;
+    }
+  }
+  nan = __any_sync(0xffffffffu, nan);
+  __shared__ float warp_best[kThreads / 32];
+  __shared__ int warp_best_i[kThreads / 32];
+  __shared__ int warp_nan[kThreads / 32];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) {
+    warp_best[warp] = best;
+    warp_best_i[warp] = best_i;
+    warp_nan[warp] = nan;
+  }
+  __syncthreads();
+  if (threadIdx.x != 0) return;
+  for (int w = 1; w < kThreads / 32; ++w) {
+    nan |= warp_nan[w];
+    if (better(warp_best[w], warp_best_i[w], best, best_i)) {
+      best = warp_best[w];
+      best_i = warp_best_i[w];
+    }
+  }
+  out[blockIdx.x] = nan ? -1 : (best_i == INT_MAX ? 0 : best_i);
+}
+
+// keys/ids: [m, vocab] f32 copy of the logits and the column index; nan_flags[row] = 1 for a
+// row holding a NaN (zeroed before); offsets: [m + 1] segment starts, row * vocab.
+template <typename T>
+__global__ void prepare_kernel(const T* logits, float* keys, int32_t* ids, int32_t* nan_flags, int32_t* offsets,
+                               int m, int vocab) {
+  const long long count = static_cast<long long>(m) * vocab;
+  const long long end = count > m ? count : m + 1;  // offsets has m + 1 entries (more than count if vocab is 1)
+  const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < end; i += stride) {
+    if (i < count) {
+      const float v = load_f32(logits[i]);
+      keys[i] = v;
+      ids[i] = static_cast<int32_t>(i % vocab);
+      if (isnan(v)) nan_flags[i / vocab] = 1;
+    }
+    if (i <= m) offsets[i] = static_cast<int32_t>(i * vocab);
+  }
+}
+
+using BlockScan = cub::BlockScan<double, kThreads>;
+using BlockReduce = cub::BlockReduce<double, kThreads>;
+
+struct Crossing {
+  int index;   // first i with the crossing, -1 when the sum never crosses
+  double cum;  // sum of p_0..p_index (the whole sum when index is -1)
+};
+
+// Over p_i = exp((keys[i] - max_key) * inv_t), i < count: the first i whose running sum reaches
+// the threshold (>= when inclusive, else >). Tiles of kThreads elements, one block-wide scan each.
+__device__ Crossing first_crossing(const float* keys, int count, double max_key, double inv_t, double threshold,
+                                   bool inclusive, BlockScan::TempStorage& scan) {
+  __shared__ int found;
+  __shared__ double found_cum;
+  double running = 0.0;
+  for (int base = 0; base < count; base += kThreads) {
+    const int i = base + static_cast<int>(threadIdx.x);
+    const double p = i < count ? exp((static_cast<double>(keys[i]) - max_key) * inv_t) : 0.0;
+    double incl = 0.0, tile_sum = 0.0;
+    BlockScan(scan).InclusiveSum(p, incl, tile_sum);
+    if (threadIdx.x == 0) found = INT_MAX;
+    __syncthreads();
+    const double cum = running + incl;
+    if (i < count && (inclusive ? cum >= threshold : cum > threshold)) atomicMin(&found, i);
+    __syncthreads();
+    const int hit = found;
+    if (hit != INT_MAX) {
+      if (i == hit) found_cum = cum;
+      __syncthreads();
+      const Crossing c{hit, found_cum};
+      __syncthreads();  // everyone has read the shared result before it is reused
+      return c;
+    }
+    running += tile_sum;  // tile_sum is the same in every thread
+    __syncthreads();      // scan storage and `found` are reused by the next tile
+  }
+  return {-1, running};
+}
+
+// One block per row of the sorted keys/ids.
+__global__ void select_kernel(const float* keys, const int32_t* ids, const float* uniforms, const int32_t* nan_flags,
+                              int vocab, int k, double inv_t, double top_p, int32_t* out) {
+  __shared__ union {
+    BlockScan::TempStorage scan;
+    BlockReduce::TempStorage reduce;
+  } tmp;
+  __shared__ double total_shared;
+  const int row = blockIdx.x;
+  if (nan_flags[row] != 0) {
+    if (threadIdx.x == 0) out[row] = -1;
+    return;
+  }
+  const float* rk = keys + static_cast<long long>(row) * vocab;
+  const int32_t* ri = ids + static_cast<long long>(row) * vocab;
+  const double max_key = rk[0];
+  double part = 0.0;
+  for (int i = threadIdx.x; i < k; i += blockDim.x) part += exp((static_cast<double>(rk[i]) - max_key) * inv_t);
+  const double total_t0 = BlockReduce(tmp.reduce).Sum(part);  // valid in thread 0
+  if (threadIdx.x == 0) total_shared = total_t0;
+  __syncthreads();
+  const double total = total_shared;
+
+  int keep = k;
+  double kept = total;
+  if (top_p < 1.0) {
+    const Crossing c = first_crossing(rk, k, max_key, inv_t, top_p * total, true, tmp.scan);
+    if (c.index >= 0) {
+      keep = c.index + 1;
+      kept = c.cum;
+    }
+  }
+  const double r = static_cast<double>(uniforms[row]) * kept;
+  const Crossing c = first_crossing(rk, keep, max_key, inv_t, r, false, tmp.scan);
+  if (threadIdx.x == 0) out[row] = ri[c.index >= 0 ? c.index : keep - 1];
+}
+
+template <typename T>
+void launch_argmax(const ArgmaxArgs& a, cudaStream_t stream) {
+  const int m = static_cast<int>(a.logits.dim(0)), vocab = static_cast<int>(a.logits.dim(1));
+  if (m == 0) return;
+  argmax_kernel<T><<<m, kThreads, 0, stream>>>(a.logits.data_as<T>(), vocab, a.out.data_as<int32_t>());
+  GQA_CUDA_LAUNCH_CHECK("argmax_kernel");
+}
+
+void check_logits(const Tensor& logits, const Tensor& out, const char* op) {
+  detail::expect_ndim(logits, 2, op, "logits");
+  detail::expect_float(logits, op, "logits");
+  GQA_CHECK(logits.dim(1) > 0, op << ": empty vocabulary in logits " << shape_str(logits.shape()));
+  GQA_CHECK(logits.numel() <= INT_MAX, op << ": logits " << shape_str(logits.shape()) << " exceed 2^31 elements");
+  detail::expect(out, DType::kI32, {logits.dim(0)}, op, "out");
+}
+
+}  // namespace
+
+void argmax(const ArgmaxArgs& a, cudaStream_t stream) {
+  check_logits(a.logits, a.out, "cuda argmax");
+  GQA_CUDA_DISPATCH_FLOAT(a.logits.dtype(), "cuda argmax", launch_argmax, a, stream);
+}
+
+namespace {
+
+// Stream-ordered scratch: cudaMallocAsync now, cudaFreeAsync at the end of the scope. The free
+// is queued after the kernels that use the memory, so leaving the scope before they run is safe.
+class StreamScratch {
+ public:
+  StreamScratch(size_t bytes, cudaStream_t stream) : stream_(stream) {
+    GQA_CUDA_CHECK(cudaMallocAsync(&p_, bytes == 0 ? 1 : bytes, stream));
+  }
+  ~StreamScratch() {
+    if (p_ != nullptr) cudaFreeAsync(p_, stream_);
+  }
+  StreamScratch(const StreamScratch&) = delete;
+  StreamScratch& operator=(const StreamScratch&) = delete;
+  template <typename T>
+  T* as() const { return static_cast<T*>(p_); }
+
+ private:
+  void* p_ = nullptr;
+  cudaStream_t stream_;
+};
+
+template <typename T>
+void launch_prepare(const Tensor& logits, float* keys, int32_t* ids, int32_t* nan_flags, int32_t* offsets,
+                    cudaStream_t stream) {
+  const int m = static_cast<int>(logits.dim(0)), vocab = static_cast<int>(logits.dim(1));
+  const long long count = static_cast<long long>(m) * vocab + m + 1;  // covers the m + 1 offsets too
+  prepare_kernel<T><<<grid_for(count, kThreads), kThreads, 0, stream>>>(logits.data_as<T>(), keys, ids, nan_flags,
+                                                                        offsets, m, vocab);
+  GQA_CUDA_LAUNCH_CHECK("prepare_kernel");
+}
+
+}  // namespace
+
+void sample(const SampleArgs& a, cudaStream_t stream) {
+  constexpr const char* kOp = "cuda sample";
+  check_logits(a.logits, a.out, kOp);
+  GQA_CHECK(std::isfinite(a.temperature) && a.temperature >= 0, kOp << ": temperature must be >= 0, got "
+                                                                    << a.temperature);
+  GQA_CHECK(a.top_k >= 0, kOp << ": top_k must be >= 0, got " << a.top_k);
+  GQA_CHECK(a.top_p > 0 && a.top_p <= 1, kOp << ": top_p must be in (0, 1], got " << a.top_p);
+  if (a.temperature == 0.0f) return argmax({a.logits, a.out}, stream);
+  detail::expect(a.uniforms, DType::kF32, {a.logits.dim(0)}, kOp, "uniforms");
+  const int m = static_cast<int>(a.logits.dim(0)), vocab = static_cast<int>(a.logits.dim(1));
+  if (m == 0) return;
+  const int count = m * vocab;  // check_logits bounds it by INT_MAX
+  const size_t bytes = static_cast<size_t>(count) * 4;
+  StreamScratch keys_in(bytes, stream), keys_out(bytes, stream), ids_in(bytes, stream), ids_out(bytes, stream);
+  StreamScratch nan_flags(static_cast<size_t>(m) * 4, stream), offsets(static_cast<size_t>(m + 1) * 4, stream);
+  GQA_CUDA_CHECK(cudaMemsetAsync(nan_flags.as<void>(), 0, static_cast<size_t>(m) * 4, stream));
+  GQA_CUDA_DISPATCH_FLOAT(a.logits.dtype(), kOp, launch_prepare, a.logits, keys_in.as<float>(), ids_in.as<int32_t>(),
+                          nan_flags.as<int32_t>(), offsets.as<int32_t>(), stream);
+
+  // Radix sort is stable: equal logits keep ascending ids, the CPU sampler's tie order.
+  size_t temp_bytes = 0;
+  GQA_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairsDescending(
+      nullptr, temp_bytes, keys_in.as<float>(), keys_out.as<float>(), ids_in.as<int32_t>(), ids_out.as<int32_t>(),
+      count, m, offsets.as<int32_t>(), offsets.as<int32_t>() + 1, 0, 32, stream));
+  StreamScratch temp(temp_bytes, stream);
+  GQA_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairsDescending(
+      temp.as<void>(), temp_bytes, keys_in.as<float>(), keys_out.as<float>(), ids_in.as<int32_t>(),
+      ids_out.as<int32_t>(), count, m, offsets.as<int32_t>(), offsets.as<int32_t>() + 1, 0, 32, stream));
+
+  const int k = a.top_k > 0 && a.top_k < vocab ? static_cast<int>(a.top_k) : vocab;
+  select_kernel<<<m, kThreads, 0, stream>>>(keys_out.as<float>(), ids_out.as<int32_t>(), a.uniforms.data_as<float>(),
+                                            nan_flags.as<int32_t>(), vocab, k, 1.0 / static_cast<double>(a.temperature),
+                                            static_cast<double>(a.top_p), a.out.data_as<int32_t>());
+  GQA_CUDA_LAUNCH_CHECK("select_kernel");
+}
+
+}  // namespace gqa::cuda

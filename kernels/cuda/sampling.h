@@ -1,0 +1,40 @@
+// Token sampling on the GPU, with the CPU sampler's semantics (src/runtime/sampler.cpp):
+//   greedy:  argmax, ties go to the lowest id;
+//   sampled: candidates sorted by logit (descending, ties lowest id first), cut to top_k,
+//            softmax at the temperature (max-subtracted, in f64), cut to the smallest prefix
+//            whose mass reaches top_p, then the first candidate whose cumulative mass exceeds
+//            u * kept_mass, where u in [0, 1) comes from the host (one per row). Drawing u with
+//            std::generate_canonical<double, 53> from the Sampler's std::mt19937_64(seed) gives
+//            the same token the CPU Sampler picks (u is passed as f32, so a draw within ~1e-7
+//            of a boundary may differ); the result is deterministic for a seed either way.
+// A row containing NaN yields -1 (the CPU sampler throws): the caller checks and reports.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/ops.h"
+
+namespace gqa::cuda {
+
+struct ArgmaxArgs {
+  Tensor logits;  // [m, vocab] f32, f16 or bf16
+  Tensor out;     // i32 [m]
+};
+
+void argmax(const ArgmaxArgs& a, cudaStream_t stream);
+
+struct SampleArgs {
+  Tensor logits;              // [m, vocab] f32, f16 or bf16
+  Tensor uniforms;            // f32 [m], each in [0, 1)
+  Tensor out;                 // i32 [m]
+  float temperature = 1.0f;   // 0 = greedy (argmax; uniforms unused)
+  int64_t top_k = 0;          // 0 = all tokens
+  float top_p = 1.0f;         // in (0, 1]
+};
+
+// Sorts a copy of the logits (stream-ordered scratch from cudaMallocAsync).
+void sample(const SampleArgs& a, cudaStream_t stream);
+
+}  // namespace gqa::cuda

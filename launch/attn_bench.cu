@@ -1,0 +1,261 @@
+// gqa-attn-bench: times the CUDA decode attention for one rank's shard of Llama-3-70B at T = 8
+// (8 query heads, 1 KV head, head_dim 128, bf16, block_size 16) at contexts 8K / 32K / 128K,
+// batch 1 and 16, against a device-to-device copy measured in the same run.
+//
+// Method: CUDA events around each attention_decode call (decode + split-merge kernels, with a
+// workspace kept across calls); 5 warm-up calls, then the median of --runs (default 30);
+// several KV cache copies (random data, shuffled block tables) are rotated so the L2 cannot hold
+// the working set; a spin kernel queued before each timed call lets the host enqueue ahead, so
+// host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
+// reads and writes). --check first verifies one batch against the CPU twin; --splits N forces the
+// KV split count (for tuning the automatic plan).
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_info.h"
+#include "kernels/cuda/device_memory.h"
+
+namespace gqa {
+namespace {
+
+constexpr int64_t kHq = 8, kHkv = 1, kHd = 128, kBlockSize = 16;
+
+struct Options {
+  bool check = false;
+  int runs = 30;
+  int warmup = 5;
+  int splits = 0;  // 0: the kernel's own plan; > 0: forced (tuning)
+};
+
+// Deterministic pseudo-random bf16 in [-1, 1) from the element index (no host round trip).
+__global__ void fill_random_bf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    uint32_t x = static_cast<uint32_t>(i) * 2654435761u ^ seed ^ static_cast<uint32_t>(i >> 32);
+    x ^= x >> 15;
+    x *= 2246822519u;
+    x ^= x >> 13;
+    p[i] = __float2bfloat16(static_cast<float>(x) * (2.0f / 4294967296.0f) - 1.0f);
+  }
+}
+
+// Keeps the GPU busy for `cycles` clocks so the host can queue the timed work behind it.
+__global__ void spin(int64_t cycles) {
+  const int64_t start = clock64();
+  while (clock64() - start < cycles) {
+  }
+}
+
+void fill(Tensor t, uint32_t seed) {
+  fill_random_bf16<<<1024, 256>>>(t.data_as<__nv_bfloat16>(), t.numel(), seed);
+  GQA_CUDA_LAUNCH_CHECK("fill_random_bf16");
+}
+
+float median(std::vector<float> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Times `work(i)` (i = run index) with events, each run behind a spin kernel; returns the median in ms.
+template <typename Work>
+float time_median(const Options& opt, Work&& work) {
+  cudaEvent_t start, stop;
+  GQA_CUDA_CHECK(cudaEventCreate(&start));
+  GQA_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<float> ms;
+  for (int i = 0; i < opt.warmup + opt.runs; ++i) {
+    spin<<<1, 1>>>(200000);  // ~100 us at H100 clocks
+    GQA_CUDA_LAUNCH_CHECK("spin");
+    GQA_CUDA_CHECK(cudaEventRecord(start));
+    work(i);
+    GQA_CUDA_CHECK(cudaEventRecord(stop));
+    GQA_CUDA_CHECK(cudaEventSynchronize(stop));
+    float t = 0;
+    GQA_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
+    if (i >= opt.warmup) ms.push_back(t);
+  }
+  GQA_CUDA_CHECK(cudaEventDestroy(start));
+  GQA_CUDA_CHECK(cudaEventDestroy(stop));
+  return median(ms);
+}
+
+// Device-to-device copy bandwidth (bytes read + written per second) over a 1 GiB buffer.
+double copy_bandwidth(const Options& opt) {
+  const int64_t n = int64_t(1) << 29;  // bf16 elements: 1 GiB
+  Tensor src = cuda::device_alloc(DType::kBF16, {n}), dst = cuda::device_alloc(DType::kBF16, {n});
+  fill(src, 1);
+  const float ms = time_median(opt, [&](int) {
+    GQA_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.nbytes(), cudaMemcpyDeviceToDevice));
+  });
+  return 2.0 * double(src.nbytes()) / (ms * 1e-3);
+}
+
+struct DecodeInputs {
+  std::vector<Tensor> k, v;  // rotated copies
+  Tensor q, out, tables, token_seq, positions;
+  AttentionArgs args(size_t copy) const {
+    AttentionArgs a;
+    a.q = q;
+    a.k_cache = k[copy];
+    a.v_cache = v[copy];
+    a.block_tables = tables;
+    a.token_seq = token_seq;
+    a.positions = positions;
+    a.out = out;
+    a.scale = 1.0f / std::sqrt(float(kHd));
+    a.one_token_per_seq = true;
+    return a;
+  }
+};
+
+// `batch` sequences of `ctx` tokens in shuffled blocks; enough cache copies to defeat the L2.
+DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes) {
+  DecodeInputs in;
+  const int64_t blocks_per_seq = (ctx + kBlockSize - 1) / kBlockSize, num_blocks = batch * blocks_per_seq;
+  const size_t kv_bytes = size_t(2) * num_blocks * kBlockSize * kHkv * kHd * 2;
+  const size_t copies = std::max<size_t>(2, (4 * l2_bytes + kv_bytes - 1) / kv_bytes);
+  for (size_t c = 0; c < copies; ++c) {
+    in.k.push_back(cuda::device_alloc(DType::kBF16, {num_blocks, kBlockSize, kHkv, kHd}));
+    in.v.push_back(cuda::device_alloc(DType::kBF16, {num_blocks, kBlockSize, kHkv, kHd}));
+    fill(in.k.back(), uint32_t(2 * c + 10));
+    fill(in.v.back(), uint32_t(2 * c + 11));
+  }
+  std::vector<int32_t> perm(num_blocks), seq(batch), pos(batch, int32_t(ctx - 1));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(7));
+  std::iota(seq.begin(), seq.end(), 0);
+  in.tables = cuda::device_alloc(DType::kI32, {batch, blocks_per_seq});
+  in.token_seq = cuda::device_alloc(DType::kI32, {batch});
+  in.positions = cuda::device_alloc(DType::kI32, {batch});
+  cuda::copy_to_device(perm.data(), in.tables);
+  cuda::copy_to_device(seq.data(), in.token_seq);
+  cuda::copy_to_device(pos.data(), in.positions);
+  in.q = cuda::device_alloc(DType::kBF16, {batch, kHq, kHd});
+  in.out = cuda::device_alloc(DType::kBF16, {batch, kHq, kHd});
+  fill(in.q, 3);
+  return in;
+}
+
+void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, size_t l2_bytes) {
+  const DecodeInputs in = make_inputs(ctx, batch, l2_bytes);
+  std::vector<AttentionArgs> args;
+  for (size_t c = 0; c < in.k.size(); ++c) {
+    args.push_back(in.args(c));
+    args.back().max_context = ctx;
+  }
+  // A workspace kept across calls, as a decode loop would: times the two kernels, not allocation.
+  cuda::DecodeOptions dopt;
+  dopt.num_splits = opt.splits;
+  const cuda::DecodePlan plan = cuda::describe_decode(args[0], dopt);
+  dopt.workspace_bytes = cuda::decode_workspace_bytes(args[0], dopt);
+  const Tensor ws = cuda::device_alloc(DType::kF32, {int64_t(dopt.workspace_bytes / 4 + 1)});
+  dopt.workspace = ws.data();
+  const float ms = time_median(opt, [&](int i) { cuda::attention_decode(args[size_t(i) % args.size()], nullptr, dopt); });
+  const double bytes = double(batch) * ctx * kHkv * kHd * 2 /*K and V*/ * 2 /*bf16*/;
+  const double bw = bytes / (ms * 1e-3);
+  std::printf("| %6lldK | %5lld | %6d | %8.1f | %9.1f | %8.1f | %6.1f%% |\n", (long long)(ctx / 1024),
+              (long long)batch, plan.num_splits, bytes / 1e6, ms * 1e3, bw / 1e9, 100.0 * bw / copy_bw);
+}
+
+std::vector<float> download_f32(const Tensor& t) {
+  std::vector<uint16_t> raw(t.numel());
+  cuda::copy_to_host(t, raw.data());
+  std::vector<float> out(raw.size());
+  convert_to_f32(raw.data(), DType::kBF16, out.data(), out.size());
+  return out;
+}
+
+// Three sequences (1, 1000 and 5000 tokens of context) through cuda::attention and the CPU twin.
+bool check_against_cpu() {
+  const std::vector<int32_t> ctx = {1, 1000, 5000};
+  const int64_t batch = 3, blocks_per_seq = (5000 + kBlockSize - 1) / kBlockSize;
+  const int64_t num_blocks = batch * blocks_per_seq;
+  DecodeInputs in = make_inputs(5000, batch, 0);
+  std::vector<int32_t> pos = {0, 999, 4999};
+  cuda::copy_to_device(pos.data(), in.positions);
+  AttentionArgs a = in.args(0);
+  a.max_context = 5000;
+  cuda::fill_bytes(a.out, 0xff);
+  cuda::attention(a, nullptr);
+  GQA_CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<float> q = download_f32(in.q), k = download_f32(in.k[0]), v = download_f32(in.v[0]);
+  std::vector<float> got = download_f32(in.out), ref(got.size());
+  std::vector<int32_t> tables(batch * blocks_per_seq), seq = {0, 1, 2};
+  cuda::copy_to_host(in.tables, tables.data());
+  AttentionArgs c = a;
+  c.q = Tensor::view(q.data(), DType::kF32, {batch, kHq, kHd});
+  c.k_cache = Tensor::view(k.data(), DType::kF32, {num_blocks, kBlockSize, kHkv, kHd});
+  c.v_cache = Tensor::view(v.data(), DType::kF32, c.k_cache.shape());
+  c.block_tables = Tensor::view(tables.data(), DType::kI32, {batch, blocks_per_seq});
+  c.token_seq = Tensor::view(seq.data(), DType::kI32, {batch});
+  c.positions = Tensor::view(pos.data(), DType::kI32, {batch});
+  c.out = Tensor::view(ref.data(), DType::kF32, c.q.shape());
+  cpu::attention(c);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) num = INFINITY;
+    num += (got[i] - ref[i]) * double(got[i] - ref[i]);
+    den += double(ref[i]) * ref[i];
+  }
+  const double err = std::sqrt(num / den);
+  std::printf("check: contexts 1/1000/5000, 8 q heads / 1 KV head, bf16: rel error %.3g (limit 1e-2) %s\n", err,
+              err < 1e-2 ? "ok" : "FAILED");
+  return err < 1e-2;
+}
+
+int run(const Options& opt) {
+  if (cuda::device_count() == 0) {
+    std::printf("gqa-attn-bench: no CUDA device visible; nothing to time.\n");
+    return 0;
+  }
+  std::printf("device: %s\n", cuda::device_description(0).c_str());
+  if (opt.check && !check_against_cpu()) return 1;
+  int l2 = 0;
+  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
+  const double copy_bw = copy_bandwidth(opt);
+  std::printf("device-to-device copy: %.1f GB/s (read + write, 1 GiB, median of %d)\n\n", copy_bw / 1e9, opt.runs);
+  std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block 16\n\n");
+  std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy |\n");
+  std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|\n");
+  for (int64_t ctx : {8192, 32768, 131072}) {
+    for (int64_t batch : {1, 16}) print_row(ctx, batch, opt, copy_bw, size_t(l2));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace gqa
+
+int main(int argc, char** argv) {
+  gqa::Options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--check") {
+      opt.check = true;
+    } else if (arg == "--runs" && i + 1 < argc) {
+      opt.runs = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--splits" && i + 1 < argc) {
+      opt.splits = std::max(0, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: gqa-attn-bench [--check] [--runs N] [--splits N]\n");
+      return 2;
+    }
+  }
+  try {
+    return gqa::run(opt);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gqa-attn-bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# launch/gpu-check.sh: the one GPU check of gqa (issue 4). On a machine with an NVIDIA GPU:
+#   1. lists the GPUs (nvidia-smi -L);
+#   2. configures and builds for sm_90a + sm_90 (CMAKE_CUDA_ARCHITECTURES="90a;90", accepted by
+#      CMake >= 3.24; falls back to explicit -gencode flags if that configure fails);
+#   3. runs the GPU tests (ctest -L gpu), then the kernel tests again under compute-sanitizer memcheck;
+#   4. runs the multi-rank CUDA tests under mpirun -np 1, 2, 4 (ranks share the GPU(s));
+#   5. runs gqa-generate --backend cuda on tests/fixtures/models/gqa at -np 1 (--comm nccl) and
+#      -np 2 (--comm mpi) and compares the greedy tokens with reference.json (f32: all equal;
+#      bf16: the first token equal, the rest reported);
+#   6. runs the attention benchmark (build/bin/gqa-attn-bench) when it is built;
+# and prints a summary table LAST (PASS / FAIL / SKIP per step), also written to
+# bench/results/gpu-check-<gpu>-<date>.md. Every step has a timeout; the exit status is non-zero
+# if any step failed.
+#
+# usage: launch/gpu-check.sh            (from anywhere; works in the repository root)
+# env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
+#        GQA_GPU_CHECK_JOBS (build parallelism, default nproc)
+set -u -o pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root" || exit 2
+build="${GQA_GPU_BUILD_DIR:-build-gpu}"
+jobs="${GQA_GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 4)}"
+logs="$build/gpu-check-logs"
+mkdir -p "$logs" bench/results
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+t_start=$SECONDS
+
+names=()
+states=()
+notes=()
+record() {  # name state note
+  names+=("$1")
+  states+=("$2")
+  notes+=("$3")
+  echo "== $2  $1${3:+  ($3)}"
+}
+
+# step NAME TIMEOUT_S CMD...: runs CMD with a timeout, output to $logs/NAME.log; PASS on exit 0.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log" t0=$SECONDS rc note
+  echo "-- $name: $*" | cut -c1-200
+  timeout --kill-after=15 "$limit" "$@" >"$log" 2>&1
+  rc=$?
+  local dt=$((SECONDS - t0))
+  if [ $rc -eq 0 ]; then
+    record "$name" PASS "${dt}s"
+  else
+    [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="timed out after ${limit}s" || note="exit $rc after ${dt}s"
+    record "$name" FAIL "$note; log $log"
+    tail -n 25 "$log" | sed 's/^/   | /'
+  fi
+  return $rc
+}
+
+# --- 1. GPU -------------------------------------------------------------------------------------
+gpu_name="nogpu"
+if command -v nvidia-smi >/dev/null 2>&1 && timeout 30 nvidia-smi -L >"$logs/nvidia-smi.log" 2>&1; then
+  cat "$logs/nvidia-smi.log"
+  gpu_name=$(timeout 30 nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 |
+             tr -c 'A-Za-z0-9\n' '-' | tr -s '-' | sed 's/^-//; s/-$//')
+  [ -n "$gpu_name" ] || gpu_name="gpu"
+  record "nvidia-smi -L" PASS "$(wc -l <"$logs/nvidia-smi.log") GPU(s): $gpu_name"
+else
+  record "nvidia-smi -L" FAIL "nvidia-smi missing or failing: no usable GPU here"
+fi
+gpu_count=$( (timeout 30 nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU' || true)
+
+# --- 2. configure and build ---------------------------------------------------------------------
+configured=0
+if step "configure (sm_90a;sm_90)" 300 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON \
+     "-DCMAKE_CUDA_ARCHITECTURES=90a;90"; then
+  configured=1
+else
+  first=$((${#states[@]} - 1))
+  if step "configure (-gencode fallback)" 300 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON \
+       -DCMAKE_CUDA_ARCHITECTURES=OFF \
+       "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=sm_90"; then
+    configured=1
+    states[first]=SKIP  # this CMake refused "90a"; the explicit -gencode flags did the same job
+  fi
+fi
+built=0
+if [ $configured -eq 1 ] && step "build" 1500 cmake --build "$build" -j "$jobs"; then built=1; fi
+
+# --- 3. GPU tests, then the kernel tests under memcheck -----------------------------------------
+if [ $built -eq 1 ]; then
+  step "ctest -L gpu" 1200 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 600
+  sanitizer=$(command -v compute-sanitizer || true)
+  [ -n "$sanitizer" ] || [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || sanitizer=/usr/local/cuda/bin/compute-sanitizer
+  if [ -z "$sanitizer" ]; then
+    record "compute-sanitizer memcheck" SKIP "compute-sanitizer not found (PATH, /usr/local/cuda/bin)"
+  else
+    for exe in "$build"/tests/cuda_test_*; do
+      [ -x "$exe" ] || continue
+      case "$(basename "$exe")" in cuda_test_cuda_model) continue ;; esac  # whole model: ctest covers it
+      step "memcheck $(basename "$exe")" 900 "$sanitizer" --tool memcheck --error-exitcode 99 "$exe"
+    done
+  fi
+else
+  record "ctest -L gpu" SKIP "no build"
+fi
+
+# --- 4. multi-rank CUDA tests -------------------------------------------------------------------
+mpirun_bin=$(command -v mpirun || true)
+if [ -z "$mpirun_bin" ]; then
+  echo "mpirun is not on PATH; looking for \$GQA_MPI_HOME/bin/mpirun (GQA_MPI_HOME=${GQA_MPI_HOME:-unset})"
+  if [ -n "${GQA_MPI_HOME:-}" ] && [ -x "${GQA_MPI_HOME}/bin/mpirun" ]; then mpirun_bin="${GQA_MPI_HOME}/bin/mpirun"; fi
+fi
+mpi_flags=(--oversubscribe --bind-to none)
+if [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
+  for t in mpi_test_cuda_communicator mpi_test_cuda_model_mpi; do
+    if [ ! -x "$build/tests/$t" ]; then record "$t" FAIL "not built"; continue; fi
+    for np in 1 2 4; do
+      step "$t np$np" 600 "$mpirun_bin" "${mpi_flags[@]}" -np $np "$build/tests/$t"
+    done
+  done
+elif [ -z "$mpirun_bin" ]; then
+  record "mpi CUDA tests" SKIP "mpirun not found on PATH nor at \$GQA_MPI_HOME/bin/mpirun: install Open MPI or set GQA_MPI_HOME"
+else
+  record "mpi CUDA tests" SKIP "no build"
+fi
+
+# --- 5. gqa-generate on the gqa fixture ---------------------------------------------------------
+fixture=tests/fixtures/models/gqa
+ref_field() { python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]])))" \
+                "$fixture/reference.json" "$1"; }
+# generate NP COMM DTYPE: tokens vs reference.json (f32: all equal; bf16/f16: first token equal)
+generate() {
+  local np=$1 comm=$2 dtype=$3 name="gqa-generate np$1 --comm $2 --dtype $3"
+  local prompt expected n_new out got
+  if ! prompt=$(ref_field prompt_tokens) || ! expected=$(ref_field generated_tokens); then
+    record "$name" FAIL "cannot read $fixture/reference.json"
+    return
+  fi
+  n_new=$(awk -F, '{print NF}' <<<"$expected")
+  if ! step "$name" 300 "$mpirun_bin" "${mpi_flags[@]}" -np "$np" "$build/bin/gqa-generate" --model "$fixture" \
+       --backend cuda --comm "$comm" --dtype "$dtype" --prompt-tokens "$prompt" --max-new-tokens "$n_new" \
+       --temperature 0 --ignore-eos; then
+    return
+  fi
+  out=$(grep '^{' "$logs/${name//[^A-Za-z0-9_.-]/_}.log" | tail -n 1)
+  got=$(python3 -c "import json,sys; print(','.join(map(str, json.loads(sys.argv[1])['generated_tokens'])))" \
+        "$out" 2>/dev/null)
+  # Replace the PASS the run itself earned with the verdict on its tokens.
+  unset 'names[-1]' 'states[-1]' 'notes[-1]'
+  if [ "$got" = "$expected" ]; then
+    record "$name" PASS "tokens equal reference.json"
+  elif [ "$dtype" != f32 ] && [ "${got%%,*}" = "${expected%%,*}" ]; then
+    local same
+    same=$(python3 -c "import sys; a=sys.argv[1].split(','); b=sys.argv[2].split(','); print(sum(x==y for x,y in zip(a,b)))" "$got" "$expected")
+    record "$name" PASS "first token equal, $same/$n_new equal ($dtype rounding may flip low-margin tokens): got $got"
+  else
+    record "$name" FAIL "got '$got', expected '$expected'"
+  fi
+}
+if [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
+  generate 1 nccl f32
+  generate 1 nccl bf16
+  generate 2 mpi f32
+  generate 2 mpi bf16
+  if [ "$gpu_count" -ge 2 ]; then generate 2 nccl f32; fi
+else
+  record "gqa-generate --backend cuda" SKIP "no build or no mpirun"
+fi
+
+# --- 6. attention benchmark (added by the attention kernels' issue) -----------------------------
+bench="$build/bin/gqa-attn-bench"
+if [ -x "$bench" ]; then
+  step "gqa-attn-bench" 600 "$bench"
+  bench_log="$logs/gqa-attn-bench.log"
+  tail -n 40 "$bench_log" | sed 's/^/   | /'  # the measurement itself, before the summary
+else
+  record "gqa-attn-bench" SKIP "$bench not built"
+  bench_log=""
+fi
+
+# --- summary (printed last) ---------------------------------------------------------------------
+failed=0
+for s in "${states[@]}"; do [ "$s" = FAIL ] && failed=$((failed + 1)); done
+report="bench/results/gpu-check-${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
+{
+  echo "# gpu-check on ${gpu_name} ($(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+  echo
+  [ -s "$logs/nvidia-smi.log" ] && sed 's/^/    /' "$logs/nvidia-smi.log" && echo
+  if [ -n "$bench_log" ] && [ -s "$bench_log" ]; then
+    echo "## gqa-attn-bench"
+    echo
+    tail -n 40 "$bench_log" | sed 's/^/    /'
+    echo
+  fi
+  echo "## summary ($(( SECONDS - t_start ))s, ${failed} failed)"
+  echo
+  echo "| step | result | note |"
+  echo "|---|---|---|"
+  for i in "${!names[@]}"; do echo "| ${names[$i]} | ${states[$i]} | ${notes[$i]//|/\\|} |"; done
+} >"$report"
+echo
+echo "report: $report"
+echo
+printf '%-44s %-5s %s\n' STEP RESULT NOTE
+for i in "${!names[@]}"; do printf '%-44s %-5s %s\n' "${names[$i]}" "${states[$i]}" "${notes[$i]}"; done
+echo "gpu-check: ${#names[@]} steps, $failed failed, $(( SECONDS - t_start ))s"
+[ $failed -eq 0 ]

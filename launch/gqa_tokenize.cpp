@@ -1,0 +1,134 @@
+// gqa-tokenize: text <-> token ids on the command line, with gqa's tokenizer (equal to HF tokenizers).
+//   gqa-tokenize --tokenizer PATH [--add-special] < text      -> ids, space-separated, one line
+//   gqa-tokenize --tokenizer PATH --decode < ids               -> the text, exactly (no newline added)
+//   gqa-tokenize --tokenizer PATH --bench FILE [--repeat N]    -> encode speed, one JSON line
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "core/error.h"
+#include "tokenizer/tokenizer.h"
+
+namespace {
+
+struct Options {
+  std::string tokenizer, bench_file;
+  bool add_special = false, decode = false, skip_special = false, bench_lines = false;
+  int repeat = 5;
+};
+
+std::string read_all(std::istream& in) {
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<int32_t> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::istringstream in(text);
+  std::string item;
+  while (in >> item) {
+    int64_t v = 0;
+    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    GQA_CHECK(ec == std::errc() && p == item.data() + item.size() && v >= INT32_MIN && v <= INT32_MAX,
+              "--decode: '" << item << "' is not a token id (expected whitespace-separated integers)");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  return ids;
+}
+
+// The text as one string, or (--bench-lines) as its lines, each keeping its "\n".
+std::vector<std::string_view> bench_inputs(const std::string& text, bool lines) {
+  if (!lines) return {text};
+  std::vector<std::string_view> out;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t nl = text.find('\n', pos);
+    const size_t end = nl == std::string::npos ? text.size() : nl + 1;
+    out.emplace_back(text.data() + pos, end - pos);
+    pos = end;
+  }
+  return out;
+}
+
+size_t encode_all(const gqa::tok::Tokenizer& tok, const std::vector<std::string_view>& inputs) {
+  size_t n = 0;
+  for (std::string_view s : inputs) n += tok.encode(s, false).size();
+  return n;
+}
+
+// Encodes the file once to warm up, then `repeat` times; reports the median.
+void bench(const gqa::tok::Tokenizer& tok, const Options& o) {
+  std::ifstream f(o.bench_file, std::ios::binary);
+  GQA_CHECK(f, o.bench_file << ": cannot open");
+  const std::string text = read_all(f);
+  const std::vector<std::string_view> inputs = bench_inputs(text, o.bench_lines);
+  size_t n_tokens = encode_all(tok, inputs);
+  std::vector<double> secs;
+  for (int r = 0; r < o.repeat; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    n_tokens = encode_all(tok, inputs);
+    secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(secs.begin(), secs.end());
+  const double median = secs[secs.size() / 2];
+  std::cout << "{\"impl\":\"gqa\",\"mode\":\"" << (o.bench_lines ? "lines" : "whole") << "\",\"bytes\":" << text.size() << ",\"tokens\":" << n_tokens << ",\"seconds\":" << median
+            << ",\"mb_per_s\":" << text.size() / 1e6 / median << "}\n";
+}
+
+int run(const Options& o) {
+  const auto tok = gqa::tok::Tokenizer::load(o.tokenizer);
+  if (!o.bench_file.empty()) {
+    bench(tok, o);
+  } else if (o.decode) {
+    const std::string text = tok.decode(parse_ids(read_all(std::cin)), o.skip_special);
+    std::cout.write(text.data(), static_cast<std::streamsize>(text.size()));
+  } else {
+    const std::vector<int32_t> ids = tok.encode(read_all(std::cin), o.add_special);
+    std::string line;
+    for (int32_t id : ids) line += (line.empty() ? "" : " ") + std::to_string(id);
+    std::cout << line << "\n";
+  }
+  std::cout.flush();
+  return std::cout ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  CLI::App app{
+      "gqa-tokenize: encode stdin to token ids (printed space-separated on one line), or decode ids, with a "
+      "Hugging Face tokenizer.json or the vocabulary of a GGUF file. All of stdin is the text: its exact bytes, "
+      "nothing trimmed; invalid UTF-8 is read as U+FFFD per invalid sequence. Encodings equal HF tokenizers'.",
+      "gqa-tokenize"};
+  Options o;
+  app.add_option("--tokenizer", o.tokenizer, "tokenizer.json, a directory holding one, or a .gguf file")->required();
+  app.add_flag("--add-special", o.add_special,
+               "add what the tokenizer adds around a text (e.g. BOS): tokenizer.json post_processor, GGUF "
+               "add_bos_token/add_eos_token. Special tokens written in the text are recognised either way");
+  app.add_flag("--decode", o.decode,
+               "read whitespace-separated ids from stdin and print their text exactly (no newline added)");
+  app.add_flag("--skip-special", o.skip_special, "with --decode: leave special tokens (BOS, EOS, ...) out");
+  app.add_option("--bench", o.bench_file,
+                 "instead: encode FILE (one call, no special tokens) and print one JSON line with the median MB/s "
+                 "of --repeat runs after one warm-up run, single thread");
+  app.add_flag("--bench-lines", o.bench_lines, "with --bench: encode the file line by line (each keeps its newline)");
+  app.add_option("--repeat", o.repeat, "timed runs for --bench")->check(CLI::PositiveNumber)->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::cerr << "gqa-tokenize: " << e.what() << "\n";
+    return 1;
+  }
+}

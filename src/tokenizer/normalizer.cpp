@@ -1,0 +1,117 @@
+#include "tokenizer/normalizer.h"
+
+#include <unicode/normalizer2.h>
+#include <unicode/unistr.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace gqa::tok {
+namespace {
+
+std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
+  if (from.empty()) return std::string(s);
+  std::string out;
+  out.reserve(s.size());
+  size_t pos = 0;
+  while (true) {
+    const size_t hit = s.find(from, pos);
+    if (hit == std::string_view::npos) break;
+    out.append(s.substr(pos, hit - pos)).append(to);
+    pos = hit + from.size();
+  }
+  out.append(s.substr(pos));
+  return out;
+}
+
+std::string replace_regex(const Regex& re, std::string_view s, std::string_view to) {
+  std::string out;
+  size_t pos = 0;
+  for (const auto& [b, e] : re.find_all(s)) {
+    out.append(s.substr(pos, b - pos)).append(to);
+    pos = e;
+  }
+  out.append(s.substr(pos));
+  return out;
+}
+
+std::string icu_normalize(std::string_view s, Normalizer::Kind kind) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* n = nullptr;
+  switch (kind) {
+    case Normalizer::Kind::kNfc: n = icu::Normalizer2::getNFCInstance(status); break;
+    case Normalizer::Kind::kNfd: n = icu::Normalizer2::getNFDInstance(status); break;
+    case Normalizer::Kind::kNfkc: n = icu::Normalizer2::getNFKCInstance(status); break;
+    default: n = icu::Normalizer2::getNFKDInstance(status); break;
+  }
+  GQA_CHECK(U_SUCCESS(status), "ICU: cannot load the Unicode normalization data: " << u_errorName(status));
+  const icu::UnicodeString in = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), s.size()));
+  if (n->isNormalized(in, status) && U_SUCCESS(status)) return std::string(s);
+  status = U_ZERO_ERROR;
+  const icu::UnicodeString outu = n->normalize(in, status);
+  GQA_CHECK(U_SUCCESS(status), "ICU normalize failed: " << u_errorName(status));
+  std::string out;
+  outu.toUTF8String(out);
+  return out;
+}
+
+std::string lowercase(std::string_view s) {
+  icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), s.size()));
+  std::string out;
+  u.toLower().toUTF8String(out);
+  return out;
+}
+
+}  // namespace
+
+Normalizer Normalizer::from_json(const nlohmann::json& j, const std::string& where) {
+  Normalizer n;
+  if (!j.is_null()) n.add_json(j, where);
+  return n;
+}
+
+void Normalizer::add_json(const nlohmann::json& j, const std::string& where) {
+  const std::string type = j.value("type", "");
+  const std::string field = where + ": normalizer " + type;
+  if (type == "Sequence") {
+    for (const auto& sub : j.at("normalizers")) add_json(sub, where);
+  } else if (type == "Prepend") {
+    steps_.push_back({Kind::kPrepend, j.at("prepend").get<std::string>(), "", nullptr});
+  } else if (type == "Replace") {
+    const auto& pattern = j.at("pattern");
+    const std::string content = j.at("content").get<std::string>();
+    if (pattern.contains("String")) {
+      steps_.push_back({Kind::kReplace, pattern.at("String").get<std::string>(), content, nullptr});
+    } else {
+      auto re = std::make_shared<const Regex>(pattern.at("Regex").get<std::string>(), field);
+      steps_.push_back({Kind::kReplaceRegex, "", content, std::move(re)});
+    }
+  } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
+    const Kind k = type == "NFC" ? Kind::kNfc : type == "NFD" ? Kind::kNfd : type == "NFKC" ? Kind::kNfkc : Kind::kNfkd;
+    steps_.push_back({k, "", "", nullptr});
+  } else if (type == "Lowercase") {
+    steps_.push_back({Kind::kLowercase, "", "", nullptr});
+  } else {
+    GQA_FAIL(where << ": unsupported normalizer type '" << type
+                   << "' (supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Lowercase)");
+  }
+}
+
+std::string Normalizer::apply(std::string_view text) const {
+  std::string s(text);
+  for (const Step& st : steps_) {
+    switch (st.kind) {
+      case Kind::kPrepend:
+        if (!s.empty()) s.insert(0, st.a);  // HF prepends to non-empty text only
+        break;
+      case Kind::kReplace: s = replace_all(s, st.a, st.b); break;
+      case Kind::kReplaceRegex: s = replace_regex(*st.regex, s, st.b); break;
+      case Kind::kLowercase: s = lowercase(s); break;
+      default: s = icu_normalize(s, st.kind); break;
+    }
+  }
+  return s;
+}
+
+}  // namespace gqa::tok

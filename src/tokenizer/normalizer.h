@@ -1,0 +1,35 @@
+// The normalizer stage of a tokenizer.json (applied to the text between added tokens before splitting):
+// Sequence, Prepend, Replace (string or regex), NFC/NFD/NFKC/NFKD (ICU) and Lowercase.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenizer/regex.h"
+
+namespace gqa::tok {
+
+class Normalizer {
+ public:
+  enum class Kind { kPrepend, kReplace, kReplaceRegex, kNfc, kNfd, kNfkc, kNfkd, kLowercase };
+  struct Step {
+    Kind kind;
+    std::string a, b;  // Prepend: a = prefix; Replace: a = pattern, b = content
+    std::shared_ptr<const Regex> regex;
+  };
+
+  // `j` is the "normalizer" value (null = none); `where` names the file for errors.
+  static Normalizer from_json(const nlohmann::json& j, const std::string& where);
+
+  bool empty() const { return steps_.empty(); }
+  std::string apply(std::string_view text) const;
+
+ private:
+  void add_json(const nlohmann::json& j, const std::string& where);
+  std::vector<Step> steps_;
+};
+
+}  // namespace gqa::tok

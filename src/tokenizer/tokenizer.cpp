@@ -1,0 +1,122 @@
+#include "tokenizer/tokenizer.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "tokenizer/tokenizer_parts.h"
+#include "tokenizer/utf8.h"
+
+namespace gqa::tok {
+namespace {
+
+bool has_gguf_magic(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[4] = {};
+  return f.read(magic, 4) && std::string_view(magic, 4) == "GGUF";
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::load(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  GQA_CHECK(fs::exists(path, ec), path << ": no such file or directory (expected a tokenizer.json, a directory "
+                                          "holding one, or a .gguf)");
+  if (fs::is_directory(path, ec)) {
+    const fs::path json = fs::path(path) / "tokenizer.json";
+    GQA_CHECK(fs::exists(json, ec), path << ": directory has no tokenizer.json");
+    return from_json_file(json.string());
+  }
+  if (has_gguf_magic(path)) return from_gguf(path);
+  return from_json_file(path);
+}
+
+Tokenizer Tokenizer::from_json_file(const std::string& path) { return Tokenizer(load_tokenizer_json(path)); }
+Tokenizer Tokenizer::from_gguf(const std::string& path) { return Tokenizer(load_tokenizer_gguf(path)); }
+
+Tokenizer::Tokenizer(std::unique_ptr<TokenizerParts> parts) : p_(std::move(parts)) {
+  GQA_CHECK(p_ && p_->model, "Tokenizer: no model");
+}
+Tokenizer::~Tokenizer() = default;
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) const {
+  std::string repaired;
+  if (!is_valid_utf8(text)) {
+    repaired = repair_utf8(text);
+    text = repaired;
+  }
+  std::vector<int32_t> ids;
+  ids.reserve(text.size() / 3 + 4);
+  if (add_special) ids = p_->prefix_ids;
+  std::vector<Piece> pieces;
+  const bool normalized_added = p_->added.has_normalized();
+  for (const Segment& seg : p_->added.split(text, /*normalized=*/false)) {
+    if (seg.id >= 0) {
+      ids.push_back(seg.id);
+      continue;
+    }
+    std::string norm;
+    std::string_view body = seg.text;
+    if (!p_->normalizer.empty()) body = norm = p_->normalizer.apply(seg.text);
+    std::vector<Segment> subs = normalized_added ? p_->added.split(body, true) : std::vector<Segment>{{body, -1, 0}};
+    for (const Segment& sub : subs) {
+      if (sub.id >= 0) {
+        ids.push_back(sub.id);
+        continue;
+      }
+      pieces.clear();
+      p_->pre_tokenizer.apply(sub.text, seg.offset == 0 && sub.offset == 0, &pieces);
+      for (const Piece& w : pieces) p_->model->tokenize(w.text, &ids);
+    }
+  }
+  if (add_special) ids.insert(ids.end(), p_->suffix_ids.begin(), p_->suffix_ids.end());
+  return ids;
+}
+
+std::string Tokenizer::decode_bytes(std::span<const int32_t> ids, bool skip_special) const {
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (int32_t id : ids) {
+    if (skip_special && is_special(id)) continue;
+    tokens.push_back(token_text(id));
+  }
+  return p_->decoder.decode(std::move(tokens));
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {
+  return repair_utf8(decode_bytes(ids, skip_special));
+}
+
+int32_t Tokenizer::bos_id() const { return p_->bos_id; }
+const std::vector<int32_t>& Tokenizer::eos_ids() const { return p_->eos_ids; }
+const std::string& Tokenizer::source() const { return p_->source; }
+
+const std::string& Tokenizer::token_text(int32_t id) const {
+  if (const AddedToken* t = p_->added.find_id(id)) return t->content;
+  const std::string& s = p_->model->token(id);
+  GQA_CHECK(!s.empty(), p_->source << ": token id " << id << " is not in the vocabulary (size " << vocab_size() << ")");
+  return s;
+}
+
+bool Tokenizer::is_special(int32_t id) const {
+  const AddedToken* t = p_->added.find_id(id);
+  return t != nullptr && t->special;
+}
+
+std::optional<int32_t> Tokenizer::token_id(std::string_view token) const {
+  for (const AddedToken& t : p_->added.all()) {
+    if (t.content == token) return t.id;
+  }
+  return p_->model->token_id(token);
+}
+
+int32_t Tokenizer::vocab_size() const {
+  int32_t n = p_->model->id_bound();
+  for (const AddedToken& t : p_->added.all()) n = std::max(n, t.id + 1);
+  return n;
+}
+
+}  // namespace gqa::tok

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# gqa-tokenize end to end: encode stdin exactly (no trimming), --add-special, --decode round trip, errors.
+# Usage: test_tokenizer_cli.sh BIN_DIR   (run from the repository root)
+set -euo pipefail
+bin=$1/gqa-tokenize
+fx=tests/fixtures/tokenizer
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+[ "$(printf 'Hello world' | "$bin" --tokenizer $fx/llama-spm.gguf)" = "15043 3186" ] || fail "llama encode"
+[ "$(printf 'Hello world' | "$bin" --tokenizer $fx/llama-spm.gguf --add-special)" = "1 15043 3186" ] || fail "add-special"
+[ "$(printf 'Hello world\n' | "$bin" --tokenizer $fx/llama-spm.gguf)" = "15043 3186 13" ] || fail "trailing newline kept"
+[ "$(printf ' Hello world' | "$bin" --tokenizer $fx/gpt-2.gguf)" = "18435 995" ] || fail "gpt-2 leading space kept"
+[ "$(printf '' | "$bin" --tokenizer $fx/gpt-2.gguf)" = "" ] || fail "empty input"
+[ "$(printf 'Hello' | "$bin" --tokenizer $fx/spm-hub.json --add-special | cut -d' ' -f1)" = "1" ] || fail "tokenizer.json"
+
+text=$'line one\n\ttabbed  \xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x98\x80 end\n'
+for vocab in gpt-2.gguf llama-spm.gguf bl-llama3.json; do
+  back=$(printf '%s' "$text" | "$bin" --tokenizer $fx/$vocab | "$bin" --tokenizer $fx/$vocab --decode; printf x)
+  [ "${back%x}" = "$text" ] || fail "round trip $vocab: '${back%x}'"
+done
+[ "$(echo '1 15043 2' | "$bin" --tokenizer $fx/llama-spm.gguf --decode --skip-special)" = "Hello" ] || fail "skip-special"
+
+"$bin" --help | grep -q -- "--add-special" || fail "--help"
+if echo hi | "$bin" --tokenizer $fx/no-such.gguf 2>/tmp/gqa-tok-err.$$; then fail "missing file accepted"; fi
+grep -q "no-such.gguf" /tmp/gqa-tok-err.$$ || fail "error does not name the file"
+if echo "1 x 2" | "$bin" --tokenizer $fx/gpt-2.gguf --decode 2>/dev/null; then fail "bad id accepted"; fi
+if echo "99999999" | "$bin" --tokenizer $fx/gpt-2.gguf --decode 2>/dev/null; then fail "out-of-range id accepted"; fi
+rm -f /tmp/gqa-tok-err.$$
+echo "test_tokenizer_cli: ok"

@@ -1,0 +1,82 @@
+// Helpers for the CUDA op tests: seeded random host data rounded to a dtype (so the CPU twin sees
+// exactly what the GPU sees), device upload/download through CudaOps, and the relative error
+// ||out - ref|| / ||ref|| over every element, where a NaN anywhere is an infinite error.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/device_memory.h"
+
+namespace gqa::test {
+
+inline std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Rounds through `dt` and back: the values a `dt` tensor can hold.
+inline std::vector<float> round_to(const std::vector<float>& v, DType dt) {
+  std::vector<uint8_t> buf(v.size() * 4 + 4);
+  std::vector<float> out(v.size());
+  convert_from_f32(v.data(), buf.data(), dt, v.size());
+  convert_to_f32(buf.data(), dt, out.data(), v.size());
+  return out;
+}
+
+inline Tensor to_device(cuda::CudaOps& ops, const std::vector<float>& v, DType dt, Shape shape) {
+  Tensor t = ops.alloc(dt, std::move(shape));
+  ops.upload_f32(v.data(), t);
+  return t;
+}
+
+inline Tensor to_device_i32(cuda::CudaOps& ops, const std::vector<int32_t>& v, Shape shape) {
+  Tensor t = ops.alloc(DType::kI32, std::move(shape));
+  ops.upload_i32(v.data(), t);
+  return t;
+}
+
+inline std::vector<float> to_host(cuda::CudaOps& ops, const Tensor& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  ops.download_f32(t, out.data());
+  return out;
+}
+
+inline std::vector<int32_t> to_host_i32(cuda::CudaOps& ops, const Tensor& t) {
+  std::vector<int32_t> out(static_cast<size_t>(t.numel()));
+  cuda::copy_to_host(t, out.data(), ops.cuda_stream());
+  return out;
+}
+
+// An output tensor whose every byte is 0xff (a NaN in f32, f16 and bf16): unwritten elements fail.
+inline Tensor poisoned(cuda::CudaOps& ops, DType dt, Shape shape) {
+  Tensor t = ops.alloc(dt, std::move(shape));
+  cuda::fill_bytes(t, 0xff, ops.cuda_stream());
+  return t;
+}
+
+inline double rel_error(const std::vector<float>& out, const std::vector<float>& ref) {
+  if (out.size() != ref.size()) return INFINITY;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (std::isnan(out[i]) || std::isnan(ref[i])) return INFINITY;
+    const double d = static_cast<double>(out[i]) - ref[i];
+    num += d * d;
+    den += static_cast<double>(ref[i]) * ref[i];
+  }
+  if (den == 0) return num == 0 ? 0.0 : INFINITY;
+  return std::sqrt(num / den);
+}
+
+// The tolerance for an op's output in `dt`: f32 tight, 16-bit formats at their rounding level.
+inline double tolerance(DType dt, double f32_tol = 1e-5) { return dt == DType::kF32 ? f32_tol : 1e-2; }
+
+}  // namespace gqa::test

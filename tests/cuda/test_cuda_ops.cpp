@@ -1,0 +1,173 @@
+// Every CUDA op of CudaOps against its CPU twin (kernels/cpu/cpu_kernels.h) on random inputs, in
+// f32, f16 and bf16. Inputs are rounded to the dtype on the host before the CPU reference runs;
+// outputs are poisoned with 0xff bytes (NaN) first, so an element the kernel skips fails; the
+// check is the relative error ||out - ref|| / ||ref|| over every element (NaN never passes):
+// f32 < 1e-5 (matmul < 1e-4), f16/bf16 < 1e-2.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+
+#include "core/error.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cuda/device_info.h"
+#include "tests/cuda/cuda_test_util.h"
+
+namespace gqa {
+namespace {
+
+using test::rel_error;
+using test::round_to;
+using test::tolerance;
+
+Tensor host_view(std::vector<float>& v, Shape shape) { return Tensor::view(v.data(), DType::kF32, std::move(shape)); }
+Tensor host_view_i32(std::vector<int32_t>& v, Shape shape) {
+  return Tensor::view(v.data(), DType::kI32, std::move(shape));
+}
+
+class CudaOpsTest : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    dt_ = GetParam();
+    ops_ = std::make_unique<cuda::CudaOps>(0, dt_);
+  }
+  // Random values in [lo, hi) rounded to the dtype under test.
+  std::vector<float> input(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+    return round_to(test::random_vec(n, seed, lo, hi), dt_);
+  }
+  Tensor dev(const std::vector<float>& v, Shape shape) { return test::to_device(*ops_, v, dt_, std::move(shape)); }
+  Tensor poisoned(Shape shape) { return test::poisoned(*ops_, dt_, std::move(shape)); }
+  std::vector<float> host(const Tensor& t) { return test::to_host(*ops_, t); }
+
+  DType dt_ = DType::kF32;
+  std::unique_ptr<cuda::CudaOps> ops_;
+};
+
+TEST_P(CudaOpsTest, Embedding) {
+  const int64_t vocab_local = 50, d = 96, begin = 10;
+  std::vector<float> table = input(vocab_local * d, 1);
+  std::vector<int32_t> ids = {10, 5, 59, 60, 33, 1000, 11, 10};  // in and out of this rank's slice
+  const int64_t n = static_cast<int64_t>(ids.size());
+  std::vector<float> ref(n * d);
+  cpu::embedding({host_view_i32(ids, {n}), host_view(table, {vocab_local, d}), begin, host_view(ref, {n, d})});
+
+  Tensor out = poisoned({n, d});
+  ops_->embedding({test::to_device_i32(*ops_, ids, {n}), dev(table, {vocab_local, d}), begin, out});
+  EXPECT_EQ(rel_error(host(out), ref), 0.0);  // a copy: exact
+}
+
+TEST_P(CudaOpsTest, RmsNorm) {
+  for (int64_t d : {64, 1000, 4096}) {
+    const int64_t n = 5;
+    std::vector<float> x = input(n * d, 2, -3.0f, 3.0f), w = input(d, 3, 0.5f, 1.5f), ref(n * d);
+    cpu::rmsnorm({host_view(x, {n, d}), host_view(w, {d}), host_view(ref, {n, d}), 1e-5f});
+    Tensor out = poisoned({n, d});
+    ops_->rmsnorm({dev(x, {n, d}), dev(w, {d}), out, 1e-5f});
+    EXPECT_LT(rel_error(host(out), ref), tolerance(dt_)) << "d = " << d;
+  }
+}
+
+struct MatmulCase {
+  int64_t n, k, m;
+  bool bias;
+  int64_t row_offset;  // x is a row slice starting here: an address that is not 256-byte aligned
+};
+
+TEST_P(CudaOpsTest, Matmul) {
+  const MatmulCase cases[] = {{1, 256, 384, false, 0}, {1, 256, 384, true, 0}, {7, 100, 33, true, 0},
+                              {33, 512, 1000, false, 0}, {16, 128, 96, true, 3}, {2, 64, 4096, false, 1},
+                              {3, 72, 40, true, 1}, {4, 36, 20, false, 1}};  // x at 16/8-byte alignment in bf16
+  uint32_t seed = 10;
+  for (const MatmulCase& c : cases) {
+    const int64_t rows = c.n + c.row_offset;
+    std::vector<float> x_all = input(rows * c.k, seed++), w = input(c.m * c.k, seed++), b = input(c.m, seed++);
+    std::vector<float> x(x_all.begin() + c.row_offset * c.k, x_all.end()), ref(c.n * c.m);
+    cpu::matmul({host_view(x, {c.n, c.k}), host_view(w, {c.m, c.k}), c.bias ? host_view(b, {c.m}) : Tensor(),
+                 host_view(ref, {c.n, c.m})});
+
+    Tensor gx = dev(x_all, {rows, c.k}).slice_rows(c.row_offset, rows);
+    Tensor out = poisoned({c.n, c.m});
+    ops_->matmul({gx, dev(w, {c.m, c.k}), c.bias ? dev(b, {c.m}) : Tensor(), out});
+    EXPECT_LT(rel_error(host(out), ref), tolerance(dt_, 1e-4))
+        << "n " << c.n << " k " << c.k << " m " << c.m << " bias " << c.bias << " row offset " << c.row_offset;
+  }
+}
+
+TEST_P(CudaOpsTest, Rope) {
+  for (int64_t hd : {16, 64, 128}) {
+    for (float scaling : {1.0f, 1.25f}) {
+      const int64_t n = 6, heads = 3, half = hd / 2;
+      std::vector<float> x = input(n * heads * hd, 20), inv_freq(half);
+      for (int64_t i = 0; i < half; ++i) inv_freq[i] = std::pow(10000.0f, -2.0f * i / hd);
+      std::vector<int32_t> pos = {0, 1, 7, 300, 4095, 131071};
+      std::vector<float> ref = x;
+      cpu::rope({host_view(ref, {n, heads, hd}), host_view_i32(pos, {n}), host_view(inv_freq, {half}), scaling});
+
+      Tensor gx = dev(x, {n, heads, hd});
+      Tensor gf = test::to_device(*ops_, inv_freq, DType::kF32, {half});
+      ops_->rope({gx, test::to_device_i32(*ops_, pos, {n}), gf, scaling});
+      EXPECT_LT(rel_error(host(gx), ref), tolerance(dt_)) << "hd " << hd << " scaling " << scaling;
+    }
+  }
+}
+
+TEST_P(CudaOpsTest, KvWrite) {
+  const int64_t blocks = 6, bs = 4, hkv = 2, hd = 64, n = 5;
+  std::vector<float> k = input(n * hkv * hd, 30), v = input(n * hkv * hd, 31);
+  std::vector<float> kc = input(blocks * bs * hkv * hd, 32), vc = input(blocks * bs * hkv * hd, 33);
+  std::vector<int32_t> slots = {5, 0, 23, 12, 13};  // scattered over blocks, first and last slot included
+  const Shape cache{blocks, bs, hkv, hd};
+  Tensor gkc = dev(kc, cache), gvc = dev(vc, cache);  // prefilled: slots not written must stay unchanged
+  cpu::kv_write({host_view(k, {n, hkv, hd}), host_view(v, {n, hkv, hd}), host_view(kc, cache), host_view(vc, cache),
+                 host_view_i32(slots, {n})});
+  ops_->kv_write({dev(k, {n, hkv, hd}), dev(v, {n, hkv, hd}), gkc, gvc, test::to_device_i32(*ops_, slots, {n})});
+  EXPECT_EQ(rel_error(host(gkc), kc), 0.0);
+  EXPECT_EQ(rel_error(host(gvc), vc), 0.0);
+}
+
+TEST_P(CudaOpsTest, Swiglu) {
+  const int64_t n = 7, f = 1000;
+  std::vector<float> gate = input(n * f, 40, -8.0f, 8.0f), up = input(n * f, 41, -2.0f, 2.0f), ref(n * f);
+  gate[0] = round_to({-100.0f}, dt_)[0];  // e^-g overflows: torch gives -0, never NaN
+  cpu::swiglu({host_view(gate, {n, f}), host_view(up, {n, f}), host_view(ref, {n, f})});
+
+  Tensor out = poisoned({n, f});
+  ops_->swiglu({dev(gate, {n, f}), dev(up, {n, f}), out});
+  EXPECT_LT(rel_error(host(out), ref), tolerance(dt_));
+  Tensor g = dev(gate, {n, f});  // in place, as the model calls it
+  ops_->swiglu({g, dev(up, {n, f}), g});
+  EXPECT_LT(rel_error(host(g), ref), tolerance(dt_)) << "out aliasing gate";
+}
+
+TEST_P(CudaOpsTest, Add) {
+  const int64_t n = 7, d = 333;
+  std::vector<float> x = input(n * d, 50), y = input(n * d, 51);
+  std::vector<float> ref = y;
+  cpu::add(host_view(x, {n, d}), host_view(ref, {n, d}));
+  Tensor gy = dev(y, {n, d});
+  ops_->add(dev(x, {n, d}), gy);
+  EXPECT_LT(rel_error(host(gy), ref), tolerance(dt_));
+}
+
+TEST_P(CudaOpsTest, UploadDownloadRoundTrip) {
+  std::vector<float> v = input(1001, 60);
+  EXPECT_EQ(rel_error(host(dev(v, {1001})), v), 0.0);
+  EXPECT_EQ(ops_->compute_dtype(), dt_);
+  EXPECT_EQ(ops_->device(), Device::kCuda);
+}
+
+TEST_P(CudaOpsTest, RefusesHostTensorsAndMismatches) {
+  std::vector<float> h(16);
+  Tensor host = Tensor::view(h.data(), dt_, {4, 4});
+  EXPECT_THROW(ops_->add(host, host), Error);
+  EXPECT_THROW(ops_->matmul({dev(h, {4, 4}), dev(h, {4, 4}), Tensor(), dev(h, {3, 4})}), Error);
+  Tensor y = dev(h, {4, 4});
+  EXPECT_THROW(ops_->matmul({y, dev(h, {4, 4}), Tensor(), y}), Error) << "output overlapping an input";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaOpsTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+}  // namespace
+}  // namespace gqa

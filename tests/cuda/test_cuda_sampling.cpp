@@ -1,0 +1,115 @@
+// GPU sampling (kernels/cuda/sampling.h) against the CPU sampler (src/runtime/sampler.h):
+// greedy argmax with its tie rule (lowest id) in f32/f16/bf16, NaN rows flagged with -1, and
+// top-k / top-p / temperature sampling giving the very token the CPU Sampler picks when the GPU
+// is handed the Sampler's own uniform draw.
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <memory>
+#include <random>
+
+#include "core/error.h"
+#include "kernels/cuda/device_info.h"
+#include "kernels/cuda/sampling.h"
+#include "runtime/sampler.h"
+#include "tests/cuda/cuda_test_util.h"
+
+namespace gqa {
+namespace {
+
+class CudaSampling : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    ops_ = std::make_unique<cuda::CudaOps>(0, GetParam());
+  }
+  std::unique_ptr<cuda::CudaOps> ops_;
+};
+
+TEST_P(CudaSampling, ArgmaxMatchesCpuWithTiesAndNaN) {
+  const DType dt = GetParam();
+  for (int64_t vocab : {7, 1000, 50257}) {
+    const int64_t m = 5;
+    std::vector<float> logits = test::round_to(test::random_vec(m * vocab, 70 + vocab, -5.0f, 5.0f), dt);
+    // Row 1: the maximum twice, the later id written first; row 2: all -inf; row 3: a NaN.
+    const int64_t lo = vocab / 3, hi = vocab - 1;
+    logits[vocab + hi] = 9.0f;
+    logits[vocab + lo] = 9.0f;
+    for (int64_t i = 0; i < vocab; ++i) logits[2 * vocab + i] = -std::numeric_limits<float>::infinity();
+    logits[3 * vocab + vocab / 2] = std::numeric_limits<float>::quiet_NaN();
+
+    Tensor out = test::poisoned(*ops_, DType::kI32, {m});
+    cuda::argmax({test::to_device(*ops_, logits, dt, {m, vocab}), out}, ops_->cuda_stream());
+    const std::vector<int32_t> got = test::to_host_i32(*ops_, out);
+    for (int64_t r = 0; r < m; ++r) {
+      const int32_t want = r == 3 ? -1 : argmax(logits.data() + r * vocab, vocab);
+      EXPECT_EQ(got[r], want) << "row " << r << " vocab " << vocab;
+    }
+    EXPECT_EQ(got[1], lo) << "ties go to the lowest id";
+    EXPECT_EQ(got[2], 0) << "all -inf: the first id, like the CPU argmax";
+  }
+}
+
+struct SampleCase {
+  float temperature;
+  int64_t top_k;
+  float top_p;
+};
+
+TEST_P(CudaSampling, SampleMatchesCpuSamplerDraws) {
+  const DType dt = GetParam();
+  const SampleCase cases[] = {{0.7f, 0, 1.0f}, {1.0f, 40, 1.0f}, {1.3f, 0, 0.9f}, {0.5f, 100, 0.8f},
+                              {1.0f, 1, 1.0f}, {2.0f, 5000, 0.3f}, {0.0f, 0, 1.0f}};
+  const int64_t m = 16, vocab = 3000;
+  std::vector<float> logits = test::round_to(test::random_vec(m * vocab, 80, -4.0f, 4.0f), dt);
+  Tensor glogits = test::to_device(*ops_, logits, dt, {m, vocab});
+  int mismatches = 0;
+  for (const SampleCase& c : cases) {
+    std::vector<float> uniforms(m);
+    std::vector<int32_t> want(m);
+    for (int64_t r = 0; r < m; ++r) {
+      const uint64_t seed = 1000 + r;
+      std::mt19937_64 rng(seed);  // the CPU Sampler's generator and its first draw
+      uniforms[r] = static_cast<float>(std::generate_canonical<double, std::numeric_limits<double>::digits>(rng));
+      Sampler cpu({c.temperature, c.top_k, c.top_p, seed});
+      want[r] = cpu.sample(logits.data() + r * vocab, vocab);
+    }
+    Tensor out = test::poisoned(*ops_, DType::kI32, {m});
+    const cuda::SampleArgs args{glogits, test::to_device(*ops_, uniforms, DType::kF32, {m}), out,
+                                c.temperature, c.top_k, c.top_p};
+    cuda::sample(args, ops_->cuda_stream());
+    const std::vector<int32_t> got = test::to_host_i32(*ops_, out);
+    for (int64_t r = 0; r < m; ++r) mismatches += got[r] != want[r];
+    EXPECT_EQ(got, want) << "temperature " << c.temperature << " top_k " << c.top_k << " top_p " << c.top_p;
+    cuda::sample(args, ops_->cuda_stream());
+    EXPECT_EQ(test::to_host_i32(*ops_, out), got) << "same draws, same tokens";
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
+TEST_P(CudaSampling, SampleFlagsNaNRowsAndRefusesBadParams) {
+  const DType dt = GetParam();
+  const int64_t m = 2, vocab = 100;
+  std::vector<float> logits = test::round_to(test::random_vec(m * vocab, 90), dt);
+  logits[vocab + 17] = std::numeric_limits<float>::quiet_NaN();
+  Tensor out = test::poisoned(*ops_, DType::kI32, {m});
+  Tensor u = test::to_device(*ops_, {0.5f, 0.5f}, DType::kF32, {m});
+  Tensor gl = test::to_device(*ops_, logits, dt, {m, vocab});
+  cuda::sample({gl, u, out, 1.0f, 0, 1.0f}, ops_->cuda_stream());
+  const std::vector<int32_t> got = test::to_host_i32(*ops_, out);
+  EXPECT_GE(got[0], 0);
+  EXPECT_LT(got[0], vocab);
+  EXPECT_EQ(got[1], -1);
+  Tensor single = test::to_device(*ops_, {0.25f, -2.0f}, dt, {m, 1});  // a one-token vocabulary
+  cuda::sample({single, u, out, 1.0f, 0, 0.5f}, ops_->cuda_stream());
+  EXPECT_EQ(test::to_host_i32(*ops_, out), (std::vector<int32_t>{0, 0}));
+  EXPECT_THROW(cuda::sample({gl, u, out, -1.0f, 0, 1.0f}, ops_->cuda_stream()), Error);
+  EXPECT_THROW(cuda::sample({gl, u, out, 1.0f, 0, 0.0f}, ops_->cuda_stream()), Error);
+  EXPECT_THROW(cuda::sample({gl, u, out, 1.0f, -1, 1.0f}, ops_->cuda_stream()), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaSampling, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+}  // namespace
+}  // namespace gqa

@@ -1,0 +1,68 @@
+// The whole model with the CUDA backend on T = 1, 2, 4 ranks (CTest runs this under mpirun -np 1,
+// 2 and 4) against the transformers fixtures:
+//   --comm mpi  (MpiDeviceCommunicator: device buffers staged through host memory, so the ranks
+//               may share one GPU), f32 and bf16;
+//   --comm nccl (only where every rank has its own GPU), f32.
+// Criteria as in tests/cuda/test_cuda_model.cpp. Skips on every rank together unless every rank
+// sees a GPU (this file builds without CUDA too and then always skips).
+#include <gtest/gtest.h>
+
+#include "parallel/bootstrap.h"
+#include "parallel/mpi_communicator.h"
+#include "runtime/backend.h"
+#include "runtime/communicator_factory.h"
+#include "tests/support/model_fixture.h"
+
+namespace gqa {
+namespace {
+
+const std::string kFixtureDir = "tests/fixtures/models/";
+
+// Empty when every rank can run `kind` on the CUDA backend; else why not (the same on all ranks).
+std::string skip_reason(const std::string& kind, const MpiSession& session) {
+  MpiCommunicator world;
+  if (!world.all_ok(cuda_device_count() > 0)) return "not every rank sees a CUDA device";
+  if (kind == "nccl") {
+    if (!nccl_built()) return "this build has no NCCL";
+    if (!world.all_ok(session.local_size() <= cuda_device_count())) return "ranks share a GPU (NCCL needs one each)";
+  }
+  return "";
+}
+
+class CudaModelMpi : public ::testing::TestWithParam<std::tuple<std::string, DType, std::string>> {};
+
+TEST_P(CudaModelMpi, MatchesTransformers) {
+  const auto& [name, dt, kind] = GetParam();
+  MpiSession session;  // MPI is already up (mpi_main): this only reads the node-local rank
+  const std::string why = skip_reason(kind, session);
+  if (!why.empty()) GTEST_SKIP() << why;
+
+  auto comm = make_communicator_for(kind, "cuda", session);
+  ASSERT_EQ(comm->size(), session.world_size());
+  auto ops = make_backend("cuda", session.local_rank(), dt);
+  const std::string dir = kFixtureDir + name;
+  const test::FixtureReference ref = test::read_fixture_reference(dir);
+  const GenerateResult res = test::run_fixture(dir, ref, *ops, *comm);
+  const test::FixtureComparison c = test::compare_to_reference(res, ref);
+  const bool f32 = dt == DType::kF32;
+  const std::string label = name + " cuda " + dtype_name(dt) + " " + comm->name() + " T=" +
+                            std::to_string(comm->size());
+  test::expect_matches_reference(c, res, ref, /*strict_tokens=*/f32, f32 ? 1e-3 : 3e-2, label, comm->rank() == 0);
+}
+
+std::string param_name(const ::testing::TestParamInfo<CudaModelMpi::ParamType>& info) {
+  return std::get<0>(info.param) + "_" + dtype_name(std::get<1>(info.param)) + "_" + std::get<2>(info.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(MpiDevice, CudaModelMpi,
+                         ::testing::Combine(::testing::ValuesIn(test::fixture_names()),
+                                            ::testing::Values(DType::kF32, DType::kBF16),
+                                            ::testing::Values(std::string("mpi"))),
+                         param_name);
+INSTANTIATE_TEST_SUITE_P(Nccl, CudaModelMpi,
+                         ::testing::Combine(::testing::Values("gqa", "mqa", "qwen2_bias", "llama_attn_bias"),
+                                            ::testing::Values(DType::kF32), ::testing::Values(std::string("nccl"))),
+                         param_name);
+
+}  // namespace
+}  // namespace gqa

@@ -1,0 +1,135 @@
+// Runs a tests/fixtures/models/* checkpoint through the model on any backend/communicator and
+// compares it to the transformers reference (reference.json + reference_logits.npy).
+//
+// Logit rows: P prompt rows, then one row per fed-back token; generated[i] is the argmax of row
+// P-1+i. Once our token j differs from the reference, later rows are fed a different token, so
+// the logits are compared on rows [0, P+j) only: the rows computed from identical inputs.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/checkpoint.h"
+#include "model/model.h"
+#include "model/weights.h"
+#include "runtime/generator.h"
+#include "tests/support/npy_reader.h"
+
+namespace gqa::test {
+
+inline std::vector<std::string> fixture_names() {
+  return {"gqa",        "mha",  "mqa",           "llama3_rope", "rope_linear", "rope_dynamic", "rope_yarn",
+          "qwen2_bias", "llama_attn_bias", "tied", "bf16",        "sharded",     "head_dim",     "gqa_hd64",
+          "gqa_hd128"};
+}
+
+struct FixtureReference {
+  std::vector<int32_t> prompt, generated;
+  std::vector<double> margins;  // top-1 minus top-2 logit of each generated token's row
+  NpyArray logits;              // [P + N - 1, vocab]
+};
+
+inline FixtureReference read_fixture_reference(const std::string& dir) {
+  std::ifstream f(dir + "/reference.json");
+  if (!f) throw std::runtime_error("missing " + dir + "/reference.json");
+  const nlohmann::json j = nlohmann::json::parse(f);
+  FixtureReference r;
+  r.prompt = j.at("prompt_tokens").get<std::vector<int32_t>>();
+  r.generated = j.at("generated_tokens").get<std::vector<int32_t>>();
+  r.margins = j.at("decision_margins").get<std::vector<double>>();
+  r.logits = read_npy_f32(dir + "/reference_logits.npy");
+  return r;
+}
+
+// Greedy generation of the reference's length, keeping every logit row. Small cache blocks and a
+// small prefill chunk, so sequences span several blocks and prefill runs in pieces.
+inline GenerateResult run_fixture(const std::string& dir, const FixtureReference& ref, Ops& ops, Communicator& comm) {
+  const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
+  const ShardPlan plan = ShardPlan::make(
+      {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
+      comm.size());
+  const Checkpoint ckpt = Checkpoint::open(dir);
+  Model model(config, plan, ops, comm, load_weights(ckpt, config, plan, comm.rank(), ops));
+  PagedKvCache cache(model.kv_cache_shape(32, 4), ops.compute_dtype(), ops);
+  GenerateRequest req;
+  req.prompt = ref.prompt;
+  req.max_new_tokens = static_cast<int64_t>(ref.generated.size());
+  req.keep_logits = true;
+  req.prefill_chunk = 5;
+  Generator gen(model, cache, comm);
+  return gen.generate(req);
+}
+
+struct FixtureComparison {
+  int64_t first_mismatch = -1;  // first generated index that differs from the reference, -1: none
+  int64_t rows_compared = 0;
+  double rel_err = INFINITY;    // ||ours - ref|| / ||ref|| over the compared rows; NaN -> inf
+  double mismatch_margin = 0;   // the reference's decision margin at first_mismatch
+  double mismatch_max_abs = 0;  // our largest |logit error| on that token's row
+};
+
+inline FixtureComparison compare_to_reference(const GenerateResult& res, const FixtureReference& ref) {
+  FixtureComparison c;
+  const int64_t vocab = ref.logits.shape.at(1), p = static_cast<int64_t>(ref.prompt.size());
+  if (res.logit_rows != ref.logits.shape[0] || res.tokens.size() != ref.generated.size()) return c;
+  for (size_t i = 0; i < ref.generated.size() && c.first_mismatch < 0; ++i) {
+    if (res.tokens[i] != ref.generated[i]) c.first_mismatch = static_cast<int64_t>(i);
+  }
+  c.rows_compared = c.first_mismatch < 0 ? res.logit_rows : p + c.first_mismatch;
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < c.rows_compared * vocab; ++i) {
+    if (std::isnan(res.logits[i])) return c;
+    const double d = static_cast<double>(res.logits[i]) - ref.logits.data[i];
+    num += d * d;
+    den += static_cast<double>(ref.logits.data[i]) * ref.logits.data[i];
+  }
+  c.rel_err = std::sqrt(num / den);
+  if (c.first_mismatch >= 0) {
+    const int64_t row = p - 1 + c.first_mismatch;
+    c.mismatch_margin = ref.margins.at(c.first_mismatch);
+    for (int64_t v = 0; v < vocab; ++v) {
+      c.mismatch_max_abs = std::max(c.mismatch_max_abs, std::fabs(static_cast<double>(res.logits[row * vocab + v]) -
+                                                                  ref.logits.data[row * vocab + v]));
+    }
+  }
+  return c;
+}
+
+// strict_tokens: every greedy token equal (f32). Otherwise (16-bit compute) the first token must
+// be equal and a later flip is accepted only where the reference's margin is within twice our
+// logit error on that row (the flip is explained by rounding, not by a bug).
+inline void expect_matches_reference(const FixtureComparison& c, const GenerateResult& res,
+                                     const FixtureReference& ref, bool strict_tokens, double tol,
+                                     const std::string& label, bool print) {
+  if (print) {
+    std::printf("[fixture] %-28s rel_err=%.3e rows=%lld tokens=%s", label.c_str(), c.rel_err,
+                static_cast<long long>(c.rows_compared), c.first_mismatch < 0 ? "same" : "DIFFERENT");
+    if (c.first_mismatch >= 0) {
+      std::printf(" (first at %lld: margin %.4f, our max |err| there %.4f)", static_cast<long long>(c.first_mismatch),
+                  c.mismatch_margin, c.mismatch_max_abs);
+    }
+    std::printf("\n");
+  }
+  ASSERT_EQ(res.logit_rows, ref.logits.shape.at(0)) << label;
+  EXPECT_LE(c.rel_err, tol) << label;
+  if (strict_tokens) {
+    EXPECT_EQ(res.tokens, ref.generated) << label;
+    return;
+  }
+  ASSERT_FALSE(res.tokens.empty()) << label;
+  EXPECT_EQ(res.tokens[0], ref.generated[0]) << label << ": the first token differs";
+  if (c.first_mismatch > 0) {
+    EXPECT_LE(c.mismatch_margin, 2 * c.mismatch_max_abs)
+        << label << ": token " << c.first_mismatch << " flipped although its margin " << c.mismatch_margin
+        << " exceeds twice the logit error " << c.mismatch_max_abs;
+  }
+}
+
+}  // namespace gqa::test
