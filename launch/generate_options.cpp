@@ -32,7 +32,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   CLI::App app{
       "gqa-generate: generate tokens with a Llama-family GQA model, tensor-parallel over the MPI ranks it is "
       "launched with (mpirun -np T). Rank 0 samples and prints; the last stdout line is one JSON object "
-      "{\"prompt_tokens\":[...],\"generated_tokens\":[...]}.",
+      "{\"prompt_tokens\":[...],\"generated_tokens\":[...]}. With --prompt the generated text is streamed to "
+      "stdout first.",
       "gqa-generate"};
   std::string prompt_tokens;
   app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
@@ -54,7 +55,18 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                  "backend always computes in f32")
       ->check(CLI::IsMember({"bf16", "f16", "f32"}))
       ->capture_default_str();
-  app.add_option("--prompt-tokens", prompt_tokens, "prompt as comma-separated token ids, e.g. 1,2,3")->required();
+  auto* tokens_opt = app.add_option("--prompt-tokens", prompt_tokens, "prompt as comma-separated token ids, e.g. 1,2,3");
+  auto* text_opt = app.add_option("--prompt", o->prompt_text,
+                                  "prompt as text, encoded with the tokenizer (BOS etc. added as the tokenizer says); "
+                                  "the generated text streams to stdout");
+  tokens_opt->excludes(text_opt);
+  app.add_flag("--chat", o->chat,
+               "wrap --prompt as a user message (after --system) in the chat template of tokenizer_config.json "
+               "(Llama-2, Llama-3, Mistral, ChatML/Qwen2) with the assistant turn opened");
+  app.add_option("--system", o->system, "system message for --chat");
+  app.add_option("--tokenizer", o->tokenizer,
+                 "tokenizer.json, a directory holding one, or a .gguf (default: the --model directory)");
+  app.add_option("--stop", o->stop, "stop when the generated text contains this string (repeatable; not printed)");
   app.add_option("--max-new-tokens", o->max_new_tokens, "number of tokens to generate")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -80,7 +92,12 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   app.add_flag("-q,--quiet", o->quiet, "no progress lines on stderr");
   try {
     app.parse(argc, argv);
-    o->prompt_tokens = parse_token_list(prompt_tokens);
+    o->has_prompt_text = text_opt->count() > 0;
+    GQA_CHECK(tokens_opt->count() > 0 || o->has_prompt_text, "give the prompt as --prompt TEXT or --prompt-tokens IDS");
+    GQA_CHECK(!o->chat || o->has_prompt_text, "--chat needs --prompt TEXT");
+    GQA_CHECK(o->system.empty() || o->chat, "--system needs --chat");
+    GQA_CHECK(o->stop.empty() || o->has_prompt_text, "--stop needs --prompt TEXT (stop strings match generated text)");
+    if (!o->has_prompt_text) o->prompt_tokens = parse_token_list(prompt_tokens);
     validate(o->sampling);
   } catch (const CLI::ParseError& e) {
     if (!print) return e.get_exit_code() == 0 ? 0 : 2;

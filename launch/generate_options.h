@@ -14,7 +14,13 @@ struct GenerateOptions {
   std::string backend = "auto";
   std::string comm = "auto";
   std::string dtype = "bf16";  // compute dtype of the cuda backend: bf16, f16 or f32
-  std::vector<int32_t> prompt_tokens;
+  std::vector<int32_t> prompt_tokens;  // --prompt-tokens, or filled from --prompt by the tokenizer
+  std::string prompt_text;             // --prompt
+  bool has_prompt_text = false;
+  bool chat = false;                   // wrap --prompt (and --system) in the model's chat template
+  std::string system;
+  std::string tokenizer;               // tokenizer.json / dir / .gguf; empty = the model directory
+  std::vector<std::string> stop;       // stop strings (text mode)
   int64_t max_new_tokens = 32;
   SamplingParams sampling;
   std::string dump_logits;

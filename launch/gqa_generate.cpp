@@ -1,5 +1,6 @@
-// gqa-generate: tensor-parallel generation from token ids.
+// gqa-generate: tensor-parallel generation from token ids or text.
 //   mpirun -np T gqa-generate --model DIR --prompt-tokens 1,2,3 --max-new-tokens N [--dump-logits F.npy]
+//   mpirun -np T gqa-generate --model DIR --prompt "Hello" [--chat] [--stop STR]
 // Failure policy: errors every rank can see (flags, config, checkpoint, prompt) are agreed on
 // with all_ok() so every rank exits 1 together; an error on one rank during generation aborts
 // the whole job (MPI_Abort), so no rank is left waiting in a collective.
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "launch/generate_options.h"
+#include "launch/text_prompt.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/model.h"
@@ -29,6 +31,8 @@ struct Loaded {
   std::unique_ptr<gqa::Ops> ops;
   std::unique_ptr<gqa::Model> model;
   std::unique_ptr<gqa::PagedKvCache> cache;
+  std::vector<int32_t> prompt;
+  std::unique_ptr<gqa::TextPrompt> text;  // with --prompt: the tokenizer, kept for streaming
 };
 
 void progress(bool on, const std::string& line) {
@@ -40,7 +44,12 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   Loaded l;
   const auto t0 = std::chrono::steady_clock::now();
   l.config = gqa::ModelConfig::from_file(o.model_dir + "/config.json");
-  gqa::validate_prompt(o.prompt_tokens, l.config.vocab_size);
+  l.prompt = o.prompt_tokens;
+  if (o.has_prompt_text) {  // every rank encodes the same text the same way: no broadcast needed
+    l.text = std::make_unique<gqa::TextPrompt>(gqa::encode_text_prompt(o));
+    l.prompt = l.text->ids;
+  }
+  gqa::validate_prompt(l.prompt, l.config.vocab_size);
   gqa::ShardDims dims{l.config.num_attention_heads, l.config.num_key_value_heads, l.config.intermediate_size,
                       l.config.vocab_size};
   const gqa::ShardPlan plan = gqa::ShardPlan::make(dims, comm.size());
@@ -57,7 +66,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   gqa::ModelWeights weights = gqa::load_weights(ckpt, l.config, plan, comm.rank(), *l.ops);
   l.model = std::make_unique<gqa::Model>(l.config, plan, *l.ops, comm, std::move(weights));
 
-  const int64_t tokens = static_cast<int64_t>(o.prompt_tokens.size()) + o.max_new_tokens;
+  const int64_t tokens = static_cast<int64_t>(l.prompt.size()) + o.max_new_tokens;
   const int64_t needed = (tokens + o.block_size - 1) / o.block_size;
   const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : needed;
   GQA_CHECK(blocks >= needed, "KV cache of " << blocks << " blocks x " << o.block_size << " tokens cannot hold "
@@ -97,14 +106,25 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   }
 
   gqa::GenerateRequest req;
-  req.prompt = o.prompt_tokens;
+  req.prompt = l.prompt;
   req.max_new_tokens = o.max_new_tokens;
   req.sampling = o.sampling;
-  if (!o.ignore_eos) req.eos_ids = l.config.eos_token_ids;
+  if (!o.ignore_eos) {
+    req.eos_ids = l.config.eos_token_ids;
+    if (l.text) {  // the tokenizer's end-of-turn tokens end generation too (e.g. <|eot_id|>)
+      for (int32_t id : l.text->tokenizer.eos_ids()) req.eos_ids.push_back(id);
+    }
+  }
   req.prefill_chunk = o.prefill_chunk;
   req.keep_logits = !o.dump_logits.empty();
+  std::unique_ptr<gqa::TextStreamer> streamer;
+  if (rank0 && l.text) {
+    streamer = std::make_unique<gqa::TextStreamer>(l.text->tokenizer, l.prompt, o.stop, std::cout);
+    req.stop_after = [&](int32_t id) { return streamer->on_token(id); };
+  }
   gqa::Generator gen(*l.model, *l.cache, comm);
   const gqa::GenerateResult res = gen.generate(req);
+  if (streamer) streamer->finish();
 
   if (rank0) {
     if (!o.dump_logits.empty()) {
@@ -114,11 +134,11 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
     char buf[200];
     const double tps = res.decode_seconds > 0 ? (res.tokens.size() > 1 ? res.tokens.size() - 1 : 0) / res.decode_seconds : 0;
     std::snprintf(buf, sizeof(buf), "prefill %zu tokens in %.3f s; decoded %zu tokens in %.3f s (%.1f tok/s); stop: %s",
-                  o.prompt_tokens.size(), res.prefill_seconds, res.tokens.size(), res.decode_seconds, tps,
+                  l.prompt.size(), res.prefill_seconds, res.tokens.size(), res.decode_seconds, tps,
                   res.finish_reason.c_str());
     progress(verbose, buf);
     nlohmann::ordered_json j;
-    j["prompt_tokens"] = o.prompt_tokens;
+    j["prompt_tokens"] = l.prompt;
     j["generated_tokens"] = res.tokens;
     std::cout << j.dump() << std::endl;
   }

@@ -85,13 +85,13 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     if (comm_.rank() == 0) {
       msg[0] = sampler.sample(last.data(), vocab);
       const bool eos = std::find(req.eos_ids.begin(), req.eos_ids.end(), msg[0]) != req.eos_ids.end();
-      msg[1] = eos ? 1 : 0;
+      msg[1] = eos ? 1 : (req.stop_after && req.stop_after(msg[0])) ? 2 : 0;
     }
     comm_.broadcast(msg, sizeof(msg), 0);
     res.tokens.push_back(msg[0]);
     if (on_token) on_token(msg[0]);
     if (msg[1]) {
-      res.finish_reason = "eos";
+      res.finish_reason = msg[1] == 1 ? "eos" : "stop";
       break;
     }
     if (i + 1 == req.max_new_tokens) break;

@@ -22,11 +22,14 @@ struct GenerateRequest {
   std::vector<int64_t> eos_ids;  // stop after sampling one of these (empty: only the length limit)
   int64_t prefill_chunk = 512;   // prompt tokens per forward step
   bool keep_logits = false;      // keep the logits of every position fed (prompt + fed-back tokens)
+  // Runs on rank 0 for each sampled token before it is broadcast; returning true stops after it
+  // (finish_reason "stop"), e.g. when the streamed text reached a stop string.
+  std::function<bool(int32_t)> stop_after;
 };
 
 struct GenerateResult {
   std::vector<int32_t> tokens;     // generated tokens (an EOS that stopped it included)
-  std::string finish_reason;       // "length" or "eos"
+  std::string finish_reason;       // "length", "eos" or "stop"
   std::vector<float> logits;       // [logit_rows, vocab] when keep_logits
   int64_t logit_rows = 0;
   double prefill_seconds = 0;

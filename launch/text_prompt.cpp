@@ -1,0 +1,43 @@
+#include "launch/text_prompt.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "tokenizer/chat_template.h"
+
+namespace gqa {
+
+TextPrompt encode_text_prompt(const GenerateOptions& o) {
+  const std::string path = o.tokenizer.empty() ? o.model_dir : o.tokenizer;
+  TextPrompt p{tok::Tokenizer::load(path), {}, o.prompt_text};
+  if (o.chat) {
+    // The template lives in tokenizer_config.json beside the tokenizer.
+    const std::filesystem::path dir =
+        std::filesystem::is_directory(path) ? std::filesystem::path(path) : std::filesystem::path(path).parent_path();
+    const tok::ChatTemplate tmpl = tok::ChatTemplate::from_tokenizer_config(dir.string());
+    std::vector<tok::ChatMessage> messages;
+    if (!o.system.empty()) messages.push_back({"system", o.system});
+    messages.push_back({"user", o.prompt_text});
+    p.rendered = tmpl.render(messages, /*add_generation_prompt=*/true);
+  }
+  // A rendered chat already spells out its special tokens (BOS included), as transformers'
+  // apply_chat_template(tokenize=True) encodes it without adding more.
+  p.ids = p.tokenizer.encode(p.rendered, /*add_special=*/!o.chat);
+  GQA_CHECK(!p.ids.empty(), "--prompt encodes to no tokens");
+  return p;
+}
+
+TextStreamer::TextStreamer(const tok::Tokenizer& tok, std::span<const int32_t> prompt, std::vector<std::string> stops,
+                           std::ostream& out)
+    : decoder_(tok, /*skip_special=*/true, prompt), stops_(std::move(stops)), out_(out) {}
+
+bool TextStreamer::on_token(int32_t id) {
+  out_ << stops_.push(decoder_.push(id)) << std::flush;
+  return stops_.stopped();
+}
+
+void TextStreamer::finish() {
+  out_ << stops_.push(decoder_.flush()) << stops_.flush() << "\n" << std::flush;
+}
+
+}  // namespace gqa
