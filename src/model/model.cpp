@@ -5,10 +5,11 @@
 #include <cstring>
 
 #include "model/rope.h"
+#include "model/step_buffers.h"
 
 namespace gqa {
 
-// Device-side inputs and activations of one step. n = tokens in the step.
+// Views of the step's inputs and activations (in buffers_). n = tokens in the step.
 struct Model::Step {
   int64_t n = 0;
   Tensor ids;           // i32 [n]
@@ -28,7 +29,13 @@ Model::Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communi
     : config_(config), plan_(plan), shard_(plan.rank(comm.rank())), ops_(ops), comm_(comm), w_(std::move(weights)) {
   GQA_CHECK(plan.world_size() == comm.size(),
             "shard plan is for " << plan.world_size() << " ranks but the communicator has " << comm.size());
+  const int64_t hd = config_.head_dim;
+  buffers_ = std::make_unique<StepBuffers>(
+      ops_, StepBufferDims{config_.hidden_size, shard_.q_heads.size() * hd, shard_.kv_heads.size() * hd,
+                           shard_.ffn.size(), shard_.vocab.size(), hd / 2});
 }
+
+Model::~Model() = default;
 
 KvCacheShape Model::kv_cache_shape(int64_t num_blocks, int64_t block_size) const {
   KvCacheShape s;
@@ -50,39 +57,41 @@ std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
   GQA_CHECK(in.positions.size() == in.tokens.size() && in.token_seq.size() == in.tokens.size() &&
                 in.slots.size() == in.tokens.size(),
             "forward step: tokens, positions, token_seq and slots differ in length");
-  const int64_t d = config_.hidden_size;
-  Step s;
-  s.n = n;
-  auto upload_i32 = [&](const std::vector<int32_t>& v, Shape shape) {
-    Tensor t = ops_.alloc(DType::kI32, std::move(shape));
-    ops_.upload_i32(v.data(), t);
-    return t;
-  };
-  s.ids = upload_i32(in.tokens, {n});
-  s.positions = upload_i32(in.positions, {n});
-  s.token_seq = upload_i32(in.token_seq, {n});
-  s.slots = upload_i32(in.slots, {n});
   size_t max_blocks = 1;
   for (const auto& bt : in.block_tables) max_blocks = std::max(max_blocks, bt.size());
   const int64_t n_seqs = static_cast<int64_t>(in.block_tables.size());
+  const int64_t n_blocks = static_cast<int64_t>(max_blocks);
+  StepBuffers& b = *buffers_;
+  b.reserve(n, n_seqs * n_blocks, static_cast<int64_t>(in.logit_rows.size()));
+  Step s;
+  s.n = n;
+  s.ids = b.ids(n);
+  s.positions = b.positions(n);
+  s.token_seq = b.token_seq(n);
+  s.slots = b.slots(n);
+  s.block_tables = b.block_tables(n_seqs, n_blocks);
+  ops_.upload_i32(in.tokens.data(), s.ids);
+  ops_.upload_i32(in.positions.data(), s.positions);
+  ops_.upload_i32(in.token_seq.data(), s.token_seq);
+  ops_.upload_i32(in.slots.data(), s.slots);
   std::vector<int32_t> tables(n_seqs * max_blocks, 0);  // padding is never read: positions bound it
   for (int64_t q = 0; q < n_seqs; ++q) {
     std::copy(in.block_tables[q].begin(), in.block_tables[q].end(), tables.begin() + q * max_blocks);
   }
-  s.block_tables = upload_i32(tables, {n_seqs, static_cast<int64_t>(max_blocks)});
+  ops_.upload_i32(tables.data(), s.block_tables);
 
   // Dynamic NTK scaling depends on the furthest position of this step, as in transformers.
   const int64_t max_pos = *std::max_element(in.positions.begin(), in.positions.end());
   const RopeFrequencies rope = rope_frequencies(config_, max_pos);
   s.max_context = max_pos + 1;
   s.one_token_per_seq = n == n_seqs;
-  s.inv_freq = ops_.alloc(DType::kF32, {static_cast<int64_t>(rope.inv_freq.size())});
+  s.inv_freq = b.inv_freq();
   ops_.upload_f32(rope.inv_freq.data(), s.inv_freq);
   s.rope_scaling = rope.attention_scaling;
 
   // Vocab-parallel embedding: each rank fills the rows of its vocab slice, the sum completes it.
-  s.x = ops_.alloc(ops_.compute_dtype(), {n, d});
-  s.h = ops_.alloc(ops_.compute_dtype(), {n, d});
+  s.x = b.x(n);
+  s.h = b.h(n);
   ops_.embedding({s.ids, w_.embed, shard_.vocab.begin, s.x});
   all_reduce(s.x);
 
@@ -98,13 +107,12 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   const LayerWeights& w = w_.layers[l];
   const int64_t n = s.n, hd = config_.head_dim;
   const int64_t hq = shard_.q_heads.size(), hkv = shard_.kv_heads.size();
-  const DType t = ops_.compute_dtype();
   const float eps = static_cast<float>(config_.rms_norm_eps);
 
   ops_.rmsnorm({s.x, w.attn_norm, s.h, eps});
-  Tensor q = ops_.alloc(t, {n, hq * hd});   // column-parallel: this rank's query heads
-  Tensor k = ops_.alloc(t, {n, hkv * hd});
-  Tensor v = ops_.alloc(t, {n, hkv * hd});
+  Tensor q = buffers_->q(n);  // [n, hq * hd] column-parallel: this rank's query heads
+  Tensor k = buffers_->k(n);  // [n, hkv * hd]
+  Tensor v = buffers_->v(n);
   ops_.matmul({s.h, w.wq, w.bq, q});
   ops_.matmul({s.h, w.wk, w.bk, k});
   ops_.matmul({s.h, w.wv, w.bv, v});
@@ -113,7 +121,7 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   ops_.rope({k3, s.positions, s.inv_freq, s.rope_scaling});
   ops_.kv_write({k3, v3, cache.k(l), cache.v(l), s.slots});
 
-  Tensor attn = ops_.alloc(t, {n, hq, hd});
+  Tensor attn = buffers_->attn(n).reshape({n, hq, hd});
   ops_.attention({q3, cache.k(l), cache.v(l), s.block_tables, s.token_seq, s.positions, attn,
                   1.0f / std::sqrt(static_cast<float>(hd)), s.max_context, s.one_token_per_seq});
   // Row-parallel o_proj: every rank holds a partial sum over its heads; the bias is added once.
@@ -124,12 +132,11 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
 
 void Model::mlp_block(int64_t l, Step& s) {
   const LayerWeights& w = w_.layers[l];
-  const int64_t n = s.n, f = shard_.ffn.size();
-  const DType t = ops_.compute_dtype();
+  const int64_t n = s.n;
 
   ops_.rmsnorm({s.x, w.mlp_norm, s.h, static_cast<float>(config_.rms_norm_eps)});
-  Tensor gate = ops_.alloc(t, {n, f});  // column-parallel: this rank's FFN columns
-  Tensor up = ops_.alloc(t, {n, f});
+  Tensor gate = buffers_->gate(n);  // [n, f] column-parallel: this rank's FFN columns
+  Tensor up = buffers_->up(n);
   ops_.matmul({s.h, w.w_gate, Tensor(), gate});
   ops_.matmul({s.h, w.w_up, Tensor(), up});
   ops_.swiglu({gate, up, gate});
@@ -144,7 +151,7 @@ std::vector<float> Model::logits(Step& s, const std::vector<int64_t>& rows) {
   const int64_t vocab = config_.vocab_size, local = shard_.vocab.size(), chunk = plan_.vocab_chunk();
   std::vector<float> out(m * vocab);
   if (m == 0) return out;
-  Tensor local_logits = ops_.alloc(ops_.compute_dtype(), {m, local});
+  Tensor local_logits = buffers_->logits(m);  // [m, vocab_local]
   bool contiguous = true;
   for (int64_t i = 0; i < m; ++i) {
     GQA_CHECK(rows[i] >= 0 && rows[i] < s.n, "logit row " << rows[i] << " outside the step's " << s.n << " tokens");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "kernels/ops.h"
@@ -15,6 +16,8 @@
 #include "runtime/kv_cache.h"
 
 namespace gqa {
+
+class StepBuffers;
 
 // One forward step: any mix of tokens from any sequences (prefill chunks and decode tokens).
 struct StepInput {
@@ -29,6 +32,9 @@ struct StepInput {
 class Model {
  public:
   Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communicator& comm, ModelWeights weights);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
 
   // Runs the step, writing K/V into `cache`; returns logits [logit_rows.size(), vocab_size]
   // (row-major, f32) on every rank.
@@ -53,6 +59,7 @@ class Model {
   Ops& ops_;
   Communicator& comm_;
   ModelWeights w_;
+  std::unique_ptr<StepBuffers> buffers_;  // activations reused across steps
 };
 
 }  // namespace gqa
