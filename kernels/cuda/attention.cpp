@@ -29,8 +29,9 @@ AttentionDims check_attention_args(const AttentionArgs& a, const char* op) {
   d.hkv = a.k_cache.dim(2);
   d.n_seqs = a.block_tables.dim(0);
   d.max_blocks = a.block_tables.dim(1);
-  GQA_CHECK(d.hd == 64 || d.hd == 128,
-            op << ": head_dim " << d.hd << " of q " << shape_str(a.q.shape()) << " is not supported (64 or 128)");
+  GQA_CHECK(d.hd == 16 || d.hd == 32 || d.hd == 64 || d.hd == 128,
+            op << ": head_dim " << d.hd << " of q " << shape_str(a.q.shape())
+               << " is not supported (16, 32, 64 or 128)");
   expect(a.k_cache, a.q.dtype(), {d.num_blocks, d.block_size, d.hkv, d.hd}, op, "k_cache");
   expect(a.v_cache, a.q.dtype(), a.k_cache.shape(), op, "v_cache");
   expect(a.out, a.q.dtype(), a.q.shape(), op, "out");

@@ -4,7 +4,7 @@
 //   a.one_token_per_seq -> the split-KV decode kernel (attention_decode.h),
 //   otherwise           -> the tiled prefill kernel   (attention_prefill.h).
 // Both compute the same function for any valid input; the flag only picks the faster one.
-// q, k_cache, v_cache and out share one dtype (f32, f16 or bf16); head_dim is 64 or 128;
+// q, k_cache, v_cache and out share one dtype (f32, f16 or bf16); head_dim is 16, 32, 64 or 128;
 // softmax and accumulation are f32. `out` may alias `q`.
 //
 // Device-side values (token_seq, positions, block table entries) are not read by the host: a
@@ -34,7 +34,7 @@ struct AttentionDims {
 };
 
 // Throws gqa::Error naming the tensor unless `a` describes a valid call (devices, dtypes,
-// shapes, head_dim 64/128, hq % hkv == 0, 16-byte aligned data, sizes within int32 indexing).
+// shapes, head_dim 16/32/64/128, hq % hkv == 0, 16-byte aligned data, sizes within int32 indexing).
 AttentionDims check_attention_args(const AttentionArgs& a, const char* op);
 
 void attention(const AttentionArgs& a, cudaStream_t stream);

@@ -131,11 +131,15 @@ struct SoftmaxState {
     default: GQA_FAIL(op << ": unsupported dtype " << ::gqa::dtype_name(dtype));       \
   }
 
+// Head dims 16 and 32 serve small (test / toy) models: the kernels' thread mappings need
+// head_dim to be a multiple of 16 (two 16-byte bf16/f16 vectors, the prefill's 4 threads x 4 dims).
 #define GQA_ATTN_DISPATCH_HEAD_DIM(head_dim, op, HD, ...)                              \
   switch (head_dim) {                                                                  \
+    case 16: { constexpr int HD = 16; __VA_ARGS__ break; }                             \
+    case 32: { constexpr int HD = 32; __VA_ARGS__ break; }                             \
     case 64: { constexpr int HD = 64; __VA_ARGS__ break; }                             \
     case 128: { constexpr int HD = 128; __VA_ARGS__ break; }                           \
-    default: GQA_FAIL(op << ": unsupported head_dim " << (head_dim) << " (64 or 128)"); \
+    default: GQA_FAIL(op << ": unsupported head_dim " << (head_dim) << " (16, 32, 64 or 128)"); \
   }
 
 // Query heads one decode block serves at once (1, 2, 4 or 8).

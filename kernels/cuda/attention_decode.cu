@@ -55,6 +55,12 @@ struct DecodeParams {
 
 // Shared memory of one block, byte offsets. K/V rows are padded by 16 bytes so the 16-byte reads
 // of 8 consecutive rows at one column land in 8 different bank groups.
+//
+// Head dims 16 and 32 use the same mappings: QK needs each thread's half row (HD / 2 elements)
+// to be whole 16-byte vectors (HD % 16 == 0 for bf16/f16, % 8 for f32); load and PV use
+// HD / kVec lanes per row (2..32), i.e. 64..4 key slots, each a divisor of the 64-key tile.
+// Only the epilogue's buffer (kSlots * GC * HD floats = 128 * kVec * GC floats, independent of
+// HD) can outgrow the small K/V tiles, so the K/V area is sized for whichever is larger.
 template <typename T, int HD, int GC>
 struct DecodeSmem {
   static constexpr int kVec = vec_of<T>();
@@ -62,17 +68,20 @@ struct DecodeSmem {
   static constexpr int kLanesPerRow = HD / kVec;            // PV threads covering one V row
   static constexpr int kSlots = kThreads / kLanesPerRow;    // PV key slots
   static constexpr size_t kTileBytes = size_t(kTile) * kRow * sizeof(T);
+  static constexpr size_t kRedBytes = size_t(kSlots) * GC * HD * 4;  // epilogue: f32 [kSlots][GC][HD]
+  static constexpr size_t kKVBytes = 4 * kTileBytes > kRedBytes ? 4 * kTileBytes : kRedBytes;
   static constexpr size_t kK = 0;                           // T [2 stages][kTile][kRow]
   static constexpr size_t kV = kK + 2 * kTileBytes;         // T [2 stages][kTile][kRow]
-  static constexpr size_t kQ = kV + 2 * kTileBytes;         // f32 [GC][HD]
+  static constexpr size_t kQ = kK + kKVBytes;               // f32 [GC][HD]
   static constexpr size_t kS = kQ + size_t(GC) * HD * 4;    // f32 [kQkParts][kTile][GC]
   static constexpr size_t kP = kS + size_t(kQkParts) * kTile * GC * 4;  // f32 [kTile][GC]
   static constexpr size_t kStats = kP + size_t(kTile) * GC * 4;         // f32 alpha, m, d [GC]
   static constexpr size_t kFlag = kStats + 3 * GC * 4;                  // int: bad page seen
   static constexpr size_t kBytes = kFlag + 16;
-  // The epilogue sums the key slots' o through the (then idle) K/V area.
-  static_assert(size_t(kSlots) * GC * HD * 4 <= 4 * kTileBytes, "epilogue buffer exceeds the K/V tiles");
+  static_assert(kLanesPerRow >= 1 && kLanesPerRow * kVec == HD && kThreads % kLanesPerRow == 0, "PV lanes");
   static_assert(kTile % kSlots == 0 && kTile % 32 == 0 && HD % (kQkParts * kVec) == 0, "tile shape");
+  static_assert(kTileBytes % 16 == 0 && kKVBytes % 16 == 0 && (size_t(kRow) * sizeof(T)) % 16 == 0,
+                "16-byte aligned rows, tiles and q");
 };
 
 // Issues the copies of keys [start, start + kTile) ∩ [.., k_end) of KV head g into one stage.
@@ -282,7 +291,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const DecodeParams p) 
   cp_async_wait<0>();
   __syncthreads();
 
-  // Sum the key slots' partial o: red[slot][i][HD] over the idle K/V tiles.
+  // Sum the key slots' partial o: red[slot][i][HD] over the idle K/V area (kKVBytes, sized for it).
   float* red = reinterpret_cast<float*>(smem + S::kK);
   const int c = threadIdx.x % S::kLanesPerRow, slot = threadIdx.x / S::kLanesPerRow;
 #pragma unroll

@@ -41,7 +41,7 @@ DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max
 DecodePartials decode_partials_floats(int64_t rows, int64_t hd, const DecodePlan& plan) {
   DecodePartials parts;
   if (plan.num_splits == 1) return parts;
-  parts.lse_offset = size_t(rows) * plan.num_splits * hd;  // a multiple of 64 floats: lse stays aligned
+  parts.lse_offset = size_t(rows) * plan.num_splits * hd;  // a multiple of hd >= 16 floats: lse stays aligned
   parts.lse_floats = size_t(rows) * plan.num_splits;
   return parts;
 }

@@ -1,6 +1,8 @@
 // One block per query row; thread = (4 dims, split group): each thread merges its group's splits
 // into a SoftmaxState (independent loads, so many are in flight), then group 0 merges the groups'
-// states through shared memory and stores the normalised result.
+// states through shared memory and stores the normalised result. HD / 4 lanes x min(64, 1024 /
+// lanes) groups: 1024 threads for hd 64 and 128; 256 / 512 for hd 16 / 32, so group 0's serial
+// merge stays at most 63 steps.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -15,12 +17,19 @@ namespace {
 using namespace attn;
 
 constexpr const char* kOp = "cuda attention_merge";
-constexpr int kThreads = 1024;
+
+template <int HD>
+struct MergeShape {
+  static constexpr int kLanes = HD / 4;  // threads covering one row, 4 dims each
+  static constexpr int kGroups = 1024 / kLanes < 64 ? 1024 / kLanes : 64;
+  static constexpr int kThreads = kLanes * kGroups;
+  static_assert(HD % 4 == 0 && kLanes <= 1024 && kThreads <= 1024 && kThreads % 32 == 0, "merge block shape");
+};
 
 template <typename T, int HD>
-__global__ void __launch_bounds__(kThreads) merge_kernel(const float* part_o, const float* part_lse, T* out,
-                                                              int num_splits) {
-  constexpr int kLanes = HD / 4, kGroups = kThreads / kLanes;
+__global__ void __launch_bounds__(MergeShape<HD>::kThreads) merge_kernel(const float* part_o, const float* part_lse,
+                                                                         T* out, int num_splits) {
+  constexpr int kLanes = MergeShape<HD>::kLanes, kGroups = MergeShape<HD>::kGroups;
   __shared__ float4 o_s[kGroups][kLanes];
   __shared__ float m_s[kGroups][kLanes], d_s[kGroups][kLanes];
   const size_t row = blockIdx.x;
@@ -52,7 +61,7 @@ template <typename T, int HD>
 void launch(const AttentionMergeArgs& a, cudaStream_t stream) {
   const int64_t rows = a.part_o.dim(0);
   if (rows == 0) return;
-  merge_kernel<T, HD><<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(
+  merge_kernel<T, HD><<<static_cast<unsigned>(rows), MergeShape<HD>::kThreads, 0, stream>>>(
       a.part_o.data_as<float>(), a.part_lse.data_as<float>(), a.out.data_as<T>(), static_cast<int>(a.part_o.dim(1)));
   GQA_CUDA_LAUNCH_CHECK("attention merge_kernel");
 }

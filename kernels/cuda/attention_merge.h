@@ -14,7 +14,7 @@ namespace gqa::cuda {
 struct AttentionMergeArgs {
   Tensor part_o;    // f32 [rows, splits, hd] device
   Tensor part_lse;  // f32 [rows, splits] device
-  Tensor out;       // [rows, hd] device, f32 / f16 / bf16; hd 64 or 128
+  Tensor out;       // [rows, hd] device, f32 / f16 / bf16; hd 16, 32, 64 or 128
 };
 
 void attention_merge(const AttentionMergeArgs& a, cudaStream_t stream);

@@ -11,6 +11,9 @@
 //   softmax tile max and sum over the row's 4 threads (shuffles), p into shared memory
 //   PV      thread (row r, part) owns dims 16k + 4 part + {0..3} of the row's tile output
 //   merge   the tile's {o, m, d} is merged into the row's SoftmaxState
+// Every mapping holds for any head_dim that is a multiple of 16 (16, 32, 64, 128 are compiled):
+// scores step 4 dims at a time, PV/output cover HD / 16 groups of 16 dims (4 per thread), and the
+// tile loader's HD / vec 16-byte chunks per key (2..32) are spread over the block by a strided loop.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -52,6 +55,7 @@ struct PrefillParams {
 // reads of 8 different rows at one column hit 8 different bank groups.
 template <int HD>
 struct PrefillSmem {
+  static_assert(HD % (4 * kRowThreads) == 0, "each of a row's 4 threads owns 4 dims of every 16");
   static constexpr int kRow = HD + 4;
   static constexpr int kQ = 0;                      // [kRows][kRow]
   static constexpr int kK = kQ + kRows * kRow;      // [kKeys][kRow]

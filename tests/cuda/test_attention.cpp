@@ -2,7 +2,8 @@
 // output element, relative error ||out - ref|| / ||ref|| with the reference computed (in double)
 // on the inputs rounded to the kernel's dtype; f32 < 1e-4, f16/bf16 < 1e-2; NaN never passes.
 // Paged caches use shuffled block tables (unused entries -1) and spare blocks; outputs are
-// poisoned with 0xff (NaN) before each run. The argument checks run without a GPU too.
+// poisoned with 0xff (NaN) before each run. Head dims 16, 32 (the model test fixtures), 64 and 128.
+// The argument checks run without a GPU too.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -228,7 +229,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                        ::testing::Values(Heads{8, 8}, Heads{8, 2}, Heads{64, 8}, Heads{8, 1}, Heads{64, 1},
                                          Heads{28, 4}),
-                       ::testing::Values<int64_t>(64, 128), ::testing::Values<int64_t>(16, 32)));
+                       ::testing::Values<int64_t>(16, 32, 64, 128), ::testing::Values<int64_t>(16, 32)));
 
 // Forced split counts, from one split (no merge) to one tile per split.
 TEST(CudaAttentionDecodeSplits, AnySplitCountMatches) {
@@ -238,6 +239,24 @@ TEST(CudaAttentionDecodeSplits, AnySplitCountMatches) {
     const std::vector<float> ref = reference(b);
     for (int splits : {1, 2, 7, 1000}) {
       EXPECT_LT(rel_error(run(b, Kernel::kDecode, {splits}), ref), tolerance(dt)) << "splits " << splits;
+    }
+  }
+}
+
+// Small head dims (model test fixtures: 16, 32): MHA / GQA / MQA, every dtype, forced split counts
+// (the merge kernel runs for splits > 1).
+TEST(CudaAttentionDecodeSplits, SmallHeadDimsAnySplitCount) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (int64_t hd : {16, 32}) {
+    for (DType dt : {DType::kF32, DType::kF16, DType::kBF16}) {
+      for (Heads h : {Heads{4, 4}, Heads{8, 2}, Heads{12, 1}, Heads{64, 1}}) {
+        Batch b = make_batch(dt, h, hd, hd == 16 ? 16 : 32, decode_batch({1, 2, 63, 65, 129, 1000}), 16);
+        const std::vector<float> ref = reference(b);
+        for (int splits : {1, 2, 3, 16, 1000}) {
+          EXPECT_LT(rel_error(run(b, Kernel::kDecode, {splits}), ref), tolerance(dt))
+              << "hd " << hd << " " << dtype_name(dt) << " heads " << h.hq << "/" << h.hkv << " splits " << splits;
+        }
+      }
     }
   }
 }
@@ -263,17 +282,21 @@ TEST(CudaAttentionDecodeSplits, CallerWorkspace) {
 // The decode kernel is correct for any batch, e.g. a prefill batch with several tokens per sequence.
 TEST(CudaAttentionDecodeSplits, PrefillBatchThroughDecodeKernel) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, {{0, 7}, {300, 100}, {0, 1}}, 13, true);
-  EXPECT_LT(rel_error(run(b, Kernel::kDecode), reference(b)), 1e-2);
+  for (int64_t hd : {16, 128}) {
+    Batch b = make_batch(DType::kBF16, {8, 2}, hd, 16, {{0, 7}, {300, 100}, {0, 1}}, 13, true);
+    EXPECT_LT(rel_error(run(b, Kernel::kDecode), reference(b)), 1e-2) << "hd " << hd;
+  }
 }
 
 TEST(CudaAttentionDecodeSplits, OutMayAliasQ) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  Batch b = make_batch(DType::kF16, {8, 2}, 64, 16, decode_batch(kDecodeContexts), 14);
-  const std::vector<float> ref = reference(b);
-  EXPECT_LT(rel_error(run(b, Kernel::kDecode, {}, true), ref), 1e-2);
-  EXPECT_LT(rel_error(run(b, Kernel::kDecode, {1}, true), ref), 1e-2);
-  EXPECT_LT(rel_error(run(b, Kernel::kPrefill, {}, true), ref), 1e-2);
+  for (int64_t hd : {32, 64}) {
+    Batch b = make_batch(DType::kF16, {8, 2}, hd, 16, decode_batch(kDecodeContexts), 14);
+    const std::vector<float> ref = reference(b);
+    EXPECT_LT(rel_error(run(b, Kernel::kDecode, {}, true), ref), 1e-2) << "hd " << hd;
+    EXPECT_LT(rel_error(run(b, Kernel::kDecode, {1}, true), ref), 1e-2) << "hd " << hd;
+    EXPECT_LT(rel_error(run(b, Kernel::kPrefill, {}, true), ref), 1e-2) << "hd " << hd;
+  }
 }
 
 // ---- prefill: prompts of 1, 7, 100, 777 tokens, some after earlier cache content ----
@@ -285,46 +308,53 @@ class CudaAttentionPrefill : public ::testing::TestWithParam<std::tuple<DType, H
 TEST_P(CudaAttentionPrefill, MatchesCpuTwin) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const auto [dt, heads, hd] = GetParam();
-  Batch b = make_batch(dt, heads, hd, hd == 64 ? 32 : 16, kPrompts, 21);
+  Batch b = make_batch(dt, heads, hd, hd == 32 || hd == 64 ? 32 : 16, kPrompts, 21);
   EXPECT_LT(rel_error(run(b, Kernel::kAuto), reference(b)), tolerance(dt));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllShapes, CudaAttentionPrefill,
                          ::testing::Combine(::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                                             ::testing::Values(Heads{8, 8}, Heads{8, 2}, Heads{8, 1}),
-                                            ::testing::Values<int64_t>(64, 128)));
+                                            ::testing::Values<int64_t>(16, 32, 64, 128)));
 
 TEST(CudaAttentionPrefillCases, LargeGroups) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  for (Heads h : {Heads{64, 8}, Heads{64, 1}}) {
-    Batch b = make_batch(DType::kBF16, h, 128, 16, {{0, 1}, {5, 7}, {40, 100}}, 22);
-    EXPECT_LT(rel_error(run(b, Kernel::kPrefill), reference(b)), 1e-2) << h.hq << "/" << h.hkv;
+  for (int64_t hd : {16, 32, 128}) {
+    for (Heads h : {Heads{64, 8}, Heads{64, 1}}) {
+      Batch b = make_batch(DType::kBF16, h, hd, 16, {{0, 1}, {5, 7}, {40, 100}}, 22);
+      EXPECT_LT(rel_error(run(b, Kernel::kPrefill), reference(b)), 1e-2) << "hd " << hd << " " << h.hq << "/" << h.hkv;
+    }
   }
 }
 
 // Tokens of several sequences interleaved: every 32-token tile holds several sequences.
 TEST(CudaAttentionPrefillCases, InterleavedSequences) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  Batch b = make_batch(DType::kF32, {8, 2}, 64, 16, {{0, 40}, {17, 60}, {3, 5}, {0, 1}}, 23, true);
-  EXPECT_LT(rel_error(run(b, Kernel::kPrefill), reference(b)), 1e-4);
+  for (int64_t hd : {16, 32, 64}) {
+    Batch b = make_batch(DType::kF32, {8, 2}, hd, 16, {{0, 40}, {17, 60}, {3, 5}, {0, 1}}, 23, true);
+    EXPECT_LT(rel_error(run(b, Kernel::kPrefill), reference(b)), 1e-4) << "hd " << hd;
+  }
 }
 
 // A block table entry outside the cache poisons that token's outputs (NaN), nothing else.
 TEST(CudaAttentionPrefillCases, BadBlockTableEntryGivesNaNForItsTokenOnly) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  for (Kernel k : {Kernel::kDecode, Kernel::kPrefill}) {
-    Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), 24);
-    const std::vector<float> ref = reference(b);
-    b.tables[1 * b.max_blocks + 3] = static_cast<int32_t>(b.num_blocks);  // sequence 1, keys 48..63
-    const std::vector<float> out = run(b, k);
-    const size_t row = static_cast<size_t>(b.hq * b.hd);
-    for (int t = 0; t < 3; ++t) {
-      const std::vector<float> o(out.begin() + t * row, out.begin() + (t + 1) * row);
-      const std::vector<float> r(ref.begin() + t * row, ref.begin() + (t + 1) * row);
-      if (t == 1) {
-        EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); })) << "token 1";
-      } else {
-        EXPECT_LT(rel_error(o, r), 1e-2) << "token " << t;
+  for (int64_t hd : {16, 128}) {
+    for (Kernel k : {Kernel::kDecode, Kernel::kPrefill}) {
+      Batch b = make_batch(DType::kBF16, {8, 2}, hd, 16, decode_batch({40, 300, 17}), 24);
+      const std::vector<float> ref = reference(b);
+      b.tables[1 * b.max_blocks + 3] = static_cast<int32_t>(b.num_blocks);  // sequence 1, keys 48..63
+      const std::vector<float> out = run(b, k);
+      const size_t row = static_cast<size_t>(b.hq * b.hd);
+      for (int t = 0; t < 3; ++t) {
+        const std::vector<float> o(out.begin() + t * row, out.begin() + (t + 1) * row);
+        const std::vector<float> r(ref.begin() + t * row, ref.begin() + (t + 1) * row);
+        if (t == 1) {
+          EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); }))
+              << "hd " << hd << " token 1";
+        } else {
+          EXPECT_LT(rel_error(o, r), 1e-2) << "hd " << hd << " token " << t;
+        }
       }
     }
   }
@@ -349,8 +379,12 @@ AttentionArgs fake_args(DType dt, int64_t hq, int64_t hkv, int64_t hd) {
 }
 
 TEST(CudaAttentionArgs, RefusesBadShapesAndTypes) {
-  EXPECT_NO_THROW(cuda::check_attention_args(fake_args(DType::kBF16, 8, 2, 128), "t"));
-  EXPECT_THROW(cuda::check_attention_args(fake_args(DType::kBF16, 8, 2, 96), "t"), Error);  // head_dim
+  for (int64_t hd : {16, 32, 64, 128}) {
+    EXPECT_NO_THROW(cuda::check_attention_args(fake_args(DType::kBF16, 8, 2, hd), "t")) << "hd " << hd;
+  }
+  for (int64_t hd : {8, 24, 48, 96, 256}) {  // head_dim without a compiled kernel
+    EXPECT_THROW(cuda::check_attention_args(fake_args(DType::kBF16, 8, 2, hd), "t"), Error) << "hd " << hd;
+  }
   EXPECT_THROW(cuda::check_attention_args(fake_args(DType::kBF16, 8, 3, 64), "t"), Error);  // hq % hkv
   EXPECT_THROW(cuda::check_attention_args(fake_args(DType::kI32, 8, 2, 64), "t"), Error);   // dtype
   AttentionArgs a = fake_args(DType::kF16, 8, 2, 64);
