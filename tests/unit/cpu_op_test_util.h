@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "tests/support/expect_error.h"
 
 namespace gqa::test {
 
@@ -71,14 +72,5 @@ inline void expect_all_close(const Tensor& got, const std::vector<double>& want,
 }
 
 // Expects `fn` to throw gqa::Error whose message contains `needle` (e.g. the op's name).
-inline void expect_error(const std::function<void()>& fn, const std::string& needle) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected gqa::Error mentioning '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-        << "message \"" << e.what() << "\" lacks \"" << needle << "\"";
-  }
-}
 
 }  // namespace gqa::test

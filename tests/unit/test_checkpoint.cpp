@@ -11,21 +11,14 @@
 
 #include "core/error.h"
 #include "safetensors_writer.h"
+#include "tests/support/expect_error.h"
 
 namespace gqa {
 namespace {
 
 using test::TempDir;
 
-template <typename F>
-void expect_error(F f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL() << "expected gqa::Error mentioning " << *parts.begin();
-  } catch (const Error& e) {
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 std::vector<float> iota_values(size_t n, float scale = 1.0f) {
   std::vector<float> v(n);

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "safetensors_writer.h"
+#include "tests/support/expect_error.h"
 
 namespace gqa {
 namespace {
@@ -24,16 +25,7 @@ std::string llama_json(const std::string& extra = "") {
 
 ModelConfig parse(const std::string& extra) { return ModelConfig::from_json_text(llama_json(extra), "test.json"); }
 
-// Runs `f`, expecting a gqa::Error whose message contains every one of `parts`.
-template <typename F>
-void expect_error(F f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL() << "expected gqa::Error mentioning " << *parts.begin();
-  } catch (const Error& e) {
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(Config, MinimalLlamaDefaults) {
   const ModelConfig c = parse("");

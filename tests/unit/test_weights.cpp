@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "safetensors_writer.h"
+#include "tests/support/expect_error.h"
 
 namespace gqa {
 namespace {
@@ -29,15 +30,7 @@ namespace {
 using test::StTensor;
 using test::TempDir;
 
-template <typename F>
-void expect_error(F f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    FAIL() << "expected gqa::Error mentioning " << *parts.begin();
-  } catch (const Error& e) {
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 ModelConfig tiny_config(int64_t heads, int64_t kv_heads, int64_t vocab) {
   ModelConfig c;
