@@ -25,6 +25,9 @@ jobs="${GQA_GPU_CHECK_JOBS:-$(nproc 2>/dev/null || echo 4)}"
 logs="$build/gpu-check-logs"
 mkdir -p "$logs" bench/results
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# -DGQA_CUDA=ON skips CMakeLists' /usr/local/cuda/bin/nvcc default, and CMake finds nvcc only on PATH
+# (or $CUDA_PATH/bin): without this a machine whose shell lacks /usr/local/cuda/bin fails to configure.
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 t_start=$SECONDS
 
 names=()
@@ -43,7 +46,9 @@ step() {
   shift 2
   local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log" t0=$SECONDS rc note
   echo "-- $name: $*" | cut -c1-200
-  timeout --kill-after=15 "$limit" "$@" >"$log" 2>&1
+  # stdin from /dev/null: timeout runs the command outside the terminal's foreground group, where
+  # mpirun (which forwards stdin to rank 0) would be stopped by SIGTTIN and sit until the timeout.
+  timeout --kill-after=15 "$limit" "$@" </dev/null >"$log" 2>&1
   rc=$?
   local dt=$((SECONDS - t0))
   if [ $rc -eq 0 ]; then

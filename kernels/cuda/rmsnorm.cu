@@ -80,8 +80,11 @@ void rmsnorm(const RmsNormResidualArgs& a, cudaStream_t stream) {
   GQA_CHECK(a.x.ndim() == 2 && a.out.shape() == a.x.shape() && a.weight.ndim() == 1 && a.weight.dim(0) == a.x.dim(1),
             "cuda rmsnorm: x " << shape_str(a.x.shape()) << ", weight " << shape_str(a.weight.shape()) << ", out "
                                << shape_str(a.out.shape()) << " do not fit");
-  GQA_CHECK(!a.residual.defined() || a.residual.shape() == a.x.shape(),
-            "cuda rmsnorm: residual " << shape_str(a.residual.shape()) << " differs from x " << shape_str(a.x.shape()));
+  GQA_CHECK(!a.residual.defined() || (a.residual.shape() == a.x.shape() && a.residual.dtype() == a.x.dtype() &&
+                                       a.residual.device() == Device::kCuda),
+            "cuda rmsnorm: residual " << shape_str(a.residual.shape()) << " differs from x " << shape_str(a.x.shape())
+                                      << " in shape, dtype or device");
+  GQA_CHECK(a.x.dim(1) > 0, "cuda rmsnorm: empty hidden dimension in x " << shape_str(a.x.shape()));
   GQA_CHECK(a.x.dim(1) <= kThreads * kMaxPerThread, "cuda rmsnorm: rows of " << a.x.dim(1) << " exceed "
                                                                               << kThreads * kMaxPerThread);
   GQA_CHECK(a.x.dtype() == a.weight.dtype() && a.x.dtype() == a.out.dtype(), "cuda rmsnorm: mixed dtypes");

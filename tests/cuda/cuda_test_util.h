@@ -57,9 +57,11 @@ inline std::vector<int32_t> to_host_i32(cuda::CudaOps& ops, const Tensor& t) {
 }
 
 // An output tensor whose every byte is 0xff (a NaN in f32, f16 and bf16): unwritten elements fail.
+// i32 outputs get 0x7f bytes instead (0x7f7f7f7f, no token id): 0xff would read as -1, the very
+// value the sampling kernels write for a NaN row, so a skipped row would pass.
 inline Tensor poisoned(cuda::CudaOps& ops, DType dt, Shape shape) {
   Tensor t = ops.alloc(dt, std::move(shape));
-  cuda::fill_bytes(t, 0xff, ops.cuda_stream());
+  cuda::fill_bytes(t, dt == DType::kI32 ? 0x7f : 0xff, ops.cuda_stream());
   return t;
 }
 

@@ -72,12 +72,15 @@ struct MatmulCase {
   int64_t n, k, m;
   bool bias;
   int64_t row_offset;  // x is a row slice starting here: an address that is not 256-byte aligned
+  bool y_slice = false;  // y is rows [1, n + 1) of a bigger tensor (the model's per-row logits)
 };
 
 TEST_P(CudaOpsTest, Matmul) {
-  const MatmulCase cases[] = {{1, 256, 384, false, 0}, {1, 256, 384, true, 0}, {7, 100, 33, true, 0},
-                              {33, 512, 1000, false, 0}, {16, 128, 96, true, 3}, {2, 64, 4096, false, 1},
-                              {3, 72, 40, true, 1}, {4, 36, 20, false, 1}};  // x at 16/8-byte alignment in bf16
+  // x at 16 (k 120, offset 3), 128, 16 and 8 bytes of alignment in bf16; y at 2 (m 21) and 80 bytes.
+  const MatmulCase cases[] = {{1, 256, 384, false, 0},     {1, 256, 384, true, 0},      {7, 100, 33, true, 0},
+                              {33, 512, 1000, false, 0},   {16, 120, 96, true, 3},      {2, 64, 4096, false, 1},
+                              {3, 72, 40, true, 1, true},  {4, 36, 20, false, 1},       {1, 64, 21, false, 0, true},
+                              {5, 64, 21, true, 0, true}};
   uint32_t seed = 10;
   for (const MatmulCase& c : cases) {
     const int64_t rows = c.n + c.row_offset;
@@ -87,10 +90,11 @@ TEST_P(CudaOpsTest, Matmul) {
                  host_view(ref, {c.n, c.m})});
 
     Tensor gx = dev(x_all, {rows, c.k}).slice_rows(c.row_offset, rows);
-    Tensor out = poisoned({c.n, c.m});
+    Tensor out = c.y_slice ? poisoned({c.n + 1, c.m}).slice_rows(1, c.n + 1) : poisoned({c.n, c.m});
     ops_->matmul({gx, dev(w, {c.m, c.k}), c.bias ? dev(b, {c.m}) : Tensor(), out});
     EXPECT_LT(rel_error(host(out), ref), tolerance(dt_, 1e-4))
-        << "n " << c.n << " k " << c.k << " m " << c.m << " bias " << c.bias << " row offset " << c.row_offset;
+        << "n " << c.n << " k " << c.k << " m " << c.m << " bias " << c.bias << " row offset " << c.row_offset
+        << " y slice " << c.y_slice;
   }
 }
 
