@@ -5,6 +5,7 @@
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/attention_prefill_mma.h"
 #include "kernels/cuda/check_args.h"
 
 namespace gqa::cuda {
@@ -59,6 +60,8 @@ AttentionDims check_attention_args(const AttentionArgs& a, const char* op) {
 void attention(const AttentionArgs& a, cudaStream_t stream) {
   if (a.one_token_per_seq) {
     attention_decode(a, stream);
+  } else if (prefill_mma_supported(a)) {
+    attention_prefill_mma(a, stream);
   } else {
     attention_prefill(a, stream);
   }

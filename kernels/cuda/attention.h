@@ -1,9 +1,10 @@
 // Causal GQA attention over the paged KV cache on the GPU (the CUDA twin of gqa::cpu::attention).
 //
 // attention() validates every tensor on the host, then runs
-//   a.one_token_per_seq -> the split-KV decode kernel (attention_decode.h),
-//   otherwise           -> the tiled prefill kernel   (attention_prefill.h).
-// Both compute the same function for any valid input; the flag only picks the faster one.
+//   a.one_token_per_seq               -> split-KV decode kernel           (attention_decode.h),
+//   else bf16/f16 with head_dim 64/128 -> tensor-core flash prefill        (attention_prefill_mma.h),
+//   otherwise                         -> tiled CUDA-core prefill kernel   (attention_prefill.h).
+// All three compute the same function for any valid input; the choice only picks the faster one.
 // q, k_cache, v_cache and out share one dtype (f32, f16 or bf16); head_dim is 16, 32, 64 or 128;
 // softmax and accumulation are f32. `out` may alias `q`.
 //

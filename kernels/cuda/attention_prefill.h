@@ -7,7 +7,8 @@
 // dimension, so the blocks of one KV head's group run side by side and share K/V tiles in L2.
 // The block streams 32-key K/V tiles through shared memory (converted to f32) and keeps an
 // online softmax per token. Tokens of several sequences in one tile are handled one sequence
-// at a time. CUDA cores, f32 math: the tensor-core flash prefill is a later issue.
+// at a time. CUDA cores, f32 math: cuda::attention uses it for f32 and head_dim 16/32; bf16/f16 at
+// head_dim 64/128 go to the tensor-core flash prefill (attention_prefill_mma.h).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -1,0 +1,385 @@
+// Flash-attention-2 style causal prefill on tensor cores (see attention_prefill_mma.h).
+//
+// Rows: for KV head g, packed row R = token * group + i stands for query head g * group + i of
+// that token (its q row is contiguous in q: [n, hq, hd] holds a group's heads side by side).
+// Block: 4 warps x 16 rows = 64 packed rows; 1-D grid of hkv * ceil(n * group / 64) blocks, the KV
+// head fastest and the last row tile (longest causal range) first: the heaviest blocks start first.
+// Like attention_prefill, a block serves its rows one sequence at a time ("passes"; usually
+// one): for the sequence of the first unfinished row it streams keys [0, max position + 1 of
+// that sequence's rows) in 64-key tiles, so tiles past every row's position are never loaded
+// (causal tile skipping); a warp whose 16 rows all end before a tile skips its math.
+//   q      64 x hd, cp.async into shared memory (K stage 0), then ldmatrix into registers once
+//   load   cp.async 16-byte copies of the K and V rows of a tile, each row's page looked up in the
+//          block table; two stages: tile i+1 is in flight while tile i is computed
+//   QK     S (16 x 64 per warp, f32 registers) = q K^T: ldmatrix.x4 of K, 2 mma per load
+//   mask   key > positions[token of the row] (or row not in this pass) -> -inf
+//   soft   online softmax per row in f32, log2 units (scores scaled by scale * log2(e)):
+//          m_new = max(m, tile max); alpha = exp2(m - m_new); p = exp2(s - m_new); l = l*alpha + sum p
+//   PV     O (16 x hd per warp, f32 registers) = O * alpha + P V: the S accumulators, rounded to
+//          bf16/f16, are the A fragments as they stand; V through ldmatrix.x4.trans
+// The row sum l is kept per thread (its quarter of the row's keys) and summed over the 4 lanes
+// of the row at the end, where out = O / l is written.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <climits>
+#include <cmath>
+#include <mutex>
+#include <set>
+
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_mma.cuh"
+#include "kernels/cuda/attention_prefill_mma.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace gqa::cuda {
+namespace {
+
+using namespace attn;
+
+constexpr const char* kOp = "cuda attention (prefill, mma)";
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kBlockM = 16 * kWarps;  // packed (token, head) rows per block
+constexpr int kBlockN = 64;           // keys per tile
+static_assert(kBlockM == kBlockN, "the q tile is staged in a K stage of the same shape");
+
+struct MmaParams {
+  const void* q;        // [n, hq, hd]
+  const void* k_cache;  // [num_blocks, block_size, hkv, hd]
+  const void* v_cache;
+  void* out;            // [n, hq, hd]
+  const int32_t* block_tables;  // [n_seqs, max_blocks]
+  const int32_t* token_seq;     // [n]
+  const int32_t* positions;     // [n]
+  int rows;  // n * group packed rows per KV head
+  int hq, group, hkv, num_blocks, block_size, n_seqs, max_blocks;
+  float scale_log2;  // scale * log2(e)
+};
+
+// Shared memory: K stages 0 and 1, then V stages 0 and 1, each [kBlockN][kRow] of T; q is staged
+// in K stage 0 before the first K tile. Rows are padded by 16 bytes: a row is 144 (hd 64) or
+// 272 (hd 128) bytes = 9 or 17 16-byte bank groups, so the 8 row addresses of one ldmatrix
+// matrix hit 8 different groups (conflict-free), and every cp.async destination stays 16-byte aligned.
+template <typename T, int HD>
+struct MmaSmem {
+  static constexpr int kVec = 8;  // T per 16-byte copy
+  static constexpr int kChunks = HD / kVec;
+  static constexpr int kRow = HD + kVec;
+  static constexpr int kTile = kBlockN * kRow;
+  static constexpr size_t kBytes = size_t(4) * kTile * sizeof(T);
+  static_assert(sizeof(T) == 2 && HD % 16 == 0, "16-bit types, head_dim a multiple of the mma k (16)");
+  static_assert(kBlockN * kChunks % kThreads == 0, "whole 16-byte copies per thread");
+  static_assert((kRow * sizeof(T)) % 16 == 0 && (kRow * sizeof(T) / 16) % 2 == 1, "odd 16-byte row stride");
+};
+
+// Per-row bookkeeping in shared memory: seq = sequence (-1 invalid token, -2 no row),
+// pos = the token's position, done = handled by an earlier pass (or nothing to do).
+struct MmaRowInfo {
+  int seq[kBlockM];
+  int pos[kBlockM];
+  int done[kBlockM];
+  int pass_seq, pass_end;
+  int pass_bad_key;  // smallest key of the pass whose block table entry is outside the cache
+};
+
+__device__ void init_rows(const MmaParams& p, int row0, MmaRowInfo& ri) {
+  if (threadIdx.x >= kBlockM) return;
+  const int r = row0 + static_cast<int>(threadIdx.x);
+  int seq = -2, pos = -1;
+  if (r < p.rows) {
+    const int t = r / p.group;
+    seq = p.token_seq[t];
+    pos = p.positions[t];
+    const bool ok = seq >= 0 && seq < p.n_seqs && pos >= 0 && int64_t(pos) < int64_t(p.max_blocks) * p.block_size;
+    if (!ok) seq = -1;
+  }
+  ri.seq[threadIdx.x] = seq;
+  ri.pos[threadIdx.x] = pos;
+  ri.done[threadIdx.x] = seq < 0;
+}
+
+// Thread 0: the next pass = the first unfinished row's sequence and the keys its rows need.
+__device__ void pick_pass(MmaRowInfo& ri) {
+  int seq = -1, end = 0;
+  for (int r = 0; r < kBlockM; ++r) {
+    if (ri.done[r]) continue;
+    if (seq < 0) seq = ri.seq[r];
+    if (ri.seq[r] == seq) end = max(end, ri.pos[r] + 1);
+  }
+  ri.pass_seq = seq;
+  ri.pass_end = end;
+  ri.pass_bad_key = INT_MAX;
+}
+
+// q rows [row0, row0 + kBlockM) of KV head g into dst ([kBlockM][kRow]); rows past the end are zeros.
+template <typename T, int HD>
+__device__ void load_q_tile(const MmaParams& p, int g, int row0, T* dst) {
+  using S = MmaSmem<T, HD>;
+  const T* q = static_cast<const T*>(p.q);
+#pragma unroll
+  for (int i = 0; i < kBlockM * S::kChunks / kThreads; ++i) {
+    const int c = threadIdx.x + i * kThreads;
+    const int r = c / S::kChunks, e = (c % S::kChunks) * S::kVec, row = row0 + r;
+    const bool in = row < p.rows;
+    size_t off = 0;
+    if (in) off = (size_t(row / p.group) * p.hq + size_t(g) * p.group + row % p.group) * HD + e;
+    cp_async_16(dst + r * S::kRow + e, q + off, in);
+  }
+}
+
+// Issues the copies of keys [start, start + kBlockN) of KV head g into one K and one V stage.
+// Keys >= end, and keys whose block table entry is outside the cache, are zero-filled (so a
+// masked key can never bring a NaN into P V); the latter are recorded in *bad_key.
+template <typename T, int HD>
+__device__ void load_kv_tile(const MmaParams& p, const int32_t* table, int g, int start, int end, T* k_dst, T* v_dst,
+                             int* bad_key) {
+  using S = MmaSmem<T, HD>;
+  const T* k_cache = static_cast<const T*>(p.k_cache);
+  const T* v_cache = static_cast<const T*>(p.v_cache);
+#pragma unroll
+  for (int i = 0; i < kBlockN * S::kChunks / kThreads; ++i) {
+    const int c = threadIdx.x + i * kThreads;
+    const int j = c / S::kChunks, e = (c % S::kChunks) * S::kVec, key = start + j;
+    bool in = key < end;
+    size_t off = 0;
+    if (in) {
+      const int page = table[key / p.block_size];
+      if (page < 0 || page >= p.num_blocks) {
+        atomicMin(bad_key, key);
+        in = false;
+      } else {
+        off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
+      }
+    }
+    cp_async_16(k_dst + j * S::kRow + e, k_cache + off, in);
+    cp_async_16(v_dst + j * S::kRow + e, v_cache + off, in);
+  }
+}
+
+// One warp, one tile: its 16 rows (this lane: rows gid and gid + 8 of the warp, limits
+// limit[0..1], -1 = not in this pass) against keys [start, start + kBlockN).
+template <typename T, int HD>
+__device__ __forceinline__ void attend_tile(const T* k_t, const T* v_t, int start, const int (&limit)[2],
+                                            float scale_log2, const uint32_t (&qf)[HD / 16][4],
+                                            float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+  using S = MmaSmem<T, HD>;
+  const int lane = threadIdx.x % 32, tig = lane % 4;
+  float s[kBlockN / 8][4];
+#pragma unroll
+  for (int nt = 0; nt < kBlockN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+  // S = q K^T. K is [key][dim]: 8x8 tiles of it are B fragments without .trans. Matrices of one
+  // x4 load: (keys +0..7, dims +0..7), (+0..7, +8..15), (+8..15, +0..7), (+8..15, +8..15).
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+#pragma unroll
+    for (int np = 0; np < kBlockN / 16; ++np) {
+      uint32_t b[4];
+      ldmatrix_x4(b, k_t + (16 * np + (lane >> 4) * 8 + (lane & 7)) * S::kRow + 16 * kk + ((lane >> 3) & 1) * 8);
+      mma_16816<T>(s[2 * np], qf[kk], b[0], b[1]);
+      mma_16816<T>(s[2 * np + 1], qf[kk], b[2], b[3]);
+    }
+  }
+  // Mask and scale; s[nt][e] is row gid + 8 * (e / 2), key start + 8 nt + 2 tig + e % 2.
+  float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int nt = 0; nt < kBlockN / 8; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int key = start + 8 * nt + 2 * tig + (e & 1);
+      s[nt][e] = key <= limit[e >> 1] ? s[nt][e] * scale_log2 : -INFINITY;
+      mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
+    }
+  }
+  float alpha[2], m_use[2], sum[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    mx[r] = group_max<4>(mx[r]);  // the row's 4 lanes are consecutive
+    const float m_new = fmaxf(m[r], mx[r]);
+    m_use[r] = m_new == -INFINITY ? 0.0f : m_new;  // nothing valid yet: keep exp2 away from -inf - -inf
+    alpha[r] = exp2f(m[r] - m_use[r]);              // 0 while m = -inf (o and l are 0 then)
+    m[r] = m_new;
+  }
+#pragma unroll
+  for (int nt = 0; nt < kBlockN / 8; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      s[nt][e] = exp2f(s[nt][e] - m_use[e >> 1]);  // masked: exp2(-inf) = 0
+      sum[e >> 1] += s[nt][e];
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) l[r] = l[r] * alpha[r] + sum[r];
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o[dt][e] *= alpha[e >> 1];
+  }
+  // O += P V. The C fragments of key n-tiles 2kk, 2kk+1 are the A fragment of keys 16kk..16kk+15.
+  // V is [key][dim] = [k][n]: B fragments through .trans. Matrices of one x4 load:
+  // (keys +0..7, dims +0..7), (+8..15, +0..7), (+0..7, +8..15), (+8..15, +8..15).
+#pragma unroll
+  for (int kk = 0; kk < kBlockN / 16; ++kk) {
+    const uint32_t a[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]), pack2<T>(s[2 * kk][2], s[2 * kk][3]),
+                           pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+    for (int dp = 0; dp < HD / 16; ++dp) {
+      uint32_t b[4];
+      ldmatrix_x4_trans(b, v_t + (16 * kk + ((lane >> 3) & 1) * 8 + (lane & 7)) * S::kRow + 16 * dp + (lane >> 4) * 8);
+      mma_16816<T>(o[2 * dp], a, b[0], b[1]);
+      mma_16816<T>(o[2 * dp + 1], a, b[2], b[3]);
+    }
+  }
+}
+
+// out = O / l for this lane's two rows (NaN for an invalid token or one whose keys hit a bad page).
+template <typename T, int HD>
+__device__ __forceinline__ void store_rows(const MmaParams& p, const MmaRowInfo& ri, int g, int row0,
+                                           const float (&o)[HD / 8][4], const float (&l)[2], const bool (&bad)[2]) {
+  const int lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float l_row = group_sum<4>(l[r]);  // all lanes, before any of them leaves
+    const int rr = static_cast<int>(threadIdx.x / 32) * 16 + gid + 8 * r, row = row0 + rr;
+    if (ri.seq[rr] == -2) continue;  // past the last row
+    const bool poisoned = ri.seq[rr] == -1 || bad[r];
+    const float inv = 1.0f / l_row;
+    T* out = static_cast<T*>(p.out) + (size_t(row / p.group) * p.hq + size_t(g) * p.group + row % p.group) * HD;
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; ++dt) {
+      const float v0 = poisoned ? NAN : o[dt][2 * r] * inv, v1 = poisoned ? NAN : o[dt][2 * r + 1] * inv;
+      *reinterpret_cast<uint32_t*>(out + 8 * dt + 2 * tig) = pack2<T>(v0, v1);
+    }
+  }
+}
+
+template <typename T, int HD>
+__global__ void __launch_bounds__(kThreads, 2) prefill_mma_kernel(const MmaParams p) {
+  using S = MmaSmem<T, HD>;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __shared__ MmaRowInfo ri;
+  T* k_s = reinterpret_cast<T*>(smem_raw);  // [2][kBlockN][kRow]
+  T* v_s = k_s + 2 * S::kTile;              // [2][kBlockN][kRow]
+  const int g = static_cast<int>(blockIdx.x % p.hkv);
+  const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int my_rows[2] = {warp * 16 + lane / 4, warp * 16 + lane / 4 + 8};
+
+  init_rows(p, row0, ri);
+  load_q_tile<T, HD>(p, g, row0, k_s);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+  // A fragments of the warp's 16 q rows: matrices (rows +0..7, dims +0..7), (+8..15, +0..7),
+  // (+0..7, +8..15), (+8..15, +8..15) = a0..a3.
+  uint32_t qf[HD / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) ldmatrix_x4(qf[kk], k_s + (warp * 16 + (lane & 15)) * S::kRow + 16 * kk + (lane >> 4) * 8);
+
+  float o[HD / 8][4];
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  bool bad[2] = {false, false};
+  for (;;) {
+    __syncthreads();  // row info written, q in registers (K stage 0 free) / previous pass finished
+    if (threadIdx.x == 0) pick_pass(ri);
+    __syncthreads();
+    const int seq = ri.pass_seq, end = ri.pass_end;
+    if (seq < 0) break;
+    int limit[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      limit[r] = ri.seq[my_rows[r]] == seq && !ri.done[my_rows[r]] ? ri.pos[my_rows[r]] : -1;
+    }
+    int warp_limit = max(limit[0], limit[1]);  // the last key any row of this warp sees in the pass
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) warp_limit = max(warp_limit, __shfl_xor_sync(0xffffffffu, warp_limit, off));
+    const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;
+    const int n_tiles = (end + kBlockN - 1) / kBlockN;
+    load_kv_tile<T, HD>(p, table, g, 0, end, k_s, v_s, &ri.pass_bad_key);
+    cp_async_commit();
+    for (int i = 0; i < n_tiles; ++i) {
+      const int stage = i & 1, next = stage ^ 1;
+      if (i + 1 < n_tiles) {
+        load_kv_tile<T, HD>(p, table, g, (i + 1) * kBlockN, end, k_s + next * S::kTile, v_s + next * S::kTile,
+                            &ri.pass_bad_key);
+      }
+      cp_async_commit();  // possibly empty: keeps "all but the newest group" = tile i
+      cp_async_wait<1>();
+      __syncthreads();
+      if (i * kBlockN <= warp_limit) {  // some row of this warp sees a key of the tile
+        attend_tile<T, HD>(k_s + stage * S::kTile, v_s + stage * S::kTile, i * kBlockN, limit, p.scale_log2, qf, o, m, l);
+      }
+      __syncthreads();  // stage i is read before the load of tile i + 2 overwrites it
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) bad[r] = bad[r] || (limit[r] >= 0 && limit[r] >= ri.pass_bad_key);
+    if (threadIdx.x == 0) {
+      for (int r = 0; r < kBlockM; ++r) ri.done[r] = ri.done[r] || ri.seq[r] == seq;
+    }
+  }
+  store_rows<T, HD>(p, ri, g, row0, o, l, bad);
+}
+
+template <typename T, int HD>
+void launch(const MmaParams& p, cudaStream_t stream) {
+  constexpr size_t kBytes = MmaSmem<T, HD>::kBytes;
+  static std::mutex mu;
+  static std::set<int> prepared;  // devices where the > 48 KB shared-memory limit is set
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (prepared.count(device) == 0) {
+      GQA_CUDA_CHECK(cudaFuncSetAttribute(prefill_mma_kernel<T, HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(kBytes)));
+      prepared.insert(device);
+    }
+  }
+  const int64_t blocks = int64_t(p.hkv) * ((p.rows + kBlockM - 1) / kBlockM);
+  GQA_CHECK(blocks <= INT32_MAX, kOp << ": " << blocks << " blocks exceed the grid");
+  prefill_mma_kernel<T, HD><<<static_cast<unsigned>(blocks), kThreads, kBytes, stream>>>(p);
+  GQA_CUDA_LAUNCH_CHECK("attention prefill_mma_kernel");
+}
+
+}  // namespace
+
+bool prefill_mma_supported(const AttentionArgs& a) {
+  const DType dt = a.q.dtype();
+  return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
+}
+
+void attention_prefill_mma(const AttentionArgs& a, cudaStream_t stream) {
+  const AttentionDims d = check_attention_args(a, kOp);
+  GQA_CHECK(prefill_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
+                                          << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
+  if (d.n == 0) return;
+  MmaParams p{};
+  p.q = a.q.data();
+  p.k_cache = a.k_cache.data();
+  p.v_cache = a.v_cache.data();
+  p.out = a.out.data();
+  p.block_tables = a.block_tables.data_as<int32_t>();
+  p.token_seq = a.token_seq.data_as<int32_t>();
+  p.positions = a.positions.data_as<int32_t>();
+  p.rows = static_cast<int>(d.n * d.group());  // <= n * hq, checked to fit int32
+  p.hq = static_cast<int>(d.hq);
+  p.group = static_cast<int>(d.group());
+  p.hkv = static_cast<int>(d.hkv);
+  p.num_blocks = static_cast<int>(d.num_blocks);
+  p.block_size = static_cast<int>(d.block_size);
+  p.n_seqs = static_cast<int>(d.n_seqs);
+  p.max_blocks = static_cast<int>(d.max_blocks);
+  p.scale_log2 = a.scale * kLog2e;
+  if (a.q.dtype() == DType::kBF16) {
+    if (d.hd == 64) launch<__nv_bfloat16, 64>(p, stream);
+    else launch<__nv_bfloat16, 128>(p, stream);
+  } else {
+    if (d.hd == 64) launch<__half, 64>(p, stream);
+    else launch<__half, 128>(p, stream);
+  }
+}
+
+}  // namespace gqa::cuda

@@ -1,0 +1,186 @@
+// Random paged-cache attention batches for the CUDA attention tests, and the CPU twin on them.
+// A batch is a list of sequences, each `prior` cached positions before this step's `tokens` new
+// ones; every sequence owns a random subset of the cache blocks (shuffled block table, unused
+// entries -1, spare blocks nobody owns). q, K and V are rounded to the kernel dtype on the host,
+// so the CPU twin (in double) sees exactly what the GPU sees. Device outputs are poisoned with
+// 0xff bytes (NaN in f32, f16 and bf16) before a kernel runs; rel_error is infinite on any NaN.
+// (tests/cuda/test_attention.cpp keeps its own copy of these helpers; it can switch to this one.)
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cuda/device_memory.h"
+
+namespace gqa::attn_test {
+
+struct Heads {
+  int64_t hq, hkv;
+};
+
+struct SeqSpec {
+  int prior, tokens;
+};
+
+// Host copy of one attention call (f32, already rounded to the kernel dtype).
+struct Batch {
+  DType dt = DType::kF32;
+  int64_t hq = 0, hkv = 0, hd = 0, block_size = 0, num_blocks = 0, max_blocks = 0, n = 0, max_context = 0;
+  bool one_token_per_seq = true;
+  std::vector<float> q, k_cache, v_cache;
+  std::vector<int32_t> tables, token_seq, positions;
+  int64_t n_seqs() const { return static_cast<int64_t>(tables.size()) / max_blocks; }
+};
+
+inline std::vector<float> random_rounded(size_t n, std::mt19937& rng, float stddev, DType dt) {
+  std::normal_distribution<float> dist(0.0f, stddev);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  std::vector<uint8_t> buf(n * 4);
+  convert_from_f32(v.data(), buf.data(), dt, n);
+  convert_to_f32(buf.data(), dt, v.data(), n);
+  return v;
+}
+
+// Tokens sequence by sequence, or in a random order when `shuffle_tokens`.
+inline Batch make_batch(DType dt, Heads h, int64_t hd, int64_t block_size, const std::vector<SeqSpec>& seqs,
+                        uint32_t seed, bool shuffle_tokens = false) {
+  std::mt19937 rng(seed);
+  Batch b;
+  b.dt = dt;
+  b.hq = h.hq;
+  b.hkv = h.hkv;
+  b.hd = hd;
+  b.block_size = block_size;
+  int64_t used = 0;
+  for (const SeqSpec& s : seqs) {
+    const int64_t blocks = (s.prior + s.tokens + block_size - 1) / block_size;
+    used += blocks;
+    b.max_blocks = std::max(b.max_blocks, blocks + 1);  // + 1: a trailing -1 entry
+    b.max_context = std::max<int64_t>(b.max_context, s.prior + s.tokens);
+    b.one_token_per_seq = b.one_token_per_seq && s.tokens == 1;
+  }
+  b.num_blocks = used + 5;
+  std::vector<int32_t> perm(b.num_blocks);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  b.tables.assign(seqs.size() * b.max_blocks, -1);
+  size_t next = 0;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    const int64_t blocks = (seqs[s].prior + seqs[s].tokens + block_size - 1) / block_size;
+    for (int64_t j = 0; j < blocks; ++j) b.tables[s * b.max_blocks + j] = perm[next++];
+    for (int t = 0; t < seqs[s].tokens; ++t) {
+      b.token_seq.push_back(static_cast<int32_t>(s));
+      b.positions.push_back(seqs[s].prior + t);
+    }
+  }
+  b.n = static_cast<int64_t>(b.token_seq.size());
+  if (shuffle_tokens) {
+    std::vector<size_t> order(b.n);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<int32_t> ts(b.n), ps(b.n);
+    for (int64_t i = 0; i < b.n; ++i) ts[i] = b.token_seq[order[i]], ps[i] = b.positions[order[i]];
+    b.token_seq = ts;
+    b.positions = ps;
+  }
+  const size_t cache = static_cast<size_t>(b.num_blocks * block_size * h.hkv * hd);
+  b.q = random_rounded(static_cast<size_t>(b.n * h.hq * hd), rng, 2.0f, dt);
+  b.k_cache = random_rounded(cache, rng, 1.0f, dt);
+  b.v_cache = random_rounded(cache, rng, 1.0f, dt);
+  return b;
+}
+
+// The CPU twin on the batch's (rounded) inputs: f32 [n, hq, hd].
+inline std::vector<float> reference(Batch& b) {
+  std::vector<float> out(b.q.size());
+  AttentionArgs a;
+  a.q = Tensor::view(b.q.data(), DType::kF32, {b.n, b.hq, b.hd});
+  a.k_cache = Tensor::view(b.k_cache.data(), DType::kF32, {b.num_blocks, b.block_size, b.hkv, b.hd});
+  a.v_cache = Tensor::view(b.v_cache.data(), DType::kF32, a.k_cache.shape());
+  a.block_tables = Tensor::view(b.tables.data(), DType::kI32, {b.n_seqs(), b.max_blocks});
+  a.token_seq = Tensor::view(b.token_seq.data(), DType::kI32, {b.n});
+  a.positions = Tensor::view(b.positions.data(), DType::kI32, {b.n});
+  a.out = Tensor::view(out.data(), DType::kF32, a.q.shape());
+  a.scale = 1.0f / std::sqrt(static_cast<float>(b.hd));
+  cpu::attention(a);
+  return out;
+}
+
+inline Tensor upload(const std::vector<float>& v, DType dt, Shape shape) {
+  std::vector<uint8_t> buf(v.size() * dtype_size(dt));
+  convert_from_f32(v.data(), buf.data(), dt, v.size());
+  Tensor t = cuda::device_alloc(dt, std::move(shape));
+  cuda::copy_to_device(buf.data(), t);
+  return t;
+}
+
+inline Tensor upload_i32(const std::vector<int32_t>& v, Shape shape) {
+  Tensor t = cuda::device_alloc(DType::kI32, std::move(shape));
+  cuda::copy_to_device(v.data(), t);
+  return t;
+}
+
+inline std::vector<float> download(const Tensor& t) {
+  std::vector<uint8_t> buf(t.nbytes());
+  cuda::copy_to_host(t, buf.data());
+  std::vector<float> out(t.numel());
+  convert_to_f32(buf.data(), t.dtype(), out.data(), out.size());
+  return out;
+}
+
+// Device copies of a batch, kept alive with the AttentionArgs that view them; `out` poisoned.
+struct DeviceBatch {
+  Tensor q, k, v, tables, token_seq, positions, out;
+
+  explicit DeviceBatch(const Batch& b)
+      : q(upload(b.q, b.dt, {b.n, b.hq, b.hd})),
+        k(upload(b.k_cache, b.dt, {b.num_blocks, b.block_size, b.hkv, b.hd})),
+        v(upload(b.v_cache, b.dt, {b.num_blocks, b.block_size, b.hkv, b.hd})),
+        tables(upload_i32(b.tables, {b.n_seqs(), b.max_blocks})),
+        token_seq(upload_i32(b.token_seq, {b.n})),
+        positions(upload_i32(b.positions, {b.n})),
+        out(cuda::device_alloc(b.dt, {b.n, b.hq, b.hd})) {
+    cuda::fill_bytes(out, 0xff);
+  }
+
+  AttentionArgs args(const Batch& b, bool out_aliases_q = false) const {
+    AttentionArgs a;
+    a.q = q;
+    a.k_cache = k;
+    a.v_cache = v;
+    a.block_tables = tables;
+    a.token_seq = token_seq;
+    a.positions = positions;
+    a.out = out_aliases_q ? q : out;
+    a.scale = 1.0f / std::sqrt(static_cast<float>(b.hd));
+    a.max_context = b.max_context;
+    a.one_token_per_seq = b.one_token_per_seq;
+    return a;
+  }
+};
+
+// ||out - ref|| / ||ref|| over every element; infinite when any output is not finite.
+inline double rel_error(const std::vector<float>& out, const std::vector<float>& ref) {
+  if (out.size() != ref.size()) return INFINITY;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) return INFINITY;
+    num += (out[i] - ref[i]) * double(out[i] - ref[i]);
+    den += double(ref[i]) * ref[i];
+  }
+  return std::sqrt(num / den);
+}
+
+// Elements [t * row, (t + 1) * row) of v: token t's output, row = hq * hd.
+inline std::vector<float> token_rows(const std::vector<float>& v, const Batch& b, int64_t t) {
+  const size_t row = static_cast<size_t>(b.hq * b.hd);
+  return std::vector<float>(v.begin() + t * row, v.begin() + (t + 1) * row);
+}
+
+}  // namespace gqa::attn_test
