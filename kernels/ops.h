@@ -70,6 +70,43 @@ struct AttentionArgs {
   bool one_token_per_seq = false;  // a pure decode step: each sequence feeds exactly one token
 };
 
+// Sizes of one attention call, read off the tensor shapes (by of(), once the ranks of q,
+// k_cache and block_tables are checked).
+struct AttentionDims {
+  int64_t n = 0;           // tokens
+  int64_t hq = 0;          // query heads on this rank
+  int64_t hkv = 0;         // KV heads on this rank
+  int64_t hd = 0;          // head_dim
+  int64_t num_blocks = 0;  // cache blocks
+  int64_t block_size = 0;  // tokens per cache block
+  int64_t n_seqs = 0;      // rows of block_tables
+  int64_t max_blocks = 0;  // block table entries per sequence
+  int64_t group() const { return hq / hkv; }
+
+  static AttentionDims of(const AttentionArgs& a) {
+    AttentionDims d;
+    d.n = a.q.dim(0);
+    d.hq = a.q.dim(1);
+    d.hd = a.q.dim(2);
+    d.num_blocks = a.k_cache.dim(0);
+    d.block_size = a.k_cache.dim(1);
+    d.hkv = a.k_cache.dim(2);
+    d.n_seqs = a.block_tables.dim(0);
+    d.max_blocks = a.block_tables.dim(1);
+    return d;
+  }
+};
+
+// The residual add that ends one block fused with the RMSNorm that starts the next:
+//   x += residual; out = rmsnorm(x) * weight   (out may alias residual or x)
+struct AddRmsNormArgs {
+  Tensor x;            // [n, d] residual stream, updated in place
+  Tensor residual;     // [n, d] block output to add
+  Tensor weight;       // [d]
+  Tensor out;          // [n, d]
+  float eps = 1e-6f;
+};
+
 struct SwigluArgs {
   Tensor gate;         // [n, f]
   Tensor up;           // [n, f]
@@ -101,6 +138,12 @@ class Ops {
   virtual void attention(const AttentionArgs& a) = 0;
   virtual void swiglu(const SwigluArgs& a) = 0;
   virtual void add(const Tensor& x, Tensor y) = 0;  // y += x, same shape
+  // Unfused by default (the CPU reference); a GPU backend overrides it with one kernel that
+  // reads the residual stream once.
+  virtual void add_rmsnorm(const AddRmsNormArgs& a) {
+    add(a.residual, a.x);
+    rmsnorm({a.x, a.weight, a.out, a.eps});
+  }
 };
 
 }  // namespace gqa

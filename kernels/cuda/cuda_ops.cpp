@@ -88,6 +88,15 @@ void CudaOps::rmsnorm(const RmsNormArgs& a) {
   cuda::rmsnorm(RmsNormResidualArgs{a.x, Tensor(), a.weight, a.out, a.eps}, stream_);
 }
 
+void CudaOps::add_rmsnorm(const AddRmsNormArgs& a) {
+  constexpr const char* kOp = "cuda add_rmsnorm";
+  detail::expect_device(a.x, kOp, "x");
+  detail::expect_device(a.residual, kOp, "residual");
+  detail::expect_device(a.weight, kOp, "weight");
+  detail::expect_device(a.out, kOp, "out");
+  cuda::rmsnorm(RmsNormResidualArgs{a.x, a.residual, a.weight, a.out, a.eps}, stream_);
+}
+
 void CudaOps::matmul(const MatmulArgs& a) { gemm_->run(a, stream_); }
 void CudaOps::rope(const RopeArgs& a) { cuda::rope(a, stream_); }
 void CudaOps::kv_write(const KvWriteArgs& a) { cuda::kv_write(a, stream_); }

@@ -44,6 +44,7 @@ class CudaOps final : public Ops {
   void attention(const AttentionArgs& a) override;
   void swiglu(const SwigluArgs& a) override;
   void add(const Tensor& x, Tensor y) override;
+  void add_rmsnorm(const AddRmsNormArgs& a) override;  // one kernel (rmsnorm.cu with residual)
 
  private:
   int device_;

@@ -95,11 +95,16 @@ std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
   ops_.embedding({s.ids, w_.embed, shard_.vocab.begin, s.x});
   all_reduce(s.x);
 
+  // Each block leaves its (all-reduced) output in h; adding it to x is fused with the next norm.
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  ops_.rmsnorm({s.x, w_.layers[0].attn_norm, s.h, eps});
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
     attention_block(l, s, cache);
+    ops_.add_rmsnorm({s.x, s.h, w_.layers[l].mlp_norm, s.h, eps});
     mlp_block(l, s);
+    const bool last = l + 1 == config_.num_hidden_layers;
+    ops_.add_rmsnorm({s.x, s.h, last ? w_.final_norm : w_.layers[l + 1].attn_norm, last ? s.x : s.h, eps});
   }
-  ops_.rmsnorm({s.x, w_.final_norm, s.x, static_cast<float>(config_.rms_norm_eps)});
   return logits(s, in.logit_rows);
 }
 
@@ -107,9 +112,6 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   const LayerWeights& w = w_.layers[l];
   const int64_t n = s.n, hd = config_.head_dim;
   const int64_t hq = shard_.q_heads.size(), hkv = shard_.kv_heads.size();
-  const float eps = static_cast<float>(config_.rms_norm_eps);
-
-  ops_.rmsnorm({s.x, w.attn_norm, s.h, eps});
   Tensor q = buffers_->q(n);  // [n, hq * hd] column-parallel: this rank's query heads
   Tensor k = buffers_->k(n);  // [n, hkv * hd]
   Tensor v = buffers_->v(n);
@@ -127,14 +129,11 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   // Row-parallel o_proj: every rank holds a partial sum over its heads; the bias is added once.
   ops_.matmul({attn.reshape({n, hq * hd}), w.wo, w.bo, s.h});
   all_reduce(s.h);
-  ops_.add(s.h, s.x);
 }
 
 void Model::mlp_block(int64_t l, Step& s) {
   const LayerWeights& w = w_.layers[l];
   const int64_t n = s.n;
-
-  ops_.rmsnorm({s.x, w.mlp_norm, s.h, static_cast<float>(config_.rms_norm_eps)});
   Tensor gate = buffers_->gate(n);  // [n, f] column-parallel: this rank's FFN columns
   Tensor up = buffers_->up(n);
   ops_.matmul({s.h, w.w_gate, Tensor(), gate});
@@ -142,7 +141,6 @@ void Model::mlp_block(int64_t l, Step& s) {
   ops_.swiglu({gate, up, gate});
   ops_.matmul({gate, w.w_down, Tensor(), s.h});  // row-parallel: partial sum
   all_reduce(s.h);
-  ops_.add(s.h, s.x);
 }
 
 // Vocab-parallel LM head on the requested rows, then a gather of every rank's slice.
