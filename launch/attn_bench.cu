@@ -2,8 +2,9 @@
 // (8 query heads, 1 KV head, head_dim 128, bf16, block_size 16) at contexts 8K / 32K / 128K,
 // batch 1 and 16, against a device-to-device copy measured in the same run.
 //
-// Method: CUDA events around each attention_decode call (decode + split-merge kernels, with a
-// workspace kept across calls); 5 warm-up calls, then the median of --runs (default 30);
+// Method (timing helpers shared with gqa-bench: launch/gqa_bench/timing.h): CUDA events around
+// each attention_decode call (decode + split-merge kernels, with a workspace kept across calls);
+// 5 warm-up calls, then the median of --runs (default 30);
 // several KV cache copies (random data, shuffled block tables) are rotated so the L2 cannot hold
 // the working set; a spin kernel queued before each timed call lets the host enqueue ahead, so
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
@@ -26,6 +27,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
+#include "launch/gqa_bench/timing.h"
 
 namespace gqa {
 namespace {
@@ -39,66 +41,13 @@ struct Options {
   int splits = 0;  // 0: the kernel's own plan; > 0: forced (tuning)
 };
 
-// Deterministic pseudo-random bf16 in [-1, 1) from the element index (no host round trip).
-__global__ void fill_random_bf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
-    uint32_t x = static_cast<uint32_t>(i) * 2654435761u ^ seed ^ static_cast<uint32_t>(i >> 32);
-    x ^= x >> 15;
-    x *= 2246822519u;
-    x ^= x >> 13;
-    p[i] = __float2bfloat16(static_cast<float>(x) * (2.0f / 4294967296.0f) - 1.0f);
-  }
-}
+void fill(Tensor t, uint32_t seed) { bench::fill_uniform(t, seed); }
 
-// Keeps the GPU busy for `cycles` clocks so the host can queue the timed work behind it.
-__global__ void spin(int64_t cycles) {
-  const int64_t start = clock64();
-  while (clock64() - start < cycles) {
-  }
-}
-
-void fill(Tensor t, uint32_t seed) {
-  fill_random_bf16<<<1024, 256>>>(t.data_as<__nv_bfloat16>(), t.numel(), seed);
-  GQA_CUDA_LAUNCH_CHECK("fill_random_bf16");
-}
-
-float median(std::vector<float> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Times `work(i)` (i = run index) with events, each run behind a spin kernel; returns the median in ms.
-template <typename Work>
-float time_median(const Options& opt, Work&& work) {
-  cudaEvent_t start, stop;
-  GQA_CUDA_CHECK(cudaEventCreate(&start));
-  GQA_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<float> ms;
-  for (int i = 0; i < opt.warmup + opt.runs; ++i) {
-    spin<<<1, 1>>>(200000);  // ~100 us at H100 clocks
-    GQA_CUDA_LAUNCH_CHECK("spin");
-    GQA_CUDA_CHECK(cudaEventRecord(start));
-    work(i);
-    GQA_CUDA_CHECK(cudaEventRecord(stop));
-    GQA_CUDA_CHECK(cudaEventSynchronize(stop));
-    float t = 0;
-    GQA_CUDA_CHECK(cudaEventElapsedTime(&t, start, stop));
-    if (i >= opt.warmup) ms.push_back(t);
-  }
-  GQA_CUDA_CHECK(cudaEventDestroy(start));
-  GQA_CUDA_CHECK(cudaEventDestroy(stop));
-  return median(ms);
-}
-
-// Device-to-device copy bandwidth (bytes read + written per second) over a 1 GiB buffer.
-double copy_bandwidth(const Options& opt) {
-  const int64_t n = int64_t(1) << 29;  // bf16 elements: 1 GiB
-  Tensor src = cuda::device_alloc(DType::kBF16, {n}), dst = cuda::device_alloc(DType::kBF16, {n});
-  fill(src, 1);
-  const float ms = time_median(opt, [&](int) {
-    GQA_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.nbytes(), cudaMemcpyDeviceToDevice));
-  });
-  return 2.0 * double(src.nbytes()) / (ms * 1e-3);
+bench::TimingOptions timing(const Options& opt) {
+  bench::TimingOptions t;
+  t.warmup = opt.warmup;
+  t.runs = opt.runs;
+  return t;
 }
 
 struct DecodeInputs {
@@ -161,7 +110,9 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   dopt.workspace_bytes = cuda::decode_workspace_bytes(args[0], dopt);
   const Tensor ws = cuda::device_alloc(DType::kF32, {int64_t(dopt.workspace_bytes / 4 + 1)});
   dopt.workspace = ws.data();
-  const float ms = time_median(opt, [&](int i) { cuda::attention_decode(args[size_t(i) % args.size()], nullptr, dopt); });
+  const double ms = bench::time_median_ms(nullptr, timing(opt), [&](int i) {
+    cuda::attention_decode(args[size_t(i) % args.size()], nullptr, dopt);
+  });
   const double bytes = double(batch) * ctx * kHkv * kHd * 2 /*K and V*/ * 2 /*bf16*/;
   const double bw = bytes / (ms * 1e-3);
   std::printf("| %6lldK | %5lld | %6d | %8.1f | %9.1f | %8.1f | %6.1f%% |\n", (long long)(ctx / 1024),
@@ -223,7 +174,7 @@ int run(const Options& opt) {
   if (opt.check && !check_against_cpu()) return 1;
   int l2 = 0;
   GQA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
-  const double copy_bw = copy_bandwidth(opt);
+  const double copy_bw = bench::copy_bandwidth(nullptr, timing(opt));
   std::printf("device-to-device copy: %.1f GB/s (read + write, 1 GiB, median of %d)\n\n", copy_bw / 1e9, opt.runs);
   std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block 16\n\n");
   std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy |\n");

@@ -13,10 +13,29 @@
 # bench/results/gpu-check-<gpu>-<date>.md. Every step has a timeout; the exit status is non-zero
 # if any step failed.
 #
-# usage: launch/gpu-check.sh            (from anywhere; works in the repository root)
+# --bench (issue 5) replaces steps 3-6 with gqa-bench inside one 10-minute box: configure, build
+# only gqa-bench (time-boxed), then `gqa-bench --all` with the time that is left as its budget
+# (each of its sections is time-boxed inside; the 8B comparison uses 8 of the 32 layers to fit);
+# its report (bench/results/<gpu>-<date>.md) is printed last, after the step summary.
+#
+# usage: launch/gpu-check.sh [--bench]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
-#        GQA_GPU_CHECK_JOBS (build parallelism, default nproc)
+#        GQA_GPU_CHECK_JOBS (build parallelism, default nproc);
+#        --bench: GQA_BENCH_TOTAL_S (the box, default 600), GQA_BENCH_PEER_LAYERS (default 8),
+#        GQA_BENCH_ARGS (more gqa-bench flags)
 set -u -o pipefail
+
+mode=check
+case "${1:-}" in
+  "") ;;
+  --bench) mode=bench ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
+  *) echo "usage: launch/gpu-check.sh [--bench]" >&2; exit 2 ;;
+esac
+bench_total_s="${GQA_BENCH_TOTAL_S:-600}"
+# --bench: configure and build must leave gqa-bench most of the box.
+configure_limit=300 build_limit=1500
+if [ "$mode" = bench ]; then configure_limit=120 build_limit=$((bench_total_s / 2)); fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root" || exit 2
@@ -76,12 +95,12 @@ gpu_count=$( (timeout 30 nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU' || 
 
 # --- 2. configure and build ---------------------------------------------------------------------
 configured=0
-if step "configure (sm_90a;sm_90)" 300 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON \
+if step "configure (sm_90a;sm_90)" "$configure_limit" cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON \
      "-DCMAKE_CUDA_ARCHITECTURES=90a;90"; then
   configured=1
 else
   first=$((${#states[@]} - 1))
-  if step "configure (-gencode fallback)" 300 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON \
+  if step "configure (-gencode fallback)" "$configure_limit" cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON \
        -DCMAKE_CUDA_ARCHITECTURES=OFF \
        "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=sm_90"; then
     configured=1
@@ -89,7 +108,32 @@ else
   fi
 fi
 built=0
-if [ $configured -eq 1 ] && step "build" 1500 cmake --build "$build" -j "$jobs"; then built=1; fi
+build_targets=()
+[ "$mode" = bench ] && build_targets=(--target gqa-bench)
+if [ $configured -eq 1 ] && step "build${build_targets[*]:+ gqa-bench}" "$build_limit" \
+     cmake --build "$build" -j "$jobs" "${build_targets[@]}"; then
+  built=1
+fi
+
+# --- bench mode: gqa-bench in what is left of the box ---------------------------------------------
+bench_report=""
+bench_log=""
+if [ "$mode" = bench ]; then
+  left=$((bench_total_s - (SECONDS - t_start) - 20))
+  if [ $built -ne 1 ]; then
+    record "gqa-bench --all" SKIP "not built"
+  elif [ $left -lt 60 ]; then
+    record "gqa-bench --all" SKIP "only ${left}s of the ${bench_total_s}s box left after the build"
+  else
+    bench_report="bench/results/${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
+    # shellcheck disable=SC2086  # GQA_BENCH_ARGS is a list of flags
+    step "gqa-bench --all" $((left + 15)) "$build/bin/gqa-bench" --all --budget-s "$left" \
+      --peer-layers "${GQA_BENCH_PEER_LAYERS:-8}" --out "$bench_report" ${GQA_BENCH_ARGS:-}
+  fi
+fi
+
+# Steps 3-6 are the check; --bench skips them (the block ends before the summary).
+if [ "$mode" = check ]; then
 
 # --- 3. GPU tests, then the kernel tests under memcheck -----------------------------------------
 if [ $built -eq 1 ]; then
@@ -182,6 +226,7 @@ else
   record "gqa-attn-bench" SKIP "$bench not built"
   bench_log=""
 fi
+fi  # mode = check
 
 # --- summary (printed last) ---------------------------------------------------------------------
 failed=0
@@ -209,4 +254,8 @@ echo
 printf '%-44s %-5s %s\n' STEP RESULT NOTE
 for i in "${!names[@]}"; do printf '%-44s %-5s %s\n' "${names[$i]}" "${states[$i]}" "${notes[$i]}"; done
 echo "gpu-check: ${#names[@]} steps, $failed failed, $(( SECONDS - t_start ))s"
+if [ -n "$bench_report" ] && [ -s "$bench_report" ]; then  # --bench: the measurements, last
+  echo
+  cat "$bench_report"
+fi
 [ $failed -eq 0 ]

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""PyTorch scaled_dot_product_attention(enable_gqa=True) on gqa-bench's decode attention shapes.
+
+One new query token per sequence against `context` cached keys: q [B, Hq, 1, D], K/V
+[B, Hkv, context, D], bf16, contiguous (SDPA has no paged cache). Timed the way gqa-bench times
+its own attention op: a spin kernel (torch.cuda._sleep) so the host queues ahead, the L2 flushed
+(a buffer of 4x its size zeroed) before each call, CUDA events around the call, median of --runs
+after --warmup; K/V copies rotated so successive calls read different memory.
+
+Prints progress, then one line "GQA_BENCH_JSON {...}" that gqa-bench reads:
+  {"status": "ok", "torch": ..., "how": ..., "rows": [{"context", "batch", "us", "kv_bytes", "mode"}]}
+or {"status": "skipped", "reason": ...} when torch or a GPU is missing.
+"""
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+
+RESULT_PREFIX = "GQA_BENCH_JSON "
+
+
+def emit(obj):
+    print(RESULT_PREFIX + json.dumps(obj), flush=True)
+
+
+def sizes(text):
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        mult = 1024 if item[-1:] in ("K", "k") else 1
+        out.append(int(item.rstrip("Kk")) * mult)
+    return out
+
+
+def make_attention(torch, F):
+    """SDPA with enable_gqa when this torch has it, else K/V repeated to the query heads (slower:
+    it materialises the repeat), so the caller can say which it measured."""
+    def gqa(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+
+    def repeat(q, k, v):
+        g = q.shape[1] // k.shape[1]
+        return F.scaled_dot_product_attention(q, k.repeat_interleave(g, 1), v.repeat_interleave(g, 1))
+
+    q = torch.randn(1, 8, 1, 64, device="cuda", dtype=torch.bfloat16)
+    kv = torch.randn(1, 1, 16, 64, device="cuda", dtype=torch.bfloat16)
+    try:
+        gqa(q, kv, kv)
+        return gqa, "enable_gqa=True"
+    except TypeError:
+        return repeat, "repeat_interleave (no enable_gqa in this torch)"
+
+
+def time_one(torch, attn, args, ctx, batch, flush, l2_bytes):
+    hq, hkv, hd = args.q_heads, args.kv_heads, args.head_dim
+    kv_bytes = 2 * batch * hkv * ctx * hd * 2
+    copies = max(2, math.ceil(4 * l2_bytes / kv_bytes))
+    q = torch.randn(batch, hq, 1, hd, device="cuda", dtype=torch.bfloat16)
+    ks = [torch.rand(batch, hkv, ctx, hd, device="cuda", dtype=torch.bfloat16) * 2 - 1 for _ in range(copies)]
+    vs = [torch.rand(batch, hkv, ctx, hd, device="cuda", dtype=torch.bfloat16) * 2 - 1 for _ in range(copies)]
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for i in range(args.warmup + args.runs):
+        torch.cuda._sleep(200000)
+        flush.zero_()
+        start.record()
+        attn(q, ks[i % copies], vs[i % copies])
+        stop.record()
+        stop.synchronize()
+        if i >= args.warmup:
+            times.append(start.elapsed_time(stop) * 1e3)
+    return statistics.median(times), kv_bytes
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--contexts", default="1K,8K,32K,128K")
+    p.add_argument("--batches", default="1,16")
+    p.add_argument("--q-heads", type=int, default=8)
+    p.add_argument("--kv-heads", type=int, default=1)
+    p.add_argument("--head-dim", type=int, default=128)
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--time-budget", type=float, default=120, help="seconds; later shapes are skipped past it")
+    args = p.parse_args()
+    try:
+        import torch
+        import torch.nn.functional as F
+    except Exception as e:  # noqa: BLE001 - any import failure means no peer here
+        emit({"status": "skipped", "reason": f"torch not importable: {e}"})
+        return 0
+    if not torch.cuda.is_available():
+        emit({"status": "skipped", "reason": "torch sees no CUDA device"})
+        return 0
+    t0 = time.monotonic()
+    l2_bytes = torch.cuda.get_device_properties(0).L2_cache_size
+    flush = torch.empty(l2_bytes, dtype=torch.int32, device="cuda")  # 4 bytes each: 4x the L2
+    attn, mode = make_attention(torch, F)
+    rows = []
+    for ctx in sizes(args.contexts):
+        for batch in sizes(args.batches):
+            row = {"context": ctx, "batch": batch, "mode": mode}
+            if time.monotonic() - t0 > args.time_budget:
+                row["error"] = "skipped: time budget"
+            else:
+                try:
+                    us, kv_bytes = time_one(torch, attn, args, ctx, batch, flush, l2_bytes)
+                    row.update(us=us, kv_bytes=kv_bytes)
+                    print(f"sdpa context {ctx} batch {batch}: {us:.1f} us", flush=True)
+                except torch.cuda.OutOfMemoryError:
+                    row["error"] = "out of memory"
+                torch.cuda.empty_cache()
+            rows.append(row)
+    how = (f"CUDA events, spin + 4x-L2 flush before each call, median of {args.runs} after {args.warmup} "
+           f"warm-up, rotated K/V copies")
+    emit({"status": "ok", "torch": torch.__version__, "device": torch.cuda.get_device_name(0), "how": how,
+          "rows": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+// The two ceilings every other row is compared with, measured in the same run: a large
+// device-to-device copy (bytes read + written per second) and a cuBLASLt bf16 GEMM through the
+// project's own wrapper (CudaOps::matmul -> cuda::Gemm), 8192 x 8192 x 8192 on random data.
+#include <algorithm>
+
+#include "launch/gqa_bench/bench_env.h"
+
+namespace gqa::bench {
+
+double free_device_bytes() {
+  size_t free = 0, total = 0;
+  GQA_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return static_cast<double>(free);
+}
+
+namespace {
+
+double gemm_rate(BenchEnv& env, int64_t n) {
+  Tensor x = env.ops.alloc(DType::kBF16, {n, n}), w = env.ops.alloc(DType::kBF16, {n, n});
+  Tensor y = env.ops.alloc(DType::kBF16, {n, n});
+  fill_uniform(x, 101, 1.0f, 0.0f, env.stream);
+  fill_uniform(w, 102, 1.0f / 90.5f, 0.0f, env.stream);
+  TimingOptions t = env.timing;
+  t.runs = std::max(20, t.runs / 2);
+  const double ms = time_median_ms(env.stream, t, [&](int) { env.ops.matmul({x, w, Tensor(), y}); });
+  return 2.0 * static_cast<double>(n) * n * n / (ms * 1e-3);
+}
+
+}  // namespace
+
+void measure_ceilings(BenchEnv& env) {
+  TimingOptions t = env.timing;
+  t.runs = std::max(20, t.runs);
+  env.ceil.copy_bw = copy_bandwidth(env.stream, t);
+  env.ceil.gemm_flops = gemm_rate(env, 8192);
+  env.report.heading("Ceilings measured in this run");
+  Table tab({"ceiling", "value", "how"});
+  tab.row({"device-to-device copy", strf("%.0f GB/s", env.ceil.copy_bw / 1e9),
+           strf("cudaMemcpyAsync of 1 GiB, (read + write) bytes / time, median of %d after %d warm-up", t.runs,
+                t.warmup)});
+  tab.row({"bf16 GEMM", strf("%.0f TFLOP/s", env.ceil.gemm_flops / 1e12),
+           strf("8192^3 through cuda::Gemm (cuBLASLt, fp32 accumulate), random data, median of %d",
+                std::max(20, env.timing.runs / 2))});
+  tab.row({"L2", strf("%.0f MB", env.flush.l2_bytes() / 1e6), "flushed (4x L2 zeroed) before each timed op call"});
+  env.report.table(tab);
+  env.report.save();
+}
+
+}  // namespace gqa::bench

@@ -1,0 +1,158 @@
+#include "launch/gqa_bench/decode_bench.h"
+
+#include <chrono>
+
+#include "launch/gqa_bench/random_model.h"
+
+namespace gqa::bench {
+namespace {
+
+// Collectives of one decode token in Model::forward at T > 1: two all-reduces per layer (after
+// o_proj and down_proj), one after the vocab-parallel embedding, one all-gather of the logits.
+int64_t collectives_per_token(int64_t layers) { return 2 * layers + 2; }
+
+std::string pct(double x) { return std::isfinite(x) ? strf("%.0f%%", 100.0 * x) : "-"; }
+
+void report_case(BenchEnv& env, const DecodeCaseResult& r) {
+  const Ceilings& c = env.ceil;
+  env.report.line(strf("**Decode, context %s, batch %lld** (KV %.1f MB per layer%s%s)", tokens_str(r.context).c_str(),
+                       (long long)r.batch, r.kv_bytes / env.opt.layers / 1e6, r.note.empty() ? "" : "; ",
+                       r.note.c_str()));
+  Table t({"op", "calls/step", "us/call", "MB/call", "GFLOP/call", "GB/s", "of copy", "TFLOP/s", "of GEMM",
+           "of roofline", "us/step"});
+  double sum_us = 0;
+  for (const OpTiming& o : r.ops) {
+    const double s = o.us * 1e-6;
+    sum_us += o.us * o.per_step;
+    t.row({o.name, strf("%lld", (long long)o.per_step), strf("%.1f", o.us), strf("%.3f", o.bytes / 1e6),
+           o.flops > 0 ? strf("%.3f", o.flops / 1e9) : "-", strf("%.0f", o.bytes / s / 1e9), pct(o.bytes / s / c.copy_bw),
+           o.flops > 0 ? strf("%.1f", o.flops / s / 1e12) : "-", o.flops > 0 ? pct(o.flops / s / c.gemm_flops) : "-",
+           pct(floor_s(c, o.bytes, o.flops) / s), strf("%.0f", o.us * o.per_step)});
+  }
+  t.row({"sum of the ops", "", "", "", "", "", "", "", "", "", strf("%.0f", sum_us)});
+  if (std::isfinite(r.step_ms)) {
+    const double bytes = r.weight_bytes + r.kv_bytes;
+    t.row({"whole step (Model::forward)", "1", strf("%.1f", r.step_ms * 1e3), strf("%.1f", bytes / 1e6), "",
+           strf("%.0f", bytes / (r.step_ms * 1e-3) / 1e9), pct(bytes / (r.step_ms * 1e-3) / c.copy_bw), "", "",
+           pct(r.floor_ms(c) / r.step_ms), strf("%.0f", r.step_ms * 1e3)});
+  }
+  env.report.table(t);
+}
+
+DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, int64_t ctx, int64_t batch,
+                          const Deadline& deadline) {
+  DecodeCaseResult r;
+  r.context = ctx;
+  r.batch = batch;
+  const ModelConfig& c = model.config();
+  r.weight_bytes = step_weight_bytes(w, batch);
+  r.kv_bytes = static_cast<double>(batch) * ctx * kv_bytes_per_token(c);
+  DecodeFixture fx = make_decode_fixture(env, model, ctx, batch, static_cast<uint32_t>(1000 + ctx + batch));
+  r.note = fx.note;
+  if (!fx.cache) return r;
+  r.ops = time_decode_ops(env, c, w, fx);
+  if (fx.full()) r.step_ms = time_decode_step(env, model, fx, env.opt.step_runs, deadline);
+  return r;
+}
+
+}  // namespace
+
+const OpTiming* DecodeCaseResult::op(const std::string& name) const {
+  for (const OpTiming& o : ops) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
+}
+
+double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline) {
+  for (int i = 0; i < 2; ++i) model.forward(fx.step, *fx.cache);
+  std::vector<double> ms;
+  while (static_cast<int>(ms.size()) < runs && (ms.size() < 5 || !deadline.passed())) {
+    env.ops.synchronize();
+    const auto t0 = std::chrono::steady_clock::now();
+    model.forward(fx.step, *fx.cache);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return median(ms);
+}
+
+void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double seconds,
+                  std::vector<DecodeCaseResult>& out) {
+  const Deadline deadline(seconds);
+  env.report.heading("Decode: one rank's shard of Llama-3-70B at T=8 (" + describe(model.config()) + ")");
+  env.report.line(
+      "Per op: the CudaOps call the Model makes, with the step's shapes, on layer i % layers of the real weights and "
+      "cache for run i; the L2 is flushed before each timed call (cold, as inside a step, where the weights stream "
+      "through it); CUDA events, median of " + std::to_string(env.timing.runs) + " after " +
+      std::to_string(env.timing.warmup) + " warm-up. Bytes: the fewest one call must move (weights once, the K/V "
+      "it attends to once, activations). Roofline: max(bytes / copy, FLOPs / GEMM) over the time. Whole step: "
+      "Model::forward with one token per sequence, host wall clock (it ends with the logits on the host), median of "
+      "up to " + std::to_string(env.opt.step_runs) + "; its floor is (weights + K/V bytes) / copy bandwidth. The "
+      "cache holds random K/V written directly (no prefill); the sequences' blocks are shuffled.");
+  for (int64_t ctx : env.opt.contexts) {
+    for (int64_t batch : env.opt.batches) {
+      DecodeCaseResult r;
+      r.context = ctx;
+      r.batch = batch;
+      if (deadline.passed()) {
+        r.note = "skipped: the decode section's time budget ran out";
+      } else {
+        progress(strf("decode: context %s, batch %lld", tokens_str(ctx).c_str(), (long long)batch));
+        try {
+          r = run_case(env, model, w, ctx, batch, deadline);
+        } catch (const std::exception& e) {
+          r.note = std::string("FAILED: ") + e.what();
+          progress(r.note);
+        }
+      }
+      if (r.ops.empty()) {
+        env.report.line(strf("**Decode, context %s, batch %lld**: %s", tokens_str(ctx).c_str(), (long long)batch,
+                             r.note.c_str()));
+      } else {
+        report_case(env, r);
+      }
+      env.report.save();
+      out.push_back(std::move(r));
+    }
+  }
+}
+
+void report_decode_summary(BenchEnv& env, const std::vector<DecodeCaseResult>& cases) {
+  const Ceilings& c = env.ceil;
+  env.report.heading("Summary: decode step of the 70B T=8 shard");
+  Table t({"context", "batch", "step ms", "floor ms", "of floor", "sum of ops ms", "tokens/s", "attention us",
+           "attention of copy"});
+  for (const DecodeCaseResult& r : cases) {
+    const OpTiming* a = r.op("attention decode");
+    double sum_ms = 0;
+    for (const OpTiming& o : r.ops) sum_ms += o.us * o.per_step * 1e-3;
+    const bool step = std::isfinite(r.step_ms);
+    t.row({tokens_str(r.context), strf("%lld", (long long)r.batch), step ? strf("%.2f", r.step_ms) : "-",
+           strf("%.2f", r.floor_ms(c)), step ? pct(r.floor_ms(c) / r.step_ms) : "-",
+           r.ops.empty() ? "-" : strf("%.2f", sum_ms), step ? strf("%.0f", r.batch * 1e3 / r.step_ms) : "-",
+           a ? strf("%.1f", a->us) : "-", a ? pct(a->bytes / (a->us * 1e-6) / c.copy_bw) : "-"});
+  }
+  env.report.table(t);
+
+  const int64_t n_coll = collectives_per_token(env.opt.layers);
+  const double lat = env.opt.allreduce_us;
+  env.report.heading("Projection: Llama-3-70B on 8 GPUs (T=8)");
+  env.report.line(strf(
+      "Per-token latency = the measured per-rank step above + %lld collectives per token (2 all-reduces per layer, the "
+      "embedding all-reduce, the logits all-gather) x an ASSUMED %.0f us each (range shown for 10 and 20 us). The "
+      "latency is NOT measured here (one GPU): it is the order of magnitude that nccl-tests all_reduce_perf reports "
+      "for small (<= 64 KB) messages inside one 8xH100 NVLink/NVSwitch node; custom one-shot all-reduces reach a few "
+      "us. Replace it with a measured figure via --allreduce-us.", (long long)n_coll, lat));
+  Table p({"context", "batch", "per-rank step ms", "collectives ms", "token latency ms", "tokens/s per sequence",
+           "range (10-20 us)"});
+  for (const DecodeCaseResult& r : cases) {
+    if (!std::isfinite(r.step_ms)) continue;
+    const double coll = n_coll * lat * 1e-3, tok = r.step_ms + coll;
+    p.row({tokens_str(r.context), strf("%lld", (long long)r.batch), strf("%.2f", r.step_ms), strf("%.2f", coll),
+           strf("%.2f", tok), strf("%.1f", 1e3 / tok),
+           strf("%.1f-%.1f tok/s", 1e3 / (r.step_ms + n_coll * 20e-3), 1e3 / (r.step_ms + n_coll * 10e-3))});
+  }
+  env.report.table(p);
+}
+
+}  // namespace gqa::bench

@@ -1,0 +1,42 @@
+// The decode section of gqa-bench: per-op timings and the whole decode step of the 70B T=8
+// shard at each (context, batch), against the ceilings; the step's memory floor; and the
+// summary and 8-GPU projection printed at the end of the report.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "launch/gqa_bench/bench_env.h"
+#include "launch/gqa_bench/decode_fixture.h"
+#include "launch/gqa_bench/decode_ops.h"
+#include "model/model.h"
+
+namespace gqa::bench {
+
+struct DecodeCaseResult {
+  int64_t context = 0;
+  int64_t batch = 0;
+  std::vector<OpTiming> ops;    // empty when skipped
+  double step_ms = NAN;         // median wall time of Model::forward (NaN: not run)
+  double weight_bytes = 0;      // what the step must read: weights (all but B embedding rows) ...
+  double kv_bytes = 0;          // ... and every sequence's K/V in every layer
+  std::string note;
+  double floor_ms(const Ceilings& c) const { return 1e3 * (weight_bytes + kv_bytes) / c.copy_bw; }
+  const OpTiming* op(const std::string& name) const;
+};
+
+// Median wall-clock ms of Model::forward on fx.step (a step ends with its logits on the host, so
+// the host clock sees all of it, launch gaps and allocations included): 2 warm-up steps, then up
+// to `runs` timed ones, at least 5 even past the deadline.
+double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline);
+
+// Every (context, batch) of env.opt within `seconds`, appended to `out` as each finishes (a case
+// that throws is recorded with its error and the next one runs).
+void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double seconds,
+                  std::vector<DecodeCaseResult>& out);
+
+// The step summary and the 70B-on-8-GPUs projection (the report's last tables).
+void report_decode_summary(BenchEnv& env, const std::vector<DecodeCaseResult>& cases);
+
+}  // namespace gqa::bench

@@ -1,0 +1,171 @@
+#include "launch/gqa_bench/decode_ops.h"
+
+#include <cmath>
+#include <functional>
+
+#include "model/rope.h"
+
+namespace gqa::bench {
+namespace {
+
+// The step's device-side inputs and activations, B = batch tokens (one per sequence).
+struct OpInputs {
+  Tensor ids, positions, token_seq, slots, tables;  // i32
+  Tensor inv_freq;                                  // f32 [hd/2]
+  Tensor x, h, h2;                                  // [B, d]
+  Tensor q, k, v;                                   // [B, hq*hd], [B, hkv*hd]
+  Tensor attn;                                      // [B, hq, hd]
+  Tensor gate, up, act;                             // [B, f]
+  Tensor logits;                                    // [B, vocab]
+  float rope_scaling = 1.0f;
+};
+
+Tensor upload_i32(Ops& ops, const std::vector<int32_t>& v, Shape shape) {
+  Tensor t = ops.alloc(DType::kI32, std::move(shape));
+  ops.upload_i32(v.data(), t);
+  return t;
+}
+
+OpInputs make_inputs(BenchEnv& env, const ModelConfig& c, const DecodeFixture& fx) {
+  Ops& ops = env.ops;
+  const int64_t b = fx.batch, d = c.hidden_size, hd = c.head_dim;
+  const int64_t hq = c.num_attention_heads, hkv = c.num_key_value_heads, f = c.intermediate_size;
+  const StepInput& in = fx.step;
+  OpInputs x;
+  x.ids = upload_i32(ops, in.tokens, {b});
+  x.positions = upload_i32(ops, in.positions, {b});
+  x.token_seq = upload_i32(ops, in.token_seq, {b});
+  x.slots = upload_i32(ops, in.slots, {b});
+  const int64_t per_seq = static_cast<int64_t>(in.block_tables[0].size());
+  std::vector<int32_t> flat;
+  for (const auto& bt : in.block_tables) flat.insert(flat.end(), bt.begin(), bt.end());
+  x.tables = upload_i32(ops, flat, {b, per_seq});
+  const RopeFrequencies rope = rope_frequencies(c, fx.context - 1);
+  x.inv_freq = ops.alloc(DType::kF32, {static_cast<int64_t>(rope.inv_freq.size())});
+  ops.upload_f32(rope.inv_freq.data(), x.inv_freq);
+  x.rope_scaling = rope.attention_scaling;
+  const DType t = ops.compute_dtype();
+  uint32_t seed = 500;
+  auto random = [&](Shape s) {
+    Tensor r = ops.alloc(t, std::move(s));
+    fill_uniform(r, seed++, 1.0f, 0.0f, env.stream);
+    return r;
+  };
+  x.x = random({b, d});
+  x.h = random({b, d});
+  x.h2 = random({b, d});
+  x.q = random({b, hq * hd});
+  x.k = random({b, hkv * hd});
+  x.v = random({b, hkv * hd});
+  x.attn = random({b, hq, hd});
+  x.gate = random({b, f});
+  x.up = random({b, f});
+  x.act = random({b, f});
+  x.logits = random({b, c.vocab_size});
+  return x;
+}
+
+struct OpBench {
+  OpTiming t;
+  bool uses_cache = false;  // rotates over the cache's layers rather than the model's
+  std::function<void(int64_t layer)> run;
+};
+
+class OpList {
+ public:
+  void add(const char* name, double per_step, double bytes, double flops, bool uses_cache,
+           std::function<void(int64_t)> run) {
+    OpBench op;
+    op.t.name = name;
+    op.t.per_step = static_cast<int64_t>(per_step);
+    op.t.bytes = bytes;
+    op.t.flops = flops;
+    op.uses_cache = uses_cache;
+    op.run = std::move(run);
+    ops_.push_back(std::move(op));
+  }
+  // `gemms` GEMMs of y[b, m] = x[b, k] W[m, k]^T: each weight read once, the activations in and
+  // out; 2 FLOPs per multiply-add.
+  void add_gemm(const char* name, double per_step, double b, double m, double k, int gemms,
+                std::function<void(int64_t)> run) {
+    add(name, per_step, gemms * (m * k + b * k + b * m) * 2.0, gemms * 2.0 * b * m * k, false, std::move(run));
+  }
+  std::vector<OpBench>& ops() { return ops_; }
+
+ private:
+  std::vector<OpBench> ops_;
+};
+
+void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeights& w, const DecodeFixture& fx,
+                       OpInputs& x) {
+  const double b = fx.batch, d = c.hidden_size, hd = c.head_dim, hq = c.num_attention_heads;
+  const double hkv = c.num_key_value_heads, L = c.num_hidden_layers;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const int64_t n = fx.batch, hdi = c.head_dim, hqi = c.num_attention_heads, hkvi = c.num_key_value_heads;
+  list.add("embedding", 1, b * d * 2 * 2 + b * 4, 0, false, [&](int64_t) {
+    ops.embedding({x.ids, w.embed, 0, x.x});
+  });
+  // The Model normalises once before layer 0; every later norm is fused with the residual add
+  // that precedes it (Ops::add_rmsnorm: 2 per layer, the last one with the final norm).
+  list.add("rmsnorm", 1, (2 * b * d + d) * 2, 0, false, [&, eps](int64_t l) {
+    ops.rmsnorm({x.x, w.layers[l].attn_norm, x.h, eps});
+  });
+  list.add_gemm("QKV GEMM (3 GEMMs)", L, b, (hq + 2 * hkv) * hd, d, 1, [&](int64_t l) {
+    ops.matmul({x.h, w.layers[l].wq, Tensor(), x.q});
+    ops.matmul({x.h, w.layers[l].wk, Tensor(), x.k});
+    ops.matmul({x.h, w.layers[l].wv, Tensor(), x.v});
+  });
+  list.add("rope (q and k)", L, 2 * b * (hq + hkv) * hd * 2, 0, false, [&, n, hdi, hqi, hkvi](int64_t) {
+    ops.rope({x.q.reshape({n, hqi, hdi}), x.positions, x.inv_freq, x.rope_scaling});
+    ops.rope({x.k.reshape({n, hkvi, hdi}), x.positions, x.inv_freq, x.rope_scaling});
+  });
+  list.add("kv_write", L, 2 * 2 * b * hkv * hd * 2, 0, true, [&, n, hdi, hkvi](int64_t l) {
+    ops.kv_write({x.k.reshape({n, hkvi, hdi}), x.v.reshape({n, hkvi, hdi}), fx.cache->k(l), fx.cache->v(l), x.slots});
+  });
+  const double attn_bytes = b * fx.context * hkv * hd * 2 * 2 + 2 * b * hq * hd * 2;  // K and V once; q in, out
+  list.add("attention decode", L, attn_bytes, 4 * b * hq * hd * fx.context, true, [&, n, hdi, hqi](int64_t l) {
+    ops.attention({x.q.reshape({n, hqi, hdi}), fx.cache->k(l), fx.cache->v(l), x.tables, x.token_seq, x.positions,
+                   x.attn, 1.0f / std::sqrt(float(hdi)), fx.context, true});
+  });
+  list.add_gemm("O GEMM", L, b, d, hq * hd, 1, [&, n, hdi, hqi](int64_t l) {
+    ops.matmul({x.attn.reshape({n, hqi * hdi}), w.layers[l].wo, Tensor(), x.h});
+  });
+  list.add("add + rmsnorm (fused)", 2 * L, (4 * b * d + d) * 2, 0, false, [&, eps](int64_t l) {
+    ops.add_rmsnorm({x.x, x.h, w.layers[l].mlp_norm, x.h2, eps});
+  });
+}
+
+void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeights& w, const DecodeFixture& fx,
+                 OpInputs& x) {
+  const double b = fx.batch, d = c.hidden_size, f = c.intermediate_size, L = c.num_hidden_layers;
+  list.add_gemm("gate/up GEMM (2 GEMMs)", L, b, f, d, 2, [&](int64_t l) {
+    ops.matmul({x.h, w.layers[l].w_gate, Tensor(), x.gate});
+    ops.matmul({x.h, w.layers[l].w_up, Tensor(), x.up});
+  });
+  list.add("swiglu", L, 3 * b * f * 2, 0, false, [&](int64_t) { ops.swiglu({x.gate, x.up, x.act}); });
+  list.add_gemm("down GEMM", L, b, d, f, 1, [&](int64_t l) {
+    ops.matmul({x.act, w.layers[l].w_down, Tensor(), x.h});
+  });
+  list.add_gemm("LM head", 1, b, double(c.vocab_size), d, 1, [&](int64_t) {
+    ops.matmul({x.x, w.lm_head, Tensor(), x.logits});
+  });
+}
+
+}  // namespace
+
+std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
+                                      const DecodeFixture& fx) {
+  OpInputs x = make_inputs(env, c, fx);
+  OpList list;
+  add_attention_ops(list, env.ops, c, w, fx, x);
+  add_mlp_ops(list, env.ops, c, w, fx, x);
+  std::vector<OpTiming> out;
+  for (OpBench& op : list.ops()) {
+    const int64_t layers = op.uses_cache ? fx.cache_layers : c.num_hidden_layers;
+    op.t.us = 1e3 * time_median_ms(env.stream, env.timing, [&](int i) { op.run(i % layers); }, &env.flush);
+    out.push_back(op.t);
+  }
+  return out;
+}
+
+}  // namespace gqa::bench

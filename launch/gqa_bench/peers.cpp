@@ -1,0 +1,122 @@
+#include "launch/gqa_bench/peers.h"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <sstream>
+
+#include "launch/gqa_bench/random_model.h"
+
+namespace gqa::bench {
+namespace {
+
+constexpr const char* kResultPrefix = "GQA_BENCH_JSON ";
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+std::string join(const std::vector<int64_t>& v) {
+  std::string s;
+  for (int64_t x : v) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(x);
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string PythonRun::failure() const {
+  if (exit_code == 124 || exit_code == 137) return "timed out";
+  if (exit_code == 127) return "python not found";
+  if (has_result && result.value("status", "") != "ok") return result.value("reason", "reported no result");
+  std::string s = "exit " + std::to_string(exit_code) + " without a result";
+  if (!tail.empty()) s += ": " + tail;
+  return s;
+}
+
+PythonRun run_python(const Options& opt, const std::string& script, const std::vector<std::string>& args,
+                     double timeout_s) {
+  PythonRun r;
+  std::string cmd = strf("timeout -k 10 %.0f ", std::max(1.0, timeout_s)) + shell_quote(opt.python) + " " +
+                    shell_quote(opt.peers_dir + "/" + script);
+  for (const std::string& a : args) cmd += " " + shell_quote(a);
+  cmd += " 2>&1";
+  progress("running " + cmd);
+  std::cout.flush();
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) {
+    r.tail = "popen failed";
+    return r;
+  }
+  std::deque<std::string> last;
+  char buf[8192];
+  std::string line;
+  while (std::fgets(buf, sizeof(buf), pipe) != nullptr) {
+    line += buf;
+    if (line.empty() || line.back() != '\n') continue;
+    line.pop_back();
+    if (line.rfind(kResultPrefix, 0) == 0) {
+      try {
+        r.result = nlohmann::json::parse(line.substr(std::string(kResultPrefix).size()));
+        r.has_result = r.result.is_object();
+      } catch (const std::exception& e) {
+        last.push_back(std::string("unparsable result line: ") + e.what());
+      }
+    } else {
+      std::cerr << "  | " << line << "\n";
+      last.push_back(line);
+      if (last.size() > 3) last.pop_front();
+    }
+    line.clear();
+  }
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  for (const std::string& l : last) r.tail += (r.tail.empty() ? "" : " / ") + l;
+  return r;
+}
+
+void bench_sdpa(BenchEnv& env, const std::vector<DecodeCaseResult>& ours, double seconds) {
+  const ModelConfig c = llama70b_shard_config(1, env.opt.layers);
+  env.report.heading("Peer: PyTorch SDPA (enable_gqa=True) on the decode attention shapes");
+  const PythonRun py = run_python(env.opt, "sdpa_bench.py",
+                                  {"--contexts", join(env.opt.contexts), "--batches", join(env.opt.batches),
+                                   "--q-heads", std::to_string(c.num_attention_heads), "--kv-heads",
+                                   std::to_string(c.num_key_value_heads), "--head-dim", std::to_string(c.head_dim),
+                                   "--runs", std::to_string(env.timing.runs), "--warmup",
+                                   std::to_string(env.timing.warmup), "--time-budget", strf("%.0f", seconds)},
+                                  seconds + 30);
+  if (!py.has_result || py.result.value("status", "") != "ok") {
+    env.report.line("Skipped: " + py.failure());
+    env.report.save();
+    return;
+  }
+  env.report.line("q [B, 8, 1, 128], K/V [B, 1, context, 128] bf16, contiguous (SDPA has no paged cache), " +
+                  py.result.value("how", std::string()) + "; torch " + py.result.value("torch", std::string()) +
+                  ". Ours: the attention decode row of the decode section (paged, shuffled blocks).");
+  Table t({"context", "batch", "ours us", "SDPA us", "speedup", "ours of copy", "SDPA of copy", "SDPA mode"});
+  for (const auto& row : py.result.value("rows", nlohmann::json::array())) {
+    const int64_t ctx = row.value("context", int64_t(0)), batch = row.value("batch", int64_t(0));
+    const double sdpa_us = row.value("us", NAN), bytes = row.value("kv_bytes", NAN);
+    const OpTiming* mine = nullptr;
+    for (const DecodeCaseResult& r : ours) {
+      if (r.context == ctx && r.batch == batch) mine = r.op("attention decode");
+    }
+    const double bw = env.ceil.copy_bw;
+    t.row({tokens_str(ctx), std::to_string(batch), mine ? strf("%.1f", mine->us) : "-",
+           std::isfinite(sdpa_us) ? strf("%.1f", sdpa_us) : row.value("error", std::string("-")),
+           mine && std::isfinite(sdpa_us) ? strf("%.2fx", sdpa_us / mine->us) : "-",
+           mine ? strf("%.0f%%", 100 * mine->bytes / (mine->us * 1e-6) / bw) : "-",
+           std::isfinite(sdpa_us) ? strf("%.0f%%", 100 * bytes / (sdpa_us * 1e-6) / bw) : "-",
+           row.value("mode", std::string())});
+  }
+  env.report.table(t);
+  env.report.save();
+}
+
+}  // namespace gqa::bench

@@ -1,0 +1,165 @@
+#include "launch/gqa_bench/prefill_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "launch/gqa_bench/random_model.h"
+#include "runtime/kv_cache.h"
+
+namespace gqa::bench {
+namespace {
+
+constexpr int64_t kBlockSize = 16;
+
+struct PrefillRow {
+  int64_t p = 0;
+  double seconds = NAN;
+  double attn_layer_ms = NAN;  // one layer's attention over all chunks
+  std::string note;
+};
+
+// The chunked prefill of one new sequence of p random tokens; returns wall seconds.
+double run_prefill(BenchEnv& env, Model& model, PagedKvCache& cache, int64_t p, uint32_t seed) {
+  const int64_t chunk = env.opt.prefill_chunk;
+  const int seq = cache.add_sequence();
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(model.config().vocab_size - 1));
+  env.ops.synchronize();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t a = 0; a < p; a += chunk) {
+    const int64_t b = std::min(p, a + chunk);
+    StepInput in;
+    for (int64_t i = a; i < b; ++i) {
+      in.tokens.push_back(token(rng));
+      in.positions.push_back(static_cast<int32_t>(i));
+      in.token_seq.push_back(0);
+    }
+    in.slots = cache.append(seq, b - a);
+    in.block_tables = {cache.block_table(seq)};
+    if (b == p) in.logit_rows = {b - a - 1};  // the first generated token's logits
+    model.forward(in, cache);
+  }
+  env.ops.synchronize();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Layer 0's causal attention over the cache the prefill filled, chunk by chunk as the prefill
+// ran it, with CUDA events around all chunks (median of 3 after 1 warm-up).
+double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p) {
+  Ops& ops = env.ops;
+  const int64_t chunk = env.opt.prefill_chunk, hq = c.num_attention_heads, hd = c.head_dim;
+  const std::vector<int32_t>& bt = cache.block_table(0);
+  Tensor tables = ops.alloc(DType::kI32, {1, static_cast<int64_t>(bt.size())});
+  ops.upload_i32(bt.data(), tables);
+  std::vector<AttentionArgs> calls;
+  Tensor q = ops.alloc(ops.compute_dtype(), {chunk, hq, hd}), out = ops.alloc(ops.compute_dtype(), {chunk, hq, hd});
+  fill_uniform(q, 77, 1.0f, 0.0f, env.stream);
+  std::vector<Tensor> keep;  // positions and token_seq of each chunk
+  for (int64_t a = 0; a < p; a += chunk) {
+    const int64_t n = std::min(p, a + chunk) - a;
+    std::vector<int32_t> pos(n), seq(n, 0);
+    for (int64_t i = 0; i < n; ++i) pos[i] = static_cast<int32_t>(a + i);
+    keep.push_back(ops.alloc(DType::kI32, {n}));
+    ops.upload_i32(pos.data(), keep.back());
+    keep.push_back(ops.alloc(DType::kI32, {n}));
+    ops.upload_i32(seq.data(), keep.back());
+    calls.push_back({q.slice_rows(0, n), cache.k(0), cache.v(0), tables, keep[keep.size() - 1], keep[keep.size() - 2],
+                     out.slice_rows(0, n), 1.0f / std::sqrt(float(hd)), a + n, false});
+  }
+  TimingOptions t = env.timing;
+  t.warmup = 1;
+  t.runs = 3;
+  return time_median_ms(env.stream, t, [&](int) {
+    for (const AttentionArgs& a : calls) ops.attention(a);
+  });
+}
+
+PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
+  PrefillRow r;
+  r.p = p;
+  const int64_t blocks = (p + kBlockSize - 1) / kBlockSize;
+  const KvCacheShape shape = model.kv_cache_shape(blocks, kBlockSize);
+  const double need = 2.0 * shape.num_layers * blocks * kBlockSize * shape.n_kv_heads_local * shape.head_dim * 2;
+  if (need > free_device_bytes() - 4.0 * (1 << 30)) {
+    r.note = strf("K/V of %s tokens need %.1f GB: does not fit", tokens_str(p).c_str(), need / 1e9);
+    return r;
+  }
+  PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
+  r.seconds = run_prefill(env, model, cache, p, static_cast<uint32_t>(p));
+  r.attn_layer_ms = time_prefill_attention(env, model.config(), cache, p);
+  return r;
+}
+
+void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillRow>& rows) {
+  Table t({"prompt", "chunk", "time s", "tokens/s", "GEMM TFLOP", "attention TFLOP", "TFLOP/s", "of GEMM",
+           "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM"});
+  for (const PrefillRow& r : rows) {
+    if (!std::isfinite(r.seconds)) {
+      t.row({tokens_str(r.p), "", r.note});
+      continue;
+    }
+    const double gf = prefill_gemm_flops(c, r.p), af = prefill_attention_flops_per_layer(c, r.p);
+    const double total = gf + af * c.num_hidden_layers, rate = total / r.seconds;
+    const double arate = af / (r.attn_layer_ms * 1e-3);
+    t.row({tokens_str(r.p), strf("%lld", (long long)env.opt.prefill_chunk), strf("%.2f", r.seconds),
+           strf("%.0f", r.p / r.seconds), strf("%.1f", gf / 1e12), strf("%.1f", af * c.num_hidden_layers / 1e12),
+           strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.1f", r.attn_layer_ms),
+           strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops)});
+  }
+  env.report.table(t);
+}
+
+}  // namespace
+
+double prefill_gemm_flops(const ModelConfig& c, int64_t p) {
+  return 2.0 * static_cast<double>(p) * layer_matmul_params(c) + 2.0 * lm_head_params(c);
+}
+
+double prefill_attention_flops_per_layer(const ModelConfig& c, int64_t p) {
+  return 2.0 * c.num_attention_heads * c.head_dim * static_cast<double>(p) * static_cast<double>(p + 1);
+}
+
+void bench_prefill(BenchEnv& env, Model& model, double seconds) {
+  const Deadline deadline(seconds);
+  env.report.heading("Prefill: the same shard, one sequence, chunked");
+  env.report.line("Model::forward over chunks of --prefill-chunk tokens (random ids), each chunk attending causally "
+                  "to the cache so far; host wall clock around the whole prefill (one run, after the earlier sections "
+                  "warmed everything up). FLOPs: 2 per weight per token for the GEMMs (LM head for the last row only) "
+                  "+ attention counted causally, 2 * hq * hd * P * (P + 1) per layer. Attention alone: layer 0's "
+                  "attention over all chunks on the filled cache, CUDA events, median of 3.");
+  {  // warm-up: cuBLASLt plans and allocations for the chunk's shapes stay out of the first row
+    const int64_t w = 2 * env.opt.prefill_chunk;
+    PagedKvCache warm(model.kv_cache_shape((w + kBlockSize - 1) / kBlockSize, kBlockSize), env.ops.compute_dtype(),
+                      env.ops);
+    run_prefill(env, model, warm, w, 1);
+  }
+  std::vector<PrefillRow> rows;
+  double last_s = 0;
+  int64_t last_p = 0;
+  for (int64_t p : env.opt.prefill_lengths) {
+    // Time grows at most quadratically with the prompt: skip what would not finish in time.
+    const double estimate = last_p > 0 ? last_s * (double(p) / last_p) * (double(p) / last_p) * 1.1 : 0;
+    if (deadline.passed() || estimate > deadline.remaining_s()) {
+      rows.push_back({p, NAN, NAN,
+                      strf("skipped: estimated %.0f s (from the %s run) > %.0f s left of this section's budget",
+                           estimate, tokens_str(last_p).c_str(), std::max(0.0, deadline.remaining_s()))});
+      continue;
+    }
+    progress("prefill: " + tokens_str(p) + " tokens");
+    try {
+      rows.push_back(run_length(env, model, p));
+    } catch (const std::exception& e) {
+      rows.push_back({p, NAN, NAN, std::string("FAILED: ") + e.what()});
+      progress(rows.back().note);
+    }
+    if (std::isfinite(rows.back().seconds)) {
+      last_s = rows.back().seconds;
+      last_p = p;
+    }
+  }
+  report_rows(env, model.config(), rows);
+  env.report.save();
+}
+
+}  // namespace gqa::bench

@@ -1,0 +1,101 @@
+#include "launch/gqa_bench/timing.h"
+
+#include <algorithm>
+
+#include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/device_memory.h"
+
+namespace gqa::bench {
+namespace {
+
+template <typename T>
+__global__ void fill_uniform_kernel(T* p, size_t n, uint32_t seed, float scale, float offset) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    uint32_t x = static_cast<uint32_t>(i) * 2654435761u ^ seed ^ static_cast<uint32_t>(i >> 32);
+    x ^= x >> 15;
+    x *= 2246822519u;
+    x ^= x >> 13;
+    const float u = static_cast<float>(x) * (2.0f / 4294967296.0f) - 1.0f;
+    p[i] = cuda::store_f32<T>(offset + scale * u);
+  }
+}
+
+template <typename T>
+void launch_fill(Tensor t, uint32_t seed, float scale, float offset, cudaStream_t stream) {
+  fill_uniform_kernel<T><<<1024, 256, 0, stream>>>(t.data_as<T>(), static_cast<size_t>(t.numel()), seed, scale, offset);
+  GQA_CUDA_LAUNCH_CHECK("fill_uniform_kernel");
+}
+
+__global__ void spin_kernel(int64_t cycles) {
+  const int64_t start = clock64();
+  while (clock64() - start < cycles) {
+  }
+}
+
+}  // namespace
+
+void fill_uniform(Tensor t, uint32_t seed, float scale, float offset, cudaStream_t stream) {
+  GQA_CHECK(t.device() == Device::kCuda, "fill_uniform: tensor " << shape_str(t.shape()) << " is not on the GPU");
+  if (t.numel() == 0) return;
+  GQA_CUDA_DISPATCH_FLOAT(t.dtype(), "fill_uniform", launch_fill, t, seed, scale, offset, stream);
+}
+
+void spin(cudaStream_t stream, int64_t cycles) {
+  spin_kernel<<<1, 1, 0, stream>>>(cycles);
+  GQA_CUDA_LAUNCH_CHECK("spin_kernel");
+}
+
+double median(std::vector<double> v) {
+  GQA_CHECK(!v.empty(), "median of no values");
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+L2Flush::L2Flush() {
+  int device = 0, l2 = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+  l2_bytes_ = static_cast<size_t>(l2);
+  buffer_ = cuda::device_alloc(DType::kI32, {static_cast<int64_t>(std::max<size_t>(l2_bytes_, 1 << 20))});
+}
+
+void L2Flush::operator()(cudaStream_t stream) const {
+  GQA_CUDA_CHECK(cudaMemsetAsync(buffer_.data(), 0, buffer_.nbytes(), stream));
+}
+
+EventPair::EventPair() {
+  GQA_CUDA_CHECK(cudaEventCreate(&start_));
+  const cudaError_t err = cudaEventCreate(&stop_);
+  if (err != cudaSuccess) {
+    cudaEventDestroy(start_);
+    cuda::throw_cuda_error(err, "cudaEventCreate(&stop_)", __FILE__, __LINE__);
+  }
+}
+
+EventPair::~EventPair() {
+  cudaEventDestroy(start_);
+  cudaEventDestroy(stop_);
+}
+
+void EventPair::start(cudaStream_t stream) { GQA_CUDA_CHECK(cudaEventRecord(start_, stream)); }
+void EventPair::stop(cudaStream_t stream) { GQA_CUDA_CHECK(cudaEventRecord(stop_, stream)); }
+
+double EventPair::elapsed_ms() {
+  GQA_CUDA_CHECK(cudaEventSynchronize(stop_));
+  float ms = 0;
+  GQA_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
+  return ms;
+}
+
+double copy_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
+  const int64_t n = int64_t(1) << 29;  // bf16 elements: 1 GiB
+  Tensor src = cuda::device_alloc(DType::kBF16, {n}), dst = cuda::device_alloc(DType::kBF16, {n});
+  fill_uniform(src, 1, 1.0f, 0.0f, stream);
+  const double ms = time_median_ms(stream, opt, [&](int) {
+    GQA_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.nbytes(), cudaMemcpyDeviceToDevice, stream));
+  });
+  return 2.0 * static_cast<double>(src.nbytes()) / (ms * 1e-3);
+}
+
+}  // namespace gqa::bench

@@ -1,0 +1,88 @@
+// Timing helpers shared by the CUDA benchmarks (gqa-bench, gqa-attn-bench).
+//
+// Method (.library/device/METHOD.md): CUDA events around the timed region on the stream that
+// runs it; warm-up runs first (module load, cuBLASLt plan choice, allocator growth stay out of
+// the numbers); the median of many runs; a spin kernel queued before each run so the host can
+// enqueue the timed launches while the GPU is busy (host launch cost stays out of the number);
+// random data, never zeros; and either rotated inputs or an L2 flush between runs so the L2
+// cannot hold what the timed work reads.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace gqa::bench {
+
+struct TimingOptions {
+  int warmup = 5;
+  int runs = 30;
+  int64_t spin_cycles = 200000;  // ~100 us at H100 clocks: time for the host to queue the run
+};
+
+// Every element of t (f32, f16 or bf16, on the device) = offset + scale * u, u uniform in
+// [-1, 1) from a hash of (index, seed): deterministic, no host round trip.
+void fill_uniform(Tensor t, uint32_t seed, float scale = 1.0f, float offset = 0.0f, cudaStream_t stream = nullptr);
+
+// Keeps the GPU busy for `cycles` SM clocks.
+void spin(cudaStream_t stream, int64_t cycles);
+
+double median(std::vector<double> v);
+
+// Evicts the L2 between timed runs by zeroing a buffer of 4x its size (triton's do_bench does
+// the same with 256 MB), so a run reads its inputs from HBM as it would inside a decode step,
+// where the ~2 GB of weights stream through the L2 between two uses of any tensor.
+class L2Flush {
+ public:
+  L2Flush();
+  void operator()(cudaStream_t stream) const;
+  size_t l2_bytes() const { return l2_bytes_; }
+
+ private:
+  size_t l2_bytes_ = 0;
+  Tensor buffer_;
+};
+
+// Two CUDA events, destroyed with the object.
+class EventPair {
+ public:
+  EventPair();
+  ~EventPair();
+  EventPair(const EventPair&) = delete;
+  EventPair& operator=(const EventPair&) = delete;
+  void start(cudaStream_t stream);
+  void stop(cudaStream_t stream);
+  double elapsed_ms();  // waits for the stop event
+
+ private:
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+// Median device time in ms of work(i) over opt.runs runs after opt.warmup warm-up runs; i counts
+// every run (warm-up included), so work can rotate its inputs by i. Each run: spin, optional
+// L2 flush, start event, work(i), stop event.
+template <typename Work>
+double time_median_ms(cudaStream_t stream, const TimingOptions& opt, Work&& work, const L2Flush* flush = nullptr) {
+  EventPair ev;
+  std::vector<double> ms;
+  for (int i = 0; i < opt.warmup + opt.runs; ++i) {
+    spin(stream, opt.spin_cycles);
+    if (flush) (*flush)(stream);
+    ev.start(stream);
+    work(i);
+    ev.stop(stream);
+    const double t = ev.elapsed_ms();
+    if (i >= opt.warmup) ms.push_back(t);
+  }
+  return median(std::move(ms));
+}
+
+// Device-to-device copy bandwidth in bytes/s, counting bytes read plus bytes written:
+// cudaMemcpyAsync of a 1 GiB buffer of random bf16 on `stream`, median of opt.runs.
+double copy_bandwidth(cudaStream_t stream, const TimingOptions& opt);
+
+}  // namespace gqa::bench
