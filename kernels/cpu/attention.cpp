@@ -9,23 +9,11 @@ namespace {
 
 constexpr const char* kOp = "attention";
 
-struct Dims {
-  int64_t n, hq, hkv, hd, num_blocks, block_size, n_seqs, max_blocks;
-};
-
-Dims check_args(const AttentionArgs& a) {
+AttentionDims check_args(const AttentionArgs& a) {
   detail::expect_kind(a.q, DType::kF32, 3, kOp, "q");
   detail::expect_kind(a.k_cache, DType::kF32, 4, kOp, "k_cache");
   detail::expect_kind(a.block_tables, DType::kI32, 2, kOp, "block_tables");
-  Dims d{};
-  d.n = a.q.dim(0);
-  d.hq = a.q.dim(1);
-  d.hd = a.q.dim(2);
-  d.num_blocks = a.k_cache.dim(0);
-  d.block_size = a.k_cache.dim(1);
-  d.hkv = a.k_cache.dim(2);
-  d.n_seqs = a.block_tables.dim(0);
-  d.max_blocks = a.block_tables.dim(1);
+  const AttentionDims d = AttentionDims::of(a);
   GQA_CHECK(a.k_cache.dim(3) == d.hd, kOp << ": q " << shape_str(a.q.shape()) << " and k_cache "
                                           << shape_str(a.k_cache.shape()) << " disagree on head_dim");
   GQA_CHECK(d.hkv > 0 && d.hq % d.hkv == 0, kOp << ": query heads of q " << shape_str(a.q.shape())
@@ -41,7 +29,7 @@ Dims check_args(const AttentionArgs& a) {
 
 // Flat cache row (block * block_size + offset) of each key position [0, pos] of sequence `seq`,
 // validating the sequence index, the position and every block table entry it touches.
-void resolve_rows(const AttentionArgs& a, const Dims& d, int64_t t, std::vector<int64_t>& rows) {
+void resolve_rows(const AttentionArgs& a, const AttentionDims& d, int64_t t, std::vector<int64_t>& rows) {
   const int64_t seq = a.token_seq.data_as<int32_t>()[t];
   const int64_t pos = a.positions.data_as<int32_t>()[t];
   GQA_CHECK(seq >= 0 && seq < d.n_seqs, kOp << ": token " << t << " belongs to sequence " << seq
@@ -64,7 +52,7 @@ void resolve_rows(const AttentionArgs& a, const Dims& d, int64_t t, std::vector<
 // One query head against KV head g: out = softmax(scale * q K^T) V over the given cache rows.
 // Scores, the softmax (max-subtracted) and the weighted sum are all in double; `out` is written
 // only at the end, so it may alias `q`.
-void attend_head(const float* q, const AttentionArgs& a, const Dims& d, int64_t g,
+void attend_head(const float* q, const AttentionArgs& a, const AttentionDims& d, int64_t g,
                  const std::vector<int64_t>& rows, std::vector<double>& scores, std::vector<double>& acc,
                  float* out) {
   const float* k_cache = a.k_cache.data_as<float>();
@@ -98,7 +86,7 @@ void attend_head(const float* q, const AttentionArgs& a, const Dims& d, int64_t 
 // token t attends to cache positions [0, positions[t]] of its sequence, which must already
 // hold this step's keys (kv_write runs first).
 void attention(const AttentionArgs& a) {
-  const Dims d = check_args(a);
+  const AttentionDims d = check_args(a);
   const int64_t group = d.hq / d.hkv;  // query heads sharing one KV head
   std::vector<int64_t> rows;
   std::vector<double> scores;

@@ -21,15 +21,7 @@ AttentionDims check_attention_args(const AttentionArgs& a, const char* op) {
   detail::expect_float(a.q, op, "q");
   detail::expect_ndim(a.k_cache, 4, op, "k_cache");
   detail::expect_ndim(a.block_tables, 2, op, "block_tables");
-  AttentionDims d;
-  d.n = a.q.dim(0);
-  d.hq = a.q.dim(1);
-  d.hd = a.q.dim(2);
-  d.num_blocks = a.k_cache.dim(0);
-  d.block_size = a.k_cache.dim(1);
-  d.hkv = a.k_cache.dim(2);
-  d.n_seqs = a.block_tables.dim(0);
-  d.max_blocks = a.block_tables.dim(1);
+  const AttentionDims d = AttentionDims::of(a);
   GQA_CHECK(d.hd == 16 || d.hd == 32 || d.hd == 64 || d.hd == 128,
             op << ": head_dim " << d.hd << " of q " << shape_str(a.q.shape())
                << " is not supported (16, 32, 64 or 128)");

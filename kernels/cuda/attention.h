@@ -21,19 +21,6 @@
 
 namespace gqa::cuda {
 
-// Sizes of one attention call, read off the tensor shapes.
-struct AttentionDims {
-  int64_t n = 0;           // tokens
-  int64_t hq = 0;          // query heads on this rank
-  int64_t hkv = 0;         // KV heads on this rank
-  int64_t hd = 0;          // head_dim
-  int64_t num_blocks = 0;  // cache blocks
-  int64_t block_size = 0;  // tokens per cache block
-  int64_t n_seqs = 0;      // rows of block_tables
-  int64_t max_blocks = 0;  // block table entries per sequence
-  int64_t group() const { return hq / hkv; }
-};
-
 // Throws gqa::Error naming the tensor unless `a` describes a valid call (devices, dtypes,
 // shapes, head_dim 16/32/64/128, hq % hkv == 0, 16-byte aligned data, sizes within int32 indexing).
 AttentionDims check_attention_args(const AttentionArgs& a, const char* op);

@@ -1,6 +1,7 @@
-// Pieces shared by the attention kernels (decode, prefill, split merge): 16-byte vector loads,
-// cp.async, warp reductions, the online-softmax state, and the dtype / head-dim / group-chunk
-// dispatch macros. Included only by attention_*.cu.
+// Pieces shared by the attention kernels (decode, prefill, split merge): the paged-cache kernel
+// parameters, 16-byte vector loads, cp.async, warp reductions, the online-softmax state, the
+// dynamic shared-memory opt-in, and the dtype / head-dim / group-chunk dispatch macros.
+// Included only by attention_*.cu.
 //
 // Scores are kept in log2 units: q is pre-multiplied by scale * log2(e), so exp(x) becomes
 // exp2(x) and a split's log-sum-exp is m + log2(d).
@@ -10,13 +11,101 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/ops.h"
 
 namespace gqa::cuda::attn {
 
 constexpr float kLog2e = 1.4426950408889634f;
+
+// The operands and sizes every attention kernel takes; each kernel's parameters extend it.
+struct PagedParams {
+  const void* q;        // [n, hq, hd]
+  const void* k_cache;  // [num_blocks, block_size, hkv, hd]
+  const void* v_cache;
+  void* out;            // [n, hq, hd]
+  const int32_t* block_tables;  // [n_seqs, max_blocks]
+  const int32_t* token_seq;     // [n]
+  const int32_t* positions;     // [n]
+  int hq, hkv, group, num_blocks, block_size, n_seqs, max_blocks;
+  float scale_log2;  // scale * log2(e)
+
+  // From a call validated by check_attention_args (sizes checked to fit int32).
+  void set_operands(const AttentionArgs& a, const AttentionDims& d) {
+    q = a.q.data();
+    k_cache = a.k_cache.data();
+    v_cache = a.v_cache.data();
+    out = a.out.data();
+    block_tables = a.block_tables.data_as<int32_t>();
+    token_seq = a.token_seq.data_as<int32_t>();
+    positions = a.positions.data_as<int32_t>();
+    hq = static_cast<int>(d.hq);
+    hkv = static_cast<int>(d.hkv);
+    group = static_cast<int>(d.group());
+    num_blocks = static_cast<int>(d.num_blocks);
+    block_size = static_cast<int>(d.block_size);
+    n_seqs = static_cast<int>(d.n_seqs);
+    max_blocks = static_cast<int>(d.max_blocks);
+    scale_log2 = a.scale * kLog2e;
+  }
+
+  // Whether a token's sequence index and position lie within the block tables (a token outside
+  // gets NaN outputs).
+  __device__ __forceinline__ bool token_in_range(int seq, int pos) const {
+    return seq >= 0 && seq < n_seqs && pos >= 0 && int64_t(pos) < int64_t(max_blocks) * block_size;
+  }
+};
+
+// For the prefill kernels, whose block serves its rows one sequence at a time ("passes"), with
+// per-row bookkeeping `ri` in shared memory: seq[N] (-1 invalid token, -2 no token), pos[N],
+// done[N] (handled by an earlier pass, or nothing to do).
+// Row i of `ri` for token t, where `exists` says whether row i has a token at all.
+template <typename Rows>
+__device__ __forceinline__ void init_pass_row(const PagedParams& p, Rows& ri, int i, bool exists, int t) {
+  int seq = -2, pos = -1;
+  if (exists) {
+    seq = p.token_seq[t];
+    pos = p.positions[t];
+    if (!p.token_in_range(seq, pos)) seq = -1;
+  }
+  ri.seq[i] = seq;
+  ri.pos[i] = pos;
+  ri.done[i] = seq < 0;
+}
+// Thread 0: the next pass = the first unfinished row's sequence (pass_seq, -1 when every row is
+// done) and the keys [0, pass_end) its rows need.
+template <int N, typename Rows>
+__device__ void pick_next_pass(Rows& ri) {
+  int seq = -1, end = 0;
+  for (int r = 0; r < N; ++r) {
+    if (ri.done[r]) continue;
+    if (seq < 0) seq = ri.seq[r];
+    if (ri.seq[r] == seq) end = max(end, ri.pos[r] + 1);
+  }
+  ri.pass_seq = seq;
+  ri.pass_end = end;
+}
+
+// Lets `kernel` use `bytes` of dynamic shared memory (above 48 KB needs this opt-in) on the
+// current device; the attribute is set once per kernel and device.
+template <typename Kernel>
+void allow_dynamic_smem(Kernel* kernel, size_t bytes) {
+  static std::mutex mu;
+  static std::set<std::pair<const void*, int>> prepared;
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  const std::pair<const void*, int> key(reinterpret_cast<const void*>(kernel), device);
+  std::lock_guard<std::mutex> lock(mu);
+  if (prepared.count(key) != 0) return;
+  GQA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+  prepared.insert(key);
+}
 
 // Elements of T in one 16-byte vector.
 template <typename T>

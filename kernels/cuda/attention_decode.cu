@@ -38,19 +38,10 @@ constexpr int kThreads = 128;
 constexpr int kTile = kDecodeTileKeys;
 constexpr int kQkParts = kThreads / kTile;  // threads sharing one key's dot product
 
-struct DecodeParams {
-  const void* q;        // [n, hq, hd]
-  const void* k_cache;  // [num_blocks, block_size, hkv, hd]
-  const void* v_cache;
-  void* out;            // [n, hq, hd]
-  const int32_t* block_tables;  // [n_seqs, max_blocks]
-  const int32_t* token_seq;     // [n]
-  const int32_t* positions;     // [n]
+struct DecodeParams : PagedParams {
   float* part_o;    // [n, hq, num_splits, hd] (num_splits > 1)
   float* part_lse;  // [n, hq, num_splits]
-  int hq, hkv, group, num_blocks, block_size, n_seqs, max_blocks;
   int head_chunks, num_splits, tiles_per_split;
-  float scale_log2;  // scale * log2(e)
 };
 
 // Shared memory of one block, byte offsets. K/V rows are padded by 16 bytes so the 16-byte reads
@@ -238,8 +229,7 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const DecodeParams p) 
   const int g = blockIdx.y, t = blockIdx.z;
   const int seq = p.token_seq[t], pos = p.positions[t];
   const int64_t reach = int64_t(p.num_splits) * p.tiles_per_split * kTile;
-  const bool valid = seq >= 0 && seq < p.n_seqs && pos >= 0 && int64_t(pos) < int64_t(p.max_blocks) * p.block_size &&
-                     int64_t(pos) < reach;
+  const bool valid = p.token_in_range(seq, pos) && int64_t(pos) < reach;
   const int keys_per_split = p.tiles_per_split * kTile;
   const int k_begin = split * keys_per_split;
   const int k_end = valid ? min(pos + 1, k_begin + keys_per_split) : 0;
@@ -352,24 +342,10 @@ int kernel_occupancy(const AttentionArgs& a, int head_chunk) {
 
 DecodeParams make_params(const AttentionArgs& a, const AttentionDims& d, const DecodePlan& plan) {
   DecodeParams p{};
-  p.q = a.q.data();
-  p.k_cache = a.k_cache.data();
-  p.v_cache = a.v_cache.data();
-  p.out = a.out.data();
-  p.block_tables = a.block_tables.data_as<int32_t>();
-  p.token_seq = a.token_seq.data_as<int32_t>();
-  p.positions = a.positions.data_as<int32_t>();
-  p.hq = static_cast<int>(d.hq);
-  p.hkv = static_cast<int>(d.hkv);
-  p.group = static_cast<int>(d.group());
-  p.num_blocks = static_cast<int>(d.num_blocks);
-  p.block_size = static_cast<int>(d.block_size);
-  p.n_seqs = static_cast<int>(d.n_seqs);
-  p.max_blocks = static_cast<int>(d.max_blocks);
+  p.set_operands(a, d);
   p.head_chunks = plan.head_chunks;
   p.num_splits = plan.num_splits;
   p.tiles_per_split = plan.tiles_per_split;
-  p.scale_log2 = a.scale * kLog2e;
   return p;
 }
 

@@ -18,8 +18,6 @@
 #include <cuda_fp16.h>
 
 #include <cmath>
-#include <mutex>
-#include <set>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -39,16 +37,8 @@ constexpr int kKeys = 32;                          // keys per tile
 constexpr int kKeysPerThread = kKeys / kRowThreads;
 constexpr int kPRow = kKeys + 1;                   // padded p row: 8 rows' reads hit 8 banks
 
-struct PrefillParams {
-  const void* q;        // [n, hq, hd]
-  const void* k_cache;  // [num_blocks, block_size, hkv, hd]
-  const void* v_cache;
-  void* out;            // [n, hq, hd]
-  const int32_t* block_tables;  // [n_seqs, max_blocks]
-  const int32_t* token_seq;     // [n]
-  const int32_t* positions;     // [n]
-  int n, hq, group, hkv, num_blocks, block_size, n_seqs, max_blocks;
-  float scale_log2;  // scale * log2(e)
+struct PrefillParams : PagedParams {
+  int n;  // tokens
 };
 
 // Shared memory (f32), offsets in floats. q and K rows are padded by 4 floats so the float4
@@ -152,14 +142,7 @@ __device__ __forceinline__ void prefill_tile(const float* q_s, const float* k_s,
 
 // Thread 0: the next pass = the first unfinished row's sequence and the keys its rows need.
 __device__ void pick_pass(RowInfo& ri) {
-  int seq = -1, end = 0;
-  for (int r = 0; r < kRows; ++r) {
-    if (ri.done[r]) continue;
-    if (seq < 0) seq = ri.seq[r];
-    if (ri.seq[r] == seq) end = max(end, ri.pos[r] + 1);
-  }
-  ri.pass_seq = seq;
-  ri.pass_end = end;
+  pick_next_pass<kRows>(ri);
   ri.pass_bad = 0;
 }
 
@@ -172,16 +155,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const PrefillParams p
   const int r = threadIdx.x / kRowThreads, part = threadIdx.x % kRowThreads;
   if (threadIdx.x < kRows) {
     const int t = t0 + threadIdx.x;
-    int seq = -2, pos = -1;
-    if (t < p.n) {
-      seq = p.token_seq[t];
-      pos = p.positions[t];
-      const bool ok = seq >= 0 && seq < p.n_seqs && pos >= 0 && int64_t(pos) < int64_t(p.max_blocks) * p.block_size;
-      if (!ok) seq = -1;
-    }
-    ri.seq[threadIdx.x] = seq;
-    ri.pos[threadIdx.x] = pos;
-    ri.done[threadIdx.x] = seq < 0;
+    init_pass_row(p, ri, threadIdx.x, t < p.n, t);
   }
   for (int idx = threadIdx.x; idx < kRows * HD; idx += kThreads) {
     const int rr = idx / HD, d = idx % HD, t = t0 + rr;
@@ -226,18 +200,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const PrefillParams p
 template <typename T, int HD>
 void launch(const PrefillParams& p, cudaStream_t stream) {
   constexpr size_t kBytes = PrefillSmem<HD>::kBytes;
-  static std::mutex mu;
-  static std::set<int> prepared;  // devices where the > 48 KB shared-memory limit is set
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (prepared.count(device) == 0) {
-      GQA_CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel<T, HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(kBytes)));
-      prepared.insert(device);
-    }
-  }
+  allow_dynamic_smem(prefill_kernel<T, HD>, kBytes);
   const dim3 grid(static_cast<unsigned>(p.hq), static_cast<unsigned>((p.n + kRows - 1) / kRows));
   prefill_kernel<T, HD><<<grid, kThreads, kBytes, stream>>>(p);
   GQA_CUDA_LAUNCH_CHECK("attention prefill_kernel");
@@ -250,22 +213,8 @@ void attention_prefill(const AttentionArgs& a, cudaStream_t stream) {
   if (d.n == 0) return;
   GQA_CHECK((d.n + kRows - 1) / kRows <= 65535, kOp << ": " << d.n << " tokens exceed the prefill grid");
   PrefillParams p{};
-  p.q = a.q.data();
-  p.k_cache = a.k_cache.data();
-  p.v_cache = a.v_cache.data();
-  p.out = a.out.data();
-  p.block_tables = a.block_tables.data_as<int32_t>();
-  p.token_seq = a.token_seq.data_as<int32_t>();
-  p.positions = a.positions.data_as<int32_t>();
+  p.set_operands(a, d);
   p.n = static_cast<int>(d.n);
-  p.hq = static_cast<int>(d.hq);
-  p.group = static_cast<int>(d.group());
-  p.hkv = static_cast<int>(d.hkv);
-  p.num_blocks = static_cast<int>(d.num_blocks);
-  p.block_size = static_cast<int>(d.block_size);
-  p.n_seqs = static_cast<int>(d.n_seqs);
-  p.max_blocks = static_cast<int>(d.max_blocks);
-  p.scale_log2 = a.scale * kLog2e;
   GQA_ATTN_DISPATCH_DTYPE(a.q.dtype(), kOp, T, GQA_ATTN_DISPATCH_HEAD_DIM(d.hd, kOp, HD, launch<T, HD>(p, stream);))
 }
 

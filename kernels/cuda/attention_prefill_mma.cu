@@ -24,8 +24,6 @@
 
 #include <climits>
 #include <cmath>
-#include <mutex>
-#include <set>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -45,17 +43,8 @@ constexpr int kBlockM = 16 * kWarps;  // packed (token, head) rows per block
 constexpr int kBlockN = 64;           // keys per tile
 static_assert(kBlockM == kBlockN, "the q tile is staged in a K stage of the same shape");
 
-struct MmaParams {
-  const void* q;        // [n, hq, hd]
-  const void* k_cache;  // [num_blocks, block_size, hkv, hd]
-  const void* v_cache;
-  void* out;            // [n, hq, hd]
-  const int32_t* block_tables;  // [n_seqs, max_blocks]
-  const int32_t* token_seq;     // [n]
-  const int32_t* positions;     // [n]
+struct MmaParams : PagedParams {
   int rows;  // n * group packed rows per KV head
-  int hq, group, hkv, num_blocks, block_size, n_seqs, max_blocks;
-  float scale_log2;  // scale * log2(e)
 };
 
 // Shared memory: K stages 0 and 1, then V stages 0 and 1, each [kBlockN][kRow] of T; q is staged
@@ -87,29 +76,12 @@ struct MmaRowInfo {
 __device__ void init_rows(const MmaParams& p, int row0, MmaRowInfo& ri) {
   if (threadIdx.x >= kBlockM) return;
   const int r = row0 + static_cast<int>(threadIdx.x);
-  int seq = -2, pos = -1;
-  if (r < p.rows) {
-    const int t = r / p.group;
-    seq = p.token_seq[t];
-    pos = p.positions[t];
-    const bool ok = seq >= 0 && seq < p.n_seqs && pos >= 0 && int64_t(pos) < int64_t(p.max_blocks) * p.block_size;
-    if (!ok) seq = -1;
-  }
-  ri.seq[threadIdx.x] = seq;
-  ri.pos[threadIdx.x] = pos;
-  ri.done[threadIdx.x] = seq < 0;
+  init_pass_row(p, ri, threadIdx.x, r < p.rows, r / p.group);
 }
 
 // Thread 0: the next pass = the first unfinished row's sequence and the keys its rows need.
 __device__ void pick_pass(MmaRowInfo& ri) {
-  int seq = -1, end = 0;
-  for (int r = 0; r < kBlockM; ++r) {
-    if (ri.done[r]) continue;
-    if (seq < 0) seq = ri.seq[r];
-    if (ri.seq[r] == seq) end = max(end, ri.pos[r] + 1);
-  }
-  ri.pass_seq = seq;
-  ri.pass_end = end;
+  pick_next_pass<kBlockM>(ri);
   ri.pass_bad_key = INT_MAX;
 }
 
@@ -326,18 +298,7 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_mma_kernel(const MmaParam
 template <typename T, int HD>
 void launch(const MmaParams& p, cudaStream_t stream) {
   constexpr size_t kBytes = MmaSmem<T, HD>::kBytes;
-  static std::mutex mu;
-  static std::set<int> prepared;  // devices where the > 48 KB shared-memory limit is set
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (prepared.count(device) == 0) {
-      GQA_CUDA_CHECK(cudaFuncSetAttribute(prefill_mma_kernel<T, HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          static_cast<int>(kBytes)));
-      prepared.insert(device);
-    }
-  }
+  allow_dynamic_smem(prefill_mma_kernel<T, HD>, kBytes);
   const int64_t blocks = int64_t(p.hkv) * ((p.rows + kBlockM - 1) / kBlockM);
   GQA_CHECK(blocks <= INT32_MAX, kOp << ": " << blocks << " blocks exceed the grid");
   prefill_mma_kernel<T, HD><<<static_cast<unsigned>(blocks), kThreads, kBytes, stream>>>(p);
@@ -357,22 +318,8 @@ void attention_prefill_mma(const AttentionArgs& a, cudaStream_t stream) {
                                           << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
   if (d.n == 0) return;
   MmaParams p{};
-  p.q = a.q.data();
-  p.k_cache = a.k_cache.data();
-  p.v_cache = a.v_cache.data();
-  p.out = a.out.data();
-  p.block_tables = a.block_tables.data_as<int32_t>();
-  p.token_seq = a.token_seq.data_as<int32_t>();
-  p.positions = a.positions.data_as<int32_t>();
+  p.set_operands(a, d);
   p.rows = static_cast<int>(d.n * d.group());  // <= n * hq, checked to fit int32
-  p.hq = static_cast<int>(d.hq);
-  p.group = static_cast<int>(d.group());
-  p.hkv = static_cast<int>(d.hkv);
-  p.num_blocks = static_cast<int>(d.num_blocks);
-  p.block_size = static_cast<int>(d.block_size);
-  p.n_seqs = static_cast<int>(d.n_seqs);
-  p.max_blocks = static_cast<int>(d.max_blocks);
-  p.scale_log2 = a.scale * kLog2e;
   if (a.q.dtype() == DType::kBF16) {
     if (d.hd == 64) launch<__nv_bfloat16, 64>(p, stream);
     else launch<__nv_bfloat16, 128>(p, stream);

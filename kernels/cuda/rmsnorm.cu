@@ -1,27 +1,11 @@
 // One thread block per row; each thread keeps its elements of the row in registers between
 // the sum-of-squares pass and the scale pass, so the row is read from HBM once.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/rmsnorm.h"
 
 namespace gqa::cuda {
 namespace {
-
-template <typename T>
-__device__ __forceinline__ float to_f32(T v) { return static_cast<float>(v); }
-template <>
-__device__ __forceinline__ float to_f32<__half>(__half v) { return __half2float(v); }
-template <>
-__device__ __forceinline__ float to_f32<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename T>
-__device__ __forceinline__ T from_f32(float v) { return static_cast<T>(v); }
-template <>
-__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
 constexpr int kThreads = 256;
 constexpr int kMaxPerThread = 32;  // rows up to 8192 elements stay in registers
@@ -46,11 +30,11 @@ __global__ void rmsnorm_kernel(T* x, const T* residual, const T* weight, T* out,
   for (int k = 0; k < kMaxPerThread; ++k) {
     const int i = threadIdx.x + k * kThreads;
     if (i < d) {
-      float v = to_f32(x[row + i]);
+      float v = load_f32(x[row + i]);
       if (residual != nullptr) {
-        v += to_f32(residual[row + i]);
-        x[row + i] = from_f32<T>(v);
-        v = to_f32(x[row + i]);  // normalise what the residual stream actually holds
+        v += load_f32(residual[row + i]);
+        x[row + i] = store_f32<T>(v);
+        v = load_f32(x[row + i]);  // normalise what the residual stream actually holds
       }
       vals[k] = v;
       sq += v * v;
@@ -60,7 +44,7 @@ __global__ void rmsnorm_kernel(T* x, const T* residual, const T* weight, T* out,
 #pragma unroll
   for (int k = 0; k < kMaxPerThread; ++k) {
     const int i = threadIdx.x + k * kThreads;
-    if (i < d) out[row + i] = from_f32<T>(vals[k] * inv_rms * to_f32(weight[i]));
+    if (i < d) out[row + i] = store_f32<T>(vals[k] * inv_rms * load_f32(weight[i]));
   }
 }
 
@@ -88,12 +72,7 @@ void rmsnorm(const RmsNormResidualArgs& a, cudaStream_t stream) {
   GQA_CHECK(a.x.dim(1) <= kThreads * kMaxPerThread, "cuda rmsnorm: rows of " << a.x.dim(1) << " exceed "
                                                                               << kThreads * kMaxPerThread);
   GQA_CHECK(a.x.dtype() == a.weight.dtype() && a.x.dtype() == a.out.dtype(), "cuda rmsnorm: mixed dtypes");
-  switch (a.x.dtype()) {
-    case DType::kF32: return launch<float>(a, stream);
-    case DType::kF16: return launch<__half>(a, stream);
-    case DType::kBF16: return launch<__nv_bfloat16>(a, stream);
-    default: GQA_FAIL("cuda rmsnorm: unsupported dtype " << dtype_name(a.x.dtype()));
-  }
+  GQA_CUDA_DISPATCH_FLOAT(a.x.dtype(), "cuda rmsnorm", launch, a, stream);
 }
 
 }  // namespace gqa::cuda

@@ -3,8 +3,8 @@
 // ones; every sequence owns a random subset of the cache blocks (shuffled block table, unused
 // entries -1, spare blocks nobody owns). q, K and V are rounded to the kernel dtype on the host,
 // so the CPU twin (in double) sees exactly what the GPU sees. Device outputs are poisoned with
-// 0xff bytes (NaN in f32, f16 and bf16) before a kernel runs; rel_error is infinite on any NaN.
-// (tests/cuda/test_attention.cpp keeps its own copy of these helpers; it can switch to this one.)
+// 0xff bytes (NaN in f32, f16 and bf16) before a kernel runs; rel_error (tests/cuda/cuda_test_util.h)
+// is infinite on any NaN.
 #pragma once
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/device_memory.h"
+#include "tests/cuda/cuda_test_util.h"
 
 namespace gqa::attn_test {
 
@@ -37,14 +38,9 @@ struct Batch {
   int64_t n_seqs() const { return static_cast<int64_t>(tables.size()) / max_blocks; }
 };
 
+// n draws from N(0, stddev^2) continuing `rng`, rounded to `dt`.
 inline std::vector<float> random_rounded(size_t n, std::mt19937& rng, float stddev, DType dt) {
-  std::normal_distribution<float> dist(0.0f, stddev);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  std::vector<uint8_t> buf(n * 4);
-  convert_from_f32(v.data(), buf.data(), dt, n);
-  convert_to_f32(buf.data(), dt, v.data(), n);
-  return v;
+  return test::round_to(test::normal_vec(n, rng, 0.0f, stddev), dt);
 }
 
 // Tokens sequence by sequence, or in a random order when `shuffle_tokens`.
@@ -112,27 +108,10 @@ inline std::vector<float> reference(Batch& b) {
   return out;
 }
 
-inline Tensor upload(const std::vector<float>& v, DType dt, Shape shape) {
-  std::vector<uint8_t> buf(v.size() * dtype_size(dt));
-  convert_from_f32(v.data(), buf.data(), dt, v.size());
-  Tensor t = cuda::device_alloc(dt, std::move(shape));
-  cuda::copy_to_device(buf.data(), t);
-  return t;
-}
-
-inline Tensor upload_i32(const std::vector<int32_t>& v, Shape shape) {
-  Tensor t = cuda::device_alloc(DType::kI32, std::move(shape));
-  cuda::copy_to_device(v.data(), t);
-  return t;
-}
-
-inline std::vector<float> download(const Tensor& t) {
-  std::vector<uint8_t> buf(t.nbytes());
-  cuda::copy_to_host(t, buf.data());
-  std::vector<float> out(t.numel());
-  convert_to_f32(buf.data(), t.dtype(), out.data(), out.size());
-  return out;
-}
+using test::download;
+using test::rel_error;  // ||out - ref|| / ||ref||; infinite on any NaN (or infinity) in out
+using test::upload;
+using test::upload_i32;
 
 // Device copies of a batch, kept alive with the AttentionArgs that view them; `out` poisoned.
 struct DeviceBatch {
@@ -164,18 +143,6 @@ struct DeviceBatch {
     return a;
   }
 };
-
-// ||out - ref|| / ||ref|| over every element; infinite when any output is not finite.
-inline double rel_error(const std::vector<float>& out, const std::vector<float>& ref) {
-  if (out.size() != ref.size()) return INFINITY;
-  double num = 0, den = 0;
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (!std::isfinite(out[i])) return INFINITY;
-    num += (out[i] - ref[i]) * double(out[i] - ref[i]);
-    den += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(num / den);
-}
 
 // Elements [t * row, (t + 1) * row) of v: token t's output, row = hq * hd.
 inline std::vector<float> token_rows(const std::vector<float>& v, const Batch& b, int64_t t) {

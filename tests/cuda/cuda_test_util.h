@@ -1,6 +1,7 @@
 // Helpers for the CUDA op tests: seeded random host data rounded to a dtype (so the CPU twin sees
-// exactly what the GPU sees), device upload/download through CudaOps, and the relative error
-// ||out - ref|| / ||ref|| over every element, where a NaN anywhere is an infinite error.
+// exactly what the GPU sees), device upload/download (through CudaOps on its stream, or
+// synchronously on the default stream for tests that call kernels directly), and the relative
+// error ||out - ref|| / ||ref|| over every element, where a NaN anywhere is an infinite error.
 #pragma once
 
 #include <cmath>
@@ -23,12 +24,49 @@ inline std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.0f, 
   return v;
 }
 
+// n draws from N(mean, stddev^2), continuing `rng` (or from a fresh generator seeded with `seed`).
+inline std::vector<float> normal_vec(size_t n, std::mt19937& rng, float mean = 0.0f, float stddev = 1.0f) {
+  std::normal_distribution<float> dist(mean, stddev);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+inline std::vector<float> normal_vec(size_t n, uint32_t seed, float mean = 0.0f, float stddev = 1.0f) {
+  std::mt19937 rng(seed);
+  return normal_vec(n, rng, mean, stddev);
+}
+
 // Rounds through `dt` and back: the values a `dt` tensor can hold.
 inline std::vector<float> round_to(const std::vector<float>& v, DType dt) {
   std::vector<uint8_t> buf(v.size() * 4 + 4);
   std::vector<float> out(v.size());
   convert_from_f32(v.data(), buf.data(), dt, v.size());
   convert_to_f32(buf.data(), dt, out.data(), v.size());
+  return out;
+}
+
+// Synchronous copies on the default stream, without a CudaOps: `v` converted to `dt` on the host.
+inline Tensor upload(const std::vector<float>& v, DType dt, Shape shape) {
+  std::vector<uint8_t> buf(v.size() * dtype_size(dt));
+  convert_from_f32(v.data(), buf.data(), dt, v.size());
+  Tensor t = cuda::device_alloc(dt, std::move(shape));
+  cuda::copy_to_device(buf.data(), t);
+  return t;
+}
+
+inline Tensor upload_i32(const std::vector<int32_t>& v, Shape shape) {
+  Tensor t = cuda::device_alloc(DType::kI32, std::move(shape));
+  cuda::copy_to_device(v.data(), t);
+  return t;
+}
+
+// Any float dtype, as f32.
+inline std::vector<float> download(const Tensor& t) {
+  std::vector<uint8_t> buf(t.nbytes());
+  cuda::copy_to_host(t, buf.data());
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  convert_to_f32(buf.data(), t.dtype(), out.data(), out.size());
   return out;
 }
 

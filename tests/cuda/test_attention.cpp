@@ -8,192 +8,36 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
-#include <random>
 #include <vector>
 
-#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/device_info.h"
-#include "kernels/cuda/device_memory.h"
+#include "tests/cuda/attention_test_batch.h"
+#include "tests/cuda/cuda_test_util.h"
 
 namespace gqa {
 namespace {
 
-struct Heads {
-  int64_t hq, hkv;
-};
+using attn_test::Batch;
+using attn_test::DeviceBatch;
+using attn_test::download;
+using attn_test::Heads;
+using attn_test::make_batch;
+using attn_test::reference;
+using attn_test::rel_error;
+using attn_test::SeqSpec;
+using attn_test::token_rows;
 
-// One sequence of the batch: `prior` cached positions before this step's `tokens` new ones.
-struct SeqSpec {
-  int prior, tokens;
-};
-
-// Host copy of one attention call (f32, already rounded to the kernel dtype).
-struct Batch {
-  DType dt = DType::kF32;
-  int64_t hq = 0, hkv = 0, hd = 0, block_size = 0, num_blocks = 0, max_blocks = 0, n = 0, max_context = 0;
-  bool one_token_per_seq = true;
-  std::vector<float> q, k_cache, v_cache;
-  std::vector<int32_t> tables, token_seq, positions;
-  int64_t n_seqs() const { return static_cast<int64_t>(tables.size()) / max_blocks; }
-};
-
-std::vector<float> random_vec(size_t n, std::mt19937& rng, float stddev) {
-  std::normal_distribution<float> dist(0.0f, stddev);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-std::vector<float> round_to(const std::vector<float>& v, DType dt) {
-  std::vector<uint8_t> buf(v.size() * 4);
-  std::vector<float> out(v.size());
-  convert_from_f32(v.data(), buf.data(), dt, v.size());
-  convert_to_f32(buf.data(), dt, out.data(), v.size());
-  return out;
-}
-
-// Random batch: each sequence's blocks are a random subset of the cache (plus spare blocks
-// nobody owns); token order is sequence by sequence, or shuffled when `shuffle_tokens`.
-Batch make_batch(DType dt, Heads h, int64_t hd, int64_t block_size, const std::vector<SeqSpec>& seqs, uint32_t seed,
-                 bool shuffle_tokens = false) {
-  std::mt19937 rng(seed);
-  Batch b;
-  b.dt = dt;
-  b.hq = h.hq;
-  b.hkv = h.hkv;
-  b.hd = hd;
-  b.block_size = block_size;
-  int64_t used = 0;
-  for (const SeqSpec& s : seqs) {
-    const int64_t blocks = (s.prior + s.tokens + block_size - 1) / block_size;
-    used += blocks;
-    b.max_blocks = std::max(b.max_blocks, blocks + 1);  // + 1: a trailing -1 entry
-    b.max_context = std::max<int64_t>(b.max_context, s.prior + s.tokens);
-    b.one_token_per_seq = b.one_token_per_seq && s.tokens == 1;
-  }
-  b.num_blocks = used + 5;
-  std::vector<int32_t> perm(b.num_blocks);
-  std::iota(perm.begin(), perm.end(), 0);
-  std::shuffle(perm.begin(), perm.end(), rng);
-  b.tables.assign(seqs.size() * b.max_blocks, -1);
-  size_t next = 0;
-  for (size_t s = 0; s < seqs.size(); ++s) {
-    const int64_t blocks = (seqs[s].prior + seqs[s].tokens + block_size - 1) / block_size;
-    for (int64_t j = 0; j < blocks; ++j) b.tables[s * b.max_blocks + j] = perm[next++];
-    for (int t = 0; t < seqs[s].tokens; ++t) {
-      b.token_seq.push_back(static_cast<int32_t>(s));
-      b.positions.push_back(seqs[s].prior + t);
-    }
-  }
-  b.n = static_cast<int64_t>(b.token_seq.size());
-  if (shuffle_tokens) {
-    std::vector<size_t> order(b.n);
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), rng);
-    std::vector<int32_t> ts(b.n), ps(b.n);
-    for (int64_t i = 0; i < b.n; ++i) ts[i] = b.token_seq[order[i]], ps[i] = b.positions[order[i]];
-    b.token_seq = ts;
-    b.positions = ps;
-  }
-  const size_t cache = static_cast<size_t>(b.num_blocks * block_size * h.hkv * hd);
-  b.q = round_to(random_vec(static_cast<size_t>(b.n * h.hq * hd), rng, 2.0f), dt);
-  b.k_cache = round_to(random_vec(cache, rng, 1.0f), dt);
-  b.v_cache = round_to(random_vec(cache, rng, 1.0f), dt);
-  return b;
-}
-
-Tensor upload(const std::vector<float>& v, DType dt, Shape shape) {
-  std::vector<uint8_t> buf(v.size() * dtype_size(dt));
-  convert_from_f32(v.data(), buf.data(), dt, v.size());
-  Tensor t = cuda::device_alloc(dt, std::move(shape));
-  cuda::copy_to_device(buf.data(), t);
-  return t;
-}
-
-Tensor upload_i32(const std::vector<int32_t>& v, Shape shape) {
-  Tensor t = cuda::device_alloc(DType::kI32, std::move(shape));
-  cuda::copy_to_device(v.data(), t);
-  return t;
-}
-
-std::vector<float> download(const Tensor& t) {
-  std::vector<uint8_t> buf(t.nbytes());
-  cuda::copy_to_host(t, buf.data());
-  std::vector<float> out(t.numel());
-  convert_to_f32(buf.data(), t.dtype(), out.data(), out.size());
-  return out;
-}
-
-// The CPU twin on the batch's (rounded) inputs.
-std::vector<float> reference(Batch& b) {
-  std::vector<float> out(b.q.size());
-  AttentionArgs a;
-  a.q = Tensor::view(b.q.data(), DType::kF32, {b.n, b.hq, b.hd});
-  a.k_cache = Tensor::view(b.k_cache.data(), DType::kF32, {b.num_blocks, b.block_size, b.hkv, b.hd});
-  a.v_cache = Tensor::view(b.v_cache.data(), DType::kF32, a.k_cache.shape());
-  a.block_tables = Tensor::view(b.tables.data(), DType::kI32, {b.n_seqs(), b.max_blocks});
-  a.token_seq = Tensor::view(b.token_seq.data(), DType::kI32, {b.n});
-  a.positions = Tensor::view(b.positions.data(), DType::kI32, {b.n});
-  a.out = Tensor::view(out.data(), DType::kF32, a.q.shape());
-  a.scale = 1.0f / std::sqrt(static_cast<float>(b.hd));
-  cpu::attention(a);
-  return out;
-}
-
-// Device copies of a batch, kept alive with the AttentionArgs that view them.
-struct DeviceBatch {
-  Tensor q, k, v, tables, token_seq, positions, out;
-  AttentionArgs args(bool decode, bool out_aliases_q = false) const {
-    AttentionArgs a;
-    a.q = q;
-    a.k_cache = k;
-    a.v_cache = v;
-    a.block_tables = tables;
-    a.token_seq = token_seq;
-    a.positions = positions;
-    a.out = out_aliases_q ? q : out;
-    a.scale = 1.0f / std::sqrt(static_cast<float>(q.dim(2)));
-    a.one_token_per_seq = decode;
-    return a;
-  }
-};
-
-DeviceBatch to_device(const Batch& b) {
-  DeviceBatch d;
-  d.q = upload(b.q, b.dt, {b.n, b.hq, b.hd});
-  d.k = upload(b.k_cache, b.dt, {b.num_blocks, b.block_size, b.hkv, b.hd});
-  d.v = upload(b.v_cache, b.dt, {b.num_blocks, b.block_size, b.hkv, b.hd});
-  d.tables = upload_i32(b.tables, {b.n_seqs(), b.max_blocks});
-  d.token_seq = upload_i32(b.token_seq, {b.n});
-  d.positions = upload_i32(b.positions, {b.n});
-  d.out = cuda::device_alloc(b.dt, {b.n, b.hq, b.hd});
-  cuda::fill_bytes(d.out, 0xff);
-  return d;
-}
-
-double rel_error(const std::vector<float>& out, const std::vector<float>& ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (!std::isfinite(out[i])) return INFINITY;
-    num += (out[i] - ref[i]) * double(out[i] - ref[i]);
-    den += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(num / den);
-}
-
-double tolerance(DType dt) { return dt == DType::kF32 ? 1e-4 : 1e-2; }
+double tolerance(DType dt) { return test::tolerance(dt, 1e-4); }
 
 enum class Kernel { kAuto, kDecode, kPrefill };
 
 // Runs one kernel on the batch (output poisoned first) and returns the output as f32.
 std::vector<float> run(const Batch& b, Kernel kernel, const cuda::DecodeOptions& opt = {}, bool alias = false) {
-  DeviceBatch d = to_device(b);
-  AttentionArgs a = d.args(b.one_token_per_seq, alias);
-  a.max_context = b.max_context;
+  DeviceBatch d(b);
+  AttentionArgs a = d.args(b, alias);
   if (kernel == Kernel::kAuto) {
     cuda::attention(a, nullptr);
   } else if (kernel == Kernel::kDecode) {
@@ -264,9 +108,8 @@ TEST(CudaAttentionDecodeSplits, SmallHeadDimsAnySplitCount) {
 TEST(CudaAttentionDecodeSplits, CallerWorkspace) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   Batch b = make_batch(DType::kBF16, {8, 1}, 128, 32, decode_batch(kDecodeContexts), 15);
-  DeviceBatch d = to_device(b);
-  AttentionArgs a = d.args(true);
-  a.max_context = b.max_context;
+  DeviceBatch d(b);
+  AttentionArgs a = d.args(b);  // a decode batch: one_token_per_seq
   cuda::DecodeOptions opt;
   opt.num_splits = 9;
   opt.workspace_bytes = cuda::decode_workspace_bytes(a, opt);
@@ -345,15 +188,13 @@ TEST(CudaAttentionPrefillCases, BadBlockTableEntryGivesNaNForItsTokenOnly) {
       const std::vector<float> ref = reference(b);
       b.tables[1 * b.max_blocks + 3] = static_cast<int32_t>(b.num_blocks);  // sequence 1, keys 48..63
       const std::vector<float> out = run(b, k);
-      const size_t row = static_cast<size_t>(b.hq * b.hd);
       for (int t = 0; t < 3; ++t) {
-        const std::vector<float> o(out.begin() + t * row, out.begin() + (t + 1) * row);
-        const std::vector<float> r(ref.begin() + t * row, ref.begin() + (t + 1) * row);
+        const std::vector<float> o = token_rows(out, b, t);
         if (t == 1) {
           EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); }))
               << "hd " << hd << " token 1";
         } else {
-          EXPECT_LT(rel_error(o, r), 1e-2) << "hd " << hd << " token " << t;
+          EXPECT_LT(rel_error(o, token_rows(ref, b, t)), 1e-2) << "hd " << hd << " token " << t;
         }
       }
     }

@@ -9,24 +9,17 @@
 #include "parallel/mpi_communicator.h"
 #include "runtime/backend.h"
 #include "runtime/communicator_factory.h"
+#include "tests/mpi/cuda_skip.h"
 
 namespace gqa {
 namespace {
 
-std::string skip_reason(const std::string& kind, const MpiSession& session) {
-  MpiCommunicator world;
-  if (!world.all_ok(cuda_device_count() > 0)) return "not every rank sees a CUDA device";
-  if (kind == "nccl") {
-    if (!nccl_built()) return "this build has no NCCL";
-    if (!world.all_ok(session.local_size() <= cuda_device_count())) return "ranks share a GPU (NCCL needs one each)";
-  }
-  return "";
-}
+using test::cuda_skip_reason;
 
 class CudaComm : public ::testing::TestWithParam<std::tuple<std::string, DType>> {
  protected:
   void SetUp() override {
-    const std::string why = skip_reason(std::get<0>(GetParam()), session_);
+    const std::string why = cuda_skip_reason(std::get<0>(GetParam()), session_);
     if (!why.empty()) GTEST_SKIP() << why;
     comm_ = make_communicator_for(std::get<0>(GetParam()), "cuda", session_);
     ops_ = make_backend("cuda", session_.local_rank(), DType::kF32);

@@ -11,6 +11,7 @@
 #include "parallel/mpi_communicator.h"
 #include "runtime/backend.h"
 #include "runtime/communicator_factory.h"
+#include "tests/mpi/cuda_skip.h"
 #include "tests/support/model_fixture.h"
 
 namespace gqa {
@@ -18,23 +19,14 @@ namespace {
 
 const std::string kFixtureDir = "tests/fixtures/models/";
 
-// Empty when every rank can run `kind` on the CUDA backend; else why not (the same on all ranks).
-std::string skip_reason(const std::string& kind, const MpiSession& session) {
-  MpiCommunicator world;
-  if (!world.all_ok(cuda_device_count() > 0)) return "not every rank sees a CUDA device";
-  if (kind == "nccl") {
-    if (!nccl_built()) return "this build has no NCCL";
-    if (!world.all_ok(session.local_size() <= cuda_device_count())) return "ranks share a GPU (NCCL needs one each)";
-  }
-  return "";
-}
+using test::cuda_skip_reason;
 
 class CudaModelMpi : public ::testing::TestWithParam<std::tuple<std::string, DType, std::string>> {};
 
 TEST_P(CudaModelMpi, MatchesTransformers) {
   const auto& [name, dt, kind] = GetParam();
   MpiSession session;  // MPI is already up (mpi_main): this only reads the node-local rank
-  const std::string why = skip_reason(kind, session);
+  const std::string why = cuda_skip_reason(kind, session);
   if (!why.empty()) GTEST_SKIP() << why;
 
   auto comm = make_communicator_for(kind, "cuda", session);
