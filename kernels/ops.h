@@ -7,6 +7,9 @@
 // hq/hkv = query/KV heads on this rank, hd = head_dim.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "core/tensor.h"
 
 namespace gqa {
@@ -138,6 +141,16 @@ class Ops {
   virtual void attention(const AttentionArgs& a) = 0;
   virtual void swiglu(const SwigluArgs& a) = 0;
   virtual void add(const Tensor& x, Tensor y) = 0;  // y += x, same shape
+  // Graphs: run `record` (a fixed sequence of ops on this backend's stream) as a replayable
+  // graph cached under `key`: the first call records it, later calls replay it, so every tensor
+  // it touches must keep its address while the key is in use. Backends without graphs run it.
+  virtual bool supports_graphs() const { return false; }
+  virtual void run_graph(const std::string& key, const std::function<void()>& record) {
+    (void)key;
+    record();
+  }
+  virtual void clear_graphs() {}
+
   // Unfused by default (the CPU reference); a GPU backend overrides it with one kernel that
   // reads the residual stream once.
   virtual void add_rmsnorm(const AddRmsNormArgs& a) {

@@ -89,6 +89,9 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   app.add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_flag("--no-graphs", o->no_graphs,
+               "cuda backend: launch every decode step op by op instead of replaying a CUDA graph recorded per "
+               "batch size and context bucket (graphs need --comm nccl or one rank)");
   app.add_flag("-q,--quiet", o->quiet, "no progress lines on stderr");
   try {
     app.parse(argc, argv);

@@ -29,6 +29,7 @@ struct GenerateOptions {
   int64_t kv_blocks = 0;  // 0: enough for prompt + max_new_tokens
   int64_t prefill_chunk = 512;
   bool quiet = false;
+  bool no_graphs = false;  // decode steps launch op by op instead of replaying CUDA graphs
 };
 
 // Parses argv. Returns -1 to go on, or an exit code (0 after --help, 2 after a usage error).

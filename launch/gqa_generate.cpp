@@ -65,6 +65,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   const gqa::Checkpoint ckpt = gqa::Checkpoint::open(o.model_dir);
   gqa::ModelWeights weights = gqa::load_weights(ckpt, l.config, plan, comm.rank(), *l.ops);
   l.model = std::make_unique<gqa::Model>(l.config, plan, *l.ops, comm, std::move(weights));
+  l.model->set_cuda_graphs(!o.no_graphs);
 
   const int64_t tokens = static_cast<int64_t>(l.prompt.size()) + o.max_new_tokens;
   const int64_t needed = (tokens + o.block_size - 1) / o.block_size;

@@ -32,6 +32,9 @@ class Communicator {
   virtual void barrier() = 0;
   // True on every rank iff `ok` was true on every rank (used to fail together, never hang).
   virtual bool all_ok(bool ok) = 0;
+  // True when all_reduce_sum / all_gather on device tensors can be recorded into a CUDA graph
+  // (stream-ordered, no host synchronisation): NCCL, and one rank.
+  virtual bool graph_capturable() const { return false; }
   // Takes the whole job down now (every rank exits non-zero).
   [[noreturn]] virtual void abort(int exit_code) = 0;
 };

@@ -22,6 +22,7 @@ class SingleCommunicator final : public Communicator {
   void all_gather(const Tensor& in, Tensor& out, void* stream = nullptr) override;
   void barrier() override {}
   bool all_ok(bool ok) override { return ok; }
+  bool graph_capturable() const override { return true; }
   // Flushes stdout/stderr and exits the process with exit_code (1 if exit_code is 0).
   [[noreturn]] void abort(int exit_code) override;
 };

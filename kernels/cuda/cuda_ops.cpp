@@ -36,6 +36,7 @@ CudaOps::CudaOps(int device, DType compute) : device_(device), compute_(compute)
 CudaOps::~CudaOps() {
   // No throw from a destructor: a failure here means the context is already broken.
   cudaStreamSynchronize(stream_);
+  graphs_.clear();
   gemm_.reset();
   cudaStreamDestroy(stream_);
 }
@@ -95,6 +96,13 @@ void CudaOps::add_rmsnorm(const AddRmsNormArgs& a) {
   detail::expect_device(a.weight, kOp, "weight");
   detail::expect_device(a.out, kOp, "out");
   cuda::rmsnorm(RmsNormResidualArgs{a.x, a.residual, a.weight, a.out, a.eps}, stream_);
+}
+
+bool CudaOps::supports_graphs() const { return !sync_debug_enabled(); }
+
+void CudaOps::run_graph(const std::string& key, const std::function<void()>& record) {
+  if (!supports_graphs()) return record();
+  graphs_.run(key, stream_, record);
 }
 
 void CudaOps::matmul(const MatmulArgs& a) { gemm_->run(a, stream_); }

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/graph_cache.h"
 #include "kernels/ops.h"
 
 namespace gqa::cuda {
@@ -46,11 +47,17 @@ class CudaOps final : public Ops {
   void add(const Tensor& x, Tensor y) override;
   void add_rmsnorm(const AddRmsNormArgs& a) override;  // one kernel (rmsnorm.cu with residual)
 
+  // Off under GQA_CUDA_SYNC_DEBUG (a synchronize per kernel cannot be recorded in a graph).
+  bool supports_graphs() const override;
+  void run_graph(const std::string& key, const std::function<void()>& record) override;
+  void clear_graphs() override { graphs_.clear(); }
+
  private:
   int device_;
   DType compute_;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<Gemm> gemm_;
+  GraphCache graphs_;  // destroyed before the stream (declared after it)
 };
 
 }  // namespace gqa::cuda

@@ -37,6 +37,7 @@ class NcclCommunicator final : public Communicator {
   void broadcast(void* data, size_t bytes, int root) override;  // host memory, over MPI
   void barrier() override;
   bool all_ok(bool ok) override;
+  bool graph_capturable() const override { return true; }  // ncclAllReduce on the stream
   // ncclCommAbort (so no rank waits in a kernel), then MPI_Abort.
   [[noreturn]] void abort(int exit_code) override;
 

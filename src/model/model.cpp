@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "model/rope.h"
 #include "model/step_buffers.h"
@@ -51,50 +52,96 @@ void Model::all_reduce(Tensor& t) {
   if (comm_.size() > 1) comm_.all_reduce_sum(t, ops_.stream());
 }
 
+namespace {
+
+// Context bound a recorded decode step serves: the next power of two (at least 4 blocks), so a
+// generation re-records only O(log context) times.
+int64_t context_bucket(int64_t context, int64_t block_size) {
+  int64_t b = 4 * block_size;
+  while (b < context) b *= 2;
+  return b;
+}
+
+}  // namespace
+
 std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
   const int64_t n = static_cast<int64_t>(in.tokens.size());
   GQA_CHECK(n > 0, "forward step has no tokens");
   GQA_CHECK(in.positions.size() == in.tokens.size() && in.token_seq.size() == in.tokens.size() &&
                 in.slots.size() == in.tokens.size(),
             "forward step: tokens, positions, token_seq and slots differ in length");
-  size_t max_blocks = 1;
-  for (const auto& bt : in.block_tables) max_blocks = std::max(max_blocks, bt.size());
   const int64_t n_seqs = static_cast<int64_t>(in.block_tables.size());
-  const int64_t n_blocks = static_cast<int64_t>(max_blocks);
-  StepBuffers& b = *buffers_;
-  b.reserve(n, n_seqs * n_blocks, static_cast<int64_t>(in.logit_rows.size()));
+  const int64_t m = static_cast<int64_t>(in.logit_rows.size());
+  int64_t width = 1;  // block-table columns
+  for (const auto& bt : in.block_tables) width = std::max<int64_t>(width, static_cast<int64_t>(bt.size()));
+  const int64_t max_pos = *std::max_element(in.positions.begin(), in.positions.end());
+
+  // A pure decode step whose logits are every row can be replayed from a CUDA graph. Its
+  // attention plan and block-table width are then fixed for a context bucket.
+  bool all_rows = m == n;
+  for (int64_t i = 0; all_rows && i < m; ++i) all_rows = in.logit_rows[i] == i;
+  const bool graph = graphs_ && n == n_seqs && all_rows && ops_.supports_graphs() &&
+                     (comm_.size() == 1 || comm_.graph_capturable());
   Step s;
   s.n = n;
+  s.max_context = max_pos + 1;
+  s.one_token_per_seq = n == n_seqs;
+  if (graph) {
+    const int64_t bs = cache.shape().block_size;
+    s.max_context = context_bucket(max_pos + 1, bs);
+    width = std::max(width, (s.max_context + bs - 1) / bs);
+  }
+  upload_step(in, width, s);
+
+  auto device_part = [&] {
+    run_layers(s, cache);
+    lm_head(s, in.logit_rows);
+  };
+  if (graph) {
+    std::ostringstream key;  // everything the recording bakes in
+    key << "decode n=" << n << " width=" << width << " context=" << s.max_context << " buffers="
+        << buffers_->generation() << " kv=" << cache.k(0).data() << " rope_scale=" << s.rope_scaling;
+    ops_.run_graph(key.str(), device_part);
+  } else {
+    device_part();
+  }
+  return gather_logits(m);
+}
+
+// Host inputs of the step into the step buffers (the same addresses every step).
+void Model::upload_step(const StepInput& in, int64_t width, Step& s) {
+  const int64_t n = s.n, n_seqs = static_cast<int64_t>(in.block_tables.size());
+  StepBuffers& b = *buffers_;
+  b.reserve(n, n_seqs * width, static_cast<int64_t>(in.logit_rows.size()));
   s.ids = b.ids(n);
   s.positions = b.positions(n);
   s.token_seq = b.token_seq(n);
   s.slots = b.slots(n);
-  s.block_tables = b.block_tables(n_seqs, n_blocks);
+  s.block_tables = b.block_tables(n_seqs, width);
   ops_.upload_i32(in.tokens.data(), s.ids);
   ops_.upload_i32(in.positions.data(), s.positions);
   ops_.upload_i32(in.token_seq.data(), s.token_seq);
   ops_.upload_i32(in.slots.data(), s.slots);
-  std::vector<int32_t> tables(n_seqs * max_blocks, 0);  // padding is never read: positions bound it
+  std::vector<int32_t> tables(n_seqs * width, 0);  // padding is never read: positions bound it
   for (int64_t q = 0; q < n_seqs; ++q) {
-    std::copy(in.block_tables[q].begin(), in.block_tables[q].end(), tables.begin() + q * max_blocks);
+    std::copy(in.block_tables[q].begin(), in.block_tables[q].end(), tables.begin() + q * width);
   }
   ops_.upload_i32(tables.data(), s.block_tables);
 
   // Dynamic NTK scaling depends on the furthest position of this step, as in transformers.
   const int64_t max_pos = *std::max_element(in.positions.begin(), in.positions.end());
   const RopeFrequencies rope = rope_frequencies(config_, max_pos);
-  s.max_context = max_pos + 1;
-  s.one_token_per_seq = n == n_seqs;
   s.inv_freq = b.inv_freq();
   ops_.upload_f32(rope.inv_freq.data(), s.inv_freq);
   s.rope_scaling = rope.attention_scaling;
-
-  // Vocab-parallel embedding: each rank fills the rows of its vocab slice, the sum completes it.
   s.x = b.x(n);
   s.h = b.h(n);
+}
+
+void Model::run_layers(Step& s, PagedKvCache& cache) {
+  // Vocab-parallel embedding: each rank fills the rows of its vocab slice, the sum completes it.
   ops_.embedding({s.ids, w_.embed, shard_.vocab.begin, s.x});
   all_reduce(s.x);
-
   // Each block leaves its (all-reduced) output in h; adding it to x is fused with the next norm.
   const float eps = static_cast<float>(config_.rms_norm_eps);
   ops_.rmsnorm({s.x, w_.layers[0].attn_norm, s.h, eps});
@@ -105,7 +152,6 @@ std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
     const bool last = l + 1 == config_.num_hidden_layers;
     ops_.add_rmsnorm({s.x, s.h, last ? w_.final_norm : w_.layers[l + 1].attn_norm, last ? s.x : s.h, eps});
   }
-  return logits(s, in.logit_rows);
 }
 
 void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
@@ -143,13 +189,11 @@ void Model::mlp_block(int64_t l, Step& s) {
   all_reduce(s.h);
 }
 
-// Vocab-parallel LM head on the requested rows, then a gather of every rank's slice.
-std::vector<float> Model::logits(Step& s, const std::vector<int64_t>& rows) {
+// Vocab-parallel LM head on the requested rows into the step buffers' logits [m, vocab_local].
+void Model::lm_head(Step& s, const std::vector<int64_t>& rows) {
   const int64_t m = static_cast<int64_t>(rows.size());
-  const int64_t vocab = config_.vocab_size, local = shard_.vocab.size(), chunk = plan_.vocab_chunk();
-  std::vector<float> out(m * vocab);
-  if (m == 0) return out;
-  Tensor local_logits = buffers_->logits(m);  // [m, vocab_local]
+  if (m == 0) return;
+  Tensor local_logits = buffers_->logits(m);
   bool contiguous = true;
   for (int64_t i = 0; i < m; ++i) {
     GQA_CHECK(rows[i] >= 0 && rows[i] < s.n, "logit row " << rows[i] << " outside the step's " << s.n << " tokens");
@@ -162,10 +206,16 @@ std::vector<float> Model::logits(Step& s, const std::vector<int64_t>& rows) {
       ops_.matmul({s.x.slice_rows(rows[i], rows[i] + 1), w_.lm_head, Tensor(), local_logits.slice_rows(i, i + 1)});
     }
   }
-  // Pad this rank's slice to the common chunk so every rank sends the same count.
+}
+
+// Every rank's logit slice, padded to a common chunk so every rank sends the same count.
+std::vector<float> Model::gather_logits(int64_t m) {
+  const int64_t vocab = config_.vocab_size, local = shard_.vocab.size(), chunk = plan_.vocab_chunk();
+  std::vector<float> out(m * vocab);
+  if (m == 0) return out;
   Tensor padded = Tensor::host(DType::kF32, {m, chunk});
   std::vector<float> host_local(m * local);
-  ops_.download_f32(local_logits, host_local.data());
+  ops_.download_f32(buffers_->logits(m), host_local.data());
   for (int64_t i = 0; i < m; ++i) {
     std::memcpy(padded.data_as<float>() + i * chunk, host_local.data() + i * local, local * sizeof(float));
   }

@@ -43,14 +43,21 @@ class Model {
   // The cache shape this rank needs for `num_blocks` blocks of `block_size` tokens.
   KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size) const;
 
+  // Pure decode steps replay CUDA graphs (per batch size and context bucket) when the backend
+  // and communicator can record them; on by default, off with gqa-generate --no-graphs.
+  void set_cuda_graphs(bool on) { graphs_ = on; }
+
   const ModelConfig& config() const { return config_; }
   const RankShard& shard() const { return shard_; }
 
  private:
   struct Step;  // device-side inputs and scratch of one forward (model.cpp)
+  void upload_step(const StepInput& in, int64_t table_width, Step& s);
+  void run_layers(Step& s, PagedKvCache& cache);
   void attention_block(int64_t layer, Step& s, PagedKvCache& cache);
   void mlp_block(int64_t layer, Step& s);
-  std::vector<float> logits(Step& s, const std::vector<int64_t>& rows);
+  void lm_head(Step& s, const std::vector<int64_t>& rows);
+  std::vector<float> gather_logits(int64_t rows);
   void all_reduce(Tensor& t);
 
   ModelConfig config_;
@@ -60,6 +67,7 @@ class Model {
   Communicator& comm_;
   ModelWeights w_;
   std::unique_ptr<StepBuffers> buffers_;  // activations reused across steps
+  bool graphs_ = true;
 };
 
 }  // namespace gqa

@@ -33,14 +33,17 @@ void StepBuffers::reserve(int64_t tokens, int64_t table_entries, int64_t logit_r
     token_seq_ = ops_.alloc(DType::kI32, {c});
     slots_ = ops_.alloc(DType::kI32, {c});
     tokens_cap_ = c;
+    ++generation_;
   }
   if (table_entries > table_cap_) {
     table_cap_ = grown(table_entries, table_cap_);
     tables_ = ops_.alloc(DType::kI32, {table_cap_});
+    ++generation_;
   }
   if (logit_rows > logits_cap_) {
     logits_cap_ = grown(logit_rows, logits_cap_);
     logits_ = ops_.alloc(t, {logits_cap_, dims_.vocab_local});
+    ++generation_;
   }
 }
 

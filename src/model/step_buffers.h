@@ -26,6 +26,8 @@ class StepBuffers {
   // Makes room for a step of `tokens` tokens, a block table of `table_entries` ints and
   // `logit_rows` LM-head rows. Earlier views stay valid only if nothing had to grow.
   void reserve(int64_t tokens, int64_t table_entries, int64_t logit_rows);
+  // Changes whenever reserve() reallocates anything (recorded graphs hold the old addresses).
+  int64_t generation() const { return generation_; }
 
   // Views of the first rows (shapes as the model uses them).
   Tensor x(int64_t n) const { return x_.slice_rows(0, n); }        // [n, d] residual stream
@@ -50,6 +52,7 @@ class StepBuffers {
   Ops& ops_;
   StepBufferDims dims_;
   int64_t tokens_cap_ = 0, table_cap_ = 0, logits_cap_ = 0;
+  int64_t generation_ = 0;
   Tensor x_, h_, q_, k_, v_, attn_, gate_, up_;
   Tensor ids_, positions_, token_seq_, slots_, tables_, inv_freq_, logits_;
 };

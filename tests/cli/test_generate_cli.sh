@@ -62,7 +62,8 @@ then ok "--dump-logits shape and values (np 1 and 4) match transformers"; else b
 help=$("$gen" --help 2>&1); rc=$?
 missing=""
 for flag in --model --backend --comm --prompt-tokens --max-new-tokens --temperature --top-k --top-p --seed \
-            --dump-logits --ignore-eos --block-size --kv-blocks --prefill-chunk --quiet; do
+            --dump-logits --ignore-eos --block-size --kv-blocks --prefill-chunk --quiet --prompt --chat --system \
+            --tokenizer --stop --dtype --no-graphs; do
   grep -q -- "$flag" <<<"$help" || missing="$missing $flag"
 done
 if [ $rc -eq 0 ] && [ -z "$missing" ]; then ok "--help documents every flag"; else bad "--help rc $rc missing:$missing"; fi

@@ -4,6 +4,8 @@
 //         later flipped token only where the reference's decision margin is within our error.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
 #include "parallel/single_communicator.h"
@@ -28,6 +30,31 @@ TEST_P(CudaModel, MatchesTransformers) {
   const bool f32 = dt == DType::kF32;
   test::expect_matches_reference(c, res, ref, /*strict_tokens=*/f32, f32 ? 1e-3 : 3e-2,
                                  name + " cuda " + dtype_name(dt) + " T=1", true);
+}
+
+// Decode steps replayed from CUDA graphs (recorded per batch size and context bucket, with a
+// bucketed attention plan) against the same model run op by op: same tokens, same logits up to
+// the summation order of a different split count.
+TEST(CudaModelGraphs, ReplayMatchesDirectLaunches) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (const std::string name : {"gqa_hd128", "rope_dynamic", "qwen2_bias"}) {
+    const std::string dir = kFixtureDir + name;
+    SingleCommunicator comm;
+    cuda::CudaOps ops(0, DType::kF32);
+    ASSERT_TRUE(ops.supports_graphs()) << "unset GQA_CUDA_SYNC_DEBUG to test graphs";
+    const test::FixtureReference ref = test::read_fixture_reference(dir);
+    const GenerateResult with = test::run_fixture(dir, ref, ops, comm, /*cuda_graphs=*/true);
+    const GenerateResult without = test::run_fixture(dir, ref, ops, comm, /*cuda_graphs=*/false);
+    EXPECT_EQ(with.tokens, without.tokens) << name;
+    ASSERT_EQ(with.logits.size(), without.logits.size()) << name;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < with.logits.size(); ++i) {
+      ASSERT_FALSE(std::isnan(with.logits[i])) << name << " logit " << i;
+      num += (double(with.logits[i]) - without.logits[i]) * (double(with.logits[i]) - without.logits[i]);
+      den += double(without.logits[i]) * without.logits[i];
+    }
+    EXPECT_LT(std::sqrt(num / den), 1e-5) << name;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaModel,

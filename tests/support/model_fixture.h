@@ -50,13 +50,15 @@ inline FixtureReference read_fixture_reference(const std::string& dir) {
 
 // Greedy generation of the reference's length, keeping every logit row. Small cache blocks and a
 // small prefill chunk, so sequences span several blocks and prefill runs in pieces.
-inline GenerateResult run_fixture(const std::string& dir, const FixtureReference& ref, Ops& ops, Communicator& comm) {
+inline GenerateResult run_fixture(const std::string& dir, const FixtureReference& ref, Ops& ops, Communicator& comm,
+                                  bool cuda_graphs = true) {
   const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
   const ShardPlan plan = ShardPlan::make(
       {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
       comm.size());
   const Checkpoint ckpt = Checkpoint::open(dir);
   Model model(config, plan, ops, comm, load_weights(ckpt, config, plan, comm.rank(), ops));
+  model.set_cuda_graphs(cuda_graphs);
   PagedKvCache cache(model.kv_cache_shape(32, 4), ops.compute_dtype(), ops);
   GenerateRequest req;
   req.prompt = ref.prompt;
