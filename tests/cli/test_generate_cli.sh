@@ -88,6 +88,15 @@ got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null
 if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--chat renders the ChatML template (ids equal the rendered text's)"
 else bad "--chat: rc $rc, ids '$got' vs '$want'"; fi
 
+# The same conversation through the GGUF copy of that vocabulary, whose template is tokenizer.chat_template.
+want=$(printf '%s' "$rendered" | "$tokenize" --tokenizer tests/fixtures/tokenizer/demo-chatml.gguf | tr ' ' ',')
+out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/qwen2_bias --prompt "What is the capital of France?" \
+      --chat --system "Be brief." --max-new-tokens 4 -q --tokenizer tests/fixtures/tokenizer/demo-chatml.gguf)
+rc=$?
+got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null)
+if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--chat with a .gguf tokenizer uses its tokenizer.chat_template"
+else bad "--chat with .gguf: rc $rc, ids '$got' vs '$want'"; fi
+
 # --stop: a stop string taken from the greedy text itself cuts the output right before it.
 full=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 24 -q \
        --ignore-eos | head -n -1)
