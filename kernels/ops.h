@@ -110,6 +110,21 @@ struct AddRmsNormArgs {
   float eps = 1e-6f;
 };
 
+// Rotary embedding of q and k fused with writing K and V into the paged cache: the three calls
+//   rope(q); rope(k); kv_write(k, v, k_cache, v_cache, slots)
+// in one pass, with the same semantics (see RopeArgs and KvWriteArgs); k is left rotated too.
+struct RopeKvWriteArgs {
+  Tensor q;            // [n, hq, hd], rotated in place
+  Tensor k;            // [n, hkv, hd], rotated in place and written to the cache
+  Tensor v;            // [n, hkv, hd]
+  Tensor k_cache;      // [num_blocks, block_size, hkv, hd]
+  Tensor v_cache;      // [num_blocks, block_size, hkv, hd]
+  Tensor slots;        // i32 [n] flat slot = block * block_size + offset
+  Tensor positions;    // i32 [n]
+  Tensor inv_freq;     // f32 [hd/2]
+  float attention_scaling = 1.0f;
+};
+
 struct SwigluArgs {
   Tensor gate;         // [n, f]
   Tensor up;           // [n, f]
@@ -156,6 +171,14 @@ class Ops {
   virtual void add_rmsnorm(const AddRmsNormArgs& a) {
     add(a.residual, a.x);
     rmsnorm({a.x, a.weight, a.out, a.eps});
+  }
+
+  // Unfused by default (the CPU reference); a GPU backend overrides it with one kernel that
+  // reads q, k and v once.
+  virtual void rope_kv_write(const RopeKvWriteArgs& a) {
+    rope({a.q, a.positions, a.inv_freq, a.attention_scaling});
+    rope({a.k, a.positions, a.inv_freq, a.attention_scaling});
+    kv_write({a.k, a.v, a.k_cache, a.v_cache, a.slots});
   }
 };
 

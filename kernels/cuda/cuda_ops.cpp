@@ -13,6 +13,7 @@
 #include "kernels/cuda/kv_write.h"
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/rope.h"
+#include "kernels/cuda/rope_kv_write.h"
 #include "kernels/cuda/swiglu.h"
 
 namespace gqa::cuda {
@@ -108,6 +109,7 @@ void CudaOps::run_graph(const std::string& key, const std::function<void()>& rec
 void CudaOps::matmul(const MatmulArgs& a) { gemm_->run(a, stream_); }
 void CudaOps::rope(const RopeArgs& a) { cuda::rope(a, stream_); }
 void CudaOps::kv_write(const KvWriteArgs& a) { cuda::kv_write(a, stream_); }
+void CudaOps::rope_kv_write(const RopeKvWriteArgs& a) { cuda::rope_kv_write(a, stream_); }
 
 void CudaOps::attention(const AttentionArgs& a) { cuda::attention(a, stream_); }
 

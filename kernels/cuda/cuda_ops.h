@@ -46,6 +46,7 @@ class CudaOps final : public Ops {
   void swiglu(const SwigluArgs& a) override;
   void add(const Tensor& x, Tensor y) override;
   void add_rmsnorm(const AddRmsNormArgs& a) override;  // one kernel (rmsnorm.cu with residual)
+  void rope_kv_write(const RopeKvWriteArgs& a) override;  // one kernel (rope_kv_write.cu)
 
   // Off under GQA_CUDA_SYNC_DEBUG (a synchronize per kernel cannot be recorded in a graph).
   bool supports_graphs() const override;

@@ -165,9 +165,7 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   ops_.matmul({s.h, w.wk, w.bk, k});
   ops_.matmul({s.h, w.wv, w.bv, v});
   Tensor q3 = q.reshape({n, hq, hd}), k3 = k.reshape({n, hkv, hd}), v3 = v.reshape({n, hkv, hd});
-  ops_.rope({q3, s.positions, s.inv_freq, s.rope_scaling});
-  ops_.rope({k3, s.positions, s.inv_freq, s.rope_scaling});
-  ops_.kv_write({k3, v3, cache.k(l), cache.v(l), s.slots});
+  ops_.rope_kv_write({q3, k3, v3, cache.k(l), cache.v(l), s.slots, s.positions, s.inv_freq, s.rope_scaling});
 
   Tensor attn = buffers_->attn(n).reshape({n, hq, hd});
   ops_.attention({q3, cache.k(l), cache.v(l), s.block_tables, s.token_seq, s.positions, attn,

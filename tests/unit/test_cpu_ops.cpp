@@ -1,5 +1,7 @@
 // CPU reference ops (except attention/kv_write, see test_cpu_attention.cpp) against plain double
 // loops written here, on seeded random inputs, checking every element.
+#include <algorithm>
+
 #include "cpu_op_test_util.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/cpu_ops.h"
@@ -246,6 +248,35 @@ TEST(CpuOps, BackendThroughTheInterface) {
   ops.rmsnorm({x, w, out, 1e-6f});
   ops.synchronize();
   expect_all_close(out, ref_rmsnorm(x, w, 1e-6), 1e-6, 2e-6, "rmsnorm via Ops");
+}
+
+// Ops::rope_kv_write's default (which CpuOps keeps) is exactly rope(q), rope(k), kv_write(k, v).
+TEST(CpuOps, RopeKvWriteDefaultIsTheThreeCalls) {
+  CpuOps cpu;
+  Ops& ops = cpu;
+  const int64_t n = 3, hq = 4, hkv = 2, hd = 16, blocks = 3, bs = 2;
+  std::mt19937 rng(11);
+  Tensor q = random_f32({n, hq, hd}, rng), k = random_f32({n, hkv, hd}, rng), v = random_f32({n, hkv, hd}, rng);
+  Tensor kc = random_f32({blocks, bs, hkv, hd}, rng), vc = random_f32({blocks, bs, hkv, hd}, rng);
+  Tensor inv_freq = hf_inv_freq(hd, 10000.0f);
+  const std::vector<int32_t> pos = {5, 0, 900}, slots = {4, 1, 5};
+  auto copy = [](const Tensor& t) {
+    Tensor c = Tensor::host(DType::kF32, t.shape());
+    std::copy(t.data_as<float>(), t.data_as<float>() + t.numel(), c.data_as<float>());
+    return c;
+  };
+  Tensor q2 = copy(q), k2 = copy(k), kc2 = copy(kc), vc2 = copy(vc);
+
+  ops.rope_kv_write({q, k, v, kc, vc, i32_tensor(slots), i32_tensor(pos), inv_freq, 1.25f});
+  rope({q2, i32_tensor(pos), inv_freq, 1.25f});
+  rope({k2, i32_tensor(pos), inv_freq, 1.25f});
+  kv_write({k2, v, kc2, vc2, i32_tensor(slots)});
+  expect_all_close(q, to_double(q2), 0.0, 0.0, "q");
+  expect_all_close(k, to_double(k2), 0.0, 0.0, "k");
+  expect_all_close(kc, to_double(kc2), 0.0, 0.0, "k_cache");
+  expect_all_close(vc, to_double(vc2), 0.0, 0.0, "v_cache");
+  expect_error([&] { ops.rope_kv_write({q, k, v, kc, vc, i32_tensor({0, 1, 6}), i32_tensor(pos), inv_freq, 1.0f}); },
+               "kv_write: slot 6");
 }
 
 }  // namespace

@@ -1,0 +1,169 @@
+// The fused rope_kv_write of CudaOps against the unfused CPU sequence cpu::rope(q), cpu::rope(k),
+// cpu::kv_write(k, v) on random inputs, in f32, f16 and bf16, over head dims 16/64/128 and GQA
+// shapes, with the step's tokens scattered over shuffled cache slots. Every element of q, k,
+// k_cache and v_cache is checked: the written cache rows are poisoned with 0xff bytes (NaN) first,
+// so a skipped element fails; every other cache row holds old content that must survive bit for
+// bit. Rotated values: relative error ||out - ref|| / ||ref|| (NaN never passes), f32 < 1e-5,
+// f16/bf16 < 1e-2; copies (v rows, and k rows into the cache) are exact.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <random>
+
+#include "core/error.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cuda/device_info.h"
+#include "tests/cuda/cuda_test_util.h"
+#include "tests/support/expect_error.h"
+
+namespace gqa {
+namespace {
+
+using test::rel_error;
+using test::round_to;
+using test::tolerance;
+
+Tensor host_view(std::vector<float>& v, Shape shape) { return Tensor::view(v.data(), DType::kF32, std::move(shape)); }
+Tensor host_view_i32(std::vector<int32_t>& v, Shape shape) {
+  return Tensor::view(v.data(), DType::kI32, std::move(shape));
+}
+
+// Rows [r * row, (r + 1) * row) of a flat vector.
+std::vector<float> row_of(const std::vector<float>& v, int64_t r, int64_t row) {
+  return std::vector<float>(v.begin() + r * row, v.begin() + (r + 1) * row);
+}
+
+struct Case {
+  int64_t hq, hkv, hd;
+  float scaling;
+};
+
+class CudaRopeKvWriteTest : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    dt_ = GetParam();
+    ops_ = std::make_unique<cuda::CudaOps>(0, dt_);
+  }
+  std::vector<float> input(size_t n, uint32_t seed) { return round_to(test::random_vec(n, seed), dt_); }
+  Tensor dev(const std::vector<float>& v, Shape shape) { return test::to_device(*ops_, v, dt_, std::move(shape)); }
+  std::vector<float> host(const Tensor& t) { return test::to_host(*ops_, t); }
+
+  void run_case(const Case& c, uint32_t seed);
+
+  DType dt_ = DType::kF32;
+  std::unique_ptr<cuda::CudaOps> ops_;
+};
+
+void CudaRopeKvWriteTest::run_case(const Case& c, uint32_t seed) {
+  const int64_t n = 7, blocks = 5, bs = 4, num_slots = blocks * bs, half = c.hd / 2;
+  const int64_t q_row = c.hq * c.hd, kv_row = c.hkv * c.hd;
+  const Shape q_shape{n, c.hq, c.hd}, kv_shape{n, c.hkv, c.hd}, cache{blocks, bs, c.hkv, c.hd};
+  const std::string what = "hq " + std::to_string(c.hq) + " hkv " + std::to_string(c.hkv) + " hd " +
+                           std::to_string(c.hd) + " scaling " + std::to_string(c.scaling);
+
+  std::vector<float> q = input(n * q_row, seed), k = input(n * kv_row, seed + 1), v = input(n * kv_row, seed + 2);
+  std::vector<float> kc = input(num_slots * kv_row, seed + 3), vc = input(num_slots * kv_row, seed + 4);
+  std::vector<float> inv_freq(half);
+  for (int64_t i = 0; i < half; ++i) inv_freq[i] = 1.0f / std::pow(10000.0f, static_cast<float>(2 * i) / c.hd);
+  std::vector<int32_t> pos = {0, 1, 7, 300, 4095, 131071, 5};
+  std::vector<int32_t> perm(num_slots);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937(seed));
+  std::vector<int32_t> slots(perm.begin(), perm.begin() + n);
+
+  // Device inputs first (the CPU reference below updates its vectors in place).
+  Tensor gq = dev(q, q_shape), gk = dev(k, kv_shape), gv = dev(v, kv_shape);
+  Tensor gkc = dev(kc, cache), gvc = dev(vc, cache);
+  for (int32_t s : slots) {  // the rows to be written: NaN until the kernel stores them
+    cuda::fill_bytes(gkc.reshape({num_slots, c.hkv, c.hd}).slice_rows(s, s + 1), 0xff, ops_->cuda_stream());
+    cuda::fill_bytes(gvc.reshape({num_slots, c.hkv, c.hd}).slice_rows(s, s + 1), 0xff, ops_->cuda_stream());
+  }
+  ops_->rope_kv_write({gq, gk, gv, gkc, gvc, test::to_device_i32(*ops_, slots, {n}),
+                       test::to_device_i32(*ops_, pos, {n}), test::to_device(*ops_, inv_freq, DType::kF32, {half}),
+                       c.scaling});
+
+  const std::vector<float> k_in = k, kc_old = kc, vc_old = vc;
+  cpu::rope({host_view(q, q_shape), host_view_i32(pos, {n}), host_view(inv_freq, {half}), c.scaling});
+  cpu::rope({host_view(k, kv_shape), host_view_i32(pos, {n}), host_view(inv_freq, {half}), c.scaling});
+  cpu::kv_write({host_view(k, kv_shape), host_view(v, kv_shape), host_view(kc, cache), host_view(vc, cache),
+                 host_view_i32(slots, {n})});
+
+  const std::vector<float> out_q = host(gq), out_k = host(gk), out_v = host(gv), out_kc = host(gkc),
+                           out_vc = host(gvc);
+  EXPECT_LT(rel_error(out_q, q), tolerance(dt_)) << "q, " << what;
+  EXPECT_LT(rel_error(out_k, k), tolerance(dt_)) << "k, " << what;
+  EXPECT_EQ(rel_error(out_v, v), 0.0) << "v must be left as it was, " << what;
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t s = slots[t];
+    EXPECT_LT(rel_error(row_of(out_kc, s, kv_row), row_of(kc, s, kv_row)), tolerance(dt_))
+        << "k_cache slot " << s << " of token " << t << ", " << what;
+    EXPECT_EQ(rel_error(row_of(out_kc, s, kv_row), row_of(out_k, t, kv_row)), 0.0)
+        << "k_cache slot " << s << " must hold exactly the rotated k of token " << t << ", " << what;
+    EXPECT_EQ(rel_error(row_of(out_vc, s, kv_row), row_of(v, t, kv_row)), 0.0)
+        << "v_cache slot " << s << " of token " << t << ", " << what;
+  }
+  for (int64_t s = 0; s < num_slots; ++s) {
+    if (std::find(slots.begin(), slots.end(), s) != slots.end()) continue;
+    EXPECT_EQ(rel_error(row_of(out_kc, s, kv_row), row_of(kc_old, s, kv_row)), 0.0)
+        << "untouched k_cache slot " << s << ", " << what;
+    EXPECT_EQ(rel_error(row_of(out_vc, s, kv_row), row_of(vc_old, s, kv_row)), 0.0)
+        << "untouched v_cache slot " << s << ", " << what;
+  }
+  // With scaling != 1 no element is its own rotation, so a skipped q/k element cannot pass.
+  if (c.scaling != 1.0f) {
+    EXPECT_GT(rel_error(out_k, k_in), 1e-2) << "k was not rotated, " << what;
+  }
+}
+
+TEST_P(CudaRopeKvWriteTest, MatchesUnfusedCpuSequence) {
+  // GQA groups 4 and 2, MHA (group 1) and MQA (one KV head).
+  const std::pair<int64_t, int64_t> heads[] = {{8, 2}, {4, 2}, {3, 3}, {6, 1}};
+  uint32_t seed = 100;
+  for (int64_t hd : {16, 64, 128}) {
+    for (auto [hq, hkv] : heads) {
+      for (float scaling : {1.0f, 1.25f}) run_case({hq, hkv, hd, scaling}, seed += 10);
+    }
+  }
+}
+
+TEST_P(CudaRopeKvWriteTest, RefusesMismatchesAndOverlaps) {
+  const int64_t n = 2, hq = 4, hkv = 2, hd = 16;
+  auto args = [&] {
+    return RopeKvWriteArgs{ops_->alloc(dt_, {n, hq, hd}), ops_->alloc(dt_, {n, hkv, hd}),
+                           ops_->alloc(dt_, {n, hkv, hd}), ops_->alloc(dt_, {3, 4, hkv, hd}),
+                           ops_->alloc(dt_, {3, 4, hkv, hd}), ops_->alloc(DType::kI32, {n}),
+                           ops_->alloc(DType::kI32, {n}), ops_->alloc(DType::kF32, {hd / 2}), 1.0f};
+  };
+  RopeKvWriteArgs a = args();
+  a.v = ops_->alloc(dt_, {n, hkv + 1, hd});
+  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "v"});
+  a = args();
+  a.k_cache = ops_->alloc(dt_, {3, 4, hkv, hd + 2});
+  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "k_cache"});
+  a = args();
+  a.inv_freq = ops_->alloc(DType::kF32, {hd});
+  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "inv_freq"});
+  a = args();
+  a.positions = ops_->alloc(DType::kI32, {n, 1});
+  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "positions"});
+  a = args();
+  std::vector<float> host_q(n * hq * hd);
+  a.q = Tensor::view(host_q.data(), dt_, {n, hq, hd});
+  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "q"});
+  a = args();
+  a.v = a.k;
+  test::expect_error([&] { ops_->rope_kv_write(a); }, "must not overlap");
+  a = args();
+  a.k = a.k_cache.reshape({3 * 4, hkv, hd}).slice_rows(0, n);
+  test::expect_error([&] { ops_->rope_kv_write(a); }, "must not overlap");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaRopeKvWriteTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+}  // namespace
+}  // namespace gqa
