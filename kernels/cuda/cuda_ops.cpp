@@ -28,6 +28,7 @@ CudaOps::CudaOps(int device, DType compute) : device_(device), compute_(compute)
   GQA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   try {
     gemm_ = std::make_unique<Gemm>();
+    staging_ = std::make_unique<PinnedStaging>();
   } catch (...) {
     cudaStreamDestroy(stream_);
     throw;
@@ -38,6 +39,7 @@ CudaOps::~CudaOps() {
   // No throw from a destructor: a failure here means the context is already broken.
   cudaStreamSynchronize(stream_);
   graphs_.clear();
+  staging_.reset();
   gemm_.reset();
   cudaStreamDestroy(stream_);
 }
@@ -53,6 +55,11 @@ void CudaOps::upload_f32(const float* src, Tensor dst) {
   detail::expect_device(dst, "upload_f32", "destination");
   GQA_CHECK(dst.dtype() != DType::kI32,
             "upload_f32: destination " << shape_str(dst.shape()) << " is i32; use upload_i32");
+  if (void* p = staging_->reserve(dst.nbytes(), stream_)) {
+    convert_from_f32(src, p, dst.dtype(), static_cast<size_t>(dst.numel()));
+    staging_->queue(p, dst.nbytes(), dst.data(), stream_);
+    return;
+  }
   std::vector<uint8_t> staged(dst.nbytes());
   convert_from_f32(src, staged.data(), dst.dtype(), static_cast<size_t>(dst.numel()));
   copy_to_device(staged.data(), dst, stream_);
@@ -62,6 +69,11 @@ void CudaOps::upload_i32(const int32_t* src, Tensor dst) {
   detail::expect_device(dst, "upload_i32", "destination");
   GQA_CHECK(dst.dtype() == DType::kI32, "upload_i32: destination " << shape_str(dst.shape()) << " is "
                                                                    << dtype_name(dst.dtype()) << ", not i32");
+  if (void* p = staging_->reserve(dst.nbytes(), stream_)) {
+    std::memcpy(p, src, dst.nbytes());
+    staging_->queue(p, dst.nbytes(), dst.data(), stream_);
+    return;
+  }
   copy_to_device(src, dst, stream_);
 }
 
@@ -70,15 +82,20 @@ void CudaOps::download_f32(const Tensor& src, float* dst) {
   detail::expect_device(src, "download_f32", "source");
   GQA_CHECK(src.dtype() != DType::kI32, "download_f32: source " << shape_str(src.shape()) << " is i32");
   if (src.dtype() == DType::kF32) {
-    copy_to_host(src, dst, stream_);
+    copy_to_host(src, dst, stream_);  // synchronises the stream: queued uploads are done
+    staging_->reset();
     return;
   }
   std::vector<uint8_t> staged(src.nbytes());
   copy_to_host(src, staged.data(), stream_);
+  staging_->reset();
   convert_to_f32(staged.data(), src.dtype(), dst, static_cast<size_t>(src.numel()));
 }
 
-void CudaOps::synchronize() { GQA_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void CudaOps::synchronize() {
+  GQA_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  staging_->reset();
+}
 
 void CudaOps::embedding(const EmbeddingArgs& a) { cuda::embedding(a, stream_); }
 

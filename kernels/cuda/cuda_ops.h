@@ -3,7 +3,9 @@
 // Owns a non-blocking stream (every op and copy is ordered on it; the Communicator gets it
 // through stream()), and a cuBLASLt handle with its workspace for the GEMMs. Memory comes from
 // cudaMalloc, zero-filled on the stream like the CPU backend's (so nothing ever reads
-// uninitialised bytes, e.g. unused KV cache slots). Host copies are synchronous.
+// uninitialised bytes, e.g. unused KV cache slots). Small uploads are staged through pinned
+// memory and queued on the stream (the caller's buffer is free on return); large uploads and
+// every download are synchronous.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,6 +14,7 @@
 
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/graph_cache.h"
+#include "kernels/cuda/pinned_staging.h"
 #include "kernels/ops.h"
 
 namespace gqa::cuda {
@@ -58,6 +61,7 @@ class CudaOps final : public Ops {
   DType compute_;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<Gemm> gemm_;
+  std::unique_ptr<PinnedStaging> staging_;  // small uploads, queued without a sync
   GraphCache graphs_;  // destroyed before the stream (declared after it)
 };
 
