@@ -13,6 +13,12 @@ PinnedStaging::PinnedStaging(size_t capacity) : capacity_(capacity) {
 PinnedStaging::~PinnedStaging() { cudaFreeHost(ring_); }  // no throw: teardown path
 
 void* PinnedStaging::reserve(size_t bytes, cudaStream_t stream) {
+  // A copy recorded into a graph would re-read this ring region at every replay, long after it
+  // has been reused: uploads must happen before Ops::run_graph, never inside it.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  GQA_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  GQA_CHECK(capture == cudaStreamCaptureStatusNone,
+            "CudaOps upload while the stream is being recorded into a graph: upload before run_graph");
   if (bytes > capacity_ / 2) return nullptr;
   if (used_ + bytes > capacity_) {
     // Earlier regions may still be in flight: wait for them before overwriting.

@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -28,6 +29,8 @@ struct Model::Step {
 
 Model::Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communicator& comm, ModelWeights weights)
     : config_(config), plan_(plan), shard_(plan.rank(comm.rank())), ops_(ops), comm_(comm), w_(std::move(weights)) {
+  static std::atomic<uint64_t> next_instance{0};
+  instance_ = ++next_instance;
   GQA_CHECK(plan.world_size() == comm.size(),
             "shard plan is for " << plan.world_size() << " ranks but the communicator has " << comm.size());
   const int64_t hd = config_.head_dim;
@@ -98,9 +101,14 @@ std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
     lm_head(s, in.logit_rows);
   };
   if (graph) {
-    std::ostringstream key;  // everything the recording bakes in
-    key << "decode n=" << n << " width=" << width << " context=" << s.max_context << " buffers="
-        << buffers_->generation() << " kv=" << cache.k(0).data() << " rope_scale=" << s.rope_scaling;
+    // Everything the recording bakes in. Graphs outlive a Model (they live in the Ops), and a freed
+    // address comes back from cudaMalloc: so the key names this model instance (its weights and
+    // step buffers) and every layer's cache tensors and shape, not just an address.
+    std::ostringstream key;
+    key << "decode model=" << instance_ << " n=" << n << " width=" << width << " context=" << s.max_context
+        << " buffers=" << buffers_->generation() << " blocks=" << cache.shape().num_blocks << "x"
+        << cache.shape().block_size << " rope_scale=" << std::hexfloat << s.rope_scaling << " kv=";
+    for (int64_t l = 0; l < config_.num_hidden_layers; ++l) key << cache.k(l).data() << "," << cache.v(l).data() << ",";
     ops_.run_graph(key.str(), device_part);
   } else {
     device_part();

@@ -68,6 +68,7 @@ class Model {
   ModelWeights w_;
   std::unique_ptr<StepBuffers> buffers_;  // activations reused across steps
   bool graphs_ = true;
+  uint64_t instance_ = 0;  // unique per Model in the process: part of every graph key
 };
 
 }  // namespace gqa
