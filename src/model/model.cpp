@@ -103,12 +103,11 @@ std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
   if (graph) {
     // Everything the recording bakes in. Graphs outlive a Model (they live in the Ops), and a freed
     // address comes back from cudaMalloc: so the key names this model instance (its weights and
-    // step buffers) and every layer's cache tensors and shape, not just an address.
+    // step buffers) and the cache by process-unique ids, never by address.
     std::ostringstream key;
-    key << "decode model=" << instance_ << " n=" << n << " width=" << width << " context=" << s.max_context
-        << " buffers=" << buffers_->generation() << " blocks=" << cache.shape().num_blocks << "x"
-        << cache.shape().block_size << " rope_scale=" << std::hexfloat << s.rope_scaling << " kv=";
-    for (int64_t l = 0; l < config_.num_hidden_layers; ++l) key << cache.k(l).data() << "," << cache.v(l).data() << ",";
+    key << "decode model=" << instance_ << " cache=" << cache.id() << " n=" << n << " width=" << width
+        << " context=" << s.max_context << " buffers=" << buffers_->generation() << " rope_scale=" << std::hexfloat
+        << s.rope_scaling;
     ops_.run_graph(key.str(), device_part);
   } else {
     device_part();

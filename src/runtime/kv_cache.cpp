@@ -1,6 +1,7 @@
 #include "runtime/kv_cache.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace gqa {
 
@@ -32,6 +33,8 @@ void BlockAllocator::free(int32_t block) {
 
 PagedKvCache::PagedKvCache(const KvCacheShape& shape, DType dtype, Ops& ops)
     : shape_(shape), allocator_(shape.num_blocks) {
+  static std::atomic<uint64_t> next_id{0};
+  id_ = ++next_id;
   GQA_CHECK(shape.block_size > 0 && shape.n_kv_heads_local > 0 && shape.head_dim > 0 && shape.num_layers > 0,
             "invalid KV cache shape");
   GQA_CHECK(shape.num_blocks * shape.block_size <= INT32_MAX, "KV cache of " << shape.num_blocks << " blocks x "

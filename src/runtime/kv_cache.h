@@ -57,6 +57,9 @@ class PagedKvCache {
   Tensor k(int64_t layer) const { return k_.at(layer); }  // [num_blocks, block_size, hkv, hd]
   Tensor v(int64_t layer) const { return v_.at(layer); }
   const BlockAllocator& allocator() const { return allocator_; }
+  // Unique for the life of the process (never reused, unlike an address): names this cache in
+  // keys of recorded CUDA graphs.
+  uint64_t id() const { return id_; }
 
  private:
   struct Sequence {
@@ -71,6 +74,7 @@ class PagedKvCache {
   std::vector<Tensor> k_, v_;
   std::map<int, Sequence> seqs_;
   int next_seq_ = 0;
+  uint64_t id_ = 0;
 };
 
 }  // namespace gqa
