@@ -125,10 +125,11 @@ struct RopeKvWriteArgs {
   float attention_scaling = 1.0f;
 };
 
+// SwiGLU of the fused gate/up projection: each row of gate_up is this rank's gate columns then
+// its up columns (one GEMM against the stacked [gate; up] weight).
 struct SwigluArgs {
-  Tensor gate;         // [n, f]
-  Tensor up;           // [n, f]
-  Tensor out;          // [n, f] = silu(gate) * up (may alias gate)
+  Tensor gate_up;      // [n, 2f]
+  Tensor out;          // [n, f] = silu(gate) * up (must not overlap gate_up)
 };
 
 class Ops {

@@ -15,7 +15,8 @@ struct OpInputs {
   Tensor x, h, h2;                                  // [B, d]
   Tensor q, k, v;                                   // [B, hq*hd], [B, hkv*hd]
   Tensor attn;                                      // [B, hq, hd]
-  Tensor gate, up, act;                             // [B, f]
+  Tensor gate_up;                                   // [B, 2f]
+  Tensor act;                                       // [B, f]
   Tensor logits;                                    // [B, vocab]
   float rope_scaling = 1.0f;
 };
@@ -58,8 +59,7 @@ OpInputs make_inputs(BenchEnv& env, const ModelConfig& c, const DecodeFixture& f
   x.k = random({b, hkv * hd});
   x.v = random({b, hkv * hd});
   x.attn = random({b, hq, hd});
-  x.gate = random({b, f});
-  x.up = random({b, f});
+  x.gate_up = random({b, 2 * f});
   x.act = random({b, f});
   x.logits = random({b, c.vocab_size});
   return x;
@@ -138,11 +138,10 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
 void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeights& w, const DecodeFixture& fx,
                  OpInputs& x) {
   const double b = fx.batch, d = c.hidden_size, f = c.intermediate_size, L = c.num_hidden_layers;
-  list.add_gemm("gate/up GEMM (2 GEMMs)", L, b, f, d, 2, [&](int64_t l) {
-    ops.matmul({x.h, w.layers[l].w_gate, Tensor(), x.gate});
-    ops.matmul({x.h, w.layers[l].w_up, Tensor(), x.up});
+  list.add_gemm("gate/up GEMM (stacked)", L, b, 2 * f, d, 1, [&](int64_t l) {
+    ops.matmul({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up});
   });
-  list.add("swiglu", L, 3 * b * f * 2, 0, false, [&](int64_t) { ops.swiglu({x.gate, x.up, x.act}); });
+  list.add("swiglu", L, 3 * b * f * 2, 0, false, [&](int64_t) { ops.swiglu({x.gate_up, x.act}); });
   list.add_gemm("down GEMM", L, b, d, f, 1, [&](int64_t l) {
     ops.matmul({x.act, w.layers[l].w_down, Tensor(), x.h});
   });

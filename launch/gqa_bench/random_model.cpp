@@ -85,8 +85,7 @@ ModelWeights random_weights(const ModelConfig& c, Ops& ops, void* stream, uint32
     lw.wv = fill.matrix(kv_dim, d);
     lw.wo = fill.matrix(d, q_dim);   // [d, hq * hd]
     lw.mlp_norm = fill.norm(d);
-    lw.w_gate = fill.matrix(f, d);   // [f, d]
-    lw.w_up = fill.matrix(f, d);
+    lw.w_gate_up = fill.matrix(2 * f, d);  // [2f, d]: gate rows then up rows
     lw.w_down = fill.matrix(d, f);   // [d, f]
     w.layers.push_back(lw);
   }
@@ -99,7 +98,7 @@ ModelWeights random_weights(const ModelConfig& c, Ops& ops, void* stream, uint32
 double weight_bytes(const ModelWeights& w) {
   double b = static_cast<double>(w.embed.nbytes() + w.final_norm.nbytes() + w.lm_head.nbytes());
   for (const LayerWeights& l : w.layers) {
-    for (const Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.mlp_norm, &l.w_gate, &l.w_up, &l.w_down}) {
+    for (const Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.mlp_norm, &l.w_gate_up, &l.w_down}) {
       b += static_cast<double>(t->nbytes());
     }
   }

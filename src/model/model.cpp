@@ -185,12 +185,11 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
 void Model::mlp_block(int64_t l, Step& s) {
   const LayerWeights& w = w_.layers[l];
   const int64_t n = s.n;
-  Tensor gate = buffers_->gate(n);  // [n, f] column-parallel: this rank's FFN columns
-  Tensor up = buffers_->up(n);
-  ops_.matmul({s.h, w.w_gate, Tensor(), gate});
-  ops_.matmul({s.h, w.w_up, Tensor(), up});
-  ops_.swiglu({gate, up, gate});
-  ops_.matmul({gate, w.w_down, Tensor(), s.h});  // row-parallel: partial sum
+  Tensor gate_up = buffers_->gate_up(n);  // [n, 2f] column-parallel: this rank's FFN columns
+  Tensor act = buffers_->act(n);          // [n, f]
+  ops_.matmul({s.h, w.w_gate_up, Tensor(), gate_up});
+  ops_.swiglu({gate_up, act});
+  ops_.matmul({act, w.w_down, Tensor(), s.h});  // row-parallel: partial sum
   all_reduce(s.h);
 }
 

@@ -26,8 +26,8 @@ void StepBuffers::reserve(int64_t tokens, int64_t table_entries, int64_t logit_r
     k_ = ops_.alloc(t, {c, dims_.kv_dim});
     v_ = ops_.alloc(t, {c, dims_.kv_dim});
     attn_ = ops_.alloc(t, {c, dims_.q_dim});
-    gate_ = ops_.alloc(t, {c, dims_.ffn});
-    up_ = ops_.alloc(t, {c, dims_.ffn});
+    gate_up_ = ops_.alloc(t, {c, 2 * dims_.ffn});
+    act_ = ops_.alloc(t, {c, dims_.ffn});
     ids_ = ops_.alloc(DType::kI32, {c});
     positions_ = ops_.alloc(DType::kI32, {c});
     token_seq_ = ops_.alloc(DType::kI32, {c});

@@ -36,8 +36,8 @@ class StepBuffers {
   Tensor k(int64_t n) const { return k_.slice_rows(0, n); }        // [n, kv_dim]
   Tensor v(int64_t n) const { return v_.slice_rows(0, n); }        // [n, kv_dim]
   Tensor attn(int64_t n) const { return attn_.slice_rows(0, n); }  // [n, q_dim]
-  Tensor gate(int64_t n) const { return gate_.slice_rows(0, n); }  // [n, f]
-  Tensor up(int64_t n) const { return up_.slice_rows(0, n); }      // [n, f]
+  Tensor gate_up(int64_t n) const { return gate_up_.slice_rows(0, n); }  // [n, 2f]
+  Tensor act(int64_t n) const { return act_.slice_rows(0, n); }          // [n, f]
   Tensor ids(int64_t n) const { return ids_.slice_rows(0, n); }    // i32 [n]
   Tensor positions(int64_t n) const { return positions_.slice_rows(0, n); }
   Tensor token_seq(int64_t n) const { return token_seq_.slice_rows(0, n); }
@@ -53,7 +53,7 @@ class StepBuffers {
   StepBufferDims dims_;
   int64_t tokens_cap_ = 0, table_cap_ = 0, logits_cap_ = 0;
   int64_t generation_ = 0;
-  Tensor x_, h_, q_, k_, v_, attn_, gate_, up_;
+  Tensor x_, h_, q_, k_, v_, attn_, gate_up_, act_;
   Tensor ids_, positions_, token_seq_, slots_, tables_, inv_freq_, logits_;
 };
 

@@ -65,6 +65,7 @@ struct WeightSlot {
   Split split;
   Range part;        // range along the split dimension (unused when replicated)
   Tensor* dst;       // null: validated but not held by this rank
+  bool stack_next = false;  // this slice and the next slot's are stacked by rows into dst
 };
 
 // Head ranges in units of rows/columns of the projection matrices.
@@ -91,8 +92,10 @@ void add_layer_slots(const ModelConfig& c, const RankShard& s, int rank, int lay
   // The o_proj output is summed across ranks by the all-reduce, so exactly one rank adds the bias.
   if (c.o_bias) add(WeightKind::kBo, {d}, Split::kReplicated, {}, rank == 0 ? &w.bo : nullptr);
   add(WeightKind::kMlpNorm, {d}, Split::kReplicated, {}, &w.mlp_norm);
-  add(WeightKind::kGate, {f, d}, Split::kDim0, s.ffn, &w.w_gate);  // [f_local, d]
-  add(WeightKind::kUp, {f, d}, Split::kDim0, s.ffn, &w.w_up);
+  // gate and up stacked into one [2 f_local, d] weight: one GEMM for both.
+  add(WeightKind::kGate, {f, d}, Split::kDim0, s.ffn, &w.w_gate_up);
+  slots.back().stack_next = true;
+  add(WeightKind::kUp, {f, d}, Split::kDim0, s.ffn, &w.w_gate_up);
   add(WeightKind::kDown, {d, f}, Split::kDim1, s.ffn, &w.w_down);  // [d, f_local]
 }
 
@@ -135,18 +138,35 @@ void validate_slot(const Checkpoint& ckpt, const WeightSlot& slot) {
                             << " " << shape_str(slot.full));
 }
 
-// Reads this rank's part of one tensor through `host` (reused, so host memory peaks at one slice).
-void load_slot(const Checkpoint& ckpt, const WeightSlot& slot, Ops& ops, std::vector<float>& host) {
+// This rank's part of a slot's tensor: the rows and columns to read, and its local shape.
+struct SlotPart {
+  Range rows, cols;
+  Shape local;
+};
+
+SlotPart slot_part(const WeightSlot& slot) {
   const bool vec = slot.full.size() == 1;
-  Range rows{0, vec ? 1 : slot.full[0]};
-  Range cols{0, slot.full.back()};
-  if (slot.split == Split::kDim0) (vec ? cols : rows) = slot.part;
-  if (slot.split == Split::kDim1) cols = slot.part;
-  const Shape local = vec ? Shape{cols.size()} : Shape{rows.size(), cols.size()};
+  SlotPart p{{0, vec ? 1 : slot.full[0]}, {0, slot.full.back()}, {}};
+  if (slot.split == Split::kDim0) (vec ? p.cols : p.rows) = slot.part;
+  if (slot.split == Split::kDim1) p.cols = slot.part;
+  p.local = vec ? Shape{p.cols.size()} : Shape{p.rows.size(), p.cols.size()};
+  return p;
+}
+
+// Reads this rank's part of `count` consecutive slots (1, or 2 stacked by rows) into one tensor,
+// through `host` (reused, so host memory peaks at one weight).
+void load_slots(const Checkpoint& ckpt, const WeightSlot* slot, int count, Ops& ops, std::vector<float>& host) {
+  Shape local = slot_part(slot[0]).local;
+  for (int i = 1; i < count; ++i) local[0] += slot_part(slot[i]).local[0];
   host.resize(std::max<size_t>(1, static_cast<size_t>(shape_numel(local))));
-  ckpt.read_f32(slot.name, rows, cols, host.data());
-  *slot.dst = ops.alloc(ops.compute_dtype(), local);
-  ops.upload_f32(host.data(), *slot.dst);
+  float* at = host.data();
+  for (int i = 0; i < count; ++i) {
+    const SlotPart p = slot_part(slot[i]);
+    ckpt.read_f32(slot[i].name, p.rows, p.cols, at);
+    at += shape_numel(p.local);
+  }
+  *slot[0].dst = ops.alloc(ops.compute_dtype(), local);
+  ops.upload_f32(host.data(), *slot[0].dst);
 }
 
 }  // namespace
@@ -162,8 +182,10 @@ ModelWeights load_weights(const Checkpoint& ckpt, const ModelConfig& config, con
   GQA_CHECK(!ckpt.has(extra), "checkpoint " << ckpt.dir() << " has " << extra
                                             << " but the config says num_hidden_layers = " << config.num_hidden_layers);
   std::vector<float> host;
-  for (const WeightSlot& slot : slots) {
-    if (slot.dst != nullptr) load_slot(ckpt, slot, ops, host);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const int count = slots[i].stack_next ? 2 : 1;
+    if (slots[i].dst != nullptr) load_slots(ckpt, &slots[i], count, ops, host);
+    i += count - 1;
   }
   return w;
 }

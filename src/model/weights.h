@@ -21,8 +21,7 @@ struct LayerWeights {
   Tensor wo;         // [d, hq_local * hd]     row-parallel (columns of o_proj)
   Tensor bo;         // [d], only when config.o_bias, and only on the rank that adds it (rank 0)
   Tensor mlp_norm;   // [d]
-  Tensor w_gate;     // [f_local, d]
-  Tensor w_up;       // [f_local, d]
+  Tensor w_gate_up;  // [2 f_local, d]  column-parallel: this rank's gate_proj rows, then its up_proj rows
   Tensor w_down;     // [d, f_local]
 };
 

@@ -132,8 +132,11 @@ void expect_rank(const ModelWeights& w, const ModelConfig& c, const RankShard& s
     expect_tensor(l.wv, {kv.size(), d}, sub(v.at(p + "self_attn.v_proj.weight"), d, kv, all_d), "wv");
     expect_tensor(l.wo, {d, q.size()}, sub(v.at(p + "self_attn.o_proj.weight"), c.num_attention_heads * hd,
                                            {0, d}, q), "wo");
-    expect_tensor(l.w_gate, {s.ffn.size(), d}, sub(v.at(p + "mlp.gate_proj.weight"), d, s.ffn, all_d), "gate");
-    expect_tensor(l.w_up, {s.ffn.size(), d}, sub(v.at(p + "mlp.up_proj.weight"), d, s.ffn, all_d), "up");
+    // gate rows then up rows, stacked for one GEMM
+    std::vector<float> gate_up = sub(v.at(p + "mlp.gate_proj.weight"), d, s.ffn, all_d);
+    const std::vector<float> up = sub(v.at(p + "mlp.up_proj.weight"), d, s.ffn, all_d);
+    gate_up.insert(gate_up.end(), up.begin(), up.end());
+    expect_tensor(l.w_gate_up, {2 * s.ffn.size(), d}, gate_up, "gate_up");
     expect_tensor(l.w_down, {d, s.ffn.size()}, sub(v.at(p + "mlp.down_proj.weight"), f, {0, d}, s.ffn), "down");
     if (c.qkv_bias) {
       expect_tensor(l.bq, {q.size()}, sub(v.at(p + "self_attn.q_proj.bias"), 1, q, {0, 1}), "bq");
@@ -250,11 +253,15 @@ TEST(LoadWeights, Fixtures) {
     const ModelWeights full = load_weights(ckpt, c, ShardPlan::make(dims, 1), 0, ops);
     const ShardPlan plan = ShardPlan::make(dims, 2);
     const ModelWeights r1 = load_weights(ckpt, c, plan, 1, ops);
-    // Rank 1's gate rows are rows [ffn.begin, ffn.end) of the full gate matrix.
+    // Rank 1's gate rows are rows [ffn.begin, ffn.end) of the full gate matrix; its up rows follow
+    // them, as rows [f + ffn.begin, f + ffn.end) follow in the full stacked weight.
     const Range ffn = plan.rank(1).ffn;
-    const Tensor g = full.layers[0].w_gate.slice_rows(ffn.begin, ffn.end);
-    ASSERT_EQ(g.shape(), r1.layers[0].w_gate.shape());
-    EXPECT_EQ(std::memcmp(g.data(), r1.layers[0].w_gate.data(), g.nbytes()), 0);
+    const int64_t f = c.intermediate_size, fl = ffn.size();
+    const Tensor g = full.layers[0].w_gate_up.slice_rows(ffn.begin, ffn.end);
+    const Tensor u = full.layers[0].w_gate_up.slice_rows(f + ffn.begin, f + ffn.end);
+    ASSERT_EQ(r1.layers[0].w_gate_up.dim(0), 2 * fl);
+    EXPECT_EQ(std::memcmp(g.data(), r1.layers[0].w_gate_up.slice_rows(0, fl).data(), g.nbytes()), 0);
+    EXPECT_EQ(std::memcmp(u.data(), r1.layers[0].w_gate_up.slice_rows(fl, 2 * fl).data(), u.nbytes()), 0);
     ++loaded;
   }
   EXPECT_GT(loaded, 0);
