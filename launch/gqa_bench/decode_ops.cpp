@@ -13,6 +13,7 @@ struct OpInputs {
   Tensor ids, positions, token_seq, slots, tables;  // i32
   Tensor inv_freq;                                  // f32 [hd/2]
   Tensor x, h, h2;                                  // [B, d]
+  Tensor qkv;                                       // [B, (hq + 2 hkv) * hd]
   Tensor q, k, v;                                   // [B, hq*hd], [B, hkv*hd]
   Tensor attn;                                      // [B, hq, hd]
   Tensor gate_up;                                   // [B, 2f]
@@ -55,6 +56,7 @@ OpInputs make_inputs(BenchEnv& env, const ModelConfig& c, const DecodeFixture& f
   x.x = random({b, d});
   x.h = random({b, d});
   x.h2 = random({b, d});
+  x.qkv = random({b, (hq + 2 * hkv) * hd});
   x.q = random({b, hq * hd});
   x.k = random({b, hkv * hd});
   x.v = random({b, hkv * hd});
@@ -110,18 +112,26 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
   list.add("rmsnorm", 1, (2 * b * d + d) * 2, 0, false, [&, eps](int64_t l) {
     ops.rmsnorm({x.x, w.layers[l].attn_norm, x.h, eps});
   });
-  list.add_gemm("QKV GEMM (3 GEMMs)", L, b, (hq + 2 * hkv) * hd, d, 1, [&](int64_t l) {
-    ops.matmul({x.h, w.layers[l].wq, Tensor(), x.q});
-    ops.matmul({x.h, w.layers[l].wk, Tensor(), x.k});
-    ops.matmul({x.h, w.layers[l].wv, Tensor(), x.v});
-  });
-  list.add("rope (q and k)", L, 2 * b * (hq + hkv) * hd * 2, 0, false, [&, n, hdi, hqi, hkvi](int64_t) {
-    ops.rope({x.q.reshape({n, hqi, hdi}), x.positions, x.inv_freq, x.rope_scaling});
-    ops.rope({x.k.reshape({n, hkvi, hdi}), x.positions, x.inv_freq, x.rope_scaling});
-  });
-  list.add("kv_write", L, 2 * 2 * b * hkv * hd * 2, 0, true, [&, n, hdi, hkvi](int64_t l) {
-    ops.kv_write({x.k.reshape({n, hkvi, hdi}), x.v.reshape({n, hkvi, hdi}), fx.cache->k(l), fx.cache->v(l), x.slots});
-  });
+  // As the Model does it: one GEMM on the stacked [q; k; v] weight for one row, else one GEMM per
+  // row slice of it (several rows would interleave q, k and v in one output).
+  const int64_t q_dim = hqi * hdi, kv_dim = hkvi * hdi;
+  list.add_gemm(n == 1 ? "QKV GEMM (stacked)" : "QKV GEMM (3 slices)", L, b, (hq + 2 * hkv) * hd, d, 1,
+                [&, n, q_dim, kv_dim](int64_t l) {
+                  const Tensor& wqkv = w.layers[l].wqkv;
+                  if (n == 1) {
+                    ops.matmul({x.h, wqkv, Tensor(), x.qkv});
+                    return;
+                  }
+                  ops.matmul({x.h, wqkv.slice_rows(0, q_dim), Tensor(), x.q});
+                  ops.matmul({x.h, wqkv.slice_rows(q_dim, q_dim + kv_dim), Tensor(), x.k});
+                  ops.matmul({x.h, wqkv.slice_rows(q_dim + kv_dim, q_dim + 2 * kv_dim), Tensor(), x.v});
+                });
+  // q and k rotated in place, k written to the cache rotated, v copied (Ops::rope_kv_write).
+  list.add("rope + kv_write (fused)", L, b * (2 * (hq + hkv) + hkv + 2 * hkv) * hd * 2, 0, true,
+           [&, n, hdi, hqi, hkvi](int64_t l) {
+             ops.rope_kv_write({x.q.reshape({n, hqi, hdi}), x.k.reshape({n, hkvi, hdi}), x.v.reshape({n, hkvi, hdi}),
+                                fx.cache->k(l), fx.cache->v(l), x.slots, x.positions, x.inv_freq, x.rope_scaling});
+           });
   const double attn_bytes = b * fx.context * hkv * hd * 2 * 2 + 2 * b * hq * hd * 2;  // K and V once; q in, out
   list.add("attention decode", L, attn_bytes, 4 * b * hq * hd * fx.context, true, [&, n, hdi, hqi](int64_t l) {
     ops.attention({x.q.reshape({n, hqi, hdi}), fx.cache->k(l), fx.cache->v(l), x.tables, x.token_seq, x.positions,

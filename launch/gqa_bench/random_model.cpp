@@ -80,9 +80,7 @@ ModelWeights random_weights(const ModelConfig& c, Ops& ops, void* stream, uint32
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     LayerWeights lw;
     lw.attn_norm = fill.norm(d);
-    lw.wq = fill.matrix(q_dim, d);   // [hq * hd, d]
-    lw.wk = fill.matrix(kv_dim, d);  // [hkv * hd, d]
-    lw.wv = fill.matrix(kv_dim, d);
+    lw.wqkv = fill.matrix(q_dim + 2 * kv_dim, d);  // [(hq + 2 hkv) * hd, d]: q rows, k rows, v rows
     lw.wo = fill.matrix(d, q_dim);   // [d, hq * hd]
     lw.mlp_norm = fill.norm(d);
     lw.w_gate_up = fill.matrix(2 * f, d);  // [2f, d]: gate rows then up rows
@@ -98,7 +96,7 @@ ModelWeights random_weights(const ModelConfig& c, Ops& ops, void* stream, uint32
 double weight_bytes(const ModelWeights& w) {
   double b = static_cast<double>(w.embed.nbytes() + w.final_norm.nbytes() + w.lm_head.nbytes());
   for (const LayerWeights& l : w.layers) {
-    for (const Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.mlp_norm, &l.w_gate_up, &l.w_down}) {
+    for (const Tensor* t : {&l.attn_norm, &l.wqkv, &l.wo, &l.mlp_norm, &l.w_gate_up, &l.w_down}) {
       b += static_cast<double>(t->nbytes());
     }
   }

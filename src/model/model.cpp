@@ -165,12 +165,28 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   const LayerWeights& w = w_.layers[l];
   const int64_t n = s.n, hd = config_.head_dim;
   const int64_t hq = shard_.q_heads.size(), hkv = shard_.kv_heads.size();
-  Tensor q = buffers_->q(n);  // [n, hq * hd] column-parallel: this rank's query heads
-  Tensor k = buffers_->k(n);  // [n, hkv * hd]
-  Tensor v = buffers_->v(n);
-  ops_.matmul({s.h, w.wq, w.bq, q});
-  ops_.matmul({s.h, w.wk, w.bk, k});
-  ops_.matmul({s.h, w.wv, w.bv, v});
+  const int64_t q_dim = hq * hd, kv_dim = hkv * hd;
+  // Column-parallel projections of this rank's query and KV heads, from the stacked [q; k; v] weight.
+  Tensor q, k, v;  // [n, q_dim], [n, kv_dim], [n, kv_dim]
+  if (n == 1) {
+    // One row: q, k and v are consecutive pieces of one GEMM's output.
+    const Tensor qkv = buffers_->qkv(1).reshape({q_dim + 2 * kv_dim});
+    ops_.matmul({s.h, w.wqkv, w.bqkv, qkv.reshape({1, q_dim + 2 * kv_dim})});
+    q = qkv.slice_rows(0, q_dim).reshape({1, q_dim});
+    k = qkv.slice_rows(q_dim, q_dim + kv_dim).reshape({1, kv_dim});
+    v = qkv.slice_rows(q_dim + kv_dim, q_dim + 2 * kv_dim).reshape({1, kv_dim});
+  } else {
+    // Several rows would interleave q, k and v: one GEMM each, on row slices of the stacked weight.
+    q = buffers_->q(n);
+    k = buffers_->k(n);
+    v = buffers_->v(n);
+    const Range parts[] = {{0, q_dim}, {q_dim, q_dim + kv_dim}, {q_dim + kv_dim, q_dim + 2 * kv_dim}};
+    Tensor* outs[] = {&q, &k, &v};
+    for (int i = 0; i < 3; ++i) {
+      const Tensor bias = w.bqkv.defined() ? w.bqkv.slice_rows(parts[i].begin, parts[i].end) : Tensor();
+      ops_.matmul({s.h, w.wqkv.slice_rows(parts[i].begin, parts[i].end), bias, *outs[i]});
+    }
+  }
   Tensor q3 = q.reshape({n, hq, hd}), k3 = k.reshape({n, hkv, hd}), v3 = v.reshape({n, hkv, hd});
   ops_.rope_kv_write({q3, k3, v3, cache.k(l), cache.v(l), s.slots, s.positions, s.inv_freq, s.rope_scaling});
 

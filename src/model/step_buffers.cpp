@@ -22,6 +22,7 @@ void StepBuffers::reserve(int64_t tokens, int64_t table_entries, int64_t logit_r
     const int64_t c = grown(tokens, tokens_cap_);
     x_ = ops_.alloc(t, {c, dims_.hidden});
     h_ = ops_.alloc(t, {c, dims_.hidden});
+    qkv_ = ops_.alloc(t, {c, dims_.q_dim + 2 * dims_.kv_dim});
     q_ = ops_.alloc(t, {c, dims_.q_dim});
     k_ = ops_.alloc(t, {c, dims_.kv_dim});
     v_ = ops_.alloc(t, {c, dims_.kv_dim});

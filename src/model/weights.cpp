@@ -65,7 +65,7 @@ struct WeightSlot {
   Split split;
   Range part;        // range along the split dimension (unused when replicated)
   Tensor* dst;       // null: validated but not held by this rank
-  bool stack_next = false;  // this slice and the next slot's are stacked by rows into dst
+  int stack = 1;     // this slot's slice and the next stack - 1 slots' are stacked by rows into dst
 };
 
 // Head ranges in units of rows/columns of the projection matrices.
@@ -80,13 +80,16 @@ void add_layer_slots(const ModelConfig& c, const RankShard& s, int rank, int lay
     slots.push_back({weight_name(k, layer), std::move(full), split, part, dst});
   };
   add(WeightKind::kAttnNorm, {d}, Split::kReplicated, {}, &w.attn_norm);
-  add(WeightKind::kWq, {q_dim, d}, Split::kDim0, q, &w.wq);  // [hq_local * hd, d]
-  add(WeightKind::kWk, {kv_dim, d}, Split::kDim0, kv, &w.wk);
-  add(WeightKind::kWv, {kv_dim, d}, Split::kDim0, kv, &w.wv);
+  // q, k and v stacked into one weight (and bias): one GEMM can produce all three.
+  add(WeightKind::kWq, {q_dim, d}, Split::kDim0, q, &w.wqkv);
+  slots.back().stack = 3;
+  add(WeightKind::kWk, {kv_dim, d}, Split::kDim0, kv, &w.wqkv);
+  add(WeightKind::kWv, {kv_dim, d}, Split::kDim0, kv, &w.wqkv);
   if (c.qkv_bias) {
-    add(WeightKind::kBq, {q_dim}, Split::kDim0, q, &w.bq);
-    add(WeightKind::kBk, {kv_dim}, Split::kDim0, kv, &w.bk);
-    add(WeightKind::kBv, {kv_dim}, Split::kDim0, kv, &w.bv);
+    add(WeightKind::kBq, {q_dim}, Split::kDim0, q, &w.bqkv);
+    slots.back().stack = 3;
+    add(WeightKind::kBk, {kv_dim}, Split::kDim0, kv, &w.bqkv);
+    add(WeightKind::kBv, {kv_dim}, Split::kDim0, kv, &w.bqkv);
   }
   add(WeightKind::kWo, {d, q_dim}, Split::kDim1, q, &w.wo);  // [d, hq_local * hd]
   // The o_proj output is summed across ranks by the all-reduce, so exactly one rank adds the bias.
@@ -94,7 +97,7 @@ void add_layer_slots(const ModelConfig& c, const RankShard& s, int rank, int lay
   add(WeightKind::kMlpNorm, {d}, Split::kReplicated, {}, &w.mlp_norm);
   // gate and up stacked into one [2 f_local, d] weight: one GEMM for both.
   add(WeightKind::kGate, {f, d}, Split::kDim0, s.ffn, &w.w_gate_up);
-  slots.back().stack_next = true;
+  slots.back().stack = 2;
   add(WeightKind::kUp, {f, d}, Split::kDim0, s.ffn, &w.w_gate_up);
   add(WeightKind::kDown, {d, f}, Split::kDim1, s.ffn, &w.w_down);  // [d, f_local]
 }
@@ -153,7 +156,7 @@ SlotPart slot_part(const WeightSlot& slot) {
   return p;
 }
 
-// Reads this rank's part of `count` consecutive slots (1, or 2 stacked by rows) into one tensor,
+// Reads this rank's part of `count` consecutive slots (stacked by rows) into one tensor,
 // through `host` (reused, so host memory peaks at one weight).
 void load_slots(const Checkpoint& ckpt, const WeightSlot* slot, int count, Ops& ops, std::vector<float>& host) {
   Shape local = slot_part(slot[0]).local;
@@ -183,7 +186,7 @@ ModelWeights load_weights(const Checkpoint& ckpt, const ModelConfig& config, con
                                             << " but the config says num_hidden_layers = " << config.num_hidden_layers);
   std::vector<float> host;
   for (size_t i = 0; i < slots.size(); ++i) {
-    const int count = slots[i].stack_next ? 2 : 1;
+    const int count = slots[i].stack;
     if (slots[i].dst != nullptr) load_slots(ckpt, &slots[i], count, ops, host);
     i += count - 1;
   }

@@ -14,10 +14,10 @@ namespace gqa {
 
 struct LayerWeights {
   Tensor attn_norm;  // [d]
-  Tensor wq;         // [hq_local * hd, d]     column-parallel (rows of q_proj)
-  Tensor wk;         // [hkv_local * hd, d]
-  Tensor wv;         // [hkv_local * hd, d]
-  Tensor bq, bk, bv; // [hq_local * hd] / [hkv_local * hd], only when config.qkv_bias
+  // [(hq_local + 2 hkv_local) * hd, d] column-parallel: this rank's q_proj rows, then its
+  // k_proj rows, then its v_proj rows (stacked, so one GEMM can produce all three)
+  Tensor wqkv;
+  Tensor bqkv;       // [(hq_local + 2 hkv_local) * hd], stacked the same way, only when config.qkv_bias
   Tensor wo;         // [d, hq_local * hd]     row-parallel (columns of o_proj)
   Tensor bo;         // [d], only when config.o_bias, and only on the rank that adds it (rank 0)
   Tensor mlp_norm;   // [d]

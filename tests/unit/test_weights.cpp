@@ -127,9 +127,13 @@ void expect_rank(const ModelWeights& w, const ModelConfig& c, const RankShard& s
     SCOPED_TRACE("rank " + std::to_string(rank) + " layer " + std::to_string(i));
     expect_tensor(l.attn_norm, {d}, v.at(p + "input_layernorm.weight"), "attn_norm");
     expect_tensor(l.mlp_norm, {d}, v.at(p + "post_attention_layernorm.weight"), "mlp_norm");
-    expect_tensor(l.wq, {q.size(), d}, sub(v.at(p + "self_attn.q_proj.weight"), d, q, all_d), "wq");
-    expect_tensor(l.wk, {kv.size(), d}, sub(v.at(p + "self_attn.k_proj.weight"), d, kv, all_d), "wk");
-    expect_tensor(l.wv, {kv.size(), d}, sub(v.at(p + "self_attn.v_proj.weight"), d, kv, all_d), "wv");
+    // q rows, then k rows, then v rows, stacked for one GEMM
+    std::vector<float> qkv = sub(v.at(p + "self_attn.q_proj.weight"), d, q, all_d);
+    for (const char* name : {"self_attn.k_proj.weight", "self_attn.v_proj.weight"}) {
+      const std::vector<float> part = sub(v.at(p + name), d, kv, all_d);
+      qkv.insert(qkv.end(), part.begin(), part.end());
+    }
+    expect_tensor(l.wqkv, {q.size() + 2 * kv.size(), d}, qkv, "wqkv");
     expect_tensor(l.wo, {d, q.size()}, sub(v.at(p + "self_attn.o_proj.weight"), c.num_attention_heads * hd,
                                            {0, d}, q), "wo");
     // gate rows then up rows, stacked for one GEMM
@@ -139,11 +143,14 @@ void expect_rank(const ModelWeights& w, const ModelConfig& c, const RankShard& s
     expect_tensor(l.w_gate_up, {2 * s.ffn.size(), d}, gate_up, "gate_up");
     expect_tensor(l.w_down, {d, s.ffn.size()}, sub(v.at(p + "mlp.down_proj.weight"), f, {0, d}, s.ffn), "down");
     if (c.qkv_bias) {
-      expect_tensor(l.bq, {q.size()}, sub(v.at(p + "self_attn.q_proj.bias"), 1, q, {0, 1}), "bq");
-      expect_tensor(l.bk, {kv.size()}, sub(v.at(p + "self_attn.k_proj.bias"), 1, kv, {0, 1}), "bk");
-      expect_tensor(l.bv, {kv.size()}, sub(v.at(p + "self_attn.v_proj.bias"), 1, kv, {0, 1}), "bv");
+      std::vector<float> bqkv = sub(v.at(p + "self_attn.q_proj.bias"), 1, q, {0, 1});
+      for (const char* name : {"self_attn.k_proj.bias", "self_attn.v_proj.bias"}) {
+        const std::vector<float> part = sub(v.at(p + name), 1, kv, {0, 1});
+        bqkv.insert(bqkv.end(), part.begin(), part.end());
+      }
+      expect_tensor(l.bqkv, {q.size() + 2 * kv.size()}, bqkv, "bqkv");
     } else {
-      EXPECT_FALSE(l.bq.defined() || l.bk.defined() || l.bv.defined());
+      EXPECT_FALSE(l.bqkv.defined());
     }
     if (c.o_bias && rank == 0) {
       expect_tensor(l.bo, {d}, v.at(p + "self_attn.o_proj.bias"), "bo");
