@@ -68,6 +68,11 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   l.model->set_cuda_graphs(!o.no_graphs);
 
   const int64_t tokens = static_cast<int64_t>(l.prompt.size()) + o.max_new_tokens;
+  if (tokens > l.config.max_position_embeddings && l.config.rope_scaling.type != gqa::RopeType::kDynamic) {
+    progress(verbose, "warning: prompt + --max-new-tokens = " + std::to_string(tokens) +
+                          " positions exceed the model's max_position_embeddings (" +
+                          std::to_string(l.config.max_position_embeddings) + "); output quality may degrade");
+  }
   const int64_t needed = (tokens + o.block_size - 1) / o.block_size;
   const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : needed;
   GQA_CHECK(blocks >= needed, "KV cache of " << blocks << " blocks x " << o.block_size << " tokens cannot hold "
@@ -118,13 +123,25 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   }
   req.prefill_chunk = o.prefill_chunk;
   req.keep_logits = !o.dump_logits.empty();
+  if (verbose && static_cast<int64_t>(l.prompt.size()) > o.prefill_chunk) {  // long prompts: one line per chunk
+    req.on_prefill_progress = [](int64_t done, int64_t total) {
+      progress(true, "prefill " + std::to_string(done) + "/" + std::to_string(total) + " tokens");
+    };
+  }
   std::unique_ptr<gqa::TextStreamer> streamer;
   if (rank0 && l.text) {
     streamer = std::make_unique<gqa::TextStreamer>(l.text->tokenizer, l.prompt, o.stop, std::cout);
     req.stop_after = [&](int32_t id) { return streamer->on_token(id); };
   }
   gqa::Generator gen(*l.model, *l.cache, comm);
-  const gqa::GenerateResult res = gen.generate(req);
+  // Long generations without streamed text get a progress line every 256 tokens.
+  int64_t produced = 0;
+  auto on_token = [&](int32_t) {
+    if (verbose && !streamer && ++produced % 256 == 0) {
+      progress(true, "decoded " + std::to_string(produced) + "/" + std::to_string(o.max_new_tokens) + " tokens");
+    }
+  };
+  const gqa::GenerateResult res = gen.generate(req, on_token);
   if (streamer) streamer->finish();
 
   if (rank0) {

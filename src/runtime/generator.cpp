@@ -73,6 +73,7 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     std::vector<float> rows = step(seq, chunk, a, req.keep_logits);
     keep(rows);
     last.assign(rows.end() - vocab, rows.end());
+    if (req.on_prefill_progress) req.on_prefill_progress(b, p);
   }
   res.prefill_seconds = seconds_since(t0);
 

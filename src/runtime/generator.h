@@ -25,6 +25,8 @@ struct GenerateRequest {
   // Runs on rank 0 for each sampled token before it is broadcast; returning true stops after it
   // (finish_reason "stop"), e.g. when the streamed text reached a stop string.
   std::function<bool(int32_t)> stop_after;
+  // Called on every rank after each prefill chunk with (prompt tokens done, prompt length).
+  std::function<void(int64_t, int64_t)> on_prefill_progress;
 };
 
 struct GenerateResult {
