@@ -38,6 +38,12 @@ inline std::vector<float> normal_vec(size_t n, uint32_t seed, float mean = 0.0f,
 }
 
 // Rounds through `dt` and back: the values a `dt` tensor can hold.
+// Host views of test vectors, for the CPU twins.
+inline Tensor host_view(std::vector<float>& v, Shape shape) { return Tensor::view(v.data(), DType::kF32, std::move(shape)); }
+inline Tensor host_view_i32(std::vector<int32_t>& v, Shape shape) {
+  return Tensor::view(v.data(), DType::kI32, std::move(shape));
+}
+
 inline std::vector<float> round_to(const std::vector<float>& v, DType dt) {
   std::vector<uint8_t> buf(v.size() * 4 + 4);
   std::vector<float> out(v.size());

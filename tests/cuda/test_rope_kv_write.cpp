@@ -26,10 +26,8 @@ using test::rel_error;
 using test::round_to;
 using test::tolerance;
 
-Tensor host_view(std::vector<float>& v, Shape shape) { return Tensor::view(v.data(), DType::kF32, std::move(shape)); }
-Tensor host_view_i32(std::vector<int32_t>& v, Shape shape) {
-  return Tensor::view(v.data(), DType::kI32, std::move(shape));
-}
+using test::host_view;
+using test::host_view_i32;
 
 // Rows [r * row, (r + 1) * row) of a flat vector.
 std::vector<float> row_of(const std::vector<float>& v, int64_t r, int64_t row) {
