@@ -36,6 +36,21 @@ inline void expect_float(const Tensor& t, const char* op, const char* name) {
             op << ": " << name << " must be f32, f16 or bf16, got " << dtype_name(d));
 }
 
+// The operands of a paged KV-cache write (kv_write, rope_kv_write): k and v [n, hkv, hd] of one
+// float dtype, caches [num_blocks, block_size, hkv, hd] of the same dtype, i32 slots [n].
+inline void expect_kv_write_operands(const Tensor& k, const Tensor& v, const Tensor& k_cache, const Tensor& v_cache,
+                                     const Tensor& slots, const char* op) {
+  expect_ndim(k, 3, op, "k");
+  expect_float(k, op, "k");
+  const int64_t n = k.dim(0), hkv = k.dim(1), hd = k.dim(2);
+  expect(v, k.dtype(), {n, hkv, hd}, op, "v");
+  expect_ndim(k_cache, 4, op, "k_cache");
+  const int64_t num_blocks = k_cache.dim(0), block_size = k_cache.dim(1);
+  expect(k_cache, k.dtype(), {num_blocks, block_size, hkv, hd}, op, "k_cache");
+  expect(v_cache, k.dtype(), {num_blocks, block_size, hkv, hd}, op, "v_cache");
+  expect(slots, DType::kI32, {n}, op, "slots");
+}
+
 // True when the byte ranges of two defined tensors intersect.
 inline bool overlaps(const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined()) return false;

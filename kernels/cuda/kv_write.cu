@@ -36,18 +36,10 @@ void launch(const KvWriteArgs& a, cudaStream_t stream) {
 
 void kv_write(const KvWriteArgs& a, cudaStream_t stream) {
   constexpr const char* kOp = "cuda kv_write";
-  detail::expect_ndim(a.k, 3, kOp, "k");
-  detail::expect_float(a.k, kOp, "k");
-  const DType t = a.k.dtype();
-  const int64_t n = a.k.dim(0), hkv = a.k.dim(1), hd = a.k.dim(2);
-  detail::expect(a.v, t, {n, hkv, hd}, kOp, "v");
-  detail::expect_ndim(a.k_cache, 4, kOp, "k_cache");
-  const int64_t num_blocks = a.k_cache.dim(0), block_size = a.k_cache.dim(1);
-  detail::expect(a.k_cache, t, {num_blocks, block_size, hkv, hd}, kOp, "k_cache");
-  detail::expect(a.v_cache, t, {num_blocks, block_size, hkv, hd}, kOp, "v_cache");
-  detail::expect(a.slots, DType::kI32, {n}, kOp, "slots");
+  detail::expect_kv_write_operands(a.k, a.v, a.k_cache, a.v_cache, a.slots, kOp);
+  const int64_t n = a.k.dim(0);
   GQA_CHECK(n <= 0x7fffffffLL, kOp << ": " << n << " tokens exceed one grid");
-  GQA_CUDA_DISPATCH_FLOAT(t, kOp, launch, a, stream);
+  GQA_CUDA_DISPATCH_FLOAT(a.k.dtype(), kOp, launch, a, stream);
 }
 
 }  // namespace gqa::cuda

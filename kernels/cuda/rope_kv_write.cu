@@ -74,13 +74,8 @@ void rope_kv_write(const RopeKvWriteArgs& a, cudaStream_t stream) {
   GQA_CHECK(hd % 2 == 0, kOp << ": head_dim must be even, q is " << shape_str(a.q.shape()));
   detail::expect_ndim(a.k, 3, kOp, "k");
   const int64_t hkv = a.k.dim(1);
-  detail::expect(a.k, t, {n, hkv, hd}, kOp, "k");
-  detail::expect(a.v, t, {n, hkv, hd}, kOp, "v");
-  detail::expect_ndim(a.k_cache, 4, kOp, "k_cache");
-  const int64_t num_blocks = a.k_cache.dim(0), block_size = a.k_cache.dim(1);
-  detail::expect(a.k_cache, t, {num_blocks, block_size, hkv, hd}, kOp, "k_cache");
-  detail::expect(a.v_cache, t, {num_blocks, block_size, hkv, hd}, kOp, "v_cache");
-  detail::expect(a.slots, DType::kI32, {n}, kOp, "slots");
+  detail::expect(a.k, t, {n, hkv, hd}, kOp, "k");  // q's token count, dtype and head_dim
+  detail::expect_kv_write_operands(a.k, a.v, a.k_cache, a.v_cache, a.slots, kOp);
   detail::expect(a.positions, DType::kI32, {n}, kOp, "positions");
   detail::expect(a.inv_freq, DType::kF32, {hd / 2}, kOp, "inv_freq");
   GQA_CHECK(n <= 0x7fffffffLL && (hq + hkv) * hd <= 0x7fffffffLL,
