@@ -18,10 +18,17 @@
 # (each of its sections is time-boxed inside; the 8B comparison uses 8 of the 32 layers to fit);
 # its report (bench/results/<gpu>-<date>.md) is printed last, after the step summary.
 #
+# The whole run fits a box (GQA_CHECK_BUDGET_S, default 540 s, so one device call of 600 s returns
+# its summary): every step's timeout is cut to what is left, and steps that no longer fit are
+# SKIPped, in this order of value: build, GPU tests, gqa-generate, multi-rank tests, attention
+# benchmark, memcheck. Step 0 probes the machine (compiler, nvcc, CMake, MPI, NCCL, PyTorch) and
+# sources launch/device-env.sh, which uses .devdeps/ (launch/device-deps.sh; carry it) for what
+# the GPU image lacks. With $OUT set (the device tool), the report and the logs are copied there.
+#
 # usage: launch/gpu-check.sh [--bench]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
-#        GQA_GPU_CHECK_JOBS (build parallelism, default nproc);
-#        --bench: GQA_BENCH_TOTAL_S (the box, default 600), GQA_BENCH_PEER_LAYERS (default 8),
+#        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540);
+#        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),
 #        GQA_BENCH_ARGS (more gqa-bench flags)
 set -u -o pipefail
 
@@ -32,7 +39,7 @@ case "${1:-}" in
   -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) echo "usage: launch/gpu-check.sh [--bench]" >&2; exit 2 ;;
 esac
-bench_total_s="${GQA_BENCH_TOTAL_S:-600}"
+bench_total_s="${GQA_BENCH_TOTAL_S:-500}"
 # --bench: configure and build must leave gqa-bench most of the box.
 configure_limit=300 build_limit=1500
 if [ "$mode" = bench ]; then configure_limit=120 build_limit=$((bench_total_s / 2)); fi
@@ -48,6 +55,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # (or $CUDA_PATH/bin): without this a machine whose shell lacks /usr/local/cuda/bin fails to configure.
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 t_start=$SECONDS
+budget_s="${GQA_CHECK_BUDGET_S:-540}"
+[ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
+left_s() { echo $((budget_s - (SECONDS - t_start))); }
 
 names=()
 states=()
@@ -63,7 +73,13 @@ record() {  # name state note
 step() {
   local name=$1 limit=$2
   shift 2
-  local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log" t0=$SECONDS rc note
+  local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log" t0=$SECONDS rc note left
+  left=$(( $(left_s) - 25 ))  # room for the summary
+  if [ "$left" -lt 20 ]; then
+    record "$name" SKIP "out of time: ${budget_s}s box (GQA_CHECK_BUDGET_S) spent"
+    return 125
+  fi
+  [ "$limit" -le "$left" ] || limit=$left
   echo "-- $name: $*" | cut -c1-200
   # stdin from /dev/null: timeout runs the command outside the terminal's foreground group, where
   # mpirun (which forwards stdin to rank 0) would be stopped by SIGTTIN and sit until the timeout.
@@ -93,24 +109,50 @@ else
 fi
 gpu_count=$( (timeout 30 nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU' || true)
 
+# --- 1b. the machine: tools and libraries the build needs (printed; a missing one is named) ------
+probe() {
+  echo "uname: $(uname -srm)"
+  [ -r /etc/os-release ] && echo "os: $(. /etc/os-release && echo "${PRETTY_NAME:-?}")"
+  for tool in c++ g++ gcc nvcc cmake ninja mpirun mpicxx python3 compute-sanitizer; do
+    printf '%s: %s\n' "$tool" "$(command -v "$tool" || echo MISSING)"
+  done
+  c++ --version 2>/dev/null | head -n 1
+  nvcc --version 2>/dev/null | tail -n 2 | head -n 1
+  cmake --version 2>/dev/null | head -n 1
+  echo "cuBLAS: $(ls "${gqa_cuda_root:-/usr/local/cuda}"/lib64/libcublasLt.so* 2>/dev/null | head -n 1 || echo none in the toolkit)"
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' 2>/dev/null || echo "torch: none"
+}
+# shellcheck source=launch/device-env.sh
+. "$root/launch/device-env.sh" >"$logs/device-env.log" 2>&1
+cat "$logs/device-env.log"
+probe >"$logs/probe.log" 2>&1
+cat "$logs/probe.log"
+missing=$(grep -E '^(c\+\+|nvcc|cmake|mpirun): MISSING' "$logs/probe.log" | cut -d: -f1 | tr '\n' ' ')
+if [ -z "$missing" ]; then record "machine probe" PASS "$(head -c 80 <<<"$(c++ --version 2>/dev/null | head -n 1)")"
+else record "machine probe" FAIL "missing: $missing(see $logs/probe.log)"; fi
+generator=()
+command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+
 # --- 2. configure and build ---------------------------------------------------------------------
 configured=0
-if step "configure (sm_90a;sm_90)" "$configure_limit" cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON \
-     "-DCMAKE_CUDA_ARCHITECTURES=90a;90"; then
+if step "configure (sm_90a;sm_90)" "$configure_limit" cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+     -DGQA_CUDA=ON "${GQA_DEVICE_CMAKE_ARGS[@]}" "-DCMAKE_CUDA_ARCHITECTURES=90a;90"; then
   configured=1
 else
   first=$((${#states[@]} - 1))
-  if step "configure (-gencode fallback)" "$configure_limit" cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON \
-       -DCMAKE_CUDA_ARCHITECTURES=OFF \
+  if step "configure (-gencode fallback)" "$configure_limit" cmake -S . -B "$build" "${generator[@]}" \
+       -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON "${GQA_DEVICE_CMAKE_ARGS[@]}" -DCMAKE_CUDA_ARCHITECTURES=OFF \
        "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=sm_90"; then
     configured=1
     states[first]=SKIP  # this CMake refused "90a"; the explicit -gencode flags did the same job
   fi
 fi
 built=0
-build_targets=()
+# Only what the check runs: the GPU tests, the multi-rank CUDA tests, gqa-generate, the benchmarks.
+build_targets=(--target gqa-generate gqa-attn-bench mpi_test_cuda_communicator mpi_test_cuda_model_mpi)
+for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=("cuda_$t"); done
 [ "$mode" = bench ] && build_targets=(--target gqa-bench)
-if [ $configured -eq 1 ] && step "build${build_targets[*]:+ gqa-bench}" "$build_limit" \
+if [ $configured -eq 1 ] && step "build (${#build_targets[@]} targets)" "$build_limit" \
      cmake --build "$build" -j "$jobs" "${build_targets[@]}"; then
   built=1
 fi
@@ -135,20 +177,9 @@ fi
 # Steps 3-6 are the check; --bench skips them (the block ends before the summary).
 if [ "$mode" = check ]; then
 
-# --- 3. GPU tests, then the kernel tests under memcheck -----------------------------------------
+# --- 3. GPU tests -----------------------------------------
 if [ $built -eq 1 ]; then
   step "ctest -L gpu" 1200 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 600
-  sanitizer=$(command -v compute-sanitizer || true)
-  [ -n "$sanitizer" ] || [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || sanitizer=/usr/local/cuda/bin/compute-sanitizer
-  if [ -z "$sanitizer" ]; then
-    record "compute-sanitizer memcheck" SKIP "compute-sanitizer not found (PATH, /usr/local/cuda/bin)"
-  else
-    for exe in "$build"/tests/cuda_test_*; do
-      [ -x "$exe" ] || continue
-      case "$(basename "$exe")" in cuda_test_cuda_model) continue ;; esac  # whole model: ctest covers it
-      step "memcheck $(basename "$exe")" 900 "$sanitizer" --tool memcheck --error-exitcode 99 "$exe"
-    done
-  fi
 else
   record "ctest -L gpu" SKIP "no build"
 fi
@@ -226,6 +257,21 @@ else
   record "gqa-attn-bench" SKIP "$bench not built"
   bench_log=""
 fi
+
+# --- 7. the kernel tests again under compute-sanitizer memcheck (slowest: last) ------------------
+if [ $built -eq 1 ]; then
+  sanitizer=$(command -v compute-sanitizer || true)
+  [ -n "$sanitizer" ] || [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || sanitizer=/usr/local/cuda/bin/compute-sanitizer
+  if [ -z "$sanitizer" ]; then
+    record "compute-sanitizer memcheck" SKIP "compute-sanitizer not found (PATH, /usr/local/cuda/bin)"
+  else
+    for exe in "$build"/tests/cuda_test_*; do
+      [ -x "$exe" ] || continue
+      case "$(basename "$exe")" in cuda_test_cuda_model) continue ;; esac  # whole model: ctest covers it
+      step "memcheck $(basename "$exe")" 900 "$sanitizer" --tool memcheck --error-exitcode 99 "$exe"
+    done
+  fi
+fi
 fi  # mode = check
 
 # --- summary (printed last) ---------------------------------------------------------------------
@@ -248,6 +294,11 @@ report="bench/results/gpu-check-${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
   echo "|---|---|---|"
   for i in "${!names[@]}"; do echo "| ${names[$i]} | ${states[$i]} | ${notes[$i]//|/\\|} |"; done
 } >"$report"
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then  # the device tool brings $OUT back
+  cp "$report" "$OUT/" 2>/dev/null
+  [ -n "$bench_report" ] && [ -s "$bench_report" ] && cp "$bench_report" "$OUT/"
+  tar -czf "$OUT/gpu-check-logs.tar.gz" -C "$build" gpu-check-logs 2>/dev/null
+fi
 echo
 echo "report: $report"
 echo

@@ -46,8 +46,8 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   l.config = gqa::ModelConfig::from_file(o.model_dir + "/config.json");
   l.prompt = o.prompt_tokens;
   if (o.has_prompt_text) {  // every rank encodes the same text the same way: no broadcast needed
-    l.text = std::make_unique<gqa::TextPrompt>(gqa::encode_text_prompt(o));
-    l.prompt = l.text->ids;
+    l.text = gqa::encode_text_prompt(o);
+    l.prompt = l.text->ids();
   }
   gqa::validate_prompt(l.prompt, l.config.vocab_size);
   gqa::ShardDims dims{l.config.num_attention_heads, l.config.num_key_value_heads, l.config.intermediate_size,
@@ -118,7 +118,7 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   if (!o.ignore_eos) {
     req.eos_ids = l.config.eos_token_ids;
     if (l.text) {  // the tokenizer's end-of-turn tokens end generation too (e.g. <|eot_id|>)
-      for (int32_t id : l.text->tokenizer.eos_ids()) req.eos_ids.push_back(id);
+      for (int32_t id : l.text->eos_ids()) req.eos_ids.push_back(id);
     }
   }
   req.prefill_chunk = o.prefill_chunk;
@@ -130,7 +130,7 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   }
   std::unique_ptr<gqa::TextStreamer> streamer;
   if (rank0 && l.text) {
-    streamer = std::make_unique<gqa::TextStreamer>(l.text->tokenizer, l.prompt, o.stop, std::cout);
+    streamer = l.text->streamer(l.prompt, o.stop, std::cout);
     req.stop_after = [&](int32_t id) { return streamer->on_token(id); };
   }
   gqa::Generator gen(*l.model, *l.cache, comm);

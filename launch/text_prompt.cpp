@@ -3,8 +3,10 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "runtime/stop_strings.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/gguf_reader.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa {
 
@@ -28,36 +30,60 @@ tok::ChatTemplate load_chat_template(const std::string& path, const tok::Tokeniz
   return tok::ChatTemplate::from_tokenizer_config(dir.string());
 }
 
+std::string tokenizer_path(const GenerateOptions& o) { return o.tokenizer.empty() ? o.model_dir : o.tokenizer; }
+
+class TokenizerStreamer final : public TextStreamer {
+ public:
+  TokenizerStreamer(const tok::Tokenizer& tok, std::span<const int32_t> prompt, std::vector<std::string> stops,
+                    std::ostream& out)
+      : decoder_(tok, /*skip_special=*/true, prompt), stops_(std::move(stops)), out_(out) {}
+
+  bool on_token(int32_t id) override {
+    out_ << stops_.push(decoder_.push(id)) << std::flush;
+    return stops_.stopped();
+  }
+
+  void finish() override { out_ << stops_.push(decoder_.flush()) << stops_.flush() << "\n" << std::flush; }
+
+ private:
+  tok::StreamDecoder decoder_;
+  StopStrings stops_;
+  std::ostream& out_;
+};
+
+class TokenizerPrompt final : public TextPrompt {
+ public:
+  explicit TokenizerPrompt(const GenerateOptions& o) : tokenizer_(tok::Tokenizer::load(tokenizer_path(o))) {
+    const std::string path = tokenizer_path(o);
+    rendered_ = o.prompt_text;
+    if (o.chat) {
+      const tok::ChatTemplate tmpl = load_chat_template(path, tokenizer_);
+      std::vector<tok::ChatMessage> messages;
+      if (!o.system.empty()) messages.push_back({"system", o.system});
+      messages.push_back({"user", o.prompt_text});
+      rendered_ = tmpl.render(messages, /*add_generation_prompt=*/true);
+    }
+    // A rendered chat already spells out its special tokens (BOS included), as transformers'
+    // apply_chat_template(tokenize=True) encodes it without adding more.
+    ids_ = tokenizer_.encode(rendered_, /*add_special=*/!o.chat);
+    GQA_CHECK(!ids_.empty(), "--prompt encodes to no tokens");
+  }
+
+  std::vector<int32_t> eos_ids() const override { return tokenizer_.eos_ids(); }
+
+  std::unique_ptr<TextStreamer> streamer(std::span<const int32_t> prompt, std::vector<std::string> stops,
+                                         std::ostream& out) const override {
+    return std::make_unique<TokenizerStreamer>(tokenizer_, prompt, std::move(stops), out);
+  }
+
+ private:
+  tok::Tokenizer tokenizer_;
+};
+
 }  // namespace
 
-TextPrompt encode_text_prompt(const GenerateOptions& o) {
-  const std::string path = o.tokenizer.empty() ? o.model_dir : o.tokenizer;
-  TextPrompt p{tok::Tokenizer::load(path), {}, o.prompt_text};
-  if (o.chat) {
-    const tok::ChatTemplate tmpl = load_chat_template(path, p.tokenizer);
-    std::vector<tok::ChatMessage> messages;
-    if (!o.system.empty()) messages.push_back({"system", o.system});
-    messages.push_back({"user", o.prompt_text});
-    p.rendered = tmpl.render(messages, /*add_generation_prompt=*/true);
-  }
-  // A rendered chat already spells out its special tokens (BOS included), as transformers'
-  // apply_chat_template(tokenize=True) encodes it without adding more.
-  p.ids = p.tokenizer.encode(p.rendered, /*add_special=*/!o.chat);
-  GQA_CHECK(!p.ids.empty(), "--prompt encodes to no tokens");
-  return p;
-}
-
-TextStreamer::TextStreamer(const tok::Tokenizer& tok, std::span<const int32_t> prompt, std::vector<std::string> stops,
-                           std::ostream& out)
-    : decoder_(tok, /*skip_special=*/true, prompt), stops_(std::move(stops)), out_(out) {}
-
-bool TextStreamer::on_token(int32_t id) {
-  out_ << stops_.push(decoder_.push(id)) << std::flush;
-  return stops_.stopped();
-}
-
-void TextStreamer::finish() {
-  out_ << stops_.push(decoder_.flush()) << stops_.flush() << "\n" << std::flush;
+std::unique_ptr<TextPrompt> encode_text_prompt(const GenerateOptions& o) {
+  return std::make_unique<TokenizerPrompt>(o);
 }
 
 }  // namespace gqa

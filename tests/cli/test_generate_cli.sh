@@ -69,45 +69,48 @@ done
 if [ $rc -eq 0 ] && [ -z "$missing" ]; then ok "--help documents every flag"; else bad "--help rc $rc missing:$missing"; fi
 
 # --- text in, text out ----------------------------------------------------------------------------
+# (only in builds with the tokenizer: gqa-tokenize exists exactly then)
 tokenize="$bin/gqa-tokenize"
-json_field() { python3 -c "import json,sys; print(','.join(map(str, json.loads(sys.argv[1])[sys.argv[2]])))" "$1" "$2"; }
-out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 12 -q)
-rc=$?
-want=$(printf 'Hello' | "$tokenize" --tokenizer tests/fixtures/models/gqa --add-special | tr ' ' ',')
-got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null)
-text_lines=$(printf '%s\n' "$out" | head -n -1 | wc -c)
-if [ $rc -eq 0 ] && [ "$got" = "$want" ] && [ "$text_lines" -gt 1 ]; then ok "--prompt text: ids equal gqa-tokenize ($got), text streamed"
-else bad "--prompt: rc $rc, prompt ids '$got' vs '$want', text bytes $text_lines"; fi
+if [ -x "$tokenize" ]; then
+  json_field() { python3 -c "import json,sys; print(','.join(map(str, json.loads(sys.argv[1])[sys.argv[2]])))" "$1" "$2"; }
+  out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 12 -q)
+  rc=$?
+  want=$(printf 'Hello' | "$tokenize" --tokenizer tests/fixtures/models/gqa --add-special | tr ' ' ',')
+  got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null)
+  text_lines=$(printf '%s\n' "$out" | head -n -1 | wc -c)
+  if [ $rc -eq 0 ] && [ "$got" = "$want" ] && [ "$text_lines" -gt 1 ]; then ok "--prompt text: ids equal gqa-tokenize ($got), text streamed"
+  else bad "--prompt: rc $rc, prompt ids '$got' vs '$want', text bytes $text_lines"; fi
 
-rendered=$'<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n'
-want=$(printf '%s' "$rendered" | "$tokenize" --tokenizer tests/fixtures/models/qwen2_bias | tr ' ' ',')
-out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/qwen2_bias --prompt "What is the capital of France?" \
-      --chat --system "Be brief." --max-new-tokens 4 -q)
-rc=$?
-got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null)
-if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--chat renders the ChatML template (ids equal the rendered text's)"
-else bad "--chat: rc $rc, ids '$got' vs '$want'"; fi
+  rendered=$'<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n'
+  want=$(printf '%s' "$rendered" | "$tokenize" --tokenizer tests/fixtures/models/qwen2_bias | tr ' ' ',')
+  out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/qwen2_bias --prompt "What is the capital of France?" \
+        --chat --system "Be brief." --max-new-tokens 4 -q)
+  rc=$?
+  got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null)
+  if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--chat renders the ChatML template (ids equal the rendered text's)"
+  else bad "--chat: rc $rc, ids '$got' vs '$want'"; fi
 
-# The same conversation through the GGUF copy of that vocabulary, whose template is tokenizer.chat_template.
-want=$(printf '%s' "$rendered" | "$tokenize" --tokenizer tests/fixtures/tokenizer/demo-chatml.gguf | tr ' ' ',')
-out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/qwen2_bias --prompt "What is the capital of France?" \
-      --chat --system "Be brief." --max-new-tokens 4 -q --tokenizer tests/fixtures/tokenizer/demo-chatml.gguf)
-rc=$?
-got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null)
-if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--chat with a .gguf tokenizer uses its tokenizer.chat_template"
-else bad "--chat with .gguf: rc $rc, ids '$got' vs '$want'"; fi
+  # The same conversation through the GGUF copy of that vocabulary, whose template is tokenizer.chat_template.
+  want=$(printf '%s' "$rendered" | "$tokenize" --tokenizer tests/fixtures/tokenizer/demo-chatml.gguf | tr ' ' ',')
+  out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/qwen2_bias --prompt "What is the capital of France?" \
+        --chat --system "Be brief." --max-new-tokens 4 -q --tokenizer tests/fixtures/tokenizer/demo-chatml.gguf)
+  rc=$?
+  got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null)
+  if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--chat with a .gguf tokenizer uses its tokenizer.chat_template"
+  else bad "--chat with .gguf: rc $rc, ids '$got' vs '$want'"; fi
 
-# --stop: a stop string taken from the greedy text itself cuts the output right before it.
-full=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 24 -q \
-       --ignore-eos | head -n -1)
-stop=$(python3 -c "import sys,re; t=sys.argv[1]; m=re.search(r'[A-Za-z]{3}', t[3:]); print(m.group(0) if m else '')" "$full")
-if [ -n "$stop" ]; then
-  cut=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 24 -q \
-        --ignore-eos --stop "$stop" | head -n -1)
-  expect=$(python3 -c "import sys; t=sys.argv[1]; print(t[:t.find(sys.argv[2])])" "$full" "$stop")
-  if [ "$cut" = "$expect" ]; then ok "--stop '$stop' ends the text right before it"; else bad "--stop '$stop': got '$cut' want '$expect'"; fi
-else
-  bad "--stop: no 3-letter word in the greedy text to use as a stop string: '$full'"
+  # --stop: a stop string taken from the greedy text itself cuts the output right before it.
+  full=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 24 -q \
+         --ignore-eos | head -n -1)
+  stop=$(python3 -c "import sys,re; t=sys.argv[1]; m=re.search(r'[A-Za-z]{3}', t[3:]); print(m.group(0) if m else '')" "$full")
+  if [ -n "$stop" ]; then
+    cut=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 24 -q \
+          --ignore-eos --stop "$stop" | head -n -1)
+    expect=$(python3 -c "import sys; t=sys.argv[1]; print(t[:t.find(sys.argv[2])])" "$full" "$stop")
+    if [ "$cut" = "$expect" ]; then ok "--stop '$stop' ends the text right before it"; else bad "--stop '$stop': got '$cut' want '$expect'"; fi
+  else
+    bad "--stop: no 3-letter word in the greedy text to use as a stop string: '$full'"
+  fi
 fi
 
 # --- bad input: non-zero on every rank, a message naming the problem, within seconds ----------
@@ -151,9 +154,13 @@ expect_failure "KV cache too small" 2 "cannot hold" --model $good --prompt-token
 expect_failure "missing --model" 2 "--model" --prompt-tokens $p
 expect_failure "no prompt" 2 "give the prompt" --model $good
 expect_failure "--chat without --prompt" 2 "needs --prompt" --model $good --prompt-tokens $p --chat
-expect_failure "--prompt without a tokenizer" 2 "tokenizer.json" --model $good --prompt "Hello"
-expect_failure "--chat without a tokenizer_config.json" 2 "tokenizer_config.json" --model tests/fixtures/models/gqa --prompt "Hi" \
-  --chat --tokenizer tests/fixtures/tokenizer/bl-llama3.json
+if [ -x "$tokenize" ]; then
+  expect_failure "--prompt without a tokenizer" 2 "tokenizer.json" --model $good --prompt "Hello"
+  expect_failure "--chat without a tokenizer_config.json" 2 "tokenizer_config.json" --model tests/fixtures/models/gqa \
+    --prompt "Hi" --chat --tokenizer tests/fixtures/tokenizer/bl-llama3.json
+else
+  expect_failure "--prompt in a build without the tokenizer" 2 "built without it" --model $good --prompt "Hello"
+fi
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
