@@ -23,12 +23,14 @@ cuda="$(readlink -f /usr/local/cuda)"
   ls -d /usr/bin/mpi* /usr/bin/orte* /usr/bin/ompi* /usr/bin/oshrun /usr/bin/oshcc 2>/dev/null || true
   ls -d "$cuda"/include/nccl* "$cuda"/lib64/libnccl* "$cuda"/targets/*/include/nccl* "$cuda"/targets/*/lib/libnccl* \
     2>/dev/null || true
-} | sort -u | while read -r f; do
+} | while read -r f; do
+  # Whiteouts go where the file physically is: an upper folder on a path through a symlinked
+  # folder (CUDA's targets/x86_64-linux/include -> ../../include) would hide all of the link.
+  if [ -L "$f" ] || [ -f "$f" ]; then echo "$(readlink -f "$(dirname "$f")")/$(basename "$f")"; fi
+done | sort -u | while read -r f; do
   case "$f" in /usr/*) ;; *) continue ;; esac
-  if [ -L "$f" ] || [ -f "$f" ]; then
-    mkdir -p "$scratch/upper/$(dirname "${f#/usr/}")"
-    mknod "$scratch/upper/${f#/usr/}" c 0 0 2>/dev/null || true
-  fi
+  mkdir -p "$scratch/upper/$(dirname "${f#/usr/}")"
+  mknod "$scratch/upper/${f#/usr/}" c 0 0 2>/dev/null || true
 done
 # NCCL as PyTorch's image has it: site-packages/nvidia/nccl/{include,lib} (libnccl.so.2, no dev link).
 cp -a "$cuda"/include/nccl*.h "$scratch/python/nvidia/nccl/include/" 2>/dev/null || true

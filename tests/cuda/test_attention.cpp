@@ -142,6 +142,44 @@ TEST(CudaAttentionDecodeSplits, OutMayAliasQ) {
   }
 }
 
+// Pads every sequence's block table to `width` entries (-1), as a recorded decode step does for its
+// context bucket, so that max_context may exceed every token's position + 1.
+void widen_tables(Batch& b, int64_t width) {
+  const int64_t n_seqs = b.n_seqs();
+  std::vector<int32_t> tables(static_cast<size_t>(n_seqs * width), -1);
+  for (int64_t s = 0; s < n_seqs; ++s) {
+    std::copy_n(b.tables.begin() + s * b.max_blocks, b.max_blocks, tables.begin() + s * width);
+  }
+  b.tables = tables;
+  b.max_blocks = width;
+}
+
+// A graph-recorded decode step plans for a context bucket (max_context above every real
+// context): most splits of most tokens are empty (o = 0, lse = -inf), and the merge must give
+// them weight 0 without a NaN.
+TEST(CudaAttentionDecodeSplits, BucketedMaxContextLeavesEmptySplits) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (DType dt : {DType::kF32, DType::kBF16}) {
+    for (int64_t hd : {16, 128}) {
+      Batch b = make_batch(dt, {8, 2}, hd, 16, decode_batch(kDecodeContexts), 17);
+      widen_tables(b, 1024);
+      b.max_context = 1024 * 16;
+      const std::vector<float> ref = reference(b);
+      EXPECT_LT(rel_error(run(b, Kernel::kAuto), ref), tolerance(dt)) << dtype_name(dt) << " hd " << hd;
+      EXPECT_LT(rel_error(run(b, Kernel::kDecode, {200}), ref), tolerance(dt)) << dtype_name(dt) << " hd " << hd;
+    }
+  }
+}
+
+// 128K context (Llama-3-70B rank at T=8): ~100 splits, partial last tiles and empty splits for
+// the shorter sequences of the batch.
+TEST(CudaAttentionDecodeSplits, LongContext128K) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch({131072, 65537, 1}), 18);
+  const std::vector<float> ref = reference(b);
+  EXPECT_LT(rel_error(run(b, Kernel::kAuto), ref), 1e-2);
+}
+
 // ---- prefill: prompts of 1, 7, 100, 777 tokens, some after earlier cache content ----
 
 const std::vector<SeqSpec> kPrompts = {{0, 1}, {5, 7}, {0, 100}, {300, 777}};
@@ -167,6 +205,16 @@ TEST(CudaAttentionPrefillCases, LargeGroups) {
       Batch b = make_batch(DType::kBF16, h, hd, 16, {{0, 1}, {5, 7}, {40, 100}}, 22);
       EXPECT_LT(rel_error(run(b, Kernel::kPrefill), reference(b)), 1e-2) << "hd " << hd << " " << h.hq << "/" << h.hkv;
     }
+  }
+}
+
+// Groups that do not divide the 32-token tile or the 8-head decode chunk (7, 3, 96).
+TEST(CudaAttentionPrefillCases, IrregularGroups) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (Heads h : {Heads{28, 4}, Heads{12, 4}, Heads{96, 1}}) {
+    Batch b = make_batch(DType::kF32, h, 32, 16, {{0, 37}, {50, 20}, {0, 1}}, 25, true);
+    EXPECT_LT(rel_error(run(b, Kernel::kPrefill), reference(b)), 1e-4) << h.hq << "/" << h.hkv;
+    EXPECT_LT(rel_error(run(b, Kernel::kDecode), reference(b)), 1e-4) << h.hq << "/" << h.hkv;
   }
 }
 

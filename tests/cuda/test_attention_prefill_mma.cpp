@@ -93,6 +93,30 @@ TEST(CudaPrefillMmaCases, InterleavedSequences) {
   }
 }
 
+// Groups that do not divide the 64-row block (7, 3: a token's heads straddle two blocks) and a
+// group larger than the block (96: one token spans two blocks), in order and interleaved.
+TEST(CudaPrefillMmaCases, IrregularGroups) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (int64_t hd : {64, 128}) {
+    for (Heads h : {Heads{28, 4}, Heads{12, 4}, Heads{96, 1}}) {
+      for (bool shuffle : {false, true}) {
+        Batch b = make_batch(DType::kBF16, h, hd, 16, {{0, 37}, {50, 20}, {0, 1}, {5, 11}}, 39, shuffle);
+        EXPECT_LT(rel_error(run_mma(b), reference(b)), kTol)
+            << "hd " << hd << " " << h.hq << "/" << h.hkv << " shuffled " << shuffle;
+      }
+    }
+  }
+}
+
+// A short chunk at the end of a long context (~1100 key tiles per pass).
+TEST(CudaPrefillMmaCases, ChunkAfterLongContext) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (auto [dt, hd] : {std::tuple{DType::kBF16, int64_t{128}}, std::tuple{DType::kF16, int64_t{64}}}) {
+    Batch b = make_batch(dt, {8, 1}, hd, 16, {{70000, 5}, {0, 3}}, 40);
+    EXPECT_LT(rel_error(run_mma(b), reference(b)), kTol) << dtype_name(dt) << " hd " << hd;
+  }
+}
+
 // A decode-shaped batch (one token per sequence) is valid input too; here every token is its own pass.
 TEST(CudaPrefillMmaCases, OneTokenPerSequence) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
