@@ -51,6 +51,31 @@ TEST_P(CudaRmsNorm, MatchesCpuTwin) {
   }
 }
 
+// The model's two aliasing patterns of the fused op: out = residual (x += h; h = norm(x), mid
+// layer) and out = x (x += h; x = norm(x), before the LM head).
+TEST(CudaRmsNormAliasing, OutMayAliasResidualOrX) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const DType dt = DType::kBF16;
+  const int64_t n = 3, d = 1000;
+  const std::vector<float> x = round_to(normal_vec(n * d, 11), dt), r = round_to(normal_vec(n * d, 12), dt);
+  const std::vector<float> w = round_to(normal_vec(d, 13, 1.0f), dt);
+  std::vector<float> xr = x;
+  for (size_t i = 0; i < xr.size(); ++i) xr[i] += r[i];
+  xr = round_to(xr, dt);
+  std::vector<float> ref(n * d);
+  cpu::rmsnorm({Tensor::view(xr.data(), DType::kF32, {n, d}),
+                Tensor::view(const_cast<float*>(w.data()), DType::kF32, {d}),
+                Tensor::view(ref.data(), DType::kF32, {n, d}), 1e-5f});
+  for (bool out_is_residual : {true, false}) {
+    Tensor gx = upload(x, dt, {n, d}), gr = upload(r, dt, {n, d}), gw = upload(w, dt, {d});
+    cuda::rmsnorm({gx, gr, gw, out_is_residual ? gr : gx, 1e-5f}, nullptr);
+    EXPECT_LT(rel_error(download(out_is_residual ? gr : gx), ref), test::tolerance(dt)) << out_is_residual;
+    if (out_is_residual) {
+      EXPECT_LT(rel_error(download(gx), xr), test::tolerance(dt));
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaRmsNorm,
                          ::testing::Combine(::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                                             ::testing::Values<int64_t>(128, 1000, 8192),
