@@ -158,8 +158,9 @@ class Ops {
   virtual void swiglu(const SwigluArgs& a) = 0;
   virtual void add(const Tensor& x, Tensor y) = 0;  // y += x, same shape
   // Graphs: run `record` (a fixed sequence of ops on this backend's stream) as a replayable
-  // graph cached under `key`: the first call records it, later calls replay it, so every tensor
-  // it touches must keep its address while the key is in use. Backends without graphs run it.
+  // graph cached under `key`: the first call runs it directly (a warm-up), the second records it,
+  // later calls replay it, so every tensor it touches must keep its address while the key is in
+  // use. Backends without graphs run it.
   virtual bool supports_graphs() const { return false; }
   virtual void run_graph(const std::string& key, const std::function<void()>& record) {
     (void)key;

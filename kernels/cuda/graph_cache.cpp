@@ -9,10 +9,16 @@ GraphCache::~GraphCache() { clear(); }
 void GraphCache::clear() {
   for (auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);  // no throw: teardown path
   graphs_.clear();
+  warmed_.clear();
 }
 
 void GraphCache::run(const std::string& key, cudaStream_t stream, const std::function<void()>& record) {
   auto it = graphs_.find(key);
+  if (it == graphs_.end() && warmed_.count(key) == 0) {
+    record();  // direct launches; the key is recorded only once this has succeeded
+    warmed_.insert(key);
+    return;
+  }
   if (it == graphs_.end()) {
     // ThreadLocal: another thread's unrelated CUDA calls do not invalidate this capture.
     GQA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));

@@ -1,5 +1,5 @@
-// CUDA graphs (kernels/cuda/graph_cache.h, CudaOps::run_graph): a key is recorded once and then
-// replayed; a replay reads the device buffers as they are at launch (inputs uploaded before
+// CUDA graphs (kernels/cuda/graph_cache.h, CudaOps::run_graph): a key runs directly once (a
+// warm-up), is recorded at its second run and then replayed; a replay reads the device buffers as they are at launch (inputs uploaded before
 // run_graph), never values baked in at recording; an upload while recording is refused (its
 // pinned staging slot would be re-read, stale, at every replay); a failed recording leaves no
 // entry and the stream usable, so the same key records cleanly afterwards.
@@ -44,7 +44,7 @@ TEST_F(CudaGraphs, RecordsOnceAndReplaysCurrentInputs) {
     for (size_t i = 0; i < want.size(); ++i) want[i] = yv[i] + xv[i];
     EXPECT_EQ(test::to_host(*ops_, y), want) << "step " << step;
   }
-  EXPECT_EQ(recorded, 1);
+  EXPECT_EQ(recorded, 2);  // the direct warm-up, then the recording; steps 2 and 3 replay
   EXPECT_EQ(graphs.size(), 1u);
 }
 
@@ -52,12 +52,13 @@ TEST_F(CudaGraphs, UploadWhileRecordingIsRefusedAndTheKeyRecordsLater) {
   const int64_t n = 2, d = 16;
   Tensor x = ops_->alloc(DType::kF32, {n, d}), y = ops_->alloc(DType::kF32, {n, d});
   std::vector<float> xv = test::random_vec(n * d, 700), yv(n * d, 0.0f);
+  ops_->run_graph("step", [&] { ops_->upload_f32(xv.data(), x); });  // the warm-up runs directly: allowed
   test::expect_error([&] { ops_->run_graph("step", [&] { ops_->upload_f32(xv.data(), x); }); },
                      "upload before run_graph");
   // The failed recording ended the capture: the stream takes ordinary work and the same key again.
   ops_->upload_f32(xv.data(), x);
   ops_->upload_f32(yv.data(), y);
-  ops_->run_graph("step", [&] { ops_->add(x, y); });
+  ops_->run_graph("step", [&] { ops_->add(x, y); });  // recorded and launched: y = x
   EXPECT_EQ(test::to_host(*ops_, y), xv);
   ops_->run_graph("step", [&] { ADD_FAILURE() << "recorded twice"; });  // replays: y = 2 x
   std::vector<float> twice(xv.size());
@@ -69,6 +70,8 @@ TEST_F(CudaGraphs, FailedRecordingLeavesNoEntry) {
   Tensor x = ops_->alloc(DType::kF32, {8}), y = ops_->alloc(DType::kF32, {8});
   const Tensor wrong = ops_->alloc(DType::kF32, {9});  // allocated outside the recording
   cuda::GraphCache graphs;
+  graphs.run("k", ops_->cuda_stream(), [&] { ops_->add(x, y); });  // the warm-up: direct, no graph
+  EXPECT_EQ(graphs.size(), 0u);
   EXPECT_THROW(graphs.run("k", ops_->cuda_stream(),
                           [&] {
                             ops_->add(x, y);
@@ -79,8 +82,9 @@ TEST_F(CudaGraphs, FailedRecordingLeavesNoEntry) {
   // A host-side check failing inside the recording (here: a shape mismatch) behaves the same.
   EXPECT_THROW(graphs.run("k", ops_->cuda_stream(), [&] { ops_->add(x, wrong); }), Error);
   EXPECT_EQ(graphs.size(), 0u);
-  std::vector<float> ones(8, 1.0f);
+  std::vector<float> ones(8, 1.0f), zeros(8, 0.0f);
   ops_->upload_f32(ones.data(), x);
+  ops_->upload_f32(zeros.data(), y);
   graphs.run("k", ops_->cuda_stream(), [&] { ops_->add(x, y); });
   EXPECT_EQ(graphs.size(), 1u);
   EXPECT_EQ(test::to_host(*ops_, y), ones);
