@@ -1,5 +1,7 @@
 #include "kernels/cuda/gemm.h"
 
+#include <cstdint>
+
 #include "kernels/cuda/bias_add.h"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
@@ -30,6 +32,7 @@ struct Gemm::Plan {
   cublasLtMatmulDesc_t op = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulAlgo_t algo{};
+  bool legacy = false;  // cuBLASLt has no algorithm for this key: cublasGemmEx instead
   ~Plan() {  // no throw from a destructor: statuses are ignored
     if (c) cublasLtMatrixLayoutDestroy(c);
     if (b) cublasLtMatrixLayoutDestroy(b);
@@ -38,7 +41,7 @@ struct Gemm::Plan {
   }
 };
 
-Gemm::Gemm(size_t workspace_bytes) : workspace_bytes_(workspace_bytes) {
+Gemm::Gemm(size_t workspace_bytes, bool force_legacy) : workspace_bytes_(workspace_bytes), force_legacy_(force_legacy) {
   GQA_CUBLAS_CHECK(cublasLtCreate(&handle_));
   if (workspace_bytes_ > 0) {
     const cudaError_t err = cudaMalloc(&workspace_, workspace_bytes_);
@@ -51,6 +54,7 @@ Gemm::Gemm(size_t workspace_bytes) : workspace_bytes_(workspace_bytes) {
 
 Gemm::~Gemm() {
   plans_.clear();
+  if (legacy_) cublasDestroy(legacy_);
   if (workspace_) cudaFree(workspace_);
   if (handle_) cublasLtDestroy(handle_);
 }
@@ -87,12 +91,13 @@ const Gemm::Plan& Gemm::plan_for(const Key& key) {
   }
   cublasLtMatmulHeuristicResult_t result{};
   int returned = 0;
-  GQA_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, p->op, p->a, p->b, p->c, p->c, pref, 1, &result, &returned));
-  GQA_CHECK(returned > 0, "cuda matmul: cuBLASLt has no algorithm for " << dtype_name(static_cast<DType>(dtype))
-                                                                        << " x [" << n << ", " << k << "] W [" << m
-                                                                        << ", " << k << "] (alignments x " << align_x
-                                                                        << ", w " << align_w << ", y " << align_y
-                                                                        << " bytes)");
+  const cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(handle_, p->op, p->a, p->b, p->c, p->c, pref, 1, &result, &returned);
+  if (force_legacy_ || st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && returned == 0)) {
+    p->legacy = true;  // e.g. a 2-byte-aligned bf16 row slice: cublasGemmEx takes any alignment
+    return *plans_.emplace(key, std::move(p)).first->second;
+  }
+  GQA_CUBLAS_CHECK(st);
   p->algo = result.algo;
   return *plans_.emplace(key, std::move(p)).first->second;
 }
@@ -117,10 +122,30 @@ void Gemm::run(const MatmulArgs& a, cudaStream_t stream) {
                   alignment_of(a.y.data())};
     const Plan& p = plan_for(key);
     const float alpha = 1.0f, beta = 0.0f;  // beta = 0: y is not read, so stale NaNs cannot leak
-    GQA_CUBLAS_CHECK(cublasLtMatmul(handle_, p.op, &alpha, a.w.data(), p.a, a.x.data(), p.b, &beta, a.y.data(), p.c,
-                                    a.y.data(), p.c, &p.algo, workspace_, workspace_bytes_, stream));
+    if (p.legacy) {
+      run_legacy(a, n, m, k, stream);
+    } else {
+      GQA_CUBLAS_CHECK(cublasLtMatmul(handle_, p.op, &alpha, a.w.data(), p.a, a.x.data(), p.b, &beta, a.y.data(),
+                                      p.c, a.y.data(), p.c, &p.algo, workspace_, workspace_bytes_, stream));
+    }
   }
   if (a.bias.defined()) bias_add({a.bias, a.y}, stream);
+}
+
+// The same TN GEMM through the classic API. Its handle shares the workspace (same stream, one
+// GEMM at a time), so it allocates nothing per call and can be recorded into a graph.
+void Gemm::run_legacy(const MatmulArgs& a, int64_t n, int64_t m, int64_t k, cudaStream_t stream) {
+  GQA_CHECK(n <= INT32_MAX && m <= INT32_MAX && k <= INT32_MAX,
+            "cuda matmul: dimensions exceed cublasGemmEx's int range: n " << n << ", m " << m << ", k " << k);
+  if (legacy_ == nullptr) GQA_CUBLAS_CHECK(cublasCreate(&legacy_));
+  // cublasSetStream resets the handle to cuBLAS's own workspace pool: ours is set after it.
+  GQA_CUBLAS_CHECK(cublasSetStream(legacy_, stream));
+  if (workspace_ != nullptr) GQA_CUBLAS_CHECK(cublasSetWorkspace(legacy_, workspace_, workspace_bytes_));
+  const cudaDataType_t t = cuda_type(a.x.dtype());
+  const float alpha = 1.0f, beta = 0.0f;
+  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+  GQA_CUBLAS_CHECK(cublasGemmEx(legacy_, CUBLAS_OP_T, CUBLAS_OP_N, mi, ni, ki, &alpha, a.w.data(), t, ki, a.x.data(),
+                                t, ki, &beta, a.y.data(), t, mi, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace gqa::cuda

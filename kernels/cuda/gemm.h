@@ -1,13 +1,16 @@
 // GEMMs on the GPU through cuBLASLt: y[n, m] = x[n, k] W[m, k]^T (+ bias[m]), W in
 // torch.nn.Linear layout. f32, f16 or bf16 operands (x, w, y, bias one dtype), fp32 accumulation
 // (CUBLAS_COMPUTE_32F: no TF32 for f32, so f32 results track the CPU reference tightly), output
-// rounded once to the dtype. The bias is added by a separate kernel after the GEMM.
+// rounded once to the dtype. The bias is added by a separate kernel after the GEMM. Where
+// cuBLASLt offers no algorithm (e.g. a 2-byte-aligned row slice of a bf16 output), the same GEMM
+// goes through cublasGemmEx, which takes any alignment.
 //
 // Row-major y = x W^T is, in cuBLAS's column-major terms, Y^T (m x n) = op(A) B with A = W read
 // as a k x m column-major matrix (transposed) and B = x^T read as k x n: the "TN" GEMM.
 #pragma once
 
 #include <cublasLt.h>
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -21,13 +24,13 @@ namespace gqa::cuda {
 
 class Gemm {
  public:
-  explicit Gemm(size_t workspace_bytes = size_t{32} << 20);
+  // force_legacy (for tests): every GEMM through cublasGemmEx, the fallback path.
+  explicit Gemm(size_t workspace_bytes = size_t{32} << 20, bool force_legacy = false);
   ~Gemm();
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;
 
-  // Throws gqa::Error for bad shapes/dtypes, overlapping output, or when cuBLASLt offers no
-  // algorithm for the shape and pointer alignments.
+  // Throws gqa::Error for bad shapes/dtypes or an overlapping output.
   void run(const MatmulArgs& a, cudaStream_t stream);
 
  private:
@@ -35,10 +38,13 @@ class Gemm {
   // dtype, n, m, k, alignment of x, w, y in bytes
   using Key = std::tuple<int, int64_t, int64_t, int64_t, uint32_t, uint32_t, uint32_t>;
   const Plan& plan_for(const Key& key);
+  void run_legacy(const MatmulArgs& a, int64_t n, int64_t m, int64_t k, cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
+  cublasHandle_t legacy_ = nullptr;  // made on the first GEMM cuBLASLt cannot serve
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
+  bool force_legacy_ = false;
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };
 

@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/gemm.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace gqa {
@@ -37,6 +39,8 @@ class CudaOpsTest : public ::testing::TestWithParam<DType> {
   Tensor dev(const std::vector<float>& v, Shape shape) { return test::to_device(*ops_, v, dt_, std::move(shape)); }
   Tensor poisoned(Shape shape) { return test::poisoned(*ops_, dt_, std::move(shape)); }
   std::vector<float> host(const Tensor& t) { return test::to_host(*ops_, t); }
+  // The matmul cases through `run`, against the CPU reference (defined with the Matmul tests).
+  void check_matmul_cases(const std::function<void(const MatmulArgs&)>& run);
 
   DType dt_ = DType::kF32;
   std::unique_ptr<cuda::CudaOps> ops_;
@@ -73,7 +77,7 @@ struct MatmulCase {
   bool y_slice = false;  // y is rows [1, n + 1) of a bigger tensor (the model's per-row logits)
 };
 
-TEST_P(CudaOpsTest, Matmul) {
+void CudaOpsTest::check_matmul_cases(const std::function<void(const MatmulArgs&)>& run) {
   // x at 16 (k 120, offset 3), 128, 16 and 8 bytes of alignment in bf16; y at 2 (m 21) and 80 bytes.
   const MatmulCase cases[] = {{1, 256, 384, false, 0},     {1, 256, 384, true, 0},      {7, 100, 33, true, 0},
                               {33, 512, 1000, false, 0},   {16, 120, 96, true, 3},      {2, 64, 4096, false, 1},
@@ -89,11 +93,21 @@ TEST_P(CudaOpsTest, Matmul) {
 
     Tensor gx = dev(x_all, {rows, c.k}).slice_rows(c.row_offset, rows);
     Tensor out = c.y_slice ? poisoned({c.n + 1, c.m}).slice_rows(1, c.n + 1) : poisoned({c.n, c.m});
-    ops_->matmul({gx, dev(w, {c.m, c.k}), c.bias ? dev(b, {c.m}) : Tensor(), out});
+    run({gx, dev(w, {c.m, c.k}), c.bias ? dev(b, {c.m}) : Tensor(), out});
     EXPECT_LT(rel_error(host(out), ref), tolerance(dt_, 1e-4))
         << "n " << c.n << " k " << c.k << " m " << c.m << " bias " << c.bias << " row offset " << c.row_offset
         << " y slice " << c.y_slice;
   }
+}
+
+TEST_P(CudaOpsTest, Matmul) {
+  check_matmul_cases([&](const MatmulArgs& a) { ops_->matmul(a); });
+}
+
+// The fallback for shapes and alignments cuBLASLt cannot serve, forced on every case.
+TEST_P(CudaOpsTest, MatmulThroughCublasGemmEx) {
+  cuda::Gemm legacy(size_t{32} << 20, /*force_legacy=*/true);
+  check_matmul_cases([&](const MatmulArgs& a) { legacy.run(a, ops_->cuda_stream()); });
 }
 
 TEST_P(CudaOpsTest, Rope) {
