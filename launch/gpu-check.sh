@@ -278,6 +278,7 @@ fi  # mode = check
 failed=0
 for s in "${states[@]}"; do [ "$s" = FAIL ] && failed=$((failed + 1)); done
 report="bench/results/gpu-check-${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
+[ "$gpu_name" = nogpu ] && report="$logs/gpu-check-nogpu.md"  # bench/results/ holds runs on a GPU only
 {
   echo "# gpu-check on ${gpu_name} ($(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
   echo
