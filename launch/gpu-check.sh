@@ -13,10 +13,12 @@
 # bench/results/gpu-check-<gpu>-<date>.md. Every step has a timeout; the exit status is non-zero
 # if any step failed.
 #
-# --bench (issue 5) replaces steps 3-6 with gqa-bench inside one 10-minute box: configure, build
-# only gqa-bench (time-boxed), then `gqa-bench --all` with the time that is left as its budget
-# (each of its sections is time-boxed inside; the 8B comparison uses 8 of the 32 layers to fit);
-# its report (bench/results/<gpu>-<date>.md) is printed last, after the step summary.
+# --bench (issue 5) replaces steps 3-7 with gqa-bench inside one box: configure, build only
+# gqa-bench (time-boxed), then `gqa-bench --all` with the time that is left as its budget (each
+# of its sections is time-boxed inside; the 8B comparison uses 8 of the 32 layers to fit); its
+# report (bench/results/<gpu>-<date>.md) is printed last, after the step summary.
+# --all does both in one box (one device call): one build, steps 3-6, gqa-bench with what is left
+# less GQA_MEMCHECK_RESERVE_S (default 90), then step 7 (memcheck) in the rest.
 #
 # The whole run fits a box (GQA_CHECK_BUDGET_S, default 540 s, so one device call of 600 s returns
 # its summary): every step's timeout is cut to what is left, and steps that no longer fit are
@@ -25,7 +27,7 @@
 # sources launch/device-env.sh, which uses .devdeps/ (launch/device-deps.sh; carry it) for what
 # the GPU image lacks. With $OUT set (the device tool), the report and the logs are copied there.
 #
-# usage: launch/gpu-check.sh [--bench]  (from anywhere; works in the repository root)
+# usage: launch/gpu-check.sh [--bench | --all]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
 #        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540);
 #        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),
@@ -36,8 +38,9 @@ mode=check
 case "${1:-}" in
   "") ;;
   --bench) mode=bench ;;
+  --all) mode=all ;;
   -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
-  *) echo "usage: launch/gpu-check.sh [--bench]" >&2; exit 2 ;;
+  *) echo "usage: launch/gpu-check.sh [--bench | --all]" >&2; exit 2 ;;
 esac
 bench_total_s="${GQA_BENCH_TOTAL_S:-500}"
 # --bench: configure and build must leave gqa-bench most of the box.
@@ -57,6 +60,9 @@ if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then ex
 t_start=$SECONDS
 budget_s="${GQA_CHECK_BUDGET_S:-540}"
 [ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
+checking=0 benching=0  # which parts run: check (steps 3-7), bench (gqa-bench)
+[ "$mode" != bench ] && checking=1
+[ "$mode" != check ] && benching=1
 left_s() { echo $((budget_s - (SECONDS - t_start))); }
 
 names=()
@@ -152,30 +158,16 @@ built=0
 build_targets=(--target gqa-generate gqa-attn-bench mpi_test_cuda_communicator mpi_test_cuda_model_mpi)
 for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=("cuda_$t"); done
 [ "$mode" = bench ] && build_targets=(--target gqa-bench)
+[ "$mode" = all ] && build_targets+=(gqa-bench)
 if [ $configured -eq 1 ] && step "build (${#build_targets[@]} targets)" "$build_limit" \
      cmake --build "$build" -j "$jobs" "${build_targets[@]}"; then
   built=1
 fi
 
-# --- bench mode: gqa-bench in what is left of the box ---------------------------------------------
 bench_report=""
 bench_log=""
-if [ "$mode" = bench ]; then
-  left=$((bench_total_s - (SECONDS - t_start) - 20))
-  if [ $built -ne 1 ]; then
-    record "gqa-bench --all" SKIP "not built"
-  elif [ $left -lt 60 ]; then
-    record "gqa-bench --all" SKIP "only ${left}s of the ${bench_total_s}s box left after the build"
-  else
-    bench_report="bench/results/${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
-    # shellcheck disable=SC2086  # GQA_BENCH_ARGS is a list of flags
-    step "gqa-bench --all" $((left + 15)) "$build/bin/gqa-bench" --all --budget-s "$left" \
-      --peer-layers "${GQA_BENCH_PEER_LAYERS:-8}" --out "$bench_report" ${GQA_BENCH_ARGS:-}
-  fi
-fi
-
-# Steps 3-6 are the check; --bench skips them (the block ends before the summary).
-if [ "$mode" = check ]; then
+# Steps 3-6 are the check; --bench skips them.
+if [ $checking -eq 1 ]; then
 
 # --- 3. GPU tests -----------------------------------------
 if [ $built -eq 1 ]; then
@@ -257,9 +249,27 @@ else
   record "gqa-attn-bench" SKIP "$bench not built"
   bench_log=""
 fi
+fi  # checking
+
+# --- gqa-bench (--bench, --all) in what is left of the box ------------------------------------
+if [ $benching -eq 1 ]; then
+  left=$((bench_total_s - (SECONDS - t_start) - 20))
+  if [ "$mode" = all ]; then left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-90} - 40 )); fi
+  if [ $built -ne 1 ]; then
+    record "gqa-bench --all" SKIP "not built"
+  elif [ $left -lt 60 ]; then
+    record "gqa-bench --all" SKIP "only ${left}s of the box left for it"
+  else
+    bench_report="bench/results/${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
+    # shellcheck disable=SC2086  # GQA_BENCH_ARGS is a list of flags
+    step "gqa-bench --all" $((left + 15)) "$build/bin/gqa-bench" --all --budget-s "$left" \
+      --peer-layers "${GQA_BENCH_PEER_LAYERS:-8}" --out "$bench_report" ${GQA_BENCH_ARGS:-}
+  fi
+fi
+
 
 # --- 7. the kernel tests again under compute-sanitizer memcheck (slowest: last) ------------------
-if [ $built -eq 1 ]; then
+if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
   sanitizer=$(command -v compute-sanitizer || true)
   [ -n "$sanitizer" ] || [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || sanitizer=/usr/local/cuda/bin/compute-sanitizer
   if [ -z "$sanitizer" ]; then
@@ -272,7 +282,6 @@ if [ $built -eq 1 ]; then
     done
   fi
 fi
-fi  # mode = check
 
 # --- summary (printed last) ---------------------------------------------------------------------
 failed=0
