@@ -16,15 +16,25 @@
 
 Each prints progress, then one line "GQA_BENCH_JSON {...}" that gqa-bench reads; a missing torch
 or transformers gives {"status": "skipped", "reason": ...}.
+
+Smoke test without a GPU: GQA_PEER_DEVICE=cpu generates the weights and runs HF on the CPU (slow,
+the numbers mean nothing; 1 layer is about 2.5 GB), e.g.
+  GQA_PEER_DEVICE=cpu python3 hf_decode_bench.py write --dir /tmp/x --layers 1 --prompt-len 8
+  GQA_PEER_DEVICE=cpu python3 hf_decode_bench.py bench --dir /tmp/x --prompt-file /tmp/x/prompt.json --new-tokens 4
+Unset (the default, and what gqa-bench runs) it is "cuda": the GPU when there is one.
 """
 import argparse
 import json
+import math
 import os
 import signal
 import sys
 import time
 
+STARTED = time.monotonic()  # --time-budget counts from here: gqa-bench's timeout includes the imports
+
 RESULT_PREFIX = "GQA_BENCH_JSON "
+DEVICE = os.environ.get("GQA_PEER_DEVICE", "cuda")  # "cpu": smoke test only, see above
 SHAPE = dict(hidden=4096, heads=32, kv_heads=8, head_dim=128, ffn=14336, vocab=128256)
 
 
@@ -57,6 +67,21 @@ def layer_shapes(i):
             (p + "mlp.up_proj.weight", (f, d)), (p + "mlp.down_proj.weight", (d, f))]
 
 
+def shard_plan(layers):
+    """[(file name, [(tensor name, shape)])]: embeddings, then 4 layers a shard, then norm + lm_head."""
+    d, vocab = SHAPE["hidden"], SHAPE["vocab"]
+    groups = [[("model.embed_tokens.weight", (vocab, d))]]
+    groups += [sum((layer_shapes(i) for i in range(g, min(g + 4, layers))), []) for g in range(0, layers, 4)]
+    groups += [[("model.norm.weight", (d,)), ("lm_head.weight", (vocab, d))]]
+    return [(f"model-{n + 1:05d}-of-{len(groups):05d}.safetensors", group) for n, group in enumerate(groups)]
+
+
+def index_json(plan):
+    weight_map = {name: fname for fname, group in plan for name, _ in group}
+    total = sum(2 * math.prod(shape) for _, group in plan for _, shape in group)  # bf16
+    return {"metadata": {"total_size": total}, "weight_map": weight_map}
+
+
 def random_tensor(torch, gen, shape, name, device):
     if len(shape) == 1:  # norm weights
         return torch.ones(shape, dtype=torch.bfloat16)
@@ -69,27 +94,22 @@ def write(args):
     import torch
     from safetensors.torch import save_file
     os.makedirs(args.dir, exist_ok=True)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = "cuda" if DEVICE == "cuda" and torch.cuda.is_available() else "cpu"
     gen = torch.Generator(device=device)
     gen.manual_seed(args.seed)
-    d, vocab = SHAPE["hidden"], SHAPE["vocab"]
-    groups = [[("model.embed_tokens.weight", (vocab, d))]]
-    groups += [sum((layer_shapes(i) for i in range(g, min(g + 4, args.layers))), []) for g in range(0, args.layers, 4)]
-    groups += [[("model.norm.weight", (d,)), ("lm_head.weight", (vocab, d))]]
-    weight_map, total = {}, 0
-    for n, group in enumerate(groups):
-        fname = f"model-{n + 1:05d}-of-{len(groups):05d}.safetensors"
+    plan = shard_plan(args.layers)
+    index = index_json(plan)
+    total = index["metadata"]["total_size"]
+    for fname, group in plan:
         tensors = {name: random_tensor(torch, gen, shape, name, device) for name, shape in group}
         save_file(tensors, os.path.join(args.dir, fname), metadata={"format": "pt"})
-        for name, t in tensors.items():
-            weight_map[name] = fname
-            total += t.numel() * 2
         print(f"wrote {fname} ({len(tensors)} tensors)", flush=True)
+        del tensors
     with open(os.path.join(args.dir, "model.safetensors.index.json"), "w") as f:
-        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f)
+        json.dump(index, f)
     with open(os.path.join(args.dir, "config.json"), "w") as f:
         json.dump(config_json(args.layers), f, indent=1)
-    prompt = torch.randint(0, vocab, (args.prompt_len,), generator=torch.Generator().manual_seed(args.seed))
+    prompt = torch.randint(0, SHAPE["vocab"], (args.prompt_len,), generator=torch.Generator().manual_seed(args.seed))
     with open(os.path.join(args.dir, "prompt.json"), "w") as f:
         json.dump({"prompt": prompt.tolist()}, f)
     what = (f"Llama-3-8B shape with {args.layers} of 32 layers, {total / 1e9:.1f} GB bf16, "
@@ -115,7 +135,7 @@ def load_model(torch, transformers, path):
     dtype_kw = "dtype" if major >= 5 else "torch_dtype"  # transformers 4 spells it torch_dtype
     model = transformers.LlamaForCausalLM.from_pretrained(path, attn_implementation="sdpa",
                                                           **{dtype_kw: torch.bfloat16})
-    return model.to("cuda").eval()
+    return model.to(DEVICE).eval()
 
 
 def generate_once(torch, model, prompt, new_tokens):
@@ -125,11 +145,13 @@ def generate_once(torch, model, prompt, new_tokens):
     gc.max_new_tokens = new_tokens
     gc.min_new_tokens = new_tokens
     gc.pad_token_id = 0
+    gc.eos_token_id = None  # as gqa-bench's Generator (no eos_ids): exactly N tokens, none masked or stopped on
     gc.disable_compile = True  # our own torch.compile below, or none: never generate()'s automatic one
     streamer = TimingStreamer()
     with torch.inference_mode():
         out = model.generate(prompt, generation_config=gc, streamer=streamer)
-    torch.cuda.synchronize()
+    if prompt.device.type == "cuda":
+        torch.cuda.synchronize()
     tokens = out[0, prompt.shape[1]:].tolist()
     dt = streamer.times[-1] - streamer.times[1]  # first generated token -> last
     return (len(tokens) - 1) / dt, tokens
@@ -139,10 +161,23 @@ class Timeout(Exception):
     pass
 
 
+def describe_error(e):
+    """One line: the type and the first line of the message, with the next line when that one only
+    introduces it (torch.compile wraps errors, a Timeout included, as "backend='inductor' raised:")."""
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    msg = lines[0] if lines else ""
+    if msg.endswith(":") and len(lines) > 1:
+        msg += " " + lines[1]
+    return f"{type(e).__name__}: {msg[:300]}"
+
+
 def run_mode(torch, model, prompt, args, compiled, limit_s):
     """A warm-up generation (at the timed length when compiled: it compiles for the static cache's
     shape and captures the CUDA graphs), then the timed one."""
+    fired = []
+
     def on_alarm(signum, frame):
+        fired.append(True)
         raise Timeout(f"gave up after {limit_s:.0f} s")
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(max(1, int(limit_s)))
@@ -153,7 +188,9 @@ def run_mode(torch, model, prompt, args, compiled, limit_s):
         tps, tokens = generate_once(torch, model, prompt, args.new_tokens)
         return {"tokens_per_s": tps, "tokens": tokens}
     except Exception as e:  # noqa: BLE001 - report any failure of this mode, keep the other
-        return {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"}
+        if fired and not isinstance(e, Timeout):  # torch.compile re-raises it wrapped, or as something else
+            return {"error": f"Timeout: gave up after {limit_s:.0f} s (raised as {type(e).__name__})"}
+        return {"error": describe_error(e)}
     finally:
         signal.alarm(0)
 
@@ -161,18 +198,19 @@ def run_mode(torch, model, prompt, args, compiled, limit_s):
 def bench(args):
     import torch
     import transformers
-    if not torch.cuda.is_available():
+    if DEVICE == "cuda" and not torch.cuda.is_available():
         emit({"status": "skipped", "reason": "torch sees no CUDA device"})
         return
     t0 = time.monotonic()
+    print(f"torch and transformers imported in {t0 - STARTED:.1f} s", flush=True)
     with open(args.prompt_file) as f:
         ids = json.load(f)["prompt"]
     model = load_model(torch, transformers, args.dir)
-    prompt = torch.tensor([ids], device="cuda")
+    prompt = torch.tensor([ids], device=DEVICE)
     print(f"loaded {args.dir} in {time.monotonic() - t0:.1f} s", flush=True)
     modes = []
     for name, compiled in (("eager, static cache", False), ("torch.compile reduce-overhead, static cache", True)):
-        left = args.time_budget - (time.monotonic() - t0)
+        left = args.time_budget - (time.monotonic() - STARTED)
         if left < 10:
             modes.append({"mode": name, "error": "skipped: time budget"})
             continue
@@ -198,7 +236,8 @@ def main():
     b.add_argument("--dir", required=True)
     b.add_argument("--prompt-file", required=True)
     b.add_argument("--new-tokens", type=int, default=512)
-    b.add_argument("--time-budget", type=float, default=300)
+    b.add_argument("--time-budget", type=float, default=300,
+                   help="seconds from the script's start; a mode still running then stops and reports an error")
     args = p.parse_args()
     try:
         import torch  # noqa: F401

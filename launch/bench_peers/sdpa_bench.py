@@ -9,20 +9,33 @@ after --warmup; K/V copies rotated so successive calls read different memory.
 
 Prints progress, then one line "GQA_BENCH_JSON {...}" that gqa-bench reads:
   {"status": "ok", "torch": ..., "how": ..., "rows": [{"context", "batch", "us", "kv_bytes", "mode"}]}
-or {"status": "skipped", "reason": ...} when torch or a GPU is missing.
+or {"status": "skipped", "reason": ...} when torch or a GPU is missing. A shape that fails (out of
+memory, no SDPA kernel, ...) gets an "error" in its row instead of "us"/"kv_bytes".
+
+Smoke test without a GPU: GQA_PEER_DEVICE=cpu runs the same code on the CPU, timed by the host
+clock (no spin, no L2 flush; the numbers mean nothing), e.g.
+  GQA_PEER_DEVICE=cpu python3 sdpa_bench.py --contexts 256,1K --batches 1,2 --runs 2 --warmup 1
+Unset (the default, and what gqa-bench runs) it is "cuda".
 """
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
 
 RESULT_PREFIX = "GQA_BENCH_JSON "
+DEVICE = os.environ.get("GQA_PEER_DEVICE", "cuda")  # "cpu": smoke test only, see above
 
 
 def emit(obj):
     print(RESULT_PREFIX + json.dumps(obj), flush=True)
+
+
+def first_line(e):
+    lines = str(e).strip().splitlines()
+    return lines[0][:200] if lines else ""
 
 
 def sizes(text):
@@ -44,8 +57,8 @@ def make_attention(torch, F):
         g = q.shape[1] // k.shape[1]
         return F.scaled_dot_product_attention(q, k.repeat_interleave(g, 1), v.repeat_interleave(g, 1))
 
-    q = torch.randn(1, 8, 1, 64, device="cuda", dtype=torch.bfloat16)
-    kv = torch.randn(1, 1, 16, 64, device="cuda", dtype=torch.bfloat16)
+    q = torch.randn(1, 8, 1, 64, device=DEVICE, dtype=torch.bfloat16)
+    kv = torch.randn(1, 1, 16, 64, device=DEVICE, dtype=torch.bfloat16)
     try:
         gqa(q, kv, kv)
         return gqa, "enable_gqa=True"
@@ -57,9 +70,17 @@ def time_one(torch, attn, args, ctx, batch, flush, l2_bytes):
     hq, hkv, hd = args.q_heads, args.kv_heads, args.head_dim
     kv_bytes = 2 * batch * hkv * ctx * hd * 2
     copies = max(2, math.ceil(4 * l2_bytes / kv_bytes))
-    q = torch.randn(batch, hq, 1, hd, device="cuda", dtype=torch.bfloat16)
-    ks = [torch.rand(batch, hkv, ctx, hd, device="cuda", dtype=torch.bfloat16) * 2 - 1 for _ in range(copies)]
-    vs = [torch.rand(batch, hkv, ctx, hd, device="cuda", dtype=torch.bfloat16) * 2 - 1 for _ in range(copies)]
+    q = torch.randn(batch, hq, 1, hd, device=DEVICE, dtype=torch.bfloat16)
+    ks = [torch.rand(batch, hkv, ctx, hd, device=DEVICE, dtype=torch.bfloat16) * 2 - 1 for _ in range(copies)]
+    vs = [torch.rand(batch, hkv, ctx, hd, device=DEVICE, dtype=torch.bfloat16) * 2 - 1 for _ in range(copies)]
+    if DEVICE != "cuda":  # smoke test: host clock, nothing to flush or queue ahead
+        times = []
+        for i in range(args.warmup + args.runs):
+            t = time.perf_counter()
+            attn(q, ks[i % copies], vs[i % copies])
+            if i >= args.warmup:
+                times.append((time.perf_counter() - t) * 1e6)
+        return statistics.median(times), kv_bytes
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     times = []
     for i in range(args.warmup + args.runs):
@@ -91,13 +112,21 @@ def main():
     except Exception as e:  # noqa: BLE001 - any import failure means no peer here
         emit({"status": "skipped", "reason": f"torch not importable: {e}"})
         return 0
-    if not torch.cuda.is_available():
+    cuda = DEVICE == "cuda"
+    if cuda and not torch.cuda.is_available():
         emit({"status": "skipped", "reason": "torch sees no CUDA device"})
         return 0
     t0 = time.monotonic()
-    l2_bytes = torch.cuda.get_device_properties(0).L2_cache_size
-    flush = torch.empty(l2_bytes, dtype=torch.int32, device="cuda")  # 4 bytes each: 4x the L2
-    attn, mode = make_attention(torch, F)
+    if cuda:
+        l2_bytes = torch.cuda.get_device_properties(0).L2_cache_size
+        flush = torch.empty(l2_bytes, dtype=torch.int32, device="cuda")  # 4 bytes each: 4x the L2
+    else:
+        l2_bytes, flush = 0, None
+    try:
+        attn, mode = make_attention(torch, F)
+    except Exception as e:  # noqa: BLE001 - no working SDPA at all: say so in the result line
+        emit({"status": "skipped", "reason": f"SDPA failed: {type(e).__name__}: {first_line(e)}"})
+        return 0
     rows = []
     for ctx in sizes(args.contexts):
         for batch in sizes(args.batches):
@@ -111,12 +140,19 @@ def main():
                     print(f"sdpa context {ctx} batch {batch}: {us:.1f} us", flush=True)
                 except torch.cuda.OutOfMemoryError:
                     row["error"] = "out of memory"
-                torch.cuda.empty_cache()
+                except Exception as e:  # noqa: BLE001 - keep the other shapes' rows
+                    row["error"] = f"{type(e).__name__}: {first_line(e)}"
+                    print(f"sdpa context {ctx} batch {batch}: {row['error']}", flush=True)
+                if cuda:
+                    torch.cuda.empty_cache()
             rows.append(row)
-    how = (f"CUDA events, spin + 4x-L2 flush before each call, median of {args.runs} after {args.warmup} "
-           f"warm-up, rotated K/V copies")
-    emit({"status": "ok", "torch": torch.__version__, "device": torch.cuda.get_device_name(0), "how": how,
-          "rows": rows})
+    if cuda:
+        how = (f"CUDA events, spin + 4x-L2 flush before each call, median of {args.runs} after {args.warmup} "
+               f"warm-up, rotated K/V copies")
+    else:
+        how = f"{DEVICE} smoke test (GQA_PEER_DEVICE), host clock, median of {args.runs} after {args.warmup} warm-up"
+    emit({"status": "ok", "torch": torch.__version__,
+          "device": torch.cuda.get_device_name(0) if cuda else DEVICE, "how": how, "rows": rows})
     return 0
 
 
