@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace gqa {
@@ -114,15 +115,19 @@ struct AddRmsNormArgs {
 //   rope(q); rope(k); kv_write(k, v, k_cache, v_cache, slots)
 // in one pass, with the same semantics (see RopeArgs and KvWriteArgs); k is left rotated too.
 struct RopeKvWriteArgs {
-  Tensor q;            // [n, hq, hd], rotated in place
-  Tensor k;            // [n, hkv, hd], rotated in place and written to the cache
-  Tensor v;            // [n, hkv, hd]
+  Tensor q;            // [n, hq, hd], rotated in place (packed form: the rotated q is written here)
+  Tensor k;            // [n, hkv, hd], rotated in place and written to the cache (packed form: none)
+  Tensor v;            // [n, hkv, hd] (packed form: none)
   Tensor k_cache;      // [num_blocks, block_size, hkv, hd]
   Tensor v_cache;      // [num_blocks, block_size, hkv, hd]
   Tensor slots;        // i32 [n] flat slot = block * block_size + offset
   Tensor positions;    // i32 [n]
   Tensor inv_freq;     // f32 [hd/2]
   float attention_scaling = 1.0f;
+  // Packed form (the output of one QKV GEMM over several tokens, whose rows interleave q, k and v):
+  // qkv [n, (hq + 2 hkv) hd], each row q | k | v, read only; q is then the output and k, v are
+  // left undefined. kernels/packed_qkv.h checks it.
+  Tensor qkv = Tensor();
 };
 
 // SwiGLU of the fused gate/up projection: each row of gate_up is this rank's gate columns then
@@ -177,7 +182,9 @@ class Ops {
 
   // Unfused by default (the CPU reference); a GPU backend overrides it with one kernel that
   // reads q, k and v once.
+  // (The packed form has no default: a backend splits it, CpuOps on the host.)
   virtual void rope_kv_write(const RopeKvWriteArgs& a) {
+    GQA_CHECK(!a.qkv.defined(), "rope_kv_write: this backend does not take the packed qkv form");
     rope({a.q, a.positions, a.inv_freq, a.attention_scaling});
     rope({a.k, a.positions, a.inv_freq, a.attention_scaling});
     kv_write({a.k, a.v, a.k_cache, a.v_cache, a.slots});

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/packed_qkv.h"
 
 namespace gqa::cpu {
 namespace {
@@ -48,5 +49,24 @@ void CpuOps::kv_write(const KvWriteArgs& a) { cpu::kv_write(a); }
 void CpuOps::attention(const AttentionArgs& a) { cpu::attention(a); }
 void CpuOps::swiglu(const SwigluArgs& a) { cpu::swiglu(a); }
 void CpuOps::add(const Tensor& x, Tensor y) { cpu::add(x, std::move(y)); }
+
+// The packed form is split on the host (q rows into the output q, k and v rows into temporaries),
+// then runs as the unfused reference sequence.
+void CpuOps::rope_kv_write(const RopeKvWriteArgs& a) {
+  if (!a.qkv.defined()) return Ops::rope_kv_write(a);
+  const PackedQkvDims d = packed_qkv_dims(a, "rope_kv_write");
+  expect_host(a.qkv, "rope_kv_write");
+  expect_host(a.q, "rope_kv_write");
+  Tensor k = alloc(a.qkv.dtype(), {d.n, d.hkv, d.hd}), v = alloc(a.qkv.dtype(), {d.n, d.hkv, d.hd});
+  const size_t el = dtype_size(a.qkv.dtype());
+  const size_t q_bytes = d.hq * d.hd * el, kv_bytes = d.hkv * d.hd * el;
+  const char* src = static_cast<const char*>(a.qkv.data());
+  for (int64_t t = 0; t < d.n; ++t, src += d.row() * el) {
+    std::memcpy(static_cast<char*>(a.q.data()) + t * q_bytes, src, q_bytes);
+    std::memcpy(static_cast<char*>(k.data()) + t * kv_bytes, src + q_bytes, kv_bytes);
+    std::memcpy(static_cast<char*>(v.data()) + t * kv_bytes, src + q_bytes + kv_bytes, kv_bytes);
+  }
+  Ops::rope_kv_write({a.q, k, v, a.k_cache, a.v_cache, a.slots, a.positions, a.inv_freq, a.attention_scaling});
+}
 
 }  // namespace gqa::cpu

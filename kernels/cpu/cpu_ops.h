@@ -26,6 +26,7 @@ class CpuOps final : public Ops {
   void attention(const AttentionArgs& a) override;
   void swiglu(const SwigluArgs& a) override;
   void add(const Tensor& x, Tensor y) override;
+  void rope_kv_write(const RopeKvWriteArgs& a) override;  // adds the packed form to the default
 };
 
 }  // namespace gqa::cpu

@@ -14,7 +14,7 @@ struct OpInputs {
   Tensor inv_freq;                                  // f32 [hd/2]
   Tensor x, h, h2;                                  // [B, d]
   Tensor qkv;                                       // [B, (hq + 2 hkv) * hd]
-  Tensor q, k, v;                                   // [B, hq*hd], [B, hkv*hd]
+  Tensor q;                                         // [B, hq*hd], the rotated q
   Tensor attn;                                      // [B, hq, hd]
   Tensor gate_up;                                   // [B, 2f]
   Tensor act;                                       // [B, f]
@@ -58,8 +58,6 @@ OpInputs make_inputs(BenchEnv& env, const ModelConfig& c, const DecodeFixture& f
   x.h2 = random({b, d});
   x.qkv = random({b, (hq + 2 * hkv) * hd});
   x.q = random({b, hq * hd});
-  x.k = random({b, hkv * hd});
-  x.v = random({b, hkv * hd});
   x.attn = random({b, hq, hd});
   x.gate_up = random({b, 2 * f});
   x.act = random({b, f});
@@ -103,7 +101,7 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
   const double b = fx.batch, d = c.hidden_size, hd = c.head_dim, hq = c.num_attention_heads;
   const double hkv = c.num_key_value_heads, L = c.num_hidden_layers;
   const float eps = static_cast<float>(c.rms_norm_eps);
-  const int64_t n = fx.batch, hdi = c.head_dim, hqi = c.num_attention_heads, hkvi = c.num_key_value_heads;
+  const int64_t n = fx.batch, hdi = c.head_dim, hqi = c.num_attention_heads;
   list.add("embedding", 1, b * d * 2 * 2 + b * 4, 0, false, [&](int64_t) {
     ops.embedding({x.ids, w.embed, 0, x.x});
   });
@@ -112,25 +110,16 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
   list.add("rmsnorm", 1, (2 * b * d + d) * 2, 0, false, [&, eps](int64_t l) {
     ops.rmsnorm({x.x, w.layers[l].attn_norm, x.h, eps});
   });
-  // As the Model does it: one GEMM on the stacked [q; k; v] weight for one row, else one GEMM per
-  // row slice of it (several rows would interleave q, k and v in one output).
-  const int64_t q_dim = hqi * hdi, kv_dim = hkvi * hdi;
-  list.add_gemm(n == 1 ? "QKV GEMM (stacked)" : "QKV GEMM (3 slices)", L, b, (hq + 2 * hkv) * hd, d, 1,
-                [&, n, q_dim, kv_dim](int64_t l) {
-                  const Tensor& wqkv = w.layers[l].wqkv;
-                  if (n == 1) {
-                    ops.matmul({x.h, wqkv, Tensor(), x.qkv});
-                    return;
-                  }
-                  ops.matmul({x.h, wqkv.slice_rows(0, q_dim), Tensor(), x.q});
-                  ops.matmul({x.h, wqkv.slice_rows(q_dim, q_dim + kv_dim), Tensor(), x.k});
-                  ops.matmul({x.h, wqkv.slice_rows(q_dim + kv_dim, q_dim + 2 * kv_dim), Tensor(), x.v});
-                });
-  // q and k rotated in place, k written to the cache rotated, v copied (Ops::rope_kv_write).
-  list.add("rope + kv_write (fused)", L, b * (2 * (hq + hkv) + hkv + 2 * hkv) * hd * 2, 0, true,
-           [&, n, hdi, hqi, hkvi](int64_t l) {
-             ops.rope_kv_write({x.q.reshape({n, hqi, hdi}), x.k.reshape({n, hkvi, hdi}), x.v.reshape({n, hkvi, hdi}),
-                                fx.cache->k(l), fx.cache->v(l), x.slots, x.positions, x.inv_freq, x.rope_scaling});
+  // As the Model does it: one GEMM on the stacked [q; k; v] weight (rows interleave q | k | v),
+  // then rope_kv_write on that packed output: rotated q to its own buffer, k and v to the cache.
+  list.add_gemm("QKV GEMM (stacked)", L, b, (hq + 2 * hkv) * hd, d, 1,
+                [&](int64_t l) { ops.matmul({x.h, w.layers[l].wqkv, Tensor(), x.qkv}); });
+  list.add("rope + kv_write (fused, packed qkv)", L, b * ((hq + 2 * hkv) + hq + 2 * hkv) * hd * 2, 0, true,
+           [&, n, hdi, hqi](int64_t l) {
+             RopeKvWriteArgs a{x.q.reshape({n, hqi, hdi}), Tensor(), Tensor(), fx.cache->k(l), fx.cache->v(l),
+                               x.slots, x.positions, x.inv_freq, x.rope_scaling};
+             a.qkv = x.qkv;
+             ops.rope_kv_write(a);
            });
   const double attn_bytes = b * fx.context * hkv * hd * 2 * 2 + 2 * b * hq * hd * 2;  // K and V once; q in, out
   list.add("attention decode", L, attn_bytes, 4 * b * hq * hd * fx.context, true, [&, n, hdi, hqi](int64_t l) {

@@ -164,31 +164,16 @@ void Model::run_layers(Step& s, PagedKvCache& cache) {
 void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   const LayerWeights& w = w_.layers[l];
   const int64_t n = s.n, hd = config_.head_dim;
-  const int64_t hq = shard_.q_heads.size(), hkv = shard_.kv_heads.size();
-  const int64_t q_dim = hq * hd, kv_dim = hkv * hd;
-  // Column-parallel projections of this rank's query and KV heads, from the stacked [q; k; v] weight.
-  Tensor q, k, v;  // [n, q_dim], [n, kv_dim], [n, kv_dim]
-  if (n == 1) {
-    // One row: q, k and v are consecutive pieces of one GEMM's output.
-    const Tensor qkv = buffers_->qkv(1).reshape({q_dim + 2 * kv_dim});
-    ops_.matmul({s.h, w.wqkv, w.bqkv, qkv.reshape({1, q_dim + 2 * kv_dim})});
-    q = qkv.slice_rows(0, q_dim).reshape({1, q_dim});
-    k = qkv.slice_rows(q_dim, q_dim + kv_dim).reshape({1, kv_dim});
-    v = qkv.slice_rows(q_dim + kv_dim, q_dim + 2 * kv_dim).reshape({1, kv_dim});
-  } else {
-    // Several rows would interleave q, k and v: one GEMM each, on row slices of the stacked weight.
-    q = buffers_->q(n);
-    k = buffers_->k(n);
-    v = buffers_->v(n);
-    const Range parts[] = {{0, q_dim}, {q_dim, q_dim + kv_dim}, {q_dim + kv_dim, q_dim + 2 * kv_dim}};
-    Tensor* outs[] = {&q, &k, &v};
-    for (int i = 0; i < 3; ++i) {
-      const Tensor bias = w.bqkv.defined() ? w.bqkv.slice_rows(parts[i].begin, parts[i].end) : Tensor();
-      ops_.matmul({s.h, w.wqkv.slice_rows(parts[i].begin, parts[i].end), bias, *outs[i]});
-    }
-  }
-  Tensor q3 = q.reshape({n, hq, hd}), k3 = k.reshape({n, hkv, hd}), v3 = v.reshape({n, hkv, hd});
-  ops_.rope_kv_write({q3, k3, v3, cache.k(l), cache.v(l), s.slots, s.positions, s.inv_freq, s.rope_scaling});
+  const int64_t hq = shard_.q_heads.size();
+  // Column-parallel projections of this rank's query and KV heads: one GEMM against the stacked
+  // [q; k; v] weight, whose rows interleave q | k | v per token. rope_kv_write takes that packed
+  // output: the rotated q goes to its own buffer, k and v (k rotated) straight to the cache.
+  const Tensor qkv = buffers_->qkv(n);
+  ops_.matmul({s.h, w.wqkv, w.bqkv, qkv});
+  Tensor q3 = buffers_->q(n).reshape({n, hq, hd});
+  RopeKvWriteArgs rk{q3, Tensor(), Tensor(), cache.k(l), cache.v(l), s.slots, s.positions, s.inv_freq, s.rope_scaling};
+  rk.qkv = qkv;
+  ops_.rope_kv_write(rk);
 
   Tensor attn = buffers_->attn(n).reshape({n, hq, hd});
   ops_.attention({q3, cache.k(l), cache.v(l), s.block_tables, s.token_seq, s.positions, attn,

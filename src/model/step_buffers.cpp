@@ -24,8 +24,6 @@ void StepBuffers::reserve(int64_t tokens, int64_t table_entries, int64_t logit_r
     h_ = ops_.alloc(t, {c, dims_.hidden});
     qkv_ = ops_.alloc(t, {c, dims_.q_dim + 2 * dims_.kv_dim});
     q_ = ops_.alloc(t, {c, dims_.q_dim});
-    k_ = ops_.alloc(t, {c, dims_.kv_dim});
-    v_ = ops_.alloc(t, {c, dims_.kv_dim});
     attn_ = ops_.alloc(t, {c, dims_.q_dim});
     gate_up_ = ops_.alloc(t, {c, 2 * dims_.ffn});
     act_ = ops_.alloc(t, {c, dims_.ffn});

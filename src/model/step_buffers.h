@@ -34,8 +34,6 @@ class StepBuffers {
   Tensor h(int64_t n) const { return h_.slice_rows(0, n); }        // [n, d] block input / output
   Tensor qkv(int64_t n) const { return qkv_.slice_rows(0, n); }    // [n, q_dim + 2 kv_dim]
   Tensor q(int64_t n) const { return q_.slice_rows(0, n); }        // [n, q_dim]
-  Tensor k(int64_t n) const { return k_.slice_rows(0, n); }        // [n, kv_dim]
-  Tensor v(int64_t n) const { return v_.slice_rows(0, n); }        // [n, kv_dim]
   Tensor attn(int64_t n) const { return attn_.slice_rows(0, n); }  // [n, q_dim]
   Tensor gate_up(int64_t n) const { return gate_up_.slice_rows(0, n); }  // [n, 2f]
   Tensor act(int64_t n) const { return act_.slice_rows(0, n); }          // [n, f]
@@ -54,7 +52,7 @@ class StepBuffers {
   StepBufferDims dims_;
   int64_t tokens_cap_ = 0, table_cap_ = 0, logits_cap_ = 0;
   int64_t generation_ = 0;
-  Tensor x_, h_, qkv_, q_, k_, v_, attn_, gate_up_, act_;
+  Tensor x_, h_, qkv_, q_, attn_, gate_up_, act_;
   Tensor ids_, positions_, token_seq_, slots_, tables_, inv_freq_, logits_;
 };
 

@@ -1,5 +1,5 @@
-// The fused rope_kv_write of CudaOps against the unfused CPU sequence cpu::rope(q), cpu::rope(k),
-// cpu::kv_write(k, v) on random inputs, in f32, f16 and bf16, over head dims 16/64/128 and GQA
+// The fused rope_kv_write of CudaOps (separate q, k, v, and the packed qkv rows of one QKV GEMM)
+// against the unfused CPU sequence cpu::rope(q), cpu::rope(k), cpu::kv_write(k, v) on random inputs, in f32, f16 and bf16, over head dims 16/64/128 and GQA
 // shapes, with the step's tokens scattered over shuffled cache slots. Every element of q, k,
 // k_cache and v_cache is checked: the written cache rows are poisoned with 0xff bytes (NaN) first,
 // so a skipped element fails; every other cache row holds old content that must survive bit for
@@ -50,18 +50,21 @@ class CudaRopeKvWriteTest : public ::testing::TestWithParam<DType> {
   Tensor dev(const std::vector<float>& v, Shape shape) { return test::to_device(*ops_, v, dt_, std::move(shape)); }
   std::vector<float> host(const Tensor& t) { return test::to_host(*ops_, t); }
 
-  void run_case(const Case& c, uint32_t seed);
+  // packed: q, k and v given as the rows of one qkv tensor (the model's multi-token QKV GEMM
+  // output), the rotated q written to a separate, poisoned q.
+  void run_case(const Case& c, uint32_t seed, bool packed = false);
 
   DType dt_ = DType::kF32;
   std::unique_ptr<cuda::CudaOps> ops_;
 };
 
-void CudaRopeKvWriteTest::run_case(const Case& c, uint32_t seed) {
+void CudaRopeKvWriteTest::run_case(const Case& c, uint32_t seed, bool packed) {
   const int64_t n = 7, blocks = 5, bs = 4, num_slots = blocks * bs, half = c.hd / 2;
   const int64_t q_row = c.hq * c.hd, kv_row = c.hkv * c.hd;
   const Shape q_shape{n, c.hq, c.hd}, kv_shape{n, c.hkv, c.hd}, cache{blocks, bs, c.hkv, c.hd};
   const std::string what = "hq " + std::to_string(c.hq) + " hkv " + std::to_string(c.hkv) + " hd " +
-                           std::to_string(c.hd) + " scaling " + std::to_string(c.scaling);
+                           std::to_string(c.hd) + " scaling " + std::to_string(c.scaling) +
+                           (packed ? " packed qkv" : "");
 
   std::vector<float> q = input(n * q_row, seed), k = input(n * kv_row, seed + 1), v = input(n * kv_row, seed + 2);
   std::vector<float> kc = input(num_slots * kv_row, seed + 3), vc = input(num_slots * kv_row, seed + 4);
@@ -74,15 +77,26 @@ void CudaRopeKvWriteTest::run_case(const Case& c, uint32_t seed) {
   std::vector<int32_t> slots(perm.begin(), perm.begin() + n);
 
   // Device inputs first (the CPU reference below updates its vectors in place).
-  Tensor gq = dev(q, q_shape), gk = dev(k, kv_shape), gv = dev(v, kv_shape);
+  const int64_t qkv_row = q_row + 2 * kv_row;
+  std::vector<float> qkv(n * qkv_row);  // token t's row: q | k | v
+  for (int64_t t = 0; t < n; ++t) {
+    std::copy_n(q.begin() + t * q_row, q_row, qkv.begin() + t * qkv_row);
+    std::copy_n(k.begin() + t * kv_row, kv_row, qkv.begin() + t * qkv_row + q_row);
+    std::copy_n(v.begin() + t * kv_row, kv_row, qkv.begin() + t * qkv_row + q_row + kv_row);
+  }
+  Tensor gq = packed ? test::poisoned(*ops_, dt_, q_shape) : dev(q, q_shape);
+  Tensor gk = packed ? Tensor() : dev(k, kv_shape), gv = packed ? Tensor() : dev(v, kv_shape);
+  Tensor gqkv = packed ? dev(qkv, {n, qkv_row}) : Tensor();
   Tensor gkc = dev(kc, cache), gvc = dev(vc, cache);
   for (int32_t s : slots) {  // the rows to be written: NaN until the kernel stores them
     cuda::fill_bytes(gkc.reshape({num_slots, c.hkv, c.hd}).slice_rows(s, s + 1), 0xff, ops_->cuda_stream());
     cuda::fill_bytes(gvc.reshape({num_slots, c.hkv, c.hd}).slice_rows(s, s + 1), 0xff, ops_->cuda_stream());
   }
-  ops_->rope_kv_write({gq, gk, gv, gkc, gvc, test::to_device_i32(*ops_, slots, {n}),
+  RopeKvWriteArgs args{gq, gk, gv, gkc, gvc, test::to_device_i32(*ops_, slots, {n}),
                        test::to_device_i32(*ops_, pos, {n}), test::to_device(*ops_, inv_freq, DType::kF32, {half}),
-                       c.scaling});
+                       c.scaling};
+  args.qkv = gqkv;
+  ops_->rope_kv_write(args);
 
   const std::vector<float> k_in = k, kc_old = kc, vc_old = vc;
   cpu::rope({host_view(q, q_shape), host_view_i32(pos, {n}), host_view(inv_freq, {half}), c.scaling});
@@ -90,11 +104,21 @@ void CudaRopeKvWriteTest::run_case(const Case& c, uint32_t seed) {
   cpu::kv_write({host_view(k, kv_shape), host_view(v, kv_shape), host_view(kc, cache), host_view(vc, cache),
                  host_view_i32(slots, {n})});
 
-  const std::vector<float> out_q = host(gq), out_k = host(gk), out_v = host(gv), out_kc = host(gkc),
-                           out_vc = host(gvc);
+  const std::vector<float> out_q = host(gq), out_kc = host(gkc), out_vc = host(gvc);
+  std::vector<float> out_k, out_v;  // packed: no k output, so k is read back from its cache rows
+  if (packed) {
+    for (int64_t t = 0; t < n; ++t) {
+      const std::vector<float> r = row_of(out_kc, slots[t], kv_row);
+      out_k.insert(out_k.end(), r.begin(), r.end());
+    }
+    EXPECT_EQ(rel_error(host(gqkv), qkv), 0.0) << "qkv must be left as it was, " << what;
+  } else {
+    out_k = host(gk);
+    out_v = host(gv);
+    EXPECT_EQ(rel_error(out_v, v), 0.0) << "v must be left as it was, " << what;
+  }
   EXPECT_LT(rel_error(out_q, q), tolerance(dt_)) << "q, " << what;
   EXPECT_LT(rel_error(out_k, k), tolerance(dt_)) << "k, " << what;
-  EXPECT_EQ(rel_error(out_v, v), 0.0) << "v must be left as it was, " << what;
   for (int64_t t = 0; t < n; ++t) {
     const int64_t s = slots[t];
     EXPECT_LT(rel_error(row_of(out_kc, s, kv_row), row_of(kc, s, kv_row)), tolerance(dt_))
@@ -125,6 +149,15 @@ TEST_P(CudaRopeKvWriteTest, MatchesUnfusedCpuSequence) {
     for (auto [hq, hkv] : heads) {
       for (float scaling : {1.0f, 1.25f}) run_case({hq, hkv, hd, scaling}, seed += 10);
     }
+  }
+}
+
+// The packed form the Model uses for every step: one qkv row per token in, q out, k/v to the cache.
+TEST_P(CudaRopeKvWriteTest, PackedQkvMatchesUnfusedCpuSequence) {
+  const std::pair<int64_t, int64_t> heads[] = {{8, 2}, {8, 1}, {3, 3}};
+  uint32_t seed = 500;
+  for (int64_t hd : {64, 128}) {
+    for (auto [hq, hkv] : heads) run_case({hq, hkv, hd, 1.25f}, seed += 10, /*packed=*/true);
   }
 }
 

@@ -253,7 +253,7 @@ TEST(CpuOps, BackendThroughTheInterface) {
   expect_all_close(out, ref_rmsnorm(x, w, 1e-6), 1e-6, 2e-6, "rmsnorm via Ops");
 }
 
-// Ops::rope_kv_write's default (which CpuOps keeps) is exactly rope(q), rope(k), kv_write(k, v).
+// Ops::rope_kv_write's default (which CpuOps keeps for separate q, k, v) is exactly rope(q), rope(k), kv_write(k, v).
 TEST(CpuOps, RopeKvWriteDefaultIsTheThreeCalls) {
   CpuOps cpu;
   Ops& ops = cpu;
@@ -280,6 +280,50 @@ TEST(CpuOps, RopeKvWriteDefaultIsTheThreeCalls) {
   expect_all_close(vc, to_double(vc2), 0.0, 0.0, "v_cache");
   expect_error([&] { ops.rope_kv_write({q, k, v, kc, vc, i32_tensor({0, 1, 6}), i32_tensor(pos), inv_freq, 1.0f}); },
                "kv_write: slot 6");
+}
+
+// The packed form (one qkv row per token: q | k | v) gives exactly what separate q, k, v give,
+// leaves qkv as it was, and is refused when its shapes do not add up.
+TEST(CpuOps, RopeKvWritePackedEqualsSeparate) {
+  CpuOps ops;
+  const int64_t n = 3, hq = 4, hkv = 2, hd = 16, blocks = 3, bs = 2, row = (hq + 2 * hkv) * hd;
+  std::mt19937 rng(12);
+  Tensor qkv = random_f32({n, row}, rng);
+  Tensor kc = random_f32({blocks, bs, hkv, hd}, rng), vc = random_f32({blocks, bs, hkv, hd}, rng);
+  Tensor kc2 = Tensor::host(DType::kF32, kc.shape()), vc2 = Tensor::host(DType::kF32, vc.shape());
+  std::copy_n(kc.data_as<float>(), kc.numel(), kc2.data_as<float>());
+  std::copy_n(vc.data_as<float>(), vc.numel(), vc2.data_as<float>());
+  Tensor q = Tensor::host(DType::kF32, {n, hq, hd}), k = Tensor::host(DType::kF32, {n, hkv, hd});
+  Tensor v = Tensor::host(DType::kF32, {n, hkv, hd});
+  for (int64_t t = 0; t < n; ++t) {
+    const float* r = qkv.data_as<float>() + t * row;
+    std::copy_n(r, hq * hd, q.data_as<float>() + t * hq * hd);
+    std::copy_n(r + hq * hd, hkv * hd, k.data_as<float>() + t * hkv * hd);
+    std::copy_n(r + (hq + hkv) * hd, hkv * hd, v.data_as<float>() + t * hkv * hd);
+  }
+  const std::vector<double> qkv_before = to_double(qkv);
+  Tensor inv_freq = hf_inv_freq(hd, 10000.0f);
+  const std::vector<int32_t> pos = {5, 0, 900}, slots = {4, 1, 5};
+  ops.rope_kv_write({q, k, v, kc, vc, i32_tensor(slots), i32_tensor(pos), inv_freq, 1.25f});
+
+  Tensor q_out = Tensor::host(DType::kF32, {n, hq, hd});
+  RopeKvWriteArgs packed{q_out, Tensor(), Tensor(), kc2, vc2, i32_tensor(slots), i32_tensor(pos), inv_freq, 1.25f};
+  packed.qkv = qkv;
+  ops.rope_kv_write(packed);
+  expect_all_close(q_out, to_double(q), 0.0, 0.0, "q");
+  expect_all_close(kc2, to_double(kc), 0.0, 0.0, "k_cache");
+  expect_all_close(vc2, to_double(vc), 0.0, 0.0, "v_cache");
+  expect_all_close(qkv, qkv_before, 0.0, 0.0, "qkv is read only");
+
+  RopeKvWriteArgs both = packed;
+  both.k = k;
+  expect_error([&] { ops.rope_kv_write(both); }, "either qkv or k and v");
+  RopeKvWriteArgs odd = packed;
+  odd.qkv = qkv.reshape({n * row}).slice_rows(0, n * (row - hd)).reshape({n, row - hd});  // 2 hkv + 1 heads
+  expect_error([&] { ops.rope_kv_write(odd); }, "is not [n, (hq + 2 hkv) hd]");
+  RopeKvWriteArgs overlap = packed;
+  overlap.q = qkv.reshape({n * row}).slice_rows(0, n * hq * hd).reshape({n, hq, hd});
+  expect_error([&] { ops.rope_kv_write(overlap); }, "must not overlap qkv");
 }
 
 }  // namespace
