@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/tensor.h"
@@ -137,6 +138,15 @@ struct SwigluArgs {
   Tensor out;          // [n, f] = silu(gate) * up (must not overlap gate_up)
 };
 
+// Token sampling on the backend, with the semantics of kernels/cpu/sampling.cpp (the reference
+// the runtime's Sampler uses): greedy when temperature is 0, else top-k, softmax at the
+// temperature, top-p, and the first candidate whose cumulative mass exceeds u * kept mass.
+struct SampleSpec {
+  float temperature = 0.0f;  // 0 = greedy (argmax, ties to the lowest id)
+  int64_t top_k = 0;         // 0 = all tokens
+  float top_p = 1.0f;        // in (0, 1]
+};
+
 class Ops {
  public:
   virtual ~Ops() = default;
@@ -162,6 +172,11 @@ class Ops {
   virtual void attention(const AttentionArgs& a) = 0;
   virtual void swiglu(const SwigluArgs& a) = 0;
   virtual void add(const Tensor& x, Tensor y) = 0;  // y += x, same shape
+  // One token per row of logits [m, vocab] (this backend's tensor, the whole vocabulary), drawn
+  // where the logits are: u[r] in [0, 1) is row r's uniform (unused when greedy). Waits for the
+  // result; throws gqa::Error "logits contain NaN" for a row with NaN.
+  virtual std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec,
+                                           const std::vector<double>& u) = 0;
   // Graphs: run `record` (a fixed sequence of ops on this backend's stream) as a replayable
   // graph cached under `key`: the first call runs it directly (a warm-up), the second records it,
   // later calls replay it, so every tensor it touches must keep its address while the key is in

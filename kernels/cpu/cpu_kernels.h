@@ -6,6 +6,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/tensor.h"
@@ -22,6 +24,16 @@ void attention(const AttentionArgs& a);
 void swiglu(const SwigluArgs& a);
 // y += x; x, y: [any shape], the same shape.
 void add(const Tensor& x, Tensor y);
+
+// Token sampling (kernels/cpu/sampling.cpp): argmax with ties to the lowest id; sample_row applies
+// SampleSpec to one row of logits with the uniform u in [0, 1) (unused when greedy), throwing
+// gqa::Error "logits contain NaN" for a row with NaN.
+struct SampleScratch {  // reused across calls
+  std::vector<std::pair<float, int32_t>> candidates;
+  std::vector<double> probs;
+};
+int32_t argmax_row(const float* logits, int64_t n);
+int32_t sample_row(const float* logits, int64_t vocab, const SampleSpec& spec, double u, SampleScratch& scratch);
 
 namespace detail {
 

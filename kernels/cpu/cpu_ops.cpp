@@ -69,4 +69,14 @@ void CpuOps::rope_kv_write(const RopeKvWriteArgs& a) {
   Ops::rope_kv_write({a.q, k, v, a.k_cache, a.v_cache, a.slots, a.positions, a.inv_freq, a.attention_scaling});
 }
 
+std::vector<int32_t> CpuOps::sample_rows(const Tensor& logits, const SampleSpec& spec, const std::vector<double>& u) {
+  detail::expect_kind(logits, DType::kF32, 2, "sample_rows", "logits");
+  const int64_t m = logits.dim(0), vocab = logits.dim(1);
+  GQA_CHECK(static_cast<int64_t>(u.size()) == m, "sample_rows: " << u.size() << " uniforms for " << m << " rows");
+  std::vector<int32_t> ids(m);
+  SampleScratch scratch;
+  for (int64_t r = 0; r < m; ++r) ids[r] = sample_row(logits.data_as<float>() + r * vocab, vocab, spec, u[r], scratch);
+  return ids;
+}
+
 }  // namespace gqa::cpu

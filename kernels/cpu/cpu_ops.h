@@ -27,6 +27,8 @@ class CpuOps final : public Ops {
   void swiglu(const SwigluArgs& a) override;
   void add(const Tensor& x, Tensor y) override;
   void rope_kv_write(const RopeKvWriteArgs& a) override;  // adds the packed form to the default
+  std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec,
+                                   const std::vector<double>& u) override;  // cpu::sample_row per row
 };
 
 }  // namespace gqa::cpu

@@ -50,6 +50,9 @@ class CudaOps final : public Ops {
   void add(const Tensor& x, Tensor y) override;
   void add_rmsnorm(const AddRmsNormArgs& a) override;  // one kernel (rmsnorm.cu with residual)
   void rope_kv_write(const RopeKvWriteArgs& a) override;  // one kernel (rope_kv_write.cu)
+  // sampling.cu on the logits where they are (cuda_ops_sampling.cpp); f32 uniforms.
+  std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec,
+                                   const std::vector<double>& u) override;
 
   // Off under GQA_CUDA_SYNC_DEBUG (a synchronize per kernel cannot be recorded in a graph).
   bool supports_graphs() const override;
@@ -63,6 +66,7 @@ class CudaOps final : public Ops {
   std::unique_ptr<Gemm> gemm_;
   std::unique_ptr<PinnedStaging> staging_;  // small uploads, queued without a sync
   GraphCache graphs_;  // destroyed before the stream (declared after it)
+  Tensor sample_ids_, sample_u_;  // sample_rows' i32 ids and f32 uniforms, grown as needed
 };
 
 }  // namespace gqa::cuda

@@ -89,6 +89,7 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       "Model::forward with one token per sequence, host wall clock (it ends with the logits on the host), median of "
       "up to " + std::to_string(env.opt.step_runs) + "; its floor is (weights + K/V bytes) / copy bandwidth. The "
       "cache holds random K/V written directly (no prefill); the sequences' blocks are shuffled.");
+  int failed = 0;
   for (int64_t ctx : env.opt.contexts) {
     for (int64_t batch : env.opt.batches) {
       DecodeCaseResult r;
@@ -103,6 +104,7 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
         } catch (const std::exception& e) {
           r.note = std::string("FAILED: ") + e.what();
           progress(r.note);
+          ++failed;
         }
       }
       if (r.ops.empty()) {
@@ -115,6 +117,8 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       out.push_back(std::move(r));
     }
   }
+  // A failed case is reported in its row; failing the section too makes gqa-bench exit non-zero.
+  GQA_CHECK(failed == 0, failed << " decode case(s) failed (above)");
 }
 
 void report_decode_summary(BenchEnv& env, const std::vector<DecodeCaseResult>& cases) {

@@ -149,6 +149,15 @@ void bench_model_8b(BenchEnv& env, double seconds) {
   }
   if (!o.peers) {
     report(env, ours, nullptr);
+  } else if (deadline.remaining_s() < 45) {
+    // Too little left for HF (import, load, generate). Running it anyway under a 45 s floor would
+    // overrun --budget-s by up to 55 s, past gpu-check's 15 s grace: gqa-bench would be killed
+    // before printing its report.
+    PythonRun hf;
+    hf.has_result = true;
+    hf.result = {{"status", "skipped"},
+                 {"reason", strf("only %.0f s left of this section's budget", std::max(0.0, deadline.remaining_s()))}};
+    report(env, ours, &hf);
   } else {
     const PythonRun hf = run_python(o, "hf_decode_bench.py",
                                     {"bench", "--dir", dir, "--prompt-file", prompt_path, "--new-tokens",

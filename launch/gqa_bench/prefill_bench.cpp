@@ -135,6 +135,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     run_prefill(env, model, warm, w, 1);
   }
   std::vector<PrefillRow> rows;
+  int failed = 0;
   double last_s = 0;
   int64_t last_p = 0;
   for (int64_t p : env.opt.prefill_lengths) {
@@ -152,6 +153,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     } catch (const std::exception& e) {
       rows.push_back({p, NAN, NAN, std::string("FAILED: ") + e.what()});
       progress(rows.back().note);
+      ++failed;
     }
     if (std::isfinite(rows.back().seconds)) {
       last_s = rows.back().seconds;
@@ -160,6 +162,8 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
   }
   report_rows(env, model.config(), rows);
   env.report.save();
+  // A failed length is reported in its row; failing the section too makes gqa-bench exit non-zero.
+  GQA_CHECK(failed == 0, failed << " prefill length(s) failed (above)");
 }
 
 }  // namespace gqa::bench

@@ -68,6 +68,19 @@ int64_t context_bucket(int64_t context, int64_t block_size) {
 }  // namespace
 
 std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
+  return gather_logits(run_step(in, cache));
+}
+
+std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& cache, const SampleSpec& spec,
+                                           const std::vector<double>& u) {
+  GQA_CHECK(comm_.size() == 1, "forward_sample: the logits are split over " << comm_.size()
+                                   << " ranks; sampling where they are needs all of them on one (T = 1)");
+  const int64_t m = run_step(in, cache);
+  return ops_.sample_rows(buffers_->logits(m), spec, u);
+}
+
+// The step up to this rank's logit rows in the step buffers; returns how many rows.
+int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
   const int64_t n = static_cast<int64_t>(in.tokens.size());
   GQA_CHECK(n > 0, "forward step has no tokens");
   GQA_CHECK(in.positions.size() == in.tokens.size() && in.token_seq.size() == in.tokens.size() &&
@@ -112,7 +125,7 @@ std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
   } else {
     device_part();
   }
-  return gather_logits(m);
+  return m;
 }
 
 // Host inputs of the step into the step buffers (the same addresses every step).

@@ -39,6 +39,10 @@ class Model {
   // Runs the step, writing K/V into `cache`; returns logits [logit_rows.size(), vocab_size]
   // (row-major, f32) on every rank.
   std::vector<float> forward(const StepInput& step, PagedKvCache& cache);
+  // The same step, then one token per logit row drawn by the backend where the logits are
+  // (Ops::sample_rows; u: one uniform per row): no logits leave the device. T = 1 only.
+  std::vector<int32_t> forward_sample(const StepInput& step, PagedKvCache& cache, const SampleSpec& spec,
+                                      const std::vector<double>& u);
 
   // The cache shape this rank needs for `num_blocks` blocks of `block_size` tokens.
   KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size) const;
@@ -52,6 +56,7 @@ class Model {
 
  private:
   struct Step;  // device-side inputs and scratch of one forward (model.cpp)
+  int64_t run_step(const StepInput& in, PagedKvCache& cache);
   void upload_step(const StepInput& in, int64_t table_width, Step& s);
   void run_layers(Step& s, PagedKvCache& cache);
   void attention_block(int64_t layer, Step& s, PagedKvCache& cache);

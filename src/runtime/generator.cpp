@@ -31,7 +31,7 @@ void validate_prompt(const std::vector<int32_t>& prompt, int64_t vocab_size) {
 Generator::Generator(Model& model, PagedKvCache& cache, Communicator& comm)
     : model_(model), cache_(cache), comm_(comm) {}
 
-std::vector<float> Generator::step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, bool all_rows) {
+StepInput Generator::step_input(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows) {
   StepInput in;
   const int64_t n = static_cast<int64_t>(tokens.size());
   in.tokens = tokens;
@@ -41,12 +41,21 @@ std::vector<float> Generator::step(int seq, const std::vector<int32_t>& tokens, 
     in.positions.push_back(static_cast<int32_t>(first_pos + i));
     in.token_seq.push_back(0);
   }
-  if (all_rows) {
+  if (rows == Rows::kAll) {
     for (int64_t i = 0; i < n; ++i) in.logit_rows.push_back(i);
-  } else {
+  } else if (rows == Rows::kLast) {
     in.logit_rows.push_back(n - 1);
   }
-  return model_.forward(in, cache_);
+  return in;
+}
+
+std::vector<float> Generator::step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows) {
+  return model_.forward(step_input(seq, tokens, first_pos, rows), cache_);
+}
+
+int32_t Generator::step_sample(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Sampler& sampler) {
+  const StepInput in = step_input(seq, tokens, first_pos, Rows::kLast);
+  return model_.forward_sample(in, cache_, sampler.spec(), {sampler.next_uniform()}).at(0);
 }
 
 GenerateResult Generator::generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token) {
@@ -63,28 +72,37 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     res.logit_rows += static_cast<int64_t>(rows.size()) / vocab;
   };
 
+  // Drawn where the logits are (T = 1, no logits kept) or from the gathered logits on rank 0.
+  const bool backend_samples = !req.keep_logits && comm_.size() == 1;
+  Sampler sampler(req.sampling);
+
   // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
   auto t0 = std::chrono::steady_clock::now();
   const int64_t p = static_cast<int64_t>(req.prompt.size());
-  std::vector<float> last;
+  std::vector<float> last;  // the logits the next token is drawn from (host sampling)
+  int32_t next = -1;        // the next token (backend sampling)
   for (int64_t a = 0; a < p; a += req.prefill_chunk) {
     const int64_t b = std::min(p, a + req.prefill_chunk);
     std::vector<int32_t> chunk(req.prompt.begin() + a, req.prompt.begin() + b);
-    std::vector<float> rows = step(seq, chunk, a, req.keep_logits);
-    keep(rows);
-    last.assign(rows.end() - vocab, rows.end());
+    const bool final_chunk = b == p;
+    if (backend_samples && final_chunk && req.max_new_tokens > 0) {
+      next = step_sample(seq, chunk, a, sampler);
+    } else {
+      std::vector<float> rows = step(seq, chunk, a, req.keep_logits ? Rows::kAll : final_chunk ? Rows::kLast : Rows::kNone);
+      keep(rows);
+      if (final_chunk) last.assign(rows.end() - vocab, rows.end());
+    }
     if (req.on_prefill_progress) req.on_prefill_progress(b, p);
   }
   res.prefill_seconds = seconds_since(t0);
 
   t0 = std::chrono::steady_clock::now();
-  Sampler sampler(req.sampling);
   res.finish_reason = "length";
   for (int64_t i = 0; i < req.max_new_tokens; ++i) {
     // Rank 0 decides; every rank receives the token and whether to stop.
     int32_t msg[2] = {0, 0};
     if (comm_.rank() == 0) {
-      msg[0] = sampler.sample(last.data(), vocab);
+      msg[0] = backend_samples ? next : sampler.sample(last.data(), vocab);
       const bool eos = std::find(req.eos_ids.begin(), req.eos_ids.end(), msg[0]) != req.eos_ids.end();
       msg[1] = eos ? 1 : (req.stop_after && req.stop_after(msg[0])) ? 2 : 0;
     }
@@ -96,9 +114,13 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       break;
     }
     if (i + 1 == req.max_new_tokens) break;
-    std::vector<float> rows = step(seq, {msg[0]}, p + i, false);
-    keep(rows);
-    last = std::move(rows);
+    if (backend_samples) {
+      next = step_sample(seq, {msg[0]}, p + i, sampler);
+    } else {
+      std::vector<float> rows = step(seq, {msg[0]}, p + i, Rows::kLast);
+      keep(rows);
+      last = std::move(rows);
+    }
   }
   res.decode_seconds = seconds_since(t0);
   return res;

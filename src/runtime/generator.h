@@ -1,6 +1,9 @@
 // The distributed generation loop for one sequence: chunked prefill, then decode. Every rank
 // runs the same steps; rank 0 samples each token and broadcasts it, so all ranks feed the same
-// token and stop at the same step.
+// token and stop at the same step. At T = 1 without keep_logits the token is drawn by the backend
+// where the logits are (Model::forward_sample: on the GPU only the id comes back); otherwise the
+// logits are gathered and rank 0's Sampler draws it. Both draw from the Sampler's one random
+// stream with the same math, so a seed gives the same tokens either way.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +49,11 @@ class Generator {
   GenerateResult generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token = {});
 
  private:
-  std::vector<float> step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, bool all_rows);
+  enum class Rows { kNone, kLast, kAll };  // which positions' logits a step returns
+  StepInput step_input(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows);
+  std::vector<float> step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows);
+  // The step, then the token after its last position, drawn by the backend.
+  int32_t step_sample(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Sampler& sampler);
 
   Model& model_;
   PagedKvCache& cache_;

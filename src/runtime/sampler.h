@@ -1,9 +1,15 @@
 // Token sampling on rank 0: greedy, temperature, top-k, top-p, reproducible with a seed.
+// The math is the reference kernels/cpu/sampling.cpp; the Sampler owns the random stream, so the
+// same seed gives the same tokens whether the row is sampled here (sample) or by the backend
+// (Ops::sample_rows with next_uniform's draws).
 #pragma once
 
 #include <cstdint>
 #include <random>
 #include <vector>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/ops.h"
 
 namespace gqa {
 
@@ -21,13 +27,16 @@ class Sampler {
  public:
   explicit Sampler(const SamplingParams& params);
   int32_t sample(const float* logits, int64_t vocab_size);
+  // The uniform the next sample() would use (0 when greedy, which draws none); advances the stream.
+  double next_uniform();
+  SampleSpec spec() const { return {params_.temperature, params_.top_k, params_.top_p}; }
 
  private:
   SamplingParams params_;
   std::mt19937_64 rng_;
-  std::vector<std::pair<float, int32_t>> candidates_;  // scratch, reused across calls
+  cpu::SampleScratch scratch_;  // reused across calls
 };
 
-int32_t argmax(const float* logits, int64_t n);
+inline int32_t argmax(const float* logits, int64_t n) { return cpu::argmax_row(logits, n); }
 
 }  // namespace gqa

@@ -48,10 +48,12 @@ inline FixtureReference read_fixture_reference(const std::string& dir) {
   return r;
 }
 
-// Greedy generation of the reference's length, keeping every logit row. Small cache blocks and a
-// small prefill chunk, so sequences span several blocks and prefill runs in pieces.
-inline GenerateResult run_fixture(const std::string& dir, const FixtureReference& ref, Ops& ops, Communicator& comm,
-                                  bool cuda_graphs = true) {
+// Generation on a fixture checkpoint with small cache blocks and a small prefill chunk, so
+// sequences span several blocks and prefill runs in pieces. keep_logits false at T = 1 makes the
+// backend draw the tokens where the logits are (Model::forward_sample).
+inline GenerateResult run_generation(const std::string& dir, const std::vector<int32_t>& prompt, int64_t new_tokens,
+                                     const SamplingParams& sampling, bool keep_logits, Ops& ops, Communicator& comm,
+                                     bool cuda_graphs = true) {
   const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
   const ShardPlan plan = ShardPlan::make(
       {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
@@ -61,12 +63,20 @@ inline GenerateResult run_fixture(const std::string& dir, const FixtureReference
   model.set_cuda_graphs(cuda_graphs);
   PagedKvCache cache(model.kv_cache_shape(32, 4), ops.compute_dtype(), ops);
   GenerateRequest req;
-  req.prompt = ref.prompt;
-  req.max_new_tokens = static_cast<int64_t>(ref.generated.size());
-  req.keep_logits = true;
+  req.prompt = prompt;
+  req.max_new_tokens = new_tokens;
+  req.sampling = sampling;
+  req.keep_logits = keep_logits;
   req.prefill_chunk = 5;
   Generator gen(model, cache, comm);
   return gen.generate(req);
+}
+
+// Greedy generation of the reference's length, keeping every logit row.
+inline GenerateResult run_fixture(const std::string& dir, const FixtureReference& ref, Ops& ops, Communicator& comm,
+                                  bool cuda_graphs = true) {
+  return run_generation(dir, ref.prompt, static_cast<int64_t>(ref.generated.size()), SamplingParams{},
+                        /*keep_logits=*/true, ops, comm, cuda_graphs);
 }
 
 struct FixtureComparison {

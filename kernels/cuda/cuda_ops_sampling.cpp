@@ -1,0 +1,33 @@
+// CudaOps::sample_rows: the logits stay on the GPU; one i32 per row comes back.
+#include "core/error.h"
+#include "kernels/cuda/check_args.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/sampling.h"
+
+namespace gqa::cuda {
+
+std::vector<int32_t> CudaOps::sample_rows(const Tensor& logits, const SampleSpec& spec, const std::vector<double>& u) {
+  detail::expect_device(logits, "sample_rows", "logits");
+  GQA_CHECK(logits.ndim() == 2, "sample_rows: logits must be [rows, vocab], got " << shape_str(logits.shape()));
+  const int64_t m = logits.dim(0);
+  GQA_CHECK(static_cast<int64_t>(u.size()) == m, "sample_rows: " << u.size() << " uniforms for " << m << " rows");
+  std::vector<int32_t> ids(m);
+  if (m == 0) return ids;
+  if (sample_ids_.numel() < m) {  // small buffers, grown once, reused every step
+    sample_ids_ = alloc(DType::kI32, {m});
+    sample_u_ = alloc(DType::kF32, {m});
+  }
+  const Tensor out = sample_ids_.slice_rows(0, m), uniforms = sample_u_.slice_rows(0, m);
+  const std::vector<float> uf(u.begin(), u.end());
+  upload_f32(uf.data(), uniforms);
+  sample({logits, uniforms, out, spec.temperature, spec.top_k, spec.top_p}, stream_);
+  copy_to_host(out, ids.data(), stream_);  // synchronises the stream: the uploads are done
+  staging_->reset();
+  for (int64_t r = 0; r < m; ++r) {
+    GQA_CHECK(ids[r] >= 0, "logits contain NaN (row " << r << " of the step, sampled on the GPU)");
+  }
+  return ids;
+}
+
+}  // namespace gqa::cuda
