@@ -6,7 +6,7 @@
 #   3. runs the GPU tests (ctest -L gpu), then the kernel tests again under compute-sanitizer memcheck;
 #   4. runs the multi-rank CUDA tests under mpirun -np 1, 2, 4 (ranks share the GPU(s));
 #   5. runs gqa-generate --backend cuda on tests/fixtures/models/gqa at -np 1 (--comm nccl) and
-#      -np 2 (--comm mpi) and compares the greedy tokens with reference.json (f32: all equal;
+#      -np 2 and 4 (--comm mpi) and compares the greedy tokens with reference.json (f32: all equal;
 #      bf16: the first token equal, the rest reported);
 #   6. runs the attention benchmark (build/bin/gqa-attn-bench) when it is built;
 # and prints a summary table LAST (PASS / FAIL / SKIP per step), also written to
@@ -234,6 +234,7 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl bf16
   generate 2 mpi f32
   generate 2 mpi bf16
+  generate 4 mpi f32
   if [ "$gpu_count" -ge 2 ]; then generate 2 nccl f32; fi
 else
   record "gqa-generate --backend cuda" SKIP "no build or no mpirun"
