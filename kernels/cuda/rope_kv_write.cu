@@ -107,6 +107,8 @@ void launch_packed(const RopeKvWriteArgs& a, const PackedQkvDims& d, cudaStream_
 void rope_kv_write_packed(const RopeKvWriteArgs& a, cudaStream_t stream) {
   constexpr const char* kOp = "cuda rope_kv_write (packed qkv)";
   const PackedQkvDims d = packed_qkv_dims(a, kOp);
+  detail::expect(a.qkv, a.qkv.dtype(), {d.n, d.row()}, kOp, "qkv");  // on the GPU
+  detail::expect(a.q, a.qkv.dtype(), {d.n, d.hq, d.hd}, kOp, "q");
   detail::expect_float(a.qkv, kOp, "qkv");
   GQA_CHECK(d.hd % 2 == 0, kOp << ": head_dim must be even, q is " << shape_str(a.q.shape()));
   detail::expect_ndim(a.k_cache, 4, kOp, "k_cache");
