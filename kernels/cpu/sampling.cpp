@@ -26,7 +26,9 @@ int32_t sample_row(const float* logits, int64_t vocab, const SampleSpec& spec, d
   cand.resize(vocab);
   for (int64_t i = 0; i < vocab; ++i) cand[i] = {logits[i], static_cast<int32_t>(i)};
   const int64_t k = spec.top_k > 0 ? std::min(spec.top_k, vocab) : vocab;
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  auto by_logit = [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
   std::partial_sort(cand.begin(), cand.begin() + k, cand.end(), by_logit);
   cand.resize(k);
 

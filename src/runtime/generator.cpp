@@ -88,7 +88,8 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     if (backend_samples && final_chunk && req.max_new_tokens > 0) {
       next = step_sample(seq, chunk, a, sampler);
     } else {
-      std::vector<float> rows = step(seq, chunk, a, req.keep_logits ? Rows::kAll : final_chunk ? Rows::kLast : Rows::kNone);
+      const Rows rows_wanted = req.keep_logits ? Rows::kAll : final_chunk ? Rows::kLast : Rows::kNone;
+      std::vector<float> rows = step(seq, chunk, a, rows_wanted);
       keep(rows);
       if (final_chunk) last.assign(rows.end() - vocab, rows.end());
     }
