@@ -200,16 +200,19 @@ fi
 fixture=tests/fixtures/models/gqa
 ref_field() { python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]])))" \
                 "$fixture/reference.json" "$1"; }
-# generate NP COMM DTYPE: tokens vs reference.json (f32: all equal; bf16/f16: first token equal)
+# generate NP COMM DTYPE [VAR=VALUE]: tokens vs reference.json (f32: all equal; bf16/f16: first
+# token equal); VAR=VALUE is set for every rank (mpirun -x).
 generate() {
-  local np=$1 comm=$2 dtype=$3 name="gqa-generate np$1 --comm $2 --dtype $3"
+  local np=$1 comm=$2 dtype=$3 name="gqa-generate np$1 --comm $2 --dtype $3${4:+ $4}"
+  local envs=()
+  if [ -n "${4:-}" ]; then envs=(-x "$4"); fi
   local prompt expected n_new out got
   if ! prompt=$(ref_field prompt_tokens) || ! expected=$(ref_field generated_tokens); then
     record "$name" FAIL "cannot read $fixture/reference.json"
     return
   fi
   n_new=$(awk -F, '{print NF}' <<<"$expected")
-  if ! step "$name" 300 "$mpirun_bin" "${mpi_flags[@]}" -np "$np" "$build/bin/gqa-generate" --model "$fixture" \
+  if ! step "$name" 300 "$mpirun_bin" "${mpi_flags[@]}" "${envs[@]}" -np "$np" "$build/bin/gqa-generate" --model "$fixture" \
        --backend cuda --comm "$comm" --dtype "$dtype" --prompt-tokens "$prompt" --max-new-tokens "$n_new" \
        --temperature 0 --ignore-eos; then
     return
@@ -235,6 +238,7 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 2 mpi f32
   generate 2 mpi bf16
   generate 4 mpi f32
+  generate 1 nccl bf16 GQA_PDL=1  # programmatic dependent launch (kernels/cuda/pdl.cuh)
   if [ "$gpu_count" -ge 2 ]; then generate 2 nccl f32; fi
 else
   record "gqa-generate --backend cuda" SKIP "no build or no mpirun"

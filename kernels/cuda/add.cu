@@ -2,6 +2,7 @@
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -10,6 +11,7 @@ constexpr int kThreads = 256;
 
 template <typename T>
 __global__ void add_kernel(const T* x, T* y, long long count) {
+  pdl_wait();
   const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < count; i += stride) {
     y[i] = store_f32<T>(load_f32(y[i]) + load_f32(x[i]));
@@ -20,8 +22,8 @@ template <typename T>
 void launch(const AddArgs& a, cudaStream_t stream) {
   const long long count = a.x.numel();
   if (count == 0) return;
-  add_kernel<T><<<grid_for(count, kThreads), kThreads, 0, stream>>>(a.x.data_as<T>(), a.y.data_as<T>(), count);
-  GQA_CUDA_LAUNCH_CHECK("add_kernel");
+  launch_pdl("add_kernel", add_kernel<T>, grid_for(count, kThreads), kThreads, 0, stream, a.x.data_as<T>(),
+             a.y.data_as<T>(), count);
 }
 
 }  // namespace

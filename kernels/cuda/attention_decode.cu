@@ -27,6 +27,7 @@
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_merge.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/pdl.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -213,6 +214,7 @@ __device__ __forceinline__ void store_result(const DecodeParams& p, int t, int h
 
 template <typename T, int HD, int GC>
 __global__ void __launch_bounds__(kThreads) decode_kernel(const DecodeParams p) {
+  pdl_wait();
   using S = DecodeSmem<T, HD, GC>;
   extern __shared__ __align__(16) unsigned char smem[];
   T* k_tiles = reinterpret_cast<T*>(smem + S::kK);
@@ -352,8 +354,8 @@ DecodeParams make_params(const AttentionArgs& a, const AttentionDims& d, const D
 template <typename T, int HD, int GC>
 void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(plan.blocks()), static_cast<unsigned>(p.hkv), static_cast<unsigned>(n));
-  decode_kernel<T, HD, GC><<<grid, kThreads, DecodeSmem<T, HD, GC>::kBytes, stream>>>(p);
-  GQA_CUDA_LAUNCH_CHECK("attention decode_kernel");
+  launch_pdl("attention decode_kernel", decode_kernel<T, HD, GC>, grid, kThreads, DecodeSmem<T, HD, GC>::kBytes,
+             stream, p);
 }
 
 // Frees stream-ordered scratch when the call ends, also when a check throws.

@@ -10,6 +10,7 @@
 #include "kernels/cuda/attention_merge.h"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/pdl.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -29,6 +30,7 @@ struct MergeShape {
 template <typename T, int HD>
 __global__ void __launch_bounds__(MergeShape<HD>::kThreads) merge_kernel(const float* part_o, const float* part_lse,
                                                                          T* out, int num_splits) {
+  pdl_wait();
   constexpr int kLanes = MergeShape<HD>::kLanes, kGroups = MergeShape<HD>::kGroups;
   __shared__ float4 o_s[kGroups][kLanes];
   __shared__ float m_s[kGroups][kLanes], d_s[kGroups][kLanes];
@@ -61,9 +63,9 @@ template <typename T, int HD>
 void launch(const AttentionMergeArgs& a, cudaStream_t stream) {
   const int64_t rows = a.part_o.dim(0);
   if (rows == 0) return;
-  merge_kernel<T, HD><<<static_cast<unsigned>(rows), MergeShape<HD>::kThreads, 0, stream>>>(
-      a.part_o.data_as<float>(), a.part_lse.data_as<float>(), a.out.data_as<T>(), static_cast<int>(a.part_o.dim(1)));
-  GQA_CUDA_LAUNCH_CHECK("attention merge_kernel");
+  launch_pdl("attention merge_kernel", merge_kernel<T, HD>, static_cast<unsigned>(rows), MergeShape<HD>::kThreads, 0,
+             stream, a.part_o.data_as<float>(), a.part_lse.data_as<float>(), a.out.data_as<T>(),
+             static_cast<int>(a.part_o.dim(1)));
 }
 
 }  // namespace

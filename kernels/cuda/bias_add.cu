@@ -2,6 +2,7 @@
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -10,6 +11,7 @@ constexpr int kThreads = 256;
 
 template <typename T>
 __global__ void bias_add_kernel(const T* bias, T* y, long long count, long long m) {
+  pdl_wait();
   const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < count; i += stride) {
     y[i] = store_f32<T>(load_f32(y[i]) + load_f32(bias[i % m]));
@@ -20,9 +22,8 @@ template <typename T>
 void launch(const BiasAddArgs& a, cudaStream_t stream) {
   const long long count = a.y.numel(), m = a.y.dim(1);
   if (count == 0) return;
-  bias_add_kernel<T><<<grid_for(count, kThreads), kThreads, 0, stream>>>(a.bias.data_as<T>(), a.y.data_as<T>(),
-                                                                         count, m);
-  GQA_CUDA_LAUNCH_CHECK("bias_add_kernel");
+  launch_pdl("bias_add_kernel", bias_add_kernel<T>, grid_for(count, kThreads), kThreads, 0, stream,
+             a.bias.data_as<T>(), a.y.data_as<T>(), count, m);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/embedding.h"
 
 namespace gqa::cuda {
@@ -12,6 +13,7 @@ constexpr int kThreads = 256;
 template <typename T>
 __global__ void embedding_kernel(const int32_t* ids, const T* table, T* out, long long vocab_begin,
                                  long long vocab_local, long long d) {
+  pdl_wait();
   const long long t = blockIdx.x;
   const long long row = static_cast<long long>(ids[t]) - vocab_begin;
   const bool mine = row >= 0 && row < vocab_local;
@@ -23,10 +25,9 @@ template <typename T>
 void launch(const EmbeddingArgs& a, cudaStream_t stream) {
   const long long n = a.ids.dim(0);
   if (n == 0 || a.table.dim(1) == 0) return;
-  embedding_kernel<T><<<static_cast<unsigned int>(n), kThreads, 0, stream>>>(
-      a.ids.data_as<int32_t>(), a.table.data_as<T>(), a.out.data_as<T>(), a.vocab_begin, a.table.dim(0),
-      a.table.dim(1));
-  GQA_CUDA_LAUNCH_CHECK("embedding_kernel");
+  launch_pdl("embedding_kernel", embedding_kernel<T>, static_cast<unsigned int>(n), kThreads, 0, stream,
+             a.ids.data_as<int32_t>(), a.table.data_as<T>(), a.out.data_as<T>(), a.vocab_begin, a.table.dim(0),
+             a.table.dim(1));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // the sum-of-squares pass and the scale pass, so the row is read from HBM once.
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/rmsnorm.h"
 
 namespace gqa::cuda {
@@ -23,6 +24,7 @@ __device__ float block_sum(float v) {
 
 template <typename T>
 __global__ void rmsnorm_kernel(T* x, const T* residual, const T* weight, T* out, int d, float eps) {
+  pdl_wait();
   const size_t row = static_cast<size_t>(blockIdx.x) * d;
   float vals[kMaxPerThread];
   float sq = 0.0f;
@@ -52,10 +54,9 @@ template <typename T>
 void launch(const RmsNormResidualArgs& a, cudaStream_t stream) {
   const int n = static_cast<int>(a.x.dim(0)), d = static_cast<int>(a.x.dim(1));
   if (n == 0) return;
-  rmsnorm_kernel<T><<<n, kThreads, 0, stream>>>(a.x.data_as<T>(),
-                                                a.residual.defined() ? a.residual.data_as<T>() : nullptr,
-                                                a.weight.data_as<T>(), a.out.data_as<T>(), d, a.eps);
-  GQA_CUDA_LAUNCH_CHECK("rmsnorm_kernel");
+  launch_pdl("rmsnorm_kernel", rmsnorm_kernel<T>, n, kThreads, 0, stream, a.x.data_as<T>(),
+             a.residual.defined() ? a.residual.data_as<T>() : nullptr, a.weight.data_as<T>(), a.out.data_as<T>(),
+             d, a.eps);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/rope_kv_write.h"
 #include "kernels/packed_qkv.h"
 
@@ -21,6 +22,7 @@ __global__ void rope_kv_write_kernel(const T* q_in, T* q_out, long long q_in_str
                                      T* k_cache, T* v_cache, const int32_t* slots, const int32_t* positions,
                                      const float* inv_freq, int hq, int hkv, int half, long long num_slots,
                                      float attention_scaling) {
+  pdl_wait();
   const long long t = blockIdx.x;
   const int p = positions[t];
   if (p < 0) __trap();  // a corrupt step input: fail loudly rather than rotate by garbage
@@ -75,11 +77,11 @@ template <typename T>
 void launch(const RopeKvWriteArgs& a, const Operands<T>& o, cudaStream_t stream) {
   if (o.n == 0 || o.half == 0 || o.hq + o.hkv == 0) return;
   const long long num_slots = a.k_cache.dim(0) * a.k_cache.dim(1);
-  rope_kv_write_kernel<T><<<static_cast<unsigned int>(o.n), kThreads, 0, stream>>>(
-      o.q_in, o.q_out, o.q_in_stride, o.q_out_stride, o.k_in, o.k_out, o.k_stride, o.v_in, o.v_stride,
-      a.k_cache.data_as<T>(), a.v_cache.data_as<T>(), a.slots.data_as<int32_t>(), a.positions.data_as<int32_t>(),
-      a.inv_freq.data_as<float>(), o.hq, o.hkv, o.half, num_slots, a.attention_scaling);
-  GQA_CUDA_LAUNCH_CHECK("rope_kv_write_kernel");
+  launch_pdl("rope_kv_write_kernel", rope_kv_write_kernel<T>, static_cast<unsigned int>(o.n), kThreads, 0, stream,
+             o.q_in, o.q_out, o.q_in_stride, o.q_out_stride, o.k_in, o.k_out, o.k_stride, o.v_in, o.v_stride,
+             a.k_cache.data_as<T>(), a.v_cache.data_as<T>(), a.slots.data_as<int32_t>(),
+             a.positions.data_as<int32_t>(), a.inv_freq.data_as<float>(), o.hq, o.hkv, o.half, num_slots,
+             a.attention_scaling);
 }
 
 template <typename T>

@@ -1,6 +1,7 @@
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/swiglu.h"
 
 namespace gqa::cuda {
@@ -11,6 +12,7 @@ constexpr int kThreads = 256;
 // gate_up [n, 2f] (row: gate then up) -> out [n, f]; element i of out is row i / f, column i % f.
 template <typename T>
 __global__ void swiglu_kernel(const T* __restrict__ gate_up, T* __restrict__ out, long long count, long long f) {
+  pdl_wait();
   const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < count; i += stride) {
     const long long row = i / f, col = i - row * f;
@@ -24,9 +26,8 @@ template <typename T>
 void launch(const SwigluArgs& a, cudaStream_t stream) {
   const long long count = a.out.numel(), f = a.out.dim(1);
   if (count == 0) return;
-  swiglu_kernel<T><<<grid_for(count, kThreads), kThreads, 0, stream>>>(a.gate_up.data_as<T>(), a.out.data_as<T>(),
-                                                                       count, f);
-  GQA_CUDA_LAUNCH_CHECK("swiglu_kernel");
+  launch_pdl("swiglu_kernel", swiglu_kernel<T>, grid_for(count, kThreads), kThreads, 0, stream,
+             a.gate_up.data_as<T>(), a.out.data_as<T>(), count, f);
 }
 
 }  // namespace

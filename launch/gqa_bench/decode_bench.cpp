@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/random_model.h"
 
 namespace gqa::bench {
@@ -36,7 +37,30 @@ void report_case(BenchEnv& env, const DecodeCaseResult& r) {
            strf("%.0f", bytes / (r.step_ms * 1e-3) / 1e9), pct(bytes / (r.step_ms * 1e-3) / c.copy_bw), "", "",
            pct(r.floor_ms(c) / r.step_ms), strf("%.0f", r.step_ms * 1e3)});
   }
+  if (std::isfinite(r.step_pdl_ms)) {
+    const double bytes = r.weight_bytes + r.kv_bytes;
+    t.row({"whole step, PDL on", "1", strf("%.1f", r.step_pdl_ms * 1e3), strf("%.1f", bytes / 1e6), "",
+           strf("%.0f", bytes / (r.step_pdl_ms * 1e-3) / 1e9), pct(bytes / (r.step_pdl_ms * 1e-3) / c.copy_bw), "",
+           "", pct(r.floor_ms(c) / r.step_pdl_ms), strf("%.0f", r.step_pdl_ms * 1e3)});
+  }
   env.report.table(t);
+}
+
+// The same step with programmatic dependent launch on; PDL is off again (and the graphs recorded
+// with it dropped) however this ends.
+double time_decode_step_pdl(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline) {
+  struct PdlOn {
+    Ops& ops;
+    explicit PdlOn(Ops& o) : ops(o) {
+      ops.clear_graphs();
+      cuda::set_pdl(true);
+    }
+    ~PdlOn() {
+      cuda::set_pdl(false);
+      ops.clear_graphs();
+    }
+  } on(env.ops);
+  return time_decode_step(env, model, fx, runs, deadline);
 }
 
 DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, int64_t ctx, int64_t batch,
@@ -51,7 +75,10 @@ DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, in
   r.note = fx.note;
   if (!fx.cache) return r;
   r.ops = time_decode_ops(env, c, w, fx);
-  if (fx.full()) r.step_ms = time_decode_step(env, model, fx, env.opt.step_runs, deadline);
+  if (fx.full()) {
+    r.step_ms = time_decode_step(env, model, fx, env.opt.step_runs, deadline);
+    if (!deadline.passed()) r.step_pdl_ms = time_decode_step_pdl(env, model, fx, env.opt.step_runs, deadline);
+  }
   return r;
 }
 
@@ -124,15 +151,16 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
 void report_decode_summary(BenchEnv& env, const std::vector<DecodeCaseResult>& cases) {
   const Ceilings& c = env.ceil;
   env.report.heading("Summary: decode step of the 70B T=8 shard");
-  Table t({"context", "batch", "step ms", "floor ms", "of floor", "sum of ops ms", "tokens/s", "attention us",
-           "attention of copy"});
+  Table t({"context", "batch", "step ms", "floor ms", "of floor", "PDL step ms", "PDL of floor", "sum of ops ms",
+           "tokens/s", "attention us", "attention of copy"});
   for (const DecodeCaseResult& r : cases) {
     const OpTiming* a = r.op("attention decode");
     double sum_ms = 0;
     for (const OpTiming& o : r.ops) sum_ms += o.us * o.per_step * 1e-3;
-    const bool step = std::isfinite(r.step_ms);
+    const bool step = std::isfinite(r.step_ms), pdl = std::isfinite(r.step_pdl_ms);
     t.row({tokens_str(r.context), strf("%lld", (long long)r.batch), step ? strf("%.2f", r.step_ms) : "-",
            strf("%.2f", r.floor_ms(c)), step ? pct(r.floor_ms(c) / r.step_ms) : "-",
+           pdl ? strf("%.2f", r.step_pdl_ms) : "-", pdl ? pct(r.floor_ms(c) / r.step_pdl_ms) : "-",
            r.ops.empty() ? "-" : strf("%.2f", sum_ms), step ? strf("%.0f", r.batch * 1e3 / r.step_ms) : "-",
            a ? strf("%.1f", a->us) : "-", a ? pct(a->bytes / (a->us * 1e-6) / c.copy_bw) : "-"});
   }

@@ -19,6 +19,7 @@ struct DecodeCaseResult {
   int64_t batch = 0;
   std::vector<OpTiming> ops;    // empty when skipped
   double step_ms = NAN;         // median wall time of Model::forward (NaN: not run)
+  double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
   double weight_bytes = 0;      // what the step must read: weights (all but B embedding rows) ...
   double kv_bytes = 0;          // ... and every sequence's K/V in every layer
   std::string note;

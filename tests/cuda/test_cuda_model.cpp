@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/pdl.h"
 #include "parallel/single_communicator.h"
 #include "tests/support/model_fixture.h"
 
@@ -75,6 +76,37 @@ TEST(CudaModelSampling, GpuSamplingEqualsHostSampling) {
       const GenerateResult host = test::run_generation(dir, ref.prompt, 24, m, /*keep_logits=*/true, ops, comm);
       const GenerateResult gpu = test::run_generation(dir, ref.prompt, 24, m, /*keep_logits=*/false, ops, comm);
       EXPECT_EQ(gpu.tokens, host.tokens) << name << " temperature " << m.temperature << " seed " << m.seed;
+    }
+  }
+}
+
+// Programmatic dependent launch (kernels/cuda/pdl.cuh) changes when kernels start, never what
+// they compute: the same fixtures with it on must give bit-identical logits, graphs on and off.
+TEST(CudaModelPdl, PdlStepsEqualPlainSteps) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  struct PdlGuard {
+    ~PdlGuard() { cuda::set_pdl(false); }
+  } guard;
+  for (const std::string name : {"gqa", "qwen2_bias", "gqa_hd128"}) {
+    for (DType dt : {DType::kF32, DType::kBF16}) {
+      for (bool graphs : {true, false}) {
+        const std::string dir = kFixtureDir + name;
+        const std::string what = name + " " + dtype_name(dt) + (graphs ? " graphs" : " direct");
+        const test::FixtureReference ref = test::read_fixture_reference(dir);
+        SingleCommunicator comm;
+        cuda::CudaOps ops(0, dt);
+        cuda::set_pdl(false);
+        const GenerateResult plain = test::run_fixture(dir, ref, ops, comm, graphs);
+        ops.clear_graphs();
+        cuda::set_pdl(true);
+        const GenerateResult pdl = test::run_fixture(dir, ref, ops, comm, graphs);
+        cuda::set_pdl(false);
+        EXPECT_EQ(pdl.tokens, plain.tokens) << what;
+        ASSERT_EQ(pdl.logits.size(), plain.logits.size()) << what;
+        size_t differ = 0;
+        for (size_t i = 0; i < pdl.logits.size(); ++i) differ += !(pdl.logits[i] == plain.logits[i]);
+        EXPECT_EQ(differ, 0u) << what << ": logits that differ with PDL on";
+      }
     }
   }
 }

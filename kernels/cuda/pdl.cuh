@@ -1,0 +1,48 @@
+// Programmatic dependent launch (Hopper, griddepcontrol): a kernel launched with launch_pdl may be
+// scheduled while the kernel before it on the stream is still finishing, so the launch gaps of a
+// decode step's many small kernels overlap the tails of their predecessors. Correctness rests on
+// one rule: a kernel launched through launch_pdl calls pdl_wait() before it touches global memory
+// (griddepcontrol.wait returns once every prerequisite grid has completed and its writes are
+// visible), then lets its own successor launch early. Off by default: set_pdl(true) or GQA_PDL=1
+// turns it on for the process (gqa-bench times decode steps both ways). Works in CUDA graphs
+// (programmatic edges); recorded graphs keep the setting they were recorded with.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <utility>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/pdl.h"
+
+namespace gqa::cuda {
+
+// The first statement of every kernel launched through launch_pdl.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// kernel<<<grid, block, smem, stream>>>(args...), with the programmatic-serialization attribute
+// when PDL is on. Checks the launch.
+template <typename... Params, typename... Args>
+void launch_pdl(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                Args&&... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl_enabled() ? 1 : 0;
+  const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+  if (err != cudaSuccess) throw_cuda_error(err, name, __FILE__, __LINE__);
+  GQA_CUDA_LAUNCH_CHECK(name);
+}
+
+}  // namespace gqa::cuda
