@@ -14,7 +14,9 @@ std::vector<int32_t> CudaOps::sample_rows(const Tensor& logits, const SampleSpec
   GQA_CHECK(static_cast<int64_t>(u.size()) == m, "sample_rows: " << u.size() << " uniforms for " << m << " rows");
   std::vector<int32_t> ids(m);
   if (m == 0) return ids;
-  if (sample_ids_.numel() < m) {  // small buffers, grown once, reused every step
+  // An undefined Tensor has shape [] and so numel() 1: test defined() too, or the first m = 1 call
+  // would slice an unallocated buffer.
+  if (!sample_ids_.defined() || sample_ids_.numel() < m) {  // small buffers, grown once, reused every step
     sample_ids_ = alloc(DType::kI32, {m});
     sample_u_ = alloc(DType::kF32, {m});
   }
