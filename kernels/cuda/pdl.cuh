@@ -41,7 +41,10 @@ void launch_pdl(const char* name, void (*kernel)(Params...), dim3 grid, dim3 blo
   cfg.attrs = attr;
   cfg.numAttrs = pdl_enabled() ? 1 : 0;
   const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
-  if (err != cudaSuccess) throw_cuda_error(err, name, __FILE__, __LINE__);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // clear it, so a later launch check does not report it again
+    throw_cuda_error(err, name, __FILE__, __LINE__);
+  }
   GQA_CUDA_LAUNCH_CHECK(name);
 }
 

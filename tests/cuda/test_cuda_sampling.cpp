@@ -7,8 +7,10 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <string>
 
 #include "core/error.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/sampling.h"
 #include "runtime/sampler.h"
@@ -106,6 +108,42 @@ TEST_P(CudaSampling, SampleFlagsNaNRowsAndRefusesBadParams) {
   EXPECT_THROW(cuda::sample({gl, u, out, -1.0f, 0, 1.0f}, ops_->cuda_stream()), Error);
   EXPECT_THROW(cuda::sample({gl, u, out, 1.0f, 0, 0.0f}, ops_->cuda_stream()), Error);
   EXPECT_THROW(cuda::sample({gl, u, out, 1.0f, -1, 1.0f}, ops_->cuda_stream()), Error);
+}
+
+// CudaOps::sample_rows, the entry the generation loop uses: several rows at once, then more rows
+// than before (its buffers grow), greedy and sampled, equal to the reference cpu::sample_row on the
+// same logits and uniforms; a NaN row is an error naming NaN.
+TEST_P(CudaSampling, SampleRowsMatchesReferenceAndGrows) {
+  const DType dt = GetParam();
+  const int64_t vocab = 3001;
+  const SampleSpec specs[] = {{0.0f, 0, 1.0f}, {0.8f, 40, 0.9f}, {1.3f, 0, 1.0f}};
+  uint32_t seed = 900;
+  for (int64_t m : {1, 3, 9}) {
+    for (const SampleSpec& spec : specs) {
+      const std::vector<float> logits = test::round_to(test::random_vec(m * vocab, ++seed, -4.0f, 4.0f), dt);
+      std::mt19937_64 rng(seed);
+      std::vector<double> u(m);
+      for (double& x : u) x = static_cast<float>(std::generate_canonical<double, 53>(rng));  // exact in f32
+      cpu::SampleScratch scratch;
+      std::vector<int32_t> want(m);
+      for (int64_t r = 0; r < m; ++r) want[r] = cpu::sample_row(logits.data() + r * vocab, vocab, spec, u[r], scratch);
+      const Tensor gl = test::to_device(*ops_, logits, dt, {m, vocab});
+      EXPECT_EQ(ops_->sample_rows(gl, spec, u), want) << "m " << m << " temperature " << spec.temperature;
+    }
+  }
+  std::vector<float> bad = test::random_vec(2 * vocab, 7);
+  bad[vocab + 5] = std::numeric_limits<float>::quiet_NaN();
+  const Tensor gbad = test::to_device(*ops_, bad, dt, {2, vocab});
+  EXPECT_THROW(
+      {
+        try {
+          ops_->sample_rows(gbad, SampleSpec{}, {0.0, 0.0});
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaSampling, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),

@@ -156,7 +156,7 @@ TEST_P(CudaRopeKvWriteTest, MatchesUnfusedCpuSequence) {
 TEST_P(CudaRopeKvWriteTest, PackedQkvMatchesUnfusedCpuSequence) {
   const std::pair<int64_t, int64_t> heads[] = {{8, 2}, {8, 1}, {3, 3}};
   uint32_t seed = 500;
-  for (int64_t hd : {64, 128}) {
+  for (int64_t hd : {16, 64, 128}) {
     for (auto [hq, hkv] : heads) run_case({hq, hkv, hd, 1.25f}, seed += 10, /*packed=*/true);
   }
 }
@@ -191,6 +191,27 @@ TEST_P(CudaRopeKvWriteTest, RefusesMismatchesAndOverlaps) {
   a = args();
   a.k = a.k_cache.reshape({3 * 4, hkv, hd}).slice_rows(0, n);
   test::expect_error([&] { ops_->rope_kv_write(a); }, "must not overlap");
+
+  // The packed form: qkv [n, (hq + 2 hkv) hd] with an output q and no k, v.
+  auto packed = [&] {
+    RopeKvWriteArgs p = args();
+    p.k = Tensor();
+    p.v = Tensor();
+    p.qkv = ops_->alloc(dt_, {n, (hq + 2 * hkv) * hd});
+    return p;
+  };
+  a = packed();
+  a.k = ops_->alloc(dt_, {n, hkv, hd});
+  test::expect_error([&] { ops_->rope_kv_write(a); }, "either qkv or k and v");
+  a = packed();
+  a.qkv = ops_->alloc(dt_, {n, (hq + 2 * hkv) * hd + hd});  // an odd number of KV heads
+  test::expect_error([&] { ops_->rope_kv_write(a); }, "is not [n, (hq + 2 hkv) hd]");
+  a = packed();
+  a.q = a.qkv.reshape({n * (hq + 2 * hkv) * hd}).slice_rows(0, n * hq * hd).reshape({n, hq, hd});
+  test::expect_error([&] { ops_->rope_kv_write(a); }, "must not overlap qkv");
+  a = packed();
+  a.k_cache = ops_->alloc(dt_, {3, 4, hkv + 1, hd});
+  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "k_cache"});
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaRopeKvWriteTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
