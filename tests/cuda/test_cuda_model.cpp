@@ -5,7 +5,10 @@
 //         later flipped token only where the reference's decision margin is within our error.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
+#include <vector>
 
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
@@ -75,7 +78,21 @@ TEST(CudaModelSampling, GpuSamplingEqualsHostSampling) {
       cuda::CudaOps ops(0, DType::kF32);
       const GenerateResult host = test::run_generation(dir, ref.prompt, 24, m, /*keep_logits=*/true, ops, comm);
       const GenerateResult gpu = test::run_generation(dir, ref.prompt, 24, m, /*keep_logits=*/false, ops, comm);
-      EXPECT_EQ(gpu.tokens, host.tokens) << name << " temperature " << m.temperature << " seed " << m.seed;
+      // The host run's LM head multiplies whole prefill chunks, the GPU run's one row, so their
+      // logits may differ in the last bits: a greedy token may flip only where the host's top-2
+      // margin is that small, and the sequences part there.
+      size_t same = 0;
+      while (same < gpu.tokens.size() && same < host.tokens.size() && gpu.tokens[same] == host.tokens[same]) ++same;
+      if (same < host.tokens.size() && m.temperature == 0.0f) {
+        const int64_t vocab = static_cast<int64_t>(host.logits.size()) / host.logit_rows;
+        const float* row = host.logits.data() + (ref.prompt.size() - 1 + same) * vocab;
+        std::vector<float> r(row, row + vocab);
+        std::partial_sort(r.begin(), r.begin() + 2, r.end(), std::greater<float>());
+        EXPECT_LT(r[0] - r[1], 1e-4f * std::max(1.0f, std::fabs(r[0])))
+            << name << ": greedy token " << same << " differs although the host's margin is " << r[0] - r[1];
+      } else {
+        EXPECT_EQ(gpu.tokens, host.tokens) << name << " temperature " << m.temperature << " seed " << m.seed;
+      }
     }
   }
 }
