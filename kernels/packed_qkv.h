@@ -29,9 +29,7 @@ inline PackedQkvDims packed_qkv_dims(const RopeKvWriteArgs& a, const char* op) {
                << shape_str(a.q.shape()));
   d.hkv = kv2 / (2 * d.hd);
   GQA_CHECK(a.q.dtype() == a.qkv.dtype(), op << ": q and qkv must have one dtype");
-  const char* q0 = static_cast<const char*>(a.q.data());
-  const char* p0 = static_cast<const char*>(a.qkv.data());
-  GQA_CHECK(q0 + a.q.nbytes() <= p0 || p0 + a.qkv.nbytes() <= q0, op << ": the output q must not overlap qkv");
+  GQA_CHECK(!overlaps(a.q, a.qkv), op << ": the output q must not overlap qkv");
   return d;
 }
 

@@ -10,13 +10,6 @@
 namespace gqa::cpu {
 namespace {
 
-bool overlaps(const Tensor& a, const Tensor& b) {
-  if (!a.defined() || !b.defined()) return false;
-  const char* a0 = static_cast<const char*>(a.data());
-  const char* b0 = static_cast<const char*>(b.data());
-  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
-}
-
 #if !GQA_HAVE_CBLAS
 // Without CBLAS (a build machine that lacks OpenBLAS): y[n, m] += x[n, k] w[m, k]^T as row-by-row
 // dot products over contiguous memory, eight partial sums each so the compiler can vectorise.

@@ -33,7 +33,7 @@ void add(const AddArgs& a, cudaStream_t stream) {
   detail::expect_device(a.x, kOp, "x");
   detail::expect_float(a.x, kOp, "x");
   detail::expect(a.y, a.x.dtype(), a.x.shape(), kOp, "y");
-  GQA_CHECK(a.x.data() == a.y.data() || !detail::overlaps(a.x, a.y), kOp << ": x and y partly overlap");
+  GQA_CHECK(a.x.data() == a.y.data() || !overlaps(a.x, a.y), kOp << ": x and y partly overlap");
   GQA_CUDA_DISPATCH_FLOAT(a.x.dtype(), kOp, launch, a, stream);
 }
 

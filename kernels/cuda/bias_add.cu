@@ -33,7 +33,7 @@ void bias_add(const BiasAddArgs& a, cudaStream_t stream) {
   detail::expect_ndim(a.y, 2, kOp, "y");
   detail::expect_float(a.y, kOp, "y");
   detail::expect(a.bias, a.y.dtype(), {a.y.dim(1)}, kOp, "bias");
-  GQA_CHECK(!detail::overlaps(a.bias, a.y), kOp << ": bias overlaps y");
+  GQA_CHECK(!overlaps(a.bias, a.y), kOp << ": bias overlaps y");
   GQA_CUDA_DISPATCH_FLOAT(a.y.dtype(), kOp, launch, a, stream);
 }
 

@@ -51,12 +51,4 @@ inline void expect_kv_write_operands(const Tensor& k, const Tensor& v, const Ten
   expect(slots, DType::kI32, {n}, op, "slots");
 }
 
-// True when the byte ranges of two defined tensors intersect.
-inline bool overlaps(const Tensor& a, const Tensor& b) {
-  if (!a.defined() || !b.defined()) return false;
-  const char* a0 = static_cast<const char*>(a.data());
-  const char* b0 = static_cast<const char*>(b.data());
-  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
-}
-
 }  // namespace gqa::cuda::detail

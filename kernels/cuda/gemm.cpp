@@ -112,7 +112,7 @@ void Gemm::run(const MatmulArgs& a, cudaStream_t stream) {
   detail::expect(a.w, dt, {m, k}, kOp, "w");
   detail::expect(a.y, dt, {n, m}, kOp, "y");
   if (a.bias.defined()) detail::expect(a.bias, dt, {m}, kOp, "bias");
-  GQA_CHECK(!detail::overlaps(a.y, a.x) && !detail::overlaps(a.y, a.w) && !detail::overlaps(a.y, a.bias),
+  GQA_CHECK(!overlaps(a.y, a.x) && !overlaps(a.y, a.w) && !overlaps(a.y, a.bias),
             kOp << ": output y " << shape_str(a.y.shape()) << " overlaps an input");
   if (n == 0 || m == 0) return;
   if (k == 0) {

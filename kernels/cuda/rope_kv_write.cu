@@ -122,7 +122,7 @@ void rope_kv_write_packed(const RopeKvWriteArgs& a, cudaStream_t stream) {
   GQA_CHECK(d.n <= 0x7fffffffLL && d.row() <= 0x7fffffffLL, kOp << ": qkv " << shape_str(a.qkv.shape()) << " too large");
   const Tensor* step[] = {&a.q, &a.qkv};
   for (const Tensor* x : step) {
-    GQA_CHECK(!detail::overlaps(*x, a.k_cache) && !detail::overlaps(*x, a.v_cache),
+    GQA_CHECK(!overlaps(*x, a.k_cache) && !overlaps(*x, a.v_cache),
               kOp << ": the caches must not overlap q or qkv");
   }
   const DType t = a.qkv.dtype();
@@ -155,8 +155,8 @@ void rope_kv_write(const RopeKvWriteArgs& a, cudaStream_t stream) {
   const Tensor* step[] = {&a.q, &a.k, &a.v};
   for (int i = 0; i < 3; ++i) {
     for (int j = i + 1; j < 3; ++j)
-      GQA_CHECK(!detail::overlaps(*step[i], *step[j]), kOp << ": q, k and v must not overlap");
-    GQA_CHECK(!detail::overlaps(*step[i], a.k_cache) && !detail::overlaps(*step[i], a.v_cache),
+      GQA_CHECK(!overlaps(*step[i], *step[j]), kOp << ": q, k and v must not overlap");
+    GQA_CHECK(!overlaps(*step[i], a.k_cache) && !overlaps(*step[i], a.v_cache),
               kOp << ": the caches must not overlap q, k or v");
   }
   GQA_CUDA_DISPATCH_FLOAT(t, kOp, launch_unpacked, a, stream);

@@ -38,7 +38,7 @@ void swiglu(const SwigluArgs& a, cudaStream_t stream) {
   detail::expect_float(a.gate_up, kOp, "gate_up");
   GQA_CHECK(a.gate_up.dim(1) % 2 == 0, kOp << ": gate_up " << shape_str(a.gate_up.shape()) << " has an odd width");
   detail::expect(a.out, a.gate_up.dtype(), {a.gate_up.dim(0), a.gate_up.dim(1) / 2}, kOp, "out");
-  GQA_CHECK(!detail::overlaps(a.out, a.gate_up), kOp << ": out overlaps gate_up");
+  GQA_CHECK(!overlaps(a.out, a.gate_up), kOp << ": out overlaps gate_up");
   GQA_CUDA_DISPATCH_FLOAT(a.gate_up.dtype(), kOp, launch, a, stream);
 }
 

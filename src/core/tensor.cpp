@@ -57,4 +57,11 @@ Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
   return Tensor(storage_, p, dtype_, std::move(s), device_);
 }
 
+bool overlaps(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return false;
+  const char* a0 = static_cast<const char*>(a.data());
+  const char* b0 = static_cast<const char*>(b.data());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
+}
+
 }  // namespace gqa

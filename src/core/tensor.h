@@ -54,4 +54,8 @@ class Tensor {
   Device device_ = Device::kCpu;
 };
 
+// True when two defined tensors share a byte (ops that must not write over their inputs check
+// this); false when either is undefined.
+bool overlaps(const Tensor& a, const Tensor& b);
+
 }  // namespace gqa
