@@ -25,6 +25,8 @@
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/attention_decode_mma.h"
+#include "kernels/cuda/attention_decode_params.cuh"
 #include "kernels/cuda/attention_merge.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/pdl.cuh"
@@ -39,11 +41,6 @@ constexpr int kThreads = 128;
 constexpr int kTile = kDecodeTileKeys;
 constexpr int kQkParts = kThreads / kTile;  // threads sharing one key's dot product
 
-struct DecodeParams : PagedParams {
-  float* part_o;    // [n, hq, num_splits, hd] (num_splits > 1)
-  float* part_lse;  // [n, hq, num_splits]
-  int head_chunks, num_splits, tiles_per_split;
-};
 
 // Shared memory of one block, byte offsets. K/V rows are padded by 16 bytes so the 16-byte reads
 // of 8 consecutive rows at one column land in 8 different bank groups.
@@ -199,19 +196,6 @@ __device__ __forceinline__ void tile_pv(const T* v_tile, const float* p_s, const
   }
 }
 
-// Writes the block's result for head-in-chunk i, dim d: `val` is o / d (NaN when poisoned).
-template <typename T, int HD>
-__device__ __forceinline__ void store_result(const DecodeParams& p, int t, int h, int split, int d, float val,
-                                             float lse) {
-  const size_t row = size_t(t) * p.hq + h;
-  if (p.num_splits == 1) {
-    static_cast<T*>(p.out)[row * HD + d] = store_f32<T>(val);
-  } else {
-    p.part_o[(row * p.num_splits + split) * HD + d] = val;
-    if (d == 0) p.part_lse[row * p.num_splits + split] = lse;
-  }
-}
-
 template <typename T, int HD, int GC>
 __global__ void __launch_bounds__(kThreads) decode_kernel(const DecodeParams p) {
   pdl_wait();
@@ -229,21 +213,10 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const DecodeParams p) 
 
   const int chunk = blockIdx.x % p.head_chunks, split = blockIdx.x / p.head_chunks;
   const int g = blockIdx.y, t = blockIdx.z;
-  const int seq = p.token_seq[t], pos = p.positions[t];
-  const int64_t reach = int64_t(p.num_splits) * p.tiles_per_split * kTile;
-  const bool valid = p.token_in_range(seq, pos) && int64_t(pos) < reach;
-  const int keys_per_split = p.tiles_per_split * kTile;
-  const int k_begin = split * keys_per_split;
-  const int k_end = valid ? min(pos + 1, k_begin + keys_per_split) : 0;
-
+  const SplitKeys keys = split_keys<kTile>(p, t, split);
+  const int seq = keys.seq, k_begin = keys.k_begin, k_end = keys.k_end;
   if (k_begin >= k_end) {  // an empty split (o = 0, lse = -inf: weight 0) or an invalid token (NaN)
-    for (int idx = threadIdx.x; idx < GC * HD; idx += kThreads) {
-      const int gh = chunk * GC + idx / HD;
-      if (gh < p.group) {
-        store_result<T, HD>(p, t, g * p.group + gh, split, idx % HD, valid ? 0.0f : NAN,
-                            valid ? -INFINITY : 0.0f);
-      }
-    }
+    store_empty<T, HD>(p, t, g, chunk * GC, GC, split, keys.valid);
     return;
   }
 
@@ -376,9 +349,12 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
                 << " can address");
   GQA_CHECK(d.n <= 65535, kOp << ": " << d.n << " tokens exceed the decode grid (65535)");
   GQA_CHECK(opt.num_splits >= 0, kOp << ": negative num_splits " << opt.num_splits);
-  const int chunk = decode_head_chunk(d.group());
-  const int64_t target = int64_t(kernel_occupancy(a, chunk)) * sm_count();
-  return plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits);
+  const bool mma = decode_mma_supported(a);
+  const int chunk = mma ? kDecodeMmaHeadChunk : decode_head_chunk(d.group());
+  const int64_t target = int64_t(mma ? decode_mma_occupancy(a) : kernel_occupancy(a, chunk)) * sm_count();
+  DecodePlan plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk);
+  plan.tensor_cores = mma;
+  return plan;
 }
 
 }  // namespace
@@ -410,9 +386,13 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
     p.part_o = static_cast<float*>(scratch ? scratch->ptr : opt.workspace);
     p.part_lse = p.part_o + parts.lse_offset;
   }
-  GQA_ATTN_DISPATCH_DTYPE(a.q.dtype(), kOp, T,
-    GQA_ATTN_DISPATCH_HEAD_DIM(d.hd, kOp, HD,
-      GQA_ATTN_DISPATCH_GROUP_CHUNK(plan.head_chunk, kOp, GC, launch<T, HD, GC>(p, plan, d.n, stream);)))
+  if (plan.tensor_cores) {
+    launch_decode_mma(a, p, plan, stream);
+  } else {
+    GQA_ATTN_DISPATCH_DTYPE(a.q.dtype(), kOp, T,
+      GQA_ATTN_DISPATCH_HEAD_DIM(d.hd, kOp, HD,
+        GQA_ATTN_DISPATCH_GROUP_CHUNK(plan.head_chunk, kOp, GC, launch<T, HD, GC>(p, plan, d.n, stream);)))
+  }
   if (plan.num_splits > 1) {
     const int64_t rows = d.n * d.hq;
     AttentionMergeArgs m;

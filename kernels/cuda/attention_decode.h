@@ -1,13 +1,16 @@
 // Group-aware split-KV ("flash-decoding") attention for decode steps.
 //
-// One thread block per (token, KV head, chunk of up to 8 of its query heads, KV split) streams its
+// One thread block per (token, KV head, chunk of its query heads, KV split) streams its
 // split's keys through shared memory in 64-key tiles and scores every tile against all query
-// heads of the chunk, so for groups up to 8 (Llama-3-70B at any T) each K/V byte leaves HBM once
-// per step. Larger groups (up to MQA, 64+) run ceil(group / 8) chunk blocks side by side on the
-// same tiles (adjacent in the grid, so the repeats are L2 hits, not guaranteed HBM-once).
-// With more than one split, each block writes an f32 partial output and its log-sum-exp, and a
-// second kernel merges the splits. Correct for any batch (it never assumes one token per
-// sequence); attention() routes here when AttentionArgs::one_token_per_seq is set.
+// heads of the chunk, so each K/V byte leaves HBM once per step for a chunk's heads. Two kernels
+// run this plan: bf16/f16 at head_dim 64/128 on tensor cores (attention_decode_mma.h, chunks of
+// 16 heads: any group up to 16 in one block), everything else on CUDA cores (this file's
+// kernel, chunks of up to 8 heads). Larger groups (up to MQA, 64+) run ceil(group / chunk)
+// chunk blocks side by side on the same tiles (adjacent in the grid, so the repeats are L2 hits,
+// not guaranteed HBM-once). With more than one split, each block writes an f32 partial output
+// and its log-sum-exp, and a second kernel merges the splits. Correct for any batch (it never
+// assumes one token per sequence); attention() routes here when AttentionArgs::one_token_per_seq
+// is set.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -22,21 +25,25 @@ constexpr int kDecodeTileKeys = 64;  // keys per shared-memory tile
 constexpr int kDecodeMaxHeadChunk = 8;
 
 struct DecodePlan {
-  int head_chunk = 1;       // query heads per block: 1, 2, 4 or 8 (the smallest power of two >= min(group, 8))
+  int head_chunk = 1;       // query heads per block: CUDA cores 1, 2, 4 or 8 (the smallest power of two
+                            // >= min(group, 8)); tensor cores 16 (kDecodeMmaHeadChunk)
   int head_chunks = 1;      // blocks per (token, KV head) to cover the group: ceil(group / head_chunk)
   int num_splits = 1;       // KV splits per (token, KV head, chunk)
   int tiles_per_split = 1;  // kDecodeTileKeys-key tiles per split
+  bool tensor_cores = false;  // the mma kernel (attention_decode_mma.h) serves the call
   int64_t blocks() const;   // decode-kernel blocks per KV head and token: head_chunks * num_splits
 };
 
 // Query heads per decode block for a group: the smallest power of two >= min(group, 8).
 int decode_head_chunk(int64_t group);
 
-// The split plan, pure host arithmetic: enough splits that n_tokens * hkv * head_chunks *
-// num_splits blocks fill `target_blocks` (one wave at the kernel's occupancy), never more
-// splits than tiles of max_context; force_splits > 0 asks for that many (clamped the same way).
+// The split plan, pure host arithmetic: as many splits as keep n_tokens * hkv * head_chunks *
+// num_splits blocks within `target_blocks` (one wave at the kernel's occupancy: one block more
+// would start a second wave and double the time), at least one, never more splits than tiles of
+// max_context; force_splits > 0 asks for that many (clamped the same way). head_chunk 0 means
+// decode_head_chunk(group) (the CUDA-core kernel); the tensor-core kernel passes 16.
 DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
-                       int force_splits = 0);
+                       int force_splits = 0, int head_chunk = 0);
 
 // Layout of the split partials in the workspace, in floats: part_o [rows, num_splits, hd] at 0,
 // part_lse [rows, num_splits] at lse_offset (rows = n * hq; empty for one split).

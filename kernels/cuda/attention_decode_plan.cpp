@@ -21,16 +21,17 @@ int decode_head_chunk(int64_t group) {
 int64_t DecodePlan::blocks() const { return int64_t(head_chunks) * num_splits; }
 
 DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
-                       int force_splits) {
+                       int force_splits, int head_chunk) {
   GQA_CHECK(n_tokens >= 1 && hkv >= 1 && group >= 1 && max_context >= 1,
             kOp << ": cannot plan " << n_tokens << " tokens, " << hkv << " KV heads, group " << group
                 << ", max_context " << max_context);
   DecodePlan plan;
-  plan.head_chunk = decode_head_chunk(group);
+  GQA_CHECK(head_chunk >= 0, kOp << ": negative head chunk " << head_chunk);
+  plan.head_chunk = head_chunk > 0 ? head_chunk : decode_head_chunk(group);
   plan.head_chunks = static_cast<int>((group + plan.head_chunk - 1) / plan.head_chunk);
   const int64_t tiles = (max_context + kDecodeTileKeys - 1) / kDecodeTileKeys;
   const int64_t base = n_tokens * hkv * plan.head_chunks;  // blocks without splitting
-  int64_t want = force_splits > 0 ? force_splits : (target_blocks + base - 1) / base;
+  int64_t want = force_splits > 0 ? force_splits : target_blocks / base;  // floor: no partial second wave
   want = std::clamp<int64_t>(want, 1, tiles);
   plan.tiles_per_split = static_cast<int>((tiles + want - 1) / want);
   plan.num_splits = static_cast<int>((tiles + plan.tiles_per_split - 1) / plan.tiles_per_split);

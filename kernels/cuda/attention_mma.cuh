@@ -1,6 +1,7 @@
-// Warp-level tensor-core pieces for the flash prefill (attention_prefill_mma.cu): ldmatrix
-// fragment loads, mma.sync m16n8k16 (bf16/f16 in, f32 accumulate) and the f32 -> 16-bit pair
-// packing that turns a score accumulator into the next mma's A operand.
+// Warp-level tensor-core pieces for the flash prefill (attention_prefill_mma.cu) and the
+// tensor-core decode (attention_decode_mma.cu): ldmatrix fragment loads, mma.sync m16n8k16
+// (bf16/f16 in, f32 accumulate), the f32 -> 16-bit pair packing that turns a score accumulator
+// into the next mma's A operand, and one warp's online-softmax step over a K/V tile.
 //
 // Fragment layouts (PTX ISA, "Matrix fragments for mma.m16n8k16"), lane = 4 * gid + tig:
 //   A 16x16 (row-major), 4 x b32: a0 = (row gid,     cols 2tig, 2tig+1)   a1 = (row gid + 8, same cols)
@@ -17,6 +18,8 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+
+#include "kernels/cuda/attention_common.cuh"
 
 namespace gqa::cuda::attn {
 
@@ -71,6 +74,85 @@ template <>
 __device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
   const __half2 v = __floats2half2_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// One warp, one tile: its 16 query rows (this lane: rows gid and gid + 8, whose last visible key
+// is limit[0..1]; -1 = none) against keys [start, start + kKeys), K and V rows kRow elements
+// apart in shared memory. S = q K^T (qf: the rows' A fragments, HD / 16 k-steps), mask, scale by
+// scale_log2, online softmax in log2 units (m = running row max, l = this lane's share of the
+// row sum), O = O * alpha + P V (o: HD / 8 C fragments). Keys past the limits must be finite in
+// shared memory (zero-filled): a masked key gets p = 0, and 0 * V must not be NaN.
+template <typename T, int HD, int kKeys, int kRow>
+__device__ __forceinline__ void mma_attend_tile(const T* k_t, const T* v_t, int start, const int (&limit)[2],
+                                                float scale_log2, const uint32_t (&qf)[HD / 16][4],
+                                                float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+  static_assert(kKeys % 16 == 0 && HD % 16 == 0, "whole 16x16 k-steps");
+  const int lane = threadIdx.x % 32, tig = lane % 4;
+  float s[kKeys / 8][4];
+#pragma unroll
+  for (int nt = 0; nt < kKeys / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+  // S = q K^T. K is [key][dim]: 8x8 tiles of it are B fragments without .trans. Matrices of one
+  // x4 load: (keys +0..7, dims +0..7), (+0..7, +8..15), (+8..15, +0..7), (+8..15, +8..15).
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+#pragma unroll
+    for (int np = 0; np < kKeys / 16; ++np) {
+      uint32_t b[4];
+      ldmatrix_x4(b, k_t + (16 * np + (lane >> 4) * 8 + (lane & 7)) * kRow + 16 * kk + ((lane >> 3) & 1) * 8);
+      mma_16816<T>(s[2 * np], qf[kk], b[0], b[1]);
+      mma_16816<T>(s[2 * np + 1], qf[kk], b[2], b[3]);
+    }
+  }
+  // Mask and scale; s[nt][e] is row gid + 8 * (e / 2), key start + 8 nt + 2 tig + e % 2.
+  float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+  for (int nt = 0; nt < kKeys / 8; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int key = start + 8 * nt + 2 * tig + (e & 1);
+      s[nt][e] = key <= limit[e >> 1] ? s[nt][e] * scale_log2 : -INFINITY;
+      mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
+    }
+  }
+  float alpha[2], m_use[2], sum[2] = {0.0f, 0.0f};
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    mx[r] = group_max<4>(mx[r]);  // the row's 4 lanes are consecutive
+    const float m_new = fmaxf(m[r], mx[r]);
+    m_use[r] = m_new == -INFINITY ? 0.0f : m_new;  // nothing valid yet: keep exp2 away from -inf - -inf
+    alpha[r] = exp2f(m[r] - m_use[r]);              // 0 while m = -inf (o and l are 0 then)
+    m[r] = m_new;
+  }
+#pragma unroll
+  for (int nt = 0; nt < kKeys / 8; ++nt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      s[nt][e] = exp2f(s[nt][e] - m_use[e >> 1]);  // masked: exp2(-inf) = 0
+      sum[e >> 1] += s[nt][e];
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) l[r] = l[r] * alpha[r] + sum[r];
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o[dt][e] *= alpha[e >> 1];
+  }
+  // O += P V. The C fragments of key n-tiles 2kk, 2kk+1 are the A fragment of keys 16kk..16kk+15.
+  // V is [key][dim] = [k][n]: B fragments through .trans. Matrices of one x4 load:
+  // (keys +0..7, dims +0..7), (+8..15, +0..7), (+0..7, +8..15), (+8..15, +8..15).
+#pragma unroll
+  for (int kk = 0; kk < kKeys / 16; ++kk) {
+    const uint32_t a[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]), pack2<T>(s[2 * kk][2], s[2 * kk][3]),
+                           pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+    for (int dp = 0; dp < HD / 16; ++dp) {
+      uint32_t b[4];
+      ldmatrix_x4_trans(b, v_t + (16 * kk + ((lane >> 3) & 1) * 8 + (lane & 7)) * kRow + 16 * dp + (lane >> 4) * 8);
+      mma_16816<T>(o[2 * dp], a, b[0], b[1]);
+      mma_16816<T>(o[2 * dp + 1], a, b[2], b[3]);
+    }
+  }
 }
 
 }  // namespace gqa::cuda::attn

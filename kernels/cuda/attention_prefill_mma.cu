@@ -130,81 +130,6 @@ __device__ void load_kv_tile(const MmaParams& p, const int32_t* table, int g, in
   }
 }
 
-// One warp, one tile: its 16 rows (this lane: rows gid and gid + 8 of the warp, limits
-// limit[0..1], -1 = not in this pass) against keys [start, start + kBlockN).
-template <typename T, int HD>
-__device__ __forceinline__ void attend_tile(const T* k_t, const T* v_t, int start, const int (&limit)[2],
-                                            float scale_log2, const uint32_t (&qf)[HD / 16][4],
-                                            float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
-  using S = MmaSmem<T, HD>;
-  const int lane = threadIdx.x % 32, tig = lane % 4;
-  float s[kBlockN / 8][4];
-#pragma unroll
-  for (int nt = 0; nt < kBlockN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-  // S = q K^T. K is [key][dim]: 8x8 tiles of it are B fragments without .trans. Matrices of one
-  // x4 load: (keys +0..7, dims +0..7), (+0..7, +8..15), (+8..15, +0..7), (+8..15, +8..15).
-#pragma unroll
-  for (int kk = 0; kk < HD / 16; ++kk) {
-#pragma unroll
-    for (int np = 0; np < kBlockN / 16; ++np) {
-      uint32_t b[4];
-      ldmatrix_x4(b, k_t + (16 * np + (lane >> 4) * 8 + (lane & 7)) * S::kRow + 16 * kk + ((lane >> 3) & 1) * 8);
-      mma_16816<T>(s[2 * np], qf[kk], b[0], b[1]);
-      mma_16816<T>(s[2 * np + 1], qf[kk], b[2], b[3]);
-    }
-  }
-  // Mask and scale; s[nt][e] is row gid + 8 * (e / 2), key start + 8 nt + 2 tig + e % 2.
-  float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-  for (int nt = 0; nt < kBlockN / 8; ++nt) {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int key = start + 8 * nt + 2 * tig + (e & 1);
-      s[nt][e] = key <= limit[e >> 1] ? s[nt][e] * scale_log2 : -INFINITY;
-      mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
-    }
-  }
-  float alpha[2], m_use[2], sum[2] = {0.0f, 0.0f};
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    mx[r] = group_max<4>(mx[r]);  // the row's 4 lanes are consecutive
-    const float m_new = fmaxf(m[r], mx[r]);
-    m_use[r] = m_new == -INFINITY ? 0.0f : m_new;  // nothing valid yet: keep exp2 away from -inf - -inf
-    alpha[r] = exp2f(m[r] - m_use[r]);              // 0 while m = -inf (o and l are 0 then)
-    m[r] = m_new;
-  }
-#pragma unroll
-  for (int nt = 0; nt < kBlockN / 8; ++nt) {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      s[nt][e] = exp2f(s[nt][e] - m_use[e >> 1]);  // masked: exp2(-inf) = 0
-      sum[e >> 1] += s[nt][e];
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < 2; ++r) l[r] = l[r] * alpha[r] + sum[r];
-#pragma unroll
-  for (int dt = 0; dt < HD / 8; ++dt) {
-#pragma unroll
-    for (int e = 0; e < 4; ++e) o[dt][e] *= alpha[e >> 1];
-  }
-  // O += P V. The C fragments of key n-tiles 2kk, 2kk+1 are the A fragment of keys 16kk..16kk+15.
-  // V is [key][dim] = [k][n]: B fragments through .trans. Matrices of one x4 load:
-  // (keys +0..7, dims +0..7), (+8..15, +0..7), (+0..7, +8..15), (+8..15, +8..15).
-#pragma unroll
-  for (int kk = 0; kk < kBlockN / 16; ++kk) {
-    const uint32_t a[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]), pack2<T>(s[2 * kk][2], s[2 * kk][3]),
-                           pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-#pragma unroll
-    for (int dp = 0; dp < HD / 16; ++dp) {
-      uint32_t b[4];
-      ldmatrix_x4_trans(b, v_t + (16 * kk + ((lane >> 3) & 1) * 8 + (lane & 7)) * S::kRow + 16 * dp + (lane >> 4) * 8);
-      mma_16816<T>(o[2 * dp], a, b[0], b[1]);
-      mma_16816<T>(o[2 * dp + 1], a, b[2], b[3]);
-    }
-  }
-}
-
 // out = O / l for this lane's two rows (NaN for an invalid token or one whose keys hit a bad page).
 template <typename T, int HD>
 __device__ __forceinline__ void store_rows(const MmaParams& p, const MmaRowInfo& ri, int g, int row0,
@@ -282,7 +207,8 @@ __global__ void __launch_bounds__(kThreads, 2) prefill_mma_kernel(const MmaParam
       cp_async_wait<1>();
       __syncthreads();
       if (i * kBlockN <= warp_limit) {  // some row of this warp sees a key of the tile
-        attend_tile<T, HD>(k_s + stage * S::kTile, v_s + stage * S::kTile, i * kBlockN, limit, p.scale_log2, qf, o, m, l);
+        mma_attend_tile<T, HD, kBlockN, S::kRow>(k_s + stage * S::kTile, v_s + stage * S::kTile, i * kBlockN, limit,
+                                                   p.scale_log2, qf, o, m, l);
       }
       __syncthreads();  // stage i is read before the load of tile i + 2 overwrites it
     }

@@ -5,6 +5,7 @@
 #include "kernels/cuda/bias_add.h"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/gemv.h"
 
 namespace gqa::cuda {
 namespace {
@@ -117,6 +118,8 @@ void Gemm::run(const MatmulArgs& a, cudaStream_t stream) {
   if (n == 0 || m == 0) return;
   if (k == 0) {
     GQA_CUDA_CHECK(cudaMemsetAsync(a.y.data(), 0, a.y.nbytes(), stream));
+  } else if (use_gemv() && gemv_supported(a.x, a.w, a.y)) {
+    gemv(a.x, a.w, a.y, stream);  // decode-sized: streams W at close to copy bandwidth
   } else {
     const Key key{static_cast<int>(dt), n, m, k, alignment_of(a.x.data()), alignment_of(a.w.data()),
                   alignment_of(a.y.data())};

@@ -3,7 +3,8 @@
 // (CUBLAS_COMPUTE_32F: no TF32 for f32, so f32 results track the CPU reference tightly), output
 // rounded once to the dtype. The bias is added by a separate kernel after the GEMM. Where
 // cuBLASLt offers no algorithm (e.g. a 2-byte-aligned row slice of a bf16 output), the same GEMM
-// goes through cublasGemmEx, which takes any alignment.
+// goes through cublasGemmEx, which takes any alignment. Decode-sized bf16/f16 GEMMs (n <= 8 rows
+// of x, gemv_supported) skip cuBLAS for the bandwidth-bound kernel of gemv.cu.
 //
 // Row-major y = x W^T is, in cuBLAS's column-major terms, Y^T (m x n) = op(A) B with A = W read
 // as a k x m column-major matrix (transposed) and B = x^T read as k x n: the "TN" GEMM.
@@ -33,6 +34,11 @@ class Gemm {
   // Throws gqa::Error for bad shapes/dtypes or an overlapping output.
   void run(const MatmulArgs& a, cudaStream_t stream);
 
+  // On by default (off under force_legacy): GEMMs gemv_supported serves go through gemv. Tests and
+  // benchmarks turn it off to compare with cuBLAS.
+  void set_use_gemv(bool on) { use_gemv_ = on; }
+  bool use_gemv() const { return use_gemv_ && !force_legacy_; }
+
  private:
   struct Plan;  // descriptors and the chosen algorithm for one shape (gemm.cpp)
   // dtype, n, m, k, alignment of x, w, y in bytes
@@ -45,6 +51,7 @@ class Gemm {
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
   bool force_legacy_ = false;
+  bool use_gemv_ = true;
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };
 

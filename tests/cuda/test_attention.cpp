@@ -12,6 +12,7 @@
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/attention_decode_mma.h"
 #include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/device_info.h"
 #include "tests/cuda/attention_test_batch.h"
@@ -72,8 +73,9 @@ INSTANTIATE_TEST_SUITE_P(
     AllShapes, CudaAttentionDecode,
     ::testing::Combine(::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                        ::testing::Values(Heads{8, 8}, Heads{8, 2}, Heads{64, 8}, Heads{8, 1}, Heads{64, 1},
-                                         Heads{28, 4}),
+                                         Heads{28, 4}, Heads{32, 2}, Heads{48, 2}),
                        ::testing::Values<int64_t>(16, 32, 64, 128), ::testing::Values<int64_t>(16, 32)));
+// (groups 16 and 24: one whole and one partial 16-head chunk of the tensor-core kernel)
 
 // Forced split counts, from one split (no merge) to one tile per split.
 TEST(CudaAttentionDecodeSplits, AnySplitCountMatches) {
@@ -310,6 +312,17 @@ TEST(CudaAttentionPlan, SplitsFillTheDeviceWithinTheContext) {
   p = cuda::plan_decode(1, 1, 2, 6400, 264, 3);  // forced
   EXPECT_EQ(p.num_splits, 3);
   EXPECT_EQ(p.head_chunk, 2);
+  // Never a partial second wave: 16 tokens x 17 splits = 272 blocks would exceed 264 slots.
+  p = cuda::plan_decode(16, 1, 8, 131072, 264);
+  EXPECT_EQ(p.num_splits, 16);
+  EXPECT_LE(p.blocks() * 16, 264);
+  // The tensor-core kernel's chunk of 16 heads: Llama-3-70B's group of 8 in one block, MQA's 64 in 4.
+  p = cuda::plan_decode(1, 1, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk);
+  EXPECT_EQ(p.head_chunk, 16);
+  EXPECT_EQ(p.head_chunks, 1);
+  p = cuda::plan_decode(1, 1, 64, 32768, 264, 0, cuda::kDecodeMmaHeadChunk);
+  EXPECT_EQ(p.head_chunks, 4);
+  EXPECT_LE(p.blocks(), 264);
 }
 
 }  // namespace

@@ -46,21 +46,25 @@ class CudaOpsTest : public ::testing::TestWithParam<DType> {
   std::unique_ptr<cuda::CudaOps> ops_;
 };
 
+// Widths: 96 (16-byte accesses), 99 (element-wise), 8200 (16-byte accesses, more than one round
+// of loads per thread).
 TEST_P(CudaOpsTest, Embedding) {
-  const int64_t vocab_local = 50, d = 96, begin = 10;
-  std::vector<float> table = input(vocab_local * d, 1);
-  std::vector<int32_t> ids = {10, 5, 59, 60, 33, 1000, 11, 10};  // in and out of this rank's slice
-  const int64_t n = static_cast<int64_t>(ids.size());
-  std::vector<float> ref(n * d);
-  cpu::embedding({host_view_i32(ids, {n}), host_view(table, {vocab_local, d}), begin, host_view(ref, {n, d})});
+  for (int64_t d : {96, 99, 8200}) {
+    const int64_t vocab_local = 50, begin = 10;
+    std::vector<float> table = input(vocab_local * d, 1);
+    std::vector<int32_t> ids = {10, 5, 59, 60, 33, 1000, 11, 10};  // in and out of this rank's slice
+    const int64_t n = static_cast<int64_t>(ids.size());
+    std::vector<float> ref(n * d);
+    cpu::embedding({host_view_i32(ids, {n}), host_view(table, {vocab_local, d}), begin, host_view(ref, {n, d})});
 
-  Tensor out = poisoned({n, d});
-  ops_->embedding({test::to_device_i32(*ops_, ids, {n}), dev(table, {vocab_local, d}), begin, out});
-  EXPECT_EQ(rel_error(host(out), ref), 0.0);  // a copy: exact
+    Tensor out = poisoned({n, d});
+    ops_->embedding({test::to_device_i32(*ops_, ids, {n}), dev(table, {vocab_local, d}), begin, out});
+    EXPECT_EQ(rel_error(host(out), ref), 0.0) << "d = " << d;  // a copy: exact
+  }
 }
 
 TEST_P(CudaOpsTest, RmsNorm) {
-  for (int64_t d : {64, 1000, 4096}) {
+  for (int64_t d : {64, 1000, 1001, 4096}) {  // 1001: the element-wise path
     const int64_t n = 5;
     std::vector<float> x = input(n * d, 2, -3.0f, 3.0f), w = input(d, 3, 0.5f, 1.5f), ref(n * d);
     cpu::rmsnorm({host_view(x, {n, d}), host_view(w, {d}), host_view(ref, {n, d}), 1e-5f});

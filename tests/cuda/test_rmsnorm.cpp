@@ -1,5 +1,7 @@
 // CUDA RMSNorm (with and without the fused residual add) against the CPU twin, every element,
 // f32 / f16 / bf16. Outputs are poisoned with NaN bytes first so an unwritten element fails.
+// Widths and addresses cover both kernel paths: 16-byte accesses (width a multiple of 8 for
+// f16/bf16, of 4 for f32, 16-byte aligned pointers) and the element-wise fallback.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -9,6 +11,7 @@
 #include "kernels/cuda/device_memory.h"
 #include "kernels/cuda/rmsnorm.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/support/expect_error.h"
 
 namespace gqa {
 namespace {
@@ -76,9 +79,68 @@ TEST(CudaRmsNormAliasing, OutMayAliasResidualOrX) {
   }
 }
 
+// Rows that start off the 16-byte grid (a view one element into its buffer) take the
+// element-wise path even though the width would allow 16-byte accesses; out aliases x.
+TEST(CudaRmsNormAlignment, UnalignedRowsMatchCpuTwin) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (DType dt : {DType::kF32, DType::kBF16}) {
+    const int64_t n = 4, d = 1024;
+    const std::vector<float> x = round_to(normal_vec(n * d + 1, 21), dt), r = round_to(normal_vec(n * d, 22), dt);
+    const std::vector<float> w = round_to(normal_vec(d, 23, 1.0f), dt);
+    std::vector<float> xr(x.begin() + 1, x.end());
+    for (size_t i = 0; i < xr.size(); ++i) xr[i] += r[i];
+    xr = round_to(xr, dt);
+    std::vector<float> ref(n * d);
+    cpu::rmsnorm({Tensor::view(xr.data(), DType::kF32, {n, d}),
+                  Tensor::view(const_cast<float*>(w.data()), DType::kF32, {d}),
+                  Tensor::view(ref.data(), DType::kF32, {n, d}), 1e-5f});
+    Tensor gx = upload(x, dt, {n * d + 1}).slice_rows(1, n * d + 1).reshape({n, d});
+    Tensor gr = upload(r, dt, {n, d}), gw = upload(w, dt, {d});
+    cuda::rmsnorm({gx, gr, gw, gx, 1e-5f}, nullptr);
+    EXPECT_LT(rel_error(download(gx), ref), test::tolerance(dt)) << dtype_name(dt);
+  }
+}
+
+// The widest rows each path keeps in registers: 8192 element-wise (any dtype), 16384 f16/bf16
+// and 8192 f32 with 16-byte accesses. Wider rows are refused, naming the op.
+TEST(CudaRmsNormLimits, WidestRowsAndRefusals) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const struct {
+    DType dt;
+    int64_t d;
+    bool fits;
+  } cases[] = {{DType::kBF16, 16384, true}, {DType::kBF16, 16392, false}, {DType::kBF16, 8193, false},
+               {DType::kF32, 8192, true},   {DType::kF32, 8196, false},   {DType::kF16, 8193, false}};
+  for (const auto& c : cases) {
+    const int64_t n = 2;
+    Tensor gx = cuda::device_alloc(c.dt, {n, c.d}), gw = cuda::device_alloc(c.dt, {c.d});
+    if (!c.fits) {
+      test::expect_error([&] { cuda::rmsnorm({gx, Tensor(), gw, gx, 1e-5f}, nullptr); }, {"cuda rmsnorm", "exceed"});
+      continue;
+    }
+    const std::vector<float> x = round_to(normal_vec(n * c.d, 31), c.dt), r = round_to(normal_vec(n * c.d, 32), c.dt);
+    const std::vector<float> w = round_to(normal_vec(c.d, 33, 1.0f), c.dt);
+    std::vector<float> xr = x;
+    for (size_t i = 0; i < xr.size(); ++i) xr[i] += r[i];
+    xr = round_to(xr, c.dt);
+    std::vector<float> ref(n * c.d);
+    cpu::rmsnorm({Tensor::view(xr.data(), DType::kF32, {n, c.d}),
+                  Tensor::view(const_cast<float*>(w.data()), DType::kF32, {c.d}),
+                  Tensor::view(ref.data(), DType::kF32, {n, c.d}), 1e-5f});
+    gx = upload(x, c.dt, {n, c.d});
+    gw = upload(w, c.dt, {c.d});
+    Tensor gr = upload(r, c.dt, {n, c.d});
+    cuda::rmsnorm({gx, gr, gw, gr, 1e-5f}, nullptr);
+    EXPECT_LT(rel_error(download(gr), ref), test::tolerance(c.dt)) << dtype_name(c.dt) << " d " << c.d;
+    EXPECT_LT(rel_error(download(gx), xr), test::tolerance(c.dt)) << dtype_name(c.dt) << " d " << c.d;
+  }
+}
+
+// 100: 16-byte accesses for f32 only; 1001 and 8191: element-wise for every dtype (8191: the
+// 1024-thread, 8-per-thread fallback at its widest); 128, 1000, 8192: 16-byte accesses.
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaRmsNorm,
                          ::testing::Combine(::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
-                                            ::testing::Values<int64_t>(128, 1000, 8192),
+                                            ::testing::Values<int64_t>(100, 128, 1000, 1001, 8191, 8192),
                                             ::testing::Bool()));
 
 }  // namespace

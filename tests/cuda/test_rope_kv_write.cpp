@@ -1,5 +1,5 @@
 // The fused rope_kv_write of CudaOps (separate q, k, v, and the packed qkv rows of one QKV GEMM)
-// against the unfused CPU sequence cpu::rope(q), cpu::rope(k), cpu::kv_write(k, v) on random inputs, in f32, f16 and bf16, over head dims 16/64/128 and GQA
+// against the unfused CPU sequence cpu::rope(q), cpu::rope(k), cpu::kv_write(k, v) on random inputs, in f32, f16 and bf16, over head dims 16/20/24/64/128 and GQA
 // shapes, with the step's tokens scattered over shuffled cache slots. Every element of q, k,
 // k_cache and v_cache is checked: the written cache rows are poisoned with 0xff bytes (NaN) first,
 // so a skipped element fails; every other cache row holds old content that must survive bit for
@@ -145,7 +145,7 @@ TEST_P(CudaRopeKvWriteTest, MatchesUnfusedCpuSequence) {
   // GQA groups 4 and 2, MHA (group 1) and MQA (one KV head).
   const std::pair<int64_t, int64_t> heads[] = {{8, 2}, {4, 2}, {3, 3}, {6, 1}};
   uint32_t seed = 100;
-  for (int64_t hd : {16, 64, 128}) {
+  for (int64_t hd : {16, 20, 24, 64, 128}) {  // 20, 24 (f16/bf16): the element-wise path
     for (auto [hq, hkv] : heads) {
       for (float scaling : {1.0f, 1.25f}) run_case({hq, hkv, hd, scaling}, seed += 10);
     }
@@ -156,7 +156,7 @@ TEST_P(CudaRopeKvWriteTest, MatchesUnfusedCpuSequence) {
 TEST_P(CudaRopeKvWriteTest, PackedQkvMatchesUnfusedCpuSequence) {
   const std::pair<int64_t, int64_t> heads[] = {{8, 2}, {8, 1}, {3, 3}};
   uint32_t seed = 500;
-  for (int64_t hd : {16, 64, 128}) {
+  for (int64_t hd : {16, 20, 64, 128}) {
     for (auto [hq, hkv] : heads) run_case({hq, hkv, hd, 1.25f}, seed += 10, /*packed=*/true);
   }
 }

@@ -1,0 +1,261 @@
+// Split-KV GQA decode attention on tensor cores (see attention_decode_mma.h).
+//
+// Why tensor cores for decode: a group of 8 query heads does 8 * 2 * hd multiply-adds per K/V
+// row of 4 * hd bytes, 4 FMA per byte read; at 4.8 TB/s that is ~40 TFLOP/s of f32 FMA, more than
+// CUDA cores sustain next to the loads (the CUDA-core kernel measured 21-27% of copy bandwidth on
+// an H200 at 32K-128K). With mma.sync the math is a small fraction of the tile time, so the
+// kernel is limited by how many bytes it keeps in flight.
+//
+// Grid (num_splits * head_chunks, hkv, n_tokens) of a DecodePlan with head_chunk 16. Block: 4
+// warps; its split's keys stream through shared memory in 64-key stages, a 3-stage cp.async
+// pipeline (two stages in flight while one is computed; 2 blocks per SM at hd 128):
+//   rows   the 16 query heads of the chunk (head-in-group chunk * 16 + r; rows past the group
+//          are zero q rows whose results are never stored) are the 16 rows of the mma A operand,
+//          loaded once from global memory into registers
+//   warps  warp w takes keys [16w, 16w + 16) of every stage, with its own online-softmax state
+//          (mma_attend_tile: S = q K^T, mask keys >= k_end, P V), so no barrier per key tile
+//          beyond the pipeline's one per stage
+//   end    the 4 warps' states (row max m, row sum l, o) merge through shared memory; one split
+//          writes out = o / l, several write o / l and lse = m + log2(l) for attention_merge.
+// A block table entry outside the cache zero-fills its keys and poisons the token's rows (NaN).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_decode_mma.h"
+#include "kernels/cuda/attention_decode_params.cuh"
+#include "kernels/cuda/attention_mma.cuh"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/pdl.cuh"
+
+namespace gqa::cuda {
+namespace {
+
+using namespace attn;
+
+constexpr const char* kOp = "cuda attention (decode, mma)";
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kRows = kDecodeMmaHeadChunk;        // query heads per block = mma rows
+constexpr int kStageKeys = kDecodeTileKeys;       // keys per pipeline stage
+constexpr int kWarpKeys = kStageKeys / kWarps;    // keys per warp per stage
+constexpr int kStages = 3;
+static_assert(kRows == 16 && kWarpKeys == 16, "one m16 row tile, one k16 step of P V per warp and stage");
+
+// Shared memory: kStages K stages, then kStages V stages, each [kStageKeys][kRow] of T; rows padded
+// by 16 bytes (an odd number of 16-byte bank groups: ldmatrix rows hit 8 different groups). After
+// the loop the same bytes hold the warps' states for the merge: o [kWarps][16][HD], m, l [kWarps][16].
+template <typename T, int HD>
+struct DecodeMmaSmem {
+  static constexpr int kVec = 8;  // T per 16-byte copy
+  static constexpr int kChunks = HD / kVec;
+  static constexpr int kRow = HD + kVec;
+  static constexpr int kTile = kStageKeys * kRow;  // elements of one K (or V) stage
+  static constexpr size_t kPipeBytes = size_t(2) * kStages * kTile * sizeof(T);
+  static constexpr size_t kMergeBytes = size_t(kWarps) * kRows * (HD + 2) * sizeof(float);
+  static constexpr size_t kBytes = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
+  static_assert(sizeof(T) == 2 && HD % 16 == 0, "16-bit types, head_dim a multiple of the mma k (16)");
+  static_assert(kStageKeys * kChunks % kThreads == 0, "whole 16-byte copies per thread");
+  static_assert((kRow * sizeof(T)) % 16 == 0 && (kRow * sizeof(T) / 16) % 2 == 1, "odd 16-byte row stride");
+};
+
+// Issues the copies of keys [start, start + kStageKeys) of KV head g into one K and one V stage;
+// keys >= k_end and keys on a block table entry outside the cache are zero-filled (the latter
+// set *bad).
+template <typename T, int HD>
+__device__ __forceinline__ void load_stage(const DecodeParams& p, const int32_t* table, int g, int start, int k_end,
+                                           T* k_dst, T* v_dst, int* bad) {
+  using S = DecodeMmaSmem<T, HD>;
+  const T* k_cache = static_cast<const T*>(p.k_cache);
+  const T* v_cache = static_cast<const T*>(p.v_cache);
+#pragma unroll
+  for (int i = 0; i < kStageKeys * S::kChunks / kThreads; ++i) {
+    const int c = threadIdx.x + i * kThreads;
+    const int j = c / S::kChunks, e = (c % S::kChunks) * S::kVec, key = start + j;
+    bool in = key < k_end;
+    size_t off = 0;
+    if (in) {
+      const int page = table[key / p.block_size];
+      if (page < 0 || page >= p.num_blocks) {
+        *bad = 1;
+        in = false;
+      } else {
+        off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
+      }
+    }
+    cp_async_16(k_dst + j * S::kRow + e, k_cache + off, in);
+    cp_async_16(v_dst + j * S::kRow + e, v_cache + off, in);
+  }
+}
+
+// Two consecutive elements of a q row as one A-fragment register (zeros for a row past the group).
+template <typename T>
+__device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
+  if (!in) return 0u;
+  return pack2<T>(load_f32<T>(row[col]), load_f32<T>(row[col + 1]));
+}
+
+template <typename T, int HD>
+__global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams p) {
+  pdl_wait();
+  using S = DecodeMmaSmem<T, HD>;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __shared__ int bad;
+  T* k_s = reinterpret_cast<T*>(smem_raw);  // [kStages][kStageKeys][kRow]
+  T* v_s = k_s + kStages * S::kTile;         // [kStages][kStageKeys][kRow]
+
+  const int chunk = blockIdx.x % p.head_chunks, split = blockIdx.x / p.head_chunks;
+  const int g = blockIdx.y, t = blockIdx.z;
+  const SplitKeys keys = split_keys<kStageKeys>(p, t, split);
+  if (keys.k_begin >= keys.k_end) {
+    store_empty<T, HD>(p, t, g, chunk * kRows, kRows, split, keys.valid);
+    return;
+  }
+  const int k_begin = keys.k_begin, k_end = keys.k_end;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
+  if (threadIdx.x == 0) bad = 0;
+  __syncthreads();  // bad = 0 before any loader can set it
+
+  const int32_t* table = p.block_tables + size_t(keys.seq) * p.max_blocks;
+  const int n_tiles = (k_end - k_begin + kStageKeys - 1) / kStageKeys;
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < n_tiles) {
+      load_stage<T, HD>(p, table, g, k_begin + s * kStageKeys, k_end, k_s + s * S::kTile, v_s + s * S::kTile, &bad);
+    }
+    cp_async_commit();  // possibly empty: one group per stage keeps the wait count uniform
+  }
+
+  // A fragments of the chunk's 16 q rows (rows gid and gid + 8 of this lane), straight from q.
+  const int h0 = chunk * kRows;  // first head-in-group of the chunk
+  const T* q = static_cast<const T*>(p.q) + (size_t(t) * p.hq + size_t(g) * p.group + h0) * HD;
+  const bool in0 = h0 + gid < p.group, in1 = h0 + gid + 8 < p.group;
+  uint32_t qf[HD / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    const int col = 16 * kk + 2 * tig;
+    qf[kk][0] = q_pair<T>(q + gid * HD, col, in0);
+    qf[kk][1] = q_pair<T>(q + (gid + 8) * HD, col, in1);
+    qf[kk][2] = q_pair<T>(q + gid * HD, col + 8, in0);
+    qf[kk][3] = q_pair<T>(q + (gid + 8) * HD, col + 8, in1);
+  }
+
+  float o[HD / 8][4];
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  const int limit[2] = {k_end - 1, k_end - 1};  // every row of the token sees the split's keys
+
+  for (int it = 0; it < n_tiles; ++it) {
+    cp_async_wait<kStages - 2>();  // this thread's copies of stage `it` have landed
+    __syncthreads();               // everyone's have; and every warp is done with stage it - 1
+    const int next = it + kStages - 1;
+    if (next < n_tiles) {
+      const int ns = next % kStages;
+      load_stage<T, HD>(p, table, g, k_begin + next * kStageKeys, k_end, k_s + ns * S::kTile, v_s + ns * S::kTile,
+                        &bad);
+    }
+    cp_async_commit();
+    const int stage = it % kStages, wstart = k_begin + it * kStageKeys + warp * kWarpKeys;
+    if (wstart < k_end) {
+      const T* kt = k_s + stage * S::kTile + warp * kWarpKeys * S::kRow;
+      const T* vt = v_s + stage * S::kTile + warp * kWarpKeys * S::kRow;
+      mma_attend_tile<T, HD, kWarpKeys, S::kRow>(kt, vt, wstart, limit, p.scale_log2, qf, o, m, l);
+    }
+  }
+  cp_async_wait<0>();
+  __syncthreads();  // the pipeline's shared memory is free for the merge
+
+  // Merge the warps' states: red_o [kWarps][16][HD], red_m / red_l [kWarps][16].
+  float* red_o = reinterpret_cast<float*>(smem_raw);
+  float* red_m = red_o + kWarps * kRows * HD;
+  float* red_l = red_m + kWarps * kRows;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = gid + 8 * r;
+    const float l_row = group_sum<4>(l[r]);  // the row's 4 lanes each hold a quarter of its keys
+    if (tig == 0) {
+      red_m[warp * kRows + row] = m[r];
+      red_l[warp * kRows + row] = l_row;
+    }
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; ++dt) {
+      float* dst = red_o + (warp * kRows + row) * HD + 8 * dt + 2 * tig;
+      dst[0] = o[dt][2 * r];
+      dst[1] = o[dt][2 * r + 1];
+    }
+  }
+  __syncthreads();
+  const bool poisoned = bad != 0;
+  for (int idx = threadIdx.x; idx < kRows * HD; idx += kThreads) {
+    const int row = idx / HD, d = idx % HD;
+    if (h0 + row >= p.group) continue;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, red_m[w * kRows + row]);
+    // Warp 0 saw key k_begin, so mx is finite; a warp that saw no key has m = -inf: weight 0.
+    float acc = 0.0f, sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) {
+      const float wgt = exp2f(red_m[w * kRows + row] - mx);
+      acc += wgt * red_o[(w * kRows + row) * HD + d];
+      sum += wgt * red_l[w * kRows + row];
+    }
+    store_result<T, HD>(p, t, g * p.group + h0 + row, split, d, poisoned ? NAN : acc / sum, mx + log2f(sum));
+  }
+}
+
+template <typename T, int HD>
+int occupancy() {
+  constexpr size_t kBytes = DecodeMmaSmem<T, HD>::kBytes;
+  allow_dynamic_smem(decode_mma_kernel<T, HD>, kBytes);
+  int blocks = 0;
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_mma_kernel<T, HD>, kThreads, kBytes));
+  GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << kBytes
+                            << " bytes of shared memory per block, more than the device offers");
+  return blocks;
+}
+
+template <typename T, int HD>
+void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
+  constexpr size_t kBytes = DecodeMmaSmem<T, HD>::kBytes;
+  allow_dynamic_smem(decode_mma_kernel<T, HD>, kBytes);
+  const dim3 grid(static_cast<unsigned>(plan.blocks()), static_cast<unsigned>(p.hkv), static_cast<unsigned>(n));
+  launch_pdl("attention decode_mma_kernel", decode_mma_kernel<T, HD>, grid, kThreads, kBytes, stream, p);
+}
+
+}  // namespace
+
+bool decode_mma_supported(const AttentionArgs& a) {
+  const DType dt = a.q.dtype();
+  return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
+}
+
+int decode_mma_occupancy(const AttentionArgs& a) {
+  GQA_CHECK(decode_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
+                                         << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
+  const bool bf16 = a.q.dtype() == DType::kBF16;
+  if (a.q.dim(2) == 64) return bf16 ? occupancy<__nv_bfloat16, 64>() : occupancy<__half, 64>();
+  return bf16 ? occupancy<__nv_bfloat16, 128>() : occupancy<__half, 128>();
+}
+
+void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const DecodePlan& plan, cudaStream_t stream) {
+  GQA_CHECK(decode_mma_supported(a) && plan.head_chunk == kDecodeMmaHeadChunk,
+            kOp << ": called for " << dtype_name(a.q.dtype()) << " q " << shape_str(a.q.shape()) << " with head chunk "
+                << plan.head_chunk);
+  const bool bf16 = a.q.dtype() == DType::kBF16;
+  const int64_t n = a.q.dim(0);
+  if (a.q.dim(2) == 64) {
+    if (bf16) launch<__nv_bfloat16, 64>(p, plan, n, stream);
+    else launch<__half, 64>(p, plan, n, stream);
+  } else {
+    if (bf16) launch<__nv_bfloat16, 128>(p, plan, n, stream);
+    else launch<__half, 128>(p, plan, n, stream);
+  }
+}
+
+}  // namespace gqa::cuda

@@ -1,0 +1,28 @@
+// The tensor-core split-KV decode kernel (attention_decode_mma.cu), behind attention_decode():
+// bf16/f16, head_dim 64 or 128. attention_decode() plans for it and launches it where it applies;
+// the CUDA-core kernel (attention_decode.cu) serves f32 and the other head dims.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/attention_decode.h"
+#include "kernels/ops.h"
+
+namespace gqa::cuda {
+
+namespace attn {
+struct DecodeParams;
+}
+
+// Query heads per block of the tensor-core kernel: the 16 rows of one m16n8k16 A operand.
+constexpr int kDecodeMmaHeadChunk = 16;
+
+// Whether the tensor-core kernel serves `a` (dtype of q, head_dim).
+bool decode_mma_supported(const AttentionArgs& a);
+// Its blocks per SM on the current device (sets its shared-memory limit as a side effect).
+int decode_mma_occupancy(const AttentionArgs& a);
+// Launches it for a plan made with head_chunk = kDecodeMmaHeadChunk.
+void launch_decode_mma(const AttentionArgs& a, const attn::DecodeParams& p, const DecodePlan& plan,
+                       cudaStream_t stream);
+
+}  // namespace gqa::cuda

@@ -1,0 +1,63 @@
+// The split-KV decode kernels' shared parameters and output path (attention_decode.cu, the
+// CUDA-core kernel; attention_decode_mma.cu, the tensor-core one): both run the grid
+// (num_splits * head_chunks, hkv, n_tokens) of a DecodePlan and write either the output (one
+// split) or f32 partials for attention_merge. Included only by attention_decode*.cu.
+#pragma once
+
+#include "kernels/cuda/attention_common.cuh"
+
+namespace gqa::cuda::attn {
+
+struct DecodeParams : PagedParams {
+  float* part_o;    // [n, hq, num_splits, hd] (num_splits > 1)
+  float* part_lse;  // [n, hq, num_splits]
+  int head_chunks, num_splits, tiles_per_split;
+};
+
+// Writes the block's result for query head h of token t, dim d: `val` is o / d (NaN when
+// poisoned), `lse` = m + log2(d) (used only with several splits).
+template <typename T, int HD>
+__device__ __forceinline__ void store_result(const DecodeParams& p, int t, int h, int split, int d, float val,
+                                             float lse) {
+  const size_t row = size_t(t) * p.hq + h;
+  if (p.num_splits == 1) {
+    static_cast<T*>(p.out)[row * HD + d] = store_f32<T>(val);
+  } else {
+    p.part_o[(row * p.num_splits + split) * HD + d] = val;
+    if (d == 0) p.part_lse[row * p.num_splits + split] = lse;
+  }
+}
+
+// The keys [k_begin, k_end) split `split` of token t attends to (empty when k_begin >= k_end:
+// a split past the token's position, or an invalid token) and the token's sequence.
+struct SplitKeys {
+  int seq, k_begin, k_end;
+  bool valid;  // the token's sequence and position are in range and within the plan's reach
+};
+template <int kTileKeys>
+__device__ __forceinline__ SplitKeys split_keys(const DecodeParams& p, int t, int split) {
+  SplitKeys s;
+  s.seq = p.token_seq[t];
+  const int pos = p.positions[t];
+  const int keys_per_split = p.tiles_per_split * kTileKeys;
+  const int64_t reach = int64_t(p.num_splits) * keys_per_split;
+  s.valid = p.token_in_range(s.seq, pos) && int64_t(pos) < reach;
+  s.k_begin = split * keys_per_split;
+  s.k_end = s.valid ? min(pos + 1, s.k_begin + keys_per_split) : 0;
+  return s;
+}
+
+// The result of a block with no keys, for its `rows` query heads from head-in-group h0 (those
+// within the group): an empty split of a valid token (o = 0, lse = -inf: weight 0 in the
+// merge) or an invalid token (NaN).
+template <typename T, int HD>
+__device__ void store_empty(const DecodeParams& p, int t, int g, int h0, int rows, int split, bool valid) {
+  for (int idx = threadIdx.x; idx < rows * HD; idx += blockDim.x) {
+    const int gh = h0 + idx / HD;
+    if (gh < p.group) {
+      store_result<T, HD>(p, t, g * p.group + gh, split, idx % HD, valid ? 0.0f : NAN, valid ? -INFINITY : 0.0f);
+    }
+  }
+}
+
+}  // namespace gqa::cuda::attn

@@ -1,0 +1,224 @@
+// The decode-step GEMM y[n, m] = x[n, k] W[m, k]^T for n <= kGemvMaxRows (gemv.h): a stream of W.
+//
+// Mapping. k is cut into chunks of 8 elements (16 bytes; k % 8 == 0). A block is 8 warps; its
+// warps form row groups of G warps (G = 1, 2, 4 or 8, chosen on the host from k and m), and each
+// row group owns R consecutive rows of W (R = 2 for n <= 2, else 4): output columns j0 .. j0+R-1
+// of all n rows of y. The group's 32*G threads walk the chunks of those rows, thread t taking
+// chunks t, t + 32G, t + 64G, ...: every warp load instruction reads 512 contiguous bytes of one
+// W row. Per step a thread first issues U * R 16-byte W loads (R * U = 8: 128 bytes in flight per
+// thread; ld.global.nc.L1::no_allocate, W is read once and must not evict x from L1), then for
+// each of the n x rows loads the matching 16 bytes of x (plain loads, L1-resident: x is at most
+// 8 * k * 2 bytes and read by every block) and accumulates the n * R dot products in f32 from the
+// same W registers. Afterwards each warp sums its n * R partials with xor shuffles (full mask),
+// lane 0 puts them in shared memory, and after one __syncthreads thread (group g, output o) adds
+// the G warps' partials of its group and writes one rounded element of y. Rows past m (the last
+// block) read row m - 1 instead (always mapped) and write nothing; chunks past k are skipped.
+// A lane may have no chunk at all (k < 256 G): it contributes zeros, still shuffles and syncs.
+#include <cstdint>
+
+#include "kernels/cuda/check_args.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/pdl.cuh"
+
+namespace gqa::cuda {
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kLoadsPerStep = 8;  // 16-byte W loads a thread has in flight per step (R * U)
+constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
+
+// W rows per row group and chunks per thread per step, for n rows of x. More W rows per group
+// at larger n: each x vector read from L1 then feeds R rows' FMAs (L1 bandwidth stays below
+// what the SM needs, n * 16 / R bytes of x per 16 bytes of W).
+template <int N>
+struct Tile {
+  static constexpr int rows = N <= 2 ? 2 : 4;
+  static constexpr int unroll = kLoadsPerStep / rows;
+};
+
+// 16 bytes of W, streamed: non-coherent path, not kept in L1, 256-byte L2 prefetch (the warp
+// reads 512 contiguous bytes). volatile keeps it after pdl_wait's griddepcontrol.wait.
+__device__ __forceinline__ uint4 load_stream(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+// 16 bytes (8 elements of T) -> 8 floats; element 2i is the low half-word of word i.
+template <typename T>
+__device__ __forceinline__ void unpack8(uint4 raw, float* out);
+template <>
+__device__ __forceinline__ void unpack8<__half>(uint4 raw, float* out) {
+  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] & 0xffffu)));
+    out[2 * i + 1] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] >> 16)));
+  }
+}
+template <>  // bf16 is the top half of an f32
+__device__ __forceinline__ void unpack8<__nv_bfloat16>(uint4 raw, float* out) {
+  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = __uint_as_float(w[i] << 16);
+    out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+  }
+}
+
+// x [N, k], w [m, k], y [N, m]; x and w 16-byte aligned, k % 8 == 0; group_warps = G.
+template <typename T, int N>
+__global__ void __launch_bounds__(kThreads)
+    gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y, int m, int k, int group_warps) {
+  constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
+  __shared__ float partial[kWarps][N * R];
+  pdl_wait();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int groups = kWarps / group_warps;                 // row groups per block
+  const int group = warp / group_warps;                    // this warp's row group
+  const int t = (warp % group_warps) * 32 + lane;          // this thread's place in its group
+  const int stride = group_warps * 32;                     // chunks one group pass covers
+  const int kc = k / 8;                                    // 16-byte chunks per row
+  const long long row0 = static_cast<long long>(blockIdx.x) * groups * R + static_cast<long long>(group) * R;
+
+  const uint4* wrow[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const long long row = row0 + r < m ? row0 + r : m - 1;  // past m: a mapped row, result unused
+    wrow[r] = reinterpret_cast<const uint4*>(w + row * k);
+  }
+  const uint4* xv = reinterpret_cast<const uint4*>(x);  // row i, chunk c: xv[i * kc + c]
+
+  float acc[N][R];
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
+  }
+
+  for (int c0 = t; c0 < kc; c0 += stride * U) {
+    uint4 wv[U][R];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {  // all of the step's W loads first: U * R in flight
+      const int c = c0 + u * stride;
+#pragma unroll
+      for (int r = 0; r < R; ++r) wv[u][r] = c < kc ? load_stream(wrow[r] + c) : make_uint4(0u, 0u, 0u, 0u);
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int c = c0 + u * stride;
+      if (c >= kc) break;  // c grows with u
+      float wf[R][8];
+#pragma unroll
+      for (int r = 0; r < R; ++r) unpack8<T>(wv[u][r], wf[r]);
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        float xf[8];
+        unpack8<T>(xv[static_cast<size_t>(i) * kc + c], xf);
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+#pragma unroll
+          for (int e = 0; e < 8; ++e) acc[i][r] = fmaf(xf[e], wf[r][e], acc[i][r]);
+        }
+      }
+    }
+  }
+
+  // Warp sums, then the G warps of each group through shared memory.
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      float v = acc[i][r];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0) partial[warp][i * R + r] = v;
+    }
+  }
+  __syncthreads();
+  const int tid = threadIdx.x;
+  if (tid < groups * N * R) {  // groups * N * R <= 8 * 8 * 4 = kThreads
+    const int g = tid / (N * R), o = tid % (N * R), i = o / R, r = o % R;
+    const long long row = static_cast<long long>(blockIdx.x) * groups * R + static_cast<long long>(g) * R + r;
+    if (row < m) {
+      float s = 0.0f;
+      for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][o];
+      y[static_cast<long long>(i) * m + row] = store_f32<T>(s);
+    }
+  }
+}
+
+// G: split each row's chunks over more warps while every thread keeps at least two full steps;
+// then, while the grid is small (few rows), split further down to one full step per thread.
+int group_warps_for(int64_t kc, int64_t m, int rows) {
+  const int64_t per_step = int64_t{32} * (kLoadsPerStep / rows);  // chunks one warp covers per step
+  auto blocks = [&](int g) { return (m + int64_t{kWarps / g} * rows - 1) / (int64_t{kWarps / g} * rows); };
+  int g = 1;
+  while (g < kWarps && kc >= 2 * (2 * g) * per_step) g *= 2;
+  while (g < kWarps && blocks(g) < kMinBlocks && kc >= (2 * g) * per_step) g *= 2;
+  return g;
+}
+
+template <typename T, int N>
+void launch_n(const Tensor& x, const Tensor& w, const Tensor& y, int m, int k, cudaStream_t stream) {
+  const int g = group_warps_for(k / 8, m, Tile<N>::rows);
+  const int rows_per_block = kWarps / g * Tile<N>::rows;
+  const unsigned int blocks = static_cast<unsigned int>((int64_t{m} + rows_per_block - 1) / rows_per_block);
+  launch_pdl("gemv_kernel", gemv_kernel<T, N>, dim3(blocks), dim3(kThreads), 0, stream, x.data_as<const T>(),
+             w.data_as<const T>(), y.data_as<T>(), m, k, g);
+}
+
+template <typename T>
+void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream) {
+  const int n = static_cast<int>(x.dim(0)), m = static_cast<int>(w.dim(0)), k = static_cast<int>(x.dim(1));
+  static_assert(kGemvMaxRows == 8, "gemv: one instantiation per n");
+  switch (n) {
+    case 1: launch_n<T, 1>(x, w, y, m, k, stream); break;
+    case 2: launch_n<T, 2>(x, w, y, m, k, stream); break;
+    case 3: launch_n<T, 3>(x, w, y, m, k, stream); break;
+    case 4: launch_n<T, 4>(x, w, y, m, k, stream); break;
+    case 5: launch_n<T, 5>(x, w, y, m, k, stream); break;
+    case 6: launch_n<T, 6>(x, w, y, m, k, stream); break;
+    case 7: launch_n<T, 7>(x, w, y, m, k, stream); break;
+    case 8: launch_n<T, 8>(x, w, y, m, k, stream); break;
+    default: GQA_FAIL("cuda gemv: " << n << " rows of x, at most " << kGemvMaxRows);
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+}  // namespace
+
+bool gemv_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
+  if (!x.defined() || !w.defined() || !y.defined()) return false;
+  if (x.device() != Device::kCuda || w.device() != Device::kCuda || y.device() != Device::kCuda) return false;
+  if (x.ndim() != 2 || w.ndim() != 2 || y.ndim() != 2) return false;
+  const DType dt = x.dtype();
+  if ((dt != DType::kBF16 && dt != DType::kF16) || w.dtype() != dt || y.dtype() != dt) return false;
+  const int64_t n = x.dim(0), k = x.dim(1), m = w.dim(0);
+  if (w.dim(1) != k || y.dim(0) != n || y.dim(1) != m) return false;
+  if (n < 1 || n > kGemvMaxRows || m < 1 || m > INT32_MAX || k < 8 || k > INT32_MAX || k % 8 != 0) return false;
+  return aligned16(x.data()) && aligned16(w.data());
+}
+
+void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream) {
+  constexpr const char* kOp = "cuda gemv";
+  GQA_CHECK(gemv_supported(x, w, y),
+            kOp << ": unsupported operands x " << shape_str(x.shape()) << " " << dtype_name(x.dtype()) << ", w "
+                << shape_str(w.shape()) << " " << dtype_name(w.dtype()) << ", y " << shape_str(y.shape()) << " "
+                << dtype_name(y.dtype())
+                << " (needs device bf16/f16 tensors of one dtype, 1 <= n <= 8, k % 8 == 0, x and w 16-byte aligned)");
+  GQA_CHECK(!overlaps(y, x) && !overlaps(y, w), kOp << ": output y " << shape_str(y.shape()) << " overlaps an input");
+  if (x.dtype() == DType::kBF16) {
+    launch<__nv_bfloat16>(x, w, y, stream);
+  } else {
+    launch<__half>(x, w, y, stream);
+  }
+}
+
+}  // namespace gqa::cuda

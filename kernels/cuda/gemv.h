@@ -1,0 +1,26 @@
+// The decode-step GEMM: y[n, m] = x[n, k] W[m, k]^T for a few rows of x (n <= kGemvMaxRows),
+// bf16 or f16, fp32 accumulation, output rounded once. At such n the GEMM is a stream of W from
+// HBM; this kernel reads W once with 16-byte vector loads (gemv.cu explains the mapping) where
+// cuBLASLt reaches a third to two thirds of copy bandwidth. No bias: Gemm::run adds it after.
+// Gemm::run takes this path whenever gemv_supported holds; the rest stays with cuBLAS.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "kernels/ops.h"
+
+namespace gqa::cuda {
+
+constexpr int kGemvMaxRows = 8;  // the largest n (decode batch) the kernel serves
+
+// Whether gemv can serve y = x W^T: x [n, k], w [m, k], y [n, m] device tensors of one dtype,
+// bf16 or f16, 1 <= n <= kGemvMaxRows, m >= 1, 1 <= k with k % 8 == 0, x and w data 16-byte
+// aligned (so every row starts on a 16-byte boundary), sizes within int32. y may have any
+// alignment of its dtype (written element by element). Never throws.
+bool gemv_supported(const Tensor& x, const Tensor& w, const Tensor& y);
+
+// y = x w^T. Throws gqa::Error ("cuda gemv: ...") unless gemv_supported(x, w, y) and y does not
+// overlap x or w. Launched through launch_pdl (PDL-aware, graph-capturable).
+void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream);
+
+}  // namespace gqa::cuda
