@@ -20,6 +20,11 @@
 # --all does both in one box (one device call): one build, steps 3-6, gqa-bench with what is left
 # less GQA_MEMCHECK_RESERVE_S (default 90), then step 7 (memcheck) in the rest.
 #
+# --quick re-checks kernel changes in one short device call (GQA_CHECK_BUDGET_S default 270): one
+# build, the GPU tests (the mma prefill test without its long-prompt cases), gqa-generate bf16 at
+# -np 1 and 2, the attention benchmark, gqa-bench's decode section (8K-128K, batch 1 and 16) with
+# the SDPA peer, then memcheck of the attention, ops, GEMV, RMSNorm and RoPE tests in what is left.
+#
 # The whole run fits a box (GQA_CHECK_BUDGET_S, default 540 s, so one device call of 600 s returns
 # its summary): every step's timeout is cut to what is left, and steps that no longer fit are
 # SKIPped, in this order of value: build, GPU tests, gqa-generate, multi-rank tests, attention
@@ -27,7 +32,7 @@
 # sources launch/device-env.sh, which uses .devdeps/ (launch/device-deps.sh; carry it) for what
 # the GPU image lacks. With $OUT set (the device tool), the report and the logs are copied there.
 #
-# usage: launch/gpu-check.sh [--bench | --all]  (from anywhere; works in the repository root)
+# usage: launch/gpu-check.sh [--bench | --all | --quick]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
 #        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540);
 #        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),
@@ -39,8 +44,9 @@ case "${1:-}" in
   "") ;;
   --bench) mode=bench ;;
   --all) mode=all ;;
+  --quick) mode=quick ;;
   -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
-  *) echo "usage: launch/gpu-check.sh [--bench | --all]" >&2; exit 2 ;;
+  *) echo "usage: launch/gpu-check.sh [--bench | --all | --quick]" >&2; exit 2 ;;
 esac
 bench_total_s="${GQA_BENCH_TOTAL_S:-500}"
 # --bench: configure and build must leave gqa-bench most of the box.
@@ -59,6 +65,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 t_start=$SECONDS
 budget_s="${GQA_CHECK_BUDGET_S:-540}"
+[ "$mode" = quick ] && budget_s="${GQA_CHECK_BUDGET_S:-270}"
 [ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
 checking=0 benching=0  # which parts run: check (steps 3-7), bench (gqa-bench)
 [ "$mode" != bench ] && checking=1
@@ -158,7 +165,7 @@ built=0
 build_targets=(--target gqa-generate gqa-attn-bench mpi_test_cuda_communicator mpi_test_cuda_model_mpi)
 for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=("cuda_$t"); done
 [ "$mode" = bench ] && build_targets=(--target gqa-bench)
-[ "$mode" = all ] && build_targets+=(gqa-bench)
+[ "$mode" = all ] || [ "$mode" = quick ] && build_targets+=(gqa-bench)
 if [ $configured -eq 1 ] && step "build (${#build_targets[@]} targets)" "$build_limit" \
      cmake --build "$build" -j "$jobs" "${build_targets[@]}"; then
   built=1
@@ -170,7 +177,13 @@ bench_log=""
 if [ $checking -eq 1 ]; then
 
 # --- 3. GPU tests -----------------------------------------
-if [ $built -eq 1 ]; then
+slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongContext:AllShapes/CudaPrefillMma.*'
+if [ $built -eq 1 ] && [ "$mode" = quick ]; then
+  step "ctest -L gpu (not the mma prefill)" 600 ctest --test-dir "$build" -L gpu -E cuda_test_attention_prefill_mma \
+    --output-on-failure --timeout 300
+  step "cuda_test_attention_prefill_mma (short cases)" 300 "$build/tests/cuda_test_attention_prefill_mma" \
+    "--gtest_filter=-$slow_mma"
+elif [ $built -eq 1 ]; then
   step "ctest -L gpu" 1200 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 600
 else
   record "ctest -L gpu" SKIP "no build"
@@ -183,7 +196,9 @@ if [ -z "$mpirun_bin" ]; then
   if [ -n "${GQA_MPI_HOME:-}" ] && [ -x "${GQA_MPI_HOME}/bin/mpirun" ]; then mpirun_bin="${GQA_MPI_HOME}/bin/mpirun"; fi
 fi
 mpi_flags=(--oversubscribe --bind-to none)
-if [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
+if [ "$mode" = quick ]; then
+  record "mpi CUDA tests" SKIP "--quick (gqa-generate -np 2 below shares the GPU through MPI)"
+elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   for t in mpi_test_cuda_communicator mpi_test_cuda_model_mpi; do
     if [ ! -x "$build/tests/$t" ]; then record "$t" FAIL "not built"; continue; fi
     for np in 1 2 4; do
@@ -232,7 +247,10 @@ generate() {
     record "$name" FAIL "got '$got', expected '$expected'"
   fi
 }
-if [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
+if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = quick ]; then
+  generate 1 nccl bf16
+  generate 2 mpi bf16
+elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
   generate 2 mpi f32
@@ -260,6 +278,11 @@ fi  # checking
 if [ $benching -eq 1 ]; then
   left=$((bench_total_s - (SECONDS - t_start) - 20))
   if [ "$mode" = all ]; then left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-90} - 40 )); fi
+  bench_args=(--all --peer-layers "${GQA_BENCH_PEER_LAYERS:-8}")
+  if [ "$mode" = quick ]; then
+    left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-50} - 30 ))
+    bench_args=(--contexts 8K,32K,128K --no-prefill --peers --runs 20 --step-runs 10)
+  fi
   if [ $built -ne 1 ]; then
     record "gqa-bench --all" SKIP "not built"
   elif [ $left -lt 60 ]; then
@@ -267,8 +290,8 @@ if [ $benching -eq 1 ]; then
   else
     bench_report="bench/results/${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
     # shellcheck disable=SC2086  # GQA_BENCH_ARGS is a list of flags
-    step "gqa-bench --all" $((left + 15)) "$build/bin/gqa-bench" --all --budget-s "$left" \
-      --peer-layers "${GQA_BENCH_PEER_LAYERS:-8}" --out "$bench_report" ${GQA_BENCH_ARGS:-}
+    step "gqa-bench ${bench_args[0]}" $((left + 15)) "$build/bin/gqa-bench" "${bench_args[@]}" --budget-s "$left" \
+      --out "$bench_report" ${GQA_BENCH_ARGS:-}
   fi
 fi
 
@@ -283,7 +306,17 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
     for exe in "$build"/tests/cuda_test_*; do
       [ -x "$exe" ] || continue
       case "$(basename "$exe")" in cuda_test_cuda_model) continue ;; esac  # whole model: ctest covers it
-      step "memcheck $(basename "$exe")" 900 "$sanitizer" --tool memcheck --error-exitcode 99 "$exe"
+      filter=()
+      if [ "$mode" = quick ]; then
+        case "$(basename "$exe")" in
+          cuda_test_attention) filter=("--gtest_filter=CudaAttentionDecode*") ;;
+          cuda_test_attention_prefill_mma) filter=("--gtest_filter=-$slow_mma") ;;
+          cuda_test_cuda_ops | cuda_test_gemv | cuda_test_rmsnorm | cuda_test_rope_kv_write) ;;
+          *) continue ;;
+        esac
+      fi
+      step "memcheck $(basename "$exe")${filter:+ (${filter[0]#--gtest_filter=})}" 900 "$sanitizer" --tool memcheck \
+        --error-exitcode 99 "$exe" "${filter[@]}"
     done
   fi
 fi
