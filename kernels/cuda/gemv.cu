@@ -30,9 +30,9 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kLoadsPerStep = 8;  // 16-byte W loads a thread has in flight per step (R * U)
 constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
 
-// W rows per row group and chunks per thread per step, for n rows of x. More W rows per group
-// at larger n: each x vector read from L1 then feeds R rows' FMAs (L1 bandwidth stays below
-// what the SM needs, n * 16 / R bytes of x per 16 bytes of W).
+// W rows per row group (R) and chunks per thread per step (U), for n rows of x. More W rows per
+// group at larger n: each 16-byte x vector read from L1 then feeds R rows' FMAs, so L1 serves
+// n * 16 / R bytes of x per 16 bytes of W streamed from HBM (at most 32 B: well within L1 rates).
 template <int N>
 struct Tile {
   static constexpr int rows = N <= 2 ? 2 : 4;
@@ -71,6 +71,40 @@ __device__ __forceinline__ void unpack8<__nv_bfloat16>(uint4 raw, float* out) {
   }
 }
 
+// One step of a thread: chunks c0 + u * stride (u < U) of its group's R rows of W, times the same
+// chunks of the N rows of x, into acc. Full: every chunk is below kc (no per-chunk tests, so the
+// compiler can batch the x loads); otherwise only the chunks below kc (c0 < kc is given).
+template <typename T, int N, bool Full>
+__device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::rows], const uint4* xv, int kc, int c0,
+                                          int stride, float (&acc)[N][Tile<N>::rows]) {
+  constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
+  uint4 wv[U][R];
+#pragma unroll
+  for (int u = 0; u < U; ++u) {  // all of the step's W loads first: U * R in flight
+    const int c = c0 + u * stride;
+#pragma unroll
+    for (int r = 0; r < R; ++r) wv[u][r] = Full || c < kc ? load_stream(wrow[r] + c) : make_uint4(0u, 0u, 0u, 0u);
+  }
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    const int c = c0 + u * stride;
+    if (!Full && c >= kc) break;  // c grows with u
+    float wf[R][8];
+#pragma unroll
+    for (int r = 0; r < R; ++r) unpack8<T>(wv[u][r], wf[r]);
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+      float xf[8];
+      unpack8<T>(xv[static_cast<size_t>(i) * kc + c], xf);
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[i][r] = fmaf(xf[e], wf[r][e], acc[i][r]);
+      }
+    }
+  }
+}
+
 // x [N, k], w [m, k], y [N, m]; x and w 16-byte aligned, k % 8 == 0; group_warps = G.
 template <typename T, int N>
 __global__ void __launch_bounds__(kThreads)
@@ -101,33 +135,9 @@ __global__ void __launch_bounds__(kThreads)
     for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
   }
 
-  for (int c0 = t; c0 < kc; c0 += stride * U) {
-    uint4 wv[U][R];
-#pragma unroll
-    for (int u = 0; u < U; ++u) {  // all of the step's W loads first: U * R in flight
-      const int c = c0 + u * stride;
-#pragma unroll
-      for (int r = 0; r < R; ++r) wv[u][r] = c < kc ? load_stream(wrow[r] + c) : make_uint4(0u, 0u, 0u, 0u);
-    }
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int c = c0 + u * stride;
-      if (c >= kc) break;  // c grows with u
-      float wf[R][8];
-#pragma unroll
-      for (int r = 0; r < R; ++r) unpack8<T>(wv[u][r], wf[r]);
-#pragma unroll
-      for (int i = 0; i < N; ++i) {
-        float xf[8];
-        unpack8<T>(xv[static_cast<size_t>(i) * kc + c], xf);
-#pragma unroll
-        for (int r = 0; r < R; ++r) {
-#pragma unroll
-          for (int e = 0; e < 8; ++e) acc[i][r] = fmaf(xf[e], wf[r][e], acc[i][r]);
-        }
-      }
-    }
-  }
+  int c0 = t;
+  for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true>(wrow, xv, kc, c0, stride, acc);
+  if (c0 < kc) gemv_step<T, N, false>(wrow, xv, kc, c0, stride, acc);  // the last, partial step
 
   // Warp sums, then the G warps of each group through shared memory.
 #pragma unroll
