@@ -142,10 +142,11 @@ void CudaRopeKvWriteTest::run_case(const Case& c, uint32_t seed, bool packed) {
 }
 
 TEST_P(CudaRopeKvWriteTest, MatchesUnfusedCpuSequence) {
-  // GQA groups 4 and 2, MHA (group 1) and MQA (one KV head).
-  const std::pair<int64_t, int64_t> heads[] = {{8, 2}, {4, 2}, {3, 3}, {6, 1}};
+  // GQA groups 4 and 2, MHA (group 1) and MQA (one KV head); {32, 8} gives a token more work
+  // items than the kernel's block has threads (f32 at hd 128, and the element-wise hd 20).
+  const std::pair<int64_t, int64_t> heads[] = {{8, 2}, {4, 2}, {3, 3}, {6, 1}, {32, 8}};
   uint32_t seed = 100;
-  for (int64_t hd : {16, 20, 24, 64, 128}) {  // 20, 24 (f16/bf16): the element-wise path
+  for (int64_t hd : {16, 20, 24, 64, 128}) {  // element-wise path: 20 in every dtype, 24 in f16/bf16
     for (auto [hq, hkv] : heads) {
       for (float scaling : {1.0f, 1.25f}) run_case({hq, hkv, hd, scaling}, seed += 10);
     }
