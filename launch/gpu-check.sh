@@ -309,7 +309,7 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
       filter=()
       if [ "$mode" = quick ]; then
         case "$(basename "$exe")" in
-          cuda_test_attention) filter=("--gtest_filter=CudaAttentionDecode*") ;;
+          cuda_test_attention) filter=("--gtest_filter=*CudaAttentionDecode*") ;;
           cuda_test_attention_prefill_mma) filter=("--gtest_filter=-$slow_mma") ;;
           cuda_test_cuda_ops | cuda_test_gemv | cuda_test_rmsnorm | cuda_test_rope_kv_write) ;;
           *) continue ;;
@@ -327,7 +327,10 @@ for s in "${states[@]}"; do [ "$s" = FAIL ] && failed=$((failed + 1)); done
 report="bench/results/gpu-check-${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
 [ "$gpu_name" = nogpu ] && report="$logs/gpu-check-nogpu.md"  # bench/results/ holds runs on a GPU only
 {
-  echo "# gpu-check on ${gpu_name} ($(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+  # The device tool copies the working tree beside the .git of the session's start: name both.
+  tree_note=""
+  git diff --quiet HEAD 2>/dev/null || tree_note=" + working-tree changes (a copied tree: see the commit that sent it)"
+  echo "# gpu-check on ${gpu_name} ($(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${tree_note})"
   echo
   [ -s "$logs/nvidia-smi.log" ] && sed 's/^/    /' "$logs/nvidia-smi.log" && echo
   if [ -n "$bench_log" ] && [ -s "$bench_log" ]; then
