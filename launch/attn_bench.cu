@@ -9,7 +9,9 @@
 // the working set; a spin kernel queued before each timed call lets the host enqueue ahead, so
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
 // reads and writes). --check first verifies one batch against the CPU twin; --splits N forces the
-// KV split count (for tuning the automatic plan).
+// KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
+// tile) and prints, after the main table, each count's time and the fastest against the plan's
+// (the data for tuning plan_decode, from one run).
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -39,6 +42,15 @@ struct Options {
   int runs = 30;
   int warmup = 5;
   int splits = 0;  // 0: the kernel's own plan; > 0: forced (tuning)
+  bool sweep = false;
+};
+
+// One --sweep line: the plan's split count and time, then each forced count's time.
+struct SweepRow {
+  int64_t ctx = 0, batch = 0;
+  int auto_splits = 0;
+  double auto_us = 0;
+  std::vector<std::pair<int, double>> forced;  // (splits, us)
 };
 
 void fill(Tensor t, uint32_t seed) { bench::fill_uniform(t, seed); }
@@ -96,27 +108,60 @@ DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes) {
   return in;
 }
 
-void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, size_t l2_bytes) {
+// Median microseconds of attention_decode over the rotated copies with `splits` (0: the plan's),
+// a workspace kept across calls as a decode loop would (times the two kernels, not allocation).
+double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt, int splits, int* planned) {
+  cuda::DecodeOptions dopt;
+  dopt.num_splits = splits;
+  const cuda::DecodePlan plan = cuda::describe_decode(args[0], dopt);
+  if (planned != nullptr) *planned = plan.num_splits;
+  dopt.workspace_bytes = cuda::decode_workspace_bytes(args[0], dopt);
+  const Tensor ws = cuda::device_alloc(DType::kF32, {int64_t(dopt.workspace_bytes / 4 + 1)});
+  dopt.workspace = ws.data();
+  return 1e3 * bench::time_median_ms(nullptr, timing(opt), [&](int i) {
+    cuda::attention_decode(args[size_t(i) % args.size()], nullptr, dopt);
+  });
+}
+
+void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, size_t l2_bytes,
+               std::vector<SweepRow>& sweep) {
   const DecodeInputs in = make_inputs(ctx, batch, l2_bytes);
   std::vector<AttentionArgs> args;
   for (size_t c = 0; c < in.k.size(); ++c) {
     args.push_back(in.args(c));
     args.back().max_context = ctx;
   }
-  // A workspace kept across calls, as a decode loop would: times the two kernels, not allocation.
-  cuda::DecodeOptions dopt;
-  dopt.num_splits = opt.splits;
-  const cuda::DecodePlan plan = cuda::describe_decode(args[0], dopt);
-  dopt.workspace_bytes = cuda::decode_workspace_bytes(args[0], dopt);
-  const Tensor ws = cuda::device_alloc(DType::kF32, {int64_t(dopt.workspace_bytes / 4 + 1)});
-  dopt.workspace = ws.data();
-  const double ms = bench::time_median_ms(nullptr, timing(opt), [&](int i) {
-    cuda::attention_decode(args[size_t(i) % args.size()], nullptr, dopt);
-  });
+  int splits = 0;
+  const double us = time_decode_us(args, opt, opt.splits, &splits);
   const double bytes = double(batch) * ctx * kHkv * kHd * 2 /*K and V*/ * 2 /*bf16*/;
-  const double bw = bytes / (ms * 1e-3);
+  const double bw = bytes / (us * 1e-6);
   std::printf("| %6lldK | %5lld | %6d | %8.1f | %9.1f | %8.1f | %6.1f%% |\n", (long long)(ctx / 1024),
-              (long long)batch, plan.num_splits, bytes / 1e6, ms * 1e3, bw / 1e9, 100.0 * bw / copy_bw);
+              (long long)batch, splits, bytes / 1e6, us, bw / 1e9, 100.0 * bw / copy_bw);
+  std::fflush(stdout);
+  if (!opt.sweep) return;
+  SweepRow row{ctx, batch, splits, us, {}};
+  const int64_t tiles = (ctx + cuda::kDecodeTileKeys - 1) / cuda::kDecodeTileKeys;
+  for (int n = 4; n <= 512 && n <= tiles; n *= 2) row.forced.emplace_back(n, time_decode_us(args, opt, n, nullptr));
+  sweep.push_back(std::move(row));
+}
+
+void print_sweep(const std::vector<SweepRow>& rows) {
+  if (rows.empty()) return;
+  std::printf("\nsplit sweep (us per call; plan = the automatic split count):\n\n");
+  std::printf("| context | batch | plan splits | plan us | best splits | best us | us at 4, 8, 16, ... splits |\n");
+  std::printf("|--------:|------:|------------:|--------:|------------:|--------:|:---------------------------|\n");
+  for (const SweepRow& r : rows) {
+    std::pair<int, double> best{r.auto_splits, r.auto_us};
+    std::string all;
+    for (const auto& [n, us] : r.forced) {
+      if (us < best.second) best = {n, us};
+      char buf[48];
+      std::snprintf(buf, sizeof buf, "%s%d: %.1f", all.empty() ? "" : ", ", n, us);
+      all += buf;
+    }
+    std::printf("| %6lldK | %5lld | %11d | %7.1f | %11d | %7.1f | %s |\n", (long long)(r.ctx / 1024), (long long)r.batch,
+                r.auto_splits, r.auto_us, best.first, best.second, all.c_str());
+  }
 }
 
 std::vector<float> download_f32(const Tensor& t) {
@@ -179,9 +224,11 @@ int run(const Options& opt) {
   std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block 16\n\n");
   std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy |\n");
   std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|\n");
+  std::vector<SweepRow> sweep;
   for (int64_t ctx : {8192, 32768, 131072}) {
-    for (int64_t batch : {1, 16}) print_row(ctx, batch, opt, copy_bw, size_t(l2));
+    for (int64_t batch : {1, 16}) print_row(ctx, batch, opt, copy_bw, size_t(l2), sweep);
   }
+  print_sweep(sweep);
   return 0;
 }
 
@@ -198,8 +245,10 @@ int main(int argc, char** argv) {
       opt.runs = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--splits" && i + 1 < argc) {
       opt.splits = std::max(0, std::atoi(argv[++i]));
+    } else if (arg == "--sweep") {
+      opt.sweep = true;
     } else {
-      std::fprintf(stderr, "usage: gqa-attn-bench [--check] [--runs N] [--splits N]\n");
+      std::fprintf(stderr, "usage: gqa-attn-bench [--check] [--runs N] [--splits N] [--sweep]\n");
       return 2;
     }
   }

@@ -8,7 +8,7 @@
 #   5. runs gqa-generate --backend cuda on tests/fixtures/models/gqa at -np 1 (--comm nccl) and
 #      -np 2 and 4 (--comm mpi) and compares the greedy tokens with reference.json (f32: all equal;
 #      bf16: the first token equal, the rest reported);
-#   6. runs the attention benchmark (build/bin/gqa-attn-bench) when it is built;
+#   6. runs the attention benchmark (build/bin/gqa-attn-bench --sweep: also a split-count sweep);
 # and prints a summary table LAST (PASS / FAIL / SKIP per step), also written to
 # bench/results/gpu-check-<gpu>-<date>.md. Every step has a timeout; the exit status is non-zero
 # if any step failed.
@@ -265,7 +265,7 @@ fi
 # --- 6. attention benchmark (added by the attention kernels' issue) -----------------------------
 bench="$build/bin/gqa-attn-bench"
 if [ -x "$bench" ]; then
-  step "gqa-attn-bench" 600 "$bench"
+  step "gqa-attn-bench" 600 "$bench" --sweep
   bench_log="$logs/gqa-attn-bench.log"
   tail -n 40 "$bench_log" | sed 's/^/   | /'  # the measurement itself, before the summary
 else
