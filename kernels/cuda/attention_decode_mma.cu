@@ -65,26 +65,33 @@ struct DecodeMmaSmem {
 
 // Issues the copies of keys [start, start + kStageKeys) of KV head g into one K and one V stage;
 // keys >= k_end and keys on a block table entry outside the cache are zero-filled (the latter
-// set *bad).
+// set *bad). The block-table reads come first, all of them: cp_async_16 is a compiler memory
+// barrier, so a read after one would wait for its own round trip before the next copy issues.
 template <typename T, int HD>
 __device__ __forceinline__ void load_stage(const DecodeParams& p, const int32_t* table, int g, int start, int k_end,
                                            T* k_dst, T* v_dst, int* bad) {
   using S = DecodeMmaSmem<T, HD>;
+  constexpr int kCopies = kStageKeys * S::kChunks / kThreads;
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
+  int page[kCopies];
 #pragma unroll
-  for (int i = 0; i < kStageKeys * S::kChunks / kThreads; ++i) {
+  for (int i = 0; i < kCopies; ++i) {
+    const int key = start + (threadIdx.x + i * kThreads) / S::kChunks;
+    page[i] = key < k_end ? table[key / p.block_size] : 0;
+  }
+#pragma unroll
+  for (int i = 0; i < kCopies; ++i) {
     const int c = threadIdx.x + i * kThreads;
     const int j = c / S::kChunks, e = (c % S::kChunks) * S::kVec, key = start + j;
     bool in = key < k_end;
     size_t off = 0;
     if (in) {
-      const int page = table[key / p.block_size];
-      if (page < 0 || page >= p.num_blocks) {
+      if (page[i] < 0 || page[i] >= p.num_blocks) {
         *bad = 1;
         in = false;
       } else {
-        off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
+        off = ((size_t(page[i]) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
       }
     }
     cp_async_16(k_dst + j * S::kRow + e, k_cache + off, in);
