@@ -9,8 +9,8 @@
       on the GPU when there is one. gqa loads D through its normal checkpoint path.
   bench --dir D --prompt-file F [--new-tokens N]
       HF transformers LlamaForCausalLM on D (bf16, SDPA attention, static KV cache), greedy, the
-      prompt of F then N new tokens at batch 1, eager and with torch.compile of the forward
-      ("reduce-overhead": CUDA graphs). Decode tokens/s = (N - 1) / (time of the last generated
+      prompt of F then N new tokens at batch 1, eager and with generate()'s own torch.compile of
+      the decode forward (CompileConfig "reduce-overhead": CUDA graphs). Decode tokens/s = (N - 1) / (time of the last generated
       token - time of the first), read by a streamer as generate() hands each token over (it
       copies each token to the host, so the times are synchronised with the GPU).
 
@@ -138,7 +138,8 @@ def load_model(torch, transformers, path):
     return model.to(DEVICE).eval()
 
 
-def generate_once(torch, model, prompt, new_tokens):
+def generate_once(torch, model, prompt, new_tokens, compiled=False):
+    import transformers
     gc = model.generation_config
     gc.cache_implementation = "static"
     gc.do_sample = False
@@ -146,7 +147,11 @@ def generate_once(torch, model, prompt, new_tokens):
     gc.min_new_tokens = new_tokens
     gc.pad_token_id = 0
     gc.eos_token_id = None  # as gqa-bench's Generator (no eos_ids): exactly N tokens, none masked or stopped on
-    gc.disable_compile = True  # our own torch.compile below, or none: never generate()'s automatic one
+    # Compiled: generate()'s own torch.compile of the decode forward (static cache, CUDA graphs); it
+    # copies each step's logits out of the graph's buffers. (Compiling model.forward ourselves
+    # failed on the H200 image: "accessing tensor output of CUDAGraphs that has been overwritten".)
+    gc.disable_compile = not compiled
+    gc.compile_config = transformers.CompileConfig(fullgraph=True, mode="reduce-overhead") if compiled else None
     streamer = TimingStreamer()
     with torch.inference_mode():
         out = model.generate(prompt, generation_config=gc, streamer=streamer)
@@ -182,10 +187,8 @@ def run_mode(torch, model, prompt, args, compiled, limit_s):
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(max(1, int(limit_s)))
     try:
-        if compiled:
-            model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
-        generate_once(torch, model, prompt, args.new_tokens if compiled else min(args.new_tokens, 32))
-        tps, tokens = generate_once(torch, model, prompt, args.new_tokens)
+        generate_once(torch, model, prompt, args.new_tokens if compiled else min(args.new_tokens, 32), compiled)
+        tps, tokens = generate_once(torch, model, prompt, args.new_tokens, compiled)
         return {"tokens_per_s": tps, "tokens": tokens}
     except Exception as e:  # noqa: BLE001 - report any failure of this mode, keep the other
         if fired and not isinstance(e, Timeout):  # torch.compile re-raises it wrapped, or as something else
@@ -209,7 +212,7 @@ def bench(args):
     prompt = torch.tensor([ids], device=DEVICE)
     print(f"loaded {args.dir} in {time.monotonic() - t0:.1f} s", flush=True)
     modes = []
-    for name, compiled in (("eager, static cache", False), ("torch.compile reduce-overhead, static cache", True)):
+    for name, compiled in (("eager, static cache", False), ("generate()'s torch.compile reduce-overhead, static cache", True)):
         left = args.time_budget - (time.monotonic() - STARTED)
         if left < 10:
             modes.append({"mode": name, "error": "skipped: time budget"})
