@@ -25,6 +25,11 @@
 # -np 1 and 2, the attention benchmark, gqa-bench's decode section (8K-128K, batch 1 and 16) with
 # the SDPA peer, then memcheck of the attention, ops, GEMV, RMSNorm and RoPE tests in what is left.
 #
+# --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
+# decode-step kernels: the decode attention and its merge (gqa-attn-bench) and the other ops of a
+# 2-layer 70B T=8 shard's decode at batch 1 (gqa-bench's per-op section), with the speed-of-light,
+# memory, occupancy, launch and warp-state sections; the reports land in the logs tarball.
+#
 # The whole run fits a box (GQA_CHECK_BUDGET_S, default 540 s, so one device call of 600 s returns
 # its summary): every step's timeout is cut to what is left, and steps that no longer fit are
 # SKIPped, in this order of value: build, GPU tests, gqa-generate, multi-rank tests, attention
@@ -32,7 +37,7 @@
 # sources launch/device-env.sh, which uses .devdeps/ (launch/device-deps.sh; carry it) for what
 # the GPU image lacks. With $OUT set (the device tool), the report and the logs are copied there.
 #
-# usage: launch/gpu-check.sh [--bench | --all | --quick]  (from anywhere; works in the repository root)
+# usage: launch/gpu-check.sh [--bench | --all | --quick | --profile]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
 #        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540);
 #        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),
@@ -45,8 +50,9 @@ case "${1:-}" in
   --bench) mode=bench ;;
   --all) mode=all ;;
   --quick) mode=quick ;;
+  --profile) mode=profile ;;
   -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
-  *) echo "usage: launch/gpu-check.sh [--bench | --all | --quick]" >&2; exit 2 ;;
+  *) echo "usage: launch/gpu-check.sh [--bench | --all | --quick | --profile]" >&2; exit 2 ;;
 esac
 bench_total_s="${GQA_BENCH_TOTAL_S:-500}"
 # --bench: configure and build must leave gqa-bench most of the box.
@@ -68,8 +74,8 @@ budget_s="${GQA_CHECK_BUDGET_S:-540}"
 [ "$mode" = quick ] && budget_s="${GQA_CHECK_BUDGET_S:-270}"
 [ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
 checking=0 benching=0  # which parts run: check (steps 3-7), bench (gqa-bench)
-[ "$mode" != bench ] && checking=1
-[ "$mode" != check ] && benching=1
+[ "$mode" != bench ] && [ "$mode" != profile ] && checking=1
+[ "$mode" != check ] && [ "$mode" != profile ] && benching=1
 left_s() { echo $((budget_s - (SECONDS - t_start))); }
 
 names=()
@@ -126,7 +132,7 @@ gpu_count=$( (timeout 30 nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU' || 
 probe() {
   echo "uname: $(uname -srm)"
   [ -r /etc/os-release ] && echo "os: $(. /etc/os-release && echo "${PRETTY_NAME:-?}")"
-  for tool in c++ g++ gcc nvcc cmake ninja mpirun mpicxx python3 compute-sanitizer; do
+  for tool in c++ g++ gcc nvcc cmake ninja mpirun mpicxx python3 compute-sanitizer ncu nsys; do
     printf '%s: %s\n' "$tool" "$(command -v "$tool" || echo MISSING)"
   done
   c++ --version 2>/dev/null | head -n 1
@@ -165,6 +171,7 @@ built=0
 build_targets=(--target gqa-generate gqa-attn-bench mpi_test_cuda_communicator mpi_test_cuda_model_mpi)
 for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=("cuda_$t"); done
 [ "$mode" = bench ] && build_targets=(--target gqa-bench)
+[ "$mode" = profile ] && build_targets=(--target gqa-bench gqa-attn-bench)
 [ "$mode" = all ] || [ "$mode" = quick ] && build_targets+=(gqa-bench)
 if [ $configured -eq 1 ] && step "build (${#build_targets[@]} targets)" "$build_limit" \
      cmake --build "$build" -j "$jobs" "${build_targets[@]}"; then
@@ -295,6 +302,26 @@ if [ $benching -eq 1 ]; then
   fi
 fi
 
+
+# --- --profile: Nsight Compute on the decode-step kernels ----------------------------------------
+if [ "$mode" = profile ] && [ $built -eq 1 ]; then
+  ncu_bin=$(command -v ncu || true)
+  [ -n "$ncu_bin" ] || [ ! -x /usr/local/cuda/bin/ncu ] || ncu_bin=/usr/local/cuda/bin/ncu
+  if [ -z "$ncu_bin" ]; then
+    record "ncu" SKIP "Nsight Compute (ncu) not found (PATH, /usr/local/cuda/bin)"
+  else
+    sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats
+              --section LaunchStats)
+    step "ncu decode attention" 240 "$ncu_bin" "${sections[@]}" --kernel-name regex:'decode_mma_kernel|merge_kernel' \
+      --launch-skip 4 --launch-count 8 "$build/bin/gqa-attn-bench" --runs 3
+    # gqa-bench's per-op section at batch 1 calls each op 1 + 3 times in step order: 40 launches
+    # cover embedding, rmsnorm, the QKV/O/gate-up/down/LM-head GEMVs, rope+kv_write and swiglu.
+    step "ncu decode ops (2 layers, 8K, batch 1)" 240 "$ncu_bin" "${sections[@]}" \
+      --kernel-name regex:'gemv_kernel|rmsnorm_kernel|rope_kv_write_kernel|swiglu_kernel|embedding_kernel' \
+      --launch-count 40 "$build/bin/gqa-bench" --layers 2 --contexts 8K --batches 1 --no-prefill --runs 3 \
+      --warmup 1 --step-runs 2 --out "$logs/profile-bench.md"
+  fi
+fi
 
 # --- 7. the kernel tests again under compute-sanitizer memcheck (slowest: last) ------------------
 if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
