@@ -263,7 +263,7 @@ elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 2 mpi f32
   generate 2 mpi bf16
   generate 4 mpi f32
-  generate 1 nccl bf16 GQA_PDL=1  # programmatic dependent launch (kernels/cuda/pdl.cuh)
+  generate 1 nccl bf16 GQA_PDL=0  # programmatic dependent launch (kernels/cuda/pdl.cuh) off; on is the default
   if [ "$gpu_count" -ge 2 ]; then generate 2 nccl f32; fi
 else
   record "gqa-generate --backend cuda" SKIP "no build or no mpirun"

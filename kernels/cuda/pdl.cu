@@ -10,7 +10,7 @@ namespace {
 std::atomic<bool>& pdl_flag() {
   static std::atomic<bool> flag{[] {
     const char* v = std::getenv("GQA_PDL");
-    return v != nullptr && std::strcmp(v, "1") == 0;
+    return v == nullptr || std::strcmp(v, "0") != 0;  // on unless GQA_PDL=0
   }()};
   return flag;
 }

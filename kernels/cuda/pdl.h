@@ -1,5 +1,5 @@
 // The process-wide switch of programmatic dependent launch (kernels/cuda/pdl.cuh has the launch
-// helper and the device side). Off unless GQA_PDL=1 or set_pdl(true); graphs recorded under one
+// helper and the device side). On unless GQA_PDL=0 or set_pdl(false); graphs recorded under one
 // setting keep it, so clear them (Ops::clear_graphs) after a change.
 #pragma once
 

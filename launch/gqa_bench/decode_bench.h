@@ -18,8 +18,10 @@ struct DecodeCaseResult {
   int64_t context = 0;
   int64_t batch = 0;
   std::vector<OpTiming> ops;    // empty when skipped
-  double step_ms = NAN;         // median wall time of Model::forward (NaN: not run)
+  double step_ms = NAN;         // median wall time of Model::forward, PDL off (NaN: not run)
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
+  // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.
+  double step_default_ms() const { return step_pdl_ms == step_pdl_ms ? step_pdl_ms : step_ms; }
   double weight_bytes = 0;      // what the step must read: weights (all but B embedding rows) ...
   double kv_bytes = 0;          // ... and every sequence's K/V in every layer
   std::string note;
