@@ -10,8 +10,8 @@
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
 // reads and writes). --check first verifies one batch against the CPU twin; --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
-// tile) and prints, after the main table, each count's time and the fastest against the plan's
-// (the data for tuning plan_decode, from one run).
+// tile) and with the tensor-core kernel's 6-stage pipeline, and prints, after the main table, each
+// count's time and the fastest against the plan's (the data for tuning plan_decode, from one run).
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -27,6 +27,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/attention_decode_mma.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
@@ -51,6 +52,8 @@ struct SweepRow {
   int auto_splits = 0;
   double auto_us = 0;
   std::vector<std::pair<int, double>> forced;  // (splits, us)
+  int deep_splits = 0;                          // the plan for the 6-stage pipeline
+  double deep_us = 0;                           // and its time
 };
 
 void fill(Tensor t, uint32_t seed) { bench::fill_uniform(t, seed); }
@@ -110,9 +113,11 @@ DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes) {
 
 // Median microseconds of attention_decode over the rotated copies with `splits` (0: the plan's),
 // a workspace kept across calls as a decode loop would (times the two kernels, not allocation).
-double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt, int splits, int* planned) {
+double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt, int splits, int* planned,
+                      int stages = 0) {
   cuda::DecodeOptions dopt;
   dopt.num_splits = splits;
+  dopt.stages = stages;
   const cuda::DecodePlan plan = cuda::describe_decode(args[0], dopt);
   if (planned != nullptr) *planned = plan.num_splits;
   dopt.workspace_bytes = cuda::decode_workspace_bytes(args[0], dopt);
@@ -142,14 +147,15 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   SweepRow row{ctx, batch, splits, us, {}};
   const int64_t tiles = (ctx + cuda::kDecodeTileKeys - 1) / cuda::kDecodeTileKeys;
   for (int n = 4; n <= 512 && n <= tiles; n *= 2) row.forced.emplace_back(n, time_decode_us(args, opt, n, nullptr));
+  row.deep_us = time_decode_us(args, opt, 0, &row.deep_splits, cuda::kDecodeMmaDeepStages);
   sweep.push_back(std::move(row));
 }
 
 void print_sweep(const std::vector<SweepRow>& rows) {
   if (rows.empty()) return;
   std::printf("\nsplit sweep (us per call; plan = the automatic split count):\n\n");
-  std::printf("| context | batch | plan splits | plan us | best splits | best us | us at 4, 8, 16, ... splits |\n");
-  std::printf("|--------:|------:|------------:|--------:|------------:|--------:|:---------------------------|\n");
+  std::printf("| context | batch | plan splits | plan us | 6 stages: splits, us | best splits | best us | us at 4, 8, 16, ... splits |\n");
+  std::printf("|--------:|------:|------------:|--------:|---------------------:|------------:|--------:|:---------------------------|\n");
   for (const SweepRow& r : rows) {
     std::pair<int, double> best{r.auto_splits, r.auto_us};
     std::string all;
@@ -159,8 +165,9 @@ void print_sweep(const std::vector<SweepRow>& rows) {
       std::snprintf(buf, sizeof buf, "%s%d: %.1f", all.empty() ? "" : ", ", n, us);
       all += buf;
     }
-    std::printf("| %6lldK | %5lld | %11d | %7.1f | %11d | %7.1f | %s |\n", (long long)(r.ctx / 1024), (long long)r.batch,
-                r.auto_splits, r.auto_us, best.first, best.second, all.c_str());
+    std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %11d | %7.1f | %s |\n", (long long)(r.ctx / 1024),
+                (long long)r.batch, r.auto_splits, r.auto_us, r.deep_splits, r.deep_us, best.first, best.second,
+                all.c_str());
   }
 }
 

@@ -7,8 +7,9 @@
 // kernel is limited by how many bytes it keeps in flight.
 //
 // Grid (num_splits * head_chunks, hkv, n_tokens) of a DecodePlan with head_chunk 16. Block: 4
-// warps; its split's keys stream through shared memory in 64-key stages, a 3-stage cp.async
-// pipeline (two stages in flight while one is computed; 2 blocks per SM at hd 128):
+// warps; its split's keys stream through shared memory in 64-key stages, a cp.async pipeline of
+// 3 stages (two in flight while one is computed; 2 blocks per SM at hd 128) or, on request
+// (DecodeOptions::stages = 6), 6 stages (five in flight; 1 block per SM at hd 128):
 //   rows   the 16 query heads of the chunk (head-in-group chunk * 16 + r; rows past the group
 //          are zero q rows whose results are never stored) are the 16 rows of the mma A operand,
 //          loaded once from global memory into registers
@@ -43,13 +44,12 @@ constexpr int kThreads = 32 * kWarps;
 constexpr int kRows = kDecodeMmaHeadChunk;        // query heads per block = mma rows
 constexpr int kStageKeys = kDecodeTileKeys;       // keys per pipeline stage
 constexpr int kWarpKeys = kStageKeys / kWarps;    // keys per warp per stage
-constexpr int kStages = 3;
 static_assert(kRows == 16 && kWarpKeys == 16, "one m16 row tile, one k16 step of P V per warp and stage");
 
 // Shared memory: kStages K stages, then kStages V stages, each [kStageKeys][kRow] of T; rows padded
 // by 16 bytes (an odd number of 16-byte bank groups: ldmatrix rows hit 8 different groups). After
 // the loop the same bytes hold the warps' states for the merge: o [kWarps][16][HD], m, l [kWarps][16].
-template <typename T, int HD>
+template <typename T, int HD, int kStages>
 struct DecodeMmaSmem {
   static constexpr int kVec = 8;  // T per 16-byte copy
   static constexpr int kChunks = HD / kVec;
@@ -59,6 +59,7 @@ struct DecodeMmaSmem {
   static constexpr size_t kMergeBytes = size_t(kWarps) * kRows * (HD + 2) * sizeof(float);
   static constexpr size_t kBytes = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
   static_assert(sizeof(T) == 2 && HD % 16 == 0, "16-bit types, head_dim a multiple of the mma k (16)");
+  static_assert(kStages >= 2, "at least one stage in flight while one computes");
   static_assert(kStageKeys * kChunks % kThreads == 0, "whole 16-byte copies per thread");
   static_assert((kRow * sizeof(T)) % 16 == 0 && (kRow * sizeof(T) / 16) % 2 == 1, "odd 16-byte row stride");
 };
@@ -67,10 +68,10 @@ struct DecodeMmaSmem {
 // keys >= k_end and keys on a block table entry outside the cache are zero-filled (the latter
 // set *bad). The block-table reads come first, all of them: cp_async_16 is a compiler memory
 // barrier, so a read after one would wait for its own round trip before the next copy issues.
-template <typename T, int HD>
+template <typename T, int HD, int kStages>
 __device__ __forceinline__ void load_stage(const DecodeParams& p, const int32_t* table, int g, int start, int k_end,
                                            T* k_dst, T* v_dst, int* bad) {
-  using S = DecodeMmaSmem<T, HD>;
+  using S = DecodeMmaSmem<T, HD, kStages>;
   constexpr int kCopies = kStageKeys * S::kChunks / kThreads;
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
@@ -106,10 +107,10 @@ __device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
   return pack2<T>(load_f32<T>(row[col]), load_f32<T>(row[col + 1]));
 }
 
-template <typename T, int HD>
+template <typename T, int HD, int kStages>
 __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams p) {
   pdl_wait();
-  using S = DecodeMmaSmem<T, HD>;
+  using S = DecodeMmaSmem<T, HD, kStages>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __shared__ int bad;
   T* k_s = reinterpret_cast<T*>(smem_raw);  // [kStages][kStageKeys][kRow]
@@ -132,7 +133,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
     if (s < n_tiles) {
-      load_stage<T, HD>(p, table, g, k_begin + s * kStageKeys, k_end, k_s + s * S::kTile, v_s + s * S::kTile, &bad);
+      load_stage<T, HD, kStages>(p, table, g, k_begin + s * kStageKeys, k_end, k_s + s * S::kTile, v_s + s * S::kTile, &bad);
     }
     cp_async_commit();  // possibly empty: one group per stage keeps the wait count uniform
   }
@@ -163,7 +164,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
     const int next = it + kStages - 1;
     if (next < n_tiles) {
       const int ns = next % kStages;
-      load_stage<T, HD>(p, table, g, k_begin + next * kStageKeys, k_end, k_s + ns * S::kTile, v_s + ns * S::kTile,
+      load_stage<T, HD, kStages>(p, table, g, k_begin + next * kStageKeys, k_end, k_s + ns * S::kTile, v_s + ns * S::kTile,
                         &bad);
     }
     cp_async_commit();
@@ -216,24 +217,48 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
   }
 }
 
-template <typename T, int HD>
+template <typename T, int HD, int kStages>
 int occupancy() {
-  constexpr size_t kBytes = DecodeMmaSmem<T, HD>::kBytes;
-  allow_dynamic_smem(decode_mma_kernel<T, HD>, kBytes);
+  constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
+  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages>, kBytes);
   int blocks = 0;
-  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_mma_kernel<T, HD>, kThreads, kBytes));
+  GQA_CUDA_CHECK(
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_mma_kernel<T, HD, kStages>, kThreads, kBytes));
   GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << kBytes
                             << " bytes of shared memory per block, more than the device offers");
   return blocks;
 }
 
-template <typename T, int HD>
+template <typename T, int HD, int kStages>
 void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
-  constexpr size_t kBytes = DecodeMmaSmem<T, HD>::kBytes;
-  allow_dynamic_smem(decode_mma_kernel<T, HD>, kBytes);
+  constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
+  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages>, kBytes);
   const dim3 grid(static_cast<unsigned>(plan.blocks()), static_cast<unsigned>(p.hkv), static_cast<unsigned>(n));
-  launch_pdl("attention decode_mma_kernel", decode_mma_kernel<T, HD>, grid, kThreads, kBytes, stream, p);
+  launch_pdl("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages>, grid, kThreads, kBytes, stream, p);
 }
+
+// Runs F<T, HD, S>(args...) for the call's dtype and head_dim and a pipeline depth S of 3 or 6.
+template <template <typename, int, int> class F, typename... Args>
+auto dispatch(const AttentionArgs& a, int stages, Args&&... args) {
+  const bool bf16 = a.q.dtype() == DType::kBF16, hd64 = a.q.dim(2) == 64, deep = stages == kDecodeMmaDeepStages;
+  if (bf16) {
+    if (hd64) return deep ? F<__nv_bfloat16, 64, 6>::run(args...) : F<__nv_bfloat16, 64, 3>::run(args...);
+    return deep ? F<__nv_bfloat16, 128, 6>::run(args...) : F<__nv_bfloat16, 128, 3>::run(args...);
+  }
+  if (hd64) return deep ? F<__half, 64, 6>::run(args...) : F<__half, 64, 3>::run(args...);
+  return deep ? F<__half, 128, 6>::run(args...) : F<__half, 128, 3>::run(args...);
+}
+template <typename T, int HD, int S>
+struct Occupancy {
+  static int run() { return occupancy<T, HD, S>(); }
+};
+template <typename T, int HD, int S>
+struct Launch {
+  static int run(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
+    launch<T, HD, S>(p, plan, n, stream);
+    return 0;
+  }
+};
 
 }  // namespace
 
@@ -242,27 +267,20 @@ bool decode_mma_supported(const AttentionArgs& a) {
   return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
 }
 
-int decode_mma_occupancy(const AttentionArgs& a) {
+int decode_mma_occupancy(const AttentionArgs& a, int stages) {
   GQA_CHECK(decode_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
                                          << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
-  const bool bf16 = a.q.dtype() == DType::kBF16;
-  if (a.q.dim(2) == 64) return bf16 ? occupancy<__nv_bfloat16, 64>() : occupancy<__half, 64>();
-  return bf16 ? occupancy<__nv_bfloat16, 128>() : occupancy<__half, 128>();
+  GQA_CHECK(stages == kDecodeMmaStages || stages == kDecodeMmaDeepStages,
+            kOp << ": " << stages << " pipeline stages; compiled: " << kDecodeMmaStages << ", " << kDecodeMmaDeepStages);
+  return dispatch<Occupancy>(a, stages);
 }
 
 void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const DecodePlan& plan, cudaStream_t stream) {
-  GQA_CHECK(decode_mma_supported(a) && plan.head_chunk == kDecodeMmaHeadChunk,
+  GQA_CHECK(decode_mma_supported(a) && plan.head_chunk == kDecodeMmaHeadChunk &&
+                (plan.stages == kDecodeMmaStages || plan.stages == kDecodeMmaDeepStages),
             kOp << ": called for " << dtype_name(a.q.dtype()) << " q " << shape_str(a.q.shape()) << " with head chunk "
-                << plan.head_chunk);
-  const bool bf16 = a.q.dtype() == DType::kBF16;
-  const int64_t n = a.q.dim(0);
-  if (a.q.dim(2) == 64) {
-    if (bf16) launch<__nv_bfloat16, 64>(p, plan, n, stream);
-    else launch<__half, 64>(p, plan, n, stream);
-  } else {
-    if (bf16) launch<__nv_bfloat16, 128>(p, plan, n, stream);
-    else launch<__half, 128>(p, plan, n, stream);
-  }
+                << plan.head_chunk << ", " << plan.stages << " stages");
+  dispatch<Launch>(a, plan.stages, p, plan, a.q.dim(0), stream);
 }
 
 }  // namespace gqa::cuda

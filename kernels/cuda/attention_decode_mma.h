@@ -16,12 +16,18 @@ struct DecodeParams;
 
 // Query heads per block of the tensor-core kernel: the 16 rows of one m16n8k16 A operand.
 constexpr int kDecodeMmaHeadChunk = 16;
+// Its cp.async pipeline depths: the default (2 blocks per SM at hd 128, 2 x 2 stages in flight
+// per SM) and the deep one (1 block per SM at hd 128, 5 stages in flight) for the benchmark to
+// compare; DecodeOptions::stages picks.
+constexpr int kDecodeMmaStages = 3;
+constexpr int kDecodeMmaDeepStages = 6;
 
 // Whether the tensor-core kernel serves `a` (dtype of q, head_dim).
 bool decode_mma_supported(const AttentionArgs& a);
-// Its blocks per SM on the current device (sets its shared-memory limit as a side effect).
-int decode_mma_occupancy(const AttentionArgs& a);
-// Launches it for a plan made with head_chunk = kDecodeMmaHeadChunk.
+// Its blocks per SM on the current device at a pipeline depth (sets its shared-memory limit as a
+// side effect).
+int decode_mma_occupancy(const AttentionArgs& a, int stages);
+// Launches it for a plan made with head_chunk = kDecodeMmaHeadChunk and its stages.
 void launch_decode_mma(const AttentionArgs& a, const attn::DecodeParams& p, const DecodePlan& plan,
                        cudaStream_t stream);
 

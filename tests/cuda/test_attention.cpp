@@ -144,6 +144,32 @@ TEST(CudaAttentionDecodeSplits, OutMayAliasQ) {
   }
 }
 
+// The tensor-core kernel's deep pipeline (6 stages, DecodeOptions::stages) on the same cases as the
+// default one: any dtype, head_dim 64/128, groups 1..64, split counts from one to one per tile;
+// a depth that is not compiled is refused.
+TEST(CudaAttentionDecodeSplits, DeepPipelineMatches) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (DType dt : {DType::kBF16, DType::kF16}) {
+    for (int64_t hd : {64, 128}) {
+      for (Heads h : {Heads{8, 1}, Heads{64, 8}, Heads{28, 4}, Heads{8, 8}}) {
+        Batch b = make_batch(dt, h, hd, 16, decode_batch({1, 17, 1000, 5000, 20000}), 19);
+        const std::vector<float> ref = reference(b);
+        for (int splits : {0, 1, 7, 1000}) {
+          cuda::DecodeOptions opt;
+          opt.num_splits = splits;
+          opt.stages = cuda::kDecodeMmaDeepStages;
+          EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
+              << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " splits " << splits;
+        }
+      }
+    }
+  }
+  Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch({100}), 20);
+  cuda::DecodeOptions opt;
+  opt.stages = 4;
+  EXPECT_THROW(run(b, Kernel::kDecode, opt), Error);
+}
+
 // Pads every sequence's block table to `width` entries (-1), as a recorded decode step does for its
 // context bucket, so that max_context may exceed every token's position + 1.
 void widen_tables(Batch& b, int64_t width) {
