@@ -71,6 +71,9 @@ __device__ __forceinline__ void unpack8<__nv_bfloat16>(uint4 raw, float* out) {
   }
 }
 
+// Hints the L2 to fetch the 128-byte line holding p (no data comes back to the thread).
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
 // One step of a thread: chunks c0 + u * stride (u < U) of its group's R rows of W, times the same
 // chunks of the N rows of x, into acc. Full: every chunk is below kc (no per-chunk tests, so the
 // compiler can batch the x loads); otherwise only the chunks below kc (c0 < kc is given).
@@ -111,7 +114,6 @@ __global__ void __launch_bounds__(kThreads)
     gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y, int m, int k, int group_warps) {
   constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
   __shared__ float partial[kWarps][N * R];
-  pdl_wait();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int groups = kWarps / group_warps;                 // row groups per block
   const int group = warp / group_warps;                    // this warp's row group
@@ -126,6 +128,17 @@ __global__ void __launch_bounds__(kThreads)
     const long long row = row0 + r < m ? row0 + r : m - 1;  // past m: a mapped row, result unused
     wrow[r] = reinterpret_cast<const uint4*>(w + row * k);
   }
+  // Before waiting for the kernel this one may overlap (PDL), start the first step's W lines on
+  // their way into the L2. Only prefetches may precede pdl_wait: the L2 is where every SM's writes
+  // land, so a prefetch can never leave a stale copy of data a predecessor is still writing.
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (t + u * stride < kc) prefetch_l2(wrow[r] + t + u * stride);
+    }
+  }
+  pdl_wait();
   const uint4* xv = reinterpret_cast<const uint4*>(x);  // row i, chunk c: xv[i * kc + c]
 
   float acc[N][R];

@@ -1,9 +1,11 @@
 // Programmatic dependent launch (Hopper, griddepcontrol): a kernel launched with launch_pdl may be
 // scheduled while the kernel before it on the stream is still finishing, so the launch gaps of a
 // decode step's many small kernels overlap the tails of their predecessors. Correctness rests on
-// one rule: a kernel launched through launch_pdl calls pdl_wait() before it touches global memory
-// (griddepcontrol.wait returns once every prerequisite grid has completed and its writes are
-// visible), then lets its own successor launch early. On by default since the H200 run of
+// one rule: a kernel launched through launch_pdl calls pdl_wait() before it loads or stores global
+// memory (griddepcontrol.wait returns once every prerequisite grid has completed and its writes are
+// visible), then lets its own successor launch early. Only L2 prefetches may come first (gemv.cu
+// starts its weights that way): every SM's stores land in the L2, so a prefetch never leaves a
+// stale copy of data a predecessor is still writing. On by default since the H200 run of
 // 2026-11-26 (whole decode step 0.6-2.7% faster at 8K-128K batch 1, within 2% either way at
 // batch 16); GQA_PDL=0 or set_pdl(false) turns it off (gqa-bench times decode steps both ways). Works in CUDA graphs
 // (programmatic edges); recorded graphs keep the setting they were recorded with.
@@ -18,7 +20,7 @@
 
 namespace gqa::cuda {
 
-// The first statement of every kernel launched through launch_pdl.
+// The first global-memory access of every kernel launched through launch_pdl (L2 prefetches aside).
 __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
