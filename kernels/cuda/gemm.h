@@ -3,8 +3,9 @@
 // (CUBLAS_COMPUTE_32F: no TF32 for f32, so f32 results track the CPU reference tightly), output
 // rounded once to the dtype. The bias is added by a separate kernel after the GEMM. Where
 // cuBLASLt offers no algorithm (e.g. a 2-byte-aligned row slice of a bf16 output), the same GEMM
-// goes through cublasGemmEx, which takes any alignment. Decode-sized bf16/f16 GEMMs (n <= 8 rows
-// of x, gemv_supported) skip cuBLAS for the bandwidth-bound kernel of gemv.cu.
+// goes through cublasGemmEx, which takes any alignment. Decode-sized bf16/f16 GEMMs skip cuBLAS for
+// bandwidth-bound kernels: n <= 8 rows of x (gemv_supported) the CUDA-core kernel of gemv.cu,
+// 9 <= n <= 16 (gemv_mma_supported) the tensor-core one of gemv_mma.cu.
 //
 // Row-major y = x W^T is, in cuBLAS's column-major terms, Y^T (m x n) = op(A) B with A = W read
 // as a k x m column-major matrix (transposed) and B = x^T read as k x n: the "TN" GEMM.
@@ -34,8 +35,9 @@ class Gemm {
   // Throws gqa::Error for bad shapes/dtypes or an overlapping output.
   void run(const MatmulArgs& a, cudaStream_t stream);
 
-  // On by default (off under force_legacy): GEMMs gemv_supported serves go through gemv. Tests and
-  // benchmarks turn it off to compare with cuBLAS.
+  // On by default (off under force_legacy): GEMMs gemv_supported serves go through gemv, those
+  // gemv_mma_supported serves through gemv_mma. Tests and benchmarks turn it off to compare with
+  // cuBLAS.
   void set_use_gemv(bool on) { use_gemv_ = on; }
   bool use_gemv() const { return use_gemv_ && !force_legacy_; }
 

@@ -1,0 +1,260 @@
+// The tensor-core decode-step GEMM (kernels/cuda/gemv_mma.h) against an fp64 CPU reference on
+// random inputs rounded to the dtype, bf16 and f16: called directly for n in {9, 12, 16} over
+// shapes whose m is no multiple of 16 (but the last) and whose k is 8, 64, 1024, 4104 (a last,
+// partial 32-element chunk) or 8192, and with two m-tiles per warp (m = 4200); then through Gemm::run (bias,
+// row slices, n = 8 to gemv and n = 17 to cuBLAS, the same result as cuBLAS), NaN propagation,
+// PDL and a CUDA graph. Outputs are poisoned with 0xff bytes (NaN) first; the check is
+// ||out - ref|| / ||ref|| < 1e-2 (a NaN never passes).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_info.h"
+#include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_mma.h"
+#include "kernels/cuda/pdl.h"
+#include "tests/cuda/cuda_test_util.h"
+
+namespace gqa {
+namespace {
+
+using test::download;
+using test::rel_error;
+using test::round_to;
+using test::upload;
+
+constexpr double kTol = 1e-2;
+
+// y[i, j] = sum_e x[i, e] w[j, e] (+ b[j]), in double, rounded to f32 once.
+std::vector<float> reference(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>* b,
+                             int64_t n, int64_t m, int64_t k) {
+  std::vector<float> y(n * m);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < m; ++j) {
+      double s = b ? (*b)[j] : 0.0;
+      const float* xr = &x[i * k];
+      const float* wr = &w[j * k];
+      for (int64_t e = 0; e < k; ++e) s += static_cast<double>(xr[e]) * wr[e];
+      y[i * m + j] = static_cast<float>(s);
+    }
+  }
+  return y;
+}
+
+Tensor poisoned(DType dt, Shape shape) {
+  Tensor t = cuda::device_alloc(dt, std::move(shape));
+  cuda::fill_bytes(t, 0xff);
+  return t;
+}
+
+std::vector<float> input(size_t count, uint32_t seed, DType dt) {
+  return round_to(test::random_vec(count, seed), dt);
+}
+
+class CudaGemvMma : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    dt_ = GetParam();
+  }
+  DType dt_ = DType::kBF16;
+};
+
+TEST_P(CudaGemvMma, MatchesReference) {
+  // (m, k): m 16, 37, 33, 130, 300, 77, 1280 (partial last m-tiles but 16 and 1280); k from one
+  // 16-byte vector (8) to a row of 8192, and 4104 (a last chunk of a single vector). All run one
+  // m-tile per warp (TwoTilesPerWarp covers the other choice).
+  const std::pair<int64_t, int64_t> shapes[] = {{16, 8},     {37, 8},    {33, 64},    {130, 1024},
+                                                {300, 4104}, {77, 8192}, {1280, 8192}};
+  uint32_t seed = 100;
+  for (int64_t n : {9, 12, 16}) {
+    for (const auto& [m, k] : shapes) {
+      const std::vector<float> x = input(n * k, seed++, dt_), w = input(m * k, seed++, dt_);
+      const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
+      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gy = poisoned(dt_, {n, m});
+      ASSERT_TRUE(cuda::gemv_mma_supported(gx, gw, gy)) << "n " << n << " m " << m << " k " << k;
+      cuda::gemv_mma(gx, gw, gy, nullptr);
+      EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " m " << m << " k " << k;
+    }
+  }
+}
+
+// m = 4200 (263 m-tiles, the last half full) and n * k * 2 bytes of x past 128 KiB: two m-tiles
+// per warp, the last warp's second m-tile wholly past m. k = 8184: a last chunk of three vectors.
+// The reference covers every 5th column and the last 40 (the CPU cost of all 4200 is too high).
+TEST_P(CudaGemvMma, TwoTilesPerWarp) {
+  const int64_t m = 4200, k = 8184;
+  std::vector<int64_t> cols;
+  for (int64_t j = 0; j < m; ++j) {
+    if (j % 5 == 0 || j >= m - 40) cols.push_back(j);
+  }
+  uint32_t seed = 300;
+  const std::vector<float> w = input(m * k, seed++, dt_);
+  std::vector<float> w_cols;  // the sampled rows of W
+  for (int64_t j : cols) w_cols.insert(w_cols.end(), w.begin() + j * k, w.begin() + (j + 1) * k);
+  Tensor gw = upload(w, dt_, {m, k});
+  for (int64_t n : {9, 16}) {
+    const std::vector<float> x = input(n * k, seed++, dt_);
+    const std::vector<float> ref = reference(x, w_cols, nullptr, n, static_cast<int64_t>(cols.size()), k);
+    Tensor gx = upload(x, dt_, {n, k}), gy = poisoned(dt_, {n, m});
+    cuda::gemv_mma(gx, gw, gy, nullptr);
+    const std::vector<float> all = download(gy);
+    std::vector<float> got;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j : cols) got.push_back(all[i * m + j]);
+    }
+    EXPECT_LT(rel_error(got, ref), kTol) << "n " << n;
+    bool any_nan = false;  // the unchecked columns were written too
+    for (float v : all) any_nan = any_nan || std::isnan(v);
+    EXPECT_FALSE(any_nan) << "n " << n;
+  }
+}
+
+TEST_P(CudaGemvMma, SupportedOnlyForItsShapes) {
+  const int64_t k = 64, m = 40;
+  Tensor w = poisoned(dt_, {m, k});
+  Tensor buf = poisoned(dt_, {2 * 17, k});  // room for x of up to 17 rows at an offset
+  auto x_rows = [&](int64_t n) { return buf.slice_rows(0, n); };
+  EXPECT_FALSE(cuda::gemv_mma_supported(x_rows(8), w, poisoned(dt_, {8, m}))) << "n < kGemvMmaMinRows";
+  EXPECT_TRUE(cuda::gemv_mma_supported(x_rows(9), w, poisoned(dt_, {9, m})));
+  EXPECT_TRUE(cuda::gemv_mma_supported(x_rows(16), w, poisoned(dt_, {16, m})));
+  EXPECT_TRUE(cuda::gemv_mma_supported(buf.slice_rows(3, 15), w, poisoned(dt_, {12, m}))) << "row slice";
+  EXPECT_FALSE(cuda::gemv_mma_supported(x_rows(17), w, poisoned(dt_, {17, m}))) << "n > kGemvMmaMaxRows";
+  // x 2 bytes past a 16-byte boundary.
+  Tensor x_odd = Tensor::view(static_cast<char*>(buf.data()) + 2, dt_, {10, k}, Device::kCuda);
+  EXPECT_FALSE(cuda::gemv_mma_supported(x_odd, w, poisoned(dt_, {10, m}))) << "misaligned x";
+  Tensor w_odd = Tensor::view(static_cast<char*>(buf.data()) + 2, dt_, {m / 4, k}, Device::kCuda);
+  EXPECT_FALSE(cuda::gemv_mma_supported(poisoned(dt_, {10, k}), w_odd, poisoned(dt_, {10, m / 4}))) << "misaligned w";
+  Tensor w12 = poisoned(dt_, {m, 12});
+  EXPECT_FALSE(cuda::gemv_mma_supported(poisoned(dt_, {10, 12}), w12, poisoned(dt_, {10, m}))) << "k % 8 != 0";
+  EXPECT_FALSE(cuda::gemv_mma_supported(poisoned(DType::kF32, {10, k}), poisoned(DType::kF32, {m, k}),
+                                        poisoned(DType::kF32, {10, m})))
+      << "f32";
+  EXPECT_FALSE(cuda::gemv_mma_supported(x_rows(10), w, poisoned(DType::kF32, {10, m}))) << "mixed dtypes";
+  EXPECT_FALSE(cuda::gemv_mma_supported(x_rows(10), w, poisoned(dt_, {10, m + 1}))) << "y shape";
+  EXPECT_FALSE(cuda::gemv_mma_supported(x_rows(10), w, Tensor())) << "undefined y";
+  EXPECT_THROW(cuda::gemv_mma(x_rows(17), w, poisoned(dt_, {17, m}), nullptr), Error);
+  EXPECT_THROW(cuda::gemv_mma(x_rows(8), w, poisoned(dt_, {8, m}), nullptr), Error);
+  EXPECT_THROW(cuda::gemv_mma(x_odd, w, poisoned(dt_, {10, m}), nullptr), Error);
+  Tensor xy = poisoned(dt_, {10, k});
+  Tensor w_sq = poisoned(dt_, {k, k});
+  Tensor y_in_w = w_sq.slice_rows(0, 10);  // y [10, 64] inside w [64, 64]
+  EXPECT_THROW(cuda::gemv_mma(xy, w_sq, xy, nullptr), Error) << "y overlapping x";
+  EXPECT_THROW(cuda::gemv_mma(poisoned(dt_, {10, k}), w_sq, y_in_w, nullptr), Error) << "y overlapping w";
+}
+
+// Through Gemm::run: bias added after the kernel, x and y as row slices (y 2-byte aligned), n = 8
+// to gemv and n = 17 to cuBLAS, and the gemv_mma result close to cuBLAS's own.
+TEST_P(CudaGemvMma, ThroughGemmRun) {
+  struct Case {
+    int64_t n, k, m;
+    bool bias;
+    int64_t x_offset;  // x = rows [x_offset, x_offset + n) of a bigger tensor
+    bool y_slice;      // y = rows [1, n + 1) of a bigger tensor
+  };
+  const Case cases[] = {{9, 256, 384, true, 0, false},   {12, 1024, 130, true, 1, false}, {16, 4096, 257, true, 0, true},
+                        {10, 72, 21, true, 1, true},     {16, 8192, 33, false, 0, false}, {8, 512, 300, true, 0, false},
+                        {17, 512, 300, true, 0, false},  {17, 64, 21, false, 2, true}};
+  cuda::Gemm gemm;
+  cuda::Gemm cublas_only;
+  cublas_only.set_use_gemv(false);
+  uint32_t seed = 500;
+  for (const Case& c : cases) {
+    const int64_t rows = c.n + c.x_offset;
+    const std::vector<float> x_all = input(rows * c.k, seed++, dt_), w = input(c.m * c.k, seed++, dt_),
+                             b = input(c.m, seed++, dt_);
+    const std::vector<float> x(x_all.begin() + c.x_offset * c.k, x_all.end());
+    const std::vector<float> ref = reference(x, w, c.bias ? &b : nullptr, c.n, c.m, c.k);
+    Tensor gx = upload(x_all, dt_, {rows, c.k}).slice_rows(c.x_offset, rows);
+    Tensor gw = upload(w, dt_, {c.m, c.k});
+    Tensor gb = c.bias ? upload(b, dt_, {c.m}) : Tensor();
+    auto out = [&] { return c.y_slice ? poisoned(dt_, {c.n + 1, c.m}).slice_rows(1, c.n + 1) : poisoned(dt_, {c.n, c.m}); };
+    Tensor y = out(), y_cublas = out();
+    const bool mma_rows = c.n >= cuda::kGemvMmaMinRows && c.n <= cuda::kGemvMmaMaxRows;
+    EXPECT_EQ(cuda::gemv_mma_supported(gx, gw, y), mma_rows) << "n " << c.n;
+    EXPECT_EQ(cuda::gemv_supported(gx, gw, y), c.n <= cuda::kGemvMaxRows) << "n " << c.n;
+    gemm.run({gx, gw, gb, y}, nullptr);
+    cublas_only.run({gx, gw, gb, y_cublas}, nullptr);
+    const std::vector<float> got = download(y), got_cublas = download(y_cublas);
+    EXPECT_LT(rel_error(got, ref), kTol) << "n " << c.n << " k " << c.k << " m " << c.m << " bias " << c.bias;
+    EXPECT_LT(rel_error(got_cublas, ref), kTol) << "cuBLAS: n " << c.n << " k " << c.k << " m " << c.m;
+    EXPECT_LT(rel_error(got, got_cublas), kTol) << "against cuBLAS: n " << c.n << " k " << c.k << " m " << c.m;
+  }
+}
+
+// A NaN in row i of x makes all of y's row i NaN and leaves the other rows right (i = 3 in the
+// first n-tile, then i = 10 in the second); a NaN in row j of W makes column j NaN in every row.
+// k = 4104: the NaNs of x sit in the last, partial 32-element chunk.
+TEST_P(CudaGemvMma, NanPropagates) {
+  const int64_t n = 12, k = 4096 + 8, m = 70;
+  for (int64_t nan_row : {3, 10}) {
+    std::vector<float> x = input(n * k, 900, dt_), w = input(m * k, 901, dt_);
+    const std::vector<float> clean = reference(x, w, nullptr, n, m, k);
+    x[nan_row * k + 4099] = std::numeric_limits<float>::quiet_NaN();
+    w[45 * k + 7] = std::numeric_limits<float>::quiet_NaN();
+    Tensor y = poisoned(dt_, {n, m});
+    cuda::gemv_mma(upload(x, dt_, {n, k}), upload(w, dt_, {m, k}), y, nullptr);
+    const std::vector<float> got = download(y);
+    std::vector<float> got_clean, ref_clean;
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < m; ++j) {
+        const float v = got[i * m + j];
+        if (i == nan_row || j == 45) {
+          EXPECT_TRUE(std::isnan(v)) << "y[" << i << ", " << j << "] = " << v;
+        } else {
+          got_clean.push_back(v);
+          ref_clean.push_back(clean[i * m + j]);
+        }
+      }
+    }
+    EXPECT_LT(rel_error(got_clean, ref_clean), kTol) << "NaN in x row " << nan_row;
+  }
+}
+
+// With PDL on, and recorded into a CUDA graph on a stream of its own.
+TEST_P(CudaGemvMma, PdlAndGraph) {
+  const int64_t n = 13, k = 2048, m = 515;
+  const std::vector<float> x = input(n * k, 1000, dt_), w = input(m * k, 1001, dt_), b = input(m, 1002, dt_);
+  const std::vector<float> ref = reference(x, w, &b, n, m, k);
+  Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gb = upload(b, dt_, {m});
+  cuda::Gemm gemm;
+  const bool pdl_was = cuda::pdl_enabled();
+  for (bool pdl : {false, true}) {
+    cuda::set_pdl(pdl);
+    Tensor y = poisoned(dt_, {n, m});
+    gemm.run({gx, gw, gb, y}, nullptr);  // gemv_mma, then bias_add
+    EXPECT_LT(rel_error(download(y), ref), kTol) << "pdl " << pdl;
+
+    cudaStream_t stream = nullptr;
+    GQA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    Tensor yg = poisoned(dt_, {n, m});
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    GQA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    gemm.run({gx, gw, gb, yg}, stream);
+    GQA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+    GQA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    GQA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+    GQA_CUDA_CHECK(cudaStreamSynchronize(stream));
+    EXPECT_LT(rel_error(download(yg), ref), kTol) << "graph, pdl " << pdl;
+    GQA_CUDA_CHECK(cudaGraphExecDestroy(exec));
+    GQA_CUDA_CHECK(cudaGraphDestroy(graph));
+    GQA_CUDA_CHECK(cudaStreamDestroy(stream));
+  }
+  cuda::set_pdl(pdl_was);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemvMma, ::testing::Values(DType::kBF16, DType::kF16),
+                         [](const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
+
+}  // namespace
+}  // namespace gqa
