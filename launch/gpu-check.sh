@@ -336,7 +336,7 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
       filter=()
       if [ "$mode" = quick ]; then
         case "$(basename "$exe")" in
-          cuda_test_attention) filter=("--gtest_filter=*CudaAttentionDecode*") ;;
+          cuda_test_attention) filter=("--gtest_filter=CudaAttentionDecodeSplits.*") ;;
           cuda_test_attention_prefill_mma) filter=("--gtest_filter=CudaPrefillMmaCases.*:-$slow_mma") ;;
           cuda_test_cuda_ops | cuda_test_gemv | cuda_test_gemv_mma | cuda_test_rmsnorm | cuda_test_rope_kv_write) ;;
           *) continue ;;
