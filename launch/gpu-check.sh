@@ -23,7 +23,7 @@
 # --quick re-checks kernel changes in one short device call (GQA_CHECK_BUDGET_S default 300): one
 # build, the GPU tests (the mma prefill test without its two longest cases), gqa-generate bf16 at
 # -np 1 and 2, the attention benchmark, gqa-bench's decode section (8K-128K, batch 1 and 16) with
-# the SDPA peer, then memcheck of the attention, ops, GEMV, RMSNorm and RoPE tests in what is left.
+# the SDPA peer, then memcheck of the kernel tests (not sampling, graph cache, pinned staging) in what is left.
 #
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
 # decode-step kernels: the decode attention and its merge (gqa-attn-bench) and the other ops of a
@@ -330,18 +330,25 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
   if [ -z "$sanitizer" ]; then
     record "compute-sanitizer memcheck" SKIP "compute-sanitizer not found (PATH, /usr/local/cuda/bin)"
   else
+    # The small tests first, the attention tests last: under memcheck the mma prefill's shape sweep
+    # and long prompts take many minutes (run 1 spent the box on them), so only its cases run there.
+    order=()
     for exe in "$build"/tests/cuda_test_*; do
+      case "$(basename "$exe")" in
+        cuda_test_cuda_model | cuda_test_attention | cuda_test_attention_prefill_mma) ;;  # model: ctest covers it
+        *) order+=("$(basename "$exe")") ;;
+      esac
+    done
+    order+=(cuda_test_attention cuda_test_attention_prefill_mma)
+    for name in "${order[@]}"; do
+      exe="$build/tests/$name"
       [ -x "$exe" ] || continue
-      case "$(basename "$exe")" in cuda_test_cuda_model) continue ;; esac  # whole model: ctest covers it
       filter=()
-      if [ "$mode" = quick ]; then
-        case "$(basename "$exe")" in
-          cuda_test_attention) filter=("--gtest_filter=CudaAttentionDecodeSplits.*") ;;
-          cuda_test_attention_prefill_mma) filter=("--gtest_filter=CudaPrefillMmaCases.*:-$slow_mma") ;;
-          cuda_test_cuda_ops | cuda_test_gemv | cuda_test_gemv_mma | cuda_test_rmsnorm | cuda_test_rope_kv_write) ;;
-          *) continue ;;
-        esac
-      fi
+      case "$name" in
+        cuda_test_attention_prefill_mma) filter=("--gtest_filter=CudaPrefillMmaCases.*:-$slow_mma") ;;
+        cuda_test_attention) [ "$mode" = quick ] && filter=("--gtest_filter=CudaAttentionDecodeSplits.*") ;;
+        cuda_test_cuda_sampling | cuda_test_graph_cache | cuda_test_pinned_staging) [ "$mode" = quick ] && continue ;;
+      esac
       step "memcheck $(basename "$exe")${filter:+ (${filter[0]#--gtest_filter=})}" 900 "$sanitizer" --tool memcheck \
         --error-exitcode 99 "$exe" "${filter[@]}"
     done
