@@ -10,8 +10,9 @@
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
 // reads and writes). --check first verifies one batch against the CPU twin; --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
-// tile) and with the tensor-core kernel's 6-stage pipeline, and prints, after the main table, each
-// count's time and the fastest against the plan's (the data for tuning plan_decode, from one run).
+// tile) and with the tensor-core kernel's other builds (6 stages, bulk copies, both), and prints,
+// after the main table, each one's time and the fastest against the plan's (the data for tuning
+// plan_decode and the kernel's defaults, from one run).
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -52,8 +53,9 @@ struct SweepRow {
   int auto_splits = 0;
   double auto_us = 0;
   std::vector<std::pair<int, double>> forced;  // (splits, us)
-  int deep_splits = 0;                          // the plan for the 6-stage pipeline
-  double deep_us = 0;                           // and its time
+  // The plan's split count and time for the other builds: {6 stages, 3 stages bulk, 6 stages bulk}.
+  int variant_splits[3] = {0, 0, 0};
+  double variant_us[3] = {0, 0, 0};
 };
 
 void fill(Tensor t, uint32_t seed) { bench::fill_uniform(t, seed); }
@@ -114,10 +116,11 @@ DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes) {
 // Median microseconds of attention_decode over the rotated copies with `splits` (0: the plan's),
 // a workspace kept across calls as a decode loop would (times the two kernels, not allocation).
 double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt, int splits, int* planned,
-                      int stages = 0) {
+                      int stages = 0, bool bulk = false) {
   cuda::DecodeOptions dopt;
   dopt.num_splits = splits;
   dopt.stages = stages;
+  dopt.bulk_copies = bulk;
   const cuda::DecodePlan plan = cuda::describe_decode(args[0], dopt);
   if (planned != nullptr) *planned = plan.num_splits;
   dopt.workspace_bytes = cuda::decode_workspace_bytes(args[0], dopt);
@@ -147,15 +150,20 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   SweepRow row{ctx, batch, splits, us, {}};
   const int64_t tiles = (ctx + cuda::kDecodeTileKeys - 1) / cuda::kDecodeTileKeys;
   for (int n = 4; n <= 512 && n <= tiles; n *= 2) row.forced.emplace_back(n, time_decode_us(args, opt, n, nullptr));
-  row.deep_us = time_decode_us(args, opt, 0, &row.deep_splits, cuda::kDecodeMmaDeepStages);
+  const int stages[3] = {cuda::kDecodeMmaDeepStages, cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages};
+  for (int v = 0; v < 3; ++v) {
+    row.variant_us[v] = time_decode_us(args, opt, 0, &row.variant_splits[v], stages[v], v > 0);
+  }
   sweep.push_back(std::move(row));
 }
 
 void print_sweep(const std::vector<SweepRow>& rows) {
   if (rows.empty()) return;
   std::printf("\nsplit sweep (us per call; plan = the automatic split count):\n\n");
-  std::printf("| context | batch | plan splits | plan us | 6 stages: splits, us | best splits | best us | us at 4, 8, 16, ... splits |\n");
-  std::printf("|--------:|------:|------------:|--------:|---------------------:|------------:|--------:|:---------------------------|\n");
+  std::printf("| context | batch | plan splits | plan us | 6 stages: splits, us | bulk: splits, us | bulk 6 stages: "
+              "splits, us | best splits | best us | us at 4, 8, 16, ... splits |\n");
+  std::printf("|--------:|------:|------------:|--------:|---------------------:|-----------------:|----------------------"
+              "---:|------------:|--------:|:---------------------------|\n");
   for (const SweepRow& r : rows) {
     std::pair<int, double> best{r.auto_splits, r.auto_us};
     std::string all;
@@ -165,9 +173,10 @@ void print_sweep(const std::vector<SweepRow>& rows) {
       std::snprintf(buf, sizeof buf, "%s%d: %.1f", all.empty() ? "" : ", ", n, us);
       all += buf;
     }
-    std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %11d | %7.1f | %s |\n", (long long)(r.ctx / 1024),
-                (long long)r.batch, r.auto_splits, r.auto_us, r.deep_splits, r.deep_us, best.first, best.second,
-                all.c_str());
+    std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %8d, %7.1f | %15d, %7.1f | %11d | %7.1f | %s |\n",
+                (long long)(r.ctx / 1024), (long long)r.batch, r.auto_splits, r.auto_us, r.variant_splits[0],
+                r.variant_us[0], r.variant_splits[1], r.variant_us[1], r.variant_splits[2], r.variant_us[2], best.first,
+                best.second, all.c_str());
   }
 }
 

@@ -353,10 +353,13 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   const int chunk = mma ? kDecodeMmaHeadChunk : decode_head_chunk(d.group());
   const int stages = mma ? (opt.stages > 0 ? opt.stages : kDecodeMmaStages) : 0;
   GQA_CHECK(opt.stages >= 0, kOp << ": negative stages " << opt.stages);
-  const int64_t target = int64_t(mma ? decode_mma_occupancy(a, stages) : kernel_occupancy(a, chunk)) * sm_count();
+  const bool bulk = mma && opt.bulk_copies;
+  const int64_t target =
+      int64_t(mma ? decode_mma_occupancy(a, stages, bulk) : kernel_occupancy(a, chunk)) * sm_count();
   DecodePlan plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk);
   plan.tensor_cores = mma;
   plan.stages = stages;
+  plan.bulk_copies = bulk;
   return plan;
 }
 

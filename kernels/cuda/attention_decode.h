@@ -31,7 +31,8 @@ struct DecodePlan {
   int num_splits = 1;       // KV splits per (token, KV head, chunk)
   int tiles_per_split = 1;  // kDecodeTileKeys-key tiles per split
   bool tensor_cores = false;  // the mma kernel (attention_decode_mma.h) serves the call
-  int stages = 0;             // its cp.async pipeline depth (0 for the CUDA-core kernel)
+  int stages = 0;             // its pipeline depth (0 for the CUDA-core kernel)
+  bool bulk_copies = false;   // its loader: cp.async.bulk per K/V row (else 16-byte cp.async per thread)
   int64_t blocks() const;   // decode-kernel blocks per KV head and token: head_chunks * num_splits
 };
 
@@ -58,6 +59,7 @@ DecodePartials decode_partials_floats(int64_t rows, int64_t hd, const DecodePlan
 struct DecodeOptions {
   int num_splits = 0;              // 0: choose from max_context and the device; > 0: force (tests, tuning)
   int stages = 0;                  // tensor-core kernel's pipeline depth: 0 = default (3), or 3 / 6 (tuning)
+  bool bulk_copies = false;        // tensor-core kernel: load K/V with cp.async.bulk per row (tuning)
   void* workspace = nullptr;       // device scratch for the split partials, or nullptr: cudaMallocAsync
   size_t workspace_bytes = 0;      // its size; must be >= decode_workspace_bytes()
 };

@@ -9,7 +9,9 @@
 // Grid (num_splits * head_chunks, hkv, n_tokens) of a DecodePlan with head_chunk 16. Block: 4
 // warps; its split's keys stream through shared memory in 64-key stages, a cp.async pipeline of
 // 3 stages (two in flight while one is computed; 2 blocks per SM at hd 128) or, on request
-// (DecodeOptions::stages = 6), 6 stages (five in flight; 1 block per SM at hd 128):
+// (DecodeOptions::stages = 6), 6 stages (five in flight; 1 block per SM at hd 128); the copies are
+// 16-byte cp.async per thread or, on request (DecodeOptions::bulk_copies), one cp.async.bulk per
+// K/V row with an mbarrier per stage (the copy engine instead of 2048 per-thread copies a stage):
 //   rows   the 16 query heads of the chunk (head-in-group chunk * 16 + r; rows past the group
 //          are zero q rows whose results are never stored) are the 16 rows of the mma A operand,
 //          loaded once from global memory into registers
@@ -21,6 +23,8 @@
 // A block table entry outside the cache zero-fills its keys and poisons the token's rows (NaN).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#include <cuda/ptx>
 
 #include <algorithm>
 #include <cmath>
@@ -100,6 +104,50 @@ __device__ __forceinline__ void load_stage(const DecodeParams& p, const int32_t*
   }
 }
 
+// The bulk-copy loader (kBulk): every lane of warp w issues one cp.async.bulk of one 16-byte-aligned
+// row, K rows of keys start + 16w + (lane % 16) for lanes 0-15 and V rows for lanes 16-31, into a
+// stage whose mbarrier (`full`, kWarps arrivals) completes when every warp has arrived with the
+// byte count it expects and all those bytes have landed. Rows of keys >= k_end or on a bad block
+// table entry are zeroed with ordinary stores instead (and the latter set *bad); that happens
+// before the __syncthreads that precedes the stage's use. Issued after a __syncthreads that follows
+// the previous use of the stage; the proxy fence orders those generic accesses before the bulk
+// copy's asynchronous write.
+template <typename T, int HD, int kStages>
+__device__ __forceinline__ void bulk_stage(const DecodeParams& p, const int32_t* table, int g, int start, int k_end,
+                                           T* k_dst, T* v_dst, uint64_t* full, int* bad) {
+  using S = DecodeMmaSmem<T, HD, kStages>;
+  constexpr uint32_t kRowBytes = HD * sizeof(T);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int j = warp * kWarpKeys + lane % kWarpKeys, key = start + j;
+  bool in = key < k_end;
+  size_t off = 0;
+  if (in) {
+    const int page = table[key / p.block_size];
+    if (page < 0 || page >= p.num_blocks) {
+      *bad = 1;
+      in = false;
+    } else {
+      off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD;
+    }
+  }
+  T* dst = (lane < kWarpKeys ? k_dst : v_dst) + j * S::kRow;
+  if (!in) {
+#pragma unroll
+    for (int e = 0; e < HD; e += S::kVec) *reinterpret_cast<uint4*>(dst + e) = make_uint4(0u, 0u, 0u, 0u);
+  }
+  const uint32_t bytes = uint32_t(__popc(__ballot_sync(0xffffffffu, in))) * kRowBytes;
+  if (lane == 0) {
+    ::cuda::ptx::mbarrier_arrive_expect_tx(::cuda::ptx::sem_release, ::cuda::ptx::scope_cta, ::cuda::ptx::space_shared, full,
+                                         bytes);
+  }
+  __syncwarp();
+  if (in) {
+    const T* src = static_cast<const T*>(lane < kWarpKeys ? p.k_cache : p.v_cache) + off;
+    ::cuda::ptx::fence_proxy_async(::cuda::ptx::space_shared);
+    ::cuda::ptx::cp_async_bulk(::cuda::ptx::space_cluster, ::cuda::ptx::space_global, dst, src, kRowBytes, full);
+  }
+}
+
 // Two consecutive elements of a q row as one A-fragment register (zeros for a row past the group).
 template <typename T>
 __device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
@@ -107,12 +155,13 @@ __device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
   return pack2<T>(load_f32<T>(row[col]), load_f32<T>(row[col + 1]));
 }
 
-template <typename T, int HD, int kStages>
+template <typename T, int HD, int kStages, bool kBulk>
 __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams p) {
   pdl_wait();
   using S = DecodeMmaSmem<T, HD, kStages>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __shared__ int bad;
+  __shared__ __align__(8) uint64_t full[kStages];  // kBulk: one mbarrier per stage
   T* k_s = reinterpret_cast<T*>(smem_raw);  // [kStages][kStageKeys][kRow]
   T* v_s = k_s + kStages * S::kTile;         // [kStages][kStageKeys][kRow]
 
@@ -125,17 +174,31 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
   }
   const int k_begin = keys.k_begin, k_end = keys.k_end;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
-  if (threadIdx.x == 0) bad = 0;
-  __syncthreads();  // bad = 0 before any loader can set it
+  if (threadIdx.x == 0) {
+    bad = 0;
+    if constexpr (kBulk) {
+      for (int s = 0; s < kStages; ++s) ::cuda::ptx::mbarrier_init(&full[s], kWarps);
+      ::cuda::ptx::fence_mbarrier_init(::cuda::ptx::sem_release, ::cuda::ptx::scope_cluster);
+    }
+  }
+  __syncthreads();  // bad = 0 and the barriers ready before any loader uses them
 
   const int32_t* table = p.block_tables + size_t(keys.seq) * p.max_blocks;
   const int n_tiles = (k_end - k_begin + kStageKeys - 1) / kStageKeys;
+  // Tile `tile` into stage slot `slot`, by either loader.
+  const auto issue = [&](int tile, int slot) {
+    T* kd = k_s + slot * S::kTile;
+    T* vd = v_s + slot * S::kTile;
+    if constexpr (kBulk) {
+      bulk_stage<T, HD, kStages>(p, table, g, k_begin + tile * kStageKeys, k_end, kd, vd, &full[slot], &bad);
+    } else {
+      load_stage<T, HD, kStages>(p, table, g, k_begin + tile * kStageKeys, k_end, kd, vd, &bad);
+    }
+  };
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < n_tiles) {
-      load_stage<T, HD, kStages>(p, table, g, k_begin + s * kStageKeys, k_end, k_s + s * S::kTile, v_s + s * S::kTile, &bad);
-    }
-    cp_async_commit();  // possibly empty: one group per stage keeps the wait count uniform
+    if (s < n_tiles) issue(s, s);
+    if constexpr (!kBulk) cp_async_commit();  // possibly empty: one group per stage keeps the wait count uniform
   }
 
   // A fragments of the chunk's 16 q rows (rows gid and gid + 8 of this lane), straight from q.
@@ -159,15 +222,17 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
   const int limit[2] = {k_end - 1, k_end - 1};  // every row of the token sees the split's keys
 
   for (int it = 0; it < n_tiles; ++it) {
-    cp_async_wait<kStages - 2>();  // this thread's copies of stage `it` have landed
-    __syncthreads();               // everyone's have; and every warp is done with stage it - 1
-    const int next = it + kStages - 1;
-    if (next < n_tiles) {
-      const int ns = next % kStages;
-      load_stage<T, HD, kStages>(p, table, g, k_begin + next * kStageKeys, k_end, k_s + ns * S::kTile, v_s + ns * S::kTile,
-                        &bad);
+    if constexpr (kBulk) {
+      // Slot it % kStages is on its (it / kStages)-th use: that phase's parity.
+      while (!::cuda::ptx::mbarrier_try_wait_parity(&full[it % kStages], uint32_t((it / kStages) & 1))) {
+      }
+    } else {
+      cp_async_wait<kStages - 2>();  // this thread's copies of stage `it` have landed
     }
-    cp_async_commit();
+    __syncthreads();  // everyone's have; and every warp is done with stage it - 1
+    const int next = it + kStages - 1;
+    if (next < n_tiles) issue(next, next % kStages);
+    if constexpr (!kBulk) cp_async_commit();
     const int stage = it % kStages, wstart = k_begin + it * kStageKeys + warp * kWarpKeys;
     if (wstart < k_end) {
       const T* kt = k_s + stage * S::kTile + warp * kWarpKeys * S::kRow;
@@ -175,7 +240,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
       mma_attend_tile<T, HD, kWarpKeys, S::kRow>(kt, vt, wstart, limit, p.scale_log2, qf, o, m, l);
     }
   }
-  cp_async_wait<0>();
+  if constexpr (!kBulk) cp_async_wait<0>();  // (bulk: every issued stage was waited for above)
   __syncthreads();  // the pipeline's shared memory is free for the merge
 
   // Merge the warps' states: red_o [kWarps][16][HD], red_m / red_l [kWarps][16].
@@ -217,45 +282,52 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
   }
 }
 
-template <typename T, int HD, int kStages>
+template <typename T, int HD, int kStages, bool kBulk>
 int occupancy() {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
-  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages>, kBytes);
+  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk>, kBytes);
   int blocks = 0;
-  GQA_CUDA_CHECK(
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_mma_kernel<T, HD, kStages>, kThreads, kBytes));
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_mma_kernel<T, HD, kStages, kBulk>,
+                                                               kThreads, kBytes));
   GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << kBytes
                             << " bytes of shared memory per block, more than the device offers");
   return blocks;
 }
 
-template <typename T, int HD, int kStages>
+template <typename T, int HD, int kStages, bool kBulk>
 void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
-  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages>, kBytes);
+  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk>, kBytes);
   const dim3 grid(static_cast<unsigned>(plan.blocks()), static_cast<unsigned>(p.hkv), static_cast<unsigned>(n));
-  launch_pdl("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages>, grid, kThreads, kBytes, stream, p);
+  launch_pdl("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages, kBulk>, grid, kThreads, kBytes, stream,
+             p);
 }
 
-// Runs F<T, HD, S>(args...) for the call's dtype and head_dim and a pipeline depth S of 3 or 6.
-template <template <typename, int, int> class F, typename... Args>
-auto dispatch(const AttentionArgs& a, int stages, Args&&... args) {
-  const bool bf16 = a.q.dtype() == DType::kBF16, hd64 = a.q.dim(2) == 64, deep = stages == kDecodeMmaDeepStages;
-  if (bf16) {
-    if (hd64) return deep ? F<__nv_bfloat16, 64, 6>::run(args...) : F<__nv_bfloat16, 64, 3>::run(args...);
-    return deep ? F<__nv_bfloat16, 128, 6>::run(args...) : F<__nv_bfloat16, 128, 3>::run(args...);
-  }
-  if (hd64) return deep ? F<__half, 64, 6>::run(args...) : F<__half, 64, 3>::run(args...);
-  return deep ? F<__half, 128, 6>::run(args...) : F<__half, 128, 3>::run(args...);
+// Runs F<T, HD, S, B>::run(args...) for the call's dtype and head_dim, a pipeline depth S of 3
+// or 6 and the loader B (cp.async or bulk copies).
+template <template <typename, int, int, bool> class F, typename T, int HD, typename... Args>
+int dispatch_loader(int stages, bool bulk, Args&&... args) {
+  if (stages == kDecodeMmaDeepStages) return bulk ? F<T, HD, 6, true>::run(args...) : F<T, HD, 6, false>::run(args...);
+  return bulk ? F<T, HD, 3, true>::run(args...) : F<T, HD, 3, false>::run(args...);
 }
-template <typename T, int HD, int S>
+template <template <typename, int, int, bool> class F, typename... Args>
+int dispatch(const AttentionArgs& a, int stages, bool bulk, Args&&... args) {
+  const bool bf16 = a.q.dtype() == DType::kBF16, hd64 = a.q.dim(2) == 64;
+  if (bf16) {
+    return hd64 ? dispatch_loader<F, __nv_bfloat16, 64>(stages, bulk, args...)
+                : dispatch_loader<F, __nv_bfloat16, 128>(stages, bulk, args...);
+  }
+  return hd64 ? dispatch_loader<F, __half, 64>(stages, bulk, args...)
+              : dispatch_loader<F, __half, 128>(stages, bulk, args...);
+}
+template <typename T, int HD, int S, bool B>
 struct Occupancy {
-  static int run() { return occupancy<T, HD, S>(); }
+  static int run() { return occupancy<T, HD, S, B>(); }
 };
-template <typename T, int HD, int S>
+template <typename T, int HD, int S, bool B>
 struct Launch {
   static int run(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
-    launch<T, HD, S>(p, plan, n, stream);
+    launch<T, HD, S, B>(p, plan, n, stream);
     return 0;
   }
 };
@@ -267,12 +339,12 @@ bool decode_mma_supported(const AttentionArgs& a) {
   return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
 }
 
-int decode_mma_occupancy(const AttentionArgs& a, int stages) {
+int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk) {
   GQA_CHECK(decode_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
                                          << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
   GQA_CHECK(stages == kDecodeMmaStages || stages == kDecodeMmaDeepStages,
             kOp << ": " << stages << " pipeline stages; compiled: " << kDecodeMmaStages << ", " << kDecodeMmaDeepStages);
-  return dispatch<Occupancy>(a, stages);
+  return dispatch<Occupancy>(a, stages, bulk);
 }
 
 void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const DecodePlan& plan, cudaStream_t stream) {
@@ -280,7 +352,7 @@ void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const Deco
                 (plan.stages == kDecodeMmaStages || plan.stages == kDecodeMmaDeepStages),
             kOp << ": called for " << dtype_name(a.q.dtype()) << " q " << shape_str(a.q.shape()) << " with head chunk "
                 << plan.head_chunk << ", " << plan.stages << " stages");
-  dispatch<Launch>(a, plan.stages, p, plan, a.q.dim(0), stream);
+  dispatch<Launch>(a, plan.stages, plan.bulk_copies, p, plan, a.q.dim(0), stream);
 }
 
 }  // namespace gqa::cuda

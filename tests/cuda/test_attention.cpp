@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/attention.h"
@@ -144,23 +145,47 @@ TEST(CudaAttentionDecodeSplits, OutMayAliasQ) {
   }
 }
 
-// The tensor-core kernel's deep pipeline (6 stages, DecodeOptions::stages) on the same cases as the
-// default one: any dtype, head_dim 64/128, groups 1..64, split counts from one to one per tile;
-// a depth that is not compiled is refused.
-TEST(CudaAttentionDecodeSplits, DeepPipelineMatches) {
+// The tensor-core kernel's other builds (DecodeOptions: 6 pipeline stages, bulk-copy loader) on
+// the same cases as the default one: any dtype, head_dim 64/128, groups 1..64, split counts from
+// one to one per tile; a bad block table entry poisons its token only; a depth that is not
+// compiled is refused.
+TEST(CudaAttentionDecodeSplits, PipelineVariantsMatch) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const std::vector<std::pair<int, bool>> variants = {
+      {cuda::kDecodeMmaDeepStages, false}, {cuda::kDecodeMmaStages, true}, {cuda::kDecodeMmaDeepStages, true}};
   for (DType dt : {DType::kBF16, DType::kF16}) {
     for (int64_t hd : {64, 128}) {
       for (Heads h : {Heads{8, 1}, Heads{64, 8}, Heads{28, 4}, Heads{8, 8}}) {
         Batch b = make_batch(dt, h, hd, 16, decode_batch({1, 17, 1000, 5000, 20000}), 19);
         const std::vector<float> ref = reference(b);
-        for (int splits : {0, 1, 7, 1000}) {
-          cuda::DecodeOptions opt;
-          opt.num_splits = splits;
-          opt.stages = cuda::kDecodeMmaDeepStages;
-          EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
-              << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " splits " << splits;
+        for (const auto& [stages, bulk] : variants) {
+          for (int splits : {0, 1, 7, 1000}) {
+            cuda::DecodeOptions opt;
+            opt.num_splits = splits;
+            opt.stages = stages;
+            opt.bulk_copies = bulk;
+            EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
+                << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " splits " << splits
+                << " stages " << stages << (bulk ? " bulk" : "");
+          }
         }
+      }
+    }
+  }
+  for (const auto& [stages, bulk] : variants) {
+    Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), 24);
+    const std::vector<float> ref = reference(b);
+    b.tables[1 * b.max_blocks + 3] = static_cast<int32_t>(b.num_blocks);  // sequence 1, keys 48..63
+    cuda::DecodeOptions opt;
+    opt.stages = stages;
+    opt.bulk_copies = bulk;
+    const std::vector<float> out = run(b, Kernel::kDecode, opt);
+    for (int t = 0; t < 3; ++t) {
+      const std::vector<float> o = token_rows(out, b, t);
+      if (t == 1) {
+        EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); })) << "stages " << stages;
+      } else {
+        EXPECT_LT(rel_error(o, token_rows(ref, b, t)), 1e-2) << "stages " << stages << " token " << t;
       }
     }
   }
