@@ -21,6 +21,7 @@
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/stream_loads.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -38,16 +39,6 @@ struct Tile {
   static constexpr int rows = N <= 2 ? 2 : 4;
   static constexpr int unroll = kLoadsPerStep / rows;
 };
-
-// 16 bytes of W, streamed: non-coherent path, not kept in L1, 256-byte L2 prefetch (the warp
-// reads 512 contiguous bytes). volatile keeps it after pdl_wait's griddepcontrol.wait.
-__device__ __forceinline__ uint4 load_stream(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
 
 // 16 bytes (8 elements of T) -> 8 floats; element 2i is the low half-word of word i.
 template <typename T>
@@ -70,9 +61,6 @@ __device__ __forceinline__ void unpack8<__nv_bfloat16>(uint4 raw, float* out) {
     out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
   }
 }
-
-// Hints the L2 to fetch the 128-byte line holding p (no data comes back to the thread).
-__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
 // One step of a thread: chunks c0 + u * stride (u < U) of its group's R rows of W, times the same
 // chunks of the N rows of x, into acc. Full: every chunk is below kc (no per-chunk tests, so the

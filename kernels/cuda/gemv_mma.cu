@@ -42,11 +42,13 @@
 // branches around it are warp-uniform).
 #include <cstdint>
 
+#include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/gemv_mma.h"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/stream_loads.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -61,39 +63,6 @@ constexpr int kChunksPerStep = 6;
 constexpr int kSms = 132;          // an H100/H200
 constexpr int kMinBlocks = 2 * kSms;
 constexpr int64_t kXL1Bytes = int64_t{128} << 10;  // x beyond this: MT = 2 where the grid allows
-
-// 16 bytes of W, streamed: non-coherent path, not kept in L1, 256-byte L2 prefetch. volatile
-// keeps it after pdl_wait's griddepcontrol.wait (as gemv.cu's load_stream).
-__device__ __forceinline__ uint4 load_stream(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
-
-// c += A (16x16) * B (16x8), f32 accumulators (as attention_mma.cuh's mma_16816).
-template <typename T>
-__device__ __forceinline__ void mma(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
-                                    uint32_t b1);
-template <>
-__device__ __forceinline__ void mma<__nv_bfloat16>(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                                   uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma<__half>(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
-                                            uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
 
 // Word i (elements 2i, 2i+1) of 16 loaded bytes; i is a constant after unrolling.
 __device__ __forceinline__ uint32_t word(const uint4& v, int i) {
@@ -133,8 +102,9 @@ __device__ __forceinline__ void mma_step(const uint4* const (&wrow)[MT][2], cons
       for (int mt = 0; mt < MT; ++mt) {
         const uint32_t a0 = word(wv[u][mt][0], 2 * s), a1 = word(wv[u][mt][1], 2 * s);
         const uint32_t a2 = word(wv[u][mt][0], 2 * s + 1), a3 = word(wv[u][mt][1], 2 * s + 1);
-        mma<T>(acc[mt][0], a0, a1, a2, a3, word(xa, 2 * s), word(xa, 2 * s + 1));
-        mma<T>(acc[mt][1], a0, a1, a2, a3, word(xb, 2 * s), word(xb, 2 * s + 1));
+        const uint32_t a[4] = {a0, a1, a2, a3};
+        attn::mma_16816<T>(acc[mt][0], a, word(xa, 2 * s), word(xa, 2 * s + 1));
+        attn::mma_16816<T>(acc[mt][1], a, word(xb, 2 * s), word(xb, 2 * s + 1));
       }
     }
   }
@@ -174,7 +144,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        if (v < kv) asm volatile("prefetch.global.L2 [%0];" ::"l"(wrow[mt][h] + v));
+        if (v < kv) prefetch_l2(wrow[mt][h] + v);
       }
     }
   }
