@@ -111,37 +111,6 @@ void allow_dynamic_smem(Kernel* kernel, size_t bytes) {
 template <typename T>
 constexpr int vec_of() { return 16 / static_cast<int>(sizeof(T)); }
 
-// 16 bytes of T -> vec_of<T>() floats. Takes the vector by value: callers load it with one
-// 16-byte access (`const uint4 raw = *reinterpret_cast<const uint4*>(p)`), then unpack registers.
-template <typename T>
-__device__ __forceinline__ void unpack16(uint4 raw, float* out);
-template <>
-__device__ __forceinline__ void unpack16<float>(uint4 raw, float* out) {
-  out[0] = __uint_as_float(raw.x);
-  out[1] = __uint_as_float(raw.y);
-  out[2] = __uint_as_float(raw.z);
-  out[3] = __uint_as_float(raw.w);
-}
-template <>
-__device__ __forceinline__ void unpack16<__half>(uint4 raw, float* out) {
-  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    out[2 * i] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] & 0xffffu)));
-    out[2 * i + 1] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] >> 16)));
-  }
-}
-// bf16 is the top half of an f32: element 2i is the low half-word of word i (little endian).
-template <>
-__device__ __forceinline__ void unpack16<__nv_bfloat16>(uint4 raw, float* out) {
-  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    out[2 * i] = __uint_as_float(w[i] << 16);
-    out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-
 // Asynchronous 16-byte global -> shared copy; when !valid the 16 shared bytes are zero-filled
 // and nothing is read (`src` must still be a mapped address).
 __device__ __forceinline__ void cp_async_16(void* dst_smem, const void* src, bool valid) {

@@ -1,9 +1,12 @@
-// Device-side scalar conversions shared by the elementwise kernels: every kernel loads its
-// element type T (float, __half, __nv_bfloat16), computes in f32 and rounds once on the store.
+// Device-side conversions shared by the kernels: every kernel loads its element type T (float,
+// __half, __nv_bfloat16), computes in f32 and rounds once on the store; unpack16 turns one
+// 16-byte vector of T into floats.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#include <cstdint>
 
 namespace gqa::cuda {
 
@@ -20,6 +23,37 @@ template <>
 __device__ __forceinline__ __half store_f32<__half>(float v) { return __float2half_rn(v); }
 template <>
 __device__ __forceinline__ __nv_bfloat16 store_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+// 16 bytes of T -> 16 / sizeof(T) floats (4 for f32, 8 for f16/bf16). Takes the vector by value: callers load it with one
+// 16-byte access (`const uint4 raw = *reinterpret_cast<const uint4*>(p)`), then unpack registers.
+template <typename T>
+__device__ __forceinline__ void unpack16(uint4 raw, float* out);
+template <>
+__device__ __forceinline__ void unpack16<float>(uint4 raw, float* out) {
+  out[0] = __uint_as_float(raw.x);
+  out[1] = __uint_as_float(raw.y);
+  out[2] = __uint_as_float(raw.z);
+  out[3] = __uint_as_float(raw.w);
+}
+template <>
+__device__ __forceinline__ void unpack16<__half>(uint4 raw, float* out) {
+  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] & 0xffffu)));
+    out[2 * i + 1] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] >> 16)));
+  }
+}
+// bf16 is the top half of an f32: element 2i is the low half-word of word i (little endian).
+template <>
+__device__ __forceinline__ void unpack16<__nv_bfloat16>(uint4 raw, float* out) {
+  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[2 * i] = __uint_as_float(w[i] << 16);
+    out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+  }
+}
 
 // Blocks for a grid-stride loop over `count` elements with `threads` per block.
 inline unsigned int grid_for(long long count, int threads) {

@@ -40,28 +40,6 @@ struct Tile {
   static constexpr int unroll = kLoadsPerStep / rows;
 };
 
-// 16 bytes (8 elements of T) -> 8 floats; element 2i is the low half-word of word i.
-template <typename T>
-__device__ __forceinline__ void unpack8(uint4 raw, float* out);
-template <>
-__device__ __forceinline__ void unpack8<__half>(uint4 raw, float* out) {
-  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    out[2 * i] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] & 0xffffu)));
-    out[2 * i + 1] = __half2float(__ushort_as_half(static_cast<unsigned short>(w[i] >> 16)));
-  }
-}
-template <>  // bf16 is the top half of an f32
-__device__ __forceinline__ void unpack8<__nv_bfloat16>(uint4 raw, float* out) {
-  const uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    out[2 * i] = __uint_as_float(w[i] << 16);
-    out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-
 // One step of a thread: chunks c0 + u * stride (u < U) of its group's R rows of W, times the same
 // chunks of the N rows of x, into acc. Full: every chunk is below kc (no per-chunk tests, so the
 // compiler can batch the x loads); otherwise only the chunks below kc (c0 < kc is given).
@@ -82,11 +60,11 @@ __device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::ro
     if (!Full && c >= kc) break;  // c grows with u
     float wf[R][8];
 #pragma unroll
-    for (int r = 0; r < R; ++r) unpack8<T>(wv[u][r], wf[r]);
+    for (int r = 0; r < R; ++r) unpack16<T>(wv[u][r], wf[r]);
 #pragma unroll
     for (int i = 0; i < N; ++i) {
       float xf[8];
-      unpack8<T>(xv[static_cast<size_t>(i) * kc + c], xf);
+      unpack16<T>(xv[static_cast<size_t>(i) * kc + c], xf);
 #pragma unroll
       for (int r = 0; r < R; ++r) {
 #pragma unroll
@@ -205,7 +183,7 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 }  // namespace
 
-bool gemv_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
+bool decode_gemv_operands_ok(const Tensor& x, const Tensor& w, const Tensor& y, int64_t min_rows, int64_t max_rows) {
   if (!x.defined() || !w.defined() || !y.defined()) return false;
   if (x.device() != Device::kCuda || w.device() != Device::kCuda || y.device() != Device::kCuda) return false;
   if (x.ndim() != 2 || w.ndim() != 2 || y.ndim() != 2) return false;
@@ -213,8 +191,12 @@ bool gemv_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
   if ((dt != DType::kBF16 && dt != DType::kF16) || w.dtype() != dt || y.dtype() != dt) return false;
   const int64_t n = x.dim(0), k = x.dim(1), m = w.dim(0);
   if (w.dim(1) != k || y.dim(0) != n || y.dim(1) != m) return false;
-  if (n < 1 || n > kGemvMaxRows || m < 1 || m > INT32_MAX || k < 8 || k > INT32_MAX || k % 8 != 0) return false;
+  if (n < min_rows || n > max_rows || m < 1 || m > INT32_MAX || k < 8 || k > INT32_MAX || k % 8 != 0) return false;
   return aligned16(x.data()) && aligned16(w.data());
+}
+
+bool gemv_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
+  return decode_gemv_operands_ok(x, w, y, 1, kGemvMaxRows);
 }
 
 void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream) {

@@ -13,6 +13,11 @@ namespace gqa::cuda {
 
 constexpr int kGemvMaxRows = 8;  // the largest n (decode batch) the kernel serves
 
+// The operand checks of the decode GEMVs (this one and gemv_mma.h) for min_rows <= n <= max_rows:
+// x [n, k], w [m, k], y [n, m] device tensors of one dtype, bf16 or f16, m >= 1, k >= 8 with
+// k % 8 == 0, x and w data 16-byte aligned, sizes within int32. Never throws.
+bool decode_gemv_operands_ok(const Tensor& x, const Tensor& w, const Tensor& y, int64_t min_rows, int64_t max_rows);
+
 // Whether gemv can serve y = x W^T: x [n, k], w [m, k], y [n, m] device tensors of one dtype,
 // bf16 or f16, 1 <= n <= kGemvMaxRows, m >= 1, 1 <= k with k % 8 == 0, x and w data 16-byte
 // aligned (so every row starts on a 16-byte boundary), sizes within int32. y may have any

@@ -46,6 +46,7 @@
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_mma.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/stream_loads.cuh"
@@ -231,21 +232,10 @@ void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stre
   }
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 }  // namespace
 
 bool gemv_mma_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
-  if (!x.defined() || !w.defined() || !y.defined()) return false;
-  if (x.device() != Device::kCuda || w.device() != Device::kCuda || y.device() != Device::kCuda) return false;
-  if (x.ndim() != 2 || w.ndim() != 2 || y.ndim() != 2) return false;
-  const DType dt = x.dtype();
-  if ((dt != DType::kBF16 && dt != DType::kF16) || w.dtype() != dt || y.dtype() != dt) return false;
-  const int64_t n = x.dim(0), k = x.dim(1), m = w.dim(0);
-  if (w.dim(1) != k || y.dim(0) != n || y.dim(1) != m) return false;
-  if (n < kGemvMmaMinRows || n > kGemvMmaMaxRows) return false;
-  if (m < 1 || m > INT32_MAX || k < 8 || k > INT32_MAX || k % 8 != 0) return false;
-  return aligned16(x.data()) && aligned16(w.data());
+  return decode_gemv_operands_ok(x, w, y, kGemvMmaMinRows, kGemvMmaMaxRows);
 }
 
 void gemv_mma(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream) {

@@ -23,6 +23,7 @@
 #include "kernels/cuda/gemv_mma.h"
 #include "kernels/cuda/pdl.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/gemv_test_util.h"
 
 namespace gqa {
 namespace {
@@ -34,31 +35,12 @@ using test::upload;
 
 constexpr double kTol = 1e-2;
 
-// y[i, j] = sum_e x[i, e] w[j, e] (+ b[j]), in double, rounded to f32 once.
 std::vector<float> reference(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>* b,
                              int64_t n, int64_t m, int64_t k) {
-  std::vector<float> y(n * m);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < m; ++j) {
-      double s = b ? (*b)[j] : 0.0;
-      const float* xr = &x[i * k];
-      const float* wr = &w[j * k];
-      for (int64_t e = 0; e < k; ++e) s += static_cast<double>(xr[e]) * wr[e];
-      y[i * m + j] = static_cast<float>(s);
-    }
-  }
-  return y;
+  return test::gemm_reference(x, w, b, n, m, k);
 }
-
-Tensor poisoned(DType dt, Shape shape) {
-  Tensor t = cuda::device_alloc(dt, std::move(shape));
-  cuda::fill_bytes(t, 0xff);
-  return t;
-}
-
-std::vector<float> input(size_t count, uint32_t seed, DType dt) {
-  return round_to(test::random_vec(count, seed), dt);
-}
+std::vector<float> input(size_t count, uint32_t seed, DType dt) { return test::rounded_input(count, seed, dt); }
+using test::poisoned;
 
 class CudaGemvMma : public ::testing::TestWithParam<DType> {
  protected:
