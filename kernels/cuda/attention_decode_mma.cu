@@ -137,8 +137,8 @@ __device__ __forceinline__ void bulk_stage(const DecodeParams& p, const int32_t*
   }
   const uint32_t bytes = uint32_t(__popc(__ballot_sync(0xffffffffu, in))) * kRowBytes;
   if (lane == 0) {
-    ::cuda::ptx::mbarrier_arrive_expect_tx(::cuda::ptx::sem_release, ::cuda::ptx::scope_cta, ::cuda::ptx::space_shared, full,
-                                         bytes);
+    namespace ptx = ::cuda::ptx;
+    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
   }
   __syncwarp();
   if (in) {
@@ -343,7 +343,8 @@ int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk) {
   GQA_CHECK(decode_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
                                          << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
   GQA_CHECK(stages == kDecodeMmaStages || stages == kDecodeMmaDeepStages,
-            kOp << ": " << stages << " pipeline stages; compiled: " << kDecodeMmaStages << ", " << kDecodeMmaDeepStages);
+            kOp << ": " << stages << " pipeline stages; compiled: " << kDecodeMmaStages << ", "
+                << kDecodeMmaDeepStages);
   return dispatch<Occupancy>(a, stages, bulk);
 }
 

@@ -25,15 +25,15 @@
 //
 // Mapping. A warp owns MT m-tiles (MT = 1 or 2; 2 where x outgrows L1, n * k * 2 > 128 KiB, and
 // there are m-tiles enough: each x vector then feeds twice the W, halving x's L1/L2 traffic,
-// which at MT = 1 and n = 16 equals W's HBM traffic) times all tokens over part of k. A block is 8 warps: row groups of G warps (G = 1,
-// 2, 4 or 8, chosen on the host from k and m), each owning MT m-tiles; warp q of a group takes
-// steps q, q + G, q + 2G, ... of U = 6 / MT consecutive chunks: per step it first issues all
-// 2 * MT * U = 12 W loads (ld.global.nc.L1::no_allocate: W is read once and must not evict x),
-// then per chunk loads the two x vectors (plain loads: x is reused by every warp) and issues
-// 2 k-steps x 2 n-tiles x MT mmas (the first step's W lines are prefetched into the L2 before
-// pdl_wait, overlapping the predecessor kernel under PDL). Steps whose chunks all lie below k / 32 run without tests; the
-// one step that reaches past it (at most one per warp) zero-fills the lanes whose 8 elements
-// start at or past k (k % 8 == 0: 8 elements are all in or all out), W and x alike, and stops
+// which at MT = 1 and n = 16 equals W's HBM traffic) times all tokens over part of k. A block is
+// 8 warps: row groups of G warps (G = 1, 2, 4 or 8, chosen on the host from k and m), each owning
+// MT m-tiles; warp q of a group takes steps q, q + G, q + 2G, ... of U = 6 / MT consecutive
+// chunks: per step it first issues all 2 * MT * U = 12 W loads (ld.global.nc.L1::no_allocate: W
+// is read once and must not evict x), then per chunk loads the two x vectors (plain loads: x is
+// reused by every warp) and issues 2 k-steps x 2 n-tiles x MT mmas (the first step's W lines are
+// prefetched into the L2 before pdl_wait, overlapping the predecessor kernel under PDL). Steps
+// whose chunks all lie below k / 32 run without tests; the one step that reaches past it (at
+// most one per warp) zero-fills the lanes whose 8 elements start at or past k (k % 8 == 0: 8 elements are all in or all out), W and x alike, and stops
 // (warp-uniformly) at the first chunk wholly past k. A warp may have no step at all: zeros. Each
 // warp then puts its C fragments in shared memory and, after one __syncthreads, thread (tile,
 // token, row) adds the G warps' partials in a fixed order and writes one rounded element of y.
