@@ -35,6 +35,9 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "{\"prompt_tokens\":[...],\"generated_tokens\":[...]}. With --prompt the generated text is streamed to "
       "stdout first.",
       "gqa-generate"};
+  app.footer(
+      "Environment: GQA_PDL=0 turns off programmatic dependent launch of the cuda backend's decode kernels "
+      "(on by default).");
   std::string prompt_tokens;
   app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
       ->required();
