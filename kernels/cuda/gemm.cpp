@@ -121,7 +121,7 @@ void Gemm::run(const MatmulArgs& a, cudaStream_t stream) {
     GQA_CUDA_CHECK(cudaMemsetAsync(a.y.data(), 0, a.y.nbytes(), stream));
   } else if (use_gemv() && gemv_supported(a.x, a.w, a.y)) {
     gemv(a.x, a.w, a.y, stream);  // decode-sized: streams W at close to copy bandwidth
-  } else if (use_gemv() && gemv_mma_supported(a.x, a.w, a.y)) {
+  } else if (use_gemv() && gemv_mma_enabled() && gemv_mma_supported(a.x, a.w, a.y)) {
     gemv_mma(a.x, a.w, a.y, stream);  // decode batches 9..16: the same stream of W, on tensor cores
   } else {
     const Key key{static_cast<int>(dt), n, m, k, alignment_of(a.x.data()), alignment_of(a.w.data()),

@@ -36,8 +36,8 @@ class Gemm {
   void run(const MatmulArgs& a, cudaStream_t stream);
 
   // On by default (off under force_legacy): GEMMs gemv_supported serves go through gemv, those
-  // gemv_mma_supported serves through gemv_mma. Tests and benchmarks turn it off to compare with
-  // cuBLAS.
+  // gemv_mma_supported serves through gemv_mma when gemv_mma_enabled() (opt-in, gemv_mma.h).
+  // Tests and benchmarks turn it off to compare with cuBLAS.
   void set_use_gemv(bool on) { use_gemv_ = on; }
   bool use_gemv() const { return use_gemv_ && !force_legacy_; }
 

@@ -40,7 +40,10 @@
 // W rows past m (the last m-tile) read row m - 1 instead (always mapped) and write nothing;
 // tokens past n load nothing and write nothing. mma.sync runs with every lane of the warp (all
 // branches around it are warp-uniform).
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/check_args.h"
@@ -233,6 +236,19 @@ void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stre
 }
 
 }  // namespace
+
+namespace {
+std::atomic<bool>& gemv_mma_flag() {
+  static std::atomic<bool> flag{[] {
+    const char* v = std::getenv("GQA_GEMV_MMA");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }()};
+  return flag;
+}
+}  // namespace
+
+bool gemv_mma_enabled() { return gemv_mma_flag().load(std::memory_order_relaxed); }
+void set_gemv_mma(bool on) { gemv_mma_flag().store(on, std::memory_order_relaxed); }
 
 bool gemv_mma_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
   return decode_gemv_operands_ok(x, w, y, kGemvMmaMinRows, kGemvMmaMaxRows);

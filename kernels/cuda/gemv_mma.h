@@ -3,7 +3,8 @@
 // m16n8k16 with 16 rows of W as A and x^T as B (two n-tiles of 8 tokens), both read straight from
 // global memory with 16-byte loads (gemv_mma.cu explains the mapping). bf16 or f16, fp32
 // accumulation, output rounded once. No bias: Gemm::run adds it after. Gemm::run takes this path
-// whenever gemv_mma_supported holds (and use_gemv() is on); the rest stays with cuBLAS.
+// where gemv_mma_supported holds, use_gemv() is on and gemv_mma_enabled(): opt-in (GQA_GEMV_MMA=1
+// or set_gemv_mma(true)) until a GPU run has verified it; the rest stays with cuBLAS.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -14,6 +15,11 @@ namespace gqa::cuda {
 
 constexpr int kGemvMmaMinRows = 9;   // below: gemv.h's kernel (kGemvMaxRows = 8)
 constexpr int kGemvMmaMaxRows = 16;  // one m16n8k16 B operand pair: two n-tiles of 8 tokens
+
+// The process-wide switch of Gemm::run's use of this kernel: off unless GQA_GEMV_MMA=1 or
+// set_gemv_mma(true). (Its tests call gemv_mma directly and switch it on for Gemm::run.)
+bool gemv_mma_enabled();
+void set_gemv_mma(bool on);
 
 // Whether gemv_mma can serve y = x W^T: x [n, k], w [m, k], y [n, m] device tensors of one
 // dtype, bf16 or f16, kGemvMmaMinRows <= n <= kGemvMmaMaxRows, m >= 1, k >= 8 with k % 8 == 0,

@@ -11,6 +11,8 @@
 #include <string>
 
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/gemv_mma.h"
+#include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/decode_bench.h"
 #include "launch/gqa_bench/model8b_bench.h"
 #include "launch/gqa_bench/options.h"
@@ -54,6 +56,10 @@ void report_setup(BenchEnv& env) {
       "L2 (50 MB on an H100): each per-op timing flushes it before the call, since a single layer's tensors would "
       "fit (21 MB of QKV weights; 0.5 MB of K/V per layer at 1K, 42 MB over all 80 layers); whole steps need no "
       "flush: between two reads of any tensor a step streams ~2 GB of weights through the L2.");
+  env.report.line(std::string("Decode GEMMs: 1-8 rows of x through gemv.cu, 9-16 rows through ") +
+                  (cuda::gemv_mma_enabled() ? "gemv_mma.cu (GQA_GEMV_MMA=1)" : "cuBLASLt (gemv_mma.cu is off)") +
+                  ", more through cuBLASLt. Programmatic dependent launch: " +
+                  (cuda::pdl_enabled() ? "on" : "off (GQA_PDL=0)") + " (whole steps are timed both ways).");
 }
 
 // Runs one section. A failure is reported in its place and the run goes on: a section's own

@@ -1,9 +1,10 @@
 // The decode-step GEMM (kernels/cuda/gemv.h) against an fp64 CPU reference on random inputs
 // rounded to the dtype, bf16 and f16: called directly for n in {1, 2, 3, 5, 8} over shapes whose
 // m is no multiple of a block's rows and whose k is 8, 64, 1024, 4104 or 8192; then through
-// Gemm::run (the integrated path: bias, row slices, n = 9 left to gemv_mma and a misaligned x to
-// cuBLAS, the same result as cuBLAS), NaN propagation, PDL and a CUDA graph. Outputs are poisoned with 0xff
-// bytes (NaN) first; the check is ||out - ref|| / ||ref|| < 1e-2 (a NaN never passes).
+// Gemm::run (the integrated path: bias, row slices, n = 9 left to gemv_mma or cuBLAS and a
+// misaligned x to cuBLAS, the same result as cuBLAS), NaN propagation, PDL and a CUDA graph.
+// Outputs are poisoned with 0xff bytes (NaN) first; the check is ||out - ref|| / ||ref|| < 1e-2
+// (a NaN never passes).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -93,8 +94,8 @@ TEST_P(CudaGemv, SupportedOnlyForItsShapes) {
 }
 
 // Through Gemm::run: bias added after the kernel, x and y as row slices (y 2-byte aligned), n = 9
-// going to gemv_mma (gemv_mma.h) and a misaligned x falling back to cuBLAS, and the gemv result
-// close to cuBLAS's own.
+// going past gemv (to gemv_mma.h's kernel where switched on, else cuBLAS) and a misaligned x
+// falling back to cuBLAS, and the gemv result close to cuBLAS's own.
 TEST_P(CudaGemv, ThroughGemmRun) {
   struct Case {
     int64_t n, k, m;

@@ -42,13 +42,19 @@ std::vector<float> reference(const std::vector<float>& x, const std::vector<floa
 std::vector<float> input(size_t count, uint32_t seed, DType dt) { return test::rounded_input(count, seed, dt); }
 using test::poisoned;
 
+// Gemm::run takes gemv_mma only where it is switched on (opt-in until verified on a GPU): on for
+// every test here, as it was before.
 class CudaGemvMma : public ::testing::TestWithParam<DType> {
  protected:
   void SetUp() override {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
     dt_ = GetParam();
+    was_enabled_ = cuda::gemv_mma_enabled();
+    cuda::set_gemv_mma(true);
   }
+  void TearDown() override { cuda::set_gemv_mma(was_enabled_); }
   DType dt_ = DType::kBF16;
+  bool was_enabled_ = false;
 };
 
 TEST_P(CudaGemvMma, MatchesReference) {
