@@ -28,6 +28,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <mutex>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -282,15 +284,24 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
   }
 }
 
+// Blocks per SM of one build on the current device: queried once per device (every decode call
+// plans with it), then cached.
 template <typename T, int HD, int kStages, bool kBulk>
 int occupancy() {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
+  static std::mutex mu;
+  static std::map<int, int> cached;  // device -> blocks per SM
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mu);
+  if (const auto it = cached.find(device); it != cached.end()) return it->second;
   allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk>, kBytes);
   int blocks = 0;
   GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_mma_kernel<T, HD, kStages, kBulk>,
                                                                kThreads, kBytes));
   GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << kBytes
                             << " bytes of shared memory per block, more than the device offers");
+  cached[device] = blocks;
   return blocks;
 }
 

@@ -17,11 +17,13 @@ void throw_cublas_error(cublasStatus_t st, const char* call, const char* file, i
   throw_error(os.str(), file, line);
 }
 
+bool env_switch(const char* name, bool default_on) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? default_on : std::string(v) != "0";
+}
+
 bool sync_debug_enabled() {
-  static const bool on = [] {
-    const char* v = std::getenv("GQA_CUDA_SYNC_DEBUG");
-    return v != nullptr && std::string(v) != "0";
-  }();
+  static const bool on = env_switch("GQA_CUDA_SYNC_DEBUG", false);
   return on;
 }
 

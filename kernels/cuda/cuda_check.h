@@ -16,6 +16,8 @@ namespace gqa::cuda {
 [[noreturn]] void throw_cublas_error(cublasStatus_t st, const char* call, const char* file, int line);
 void check_launch(const char* kernel, const char* file, int line);
 bool sync_debug_enabled();
+// A process-wide switch from the environment: unset means `default_on`, "0" off, anything else on.
+bool env_switch(const char* name, bool default_on);
 
 }  // namespace gqa::cuda
 

@@ -195,18 +195,22 @@ bool decode_gemv_operands_ok(const Tensor& x, const Tensor& w, const Tensor& y, 
   return aligned16(x.data()) && aligned16(w.data());
 }
 
+void check_decode_gemv_call(const char* op, const Tensor& x, const Tensor& w, const Tensor& y, int64_t min_rows,
+                            int64_t max_rows) {
+  GQA_CHECK(decode_gemv_operands_ok(x, w, y, min_rows, max_rows),
+            op << ": unsupported operands x " << shape_str(x.shape()) << " " << dtype_name(x.dtype()) << ", w "
+               << shape_str(w.shape()) << " " << dtype_name(w.dtype()) << ", y " << shape_str(y.shape()) << " "
+               << dtype_name(y.dtype()) << " (needs device bf16/f16 tensors of one dtype, " << min_rows
+               << " <= n <= " << max_rows << ", k % 8 == 0, x and w 16-byte aligned)");
+  GQA_CHECK(!overlaps(y, x) && !overlaps(y, w), op << ": output y " << shape_str(y.shape()) << " overlaps an input");
+}
+
 bool gemv_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
   return decode_gemv_operands_ok(x, w, y, 1, kGemvMaxRows);
 }
 
 void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream) {
-  constexpr const char* kOp = "cuda gemv";
-  GQA_CHECK(gemv_supported(x, w, y),
-            kOp << ": unsupported operands x " << shape_str(x.shape()) << " " << dtype_name(x.dtype()) << ", w "
-                << shape_str(w.shape()) << " " << dtype_name(w.dtype()) << ", y " << shape_str(y.shape()) << " "
-                << dtype_name(y.dtype())
-                << " (needs device bf16/f16 tensors of one dtype, 1 <= n <= 8, k % 8 == 0, x and w 16-byte aligned)");
-  GQA_CHECK(!overlaps(y, x) && !overlaps(y, w), kOp << ": output y " << shape_str(y.shape()) << " overlaps an input");
+  check_decode_gemv_call("cuda gemv", x, w, y, 1, kGemvMaxRows);
   if (x.dtype() == DType::kBF16) {
     launch<__nv_bfloat16>(x, w, y, stream);
   } else {

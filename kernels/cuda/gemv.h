@@ -17,6 +17,9 @@ constexpr int kGemvMaxRows = 8;  // the largest n (decode batch) the kernel serv
 // x [n, k], w [m, k], y [n, m] device tensors of one dtype, bf16 or f16, m >= 1, k >= 8 with
 // k % 8 == 0, x and w data 16-byte aligned, sizes within int32. Never throws.
 bool decode_gemv_operands_ok(const Tensor& x, const Tensor& w, const Tensor& y, int64_t min_rows, int64_t max_rows);
+// Throws gqa::Error naming `op` unless decode_gemv_operands_ok holds and y overlaps neither input.
+void check_decode_gemv_call(const char* op, const Tensor& x, const Tensor& w, const Tensor& y, int64_t min_rows,
+                            int64_t max_rows);
 
 // Whether gemv can serve y = x W^T: x [n, k], w [m, k], y [n, m] device tensors of one dtype,
 // bf16 or f16, 1 <= n <= kGemvMaxRows, m >= 1, 1 <= k with k % 8 == 0, x and w data 16-byte

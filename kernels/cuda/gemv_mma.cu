@@ -42,8 +42,6 @@
 // branches around it are warp-uniform).
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/check_args.h"
@@ -239,10 +237,7 @@ void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stre
 
 namespace {
 std::atomic<bool>& gemv_mma_flag() {
-  static std::atomic<bool> flag{[] {
-    const char* v = std::getenv("GQA_GEMV_MMA");
-    return v != nullptr && std::strcmp(v, "1") == 0;
-  }()};
+  static std::atomic<bool> flag{env_switch("GQA_GEMV_MMA", false)};  // off unless GQA_GEMV_MMA=1
   return flag;
 }
 }  // namespace
@@ -255,13 +250,7 @@ bool gemv_mma_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
 }
 
 void gemv_mma(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream) {
-  constexpr const char* kOp = "cuda gemv_mma";
-  GQA_CHECK(gemv_mma_supported(x, w, y),
-            kOp << ": unsupported operands x " << shape_str(x.shape()) << " " << dtype_name(x.dtype()) << ", w "
-                << shape_str(w.shape()) << " " << dtype_name(w.dtype()) << ", y " << shape_str(y.shape()) << " "
-                << dtype_name(y.dtype())
-                << " (needs device bf16/f16 tensors of one dtype, 9 <= n <= 16, k % 8 == 0, x and w 16-byte aligned)");
-  GQA_CHECK(!overlaps(y, x) && !overlaps(y, w), kOp << ": output y " << shape_str(y.shape()) << " overlaps an input");
+  check_decode_gemv_call("cuda gemv_mma", x, w, y, kGemvMmaMinRows, kGemvMmaMaxRows);
   if (x.dtype() == DType::kBF16) {
     launch<__nv_bfloat16>(x, w, y, stream);
   } else {

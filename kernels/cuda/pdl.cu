@@ -1,17 +1,14 @@
 #include "kernels/cuda/pdl.h"
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
+
+#include "kernels/cuda/cuda_check.h"
 
 namespace gqa::cuda {
 namespace {
 
 std::atomic<bool>& pdl_flag() {
-  static std::atomic<bool> flag{[] {
-    const char* v = std::getenv("GQA_PDL");
-    return v == nullptr || std::strcmp(v, "0") != 0;  // on unless GQA_PDL=0
-  }()};
+  static std::atomic<bool> flag{env_switch("GQA_PDL", true)};  // on unless GQA_PDL=0
   return flag;
 }
 

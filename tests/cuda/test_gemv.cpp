@@ -32,14 +32,7 @@ using test::rel_error;
 using test::round_to;
 using test::upload;
 
-constexpr double kTol = 1e-2;
-
-std::vector<float> reference(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>* b,
-                             int64_t n, int64_t m, int64_t k) {
-  return test::gemm_reference(x, w, b, n, m, k);
-}
-std::vector<float> input(size_t count, uint32_t seed, DType dt) { return test::rounded_input(count, seed, dt); }
-using test::poisoned;
+using namespace test::gemv;  // reference, input, poisoned, kTol, expect_gemm_pdl_and_graph
 
 class CudaGemv : public ::testing::TestWithParam<DType> {
  protected:
@@ -173,30 +166,7 @@ TEST_P(CudaGemv, PdlAndGraph) {
   const std::vector<float> ref = reference(x, w, &b, n, m, k);
   Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gb = upload(b, dt_, {m});
   cuda::Gemm gemm;
-  const bool pdl_was = cuda::pdl_enabled();
-  for (bool pdl : {false, true}) {
-    cuda::set_pdl(pdl);
-    Tensor y = poisoned(dt_, {n, m});
-    gemm.run({gx, gw, gb, y}, nullptr);  // gemv, then bias_add
-    EXPECT_LT(rel_error(download(y), ref), kTol) << "pdl " << pdl;
-
-    cudaStream_t stream = nullptr;
-    GQA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    Tensor yg = poisoned(dt_, {n, m});
-    cudaGraph_t graph = nullptr;
-    cudaGraphExec_t exec = nullptr;
-    GQA_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    gemm.run({gx, gw, gb, yg}, stream);
-    GQA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-    GQA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-    GQA_CUDA_CHECK(cudaGraphLaunch(exec, stream));
-    GQA_CUDA_CHECK(cudaStreamSynchronize(stream));
-    EXPECT_LT(rel_error(download(yg), ref), kTol) << "graph, pdl " << pdl;
-    GQA_CUDA_CHECK(cudaGraphExecDestroy(exec));
-    GQA_CUDA_CHECK(cudaGraphDestroy(graph));
-    GQA_CUDA_CHECK(cudaStreamDestroy(stream));
-  }
-  cuda::set_pdl(pdl_was);
+  expect_gemm_pdl_and_graph(gemm, gx, gw, gb, ref);
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemv, ::testing::Values(DType::kBF16, DType::kF16),

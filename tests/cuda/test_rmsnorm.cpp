@@ -22,6 +22,26 @@ using test::rel_error;
 using test::round_to;  // on the host, so the CPU reference sees exactly the GPU's inputs
 using test::upload;
 
+// The CPU twin of the fused op on host copies: xr = x (+ r, rounded to dt as the GPU stores it;
+// x read from x0 on), ref = rmsnorm(xr) * w in f32.
+struct NormRef {
+  std::vector<float> xr, ref;
+};
+NormRef norm_reference(const float* x0, const std::vector<float>* r, const std::vector<float>& w, int64_t n, int64_t d,
+                       DType dt) {
+  NormRef o;
+  o.xr.assign(x0, x0 + n * d);
+  if (r != nullptr) {
+    for (size_t i = 0; i < o.xr.size(); ++i) o.xr[i] += (*r)[i];
+    o.xr = round_to(o.xr, dt);
+  }
+  o.ref.resize(n * d);
+  cpu::rmsnorm({Tensor::view(o.xr.data(), DType::kF32, {n, d}),
+                Tensor::view(const_cast<float*>(w.data()), DType::kF32, {d}),
+                Tensor::view(o.ref.data(), DType::kF32, {n, d}), 1e-5f});
+  return o;
+}
+
 class CudaRmsNorm : public ::testing::TestWithParam<std::tuple<DType, int64_t, bool>> {};
 
 TEST_P(CudaRmsNorm, MatchesCpuTwin) {
@@ -32,15 +52,7 @@ TEST_P(CudaRmsNorm, MatchesCpuTwin) {
   std::vector<float> r = round_to(normal_vec(n * d, 2), dt);
   std::vector<float> w = round_to(normal_vec(d, 3, 1.0f), dt);
 
-  // CPU twin: residual add rounded to dt (as the GPU stores it), then rmsnorm in f32.
-  std::vector<float> xr = x;
-  if (with_residual) {
-    for (size_t i = 0; i < xr.size(); ++i) xr[i] += r[i];
-    xr = round_to(xr, dt);
-  }
-  std::vector<float> ref(n * d);
-  cpu::rmsnorm({Tensor::view(xr.data(), DType::kF32, {n, d}), Tensor::view(w.data(), DType::kF32, {d}),
-                Tensor::view(ref.data(), DType::kF32, {n, d}), 1e-5f});
+  const auto [xr, ref] = norm_reference(x.data(), with_residual ? &r : nullptr, w, n, d, dt);
 
   Tensor gx = upload(x, dt, {n, d}), gw = upload(w, dt, {d});
   Tensor gr = with_residual ? upload(r, dt, {n, d}) : Tensor();
@@ -62,13 +74,7 @@ TEST(CudaRmsNormAliasing, OutMayAliasResidualOrX) {
   const int64_t n = 3, d = 1000;
   const std::vector<float> x = round_to(normal_vec(n * d, 11), dt), r = round_to(normal_vec(n * d, 12), dt);
   const std::vector<float> w = round_to(normal_vec(d, 13, 1.0f), dt);
-  std::vector<float> xr = x;
-  for (size_t i = 0; i < xr.size(); ++i) xr[i] += r[i];
-  xr = round_to(xr, dt);
-  std::vector<float> ref(n * d);
-  cpu::rmsnorm({Tensor::view(xr.data(), DType::kF32, {n, d}),
-                Tensor::view(const_cast<float*>(w.data()), DType::kF32, {d}),
-                Tensor::view(ref.data(), DType::kF32, {n, d}), 1e-5f});
+  const auto [xr, ref] = norm_reference(x.data(), &r, w, n, d, dt);
   for (bool out_is_residual : {true, false}) {
     Tensor gx = upload(x, dt, {n, d}), gr = upload(r, dt, {n, d}), gw = upload(w, dt, {d});
     cuda::rmsnorm({gx, gr, gw, out_is_residual ? gr : gx, 1e-5f}, nullptr);
@@ -87,13 +93,7 @@ TEST(CudaRmsNormAlignment, UnalignedRowsMatchCpuTwin) {
     const int64_t n = 4, d = 1024;
     const std::vector<float> x = round_to(normal_vec(n * d + 1, 21), dt), r = round_to(normal_vec(n * d, 22), dt);
     const std::vector<float> w = round_to(normal_vec(d, 23, 1.0f), dt);
-    std::vector<float> xr(x.begin() + 1, x.end());
-    for (size_t i = 0; i < xr.size(); ++i) xr[i] += r[i];
-    xr = round_to(xr, dt);
-    std::vector<float> ref(n * d);
-    cpu::rmsnorm({Tensor::view(xr.data(), DType::kF32, {n, d}),
-                  Tensor::view(const_cast<float*>(w.data()), DType::kF32, {d}),
-                  Tensor::view(ref.data(), DType::kF32, {n, d}), 1e-5f});
+    const std::vector<float> ref = norm_reference(x.data() + 1, &r, w, n, d, dt).ref;
     Tensor gx = upload(x, dt, {n * d + 1}).slice_rows(1, n * d + 1).reshape({n, d});
     Tensor gr = upload(r, dt, {n, d}), gw = upload(w, dt, {d});
     cuda::rmsnorm({gx, gr, gw, gx, 1e-5f}, nullptr);
@@ -120,13 +120,7 @@ TEST(CudaRmsNormLimits, WidestRowsAndRefusals) {
     }
     const std::vector<float> x = round_to(normal_vec(n * c.d, 31), c.dt), r = round_to(normal_vec(n * c.d, 32), c.dt);
     const std::vector<float> w = round_to(normal_vec(c.d, 33, 1.0f), c.dt);
-    std::vector<float> xr = x;
-    for (size_t i = 0; i < xr.size(); ++i) xr[i] += r[i];
-    xr = round_to(xr, c.dt);
-    std::vector<float> ref(n * c.d);
-    cpu::rmsnorm({Tensor::view(xr.data(), DType::kF32, {n, c.d}),
-                  Tensor::view(const_cast<float*>(w.data()), DType::kF32, {c.d}),
-                  Tensor::view(ref.data(), DType::kF32, {n, c.d}), 1e-5f});
+    const auto [xr, ref] = norm_reference(x.data(), &r, w, n, c.d, c.dt);
     gx = upload(x, c.dt, {n, c.d});
     gw = upload(w, c.dt, {c.d});
     Tensor gr = upload(r, c.dt, {n, c.d});
