@@ -11,7 +11,8 @@
 // 3 stages (two in flight while one is computed; 2 blocks per SM at hd 128) or, on request
 // (DecodeOptions::stages = 6), 6 stages (five in flight; 1 block per SM at hd 128); the copies are
 // 16-byte cp.async per thread or, on request (DecodeOptions::bulk_copies), one cp.async.bulk per
-// K/V row with an mbarrier per stage (the copy engine instead of 2048 per-thread copies a stage):
+// K/V row with an mbarrier per stage (the copy engine instead of 2048 per-thread copies a stage);
+// each stage's block-table entries are read one stage ahead, into registers:
 //   rows   the 16 query heads of the chunk (head-in-group chunk * 16 + r; rows past the group
 //          are zero q rows whose results are never stored) are the 16 rows of the mma A operand,
 //          loaded once from global memory into registers
@@ -70,35 +71,53 @@ struct DecodeMmaSmem {
   static_assert((kRow * sizeof(T)) % 16 == 0 && (kRow * sizeof(T) / 16) % 2 == 1, "odd 16-byte row stride");
 };
 
-// Issues the copies of keys [start, start + kStageKeys) of KV head g into one K and one V stage;
-// keys >= k_end and keys on a block table entry outside the cache are zero-filled (the latter
-// set *bad). The block-table reads come first, all of them: cp_async_16 is a compiler memory
-// barrier, so a read after one would wait for its own round trip before the next copy issues.
+// The block-table entries one thread's copies of the stage at key `start` read (page[i] for its
+// copy i; 0 past k_end): with cp.async, copy i of thread x is 16-byte chunk x + i * kThreads of the
+// stage; with bulk copies (kBulk), lane l of warp w copies row 16w + l % 16. Read one stage ahead
+// of the copies, so the table's round trip overlaps the compute of the stage before instead of
+// stalling the copy issue behind it.
+template <typename T, int HD, int kStages, bool kBulk>
+struct StagePages {
+  static constexpr int kCopies = kBulk ? 1 : kStageKeys * DecodeMmaSmem<T, HD, kStages>::kChunks / kThreads;
+  int page[kCopies];
+  __device__ __forceinline__ static int key_of(int start, int i) {
+    if constexpr (kBulk) {
+      return start + (threadIdx.x / 32) * kWarpKeys + threadIdx.x % kWarpKeys;
+    } else {
+      return start + (threadIdx.x + i * kThreads) / DecodeMmaSmem<T, HD, kStages>::kChunks;
+    }
+  }
+  __device__ __forceinline__ void read(const DecodeParams& p, const int32_t* table, int start, int k_end) {
+#pragma unroll
+    for (int i = 0; i < kCopies; ++i) {
+      const int key = key_of(start, i);
+      page[i] = key < k_end ? table[key / p.block_size] : 0;
+    }
+  }
+};
+
+// Issues the copies of keys [start, start + kStageKeys) of KV head g into one K and one V stage,
+// from the pages `pg` read for that stage; keys >= k_end and keys on a block table entry outside
+// the cache are zero-filled (the latter set *bad).
 template <typename T, int HD, int kStages>
-__device__ __forceinline__ void load_stage(const DecodeParams& p, const int32_t* table, int g, int start, int k_end,
-                                           T* k_dst, T* v_dst, int* bad) {
+__device__ __forceinline__ void load_stage(const DecodeParams& p, const StagePages<T, HD, kStages, false>& pg, int g,
+                                           int start, int k_end, T* k_dst, T* v_dst, int* bad) {
   using S = DecodeMmaSmem<T, HD, kStages>;
-  constexpr int kCopies = kStageKeys * S::kChunks / kThreads;
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
-  int page[kCopies];
 #pragma unroll
-  for (int i = 0; i < kCopies; ++i) {
-    const int key = start + (threadIdx.x + i * kThreads) / S::kChunks;
-    page[i] = key < k_end ? table[key / p.block_size] : 0;
-  }
-#pragma unroll
-  for (int i = 0; i < kCopies; ++i) {
+  for (int i = 0; i < StagePages<T, HD, kStages, false>::kCopies; ++i) {
     const int c = threadIdx.x + i * kThreads;
     const int j = c / S::kChunks, e = (c % S::kChunks) * S::kVec, key = start + j;
     bool in = key < k_end;
     size_t off = 0;
     if (in) {
-      if (page[i] < 0 || page[i] >= p.num_blocks) {
+      const int page = pg.page[i];
+      if (page < 0 || page >= p.num_blocks) {
         *bad = 1;
         in = false;
       } else {
-        off = ((size_t(page[i]) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
+        off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
       }
     }
     cp_async_16(k_dst + j * S::kRow + e, k_cache + off, in);
@@ -115,8 +134,8 @@ __device__ __forceinline__ void load_stage(const DecodeParams& p, const int32_t*
 // the previous use of the stage; the proxy fence orders those generic accesses before the bulk
 // copy's asynchronous write.
 template <typename T, int HD, int kStages>
-__device__ __forceinline__ void bulk_stage(const DecodeParams& p, const int32_t* table, int g, int start, int k_end,
-                                           T* k_dst, T* v_dst, uint64_t* full, int* bad) {
+__device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePages<T, HD, kStages, true>& pg, int g,
+                                           int start, int k_end, T* k_dst, T* v_dst, uint64_t* full, int* bad) {
   using S = DecodeMmaSmem<T, HD, kStages>;
   constexpr uint32_t kRowBytes = HD * sizeof(T);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -124,7 +143,7 @@ __device__ __forceinline__ void bulk_stage(const DecodeParams& p, const int32_t*
   bool in = key < k_end;
   size_t off = 0;
   if (in) {
-    const int page = table[key / p.block_size];
+    const int page = pg.page[0];
     if (page < 0 || page >= p.num_blocks) {
       *bad = 1;
       in = false;
@@ -187,21 +206,27 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
 
   const int32_t* table = p.block_tables + size_t(keys.seq) * p.max_blocks;
   const int n_tiles = (k_end - k_begin + kStageKeys - 1) / kStageKeys;
-  // Tile `tile` into stage slot `slot`, by either loader.
+  // Tile `tile` into stage slot `slot` from the pages read for it, by either loader.
+  StagePages<T, HD, kStages, kBulk> ahead;  // the pages of the next tile to issue
+  const auto read_pages = [&](int tile) { ahead.read(p, table, k_begin + tile * kStageKeys, k_end); };
   const auto issue = [&](int tile, int slot) {
     T* kd = k_s + slot * S::kTile;
     T* vd = v_s + slot * S::kTile;
     if constexpr (kBulk) {
-      bulk_stage<T, HD, kStages>(p, table, g, k_begin + tile * kStageKeys, k_end, kd, vd, &full[slot], &bad);
+      bulk_stage<T, HD, kStages>(p, ahead, g, k_begin + tile * kStageKeys, k_end, kd, vd, &full[slot], &bad);
     } else {
-      load_stage<T, HD, kStages>(p, table, g, k_begin + tile * kStageKeys, k_end, kd, vd, &bad);
+      load_stage<T, HD, kStages>(p, ahead, g, k_begin + tile * kStageKeys, k_end, kd, vd, &bad);
     }
   };
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < n_tiles) issue(s, s);
+    if (s < n_tiles) {
+      read_pages(s);
+      issue(s, s);
+    }
     if constexpr (!kBulk) cp_async_commit();  // possibly empty: one group per stage keeps the wait count uniform
   }
+  if (kStages - 1 < n_tiles) read_pages(kStages - 1);
 
   // A fragments of the chunk's 16 q rows (rows gid and gid + 8 of this lane), straight from q.
   const int h0 = chunk * kRows;  // first head-in-group of the chunk
@@ -233,7 +258,10 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
     }
     __syncthreads();  // everyone's have; and every warp is done with stage it - 1
     const int next = it + kStages - 1;
-    if (next < n_tiles) issue(next, next % kStages);
+    if (next < n_tiles) {
+      issue(next, next % kStages);
+      if (next + 1 < n_tiles) read_pages(next + 1);  // lands while stage `it` computes
+    }
     if constexpr (!kBulk) cp_async_commit();
     const int stage = it % kStages, wstart = k_begin + it * kStageKeys + warp * kWarpKeys;
     if (wstart < k_end) {
