@@ -23,7 +23,8 @@
 # --quick re-checks kernel changes in one short device call (GQA_CHECK_BUDGET_S default 300): one
 # build, the GPU tests (the mma prefill test without its two longest cases), gqa-generate bf16 at
 # -np 1 and 2, the attention benchmark, gqa-bench's decode section (8K-128K, batch 1 and 16) with
-# the SDPA peer, then memcheck of the kernel tests (not sampling, graph cache, pinned staging) in what is left.
+# the SDPA peer and its prefill section at 8K and 32K (the mma.sync and wgmma attention side by
+# side), then memcheck of the kernel tests (not sampling, graph cache, pinned staging) in what is left.
 #
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
 # decode-step kernels: the decode attention and its merge (gqa-attn-bench) and the other ops of a
@@ -288,7 +289,7 @@ if [ $benching -eq 1 ]; then
   bench_args=(--all --peer-layers "${GQA_BENCH_PEER_LAYERS:-8}")
   if [ "$mode" = quick ]; then
     left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-50} - 30 ))
-    bench_args=(--contexts 8K,32K,128K --no-prefill --peers --runs 20 --step-runs 10)
+    bench_args=(--contexts 8K,32K,128K --prefill 8K,32K --peers --runs 20 --step-runs 10)
   fi
   if [ $built -ne 1 ]; then
     record "gqa-bench --all" SKIP "not built"
@@ -337,17 +338,19 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
     order=()
     for exe in "$build"/tests/cuda_test_*; do
       case "$(basename "$exe")" in
-        cuda_test_cuda_model | cuda_test_attention | cuda_test_attention_prefill_mma) ;;  # model: ctest covers it
+        # model: ctest covers it; the attention tests: last, below
+        cuda_test_cuda_model | cuda_test_attention | cuda_test_attention_prefill_mma | cuda_test_attention_prefill_wgmma) ;;
         *) order+=("$(basename "$exe")") ;;
       esac
     done
-    order+=(cuda_test_attention cuda_test_attention_prefill_mma)
+    order+=(cuda_test_attention cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_mma)
     for name in "${order[@]}"; do
       exe="$build/tests/$name"
       [ -x "$exe" ] || continue
       filter=()
       case "$name" in
         cuda_test_attention_prefill_mma) filter=("--gtest_filter=CudaPrefillMmaCases.*:-$slow_mma") ;;
+        cuda_test_attention_prefill_wgmma) filter=("--gtest_filter=CudaPrefillWgmmaCases.*") ;;
         cuda_test_attention) [ "$mode" = quick ] && filter=("--gtest_filter=CudaAttentionDecodeSplits.*") ;;
         cuda_test_cuda_sampling | cuda_test_graph_cache | cuda_test_pinned_staging) [ "$mode" = quick ] && continue ;;
       esac

@@ -6,6 +6,7 @@
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/attention_prefill_mma.h"
+#include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/check_args.h"
 
 namespace gqa::cuda {
@@ -52,6 +53,8 @@ AttentionDims check_attention_args(const AttentionArgs& a, const char* op) {
 void attention(const AttentionArgs& a, cudaStream_t stream) {
   if (a.one_token_per_seq) {
     attention_decode(a, stream);
+  } else if (prefill_wgmma_enabled() && prefill_wgmma_supported(a) && prefill_wgmma_available()) {
+    attention_prefill_wgmma(a, stream);  // opt-in until verified on a GPU (attention_prefill_wgmma.h)
   } else if (prefill_mma_supported(a)) {
     attention_prefill_mma(a, stream);
   } else {

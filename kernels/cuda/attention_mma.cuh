@@ -1,7 +1,8 @@
 // Warp-level tensor-core pieces for the flash prefill (attention_prefill_mma.cu) and the
 // tensor-core decode (attention_decode_mma.cu): ldmatrix fragment loads, mma.sync m16n8k16
 // (bf16/f16 in, f32 accumulate), the f32 -> 16-bit pair packing that turns a score accumulator
-// into the next mma's A operand, and one warp's online-softmax step over a K/V tile.
+// into the next mma's A operand, and one warp's online-softmax step over a K/V tile (also used by
+// the wgmma prefill, whose accumulators have the same per-warp layout).
 //
 // Fragment layouts (PTX ISA, "Matrix fragments for mma.m16n8k16"), lane = 4 * gid + tig:
 //   A 16x16 (row-major), 4 x b32: a0 = (row gid,     cols 2tig, 2tig+1)   a1 = (row gid + 8, same cols)
@@ -76,34 +77,16 @@ __device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
-// One warp, one tile: its 16 query rows (this lane: rows gid and gid + 8, whose last visible key
-// is limit[0..1]; -1 = none) against keys [start, start + kKeys), K and V rows kRow elements
-// apart in shared memory. S = q K^T (qf: the rows' A fragments, HD / 16 k-steps), mask, scale by
-// scale_log2, online softmax in log2 units (m = running row max, l = this lane's share of the
-// row sum), O = O * alpha + P V (o: HD / 8 C fragments). Keys past the limits must be finite in
-// shared memory (zero-filled): a masked key gets p = 0, and 0 * V must not be NaN.
-template <typename T, int HD, int kKeys, int kRow>
-__device__ __forceinline__ void mma_attend_tile(const T* k_t, const T* v_t, int start, const int (&limit)[2],
-                                                float scale_log2, const uint32_t (&qf)[HD / 16][4],
-                                                float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
-  static_assert(kKeys % 16 == 0 && HD % 16 == 0, "whole 16x16 k-steps");
-  const int lane = threadIdx.x % 32, tig = lane % 4;
-  float s[kKeys / 8][4];
-#pragma unroll
-  for (int nt = 0; nt < kKeys / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-  // S = q K^T. K is [key][dim]: 8x8 tiles of it are B fragments without .trans. Matrices of one
-  // x4 load: (keys +0..7, dims +0..7), (+0..7, +8..15), (+8..15, +0..7), (+8..15, +8..15).
-#pragma unroll
-  for (int kk = 0; kk < HD / 16; ++kk) {
-#pragma unroll
-    for (int np = 0; np < kKeys / 16; ++np) {
-      uint32_t b[4];
-      ldmatrix_x4(b, k_t + (16 * np + (lane >> 4) * 8 + (lane & 7)) * kRow + 16 * kk + ((lane >> 3) & 1) * 8);
-      mma_16816<T>(s[2 * np], qf[kk], b[0], b[1]);
-      mma_16816<T>(s[2 * np + 1], qf[kk], b[2], b[3]);
-    }
-  }
-  // Mask and scale; s[nt][e] is row gid + 8 * (e / 2), key start + 8 nt + 2 tig + e % 2.
+// The online-softmax step of one warp's 16 rows over a tile of kKeys scores s (this lane: rows
+// gid and gid + 8, s[nt][e] = row gid + 8 * (e / 2), key start + 8 nt + 2 tig + e % 2, the C
+// fragment layout of mma.sync and of a wgmma accumulator alike), whose last visible key is
+// limit[0..1] (-1 = none): mask, scale by scale_log2, m = running row max (log2 units), l = this
+// lane's share of the row sum, o (HD / 8 C fragments) rescaled by exp2(m_old - m_new); s is left
+// holding p = exp2(s - m) (0 where masked), ready to be rounded into the A operand of P V.
+template <int HD, int kKeys>
+__device__ __forceinline__ void softmax_tile(float (&s)[kKeys / 8][4], int start, const int (&limit)[2],
+                                             float scale_log2, float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+  const int tig = threadIdx.x % 4;
   float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
   for (int nt = 0; nt < kKeys / 8; ++nt) {
@@ -138,13 +121,51 @@ __device__ __forceinline__ void mma_attend_tile(const T* k_t, const T* v_t, int 
 #pragma unroll
     for (int e = 0; e < 4; ++e) o[dt][e] *= alpha[e >> 1];
   }
-  // O += P V. The C fragments of key n-tiles 2kk, 2kk+1 are the A fragment of keys 16kk..16kk+15.
-  // V is [key][dim] = [k][n]: B fragments through .trans. Matrices of one x4 load:
+}
+
+// The A fragment (16 rows x 16 keys) of keys 16kk..16kk+15 from the p values of softmax_tile: the
+// C fragments of key n-tiles 2kk and 2kk + 1, rounded to T.
+template <typename T, int kKeys>
+__device__ __forceinline__ void p_fragment(const float (&s)[kKeys / 8][4], int kk, uint32_t (&a)[4]) {
+  a[0] = pack2<T>(s[2 * kk][0], s[2 * kk][1]);
+  a[1] = pack2<T>(s[2 * kk][2], s[2 * kk][3]);
+  a[2] = pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+  a[3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+}
+
+// One warp, one tile: its 16 query rows (this lane: rows gid and gid + 8, whose last visible key
+// is limit[0..1]; -1 = none) against keys [start, start + kKeys), K and V rows kRow elements
+// apart in shared memory. S = q K^T (qf: the rows' A fragments, HD / 16 k-steps), then
+// softmax_tile, then O = O * alpha + P V (o: HD / 8 C fragments). Keys past the limits must be
+// finite in shared memory (zero-filled): a masked key gets p = 0, and 0 * V must not be NaN.
+template <typename T, int HD, int kKeys, int kRow>
+__device__ __forceinline__ void mma_attend_tile(const T* k_t, const T* v_t, int start, const int (&limit)[2],
+                                                float scale_log2, const uint32_t (&qf)[HD / 16][4],
+                                                float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+  static_assert(kKeys % 16 == 0 && HD % 16 == 0, "whole 16x16 k-steps");
+  const int lane = threadIdx.x % 32;
+  float s[kKeys / 8][4];
+#pragma unroll
+  for (int nt = 0; nt < kKeys / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+  // S = q K^T. K is [key][dim]: 8x8 tiles of it are B fragments without .trans. Matrices of one
+  // x4 load: (keys +0..7, dims +0..7), (+0..7, +8..15), (+8..15, +0..7), (+8..15, +8..15).
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+#pragma unroll
+    for (int np = 0; np < kKeys / 16; ++np) {
+      uint32_t b[4];
+      ldmatrix_x4(b, k_t + (16 * np + (lane >> 4) * 8 + (lane & 7)) * kRow + 16 * kk + ((lane >> 3) & 1) * 8);
+      mma_16816<T>(s[2 * np], qf[kk], b[0], b[1]);
+      mma_16816<T>(s[2 * np + 1], qf[kk], b[2], b[3]);
+    }
+  }
+  softmax_tile<HD, kKeys>(s, start, limit, scale_log2, o, m, l);
+  // O += P V. V is [key][dim] = [k][n]: B fragments through .trans. Matrices of one x4 load:
   // (keys +0..7, dims +0..7), (+8..15, +0..7), (+0..7, +8..15), (+8..15, +8..15).
 #pragma unroll
   for (int kk = 0; kk < kKeys / 16; ++kk) {
-    const uint32_t a[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]), pack2<T>(s[2 * kk][2], s[2 * kk][3]),
-                           pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+    uint32_t a[4];
+    p_fragment<T, kKeys>(s, kk, a);
 #pragma unroll
     for (int dp = 0; dp < HD / 16; ++dp) {
       uint32_t b[4];

@@ -1,7 +1,6 @@
 // Flash-attention-2 style causal prefill on tensor cores (see attention_prefill_mma.h).
 //
-// Rows: for KV head g, packed row R = token * group + i stands for query head g * group + i of
-// that token (its q row is contiguous in q: [n, hq, hd] holds a group's heads side by side).
+// Rows: packed (token, head-in-group) rows, passes and the output as in attention_prefill_rows.cuh.
 // Block: 8 warps x 16 rows = 128 packed rows; 1-D grid of hkv * ceil(n * group / 128) blocks, the KV
 // head fastest and the last row tile (longest causal range) first: the heaviest blocks start first.
 // Like attention_prefill, a block serves its rows one sequence at a time ("passes"; usually
@@ -22,13 +21,13 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <climits>
 #include <cmath>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/attention_prefill_mma.h"
+#include "kernels/cuda/attention_prefill_rows.cuh"
 #include "kernels/cuda/cuda_check.h"
 
 namespace gqa::cuda {
@@ -45,9 +44,8 @@ constexpr int kBlockM = 16 * kWarps;  // packed (token, head) rows per block
 constexpr int kBlockN = 64;           // keys per tile
 static_assert(kBlockM == 2 * kBlockN, "the q tile is staged in the two K stages");
 
-struct MmaParams : PagedParams {
-  int rows;  // n * group packed rows per KV head
-};
+using MmaParams = PrefillParams;
+using MmaRowInfo = PrefillRowInfo<kBlockM>;
 
 // Shared memory: K stages 0 and 1, then V stages 0 and 1, each [kBlockN][kRow] of T; q is staged
 // in K stages 0 and 1 before the first K tile. Rows are padded by 16 bytes: a row is 144 (hd 64) or
@@ -64,28 +62,6 @@ struct MmaSmem {
   static_assert(kBlockN * kChunks % kThreads == 0 && kBlockM * kChunks % kThreads == 0, "whole 16-byte copies per thread");
   static_assert((kRow * sizeof(T)) % 16 == 0 && (kRow * sizeof(T) / 16) % 2 == 1, "odd 16-byte row stride");
 };
-
-// Per-row bookkeeping in shared memory: seq = sequence (-1 invalid token, -2 no row),
-// pos = the token's position, done = handled by an earlier pass (or nothing to do).
-struct MmaRowInfo {
-  int seq[kBlockM];
-  int pos[kBlockM];
-  int done[kBlockM];
-  int pass_seq, pass_end;
-  int pass_bad_key;  // smallest key of the pass whose block table entry is outside the cache
-};
-
-__device__ void init_rows(const MmaParams& p, int row0, MmaRowInfo& ri) {
-  if (threadIdx.x >= kBlockM) return;
-  const int r = row0 + static_cast<int>(threadIdx.x);
-  init_pass_row(p, ri, threadIdx.x, r < p.rows, r / p.group);
-}
-
-// Thread 0: the next pass = the first unfinished row's sequence and the keys its rows need.
-__device__ void pick_pass(MmaRowInfo& ri) {
-  pick_next_pass<kBlockM>(ri);
-  ri.pass_bad_key = INT_MAX;
-}
 
 // q rows [row0, row0 + kBlockM) of KV head g into dst ([kBlockM][kRow]); rows past the end are zeros.
 template <typename T, int HD>
@@ -132,27 +108,6 @@ __device__ void load_kv_tile(const MmaParams& p, const int32_t* table, int g, in
   }
 }
 
-// out = O / l for this lane's two rows (NaN for an invalid token or one whose keys hit a bad page).
-template <typename T, int HD>
-__device__ __forceinline__ void store_rows(const MmaParams& p, const MmaRowInfo& ri, int g, int row0,
-                                           const float (&o)[HD / 8][4], const float (&l)[2], const bool (&bad)[2]) {
-  const int lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float l_row = group_sum<4>(l[r]);  // all lanes, before any of them leaves
-    const int rr = static_cast<int>(threadIdx.x / 32) * 16 + gid + 8 * r, row = row0 + rr;
-    if (ri.seq[rr] == -2) continue;  // past the last row
-    const bool poisoned = ri.seq[rr] == -1 || bad[r];
-    const float inv = 1.0f / l_row;
-    T* out = static_cast<T*>(p.out) + (size_t(row / p.group) * p.hq + size_t(g) * p.group + row % p.group) * HD;
-#pragma unroll
-    for (int dt = 0; dt < HD / 8; ++dt) {
-      const float v0 = poisoned ? NAN : o[dt][2 * r] * inv, v1 = poisoned ? NAN : o[dt][2 * r + 1] * inv;
-      *reinterpret_cast<uint32_t*>(out + 8 * dt + 2 * tig) = pack2<T>(v0, v1);
-    }
-  }
-}
-
 template <typename T, int HD>
 __global__ void __launch_bounds__(kThreads, 1) prefill_mma_kernel(const MmaParams p) {
   using S = MmaSmem<T, HD>;
@@ -163,7 +118,6 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_mma_kernel(const MmaParam
   const int g = static_cast<int>(blockIdx.x % p.hkv);
   const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int my_rows[2] = {warp * 16 + lane / 4, warp * 16 + lane / 4 + 8};
 
   init_rows(p, row0, ri);
   load_q_tile<T, HD>(p, g, row0, k_s);
@@ -188,13 +142,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_mma_kernel(const MmaParam
     const int seq = ri.pass_seq, end = ri.pass_end;
     if (seq < 0) break;
     int limit[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      limit[r] = ri.seq[my_rows[r]] == seq && !ri.done[my_rows[r]] ? ri.pos[my_rows[r]] : -1;
-    }
-    int warp_limit = max(limit[0], limit[1]);  // the last key any row of this warp sees in the pass
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) warp_limit = max(warp_limit, __shfl_xor_sync(0xffffffffu, warp_limit, off));
+    const int warp_limit = pass_limits(ri, seq, limit);  // the last key any row of this warp sees in the pass
     const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;
     const int n_tiles = (end + kBlockN - 1) / kBlockN;
     load_kv_tile<T, HD>(p, table, g, 0, end, k_s, v_s, &ri.pass_bad_key);
@@ -214,13 +162,9 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_mma_kernel(const MmaParam
       }
       __syncthreads();  // stage i is read before the load of tile i + 2 overwrites it
     }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) bad[r] = bad[r] || (limit[r] >= 0 && limit[r] >= ri.pass_bad_key);
-    if (threadIdx.x == 0) {
-      for (int r = 0; r < kBlockM; ++r) ri.done[r] = ri.done[r] || ri.seq[r] == seq;
-    }
+    finish_pass(ri, seq, limit, bad);
   }
-  store_rows<T, HD>(p, ri, g, row0, o, l, bad);
+  store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
 }
 
 template <typename T, int HD>

@@ -1,0 +1,105 @@
+// The packed-row bookkeeping both tensor-core prefill kernels share (attention_prefill_mma.cu,
+// mma.sync; attention_prefill_wgmma.cu, wgmma). Included only by those two files.
+//
+// Rows: for KV head g, packed row R = token * group + i stands for query head g * group + i of
+// that token (its q row is contiguous in q: [n, hq, hd] holds a group's heads side by side).
+// A block of kRows packed rows serves them one sequence at a time ("passes"; usually one): for
+// the sequence of the first unfinished row it streams keys [0, max position + 1 of that
+// sequence's rows). Warp w holds rows 16w..16w+15 in the mma C layout (this lane: rows
+// 16w + gid and 16w + gid + 8), as mma.sync warps and wgmma warpgroups both leave them.
+#pragma once
+
+#include <climits>
+#include <cmath>
+
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_mma.cuh"
+
+namespace gqa::cuda::attn {
+
+struct PrefillParams : PagedParams {
+  int rows;  // n * group packed rows per KV head
+};
+
+// Per-row bookkeeping in shared memory: seq = sequence (-1 invalid token, -2 no row),
+// pos = the token's position, done = handled by an earlier pass (or nothing to do).
+template <int kRows>
+struct PrefillRowInfo {
+  int seq[kRows];
+  int pos[kRows];
+  int done[kRows];
+  int pass_seq, pass_end;
+  int pass_bad_key;  // smallest key of the pass whose block table entry is outside the cache
+};
+
+// Threads 0..kRows-1: the rows [row0, row0 + kRows) of the block.
+template <int kRows>
+__device__ void init_rows(const PrefillParams& p, int row0, PrefillRowInfo<kRows>& ri) {
+  if (threadIdx.x >= kRows) return;
+  const int r = row0 + static_cast<int>(threadIdx.x);
+  init_pass_row(p, ri, threadIdx.x, r < p.rows, r / p.group);
+}
+
+// Thread 0: the next pass = the first unfinished row's sequence and the keys its rows need.
+template <int kRows>
+__device__ void pick_pass(PrefillRowInfo<kRows>& ri) {
+  pick_next_pass<kRows>(ri);
+  ri.pass_bad_key = INT_MAX;
+}
+
+// This lane's two rows (block rows 16 * warp + gid, + 8).
+__device__ __forceinline__ void lane_rows(int (&rows)[2]) {
+  const int warp = threadIdx.x / 32, gid = (threadIdx.x % 32) / 4;
+  rows[0] = warp * 16 + gid;
+  rows[1] = rows[0] + 8;
+}
+
+// The last key each of this lane's rows sees in the pass of `seq` (-1: the row is not in it), and
+// the largest over the warp (returned).
+template <int kRows>
+__device__ __forceinline__ int pass_limits(const PrefillRowInfo<kRows>& ri, int seq, int (&limit)[2]) {
+  int rows[2];
+  lane_rows(rows);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) limit[r] = ri.seq[rows[r]] == seq && !ri.done[rows[r]] ? ri.pos[rows[r]] : -1;
+  int warp_limit = max(limit[0], limit[1]);
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) warp_limit = max(warp_limit, __shfl_xor_sync(0xffffffffu, warp_limit, off));
+  return warp_limit;
+}
+
+// After a pass of `seq`: this lane's rows that reached a bad key are poisoned; thread 0 marks the
+// pass's rows done. (The caller synchronises before the next pick_pass.)
+template <int kRows>
+__device__ __forceinline__ void finish_pass(PrefillRowInfo<kRows>& ri, int seq, const int (&limit)[2], bool (&bad)[2]) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) bad[r] = bad[r] || (limit[r] >= 0 && limit[r] >= ri.pass_bad_key);
+  if (threadIdx.x == 0) {
+    for (int r = 0; r < kRows; ++r) ri.done[r] = ri.done[r] || ri.seq[r] == seq;
+  }
+}
+
+// out = O / l for this lane's two rows (NaN for an invalid token or one whose keys hit a bad page).
+template <typename T, int HD, int kRows>
+__device__ __forceinline__ void store_rows(const PrefillParams& p, const PrefillRowInfo<kRows>& ri, int g, int row0,
+                                           const float (&o)[HD / 8][4], const float (&l)[2], const bool (&bad)[2]) {
+  const int tig = threadIdx.x % 4;
+  int rows[2];
+  lane_rows(rows);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float l_row = group_sum<4>(l[r]);  // all lanes, before any of them leaves
+    const int rr = rows[r], row = row0 + rr;
+    if (ri.seq[rr] == -2) continue;  // past the last row
+    const bool poisoned = ri.seq[rr] == -1 || bad[r];
+    const float inv = 1.0f / l_row;
+    T* out = static_cast<T*>(p.out) + (size_t(row / p.group) * p.hq + size_t(g) * p.group + row % p.group) * HD;
+#pragma unroll
+    for (int dt = 0; dt < HD / 8; ++dt) {
+      const float v0 = poisoned ? NAN : o[dt][2 * r] * inv, v1 = poisoned ? NAN : o[dt][2 * r + 1] * inv;
+      *reinterpret_cast<uint32_t*>(out + 8 * dt + 2 * tig) = pack2<T>(v0, v1);
+    }
+  }
+}
+
+}  // namespace gqa::cuda::attn

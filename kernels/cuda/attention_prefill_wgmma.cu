@@ -1,0 +1,307 @@
+// Causal flash prefill on Hopper warpgroup MMA (see attention_prefill_wgmma.h).
+//
+// Rows, passes, causal tile skipping and the output as in attention_prefill_rows.cuh and the
+// mma.sync kernel (attention_prefill_mma.cu). Block: 2 warpgroups = 256 threads = 128 packed rows
+// (warpgroup w: rows 64w..64w+63, its warp i rows 64w + 16i..); 1-D grid of hkv * ceil(rows / 128)
+// blocks, the KV head fastest and the heaviest row tile first.
+//   smem   q [128][hd] (loaded once) and two stages of K and V tiles [128 keys][hd], all in the
+//          no-swizzle core-matrix layout of wgmma.cuh: the 16-byte chunk (row r, dims 8j..8j+7) at
+//          byte (r / 8) * hd * 16 + j * 128 + (r % 8) * 16. Chunk number c = (r / 8) * hd + 8j + r % 8
+//          therefore lands at byte 16c: a warp's cp.async writes are contiguous, and its 32
+//          copies read 64 contiguous bytes (two whole sectors) of each of 8 rows.
+//   QK     S (64 x 128 per warpgroup, f32) = q K^T: hd / 16 wgmma m64n128k16 with q and K both
+//          K-major in shared memory (LBO 128 bytes = the next 8 dims, SBO hd * 16 = the next 8 rows)
+//   soft   softmax_tile (attention_mma.cuh), each warp on its 16 rows, as in the mma.sync kernel
+//   PV     O (64 x hd, f32) += P V: 8 wgmma m64n{hd}k16, A = P rounded to bf16/f16 in registers
+//          (p_fragment), B = the V tile read N-major (LBO hd * 16 = the next 8 keys, SBO 128 = the
+//          next 8 dims): the same bytes as K, seen transposed
+//   sync   every thread: cp.async wait, fence.proxy.async (its copies visible to wgmma's async
+//          proxy), __syncthreads; each wgmma batch is fenced, committed and waited for (wait_group
+//          0) before its accumulators are read. A warpgroup skips a tile's math only when none of
+//          its 64 rows sees a key of it (wgmma is warpgroup-collective).
+// Not yet: TMA loads, warp specialisation (a producer warp), softmax/MMA overlap across
+// warpgroups (FlashAttention-3's ping-pong), swizzled layouts.
+#include "kernels/cuda/attention_prefill_wgmma.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_mma.cuh"
+#include "kernels/cuda/attention_prefill_rows.cuh"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/wgmma.cuh"
+
+namespace gqa::cuda {
+namespace {
+
+using namespace attn;
+
+constexpr const char* kOp = "cuda attention (prefill, wgmma)";
+constexpr int kWarpGroups = 2;
+constexpr int kThreads = 128 * kWarpGroups;
+constexpr int kWarps = kThreads / 32;
+constexpr int kBlockM = 64 * kWarpGroups;  // packed (token, head) rows per block
+constexpr int kBlockN = 128;               // keys per tile = the N of the QK wgmma
+
+template <typename T, int HD>
+struct WgSmem {
+  static constexpr uint32_t kCoreBytes = 128;      // one core matrix: 8 rows x 16 bytes
+  static constexpr uint32_t kGroupBytes = HD * 16;  // 8 whole rows of a [rows][HD] tile
+  static constexpr int kQChunks = kBlockM * HD / 8;
+  static constexpr int kTileChunks = kBlockN * HD / 8;
+  static constexpr size_t kQBytes = size_t(kBlockM) * HD * sizeof(T);
+  static constexpr size_t kTileBytes = size_t(kBlockN) * HD * sizeof(T);
+  static constexpr size_t kBytes = kQBytes + 4 * kTileBytes;  // q, K stages 0-1, V stages 0-1
+  static_assert(sizeof(T) == 2 && (HD == 64 || HD == 128), "16-bit types, head_dim 64 or 128");
+  static_assert(kQChunks % kThreads == 0 && kTileChunks % kThreads == 0, "whole 16-byte copies per thread");
+};
+
+// Row and first column of 16-byte chunk number c of a [rows][HD] tile in the core-matrix layout
+// (where the chunk lives at byte 16c).
+template <int HD>
+__device__ __forceinline__ void chunk_coords(int c, int& row, int& col) {
+  row = (c / HD) * 8 + c % 8;
+  col = ((c / 8) % (HD / 8)) * 8;
+}
+
+// q rows [row0, row0 + kBlockM) of KV head g into dst; rows past the end are zeros.
+template <typename T, int HD>
+__device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned char* dst) {
+  using S = WgSmem<T, HD>;
+  const T* q = static_cast<const T*>(p.q);
+#pragma unroll
+  for (int i = 0; i < S::kQChunks / kThreads; ++i) {
+    const int c = threadIdx.x + i * kThreads;
+    int r, e;
+    chunk_coords<HD>(c, r, e);
+    const int row = row0 + r;
+    const bool in = row < p.rows;
+    size_t off = 0;
+    if (in) off = (size_t(row / p.group) * p.hq + size_t(g) * p.group + row % p.group) * HD + e;
+    cp_async_16(dst + 16 * c, q + off, in);
+  }
+}
+
+// Issues the copies of keys [start, start + kBlockN) of KV head g into one K and one V tile.
+// Keys >= end, and keys whose block table entry is outside the cache, are zero-filled (so a
+// masked key can never bring a NaN into P V); the latter are recorded in *bad_key.
+template <typename T, int HD>
+__device__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
+                             unsigned char* k_dst, unsigned char* v_dst, int* bad_key) {
+  using S = WgSmem<T, HD>;
+  const T* k_cache = static_cast<const T*>(p.k_cache);
+  const T* v_cache = static_cast<const T*>(p.v_cache);
+#pragma unroll
+  for (int i = 0; i < S::kTileChunks / kThreads; ++i) {
+    const int c = threadIdx.x + i * kThreads;
+    int j, e;
+    chunk_coords<HD>(c, j, e);
+    const int key = start + j;
+    bool in = key < end;
+    size_t off = 0;
+    if (in) {
+      const int page = table[key / p.block_size];
+      if (page < 0 || page >= p.num_blocks) {
+        atomicMin(bad_key, key);
+        in = false;
+      } else {
+        off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
+      }
+    }
+    cp_async_16(k_dst + 16 * c, k_cache + off, in);
+    cp_async_16(v_dst + 16 * c, v_cache + off, in);
+  }
+}
+
+// One warpgroup, one tile: its 64 q rows (q_wg) against keys [start, start + kBlockN) (k_t, v_t),
+// this lane's rows seeing keys up to limit[0..1]; updates o, m, l as mma_attend_tile does.
+template <typename T, int HD>
+__device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, const unsigned char* k_t,
+                                                  const unsigned char* v_t, int start, const int (&limit)[2],
+                                                  float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
+                                                  float (&l)[2]) {
+  using S = WgSmem<T, HD>;
+  float s[kBlockN / 8][4];
+#pragma unroll
+  for (int nt = 0; nt < kBlockN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+  const uint64_t q_desc = wg::smem_desc(q_wg, S::kCoreBytes, S::kGroupBytes);
+  const uint64_t k_desc = wg::smem_desc(k_t, S::kCoreBytes, S::kGroupBytes);
+  wg::fence_operands(s);
+  wg::fence();
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    const uint64_t step = (2 * kk * S::kCoreBytes) >> 4;  // dims 16kk..: two core matrices on
+    wg::mma_ss<T, kBlockN>(s, q_desc + step, k_desc + step, kk > 0 ? 1 : 0);
+  }
+  wg::commit();
+  wg::wait<0>();
+  wg::fence_operands(s);
+
+  softmax_tile<HD, kBlockN>(s, start, limit, scale_log2, o, m, l);
+
+  uint32_t pa[kBlockN / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < kBlockN / 16; ++kk) p_fragment<T, kBlockN>(s, kk, pa[kk]);
+  const uint64_t v_desc = wg::smem_desc(v_t, S::kGroupBytes, S::kCoreBytes);  // N-major view of [key][dim]
+  wg::fence_operands(o);
+  wg::fence();
+#pragma unroll
+  for (int kk = 0; kk < kBlockN / 16; ++kk) {
+    const uint64_t step = (2 * kk * S::kGroupBytes) >> 4;  // keys 16kk..: two 8-row groups on
+    wg::mma_rs_tb<T, HD>(o, pa[kk], v_desc + step);
+  }
+  wg::commit();
+  wg::wait<0>();
+  wg::fence_operands(o);
+#pragma unroll
+  for (int kk = 0; kk < kBlockN / 16; ++kk) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) asm volatile("" : "+r"(pa[kk][e])::"memory");  // A is read until the wait
+  }
+}
+
+template <typename T, int HD>
+__global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const PrefillParams p) {
+  using S = WgSmem<T, HD>;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  __shared__ PrefillRowInfo<kBlockM> ri;
+  __shared__ int warp_limits[kWarps];
+  unsigned char* q_s = smem_raw;
+  unsigned char* k_s = smem_raw + S::kQBytes;  // [2] tiles
+  unsigned char* v_s = k_s + 2 * S::kTileBytes;  // [2] tiles
+  const int g = static_cast<int>(blockIdx.x % p.hkv);
+  const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
+  const int warp = threadIdx.x / 32, group = warp / 4;
+
+  init_rows(p, row0, ri);
+  load_q_tile<T, HD>(p, g, row0, q_s);
+  cp_async_commit();
+  cp_async_wait<0>();
+  wg::fence_proxy_async();
+  const unsigned char* q_wg = q_s + size_t(group) * 8 * S::kGroupBytes;  // the warpgroup's 64 rows
+
+  float o[HD / 8][4];
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  bool bad[2] = {false, false};
+  for (;;) {
+    __syncthreads();  // row info and q written / previous pass finished
+    if (threadIdx.x == 0) pick_pass(ri);
+    __syncthreads();
+    const int seq = ri.pass_seq, end = ri.pass_end;
+    if (seq < 0) break;
+    int limit[2];
+    const int wl = pass_limits(ri, seq, limit);
+    if (threadIdx.x % 32 == 0) warp_limits[warp] = wl;
+    __syncthreads();
+    int group_limit = warp_limits[4 * group];  // the last key any row of this warpgroup sees
+#pragma unroll
+    for (int w = 1; w < 4; ++w) group_limit = max(group_limit, warp_limits[4 * group + w]);
+    const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;
+    const int n_tiles = (end + kBlockN - 1) / kBlockN;
+    load_kv_tile<T, HD>(p, table, g, 0, end, k_s, v_s, &ri.pass_bad_key);
+    cp_async_commit();
+    for (int i = 0; i < n_tiles; ++i) {
+      const int stage = i & 1, next = stage ^ 1;
+      if (i + 1 < n_tiles) {
+        load_kv_tile<T, HD>(p, table, g, (i + 1) * kBlockN, end, k_s + next * S::kTileBytes,
+                            v_s + next * S::kTileBytes, &ri.pass_bad_key);
+      }
+      cp_async_commit();  // possibly empty: keeps "all but the newest group" = tile i
+      cp_async_wait<1>();
+      wg::fence_proxy_async();
+      __syncthreads();
+      if (i * kBlockN <= group_limit) {
+        wgmma_attend_tile<T, HD>(q_wg, k_s + stage * S::kTileBytes, v_s + stage * S::kTileBytes, i * kBlockN, limit,
+                                 p.scale_log2, o, m, l);
+      }
+      __syncthreads();  // stage i is read before the load of tile i + 2 overwrites it
+    }
+    finish_pass(ri, seq, limit, bad);
+  }
+  store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
+}
+
+// 1 where the device runs sm_90a code of this build (wgmma compiled in), else 0.
+__global__ void probe_kernel(int* out) { *out = wg::kCompiled ? 1 : 0; }
+
+template <typename T, int HD>
+void launch(const PrefillParams& p, cudaStream_t stream) {
+  constexpr size_t kBytes = WgSmem<T, HD>::kBytes;
+  allow_dynamic_smem(prefill_wgmma_kernel<T, HD>, kBytes);
+  const int64_t blocks = int64_t(p.hkv) * ((p.rows + kBlockM - 1) / kBlockM);
+  GQA_CHECK(blocks <= INT32_MAX, kOp << ": " << blocks << " blocks exceed the grid");
+  prefill_wgmma_kernel<T, HD><<<static_cast<unsigned>(blocks), kThreads, kBytes, stream>>>(p);
+  GQA_CUDA_LAUNCH_CHECK("attention prefill_wgmma_kernel");
+}
+
+std::atomic<bool>& enabled_flag() {
+  static std::atomic<bool> flag{env_switch("GQA_PREFILL_WGMMA", false)};  // off unless GQA_PREFILL_WGMMA=1
+  return flag;
+}
+
+}  // namespace
+
+bool prefill_wgmma_enabled() { return enabled_flag().load(std::memory_order_relaxed); }
+void set_prefill_wgmma(bool on) { enabled_flag().store(on, std::memory_order_relaxed); }
+
+bool prefill_wgmma_available() {
+  static std::mutex mu;
+  static std::map<int, bool> cached;  // device -> available
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mu);
+  if (const auto it = cached.find(device); it != cached.end()) return it->second;
+  int major = 0, minor = 0;
+  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  bool ok = false;
+  if (major == 9 && minor == 0) {
+    int* flag = nullptr;
+    GQA_CUDA_CHECK(cudaMalloc(&flag, sizeof(int)));
+    int host = 0;
+    probe_kernel<<<1, 1>>>(flag);
+    const cudaError_t launched = cudaGetLastError();
+    const cudaError_t copied = launched == cudaSuccess ? cudaMemcpy(&host, flag, sizeof(int), cudaMemcpyDeviceToHost)
+                                                       : launched;
+    GQA_CUDA_CHECK(cudaFree(flag));
+    GQA_CUDA_CHECK(copied);
+    ok = host == 1;
+  }
+  cached[device] = ok;
+  return ok;
+}
+
+bool prefill_wgmma_supported(const AttentionArgs& a) {
+  const DType dt = a.q.dtype();
+  return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
+}
+
+void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
+  const AttentionDims d = check_attention_args(a, kOp);
+  GQA_CHECK(prefill_wgmma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
+                                            << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
+  if (d.n == 0) return;
+  GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
+                                              "sm_90a code");
+  PrefillParams p{};
+  p.set_operands(a, d);
+  p.rows = static_cast<int>(d.n * d.group());  // <= n * hq, checked to fit int32
+  if (a.q.dtype() == DType::kBF16) {
+    if (d.hd == 64) launch<__nv_bfloat16, 64>(p, stream);
+    else launch<__nv_bfloat16, 128>(p, stream);
+  } else {
+    if (d.hd == 64) launch<__half, 64>(p, stream);
+    else launch<__half, 128>(p, stream);
+  }
+}
+
+}  // namespace gqa::cuda

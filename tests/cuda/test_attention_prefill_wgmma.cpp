@@ -1,0 +1,190 @@
+// The wgmma flash prefill (kernels/cuda/attention_prefill_wgmma.h) against the CPU twin on random
+// paged batches (tests/cuda/attention_test_batch.h): relative error ||out - ref|| / ||ref|| < 1e-2
+// in bf16 and f16, outputs poisoned with NaN bytes first, NaN never passes. Prompt lengths at the
+// edges of its 128-key tiles and 128-row blocks (1, 63, 64, 65, 127, 128, 129, 255, 256, 257, 777),
+// chunked prefill after cached context, interleaved sequences, groups that do not divide the
+// block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32, bad device data (NaN for exactly
+// the tokens it touches), out aliasing q, and the dispatcher's opt-in switch.
+// Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_prefill_wgmma.h"
+#include "kernels/cuda/device_info.h"
+#include "tests/cuda/attention_test_batch.h"
+
+namespace gqa {
+namespace {
+
+using attn_test::Batch;
+using attn_test::Heads;
+using attn_test::make_batch;
+using attn_test::reference;
+using attn_test::rel_error;
+using attn_test::SeqSpec;
+
+constexpr double kTol = 1e-2;
+
+// Why the kernel cannot run here, or "" when it can.
+std::string skip_reason() {
+  if (cuda::device_count() == 0) return "no CUDA device";
+  if (!cuda::prefill_wgmma_available()) return "not a compute capability 9.0 device (the wgmma prefill is sm_90a code)";
+  return "";
+}
+
+#define GQA_SKIP_WITHOUT_WGMMA()                                   \
+  do {                                                             \
+    const std::string why = skip_reason();                         \
+    if (!why.empty()) GTEST_SKIP() << why;                         \
+  } while (0)
+
+std::vector<float> run_wgmma(const Batch& b, bool out_aliases_q = false) {
+  attn_test::DeviceBatch d(b);
+  AttentionArgs a = d.args(b, out_aliases_q);
+  cuda::attention_prefill_wgmma(a, nullptr);
+  return attn_test::download(a.out);
+}
+
+class CudaPrefillWgmma : public ::testing::TestWithParam<std::tuple<DType, Heads, int64_t, int64_t>> {};
+
+// Fresh prompts whose lengths sit on and around the tile (128 keys) and block (128 rows) edges.
+TEST_P(CudaPrefillWgmma, PromptLengths) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  const auto [dt, heads, hd, bs] = GetParam();
+  const std::vector<SeqSpec> lengths = {{0, 1},   {0, 63},  {0, 64},  {0, 65},  {0, 127}, {0, 128},
+                                        {0, 129}, {0, 255}, {0, 256}, {0, 257}, {0, 777}};
+  Batch b = make_batch(dt, heads, hd, bs, lengths, 51);
+  EXPECT_LT(rel_error(run_wgmma(b), reference(b)), kTol);
+}
+
+// Chunks after cached context, starting inside and on the edges of tiles and cache blocks.
+TEST_P(CudaPrefillWgmma, ChunkedPrefill) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  const auto [dt, heads, hd, bs] = GetParam();
+  Batch b = make_batch(dt, heads, hd, bs, {{1000, 300}, {128, 128}, {5, 7}, {2047, 1}, {127, 33}}, 52);
+  EXPECT_LT(rel_error(run_wgmma(b), reference(b)), kTol);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllShapes, CudaPrefillWgmma,
+                         ::testing::Combine(::testing::Values(DType::kBF16, DType::kF16),
+                                            ::testing::Values(Heads{8, 8}, Heads{8, 2}, Heads{64, 8}, Heads{8, 1}),
+                                            ::testing::Values<int64_t>(64, 128),
+                                            ::testing::Values<int64_t>(16, 32)));
+
+// Several sequences per block (one pass each) and groups that straddle blocks (7, 3) or exceed
+// one (96 heads of one KV head), in order and shuffled.
+TEST(CudaPrefillWgmmaCases, InterleavedSequencesAndIrregularGroups) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  for (int64_t hd : {64, 128}) {
+    for (Heads h : {Heads{8, 8}, Heads{8, 1}, Heads{28, 4}, Heads{12, 4}, Heads{96, 1}}) {
+      for (bool shuffle : {false, true}) {
+        Batch b = make_batch(DType::kBF16, h, hd, 16, {{0, 40}, {17, 60}, {3, 5}, {0, 1}, {100, 70}}, 53, shuffle);
+        EXPECT_LT(rel_error(run_wgmma(b), reference(b)), kTol)
+            << "hd " << hd << " " << h.hq << "/" << h.hkv << " shuffled " << shuffle;
+      }
+    }
+  }
+}
+
+TEST(CudaPrefillWgmmaCases, LongerPromptAndDecodeShapedBatch) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  Batch p = make_batch(DType::kBF16, {8, 1}, 128, 16, {{0, 1500}, {0, 3}}, 54);
+  EXPECT_LT(rel_error(run_wgmma(p), reference(p)), kTol) << "1500-token prompt";
+  Batch d = make_batch(DType::kF16, {64, 8}, 64, 16, {{0, 1}, {16, 1}, {999, 1}, {64, 1}, {4000, 1}}, 55);
+  EXPECT_LT(rel_error(run_wgmma(d), reference(d)), kTol) << "one token per sequence";
+}
+
+TEST(CudaPrefillWgmmaCases, OutMayAliasQ) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  for (int64_t hd : {64, 128}) {
+    Batch b = make_batch(DType::kBF16, {8, 2}, hd, 32, {{0, 100}, {30, 50}}, 56);
+    EXPECT_LT(rel_error(run_wgmma(b, true), reference(b)), kTol) << "hd " << hd;
+  }
+}
+
+// A block table entry outside the cache poisons exactly the tokens whose keys reach it; a token
+// with an out-of-range sequence index is poisoned; every other token is unaffected.
+TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  for (int64_t hd : {64, 128}) {
+    Batch b = make_batch(DType::kBF16, {8, 2}, hd, 16, {{0, 200}, {20, 30}}, 57);
+    const std::vector<float> ref = reference(b);
+    b.tables[0 * b.max_blocks + 9] = static_cast<int32_t>(b.num_blocks);  // sequence 0, keys 144..159
+    b.token_seq[210] = static_cast<int32_t>(b.n_seqs());                   // a token of sequence 1
+    const std::vector<float> out = run_wgmma(b);
+    for (int64_t t = 0; t < b.n; ++t) {
+      const std::vector<float> o = attn_test::token_rows(out, b, t);
+      const bool poisoned = (b.token_seq[t] == 0 && b.positions[t] >= 144) || t == 210;
+      if (poisoned) {
+        EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); }))
+            << "hd " << hd << " token " << t;
+      } else {
+        EXPECT_LT(rel_error(o, attn_test::token_rows(ref, b, t)), kTol) << "hd " << hd << " token " << t;
+      }
+    }
+  }
+}
+
+// cuda::attention takes the wgmma path only when switched on, and gives the same answer either way.
+TEST(CudaPrefillWgmmaCases, DispatcherOptIn) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  const bool was = cuda::prefill_wgmma_enabled();
+  Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, {{0, 300}, {200, 64}}, 58);
+  const std::vector<float> ref = reference(b);
+  for (bool on : {false, true}) {
+    cuda::set_prefill_wgmma(on);
+    attn_test::DeviceBatch d(b);
+    AttentionArgs a = d.args(b, false);
+    a.one_token_per_seq = false;
+    cuda::attention(a, nullptr);
+    EXPECT_LT(rel_error(attn_test::download(a.out), ref), kTol) << "wgmma " << on;
+  }
+  cuda::set_prefill_wgmma(was);
+}
+
+// ---- host side (no GPU needed: nothing is launched) ----
+
+TEST(CudaPrefillWgmmaArgs, SupportsBf16F16AtHeadDims64And128Only) {
+  alignas(16) static char dummy[16];
+  auto args = [&](DType dt, int64_t hd) {
+    auto dev = [](DType t, Shape s) { return Tensor::view(dummy, t, std::move(s), Device::kCuda); };
+    AttentionArgs a;
+    a.q = dev(dt, {2, 8, hd});
+    a.k_cache = dev(dt, {4, 16, 2, hd});
+    a.v_cache = dev(dt, {4, 16, 2, hd});
+    a.block_tables = dev(DType::kI32, {2, 2});
+    a.token_seq = dev(DType::kI32, {2});
+    a.positions = dev(DType::kI32, {2});
+    a.out = dev(dt, {2, 8, hd});
+    a.max_context = 20;
+    a.scale = 0.1f;
+    return a;
+  };
+  for (DType dt : {DType::kBF16, DType::kF16}) {
+    for (int64_t hd : {64, 128}) EXPECT_TRUE(cuda::prefill_wgmma_supported(args(dt, hd))) << hd;
+    for (int64_t hd : {16, 32}) {
+      EXPECT_FALSE(cuda::prefill_wgmma_supported(args(dt, hd))) << hd;
+      EXPECT_THROW(cuda::attention_prefill_wgmma(args(dt, hd), nullptr), Error) << hd;
+    }
+  }
+  EXPECT_FALSE(cuda::prefill_wgmma_supported(args(DType::kF32, 128)));
+  EXPECT_THROW(cuda::attention_prefill_wgmma(args(DType::kF32, 128), nullptr), Error);
+}
+
+TEST(CudaPrefillWgmmaArgs, OffUnlessSwitchedOn) {
+  const bool was = cuda::prefill_wgmma_enabled();
+  cuda::set_prefill_wgmma(true);
+  EXPECT_TRUE(cuda::prefill_wgmma_enabled());
+  cuda::set_prefill_wgmma(false);
+  EXPECT_FALSE(cuda::prefill_wgmma_enabled());
+  cuda::set_prefill_wgmma(was);
+}
+
+}  // namespace
+}  // namespace gqa
