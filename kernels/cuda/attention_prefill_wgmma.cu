@@ -63,14 +63,6 @@ struct WgSmem {
   static_assert(kQChunks % kThreads == 0 && kTileChunks % kThreads == 0, "whole 16-byte copies per thread");
 };
 
-// Row and first column of 16-byte chunk number c of a [rows][HD] tile in the core-matrix layout
-// (where the chunk lives at byte 16c).
-template <int HD>
-__device__ __forceinline__ void chunk_coords(int c, int& row, int& col) {
-  row = (c / HD) * 8 + c % 8;
-  col = ((c / 8) % (HD / 8)) * 8;
-}
-
 // q rows [row0, row0 + kBlockM) of KV head g into dst; rows past the end are zeros.
 template <typename T, int HD>
 __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned char* dst) {
@@ -80,7 +72,7 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
   for (int i = 0; i < S::kQChunks / kThreads; ++i) {
     const int c = threadIdx.x + i * kThreads;
     int r, e;
-    chunk_coords<HD>(c, r, e);
+    wg::core_chunk(c, HD, r, e);
     const int row = row0 + r;
     const bool in = row < p.rows;
     size_t off = 0;
@@ -102,7 +94,7 @@ __device__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g
   for (int i = 0; i < S::kTileChunks / kThreads; ++i) {
     const int c = threadIdx.x + i * kThreads;
     int j, e;
-    chunk_coords<HD>(c, j, e);
+    wg::core_chunk(c, HD, j, e);
     const int key = start + j;
     bool in = key < end;
     size_t off = 0;

@@ -81,6 +81,15 @@ constexpr bool kCompiled = false;
 
 __device__ __forceinline__ void unsupported() { __trap(); }
 
+// Row and first column of 16-byte chunk number c of a [rows][cols] tile of 16-bit elements in
+// the no-swizzle core-matrix layout with LBO = 128 bytes (the next 8 columns) and SBO = cols * 16
+// (the next 8 rows): that chunk lives at byte 16c, so consecutive threads fill shared memory
+// contiguously.
+__device__ __forceinline__ void core_chunk(int c, int cols, int& row, int& col) {
+  row = (c / cols) * 8 + c % 8;
+  col = ((c / 8) % (cols / 8)) * 8;
+}
+
 // The 64-bit matrix descriptor: start address, LBO and SBO in 16-byte units, no swizzle.
 __device__ __forceinline__ uint64_t smem_desc(const void* smem, uint32_t lbo_bytes, uint32_t sbo_bytes) {
   const uint32_t addr = static_cast<uint32_t>(__cvta_generic_to_shared(smem));

@@ -1,0 +1,161 @@
+// One-tile wgmma checks (see wgmma_probe.h): one warpgroup, operands staged exactly as the wgmma
+// prefill stages them, results written out in the accumulator layout of wgmma.cuh.
+#include "kernels/cuda/wgmma_probe.h"
+
+#include <cuda_bf16.h>
+
+#include "core/error.h"
+#include "kernels/cuda/attention_mma.cuh"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/wgmma.cuh"
+
+namespace gqa::cuda {
+namespace {
+
+using T = __nv_bfloat16;
+constexpr int kKeys = 128;
+
+// Copies the row-major [rows][cols] matrix src into dst in the core-matrix layout.
+__device__ void stage(const T* src, int rows, int cols, unsigned char* dst) {
+  for (int c = threadIdx.x; c < rows * cols / 8; c += blockDim.x) {
+    int r, col;
+    wg::core_chunk(c, cols, r, col);
+    *reinterpret_cast<uint4*>(dst + 16 * c) = *reinterpret_cast<const uint4*>(src + r * cols + col);
+  }
+  wg::fence_proxy_async();
+}
+
+// Writes this thread's part of a 64 x N accumulator to out (row-major).
+template <int N>
+__device__ void store(const float (&d)[N / 8][4], float* out) {
+  const int warp = threadIdx.x / 32, gid = (threadIdx.x % 32) / 4, tig = threadIdx.x % 4;
+  for (int nt = 0; nt < N / 8; ++nt) {
+    for (int e = 0; e < 4; ++e) out[(16 * warp + gid + 8 * (e / 2)) * N + 8 * nt + 2 * tig + e % 2] = d[nt][e];
+  }
+}
+
+template <int HD>
+__global__ void __launch_bounds__(128) qk_kernel(const T* a, const T* b, float* s_out, uint32_t lbo, uint32_t sbo) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  unsigned char* a_s = smem;
+  unsigned char* b_s = smem + 64 * HD * sizeof(T);
+  stage(a, 64, HD, a_s);
+  stage(b, kKeys, HD, b_s);
+  __syncthreads();
+  float s[kKeys / 8][4] = {};
+  const uint64_t ad = wg::smem_desc(a_s, lbo, sbo), bd = wg::smem_desc(b_s, lbo, sbo);
+  wg::fence_operands(s);
+  wg::fence();
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    const uint64_t step = (2 * kk * 128u) >> 4;  // the next 16 columns in the prefill's layout
+    wg::mma_ss<T, kKeys>(s, ad + step, bd + step, kk > 0 ? 1 : 0);
+  }
+  wg::commit();
+  wg::wait<0>();
+  wg::fence_operands(s);
+  store<kKeys>(s, s_out);
+}
+
+template <int HD>
+__global__ void __launch_bounds__(128) pv_kernel(const float* p, const T* v, float* o_out, uint32_t lbo, uint32_t sbo) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  stage(v, kKeys, HD, smem);
+  __syncthreads();
+  // This lane's p values in the score layout (rows 16 warp + gid (+8), keys 8 nt + 2 tig (+1)).
+  const int warp = threadIdx.x / 32, gid = (threadIdx.x % 32) / 4, tig = threadIdx.x % 4;
+  float s[kKeys / 8][4];
+  for (int nt = 0; nt < kKeys / 8; ++nt) {
+    for (int e = 0; e < 4; ++e) s[nt][e] = p[(16 * warp + gid + 8 * (e / 2)) * kKeys + 8 * nt + 2 * tig + e % 2];
+  }
+  uint32_t pa[kKeys / 16][4];
+  for (int kk = 0; kk < kKeys / 16; ++kk) attn::p_fragment<T, kKeys>(s, kk, pa[kk]);
+  float o[HD / 8][4] = {};
+  const uint64_t vd = wg::smem_desc(smem, lbo, sbo);
+  wg::fence_operands(o);
+  wg::fence();
+  for (int kk = 0; kk < kKeys / 16; ++kk) {
+    const uint64_t step = (2 * kk * HD * 16u) >> 4;  // the next 16 keys in the prefill's layout
+    wg::mma_rs_tb<T, HD>(o, pa[kk], vd + step);
+  }
+  wg::commit();
+  wg::wait<0>();
+  wg::fence_operands(o);
+  store<HD>(o, o_out);
+}
+
+std::vector<T> to_bf16(const std::vector<float>& x) {
+  std::vector<T> out(x.size());
+  for (size_t i = 0; i < x.size(); ++i) out[i] = __float2bfloat16(x[i]);
+  return out;
+}
+
+Tensor upload_bf16(const std::vector<float>& x) {
+  const std::vector<T> host = to_bf16(x);
+  Tensor t = device_alloc(DType::kBF16, {static_cast<int64_t>(x.size())});
+  copy_to_device(host.data(), t);
+  return t;
+}
+
+Tensor upload_f32(const std::vector<float>& x) {
+  Tensor t = device_alloc(DType::kF32, {static_cast<int64_t>(x.size())});
+  copy_to_device(x.data(), t);
+  return t;
+}
+
+std::vector<float> download(const Tensor& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  copy_to_host(t, out.data());
+  return out;
+}
+
+void check_hd(int hd, const char* what) {
+  GQA_CHECK(hd == 64 || hd == 128, what << ": head_dim " << hd << " (64 or 128)");
+}
+
+}  // namespace
+
+std::vector<float> wgmma_probe_qk(const std::vector<float>& a, const std::vector<float>& b, int hd, uint32_t lbo,
+                                  uint32_t sbo) {
+  check_hd(hd, "wgmma_probe_qk");
+  GQA_CHECK(a.size() == size_t(64) * hd && b.size() == size_t(kKeys) * hd, "wgmma_probe_qk: a must be 64 x " << hd
+                                                                               << ", b " << kKeys << " x " << hd);
+  const Tensor da = upload_bf16(a), db = upload_bf16(b);
+  Tensor ds = device_alloc(DType::kF32, {64 * kKeys});
+  const size_t smem = size_t(64 + kKeys) * hd * sizeof(T);
+  const T* pa = da.data_as<T>();
+  const T* pb = db.data_as<T>();
+  float* ps = ds.data_as<float>();
+  if (hd == 64) {
+    qk_kernel<64><<<1, 128, smem>>>(pa, pb, ps, lbo, sbo);
+  } else {
+    GQA_CUDA_CHECK(cudaFuncSetAttribute(qk_kernel<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+    qk_kernel<128><<<1, 128, smem>>>(pa, pb, ps, lbo, sbo);
+  }
+  GQA_CUDA_LAUNCH_CHECK("wgmma_probe qk_kernel");
+  GQA_CUDA_CHECK(cudaDeviceSynchronize());
+  return download(ds);
+}
+
+std::vector<float> wgmma_probe_pv(const std::vector<float>& p, const std::vector<float>& v, int hd, uint32_t lbo,
+                                  uint32_t sbo) {
+  check_hd(hd, "wgmma_probe_pv");
+  GQA_CHECK(p.size() == size_t(64) * kKeys && v.size() == size_t(kKeys) * hd,
+            "wgmma_probe_pv: p must be 64 x " << kKeys << ", v " << kKeys << " x " << hd);
+  const Tensor dp = upload_f32(p), dv = upload_bf16(v);
+  Tensor d_o = device_alloc(DType::kF32, {64 * int64_t(hd)});
+  const size_t smem = size_t(kKeys) * hd * sizeof(T);
+  const float* pp = dp.data_as<float>();
+  const T* pv = dv.data_as<T>();
+  float* po = d_o.data_as<float>();
+  if (hd == 64) {
+    pv_kernel<64><<<1, 128, smem>>>(pp, pv, po, lbo, sbo);
+  } else {
+    pv_kernel<128><<<1, 128, smem>>>(pp, pv, po, lbo, sbo);
+  }
+  GQA_CUDA_LAUNCH_CHECK("wgmma_probe pv_kernel");
+  GQA_CUDA_CHECK(cudaDeviceSynchronize());
+  return download(d_o);
+}
+
+}  // namespace gqa::cuda
