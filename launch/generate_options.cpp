@@ -36,8 +36,9 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "stdout first.",
       "gqa-generate"};
   app.footer(
-      "Environment: GQA_PDL=0 turns off programmatic dependent launch of the cuda backend's decode kernels "
-      "(on by default).");
+      "Environment (cuda backend): GQA_PDL=0 turns off programmatic dependent launch of the decode kernels (on by "
+      "default); GQA_PREFILL_WGMMA=1 runs prefill attention on the wgmma kernel (H100/H200 only) and GQA_GEMV_MMA=1 "
+      "the 9-16-row decode GEMMs on the tensor-core GEMV: both opt-in until verified on a GPU.");
   std::string prompt_tokens;
   app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
       ->required();
