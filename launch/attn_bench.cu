@@ -10,7 +10,8 @@
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
 // reads and writes). --check first verifies one batch against the CPU twin; --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
-// tile) and with the tensor-core kernel's other builds (6 stages, bulk copies, both), and prints,
+// tile), with the tensor-core kernel's other builds (6 stages, bulk copies, both) and on a block
+// table in order (each sequence's pages consecutive, as SDPA's contiguous K/V), and prints,
 // after the main table, each one's time and the fastest against the plan's (the data for tuning
 // plan_decode and the kernel's defaults, from one run).
 #include <cuda_bf16.h>
@@ -56,6 +57,7 @@ struct SweepRow {
   // The plan's split count and time for the other builds: {6 stages, 3 stages bulk, 6 stages bulk}.
   int variant_splits[3] = {0, 0, 0};
   double variant_us[3] = {0, 0, 0};
+  double in_order_us = 0;  // the default build and plan with each sequence's blocks in order (contiguous)
 };
 
 void fill(Tensor t, uint32_t seed) { bench::fill_uniform(t, seed); }
@@ -85,8 +87,9 @@ struct DecodeInputs {
   }
 };
 
-// `batch` sequences of `ctx` tokens in shuffled blocks; enough cache copies to defeat the L2.
-DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes) {
+// `batch` sequences of `ctx` tokens in shuffled blocks (or, !shuffled, each sequence's blocks
+// consecutive: its K and V rows contiguous, like SDPA's); enough cache copies to defeat the L2.
+DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes, bool shuffled = true) {
   DecodeInputs in;
   const int64_t blocks_per_seq = (ctx + kBlockSize - 1) / kBlockSize, num_blocks = batch * blocks_per_seq;
   const size_t kv_bytes = size_t(2) * num_blocks * kBlockSize * kHkv * kHd * 2;
@@ -99,7 +102,7 @@ DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes) {
   }
   std::vector<int32_t> perm(num_blocks), seq(batch), pos(batch, int32_t(ctx - 1));
   std::iota(perm.begin(), perm.end(), 0);
-  std::shuffle(perm.begin(), perm.end(), std::mt19937(7));
+  if (shuffled) std::shuffle(perm.begin(), perm.end(), std::mt19937(7));
   std::iota(seq.begin(), seq.end(), 0);
   in.tables = cuda::device_alloc(DType::kI32, {batch, blocks_per_seq});
   in.token_seq = cuda::device_alloc(DType::kI32, {batch});
@@ -154,6 +157,15 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   for (int v = 0; v < 3; ++v) {
     row.variant_us[v] = time_decode_us(args, opt, 0, &row.variant_splits[v], stages[v], v > 0);
   }
+  {  // the same call on pages in order: how much of the gap to a contiguous read is the page scatter
+    const DecodeInputs ordered = make_inputs(ctx, batch, l2_bytes, false);
+    std::vector<AttentionArgs> ordered_args;
+    for (size_t c = 0; c < ordered.k.size(); ++c) {
+      ordered_args.push_back(ordered.args(c));
+      ordered_args.back().max_context = ctx;
+    }
+    row.in_order_us = time_decode_us(ordered_args, opt, 0, nullptr);
+  }
   sweep.push_back(std::move(row));
 }
 
@@ -161,9 +173,9 @@ void print_sweep(const std::vector<SweepRow>& rows) {
   if (rows.empty()) return;
   std::printf("\nsplit sweep (us per call; plan = the automatic split count):\n\n");
   std::printf("| context | batch | plan splits | plan us | 6 stages: splits, us | bulk: splits, us | bulk 6 stages: "
-              "splits, us | best splits | best us | us at 4, 8, 16, ... splits |\n");
+              "splits, us | pages in order: us | best splits | best us | us at 4, 8, 16, ... splits |\n");
   std::printf("|--------:|------:|------------:|--------:|---------------------:|-----------------:|----------------------"
-              "---:|------------:|--------:|:---------------------------|\n");
+              "---:|-------------------:|------------:|--------:|:---------------------------|\n");
   for (const SweepRow& r : rows) {
     std::pair<int, double> best{r.auto_splits, r.auto_us};
     std::string all;
@@ -173,10 +185,10 @@ void print_sweep(const std::vector<SweepRow>& rows) {
       std::snprintf(buf, sizeof buf, "%s%d: %.1f", all.empty() ? "" : ", ", n, us);
       all += buf;
     }
-    std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %8d, %7.1f | %15d, %7.1f | %11d | %7.1f | %s |\n",
+    std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %8d, %7.1f | %15d, %7.1f | %18.1f | %11d | %7.1f | %s |\n",
                 (long long)(r.ctx / 1024), (long long)r.batch, r.auto_splits, r.auto_us, r.variant_splits[0],
-                r.variant_us[0], r.variant_splits[1], r.variant_us[1], r.variant_splits[2], r.variant_us[2], best.first,
-                best.second, all.c_str());
+                r.variant_us[0], r.variant_splits[1], r.variant_us[1], r.variant_splits[2], r.variant_us[2],
+                r.in_order_us, best.first, best.second, all.c_str());
   }
 }
 
