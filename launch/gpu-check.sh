@@ -29,7 +29,9 @@
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
 # decode-step kernels: the decode attention and its merge (gqa-attn-bench) and the other ops of a
 # 2-layer 70B T=8 shard's decode at batch 1 (gqa-bench's per-op section), with the speed-of-light,
-# memory, occupancy, launch and warp-state sections; the reports land in the logs tarball.
+# memory, occupancy, launch and warp-state sections; the reports land in the logs tarball. Then
+# Nsight Systems (nsys, when present) on whole decode steps of a 16-layer shard at 8K, batch 1 and
+# 16: each kernel's time inside real steps (graphs traced node by node); its summary goes in the report.
 #
 # The whole run fits a box (GQA_CHECK_BUDGET_S, default 540 s, so one device call of 600 s returns
 # its summary): every step's timeout is cut to what is left, and steps that no longer fit are
@@ -324,6 +326,26 @@ if [ "$mode" = profile ] && [ $built -eq 1 ]; then
       --launch-count 40 "$build/bin/gqa-bench" --layers 2 --contexts 8K --batches 1 --no-prefill --runs 3 \
       --warmup 1 --step-runs 2 --out "$logs/profile-bench.md"
   fi
+  # Nsight Systems on whole decode steps (CUDA graphs traced node by node): each kernel's time inside
+  # real steps, where the per-op section measures ops alone with a cold L2. gqa-bench opens the
+  # profiler range around its timed PDL-on steps only (cudaProfilerStart/Stop); nsys keeps the first.
+  nsys_bin=$(command -v nsys || true)
+  if [ -z "$nsys_bin" ]; then
+    for c in /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys; do [ -x "$c" ] && nsys_bin=$c && break; done
+  fi
+  if [ -z "$nsys_bin" ]; then
+    record "nsys" SKIP "Nsight Systems (nsys) not found (PATH, /usr/local/cuda/bin, /opt/nvidia/nsight-systems)"
+  else
+    for b in 1 16; do
+      if step "nsys decode steps (16 layers, 8K, batch $b)" 180 "$nsys_bin" profile --trace=cuda \
+           --cuda-graph-trace=node --capture-range=cudaProfilerApi --capture-range-end=stop --force-overwrite=true \
+           -o "$logs/decode-steps-b$b" "$build/bin/gqa-bench" --layers 16 --contexts 8K --batches "$b" --no-prefill \
+           --runs 2 --warmup 1 --step-runs 10 --out "$logs/nsys-bench-b$b.md"; then
+        step "nsys kernel summary (batch $b)" 120 "$nsys_bin" stats --report cuda_gpu_kern_sum --format csv \
+          --force-export=true -o "$logs/decode-kernels-b$b" "$logs/decode-steps-b$b.nsys-rep"
+      fi
+    done
+  fi
 fi
 
 # --- 7. the kernel tests again under compute-sanitizer memcheck (slowest: last) ------------------
@@ -372,6 +394,13 @@ report="bench/results/gpu-check-${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
   echo "# gpu-check on ${gpu_name} ($(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${tree_note})"
   echo
   [ -s "$logs/nvidia-smi.log" ] && sed 's/^/    /' "$logs/nvidia-smi.log" && echo
+  for csv in "$logs"/decode-kernels-b*_cuda_gpu_kern_sum.csv; do
+    [ -s "$csv" ] || continue
+    echo "## kernels inside decode steps ($(basename "$csv" .csv), nsys: time %, total ns, instances, avg ns, ..., name)"
+    echo
+    head -n 16 "$csv" | cut -c1-220 | sed 's/^/    /'
+    echo
+  done
   if [ -n "$bench_log" ] && [ -s "$bench_log" ]; then
     echo "## gqa-attn-bench"
     echo

@@ -1,7 +1,10 @@
 #include "launch/gqa_bench/decode_bench.h"
 
+#include <cuda_profiler_api.h>
+
 #include <chrono>
 
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/random_model.h"
 
@@ -62,7 +65,7 @@ double time_decode_step_with_pdl(BenchEnv& env, Model& model, DecodeFixture& fx,
       ops.clear_graphs();
     }
   } setting(env.ops, on);
-  return time_decode_step(env, model, fx, runs, deadline);
+  return time_decode_step(env, model, fx, runs, deadline, /*profile_range=*/on);  // the default: PDL on
 }
 
 DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, int64_t ctx, int64_t batch,
@@ -95,15 +98,21 @@ const OpTiming* DecodeCaseResult::op(const std::string& name) const {
   return nullptr;
 }
 
-double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline) {
+double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
+                        bool profile_range) {
   for (int i = 0; i < 2; ++i) model.forward(fx.step, *fx.cache);
   std::vector<double> ms;
+  // With profile_range, only the timed steps fall inside the profiler range (nsys
+  // --capture-range=cudaProfilerApi, as gpu-check.sh --profile runs it); without a profiler
+  // attached the calls do nothing.
+  if (profile_range) GQA_CUDA_CHECK(cudaProfilerStart());
   while (static_cast<int>(ms.size()) < runs && (ms.size() < 5 || !deadline.passed())) {
     env.ops.synchronize();
     const auto t0 = std::chrono::steady_clock::now();
     model.forward(fx.step, *fx.cache);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  if (profile_range) GQA_CUDA_CHECK(cudaProfilerStop());
   return median(ms);
 }
 

@@ -32,7 +32,9 @@ struct DecodeCaseResult {
 // Median wall-clock ms of Model::forward on fx.step (a step ends with its logits on the host, so
 // the host clock sees all of it, launch gaps and allocations included): 2 warm-up steps, then up
 // to `runs` timed ones, at least 5 even past the deadline.
-double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline);
+// profile_range: the timed steps run inside cudaProfilerStart/Stop (what nsys captures).
+double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
+                        bool profile_range = false);
 
 // Every (context, batch) of env.opt within `seconds`, appended to `out` as each finishes (a case
 // that throws is recorded with its error and the next one runs).
