@@ -168,37 +168,24 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_mma_kernel(const MmaParam
 }
 
 template <typename T, int HD>
-void launch(const MmaParams& p, cudaStream_t stream) {
-  constexpr size_t kBytes = MmaSmem<T, HD>::kBytes;
-  allow_dynamic_smem(prefill_mma_kernel<T, HD>, kBytes);
-  const int64_t blocks = int64_t(p.hkv) * ((p.rows + kBlockM - 1) / kBlockM);
-  GQA_CHECK(blocks <= INT32_MAX, kOp << ": " << blocks << " blocks exceed the grid");
-  prefill_mma_kernel<T, HD><<<static_cast<unsigned>(blocks), kThreads, kBytes, stream>>>(p);
-  GQA_CUDA_LAUNCH_CHECK("attention prefill_mma_kernel");
-}
+struct Launch {
+  static void run(const MmaParams& p, cudaStream_t stream) {
+    constexpr size_t kBytes = MmaSmem<T, HD>::kBytes;
+    allow_dynamic_smem(prefill_mma_kernel<T, HD>, kBytes);
+    prefill_mma_kernel<T, HD><<<prefill_grid(p, kBlockM, kOp), kThreads, kBytes, stream>>>(p);
+    GQA_CUDA_LAUNCH_CHECK("attention prefill_mma_kernel");
+  }
+};
 
 }  // namespace
 
-bool prefill_mma_supported(const AttentionArgs& a) {
-  const DType dt = a.q.dtype();
-  return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
-}
+bool prefill_mma_supported(const AttentionArgs& a) { return tensor_core_prefill_shape(a); }
 
 void attention_prefill_mma(const AttentionArgs& a, cudaStream_t stream) {
   const AttentionDims d = check_attention_args(a, kOp);
   GQA_CHECK(prefill_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
                                           << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
-  if (d.n == 0) return;
-  MmaParams p{};
-  p.set_operands(a, d);
-  p.rows = static_cast<int>(d.n * d.group());  // <= n * hq, checked to fit int32
-  if (a.q.dtype() == DType::kBF16) {
-    if (d.hd == 64) launch<__nv_bfloat16, 64>(p, stream);
-    else launch<__nv_bfloat16, 128>(p, stream);
-  } else {
-    if (d.hd == 64) launch<__half, 64>(p, stream);
-    else launch<__half, 128>(p, stream);
-  }
+  if (d.n > 0) launch_prefill<Launch>(a, d, stream);
 }
 
 }  // namespace gqa::cuda

@@ -102,4 +102,35 @@ __device__ __forceinline__ void store_rows(const PrefillParams& p, const Prefill
   }
 }
 
+// ---- host side, shared by the two kernels' entry points ----
+
+// The shapes both tensor-core prefills serve: bf16/f16 q [n, hq, 64 or 128].
+inline bool tensor_core_prefill_shape(const AttentionArgs& a) {
+  const DType dt = a.q.dtype();
+  return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
+}
+
+// Grid size: hkv * ceil(rows / rows_per_block) blocks (checked to fit the 1-D grid).
+inline unsigned prefill_grid(const PrefillParams& p, int rows_per_block, const char* op) {
+  const int64_t blocks = int64_t(p.hkv) * ((p.rows + rows_per_block - 1) / rows_per_block);
+  GQA_CHECK(blocks <= INT32_MAX, op << ": " << blocks << " blocks exceed the grid");
+  return static_cast<unsigned>(blocks);
+}
+
+// Runs Launch<T, HD>::run(params, stream) for a call validated by check_attention_args whose shape
+// is a tensor_core_prefill_shape.
+template <template <typename, int> class Launch>
+void launch_prefill(const AttentionArgs& a, const AttentionDims& d, cudaStream_t stream) {
+  PrefillParams p{};
+  p.set_operands(a, d);
+  p.rows = static_cast<int>(d.n * d.group());  // <= n * hq, checked to fit int32
+  if (a.q.dtype() == DType::kBF16) {
+    if (d.hd == 64) Launch<__nv_bfloat16, 64>::run(p, stream);
+    else Launch<__nv_bfloat16, 128>::run(p, stream);
+  } else {
+    if (d.hd == 64) Launch<__half, 64>::run(p, stream);
+    else Launch<__half, 128>::run(p, stream);
+  }
+}
+
 }  // namespace gqa::cuda::attn

@@ -226,14 +226,14 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
 __global__ void probe_kernel(int* out) { *out = wg::kCompiled ? 1 : 0; }
 
 template <typename T, int HD>
-void launch(const PrefillParams& p, cudaStream_t stream) {
-  constexpr size_t kBytes = WgSmem<T, HD>::kBytes;
-  allow_dynamic_smem(prefill_wgmma_kernel<T, HD>, kBytes);
-  const int64_t blocks = int64_t(p.hkv) * ((p.rows + kBlockM - 1) / kBlockM);
-  GQA_CHECK(blocks <= INT32_MAX, kOp << ": " << blocks << " blocks exceed the grid");
-  prefill_wgmma_kernel<T, HD><<<static_cast<unsigned>(blocks), kThreads, kBytes, stream>>>(p);
-  GQA_CUDA_LAUNCH_CHECK("attention prefill_wgmma_kernel");
-}
+struct Launch {
+  static void run(const PrefillParams& p, cudaStream_t stream) {
+    constexpr size_t kBytes = WgSmem<T, HD>::kBytes;
+    allow_dynamic_smem(prefill_wgmma_kernel<T, HD>, kBytes);
+    prefill_wgmma_kernel<T, HD><<<prefill_grid(p, kBlockM, kOp), kThreads, kBytes, stream>>>(p);
+    GQA_CUDA_LAUNCH_CHECK("attention prefill_wgmma_kernel");
+  }
+};
 
 std::atomic<bool>& enabled_flag() {
   static std::atomic<bool> flag{env_switch("GQA_PREFILL_WGMMA", false)};  // off unless GQA_PREFILL_WGMMA=1
@@ -272,10 +272,7 @@ bool prefill_wgmma_available() {
   return ok;
 }
 
-bool prefill_wgmma_supported(const AttentionArgs& a) {
-  const DType dt = a.q.dtype();
-  return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
-}
+bool prefill_wgmma_supported(const AttentionArgs& a) { return tensor_core_prefill_shape(a); }
 
 void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   const AttentionDims d = check_attention_args(a, kOp);
@@ -284,16 +281,7 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   if (d.n == 0) return;
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
-  PrefillParams p{};
-  p.set_operands(a, d);
-  p.rows = static_cast<int>(d.n * d.group());  // <= n * hq, checked to fit int32
-  if (a.q.dtype() == DType::kBF16) {
-    if (d.hd == 64) launch<__nv_bfloat16, 64>(p, stream);
-    else launch<__nv_bfloat16, 128>(p, stream);
-  } else {
-    if (d.hd == 64) launch<__half, 64>(p, stream);
-    else launch<__half, 128>(p, stream);
-  }
+  launch_prefill<Launch>(a, d, stream);
 }
 
 }  // namespace gqa::cuda

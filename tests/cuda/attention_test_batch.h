@@ -150,4 +150,22 @@ inline std::vector<float> token_rows(const std::vector<float>& v, const Batch& b
   return std::vector<float>(v.begin() + t * row, v.begin() + (t + 1) * row);
 }
 
+// Device-looking arguments over a dummy buffer, for host-side checks that never launch: q and out
+// [2, hq, hd], caches [4 blocks, 16, hkv, hd], 2 sequences of 2 table entries.
+inline AttentionArgs fake_args(DType dt, int64_t hq, int64_t hkv, int64_t hd) {
+  alignas(16) static char dummy[16];
+  auto dev = [](DType t, Shape s) { return Tensor::view(dummy, t, std::move(s), Device::kCuda); };
+  AttentionArgs a;
+  a.q = dev(dt, {2, hq, hd});
+  a.k_cache = dev(dt, {4, 16, hkv, hd});
+  a.v_cache = dev(dt, {4, 16, hkv, hd});
+  a.block_tables = dev(DType::kI32, {2, 2});
+  a.token_seq = dev(DType::kI32, {2});
+  a.positions = dev(DType::kI32, {2});
+  a.out = dev(dt, {2, hq, hd});
+  a.max_context = 20;
+  a.scale = 0.1f;
+  return a;
+}
+
 }  // namespace gqa::attn_test

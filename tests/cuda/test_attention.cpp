@@ -304,21 +304,7 @@ TEST(CudaAttentionPrefillCases, BadBlockTableEntryGivesNaNForItsTokenOnly) {
 
 // ---- host-side argument checks (no GPU needed: nothing is launched) ----
 
-AttentionArgs fake_args(DType dt, int64_t hq, int64_t hkv, int64_t hd) {
-  alignas(16) static char dummy[16];
-  auto dev = [](DType t, Shape s) { return Tensor::view(dummy, t, std::move(s), Device::kCuda); };
-  AttentionArgs a;
-  a.q = dev(dt, {2, hq, hd});
-  a.k_cache = dev(dt, {4, 16, hkv, hd});
-  a.v_cache = dev(dt, {4, 16, hkv, hd});
-  a.block_tables = dev(DType::kI32, {2, 2});
-  a.token_seq = dev(DType::kI32, {2});
-  a.positions = dev(DType::kI32, {2});
-  a.out = dev(dt, {2, hq, hd});
-  a.max_context = 20;
-  a.scale = 0.1f;
-  return a;
-}
+using attn_test::fake_args;
 
 TEST(CudaAttentionArgs, RefusesBadShapesAndTypes) {
   for (int64_t hd : {16, 32, 64, 128}) {

@@ -166,21 +166,7 @@ TEST(CudaPrefillMmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
 
 // ---- host side (no GPU needed: nothing is launched) ----
 
-AttentionArgs fake_args(DType dt, int64_t hd) {
-  alignas(16) static char dummy[16];
-  auto dev = [](DType t, Shape s) { return Tensor::view(dummy, t, std::move(s), Device::kCuda); };
-  AttentionArgs a;
-  a.q = dev(dt, {2, 8, hd});
-  a.k_cache = dev(dt, {4, 16, 2, hd});
-  a.v_cache = dev(dt, {4, 16, 2, hd});
-  a.block_tables = dev(DType::kI32, {2, 2});
-  a.token_seq = dev(DType::kI32, {2});
-  a.positions = dev(DType::kI32, {2});
-  a.out = dev(dt, {2, 8, hd});
-  a.max_context = 20;
-  a.scale = 0.1f;
-  return a;
-}
+AttentionArgs fake_args(DType dt, int64_t hd) { return attn_test::fake_args(dt, 8, 2, hd); }
 
 TEST(CudaPrefillMmaArgs, SupportsBf16F16AtHeadDims64And128Only) {
   for (DType dt : {DType::kBF16, DType::kF16}) {
