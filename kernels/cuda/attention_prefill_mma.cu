@@ -71,10 +71,9 @@ __device__ void load_q_tile(const MmaParams& p, int g, int row0, T* dst) {
 #pragma unroll
   for (int i = 0; i < kBlockM * S::kChunks / kThreads; ++i) {
     const int c = threadIdx.x + i * kThreads;
-    const int r = c / S::kChunks, e = (c % S::kChunks) * S::kVec, row = row0 + r;
-    const bool in = row < p.rows;
+    const int r = c / S::kChunks, e = (c % S::kChunks) * S::kVec;
     size_t off = 0;
-    if (in) off = (size_t(row / p.group) * p.hq + size_t(g) * p.group + row % p.group) * HD + e;
+    const bool in = q_source(p, g, row0 + r, e, HD, off);
     cp_async_16(dst + r * S::kRow + e, q + off, in);
   }
 }
@@ -91,18 +90,9 @@ __device__ void load_kv_tile(const MmaParams& p, const int32_t* table, int g, in
 #pragma unroll
   for (int i = 0; i < kBlockN * S::kChunks / kThreads; ++i) {
     const int c = threadIdx.x + i * kThreads;
-    const int j = c / S::kChunks, e = (c % S::kChunks) * S::kVec, key = start + j;
-    bool in = key < end;
+    const int j = c / S::kChunks, e = (c % S::kChunks) * S::kVec;
     size_t off = 0;
-    if (in) {
-      const int page = table[key / p.block_size];
-      if (page < 0 || page >= p.num_blocks) {
-        atomicMin(bad_key, key);
-        in = false;
-      } else {
-        off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
-      }
-    }
+    const bool in = kv_source(p, table, g, start + j, end, e, HD, bad_key, off);
     cp_async_16(k_dst + j * S::kRow + e, k_cache + off, in);
     cp_async_16(v_dst + j * S::kRow + e, v_cache + off, in);
   }

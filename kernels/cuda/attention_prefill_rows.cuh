@@ -79,6 +79,29 @@ __device__ __forceinline__ void finish_pass(PrefillRowInfo<kRows>& ri, int seq, 
   }
 }
 
+// The element offset in q of packed row `row` of KV head g, dims from e; false (nothing to read:
+// the copy zero-fills) for a row past the end.
+__device__ __forceinline__ bool q_source(const PrefillParams& p, int g, int row, int e, int hd, size_t& off) {
+  if (row >= p.rows) return false;
+  off = (size_t(row / p.group) * p.hq + size_t(g) * p.group + row % p.group) * hd + e;
+  return true;
+}
+
+// The element offset in the K and V caches of key `key` of KV head g, dims from e; false (nothing
+// to read: the copy zero-fills, so a masked key can never bring a NaN into P V) for a key >= end
+// or on a block table entry outside the cache, the latter recorded in *bad_key (shared atomicMin).
+__device__ __forceinline__ bool kv_source(const PrefillParams& p, const int32_t* table, int g, int key, int end, int e,
+                                          int hd, int* bad_key, size_t& off) {
+  if (key >= end) return false;
+  const int page = table[key / p.block_size];
+  if (page < 0 || page >= p.num_blocks) {
+    atomicMin(bad_key, key);
+    return false;
+  }
+  off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * hd + e;
+  return true;
+}
+
 // out = O / l for this lane's two rows (NaN for an invalid token or one whose keys hit a bad page).
 template <typename T, int HD, int kRows>
 __device__ __forceinline__ void store_rows(const PrefillParams& p, const PrefillRowInfo<kRows>& ri, int g, int row0,

@@ -73,10 +73,8 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
     const int c = threadIdx.x + i * kThreads;
     int r, e;
     wg::core_chunk(c, HD, r, e);
-    const int row = row0 + r;
-    const bool in = row < p.rows;
     size_t off = 0;
-    if (in) off = (size_t(row / p.group) * p.hq + size_t(g) * p.group + row % p.group) * HD + e;
+    const bool in = q_source(p, g, row0 + r, e, HD, off);
     cp_async_16(dst + 16 * c, q + off, in);
   }
 }
@@ -95,18 +93,8 @@ __device__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g
     const int c = threadIdx.x + i * kThreads;
     int j, e;
     wg::core_chunk(c, HD, j, e);
-    const int key = start + j;
-    bool in = key < end;
     size_t off = 0;
-    if (in) {
-      const int page = table[key / p.block_size];
-      if (page < 0 || page >= p.num_blocks) {
-        atomicMin(bad_key, key);
-        in = false;
-      } else {
-        off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
-      }
-    }
+    const bool in = kv_source(p, table, g, start + j, end, e, HD, bad_key, off);
     cp_async_16(k_dst + 16 * c, k_cache + off, in);
     cp_async_16(v_dst + 16 * c, v_cache + off, in);
   }
