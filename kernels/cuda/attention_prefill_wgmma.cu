@@ -19,12 +19,15 @@
 //          proxy), __syncthreads; each wgmma batch is fenced, committed and waited for (wait_group
 //          0) before its accumulators are read. A warpgroup skips a tile's math only when none of
 //          its 64 rows sees a key of it (wgmma is warpgroup-collective).
-// Not yet: TMA loads, warp specialisation (a producer warp), softmax/MMA overlap across
-// warpgroups (FlashAttention-3's ping-pong), swizzled layouts.
+// A second build, the ping-pong kernel below (set_prefill_wgmma_pingpong), hands the stages over
+// by mbarriers and alternates the warpgroups' tensor-core turns so one's softmax overlaps the
+// other's GEMMs. Not yet: TMA loads, a producer warp, swizzled layouts.
 #include "kernels/cuda/attention_prefill_wgmma.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#include <cuda/ptx>
 
 #include <atomic>
 #include <cmath>
@@ -59,6 +62,10 @@ struct WgSmem {
   static constexpr size_t kQBytes = size_t(kBlockM) * HD * sizeof(T);
   static constexpr size_t kTileBytes = size_t(kBlockN) * HD * sizeof(T);
   static constexpr size_t kBytes = kQBytes + 4 * kTileBytes;  // q, K stages 0-1, V stages 0-1
+  // The ping-pong kernel's 3 stages (tiles loaded two ahead): 224 KB at hd 128, within the 227 KB
+  // a block may have.
+  static constexpr int kPingPongStages = 3;
+  static constexpr size_t kPingPongBytes = kQBytes + 2 * kPingPongStages * kTileBytes;
   static_assert(sizeof(T) == 2 && (HD == 64 || HD == 128), "16-bit types, head_dim 64 or 128");
   static_assert(kQChunks % kThreads == 0 && kTileChunks % kThreads == 0, "whole 16-byte copies per thread");
 };
@@ -100,15 +107,16 @@ __device__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g
   }
 }
 
-// One warpgroup, one tile: its 64 q rows (q_wg) against keys [start, start + kBlockN) (k_t, v_t),
-// this lane's rows seeing keys up to limit[0..1]; updates o, m, l as mma_attend_tile does.
+// One warpgroup's tensor-core work on one tile, in the four steps the ping-pong kernel interleaves
+// with the other warpgroup (wgmma_attend_tile runs them back to back):
+//   qk_issue   S = q K^T for its 64 q rows (q_wg) and the K tile, asynchronously
+//   qk_finish  waits for S
+//   pv_issue   P (softmax_tile's p, rounded: pa) V into o, asynchronously
+//   pv_finish  waits for o (and keeps pa alive until then: wgmma reads A registers asynchronously)
 template <typename T, int HD>
-__device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, const unsigned char* k_t,
-                                                  const unsigned char* v_t, int start, const int (&limit)[2],
-                                                  float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
-                                                  float (&l)[2]) {
+__device__ __forceinline__ void qk_issue(const unsigned char* q_wg, const unsigned char* k_t,
+                                         float (&s)[kBlockN / 8][4]) {
   using S = WgSmem<T, HD>;
-  float s[kBlockN / 8][4];
 #pragma unroll
   for (int nt = 0; nt < kBlockN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
   const uint64_t q_desc = wg::smem_desc(q_wg, S::kCoreBytes, S::kGroupBytes);
@@ -121,12 +129,17 @@ __device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, con
     wg::mma_ss<T, kBlockN>(s, q_desc + step, k_desc + step, kk > 0 ? 1 : 0);
   }
   wg::commit();
+}
+
+__device__ __forceinline__ void qk_finish(float (&s)[kBlockN / 8][4]) {
   wg::wait<0>();
   wg::fence_operands(s);
+}
 
-  softmax_tile<HD, kBlockN>(s, start, limit, scale_log2, o, m, l);
-
-  uint32_t pa[kBlockN / 16][4];
+template <typename T, int HD>
+__device__ __forceinline__ void pv_issue(const unsigned char* v_t, const float (&s)[kBlockN / 8][4],
+                                         uint32_t (&pa)[kBlockN / 16][4], float (&o)[HD / 8][4]) {
+  using S = WgSmem<T, HD>;
 #pragma unroll
   for (int kk = 0; kk < kBlockN / 16; ++kk) p_fragment<T, kBlockN>(s, kk, pa[kk]);
   const uint64_t v_desc = wg::smem_desc(v_t, S::kGroupBytes, S::kCoreBytes);  // N-major view of [key][dim]
@@ -138,6 +151,10 @@ __device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, con
     wg::mma_rs_tb<T, HD>(o, pa[kk], v_desc + step);
   }
   wg::commit();
+}
+
+template <int HD>
+__device__ __forceinline__ void pv_finish(float (&o)[HD / 8][4], uint32_t (&pa)[kBlockN / 16][4]) {
   wg::wait<0>();
   wg::fence_operands(o);
 #pragma unroll
@@ -145,6 +162,22 @@ __device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, con
 #pragma unroll
     for (int e = 0; e < 4; ++e) asm volatile("" : "+r"(pa[kk][e])::"memory");  // A is read until the wait
   }
+}
+
+// One warpgroup, one tile: its 64 q rows (q_wg) against keys [start, start + kBlockN) (k_t, v_t),
+// this lane's rows seeing keys up to limit[0..1]; updates o, m, l as mma_attend_tile does.
+template <typename T, int HD>
+__device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, const unsigned char* k_t,
+                                                  const unsigned char* v_t, int start, const int (&limit)[2],
+                                                  float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
+                                                  float (&l)[2]) {
+  float s[kBlockN / 8][4];
+  qk_issue<T, HD>(q_wg, k_t, s);
+  qk_finish(s);
+  softmax_tile<HD, kBlockN>(s, start, limit, scale_log2, o, m, l);
+  uint32_t pa[kBlockN / 16][4];
+  pv_issue<T, HD>(v_t, s, pa, o);
+  pv_finish<HD>(o, pa);
 }
 
 template <typename T, int HD>
@@ -210,6 +243,135 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
   store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
 }
 
+// ---- the ping-pong build (set_prefill_wgmma_pingpong) ----
+// The basic kernel's two __syncthreads per tile keep both warpgroups in step: both issue their
+// GEMMs at once and both run softmax at once, leaving the tensor cores idle meanwhile. Here the
+// stages (3: tiles loaded two ahead) are handed over by mbarriers instead (full[s]: every
+// thread's copies of the tile in stage s have landed, via cp.async.mbarrier.arrive.noinc;
+// empty[s]: every thread is done with it), and two named barriers give the warpgroups turns at
+// issuing tensor-core work (bar 1: warpgroup 0's turn, bar 2: warpgroup 1's), so one's softmax
+// runs under the other's GEMMs (FlashAttention-3's ping-pong): WG0 QK, WG1 QK, WG0 PV, WG1 PV, WG0
+// QK of the next tile, ... A warpgroup that skips a tile's math (causal) still takes and passes
+// its turns. A tile's copies are issued after a QK, while the tensor cores are busy. Tiles are
+// counted across passes (`tiles`), so the mbarriers' phases carry over from pass to pass.
+// (Immediate barrier ids: a register id would make ptxas reserve all 16 barriers.)
+__device__ __forceinline__ void turn_wait(int group) {  // bar.sync: 128 waiting + 128 arriving
+  if (group == 0) {
+    asm volatile("bar.sync 1, 256;" ::: "memory");
+  } else {
+    asm volatile("bar.sync 2, 256;" ::: "memory");
+  }
+}
+__device__ __forceinline__ void turn_pass(int group) {  // the other warpgroup's turn
+  if (group == 0) {
+    asm volatile("bar.arrive 2, 256;" ::: "memory");
+  } else {
+    asm volatile("bar.arrive 1, 256;" ::: "memory");
+  }
+}
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+  while (!::cuda::ptx::mbarrier_try_wait_parity(bar, parity)) {
+  }
+}
+// Arrives on `bar` once every cp.async this thread issued so far has landed.
+__device__ __forceinline__ void cp_async_arrive(uint64_t* bar) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(bar));
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(addr) : "memory");
+}
+
+template <typename T, int HD>
+__global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(const PrefillParams p) {
+  using S = WgSmem<T, HD>;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  __shared__ PrefillRowInfo<kBlockM> ri;
+  __shared__ int warp_limits[kWarps];
+  constexpr int kStages = S::kPingPongStages;
+  __shared__ __align__(8) uint64_t full[kStages], empty[kStages];
+  unsigned char* q_s = smem_raw;
+  unsigned char* k_s = smem_raw + S::kQBytes;          // [kStages] tiles
+  unsigned char* v_s = k_s + kStages * S::kTileBytes;  // [kStages] tiles
+  const int g = static_cast<int>(blockIdx.x % p.hkv);
+  const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
+  const int warp = threadIdx.x / 32, group = warp / 4;
+
+  if (threadIdx.x == 0) {
+    for (int st = 0; st < kStages; ++st) {
+      ::cuda::ptx::mbarrier_init(&full[st], kThreads);
+      ::cuda::ptx::mbarrier_init(&empty[st], kThreads);
+    }
+    ::cuda::ptx::fence_mbarrier_init(::cuda::ptx::sem_release, ::cuda::ptx::scope_cluster);
+  }
+  init_rows(p, row0, ri);
+  load_q_tile<T, HD>(p, g, row0, q_s);
+  cp_async_commit();
+  cp_async_wait<0>();
+  wg::fence_proxy_async();
+  const unsigned char* q_wg = q_s + size_t(group) * 8 * S::kGroupBytes;  // the warpgroup's 64 rows
+  if (group == 1) turn_pass(1);  // warpgroup 0 takes the first turn
+
+  float o[HD / 8][4];
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  bool bad[2] = {false, false};
+  int tiles = 0;  // tiles loaded (and consumed) by earlier passes: tile t uses stage t % kStages
+  for (;;) {
+    __syncthreads();  // row info, q and the barriers ready / previous pass finished
+    if (threadIdx.x == 0) pick_pass(ri);
+    __syncthreads();
+    const int seq = ri.pass_seq, end = ri.pass_end;
+    if (seq < 0) break;
+    int limit[2];
+    const int wl = pass_limits(ri, seq, limit);
+    if (threadIdx.x % 32 == 0) warp_limits[warp] = wl;
+    __syncthreads();
+    int group_limit = warp_limits[4 * group];  // the last key any row of this warpgroup sees
+#pragma unroll
+    for (int w = 1; w < 4; ++w) group_limit = max(group_limit, warp_limits[4 * group + w]);
+    const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;
+    const int n_tiles = (end + kBlockN - 1) / kBlockN;
+    // Copies of the pass's tile i (global tile t = tiles + i) into stage t % kStages, once every
+    // thread is done with the tile that stage held (t - kStages, its use (t / kStages - 1)); then
+    // this thread's arrival on full[stage], whose phase (t / kStages) completes when all 256 landed.
+    const auto load = [&](int i) {
+      const int t = tiles + i, st = t % kStages;
+      if (t >= kStages) mbar_wait(&empty[st], uint32_t((t / kStages - 1) & 1));
+      load_kv_tile<T, HD>(p, table, g, i * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
+                          &ri.pass_bad_key);
+      cp_async_arrive(&full[st]);
+    };
+    for (int i = 0; i < kStages - 1 && i < n_tiles; ++i) load(i);
+    for (int i = 0; i < n_tiles; ++i) {
+      const int t = tiles + i, st = t % kStages;
+      const bool mine = i * kBlockN <= group_limit;  // uniform over the warpgroup
+      const unsigned char* k_t = k_s + st * S::kTileBytes;
+      const unsigned char* v_t = v_s + st * S::kTileBytes;
+      mbar_wait(&full[st], uint32_t((t / kStages) & 1));
+      wg::fence_proxy_async();  // the copies this thread now sees, before its wgmma reads them
+      float sc[kBlockN / 8][4];
+      turn_wait(group);
+      if (mine) qk_issue<T, HD>(q_wg, k_t, sc);
+      turn_pass(group);
+      if (i + kStages - 1 < n_tiles) load(i + kStages - 1);  // under the tensor cores' work
+      if (mine) {
+        qk_finish(sc);
+        softmax_tile<HD, kBlockN>(sc, i * kBlockN, limit, p.scale_log2, o, m, l);
+      }
+      uint32_t pa[kBlockN / 16][4];
+      turn_wait(group);
+      if (mine) pv_issue<T, HD>(v_t, sc, pa, o);
+      turn_pass(group);
+      if (mine) pv_finish<HD>(o, pa);
+      (void)::cuda::ptx::mbarrier_arrive(&empty[st]);
+    }
+    tiles += n_tiles;
+    __syncthreads();  // every bad-key record of the pass is in
+    finish_pass(ri, seq, limit, bad);
+  }
+  if (group == 0) turn_wait(0);  // warpgroup 1's last turn_pass
+  store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
+}
+
 // 1 where the device runs sm_90a code of this build (wgmma compiled in), else 0.
 __global__ void probe_kernel(int* out) { *out = wg::kCompiled ? 1 : 0; }
 
@@ -223,8 +385,22 @@ struct Launch {
   }
 };
 
+template <typename T, int HD>
+struct LaunchPingPong {
+  static void run(const PrefillParams& p, cudaStream_t stream) {
+    constexpr size_t kBytes = WgSmem<T, HD>::kPingPongBytes;
+    allow_dynamic_smem(prefill_wgmma_pingpong_kernel<T, HD>, kBytes);
+    prefill_wgmma_pingpong_kernel<T, HD><<<prefill_grid(p, kBlockM, kOp), kThreads, kBytes, stream>>>(p);
+    GQA_CUDA_LAUNCH_CHECK("attention prefill_wgmma_pingpong_kernel");
+  }
+};
+
 std::atomic<bool>& enabled_flag() {
   static std::atomic<bool> flag{env_switch("GQA_PREFILL_WGMMA", false)};  // off unless GQA_PREFILL_WGMMA=1
+  return flag;
+}
+std::atomic<bool>& pingpong_flag() {
+  static std::atomic<bool> flag{env_switch("GQA_PREFILL_WGMMA_PINGPONG", false)};
   return flag;
 }
 
@@ -232,6 +408,8 @@ std::atomic<bool>& enabled_flag() {
 
 bool prefill_wgmma_enabled() { return enabled_flag().load(std::memory_order_relaxed); }
 void set_prefill_wgmma(bool on) { enabled_flag().store(on, std::memory_order_relaxed); }
+bool prefill_wgmma_pingpong() { return pingpong_flag().load(std::memory_order_relaxed); }
+void set_prefill_wgmma_pingpong(bool on) { pingpong_flag().store(on, std::memory_order_relaxed); }
 
 bool prefill_wgmma_available() {
   static std::mutex mu;
@@ -269,7 +447,11 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   if (d.n == 0) return;
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
-  launch_prefill<Launch>(a, d, stream);
+  if (prefill_wgmma_pingpong()) {
+    launch_prefill<LaunchPingPong>(a, d, stream);
+  } else {
+    launch_prefill<Launch>(a, d, stream);
+  }
 }
 
 }  // namespace gqa::cuda

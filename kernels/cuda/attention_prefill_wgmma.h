@@ -19,6 +19,12 @@ namespace gqa::cuda {
 bool prefill_wgmma_enabled();
 void set_prefill_wgmma(bool on);
 
+// Which build attention_prefill_wgmma runs: the ping-pong kernel (the two warpgroups take turns at
+// the tensor cores, one's softmax under the other's GEMMs; stages handed over by mbarriers) when
+// on (GQA_PREFILL_WGMMA_PINGPONG=1 or set_prefill_wgmma_pingpong(true)), else the basic one.
+bool prefill_wgmma_pingpong();
+void set_prefill_wgmma_pingpong(bool on);
+
 // Whether the current device runs this build's sm_90a code (the only code with wgmma in it): a
 // compute capability 9.0 device, confirmed once per device by a one-thread probe kernel. False
 // elsewhere. Needs a device (call only where device_count() > 0).

@@ -17,7 +17,8 @@ struct PrefillRow {
   int64_t p = 0;
   double seconds = NAN;
   double attn_layer_ms = NAN;  // one layer's attention over all chunks (the mma.sync kernel)
-  double attn_wgmma_ms = NAN;  // the same with the wgmma kernel (where it runs)
+  double attn_wgmma_ms = NAN;     // the same with the wgmma kernel (where it runs)
+  double attn_pingpong_ms = NAN;  // and with its ping-pong build
   std::string note;
 };
 
@@ -91,14 +92,20 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   r.seconds = run_prefill(env, model, cache, p, static_cast<uint32_t>(p));
   // The attention alone, through each tensor-core kernel: the switch is restored even on a throw.
   struct Restore {
-    bool was = cuda::prefill_wgmma_enabled();
-    ~Restore() { cuda::set_prefill_wgmma(was); }
+    bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong();
+    ~Restore() {
+      cuda::set_prefill_wgmma(was);
+      cuda::set_prefill_wgmma_pingpong(was_pp);
+    }
   } restore;
   cuda::set_prefill_wgmma(false);
   r.attn_layer_ms = time_prefill_attention(env, model.config(), cache, p);
   if (cuda::prefill_wgmma_available()) {
     cuda::set_prefill_wgmma(true);
+    cuda::set_prefill_wgmma_pingpong(false);
     r.attn_wgmma_ms = time_prefill_attention(env, model.config(), cache, p);
+    cuda::set_prefill_wgmma_pingpong(true);
+    r.attn_pingpong_ms = time_prefill_attention(env, model.config(), cache, p);
   }
   return r;
 }
@@ -106,7 +113,7 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
 void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillRow>& rows) {
   Table t({"prompt", "chunk", "time s", "tokens/s", "GEMM TFLOP", "attention TFLOP", "TFLOP/s", "of GEMM",
            "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM", "wgmma attention ms",
-           "wgmma TFLOP/s", "wgmma of GEMM"});
+           "wgmma TFLOP/s", "wgmma of GEMM", "ping-pong ms", "ping-pong TFLOP/s", "ping-pong of GEMM"});
   for (const PrefillRow& r : rows) {
     if (!std::isfinite(r.seconds)) {
       t.row({tokens_str(r.p), "", r.note});
@@ -115,13 +122,16 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
     const double gf = prefill_gemm_flops(c, r.p), af = prefill_attention_flops_per_layer(c, r.p);
     const double total = gf + af * c.num_hidden_layers, rate = total / r.seconds;
     const double arate = af / (r.attn_layer_ms * 1e-3), wrate = af / (r.attn_wgmma_ms * 1e-3);
-    const bool wgmma = std::isfinite(r.attn_wgmma_ms);
+    const double prate = af / (r.attn_pingpong_ms * 1e-3);
+    const bool wgmma = std::isfinite(r.attn_wgmma_ms), pp = std::isfinite(r.attn_pingpong_ms);
     t.row({tokens_str(r.p), strf("%lld", (long long)env.opt.prefill_chunk), strf("%.2f", r.seconds),
            strf("%.0f", r.p / r.seconds), strf("%.1f", gf / 1e12), strf("%.1f", af * c.num_hidden_layers / 1e12),
            strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.1f", r.attn_layer_ms),
            strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops),
            wgmma ? strf("%.1f", r.attn_wgmma_ms) : "not run", wgmma ? strf("%.1f", wrate / 1e12) : "-",
-           wgmma ? strf("%.0f%%", 100 * wrate / env.ceil.gemm_flops) : "-"});
+           wgmma ? strf("%.0f%%", 100 * wrate / env.ceil.gemm_flops) : "-",
+           pp ? strf("%.1f", r.attn_pingpong_ms) : "not run", pp ? strf("%.1f", prate / 1e12) : "-",
+           pp ? strf("%.0f%%", 100 * prate / env.ceil.gemm_flops) : "-"});
   }
   env.report.table(t);
 }
@@ -145,8 +155,8 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "+ attention counted causally, 2 * hq * hd * P * (P + 1) per layer. Attention alone: layer 0's "
                   "attention over all chunks on the filled cache, CUDA events, median of 3, through the mma.sync kernel "
                   "(attention_prefill_mma.cu, the default) and, on a compute capability 9.0 device, the wgmma kernel "
-                  "(attention_prefill_wgmma.cu, opt-in: GQA_PREFILL_WGMMA=1); the whole-prefill columns use the "
-                  "default unless GQA_PREFILL_WGMMA=1 was set.");
+                  "(attention_prefill_wgmma.cu, opt-in: GQA_PREFILL_WGMMA=1), in its basic and its ping-pong build "
+                  "(GQA_PREFILL_WGMMA_PINGPONG=1); the whole-prefill columns use the default unless those were set.");
   {  // warm-up: cuBLASLt plans and allocations for the chunk's shapes stay out of the first row
     const int64_t w = 2 * env.opt.prefill_chunk;
     PagedKvCache warm(model.kv_cache_shape((w + kBlockSize - 1) / kBlockSize, kBlockSize), env.ops.compute_dtype(),
@@ -161,7 +171,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     // Time grows at most quadratically with the prompt: skip what would not finish in time.
     const double estimate = last_p > 0 ? last_s * (double(p) / last_p) * (double(p) / last_p) * 1.1 : 0;
     if (deadline.passed() || estimate > deadline.remaining_s()) {
-      rows.push_back({p, NAN, NAN, NAN,
+      rows.push_back({p, NAN, NAN, NAN, NAN,
                       strf("skipped: estimated %.0f s (from the %s run) > %.0f s left of this section's budget",
                            estimate, tokens_str(last_p).c_str(), std::max(0.0, deadline.remaining_s()))});
       continue;
@@ -170,7 +180,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     try {
       rows.push_back(run_length(env, model, p));
     } catch (const std::exception& e) {
-      rows.push_back({p, NAN, NAN, NAN, std::string("FAILED: ") + e.what()});
+      rows.push_back({p, NAN, NAN, NAN, NAN, std::string("FAILED: ") + e.what()});
       progress(rows.back().note);
       ++failed;
     }

@@ -4,7 +4,8 @@
 // edges of its 128-key tiles and 128-row blocks (1, 63, 64, 65, 127, 128, 129, 255, 256, 257, 777),
 // chunked prefill after cached context, interleaved sequences, groups that do not divide the
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32, bad device data (NaN for exactly
-// the tokens it touches), out aliasing q, and the dispatcher's opt-in switch.
+// the tokens it touches), out aliasing q, and the dispatcher's opt-in switch. Every case runs
+// through both builds (basic and ping-pong).
 // Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
@@ -44,11 +45,31 @@ std::string skip_reason() {
     if (!why.empty()) GTEST_SKIP() << why;                         \
   } while (0)
 
-std::vector<float> run_wgmma(const Batch& b, bool out_aliases_q = false) {
-  attn_test::DeviceBatch d(b);
-  AttentionArgs a = d.args(b, out_aliases_q);
-  cuda::attention_prefill_wgmma(a, nullptr);
-  return attn_test::download(a.out);
+struct BuildOutput {
+  const char* build;
+  std::vector<float> out;
+};
+
+// The batch through both builds of the kernel (basic, ping-pong), each on fresh device buffers.
+std::vector<BuildOutput> run_wgmma(const Batch& b, bool out_aliases_q = false) {
+  const bool was = cuda::prefill_wgmma_pingpong();
+  std::vector<BuildOutput> outs;
+  for (bool pingpong : {false, true}) {
+    cuda::set_prefill_wgmma_pingpong(pingpong);
+    attn_test::DeviceBatch d(b);
+    AttentionArgs a = d.args(b, out_aliases_q);
+    cuda::attention_prefill_wgmma(a, nullptr);
+    outs.push_back({pingpong ? "ping-pong" : "basic", attn_test::download(a.out)});
+  }
+  cuda::set_prefill_wgmma_pingpong(was);
+  return outs;
+}
+
+// Both builds within kTol of ref (`what` names the case on failure).
+void expect_close(const Batch& b, const std::vector<float>& ref, const std::string& what, bool out_aliases_q = false) {
+  for (const BuildOutput& r : run_wgmma(b, out_aliases_q)) {
+    EXPECT_LT(rel_error(r.out, ref), kTol) << what << " (" << r.build << ")";
+  }
 }
 
 class CudaPrefillWgmma : public ::testing::TestWithParam<std::tuple<DType, Heads, int64_t, int64_t>> {};
@@ -60,7 +81,7 @@ TEST_P(CudaPrefillWgmma, PromptLengths) {
   const std::vector<SeqSpec> lengths = {{0, 1},   {0, 63},  {0, 64},  {0, 65},  {0, 127}, {0, 128},
                                         {0, 129}, {0, 255}, {0, 256}, {0, 257}, {0, 777}};
   Batch b = make_batch(dt, heads, hd, bs, lengths, 51);
-  EXPECT_LT(rel_error(run_wgmma(b), reference(b)), kTol);
+  expect_close(b, reference(b), "prompt lengths");
 }
 
 // Chunks after cached context, starting inside and on the edges of tiles and cache blocks.
@@ -68,7 +89,7 @@ TEST_P(CudaPrefillWgmma, ChunkedPrefill) {
   GQA_SKIP_WITHOUT_WGMMA();
   const auto [dt, heads, hd, bs] = GetParam();
   Batch b = make_batch(dt, heads, hd, bs, {{1000, 300}, {128, 128}, {5, 7}, {2047, 1}, {127, 33}}, 52);
-  EXPECT_LT(rel_error(run_wgmma(b), reference(b)), kTol);
+  expect_close(b, reference(b), "chunked prefill");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllShapes, CudaPrefillWgmma,
@@ -85,8 +106,9 @@ TEST(CudaPrefillWgmmaCases, InterleavedSequencesAndIrregularGroups) {
     for (Heads h : {Heads{8, 8}, Heads{8, 1}, Heads{28, 4}, Heads{12, 4}, Heads{96, 1}}) {
       for (bool shuffle : {false, true}) {
         Batch b = make_batch(DType::kBF16, h, hd, 16, {{0, 40}, {17, 60}, {3, 5}, {0, 1}, {100, 70}}, 53, shuffle);
-        EXPECT_LT(rel_error(run_wgmma(b), reference(b)), kTol)
-            << "hd " << hd << " " << h.hq << "/" << h.hkv << " shuffled " << shuffle;
+        expect_close(b, reference(b),
+                     "hd " + std::to_string(hd) + " " + std::to_string(h.hq) + "/" + std::to_string(h.hkv) +
+                         (shuffle ? " shuffled" : ""));
       }
     }
   }
@@ -95,16 +117,16 @@ TEST(CudaPrefillWgmmaCases, InterleavedSequencesAndIrregularGroups) {
 TEST(CudaPrefillWgmmaCases, LongerPromptAndDecodeShapedBatch) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch p = make_batch(DType::kBF16, {8, 1}, 128, 16, {{0, 1500}, {0, 3}}, 54);
-  EXPECT_LT(rel_error(run_wgmma(p), reference(p)), kTol) << "1500-token prompt";
+  expect_close(p, reference(p), "1500-token prompt");
   Batch d = make_batch(DType::kF16, {64, 8}, 64, 16, {{0, 1}, {16, 1}, {999, 1}, {64, 1}, {4000, 1}}, 55);
-  EXPECT_LT(rel_error(run_wgmma(d), reference(d)), kTol) << "one token per sequence";
+  expect_close(d, reference(d), "one token per sequence");
 }
 
 TEST(CudaPrefillWgmmaCases, OutMayAliasQ) {
   GQA_SKIP_WITHOUT_WGMMA();
   for (int64_t hd : {64, 128}) {
     Batch b = make_batch(DType::kBF16, {8, 2}, hd, 32, {{0, 100}, {30, 50}}, 56);
-    EXPECT_LT(rel_error(run_wgmma(b, true), reference(b)), kTol) << "hd " << hd;
+    expect_close(b, reference(b), "hd " + std::to_string(hd), true);
   }
 }
 
@@ -117,15 +139,16 @@ TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
     const std::vector<float> ref = reference(b);
     b.tables[0 * b.max_blocks + 9] = static_cast<int32_t>(b.num_blocks);  // sequence 0, keys 144..159
     b.token_seq[210] = static_cast<int32_t>(b.n_seqs());                   // a token of sequence 1
-    const std::vector<float> out = run_wgmma(b);
-    for (int64_t t = 0; t < b.n; ++t) {
-      const std::vector<float> o = attn_test::token_rows(out, b, t);
-      const bool poisoned = (b.token_seq[t] == 0 && b.positions[t] >= 144) || t == 210;
-      if (poisoned) {
-        EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); }))
-            << "hd " << hd << " token " << t;
-      } else {
-        EXPECT_LT(rel_error(o, attn_test::token_rows(ref, b, t)), kTol) << "hd " << hd << " token " << t;
+    for (const BuildOutput& r : run_wgmma(b)) {
+      for (int64_t t = 0; t < b.n; ++t) {
+        const std::vector<float> o = attn_test::token_rows(r.out, b, t);
+        const bool poisoned = (b.token_seq[t] == 0 && b.positions[t] >= 144) || t == 210;
+        if (poisoned) {
+          EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); }))
+              << r.build << " hd " << hd << " token " << t;
+        } else {
+          EXPECT_LT(rel_error(o, attn_test::token_rows(ref, b, t)), kTol) << r.build << " hd " << hd << " token " << t;
+        }
       }
     }
   }
@@ -164,13 +187,16 @@ TEST(CudaPrefillWgmmaArgs, SupportsBf16F16AtHeadDims64And128Only) {
   EXPECT_THROW(cuda::attention_prefill_wgmma(args(DType::kF32, 128), nullptr), Error);
 }
 
-TEST(CudaPrefillWgmmaArgs, OffUnlessSwitchedOn) {
-  const bool was = cuda::prefill_wgmma_enabled();
-  cuda::set_prefill_wgmma(true);
-  EXPECT_TRUE(cuda::prefill_wgmma_enabled());
-  cuda::set_prefill_wgmma(false);
-  EXPECT_FALSE(cuda::prefill_wgmma_enabled());
+TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
+  const bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong();
+  for (bool on : {true, false}) {
+    cuda::set_prefill_wgmma(on);
+    cuda::set_prefill_wgmma_pingpong(!on);
+    EXPECT_EQ(cuda::prefill_wgmma_enabled(), on);
+    EXPECT_EQ(cuda::prefill_wgmma_pingpong(), !on);
+  }
   cuda::set_prefill_wgmma(was);
+  cuda::set_prefill_wgmma_pingpong(was_pp);
 }
 
 }  // namespace
