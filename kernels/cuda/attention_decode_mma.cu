@@ -38,6 +38,7 @@
 #include "kernels/cuda/attention_decode_params.cuh"
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace gqa::cuda {
@@ -251,8 +252,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
   for (int it = 0; it < n_tiles; ++it) {
     if constexpr (kBulk) {
       // Slot it % kStages is on its (it / kStages)-th use: that phase's parity.
-      while (!::cuda::ptx::mbarrier_try_wait_parity(&full[it % kStages], uint32_t((it / kStages) & 1))) {
-      }
+      mbarrier_wait(&full[it % kStages], uint32_t((it / kStages) & 1));
     } else {
       cp_async_wait<kStages - 2>();  // this thread's copies of stage `it` have landed
     }

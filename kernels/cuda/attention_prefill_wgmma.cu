@@ -39,6 +39,7 @@
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/attention_prefill_rows.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace gqa::cuda {
@@ -248,31 +249,24 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
 // GEMMs at once and both run softmax at once, leaving the tensor cores idle meanwhile. Here the
 // stages (3: tiles loaded two ahead) are handed over by mbarriers instead (full[s]: every
 // thread's copies of the tile in stage s have landed, via cp.async.mbarrier.arrive.noinc;
-// empty[s]: every thread is done with it), and two named barriers give the warpgroups turns at
-// issuing tensor-core work (bar 1: warpgroup 0's turn, bar 2: warpgroup 1's), so one's softmax
+// empty[s]: every thread is done with it), and two more (Turns) give the warpgroups turns at
+// issuing tensor-core work, so one's softmax
 // runs under the other's GEMMs (FlashAttention-3's ping-pong): WG0 QK, WG1 QK, WG0 PV, WG1 PV, WG0
 // QK of the next tile, ... A warpgroup that skips a tile's math (causal) still takes and passes
-// its turns. A tile's copies are issued after a QK, while the tensor cores are busy. Tiles are
+// its turns. A tile's copies are issued after softmax, under the other's GEMMs. Tiles are
 // counted across passes (`tiles`), so the mbarriers' phases carry over from pass to pass.
-// (Immediate barrier ids: a register id would make ptxas reserve all 16 barriers.)
-__device__ __forceinline__ void turn_wait(int group) {  // bar.sync: 128 waiting + 128 arriving
-  if (group == 0) {
-    asm volatile("bar.sync 1, 256;" ::: "memory");
-  } else {
-    asm volatile("bar.sync 2, 256;" ::: "memory");
-  }
-}
-__device__ __forceinline__ void turn_pass(int group) {  // the other warpgroup's turn
-  if (group == 0) {
-    asm volatile("bar.arrive 2, 256;" ::: "memory");
-  } else {
-    asm volatile("bar.arrive 1, 256;" ::: "memory");
-  }
-}
-__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
-  while (!::cuda::ptx::mbarrier_try_wait_parity(bar, parity)) {
-  }
-}
+// Turns: warpgroup w waits for phase (its turns taken so far) & 1 of turn[w], which completes when
+// the 128 threads of the other warpgroup have passed (arrived on it). mbarriers rather than
+// named barriers so that every wait in this kernel has the watchdog of mbarrier_wait: a turn-
+// keeping mistake traps instead of hanging.
+struct Turns {
+  uint64_t* bar;  // turn[2] in shared memory
+  int group;
+  uint32_t taken = 0;
+  __device__ __forceinline__ void wait() { mbarrier_wait(&bar[group], taken++ & 1); }
+  __device__ __forceinline__ void pass() { (void)::cuda::ptx::mbarrier_arrive(&bar[1 - group]); }
+};
+
 // Arrives on `bar` once every cp.async this thread issued so far has landed.
 __device__ __forceinline__ void cp_async_arrive(uint64_t* bar) {
   const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(bar));
@@ -286,7 +280,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
   __shared__ PrefillRowInfo<kBlockM> ri;
   __shared__ int warp_limits[kWarps];
   constexpr int kStages = S::kPingPongStages;
-  __shared__ __align__(8) uint64_t full[kStages], empty[kStages];
+  __shared__ __align__(8) uint64_t full[kStages], empty[kStages], turn[2];
   unsigned char* q_s = smem_raw;
   unsigned char* k_s = smem_raw + S::kQBytes;          // [kStages] tiles
   unsigned char* v_s = k_s + kStages * S::kTileBytes;  // [kStages] tiles
@@ -299,6 +293,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
       ::cuda::ptx::mbarrier_init(&full[st], kThreads);
       ::cuda::ptx::mbarrier_init(&empty[st], kThreads);
     }
+    for (int w = 0; w < 2; ++w) ::cuda::ptx::mbarrier_init(&turn[w], kThreads / 2);
     ::cuda::ptx::fence_mbarrier_init(::cuda::ptx::sem_release, ::cuda::ptx::scope_cluster);
   }
   init_rows(p, row0, ri);
@@ -307,7 +302,9 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
   cp_async_wait<0>();
   wg::fence_proxy_async();
   const unsigned char* q_wg = q_s + size_t(group) * 8 * S::kGroupBytes;  // the warpgroup's 64 rows
-  if (group == 1) turn_pass(1);  // warpgroup 0 takes the first turn
+  __syncthreads();  // the barriers are initialised
+  Turns turns{turn, group};
+  if (group == 1) turns.pass();  // warpgroup 0 takes the first turn
 
   float o[HD / 8][4];
 #pragma unroll
@@ -335,7 +332,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
     // this thread's arrival on full[stage], whose phase (t / kStages) completes when all 256 landed.
     const auto load = [&](int i) {
       const int t = tiles + i, st = t % kStages;
-      if (t >= kStages) mbar_wait(&empty[st], uint32_t((t / kStages - 1) & 1));
+      if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));
       load_kv_tile<T, HD>(p, table, g, i * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
                           &ri.pass_bad_key);
       cp_async_arrive(&full[st]);
@@ -346,29 +343,40 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
       const bool mine = i * kBlockN <= group_limit;  // uniform over the warpgroup
       const unsigned char* k_t = k_s + st * S::kTileBytes;
       const unsigned char* v_t = v_s + st * S::kTileBytes;
-      mbar_wait(&full[st], uint32_t((t / kStages) & 1));
+      mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
       wg::fence_proxy_async();  // the copies this thread now sees, before its wgmma reads them
+      // Each wgmma issue and its wait sit in one branch (a path from an issue to a use of the
+      // accumulators that skips the wait would make ptxas serialise every wgmma); both branches
+      // take and pass the same turns.
       float sc[kBlockN / 8][4];
-      turn_wait(group);
-      if (mine) qk_issue<T, HD>(q_wg, k_t, sc);
-      turn_pass(group);
-      if (i + kStages - 1 < n_tiles) load(i + kStages - 1);  // under the tensor cores' work
       if (mine) {
+        turns.wait();
+        qk_issue<T, HD>(q_wg, k_t, sc);
+        turns.pass();
         qk_finish(sc);
         softmax_tile<HD, kBlockN>(sc, i * kBlockN, limit, p.scale_log2, o, m, l);
+      } else {
+        turns.wait();
+        turns.pass();
       }
-      uint32_t pa[kBlockN / 16][4];
-      turn_wait(group);
-      if (mine) pv_issue<T, HD>(v_t, sc, pa, o);
-      turn_pass(group);
-      if (mine) pv_finish<HD>(o, pa);
+      // Under the other warpgroup's tensor-core work, outside this one's issue-to-wait windows.
+      if (i + kStages - 1 < n_tiles) load(i + kStages - 1);
+      if (mine) {
+        uint32_t pa[kBlockN / 16][4];
+        turns.wait();
+        pv_issue<T, HD>(v_t, sc, pa, o);
+        turns.pass();
+        pv_finish<HD>(o, pa);
+      } else {
+        turns.wait();
+        turns.pass();
+      }
       (void)::cuda::ptx::mbarrier_arrive(&empty[st]);
     }
     tiles += n_tiles;
     __syncthreads();  // every bad-key record of the pass is in
     finish_pass(ri, seq, limit, bad);
   }
-  if (group == 0) turn_wait(0);  // warpgroup 1's last turn_pass
   store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
 }
 
