@@ -195,6 +195,15 @@ class Ops {
     rmsnorm({a.x, a.weight, a.out, a.eps});
   }
 
+  // act = silu(gate) * up of y = x w^T, where w stacks gate_proj over up_proj ([2f, k]) and a.y
+  // ([n, 2f]) is the product's scratch. Unfused by default (matmul, then swiglu; the CPU
+  // reference); a GPU backend may override it with a GEMV whose epilogue applies SwiGLU, leaving
+  // a.y unwritten.
+  virtual void matmul_swiglu(const MatmulArgs& a, const Tensor& act) {
+    matmul(a);
+    swiglu({a.y, act});
+  }
+
   // Unfused by default (the CPU reference); a GPU backend overrides it with one kernel that
   // reads q, k and v once.
   // (The packed form has no default: a backend splits it, CpuOps on the host.)

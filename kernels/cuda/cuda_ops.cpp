@@ -14,6 +14,7 @@
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/rope.h"
 #include "kernels/cuda/rope_kv_write.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/swiglu.h"
 
 namespace gqa::cuda {
@@ -131,6 +132,15 @@ void CudaOps::rope_kv_write(const RopeKvWriteArgs& a) { cuda::rope_kv_write(a, s
 void CudaOps::attention(const AttentionArgs& a) { cuda::attention(a, stream_); }
 
 void CudaOps::swiglu(const SwigluArgs& a) { cuda::swiglu(a, stream_); }
+
+void CudaOps::matmul_swiglu(const MatmulArgs& a, const Tensor& act) {
+  if (!a.bias.defined() && cuda::fused_swiglu_enabled() && gemm_->use_gemv() &&
+      cuda::gemv_swiglu_supported(a.x, a.w, act)) {
+    cuda::gemv_swiglu(a.x, a.w, act, stream_);
+  } else {
+    Ops::matmul_swiglu(a, act);
+  }
+}
 void CudaOps::add(const Tensor& x, Tensor y) { cuda::add(AddArgs{x, std::move(y)}, stream_); }
 
 }  // namespace gqa::cuda

@@ -47,6 +47,9 @@ class CudaOps final : public Ops {
   void kv_write(const KvWriteArgs& a) override;
   void attention(const AttentionArgs& a) override;
   void swiglu(const SwigluArgs& a) override;
+  // One GEMV with a SwiGLU epilogue where gemv_swiglu serves it and fused_swiglu_enabled() (opt-in,
+  // gemv.h); else the unfused default.
+  void matmul_swiglu(const MatmulArgs& a, const Tensor& act) override;
   void add(const Tensor& x, Tensor y) override;
   void add_rmsnorm(const AddRmsNormArgs& a) override;  // one kernel (rmsnorm.cu with residual)
   void rope_kv_write(const RopeKvWriteArgs& a) override;  // one kernel (rope_kv_write.cu)

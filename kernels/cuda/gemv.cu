@@ -14,6 +14,7 @@
 // the G warps' partials of its group and writes one rounded element of y. Rows past m (the last
 // block) read row m - 1 instead (always mapped) and write nothing; chunks past k are skipped.
 // A lane may have no chunk at all (k < 256 G): it contributes zeros, still shuffles and syncs.
+#include <atomic>
 #include <cstdint>
 
 #include "kernels/cuda/check_args.h"
@@ -75,10 +76,14 @@ __device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::ro
 }
 
 // x [N, k], w [m, k], y [N, m]; x and w 16-byte aligned, k % 8 == 0; group_warps = G.
-template <typename T, int N>
+// kSwiGlu: w stacks gate_proj over up_proj (m = 2f) and y is [N, f] = silu(gate) * up: a row
+// group's R rows are gate rows j0..j0+R/2-1 and the up rows f + j0.., so the epilogue holds both
+// halves of each of its R/2 outputs (rows past f read row f - 1 / 2f - 1 and write nothing).
+template <typename T, int N, bool kSwiGlu = false>
 __global__ void __launch_bounds__(kThreads)
     gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y, int m, int k, int group_warps) {
   constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
+  constexpr int kOut = kSwiGlu ? R / 2 : R;                // outputs (columns of y) per row group
   __shared__ float partial[kWarps][N * R];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int groups = kWarps / group_warps;                 // row groups per block
@@ -86,12 +91,14 @@ __global__ void __launch_bounds__(kThreads)
   const int t = (warp % group_warps) * 32 + lane;          // this thread's place in its group
   const int stride = group_warps * 32;                     // chunks one group pass covers
   const int kc = k / 8;                                    // 16-byte chunks per row
-  const long long row0 = static_cast<long long>(blockIdx.x) * groups * R + static_cast<long long>(group) * R;
+  const int m_out = kSwiGlu ? m / 2 : m;                   // columns of y
+  const long long col0 = static_cast<long long>(blockIdx.x) * groups * kOut + static_cast<long long>(group) * kOut;
 
   const uint4* wrow[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
-    const long long row = row0 + r < m ? row0 + r : m - 1;  // past m: a mapped row, result unused
+    const long long col = col0 + r % kOut < m_out ? col0 + r % kOut : m_out - 1;  // past: a mapped row, result unused
+    const long long row = kSwiGlu && r >= kOut ? m_out + col : col;              // up rows after the gate rows
     wrow[r] = reinterpret_cast<const uint4*>(w + row * k);
   }
   // Before waiting for the kernel this one may overlap (PDL), start the first step's W lines on
@@ -131,13 +138,18 @@ __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
   const int tid = threadIdx.x;
-  if (tid < groups * N * R) {  // groups * N * R <= 8 * 8 * 4 = kThreads
-    const int g = tid / (N * R), o = tid % (N * R), i = o / R, r = o % R;
-    const long long row = static_cast<long long>(blockIdx.x) * groups * R + static_cast<long long>(g) * R + r;
-    if (row < m) {
+  if (tid < groups * N * kOut) {  // groups * N * kOut <= 8 * 8 * 4 = kThreads
+    const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut, r = o % kOut;
+    const long long col = static_cast<long long>(blockIdx.x) * groups * kOut + static_cast<long long>(g) * kOut + r;
+    if (col < m_out) {
       float s = 0.0f;
-      for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][o];
-      y[static_cast<long long>(i) * m + row] = store_f32<T>(s);
+      for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][i * R + r];
+      if constexpr (kSwiGlu) {
+        float u = 0.0f;
+        for (int q = 0; q < group_warps; ++q) u += partial[g * group_warps + q][i * R + r + kOut];
+        s = s / (1.0f + expf(-s)) * u;  // silu(gate) * up, as swiglu.cu (from the f32 sums, not rounded ones)
+      }
+      y[static_cast<long long>(i) * m_out + col] = store_f32<T>(s);
     }
   }
 }
@@ -153,30 +165,36 @@ int group_warps_for(int64_t kc, int64_t m, int rows) {
   return g;
 }
 
-template <typename T, int N>
+template <typename T, int N, bool kSwiGlu>
 void launch_n(const Tensor& x, const Tensor& w, const Tensor& y, int m, int k, cudaStream_t stream) {
   const int g = group_warps_for(k / 8, m, Tile<N>::rows);
-  const int rows_per_block = kWarps / g * Tile<N>::rows;
-  const unsigned int blocks = static_cast<unsigned int>((int64_t{m} + rows_per_block - 1) / rows_per_block);
-  launch_pdl("gemv_kernel", gemv_kernel<T, N>, dim3(blocks), dim3(kThreads), 0, stream, x.data_as<const T>(),
-             w.data_as<const T>(), y.data_as<T>(), m, k, g);
+  const int cols_per_block = kWarps / g * (kSwiGlu ? Tile<N>::rows / 2 : Tile<N>::rows);
+  const int64_t cols = kSwiGlu ? m / 2 : m;
+  const unsigned int blocks = static_cast<unsigned int>((cols + cols_per_block - 1) / cols_per_block);
+  launch_pdl(kSwiGlu ? "gemv_kernel (swiglu)" : "gemv_kernel", gemv_kernel<T, N, kSwiGlu>, dim3(blocks),
+             dim3(kThreads), 0, stream, x.data_as<const T>(), w.data_as<const T>(), y.data_as<T>(), m, k, g);
 }
 
-template <typename T>
+template <typename T, bool kSwiGlu>
 void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream) {
   const int n = static_cast<int>(x.dim(0)), m = static_cast<int>(w.dim(0)), k = static_cast<int>(x.dim(1));
   static_assert(kGemvMaxRows == 8, "gemv: one instantiation per n");
   switch (n) {
-    case 1: launch_n<T, 1>(x, w, y, m, k, stream); break;
-    case 2: launch_n<T, 2>(x, w, y, m, k, stream); break;
-    case 3: launch_n<T, 3>(x, w, y, m, k, stream); break;
-    case 4: launch_n<T, 4>(x, w, y, m, k, stream); break;
-    case 5: launch_n<T, 5>(x, w, y, m, k, stream); break;
-    case 6: launch_n<T, 6>(x, w, y, m, k, stream); break;
-    case 7: launch_n<T, 7>(x, w, y, m, k, stream); break;
-    case 8: launch_n<T, 8>(x, w, y, m, k, stream); break;
+    case 1: launch_n<T, 1, kSwiGlu>(x, w, y, m, k, stream); break;
+    case 2: launch_n<T, 2, kSwiGlu>(x, w, y, m, k, stream); break;
+    case 3: launch_n<T, 3, kSwiGlu>(x, w, y, m, k, stream); break;
+    case 4: launch_n<T, 4, kSwiGlu>(x, w, y, m, k, stream); break;
+    case 5: launch_n<T, 5, kSwiGlu>(x, w, y, m, k, stream); break;
+    case 6: launch_n<T, 6, kSwiGlu>(x, w, y, m, k, stream); break;
+    case 7: launch_n<T, 7, kSwiGlu>(x, w, y, m, k, stream); break;
+    case 8: launch_n<T, 8, kSwiGlu>(x, w, y, m, k, stream); break;
     default: GQA_FAIL("cuda gemv: " << n << " rows of x, at most " << kGemvMaxRows);
   }
+}
+
+std::atomic<bool>& fused_swiglu_flag() {
+  static std::atomic<bool> flag{env_switch("GQA_FUSED_SWIGLU", false)};  // off unless GQA_FUSED_SWIGLU=1
+  return flag;
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -212,9 +230,33 @@ bool gemv_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
 void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream) {
   check_decode_gemv_call("cuda gemv", x, w, y, 1, kGemvMaxRows);
   if (x.dtype() == DType::kBF16) {
-    launch<__nv_bfloat16>(x, w, y, stream);
+    launch<__nv_bfloat16, false>(x, w, y, stream);
   } else {
-    launch<__half>(x, w, y, stream);
+    launch<__half, false>(x, w, y, stream);
+  }
+}
+
+bool fused_swiglu_enabled() { return fused_swiglu_flag().load(std::memory_order_relaxed); }
+void set_fused_swiglu(bool on) { fused_swiglu_flag().store(on, std::memory_order_relaxed); }
+
+// The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].
+bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act) {
+  if (!act.defined() || !w.defined() || act.ndim() != 2 || w.ndim() != 2 || w.dim(0) != 2 * act.dim(1)) return false;
+  const Tensor as_product = Tensor::view(act.data(), act.dtype(), {act.dim(0), w.dim(0)}, act.device());
+  return gemv_supported(x, w, as_product);
+}
+
+void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream_t stream) {
+  constexpr const char* kOp = "cuda gemv_swiglu";
+  GQA_CHECK(gemv_swiglu_supported(x, w, act), kOp << ": unsupported operands x " << shape_str(x.shape()) << " "
+                                                  << dtype_name(x.dtype()) << ", w " << shape_str(w.shape()) << ", act "
+                                                  << shape_str(act.shape()) << " " << dtype_name(act.dtype())
+                                                  << " (gemv's rules, with w = [2f, k] and act = [n, f])");
+  GQA_CHECK(!overlaps(act, x) && !overlaps(act, w), kOp << ": act " << shape_str(act.shape()) << " overlaps an input");
+  if (x.dtype() == DType::kBF16) {
+    launch<__nv_bfloat16, true>(x, w, act, stream);
+  } else {
+    launch<__half, true>(x, w, act, stream);
   }
 }
 

@@ -31,4 +31,15 @@ bool gemv_supported(const Tensor& x, const Tensor& w, const Tensor& y);
 // overlap x or w. Launched through launch_pdl (PDL-aware, graph-capturable).
 void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream);
 
+// The same GEMV with a SwiGLU epilogue, for the MLP's stacked gate/up projection: w = [gate_proj;
+// up_proj] ([2f, k]) and act [n, f] = silu(x gate^T) * (x up^T), from the f32 sums (the unfused
+// path rounds the [n, 2f] product to bf16/f16 first); the product is never written. One row group
+// reads gate row j and up row f + j. gemv_swiglu_supported: gemv_supported with y = [n, 2f].
+// CudaOps::matmul_swiglu takes this path when fused_swiglu_enabled(): opt-in (GQA_FUSED_SWIGLU=1 or
+// set_fused_swiglu(true)) until a GPU run has verified it.
+bool fused_swiglu_enabled();
+void set_fused_swiglu(bool on);
+bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act);
+void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream_t stream);
+
 }  // namespace gqa::cuda

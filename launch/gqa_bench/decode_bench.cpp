@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/random_model.h"
 
@@ -40,13 +41,36 @@ void report_case(BenchEnv& env, const DecodeCaseResult& r) {
            strf("%.0f", bytes / (r.step_ms * 1e-3) / 1e9), pct(bytes / (r.step_ms * 1e-3) / c.copy_bw), "", "",
            pct(r.floor_ms(c) / r.step_ms), strf("%.0f", r.step_ms * 1e3)});
   }
-  if (std::isfinite(r.step_pdl_ms)) {
+  const auto step_row = [&](const char* name, double ms) {
+    if (!std::isfinite(ms)) return;
     const double bytes = r.weight_bytes + r.kv_bytes;
-    t.row({"whole step, PDL on (default)", "1", strf("%.1f", r.step_pdl_ms * 1e3), strf("%.1f", bytes / 1e6), "",
-           strf("%.0f", bytes / (r.step_pdl_ms * 1e-3) / 1e9), pct(bytes / (r.step_pdl_ms * 1e-3) / c.copy_bw), "",
-           "", pct(r.floor_ms(c) / r.step_pdl_ms), strf("%.0f", r.step_pdl_ms * 1e3)});
-  }
+    t.row({name, "1", strf("%.1f", ms * 1e3), strf("%.1f", bytes / 1e6), "", strf("%.0f", bytes / (ms * 1e-3) / 1e9),
+           pct(bytes / (ms * 1e-3) / c.copy_bw), "", "", pct(r.floor_ms(c) / ms), strf("%.0f", ms * 1e3)});
+  };
+  step_row("whole step, PDL on (default)", r.step_pdl_ms);
+  step_row("whole step, PDL on + fused MLP GEMV (opt-in)", r.step_fused_ms);
   env.report.table(t);
+}
+
+// The step (PDL on) with the opt-in fused MLP GEMV (kernels/cuda/gemv.h: gemv_swiglu) switched on:
+// graphs are re-recorded with it and dropped again after; the previous setting is back however
+// this ends.
+double time_decode_step_fused(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline) {
+  struct Setting {
+    Ops& ops;
+    bool pdl = cuda::pdl_enabled(), fused = cuda::fused_swiglu_enabled();
+    explicit Setting(Ops& o) : ops(o) {
+      cuda::set_pdl(true);
+      cuda::set_fused_swiglu(true);
+      ops.clear_graphs();
+    }
+    ~Setting() {
+      cuda::set_pdl(pdl);
+      cuda::set_fused_swiglu(fused);
+      ops.clear_graphs();
+    }
+  } setting(env.ops);
+  return time_decode_step(env, model, fx, runs, deadline);
 }
 
 // The same step with programmatic dependent launch set to `on` (the graphs recorded before are
@@ -84,6 +108,9 @@ DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, in
     r.step_ms = time_decode_step_with_pdl(env, model, fx, env.opt.step_runs, deadline, false);
     if (!deadline.passed()) {
       r.step_pdl_ms = time_decode_step_with_pdl(env, model, fx, env.opt.step_runs, deadline, true);
+    }
+    if (!deadline.passed() && batch <= cuda::kGemvMaxRows) {  // where the fused GEMV serves the MLP
+      r.step_fused_ms = time_decode_step_fused(env, model, fx, env.opt.step_runs, deadline);
     }
   }
   return r;
@@ -126,7 +153,7 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       "through it); CUDA events, median of " + std::to_string(env.timing.runs) + " after " +
       std::to_string(env.timing.warmup) + " warm-up. Bytes: the fewest one call must move (weights once, the K/V "
       "it attends to once, activations). Roofline: max(bytes / copy, FLOPs / GEMM) over the time. Whole step: "
-      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default), host wall clock (it ends with the logits on the host), median of "
+      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default), and at batch <= 8 also with the opt-in fused MLP GEMV (GQA_FUSED_SWIGLU: SwiGLU in the gate/up GEMV's epilogue), host wall clock (it ends with the logits on the host), median of "
       "up to " + std::to_string(env.opt.step_runs) + "; its floor is (weights + K/V bytes) / copy bandwidth. The "
       "cache holds random K/V written directly (no prefill); the sequences' blocks are shuffled.");
   int failed = 0;
@@ -165,15 +192,18 @@ void report_decode_summary(BenchEnv& env, const std::vector<DecodeCaseResult>& c
   const Ceilings& c = env.ceil;
   env.report.heading("Summary: decode step of the 70B T=8 shard");
   Table t({"context", "batch", "step ms, PDL off", "floor ms", "of floor", "step ms, PDL on (default)",
-           "of floor, PDL on", "sum of ops ms", "tokens/s (default)", "attention us", "attention of copy"});
+           "of floor, PDL on", "+ fused MLP GEMV (opt-in) ms", "of floor", "sum of ops ms", "tokens/s (default)",
+           "attention us", "attention of copy"});
   for (const DecodeCaseResult& r : cases) {
     const OpTiming* a = r.op("attention decode");
     double sum_ms = 0;
     for (const OpTiming& o : r.ops) sum_ms += o.us * o.per_step * 1e-3;
     const bool step = std::isfinite(r.step_ms), pdl = std::isfinite(r.step_pdl_ms);
+    const bool fused = std::isfinite(r.step_fused_ms);
     t.row({tokens_str(r.context), strf("%lld", (long long)r.batch), step ? strf("%.2f", r.step_ms) : "-",
            strf("%.2f", r.floor_ms(c)), step ? pct(r.floor_ms(c) / r.step_ms) : "-",
            pdl ? strf("%.2f", r.step_pdl_ms) : "-", pdl ? pct(r.floor_ms(c) / r.step_pdl_ms) : "-",
+           fused ? strf("%.2f", r.step_fused_ms) : "-", fused ? pct(r.floor_ms(c) / r.step_fused_ms) : "-",
            r.ops.empty() ? "-" : strf("%.2f", sum_ms), step ? strf("%.0f", r.batch * 1e3 / r.step_default_ms()) : "-",
            a ? strf("%.1f", a->us) : "-", a ? pct(a->bytes / (a->us * 1e-6) / c.copy_bw) : "-"});
   }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 
+#include "kernels/cuda/gemv.h"
 #include "model/rope.h"
 
 namespace gqa::bench {
@@ -141,6 +142,17 @@ void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeight
     ops.matmul({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up});
   });
   list.add("swiglu", L, 3 * b * f * 2, 0, false, [&](int64_t) { ops.swiglu({x.gate_up, x.act}); });
+  // The opt-in fused form of the two rows above (kernels/cuda/gemv.h: gemv_swiglu, batch <= 8; not
+  // in the sum of the ops: 0 calls per step of the default path).
+  if (fx.batch <= cuda::kGemvMaxRows) {
+    list.add("gate/up GEMM + SwiGLU (fused, opt-in)", 0, (2 * f * d + b * d + b * f) * 2.0, 2.0 * b * 2 * f * d, false,
+             [&](int64_t l) {
+               const bool was = cuda::fused_swiglu_enabled();
+               cuda::set_fused_swiglu(true);
+               ops.matmul_swiglu({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up}, x.act);
+               cuda::set_fused_swiglu(was);
+             });
+  }
   list.add_gemm("down GEMM", L, b, d, f, 1, [&](int64_t l) {
     ops.matmul({x.act, w.layers[l].w_down, Tensor(), x.h});
   });

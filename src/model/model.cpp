@@ -201,8 +201,7 @@ void Model::mlp_block(int64_t l, Step& s) {
   const int64_t n = s.n;
   Tensor gate_up = buffers_->gate_up(n);  // [n, 2f] column-parallel: this rank's FFN columns
   Tensor act = buffers_->act(n);          // [n, f]
-  ops_.matmul({s.h, w.w_gate_up, Tensor(), gate_up});
-  ops_.swiglu({gate_up, act});
+  ops_.matmul_swiglu({s.h, w.w_gate_up, Tensor(), gate_up}, act);
   ops_.matmul({act, w.w_down, Tensor(), s.h});  // row-parallel: partial sum
   all_reduce(s.h);
 }

@@ -12,6 +12,7 @@
 
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/pdl.h"
 #include "parallel/single_communicator.h"
 #include "tests/support/model_fixture.h"
@@ -124,6 +125,29 @@ TEST(CudaModelPdl, PdlStepsEqualPlainSteps) {
         for (size_t i = 0; i < pdl.logits.size(); ++i) differ += !(pdl.logits[i] == plain.logits[i]);
         EXPECT_EQ(differ, 0u) << what << ": logits that differ with PDL on";
       }
+    }
+  }
+}
+
+// The opt-in fused MLP GEMV (gemv_swiglu: SwiGLU in the gate/up GEMV's epilogue) against the
+// transformers fixtures at bf16 (f16 is covered kernel-level in test_gemv.cpp), with the criterion
+// of MatchesTransformers.
+TEST(CudaModelFusedSwiglu, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  struct Guard {
+    bool was = cuda::fused_swiglu_enabled();
+    ~Guard() { cuda::set_fused_swiglu(was); }
+  } guard;
+  cuda::set_fused_swiglu(true);
+  for (const std::string name : {"gqa", "qwen2_bias", "gqa_hd128", "mqa"}) {
+    for (DType dt : {DType::kBF16}) {
+      const std::string dir = kFixtureDir + name;
+      SingleCommunicator comm;
+      cuda::CudaOps ops(0, dt);
+      const test::FixtureReference ref = test::read_fixture_reference(dir);
+      const GenerateResult res = test::run_fixture(dir, ref, ops, comm);
+      test::expect_matches_reference(test::compare_to_reference(res, ref), res, ref, /*strict_tokens=*/false, 3e-2,
+                                     name + " cuda " + dtype_name(dt) + " fused swiglu", true);
     }
   }
 }
