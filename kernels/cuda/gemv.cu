@@ -19,140 +19,56 @@
 
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/gemv.h"
-#include "kernels/cuda/pdl.cuh"
-#include "kernels/cuda/stream_loads.cuh"
+#include "kernels/cuda/gemv_kernel.cuh"
 
 namespace gqa::cuda {
 namespace {
 
-constexpr int kWarps = 8;
-constexpr int kThreads = kWarps * 32;
-constexpr int kLoadsPerStep = 8;  // 16-byte W loads a thread has in flight per step (R * U)
-constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
+using namespace gemv_detail;
 
-// W rows per row group (R) and chunks per thread per step (U), for n rows of x. More W rows per
-// group at larger n: each 16-byte x vector read from L1 then feeds R rows' FMAs, so L1 serves
-// n * 16 / R bytes of x per 16 bytes of W streamed from HBM (at most 32 B: well within L1 rates).
-template <int N>
-struct Tile {
-  static constexpr int rows = N <= 2 ? 2 : 4;
-  static constexpr int unroll = kLoadsPerStep / rows;
+// y = x W^T: row group grp holds W rows grp * R .. grp * R + R - 1 = columns of y (rows past m
+// read row m - 1, always mapped, and store nothing).
+template <typename T>
+struct PlainRows {
+  T* y;
+  int m;
+  template <int R>
+  static constexpr int outputs() { return R; }
+  template <int R>
+  __device__ __forceinline__ long long row(long long grp, int r) const {
+    const long long col = grp * R + r;
+    return col < m ? col : m - 1;
+  }
+  template <int R, class Sum>
+  __device__ __forceinline__ void store(long long grp, int i, int o, const Sum& sum) const {
+    const long long col = grp * R + o;
+    if (col < m) y[static_cast<long long>(i) * m + col] = store_f32<T>(sum(o));
+  }
 };
 
-// One step of a thread: chunks c0 + u * stride (u < U) of its group's R rows of W, times the same
-// chunks of the N rows of x, into acc. Full: every chunk is below kc (no per-chunk tests, so the
-// compiler can batch the x loads); otherwise only the chunks below kc (c0 < kc is given).
-template <typename T, int N, bool Full>
-__device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::rows], const uint4* xv, int kc, int c0,
-                                          int stride, float (&acc)[N][Tile<N>::rows]) {
-  constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
-  uint4 wv[U][R];
-#pragma unroll
-  for (int u = 0; u < U; ++u) {  // all of the step's W loads first: U * R in flight
-    const int c = c0 + u * stride;
-#pragma unroll
-    for (int r = 0; r < R; ++r) wv[u][r] = Full || c < kc ? load_stream(wrow[r] + c) : make_uint4(0u, 0u, 0u, 0u);
+// act = silu(gate) * up with W = [gate_proj; up_proj] (m = 2f rows): row group grp holds gate rows
+// grp * R/2 .. + R/2 - 1 and the matching up rows f + ..., and stores R/2 columns of act.
+template <typename T>
+struct SwiGluRows {
+  T* act;
+  int f;
+  template <int R>
+  static constexpr int outputs() { return R / 2; }
+  template <int R>
+  __device__ __forceinline__ long long row(long long grp, int r) const {
+    const long long col = grp * (R / 2) + r % (R / 2);
+    return (col < f ? col : f - 1) + (r >= R / 2 ? f : 0);
   }
-#pragma unroll
-  for (int u = 0; u < U; ++u) {
-    const int c = c0 + u * stride;
-    if (!Full && c >= kc) break;  // c grows with u
-    float wf[R][8];
-#pragma unroll
-    for (int r = 0; r < R; ++r) unpack16<T>(wv[u][r], wf[r]);
-#pragma unroll
-    for (int i = 0; i < N; ++i) {
-      float xf[8];
-      unpack16<T>(xv[static_cast<size_t>(i) * kc + c], xf);
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-#pragma unroll
-        for (int e = 0; e < 8; ++e) acc[i][r] = fmaf(xf[e], wf[r][e], acc[i][r]);
-      }
+  template <int R, class Sum>
+  __device__ __forceinline__ void store(long long grp, int i, int o, const Sum& sum) const {
+    const long long col = grp * (R / 2) + o;
+    if (col < f) {
+      const float g = sum(o), u = sum(o + R / 2);
+      act[static_cast<long long>(i) * f + col] = store_f32<T>(g / (1.0f + expf(-g)) * u);  // as swiglu.cu
     }
   }
-}
-
-// x [N, k], w [m, k], y [N, m]; x and w 16-byte aligned, k % 8 == 0; group_warps = G.
-// kSwiGlu: w stacks gate_proj over up_proj (m = 2f) and y is [N, f] = silu(gate) * up: a row
-// group's R rows are gate rows j0..j0+R/2-1 and the up rows f + j0.., so the epilogue holds both
-// halves of each of its R/2 outputs (rows past f read row f - 1 / 2f - 1 and write nothing).
-template <typename T, int N, bool kSwiGlu = false>
-__global__ void __launch_bounds__(kThreads)
-    gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y, int m, int k, int group_warps) {
-  constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
-  constexpr int kOut = kSwiGlu ? R / 2 : R;                // outputs (columns of y) per row group
-  __shared__ float partial[kWarps][N * R];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int groups = kWarps / group_warps;                 // row groups per block
-  const int group = warp / group_warps;                    // this warp's row group
-  const int t = (warp % group_warps) * 32 + lane;          // this thread's place in its group
-  const int stride = group_warps * 32;                     // chunks one group pass covers
-  const int kc = k / 8;                                    // 16-byte chunks per row
-  const int m_out = kSwiGlu ? m / 2 : m;                   // columns of y
-  const long long col0 = static_cast<long long>(blockIdx.x) * groups * kOut + static_cast<long long>(group) * kOut;
-
-  const uint4* wrow[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const long long col = col0 + r % kOut < m_out ? col0 + r % kOut : m_out - 1;  // past: a mapped row, result unused
-    const long long row = kSwiGlu && r >= kOut ? m_out + col : col;              // up rows after the gate rows
-    wrow[r] = reinterpret_cast<const uint4*>(w + row * k);
-  }
-  // Before waiting for the kernel this one may overlap (PDL), start the first step's W lines on
-  // their way into the L2. Only prefetches may precede pdl_wait: the L2 is where every SM's writes
-  // land, so a prefetch can never leave a stale copy of data a predecessor is still writing.
-#pragma unroll
-  for (int u = 0; u < U; ++u) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      if (t + u * stride < kc) prefetch_l2(wrow[r] + t + u * stride);
-    }
-  }
-  pdl_wait();
-  const uint4* xv = reinterpret_cast<const uint4*>(x);  // row i, chunk c: xv[i * kc + c]
-
-  float acc[N][R];
-#pragma unroll
-  for (int i = 0; i < N; ++i) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
-  }
-
-  int c0 = t;
-  for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true>(wrow, xv, kc, c0, stride, acc);
-  if (c0 < kc) gemv_step<T, N, false>(wrow, xv, kc, c0, stride, acc);  // the last, partial step
-
-  // Warp sums, then the G warps of each group through shared memory.
-#pragma unroll
-  for (int i = 0; i < N; ++i) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      float v = acc[i][r];
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (lane == 0) partial[warp][i * R + r] = v;
-    }
-  }
-  __syncthreads();
-  const int tid = threadIdx.x;
-  if (tid < groups * N * kOut) {  // groups * N * kOut <= 8 * 8 * 4 = kThreads
-    const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut, r = o % kOut;
-    const long long col = static_cast<long long>(blockIdx.x) * groups * kOut + static_cast<long long>(g) * kOut + r;
-    if (col < m_out) {
-      float s = 0.0f;
-      for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][i * R + r];
-      if constexpr (kSwiGlu) {
-        float u = 0.0f;
-        for (int q = 0; q < group_warps; ++q) u += partial[g * group_warps + q][i * R + r + kOut];
-        s = s / (1.0f + expf(-s)) * u;  // silu(gate) * up, as swiglu.cu (from the f32 sums, not rounded ones)
-      }
-      y[static_cast<long long>(i) * m_out + col] = store_f32<T>(s);
-    }
-  }
-}
+};
 
 // G: split each row's chunks over more warps while every thread keeps at least two full steps;
 // then, while the grid is small (few rows), split further down to one full step per thread.
@@ -168,11 +84,15 @@ int group_warps_for(int64_t kc, int64_t m, int rows) {
 template <typename T, int N, bool kSwiGlu>
 void launch_n(const Tensor& x, const Tensor& w, const Tensor& y, int m, int k, cudaStream_t stream) {
   const int g = group_warps_for(k / 8, m, Tile<N>::rows);
-  const int cols_per_block = kWarps / g * (kSwiGlu ? Tile<N>::rows / 2 : Tile<N>::rows);
-  const int64_t cols = kSwiGlu ? m / 2 : m;
-  const unsigned int blocks = static_cast<unsigned int>((cols + cols_per_block - 1) / cols_per_block);
-  launch_pdl(kSwiGlu ? "gemv_kernel (swiglu)" : "gemv_kernel", gemv_kernel<T, N, kSwiGlu>, dim3(blocks),
-             dim3(kThreads), 0, stream, x.data_as<const T>(), w.data_as<const T>(), y.data_as<T>(), m, k, g);
+  const int64_t groups = (m + Tile<N>::rows - 1) / Tile<N>::rows;  // row groups covering W (m even with SwiGLU)
+  const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
+  if constexpr (kSwiGlu) {
+    launch_pdl("gemv_kernel (swiglu)", gemv_kernel<T, N, SwiGluRows<T>>, dim3(blocks), dim3(kThreads), 0, stream,
+               x.data_as<const T>(), w.data_as<const T>(), SwiGluRows<T>{y.data_as<T>(), m / 2}, k, g);
+  } else {
+    launch_pdl("gemv_kernel", gemv_kernel<T, N, PlainRows<T>>, dim3(blocks), dim3(kThreads), 0, stream,
+               x.data_as<const T>(), w.data_as<const T>(), PlainRows<T>{y.data_as<T>(), m}, k, g);
+  }
 }
 
 template <typename T, bool kSwiGlu>

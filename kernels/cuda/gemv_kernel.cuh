@@ -1,0 +1,134 @@
+// The decode GEMV's kernel template (gemv.cu explains the mapping), shared by its three uses:
+// y = x W^T (gemv.cu, PlainRows), the MLP's gate/up GEMV with SwiGLU in the epilogue (gemv.cu,
+// SwiGluRows) and the QKV GEMV with RoPE and the KV-cache write in the epilogue (gemv_rope.cu).
+// A row map M says which W row each of a row group's R rows is (M::row) and stores the group's
+// outputs (M::store, given the f32 dot products of each of its R rows with one x row).
+// Included only by those .cu files.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/stream_loads.cuh"
+
+namespace gqa::cuda::gemv_detail {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kLoadsPerStep = 8;  // 16-byte W loads a thread has in flight per step (R * U)
+constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
+
+// W rows per row group (R) and chunks per thread per step (U), for n rows of x. More W rows per
+// group at larger n: each 16-byte x vector read from L1 then feeds R rows' FMAs, so L1 serves
+// n * 16 / R bytes of x per 16 bytes of W streamed from HBM (at most 32 B: well within L1 rates).
+template <int N>
+struct Tile {
+  static constexpr int rows = N <= 2 ? 2 : 4;
+  static constexpr int unroll = kLoadsPerStep / rows;
+};
+
+// One step of a thread: chunks c0 + u * stride (u < U) of its group's R rows of W, times the same
+// chunks of the N rows of x, into acc. Full: every chunk is below kc (no per-chunk tests, so the
+// compiler can batch the x loads); otherwise only the chunks below kc (c0 < kc is given).
+template <typename T, int N, bool Full>
+__device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::rows], const uint4* xv, int kc, int c0,
+                                          int stride, float (&acc)[N][Tile<N>::rows]) {
+  constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
+  uint4 wv[U][R];
+#pragma unroll
+  for (int u = 0; u < U; ++u) {  // all of the step's W loads first: U * R in flight
+    const int c = c0 + u * stride;
+#pragma unroll
+    for (int r = 0; r < R; ++r) wv[u][r] = Full || c < kc ? load_stream(wrow[r] + c) : make_uint4(0u, 0u, 0u, 0u);
+  }
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    const int c = c0 + u * stride;
+    if (!Full && c >= kc) break;  // c grows with u
+    float wf[R][8];
+#pragma unroll
+    for (int r = 0; r < R; ++r) unpack16<T>(wv[u][r], wf[r]);
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+      float xf[8];
+      unpack16<T>(xv[static_cast<size_t>(i) * kc + c], xf);
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[i][r] = fmaf(xf[e], wf[r][e], acc[i][r]);
+      }
+    }
+  }
+}
+
+// x [N, k] 16-byte aligned, k % 8 == 0; W rows from map.row; group_warps = G. Row group number
+// `grp` (blockIdx.x * groups + the block's group) covers its R rows; thread (group, token i,
+// output o < M::kOut) then calls map.store(grp, i, o, sum) with sum(r) the dot product of row r.
+template <typename T, int N, class M>
+__global__ void __launch_bounds__(kThreads)
+    gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps) {
+  constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
+  constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
+  static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
+  __shared__ float partial[kWarps][N * R];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int groups = kWarps / group_warps;                 // row groups per block
+  const int group = warp / group_warps;                    // this warp's row group
+  const int t = (warp % group_warps) * 32 + lane;          // this thread's place in its group
+  const int stride = group_warps * 32;                     // chunks one group pass covers
+  const int kc = k / 8;                                    // 16-byte chunks per row
+  const long long grp = static_cast<long long>(blockIdx.x) * groups + group;
+
+  const uint4* wrow[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) wrow[r] = reinterpret_cast<const uint4*>(w + map.template row<R>(grp, r) * k);
+  // Before waiting for the kernel this one may overlap (PDL), start the first step's W lines on
+  // their way into the L2. Only prefetches may precede pdl_wait: the L2 is where every SM's writes
+  // land, so a prefetch can never leave a stale copy of data a predecessor is still writing.
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (t + u * stride < kc) prefetch_l2(wrow[r] + t + u * stride);
+    }
+  }
+  pdl_wait();
+  const uint4* xv = reinterpret_cast<const uint4*>(x);  // row i, chunk c: xv[i * kc + c]
+
+  float acc[N][R];
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
+  }
+
+  int c0 = t;
+  for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true>(wrow, xv, kc, c0, stride, acc);
+  if (c0 < kc) gemv_step<T, N, false>(wrow, xv, kc, c0, stride, acc);  // the last, partial step
+
+  // Warp sums, then the G warps of each group through shared memory.
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      float v = acc[i][r];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0) partial[warp][i * R + r] = v;
+    }
+  }
+  __syncthreads();
+  const int tid = threadIdx.x;
+  if (tid < groups * N * kOut) {  // groups * N * kOut <= 8 * 8 * 4 = kThreads
+    const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut;
+    const auto sum = [&](int r) {
+      float s = 0.0f;
+      for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][i * R + r];
+      return s;
+    };
+    map.template store<R>(static_cast<long long>(blockIdx.x) * groups + g, i, o % kOut, sum);
+  }
+}
+
+}  // namespace gqa::cuda::gemv_detail
