@@ -195,6 +195,14 @@ class Ops {
     rmsnorm({a.x, a.weight, a.out, a.eps});
   }
 
+  // The QKV projection and its rope_kv_write: mm's product is rk.qkv (the packed form). Unfused by
+  // default (matmul, then rope_kv_write; the CPU reference); a GPU backend may override it with a
+  // GEMV whose epilogue rotates and writes q and the cache, leaving rk.qkv unwritten.
+  virtual void matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk) {
+    matmul(mm);
+    rope_kv_write(rk);
+  }
+
   // act = silu(gate) * up of y = x w^T, where w stacks gate_proj over up_proj ([2f, k]) and a.y
   // ([n, 2f]) is the product's scratch. Unfused by default (matmul, then swiglu; the CPU
   // reference); a GPU backend may override it with a GEMV whose epilogue applies SwiGLU, leaving

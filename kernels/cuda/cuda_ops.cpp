@@ -15,6 +15,7 @@
 #include "kernels/cuda/rope.h"
 #include "kernels/cuda/rope_kv_write.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/swiglu.h"
 
 namespace gqa::cuda {
@@ -132,6 +133,14 @@ void CudaOps::rope_kv_write(const RopeKvWriteArgs& a) { cuda::rope_kv_write(a, s
 void CudaOps::attention(const AttentionArgs& a) { cuda::attention(a, stream_); }
 
 void CudaOps::swiglu(const SwigluArgs& a) { cuda::swiglu(a, stream_); }
+
+void CudaOps::matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk) {
+  if (cuda::fused_rope_enabled() && gemm_->use_gemv() && cuda::gemv_rope_kv_write_supported(mm, rk)) {
+    cuda::gemv_rope_kv_write(mm, rk, stream_);
+  } else {
+    Ops::matmul_rope_kv_write(mm, rk);
+  }
+}
 
 void CudaOps::matmul_swiglu(const MatmulArgs& a, const Tensor& act) {
   if (!a.bias.defined() && cuda::fused_swiglu_enabled() && gemm_->use_gemv() &&

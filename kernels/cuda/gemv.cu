@@ -70,17 +70,6 @@ struct SwiGluRows {
   }
 };
 
-// G: split each row's chunks over more warps while every thread keeps at least two full steps;
-// then, while the grid is small (few rows), split further down to one full step per thread.
-int group_warps_for(int64_t kc, int64_t m, int rows) {
-  const int64_t per_step = int64_t{32} * (kLoadsPerStep / rows);  // chunks one warp covers per step
-  auto blocks = [&](int g) { return (m + int64_t{kWarps / g} * rows - 1) / (int64_t{kWarps / g} * rows); };
-  int g = 1;
-  while (g < kWarps && kc >= 2 * (2 * g) * per_step) g *= 2;
-  while (g < kWarps && blocks(g) < kMinBlocks && kc >= (2 * g) * per_step) g *= 2;
-  return g;
-}
-
 template <typename T, int N, bool kSwiGlu>
 void launch_n(const Tensor& x, const Tensor& w, const Tensor& y, int m, int k, cudaStream_t stream) {
   const int g = group_warps_for(k / 8, m, Tile<N>::rows);

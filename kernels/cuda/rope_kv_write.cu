@@ -170,9 +170,9 @@ void launch_packed(const RopeKvWriteArgs& a, const PackedQkvDims& d, cudaStream_
             stream);
 }
 
-// The packed form: q, k and v read from the rows of qkv; the rotated q written to a.q.
-void rope_kv_write_packed(const RopeKvWriteArgs& a, cudaStream_t stream) {
-  constexpr const char* kOp = "cuda rope_kv_write (packed qkv)";
+}  // namespace
+
+PackedQkvDims check_rope_kv_write_packed(const RopeKvWriteArgs& a, const char* kOp) {
   const PackedQkvDims d = packed_qkv_dims(a, kOp);
   detail::expect(a.qkv, a.qkv.dtype(), {d.n, d.row()}, kOp, "qkv");  // on the GPU
   detail::expect(a.q, a.qkv.dtype(), {d.n, d.hq, d.hd}, kOp, "q");
@@ -190,6 +190,15 @@ void rope_kv_write_packed(const RopeKvWriteArgs& a, cudaStream_t stream) {
     GQA_CHECK(!overlaps(*x, a.k_cache) && !overlaps(*x, a.v_cache),
               kOp << ": the caches must not overlap q or qkv");
   }
+  return d;
+}
+
+namespace {
+
+// The packed form: q, k and v read from the rows of qkv; the rotated q written to a.q.
+void rope_kv_write_packed(const RopeKvWriteArgs& a, cudaStream_t stream) {
+  constexpr const char* kOp = "cuda rope_kv_write (packed qkv)";
+  const PackedQkvDims d = check_rope_kv_write_packed(a, kOp);
   const DType t = a.qkv.dtype();
   GQA_CUDA_DISPATCH_FLOAT(t, kOp, launch_packed, a, d, stream);
 }

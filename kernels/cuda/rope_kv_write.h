@@ -15,9 +15,15 @@
 #include <cuda_runtime.h>
 
 #include "kernels/ops.h"
+#include "kernels/packed_qkv.h"
 
 namespace gqa::cuda {
 
 void rope_kv_write(const RopeKvWriteArgs& a, cudaStream_t stream);
+
+// The checks of the packed form on the GPU (shapes, dtypes, caches, slots, positions, inv_freq,
+// no overlap of the caches with q or qkv), naming `op`; returns the head counts. Also used by
+// the fused QKV GEMV (gemv_rope.h), whose qkv is the product it never writes.
+PackedQkvDims check_rope_kv_write_packed(const RopeKvWriteArgs& a, const char* op);
 
 }  // namespace gqa::cuda

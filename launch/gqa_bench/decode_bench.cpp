@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/random_model.h"
 
@@ -48,25 +49,27 @@ void report_case(BenchEnv& env, const DecodeCaseResult& r) {
            pct(bytes / (ms * 1e-3) / c.copy_bw), "", "", pct(r.floor_ms(c) / ms), strf("%.0f", ms * 1e3)});
   };
   step_row("whole step, PDL on (default)", r.step_pdl_ms);
-  step_row("whole step, PDL on + fused MLP GEMV (opt-in)", r.step_fused_ms);
+  step_row("whole step, PDL on + fused GEMVs (opt-in)", r.step_fused_ms);
   env.report.table(t);
 }
 
-// The step (PDL on) with the opt-in fused MLP GEMV (kernels/cuda/gemv.h: gemv_swiglu) switched on:
-// graphs are re-recorded with it and dropped again after; the previous setting is back however
-// this ends.
+// The step (PDL on) with the opt-in fused GEMVs switched on (kernels/cuda/gemv.h: gemv_swiglu,
+// SwiGLU in the gate/up GEMV; gemv_rope.h: RoPE and the cache write in the QKV GEMV): graphs are
+// re-recorded with them and dropped again after; the previous settings are back however this ends.
 double time_decode_step_fused(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline) {
   struct Setting {
     Ops& ops;
-    bool pdl = cuda::pdl_enabled(), fused = cuda::fused_swiglu_enabled();
+    bool pdl = cuda::pdl_enabled(), swiglu = cuda::fused_swiglu_enabled(), rope = cuda::fused_rope_enabled();
     explicit Setting(Ops& o) : ops(o) {
       cuda::set_pdl(true);
       cuda::set_fused_swiglu(true);
+      cuda::set_fused_rope(true);
       ops.clear_graphs();
     }
     ~Setting() {
       cuda::set_pdl(pdl);
-      cuda::set_fused_swiglu(fused);
+      cuda::set_fused_swiglu(swiglu);
+      cuda::set_fused_rope(rope);
       ops.clear_graphs();
     }
   } setting(env.ops);
@@ -153,7 +156,7 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       "through it); CUDA events, median of " + std::to_string(env.timing.runs) + " after " +
       std::to_string(env.timing.warmup) + " warm-up. Bytes: the fewest one call must move (weights once, the K/V "
       "it attends to once, activations). Roofline: max(bytes / copy, FLOPs / GEMM) over the time. Whole step: "
-      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default), and at batch <= 8 also with the opt-in fused MLP GEMV (GQA_FUSED_SWIGLU: SwiGLU in the gate/up GEMV's epilogue), host wall clock (it ends with the logits on the host), median of "
+      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default), and at batch <= 8 also with the opt-in fused GEMVs (GQA_FUSED_SWIGLU: SwiGLU in the gate/up GEMV's epilogue; GQA_FUSED_ROPE: RoPE and the KV-cache write in the QKV GEMV's epilogue), host wall clock (it ends with the logits on the host), median of "
       "up to " + std::to_string(env.opt.step_runs) + "; its floor is (weights + K/V bytes) / copy bandwidth. The "
       "cache holds random K/V written directly (no prefill); the sequences' blocks are shuffled.");
   int failed = 0;
@@ -192,7 +195,7 @@ void report_decode_summary(BenchEnv& env, const std::vector<DecodeCaseResult>& c
   const Ceilings& c = env.ceil;
   env.report.heading("Summary: decode step of the 70B T=8 shard");
   Table t({"context", "batch", "step ms, PDL off", "floor ms", "of floor", "step ms, PDL on (default)",
-           "of floor, PDL on", "+ fused MLP GEMV (opt-in) ms", "of floor", "sum of ops ms", "tokens/s (default)",
+           "of floor, PDL on", "+ fused GEMVs (opt-in) ms", "of floor", "sum of ops ms", "tokens/s (default)",
            "attention us", "attention of copy"});
   for (const DecodeCaseResult& r : cases) {
     const OpTiming* a = r.op("attention decode");

@@ -20,7 +20,7 @@ struct DecodeCaseResult {
   std::vector<OpTiming> ops;    // empty when skipped
   double step_ms = NAN;         // median wall time of Model::forward, PDL off (NaN: not run)
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
-  double step_fused_ms = NAN;   // PDL on and the opt-in fused MLP GEMV (gemv_swiglu) on, where it serves
+  double step_fused_ms = NAN;   // PDL on and the opt-in fused GEMVs (gemv_swiglu, gemv_rope_kv_write) on
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.
   double step_default_ms() const { return step_pdl_ms == step_pdl_ms ? step_pdl_ms : step_ms; }
   double weight_bytes = 0;      // what the step must read: weights (all but B embedding rows) ...

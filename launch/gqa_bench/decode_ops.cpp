@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_rope.h"
 #include "model/rope.h"
 
 namespace gqa::bench {
@@ -122,6 +123,21 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
              a.qkv = x.qkv;
              ops.rope_kv_write(a);
            });
+  // The opt-in fused form of the two rows above (kernels/cuda/gemv_rope.h, batch <= 8; not in the
+  // sum of the ops: 0 calls per step of the default path).
+  if (fx.batch <= cuda::kGemvMaxRows) {
+    list.add("QKV GEMM + RoPE + KV write (fused, opt-in)", 0,
+             ((hq + 2 * hkv) * hd * d + b * d + b * (hq + 2 * hkv) * hd) * 2.0, 2.0 * b * (hq + 2 * hkv) * hd * d, true,
+             [&, n, hdi, hqi](int64_t l) {
+               RopeKvWriteArgs a{x.q.reshape({n, hqi, hdi}), Tensor(), Tensor(), fx.cache->k(l), fx.cache->v(l),
+                                 x.slots, x.positions, x.inv_freq, x.rope_scaling};
+               a.qkv = x.qkv;
+               const bool was = cuda::fused_rope_enabled();
+               cuda::set_fused_rope(true);
+               ops.matmul_rope_kv_write({x.h, w.layers[l].wqkv, Tensor(), x.qkv}, a);
+               cuda::set_fused_rope(was);
+             });
+  }
   const double attn_bytes = b * fx.context * hkv * hd * 2 * 2 + 2 * b * hq * hd * 2;  // K and V once; q in, out
   list.add("attention decode", L, attn_bytes, 4 * b * hq * hd * fx.context, true, [&, n, hdi, hqi](int64_t l) {
     ops.attention({x.q.reshape({n, hqi, hdi}), fx.cache->k(l), fx.cache->v(l), x.tables, x.token_seq, x.positions,

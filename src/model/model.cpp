@@ -182,11 +182,10 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   // [q; k; v] weight, whose rows interleave q | k | v per token. rope_kv_write takes that packed
   // output: the rotated q goes to its own buffer, k and v (k rotated) straight to the cache.
   const Tensor qkv = buffers_->qkv(n);
-  ops_.matmul({s.h, w.wqkv, w.bqkv, qkv});
   Tensor q3 = buffers_->q(n).reshape({n, hq, hd});
   RopeKvWriteArgs rk{q3, Tensor(), Tensor(), cache.k(l), cache.v(l), s.slots, s.positions, s.inv_freq, s.rope_scaling};
   rk.qkv = qkv;
-  ops_.rope_kv_write(rk);
+  ops_.matmul_rope_kv_write({s.h, w.wqkv, w.bqkv, qkv}, rk);
 
   Tensor attn = buffers_->attn(n).reshape({n, hq, hd});
   ops_.attention({q3, cache.k(l), cache.v(l), s.block_tables, s.token_seq, s.positions, attn,

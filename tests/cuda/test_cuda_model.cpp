@@ -13,6 +13,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/pdl.h"
 #include "parallel/single_communicator.h"
 #include "tests/support/model_fixture.h"
@@ -129,25 +130,31 @@ TEST(CudaModelPdl, PdlStepsEqualPlainSteps) {
   }
 }
 
-// The opt-in fused MLP GEMV (gemv_swiglu: SwiGLU in the gate/up GEMV's epilogue) against the
-// transformers fixtures at bf16 (f16 is covered kernel-level in test_gemv.cpp), with the criterion
-// of MatchesTransformers.
-TEST(CudaModelFusedSwiglu, MatchesTransformers) {
+// The opt-in fused GEMVs (gemv_swiglu: SwiGLU in the gate/up GEMV's epilogue; gemv_rope_kv_write:
+// RoPE and the cache write in the QKV GEMV's epilogue), each alone and both, against the
+// transformers fixtures at bf16 (f16 is covered kernel-level in test_gemv.cpp and
+// test_gemv_rope.cpp), with the criterion of MatchesTransformers; graphs on (the default).
+TEST(CudaModelFusedGemv, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   struct Guard {
-    bool was = cuda::fused_swiglu_enabled();
-    ~Guard() { cuda::set_fused_swiglu(was); }
+    bool swiglu = cuda::fused_swiglu_enabled(), rope = cuda::fused_rope_enabled();
+    ~Guard() {
+      cuda::set_fused_swiglu(swiglu);
+      cuda::set_fused_rope(rope);
+    }
   } guard;
-  cuda::set_fused_swiglu(true);
-  for (const std::string name : {"gqa", "qwen2_bias", "gqa_hd128", "mqa"}) {
-    for (DType dt : {DType::kBF16}) {
+  for (const auto& [swiglu, rope] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    cuda::set_fused_swiglu(swiglu);
+    cuda::set_fused_rope(rope);
+    for (const std::string name : {"gqa", "qwen2_bias", "gqa_hd128", "mqa", "rope_yarn"}) {
       const std::string dir = kFixtureDir + name;
       SingleCommunicator comm;
-      cuda::CudaOps ops(0, dt);
+      cuda::CudaOps ops(0, DType::kBF16);
       const test::FixtureReference ref = test::read_fixture_reference(dir);
       const GenerateResult res = test::run_fixture(dir, ref, ops, comm);
       test::expect_matches_reference(test::compare_to_reference(res, ref), res, ref, /*strict_tokens=*/false, 3e-2,
-                                     name + " cuda " + dtype_name(dt) + " fused swiglu", true);
+                                     name + " cuda bf16" + (swiglu ? " fused swiglu" : "") + (rope ? " fused rope" : ""),
+                                     true);
     }
   }
 }

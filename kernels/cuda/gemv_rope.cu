@@ -1,0 +1,159 @@
+// The QKV GEMV with RoPE and the KV-cache write in its epilogue (see gemv_rope.h), on the GEMV
+// kernel template (gemv_kernel.cuh) with the RopeRows row map.
+#include "kernels/cuda/gemv_rope.h"
+
+#include <atomic>
+#include <cstdint>
+
+#include "core/error.h"
+#include "kernels/cuda/check_args.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_kernel.cuh"
+#include "kernels/cuda/rope_kv_write.h"
+
+namespace gqa::cuda {
+namespace {
+
+using namespace gemv_detail;
+
+// Rows of wqkv: q heads (hq * hd), then k heads, then v heads (hkv * hd each). Row groups
+// [0, rot) each hold R/2 rotation pairs: pair p = grp * R/2 + e (e < R/2) is head p / half, index
+// i = p % half, rows i (slot e) and i + half (slot e + R/2) of that head; the rest hold R
+// consecutive v rows (past the last: row vrows - 1 again, stored nowhere).
+template <typename T>
+struct RopeRows {
+  T* q_out;          // [n, hq, hd]
+  T* k_cache;        // [num_slots, hkv, hd]
+  T* v_cache;
+  const T* bias;     // [(hq + 2 hkv) hd] or null
+  const int32_t* slots;
+  const int32_t* positions;
+  const float* inv_freq;  // [half]
+  int hq, hkv, half;
+  long long num_slots;
+  float attention_scaling;
+
+  template <int R>
+  static constexpr int outputs() { return R; }
+  template <int R>
+  __device__ __forceinline__ long long rot_groups() const {
+    return static_cast<long long>(hq + hkv) * half / (R / 2);
+  }
+  template <int R>
+  __device__ __forceinline__ long long row(long long grp, int r) const {
+    const long long hd = 2LL * half;
+    if (grp < rot_groups<R>()) {
+      const long long pair = grp * (R / 2) + r % (R / 2);
+      return pair / half * hd + pair % half + (r >= R / 2 ? half : 0);
+    }
+    const long long vrows = static_cast<long long>(hkv) * hd, vrow = (grp - rot_groups<R>()) * R + r;
+    return static_cast<long long>(hq + hkv) * hd + (vrow < vrows ? vrow : vrows - 1);
+  }
+  template <int R, class Sum>
+  __device__ __forceinline__ void store(long long grp, int i, int o, const Sum& sum) const {
+    const long long hd = 2LL * half;
+    const int p = positions[i];
+    const long long slot = slots[i];
+    // A corrupt step input: fail loudly rather than rotate by garbage or write outside the cache.
+    if (p < 0 || slot < 0 || slot >= num_slots) __trap();
+    if (grp < rot_groups<R>()) {
+      if (o >= R / 2) return;  // the pair's second row: stored by slot o - R/2 below
+      const long long pair = grp * (R / 2) + o, h = pair / half;
+      const int ii = static_cast<int>(pair % half);
+      const long long row1 = h * hd + ii, row2 = row1 + half;
+      float a1 = sum(o), a2 = sum(o + R / 2);
+      if (bias != nullptr) {
+        a1 += load_f32(bias[row1]);
+        a2 += load_f32(bias[row2]);
+      }
+      const float angle = __fmul_rn(static_cast<float>(p), inv_freq[ii]);  // as rope_kv_write.cu
+      const float c = cosf(angle) * attention_scaling, s = sinf(angle) * attention_scaling;
+      T* dst = h < hq ? q_out + (static_cast<long long>(i) * hq + h) * hd
+                      : k_cache + (slot * hkv + (h - hq)) * hd;
+      dst[ii] = store_f32<T>(a1 * c - a2 * s);
+      dst[ii + half] = store_f32<T>(a2 * c + a1 * s);
+    } else {
+      const long long vrows = static_cast<long long>(hkv) * hd, vrow = (grp - rot_groups<R>()) * R + o;
+      if (vrow >= vrows) return;
+      float v = sum(o);
+      if (bias != nullptr) v += load_f32(bias[static_cast<long long>(hq + hkv) * hd + vrow]);
+      v_cache[slot * vrows + vrow] = store_f32<T>(v);
+    }
+  }
+};
+
+template <typename T, int N>
+void launch_n(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims& d, cudaStream_t stream) {
+  const int m = static_cast<int>(mm.w.dim(0)), k = static_cast<int>(mm.x.dim(1));
+  const int g = group_warps_for(k / 8, m, Tile<N>::rows);
+  const int64_t groups = (m + Tile<N>::rows - 1) / Tile<N>::rows;
+  const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
+  const RopeRows<T> map{rk.q.data_as<T>(),
+                        rk.k_cache.data_as<T>(),
+                        rk.v_cache.data_as<T>(),
+                        mm.bias.defined() ? mm.bias.data_as<const T>() : nullptr,
+                        rk.slots.data_as<const int32_t>(),
+                        rk.positions.data_as<const int32_t>(),
+                        rk.inv_freq.data_as<const float>(),
+                        static_cast<int>(d.hq),
+                        static_cast<int>(d.hkv),
+                        static_cast<int>(d.hd / 2),
+                        rk.k_cache.dim(0) * rk.k_cache.dim(1),
+                        rk.attention_scaling};
+  launch_pdl("gemv_kernel (rope + kv write)", gemv_kernel<T, N, RopeRows<T>>, dim3(blocks), dim3(kThreads), 0,
+             stream, mm.x.data_as<const T>(), mm.w.data_as<const T>(), map, k, g);
+}
+
+template <typename T>
+void launch(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims& d, cudaStream_t stream) {
+  switch (mm.x.dim(0)) {
+    case 1: launch_n<T, 1>(mm, rk, d, stream); break;
+    case 2: launch_n<T, 2>(mm, rk, d, stream); break;
+    case 3: launch_n<T, 3>(mm, rk, d, stream); break;
+    case 4: launch_n<T, 4>(mm, rk, d, stream); break;
+    case 5: launch_n<T, 5>(mm, rk, d, stream); break;
+    case 6: launch_n<T, 6>(mm, rk, d, stream); break;
+    case 7: launch_n<T, 7>(mm, rk, d, stream); break;
+    case 8: launch_n<T, 8>(mm, rk, d, stream); break;
+    default: GQA_FAIL("cuda gemv_rope_kv_write: " << mm.x.dim(0) << " rows of x, at most " << kGemvMaxRows);
+  }
+}
+
+std::atomic<bool>& fused_rope_flag() {
+  static std::atomic<bool> flag{env_switch("GQA_FUSED_ROPE", false)};  // off unless GQA_FUSED_ROPE=1
+  return flag;
+}
+
+}  // namespace
+
+bool fused_rope_enabled() { return fused_rope_flag().load(std::memory_order_relaxed); }
+void set_fused_rope(bool on) { fused_rope_flag().store(on, std::memory_order_relaxed); }
+
+bool gemv_rope_kv_write_supported(const MatmulArgs& mm, const RopeKvWriteArgs& rk) {
+  if (!rk.qkv.defined() || !rk.q.defined() || rk.q.ndim() != 3) return false;
+  if (rk.qkv.data() != mm.y.data() || rk.qkv.shape() != mm.y.shape()) return false;
+  if (rk.q.dim(2) % 4 != 0) return false;  // whole rotation pairs per row group (R/2 <= 2)
+  if (mm.bias.defined() && (mm.bias.ndim() != 1 || mm.bias.dim(0) != mm.w.dim(0) || mm.bias.dtype() != mm.x.dtype()))
+    return false;
+  return gemv_supported(mm.x, mm.w, mm.y);
+}
+
+void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStream_t stream) {
+  constexpr const char* kOp = "cuda gemv_rope_kv_write";
+  GQA_CHECK(gemv_rope_kv_write_supported(mm, rk),
+            kOp << ": unsupported operands x " << shape_str(mm.x.shape()) << ", w " << shape_str(mm.w.shape())
+                << ", qkv " << shape_str(rk.qkv.shape()) << " (decode GEMV operands, qkv = the matmul's y, "
+                << "head_dim a multiple of 4)");
+  const PackedQkvDims d = check_rope_kv_write_packed(rk, kOp);
+  GQA_CHECK(!overlaps(rk.q, mm.x) && !overlaps(rk.q, mm.w) && !overlaps(rk.k_cache, mm.x) &&
+                !overlaps(rk.v_cache, mm.x) && !overlaps(rk.k_cache, mm.w) && !overlaps(rk.v_cache, mm.w),
+            kOp << ": the outputs (q, caches) must not overlap x or w");
+  if (mm.x.dtype() == DType::kBF16) {
+    launch<__nv_bfloat16>(mm, rk, d, stream);
+  } else {
+    launch<__half>(mm, rk, d, stream);
+  }
+}
+
+}  // namespace gqa::cuda
