@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/gemv.h"
@@ -155,6 +156,34 @@ TEST(CudaModelFusedGemv, MatchesTransformers) {
       test::expect_matches_reference(test::compare_to_reference(res, ref), res, ref, /*strict_tokens=*/false, 3e-2,
                                      name + " cuda bf16" + (swiglu ? " fused swiglu" : "") + (rope ? " fused rope" : ""),
                                      true);
+    }
+  }
+}
+
+// The opt-in wgmma prefill (both builds) inside the whole model, on the fixtures whose head_dim it
+// serves (64, 128), against transformers as MatchesTransformers; on a GPU other than an H100/H200
+// the dispatcher keeps the mma.sync prefill and the test says so.
+TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  if (!cuda::prefill_wgmma_available()) GTEST_SKIP() << "not a compute capability 9.0 device (wgmma is sm_90a code)";
+  struct Guard {
+    bool on = cuda::prefill_wgmma_enabled(), pp = cuda::prefill_wgmma_pingpong();
+    ~Guard() {
+      cuda::set_prefill_wgmma(on);
+      cuda::set_prefill_wgmma_pingpong(pp);
+    }
+  } guard;
+  cuda::set_prefill_wgmma(true);
+  for (bool pingpong : {false, true}) {
+    cuda::set_prefill_wgmma_pingpong(pingpong);
+    for (const std::string name : {"gqa_hd128", "gqa_hd64"}) {
+      const std::string dir = kFixtureDir + name;
+      SingleCommunicator comm;
+      cuda::CudaOps ops(0, DType::kBF16);
+      const test::FixtureReference ref = test::read_fixture_reference(dir);
+      const GenerateResult res = test::run_fixture(dir, ref, ops, comm);
+      test::expect_matches_reference(test::compare_to_reference(res, ref), res, ref, /*strict_tokens=*/false, 3e-2,
+                                     name + " cuda bf16 wgmma prefill" + (pingpong ? " (ping-pong)" : ""), true);
     }
   }
 }
