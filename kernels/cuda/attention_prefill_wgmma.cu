@@ -181,6 +181,43 @@ __device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, con
   pv_finish<HD>(o, pa);
 }
 
+// The row bookkeeping and q tile both builds start with: rows of the block, q staged in shared
+// memory (visible to this thread's wgmma once the caller's next barrier has passed).
+template <typename T, int HD>
+__device__ __forceinline__ void start_block(const PrefillParams& p, int g, int row0, PrefillRowInfo<kBlockM>& ri,
+                                            unsigned char* q_s) {
+  init_rows(p, row0, ri);
+  load_q_tile<T, HD>(p, g, row0, q_s);
+  cp_async_commit();
+  cp_async_wait<0>();
+  wg::fence_proxy_async();
+}
+
+// One pass of a block (attention_prefill_rows.cuh): its sequence, the keys [0, end) it streams,
+// this lane's rows' last visible keys and the last key any row of the warpgroup sees.
+struct WgPass {
+  int seq, end, limit[2], group_limit;
+};
+
+// Picks the next pass (every thread; the first barrier also ends the previous pass): false when
+// every row is done.
+__device__ __forceinline__ bool next_pass(PrefillRowInfo<kBlockM>& ri, int (&warp_limits)[kWarps], WgPass& ps) {
+  __syncthreads();
+  if (threadIdx.x == 0) pick_pass(ri);
+  __syncthreads();
+  ps.seq = ri.pass_seq;
+  ps.end = ri.pass_end;
+  if (ps.seq < 0) return false;
+  const int warp = threadIdx.x / 32, group = warp / 4;
+  const int wl = pass_limits(ri, ps.seq, ps.limit);
+  if (threadIdx.x % 32 == 0) warp_limits[warp] = wl;
+  __syncthreads();
+  ps.group_limit = warp_limits[4 * group];
+#pragma unroll
+  for (int w = 1; w < 4; ++w) ps.group_limit = max(ps.group_limit, warp_limits[4 * group + w]);
+  return true;
+}
+
 template <typename T, int HD>
 __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const PrefillParams p) {
   using S = WgSmem<T, HD>;
@@ -192,13 +229,9 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
   unsigned char* v_s = k_s + 2 * S::kTileBytes;  // [2] tiles
   const int g = static_cast<int>(blockIdx.x % p.hkv);
   const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
-  const int warp = threadIdx.x / 32, group = warp / 4;
+  const int group = threadIdx.x / 128;
 
-  init_rows(p, row0, ri);
-  load_q_tile<T, HD>(p, g, row0, q_s);
-  cp_async_commit();
-  cp_async_wait<0>();
-  wg::fence_proxy_async();
+  start_block<T, HD>(p, g, row0, ri, q_s);
   const unsigned char* q_wg = q_s + size_t(group) * 8 * S::kGroupBytes;  // the warpgroup's 64 rows
 
   float o[HD / 8][4];
@@ -206,20 +239,10 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
   for (int dt = 0; dt < HD / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   bool bad[2] = {false, false};
-  for (;;) {
-    __syncthreads();  // row info and q written / previous pass finished
-    if (threadIdx.x == 0) pick_pass(ri);
-    __syncthreads();
-    const int seq = ri.pass_seq, end = ri.pass_end;
-    if (seq < 0) break;
-    int limit[2];
-    const int wl = pass_limits(ri, seq, limit);
-    if (threadIdx.x % 32 == 0) warp_limits[warp] = wl;
-    __syncthreads();
-    int group_limit = warp_limits[4 * group];  // the last key any row of this warpgroup sees
-#pragma unroll
-    for (int w = 1; w < 4; ++w) group_limit = max(group_limit, warp_limits[4 * group + w]);
-    const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;
+  WgPass ps;
+  while (next_pass(ri, warp_limits, ps)) {
+    const int end = ps.end;
+    const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
     const int n_tiles = (end + kBlockN - 1) / kBlockN;
     load_kv_tile<T, HD>(p, table, g, 0, end, k_s, v_s, &ri.pass_bad_key);
     cp_async_commit();
@@ -233,13 +256,13 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
       cp_async_wait<1>();
       wg::fence_proxy_async();
       __syncthreads();
-      if (i * kBlockN <= group_limit) {
-        wgmma_attend_tile<T, HD>(q_wg, k_s + stage * S::kTileBytes, v_s + stage * S::kTileBytes, i * kBlockN, limit,
-                                 p.scale_log2, o, m, l);
+      if (i * kBlockN <= ps.group_limit) {
+        wgmma_attend_tile<T, HD>(q_wg, k_s + stage * S::kTileBytes, v_s + stage * S::kTileBytes, i * kBlockN,
+                                 ps.limit, p.scale_log2, o, m, l);
       }
       __syncthreads();  // stage i is read before the load of tile i + 2 overwrites it
     }
-    finish_pass(ri, seq, limit, bad);
+    finish_pass(ri, ps.seq, ps.limit, bad);
   }
   store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
 }
@@ -286,7 +309,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
   unsigned char* v_s = k_s + kStages * S::kTileBytes;  // [kStages] tiles
   const int g = static_cast<int>(blockIdx.x % p.hkv);
   const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
-  const int warp = threadIdx.x / 32, group = warp / 4;
+  const int group = threadIdx.x / 128;
 
   if (threadIdx.x == 0) {
     for (int st = 0; st < kStages; ++st) {
@@ -296,11 +319,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
     for (int w = 0; w < 2; ++w) ::cuda::ptx::mbarrier_init(&turn[w], kThreads / 2);
     ::cuda::ptx::fence_mbarrier_init(::cuda::ptx::sem_release, ::cuda::ptx::scope_cluster);
   }
-  init_rows(p, row0, ri);
-  load_q_tile<T, HD>(p, g, row0, q_s);
-  cp_async_commit();
-  cp_async_wait<0>();
-  wg::fence_proxy_async();
+  start_block<T, HD>(p, g, row0, ri, q_s);
   const unsigned char* q_wg = q_s + size_t(group) * 8 * S::kGroupBytes;  // the warpgroup's 64 rows
   __syncthreads();  // the barriers are initialised
   Turns turns{turn, group};
@@ -312,20 +331,10 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   bool bad[2] = {false, false};
   int tiles = 0;  // tiles loaded (and consumed) by earlier passes: tile t uses stage t % kStages
-  for (;;) {
-    __syncthreads();  // row info, q and the barriers ready / previous pass finished
-    if (threadIdx.x == 0) pick_pass(ri);
-    __syncthreads();
-    const int seq = ri.pass_seq, end = ri.pass_end;
-    if (seq < 0) break;
-    int limit[2];
-    const int wl = pass_limits(ri, seq, limit);
-    if (threadIdx.x % 32 == 0) warp_limits[warp] = wl;
-    __syncthreads();
-    int group_limit = warp_limits[4 * group];  // the last key any row of this warpgroup sees
-#pragma unroll
-    for (int w = 1; w < 4; ++w) group_limit = max(group_limit, warp_limits[4 * group + w]);
-    const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;
+  WgPass ps;
+  while (next_pass(ri, warp_limits, ps)) {
+    const int end = ps.end;
+    const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
     const int n_tiles = (end + kBlockN - 1) / kBlockN;
     // Copies of the pass's tile i (global tile t = tiles + i) into stage t % kStages, once every
     // thread is done with the tile that stage held (t - kStages, its use (t / kStages - 1)); then
@@ -340,7 +349,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
     for (int i = 0; i < kStages - 1 && i < n_tiles; ++i) load(i);
     for (int i = 0; i < n_tiles; ++i) {
       const int t = tiles + i, st = t % kStages;
-      const bool mine = i * kBlockN <= group_limit;  // uniform over the warpgroup
+      const bool mine = i * kBlockN <= ps.group_limit;  // uniform over the warpgroup
       const unsigned char* k_t = k_s + st * S::kTileBytes;
       const unsigned char* v_t = v_s + st * S::kTileBytes;
       mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
@@ -354,7 +363,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
         qk_issue<T, HD>(q_wg, k_t, sc);
         turns.pass();
         qk_finish(sc);
-        softmax_tile<HD, kBlockN>(sc, i * kBlockN, limit, p.scale_log2, o, m, l);
+        softmax_tile<HD, kBlockN>(sc, i * kBlockN, ps.limit, p.scale_log2, o, m, l);
       } else {
         turns.wait();
         turns.pass();
@@ -375,7 +384,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
     }
     tiles += n_tiles;
     __syncthreads();  // every bad-key record of the pass is in
-    finish_pass(ri, seq, limit, bad);
+    finish_pass(ri, ps.seq, ps.limit, bad);
   }
   store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda/attention_prefill_wgmma.h"
@@ -131,6 +132,20 @@ TEST(CudaModelPdl, PdlStepsEqualPlainSteps) {
   }
 }
 
+// Each fixture on one GPU at bf16 against transformers with MatchesTransformers' criterion (the
+// caller has switched on what `label` names).
+void expect_bf16_fixtures_match(const std::vector<std::string>& names, const std::string& label) {
+  for (const std::string& name : names) {
+    const std::string dir = kFixtureDir + name;
+    SingleCommunicator comm;
+    cuda::CudaOps ops(0, DType::kBF16);
+    const test::FixtureReference ref = test::read_fixture_reference(dir);
+    const GenerateResult res = test::run_fixture(dir, ref, ops, comm);
+    test::expect_matches_reference(test::compare_to_reference(res, ref), res, ref, /*strict_tokens=*/false, 3e-2,
+                                   name + " cuda bf16" + label, true);
+  }
+}
+
 // The opt-in fused GEMVs (gemv_swiglu: SwiGLU in the gate/up GEMV's epilogue; gemv_rope_kv_write:
 // RoPE and the cache write in the QKV GEMV's epilogue), each alone and both, against the
 // transformers fixtures at bf16 (f16 is covered kernel-level in test_gemv.cpp and
@@ -147,16 +162,8 @@ TEST(CudaModelFusedGemv, MatchesTransformers) {
   for (const auto& [swiglu, rope] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
     cuda::set_fused_swiglu(swiglu);
     cuda::set_fused_rope(rope);
-    for (const std::string name : {"gqa", "qwen2_bias", "gqa_hd128", "mqa", "rope_yarn"}) {
-      const std::string dir = kFixtureDir + name;
-      SingleCommunicator comm;
-      cuda::CudaOps ops(0, DType::kBF16);
-      const test::FixtureReference ref = test::read_fixture_reference(dir);
-      const GenerateResult res = test::run_fixture(dir, ref, ops, comm);
-      test::expect_matches_reference(test::compare_to_reference(res, ref), res, ref, /*strict_tokens=*/false, 3e-2,
-                                     name + " cuda bf16" + (swiglu ? " fused swiglu" : "") + (rope ? " fused rope" : ""),
-                                     true);
-    }
+    expect_bf16_fixtures_match({"gqa", "qwen2_bias", "gqa_hd128", "mqa", "rope_yarn"},
+                               std::string(swiglu ? " fused swiglu" : "") + (rope ? " fused rope" : ""));
   }
 }
 
@@ -176,15 +183,7 @@ TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
   cuda::set_prefill_wgmma(true);
   for (bool pingpong : {false, true}) {
     cuda::set_prefill_wgmma_pingpong(pingpong);
-    for (const std::string name : {"gqa_hd128", "gqa_hd64"}) {
-      const std::string dir = kFixtureDir + name;
-      SingleCommunicator comm;
-      cuda::CudaOps ops(0, DType::kBF16);
-      const test::FixtureReference ref = test::read_fixture_reference(dir);
-      const GenerateResult res = test::run_fixture(dir, ref, ops, comm);
-      test::expect_matches_reference(test::compare_to_reference(res, ref), res, ref, /*strict_tokens=*/false, 3e-2,
-                                     name + " cuda bf16 wgmma prefill" + (pingpong ? " (ping-pong)" : ""), true);
-    }
+    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, pingpong ? " wgmma prefill (ping-pong)" : " wgmma prefill");
   }
 }
 
