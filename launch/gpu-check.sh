@@ -20,7 +20,7 @@
 # --all does both in one box (one device call): one build, steps 3-6, gqa-bench with what is left
 # less GQA_MEMCHECK_RESERVE_S (default 90), then step 7 (memcheck) in the rest.
 #
-# --quick re-checks kernel changes in one short device call (GQA_CHECK_BUDGET_S default 300): one
+# --quick re-checks kernel changes in one short device call (GQA_CHECK_BUDGET_S default 360): one
 # build, the GPU tests (the mma prefill test without its two longest cases), gqa-generate bf16 at
 # -np 1 and 2, the attention benchmark, gqa-bench's decode section (8K-128K, batch 1 and 16) with
 # the SDPA peer and its prefill section at 8K and 32K (the mma.sync and wgmma attention side by
@@ -74,7 +74,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 t_start=$SECONDS
 budget_s="${GQA_CHECK_BUDGET_S:-540}"
-[ "$mode" = quick ] && budget_s="${GQA_CHECK_BUDGET_S:-300}"
+[ "$mode" = quick ] && budget_s="${GQA_CHECK_BUDGET_S:-360}"
 [ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
 checking=0 benching=0  # which parts run: check (steps 3-7), bench (gqa-bench)
 [ "$mode" != bench ] && [ "$mode" != profile ] && checking=1
