@@ -62,6 +62,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
                         std::to_string(comm.size()) + " rank(s), backend " + gqa::resolve_backend_name(o.backend) + " (" +
                         gqa::dtype_name(l.ops->compute_dtype()) + ")" +
                         ", communicator " + comm.name());
+  if (l.ops->device() == gqa::Device::kCuda) progress(verbose, "cuda kernels: " + gqa::cuda_kernel_switches());
   const gqa::Checkpoint ckpt = gqa::Checkpoint::open(o.model_dir);
   gqa::ModelWeights weights = gqa::load_weights(ckpt, l.config, plan, comm.rank(), *l.ops);
   l.model = std::make_unique<gqa::Model>(l.config, plan, *l.ops, comm, std::move(weights));

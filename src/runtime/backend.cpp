@@ -3,8 +3,13 @@
 #include "core/error.h"
 #include "kernels/cpu/cpu_ops.h"
 #ifdef GQA_HAVE_CUDA
+#include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_mma.h"
+#include "kernels/cuda/gemv_rope.h"
+#include "kernels/cuda/pdl.h"
 #endif
 
 namespace gqa {
@@ -51,6 +56,22 @@ std::unique_ptr<Ops> make_backend(const std::string& requested, int local_rank, 
 #endif
   }
   GQA_FAIL("unknown backend '" << requested << "' (expected cpu, cuda or auto)");
+}
+
+std::string cuda_kernel_switches() {
+#ifdef GQA_HAVE_CUDA
+  std::string on;
+  const auto add = [&](bool enabled, const char* name) {
+    if (enabled) on += (on.empty() ? "" : ", ") + std::string(name);
+  };
+  add(cuda::prefill_wgmma_enabled(), cuda::prefill_wgmma_pingpong() ? "wgmma prefill (ping-pong)" : "wgmma prefill");
+  add(cuda::fused_rope_enabled(), "fused QKV+RoPE GEMV");
+  add(cuda::fused_swiglu_enabled(), "fused gate/up+SwiGLU GEMV");
+  add(cuda::gemv_mma_enabled(), "tensor-core GEMV (9-16 rows)");
+  return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", opt-in kernels: " + (on.empty() ? "none" : on);
+#else
+  return "";
+#endif
 }
 
 }  // namespace gqa
