@@ -21,6 +21,7 @@
 #include "launch/gqa_bench/random_model.h"
 #include "launch/gqa_bench/spectrum_bench.h"
 #include "parallel/single_communicator.h"
+#include "runtime/backend.h"
 
 namespace gqa::bench {
 namespace {
@@ -59,7 +60,9 @@ void report_setup(BenchEnv& env) {
   env.report.line(std::string("Decode GEMMs: 1-8 rows of x through gemv.cu, 9-16 rows through ") +
                   (cuda::gemv_mma_enabled() ? "gemv_mma.cu (GQA_GEMV_MMA=1)" : "cuBLASLt (gemv_mma.cu is off)") +
                   ", more through cuBLASLt. Programmatic dependent launch: " +
-                  (cuda::pdl_enabled() ? "on" : "off (GQA_PDL=0)") + " (whole steps are timed both ways).");
+                  (cuda::pdl_enabled() ? "on" : "off (GQA_PDL=0)") + " (whole steps are timed both ways). Kernel "
+                  "switches at the start (rows that time an opt-in kernel switch it on themselves and say so): " +
+                  cuda_kernel_switches() + ".");
 }
 
 // Runs one section. A failure is reported in its place and the run goes on: a section's own
