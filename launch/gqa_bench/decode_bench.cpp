@@ -2,6 +2,7 @@
 
 #include <cuda_profiler_api.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "kernels/cuda/cuda_check.h"
@@ -9,6 +10,8 @@
 #include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/random_model.h"
+#include "launch/gqa_bench/timed_ops.h"
+#include "parallel/single_communicator.h"
 
 namespace gqa::bench {
 namespace {
@@ -51,6 +54,41 @@ void report_case(BenchEnv& env, const DecodeCaseResult& r) {
   step_row("whole step, PDL on (default)", r.step_pdl_ms);
   step_row("whole step, PDL on + fused GEMVs (opt-in)", r.step_fused_ms);
   env.report.table(t);
+  if (!r.in_step.empty()) {
+    double sum = 0;
+    for (const InStepOp& o : r.in_step) sum += o.us_per_step;
+    env.report.line(strf("In the step (op by op, an event after each op, no graph, PDL overlap cut by the events; "
+                         "each op's time runs from the previous op's end, so launch gaps count): %.0f us in all, "
+                         "against %.0f us for the default step above.",
+                         sum, std::isfinite(r.step_default_ms()) ? r.step_default_ms() * 1e3 : NAN));
+    Table it({"op", "calls/step", "us/call", "us/step", "of the op-by-op step"});
+    for (const InStepOp& o : r.in_step) {
+      it.row({o.name, strf("%.0f", o.calls_per_step), strf("%.1f", o.us_per_step / o.calls_per_step),
+              strf("%.0f", o.us_per_step), pct(o.us_per_step / sum)});
+    }
+    env.report.table(it);
+  }
+}
+
+// The step run op by op through TimedOps (a second Model on the same weights and cache, graphs
+// off), `runs` times after 2 warm-ups: each op label's time per step, largest first.
+std::vector<InStepOp> time_in_step(BenchEnv& env, Model& model, const ModelWeights& w, DecodeFixture& fx, int runs) {
+  TimedOps timed(env.ops);
+  SingleCommunicator comm;
+  Model m(model.config(), single_rank_plan(model.config()), timed, comm, w);
+  m.set_cuda_graphs(false);
+  for (int i = 0; i < 2; ++i) m.forward(fx.step, *fx.cache);  // warm-up: marks, but no totals
+  for (int i = 0; i < runs; ++i) {
+    timed.begin_step();
+    m.forward(fx.step, *fx.cache);
+    timed.end_step();
+  }
+  std::vector<InStepOp> out;
+  for (const auto& [name, t] : timed.totals()) {
+    out.push_back({name, double(t.calls) / timed.steps(), t.us / timed.steps()});
+  }
+  std::sort(out.begin(), out.end(), [](const InStepOp& a, const InStepOp& b) { return a.us_per_step > b.us_per_step; });
+  return out;
 }
 
 // The step (PDL on) with the opt-in fused GEMVs switched on (kernels/cuda/gemv.h: gemv_swiglu,
@@ -115,6 +153,7 @@ DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, in
     if (!deadline.passed() && batch <= cuda::kGemvMaxRows) {  // where the fused GEMV serves the MLP
       r.step_fused_ms = time_decode_step_fused(env, model, fx, env.opt.step_runs, deadline);
     }
+    if (!deadline.passed()) r.in_step = time_in_step(env, model, w, fx, std::min(env.opt.step_runs, 5));
   }
   return r;
 }

@@ -14,6 +14,13 @@
 
 namespace gqa::bench {
 
+// One op label's share of the decode step run op by op with an event after each op (TimedOps).
+struct InStepOp {
+  std::string name;
+  double calls_per_step = 0;
+  double us_per_step = 0;
+};
+
 struct DecodeCaseResult {
   int64_t context = 0;
   int64_t batch = 0;
@@ -21,6 +28,7 @@ struct DecodeCaseResult {
   double step_ms = NAN;         // median wall time of Model::forward, PDL off (NaN: not run)
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
   double step_fused_ms = NAN;   // PDL on and the opt-in fused GEMVs (gemv_swiglu, gemv_rope_kv_write) on
+  std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.
   double step_default_ms() const { return step_pdl_ms == step_pdl_ms ? step_pdl_ms : step_ms; }
   double weight_bytes = 0;      // what the step must read: weights (all but B embedding rows) ...
