@@ -73,9 +73,11 @@ std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
 
 std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& cache, const SampleSpec& spec,
                                            const std::vector<double>& u) {
-  GQA_CHECK(comm_.size() == 1, "forward_sample: the logits are split over " << comm_.size()
-                                   << " ranks; sampling where they are needs all of them on one (T = 1)");
+  GQA_CHECK(comm_.size() == 1 || spec.temperature == 0.0f,
+            "forward_sample: the logits are split over " << comm_.size()
+                << " ranks; drawing where they are works for greedy decoding (temperature 0) only at T > 1");
   const int64_t m = run_step(in, cache);
+  if (comm_.size() > 1) return argmax_across_ranks(m);
   return ops_.sample_rows(buffers_->logits(m), spec, u);
 }
 
@@ -222,6 +224,48 @@ void Model::lm_head(Step& s, const std::vector<int64_t>& rows) {
       ops_.matmul({s.x.slice_rows(rows[i], rows[i] + 1), w_.lm_head, Tensor(), local_logits.slice_rows(i, i + 1)});
     }
   }
+}
+
+// Greedy over the vocab-parallel logits without gathering them: each rank's best logit of each
+// row (ties to the lowest id) and its global id, and whether the slice has a NaN, 3 floats per
+// row (ids are exact in f32 below 2^24), all-gathered; every rank then picks the same winner:
+// the largest value, ties to the lowest global id, as argmax over the whole row would.
+std::vector<int32_t> Model::argmax_across_ranks(int64_t m) {
+  const int64_t local = shard_.vocab.size();
+  std::vector<float> host_local(m * local);
+  if (m > 0) ops_.download_f32(buffers_->logits(m), host_local.data());
+  Tensor mine = Tensor::host(DType::kF32, {m, 3});
+  for (int64_t i = 0; i < m; ++i) {
+    const float* row = host_local.data() + i * local;
+    int64_t best = 0;
+    bool nan = false;
+    for (int64_t j = 0; j < local; ++j) {
+      nan = nan || std::isnan(row[j]);
+      if (row[j] > row[best]) best = j;
+    }
+    float* out = mine.data_as<float>() + i * 3;
+    out[0] = row[best];
+    out[1] = static_cast<float>(shard_.vocab.begin + best);
+    out[2] = nan ? 1.0f : 0.0f;
+  }
+  Tensor all = Tensor::host(DType::kF32, {comm_.size(), m, 3});
+  comm_.all_gather(mine, all, nullptr);
+  std::vector<int32_t> ids(m);
+  for (int64_t i = 0; i < m; ++i) {
+    float best_value = 0;
+    int64_t best_id = -1;
+    for (int r = 0; r < comm_.size(); ++r) {
+      const float* c = all.data_as<float>() + (r * m + i) * 3;
+      GQA_CHECK(c[2] == 0.0f, "logits contain NaN (row " << i << ", the vocabulary slice of rank " << r << ")");
+      const int64_t id = static_cast<int64_t>(c[1]);
+      if (best_id < 0 || c[0] > best_value || (c[0] == best_value && id < best_id)) {
+        best_value = c[0];
+        best_id = id;
+      }
+    }
+    ids[i] = static_cast<int32_t>(best_id);
+  }
+  return ids;
 }
 
 // Every rank's logit slice, padded to a common chunk so every rank sends the same count.

@@ -39,8 +39,11 @@ class Model {
   // Runs the step, writing K/V into `cache`; returns logits [logit_rows.size(), vocab_size]
   // (row-major, f32) on every rank.
   std::vector<float> forward(const StepInput& step, PagedKvCache& cache);
-  // The same step, then one token per logit row drawn by the backend where the logits are
-  // (Ops::sample_rows; u: one uniform per row): no logits leave the device. T = 1 only.
+  // The same step, then one token per logit row drawn where the logits are: at T = 1 by the
+  // backend (Ops::sample_rows; u: one uniform per row), no logits leaving the device; at T > 1
+  // greedy only (spec.temperature 0), each rank's best (value, global id) over its vocabulary
+  // slice gathered instead of the slices (argmax_across_ranks), the same token on every rank.
+  // Throws gqa::Error "logits contain NaN" on every rank when any rank's slice has one.
   std::vector<int32_t> forward_sample(const StepInput& step, PagedKvCache& cache, const SampleSpec& spec,
                                       const std::vector<double>& u);
 
@@ -63,6 +66,7 @@ class Model {
   void mlp_block(int64_t layer, Step& s);
   void lm_head(Step& s, const std::vector<int64_t>& rows);
   std::vector<float> gather_logits(int64_t rows);
+  std::vector<int32_t> argmax_across_ranks(int64_t rows);
   void all_reduce(Tensor& t);
 
   ModelConfig config_;

@@ -72,8 +72,9 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     res.logit_rows += static_cast<int64_t>(rows.size()) / vocab;
   };
 
-  // Drawn where the logits are (T = 1, no logits kept) or from the gathered logits on rank 0.
-  const bool backend_samples = !req.keep_logits && comm_.size() == 1;
+  // Drawn where the logits are (no logits kept; at T > 1 greedy only: Model::forward_sample), or
+  // from the gathered logits on rank 0.
+  const bool backend_samples = !req.keep_logits && (comm_.size() == 1 || req.sampling.temperature == 0.0f);
   Sampler sampler(req.sampling);
 
   // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
