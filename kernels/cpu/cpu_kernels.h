@@ -34,6 +34,11 @@ struct SampleScratch {  // reused across calls
 };
 int32_t argmax_row(const float* logits, int64_t n);
 int32_t sample_row(const float* logits, int64_t vocab, const SampleSpec& spec, double u, SampleScratch& scratch);
+// The same rule (temperature > 0) over scratch.candidates, (logit, token id) pairs in any order
+// that hold every candidate the rule can pick: all ids, or a superset of the top_k (so several
+// ranks' local top-k lists of vocab-parallel logits give the token the whole row would).
+// Reorders scratch.candidates.
+int32_t sample_candidates(const SampleSpec& spec, double u, SampleScratch& scratch);
 
 namespace detail {
 

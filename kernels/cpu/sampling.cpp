@@ -42,11 +42,17 @@ int32_t sample_row(const float* logits, int64_t vocab, const SampleSpec& spec, d
     GQA_CHECK(!std::isnan(logits[i]), "logits contain NaN at token " << i);
   }
   if (spec.temperature == 0.0f) return argmax_row(logits, vocab);
-
-  // The top-k candidates (unordered), their largest logit and their total mass at the temperature.
   auto& cand = scratch.candidates;
   cand.resize(vocab);
   for (int64_t i = 0; i < vocab; ++i) cand[i] = {logits[i], static_cast<int32_t>(i)};
+  return sample_candidates(spec, u, scratch);
+}
+
+int32_t sample_candidates(const SampleSpec& spec, double u, SampleScratch& scratch) {
+  auto& cand = scratch.candidates;
+  const int64_t vocab = static_cast<int64_t>(cand.size());
+  GQA_CHECK(vocab > 0 && spec.temperature > 0.0f, "sample_candidates: needs candidates and a temperature > 0");
+  // The top-k candidates (unordered), their largest logit and their total mass at the temperature.
   const int64_t k = spec.top_k > 0 ? std::min(spec.top_k, vocab) : vocab;
   const bool small = k <= kSortedPrefix;
   if (small) {

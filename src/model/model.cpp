@@ -77,8 +77,15 @@ std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& ca
             "forward_sample: the logits are split over " << comm_.size()
                 << " ranks; drawing where they are works for greedy decoding (temperature 0) only at T > 1");
   const int64_t m = run_step(in, cache);
-  if (comm_.size() > 1) return argmax_across_ranks(m);
-  return ops_.sample_rows(buffers_->logits(m), spec, u);
+  if (comm_.size() == 1) return ops_.sample_rows(buffers_->logits(m), spec, u);
+  std::vector<int32_t> ids;
+  for (const Candidates& c : top_k_across_ranks(m, 1)) {
+    const auto best = std::min_element(c.begin(), c.end(), [](const auto& x, const auto& y) {
+      return x.first > y.first || (x.first == y.first && x.second < y.second);
+    });
+    ids.push_back(best->second);
+  }
+  return ids;
 }
 
 // The step up to this rank's logit rows in the step buffers; returns how many rows.
@@ -226,46 +233,54 @@ void Model::lm_head(Step& s, const std::vector<int64_t>& rows) {
   }
 }
 
-// Greedy over the vocab-parallel logits without gathering them: each rank's best logit of each
-// row (ties to the lowest id) and its global id, and whether the slice has a NaN, 3 floats per
-// row (ids are exact in f32 below 2^24), all-gathered; every rank then picks the same winner:
-// the largest value, ties to the lowest global id, as argmax over the whole row would.
-std::vector<int32_t> Model::argmax_across_ranks(int64_t m) {
-  const int64_t local = shard_.vocab.size();
+std::vector<Model::Candidates> Model::forward_top_k(const StepInput& in, PagedKvCache& cache, int64_t k) {
+  GQA_CHECK(k >= 1 && k <= kMaxTopK, "forward_top_k: k = " << k << " outside [1, " << kMaxTopK << "]");
+  return top_k_across_ranks(run_step(in, cache), k);
+}
+
+// Each rank's k best logits of each row (descending, ties to the lowest id) with their global
+// ids, and whether its slice has a NaN: 2k + 1 floats per row (ids are exact in f32 below 2^24;
+// a slice of fewer than k ids pads with id -1), all-gathered; every rank then holds the same
+// candidate lists. Greedy (k = 1) picks the largest, ties to the lowest id, as argmax over the
+// whole row would.
+std::vector<Model::Candidates> Model::top_k_across_ranks(int64_t m, int64_t k) {
+  const int64_t local = shard_.vocab.size(), width = 2 * k + 1;
   std::vector<float> host_local(m * local);
   if (m > 0) ops_.download_f32(buffers_->logits(m), host_local.data());
-  Tensor mine = Tensor::host(DType::kF32, {m, 3});
+  Tensor mine = Tensor::host(DType::kF32, {m, width});
+  Candidates row_cand;
   for (int64_t i = 0; i < m; ++i) {
     const float* row = host_local.data() + i * local;
-    int64_t best = 0;
+    float* out = mine.data_as<float>() + i * width;
     bool nan = false;
+    row_cand.clear();
     for (int64_t j = 0; j < local; ++j) {
       nan = nan || std::isnan(row[j]);
-      if (row[j] > row[best]) best = j;
+      row_cand.push_back({row[j], static_cast<int32_t>(j)});
     }
-    float* out = mine.data_as<float>() + i * 3;
-    out[0] = row[best];
-    out[1] = static_cast<float>(shard_.vocab.begin + best);
-    out[2] = nan ? 1.0f : 0.0f;
+    const int64_t kk = nan ? 0 : std::min(k, local);  // (a NaN row fails on every rank below)
+    std::partial_sort(row_cand.begin(), row_cand.begin() + kk, row_cand.end(), [](const auto& x, const auto& y) {
+      return x.first > y.first || (x.first == y.first && x.second < y.second);
+    });
+    for (int64_t c = 0; c < k; ++c) {
+      out[2 * c] = c < kk ? row_cand[c].first : -INFINITY;
+      out[2 * c + 1] = c < kk ? static_cast<float>(shard_.vocab.begin + row_cand[c].second) : -1.0f;
+    }
+    out[2 * k] = nan ? 1.0f : 0.0f;
   }
-  Tensor all = Tensor::host(DType::kF32, {comm_.size(), m, 3});
+  Tensor all = Tensor::host(DType::kF32, {comm_.size(), m, width});
   comm_.all_gather(mine, all, nullptr);
-  std::vector<int32_t> ids(m);
+  std::vector<Candidates> rows(m);
   for (int64_t i = 0; i < m; ++i) {
-    float best_value = 0;
-    int64_t best_id = -1;
     for (int r = 0; r < comm_.size(); ++r) {
-      const float* c = all.data_as<float>() + (r * m + i) * 3;
-      GQA_CHECK(c[2] == 0.0f, "logits contain NaN (row " << i << ", the vocabulary slice of rank " << r << ")");
-      const int64_t id = static_cast<int64_t>(c[1]);
-      if (best_id < 0 || c[0] > best_value || (c[0] == best_value && id < best_id)) {
-        best_value = c[0];
-        best_id = id;
+      const float* c = all.data_as<float>() + (r * m + i) * width;
+      GQA_CHECK(c[2 * k] == 0.0f, "logits contain NaN (row " << i << ", the vocabulary slice of rank " << r << ")");
+      for (int64_t j = 0; j < k; ++j) {
+        if (c[2 * j + 1] >= 0.0f) rows[i].push_back({c[2 * j], static_cast<int32_t>(c[2 * j + 1])});
       }
     }
-    ids[i] = static_cast<int32_t>(best_id);
   }
-  return ids;
+  return rows;
 }
 
 // Every rank's logit slice, padded to a common chunk so every rank sends the same count.

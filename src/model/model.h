@@ -42,10 +42,17 @@ class Model {
   // The same step, then one token per logit row drawn where the logits are: at T = 1 by the
   // backend (Ops::sample_rows; u: one uniform per row), no logits leaving the device; at T > 1
   // greedy only (spec.temperature 0), each rank's best (value, global id) over its vocabulary
-  // slice gathered instead of the slices (argmax_across_ranks), the same token on every rank.
+  // slice gathered instead of the slices (top_k_across_ranks), the same token on every rank.
   // Throws gqa::Error "logits contain NaN" on every rank when any rank's slice has one.
   std::vector<int32_t> forward_sample(const StepInput& step, PagedKvCache& cache, const SampleSpec& spec,
                                       const std::vector<double>& u);
+  // The same step, then for each logit row the candidates of a top-k rule (1 <= k <= kMaxTopK):
+  // each rank's k best (logit, global id) of its vocabulary slice (ties to the lowest id),
+  // all-gathered, so every rank holds at most T * k pairs per row among which are the row's k
+  // best (cpu::sample_candidates draws from them). NaN: as forward_sample.
+  using Candidates = std::vector<std::pair<float, int32_t>>;
+  static constexpr int64_t kMaxTopK = 1024;
+  std::vector<Candidates> forward_top_k(const StepInput& step, PagedKvCache& cache, int64_t k);
 
   // The cache shape this rank needs for `num_blocks` blocks of `block_size` tokens.
   KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size) const;
@@ -66,7 +73,7 @@ class Model {
   void mlp_block(int64_t layer, Step& s);
   void lm_head(Step& s, const std::vector<int64_t>& rows);
   std::vector<float> gather_logits(int64_t rows);
-  std::vector<int32_t> argmax_across_ranks(int64_t rows);
+  std::vector<Candidates> top_k_across_ranks(int64_t rows, int64_t k);
   void all_reduce(Tensor& t);
 
   ModelConfig config_;

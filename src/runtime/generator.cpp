@@ -58,6 +58,11 @@ int32_t Generator::step_sample(int seq, const std::vector<int32_t>& tokens, int6
   return model_.forward_sample(in, cache_, sampler.spec(), {sampler.next_uniform()}).at(0);
 }
 
+std::vector<std::pair<float, int32_t>> Generator::step_top_k(int seq, const std::vector<int32_t>& tokens,
+                                                             int64_t first_pos, int64_t k) {
+  return model_.forward_top_k(step_input(seq, tokens, first_pos, Rows::kLast), cache_, k).at(0);
+}
+
 GenerateResult Generator::generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token) {
   const int64_t vocab = model_.config().vocab_size;
   validate_prompt(req.prompt, vocab);
@@ -72,9 +77,14 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     res.logit_rows += static_cast<int64_t>(rows.size()) / vocab;
   };
 
-  // Drawn where the logits are (no logits kept; at T > 1 greedy only: Model::forward_sample), or
+  // Where the next token comes from, when no logits are kept: drawn where the logits are (T = 1;
+  // greedy at T > 1: Model::forward_sample), or at T > 1 by rank 0 from every rank's top-k
+  // candidates (0 < top_k <= Model::kMaxTopK: the whole row's rule on far fewer values); else
   // from the gathered logits on rank 0.
-  const bool backend_samples = !req.keep_logits && (comm_.size() == 1 || req.sampling.temperature == 0.0f);
+  const SamplingParams& sp = req.sampling;
+  const bool backend_samples = !req.keep_logits && (comm_.size() == 1 || sp.temperature == 0.0f);
+  const bool from_candidates = !req.keep_logits && !backend_samples && sp.top_k > 0 && sp.top_k <= Model::kMaxTopK;
+  std::vector<std::pair<float, int32_t>> candidates;  // (from_candidates) the last row's
   Sampler sampler(req.sampling);
 
   // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
@@ -88,6 +98,8 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     const bool final_chunk = b == p;
     if (backend_samples && final_chunk && req.max_new_tokens > 0) {
       next = step_sample(seq, chunk, a, sampler);
+    } else if (from_candidates && final_chunk && req.max_new_tokens > 0) {
+      candidates = step_top_k(seq, chunk, a, sp.top_k);
     } else {
       const Rows rows_wanted = req.keep_logits ? Rows::kAll : final_chunk ? Rows::kLast : Rows::kNone;
       std::vector<float> rows = step(seq, chunk, a, rows_wanted);
@@ -104,7 +116,9 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     // Rank 0 decides; every rank receives the token and whether to stop.
     int32_t msg[2] = {0, 0};
     if (comm_.rank() == 0) {
-      msg[0] = backend_samples ? next : sampler.sample(last.data(), vocab);
+      msg[0] = backend_samples   ? next
+               : from_candidates ? sampler.sample_candidates(candidates)
+                                 : sampler.sample(last.data(), vocab);
       const bool eos = std::find(req.eos_ids.begin(), req.eos_ids.end(), msg[0]) != req.eos_ids.end();
       msg[1] = eos ? 1 : (req.stop_after && req.stop_after(msg[0])) ? 2 : 0;
     }
@@ -118,6 +132,8 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     if (i + 1 == req.max_new_tokens) break;
     if (backend_samples) {
       next = step_sample(seq, {msg[0]}, p + i, sampler);
+    } else if (from_candidates) {
+      candidates = step_top_k(seq, {msg[0]}, p + i, sp.top_k);
     } else {
       std::vector<float> rows = step(seq, {msg[0]}, p + i, Rows::kLast);
       keep(rows);

@@ -54,6 +54,9 @@ class Generator {
   std::vector<float> step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows);
   // The step, then the token after its last position, drawn by the backend.
   int32_t step_sample(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Sampler& sampler);
+  // The step, then its last position's top-k candidates from every rank (Model::forward_top_k).
+  std::vector<std::pair<float, int32_t>> step_top_k(int seq, const std::vector<int32_t>& tokens, int64_t first_pos,
+                                                    int64_t k);
 
   Model& model_;
   PagedKvCache& cache_;

@@ -23,4 +23,9 @@ int32_t Sampler::sample(const float* logits, int64_t vocab_size) {
   return cpu::sample_row(logits, vocab_size, spec(), next_uniform(), scratch_);
 }
 
+int32_t Sampler::sample_candidates(const std::vector<std::pair<float, int32_t>>& candidates) {
+  scratch_.candidates = candidates;
+  return cpu::sample_candidates(spec(), next_uniform(), scratch_);
+}
+
 }  // namespace gqa

@@ -27,6 +27,10 @@ class Sampler {
  public:
   explicit Sampler(const SamplingParams& params);
   int32_t sample(const float* logits, int64_t vocab_size);
+  // The same rule over candidate (logit, id) pairs holding every token it can pick (all ids, or a
+  // superset of the top_k: cpu::sample_candidates), with the same draw from the stream: the token
+  // sample() would give on the whole row. Not for greedy.
+  int32_t sample_candidates(const std::vector<std::pair<float, int32_t>>& candidates);
   // The uniform the next sample() would use (0 when greedy, which draws none); advances the stream.
   double next_uniform();
   SampleSpec spec() const { return {params_.temperature, params_.top_k, params_.top_p}; }

@@ -3,7 +3,8 @@
 // Greedy tokens must be identical and the logits of every position fed must match to relative
 // error <= 1e-4 (||ours - ref|| / ||ref|| over all rows, fp32); and greedy generation without
 // keeping logits (at T > 1: each rank's best (value, id) gathered instead of its logits) must
-// give the same tokens.
+// give the same tokens; and seeded top-k sampling from every rank's top-k candidates must give the
+// tokens drawn from the gathered logits.
 #include <gtest/gtest.h>
 
 #include "parallel/bootstrap.h"
@@ -37,6 +38,21 @@ TEST_P(ModelFixture, GreedyWithoutGatheringLogits) {
                                                   SamplingParams{}, /*keep_logits=*/false, *ops, *comm);
   EXPECT_EQ(res.tokens, ref.generated) << GetParam() << " T=" << comm->size();
   EXPECT_EQ(res.logit_rows, 0);
+}
+
+// Seeded top-k sampling without keeping logits: at T > 1 rank 0 draws from every rank's top-k
+// candidates (Model::forward_top_k) instead of the gathered row; the same seed must give the same
+// tokens as drawing from the gathered logits (keep_logits).
+TEST_P(ModelFixture, TopKSamplingFromCandidatesEqualsGatheredLogits) {
+  const std::string dir = "tests/fixtures/models/" + GetParam();
+  auto comm = make_communicator("auto");
+  auto ops = make_backend("cpu");
+  const test::FixtureReference ref = test::read_fixture_reference(dir);
+  for (const SamplingParams& sp : {SamplingParams{0.8f, 5, 0.9f, 7}, SamplingParams{1.3f, 40, 1.0f, 3}}) {
+    const GenerateResult kept = test::run_generation(dir, ref.prompt, 12, sp, /*keep_logits=*/true, *ops, *comm);
+    const GenerateResult drawn = test::run_generation(dir, ref.prompt, 12, sp, /*keep_logits=*/false, *ops, *comm);
+    EXPECT_EQ(drawn.tokens, kept.tokens) << GetParam() << " T=" << comm->size() << " top_k " << sp.top_k;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ModelFixture, ::testing::ValuesIn(test::fixture_names()),
