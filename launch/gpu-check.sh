@@ -225,12 +225,14 @@ fi
 fixture=tests/fixtures/models/gqa
 ref_field() { python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]])))" \
                 "$fixture/reference.json" "$1"; }
-# generate NP COMM DTYPE [VAR=VALUE]: tokens vs reference.json (f32: all equal; bf16/f16: first
-# token equal); VAR=VALUE is set for every rank (mpirun -x).
+# generate NP COMM DTYPE [VAR=VALUE ...]: tokens vs reference.json (f32: all equal; bf16/f16:
+# first token equal); each VAR=VALUE is set for every rank (mpirun -x).
 generate() {
-  local np=$1 comm=$2 dtype=$3 name="gqa-generate np$1 --comm $2 --dtype $3${4:+ $4}"
-  local envs=()
-  if [ -n "${4:-}" ]; then envs=(-x "$4"); fi
+  local np=$1 comm=$2 dtype=$3
+  shift 3
+  local name="gqa-generate np$np --comm $comm --dtype $dtype${*:+ $*}"
+  local envs=() kv
+  for kv in "$@"; do envs+=(-x "$kv"); done
   local prompt expected n_new out got
   if ! prompt=$(ref_field prompt_tokens) || ! expected=$(ref_field generated_tokens); then
     record "$name" FAIL "cannot read $fixture/reference.json"
@@ -260,6 +262,8 @@ generate() {
 if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = quick ]; then
   generate 1 nccl bf16
   generate 2 mpi bf16
+  # the opt-in decode fusions end to end, on 2 ranks sharing the GPU (greedy gathers (logit, id) per rank)
+  generate 2 mpi bf16 GQA_FUSED_ROPE=1 GQA_FUSED_SWIGLU=1
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
