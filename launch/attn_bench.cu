@@ -10,7 +10,8 @@
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
 // reads and writes). --check first verifies one batch against the CPU twin; --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
-// tile), with the tensor-core kernel's other builds (6 stages, bulk copies, both) and on a block
+// tile), with the tensor-core kernel's other builds (6 stages, bulk copies, both, the cluster
+// reduction) and on a block
 // table in order (each sequence's pages consecutive, as SDPA's contiguous K/V), and prints,
 // after the main table, each one's time and the fastest against the plan's (the data for tuning
 // plan_decode and the kernel's defaults, from one run).
@@ -54,9 +55,10 @@ struct SweepRow {
   int auto_splits = 0;
   double auto_us = 0;
   std::vector<std::pair<int, double>> forced;  // (splits, us)
-  // The plan's split count and time for the other builds: {6 stages, 3 stages bulk, 6 stages bulk}.
-  int variant_splits[3] = {0, 0, 0};
-  double variant_us[3] = {0, 0, 0};
+  // The plan's split count and time for the other builds: {6 stages, 3 stages bulk, 6 stages bulk,
+  // cluster reduction}.
+  int variant_splits[4] = {0, 0, 0, 0};
+  double variant_us[4] = {0, 0, 0, 0};
   double in_order_us = 0;  // the default build and plan with each sequence's blocks in order (contiguous)
 };
 
@@ -119,11 +121,12 @@ DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes, bool shuff
 // Median microseconds of attention_decode over the rotated copies with `splits` (0: the plan's),
 // a workspace kept across calls as a decode loop would (times the two kernels, not allocation).
 double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt, int splits, int* planned,
-                      int stages = 0, bool bulk = false) {
+                      int stages = 0, bool bulk = false, bool cluster = false) {
   cuda::DecodeOptions dopt;
   dopt.num_splits = splits;
   dopt.stages = stages;
   dopt.bulk_copies = bulk;
+  dopt.cluster_reduce = cluster;
   const cuda::DecodePlan plan = cuda::describe_decode(args[0], dopt);
   if (planned != nullptr) *planned = plan.num_splits;
   dopt.workspace_bytes = cuda::decode_workspace_bytes(args[0], dopt);
@@ -153,9 +156,10 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   SweepRow row{ctx, batch, splits, us, {}};
   const int64_t tiles = (ctx + cuda::kDecodeTileKeys - 1) / cuda::kDecodeTileKeys;
   for (int n = 4; n <= 512 && n <= tiles; n *= 2) row.forced.emplace_back(n, time_decode_us(args, opt, n, nullptr));
-  const int stages[3] = {cuda::kDecodeMmaDeepStages, cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages};
-  for (int v = 0; v < 3; ++v) {
-    row.variant_us[v] = time_decode_us(args, opt, 0, &row.variant_splits[v], stages[v], v > 0);
+  const int stages[4] = {cuda::kDecodeMmaDeepStages, cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages,
+                         cuda::kDecodeMmaStages};
+  for (int v = 0; v < 4; ++v) {
+    row.variant_us[v] = time_decode_us(args, opt, 0, &row.variant_splits[v], stages[v], v == 1 || v == 2, v == 3);
   }
   {  // the same call on pages in order: how much of the gap to a contiguous read is the page scatter
     const DecodeInputs ordered = make_inputs(ctx, batch, l2_bytes, false);
@@ -173,9 +177,9 @@ void print_sweep(const std::vector<SweepRow>& rows) {
   if (rows.empty()) return;
   std::printf("\nsplit sweep (us per call; plan = the automatic split count):\n\n");
   std::printf("| context | batch | plan splits | plan us | 6 stages: splits, us | bulk: splits, us | bulk 6 stages: "
-              "splits, us | pages in order: us | best splits | best us | us at 4, 8, 16, ... splits |\n");
+              "splits, us | cluster: splits, us | pages in order: us | best splits | best us | us at 4, 8, 16, ... splits |\n");
   std::printf("|--------:|------:|------------:|--------:|---------------------:|-----------------:|----------------------"
-              "---:|-------------------:|------------:|--------:|:---------------------------|\n");
+              "---:|--------------------:|-------------------:|------------:|--------:|:---------------------------|\n");
   for (const SweepRow& r : rows) {
     std::pair<int, double> best{r.auto_splits, r.auto_us};
     std::string all;
@@ -185,10 +189,11 @@ void print_sweep(const std::vector<SweepRow>& rows) {
       std::snprintf(buf, sizeof buf, "%s%d: %.1f", all.empty() ? "" : ", ", n, us);
       all += buf;
     }
-    std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %8d, %7.1f | %15d, %7.1f | %18.1f | %11d | %7.1f | %s |\n",
+    std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %8d, %7.1f | %15d, %7.1f | %11d, %7.1f | %18.1f | %11d | "
+                "%7.1f | %s |\n",
                 (long long)(r.ctx / 1024), (long long)r.batch, r.auto_splits, r.auto_us, r.variant_splits[0],
                 r.variant_us[0], r.variant_splits[1], r.variant_us[1], r.variant_splits[2], r.variant_us[2],
-                r.in_order_us, best.first, best.second, all.c_str());
+                r.variant_splits[3], r.variant_us[3], r.in_order_us, best.first, best.second, all.c_str());
   }
 }
 

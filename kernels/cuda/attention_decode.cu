@@ -17,6 +17,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -321,6 +322,7 @@ DecodeParams make_params(const AttentionArgs& a, const AttentionDims& d, const D
   p.head_chunks = plan.head_chunks;
   p.num_splits = plan.num_splits;
   p.tiles_per_split = plan.tiles_per_split;
+  p.num_partials = plan.partials();
   return p;
 }
 
@@ -354,16 +356,28 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   const int stages = mma ? (opt.stages > 0 ? opt.stages : kDecodeMmaStages) : 0;
   GQA_CHECK(opt.stages >= 0, kOp << ": negative stages " << opt.stages);
   const bool bulk = mma && opt.bulk_copies;
+  // The cluster reduction: tensor cores, the default build, one head chunk (checked by the plan).
+  const bool cluster =
+      mma && (opt.cluster_reduce || decode_cluster_enabled()) && stages == kDecodeMmaStages && !bulk;
   const int64_t target =
-      int64_t(mma ? decode_mma_occupancy(a, stages, bulk) : kernel_occupancy(a, chunk)) * sm_count();
-  DecodePlan plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk);
+      int64_t(mma ? decode_mma_occupancy(a, stages, bulk, cluster) : kernel_occupancy(a, chunk)) * sm_count();
+  DecodePlan plan =
+      plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk, cluster ? kDecodeCluster : 0);
   plan.tensor_cores = mma;
   plan.stages = stages;
   plan.bulk_copies = bulk;
   return plan;
 }
 
+std::atomic<bool>& cluster_flag() {
+  static std::atomic<bool> flag{env_switch("GQA_DECODE_CLUSTER", false)};  // off unless GQA_DECODE_CLUSTER=1
+  return flag;
+}
+
 }  // namespace
+
+bool decode_cluster_enabled() { return cluster_flag().load(std::memory_order_relaxed); }
+void set_decode_cluster(bool on) { cluster_flag().store(on, std::memory_order_relaxed); }
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);
@@ -399,11 +413,11 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
       GQA_ATTN_DISPATCH_HEAD_DIM(d.hd, kOp, HD,
         GQA_ATTN_DISPATCH_GROUP_CHUNK(plan.head_chunk, kOp, GC, launch<T, HD, GC>(p, plan, d.n, stream);)))
   }
-  if (plan.num_splits > 1) {
+  if (plan.partials() > 1) {
     const int64_t rows = d.n * d.hq;
     AttentionMergeArgs m;
-    m.part_o = Tensor::view(p.part_o, DType::kF32, {rows, plan.num_splits, d.hd}, Device::kCuda);
-    m.part_lse = Tensor::view(p.part_lse, DType::kF32, {rows, plan.num_splits}, Device::kCuda);
+    m.part_o = Tensor::view(p.part_o, DType::kF32, {rows, plan.partials(), d.hd}, Device::kCuda);
+    m.part_lse = Tensor::view(p.part_lse, DType::kF32, {rows, plan.partials()}, Device::kCuda);
     m.out = a.out.reshape({rows, d.hd});
     attention_merge(m, stream);
   }

@@ -33,8 +33,15 @@ struct DecodePlan {
   bool tensor_cores = false;  // the mma kernel (attention_decode_mma.h) serves the call
   int stages = 0;             // its pipeline depth (0 for the CUDA-core kernel)
   bool bulk_copies = false;   // its loader: cp.async.bulk per K/V row (else 16-byte cp.async per thread)
+  int cluster = 0;            // its split reduction in thread-block clusters of this many splits
+                              // (num_splits a multiple of it; 0: none)
   int64_t blocks() const;   // decode-kernel blocks per KV head and token: head_chunks * num_splits
+  // Partial outputs per (token, query head) for the merge kernel: num_splits, or one per cluster.
+  int partials() const { return cluster > 0 ? num_splits / cluster : num_splits; }
 };
+
+// Splits per thread-block cluster of the tensor-core kernel's cluster reduction (portable size).
+constexpr int kDecodeCluster = 8;
 
 // Query heads per decode block for a group: the smallest power of two >= min(group, 8).
 int decode_head_chunk(int64_t group);
@@ -44,11 +51,13 @@ int decode_head_chunk(int64_t group);
 // would start a second wave and double the time), at least one, never more splits than tiles of
 // max_context; force_splits > 0 asks for that many (clamped the same way). head_chunk 0 means
 // decode_head_chunk(group) (the CUDA-core kernel); the tensor-core kernel passes 16.
+// cluster > 0 (the tensor-core kernel's cluster reduction, for a plan of one head chunk): the
+// split count is rounded up to a multiple of it (the extra splits hold no keys).
 DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
-                       int force_splits = 0, int head_chunk = 0);
+                       int force_splits = 0, int head_chunk = 0, int cluster = 0);
 
-// Layout of the split partials in the workspace, in floats: part_o [rows, num_splits, hd] at 0,
-// part_lse [rows, num_splits] at lse_offset (rows = n * hq; empty for one split).
+// Layout of the split partials in the workspace, in floats: part_o [rows, partials, hd] at 0,
+// part_lse [rows, partials] at lse_offset (rows = n * hq; empty for one partial).
 struct DecodePartials {
   size_t lse_offset = 0;
   size_t lse_floats = 0;
@@ -60,9 +69,19 @@ struct DecodeOptions {
   int num_splits = 0;              // 0: choose from max_context and the device; > 0: force (tests, tuning)
   int stages = 0;                  // tensor-core kernel's pipeline depth: 0 = default (3), or 3 / 6 (tuning)
   bool bulk_copies = false;        // tensor-core kernel: load K/V with cp.async.bulk per row (tuning)
+  // Tensor-core kernel, one head chunk (group <= 16): the blocks of kDecodeCluster consecutive
+  // splits form a cluster that merges their states through distributed shared memory, so the
+  // merge kernel reads num_splits / kDecodeCluster partials (none when that is one). Opt-in
+  // until run on a GPU (3 stages, cp.async loader).
+  bool cluster_reduce = false;
   void* workspace = nullptr;       // device scratch for the split partials, or nullptr: cudaMallocAsync
   size_t workspace_bytes = 0;      // its size; must be >= decode_workspace_bytes()
 };
+
+// The process-wide default of DecodeOptions::cluster_reduce for calls that do not ask for it
+// (cuda::attention, the model): off unless GQA_DECODE_CLUSTER=1 or set_decode_cluster(true).
+bool decode_cluster_enabled();
+void set_decode_cluster(bool on);
 
 // The plan attention_decode would use for `a` on the current device.
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt = {});

@@ -25,6 +25,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cooperative_groups.h>
 #include <cuda/ptx>
 
 #include <algorithm>
@@ -64,7 +65,8 @@ struct DecodeMmaSmem {
   static constexpr int kRow = HD + kVec;
   static constexpr int kTile = kStageKeys * kRow;  // elements of one K (or V) stage
   static constexpr size_t kPipeBytes = size_t(2) * kStages * kTile * sizeof(T);
-  static constexpr size_t kMergeBytes = size_t(kWarps) * kRows * (HD + 2) * sizeof(float);
+  // The warps' states (o, m, l), then the block's merged state for the cluster reduction (o, m, l, bad).
+  static constexpr size_t kMergeBytes = (size_t(kWarps) * kRows * (HD + 2) + kRows * (HD + 3)) * sizeof(float);
   static constexpr size_t kBytes = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
   static_assert(sizeof(T) == 2 && HD % 16 == 0, "16-bit types, head_dim a multiple of the mma k (16)");
   static_assert(kStages >= 2, "at least one stage in flight while one computes");
@@ -177,7 +179,7 @@ __device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
   return pack2<T>(load_f32<T>(row[col]), load_f32<T>(row[col + 1]));
 }
 
-template <typename T, int HD, int kStages, bool kBulk>
+template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
 __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams p) {
   pdl_wait();
   using S = DecodeMmaSmem<T, HD, kStages>;
@@ -190,11 +192,11 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
   const int chunk = blockIdx.x % p.head_chunks, split = blockIdx.x / p.head_chunks;
   const int g = blockIdx.y, t = blockIdx.z;
   const SplitKeys keys = split_keys<kStageKeys>(p, t, split);
-  if (keys.k_begin >= keys.k_end) {
+  if (!kCluster && keys.k_begin >= keys.k_end) {  // (a cluster's blocks all take part in its reduction)
     store_empty<T, HD>(p, t, g, chunk * kRows, kRows, split, keys.valid);
     return;
   }
-  const int k_begin = keys.k_begin, k_end = keys.k_end;
+  const int k_begin = keys.k_begin, k_end = max(keys.k_begin, keys.k_end);  // empty: no tiles
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
   if (threadIdx.x == 0) {
     bad = 0;
@@ -293,28 +295,88 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
     }
   }
   __syncthreads();
-  const bool poisoned = bad != 0;
-  for (int idx = threadIdx.x; idx < kRows * HD; idx += kThreads) {
-    const int row = idx / HD, d = idx % HD;
-    if (h0 + row >= p.group) continue;
-    float mx = -INFINITY;
+  const bool poisoned = bad != 0 || !keys.valid;
+  // The block's state of row `row`, dim d: mx = the warps' largest m, sum and acc the l and o
+  // rescaled to it. Warp 0 saw key k_begin, so mx is finite unless the split is empty (a cluster
+  // block past the token's keys: mx = -inf, sum = acc = 0); a warp that saw no key has weight 0.
+  const auto block_state = [&](int row, int d, float& mx, float& sum, float& acc) {
+    mx = -INFINITY;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, red_m[w * kRows + row]);
-    // Warp 0 saw key k_begin, so mx is finite; a warp that saw no key has m = -inf: weight 0.
-    float acc = 0.0f, sum = 0.0f;
+    sum = 0.0f;
+    acc = 0.0f;
+    if (mx == -INFINITY) return;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) {
       const float wgt = exp2f(red_m[w * kRows + row] - mx);
       acc += wgt * red_o[(w * kRows + row) * HD + d];
       sum += wgt * red_l[w * kRows + row];
     }
-    store_result<T, HD>(p, t, g * p.group + h0 + row, split, d, poisoned ? NAN : acc / sum, mx + log2f(sum));
+  };
+  if constexpr (!kCluster) {
+    for (int idx = threadIdx.x; idx < kRows * HD; idx += kThreads) {
+      const int row = idx / HD, d = idx % HD;
+      if (h0 + row >= p.group) continue;
+      float mx, sum, acc;
+      block_state(row, d, mx, sum, acc);
+      store_result<T, HD>(p, t, g * p.group + h0 + row, split, d, poisoned ? NAN : acc / sum, mx + log2f(sum));
+    }
+  } else {
+    // The cluster reduction: every block publishes its state in its own shared memory (cs_o
+    // [16][HD], cs_m, cs_l [16], cs_bad), the cluster synchronises, then block r of the cluster
+    // merges rows r, r + C, ... of all C blocks' states, read through distributed shared memory,
+    // and stores them: the output when the cluster covers every split, else the cluster's
+    // partial (index split / C) for the merge kernel. A second cluster sync keeps every block's
+    // shared memory alive until the others have read it.
+    namespace cg = cooperative_groups;
+    cg::cluster_group cluster = cg::this_cluster();
+    float* cs_o = red_l + kWarps * kRows;
+    float* cs_m = cs_o + kRows * HD;
+    float* cs_l = cs_m + kRows;
+    float* cs_bad = cs_l + kRows;
+    for (int idx = threadIdx.x; idx < kRows * HD; idx += kThreads) {
+      const int row = idx / HD, d = idx % HD;
+      float mx, sum, acc;
+      block_state(row, d, mx, sum, acc);
+      cs_o[idx] = acc;
+      if (d == 0) {
+        cs_m[row] = mx;
+        cs_l[row] = sum;
+      }
+    }
+    if (threadIdx.x == 0) cs_bad[0] = poisoned ? 1.0f : 0.0f;
+    cluster.sync();
+    const int rank = static_cast<int>(cluster.block_rank()), size = static_cast<int>(cluster.num_blocks());
+    for (int idx = threadIdx.x; idx < kRows * HD; idx += kThreads) {
+      const int row = idx / HD, d = idx % HD;
+      if (row % size != rank || h0 + row >= p.group) continue;
+      float mx = -INFINITY;
+      bool any_bad = false;
+      for (int b = 0; b < size; ++b) {
+        mx = fmaxf(mx, cluster.map_shared_rank(cs_m, b)[row]);
+        any_bad = any_bad || cluster.map_shared_rank(cs_bad, b)[0] != 0.0f;
+      }
+      float acc = 0.0f, sum = 0.0f;
+      if (mx != -INFINITY) {
+        for (int b = 0; b < size; ++b) {
+          const float wgt = exp2f(cluster.map_shared_rank(cs_m, b)[row] - mx);
+          acc += wgt * cluster.map_shared_rank(cs_o, b)[row * HD + d];
+          sum += wgt * cluster.map_shared_rank(cs_l, b)[row];
+        }
+      }
+      // A cluster whose blocks all lie past the token's keys: the merge kernel's empty partial
+      // (weight 0); a token always has key 0, so the first cluster is never empty.
+      const float val = any_bad ? NAN : mx == -INFINITY ? 0.0f : acc / sum;
+      const float lse = any_bad ? 0.0f : mx == -INFINITY ? -INFINITY : mx + log2f(sum);
+      store_result<T, HD>(p, t, g * p.group + h0 + row, split / size, d, val, lse);
+    }
+    cluster.sync();
   }
 }
 
 // Blocks per SM of one build on the current device: queried once per device (every decode call
 // plans with it), then cached.
-template <typename T, int HD, int kStages, bool kBulk>
+template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
 int occupancy() {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
   static std::mutex mu;
@@ -323,50 +385,53 @@ int occupancy() {
   GQA_CUDA_CHECK(cudaGetDevice(&device));
   std::lock_guard<std::mutex> lock(mu);
   if (const auto it = cached.find(device); it != cached.end()) return it->second;
-  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk>, kBytes);
+  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kBytes);
   int blocks = 0;
-  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_mma_kernel<T, HD, kStages, kBulk>,
-                                                               kThreads, kBytes));
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+      &blocks, decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kThreads, kBytes));
   GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << kBytes
                             << " bytes of shared memory per block, more than the device offers");
   cached[device] = blocks;
   return blocks;
 }
 
-template <typename T, int HD, int kStages, bool kBulk>
+template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
 void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
-  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk>, kBytes);
+  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kBytes);
   const dim3 grid(static_cast<unsigned>(plan.blocks()), static_cast<unsigned>(p.hkv), static_cast<unsigned>(n));
-  launch_pdl("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages, kBulk>, grid, kThreads, kBytes, stream,
-             p);
+  launch_pdl_cluster("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, grid, kThreads,
+                     kBytes, stream, kCluster ? plan.cluster : 0, p);
 }
 
-// Runs F<T, HD, S, B>::run(args...) for the call's dtype and head_dim, a pipeline depth S of 3
-// or 6 and the loader B (cp.async or bulk copies).
-template <template <typename, int, int, bool> class F, typename T, int HD, typename... Args>
-int dispatch_loader(int stages, bool bulk, Args&&... args) {
-  if (stages == kDecodeMmaDeepStages) return bulk ? F<T, HD, 6, true>::run(args...) : F<T, HD, 6, false>::run(args...);
-  return bulk ? F<T, HD, 3, true>::run(args...) : F<T, HD, 3, false>::run(args...);
+// Runs F<T, HD, S, B, C>::run(args...) for the call's dtype and head_dim, a pipeline depth S of
+// 3 or 6, the loader B (cp.async or bulk copies) and the cluster reduction C (3 stages, cp.async only).
+template <template <typename, int, int, bool, bool> class F, typename T, int HD, typename... Args>
+int dispatch_loader(int stages, bool bulk, bool cluster, Args&&... args) {
+  if (cluster) return F<T, HD, 3, false, true>::run(args...);
+  if (stages == kDecodeMmaDeepStages) {
+    return bulk ? F<T, HD, 6, true, false>::run(args...) : F<T, HD, 6, false, false>::run(args...);
+  }
+  return bulk ? F<T, HD, 3, true, false>::run(args...) : F<T, HD, 3, false, false>::run(args...);
 }
-template <template <typename, int, int, bool> class F, typename... Args>
-int dispatch(const AttentionArgs& a, int stages, bool bulk, Args&&... args) {
+template <template <typename, int, int, bool, bool> class F, typename... Args>
+int dispatch(const AttentionArgs& a, int stages, bool bulk, bool cluster, Args&&... args) {
   const bool bf16 = a.q.dtype() == DType::kBF16, hd64 = a.q.dim(2) == 64;
   if (bf16) {
-    return hd64 ? dispatch_loader<F, __nv_bfloat16, 64>(stages, bulk, args...)
-                : dispatch_loader<F, __nv_bfloat16, 128>(stages, bulk, args...);
+    return hd64 ? dispatch_loader<F, __nv_bfloat16, 64>(stages, bulk, cluster, args...)
+                : dispatch_loader<F, __nv_bfloat16, 128>(stages, bulk, cluster, args...);
   }
-  return hd64 ? dispatch_loader<F, __half, 64>(stages, bulk, args...)
-              : dispatch_loader<F, __half, 128>(stages, bulk, args...);
+  return hd64 ? dispatch_loader<F, __half, 64>(stages, bulk, cluster, args...)
+              : dispatch_loader<F, __half, 128>(stages, bulk, cluster, args...);
 }
-template <typename T, int HD, int S, bool B>
+template <typename T, int HD, int S, bool B, bool C>
 struct Occupancy {
-  static int run() { return occupancy<T, HD, S, B>(); }
+  static int run() { return occupancy<T, HD, S, B, C>(); }
 };
-template <typename T, int HD, int S, bool B>
+template <typename T, int HD, int S, bool B, bool C>
 struct Launch {
   static int run(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
-    launch<T, HD, S, B>(p, plan, n, stream);
+    launch<T, HD, S, B, C>(p, plan, n, stream);
     return 0;
   }
 };
@@ -378,13 +443,15 @@ bool decode_mma_supported(const AttentionArgs& a) {
   return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
 }
 
-int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk) {
+int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk, bool cluster) {
   GQA_CHECK(decode_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
                                          << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
   GQA_CHECK(stages == kDecodeMmaStages || stages == kDecodeMmaDeepStages,
             kOp << ": " << stages << " pipeline stages; compiled: " << kDecodeMmaStages << ", "
                 << kDecodeMmaDeepStages);
-  return dispatch<Occupancy>(a, stages, bulk);
+  GQA_CHECK(!cluster || (stages == kDecodeMmaStages && !bulk),
+            kOp << ": the cluster reduction is built with " << kDecodeMmaStages << " stages and the cp.async loader");
+  return dispatch<Occupancy>(a, stages, bulk, cluster);
 }
 
 void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const DecodePlan& plan, cudaStream_t stream) {
@@ -392,7 +459,12 @@ void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const Deco
                 (plan.stages == kDecodeMmaStages || plan.stages == kDecodeMmaDeepStages),
             kOp << ": called for " << dtype_name(a.q.dtype()) << " q " << shape_str(a.q.shape()) << " with head chunk "
                 << plan.head_chunk << ", " << plan.stages << " stages");
-  dispatch<Launch>(a, plan.stages, plan.bulk_copies, p, plan, a.q.dim(0), stream);
+  GQA_CHECK(plan.cluster == 0 || (plan.cluster == kDecodeCluster && plan.head_chunks == 1 &&
+                                   plan.num_splits % plan.cluster == 0 && plan.stages == kDecodeMmaStages &&
+                                   !plan.bulk_copies),
+            kOp << ": cluster reduction of " << plan.cluster << " for a plan of " << plan.head_chunks
+                << " head chunks, " << plan.num_splits << " splits");
+  dispatch<Launch>(a, plan.stages, plan.bulk_copies, plan.cluster > 0, p, plan, a.q.dim(0), stream);
 }
 
 }  // namespace gqa::cuda

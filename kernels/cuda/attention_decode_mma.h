@@ -26,7 +26,7 @@ constexpr int kDecodeMmaDeepStages = 6;
 bool decode_mma_supported(const AttentionArgs& a);
 // Its blocks per SM on the current device at a pipeline depth (sets its shared-memory limit as a
 // side effect).
-int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk_copies);
+int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk_copies, bool cluster = false);
 // Launches it for a plan made with head_chunk = kDecodeMmaHeadChunk, its stages and loader.
 void launch_decode_mma(const AttentionArgs& a, const attn::DecodeParams& p, const DecodePlan& plan,
                        cudaStream_t stream);

@@ -12,19 +12,21 @@ struct DecodeParams : PagedParams {
   float* part_o;    // [n, hq, num_splits, hd] (num_splits > 1)
   float* part_lse;  // [n, hq, num_splits]
   int head_chunks, num_splits, tiles_per_split;
+  int num_partials;  // partial outputs per row: num_splits, or one per cluster (cluster reduction)
 };
 
-// Writes the block's result for query head h of token t, dim d: `val` is o / d (NaN when
-// poisoned), `lse` = m + log2(d) (used only with several splits).
+// Writes the result for query head h of token t, dim d: `val` is o / d (NaN when poisoned), `lse`
+// = m + log2(d) (used only with several partials); `split` is the partial's index (the split, or
+// the cluster with the cluster reduction).
 template <typename T, int HD>
 __device__ __forceinline__ void store_result(const DecodeParams& p, int t, int h, int split, int d, float val,
                                              float lse) {
   const size_t row = size_t(t) * p.hq + h;
-  if (p.num_splits == 1) {
+  if (p.num_partials == 1) {
     static_cast<T*>(p.out)[row * HD + d] = store_f32<T>(val);
   } else {
-    p.part_o[(row * p.num_splits + split) * HD + d] = val;
-    if (d == 0) p.part_lse[row * p.num_splits + split] = lse;
+    p.part_o[(row * p.num_partials + split) * HD + d] = val;
+    if (d == 0) p.part_lse[row * p.num_partials + split] = lse;
   }
 }
 

@@ -21,7 +21,7 @@ int decode_head_chunk(int64_t group) {
 int64_t DecodePlan::blocks() const { return int64_t(head_chunks) * num_splits; }
 
 DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
-                       int force_splits, int head_chunk) {
+                       int force_splits, int head_chunk, int cluster) {
   GQA_CHECK(n_tokens >= 1 && hkv >= 1 && group >= 1 && max_context >= 1,
             kOp << ": cannot plan " << n_tokens << " tokens, " << hkv << " KV heads, group " << group
                 << ", max_context " << max_context);
@@ -35,15 +35,20 @@ DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max
   want = std::clamp<int64_t>(want, 1, tiles);
   plan.tiles_per_split = static_cast<int>((tiles + want - 1) / want);
   plan.num_splits = static_cast<int>((tiles + plan.tiles_per_split - 1) / plan.tiles_per_split);
+  GQA_CHECK(cluster >= 0, kOp << ": negative cluster size " << cluster);
+  if (cluster > 0 && plan.head_chunks == 1) {  // whole clusters of splits (the extra ones hold no keys)
+    plan.cluster = cluster;
+    plan.num_splits = (plan.num_splits + cluster - 1) / cluster * cluster;
+  }
   GQA_CHECK(plan.blocks() <= INT32_MAX, kOp << ": " << plan.blocks() << " blocks per KV head exceed the grid");
   return plan;
 }
 
 DecodePartials decode_partials_floats(int64_t rows, int64_t hd, const DecodePlan& plan) {
   DecodePartials parts;
-  if (plan.num_splits == 1) return parts;
-  parts.lse_offset = size_t(rows) * plan.num_splits * hd;  // a multiple of hd >= 16 floats: lse stays aligned
-  parts.lse_floats = size_t(rows) * plan.num_splits;
+  if (plan.partials() == 1) return parts;
+  parts.lse_offset = size_t(rows) * plan.partials() * hd;  // a multiple of hd >= 16 floats: lse stays aligned
+  parts.lse_floats = size_t(rows) * plan.partials();
   return parts;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
@@ -53,6 +54,7 @@ void report_case(BenchEnv& env, const DecodeCaseResult& r) {
   };
   step_row("whole step, PDL on (default)", r.step_pdl_ms);
   step_row("whole step, PDL on + fused GEMVs (opt-in)", r.step_fused_ms);
+  step_row("whole step, PDL on + attention cluster reduction (opt-in)", r.step_cluster_ms);
   env.report.table(t);
   if (!r.in_step.empty()) {
     double sum = 0;
@@ -91,26 +93,35 @@ std::vector<InStepOp> time_in_step(BenchEnv& env, Model& model, const ModelWeigh
   return out;
 }
 
-// The step (PDL on) with the opt-in fused GEMVs switched on (kernels/cuda/gemv.h: gemv_swiglu,
-// SwiGLU in the gate/up GEMV; gemv_rope.h: RoPE and the cache write in the QKV GEMV): graphs are
-// re-recorded with them and dropped again after; the previous settings are back however this ends.
-double time_decode_step_fused(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline) {
+// An opt-in kernel's process-wide switch (kernels/cuda): how to read it and set it.
+struct Switch {
+  bool (*get)();
+  void (*set)(bool);
+};
+
+// The step (PDL on) with the given opt-in switches on: graphs are re-recorded with them and
+// dropped again after; the previous settings are back however this ends.
+double time_decode_step_optin(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
+                              const std::vector<Switch>& switches) {
   struct Setting {
     Ops& ops;
-    bool pdl = cuda::pdl_enabled(), swiglu = cuda::fused_swiglu_enabled(), rope = cuda::fused_rope_enabled();
-    explicit Setting(Ops& o) : ops(o) {
+    const std::vector<Switch>& sw;
+    bool pdl = cuda::pdl_enabled();
+    std::vector<bool> was;
+    Setting(Ops& o, const std::vector<Switch>& s) : ops(o), sw(s) {
+      for (const Switch& x : sw) {
+        was.push_back(x.get());
+        x.set(true);
+      }
       cuda::set_pdl(true);
-      cuda::set_fused_swiglu(true);
-      cuda::set_fused_rope(true);
       ops.clear_graphs();
     }
     ~Setting() {
+      for (size_t i = 0; i < sw.size(); ++i) sw[i].set(was[i]);
       cuda::set_pdl(pdl);
-      cuda::set_fused_swiglu(swiglu);
-      cuda::set_fused_rope(rope);
       ops.clear_graphs();
     }
-  } setting(env.ops);
+  } setting(env.ops, switches);
   return time_decode_step(env, model, fx, runs, deadline);
 }
 
@@ -150,8 +161,14 @@ DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, in
     if (!deadline.passed()) {
       r.step_pdl_ms = time_decode_step_with_pdl(env, model, fx, env.opt.step_runs, deadline, true);
     }
-    if (!deadline.passed() && batch <= cuda::kGemvMaxRows) {  // where the fused GEMV serves the MLP
-      r.step_fused_ms = time_decode_step_fused(env, model, fx, env.opt.step_runs, deadline);
+    if (!deadline.passed() && batch <= cuda::kGemvMaxRows) {  // where the fused GEMVs serve
+      r.step_fused_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
+                                               {{cuda::fused_swiglu_enabled, cuda::set_fused_swiglu},
+                                                {cuda::fused_rope_enabled, cuda::set_fused_rope}});
+    }
+    if (!deadline.passed()) {
+      r.step_cluster_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
+                                                 {{cuda::decode_cluster_enabled, cuda::set_decode_cluster}});
     }
     if (!deadline.passed()) r.in_step = time_in_step(env, model, w, fx, std::min(env.opt.step_runs, 5));
   }
@@ -195,7 +212,7 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       "through it); CUDA events, median of " + std::to_string(env.timing.runs) + " after " +
       std::to_string(env.timing.warmup) + " warm-up. Bytes: the fewest one call must move (weights once, the K/V "
       "it attends to once, activations). Roofline: max(bytes / copy, FLOPs / GEMM) over the time. Whole step: "
-      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default), and at batch <= 8 also with the opt-in fused GEMVs (GQA_FUSED_SWIGLU: SwiGLU in the gate/up GEMV's epilogue; GQA_FUSED_ROPE: RoPE and the KV-cache write in the QKV GEMV's epilogue), host wall clock (it ends with the logits on the host), median of "
+      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default), and at batch <= 8 also with the opt-in fused GEMVs (GQA_FUSED_SWIGLU: SwiGLU in the gate/up GEMV's epilogue; GQA_FUSED_ROPE: RoPE and the KV-cache write in the QKV GEMV's epilogue), and with the opt-in cluster reduction of the decode attention's splits (GQA_DECODE_CLUSTER), host wall clock (it ends with the logits on the host), median of "
       "up to " + std::to_string(env.opt.step_runs) + "; its floor is (weights + K/V bytes) / copy bandwidth. The "
       "cache holds random K/V written directly (no prefill); the sequences' blocks are shuffled.");
   int failed = 0;

@@ -28,6 +28,7 @@ struct DecodeCaseResult {
   double step_ms = NAN;         // median wall time of Model::forward, PDL off (NaN: not run)
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
   double step_fused_ms = NAN;   // PDL on and the opt-in fused GEMVs (gemv_swiglu, gemv_rope_kv_write) on
+  double step_cluster_ms = NAN;  // PDL on and the opt-in cluster reduction of the decode attention on
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.
   double step_default_ms() const { return step_pdl_ms == step_pdl_ms ? step_pdl_ms : step_ms; }

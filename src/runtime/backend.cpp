@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "kernels/cpu/cpu_ops.h"
 #ifdef GQA_HAVE_CUDA
+#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
@@ -68,6 +69,7 @@ std::string cuda_kernel_switches() {
   add(cuda::fused_rope_enabled(), "fused QKV+RoPE GEMV");
   add(cuda::fused_swiglu_enabled(), "fused gate/up+SwiGLU GEMV");
   add(cuda::gemv_mma_enabled(), "tensor-core GEMV (9-16 rows)");
+  add(cuda::decode_cluster_enabled(), "decode attention cluster reduction");
   return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", opt-in kernels: " + (on.empty() ? "none" : on);
 #else
   return "";

@@ -23,7 +23,7 @@ std::string resolve_backend_name(const std::string& name);
 
 // The switches of the CUDA backend's kernels, for a progress line: "PDL on, opt-in kernels: none"
 // or the opt-in kernels switched on (kernels/cuda: GQA_PREFILL_WGMMA[_PINGPONG], GQA_FUSED_ROPE,
-// GQA_FUSED_SWIGLU, GQA_GEMV_MMA); "" without the CUDA build.
+// GQA_FUSED_SWIGLU, GQA_GEMV_MMA, GQA_DECODE_CLUSTER); "" without the CUDA build.
 std::string cuda_kernel_switches();
 
 }  // namespace gqa

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
@@ -185,6 +186,19 @@ TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
     cuda::set_prefill_wgmma_pingpong(pingpong);
     expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, pingpong ? " wgmma prefill (ping-pong)" : " wgmma prefill");
   }
+}
+
+// The opt-in cluster reduction of the decode attention's splits (GQA_DECODE_CLUSTER) inside the
+// whole model, on the fixtures the tensor-core decode kernel serves (head_dim 64, 128), with CUDA
+// graphs (bucketed plans: clusters of empty splits).
+TEST(CudaModelDecodeCluster, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  struct Guard {
+    bool was = cuda::decode_cluster_enabled();
+    ~Guard() { cuda::set_decode_cluster(was); }
+  } guard;
+  cuda::set_decode_cluster(true);
+  expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " decode cluster reduction");
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaModel,
