@@ -15,47 +15,11 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/sampling_full_sort.h"
 
 namespace {
 
 using gqa::SampleSpec;
-
-// The rule with a full sort of the top-k candidates (sums in sorted order), as sample_row was.
-int32_t full_sort_rule(const std::vector<float>& logits, const SampleSpec& spec, double u) {
-  const int64_t vocab = static_cast<int64_t>(logits.size());
-  for (float x : logits) {  // the same NaN scan as sample_row's
-    if (std::isnan(x)) std::abort();
-  }
-  std::vector<std::pair<float, int32_t>> cand(vocab);
-  for (int64_t i = 0; i < vocab; ++i) cand[i] = {logits[i], static_cast<int32_t>(i)};
-  const int64_t k = spec.top_k > 0 ? std::min(spec.top_k, vocab) : vocab;
-  std::partial_sort(cand.begin(), cand.begin() + k, cand.end(), [](const auto& a, const auto& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  });
-  std::vector<double> probs(k);
-  const double inv_t = 1.0 / spec.temperature, max_logit = cand[0].first;
-  double total = 0;
-  for (int64_t i = 0; i < k; ++i) total += probs[i] = std::exp((cand[i].first - max_logit) * inv_t);
-  int64_t keep = k;
-  if (spec.top_p < 1.0f) {
-    double mass = 0;
-    for (int64_t i = 0; i < k; ++i) {
-      mass += probs[i] / total;
-      if (mass >= spec.top_p) {
-        keep = i + 1;
-        break;
-      }
-    }
-  }
-  double kept = 0;
-  for (int64_t i = 0; i < keep; ++i) kept += probs[i];
-  double acc = 0;
-  for (int64_t i = 0; i < keep; ++i) {
-    acc += probs[i];
-    if (u * kept < acc) return cand[i].second;
-  }
-  return cand[keep - 1].second;
-}
 
 template <typename F>
 double median_ms(int runs, F&& f) {
@@ -106,7 +70,7 @@ int main(int argc, char** argv) {
       std::vector<int32_t> ours(runs), peer(runs);
       const auto u = [&](int i) { return (i + 0.5) / runs; };
       const double a = median_ms(runs, [&](int i) { ours[i] = gqa::cpu::sample_row(logits.data(), vocab, c.spec, u(i), scratch); });
-      const double b = median_ms(runs, [&](int i) { peer[i] = full_sort_rule(logits, c.spec, u(i)); });
+      const double b = median_ms(runs, [&](int i) { peer[i] = gqa::cpu::sample_row_full_sort(logits, c.spec, u(i)); });
       std::printf("| N(0, %.0f^2) x %lld | %s | %.3f | %.3f | %.1fx | %s |\n", spread, (long long)vocab, c.name, a, b,
                   b / a, ours == peer ? "yes" : "NO");
     }

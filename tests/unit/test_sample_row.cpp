@@ -13,44 +13,12 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/sampling_full_sort.h"
 
 namespace gqa {
 namespace {
 
-// The sampling rule with every top-k candidate sorted and every sum taken in sorted order.
-int32_t full_sort_rule(const std::vector<float>& logits, const SampleSpec& spec, double u) {
-  const int64_t vocab = static_cast<int64_t>(logits.size());
-  std::vector<std::pair<float, int32_t>> cand(vocab);
-  for (int64_t i = 0; i < vocab; ++i) cand[i] = {logits[i], static_cast<int32_t>(i)};
-  const int64_t k = spec.top_k > 0 ? std::min(spec.top_k, vocab) : vocab;
-  std::sort(cand.begin(), cand.end(), [](const auto& a, const auto& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  });
-  cand.resize(k);
-  std::vector<double> probs(k);
-  const double inv_t = 1.0 / spec.temperature, max_logit = cand[0].first;
-  double total = 0;
-  for (int64_t i = 0; i < k; ++i) total += probs[i] = std::exp((cand[i].first - max_logit) * inv_t);
-  int64_t keep = k;
-  if (spec.top_p < 1.0f) {
-    double mass = 0;
-    for (int64_t i = 0; i < k; ++i) {
-      mass += probs[i] / total;
-      if (mass >= spec.top_p) {
-        keep = i + 1;
-        break;
-      }
-    }
-  }
-  double kept = 0;
-  for (int64_t i = 0; i < keep; ++i) kept += probs[i];
-  double acc = 0;
-  for (int64_t i = 0; i < keep; ++i) {
-    acc += probs[i];
-    if (u * kept < acc) return cand[i].second;
-  }
-  return cand[keep - 1].second;
-}
+using cpu::sample_row_full_sort;
 
 TEST(SampleRow, SameTokenAsTheFullSortRule) {
   std::mt19937 rng(2026);
@@ -69,7 +37,7 @@ TEST(SampleRow, SameTokenAsTheFullSortRule) {
               spec.temperature = temperature;
               spec.top_k = top_k;
               spec.top_p = top_p;
-              const int32_t want = full_sort_rule(logits, spec, u);
+              const int32_t want = sample_row_full_sort(logits, spec, u);
               const int32_t got = cpu::sample_row(logits.data(), vocab, spec, u, scratch);
               ASSERT_EQ(got, want) << "vocab " << vocab << " spread " << spread << " top_k " << top_k << " top_p "
                                    << top_p << " T " << temperature << " u " << u;
