@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -145,6 +146,13 @@ struct SampleSpec {
   float temperature = 0.0f;  // 0 = greedy (argmax, ties to the lowest id)
   int64_t top_k = 0;         // 0 = all tokens
   float top_p = 1.0f;        // in (0, 1]
+};
+
+// The rule's order of (logit, token id) candidates: the larger logit first, ties to the lower id.
+struct CandidateOrder {
+  bool operator()(const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) const {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  }
 };
 
 class Ops {

@@ -20,10 +20,7 @@ namespace {
 
 using Candidate = std::pair<float, int32_t>;
 
-// Descending logit, ties to the lowest id (a lambda, so the sorting algorithms inline it).
-constexpr auto by_logit = [](const Candidate& a, const Candidate& b) {
-  return a.first > b.first || (a.first == b.first && a.second < b.second);
-};
+constexpr CandidateOrder by_logit{};  // (a function object, so the sorting algorithms inline it)
 
 constexpr int64_t kSortedPrefix = 1024;  // candidates sorted at first (and all of a top-k up to this)
 

@@ -23,9 +23,7 @@ inline int32_t sample_row_full_sort(const std::vector<float>& logits, const Samp
   std::vector<std::pair<float, int32_t>> cand(vocab);
   for (int64_t i = 0; i < vocab; ++i) cand[i] = {logits[i], static_cast<int32_t>(i)};
   const int64_t k = spec.top_k > 0 ? std::min(spec.top_k, vocab) : vocab;
-  std::partial_sort(cand.begin(), cand.begin() + k, cand.end(), [](const auto& a, const auto& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  });
+  std::partial_sort(cand.begin(), cand.begin() + k, cand.end(), CandidateOrder{});
   cand.resize(k);
   std::vector<double> probs(k);
   const double inv_t = 1.0 / spec.temperature, max_logit = cand[0].first;

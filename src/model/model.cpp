@@ -80,9 +80,7 @@ std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& ca
   if (comm_.size() == 1) return ops_.sample_rows(buffers_->logits(m), spec, u);
   std::vector<int32_t> ids;
   for (const Candidates& c : top_k_across_ranks(m, 1)) {
-    const auto best = std::min_element(c.begin(), c.end(), [](const auto& x, const auto& y) {
-      return x.first > y.first || (x.first == y.first && x.second < y.second);
-    });
+    const auto best = std::min_element(c.begin(), c.end(), CandidateOrder{});
     ids.push_back(best->second);
   }
   return ids;
@@ -259,9 +257,7 @@ std::vector<Model::Candidates> Model::top_k_across_ranks(int64_t m, int64_t k) {
       row_cand.push_back({row[j], static_cast<int32_t>(j)});
     }
     const int64_t kk = nan ? 0 : std::min(k, local);  // (a NaN row fails on every rank below)
-    std::partial_sort(row_cand.begin(), row_cand.begin() + kk, row_cand.end(), [](const auto& x, const auto& y) {
-      return x.first > y.first || (x.first == y.first && x.second < y.second);
-    });
+    std::partial_sort(row_cand.begin(), row_cand.begin() + kk, row_cand.end(), CandidateOrder{});
     for (int64_t c = 0; c < k; ++c) {
       out[2 * c] = c < kk ? row_cand[c].first : -INFINITY;
       out[2 * c + 1] = c < kk ? static_cast<float>(shard_.vocab.begin + row_cand[c].second) : -1.0f;

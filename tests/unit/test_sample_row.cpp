@@ -73,9 +73,7 @@ TEST(SampleRow, CandidatesOfSlicesGiveTheWholeRowsToken) {
             std::vector<std::pair<float, int32_t>> slice;
             for (int64_t i = b; i < std::min(vocab, b + chunk); ++i) slice.push_back({logits[i], static_cast<int32_t>(i)});
             const int64_t k = std::min<int64_t>(top_k, static_cast<int64_t>(slice.size()));
-            std::partial_sort(slice.begin(), slice.begin() + k, slice.end(), [](const auto& a, const auto& c) {
-              return a.first > c.first || (a.first == c.first && a.second < c.second);
-            });
+            std::partial_sort(slice.begin(), slice.begin() + k, slice.end(), CandidateOrder{});
             part.candidates.insert(part.candidates.end(), slice.begin(), slice.begin() + k);
           }
           EXPECT_EQ(cpu::sample_candidates(spec, u, part), cpu::sample_row(logits.data(), vocab, spec, u, whole))
