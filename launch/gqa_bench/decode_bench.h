@@ -27,8 +27,13 @@ struct DecodeCaseResult {
   std::vector<OpTiming> ops;    // empty when skipped
   double step_ms = NAN;         // median wall time of Model::forward, PDL off (NaN: not run)
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
-  double step_fused_ms = NAN;   // PDL on and the opt-in fused GEMVs (gemv_swiglu, gemv_rope_kv_write) on
-  double step_cluster_ms = NAN;  // PDL on and the opt-in cluster reduction of the decode attention on
+  // The opt-in pass (after every default measurement): the opt-in kernels' per-op rows, and the
+  // step with PDL on and the fused GEMVs (gemv_swiglu, gemv_rope_kv_write) / the decode attention's
+  // cluster reduction on.
+  std::vector<OpTiming> opt_in_ops;
+  double step_fused_ms = NAN;
+  double step_cluster_ms = NAN;
+  std::string opt_in_note;
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.
   double step_default_ms() const { return step_pdl_ms == step_pdl_ms ? step_pdl_ms : step_ms; }

@@ -70,14 +70,16 @@ OpInputs make_inputs(BenchEnv& env, const ModelConfig& c, const DecodeFixture& f
 struct OpBench {
   OpTiming t;
   bool uses_cache = false;  // rotates over the cache's layers rather than the model's
+  bool opt_in = false;      // an opt-in kernel's row (timed in the opt-in pass only)
   std::function<void(int64_t layer)> run;
 };
 
 class OpList {
  public:
   void add(const char* name, double per_step, double bytes, double flops, bool uses_cache,
-           std::function<void(int64_t)> run) {
+           std::function<void(int64_t)> run, bool opt_in = false) {
     OpBench op;
+    op.opt_in = opt_in;
     op.t.name = name;
     op.t.per_step = static_cast<int64_t>(per_step);
     op.t.bytes = bytes;
@@ -136,7 +138,8 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
                cuda::set_fused_rope(true);
                ops.matmul_rope_kv_write({x.h, w.layers[l].wqkv, Tensor(), x.qkv}, a);
                cuda::set_fused_rope(was);
-             });
+             },
+             /*opt_in=*/true);
   }
   const double attn_bytes = b * fx.context * hkv * hd * 2 * 2 + 2 * b * hq * hd * 2;  // K and V once; q in, out
   list.add("attention decode", L, attn_bytes, 4 * b * hq * hd * fx.context, true, [&, n, hdi, hqi](int64_t l) {
@@ -167,7 +170,8 @@ void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeight
                cuda::set_fused_swiglu(true);
                ops.matmul_swiglu({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up}, x.act);
                cuda::set_fused_swiglu(was);
-             });
+             },
+             /*opt_in=*/true);
   }
   list.add_gemm("down GEMM", L, b, d, f, 1, [&](int64_t l) {
     ops.matmul({x.act, w.layers[l].w_down, Tensor(), x.h});
@@ -180,13 +184,14 @@ void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeight
 }  // namespace
 
 std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
-                                      const DecodeFixture& fx) {
+                                      const DecodeFixture& fx, bool opt_in) {
   OpInputs x = make_inputs(env, c, fx);
   OpList list;
   add_attention_ops(list, env.ops, c, w, fx, x);
   add_mlp_ops(list, env.ops, c, w, fx, x);
   std::vector<OpTiming> out;
   for (OpBench& op : list.ops()) {
+    if (op.opt_in != opt_in) continue;
     const int64_t layers = op.uses_cache ? fx.cache_layers : c.num_hidden_layers;
     op.t.us = 1e3 * time_median_ms(env.stream, env.timing, [&](int i) { op.run(i % layers); }, &env.flush);
     out.push_back(op.t);

@@ -23,7 +23,10 @@ struct OpTiming {
   double flops = 0;
 };
 
+// The ops of one decode step, each timed alone. opt_in: only the rows of the opt-in fused kernels
+// (kernels/cuda/gemv.h, gemv_rope.h), timed in a pass of their own after every default
+// measurement (an opt-in kernel that fails takes the CUDA context with it); else every default op.
 std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
-                                      const DecodeFixture& fx);
+                                      const DecodeFixture& fx, bool opt_in = false);
 
 }  // namespace gqa::bench
