@@ -57,7 +57,8 @@ double parse_double(const std::string& flag, const std::string& s) {
 }  // namespace
 
 double total_shares(const Options& o) {
-  return (o.decode ? kDecodeShare : 0) + (o.prefill ? kPrefillShare : 0) + (o.spectrum ? kSpectrumShare : 0) +
+  return (o.decode ? kDecodeShare : 0) + (o.prefill ? kPrefillShare + kPrefillOptInShare : 0) +
+         (o.spectrum ? kSpectrumShare : 0) +
          (o.peers ? kSdpaShare : 0) + (o.model_8b ? kModel8bShare : 0);
 }
 

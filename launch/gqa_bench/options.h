@@ -10,6 +10,7 @@ namespace gqa::bench {
 // Weights of the sections in the budget: a section gets remaining * its share / the shares of
 // the sections still to come, so time one section leaves unused goes to the later ones.
 constexpr double kDecodeShare = 3, kPrefillShare = 3, kSpectrumShare = 1, kSdpaShare = 1, kModel8bShare = 4;
+constexpr double kPrefillOptInShare = 1;  // the wgmma prefill attention, after the shard's other sections
 double total_shares(const Options& o);
 
 std::string usage();

@@ -16,10 +16,21 @@ constexpr int64_t kBlockSize = 16;
 struct PrefillRow {
   int64_t p = 0;
   double seconds = NAN;
-  double attn_layer_ms = NAN;  // one layer's attention over all chunks (the mma.sync kernel)
-  double attn_wgmma_ms = NAN;     // the same with the wgmma kernel (where it runs)
-  double attn_pingpong_ms = NAN;  // and with its ping-pong build
+  double attn_layer_ms = NAN;  // one layer's attention over all chunks (the default kernel)
   std::string note;
+};
+
+// Sets the wgmma prefill switches for a scope; the previous ones are back however it ends.
+struct WgmmaSwitches {
+  bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong();
+  WgmmaSwitches(bool on, bool pingpong) {
+    cuda::set_prefill_wgmma(on);
+    cuda::set_prefill_wgmma_pingpong(pingpong);
+  }
+  ~WgmmaSwitches() {
+    cuda::set_prefill_wgmma(was);
+    cuda::set_prefill_wgmma_pingpong(was_pp);
+  }
 };
 
 // The chunked prefill of one new sequence of p random tokens; returns wall seconds.
@@ -90,30 +101,15 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   }
   PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
   r.seconds = run_prefill(env, model, cache, p, static_cast<uint32_t>(p));
-  // The attention alone, through each tensor-core kernel: the switch is restored even on a throw.
-  struct Restore {
-    bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong();
-    ~Restore() {
-      cuda::set_prefill_wgmma(was);
-      cuda::set_prefill_wgmma_pingpong(was_pp);
-    }
-  } restore;
-  cuda::set_prefill_wgmma(false);
+  // The attention alone through the default kernel (the wgmma builds come in the opt-in pass).
+  WgmmaSwitches off(false, false);
   r.attn_layer_ms = time_prefill_attention(env, model.config(), cache, p);
-  if (cuda::prefill_wgmma_available()) {
-    cuda::set_prefill_wgmma(true);
-    cuda::set_prefill_wgmma_pingpong(false);
-    r.attn_wgmma_ms = time_prefill_attention(env, model.config(), cache, p);
-    cuda::set_prefill_wgmma_pingpong(true);
-    r.attn_pingpong_ms = time_prefill_attention(env, model.config(), cache, p);
-  }
   return r;
 }
 
 void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillRow>& rows) {
   Table t({"prompt", "chunk", "time s", "tokens/s", "GEMM TFLOP", "attention TFLOP", "TFLOP/s", "of GEMM",
-           "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM", "wgmma attention ms",
-           "wgmma TFLOP/s", "wgmma of GEMM", "ping-pong ms", "ping-pong TFLOP/s", "ping-pong of GEMM"});
+           "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM"});
   for (const PrefillRow& r : rows) {
     if (!std::isfinite(r.seconds)) {
       t.row({tokens_str(r.p), "", r.note});
@@ -121,17 +117,11 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
     }
     const double gf = prefill_gemm_flops(c, r.p), af = prefill_attention_flops_per_layer(c, r.p);
     const double total = gf + af * c.num_hidden_layers, rate = total / r.seconds;
-    const double arate = af / (r.attn_layer_ms * 1e-3), wrate = af / (r.attn_wgmma_ms * 1e-3);
-    const double prate = af / (r.attn_pingpong_ms * 1e-3);
-    const bool wgmma = std::isfinite(r.attn_wgmma_ms), pp = std::isfinite(r.attn_pingpong_ms);
+    const double arate = af / (r.attn_layer_ms * 1e-3);
     t.row({tokens_str(r.p), strf("%lld", (long long)env.opt.prefill_chunk), strf("%.2f", r.seconds),
            strf("%.0f", r.p / r.seconds), strf("%.1f", gf / 1e12), strf("%.1f", af * c.num_hidden_layers / 1e12),
            strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.1f", r.attn_layer_ms),
-           strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops),
-           wgmma ? strf("%.1f", r.attn_wgmma_ms) : "not run", wgmma ? strf("%.1f", wrate / 1e12) : "-",
-           wgmma ? strf("%.0f%%", 100 * wrate / env.ceil.gemm_flops) : "-",
-           pp ? strf("%.1f", r.attn_pingpong_ms) : "not run", pp ? strf("%.1f", prate / 1e12) : "-",
-           pp ? strf("%.0f%%", 100 * prate / env.ceil.gemm_flops) : "-"});
+           strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops)});
   }
   env.report.table(t);
 }
@@ -153,10 +143,9 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "to the cache so far; host wall clock around the whole prefill (one run, after the earlier sections "
                   "warmed everything up). FLOPs: 2 per weight per token for the GEMMs (LM head for the last row only) "
                   "+ attention counted causally, 2 * hq * hd * P * (P + 1) per layer. Attention alone: layer 0's "
-                  "attention over all chunks on the filled cache, CUDA events, median of 3, through the mma.sync kernel "
-                  "(attention_prefill_mma.cu, the default) and, on a compute capability 9.0 device, the wgmma kernel "
-                  "(attention_prefill_wgmma.cu, opt-in: GQA_PREFILL_WGMMA=1), in its basic and its ping-pong build "
-                  "(GQA_PREFILL_WGMMA_PINGPONG=1); the whole-prefill columns use the default unless those were set.");
+                  "attention over all chunks on the filled cache, CUDA events, median of 3, through the default kernel "
+                  "(attention_prefill_mma.cu); the opt-in wgmma kernel is timed in a section of its own after the "
+                  "shard's other sections.");
   {  // warm-up: cuBLASLt plans and allocations for the chunk's shapes stay out of the first row
     const int64_t w = 2 * env.opt.prefill_chunk;
     PagedKvCache warm(model.kv_cache_shape((w + kBlockSize - 1) / kBlockSize, kBlockSize), env.ops.compute_dtype(),
@@ -171,7 +160,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     // Time grows at most quadratically with the prompt: skip what would not finish in time.
     const double estimate = last_p > 0 ? last_s * (double(p) / last_p) * (double(p) / last_p) * 1.1 : 0;
     if (deadline.passed() || estimate > deadline.remaining_s()) {
-      rows.push_back({p, NAN, NAN, NAN, NAN,
+      rows.push_back({p, NAN, NAN,
                       strf("skipped: estimated %.0f s (from the %s run) > %.0f s left of this section's budget",
                            estimate, tokens_str(last_p).c_str(), std::max(0.0, deadline.remaining_s()))});
       continue;
@@ -180,7 +169,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     try {
       rows.push_back(run_length(env, model, p));
     } catch (const std::exception& e) {
-      rows.push_back({p, NAN, NAN, NAN, NAN, std::string("FAILED: ") + e.what()});
+      rows.push_back({p, NAN, NAN, std::string("FAILED: ") + e.what()});
       progress(rows.back().note);
       ++failed;
     }
@@ -193,6 +182,56 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
   env.report.save();
   // A failed length is reported in its row; failing the section too makes gqa-bench exit non-zero.
   GQA_CHECK(failed == 0, failed << " prefill length(s) failed (above)");
+}
+
+void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
+  const Deadline deadline(seconds);
+  env.report.heading("Prefill attention with the opt-in wgmma kernel (timed after the shard's other sections)");
+  if (!cuda::prefill_wgmma_available()) {
+    env.report.line("Not run: the wgmma prefill is sm_90a code and this is not a compute capability 9.0 device.");
+    return;
+  }
+  env.report.line("Layer 0's causal attention over a cache of random K/V (its content does not change the work), "
+                  "chunk by chunk as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 3: the default "
+                  "mma.sync kernel, the wgmma kernel (GQA_PREFILL_WGMMA=1) and its ping-pong build "
+                  "(GQA_PREFILL_WGMMA_PINGPONG=1), against the measured GEMM rate.");
+  const ModelConfig& c = model.config();
+  Table t({"prompt", "mma.sync ms", "TFLOP/s", "of GEMM", "wgmma ms", "TFLOP/s", "of GEMM", "ping-pong ms", "TFLOP/s",
+           "of GEMM"});
+  int failed = 0;
+  for (int64_t p : env.opt.prefill_lengths) {
+    if (deadline.passed()) {
+      t.row({tokens_str(p), "skipped: this section's time budget ran out"});
+      continue;
+    }
+    progress("prefill attention, opt-in kernels: " + tokens_str(p) + " tokens");
+    std::vector<std::string> row = {tokens_str(p)};
+    try {
+      const int64_t blocks = (p + kBlockSize - 1) / kBlockSize;
+      KvCacheShape shape = model.kv_cache_shape(blocks, kBlockSize);
+      shape.num_layers = 1;  // one layer's attention
+      PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
+      cache.append(cache.add_sequence(), p);
+      fill_uniform(cache.k(0), 91, 1.0f, 0.0f, env.stream);
+      fill_uniform(cache.v(0), 92, 1.0f, 0.0f, env.stream);
+      const double af = prefill_attention_flops_per_layer(c, p);
+      for (const auto& [on, pingpong] : {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
+        WgmmaSwitches sw(on, pingpong);
+        const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);
+        row.push_back(strf("%.1f", ms));
+        row.push_back(strf("%.1f", rate / 1e12));
+        row.push_back(strf("%.0f%%", 100 * rate / env.ceil.gemm_flops));
+      }
+    } catch (const std::exception& e) {
+      row.push_back(std::string("FAILED: ") + e.what());
+      progress(row.back());
+      ++failed;
+    }
+    t.row(row);
+  }
+  env.report.table(t);
+  env.report.save();
+  GQA_CHECK(failed == 0, failed << " prompt length(s) failed (above)");
 }
 
 }  // namespace gqa::bench
