@@ -364,8 +364,9 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
     order=()
     for exe in "$build"/tests/cuda_test_*; do
       case "$(basename "$exe")" in
-        # model: ctest covers it; the attention tests: last, below
-        cuda_test_cuda_model | cuda_test_attention | cuda_test_attention_prefill_mma | cuda_test_attention_prefill_wgmma) ;;
+        # the model tests: ctest covers them; the attention tests: last, below
+        cuda_test_cuda_model | cuda_test_cuda_model_opt_in | cuda_test_attention | cuda_test_attention_prefill_mma | \
+          cuda_test_attention_prefill_wgmma) ;;
         *) order+=("$(basename "$exe")") ;;
       esac
     done

@@ -150,6 +150,13 @@ inline std::vector<float> token_rows(const std::vector<float>& v, const Batch& b
   return std::vector<float>(v.begin() + t * row, v.begin() + (t + 1) * row);
 }
 
+// One token per sequence at the end of each context (a decode step): prior = context - 1.
+inline std::vector<SeqSpec> decode_batch(const std::vector<int>& contexts) {
+  std::vector<SeqSpec> seqs;
+  for (int c : contexts) seqs.push_back({c - 1, 1});
+  return seqs;
+}
+
 // Device-looking arguments over a dummy buffer, for host-side checks that never launch: q and out
 // [2, hq, hd], caches [4 blocks, 16, hkv, hd], 2 sequences of 2 table entries.
 inline AttentionArgs fake_args(DType dt, int64_t hq, int64_t hkv, int64_t hd) {

@@ -1,0 +1,95 @@
+// The whole model on one GPU with each opt-in kernel switched on (kernels/cuda: the fused decode
+// GEMVs, the wgmma prefill in both builds, the decode attention's cluster reduction) against the
+// transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
+// test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
+// path's model tests unaffected.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/attention_prefill_wgmma.h"
+#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/device_info.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_rope.h"
+#include "parallel/single_communicator.h"
+#include "tests/support/model_fixture.h"
+
+namespace gqa {
+namespace {
+
+const std::string kFixtureDir = "tests/fixtures/models/";
+
+// Each fixture on one GPU at bf16 against transformers with MatchesTransformers' criterion (the
+// caller has switched on what `label` names).
+void expect_bf16_fixtures_match(const std::vector<std::string>& names, const std::string& label) {
+  for (const std::string& name : names) {
+    const std::string dir = kFixtureDir + name;
+    SingleCommunicator comm;
+    cuda::CudaOps ops(0, DType::kBF16);
+    const test::FixtureReference ref = test::read_fixture_reference(dir);
+    const GenerateResult res = test::run_fixture(dir, ref, ops, comm);
+    test::expect_matches_reference(test::compare_to_reference(res, ref), res, ref, /*strict_tokens=*/false, 3e-2,
+                                   name + " cuda bf16" + label, true);
+  }
+}
+
+// The opt-in fused GEMVs (gemv_swiglu: SwiGLU in the gate/up GEMV's epilogue; gemv_rope_kv_write:
+// RoPE and the cache write in the QKV GEMV's epilogue), each alone and both, against the
+// transformers fixtures at bf16 (f16 is covered kernel-level in test_gemv.cpp and
+// test_gemv_rope.cpp), with the criterion of MatchesTransformers; graphs on (the default).
+TEST(CudaModelFusedGemv, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  struct Guard {
+    bool swiglu = cuda::fused_swiglu_enabled(), rope = cuda::fused_rope_enabled();
+    ~Guard() {
+      cuda::set_fused_swiglu(swiglu);
+      cuda::set_fused_rope(rope);
+    }
+  } guard;
+  for (const auto& [swiglu, rope] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    cuda::set_fused_swiglu(swiglu);
+    cuda::set_fused_rope(rope);
+    expect_bf16_fixtures_match({"gqa", "qwen2_bias", "gqa_hd128", "mqa", "rope_yarn"},
+                               std::string(swiglu ? " fused swiglu" : "") + (rope ? " fused rope" : ""));
+  }
+}
+
+// The opt-in wgmma prefill (both builds) inside the whole model, on the fixtures whose head_dim it
+// serves (64, 128), against transformers as MatchesTransformers; on a GPU other than an H100/H200
+// the dispatcher keeps the mma.sync prefill and the test says so.
+TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  if (!cuda::prefill_wgmma_available()) GTEST_SKIP() << "not a compute capability 9.0 device (wgmma is sm_90a code)";
+  struct Guard {
+    bool on = cuda::prefill_wgmma_enabled(), pp = cuda::prefill_wgmma_pingpong();
+    ~Guard() {
+      cuda::set_prefill_wgmma(on);
+      cuda::set_prefill_wgmma_pingpong(pp);
+    }
+  } guard;
+  cuda::set_prefill_wgmma(true);
+  for (bool pingpong : {false, true}) {
+    cuda::set_prefill_wgmma_pingpong(pingpong);
+    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, pingpong ? " wgmma prefill (ping-pong)" : " wgmma prefill");
+  }
+}
+
+// The opt-in cluster reduction of the decode attention's splits (GQA_DECODE_CLUSTER) inside the
+// whole model, on the fixtures the tensor-core decode kernel serves (head_dim 64, 128), with CUDA
+// graphs (bucketed plans: clusters of empty splits).
+TEST(CudaModelDecodeCluster, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  struct Guard {
+    bool was = cuda::decode_cluster_enabled();
+    ~Guard() { cuda::set_decode_cluster(was); }
+  } guard;
+  cuda::set_decode_cluster(true);
+  expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " decode cluster reduction");
+}
+
+}  // namespace
+}  // namespace gqa

@@ -1,0 +1,75 @@
+// The decode GEMV with the opt-in SwiGLU epilogue (kernels/cuda/gemv.h: gemv_swiglu) against
+// SiLU(gate) * up of an fp64 reference product on random inputs rounded to the dtype, bf16 and
+// f16, n in {1, 2, 3, 8}; outputs poisoned first, ||out - ref|| / ||ref|| < 1e-2. A test executable
+// of its own: an opt-in kernel that fails on its first GPU run leaves test_gemv.cpp unaffected.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/cuda/device_info.h"
+#include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/gemv.h"
+#include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/gemv_test_util.h"
+
+namespace gqa {
+namespace {
+
+using test::download;
+using test::rel_error;
+using test::upload;
+
+using namespace test::gemv;  // reference, input, poisoned, kTol
+
+class CudaGemvSwiglu : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    dt_ = GetParam();
+  }
+  DType dt_ = DType::kBF16;
+};
+
+// SiLU(gate) * up of the reference product y = x w^T (w = [gate; up], y = [n, 2f]) -> [n, f].
+std::vector<float> swiglu_of(const std::vector<float>& y, int64_t n, int64_t f) {
+  std::vector<float> act(n * f);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < f; ++j) {
+      const double g = y[i * 2 * f + j], u = y[i * 2 * f + f + j];
+      act[i * f + j] = static_cast<float>(g / (1.0 + std::exp(-g)) * u);
+    }
+  }
+  return act;
+}
+
+// f not a multiple of a block's outputs, k from one chunk to a row of 8192; then the refusals.
+TEST_P(CudaGemvSwiglu, MatchesReference) {
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 8}, {37, 64}, {500, 1024}, {3584, 8192}, {129, 4104}};
+  uint32_t seed = 300;
+  for (int64_t n : {1, 2, 3, 8}) {
+    for (const auto& [f, k] : shapes) {
+      const std::vector<float> x = input(n * k, seed++, dt_), w = input(2 * f * k, seed++, dt_);
+      const std::vector<float> ref = swiglu_of(reference(x, w, nullptr, n, 2 * f, k), n, f);
+      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {2 * f, k}), act = poisoned(dt_, {n, f});
+      ASSERT_TRUE(cuda::gemv_swiglu_supported(gx, gw, act)) << "n " << n << " f " << f << " k " << k;
+      cuda::gemv_swiglu(gx, gw, act, nullptr);
+      EXPECT_LT(rel_error(download(act), ref), kTol) << "n " << n << " f " << f << " k " << k;
+    }
+  }
+  // Refused: act not [n, w.dim(0) / 2], too many rows, overlap.
+  Tensor gx = upload(input(4 * 64, 1, dt_), dt_, {4, 64}), gw = upload(input(2 * 40 * 64, 2, dt_), dt_, {80, 64});
+  EXPECT_FALSE(cuda::gemv_swiglu_supported(gx, gw, poisoned(dt_, {4, 41})));
+  EXPECT_FALSE(cuda::gemv_swiglu_supported(upload(input(9 * 64, 3, dt_), dt_, {9, 64}), gw, poisoned(dt_, {9, 40})));
+  EXPECT_THROW(cuda::gemv_swiglu(gx, gw, poisoned(dt_, {4, 41}), nullptr), Error);
+  EXPECT_THROW(cuda::gemv_swiglu(gx, gw, Tensor::view(gw.data(), dt_, {4, 40}, Device::kCuda), nullptr), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemvSwiglu, ::testing::Values(DType::kBF16, DType::kF16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+}  // namespace
+}  // namespace gqa
