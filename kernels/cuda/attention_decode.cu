@@ -369,15 +369,15 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   return plan;
 }
 
-std::atomic<bool>& cluster_flag() {
-  static std::atomic<bool> flag{env_switch("GQA_DECODE_CLUSTER", false)};  // off unless GQA_DECODE_CLUSTER=1
-  return flag;
+ProcessSwitch& cluster_flag() {
+  static ProcessSwitch s{"GQA_DECODE_CLUSTER", false};  // off unless GQA_DECODE_CLUSTER=1
+  return s;
 }
 
 }  // namespace
 
-bool decode_cluster_enabled() { return cluster_flag().load(std::memory_order_relaxed); }
-void set_decode_cluster(bool on) { cluster_flag().store(on, std::memory_order_relaxed); }
+bool decode_cluster_enabled() { return cluster_flag().get(); }
+void set_decode_cluster(bool on) { cluster_flag().set(on); }
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);

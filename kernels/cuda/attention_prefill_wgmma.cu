@@ -412,21 +412,21 @@ struct LaunchPingPong {
   }
 };
 
-std::atomic<bool>& enabled_flag() {
-  static std::atomic<bool> flag{env_switch("GQA_PREFILL_WGMMA", false)};  // off unless GQA_PREFILL_WGMMA=1
-  return flag;
+ProcessSwitch& enabled_flag() {
+  static ProcessSwitch s{"GQA_PREFILL_WGMMA", false};  // off unless GQA_PREFILL_WGMMA=1
+  return s;
 }
-std::atomic<bool>& pingpong_flag() {
-  static std::atomic<bool> flag{env_switch("GQA_PREFILL_WGMMA_PINGPONG", false)};
-  return flag;
+ProcessSwitch& pingpong_flag() {
+  static ProcessSwitch s{"GQA_PREFILL_WGMMA_PINGPONG", false};  // off unless GQA_PREFILL_WGMMA_PINGPONG=1
+  return s;
 }
 
 }  // namespace
 
-bool prefill_wgmma_enabled() { return enabled_flag().load(std::memory_order_relaxed); }
-void set_prefill_wgmma(bool on) { enabled_flag().store(on, std::memory_order_relaxed); }
-bool prefill_wgmma_pingpong() { return pingpong_flag().load(std::memory_order_relaxed); }
-void set_prefill_wgmma_pingpong(bool on) { pingpong_flag().store(on, std::memory_order_relaxed); }
+bool prefill_wgmma_enabled() { return enabled_flag().get(); }
+void set_prefill_wgmma(bool on) { enabled_flag().set(on); }
+bool prefill_wgmma_pingpong() { return pingpong_flag().get(); }
+void set_prefill_wgmma_pingpong(bool on) { pingpong_flag().set(on); }
 
 bool prefill_wgmma_available() {
   static std::mutex mu;

@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include <atomic>
+
 #include "core/error.h"
 
 namespace gqa::cuda {
@@ -18,6 +20,18 @@ void check_launch(const char* kernel, const char* file, int line);
 bool sync_debug_enabled();
 // A process-wide switch from the environment: unset means `default_on`, "0" off, anything else on.
 bool env_switch(const char* name, bool default_on);
+
+// An on/off switch of the whole process: env_switch(env_name, default_on) at first use, settable
+// afterwards (tests, benchmarks). One per switch, as a function-local static.
+class ProcessSwitch {
+ public:
+  ProcessSwitch(const char* env_name, bool default_on) : on_(env_switch(env_name, default_on)) {}
+  bool get() const { return on_.load(std::memory_order_relaxed); }
+  void set(bool on) { on_.store(on, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> on_;
+};
 
 }  // namespace gqa::cuda
 

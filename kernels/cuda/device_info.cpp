@@ -19,10 +19,10 @@ int device_count() {
 std::string device_description(int device) {
   cudaDeviceProp p{};
   GQA_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "%s (sm_%d%d, %d SMs, %.1f GiB)", p.name, p.major, p.minor, p.multiProcessorCount,
+  char buf[96];  // (the name is appended separately: it alone may fill 256 bytes)
+  std::snprintf(buf, sizeof(buf), " (sm_%d%d, %d SMs, %.1f GiB)", p.major, p.minor, p.multiProcessorCount,
                 p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
-  return buf;
+  return std::string(p.name) + buf;
 }
 
 }  // namespace gqa::cuda

@@ -101,9 +101,9 @@ void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stre
   }
 }
 
-std::atomic<bool>& fused_swiglu_flag() {
-  static std::atomic<bool> flag{env_switch("GQA_FUSED_SWIGLU", false)};  // off unless GQA_FUSED_SWIGLU=1
-  return flag;
+ProcessSwitch& fused_swiglu_flag() {
+  static ProcessSwitch s{"GQA_FUSED_SWIGLU", false};  // off unless GQA_FUSED_SWIGLU=1
+  return s;
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -145,8 +145,8 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
   }
 }
 
-bool fused_swiglu_enabled() { return fused_swiglu_flag().load(std::memory_order_relaxed); }
-void set_fused_swiglu(bool on) { fused_swiglu_flag().store(on, std::memory_order_relaxed); }
+bool fused_swiglu_enabled() { return fused_swiglu_flag().get(); }
+void set_fused_swiglu(bool on) { fused_swiglu_flag().set(on); }
 
 // The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].
 bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act) {

@@ -236,14 +236,14 @@ void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stre
 }  // namespace
 
 namespace {
-std::atomic<bool>& gemv_mma_flag() {
-  static std::atomic<bool> flag{env_switch("GQA_GEMV_MMA", false)};  // off unless GQA_GEMV_MMA=1
-  return flag;
+ProcessSwitch& gemv_mma_flag() {
+  static ProcessSwitch s{"GQA_GEMV_MMA", false};  // off unless GQA_GEMV_MMA=1
+  return s;
 }
 }  // namespace
 
-bool gemv_mma_enabled() { return gemv_mma_flag().load(std::memory_order_relaxed); }
-void set_gemv_mma(bool on) { gemv_mma_flag().store(on, std::memory_order_relaxed); }
+bool gemv_mma_enabled() { return gemv_mma_flag().get(); }
+void set_gemv_mma(bool on) { gemv_mma_flag().set(on); }
 
 bool gemv_mma_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
   return decode_gemv_operands_ok(x, w, y, kGemvMmaMinRows, kGemvMmaMaxRows);

@@ -120,15 +120,15 @@ void launch(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims
   }
 }
 
-std::atomic<bool>& fused_rope_flag() {
-  static std::atomic<bool> flag{env_switch("GQA_FUSED_ROPE", false)};  // off unless GQA_FUSED_ROPE=1
-  return flag;
+ProcessSwitch& fused_rope_flag() {
+  static ProcessSwitch s{"GQA_FUSED_ROPE", false};  // off unless GQA_FUSED_ROPE=1
+  return s;
 }
 
 }  // namespace
 
-bool fused_rope_enabled() { return fused_rope_flag().load(std::memory_order_relaxed); }
-void set_fused_rope(bool on) { fused_rope_flag().store(on, std::memory_order_relaxed); }
+bool fused_rope_enabled() { return fused_rope_flag().get(); }
+void set_fused_rope(bool on) { fused_rope_flag().set(on); }
 
 bool gemv_rope_kv_write_supported(const MatmulArgs& mm, const RopeKvWriteArgs& rk) {
   if (!rk.qkv.defined() || !rk.q.defined() || rk.q.ndim() != 3) return false;

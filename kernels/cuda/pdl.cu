@@ -7,14 +7,14 @@
 namespace gqa::cuda {
 namespace {
 
-std::atomic<bool>& pdl_flag() {
-  static std::atomic<bool> flag{env_switch("GQA_PDL", true)};  // on unless GQA_PDL=0
-  return flag;
+ProcessSwitch& pdl_flag() {
+  static ProcessSwitch s{"GQA_PDL", true};  // on unless GQA_PDL=0
+  return s;
 }
 
 }  // namespace
 
-bool pdl_enabled() { return pdl_flag().load(std::memory_order_relaxed); }
-void set_pdl(bool on) { pdl_flag().store(on, std::memory_order_relaxed); }
+bool pdl_enabled() { return pdl_flag().get(); }
+void set_pdl(bool on) { pdl_flag().set(on); }
 
 }  // namespace gqa::cuda
