@@ -33,6 +33,20 @@ class ProcessSwitch {
   std::atomic<bool> on_;
 };
 
+// Sets a process-wide switch (given by its getter and setter, e.g. pdl_enabled / set_pdl) for a
+// scope; the previous value is back however the scope ends.
+class ScopedSwitch {
+ public:
+  ScopedSwitch(bool (*get)(), void (*set)(bool), bool on) : set_(set), was_(get()) { set(on); }
+  ~ScopedSwitch() { set_(was_); }
+  ScopedSwitch(const ScopedSwitch&) = delete;
+  ScopedSwitch& operator=(const ScopedSwitch&) = delete;
+
+ private:
+  void (*set_)(bool);
+  bool was_;
+};
+
 }  // namespace gqa::cuda
 
 #define GQA_CUDA_CHECK(call)                                                         \

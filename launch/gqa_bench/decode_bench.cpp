@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/cuda_check.h"
@@ -97,48 +98,30 @@ struct Switch {
   void (*set)(bool);
 };
 
-// The step (PDL on) with the given opt-in switches on: graphs are re-recorded with them and
-// dropped again after; the previous settings are back however this ends.
+// Drops the recorded graphs at both ends of a scope: the steps in it re-record with its switches.
+struct FreshGraphs {
+  Ops& ops;
+  explicit FreshGraphs(Ops& o) : ops(o) { ops.clear_graphs(); }
+  ~FreshGraphs() { ops.clear_graphs(); }
+};
+
+// The step (PDL on) with the given opt-in switches on; the previous settings are back however
+// this ends.
 double time_decode_step_optin(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
                               const std::vector<Switch>& switches) {
-  struct Setting {
-    Ops& ops;
-    const std::vector<Switch>& sw;
-    bool pdl = cuda::pdl_enabled();
-    std::vector<bool> was;
-    Setting(Ops& o, const std::vector<Switch>& s) : ops(o), sw(s) {
-      for (const Switch& x : sw) {
-        was.push_back(x.get());
-        x.set(true);
-      }
-      cuda::set_pdl(true);
-      ops.clear_graphs();
-    }
-    ~Setting() {
-      for (size_t i = 0; i < sw.size(); ++i) sw[i].set(was[i]);
-      cuda::set_pdl(pdl);
-      ops.clear_graphs();
-    }
-  } setting(env.ops, switches);
+  const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
+  std::deque<cuda::ScopedSwitch> on;
+  for (const Switch& x : switches) on.emplace_back(x.get, x.set, true);
+  const FreshGraphs fresh(env.ops);
   return time_decode_step(env, model, fx, runs, deadline);
 }
 
-// The same step with programmatic dependent launch set to `on` (the graphs recorded before are
-// dropped, so the step is re-recorded with it); the previous setting is back however this ends.
+// The same step with programmatic dependent launch set to `on`; the previous setting is back
+// however this ends.
 double time_decode_step_with_pdl(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
                                  bool on) {
-  struct PdlSetting {
-    Ops& ops;
-    bool was;
-    PdlSetting(Ops& o, bool pdl) : ops(o), was(cuda::pdl_enabled()) {
-      ops.clear_graphs();
-      cuda::set_pdl(pdl);
-    }
-    ~PdlSetting() {
-      cuda::set_pdl(was);
-      ops.clear_graphs();
-    }
-  } setting(env.ops, on);
+  const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, on);
+  const FreshGraphs fresh(env.ops);
   return time_decode_step(env, model, fx, runs, deadline, /*profile_range=*/on);  // the default: PDL on
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
 #include "model/rope.h"
@@ -134,10 +135,8 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
                RopeKvWriteArgs a{x.q.reshape({n, hqi, hdi}), Tensor(), Tensor(), fx.cache->k(l), fx.cache->v(l),
                                  x.slots, x.positions, x.inv_freq, x.rope_scaling};
                a.qkv = x.qkv;
-               const bool was = cuda::fused_rope_enabled();
-               cuda::set_fused_rope(true);
+               const cuda::ScopedSwitch on(cuda::fused_rope_enabled, cuda::set_fused_rope, true);
                ops.matmul_rope_kv_write({x.h, w.layers[l].wqkv, Tensor(), x.qkv}, a);
-               cuda::set_fused_rope(was);
              },
              /*opt_in=*/true);
   }
@@ -166,10 +165,8 @@ void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeight
   if (fx.batch <= cuda::kGemvMaxRows) {
     list.add("gate/up GEMM + SwiGLU (fused, opt-in)", 0, (2 * f * d + b * d + b * f) * 2.0, 2.0 * b * 2 * f * d, false,
              [&](int64_t l) {
-               const bool was = cuda::fused_swiglu_enabled();
-               cuda::set_fused_swiglu(true);
+               const cuda::ScopedSwitch on(cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, true);
                ops.matmul_swiglu({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up}, x.act);
-               cuda::set_fused_swiglu(was);
              },
              /*opt_in=*/true);
   }

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "kernels/cuda/attention_prefill_wgmma.h"
+#include "kernels/cuda/cuda_check.h"
 #include "launch/gqa_bench/random_model.h"
 #include "runtime/kv_cache.h"
 
@@ -22,15 +23,10 @@ struct PrefillRow {
 
 // Sets the wgmma prefill switches for a scope; the previous ones are back however it ends.
 struct WgmmaSwitches {
-  bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong();
-  WgmmaSwitches(bool on, bool pingpong) {
-    cuda::set_prefill_wgmma(on);
-    cuda::set_prefill_wgmma_pingpong(pingpong);
-  }
-  ~WgmmaSwitches() {
-    cuda::set_prefill_wgmma(was);
-    cuda::set_prefill_wgmma_pingpong(was_pp);
-  }
+  cuda::ScopedSwitch on, pingpong;
+  WgmmaSwitches(bool wgmma, bool pp)
+      : on(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, wgmma),
+        pingpong(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pp) {}
 };
 
 // The chunked prefill of one new sequence of p random tokens; returns wall seconds.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/pdl.h"
@@ -19,6 +20,16 @@ namespace gqa::test::gemv {
 
 // ||out - ref|| / ||ref|| bound of the 16-bit GEMV tests.
 constexpr double kTol = 1e-2;
+
+// The decode-GEMV tests' fixture: parameterised by dtype (dt_), skipped without a GPU.
+class DtypeTest : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+    dt_ = GetParam();
+  }
+  DType dt_ = DType::kBF16;
+};
 
 // y[i, j] = sum_e x[i, e] w[j, e] (+ b[j]), in double, rounded to f32 once.
 inline std::vector<float> reference(const std::vector<float>& x, const std::vector<float>& w,

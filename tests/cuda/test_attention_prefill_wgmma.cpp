@@ -17,6 +17,7 @@
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_prefill_wgmma.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
 #include "tests/cuda/attention_test_batch.h"
 
@@ -52,16 +53,14 @@ struct BuildOutput {
 
 // The batch through both builds of the kernel (basic, ping-pong), each on fresh device buffers.
 std::vector<BuildOutput> run_wgmma(const Batch& b, bool out_aliases_q = false) {
-  const bool was = cuda::prefill_wgmma_pingpong();
   std::vector<BuildOutput> outs;
   for (bool pingpong : {false, true}) {
-    cuda::set_prefill_wgmma_pingpong(pingpong);
+    const cuda::ScopedSwitch build(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pingpong);
     attn_test::DeviceBatch d(b);
     AttentionArgs a = d.args(b, out_aliases_q);
     cuda::attention_prefill_wgmma(a, nullptr);
     outs.push_back({pingpong ? "ping-pong" : "basic", attn_test::download(a.out)});
   }
-  cuda::set_prefill_wgmma_pingpong(was);
   return outs;
 }
 
@@ -158,18 +157,16 @@ TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
 // cuda::attention takes the wgmma path only when switched on, and gives the same answer either way.
 TEST(CudaPrefillWgmmaCases, DispatcherOptIn) {
   GQA_SKIP_WITHOUT_WGMMA();
-  const bool was = cuda::prefill_wgmma_enabled();
   Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, {{0, 300}, {200, 64}}, 58);
   const std::vector<float> ref = reference(b);
   for (bool on : {false, true}) {
-    cuda::set_prefill_wgmma(on);
+    const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, on);
     attn_test::DeviceBatch d(b);
     AttentionArgs a = d.args(b, false);
     a.one_token_per_seq = false;
     cuda::attention(a, nullptr);
     EXPECT_LT(rel_error(attn_test::download(a.out), ref), kTol) << "wgmma " << on;
   }
-  cuda::set_prefill_wgmma(was);
 }
 
 // ---- host side (no GPU needed: nothing is launched) ----
@@ -191,13 +188,13 @@ TEST(CudaPrefillWgmmaArgs, SupportsBf16F16AtHeadDims64And128Only) {
 TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
   const bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong();
   for (bool on : {true, false}) {
-    cuda::set_prefill_wgmma(on);
-    cuda::set_prefill_wgmma_pingpong(!on);
+    const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, on);
+    const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, !on);
     EXPECT_EQ(cuda::prefill_wgmma_enabled(), on);
     EXPECT_EQ(cuda::prefill_wgmma_pingpong(), !on);
   }
-  cuda::set_prefill_wgmma(was);
-  cuda::set_prefill_wgmma_pingpong(was_pp);
+  EXPECT_EQ(cuda::prefill_wgmma_enabled(), was);  // ScopedSwitch put them back
+  EXPECT_EQ(cuda::prefill_wgmma_pingpong(), was_pp);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill_wgmma.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/gemv.h"
@@ -43,16 +44,9 @@ void expect_bf16_fixtures_match(const std::vector<std::string>& names, const std
 // test_gemv_rope.cpp), with the criterion of MatchesTransformers; graphs on (the default).
 TEST(CudaModelFusedGemv, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  struct Guard {
-    bool swiglu = cuda::fused_swiglu_enabled(), rope = cuda::fused_rope_enabled();
-    ~Guard() {
-      cuda::set_fused_swiglu(swiglu);
-      cuda::set_fused_rope(rope);
-    }
-  } guard;
   for (const auto& [swiglu, rope] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
-    cuda::set_fused_swiglu(swiglu);
-    cuda::set_fused_rope(rope);
+    const cuda::ScopedSwitch s(cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, swiglu);
+    const cuda::ScopedSwitch r(cuda::fused_rope_enabled, cuda::set_fused_rope, rope);
     expect_bf16_fixtures_match({"gqa", "qwen2_bias", "gqa_hd128", "mqa", "rope_yarn"},
                                std::string(swiglu ? " fused swiglu" : "") + (rope ? " fused rope" : ""));
   }
@@ -64,16 +58,9 @@ TEST(CudaModelFusedGemv, MatchesTransformers) {
 TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   if (!cuda::prefill_wgmma_available()) GTEST_SKIP() << "not a compute capability 9.0 device (wgmma is sm_90a code)";
-  struct Guard {
-    bool on = cuda::prefill_wgmma_enabled(), pp = cuda::prefill_wgmma_pingpong();
-    ~Guard() {
-      cuda::set_prefill_wgmma(on);
-      cuda::set_prefill_wgmma_pingpong(pp);
-    }
-  } guard;
-  cuda::set_prefill_wgmma(true);
+  const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
   for (bool pingpong : {false, true}) {
-    cuda::set_prefill_wgmma_pingpong(pingpong);
+    const cuda::ScopedSwitch build(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pingpong);
     expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, pingpong ? " wgmma prefill (ping-pong)" : " wgmma prefill");
   }
 }
@@ -83,11 +70,7 @@ TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
 // graphs (bucketed plans: clusters of empty splits).
 TEST(CudaModelDecodeCluster, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  struct Guard {
-    bool was = cuda::decode_cluster_enabled();
-    ~Guard() { cuda::set_decode_cluster(was); }
-  } guard;
-  cuda::set_decode_cluster(true);
+  const cuda::ScopedSwitch cluster(cuda::decode_cluster_enabled, cuda::set_decode_cluster, true);
   expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " decode cluster reduction");
 }
 

@@ -35,14 +35,7 @@ using test::upload;
 
 using namespace test::gemv;  // reference, input, poisoned, kTol, expect_gemm_pdl_and_graph
 
-class CudaGemv : public ::testing::TestWithParam<DType> {
- protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    dt_ = GetParam();
-  }
-  DType dt_ = DType::kBF16;
-};
+class CudaGemv : public DtypeTest {};
 
 TEST_P(CudaGemv, MatchesReference) {
   // (m, k): m 1, 37, 33, 1000, 130, 300, 77, 1280 (no multiple of 32 rows but the last); k from

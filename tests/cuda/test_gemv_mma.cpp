@@ -37,17 +37,9 @@ using namespace test::gemv;  // reference, input, poisoned, kTol, expect_gemm_pd
 
 // Gemm::run takes gemv_mma only where it is switched on (opt-in until verified on a GPU): on for
 // every test here, as it was before.
-class CudaGemvMma : public ::testing::TestWithParam<DType> {
+class CudaGemvMma : public DtypeTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    dt_ = GetParam();
-    was_enabled_ = cuda::gemv_mma_enabled();
-    cuda::set_gemv_mma(true);
-  }
-  void TearDown() override { cuda::set_gemv_mma(was_enabled_); }
-  DType dt_ = DType::kBF16;
-  bool was_enabled_ = false;
+  const cuda::ScopedSwitch on_{cuda::gemv_mma_enabled, cuda::set_gemv_mma, true};
 };
 
 TEST_P(CudaGemvMma, MatchesReference) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
@@ -100,10 +101,8 @@ class CudaGemvRope : public ::testing::TestWithParam<DType> {
     ops_->rope_kv_write(ref.rk(c.scaling));
     ASSERT_TRUE(cuda::gemv_rope_kv_write_supported(got.mm(), got.rk(c.scaling))) << what;
     if (via_dispatcher) {
-      const bool was = cuda::fused_rope_enabled();
-      cuda::set_fused_rope(true);
+      const cuda::ScopedSwitch on(cuda::fused_rope_enabled, cuda::set_fused_rope, true);
       ops_->matmul_rope_kv_write(got.mm(), got.rk(c.scaling));
-      cuda::set_fused_rope(was);
     } else {
       cuda::gemv_rope_kv_write(got.mm(), got.rk(c.scaling), static_cast<cudaStream_t>(ops_->stream()));
     }

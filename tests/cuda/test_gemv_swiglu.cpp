@@ -25,14 +25,7 @@ using test::upload;
 
 using namespace test::gemv;  // reference, input, poisoned, kTol
 
-class CudaGemvSwiglu : public ::testing::TestWithParam<DType> {
- protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    dt_ = GetParam();
-  }
-  DType dt_ = DType::kBF16;
-};
+class CudaGemvSwiglu : public DtypeTest {};
 
 // SiLU(gate) * up of the reference product y = x w^T (w = [gate; up], y = [n, 2f]) -> [n, f].
 std::vector<float> swiglu_of(const std::vector<float>& y, int64_t n, int64_t f) {
