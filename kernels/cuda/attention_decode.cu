@@ -369,15 +369,9 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   return plan;
 }
 
-ProcessSwitch& cluster_flag() {
-  static ProcessSwitch s{"GQA_DECODE_CLUSTER", false};  // off unless GQA_DECODE_CLUSTER=1
-  return s;
-}
-
 }  // namespace
 
-bool decode_cluster_enabled() { return cluster_flag().get(); }
-void set_decode_cluster(bool on) { cluster_flag().set(on); }
+GQA_PROCESS_SWITCH(decode_cluster_enabled, set_decode_cluster, "GQA_DECODE_CLUSTER", false)
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);

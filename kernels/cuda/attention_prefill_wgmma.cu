@@ -412,21 +412,10 @@ struct LaunchPingPong {
   }
 };
 
-ProcessSwitch& enabled_flag() {
-  static ProcessSwitch s{"GQA_PREFILL_WGMMA", false};  // off unless GQA_PREFILL_WGMMA=1
-  return s;
-}
-ProcessSwitch& pingpong_flag() {
-  static ProcessSwitch s{"GQA_PREFILL_WGMMA_PINGPONG", false};  // off unless GQA_PREFILL_WGMMA_PINGPONG=1
-  return s;
-}
-
 }  // namespace
 
-bool prefill_wgmma_enabled() { return enabled_flag().get(); }
-void set_prefill_wgmma(bool on) { enabled_flag().set(on); }
-bool prefill_wgmma_pingpong() { return pingpong_flag().get(); }
-void set_prefill_wgmma_pingpong(bool on) { pingpong_flag().set(on); }
+GQA_PROCESS_SWITCH(prefill_wgmma_enabled, set_prefill_wgmma, "GQA_PREFILL_WGMMA", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, "GQA_PREFILL_WGMMA_PINGPONG", false)
 
 bool prefill_wgmma_available() {
   static std::mutex mu;

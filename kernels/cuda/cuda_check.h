@@ -33,6 +33,16 @@ class ProcessSwitch {
   std::atomic<bool> on_;
 };
 
+// Defines `bool getter()` and `void setter(bool)` over one ProcessSwitch read from env_name, in the
+// enclosing namespace: the whole definition of a switch declared in a header (e.g. pdl.h).
+#define GQA_PROCESS_SWITCH(getter, setter, env_name, default_on)  \
+  static ::gqa::cuda::ProcessSwitch& getter##_switch() {          \
+    static ::gqa::cuda::ProcessSwitch s{env_name, default_on};    \
+    return s;                                                     \
+  }                                                               \
+  bool getter() { return getter##_switch().get(); }               \
+  void setter(bool on) { getter##_switch().set(on); }
+
 // Sets a process-wide switch (given by its getter and setter, e.g. pdl_enabled / set_pdl) for a
 // scope; the previous value is back however the scope ends.
 class ScopedSwitch {

@@ -101,11 +101,6 @@ void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stre
   }
 }
 
-ProcessSwitch& fused_swiglu_flag() {
-  static ProcessSwitch s{"GQA_FUSED_SWIGLU", false};  // off unless GQA_FUSED_SWIGLU=1
-  return s;
-}
-
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
@@ -145,8 +140,7 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
   }
 }
 
-bool fused_swiglu_enabled() { return fused_swiglu_flag().get(); }
-void set_fused_swiglu(bool on) { fused_swiglu_flag().set(on); }
+GQA_PROCESS_SWITCH(fused_swiglu_enabled, set_fused_swiglu, "GQA_FUSED_SWIGLU", false)
 
 // The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].
 bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act) {

@@ -235,15 +235,7 @@ void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stre
 
 }  // namespace
 
-namespace {
-ProcessSwitch& gemv_mma_flag() {
-  static ProcessSwitch s{"GQA_GEMV_MMA", false};  // off unless GQA_GEMV_MMA=1
-  return s;
-}
-}  // namespace
-
-bool gemv_mma_enabled() { return gemv_mma_flag().get(); }
-void set_gemv_mma(bool on) { gemv_mma_flag().set(on); }
+GQA_PROCESS_SWITCH(gemv_mma_enabled, set_gemv_mma, "GQA_GEMV_MMA", false)
 
 bool gemv_mma_supported(const Tensor& x, const Tensor& w, const Tensor& y) {
   return decode_gemv_operands_ok(x, w, y, kGemvMmaMinRows, kGemvMmaMaxRows);

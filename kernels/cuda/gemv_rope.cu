@@ -120,15 +120,9 @@ void launch(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims
   }
 }
 
-ProcessSwitch& fused_rope_flag() {
-  static ProcessSwitch s{"GQA_FUSED_ROPE", false};  // off unless GQA_FUSED_ROPE=1
-  return s;
-}
-
 }  // namespace
 
-bool fused_rope_enabled() { return fused_rope_flag().get(); }
-void set_fused_rope(bool on) { fused_rope_flag().set(on); }
+GQA_PROCESS_SWITCH(fused_rope_enabled, set_fused_rope, "GQA_FUSED_ROPE", false)
 
 bool gemv_rope_kv_write_supported(const MatmulArgs& mm, const RopeKvWriteArgs& rk) {
   if (!rk.qkv.defined() || !rk.q.defined() || rk.q.ndim() != 3) return false;

@@ -1,10 +1,12 @@
-// Helpers shared by the decode-GEMV tests (test_gemv.cpp, test_gemv_mma.cpp): the fp64 reference
-// of y = x w^T (+ b), NaN-poisoned device outputs, random inputs rounded to a dtype, and the
+// Helpers shared by the decode-GEMV tests (test_gemv.cpp, test_gemv_mma.cpp, ...): the fp64
+// reference of y = x w^T (+ b), NaN-poisoned device outputs, random inputs rounded to a dtype, the
+// Gemm::run case check (against the reference and cuBLAS), the NaN row/column check and the
 // PDL / CUDA-graph check of Gemm::run.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -59,15 +61,78 @@ inline std::vector<float> input(size_t count, uint32_t seed, DType dt) {
   return round_to(random_vec(count, seed), dt);
 }
 
+// One Gemm::run case: x = rows [x_offset, x_offset + n) of a bigger tensor; y_slice: y = rows
+// [1, n + 1) of a bigger tensor.
+struct GemmRunCase {
+  int64_t n, k, m;
+  bool bias;
+  int64_t x_offset;
+  bool y_slice;
+};
+
+// A case's device inputs, two NaN-poisoned outputs (y for the path under test, y_cublas for
+// cuBLAS alone) and its fp64 reference; draws three seeds from `seed`.
+struct GemmRunInputs {
+  Tensor x, w, b, y, y_cublas;
+  std::vector<float> ref;
+};
+
+inline GemmRunInputs gemm_run_inputs(const GemmRunCase& c, DType dt, uint32_t& seed) {
+  const int64_t rows = c.n + c.x_offset;
+  const std::vector<float> x_all = input(rows * c.k, seed++, dt), w = input(c.m * c.k, seed++, dt),
+                           b = input(c.m, seed++, dt);
+  const std::vector<float> x(x_all.begin() + c.x_offset * c.k, x_all.end());
+  auto out = [&] {
+    return c.y_slice ? poisoned(dt, {c.n + 1, c.m}).slice_rows(1, c.n + 1) : poisoned(dt, {c.n, c.m});
+  };
+  GemmRunInputs in;
+  in.ref = reference(x, w, c.bias ? &b : nullptr, c.n, c.m, c.k);
+  in.x = upload(x_all, dt, {rows, c.k}).slice_rows(c.x_offset, rows);
+  in.w = upload(w, dt, {c.m, c.k});
+  in.b = c.bias ? upload(b, dt, {c.m}) : Tensor();
+  in.y = out();
+  in.y_cublas = out();
+  return in;
+}
+
+// gemm.run into y and cublas_only.run into y_cublas: each against the reference, and the two
+// against each other.
+inline void expect_gemm_run_matches(cuda::Gemm& gemm, cuda::Gemm& cublas_only, const GemmRunCase& c,
+                                    const GemmRunInputs& in) {
+  gemm.run({in.x, in.w, in.b, in.y}, nullptr);
+  cublas_only.run({in.x, in.w, in.b, in.y_cublas}, nullptr);
+  const std::vector<float> got = download(in.y), got_cublas = download(in.y_cublas);
+  EXPECT_LT(rel_error(got, in.ref), kTol) << "n " << c.n << " k " << c.k << " m " << c.m << " bias " << c.bias;
+  EXPECT_LT(rel_error(got_cublas, in.ref), kTol) << "cuBLAS: n " << c.n << " k " << c.k << " m " << c.m;
+  EXPECT_LT(rel_error(got, got_cublas), kTol) << "against cuBLAS: n " << c.n << " k " << c.k << " m " << c.m;
+}
+
+// got (n x m) is NaN in all of row nan_row and column nan_col, and close to clean elsewhere.
+inline void expect_nan_row_and_column(const std::vector<float>& got, const std::vector<float>& clean, int64_t n,
+                                      int64_t m, int64_t nan_row, int64_t nan_col) {
+  std::vector<float> got_clean, ref_clean;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < m; ++j) {
+      const float v = got[i * m + j];
+      if (i == nan_row || j == nan_col) {
+        EXPECT_TRUE(std::isnan(v)) << "y[" << i << ", " << j << "] = " << v;
+      } else {
+        got_clean.push_back(v);
+        ref_clean.push_back(clean[i * m + j]);
+      }
+    }
+  }
+  EXPECT_LT(rel_error(got_clean, ref_clean), kTol) << "NaN in x row " << nan_row;
+}
+
 // gemm.run(x w^T + b) against ref with PDL off and on, each directly and replayed from a CUDA
 // graph captured on a stream of its own; the PDL setting is restored afterwards.
 inline void expect_gemm_pdl_and_graph(cuda::Gemm& gemm, const Tensor& x, const Tensor& w, const Tensor& b,
                                       const std::vector<float>& ref) {
   const DType dt = x.dtype();
   const Shape y_shape = {x.dim(0), w.dim(0)};
-  const bool pdl_was = cuda::pdl_enabled();
   for (bool pdl : {false, true}) {
-    cuda::set_pdl(pdl);
+    const cuda::ScopedSwitch pdl_on(cuda::pdl_enabled, cuda::set_pdl, pdl);
     Tensor y = poisoned(dt, y_shape);
     gemm.run({x, w, b, y}, nullptr);
     EXPECT_LT(rel_error(download(y), ref), kTol) << "pdl " << pdl;
@@ -88,7 +153,6 @@ inline void expect_gemm_pdl_and_graph(cuda::Gemm& gemm, const Tensor& x, const T
     GQA_CUDA_CHECK(cudaGraphDestroy(graph));
     GQA_CUDA_CHECK(cudaStreamDestroy(stream));
   }
-  cuda::set_pdl(pdl_was);
 }
 
 }  // namespace gqa::test::gemv

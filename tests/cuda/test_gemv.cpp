@@ -8,7 +8,6 @@
 // (a NaN never passes).
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -84,36 +83,18 @@ TEST_P(CudaGemv, SupportedOnlyForItsShapes) {
 // going past gemv (to gemv_mma.h's kernel where switched on, else cuBLAS) and a misaligned x
 // falling back to cuBLAS, and the gemv result close to cuBLAS's own.
 TEST_P(CudaGemv, ThroughGemmRun) {
-  struct Case {
-    int64_t n, k, m;
-    bool bias;
-    int64_t x_offset;  // x = rows [x_offset, x_offset + n) of a bigger tensor
-    bool y_slice;      // y = rows [1, n + 1) of a bigger tensor
-  };
-  const Case cases[] = {{1, 256, 384, true, 0, false}, {4, 1024, 130, true, 1, false}, {8, 4096, 257, true, 0, true},
-                        {3, 72, 21, true, 1, true},    {9, 512, 300, true, 0, false},  {9, 64, 21, false, 2, true},
-                        {5, 8192, 33, false, 0, false}};
+  const GemmRunCase cases[] = {{1, 256, 384, true, 0, false}, {4, 1024, 130, true, 1, false},
+                               {8, 4096, 257, true, 0, true},  {3, 72, 21, true, 1, true},
+                               {9, 512, 300, true, 0, false},  {9, 64, 21, false, 2, true},
+                               {5, 8192, 33, false, 0, false}};
   cuda::Gemm gemm;
   cuda::Gemm cublas_only;
   cublas_only.set_use_gemv(false);
   uint32_t seed = 500;
-  for (const Case& c : cases) {
-    const int64_t rows = c.n + c.x_offset;
-    const std::vector<float> x_all = input(rows * c.k, seed++, dt_), w = input(c.m * c.k, seed++, dt_),
-                             b = input(c.m, seed++, dt_);
-    const std::vector<float> x(x_all.begin() + c.x_offset * c.k, x_all.end());
-    const std::vector<float> ref = reference(x, w, c.bias ? &b : nullptr, c.n, c.m, c.k);
-    Tensor gx = upload(x_all, dt_, {rows, c.k}).slice_rows(c.x_offset, rows);
-    Tensor gw = upload(w, dt_, {c.m, c.k});
-    Tensor gb = c.bias ? upload(b, dt_, {c.m}) : Tensor();
-    auto out = [&] { return c.y_slice ? poisoned(dt_, {c.n + 1, c.m}).slice_rows(1, c.n + 1) : poisoned(dt_, {c.n, c.m}); };
-    Tensor y = out(), y_cublas = out();
-    EXPECT_EQ(cuda::gemv_supported(gx, gw, y), c.n <= cuda::kGemvMaxRows);
-    gemm.run({gx, gw, gb, y}, nullptr);
-    cublas_only.run({gx, gw, gb, y_cublas}, nullptr);
-    const std::vector<float> got = download(y), got_cublas = download(y_cublas);
-    EXPECT_LT(rel_error(got, ref), kTol) << "n " << c.n << " k " << c.k << " m " << c.m << " bias " << c.bias;
-    EXPECT_LT(rel_error(got, got_cublas), kTol) << "against cuBLAS: n " << c.n << " k " << c.k << " m " << c.m;
+  for (const GemmRunCase& c : cases) {
+    const GemmRunInputs in = gemm_run_inputs(c, dt_, seed);
+    EXPECT_EQ(cuda::gemv_supported(in.x, in.w, in.y), c.n <= cuda::kGemvMaxRows);
+    expect_gemm_run_matches(gemm, cublas_only, c, in);
   }
   // A 2-byte-aligned x (not gemv's) through the integrated path: cuBLAS serves it.
   const int64_t n = 3, k = 64, m = 50;
@@ -137,20 +118,7 @@ TEST_P(CudaGemv, NanPropagates) {
   w[45 * k + 7] = std::numeric_limits<float>::quiet_NaN();
   Tensor y = poisoned(dt_, {n, m});
   cuda::gemv(upload(x, dt_, {n, k}), upload(w, dt_, {m, k}), y, nullptr);
-  const std::vector<float> got = download(y);
-  std::vector<float> got_clean, ref_clean;
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < m; ++j) {
-      const float v = got[i * m + j];
-      if (i == 2 || j == 45) {
-        EXPECT_TRUE(std::isnan(v)) << "y[" << i << ", " << j << "] = " << v;
-      } else {
-        got_clean.push_back(v);
-        ref_clean.push_back(clean[i * m + j]);
-      }
-    }
-  }
-  EXPECT_LT(rel_error(got_clean, ref_clean), kTol);
+  expect_nan_row_and_column(download(y), clean, n, m, 2, 45);
 }
 
 // With PDL on, and recorded into a CUDA graph on a stream of its own.

@@ -128,39 +128,20 @@ TEST_P(CudaGemvMma, SupportedOnlyForItsShapes) {
 // Through Gemm::run: bias added after the kernel, x and y as row slices (y 2-byte aligned), n = 8
 // to gemv and n = 17 to cuBLAS, and the gemv_mma result close to cuBLAS's own.
 TEST_P(CudaGemvMma, ThroughGemmRun) {
-  struct Case {
-    int64_t n, k, m;
-    bool bias;
-    int64_t x_offset;  // x = rows [x_offset, x_offset + n) of a bigger tensor
-    bool y_slice;      // y = rows [1, n + 1) of a bigger tensor
-  };
-  const Case cases[] = {{9, 256, 384, true, 0, false},   {12, 1024, 130, true, 1, false}, {16, 4096, 257, true, 0, true},
-                        {10, 72, 21, true, 1, true},     {16, 8192, 33, false, 0, false}, {8, 512, 300, true, 0, false},
-                        {17, 512, 300, true, 0, false},  {17, 64, 21, false, 2, true}};
+  const GemmRunCase cases[] = {{9, 256, 384, true, 0, false},  {12, 1024, 130, true, 1, false},
+                               {16, 4096, 257, true, 0, true}, {10, 72, 21, true, 1, true},
+                               {16, 8192, 33, false, 0, false}, {8, 512, 300, true, 0, false},
+                               {17, 512, 300, true, 0, false}, {17, 64, 21, false, 2, true}};
   cuda::Gemm gemm;
   cuda::Gemm cublas_only;
   cublas_only.set_use_gemv(false);
   uint32_t seed = 500;
-  for (const Case& c : cases) {
-    const int64_t rows = c.n + c.x_offset;
-    const std::vector<float> x_all = input(rows * c.k, seed++, dt_), w = input(c.m * c.k, seed++, dt_),
-                             b = input(c.m, seed++, dt_);
-    const std::vector<float> x(x_all.begin() + c.x_offset * c.k, x_all.end());
-    const std::vector<float> ref = reference(x, w, c.bias ? &b : nullptr, c.n, c.m, c.k);
-    Tensor gx = upload(x_all, dt_, {rows, c.k}).slice_rows(c.x_offset, rows);
-    Tensor gw = upload(w, dt_, {c.m, c.k});
-    Tensor gb = c.bias ? upload(b, dt_, {c.m}) : Tensor();
-    auto out = [&] { return c.y_slice ? poisoned(dt_, {c.n + 1, c.m}).slice_rows(1, c.n + 1) : poisoned(dt_, {c.n, c.m}); };
-    Tensor y = out(), y_cublas = out();
+  for (const GemmRunCase& c : cases) {
+    const GemmRunInputs in = gemm_run_inputs(c, dt_, seed);
     const bool mma_rows = c.n >= cuda::kGemvMmaMinRows && c.n <= cuda::kGemvMmaMaxRows;
-    EXPECT_EQ(cuda::gemv_mma_supported(gx, gw, y), mma_rows) << "n " << c.n;
-    EXPECT_EQ(cuda::gemv_supported(gx, gw, y), c.n <= cuda::kGemvMaxRows) << "n " << c.n;
-    gemm.run({gx, gw, gb, y}, nullptr);
-    cublas_only.run({gx, gw, gb, y_cublas}, nullptr);
-    const std::vector<float> got = download(y), got_cublas = download(y_cublas);
-    EXPECT_LT(rel_error(got, ref), kTol) << "n " << c.n << " k " << c.k << " m " << c.m << " bias " << c.bias;
-    EXPECT_LT(rel_error(got_cublas, ref), kTol) << "cuBLAS: n " << c.n << " k " << c.k << " m " << c.m;
-    EXPECT_LT(rel_error(got, got_cublas), kTol) << "against cuBLAS: n " << c.n << " k " << c.k << " m " << c.m;
+    EXPECT_EQ(cuda::gemv_mma_supported(in.x, in.w, in.y), mma_rows) << "n " << c.n;
+    EXPECT_EQ(cuda::gemv_supported(in.x, in.w, in.y), c.n <= cuda::kGemvMaxRows) << "n " << c.n;
+    expect_gemm_run_matches(gemm, cublas_only, c, in);
   }
 }
 
@@ -176,20 +157,7 @@ TEST_P(CudaGemvMma, NanPropagates) {
     w[45 * k + 7] = std::numeric_limits<float>::quiet_NaN();
     Tensor y = poisoned(dt_, {n, m});
     cuda::gemv_mma(upload(x, dt_, {n, k}), upload(w, dt_, {m, k}), y, nullptr);
-    const std::vector<float> got = download(y);
-    std::vector<float> got_clean, ref_clean;
-    for (int64_t i = 0; i < n; ++i) {
-      for (int64_t j = 0; j < m; ++j) {
-        const float v = got[i * m + j];
-        if (i == nan_row || j == 45) {
-          EXPECT_TRUE(std::isnan(v)) << "y[" << i << ", " << j << "] = " << v;
-        } else {
-          got_clean.push_back(v);
-          ref_clean.push_back(clean[i * m + j]);
-        }
-      }
-    }
-    EXPECT_LT(rel_error(got_clean, ref_clean), kTol) << "NaN in x row " << nan_row;
+    expect_nan_row_and_column(download(y), clean, n, m, nan_row, 45);
   }
 }
 
