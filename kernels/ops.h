@@ -185,6 +185,12 @@ class Ops {
   // result; throws gqa::Error "logits contain NaN" for a row with NaN.
   virtual std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec,
                                            const std::vector<double>& u) = 0;
+  // Each row's k best (logit, column) of logits [m, n] (this backend's tensor) in CandidateOrder,
+  // selected where the logits are, so only m * (2k + 1) floats come back: per row k pairs
+  // (logit, column as f32: exact below 2^24), then 1 if the row holds a NaN (its pairs are then
+  // all (-inf, -1)) else 0. With fewer than k columns the tail pads with (-inf, -1). k >= 1.
+  // Waits for the result.
+  virtual std::vector<float> top_k_rows(const Tensor& logits, int64_t k) = 0;
   // Graphs: run `record` (a fixed sequence of ops on this backend's stream) as a replayable
   // graph cached under `key`: the first call runs it directly (a warm-up), the second records it,
   // later calls replay it, so every tensor it touches must keep its address while the key is in

@@ -39,6 +39,9 @@ int32_t sample_row(const float* logits, int64_t vocab, const SampleSpec& spec, d
 // ranks' local top-k lists of vocab-parallel logits give the token the whole row would).
 // Reorders scratch.candidates.
 int32_t sample_candidates(const SampleSpec& spec, double u, SampleScratch& scratch);
+// One row of Ops::top_k_rows (kernels/cpu/top_k.cpp): out gets 2k + 1 floats, (logit, column)
+// pairs in CandidateOrder padded with (-inf, -1), then the NaN flag (a NaN row: all padding).
+void top_k_row(const float* logits, int64_t n, int64_t k, float* out, std::vector<std::pair<float, int32_t>>& scratch);
 
 namespace detail {
 

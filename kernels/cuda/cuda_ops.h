@@ -59,6 +59,7 @@ class CudaOps final : public Ops {
   // sampling.cu on the logits where they are (cuda_ops_sampling.cpp); f32 uniforms.
   std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec,
                                    const std::vector<double>& u) override;
+  std::vector<float> top_k_rows(const Tensor& logits, int64_t k) override;  // sampling.cu's top_k
 
   // Off under GQA_CUDA_SYNC_DEBUG (a synchronize per kernel cannot be recorded in a graph).
   bool supports_graphs() const override;
@@ -73,6 +74,7 @@ class CudaOps final : public Ops {
   std::unique_ptr<PinnedStaging> staging_;  // small uploads, queued without a sync
   GraphCache graphs_;  // destroyed before the stream (declared after it)
   Tensor sample_ids_, sample_u_;  // sample_rows' i32 ids and f32 uniforms, grown as needed
+  Tensor top_k_out_;              // top_k_rows' f32 rows, grown as needed
 };
 
 }  // namespace gqa::cuda

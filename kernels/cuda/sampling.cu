@@ -4,6 +4,8 @@
 // segmented radix sort (descending) per row, so equal logits keep ascending ids, (3) one block per
 // row: softmax mass of the top-k by a block reduction, then the top-p cut and the draw each as a
 // block-wide prefix scan that stops at the first crossing.
+// Top-k candidates (Ops::top_k_rows): k = 1 is the greedy reduction writing (value, id, NaN flag);
+// k > 1 sorts as the sampler does and copies the first k of each row.
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_segmented_radix_sort.cuh>
@@ -25,8 +27,10 @@ __device__ __forceinline__ bool better(float v, int i, float best, int best_i) {
   return v > best || (v == best && i < best_i);
 }
 
+// out[row]: the argmax (-1 for a NaN row); or, when cand is set instead, cand[3 * row ...] gets
+// top_k's row for k = 1: (value, column, NaN flag), a NaN row (-inf, -1, 1).
 template <typename T>
-__global__ void argmax_kernel(const T* logits, int vocab, int32_t* out) {
+__global__ void argmax_kernel(const T* logits, int vocab, int32_t* out, float* cand) {
   const T* row = logits + static_cast<long long>(blockIdx.x) * vocab;
   float best = -INFINITY;
   int best_i = INT_MAX;
@@ -67,7 +71,30 @@ __global__ void argmax_kernel(const T* logits, int vocab, int32_t* out) {
       best_i = warp_best_i[w];
     }
   }
-  out[blockIdx.x] = nan ? -1 : (best_i == INT_MAX ? 0 : best_i);
+  const int id = nan ? -1 : (best_i == INT_MAX ? 0 : best_i);  // (INT_MAX only for an all-NaN row)
+  if (cand == nullptr) {
+    out[blockIdx.x] = id;
+    return;
+  }
+  float* c = cand + 3LL * blockIdx.x;
+  c[0] = nan ? -INFINITY : best;
+  c[1] = static_cast<float>(id);
+  c[2] = nan ? 1.0f : 0.0f;
+}
+
+// top_k's rows for k > 1 from the sorted keys/ids: the first k of each row (padding past n), none
+// for a NaN row. One block per row.
+__global__ void top_k_gather_kernel(const float* keys, const int32_t* ids, const int32_t* nan_flags, int n, int k,
+                                    float* out) {
+  const long long row = blockIdx.x;
+  float* o = out + row * (2LL * k + 1);
+  const bool nan = nan_flags[row] != 0;
+  for (int c = threadIdx.x; c < k; c += blockDim.x) {
+    const bool have = !nan && c < n;
+    o[2 * c] = have ? keys[row * n + c] : -INFINITY;
+    o[2 * c + 1] = have ? static_cast<float>(ids[row * n + c]) : -1.0f;
+  }
+  if (threadIdx.x == 0) o[2 * k] = nan ? 1.0f : 0.0f;
 }
 
 // keys/ids: [m, vocab] f32 copy of the logits and the column index; nan_flags[row] = 1 for a
@@ -169,15 +196,19 @@ template <typename T>
 void launch_argmax(const ArgmaxArgs& a, cudaStream_t stream) {
   const int m = static_cast<int>(a.logits.dim(0)), vocab = static_cast<int>(a.logits.dim(1));
   if (m == 0) return;
-  argmax_kernel<T><<<m, kThreads, 0, stream>>>(a.logits.data_as<T>(), vocab, a.out.data_as<int32_t>());
+  argmax_kernel<T><<<m, kThreads, 0, stream>>>(a.logits.data_as<T>(), vocab, a.out.data_as<int32_t>(), nullptr);
   GQA_CUDA_LAUNCH_CHECK("argmax_kernel");
 }
 
-void check_logits(const Tensor& logits, const Tensor& out, const char* op) {
+void check_logits(const Tensor& logits, const char* op) {
   detail::expect_ndim(logits, 2, op, "logits");
   detail::expect_float(logits, op, "logits");
   GQA_CHECK(logits.dim(1) > 0, op << ": empty vocabulary in logits " << shape_str(logits.shape()));
   GQA_CHECK(logits.numel() <= INT_MAX, op << ": logits " << shape_str(logits.shape()) << " exceed 2^31 elements");
+}
+
+void check_logits(const Tensor& logits, const Tensor& out, const char* op) {
+  check_logits(logits, op);
   detail::expect(out, DType::kI32, {logits.dim(0)}, op, "out");
 }
 
@@ -220,6 +251,37 @@ void launch_prepare(const Tensor& logits, float* keys, int32_t* ids, int32_t* na
   GQA_CUDA_LAUNCH_CHECK("prepare_kernel");
 }
 
+// The rows of logits [m, n] (m >= 1) as f32 keys sorted descending with their columns, and each
+// row's NaN flag, in stream-ordered scratch. The radix sort is stable: equal logits keep ascending
+// columns, the CPU sampler's tie order (and it takes -0.0 and +0.0 as equal, as that order does).
+struct SortedRows {
+  SortedRows(const Tensor& logits, cudaStream_t stream, const char* op)
+      : m(static_cast<int>(logits.dim(0))),
+        n(static_cast<int>(logits.dim(1))),
+        keys_in(bytes(), stream),
+        keys_out(bytes(), stream),
+        ids_in(bytes(), stream),
+        ids_out(bytes(), stream),
+        nan_flags(static_cast<size_t>(m) * 4, stream),
+        offsets(static_cast<size_t>(m + 1) * 4, stream) {
+    GQA_CUDA_CHECK(cudaMemsetAsync(nan_flags.as<void>(), 0, static_cast<size_t>(m) * 4, stream));
+    GQA_CUDA_DISPATCH_FLOAT(logits.dtype(), op, launch_prepare, logits, keys_in.as<float>(), ids_in.as<int32_t>(),
+                            nan_flags.as<int32_t>(), offsets.as<int32_t>(), stream);
+    size_t temp_bytes = 0;
+    GQA_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairsDescending(
+        nullptr, temp_bytes, keys_in.as<float>(), keys_out.as<float>(), ids_in.as<int32_t>(), ids_out.as<int32_t>(),
+        m * n, m, offsets.as<int32_t>(), offsets.as<int32_t>() + 1, 0, 32, stream));
+    StreamScratch temp(temp_bytes, stream);
+    GQA_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairsDescending(
+        temp.as<void>(), temp_bytes, keys_in.as<float>(), keys_out.as<float>(), ids_in.as<int32_t>(),
+        ids_out.as<int32_t>(), m * n, m, offsets.as<int32_t>(), offsets.as<int32_t>() + 1, 0, 32, stream));
+  }
+  size_t bytes() const { return static_cast<size_t>(m) * n * 4; }  // m * n <= INT_MAX: check_logits
+
+  const int m, n;
+  StreamScratch keys_in, keys_out, ids_in, ids_out, nan_flags, offsets;
+};
+
 }  // namespace
 
 void sample(const SampleArgs& a, cudaStream_t stream) {
@@ -233,29 +295,42 @@ void sample(const SampleArgs& a, cudaStream_t stream) {
   detail::expect(a.uniforms, DType::kF32, {a.logits.dim(0)}, kOp, "uniforms");
   const int m = static_cast<int>(a.logits.dim(0)), vocab = static_cast<int>(a.logits.dim(1));
   if (m == 0) return;
-  const int count = m * vocab;  // check_logits bounds it by INT_MAX
-  const size_t bytes = static_cast<size_t>(count) * 4;
-  StreamScratch keys_in(bytes, stream), keys_out(bytes, stream), ids_in(bytes, stream), ids_out(bytes, stream);
-  StreamScratch nan_flags(static_cast<size_t>(m) * 4, stream), offsets(static_cast<size_t>(m + 1) * 4, stream);
-  GQA_CUDA_CHECK(cudaMemsetAsync(nan_flags.as<void>(), 0, static_cast<size_t>(m) * 4, stream));
-  GQA_CUDA_DISPATCH_FLOAT(a.logits.dtype(), kOp, launch_prepare, a.logits, keys_in.as<float>(), ids_in.as<int32_t>(),
-                          nan_flags.as<int32_t>(), offsets.as<int32_t>(), stream);
-
-  // Radix sort is stable: equal logits keep ascending ids, the CPU sampler's tie order.
-  size_t temp_bytes = 0;
-  GQA_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairsDescending(
-      nullptr, temp_bytes, keys_in.as<float>(), keys_out.as<float>(), ids_in.as<int32_t>(), ids_out.as<int32_t>(),
-      count, m, offsets.as<int32_t>(), offsets.as<int32_t>() + 1, 0, 32, stream));
-  StreamScratch temp(temp_bytes, stream);
-  GQA_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortPairsDescending(
-      temp.as<void>(), temp_bytes, keys_in.as<float>(), keys_out.as<float>(), ids_in.as<int32_t>(),
-      ids_out.as<int32_t>(), count, m, offsets.as<int32_t>(), offsets.as<int32_t>() + 1, 0, 32, stream));
-
+  const SortedRows sorted(a.logits, stream, kOp);
   const int k = a.top_k > 0 && a.top_k < vocab ? static_cast<int>(a.top_k) : vocab;
-  select_kernel<<<m, kThreads, 0, stream>>>(keys_out.as<float>(), ids_out.as<int32_t>(), a.uniforms.data_as<float>(),
-                                            nan_flags.as<int32_t>(), vocab, k, 1.0 / static_cast<double>(a.temperature),
-                                            static_cast<double>(a.top_p), a.out.data_as<int32_t>());
+  select_kernel<<<m, kThreads, 0, stream>>>(sorted.keys_out.as<float>(), sorted.ids_out.as<int32_t>(),
+                                            a.uniforms.data_as<float>(), sorted.nan_flags.as<int32_t>(), vocab, k,
+                                            1.0 / static_cast<double>(a.temperature), static_cast<double>(a.top_p),
+                                            a.out.data_as<int32_t>());
   GQA_CUDA_LAUNCH_CHECK("select_kernel");
+}
+
+namespace {
+
+template <typename T>
+void launch_argmax_candidates(const TopKArgs& a, cudaStream_t stream) {
+  const int m = static_cast<int>(a.logits.dim(0)), n = static_cast<int>(a.logits.dim(1));
+  argmax_kernel<T><<<m, kThreads, 0, stream>>>(a.logits.data_as<T>(), n, nullptr, a.out.data_as<float>());
+  GQA_CUDA_LAUNCH_CHECK("argmax_kernel (top_k 1)");
+}
+
+}  // namespace
+
+void top_k(const TopKArgs& a, cudaStream_t stream) {
+  constexpr const char* kOp = "cuda top_k";
+  check_logits(a.logits, kOp);
+  GQA_CHECK(a.k >= 1 && a.k <= (INT_MAX - 1) / 2, kOp << ": k must be in [1, 2^30), got " << a.k);
+  const int64_t m = a.logits.dim(0);
+  detail::expect(a.out, DType::kF32, {m, 2 * a.k + 1}, kOp, "out");
+  if (m == 0) return;
+  if (a.k == 1) {
+    GQA_CUDA_DISPATCH_FLOAT(a.logits.dtype(), kOp, launch_argmax_candidates, a, stream);
+    return;
+  }
+  const SortedRows sorted(a.logits, stream, kOp);
+  top_k_gather_kernel<<<static_cast<unsigned>(m), kThreads, 0, stream>>>(
+      sorted.keys_out.as<float>(), sorted.ids_out.as<int32_t>(), sorted.nan_flags.as<int32_t>(), sorted.n,
+      static_cast<int>(a.k), a.out.data_as<float>());
+  GQA_CUDA_LAUNCH_CHECK("top_k_gather_kernel");
 }
 
 }  // namespace gqa::cuda

@@ -37,4 +37,14 @@ struct SampleArgs {
 // Sorts a copy of the logits (stream-ordered scratch from cudaMallocAsync).
 void sample(const SampleArgs& a, cudaStream_t stream);
 
+struct TopKArgs {
+  Tensor logits;    // [m, n] f32, f16 or bf16
+  Tensor out;       // f32 [m, 2k + 1]: Ops::top_k_rows' rows (pairs in CandidateOrder, NaN flag last)
+  int64_t k = 1;    // >= 1
+};
+
+// k = 1: the argmax reduction; k > 1: the sampler's stable segmented sort of a copy, then the first
+// k of each row (stream-ordered scratch from cudaMallocAsync).
+void top_k(const TopKArgs& a, cudaStream_t stream);
+
 }  // namespace gqa::cuda

@@ -237,32 +237,23 @@ std::vector<Model::Candidates> Model::forward_top_k(const StepInput& in, PagedKv
 }
 
 // Each rank's k best logits of each row (descending, ties to the lowest id) with their global
-// ids, and whether its slice has a NaN: 2k + 1 floats per row (ids are exact in f32 below 2^24;
-// a slice of fewer than k ids pads with id -1), all-gathered; every rank then holds the same
-// candidate lists. Greedy (k = 1) picks the largest, ties to the lowest id, as argmax over the
-// whole row would.
+// ids, and whether its slice has a NaN: 2k + 1 floats per row, selected by the backend where the
+// logits are (Ops::top_k_rows; ids are exact in f32 below 2^24; a slice of fewer than k ids pads
+// with id -1), all-gathered; every rank then holds the same candidate lists. Greedy (k = 1) picks
+// the largest, ties to the lowest id, as argmax over the whole row would.
 std::vector<Model::Candidates> Model::top_k_across_ranks(int64_t m, int64_t k) {
-  const int64_t local = shard_.vocab.size(), width = 2 * k + 1;
-  std::vector<float> host_local(m * local);
-  if (m > 0) ops_.download_f32(buffers_->logits(m), host_local.data());
+  const int64_t width = 2 * k + 1;
   Tensor mine = Tensor::host(DType::kF32, {m, width});
-  Candidates row_cand;
-  for (int64_t i = 0; i < m; ++i) {
-    const float* row = host_local.data() + i * local;
-    float* out = mine.data_as<float>() + i * width;
-    bool nan = false;
-    row_cand.clear();
-    for (int64_t j = 0; j < local; ++j) {
-      nan = nan || std::isnan(row[j]);
-      row_cand.push_back({row[j], static_cast<int32_t>(j)});
+  if (m > 0) {
+    const std::vector<float> local = ops_.top_k_rows(buffers_->logits(m), k);
+    float* out = mine.data_as<float>();
+    std::copy(local.begin(), local.end(), out);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t c = 0; c < k; ++c) {
+        float& id = out[i * width + 2 * c + 1];
+        if (id >= 0.0f) id += static_cast<float>(shard_.vocab.begin);  // the column's global id
+      }
     }
-    const int64_t kk = nan ? 0 : std::min(k, local);  // (a NaN row fails on every rank below)
-    std::partial_sort(row_cand.begin(), row_cand.begin() + kk, row_cand.end(), CandidateOrder{});
-    for (int64_t c = 0; c < k; ++c) {
-      out[2 * c] = c < kk ? row_cand[c].first : -INFINITY;
-      out[2 * c + 1] = c < kk ? static_cast<float>(shard_.vocab.begin + row_cand[c].second) : -1.0f;
-    }
-    out[2 * k] = nan ? 1.0f : 0.0f;
   }
   Tensor all = Tensor::host(DType::kF32, {comm_.size(), m, width});
   comm_.all_gather(mine, all, nullptr);

@@ -1,9 +1,10 @@
 // GPU sampling (kernels/cuda/sampling.h) against the CPU sampler (src/runtime/sampler.h):
 // greedy argmax with its tie rule (lowest id) in f32/f16/bf16, NaN rows flagged with -1, and
 // top-k / top-p / temperature sampling giving the very token the CPU Sampler picks when the GPU
-// is handed the Sampler's own uniform draw.
+// is handed the Sampler's own uniform draw; the top-k candidate rows of Ops::top_k_rows.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/cpu_ops.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/sampling.h"
 #include "runtime/sampler.h"
@@ -144,6 +146,42 @@ TEST_P(CudaSampling, SampleRowsMatchesReferenceAndGrows) {
         }
       },
       Error);
+}
+
+// CudaOps::top_k_rows, what each rank hands to the all-gather of candidates at T > 1 (greedy is
+// k = 1, the argmax reduction; k > 1 sorts): equal, float for float, to CpuOps::top_k_rows on the
+// same (dtype-rounded) logits, with ties at the top, an all -inf row, a NaN row, k above the row
+// width, and the output buffer growing between calls.
+TEST_P(CudaSampling, TopKRowsMatchesReference) {
+  const DType dt = GetParam();
+  cpu::CpuOps ref;
+  uint32_t seed = 1200;
+  for (int64_t m : {1, 5, 16}) {
+    for (int64_t n : {7, 3001, 16032}) {
+      for (int64_t k : {1, 2, 50, 1024}) {
+        std::vector<float> logits = test::round_to(test::random_vec(m * n, ++seed, -4.0f, 4.0f), dt);
+        for (auto& x : logits) x = std::round(x * 8.0f) / 8.0f;  // coarse: many ties (exact in bf16)
+        logits[(m - 1) * n + n - 1] = 9.0f;                      // the last row's best is its last column
+        if (m > 1) logits[n + n / 2] = logits[n + n / 3] = 9.0f;  // row 1: a tie at the top
+        if (m > 2) {
+          for (int64_t j = 0; j < n; ++j) logits[2 * n + j] = -std::numeric_limits<float>::infinity();
+        }
+        if (m > 3) logits[3 * n + 1] = std::numeric_limits<float>::quiet_NaN();
+        Tensor host = Tensor::host(DType::kF32, {m, n});
+        std::copy(logits.begin(), logits.end(), host.data_as<float>());
+        const std::vector<float> want = ref.top_k_rows(host, k);
+        const std::vector<float> got = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k);
+        ASSERT_EQ(got.size(), want.size());
+        int64_t diffs = 0;
+        for (size_t i = 0; i < got.size(); ++i) diffs += !(got[i] == want[i]);  // NaN never equal
+        EXPECT_EQ(diffs, 0) << "m " << m << " n " << n << " k " << k;
+        if (m > 3) {
+          EXPECT_EQ(got[3 * (2 * k + 1) + 2 * k], 1.0f) << "the NaN row is flagged";
+        }
+      }
+    }
+  }
+  EXPECT_THROW(ops_->top_k_rows(test::to_device(*ops_, {1.0f, 2.0f}, dt, {1, 2}), 0), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaSampling, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
