@@ -155,6 +155,18 @@ struct CandidateOrder {
   }
 };
 
+// One vocabulary slice's share of a logit row (vocabulary-parallel ranks; Ops::top_k_rows): its
+// best (logit, id) pairs in CandidateOrder, whether the slice has ids the pairs leave out, and its
+// mass: the sum over all its ids of exp((logit - pairs[0].logit) / temperature).
+struct SliceCandidates {
+  std::vector<std::pair<float, int32_t>> pairs;
+  bool truncated = false;
+  double mass = 0;
+};
+
+// Ops::top_k_rows' floats per row for k pairs: the pairs, the NaN flag, the mass (two floats).
+constexpr int64_t top_k_row_width(int64_t k) { return 2 * k + 3; }
+
 class Ops {
  public:
   virtual ~Ops() = default;
@@ -186,11 +198,13 @@ class Ops {
   virtual std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec,
                                            const std::vector<double>& u) = 0;
   // Each row's k best (logit, column) of logits [m, n] (this backend's tensor) in CandidateOrder,
-  // selected where the logits are, so only m * (2k + 1) floats come back: per row k pairs
-  // (logit, column as f32: exact below 2^24), then 1 if the row holds a NaN (its pairs are then
-  // all (-inf, -1)) else 0. With fewer than k columns the tail pads with (-inf, -1). k >= 1.
-  // Waits for the result.
-  virtual std::vector<float> top_k_rows(const Tensor& logits, int64_t k) = 0;
+  // selected where the logits are, so only m * top_k_row_width(k) floats come back: per row k
+  // pairs (logit, column as f32: exact below 2^24), padded with (-inf, -1) past n; then 1 if the
+  // row holds a NaN (its pairs are then all padding) else 0; then, when temperature > 0, the row's
+  // mass sum_j exp((l_j - l_max) / temperature) (f64, summed over every column) as two f32, hi and
+  // lo = mass - hi (0 and 0 for temperature 0, a NaN row or an all -inf row). k >= 1. Waits for the
+  // result.
+  virtual std::vector<float> top_k_rows(const Tensor& logits, int64_t k, float temperature) = 0;
   // Graphs: run `record` (a fixed sequence of ops on this backend's stream) as a replayable
   // graph cached under `key`: the first call runs it directly (a warm-up), the second records it,
   // later calls replay it, so every tensor it touches must keep its address while the key is in

@@ -39,9 +39,16 @@ int32_t sample_row(const float* logits, int64_t vocab, const SampleSpec& spec, d
 // ranks' local top-k lists of vocab-parallel logits give the token the whole row would).
 // Reorders scratch.candidates.
 int32_t sample_candidates(const SampleSpec& spec, double u, SampleScratch& scratch);
-// One row of Ops::top_k_rows (kernels/cpu/top_k.cpp): out gets 2k + 1 floats, (logit, column)
-// pairs in CandidateOrder padded with (-inf, -1), then the NaN flag (a NaN row: all padding).
-void top_k_row(const float* logits, int64_t n, int64_t k, float* out, std::vector<std::pair<float, int32_t>>& scratch);
+// The rule (temperature > 0, top_k 0: over all ids) over several vocabulary slices' candidates
+// and masses (Ops::top_k_rows, all-gathered): the token sample_row gives on the whole row with the
+// same u (the totals differ in summation order only), or -1 when the rule would look past what
+// the candidates determine: the nucleus or the draw reaches an id that a truncated slice left out
+// (the caller then draws from the whole row with the same u). Uses scratch.
+int32_t sample_slices(const SampleSpec& spec, double u, const std::vector<SliceCandidates>& slices,
+                      SampleScratch& scratch);
+// One row of Ops::top_k_rows (kernels/cpu/top_k.cpp): out gets top_k_row_width(k) floats.
+void top_k_row(const float* logits, int64_t n, int64_t k, float temperature, float* out,
+               std::vector<std::pair<float, int32_t>>& scratch);
 
 namespace detail {
 

@@ -29,7 +29,7 @@ class CpuOps final : public Ops {
   void rope_kv_write(const RopeKvWriteArgs& a) override;  // adds the packed form to the default
   std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec,
                                    const std::vector<double>& u) override;  // cpu::sample_row per row
-  std::vector<float> top_k_rows(const Tensor& logits, int64_t k) override;  // cpu::top_k_row per row
+  std::vector<float> top_k_rows(const Tensor& logits, int64_t k, float temperature) override;  // cpu::top_k_row
 };
 
 }  // namespace gqa::cpu

@@ -105,4 +105,60 @@ int32_t sample_candidates(const SampleSpec& spec, double u, SampleScratch& scrat
   }
 }
 
+int32_t sample_slices(const SampleSpec& spec, double u, const std::vector<SliceCandidates>& slices,
+                      SampleScratch& scratch) {
+  GQA_CHECK(spec.temperature > 0.0f && spec.top_k == 0, "sample_slices: needs a temperature > 0 and top_k 0");
+  auto& cand = scratch.candidates;
+  cand.clear();
+  bool complete = true;
+  for (const SliceCandidates& s : slices) {
+    cand.insert(cand.end(), s.pairs.begin(), s.pairs.end());
+    complete = complete && !s.truncated;
+  }
+  GQA_CHECK(!cand.empty(), "sample_slices: no candidates");
+  std::sort(cand.begin(), cand.end(), by_logit);
+  // The sorted union is the whole row's order up to the earliest last pair of a truncated slice
+  // (an id that slice left out comes after its last pair, so after everything before it).
+  int64_t known = static_cast<int64_t>(cand.size());
+  for (const SliceCandidates& s : slices) {
+    if (!s.truncated || s.pairs.empty()) continue;
+    const auto last = std::lower_bound(cand.begin(), cand.end(), s.pairs.back(), by_logit);
+    known = std::min<int64_t>(known, (last - cand.begin()) + 1);
+  }
+  const double inv_t = 1.0 / spec.temperature;
+  const double max_logit = cand[0].first;
+  double total = 0;  // every id's mass: each slice's, rescaled from its own largest logit
+  for (const SliceCandidates& s : slices) {
+    if (!s.pairs.empty()) total += std::exp((s.pairs[0].first - max_logit) * inv_t) * s.mass;
+  }
+  auto& probs = scratch.probs;
+  probs.resize(known);
+  for (int64_t i = 0; i < known; ++i) probs[i] = std::exp((cand[i].first - max_logit) * inv_t);
+
+  int64_t keep = 0;  // the nucleus' length; 0: every id
+  if (spec.top_p < 1.0f) {
+    double mass = 0;
+    for (int64_t i = 0; i < known && keep == 0; ++i) {
+      mass += probs[i] / total;
+      if (mass >= spec.top_p) keep = i + 1;
+    }
+    if (keep == 0 && !complete) return -1;  // the nucleus reaches past the candidates
+  }
+  double kept_total = 0;
+  if (keep > 0 || complete) {
+    for (int64_t i = 0; i < (keep > 0 ? keep : known); ++i) kept_total += probs[i];
+  } else {
+    kept_total = total;
+  }
+  const double r = u * kept_total;
+  const int64_t seen = keep > 0 ? keep : known;
+  double acc = 0;
+  for (int64_t i = 0; i < seen; ++i) {
+    acc += probs[i];
+    if (r < acc) return cand[i].second;
+  }
+  if (keep > 0 || complete) return cand[seen - 1].second;  // rounding at the end of the kept mass
+  return -1;  // the draw lands past the candidates
+}
+
 }  // namespace gqa::cpu

@@ -59,7 +59,7 @@ class CudaOps final : public Ops {
   // sampling.cu on the logits where they are (cuda_ops_sampling.cpp); f32 uniforms.
   std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec,
                                    const std::vector<double>& u) override;
-  std::vector<float> top_k_rows(const Tensor& logits, int64_t k) override;  // sampling.cu's top_k
+  std::vector<float> top_k_rows(const Tensor& logits, int64_t k, float temperature) override;  // sampling.cu
 
   // Off under GQA_CUDA_SYNC_DEBUG (a synchronize per kernel cannot be recorded in a graph).
   bool supports_graphs() const override;

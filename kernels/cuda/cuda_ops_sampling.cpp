@@ -1,5 +1,5 @@
 // CudaOps::sample_rows and top_k_rows: the logits stay on the GPU; one i32 per row, or the rows'
-// 2k + 1 candidate floats, come back.
+// top_k_row_width(k) candidate floats, come back.
 #include "core/error.h"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_ops.h"
@@ -33,16 +33,16 @@ std::vector<int32_t> CudaOps::sample_rows(const Tensor& logits, const SampleSpec
   return ids;
 }
 
-std::vector<float> CudaOps::top_k_rows(const Tensor& logits, int64_t k) {
+std::vector<float> CudaOps::top_k_rows(const Tensor& logits, int64_t k, float temperature) {
   detail::expect_device(logits, "top_k_rows", "logits");
   GQA_CHECK(logits.ndim() == 2, "top_k_rows: logits must be [rows, n], got " << shape_str(logits.shape()));
   GQA_CHECK(k >= 1, "top_k_rows: k must be >= 1, got " << k);
-  const int64_t m = logits.dim(0), width = 2 * k + 1;
+  const int64_t m = logits.dim(0), width = top_k_row_width(k);
   std::vector<float> rows(m * width);
   if (m == 0) return rows;
   if (!top_k_out_.defined() || top_k_out_.numel() < m * width) top_k_out_ = alloc(DType::kF32, {m * width});
   const Tensor out = top_k_out_.slice_rows(0, m * width).reshape({m, width});
-  top_k({logits, out, k}, stream_);
+  top_k({logits, out, k, temperature}, stream_);
   copy_to_host(out, rows.data(), stream_);  // synchronises the stream
   return rows;
 }

@@ -4,8 +4,9 @@
 // segmented radix sort (descending) per row, so equal logits keep ascending ids, (3) one block per
 // row: softmax mass of the top-k by a block reduction, then the top-p cut and the draw each as a
 // block-wide prefix scan that stops at the first crossing.
-// Top-k candidates (Ops::top_k_rows): k = 1 is the greedy reduction writing (value, id, NaN flag);
-// k > 1 sorts as the sampler does and copies the first k of each row.
+// Top-k candidates (Ops::top_k_rows): greedy (k = 1, no mass) is the argmax reduction writing
+// (value, id, NaN flag); else the rows are sorted as the sampler sorts them, then one block per
+// row copies its first k and sums its mass.
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_segmented_radix_sort.cuh>
@@ -27,8 +28,9 @@ __device__ __forceinline__ bool better(float v, int i, float best, int best_i) {
   return v > best || (v == best && i < best_i);
 }
 
-// out[row]: the argmax (-1 for a NaN row); or, when cand is set instead, cand[3 * row ...] gets
-// top_k's row for k = 1: (value, column, NaN flag), a NaN row (-inf, -1, 1).
+// out[row]: the argmax (-1 for a NaN row); or, when cand is set instead, cand[5 * row ...] gets
+// top_k's row for k = 1 at temperature 0: (value, column, NaN flag, 0, 0), a NaN row (-inf, -1, 1,
+// 0, 0).
 template <typename T>
 __global__ void argmax_kernel(const T* logits, int vocab, int32_t* out, float* cand) {
   const T* row = logits + static_cast<long long>(blockIdx.x) * vocab;
@@ -76,25 +78,12 @@ __global__ void argmax_kernel(const T* logits, int vocab, int32_t* out, float* c
     out[blockIdx.x] = id;
     return;
   }
-  float* c = cand + 3LL * blockIdx.x;
+  float* c = cand + static_cast<long long>(top_k_row_width(1)) * blockIdx.x;
   c[0] = nan ? -INFINITY : best;
   c[1] = static_cast<float>(id);
   c[2] = nan ? 1.0f : 0.0f;
-}
-
-// top_k's rows for k > 1 from the sorted keys/ids: the first k of each row (padding past n), none
-// for a NaN row. One block per row.
-__global__ void top_k_gather_kernel(const float* keys, const int32_t* ids, const int32_t* nan_flags, int n, int k,
-                                    float* out) {
-  const long long row = blockIdx.x;
-  float* o = out + row * (2LL * k + 1);
-  const bool nan = nan_flags[row] != 0;
-  for (int c = threadIdx.x; c < k; c += blockDim.x) {
-    const bool have = !nan && c < n;
-    o[2 * c] = have ? keys[row * n + c] : -INFINITY;
-    o[2 * c + 1] = have ? static_cast<float>(ids[row * n + c]) : -1.0f;
-  }
-  if (threadIdx.x == 0) o[2 * k] = nan ? 1.0f : 0.0f;
+  c[3] = 0.0f;
+  c[4] = 0.0f;
 }
 
 // keys/ids: [m, vocab] f32 copy of the logits and the column index; nan_flags[row] = 1 for a
@@ -190,6 +179,35 @@ __global__ void select_kernel(const float* keys, const int32_t* ids, const float
   const double r = static_cast<double>(uniforms[row]) * kept;
   const Crossing c = first_crossing(rk, keep, max_key, inv_t, r, false, tmp.scan);
   if (threadIdx.x == 0) out[row] = ri[c.index >= 0 ? c.index : keep - 1];
+}
+
+// top_k's rows from the sorted keys/ids: the first k of each row (padding past n), none for a NaN
+// row; with inv_t > 0 the row's mass, sum_j exp((key_j - key_0) * inv_t) in f64 (as the CPU
+// reference computes it, in another order), split into two floats. One block per row.
+__global__ void top_k_gather_kernel(const float* keys, const int32_t* ids, const int32_t* nan_flags, int n, int k,
+                                    double inv_t, float* out) {
+  __shared__ BlockReduce::TempStorage reduce;
+  const long long row = blockIdx.x;
+  float* o = out + row * top_k_row_width(k);
+  const float* rk = keys + row * n;
+  const bool nan = nan_flags[row] != 0;
+  for (int c = threadIdx.x; c < k; c += blockDim.x) {
+    const bool have = !nan && c < n;
+    o[2 * c] = have ? rk[c] : -INFINITY;
+    o[2 * c + 1] = have ? static_cast<float>(ids[row * n + c]) : -1.0f;
+  }
+  double mass = 0.0;
+  if (inv_t > 0.0 && !nan && rk[0] != -INFINITY) {  // (the same branch in every thread)
+    const double max_key = rk[0];
+    double part = 0.0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) part += exp((static_cast<double>(rk[j]) - max_key) * inv_t);
+    mass = BlockReduce(reduce).Sum(part);  // valid in thread 0
+  }
+  if (threadIdx.x == 0) {
+    o[2 * k] = nan ? 1.0f : 0.0f;
+    o[2 * k + 1] = static_cast<float>(mass);
+    o[2 * k + 2] = static_cast<float>(mass - static_cast<double>(static_cast<float>(mass)));
+  }
 }
 
 template <typename T>
@@ -318,18 +336,21 @@ void launch_argmax_candidates(const TopKArgs& a, cudaStream_t stream) {
 void top_k(const TopKArgs& a, cudaStream_t stream) {
   constexpr const char* kOp = "cuda top_k";
   check_logits(a.logits, kOp);
-  GQA_CHECK(a.k >= 1 && a.k <= (INT_MAX - 1) / 2, kOp << ": k must be in [1, 2^30), got " << a.k);
+  GQA_CHECK(a.k >= 1 && a.k <= (INT_MAX - 3) / 2, kOp << ": k must be in [1, 2^30), got " << a.k);
+  GQA_CHECK(std::isfinite(a.temperature) && a.temperature >= 0, kOp << ": temperature must be >= 0, got "
+                                                                    << a.temperature);
   const int64_t m = a.logits.dim(0);
-  detail::expect(a.out, DType::kF32, {m, 2 * a.k + 1}, kOp, "out");
+  detail::expect(a.out, DType::kF32, {m, top_k_row_width(a.k)}, kOp, "out");
   if (m == 0) return;
-  if (a.k == 1) {
+  if (a.k == 1 && a.temperature == 0.0f) {
     GQA_CUDA_DISPATCH_FLOAT(a.logits.dtype(), kOp, launch_argmax_candidates, a, stream);
     return;
   }
   const SortedRows sorted(a.logits, stream, kOp);
   top_k_gather_kernel<<<static_cast<unsigned>(m), kThreads, 0, stream>>>(
       sorted.keys_out.as<float>(), sorted.ids_out.as<int32_t>(), sorted.nan_flags.as<int32_t>(), sorted.n,
-      static_cast<int>(a.k), a.out.data_as<float>());
+      static_cast<int>(a.k), a.temperature > 0 ? 1.0 / static_cast<double>(a.temperature) : 0.0,
+      a.out.data_as<float>());
   GQA_CUDA_LAUNCH_CHECK("top_k_gather_kernel");
 }
 

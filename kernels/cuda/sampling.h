@@ -38,13 +38,15 @@ struct SampleArgs {
 void sample(const SampleArgs& a, cudaStream_t stream);
 
 struct TopKArgs {
-  Tensor logits;    // [m, n] f32, f16 or bf16
-  Tensor out;       // f32 [m, 2k + 1]: Ops::top_k_rows' rows (pairs in CandidateOrder, NaN flag last)
-  int64_t k = 1;    // >= 1
+  Tensor logits;            // [m, n] f32, f16 or bf16
+  Tensor out;               // f32 [m, top_k_row_width(k)]: Ops::top_k_rows' rows
+  int64_t k = 1;            // >= 1
+  float temperature = 0.0f;  // > 0: each row's mass too (f64 block sum)
 };
 
-// k = 1: the argmax reduction; k > 1: the sampler's stable segmented sort of a copy, then the first
-// k of each row (stream-ordered scratch from cudaMallocAsync).
+// Greedy candidates (k = 1, temperature 0): the argmax reduction; else the sampler's stable
+// segmented sort of a copy, then the first k of each row and the row's mass (stream-ordered
+// scratch from cudaMallocAsync).
 void top_k(const TopKArgs& a, cudaStream_t stream);
 
 }  // namespace gqa::cuda

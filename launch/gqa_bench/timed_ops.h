@@ -44,7 +44,9 @@ class TimedOps : public Ops {
   std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec, const std::vector<double>& u) override {
     return inner_.sample_rows(logits, spec, u);
   }
-  std::vector<float> top_k_rows(const Tensor& logits, int64_t k) override { return inner_.top_k_rows(logits, k); }
+  std::vector<float> top_k_rows(const Tensor& logits, int64_t k, float temperature) override {
+    return inner_.top_k_rows(logits, k, temperature);
+  }
 
   void embedding(const EmbeddingArgs& a) override;
   void rmsnorm(const RmsNormArgs& a) override;

@@ -79,7 +79,8 @@ std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& ca
   const int64_t m = run_step(in, cache);
   if (comm_.size() == 1) return ops_.sample_rows(buffers_->logits(m), spec, u);
   std::vector<int32_t> ids;
-  for (const Candidates& c : top_k_across_ranks(m, 1)) {
+  for (const RowSlices& row : top_k_across_ranks(m, 1, 0.0f)) {
+    const Candidates c = union_of(row);
     const auto best = std::min_element(c.begin(), c.end(), CandidateOrder{});
     ids.push_back(best->second);
   }
@@ -95,6 +96,7 @@ int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
             "forward step: tokens, positions, token_seq and slots differ in length");
   const int64_t n_seqs = static_cast<int64_t>(in.block_tables.size());
   const int64_t m = static_cast<int64_t>(in.logit_rows.size());
+  last_rows_ = 0;  // (until this step's logits are there)
   int64_t width = 1;  // block-table columns
   for (const auto& bt : in.block_tables) width = std::max<int64_t>(width, static_cast<int64_t>(bt.size()));
   const int64_t max_pos = *std::max_element(in.positions.begin(), in.positions.end());
@@ -132,6 +134,7 @@ int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
   } else {
     device_part();
   }
+  last_rows_ = m;
   return m;
 }
 
@@ -233,19 +236,37 @@ void Model::lm_head(Step& s, const std::vector<int64_t>& rows) {
 
 std::vector<Model::Candidates> Model::forward_top_k(const StepInput& in, PagedKvCache& cache, int64_t k) {
   GQA_CHECK(k >= 1 && k <= kMaxTopK, "forward_top_k: k = " << k << " outside [1, " << kMaxTopK << "]");
-  return top_k_across_ranks(run_step(in, cache), k);
+  std::vector<Candidates> rows;
+  for (const RowSlices& row : top_k_across_ranks(run_step(in, cache), k, 0.0f)) rows.push_back(union_of(row));
+  return rows;
 }
 
+std::vector<Model::RowSlices> Model::forward_slices(const StepInput& in, PagedKvCache& cache, int64_t k,
+                                                    float temperature) {
+  GQA_CHECK(k >= 1 && k <= kMaxTopK, "forward_slices: k = " << k << " outside [1, " << kMaxTopK << "]");
+  GQA_CHECK(std::isfinite(temperature) && temperature > 0, "forward_slices: temperature must be > 0, got " << temperature);
+  return top_k_across_ranks(run_step(in, cache), k, temperature);
+}
+
+Model::Candidates Model::union_of(const RowSlices& row) {
+  Candidates all;
+  for (const SliceCandidates& s : row) all.insert(all.end(), s.pairs.begin(), s.pairs.end());
+  return all;
+}
+
+std::vector<float> Model::last_logits() { return gather_logits(last_rows_); }
+
 // Each rank's k best logits of each row (descending, ties to the lowest id) with their global
-// ids, and whether its slice has a NaN: 2k + 1 floats per row, selected by the backend where the
-// logits are (Ops::top_k_rows; ids are exact in f32 below 2^24; a slice of fewer than k ids pads
-// with id -1), all-gathered; every rank then holds the same candidate lists. Greedy (k = 1) picks
-// the largest, ties to the lowest id, as argmax over the whole row would.
-std::vector<Model::Candidates> Model::top_k_across_ranks(int64_t m, int64_t k) {
-  const int64_t width = 2 * k + 1;
+// ids, whether its slice has a NaN, and its slice's mass at the temperature: top_k_row_width(k)
+// floats per row, selected by the backend where the logits are (Ops::top_k_rows; ids are exact in
+// f32 below 2^24; a slice of fewer than k ids pads with id -1), all-gathered; every rank then
+// holds the same slices. Greedy (k = 1) picks the largest, ties to the lowest id, as argmax over
+// the whole row would.
+std::vector<Model::RowSlices> Model::top_k_across_ranks(int64_t m, int64_t k, float temperature) {
+  const int64_t width = top_k_row_width(k);
   Tensor mine = Tensor::host(DType::kF32, {m, width});
   if (m > 0) {
-    const std::vector<float> local = ops_.top_k_rows(buffers_->logits(m), k);
+    const std::vector<float> local = ops_.top_k_rows(buffers_->logits(m), k, temperature);
     float* out = mine.data_as<float>();
     std::copy(local.begin(), local.end(), out);
     for (int64_t i = 0; i < m; ++i) {
@@ -257,14 +278,17 @@ std::vector<Model::Candidates> Model::top_k_across_ranks(int64_t m, int64_t k) {
   }
   Tensor all = Tensor::host(DType::kF32, {comm_.size(), m, width});
   comm_.all_gather(mine, all, nullptr);
-  std::vector<Candidates> rows(m);
+  std::vector<RowSlices> rows(m, RowSlices(comm_.size()));
   for (int64_t i = 0; i < m; ++i) {
     for (int r = 0; r < comm_.size(); ++r) {
       const float* c = all.data_as<float>() + (r * m + i) * width;
       GQA_CHECK(c[2 * k] == 0.0f, "logits contain NaN (row " << i << ", the vocabulary slice of rank " << r << ")");
+      SliceCandidates& slice = rows[i][r];
       for (int64_t j = 0; j < k; ++j) {
-        if (c[2 * j + 1] >= 0.0f) rows[i].push_back({c[2 * j], static_cast<int32_t>(c[2 * j + 1])});
+        if (c[2 * j + 1] >= 0.0f) slice.pairs.push_back({c[2 * j], static_cast<int32_t>(c[2 * j + 1])});
       }
+      slice.truncated = plan_.rank(r).vocab.size() > static_cast<int64_t>(slice.pairs.size());
+      slice.mass = static_cast<double>(c[2 * k + 1]) + static_cast<double>(c[2 * k + 2]);
     }
   }
   return rows;

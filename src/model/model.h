@@ -53,6 +53,15 @@ class Model {
   using Candidates = std::vector<std::pair<float, int32_t>>;
   static constexpr int64_t kMaxTopK = 1024;
   std::vector<Candidates> forward_top_k(const StepInput& step, PagedKvCache& cache, int64_t k);
+  // The same step, then for each logit row every rank's share of it for a draw over all ids
+  // (cpu::sample_slices): its slice's k best (logit, global id), whether the slice has more ids,
+  // and its mass at `temperature` (> 0), all-gathered: every rank holds the same T slices per row.
+  using RowSlices = std::vector<SliceCandidates>;
+  std::vector<RowSlices> forward_slices(const StepInput& step, PagedKvCache& cache, int64_t k, float temperature);
+  // The logits of the last step's rows, gathered from every rank as forward() returns them: for a
+  // draw the candidates could not decide. A collective call: every rank makes it.
+  std::vector<float> last_logits();
+  static Candidates union_of(const RowSlices& row);
 
   // The cache shape this rank needs for `num_blocks` blocks of `block_size` tokens.
   KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size) const;
@@ -73,7 +82,7 @@ class Model {
   void mlp_block(int64_t layer, Step& s);
   void lm_head(Step& s, const std::vector<int64_t>& rows);
   std::vector<float> gather_logits(int64_t rows);
-  std::vector<Candidates> top_k_across_ranks(int64_t rows, int64_t k);
+  std::vector<RowSlices> top_k_across_ranks(int64_t rows, int64_t k, float temperature);
   void all_reduce(Tensor& t);
 
   ModelConfig config_;
@@ -84,6 +93,7 @@ class Model {
   ModelWeights w_;
   std::unique_ptr<StepBuffers> buffers_;  // activations reused across steps
   bool graphs_ = true;
+  int64_t last_rows_ = 0;  // logit rows of the last step (last_logits)
   uint64_t instance_ = 0;  // unique per Model in the process: part of every graph key
 };
 

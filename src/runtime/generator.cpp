@@ -63,11 +63,18 @@ std::vector<std::pair<float, int32_t>> Generator::step_top_k(int seq, const std:
   return model_.forward_top_k(step_input(seq, tokens, first_pos, Rows::kLast), cache_, k).at(0);
 }
 
+std::vector<SliceCandidates> Generator::step_slices(int seq, const std::vector<int32_t>& tokens, int64_t first_pos,
+                                                    int64_t k, float temperature) {
+  return model_.forward_slices(step_input(seq, tokens, first_pos, Rows::kLast), cache_, k, temperature).at(0);
+}
+
 GenerateResult Generator::generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token) {
   const int64_t vocab = model_.config().vocab_size;
   validate_prompt(req.prompt, vocab);
   GQA_CHECK(req.max_new_tokens >= 0, "--max-new-tokens must be >= 0");
   GQA_CHECK(req.prefill_chunk > 0, "--prefill-chunk must be > 0");
+  GQA_CHECK(req.slice_candidates >= 1 && req.slice_candidates <= Model::kMaxTopK,
+            "slice_candidates must be in [1, " << Model::kMaxTopK << "], got " << req.slice_candidates);
   GenerateResult res;
   const int seq = cache_.add_sequence();
   SequenceGuard guard{cache_, seq};
@@ -78,13 +85,16 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   };
 
   // Where the next token comes from, when no logits are kept: drawn where the logits are (T = 1;
-  // greedy at T > 1: Model::forward_sample), or at T > 1 by rank 0 from every rank's top-k
-  // candidates (0 < top_k <= Model::kMaxTopK: the whole row's rule on far fewer values); else
-  // from the gathered logits on rank 0.
+  // greedy at T > 1: Model::forward_sample), or at T > 1 by rank 0 from every rank's candidates:
+  // its top-k (0 < top_k <= Model::kMaxTopK: the whole row's rule on far fewer values), or with
+  // top_k 0 its best slice_candidates and its slice's mass (from_slices: the gathered row only for
+  // a draw those cannot decide); else from the gathered logits on rank 0.
   const SamplingParams& sp = req.sampling;
   const bool backend_samples = !req.keep_logits && (comm_.size() == 1 || sp.temperature == 0.0f);
   const bool from_candidates = !req.keep_logits && !backend_samples && sp.top_k > 0 && sp.top_k <= Model::kMaxTopK;
+  const bool from_slices = !req.keep_logits && !backend_samples && sp.top_k == 0;
   std::vector<std::pair<float, int32_t>> candidates;  // (from_candidates) the last row's
+  std::vector<SliceCandidates> slices;                // (from_slices) the last row's
   Sampler sampler(req.sampling);
 
   // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
@@ -100,6 +110,8 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       next = step_sample(seq, chunk, a, sampler);
     } else if (from_candidates && final_chunk && req.max_new_tokens > 0) {
       candidates = step_top_k(seq, chunk, a, sp.top_k);
+    } else if (from_slices && final_chunk && req.max_new_tokens > 0) {
+      slices = step_slices(seq, chunk, a, req.slice_candidates, sp.temperature);
     } else {
       const Rows rows_wanted = req.keep_logits ? Rows::kAll : final_chunk ? Rows::kLast : Rows::kNone;
       std::vector<float> rows = step(seq, chunk, a, rows_wanted);
@@ -115,14 +127,29 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   for (int64_t i = 0; i < req.max_new_tokens; ++i) {
     // Rank 0 decides; every rank receives the token and whether to stop.
     int32_t msg[2] = {0, 0};
+    auto decide = [&](int32_t token) {  // (rank 0) the token, and whether and why to stop after it
+      const bool eos = std::find(req.eos_ids.begin(), req.eos_ids.end(), token) != req.eos_ids.end();
+      msg[0] = token;
+      msg[1] = eos ? 1 : (req.stop_after && req.stop_after(token)) ? 2 : 0;
+    };
     if (comm_.rank() == 0) {
-      msg[0] = backend_samples   ? next
-               : from_candidates ? sampler.sample_candidates(candidates)
-                                 : sampler.sample(last.data(), vocab);
-      const bool eos = std::find(req.eos_ids.begin(), req.eos_ids.end(), msg[0]) != req.eos_ids.end();
-      msg[1] = eos ? 1 : (req.stop_after && req.stop_after(msg[0])) ? 2 : 0;
+      const int32_t token = backend_samples   ? next
+                            : from_candidates ? sampler.sample_candidates(candidates)
+                            : from_slices     ? sampler.sample_slices(slices)
+                                              : sampler.sample(last.data(), vocab);
+      if (token >= 0) {
+        decide(token);
+      } else {
+        msg[0] = -1;  // (from_slices) the candidates cannot decide this draw
+      }
     }
     comm_.broadcast(msg, sizeof(msg), 0);
+    if (msg[0] < 0) {  // every rank gathers the row; rank 0 draws from it with the same uniform
+      const std::vector<float> rows = model_.last_logits();
+      ++res.whole_row_draws;
+      if (comm_.rank() == 0) decide(sampler.sample_again(rows.data() + rows.size() - vocab, vocab));
+      comm_.broadcast(msg, sizeof(msg), 0);
+    }
     res.tokens.push_back(msg[0]);
     if (on_token) on_token(msg[0]);
     if (msg[1]) {
@@ -134,6 +161,8 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       next = step_sample(seq, {msg[0]}, p + i, sampler);
     } else if (from_candidates) {
       candidates = step_top_k(seq, {msg[0]}, p + i, sp.top_k);
+    } else if (from_slices) {
+      slices = step_slices(seq, {msg[0]}, p + i, req.slice_candidates, sp.temperature);
     } else {
       std::vector<float> rows = step(seq, {msg[0]}, p + i, Rows::kLast);
       keep(rows);

@@ -1,9 +1,11 @@
 // The distributed generation loop for one sequence: chunked prefill, then decode. Every rank
 // runs the same steps; rank 0 samples each token and broadcasts it, so all ranks feed the same
 // token and stop at the same step. At T = 1 without keep_logits the token is drawn by the backend
-// where the logits are (Model::forward_sample: on the GPU only the id comes back); otherwise the
-// logits are gathered and rank 0's Sampler draws it. Both draw from the Sampler's one random
-// stream with the same math, so a seed gives the same tokens either way.
+// where the logits are (Model::forward_sample: on the GPU only the id comes back); at T > 1 rank
+// 0's Sampler draws it from every rank's best candidates (greedy, top_k, or top_k 0 with the
+// slices' masses), or, with keep_logits or a top_k above Model::kMaxTopK, from the gathered
+// logits. All draw from the Sampler's one random stream with the same math, so a seed gives the
+// same tokens either way.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +27,10 @@ struct GenerateRequest {
   std::vector<int64_t> eos_ids;  // stop after sampling one of these (empty: only the length limit)
   int64_t prefill_chunk = 512;   // prompt tokens per forward step
   bool keep_logits = false;      // keep the logits of every position fed (prompt + fed-back tokens)
+  // At T > 1, sampling with top_k 0 (temperature > 0, no logits kept): each rank's best logits per
+  // step that rank 0 draws from, with every slice's mass (Model::forward_slices); a draw these
+  // cannot decide (the nucleus or the draw reaching past them) gathers the row. 1..kMaxTopK.
+  int64_t slice_candidates = 256;
   // Runs on rank 0 for each sampled token before it is broadcast; returning true stops after it
   // (finish_reason "stop"), e.g. when the streamed text reached a stop string.
   std::function<bool(int32_t)> stop_after;
@@ -37,6 +43,7 @@ struct GenerateResult {
   std::string finish_reason;       // "length", "eos" or "stop"
   std::vector<float> logits;       // [logit_rows, vocab] when keep_logits
   int64_t logit_rows = 0;
+  int64_t whole_row_draws = 0;     // draws the slices' candidates could not decide (see slice_candidates)
   double prefill_seconds = 0;
   double decode_seconds = 0;
 };
@@ -57,6 +64,9 @@ class Generator {
   // The step, then its last position's top-k candidates from every rank (Model::forward_top_k).
   std::vector<std::pair<float, int32_t>> step_top_k(int seq, const std::vector<int32_t>& tokens, int64_t first_pos,
                                                     int64_t k);
+  // The step, then its last position's slices from every rank (Model::forward_slices).
+  std::vector<SliceCandidates> step_slices(int seq, const std::vector<int32_t>& tokens, int64_t first_pos,
+                                           int64_t k, float temperature);
 
   Model& model_;
   PagedKvCache& cache_;

@@ -28,4 +28,13 @@ int32_t Sampler::sample_candidates(const std::vector<std::pair<float, int32_t>>&
   return cpu::sample_candidates(spec(), next_uniform(), scratch_);
 }
 
+int32_t Sampler::sample_slices(const std::vector<SliceCandidates>& slices) {
+  last_u_ = next_uniform();
+  return cpu::sample_slices(spec(), last_u_, slices, scratch_);
+}
+
+int32_t Sampler::sample_again(const float* logits, int64_t vocab_size) {
+  return cpu::sample_row(logits, vocab_size, spec(), last_u_, scratch_);
+}
+
 }  // namespace gqa

@@ -31,6 +31,11 @@ class Sampler {
   // superset of the top_k: cpu::sample_candidates), with the same draw from the stream: the token
   // sample() would give on the whole row. Not for greedy.
   int32_t sample_candidates(const std::vector<std::pair<float, int32_t>>& candidates);
+  // The rule with top_k 0 over vocabulary slices' candidates and masses (cpu::sample_slices),
+  // with a new draw from the stream: sample()'s token on the whole row, or -1 when the candidates
+  // cannot decide it; then sample_again draws from the whole row with that same uniform.
+  int32_t sample_slices(const std::vector<SliceCandidates>& slices);
+  int32_t sample_again(const float* logits, int64_t vocab_size);
   // The uniform the next sample() would use (0 when greedy, which draws none); advances the stream.
   double next_uniform();
   SampleSpec spec() const { return {params_.temperature, params_.top_k, params_.top_p}; }
@@ -39,6 +44,7 @@ class Sampler {
   SamplingParams params_;
   std::mt19937_64 rng_;
   cpu::SampleScratch scratch_;  // reused across calls
+  double last_u_ = 0;            // sample_slices' draw
 };
 
 inline int32_t argmax(const float* logits, int64_t n) { return cpu::argmax_row(logits, n); }

@@ -149,9 +149,10 @@ TEST_P(CudaSampling, SampleRowsMatchesReferenceAndGrows) {
 }
 
 // CudaOps::top_k_rows, what each rank hands to the all-gather of candidates at T > 1 (greedy is
-// k = 1, the argmax reduction; k > 1 sorts): equal, float for float, to CpuOps::top_k_rows on the
-// same (dtype-rounded) logits, with ties at the top, an all -inf row, a NaN row, k above the row
-// width, and the output buffer growing between calls.
+// k = 1 at temperature 0, the argmax reduction; else the sort): pairs and NaN flag equal, float for
+// float, to CpuOps::top_k_rows on the same (dtype-rounded) logits, with ties at the top, an all
+// -inf row, a NaN row, k above the row width, and the output buffer growing between calls; the
+// mass (temperature > 0) equal up to f64 summation order.
 TEST_P(CudaSampling, TopKRowsMatchesReference) {
   const DType dt = GetParam();
   cpu::CpuOps ref;
@@ -159,29 +160,37 @@ TEST_P(CudaSampling, TopKRowsMatchesReference) {
   for (int64_t m : {1, 5, 16}) {
     for (int64_t n : {7, 3001, 16032}) {
       for (int64_t k : {1, 2, 50, 1024}) {
-        std::vector<float> logits = test::round_to(test::random_vec(m * n, ++seed, -4.0f, 4.0f), dt);
-        for (auto& x : logits) x = std::round(x * 8.0f) / 8.0f;  // coarse: many ties (exact in bf16)
-        logits[(m - 1) * n + n - 1] = 9.0f;                      // the last row's best is its last column
-        if (m > 1) logits[n + n / 2] = logits[n + n / 3] = 9.0f;  // row 1: a tie at the top
-        if (m > 2) {
-          for (int64_t j = 0; j < n; ++j) logits[2 * n + j] = -std::numeric_limits<float>::infinity();
-        }
-        if (m > 3) logits[3 * n + 1] = std::numeric_limits<float>::quiet_NaN();
-        Tensor host = Tensor::host(DType::kF32, {m, n});
-        std::copy(logits.begin(), logits.end(), host.data_as<float>());
-        const std::vector<float> want = ref.top_k_rows(host, k);
-        const std::vector<float> got = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k);
-        ASSERT_EQ(got.size(), want.size());
-        int64_t diffs = 0;
-        for (size_t i = 0; i < got.size(); ++i) diffs += !(got[i] == want[i]);  // NaN never equal
-        EXPECT_EQ(diffs, 0) << "m " << m << " n " << n << " k " << k;
-        if (m > 3) {
-          EXPECT_EQ(got[3 * (2 * k + 1) + 2 * k], 1.0f) << "the NaN row is flagged";
+        for (float temperature : {0.0f, 0.7f}) {
+          std::vector<float> logits = test::round_to(test::random_vec(m * n, ++seed, -4.0f, 4.0f), dt);
+          for (auto& x : logits) x = std::round(x * 8.0f) / 8.0f;  // coarse: many ties (exact in bf16)
+          logits[(m - 1) * n + n - 1] = 9.0f;                      // the last row's best is its last column
+          if (m > 1) logits[n + n / 2] = logits[n + n / 3] = 9.0f;  // row 1: a tie at the top
+          if (m > 2) {
+            for (int64_t j = 0; j < n; ++j) logits[2 * n + j] = -std::numeric_limits<float>::infinity();
+          }
+          if (m > 3) logits[3 * n + 1] = std::numeric_limits<float>::quiet_NaN();
+          Tensor host = Tensor::host(DType::kF32, {m, n});
+          std::copy(logits.begin(), logits.end(), host.data_as<float>());
+          const std::vector<float> want = ref.top_k_rows(host, k, temperature);
+          const std::vector<float> got = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k, temperature);
+          ASSERT_EQ(got.size(), want.size());
+          const int64_t w = top_k_row_width(k);
+          int64_t diffs = 0;
+          for (int64_t r = 0; r < m; ++r) {
+            for (int64_t i = 0; i < 2 * k + 1; ++i) diffs += !(got[r * w + i] == want[r * w + i]);  // NaN never equal
+            const double gm = static_cast<double>(got[r * w + 2 * k + 1]) + got[r * w + 2 * k + 2];
+            const double wm = static_cast<double>(want[r * w + 2 * k + 1]) + want[r * w + 2 * k + 2];
+            EXPECT_NEAR(gm, wm, (1e-14 + 2e-16 * static_cast<double>(n)) * wm) << "mass of row " << r << " n " << n;
+          }
+          EXPECT_EQ(diffs, 0) << "m " << m << " n " << n << " k " << k << " temperature " << temperature;
+          if (m > 3) {
+            EXPECT_EQ(got[3 * w + 2 * k], 1.0f) << "the NaN row is flagged";
+          }
         }
       }
     }
   }
-  EXPECT_THROW(ops_->top_k_rows(test::to_device(*ops_, {1.0f, 2.0f}, dt, {1, 2}), 0), Error);
+  EXPECT_THROW(ops_->top_k_rows(test::to_device(*ops_, {1.0f, 2.0f}, dt, {1, 2}), 0, 0.0f), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaSampling, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),

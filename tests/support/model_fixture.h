@@ -53,7 +53,7 @@ inline FixtureReference read_fixture_reference(const std::string& dir) {
 // backend draw the tokens where the logits are (Model::forward_sample).
 inline GenerateResult run_generation(const std::string& dir, const std::vector<int32_t>& prompt, int64_t new_tokens,
                                      const SamplingParams& sampling, bool keep_logits, Ops& ops, Communicator& comm,
-                                     bool cuda_graphs = true) {
+                                     bool cuda_graphs = true, int64_t slice_candidates = 256) {
   const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
   const ShardPlan plan = ShardPlan::make(
       {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
@@ -68,6 +68,7 @@ inline GenerateResult run_generation(const std::string& dir, const std::vector<i
   req.sampling = sampling;
   req.keep_logits = keep_logits;
   req.prefill_chunk = 5;
+  req.slice_candidates = slice_candidates;
   Generator gen(model, cache, comm);
   return gen.generate(req);
 }

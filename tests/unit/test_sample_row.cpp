@@ -3,7 +3,8 @@
 // change): the same token for every (logits, spec, u) drawn here: vocabularies of 5 to 128256,
 // flat and peaked logits, ties, top_k 0 / 1 / 50 / 2000 / vocab, top_p 1 / 0.95 / 0.5 / 0.01,
 // temperatures 0.3 and 1.5, u near 0, inside and near 1. And sample_candidates on the union of
-// slices' top-k lists (vocab-parallel ranks) against sample_row on the whole row.
+// slices' top-k lists (vocab-parallel ranks), and sample_slices on slices' best pairs and masses,
+// against sample_row on the whole row.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -82,6 +83,65 @@ TEST(SampleRow, CandidatesOfSlicesGiveTheWholeRowsToken) {
       }
     }
   }
+}
+
+// A row split into slices, each sending its best `per_slice` pairs and its mass (top_k 0 at T > 1):
+// sample_slices gives sample_row's token on the whole row whenever it decides, decides always when
+// no slice is truncated, and leaves some draws undecided (-1) when the slices send few pairs.
+TEST(SampleRow, SlicesWithMassesGiveTheWholeRowsTokenOrDefer) {
+  std::mt19937 rng(78);
+  cpu::SampleScratch whole, part;
+  std::vector<float> out;
+  std::vector<std::pair<float, int32_t>> scratch;
+  int decided_truncated = 0, deferred = 0;
+  for (int64_t vocab : {7, 1000, 50000}) {
+    for (float spread : {0.5f, 4.0f}) {  // flat .. peaked
+      std::normal_distribution<float> nd(0.0f, spread);
+      std::vector<float> logits(vocab);
+      for (auto& x : logits) x = std::round(nd(rng) * 8.0f) / 8.0f;  // ties across slices
+      for (int n_slices : {2, 3, 8}) {
+        for (int64_t per_slice : {1, 4, 64, 50000}) {
+          const int64_t chunk = (vocab + n_slices - 1) / n_slices;
+          for (float temperature : {0.5f, 1.3f}) {
+            std::vector<SliceCandidates> slices;
+            for (int64_t b = 0; b < vocab; b += chunk) {
+              const int64_t len = std::min(vocab, b + chunk) - b;
+              out.resize(top_k_row_width(per_slice));
+              cpu::top_k_row(logits.data() + b, len, per_slice, temperature, out.data(), scratch);
+              SliceCandidates s;
+              for (int64_t c = 0; c < per_slice && out[2 * c + 1] >= 0; ++c) {
+                s.pairs.push_back({out[2 * c], static_cast<int32_t>(b + out[2 * c + 1])});
+              }
+              s.truncated = len > per_slice;
+              s.mass = static_cast<double>(out[2 * per_slice + 1]) + out[2 * per_slice + 2];
+              slices.push_back(s);
+            }
+            const bool complete = per_slice >= chunk;
+            for (float top_p : {1.0f, 0.9f, 0.5f, 0.05f}) {
+              for (double u : {0.01, 0.5, 0.999}) {
+                const SampleSpec spec{temperature, 0, top_p};
+                const int32_t got = cpu::sample_slices(spec, u, slices, part);
+                const std::string where = "vocab " + std::to_string(vocab) + " slices " + std::to_string(n_slices) +
+                                          " per_slice " + std::to_string(per_slice) + " top_p " +
+                                          std::to_string(top_p) + " u " + std::to_string(u);
+                if (complete) {
+                  EXPECT_GE(got, 0) << where;
+                }
+                if (got < 0) {
+                  ++deferred;
+                  continue;
+                }
+                decided_truncated += !complete;
+                EXPECT_EQ(got, cpu::sample_row(logits.data(), vocab, spec, u, whole)) << where;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(deferred, 0);
+  EXPECT_GT(decided_truncated, 100) << "truncated slices decide most peaked draws";
 }
 
 }  // namespace
