@@ -27,6 +27,13 @@ CudaOps::CudaOps(int device, DType compute) : device_(device), compute_(compute)
   GQA_CHECK(device >= 0 && device < count,
             "CudaOps: device " << device << " does not exist (" << count << " CUDA device(s) visible)");
   GQA_CUDA_CHECK(cudaSetDevice(device));
+  // The stream-ordered scratch of sampling and top-k (cudaMallocAsync, every token) comes from the
+  // device's default pool, which by default hands its memory back to the driver at every
+  // synchronisation, i.e. after every token: keep up to kPoolKeepBytes mapped instead.
+  cudaMemPool_t pool = nullptr;
+  GQA_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+  uint64_t keep = kPoolKeepBytes;  // (the attribute is a cuuint64_t, i.e. uint64_t)
+  GQA_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
   GQA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   try {
     gemm_ = std::make_unique<Gemm>();

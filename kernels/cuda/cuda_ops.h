@@ -67,6 +67,7 @@ class CudaOps final : public Ops {
   void clear_graphs() override { graphs_.clear(); }
 
  private:
+  static constexpr uint64_t kPoolKeepBytes = 64ull << 20;  // the default memory pool's release threshold
   int device_;
   DType compute_;
   cudaStream_t stream_ = nullptr;
