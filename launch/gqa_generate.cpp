@@ -155,7 +155,11 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
     std::snprintf(buf, sizeof(buf), "prefill %zu tokens in %.3f s; decoded %zu tokens in %.3f s (%.1f tok/s); stop: %s",
                   l.prompt.size(), res.prefill_seconds, res.tokens.size(), res.decode_seconds, tps,
                   res.finish_reason.c_str());
-    progress(verbose, buf);
+    std::string stats = buf;
+    if (res.whole_row_draws > 0) {  // (T > 1, top_k 0) draws the ranks' candidates could not decide
+      stats += "; " + std::to_string(res.whole_row_draws) + " draws gathered the whole logit row";
+    }
+    progress(verbose, stats);
     nlohmann::ordered_json j;
     j["prompt_tokens"] = l.prompt;
     j["generated_tokens"] = res.tokens;
