@@ -36,7 +36,7 @@ std::vector<int32_t> CudaOps::sample_rows(const Tensor& logits, const SampleSpec
 std::vector<float> CudaOps::top_k_rows(const Tensor& logits, int64_t k, float temperature) {
   detail::expect_device(logits, "top_k_rows", "logits");
   GQA_CHECK(logits.ndim() == 2, "top_k_rows: logits must be [rows, n], got " << shape_str(logits.shape()));
-  GQA_CHECK(k >= 1, "top_k_rows: k must be >= 1, got " << k);
+  GQA_CHECK(k >= 1 && k <= (INT32_MAX - 3) / 2, "top_k_rows: k must be in [1, 2^30), got " << k);
   const int64_t m = logits.dim(0), width = top_k_row_width(k);
   std::vector<float> rows(m * width);
   if (m == 0) return rows;
@@ -44,6 +44,7 @@ std::vector<float> CudaOps::top_k_rows(const Tensor& logits, int64_t k, float te
   const Tensor out = top_k_out_.slice_rows(0, m * width).reshape({m, width});
   top_k({logits, out, k, temperature}, stream_);
   copy_to_host(out, rows.data(), stream_);  // synchronises the stream
+  staging_->reset();                         // so the pinned upload ring can start over
   return rows;
 }
 
