@@ -299,11 +299,19 @@ std::vector<float> Model::gather_logits(int64_t m) {
   const int64_t vocab = config_.vocab_size, local = shard_.vocab.size(), chunk = plan_.vocab_chunk();
   std::vector<float> out(m * vocab);
   if (m == 0) return out;
+  if (comm_.size() == 1) {  // the whole row is here
+    ops_.download_f32(buffers_->logits(m), out.data());
+    return out;
+  }
   Tensor padded = Tensor::host(DType::kF32, {m, chunk});
-  std::vector<float> host_local(m * local);
-  ops_.download_f32(buffers_->logits(m), host_local.data());
-  for (int64_t i = 0; i < m; ++i) {
-    std::memcpy(padded.data_as<float>() + i * chunk, host_local.data() + i * local, local * sizeof(float));
+  if (local == chunk) {
+    ops_.download_f32(buffers_->logits(m), padded.data_as<float>());
+  } else {
+    std::vector<float> host_local(m * local);
+    ops_.download_f32(buffers_->logits(m), host_local.data());
+    for (int64_t i = 0; i < m; ++i) {
+      std::memcpy(padded.data_as<float>() + i * chunk, host_local.data() + i * local, local * sizeof(float));
+    }
   }
   Tensor gathered = Tensor::host(DType::kF32, {comm_.size(), m, chunk});
   comm_.all_gather(padded, gathered, nullptr);
