@@ -188,13 +188,25 @@ if [ $checking -eq 1 ]; then
 
 # --- 3. GPU tests -----------------------------------------
 slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongContext'  # their CPU references take ~70 s
+# The wgmma prefill's two builds in processes of their own: a trap in the ping-pong build (its
+# mbarrier watchdog) poisons its process's CUDA context, and must not hide the basic build's result.
+wgmma_builds() {
+  local b
+  for b in basic pingpong; do
+    step "cuda_test_attention_prefill_wgmma ($b build)" 300 env GQA_TEST_WGMMA_BUILD=$b \
+      "$build/tests/cuda_test_attention_prefill_wgmma"
+  done
+}
 if [ $built -eq 1 ] && [ "$mode" = quick ]; then
-  step "ctest -L gpu (not the mma prefill)" 600 ctest --test-dir "$build" -L gpu -E cuda_test_attention_prefill_mma \
-    --output-on-failure --timeout 300
+  step "ctest -L gpu (not the mma and wgmma prefill)" 600 ctest --test-dir "$build" -L gpu \
+    -E 'cuda_test_attention_prefill_(mma|wgmma)$' --output-on-failure --timeout 300
   step "cuda_test_attention_prefill_mma (not the 2000 / 70K-context cases)" 300 "$build/tests/cuda_test_attention_prefill_mma" \
     "--gtest_filter=-$slow_mma"
+  wgmma_builds
 elif [ $built -eq 1 ]; then
-  step "ctest -L gpu" 1200 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 600
+  step "ctest -L gpu (not the wgmma prefill)" 1200 ctest --test-dir "$build" -L gpu \
+    -E 'cuda_test_attention_prefill_wgmma$' --output-on-failure --timeout 600
+  wgmma_builds
 else
   record "ctest -L gpu" SKIP "no build"
 fi

@@ -140,9 +140,11 @@ void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStr
                 << ", qkv " << shape_str(rk.qkv.shape()) << " (decode GEMV operands, qkv = the matmul's y, "
                 << "head_dim a multiple of 4)");
   const PackedQkvDims d = check_rope_kv_write_packed(rk, kOp);
-  GQA_CHECK(!overlaps(rk.q, mm.x) && !overlaps(rk.q, mm.w) && !overlaps(rk.k_cache, mm.x) &&
-                !overlaps(rk.v_cache, mm.x) && !overlaps(rk.k_cache, mm.w) && !overlaps(rk.v_cache, mm.w),
-            kOp << ": the outputs (q, caches) must not overlap x or w");
+  if (mm.bias.defined()) detail::expect(mm.bias, mm.x.dtype(), {mm.w.dim(0)}, kOp, "bias");  // on this GPU too
+  for (const Tensor* out : {&rk.q, &rk.k_cache, &rk.v_cache}) {
+    GQA_CHECK(!overlaps(*out, mm.x) && !overlaps(*out, mm.w) && !(mm.bias.defined() && overlaps(*out, mm.bias)),
+              kOp << ": the outputs (q, caches) must not overlap x, w or the bias");
+  }
   if (mm.x.dtype() == DType::kBF16) {
     launch<__nv_bfloat16>(mm, rk, d, stream);
   } else {

@@ -113,6 +113,20 @@ void check_hd(int hd, const char* what) {
   GQA_CHECK(hd == 64 || hd == 128, what << ": head_dim " << hd << " (64 or 128)");
 }
 
+// Dynamic shared memory for a probe: the staged tiles fill `used` bytes exactly with the prefill's
+// strides, but the other strides a test tries after a mismatch make the descriptors reach up to
+// ~60 KB past the start (by a host model of the addresses); with kProbeSmem every candidate reads
+// inside the block's allocation (garbage past `used`, which only a mismatch can show) instead of
+// faulting and poisoning the context for the tests after it.
+constexpr size_t kProbeSmem = 96 * 1024;
+
+template <typename Kernel>
+size_t probe_smem(Kernel kernel, size_t used) {
+  const size_t bytes = std::max(used, kProbeSmem);
+  GQA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  return bytes;
+}
+
 }  // namespace
 
 std::vector<float> wgmma_probe_qk(const std::vector<float>& a, const std::vector<float>& b, int hd, uint32_t lbo,
@@ -122,15 +136,14 @@ std::vector<float> wgmma_probe_qk(const std::vector<float>& a, const std::vector
                                                                                << ", b " << kKeys << " x " << hd);
   const Tensor da = upload_bf16(a), db = upload_bf16(b);
   Tensor ds = device_alloc(DType::kF32, {64 * kKeys});
-  const size_t smem = size_t(64 + kKeys) * hd * sizeof(T);
+  const size_t used = size_t(64 + kKeys) * hd * sizeof(T);
   const T* pa = da.data_as<T>();
   const T* pb = db.data_as<T>();
   float* ps = ds.data_as<float>();
   if (hd == 64) {
-    qk_kernel<64><<<1, 128, smem>>>(pa, pb, ps, lbo, sbo);
+    qk_kernel<64><<<1, 128, probe_smem(qk_kernel<64>, used)>>>(pa, pb, ps, lbo, sbo);
   } else {
-    GQA_CUDA_CHECK(cudaFuncSetAttribute(qk_kernel<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-    qk_kernel<128><<<1, 128, smem>>>(pa, pb, ps, lbo, sbo);
+    qk_kernel<128><<<1, 128, probe_smem(qk_kernel<128>, used)>>>(pa, pb, ps, lbo, sbo);
   }
   GQA_CUDA_LAUNCH_CHECK("wgmma_probe qk_kernel");
   GQA_CUDA_CHECK(cudaDeviceSynchronize());
@@ -144,14 +157,14 @@ std::vector<float> wgmma_probe_pv(const std::vector<float>& p, const std::vector
             "wgmma_probe_pv: p must be 64 x " << kKeys << ", v " << kKeys << " x " << hd);
   const Tensor dp = upload_f32(p), dv = upload_bf16(v);
   Tensor d_o = device_alloc(DType::kF32, {64 * int64_t(hd)});
-  const size_t smem = size_t(kKeys) * hd * sizeof(T);
+  const size_t used = size_t(kKeys) * hd * sizeof(T);
   const float* pp = dp.data_as<float>();
   const T* pv = dv.data_as<T>();
   float* po = d_o.data_as<float>();
   if (hd == 64) {
-    pv_kernel<64><<<1, 128, smem>>>(pp, pv, po, lbo, sbo);
+    pv_kernel<64><<<1, 128, probe_smem(pv_kernel<64>, used)>>>(pp, pv, po, lbo, sbo);
   } else {
-    pv_kernel<128><<<1, 128, smem>>>(pp, pv, po, lbo, sbo);
+    pv_kernel<128><<<1, 128, probe_smem(pv_kernel<128>, used)>>>(pp, pv, po, lbo, sbo);
   }
   GQA_CUDA_LAUNCH_CHECK("wgmma_probe pv_kernel");
   GQA_CUDA_CHECK(cudaDeviceSynchronize());

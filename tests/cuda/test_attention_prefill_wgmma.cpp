@@ -5,12 +5,13 @@
 // chunked prefill after cached context, interleaved sequences, groups that do not divide the
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32, bad device data (NaN for exactly
 // the tokens it touches), out aliasing q, and the dispatcher's opt-in switch. Every case runs
-// through both builds (basic and ping-pong).
+// through both builds (basic and ping-pong), or the one GQA_TEST_WGMMA_BUILD names.
 // Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -51,10 +52,22 @@ struct BuildOutput {
   std::vector<float> out;
 };
 
-// The batch through both builds of the kernel (basic, ping-pong), each on fresh device buffers.
+// The builds under test: both, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong), so a
+// GPU check can run each in a process of its own (a trap in one poisons its process's context).
+std::vector<bool> builds_under_test() {
+  const char* env = std::getenv("GQA_TEST_WGMMA_BUILD");
+  const std::string only = env != nullptr ? env : "";
+  if (only == "basic") return {false};
+  if (only == "pingpong") return {true};
+  if (!only.empty()) ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic or pingpong";
+  return {false, true};
+}
+
+// The batch through the builds of the kernel under test (basic, ping-pong), each on fresh device
+// buffers.
 std::vector<BuildOutput> run_wgmma(const Batch& b, bool out_aliases_q = false) {
   std::vector<BuildOutput> outs;
-  for (bool pingpong : {false, true}) {
+  for (bool pingpong : builds_under_test()) {
     const cuda::ScopedSwitch build(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pingpong);
     attn_test::DeviceBatch d(b);
     AttentionArgs a = d.args(b, out_aliases_q);
