@@ -265,7 +265,11 @@ std::vector<float> Model::last_logits() { return gather_logits(last_rows_); }
 std::vector<Model::RowSlices> Model::top_k_across_ranks(int64_t m, int64_t k, float temperature) {
   const int64_t width = top_k_row_width(k);
   Tensor mine = Tensor::host(DType::kF32, {m, width});
-  if (m > 0) {
+  for (int64_t i = 0; i < m * width; ++i) {  // an empty slice (vocab_size < T * chunk) sends padding only
+    const int64_t e = i % width;
+    mine.data_as<float>()[i] = e >= 2 * k ? 0.0f : e % 2 == 0 ? -INFINITY : -1.0f;
+  }
+  if (m > 0 && shard_.vocab.size() > 0) {
     const std::vector<float> local = ops_.top_k_rows(buffers_->logits(m), k, temperature);
     float* out = mine.data_as<float>();
     std::copy(local.begin(), local.end(), out);
