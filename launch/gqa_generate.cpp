@@ -64,7 +64,18 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
                         ", communicator " + comm.name());
   if (l.ops->device() == gqa::Device::kCuda) progress(verbose, "cuda kernels: " + gqa::cuda_kernel_switches());
   const gqa::Checkpoint ckpt = gqa::Checkpoint::open(o.model_dir);
-  gqa::ModelWeights weights = gqa::load_weights(ckpt, l.config, plan, comm.rank(), *l.ops);
+  // A line every few seconds while a large checkpoint loads (none for a load shorter than that).
+  auto last_line = std::chrono::steady_clock::now();
+  auto on_loaded = [&](int64_t done, int64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!verbose || done == total || now - last_line < std::chrono::seconds(5)) return;
+    last_line = now;
+    char line[160];
+    std::snprintf(line, sizeof(line), "loading weights: %lld/%lld tensors, rank 0 read %.1f GB so far",
+                  static_cast<long long>(done), static_cast<long long>(total), ckpt.bytes_read() / 1e9);
+    progress(true, line);
+  };
+  gqa::ModelWeights weights = gqa::load_weights(ckpt, l.config, plan, comm.rank(), *l.ops, on_loaded);
   l.model = std::make_unique<gqa::Model>(l.config, plan, *l.ops, comm, std::move(weights));
   l.model->set_cuda_graphs(!o.no_graphs);
 

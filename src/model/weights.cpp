@@ -175,7 +175,7 @@ void load_slots(const Checkpoint& ckpt, const WeightSlot* slot, int count, Ops& 
 }  // namespace
 
 ModelWeights load_weights(const Checkpoint& ckpt, const ModelConfig& config, const ShardPlan& plan, int rank,
-                          Ops& ops) {
+                          Ops& ops, const std::function<void(int64_t, int64_t)>& on_progress) {
   check_plan(config, plan, rank);
   ModelWeights w;
   const std::vector<WeightSlot> slots = build_slots(config, plan.rank(rank), rank, w);
@@ -189,6 +189,7 @@ ModelWeights load_weights(const Checkpoint& ckpt, const ModelConfig& config, con
     const int count = slots[i].stack;
     if (slots[i].dst != nullptr) load_slots(ckpt, &slots[i], count, ops, host);
     i += count - 1;
+    if (on_progress) on_progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(slots.size()));
   }
   return w;
 }

@@ -2,6 +2,7 @@
 // compute dtype. Tensor names come from one table (weights.cpp), never spelled elsewhere.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "core/tensor.h"
@@ -33,8 +34,9 @@ struct ModelWeights {
 };
 
 // Reads this rank's slices. Validates every tensor's presence and shape against the config
-// first (throws gqa::Error naming the tensor, its expected and its found shape).
+// first (throws gqa::Error naming the tensor, its expected and its found shape). on_progress, when
+// set, runs after each tensor (or stacked group) is on the device with (tensors loaded, total).
 ModelWeights load_weights(const Checkpoint& ckpt, const ModelConfig& config, const ShardPlan& plan,
-                          int rank, Ops& ops);
+                          int rank, Ops& ops, const std::function<void(int64_t, int64_t)>& on_progress = {});
 
 }  // namespace gqa
