@@ -218,8 +218,12 @@ if [ -z "$mpirun_bin" ]; then
   if [ -n "${GQA_MPI_HOME:-}" ] && [ -x "${GQA_MPI_HOME}/bin/mpirun" ]; then mpirun_bin="${GQA_MPI_HOME}/bin/mpirun"; fi
 fi
 mpi_flags=(--oversubscribe --bind-to none)
-if [ "$mode" = quick ]; then
-  record "mpi CUDA tests" SKIP "--quick (gqa-generate -np 2 below shares the GPU through MPI)"
+if [ "$mode" = quick ] && [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
+  # (the fixtures at np 1/2/4: --all; gqa-generate -np 2 below shares the GPU through MPI too)
+  step "mpi_test_cuda_model_mpi np2 (sampling from GPU-picked candidates)" 120 "$mpirun_bin" "${mpi_flags[@]}" -np 2 \
+    "$build/tests/mpi_test_cuda_model_mpi" --gtest_filter='CudaModelMpiSampling.*'
+elif [ "$mode" = quick ]; then
+  record "mpi CUDA tests" SKIP "--quick without a build or mpirun"
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   for t in mpi_test_cuda_communicator mpi_test_cuda_model_mpi; do
     if [ ! -x "$build/tests/$t" ]; then record "$t" FAIL "not built"; continue; fi

@@ -3,7 +3,8 @@
 //   --comm mpi  (MpiDeviceCommunicator: device buffers staged through host memory, so the ranks
 //               may share one GPU), f32 and bf16;
 //   --comm nccl (only where every rank has its own GPU), f32.
-// Criteria as in tests/cuda/test_cuda_model.cpp. Skips on every rank together unless every rank
+// Criteria as in tests/cuda/test_cuda_model.cpp. Also: sampling from each rank's GPU-picked
+// candidates gives the gathered logits' tokens. Skips on every rank together unless every rank
 // sees a GPU (this file builds without CUDA too and then always skips).
 #include <gtest/gtest.h>
 
@@ -40,6 +41,31 @@ TEST_P(CudaModelMpi, MatchesTransformers) {
   const std::string label = name + " cuda " + dtype_name(dt) + " " + comm->name() + " T=" +
                             std::to_string(comm->size());
   test::expect_matches_reference(c, res, ref, /*strict_tokens=*/f32, f32 ? 1e-3 : 3e-2, label, comm->rank() == 0);
+}
+
+// Tokens drawn without keeping logits (at T > 1 from each rank's candidates picked on its GPU,
+// Ops::top_k_rows: greedy, top-k, and top_k 0 with 256 and with 2 candidates per rank, the latter
+// gathering the row for most draws) equal the tokens drawn from the gathered logits, same seed.
+// f32, so the two runs' logits agree to rounding (their prefill lm_head GEMMs differ in rows).
+TEST(CudaModelMpiSampling, CandidatesOnTheGpuGiveTheGatheredLogitsTokens) {
+  MpiSession session;
+  const std::string why = cuda_skip_reason("mpi", session);
+  if (!why.empty()) GTEST_SKIP() << why;
+  auto comm = make_communicator_for("mpi", "cuda", session);
+  auto ops = make_backend("cuda", session.local_rank(), DType::kF32);
+  for (const std::string name : {"gqa", "mqa"}) {
+    const std::string dir = kFixtureDir + name;
+    const test::FixtureReference ref = test::read_fixture_reference(dir);
+    for (const SamplingParams& sp : {SamplingParams{}, SamplingParams{0.8f, 5, 0.9f, 7}, SamplingParams{1.3f, 0, 0.9f, 3}}) {
+      const GenerateResult kept = test::run_generation(dir, ref.prompt, 12, sp, /*keep_logits=*/true, *ops, *comm);
+      for (int64_t per_rank : {int64_t{256}, int64_t{2}}) {
+        const GenerateResult drawn =
+            test::run_generation(dir, ref.prompt, 12, sp, /*keep_logits=*/false, *ops, *comm, true, per_rank);
+        EXPECT_EQ(drawn.tokens, kept.tokens) << name << " T=" << comm->size() << " temperature " << sp.temperature
+                                             << " top_k " << sp.top_k << " slice_candidates " << per_rank;
+      }
+    }
+  }
 }
 
 std::string param_name(const ::testing::TestParamInfo<CudaModelMpi::ParamType>& info) {
