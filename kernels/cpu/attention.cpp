@@ -1,5 +1,8 @@
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <functional>
+#include <thread>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -8,6 +11,7 @@ namespace gqa::cpu {
 namespace {
 
 constexpr const char* kOp = "attention";
+constexpr double kParallelWork = 1 << 24;  // multiply-adds from which a call spreads over threads
 
 AttentionDims check_args(const AttentionArgs& a) {
   detail::expect_kind(a.q, DType::kF32, 3, kOp, "q");
@@ -85,20 +89,53 @@ void attend_head(const float* q, const AttentionArgs& a, const AttentionDims& d,
 // out: f32 [n, hq, hd]. Causal GQA attention: query head h reads KV head h / (hq / hkv), and
 // token t attends to cache positions [0, positions[t]] of its sequence, which must already
 // hold this step's keys (kv_write runs first).
+// Large calls (long prompts, the GPU tests' 128K-context references) spread their (token, head)
+// pairs over the machine's cores; each pair is computed the same way either way, so the result
+// does not depend on the thread count, and an error names the first bad token as a serial run would.
 void attention(const AttentionArgs& a) {
   const AttentionDims d = check_args(a);
   const int64_t group = d.hq / d.hkv;  // query heads sharing one KV head
-  std::vector<int64_t> rows;
-  std::vector<double> scores;
-  std::vector<double> acc(static_cast<size_t>(d.hd));
-  for (int64_t t = 0; t < d.n; ++t) {
-    resolve_rows(a, d, t, rows);
-    for (int64_t h = 0; h < d.hq; ++h) {
-      const int64_t offset = (t * d.hq + h) * d.hd;
-      attend_head(a.q.data_as<float>() + offset, a, d, h / group, rows, scores, acc,
-                  a.out.data_as<float>() + offset);
+  const int64_t pairs = d.n * d.hq;
+  double work = 0;  // multiply-adds, roughly
+  for (int64_t t = 0; t < d.n; ++t) work += (std::max(a.positions.data_as<int32_t>()[t], 0) + 1.0) * d.hq * d.hd;
+  const int64_t threads = work < kParallelWork ? 1 : std::min<int64_t>(pairs, std::max(1u, std::thread::hardware_concurrency()));
+
+  // Pairs i = first, first + threads, ... in order; stops at its first error, kept with its pair.
+  auto run = [&](int64_t first, int64_t& failed_at, std::exception_ptr& error) {
+    std::vector<int64_t> rows;
+    std::vector<double> scores;
+    std::vector<double> acc(static_cast<size_t>(d.hd));
+    int64_t rows_of = -1, current = -1;  // the token `rows` was resolved for; the token at hand
+    try {
+      for (int64_t i = first; i < pairs; i += threads) {
+        const int64_t t = i / d.hq, h = i % d.hq;
+        current = t;
+        if (rows_of != t) {
+          resolve_rows(a, d, t, rows);
+          rows_of = t;
+        }
+        const int64_t offset = (t * d.hq + h) * d.hd;
+        attend_head(a.q.data_as<float>() + offset, a, d, h / group, rows, scores, acc, a.out.data_as<float>() + offset);
+      }
+    } catch (...) {
+      failed_at = current;
+      error = std::current_exception();
     }
+  };
+  std::vector<int64_t> failed_at(threads, -1);
+  std::vector<std::exception_ptr> errors(threads);
+  if (threads == 1) {
+    run(0, failed_at[0], errors[0]);
+  } else {
+    std::vector<std::thread> pool;
+    for (int64_t w = 0; w < threads; ++w) pool.emplace_back(run, w, std::ref(failed_at[w]), std::ref(errors[w]));
+    for (std::thread& th : pool) th.join();
   }
+  int64_t first = -1;  // the worker whose error is at the lowest token: the serial run's error
+  for (int64_t w = 0; w < threads; ++w) {
+    if (errors[w] && (first < 0 || failed_at[w] < failed_at[first])) first = w;
+  }
+  if (first >= 0) std::rethrow_exception(errors[first]);
 }
 
 }  // namespace gqa::cpu

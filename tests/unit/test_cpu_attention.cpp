@@ -142,6 +142,31 @@ TEST(CpuAttention, SingleKeyReturnsValue) {
   }
 }
 
+// A call large enough to spread over threads (a 100-token chunk after 2400 cached keys) against
+// the reference, and bit for bit against the same tokens one call each (below the threshold: one
+// thread); with two bad tokens the error names the first, as a serial run does.
+TEST(CpuAttention, ThreadedCallEqualsSerialCallsAndNamesFirstBadToken) {
+  const AttnCase c{8, 2, 64, 16, {2500}, {100}};
+  std::mt19937 rng(8);
+  Batch b = make_batch(c, rng);
+  const float scale = 0.125f;
+  attention(args_of(b, scale));
+  expect_all_close(b.out, ref_attention(c, b, scale), 1e-6, 1e-5, "threaded attention");
+  const int64_t row = c.hq * c.hd;
+  for (int64_t t = 0; t < 100; ++t) {
+    Tensor out1 = random_f32({1, c.hq, c.hd}, rng);
+    Tensor q1 = b.q.slice_rows(t, t + 1), seq1 = b.token_seq.slice_rows(t, t + 1), pos1 = b.positions.slice_rows(t, t + 1);
+    attention({q1, b.k_cache, b.v_cache, b.block_tables, seq1, pos1, out1, scale});
+    for (int64_t i = 0; i < row; ++i) {
+      ASSERT_EQ(out1.data_as<float>()[i], b.out.data_as<float>()[t * row + i]) << "token " << t << " element " << i;
+    }
+  }
+  const int32_t past = static_cast<int32_t>(b.block_tables.dim(1) * c.block_size);
+  b.positions.data_as<int32_t>()[70] = past;
+  b.positions.data_as<int32_t>()[40] = past;
+  expect_error([&] { attention(args_of(b, scale)); }, "of token 40 ");
+}
+
 TEST(CpuAttention, RejectsBadBlockTablesAndPositions) {
   const AttnCase c{4, 2, 16, 4, {6}, {1}};
   std::mt19937 rng(7);
