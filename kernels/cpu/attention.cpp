@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <thread>
@@ -92,13 +93,23 @@ void attend_head(const float* q, const AttentionArgs& a, const AttentionDims& d,
 // Large calls (long prompts, the GPU tests' 128K-context references) spread their (token, head)
 // pairs over the machine's cores; each pair is computed the same way either way, so the result
 // does not depend on the thread count, and an error names the first bad token as a serial run would.
+int64_t cpu_threads() {
+  if (const char* env = std::getenv("GQA_CPU_THREADS"); env != nullptr && *env != '\0') {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    GQA_CHECK(*end == '\0' && n >= 1 && n <= 4096, "GQA_CPU_THREADS=" << env << ": expected a thread count in [1, 4096]");
+    return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 void attention(const AttentionArgs& a) {
   const AttentionDims d = check_args(a);
   const int64_t group = d.hq / d.hkv;  // query heads sharing one KV head
   const int64_t pairs = d.n * d.hq;
   double work = 0;  // multiply-adds, roughly
   for (int64_t t = 0; t < d.n; ++t) work += (std::max(a.positions.data_as<int32_t>()[t], 0) + 1.0) * d.hq * d.hd;
-  const int64_t threads = work < kParallelWork ? 1 : std::min<int64_t>(pairs, std::max(1u, std::thread::hardware_concurrency()));
+  const int64_t threads = work < kParallelWork ? 1 : std::min<int64_t>(pairs, cpu_threads());
 
   // Pairs i = first, first + threads, ... in order; stops at its first error, kept with its pair.
   auto run = [&](int64_t first, int64_t& failed_at, std::exception_ptr& error) {
@@ -128,7 +139,13 @@ void attention(const AttentionArgs& a) {
     run(0, failed_at[0], errors[0]);
   } else {
     std::vector<std::thread> pool;
-    for (int64_t w = 0; w < threads; ++w) pool.emplace_back(run, w, std::ref(failed_at[w]), std::ref(errors[w]));
+    int64_t started = 0;
+    try {
+      pool.reserve(static_cast<size_t>(threads));
+      for (; started < threads; ++started) pool.emplace_back(run, started, std::ref(failed_at[started]), std::ref(errors[started]));
+    } catch (...) {  // the system would not start them all: this thread runs the rest's shares
+    }
+    for (int64_t w = started; w < threads; ++w) run(w, failed_at[w], errors[w]);
     for (std::thread& th : pool) th.join();
   }
   int64_t first = -1;  // the worker whose error is at the lowest token: the serial run's error

@@ -20,7 +20,10 @@ void rmsnorm(const RmsNormArgs& a);
 void matmul(const MatmulArgs& a);
 void rope(const RopeArgs& a);
 void kv_write(const KvWriteArgs& a);
-void attention(const AttentionArgs& a);
+void attention(const AttentionArgs& a);  // large calls spread over cpu_threads() threads
+// Threads a large CPU kernel call may use: GQA_CPU_THREADS when set (1..4096; e.g. several MPI
+// ranks on one machine), else the machine's hardware threads.
+int64_t cpu_threads();
 void swiglu(const SwigluArgs& a);
 // y += x; x, y: [any shape], the same shape.
 void add(const Tensor& x, Tensor y);
@@ -41,9 +44,10 @@ int32_t sample_row(const float* logits, int64_t vocab, const SampleSpec& spec, d
 int32_t sample_candidates(const SampleSpec& spec, double u, SampleScratch& scratch);
 // The rule (temperature > 0, top_k 0: over all ids) over several vocabulary slices' candidates
 // and masses (Ops::top_k_rows, all-gathered): the token sample_row gives on the whole row with the
-// same u (the totals differ in summation order only), or -1 when the rule would look past what
-// the candidates determine: the nucleus or the draw reaches an id that a truncated slice left out
-// (the caller then draws from the whole row with the same u). Uses scratch.
+// same u (only the total differs, at ~1e-14 relative: summed per slice, rounded to two floats and
+// rescaled, so a draw within that of a top_p boundary may differ), or -1 when the rule would look
+// past what the candidates determine: the nucleus or the draw reaches an id that a truncated
+// slice left out (the caller then draws from the whole row with the same u). Uses scratch.
 int32_t sample_slices(const SampleSpec& spec, double u, const std::vector<SliceCandidates>& slices,
                       SampleScratch& scratch);
 // One row of Ops::top_k_rows (kernels/cpu/top_k.cpp): out gets top_k_row_width(k) floats.

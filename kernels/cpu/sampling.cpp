@@ -121,7 +121,8 @@ int32_t sample_slices(const SampleSpec& spec, double u, const std::vector<SliceC
   // (an id that slice left out comes after its last pair, so after everything before it).
   int64_t known = static_cast<int64_t>(cand.size());
   for (const SliceCandidates& s : slices) {
-    if (!s.truncated || s.pairs.empty()) continue;
+    if (s.truncated && s.pairs.empty()) return -1;  // ids with unknown logits and nothing to bound them
+    if (!s.truncated) continue;
     const auto last = std::lower_bound(cand.begin(), cand.end(), s.pairs.back(), by_logit);
     known = std::min<int64_t>(known, (last - cand.begin()) + 1);
   }

@@ -33,6 +33,8 @@ Model::Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communi
   instance_ = ++next_instance;
   GQA_CHECK(plan.world_size() == comm.size(),
             "shard plan is for " << plan.world_size() << " ranks but the communicator has " << comm.size());
+  GQA_CHECK(config_.vocab_size <= (int64_t{1} << 24),
+            "vocab_size " << config_.vocab_size << " is above 2^24: token ids travel between ranks as f32, exact only below");
   const int64_t hd = config_.head_dim;
   buffers_ = std::make_unique<StepBuffers>(
       ops_, StepBufferDims{config_.hidden_size, shard_.q_heads.size() * hd, shard_.kv_heads.size() * hd,

@@ -44,7 +44,7 @@ TEST_P(CudaModelMpi, MatchesTransformers) {
 }
 
 // Tokens drawn without keeping logits (at T > 1 from each rank's candidates picked on its GPU,
-// Ops::top_k_rows: greedy, top-k, and top_k 0 with 256 and with 2 candidates per rank, the latter
+// Ops::top_k_rows: greedy, top-k, and top_k 0 (top_p 0.9 and 1) with 256 and with 2 candidates per rank, the latter
 // gathering the row for most draws) equal the tokens drawn from the gathered logits, same seed.
 // f32, so the two runs' logits agree to rounding (their prefill lm_head GEMMs differ in rows).
 TEST(CudaModelMpiSampling, CandidatesOnTheGpuGiveTheGatheredLogitsTokens) {
@@ -56,7 +56,8 @@ TEST(CudaModelMpiSampling, CandidatesOnTheGpuGiveTheGatheredLogitsTokens) {
   for (const std::string name : {"gqa", "mqa"}) {
     const std::string dir = kFixtureDir + name;
     const test::FixtureReference ref = test::read_fixture_reference(dir);
-    for (const SamplingParams& sp : {SamplingParams{}, SamplingParams{0.8f, 5, 0.9f, 7}, SamplingParams{1.3f, 0, 0.9f, 3}}) {
+    for (const SamplingParams& sp : {SamplingParams{}, SamplingParams{0.8f, 5, 0.9f, 7}, SamplingParams{1.3f, 0, 0.9f, 3},
+                                     SamplingParams{1.1f, 0, 1.0f, 5}}) {
       const GenerateResult kept = test::run_generation(dir, ref.prompt, 12, sp, /*keep_logits=*/true, *ops, *comm);
       for (int64_t per_rank : {int64_t{256}, int64_t{2}}) {
         const GenerateResult drawn =

@@ -2,6 +2,7 @@
 // contiguous ("logical") K and V. The cache is filled with NaN before the test scatters the
 // keys into shuffled blocks, so any read of a wrong slot poisons the result.
 #include <algorithm>
+#include <cstdlib>
 #include <numeric>
 
 #include "cpu_op_test_util.h"
@@ -165,6 +166,19 @@ TEST(CpuAttention, ThreadedCallEqualsSerialCallsAndNamesFirstBadToken) {
   b.positions.data_as<int32_t>()[70] = past;
   b.positions.data_as<int32_t>()[40] = past;
   expect_error([&] { attention(args_of(b, scale)); }, "of token 40 ");
+
+  // One head: with two threads the workers take alternate tokens, so one fails first at token 41
+  // and the other at 40; the error must be token 40's whatever finishes first.
+  ASSERT_EQ(setenv("GQA_CPU_THREADS", "2", 1), 0);
+  const AttnCase one{1, 1, 128, 16, {2500}, {100}};
+  Batch b1 = make_batch(one, rng);
+  const int32_t past1 = static_cast<int32_t>(b1.block_tables.dim(1) * one.block_size);
+  b1.positions.data_as<int32_t>()[41] = past1;
+  b1.positions.data_as<int32_t>()[40] = past1;
+  expect_error([&] { attention(args_of(b1, scale)); }, "of token 40 ");
+  ASSERT_EQ(setenv("GQA_CPU_THREADS", "x", 1), 0);
+  expect_error([&] { attention(args_of(b1, scale)); }, "GQA_CPU_THREADS");
+  ASSERT_EQ(unsetenv("GQA_CPU_THREADS"), 0);
 }
 
 TEST(CpuAttention, RejectsBadBlockTablesAndPositions) {

@@ -99,6 +99,7 @@ TEST(SampleRow, SlicesWithMassesGiveTheWholeRowsTokenOrDefer) {
       std::normal_distribution<float> nd(0.0f, spread);
       std::vector<float> logits(vocab);
       for (auto& x : logits) x = std::round(nd(rng) * 8.0f) / 8.0f;  // ties across slices
+      for (int64_t i = 3; i < vocab; i += 97) logits[i] = -INFINITY;  // masked ids
       for (int n_slices : {2, 3, 8}) {
         for (int64_t per_slice : {1, 4, 64, 50000}) {
           const int64_t chunk = (vocab + n_slices - 1) / n_slices;
@@ -116,6 +117,7 @@ TEST(SampleRow, SlicesWithMassesGiveTheWholeRowsTokenOrDefer) {
               s.mass = static_cast<double>(out[2 * per_slice + 1]) + out[2 * per_slice + 2];
               slices.push_back(s);
             }
+            slices.push_back(SliceCandidates{});  // an empty slice (vocab_size < T * chunk): no effect
             const bool complete = per_slice >= chunk;
             for (float top_p : {1.0f, 0.9f, 0.5f, 0.05f}) {
               for (double u : {0.01, 0.5, 0.999}) {
@@ -142,6 +144,12 @@ TEST(SampleRow, SlicesWithMassesGiveTheWholeRowsTokenOrDefer) {
   }
   EXPECT_GT(deferred, 0);
   EXPECT_GT(decided_truncated, 100) << "truncated slices decide most peaked draws";
+  // A truncated slice without pairs bounds nothing: undecided, never a guess.
+  std::vector<SliceCandidates> odd(2);
+  odd[0].pairs = {{1.0f, 0}};
+  odd[0].mass = 1.0;
+  odd[1].truncated = true;
+  EXPECT_EQ(cpu::sample_slices(SampleSpec{1.0f, 0, 0.5f}, 0.1, odd, part), -1);
 }
 
 }  // namespace
