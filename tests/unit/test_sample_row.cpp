@@ -152,5 +152,62 @@ TEST(SampleRow, SlicesWithMassesGiveTheWholeRowsTokenOrDefer) {
   EXPECT_EQ(cpu::sample_slices(SampleSpec{1.0f, 0, 0.5f}, 0.1, odd, part), -1);
 }
 
+// Random hard rows for sample_slices: tiny vocabularies cut into slices of random width (some
+// empty), few candidates per slice, rows of few distinct values (ties), mostly -inf rows, signed
+// zeros; every decided draw must be sample_row's token, and no draw over complete slices defers.
+TEST(SampleRow, SlicesOnRandomHardRows) {
+  std::mt19937 rng(2027);
+  cpu::SampleScratch whole, part;
+  std::vector<float> out;
+  std::vector<std::pair<float, int32_t>> scratch;
+  int decided = 0, deferred = 0;
+  const float temperatures[] = {0.3f, 1.0f, 2.0f}, top_ps[] = {1.0f, 0.9f, 0.5f, 0.05f};
+  for (int iter = 0; iter < 4000; ++iter) {
+    const int64_t vocab = 1 + rng() % 300, per_slice = 1 + rng() % 8;
+    const int64_t chunk = 1 + rng() % (vocab / 2 + 4);
+    const float temperature = temperatures[rng() % 3], top_p = top_ps[rng() % 4];
+    const int kind = static_cast<int>(rng() % 4);
+    std::vector<float> logits(vocab);
+    for (float& x : logits) {
+      const int v = static_cast<int>(rng() % 8);
+      x = kind == 0 ? static_cast<float>(v % 3)
+          : kind == 1 ? (v < 5 ? -INFINITY : static_cast<float>(v))
+          : kind == 2 ? (v < 7 ? -INFINITY : 0.0f)
+                      : (v == 0 ? -0.0f : 0.5f * static_cast<float>(v % 5 - 2));
+    }
+    std::vector<SliceCandidates> slices;
+    bool complete = true;
+    for (int64_t b = 0; b < vocab + chunk; b += chunk) {  // the last slice may be empty
+      const int64_t len = std::max<int64_t>(0, std::min(vocab, b + chunk) - b);
+      SliceCandidates s;
+      if (len > 0) {
+        out.resize(top_k_row_width(per_slice));
+        cpu::top_k_row(logits.data() + b, len, per_slice, temperature, out.data(), scratch);
+        for (int64_t c = 0; c < per_slice && out[2 * c + 1] >= 0; ++c) {
+          s.pairs.push_back({out[2 * c], static_cast<int32_t>(b + out[2 * c + 1])});
+        }
+        s.mass = static_cast<double>(out[2 * per_slice + 1]) + out[2 * per_slice + 2];
+      }
+      s.truncated = len > static_cast<int64_t>(s.pairs.size());
+      complete = complete && !s.truncated;
+      slices.push_back(s);
+    }
+    for (double u : {0.0, 0.37, 0.9999999999}) {
+      const SampleSpec spec{temperature, 0, top_p};
+      const int32_t got = cpu::sample_slices(spec, u, slices, part);
+      if (got < 0) {
+        ++deferred;
+        EXPECT_FALSE(complete) << "iteration " << iter << ": complete slices must decide";
+        continue;
+      }
+      ++decided;
+      ASSERT_EQ(got, cpu::sample_row(logits.data(), vocab, spec, u, whole))
+          << "iteration " << iter << " vocab " << vocab << " kind " << kind << " u " << u;
+    }
+  }
+  EXPECT_GT(decided, 1000);
+  EXPECT_GT(deferred, 100);
+}
+
 }  // namespace
 }  // namespace gqa
