@@ -30,10 +30,14 @@ CudaOps::CudaOps(int device, DType compute) : device_(device), compute_(compute)
   // The stream-ordered scratch of sampling and top-k (cudaMallocAsync, every token) comes from the
   // device's default pool, which by default hands its memory back to the driver at every
   // synchronisation, i.e. after every token: keep up to kPoolKeepBytes mapped instead.
-  cudaMemPool_t pool = nullptr;
-  GQA_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
-  uint64_t keep = kPoolKeepBytes;  // (the attribute is a cuuint64_t, i.e. uint64_t)
-  GQA_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  int pools = 0;
+  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device));
+  if (pools != 0) {
+    cudaMemPool_t pool = nullptr;
+    GQA_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+    uint64_t keep = kPoolKeepBytes;  // (the attribute is a cuuint64_t, i.e. uint64_t)
+    GQA_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  }
   GQA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   try {
     gemm_ = std::make_unique<Gemm>();
