@@ -167,6 +167,19 @@ struct SliceCandidates {
 // Ops::top_k_rows' floats per row for k pairs: the pairs, the NaN flag, the mass (two floats).
 constexpr int64_t top_k_row_width(int64_t k) { return 2 * k + 3; }
 
+// One row of Ops::top_k_rows (without its NaN flag, which the caller checks) for a vocabulary
+// slice of `slice_size` ids starting at `first_id`: its pairs with global ids (at most slice_size:
+// an empty slice's row is never read), whether the slice has more ids, and its mass.
+inline SliceCandidates slice_of_top_k_row(const float* row, int64_t k, int64_t first_id, int64_t slice_size) {
+  SliceCandidates s;
+  for (int64_t c = 0; c < k && c < slice_size && row[2 * c + 1] >= 0.0f; ++c) {
+    s.pairs.push_back({row[2 * c], static_cast<int32_t>(first_id + static_cast<int64_t>(row[2 * c + 1]))});
+  }
+  s.truncated = slice_size > static_cast<int64_t>(s.pairs.size());
+  s.mass = static_cast<double>(row[2 * k + 1]) + static_cast<double>(row[2 * k + 2]);
+  return s;
+}
+
 class Ops {
  public:
   virtual ~Ops() = default;

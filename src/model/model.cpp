@@ -258,29 +258,18 @@ Model::Candidates Model::union_of(const RowSlices& row) {
 
 std::vector<float> Model::last_logits() { return gather_logits(last_rows_); }
 
-// Each rank's k best logits of each row (descending, ties to the lowest id) with their global
-// ids, whether its slice has a NaN, and its slice's mass at the temperature: top_k_row_width(k)
-// floats per row, selected by the backend where the logits are (Ops::top_k_rows; ids are exact in
-// f32 below 2^24; a slice of fewer than k ids pads with id -1), all-gathered; every rank then
-// holds the same slices. Greedy (k = 1) picks the largest, ties to the lowest id, as argmax over
-// the whole row would.
+// Each rank's k best logits of each row (descending, ties to the lowest column), whether its
+// slice has a NaN, and its slice's mass at the temperature: top_k_row_width(k) floats per row,
+// selected by the backend where the logits are (Ops::top_k_rows; columns are exact in f32 below
+// 2^24), all-gathered; every rank then holds the same slices, with global ids. A rank whose slice
+// is empty (vocab_size < T * chunk) sends zeros. Greedy (k = 1) picks the largest, ties to the
+// lowest id, as argmax over the whole row would.
 std::vector<Model::RowSlices> Model::top_k_across_ranks(int64_t m, int64_t k, float temperature) {
   const int64_t width = top_k_row_width(k);
   Tensor mine = Tensor::host(DType::kF32, {m, width});
-  for (int64_t i = 0; i < m * width; ++i) {  // an empty slice (vocab_size < T * chunk) sends padding only
-    const int64_t e = i % width;
-    mine.data_as<float>()[i] = e >= 2 * k ? 0.0f : e % 2 == 0 ? -INFINITY : -1.0f;
-  }
   if (m > 0 && shard_.vocab.size() > 0) {
     const std::vector<float> local = ops_.top_k_rows(buffers_->logits(m), k, temperature);
-    float* out = mine.data_as<float>();
-    std::copy(local.begin(), local.end(), out);
-    for (int64_t i = 0; i < m; ++i) {
-      for (int64_t c = 0; c < k; ++c) {
-        float& id = out[i * width + 2 * c + 1];
-        if (id >= 0.0f) id += static_cast<float>(shard_.vocab.begin);  // the column's global id
-      }
-    }
+    std::copy(local.begin(), local.end(), mine.data_as<float>());
   }
   Tensor all = Tensor::host(DType::kF32, {comm_.size(), m, width});
   comm_.all_gather(mine, all, nullptr);
@@ -289,12 +278,8 @@ std::vector<Model::RowSlices> Model::top_k_across_ranks(int64_t m, int64_t k, fl
     for (int r = 0; r < comm_.size(); ++r) {
       const float* c = all.data_as<float>() + (r * m + i) * width;
       GQA_CHECK(c[2 * k] == 0.0f, "logits contain NaN (row " << i << ", the vocabulary slice of rank " << r << ")");
-      SliceCandidates& slice = rows[i][r];
-      for (int64_t j = 0; j < k; ++j) {
-        if (c[2 * j + 1] >= 0.0f) slice.pairs.push_back({c[2 * j], static_cast<int32_t>(c[2 * j + 1])});
-      }
-      slice.truncated = plan_.rank(r).vocab.size() > static_cast<int64_t>(slice.pairs.size());
-      slice.mass = static_cast<double>(c[2 * k + 1]) + static_cast<double>(c[2 * k + 2]);
+      const Range vr = plan_.rank(r).vocab;
+      rows[i][r] = slice_of_top_k_row(c, k, vr.begin, vr.size());
     }
   }
   return rows;

@@ -85,14 +85,22 @@ TEST(SampleRow, CandidatesOfSlicesGiveTheWholeRowsToken) {
   }
 }
 
+// Ids [b, b + len) of the row as a rank sends them at T > 1: Ops::top_k_rows' row (on the CPU),
+// read back as the model reads it.
+SliceCandidates slice_of(const std::vector<float>& logits, int64_t b, int64_t len, int64_t per_slice,
+                         float temperature) {
+  std::vector<float> row(top_k_row_width(per_slice));
+  std::vector<std::pair<float, int32_t>> scratch;
+  cpu::top_k_row(logits.data() + b, len, per_slice, temperature, row.data(), scratch);
+  return slice_of_top_k_row(row.data(), per_slice, b, len);
+}
+
 // A row split into slices, each sending its best `per_slice` pairs and its mass (top_k 0 at T > 1):
 // sample_slices gives sample_row's token on the whole row whenever it decides, decides always when
 // no slice is truncated, and leaves some draws undecided (-1) when the slices send few pairs.
 TEST(SampleRow, SlicesWithMassesGiveTheWholeRowsTokenOrDefer) {
   std::mt19937 rng(78);
   cpu::SampleScratch whole, part;
-  std::vector<float> out;
-  std::vector<std::pair<float, int32_t>> scratch;
   int decided_truncated = 0, deferred = 0;
   for (int64_t vocab : {7, 1000, 50000}) {
     for (float spread : {0.5f, 4.0f}) {  // flat .. peaked
@@ -106,16 +114,7 @@ TEST(SampleRow, SlicesWithMassesGiveTheWholeRowsTokenOrDefer) {
           for (float temperature : {0.5f, 1.3f}) {
             std::vector<SliceCandidates> slices;
             for (int64_t b = 0; b < vocab; b += chunk) {
-              const int64_t len = std::min(vocab, b + chunk) - b;
-              out.resize(top_k_row_width(per_slice));
-              cpu::top_k_row(logits.data() + b, len, per_slice, temperature, out.data(), scratch);
-              SliceCandidates s;
-              for (int64_t c = 0; c < per_slice && out[2 * c + 1] >= 0; ++c) {
-                s.pairs.push_back({out[2 * c], static_cast<int32_t>(b + out[2 * c + 1])});
-              }
-              s.truncated = len > per_slice;
-              s.mass = static_cast<double>(out[2 * per_slice + 1]) + out[2 * per_slice + 2];
-              slices.push_back(s);
+              slices.push_back(slice_of(logits, b, std::min(vocab, b + chunk) - b, per_slice, temperature));
             }
             slices.push_back(SliceCandidates{});  // an empty slice (vocab_size < T * chunk): no effect
             const bool complete = per_slice >= chunk;
@@ -158,8 +157,6 @@ TEST(SampleRow, SlicesWithMassesGiveTheWholeRowsTokenOrDefer) {
 TEST(SampleRow, SlicesOnRandomHardRows) {
   std::mt19937 rng(2027);
   cpu::SampleScratch whole, part;
-  std::vector<float> out;
-  std::vector<std::pair<float, int32_t>> scratch;
   int decided = 0, deferred = 0;
   const float temperatures[] = {0.3f, 1.0f, 2.0f}, top_ps[] = {1.0f, 0.9f, 0.5f, 0.05f};
   for (int iter = 0; iter < 4000; ++iter) {
@@ -179,18 +176,8 @@ TEST(SampleRow, SlicesOnRandomHardRows) {
     bool complete = true;
     for (int64_t b = 0; b < vocab + chunk; b += chunk) {  // the last slice may be empty
       const int64_t len = std::max<int64_t>(0, std::min(vocab, b + chunk) - b);
-      SliceCandidates s;
-      if (len > 0) {
-        out.resize(top_k_row_width(per_slice));
-        cpu::top_k_row(logits.data() + b, len, per_slice, temperature, out.data(), scratch);
-        for (int64_t c = 0; c < per_slice && out[2 * c + 1] >= 0; ++c) {
-          s.pairs.push_back({out[2 * c], static_cast<int32_t>(b + out[2 * c + 1])});
-        }
-        s.mass = static_cast<double>(out[2 * per_slice + 1]) + out[2 * per_slice + 2];
-      }
-      s.truncated = len > static_cast<int64_t>(s.pairs.size());
-      complete = complete && !s.truncated;
-      slices.push_back(s);
+      slices.push_back(slice_of(logits, std::min(b, vocab), len, per_slice, temperature));
+      complete = complete && !slices.back().truncated;
     }
     for (double u : {0.0, 0.37, 0.9999999999}) {
       const SampleSpec spec{temperature, 0, top_p};
