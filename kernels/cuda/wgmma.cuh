@@ -12,7 +12,7 @@
 // (k % 8) * 16 + (n % 8) * 2 + (n / 8) * SBO + (k / 8) * LBO bytes.
 // Protocol: fence() before the first mma of a batch (registers written since), commit(), then
 // wait<0>() before reading d or reusing A's registers or the shared operands. The instructions
-// exist only in sm_90a code: elsewhere these functions trap, and wgmma_compiled() is false.
+// exist only in sm_90a code: elsewhere these functions trap, and wg::kCompiled is false.
 #pragma once
 
 #include <cuda_bf16.h>
