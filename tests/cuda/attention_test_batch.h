@@ -7,6 +7,8 @@
 // is infinite on any NaN.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -159,6 +161,14 @@ inline std::vector<SeqSpec> decode_batch(const std::vector<int>& contexts) {
 
 // Device-looking arguments over a dummy buffer, for host-side checks that never launch: q and out
 // [2, hq, hd], caches [4 blocks, 16, hkv, hd], 2 sequences of 2 table entries.
+// The tensor-core prefill kernels' shape sweep (test_attention_prefill_mma / _wgmma): dtype,
+// heads (MHA, GQA-4, GQA-8 at 64 heads, MQA), head_dim, cache block size.
+inline auto prefill_shapes() {
+  return ::testing::Combine(::testing::Values(DType::kBF16, DType::kF16),
+                            ::testing::Values(Heads{8, 8}, Heads{8, 2}, Heads{64, 8}, Heads{8, 1}),
+                            ::testing::Values<int64_t>(64, 128), ::testing::Values<int64_t>(16, 32));
+}
+
 inline AttentionArgs fake_args(DType dt, int64_t hq, int64_t hkv, int64_t hd) {
   alignas(16) static char dummy[16];
   auto dev = [](DType t, Shape s) { return Tensor::view(dummy, t, std::move(s), Device::kCuda); };

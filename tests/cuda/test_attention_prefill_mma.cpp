@@ -64,11 +64,7 @@ TEST_P(CudaPrefillMma, ChunkedPrefill) {
   EXPECT_LT(rel_error(run_mma(b), reference(b)), kTol);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllShapes, CudaPrefillMma,
-                         ::testing::Combine(::testing::Values(DType::kBF16, DType::kF16),
-                                            ::testing::Values(Heads{8, 8}, Heads{8, 2}, Heads{64, 8}, Heads{8, 1}),
-                                            ::testing::Values<int64_t>(64, 128),
-                                            ::testing::Values<int64_t>(16, 32)));
+INSTANTIATE_TEST_SUITE_P(AllShapes, CudaPrefillMma, attn_test::prefill_shapes());
 
 TEST(CudaPrefillMmaCases, Prompt2000) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";

@@ -105,11 +105,7 @@ TEST_P(CudaPrefillWgmma, ChunkedPrefill) {
   expect_close(b, reference(b), "chunked prefill");
 }
 
-INSTANTIATE_TEST_SUITE_P(AllShapes, CudaPrefillWgmma,
-                         ::testing::Combine(::testing::Values(DType::kBF16, DType::kF16),
-                                            ::testing::Values(Heads{8, 8}, Heads{8, 2}, Heads{64, 8}, Heads{8, 1}),
-                                            ::testing::Values<int64_t>(64, 128),
-                                            ::testing::Values<int64_t>(16, 32)));
+INSTANTIATE_TEST_SUITE_P(AllShapes, CudaPrefillWgmma, attn_test::prefill_shapes());
 
 // Several sequences per block (one pass each) and groups that straddle blocks (7, 3) or exceed
 // one (96 heads of one KV head), in order and shuffled.
