@@ -160,10 +160,8 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_mma_kernel(const MmaParam
 template <typename T, int HD>
 struct Launch {
   static void run(const MmaParams& p, cudaStream_t stream) {
-    constexpr size_t kBytes = MmaSmem<T, HD>::kBytes;
-    allow_dynamic_smem(prefill_mma_kernel<T, HD>, kBytes);
-    prefill_mma_kernel<T, HD><<<prefill_grid(p, kBlockM, kOp), kThreads, kBytes, stream>>>(p);
-    GQA_CUDA_LAUNCH_CHECK("attention prefill_mma_kernel");
+    run_prefill_kernel(prefill_mma_kernel<T, HD>, MmaSmem<T, HD>::kBytes, kBlockM, kThreads, p, stream, kOp,
+                       "attention prefill_mma_kernel");
   }
 };
 

@@ -140,6 +140,16 @@ inline unsigned prefill_grid(const PrefillParams& p, int rows_per_block, const c
   return static_cast<unsigned>(blocks);
 }
 
+// One launch of a prefill kernel: prefill_grid(p, rows_per_block) blocks of `threads`, with `smem`
+// bytes of dynamic shared memory (allowed first), checked under `name`.
+template <typename Kernel>
+void run_prefill_kernel(Kernel* kernel, size_t smem, int rows_per_block, int threads, const PrefillParams& p,
+                        cudaStream_t stream, const char* op, const char* name) {
+  allow_dynamic_smem(kernel, smem);
+  kernel<<<prefill_grid(p, rows_per_block, op), threads, smem, stream>>>(p);
+  GQA_CUDA_LAUNCH_CHECK(name);
+}
+
 // Runs Launch<T, HD>::run(params, stream) for a call validated by check_attention_args whose shape
 // is a tensor_core_prefill_shape.
 template <template <typename, int> class Launch>

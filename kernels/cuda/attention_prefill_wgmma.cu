@@ -395,20 +395,16 @@ __global__ void probe_kernel(int* out) { *out = wg::kCompiled ? 1 : 0; }
 template <typename T, int HD>
 struct Launch {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    constexpr size_t kBytes = WgSmem<T, HD>::kBytes;
-    allow_dynamic_smem(prefill_wgmma_kernel<T, HD>, kBytes);
-    prefill_wgmma_kernel<T, HD><<<prefill_grid(p, kBlockM, kOp), kThreads, kBytes, stream>>>(p);
-    GQA_CUDA_LAUNCH_CHECK("attention prefill_wgmma_kernel");
+    run_prefill_kernel(prefill_wgmma_kernel<T, HD>, WgSmem<T, HD>::kBytes, kBlockM, kThreads, p, stream, kOp,
+                       "attention prefill_wgmma_kernel");
   }
 };
 
 template <typename T, int HD>
 struct LaunchPingPong {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    constexpr size_t kBytes = WgSmem<T, HD>::kPingPongBytes;
-    allow_dynamic_smem(prefill_wgmma_pingpong_kernel<T, HD>, kBytes);
-    prefill_wgmma_pingpong_kernel<T, HD><<<prefill_grid(p, kBlockM, kOp), kThreads, kBytes, stream>>>(p);
-    GQA_CUDA_LAUNCH_CHECK("attention prefill_wgmma_pingpong_kernel");
+    run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD>, WgSmem<T, HD>::kPingPongBytes, kBlockM, kThreads, p,
+                       stream, kOp, "attention prefill_wgmma_pingpong_kernel");
   }
 };
 
