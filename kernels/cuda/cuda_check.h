@@ -6,9 +6,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include <string>
-
 #include <atomic>
+#include <string>
 
 #include "core/error.h"
 

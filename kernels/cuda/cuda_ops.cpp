@@ -10,12 +10,12 @@
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
 #include "kernels/cuda/embedding.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/kv_write.h"
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/rope.h"
 #include "kernels/cuda/rope_kv_write.h"
-#include "kernels/cuda/gemv.h"
-#include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/swiglu.h"
 
 namespace gqa::cuda {
