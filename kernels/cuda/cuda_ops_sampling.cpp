@@ -1,6 +1,7 @@
 // CudaOps::sample_rows and top_k_rows: the logits stay on the GPU; one i32 per row, or the rows'
 // top_k_row_width(k) candidate floats, come back.
 #include "core/error.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_memory.h"
@@ -40,6 +41,14 @@ std::vector<float> CudaOps::top_k_rows(const Tensor& logits, int64_t k, float te
   const int64_t m = logits.dim(0), width = top_k_row_width(k);
   std::vector<float> rows(m * width);
   if (m == 0) return rows;
+  if (!gpu_top_k_enabled()) {  // the CPU reference on the downloaded logits (GQA_GPU_TOP_K=0)
+    const int64_t n = logits.dim(1);
+    std::vector<float> host(m * n);
+    download_f32(logits, host.data());
+    std::vector<std::pair<float, int32_t>> scratch;
+    for (int64_t r = 0; r < m; ++r) cpu::top_k_row(host.data() + r * n, n, k, temperature, rows.data() + r * width, scratch);
+    return rows;
+  }
   if (!top_k_out_.defined() || top_k_out_.numel() < m * width) top_k_out_ = alloc(DType::kF32, {m * width});
   const Tensor out = top_k_out_.slice_rows(0, m * width).reshape({m, width});
   top_k({logits, out, k, temperature}, stream_);

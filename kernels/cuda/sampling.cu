@@ -354,4 +354,6 @@ void top_k(const TopKArgs& a, cudaStream_t stream) {
   GQA_CUDA_LAUNCH_CHECK("top_k_gather_kernel");
 }
 
+GQA_PROCESS_SWITCH(gpu_top_k_enabled, set_gpu_top_k, "GQA_GPU_TOP_K", true)
+
 }  // namespace gqa::cuda

@@ -49,4 +49,10 @@ struct TopKArgs {
 // scratch from cudaMallocAsync).
 void top_k(const TopKArgs& a, cudaStream_t stream);
 
+// Whether CudaOps::top_k_rows selects on the GPU (top_k above; the default) or downloads the
+// logits and runs the CPU reference (cpu::top_k_row) on them: GQA_GPU_TOP_K=0 or
+// set_gpu_top_k(false), a fallback that isolates the GPU selection when a T > 1 run goes wrong.
+bool gpu_top_k_enabled();
+void set_gpu_top_k(bool on);
+
 }  // namespace gqa::cuda

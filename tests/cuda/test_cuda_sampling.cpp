@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/sampling.h"
 #include "runtime/sampler.h"
@@ -191,6 +192,24 @@ TEST_P(CudaSampling, TopKRowsMatchesReference) {
     }
   }
   EXPECT_THROW(ops_->top_k_rows(test::to_device(*ops_, {1.0f, 2.0f}, dt, {1, 2}), 0, 0.0f), Error);
+}
+
+// GQA_GPU_TOP_K=0: the rows come from the CPU reference on the downloaded logits, bit for bit.
+TEST_P(CudaSampling, TopKRowsHostFallbackIsTheReference) {
+  const DType dt = GetParam();
+  cpu::CpuOps ref;
+  const int64_t m = 3, n = 3001, k = 20;
+  std::vector<float> logits = test::round_to(test::random_vec(m * n, 1300, -4.0f, 4.0f), dt);
+  logits[n + 7] = std::numeric_limits<float>::quiet_NaN();
+  Tensor host = Tensor::host(DType::kF32, {m, n});
+  std::copy(logits.begin(), logits.end(), host.data_as<float>());
+  const cuda::ScopedSwitch host_top_k(cuda::gpu_top_k_enabled, cuda::set_gpu_top_k, false);
+  for (float temperature : {0.0f, 0.8f}) {
+    const std::vector<float> want = ref.top_k_rows(host, k, temperature);
+    const std::vector<float> got = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k, temperature);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], want[i]) << "float " << i << " temperature " << temperature;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaSampling, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
