@@ -395,6 +395,38 @@ int occupancy() {
   return blocks;
 }
 
+// The cluster build's resident blocks on the current device: whole clusters only (a cluster's
+// blocks must share one GPC, so this may be below blocks per SM x SMs). Queried once per device.
+template <typename T, int HD>
+int cluster_slots() {
+  constexpr size_t kBytes = DecodeMmaSmem<T, HD, kDecodeMmaStages>::kBytes;
+  const auto kernel = decode_mma_kernel<T, HD, kDecodeMmaStages, false, true>;
+  static std::mutex mu;
+  static std::map<int, int> cached;  // device -> blocks
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mu);
+  if (const auto it = cached.find(device); it != cached.end()) return it->second;
+  allow_dynamic_smem(kernel, kBytes);
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeClusterDimension;
+  attr.val.clusterDim.x = kDecodeCluster;
+  attr.val.clusterDim.y = 1;
+  attr.val.clusterDim.z = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(kDecodeCluster);
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = kBytes;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+  int clusters = 0;
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
+  GQA_CHECK(clusters > 0, kOp << ": no cluster of " << kDecodeCluster << " blocks of " << kBytes
+                              << " bytes of shared memory fits on the device");
+  cached[device] = clusters * kDecodeCluster;
+  return cached[device];
+}
+
 template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
 void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
@@ -429,6 +461,10 @@ struct Occupancy {
   static int run() { return occupancy<T, HD, S, B, C>(); }
 };
 template <typename T, int HD, int S, bool B, bool C>
+struct ClusterSlots {
+  static int run() { return C ? cluster_slots<T, HD>() : 0; }
+};
+template <typename T, int HD, int S, bool B, bool C>
 struct Launch {
   static int run(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
     launch<T, HD, S, B, C>(p, plan, n, stream);
@@ -452,6 +488,12 @@ int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk, bool clu
   GQA_CHECK(!cluster || (stages == kDecodeMmaStages && !bulk),
             kOp << ": the cluster reduction is built with " << kDecodeMmaStages << " stages and the cp.async loader");
   return dispatch<Occupancy>(a, stages, bulk, cluster);
+}
+
+int decode_mma_cluster_slots(const AttentionArgs& a) {
+  GQA_CHECK(decode_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
+                                         << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
+  return dispatch<ClusterSlots>(a, kDecodeMmaStages, false, true);
 }
 
 void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const DecodePlan& plan, cudaStream_t stream) {

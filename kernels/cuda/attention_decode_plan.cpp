@@ -33,10 +33,16 @@ DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max
   const int64_t base = n_tokens * hkv * plan.head_chunks;  // blocks without splitting
   int64_t want = force_splits > 0 ? force_splits : target_blocks / base;  // floor: no partial second wave
   want = std::clamp<int64_t>(want, 1, tiles);
+  GQA_CHECK(cluster >= 0, kOp << ": negative cluster size " << cluster);
+  // Clusters only where the plan has a cluster's worth of splits (or forces a count): padding a
+  // plan of fewer splits would mostly launch empty blocks that hold their SM until their
+  // cluster's one real split is done. The wanted count rounds down to whole clusters, so the
+  // padded count (<= want) still fits the wave.
+  const bool use_cluster = cluster > 0 && plan.head_chunks == 1 && (force_splits > 0 || want >= cluster);
+  if (use_cluster && force_splits <= 0) want = want / cluster * cluster;
   plan.tiles_per_split = static_cast<int>((tiles + want - 1) / want);
   plan.num_splits = static_cast<int>((tiles + plan.tiles_per_split - 1) / plan.tiles_per_split);
-  GQA_CHECK(cluster >= 0, kOp << ": negative cluster size " << cluster);
-  if (cluster > 0 && plan.head_chunks == 1) {  // whole clusters of splits (the extra ones hold no keys)
+  if (use_cluster) {  // whole clusters of splits (the extra ones hold no keys)
     plan.cluster = cluster;
     plan.num_splits = (plan.num_splits + cluster - 1) / cluster * cluster;
   }

@@ -68,6 +68,10 @@ struct WgSmem {
   static constexpr int kPingPongStages = 3;
   static constexpr size_t kPingPongBytes = kQBytes + 2 * kPingPongStages * kTileBytes;
   static_assert(sizeof(T) == 2 && (HD == 64 || HD == 128), "16-bit types, head_dim 64 or 128");
+  // 232448 bytes per block (sm_90's 227 KB opt-in) hold the dynamic bytes and the kernels' static
+  // shared memory (the row bookkeeping and barriers, ~1.7 KB per ptxas): keep 2 KB for the latter,
+  // so growing it fails here rather than in cudaFuncSetAttribute on the GPU.
+  static_assert(kPingPongBytes + 2048 <= 232448 && kBytes + 2048 <= 232448, "shared memory past 227 KB per block");
   static_assert(kQChunks % kThreads == 0 && kTileChunks % kThreads == 0, "whole 16-byte copies per thread");
 };
 

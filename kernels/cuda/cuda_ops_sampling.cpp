@@ -41,6 +41,7 @@ std::vector<float> CudaOps::top_k_rows(const Tensor& logits, int64_t k, float te
   const int64_t m = logits.dim(0), width = top_k_row_width(k);
   std::vector<float> rows(m * width);
   if (m == 0) return rows;
+  GQA_CHECK(logits.dim(1) > 0, "top_k_rows: no columns in logits " << shape_str(logits.shape()));
   if (!gpu_top_k_enabled()) {  // the CPU reference on the downloaded logits (GQA_GPU_TOP_K=0)
     const int64_t n = logits.dim(1);
     std::vector<float> host(m * n);

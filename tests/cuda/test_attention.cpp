@@ -328,48 +328,5 @@ TEST(CudaAttentionArgs, RefusesBadShapesAndTypes) {
   EXPECT_THROW(cuda::attention_decode(a, nullptr), Error);
 }
 
-TEST(CudaAttentionPlan, SplitsFillTheDeviceWithinTheContext) {
-  // One rank of Llama-3-70B at T=8 (8 q heads, 1 KV head), 132 SMs x 2 blocks.
-  cuda::DecodePlan p = cuda::plan_decode(1, 1, 8, 32768, 264);
-  EXPECT_EQ(p.head_chunk, 8);
-  EXPECT_EQ(p.head_chunks, 1);
-  EXPECT_GE(int64_t(p.num_splits) * p.tiles_per_split * cuda::kDecodeTileKeys, 32768);
-  EXPECT_LE(p.num_splits, 264);
-  EXPECT_GE(p.num_splits, 132);
-  p = cuda::plan_decode(16, 1, 8, 100, 264);  // short context: at most one split per tile
-  EXPECT_EQ(p.num_splits, 2);
-  p = cuda::plan_decode(1, 1, 64, 5000, 264);  // MQA: 8 chunks of 8 heads
-  EXPECT_EQ(p.head_chunks, 8);
-  p = cuda::plan_decode(1, 4, 7, 1, 264);  // group 7 rounds up to one chunk of 8
-  EXPECT_EQ(p.head_chunk, 8);
-  EXPECT_EQ(p.num_splits, 1);
-  p = cuda::plan_decode(1, 1, 2, 6400, 264, 3);  // forced
-  EXPECT_EQ(p.num_splits, 3);
-  EXPECT_EQ(p.head_chunk, 2);
-  // Never a partial second wave: 16 tokens x 17 splits = 272 blocks would exceed 264 slots.
-  p = cuda::plan_decode(16, 1, 8, 131072, 264);
-  EXPECT_EQ(p.num_splits, 16);
-  EXPECT_LE(p.blocks() * 16, 264);
-  // The tensor-core kernel's chunk of 16 heads: Llama-3-70B's group of 8 in one block, MQA's 64 in 4.
-  p = cuda::plan_decode(1, 1, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk);
-  EXPECT_EQ(p.head_chunk, 16);
-  EXPECT_EQ(p.head_chunks, 1);
-  p = cuda::plan_decode(1, 1, 64, 32768, 264, 0, cuda::kDecodeMmaHeadChunk);
-  EXPECT_EQ(p.head_chunks, 4);
-  // The cluster reduction: whole clusters of splits (extra splits empty), one partial per
-  // cluster; not for a plan of several head chunks.
-  p = cuda::plan_decode(1, 1, 8, 32768, 264, 7, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
-  EXPECT_EQ(p.cluster, cuda::kDecodeCluster);
-  EXPECT_EQ(p.num_splits, 8);
-  EXPECT_EQ(p.partials(), 1);
-  p = cuda::plan_decode(1, 1, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
-  EXPECT_EQ(p.num_splits % cuda::kDecodeCluster, 0);
-  EXPECT_EQ(p.partials(), p.num_splits / cuda::kDecodeCluster);
-  p = cuda::plan_decode(1, 1, 64, 32768, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
-  EXPECT_EQ(p.cluster, 0);
-  EXPECT_EQ(p.partials(), p.num_splits);
-  EXPECT_LE(p.blocks(), 264);
-}
-
 }  // namespace
 }  // namespace gqa

@@ -156,6 +156,7 @@ TEST_P(CudaSampling, SampleRowsMatchesReferenceAndGrows) {
 // mass (temperature > 0) equal up to f64 summation order.
 TEST_P(CudaSampling, TopKRowsMatchesReference) {
   const DType dt = GetParam();
+  const cuda::ScopedSwitch gpu_top_k(cuda::gpu_top_k_enabled, cuda::set_gpu_top_k, true);  // whatever GQA_GPU_TOP_K says
   cpu::CpuOps ref;
   uint32_t seed = 1200;
   for (int64_t m : {1, 5, 16}) {
@@ -170,6 +171,11 @@ TEST_P(CudaSampling, TopKRowsMatchesReference) {
             for (int64_t j = 0; j < n; ++j) logits[2 * n + j] = -std::numeric_limits<float>::infinity();
           }
           if (m > 3) logits[3 * n + 1] = std::numeric_limits<float>::quiet_NaN();
+          if (m > 4) {  // row 4: -0.0 before +0.0 at the top ties (the sort must not order them by sign)
+            for (int64_t j = 0; j < n; ++j) logits[4 * n + j] = std::min(logits[4 * n + j], -1.0f);
+            logits[4 * n] = -0.0f;
+            logits[4 * n + n - 1] = 0.0f;
+          }
           Tensor host = Tensor::host(DType::kF32, {m, n});
           std::copy(logits.begin(), logits.end(), host.data_as<float>());
           const std::vector<float> want = ref.top_k_rows(host, k, temperature);

@@ -1,0 +1,74 @@
+// The decode split plan (kernels/cuda/attention_decode_plan.cpp): pure host arithmetic, so this
+// runs in CI without a GPU (tests/cuda/host_test_*: label unit). One rank of Llama-3-70B at T=8
+// and other shapes against a wave of 264 blocks (132 SMs x 2).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/attention_decode_mma.h"
+
+namespace gqa {
+namespace {
+
+TEST(CudaAttentionPlan, SplitsFillTheDeviceWithinTheContext) {
+  // One rank of Llama-3-70B at T=8 (8 q heads, 1 KV head), 132 SMs x 2 blocks.
+  cuda::DecodePlan p = cuda::plan_decode(1, 1, 8, 32768, 264);
+  EXPECT_EQ(p.head_chunk, 8);
+  EXPECT_EQ(p.head_chunks, 1);
+  EXPECT_GE(int64_t(p.num_splits) * p.tiles_per_split * cuda::kDecodeTileKeys, 32768);
+  EXPECT_LE(p.num_splits, 264);
+  EXPECT_GE(p.num_splits, 132);
+  p = cuda::plan_decode(16, 1, 8, 100, 264);  // short context: at most one split per tile
+  EXPECT_EQ(p.num_splits, 2);
+  p = cuda::plan_decode(1, 1, 64, 5000, 264);  // MQA: 8 chunks of 8 heads
+  EXPECT_EQ(p.head_chunks, 8);
+  p = cuda::plan_decode(1, 4, 7, 1, 264);  // group 7 rounds up to one chunk of 8
+  EXPECT_EQ(p.head_chunk, 8);
+  EXPECT_EQ(p.num_splits, 1);
+  p = cuda::plan_decode(1, 1, 2, 6400, 264, 3);  // forced
+  EXPECT_EQ(p.num_splits, 3);
+  EXPECT_EQ(p.head_chunk, 2);
+  // Never a partial second wave: 16 tokens x 17 splits = 272 blocks would exceed 264 slots.
+  p = cuda::plan_decode(16, 1, 8, 131072, 264);
+  EXPECT_EQ(p.num_splits, 16);
+  EXPECT_LE(p.blocks() * 16, 264);
+  // The tensor-core kernel's chunk of 16 heads: Llama-3-70B's group of 8 in one block, MQA's 64 in 4.
+  p = cuda::plan_decode(1, 1, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk);
+  EXPECT_EQ(p.head_chunk, 16);
+  EXPECT_EQ(p.head_chunks, 1);
+  p = cuda::plan_decode(1, 1, 64, 32768, 264, 0, cuda::kDecodeMmaHeadChunk);
+  EXPECT_EQ(p.head_chunks, 4);
+  // The cluster reduction: whole clusters of splits (extra splits empty), one partial per
+  // cluster; not for a plan of several head chunks.
+  p = cuda::plan_decode(1, 1, 8, 32768, 264, 7, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
+  EXPECT_EQ(p.cluster, cuda::kDecodeCluster);
+  EXPECT_EQ(p.num_splits, 8);
+  EXPECT_EQ(p.partials(), 1);
+  p = cuda::plan_decode(1, 1, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
+  EXPECT_EQ(p.num_splits % cuda::kDecodeCluster, 0);
+  EXPECT_EQ(p.partials(), p.num_splits / cuda::kDecodeCluster);
+  p = cuda::plan_decode(1, 1, 64, 32768, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
+  EXPECT_EQ(p.cluster, 0);
+  EXPECT_EQ(p.partials(), p.num_splits);
+  EXPECT_LE(p.blocks(), 264);
+  // Clusters never push a plan past one wave, nor pad a plan of fewer splits than a cluster:
+  // 32 tokens x 8 KV heads fill the wave with one split each (no clusters); 5 tokens at 32K
+  // want 52 splits, padded to whole clusters within the 264 slots.
+  p = cuda::plan_decode(32, 8, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
+  EXPECT_EQ(p.cluster, 0);
+  EXPECT_EQ(p.num_splits, 1);
+  for (int64_t n : {1, 2, 3, 5, 7, 16, 33}) {
+    for (int64_t ctx : {100, 700, 8192, 32768, 131072}) {
+      p = cuda::plan_decode(n, 1, 8, ctx, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
+      EXPECT_LE(p.blocks() * n, 264) << n << " tokens, context " << ctx;
+      EXPECT_GE(int64_t(p.num_splits) * p.tiles_per_split * cuda::kDecodeTileKeys, ctx);
+      if (p.cluster > 0) {
+        EXPECT_EQ(p.num_splits % p.cluster, 0);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gqa
