@@ -33,6 +33,7 @@ struct Case {
   int64_t hq, hkv, hd, n;
   bool bias;
   float scaling;
+  int64_t hidden = 256;  // K of the GEMV: 4104 / 8192 take several warps per row group and full steps
 };
 
 constexpr int64_t kHidden = 256, kBlocks = 8, kBlockSize = 16;
@@ -70,8 +71,8 @@ class CudaGemvRope : public ::testing::TestWithParam<DType> {
     std::vector<float> inv(c.hd / 2);
     for (int64_t i = 0; i < c.hd / 2; ++i) inv[i] = std::pow(10000.0f, -2.0f * i / c.hd);
     Call k;
-    k.x = dev(input(c.n * kHidden, seed), {c.n, kHidden});
-    k.w = dev(input(m * kHidden, seed + 1), {m, kHidden});
+    k.x = dev(input(c.n * c.hidden, seed), {c.n, c.hidden});
+    k.w = dev(input(m * c.hidden, seed + 1), {m, c.hidden});
     if (c.bias) k.b = dev(input(m, seed + 2), {m});
     k.qkv = ops_->alloc(dt_, {c.n, m});
     k.q = dev(std::vector<float>(c.n * c.hq * c.hd, NAN), {c.n, c.hq, c.hd});
@@ -93,7 +94,7 @@ class CudaGemvRope : public ::testing::TestWithParam<DType> {
     slots.resize(c.n);
     std::uniform_int_distribution<int32_t> p(0, 100000);
     for (auto& x : pos) x = p(rng);
-    const std::string what = "hq " + std::to_string(c.hq) + " hkv " + std::to_string(c.hkv) + " hd " +
+    const std::string what = "hidden " + std::to_string(c.hidden) + " hq " + std::to_string(c.hq) + " hkv " + std::to_string(c.hkv) + " hd " +
                              std::to_string(c.hd) + " n " + std::to_string(c.n) + (c.bias ? " bias" : "") +
                              " scaling " + std::to_string(c.scaling);
     const Call ref = make_call(c, seed, slots, pos), got = make_call(c, seed, slots, pos);
@@ -136,7 +137,8 @@ class CudaGemvRope : public ::testing::TestWithParam<DType> {
 TEST_P(CudaGemvRope, MatchesUnfusedPath) {
   uint32_t seed = 500;
   for (const Case& c : {Case{8, 1, 128, 1, false, 1.0f}, Case{8, 2, 128, 2, true, 1.0f}, Case{8, 8, 64, 3, false, 1.3f},
-                        Case{4, 1, 64, 8, true, 1.3f}, Case{12, 4, 16, 5, true, 1.0f}, Case{2, 1, 128, 8, false, 1.0f}}) {
+                        Case{4, 1, 64, 8, true, 1.3f}, Case{12, 4, 16, 5, true, 1.0f}, Case{2, 1, 128, 8, false, 1.0f},
+                        Case{8, 1, 128, 1, true, 1.0f, 8192}, Case{8, 2, 64, 4, false, 1.0f, 4104}}) {
     expect_same(c, seed);
     seed += 10;
   }
