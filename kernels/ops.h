@@ -229,6 +229,11 @@ class Ops {
   }
   virtual void clear_graphs() {}
 
+  // A hint, no effect on any result: the ops after this call will read `weights` (2-D, in this
+  // order), so a backend may start pulling them toward its compute units now, while the ops in
+  // between leave its memory bandwidth idle (CudaOps: an L2 prefetch, opt-in). Nothing by default.
+  virtual void prefetch_weights(const std::vector<Tensor>& weights) { (void)weights; }
+
   // Unfused by default (the CPU reference); a GPU backend overrides it with one kernel that
   // reads the residual stream once.
   virtual void add_rmsnorm(const AddRmsNormArgs& a) {

@@ -13,6 +13,8 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/kv_write.h"
+#include "kernels/cuda/l2_prefetch.h"
+#include "kernels/cuda/pdl.h"
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/rope.h"
 #include "kernels/cuda/rope_kv_write.h"
@@ -127,6 +129,20 @@ void CudaOps::add_rmsnorm(const AddRmsNormArgs& a) {
   detail::expect_device(a.weight, kOp, "weight");
   detail::expect_device(a.out, kOp, "out");
   cuda::rmsnorm(RmsNormResidualArgs{a.x, a.residual, a.weight, a.out, a.eps}, stream_);
+}
+
+void CudaOps::prefetch_weights(const std::vector<Tensor>& weights) {
+  // Only under PDL: there the kernel starts as its predecessor ends and its successor launches at
+  // once; without it, it would add a serial launch to the chain.
+  if (!l2_prefetch_enabled() || !pdl_enabled()) return;
+  std::vector<PrefetchWeight> list;
+  for (const Tensor& w : weights) {
+    detail::expect_device(w, "prefetch_weights", "weight");
+    GQA_CHECK(w.ndim() == 2, "prefetch_weights: weights must be 2-D, got " << shape_str(w.shape()));
+    list.push_back({w.data(), w.dim(0), w.dim(1) * static_cast<int64_t>(dtype_size(w.dtype()))});
+  }
+  if (l2_prefetch_budget_ < 0) l2_prefetch_budget_ = l2_prefetch_budget();
+  l2_prefetch(list, l2_prefetch_budget_, stream_);
 }
 
 bool CudaOps::supports_graphs() const { return !sync_debug_enabled(); }

@@ -55,6 +55,7 @@ class CudaOps final : public Ops {
   void matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk) override;
   void add(const Tensor& x, Tensor y) override;
   void add_rmsnorm(const AddRmsNormArgs& a) override;  // one kernel (rmsnorm.cu with residual)
+  void prefetch_weights(const std::vector<Tensor>& weights) override;  // l2_prefetch.cu, when switched on
   void rope_kv_write(const RopeKvWriteArgs& a) override;  // one kernel (rope_kv_write.cu)
   // sampling.cu on the logits where they are (cuda_ops_sampling.cpp); f32 uniforms.
   std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec,
@@ -76,6 +77,7 @@ class CudaOps final : public Ops {
   GraphCache graphs_;  // destroyed before the stream (declared after it)
   Tensor sample_ids_, sample_u_;  // sample_rows' i32 ids and f32 uniforms, grown as needed
   Tensor top_k_out_;              // top_k_rows' f32 rows, grown as needed
+  int64_t l2_prefetch_budget_ = -1;  // prefetch_weights' bytes (half the L2), read on first use
 };
 
 }  // namespace gqa::cuda

@@ -10,6 +10,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
+#include "kernels/cuda/l2_prefetch.h"
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/random_model.h"
 #include "launch/gqa_bench/timed_ops.h"
@@ -164,6 +165,10 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
     r.step_cluster_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
                                                {{cuda::decode_cluster_enabled, cuda::set_decode_cluster}});
   }
+  if (!deadline.passed()) {
+    r.step_prefetch_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
+                                                {{cuda::l2_prefetch_enabled, cuda::set_l2_prefetch}});
+  }
 }
 
 }  // namespace
@@ -201,9 +206,11 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
   env.report.line("Per op, as above: the fused QKV + RoPE + KV-write GEMV (GQA_FUSED_ROPE) and the fused gate/up + "
                   "SwiGLU GEMV (GQA_FUSED_SWIGLU) at batch <= 8, against the unfused rows above. Whole step with PDL "
                   "on and those two (GQA_FUSED_*), or the decode attention's cluster reduction (GQA_DECODE_CLUSTER), "
-                  "against the default step.");
+                  "or the L2 prefetch of the O and gate/up weights during the attention (GQA_L2_PREFETCH), against "
+                  "the default step.");
   Table t({"context", "batch", "fused QKV+RoPE us", "unfused QKV + rope us", "fused gate/up+SwiGLU us",
-           "unfused gate/up + swiglu us", "default step ms", "fused GEMVs step ms", "cluster step ms"});
+           "unfused gate/up + swiglu us", "default step ms", "fused GEMVs step ms", "cluster step ms",
+           "L2 prefetch step ms"});
   for (DecodeCaseResult& r : cases) {
     if (r.ops.empty()) continue;
     if (deadline.passed()) {
@@ -237,7 +244,7 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
            us(r.opt_in_ops, "QKV GEMM + RoPE + KV write (fused, opt-in)"),
            sum_us("QKV GEMM (stacked)", "rope + kv_write (fused, packed qkv)"),
            us(r.opt_in_ops, "gate/up GEMM + SwiGLU (fused, opt-in)"), sum_us("gate/up GEMM (stacked)", "swiglu"),
-           ms(r.step_default_ms()), ms(r.step_fused_ms), ms(r.step_cluster_ms)});
+           ms(r.step_default_ms()), ms(r.step_fused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms)});
   }
   env.report.table(t);
   env.report.save();

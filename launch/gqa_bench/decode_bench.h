@@ -29,10 +29,11 @@ struct DecodeCaseResult {
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
   // The opt-in pass (after every default measurement): the opt-in kernels' per-op rows, and the
   // step with PDL on and the fused GEMVs (gemv_swiglu, gemv_rope_kv_write) / the decode attention's
-  // cluster reduction on.
+  // cluster reduction / the L2 prefetch (GQA_L2_PREFETCH) on.
   std::vector<OpTiming> opt_in_ops;
   double step_fused_ms = NAN;
   double step_cluster_ms = NAN;
+  double step_prefetch_ms = NAN;  // the L2 prefetch of the O and gate/up weights during attention
   std::string opt_in_note;
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.

@@ -47,6 +47,8 @@ class TimedOps : public Ops {
   std::vector<float> top_k_rows(const Tensor& logits, int64_t k, float temperature) override {
     return inner_.top_k_rows(logits, k, temperature);
   }
+  // Forwarded without an event (a hint; with PDL off, as here, CudaOps launches nothing for it).
+  void prefetch_weights(const std::vector<Tensor>& weights) override { inner_.prefetch_weights(weights); }
 
   void embedding(const EmbeddingArgs& a) override;
   void rmsnorm(const RmsNormArgs& a) override;

@@ -199,6 +199,9 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   rk.qkv = qkv;
   ops_.matmul_rope_kv_write({s.h, w.wqkv, w.bqkv, qkv}, rk);
 
+  // Decode: the attention reads little next to the O and gate/up weights that follow, so the
+  // backend may pull those in meanwhile (a hint; CudaOps' opt-in L2 prefetch).
+  if (s.one_token_per_seq) ops_.prefetch_weights({w.wo, w.w_gate_up});
   Tensor attn = buffers_->attn(n).reshape({n, hq, hd});
   ops_.attention({q3, cache.k(l), cache.v(l), s.block_tables, s.token_seq, s.positions, attn,
                   1.0f / std::sqrt(static_cast<float>(hd)), s.max_context, s.one_token_per_seq});

@@ -1,5 +1,6 @@
 // The whole model on one GPU with each opt-in kernel switched on (kernels/cuda: the fused decode
-// GEMVs, the wgmma prefill in both builds, the decode attention's cluster reduction) against the
+// GEMVs, the wgmma prefill in both builds, the decode attention's cluster reduction, the L2
+// prefetch of the O and gate/up weights during decode attention) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.
@@ -16,6 +17,8 @@
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
+#include "kernels/cuda/l2_prefetch.h"
+#include "kernels/cuda/pdl.h"
 #include "parallel/single_communicator.h"
 #include "tests/support/model_fixture.h"
 
@@ -72,6 +75,16 @@ TEST(CudaModelDecodeCluster, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch cluster(cuda::decode_cluster_enabled, cuda::set_decode_cluster, true);
   expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " decode cluster reduction");
+}
+
+// The opt-in L2 prefetch (GQA_L2_PREFETCH: a kernel between the KV write and the decode attention
+// asking the L2 for the O and gate/up weights; PDL on, as it requires) inside the whole model with
+// graphs: a hint, so the same results as without it, on fixtures of every attention kind.
+TEST(CudaModelL2Prefetch, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
+  const cuda::ScopedSwitch prefetch(cuda::l2_prefetch_enabled, cuda::set_l2_prefetch, true);
+  expect_bf16_fixtures_match({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " L2 prefetch");
 }
 
 }  // namespace
