@@ -41,7 +41,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "GQA_PREFILL_WGMMA_PINGPONG=1: its ping-pong build), GQA_GEMV_MMA=1 the 9-16-row decode GEMMs on the "
       "tensor-core GEMV, GQA_FUSED_SWIGLU=1 the MLP's gate/up GEMV with SwiGLU in its epilogue, GQA_FUSED_ROPE=1 "
       "the QKV GEMV with RoPE and the KV-cache write in its epilogue, GQA_DECODE_CLUSTER=1 the decode attention's "
-      "split reduction in thread-block clusters: opt-in until verified on a GPU. GQA_GPU_TOP_K=0 makes ranks (T > 1) "
+      "split reduction in thread-block clusters, GQA_L2_PREFETCH=1 an L2 prefetch of the O and gate/up weights during "
+      "decode attention (with PDL): opt-in until verified on a GPU. GQA_GPU_TOP_K=0 makes ranks (T > 1) "
       "download their logit slice and pick its candidates on the host instead of on the GPU (a fallback). "
       "Environment (cpu backend): "
       "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads).");
