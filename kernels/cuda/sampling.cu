@@ -4,9 +4,12 @@
 // segmented radix sort (descending) per row, so equal logits keep ascending ids, (3) one block per
 // row: softmax mass of the top-k by a block reduction, then the top-p cut and the draw each as a
 // block-wide prefix scan that stops at the first crossing.
+// Top-k sampling (0 < top_k <= kSelectMaxK, below the vocabulary) selects the k best instead of
+// sorting (top_k_select.cu), then (3) runs on them.
 // Top-k candidates (Ops::top_k_rows): greedy (k = 1, no mass) is the argmax reduction writing
-// (value, id, NaN flag); else the rows are sorted as the sampler sorts them, then one block per
-// row copies its first k and sums its mass.
+// (value, id, NaN flag); k <= kSelectMaxK the selection (top_k_select.cu) writing the rows with the
+// mass; a larger k sorts the rows as the sampler sorts them, then one block per row copies its
+// first k and sums its mass.
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 #include <cub/device/device_segmented_radix_sort.cuh>
@@ -18,6 +21,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/sampling.h"
+#include "kernels/cuda/top_k_select.h"
 
 namespace gqa::cuda {
 namespace {
@@ -313,8 +317,24 @@ void sample(const SampleArgs& a, cudaStream_t stream) {
   detail::expect(a.uniforms, DType::kF32, {a.logits.dim(0)}, kOp, "uniforms");
   const int m = static_cast<int>(a.logits.dim(0)), vocab = static_cast<int>(a.logits.dim(1));
   if (m == 0) return;
-  const SortedRows sorted(a.logits, stream, kOp);
   const int k = a.top_k > 0 && a.top_k < vocab ? static_cast<int>(a.top_k) : vocab;
+  if (k <= kSelectMaxK && k < vocab) {
+    // top-k: the k best of each row by selection (top_k_select), then the same softmax, top-p cut
+    // and draw over them as over the first k of a sorted row: the same token.
+    const StreamScratch keys(static_cast<size_t>(m) * k * 4, stream), ids(static_cast<size_t>(m) * k * 4, stream),
+        nan_flags(static_cast<size_t>(m) * 4, stream);
+    SelectOut sel;
+    sel.keys = keys.as<float>();
+    sel.ids = ids.as<int32_t>();
+    sel.nan_flags = nan_flags.as<int32_t>();
+    top_k_select(a.logits, k, 0.0, sel, stream);
+    select_kernel<<<m, kThreads, 0, stream>>>(keys.as<float>(), ids.as<int32_t>(), a.uniforms.data_as<float>(),
+                                              nan_flags.as<int32_t>(), k, k, 1.0 / static_cast<double>(a.temperature),
+                                              static_cast<double>(a.top_p), a.out.data_as<int32_t>());
+    GQA_CUDA_LAUNCH_CHECK("select_kernel (after top_k_select)");
+    return;
+  }
+  const SortedRows sorted(a.logits, stream, kOp);
   select_kernel<<<m, kThreads, 0, stream>>>(sorted.keys_out.as<float>(), sorted.ids_out.as<int32_t>(),
                                             a.uniforms.data_as<float>(), sorted.nan_flags.as<int32_t>(), vocab, k,
                                             1.0 / static_cast<double>(a.temperature), static_cast<double>(a.top_p),
@@ -346,11 +366,17 @@ void top_k(const TopKArgs& a, cudaStream_t stream) {
     GQA_CUDA_DISPATCH_FLOAT(a.logits.dtype(), kOp, launch_argmax_candidates, a, stream);
     return;
   }
+  const double inv_t = a.temperature > 0 ? 1.0 / static_cast<double>(a.temperature) : 0.0;
+  if (a.k <= kSelectMaxK) {  // the k best by selection, the row never sorted
+    SelectOut sel;
+    sel.rows = a.out.data_as<float>();
+    top_k_select(a.logits, static_cast<int>(a.k), inv_t, sel, stream);
+    return;
+  }
   const SortedRows sorted(a.logits, stream, kOp);
   top_k_gather_kernel<<<static_cast<unsigned>(m), kThreads, 0, stream>>>(
       sorted.keys_out.as<float>(), sorted.ids_out.as<int32_t>(), sorted.nan_flags.as<int32_t>(), sorted.n,
-      static_cast<int>(a.k), a.temperature > 0 ? 1.0 / static_cast<double>(a.temperature) : 0.0,
-      a.out.data_as<float>());
+      static_cast<int>(a.k), inv_t, a.out.data_as<float>());
   GQA_CUDA_LAUNCH_CHECK("top_k_gather_kernel");
 }
 

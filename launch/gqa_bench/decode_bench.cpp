@@ -262,7 +262,9 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       "it attends to once, activations). Roofline: max(bytes / copy, FLOPs / GEMM) over the time. Whole step: "
       "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default; the opt-in kernels come in a pass of their own after these cases), host wall clock (it ends with the logits on the host), median of "
       "up to " + std::to_string(env.opt.step_runs) + "; its floor is (weights + K/V bytes) / copy bandwidth. The "
-      "cache holds random K/V written directly (no prefill); the sequences' blocks are shuffled.");
+      "cache holds random K/V written directly (no prefill); the sequences' blocks are shuffled. The rows "
+      "'candidates: ...' and 'draw: ...' (0 calls per step: per token, after the step, not in its sum) time the "
+      "token's selection from this rank's logit slice (kernels/cuda/sampling.h).");
   int failed = 0;
   for (int64_t ctx : env.opt.contexts) {
     for (int64_t batch : env.opt.batches) {

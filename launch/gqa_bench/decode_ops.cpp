@@ -6,6 +6,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
+#include "kernels/cuda/sampling.h"
 #include "model/rope.h"
 
 namespace gqa::bench {
@@ -22,6 +23,9 @@ struct OpInputs {
   Tensor gate_up;                                   // [B, 2f]
   Tensor act;                                       // [B, f]
   Tensor logits;                                    // [B, vocab]
+  Tensor cand1, cand50, cand256;                    // top_k rows for k = 1, 50, 256
+  Tensor uniforms;                                  // f32 [B]
+  Tensor tokens;                                    // i32 [B]
   float rope_scaling = 1.0f;
 };
 
@@ -65,6 +69,12 @@ OpInputs make_inputs(BenchEnv& env, const ModelConfig& c, const DecodeFixture& f
   x.gate_up = random({b, 2 * f});
   x.act = random({b, f});
   x.logits = random({b, c.vocab_size});
+  x.cand1 = ops.alloc(DType::kF32, {b, top_k_row_width(1)});
+  x.cand50 = ops.alloc(DType::kF32, {b, top_k_row_width(50)});
+  x.cand256 = ops.alloc(DType::kF32, {b, top_k_row_width(256)});
+  x.uniforms = ops.alloc(DType::kF32, {b});
+  fill_uniform(x.uniforms, seed++, 0.5f, 0.5f, env.stream);  // in [0, 1)
+  x.tokens = ops.alloc(DType::kI32, {b});
   return x;
 }
 
@@ -178,6 +188,26 @@ void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeight
   });
 }
 
+// The token's selection from this rank's logit slice, once per step after it (calls/step 0: not
+// in the step's sum): the candidates each rank hands to the all-gather at T > 1 (Ops::top_k_rows:
+// greedy's argmax, top-k 50, top-p's 256 with the slice's mass, by selection), and a draw on the
+// slice as one rank would draw it, top-k 50 (selection) against top-p 0.9 (a sort of the row).
+void add_sampling_ops(OpList& list, const ModelConfig& c, const DecodeFixture& fx, OpInputs& x, cudaStream_t stream) {
+  const double row_bytes = double(fx.batch) * c.vocab_size * 2;
+  list.add("candidates: greedy (k 1)", 0, row_bytes, 0, false,
+           [&, stream](int64_t) { cuda::top_k({x.logits, x.cand1, 1, 0.0f}, stream); });
+  list.add("candidates: top-k 50", 0, row_bytes, 0, false,
+           [&, stream](int64_t) { cuda::top_k({x.logits, x.cand50, 50, 0.0f}, stream); });
+  list.add("candidates: 256 + mass (top-p)", 0, row_bytes, 0, false,
+           [&, stream](int64_t) { cuda::top_k({x.logits, x.cand256, 256, 1.0f}, stream); });
+  list.add("draw: top-k 50 (selection)", 0, row_bytes, 0, false, [&, stream](int64_t) {
+    cuda::sample({x.logits, x.uniforms, x.tokens, 1.0f, 50, 1.0f}, stream);
+  });
+  list.add("draw: top-p 0.9 (row sorted)", 0, row_bytes, 0, false, [&, stream](int64_t) {
+    cuda::sample({x.logits, x.uniforms, x.tokens, 1.0f, 0, 0.9f}, stream);
+  });
+}
+
 }  // namespace
 
 std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
@@ -186,6 +216,7 @@ std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const
   OpList list;
   add_attention_ops(list, env.ops, c, w, fx, x);
   add_mlp_ops(list, env.ops, c, w, fx, x);
+  add_sampling_ops(list, c, fx, x, env.stream);
   std::vector<OpTiming> out;
   for (OpBench& op : list.ops()) {
     if (op.opt_in != opt_in) continue;

@@ -1,7 +1,8 @@
 // GPU sampling (kernels/cuda/sampling.h) against the CPU sampler (src/runtime/sampler.h):
 // greedy argmax with its tie rule (lowest id) in f32/f16/bf16, NaN rows flagged with -1, and
 // top-k / top-p / temperature sampling giving the very token the CPU Sampler picks when the GPU
-// is handed the Sampler's own uniform draw; the top-k candidate rows of Ops::top_k_rows.
+// is handed the Sampler's own uniform draw (top-k by selection or by the sort); the top-k
+// candidate rows of Ops::top_k_rows.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -64,7 +65,8 @@ struct SampleCase {
 TEST_P(CudaSampling, SampleMatchesCpuSamplerDraws) {
   const DType dt = GetParam();
   const SampleCase cases[] = {{0.7f, 0, 1.0f}, {1.0f, 40, 1.0f}, {1.3f, 0, 0.9f}, {0.5f, 100, 0.8f},
-                              {1.0f, 1, 1.0f}, {2.0f, 5000, 0.3f}, {0.0f, 0, 1.0f}};
+                              {1.0f, 1, 1.0f}, {2.0f, 5000, 0.3f}, {0.0f, 0, 1.0f}, {1.0f, 1024, 0.95f},
+                              {1.0f, 2000, 0.95f}};  // top_k <= 1024: selection (top_k_select.cu); above: the sort
   const int64_t m = 16, vocab = 3000;
   std::vector<float> logits = test::round_to(test::random_vec(m * vocab, 80, -4.0f, 4.0f), dt);
   Tensor glogits = test::to_device(*ops_, logits, dt, {m, vocab});
@@ -105,6 +107,8 @@ TEST_P(CudaSampling, SampleFlagsNaNRowsAndRefusesBadParams) {
   EXPECT_GE(got[0], 0);
   EXPECT_LT(got[0], vocab);
   EXPECT_EQ(got[1], -1);
+  cuda::sample({gl, u, out, 1.0f, 10, 1.0f}, ops_->cuda_stream());  // top-k by selection flags it too
+  EXPECT_EQ(test::to_host_i32(*ops_, out)[1], -1);
   Tensor single = test::to_device(*ops_, {0.25f, -2.0f}, dt, {m, 1});  // a one-token vocabulary
   cuda::sample({single, u, out, 1.0f, 0, 0.5f}, ops_->cuda_stream());
   EXPECT_EQ(test::to_host_i32(*ops_, out), (std::vector<int32_t>{0, 0}));
@@ -161,7 +165,7 @@ TEST_P(CudaSampling, TopKRowsMatchesReference) {
   uint32_t seed = 1200;
   for (int64_t m : {1, 5, 16}) {
     for (int64_t n : {7, 3001, 16032}) {
-      for (int64_t k : {1, 2, 50, 1024}) {
+      for (int64_t k : {1, 2, 50, 1024, 1500}) {  // k <= 1024: selection (top_k_select.cu); 1500: the sort
         for (float temperature : {0.0f, 0.7f}) {
           std::vector<float> logits = test::round_to(test::random_vec(m * n, ++seed, -4.0f, 4.0f), dt);
           for (auto& x : logits) x = std::round(x * 8.0f) / 8.0f;  // coarse: many ties (exact in bf16)
