@@ -318,7 +318,7 @@ void sample(const SampleArgs& a, cudaStream_t stream) {
   const int m = static_cast<int>(a.logits.dim(0)), vocab = static_cast<int>(a.logits.dim(1));
   if (m == 0) return;
   const int k = a.top_k > 0 && a.top_k < vocab ? static_cast<int>(a.top_k) : vocab;
-  if (k <= kSelectMaxK && k < vocab) {
+  if (k <= kSelectMaxK && k < vocab && top_k_select_enabled()) {
     // top-k: the k best of each row by selection (top_k_select), then the same softmax, top-p cut
     // and draw over them as over the first k of a sorted row: the same token.
     const StreamScratch keys(static_cast<size_t>(m) * k * 4, stream), ids(static_cast<size_t>(m) * k * 4, stream),
@@ -367,7 +367,7 @@ void top_k(const TopKArgs& a, cudaStream_t stream) {
     return;
   }
   const double inv_t = a.temperature > 0 ? 1.0 / static_cast<double>(a.temperature) : 0.0;
-  if (a.k <= kSelectMaxK) {  // the k best by selection, the row never sorted
+  if (a.k <= kSelectMaxK && top_k_select_enabled()) {  // the k best by selection, the row never sorted
     SelectOut sel;
     sel.rows = a.out.data_as<float>();
     top_k_select(a.logits, static_cast<int>(a.k), inv_t, sel, stream);
@@ -381,5 +381,6 @@ void top_k(const TopKArgs& a, cudaStream_t stream) {
 }
 
 GQA_PROCESS_SWITCH(gpu_top_k_enabled, set_gpu_top_k, "GQA_GPU_TOP_K", true)
+GQA_PROCESS_SWITCH(top_k_select_enabled, set_top_k_select, "GQA_TOP_K_SELECT", true)
 
 }  // namespace gqa::cuda

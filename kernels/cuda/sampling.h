@@ -55,4 +55,10 @@ void top_k(const TopKArgs& a, cudaStream_t stream);
 bool gpu_top_k_enabled();
 void set_gpu_top_k(bool on);
 
+// Whether top-k (k <= kSelectMaxK, top_k_select.h) is selected without sorting the row (the
+// default) or from a segmented sort of it: GQA_TOP_K_SELECT=0 or set_top_k_select(false). Both
+// give the same candidates and tokens; the sort is the older path (verified on an H200).
+bool top_k_select_enabled();
+void set_top_k_select(bool on);
+
 }  // namespace gqa::cuda

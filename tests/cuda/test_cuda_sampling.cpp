@@ -64,34 +64,37 @@ struct SampleCase {
 
 TEST_P(CudaSampling, SampleMatchesCpuSamplerDraws) {
   const DType dt = GetParam();
-  const SampleCase cases[] = {{0.7f, 0, 1.0f}, {1.0f, 40, 1.0f}, {1.3f, 0, 0.9f}, {0.5f, 100, 0.8f},
-                              {1.0f, 1, 1.0f}, {2.0f, 5000, 0.3f}, {0.0f, 0, 1.0f}, {1.0f, 1024, 0.95f},
-                              {1.0f, 2000, 0.95f}};  // top_k <= 1024: selection (top_k_select.cu); above: the sort
-  const int64_t m = 16, vocab = 3000;
-  std::vector<float> logits = test::round_to(test::random_vec(m * vocab, 80, -4.0f, 4.0f), dt);
-  Tensor glogits = test::to_device(*ops_, logits, dt, {m, vocab});
-  int mismatches = 0;
-  for (const SampleCase& c : cases) {
-    std::vector<float> uniforms(m);
-    std::vector<int32_t> want(m);
-    for (int64_t r = 0; r < m; ++r) {
-      const uint64_t seed = 1000 + r;
-      std::mt19937_64 rng(seed);  // the CPU Sampler's generator and its first draw
-      uniforms[r] = static_cast<float>(std::generate_canonical<double, std::numeric_limits<double>::digits>(rng));
-      Sampler cpu({c.temperature, c.top_k, c.top_p, seed});
-      want[r] = cpu.sample(logits.data() + r * vocab, vocab);
+  for (bool select : {true, false}) {  // top_k by selection (the default) or by the sort
+    const cuda::ScopedSwitch how(cuda::top_k_select_enabled, cuda::set_top_k_select, select);
+    const SampleCase cases[] = {{0.7f, 0, 1.0f}, {1.0f, 40, 1.0f}, {1.3f, 0, 0.9f}, {0.5f, 100, 0.8f},
+                                {1.0f, 1, 1.0f}, {2.0f, 5000, 0.3f}, {0.0f, 0, 1.0f}, {1.0f, 1024, 0.95f},
+                                {1.0f, 2000, 0.95f}};  // top_k <= 1024: selection (top_k_select.cu); above: the sort
+    const int64_t m = 16, vocab = 3000;
+    std::vector<float> logits = test::round_to(test::random_vec(m * vocab, 80, -4.0f, 4.0f), dt);
+    Tensor glogits = test::to_device(*ops_, logits, dt, {m, vocab});
+    int mismatches = 0;
+    for (const SampleCase& c : cases) {
+      std::vector<float> uniforms(m);
+      std::vector<int32_t> want(m);
+      for (int64_t r = 0; r < m; ++r) {
+        const uint64_t seed = 1000 + r;
+        std::mt19937_64 rng(seed);  // the CPU Sampler's generator and its first draw
+        uniforms[r] = static_cast<float>(std::generate_canonical<double, std::numeric_limits<double>::digits>(rng));
+        Sampler cpu({c.temperature, c.top_k, c.top_p, seed});
+        want[r] = cpu.sample(logits.data() + r * vocab, vocab);
+      }
+      Tensor out = test::poisoned(*ops_, DType::kI32, {m});
+      const cuda::SampleArgs args{glogits, test::to_device(*ops_, uniforms, DType::kF32, {m}), out,
+                                  c.temperature, c.top_k, c.top_p};
+      cuda::sample(args, ops_->cuda_stream());
+      const std::vector<int32_t> got = test::to_host_i32(*ops_, out);
+      for (int64_t r = 0; r < m; ++r) mismatches += got[r] != want[r];
+      EXPECT_EQ(got, want) << "temperature " << c.temperature << " top_k " << c.top_k << " top_p " << c.top_p;
+      cuda::sample(args, ops_->cuda_stream());
+      EXPECT_EQ(test::to_host_i32(*ops_, out), got) << "same draws, same tokens";
     }
-    Tensor out = test::poisoned(*ops_, DType::kI32, {m});
-    const cuda::SampleArgs args{glogits, test::to_device(*ops_, uniforms, DType::kF32, {m}), out,
-                                c.temperature, c.top_k, c.top_p};
-    cuda::sample(args, ops_->cuda_stream());
-    const std::vector<int32_t> got = test::to_host_i32(*ops_, out);
-    for (int64_t r = 0; r < m; ++r) mismatches += got[r] != want[r];
-    EXPECT_EQ(got, want) << "temperature " << c.temperature << " top_k " << c.top_k << " top_p " << c.top_p;
-    cuda::sample(args, ops_->cuda_stream());
-    EXPECT_EQ(test::to_host_i32(*ops_, out), got) << "same draws, same tokens";
+    EXPECT_EQ(mismatches, 0) << (select ? "selection" : "sort");
   }
-  EXPECT_EQ(mismatches, 0);
 }
 
 TEST_P(CudaSampling, SampleFlagsNaNRowsAndRefusesBadParams) {
@@ -154,48 +157,53 @@ TEST_P(CudaSampling, SampleRowsMatchesReferenceAndGrows) {
 }
 
 // CudaOps::top_k_rows, what each rank hands to the all-gather of candidates at T > 1 (greedy is
-// k = 1 at temperature 0, the argmax reduction; else the sort): pairs and NaN flag equal, float for
+// k = 1 at temperature 0, the argmax reduction; else the selection for k <= 1024 or the sort, each
+// run both ways): pairs and NaN flag equal, float for
 // float, to CpuOps::top_k_rows on the same (dtype-rounded) logits, with ties at the top, an all
 // -inf row, a NaN row, k above the row width, and the output buffer growing between calls; the
 // mass (temperature > 0) equal up to f64 summation order.
 TEST_P(CudaSampling, TopKRowsMatchesReference) {
   const DType dt = GetParam();
   const cuda::ScopedSwitch gpu_top_k(cuda::gpu_top_k_enabled, cuda::set_gpu_top_k, true);  // whatever GQA_GPU_TOP_K says
-  cpu::CpuOps ref;
-  uint32_t seed = 1200;
-  for (int64_t m : {1, 5, 16}) {
-    for (int64_t n : {7, 3001, 16032}) {
-      for (int64_t k : {1, 2, 50, 1024, 1500}) {  // k <= 1024: selection (top_k_select.cu); 1500: the sort
-        for (float temperature : {0.0f, 0.7f}) {
-          std::vector<float> logits = test::round_to(test::random_vec(m * n, ++seed, -4.0f, 4.0f), dt);
-          for (auto& x : logits) x = std::round(x * 8.0f) / 8.0f;  // coarse: many ties (exact in bf16)
-          logits[(m - 1) * n + n - 1] = 9.0f;                      // the last row's best is its last column
-          if (m > 1) logits[n + n / 2] = logits[n + n / 3] = 9.0f;  // row 1: a tie at the top
-          if (m > 2) {
-            for (int64_t j = 0; j < n; ++j) logits[2 * n + j] = -std::numeric_limits<float>::infinity();
-          }
-          if (m > 3) logits[3 * n + 1] = std::numeric_limits<float>::quiet_NaN();
-          if (m > 4) {  // row 4: -0.0 before +0.0 at the top ties (the sort must not order them by sign)
-            for (int64_t j = 0; j < n; ++j) logits[4 * n + j] = std::min(logits[4 * n + j], -1.0f);
-            logits[4 * n] = -0.0f;
-            logits[4 * n + n - 1] = 0.0f;
-          }
-          Tensor host = Tensor::host(DType::kF32, {m, n});
-          std::copy(logits.begin(), logits.end(), host.data_as<float>());
-          const std::vector<float> want = ref.top_k_rows(host, k, temperature);
-          const std::vector<float> got = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k, temperature);
-          ASSERT_EQ(got.size(), want.size());
-          const int64_t w = top_k_row_width(k);
-          int64_t diffs = 0;
-          for (int64_t r = 0; r < m; ++r) {
-            for (int64_t i = 0; i < 2 * k + 1; ++i) diffs += !(got[r * w + i] == want[r * w + i]);  // NaN never equal
-            const double gm = static_cast<double>(got[r * w + 2 * k + 1]) + got[r * w + 2 * k + 2];
-            const double wm = static_cast<double>(want[r * w + 2 * k + 1]) + want[r * w + 2 * k + 2];
-            EXPECT_NEAR(gm, wm, (1e-14 + 2e-16 * static_cast<double>(n)) * wm) << "mass of row " << r << " n " << n;
-          }
-          EXPECT_EQ(diffs, 0) << "m " << m << " n " << n << " k " << k << " temperature " << temperature;
-          if (m > 3) {
-            EXPECT_EQ(got[3 * w + 2 * k], 1.0f) << "the NaN row is flagged";
+  for (bool select : {true, false}) {  // k <= 1024 by selection (the default) or by the sort
+    const cuda::ScopedSwitch how(cuda::top_k_select_enabled, cuda::set_top_k_select, select);
+    cpu::CpuOps ref;
+    uint32_t seed = 1200;
+    for (int64_t m : {1, 5, 16}) {
+      for (int64_t n : {7, 3001, 16032}) {
+        for (int64_t k : {1, 2, 50, 1024, 1500}) {  // k <= 1024: selection (top_k_select.cu); 1500: the sort
+          for (float temperature : {0.0f, 0.7f}) {
+            std::vector<float> logits = test::round_to(test::random_vec(m * n, ++seed, -4.0f, 4.0f), dt);
+            for (auto& x : logits) x = std::round(x * 8.0f) / 8.0f;  // coarse: many ties (exact in bf16)
+            logits[(m - 1) * n + n - 1] = 9.0f;                      // the last row's best is its last column
+            if (m > 1) logits[n + n / 2] = logits[n + n / 3] = 9.0f;  // row 1: a tie at the top
+            if (m > 2) {
+              for (int64_t j = 0; j < n; ++j) logits[2 * n + j] = -std::numeric_limits<float>::infinity();
+            }
+            if (m > 3) logits[3 * n + 1] = std::numeric_limits<float>::quiet_NaN();
+            if (m > 4) {  // row 4: -0.0 before +0.0 at the top ties (the sort must not order them by sign)
+              for (int64_t j = 0; j < n; ++j) logits[4 * n + j] = std::min(logits[4 * n + j], -1.0f);
+              logits[4 * n] = -0.0f;
+              logits[4 * n + n - 1] = 0.0f;
+            }
+            Tensor host = Tensor::host(DType::kF32, {m, n});
+            std::copy(logits.begin(), logits.end(), host.data_as<float>());
+            const std::vector<float> want = ref.top_k_rows(host, k, temperature);
+            const std::vector<float> got = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k, temperature);
+            ASSERT_EQ(got.size(), want.size());
+            const int64_t w = top_k_row_width(k);
+            int64_t diffs = 0;
+            for (int64_t r = 0; r < m; ++r) {
+              for (int64_t i = 0; i < 2 * k + 1; ++i) diffs += !(got[r * w + i] == want[r * w + i]);  // NaN never equal
+              const double gm = static_cast<double>(got[r * w + 2 * k + 1]) + got[r * w + 2 * k + 2];
+              const double wm = static_cast<double>(want[r * w + 2 * k + 1]) + want[r * w + 2 * k + 2];
+              EXPECT_NEAR(gm, wm, (1e-14 + 2e-16 * static_cast<double>(n)) * wm) << "mass of row " << r << " n " << n;
+            }
+            EXPECT_EQ(diffs, 0) << "m " << m << " n " << n << " k " << k << " temperature " << temperature
+                                << (select ? " selection" : " sort");
+            if (m > 3) {
+              EXPECT_EQ(got[3 * w + 2 * k], 1.0f) << "the NaN row is flagged";
+            }
           }
         }
       }
