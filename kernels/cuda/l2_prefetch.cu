@@ -85,14 +85,26 @@ void l2_prefetch(const std::vector<PrefetchWeight>& weights, int64_t budget, cud
   PrefetchList l;
   l.first_line[0] = 0;
   for (size_t i = 0; i < weights.size(); ++i) {
-    const int64_t lines = (per_row[i] + kLine - 1) / kLine;  // a whole row's last line may be partial
-    if (lines == 0) continue;
-    GQA_CHECK(weights[i].ptr != nullptr, kOp << ": weight " << i << " has no data");
-    l.ptr[l.n] = static_cast<const char*>(weights[i].ptr);
-    l.rows[l.n] = weights[i].rows;
-    l.row_bytes[l.n] = weights[i].row_bytes;
-    l.lines_per_row[l.n] = lines;
-    l.first_line[l.n + 1] = l.first_line[l.n] + weights[i].rows * lines;
+    const PrefetchWeight& w = weights[i];
+    if (per_row[i] == 0) continue;
+    GQA_CHECK(w.ptr != nullptr, kOp << ": weight " << i << " has no data");
+    const char* p = static_cast<const char*>(w.ptr);
+    if (per_row[i] == w.row_bytes) {
+      // Whole: one range of lines from the 128-byte line holding its first byte to the one holding
+      // its last (rows need not start on a line).
+      const uintptr_t base = reinterpret_cast<uintptr_t>(p) / kLine * kLine;
+      const int64_t bytes = w.rows * w.row_bytes + static_cast<int64_t>(reinterpret_cast<uintptr_t>(p) - base);
+      l.ptr[l.n] = reinterpret_cast<const char*>(base);
+      l.rows[l.n] = 1;
+      l.row_bytes[l.n] = bytes;
+      l.lines_per_row[l.n] = (bytes + kLine - 1) / kLine;
+    } else {  // the leading lines of every row (each row's own offsets: whole lines of the budget)
+      l.ptr[l.n] = p;
+      l.rows[l.n] = w.rows;
+      l.row_bytes[l.n] = w.row_bytes;
+      l.lines_per_row[l.n] = per_row[i] / kLine;  // (a multiple of kLine below row_bytes)
+    }
+    l.first_line[l.n + 1] = l.first_line[l.n] + l.rows[l.n] * l.lines_per_row[l.n];
     ++l.n;
   }
   if (l.n == 0) return;

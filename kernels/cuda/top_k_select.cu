@@ -249,7 +249,7 @@ void launch(const Tensor& logits, int k, double inv_t, const SelectOut& out, cud
 void top_k_select(const Tensor& logits, int k, double inv_t, const SelectOut& out, cudaStream_t stream) {
   detail::expect_ndim(logits, 2, kOp, "logits");
   detail::expect_float(logits, kOp, "logits");
-  GQA_CHECK(logits.dim(1) > 0 && logits.numel() <= INT_MAX,
+  GQA_CHECK(logits.dim(1) > 0 && logits.numel() <= INT_MAX && logits.dim(1) <= INT_MAX - kTile,
             kOp << ": logits " << shape_str(logits.shape()) << " must have columns and fewer than 2^31 elements");
   GQA_CHECK(k >= 1 && k <= kSelectMaxK, kOp << ": k must be in [1, " << kSelectMaxK << "], got " << k);
   GQA_CHECK(inv_t >= 0.0, kOp << ": negative 1 / temperature " << inv_t);
