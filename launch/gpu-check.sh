@@ -406,6 +406,12 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
       step "memcheck $(basename "$exe")${filter:+ (${filter[0]#--gtest_filter=})}" 900 "$sanitizer" --tool memcheck \
         --error-exitcode 99 "$exe" "${filter[@]}"
     done
+    # Shared-memory hazards of the top-k selection (kernels/cuda/top_k_select.cu): its small test
+    # under racecheck.
+    if [ -x "$build/tests/cuda_test_cuda_sampling" ]; then
+      step "racecheck cuda_test_cuda_sampling (TopKSelectFewShapes)" 300 "$sanitizer" --tool racecheck \
+        --error-exitcode 99 "$build/tests/cuda_test_cuda_sampling" --gtest_filter='*TopKSelectFewShapes*'
+    fi
   fi
 fi
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -210,6 +211,34 @@ TEST_P(CudaSampling, TopKRowsMatchesReference) {
     }
   }
   EXPECT_THROW(ops_->top_k_rows(test::to_device(*ops_, {1.0f, 2.0f}, dt, {1, 2}), 0, 0.0f), Error);
+}
+
+// The selection on a few shapes (ties across a tile boundary, k = n - 1, k = 1024, n < k): small
+// enough for gpu-check to run under compute-sanitizer racecheck (shared-memory hazards).
+TEST_P(CudaSampling, TopKSelectFewShapes) {
+  const DType dt = GetParam();
+  const cuda::ScopedSwitch gpu_top_k(cuda::gpu_top_k_enabled, cuda::set_gpu_top_k, true);
+  const cuda::ScopedSwitch select(cuda::top_k_select_enabled, cuda::set_top_k_select, true);
+  cpu::CpuOps ref;
+  uint32_t seed = 1400;
+  for (const auto& [n, k] : {std::pair<int64_t, int64_t>{7, 3}, {1025, 1024}, {2049, 513}, {5000, 1024}, {300, 1000}}) {
+    for (float temperature : {0.0f, 0.5f}) {
+      const int64_t m = 2;
+      std::vector<float> logits = test::round_to(test::random_vec(m * n, ++seed, -2.0f, 2.0f), dt);
+      for (int64_t j = 0; j < n; ++j) logits[n + j] = std::round(logits[n + j]);  // row 1: a few values, many ties
+      Tensor host = Tensor::host(DType::kF32, {m, n});
+      std::copy(logits.begin(), logits.end(), host.data_as<float>());
+      const std::vector<float> want = ref.top_k_rows(host, k, temperature);
+      const std::vector<float> got = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k, temperature);
+      ASSERT_EQ(got.size(), want.size());
+      const int64_t w = top_k_row_width(k);
+      int64_t diffs = 0;
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t i = 0; i < 2 * k + 1; ++i) diffs += !(got[r * w + i] == want[r * w + i]);
+      }
+      EXPECT_EQ(diffs, 0) << "n " << n << " k " << k << " temperature " << temperature;
+    }
+  }
 }
 
 // GQA_GPU_TOP_K=0: the rows come from the CPU reference on the downloaded logits, bit for bit.
