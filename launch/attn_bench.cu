@@ -11,8 +11,8 @@
 // reads and writes). --check first verifies one batch against the CPU twin; --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
 // tile), with the tensor-core kernel's other builds (6 stages, bulk copies, both, the cluster
-// reduction) and on a block
-// table in order (each sequence's pages consecutive, as SDPA's contiguous K/V), and prints,
+// reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
+// K/V) and on shuffled pages of 64 and 256 tokens (--block-size's effect), and prints,
 // after the main table, each one's time and the fastest against the plan's (the data for tuning
 // plan_decode and the kernel's defaults, from one run).
 #include <cuda_bf16.h>
@@ -60,6 +60,7 @@ struct SweepRow {
   int variant_splits[4] = {0, 0, 0, 0};
   double variant_us[4] = {0, 0, 0, 0};
   double in_order_us = 0;  // the default build and plan with each sequence's blocks in order (contiguous)
+  double block64_us = 0, block256_us = 0;  // ... on shuffled pages of 64 / 256 tokens instead of 16
 };
 
 void fill(Tensor t, uint32_t seed) { bench::fill_uniform(t, seed); }
@@ -89,16 +90,18 @@ struct DecodeInputs {
   }
 };
 
-// `batch` sequences of `ctx` tokens in shuffled blocks (or, !shuffled, each sequence's blocks
-// consecutive: its K and V rows contiguous, like SDPA's); enough cache copies to defeat the L2.
-DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes, bool shuffled = true) {
+// `batch` sequences of `ctx` tokens in shuffled blocks of `block_size` tokens (or, !shuffled, each
+// sequence's blocks consecutive: its K and V rows contiguous, like SDPA's); enough cache copies to
+// defeat the L2.
+DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes, bool shuffled = true,
+                         int64_t block_size = kBlockSize) {
   DecodeInputs in;
-  const int64_t blocks_per_seq = (ctx + kBlockSize - 1) / kBlockSize, num_blocks = batch * blocks_per_seq;
-  const size_t kv_bytes = size_t(2) * num_blocks * kBlockSize * kHkv * kHd * 2;
+  const int64_t blocks_per_seq = (ctx + block_size - 1) / block_size, num_blocks = batch * blocks_per_seq;
+  const size_t kv_bytes = size_t(2) * num_blocks * block_size * kHkv * kHd * 2;
   const size_t copies = std::max<size_t>(2, (4 * l2_bytes + kv_bytes - 1) / kv_bytes);
   for (size_t c = 0; c < copies; ++c) {
-    in.k.push_back(cuda::device_alloc(DType::kBF16, {num_blocks, kBlockSize, kHkv, kHd}));
-    in.v.push_back(cuda::device_alloc(DType::kBF16, {num_blocks, kBlockSize, kHkv, kHd}));
+    in.k.push_back(cuda::device_alloc(DType::kBF16, {num_blocks, block_size, kHkv, kHd}));
+    in.v.push_back(cuda::device_alloc(DType::kBF16, {num_blocks, block_size, kHkv, kHd}));
     fill(in.k.back(), uint32_t(2 * c + 10));
     fill(in.v.back(), uint32_t(2 * c + 11));
   }
@@ -161,15 +164,20 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   for (int v = 0; v < 4; ++v) {
     row.variant_us[v] = time_decode_us(args, opt, 0, &row.variant_splits[v], stages[v], v == 1 || v == 2, v == 3);
   }
-  {  // the same call on pages in order: how much of the gap to a contiguous read is the page scatter
-    const DecodeInputs ordered = make_inputs(ctx, batch, l2_bytes, false);
-    std::vector<AttentionArgs> ordered_args;
-    for (size_t c = 0; c < ordered.k.size(); ++c) {
-      ordered_args.push_back(ordered.args(c));
-      ordered_args.back().max_context = ctx;
+  // The same call on other page layouts: in order (how much of the gap to a contiguous read is
+  // the page scatter), and shuffled pages of 64 and 256 tokens (larger contiguous runs per page).
+  const auto time_layout = [&](bool shuffled, int64_t block_size) {
+    const DecodeInputs other = make_inputs(ctx, batch, l2_bytes, shuffled, block_size);
+    std::vector<AttentionArgs> other_args;
+    for (size_t c = 0; c < other.k.size(); ++c) {
+      other_args.push_back(other.args(c));
+      other_args.back().max_context = ctx;
     }
-    row.in_order_us = time_decode_us(ordered_args, opt, 0, nullptr);
-  }
+    return time_decode_us(other_args, opt, 0, nullptr);
+  };
+  row.in_order_us = time_layout(false, kBlockSize);
+  row.block64_us = time_layout(true, 64);
+  row.block256_us = time_layout(true, 256);
   sweep.push_back(std::move(row));
 }
 
@@ -177,9 +185,11 @@ void print_sweep(const std::vector<SweepRow>& rows) {
   if (rows.empty()) return;
   std::printf("\nsplit sweep (us per call; plan = the automatic split count):\n\n");
   std::printf("| context | batch | plan splits | plan us | 6 stages: splits, us | bulk: splits, us | bulk 6 stages: "
-              "splits, us | cluster: splits, us | pages in order: us | best splits | best us | us at 4, 8, 16, ... splits |\n");
+              "splits, us | cluster: splits, us | pages in order: us | 64-token pages: us | 256-token pages: us | "
+              "best splits | best us | us at 4, 8, 16, ... splits |\n");
   std::printf("|--------:|------:|------------:|--------:|---------------------:|-----------------:|----------------------"
-              "---:|--------------------:|-------------------:|------------:|--------:|:---------------------------|\n");
+              "---:|--------------------:|-------------------:|-------------------:|--------------------:|------------:|"
+              "--------:|:---------------------------|\n");
   for (const SweepRow& r : rows) {
     std::pair<int, double> best{r.auto_splits, r.auto_us};
     std::string all;
@@ -189,11 +199,12 @@ void print_sweep(const std::vector<SweepRow>& rows) {
       std::snprintf(buf, sizeof buf, "%s%d: %.1f", all.empty() ? "" : ", ", n, us);
       all += buf;
     }
-    std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %8d, %7.1f | %15d, %7.1f | %11d, %7.1f | %18.1f | %11d | "
-                "%7.1f | %s |\n",
+    std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %8d, %7.1f | %15d, %7.1f | %11d, %7.1f | %18.1f | "
+                "%18.1f | %19.1f | %11d | %7.1f | %s |\n",
                 (long long)(r.ctx / 1024), (long long)r.batch, r.auto_splits, r.auto_us, r.variant_splits[0],
                 r.variant_us[0], r.variant_splits[1], r.variant_us[1], r.variant_splits[2], r.variant_us[2],
-                r.variant_splits[3], r.variant_us[3], r.in_order_us, best.first, best.second, all.c_str());
+                r.variant_splits[3], r.variant_us[3], r.in_order_us, r.block64_us, r.block256_us, best.first,
+                best.second, all.c_str());
   }
 }
 

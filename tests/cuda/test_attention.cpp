@@ -71,7 +71,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                        ::testing::Values(Heads{8, 8}, Heads{8, 2}, Heads{64, 8}, Heads{8, 1}, Heads{64, 1},
                                          Heads{28, 4}, Heads{32, 2}, Heads{48, 2}),
-                       ::testing::Values<int64_t>(16, 32, 64, 128), ::testing::Values<int64_t>(16, 32)));
+                       ::testing::Values<int64_t>(16, 32, 64, 128), ::testing::Values<int64_t>(16, 32, 256)));
 // (groups 16 and 24: one whole and one partial 16-head chunk of the tensor-core kernel)
 
 // Forced split counts, from one split (no merge) to one tile per split.
