@@ -77,6 +77,9 @@ class CudaOps final : public Ops {
   GraphCache graphs_;  // destroyed before the stream (declared after it)
   Tensor sample_ids_, sample_u_;  // sample_rows' i32 ids and f32 uniforms, grown as needed
   Tensor top_k_out_;              // top_k_rows' f32 rows, grown as needed
+  // sample_rows' candidates per row for temperature / top-p over the whole vocabulary (the sort
+  // runs only where a row's nucleus or draw reaches past them).
+  static constexpr int kSampleCandidates = 256;
   int64_t l2_prefetch_budget_ = -1;  // prefetch_weights' bytes (half the L2), read on first use
 };
 

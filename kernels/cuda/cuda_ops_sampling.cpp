@@ -1,5 +1,7 @@
 // CudaOps::sample_rows and top_k_rows: the logits stay on the GPU; one i32 per row, or the rows'
 // top_k_row_width(k) candidate floats, come back.
+#include <algorithm>
+
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/check_args.h"
@@ -25,8 +27,20 @@ std::vector<int32_t> CudaOps::sample_rows(const Tensor& logits, const SampleSpec
   const Tensor out = sample_ids_.slice_rows(0, m), uniforms = sample_u_.slice_rows(0, m);
   const std::vector<float> uf(u.begin(), u.end());
   upload_f32(uf.data(), uniforms);
-  sample({logits, uniforms, out, spec.temperature, spec.top_k, spec.top_p}, stream_);
-  copy_to_host(out, ids.data(), stream_);  // synchronises the stream: the uploads are done
+  // Temperature / top-p over the whole vocabulary: first from each row's best candidates (no sort
+  // of the row); only when some row's nucleus or draw reaches past them, the sorted rows.
+  const int64_t vocab = logits.dim(1);
+  const bool whole_vocab = spec.top_k == 0 || spec.top_k >= vocab;
+  bool done = false;
+  if (spec.temperature > 0 && whole_vocab && vocab > kSampleCandidates && top_k_select_enabled()) {
+    sample_from_candidates({logits, uniforms, out, spec.temperature, 0, spec.top_p}, kSampleCandidates, stream_);
+    copy_to_host(out, ids.data(), stream_);  // synchronises the stream: the uploads are done
+    done = std::find(ids.begin(), ids.end(), kUndecided) == ids.end();
+  }
+  if (!done) {
+    sample({logits, uniforms, out, spec.temperature, spec.top_k, spec.top_p}, stream_);
+    copy_to_host(out, ids.data(), stream_);  // synchronises the stream: the uploads are done
+  }
   staging_->reset();
   for (int64_t r = 0; r < m; ++r) {
     GQA_CHECK(ids[r] >= 0, "logits contain NaN (row " << r << " of the step, sampled on the GPU)");

@@ -5,7 +5,9 @@
 // row: softmax mass of the top-k by a block reduction, then the top-p cut and the draw each as a
 // block-wide prefix scan that stops at the first crossing.
 // Top-k sampling (0 < top_k <= kSelectMaxK, below the vocabulary) selects the k best instead of
-// sorting (top_k_select.cu), then (3) runs on them.
+// sorting (top_k_select.cu), then (3) runs on them. sample_from_candidates does the same for
+// temperature / top-p over the whole vocabulary with the best `candidates` and the row's mass,
+// deferring to the sort the rows whose nucleus or draw reaches past them.
 // Top-k candidates (Ops::top_k_rows): greedy (k = 1, no mass) is the argmax reduction writing
 // (value, id, NaN flag); k <= kSelectMaxK the selection (top_k_select.cu) writing the rows with the
 // mass; a larger k sorts the rows as the sampler sorts them, then one block per row copies its
@@ -185,6 +187,43 @@ __global__ void select_kernel(const float* keys, const int32_t* ids, const float
   if (threadIdx.x == 0) out[row] = ri[c.index >= 0 ? c.index : keep - 1];
 }
 
+// sample_from_candidates' draw, one block per row: its `c` best logits (keys/ids, descending) of
+// the row's n and its mass (f64). As select_kernel with k = n, while the nucleus (top_p < 1) and
+// then the draw fall within the candidates; kUndecided where they do not.
+__global__ void decide_kernel(const float* keys, const int32_t* ids, const int32_t* nan_flags, const double* mass,
+                              const float* uniforms, int n, int c, double inv_t, double top_p, int32_t* out) {
+  __shared__ BlockScan::TempStorage scan;
+  const int row = blockIdx.x;
+  if (nan_flags[row] != 0) {
+    if (threadIdx.x == 0) out[row] = -1;
+    return;
+  }
+  const float* rk = keys + static_cast<long long>(row) * c;
+  const int32_t* ri = ids + static_cast<long long>(row) * c;
+  const int known = n < c ? n : c;
+  const bool complete = n <= c;  // the candidates are the whole row
+  const double max_key = rk[0], total = mass[row];
+  int keep = known;
+  double kept = total;
+  bool nucleus = false;
+  if (top_p < 1.0) {
+    const Crossing cut = first_crossing(rk, known, max_key, inv_t, top_p * total, true, scan);
+    if (cut.index >= 0) {
+      nucleus = true;
+      keep = cut.index + 1;
+      kept = cut.cum;
+    } else if (!complete) {  // the nucleus reaches past the candidates (the same branch in every thread)
+      if (threadIdx.x == 0) out[row] = kUndecided;
+      return;
+    }
+  }
+  const double r = static_cast<double>(uniforms[row]) * kept;
+  const Crossing draw = first_crossing(rk, keep, max_key, inv_t, r, false, scan);
+  if (threadIdx.x == 0) {
+    out[row] = draw.index >= 0 ? ri[draw.index] : (nucleus || complete) ? ri[keep - 1] : kUndecided;
+  }
+}
+
 // top_k's rows from the sorted keys/ids: the first k of each row (padding past n), none for a NaN
 // row; with inv_t > 0 the row's mass, sum_j exp((key_j - key_0) * inv_t) in f64 (as the CPU
 // reference computes it, in another order), split into two floats. One block per row.
@@ -340,6 +379,33 @@ void sample(const SampleArgs& a, cudaStream_t stream) {
                                             1.0 / static_cast<double>(a.temperature), static_cast<double>(a.top_p),
                                             a.out.data_as<int32_t>());
   GQA_CUDA_LAUNCH_CHECK("select_kernel");
+}
+
+void sample_from_candidates(const SampleArgs& a, int candidates, cudaStream_t stream) {
+  constexpr const char* kOp = "cuda sample_from_candidates";
+  check_logits(a.logits, a.out, kOp);
+  GQA_CHECK(std::isfinite(a.temperature) && a.temperature > 0 && a.top_k == 0,
+            kOp << ": needs a temperature > 0 and top_k 0, got " << a.temperature << " and " << a.top_k);
+  GQA_CHECK(a.top_p > 0 && a.top_p <= 1, kOp << ": top_p must be in (0, 1], got " << a.top_p);
+  GQA_CHECK(candidates >= 1 && candidates <= kSelectMaxK,
+            kOp << ": candidates must be in [1, " << kSelectMaxK << "], got " << candidates);
+  detail::expect(a.uniforms, DType::kF32, {a.logits.dim(0)}, kOp, "uniforms");
+  const int m = static_cast<int>(a.logits.dim(0)), n = static_cast<int>(a.logits.dim(1));
+  if (m == 0) return;
+  const size_t per_row = static_cast<size_t>(m) * candidates;
+  const StreamScratch keys(per_row * 4, stream), ids(per_row * 4, stream), nan_flags(static_cast<size_t>(m) * 4, stream),
+      mass(static_cast<size_t>(m) * 8, stream);
+  const double inv_t = 1.0 / static_cast<double>(a.temperature);
+  SelectOut sel;
+  sel.keys = keys.as<float>();
+  sel.ids = ids.as<int32_t>();
+  sel.nan_flags = nan_flags.as<int32_t>();
+  sel.mass = mass.as<double>();
+  top_k_select(a.logits, candidates, inv_t, sel, stream);
+  decide_kernel<<<m, kThreads, 0, stream>>>(keys.as<float>(), ids.as<int32_t>(), nan_flags.as<int32_t>(),
+                                            mass.as<double>(), a.uniforms.data_as<float>(), n, candidates, inv_t,
+                                            static_cast<double>(a.top_p), a.out.data_as<int32_t>());
+  GQA_CUDA_LAUNCH_CHECK("decide_kernel");
 }
 
 namespace {

@@ -37,6 +37,14 @@ struct SampleArgs {
 // Sorts a copy of the logits (stream-ordered scratch from cudaMallocAsync).
 void sample(const SampleArgs& a, cudaStream_t stream);
 
+// Temperature / top-p sampling over the whole vocabulary (a.top_k 0, a.temperature > 0) drawn
+// from each row's best `candidates` logits (top_k_select.h) and its softmax mass instead of a
+// sorted row: the nucleus and the draw as sample() takes them, wherever they fall within those
+// candidates; a row whose nucleus or draw reaches past them gets kUndecided (the caller then runs
+// sample() on the rows), -1 a row holding NaN. 1 <= candidates <= kSelectMaxK.
+constexpr int32_t kUndecided = -2;
+void sample_from_candidates(const SampleArgs& a, int candidates, cudaStream_t stream);
+
 struct TopKArgs {
   Tensor logits;            // [m, n] f32, f16 or bf16
   Tensor out;               // f32 [m, top_k_row_width(k)]: Ops::top_k_rows' rows

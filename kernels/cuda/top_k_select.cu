@@ -233,6 +233,7 @@ __global__ void __launch_bounds__(kThreads) top_k_select_kernel(const T* logits,
       o[2 * k + 2] = static_cast<float>(mass - static_cast<double>(static_cast<float>(mass)));
     } else {
       out.nan_flags[row] = 0;
+      if (out.mass != nullptr) out.mass[row] = mass;
     }
   }
 }
@@ -255,8 +256,9 @@ void top_k_select(const Tensor& logits, int k, double inv_t, const SelectOut& ou
   GQA_CHECK(inv_t >= 0.0, kOp << ": negative 1 / temperature " << inv_t);
   const bool rows = out.rows != nullptr;
   GQA_CHECK(rows != (out.keys != nullptr && out.ids != nullptr && out.nan_flags != nullptr) &&
-                (rows || inv_t == 0.0),
-            kOp << ": write either rows (with or without the mass) or keys, ids and NaN flags (no mass)");
+                (rows || (inv_t > 0.0) == (out.mass != nullptr)),
+            kOp << ": write either rows (with or without the mass) or keys, ids and NaN flags (and the mass "
+                   "exactly when 1 / temperature > 0)");
   if (logits.dim(0) == 0) return;
   GQA_CHECK(logits.dim(0) <= INT_MAX, kOp << ": " << logits.dim(0) << " rows exceed the grid");
   GQA_CUDA_DISPATCH_FLOAT(logits.dtype(), kOp, launch, logits, k, inv_t, out, stream);

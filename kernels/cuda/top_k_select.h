@@ -21,16 +21,17 @@ constexpr int kSelectMaxK = 1024;
 // per row, Ops::top_k_rows' format: k (logit, column) pairs in CandidateOrder padded with
 // (-inf, -1) past n, the NaN flag, the mass as hi and lo), or `keys`/`ids` ([m, k]: the same pairs
 // as two arrays, padded alike) with `nan_flags` ([m]: 1 for a row holding a NaN, whose pairs are
-// then left unwritten).
+// then left unwritten) and, when the mass is asked for, `mass` ([m] f64).
 struct SelectOut {
   float* rows = nullptr;
   float* keys = nullptr;
   int32_t* ids = nullptr;
   int32_t* nan_flags = nullptr;
+  double* mass = nullptr;
 };
 
 // logits [m, n] f32/f16/bf16 on the device, 1 <= k <= kSelectMaxK; inv_t > 0: the rows' mass
-// sum_j exp((l_j - l_max) * inv_t) in f64 (rows mode only), 0: none.
+// sum_j exp((l_j - l_max) * inv_t) in f64 (0 for an all -inf row; keys mode: needs `mass`), 0: none.
 void top_k_select(const Tensor& logits, int k, double inv_t, const SelectOut& out, cudaStream_t stream);
 
 }  // namespace gqa::cuda

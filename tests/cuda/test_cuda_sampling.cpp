@@ -98,6 +98,66 @@ TEST_P(CudaSampling, SampleMatchesCpuSamplerDraws) {
   }
 }
 
+// sample_from_candidates (temperature / top-p over the whole vocabulary from each row's best 256
+// and its mass): on peaked rows (a few logits far above the rest, as a language model's usually
+// are) the nucleus lies within the candidates and every draw is the CPU Sampler's; on flat rows
+// top-p 0.9's nucleus reaches past them and the row is left to the sort (kUndecided); a row of at
+// most 256 logits is always decided; a NaN row gives -1.
+TEST_P(CudaSampling, SampleFromCandidatesDecidesOrDefers) {
+  const DType dt = GetParam();
+  const int64_t m = 16;
+  for (int64_t vocab : {3000, 200}) {
+    std::vector<float> flat = test::round_to(test::random_vec(m * vocab, 85 + vocab, -4.0f, 4.0f), dt);
+    std::vector<float> peaked = flat;
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t j = 0; j < 5; ++j) peaked[r * vocab + (r * 37 + j * 101) % vocab] = 12.0f - 0.5f * float(j);
+    }
+    for (const auto& [name, logits] : {std::pair<const char*, std::vector<float>*>{"peaked", &peaked}, {"flat", &flat}}) {
+      const Tensor g = test::to_device(*ops_, *logits, dt, {m, vocab});
+      for (const SampleCase& c : {SampleCase{1.0f, 0, 0.9f}, SampleCase{0.7f, 0, 0.5f}, SampleCase{1.0f, 0, 1.0f}}) {
+        std::vector<float> uniforms(m);
+        std::vector<int32_t> want(m);
+        for (int64_t r = 0; r < m; ++r) {
+          const uint64_t seed = 2000 + r;
+          std::mt19937_64 rng(seed);
+          uniforms[r] = static_cast<float>(std::generate_canonical<double, std::numeric_limits<double>::digits>(rng));
+          Sampler cpu({c.temperature, 0, c.top_p, seed});
+          want[r] = cpu.sample(logits->data() + r * vocab, vocab);
+        }
+        Tensor out = test::poisoned(*ops_, DType::kI32, {m});
+        cuda::sample_from_candidates({g, test::to_device(*ops_, uniforms, DType::kF32, {m}), out, c.temperature, 0,
+                                      c.top_p},
+                                     256, ops_->cuda_stream());
+        const std::vector<int32_t> got = test::to_host_i32(*ops_, out);
+        int decided = 0;
+        for (int64_t r = 0; r < m; ++r) {
+          if (got[r] == cuda::kUndecided) continue;
+          ++decided;
+          EXPECT_EQ(got[r], want[r]) << name << " vocab " << vocab << " row " << r << " top_p " << c.top_p;
+        }
+        const std::string what = std::string(name) + " vocab " + std::to_string(vocab) + " top_p " + std::to_string(c.top_p);
+        if (vocab <= 256 || (logits == &peaked && c.top_p < 1.0f)) {
+          EXPECT_EQ(decided, m) << what;  // the whole row, or a nucleus of a few
+        }
+        if (vocab > 256 && logits == &flat && c.top_p == 0.9f) {
+          EXPECT_EQ(decided, 0) << what;  // ~90% of 3000 near-equal logits: far past 256
+        }
+      }
+    }
+  }
+  std::vector<float> bad = test::random_vec(2 * 3000, 9);
+  bad[3000 + 11] = std::numeric_limits<float>::quiet_NaN();
+  Tensor out = test::poisoned(*ops_, DType::kI32, {2});
+  cuda::sample_from_candidates({test::to_device(*ops_, bad, dt, {2, 3000}), test::to_device(*ops_, {0.5f, 0.5f}, DType::kF32, {2}),
+                                out, 1.0f, 0, 0.9f},
+                               256, ops_->cuda_stream());
+  EXPECT_EQ(test::to_host_i32(*ops_, out)[1], -1);
+  EXPECT_THROW(cuda::sample_from_candidates({test::to_device(*ops_, bad, dt, {2, 3000}),
+                                             test::to_device(*ops_, {0.5f, 0.5f}, DType::kF32, {2}), out, 1.0f, 5, 0.9f},
+                                            256, ops_->cuda_stream()),
+               Error);  // top_k > 0 is sample()'s
+}
+
 TEST_P(CudaSampling, SampleFlagsNaNRowsAndRefusesBadParams) {
   const DType dt = GetParam();
   const int64_t m = 2, vocab = 100;
@@ -122,16 +182,20 @@ TEST_P(CudaSampling, SampleFlagsNaNRowsAndRefusesBadParams) {
 }
 
 // CudaOps::sample_rows, the entry the generation loop uses: several rows at once, then more rows
-// than before (its buffers grow), greedy and sampled, equal to the reference cpu::sample_row on the
-// same logits and uniforms; a NaN row is an error naming NaN.
+// than before (its buffers grow), greedy and sampled (peaked and flat rows: top-p from the
+// candidates, or the sort after them), equal to the reference cpu::sample_row on the same logits
+// and uniforms; a NaN row is an error naming NaN.
 TEST_P(CudaSampling, SampleRowsMatchesReferenceAndGrows) {
   const DType dt = GetParam();
   const int64_t vocab = 3001;
-  const SampleSpec specs[] = {{0.0f, 0, 1.0f}, {0.8f, 40, 0.9f}, {1.3f, 0, 1.0f}};
+  const SampleSpec specs[] = {{0.0f, 0, 1.0f}, {0.8f, 40, 0.9f}, {1.3f, 0, 1.0f}, {1.0f, 0, 0.9f}};
   uint32_t seed = 900;
   for (int64_t m : {1, 3, 9}) {
     for (const SampleSpec& spec : specs) {
-      const std::vector<float> logits = test::round_to(test::random_vec(m * vocab, ++seed, -4.0f, 4.0f), dt);
+      std::vector<float> logits = test::round_to(test::random_vec(m * vocab, ++seed, -4.0f, 4.0f), dt);
+      for (int64_t r = 0; r < m; r += 2) {  // even rows peaked (their top-p nucleus within the best 256)
+        for (int64_t j = 0; j < 4; ++j) logits[r * vocab + (r * 53 + j * 211) % vocab] = 11.0f - float(j);
+      }
       std::mt19937_64 rng(seed);
       std::vector<double> u(m);
       for (double& x : u) x = static_cast<float>(std::generate_canonical<double, 53>(rng));  // exact in f32
