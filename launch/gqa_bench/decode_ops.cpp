@@ -191,7 +191,8 @@ void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeight
 // The token's selection from this rank's logit slice, once per step after it (calls/step 0: not
 // in the step's sum): the candidates each rank hands to the all-gather at T > 1 (Ops::top_k_rows:
 // greedy's argmax, top-k 50, top-p's 256 with the slice's mass, by selection), and a draw on the
-// slice as one rank would draw it, top-k 50 (selection) against top-p 0.9 (a sort of the row).
+// slice as one rank would draw it: top-k 50 (selection), top-p 0.9 by a sort of the row and from
+// the best 256 candidates.
 void add_sampling_ops(OpList& list, const ModelConfig& c, const DecodeFixture& fx, OpInputs& x, cudaStream_t stream) {
   const double row_bytes = double(fx.batch) * c.vocab_size * 2;
   list.add("candidates: greedy (k 1)", 0, row_bytes, 0, false,
@@ -205,6 +206,10 @@ void add_sampling_ops(OpList& list, const ModelConfig& c, const DecodeFixture& f
   });
   list.add("draw: top-p 0.9 (row sorted)", 0, row_bytes, 0, false, [&, stream](int64_t) {
     cuda::sample({x.logits, x.uniforms, x.tokens, 1.0f, 0, 0.9f}, stream);
+  });
+  // What CudaOps::sample_rows tries first for top-p (the sort above runs only for rows it defers).
+  list.add("draw: top-p 0.9 from 256 candidates", 0, row_bytes, 0, false, [&, stream](int64_t) {
+    cuda::sample_from_candidates({x.logits, x.uniforms, x.tokens, 1.0f, 0, 0.9f}, 256, stream);
   });
 }
 
