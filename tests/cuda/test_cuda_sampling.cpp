@@ -30,6 +30,28 @@ class CudaSampling : public ::testing::TestWithParam<DType> {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
     ops_ = std::make_unique<cuda::CudaOps>(0, GetParam());
   }
+  // ops_->top_k_rows on logits [m, n] (rounded to dt) against CpuOps::top_k_rows: how many floats
+  // of the pairs and NaN flags differ (NaN never equals), the mass checked up to f64 summation
+  // order; *got gets the GPU's rows.
+  int64_t top_k_row_diffs(const std::vector<float>& logits, DType dt, int64_t m, int64_t n, int64_t k,
+                          float temperature, std::vector<float>* got = nullptr) {
+    Tensor host = Tensor::host(DType::kF32, {m, n});
+    std::copy(logits.begin(), logits.end(), host.data_as<float>());
+    const std::vector<float> want = cpu::CpuOps().top_k_rows(host, k, temperature);
+    const std::vector<float> rows = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k, temperature);
+    EXPECT_EQ(rows.size(), want.size());
+    if (rows.size() != want.size()) return -1;
+    const int64_t w = top_k_row_width(k);
+    int64_t diffs = 0;
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t i = 0; i < 2 * k + 1; ++i) diffs += !(rows[r * w + i] == want[r * w + i]);
+      const double gm = static_cast<double>(rows[r * w + 2 * k + 1]) + rows[r * w + 2 * k + 2];
+      const double wm = static_cast<double>(want[r * w + 2 * k + 1]) + want[r * w + 2 * k + 2];
+      EXPECT_NEAR(gm, wm, (1e-14 + 2e-16 * static_cast<double>(n)) * wm) << "mass of row " << r << " n " << n;
+    }
+    if (got != nullptr) *got = rows;
+    return diffs;
+  }
   std::unique_ptr<cuda::CudaOps> ops_;
 };
 
@@ -232,7 +254,6 @@ TEST_P(CudaSampling, TopKRowsMatchesReference) {
   const cuda::ScopedSwitch gpu_top_k(cuda::gpu_top_k_enabled, cuda::set_gpu_top_k, true);  // whatever GQA_GPU_TOP_K says
   for (bool select : {true, false}) {  // k <= 1024 by selection (the default) or by the sort
     const cuda::ScopedSwitch how(cuda::top_k_select_enabled, cuda::set_top_k_select, select);
-    cpu::CpuOps ref;
     uint32_t seed = 1200;
     for (int64_t m : {1, 5, 16}) {
       for (int64_t n : {7, 3001, 16032}) {
@@ -251,23 +272,12 @@ TEST_P(CudaSampling, TopKRowsMatchesReference) {
               logits[4 * n] = -0.0f;
               logits[4 * n + n - 1] = 0.0f;
             }
-            Tensor host = Tensor::host(DType::kF32, {m, n});
-            std::copy(logits.begin(), logits.end(), host.data_as<float>());
-            const std::vector<float> want = ref.top_k_rows(host, k, temperature);
-            const std::vector<float> got = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k, temperature);
-            ASSERT_EQ(got.size(), want.size());
-            const int64_t w = top_k_row_width(k);
-            int64_t diffs = 0;
-            for (int64_t r = 0; r < m; ++r) {
-              for (int64_t i = 0; i < 2 * k + 1; ++i) diffs += !(got[r * w + i] == want[r * w + i]);  // NaN never equal
-              const double gm = static_cast<double>(got[r * w + 2 * k + 1]) + got[r * w + 2 * k + 2];
-              const double wm = static_cast<double>(want[r * w + 2 * k + 1]) + want[r * w + 2 * k + 2];
-              EXPECT_NEAR(gm, wm, (1e-14 + 2e-16 * static_cast<double>(n)) * wm) << "mass of row " << r << " n " << n;
-            }
-            EXPECT_EQ(diffs, 0) << "m " << m << " n " << n << " k " << k << " temperature " << temperature
-                                << (select ? " selection" : " sort");
-            if (m > 3) {
-              EXPECT_EQ(got[3 * w + 2 * k], 1.0f) << "the NaN row is flagged";
+            std::vector<float> got;
+            EXPECT_EQ(top_k_row_diffs(logits, dt, m, n, k, temperature, &got), 0)
+                << "m " << m << " n " << n << " k " << k << " temperature " << temperature
+                << (select ? " selection" : " sort");
+            if (m > 3 && !got.empty()) {
+              EXPECT_EQ(got[3 * top_k_row_width(k) + 2 * k], 1.0f) << "the NaN row is flagged";
             }
           }
         }
@@ -283,24 +293,14 @@ TEST_P(CudaSampling, TopKSelectFewShapes) {
   const DType dt = GetParam();
   const cuda::ScopedSwitch gpu_top_k(cuda::gpu_top_k_enabled, cuda::set_gpu_top_k, true);
   const cuda::ScopedSwitch select(cuda::top_k_select_enabled, cuda::set_top_k_select, true);
-  cpu::CpuOps ref;
   uint32_t seed = 1400;
   for (const auto& [n, k] : {std::pair<int64_t, int64_t>{7, 3}, {1025, 1024}, {2049, 513}, {5000, 1024}, {300, 1000}}) {
     for (float temperature : {0.0f, 0.5f}) {
       const int64_t m = 2;
       std::vector<float> logits = test::round_to(test::random_vec(m * n, ++seed, -2.0f, 2.0f), dt);
       for (int64_t j = 0; j < n; ++j) logits[n + j] = std::round(logits[n + j]);  // row 1: a few values, many ties
-      Tensor host = Tensor::host(DType::kF32, {m, n});
-      std::copy(logits.begin(), logits.end(), host.data_as<float>());
-      const std::vector<float> want = ref.top_k_rows(host, k, temperature);
-      const std::vector<float> got = ops_->top_k_rows(test::to_device(*ops_, logits, dt, {m, n}), k, temperature);
-      ASSERT_EQ(got.size(), want.size());
-      const int64_t w = top_k_row_width(k);
-      int64_t diffs = 0;
-      for (int64_t r = 0; r < m; ++r) {
-        for (int64_t i = 0; i < 2 * k + 1; ++i) diffs += !(got[r * w + i] == want[r * w + i]);
-      }
-      EXPECT_EQ(diffs, 0) << "n " << n << " k " << k << " temperature " << temperature;
+      EXPECT_EQ(top_k_row_diffs(logits, dt, m, n, k, temperature), 0)
+          << "n " << n << " k " << k << " temperature " << temperature;
     }
   }
 }
