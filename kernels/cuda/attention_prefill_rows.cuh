@@ -135,7 +135,7 @@ inline bool tensor_core_prefill_shape(const AttentionArgs& a) {
 
 // Grid size: hkv * ceil(rows / rows_per_block) blocks (checked to fit the 1-D grid).
 inline unsigned prefill_grid(const PrefillParams& p, int rows_per_block, const char* op) {
-  const int64_t blocks = int64_t(p.hkv) * ((p.rows + rows_per_block - 1) / rows_per_block);
+  const int64_t blocks = int64_t(p.hkv) * ((int64_t(p.rows) + rows_per_block - 1) / rows_per_block);
   GQA_CHECK(blocks <= INT32_MAX, op << ": " << blocks << " blocks exceed the grid");
   return static_cast<unsigned>(blocks);
 }

@@ -89,12 +89,13 @@ TEST(CudaPrefillMmaCases, InterleavedSequences) {
   }
 }
 
-// Groups that do not divide the 64-row block (7, 3: a token's heads straddle two blocks) and a
-// group larger than the block (96: one token spans two blocks), in order and interleaved.
+// Groups that do not divide the 128-row block (7, 3, 96: a token's heads straddle two blocks) and
+// groups of a whole block or more (128, 192: one token fills or spans whole blocks), in order and
+// interleaved.
 TEST(CudaPrefillMmaCases, IrregularGroups) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   for (int64_t hd : {64, 128}) {
-    for (Heads h : {Heads{28, 4}, Heads{12, 4}, Heads{96, 1}}) {
+    for (Heads h : {Heads{28, 4}, Heads{12, 4}, Heads{96, 1}, Heads{128, 1}, Heads{192, 1}}) {
       for (bool shuffle : {false, true}) {
         Batch b = make_batch(DType::kBF16, h, hd, 16, {{0, 37}, {50, 20}, {0, 1}, {5, 11}}, 39, shuffle);
         EXPECT_LT(rel_error(run_mma(b), reference(b)), kTol)
