@@ -44,7 +44,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "split reduction in thread-block clusters, GQA_L2_PREFETCH=1 an L2 prefetch of the O and gate/up weights during "
       "decode attention (with PDL): opt-in until verified on a GPU. GQA_GPU_TOP_K=0 makes ranks (T > 1) "
       "download their logit slice and pick its candidates on the host instead of on the GPU, GQA_TOP_K_SELECT=0 "
-      "picks top-k candidates on the GPU from a sort of the row instead of by selection (fallbacks). "
+      "makes every GPU top-k / top-p choice (the ranks' candidates, and sampling at one rank) sort the row instead "
+      "of selecting (fallbacks). "
       "Environment (cpu backend): "
       "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads).");
   std::string prompt_tokens;

@@ -282,7 +282,8 @@ generate() {
 if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = quick ]; then
   generate 1 nccl bf16
   generate 2 mpi bf16
-  # if that failed: again with the candidates picked on the host (tells the GPU top-k from the rest)
+  # if that failed: again with the candidates picked on the host (greedy: tells the GPU argmax of
+  # each rank's slice from the rest of the run)
   if [ "${states[-1]}" = FAIL ]; then generate 2 mpi bf16 GQA_GPU_TOP_K=0; fi
   # the opt-in decode fusions end to end, on 2 ranks sharing the GPU (greedy gathers (logit, id) per rank)
   generate 2 mpi bf16 GQA_FUSED_ROPE=1 GQA_FUSED_SWIGLU=1

@@ -1,7 +1,5 @@
 // CudaOps::sample_rows and top_k_rows: the logits stay on the GPU; one i32 per row, or the rows'
 // top_k_row_width(k) candidate floats, come back.
-#include <algorithm>
-
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/check_args.h"
@@ -31,13 +29,19 @@ std::vector<int32_t> CudaOps::sample_rows(const Tensor& logits, const SampleSpec
   // of the row); only when some row's nucleus or draw reaches past them, the sorted rows.
   const int64_t vocab = logits.dim(1);
   const bool whole_vocab = spec.top_k == 0 || spec.top_k >= vocab;
-  bool done = false;
   if (spec.temperature > 0 && whole_vocab && vocab > kSampleCandidates && top_k_select_enabled()) {
     sample_from_candidates({logits, uniforms, out, spec.temperature, 0, spec.top_p}, kSampleCandidates, stream_);
     copy_to_host(out, ids.data(), stream_);  // synchronises the stream: the uploads are done
-    done = std::find(ids.begin(), ids.end(), kUndecided) == ids.end();
-  }
-  if (!done) {
+    bool deferred = false;
+    for (int64_t r = 0; r < m; ++r) {  // only the rows the candidates could not decide: sorted
+      if (ids[r] != kUndecided) continue;
+      deferred = true;
+      sample({logits.slice_rows(r, r + 1), uniforms.slice_rows(r, r + 1), out.slice_rows(r, r + 1), spec.temperature,
+              spec.top_k, spec.top_p},
+             stream_);
+    }
+    if (deferred) copy_to_host(out, ids.data(), stream_);
+  } else {
     sample({logits, uniforms, out, spec.temperature, spec.top_k, spec.top_p}, stream_);
     copy_to_host(out, ids.data(), stream_);  // synchronises the stream: the uploads are done
   }

@@ -47,7 +47,8 @@ class TimedOps : public Ops {
   std::vector<float> top_k_rows(const Tensor& logits, int64_t k, float temperature) override {
     return inner_.top_k_rows(logits, k, temperature);
   }
-  // Forwarded without an event (a hint; with PDL off, as here, CudaOps launches nothing for it).
+  // Forwarded without an event of its own: where CudaOps launches it (GQA_L2_PREFETCH=1 with PDL
+  // on), its time falls into the next op's, the attention's.
   void prefetch_weights(const std::vector<Tensor>& weights) override { inner_.prefetch_weights(weights); }
 
   void embedding(const EmbeddingArgs& a) override;

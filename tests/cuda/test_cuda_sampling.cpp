@@ -231,16 +231,21 @@ TEST_P(CudaSampling, SampleRowsMatchesReferenceAndGrows) {
   std::vector<float> bad = test::random_vec(2 * vocab, 7);
   bad[vocab + 5] = std::numeric_limits<float>::quiet_NaN();
   const Tensor gbad = test::to_device(*ops_, bad, dt, {2, vocab});
-  EXPECT_THROW(
-      {
-        try {
-          ops_->sample_rows(gbad, SampleSpec{}, {0.0, 0.0});
-        } catch (const Error& e) {
-          EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos) << e.what();
-          throw;
-        }
-      },
-      Error);
+  // Greedy (the argmax), top-p (the candidates, then the sort for the flat row 0) and temperature
+  // alone: every path names the NaN.
+  for (const SampleSpec& spec : {SampleSpec{}, SampleSpec{1.0f, 0, 0.9f}, SampleSpec{1.0f, 0, 1.0f}}) {
+    EXPECT_THROW(
+        {
+          try {
+            ops_->sample_rows(gbad, spec, {0.5, 0.5});
+          } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos) << e.what();
+            throw;
+          }
+        },
+        Error)
+        << "temperature " << spec.temperature << " top_p " << spec.top_p;
+  }
 }
 
 // CudaOps::top_k_rows, what each rank hands to the all-gather of candidates at T > 1 (greedy is
