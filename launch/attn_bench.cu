@@ -261,8 +261,7 @@ int run(const Options& opt) {
   }
   std::printf("device: %s\n", cuda::device_description(0).c_str());
   if (opt.check && !check_against_cpu()) return 1;
-  int l2 = 0;
-  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
+  const int l2 = cuda::current_l2_bytes();  // (device 0: this process's current device)
   const double copy_bw = bench::copy_bandwidth(nullptr, timing(opt));
   std::printf("device-to-device copy: %.1f GB/s (read + write, 1 GiB, median of %d)\n\n", copy_bw / 1e9, opt.runs);
   std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block 16\n\n");

@@ -19,9 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <map>
 #include <memory>
-#include <mutex>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -30,7 +28,9 @@
 #include "kernels/cuda/attention_decode_params.cuh"
 #include "kernels/cuda/attention_merge.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_info.h"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/per_device.h"
 
 namespace gqa::cuda {
 namespace {
@@ -284,27 +284,17 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const DecodeParams p) 
 template <typename T, int HD, int GC>
 int prepare_kernel() {
   using S = DecodeSmem<T, HD, GC>;
-  static std::mutex mu;
-  static std::map<int, int> occupancy;  // device -> blocks per SM
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = occupancy.find(device); it != occupancy.end()) return it->second;
-  GQA_CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<T, HD, GC>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                      static_cast<int>(S::kBytes)));
-  int blocks = 0;
-  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_kernel<T, HD, GC>, kThreads, S::kBytes));
-  GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << S::kBytes
-                            << " bytes of shared memory per block, more than the device offers");
-  occupancy[device] = blocks;
-  return blocks;
-}
-
-int sm_count() {
-  int device = 0, sms = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  return sms;
+  static PerDevice<int> occupancy;  // blocks per SM
+  return occupancy.get([](int) {
+    GQA_CUDA_CHECK(cudaFuncSetAttribute(decode_kernel<T, HD, GC>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(S::kBytes)));
+    int blocks = 0;
+    GQA_CUDA_CHECK(
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_kernel<T, HD, GC>, kThreads, S::kBytes));
+    GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << S::kBytes
+                              << " bytes of shared memory per block, more than the device offers");
+    return blocks;
+  });
 }
 
 // The occupancy of the kernel `a` dispatches to (sets its shared-memory limit as a side effect).
@@ -360,7 +350,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   const bool cluster =
       mma && (opt.cluster_reduce || decode_cluster_enabled()) && stages == kDecodeMmaStages && !bulk;
   const int64_t target =
-      int64_t(mma ? decode_mma_occupancy(a, stages, bulk, false) : kernel_occupancy(a, chunk)) * sm_count();
+      int64_t(mma ? decode_mma_occupancy(a, stages, bulk, false) : kernel_occupancy(a, chunk)) * current_sm_count();
   DecodePlan plan;
   if (cluster) {  // whole clusters per GPC; a plan that ends up without clusters is made again without the cap
     plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, std::min<int64_t>(target, decode_mma_cluster_slots(a)),

@@ -30,8 +30,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <mutex>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -41,6 +39,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/per_device.h"
 
 namespace gqa::cuda {
 namespace {
@@ -379,20 +378,16 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
 template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
 int occupancy() {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
-  static std::mutex mu;
-  static std::map<int, int> cached;  // device -> blocks per SM
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(mu);
-  if (const auto it = cached.find(device); it != cached.end()) return it->second;
-  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kBytes);
-  int blocks = 0;
-  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-      &blocks, decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kThreads, kBytes));
-  GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << kBytes
-                            << " bytes of shared memory per block, more than the device offers");
-  cached[device] = blocks;
-  return blocks;
+  static PerDevice<int> cached;  // blocks per SM
+  return cached.get([](int) {
+    allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kBytes);
+    int blocks = 0;
+    GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+        &blocks, decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kThreads, kBytes));
+    GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << kBytes
+                              << " bytes of shared memory per block, more than the device offers");
+    return blocks;
+  });
 }
 
 // The cluster build's resident blocks on the current device: whole clusters only (a cluster's
@@ -400,31 +395,27 @@ int occupancy() {
 template <typename T, int HD>
 int cluster_slots() {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kDecodeMmaStages>::kBytes;
-  const auto kernel = decode_mma_kernel<T, HD, kDecodeMmaStages, false, true>;
-  static std::mutex mu;
-  static std::map<int, int> cached;  // device -> blocks
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(mu);
-  if (const auto it = cached.find(device); it != cached.end()) return it->second;
-  allow_dynamic_smem(kernel, kBytes);
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeClusterDimension;
-  attr.val.clusterDim.x = kDecodeCluster;
-  attr.val.clusterDim.y = 1;
-  attr.val.clusterDim.z = 1;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(kDecodeCluster);
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = kBytes;
-  cfg.attrs = &attr;
-  cfg.numAttrs = 1;
-  int clusters = 0;
-  GQA_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
-  GQA_CHECK(clusters > 0, kOp << ": no cluster of " << kDecodeCluster << " blocks of " << kBytes
-                              << " bytes of shared memory fits on the device");
-  cached[device] = clusters * kDecodeCluster;
-  return cached[device];
+  static PerDevice<int> cached;  // blocks
+  return cached.get([](int) {
+    const auto kernel = decode_mma_kernel<T, HD, kDecodeMmaStages, false, true>;
+    allow_dynamic_smem(kernel, kBytes);
+    cudaLaunchAttribute attr{};
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = kDecodeCluster;
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(kDecodeCluster);
+    cfg.blockDim = dim3(kThreads);
+    cfg.dynamicSmemBytes = kBytes;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+    int clusters = 0;
+    GQA_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
+    GQA_CHECK(clusters > 0, kOp << ": no cluster of " << kDecodeCluster << " blocks of " << kBytes
+                                << " bytes of shared memory fits on the device");
+    return clusters * kDecodeCluster;
+  });
 }
 
 template <typename T, int HD, int kStages, bool kBulk, bool kCluster>

@@ -31,8 +31,6 @@
 
 #include <atomic>
 #include <cmath>
-#include <map>
-#include <mutex>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -40,6 +38,7 @@
 #include "kernels/cuda/attention_prefill_rows.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/mbarrier_wait.cuh"
+#include "kernels/cuda/per_device.h"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace gqa::cuda {
@@ -418,17 +417,12 @@ GQA_PROCESS_SWITCH(prefill_wgmma_enabled, set_prefill_wgmma, "GQA_PREFILL_WGMMA"
 GQA_PROCESS_SWITCH(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, "GQA_PREFILL_WGMMA_PINGPONG", false)
 
 bool prefill_wgmma_available() {
-  static std::mutex mu;
-  static std::map<int, bool> cached;  // device -> available
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(mu);
-  if (const auto it = cached.find(device); it != cached.end()) return it->second;
-  int major = 0, minor = 0;
-  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
-  bool ok = false;
-  if (major == 9 && minor == 0) {
+  static PerDevice<bool> cached;
+  return cached.get([](int device) {
+    int major = 0, minor = 0;
+    GQA_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    GQA_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    if (major != 9 || minor != 0) return false;
     int* flag = nullptr;
     GQA_CUDA_CHECK(cudaMalloc(&flag, sizeof(int)));
     int host = 0;
@@ -438,10 +432,8 @@ bool prefill_wgmma_available() {
                                                        : launched;
     GQA_CUDA_CHECK(cudaFree(flag));
     GQA_CUDA_CHECK(copied);
-    ok = host == 1;
-  }
-  cached[device] = ok;
-  return ok;
+    return host == 1;
+  });
 }
 
 bool prefill_wgmma_supported(const AttentionArgs& a) { return tensor_core_prefill_shape(a); }

@@ -141,8 +141,7 @@ void CudaOps::prefetch_weights(const std::vector<Tensor>& weights) {
     GQA_CHECK(w.ndim() == 2, "prefetch_weights: weights must be 2-D, got " << shape_str(w.shape()));
     list.push_back({w.data(), w.dim(0), w.dim(1) * static_cast<int64_t>(dtype_size(w.dtype()))});
   }
-  if (l2_prefetch_budget_ < 0) l2_prefetch_budget_ = l2_prefetch_budget();
-  l2_prefetch(list, l2_prefetch_budget_, stream_);
+  l2_prefetch(list, l2_prefetch_budget(), stream_);
 }
 
 bool CudaOps::supports_graphs() const { return !sync_debug_enabled(); }

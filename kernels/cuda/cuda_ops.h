@@ -80,7 +80,6 @@ class CudaOps final : public Ops {
   // sample_rows' candidates per row for temperature / top-p over the whole vocabulary (the sort
   // runs only where a row's nucleus or draw reaches past them).
   static constexpr int kSampleCandidates = 256;
-  int64_t l2_prefetch_budget_ = -1;  // prefetch_weights' bytes (half the L2), read on first use
 };
 
 }  // namespace gqa::cuda

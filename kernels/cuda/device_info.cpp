@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/per_device.h"
 
 namespace gqa::cuda {
 
@@ -23,6 +24,24 @@ std::string device_description(int device) {
   std::snprintf(buf, sizeof(buf), " (sm_%d%d, %d SMs, %.1f GiB)", p.major, p.minor, p.multiProcessorCount,
                 p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
   return std::string(p.name) + buf;
+}
+
+int current_sm_count() {
+  static PerDevice<int> sms;
+  return sms.get([](int device) {
+    int n = 0;
+    GQA_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
+    return n;
+  });
+}
+
+int current_l2_bytes() {
+  static PerDevice<int> l2;
+  return l2.get([](int device) {
+    int n = 0;
+    GQA_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrL2CacheSize, device));
+    return n;
+  });
 }
 
 }  // namespace gqa::cuda

@@ -9,5 +9,8 @@ namespace gqa::cuda {
 int device_count();
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; throws gqa::Error for a bad index.
 std::string device_description(int device);
+// The current device's SM count and L2 size in bytes (queried once per device, then kept).
+int current_sm_count();
+int current_l2_bytes();
 
 }  // namespace gqa::cuda

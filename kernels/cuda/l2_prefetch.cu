@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_info.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/stream_loads.cuh"
 
@@ -39,13 +40,6 @@ __global__ void __launch_bounds__(kThreads) l2_prefetch_kernel(const PrefetchLis
   }
 }
 
-int sm_count_of_current_device() {
-  int device = 0, sms = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  return sms;
-}
-
 }  // namespace
 
 GQA_PROCESS_SWITCH(l2_prefetch_enabled, set_l2_prefetch, "GQA_L2_PREFETCH", false)
@@ -71,12 +65,7 @@ std::vector<int64_t> l2_prefetch_plan(const std::vector<PrefetchWeight>& weights
   return per_row;
 }
 
-int64_t l2_prefetch_budget() {
-  int device = 0, l2 = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
-  return int64_t(l2) / 2;
-}
+int64_t l2_prefetch_budget() { return int64_t(current_l2_bytes()) / 2; }
 
 void l2_prefetch(const std::vector<PrefetchWeight>& weights, int64_t budget, cudaStream_t stream) {
   GQA_CHECK(weights.size() <= size_t(kMaxPrefetchWeights),
@@ -110,7 +99,7 @@ void l2_prefetch(const std::vector<PrefetchWeight>& weights, int64_t budget, cud
   if (l.n == 0) return;
   // At most a few lines per thread: one block per SM keeps every SM's share small.
   const int64_t total = l.first_line[l.n];
-  const int64_t blocks = std::clamp<int64_t>((total + kThreads - 1) / kThreads, 1, sm_count_of_current_device());
+  const int64_t blocks = std::clamp<int64_t>((total + kThreads - 1) / kThreads, 1, current_sm_count());
   launch_pdl("l2_prefetch_kernel", l2_prefetch_kernel, static_cast<unsigned>(blocks), kThreads, 0, stream, l);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
 
 namespace gqa::bench {
@@ -53,10 +54,7 @@ double median(std::vector<double> v) {
 }
 
 L2Flush::L2Flush() {
-  int device = 0, l2 = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
-  l2_bytes_ = static_cast<size_t>(l2);
+  l2_bytes_ = static_cast<size_t>(cuda::current_l2_bytes());
   buffer_ = cuda::device_alloc(DType::kI32, {static_cast<int64_t>(std::max<size_t>(l2_bytes_, 1 << 20))});
 }
 
