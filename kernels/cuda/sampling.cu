@@ -150,9 +150,37 @@ __device__ Crossing first_crossing(const float* keys, int count, double max_key,
   return {-1, running};
 }
 
-// One block per row of the sorted keys/ids.
+// The drawn candidate's index among a row's candidates rk (descending logits, the row's best
+// `known`) given the row's mass `total`: cut to the smallest prefix whose mass reaches
+// top_p * total (top_p < 1), then the first candidate whose running mass exceeds u * kept.
+// `complete`: the candidates hold every id the rule may pick, so a crossing not reached within
+// them rounds to the last one kept; otherwise -1 (the row's nucleus or draw reaches past them).
+// The same in every thread.
+__device__ int draw_index(const float* rk, int known, bool complete, double total, double inv_t, double top_p,
+                          float u, BlockScan::TempStorage& scan) {
+  const double max_key = rk[0];
+  int keep = known;
+  double kept = total;
+  bool cut = false;
+  if (top_p < 1.0) {
+    const Crossing c = first_crossing(rk, known, max_key, inv_t, top_p * total, true, scan);
+    if (c.index >= 0) {
+      cut = true;
+      keep = c.index + 1;
+      kept = c.cum;
+    } else if (!complete) {
+      return -1;
+    }
+  }
+  const Crossing d = first_crossing(rk, keep, max_key, inv_t, static_cast<double>(u) * kept, false, scan);
+  if (d.index >= 0) return d.index;
+  return cut || complete ? keep - 1 : -1;
+}
+
+// One block per row of the sorted keys/ids (`stride` apart): the draw from its first k, the
+// softmax mass summed over them.
 __global__ void select_kernel(const float* keys, const int32_t* ids, const float* uniforms, const int32_t* nan_flags,
-                              int vocab, int k, double inv_t, double top_p, int32_t* out) {
+                              int stride, int k, double inv_t, double top_p, int32_t* out) {
   __shared__ union {
     BlockScan::TempStorage scan;
     BlockReduce::TempStorage reduce;
@@ -163,28 +191,15 @@ __global__ void select_kernel(const float* keys, const int32_t* ids, const float
     if (threadIdx.x == 0) out[row] = -1;
     return;
   }
-  const float* rk = keys + static_cast<long long>(row) * vocab;
-  const int32_t* ri = ids + static_cast<long long>(row) * vocab;
+  const float* rk = keys + static_cast<long long>(row) * stride;
   const double max_key = rk[0];
   double part = 0.0;
   for (int i = threadIdx.x; i < k; i += blockDim.x) part += exp((static_cast<double>(rk[i]) - max_key) * inv_t);
   const double total_t0 = BlockReduce(tmp.reduce).Sum(part);  // valid in thread 0
   if (threadIdx.x == 0) total_shared = total_t0;
   __syncthreads();
-  const double total = total_shared;
-
-  int keep = k;
-  double kept = total;
-  if (top_p < 1.0) {
-    const Crossing c = first_crossing(rk, k, max_key, inv_t, top_p * total, true, tmp.scan);
-    if (c.index >= 0) {
-      keep = c.index + 1;
-      kept = c.cum;
-    }
-  }
-  const double r = static_cast<double>(uniforms[row]) * kept;
-  const Crossing c = first_crossing(rk, keep, max_key, inv_t, r, false, tmp.scan);
-  if (threadIdx.x == 0) out[row] = ri[c.index >= 0 ? c.index : keep - 1];
+  const int i = draw_index(rk, k, true, total_shared, inv_t, top_p, uniforms[row], tmp.scan);
+  if (threadIdx.x == 0) out[row] = ids[static_cast<long long>(row) * stride + i];
 }
 
 // sample_from_candidates' draw, one block per row: its `c` best logits (keys/ids, descending) of
@@ -198,30 +213,9 @@ __global__ void decide_kernel(const float* keys, const int32_t* ids, const int32
     if (threadIdx.x == 0) out[row] = -1;
     return;
   }
-  const float* rk = keys + static_cast<long long>(row) * c;
-  const int32_t* ri = ids + static_cast<long long>(row) * c;
-  const int known = n < c ? n : c;
-  const bool complete = n <= c;  // the candidates are the whole row
-  const double max_key = rk[0], total = mass[row];
-  int keep = known;
-  double kept = total;
-  bool nucleus = false;
-  if (top_p < 1.0) {
-    const Crossing cut = first_crossing(rk, known, max_key, inv_t, top_p * total, true, scan);
-    if (cut.index >= 0) {
-      nucleus = true;
-      keep = cut.index + 1;
-      kept = cut.cum;
-    } else if (!complete) {  // the nucleus reaches past the candidates (the same branch in every thread)
-      if (threadIdx.x == 0) out[row] = kUndecided;
-      return;
-    }
-  }
-  const double r = static_cast<double>(uniforms[row]) * kept;
-  const Crossing draw = first_crossing(rk, keep, max_key, inv_t, r, false, scan);
-  if (threadIdx.x == 0) {
-    out[row] = draw.index >= 0 ? ri[draw.index] : (nucleus || complete) ? ri[keep - 1] : kUndecided;
-  }
+  const long long base = static_cast<long long>(row) * c;
+  const int i = draw_index(keys + base, n < c ? n : c, n <= c, mass[row], inv_t, top_p, uniforms[row], scan);
+  if (threadIdx.x == 0) out[row] = i >= 0 ? ids[base + i] : kUndecided;
 }
 
 // top_k's rows from the sorted keys/ids: the first k of each row (padding past n), none for a NaN
