@@ -24,6 +24,40 @@ constexpr CandidateOrder by_logit{};  // (a function object, so the sorting algo
 
 constexpr int64_t kSortedPrefix = 1024;  // candidates sorted at first (and all of a top-k up to this)
 
+// The drawn index among the first `known` candidates in descending logit order, whose
+// probabilities (max-subtracted, at the temperature) are probs, of a row whose mass is `total`:
+// the smallest prefix whose mass reaches top_p of the total (top_p < 1), then the first candidate
+// whose running mass exceeds u * (kept mass). `complete`: the candidates are all the rule may
+// pick, so a cut or a draw not reached within them rounds to the last one kept; otherwise -1
+// (they cannot decide: the caller knows more candidates, or none).
+int64_t draw_index(const std::vector<double>& probs, int64_t known, bool complete, double total, float top_p,
+                   double u) {
+  int64_t keep = -1;  // the nucleus' length; -1: every id
+  if (top_p < 1.0f) {
+    double mass = 0;
+    for (int64_t i = 0; i < known && keep < 0; ++i) {
+      mass += probs[i] / total;
+      if (mass >= top_p) keep = i + 1;
+    }
+    if (keep < 0 && !complete) return -1;  // the nucleus reaches past the candidates
+  }
+  const bool bounded = keep >= 0 || complete;  // the kept mass lies within the candidates
+  const int64_t seen = keep >= 0 ? keep : known;
+  double kept_total = 0;
+  if (bounded) {
+    for (int64_t i = 0; i < seen; ++i) kept_total += probs[i];
+  } else {
+    kept_total = total;
+  }
+  const double r = u * kept_total;  // as std::uniform_real_distribution<double>(0, kept_total) maps u
+  double acc = 0;
+  for (int64_t i = 0; i < seen; ++i) {
+    acc += probs[i];
+    if (r < acc) return i;
+  }
+  return bounded ? seen - 1 : -1;  // rounding at the end of the kept mass, or the draw lands past them
+}
+
 }  // namespace
 
 int32_t argmax_row(const float* logits, int64_t n) {
@@ -72,36 +106,9 @@ int32_t sample_candidates(const SampleSpec& spec, double u, SampleScratch& scrat
     double prefix_total = 0;
     for (int64_t i = 0; i < sorted; ++i) prefix_total += probs[i] = std::exp((cand[i].first - max_logit) * inv_t);
     if (small) total = prefix_total;  // every candidate, summed in sorted order
-    // The kept prefix: the smallest with mass >= top_p (all k if rounding never gets there).
-    int64_t keep = k;
-    if (spec.top_p < 1.0f) {
-      double mass = 0;
-      int64_t i = 0;
-      for (; i < sorted; ++i) {
-        mass += probs[i] / total;
-        if (mass >= spec.top_p) break;
-      }
-      if (i < sorted) {
-        keep = i + 1;
-      } else if (sorted < k) {
-        continue;  // not reached within the sorted prefix: sort further
-      }
-    }
-    double kept_total = 0;
-    if (keep <= sorted) {
-      for (int64_t i = 0; i < keep; ++i) kept_total += probs[i];
-    } else {
-      kept_total = total;  // keep == k: every candidate
-    }
-    const double r = u * kept_total;  // as std::uniform_real_distribution<double>(0, kept_total) maps u
-    double acc = 0;
-    const int64_t seen = std::min(keep, sorted);
-    for (int64_t i = 0; i < seen; ++i) {
-      acc += probs[i];
-      if (r < acc) return cand[i].second;
-    }
-    if (keep <= sorted) return cand[keep - 1].second;
-    // The draw lies past the sorted prefix: sort further (at sorted == k, keep <= sorted above).
+    // Undecided within the sorted prefix (the cut or the draw lies past it): sort further.
+    const int64_t i = draw_index(probs, sorted, sorted == k, total, spec.top_p, u);
+    if (i >= 0) return cand[i].second;
   }
 }
 
@@ -136,30 +143,8 @@ int32_t sample_slices(const SampleSpec& spec, double u, const std::vector<SliceC
   probs.resize(known);
   for (int64_t i = 0; i < known; ++i) probs[i] = std::exp((cand[i].first - max_logit) * inv_t);
 
-  int64_t keep = 0;  // the nucleus' length; 0: every id
-  if (spec.top_p < 1.0f) {
-    double mass = 0;
-    for (int64_t i = 0; i < known && keep == 0; ++i) {
-      mass += probs[i] / total;
-      if (mass >= spec.top_p) keep = i + 1;
-    }
-    if (keep == 0 && !complete) return -1;  // the nucleus reaches past the candidates
-  }
-  double kept_total = 0;
-  if (keep > 0 || complete) {
-    for (int64_t i = 0; i < (keep > 0 ? keep : known); ++i) kept_total += probs[i];
-  } else {
-    kept_total = total;
-  }
-  const double r = u * kept_total;
-  const int64_t seen = keep > 0 ? keep : known;
-  double acc = 0;
-  for (int64_t i = 0; i < seen; ++i) {
-    acc += probs[i];
-    if (r < acc) return cand[i].second;
-  }
-  if (keep > 0 || complete) return cand[seen - 1].second;  // rounding at the end of the kept mass
-  return -1;  // the draw lands past the candidates
+  const int64_t i = draw_index(probs, known, complete, total, spec.top_p, u);
+  return i >= 0 ? cand[i].second : -1;
 }
 
 }  // namespace gqa::cpu
