@@ -351,12 +351,8 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
       mma && (opt.cluster_reduce || decode_cluster_enabled()) && stages == kDecodeMmaStages && !bulk;
   const int64_t target =
       int64_t(mma ? decode_mma_occupancy(a, stages, bulk, false) : kernel_occupancy(a, chunk)) * current_sm_count();
-  DecodePlan plan;
-  if (cluster) {  // whole clusters per GPC; a plan that ends up without clusters is made again without the cap
-    plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, std::min<int64_t>(target, decode_mma_cluster_slots(a)),
-                       opt.num_splits, chunk, kDecodeCluster);
-  }
-  if (plan.cluster == 0) plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk, 0);
+  DecodePlan plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk,
+                                cluster ? kDecodeCluster : 0, cluster ? decode_mma_cluster_slots(a) : 0);
   plan.tensor_cores = mma;
   plan.stages = stages;
   plan.bulk_copies = bulk;

@@ -51,10 +51,12 @@ int decode_head_chunk(int64_t group);
 // would start a second wave and double the time), at least one, never more splits than tiles of
 // max_context; force_splits > 0 asks for that many (clamped the same way). head_chunk 0 means
 // decode_head_chunk(group) (the CUDA-core kernel); the tensor-core kernel passes 16.
-// cluster > 0 (the tensor-core kernel's cluster reduction, for a plan of one head chunk): the
-// split count is rounded up to a multiple of it (the extra splits hold no keys).
+// cluster > 0 (the tensor-core kernel's cluster reduction, for a plan of one head chunk): whole
+// clusters of splits (the extra splits hold no keys), within cluster_blocks (the blocks the device
+// holds at once in whole clusters; 0: target_blocks) as well, and only where that leaves at least
+// one cluster's worth of splits (or a count is forced); else the plan has no clusters.
 DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
-                       int force_splits = 0, int head_chunk = 0, int cluster = 0);
+                       int force_splits = 0, int head_chunk = 0, int cluster = 0, int64_t cluster_blocks = 0);
 
 // Layout of the split partials in the workspace, in floats: part_o [rows, partials, hd] at 0,
 // part_lse [rows, partials] at lse_offset (rows = n * hq; empty for one partial).

@@ -21,7 +21,7 @@ int decode_head_chunk(int64_t group) {
 int64_t DecodePlan::blocks() const { return int64_t(head_chunks) * num_splits; }
 
 DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
-                       int force_splits, int head_chunk, int cluster) {
+                       int force_splits, int head_chunk, int cluster, int64_t cluster_blocks) {
   GQA_CHECK(n_tokens >= 1 && hkv >= 1 && group >= 1 && max_context >= 1,
             kOp << ": cannot plan " << n_tokens << " tokens, " << hkv << " KV heads, group " << group
                 << ", max_context " << max_context);
@@ -36,10 +36,16 @@ DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max
   GQA_CHECK(cluster >= 0, kOp << ": negative cluster size " << cluster);
   // Clusters only where the plan has a cluster's worth of splits (or forces a count): padding a
   // plan of fewer splits would mostly launch empty blocks that hold their SM until their
-  // cluster's one real split is done. The wanted count rounds down to whole clusters, so the
-  // padded count (<= want) still fits the wave.
-  const bool use_cluster = cluster > 0 && plan.head_chunks == 1 && (force_splits > 0 || want >= cluster);
-  if (use_cluster && force_splits <= 0) want = want / cluster * cluster;
+  // cluster's one real split is done. The wanted count rounds down to whole clusters within the
+  // device's cluster slots, so the padded count still fits the wave.
+  GQA_CHECK(cluster_blocks >= 0, kOp << ": negative cluster slots " << cluster_blocks);
+  bool use_cluster = cluster > 0 && plan.head_chunks == 1;
+  if (use_cluster && force_splits <= 0) {
+    const int64_t slots = cluster_blocks > 0 ? std::min(target_blocks, cluster_blocks) : target_blocks;
+    const int64_t whole = std::clamp<int64_t>(slots / base, 1, tiles) / cluster * cluster;
+    use_cluster = whole >= cluster;
+    if (use_cluster) want = whole;
+  }
   plan.tiles_per_split = static_cast<int>((tiles + want - 1) / want);
   plan.num_splits = static_cast<int>((tiles + plan.tiles_per_split - 1) / plan.tiles_per_split);
   if (use_cluster) {  // whole clusters of splits (the extra ones hold no keys)

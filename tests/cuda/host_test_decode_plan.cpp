@@ -58,6 +58,15 @@ TEST(CudaAttentionPlan, SplitsFillTheDeviceWithinTheContext) {
   p = cuda::plan_decode(32, 8, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
   EXPECT_EQ(p.cluster, 0);
   EXPECT_EQ(p.num_splits, 1);
+  // The device's cluster slots cap a cluster plan (here 128 of the 264 blocks) ...
+  p = cuda::plan_decode(1, 1, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster, 128);
+  EXPECT_EQ(p.cluster, cuda::kDecodeCluster);
+  EXPECT_LE(p.num_splits, 128);
+  EXPECT_EQ(p.num_splits % cuda::kDecodeCluster, 0);
+  // ... and where they leave less than a cluster of splits, the plan takes the whole wave unclustered.
+  p = cuda::plan_decode(20, 1, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster, 100);
+  EXPECT_EQ(p.cluster, 0);
+  EXPECT_EQ(p.num_splits, 13);
   for (int64_t n : {1, 2, 3, 5, 7, 16, 33}) {
     for (int64_t ctx : {100, 700, 8192, 32768, 131072}) {
       p = cuda::plan_decode(n, 1, 8, ctx, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
