@@ -97,27 +97,33 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   std::vector<SliceCandidates> slices;                // (from_slices) the last row's
   Sampler sampler(req.sampling);
 
+  // One step of `tokens` from first_pos. With draw_next (the prompt's last chunk when tokens are
+  // wanted, and every decode step) it leaves what the next token is drawn from, by the mode above;
+  // else it only fills the cache (and the kept logits).
+  std::vector<float> last;  // the logits the next token is drawn from (host sampling)
+  int32_t next = -1;        // the next token (backend sampling)
+  auto advance = [&](const std::vector<int32_t>& tokens, int64_t first_pos, bool draw_next) {
+    if (draw_next && backend_samples) {
+      next = step_sample(seq, tokens, first_pos, sampler);
+    } else if (draw_next && from_candidates) {
+      candidates = step_top_k(seq, tokens, first_pos, sp.top_k);
+    } else if (draw_next && from_slices) {
+      slices = step_slices(seq, tokens, first_pos, req.slice_candidates, sp.temperature);
+    } else {
+      const Rows rows_wanted = req.keep_logits ? Rows::kAll : draw_next ? Rows::kLast : Rows::kNone;
+      std::vector<float> rows = step(seq, tokens, first_pos, rows_wanted);
+      keep(rows);
+      if (draw_next) last.assign(rows.end() - vocab, rows.end());
+    }
+  };
+
   // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
   auto t0 = std::chrono::steady_clock::now();
   const int64_t p = static_cast<int64_t>(req.prompt.size());
-  std::vector<float> last;  // the logits the next token is drawn from (host sampling)
-  int32_t next = -1;        // the next token (backend sampling)
   for (int64_t a = 0; a < p; a += req.prefill_chunk) {
     const int64_t b = std::min(p, a + req.prefill_chunk);
-    std::vector<int32_t> chunk(req.prompt.begin() + a, req.prompt.begin() + b);
-    const bool final_chunk = b == p;
-    if (backend_samples && final_chunk && req.max_new_tokens > 0) {
-      next = step_sample(seq, chunk, a, sampler);
-    } else if (from_candidates && final_chunk && req.max_new_tokens > 0) {
-      candidates = step_top_k(seq, chunk, a, sp.top_k);
-    } else if (from_slices && final_chunk && req.max_new_tokens > 0) {
-      slices = step_slices(seq, chunk, a, req.slice_candidates, sp.temperature);
-    } else {
-      const Rows rows_wanted = req.keep_logits ? Rows::kAll : final_chunk ? Rows::kLast : Rows::kNone;
-      std::vector<float> rows = step(seq, chunk, a, rows_wanted);
-      keep(rows);
-      if (final_chunk) last.assign(rows.end() - vocab, rows.end());
-    }
+    advance(std::vector<int32_t>(req.prompt.begin() + a, req.prompt.begin() + b), a,
+            b == p && req.max_new_tokens > 0);
     if (req.on_prefill_progress) req.on_prefill_progress(b, p);
   }
   res.prefill_seconds = seconds_since(t0);
@@ -157,17 +163,7 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       break;
     }
     if (i + 1 == req.max_new_tokens) break;
-    if (backend_samples) {
-      next = step_sample(seq, {msg[0]}, p + i, sampler);
-    } else if (from_candidates) {
-      candidates = step_top_k(seq, {msg[0]}, p + i, sp.top_k);
-    } else if (from_slices) {
-      slices = step_slices(seq, {msg[0]}, p + i, req.slice_candidates, sp.temperature);
-    } else {
-      std::vector<float> rows = step(seq, {msg[0]}, p + i, Rows::kLast);
-      keep(rows);
-      last = std::move(rows);
-    }
+    advance({msg[0]}, p + i, true);
   }
   res.decode_seconds = seconds_since(t0);
   return res;
