@@ -10,8 +10,8 @@
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
 // reads and writes). --check first verifies one batch against the CPU twin; --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
-// tile), with the tensor-core kernel's other builds (6 stages, bulk copies, both, the cluster
-// reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
+// tile), with the tensor-core kernel's other builds (the cp.async loader at 3 and 6 stages, the
+// default bulk-copy loader at 6 stages, the cluster reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
 // K/V) and on shuffled pages of 64 and 256 tokens (--block-size's effect), and prints,
 // after the main table, each one's time and the fastest against the plan's (the data for tuning
 // plan_decode and the kernel's defaults, from one run).
@@ -55,8 +55,8 @@ struct SweepRow {
   int auto_splits = 0;
   double auto_us = 0;
   std::vector<std::pair<int, double>> forced;  // (splits, us)
-  // The plan's split count and time for the other builds: {6 stages, 3 stages bulk, 6 stages bulk,
-  // cluster reduction}.
+  // The plan's split count and time for the other builds: {cp.async 6 stages, cp.async 3 stages,
+  // bulk 6 stages, cluster reduction (cp.async)}; the default is bulk, 3 stages.
   int variant_splits[4] = {0, 0, 0, 0};
   double variant_us[4] = {0, 0, 0, 0};
   double in_order_us = 0;  // the default build and plan with each sequence's blocks in order (contiguous)
@@ -124,11 +124,12 @@ DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes, bool shuff
 // Median microseconds of attention_decode over the rotated copies with `splits` (0: the plan's),
 // a workspace kept across calls as a decode loop would (times the two kernels, not allocation).
 double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt, int splits, int* planned,
-                      int stages = 0, bool bulk = false, bool cluster = false) {
+                      int stages = 0, cuda::DecodeLoader loader = cuda::DecodeLoader::kDefault,
+                      bool cluster = false) {
   cuda::DecodeOptions dopt;
   dopt.num_splits = splits;
   dopt.stages = stages;
-  dopt.bulk_copies = bulk;
+  dopt.loader = loader;
   dopt.cluster_reduce = cluster;
   const cuda::DecodePlan plan = cuda::describe_decode(args[0], dopt);
   if (planned != nullptr) *planned = plan.num_splits;
@@ -162,7 +163,8 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   const int stages[4] = {cuda::kDecodeMmaDeepStages, cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages,
                          cuda::kDecodeMmaStages};
   for (int v = 0; v < 4; ++v) {
-    row.variant_us[v] = time_decode_us(args, opt, 0, &row.variant_splits[v], stages[v], v == 1 || v == 2, v == 3);
+    const cuda::DecodeLoader loader = v == 2 ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
+    row.variant_us[v] = time_decode_us(args, opt, 0, &row.variant_splits[v], stages[v], loader, v == 3);
   }
   // The same call on other page layouts: in order (how much of the gap to a contiguous read is
   // the page scatter), and shuffled pages of 64 and 256 tokens (larger contiguous runs per page).
@@ -183,9 +185,9 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
 
 void print_sweep(const std::vector<SweepRow>& rows) {
   if (rows.empty()) return;
-  std::printf("\nsplit sweep (us per call; plan = the automatic split count):\n\n");
-  std::printf("| context | batch | plan splits | plan us | 6 stages: splits, us | bulk: splits, us | bulk 6 stages: "
-              "splits, us | cluster: splits, us | pages in order: us | 64-token pages: us | 256-token pages: us | "
+  std::printf("\nsplit sweep (us per call; plan = the automatic split count with the default build: bulk copies, 3 stages):\n\n");
+  std::printf("| context | batch | plan splits | plan us | cp.async 6 stages: splits, us | cp.async: splits, us | "
+              "bulk 6 stages: splits, us | cluster: splits, us | pages in order: us | 64-token pages: us | 256-token pages: us | "
               "best splits | best us | us at 4, 8, 16, ... splits |\n");
   std::printf("|--------:|------:|------------:|--------:|---------------------:|-----------------:|----------------------"
               "---:|--------------------:|-------------------:|-------------------:|--------------------:|------------:|"

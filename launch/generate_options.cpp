@@ -37,7 +37,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "gqa-generate"};
   app.footer(
       "Environment (cuda backend): GQA_PDL=0 turns off programmatic dependent launch of the decode kernels (on by "
-      "default); GQA_PREFILL_WGMMA=1 runs prefill attention on the wgmma kernel (H100/H200 only; "
+      "default); GQA_DECODE_BULK=0 makes the decode attention load K/V with per-thread cp.async instead of "
+      "cp.async.bulk per row (the default, measured faster); GQA_PREFILL_WGMMA=1 runs prefill attention on the wgmma kernel (H100/H200 only; "
       "GQA_PREFILL_WGMMA_PINGPONG=1: its ping-pong build), GQA_GEMV_MMA=1 the 9-16-row decode GEMMs on the "
       "tensor-core GEMV, GQA_FUSED_SWIGLU=1 the MLP's gate/up GEMV with SwiGLU in its epilogue, GQA_FUSED_ROPE=1 "
       "the QKV GEMV with RoPE and the KV-cache write in its epilogue, GQA_DECODE_CLUSTER=1 the decode attention's "

@@ -26,6 +26,12 @@
 # the SDPA peer and its prefill section at 8K and 32K (the mma.sync and wgmma attention side by
 # side), then memcheck of the kernel tests (not sampling, graph cache, pinned staging) in what is left.
 #
+# --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
+# 300): builds only what it runs; the decode attention, decode-cluster and model tests (default and
+# opt-in kernels); gqa-generate bf16 at -np 1 and 2 (and 2 with the fused GEMVs); the attention
+# benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
+# opt-in kernels' pass, the SDPA peer); then Nsight Systems on whole decode steps as --profile does.
+#
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
 # decode-step kernels: the decode attention and its merge (gqa-attn-bench) and the other ops of a
 # 2-layer 70B T=8 shard's decode at batch 1 (gqa-bench's per-op section), with the speed-of-light,
@@ -40,7 +46,7 @@
 # sources launch/device-env.sh, which uses .devdeps/ (launch/device-deps.sh; carry it) for what
 # the GPU image lacks. With $OUT set (the device tool), the report and the logs are copied there.
 #
-# usage: launch/gpu-check.sh [--bench | --all | --quick | --profile]  (from anywhere; works in the repository root)
+# usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
 #        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540);
 #        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),
@@ -53,9 +59,10 @@ case "${1:-}" in
   --bench) mode=bench ;;
   --all) mode=all ;;
   --quick) mode=quick ;;
+  --decode) mode=decode ;;
   --profile) mode=profile ;;
   -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
-  *) echo "usage: launch/gpu-check.sh [--bench | --all | --quick | --profile]" >&2; exit 2 ;;
+  *) echo "usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile]" >&2; exit 2 ;;
 esac
 bench_total_s="${GQA_BENCH_TOTAL_S:-500}"
 # --bench: configure and build must leave gqa-bench most of the box.
@@ -75,6 +82,7 @@ if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then ex
 t_start=$SECONDS
 budget_s="${GQA_CHECK_BUDGET_S:-540}"
 [ "$mode" = quick ] && budget_s="${GQA_CHECK_BUDGET_S:-360}"
+[ "$mode" = decode ] && budget_s="${GQA_CHECK_BUDGET_S:-300}"
 [ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
 checking=0 benching=0  # which parts run: check (steps 3-7), bench (gqa-bench)
 [ "$mode" != bench ] && [ "$mode" != profile ] && checking=1
@@ -176,6 +184,8 @@ for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=(
 [ "$mode" = bench ] && build_targets=(--target gqa-bench)
 [ "$mode" = profile ] && build_targets=(--target gqa-bench gqa-attn-bench)
 [ "$mode" = all ] || [ "$mode" = quick ] && build_targets+=(gqa-bench)
+decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_cuda_model cuda_test_cuda_model_opt_in)
+[ "$mode" = decode ] && build_targets=(--target gqa-generate gqa-attn-bench gqa-bench "${decode_tests[@]}")
 if [ $configured -eq 1 ] && step "build (${#build_targets[@]} targets)" "$build_limit" \
      cmake --build "$build" -j "$jobs" "${build_targets[@]}"; then
   built=1
@@ -199,7 +209,9 @@ wgmma_builds() {
       "$build/tests/cuda_test_attention_prefill_wgmma"
   done
 }
-if [ $built -eq 1 ] && [ "$mode" = quick ]; then
+if [ $built -eq 1 ] && [ "$mode" = decode ]; then
+  for t in "${decode_tests[@]}"; do step "$t" 300 "$build/tests/$t"; done
+elif [ $built -eq 1 ] && [ "$mode" = quick ]; then
   step "ctest -L gpu (not the mma and wgmma prefill)" 600 ctest --test-dir "$build" -L gpu \
     -E 'cuda_test_attention_prefill_(mma|wgmma)$' --output-on-failure --timeout 300
   step "cuda_test_attention_prefill_mma (not the 2000 / 70K-context cases)" 300 "$build/tests/cuda_test_attention_prefill_mma" \
@@ -226,8 +238,8 @@ if [ "$mode" = quick ] && [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   # (the fixtures at np 1/2/4: --all; gqa-generate -np 2 below shares the GPU through MPI too)
   step "mpi_test_cuda_model_mpi np2 (sampling from GPU-picked candidates)" 120 "$mpirun_bin" "${mpi_flags[@]}" -np 2 \
     "$build/tests/mpi_test_cuda_model_mpi" --gtest_filter='CudaModelMpiSampling.*'
-elif [ "$mode" = quick ]; then
-  record "mpi CUDA tests" SKIP "--quick without a build or mpirun"
+elif [ "$mode" = quick ] || [ "$mode" = decode ]; then
+  record "mpi CUDA tests" SKIP "--$mode: gqa-generate -np 2 below shares the GPU through MPI"
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   for t in mpi_test_cuda_communicator mpi_test_cuda_model_mpi; do
     if [ ! -x "$build/tests/$t" ]; then record "$t" FAIL "not built"; continue; fi
@@ -279,7 +291,7 @@ generate() {
     record "$name" FAIL "got '$got', expected '$expected'"
   fi
 }
-if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = quick ]; then
+if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode" = decode ]; }; then
   generate 1 nccl bf16
   generate 2 mpi bf16
   # if that failed: again with the candidates picked on the host (greedy: tells the GPU argmax of
@@ -320,6 +332,10 @@ if [ $benching -eq 1 ]; then
     left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-50} - 30 ))
     bench_args=(--contexts 8K,32K,128K --prefill 8K,32K --peers --runs 20 --step-runs 10)
   fi
+  if [ "$mode" = decode ]; then
+    left=$(( $(left_s) - ${GQA_NSYS_RESERVE_S:-70} - 30 ))
+    bench_args=(--contexts 8K,32K,128K --no-prefill --peers --runs 20 --step-runs 20)
+  fi
   if [ $built -ne 1 ]; then
     record "gqa-bench --all" SKIP "not built"
   elif [ $left -lt 60 ]; then
@@ -327,32 +343,15 @@ if [ $benching -eq 1 ]; then
   else
     bench_report="bench/results/${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
     # shellcheck disable=SC2086  # GQA_BENCH_ARGS is a list of flags
-    # The 9-16-row GEMV (gemv_mma.cu, opt-in until verified) is on for the benchmark: its tests ran
-    # above (check modes), and the report says which GEMMs ran.
-    step "gqa-bench ${bench_args[0]}" $((left + 15)) env GQA_GEMV_MMA="${GQA_GEMV_MMA:-1}" "$build/bin/gqa-bench" \
+    # (The kernels' switches come from the environment; the report names the opt-in ones that ran.)
+    step "gqa-bench ${bench_args[0]}" $((left + 15)) "$build/bin/gqa-bench" \
       "${bench_args[@]}" --budget-s "$left" --out "$bench_report" ${GQA_BENCH_ARGS:-}
   fi
 fi
 
 
-# --- --profile: Nsight Compute on the decode-step kernels ----------------------------------------
-if [ "$mode" = profile ] && [ $built -eq 1 ]; then
-  ncu_bin=$(command -v ncu || true)
-  [ -n "$ncu_bin" ] || [ ! -x /usr/local/cuda/bin/ncu ] || ncu_bin=/usr/local/cuda/bin/ncu
-  if [ -z "$ncu_bin" ]; then
-    record "ncu" SKIP "Nsight Compute (ncu) not found (PATH, /usr/local/cuda/bin)"
-  else
-    sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats
-              --section LaunchStats)
-    step "ncu decode attention" 240 "$ncu_bin" "${sections[@]}" --kernel-name regex:'decode_mma_kernel|merge_kernel' \
-      --launch-skip 4 --launch-count 8 "$build/bin/gqa-attn-bench" --runs 3
-    # gqa-bench's per-op section at batch 1 calls each op 1 + 3 times in step order: 40 launches
-    # cover embedding, rmsnorm, the QKV/O/gate-up/down/LM-head GEMVs, rope+kv_write and swiglu.
-    step "ncu decode ops (2 layers, 8K, batch 1)" 240 "$ncu_bin" "${sections[@]}" \
-      --kernel-name regex:'gemv_kernel|rmsnorm_kernel|rope_kv_write_kernel|swiglu_kernel|embedding_kernel' \
-      --launch-count 40 "$build/bin/gqa-bench" --layers 2 --contexts 8K --batches 1 --no-prefill --runs 3 \
-      --warmup 1 --step-runs 2 --out "$logs/profile-bench.md"
-  fi
+# Nsight Systems on whole decode steps (--profile, --decode)
+nsys_steps() {
   # Nsight Systems on whole decode steps (CUDA graphs traced node by node): each kernel's time inside
   # real steps, where the per-op section measures ops alone with a cold L2. gqa-bench opens the
   # profiler range around its timed PDL-on steps only (cudaProfilerStart/Stop); nsys keeps the first.
@@ -373,10 +372,32 @@ if [ "$mode" = profile ] && [ $built -eq 1 ]; then
       fi
     done
   fi
+}
+
+# --- --profile: Nsight Compute on the decode-step kernels ----------------------------------------
+if [ "$mode" = profile ] && [ $built -eq 1 ]; then
+  ncu_bin=$(command -v ncu || true)
+  [ -n "$ncu_bin" ] || [ ! -x /usr/local/cuda/bin/ncu ] || ncu_bin=/usr/local/cuda/bin/ncu
+  if [ -z "$ncu_bin" ]; then
+    record "ncu" SKIP "Nsight Compute (ncu) not found (PATH, /usr/local/cuda/bin)"
+  else
+    sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats
+              --section LaunchStats)
+    step "ncu decode attention" 240 "$ncu_bin" "${sections[@]}" --kernel-name regex:'decode_mma_kernel|merge_kernel' \
+      --launch-skip 4 --launch-count 8 "$build/bin/gqa-attn-bench" --runs 3
+    # gqa-bench's per-op section at batch 1 calls each op 1 + 3 times in step order: 40 launches
+    # cover embedding, rmsnorm, the QKV/O/gate-up/down/LM-head GEMVs, rope+kv_write and swiglu.
+    step "ncu decode ops (2 layers, 8K, batch 1)" 240 "$ncu_bin" "${sections[@]}" \
+      --kernel-name regex:'gemv_kernel|rmsnorm_kernel|rope_kv_write_kernel|swiglu_kernel|embedding_kernel' \
+      --launch-count 40 "$build/bin/gqa-bench" --layers 2 --contexts 8K --batches 1 --no-prefill --runs 3 \
+      --warmup 1 --step-runs 2 --out "$logs/profile-bench.md"
+  fi
+  nsys_steps
 fi
+if [ "$mode" = decode ] && [ $built -eq 1 ]; then nsys_steps; fi
 
 # --- 7. the kernel tests again under compute-sanitizer memcheck (slowest: last) ------------------
-if [ $checking -eq 1 ] && [ $built -eq 1 ]; then
+if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ]; then
   sanitizer=$(command -v compute-sanitizer || true)
   [ -n "$sanitizer" ] || [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || sanitizer=/usr/local/cuda/bin/compute-sanitizer
   if [ -z "$sanitizer" ]; then

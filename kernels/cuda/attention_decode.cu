@@ -345,10 +345,12 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   const int chunk = mma ? kDecodeMmaHeadChunk : decode_head_chunk(d.group());
   const int stages = mma ? (opt.stages > 0 ? opt.stages : kDecodeMmaStages) : 0;
   GQA_CHECK(opt.stages >= 0, kOp << ": negative stages " << opt.stages);
-  const bool bulk = mma && opt.bulk_copies;
-  // The cluster reduction: tensor cores, the default build, one head chunk (checked by the plan).
-  const bool cluster =
-      mma && (opt.cluster_reduce || decode_cluster_enabled()) && stages == kDecodeMmaStages && !bulk;
+  // The cluster reduction: tensor cores, 3 stages, the cp.async loader, one head chunk (checked by
+  // the plan); asked for with the default loader, it takes cp.async.
+  const bool cluster_asked = mma && (opt.cluster_reduce || decode_cluster_enabled()) && stages == kDecodeMmaStages;
+  const bool bulk = mma && (opt.loader == DecodeLoader::kBulk ||
+                            (opt.loader == DecodeLoader::kDefault && decode_bulk_enabled() && !cluster_asked));
+  const bool cluster = cluster_asked && !bulk;
   const int64_t target =
       int64_t(mma ? decode_mma_occupancy(a, stages, bulk, false) : kernel_occupancy(a, chunk)) * current_sm_count();
   DecodePlan plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk,
@@ -362,6 +364,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
 }  // namespace
 
 GQA_PROCESS_SWITCH(decode_cluster_enabled, set_decode_cluster, "GQA_DECODE_CLUSTER", false)
+GQA_PROCESS_SWITCH(decode_bulk_enabled, set_decode_bulk, "GQA_DECODE_BULK", true)
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);

@@ -67,14 +67,19 @@ struct DecodePartials {
 };
 DecodePartials decode_partials_floats(int64_t rows, int64_t hd, const DecodePlan& plan);
 
+enum class DecodeLoader { kDefault, kCpAsync, kBulk };
+
 struct DecodeOptions {
   int num_splits = 0;              // 0: choose from max_context and the device; > 0: force (tests, tuning)
   int stages = 0;                  // tensor-core kernel's pipeline depth: 0 = default (3), or 3 / 6 (tuning)
-  bool bulk_copies = false;        // tensor-core kernel: load K/V with cp.async.bulk per row (tuning)
+  // Tensor-core kernel's K/V loader: kDefault is the process default (decode_bulk_enabled());
+  // kCpAsync: 16-byte cp.async per thread; kBulk: one cp.async.bulk per K/V row (tuning, tests).
+  DecodeLoader loader = DecodeLoader::kDefault;
   // Tensor-core kernel, one head chunk (group <= 16): the blocks of kDecodeCluster consecutive
   // splits form a cluster that merges their states through distributed shared memory, so the
   // merge kernel reads num_splits / kDecodeCluster partials (none when that is one). Opt-in
-  // until run on a GPU (3 stages, cp.async loader).
+  // (3 stages, cp.async loader: asked for with the default loader, it takes cp.async). Opt-in:
+  // measured slower than the plain plan at every gqa-attn-bench shape (H200, 2026-11-26).
   bool cluster_reduce = false;
   void* workspace = nullptr;       // device scratch for the split partials, or nullptr: cudaMallocAsync
   size_t workspace_bytes = 0;      // its size; must be >= decode_workspace_bytes()
@@ -84,6 +89,12 @@ struct DecodeOptions {
 // (cuda::attention, the model): off unless GQA_DECODE_CLUSTER=1 or set_decode_cluster(true).
 bool decode_cluster_enabled();
 void set_decode_cluster(bool on);
+
+// The process-wide default loader of the tensor-core kernel (DecodeLoader::kDefault): the bulk
+// copies (faster than cp.async at every gqa-attn-bench --sweep shape on an H200, 2026-11-26:
+// 128K batch 16 287 us vs 427, batch 1 35 us vs 40) unless GQA_DECODE_BULK=0 or set_decode_bulk(false).
+bool decode_bulk_enabled();
+void set_decode_bulk(bool on);
 
 // The plan attention_decode would use for `a` on the current device.
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt = {});

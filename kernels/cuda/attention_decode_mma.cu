@@ -10,8 +10,8 @@
 // warps; its split's keys stream through shared memory in 64-key stages, a cp.async pipeline of
 // 3 stages (two in flight while one is computed; 2 blocks per SM at hd 128) or, on request
 // (DecodeOptions::stages = 6), 6 stages (five in flight; 1 block per SM at hd 128); the copies are
-// 16-byte cp.async per thread or, on request (DecodeOptions::bulk_copies), one cp.async.bulk per
-// K/V row with an mbarrier per stage (the copy engine instead of 2048 per-thread copies a stage);
+// one cp.async.bulk per K/V row with an mbarrier per stage (the copy engine instead of 2048
+// per-thread copies a stage; the default, DecodeOptions::loader) or 16-byte cp.async per thread;
 // each stage's block-table entries are read one stage ahead, into registers:
 //   rows   the 16 query heads of the chunk (head-in-group chunk * 16 + r; rows past the group
 //          are zero q rows whose results are never stored) are the 16 rows of the mma A operand,

@@ -10,6 +10,7 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_mma.h"
 #include "kernels/cuda/gemv_rope.h"
+#include "kernels/cuda/l2_prefetch.h"
 #include "kernels/cuda/pdl.h"
 #endif
 
@@ -70,7 +71,9 @@ std::string cuda_kernel_switches() {
   add(cuda::fused_swiglu_enabled(), "fused gate/up+SwiGLU GEMV");
   add(cuda::gemv_mma_enabled(), "tensor-core GEMV (9-16 rows)");
   add(cuda::decode_cluster_enabled(), "decode attention cluster reduction");
-  return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", opt-in kernels: " + (on.empty() ? "none" : on);
+  add(cuda::l2_prefetch_enabled(), "L2 prefetch during decode attention");
+  return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", decode attention loader " +
+         (cuda::decode_bulk_enabled() ? "bulk" : "cp.async") + ", opt-in kernels: " + (on.empty() ? "none" : on);
 #else
   return "";
 #endif

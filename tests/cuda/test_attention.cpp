@@ -141,15 +141,17 @@ TEST(CudaAttentionDecodeSplits, OutMayAliasQ) {
   }
 }
 
-// The tensor-core kernel's other builds (DecodeOptions: 6 pipeline stages, bulk-copy loader) on
+// The tensor-core kernel's builds (DecodeOptions: 3 or 6 pipeline stages, cp.async or bulk-copy loader) on
 // the same cases as the default one: any dtype, head_dim 64/128, groups 1..64, split counts from
 // one to one per tile; a bad block table entry poisons its token only; a depth that is not
 // compiled is refused.
 TEST(CudaAttentionDecodeSplits, PipelineVariantsMatch) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   // (The opt-in cluster reduction has its own test executable: test_attention_decode_cluster.cpp.)
-  const std::vector<std::pair<int, bool>> variants = {
-      {cuda::kDecodeMmaDeepStages, false}, {cuda::kDecodeMmaStages, true}, {cuda::kDecodeMmaDeepStages, true}};
+  const std::vector<std::pair<int, bool>> variants = {{cuda::kDecodeMmaStages, false},
+                                                      {cuda::kDecodeMmaDeepStages, false},
+                                                      {cuda::kDecodeMmaStages, true},
+                                                      {cuda::kDecodeMmaDeepStages, true}};
   for (DType dt : {DType::kBF16, DType::kF16}) {
     for (int64_t hd : {64, 128}) {
       for (Heads h : {Heads{8, 1}, Heads{64, 8}, Heads{28, 4}, Heads{8, 8}}) {
@@ -160,7 +162,7 @@ TEST(CudaAttentionDecodeSplits, PipelineVariantsMatch) {
             cuda::DecodeOptions opt;
             opt.num_splits = splits;
             opt.stages = stages;
-            opt.bulk_copies = bulk;
+            opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
             EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
                 << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " splits " << splits
                 << " stages " << stages << (bulk ? " bulk" : "");
@@ -175,7 +177,7 @@ TEST(CudaAttentionDecodeSplits, PipelineVariantsMatch) {
     b.tables[1 * b.max_blocks + 3] = static_cast<int32_t>(b.num_blocks);  // sequence 1, keys 48..63
     cuda::DecodeOptions opt;
     opt.stages = stages;
-    opt.bulk_copies = bulk;
+    opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
     const std::vector<float> out = run(b, Kernel::kDecode, opt);
     for (int t = 0; t < 3; ++t) {
       const std::vector<float> o = token_rows(out, b, t);
