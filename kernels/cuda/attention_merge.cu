@@ -1,8 +1,10 @@
 // One block per query row; thread = (4 dims, split group): each thread merges its group's splits
-// into a SoftmaxState (independent loads, so many are in flight), then group 0 merges the groups'
-// states through shared memory and stores the normalised result. HD / 4 lanes x min(64, 1024 /
-// lanes) groups: 1024 threads for hd 64 and 128; 256 / 512 for hd 16 / 32, so group 0's serial
-// merge stays at most 63 steps.
+// into a SoftmaxState, loading kBatch splits before merging any (predicated loads, all in flight:
+// the merge's time is load latency, and a loop of dependent merges would wait once per split),
+// then the groups' states merge in a tree through shared memory (log2(groups) rounds of one
+// barrier each, instead of group 0 merging the others one by one) and group 0 stores the
+// normalised result. HD / 4 lanes x min(64, 1024 / lanes) groups: 1024 threads for hd 64 and 128;
+// 256 / 512 for hd 16 / 32.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -32,28 +34,52 @@ __global__ void __launch_bounds__(MergeShape<HD>::kThreads) merge_kernel(const f
                                                                          T* out, int num_splits) {
   pdl_wait();
   constexpr int kLanes = MergeShape<HD>::kLanes, kGroups = MergeShape<HD>::kGroups;
+  constexpr int kBatch = 4;  // splits a thread loads before merging them
+  static_assert((kGroups & (kGroups - 1)) == 0, "the tree merges groups in pairs");
+  // Round r of the tree (r = 0, 1, ...: half = kGroups / 2, / 4, ..., 1) publishes groups
+  // [half, 2 half)'s states at entries [kGroups - 2 half, kGroups - half): kGroups - 1 in all, so
+  // no round overwrites an entry a slower thread of the previous round may still read.
   __shared__ float4 o_s[kGroups][kLanes];
   __shared__ float m_s[kGroups][kLanes], d_s[kGroups][kLanes];
   const size_t row = blockIdx.x;
   const int lane = threadIdx.x % kLanes, grp = threadIdx.x / kLanes;
+  const float* row_o = part_o + row * num_splits * HD + lane * 4;
+  const float* row_lse = part_lse + row * num_splits;
   SoftmaxState<4> st;
   st.init();
-#pragma unroll 4
-  for (int s = grp; s < num_splits; s += kGroups) {
-    const float4 o = *reinterpret_cast<const float4*>(part_o + (row * num_splits + s) * HD + lane * 4);
-    const float o2[4] = {o.x, o.y, o.z, o.w};
-    st.merge(o2, part_lse[row * num_splits + s], 1.0f);
+  for (int s0 = grp; s0 < num_splits; s0 += kGroups * kBatch) {
+    float4 o[kBatch];
+    float lse[kBatch];
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const int s = s0 + j * kGroups;
+      const bool in = s < num_splits;
+      o[j] = in ? *reinterpret_cast<const float4*>(row_o + static_cast<size_t>(s) * HD) : make_float4(0, 0, 0, 0);
+      lse[j] = in ? row_lse[s] : -INFINITY;  // -inf: merges as nothing
+    }
+#pragma unroll
+    for (int j = 0; j < kBatch; ++j) {
+      const float o2[4] = {o[j].x, o[j].y, o[j].z, o[j].w};
+      st.merge(o2, lse[j], 1.0f);
+    }
   }
-  o_s[grp][lane] = make_float4(st.o[0], st.o[1], st.o[2], st.o[3]);
-  m_s[grp][lane] = st.m;
-  d_s[grp][lane] = st.d;
-  __syncthreads();
+  int base = 0;
+#pragma unroll
+  for (int half = kGroups / 2; half > 0; half /= 2) {
+    if (grp >= half && grp < 2 * half) {
+      o_s[base + grp - half][lane] = make_float4(st.o[0], st.o[1], st.o[2], st.o[3]);
+      m_s[base + grp - half][lane] = st.m;
+      d_s[base + grp - half][lane] = st.d;
+    }
+    __syncthreads();
+    if (grp < half) {
+      const float4 o = o_s[base + grp][lane];
+      const float o2[4] = {o.x, o.y, o.z, o.w};
+      st.merge(o2, m_s[base + grp][lane], d_s[base + grp][lane]);
+    }
+    base += half;
+  }
   if (grp != 0) return;
-  for (int k = 1; k < kGroups; ++k) {
-    const float4 o = o_s[k][lane];
-    const float o2[4] = {o.x, o.y, o.z, o.w};
-    st.merge(o2, m_s[k][lane], d_s[k][lane]);
-  }
   st.normalize();
 #pragma unroll
   for (int e = 0; e < 4; ++e) out[row * HD + lane * 4 + e] = store_f32<T>(st.o[e]);
