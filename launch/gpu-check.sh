@@ -28,9 +28,10 @@
 #
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
 # 300): builds only what it runs; the decode attention, decode-cluster and model tests (default and
-# opt-in kernels); gqa-generate bf16 at -np 1 and 2 (and 2 with the fused GEMVs); the attention
+# opt-in kernels); gqa-generate bf16 at -np 1 and 2 (and 2 with unfused GEMVs); the attention
 # benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
-# opt-in kernels' pass, the SDPA peer); then Nsight Systems on whole decode steps as --profile does.
+# other kernel choices' pass, the SDPA peer); Nsight Systems on whole decode steps as --profile does
+# (where the machine has nsys); the split merge's test under racecheck.
 #
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
 # decode-step kernels: the decode attention and its merge (gqa-attn-bench) and the other ops of a
@@ -297,8 +298,8 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   # if that failed: again with the candidates picked on the host (greedy: tells the GPU argmax of
   # each rank's slice from the rest of the run)
   if [ "${states[-1]}" = FAIL ]; then generate 2 mpi bf16 GQA_GPU_TOP_K=0; fi
-  # the opt-in decode fusions end to end, on 2 ranks sharing the GPU (greedy gathers (logit, id) per rank)
-  generate 2 mpi bf16 GQA_FUSED_ROPE=1 GQA_FUSED_SWIGLU=1
+  # the decode GEMVs unfused (the fused ones are the default) end to end, on 2 ranks sharing the GPU
+  generate 2 mpi bf16 GQA_FUSED_ROPE=0 GQA_FUSED_SWIGLU=0
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
@@ -323,6 +324,33 @@ else
 fi
 fi  # checking
 
+# Nsight Systems on whole decode steps (--profile, --decode)
+nsys_path() {
+  command -v nsys && return
+  local c
+  for c in /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys; do [ -x "$c" ] && echo "$c" && return; done
+}
+nsys_steps() {
+  # Nsight Systems on whole decode steps (CUDA graphs traced node by node): each kernel's time inside
+  # real steps, where the per-op section measures ops alone with a cold L2. gqa-bench opens the
+  # profiler range around its timed PDL-on steps only (cudaProfilerStart/Stop); nsys keeps the first.
+  local nsys_bin
+  nsys_bin=$(nsys_path)
+  if [ -z "$nsys_bin" ]; then
+    record "nsys" SKIP "Nsight Systems (nsys) not found (PATH, /usr/local/cuda/bin, /opt/nvidia/nsight-systems)"
+  else
+    for b in 1 16; do
+      if step "nsys decode steps (16 layers, 8K, batch $b)" 180 "$nsys_bin" profile --trace=cuda \
+           --cuda-graph-trace=node --capture-range=cudaProfilerApi --capture-range-end=stop --force-overwrite=true \
+           -o "$logs/decode-steps-b$b" "$build/bin/gqa-bench" --layers 16 --contexts 8K --batches "$b" --no-prefill \
+           --runs 2 --warmup 1 --step-runs 10 --out "$logs/nsys-bench-b$b.md"; then
+        step "nsys kernel summary (batch $b)" 120 "$nsys_bin" stats --report cuda_gpu_kern_sum --format csv \
+          --force-export=true -o "$logs/decode-kernels-b$b" "$logs/decode-steps-b$b.nsys-rep"
+      fi
+    done
+  fi
+}
+
 # --- gqa-bench (--bench, --all) in what is left of the box ------------------------------------
 if [ $benching -eq 1 ]; then
   left=$((bench_total_s - (SECONDS - t_start) - 20))
@@ -333,7 +361,9 @@ if [ $benching -eq 1 ]; then
     bench_args=(--contexts 8K,32K,128K --prefill 8K,32K --peers --runs 20 --step-runs 10)
   fi
   if [ "$mode" = decode ]; then
-    left=$(( $(left_s) - ${GQA_NSYS_RESERVE_S:-70} - 30 ))
+    nsys_reserve=0  # (the GPU image of 2026-11-26 has no nsys)
+    [ -z "$(nsys_path)" ] || nsys_reserve=${GQA_NSYS_RESERVE_S:-70}
+    left=$(( $(left_s) - nsys_reserve - 30 ))
     bench_args=(--contexts 8K,32K,128K --no-prefill --peers --runs 20 --step-runs 20)
   fi
   if [ $built -ne 1 ]; then
@@ -349,30 +379,6 @@ if [ $benching -eq 1 ]; then
   fi
 fi
 
-
-# Nsight Systems on whole decode steps (--profile, --decode)
-nsys_steps() {
-  # Nsight Systems on whole decode steps (CUDA graphs traced node by node): each kernel's time inside
-  # real steps, where the per-op section measures ops alone with a cold L2. gqa-bench opens the
-  # profiler range around its timed PDL-on steps only (cudaProfilerStart/Stop); nsys keeps the first.
-  nsys_bin=$(command -v nsys || true)
-  if [ -z "$nsys_bin" ]; then
-    for c in /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys; do [ -x "$c" ] && nsys_bin=$c && break; done
-  fi
-  if [ -z "$nsys_bin" ]; then
-    record "nsys" SKIP "Nsight Systems (nsys) not found (PATH, /usr/local/cuda/bin, /opt/nvidia/nsight-systems)"
-  else
-    for b in 1 16; do
-      if step "nsys decode steps (16 layers, 8K, batch $b)" 180 "$nsys_bin" profile --trace=cuda \
-           --cuda-graph-trace=node --capture-range=cudaProfilerApi --capture-range-end=stop --force-overwrite=true \
-           -o "$logs/decode-steps-b$b" "$build/bin/gqa-bench" --layers 16 --contexts 8K --batches "$b" --no-prefill \
-           --runs 2 --warmup 1 --step-runs 10 --out "$logs/nsys-bench-b$b.md"; then
-        step "nsys kernel summary (batch $b)" 120 "$nsys_bin" stats --report cuda_gpu_kern_sum --format csv \
-          --force-export=true -o "$logs/decode-kernels-b$b" "$logs/decode-steps-b$b.nsys-rep"
-      fi
-    done
-  fi
-}
 
 # --- --profile: Nsight Compute on the decode-step kernels ----------------------------------------
 if [ "$mode" = profile ] && [ $built -eq 1 ]; then
@@ -435,6 +441,12 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ]; then
         --error-exitcode 99 "$build/tests/cuda_test_cuda_sampling" --gtest_filter='*TopKSelectFewShapes*'
     fi
   fi
+fi
+# --decode: the split merge's shared-memory tree (kernels/cuda/attention_merge.cu) under racecheck
+if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
+  step "racecheck cuda_test_attention (CallerWorkspace: 9 splits merged)" 120 /usr/local/cuda/bin/compute-sanitizer \
+    --tool racecheck --error-exitcode 99 "$build/tests/cuda_test_attention" \
+    --gtest_filter='CudaAttentionDecodeSplits.CallerWorkspace'
 fi
 
 # --- summary (printed last) ---------------------------------------------------------------------

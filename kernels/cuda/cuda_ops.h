@@ -47,11 +47,11 @@ class CudaOps final : public Ops {
   void kv_write(const KvWriteArgs& a) override;
   void attention(const AttentionArgs& a) override;
   void swiglu(const SwigluArgs& a) override;
-  // One GEMV with a SwiGLU epilogue where gemv_swiglu serves it and fused_swiglu_enabled() (opt-in,
-  // gemv.h); else the unfused default.
+  // One GEMV with a SwiGLU epilogue where gemv_swiglu serves it and fused_swiglu_enabled() (the
+  // default, gemv.h); else the unfused pair.
   void matmul_swiglu(const MatmulArgs& a, const Tensor& act) override;
   // One GEMV with RoPE and the cache write in its epilogue where gemv_rope_kv_write serves it and
-  // fused_rope_enabled() (opt-in, gemv_rope.h); else the unfused default.
+  // fused_rope_enabled() (the default, gemv_rope.h); else the unfused pair.
   void matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk) override;
   void add(const Tensor& x, Tensor y) override;
   void add_rmsnorm(const AddRmsNormArgs& a) override;  // one kernel (rmsnorm.cu with residual)

@@ -140,7 +140,7 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
   }
 }
 
-GQA_PROCESS_SWITCH(fused_swiglu_enabled, set_fused_swiglu, "GQA_FUSED_SWIGLU", false)
+GQA_PROCESS_SWITCH(fused_swiglu_enabled, set_fused_swiglu, "GQA_FUSED_SWIGLU", true)
 
 // The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].
 bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act) {

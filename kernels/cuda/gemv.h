@@ -35,8 +35,9 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 // up_proj] ([2f, k]) and act [n, f] = silu(x gate^T) * (x up^T), from the f32 sums (the unfused
 // path rounds the [n, 2f] product to bf16/f16 first); the product is never written. One row group
 // reads gate row j and up row f + j. gemv_swiglu_supported: gemv_supported with y = [n, 2f].
-// CudaOps::matmul_swiglu takes this path when fused_swiglu_enabled(): opt-in (GQA_FUSED_SWIGLU=1 or
-// set_fused_swiglu(true)) until a GPU run has verified it.
+// CudaOps::matmul_swiglu takes this path when fused_swiglu_enabled(): the default (verified on an
+// H200 with the fused RoPE GEMV: decode steps at batch 1 2-4% faster, bench/results/
+// NVIDIA-H200-20261126-0628*-b1-*.md); GQA_FUSED_SWIGLU=0 or set_fused_swiglu(false) turns it off.
 bool fused_swiglu_enabled();
 void set_fused_swiglu(bool on);
 bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act);

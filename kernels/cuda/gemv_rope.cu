@@ -122,7 +122,7 @@ void launch(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims
 
 }  // namespace
 
-GQA_PROCESS_SWITCH(fused_rope_enabled, set_fused_rope, "GQA_FUSED_ROPE", false)
+GQA_PROCESS_SWITCH(fused_rope_enabled, set_fused_rope, "GQA_FUSED_ROPE", true)
 
 bool gemv_rope_kv_write_supported(const MatmulArgs& mm, const RopeKvWriteArgs& rk) {
   if (!rk.qkv.defined() || !rk.q.defined() || rk.q.ndim() != 3) return false;

@@ -5,8 +5,8 @@
 // the [n, (hq + 2 hkv) hd] product, the bias add and the second kernel. A row group reads the
 // two rows of a rotation pair (i, i + hd/2) of a q or k head, or R consecutive v rows; sums stay
 // f32 through bias and rotation and are rounded once (the unfused path rounds the product first).
-// CudaOps::matmul_rope_kv_write takes this path when fused_rope_enabled(): opt-in
-// (GQA_FUSED_ROPE=1 or set_fused_rope(true)) until a GPU run has verified it.
+// CudaOps::matmul_rope_kv_write takes this path when fused_rope_enabled(): the default (verified
+// on an H200, see gemv.h's fused SwiGLU GEMV); GQA_FUSED_ROPE=0 or set_fused_rope(false) turns it off.
 #pragma once
 
 #include <cuda_runtime.h>

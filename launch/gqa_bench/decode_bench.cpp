@@ -93,10 +93,11 @@ std::vector<InStepOp> time_in_step(BenchEnv& env, Model& model, const ModelWeigh
   return out;
 }
 
-// An opt-in kernel's process-wide switch (kernels/cuda): how to read it and set it.
+// A kernel's process-wide switch (kernels/cuda): how to read it and set it, and the value to set.
 struct Switch {
   bool (*get)();
   void (*set)(bool);
+  bool on = true;
 };
 
 // Drops the recorded graphs at both ends of a scope: the steps in it re-record with its switches.
@@ -106,13 +107,12 @@ struct FreshGraphs {
   ~FreshGraphs() { ops.clear_graphs(); }
 };
 
-// The step (PDL on) with the given opt-in switches on; the previous settings are back however
-// this ends.
+// The step (PDL on) with the given switches set; the previous settings are back however this ends.
 double time_decode_step_optin(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
                               const std::vector<Switch>& switches) {
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
   std::deque<cuda::ScopedSwitch> on;
-  for (const Switch& x : switches) on.emplace_back(x.get, x.set, true);
+  for (const Switch& x : switches) on.emplace_back(x.get, x.set, x.on);
   const FreshGraphs fresh(env.ops);
   return time_decode_step(env, model, fx, runs, deadline);
 }
@@ -157,9 +157,9 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
   r.opt_in_ops = time_decode_ops(env, model.config(), w, fx, /*opt_in=*/true);
   if (!fx.full()) return;
   if (!deadline.passed() && r.batch <= cuda::kGemvMaxRows) {  // where the fused GEMVs serve
-    r.step_fused_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
-                                             {{cuda::fused_swiglu_enabled, cuda::set_fused_swiglu},
-                                              {cuda::fused_rope_enabled, cuda::set_fused_rope}});
+    r.step_unfused_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
+                                               {{cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, false},
+                                                {cuda::fused_rope_enabled, cuda::set_fused_rope, false}});
   }
   if (!deadline.passed()) {
     r.step_cluster_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
@@ -202,14 +202,14 @@ double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs
 // that fails (not yet run on a GPU when written) can only lose this pass's rows.
 void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vector<DecodeCaseResult>& cases,
                    const Deadline& deadline, int& failed) {
-  env.report.heading("Decode with the opt-in kernels (timed after every default measurement above)");
+  env.report.heading("Decode with the other kernel choices (timed after every default measurement above)");
   env.report.line("Per op, as above: the fused QKV + RoPE + KV-write GEMV (GQA_FUSED_ROPE) and the fused gate/up + "
-                  "SwiGLU GEMV (GQA_FUSED_SWIGLU) at batch <= 8, against the unfused rows above. Whole step with PDL "
-                  "on and those two (GQA_FUSED_*), or the decode attention's cluster reduction (GQA_DECODE_CLUSTER), "
-                  "or the L2 prefetch of the O and gate/up weights during the attention (GQA_L2_PREFETCH), against "
-                  "the default step.");
+                  "SwiGLU GEMV (GQA_FUSED_SWIGLU), the default at batch <= 8, against the unfused pairs of the rows "
+                  "above. Whole step with PDL on and those two off (GQA_FUSED_*=0), or the opt-in decode attention's "
+                  "cluster reduction (GQA_DECODE_CLUSTER), or the opt-in L2 prefetch of the O and gate/up weights "
+                  "during the attention (GQA_L2_PREFETCH), against the default step.");
   Table t({"context", "batch", "fused QKV+RoPE us", "unfused QKV + rope us", "fused gate/up+SwiGLU us",
-           "unfused gate/up + swiglu us", "default step ms", "fused GEMVs step ms", "cluster step ms",
+           "unfused gate/up + swiglu us", "default step ms", "unfused GEMVs step ms", "cluster step ms",
            "L2 prefetch step ms"});
   for (DecodeCaseResult& r : cases) {
     if (r.ops.empty()) continue;
@@ -241,10 +241,10 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
       continue;
     }
     t.row({tokens_str(r.context), strf("%lld", (long long)r.batch),
-           us(r.opt_in_ops, "QKV GEMM + RoPE + KV write (fused, opt-in)"),
+           us(r.opt_in_ops, "QKV GEMM + RoPE + KV write (fused)"),
            sum_us("QKV GEMM (stacked)", "rope + kv_write (fused, packed qkv)"),
-           us(r.opt_in_ops, "gate/up GEMM + SwiGLU (fused, opt-in)"), sum_us("gate/up GEMM (stacked)", "swiglu"),
-           ms(r.step_default_ms()), ms(r.step_fused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms)});
+           us(r.opt_in_ops, "gate/up GEMM + SwiGLU (fused)"), sum_us("gate/up GEMM (stacked)", "swiglu"),
+           ms(r.step_default_ms()), ms(r.step_unfused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms)});
   }
   env.report.table(t);
   env.report.save();
@@ -260,7 +260,7 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       "through it); CUDA events, median of " + std::to_string(env.timing.runs) + " after " +
       std::to_string(env.timing.warmup) + " warm-up. Bytes: the fewest one call must move (weights once, the K/V "
       "it attends to once, activations). Roofline: max(bytes / copy, FLOPs / GEMM) over the time. Whole step: "
-      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default; the opt-in kernels come in a pass of their own after these cases), host wall clock (it ends with the logits on the host), median of "
+      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default; the other kernel choices come in a pass of their own after these cases; the per-op rows time the QKV GEMM and rope + kv_write, the gate/up GEMM and swiglu, apart: the default step fuses each pair at batch <= 8), host wall clock (it ends with the logits on the host), median of "
       "up to " + std::to_string(env.opt.step_runs) + "; its floor is (weights + K/V bytes) / copy bandwidth. The "
       "cache holds random K/V written directly (no prefill); the sequences' blocks are shuffled. The rows "
       "'candidates: ...' and 'draw: ...' (0 calls per step: per token, after the step, not in its sum) time the "
@@ -302,18 +302,18 @@ void report_decode_summary(BenchEnv& env, const std::vector<DecodeCaseResult>& c
   const Ceilings& c = env.ceil;
   env.report.heading("Summary: decode step of the 70B T=8 shard");
   Table t({"context", "batch", "step ms, PDL off", "floor ms", "of floor", "step ms, PDL on (default)",
-           "of floor, PDL on", "+ fused GEMVs (opt-in) ms", "of floor", "sum of ops ms", "tokens/s (default)",
+           "of floor, PDL on", "unfused GEMVs ms", "of floor", "sum of ops ms", "tokens/s (default)",
            "attention us", "attention of copy"});
   for (const DecodeCaseResult& r : cases) {
     const OpTiming* a = r.op("attention decode");
     double sum_ms = 0;
     for (const OpTiming& o : r.ops) sum_ms += o.us * o.per_step * 1e-3;
     const bool step = std::isfinite(r.step_ms), pdl = std::isfinite(r.step_pdl_ms);
-    const bool fused = std::isfinite(r.step_fused_ms);
+    const bool unfused = std::isfinite(r.step_unfused_ms);
     t.row({tokens_str(r.context), strf("%lld", (long long)r.batch), step ? strf("%.2f", r.step_ms) : "-",
            strf("%.2f", r.floor_ms(c)), step ? pct(r.floor_ms(c) / r.step_ms) : "-",
            pdl ? strf("%.2f", r.step_pdl_ms) : "-", pdl ? pct(r.floor_ms(c) / r.step_pdl_ms) : "-",
-           fused ? strf("%.2f", r.step_fused_ms) : "-", fused ? pct(r.floor_ms(c) / r.step_fused_ms) : "-",
+           unfused ? strf("%.2f", r.step_unfused_ms) : "-", unfused ? pct(r.floor_ms(c) / r.step_unfused_ms) : "-",
            r.ops.empty() ? "-" : strf("%.2f", sum_ms), step ? strf("%.0f", r.batch * 1e3 / r.step_default_ms()) : "-",
            a ? strf("%.1f", a->us) : "-", a ? pct(a->bytes / (a->us * 1e-6) / c.copy_bw) : "-"});
   }

@@ -27,11 +27,11 @@ struct DecodeCaseResult {
   std::vector<OpTiming> ops;    // empty when skipped
   double step_ms = NAN;         // median wall time of Model::forward, PDL off (NaN: not run)
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
-  // The opt-in pass (after every default measurement): the opt-in kernels' per-op rows, and the
-  // step with PDL on and the fused GEMVs (gemv_swiglu, gemv_rope_kv_write) / the decode attention's
-  // cluster reduction / the L2 prefetch (GQA_L2_PREFETCH) on.
+  // The pass of the other kernel choices (after every default measurement): the fused GEMVs'
+  // per-op rows, and the step with PDL on and the fused GEMVs (gemv_swiglu, gemv_rope_kv_write)
+  // off / the opt-in decode attention's cluster reduction / the opt-in L2 prefetch on.
   std::vector<OpTiming> opt_in_ops;
-  double step_fused_ms = NAN;
+  double step_unfused_ms = NAN;
   double step_cluster_ms = NAN;
   double step_prefetch_ms = NAN;  // the L2 prefetch of the O and gate/up weights during attention
   std::string opt_in_note;

@@ -81,7 +81,7 @@ OpInputs make_inputs(BenchEnv& env, const ModelConfig& c, const DecodeFixture& f
 struct OpBench {
   OpTiming t;
   bool uses_cache = false;  // rotates over the cache's layers rather than the model's
-  bool opt_in = false;      // an opt-in kernel's row (timed in the opt-in pass only)
+  bool opt_in = false;      // a fused GEMV's row (timed in the pass after the others only)
   std::function<void(int64_t layer)> run;
 };
 
@@ -139,7 +139,7 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
   // The opt-in fused form of the two rows above (kernels/cuda/gemv_rope.h, batch <= 8; not in the
   // sum of the ops: 0 calls per step of the default path).
   if (fx.batch <= cuda::kGemvMaxRows) {
-    list.add("QKV GEMM + RoPE + KV write (fused, opt-in)", 0,
+    list.add("QKV GEMM + RoPE + KV write (fused)", 0,
              ((hq + 2 * hkv) * hd * d + b * d + b * (hq + 2 * hkv) * hd) * 2.0, 2.0 * b * (hq + 2 * hkv) * hd * d, true,
              [&, n, hdi, hqi](int64_t l) {
                RopeKvWriteArgs a{x.q.reshape({n, hqi, hdi}), Tensor(), Tensor(), fx.cache->k(l), fx.cache->v(l),
@@ -173,7 +173,7 @@ void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeight
   // The opt-in fused form of the two rows above (kernels/cuda/gemv.h: gemv_swiglu, batch <= 8; not
   // in the sum of the ops: 0 calls per step of the default path).
   if (fx.batch <= cuda::kGemvMaxRows) {
-    list.add("gate/up GEMM + SwiGLU (fused, opt-in)", 0, (2 * f * d + b * d + b * f) * 2.0, 2.0 * b * 2 * f * d, false,
+    list.add("gate/up GEMM + SwiGLU (fused)", 0, (2 * f * d + b * d + b * f) * 2.0, 2.0 * b * 2 * f * d, false,
              [&](int64_t l) {
                const cuda::ScopedSwitch on(cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, true);
                ops.matmul_swiglu({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up}, x.act);

@@ -23,9 +23,9 @@ struct OpTiming {
   double flops = 0;
 };
 
-// The ops of one decode step, each timed alone. opt_in: only the rows of the opt-in fused kernels
-// (kernels/cuda/gemv.h, gemv_rope.h), timed in a pass of their own after every default
-// measurement (an opt-in kernel that fails takes the CUDA context with it); else every default op.
+// The ops of one decode step, each timed alone. opt_in: only the rows of the fused GEMVs
+// (kernels/cuda/gemv.h, gemv_rope.h: the default step's, at batch <= 8), timed in a pass of their
+// own after every other measurement; else every other op (the unfused pairs among them).
 std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
                                       const DecodeFixture& fx, bool opt_in = false);
 

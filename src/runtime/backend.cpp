@@ -67,13 +67,13 @@ std::string cuda_kernel_switches() {
     if (enabled) on += (on.empty() ? "" : ", ") + std::string(name);
   };
   add(cuda::prefill_wgmma_enabled(), cuda::prefill_wgmma_pingpong() ? "wgmma prefill (ping-pong)" : "wgmma prefill");
-  add(cuda::fused_rope_enabled(), "fused QKV+RoPE GEMV");
-  add(cuda::fused_swiglu_enabled(), "fused gate/up+SwiGLU GEMV");
   add(cuda::gemv_mma_enabled(), "tensor-core GEMV (9-16 rows)");
   add(cuda::decode_cluster_enabled(), "decode attention cluster reduction");
   add(cuda::l2_prefetch_enabled(), "L2 prefetch during decode attention");
   return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", decode attention loader " +
-         (cuda::decode_bulk_enabled() ? "bulk" : "cp.async") + ", opt-in kernels: " + (on.empty() ? "none" : on);
+         (cuda::decode_bulk_enabled() ? "bulk" : "cp.async") + ", fused QKV+RoPE GEMV " +
+         (cuda::fused_rope_enabled() ? "on" : "off") + ", fused gate/up+SwiGLU GEMV " +
+         (cuda::fused_swiglu_enabled() ? "on" : "off") + ", opt-in kernels: " + (on.empty() ? "none" : on);
 #else
   return "";
 #endif

@@ -22,7 +22,8 @@ std::unique_ptr<Ops> make_backend(const std::string& name, int local_rank = 0, D
 std::string resolve_backend_name(const std::string& name);
 
 // The switches of the CUDA backend's kernels, for a progress line: "PDL on, decode attention loader
-// bulk, opt-in kernels: none" or the opt-in kernels switched on (kernels/cuda: GQA_PDL,
+// bulk, fused QKV+RoPE GEMV on, fused gate/up+SwiGLU GEMV on, opt-in kernels: none" or the opt-in
+// kernels switched on (kernels/cuda: GQA_PDL,
 // GQA_DECODE_BULK, GQA_PREFILL_WGMMA[_PINGPONG], GQA_FUSED_ROPE, GQA_FUSED_SWIGLU, GQA_GEMV_MMA,
 // GQA_DECODE_CLUSTER, GQA_L2_PREFETCH); "" without the CUDA build.
 std::string cuda_kernel_switches();

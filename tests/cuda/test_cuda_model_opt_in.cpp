@@ -1,6 +1,6 @@
-// The whole model on one GPU with each opt-in kernel switched on (kernels/cuda: the fused decode
-// GEMVs, the wgmma prefill in both builds, the decode attention's cluster reduction, the L2
-// prefetch of the O and gate/up weights during decode attention) against the
+// The whole model on one GPU with each kernel switch away from its default (kernels/cuda: the
+// fused decode GEMVs off and on, the opt-in wgmma prefill in both builds, the decode attention's
+// cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.
@@ -41,17 +41,20 @@ void expect_bf16_fixtures_match(const std::vector<std::string>& names, const std
   }
 }
 
-// The opt-in fused GEMVs (gemv_swiglu: SwiGLU in the gate/up GEMV's epilogue; gemv_rope_kv_write:
-// RoPE and the cache write in the QKV GEMV's epilogue), each alone and both, against the
+// The fused GEMVs (the default; gemv_swiglu: SwiGLU in the gate/up GEMV's epilogue;
+// gemv_rope_kv_write: RoPE and the cache write in the QKV GEMV's epilogue), neither, each alone
+// and both, against the
 // transformers fixtures at bf16 (f16 is covered kernel-level in test_gemv.cpp and
 // test_gemv_rope.cpp), with the criterion of MatchesTransformers; graphs on (the default).
 TEST(CudaModelFusedGemv, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  for (const auto& [swiglu, rope] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+  for (const auto& [swiglu, rope] :
+       {std::pair{false, false}, std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
     const cuda::ScopedSwitch s(cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, swiglu);
     const cuda::ScopedSwitch r(cuda::fused_rope_enabled, cuda::set_fused_rope, rope);
     expect_bf16_fixtures_match({"gqa", "qwen2_bias", "gqa_hd128", "mqa", "rope_yarn"},
-                               std::string(swiglu ? " fused swiglu" : "") + (rope ? " fused rope" : ""));
+                               std::string(swiglu ? " fused swiglu" : " unfused swiglu") +
+                                   (rope ? " fused rope" : " unfused rope"));
   }
 }
 
