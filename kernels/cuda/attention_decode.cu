@@ -313,6 +313,7 @@ DecodeParams make_params(const AttentionArgs& a, const AttentionDims& d, const D
   p.num_splits = plan.num_splits;
   p.tiles_per_split = plan.tiles_per_split;
   p.num_partials = plan.partials();
+  p.kv_prefetch = plan.kv_prefetch ? 1 : 0;
   return p;
 }
 
@@ -358,6 +359,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   plan.tensor_cores = mma;
   plan.stages = stages;
   plan.bulk_copies = bulk;
+  plan.kv_prefetch = mma && (opt.kv_prefetch || decode_kv_prefetch_enabled());
   return plan;
 }
 
@@ -365,6 +367,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
 
 GQA_PROCESS_SWITCH(decode_cluster_enabled, set_decode_cluster, "GQA_DECODE_CLUSTER", false)
 GQA_PROCESS_SWITCH(decode_bulk_enabled, set_decode_bulk, "GQA_DECODE_BULK", true)
+GQA_PROCESS_SWITCH(decode_kv_prefetch_enabled, set_decode_kv_prefetch, "GQA_DECODE_KV_PREFETCH", false)
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);

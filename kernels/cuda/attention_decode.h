@@ -35,6 +35,7 @@ struct DecodePlan {
   bool bulk_copies = false;   // its loader: cp.async.bulk per K/V row (else 16-byte cp.async per thread)
   int cluster = 0;            // its split reduction in thread-block clusters of this many splits
                               // (num_splits a multiple of it; 0: none)
+  bool kv_prefetch = false;   // its L2 prefetch of the first stages before pdl_wait (DecodeOptions)
   int64_t blocks() const;   // decode-kernel blocks per KV head and token: head_chunks * num_splits
   // Partial outputs per (token, query head) for the merge kernel: num_splits, or one per cluster.
   int partials() const { return cluster > 0 ? num_splits / cluster : num_splits; }
@@ -81,6 +82,11 @@ struct DecodeOptions {
   // (3 stages, cp.async loader: asked for with the default loader, it takes cp.async). Opt-in:
   // measured slower than the plain plan at every gqa-attn-bench shape (H200, 2026-11-26).
   bool cluster_reduce = false;
+  // Tensor-core kernel: before pdl_wait, each block asks the L2 for the K/V rows of its first
+  // stages, so that under programmatic dependent launch their DRAM latency passes during the
+  // predecessor's tail (the QKV GEMV in a decode step). A hint: results are the same. Opt-in until
+  // measured (GQA_DECODE_KV_PREFETCH=1 or set_decode_kv_prefetch(true) for calls that do not ask).
+  bool kv_prefetch = false;
   void* workspace = nullptr;       // device scratch for the split partials, or nullptr: cudaMallocAsync
   size_t workspace_bytes = 0;      // its size; must be >= decode_workspace_bytes()
 };
@@ -95,6 +101,11 @@ void set_decode_cluster(bool on);
 // 128K batch 16 287 us vs 427, batch 1 35 us vs 40) unless GQA_DECODE_BULK=0 or set_decode_bulk(false).
 bool decode_bulk_enabled();
 void set_decode_bulk(bool on);
+
+// The process-wide default of DecodeOptions::kv_prefetch: off unless GQA_DECODE_KV_PREFETCH=1 or
+// set_decode_kv_prefetch(true).
+bool decode_kv_prefetch_enabled();
+void set_decode_kv_prefetch(bool on);
 
 // The plan attention_decode would use for `a` on the current device.
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt = {});

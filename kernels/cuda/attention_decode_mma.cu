@@ -40,6 +40,7 @@
 #include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/per_device.h"
+#include "kernels/cuda/stream_loads.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -171,6 +172,31 @@ __device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePag
   }
 }
 
+// DecodeParams::kv_prefetch, before pdl_wait: asks the L2 for the K and V rows of the block's first
+// kAhead stages (one key per thread and pass), so that under programmatic dependent launch, where
+// this block waits in pdl_wait while its predecessor finishes, their DRAM latency passes then.
+// Besides the prefetches (allowed before pdl_wait: pdl.cuh) this reads positions, token_seq and
+// block_tables: a step's inputs, written by host copies that complete before the step's first
+// kernel starts and never by a kernel, so never stale here. Keys on a block table entry outside
+// the cache are skipped (the loader poisons them after pdl_wait).
+template <typename T, int HD, int kAhead>
+__device__ __forceinline__ void prefetch_first_stages(const DecodeParams& p, int t, int split, int g) {
+  constexpr int kLineElems = 128 / sizeof(T);
+  const SplitKeys keys = split_keys<kStageKeys>(p, t, split);
+  const int end = min(keys.k_end, keys.k_begin + kAhead * kStageKeys);
+  const int32_t* table = p.block_tables + size_t(keys.seq) * p.max_blocks;
+  for (int key = keys.k_begin + threadIdx.x; key < end; key += kThreads) {
+    const int page = table[key / p.block_size];
+    if (page < 0 || page >= p.num_blocks) continue;
+    const size_t off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD;
+#pragma unroll
+    for (int e = 0; e < HD; e += kLineElems) {
+      prefetch_l2(static_cast<const T*>(p.k_cache) + off + e);
+      prefetch_l2(static_cast<const T*>(p.v_cache) + off + e);
+    }
+  }
+}
+
 // Two consecutive elements of a q row as one A-fragment register (zeros for a row past the group).
 template <typename T>
 __device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
@@ -180,6 +206,7 @@ __device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
 
 template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
 __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams p) {
+  if (p.kv_prefetch) prefetch_first_stages<T, HD, kStages - 1>(p, blockIdx.z, blockIdx.x / p.head_chunks, blockIdx.y);
   pdl_wait();
   using S = DecodeMmaSmem<T, HD, kStages>;
   extern __shared__ __align__(16) unsigned char smem_raw[];

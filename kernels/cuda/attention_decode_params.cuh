@@ -13,6 +13,7 @@ struct DecodeParams : PagedParams {
   float* part_lse;  // [n, hq, num_splits]
   int head_chunks, num_splits, tiles_per_split;
   int num_partials;  // partial outputs per row: num_splits, or one per cluster (cluster reduction)
+  int kv_prefetch;   // tensor-core kernel: L2 prefetch of its first stages before pdl_wait (DecodePlan)
 };
 
 // Writes the result for query head h of token t, dim d: `val` is o / d (NaN when poisoned), `lse`

@@ -169,6 +169,10 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
     r.step_prefetch_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
                                                 {{cuda::l2_prefetch_enabled, cuda::set_l2_prefetch}});
   }
+  if (!deadline.passed()) {
+    r.step_kv_prefetch_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
+                                                   {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch}});
+  }
 }
 
 }  // namespace
@@ -207,10 +211,11 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
                   "SwiGLU GEMV (GQA_FUSED_SWIGLU), the default at batch <= 8, against the unfused pairs of the rows "
                   "above. Whole step with PDL on and those two off (GQA_FUSED_*=0), or the opt-in decode attention's "
                   "cluster reduction (GQA_DECODE_CLUSTER), or the opt-in L2 prefetch of the O and gate/up weights "
-                  "during the attention (GQA_L2_PREFETCH), against the default step.");
+                  "during the attention (GQA_L2_PREFETCH), or the decode attention's opt-in L2 prefetch of its first "
+                  "K/V stages while it waits for the QKV GEMV (GQA_DECODE_KV_PREFETCH), against the default step.");
   Table t({"context", "batch", "fused QKV+RoPE us", "unfused QKV + rope us", "fused gate/up+SwiGLU us",
            "unfused gate/up + swiglu us", "default step ms", "unfused GEMVs step ms", "cluster step ms",
-           "L2 prefetch step ms"});
+           "L2 prefetch step ms", "K/V prefetch step ms"});
   for (DecodeCaseResult& r : cases) {
     if (r.ops.empty()) continue;
     if (deadline.passed()) {
@@ -244,7 +249,8 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
            us(r.opt_in_ops, "QKV GEMM + RoPE + KV write (fused)"),
            sum_us("QKV GEMM (stacked)", "rope + kv_write (fused, packed qkv)"),
            us(r.opt_in_ops, "gate/up GEMM + SwiGLU (fused)"), sum_us("gate/up GEMM (stacked)", "swiglu"),
-           ms(r.step_default_ms()), ms(r.step_unfused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms)});
+           ms(r.step_default_ms()), ms(r.step_unfused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms),
+           ms(r.step_kv_prefetch_ms)});
   }
   env.report.table(t);
   env.report.save();

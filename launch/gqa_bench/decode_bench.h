@@ -29,11 +29,13 @@ struct DecodeCaseResult {
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
   // The pass of the other kernel choices (after every default measurement): the fused GEMVs'
   // per-op rows, and the step with PDL on and the fused GEMVs (gemv_swiglu, gemv_rope_kv_write)
-  // off / the opt-in decode attention's cluster reduction / the opt-in L2 prefetch on.
+  // off / the opt-in decode attention's cluster reduction / the opt-in L2 prefetch / the opt-in
+  // K/V prefetch on.
   std::vector<OpTiming> opt_in_ops;
   double step_unfused_ms = NAN;
   double step_cluster_ms = NAN;
   double step_prefetch_ms = NAN;  // the L2 prefetch of the O and gate/up weights during attention
+  double step_kv_prefetch_ms = NAN;  // the decode attention's L2 prefetch of its first K/V stages
   std::string opt_in_note;
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.

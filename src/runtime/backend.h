@@ -25,7 +25,7 @@ std::string resolve_backend_name(const std::string& name);
 // bulk, fused QKV+RoPE GEMV on, fused gate/up+SwiGLU GEMV on, opt-in kernels: none" or the opt-in
 // kernels switched on (kernels/cuda: GQA_PDL,
 // GQA_DECODE_BULK, GQA_PREFILL_WGMMA[_PINGPONG], GQA_FUSED_ROPE, GQA_FUSED_SWIGLU, GQA_GEMV_MMA,
-// GQA_DECODE_CLUSTER, GQA_L2_PREFETCH); "" without the CUDA build.
+// GQA_DECODE_CLUSTER, GQA_L2_PREFETCH, GQA_DECODE_KV_PREFETCH); "" without the CUDA build.
 std::string cuda_kernel_switches();
 
 }  // namespace gqa
