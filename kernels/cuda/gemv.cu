@@ -72,15 +72,12 @@ struct SwiGluRows {
 
 template <typename T, int N, bool kSwiGlu>
 void launch_n(const Tensor& x, const Tensor& w, const Tensor& y, int m, int k, cudaStream_t stream) {
-  const int g = group_warps_for(k / 8, m, Tile<N>::rows);
-  const int64_t groups = (m + Tile<N>::rows - 1) / Tile<N>::rows;  // row groups covering W (m even with SwiGLU)
-  const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
   if constexpr (kSwiGlu) {
-    launch_pdl("gemv_kernel (swiglu)", gemv_kernel<T, N, SwiGluRows<T>>, dim3(blocks), dim3(kThreads), 0, stream,
-               x.data_as<const T>(), w.data_as<const T>(), SwiGluRows<T>{y.data_as<T>(), m / 2}, k, g);
+    launch_gemv<T, N>("gemv_kernel (swiglu)", x.data_as<const T>(), w.data_as<const T>(),
+                      SwiGluRows<T>{y.data_as<T>(), m / 2}, m, k, stream);
   } else {
-    launch_pdl("gemv_kernel", gemv_kernel<T, N, PlainRows<T>>, dim3(blocks), dim3(kThreads), 0, stream,
-               x.data_as<const T>(), w.data_as<const T>(), PlainRows<T>{y.data_as<T>(), m}, k, g);
+    launch_gemv<T, N>("gemv_kernel", x.data_as<const T>(), w.data_as<const T>(), PlainRows<T>{y.data_as<T>(), m}, m,
+                      k, stream);
   }
 }
 
@@ -141,6 +138,21 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 }
 
 GQA_PROCESS_SWITCH(fused_swiglu_enabled, set_fused_swiglu, "GQA_FUSED_SWIGLU", true)
+
+namespace {
+std::atomic<int> g_tuned_group_warps{0};
+std::atomic<bool> g_tuned_deep{false};
+}  // namespace
+
+GemvTuning gemv_tuning() { return {g_tuned_group_warps.load(), g_tuned_deep.load()}; }
+
+void set_gemv_tuning(const GemvTuning& t) {
+  GQA_CHECK(t.group_warps == 0 || t.group_warps == 1 || t.group_warps == 2 || t.group_warps == 4 ||
+                t.group_warps == gemv_detail::kWarps,
+            "set_gemv_tuning: group_warps " << t.group_warps << " (0 = the plan, or 1, 2, 4, 8)");
+  g_tuned_group_warps.store(t.group_warps);
+  g_tuned_deep.store(t.deep);
+}
 
 // The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].
 bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act) {

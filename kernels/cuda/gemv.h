@@ -38,6 +38,17 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 // CudaOps::matmul_swiglu takes this path when fused_swiglu_enabled(): the default (verified on an
 // H200 with the fused RoPE GEMV: decode steps at batch 1 2-4% faster, bench/results/
 // NVIDIA-H200-20261126-0628*-b1-*.md); GQA_FUSED_SWIGLU=0 or set_fused_swiglu(false) turns it off.
+// The launch of the decode GEMVs (gemv, gemv_swiglu, gemv_rope_kv_write) forced process-wide, for
+// benchmarks (gqa-bench's GEMV sweep): group_warps 1, 2, 4 or 8 warps per row group (0: the plan
+// from k and m), deep: 16 loads in flight per thread instead of 8 at n <= 2. Recorded CUDA graphs
+// keep the launch they were recorded with. set_gemv_tuning throws gqa::Error for another count.
+struct GemvTuning {
+  int group_warps = 0;
+  bool deep = false;
+};
+GemvTuning gemv_tuning();
+void set_gemv_tuning(const GemvTuning& t);
+
 bool fused_swiglu_enabled();
 void set_fused_swiglu(bool on);
 bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act);

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/stream_loads.cuh"
 
@@ -22,19 +23,22 @@ constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
 // W rows per row group (R) and chunks per thread per step (U), for n rows of x. More W rows per
 // group at larger n: each 16-byte x vector read from L1 then feeds R rows' FMAs, so L1 serves
 // n * 16 / R bytes of x per 16 bytes of W streamed from HBM (at most 32 B: well within L1 rates).
-template <int N>
+// kDeep (GemvTuning::deep, n <= 2): twice the loads in flight per thread (a step of a k = 8192 row
+// is then one round trip for 4 warps instead of two).
+template <int N, bool kDeep = false>
 struct Tile {
   static constexpr int rows = N <= 2 ? 2 : 4;
-  static constexpr int unroll = kLoadsPerStep / rows;
+  static constexpr int loads = kDeep ? 2 * kLoadsPerStep : kLoadsPerStep;
+  static constexpr int unroll = loads / rows;
 };
 
 // One step of a thread: chunks c0 + u * stride (u < U) of its group's R rows of W, times the same
 // chunks of the N rows of x, into acc. Full: every chunk is below kc (no per-chunk tests, so the
 // compiler can batch the x loads); otherwise only the chunks below kc (c0 < kc is given).
-template <typename T, int N, bool Full>
+template <typename T, int N, bool Full, bool kDeep>
 __device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::rows], const uint4* xv, int kc, int c0,
                                           int stride, float (&acc)[N][Tile<N>::rows]) {
-  constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
+  constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
   uint4 wv[U][R];
 #pragma unroll
   for (int u = 0; u < U; ++u) {  // all of the step's W loads first: U * R in flight
@@ -65,10 +69,10 @@ __device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::ro
 // x [N, k] 16-byte aligned, k % 8 == 0; W rows from map.row; group_warps = G. Row group number
 // `grp` (blockIdx.x * groups + the block's group) covers its R rows; thread (group, token i,
 // output o < M::kOut) then calls map.store(grp, i, o, sum) with sum(r) the dot product of row r.
-template <typename T, int N, class M>
+template <typename T, int N, class M, bool kDeep>
 __global__ void __launch_bounds__(kThreads)
     gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps) {
-  constexpr int R = Tile<N>::rows, U = Tile<N>::unroll;
+  constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
   constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
   static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
   __shared__ float partial[kWarps][N * R];
@@ -104,8 +108,8 @@ __global__ void __launch_bounds__(kThreads)
   }
 
   int c0 = t;
-  for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true>(wrow, xv, kc, c0, stride, acc);
-  if (c0 < kc) gemv_step<T, N, false>(wrow, xv, kc, c0, stride, acc);  // the last, partial step
+  for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true, kDeep>(wrow, xv, kc, c0, stride, acc);
+  if (c0 < kc) gemv_step<T, N, false, kDeep>(wrow, xv, kc, c0, stride, acc);  // the last, partial step
 
   // Warp sums, then the G warps of each group through shared memory.
 #pragma unroll
@@ -133,13 +137,34 @@ __global__ void __launch_bounds__(kThreads)
 
 // Host side. G: split each row's chunks over more warps while every thread keeps at least two full steps;
 // then, while the grid is small (few rows), split further down to one full step per thread.
-inline int group_warps_for(int64_t kc, int64_t m, int rows) {
-  const int64_t per_step = int64_t{32} * (kLoadsPerStep / rows);  // chunks one warp covers per step
+inline int group_warps_for(int64_t kc, int64_t m, int rows, int loads = kLoadsPerStep) {
+  const int64_t per_step = int64_t{32} * (loads / rows);  // chunks one warp covers per step
   auto blocks = [&](int g) { return (m + int64_t{kWarps / g} * rows - 1) / (int64_t{kWarps / g} * rows); };
   int g = 1;
   while (g < kWarps && kc >= 2 * (2 * g) * per_step) g *= 2;
   while (g < kWarps && blocks(g) < kMinBlocks && kc >= (2 * g) * per_step) g *= 2;
   return g;
+}
+
+// Launches gemv_kernel over the m rows of W (m = 2f for SwiGluRows) of k columns with the plan
+// above, or as gemv_tuning() (benchmarks) forces: the warps per row group and, at n <= 2, the deep
+// step. The one launch of gemv.cu's and gemv_rope.cu's kernels.
+template <typename T, int N, class M>
+void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, int k, cudaStream_t stream) {
+  constexpr int R = Tile<N>::rows;
+  const GemvTuning tune = gemv_tuning();
+  const bool deep = N <= 2 && tune.deep;
+  const int g = tune.group_warps > 0 ? tune.group_warps
+                                     : group_warps_for(k / 8, m, R, deep ? Tile<N, true>::loads : Tile<N>::loads);
+  const int64_t groups = (m + R - 1) / R;
+  const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
+  if constexpr (N <= 2) {
+    if (deep) {
+      launch_pdl(name, gemv_kernel<T, N, M, true>, dim3(blocks), dim3(kThreads), 0, stream, x, w, map, k, g);
+      return;
+    }
+  }
+  launch_pdl(name, gemv_kernel<T, N, M, false>, dim3(blocks), dim3(kThreads), 0, stream, x, w, map, k, g);
 }
 
 }  // namespace gqa::cuda::gemv_detail

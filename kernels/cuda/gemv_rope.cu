@@ -86,9 +86,6 @@ struct RopeRows {
 template <typename T, int N>
 void launch_n(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims& d, cudaStream_t stream) {
   const int m = static_cast<int>(mm.w.dim(0)), k = static_cast<int>(mm.x.dim(1));
-  const int g = group_warps_for(k / 8, m, Tile<N>::rows);
-  const int64_t groups = (m + Tile<N>::rows - 1) / Tile<N>::rows;
-  const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
   const RopeRows<T> map{rk.q.data_as<T>(),
                         rk.k_cache.data_as<T>(),
                         rk.v_cache.data_as<T>(),
@@ -101,8 +98,8 @@ void launch_n(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDi
                         static_cast<int>(d.hd / 2),
                         rk.k_cache.dim(0) * rk.k_cache.dim(1),
                         rk.attention_scaling};
-  launch_pdl("gemv_kernel (rope + kv write)", gemv_kernel<T, N, RopeRows<T>>, dim3(blocks), dim3(kThreads), 0,
-             stream, mm.x.data_as<const T>(), mm.w.data_as<const T>(), map, k, g);
+  launch_gemv<T, N>("gemv_kernel (rope + kv write)", mm.x.data_as<const T>(), mm.w.data_as<const T>(), map, m, k,
+                    stream);
 }
 
 template <typename T>

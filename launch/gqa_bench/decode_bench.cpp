@@ -12,6 +12,7 @@
 #include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/l2_prefetch.h"
 #include "kernels/cuda/pdl.h"
+#include "launch/gqa_bench/gemv_sweep.h"
 #include "launch/gqa_bench/random_model.h"
 #include "launch/gqa_bench/timed_ops.h"
 #include "parallel/single_communicator.h"
@@ -98,13 +99,6 @@ struct Switch {
   bool (*get)();
   void (*set)(bool);
   bool on = true;
-};
-
-// Drops the recorded graphs at both ends of a scope: the steps in it re-record with its switches.
-struct FreshGraphs {
-  Ops& ops;
-  explicit FreshGraphs(Ops& o) : ops(o) { ops.clear_graphs(); }
-  ~FreshGraphs() { ops.clear_graphs(); }
 };
 
 // The step (PDL on) with the given switches set; the previous settings are back however this ends.
@@ -300,6 +294,13 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
     }
   }
   report_opt_in(env, model, w, out, deadline, failed);
+  try {
+    report_gemv_sweep(env, model, w, out, deadline);
+  } catch (const std::exception& e) {
+    env.report.line(std::string("GEMV sweep FAILED: ") + e.what());
+    progress(std::string("GEMV sweep FAILED: ") + e.what());
+    ++failed;
+  }
   // A failed case is reported in its row; failing the section too makes gqa-bench exit non-zero.
   GQA_CHECK(failed == 0, failed << " decode case(s) failed (above)");
 }

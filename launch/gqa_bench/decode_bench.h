@@ -47,6 +47,13 @@ struct DecodeCaseResult {
   const OpTiming* op(const std::string& name) const;
 };
 
+// Drops the recorded graphs at both ends of a scope: the steps in it re-record with its switches.
+struct FreshGraphs {
+  Ops& ops;
+  explicit FreshGraphs(Ops& o) : ops(o) { ops.clear_graphs(); }
+  ~FreshGraphs() { ops.clear_graphs(); }
+};
+
 // Median wall-clock ms of Model::forward on fx.step (a step ends with its logits on the host, so
 // the host clock sees all of it, launch gaps and allocations included): 2 warm-up steps, then up
 // to `runs` timed ones, at least 5 even past the deadline.

@@ -213,10 +213,9 @@ void add_sampling_ops(OpList& list, const ModelConfig& c, const DecodeFixture& f
   });
 }
 
-}  // namespace
-
-std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
-                                      const DecodeFixture& fx, bool opt_in) {
+// The ops `pick` selects, each timed alone, in step order.
+std::vector<OpTiming> time_selected_ops(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
+                                        const DecodeFixture& fx, const std::function<bool(const OpBench&)>& pick) {
   OpInputs x = make_inputs(env, c, fx);
   OpList list;
   add_attention_ops(list, env.ops, c, w, fx, x);
@@ -224,12 +223,30 @@ std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const
   add_sampling_ops(list, c, fx, x, env.stream);
   std::vector<OpTiming> out;
   for (OpBench& op : list.ops()) {
-    if (op.opt_in != opt_in) continue;
+    if (!pick(op)) continue;
     const int64_t layers = op.uses_cache ? fx.cache_layers : c.num_hidden_layers;
     op.t.us = 1e3 * time_median_ms(env.stream, env.timing, [&](int i) { op.run(i % layers); }, &env.flush);
     out.push_back(op.t);
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
+                                      const DecodeFixture& fx, bool opt_in) {
+  return time_selected_ops(env, c, w, fx, [opt_in](const OpBench& op) { return op.opt_in == opt_in; });
+}
+
+std::vector<OpTiming> time_decode_gemvs(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
+                                        const DecodeFixture& fx) {
+  const bool fused = fx.batch <= cuda::kGemvMaxRows;
+  return time_selected_ops(env, c, w, fx, [fused](const OpBench& op) {
+    const std::string& n = op.t.name;
+    if (n == "QKV GEMM (stacked)" || n == "gate/up GEMM (stacked)") return !fused;
+    return n == "QKV GEMM + RoPE + KV write (fused)" || n == "gate/up GEMM + SwiGLU (fused)" || n == "O GEMM" ||
+           n == "down GEMM" || n == "LM head";
+  });
 }
 
 }  // namespace gqa::bench

@@ -29,4 +29,9 @@ struct OpTiming {
 std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
                                       const DecodeFixture& fx, bool opt_in = false);
 
+// The step's GEMVs as the default step runs them, each timed alone: QKV (+ RoPE + KV write, fused
+// at batch <= 8), O, gate/up (+ SwiGLU, fused at batch <= 8), down, LM head.
+std::vector<OpTiming> time_decode_gemvs(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
+                                        const DecodeFixture& fx);
+
 }  // namespace gqa::bench

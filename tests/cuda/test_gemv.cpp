@@ -2,7 +2,8 @@
 // rounded to the dtype, bf16 and f16: called directly for n in {1, 2, 3, 5, 8} over shapes whose
 // m is no multiple of a block's rows and whose k is 8, 64, 1024, 4104 or 8192; then through
 // Gemm::run (the integrated path: bias, row slices, n = 9 left to gemv_mma or cuBLAS and a
-// misaligned x to cuBLAS, the same result as cuBLAS), NaN propagation, PDL and a CUDA graph.
+// misaligned x to cuBLAS, the same result as cuBLAS), NaN propagation, PDL and a CUDA graph;
+// and every launch the benchmarks' tuning can force (gemv_tuning).
 // (Its opt-in SwiGLU-epilogue form has its own executable: test_gemv_swiglu.cpp.)
 // Outputs are poisoned with 0xff bytes (NaN) first; the check is ||out - ref|| / ||ref|| < 1e-2
 // (a NaN never passes).
@@ -129,6 +130,35 @@ TEST_P(CudaGemv, PdlAndGraph) {
   Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gb = upload(b, dt_, {m});
   cuda::Gemm gemm;
   expect_gemm_pdl_and_graph(gemm, gx, gw, gb, ref);
+}
+
+// Every launch gemv_tuning() can force (benchmarks' sweep): 1, 2, 4, 8 warps per row group and
+// the plan's, each with the default and (n <= 2) the deep step, on shapes from one chunk per row
+// to the 70B shard's QKV; the tuning is back to the plan afterwards.
+TEST_P(CudaGemv, EveryTunedLaunchMatches) {
+  struct Restore {
+    cuda::GemvTuning was = cuda::gemv_tuning();
+    ~Restore() { cuda::set_gemv_tuning(was); }
+  } restore;
+  const std::pair<int64_t, int64_t> shapes[] = {{37, 8}, {33, 1024}, {300, 4104}, {1280, 8192}};
+  uint32_t seed = 400;
+  for (int64_t n : {1, 2, 3}) {
+    for (const auto& [m, k] : shapes) {
+      const std::vector<float> x = input(n * k, seed++, dt_), w = input(m * k, seed++, dt_);
+      const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
+      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k});
+      for (int g : {0, 1, 2, 4, 8}) {
+        for (bool deep : {false, true}) {
+          cuda::set_gemv_tuning({g, deep});
+          Tensor gy = poisoned(dt_, {n, m});
+          cuda::gemv(gx, gw, gy, nullptr);
+          EXPECT_LT(rel_error(download(gy), ref), kTol)
+              << "n " << n << " m " << m << " k " << k << " group_warps " << g << (deep ? " deep" : "");
+        }
+      }
+    }
+  }
+  EXPECT_THROW(cuda::set_gemv_tuning({3, false}), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemv, ::testing::Values(DType::kBF16, DType::kF16),

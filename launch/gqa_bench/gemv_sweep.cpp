@@ -1,0 +1,77 @@
+#include "launch/gqa_bench/gemv_sweep.h"
+
+#include <string>
+
+#include "kernels/cuda/gemv.h"
+#include "launch/gqa_bench/decode_fixture.h"
+#include "launch/gqa_bench/decode_ops.h"
+
+namespace gqa::bench {
+namespace {
+
+// Sets the GEMV launch tuning for a scope; the previous one is back however it ends.
+class ScopedGemvTuning {
+ public:
+  explicit ScopedGemvTuning(const cuda::GemvTuning& t) : was_(cuda::gemv_tuning()) { cuda::set_gemv_tuning(t); }
+  ~ScopedGemvTuning() { cuda::set_gemv_tuning(was_); }
+  ScopedGemvTuning(const ScopedGemvTuning&) = delete;
+  ScopedGemvTuning& operator=(const ScopedGemvTuning&) = delete;
+
+ private:
+  cuda::GemvTuning was_;
+};
+
+std::string label(const cuda::GemvTuning& t) {
+  const std::string warps = t.group_warps == 0 ? "plan" : strf("%d", t.group_warps);
+  return warps + (t.deep ? ", 16 loads" : ", 8 loads");
+}
+
+}  // namespace
+
+void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const std::vector<DecodeCaseResult>& cases,
+                       const Deadline& deadline) {
+  const DecodeCaseResult* pick = nullptr;
+  for (const DecodeCaseResult& r : cases) {
+    if (r.batch == 1 && !r.ops.empty()) {
+      pick = &r;
+      break;
+    }
+  }
+  if (pick == nullptr) return;
+  env.report.heading("Decode GEMVs under forced launches (batch 1, context " + tokens_str(pick->context) + ")");
+  env.report.line(
+      "Each GEMV of the step as the default step runs it (QKV and gate/up fused with their epilogues), timed alone "
+      "as in the per-op rows (cold L2, CUDA events, median), and the whole step (PDL on, graphs re-recorded), with "
+      "the decode GEMVs' launch forced process-wide (cuda::set_gemv_tuning): warps per row group (plan: from k and "
+      "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread. The plan's row is the default.");
+  Table t({"warps per row group, loads", "QKV+RoPE us", "O us", "gate/up+SwiGLU us", "down us", "LM head us",
+           "GEMVs per step us", "step ms"});
+  DecodeFixture fx = make_decode_fixture(env, model, pick->context, 1, static_cast<uint32_t>(2000 + pick->context));
+  if (!fx.cache) return;
+  std::vector<cuda::GemvTuning> tunings;
+  for (bool deep : {false, true}) {
+    for (int g : {0, 1, 2, 4, 8}) tunings.push_back({g, deep});
+  }
+  for (const cuda::GemvTuning& tune : tunings) {
+    if (deadline.passed()) {
+      t.row({label(tune), "skipped: the decode section's time budget ran out"});
+      continue;
+    }
+    const ScopedGemvTuning scoped(tune);
+    const FreshGraphs fresh(env.ops);
+    const std::vector<OpTiming> ops = time_decode_gemvs(env, model.config(), w, fx);
+    std::vector<std::string> row{label(tune)};
+    double per_step_us = 0;
+    for (const OpTiming& o : ops) {
+      row.push_back(strf("%.1f", o.us));
+      per_step_us += o.us * (o.per_step > 0 ? o.per_step : model.config().num_hidden_layers);
+    }
+    row.push_back(strf("%.0f", per_step_us));
+    row.push_back(fx.full() ? strf("%.2f", time_decode_step(env, model, fx, env.opt.step_runs, deadline)) : "-");
+    t.row(row);
+  }
+  env.report.table(t);
+  env.report.save();
+}
+
+}  // namespace gqa::bench
