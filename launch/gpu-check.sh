@@ -27,10 +27,10 @@
 # side), then memcheck of the kernel tests (not sampling, graph cache, pinned staging) in what is left.
 #
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
-# 300): builds only what it runs; the decode attention, decode-cluster and model tests (default and
-# opt-in kernels); gqa-generate bf16 at -np 1 and 2 (and 2 with unfused GEMVs); the attention
+# 300): builds only what it runs; the decode attention, decode-cluster, decode GEMV and model tests
+# (default and opt-in kernels); gqa-generate bf16 at -np 1 and 2 (and 2 with unfused GEMVs); the attention
 # benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
-# other kernel choices' pass, the SDPA peer); Nsight Systems on whole decode steps as --profile does
+# other kernel choices' pass, the GEMV launch sweep, the SDPA peer); Nsight Systems on whole decode steps as --profile does
 # (where the machine has nsys); the split merge's test under racecheck.
 #
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
@@ -185,7 +185,8 @@ for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=(
 [ "$mode" = bench ] && build_targets=(--target gqa-bench)
 [ "$mode" = profile ] && build_targets=(--target gqa-bench gqa-attn-bench)
 [ "$mode" = all ] || [ "$mode" = quick ] && build_targets+=(gqa-bench)
-decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_cuda_model cuda_test_cuda_model_opt_in)
+decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_gemv cuda_test_gemv_swiglu cuda_test_gemv_rope
+              cuda_test_cuda_model cuda_test_cuda_model_opt_in)
 [ "$mode" = decode ] && build_targets=(--target gqa-generate gqa-attn-bench gqa-bench "${decode_tests[@]}")
 if [ $configured -eq 1 ] && step "build (${#build_targets[@]} targets)" "$build_limit" \
      cmake --build "$build" -j "$jobs" "${build_targets[@]}"; then
