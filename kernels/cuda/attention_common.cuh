@@ -60,6 +60,11 @@ struct PagedParams {
   __device__ __forceinline__ bool token_in_range(int seq, int pos) const {
     return seq >= 0 && seq < n_seqs && pos >= 0 && int64_t(pos) < int64_t(max_blocks) * block_size;
   }
+  // Element offset of key `key`'s row of KV head g in k_cache / v_cache ([num_blocks, block_size,
+  // hkv, hd]), on page `page` (its block-table entry, checked by the caller).
+  __device__ __forceinline__ size_t row_offset(int page, int key, int g, int hd) const {
+    return ((size_t(page) * block_size + key % block_size) * hkv + g) * hd;
+  }
 };
 
 // For the prefill kernels, whose block serves its rows one sequence at a time ("passes"), with

@@ -95,7 +95,7 @@ __device__ void load_tile(const DecodeParams& p, const int32_t* table, int g, in
         *bad = 1;
         page = 0;
       }
-      off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
+      off = p.row_offset(page, key, g, HD) + e;
     }
     cp_async_16(k_dst + j * S::kRow + e, k_cache + off, in);
     cp_async_16(v_dst + j * S::kRow + e, v_cache + off, in);

@@ -120,7 +120,7 @@ __device__ __forceinline__ void load_stage(const DecodeParams& p, const StagePag
         *bad = 1;
         in = false;
       } else {
-        off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
+        off = p.row_offset(page, key, g, HD) + e;
       }
     }
     cp_async_16(k_dst + j * S::kRow + e, k_cache + off, in);
@@ -151,7 +151,7 @@ __device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePag
       *bad = 1;
       in = false;
     } else {
-      off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD;
+      off = p.row_offset(page, key, g, HD);
     }
   }
   T* dst = (lane < kWarpKeys ? k_dst : v_dst) + j * S::kRow;
@@ -177,18 +177,19 @@ __device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePag
 // this block waits in pdl_wait while its predecessor finishes, their DRAM latency passes then.
 // Besides the prefetches (allowed before pdl_wait: pdl.cuh) this reads positions, token_seq and
 // block_tables: a step's inputs, written by host copies that complete before the step's first
-// kernel starts and never by a kernel, so never stale here. Keys on a block table entry outside
-// the cache are skipped (the loader poisons them after pdl_wait).
+// kernel starts and never by a kernel, so never stale here; read through the L2 only (no L1 copy
+// outlives pdl_wait), so even a stale read could only change which rows are prefetched. Keys on a
+// block table entry outside the cache are skipped (the loader poisons them after pdl_wait).
 template <typename T, int HD, int kAhead>
 __device__ __forceinline__ void prefetch_first_stages(const DecodeParams& p, int t, int split, int g) {
   constexpr int kLineElems = 128 / sizeof(T);
-  const SplitKeys keys = split_keys<kStageKeys>(p, t, split);
+  const SplitKeys keys = split_keys<kStageKeys, true>(p, t, split);
   const int end = min(keys.k_end, keys.k_begin + kAhead * kStageKeys);
   const int32_t* table = p.block_tables + size_t(keys.seq) * p.max_blocks;
   for (int key = keys.k_begin + threadIdx.x; key < end; key += kThreads) {
-    const int page = table[key / p.block_size];
+    const int page = __ldcg(table + key / p.block_size);
     if (page < 0 || page >= p.num_blocks) continue;
-    const size_t off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD;
+    const size_t off = p.row_offset(page, key, g, HD);
 #pragma unroll
     for (int e = 0; e < HD; e += kLineElems) {
       prefetch_l2(static_cast<const T*>(p.k_cache) + off + e);

@@ -37,11 +37,13 @@ struct SplitKeys {
   int seq, k_begin, k_end;
   bool valid;  // the token's sequence and position are in range and within the plan's reach
 };
-template <int kTileKeys>
+// kL2Only: reads through the L2 only (ld.global.cg), for reads that precede pdl_wait (they then
+// never leave an L1 copy behind).
+template <int kTileKeys, bool kL2Only = false>
 __device__ __forceinline__ SplitKeys split_keys(const DecodeParams& p, int t, int split) {
   SplitKeys s;
-  s.seq = p.token_seq[t];
-  const int pos = p.positions[t];
+  s.seq = kL2Only ? __ldcg(p.token_seq + t) : p.token_seq[t];
+  const int pos = kL2Only ? __ldcg(p.positions + t) : p.positions[t];
   const int keys_per_split = p.tiles_per_split * kTileKeys;
   const int64_t reach = int64_t(p.num_splits) * keys_per_split;
   s.valid = p.token_in_range(s.seq, pos) && int64_t(pos) < reach;

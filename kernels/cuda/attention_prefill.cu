@@ -78,7 +78,7 @@ __device__ void load_tile_f32(const PrefillParams& p, const int32_t* table, int 
         *bad = 1;
         page = 0;
       }
-      const size_t off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * HD + e;
+      const size_t off = p.row_offset(page, key, g, HD) + e;
       unpack16<T>(*reinterpret_cast<const uint4*>(k_cache + off), kf);
       unpack16<T>(*reinterpret_cast<const uint4*>(v_cache + off), vf);
     } else {

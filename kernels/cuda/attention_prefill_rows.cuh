@@ -98,7 +98,7 @@ __device__ __forceinline__ bool kv_source(const PrefillParams& p, const int32_t*
     atomicMin(bad_key, key);
     return false;
   }
-  off = ((size_t(page) * p.block_size + key % p.block_size) * p.hkv + g) * hd + e;
+  off = p.row_offset(page, key, g, hd) + e;
   return true;
 }
 

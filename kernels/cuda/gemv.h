@@ -49,6 +49,18 @@ struct GemvTuning {
 GemvTuning gemv_tuning();
 void set_gemv_tuning(const GemvTuning& t);
 
+// Sets the tuning for a scope; the previous one is back however the scope ends.
+class ScopedGemvTuning {
+ public:
+  explicit ScopedGemvTuning(const GemvTuning& t) : was_(gemv_tuning()) { set_gemv_tuning(t); }
+  ~ScopedGemvTuning() { set_gemv_tuning(was_); }
+  ScopedGemvTuning(const ScopedGemvTuning&) = delete;
+  ScopedGemvTuning& operator=(const ScopedGemvTuning&) = delete;
+
+ private:
+  GemvTuning was_;
+};
+
 bool fused_swiglu_enabled();
 void set_fused_swiglu(bool on);
 bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act);

@@ -2,24 +2,14 @@
 
 #include <string>
 
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/decode_fixture.h"
 #include "launch/gqa_bench/decode_ops.h"
 
 namespace gqa::bench {
 namespace {
-
-// Sets the GEMV launch tuning for a scope; the previous one is back however it ends.
-class ScopedGemvTuning {
- public:
-  explicit ScopedGemvTuning(const cuda::GemvTuning& t) : was_(cuda::gemv_tuning()) { cuda::set_gemv_tuning(t); }
-  ~ScopedGemvTuning() { cuda::set_gemv_tuning(was_); }
-  ScopedGemvTuning(const ScopedGemvTuning&) = delete;
-  ScopedGemvTuning& operator=(const ScopedGemvTuning&) = delete;
-
- private:
-  cuda::GemvTuning was_;
-};
 
 std::string label(const cuda::GemvTuning& t) {
   const std::string warps = t.group_warps == 0 ? "plan" : strf("%d", t.group_warps);
@@ -37,7 +27,9 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
       break;
     }
   }
-  if (pick == nullptr) return;
+  if (pick == nullptr || deadline.passed()) return;
+  DecodeFixture fx = make_decode_fixture(env, model, pick->context, 1, static_cast<uint32_t>(2000 + pick->context));
+  if (!fx.cache) return;
   env.report.heading("Decode GEMVs under forced launches (batch 1, context " + tokens_str(pick->context) + ")");
   env.report.line(
       "Each GEMV of the step as the default step runs it (QKV and gate/up fused with their epilogues), timed alone "
@@ -46,8 +38,6 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
       "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread. The plan's row is the default.");
   Table t({"warps per row group, loads", "QKV+RoPE us", "O us", "gate/up+SwiGLU us", "down us", "LM head us",
            "GEMVs per step us", "step ms"});
-  DecodeFixture fx = make_decode_fixture(env, model, pick->context, 1, static_cast<uint32_t>(2000 + pick->context));
-  if (!fx.cache) return;
   std::vector<cuda::GemvTuning> tunings;
   for (bool deep : {false, true}) {
     for (int g : {0, 1, 2, 4, 8}) tunings.push_back({g, deep});
@@ -57,7 +47,8 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
       t.row({label(tune), "skipped: the decode section's time budget ran out"});
       continue;
     }
-    const ScopedGemvTuning scoped(tune);
+    const cuda::ScopedGemvTuning scoped(tune);
+    const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
     const FreshGraphs fresh(env.ops);
     const std::vector<OpTiming> ops = time_decode_gemvs(env, model.config(), w, fx);
     std::vector<std::string> row{label(tune)};

@@ -195,41 +195,54 @@ TEST(CudaAttentionDecodeSplits, PipelineVariantsMatch) {
 }
 
 // The tensor-core kernel's opt-in L2 prefetch of its first stages before pdl_wait
-// (DecodeOptions::kv_prefetch): a hint, so the same results with either loader, any split count,
-// head_dim 64/128, and a bad block table entry (skipped by the prefetch) still poisons its token only.
+// (DecodeOptions::kv_prefetch): a hint, so the same results with either loader, 3 or 6 stages,
+// any split count, bf16 and f16, head_dim 64/128; a bad block table entry (below 0 or past the
+// cache: skipped by the prefetch) still poisons its token only.
 TEST(CudaAttentionDecodeSplits, KvPrefetchMatches) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  for (int64_t hd : {64, 128}) {
-    for (Heads h : {Heads{8, 1}, Heads{64, 8}}) {
-      Batch b = make_batch(DType::kBF16, h, hd, 16, decode_batch({1, 17, 1000, 5000}), 27);
-      const std::vector<float> ref = reference(b);
-      for (bool bulk : {false, true}) {
-        for (int splits : {0, 1, 7}) {
-          cuda::DecodeOptions opt;
-          opt.kv_prefetch = true;
-          opt.num_splits = splits;
-          opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
-          EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), 1e-2)
-              << "hd " << hd << " heads " << h.hq << "/" << h.hkv << " splits " << splits << (bulk ? " bulk" : "");
+  for (DType dt : {DType::kBF16, DType::kF16}) {
+    for (int64_t hd : {64, 128}) {
+      for (Heads h : {Heads{8, 1}, Heads{64, 8}}) {
+        Batch b = make_batch(dt, h, hd, 16, decode_batch({1, 17, 1000, 5000}), 27);
+        const std::vector<float> ref = reference(b);
+        for (int stages : {cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages}) {
+          for (bool bulk : {false, true}) {
+            for (int splits : {0, 1, 7}) {
+              cuda::DecodeOptions opt;
+              opt.kv_prefetch = true;
+              opt.num_splits = splits;
+              opt.stages = stages;
+              opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
+              EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
+                  << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " stages " << stages
+                  << " splits " << splits << (bulk ? " bulk" : "");
+            }
+          }
         }
       }
     }
   }
-  Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), 28);
-  const std::vector<float> ref = reference(b);
-  b.tables[1 * b.max_blocks + 1] = -5;  // sequence 1, keys 16..31: inside the first stage
-  cuda::DecodeOptions opt;
-  opt.kv_prefetch = true;
-  const std::vector<float> out = run(b, Kernel::kDecode, opt);
-  for (int t = 0; t < 3; ++t) {
-    const std::vector<float> o = token_rows(out, b, t);
-    if (t == 1) {
-      EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); }));
-    } else {
-      EXPECT_LT(rel_error(o, token_rows(ref, b, t)), 1e-2) << "token " << t;
+  for (bool bulk : {false, true}) {
+    for (int32_t bad_entry : {-5, 1 << 20}) {
+      Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), 28);
+      const std::vector<float> ref = reference(b);
+      b.tables[1 * b.max_blocks + 1] = bad_entry;  // sequence 1, keys 16..31: inside the first stage
+      cuda::DecodeOptions opt;
+      opt.kv_prefetch = true;
+      opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
+      const std::vector<float> out = run(b, Kernel::kDecode, opt);
+      for (int t = 0; t < 3; ++t) {
+        const std::vector<float> o = token_rows(out, b, t);
+        if (t == 1) {
+          EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); }))
+              << "entry " << bad_entry << (bulk ? " bulk" : "");
+        } else {
+          EXPECT_LT(rel_error(o, token_rows(ref, b, t)), 1e-2) << "token " << t << (bulk ? " bulk" : "");
+        }
+      }
+      EXPECT_TRUE(cuda::describe_decode(DeviceBatch(b).args(b), opt).kv_prefetch);
     }
   }
-  EXPECT_TRUE(cuda::describe_decode(DeviceBatch(b).args(b), opt).kv_prefetch);
 }
 
 // Pads every sequence's block table to `width` entries (-1), as a recorded decode step does for its

@@ -1,6 +1,7 @@
 // The whole model on one GPU with each kernel switch away from its default (kernels/cuda: the
 // fused decode GEMVs off and on, the opt-in wgmma prefill in both builds, the decode attention's
-// cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention) against the
+// cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention, the
+// decode attention's K/V prefetch) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.
@@ -88,6 +89,16 @@ TEST(CudaModelL2Prefetch, MatchesTransformers) {
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
   const cuda::ScopedSwitch prefetch(cuda::l2_prefetch_enabled, cuda::set_l2_prefetch, true);
   expect_bf16_fixtures_match({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " L2 prefetch");
+}
+
+// The decode attention's opt-in K/V prefetch before pdl_wait (GQA_DECODE_KV_PREFETCH) inside the
+// whole model, with PDL and graphs: there its blocks run while the fused QKV GEMV still writes
+// the token's K/V (the overlap it exists for), on the fixtures the tensor-core kernel serves.
+TEST(CudaModelDecodeKvPrefetch, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
+  const cuda::ScopedSwitch prefetch(cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch, true);
+  expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " decode K/V prefetch");
 }
 
 }  // namespace

@@ -134,12 +134,8 @@ TEST_P(CudaGemv, PdlAndGraph) {
 
 // Every launch gemv_tuning() can force (benchmarks' sweep): 1, 2, 4, 8 warps per row group and
 // the plan's, each with the default and (n <= 2) the deep step, on shapes from one chunk per row
-// to the 70B shard's QKV; the tuning is back to the plan afterwards.
+// to the 70B shard's QKV.
 TEST_P(CudaGemv, EveryTunedLaunchMatches) {
-  struct Restore {
-    cuda::GemvTuning was = cuda::gemv_tuning();
-    ~Restore() { cuda::set_gemv_tuning(was); }
-  } restore;
   const std::pair<int64_t, int64_t> shapes[] = {{37, 8}, {33, 1024}, {300, 4104}, {1280, 8192}};
   uint32_t seed = 400;
   for (int64_t n : {1, 2, 3}) {
@@ -149,7 +145,7 @@ TEST_P(CudaGemv, EveryTunedLaunchMatches) {
       Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k});
       for (int g : {0, 1, 2, 4, 8}) {
         for (bool deep : {false, true}) {
-          cuda::set_gemv_tuning({g, deep});
+          const cuda::ScopedGemvTuning tune({g, deep});
           Tensor gy = poisoned(dt_, {n, m});
           cuda::gemv(gx, gw, gy, nullptr);
           EXPECT_LT(rel_error(download(gy), ref), kTol)

@@ -21,6 +21,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
 #include "tests/cuda/cuda_test_util.h"
 
@@ -86,7 +87,8 @@ class CudaGemvRope : public ::testing::TestWithParam<DType> {
   }
 
   // The fused call against the unfused one on the same inputs.
-  void expect_same(const Case& c, uint32_t seed, bool via_dispatcher = false) {
+  // tune: the fused call's launch forced (gemv.h's benchmark tuning; the reference keeps the plan).
+  void expect_same(const Case& c, uint32_t seed, bool via_dispatcher = false, cuda::GemvTuning tune = {}) {
     std::mt19937 rng(seed);
     std::vector<int32_t> slots(kBlocks * kBlockSize), pos(c.n);
     std::iota(slots.begin(), slots.end(), 0);
@@ -101,6 +103,7 @@ class CudaGemvRope : public ::testing::TestWithParam<DType> {
     ops_->matmul(ref.mm());
     ops_->rope_kv_write(ref.rk(c.scaling));
     ASSERT_TRUE(cuda::gemv_rope_kv_write_supported(got.mm(), got.rk(c.scaling))) << what;
+    const cuda::ScopedGemvTuning tuned(tune);
     if (via_dispatcher) {
       const cuda::ScopedSwitch on(cuda::fused_rope_enabled, cuda::set_fused_rope, true);
       ops_->matmul_rope_kv_write(got.mm(), got.rk(c.scaling));
@@ -145,6 +148,19 @@ TEST_P(CudaGemvRope, MatchesUnfusedPath) {
 }
 
 TEST_P(CudaGemvRope, ThroughTheDispatcher) { expect_same(Case{8, 1, 128, 1, true, 1.0f}, 600, true); }
+
+// Every launch the benchmarks' tuning can force (warps per row group, the deep step at n <= 2).
+TEST_P(CudaGemvRope, EveryTunedLaunchMatches) {
+  uint32_t seed = 700;
+  for (int64_t n : {1, 2, 3}) {
+    for (int g : {1, 2, 4, 8}) {
+      for (bool deep : {false, true}) {
+        SCOPED_TRACE("n " + std::to_string(n) + " group_warps " + std::to_string(g) + (deep ? " deep" : ""));
+        expect_same(Case{8, 1, 128, n, true, 1.0f, 4104}, seed++, false, {g, deep});
+      }
+    }
+  }
+}
 
 TEST_P(CudaGemvRope, RefusesWhatItDoesNotServe) {
   const Case c{8, 1, 128, 1, false, 1.0f};
