@@ -141,6 +141,25 @@ TEST(CudaAttentionDecodeSplits, OutMayAliasQ) {
   }
 }
 
+// Decode of the three sequences {40, 300, 17} (bf16, hq 8, hkv 2, hd 128) with sequence 1's
+// block-table entry `entry` outside the cache (-5 when `negative`, else the first page past its
+// end): token 1's rows all NaN, the others the reference's.
+void expect_bad_entry_poisons_one(const cuda::DecodeOptions& opt, int entry, bool negative, uint32_t seed,
+                                  const std::string& what) {
+  Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), seed);
+  const std::vector<float> ref = reference(b);
+  b.tables[1 * b.max_blocks + entry] = negative ? -5 : static_cast<int32_t>(b.num_blocks);
+  const std::vector<float> out = run(b, Kernel::kDecode, opt);
+  for (int t = 0; t < 3; ++t) {
+    const std::vector<float> o = token_rows(out, b, t);
+    if (t == 1) {
+      EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); })) << what;
+    } else {
+      EXPECT_LT(rel_error(o, token_rows(ref, b, t)), 1e-2) << what << " token " << t;
+    }
+  }
+}
+
 // The tensor-core kernel's builds (DecodeOptions: 3 or 6 pipeline stages, cp.async or bulk-copy loader) on
 // the same cases as the default one: any dtype, head_dim 64/128, groups 1..64, split counts from
 // one to one per tile; a bad block table entry poisons its token only; a depth that is not
@@ -172,21 +191,11 @@ TEST(CudaAttentionDecodeSplits, PipelineVariantsMatch) {
     }
   }
   for (const auto& [stages, bulk] : variants) {
-    Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), 24);
-    const std::vector<float> ref = reference(b);
-    b.tables[1 * b.max_blocks + 3] = static_cast<int32_t>(b.num_blocks);  // sequence 1, keys 48..63
     cuda::DecodeOptions opt;
     opt.stages = stages;
     opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
-    const std::vector<float> out = run(b, Kernel::kDecode, opt);
-    for (int t = 0; t < 3; ++t) {
-      const std::vector<float> o = token_rows(out, b, t);
-      if (t == 1) {
-        EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); })) << "stages " << stages;
-      } else {
-        EXPECT_LT(rel_error(o, token_rows(ref, b, t)), 1e-2) << "stages " << stages << " token " << t;
-      }
-    }
+    // sequence 1, keys 48..63: the first page past the cache
+    expect_bad_entry_poisons_one(opt, 3, false, 24, "stages " + std::to_string(stages) + (bulk ? " bulk" : ""));
   }
   Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch({100}), 20);
   cuda::DecodeOptions opt;
@@ -223,26 +232,18 @@ TEST(CudaAttentionDecodeSplits, KvPrefetchMatches) {
     }
   }
   for (bool bulk : {false, true}) {
-    for (int32_t bad_entry : {-5, 1 << 20}) {
-      Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), 28);
-      const std::vector<float> ref = reference(b);
-      b.tables[1 * b.max_blocks + 1] = bad_entry;  // sequence 1, keys 16..31: inside the first stage
+    for (bool negative : {true, false}) {  // sequence 1, keys 16..31: inside the first stage
       cuda::DecodeOptions opt;
       opt.kv_prefetch = true;
       opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
-      const std::vector<float> out = run(b, Kernel::kDecode, opt);
-      for (int t = 0; t < 3; ++t) {
-        const std::vector<float> o = token_rows(out, b, t);
-        if (t == 1) {
-          EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); }))
-              << "entry " << bad_entry << (bulk ? " bulk" : "");
-        } else {
-          EXPECT_LT(rel_error(o, token_rows(ref, b, t)), 1e-2) << "token " << t << (bulk ? " bulk" : "");
-        }
-      }
-      EXPECT_TRUE(cuda::describe_decode(DeviceBatch(b).args(b), opt).kv_prefetch);
+      expect_bad_entry_poisons_one(opt, 1, negative, 28,
+                                   std::string(negative ? "entry -5" : "entry past the cache") + (bulk ? " bulk" : ""));
     }
   }
+  Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40}), 29);
+  cuda::DecodeOptions opt;
+  opt.kv_prefetch = true;
+  EXPECT_TRUE(cuda::describe_decode(DeviceBatch(b).args(b), opt).kv_prefetch);
 }
 
 // Pads every sequence's block table to `width` entries (-1), as a recorded decode step does for its
