@@ -26,22 +26,27 @@ std::string device_description(int device) {
   return std::string(p.name) + buf;
 }
 
-int current_sm_count() {
-  static PerDevice<int> sms;
-  return sms.get([](int device) {
+namespace {
+
+// The current device's value of `attr`, queried once per device into `cache`.
+int cached_attribute(PerDevice<int>& cache, cudaDeviceAttr attr) {
+  return cache.get([attr](int device) {
     int n = 0;
-    GQA_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
+    GQA_CUDA_CHECK(cudaDeviceGetAttribute(&n, attr, device));
     return n;
   });
 }
 
+}  // namespace
+
+int current_sm_count() {
+  static PerDevice<int> sms;
+  return cached_attribute(sms, cudaDevAttrMultiProcessorCount);
+}
+
 int current_l2_bytes() {
   static PerDevice<int> l2;
-  return l2.get([](int device) {
-    int n = 0;
-    GQA_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrL2CacheSize, device));
-    return n;
-  });
+  return cached_attribute(l2, cudaDevAttrL2CacheSize);
 }
 
 }  // namespace gqa::cuda

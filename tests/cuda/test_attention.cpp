@@ -141,6 +141,17 @@ TEST(CudaAttentionDecodeSplits, OutMayAliasQ) {
   }
 }
 
+// DecodeOptions for one build of the tensor-core kernel: pipeline depth, loader (bulk copies or
+// cp.async), split count (0: the plan's) and the opt-in K/V prefetch.
+cuda::DecodeOptions build_options(int stages, bool bulk, int splits = 0, bool kv_prefetch = false) {
+  cuda::DecodeOptions opt;
+  opt.stages = stages;
+  opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
+  opt.num_splits = splits;
+  opt.kv_prefetch = kv_prefetch;
+  return opt;
+}
+
 // Decode of the three sequences {40, 300, 17} (bf16, hq 8, hkv 2, hd 128) with sequence 1's
 // block-table entry `entry` outside the cache (-5 when `negative`, else the first page past its
 // end): token 1's rows all NaN, the others the reference's.
@@ -178,11 +189,7 @@ TEST(CudaAttentionDecodeSplits, PipelineVariantsMatch) {
         const std::vector<float> ref = reference(b);
         for (const auto& [stages, bulk] : variants) {
           for (int splits : {0, 1, 7, 1000}) {
-            cuda::DecodeOptions opt;
-            opt.num_splits = splits;
-            opt.stages = stages;
-            opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
-            EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
+            EXPECT_LT(rel_error(run(b, Kernel::kDecode, build_options(stages, bulk, splits)), ref), tolerance(dt))
                 << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " splits " << splits
                 << " stages " << stages << (bulk ? " bulk" : "");
           }
@@ -191,11 +198,9 @@ TEST(CudaAttentionDecodeSplits, PipelineVariantsMatch) {
     }
   }
   for (const auto& [stages, bulk] : variants) {
-    cuda::DecodeOptions opt;
-    opt.stages = stages;
-    opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
     // sequence 1, keys 48..63: the first page past the cache
-    expect_bad_entry_poisons_one(opt, 3, false, 24, "stages " + std::to_string(stages) + (bulk ? " bulk" : ""));
+    expect_bad_entry_poisons_one(build_options(stages, bulk), 3, false, 24,
+                                 "stages " + std::to_string(stages) + (bulk ? " bulk" : ""));
   }
   Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch({100}), 20);
   cuda::DecodeOptions opt;
@@ -217,11 +222,7 @@ TEST(CudaAttentionDecodeSplits, KvPrefetchMatches) {
         for (int stages : {cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages}) {
           for (bool bulk : {false, true}) {
             for (int splits : {0, 1, 7}) {
-              cuda::DecodeOptions opt;
-              opt.kv_prefetch = true;
-              opt.num_splits = splits;
-              opt.stages = stages;
-              opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
+              const cuda::DecodeOptions opt = build_options(stages, bulk, splits, /*kv_prefetch=*/true);
               EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
                   << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " stages " << stages
                   << " splits " << splits << (bulk ? " bulk" : "");
@@ -233,9 +234,7 @@ TEST(CudaAttentionDecodeSplits, KvPrefetchMatches) {
   }
   for (bool bulk : {false, true}) {
     for (bool negative : {true, false}) {  // sequence 1, keys 16..31: inside the first stage
-      cuda::DecodeOptions opt;
-      opt.kv_prefetch = true;
-      opt.loader = bulk ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
+      const cuda::DecodeOptions opt = build_options(cuda::kDecodeMmaStages, bulk, 0, /*kv_prefetch=*/true);
       expect_bad_entry_poisons_one(opt, 1, negative, 28,
                                    std::string(negative ? "entry -5" : "entry past the cache") + (bulk ? " bulk" : ""));
     }
