@@ -60,6 +60,7 @@ struct PagedParams {
   __device__ __forceinline__ bool token_in_range(int seq, int pos) const {
     return seq >= 0 && seq < n_seqs && pos >= 0 && int64_t(pos) < int64_t(max_blocks) * block_size;
   }
+  __device__ __forceinline__ bool page_in_cache(int page) const { return page >= 0 && page < num_blocks; }
   // Element offset of key `key`'s row of KV head g in k_cache / v_cache ([num_blocks, block_size,
   // hkv, hd]), on page `page` (its block-table entry, checked by the caller).
   __device__ __forceinline__ size_t row_offset(int page, int key, int g, int hd) const {

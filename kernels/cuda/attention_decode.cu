@@ -91,7 +91,7 @@ __device__ void load_tile(const DecodeParams& p, const int32_t* table, int g, in
     size_t off = 0;
     if (in) {
       int page = table[key / p.block_size];
-      if (page < 0 || page >= p.num_blocks) {
+      if (!p.page_in_cache(page)) {
         *bad = 1;
         page = 0;
       }
@@ -353,7 +353,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
                             (opt.loader == DecodeLoader::kDefault && decode_bulk_enabled() && !cluster_asked));
   const bool cluster = cluster_asked && !bulk;
   const int64_t target =
-      int64_t(mma ? decode_mma_occupancy(a, stages, bulk, false) : kernel_occupancy(a, chunk)) * current_sm_count();
+      int64_t(mma ? decode_mma_occupancy(a, stages, bulk) : kernel_occupancy(a, chunk)) * current_sm_count();
   DecodePlan plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk,
                                 cluster ? kDecodeCluster : 0, cluster ? decode_mma_cluster_slots(a) : 0);
   plan.tensor_cores = mma;

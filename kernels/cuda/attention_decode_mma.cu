@@ -116,7 +116,7 @@ __device__ __forceinline__ void load_stage(const DecodeParams& p, const StagePag
     size_t off = 0;
     if (in) {
       const int page = pg.page[i];
-      if (page < 0 || page >= p.num_blocks) {
+      if (!p.page_in_cache(page)) {
         *bad = 1;
         in = false;
       } else {
@@ -147,7 +147,7 @@ __device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePag
   size_t off = 0;
   if (in) {
     const int page = pg.page[0];
-    if (page < 0 || page >= p.num_blocks) {
+    if (!p.page_in_cache(page)) {
       *bad = 1;
       in = false;
     } else {
@@ -188,7 +188,7 @@ __device__ __forceinline__ void prefetch_first_stages(const DecodeParams& p, int
   const int32_t* table = p.block_tables + size_t(keys.seq) * p.max_blocks;
   for (int key = keys.k_begin + threadIdx.x; key < end; key += kThreads) {
     const int page = __ldcg(table + key / p.block_size);
-    if (page < 0 || page >= p.num_blocks) continue;
+    if (!p.page_in_cache(page)) continue;
     const size_t off = p.row_offset(page, key, g, HD);
 #pragma unroll
     for (int e = 0; e < HD; e += kLineElems) {
@@ -207,7 +207,10 @@ __device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
 
 template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
 __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams p) {
-  if (p.kv_prefetch) prefetch_first_stages<T, HD, kStages - 1>(p, blockIdx.z, blockIdx.x / p.head_chunks, blockIdx.y);
+  // (one chunk block of a split prefetches: the others read the same rows)
+  if (p.kv_prefetch && blockIdx.x % p.head_chunks == 0) {
+    prefetch_first_stages<T, HD, kStages - 1>(p, blockIdx.z, blockIdx.x / p.head_chunks, blockIdx.y);
+  }
   pdl_wait();
   using S = DecodeMmaSmem<T, HD, kStages>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -498,20 +501,25 @@ bool decode_mma_supported(const AttentionArgs& a) {
   return a.q.ndim() == 3 && (dt == DType::kBF16 || dt == DType::kF16) && (a.q.dim(2) == 64 || a.q.dim(2) == 128);
 }
 
-int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk, bool cluster) {
+namespace {
+
+void check_mma_supported(const AttentionArgs& a) {
   GQA_CHECK(decode_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
                                          << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
+}
+
+}  // namespace
+
+int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk) {
+  check_mma_supported(a);
   GQA_CHECK(stages == kDecodeMmaStages || stages == kDecodeMmaDeepStages,
             kOp << ": " << stages << " pipeline stages; compiled: " << kDecodeMmaStages << ", "
                 << kDecodeMmaDeepStages);
-  GQA_CHECK(!cluster || (stages == kDecodeMmaStages && !bulk),
-            kOp << ": the cluster reduction is built with " << kDecodeMmaStages << " stages and the cp.async loader");
-  return dispatch<Occupancy>(a, stages, bulk, cluster);
+  return dispatch<Occupancy>(a, stages, bulk, false);
 }
 
 int decode_mma_cluster_slots(const AttentionArgs& a) {
-  GQA_CHECK(decode_mma_supported(a), kOp << ": no kernel for " << dtype_name(a.q.dtype()) << " q "
-                                         << shape_str(a.q.shape()) << " (bf16/f16, head_dim 64 or 128)");
+  check_mma_supported(a);
   return dispatch<ClusterSlots>(a, kDecodeMmaStages, false, true);
 }
 

@@ -74,7 +74,7 @@ __device__ void load_tile_f32(const PrefillParams& p, const int32_t* table, int 
     float kf[kVec], vf[kVec];
     if (key < end) {
       int page = table[key / p.block_size];
-      if (page < 0 || page >= p.num_blocks) {
+      if (!p.page_in_cache(page)) {
         *bad = 1;
         page = 0;
       }

@@ -94,7 +94,7 @@ __device__ __forceinline__ bool kv_source(const PrefillParams& p, const int32_t*
                                           int hd, int* bad_key, size_t& off) {
   if (key >= end) return false;
   const int page = table[key / p.block_size];
-  if (page < 0 || page >= p.num_blocks) {
+  if (!p.page_in_cache(page)) {
     atomicMin(bad_key, key);
     return false;
   }
