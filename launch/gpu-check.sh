@@ -325,6 +325,12 @@ else
 fi
 fi  # checking
 
+# compute-sanitizer: on PATH or in the toolkit ("" when neither)
+sanitizer_path() {
+  command -v compute-sanitizer && return
+  [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || echo /usr/local/cuda/bin/compute-sanitizer
+}
+
 # Nsight Systems on whole decode steps (--profile, --decode)
 nsys_path() {
   command -v nsys && return
@@ -405,8 +411,7 @@ if [ "$mode" = decode ] && [ $built -eq 1 ]; then nsys_steps; fi
 
 # --- 7. the kernel tests again under compute-sanitizer memcheck (slowest: last) ------------------
 if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ]; then
-  sanitizer=$(command -v compute-sanitizer || true)
-  [ -n "$sanitizer" ] || [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || sanitizer=/usr/local/cuda/bin/compute-sanitizer
+  sanitizer=$(sanitizer_path)
   if [ -z "$sanitizer" ]; then
     record "compute-sanitizer memcheck" SKIP "compute-sanitizer not found (PATH, /usr/local/cuda/bin)"
   else
@@ -444,8 +449,8 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ]; then
   fi
 fi
 # --decode: the split merge's shared-memory tree (kernels/cuda/attention_merge.cu) under racecheck
-if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
-  step "racecheck cuda_test_attention (CallerWorkspace: 9 splits merged)" 120 /usr/local/cuda/bin/compute-sanitizer \
+if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
+  step "racecheck cuda_test_attention (CallerWorkspace: 9 splits merged)" 120 "$(sanitizer_path)" \
     --tool racecheck --error-exitcode 99 "$build/tests/cuda_test_attention" \
     --gtest_filter='CudaAttentionDecodeSplits.CallerWorkspace'
 fi

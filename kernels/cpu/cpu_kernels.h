@@ -50,6 +50,8 @@ int32_t sample_candidates(const SampleSpec& spec, double u, SampleScratch& scrat
 // slice left out (the caller then draws from the whole row with the same u). Uses scratch.
 int32_t sample_slices(const SampleSpec& spec, double u, const std::vector<SliceCandidates>& slices,
                       SampleScratch& scratch);
+// Ops::top_k_rows of m rows of n logits into out (m * top_k_row_width(k) floats), row by row.
+void top_k_rows(const float* logits, int64_t m, int64_t n, int64_t k, float temperature, float* out);
 // One row of Ops::top_k_rows (kernels/cpu/top_k.cpp): out gets top_k_row_width(k) floats.
 void top_k_row(const float* logits, int64_t n, int64_t k, float temperature, float* out,
                std::vector<std::pair<float, int32_t>>& scratch);

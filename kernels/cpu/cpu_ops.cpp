@@ -82,12 +82,9 @@ std::vector<int32_t> CpuOps::sample_rows(const Tensor& logits, const SampleSpec&
 std::vector<float> CpuOps::top_k_rows(const Tensor& logits, int64_t k, float temperature) {
   detail::expect_kind(logits, DType::kF32, 2, "top_k_rows", "logits");
   GQA_CHECK(k >= 1, "top_k_rows: k must be >= 1, got " << k);
-  const int64_t m = logits.dim(0), n = logits.dim(1), width = top_k_row_width(k);
-  std::vector<float> out(m * width);
-  std::vector<std::pair<float, int32_t>> scratch;
-  for (int64_t r = 0; r < m; ++r) {
-    top_k_row(logits.data_as<float>() + r * n, n, k, temperature, out.data() + r * width, scratch);
-  }
+  const int64_t m = logits.dim(0), n = logits.dim(1);
+  std::vector<float> out(m * top_k_row_width(k));
+  cpu::top_k_rows(logits.data_as<float>(), m, n, k, temperature, out.data());
   return out;
 }
 

@@ -36,4 +36,10 @@ void top_k_row(const float* logits, int64_t n, int64_t k, float temperature, flo
   out[2 * k + 2] = static_cast<float>(mass - static_cast<double>(out[2 * k + 1]));
 }
 
+void top_k_rows(const float* logits, int64_t m, int64_t n, int64_t k, float temperature, float* out) {
+  const int64_t width = top_k_row_width(k);
+  std::vector<std::pair<float, int32_t>> scratch;
+  for (int64_t r = 0; r < m; ++r) top_k_row(logits + r * n, n, k, temperature, out + r * width, scratch);
+}
+
 }  // namespace gqa::cpu

@@ -64,8 +64,7 @@ std::vector<float> CudaOps::top_k_rows(const Tensor& logits, int64_t k, float te
     const int64_t n = logits.dim(1);
     std::vector<float> host(m * n);
     download_f32(logits, host.data());
-    std::vector<std::pair<float, int32_t>> scratch;
-    for (int64_t r = 0; r < m; ++r) cpu::top_k_row(host.data() + r * n, n, k, temperature, rows.data() + r * width, scratch);
+    cpu::top_k_rows(host.data(), m, n, k, temperature, rows.data());
     return rows;
   }
   if (!top_k_out_.defined() || top_k_out_.numel() < m * width) top_k_out_ = alloc(DType::kF32, {m * width});

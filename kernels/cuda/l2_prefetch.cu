@@ -18,7 +18,6 @@ constexpr int kThreads = 256;
 
 struct PrefetchList {
   const char* ptr[kMaxPrefetchWeights];
-  int64_t rows[kMaxPrefetchWeights];
   int64_t row_bytes[kMaxPrefetchWeights];
   int64_t lines_per_row[kMaxPrefetchWeights];  // lines of each row to ask for (from the plan)
   int64_t first_line[kMaxPrefetchWeights + 1];  // prefix sums of rows * lines_per_row
@@ -78,22 +77,23 @@ void l2_prefetch(const std::vector<PrefetchWeight>& weights, int64_t budget, cud
     if (per_row[i] == 0) continue;
     GQA_CHECK(w.ptr != nullptr, kOp << ": weight " << i << " has no data");
     const char* p = static_cast<const char*>(w.ptr);
+    int64_t rows = 0;  // rows of the entry, each lines_per_row lines
     if (per_row[i] == w.row_bytes) {
       // Whole: one range of lines from the 128-byte line holding its first byte to the one holding
       // its last (rows need not start on a line).
       const uintptr_t base = reinterpret_cast<uintptr_t>(p) / kLine * kLine;
       const int64_t bytes = w.rows * w.row_bytes + static_cast<int64_t>(reinterpret_cast<uintptr_t>(p) - base);
       l.ptr[l.n] = reinterpret_cast<const char*>(base);
-      l.rows[l.n] = 1;
+      rows = 1;
       l.row_bytes[l.n] = bytes;
       l.lines_per_row[l.n] = (bytes + kLine - 1) / kLine;
     } else {  // the leading lines of every row (each row's own offsets: whole lines of the budget)
       l.ptr[l.n] = p;
-      l.rows[l.n] = w.rows;
+      rows = w.rows;
       l.row_bytes[l.n] = w.row_bytes;
       l.lines_per_row[l.n] = per_row[i] / kLine;  // (a multiple of kLine below row_bytes)
     }
-    l.first_line[l.n + 1] = l.first_line[l.n] + l.rows[l.n] * l.lines_per_row[l.n];
+    l.first_line[l.n + 1] = l.first_line[l.n] + rows * l.lines_per_row[l.n];
     ++l.n;
   }
   if (l.n == 0) return;

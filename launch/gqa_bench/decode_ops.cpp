@@ -136,10 +136,10 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
              a.qkv = x.qkv;
              ops.rope_kv_write(a);
            });
-  // The opt-in fused form of the two rows above (kernels/cuda/gemv_rope.h, batch <= 8; not in the
-  // sum of the ops: 0 calls per step of the default path).
+  // The fused form of the two rows above, the default step's at batch <= 8 (kernels/cuda/gemv_rope.h;
+  // timed in the pass after the others, not in their sum).
   if (fx.batch <= cuda::kGemvMaxRows) {
-    list.add("QKV GEMM + RoPE + KV write (fused)", 0,
+    list.add("QKV GEMM + RoPE + KV write (fused)", L,
              ((hq + 2 * hkv) * hd * d + b * d + b * (hq + 2 * hkv) * hd) * 2.0, 2.0 * b * (hq + 2 * hkv) * hd * d, true,
              [&, n, hdi, hqi](int64_t l) {
                RopeKvWriteArgs a{x.q.reshape({n, hqi, hdi}), Tensor(), Tensor(), fx.cache->k(l), fx.cache->v(l),
@@ -170,10 +170,10 @@ void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeight
     ops.matmul({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up});
   });
   list.add("swiglu", L, 3 * b * f * 2, 0, false, [&](int64_t) { ops.swiglu({x.gate_up, x.act}); });
-  // The opt-in fused form of the two rows above (kernels/cuda/gemv.h: gemv_swiglu, batch <= 8; not
-  // in the sum of the ops: 0 calls per step of the default path).
+  // The fused form of the two rows above, the default step's at batch <= 8 (kernels/cuda/gemv.h:
+  // gemv_swiglu; timed in the pass after the others, not in their sum).
   if (fx.batch <= cuda::kGemvMaxRows) {
-    list.add("gate/up GEMM + SwiGLU (fused)", 0, (2 * f * d + b * d + b * f) * 2.0, 2.0 * b * 2 * f * d, false,
+    list.add("gate/up GEMM + SwiGLU (fused)", L, (2 * f * d + b * d + b * f) * 2.0, 2.0 * b * 2 * f * d, false,
              [&](int64_t l) {
                const cuda::ScopedSwitch on(cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, true);
                ops.matmul_swiglu({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up}, x.act);

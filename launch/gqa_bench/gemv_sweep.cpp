@@ -55,7 +55,7 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
     double per_step_us = 0;
     for (const OpTiming& o : ops) {
       row.push_back(strf("%.1f", o.us));
-      per_step_us += o.us * (o.per_step > 0 ? o.per_step : model.config().num_hidden_layers);
+      per_step_us += o.us * o.per_step;
     }
     row.push_back(strf("%.0f", per_step_us));
     row.push_back(fx.full() ? strf("%.2f", time_decode_step(env, model, fx, env.opt.step_runs, deadline)) : "-");

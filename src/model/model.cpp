@@ -67,6 +67,13 @@ int64_t context_bucket(int64_t context, int64_t block_size) {
   return b;
 }
 
+// Every rank's candidates of one row, in rank order.
+Model::Candidates union_of(const Model::RowSlices& row) {
+  Model::Candidates all;
+  for (const SliceCandidates& s : row) all.insert(all.end(), s.pairs.begin(), s.pairs.end());
+  return all;
+}
+
 }  // namespace
 
 std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
@@ -251,12 +258,6 @@ std::vector<Model::RowSlices> Model::forward_slices(const StepInput& in, PagedKv
   GQA_CHECK(k >= 1 && k <= kMaxTopK, "forward_slices: k = " << k << " outside [1, " << kMaxTopK << "]");
   GQA_CHECK(std::isfinite(temperature) && temperature > 0, "forward_slices: temperature must be > 0, got " << temperature);
   return top_k_across_ranks(run_step(in, cache), k, temperature);
-}
-
-Model::Candidates Model::union_of(const RowSlices& row) {
-  Candidates all;
-  for (const SliceCandidates& s : row) all.insert(all.end(), s.pairs.begin(), s.pairs.end());
-  return all;
 }
 
 std::vector<float> Model::last_logits() { return gather_logits(last_rows_); }

@@ -61,7 +61,6 @@ class Model {
   // The logits of the last step's rows, gathered from every rank as forward() returns them: for a
   // draw the candidates could not decide. A collective call: every rank makes it.
   std::vector<float> last_logits();
-  static Candidates union_of(const RowSlices& row);
 
   // The cache shape this rank needs for `num_blocks` blocks of `block_size` tokens.
   KvCacheShape kv_cache_shape(int64_t num_blocks, int64_t block_size) const;

@@ -113,7 +113,11 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       const Rows rows_wanted = req.keep_logits ? Rows::kAll : draw_next ? Rows::kLast : Rows::kNone;
       std::vector<float> rows = step(seq, tokens, first_pos, rows_wanted);
       keep(rows);
-      if (draw_next) last.assign(rows.end() - vocab, rows.end());
+      if (draw_next && static_cast<int64_t>(rows.size()) == vocab) {
+        last = std::move(rows);  // (the usual decode step: its one row)
+      } else if (draw_next) {
+        last.assign(rows.end() - vocab, rows.end());
+      }
     }
   };
 

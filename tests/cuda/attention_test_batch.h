@@ -14,9 +14,11 @@
 #include <cstdint>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/device_memory.h"
 #include "tests/cuda/cuda_test_util.h"
 
@@ -157,6 +159,33 @@ inline std::vector<SeqSpec> decode_batch(const std::vector<int>& contexts) {
   std::vector<SeqSpec> seqs;
   for (int c : contexts) seqs.push_back({c - 1, 1});
   return seqs;
+}
+
+// cuda::attention_decode on the batch (output poisoned first); the output as f32.
+inline std::vector<float> run_decode(const Batch& b, const cuda::DecodeOptions& opt) {
+  DeviceBatch d(b);
+  AttentionArgs a = d.args(b);
+  cuda::attention_decode(a, nullptr, opt);
+  return download(a.out);
+}
+
+// Decode of the three sequences {40, 300, 17} (bf16, hq 8, hkv 2, hd 128) with sequence 1's
+// block-table entry `entry` outside the cache (-5 when `negative`, else the first page past its
+// end): token 1's rows all NaN, the others the reference's.
+inline void expect_bad_entry_poisons_one(const cuda::DecodeOptions& opt, int entry, bool negative, uint32_t seed,
+                                         const std::string& what) {
+  Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), seed);
+  const std::vector<float> ref = reference(b);
+  b.tables[1 * b.max_blocks + entry] = negative ? -5 : static_cast<int32_t>(b.num_blocks);
+  const std::vector<float> out = run_decode(b, opt);
+  for (int t = 0; t < 3; ++t) {
+    const std::vector<float> o = token_rows(out, b, t);
+    if (t == 1) {
+      EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); })) << what;
+    } else {
+      EXPECT_LT(rel_error(o, token_rows(ref, b, t)), 1e-2) << what << " token " << t;
+    }
+  }
 }
 
 // Device-looking arguments over a dummy buffer, for host-side checks that never launch: q and out

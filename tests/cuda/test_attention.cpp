@@ -51,6 +51,7 @@ std::vector<float> run(const Batch& b, Kernel kernel, const cuda::DecodeOptions&
 }
 
 using attn_test::decode_batch;
+using attn_test::expect_bad_entry_poisons_one;
 
 const std::vector<int> kDecodeContexts = {1, 17, 1000, 5000};
 
@@ -150,25 +151,6 @@ cuda::DecodeOptions build_options(int stages, bool bulk, int splits = 0, bool kv
   opt.num_splits = splits;
   opt.kv_prefetch = kv_prefetch;
   return opt;
-}
-
-// Decode of the three sequences {40, 300, 17} (bf16, hq 8, hkv 2, hd 128) with sequence 1's
-// block-table entry `entry` outside the cache (-5 when `negative`, else the first page past its
-// end): token 1's rows all NaN, the others the reference's.
-void expect_bad_entry_poisons_one(const cuda::DecodeOptions& opt, int entry, bool negative, uint32_t seed,
-                                  const std::string& what) {
-  Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), seed);
-  const std::vector<float> ref = reference(b);
-  b.tables[1 * b.max_blocks + entry] = negative ? -5 : static_cast<int32_t>(b.num_blocks);
-  const std::vector<float> out = run(b, Kernel::kDecode, opt);
-  for (int t = 0; t < 3; ++t) {
-    const std::vector<float> o = token_rows(out, b, t);
-    if (t == 1) {
-      EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); })) << what;
-    } else {
-      EXPECT_LT(rel_error(o, token_rows(ref, b, t)), 1e-2) << what << " token " << t;
-    }
-  }
 }
 
 // The tensor-core kernel's builds (DecodeOptions: 3 or 6 pipeline stages, cp.async or bulk-copy loader) on

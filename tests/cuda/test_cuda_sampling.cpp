@@ -317,8 +317,7 @@ TEST_P(CudaSampling, TopKRowsHostFallbackIsTheReference) {
   const int64_t m = 3, n = 3001, k = 20;
   std::vector<float> logits = test::round_to(test::random_vec(m * n, 1300, -4.0f, 4.0f), dt);
   logits[n + 7] = std::numeric_limits<float>::quiet_NaN();
-  Tensor host = Tensor::host(DType::kF32, {m, n});
-  std::copy(logits.begin(), logits.end(), host.data_as<float>());
+  const Tensor host = test::host_view(logits, {m, n});
   const cuda::ScopedSwitch host_top_k(cuda::gpu_top_k_enabled, cuda::set_gpu_top_k, false);
   for (float temperature : {0.0f, 0.8f}) {
     const std::vector<float> want = ref.top_k_rows(host, k, temperature);

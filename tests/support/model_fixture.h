@@ -53,7 +53,8 @@ inline FixtureReference read_fixture_reference(const std::string& dir) {
 // backend draw the tokens where the logits are (Model::forward_sample).
 inline GenerateResult run_generation(const std::string& dir, const std::vector<int32_t>& prompt, int64_t new_tokens,
                                      const SamplingParams& sampling, bool keep_logits, Ops& ops, Communicator& comm,
-                                     bool cuda_graphs = true, int64_t slice_candidates = 256) {
+                                     bool cuda_graphs = true,
+                                     int64_t slice_candidates = GenerateRequest{}.slice_candidates) {
   const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
   const ShardPlan plan = ShardPlan::make(
       {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
