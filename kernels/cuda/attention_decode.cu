@@ -19,7 +19,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <utility>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -334,6 +337,36 @@ struct AsyncBuffer {
   AsyncBuffer& operator=(const AsyncBuffer&) = delete;
 };
 
+// Zeroed int32 counters for the fused merge of calls without a workspace, at least `count`, one
+// buffer per (device, stream): every call leaves its counters at zero, so the stream's next call
+// (or a graph recorded on it) reuses them. A buffer grows outside a stream capture only
+// (cudaMalloc, then zeroed on the stream, before the call's kernel); an outgrown one is kept, never
+// freed, for the graphs that still use it. nullptr while the stream captures and the buffer is too
+// small: the caller then allocates and zeroes the counters in the call's own scratch.
+int* stream_merge_counters(cudaStream_t stream, size_t count) {
+  struct Buffer {
+    int* ptr = nullptr;
+    size_t count = 0;
+  };
+  static std::mutex mu;
+  static std::map<std::pair<int, cudaStream_t>, Buffer> buffers;
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mu);
+  Buffer& b = buffers[{device, stream}];
+  if (b.count >= count) return b.ptr;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  GQA_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+  if (capture != cudaStreamCaptureStatusNone) return nullptr;
+  const size_t grown = std::max<size_t>({count, 2 * b.count, 4096});
+  void* ptr = nullptr;
+  GQA_CUDA_CHECK(cudaMalloc(&ptr, grown * sizeof(int)));
+  GQA_CUDA_CHECK(cudaMemsetAsync(ptr, 0, grown * sizeof(int), stream));
+  b.ptr = static_cast<int*>(ptr);  // (the old buffer, if any, stays allocated: see above)
+  b.count = grown;
+  return b.ptr;
+}
+
 // The plan for a validated call (sets the kernel's shared-memory limit as a side effect).
 DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const DecodeOptions& opt) {
   GQA_CHECK(a.max_context >= 1 && a.max_context <= d.max_blocks * d.block_size,
@@ -346,6 +379,13 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   const int chunk = mma ? kDecodeMmaHeadChunk : decode_head_chunk(d.group());
   const int stages = mma ? (opt.stages > 0 ? opt.stages : kDecodeMmaStages) : 0;
   GQA_CHECK(opt.stages >= 0, kOp << ": negative stages " << opt.stages);
+  // The fused merge reads every split's partial; the cluster reduction leaves one per cluster for
+  // the merge kernel: the two do not combine (checked on the requests, so the answer does not
+  // depend on the shape).
+  const bool fused_asked = opt.fused_merge || decode_fused_merge_enabled();
+  GQA_CHECK(!(fused_asked && (opt.cluster_reduce || decode_cluster_enabled())),
+            kOp << ": the fused merge (DecodeOptions::fused_merge / GQA_DECODE_FUSED_MERGE) and the cluster "
+                   "reduction (DecodeOptions::cluster_reduce / GQA_DECODE_CLUSTER) cannot be combined");
   // The cluster reduction: tensor cores, 3 stages, the cp.async loader, one head chunk (checked by
   // the plan); asked for with the default loader, it takes cp.async.
   const bool cluster_asked = mma && (opt.cluster_reduce || decode_cluster_enabled()) && stages == kDecodeMmaStages;
@@ -360,6 +400,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   plan.stages = stages;
   plan.bulk_copies = bulk;
   plan.kv_prefetch = mma && (opt.kv_prefetch || decode_kv_prefetch_enabled());
+  plan.fused_merge = mma && fused_asked && plan.num_splits > 1;  // one split: the kernel writes the output
   return plan;
 }
 
@@ -368,6 +409,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
 GQA_PROCESS_SWITCH(decode_cluster_enabled, set_decode_cluster, "GQA_DECODE_CLUSTER", false)
 GQA_PROCESS_SWITCH(decode_bulk_enabled, set_decode_bulk, "GQA_DECODE_BULK", true)
 GQA_PROCESS_SWITCH(decode_kv_prefetch_enabled, set_decode_kv_prefetch, "GQA_DECODE_KV_PREFETCH", false)
+GQA_PROCESS_SWITCH(decode_fused_merge_enabled, set_decode_fused_merge, "GQA_DECODE_FUSED_MERGE", false)
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);
@@ -377,7 +419,7 @@ DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
 
 size_t decode_workspace_bytes(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);
-  return d.n == 0 ? 0 : decode_partials_floats(d.n * d.hq, d.hd, checked_plan(a, d, opt)).total() * sizeof(float);
+  return d.n == 0 ? 0 : decode_partials_floats(d.n, d.hq, d.hkv, d.hd, checked_plan(a, d, opt)).total() * sizeof(float);
 }
 
 void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeOptions& opt) {
@@ -385,16 +427,29 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
   if (d.n == 0) return;
   const DecodePlan plan = checked_plan(a, d, opt);
   DecodeParams p = make_params(a, d, plan);
-  const DecodePartials parts = decode_partials_floats(d.n * d.hq, d.hd, plan);
+  const DecodePartials parts = decode_partials_floats(d.n, d.hq, d.hkv, d.hd, plan);
   const size_t bytes = parts.total() * sizeof(float);
   std::unique_ptr<AsyncBuffer> scratch;
   if (bytes > 0) {
     GQA_CHECK(opt.workspace == nullptr || opt.workspace_bytes >= bytes,
               kOp << ": workspace of " << opt.workspace_bytes << " bytes, " << bytes << " needed");
     GQA_CHECK(reinterpret_cast<uintptr_t>(opt.workspace) % 16 == 0, kOp << ": workspace must be 16-byte aligned");
-    if (opt.workspace == nullptr) scratch = std::make_unique<AsyncBuffer>(bytes, stream);
+    if (opt.workspace == nullptr) {
+      // Without a workspace the fused merge's counters come from the stream's zeroed buffer: only
+      // the partials are allocated per call (and, where that buffer cannot grow now, the counters
+      // with them, zeroed on the stream).
+      int* kept = parts.counters > 0 ? stream_merge_counters(stream, parts.counters) : nullptr;
+      scratch = std::make_unique<AsyncBuffer>(kept != nullptr ? parts.counter_offset * sizeof(float) : bytes, stream);
+      p.merge_count = kept;
+    }
     p.part_o = static_cast<float*>(scratch ? scratch->ptr : opt.workspace);
     p.part_lse = p.part_o + parts.lse_offset;
+    if (parts.counters > 0 && p.merge_count == nullptr) {
+      p.merge_count = reinterpret_cast<int*>(p.part_o + parts.counter_offset);
+      if (scratch) {
+        GQA_CUDA_CHECK(cudaMemsetAsync(p.merge_count, 0, parts.counters * sizeof(int), stream));
+      }
+    }
   }
   if (plan.tensor_cores) {
     launch_decode_mma(a, p, plan, stream);
@@ -403,7 +458,7 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
       GQA_ATTN_DISPATCH_HEAD_DIM(d.hd, kOp, HD,
         GQA_ATTN_DISPATCH_GROUP_CHUNK(plan.head_chunk, kOp, GC, launch<T, HD, GC>(p, plan, d.n, stream);)))
   }
-  if (plan.partials() > 1) {
+  if (plan.partials() > 1 && !plan.fused_merge) {
     const int64_t rows = d.n * d.hq;
     AttentionMergeArgs m;
     m.part_o = Tensor::view(p.part_o, DType::kF32, {rows, plan.partials(), d.hd}, Device::kCuda);

@@ -10,7 +10,9 @@
 // not guaranteed HBM-once). With more than one split, each block writes an f32 partial output
 // and its log-sum-exp, and a second kernel merges the splits. Correct for any batch (it never
 // assumes one token per sequence); attention() routes here when AttentionArgs::one_token_per_seq
-// is set.
+// is set. Opt-in (DecodeOptions::fused_merge): the tensor-core kernel merges the splits itself,
+// the last split block of each (token, KV head, head chunk) to finish reading them all, so no
+// second kernel runs.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -36,6 +38,8 @@ struct DecodePlan {
   int cluster = 0;            // its split reduction in thread-block clusters of this many splits
                               // (num_splits a multiple of it; 0: none)
   bool kv_prefetch = false;   // its L2 prefetch of the first stages before pdl_wait (DecodeOptions)
+  bool fused_merge = false;   // its last split block merges the splits (DecodeOptions; num_splits > 1,
+                              // no cluster): no merge kernel, arrival counters in the workspace
   int64_t blocks() const;   // decode-kernel blocks per KV head and token: head_chunks * num_splits
   // Partial outputs per (token, query head) for the merge kernel: num_splits, or one per cluster.
   int partials() const { return cluster > 0 ? num_splits / cluster : num_splits; }
@@ -59,14 +63,18 @@ int decode_head_chunk(int64_t group);
 DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
                        int force_splits = 0, int head_chunk = 0, int cluster = 0, int64_t cluster_blocks = 0);
 
-// Layout of the split partials in the workspace, in floats: part_o [rows, partials, hd] at 0,
-// part_lse [rows, partials] at lse_offset (rows = n * hq; empty for one partial).
+// Layout of the split partials in the workspace, in 4-byte words: part_o [rows, partials, hd] at
+// 0, part_lse [rows, partials] at lse_offset (rows = n * hq; empty for one partial), then for a
+// fused-merge plan the int32 arrival counters [n, hkv, head_chunks] at counter_offset (zero
+// between calls: the last block of each resets its counter).
 struct DecodePartials {
   size_t lse_offset = 0;
   size_t lse_floats = 0;
-  size_t total() const { return lse_offset + lse_floats; }
+  size_t counter_offset = 0;
+  size_t counters = 0;
+  size_t total() const { return counter_offset + counters; }
 };
-DecodePartials decode_partials_floats(int64_t rows, int64_t hd, const DecodePlan& plan);
+DecodePartials decode_partials_floats(int64_t n_tokens, int64_t hq, int64_t hkv, int64_t hd, const DecodePlan& plan);
 
 enum class DecodeLoader { kDefault, kCpAsync, kBulk };
 
@@ -87,6 +95,19 @@ struct DecodeOptions {
   // predecessor's tail (the QKV GEMV in a decode step). A hint: results are the same. Opt-in until
   // measured (GQA_DECODE_KV_PREFETCH=1 or set_decode_kv_prefetch(true) for calls that do not ask).
   bool kv_prefetch = false;
+  // Tensor-core kernel, several splits: no merge kernel; each split block stores its partial, then
+  // counts itself in (token, KV head, head chunk)'s arrival counter, and the last block to arrive
+  // merges every split's partial of its rows into the output (attention_merge's arithmetic) and
+  // resets the counter. Saves the merge kernel's launch (a few us per layer at batch 1); the merge
+  // then runs on one block per (token, KV head, chunk). Opt-in until measured
+  // (GQA_DECODE_FUSED_MERGE=1 or set_decode_fused_merge(true) for calls that do not ask). Not with
+  // the cluster reduction: asking for both (options or switches) is an error. The counters live
+  // in the workspace (decode_workspace_bytes counts them): a caller's workspace must be zeroed
+  // once (cudaMemset) before its first fused-merge call, and calls of other plans in between must
+  // not overwrite them (a call of the same plan without the fused merge does not); without a
+  // workspace the call takes zeroed counters kept per device and stream (calls on one stream, or
+  // graphs recorded on it, must not run concurrently with each other on another stream).
+  bool fused_merge = false;
   void* workspace = nullptr;       // device scratch for the split partials, or nullptr: cudaMallocAsync
   size_t workspace_bytes = 0;      // its size; must be >= decode_workspace_bytes()
 };
@@ -107,10 +128,16 @@ void set_decode_bulk(bool on);
 bool decode_kv_prefetch_enabled();
 void set_decode_kv_prefetch(bool on);
 
+// The process-wide default of DecodeOptions::fused_merge: off unless GQA_DECODE_FUSED_MERGE=1 or
+// set_decode_fused_merge(true).
+bool decode_fused_merge_enabled();
+void set_decode_fused_merge(bool on);
+
 // The plan attention_decode would use for `a` on the current device.
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt = {});
 // Scratch bytes attention_decode needs for `a` (0 when the plan has one split): f32 partial
-// outputs and log-sum-exps, n * hq * num_splits * (hd + 1) floats plus alignment.
+// outputs and log-sum-exps, n * hq * num_splits * (hd + 1) floats, and the fused merge's counters
+// (n * hkv * head_chunks int32).
 size_t decode_workspace_bytes(const AttentionArgs& a, const DecodeOptions& opt = {});
 
 // Requires a.max_context >= 1 (largest positions[t] + 1); a token beyond the plan's reach gets

@@ -20,7 +20,9 @@
 //          (mma_attend_tile: S = q K^T, mask keys >= k_end, P V), so no barrier per key tile
 //          beyond the pipeline's one per stage
 //   end    the 4 warps' states (row max m, row sum l, o) merge through shared memory; one split
-//          writes out = o / l, several write o / l and lse = m + log2(l) for attention_merge.
+//          writes out = o / l, several write o / l and lse = m + log2(l) for attention_merge,
+//          or, with the fused merge (Reduce::kFused), for the last of them to finish, which
+//          merges them (merge_if_last, attention_decode_params.cuh).
 // A block table entry outside the cache zero-fills its keys and poisons the token's rows (NaN).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -205,8 +207,15 @@ __device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
   return pack2<T>(load_f32<T>(row[col]), load_f32<T>(row[col + 1]));
 }
 
-template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
+// How a plan of several splits combines them: the merge kernel (attention_merge) reads every
+// split's partial; the cluster reduction (DecodePlan::cluster) merges a cluster's splits through
+// distributed shared memory first; the fused merge (DecodePlan::fused_merge) has the last split
+// block merge them, no second kernel.
+enum class Reduce { kMergeKernel, kCluster, kFused };
+
+template <typename T, int HD, int kStages, bool kBulk, Reduce kReduce>
 __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams p) {
+  constexpr bool kCluster = kReduce == Reduce::kCluster, kFused = kReduce == Reduce::kFused;
   // (one chunk block of a split prefetches: the others read the same rows)
   if (p.kv_prefetch && blockIdx.x % p.head_chunks == 0) {
     prefetch_first_stages<T, HD, kStages - 1>(p, blockIdx.z, blockIdx.x / p.head_chunks, blockIdx.y);
@@ -224,6 +233,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
   const SplitKeys keys = split_keys<kStageKeys>(p, t, split);
   if (!kCluster && keys.k_begin >= keys.k_end) {  // (a cluster's blocks all take part in its reduction)
     store_empty<T, HD>(p, t, g, chunk * kRows, kRows, split, keys.valid);
+    if constexpr (kFused) merge_if_last<T, HD, kThreads>(p, t, g, chunk, chunk * kRows, kRows);  // (it counts too)
     return;
   }
   const int k_begin = keys.k_begin, k_end = max(keys.k_begin, keys.k_end);  // empty: no tiles
@@ -351,6 +361,7 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
       block_state(row, d, mx, sum, acc);
       store_result<T, HD>(p, t, g * p.group + h0 + row, split, d, poisoned ? NAN : acc / sum, mx + log2f(sum));
     }
+    if constexpr (kFused) merge_if_last<T, HD, kThreads>(p, t, g, chunk, h0, kRows);
   } else {
     // The cluster reduction: every block publishes its state in its own shared memory (cs_o
     // [16][HD], cs_m, cs_l [16], cs_bad), the cluster synchronises, then block r of the cluster
@@ -406,15 +417,15 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams
 
 // Blocks per SM of one build on the current device: queried once per device (every decode call
 // plans with it), then cached.
-template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
+template <typename T, int HD, int kStages, bool kBulk, Reduce kReduce>
 int occupancy() {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
   static PerDevice<int> cached;  // blocks per SM
   return cached.get([](int) {
-    allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kBytes);
+    allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, kBytes);
     int blocks = 0;
     GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-        &blocks, decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kThreads, kBytes));
+        &blocks, decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, kThreads, kBytes));
     GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << kBytes
                               << " bytes of shared memory per block, more than the device offers");
     return blocks;
@@ -428,7 +439,7 @@ int cluster_slots() {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kDecodeMmaStages>::kBytes;
   static PerDevice<int> cached;  // blocks
   return cached.get([](int) {
-    const auto kernel = decode_mma_kernel<T, HD, kDecodeMmaStages, false, true>;
+    const auto kernel = decode_mma_kernel<T, HD, kDecodeMmaStages, false, Reduce::kCluster>;
     allow_dynamic_smem(kernel, kBytes);
     cudaLaunchAttribute attr{};
     attr.id = cudaLaunchAttributeClusterDimension;
@@ -449,47 +460,53 @@ int cluster_slots() {
   });
 }
 
-template <typename T, int HD, int kStages, bool kBulk, bool kCluster>
+template <typename T, int HD, int kStages, bool kBulk, Reduce kReduce>
 void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
-  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, kBytes);
+  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, kBytes);
   const dim3 grid(static_cast<unsigned>(plan.blocks()), static_cast<unsigned>(p.hkv), static_cast<unsigned>(n));
-  launch_pdl_cluster("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages, kBulk, kCluster>, grid, kThreads,
-                     kBytes, stream, kCluster ? plan.cluster : 0, p);
+  launch_pdl_cluster("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, grid, kThreads,
+                     kBytes, stream, kReduce == Reduce::kCluster ? plan.cluster : 0, p);
 }
 
-// Runs F<T, HD, S, B, C>::run(args...) for the call's dtype and head_dim, a pipeline depth S of
-// 3 or 6, the loader B (cp.async or bulk copies) and the cluster reduction C (3 stages, cp.async only).
-template <template <typename, int, int, bool, bool> class F, typename T, int HD, typename... Args>
-int dispatch_loader(int stages, bool bulk, bool cluster, Args&&... args) {
-  if (cluster) return F<T, HD, 3, false, true>::run(args...);
+// Runs F<T, HD, S, B, R>::run(args...) for the call's dtype and head_dim, a pipeline depth S of
+// 3 or 6, the loader B (cp.async or bulk copies) and the split reduction R (the cluster
+// reduction: 3 stages, cp.async only; the fused merge: any depth and loader).
+template <template <typename, int, int, bool, Reduce> class F, typename T, int HD, Reduce R, typename... Args>
+int dispatch_stages(int stages, bool bulk, Args&&... args) {
   if (stages == kDecodeMmaDeepStages) {
-    return bulk ? F<T, HD, 6, true, false>::run(args...) : F<T, HD, 6, false, false>::run(args...);
+    return bulk ? F<T, HD, 6, true, R>::run(args...) : F<T, HD, 6, false, R>::run(args...);
   }
-  return bulk ? F<T, HD, 3, true, false>::run(args...) : F<T, HD, 3, false, false>::run(args...);
+  return bulk ? F<T, HD, 3, true, R>::run(args...) : F<T, HD, 3, false, R>::run(args...);
 }
-template <template <typename, int, int, bool, bool> class F, typename... Args>
-int dispatch(const AttentionArgs& a, int stages, bool bulk, bool cluster, Args&&... args) {
+template <template <typename, int, int, bool, Reduce> class F, typename T, int HD, typename... Args>
+int dispatch_loader(int stages, bool bulk, Reduce reduce, Args&&... args) {
+  if (reduce == Reduce::kCluster) return F<T, HD, 3, false, Reduce::kCluster>::run(args...);
+  if (reduce == Reduce::kFused) return dispatch_stages<F, T, HD, Reduce::kFused>(stages, bulk, args...);
+  return dispatch_stages<F, T, HD, Reduce::kMergeKernel>(stages, bulk, args...);
+}
+template <template <typename, int, int, bool, Reduce> class F, typename... Args>
+int dispatch(const AttentionArgs& a, int stages, bool bulk, Reduce reduce, Args&&... args) {
   const bool bf16 = a.q.dtype() == DType::kBF16, hd64 = a.q.dim(2) == 64;
   if (bf16) {
-    return hd64 ? dispatch_loader<F, __nv_bfloat16, 64>(stages, bulk, cluster, args...)
-                : dispatch_loader<F, __nv_bfloat16, 128>(stages, bulk, cluster, args...);
+    return hd64 ? dispatch_loader<F, __nv_bfloat16, 64>(stages, bulk, reduce, args...)
+                : dispatch_loader<F, __nv_bfloat16, 128>(stages, bulk, reduce, args...);
   }
-  return hd64 ? dispatch_loader<F, __half, 64>(stages, bulk, cluster, args...)
-              : dispatch_loader<F, __half, 128>(stages, bulk, cluster, args...);
+  return hd64 ? dispatch_loader<F, __half, 64>(stages, bulk, reduce, args...)
+              : dispatch_loader<F, __half, 128>(stages, bulk, reduce, args...);
 }
-template <typename T, int HD, int S, bool B, bool C>
+template <typename T, int HD, int S, bool B, Reduce R>
 struct Occupancy {
-  static int run() { return occupancy<T, HD, S, B, C>(); }
+  static int run() { return occupancy<T, HD, S, B, R>(); }
 };
-template <typename T, int HD, int S, bool B, bool C>
+template <typename T, int HD, int S, bool B, Reduce R>
 struct ClusterSlots {
-  static int run() { return C ? cluster_slots<T, HD>() : 0; }
+  static int run() { return R == Reduce::kCluster ? cluster_slots<T, HD>() : 0; }
 };
-template <typename T, int HD, int S, bool B, bool C>
+template <typename T, int HD, int S, bool B, Reduce R>
 struct Launch {
   static int run(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
-    launch<T, HD, S, B, C>(p, plan, n, stream);
+    launch<T, HD, S, B, R>(p, plan, n, stream);
     return 0;
   }
 };
@@ -515,12 +532,12 @@ int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk) {
   GQA_CHECK(stages == kDecodeMmaStages || stages == kDecodeMmaDeepStages,
             kOp << ": " << stages << " pipeline stages; compiled: " << kDecodeMmaStages << ", "
                 << kDecodeMmaDeepStages);
-  return dispatch<Occupancy>(a, stages, bulk, false);
+  return dispatch<Occupancy>(a, stages, bulk, Reduce::kMergeKernel);
 }
 
 int decode_mma_cluster_slots(const AttentionArgs& a) {
   check_mma_supported(a);
-  return dispatch<ClusterSlots>(a, kDecodeMmaStages, false, true);
+  return dispatch<ClusterSlots>(a, kDecodeMmaStages, false, Reduce::kCluster);
 }
 
 void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const DecodePlan& plan, cudaStream_t stream) {
@@ -533,7 +550,11 @@ void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const Deco
                                    !plan.bulk_copies),
             kOp << ": cluster reduction of " << plan.cluster << " for a plan of " << plan.head_chunks
                 << " head chunks, " << plan.num_splits << " splits");
-  dispatch<Launch>(a, plan.stages, plan.bulk_copies, plan.cluster > 0, p, plan, a.q.dim(0), stream);
+  GQA_CHECK(!plan.fused_merge || (plan.cluster == 0 && plan.num_splits > 1 && p.merge_count != nullptr),
+            kOp << ": fused merge for a plan of " << plan.num_splits << " splits, cluster " << plan.cluster
+                << (p.merge_count == nullptr ? ", no counters" : ""));
+  const Reduce reduce = plan.cluster > 0 ? Reduce::kCluster : plan.fused_merge ? Reduce::kFused : Reduce::kMergeKernel;
+  dispatch<Launch>(a, plan.stages, plan.bulk_copies, reduce, p, plan, a.q.dim(0), stream);
 }
 
 }  // namespace gqa::cuda

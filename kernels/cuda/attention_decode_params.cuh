@@ -1,10 +1,12 @@
 // The split-KV decode kernels' shared parameters and output path (attention_decode.cu, the
 // CUDA-core kernel; attention_decode_mma.cu, the tensor-core one): both run the grid
 // (num_splits * head_chunks, hkv, n_tokens) of a DecodePlan and write either the output (one
-// split) or f32 partials for attention_merge. Included only by attention_decode*.cu.
+// split) or f32 partials for attention_merge (or, the tensor-core kernel's fused merge, for its
+// own last split block: merge_if_last). Included only by attention_decode*.cu.
 #pragma once
 
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_merge.cuh"
 
 namespace gqa::cuda::attn {
 
@@ -14,6 +16,7 @@ struct DecodeParams : PagedParams {
   int head_chunks, num_splits, tiles_per_split;
   int num_partials;  // partial outputs per row: num_splits, or one per cluster (cluster reduction)
   int kv_prefetch;   // tensor-core kernel: L2 prefetch of its first stages before pdl_wait (DecodePlan)
+  int* merge_count;  // fused merge: arrival counters [n, hkv, head_chunks], zero between calls
 };
 
 // Writes the result for query head h of token t, dim d: `val` is o / d (NaN when poisoned), `lse`
@@ -62,6 +65,44 @@ __device__ void store_empty(const DecodeParams& p, int t, int g, int h0, int row
     if (gh < p.group) {
       store_result<T, HD>(p, t, g * p.group + gh, split, idx % HD, valid ? 0.0f : NAN, valid ? -INFINITY : 0.0f);
     }
+  }
+}
+
+// The fused merge (DecodePlan::fused_merge), called by every block of the grid after it stored
+// its partial (store_result / store_empty) for query heads [h0, h0 + rows) of token t, KV head g,
+// head chunk `chunk`: the block counts itself in the chunk's counter, and the last of its
+// num_splits split blocks to arrive merges all their partials of those heads (those within the
+// group) into the output, with the merge kernel's arithmetic (attention_merge.cuh), and resets the
+// counter to 0 for the next call (or graph replay). Ordering (the pattern of cooperative groups'
+// grid sync): the barrier makes the block's partial stores precede thread 0's fence, which
+// precedes its atomic; the last block's thread 0 fences after its atomic, and the block reads the
+// partials after a barrier, through the L2 (ld.global.cg). The output is complete only when the
+// grid is: a dependent kernel reads it after its pdl_wait (griddepcontrol.wait waits for the whole
+// grid), as with the merge kernel.
+template <typename T, int HD, int kBlockThreads>
+__device__ __forceinline__ void merge_if_last(const DecodeParams& p, int t, int g, int chunk, int h0, int rows) {
+  __shared__ int last;
+  __syncthreads();  // every thread's partial stores precede thread 0's fence and arrival
+  if (threadIdx.x == 0) {
+    int* count = p.merge_count + (size_t(t) * p.hkv + g) * p.head_chunks + chunk;
+    __threadfence();
+    const int arrived = atomicAdd(count, 1);
+    last = arrived == p.num_splits - 1;
+    if (last) *count = 0;  // every split block of this call has arrived: ready for the next call
+    __threadfence();
+  }
+  __syncthreads();
+  if (!last) return;
+  constexpr int kLanes = HD / 4;  // threads covering one row, 4 dims each (the merge kernel's)
+  for (int idx = threadIdx.x; idx < rows * kLanes; idx += kBlockThreads) {
+    const int r = idx / kLanes, lane = idx % kLanes;
+    if (h0 + r >= p.group) break;  // (idx only grows: every later row is past the group too)
+    const size_t row = size_t(t) * p.hq + size_t(g) * p.group + h0 + r;
+    SoftmaxState<4> st;
+    st.init();
+    merge_splits<HD, 8, true>(p.part_o + row * p.num_partials * HD + lane * 4, p.part_lse + row * p.num_partials, 0,
+                              1, p.num_partials, st);
+    store_merged<T>(st, static_cast<T*>(p.out) + row * HD + lane * 4);
   }
 }
 

@@ -56,11 +56,14 @@ DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max
   return plan;
 }
 
-DecodePartials decode_partials_floats(int64_t rows, int64_t hd, const DecodePlan& plan) {
+DecodePartials decode_partials_floats(int64_t n_tokens, int64_t hq, int64_t hkv, int64_t hd, const DecodePlan& plan) {
   DecodePartials parts;
   if (plan.partials() == 1) return parts;
-  parts.lse_offset = size_t(rows) * plan.partials() * hd;  // a multiple of hd >= 16 floats: lse stays aligned
-  parts.lse_floats = size_t(rows) * plan.partials();
+  const size_t rows = size_t(n_tokens) * hq;
+  parts.lse_offset = rows * plan.partials() * hd;  // a multiple of hd >= 16 floats: lse stays aligned
+  parts.lse_floats = rows * plan.partials();
+  parts.counter_offset = parts.lse_offset + parts.lse_floats;
+  if (plan.fused_merge) parts.counters = size_t(n_tokens) * hkv * plan.head_chunks;
   return parts;
 }
 

@@ -1,7 +1,6 @@
 // One block per query row; thread = (4 dims, split group): each thread merges its group's splits
-// into a SoftmaxState, loading kBatch splits before merging any (predicated loads, all in flight:
-// the merge's time is load latency, and a loop of dependent merges would wait once per split),
-// then the groups' states merge in a tree through shared memory (log2(groups) rounds of one
+// into a SoftmaxState, loading kBatch splits before merging any (merge_splits, attention_merge.cuh:
+// the arithmetic the decode kernel's fused merge shares), then the groups' states merge in a tree through shared memory (log2(groups) rounds of one
 // barrier each, instead of group 0 merging the others one by one) and group 0 stores the
 // normalised result. HD / 4 lanes x min(64, 1024 / lanes) groups: 1024 threads for hd 64 and 128;
 // 256 / 512 for hd 16 / 32.
@@ -10,6 +9,7 @@
 
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_merge.h"
+#include "kernels/cuda/attention_merge.cuh"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/pdl.cuh"
@@ -43,26 +43,10 @@ __global__ void __launch_bounds__(MergeShape<HD>::kThreads) merge_kernel(const f
   __shared__ float m_s[kGroups][kLanes], d_s[kGroups][kLanes];
   const size_t row = blockIdx.x;
   const int lane = threadIdx.x % kLanes, grp = threadIdx.x / kLanes;
-  const float* row_o = part_o + row * num_splits * HD + lane * 4;
-  const float* row_lse = part_lse + row * num_splits;
   SoftmaxState<4> st;
   st.init();
-  for (int s0 = grp; s0 < num_splits; s0 += kGroups * kBatch) {
-    float4 o[kBatch];
-    float lse[kBatch];
-#pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      const int s = s0 + j * kGroups;
-      const bool in = s < num_splits;
-      o[j] = in ? *reinterpret_cast<const float4*>(row_o + static_cast<size_t>(s) * HD) : make_float4(0, 0, 0, 0);
-      lse[j] = in ? row_lse[s] : -INFINITY;  // -inf: merges as nothing
-    }
-#pragma unroll
-    for (int j = 0; j < kBatch; ++j) {
-      const float o2[4] = {o[j].x, o[j].y, o[j].z, o[j].w};
-      st.merge(o2, lse[j], 1.0f);
-    }
-  }
+  merge_splits<HD, kBatch>(part_o + row * num_splits * HD + lane * 4, part_lse + row * num_splits, grp, kGroups,
+                           num_splits, st);
   int base = 0;
 #pragma unroll
   for (int half = kGroups / 2; half > 0; half /= 2) {
@@ -79,10 +63,7 @@ __global__ void __launch_bounds__(MergeShape<HD>::kThreads) merge_kernel(const f
     }
     base += half;
   }
-  if (grp != 0) return;
-  st.normalize();
-#pragma unroll
-  for (int e = 0; e < 4; ++e) out[row * HD + lane * 4 + e] = store_f32<T>(st.o[e]);
+  if (grp == 0) store_merged<T>(st, out + row * HD + lane * 4);
 }
 
 template <typename T, int HD>

@@ -71,6 +71,7 @@ std::string cuda_kernel_switches() {
   add(cuda::decode_cluster_enabled(), "decode attention cluster reduction");
   add(cuda::l2_prefetch_enabled(), "L2 prefetch during decode attention");
   add(cuda::decode_kv_prefetch_enabled(), "decode attention K/V prefetch before its wait");
+  add(cuda::decode_fused_merge_enabled(), "decode attention split merge in its last block");
   return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", decode attention loader " +
          (cuda::decode_bulk_enabled() ? "bulk" : "cp.async") + ", fused QKV+RoPE GEMV " +
          (cuda::fused_rope_enabled() ? "on" : "off") + ", fused gate/up+SwiGLU GEMV " +
