@@ -79,5 +79,26 @@ TEST(CudaAttentionPlan, SplitsFillTheDeviceWithinTheContext) {
   }
 }
 
+// The workspace layout: part_o, part_lse, then (fused merge only) one int32 counter per (token,
+// KV head, head chunk); a plan of one partial needs none of it.
+TEST(CudaAttentionPlan, PartialsLayoutCountsTheFusedMergeCounters) {
+  cuda::DecodePlan p = cuda::plan_decode(3, 2, 32, 32768, 264, 9, cuda::kDecodeMmaHeadChunk);  // 2 chunks
+  ASSERT_EQ(p.num_splits, 9);
+  ASSERT_EQ(p.head_chunks, 2);
+  cuda::DecodePartials parts = cuda::decode_partials_floats(3, 64, 2, 128, p);
+  EXPECT_EQ(parts.lse_offset, size_t(3 * 64 * 9 * 128));
+  EXPECT_EQ(parts.lse_floats, size_t(3 * 64 * 9));
+  EXPECT_EQ(parts.counters, 0u);
+  EXPECT_EQ(parts.total(), parts.lse_offset + parts.lse_floats);
+  p.fused_merge = true;
+  parts = cuda::decode_partials_floats(3, 64, 2, 128, p);
+  EXPECT_EQ(parts.counter_offset, parts.lse_offset + parts.lse_floats);
+  EXPECT_EQ(parts.counters, size_t(3 * 2 * 2));
+  EXPECT_EQ(parts.total(), parts.counter_offset + parts.counters);
+  p = cuda::plan_decode(3, 2, 32, 32768, 264, 1, cuda::kDecodeMmaHeadChunk);
+  p.fused_merge = true;  // (the plan never sets it for one split; the layout has nothing to count)
+  EXPECT_EQ(cuda::decode_partials_floats(3, 64, 2, 128, p).total(), 0u);
+}
+
 }  // namespace
 }  // namespace gqa

@@ -1,7 +1,7 @@
 // The whole model on one GPU with each kernel switch away from its default (kernels/cuda: the
 // fused decode GEMVs off and on, the opt-in wgmma prefill in both builds, the decode attention's
 // cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention, the
-// decode attention's K/V prefetch) against the
+// decode attention's K/V prefetch, its fused split merge) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.
@@ -99,6 +99,21 @@ TEST(CudaModelDecodeKvPrefetch, MatchesTransformers) {
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
   const cuda::ScopedSwitch prefetch(cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch, true);
   expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " decode K/V prefetch");
+}
+
+// The decode attention's opt-in fused split merge (GQA_DECODE_FUSED_MERGE: the last split block
+// merges, no merge kernel) switched on for the whole model, with graphs and PDL off and on, on the
+// fixtures the tensor-core decode kernel serves. Their contexts (at most 16 positions, a 64-key
+// tile) plan one split, which the fused merge leaves as it is (no merge at all): this checks the
+// switch's plumbing through the model; the merge itself, its graphs and a PDL successor reading
+// its output are test_attention_decode_fused_merge.cpp's.
+TEST(CudaModelDecodeFusedMerge, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const cuda::ScopedSwitch fused(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, true);
+  for (bool pdl : {false, true}) {
+    const cuda::ScopedSwitch pdl_on(cuda::pdl_enabled, cuda::set_pdl, pdl);
+    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, pdl ? " decode fused merge, PDL" : " decode fused merge");
+  }
 }
 
 }  // namespace
