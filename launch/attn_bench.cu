@@ -8,7 +8,10 @@
 // several KV cache copies (random data, shuffled block tables) are rotated so the L2 cannot hold
 // the working set; a spin kernel queued before each timed call lets the host enqueue ahead, so
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
-// reads and writes). --check first verifies one batch against the CPU twin; --splits N forces the
+// reads and writes). The last column times the same plan with the opt-in fused split merge
+// (DecodeOptions::fused_merge: the last split block merges, no merge kernel; "-" where the plan
+// has one split, so nothing to merge). --check first verifies one batch against the CPU twin
+// (with the merge kernel and with the fused merge); --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
 // tile), with the tensor-core kernel's other builds (the cp.async loader at 3 and 6 stages, the
 // default bulk-copy loader at 6 stages, the cluster reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
@@ -123,18 +126,21 @@ DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes, bool shuff
 
 // Median microseconds of attention_decode over the rotated copies with `splits` (0: the plan's),
 // a workspace kept across calls as a decode loop would (times the two kernels, not allocation).
+// fused: the fused split merge (its counters in the workspace, zeroed once).
 double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt, int splits, int* planned,
                       int stages = 0, cuda::DecodeLoader loader = cuda::DecodeLoader::kDefault,
-                      bool cluster = false) {
+                      bool cluster = false, bool fused = false) {
   cuda::DecodeOptions dopt;
   dopt.num_splits = splits;
   dopt.stages = stages;
   dopt.loader = loader;
   dopt.cluster_reduce = cluster;
+  dopt.fused_merge = fused;
   const cuda::DecodePlan plan = cuda::describe_decode(args[0], dopt);
   if (planned != nullptr) *planned = plan.num_splits;
   dopt.workspace_bytes = cuda::decode_workspace_bytes(args[0], dopt);
   const Tensor ws = cuda::device_alloc(DType::kF32, {int64_t(dopt.workspace_bytes / 4 + 1)});
+  cuda::fill_bytes(ws, 0);
   dopt.workspace = ws.data();
   return 1e3 * bench::time_median_ms(nullptr, timing(opt), [&](int i) {
     cuda::attention_decode(args[size_t(i) % args.size()], nullptr, dopt);
@@ -153,8 +159,19 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   const double us = time_decode_us(args, opt, opt.splits, &splits);
   const double bytes = double(batch) * ctx * kHkv * kHd * 2 /*K and V*/ * 2 /*bf16*/;
   const double bw = bytes / (us * 1e-6);
-  std::printf("| %6lldK | %5lld | %6d | %8.1f | %9.1f | %8.1f | %6.1f%% |\n", (long long)(ctx / 1024),
-              (long long)batch, splits, bytes / 1e6, us, bw / 1e9, 100.0 * bw / copy_bw);
+  // The fused merge on the same plan (not with the cluster reduction switched on: they do not combine).
+  cuda::DecodeOptions fused_opt;
+  fused_opt.num_splits = opt.splits;
+  fused_opt.fused_merge = true;
+  std::string fused = "-";
+  if (!cuda::decode_cluster_enabled() && cuda::describe_decode(args[0], fused_opt).fused_merge) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", time_decode_us(args, opt, opt.splits, nullptr, 0,
+                                                          cuda::DecodeLoader::kDefault, false, true));
+    fused = buf;
+  }
+  std::printf("| %6lldK | %5lld | %6d | %8.1f | %9.1f | %8.1f | %6.1f%% | %11s |\n", (long long)(ctx / 1024),
+              (long long)batch, splits, bytes / 1e6, us, bw / 1e9, 100.0 * bw / copy_bw, fused.c_str());
   std::fflush(stdout);
   if (!opt.sweep) return;
   SweepRow row{ctx, batch, splits, us, {}};
@@ -164,6 +181,7 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
                          cuda::kDecodeMmaStages};
   for (int v = 0; v < 4; ++v) {
     const cuda::DecodeLoader loader = v == 2 ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
+    if (v == 3 && cuda::decode_fused_merge_enabled()) continue;  // (the cluster reduction: not with the fused merge)
     row.variant_us[v] = time_decode_us(args, opt, 0, &row.variant_splits[v], stages[v], loader, v == 3);
   }
   // The same call on other page layouts: in order (how much of the gap to a contiguous read is
@@ -219,7 +237,8 @@ std::vector<float> download_f32(const Tensor& t) {
 }
 
 // Three sequences (1, 1000 and 5000 tokens of context) through cuda::attention and the CPU twin.
-bool check_against_cpu() {
+bool check_against_cpu(bool fused_merge) {
+  const cuda::ScopedSwitch fused(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, fused_merge);
   const std::vector<int32_t> ctx = {1, 1000, 5000};
   const int64_t batch = 3, blocks_per_seq = (5000 + kBlockSize - 1) / kBlockSize;
   const int64_t num_blocks = batch * blocks_per_seq;
@@ -251,8 +270,8 @@ bool check_against_cpu() {
     den += double(ref[i]) * ref[i];
   }
   const double err = std::sqrt(num / den);
-  std::printf("check: contexts 1/1000/5000, 8 q heads / 1 KV head, bf16: rel error %.3g (limit 1e-2) %s\n", err,
-              err < 1e-2 ? "ok" : "FAILED");
+  std::printf("check: contexts 1/1000/5000, 8 q heads / 1 KV head, bf16%s: rel error %.3g (limit 1e-2) %s\n",
+              fused_merge ? ", fused merge" : "", err, err < 1e-2 ? "ok" : "FAILED");
   return err < 1e-2;
 }
 
@@ -262,13 +281,17 @@ int run(const Options& opt) {
     return 0;
   }
   std::printf("device: %s\n", cuda::device_description(0).c_str());
-  if (opt.check && !check_against_cpu()) return 1;
+  if (opt.check) {
+    const bool plain = check_against_cpu(false);
+    const bool fused = cuda::decode_cluster_enabled() || check_against_cpu(true);  // (they do not combine)
+    if (!plain || !fused) return 1;
+  }
   const int l2 = cuda::current_l2_bytes();  // (device 0: this process's current device)
   const double copy_bw = bench::copy_bandwidth(nullptr, timing(opt));
   std::printf("device-to-device copy: %.1f GB/s (read + write, 1 GiB, median of %d)\n\n", copy_bw / 1e9, opt.runs);
   std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block 16\n\n");
-  std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy |\n");
-  std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|\n");
+  std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy | fused merge |\n");
+  std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|------------:|\n");
   std::vector<SweepRow> sweep;
   for (int64_t ctx : {8192, 32768, 131072}) {
     for (int64_t batch : {1, 16}) print_row(ctx, batch, opt, copy_bw, size_t(l2), sweep);
