@@ -430,6 +430,7 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
   const DecodePartials parts = decode_partials_floats(d.n, d.hq, d.hkv, d.hd, plan);
   const size_t bytes = parts.total() * sizeof(float);
   std::unique_ptr<AsyncBuffer> scratch;
+  int* merge_count = nullptr;  // the fused merge's counters
   if (bytes > 0) {
     GQA_CHECK(opt.workspace == nullptr || opt.workspace_bytes >= bytes,
               kOp << ": workspace of " << opt.workspace_bytes << " bytes, " << bytes << " needed");
@@ -440,19 +441,17 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
       // with them, zeroed on the stream).
       int* kept = parts.counters > 0 ? stream_merge_counters(stream, parts.counters) : nullptr;
       scratch = std::make_unique<AsyncBuffer>(kept != nullptr ? parts.counter_offset * sizeof(float) : bytes, stream);
-      p.merge_count = kept;
+      merge_count = kept;
     }
     p.part_o = static_cast<float*>(scratch ? scratch->ptr : opt.workspace);
     p.part_lse = p.part_o + parts.lse_offset;
-    if (parts.counters > 0 && p.merge_count == nullptr) {
-      p.merge_count = reinterpret_cast<int*>(p.part_o + parts.counter_offset);
-      if (scratch) {
-        GQA_CUDA_CHECK(cudaMemsetAsync(p.merge_count, 0, parts.counters * sizeof(int), stream));
-      }
+    if (parts.counters > 0 && merge_count == nullptr) {
+      merge_count = reinterpret_cast<int*>(p.part_o + parts.counter_offset);
+      if (scratch) GQA_CUDA_CHECK(cudaMemsetAsync(merge_count, 0, parts.counters * sizeof(int), stream));
     }
   }
   if (plan.tensor_cores) {
-    launch_decode_mma(a, p, plan, stream);
+    launch_decode_mma(a, p, plan, stream, merge_count);
   } else {
     GQA_ATTN_DISPATCH_DTYPE(a.q.dtype(), kOp, T,
       GQA_ATTN_DISPATCH_HEAD_DIM(d.hd, kOp, HD,

@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -212,9 +213,12 @@ __device__ __forceinline__ uint32_t q_pair(const T* row, int col, bool in) {
 // distributed shared memory first; the fused merge (DecodePlan::fused_merge) has the last split
 // block merge them, no second kernel.
 enum class Reduce { kMergeKernel, kCluster, kFused };
+// The kernel's parameters: the fused merge's add its counters.
+template <Reduce R>
+using KernelParams = std::conditional_t<R == Reduce::kFused, FusedMergeParams, DecodeParams>;
 
 template <typename T, int HD, int kStages, bool kBulk, Reduce kReduce>
-__global__ void __launch_bounds__(kThreads) decode_mma_kernel(const DecodeParams p) {
+__global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams<kReduce> p) {
   constexpr bool kCluster = kReduce == Reduce::kCluster, kFused = kReduce == Reduce::kFused;
   // (one chunk block of a split prefetches: the others read the same rows)
   if (p.kv_prefetch && blockIdx.x % p.head_chunks == 0) {
@@ -461,12 +465,15 @@ int cluster_slots() {
 }
 
 template <typename T, int HD, int kStages, bool kBulk, Reduce kReduce>
-void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
+void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream, int* merge_count) {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
   allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, kBytes);
   const dim3 grid(static_cast<unsigned>(plan.blocks()), static_cast<unsigned>(p.hkv), static_cast<unsigned>(n));
+  KernelParams<kReduce> kp{};
+  static_cast<DecodeParams&>(kp) = p;
+  if constexpr (kReduce == Reduce::kFused) kp.merge_count = merge_count;
   launch_pdl_cluster("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, grid, kThreads,
-                     kBytes, stream, kReduce == Reduce::kCluster ? plan.cluster : 0, p);
+                     kBytes, stream, kReduce == Reduce::kCluster ? plan.cluster : 0, kp);
 }
 
 // Runs F<T, HD, S, B, R>::run(args...) for the call's dtype and head_dim, a pipeline depth S of
@@ -505,8 +512,8 @@ struct ClusterSlots {
 };
 template <typename T, int HD, int S, bool B, Reduce R>
 struct Launch {
-  static int run(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream) {
-    launch<T, HD, S, B, R>(p, plan, n, stream);
+  static int run(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream, int* merge_count) {
+    launch<T, HD, S, B, R>(p, plan, n, stream, merge_count);
     return 0;
   }
 };
@@ -540,7 +547,8 @@ int decode_mma_cluster_slots(const AttentionArgs& a) {
   return dispatch<ClusterSlots>(a, kDecodeMmaStages, false, Reduce::kCluster);
 }
 
-void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const DecodePlan& plan, cudaStream_t stream) {
+void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const DecodePlan& plan, cudaStream_t stream,
+                       int* merge_count) {
   GQA_CHECK(decode_mma_supported(a) && plan.head_chunk == kDecodeMmaHeadChunk &&
                 (plan.stages == kDecodeMmaStages || plan.stages == kDecodeMmaDeepStages),
             kOp << ": called for " << dtype_name(a.q.dtype()) << " q " << shape_str(a.q.shape()) << " with head chunk "
@@ -550,11 +558,11 @@ void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const Deco
                                    !plan.bulk_copies),
             kOp << ": cluster reduction of " << plan.cluster << " for a plan of " << plan.head_chunks
                 << " head chunks, " << plan.num_splits << " splits");
-  GQA_CHECK(!plan.fused_merge || (plan.cluster == 0 && plan.num_splits > 1 && p.merge_count != nullptr),
+  GQA_CHECK(!plan.fused_merge || (plan.cluster == 0 && plan.num_splits > 1 && merge_count != nullptr),
             kOp << ": fused merge for a plan of " << plan.num_splits << " splits, cluster " << plan.cluster
-                << (p.merge_count == nullptr ? ", no counters" : ""));
+                << (merge_count == nullptr ? ", no counters" : ""));
   const Reduce reduce = plan.cluster > 0 ? Reduce::kCluster : plan.fused_merge ? Reduce::kFused : Reduce::kMergeKernel;
-  dispatch<Launch>(a, plan.stages, plan.bulk_copies, reduce, p, plan, a.q.dim(0), stream);
+  dispatch<Launch>(a, plan.stages, plan.bulk_copies, reduce, p, plan, a.q.dim(0), stream, merge_count);
 }
 
 }  // namespace gqa::cuda

@@ -31,8 +31,9 @@ int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk_copies);
 // clusters of kDecodeCluster (cudaOccupancyMaxActiveClusters x kDecodeCluster; a cluster's blocks
 // share one GPC, so this can be below blocks per SM x SMs).
 int decode_mma_cluster_slots(const AttentionArgs& a);
-// Launches it for a plan made with head_chunk = kDecodeMmaHeadChunk, its stages and loader.
+// Launches it for a plan made with head_chunk = kDecodeMmaHeadChunk, its stages and loader;
+// merge_count: the fused merge's zeroed counters (DecodePlan::fused_merge; else unused).
 void launch_decode_mma(const AttentionArgs& a, const attn::DecodeParams& p, const DecodePlan& plan,
-                       cudaStream_t stream);
+                       cudaStream_t stream, int* merge_count = nullptr);
 
 }  // namespace gqa::cuda

@@ -16,7 +16,13 @@ struct DecodeParams : PagedParams {
   int head_chunks, num_splits, tiles_per_split;
   int num_partials;  // partial outputs per row: num_splits, or one per cluster (cluster reduction)
   int kv_prefetch;   // tensor-core kernel: L2 prefetch of its first stages before pdl_wait (DecodePlan)
-  int* merge_count;  // fused merge: arrival counters [n, hkv, head_chunks], zero between calls
+};
+
+// The tensor-core kernel's parameters with the fused merge (a type of their own, so the other
+// builds keep DecodeParams as it was: ptxas allocates their registers differently for a larger
+// parameter struct).
+struct FusedMergeParams : DecodeParams {
+  int* merge_count;  // arrival counters [n, hkv, head_chunks], zero between calls
 };
 
 // Writes the result for query head h of token t, dim d: `val` is o / d (NaN when poisoned), `lse`
@@ -80,7 +86,7 @@ __device__ void store_empty(const DecodeParams& p, int t, int g, int h0, int row
 // grid is: a dependent kernel reads it after its pdl_wait (griddepcontrol.wait waits for the whole
 // grid), as with the merge kernel.
 template <typename T, int HD, int kBlockThreads>
-__device__ __forceinline__ void merge_if_last(const DecodeParams& p, int t, int g, int chunk, int h0, int rows) {
+__device__ __forceinline__ void merge_if_last(const FusedMergeParams& p, int t, int g, int chunk, int h0, int rows) {
   __shared__ int last;
   __syncthreads();  // every thread's partial stores precede thread 0's fence and arrival
   if (threadIdx.x == 0) {
