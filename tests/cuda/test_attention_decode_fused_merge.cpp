@@ -176,6 +176,7 @@ TEST(CudaAttentionDecodeFusedMerge, StreamCountersGrowAndAreReused) {
     for (cudaStream_t s : streams) {
       for (Batch* b : {&small, &big, &small}) {
         DeviceBatch d(*b);
+        GQA_CUDA_CHECK(cudaDeviceSynchronize());  // (its poisoning, on the default stream, before s runs)
         const AttentionArgs a = d.args(*b);
         cuda::attention_decode(a, s, fused_options(b == &big ? 16 : 0));
         GQA_CUDA_CHECK(cudaStreamSynchronize(s));
@@ -188,9 +189,9 @@ TEST(CudaAttentionDecodeFusedMerge, StreamCountersGrowAndAreReused) {
 }
 
 // Recorded into a CUDA graph and replayed three times (output poisoned on the stream before each
-// replay): recorded on a fresh stream (its counters do not exist yet: the call's own scratch,
-// zeroed in the graph), recorded after an eager call made them (the kept counters, reset by every
-// replay), and with a caller's workspace; PDL off and on.
+// replay): recorded on a new stream (its counters do not exist yet, unless its handle repeats a
+// destroyed stream's: the call's own scratch, zeroed in the graph), recorded after an eager call
+// made them (the kept counters, reset by every replay), and with a caller's workspace; PDL off and on.
 TEST(CudaAttentionDecodeFusedMerge, GraphReplays) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   Batch b = make_batch(DType::kBF16, {32, 4}, 128, 16, decode_batch({9000, 300, 4100}), 24);
@@ -211,7 +212,7 @@ TEST(CudaAttentionDecodeFusedMerge, GraphReplays) {
       if (mode == 2) {
         opt.workspace_bytes = cuda::decode_workspace_bytes(a, opt);
         ws = cuda::device_alloc(DType::kF32, {int64_t(opt.workspace_bytes / 4)});
-        cuda::fill_bytes(ws, 0);
+        cuda::fill_bytes(ws, 0, stream);
         opt.workspace = ws.data();
       }
       ASSERT_TRUE(cuda::describe_decode(a, opt).fused_merge) << what;
@@ -253,6 +254,7 @@ TEST(CudaAttentionDecodeFusedMerge, ChainedCallsReadTheMergedOutput) {
   Batch first = b;
   const std::vector<float> ref = reference(first);
   const DeviceBatch d(b);
+  GQA_CUDA_CHECK(cudaDeviceSynchronize());  // (its poisoning, on the default stream, before other streams run)
   for (bool pdl : {false, true}) {
     const cuda::ScopedSwitch pdl_on(cuda::pdl_enabled, cuda::set_pdl, pdl);
     cudaStream_t stream = nullptr;
