@@ -105,12 +105,15 @@ struct AttentionDims {
 
 // The residual add that ends one block fused with the RMSNorm that starts the next:
 //   x += residual; out = rmsnorm(x) * weight   (out may alias residual or x)
+// With x_out defined the sum goes there instead and x is left as it was:
+//   x_out = x + residual; out = rmsnorm(x_out) * weight   (x_out overlaps none of x, residual, weight)
 struct AddRmsNormArgs {
-  Tensor x;            // [n, d] residual stream, updated in place
+  Tensor x;            // [n, d] residual stream, updated in place unless x_out is defined
   Tensor residual;     // [n, d] block output to add
   Tensor weight;       // [d]
   Tensor out;          // [n, d]
   float eps = 1e-6f;
+  Tensor x_out = Tensor();  // [n, d] or undefined
 };
 
 // Rotary embedding of q and k fused with writing K and V into the paged cache: the three calls
@@ -234,11 +237,22 @@ class Ops {
   // between leave its memory bandwidth idle (CudaOps: an L2 prefetch, opt-in). Nothing by default.
   virtual void prefetch_weights(const std::vector<Tensor>& weights) { (void)weights; }
 
-  // Unfused by default (the CPU reference); a GPU backend overrides it with one kernel that
-  // reads the residual stream once.
-  virtual void add_rmsnorm(const AddRmsNormArgs& a) {
-    add(a.residual, a.x);
-    rmsnorm({a.x, a.weight, a.out, a.eps});
+  // The CPU reference and the CUDA kernel (which reads the residual stream once) implement it.
+  virtual void add_rmsnorm(const AddRmsNormArgs& a) = 0;
+
+  // A projection whose input is made by the norm before it: norm.out is the projection's x (mm.x
+  // or a.x below). norm.residual may be undefined: then norm is a plain RMSNorm (x_out undefined
+  // too). Unfused by default (the norm, then the projection; the CPU reference); a GPU backend may
+  // instead normalise inside the projection's GEMV as it reads its input (norm.x_out defined, so
+  // every block reads the old residual stream), leaving norm.out unwritten.
+  virtual void add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const MatmulArgs& mm,
+                                                const RopeKvWriteArgs& rk) {
+    norm_only(norm);
+    matmul_rope_kv_write(mm, rk);
+  }
+  virtual void add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const MatmulArgs& a, const Tensor& act) {
+    norm_only(norm);
+    matmul_swiglu(a, act);
   }
 
   // The QKV projection and its rope_kv_write: mm's product is rk.qkv (the packed form). Unfused by
@@ -266,6 +280,14 @@ class Ops {
     rope({a.q, a.positions, a.inv_freq, a.attention_scaling});
     rope({a.k, a.positions, a.inv_freq, a.attention_scaling});
     kv_write({a.k, a.v, a.k_cache, a.v_cache, a.slots});
+  }
+
+ protected:
+  // The norm of the add_rmsnorm_matmul_* ops on its own: add_rmsnorm, or rmsnorm without a residual.
+  void norm_only(const AddRmsNormArgs& a) {
+    if (a.residual.defined()) return add_rmsnorm(a);
+    GQA_CHECK(!a.x_out.defined(), "add_rmsnorm: x_out " << shape_str(a.x_out.shape()) << " given without a residual");
+    rmsnorm({a.x, a.weight, a.out, a.eps});
   }
 };
 

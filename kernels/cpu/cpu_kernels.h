@@ -17,6 +17,8 @@ namespace gqa::cpu {
 
 void embedding(const EmbeddingArgs& a);
 void rmsnorm(const RmsNormArgs& a);
+// The residual add, then rmsnorm (AddRmsNormArgs: in place on x, or into x_out).
+void add_rmsnorm(const AddRmsNormArgs& a);
 void matmul(const MatmulArgs& a);
 void rope(const RopeArgs& a);
 void kv_write(const KvWriteArgs& a);

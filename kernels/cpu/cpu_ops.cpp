@@ -43,6 +43,7 @@ void CpuOps::download_f32(const Tensor& src, float* dst) {
 
 void CpuOps::embedding(const EmbeddingArgs& a) { cpu::embedding(a); }
 void CpuOps::rmsnorm(const RmsNormArgs& a) { cpu::rmsnorm(a); }
+void CpuOps::add_rmsnorm(const AddRmsNormArgs& a) { cpu::add_rmsnorm(a); }
 void CpuOps::matmul(const MatmulArgs& a) { cpu::matmul(a); }
 void CpuOps::rope(const RopeArgs& a) { cpu::rope(a); }
 void CpuOps::kv_write(const KvWriteArgs& a) { cpu::kv_write(a); }

@@ -20,6 +20,7 @@ class CpuOps final : public Ops {
 
   void embedding(const EmbeddingArgs& a) override;
   void rmsnorm(const RmsNormArgs& a) override;
+  void add_rmsnorm(const AddRmsNormArgs& a) override;
   void matmul(const MatmulArgs& a) override;
   void rope(const RopeArgs& a) override;
   void kv_write(const KvWriteArgs& a) override;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -27,6 +28,22 @@ void rmsnorm(const RmsNormArgs& a) {
     const float inv_rms = 1.0f / std::sqrt(var + a.eps);
     for (int64_t i = 0; i < d; ++i) out[i] = w[i] * (x[i] * inv_rms);
   }
+}
+
+void add_rmsnorm(const AddRmsNormArgs& a) {
+  constexpr const char* kOp = "add_rmsnorm";
+  detail::expect_kind(a.x, DType::kF32, 2, kOp, "x");
+  detail::expect(a.residual, DType::kF32, a.x.shape(), kOp, "residual");
+  Tensor sum = a.x;
+  if (a.x_out.defined()) {
+    detail::expect(a.x_out, DType::kF32, a.x.shape(), kOp, "x_out");
+    GQA_CHECK(!overlaps(a.x_out, a.x) && !overlaps(a.x_out, a.residual) && !overlaps(a.x_out, a.weight),
+              kOp << ": x_out " << shape_str(a.x_out.shape()) << " overlaps x, residual or weight");
+    std::copy_n(a.x.data_as<float>(), a.x.numel(), a.x_out.data_as<float>());
+    sum = a.x_out;
+  }
+  add(a.residual, sum);
+  rmsnorm({sum, a.weight, a.out, a.eps});
 }
 
 }  // namespace gqa::cpu

@@ -11,13 +11,12 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
-#include <mutex>
-#include <set>
 #include <utility>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/dynamic_smem.h"
 #include "kernels/ops.h"
 
 namespace gqa::cuda::attn {
@@ -96,21 +95,6 @@ __device__ void pick_next_pass(Rows& ri) {
   }
   ri.pass_seq = seq;
   ri.pass_end = end;
-}
-
-// Lets `kernel` use `bytes` of dynamic shared memory (above 48 KB needs this opt-in) on the
-// current device; the attribute is set once per kernel and device.
-template <typename Kernel>
-void allow_dynamic_smem(Kernel* kernel, size_t bytes) {
-  static std::mutex mu;
-  static std::set<std::pair<const void*, int>> prepared;
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  const std::pair<const void*, int> key(reinterpret_cast<const void*>(kernel), device);
-  std::lock_guard<std::mutex> lock(mu);
-  if (prepared.count(key) != 0) return;
-  GQA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-  prepared.insert(key);
 }
 
 // Elements of T in one 16-byte vector.

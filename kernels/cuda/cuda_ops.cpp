@@ -128,7 +128,7 @@ void CudaOps::add_rmsnorm(const AddRmsNormArgs& a) {
   detail::expect_device(a.residual, kOp, "residual");
   detail::expect_device(a.weight, kOp, "weight");
   detail::expect_device(a.out, kOp, "out");
-  cuda::rmsnorm(RmsNormResidualArgs{a.x, a.residual, a.weight, a.out, a.eps}, stream_);
+  cuda::rmsnorm(RmsNormResidualArgs{a.x, a.residual, a.weight, a.out, a.eps, a.x_out}, stream_);
 }
 
 void CudaOps::prefetch_weights(const std::vector<Tensor>& weights) {
@@ -160,8 +160,17 @@ void CudaOps::attention(const AttentionArgs& a) { cuda::attention(a, stream_); }
 
 void CudaOps::swiglu(const SwigluArgs& a) { cuda::swiglu(a, stream_); }
 
+bool CudaOps::rope_gemv_serves(const MatmulArgs& mm, const RopeKvWriteArgs& rk) const {
+  return cuda::fused_rope_enabled() && gemm_->use_gemv() && cuda::gemv_rope_kv_write_supported(mm, rk);
+}
+
+bool CudaOps::swiglu_gemv_serves(const MatmulArgs& a, const Tensor& act) const {
+  return !a.bias.defined() && cuda::fused_swiglu_enabled() && gemm_->use_gemv() &&
+         cuda::gemv_swiglu_supported(a.x, a.w, act);
+}
+
 void CudaOps::matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk) {
-  if (cuda::fused_rope_enabled() && gemm_->use_gemv() && cuda::gemv_rope_kv_write_supported(mm, rk)) {
+  if (rope_gemv_serves(mm, rk)) {
     cuda::gemv_rope_kv_write(mm, rk, stream_);
   } else {
     Ops::matmul_rope_kv_write(mm, rk);
@@ -169,11 +178,27 @@ void CudaOps::matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& 
 }
 
 void CudaOps::matmul_swiglu(const MatmulArgs& a, const Tensor& act) {
-  if (!a.bias.defined() && cuda::fused_swiglu_enabled() && gemm_->use_gemv() &&
-      cuda::gemv_swiglu_supported(a.x, a.w, act)) {
+  if (swiglu_gemv_serves(a, act)) {
     cuda::gemv_swiglu(a.x, a.w, act, stream_);
   } else {
     Ops::matmul_swiglu(a, act);
+  }
+}
+
+void CudaOps::add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const MatmulArgs& mm,
+                                               const RopeKvWriteArgs& rk) {
+  if (cuda::fused_norm_enabled() && rope_gemv_serves(mm, rk) && cuda::gemv_norm_supported(norm, mm.x)) {
+    cuda::gemv_rope_kv_write(mm, rk, stream_, &norm);
+  } else {
+    Ops::add_rmsnorm_matmul_rope_kv_write(norm, mm, rk);
+  }
+}
+
+void CudaOps::add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const MatmulArgs& a, const Tensor& act) {
+  if (cuda::fused_norm_enabled() && swiglu_gemv_serves(a, act) && cuda::gemv_norm_supported(norm, a.x)) {
+    cuda::gemv_swiglu(a.x, a.w, act, stream_, &norm);
+  } else {
+    Ops::add_rmsnorm_matmul_swiglu(norm, a, act);
   }
 }
 void CudaOps::add(const Tensor& x, Tensor y) { cuda::add(AddArgs{x, std::move(y)}, stream_); }

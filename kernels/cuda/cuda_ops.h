@@ -53,6 +53,11 @@ class CudaOps final : public Ops {
   // One GEMV with RoPE and the cache write in its epilogue where gemv_rope_kv_write serves it and
   // fused_rope_enabled() (the default, gemv_rope.h); else the unfused pair.
   void matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk) override;
+  // Those two GEMVs with the norm before them as their prologue where fused_norm_enabled() (opt-in,
+  // gemv.h) and gemv_norm_supported serves it; else the norm's own kernel, then the op above.
+  void add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const MatmulArgs& mm,
+                                        const RopeKvWriteArgs& rk) override;
+  void add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const MatmulArgs& a, const Tensor& act) override;
   void add(const Tensor& x, Tensor y) override;
   void add_rmsnorm(const AddRmsNormArgs& a) override;  // one kernel (rmsnorm.cu with residual)
   void prefetch_weights(const std::vector<Tensor>& weights) override;  // l2_prefetch.cu, when switched on
@@ -68,6 +73,10 @@ class CudaOps final : public Ops {
   void clear_graphs() override { graphs_.clear(); }
 
  private:
+  // Whether the fused RoPE / SwiGLU GEMV serves these operands (switch, GEMV path and shapes).
+  bool rope_gemv_serves(const MatmulArgs& mm, const RopeKvWriteArgs& rk) const;
+  bool swiglu_gemv_serves(const MatmulArgs& a, const Tensor& act) const;
+
   static constexpr uint64_t kPoolKeepBytes = 64ull << 20;  // the default memory pool's release threshold
   int device_;
   DType compute_;

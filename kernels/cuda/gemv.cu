@@ -71,10 +71,17 @@ struct SwiGluRows {
 };
 
 template <typename T, int N, bool kSwiGlu>
-void launch_n(const Tensor& x, const Tensor& w, const Tensor& y, int m, int k, cudaStream_t stream) {
+void launch_n(const Tensor& x, const Tensor& w, const Tensor& y, int m, int k, cudaStream_t stream,
+              const AddRmsNormArgs* norm) {
   if constexpr (kSwiGlu) {
-    launch_gemv<T, N>("gemv_kernel (swiglu)", x.data_as<const T>(), w.data_as<const T>(),
-                      SwiGluRows<T>{y.data_as<T>(), m / 2}, m, k, stream);
+    const SwiGluRows<T> map{y.data_as<T>(), m / 2};
+    if constexpr (N <= kGemvNormMaxRows) {
+      if (norm != nullptr) {
+        return launch_gemv<T, N, SwiGluRows<T>, true>("gemv_kernel (norm + swiglu)", x.data_as<const T>(),
+                                                       w.data_as<const T>(), map, m, k, stream, norm_in<T>(*norm));
+      }
+    }
+    launch_gemv<T, N>("gemv_kernel (swiglu)", x.data_as<const T>(), w.data_as<const T>(), map, m, k, stream);
   } else {
     launch_gemv<T, N>("gemv_kernel", x.data_as<const T>(), w.data_as<const T>(), PlainRows<T>{y.data_as<T>(), m}, m,
                       k, stream);
@@ -82,18 +89,19 @@ void launch_n(const Tensor& x, const Tensor& w, const Tensor& y, int m, int k, c
 }
 
 template <typename T, bool kSwiGlu>
-void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream) {
+void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream,
+            const AddRmsNormArgs* norm = nullptr) {
   const int n = static_cast<int>(x.dim(0)), m = static_cast<int>(w.dim(0)), k = static_cast<int>(x.dim(1));
   static_assert(kGemvMaxRows == 8, "gemv: one instantiation per n");
   switch (n) {
-    case 1: launch_n<T, 1, kSwiGlu>(x, w, y, m, k, stream); break;
-    case 2: launch_n<T, 2, kSwiGlu>(x, w, y, m, k, stream); break;
-    case 3: launch_n<T, 3, kSwiGlu>(x, w, y, m, k, stream); break;
-    case 4: launch_n<T, 4, kSwiGlu>(x, w, y, m, k, stream); break;
-    case 5: launch_n<T, 5, kSwiGlu>(x, w, y, m, k, stream); break;
-    case 6: launch_n<T, 6, kSwiGlu>(x, w, y, m, k, stream); break;
-    case 7: launch_n<T, 7, kSwiGlu>(x, w, y, m, k, stream); break;
-    case 8: launch_n<T, 8, kSwiGlu>(x, w, y, m, k, stream); break;
+    case 1: launch_n<T, 1, kSwiGlu>(x, w, y, m, k, stream, norm); break;
+    case 2: launch_n<T, 2, kSwiGlu>(x, w, y, m, k, stream, norm); break;
+    case 3: launch_n<T, 3, kSwiGlu>(x, w, y, m, k, stream, norm); break;
+    case 4: launch_n<T, 4, kSwiGlu>(x, w, y, m, k, stream, norm); break;
+    case 5: launch_n<T, 5, kSwiGlu>(x, w, y, m, k, stream, norm); break;
+    case 6: launch_n<T, 6, kSwiGlu>(x, w, y, m, k, stream, norm); break;
+    case 7: launch_n<T, 7, kSwiGlu>(x, w, y, m, k, stream, norm); break;
+    case 8: launch_n<T, 8, kSwiGlu>(x, w, y, m, k, stream, norm); break;
     default: GQA_FAIL("cuda gemv: " << n << " rows of x, at most " << kGemvMaxRows);
   }
 }
@@ -161,17 +169,62 @@ bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act) 
   return gemv_supported(x, w, as_product);
 }
 
-void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream_t stream) {
+void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream_t stream,
+                 const AddRmsNormArgs* norm) {
   constexpr const char* kOp = "cuda gemv_swiglu";
+  if (norm != nullptr) check_gemv_norm_call(kOp, *norm, x, w, {act});
   GQA_CHECK(gemv_swiglu_supported(x, w, act), kOp << ": unsupported operands x " << shape_str(x.shape()) << " "
                                                   << dtype_name(x.dtype()) << ", w " << shape_str(w.shape()) << ", act "
                                                   << shape_str(act.shape()) << " " << dtype_name(act.dtype())
                                                   << " (gemv's rules, with w = [2f, k] and act = [n, f])");
   GQA_CHECK(!overlaps(act, x) && !overlaps(act, w), kOp << ": act " << shape_str(act.shape()) << " overlaps an input");
   if (x.dtype() == DType::kBF16) {
-    launch<__nv_bfloat16, true>(x, w, act, stream);
+    launch<__nv_bfloat16, true>(x, w, act, stream, norm);
   } else {
-    launch<__half, true>(x, w, act, stream);
+    launch<__half, true>(x, w, act, stream, norm);
+  }
+}
+
+GQA_PROCESS_SWITCH(fused_norm_enabled, set_fused_norm, "GQA_FUSED_NORM", false)
+
+bool gemv_norm_supported(const AddRmsNormArgs& norm, const Tensor& x) {
+  if (!x.defined() || x.ndim() != 2 || !norm.x.defined() || !norm.weight.defined() || !norm.out.defined()) return false;
+  const int64_t n = x.dim(0), k = x.dim(1);
+  const auto like_x = [&](const Tensor& t) {
+    return t.device() == Device::kCuda && t.dtype() == x.dtype() && t.shape() == x.shape() && aligned16(t.data());
+  };
+  if (norm.out.data() != x.data() || norm.out.shape() != x.shape() || norm.out.dtype() != x.dtype()) return false;
+  if (!like_x(norm.x) || norm.weight.device() != Device::kCuda || norm.weight.dtype() != x.dtype() ||
+      norm.weight.shape() != Shape{k} || !aligned16(norm.weight.data())) {
+    return false;
+  }
+  if (norm.residual.defined() != norm.x_out.defined()) return false;
+  if (norm.residual.defined()) {
+    if (!like_x(norm.residual) || !like_x(norm.x_out)) return false;
+    if (overlaps(norm.x_out, norm.x) || overlaps(norm.x_out, norm.residual) || overlaps(norm.x_out, norm.weight)) {
+      return false;
+    }
+  }
+  return n >= 1 && n <= kGemvNormMaxRows && k % 8 == 0 &&
+         n * k * static_cast<int64_t>(dtype_size(x.dtype())) <= kGemvNormMaxBytes;
+}
+
+void check_gemv_norm_call(const char* op, const AddRmsNormArgs& norm, const Tensor& x, const Tensor& w,
+                          const std::vector<Tensor>& outputs) {
+  GQA_CHECK(gemv_norm_supported(norm, x),
+            op << ": unsupported norm prologue: x " << shape_str(norm.x.shape()) << ", residual "
+               << shape_str(norm.residual.shape()) << ", weight " << shape_str(norm.weight.shape()) << ", x_out "
+               << shape_str(norm.x_out.shape()) << " for the GEMV input " << shape_str(x.shape()) << " "
+               << dtype_name(x.dtype()) << " (needs norm.out to be that input, device tensors of its dtype, "
+               << "x_out exactly with a residual and apart from x, residual and weight, 16-byte alignment, at most "
+               << kGemvNormMaxRows << " rows and " << kGemvNormMaxBytes << " bytes of rows)");
+  GQA_CHECK(!norm.x_out.defined() || !overlaps(norm.x_out, w),
+            op << ": norm x_out " << shape_str(norm.x_out.shape()) << " overlaps the weight");
+  for (const Tensor& out : outputs) {
+    for (const Tensor* in : {&norm.x, &norm.residual, &norm.x_out}) {
+      GQA_CHECK(!in->defined() || !overlaps(*in, out), op << ": the output " << shape_str(out.shape())
+                                                          << " overlaps the norm's x, residual or x_out");
+    }
   }
 }
 

@@ -7,6 +7,8 @@
 
 #include <cuda_runtime.h>
 
+#include <vector>
+
 #include "kernels/ops.h"
 
 namespace gqa::cuda {
@@ -64,6 +66,29 @@ class ScopedGemvTuning {
 bool fused_swiglu_enabled();
 void set_fused_swiglu(bool on);
 bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act);
-void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream_t stream);
+// norm: the add + RMSNorm prologue below, or null.
+void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream_t stream,
+                 const AddRmsNormArgs* norm = nullptr);
+
+// The add + RMSNorm before a decode GEMV applied by the GEMV itself as it starts (the SwiGLU and
+// RoPE GEMVs; CudaOps::add_rmsnorm_matmul_*): every block computes the normalised rows of x into
+// shared memory from norm.x, norm.residual and norm.weight (rmsnorm.cu's rounding), block 0 writes
+// norm.x_out, and norm.out, the unfused path's x, is never written. Saves the norm's launch; costs
+// each block 3 * k * sizeof(T) bytes of L2 reads per row before its first FMA. Opt-in while
+// unmeasured: GQA_FUSED_NORM=1 or set_fused_norm(true).
+constexpr int kGemvNormMaxRows = 4;
+constexpr int64_t kGemvNormMaxBytes = 64 * 1024;  // n * k * sizeof(T): the rows in shared memory
+bool fused_norm_enabled();
+void set_fused_norm(bool on);
+// Whether norm can be the prologue of a decode GEMV whose input is x [n, k]: norm.out is x (same
+// data, shape and dtype), norm.x [n, k] and norm.residual (or undefined) device tensors of x's
+// dtype, norm.weight [k], norm.x_out defined exactly when the residual is ([n, k], overlapping none
+// of norm.x, residual and weight), the data of x, residual and x_out 16-byte aligned, n <=
+// kGemvNormMaxRows and n * k * sizeof(T) <= kGemvNormMaxBytes. Never throws.
+bool gemv_norm_supported(const AddRmsNormArgs& norm, const Tensor& x);
+// Throws gqa::Error naming `op` unless gemv_norm_supported(norm, x), norm.x_out does not overlap w
+// and none of `outputs` (the GEMV's outputs) overlaps norm.x, norm.residual or norm.x_out.
+void check_gemv_norm_call(const char* op, const AddRmsNormArgs& norm, const Tensor& x, const Tensor& w,
+                          const std::vector<Tensor>& outputs);
 
 }  // namespace gqa::cuda

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/cuda_types.cuh"
+#include "kernels/cuda/dynamic_smem.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/stream_loads.cuh"
@@ -66,12 +67,130 @@ __device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::ro
   }
 }
 
+// The add + RMSNorm a GEMV may apply to its input as it starts (gemv.h, gemv_norm_supported): the
+// GEMV's x rows are then rmsnorm(x + residual) * weight, computed by every block into shared memory.
+template <typename T>
+struct NormIn {
+  const T* x = nullptr;         // [N, k] the residual stream before the add
+  const T* residual = nullptr;  // [N, k], or null: a plain RMSNorm of x
+  const T* weight = nullptr;    // [k]
+  T* x_out = nullptr;           // [N, k] x + residual, written by block 0 (null without a residual)
+  float eps = 0.0f;
+};
+
+// norm (checked by check_gemv_norm_call) as the kernel's argument.
+template <typename T>
+NormIn<T> norm_in(const AddRmsNormArgs& norm) {
+  return {norm.x.data_as<const T>(), norm.residual.defined() ? norm.residual.data_as<const T>() : nullptr,
+          norm.weight.data_as<const T>(), norm.x_out.defined() ? norm.x_out.data_as<T>() : nullptr, norm.eps};
+}
+
+template <typename T>
+struct alignas(16) Vec8 {
+  T e[8];
+};
+
+// Every thread of the block, after pdl_wait: xs (N * kc 16-byte chunks of shared memory) gets the
+// N normalised rows, with rmsnorm.cu's rounding (x + residual rounded to T, its squares summed in
+// f32, rsqrtf(sum / k + eps), each product rounded to T); only the order of the f32 sum differs.
+// Thread tid owns chunks tid, tid + kThreads, ... of each row in both passes; a batch of them is
+// loaded before any is used (x, residual and weight come from the L2: every block reads them).
+template <typename T, int N>
+__device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4* __restrict__ xs) {
+  constexpr int kBatch = 4;
+  __shared__ float warp_sq[N][kWarps];
+  __shared__ float inv_rms[N];
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const uint4* xg = reinterpret_cast<const uint4*>(p.x);
+  const uint4* rg = reinterpret_cast<const uint4*>(p.residual);
+  uint4* xo = blockIdx.x == 0 ? reinterpret_cast<uint4*>(p.x_out) : nullptr;
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    float sq = 0.0f;
+    for (int c0 = tid; c0 < kc; c0 += kThreads * kBatch) {
+      uint4 xv[kBatch], rv[kBatch];
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) {
+        const int c = c0 + u * kThreads;
+        if (c < kc) {
+          xv[u] = xg[static_cast<size_t>(i) * kc + c];
+          if (rg != nullptr) rv[u] = rg[static_cast<size_t>(i) * kc + c];
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kBatch; ++u) {
+        const int c = c0 + u * kThreads;
+        if (c >= kc) break;
+        Vec8<T> v;
+        __builtin_memcpy(&v, &xv[u], 16);
+        if (rg != nullptr) {
+          Vec8<T> r;
+          __builtin_memcpy(&r, &rv[u], 16);
+#pragma unroll
+          for (int e = 0; e < 8; ++e) v.e[e] = store_f32<T>(load_f32(v.e[e]) + load_f32(r.e[e]));
+        }
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          const float f = load_f32(v.e[e]);
+          sq += f * f;
+        }
+        uint4 sum;
+        __builtin_memcpy(&sum, &v, 16);
+        xs[static_cast<size_t>(i) * kc + c] = sum;
+        if (xo != nullptr) xo[static_cast<size_t>(i) * kc + c] = sum;
+      }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
+    if (lane == 0) warp_sq[i][warp] = sq;
+  }
+  __syncthreads();
+  if (tid < N) {
+    float total = 0.0f;
+#pragma unroll
+    for (int q = 0; q < kWarps; ++q) total += warp_sq[tid][q];
+    inv_rms[tid] = rsqrtf(total / (8 * kc) + p.eps);
+  }
+  __syncthreads();
+  const uint4* wg = reinterpret_cast<const uint4*>(p.weight);
+  for (int c0 = tid; c0 < kc; c0 += kThreads * kBatch) {
+    uint4 wv[kBatch];
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int c = c0 + u * kThreads;
+      if (c < kc) wv[u] = wg[c];
+    }
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int c = c0 + u * kThreads;
+      if (c >= kc) break;
+      Vec8<T> wt;
+      __builtin_memcpy(&wt, &wv[u], 16);
+#pragma unroll
+      for (int i = 0; i < N; ++i) {
+        Vec8<T> v;
+        const uint4 raw = xs[static_cast<size_t>(i) * kc + c];
+        __builtin_memcpy(&v, &raw, 16);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) v.e[e] = store_f32<T>(load_f32(v.e[e]) * inv_rms[i] * load_f32(wt.e[e]));
+        uint4 out;
+        __builtin_memcpy(&out, &v, 16);
+        xs[static_cast<size_t>(i) * kc + c] = out;
+      }
+    }
+  }
+  __syncthreads();  // the GEMV's threads read other threads' chunks
+}
+
 // x [N, k] 16-byte aligned, k % 8 == 0; W rows from map.row; group_warps = G. Row group number
 // `grp` (blockIdx.x * groups + the block's group) covers its R rows; thread (group, token i,
 // output o < M::kOut) then calls map.store(grp, i, o, sum) with sum(r) the dot product of row r.
-template <typename T, int N, class M, bool kDeep>
+// kNorm: x is not read; the rows are norm's (norm_prologue, in N * k * sizeof(T) bytes of dynamic
+// shared memory).
+template <typename T, int N, class M, bool kDeep, bool kNorm>
 __global__ void __launch_bounds__(kThreads)
-    gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps) {
+    gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps,
+                const NormIn<T> norm) {
   constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
   constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
   static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
@@ -99,6 +218,11 @@ __global__ void __launch_bounds__(kThreads)
   }
   pdl_wait();
   const uint4* xv = reinterpret_cast<const uint4*>(x);  // row i, chunk c: xv[i * kc + c]
+  if constexpr (kNorm) {
+    extern __shared__ uint4 normed_x[];
+    norm_prologue<T, N>(norm, kc, normed_x);
+    xv = normed_x;
+  }
 
   float acc[N][R];
 #pragma unroll
@@ -148,23 +272,30 @@ inline int group_warps_for(int64_t kc, int64_t m, int rows, int loads = kLoadsPe
 
 // Launches gemv_kernel over the m rows of W (m = 2f for SwiGluRows) of k columns with the plan
 // above, or as gemv_tuning() (benchmarks) forces: the warps per row group and, at n <= 2, the deep
-// step. The one launch of gemv.cu's and gemv_rope.cu's kernels.
-template <typename T, int N, class M>
-void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, int k, cudaStream_t stream) {
+// step (not built with the norm prologue). The one launch of gemv.cu's and gemv_rope.cu's kernels.
+// kNorm: the rows of x are norm's (N <= kGemvNormMaxRows, N * k * sizeof(T) <= kGemvNormMaxBytes).
+template <typename T, int N, class M, bool kNorm = false>
+void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, int k, cudaStream_t stream,
+                 const NormIn<T>& norm = NormIn<T>{}) {
+  static_assert(!kNorm || N <= kGemvNormMaxRows, "launch_gemv: the norm prologue serves few rows");
   constexpr int R = Tile<N>::rows;
   const GemvTuning tune = gemv_tuning();
-  const bool deep = N <= 2 && tune.deep;
+  const bool deep = !kNorm && N <= 2 && tune.deep;
   const int g = tune.group_warps > 0 ? tune.group_warps
                                      : group_warps_for(k / 8, m, R, deep ? Tile<N, true>::loads : Tile<N>::loads);
   const int64_t groups = (m + R - 1) / R;
   const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
-  if constexpr (N <= 2) {
+  const size_t smem = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
+  if constexpr (kNorm) allow_dynamic_smem(gemv_kernel<T, N, M, false, true>, kGemvNormMaxBytes);
+  if constexpr (N <= 2 && !kNorm) {
     if (deep) {
-      launch_pdl(name, gemv_kernel<T, N, M, true>, dim3(blocks), dim3(kThreads), 0, stream, x, w, map, k, g);
+      launch_pdl(name, gemv_kernel<T, N, M, true, false>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
+                 norm);
       return;
     }
   }
-  launch_pdl(name, gemv_kernel<T, N, M, false>, dim3(blocks), dim3(kThreads), 0, stream, x, w, map, k, g);
+  launch_pdl(name, gemv_kernel<T, N, M, false, kNorm>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
+             norm);
 }
 
 }  // namespace gqa::cuda::gemv_detail

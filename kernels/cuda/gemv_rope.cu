@@ -84,7 +84,8 @@ struct RopeRows {
 };
 
 template <typename T, int N>
-void launch_n(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims& d, cudaStream_t stream) {
+void launch_n(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims& d, cudaStream_t stream,
+              const AddRmsNormArgs* norm) {
   const int m = static_cast<int>(mm.w.dim(0)), k = static_cast<int>(mm.x.dim(1));
   const RopeRows<T> map{rk.q.data_as<T>(),
                         rk.k_cache.data_as<T>(),
@@ -98,21 +99,28 @@ void launch_n(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDi
                         static_cast<int>(d.hd / 2),
                         rk.k_cache.dim(0) * rk.k_cache.dim(1),
                         rk.attention_scaling};
+  if constexpr (N <= kGemvNormMaxRows) {
+    if (norm != nullptr) {
+      return launch_gemv<T, N, RopeRows<T>, true>("gemv_kernel (norm + rope + kv write)", mm.x.data_as<const T>(),
+                                                   mm.w.data_as<const T>(), map, m, k, stream, norm_in<T>(*norm));
+    }
+  }
   launch_gemv<T, N>("gemv_kernel (rope + kv write)", mm.x.data_as<const T>(), mm.w.data_as<const T>(), map, m, k,
                     stream);
 }
 
 template <typename T>
-void launch(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims& d, cudaStream_t stream) {
+void launch(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims& d, cudaStream_t stream,
+            const AddRmsNormArgs* norm) {
   switch (mm.x.dim(0)) {
-    case 1: launch_n<T, 1>(mm, rk, d, stream); break;
-    case 2: launch_n<T, 2>(mm, rk, d, stream); break;
-    case 3: launch_n<T, 3>(mm, rk, d, stream); break;
-    case 4: launch_n<T, 4>(mm, rk, d, stream); break;
-    case 5: launch_n<T, 5>(mm, rk, d, stream); break;
-    case 6: launch_n<T, 6>(mm, rk, d, stream); break;
-    case 7: launch_n<T, 7>(mm, rk, d, stream); break;
-    case 8: launch_n<T, 8>(mm, rk, d, stream); break;
+    case 1: launch_n<T, 1>(mm, rk, d, stream, norm); break;
+    case 2: launch_n<T, 2>(mm, rk, d, stream, norm); break;
+    case 3: launch_n<T, 3>(mm, rk, d, stream, norm); break;
+    case 4: launch_n<T, 4>(mm, rk, d, stream, norm); break;
+    case 5: launch_n<T, 5>(mm, rk, d, stream, norm); break;
+    case 6: launch_n<T, 6>(mm, rk, d, stream, norm); break;
+    case 7: launch_n<T, 7>(mm, rk, d, stream, norm); break;
+    case 8: launch_n<T, 8>(mm, rk, d, stream, norm); break;
     default: GQA_FAIL("cuda gemv_rope_kv_write: " << mm.x.dim(0) << " rows of x, at most " << kGemvMaxRows);
   }
 }
@@ -130,7 +138,8 @@ bool gemv_rope_kv_write_supported(const MatmulArgs& mm, const RopeKvWriteArgs& r
   return gemv_supported(mm.x, mm.w, mm.y);
 }
 
-void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStream_t stream) {
+void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStream_t stream,
+                        const AddRmsNormArgs* norm) {
   constexpr const char* kOp = "cuda gemv_rope_kv_write";
   GQA_CHECK(gemv_rope_kv_write_supported(mm, rk),
             kOp << ": unsupported operands x " << shape_str(mm.x.shape()) << ", w " << shape_str(mm.w.shape())
@@ -142,10 +151,11 @@ void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStr
     GQA_CHECK(!overlaps(*out, mm.x) && !overlaps(*out, mm.w) && !(mm.bias.defined() && overlaps(*out, mm.bias)),
               kOp << ": the outputs (q, caches) must not overlap x, w or the bias");
   }
+  if (norm != nullptr) check_gemv_norm_call(kOp, *norm, mm.x, mm.w, {rk.q, rk.k_cache, rk.v_cache});
   if (mm.x.dtype() == DType::kBF16) {
-    launch<__nv_bfloat16>(mm, rk, d, stream);
+    launch<__nv_bfloat16>(mm, rk, d, stream, norm);
   } else {
-    launch<__half>(mm, rk, d, stream);
+    launch<__half>(mm, rk, d, stream, norm);
   }
 }
 

@@ -25,6 +25,8 @@ bool gemv_rope_kv_write_supported(const MatmulArgs& mm, const RopeKvWriteArgs& r
 
 // Throws gqa::Error ("cuda gemv_rope_kv_write: ...") unless supported and rk passes the packed
 // rope_kv_write checks. A negative position or a slot outside the cache traps, as rope_kv_write.
-void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStream_t stream);
+// norm: the add + RMSNorm prologue that makes mm.x (gemv.h, gemv_norm_supported), or null.
+void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStream_t stream,
+                        const AddRmsNormArgs* norm = nullptr);
 
 }  // namespace gqa::cuda

@@ -40,18 +40,20 @@ __device__ float block_sum(float v) {
   return v;  // every thread holds the total
 }
 
-// Thread j handles accesses j, j + blockDim.x, ... (kN elements each) of its row. out may alias x
-// or residual: every element is read and then written by one thread, all of its loads first.
+// Thread j handles accesses j, j + blockDim.x, ... (kN elements each) of its row. out and x_out
+// may alias x or residual: every element is read and then written by one thread, all of its loads
+// first.
 // The row stays in registers as T (x, and x + residual once rounded to T, are exact in T).
 template <typename T, int kN, bool kResidual>
 __global__ void __launch_bounds__(kMaxThreads)
-    rmsnorm_kernel(T* x, const T* residual, const T* __restrict__ weight, T* out, int d, float eps) {
+    rmsnorm_kernel(const T* x, const T* residual, const T* __restrict__ weight, T* x_out, T* out, int d, float eps) {
   using P = Pack<T, kN>;
   constexpr int kAcc = kMaxAccesses<kN>;
   pdl_wait();
   const size_t row = static_cast<size_t>(blockIdx.x) * d;
   const int accesses = d / kN;
-  P* xr = reinterpret_cast<P*>(x + row);
+  const P* xr = reinterpret_cast<const P*>(x + row);
+  P* xo = kResidual ? reinterpret_cast<P*>(x_out + row) : nullptr;
   const P* rr = kResidual ? reinterpret_cast<const P*>(residual + row) : nullptr;
   const P* wr = reinterpret_cast<const P*>(weight);
   P* outr = reinterpret_cast<P*>(out + row);
@@ -73,7 +75,7 @@ __global__ void __launch_bounds__(kMaxThreads)
       if constexpr (kResidual) {
 #pragma unroll
         for (int e = 0; e < kN; ++e) xv[k].e[e] = store_f32<T>(load_f32(xv[k].e[e]) + load_f32(rv[k].e[e]));
-        xr[j] = xv[k];  // normalise below what the residual stream actually holds
+        xo[j] = xv[k];  // normalise below what the residual stream actually holds
       }
 #pragma unroll
       for (int e = 0; e < kN; ++e) {
@@ -103,7 +105,7 @@ template <typename T>
 bool vectorizable(const RmsNormResidualArgs& a, int d) {
   const auto aligned = [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_as<T>()) % 16 == 0; };
   return d % kVec<T> == 0 && aligned(a.x) && aligned(a.weight) && aligned(a.out) &&
-         (!a.residual.defined() || aligned(a.residual));
+         (!a.residual.defined() || aligned(a.residual)) && (!a.x_out.defined() || aligned(a.x_out));
 }
 
 // Accesses of kN elements per row: warps enough for about kTargetAccesses each, at most
@@ -117,15 +119,16 @@ inline int threads_for(int accesses) {
 template <typename T, int kN>
 void launch_with(const RmsNormResidualArgs& a, int n, int d, cudaStream_t stream) {
   const int threads = threads_for(d / kN);
-  T* x = a.x.data_as<T>();
-  const T* weight = a.weight.data_as<T>();
+  const T* x = a.x.data_as<const T>();
+  const T* weight = a.weight.data_as<const T>();
   T* out = a.out.data_as<T>();
   if (a.residual.defined()) {
+    T* x_out = (a.x_out.defined() ? a.x_out : a.x).data_as<T>();
     launch_pdl("rmsnorm_kernel (residual)", rmsnorm_kernel<T, kN, true>, n, threads, 0, stream, x,
-               static_cast<const T*>(a.residual.data_as<T>()), weight, out, d, a.eps);
+               a.residual.data_as<const T>(), weight, x_out, out, d, a.eps);
   } else {
     launch_pdl("rmsnorm_kernel", rmsnorm_kernel<T, kN, false>, n, threads, 0, stream, x, static_cast<const T*>(nullptr),
-               weight, out, d, a.eps);
+               weight, static_cast<T*>(nullptr), out, d, a.eps);
   }
 }
 
@@ -154,6 +157,13 @@ void rmsnorm(const RmsNormResidualArgs& a, cudaStream_t stream) {
                                        a.residual.device() == Device::kCuda),
             "cuda rmsnorm: residual " << shape_str(a.residual.shape()) << " differs from x " << shape_str(a.x.shape())
                                       << " in shape, dtype or device");
+  GQA_CHECK(!a.x_out.defined() ||
+                (a.residual.defined() && a.x_out.shape() == a.x.shape() && a.x_out.dtype() == a.x.dtype() &&
+                 a.x_out.device() == Device::kCuda && !overlaps(a.x_out, a.x) && !overlaps(a.x_out, a.residual) &&
+                 !overlaps(a.x_out, a.weight)),
+            "cuda rmsnorm: x_out " << shape_str(a.x_out.shape())
+                                   << " must come with a residual, match x " << shape_str(a.x.shape())
+                                   << " in shape, dtype and device, and overlap none of x, residual and weight");
   GQA_CHECK(a.x.dim(1) > 0, "cuda rmsnorm: empty hidden dimension in x " << shape_str(a.x.shape()));
   GQA_CHECK(a.x.dim(1) <= 0x7fffffffLL, "cuda rmsnorm: rows of " << a.x.dim(1) << " are too wide");
   GQA_CHECK(a.x.dtype() == a.weight.dtype() && a.x.dtype() == a.out.dtype(), "cuda rmsnorm: mixed dtypes");

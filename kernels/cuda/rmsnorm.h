@@ -1,5 +1,6 @@
 // RMSNorm on the GPU, optionally fused with the residual add that precedes it in a decoder layer:
-//   residual defined: x += residual (written back to x), then out = rmsnorm(x) * weight.
+//   residual defined: x += residual (written back to x, or to x_out when that is defined), then
+//   out = rmsnorm(x + residual) * weight.
 // f32, f16 or bf16 tensors (all the same dtype); statistics accumulate in f32.
 #pragma once
 
@@ -15,6 +16,7 @@ struct RmsNormResidualArgs {
   Tensor weight;    // [d] device
   Tensor out;       // [n, d] device (may alias x)
   float eps = 1e-6f;
+  Tensor x_out = Tensor();  // [n, d] device, or undefined (x is updated in place); needs a residual
 };
 
 void rmsnorm(const RmsNormResidualArgs& a, cudaStream_t stream);

@@ -123,7 +123,7 @@ constexpr size_t kProbeSmem = 96 * 1024;
 template <typename Kernel>
 size_t probe_smem(Kernel kernel, size_t used) {
   const size_t bytes = std::max(used, kProbeSmem);
-  attn::allow_dynamic_smem(kernel, bytes);
+  allow_dynamic_smem(kernel, bytes);
   return bytes;
 }
 

@@ -1,5 +1,7 @@
 #include "launch/gqa_bench/timed_ops.h"
 
+#include "kernels/cuda/gemv.h"
+
 #include "kernels/cuda/cuda_check.h"
 #include "launch/gqa_bench/bench_env.h"
 
@@ -98,6 +100,19 @@ void TimedOps::matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs&
 void TimedOps::matmul_swiglu(const MatmulArgs& a, const Tensor& act) {
   inner_.matmul_swiglu(a, act);
   mark(weight_label("gate/up GEMM + swiglu", a.w));
+}
+// The norm before a projection: its own label (Ops' default calls the two ops above) unless the
+// backend may fuse it into the GEMV (GQA_FUSED_NORM=1): then one label for the pair.
+void TimedOps::add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const MatmulArgs& mm,
+                                                const RopeKvWriteArgs& rk) {
+  if (!cuda::fused_norm_enabled()) return Ops::add_rmsnorm_matmul_rope_kv_write(norm, mm, rk);
+  inner_.add_rmsnorm_matmul_rope_kv_write(norm, mm, rk);
+  mark(weight_label("norm + QKV GEMM + rope + kv_write", mm.w));
+}
+void TimedOps::add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const MatmulArgs& a, const Tensor& act) {
+  if (!cuda::fused_norm_enabled()) return Ops::add_rmsnorm_matmul_swiglu(norm, a, act);
+  inner_.add_rmsnorm_matmul_swiglu(norm, a, act);
+  mark(weight_label("norm + gate/up GEMM + swiglu", a.w));
 }
 
 }  // namespace gqa::bench

@@ -63,6 +63,9 @@ class TimedOps : public Ops {
   void rope_kv_write(const RopeKvWriteArgs& a) override;
   void matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk) override;
   void matmul_swiglu(const MatmulArgs& a, const Tensor& act) override;
+  void add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const MatmulArgs& mm,
+                                        const RopeKvWriteArgs& rk) override;
+  void add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const MatmulArgs& a, const Tensor& act) override;
 
  private:
   void mark(std::string label);  // an event after the op just enqueued

@@ -24,6 +24,7 @@ struct Model::Step {
   int64_t max_context = 0;
   bool one_token_per_seq = false;
   Tensor x;             // [n, d] residual stream
+  Tensor x_alt;         // [n, d] its second buffer (few tokens; StepBuffers::x_alt) or undefined
   Tensor h;             // [n, d] normed input of a block / block output before the residual add
 };
 
@@ -174,6 +175,7 @@ void Model::upload_step(const StepInput& in, int64_t width, Step& s) {
   ops_.upload_f32(rope.inv_freq.data(), s.inv_freq);
   s.rope_scaling = rope.attention_scaling;
   s.x = b.x(n);
+  s.x_alt = b.x_alt(n);
   s.h = b.h(n);
 }
 
@@ -181,19 +183,30 @@ void Model::run_layers(Step& s, PagedKvCache& cache) {
   // Vocab-parallel embedding: each rank fills the rows of its vocab slice, the sum completes it.
   ops_.embedding({s.ids, w_.embed, shard_.vocab.begin, s.x});
   all_reduce(s.x);
-  // Each block leaves its (all-reduced) output in h; adding it to x is fused with the next norm.
+  // Each block leaves its (all-reduced) output in h; adding it to x is fused with the next norm,
+  // which the backend may fuse into the projection after it.
   const float eps = static_cast<float>(config_.rms_norm_eps);
-  ops_.rmsnorm({s.x, w_.layers[0].attn_norm, s.h, eps});
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
-    attention_block(l, s, cache);
-    ops_.add_rmsnorm({s.x, s.h, w_.layers[l].mlp_norm, s.h, eps});
-    mlp_block(l, s);
-    const bool last = l + 1 == config_.num_hidden_layers;
-    ops_.add_rmsnorm({s.x, s.h, last ? w_.final_norm : w_.layers[l + 1].attn_norm, last ? s.x : s.h, eps});
+    const AddRmsNormArgs attn_norm = l == 0 ? AddRmsNormArgs{s.x, Tensor(), w_.layers[0].attn_norm, s.h, eps}
+                                            : next_norm(s, w_.layers[l].attn_norm);
+    attention_block(l, s, cache, attn_norm);
+    mlp_block(l, s, next_norm(s, w_.layers[l].mlp_norm));
   }
+  ops_.add_rmsnorm({s.x, s.h, w_.final_norm, s.x, eps});  // the LM head's input, in x
 }
 
-void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
+// x + h, normalised into h: in place on x, or (decode steps) into the other residual buffer, which
+// then becomes x.
+AddRmsNormArgs Model::next_norm(Step& s, const Tensor& weight) const {
+  AddRmsNormArgs a{s.x, s.h, weight, s.h, static_cast<float>(config_.rms_norm_eps)};
+  if (s.x_alt.defined()) {
+    a.x_out = s.x_alt;
+    std::swap(s.x, s.x_alt);
+  }
+  return a;
+}
+
+void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache, const AddRmsNormArgs& norm) {
   const LayerWeights& w = w_.layers[l];
   const int64_t n = s.n, hd = config_.head_dim;
   const int64_t hq = shard_.q_heads.size();
@@ -204,7 +217,7 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   Tensor q3 = buffers_->q(n).reshape({n, hq, hd});
   RopeKvWriteArgs rk{q3, Tensor(), Tensor(), cache.k(l), cache.v(l), s.slots, s.positions, s.inv_freq, s.rope_scaling};
   rk.qkv = qkv;
-  ops_.matmul_rope_kv_write({s.h, w.wqkv, w.bqkv, qkv}, rk);
+  ops_.add_rmsnorm_matmul_rope_kv_write(norm, {s.h, w.wqkv, w.bqkv, qkv}, rk);
 
   // Decode: the attention reads little next to the O and gate/up weights that follow, so the
   // backend may pull those in meanwhile (a hint; CudaOps' opt-in L2 prefetch).
@@ -217,12 +230,12 @@ void Model::attention_block(int64_t l, Step& s, PagedKvCache& cache) {
   all_reduce(s.h);
 }
 
-void Model::mlp_block(int64_t l, Step& s) {
+void Model::mlp_block(int64_t l, Step& s, const AddRmsNormArgs& norm) {
   const LayerWeights& w = w_.layers[l];
   const int64_t n = s.n;
   Tensor gate_up = buffers_->gate_up(n);  // [n, 2f] column-parallel: this rank's FFN columns
   Tensor act = buffers_->act(n);          // [n, f]
-  ops_.matmul_swiglu({s.h, w.w_gate_up, Tensor(), gate_up}, act);
+  ops_.add_rmsnorm_matmul_swiglu(norm, {s.h, w.w_gate_up, Tensor(), gate_up}, act);
   ops_.matmul({act, w.w_down, Tensor(), s.h});  // row-parallel: partial sum
   all_reduce(s.h);
 }

@@ -77,8 +77,10 @@ class Model {
   int64_t run_step(const StepInput& in, PagedKvCache& cache);
   void upload_step(const StepInput& in, int64_t table_width, Step& s);
   void run_layers(Step& s, PagedKvCache& cache);
-  void attention_block(int64_t layer, Step& s, PagedKvCache& cache);
-  void mlp_block(int64_t layer, Step& s);
+  AddRmsNormArgs next_norm(Step& s, const Tensor& weight) const;
+  // Each block starts with `norm`, whose output is h.
+  void attention_block(int64_t layer, Step& s, PagedKvCache& cache, const AddRmsNormArgs& norm);
+  void mlp_block(int64_t layer, Step& s, const AddRmsNormArgs& norm);
   void lm_head(Step& s, const std::vector<int64_t>& rows);
   std::vector<float> gather_logits(int64_t rows);
   std::vector<RowSlices> top_k_across_ranks(int64_t rows, int64_t k, float temperature);

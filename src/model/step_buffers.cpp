@@ -1,5 +1,7 @@
 #include "model/step_buffers.h"
 
+#include <algorithm>
+
 namespace gqa {
 namespace {
 
@@ -21,6 +23,7 @@ void StepBuffers::reserve(int64_t tokens, int64_t table_entries, int64_t logit_r
   if (tokens > tokens_cap_) {
     const int64_t c = grown(tokens, tokens_cap_);
     x_ = ops_.alloc(t, {c, dims_.hidden});
+    x_alt_ = ops_.alloc(t, {std::min(c, kPingPongRows), dims_.hidden});
     h_ = ops_.alloc(t, {c, dims_.hidden});
     qkv_ = ops_.alloc(t, {c, dims_.q_dim + 2 * dims_.kv_dim});
     q_ = ops_.alloc(t, {c, dims_.q_dim});

@@ -31,6 +31,11 @@ class StepBuffers {
 
   // Views of the first rows (shapes as the model uses them).
   Tensor x(int64_t n) const { return x_.slice_rows(0, n); }        // [n, d] residual stream
+  // The residual stream's second buffer for steps of at most kPingPongRows tokens (undefined for
+  // larger ones): there the add + RMSNorm before a projection writes the sum here instead of in
+  // place, so a backend may fuse it into the projection's GEMV (Ops::add_rmsnorm_matmul_*).
+  static constexpr int64_t kPingPongRows = 8;
+  Tensor x_alt(int64_t n) const { return n <= kPingPongRows ? x_alt_.slice_rows(0, n) : Tensor(); }
   Tensor h(int64_t n) const { return h_.slice_rows(0, n); }        // [n, d] block input / output
   Tensor qkv(int64_t n) const { return qkv_.slice_rows(0, n); }    // [n, q_dim + 2 kv_dim]
   Tensor q(int64_t n) const { return q_.slice_rows(0, n); }        // [n, q_dim]
@@ -52,7 +57,7 @@ class StepBuffers {
   StepBufferDims dims_;
   int64_t tokens_cap_ = 0, table_cap_ = 0, logits_cap_ = 0;
   int64_t generation_ = 0;
-  Tensor x_, h_, qkv_, q_, attn_, gate_up_, act_;
+  Tensor x_, x_alt_, h_, qkv_, q_, attn_, gate_up_, act_;
   Tensor ids_, positions_, token_seq_, slots_, tables_, inv_freq_, logits_;
 };
 

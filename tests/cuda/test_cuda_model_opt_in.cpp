@@ -1,7 +1,8 @@
 // The whole model on one GPU with each kernel switch away from its default (kernels/cuda: the
 // fused decode GEMVs off and on, the opt-in wgmma prefill in both builds, the decode attention's
 // cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention, the
-// decode attention's K/V prefetch, its fused split merge) against the
+// decode attention's K/V prefetch, its fused split merge, the norms fused into the decode GEMVs)
+// against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.
@@ -113,6 +114,19 @@ TEST(CudaModelDecodeFusedMerge, MatchesTransformers) {
   for (bool pdl : {false, true}) {
     const cuda::ScopedSwitch pdl_on(cuda::pdl_enabled, cuda::set_pdl, pdl);
     expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, pdl ? " decode fused merge, PDL" : " decode fused merge");
+  }
+}
+
+// The add + RMSNorm before the QKV and gate/up projections as the fused GEMVs' prologue
+// (GQA_FUSED_NORM; the model's residual stream then ping-pongs between two buffers) inside the
+// whole model, with graphs and PDL off and on, on fixtures of every attention kind and a biased
+// QKV: the prefill steps take the unfused pair, the decode steps the prologue.
+TEST(CudaModelFusedNorm, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const cuda::ScopedSwitch fused(cuda::fused_norm_enabled, cuda::set_fused_norm, true);
+  for (bool pdl : {false, true}) {
+    const cuda::ScopedSwitch pdl_on(cuda::pdl_enabled, cuda::set_pdl, pdl);
+    expect_bf16_fixtures_match({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, pdl ? " fused norm, PDL" : " fused norm");
   }
 }
 

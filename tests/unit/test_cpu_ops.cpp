@@ -65,6 +65,38 @@ TEST(CpuRmsNorm, MatchesReference) {
   }
 }
 
+// x + residual then rmsnorm: in place on x (x holds the sum) and into x_out (x unchanged); the
+// norm's output aliasing the residual, as the model calls it; x_out overlapping an input refused.
+TEST(CpuAddRmsNorm, InPlaceAndIntoXOut) {
+  const int64_t n = 3, d = 40;
+  std::mt19937 rng(7);
+  Tensor x = random_f32({n, d}, rng, -2.0f, 2.0f), res = random_f32({n, d}, rng), w = random_f32({d}, rng, 0.5f, 1.5f);
+  Tensor sum = Tensor::host(DType::kF32, {n, d});
+  std::vector<double> want_sum(static_cast<size_t>(n * d));
+  for (int64_t i = 0; i < n * d; ++i) {
+    sum.data_as<float>()[i] = x.data_as<float>()[i] + res.data_as<float>()[i];
+    want_sum[i] = sum.data_as<float>()[i];
+  }
+  const std::vector<double> want_out = ref_rmsnorm(sum, w, 1e-5);
+  const std::vector<double> x0 = to_double(x);
+
+  Tensor x_out = test::filled_f32({n, d}, NAN), h = test::filled_f32({n, d}, NAN);
+  std::copy_n(res.data_as<float>(), n * d, h.data_as<float>());
+  CpuOps ops;
+  ops.add_rmsnorm({x, h, w, h, 1e-5f, x_out});  // out = residual's buffer
+  expect_all_close(x_out, want_sum, 0.0, 0.0, "add_rmsnorm x_out");
+  expect_all_close(h, want_out, 1e-6, 2e-6, "add_rmsnorm out (into x_out)");
+  expect_all_close(x, x0, 0.0, 0.0, "add_rmsnorm leaves x with x_out");
+
+  Tensor out = test::filled_f32({n, d}, NAN);
+  ops.add_rmsnorm({x, res, w, out, 1e-5f});
+  expect_all_close(x, want_sum, 0.0, 0.0, "add_rmsnorm in place");
+  expect_all_close(out, want_out, 1e-6, 2e-6, "add_rmsnorm out (in place)");
+
+  expect_error([&] { ops.add_rmsnorm({x, res, w, out, 1e-5f, x}); }, "overlaps");
+  expect_error([&] { ops.add_rmsnorm({x, res, w, out, 1e-5f, res}); }, "overlaps");
+}
+
 std::vector<double> ref_matmul(const Tensor& x, const Tensor& w, const Tensor& bias) {
   const int64_t n = x.dim(0), k = x.dim(1), m = w.dim(0);
   std::vector<double> y(static_cast<size_t>(n * m));
