@@ -35,18 +35,27 @@ struct Tile {
 
 // One step of a thread: chunks c0 + u * stride (u < U) of its group's R rows of W, times the same
 // chunks of the N rows of x, into acc. Full: every chunk is below kc (no per-chunk tests, so the
-// compiler can batch the x loads); otherwise only the chunks below kc (c0 < kc is given).
+// compiler can batch the x loads); otherwise only the chunks below kc (c0 < kc is given). In two
+// halves: all of the step's U * R W loads (in flight together), then the FMAs.
+template <typename T, int N, bool kDeep>
+using StepW = uint4[Tile<N, kDeep>::unroll][Tile<N>::rows];
+
 template <typename T, int N, bool Full, bool kDeep>
-__device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::rows], const uint4* xv, int kc, int c0,
-                                          int stride, float (&acc)[N][Tile<N>::rows]) {
+__device__ __forceinline__ void load_w_step(const uint4* const (&wrow)[Tile<N>::rows], int kc, int c0, int stride,
+                                            StepW<T, N, kDeep>& wv) {
   constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
-  uint4 wv[U][R];
 #pragma unroll
-  for (int u = 0; u < U; ++u) {  // all of the step's W loads first: U * R in flight
+  for (int u = 0; u < U; ++u) {
     const int c = c0 + u * stride;
 #pragma unroll
     for (int r = 0; r < R; ++r) wv[u][r] = Full || c < kc ? load_stream(wrow[r] + c) : make_uint4(0u, 0u, 0u, 0u);
   }
+}
+
+template <typename T, int N, bool Full, bool kDeep>
+__device__ __forceinline__ void fma_w_step(const StepW<T, N, kDeep>& wv, const uint4* xv, int kc, int c0, int stride,
+                                           float (&acc)[N][Tile<N>::rows]) {
+  constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
 #pragma unroll
   for (int u = 0; u < U; ++u) {
     const int c = c0 + u * stride;
@@ -65,6 +74,14 @@ __device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::ro
       }
     }
   }
+}
+
+template <typename T, int N, bool Full, bool kDeep>
+__device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::rows], const uint4* xv, int kc, int c0,
+                                          int stride, float (&acc)[N][Tile<N>::rows]) {
+  StepW<T, N, kDeep> wv;
+  load_w_step<T, N, Full, kDeep>(wrow, kc, c0, stride, wv);
+  fma_w_step<T, N, Full, kDeep>(wv, xv, kc, c0, stride, acc);
 }
 
 // The add + RMSNorm a GEMV may apply to its input as it starts (gemv.h, gemv_norm_supported): the
@@ -206,32 +223,40 @@ __global__ void __launch_bounds__(kThreads)
   const uint4* wrow[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) wrow[r] = reinterpret_cast<const uint4*>(w + map.template row<R>(grp, r) * k);
-  // Before waiting for the kernel this one may overlap (PDL), start the first step's W lines on
-  // their way into the L2. Only prefetches may precede pdl_wait: the L2 is where every SM's writes
-  // land, so a prefetch can never leave a stale copy of data a predecessor is still writing.
-#pragma unroll
-  for (int u = 0; u < U; ++u) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      if (t + u * stride < kc) prefetch_l2(wrow[r] + t + u * stride);
-    }
-  }
-  pdl_wait();
-  const uint4* xv = reinterpret_cast<const uint4*>(x);  // row i, chunk c: xv[i * kc + c]
-  if constexpr (kNorm) {
-    extern __shared__ uint4 normed_x[];
-    norm_prologue<T, N>(norm, kc, normed_x);
-    xv = normed_x;
-  }
-
   float acc[N][R];
 #pragma unroll
   for (int i = 0; i < N; ++i) {
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
   }
-
   int c0 = t;
+  const uint4* xv = reinterpret_cast<const uint4*>(x);  // row i, chunk c: xv[i * kc + c]
+  if constexpr (kNorm) {
+    // The first step's W loads go out before the wait and stay in flight through the norm: W is
+    // never written while a step runs, so it may be read before pdl_wait (nothing else is).
+    StepW<T, N, kDeep> wv0;
+    load_w_step<T, N, false, kDeep>(wrow, kc, c0, stride, wv0);
+    pdl_wait();
+    extern __shared__ uint4 normed_x[];
+    norm_prologue<T, N>(norm, kc, normed_x);
+    xv = normed_x;
+    fma_w_step<T, N, false, kDeep>(wv0, xv, kc, c0, stride, acc);
+    c0 += stride * U;
+  } else {
+    // Before waiting for the kernel this one may overlap (PDL), start the first step's W lines on
+    // their way into the L2. Only prefetches may precede pdl_wait: the L2 is where every SM's
+    // writes land, so a prefetch can never leave a stale copy of data a predecessor is still
+    // writing.
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        if (t + u * stride < kc) prefetch_l2(wrow[r] + t + u * stride);
+      }
+    }
+    pdl_wait();
+  }
+
   for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true, kDeep>(wrow, xv, kc, c0, stride, acc);
   if (c0 < kc) gemv_step<T, N, false, kDeep>(wrow, xv, kc, c0, stride, acc);  // the last, partial step
 
