@@ -167,6 +167,19 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
     r.step_kv_prefetch_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
                                                    {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch}});
   }
+  if (!deadline.passed()) {
+    r.step_fused_norm_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
+                                                  {{cuda::fused_norm_enabled, cuda::set_fused_norm}});
+  }
+  if (!deadline.passed()) {
+    r.step_fused_merge_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
+                                                   {{cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}});
+  }
+  if (!deadline.passed()) {
+    r.step_both_fused_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
+                                                  {{cuda::fused_norm_enabled, cuda::set_fused_norm},
+                                                   {cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}});
+  }
 }
 
 }  // namespace
@@ -206,10 +219,13 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
                   "above. Whole step with PDL on and those two off (GQA_FUSED_*=0), or the opt-in decode attention's "
                   "cluster reduction (GQA_DECODE_CLUSTER), or the opt-in L2 prefetch of the O and gate/up weights "
                   "during the attention (GQA_L2_PREFETCH), or the decode attention's opt-in L2 prefetch of its first "
-                  "K/V stages while it waits for the QKV GEMV (GQA_DECODE_KV_PREFETCH), against the default step.");
+                  "K/V stages while it waits for the QKV GEMV (GQA_DECODE_KV_PREFETCH), or the opt-in add + RMSNorm "
+                  "as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM), or the opt-in split merge in the decode "
+                  "attention's last block (GQA_DECODE_FUSED_MERGE), or both, against the default step.");
   Table t({"context", "batch", "fused QKV+RoPE us", "unfused QKV + rope us", "fused gate/up+SwiGLU us",
            "unfused gate/up + swiglu us", "default step ms", "unfused GEMVs step ms", "cluster step ms",
-           "L2 prefetch step ms", "K/V prefetch step ms"});
+           "L2 prefetch step ms", "K/V prefetch step ms", "norm prologue step ms", "fused merge step ms",
+           "both step ms"});
   for (DecodeCaseResult& r : cases) {
     if (r.ops.empty()) continue;
     if (deadline.passed()) {
@@ -244,7 +260,8 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
            sum_us("QKV GEMM (stacked)", "rope + kv_write (fused, packed qkv)"),
            us(r.opt_in_ops, "gate/up GEMM + SwiGLU (fused)"), sum_us("gate/up GEMM (stacked)", "swiglu"),
            ms(r.step_default_ms()), ms(r.step_unfused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms),
-           ms(r.step_kv_prefetch_ms)});
+           ms(r.step_kv_prefetch_ms), ms(r.step_fused_norm_ms), ms(r.step_fused_merge_ms),
+           ms(r.step_both_fused_ms)});
   }
   env.report.table(t);
   env.report.save();

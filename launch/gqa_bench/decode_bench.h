@@ -30,12 +30,15 @@ struct DecodeCaseResult {
   // The pass of the other kernel choices (after every default measurement): the fused GEMVs'
   // per-op rows, and the step with PDL on and the fused GEMVs (gemv_swiglu, gemv_rope_kv_write)
   // off / the opt-in decode attention's cluster reduction / the opt-in L2 prefetch / the opt-in
-  // K/V prefetch on.
+  // K/V prefetch / the opt-in norm prologue and fused split merge on.
   std::vector<OpTiming> opt_in_ops;
   double step_unfused_ms = NAN;
   double step_cluster_ms = NAN;
   double step_prefetch_ms = NAN;  // the L2 prefetch of the O and gate/up weights during attention
   double step_kv_prefetch_ms = NAN;  // the decode attention's L2 prefetch of its first K/V stages
+  double step_fused_norm_ms = NAN;   // the add + RMSNorms as the QKV and gate/up GEMVs' prologue
+  double step_fused_merge_ms = NAN;  // the decode attention's split merge in its last block
+  double step_both_fused_ms = NAN;   // those two together
   std::string opt_in_note;
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.
