@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <utility>
+#include <vector>
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/cuda_check.h"
@@ -155,30 +157,18 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
                                                {{cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, false},
                                                 {cuda::fused_rope_enabled, cuda::set_fused_rope, false}});
   }
-  if (!deadline.passed()) {
-    r.step_cluster_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
-                                               {{cuda::decode_cluster_enabled, cuda::set_decode_cluster}});
-  }
-  if (!deadline.passed()) {
-    r.step_prefetch_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
-                                                {{cuda::l2_prefetch_enabled, cuda::set_l2_prefetch}});
-  }
-  if (!deadline.passed()) {
-    r.step_kv_prefetch_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
-                                                   {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch}});
-  }
-  if (!deadline.passed()) {
-    r.step_fused_norm_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
-                                                  {{cuda::fused_norm_enabled, cuda::set_fused_norm}});
-  }
-  if (!deadline.passed()) {
-    r.step_fused_merge_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
-                                                   {{cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}});
-  }
-  if (!deadline.passed()) {
-    r.step_both_fused_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
-                                                  {{cuda::fused_norm_enabled, cuda::set_fused_norm},
-                                                   {cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}});
+  // One step per opt-in kernel choice (and the pair that may become defaults together).
+  const std::pair<double*, std::vector<Switch>> passes[] = {
+      {&r.step_cluster_ms, {{cuda::decode_cluster_enabled, cuda::set_decode_cluster}}},
+      {&r.step_prefetch_ms, {{cuda::l2_prefetch_enabled, cuda::set_l2_prefetch}}},
+      {&r.step_kv_prefetch_ms, {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch}}},
+      {&r.step_fused_norm_ms, {{cuda::fused_norm_enabled, cuda::set_fused_norm}}},
+      {&r.step_fused_merge_ms, {{cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}}},
+      {&r.step_both_fused_ms,
+       {{cuda::fused_norm_enabled, cuda::set_fused_norm}, {cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}}},
+  };
+  for (const auto& [ms, switches] : passes) {
+    if (!deadline.passed()) *ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline, switches);
   }
 }
 
