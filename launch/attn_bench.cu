@@ -17,7 +17,8 @@
 // default bulk-copy loader at 6 stages, the cluster reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
 // K/V) and on shuffled pages of 64 and 256 tokens (--block-size's effect), and prints,
 // after the main table, each one's time and the fastest against the plan's (the data for tuning
-// plan_decode and the kernel's defaults, from one run).
+// plan_decode and the kernel's defaults, from one run). --context C / --batch B keep only the cases
+// of that context / batch (one shape under a profiler).
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -50,6 +51,8 @@ struct Options {
   int warmup = 5;
   int splits = 0;  // 0: the kernel's own plan; > 0: forced (tuning)
   bool sweep = false;
+  int64_t context = 0;  // > 0: only the cases of this context (e.g. one shape under a profiler)
+  int64_t batch = 0;    // > 0: only the cases of this batch
 };
 
 // One --sweep line: the plan's split count and time, then each forced count's time.
@@ -294,7 +297,11 @@ int run(const Options& opt) {
   std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|------------:|\n");
   std::vector<SweepRow> sweep;
   for (int64_t ctx : {8192, 32768, 131072}) {
-    for (int64_t batch : {1, 16}) print_row(ctx, batch, opt, copy_bw, size_t(l2), sweep);
+    for (int64_t batch : {1, 16}) {
+      if ((opt.context == 0 || opt.context == ctx) && (opt.batch == 0 || opt.batch == batch)) {
+        print_row(ctx, batch, opt, copy_bw, size_t(l2), sweep);
+      }
+    }
   }
   print_sweep(sweep);
   return 0;
@@ -315,10 +322,22 @@ int main(int argc, char** argv) {
       opt.splits = std::max(0, std::atoi(argv[++i]));
     } else if (arg == "--sweep") {
       opt.sweep = true;
+    } else if (arg == "--context" && i + 1 < argc) {
+      opt.context = std::atoll(argv[++i]);
+    } else if (arg == "--batch" && i + 1 < argc) {
+      opt.batch = std::atoll(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: gqa-attn-bench [--check] [--runs N] [--splits N] [--sweep]\n");
-      return 2;
+      const bool help = arg == "--help" || arg == "-h";
+      std::fprintf(help ? stdout : stderr,
+                   "usage: gqa-attn-bench [--check] [--runs N] [--splits N] [--sweep] [--context 8192|32768|131072] "
+                   "[--batch 1|16]\n");
+      return help ? 0 : 2;
     }
+  }
+  if ((opt.context != 0 && opt.context != 8192 && opt.context != 32768 && opt.context != 131072) ||
+      (opt.batch != 0 && opt.batch != 1 && opt.batch != 16)) {
+    std::fprintf(stderr, "gqa-attn-bench: --context takes 8192, 32768 or 131072 and --batch 1 or 16\n");
+    return 2;
   }
   try {
     return gqa::run(opt);

@@ -403,6 +403,13 @@ if [ "$mode" = profile ] && [ $built -eq 1 ]; then
               --section LaunchStats)
     step "ncu decode attention" 240 "$ncu_bin" "${sections[@]}" --kernel-name regex:'decode_mma_kernel|merge_kernel' \
       --launch-skip 4 --launch-count 8 "$build/bin/gqa-attn-bench" --runs 3
+    # the bandwidth-bound shapes (87% / 75% of copy in run 5): what limits a block's stream of tiles
+    step "ncu decode attention (128K, batch 16)" 240 "$ncu_bin" "${sections[@]}" --section SourceCounters \
+      --kernel-name regex:'decode_mma_kernel' --launch-skip 3 --launch-count 2 "$build/bin/gqa-attn-bench" \
+      --runs 3 --batch 16 --context 131072
+    step "ncu decode attention (32K, batch 16)" 240 "$ncu_bin" "${sections[@]}" \
+      --kernel-name regex:'decode_mma_kernel' --launch-skip 3 --launch-count 1 "$build/bin/gqa-attn-bench" \
+      --runs 3 --batch 16 --context 32768
     # gqa-bench's per-op section at batch 1 calls each op 1 + 3 times in step order: 40 launches
     # cover embedding, rmsnorm, the QKV/O/gate-up/down/LM-head GEMVs, rope+kv_write and swiglu.
     step "ncu decode ops (2 layers, 8K, batch 1)" 240 "$ncu_bin" "${sections[@]}" \
