@@ -36,7 +36,8 @@
 # norm prologue's under memcheck.
 #
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
-# decode-step kernels: the decode attention and its merge (gqa-attn-bench) and the other ops of a
+# decode-step kernels: the decode attention and its merge (gqa-attn-bench; alone at 128K and 32K
+# batch 16 too), the prefill attention (an 8K prompt's chunks) and the other ops of a
 # 2-layer 70B T=8 shard's decode at batch 1 (gqa-bench's per-op section), with the speed-of-light,
 # memory, occupancy, launch and warp-state sections; the reports land in the logs tarball. Then
 # Nsight Systems (nsys, when present) on whole decode steps of a 16-layer shard at 8K, batch 1 and
@@ -410,6 +411,10 @@ if [ "$mode" = profile ] && [ $built -eq 1 ]; then
     step "ncu decode attention (32K, batch 16)" 240 "$ncu_bin" "${sections[@]}" \
       --kernel-name regex:'decode_mma_kernel' --launch-skip 3 --launch-count 1 "$build/bin/gqa-attn-bench" \
       --runs 3 --batch 16 --context 32768
+    # the prefill attention (25-27% of the GEMM rate in runs 1-3): layer 0's chunks of an 8K prompt
+    step "ncu prefill attention (8K prompt, 1 layer)" 240 "$ncu_bin" "${sections[@]}" --section ComputeWorkloadAnalysis \
+      --kernel-name regex:'prefill_mma_kernel|prefill_wgmma' --launch-skip 3 --launch-count 2 "$build/bin/gqa-bench" \
+      --layers 1 --no-decode --prefill 8192 --runs 1 --warmup 1 --out "$logs/profile-prefill.md"
     # gqa-bench's per-op section at batch 1 calls each op 1 + 3 times in step order: 40 launches
     # cover embedding, rmsnorm, the QKV/O/gate-up/down/LM-head GEMVs, rope+kv_write and swiglu.
     step "ncu decode ops (2 layers, 8K, batch 1)" 240 "$ncu_bin" "${sections[@]}" \
