@@ -1,6 +1,7 @@
 // The two ceilings every other row is compared with, measured in the same run: a large
 // device-to-device copy (bytes read + written per second) and a cuBLASLt bf16 GEMM through the
-// project's own wrapper (CudaOps::matmul -> cuda::Gemm), 8192 x 8192 x 8192 on random data.
+// project's own wrapper (CudaOps::matmul -> cuda::Gemm), 8192 x 8192 x 8192 on random data; and,
+// for information, the rate a kernel reaches reading alone (what a stream of weights can reach).
 #include <algorithm>
 
 #include "launch/gqa_bench/bench_env.h"
@@ -32,12 +33,17 @@ void measure_ceilings(BenchEnv& env) {
   TimingOptions t = env.timing;
   t.runs = std::max(20, t.runs);
   env.ceil.copy_bw = copy_bandwidth(env.stream, t);
+  env.ceil.read_bw = read_bandwidth(env.stream, t);
   env.ceil.gemm_flops = gemm_rate(env, 8192);
   env.report.heading("Ceilings measured in this run");
   Table tab({"ceiling", "value", "how"});
   tab.row({"device-to-device copy", strf("%.0f GB/s", env.ceil.copy_bw / 1e9),
            strf("cudaMemcpyAsync of 1 GiB, (read + write) bytes / time, median of %d after %d warm-up", t.runs,
                 t.warmup)});
+  tab.row({"read stream", strf("%.0f GB/s (%.0f%% of copy)", env.ceil.read_bw / 1e9, 100.0 * env.ceil.read_bw / env.ceil.copy_bw),
+           strf("a kernel reading 1 GiB in 16-byte streaming loads (8 per thread in flight), bytes read / time, median "
+                "of %d; informational: the floors and 'of copy' columns stay copy-based",
+                t.runs)});
   tab.row({"bf16 GEMM", strf("%.0f TFLOP/s", env.ceil.gemm_flops / 1e12),
            strf("8192^3 through cuda::Gemm (cuBLASLt, fp32 accumulate), random data, median of %d",
                 std::max(20, env.timing.runs / 2))});

@@ -5,6 +5,7 @@
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/stream_loads.cuh"
 
 namespace gqa::bench {
 namespace {
@@ -25,6 +26,28 @@ template <typename T>
 void launch_fill(Tensor t, uint32_t seed, float scale, float offset, cudaStream_t stream) {
   fill_uniform_kernel<T><<<1024, 256, 0, stream>>>(t.data_as<T>(), static_cast<size_t>(t.numel()), seed, scale, offset);
   GQA_CUDA_LAUNCH_CHECK("fill_uniform_kernel");
+}
+
+// Reads n 16-byte vectors, kLoads per thread in flight (streaming loads, as the decode GEMV's),
+// and writes one word per block so the loads are not optimised away.
+constexpr int kReadLoads = 8;
+__global__ void read_stream_kernel(const uint4* __restrict__ p, size_t n, uint32_t* out) {
+  uint32_t acc = 0;
+  const size_t stride = size_t(gridDim.x) * blockDim.x;
+  size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
+  for (; i + (kReadLoads - 1) * stride < n; i += kReadLoads * stride) {
+    uint4 v[kReadLoads];
+#pragma unroll
+    for (int u = 0; u < kReadLoads; ++u) v[u] = cuda::load_stream(p + i + u * stride);
+#pragma unroll
+    for (int u = 0; u < kReadLoads; ++u) acc ^= v[u].x ^ v[u].y ^ v[u].z ^ v[u].w;
+  }
+  for (; i < n; i += stride) {
+    const uint4 v = cuda::load_stream(p + i);
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  acc = __reduce_xor_sync(0xffffffffu, acc);
+  if (threadIdx.x % 32 == 0) atomicXor(out + blockIdx.x, acc);
 }
 
 __global__ void spin_kernel(int64_t cycles) {
@@ -94,6 +117,20 @@ double copy_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
     GQA_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), src.nbytes(), cudaMemcpyDeviceToDevice, stream));
   });
   return 2.0 * static_cast<double>(src.nbytes()) / (ms * 1e-3);
+}
+
+double read_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
+  const int64_t n = int64_t(1) << 26;  // 16-byte vectors: 1 GiB
+  Tensor src = cuda::device_alloc(DType::kBF16, {8 * n});
+  fill_uniform(src, 2, 1.0f, 0.0f, stream);
+  const int threads = 256, blocks = 8 * cuda::current_sm_count();  // 2048 threads on each SM
+  Tensor sink = cuda::device_alloc(DType::kI32, {blocks});
+  const double ms = time_median_ms(stream, opt, [&](int) {
+    read_stream_kernel<<<blocks, threads, 0, stream>>>(src.data_as<const uint4>(), static_cast<size_t>(n),
+                                                       sink.data_as<uint32_t>());
+    GQA_CUDA_LAUNCH_CHECK("read_stream_kernel");
+  });
+  return static_cast<double>(src.nbytes()) / (ms * 1e-3);
 }
 
 }  // namespace gqa::bench

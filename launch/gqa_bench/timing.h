@@ -85,4 +85,9 @@ double time_median_ms(cudaStream_t stream, const TimingOptions& opt, Work&& work
 // cudaMemcpyAsync of a 1 GiB buffer of random bf16 on `stream`, median of opt.runs.
 double copy_bandwidth(cudaStream_t stream, const TimingOptions& opt);
 
+// Read-only stream bandwidth in bytes/s: a kernel reading a 1 GiB buffer with 16-byte streaming
+// loads (8 in flight per thread, 2048 threads per SM), median of opt.runs. Informational: how far
+// the decode GEMVs (a stream of W) are from what reads alone reach; floors stay copy-based.
+double read_bandwidth(cudaStream_t stream, const TimingOptions& opt);
+
 }  // namespace gqa::bench
