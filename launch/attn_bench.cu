@@ -8,10 +8,11 @@
 // several KV cache copies (random data, shuffled block tables) are rotated so the L2 cannot hold
 // the working set; a spin kernel queued before each timed call lets the host enqueue ahead, so
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
-// reads and writes). The last column times the same plan with the opt-in fused split merge
+// reads and writes). The last columns time the same plan with the opt-in fused split merge
 // (DecodeOptions::fused_merge: the last split block merges, no merge kernel; "-" where the plan
-// has one split, so nothing to merge). --check first verifies one batch against the CPU twin
-// (with the merge kernel and with the fused merge); --splits N forces the
+// has one split, so nothing to merge), with the opt-in grouped copies (DecodeLoader::kGroups: one
+// cp.async.bulk per 8 keys' rows), and with both. --check first verifies one batch against the
+// CPU twin (the default, the fused merge, the grouped copies, both); --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
 // tile), with the tensor-core kernel's other builds (the cp.async loader at 3 and 6 stages, the
 // default bulk-copy loader at 6 stages, the cluster reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
@@ -162,19 +163,27 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   const double us = time_decode_us(args, opt, opt.splits, &splits);
   const double bytes = double(batch) * ctx * kHkv * kHd * 2 /*K and V*/ * 2 /*bf16*/;
   const double bw = bytes / (us * 1e-6);
-  // The fused merge on the same plan (not with the cluster reduction switched on: they do not combine).
-  cuda::DecodeOptions fused_opt;
-  fused_opt.num_splits = opt.splits;
-  fused_opt.fused_merge = true;
-  std::string fused = "-";
-  if (!cuda::decode_cluster_enabled() && cuda::describe_decode(args[0], fused_opt).fused_merge) {
+  // The opt-ins on the same plan: the fused merge (not with the cluster reduction switched on: they
+  // do not combine; "-" where the plan has one split), the grouped copies, both.
+  const auto variant = [&](cuda::DecodeLoader loader, bool fused_merge) {
+    cuda::DecodeOptions o;
+    o.num_splits = opt.splits;
+    o.loader = loader;
+    o.fused_merge = fused_merge;
+    if (fused_merge && (cuda::decode_cluster_enabled() || !cuda::describe_decode(args[0], o).fused_merge)) {
+      return std::string("-");
+    }
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f", time_decode_us(args, opt, opt.splits, nullptr, 0,
-                                                          cuda::DecodeLoader::kDefault, false, true));
-    fused = buf;
-  }
-  std::printf("| %6lldK | %5lld | %6d | %8.1f | %9.1f | %8.1f | %6.1f%% | %11s |\n", (long long)(ctx / 1024),
-              (long long)batch, splits, bytes / 1e6, us, bw / 1e9, 100.0 * bw / copy_bw, fused.c_str());
+    std::snprintf(buf, sizeof buf, "%.1f",
+                  time_decode_us(args, opt, opt.splits, nullptr, 0, loader, false, fused_merge));
+    return std::string(buf);
+  };
+  const std::string fused = variant(cuda::DecodeLoader::kDefault, true);
+  const std::string grouped = variant(cuda::DecodeLoader::kGroups, false);
+  const std::string both = variant(cuda::DecodeLoader::kGroups, true);
+  std::printf("| %6lldK | %5lld | %6d | %8.1f | %9.1f | %8.1f | %6.1f%% | %11s | %14s | %15s |\n",
+              (long long)(ctx / 1024), (long long)batch, splits, bytes / 1e6, us, bw / 1e9, 100.0 * bw / copy_bw,
+              fused.c_str(), grouped.c_str(), both.c_str());
   std::fflush(stdout);
   if (!opt.sweep) return;
   SweepRow row{ctx, batch, splits, us, {}};
@@ -240,8 +249,9 @@ std::vector<float> download_f32(const Tensor& t) {
 }
 
 // Three sequences (1, 1000 and 5000 tokens of context) through cuda::attention and the CPU twin.
-bool check_against_cpu(bool fused_merge) {
+bool check_against_cpu(bool fused_merge, bool groups = false) {
   const cuda::ScopedSwitch fused(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, fused_merge);
+  const cuda::ScopedSwitch grouped(cuda::decode_group_copies_enabled, cuda::set_decode_group_copies, groups);
   const std::vector<int32_t> ctx = {1, 1000, 5000};
   const int64_t batch = 3, blocks_per_seq = (5000 + kBlockSize - 1) / kBlockSize;
   const int64_t num_blocks = batch * blocks_per_seq;
@@ -273,8 +283,8 @@ bool check_against_cpu(bool fused_merge) {
     den += double(ref[i]) * ref[i];
   }
   const double err = std::sqrt(num / den);
-  std::printf("check: contexts 1/1000/5000, 8 q heads / 1 KV head, bf16%s: rel error %.3g (limit 1e-2) %s\n",
-              fused_merge ? ", fused merge" : "", err, err < 1e-2 ? "ok" : "FAILED");
+  std::printf("check: contexts 1/1000/5000, 8 q heads / 1 KV head, bf16%s%s: rel error %.3g (limit 1e-2) %s\n",
+              fused_merge ? ", fused merge" : "", groups ? ", grouped copies" : "", err, err < 1e-2 ? "ok" : "FAILED");
   return err < 1e-2;
 }
 
@@ -287,14 +297,18 @@ int run(const Options& opt) {
   if (opt.check) {
     const bool plain = check_against_cpu(false);
     const bool fused = cuda::decode_cluster_enabled() || check_against_cpu(true);  // (they do not combine)
-    if (!plain || !fused) return 1;
+    const bool grouped = check_against_cpu(false, true);
+    const bool both = cuda::decode_cluster_enabled() || check_against_cpu(true, true);
+    if (!plain || !fused || !grouped || !both) return 1;
   }
   const int l2 = cuda::current_l2_bytes();  // (device 0: this process's current device)
   const double copy_bw = bench::copy_bandwidth(nullptr, timing(opt));
   std::printf("device-to-device copy: %.1f GB/s (read + write, 1 GiB, median of %d)\n\n", copy_bw / 1e9, opt.runs);
   std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block 16\n\n");
-  std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy | fused merge |\n");
-  std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|------------:|\n");
+  std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy | fused merge | grouped copies |"
+              " grouped + fused |\n");
+  std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|------------:|---------------:|"
+              "----------------:|\n");
   std::vector<SweepRow> sweep;
   for (int64_t ctx : {8192, 32768, 131072}) {
     for (int64_t batch : {1, 16}) {

@@ -27,13 +27,13 @@
 # side), then memcheck of the kernel tests (not sampling, graph cache, pinned staging) in what is left.
 #
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
-# 300): builds only what it runs; the decode attention, decode-cluster, fused-merge, decode GEMV,
-# norm-prologue and model tests (default and opt-in kernels); gqa-generate bf16 at -np 1 and 2 (and
-# 2 with unfused GEMVs, 1 and 2 with the norm prologue and fused merge); the attention
+# 300): builds only what it runs; the decode attention, decode-cluster, fused-merge, grouped-copy,
+# decode GEMV, norm-prologue and model tests (default and opt-in kernels); gqa-generate bf16 at -np
+# 1 and 2 (and 2 with unfused GEMVs, 1 and 2 with the norm prologue, fused merge and grouped copies); the attention
 # benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
 # other kernel choices' pass, the GEMV launch sweep, the SDPA peer); Nsight Systems on whole decode steps as --profile does
-# (where the machine has nsys); the split merge's test under racecheck, the fused merge's and the
-# norm prologue's under memcheck.
+# (where the machine has nsys); the split merge's test under racecheck, the fused merge's, the
+# norm prologue's and the grouped copies' under memcheck.
 #
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
 # decode-step kernels: the decode attention and its merge (gqa-attn-bench; alone at 128K and 32K
@@ -188,7 +188,8 @@ for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=(
 [ "$mode" = bench ] && build_targets=(--target gqa-bench)
 [ "$mode" = profile ] && build_targets=(--target gqa-bench gqa-attn-bench)
 [ "$mode" = all ] || [ "$mode" = quick ] && build_targets+=(gqa-bench)
-decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_attention_decode_fused_merge cuda_test_gemv
+decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_attention_decode_fused_merge
+              cuda_test_attention_decode_groups cuda_test_gemv
               cuda_test_gemv_swiglu cuda_test_gemv_rope cuda_test_gemv_norm cuda_test_cuda_model cuda_test_cuda_model_opt_in)
 [ "$mode" = decode ] && build_targets=(--target gqa-generate gqa-attn-bench gqa-bench "${decode_tests[@]}")
 if [ $configured -eq 1 ] && step "build (${#build_targets[@]} targets)" "$build_limit" \
@@ -305,8 +306,8 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   # the decode GEMVs unfused (the fused ones are the default) end to end, on 2 ranks sharing the GPU
   generate 2 mpi bf16 GQA_FUSED_ROPE=0 GQA_FUSED_SWIGLU=0
   # the opt-in norm prologue and fused split merge end to end (NCCL, and 2 ranks sharing the GPU)
-  generate 1 nccl bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1
-  generate 2 mpi bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1
+  generate 1 nccl bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1 GQA_DECODE_GROUP_COPIES=1
+  generate 2 mpi bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1 GQA_DECODE_GROUP_COPIES=1
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
@@ -476,6 +477,8 @@ if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
     --gtest_filter='*CallerWorkspaceReused*:*GraphReplays*'
   step "memcheck cuda_test_gemv_norm (bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_gemv_norm" --gtest_filter='*/bf16'
+  step "memcheck cuda_test_attention_decode_groups (fallbacks, bad entries)" 120 "$(sanitizer_path)" --tool memcheck \
+    --error-exitcode 99 "$build/tests/cuda_test_attention_decode_groups" --gtest_filter='*FallsBack*:*BadEntry*'
 fi
 
 # --- summary (printed last) ---------------------------------------------------------------------

@@ -389,16 +389,21 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   // The cluster reduction: tensor cores, 3 stages, the cp.async loader, one head chunk (checked by
   // the plan); asked for with the default loader, it takes cp.async.
   const bool cluster_asked = mma && (opt.cluster_reduce || decode_cluster_enabled()) && stages == kDecodeMmaStages;
-  const bool bulk = mma && (opt.loader == DecodeLoader::kBulk ||
-                            (opt.loader == DecodeLoader::kDefault && decode_bulk_enabled() && !cluster_asked));
+  const bool default_bulk = opt.loader == DecodeLoader::kDefault && decode_bulk_enabled() && !cluster_asked;
+  const bool bulk = mma && (opt.loader == DecodeLoader::kBulk || opt.loader == DecodeLoader::kGroups || default_bulk);
   const bool cluster = cluster_asked && !bulk;
+  // The grouped copies where asked for (or switched on for the default loader) and the shape and
+  // depth allow them; else one copy per row.
+  const bool groups = bulk && stages == kDecodeMmaStages && decode_group_copies_fit(a) &&
+                      (opt.loader == DecodeLoader::kGroups || (default_bulk && decode_group_copies_enabled()));
   const int64_t target =
-      int64_t(mma ? decode_mma_occupancy(a, stages, bulk) : kernel_occupancy(a, chunk)) * current_sm_count();
+      int64_t(mma ? decode_mma_occupancy(a, stages, bulk, groups) : kernel_occupancy(a, chunk)) * current_sm_count();
   DecodePlan plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk,
                                 cluster ? kDecodeCluster : 0, cluster ? decode_mma_cluster_slots(a) : 0);
   plan.tensor_cores = mma;
   plan.stages = stages;
   plan.bulk_copies = bulk;
+  plan.group_copies = groups;
   plan.kv_prefetch = mma && (opt.kv_prefetch || decode_kv_prefetch_enabled());
   plan.fused_merge = mma && fused_asked && plan.num_splits > 1;  // one split: the kernel writes the output
   return plan;
@@ -410,6 +415,7 @@ GQA_PROCESS_SWITCH(decode_cluster_enabled, set_decode_cluster, "GQA_DECODE_CLUST
 GQA_PROCESS_SWITCH(decode_bulk_enabled, set_decode_bulk, "GQA_DECODE_BULK", true)
 GQA_PROCESS_SWITCH(decode_kv_prefetch_enabled, set_decode_kv_prefetch, "GQA_DECODE_KV_PREFETCH", false)
 GQA_PROCESS_SWITCH(decode_fused_merge_enabled, set_decode_fused_merge, "GQA_DECODE_FUSED_MERGE", false)
+GQA_PROCESS_SWITCH(decode_group_copies_enabled, set_decode_group_copies, "GQA_DECODE_GROUP_COPIES", false)
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);

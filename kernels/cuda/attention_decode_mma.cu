@@ -12,7 +12,12 @@
 // (DecodeOptions::stages = 6), 6 stages (five in flight; 1 block per SM at hd 128); the copies are
 // one cp.async.bulk per K/V row with an mbarrier per stage (the copy engine instead of 2048
 // per-thread copies a stage; the default, DecodeOptions::loader) or 16-byte cp.async per thread;
-// each stage's block-table entries are read one stage ahead, into registers:
+// each stage's block-table entries are read one stage ahead, into registers. Opt-in (the grouped
+// loader, DecodePlan::group_copies: one KV head per rank, pages of a multiple of 8 keys): one
+// cp.async.bulk per 8 consecutive keys' rows (8 x fewer copies than one per row), the 8 groups of
+// a stage 16 bytes apart in shared memory, warp w taking rows 2w and 2w + 1 of every group
+// (GroupedRows / GroupedKeys below) so that the 8 rows of an ldmatrix come from 8 groups:
+
 //   rows   the 16 query heads of the chunk (head-in-group chunk * 16 + r; rows past the group
 //          are zero q rows whose results are never stored) are the 16 rows of the mma A operand,
 //          loaded once from global memory into registers
@@ -77,17 +82,39 @@ struct DecodeMmaSmem {
   static_assert((kRow * sizeof(T)) % 16 == 0 && (kRow * sizeof(T) / 16) % 2 == 1, "odd 16-byte row stride");
 };
 
+// The K/V loaders: 16-byte cp.async per thread, one cp.async.bulk per row, one per 8-key group.
+enum class Load { kCpAsync, kRows, kGroups };
+
+// The grouped loader's layout of a K or V stage: group j (keys start + 8j .. + 7) at j * kStride
+// elements, its 8 rows HD apart; the stride is 8 rows plus 16 bytes, an odd number of 16-byte
+// bank groups, so row r of 8 consecutive groups lands in 8 different bank groups. Warp w computes
+// rows 2w and 2w + 1 of every group: its score column n is row 2w + n / 8 of group n % 8 (from a
+// tile pointer at row 2w of group 0), key start + 8 (n % 8) + 2w + n / 8.
+template <int HD>
+struct GroupedRows {
+  static constexpr int kStride = 8 * HD + 8;
+  __device__ __forceinline__ int operator()(int n, int col) const { return (n % 8) * kStride + (n / 8) * HD + col; }
+};
+struct GroupedKeys {
+  int base;  // start + 2w
+  __device__ __forceinline__ int operator()(int n) const { return base + 8 * (n % 8) + n / 8; }
+};
+
 // The block-table entries one thread's copies of the stage at key `start` read (page[i] for its
 // copy i; 0 past k_end): with cp.async, copy i of thread x is 16-byte chunk x + i * kThreads of the
-// stage; with bulk copies (kBulk), lane l of warp w copies row 16w + l % 16. Read one stage ahead
+// stage; with one bulk copy per row, lane l of warp w copies row 16w + l % 16; with the grouped
+// copies, lane l < 4 of warp w copies group 2w + l % 2 (K for l < 2, V else). Read one stage ahead
 // of the copies, so the table's round trip overlaps the compute of the stage before instead of
 // stalling the copy issue behind it.
-template <typename T, int HD, int kStages, bool kBulk>
+template <typename T, int HD, int kStages, Load kLoad>
 struct StagePages {
-  static constexpr int kCopies = kBulk ? 1 : kStageKeys * DecodeMmaSmem<T, HD, kStages>::kChunks / kThreads;
+  static constexpr int kCopies =
+      kLoad != Load::kCpAsync ? 1 : kStageKeys * DecodeMmaSmem<T, HD, kStages>::kChunks / kThreads;
   int page[kCopies];
   __device__ __forceinline__ static int key_of(int start, int i) {
-    if constexpr (kBulk) {
+    if constexpr (kLoad == Load::kGroups) {
+      return start + 8 * (2 * (threadIdx.x / 32) + threadIdx.x % 2);
+    } else if constexpr (kLoad == Load::kRows) {
       return start + (threadIdx.x / 32) * kWarpKeys + threadIdx.x % kWarpKeys;
     } else {
       return start + (threadIdx.x + i * kThreads) / DecodeMmaSmem<T, HD, kStages>::kChunks;
@@ -106,13 +133,13 @@ struct StagePages {
 // from the pages `pg` read for that stage; keys >= k_end and keys on a block table entry outside
 // the cache are zero-filled (the latter set *bad).
 template <typename T, int HD, int kStages>
-__device__ __forceinline__ void load_stage(const DecodeParams& p, const StagePages<T, HD, kStages, false>& pg, int g,
+__device__ __forceinline__ void load_stage(const DecodeParams& p, const StagePages<T, HD, kStages, Load::kCpAsync>& pg, int g,
                                            int start, int k_end, T* k_dst, T* v_dst, int* bad) {
   using S = DecodeMmaSmem<T, HD, kStages>;
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
 #pragma unroll
-  for (int i = 0; i < StagePages<T, HD, kStages, false>::kCopies; ++i) {
+  for (int i = 0; i < StagePages<T, HD, kStages, Load::kCpAsync>::kCopies; ++i) {
     const int c = threadIdx.x + i * kThreads;
     const int j = c / S::kChunks, e = (c % S::kChunks) * S::kVec, key = start + j;
     bool in = key < k_end;
@@ -140,7 +167,7 @@ __device__ __forceinline__ void load_stage(const DecodeParams& p, const StagePag
 // the previous use of the stage; the proxy fence orders those generic accesses before the bulk
 // copy's asynchronous write.
 template <typename T, int HD, int kStages>
-__device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePages<T, HD, kStages, true>& pg, int g,
+__device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePages<T, HD, kStages, Load::kRows>& pg, int g,
                                            int start, int k_end, T* k_dst, T* v_dst, uint64_t* full, int* bad) {
   using S = DecodeMmaSmem<T, HD, kStages>;
   constexpr uint32_t kRowBytes = HD * sizeof(T);
@@ -173,6 +200,60 @@ __device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePag
     ::cuda::ptx::fence_proxy_async(::cuda::ptx::space_shared);
     ::cuda::ptx::cp_async_bulk(::cuda::ptx::space_cluster, ::cuda::ptx::space_global, dst, src, kRowBytes, full);
   }
+}
+
+// The grouped loader (Load::kGroups; one KV head, so a page's rows of consecutive keys are
+// contiguous, and pages of a multiple of 8 keys, so a group never straddles two): lanes 0-3 of
+// warp w issue the K and V copies of groups 2w and 2w + 1 (8 * HD elements each) into their
+// GroupedRows places, and lane 0 arrives on the stage's mbarrier (kWarps arrivals) expecting the
+// warp's bytes. A group whose first key is >= k_end is not copied, nor one on a bad block table
+// entry (which sets *bad: the token's rows are poisoned, whatever the stage holds). Rows of keys >=
+// k_end (skipped groups, and the tail of the last copied one: stale cache rows) are the consuming
+// warp's to zero in V (zero_v_tail) once the stage has landed; their K rows are masked.
+template <typename T, int HD, int kStages>
+__device__ __forceinline__ void group_stage(const DecodeParams& p, const StagePages<T, HD, kStages, Load::kGroups>& pg,
+                                            int g, int start, int k_end, T* k_dst, T* v_dst, uint64_t* full, int* bad) {
+  constexpr uint32_t kGroupBytes = 8 * HD * sizeof(T);
+  const int lane = threadIdx.x % 32;
+  const int j = 2 * (threadIdx.x / 32) + lane % 2, key = start + 8 * j;
+  bool in = lane < 4 && key < k_end;
+  size_t off = 0;
+  if (in) {
+    const int page = pg.page[0];
+    if (!p.page_in_cache(page)) {
+      *bad = 1;
+      in = false;
+    } else {
+      off = p.row_offset(page, key, g, HD);
+    }
+  }
+  const uint32_t bytes = uint32_t(__popc(__ballot_sync(0xffffffffu, in))) * kGroupBytes;
+  if (lane == 0) {
+    namespace ptx = ::cuda::ptx;
+    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
+  }
+  __syncwarp();
+  if (in) {
+    const bool v = lane >= 2;
+    T* dst = (v ? v_dst : k_dst) + j * GroupedRows<HD>::kStride;
+    const T* src = static_cast<const T*>(v ? p.v_cache : p.k_cache) + off;
+    ::cuda::ptx::fence_proxy_async(::cuda::ptx::space_shared);
+    ::cuda::ptx::cp_async_bulk(::cuda::ptx::space_cluster, ::cuda::ptx::space_global, dst, src, kGroupBytes, full);
+  }
+}
+
+// The grouped loader's last stage of a split: warp-wide, zeroes the V rows of this warp's keys >=
+// k_end (v_t: the warp's tile pointer, keys: its GroupedKeys), then __syncwarp (only this warp
+// reads them). After the stage's mbarrier wait; no copy writes the stage afterwards.
+template <typename T, int HD>
+__device__ __forceinline__ void zero_v_tail(T* v_t, GroupedKeys keys, int k_end) {
+  constexpr int kChunks = HD / 8;  // 16-byte chunks per row
+  const int lane = threadIdx.x % 32;
+  for (int i = lane; i < kWarpKeys * kChunks; i += 32) {
+    const int n = i / kChunks, c = i % kChunks;
+    if (keys(n) >= k_end) *reinterpret_cast<uint4*>(v_t + GroupedRows<HD>{}(n, 8 * c)) = make_uint4(0u, 0u, 0u, 0u);
+  }
+  __syncwarp();
 }
 
 // DecodeParams::kv_prefetch, before pdl_wait: asks the L2 for the K and V rows of the block's first
@@ -217,9 +298,12 @@ enum class Reduce { kMergeKernel, kCluster, kFused };
 template <Reduce R>
 using KernelParams = std::conditional_t<R == Reduce::kFused, FusedMergeParams, DecodeParams>;
 
-template <typename T, int HD, int kStages, bool kBulk, Reduce kReduce>
+template <typename T, int HD, int kStages, Load kLoad, Reduce kReduce>
 __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams<kReduce> p) {
   constexpr bool kCluster = kReduce == Reduce::kCluster, kFused = kReduce == Reduce::kFused;
+  constexpr bool kBulk = kLoad != Load::kCpAsync, kGroups = kLoad == Load::kGroups;
+  static_assert(!kGroups || GroupedRows<HD>::kStride * 8 <= DecodeMmaSmem<T, HD, kStages>::kTile,
+                "the grouped layout fits a padded stage");
   // (one chunk block of a split prefetches: the others read the same rows)
   if (p.kv_prefetch && blockIdx.x % p.head_chunks == 0) {
     prefetch_first_stages<T, HD, kStages - 1>(p, blockIdx.z, blockIdx.x / p.head_chunks, blockIdx.y);
@@ -254,12 +338,14 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
   const int32_t* table = p.block_tables + size_t(keys.seq) * p.max_blocks;
   const int n_tiles = (k_end - k_begin + kStageKeys - 1) / kStageKeys;
   // Tile `tile` into stage slot `slot` from the pages read for it, by either loader.
-  StagePages<T, HD, kStages, kBulk> ahead;  // the pages of the next tile to issue
+  StagePages<T, HD, kStages, kLoad> ahead;  // the pages of the next tile to issue
   const auto read_pages = [&](int tile) { ahead.read(p, table, k_begin + tile * kStageKeys, k_end); };
   const auto issue = [&](int tile, int slot) {
     T* kd = k_s + slot * S::kTile;
     T* vd = v_s + slot * S::kTile;
-    if constexpr (kBulk) {
+    if constexpr (kGroups) {
+      group_stage<T, HD, kStages>(p, ahead, g, k_begin + tile * kStageKeys, k_end, kd, vd, &full[slot], &bad);
+    } else if constexpr (kBulk) {
       bulk_stage<T, HD, kStages>(p, ahead, g, k_begin + tile * kStageKeys, k_end, kd, vd, &full[slot], &bad);
     } else {
       load_stage<T, HD, kStages>(p, ahead, g, k_begin + tile * kStageKeys, k_end, kd, vd, &bad);
@@ -309,11 +395,22 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
       if (next + 1 < n_tiles) read_pages(next + 1);  // lands while stage `it` computes
     }
     if constexpr (!kBulk) cp_async_commit();
-    const int stage = it % kStages, wstart = k_begin + it * kStageKeys + warp * kWarpKeys;
-    if (wstart < k_end) {
-      const T* kt = k_s + stage * S::kTile + warp * kWarpKeys * S::kRow;
-      const T* vt = v_s + stage * S::kTile + warp * kWarpKeys * S::kRow;
-      mma_attend_tile<T, HD, kWarpKeys, S::kRow>(kt, vt, wstart, limit, p.scale_log2, qf, o, m, l);
+    const int stage = it % kStages;
+    if constexpr (kGroups) {
+      const GroupedKeys wkeys{k_begin + it * kStageKeys + 2 * warp};
+      if (wkeys.base < k_end) {  // (the warp's first key)
+        const T* kt = k_s + stage * S::kTile + 2 * warp * HD;
+        T* vt = v_s + stage * S::kTile + 2 * warp * HD;
+        if (k_begin + (it + 1) * kStageKeys > k_end) zero_v_tail<T, HD>(vt, wkeys, k_end);
+        mma_attend_rows<T, HD, kWarpKeys>(kt, vt, GroupedRows<HD>{}, wkeys, limit, p.scale_log2, qf, o, m, l);
+      }
+    } else {
+      const int wstart = k_begin + it * kStageKeys + warp * kWarpKeys;
+      if (wstart < k_end) {
+        const T* kt = k_s + stage * S::kTile + warp * kWarpKeys * S::kRow;
+        const T* vt = v_s + stage * S::kTile + warp * kWarpKeys * S::kRow;
+        mma_attend_tile<T, HD, kWarpKeys, S::kRow>(kt, vt, wstart, limit, p.scale_log2, qf, o, m, l);
+      }
     }
   }
   if constexpr (!kBulk) cp_async_wait<0>();  // (bulk: every issued stage was waited for above)
@@ -421,15 +518,15 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
 
 // Blocks per SM of one build on the current device: queried once per device (every decode call
 // plans with it), then cached.
-template <typename T, int HD, int kStages, bool kBulk, Reduce kReduce>
+template <typename T, int HD, int kStages, Load kLoad, Reduce kReduce>
 int occupancy() {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
   static PerDevice<int> cached;  // blocks per SM
   return cached.get([](int) {
-    allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, kBytes);
+    allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kLoad, kReduce>, kBytes);
     int blocks = 0;
     GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-        &blocks, decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, kThreads, kBytes));
+        &blocks, decode_mma_kernel<T, HD, kStages, kLoad, kReduce>, kThreads, kBytes));
     GQA_CHECK(blocks > 0, kOp << ": the kernel for head_dim " << HD << " needs " << kBytes
                               << " bytes of shared memory per block, more than the device offers");
     return blocks;
@@ -443,7 +540,7 @@ int cluster_slots() {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kDecodeMmaStages>::kBytes;
   static PerDevice<int> cached;  // blocks
   return cached.get([](int) {
-    const auto kernel = decode_mma_kernel<T, HD, kDecodeMmaStages, false, Reduce::kCluster>;
+    const auto kernel = decode_mma_kernel<T, HD, kDecodeMmaStages, Load::kCpAsync, Reduce::kCluster>;
     allow_dynamic_smem(kernel, kBytes);
     cudaLaunchAttribute attr{};
     attr.id = cudaLaunchAttributeClusterDimension;
@@ -464,56 +561,61 @@ int cluster_slots() {
   });
 }
 
-template <typename T, int HD, int kStages, bool kBulk, Reduce kReduce>
+template <typename T, int HD, int kStages, Load kLoad, Reduce kReduce>
 void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream, int* merge_count) {
   constexpr size_t kBytes = DecodeMmaSmem<T, HD, kStages>::kBytes;
-  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, kBytes);
+  allow_dynamic_smem(decode_mma_kernel<T, HD, kStages, kLoad, kReduce>, kBytes);
   const dim3 grid(static_cast<unsigned>(plan.blocks()), static_cast<unsigned>(p.hkv), static_cast<unsigned>(n));
   KernelParams<kReduce> kp{};
   static_cast<DecodeParams&>(kp) = p;
   if constexpr (kReduce == Reduce::kFused) kp.merge_count = merge_count;
-  launch_pdl_cluster("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages, kBulk, kReduce>, grid, kThreads,
+  launch_pdl_cluster("attention decode_mma_kernel", decode_mma_kernel<T, HD, kStages, kLoad, kReduce>, grid, kThreads,
                      kBytes, stream, kReduce == Reduce::kCluster ? plan.cluster : 0, kp);
 }
 
-// Runs F<T, HD, S, B, R>::run(args...) for the call's dtype and head_dim, a pipeline depth S of
-// 3 or 6, the loader B (cp.async or bulk copies) and the split reduction R (the cluster
-// reduction: 3 stages, cp.async only; the fused merge: any depth and loader).
-template <template <typename, int, int, bool, Reduce> class F, typename T, int HD, Reduce R, typename... Args>
-int dispatch_stages(int stages, bool bulk, Args&&... args) {
+// Runs F<T, HD, S, L, R>::run(args...) for the call's dtype and head_dim, a pipeline depth S of
+// 3 or 6, the loader L and the split reduction R (the cluster reduction: 3 stages, cp.async only;
+// the grouped loader: 3 stages, not with the cluster reduction; the fused merge: any other).
+template <template <typename, int, int, Load, Reduce> class F, typename T, int HD, Reduce R, typename... Args>
+int dispatch_stages(int stages, Load load, Args&&... args) {
   if (stages == kDecodeMmaDeepStages) {
-    return bulk ? F<T, HD, 6, true, R>::run(args...) : F<T, HD, 6, false, R>::run(args...);
+    return load == Load::kRows ? F<T, HD, 6, Load::kRows, R>::run(args...) : F<T, HD, 6, Load::kCpAsync, R>::run(args...);
   }
-  return bulk ? F<T, HD, 3, true, R>::run(args...) : F<T, HD, 3, false, R>::run(args...);
+  if (load == Load::kGroups) return F<T, HD, 3, Load::kGroups, R>::run(args...);
+  return load == Load::kRows ? F<T, HD, 3, Load::kRows, R>::run(args...) : F<T, HD, 3, Load::kCpAsync, R>::run(args...);
 }
-template <template <typename, int, int, bool, Reduce> class F, typename T, int HD, typename... Args>
-int dispatch_loader(int stages, bool bulk, Reduce reduce, Args&&... args) {
-  if (reduce == Reduce::kCluster) return F<T, HD, 3, false, Reduce::kCluster>::run(args...);
-  if (reduce == Reduce::kFused) return dispatch_stages<F, T, HD, Reduce::kFused>(stages, bulk, args...);
-  return dispatch_stages<F, T, HD, Reduce::kMergeKernel>(stages, bulk, args...);
+template <template <typename, int, int, Load, Reduce> class F, typename T, int HD, typename... Args>
+int dispatch_loader(int stages, Load load, Reduce reduce, Args&&... args) {
+  if (reduce == Reduce::kCluster) return F<T, HD, 3, Load::kCpAsync, Reduce::kCluster>::run(args...);
+  if (reduce == Reduce::kFused) return dispatch_stages<F, T, HD, Reduce::kFused>(stages, load, args...);
+  return dispatch_stages<F, T, HD, Reduce::kMergeKernel>(stages, load, args...);
 }
-template <template <typename, int, int, bool, Reduce> class F, typename... Args>
-int dispatch(const AttentionArgs& a, int stages, bool bulk, Reduce reduce, Args&&... args) {
+template <template <typename, int, int, Load, Reduce> class F, typename... Args>
+int dispatch(const AttentionArgs& a, int stages, Load load, Reduce reduce, Args&&... args) {
   const bool bf16 = a.q.dtype() == DType::kBF16, hd64 = a.q.dim(2) == 64;
   if (bf16) {
-    return hd64 ? dispatch_loader<F, __nv_bfloat16, 64>(stages, bulk, reduce, args...)
-                : dispatch_loader<F, __nv_bfloat16, 128>(stages, bulk, reduce, args...);
+    return hd64 ? dispatch_loader<F, __nv_bfloat16, 64>(stages, load, reduce, args...)
+                : dispatch_loader<F, __nv_bfloat16, 128>(stages, load, reduce, args...);
   }
-  return hd64 ? dispatch_loader<F, __half, 64>(stages, bulk, reduce, args...)
-              : dispatch_loader<F, __half, 128>(stages, bulk, reduce, args...);
+  return hd64 ? dispatch_loader<F, __half, 64>(stages, load, reduce, args...)
+              : dispatch_loader<F, __half, 128>(stages, load, reduce, args...);
 }
-template <typename T, int HD, int S, bool B, Reduce R>
+// The loader a plan asks for.
+Load load_of(bool bulk_copies, bool group_copies) {
+  return group_copies ? Load::kGroups : bulk_copies ? Load::kRows : Load::kCpAsync;
+}
+template <typename T, int HD, int S, Load L, Reduce R>
 struct Occupancy {
-  static int run() { return occupancy<T, HD, S, B, R>(); }
+  static int run() { return occupancy<T, HD, S, L, R>(); }
 };
-template <typename T, int HD, int S, bool B, Reduce R>
+template <typename T, int HD, int S, Load L, Reduce R>
 struct ClusterSlots {
   static int run() { return R == Reduce::kCluster ? cluster_slots<T, HD>() : 0; }
 };
-template <typename T, int HD, int S, bool B, Reduce R>
+template <typename T, int HD, int S, Load L, Reduce R>
 struct Launch {
   static int run(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream_t stream, int* merge_count) {
-    launch<T, HD, S, B, R>(p, plan, n, stream, merge_count);
+    launch<T, HD, S, L, R>(p, plan, n, stream, merge_count);
     return 0;
   }
 };
@@ -534,17 +636,23 @@ void check_mma_supported(const AttentionArgs& a) {
 
 }  // namespace
 
-int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk) {
+int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk, bool groups) {
   check_mma_supported(a);
   GQA_CHECK(stages == kDecodeMmaStages || stages == kDecodeMmaDeepStages,
             kOp << ": " << stages << " pipeline stages; compiled: " << kDecodeMmaStages << ", "
                 << kDecodeMmaDeepStages);
-  return dispatch<Occupancy>(a, stages, bulk, Reduce::kMergeKernel);
+  GQA_CHECK(!groups || stages == kDecodeMmaStages, kOp << ": the grouped loader is built for " << kDecodeMmaStages
+                                                       << " stages, not " << stages);
+  return dispatch<Occupancy>(a, stages, load_of(bulk, groups), Reduce::kMergeKernel);
 }
 
 int decode_mma_cluster_slots(const AttentionArgs& a) {
   check_mma_supported(a);
-  return dispatch<ClusterSlots>(a, kDecodeMmaStages, false, Reduce::kCluster);
+  return dispatch<ClusterSlots>(a, kDecodeMmaStages, Load::kCpAsync, Reduce::kCluster);
+}
+
+bool decode_group_copies_fit(const AttentionArgs& a) {
+  return decode_mma_supported(a) && a.k_cache.ndim() == 4 && a.k_cache.dim(2) == 1 && a.k_cache.dim(1) % 8 == 0;
 }
 
 void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const DecodePlan& plan, cudaStream_t stream,
@@ -561,8 +669,14 @@ void launch_decode_mma(const AttentionArgs& a, const DecodeParams& p, const Deco
   GQA_CHECK(!plan.fused_merge || (plan.cluster == 0 && plan.num_splits > 1 && merge_count != nullptr),
             kOp << ": fused merge for a plan of " << plan.num_splits << " splits, cluster " << plan.cluster
                 << (merge_count == nullptr ? ", no counters" : ""));
+  GQA_CHECK(!plan.group_copies || (plan.bulk_copies && plan.cluster == 0 && plan.stages == kDecodeMmaStages &&
+                                    decode_group_copies_fit(a)),
+            kOp << ": grouped copies for a plan of " << plan.stages << " stages, cluster " << plan.cluster
+                << (plan.bulk_copies ? "" : ", no bulk copies") << ", cache " << shape_str(a.k_cache.shape())
+                << " (needs one KV head and pages of a multiple of 8 keys)");
   const Reduce reduce = plan.cluster > 0 ? Reduce::kCluster : plan.fused_merge ? Reduce::kFused : Reduce::kMergeKernel;
-  dispatch<Launch>(a, plan.stages, plan.bulk_copies, reduce, p, plan, a.q.dim(0), stream, merge_count);
+  dispatch<Launch>(a, plan.stages, load_of(plan.bulk_copies, plan.group_copies), reduce, p, plan, a.q.dim(0), stream,
+                   merge_count);
 }
 
 }  // namespace gqa::cuda

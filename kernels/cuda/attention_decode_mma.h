@@ -26,7 +26,11 @@ constexpr int kDecodeMmaDeepStages = 6;
 bool decode_mma_supported(const AttentionArgs& a);
 // Its blocks per SM on the current device at a pipeline depth (sets its shared-memory limit as a
 // side effect).
-int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk_copies);
+int decode_mma_occupancy(const AttentionArgs& a, int stages, bool bulk_copies, bool group_copies = false);
+// Whether the grouped loader (DecodePlan::group_copies) can serve `a`: the tensor-core kernel, one
+// KV head in the cache (a page's rows of consecutive keys contiguous) and pages of a multiple of 8
+// keys.
+bool decode_group_copies_fit(const AttentionArgs& a);
 // The cluster reduction's build: how many of its blocks the device holds at once in whole
 // clusters of kDecodeCluster (cudaOccupancyMaxActiveClusters x kDecodeCluster; a cluster's blocks
 // share one GPC, so this can be below blocks per SM x SMs).

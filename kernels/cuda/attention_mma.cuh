@@ -77,22 +77,36 @@ __device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
+// Which key a tile's score column n (0 <= n < kKeys) holds, and where row n of a K or V tile and
+// its column `col` sit in shared memory (in elements from the tile's pointer). The tiles of every
+// kernel but one: keys in order, rows kRow elements apart.
+struct KeysInOrder {
+  int start;
+  __device__ __forceinline__ int operator()(int n) const { return start + n; }
+};
+template <int kRow>
+struct PaddedRows {
+  __device__ __forceinline__ int operator()(int n, int col) const { return n * kRow + col; }
+};
+
 // The online-softmax step of one warp's 16 rows over a tile of kKeys scores s (this lane: rows
-// gid and gid + 8, s[nt][e] = row gid + 8 * (e / 2), key start + 8 nt + 2 tig + e % 2, the C
-// fragment layout of mma.sync and of a wgmma accumulator alike), whose last visible key is
-// limit[0..1] (-1 = none): mask, scale by scale_log2, m = running row max (log2 units), l = this
-// lane's share of the row sum, o (HD / 8 C fragments) rescaled by exp2(m_old - m_new); s is left
-// holding p = exp2(s - m) (0 where masked), ready to be rounded into the A operand of P V.
-template <int HD, int kKeys>
-__device__ __forceinline__ void softmax_tile(float (&s)[kKeys / 8][4], int start, const int (&limit)[2],
-                                             float scale_log2, float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+// gid and gid + 8, s[nt][e] = row gid + 8 * (e / 2), column n = 8 nt + 2 tig + e % 2, the C
+// fragment layout of mma.sync and of a wgmma accumulator alike; column n is key keys(n)), whose
+// last visible key is limit[0..1] (-1 = none): mask, scale by scale_log2, m = running row max
+// (log2 units), l = this lane's share of the row sum, o (HD / 8 C fragments) rescaled by
+// exp2(m_old - m_new); s is left holding p = exp2(s - m) (0 where masked), ready to be rounded
+// into the A operand of P V.
+template <int HD, int kKeys, class Keys>
+__device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys keys, const int (&limit)[2],
+                                                  float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
+                                                  float (&l)[2]) {
   const int tig = threadIdx.x % 4;
   float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
   for (int nt = 0; nt < kKeys / 8; ++nt) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const int key = start + 8 * nt + 2 * tig + (e & 1);
+      const int key = keys(8 * nt + 2 * tig + (e & 1));
       s[nt][e] = key <= limit[e >> 1] ? s[nt][e] * scale_log2 : -INFINITY;
       mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
     }
@@ -123,6 +137,13 @@ __device__ __forceinline__ void softmax_tile(float (&s)[kKeys / 8][4], int start
   }
 }
 
+// softmax_tile_keys for a tile of keys start, start + 1, ...
+template <int HD, int kKeys>
+__device__ __forceinline__ void softmax_tile(float (&s)[kKeys / 8][4], int start, const int (&limit)[2],
+                                             float scale_log2, float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+  softmax_tile_keys<HD, kKeys>(s, KeysInOrder{start}, limit, scale_log2, o, m, l);
+}
+
 // The A fragment (16 rows x 16 keys) of keys 16kk..16kk+15 from the p values of softmax_tile: the
 // C fragments of key n-tiles 2kk and 2kk + 1, rounded to T.
 template <typename T, int kKeys>
@@ -134,14 +155,17 @@ __device__ __forceinline__ void p_fragment(const float (&s)[kKeys / 8][4], int k
 }
 
 // One warp, one tile: its 16 query rows (this lane: rows gid and gid + 8, whose last visible key
-// is limit[0..1]; -1 = none) against keys [start, start + kKeys), K and V rows kRow elements
-// apart in shared memory. S = q K^T (qf: the rows' A fragments, HD / 16 k-steps), then
-// softmax_tile, then O = O * alpha + P V (o: HD / 8 C fragments). Keys past the limits must be
-// finite in shared memory (zero-filled): a masked key gets p = 0, and 0 * V must not be NaN.
-template <typename T, int HD, int kKeys, int kRow>
-__device__ __forceinline__ void mma_attend_tile(const T* k_t, const T* v_t, int start, const int (&limit)[2],
-                                                float scale_log2, const uint32_t (&qf)[HD / 16][4],
-                                                float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+// is limit[0..1]; -1 = none) against kKeys keys, column n being key keys(n), its K and V rows at
+// k_t + rows(n, 0) and v_t + rows(n, 0) in shared memory (16-byte aligned; the 8 rows of one
+// ldmatrix matrix, n = 8i .. 8i + 7, in 8 different 16-byte bank groups for full speed). S = q K^T
+// (qf: the rows' A fragments, HD / 16 k-steps), then softmax_tile_keys, then O = O * alpha + P V
+// (o: HD / 8 C fragments). V rows of masked keys must be finite in shared memory (zero-filled): a
+// masked key gets p = 0, and 0 * V must not be NaN; K rows of masked keys may hold anything.
+template <typename T, int HD, int kKeys, class Rows, class Keys>
+__device__ __forceinline__ void mma_attend_rows(const T* k_t, const T* v_t, Rows rows, Keys keys,
+                                                const int (&limit)[2], float scale_log2,
+                                                const uint32_t (&qf)[HD / 16][4], float (&o)[HD / 8][4],
+                                                float (&m)[2], float (&l)[2]) {
   static_assert(kKeys % 16 == 0 && HD % 16 == 0, "whole 16x16 k-steps");
   const int lane = threadIdx.x % 32;
   float s[kKeys / 8][4];
@@ -154,12 +178,12 @@ __device__ __forceinline__ void mma_attend_tile(const T* k_t, const T* v_t, int 
 #pragma unroll
     for (int np = 0; np < kKeys / 16; ++np) {
       uint32_t b[4];
-      ldmatrix_x4(b, k_t + (16 * np + (lane >> 4) * 8 + (lane & 7)) * kRow + 16 * kk + ((lane >> 3) & 1) * 8);
+      ldmatrix_x4(b, k_t + rows(16 * np + (lane >> 4) * 8 + (lane & 7), 16 * kk + ((lane >> 3) & 1) * 8));
       mma_16816<T>(s[2 * np], qf[kk], b[0], b[1]);
       mma_16816<T>(s[2 * np + 1], qf[kk], b[2], b[3]);
     }
   }
-  softmax_tile<HD, kKeys>(s, start, limit, scale_log2, o, m, l);
+  softmax_tile_keys<HD, kKeys>(s, keys, limit, scale_log2, o, m, l);
   // O += P V. V is [key][dim] = [k][n]: B fragments through .trans. Matrices of one x4 load:
   // (keys +0..7, dims +0..7), (+8..15, +0..7), (+0..7, +8..15), (+8..15, +8..15).
 #pragma unroll
@@ -169,11 +193,19 @@ __device__ __forceinline__ void mma_attend_tile(const T* k_t, const T* v_t, int 
 #pragma unroll
     for (int dp = 0; dp < HD / 16; ++dp) {
       uint32_t b[4];
-      ldmatrix_x4_trans(b, v_t + (16 * kk + ((lane >> 3) & 1) * 8 + (lane & 7)) * kRow + 16 * dp + (lane >> 4) * 8);
+      ldmatrix_x4_trans(b, v_t + rows(16 * kk + ((lane >> 3) & 1) * 8 + (lane & 7), 16 * dp + (lane >> 4) * 8));
       mma_16816<T>(o[2 * dp], a, b[0], b[1]);
       mma_16816<T>(o[2 * dp + 1], a, b[2], b[3]);
     }
   }
+}
+
+// mma_attend_rows over keys [start, start + kKeys) whose rows are kRow elements apart.
+template <typename T, int HD, int kKeys, int kRow>
+__device__ __forceinline__ void mma_attend_tile(const T* k_t, const T* v_t, int start, const int (&limit)[2],
+                                                float scale_log2, const uint32_t (&qf)[HD / 16][4],
+                                                float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+  mma_attend_rows<T, HD, kKeys>(k_t, v_t, PaddedRows<kRow>{}, KeysInOrder{start}, limit, scale_log2, qf, o, m, l);
 }
 
 }  // namespace gqa::cuda::attn

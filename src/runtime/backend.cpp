@@ -72,6 +72,7 @@ std::string cuda_kernel_switches() {
   add(cuda::l2_prefetch_enabled(), "L2 prefetch during decode attention");
   add(cuda::decode_kv_prefetch_enabled(), "decode attention K/V prefetch before its wait");
   add(cuda::decode_fused_merge_enabled(), "decode attention split merge in its last block");
+  add(cuda::decode_group_copies_enabled(), "decode attention grouped K/V copies");
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
   return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", decode attention loader " +
          (cuda::decode_bulk_enabled() ? "bulk" : "cp.async") + ", fused QKV+RoPE GEMV " +

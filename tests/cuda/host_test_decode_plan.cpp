@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_decode_mma.h"
@@ -98,6 +99,28 @@ TEST(CudaAttentionPlan, PartialsLayoutCountsTheFusedMergeCounters) {
   p = cuda::plan_decode(3, 2, 32, 32768, 264, 1, cuda::kDecodeMmaHeadChunk);
   p.fused_merge = true;  // (the plan never sets it for one split; the layout has nothing to count)
   EXPECT_EQ(cuda::decode_partials_floats(3, 64, 2, 128, p).total(), 0u);
+}
+
+// Where the grouped loader (DecodeLoader::kGroups) fits: the tensor-core kernel's dtypes and head
+// dims, one KV head in the cache, pages of a multiple of 8 keys.
+TEST(CudaAttentionPlan, GroupedCopiesFit) {
+  alignas(16) static char dummy[16];
+  const auto args = [](DType dt, int64_t hkv, int64_t hd, int64_t block_size) {
+    const auto dev = [](DType t, Shape s) { return Tensor::view(dummy, t, std::move(s), Device::kCuda); };
+    AttentionArgs a;
+    a.q = dev(dt, {2, 8, hd});
+    a.k_cache = dev(dt, {4, block_size, hkv, hd});
+    a.v_cache = a.k_cache;
+    return a;
+  };
+  EXPECT_TRUE(cuda::decode_group_copies_fit(args(DType::kBF16, 1, 128, 16)));
+  EXPECT_TRUE(cuda::decode_group_copies_fit(args(DType::kF16, 1, 64, 8)));
+  EXPECT_TRUE(cuda::decode_group_copies_fit(args(DType::kBF16, 1, 128, 256)));
+  EXPECT_FALSE(cuda::decode_group_copies_fit(args(DType::kBF16, 2, 128, 16)));  // rows of two heads interleave
+  EXPECT_FALSE(cuda::decode_group_copies_fit(args(DType::kBF16, 1, 128, 4)));   // a group would straddle pages
+  EXPECT_FALSE(cuda::decode_group_copies_fit(args(DType::kBF16, 1, 128, 12)));
+  EXPECT_FALSE(cuda::decode_group_copies_fit(args(DType::kF32, 1, 128, 16)));   // the CUDA-core kernel's
+  EXPECT_FALSE(cuda::decode_group_copies_fit(args(DType::kBF16, 1, 32, 16)));
 }
 
 }  // namespace

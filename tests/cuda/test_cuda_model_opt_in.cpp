@@ -1,8 +1,8 @@
 // The whole model on one GPU with each kernel switch away from its default (kernels/cuda: the
 // fused decode GEMVs off and on, the opt-in wgmma prefill in both builds, the decode attention's
 // cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention, the
-// decode attention's K/V prefetch, its fused split merge, the norms fused into the decode GEMVs)
-// against the
+// decode attention's K/V prefetch, its fused split merge, its grouped K/V copies, the norms fused
+// into the decode GEMVs) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.
@@ -128,6 +128,16 @@ TEST(CudaModelFusedNorm, MatchesTransformers) {
     const cuda::ScopedSwitch pdl_on(cuda::pdl_enabled, cuda::set_pdl, pdl);
     expect_bf16_fixtures_match({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, pdl ? " fused norm, PDL" : " fused norm");
   }
+}
+
+// The decode attention's opt-in grouped K/V copies (GQA_DECODE_GROUP_COPIES) inside the whole model
+// with graphs: gqa_hd128 has one KV head (the loader's shape; its short contexts end inside a
+// group, so the group's tail rows are masked and zeroed); gqa_hd64's two KV heads take the
+// per-row copies.
+TEST(CudaModelDecodeGroupCopies, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const cuda::ScopedSwitch groups(cuda::decode_group_copies_enabled, cuda::set_decode_group_copies, true);
+  expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " decode grouped copies");
 }
 
 }  // namespace
