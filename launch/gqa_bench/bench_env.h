@@ -44,6 +44,7 @@ struct Options {
 struct Ceilings {
   double copy_bw = NAN;     // bytes/s, read + write
   double read_bw = NAN;     // bytes/s, reads alone (informational)
+  double read_bulk_bw = NAN;  // bytes/s, reads alone through bulk copies (informational)
   double gemm_flops = NAN;  // FLOP/s, cuBLASLt bf16 8192^3
 };
 

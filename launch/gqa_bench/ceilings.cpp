@@ -34,6 +34,7 @@ void measure_ceilings(BenchEnv& env) {
   t.runs = std::max(20, t.runs);
   env.ceil.copy_bw = copy_bandwidth(env.stream, t);
   env.ceil.read_bw = read_bandwidth(env.stream, t);
+  env.ceil.read_bulk_bw = read_bandwidth_bulk(env.stream, t);
   env.ceil.gemm_flops = gemm_rate(env, 8192);
   env.report.heading("Ceilings measured in this run");
   Table tab({"ceiling", "value", "how"});
@@ -43,6 +44,11 @@ void measure_ceilings(BenchEnv& env) {
   tab.row({"read stream", strf("%.0f GB/s (%.0f%% of copy)", env.ceil.read_bw / 1e9, 100.0 * env.ceil.read_bw / env.ceil.copy_bw),
            strf("a kernel reading 1 GiB in 16-byte streaming loads (8 per thread in flight), bytes read / time, median "
                 "of %d; informational: the floors and 'of copy' columns stay copy-based",
+                t.runs)});
+  tab.row({"read stream, bulk copies",
+           strf("%.0f GB/s (%.0f%% of copy)", env.ceil.read_bulk_bw / 1e9, 100.0 * env.ceil.read_bulk_bw / env.ceil.copy_bw),
+           strf("the same 1 GiB through cp.async.bulk, 16 KB pieces, 4 shared-memory stages per block, 3 blocks per "
+                "SM, median of %d; informational",
                 t.runs)});
   tab.row({"bf16 GEMM", strf("%.0f TFLOP/s", env.ceil.gemm_flops / 1e12),
            strf("8192^3 through cuda::Gemm (cuBLASLt, fp32 accumulate), random data, median of %d",

@@ -1,10 +1,13 @@
 #include "launch/gqa_bench/timing.h"
 
+#include <cuda/ptx>
+
 #include <algorithm>
 
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/stream_loads.cuh"
 
 namespace gqa::bench {
@@ -45,6 +48,48 @@ __global__ void read_stream_kernel(const uint4* __restrict__ p, size_t n, uint32
   for (; i < n; i += stride) {
     const uint4 v = cuda::load_stream(p + i);
     acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  acc = __reduce_xor_sync(0xffffffffu, acc);
+  if (threadIdx.x % 32 == 0) atomicXor(out + blockIdx.x, acc);
+}
+
+// Reads the same bytes through the copy engine: each block streams its contiguous share in
+// kBulkBytes pieces, one cp.async.bulk each, through a ring of kBulkStages shared-memory stages
+// (an mbarrier per stage), and XORs one word per piece so the data is used.
+constexpr int kBulkStages = 4;
+constexpr uint32_t kBulkBytes = 16384;
+__global__ void read_bulk_kernel(const unsigned char* __restrict__ p, size_t pieces, uint32_t* out) {
+  extern __shared__ __align__(128) unsigned char ring[];
+  __shared__ __align__(8) uint64_t full[kBulkStages];
+  namespace ptx = ::cuda::ptx;
+  const size_t per_block = (pieces + gridDim.x - 1) / gridDim.x;
+  const size_t first = blockIdx.x * per_block;
+  const size_t last = first + per_block < pieces ? first + per_block : pieces;
+  const int count = first < last ? static_cast<int>(last - first) : 0;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < kBulkStages; ++s) ptx::mbarrier_init(&full[s], 1);
+    ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
+  }
+  __syncthreads();
+  const auto issue = [&](int i) {
+    const uint32_t bytes = kBulkBytes;  // (a local: the ptx wrappers take references)
+    uint64_t* bar = &full[i % kBulkStages];
+    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, bar, bytes);
+    ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, ring + size_t(i % kBulkStages) * bytes,
+                       p + (first + i) * bytes, bytes, bar);
+  };
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < kBulkStages && i < count; ++i) issue(i);
+  }
+  uint32_t acc = 0;
+  for (int i = 0; i < count; ++i) {
+    cuda::mbarrier_wait(&full[i % kBulkStages], uint32_t((i / kBulkStages) & 1));
+    acc ^= reinterpret_cast<const uint32_t*>(ring + size_t(i % kBulkStages) * kBulkBytes)[threadIdx.x];
+    __syncthreads();  // every thread has read the stage before it is refilled
+    if (threadIdx.x == 0 && i + kBulkStages < count) {
+      ptx::fence_proxy_async(ptx::space_shared);
+      issue(i + kBulkStages);
+    }
   }
   acc = __reduce_xor_sync(0xffffffffu, acc);
   if (threadIdx.x % 32 == 0) atomicXor(out + blockIdx.x, acc);
@@ -129,6 +174,22 @@ double read_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
     read_stream_kernel<<<blocks, threads, 0, stream>>>(src.data_as<const uint4>(), static_cast<size_t>(n),
                                                        sink.data_as<uint32_t>());
     GQA_CUDA_LAUNCH_CHECK("read_stream_kernel");
+  });
+  return static_cast<double>(src.nbytes()) / (ms * 1e-3);
+}
+
+double read_bandwidth_bulk(cudaStream_t stream, const TimingOptions& opt) {
+  const size_t pieces = (size_t(1) << 30) / kBulkBytes;  // 1 GiB
+  Tensor src = cuda::device_alloc(DType::kBF16, {static_cast<int64_t>(pieces * kBulkBytes / 2)});
+  fill_uniform(src, 3, 1.0f, 0.0f, stream);
+  const int threads = 128, blocks = 3 * cuda::current_sm_count();  // 3 x 64 KB of stages per SM
+  const size_t smem = size_t(kBulkStages) * kBulkBytes;
+  GQA_CUDA_CHECK(cudaFuncSetAttribute(read_bulk_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+  Tensor sink = cuda::device_alloc(DType::kI32, {blocks});
+  const double ms = time_median_ms(stream, opt, [&](int) {
+    read_bulk_kernel<<<blocks, threads, smem, stream>>>(src.data_as<const unsigned char>(), pieces,
+                                                        sink.data_as<uint32_t>());
+    GQA_CUDA_LAUNCH_CHECK("read_bulk_kernel");
   });
   return static_cast<double>(src.nbytes()) / (ms * 1e-3);
 }

@@ -89,5 +89,9 @@ double copy_bandwidth(cudaStream_t stream, const TimingOptions& opt);
 // loads (8 in flight per thread, 2048 threads per SM), median of opt.runs. Informational: how far
 // the decode GEMVs (a stream of W) are from what reads alone reach; floors stay copy-based.
 double read_bandwidth(cudaStream_t stream, const TimingOptions& opt);
+// The same read through the copy engine: each block streams its contiguous share in 16 KB
+// cp.async.bulk pieces through 4 shared-memory stages (3 blocks per SM). Whether a weight stream
+// through bulk copies would beat per-thread loads (the decode GEMV's), before writing one.
+double read_bandwidth_bulk(cudaStream_t stream, const TimingOptions& opt);
 
 }  // namespace gqa::bench
