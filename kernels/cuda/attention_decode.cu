@@ -405,7 +405,10 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   plan.bulk_copies = bulk;
   plan.group_copies = groups;
   plan.kv_prefetch = mma && (opt.kv_prefetch || decode_kv_prefetch_enabled());
-  plan.fused_merge = mma && fused_asked && plan.num_splits > 1;  // one split: the kernel writes the output
+  // One split: the kernel writes the output. The process switch: only where the last block's merge
+  // stays short (kDecodeFusedMergeMaxSplits).
+  plan.fused_merge = mma && plan.num_splits > 1 &&
+                     (opt.fused_merge || (fused_asked && plan.num_splits <= kDecodeFusedMergeMaxSplits));
   return plan;
 }
 

@@ -46,6 +46,9 @@ struct DecodePlan {
   int partials() const { return cluster > 0 ? num_splits / cluster : num_splits; }
 };
 
+// The most splits the process switch GQA_DECODE_FUSED_MERGE fuses (decode_fused_merge_enabled).
+constexpr int kDecodeFusedMergeMaxSplits = 32;
+
 // Splits per thread-block cluster of the tensor-core kernel's cluster reduction (portable size).
 constexpr int kDecodeCluster = 8;
 
@@ -133,7 +136,10 @@ bool decode_kv_prefetch_enabled();
 void set_decode_kv_prefetch(bool on);
 
 // The process-wide default of DecodeOptions::fused_merge: off unless GQA_DECODE_FUSED_MERGE=1 or
-// set_decode_fused_merge(true).
+// set_decode_fused_merge(true); then for plans of at most kDecodeFusedMergeMaxSplits splits only.
+// (The last block merges alone: at batch 1 and 8K, 128 splits x 8 heads x 512 bytes from the L2
+// by one block of 128 threads, where the merge kernel spreads one row over 1024 threads.)
+// DecodeOptions::fused_merge asks for it at any split count (tests, benchmarks).
 bool decode_fused_merge_enabled();
 void set_decode_fused_merge(bool on);
 

@@ -80,9 +80,16 @@ TEST(CudaAttentionDecodeFusedMerge, PlanAndWorkspace) {
     // The counters: one per (token, KV head, head chunk) = 2 x 1 x 4 (a group of 64).
     EXPECT_EQ(bytes, plan.fused_merge ? plain_bytes + 2 * 4 * sizeof(int32_t) : plain_bytes) << "splits " << splits;
   }
-  {  // the process switch asks for it for calls that do not
+  {  // the process switch asks for it for calls that do not, up to kDecodeFusedMergeMaxSplits splits
     const cuda::ScopedSwitch on(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, true);
-    EXPECT_TRUE(cuda::describe_decode(a, cuda::DecodeOptions{}).fused_merge);
+    for (int splits : {0, 9, cuda::kDecodeFusedMergeMaxSplits, cuda::kDecodeFusedMergeMaxSplits + 1, 70}) {
+      cuda::DecodeOptions o;
+      o.num_splits = splits;
+      const cuda::DecodePlan plan = cuda::describe_decode(a, o);
+      EXPECT_EQ(plan.fused_merge, plan.num_splits > 1 && plan.num_splits <= cuda::kDecodeFusedMergeMaxSplits)
+          << "splits " << splits << ", planned " << plan.num_splits;
+    }
+    EXPECT_TRUE(cuda::describe_decode(a, fused_options(70)).fused_merge);  // asked for: any count
   }
   EXPECT_FALSE(cuda::describe_decode(a, cuda::DecodeOptions{}).fused_merge);  // off by default
   // The CUDA-core kernel (f32) has no fused merge: the merge kernel serves it.
