@@ -106,7 +106,7 @@ struct AttentionDims {
 // The residual add that ends one block fused with the RMSNorm that starts the next:
 //   x += residual; out = rmsnorm(x) * weight   (out may alias residual or x)
 // With x_out defined the sum goes there instead and x is left as it was:
-//   x_out = x + residual; out = rmsnorm(x_out) * weight   (x_out overlaps none of x, residual, weight)
+//   x_out = x + residual; out = rmsnorm(x_out) * weight   (x_out overlaps none of x, residual, weight, out)
 struct AddRmsNormArgs {
   Tensor x;            // [n, d] residual stream, updated in place unless x_out is defined
   Tensor residual;     // [n, d] block output to add

@@ -189,7 +189,7 @@ for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=(
 [ "$mode" = profile ] && build_targets=(--target gqa-bench gqa-attn-bench)
 [ "$mode" = all ] || [ "$mode" = quick ] && build_targets+=(gqa-bench)
 decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_attention_decode_fused_merge
-              cuda_test_attention_decode_groups cuda_test_gemv
+              cuda_test_attention_decode_groups cuda_test_gemv cuda_test_gemv_bulk
               cuda_test_gemv_swiglu cuda_test_gemv_rope cuda_test_gemv_norm cuda_test_cuda_model cuda_test_cuda_model_opt_in)
 [ "$mode" = decode ] && build_targets=(--target gqa-generate gqa-attn-bench gqa-bench "${decode_tests[@]}")
 if [ $configured -eq 1 ] && step "build (${#build_targets[@]} targets)" "$build_limit" \
@@ -308,6 +308,7 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   # the opt-in norm prologue and fused split merge end to end (NCCL, and 2 ranks sharing the GPU)
   generate 1 nccl bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1 GQA_DECODE_GROUP_COPIES=1
   generate 2 mpi bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1 GQA_DECODE_GROUP_COPIES=1
+  generate 1 nccl bf16 GQA_GEMV_BULK=1
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16

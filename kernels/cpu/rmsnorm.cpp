@@ -37,8 +37,9 @@ void add_rmsnorm(const AddRmsNormArgs& a) {
   Tensor sum = a.x;
   if (a.x_out.defined()) {
     detail::expect(a.x_out, DType::kF32, a.x.shape(), kOp, "x_out");
-    GQA_CHECK(!overlaps(a.x_out, a.x) && !overlaps(a.x_out, a.residual) && !overlaps(a.x_out, a.weight),
-              kOp << ": x_out " << shape_str(a.x_out.shape()) << " overlaps x, residual or weight");
+    GQA_CHECK(!overlaps(a.x_out, a.x) && !overlaps(a.x_out, a.residual) && !overlaps(a.x_out, a.weight) &&
+                  !overlaps(a.x_out, a.out),
+              kOp << ": x_out " << shape_str(a.x_out.shape()) << " overlaps x, residual, weight or out");
     std::copy_n(a.x.data_as<float>(), a.x.numel(), a.x_out.data_as<float>());
     sum = a.x_out;
   }

@@ -460,7 +460,11 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
       if (h0 + row >= p.group) continue;
       float mx, sum, acc;
       block_state(row, d, mx, sum, acc);
-      store_result<T, HD>(p, t, g * p.group + h0 + row, split, d, poisoned ? NAN : acc / sum, mx + log2f(sum));
+      // A poisoned split's lse is 0, never -inf, so that the merge (which skips -inf splits as empty)
+      // carries its NaN: with the grouped loader a bad page's rows are stale shared memory, whose
+      // scores may all be NaN (then mx = -inf and sum = 0 here).
+      store_result<T, HD>(p, t, g * p.group + h0 + row, split, d, poisoned ? NAN : acc / sum,
+                          poisoned ? 0.0f : mx + log2f(sum));
     }
     if constexpr (kFused) merge_if_last<T, HD, kThreads>(p, t, g, chunk, h0, kRows);
   } else {

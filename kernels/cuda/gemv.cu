@@ -147,12 +147,15 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 
 GQA_PROCESS_SWITCH(fused_swiglu_enabled, set_fused_swiglu, "GQA_FUSED_SWIGLU", true)
 
+GQA_PROCESS_SWITCH(gemv_bulk_enabled, set_gemv_bulk, "GQA_GEMV_BULK", false)
+
 namespace {
 std::atomic<int> g_tuned_group_warps{0};
 std::atomic<bool> g_tuned_deep{false};
+std::atomic<bool> g_tuned_bulk{false};
 }  // namespace
 
-GemvTuning gemv_tuning() { return {g_tuned_group_warps.load(), g_tuned_deep.load()}; }
+GemvTuning gemv_tuning() { return {g_tuned_group_warps.load(), g_tuned_deep.load(), g_tuned_bulk.load()}; }
 
 void set_gemv_tuning(const GemvTuning& t) {
   GQA_CHECK(t.group_warps == 0 || t.group_warps == 1 || t.group_warps == 2 || t.group_warps == 4 ||
@@ -160,6 +163,7 @@ void set_gemv_tuning(const GemvTuning& t) {
             "set_gemv_tuning: group_warps " << t.group_warps << " (0 = the plan, or 1, 2, 4, 8)");
   g_tuned_group_warps.store(t.group_warps);
   g_tuned_deep.store(t.deep);
+  g_tuned_bulk.store(t.bulk);
 }
 
 // The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].

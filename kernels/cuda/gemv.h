@@ -42,12 +42,24 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 // NVIDIA-H200-20261126-0628*-b1-*.md); GQA_FUSED_SWIGLU=0 or set_fused_swiglu(false) turns it off.
 // The launch of the decode GEMVs (gemv, gemv_swiglu, gemv_rope_kv_write) forced process-wide, for
 // benchmarks (gqa-bench's GEMV sweep): group_warps 1, 2, 4 or 8 warps per row group (0: the plan
-// from k and m), deep: 16 loads in flight per thread instead of 8 at n <= 2. Recorded CUDA graphs
+// from k and m), deep: 16 loads in flight per thread instead of 8 at n <= 2, bulk: the bulk-copy
+// build (its own warps per group; group_warps and deep do not apply to it). Recorded CUDA graphs
 // keep the launch they were recorded with. set_gemv_tuning throws gqa::Error for another count.
 struct GemvTuning {
   int group_warps = 0;
   bool deep = false;
+  bool bulk = false;  // the bulk-copy build (below) where it serves k, whatever gemv_bulk_enabled() says
 };
+
+// The decode GEMVs' bulk-copy build (gemv_kernel.cuh, gemv_bulk_kernel): W reaches each block
+// through one cp.async.bulk per row into shared memory instead of per-thread loads (the step the
+// decode attention's per-row bulk copies took over per-thread cp.async: 1.5x at 128K batch 16 on
+// an H200); the same row groups, arithmetic and epilogues (plain, SwiGLU, RoPE + KV write), not
+// with the norm prologue. Serves rows of up to kGemvBulkMaxBytes per row group (R rows of k).
+// Opt-in until measured: GQA_GEMV_BULK=1 or set_gemv_bulk(true); GemvTuning::bulk forces it.
+constexpr int64_t kGemvBulkMaxBytes = 96 * 1024;
+bool gemv_bulk_enabled();
+void set_gemv_bulk(bool on);
 GemvTuning gemv_tuning();
 void set_gemv_tuning(const GemvTuning& t);
 

@@ -8,9 +8,12 @@
 
 #include <cstdint>
 
+#include <cuda/ptx>
+
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/dynamic_smem.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/stream_loads.cuh"
 
@@ -284,6 +287,102 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// The bulk-copy build (GemvTuning::bulk, GQA_GEMV_BULK=1): the same row groups and arithmetic, but
+// W reaches the block through the copy engine instead of per-thread loads: thread 0 issues one
+// cp.async.bulk per W row of the block's groups (8 / G groups x R rows of k elements, all in
+// dynamic shared memory; before pdl_wait: W is never written during a step), the block waits on
+// one mbarrier, and the group's threads read their chunks from shared memory (consecutive threads,
+// consecutive 16 bytes: no bank conflicts). Many such blocks per SM keep the bytes in flight.
+template <typename T, int N, class M>
+__global__ void __launch_bounds__(kThreads)
+    gemv_bulk_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps) {
+  constexpr int R = Tile<N>::rows;
+  constexpr int kOut = M::template outputs<R>();
+  extern __shared__ __align__(128) uint4 w_s[];  // [groups][R][kc]
+  __shared__ __align__(8) uint64_t full;
+  __shared__ float partial[kWarps][N * R];
+  namespace ptx = ::cuda::ptx;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int groups = kWarps / group_warps, group = warp / group_warps;
+  const int t = (warp % group_warps) * 32 + lane, stride = group_warps * 32;
+  const int kc = k / 8;
+  if (threadIdx.x == 0) {
+    ptx::mbarrier_init(&full, 1);
+    ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
+    const uint32_t row_bytes = static_cast<uint32_t>(k) * sizeof(T);
+    const uint32_t total = row_bytes * static_cast<uint32_t>(groups * R);
+    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &full, total);
+    for (int g = 0; g < groups; ++g) {
+      const long long grp = static_cast<long long>(blockIdx.x) * groups + g;
+      for (int r = 0; r < R; ++r) {
+        ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, w_s + static_cast<size_t>(g * R + r) * kc,
+                           w + map.template row<R>(grp, r) * k, row_bytes, &full);
+      }
+    }
+  }
+  pdl_wait();
+  __syncthreads();  // the barrier initialised before anyone waits on it
+  mbarrier_wait(&full, 0);
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
+  const uint4* ws = w_s + static_cast<size_t>(group) * R * kc;
+  float acc[N][R];
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
+  }
+  for (int c = t; c < kc; c += stride) {
+    float wf[R][8];
+#pragma unroll
+    for (int r = 0; r < R; ++r) unpack16<T>(ws[static_cast<size_t>(r) * kc + c], wf[r]);
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+      float xf[8];
+      unpack16<T>(xv[static_cast<size_t>(i) * kc + c], xf);
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[i][r] = fmaf(xf[e], wf[r][e], acc[i][r]);
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      float v = acc[i][r];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0) partial[warp][i * R + r] = v;
+    }
+  }
+  __syncthreads();
+  const int tid = threadIdx.x;
+  if (tid < groups * N * kOut) {
+    const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut;
+    const auto sum = [&](int r) {
+      float s = 0.0f;
+      for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][i * R + r];
+      return s;
+    };
+    map.template store<R>(static_cast<long long>(blockIdx.x) * groups + g, i, o % kOut, sum);
+  }
+}
+
+// The bulk build's warps per row group: the fewest groups per block whose rows reach
+// kGemvBulkTargetBytes of shared memory (more blocks resident per SM, each one copy batch), and
+// whether the build serves k at all (one group's rows within kGemvBulkMaxBytes).
+constexpr int64_t kGemvBulkTargetBytes = 32 * 1024;
+inline int bulk_group_warps(int64_t k, int rows, size_t elem) {
+  const auto bytes = [&](int g) { return int64_t{kWarps / g} * rows * k * static_cast<int64_t>(elem); };
+  int g = kWarps;
+  while (g > 1 && bytes(g / 2) <= kGemvBulkTargetBytes) g /= 2;
+  return g;
+}
+inline bool bulk_serves(int64_t k, int rows, size_t elem) {
+  return int64_t{rows} * k * static_cast<int64_t>(elem) <= kGemvBulkMaxBytes;
+}
+
 // Host side. G: split each row's chunks over more warps while every thread keeps at least two full steps;
 // then, while the grid is small (few rows), split further down to one full step per thread.
 inline int group_warps_for(int64_t kc, int64_t m, int rows, int loads = kLoadsPerStep) {
@@ -305,6 +404,15 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   static_assert(!kNorm || N <= kGemvNormMaxRows, "launch_gemv: the norm prologue serves few rows");
   constexpr int R = Tile<N>::rows;
   const GemvTuning tune = gemv_tuning();
+  if (!kNorm && (tune.bulk || gemv_bulk_enabled()) && bulk_serves(k, R, sizeof(T))) {
+    const int g = bulk_group_warps(k, R, sizeof(T));
+    const int64_t groups = (m + R - 1) / R;
+    const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
+    const size_t smem = static_cast<size_t>(kWarps / g) * R * k * sizeof(T);
+    allow_dynamic_smem(gemv_bulk_kernel<T, N, M>, kGemvBulkMaxBytes);
+    launch_pdl(name, gemv_bulk_kernel<T, N, M>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g);
+    return;
+  }
   const bool deep = !kNorm && N <= 2 && tune.deep;
   const int g = tune.group_warps > 0 ? tune.group_warps
                                      : group_warps_for(k / 8, m, R, deep ? Tile<N, true>::loads : Tile<N>::loads);

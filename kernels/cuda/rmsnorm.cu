@@ -160,10 +160,10 @@ void rmsnorm(const RmsNormResidualArgs& a, cudaStream_t stream) {
   GQA_CHECK(!a.x_out.defined() ||
                 (a.residual.defined() && a.x_out.shape() == a.x.shape() && a.x_out.dtype() == a.x.dtype() &&
                  a.x_out.device() == Device::kCuda && !overlaps(a.x_out, a.x) && !overlaps(a.x_out, a.residual) &&
-                 !overlaps(a.x_out, a.weight)),
+                 !overlaps(a.x_out, a.weight) && !overlaps(a.x_out, a.out)),
             "cuda rmsnorm: x_out " << shape_str(a.x_out.shape())
                                    << " must come with a residual, match x " << shape_str(a.x.shape())
-                                   << " in shape, dtype and device, and overlap none of x, residual and weight");
+                                   << " in shape, dtype and device, and overlap none of x, residual, weight and out");
   GQA_CHECK(a.x.dim(1) > 0, "cuda rmsnorm: empty hidden dimension in x " << shape_str(a.x.shape()));
   GQA_CHECK(a.x.dim(1) <= 0x7fffffffLL, "cuda rmsnorm: rows of " << a.x.dim(1) << " are too wide");
   GQA_CHECK(a.x.dtype() == a.weight.dtype() && a.x.dtype() == a.out.dtype(), "cuda rmsnorm: mixed dtypes");

@@ -12,6 +12,7 @@ namespace gqa::bench {
 namespace {
 
 std::string label(const cuda::GemvTuning& t) {
+  if (t.bulk) return "bulk copies (opt-in build)";
   const std::string warps = t.group_warps == 0 ? "plan" : strf("%d", t.group_warps);
   return warps + (t.deep ? ", 16 loads" : ", 8 loads");
 }
@@ -35,13 +36,15 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
       "Each GEMV of the step as the default step runs it (QKV and gate/up fused with their epilogues), timed alone "
       "as in the per-op rows (cold L2, CUDA events, median), and the whole step (PDL on, graphs re-recorded), with "
       "the decode GEMVs' launch forced process-wide (cuda::set_gemv_tuning): warps per row group (plan: from k and "
-      "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread. The plan's row is the default.");
+      "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread, or the opt-in bulk-copy build "
+      "(W rows through cp.async.bulk into shared memory; GQA_GEMV_BULK). The plan's row is the default.");
   Table t({"warps per row group, loads", "QKV+RoPE us", "O us", "gate/up+SwiGLU us", "down us", "LM head us",
            "GEMVs per step us", "step ms"});
   std::vector<cuda::GemvTuning> tunings;
   for (bool deep : {false, true}) {
     for (int g : {0, 1, 2, 4, 8}) tunings.push_back({g, deep});
   }
+  tunings.push_back({0, false, true});  // the bulk-copy build (GQA_GEMV_BULK)
   for (const cuda::GemvTuning& tune : tunings) {
     if (deadline.passed()) {
       t.row({label(tune), "skipped: the decode section's time budget ran out"});

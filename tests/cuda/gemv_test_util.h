@@ -49,6 +49,18 @@ inline std::vector<float> reference(const std::vector<float>& x, const std::vect
   return y;
 }
 
+// SiLU(gate) * up of the reference product y = x w^T (w = [gate; up], y = [n, 2f]) -> [n, f].
+inline std::vector<float> swiglu_of(const std::vector<float>& y, int64_t n, int64_t f) {
+  std::vector<float> act(n * f);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < f; ++j) {
+      const double g = y[i * 2 * f + j], u = y[i * 2 * f + f + j];
+      act[i * f + j] = static_cast<float>(g / (1.0 + std::exp(-g)) * u);
+    }
+  }
+  return act;
+}
+
 // A device tensor filled with 0xff bytes (NaN in every float dtype).
 inline Tensor poisoned(DType dt, Shape shape) {
   Tensor t = cuda::device_alloc(dt, std::move(shape));

@@ -115,6 +115,7 @@ TEST(CudaAttentionDecodeSplits, CallerWorkspace) {
   opt.workspace_bytes = cuda::decode_workspace_bytes(a, opt);
   ASSERT_GT(opt.workspace_bytes, 0u);
   Tensor ws = cuda::device_alloc(DType::kF32, {int64_t(opt.workspace_bytes / 4)});
+  cuda::fill_bytes(ws, 0);  // (the fused merge's counters, under GQA_DECODE_FUSED_MERGE=1, start at zero)
   opt.workspace = ws.data();
   cuda::attention_decode(a, nullptr, opt);
   EXPECT_LT(rel_error(download(a.out), reference(b)), 1e-2);

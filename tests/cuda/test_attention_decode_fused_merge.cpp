@@ -70,6 +70,8 @@ TEST(CudaAttentionDecodeFusedMerge, PlanAndWorkspace) {
   Batch b = make_batch(DType::kBF16, {64, 1}, 128, 16, decode_batch({700, 5000}), 30);
   const DeviceBatch d(b);
   const AttentionArgs a = d.args(b);
+  // (whatever GQA_DECODE_FUSED_MERGE says: the plain plans below must not merge)
+  const cuda::ScopedSwitch off(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, false);
   for (int splits : {0, 1, 9}) {
     const cuda::DecodePlan plan = cuda::describe_decode(a, fused_options(splits));
     EXPECT_EQ(plan.fused_merge, plan.num_splits > 1) << "splits " << splits;  // one split: nothing to merge

@@ -5,7 +5,7 @@
 // decode batches 1, 2, 3 and 8 over shuffled cache slots and positions up to 100000. The rotated
 // q and the written cache rows: ||out - ref|| / ||ref|| < 1e-2 (outputs poisoned first; NaN never
 // passes); every other cache row must keep its old content bit for bit. Then the dispatcher
-// (CudaOps::matmul_rope_kv_write with the opt-in switch) and the refusals.
+// (CudaOps::matmul_rope_kv_write with the opt-in switch), the bulk-copy build and the refusals.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -159,6 +159,16 @@ TEST_P(CudaGemvRope, EveryTunedLaunchMatches) {
         expect_same(Case{8, 1, 128, n, true, 1.0f, 4104}, seed++, false, {g, deep});
       }
     }
+  }
+}
+
+// The opt-in bulk-copy build (GemvTuning::bulk: W rows through cp.async.bulk into shared memory).
+TEST_P(CudaGemvRope, BulkCopiesMatch) {
+  uint32_t seed = 800;
+  for (const Case& c : {Case{8, 1, 128, 1, true, 1.0f, 8192}, Case{8, 2, 64, 3, false, 1.3f}, Case{4, 1, 64, 8, true, 1.0f},
+                        Case{12, 4, 16, 5, true, 1.0f, 4104}}) {
+    expect_same(c, seed, false, {0, false, true});
+    seed += 10;
   }
 }
 

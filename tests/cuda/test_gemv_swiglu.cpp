@@ -23,21 +23,9 @@ using test::download;
 using test::rel_error;
 using test::upload;
 
-using namespace test::gemv;  // reference, input, poisoned, kTol
+using namespace test::gemv;  // reference, swiglu_of, input, poisoned, kTol
 
 class CudaGemvSwiglu : public DtypeTest {};
-
-// SiLU(gate) * up of the reference product y = x w^T (w = [gate; up], y = [n, 2f]) -> [n, f].
-std::vector<float> swiglu_of(const std::vector<float>& y, int64_t n, int64_t f) {
-  std::vector<float> act(n * f);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < f; ++j) {
-      const double g = y[i * 2 * f + j], u = y[i * 2 * f + f + j];
-      act[i * f + j] = static_cast<float>(g / (1.0 + std::exp(-g)) * u);
-    }
-  }
-  return act;
-}
 
 // f not a multiple of a block's outputs, k from one chunk to a row of 8192; then the refusals.
 TEST_P(CudaGemvSwiglu, MatchesReference) {

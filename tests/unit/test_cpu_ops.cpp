@@ -95,6 +95,7 @@ TEST(CpuAddRmsNorm, InPlaceAndIntoXOut) {
 
   expect_error([&] { ops.add_rmsnorm({x, res, w, out, 1e-5f, x}); }, "overlaps");
   expect_error([&] { ops.add_rmsnorm({x, res, w, out, 1e-5f, res}); }, "overlaps");
+  expect_error([&] { ops.add_rmsnorm({x, res, w, out, 1e-5f, out}); }, "overlaps");
 }
 
 std::vector<double> ref_matmul(const Tensor& x, const Tensor& w, const Tensor& bias) {

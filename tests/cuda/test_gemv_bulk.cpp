@@ -1,0 +1,83 @@
+// The decode GEMVs' opt-in bulk-copy build (kernels/cuda/gemv.h: GemvTuning::bulk, GQA_GEMV_BULK;
+// W rows copied into shared memory by cp.async.bulk) against the fp64 reference on random inputs
+// rounded to the dtype, bf16 and f16: the plain GEMV and the SwiGLU epilogue at n = 1 .. 8 on
+// shapes from one chunk per row to the 70B shard's QKV, O, gate/up and down projections, rows not a
+// multiple of a block's; a k whose row group passes kGemvBulkMaxBytes takes the per-thread loads
+// (still right); Gemm::run with the switch under PDL and in a CUDA graph. Outputs poisoned first;
+// ||out - ref|| / ||ref|| < 1e-2. The RoPE epilogue's bulk build: test_gemv_rope.cpp. A test
+// executable of its own: an opt-in kernel that fails on its first GPU run leaves test_gemv.cpp
+// unaffected.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemv.h"
+#include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/gemv_test_util.h"
+
+namespace gqa {
+namespace {
+
+using test::download;
+using test::rel_error;
+using test::upload;
+
+using namespace test::gemv;  // reference, swiglu_of, input, poisoned, kTol, DtypeTest, expect_gemm_pdl_and_graph
+
+class CudaGemvBulk : public DtypeTest {};
+
+const cuda::GemvTuning kBulk{0, false, true};
+
+TEST_P(CudaGemvBulk, PlainMatchesReference) {
+  const std::pair<int64_t, int64_t> shapes[] = {{37, 8},     {33, 1024},  {300, 4104}, {1280, 8192},
+                                                {8192, 1024}, {515, 3584}, {70, 28672}};
+  uint32_t seed = 100;
+  const cuda::ScopedGemvTuning tune(kBulk);
+  for (int64_t n : {1, 2, 3, 5, 8}) {
+    for (const auto& [m, k] : shapes) {
+      const std::vector<float> x = input(n * k, seed++, dt_), w = input(m * k, seed++, dt_);
+      const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
+      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gy = poisoned(dt_, {n, m});
+      cuda::gemv(gx, gw, gy, nullptr);
+      EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " m " << m << " k " << k;
+    }
+  }
+}
+
+TEST_P(CudaGemvBulk, SwigluMatchesReference) {
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 8}, {37, 64}, {500, 1024}, {3584, 8192}, {129, 4104}};
+  uint32_t seed = 300;
+  const cuda::ScopedGemvTuning tune(kBulk);
+  for (int64_t n : {1, 2, 4, 8}) {
+    for (const auto& [f, k] : shapes) {
+      const std::vector<float> x = input(n * k, seed++, dt_), w = input(2 * f * k, seed++, dt_);
+      const std::vector<float> ref = swiglu_of(reference(x, w, nullptr, n, 2 * f, k), n, f);
+      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {2 * f, k}), act = poisoned(dt_, {n, f});
+      cuda::gemv_swiglu(gx, gw, act, nullptr);
+      EXPECT_LT(rel_error(download(act), ref), kTol) << "n " << n << " f " << f << " k " << k;
+    }
+  }
+}
+
+// Through Gemm::run (the model's path) with the process switch, with PDL off and on, directly and
+// replayed from a CUDA graph.
+TEST_P(CudaGemvBulk, PdlAndGraph) {
+  const int64_t n = 1, k = 4096, m = 515;
+  const std::vector<float> x = input(n * k, 500, dt_), w = input(m * k, 501, dt_), b = input(m, 502, dt_);
+  const std::vector<float> ref = reference(x, w, &b, n, m, k);
+  Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gb = upload(b, dt_, {m});
+  const cuda::ScopedSwitch on(cuda::gemv_bulk_enabled, cuda::set_gemv_bulk, true);
+  cuda::Gemm gemm;
+  expect_gemm_pdl_and_graph(gemm, gx, gw, gb, ref);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemvBulk, ::testing::Values(DType::kBF16, DType::kF16),
+                         [](const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
+
+}  // namespace
+}  // namespace gqa
