@@ -129,6 +129,20 @@ struct StagePages {
   }
 };
 
+// A loader's row: whether key's row of KV head g is to be copied (`in`: the key is wanted and its
+// block table entry `page` is inside the cache; a page outside sets *bad, and the row is not) and
+// its element offset in the cache.
+template <int HD>
+__device__ __forceinline__ size_t wanted_row(const DecodeParams& p, int page, int key, int g, bool& in, int* bad) {
+  if (!in) return 0;
+  if (!p.page_in_cache(page)) {
+    *bad = 1;
+    in = false;
+    return 0;
+  }
+  return p.row_offset(page, key, g, HD);
+}
+
 // Issues the copies of keys [start, start + kStageKeys) of KV head g into one K and one V stage,
 // from the pages `pg` read for that stage; keys >= k_end and keys on a block table entry outside
 // the cache are zero-filled (the latter set *bad).
@@ -143,16 +157,7 @@ __device__ __forceinline__ void load_stage(const DecodeParams& p, const StagePag
     const int c = threadIdx.x + i * kThreads;
     const int j = c / S::kChunks, e = (c % S::kChunks) * S::kVec, key = start + j;
     bool in = key < k_end;
-    size_t off = 0;
-    if (in) {
-      const int page = pg.page[i];
-      if (!p.page_in_cache(page)) {
-        *bad = 1;
-        in = false;
-      } else {
-        off = p.row_offset(page, key, g, HD) + e;
-      }
-    }
+    const size_t off = wanted_row<HD>(p, pg.page[i], key, g, in, bad) + e;
     cp_async_16(k_dst + j * S::kRow + e, k_cache + off, in);
     cp_async_16(v_dst + j * S::kRow + e, v_cache + off, in);
   }
@@ -174,16 +179,7 @@ __device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePag
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int j = warp * kWarpKeys + lane % kWarpKeys, key = start + j;
   bool in = key < k_end;
-  size_t off = 0;
-  if (in) {
-    const int page = pg.page[0];
-    if (!p.page_in_cache(page)) {
-      *bad = 1;
-      in = false;
-    } else {
-      off = p.row_offset(page, key, g, HD);
-    }
-  }
+  const size_t off = wanted_row<HD>(p, pg.page[0], key, g, in, bad);
   T* dst = (lane < kWarpKeys ? k_dst : v_dst) + j * S::kRow;
   if (!in) {
 #pragma unroll
@@ -217,16 +213,7 @@ __device__ __forceinline__ void group_stage(const DecodeParams& p, const StagePa
   const int lane = threadIdx.x % 32;
   const int j = 2 * (threadIdx.x / 32) + lane % 2, key = start + 8 * j;
   bool in = lane < 4 && key < k_end;
-  size_t off = 0;
-  if (in) {
-    const int page = pg.page[0];
-    if (!p.page_in_cache(page)) {
-      *bad = 1;
-      in = false;
-    } else {
-      off = p.row_offset(page, key, g, HD);
-    }
-  }
+  const size_t off = wanted_row<HD>(p, pg.page[0], key, g, in, bad);
   const uint32_t bytes = uint32_t(__popc(__ballot_sync(0xffffffffu, in))) * kGroupBytes;
   if (lane == 0) {
     namespace ptx = ::cuda::ptx;

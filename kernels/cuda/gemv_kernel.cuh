@@ -55,27 +55,65 @@ __device__ __forceinline__ void load_w_step(const uint4* const (&wrow)[Tile<N>::
   }
 }
 
+// acc[i][r] += x row i's chunk c . W chunk wv[r], for R rows of W (16 bytes each) and N rows of x.
+template <typename T, int N, int R>
+__device__ __forceinline__ void fma_chunk(const uint4 (&wv)[R], const uint4* xv, int kc, int c, float (&acc)[N][R]) {
+  float wf[R][8];
+#pragma unroll
+  for (int r = 0; r < R; ++r) unpack16<T>(wv[r], wf[r]);
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    float xf[8];
+    unpack16<T>(xv[static_cast<size_t>(i) * kc + c], xf);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[i][r] = fmaf(xf[e], wf[r][e], acc[i][r]);
+    }
+  }
+}
+
 template <typename T, int N, bool Full, bool kDeep>
 __device__ __forceinline__ void fma_w_step(const StepW<T, N, kDeep>& wv, const uint4* xv, int kc, int c0, int stride,
                                            float (&acc)[N][Tile<N>::rows]) {
-  constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
+  constexpr int U = Tile<N, kDeep>::unroll;
 #pragma unroll
   for (int u = 0; u < U; ++u) {
     const int c = c0 + u * stride;
     if (!Full && c >= kc) break;  // c grows with u
-    float wf[R][8];
+    fma_chunk<T, N>(wv[u], xv, kc, c, acc);
+  }
+}
+
+// The end of both GEMV kernels: each warp sums its N x R dot products (xor shuffles), lane 0 puts
+// them in `partial`, and after one barrier thread (group g, x row i, output o < kOut) adds its
+// group's group_warps partials and calls map.store for row group blockIdx.x * groups + g.
+template <int N, int R, class M>
+__device__ __forceinline__ void reduce_and_store(const float (&acc)[N][R], float (&partial)[kWarps][N * R],
+                                                 const M& map, int group_warps) {
+  constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
+  static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, groups = kWarps / group_warps;
 #pragma unroll
-    for (int r = 0; r < R; ++r) unpack16<T>(wv[u][r], wf[r]);
+  for (int i = 0; i < N; ++i) {
 #pragma unroll
-    for (int i = 0; i < N; ++i) {
-      float xf[8];
-      unpack16<T>(xv[static_cast<size_t>(i) * kc + c], xf);
+    for (int r = 0; r < R; ++r) {
+      float v = acc[i][r];
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
-#pragma unroll
-        for (int e = 0; e < 8; ++e) acc[i][r] = fmaf(xf[e], wf[r][e], acc[i][r]);
-      }
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0) partial[warp][i * R + r] = v;
     }
+  }
+  __syncthreads();
+  const int tid = threadIdx.x;
+  if (tid < groups * N * kOut) {  // groups * N * kOut <= 8 * 8 * 4 = kThreads
+    const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut;
+    const auto sum = [&](int r) {
+      float s = 0.0f;
+      for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][i * R + r];
+      return s;
+    };
+    map.template store<R>(static_cast<long long>(blockIdx.x) * groups + g, i, o % kOut, sum);
   }
 }
 
@@ -212,8 +250,6 @@ __global__ void __launch_bounds__(kThreads)
     gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps,
                 const NormIn<T> norm) {
   constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
-  constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
-  static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
   __shared__ float partial[kWarps][N * R];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int groups = kWarps / group_warps;                 // row groups per block
@@ -262,29 +298,7 @@ __global__ void __launch_bounds__(kThreads)
 
   for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true, kDeep>(wrow, xv, kc, c0, stride, acc);
   if (c0 < kc) gemv_step<T, N, false, kDeep>(wrow, xv, kc, c0, stride, acc);  // the last, partial step
-
-  // Warp sums, then the G warps of each group through shared memory.
-#pragma unroll
-  for (int i = 0; i < N; ++i) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      float v = acc[i][r];
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (lane == 0) partial[warp][i * R + r] = v;
-    }
-  }
-  __syncthreads();
-  const int tid = threadIdx.x;
-  if (tid < groups * N * kOut) {  // groups * N * kOut <= 8 * 8 * 4 = kThreads
-    const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut;
-    const auto sum = [&](int r) {
-      float s = 0.0f;
-      for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][i * R + r];
-      return s;
-    };
-    map.template store<R>(static_cast<long long>(blockIdx.x) * groups + g, i, o % kOut, sum);
-  }
+  reduce_and_store<N, R>(acc, partial, map, group_warps);
 }
 
 // The bulk-copy build (GemvTuning::bulk, GQA_GEMV_BULK=1): the same row groups and arithmetic, but
@@ -297,7 +311,6 @@ template <typename T, int N, class M>
 __global__ void __launch_bounds__(kThreads)
     gemv_bulk_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps) {
   constexpr int R = Tile<N>::rows;
-  constexpr int kOut = M::template outputs<R>();
   extern __shared__ __align__(128) uint4 w_s[];  // [groups][R][kc]
   __shared__ __align__(8) uint64_t full;
   __shared__ float partial[kWarps][N * R];
@@ -332,41 +345,12 @@ __global__ void __launch_bounds__(kThreads)
     for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
   }
   for (int c = t; c < kc; c += stride) {
-    float wf[R][8];
+    uint4 wv[R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) unpack16<T>(ws[static_cast<size_t>(r) * kc + c], wf[r]);
-#pragma unroll
-    for (int i = 0; i < N; ++i) {
-      float xf[8];
-      unpack16<T>(xv[static_cast<size_t>(i) * kc + c], xf);
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-#pragma unroll
-        for (int e = 0; e < 8; ++e) acc[i][r] = fmaf(xf[e], wf[r][e], acc[i][r]);
-      }
-    }
+    for (int r = 0; r < R; ++r) wv[r] = ws[static_cast<size_t>(r) * kc + c];
+    fma_chunk<T, N>(wv, xv, kc, c, acc);
   }
-#pragma unroll
-  for (int i = 0; i < N; ++i) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      float v = acc[i][r];
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (lane == 0) partial[warp][i * R + r] = v;
-    }
-  }
-  __syncthreads();
-  const int tid = threadIdx.x;
-  if (tid < groups * N * kOut) {
-    const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut;
-    const auto sum = [&](int r) {
-      float s = 0.0f;
-      for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][i * R + r];
-      return s;
-    };
-    map.template store<R>(static_cast<long long>(blockIdx.x) * groups + g, i, o % kOut, sum);
-  }
+  reduce_and_store<N, R>(acc, partial, map, group_warps);
 }
 
 // The bulk build's warps per row group: the fewest groups per block whose rows reach
