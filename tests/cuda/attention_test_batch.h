@@ -169,12 +169,12 @@ inline std::vector<float> run_decode(const Batch& b, const cuda::DecodeOptions& 
   return download(a.out);
 }
 
-// Decode of the three sequences {40, 300, 17} (bf16, hq 8, hkv 2, hd 128) with sequence 1's
-// block-table entry `entry` outside the cache (-5 when `negative`, else the first page past its
-// end): token 1's rows all NaN, the others the reference's.
+// Decode of the three sequences {40, 300, 17} (bf16, `heads` (default hq 8, hkv 2), hd 128) with
+// sequence 1's block-table entry `entry` outside the cache (-5 when `negative`, else the first page
+// past its end): token 1's rows all NaN, the others the reference's.
 inline void expect_bad_entry_poisons_one(const cuda::DecodeOptions& opt, int entry, bool negative, uint32_t seed,
-                                         const std::string& what) {
-  Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, decode_batch({40, 300, 17}), seed);
+                                         const std::string& what, Heads heads = {8, 2}) {
+  Batch b = make_batch(DType::kBF16, heads, 128, 16, decode_batch({40, 300, 17}), seed);
   const std::vector<float> ref = reference(b);
   b.tables[1 * b.max_blocks + entry] = negative ? -5 : static_cast<int32_t>(b.num_blocks);
   const std::vector<float> out = run_decode(b, opt);
