@@ -353,9 +353,10 @@ __global__ void __launch_bounds__(kThreads)
   reduce_and_store<N, R>(acc, partial, map, group_warps);
 }
 
-// The bulk build's warps per row group: the fewest groups per block whose rows reach
-// kGemvBulkTargetBytes of shared memory (more blocks resident per SM, each one copy batch), and
-// whether the build serves k at all (one group's rows within kGemvBulkMaxBytes).
+// The bulk build's warps per row group: as many row groups per block as fit kGemvBulkTargetBytes of
+// shared memory (at least one: a block's copies are one batch; smaller blocks leave more of them
+// resident per SM), and whether the build serves k at all (one group's rows within
+// kGemvBulkMaxBytes).
 constexpr int64_t kGemvBulkTargetBytes = 32 * 1024;
 inline int bulk_group_warps(int64_t k, int rows, size_t elem) {
   const auto bytes = [&](int g) { return int64_t{kWarps / g} * rows * k * static_cast<int64_t>(elem); };
