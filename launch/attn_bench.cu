@@ -17,8 +17,9 @@
 // tile), with the tensor-core kernel's other builds (the cp.async loader at 3 and 6 stages, the
 // default bulk-copy loader at 6 stages, the cluster reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
 // K/V) and on shuffled pages of 64 and 256 tokens (--block-size's effect), and prints,
-// after the main table, each one's time and the fastest against the plan's (the data for tuning
-// plan_decode and the kernel's defaults, from one run). --context C / --batch B keep only the cases
+// after the main table, each one's time and the fastest against the plan's, and the forced split
+// counts again with the grouped copies and the fused merge (the data for tuning plan_decode and
+// the kernel's defaults, from one run). --context C / --batch B keep only the cases
 // of that context / batch (one shape under a profiler).
 #include <cuda_bf16.h>
 
@@ -62,6 +63,9 @@ struct SweepRow {
   int auto_splits = 0;
   double auto_us = 0;
   std::vector<std::pair<int, double>> forced;  // (splits, us)
+  // The same forced counts with the opt-in grouped copies plus the fused merge (where the plan has
+  // more than one split), the pair that removes the merge kernel and 7 of 8 copies.
+  std::vector<std::pair<int, double>> forced_opt_in;
   // The plan's split count and time for the other builds: {cp.async 6 stages, cp.async 3 stages,
   // bulk 6 stages, cluster reduction (cp.async)}; the default is bulk, 3 stages.
   int variant_splits[4] = {0, 0, 0, 0};
@@ -188,7 +192,11 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   if (!opt.sweep) return;
   SweepRow row{ctx, batch, splits, us, {}};
   const int64_t tiles = (ctx + cuda::kDecodeTileKeys - 1) / cuda::kDecodeTileKeys;
-  for (int n = 4; n <= 512 && n <= tiles; n *= 2) row.forced.emplace_back(n, time_decode_us(args, opt, n, nullptr));
+  for (int n = 4; n <= 512 && n <= tiles; n *= 2) {
+    row.forced.emplace_back(n, time_decode_us(args, opt, n, nullptr));
+    row.forced_opt_in.emplace_back(n, time_decode_us(args, opt, n, nullptr, 0, cuda::DecodeLoader::kGroups, false,
+                                                     !cuda::decode_cluster_enabled()));
+  }
   const int stages[4] = {cuda::kDecodeMmaDeepStages, cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages,
                          cuda::kDecodeMmaStages};
   for (int v = 0; v < 4; ++v) {
@@ -218,25 +226,30 @@ void print_sweep(const std::vector<SweepRow>& rows) {
   std::printf("\nsplit sweep (us per call; plan = the automatic split count with the default build: bulk copies, 3 stages):\n\n");
   std::printf("| context | batch | plan splits | plan us | cp.async 6 stages: splits, us | cp.async: splits, us | "
               "bulk 6 stages: splits, us | cluster: splits, us | pages in order: us | 64-token pages: us | 256-token pages: us | "
-              "best splits | best us | us at 4, 8, 16, ... splits |\n");
+              "best splits | best us | us at 4, 8, 16, ... splits | grouped copies + fused merge: us at 4, 8, 16, ... |\n");
   std::printf("|--------:|------:|------------:|--------:|---------------------:|-----------------:|----------------------"
               "---:|--------------------:|-------------------:|-------------------:|--------------------:|------------:|"
-              "--------:|:---------------------------|\n");
-  for (const SweepRow& r : rows) {
-    std::pair<int, double> best{r.auto_splits, r.auto_us};
+              "--------:|:---------------------------|:---------------------------|\n");
+  const auto listed = [](const std::vector<std::pair<int, double>>& times) {
     std::string all;
-    for (const auto& [n, us] : r.forced) {
-      if (us < best.second) best = {n, us};
+    for (const auto& [n, us] : times) {
       char buf[48];
       std::snprintf(buf, sizeof buf, "%s%d: %.1f", all.empty() ? "" : ", ", n, us);
       all += buf;
     }
+    return all;
+  };
+  for (const SweepRow& r : rows) {
+    std::pair<int, double> best{r.auto_splits, r.auto_us};
+    for (const auto& [n, us] : r.forced) {
+      if (us < best.second) best = {n, us};
+    }
     std::printf("| %6lldK | %5lld | %11d | %7.1f | %12d, %7.1f | %8d, %7.1f | %15d, %7.1f | %11d, %7.1f | %18.1f | "
-                "%18.1f | %19.1f | %11d | %7.1f | %s |\n",
+                "%18.1f | %19.1f | %11d | %7.1f | %s | %s |\n",
                 (long long)(r.ctx / 1024), (long long)r.batch, r.auto_splits, r.auto_us, r.variant_splits[0],
                 r.variant_us[0], r.variant_splits[1], r.variant_us[1], r.variant_splits[2], r.variant_us[2],
                 r.variant_splits[3], r.variant_us[3], r.in_order_us, r.block64_us, r.block256_us, best.first,
-                best.second, all.c_str());
+                best.second, listed(r.forced).c_str(), listed(r.forced_opt_in).c_str());
   }
 }
 
