@@ -301,6 +301,17 @@ __global__ void __launch_bounds__(kThreads)
   reduce_and_store<N, R>(acc, partial, map, group_warps);
 }
 
+// The norm prologue's warps per row group: every block reads 3 x N rows of k from the L2 before its
+// first FMA, so as many row groups per block as still give kMinBlocks blocks (the fewest warps per
+// group: 1 for the 70B shard's gate/up GEMV, 448 blocks reading 21 MB instead of 1792 reading 86 MB;
+// 4 for its QKV, as the plan).
+inline int norm_group_warps(int64_t m, int rows) {
+  const int64_t groups = (m + rows - 1) / rows;
+  int g = 1;
+  while (g < kWarps && (groups + kWarps / g - 1) / (kWarps / g) < kMinBlocks) g *= 2;
+  return g;
+}
+
 // The bulk-copy build (GemvTuning::bulk, GQA_GEMV_BULK=1): the same row groups and arithmetic, but
 // W reaches the block through the copy engine instead of per-thread loads: thread 0 issues one
 // cp.async.bulk per W row of the block's groups (8 / G groups x R rows of k elements, all in
@@ -400,6 +411,7 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   }
   const bool deep = !kNorm && N <= 2 && tune.deep;
   const int g = tune.group_warps > 0 ? tune.group_warps
+                : kNorm              ? norm_group_warps(m, R)
                                      : group_warps_for(k / 8, m, R, deep ? Tile<N, true>::loads : Tile<N>::loads);
   const int64_t groups = (m + R - 1) / R;
   const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
