@@ -33,7 +33,7 @@
 # benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
 # other kernel choices' pass, the GEMV launch sweep, the SDPA peer); Nsight Systems on whole decode steps as --profile does
 # (where the machine has nsys); the split merge's test under racecheck, the fused merge's, the
-# norm prologue's and the grouped copies' under memcheck.
+# norm prologue's, the grouped copies' and the bulk GEMV's under memcheck.
 #
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
 # decode-step kernels: the decode attention and its merge (gqa-attn-bench; alone at 128K and 32K
@@ -480,6 +480,8 @@ if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
     "$build/tests/cuda_test_gemv_norm" --gtest_filter='*/bf16'
   step "memcheck cuda_test_attention_decode_groups (fallbacks, bad entries)" 120 "$(sanitizer_path)" --tool memcheck \
     --error-exitcode 99 "$build/tests/cuda_test_attention_decode_groups" --gtest_filter='*FallsBack*:*BadEntry*'
+  step "memcheck cuda_test_gemv_bulk (SwiGLU, bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
+    "$build/tests/cuda_test_gemv_bulk" --gtest_filter='*Swiglu*/bf16'
 fi
 
 # --- summary (printed last) ---------------------------------------------------------------------
