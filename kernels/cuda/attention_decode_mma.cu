@@ -43,6 +43,7 @@
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_decode_mma.h"
 #include "kernels/cuda/attention_decode_params.cuh"
+#include "kernels/cuda/decode_group_layout.h"
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/mbarrier_wait.cuh"
@@ -84,21 +85,6 @@ struct DecodeMmaSmem {
 
 // The K/V loaders: 16-byte cp.async per thread, one cp.async.bulk per row, one per 8-key group.
 enum class Load { kCpAsync, kRows, kGroups };
-
-// The grouped loader's layout of a K or V stage: group j (keys start + 8j .. + 7) at j * kStride
-// elements, its 8 rows HD apart; the stride is 8 rows plus 16 bytes, an odd number of 16-byte
-// bank groups, so row r of 8 consecutive groups lands in 8 different bank groups. Warp w computes
-// rows 2w and 2w + 1 of every group: its score column n is row 2w + n / 8 of group n % 8 (from a
-// tile pointer at row 2w of group 0), key start + 8 (n % 8) + 2w + n / 8.
-template <int HD>
-struct GroupedRows {
-  static constexpr int kStride = 8 * HD + 8;
-  __device__ __forceinline__ int operator()(int n, int col) const { return (n % 8) * kStride + (n / 8) * HD + col; }
-};
-struct GroupedKeys {
-  int base;  // start + 2w
-  __device__ __forceinline__ int operator()(int n) const { return base + 8 * (n % 8) + n / 8; }
-};
 
 // The block-table entries one thread's copies of the stage at key `start` read (page[i] for its
 // copy i; 0 past k_end): with cp.async, copy i of thread x is 16-byte chunk x + i * kThreads of the

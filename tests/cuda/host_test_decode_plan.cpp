@@ -3,11 +3,14 @@
 // and other shapes against a wave of 264 blocks (132 SMs x 2).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_decode_mma.h"
+#include "kernels/cuda/decode_group_layout.h"
 
 namespace gqa {
 namespace {
@@ -121,6 +124,42 @@ TEST(CudaAttentionPlan, GroupedCopiesFit) {
   EXPECT_FALSE(cuda::decode_group_copies_fit(args(DType::kBF16, 1, 128, 12)));
   EXPECT_FALSE(cuda::decode_group_copies_fit(args(DType::kF32, 1, 128, 16)));   // the CUDA-core kernel's
   EXPECT_FALSE(cuda::decode_group_copies_fit(args(DType::kBF16, 1, 32, 16)));
+}
+
+// The grouped loader's layout (decode_group_layout.h): the 4 warps' 16 columns cover the stage's 64
+// keys once; column n's row sits where the loader put that key (group (key - start) / 8 at
+// j * kStride, row (key - start) % 8 at r * HD); the 8 rows of each ldmatrix matrix (columns
+// 8i..8i+7, at any 16-byte-aligned column) start in 8 different 16-byte bank groups.
+TEST(CudaAttentionPlan, GroupedLayoutCoversTheStageConflictFree) {
+  for (int hd : {64, 128}) {
+    const auto check = [&](auto rows) {
+      constexpr int kStride = decltype(rows)::kStride;
+      std::vector<int> seen(64, 0);
+      const int start = 640;
+      for (int w = 0; w < 4; ++w) {
+        const cuda::GroupedKeys keys{start + 2 * w};
+        const int warp_base = 2 * w * hd;  // the warp's tile pointer: row 2w of group 0
+        for (int n = 0; n < 16; ++n) {
+          const int key = keys(n) - start;
+          ASSERT_GE(key, 0);
+          ASSERT_LT(key, 64);
+          ++seen[key];
+          EXPECT_EQ(warp_base + rows(n, 0), (key / 8) * kStride + (key % 8) * hd) << "hd " << hd << " n " << n;
+        }
+        for (int i = 0; i < 2; ++i) {
+          for (int col = 0; col < hd; col += 8) {
+            std::vector<int> banks;
+            for (int n = 8 * i; n < 8 * i + 8; ++n) banks.push_back(((warp_base + rows(n, col)) * 2 / 16) % 8);
+            std::sort(banks.begin(), banks.end());
+            EXPECT_EQ(std::unique(banks.begin(), banks.end()), banks.end()) << "hd " << hd << " col " << col;
+          }
+        }
+      }
+      for (int k = 0; k < 64; ++k) EXPECT_EQ(seen[k], 1) << "hd " << hd << " key " << k;
+    };
+    if (hd == 64) check(cuda::GroupedRows<64>{});
+    if (hd == 128) check(cuda::GroupedRows<128>{});
+  }
 }
 
 }  // namespace
