@@ -149,6 +149,23 @@ __device__ __forceinline__ void load_stage(const DecodeParams& p, const StagePag
   }
 }
 
+// Warp-wide, for the bulk loaders: lane 0 arrives on the stage's mbarrier `full` expecting the
+// bytes of the lanes that copy (`in`, `bytes` each), then each of those copies src to dst. The
+// proxy fence orders the lane's earlier generic accesses of the stage before the copy's write.
+template <typename T>
+__device__ __forceinline__ void warp_bulk_copy(bool in, T* dst, const T* src, uint32_t bytes, uint64_t* full) {
+  namespace ptx = ::cuda::ptx;
+  const uint32_t total = uint32_t(__popc(__ballot_sync(0xffffffffu, in))) * bytes;
+  if (threadIdx.x % 32 == 0) {
+    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, total);
+  }
+  __syncwarp();
+  if (in) {
+    ptx::fence_proxy_async(ptx::space_shared);
+    ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, dst, src, bytes, full);
+  }
+}
+
 // The bulk-copy loader (kBulk): every lane of warp w issues one cp.async.bulk of one 16-byte-aligned
 // row, K rows of keys start + 16w + (lane % 16) for lanes 0-15 and V rows for lanes 16-31, into a
 // stage whose mbarrier (`full`, kWarps arrivals) completes when every warp has arrived with the
@@ -171,17 +188,7 @@ __device__ __forceinline__ void bulk_stage(const DecodeParams& p, const StagePag
 #pragma unroll
     for (int e = 0; e < HD; e += S::kVec) *reinterpret_cast<uint4*>(dst + e) = make_uint4(0u, 0u, 0u, 0u);
   }
-  const uint32_t bytes = uint32_t(__popc(__ballot_sync(0xffffffffu, in))) * kRowBytes;
-  if (lane == 0) {
-    namespace ptx = ::cuda::ptx;
-    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
-  }
-  __syncwarp();
-  if (in) {
-    const T* src = static_cast<const T*>(lane < kWarpKeys ? p.k_cache : p.v_cache) + off;
-    ::cuda::ptx::fence_proxy_async(::cuda::ptx::space_shared);
-    ::cuda::ptx::cp_async_bulk(::cuda::ptx::space_cluster, ::cuda::ptx::space_global, dst, src, kRowBytes, full);
-  }
+  warp_bulk_copy(in, dst, static_cast<const T*>(lane < kWarpKeys ? p.k_cache : p.v_cache) + off, kRowBytes, full);
 }
 
 // The grouped loader (Load::kGroups; one KV head, so a page's rows of consecutive keys are
@@ -200,19 +207,9 @@ __device__ __forceinline__ void group_stage(const DecodeParams& p, const StagePa
   const int j = 2 * (threadIdx.x / 32) + lane % 2, key = start + 8 * j;
   bool in = lane < 4 && key < k_end;
   const size_t off = wanted_row<HD>(p, pg.page[0], key, g, in, bad);
-  const uint32_t bytes = uint32_t(__popc(__ballot_sync(0xffffffffu, in))) * kGroupBytes;
-  if (lane == 0) {
-    namespace ptx = ::cuda::ptx;
-    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
-  }
-  __syncwarp();
-  if (in) {
-    const bool v = lane >= 2;
-    T* dst = (v ? v_dst : k_dst) + j * GroupedRows<HD>::kStride;
-    const T* src = static_cast<const T*>(v ? p.v_cache : p.k_cache) + off;
-    ::cuda::ptx::fence_proxy_async(::cuda::ptx::space_shared);
-    ::cuda::ptx::cp_async_bulk(::cuda::ptx::space_cluster, ::cuda::ptx::space_global, dst, src, kGroupBytes, full);
-  }
+  const bool v = lane >= 2;
+  warp_bulk_copy(in, (v ? v_dst : k_dst) + j * GroupedRows<HD>::kStride,
+                 static_cast<const T*>(v ? p.v_cache : p.k_cache) + off, kGroupBytes, full);
 }
 
 // The grouped loader's last stage of a split: warp-wide, zeroes the V rows of this warp's keys >=
