@@ -17,6 +17,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/dynamic_smem.h"
+#include "kernels/cuda/page_divider.h"
 #include "kernels/ops.h"
 
 namespace gqa::cuda::attn {
@@ -34,6 +35,7 @@ struct PagedParams {
   const int32_t* positions;     // [n]
   int hq, hkv, group, num_blocks, block_size, n_seqs, max_blocks;
   float scale_log2;  // scale * log2(e)
+  PageDivider pages;  // key / block_size
 
   // From a call validated by check_attention_args (sizes checked to fit int32).
   void set_operands(const AttentionArgs& a, const AttentionDims& d) {
@@ -49,6 +51,7 @@ struct PagedParams {
     group = static_cast<int>(d.group());
     num_blocks = static_cast<int>(d.num_blocks);
     block_size = static_cast<int>(d.block_size);
+    pages = PageDivider::make(block_size);
     n_seqs = static_cast<int>(d.n_seqs);
     max_blocks = static_cast<int>(d.max_blocks);
     scale_log2 = a.scale * kLog2e;
@@ -60,10 +63,15 @@ struct PagedParams {
     return seq >= 0 && seq < n_seqs && pos >= 0 && int64_t(pos) < int64_t(max_blocks) * block_size;
   }
   __device__ __forceinline__ bool page_in_cache(int page) const { return page >= 0 && page < num_blocks; }
+  // The block-table column of key `key` >= 0 (key / block_size, without a division).
+  __device__ __forceinline__ int page_index(int key) const { return pages.divide(key); }
   // Element offset of key `key`'s row of KV head g in k_cache / v_cache ([num_blocks, block_size,
   // hkv, hd]), on page `page` (its block-table entry, checked by the caller).
+  // The cache row page * block_size + key % block_size = (page - key / block_size) * block_size + key
+  // is below num_blocks * block_size <= INT32_MAX (check_attention_args), and so is every term.
   __device__ __forceinline__ size_t row_offset(int page, int key, int g, int hd) const {
-    return ((size_t(page) * block_size + key % block_size) * hkv + g) * hd;
+    const int row = (page - page_index(key)) * block_size + key;
+    return size_t(static_cast<uint32_t>(row)) * static_cast<uint32_t>(hkv * hd) + static_cast<uint32_t>(g * hd);
   }
 };
 

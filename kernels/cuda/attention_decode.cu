@@ -93,7 +93,7 @@ __device__ void load_tile(const DecodeParams& p, const int32_t* table, int g, in
     const bool in = key < k_end;
     size_t off = 0;
     if (in) {
-      int page = table[key / p.block_size];
+      int page = table[p.page_index(key)];
       if (!p.page_in_cache(page)) {
         *bad = 1;
         page = 0;

@@ -110,7 +110,7 @@ struct StagePages {
 #pragma unroll
     for (int i = 0; i < kCopies; ++i) {
       const int key = key_of(start, i);
-      page[i] = key < k_end ? table[key / p.block_size] : 0;
+      page[i] = key < k_end ? table[p.page_index(key)] : 0;
     }
   }
 };
@@ -241,7 +241,7 @@ __device__ __forceinline__ void prefetch_first_stages(const DecodeParams& p, int
   const int end = min(keys.k_end, keys.k_begin + kAhead * kStageKeys);
   const int32_t* table = p.block_tables + size_t(keys.seq) * p.max_blocks;
   for (int key = keys.k_begin + threadIdx.x; key < end; key += kThreads) {
-    const int page = __ldcg(table + key / p.block_size);
+    const int page = __ldcg(table + p.page_index(key));
     if (!p.page_in_cache(page)) continue;
     const size_t off = p.row_offset(page, key, g, HD);
 #pragma unroll

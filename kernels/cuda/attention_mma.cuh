@@ -79,7 +79,8 @@ __device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
 
 // Which key a tile's score column n (0 <= n < kKeys) holds, and where row n of a K or V tile and
 // its column `col` sit in shared memory (in elements from the tile's pointer). The tiles of every
-// kernel but one: keys in order, rows kRow elements apart.
+// kernel but one: keys in order, rows kRow elements apart. Every Keys functor's largest key is
+// that of column kKeys - 1 (softmax_tile_keys tests only that one to skip masking a tile).
 struct KeysInOrder {
   int start;
   __device__ __forceinline__ int operator()(int n) const { return start + n; }
@@ -89,42 +90,59 @@ struct PaddedRows {
   __device__ __forceinline__ int operator()(int n, int col) const { return n * kRow + col; }
 };
 
+// 2^x in one MUFU.EX2, subnormal results flushed to 0 (exp2f adds a three-instruction range
+// fix-up per call that only probabilities below 2^-126 need); 2^-inf = 0.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // The online-softmax step of one warp's 16 rows over a tile of kKeys scores s (this lane: rows
 // gid and gid + 8, s[nt][e] = row gid + 8 * (e / 2), column n = 8 nt + 2 tig + e % 2, the C
 // fragment layout of mma.sync and of a wgmma accumulator alike; column n is key keys(n)), whose
-// last visible key is limit[0..1] (-1 = none): mask, scale by scale_log2, m = running row max
-// (log2 units), l = this lane's share of the row sum, o (HD / 8 C fragments) rescaled by
-// exp2(m_old - m_new); s is left holding p = exp2(s - m) (0 where masked), ready to be rounded
-// into the A operand of P V.
+// last visible key is limit[0..1] (-1 = none): mask, m = running row max of the scores scaled by
+// scale_log2 (> 0, checked by check_attention_args; log2 units), l = this lane's share of the row
+// sum, o (HD / 8 C fragments) rescaled by exp2(m_old - m_new); s is left holding
+// p = exp2(s * scale_log2 - m) (0 where masked), ready to be rounded into the A operand of P V.
+// Per score: a max, one FFMA and one MUFU.EX2 and the sum; the mask (a compare and a select)
+// only in lanes whose rows end inside the tile (no shuffle in that branch, so it may diverge).
 template <int HD, int kKeys, class Keys>
 __device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys keys, const int (&limit)[2],
                                                   float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
                                                   float (&l)[2]) {
   const int tig = threadIdx.x % 4;
+  if (keys(kKeys - 1) > min(limit[0], limit[1])) {
+#pragma unroll
+    for (int nt = 0; nt < kKeys / 8; ++nt) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        if (keys(8 * nt + 2 * tig + (e & 1)) > limit[e >> 1]) s[nt][e] = -INFINITY;
+      }
+    }
+  }
   float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
   for (int nt = 0; nt < kKeys / 8; ++nt) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int key = keys(8 * nt + 2 * tig + (e & 1));
-      s[nt][e] = key <= limit[e >> 1] ? s[nt][e] * scale_log2 : -INFINITY;
-      mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
-    }
+    for (int e = 0; e < 4; ++e) mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
   }
-  float alpha[2], m_use[2], sum[2] = {0.0f, 0.0f};
+  float alpha[2], neg_m[2], sum[2] = {0.0f, 0.0f};
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    mx[r] = group_max<4>(mx[r]);  // the row's 4 lanes are consecutive
+    // scale_log2 > 0: the scaled scores' max is the max's product (rounding is monotonic too).
+    mx[r] = group_max<4>(mx[r]) * scale_log2;  // the row's 4 lanes are consecutive
     const float m_new = fmaxf(m[r], mx[r]);
-    m_use[r] = m_new == -INFINITY ? 0.0f : m_new;  // nothing valid yet: keep exp2 away from -inf - -inf
-    alpha[r] = exp2f(m[r] - m_use[r]);              // 0 while m = -inf (o and l are 0 then)
+    const float m_use = m_new == -INFINITY ? 0.0f : m_new;  // nothing valid yet: keep -inf - -inf away
+    alpha[r] = fast_exp2(m[r] - m_use);                       // 0 while m = -inf (o and l are 0 then)
     m[r] = m_new;
+    neg_m[r] = -m_use;
   }
 #pragma unroll
   for (int nt = 0; nt < kKeys / 8; ++nt) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      s[nt][e] = exp2f(s[nt][e] - m_use[e >> 1]);  // masked: exp2(-inf) = 0
+      s[nt][e] = fast_exp2(fmaf(s[nt][e], scale_log2, neg_m[e >> 1]));  // masked: 2^-inf = 0
       sum[e >> 1] += s[nt][e];
     }
   }

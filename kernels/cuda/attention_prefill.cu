@@ -73,7 +73,7 @@ __device__ void load_tile_f32(const PrefillParams& p, const int32_t* table, int 
     const int j = c / kLanes, e = (c % kLanes) * kVec, key = start + j;
     float kf[kVec], vf[kVec];
     if (key < end) {
-      int page = table[key / p.block_size];
+      int page = table[p.page_index(key)];
       if (!p.page_in_cache(page)) {
         *bad = 1;
         page = 0;

@@ -93,7 +93,7 @@ __device__ __forceinline__ bool q_source(const PrefillParams& p, int g, int row,
 __device__ __forceinline__ bool kv_source(const PrefillParams& p, const int32_t* table, int g, int key, int end, int e,
                                           int hd, int* bad_key, size_t& off) {
   if (key >= end) return false;
-  const int page = table[key / p.block_size];
+  const int page = table[p.page_index(key)];
   if (!p.page_in_cache(page)) {
     atomicMin(bad_key, key);
     return false;

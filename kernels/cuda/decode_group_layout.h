@@ -22,7 +22,8 @@ struct GroupedRows {
   }
 };
 
-// The key of a warp's score column n; base = the stage's first key + 2w.
+// The key of a warp's score column n; base = the stage's first key + 2w. Column 15 holds the
+// largest (base + 57), as softmax_tile_keys expects of a Keys functor.
 struct GroupedKeys {
   int base;
   __host__ __device__ __forceinline__ int operator()(int n) const { return base + 8 * (n % 8) + n / 8; }
