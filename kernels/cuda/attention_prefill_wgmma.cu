@@ -93,21 +93,29 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
 // Issues the copies of keys [start, start + kBlockN) of KV head g into one K and one V tile.
 // Keys >= end, and keys whose block table entry is outside the cache, are zero-filled (so a
 // masked key can never bring a NaN into P V); the latter are recorded in *bad_key.
+// Warp w, lane l, pass ps: key j = 8 (8 ps + w) + l % 8, its 16-byte chunks l / 8 + 4i (i < HD / 32),
+// so each thread looks up 2 pages per tile, not one per chunk; a warp's copy reads 64 contiguous
+// bytes of each of 8 rows and writes 512 contiguous bytes of the tile (the chunks' layout above).
 template <typename T, int HD>
 __device__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
                              unsigned char* k_dst, unsigned char* v_dst, int* bad_key) {
   using S = WgSmem<T, HD>;
+  constexpr int kRowsPerPass = 8 * kWarps, kPerRow = HD / 32;
+  static_assert(kBlockN % kRowsPerPass == 0 && kPerRow * 4 * 8 == HD, "4 lanes x kPerRow chunks per row");
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, c0 = lane / 8;
 #pragma unroll
-  for (int i = 0; i < S::kTileChunks / kThreads; ++i) {
-    const int c = threadIdx.x + i * kThreads;
-    int j, e;
-    wg::core_chunk(c, HD, j, e);
+  for (int ps = 0; ps < kBlockN / kRowsPerPass; ++ps) {
+    const int j = 8 * (8 * ps + warp) + lane % 8;
     size_t off = 0;
-    const bool in = kv_source(p, table, g, start + j, end, e, HD, bad_key, off);
-    cp_async_16(k_dst + 16 * c, k_cache + off, in);
-    cp_async_16(v_dst + 16 * c, v_cache + off, in);
+    const bool in = kv_source(p, table, g, start + j, end, 8 * c0, HD, bad_key, off);
+    const uint32_t at = (j / 8) * S::kGroupBytes + c0 * S::kCoreBytes + (j % 8) * 16;
+#pragma unroll
+    for (int i = 0; i < kPerRow; ++i) {  // chunk c0 + 4i: dims 8 c0 + 32 i, 4 core matrices on
+      cp_async_16(k_dst + at + i * 4 * S::kCoreBytes, k_cache + off + 32 * i, in);
+      cp_async_16(v_dst + at + i * 4 * S::kCoreBytes, v_cache + off + 32 * i, in);
+    }
   }
 }
 
