@@ -39,6 +39,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/per_device.h"
+#include "kernels/cuda/prefill_tile_copy.h"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace gqa::cuda {
@@ -90,31 +91,27 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
   }
 }
 
-// Issues the copies of keys [start, start + kBlockN) of KV head g into one K and one V tile.
-// Keys >= end, and keys whose block table entry is outside the cache, are zero-filled (so a
-// masked key can never bring a NaN into P V); the latter are recorded in *bad_key.
-// Warp w, lane l, pass ps: key j = 8 (8 ps + w) + l % 8, its 16-byte chunks l / 8 + 4i (i < HD / 32),
-// so each thread looks up 2 pages per tile, not one per chunk; a warp's copy reads 64 contiguous
-// bytes of each of 8 rows and writes 512 contiguous bytes of the tile (the chunks' layout above).
+// Issues the copies of keys [start, start + kBlockN) of KV head g into one K and one V tile, each
+// thread several chunks of one key per pass (CoreTileCopy, prefill_tile_copy.h). Keys >= end, and
+// keys whose block table entry is outside the cache, are zero-filled (so a masked key can never
+// bring a NaN into P V); the latter are recorded in *bad_key.
 template <typename T, int HD>
 __device__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
                              unsigned char* k_dst, unsigned char* v_dst, int* bad_key) {
-  using S = WgSmem<T, HD>;
-  constexpr int kRowsPerPass = 8 * kWarps, kPerRow = HD / 32;
-  static_assert(kBlockN % kRowsPerPass == 0 && kPerRow * 4 * 8 == HD, "4 lanes x kPerRow chunks per row");
+  using Copy = CoreTileCopy<HD, kBlockN, kThreads>;
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, c0 = lane / 8;
+  const int tid = static_cast<int>(threadIdx.x);
 #pragma unroll
-  for (int ps = 0; ps < kBlockN / kRowsPerPass; ++ps) {
-    const int j = 8 * (8 * ps + warp) + lane % 8;
+  for (int ps = 0; ps < Copy::kPasses; ++ps) {
+    const int j = Copy::key(tid, ps), c0 = Copy::chunk(tid, 0);
     size_t off = 0;
     const bool in = kv_source(p, table, g, start + j, end, 8 * c0, HD, bad_key, off);
-    const uint32_t at = (j / 8) * S::kGroupBytes + c0 * S::kCoreBytes + (j % 8) * 16;
+    const uint32_t at = Copy::byte(j, c0);
 #pragma unroll
-    for (int i = 0; i < kPerRow; ++i) {  // chunk c0 + 4i: dims 8 c0 + 32 i, 4 core matrices on
-      cp_async_16(k_dst + at + i * 4 * S::kCoreBytes, k_cache + off + 32 * i, in);
-      cp_async_16(v_dst + at + i * 4 * S::kCoreBytes, v_cache + off + 32 * i, in);
+    for (int i = 0; i < Copy::kPerRow; ++i) {  // chunk c0 + kChunkStep i
+      cp_async_16(k_dst + at + i * Copy::kByteStep, k_cache + off + 8 * Copy::kChunkStep * i, in);
+      cp_async_16(v_dst + at + i * Copy::kByteStep, v_cache + off + 8 * Copy::kChunkStep * i, in);
     }
   }
 }

@@ -1,0 +1,108 @@
+// The tensor-core prefills' K/V tile copies (kernels/cuda/prefill_tile_copy.h): every 16-byte
+// chunk of a tile is copied by exactly one thread, to the place the kernels' layouts give it, and
+// a warp's copies stay coalesced. Host arithmetic only: runs in CI.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "kernels/cuda/prefill_tile_copy.h"
+
+namespace gqa {
+namespace {
+
+// The wgmma prefill's tiles: 128 keys, 256 threads.
+template <int HD>
+void check_core_tile() {
+  using Copy = cuda::CoreTileCopy<HD, 128, 256>;
+  std::vector<int> copies(128 * (HD / 8), 0);
+  std::set<uint32_t> bytes;
+  for (int tid = 0; tid < 256; ++tid) {
+    for (int ps = 0; ps < Copy::kPasses; ++ps) {
+      for (int i = 0; i < Copy::kPerRow; ++i) {
+        const int key = Copy::key(tid, ps), c = Copy::chunk(tid, i);
+        ASSERT_GE(key, 0);
+        ASSERT_LT(key, 128);
+        ASSERT_GE(c, 0);
+        ASSERT_LT(c, HD / 8);
+        ++copies[key * (HD / 8) + c];
+        // The loader steps from chunk(tid, 0) by constants.
+        EXPECT_EQ(c, Copy::chunk(tid, 0) + i * Copy::kChunkStep);
+        EXPECT_EQ(Copy::byte(key, c), Copy::byte(key, Copy::chunk(tid, 0)) + i * Copy::kByteStep);
+        // The no-swizzle core-matrix layout: chunk number (key / 8) * HD + 8c + key % 8 at byte 16x.
+        EXPECT_EQ(Copy::byte(key, c), 16u * ((key / 8) * HD + 8 * c + key % 8)) << "key " << key << " chunk " << c;
+        bytes.insert(Copy::byte(key, c));
+      }
+    }
+  }
+  for (size_t x = 0; x < copies.size(); ++x) EXPECT_EQ(copies[x], 1) << "hd " << HD << " key " << x / (HD / 8);
+  EXPECT_EQ(bytes.size(), copies.size());
+  EXPECT_EQ(*bytes.rbegin(), 16u * (copies.size() - 1));  // the tile's bytes, no gap
+  // One warp-wide copy (warp 3, pass 1, chunk step 1): 8 rows, 64 contiguous bytes each in global
+  // memory (4 consecutive chunks), 512 contiguous bytes in shared memory.
+  std::set<int> rows;
+  std::vector<uint32_t> dst;
+  for (int lane = 0; lane < 32; ++lane) {
+    const int tid = 96 + lane;
+    rows.insert(Copy::key(tid, 1));
+    dst.push_back(Copy::byte(Copy::key(tid, 1), Copy::chunk(tid, 1)));
+  }
+  EXPECT_EQ(rows.size(), 8u);
+  for (int r : rows) {
+    std::vector<int> chunks;
+    for (int lane = 0; lane < 32; ++lane) {
+      if (Copy::key(96 + lane, 1) == r) chunks.push_back(Copy::chunk(96 + lane, 1));
+    }
+    std::sort(chunks.begin(), chunks.end());
+    ASSERT_EQ(chunks.size(), 4u);
+    EXPECT_EQ(chunks.back() - chunks.front(), 3) << "row " << r;
+    EXPECT_EQ(chunks.front() % 4, 0) << "row " << r;  // 64-byte aligned: two whole sectors
+  }
+  std::sort(dst.begin(), dst.end());
+  EXPECT_EQ(dst.back() - dst.front(), 31u * 16u);
+}
+
+// The mma.sync prefill's tiles: 64 keys, 256 threads, rows padded by 8 elements.
+template <int HD>
+void check_row_tile() {
+  constexpr int kRow = HD + 8;
+  using Copy = cuda::RowTileCopy<HD, 64, 256, kRow>;
+  std::vector<int> copies(64 * (HD / 8), 0);
+  for (int tid = 0; tid < 256; ++tid) {
+    for (int ps = 0; ps < Copy::kPasses; ++ps) {
+      for (int i = 0; i < Copy::kPerRow; ++i) {
+        const int key = Copy::key(tid, ps), c = Copy::chunk(tid, i);
+        ASSERT_GE(key, 0);
+        ASSERT_LT(key, 64);
+        ASSERT_GE(c, 0);
+        ASSERT_LT(c, HD / 8);
+        ++copies[key * (HD / 8) + c];
+        EXPECT_EQ(Copy::elem(key, c), key * kRow + 8 * c);
+        EXPECT_EQ(c, Copy::chunk(tid, 0) + i * Copy::kChunkStep);  // the loader's constant steps
+        EXPECT_EQ(Copy::elem(key, c), Copy::elem(key, Copy::chunk(tid, 0)) + i * Copy::kElemStep);
+      }
+    }
+  }
+  for (size_t x = 0; x < copies.size(); ++x) EXPECT_EQ(copies[x], 1) << "hd " << HD << " key " << x / (HD / 8);
+  // One warp-wide copy: 4 rows, 8 consecutive chunks (128 bytes, one aligned line) each.
+  for (int i = 0; i < Copy::kPerRow; ++i) {
+    std::set<int> rows;
+    for (int lane = 0; lane < 32; ++lane) rows.insert(Copy::key(32 + lane, 0));
+    EXPECT_EQ(rows.size(), 4u);
+    for (int lane = 0; lane < 32; ++lane) EXPECT_EQ(Copy::chunk(32 + lane, i) - 8 * i, lane % 8);
+  }
+}
+
+TEST(CudaPrefillTileCopy, WgmmaTilesAreCopiedOnceToTheirCoreMatrixPlaces) {
+  check_core_tile<64>();
+  check_core_tile<128>();
+}
+
+TEST(CudaPrefillTileCopy, MmaTilesAreCopiedOnceToTheirRows) {
+  check_row_tile<64>();
+  check_row_tile<128>();
+}
+
+}  // namespace
+}  // namespace gqa
