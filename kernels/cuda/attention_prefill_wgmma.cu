@@ -15,8 +15,9 @@
 //   PV     O (64 x hd, f32) += P V: 8 wgmma m64n{hd}k16, A = P rounded to bf16/f16 in registers
 //          (p_fragment), B = the V tile read N-major (LBO hd * 16 = the next 8 keys, SBO 128 = the
 //          next 8 dims): the same bytes as K, seen transposed
-//   sync   every thread: cp.async wait, fence.proxy.async (its copies visible to wgmma's async
-//          proxy), __syncthreads; each wgmma batch is fenced, committed and waited for (wait_group
+//   sync   every thread: cp.async wait for tile i (nothing else in flight), fence.proxy.async (its
+//          copies visible to wgmma's async proxy), __syncthreads, then the copies of tile i + 1,
+//          then tile i's math; each wgmma batch is fenced, committed and waited for (wait_group
 //          0) before its accumulators are read. A warpgroup skips a tile's math only when none of
 //          its 64 rows sees a key of it (wgmma is warpgroup-collective).
 // A second build, the ping-pong kernel below (set_prefill_wgmma_pingpong), hands the stages over
@@ -256,19 +257,22 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
     cp_async_commit();
     for (int i = 0; i < n_tiles; ++i) {
       const int stage = i & 1, next = stage ^ 1;
+      // Tile i's copies (the only ones in flight) have landed; the proxy fence then has no copy
+      // of a later tile to wait for (it compiles to MEMBAR.ALL.CTA + FENCE.VIEW.ASYNC).
+      cp_async_wait<0>();
+      wg::fence_proxy_async();
+      // Every thread's copies of tile i are visible, and every warpgroup is done with tile i - 1
+      // (its wgmma waited), whose stage tile i + 1 now overwrites while tile i is computed.
+      __syncthreads();
       if (i + 1 < n_tiles) {
         load_kv_tile<T, HD>(p, table, g, (i + 1) * kBlockN, end, k_s + next * S::kTileBytes,
                             v_s + next * S::kTileBytes, &ri.pass_bad_key);
+        cp_async_commit();
       }
-      cp_async_commit();  // possibly empty: keeps "all but the newest group" = tile i
-      cp_async_wait<1>();
-      wg::fence_proxy_async();
-      __syncthreads();
       if (i * kBlockN <= ps.group_limit) {
         wgmma_attend_tile<T, HD>(q_wg, k_s + stage * S::kTileBytes, v_s + stage * S::kTileBytes, i * kBlockN,
                                  ps.limit, p.scale_log2, o, m, l);
       }
-      __syncthreads();  // stage i is read before the load of tile i + 2 overwrites it
     }
     finish_pass(ri, ps.seq, ps.limit, bad);
   }
