@@ -9,7 +9,8 @@
 // (causal tile skipping); a warp whose 16 rows all end before a tile skips its math.
 //   q      128 x hd, cp.async into shared memory (K stages 0 and 1), then ldmatrix into registers once
 //   load   cp.async 16-byte copies of the K and V rows of a tile, each row's page looked up in the
-//          block table; two stages: tile i+1 is in flight while tile i is computed
+//          block table; three stages: tiles i+1 and i+2 are in flight while tile i is computed,
+//          one barrier per tile
 //   QK     S (16 x 64 per warp, f32 registers) = q K^T: ldmatrix.x4 of K, 2 mma per load
 //   mask   key > positions[token of the row] (or row not in this pass) -> -inf
 //   soft   online softmax per row in f32, log2 units (scores scaled by scale * log2(e)):
@@ -43,13 +44,14 @@ constexpr int kWarps = 8;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kBlockM = 16 * kWarps;  // packed (token, head) rows per block
 constexpr int kBlockN = 64;           // keys per tile
-static_assert(kBlockM == 2 * kBlockN, "the q tile is staged in the two K stages");
+constexpr int kStages = 3;            // K/V tiles in shared memory (two in flight while one is computed)
+static_assert(kBlockM == 2 * kBlockN, "the q tile is staged in K stages 0 and 1");
 
 using MmaParams = PrefillParams;
 using MmaRowInfo = PrefillRowInfo<kBlockM>;
 
-// Shared memory: K stages 0 and 1, then V stages 0 and 1, each [kBlockN][kRow] of T; q is staged
-// in K stages 0 and 1 before the first K tile. Rows are padded by 16 bytes: a row is 144 (hd 64) or
+// Shared memory: K stages 0..2, then V stages 0..2, each [kBlockN][kRow] of T; q is staged in K
+// stages 0 and 1 before the first K tile. Rows are padded by 16 bytes: a row is 144 (hd 64) or
 // 272 (hd 128) bytes = 9 or 17 16-byte bank groups, so the 8 row addresses of one ldmatrix
 // matrix hit 8 different groups (conflict-free), and every cp.async destination stays 16-byte aligned.
 template <typename T, int HD>
@@ -58,7 +60,7 @@ struct MmaSmem {
   static constexpr int kChunks = HD / kVec;
   static constexpr int kRow = HD + kVec;
   static constexpr int kTile = kBlockN * kRow;
-  static constexpr size_t kBytes = size_t(4) * kTile * sizeof(T);
+  static constexpr size_t kBytes = size_t(2 * kStages) * kTile * sizeof(T);
   static_assert(sizeof(T) == 2 && HD % 16 == 0, "16-bit types, head_dim a multiple of the mma k (16)");
   static_assert(kBlockN * kChunks % kThreads == 0 && kBlockM * kChunks % kThreads == 0, "whole 16-byte copies per thread");
   static_assert((kRow * sizeof(T)) % 16 == 0 && (kRow * sizeof(T) / 16) % 2 == 1, "odd 16-byte row stride");
@@ -110,8 +112,8 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_mma_kernel(const MmaParam
   using S = MmaSmem<T, HD>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __shared__ MmaRowInfo ri;
-  T* k_s = reinterpret_cast<T*>(smem_raw);  // [2][kBlockN][kRow]
-  T* v_s = k_s + 2 * S::kTile;              // [2][kBlockN][kRow]
+  T* k_s = reinterpret_cast<T*>(smem_raw);  // [kStages][kBlockN][kRow]
+  T* v_s = k_s + kStages * S::kTile;        // [kStages][kBlockN][kRow]
   const int g = static_cast<int>(blockIdx.x % p.hkv);
   const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -142,23 +144,29 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_mma_kernel(const MmaParam
     const int warp_limit = pass_limits(ri, seq, limit);  // the last key any row of this warp sees in the pass
     const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;
     const int n_tiles = (end + kBlockN - 1) / kBlockN;
-    load_kv_tile<T, HD>(p, table, g, 0, end, k_s, v_s, &ri.pass_bad_key);
-    cp_async_commit();
-    for (int i = 0; i < n_tiles; ++i) {
-      const int stage = i & 1, next = stage ^ 1;
-      if (i + 1 < n_tiles) {
-        load_kv_tile<T, HD>(p, table, g, (i + 1) * kBlockN, end, k_s + next * S::kTile, v_s + next * S::kTile,
+    // One commit group per tile, empty past the last, so that at tile i "all but the newest
+    // kStages - 2 groups" are tiles 0..i.
+    const auto load = [&](int i) {
+      if (i < n_tiles) {
+        const int st = i % kStages;
+        load_kv_tile<T, HD>(p, table, g, i * kBlockN, end, k_s + st * S::kTile, v_s + st * S::kTile,
                             &ri.pass_bad_key);
       }
-      cp_async_commit();  // possibly empty: keeps "all but the newest group" = tile i
-      cp_async_wait<1>();
+      cp_async_commit();
+    };
+    for (int i = 0; i < kStages - 1; ++i) load(i);
+    for (int i = 0; i < n_tiles; ++i) {
+      const int stage = i % kStages;
+      cp_async_wait<kStages - 2>();  // this thread's copies of tile i have landed
+      // Everyone's have; and every warp is done with tile i - 1, whose stage tile i + 2 takes.
       __syncthreads();
+      load(i + kStages - 1);
       if (i * kBlockN <= warp_limit) {  // some row of this warp sees a key of the tile
         mma_attend_tile<T, HD, kBlockN, S::kRow>(k_s + stage * S::kTile, v_s + stage * S::kTile, i * kBlockN, limit,
                                                    p.scale_log2, qf, o, m, l);
       }
-      __syncthreads();  // stage i is read before the load of tile i + 2 overwrites it
     }
+    cp_async_wait<0>();  // (only empty groups are left: nothing lands after the pass)
     finish_pass(ri, seq, limit, bad);
   }
   store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
