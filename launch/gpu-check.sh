@@ -413,10 +413,16 @@ if [ "$mode" = profile ] && [ $built -eq 1 ]; then
     step "ncu decode attention (32K, batch 16)" 240 "$ncu_bin" "${sections[@]}" \
       --kernel-name regex:'decode_mma_kernel' --launch-skip 3 --launch-count 1 "$build/bin/gqa-attn-bench" \
       --runs 3 --batch 16 --context 32768
-    # the prefill attention (25-27% of the GEMM rate in runs 1-3): layer 0's chunks of an 8K prompt
-    step "ncu prefill attention (8K prompt, 1 layer)" 240 "$ncu_bin" "${sections[@]}" --section ComputeWorkloadAnalysis \
-      --kernel-name regex:'prefill_mma_kernel|prefill_wgmma' --launch-skip 3 --launch-count 2 "$build/bin/gqa-bench" \
-      --layers 1 --no-decode --prefill 8192 --runs 1 --warmup 1 --out "$logs/profile-prefill.md"
+    # the prefill attention (25-27% of the GEMM rate in runs 1-3): layer 0's chunks of an 8K prompt,
+    # the default mma.sync kernel and the opt-in wgmma one (gqa-bench times both), with the issue
+    # and stall statistics that say whether instructions, barriers or the tensor cores bound a tile
+    prefill_sections=("${sections[@]}" --section ComputeWorkloadAnalysis --section SchedulerStats
+                      --section InstructionStats --section SourceCounters)
+    for k in prefill_mma_kernel prefill_wgmma_kernel; do
+      step "ncu $k (8K prompt, 1 layer)" 180 "$ncu_bin" "${prefill_sections[@]}" \
+        --kernel-name regex:"$k" --launch-skip 2 --launch-count 1 "$build/bin/gqa-bench" \
+        --layers 1 --no-decode --prefill 8192 --runs 1 --warmup 1 --out "$logs/profile-prefill-$k.md"
+    done
     # gqa-bench's per-op section at batch 1 calls each op 1 + 3 times in step order: 40 launches
     # cover embedding, rmsnorm, the QKV/O/gate-up/down/LM-head GEMVs, rope+kv_write and swiglu.
     step "ncu decode ops (2 layers, 8K, batch 1)" 240 "$ncu_bin" "${sections[@]}" \
