@@ -30,7 +30,6 @@
 #include "kernels/cuda/attention_prefill_mma.h"
 #include "kernels/cuda/attention_prefill_rows.cuh"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/prefill_tile_copy.h"
 
 namespace gqa::cuda {
 namespace {
@@ -81,30 +80,12 @@ __device__ void load_q_tile(const MmaParams& p, int g, int row0, T* dst) {
   }
 }
 
-// Issues the copies of keys [start, start + kBlockN) of KV head g into one K and one V stage, each
-// thread several chunks of one key per pass (RowTileCopy, prefill_tile_copy.h). Keys >= end, and
-// keys whose block table entry is outside the cache, are zero-filled (so a masked key can never
-// bring a NaN into P V); the latter are recorded in *bad_key.
+// The copies of keys [start, start + kBlockN) of KV head g into one K and one V stage.
 template <typename T, int HD>
-__device__ void load_kv_tile(const MmaParams& p, const int32_t* table, int g, int start, int end, T* k_dst, T* v_dst,
-                             int* bad_key) {
-  using S = MmaSmem<T, HD>;
-  using Copy = RowTileCopy<HD, kBlockN, kThreads, S::kRow>;
-  const T* k_cache = static_cast<const T*>(p.k_cache);
-  const T* v_cache = static_cast<const T*>(p.v_cache);
-  const int tid = static_cast<int>(threadIdx.x);
-#pragma unroll
-  for (int ps = 0; ps < Copy::kPasses; ++ps) {
-    const int j = Copy::key(tid, ps), c0 = Copy::chunk(tid, 0);
-    size_t off = 0;
-    const bool in = kv_source(p, table, g, start + j, end, 8 * c0, HD, bad_key, off);
-    const int at = Copy::elem(j, c0);
-#pragma unroll
-    for (int i = 0; i < Copy::kPerRow; ++i) {  // chunk c0 + kChunkStep i
-      cp_async_16(k_dst + at + i * Copy::kElemStep, k_cache + off + 8 * Copy::kChunkStep * i, in);
-      cp_async_16(v_dst + at + i * Copy::kElemStep, v_cache + off + 8 * Copy::kChunkStep * i, in);
-    }
-  }
+__device__ __forceinline__ void load_kv_tile(const MmaParams& p, const int32_t* table, int g, int start, int end,
+                                             T* k_dst, T* v_dst, int* bad_key) {
+  copy_kv_tile<T, HD, RowTileCopy<HD, kBlockN, kThreads, MmaSmem<T, HD>::kRow>>(
+      p, table, g, start, end, reinterpret_cast<unsigned char*>(k_dst), reinterpret_cast<unsigned char*>(v_dst), bad_key);
 }
 
 template <typename T, int HD>

@@ -1,4 +1,4 @@
-// The packed-row bookkeeping both tensor-core prefill kernels share (attention_prefill_mma.cu,
+// The packed-row bookkeeping and the K/V tile copies both tensor-core prefill kernels share (attention_prefill_mma.cu,
 // mma.sync; attention_prefill_wgmma.cu, wgmma). Included only by those two files.
 //
 // Rows: for KV head g, packed row R = token * group + i stands for query head g * group + i of
@@ -14,6 +14,7 @@
 
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_mma.cuh"
+#include "kernels/cuda/prefill_tile_copy.h"
 
 namespace gqa::cuda::attn {
 
@@ -100,6 +101,30 @@ __device__ __forceinline__ bool kv_source(const PrefillParams& p, const int32_t*
   }
   off = p.row_offset(page, key, g, hd) + e;
   return true;
+}
+
+// Issues the copies of keys [start, start + kKeys) of KV head g into one K and one V tile laid out
+// as Copy says (prefill_tile_copy.h: each thread several chunks of one key per pass, so one page
+// lookup per key). Keys >= end, and keys whose block table entry is outside the cache, are
+// zero-filled (so a masked key can never bring a NaN into P V); the latter are recorded in *bad_key.
+template <typename T, int HD, class Copy>
+__device__ __forceinline__ void copy_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
+                                             unsigned char* k_dst, unsigned char* v_dst, int* bad_key) {
+  const T* k_cache = static_cast<const T*>(p.k_cache);
+  const T* v_cache = static_cast<const T*>(p.v_cache);
+  const int tid = static_cast<int>(threadIdx.x);
+#pragma unroll
+  for (int ps = 0; ps < Copy::kPasses; ++ps) {
+    const int j = Copy::key(tid, ps), c0 = Copy::chunk(tid, 0);
+    size_t off = 0;
+    const bool in = kv_source(p, table, g, start + j, end, 8 * c0, HD, bad_key, off);
+    const uint32_t at = Copy::byte(j, c0);
+#pragma unroll
+    for (int i = 0; i < Copy::kPerRow; ++i) {  // chunk c0 + kChunkStep i
+      cp_async_16(k_dst + at + i * Copy::kByteStep, k_cache + off + 8 * Copy::kChunkStep * i, in);
+      cp_async_16(v_dst + at + i * Copy::kByteStep, v_cache + off + 8 * Copy::kChunkStep * i, in);
+    }
+  }
 }
 
 // out = O / l for this lane's two rows (NaN for an invalid token or one whose keys hit a bad page).

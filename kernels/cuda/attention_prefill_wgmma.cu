@@ -40,7 +40,6 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/per_device.h"
-#include "kernels/cuda/prefill_tile_copy.h"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace gqa::cuda {
@@ -92,29 +91,11 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
   }
 }
 
-// Issues the copies of keys [start, start + kBlockN) of KV head g into one K and one V tile, each
-// thread several chunks of one key per pass (CoreTileCopy, prefill_tile_copy.h). Keys >= end, and
-// keys whose block table entry is outside the cache, are zero-filled (so a masked key can never
-// bring a NaN into P V); the latter are recorded in *bad_key.
+// The copies of keys [start, start + kBlockN) of KV head g into one K and one V tile.
 template <typename T, int HD>
-__device__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
-                             unsigned char* k_dst, unsigned char* v_dst, int* bad_key) {
-  using Copy = CoreTileCopy<HD, kBlockN, kThreads>;
-  const T* k_cache = static_cast<const T*>(p.k_cache);
-  const T* v_cache = static_cast<const T*>(p.v_cache);
-  const int tid = static_cast<int>(threadIdx.x);
-#pragma unroll
-  for (int ps = 0; ps < Copy::kPasses; ++ps) {
-    const int j = Copy::key(tid, ps), c0 = Copy::chunk(tid, 0);
-    size_t off = 0;
-    const bool in = kv_source(p, table, g, start + j, end, 8 * c0, HD, bad_key, off);
-    const uint32_t at = Copy::byte(j, c0);
-#pragma unroll
-    for (int i = 0; i < Copy::kPerRow; ++i) {  // chunk c0 + kChunkStep i
-      cp_async_16(k_dst + at + i * Copy::kByteStep, k_cache + off + 8 * Copy::kChunkStep * i, in);
-      cp_async_16(v_dst + at + i * Copy::kByteStep, v_cache + off + 8 * Copy::kChunkStep * i, in);
-    }
-  }
+__device__ __forceinline__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
+                                             unsigned char* k_dst, unsigned char* v_dst, int* bad_key) {
+  copy_kv_tile<T, HD, CoreTileCopy<HD, kBlockN, kThreads>>(p, table, g, start, end, k_dst, v_dst, bad_key);
 }
 
 // One warpgroup's tensor-core work on one tile, in the four steps the ping-pong kernel interleaves

@@ -35,20 +35,20 @@ struct CoreTileCopy {
 };
 
 // The mma.sync prefill's padded tile [kKeys][kRowElems] (16-bit elements): chunk (key r, dims
-// 8c..) at element r * kRowElems + 8c. Thread t, pass ps: key ps * (kThreads / 8) + t / 8, chunks
+// 8c..) at byte 2 (r * kRowElems + 8c). Thread t, pass ps: key ps * (kThreads / 8) + t / 8, chunks
 // t % 8 + 8i for i < HD / 64. One warp-wide copy i reads 128 contiguous bytes of each of 4 rows.
 template <int HD, int kKeys, int kThreads, int kRowElems>
 struct RowTileCopy {
   static constexpr int kRowsPerPass = kThreads / 8;
   static constexpr int kPasses = kKeys / kRowsPerPass;
   static constexpr int kPerRow = HD / 64;
-  static constexpr int kChunkStep = 8;   // chunk(t, i + 1) - chunk(t, i)
-  static constexpr int kElemStep = 64;   // elem(r, chunk + kChunkStep) - elem(r, chunk)
+  static constexpr int kChunkStep = 8;        // chunk(t, i + 1) - chunk(t, i)
+  static constexpr uint32_t kByteStep = 128;  // byte(r, chunk + kChunkStep) - byte(r, chunk)
   static_assert(kThreads % 8 == 0 && kKeys % kRowsPerPass == 0 && HD % 64 == 0, "whole passes of whole rows");
 
   __host__ __device__ static int key(int tid, int ps) { return ps * kRowsPerPass + tid / 8; }
   __host__ __device__ static int chunk(int tid, int i) { return tid % 8 + kChunkStep * i; }
-  __host__ __device__ static int elem(int key, int chunk) { return key * kRowElems + 8 * chunk; }
+  __host__ __device__ static uint32_t byte(int key, int chunk) { return 2u * uint32_t(key * kRowElems + 8 * chunk); }
 };
 
 }  // namespace gqa::cuda

@@ -78,9 +78,9 @@ void check_row_tile() {
         ASSERT_GE(c, 0);
         ASSERT_LT(c, HD / 8);
         ++copies[key * (HD / 8) + c];
-        EXPECT_EQ(Copy::elem(key, c), key * kRow + 8 * c);
+        EXPECT_EQ(Copy::byte(key, c), 2u * (key * kRow + 8 * c));
         EXPECT_EQ(c, Copy::chunk(tid, 0) + i * Copy::kChunkStep);  // the loader's constant steps
-        EXPECT_EQ(Copy::elem(key, c), Copy::elem(key, Copy::chunk(tid, 0)) + i * Copy::kElemStep);
+        EXPECT_EQ(Copy::byte(key, c), Copy::byte(key, Copy::chunk(tid, 0)) + i * Copy::kByteStep);
       }
     }
   }
