@@ -42,19 +42,21 @@ class ProcessSwitch {
   bool getter() { return getter##_switch().get(); }               \
   void setter(bool on) { getter##_switch().set(on); }
 
-// Sets a process-wide switch (given by its getter and setter, e.g. pdl_enabled / set_pdl) for a
+// Sets a process-wide setting (given by its getter and setter, e.g. pdl_enabled / set_pdl) for a
 // scope; the previous value is back however the scope ends.
-class ScopedSwitch {
+template <typename V, typename SetArg = V>
+class ScopedSetting {
  public:
-  ScopedSwitch(bool (*get)(), void (*set)(bool), bool on) : set_(set), was_(get()) { set(on); }
-  ~ScopedSwitch() { set_(was_); }
-  ScopedSwitch(const ScopedSwitch&) = delete;
-  ScopedSwitch& operator=(const ScopedSwitch&) = delete;
+  ScopedSetting(V (*get)(), void (*set)(SetArg), const V& value) : set_(set), was_(get()) { set(value); }
+  ~ScopedSetting() { set_(was_); }
+  ScopedSetting(const ScopedSetting&) = delete;
+  ScopedSetting& operator=(const ScopedSetting&) = delete;
 
  private:
-  void (*set_)(bool);
-  bool was_;
+  void (*set_)(SetArg);
+  V was_;
 };
+using ScopedSwitch = ScopedSetting<bool>;
 
 }  // namespace gqa::cuda
 

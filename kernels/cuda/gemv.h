@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/ops.h"
 
 namespace gqa::cuda {
@@ -64,15 +65,9 @@ GemvTuning gemv_tuning();
 void set_gemv_tuning(const GemvTuning& t);
 
 // Sets the tuning for a scope; the previous one is back however the scope ends.
-class ScopedGemvTuning {
+class ScopedGemvTuning : public ScopedSetting<GemvTuning, const GemvTuning&> {
  public:
-  explicit ScopedGemvTuning(const GemvTuning& t) : was_(gemv_tuning()) { set_gemv_tuning(t); }
-  ~ScopedGemvTuning() { set_gemv_tuning(was_); }
-  ScopedGemvTuning(const ScopedGemvTuning&) = delete;
-  ScopedGemvTuning& operator=(const ScopedGemvTuning&) = delete;
-
- private:
-  GemvTuning was_;
+  explicit ScopedGemvTuning(const GemvTuning& t) : ScopedSetting(gemv_tuning, set_gemv_tuning, t) {}
 };
 
 bool fused_swiglu_enabled();
