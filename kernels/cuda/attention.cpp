@@ -1,5 +1,6 @@
 #include "kernels/cuda/attention.h"
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -42,11 +43,18 @@ AttentionDims check_attention_args(const AttentionArgs& a, const char* op) {
             op << ": q, k_cache, v_cache and out must be 16-byte aligned (the kernels use 16-byte loads)");
   // The kernels index tokens, heads, positions and block ids in int32; byte offsets are 64-bit.
   constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
-  GQA_CHECK(d.n * d.hq <= kMax && d.num_blocks * d.block_size <= kMax && d.max_blocks * d.block_size <= kMax,
+  GQA_CHECK(d.n * d.hq <= kMax && d.num_blocks * d.block_size <= kMax && d.hkv * d.hd <= kMax,
             op << ": sizes exceed int32 indexing: q " << shape_str(a.q.shape()) << ", k_cache "
-               << shape_str(a.k_cache.shape()) << ", block_tables " << shape_str(a.block_tables.shape()));
-  GQA_CHECK(a.scale > 0.0f && a.scale < std::numeric_limits<float>::infinity(),
-            op << ": scale " << a.scale << " must be positive and finite");
+               << shape_str(a.k_cache.shape()));
+  // Positions below 2^30: the kernels' tile arithmetic (a pass's end rounded up to a tile, the
+  // keys of its last tile) stays far inside int32.
+  constexpr int64_t kMaxPositions = int64_t(1) << 30;
+  GQA_CHECK(d.max_blocks * d.block_size <= kMaxPositions,
+            op << ": block_tables " << shape_str(a.block_tables.shape()) << " x block size " << d.block_size
+               << " address " << d.max_blocks * d.block_size << " positions per sequence, at most " << kMaxPositions);
+  // scale * log2(e) must be a positive finite float too (the kernels' score units).
+  GQA_CHECK(a.scale > 0.0f && std::isfinite(a.scale * 1.4426950408889634f),
+            op << ": scale " << a.scale << " must be positive and finite (times log2(e))");
   return d;
 }
 

@@ -107,6 +107,10 @@ __device__ __forceinline__ float fast_exp2(float x) {
 // p = exp2(s * scale_log2 - m) (0 where masked), ready to be rounded into the A operand of P V.
 // Per score: a max, one FFMA and one MUFU.EX2 and the sum; the mask (a compare and a select)
 // only in lanes whose rows end inside the tile (no shuffle in that branch, so it may diverge).
+// The row's largest score gets p = 2^r, r = the rounding error of its scaled value in m (half an
+// ulp of m), not exactly 1: a factor O and l share, harmless unless |m| >= 2^28 (f16 P would
+// overflow 65504; bf16: 2^31), score magnitudes no model's attention produces (FlashAttention
+// makes the same trade; clamping the exponent at 0 would cost one more instruction per score).
 template <int HD, int kKeys, class Keys>
 __device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys keys, const int (&limit)[2],
                                                   float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
