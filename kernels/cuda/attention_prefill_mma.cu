@@ -85,7 +85,8 @@ template <typename T, int HD>
 __device__ __forceinline__ void load_kv_tile(const MmaParams& p, const int32_t* table, int g, int start, int end,
                                              T* k_dst, T* v_dst, int* bad_key) {
   copy_kv_tile<T, HD, RowTileCopy<HD, kBlockN, kThreads, MmaSmem<T, HD>::kRow>>(
-      p, table, g, start, end, reinterpret_cast<unsigned char*>(k_dst), reinterpret_cast<unsigned char*>(v_dst), bad_key);
+      p, table, g, start, end, reinterpret_cast<unsigned char*>(k_dst), reinterpret_cast<unsigned char*>(v_dst), bad_key,
+      static_cast<int>(threadIdx.x));
 }
 
 template <typename T, int HD>

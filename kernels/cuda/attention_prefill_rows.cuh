@@ -107,12 +107,13 @@ __device__ __forceinline__ bool kv_source(const PrefillParams& p, const int32_t*
 // as Copy says (prefill_tile_copy.h: each thread several chunks of one key per pass, so one page
 // lookup per key). Keys >= end, and keys whose block table entry is outside the cache, are
 // zero-filled (so a masked key can never bring a NaN into P V); the latter are recorded in *bad_key.
+// tid: this thread's index among the Copy's threads.
 template <typename T, int HD, class Copy>
 __device__ __forceinline__ void copy_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
-                                             unsigned char* k_dst, unsigned char* v_dst, int* bad_key) {
+                                             unsigned char* k_dst, unsigned char* v_dst, int* bad_key, int tid) {
+  static_assert(sizeof(T) == 2, "16-byte chunks of 8 elements");
   const T* k_cache = static_cast<const T*>(p.k_cache);
   const T* v_cache = static_cast<const T*>(p.v_cache);
-  const int tid = static_cast<int>(threadIdx.x);
 #pragma unroll
   for (int ps = 0; ps < Copy::kPasses; ++ps) {
     const int j = Copy::key(tid, ps), c0 = Copy::chunk(tid, 0);

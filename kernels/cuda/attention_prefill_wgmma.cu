@@ -22,7 +22,8 @@
 //          its 64 rows sees a key of it (wgmma is warpgroup-collective).
 // A second build, the ping-pong kernel below (set_prefill_wgmma_pingpong), hands the stages over
 // by mbarriers and alternates the warpgroups' tensor-core turns so one's softmax overlaps the
-// other's GEMMs. Not yet: TMA loads, a producer warp, swizzled layouts.
+// other's GEMMs; a third (set_prefill_wgmma_producer) adds a producer warpgroup that does all
+// the copying. Not yet: TMA loads, swizzled layouts.
 #include "kernels/cuda/attention_prefill_wgmma.h"
 
 #include <cuda_bf16.h>
@@ -95,7 +96,8 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
 template <typename T, int HD>
 __device__ __forceinline__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
                                              unsigned char* k_dst, unsigned char* v_dst, int* bad_key) {
-  copy_kv_tile<T, HD, CoreTileCopy<HD, kBlockN, kThreads>>(p, table, g, start, end, k_dst, v_dst, bad_key);
+  copy_kv_tile<T, HD, CoreTileCopy<HD, kBlockN, kThreads>>(p, table, g, start, end, k_dst, v_dst, bad_key,
+                                                           static_cast<int>(threadIdx.x));
 }
 
 // One warpgroup's tensor-core work on one tile, in the four steps the ping-pong kernel interleaves
@@ -177,7 +179,7 @@ template <typename T, int HD>
 __device__ __forceinline__ void start_block(const PrefillParams& p, int g, int row0, PrefillRowInfo<kBlockM>& ri,
                                             unsigned char* q_s) {
   init_rows(p, row0, ri);
-  load_q_tile<T, HD>(p, g, row0, q_s);
+  if (threadIdx.x < kThreads) load_q_tile<T, HD>(p, g, row0, q_s);  // (not a producer)
   cp_async_commit();
   cp_async_wait<0>();
   wg::fence_proxy_async();
@@ -190,7 +192,7 @@ struct WgPass {
 };
 
 // Picks the next pass (every thread; the first barrier also ends the previous pass): false when
-// every row is done.
+// every row is done. A producer's (warp >= kWarps) limits are -1: it has no rows.
 __device__ __forceinline__ bool next_pass(PrefillRowInfo<kBlockM>& ri, int (&warp_limits)[kWarps], WgPass& ps) {
   __syncthreads();
   if (threadIdx.x == 0) pick_pass(ri);
@@ -199,12 +201,17 @@ __device__ __forceinline__ bool next_pass(PrefillRowInfo<kBlockM>& ri, int (&war
   ps.end = ri.pass_end;
   if (ps.seq < 0) return false;
   const int warp = threadIdx.x / 32, group = warp / 4;
-  const int wl = pass_limits(ri, ps.seq, ps.limit);
-  if (threadIdx.x % 32 == 0) warp_limits[warp] = wl;
+  const bool consumer = warp < kWarps;  // warp-uniform
+  ps.limit[0] = ps.limit[1] = ps.group_limit = -1;
+  if (consumer) {
+    const int wl = pass_limits(ri, ps.seq, ps.limit);
+    if (threadIdx.x % 32 == 0) warp_limits[warp] = wl;
+  }
   __syncthreads();
-  ps.group_limit = warp_limits[4 * group];
+  if (consumer) {
 #pragma unroll
-  for (int w = 1; w < 4; ++w) ps.group_limit = max(ps.group_limit, warp_limits[4 * group + w]);
+    for (int w = 0; w < 4; ++w) ps.group_limit = max(ps.group_limit, warp_limits[4 * group + w]);
+  }
   return true;
 }
 
@@ -261,7 +268,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
 }
 
 // ---- the ping-pong build (set_prefill_wgmma_pingpong) ----
-// The basic kernel's two __syncthreads per tile keep both warpgroups in step: both issue their
+// The basic kernel's __syncthreads per tile keeps both warpgroups in step: both issue their
 // GEMMs at once and both run softmax at once, leaving the tensor cores idle meanwhile. Here the
 // stages (3: tiles loaded two ahead) are handed over by mbarriers instead (full[s]: every
 // thread's copies of the tile in stage s have landed, via cp.async.mbarrier.arrive.noinc;
@@ -289,8 +296,82 @@ __device__ __forceinline__ void cp_async_arrive(uint64_t* bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(addr) : "memory");
 }
 
-template <typename T, int HD>
-__global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(const PrefillParams p) {
+// ---- the producer build (set_prefill_wgmma_producer): the ping-pong kernel plus a third
+// warpgroup that does all the copying (FlashAttention-3's warp specialisation, with cp.async
+// instead of TMA). The consumer warpgroups then issue no copy and run no proxy fence (in SASS a
+// MEMBAR.ALL.CTA, issued in the ping-pong build while later tiles' copies are in flight); the
+// producers copy tile t into stage t % kStages once the consumers have released the stage
+// (empty), and hand tile t over (full, 128 arrivals) one tile later, once their own copies of it
+// have landed (cp.async.wait_group 1) and are fenced for the async proxy: two tiles in flight.
+// Registers: 384 threads put 3 warps on each SM sub-partition (16K registers): 168 each at
+// launch; then the producers give theirs down to kProducerRegs and the consumers take
+// kConsumerRegs (setmaxnreg; 40 x 32 + 232 x 64 = 16128 per sub-partition, as at launch).
+constexpr int kProducerThreads = 128;
+constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+static_assert(kProducerRegs * 32 + kConsumerRegs * 64 <= 168 * 96, "the sub-partition's registers at launch");
+
+template <int kRegs>
+__device__ __forceinline__ void set_max_regs_dec() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kRegs));
+#endif
+}
+template <int kRegs>
+__device__ __forceinline__ void set_max_regs_inc() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kRegs));
+#endif
+}
+
+template <typename T, int HD, int kStages>
+__device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32_t* table, int g, int end, int n_tiles,
+                                             int tiles, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
+                                             uint64_t* empty, int* bad_key) {
+  using S = WgSmem<T, HD>;
+  using Copy = CoreTileCopy<HD, kBlockN, kProducerThreads>;
+  const int tid = static_cast<int>(threadIdx.x) - kThreads;
+  const auto hand_over = [&](int t) {  // this thread's copies of tile t have landed
+    wg::fence_proxy_async();
+    (void)::cuda::ptx::mbarrier_arrive(&full[t % kStages]);
+  };
+  for (int i = 0; i < n_tiles; ++i) {
+    const int t = tiles + i, st = t % kStages;
+    if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
+    copy_kv_tile<T, HD, Copy>(p, table, g, i * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
+                              bad_key, tid);
+    cp_async_commit();
+    if (i > 0) {
+      cp_async_wait<1>();
+      hand_over(t - 1);
+    }
+  }
+  if (n_tiles > 0) {
+    cp_async_wait<0>();
+    hand_over(tiles + n_tiles - 1);
+  }
+}
+
+// The producers' whole part of a block (after giving registers back): every pass's copies, in
+// step with the consumers' barriers (next_pass's three, and one at each pass's end). No code of
+// the consumers' is shared after setmaxnreg, so ptxas can hold this warpgroup to kProducerRegs.
+template <typename T, int HD, int kStages>
+__device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<kBlockM>& ri, int (&warp_limits)[kWarps],
+                                        int g, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
+                                        uint64_t* empty) {
+  int tiles = 0;
+  WgPass ps;
+  while (next_pass(ri, warp_limits, ps)) {
+    const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
+    const int n_tiles = (ps.end + kBlockN - 1) / kBlockN;
+    produce_pass<T, HD, kStages>(p, table, g, ps.end, n_tiles, tiles, k_s, v_s, full, empty, &ri.pass_bad_key);
+    tiles += n_tiles;
+    __syncthreads();  // the consumers' end-of-pass barrier
+  }
+}
+
+template <typename T, int HD, bool kProducer>
+__global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0), 1)
+    prefill_wgmma_pingpong_kernel(const PrefillParams p) {
   using S = WgSmem<T, HD>;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   __shared__ PrefillRowInfo<kBlockM> ri;
@@ -302,19 +383,28 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
   unsigned char* v_s = k_s + kStages * S::kTileBytes;  // [kStages] tiles
   const int g = static_cast<int>(blockIdx.x % p.hkv);
   const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
-  const int group = threadIdx.x / 128;
+  const int group = threadIdx.x / 128;  // 2: the producers
+  const bool producer = kProducer && threadIdx.x >= kThreads;  // warpgroup-uniform
 
   if (threadIdx.x == 0) {
     for (int st = 0; st < kStages; ++st) {
-      ::cuda::ptx::mbarrier_init(&full[st], kThreads);
+      ::cuda::ptx::mbarrier_init(&full[st], kProducer ? kProducerThreads : kThreads);
       ::cuda::ptx::mbarrier_init(&empty[st], kThreads);
     }
     for (int w = 0; w < 2; ++w) ::cuda::ptx::mbarrier_init(&turn[w], kThreads / 2);
     ::cuda::ptx::fence_mbarrier_init(::cuda::ptx::sem_release, ::cuda::ptx::scope_cluster);
   }
   start_block<T, HD>(p, g, row0, ri, q_s);
-  const unsigned char* q_wg = q_s + size_t(group) * 8 * S::kGroupBytes;  // the warpgroup's 64 rows
+  const unsigned char* q_wg = q_s + size_t(group) * 8 * S::kGroupBytes;  // (consumers) the warpgroup's 64 rows
   __syncthreads();  // the barriers are initialised
+  if constexpr (kProducer) {
+    if (producer) {
+      set_max_regs_dec<kProducerRegs>();
+      produce<T, HD, kStages>(p, ri, warp_limits, g, k_s, v_s, full, empty);
+      return;
+    }
+    set_max_regs_inc<kConsumerRegs>();
+  }
   Turns turns{turn, group};
   if (group == 1) turns.pass();  // warpgroup 0 takes the first turn
 
@@ -329,9 +419,10 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
     const int end = ps.end;
     const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
     const int n_tiles = (end + kBlockN - 1) / kBlockN;
-    // Copies of the pass's tile i (global tile t = tiles + i) into stage t % kStages, once every
-    // thread is done with the tile that stage held (t - kStages, its use (t / kStages - 1)); then
-    // this thread's arrival on full[stage], whose phase (t / kStages) completes when all 256 landed.
+    // (Without a producer) copies of the pass's tile i (global tile t = tiles + i) into stage
+    // t % kStages, once every thread is done with the tile that stage held (t - kStages, its use
+    // (t / kStages - 1)); then this thread's arrival on full[stage], whose phase (t / kStages)
+    // completes when all 256 landed.
     const auto load = [&](int i) {
       const int t = tiles + i, st = t % kStages;
       if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));
@@ -339,41 +430,48 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_pingpong_kernel(con
                           &ri.pass_bad_key);
       cp_async_arrive(&full[st]);
     };
-    for (int i = 0; i < kStages - 1 && i < n_tiles; ++i) load(i);
-    for (int i = 0; i < n_tiles; ++i) {
-      const int t = tiles + i, st = t % kStages;
-      const bool mine = i * kBlockN <= ps.group_limit;  // uniform over the warpgroup
-      const unsigned char* k_t = k_s + st * S::kTileBytes;
-      const unsigned char* v_t = v_s + st * S::kTileBytes;
-      mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
-      wg::fence_proxy_async();  // the copies this thread now sees, before its wgmma reads them
-      // Each wgmma issue and its wait sit in one branch (a path from an issue to a use of the
-      // accumulators that skips the wait would make ptxas serialise every wgmma); both branches
-      // take and pass the same turns.
-      float sc[kBlockN / 8][4];
-      if (mine) {
-        turns.wait();
-        qk_issue<T, HD>(q_wg, k_t, sc);
-        turns.pass();
-        qk_finish(sc);
-        softmax_tile<HD, kBlockN>(sc, i * kBlockN, ps.limit, p.scale_log2, o, m, l);
-      } else {
-        turns.wait();
-        turns.pass();
+    {
+      if constexpr (!kProducer) {
+        for (int i = 0; i < kStages - 1 && i < n_tiles; ++i) load(i);
       }
-      // Under the other warpgroup's tensor-core work, outside this one's issue-to-wait windows.
-      if (i + kStages - 1 < n_tiles) load(i + kStages - 1);
-      if (mine) {
-        uint32_t pa[kBlockN / 16][4];
-        turns.wait();
-        pv_issue<T, HD>(v_t, sc, pa, o);
-        turns.pass();
-        pv_finish<HD>(o, pa);
-      } else {
-        turns.wait();
-        turns.pass();
+      for (int i = 0; i < n_tiles; ++i) {
+        const int t = tiles + i, st = t % kStages;
+        const bool mine = i * kBlockN <= ps.group_limit;  // uniform over the warpgroup
+        const unsigned char* k_t = k_s + st * S::kTileBytes;
+        const unsigned char* v_t = v_s + st * S::kTileBytes;
+        mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
+        // The copies this thread now sees, before its wgmma reads them (the producer fenced its own).
+        if constexpr (!kProducer) wg::fence_proxy_async();
+        // Each wgmma issue and its wait sit in one branch (a path from an issue to a use of the
+        // accumulators that skips the wait would make ptxas serialise every wgmma); both branches
+        // take and pass the same turns.
+        float sc[kBlockN / 8][4];
+        if (mine) {
+          turns.wait();
+          qk_issue<T, HD>(q_wg, k_t, sc);
+          turns.pass();
+          qk_finish(sc);
+          softmax_tile<HD, kBlockN>(sc, i * kBlockN, ps.limit, p.scale_log2, o, m, l);
+        } else {
+          turns.wait();
+          turns.pass();
+        }
+        // Under the other warpgroup's tensor-core work, outside this one's issue-to-wait windows.
+        if constexpr (!kProducer) {
+          if (i + kStages - 1 < n_tiles) load(i + kStages - 1);
+        }
+        if (mine) {
+          uint32_t pa[kBlockN / 16][4];
+          turns.wait();
+          pv_issue<T, HD>(v_t, sc, pa, o);
+          turns.pass();
+          pv_finish<HD>(o, pa);
+        } else {
+          turns.wait();
+          turns.pass();
+        }
+        (void)::cuda::ptx::mbarrier_arrive(&empty[st]);
       }
-      (void)::cuda::ptx::mbarrier_arrive(&empty[st]);
     }
     tiles += n_tiles;
     __syncthreads();  // every bad-key record of the pass is in
@@ -396,8 +494,17 @@ struct Launch {
 template <typename T, int HD>
 struct LaunchPingPong {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD>, WgSmem<T, HD>::kPingPongBytes, kBlockM, kThreads, p,
-                       stream, kOp, "attention prefill_wgmma_pingpong_kernel");
+    run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD, false>, WgSmem<T, HD>::kPingPongBytes, kBlockM, kThreads,
+                       p, stream, kOp, "attention prefill_wgmma_pingpong_kernel");
+  }
+};
+
+template <typename T, int HD>
+struct LaunchProducer {
+  static void run(const PrefillParams& p, cudaStream_t stream) {
+    run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD, true>, WgSmem<T, HD>::kPingPongBytes, kBlockM,
+                       kThreads + kProducerThreads, p, stream, kOp,
+                       "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
   }
 };
 
@@ -405,6 +512,7 @@ struct LaunchPingPong {
 
 GQA_PROCESS_SWITCH(prefill_wgmma_enabled, set_prefill_wgmma, "GQA_PREFILL_WGMMA", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, "GQA_PREFILL_WGMMA_PINGPONG", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_producer, set_prefill_wgmma_producer, "GQA_PREFILL_WGMMA_PRODUCER", false)
 
 bool prefill_wgmma_available() {
   static PerDevice<bool> cached;
@@ -435,7 +543,9 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   if (d.n == 0) return;
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
-  if (prefill_wgmma_pingpong()) {
+  if (prefill_wgmma_producer()) {
+    launch_prefill<LaunchProducer>(a, d, stream);
+  } else if (prefill_wgmma_pingpong()) {
     launch_prefill<LaunchPingPong>(a, d, stream);
   } else {
     launch_prefill<Launch>(a, d, stream);

@@ -25,6 +25,13 @@ void set_prefill_wgmma(bool on);
 bool prefill_wgmma_pingpong();
 void set_prefill_wgmma_pingpong(bool on);
 
+// The third build, taking precedence over the other two when on (GQA_PREFILL_WGMMA_PRODUCER=1 or
+// set_prefill_wgmma_producer(true)): the ping-pong kernel with one more warpgroup that issues every
+// K/V copy, waits for them, fences them for wgmma and hands the tiles over, so the two consumer
+// warpgroups run only the math. Written without a GPU; opt-in until measured.
+bool prefill_wgmma_producer();
+void set_prefill_wgmma_producer(bool on);
+
 // Whether the current device runs this build's sm_90a code (the only code with wgmma in it): a
 // compute capability 9.0 device, confirmed once per device by a one-thread probe kernel. False
 // elsewhere. Needs a device (call only where device_count() > 0).

@@ -23,10 +23,11 @@ struct PrefillRow {
 
 // Sets the wgmma prefill switches for a scope; the previous ones are back however it ends.
 struct WgmmaSwitches {
-  cuda::ScopedSwitch on, pingpong;
-  WgmmaSwitches(bool wgmma, bool pp)
+  cuda::ScopedSwitch on, pingpong, producer;
+  WgmmaSwitches(bool wgmma, bool pp, bool pr)
       : on(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, wgmma),
-        pingpong(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pp) {}
+        pingpong(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pp),
+        producer(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, pr) {}
 };
 
 // The chunked prefill of one new sequence of p random tokens; returns wall seconds.
@@ -98,7 +99,7 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
   r.seconds = run_prefill(env, model, cache, p, static_cast<uint32_t>(p));
   // The attention alone through the default kernel (the wgmma builds come in the opt-in pass).
-  WgmmaSwitches off(false, false);
+  WgmmaSwitches off(false, false, false);
   r.attn_layer_ms = time_prefill_attention(env, model.config(), cache, p);
   return r;
 }
@@ -189,11 +190,12 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
   }
   env.report.line("Layer 0's causal attention over a cache of random K/V (its content does not change the work), "
                   "chunk by chunk as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 3: the default "
-                  "mma.sync kernel, the wgmma kernel (GQA_PREFILL_WGMMA=1) and its ping-pong build "
-                  "(GQA_PREFILL_WGMMA_PINGPONG=1), against the measured GEMM rate.");
+                  "mma.sync kernel, the wgmma kernel (GQA_PREFILL_WGMMA=1), its ping-pong build "
+                  "(GQA_PREFILL_WGMMA_PINGPONG=1) and the ping-pong build with a producer warpgroup "
+                  "(GQA_PREFILL_WGMMA_PRODUCER=1), against the measured GEMM rate.");
   const ModelConfig& c = model.config();
   Table t({"prompt", "mma.sync ms", "TFLOP/s", "of GEMM", "wgmma ms", "TFLOP/s", "of GEMM", "ping-pong ms", "TFLOP/s",
-           "of GEMM"});
+           "of GEMM", "producer ms", "TFLOP/s", "of GEMM"});
   int failed = 0;
   for (int64_t p : env.opt.prefill_lengths) {
     if (deadline.passed()) {
@@ -211,8 +213,12 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
       fill_uniform(cache.k(0), 91, 1.0f, 0.0f, env.stream);
       fill_uniform(cache.v(0), 92, 1.0f, 0.0f, env.stream);
       const double af = prefill_attention_flops_per_layer(c, p);
-      for (const auto& [on, pingpong] : {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
-        WgmmaSwitches sw(on, pingpong);
+      struct Choice {
+        bool wgmma, pingpong, producer;
+      };
+      for (const Choice& k : {Choice{false, false, false}, Choice{true, false, false}, Choice{true, true, false},
+                              Choice{true, false, true}}) {
+        WgmmaSwitches sw(k.wgmma, k.pingpong, k.producer);
         const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);
         row.push_back(strf("%.1f", ms));
         row.push_back(strf("%.1f", rate / 1e12));

@@ -5,13 +5,15 @@
 // chunked prefill after cached context, interleaved sequences, groups that do not divide the
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32, bad device data (NaN for exactly
 // the tokens it touches), out aliasing q, and the dispatcher's opt-in switch. Every case runs
-// through both builds (basic and ping-pong), or the one GQA_TEST_WGMMA_BUILD names.
+// through its three builds (basic, ping-pong, ping-pong with a producer warpgroup), or the one
+// GQA_TEST_WGMMA_BUILD names.
 // Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -52,32 +54,41 @@ struct BuildOutput {
   std::vector<float> out;
 };
 
-// The builds under test: both, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong), so a
-// GPU check can run each in a process of its own (a trap in one poisons its process's context).
-std::vector<bool> builds_under_test() {
+// The kernel's builds: basic, ping-pong, ping-pong with a producer warpgroup.
+struct Build {
+  const char* name;
+  bool pingpong, producer;
+};
+constexpr Build kBuilds[] = {{"basic", false, false}, {"pingpong", true, false}, {"producer", false, true}};
+
+// The builds under test: all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer),
+// so a GPU check can run each in a process of its own (a trap in one poisons its process's context).
+std::vector<Build> builds_under_test() {
   const char* env = std::getenv("GQA_TEST_WGMMA_BUILD");
   const std::string only = env != nullptr ? env : "";
-  if (only == "basic") return {false};
-  if (only == "pingpong") return {true};
-  if (!only.empty()) ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic or pingpong";
-  return {false, true};
+  if (only.empty()) return {std::begin(kBuilds), std::end(kBuilds)};
+  for (const Build& b : kBuilds) {
+    if (only == b.name) return {b};
+  }
+  ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic, pingpong or producer";
+  return {};
 }
 
-// The batch through the builds of the kernel under test (basic, ping-pong), each on fresh device
-// buffers.
+// The batch through the builds under test, each on fresh device buffers.
 std::vector<BuildOutput> run_wgmma(const Batch& b, bool out_aliases_q = false) {
   std::vector<BuildOutput> outs;
-  for (bool pingpong : builds_under_test()) {
-    const cuda::ScopedSwitch build(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pingpong);
+  for (const Build& build : builds_under_test()) {
+    const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, build.pingpong);
+    const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, build.producer);
     attn_test::DeviceBatch d(b);
     AttentionArgs a = d.args(b, out_aliases_q);
     cuda::attention_prefill_wgmma(a, nullptr);
-    outs.push_back({pingpong ? "ping-pong" : "basic", attn_test::download(a.out)});
+    outs.push_back({build.name, attn_test::download(a.out)});
   }
   return outs;
 }
 
-// Both builds within kTol of ref (`what` names the case on failure).
+// Every build under test within kTol of ref (`what` names the case on failure).
 void expect_close(const Batch& b, const std::vector<float>& ref, const std::string& what, bool out_aliases_q = false) {
   for (const BuildOutput& r : run_wgmma(b, out_aliases_q)) {
     EXPECT_LT(rel_error(r.out, ref), kTol) << what << " (" << r.build << ")";
@@ -195,15 +206,19 @@ TEST(CudaPrefillWgmmaArgs, SupportsBf16F16AtHeadDims64And128Only) {
 }
 
 TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
-  const bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong();
+  const bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong(),
+             was_pr = cuda::prefill_wgmma_producer();
   for (bool on : {true, false}) {
     const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, on);
     const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, !on);
+    const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, on);
     EXPECT_EQ(cuda::prefill_wgmma_enabled(), on);
     EXPECT_EQ(cuda::prefill_wgmma_pingpong(), !on);
+    EXPECT_EQ(cuda::prefill_wgmma_producer(), on);
   }
   EXPECT_EQ(cuda::prefill_wgmma_enabled(), was);  // ScopedSwitch put them back
   EXPECT_EQ(cuda::prefill_wgmma_pingpong(), was_pp);
+  EXPECT_EQ(cuda::prefill_wgmma_producer(), was_pr);
 }
 
 }  // namespace
