@@ -152,10 +152,15 @@ __device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys
   }
 #pragma unroll
   for (int r = 0; r < 2; ++r) l[r] = l[r] * alpha[r] + sum[r];
+  // o changes only where a row's max moved (alpha = 2^0 = 1 exactly otherwise): past the first
+  // tiles of a long row it rarely does, and the warp skips the HD / 2 multiplies (a per-lane
+  // branch: the warp runs it when any lane needs it).
+  if (alpha[0] != 1.0f || alpha[1] != 1.0f) {
 #pragma unroll
-  for (int dt = 0; dt < HD / 8; ++dt) {
+    for (int dt = 0; dt < HD / 8; ++dt) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) o[dt][e] *= alpha[e >> 1];
+      for (int e = 0; e < 4; ++e) o[dt][e] *= alpha[e >> 1];
+    }
   }
 }
 
