@@ -430,48 +430,46 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
                           &ri.pass_bad_key);
       cp_async_arrive(&full[st]);
     };
-    {
+    if constexpr (!kProducer) {
+      for (int i = 0; i < kStages - 1 && i < n_tiles; ++i) load(i);
+    }
+    for (int i = 0; i < n_tiles; ++i) {
+      const int t = tiles + i, st = t % kStages;
+      const bool mine = i * kBlockN <= ps.group_limit;  // uniform over the warpgroup
+      const unsigned char* k_t = k_s + st * S::kTileBytes;
+      const unsigned char* v_t = v_s + st * S::kTileBytes;
+      mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
+      // The copies this thread now sees, before its wgmma reads them (the producer fenced its own).
+      if constexpr (!kProducer) wg::fence_proxy_async();
+      // Each wgmma issue and its wait sit in one branch (a path from an issue to a use of the
+      // accumulators that skips the wait would make ptxas serialise every wgmma); both branches
+      // take and pass the same turns.
+      float sc[kBlockN / 8][4];
+      if (mine) {
+        turns.wait();
+        qk_issue<T, HD>(q_wg, k_t, sc);
+        turns.pass();
+        qk_finish(sc);
+        softmax_tile<HD, kBlockN>(sc, i * kBlockN, ps.limit, p.scale_log2, o, m, l);
+      } else {
+        turns.wait();
+        turns.pass();
+      }
+      // Under the other warpgroup's tensor-core work, outside this one's issue-to-wait windows.
       if constexpr (!kProducer) {
-        for (int i = 0; i < kStages - 1 && i < n_tiles; ++i) load(i);
+        if (i + kStages - 1 < n_tiles) load(i + kStages - 1);
       }
-      for (int i = 0; i < n_tiles; ++i) {
-        const int t = tiles + i, st = t % kStages;
-        const bool mine = i * kBlockN <= ps.group_limit;  // uniform over the warpgroup
-        const unsigned char* k_t = k_s + st * S::kTileBytes;
-        const unsigned char* v_t = v_s + st * S::kTileBytes;
-        mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
-        // The copies this thread now sees, before its wgmma reads them (the producer fenced its own).
-        if constexpr (!kProducer) wg::fence_proxy_async();
-        // Each wgmma issue and its wait sit in one branch (a path from an issue to a use of the
-        // accumulators that skips the wait would make ptxas serialise every wgmma); both branches
-        // take and pass the same turns.
-        float sc[kBlockN / 8][4];
-        if (mine) {
-          turns.wait();
-          qk_issue<T, HD>(q_wg, k_t, sc);
-          turns.pass();
-          qk_finish(sc);
-          softmax_tile<HD, kBlockN>(sc, i * kBlockN, ps.limit, p.scale_log2, o, m, l);
-        } else {
-          turns.wait();
-          turns.pass();
-        }
-        // Under the other warpgroup's tensor-core work, outside this one's issue-to-wait windows.
-        if constexpr (!kProducer) {
-          if (i + kStages - 1 < n_tiles) load(i + kStages - 1);
-        }
-        if (mine) {
-          uint32_t pa[kBlockN / 16][4];
-          turns.wait();
-          pv_issue<T, HD>(v_t, sc, pa, o);
-          turns.pass();
-          pv_finish<HD>(o, pa);
-        } else {
-          turns.wait();
-          turns.pass();
-        }
-        (void)::cuda::ptx::mbarrier_arrive(&empty[st]);
+      if (mine) {
+        uint32_t pa[kBlockN / 16][4];
+        turns.wait();
+        pv_issue<T, HD>(v_t, sc, pa, o);
+        turns.pass();
+        pv_finish<HD>(o, pa);
+      } else {
+        turns.wait();
+        turns.pass();
       }
+      (void)::cuda::ptx::mbarrier_arrive(&empty[st]);
     }
     tiles += n_tiles;
     __syncthreads();  // every bad-key record of the pass is in

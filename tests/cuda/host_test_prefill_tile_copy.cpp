@@ -12,13 +12,14 @@
 namespace gqa {
 namespace {
 
-// The wgmma prefill's tiles: 128 keys, 256 threads.
-template <int HD>
+// The wgmma prefill's tiles: 128 keys, copied by its 256 consumer threads (basic and ping-pong
+// builds) or its 128 producer threads (producer build).
+template <int HD, int kThreads>
 void check_core_tile() {
-  using Copy = cuda::CoreTileCopy<HD, 128, 256>;
+  using Copy = cuda::CoreTileCopy<HD, 128, kThreads>;
   std::vector<int> copies(128 * (HD / 8), 0);
   std::set<uint32_t> bytes;
-  for (int tid = 0; tid < 256; ++tid) {
+  for (int tid = 0; tid < kThreads; ++tid) {
     for (int ps = 0; ps < Copy::kPasses; ++ps) {
       for (int i = 0; i < Copy::kPerRow; ++i) {
         const int key = Copy::key(tid, ps), c = Copy::chunk(tid, i);
@@ -95,8 +96,10 @@ void check_row_tile() {
 }
 
 TEST(CudaPrefillTileCopy, WgmmaTilesAreCopiedOnceToTheirCoreMatrixPlaces) {
-  check_core_tile<64>();
-  check_core_tile<128>();
+  check_core_tile<64, 256>();
+  check_core_tile<128, 256>();
+  check_core_tile<64, 128>();
+  check_core_tile<128, 128>();
 }
 
 TEST(CudaPrefillTileCopy, MmaTilesAreCopiedOnceToTheirRows) {
