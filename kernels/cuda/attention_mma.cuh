@@ -111,10 +111,12 @@ __device__ __forceinline__ float fast_exp2(float x) {
 // ulp of m), not exactly 1: a factor O and l share, harmless unless |m| >= 2^28 (f16 P would
 // overflow 65504; bf16: 2^31), score magnitudes no model's attention produces (FlashAttention
 // makes the same trade; clamping the exponent at 0 would cost one more instruction per score).
-template <int HD, int kKeys, class Keys>
-__device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys keys, const int (&limit)[2],
-                                                  float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
-                                                  float (&l)[2]) {
+// softmax_scores is the step without o: it returns alpha = exp2(m_old - m_new) per row for
+// rescale_rows to apply (the wgmma prefill's overlap build applies it once the previous tile's
+// P V, still in flight during softmax_scores, has landed in o).
+template <int kKeys, class Keys>
+__device__ __forceinline__ void softmax_scores(float (&s)[kKeys / 8][4], Keys keys, const int (&limit)[2],
+                                               float scale_log2, float (&m)[2], float (&l)[2], float (&alpha)[2]) {
   const int tig = threadIdx.x % 4;
   if (keys(kKeys - 1) > min(limit[0], limit[1])) {
 #pragma unroll
@@ -131,7 +133,7 @@ __device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys
 #pragma unroll
     for (int e = 0; e < 4; ++e) mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
   }
-  float alpha[2], neg_m[2], sum[2] = {0.0f, 0.0f};
+  float neg_m[2], sum[2] = {0.0f, 0.0f};
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     // scale_log2 > 0: the scaled scores' max is the max's product (rounding is monotonic too).
@@ -152,9 +154,13 @@ __device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys
   }
 #pragma unroll
   for (int r = 0; r < 2; ++r) l[r] = l[r] * alpha[r] + sum[r];
-  // o changes only where a row's max moved (alpha = 2^0 = 1 exactly otherwise): past the first
-  // tiles of a long row it rarely does, and the warp skips the HD / 2 multiplies (a per-lane
-  // branch: the warp runs it when any lane needs it).
+}
+
+// o *= alpha per row. o changes only where a row's max moved (alpha = 2^0 = 1 exactly otherwise):
+// past the first tiles of a long row it rarely does, and the warp skips the HD / 2 multiplies (a
+// per-lane branch: the warp runs it when any lane needs it).
+template <int HD>
+__device__ __forceinline__ void rescale_rows(float (&o)[HD / 8][4], const float (&alpha)[2]) {
   if (alpha[0] != 1.0f || alpha[1] != 1.0f) {
 #pragma unroll
     for (int dt = 0; dt < HD / 8; ++dt) {
@@ -162,6 +168,15 @@ __device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys
       for (int e = 0; e < 4; ++e) o[dt][e] *= alpha[e >> 1];
     }
   }
+}
+
+template <int HD, int kKeys, class Keys>
+__device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys keys, const int (&limit)[2],
+                                                  float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
+                                                  float (&l)[2]) {
+  float alpha[2];
+  softmax_scores<kKeys>(s, keys, limit, scale_log2, m, l, alpha);
+  rescale_rows<HD>(o, alpha);
 }
 
 // softmax_tile_keys for a tile of keys start, start + 1, ...
