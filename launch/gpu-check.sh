@@ -206,11 +206,11 @@ if [ $checking -eq 1 ]; then
 # Their CPU references took ~70 s single-threaded (run 1); cpu::attention now spreads large calls
 # over the cores, so --quick runs them as a step of their own after the rest.
 slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongContext'
-# The wgmma prefill's three builds in processes of their own: a trap in the ping-pong build (its
+# The wgmma prefill's four builds in processes of their own: a trap in the ping-pong build (its
 # mbarrier watchdog) poisons its process's CUDA context, and must not hide the basic build's result.
 wgmma_builds() {
   local b
-  for b in basic pingpong producer; do
+  for b in basic pingpong producer overlap; do
     step "cuda_test_attention_prefill_wgmma ($b build)" 300 env GQA_TEST_WGMMA_BUILD=$b \
       "$build/tests/cuda_test_attention_prefill_wgmma"
   done

@@ -129,12 +129,17 @@ __device__ __forceinline__ void qk_finish(float (&s)[kBlockN / 8][4]) {
   wg::fence_operands(s);
 }
 
-template <typename T, int HD>
-__device__ __forceinline__ void pv_issue(const unsigned char* v_t, const float (&s)[kBlockN / 8][4],
-                                         uint32_t (&pa)[kBlockN / 16][4], float (&o)[HD / 8][4]) {
-  using S = WgSmem<T, HD>;
+template <typename T>
+__device__ __forceinline__ void pack_p(const float (&s)[kBlockN / 8][4], uint32_t (&pa)[kBlockN / 16][4]) {
 #pragma unroll
   for (int kk = 0; kk < kBlockN / 16; ++kk) p_fragment<T, kBlockN>(s, kk, pa[kk]);
+}
+
+// P V with P already rounded into pa (pv_issue without its packing).
+template <typename T, int HD>
+__device__ __forceinline__ void pv_issue_packed(const unsigned char* v_t, const uint32_t (&pa)[kBlockN / 16][4],
+                                                float (&o)[HD / 8][4]) {
+  using S = WgSmem<T, HD>;
   const uint64_t v_desc = wg::smem_desc(v_t, S::kGroupBytes, S::kCoreBytes);  // N-major view of [key][dim]
   wg::fence_operands(o);
   wg::fence();
@@ -144,6 +149,13 @@ __device__ __forceinline__ void pv_issue(const unsigned char* v_t, const float (
     wg::mma_rs_tb<T, HD>(o, pa[kk], v_desc + step);
   }
   wg::commit();
+}
+
+template <typename T, int HD>
+__device__ __forceinline__ void pv_issue(const unsigned char* v_t, const float (&s)[kBlockN / 8][4],
+                                         uint32_t (&pa)[kBlockN / 16][4], float (&o)[HD / 8][4]) {
+  pack_p<T>(s, pa);
+  pv_issue_packed<T, HD>(v_t, pa, o);
 }
 
 template <int HD>
@@ -369,9 +381,63 @@ __device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<k
   }
 }
 
-template <typename T, int HD, bool kProducer>
+// ---- the overlap build (set_prefill_wgmma_overlap): the producer build whose consumer
+// warpgroups also overlap, within each, the softmax of tile i with the P V of tile i - 1
+// (FlashAttention-3's intra-warpgroup pipelining): in one turn a warpgroup issues S = q K_i^T and
+// O += P_{i-1} V_{i-1} back to back, waits for S alone (wait_group 1), runs softmax_scores on it
+// while its P V is still in flight, then waits for that (wait_group 0), releases tile i - 1 and
+// rescales O. Each warpgroup takes n + 1 turns per pass of n tiles (S of tile 0 alone, then
+// n - 1 pairs, then the last P V alone), and computes every tile of the pass (no per-warpgroup
+// skipping: the masks zero what its rows do not see; at most one extra tile per pass in a causal
+// prompt), so that every wgmma issue and wait is on the straight path ptxas needs to keep them
+// asynchronous. One warpgroup's pass (this thread's o, m, l; pa must outlive its P V).
+template <typename T, int HD, int kStages>
+__device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const unsigned char* k_s,
+                                             const unsigned char* v_s, uint64_t* full, uint64_t* empty, Turns& turns,
+                                             int tiles, int n_tiles, const int (&limit)[2], float scale_log2,
+                                             float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+  using S = WgSmem<T, HD>;
+  const auto stage = [&](int i) { return (tiles + i) % kStages; };
+  const auto wait_full = [&](int i) {
+    const int t = tiles + i;
+    mbarrier_wait(&full[t % kStages], uint32_t((t / kStages) & 1));
+  };
+  float sc[kBlockN / 8][4];
+  uint32_t pa[kBlockN / 16][4];
+  float alpha[2];
+  wait_full(0);
+  turns.wait();
+  qk_issue<T, HD>(q_wg, k_s + stage(0) * S::kTileBytes, sc);
+  turns.pass();
+  qk_finish(sc);
+  softmax_scores<kBlockN>(sc, KeysInOrder{0}, limit, scale_log2, m, l, alpha);
+  rescale_rows<HD>(o, alpha);  // (no P V in flight yet)
+  for (int i = 1; i < n_tiles; ++i) {
+    wait_full(i);
+    turns.wait();
+    pack_p<T>(sc, pa);  // P of tile i - 1, before S of tile i overwrites sc
+    qk_issue<T, HD>(q_wg, k_s + stage(i) * S::kTileBytes, sc);
+    pv_issue_packed<T, HD>(v_s + stage(i - 1) * S::kTileBytes, pa, o);
+    turns.pass();
+    wg::wait<1>();  // S of tile i (the older group); P V of tile i - 1 may still run
+    wg::fence_operands(sc);
+    softmax_scores<kBlockN>(sc, KeysInOrder{i * kBlockN}, limit, scale_log2, m, l, alpha);
+    pv_finish<HD>(o, pa);
+    (void)::cuda::ptx::mbarrier_arrive(&empty[stage(i - 1)]);
+    rescale_rows<HD>(o, alpha);
+  }
+  turns.wait();
+  pack_p<T>(sc, pa);
+  pv_issue_packed<T, HD>(v_s + stage(n_tiles - 1) * S::kTileBytes, pa, o);
+  turns.pass();
+  pv_finish<HD>(o, pa);
+  (void)::cuda::ptx::mbarrier_arrive(&empty[stage(n_tiles - 1)]);
+}
+
+template <typename T, int HD, bool kProducer, bool kOverlap = false>
 __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0), 1)
     prefill_wgmma_pingpong_kernel(const PrefillParams p) {
+  static_assert(kProducer || !kOverlap, "the overlap build is the producer build's");
   using S = WgSmem<T, HD>;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   __shared__ PrefillRowInfo<kBlockM> ri;
@@ -433,7 +499,13 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
     if constexpr (!kProducer) {
       for (int i = 0; i < kStages - 1 && i < n_tiles; ++i) load(i);
     }
-    for (int i = 0; i < n_tiles; ++i) {
+    if constexpr (kOverlap) {
+      if (n_tiles > 0) {
+        overlap_pass<T, HD, kStages>(q_wg, k_s, v_s, full, empty, turns, tiles, n_tiles, ps.limit, p.scale_log2, o,
+                                     m, l);
+      }
+    }
+    for (int i = 0; i < (kOverlap ? 0 : n_tiles); ++i) {
       const int t = tiles + i, st = t % kStages;
       const bool mine = i * kBlockN <= ps.group_limit;  // uniform over the warpgroup
       const unsigned char* k_t = k_s + st * S::kTileBytes;
@@ -498,6 +570,15 @@ struct LaunchPingPong {
 };
 
 template <typename T, int HD>
+struct LaunchOverlap {
+  static void run(const PrefillParams& p, cudaStream_t stream) {
+    run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD, true, true>, WgSmem<T, HD>::kPingPongBytes, kBlockM,
+                       kThreads + kProducerThreads, p, stream, kOp,
+                       "attention prefill_wgmma_pingpong_kernel (producer warpgroup, overlap)");
+  }
+};
+
+template <typename T, int HD>
 struct LaunchProducer {
   static void run(const PrefillParams& p, cudaStream_t stream) {
     run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD, true>, WgSmem<T, HD>::kPingPongBytes, kBlockM,
@@ -511,6 +592,7 @@ struct LaunchProducer {
 GQA_PROCESS_SWITCH(prefill_wgmma_enabled, set_prefill_wgmma, "GQA_PREFILL_WGMMA", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, "GQA_PREFILL_WGMMA_PINGPONG", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_producer, set_prefill_wgmma_producer, "GQA_PREFILL_WGMMA_PRODUCER", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_overlap, set_prefill_wgmma_overlap, "GQA_PREFILL_WGMMA_OVERLAP", false)
 
 bool prefill_wgmma_available() {
   static PerDevice<bool> cached;
@@ -541,7 +623,9 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   if (d.n == 0) return;
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
-  if (prefill_wgmma_producer()) {
+  if (prefill_wgmma_overlap()) {
+    launch_prefill<LaunchOverlap>(a, d, stream);
+  } else if (prefill_wgmma_producer()) {
     launch_prefill<LaunchProducer>(a, d, stream);
   } else if (prefill_wgmma_pingpong()) {
     launch_prefill<LaunchPingPong>(a, d, stream);

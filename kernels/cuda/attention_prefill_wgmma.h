@@ -32,6 +32,13 @@ void set_prefill_wgmma_pingpong(bool on);
 bool prefill_wgmma_producer();
 void set_prefill_wgmma_producer(bool on);
 
+// The fourth, taking precedence over the others when on (GQA_PREFILL_WGMMA_OVERLAP=1 or
+// set_prefill_wgmma_overlap(true)): the producer build whose consumer warpgroups also overlap the
+// softmax of each tile with the P V of the one before (attention_prefill_wgmma.cu). Written
+// without a GPU; opt-in until measured.
+bool prefill_wgmma_overlap();
+void set_prefill_wgmma_overlap(bool on);
+
 // Whether the current device runs this build's sm_90a code (the only code with wgmma in it): a
 // compute capability 9.0 device, confirmed once per device by a one-thread probe kernel. False
 // elsewhere. Needs a device (call only where device_count() > 0).

@@ -23,11 +23,12 @@ struct PrefillRow {
 
 // Sets the wgmma prefill switches for a scope; the previous ones are back however it ends.
 struct WgmmaSwitches {
-  cuda::ScopedSwitch on, pingpong, producer;
-  WgmmaSwitches(bool wgmma, bool pp, bool pr)
+  cuda::ScopedSwitch on, pingpong, producer, overlap;
+  WgmmaSwitches(bool wgmma, bool pp, bool pr, bool ov)
       : on(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, wgmma),
         pingpong(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pp),
-        producer(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, pr) {}
+        producer(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, pr),
+        overlap(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, ov) {}
 };
 
 // The chunked prefill of one new sequence of p random tokens; returns wall seconds.
@@ -99,7 +100,7 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
   r.seconds = run_prefill(env, model, cache, p, static_cast<uint32_t>(p));
   // The attention alone through the default kernel (the wgmma builds come in the opt-in pass).
-  WgmmaSwitches off(false, false, false);
+  WgmmaSwitches off(false, false, false, false);
   r.attn_layer_ms = time_prefill_attention(env, model.config(), cache, p);
   return r;
 }
@@ -191,11 +192,12 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
   env.report.line("Layer 0's causal attention over a cache of random K/V (its content does not change the work), "
                   "chunk by chunk as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 3: the default "
                   "mma.sync kernel, the wgmma kernel (GQA_PREFILL_WGMMA=1), its ping-pong build "
-                  "(GQA_PREFILL_WGMMA_PINGPONG=1) and the ping-pong build with a producer warpgroup "
-                  "(GQA_PREFILL_WGMMA_PRODUCER=1), against the measured GEMM rate.");
+                  "(GQA_PREFILL_WGMMA_PINGPONG=1), the ping-pong build with a producer warpgroup "
+                  "(GQA_PREFILL_WGMMA_PRODUCER=1) and that with each warpgroup's softmax overlapping its previous "
+                  "tile's P V (GQA_PREFILL_WGMMA_OVERLAP=1), against the measured GEMM rate.");
   const ModelConfig& c = model.config();
   Table t({"prompt", "mma.sync ms", "TFLOP/s", "of GEMM", "wgmma ms", "TFLOP/s", "of GEMM", "ping-pong ms", "TFLOP/s",
-           "of GEMM", "producer ms", "TFLOP/s", "of GEMM"});
+           "of GEMM", "producer ms", "TFLOP/s", "of GEMM", "overlap ms", "TFLOP/s", "of GEMM"});
   int failed = 0;
   for (int64_t p : env.opt.prefill_lengths) {
     if (deadline.passed()) {
@@ -214,11 +216,12 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
       fill_uniform(cache.v(0), 92, 1.0f, 0.0f, env.stream);
       const double af = prefill_attention_flops_per_layer(c, p);
       struct Choice {
-        bool wgmma, pingpong, producer;
+        bool wgmma, pingpong, producer, overlap;
       };
-      for (const Choice& k : {Choice{false, false, false}, Choice{true, false, false}, Choice{true, true, false},
-                              Choice{true, false, true}}) {
-        WgmmaSwitches sw(k.wgmma, k.pingpong, k.producer);
+      for (const Choice& k : {Choice{false, false, false, false}, Choice{true, false, false, false},
+                              Choice{true, true, false, false}, Choice{true, false, true, false},
+                              Choice{true, false, false, true}}) {
+        WgmmaSwitches sw(k.wgmma, k.pingpong, k.producer, k.overlap);
         const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);
         row.push_back(strf("%.1f", ms));
         row.push_back(strf("%.1f", rate / 1e12));

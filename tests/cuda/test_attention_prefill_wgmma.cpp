@@ -5,8 +5,8 @@
 // chunked prefill after cached context, interleaved sequences, groups that do not divide the
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32, bad device data (NaN for exactly
 // the tokens it touches), out aliasing q, and the dispatcher's opt-in switch. Every case runs
-// through its three builds (basic, ping-pong, ping-pong with a producer warpgroup), or the one
-// GQA_TEST_WGMMA_BUILD names.
+// through its four builds (basic, ping-pong, ping-pong with a producer warpgroup, and that with
+// intra-warpgroup overlap), or the one GQA_TEST_WGMMA_BUILD names.
 // Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
@@ -54,14 +54,19 @@ struct BuildOutput {
   std::vector<float> out;
 };
 
-// The kernel's builds: basic, ping-pong, ping-pong with a producer warpgroup.
+// The kernel's builds: basic, ping-pong, ping-pong with a producer warpgroup, and that with the
+// consumers' softmax overlapping their previous tile's P V.
 struct Build {
   const char* name;
-  bool pingpong, producer;
+  bool pingpong, producer, overlap;
 };
-constexpr Build kBuilds[] = {{"basic", false, false}, {"pingpong", true, false}, {"producer", false, true}};
+constexpr Build kBuilds[] = {{"basic", false, false, false},
+                             {"pingpong", true, false, false},
+                             {"producer", false, true, false},
+                             {"overlap", false, false, true}};
 
-// The builds under test: all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer),
+// The builds under test: all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer |
+// overlap),
 // so a GPU check can run each in a process of its own (a trap in one poisons its process's context).
 std::vector<Build> builds_under_test() {
   const char* env = std::getenv("GQA_TEST_WGMMA_BUILD");
@@ -70,7 +75,7 @@ std::vector<Build> builds_under_test() {
   for (const Build& b : kBuilds) {
     if (only == b.name) return {b};
   }
-  ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic, pingpong or producer";
+  ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic, pingpong, producer or overlap";
   return {};
 }
 
@@ -80,6 +85,7 @@ std::vector<BuildOutput> run_wgmma(const Batch& b, bool out_aliases_q = false) {
   for (const Build& build : builds_under_test()) {
     const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, build.pingpong);
     const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, build.producer);
+    const cuda::ScopedSwitch ov(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, build.overlap);
     attn_test::DeviceBatch d(b);
     AttentionArgs a = d.args(b, out_aliases_q);
     cuda::attention_prefill_wgmma(a, nullptr);
@@ -207,18 +213,21 @@ TEST(CudaPrefillWgmmaArgs, SupportsBf16F16AtHeadDims64And128Only) {
 
 TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
   const bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong(),
-             was_pr = cuda::prefill_wgmma_producer();
+             was_pr = cuda::prefill_wgmma_producer(), was_ov = cuda::prefill_wgmma_overlap();
   for (bool on : {true, false}) {
     const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, on);
     const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, !on);
     const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, on);
+    const cuda::ScopedSwitch ov(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, !on);
     EXPECT_EQ(cuda::prefill_wgmma_enabled(), on);
+    EXPECT_EQ(cuda::prefill_wgmma_overlap(), !on);
     EXPECT_EQ(cuda::prefill_wgmma_pingpong(), !on);
     EXPECT_EQ(cuda::prefill_wgmma_producer(), on);
   }
   EXPECT_EQ(cuda::prefill_wgmma_enabled(), was);  // ScopedSwitch put them back
   EXPECT_EQ(cuda::prefill_wgmma_pingpong(), was_pp);
   EXPECT_EQ(cuda::prefill_wgmma_producer(), was_pr);
+  EXPECT_EQ(cuda::prefill_wgmma_overlap(), was_ov);
 }
 
 }  // namespace
