@@ -35,6 +35,11 @@
 # (where the machine has nsys); the split merge's test under racecheck, the fused merge's, the
 # norm prologue's, the grouped copies' and the bulk GEMV's under memcheck.
 #
+# --choices (GQA_CHECK_BUDGET_S default 300; no tests: run it after a passing check, e.g. on the
+# same warm machine) measures what the opt-in kernels are to be chosen by: gqa-attn-bench --sweep,
+# then gqa-bench at 8K and 32K (batch 1 and 16: steps with every other kernel choice, the GEMV
+# launch sweep, the read ceilings) and its prefill at 8K through every prefill kernel.
+#
 # --profile runs Nsight Compute (ncu, when the machine has it and allows GPU counters) on the
 # decode-step kernels: the decode attention and its merge (gqa-attn-bench; alone at 128K and 32K
 # batch 16 too), the prefill attention (an 8K prompt's chunks) and the other ops of a
@@ -50,7 +55,7 @@
 # sources launch/device-env.sh, which uses .devdeps/ (launch/device-deps.sh; carry it) for what
 # the GPU image lacks. With $OUT set (the device tool), the report and the logs are copied there.
 #
-# usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile]  (from anywhere; works in the repository root)
+# usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile | --choices]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
 #        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540);
 #        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),
@@ -65,8 +70,9 @@ case "${1:-}" in
   --quick) mode=quick ;;
   --decode) mode=decode ;;
   --profile) mode=profile ;;
+  --choices) mode=choices ;;
   -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
-  *) echo "usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile]" >&2; exit 2 ;;
+  *) echo "usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile | --choices]" >&2; exit 2 ;;
 esac
 bench_total_s="${GQA_BENCH_TOTAL_S:-500}"
 # --bench: configure and build must leave gqa-bench most of the box.
@@ -87,9 +93,10 @@ t_start=$SECONDS
 budget_s="${GQA_CHECK_BUDGET_S:-540}"
 [ "$mode" = quick ] && budget_s="${GQA_CHECK_BUDGET_S:-360}"
 [ "$mode" = decode ] && budget_s="${GQA_CHECK_BUDGET_S:-300}"
+[ "$mode" = choices ] && budget_s="${GQA_CHECK_BUDGET_S:-300}"
 [ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
 checking=0 benching=0  # which parts run: check (steps 3-7), bench (gqa-bench)
-[ "$mode" != bench ] && [ "$mode" != profile ] && checking=1
+[ "$mode" != bench ] && [ "$mode" != profile ] && [ "$mode" != choices ] && checking=1
 [ "$mode" != check ] && [ "$mode" != profile ] && benching=1
 left_s() { echo $((budget_s - (SECONDS - t_start))); }
 
@@ -186,7 +193,7 @@ built=0
 build_targets=(--target gqa-generate gqa-attn-bench mpi_test_cuda_communicator mpi_test_cuda_model_mpi)
 for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=("cuda_$t"); done
 [ "$mode" = bench ] && build_targets=(--target gqa-bench)
-[ "$mode" = profile ] && build_targets=(--target gqa-bench gqa-attn-bench)
+[ "$mode" = profile ] || [ "$mode" = choices ] && build_targets=(--target gqa-bench gqa-attn-bench)
 [ "$mode" = all ] || [ "$mode" = quick ] && build_targets+=(gqa-bench)
 decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_attention_decode_fused_merge
               cuda_test_attention_decode_groups cuda_test_gemv cuda_test_gemv_bulk
@@ -374,6 +381,17 @@ if [ $benching -eq 1 ]; then
   if [ "$mode" = quick ]; then
     left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-50} - 30 ))
     bench_args=(--contexts 8K,32K,128K --prefill 8K,32K --peers --runs 20 --step-runs 10)
+  fi
+  if [ "$mode" = choices ]; then
+    # the kernel choices to make defaults of: the attention sweep's columns first (seconds), then
+    # gqa-bench's decode other-choices pass, GEMV launch sweep and read ceilings at 8K/32K, and the
+    # prefill attention through every kernel at 8K (its opt-in table)
+    if [ $built -eq 1 ]; then
+      step "gqa-attn-bench" 120 "$build/bin/gqa-attn-bench" --sweep
+      bench_log="$logs/gqa-attn-bench.log"  # (into the report, as the check's step 6)
+    fi
+    left=$(( $(left_s) - 20 ))
+    bench_args=(--contexts 8K,32K --prefill 8K --runs 10 --step-runs 10)
   fi
   if [ "$mode" = decode ]; then
     nsys_reserve=0  # (the GPU image of 2026-11-26 has no nsys)
