@@ -310,14 +310,19 @@ __device__ __forceinline__ void cp_async_arrive(uint64_t* bar) {
 
 // ---- the producer build (set_prefill_wgmma_producer): the ping-pong kernel plus a third
 // warpgroup that does all the copying (FlashAttention-3's warp specialisation, with cp.async
-// instead of TMA). The consumer warpgroups then issue no copy and run no proxy fence (in SASS a
-// MEMBAR.ALL.CTA, issued in the ping-pong build while later tiles' copies are in flight); the
-// producers copy tile t into stage t % kStages once the consumers have released the stage
-// (empty), and hand tile t over (full, 128 arrivals) one tile later, once their own copies of it
-// have landed (cp.async.wait_group 1) and are fenced for the async proxy: two tiles in flight.
+// instead of TMA). The consumer warpgroups then issue no copy and no address arithmetic; the
+// producers copy tile t into stage t % kStages once the consumers have released the stage (empty)
+// and arrive on full[stage] through cp.async.mbarrier.arrive.noinc (128 arrivals, each once the
+// thread's copies so far have landed), so they never wait for their own copies and every free
+// stage is filled at once. The consumers fence the async proxy after the full wait, as in the
+// ping-pong build; with no copy of their own in flight that fence (MEMBAR.ALL.CTA in SASS) has
+// nothing to wait for. (Handing a tile over from the producers' side, after their own
+// wait_group, would hold each tile back until the next one's copies were issued: with the
+// overlap build holding two stages, that locked the warpgroups in step.)
 // Registers: 384 threads put 3 warps on each SM sub-partition (16K registers): 168 each at
 // launch; then the producers give theirs down to kProducerRegs and the consumers take
-// kConsumerRegs (setmaxnreg; 40 x 32 + 232 x 64 = 16128 per sub-partition, as at launch).
+// kConsumerRegs (setmaxnreg; 40 x 32 + 232 x 64 = 16128 per sub-partition, as at launch; the
+// launch checks that ptxas gave the kernel those 168).
 constexpr int kProducerThreads = 128;
 constexpr int kProducerRegs = 40, kConsumerRegs = 232;
 static_assert(kProducerRegs * 32 + kConsumerRegs * 64 <= 168 * 96, "the sub-partition's registers at launch");
@@ -342,24 +347,13 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32
   using S = WgSmem<T, HD>;
   using Copy = CoreTileCopy<HD, kBlockN, kProducerThreads>;
   const int tid = static_cast<int>(threadIdx.x) - kThreads;
-  const auto hand_over = [&](int t) {  // this thread's copies of tile t have landed
-    wg::fence_proxy_async();
-    (void)::cuda::ptx::mbarrier_arrive(&full[t % kStages]);
-  };
   for (int i = 0; i < n_tiles; ++i) {
     const int t = tiles + i, st = t % kStages;
     if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
     copy_kv_tile<T, HD, Copy>(p, table, g, i * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
                               bad_key, tid);
-    cp_async_commit();
-    if (i > 0) {
-      cp_async_wait<1>();
-      hand_over(t - 1);
-    }
-  }
-  if (n_tiles > 0) {
-    cp_async_wait<0>();
-    hand_over(tiles + n_tiles - 1);
+    cp_async_arrive(&full[st]);
+    cp_async_commit();  // (only for the drain before the producers exit)
   }
 }
 
@@ -379,6 +373,7 @@ __device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<k
     tiles += n_tiles;
     __syncthreads();  // the consumers' end-of-pass barrier
   }
+  cp_async_wait<0>();  // no copy of a thread outlives it
 }
 
 // ---- the overlap build (set_prefill_wgmma_overlap): the producer build whose consumer
@@ -390,7 +385,9 @@ __device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<k
 // n - 1 pairs, then the last P V alone), and computes every tile of the pass (no per-warpgroup
 // skipping: the masks zero what its rows do not see; at most one extra tile per pass in a causal
 // prompt), so that every wgmma issue and wait is on the straight path ptxas needs to keep them
-// asynchronous. One warpgroup's pass (this thread's o, m, l; pa must outlive its P V).
+// asynchronous. (Rows therefore multiply V rows of every key below the pass end by p = 0: like
+// every build, this one needs those V rows finite; keys >= end are zero-filled.) One
+// warpgroup's pass (this thread's o, m, l; pa must outlive its P V).
 template <typename T, int HD, int kStages>
 __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const unsigned char* k_s,
                                              const unsigned char* v_s, uint64_t* full, uint64_t* empty, Turns& turns,
@@ -401,6 +398,7 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
   const auto wait_full = [&](int i) {
     const int t = tiles + i;
     mbarrier_wait(&full[t % kStages], uint32_t((t / kStages) & 1));
+    wg::fence_proxy_async();  // the copies this thread now sees, before its wgmma reads them
   };
   float sc[kBlockN / 8][4];
   uint32_t pa[kBlockN / 16][4];
@@ -413,9 +411,9 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
   softmax_scores<kBlockN>(sc, KeysInOrder{0}, limit, scale_log2, m, l, alpha);
   rescale_rows<HD>(o, alpha);  // (no P V in flight yet)
   for (int i = 1; i < n_tiles; ++i) {
+    pack_p<T>(sc, pa);  // P of tile i - 1, before S of tile i overwrites sc (outside the turn)
     wait_full(i);
     turns.wait();
-    pack_p<T>(sc, pa);  // P of tile i - 1, before S of tile i overwrites sc
     qk_issue<T, HD>(q_wg, k_s + stage(i) * S::kTileBytes, sc);
     pv_issue_packed<T, HD>(v_s + stage(i - 1) * S::kTileBytes, pa, o);
     turns.pass();
@@ -426,8 +424,8 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
     (void)::cuda::ptx::mbarrier_arrive(&empty[stage(i - 1)]);
     rescale_rows<HD>(o, alpha);
   }
-  turns.wait();
   pack_p<T>(sc, pa);
+  turns.wait();
   pv_issue_packed<T, HD>(v_s + stage(n_tiles - 1) * S::kTileBytes, pa, o);
   turns.pass();
   pv_finish<HD>(o, pa);
@@ -511,8 +509,7 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
       const unsigned char* k_t = k_s + st * S::kTileBytes;
       const unsigned char* v_t = v_s + st * S::kTileBytes;
       mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
-      // The copies this thread now sees, before its wgmma reads them (the producer fenced its own).
-      if constexpr (!kProducer) wg::fence_proxy_async();
+      wg::fence_proxy_async();  // the copies this thread now sees, before its wgmma reads them
       // Each wgmma issue and its wait sit in one branch (a path from an issue to a use of the
       // accumulators that skips the wait would make ptxas serialise every wgmma); both branches
       // take and pass the same turns.
@@ -569,9 +566,25 @@ struct LaunchPingPong {
   }
 };
 
+// The producer builds' setmaxnreg split assumes the kernel launches with 168 registers per thread:
+// with fewer (a -maxrregcount, a launch-bounds change) the consumers' setmaxnreg.inc could wait
+// forever for registers the producers never had. Checked once per kernel, before its first launch.
+template <typename Kernel>
+void check_register_split(Kernel* kernel, const char* name) {
+  static const int regs = [&] {
+    cudaFuncAttributes attr{};
+    GQA_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
+    return attr.numRegs;
+  }();
+  GQA_CHECK(regs * 96 >= kProducerRegs * 32 + kConsumerRegs * 64,
+            kOp << ": " << name << " was built with " << regs << " registers per thread; its setmaxnreg split ("
+                << kProducerRegs << " / " << kConsumerRegs << ") needs 168");
+}
+
 template <typename T, int HD>
 struct LaunchOverlap {
   static void run(const PrefillParams& p, cudaStream_t stream) {
+    check_register_split(prefill_wgmma_pingpong_kernel<T, HD, true, true>, "the overlap build");
     run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD, true, true>, WgSmem<T, HD>::kPingPongBytes, kBlockM,
                        kThreads + kProducerThreads, p, stream, kOp,
                        "attention prefill_wgmma_pingpong_kernel (producer warpgroup, overlap)");
@@ -581,6 +594,7 @@ struct LaunchOverlap {
 template <typename T, int HD>
 struct LaunchProducer {
   static void run(const PrefillParams& p, cudaStream_t stream) {
+    check_register_split(prefill_wgmma_pingpong_kernel<T, HD, true, false>, "the producer build");
     run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD, true>, WgSmem<T, HD>::kPingPongBytes, kBlockM,
                        kThreads + kProducerThreads, p, stream, kOp,
                        "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
