@@ -12,34 +12,42 @@
 namespace gqa {
 namespace {
 
+// Every (key, chunk) of a keys x HD tile is copied exactly once by Copy's threads, each stepping
+// from its first chunk by the constants the loader adds; place(key, chunk) checks its destination.
+// Returns the tile's chunk count.
+template <class Copy, int HD, class Place>
+size_t check_covered(int keys, int threads, Place place) {
+  std::vector<int> copies(size_t(keys) * (HD / 8), 0);
+  for (int tid = 0; tid < threads; ++tid) {
+    for (int ps = 0; ps < Copy::kPasses; ++ps) {
+      for (int i = 0; i < Copy::kPerRow; ++i) {
+        const int key = Copy::key(tid, ps), c = Copy::chunk(tid, i);
+        EXPECT_TRUE(key >= 0 && key < keys && c >= 0 && c < HD / 8) << "thread " << tid << " key " << key << " chunk " << c;
+        if (key < 0 || key >= keys || c < 0 || c >= HD / 8) continue;
+        ++copies[size_t(key) * (HD / 8) + c];
+        EXPECT_EQ(c, Copy::chunk(tid, 0) + i * Copy::kChunkStep);  // the loader's constant steps
+        EXPECT_EQ(Copy::byte(key, c), Copy::byte(key, Copy::chunk(tid, 0)) + i * Copy::kByteStep);
+        place(key, c);
+      }
+    }
+  }
+  for (size_t x = 0; x < copies.size(); ++x) EXPECT_EQ(copies[x], 1) << "hd " << HD << " key " << x / (HD / 8);
+  return copies.size();
+}
+
 // The wgmma prefill's tiles: 128 keys, copied by its 256 consumer threads (basic and ping-pong
 // builds) or its 128 producer threads (producer build).
 template <int HD, int kThreads>
 void check_core_tile() {
   using Copy = cuda::CoreTileCopy<HD, 128, kThreads>;
-  std::vector<int> copies(128 * (HD / 8), 0);
   std::set<uint32_t> bytes;
-  for (int tid = 0; tid < kThreads; ++tid) {
-    for (int ps = 0; ps < Copy::kPasses; ++ps) {
-      for (int i = 0; i < Copy::kPerRow; ++i) {
-        const int key = Copy::key(tid, ps), c = Copy::chunk(tid, i);
-        ASSERT_GE(key, 0);
-        ASSERT_LT(key, 128);
-        ASSERT_GE(c, 0);
-        ASSERT_LT(c, HD / 8);
-        ++copies[key * (HD / 8) + c];
-        // The loader steps from chunk(tid, 0) by constants.
-        EXPECT_EQ(c, Copy::chunk(tid, 0) + i * Copy::kChunkStep);
-        EXPECT_EQ(Copy::byte(key, c), Copy::byte(key, Copy::chunk(tid, 0)) + i * Copy::kByteStep);
-        // The no-swizzle core-matrix layout: chunk number (key / 8) * HD + 8c + key % 8 at byte 16x.
-        EXPECT_EQ(Copy::byte(key, c), 16u * ((key / 8) * HD + 8 * c + key % 8)) << "key " << key << " chunk " << c;
-        bytes.insert(Copy::byte(key, c));
-      }
-    }
-  }
-  for (size_t x = 0; x < copies.size(); ++x) EXPECT_EQ(copies[x], 1) << "hd " << HD << " key " << x / (HD / 8);
-  EXPECT_EQ(bytes.size(), copies.size());
-  EXPECT_EQ(*bytes.rbegin(), 16u * (copies.size() - 1));  // the tile's bytes, no gap
+  const size_t chunks = check_covered<Copy, HD>(128, kThreads, [&](int key, int c) {
+    // The no-swizzle core-matrix layout: chunk number (key / 8) * HD + 8c + key % 8 at byte 16x.
+    EXPECT_EQ(Copy::byte(key, c), 16u * ((key / 8) * HD + 8 * c + key % 8)) << "key " << key << " chunk " << c;
+    bytes.insert(Copy::byte(key, c));
+  });
+  EXPECT_EQ(bytes.size(), chunks);
+  EXPECT_EQ(*bytes.rbegin(), 16u * (chunks - 1));  // the tile's bytes, no gap
   // One warp-wide copy (warp 3, pass 1, chunk step 1): 8 rows, 64 contiguous bytes each in global
   // memory (4 consecutive chunks), 512 contiguous bytes in shared memory.
   std::set<int> rows;
@@ -69,23 +77,7 @@ template <int HD>
 void check_row_tile() {
   constexpr int kRow = HD + 8;
   using Copy = cuda::RowTileCopy<HD, 64, 256, kRow>;
-  std::vector<int> copies(64 * (HD / 8), 0);
-  for (int tid = 0; tid < 256; ++tid) {
-    for (int ps = 0; ps < Copy::kPasses; ++ps) {
-      for (int i = 0; i < Copy::kPerRow; ++i) {
-        const int key = Copy::key(tid, ps), c = Copy::chunk(tid, i);
-        ASSERT_GE(key, 0);
-        ASSERT_LT(key, 64);
-        ASSERT_GE(c, 0);
-        ASSERT_LT(c, HD / 8);
-        ++copies[key * (HD / 8) + c];
-        EXPECT_EQ(Copy::byte(key, c), 2u * (key * kRow + 8 * c));
-        EXPECT_EQ(c, Copy::chunk(tid, 0) + i * Copy::kChunkStep);  // the loader's constant steps
-        EXPECT_EQ(Copy::byte(key, c), Copy::byte(key, Copy::chunk(tid, 0)) + i * Copy::kByteStep);
-      }
-    }
-  }
-  for (size_t x = 0; x < copies.size(); ++x) EXPECT_EQ(copies[x], 1) << "hd " << HD << " key " << x / (HD / 8);
+  check_covered<Copy, HD>(64, 256, [&](int key, int c) { EXPECT_EQ(Copy::byte(key, c), 2u * (key * kRow + 8 * c)); });
   // One warp-wide copy: 4 rows, 8 consecutive chunks (128 bytes, one aligned line) each.
   for (int i = 0; i < Copy::kPerRow; ++i) {
     std::set<int> rows;
