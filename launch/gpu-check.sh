@@ -215,10 +215,11 @@ if [ $checking -eq 1 ]; then
 slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongContext'
 # The wgmma prefill's four builds in processes of their own: a trap in the ping-pong build (its
 # mbarrier watchdog) poisons its process's CUDA context, and must not hide the basic build's result.
+# Each took ~16 s in run 3: 120 s bounds what a hang (a barrier mismatch has no watchdog) can cost.
 wgmma_builds() {
   local b
   for b in basic pingpong producer overlap; do
-    step "cuda_test_attention_prefill_wgmma ($b build)" 300 env GQA_TEST_WGMMA_BUILD=$b \
+    step "cuda_test_attention_prefill_wgmma ($b build)" 120 env GQA_TEST_WGMMA_BUILD=$b \
       "$build/tests/cuda_test_attention_prefill_wgmma"
   done
 }
