@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <random>
 
 #include "kernels/cuda/attention_prefill_wgmma.h"
@@ -30,6 +31,16 @@ struct WgmmaSwitches {
         producer(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, pr),
         overlap(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, ov) {}
 };
+
+// Whether GQA_BENCH_SKIP_WGMMA (a comma-separated list of basic, pingpong, producer, overlap; set by
+// gpu-check for builds whose test failed or hung in the same run) names this wgmma build: a build
+// that hangs or traps would take the rest of the run down with it.
+bool wgmma_build_skipped(const std::string& build) {
+  const char* env = std::getenv("GQA_BENCH_SKIP_WGMMA");
+  if (env == nullptr || build.empty()) return false;
+  const std::string list = std::string(",") + env + ",";
+  return list.find("," + build + ",") != std::string::npos;
+}
 
 // The chunked prefill of one new sequence of p random tokens; returns wall seconds.
 double run_prefill(BenchEnv& env, Model& model, PagedKvCache& cache, int64_t p, uint32_t seed) {
@@ -216,11 +227,16 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
       fill_uniform(cache.v(0), 92, 1.0f, 0.0f, env.stream);
       const double af = prefill_attention_flops_per_layer(c, p);
       struct Choice {
+        const char* build;  // the wgmma build's name in GQA_BENCH_SKIP_WGMMA ("" for mma.sync)
         bool wgmma, pingpong, producer, overlap;
       };
-      for (const Choice& k : {Choice{false, false, false, false}, Choice{true, false, false, false},
-                              Choice{true, true, false, false}, Choice{true, false, true, false},
-                              Choice{true, false, false, true}}) {
+      for (const Choice& k : {Choice{"", false, false, false, false}, Choice{"basic", true, false, false, false},
+                              Choice{"pingpong", true, true, false, false}, Choice{"producer", true, false, true, false},
+                              Choice{"overlap", true, false, false, true}}) {
+        if (wgmma_build_skipped(k.build)) {
+          row.insert(row.end(), {"skipped", "(its test", "failed)"});
+          continue;
+        }
         WgmmaSwitches sw(k.wgmma, k.pingpong, k.producer, k.overlap);
         const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);
         row.push_back(strf("%.1f", ms));
