@@ -230,9 +230,10 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
         const char* build;  // the wgmma build's name in GQA_BENCH_SKIP_WGMMA ("" for mma.sync)
         bool wgmma, pingpong, producer, overlap;
       };
-      for (const Choice& k : {Choice{"", false, false, false, false}, Choice{"basic", true, false, false, false},
-                              Choice{"pingpong", true, true, false, false}, Choice{"producer", true, false, true, false},
-                              Choice{"overlap", true, false, false, true}}) {
+      for (const Choice& k :
+           {Choice{"", false, false, false, false}, Choice{"basic", true, false, false, false},
+            Choice{"pingpong", true, true, false, false}, Choice{"producer", true, false, true, false},
+            Choice{"overlap", true, false, false, true}}) {
         if (wgmma_build_skipped(k.build)) {
           row.insert(row.end(), {"skipped", "(its test", "failed)"});
           continue;

@@ -22,7 +22,8 @@ size_t check_covered(int keys, int threads, Place place) {
     for (int ps = 0; ps < Copy::kPasses; ++ps) {
       for (int i = 0; i < Copy::kPerRow; ++i) {
         const int key = Copy::key(tid, ps), c = Copy::chunk(tid, i);
-        EXPECT_TRUE(key >= 0 && key < keys && c >= 0 && c < HD / 8) << "thread " << tid << " key " << key << " chunk " << c;
+        EXPECT_TRUE(key >= 0 && key < keys && c >= 0 && c < HD / 8)
+            << "thread " << tid << " key " << key << " chunk " << c;
         if (key < 0 || key >= keys || c < 0 || c >= HD / 8) continue;
         ++copies[size_t(key) * (HD / 8) + c];
         EXPECT_EQ(c, Copy::chunk(tid, 0) + i * Copy::kChunkStep);  // the loader's constant steps
