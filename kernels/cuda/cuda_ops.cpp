@@ -187,7 +187,8 @@ void CudaOps::matmul_swiglu(const MatmulArgs& a, const Tensor& act) {
 
 void CudaOps::add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const MatmulArgs& mm,
                                                const RopeKvWriteArgs& rk) {
-  if (cuda::fused_norm_enabled() && rope_gemv_serves(mm, rk) && cuda::gemv_norm_supported(norm, mm.x)) {
+  if (cuda::fused_norm_enabled() && rope_gemv_serves(mm, rk) &&
+      cuda::gemv_norm_serves(norm, mm.x, mm.w, cuda::gemv_rope_outputs(rk), cuda::gemv_rope_inputs(mm, rk))) {
     cuda::gemv_rope_kv_write(mm, rk, stream_, &norm);
   } else {
     Ops::add_rmsnorm_matmul_rope_kv_write(norm, mm, rk);
@@ -195,7 +196,7 @@ void CudaOps::add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const
 }
 
 void CudaOps::add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const MatmulArgs& a, const Tensor& act) {
-  if (cuda::fused_norm_enabled() && swiglu_gemv_serves(a, act) && cuda::gemv_norm_supported(norm, a.x)) {
+  if (cuda::fused_norm_enabled() && swiglu_gemv_serves(a, act) && cuda::gemv_norm_serves(norm, a.x, a.w, {act}, {})) {
     cuda::gemv_swiglu(a.x, a.w, act, stream_, &norm);
   } else {
     Ops::add_rmsnorm_matmul_swiglu(norm, a, act);

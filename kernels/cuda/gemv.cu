@@ -176,7 +176,7 @@ bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act) 
 void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream_t stream,
                  const AddRmsNormArgs* norm) {
   constexpr const char* kOp = "cuda gemv_swiglu";
-  if (norm != nullptr) check_gemv_norm_call(kOp, *norm, x, w, {act});
+  if (norm != nullptr) check_gemv_norm_call(kOp, *norm, x, w, {act}, {});
   GQA_CHECK(gemv_swiglu_supported(x, w, act), kOp << ": unsupported operands x " << shape_str(x.shape()) << " "
                                                   << dtype_name(x.dtype()) << ", w " << shape_str(w.shape()) << ", act "
                                                   << shape_str(act.shape()) << " " << dtype_name(act.dtype())
@@ -213,23 +213,33 @@ bool gemv_norm_supported(const AddRmsNormArgs& norm, const Tensor& x) {
          n * k * static_cast<int64_t>(dtype_size(x.dtype())) <= kGemvNormMaxBytes;
 }
 
+bool gemv_norm_serves(const AddRmsNormArgs& norm, const Tensor& x, const Tensor& w, const std::vector<Tensor>& outputs,
+                      const std::vector<Tensor>& inputs) {
+  if (!gemv_norm_supported(norm, x)) return false;
+  if (norm.x_out.defined()) {
+    if (overlaps(norm.x_out, norm.out) || overlaps(norm.x_out, w)) return false;
+    for (const Tensor& in : inputs) {
+      if (in.defined() && overlaps(norm.x_out, in)) return false;
+    }
+  }
+  for (const Tensor& out : outputs) {
+    for (const Tensor* in : {&norm.x, &norm.residual, &norm.weight, &norm.x_out}) {
+      if (in->defined() && overlaps(*in, out)) return false;
+    }
+  }
+  return true;
+}
+
 void check_gemv_norm_call(const char* op, const AddRmsNormArgs& norm, const Tensor& x, const Tensor& w,
-                          const std::vector<Tensor>& outputs) {
-  GQA_CHECK(gemv_norm_supported(norm, x),
+                          const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs) {
+  GQA_CHECK(gemv_norm_serves(norm, x, w, outputs, inputs),
             op << ": unsupported norm prologue: x " << shape_str(norm.x.shape()) << ", residual "
                << shape_str(norm.residual.shape()) << ", weight " << shape_str(norm.weight.shape()) << ", x_out "
                << shape_str(norm.x_out.shape()) << " for the GEMV input " << shape_str(x.shape()) << " "
                << dtype_name(x.dtype()) << " (needs norm.out to be that input, device tensors of its dtype, "
-               << "x_out exactly with a residual and apart from x, residual and weight, 16-byte alignment, at most "
+               << "x_out exactly with a residual and apart from x, residual, weight, the GEMV's input, W and "
+               << "what its epilogue reads, outputs apart from the norm's tensors, 16-byte alignment, at most "
                << kGemvNormMaxRows << " rows and " << kGemvNormMaxBytes << " bytes of rows)");
-  GQA_CHECK(!norm.x_out.defined() || !overlaps(norm.x_out, w),
-            op << ": norm x_out " << shape_str(norm.x_out.shape()) << " overlaps the weight");
-  for (const Tensor& out : outputs) {
-    for (const Tensor* in : {&norm.x, &norm.residual, &norm.x_out}) {
-      GQA_CHECK(!in->defined() || !overlaps(*in, out), op << ": the output " << shape_str(out.shape())
-                                                          << " overlaps the norm's x, residual or x_out");
-    }
-  }
 }
 
 }  // namespace gqa::cuda

@@ -93,9 +93,17 @@ void set_fused_norm(bool on);
 // of norm.x, residual and weight), the data of x, residual and x_out 16-byte aligned, n <=
 // kGemvNormMaxRows and n * k * sizeof(T) <= kGemvNormMaxBytes. Never throws.
 bool gemv_norm_supported(const AddRmsNormArgs& norm, const Tensor& x);
-// Throws gqa::Error naming `op` unless gemv_norm_supported(norm, x), norm.x_out does not overlap w
-// and none of `outputs` (the GEMV's outputs) overlaps norm.x, norm.residual or norm.x_out.
+// The whole call the prologue would serve: gemv_norm_supported(norm, x), and nothing one block
+// writes is read by another, in any order the blocks run: norm.x_out (block 0 writes it) overlaps
+// none of norm.out (x), w and `inputs` (what the GEMV's epilogue reads: bias, slots, positions,
+// inv_freq), and none of `outputs` (every block writes them) overlaps norm.x, residual, weight or
+// x_out. CudaOps dispatches on it (an unserved call takes the unfused path); never throws.
+// W (and the bulk build's rows) is read before pdl_wait (pdl.cuh): it must not be written by the
+// kernel the GEMV's launch overlaps, as no weight of a decode step is.
+bool gemv_norm_serves(const AddRmsNormArgs& norm, const Tensor& x, const Tensor& w, const std::vector<Tensor>& outputs,
+                      const std::vector<Tensor>& inputs);
+// Throws gqa::Error naming `op` unless gemv_norm_serves(norm, x, w, outputs, inputs).
 void check_gemv_norm_call(const char* op, const AddRmsNormArgs& norm, const Tensor& x, const Tensor& w,
-                          const std::vector<Tensor>& outputs);
+                          const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs);
 
 }  // namespace gqa::cuda

@@ -138,6 +138,12 @@ bool gemv_rope_kv_write_supported(const MatmulArgs& mm, const RopeKvWriteArgs& r
   return gemv_supported(mm.x, mm.w, mm.y);
 }
 
+std::vector<Tensor> gemv_rope_outputs(const RopeKvWriteArgs& rk) { return {rk.q, rk.k_cache, rk.v_cache}; }
+
+std::vector<Tensor> gemv_rope_inputs(const MatmulArgs& mm, const RopeKvWriteArgs& rk) {
+  return {mm.bias, rk.slots, rk.positions, rk.inv_freq};
+}
+
 void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStream_t stream,
                         const AddRmsNormArgs* norm) {
   constexpr const char* kOp = "cuda gemv_rope_kv_write";
@@ -151,7 +157,7 @@ void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStr
     GQA_CHECK(!overlaps(*out, mm.x) && !overlaps(*out, mm.w) && !(mm.bias.defined() && overlaps(*out, mm.bias)),
               kOp << ": the outputs (q, caches) must not overlap x, w or the bias");
   }
-  if (norm != nullptr) check_gemv_norm_call(kOp, *norm, mm.x, mm.w, {rk.q, rk.k_cache, rk.v_cache});
+  if (norm != nullptr) check_gemv_norm_call(kOp, *norm, mm.x, mm.w, gemv_rope_outputs(rk), gemv_rope_inputs(mm, rk));
   if (mm.x.dtype() == DType::kBF16) {
     launch<__nv_bfloat16>(mm, rk, d, stream, norm);
   } else {

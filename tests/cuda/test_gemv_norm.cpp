@@ -272,6 +272,15 @@ TEST_P(CudaGemvNorm, RefusesWhatItDoesNotServe) {
                Error);
   EXPECT_THROW(cuda::gemv_swiglu(m.gh, w, Tensor::view(m.gx.data(), dt_, {c.n, 16}, Device::kCuda), stream(), &ok),
                Error);
+  // The whole call (gemv_norm_serves): what block 0 writes (x_out) against what other blocks read
+  // (the GEMV's input, W, the epilogue's inputs), and the outputs against the norm weight.
+  const Tensor act = gpu_->alloc(dt_, {c.n, 16});
+  EXPECT_TRUE(cuda::gemv_norm_serves(ok, m.gh, w, {act}, {}));
+  EXPECT_FALSE(cuda::gemv_norm_serves(ok, m.gh, m.gx_out, {act}, {}));       // x_out is W
+  EXPECT_FALSE(cuda::gemv_norm_serves(ok, m.gh, w, {act}, {m.gx_out}));      // x_out is an epilogue input
+  EXPECT_FALSE(cuda::gemv_norm_serves(ok, m.gh, w, {m.gw}, {}));             // an output is the norm weight
+  EXPECT_THROW(cuda::gemv_swiglu(m.gh, w, Tensor::view(m.gw.data(), dt_, {c.n, 16}, Device::kCuda), stream(), &ok),
+               Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemvNorm, ::testing::Values(DType::kBF16, DType::kF16),
