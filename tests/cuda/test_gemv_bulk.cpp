@@ -64,6 +64,24 @@ TEST_P(CudaGemvBulk, SwigluMatchesReference) {
   }
 }
 
+// At the shared-memory limit (a block's row group of R rows of k fills exactly kGemvBulkMaxBytes:
+// R = 2 rows at n <= 2, 4 at n >= 3) and one chunk past it, where the per-thread build takes over.
+TEST_P(CudaGemvBulk, RowGroupsAtAndPastTheSharedMemoryLimit) {
+  const int64_t m = 37;
+  uint32_t seed = 400;
+  const cuda::ScopedGemvTuning tune(kBulk);
+  for (const auto& [n, rows] : {std::pair<int64_t, int64_t>{1, 2}, {2, 2}, {3, 4}, {8, 4}}) {
+    const int64_t at = cuda::kGemvBulkMaxBytes / (rows * static_cast<int64_t>(dtype_size(dt_)));
+    for (int64_t k : {at, at + 8}) {
+      const std::vector<float> x = input(n * k, seed++, dt_), w = input(m * k, seed++, dt_);
+      const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
+      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gy = poisoned(dt_, {n, m});
+      cuda::gemv(gx, gw, gy, nullptr);
+      EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " k " << k;
+    }
+  }
+}
+
 // Through Gemm::run (the model's path) with the process switch, with PDL off and on, directly and
 // replayed from a CUDA graph.
 TEST_P(CudaGemvBulk, PdlAndGraph) {
