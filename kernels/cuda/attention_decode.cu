@@ -337,12 +337,13 @@ struct AsyncBuffer {
   AsyncBuffer& operator=(const AsyncBuffer&) = delete;
 };
 
-// Zeroed int32 counters for the fused merge of calls without a workspace, at least `count`, one
-// buffer per (device, stream): every call leaves its counters at zero, so the stream's next call
-// (or a graph recorded on it) reuses them. A buffer grows outside a stream capture only
-// (cudaMalloc, then zeroed on the stream, before the call's kernel); an outgrown one is kept, never
-// freed, for the graphs that still use it. nullptr while the stream captures and the buffer is too
-// small: the caller then allocates and zeroes the counters in the call's own scratch.
+// Zeroed int32 counters for the fused merge, at least `count`, one buffer per (device, stream):
+// every call leaves its counters at zero, so the stream's next call (or a graph recorded on it)
+// reuses them. A buffer grows outside a stream capture only (cudaMalloc, in relaxed capture mode
+// so another thread's global-mode capture cannot refuse it; then zeroed on the stream, before
+// the call's kernel); an outgrown one is kept, never freed, for the graphs that still use it.
+// nullptr while the stream captures and the buffer is too small: the caller then zeroes counters
+// of its own, after the call's partials.
 int* stream_merge_counters(cudaStream_t stream, size_t count) {
   struct Buffer {
     int* ptr = nullptr;
@@ -360,7 +361,11 @@ int* stream_merge_counters(cudaStream_t stream, size_t count) {
   if (capture != cudaStreamCaptureStatusNone) return nullptr;
   const size_t grown = std::max<size_t>({count, 2 * b.count, 4096});
   void* ptr = nullptr;
-  GQA_CUDA_CHECK(cudaMalloc(&ptr, grown * sizeof(int)));
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
+  const cudaError_t allocated = cudaMalloc(&ptr, grown * sizeof(int));
+  GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));  // back to the thread's own mode
+  GQA_CUDA_CHECK(allocated);
   GQA_CUDA_CHECK(cudaMemsetAsync(ptr, 0, grown * sizeof(int), stream));
   b.ptr = static_cast<int*>(ptr);  // (the old buffer, if any, stays allocated: see above)
   b.count = grown;
@@ -444,19 +449,20 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
     GQA_CHECK(opt.workspace == nullptr || opt.workspace_bytes >= bytes,
               kOp << ": workspace of " << opt.workspace_bytes << " bytes, " << bytes << " needed");
     GQA_CHECK(reinterpret_cast<uintptr_t>(opt.workspace) % 16 == 0, kOp << ": workspace must be 16-byte aligned");
+    // The fused merge's counters come from the stream's zeroed buffer, with or without a caller's
+    // workspace (their place in a workspace would move with the plan, so a call of another shape
+    // could overwrite them); only where that buffer cannot grow now (a capture that needs more)
+    // do they sit after the call's partials, zeroed on the stream by this call.
+    int* kept = parts.counters > 0 ? stream_merge_counters(stream, parts.counters) : nullptr;
     if (opt.workspace == nullptr) {
-      // Without a workspace the fused merge's counters come from the stream's zeroed buffer: only
-      // the partials are allocated per call (and, where that buffer cannot grow now, the counters
-      // with them, zeroed on the stream).
-      int* kept = parts.counters > 0 ? stream_merge_counters(stream, parts.counters) : nullptr;
       scratch = std::make_unique<AsyncBuffer>(kept != nullptr ? parts.counter_offset * sizeof(float) : bytes, stream);
-      merge_count = kept;
     }
+    merge_count = kept;
     p.part_o = static_cast<float*>(scratch ? scratch->ptr : opt.workspace);
     p.part_lse = p.part_o + parts.lse_offset;
     if (parts.counters > 0 && merge_count == nullptr) {
       merge_count = reinterpret_cast<int*>(p.part_o + parts.counter_offset);
-      if (scratch) GQA_CUDA_CHECK(cudaMemsetAsync(merge_count, 0, parts.counters * sizeof(int), stream));
+      GQA_CUDA_CHECK(cudaMemsetAsync(merge_count, 0, parts.counters * sizeof(int), stream));
     }
   }
   if (plan.tensor_cores) {

@@ -108,12 +108,11 @@ struct DecodeOptions {
   // resets the counter. Saves the merge kernel's launch (a few us per layer at batch 1); the merge
   // then runs on one block per (token, KV head, chunk). Opt-in until measured
   // (GQA_DECODE_FUSED_MERGE=1 or set_decode_fused_merge(true) for calls that do not ask). Not with
-  // the cluster reduction: asking for both (options or switches) is an error. The counters live
-  // in the workspace (decode_workspace_bytes counts them): a caller's workspace must be zeroed
-  // once (cudaMemset) before its first fused-merge call, and calls of other plans in between must
-  // not overwrite them (a call of the same plan without the fused merge does not); without a
-  // workspace the call takes zeroed counters kept per device and stream (calls on one stream, or
-  // graphs recorded on it, must not run concurrently with each other on another stream).
+  // the cluster reduction: asking for both (options or switches) is an error. The counters are
+  // zeroed int32 kept per device and stream, workspace or not (calls on one stream, or graphs
+  // recorded on it, must not run concurrently with each other on another stream); where that
+  // buffer cannot grow (a stream capture needing more than it holds) they sit after the call's
+  // partials, zeroed on the stream by the call (decode_workspace_bytes counts them for that).
   bool fused_merge = false;
   void* workspace = nullptr;       // device scratch for the split partials, or nullptr: cudaMallocAsync
   size_t workspace_bytes = 0;      // its size; must be >= decode_workspace_bytes()
