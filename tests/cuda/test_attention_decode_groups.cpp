@@ -70,12 +70,15 @@ bool plans_groups(const Batch& b, const cuda::DecodeOptions& opt) {
 
 TEST(CudaAttentionDecodeGroups, MatchesReference) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const std::vector<int> contexts = {1, 7, 8, 9, 63, 64, 65, 100, 1000, 5000};
+  // (contexts ending at every offset within a group of 8: 1-8 and 3, 5 past a multiple of 8)
+  const std::vector<int> contexts = {1, 2, 3, 4, 5, 6, 7, 8, 9, 63, 64, 65, 100, 1000, 5000, 4099, 837};
   uint32_t seed = 40;
   for (DType dt : {DType::kBF16, DType::kF16}) {
     for (int64_t hd : {64, 128}) {
       for (int64_t hq : {1, 8, 16, 64}) {
-        for (int64_t block_size : {8, 16, 32}) {
+        // (24 and 40: block sizes the page divider's magic numbers serve that are not powers of
+        // two; 128: a page longer than a 64-key stage)
+        for (int64_t block_size : {8, 16, 24, 32, 40, 128}) {
           Batch b = make_batch(dt, {hq, 1}, hd, block_size, decode_batch(contexts), seed++);
           const std::vector<float> ref = reference(b);
           poison_unseen_rows(b, contexts);
