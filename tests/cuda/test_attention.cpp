@@ -266,6 +266,28 @@ TEST(CudaAttentionDecodeSplits, LongContext128K) {
   EXPECT_LT(rel_error(run(b, Kernel::kAuto), ref), 1e-2);
 }
 
+// Block sizes that are not powers of two (every paged loader finds a key's page by a multiply-high
+// with a precomputed magic number, kernels/cuda/page_divider.h): decode with forced split counts
+// (tensor-core and CUDA-core kernels: bf16 and f32) and prefill through cuda::attention (mma.sync
+// for bf16 at head_dim 128; the CUDA-core prefill for f32), prompts after earlier cache content.
+TEST(CudaAttentionBlockSizes, NotPowersOfTwo) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  uint32_t seed = 60;
+  for (int64_t bs : {1, 5, 24, 40, 100}) {
+    for (DType dt : {DType::kBF16, DType::kF32}) {
+      const std::string what = "block " + std::to_string(bs) + " " + dtype_name(dt);
+      Batch dec = make_batch(dt, {8, 1}, 128, bs, decode_batch({1, 17, 1000, 5000}), seed++);
+      const std::vector<float> dec_ref = reference(dec);
+      for (int splits : {0, 7}) {
+        EXPECT_LT(rel_error(run(dec, Kernel::kDecode, {splits}), dec_ref), tolerance(dt))
+            << what << " splits " << splits;
+      }
+      Batch pre = make_batch(dt, {8, 2}, 128, bs, {{0, 300}, {200, 77}, {5, 1}}, seed++);
+      EXPECT_LT(rel_error(run(pre, Kernel::kAuto), reference(pre)), tolerance(dt)) << what << " prefill";
+    }
+  }
+}
+
 // ---- prefill: prompts of 1, 7, 100, 777 tokens, some after earlier cache content ----
 
 const std::vector<SeqSpec> kPrompts = {{0, 1}, {5, 7}, {0, 100}, {300, 777}};
