@@ -3,8 +3,9 @@
 // in bf16 and f16, outputs poisoned with NaN bytes first, NaN never passes. Prompt lengths at the
 // edges of its 128-key tiles and 128-row blocks (1, 63, 64, 65, 127, 128, 129, 255, 256, 257; 1500),
 // chunked prefill after cached context, interleaved sequences, groups that do not divide the
-// block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32, bad device data (NaN for exactly
-// the tokens it touches), out aliasing q, and the dispatcher's opt-in switch. Every case runs
+// block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32 (and 5, 24, 40, 200), bad device
+// data (NaN for exactly the tokens it touches), out aliasing q, and the dispatcher's opt-in
+// switch. Every case runs
 // through its four builds (basic, ping-pong, ping-pong with a producer warpgroup, and that with
 // intra-warpgroup overlap), or the one GQA_TEST_WGMMA_BUILD names.
 // Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
@@ -146,6 +147,16 @@ TEST(CudaPrefillWgmmaCases, LongerPromptAndDecodeShapedBatch) {
   expect_close(p, reference(p), "1500-token prompt");
   Batch d = make_batch(DType::kF16, {64, 8}, 64, 16, {{0, 1}, {16, 1}, {999, 1}, {64, 1}, {4000, 1}}, 55);
   expect_close(d, reference(d), "one token per sequence");
+}
+
+// Block sizes that are not powers of two (the K/V copies find a key's page by the page divider's
+// multiply-high) and pages shorter than a copy pass (5 keys) or longer than a tile (200).
+TEST(CudaPrefillWgmmaCases, BlockSizesNotPowersOfTwo) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  for (int64_t bs : {5, 24, 40, 200}) {
+    Batch b = make_batch(DType::kBF16, {8, 1}, 128, bs, {{0, 300}, {128, 129}, {7, 1}}, 57);
+    expect_close(b, reference(b), "block " + std::to_string(bs));
+  }
 }
 
 TEST(CudaPrefillWgmmaCases, OutMayAliasQ) {
