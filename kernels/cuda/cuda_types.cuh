@@ -55,6 +55,40 @@ __device__ __forceinline__ void unpack16<__nv_bfloat16>(uint4 raw, float* out) {
   }
 }
 
+// kN elements of T moved by one access (16 bytes when kN = 16 / sizeof(T)).
+template <typename T, int kN>
+struct alignas(sizeof(T) * kN) Pack {
+  T e[kN];
+};
+
+// The two roundings of an add + RMSNorm (rmsnorm.cu, and the decode GEMVs' norm prologue):
+// x + residual rounded to T (what the residual stream holds), then x * inv_rms * weight rounded.
+template <typename T, int kN>
+__device__ __forceinline__ Pack<T, kN> add_rounded(const Pack<T, kN>& x, const Pack<T, kN>& residual) {
+  Pack<T, kN> out;
+#pragma unroll
+  for (int e = 0; e < kN; ++e) out.e[e] = store_f32<T>(load_f32(x.e[e]) + load_f32(residual.e[e]));
+  return out;
+}
+template <typename T, int kN>
+__device__ __forceinline__ Pack<T, kN> rms_scaled(const Pack<T, kN>& x, float inv_rms, const Pack<T, kN>& weight) {
+  Pack<T, kN> out;
+#pragma unroll
+  for (int e = 0; e < kN; ++e) out.e[e] = store_f32<T>(load_f32(x.e[e]) * inv_rms * load_f32(weight.e[e]));
+  return out;
+}
+// The sum of the squares of x's elements, in f32.
+template <typename T, int kN>
+__device__ __forceinline__ float sum_squares(const Pack<T, kN>& x) {
+  float sq = 0.0f;
+#pragma unroll
+  for (int e = 0; e < kN; ++e) {
+    const float v = load_f32(x.e[e]);
+    sq += v * v;
+  }
+  return sq;
+}
+
 // Blocks for a grid-stride loop over `count` elements with `threads` per block.
 inline unsigned int grid_for(long long count, int threads) {
   const long long blocks = (count + threads - 1) / threads;

@@ -143,11 +143,6 @@ NormIn<T> norm_in(const AddRmsNormArgs& norm) {
           norm.weight.data_as<const T>(), norm.x_out.defined() ? norm.x_out.data_as<T>() : nullptr, norm.eps};
 }
 
-template <typename T>
-struct alignas(16) Vec8 {
-  T e[8];
-};
-
 // Every thread of the block, after pdl_wait: xs (N * kc 16-byte chunks of shared memory) gets the
 // N normalised rows, with rmsnorm.cu's rounding (x + residual rounded to T, its squares summed in
 // f32, rsqrtf(sum / k + eps), each product rounded to T); only the order of the f32 sum differs.
@@ -155,6 +150,17 @@ struct alignas(16) Vec8 {
 // loaded before any is used (x, residual and weight come from the L2: every block reads them).
 template <typename T, int N>
 __device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4* __restrict__ xs) {
+  using P = Pack<T, 8>;  // one 16-byte chunk, as the registers the raw uint4 loads landed in
+  const auto as_pack = [](const uint4& raw) {
+    P v;
+    __builtin_memcpy(&v, &raw, 16);
+    return v;
+  };
+  const auto as_raw = [](const P& v) {
+    uint4 raw;
+    __builtin_memcpy(&raw, &v, 16);
+    return raw;
+  };
   constexpr int kBatch = 4;
   __shared__ float warp_sq[N][kWarps];
   __shared__ float inv_rms[N];
@@ -179,21 +185,9 @@ __device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4*
       for (int u = 0; u < kBatch; ++u) {
         const int c = c0 + u * kThreads;
         if (c >= kc) break;
-        Vec8<T> v;
-        __builtin_memcpy(&v, &xv[u], 16);
-        if (rg != nullptr) {
-          Vec8<T> r;
-          __builtin_memcpy(&r, &rv[u], 16);
-#pragma unroll
-          for (int e = 0; e < 8; ++e) v.e[e] = store_f32<T>(load_f32(v.e[e]) + load_f32(r.e[e]));
-        }
-#pragma unroll
-        for (int e = 0; e < 8; ++e) {
-          const float f = load_f32(v.e[e]);
-          sq += f * f;
-        }
-        uint4 sum;
-        __builtin_memcpy(&sum, &v, 16);
+        const P v = rg != nullptr ? add_rounded(as_pack(xv[u]), as_pack(rv[u])) : as_pack(xv[u]);
+        sq += sum_squares(v);
+        const uint4 sum = as_raw(v);
         xs[static_cast<size_t>(i) * kc + c] = sum;
         if (xo != nullptr) xo[static_cast<size_t>(i) * kc + c] = sum;
       }
@@ -222,18 +216,11 @@ __device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4*
     for (int u = 0; u < kBatch; ++u) {
       const int c = c0 + u * kThreads;
       if (c >= kc) break;
-      Vec8<T> wt;
-      __builtin_memcpy(&wt, &wv[u], 16);
+      const P wt = as_pack(wv[u]);
 #pragma unroll
       for (int i = 0; i < N; ++i) {
-        Vec8<T> v;
-        const uint4 raw = xs[static_cast<size_t>(i) * kc + c];
-        __builtin_memcpy(&v, &raw, 16);
-#pragma unroll
-        for (int e = 0; e < 8; ++e) v.e[e] = store_f32<T>(load_f32(v.e[e]) * inv_rms[i] * load_f32(wt.e[e]));
-        uint4 out;
-        __builtin_memcpy(&out, &v, 16);
-        xs[static_cast<size_t>(i) * kc + c] = out;
+        uint4& row = xs[static_cast<size_t>(i) * kc + c];
+        row = as_raw(rms_scaled(as_pack(row), inv_rms[i], wt));
       }
     }
   }

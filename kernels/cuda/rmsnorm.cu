@@ -23,12 +23,6 @@ constexpr int kTargetAccesses = 2;  // what a launch aims for: more threads, sho
 template <int kN>
 constexpr int kMaxAccesses = kN == 1 ? 8 : 2;
 
-// kN elements of T moved by one access (16 bytes when kN = 16 / sizeof(T)).
-template <typename T, int kN>
-struct alignas(sizeof(T) * kN) Pack {
-  T e[kN];
-};
-
 __device__ float block_sum(float v) {
   __shared__ float warp_sums[kMaxThreads / 32];
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -73,15 +67,10 @@ __global__ void __launch_bounds__(kMaxThreads)
     const int j = threadIdx.x + k * blockDim.x;
     if (j < accesses) {
       if constexpr (kResidual) {
-#pragma unroll
-        for (int e = 0; e < kN; ++e) xv[k].e[e] = store_f32<T>(load_f32(xv[k].e[e]) + load_f32(rv[k].e[e]));
+        xv[k] = add_rounded(xv[k], rv[k]);
         xo[j] = xv[k];  // normalise below what the residual stream actually holds
       }
-#pragma unroll
-      for (int e = 0; e < kN; ++e) {
-        const float v = load_f32(xv[k].e[e]);
-        sq += v * v;
-      }
+      sq += sum_squares(xv[k]);
     }
   }
   const float inv_rms = rsqrtf(block_sum(sq) / d + eps);
@@ -89,10 +78,7 @@ __global__ void __launch_bounds__(kMaxThreads)
   for (int k = 0; k < kAcc; ++k) {
     const int j = threadIdx.x + k * blockDim.x;
     if (j < accesses) {
-      P o;
-#pragma unroll
-      for (int e = 0; e < kN; ++e) o.e[e] = store_f32<T>(load_f32(xv[k].e[e]) * inv_rms * load_f32(wv[k].e[e]));
-      outr[j] = o;
+      outr[j] = rms_scaled(xv[k], inv_rms, wv[k]);
     }
   }
 }
