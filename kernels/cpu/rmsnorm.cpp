@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <functional>
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -40,10 +41,13 @@ void add_rmsnorm(const AddRmsNormArgs& a) {
     GQA_CHECK(!overlaps(a.x_out, a.x) && !overlaps(a.x_out, a.residual) && !overlaps(a.x_out, a.weight) &&
                   !overlaps(a.x_out, a.out),
               kOp << ": x_out " << shape_str(a.x_out.shape()) << " overlaps x, residual, weight or out");
-    std::copy_n(a.x.data_as<float>(), a.x.numel(), a.x_out.data_as<float>());
+    // x_out = x + residual in one pass (x is left as it was)
+    std::transform(a.x.data_as<float>(), a.x.data_as<float>() + a.x.numel(), a.residual.data_as<float>(),
+                   a.x_out.data_as<float>(), std::plus<float>());
     sum = a.x_out;
+  } else {
+    add(a.residual, sum);
   }
-  add(a.residual, sum);
   rmsnorm({sum, a.weight, a.out, a.eps});
 }
 
