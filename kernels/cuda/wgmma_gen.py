@@ -14,38 +14,42 @@ def operands(n):
         f'"+f"(d[{i // 4}][{i % 4}])' for i in range(regs))
 
 
-def ss(t, ptx, n):
+def shape_macros(n):
+    """Per N: the accumulator list in the PTX text, its "+f" operands, and the operand numbers after it."""
     lst, outs = operands(n)
     r = n // 2
-    return f'''template <>
-__device__ __forceinline__ void mma_ss<{t}, {n}>(float (&d)[{n} / 8][4], uint64_t a_desc, uint64_t b_desc, int scale_d) {{
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  asm volatile(
-      "{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{r + 2}, 0;\\n"
-      "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx}.{ptx} {{{lst}}}, %{r}, %{r + 1}, p, 1, 1, 0, 0;\\n}}\\n"
-      : {outs}
-      : "l"(a_desc), "l"(b_desc), "r"(scale_d));
-#else
-  unsupported();
-#endif
-}}
+    return f'''#define GQA_WG_D_{n} "{{{lst}}}"
+#define GQA_WG_D_OPERANDS_{n} {outs}
+#define GQA_WG_SS_TAIL_{n} ", %{r}, %{r + 1}, p, 1, 1, 0, 0;\\n}}\\n"
+#define GQA_WG_SS_PRED_{n} "{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{r + 2}, 0;\\n"
+#define GQA_WG_RS_TAIL_{n} ", {{%{r}, %{r + 1}, %{r + 2}, %{r + 3}}}, %{r + 4}, 1, 1, 1, 1;\\n"
 '''
 
 
-def rs(t, ptx, n):
-    lst, outs = operands(n)
-    r = n // 2
-    return f'''template <>
-__device__ __forceinline__ void mma_rs_tb<{t}, {n}>(float (&d)[{n} / 8][4], const uint32_t (&a)[4], uint64_t b_desc) {{
+# Both shapes of one (type, N): the PTX type name and N are pasted into the instruction text.
+DEFINE = r'''// mma_ss<T, N> and mma_rs_tb<T, N> for one element type (PTX name PTX) and one N.
+#define GQA_WG_DEFINE(T, PTX, N)                                                                              \
+  template <>                                                                                                 \
+  __device__ __forceinline__ void mma_ss<T, N>(float(&d)[N / 8][4], uint64_t a_desc, uint64_t b_desc,         \
+                                               int scale_d) {                                                 \
+    GQA_WG_ASM(GQA_WG_SS_PRED_##N "wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." PTX "." PTX " " GQA_WG_D_##N \
+                   GQA_WG_SS_TAIL_##N                                                                         \
+               : GQA_WG_D_OPERANDS_##N                                                                        \
+               : "l"(a_desc), "l"(b_desc), "r"(scale_d));                                                     \
+  }                                                                                                           \
+  template <>                                                                                                 \
+  __device__ __forceinline__ void mma_rs_tb<T, N>(float(&d)[N / 8][4], const uint32_t(&a)[4], uint64_t b_desc) { \
+    GQA_WG_ASM("wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." PTX "." PTX " " GQA_WG_D_##N GQA_WG_RS_TAIL_##N \
+               : GQA_WG_D_OPERANDS_##N                                                                        \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc));                                    \
+  }
+
+// The instruction where sm_90a code is compiled; a trap elsewhere.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  asm volatile(
-      "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptx}.{ptx} {{{lst}}}, {{%{r}, %{r + 1}, %{r + 2}, %{r + 3}}}, %{r + 4}, 1, 1, 1, 1;\\n"
-      : {outs}
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc));
+#define GQA_WG_ASM(...) asm volatile(__VA_ARGS__)
 #else
-  unsupported();
+#define GQA_WG_ASM(...) unsupported()
 #endif
-}}
 '''
 
 
@@ -144,11 +148,13 @@ TAIL = '''}  // namespace gqa::cuda::wg
 
 def main():
     parts = [HEAD]
+    for n in sorted(set(SS_N) | set(RS_N)):
+        parts.append(shape_macros(n))
+    parts.append(DEFINE)
     for t, ptx in TYPES.items():
-        for n in SS_N:
-            parts.append(ss(t, ptx, n))
-        for n in RS_N:
-            parts.append(rs(t, ptx, n))
+        for n in sorted(set(SS_N) & set(RS_N)):
+            parts.append(f'GQA_WG_DEFINE({t}, "{ptx}", {n})')
+    parts.append("")
     parts.append(TAIL)
     with open("kernels/cuda/wgmma.cuh", "w") as f:
         f.write("\n".join(parts))
