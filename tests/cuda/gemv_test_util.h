@@ -73,6 +73,25 @@ inline std::vector<float> input(size_t count, uint32_t seed, DType dt) {
   return round_to(random_vec(count, seed), dt);
 }
 
+// y = x w^T by a GEMV entry point for every n of `ns` and (m, k) of `shapes` (random inputs
+// rounded to dt, seeds from `seed` on) against the fp64 reference, into a NaN-poisoned y;
+// supported(x, w, y) must accept each call first and run(x, w, y) makes y.
+template <class Supported, class Run>
+void expect_gemv_matches_reference(DType dt, const std::vector<int64_t>& ns,
+                                   const std::vector<std::pair<int64_t, int64_t>>& shapes, uint32_t seed,
+                                   const Supported& supported, const Run& run) {
+  for (int64_t n : ns) {
+    for (const auto& [m, k] : shapes) {
+      const std::vector<float> x = input(n * k, seed++, dt), w = input(m * k, seed++, dt);
+      const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
+      Tensor gx = upload(x, dt, {n, k}), gw = upload(w, dt, {m, k}), gy = poisoned(dt, {n, m});
+      ASSERT_TRUE(supported(gx, gw, gy)) << "n " << n << " m " << m << " k " << k;
+      run(gx, gw, gy);
+      EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " m " << m << " k " << k;
+    }
+  }
+}
+
 // One Gemm::run case: x = rows [x_offset, x_offset + n) of a bigger tensor; y_slice: y = rows
 // [1, n + 1) of a bigger tensor.
 struct GemmRunCase {

@@ -40,19 +40,9 @@ class CudaGemv : public DtypeTest {};
 TEST_P(CudaGemv, MatchesReference) {
   // (m, k): m 1, 37, 33, 1000, 130, 300, 77, 1280 (no multiple of 32 rows but the last); k from
   // one chunk (8) to a row of 8192, and 4104 (a last step with a single chunk for some lanes).
-  const std::pair<int64_t, int64_t> shapes[] = {{1, 8},     {37, 8},    {33, 64},   {1000, 64}, {130, 1024},
-                                                {300, 4104}, {77, 8192}, {1280, 8192}};
-  uint32_t seed = 100;
-  for (int64_t n : {1, 2, 3, 5, 8}) {
-    for (const auto& [m, k] : shapes) {
-      const std::vector<float> x = input(n * k, seed++, dt_), w = input(m * k, seed++, dt_);
-      const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
-      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gy = poisoned(dt_, {n, m});
-      ASSERT_TRUE(cuda::gemv_supported(gx, gw, gy)) << "n " << n << " m " << m << " k " << k;
-      cuda::gemv(gx, gw, gy, nullptr);
-      EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " m " << m << " k " << k;
-    }
-  }
+  expect_gemv_matches_reference(
+      dt_, {1, 2, 3, 5, 8}, {{1, 8}, {37, 8}, {33, 64}, {1000, 64}, {130, 1024}, {300, 4104}, {77, 8192}, {1280, 8192}},
+      100, cuda::gemv_supported, [](const Tensor& x, const Tensor& w, const Tensor& y) { cuda::gemv(x, w, y, nullptr); });
 }
 
 TEST_P(CudaGemv, SupportedOnlyForItsShapes) {

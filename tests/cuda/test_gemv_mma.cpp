@@ -46,19 +46,10 @@ TEST_P(CudaGemvMma, MatchesReference) {
   // (m, k): m 16, 37, 33, 130, 300, 77, 1280 (partial last m-tiles but 16 and 1280); k from one
   // 16-byte vector (8) to a row of 8192, and 4104 (a last chunk of a single vector). All run one
   // m-tile per warp (TwoTilesPerWarp covers the other choice).
-  const std::pair<int64_t, int64_t> shapes[] = {{16, 8},     {37, 8},    {33, 64},    {130, 1024},
-                                                {300, 4104}, {77, 8192}, {1280, 8192}};
-  uint32_t seed = 100;
-  for (int64_t n : {9, 12, 16}) {
-    for (const auto& [m, k] : shapes) {
-      const std::vector<float> x = input(n * k, seed++, dt_), w = input(m * k, seed++, dt_);
-      const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
-      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gy = poisoned(dt_, {n, m});
-      ASSERT_TRUE(cuda::gemv_mma_supported(gx, gw, gy)) << "n " << n << " m " << m << " k " << k;
-      cuda::gemv_mma(gx, gw, gy, nullptr);
-      EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " m " << m << " k " << k;
-    }
-  }
+  expect_gemv_matches_reference(
+      dt_, {9, 12, 16}, {{16, 8}, {37, 8}, {33, 64}, {130, 1024}, {300, 4104}, {77, 8192}, {1280, 8192}}, 100,
+      cuda::gemv_mma_supported,
+      [](const Tensor& x, const Tensor& w, const Tensor& y) { cuda::gemv_mma(x, w, y, nullptr); });
 }
 
 // m = 4200 (263 m-tiles, the last half full) and n * k * 2 bytes of x past 128 KiB: two m-tiles
