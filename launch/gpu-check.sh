@@ -10,8 +10,8 @@
 #      bf16: the first token equal, the rest reported);
 #   6. runs the attention benchmark (build/bin/gqa-attn-bench --sweep: also a split-count sweep);
 # and prints a summary table LAST (PASS / FAIL / SKIP per step), also written to
-# bench/results/gpu-check-<gpu>-<date>.md. Every step has a timeout; the exit status is non-zero
-# if any step failed.
+# bench/results/gpu-check-<gpu>-<date>.md. Every step has a timeout; the exit status is 1 if any
+# step failed, 3 if none failed but nothing was built (the box too small), else 0.
 #
 # --bench (issue 5) replaces steps 3-7 with gqa-bench inside one box: configure, build only
 # gqa-bench (time-boxed), then `gqa-bench --all` with the time that is left as its budget (each
@@ -581,4 +581,6 @@ printf '%-44s %-5s %s\n' STEP RESULT NOTE
 for i in "${!names[@]}"; do printf '%-44s %-5s %s\n' "${names[$i]}" "${states[$i]}" "${notes[$i]}"; done
 echo "gpu-check: ${#names[@]} steps, $failed failed, $(( SECONDS - t_start ))s"
 [ "$mode" != bench ] || print_bench_report
-[ $failed -eq 0 ]
+[ $failed -eq 0 ] || exit 1
+# nothing failed, but nothing was built either (a box too small for the build): not a pass
+if [ $built -ne 1 ]; then echo "gpu-check: nothing was built, so nothing was checked" >&2; exit 3; fi
