@@ -92,18 +92,8 @@ template <typename T, bool kSwiGlu>
 void launch(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream,
             const AddRmsNormArgs* norm = nullptr) {
   const int n = static_cast<int>(x.dim(0)), m = static_cast<int>(w.dim(0)), k = static_cast<int>(x.dim(1));
-  static_assert(kGemvMaxRows == 8, "gemv: one instantiation per n");
-  switch (n) {
-    case 1: launch_n<T, 1, kSwiGlu>(x, w, y, m, k, stream, norm); break;
-    case 2: launch_n<T, 2, kSwiGlu>(x, w, y, m, k, stream, norm); break;
-    case 3: launch_n<T, 3, kSwiGlu>(x, w, y, m, k, stream, norm); break;
-    case 4: launch_n<T, 4, kSwiGlu>(x, w, y, m, k, stream, norm); break;
-    case 5: launch_n<T, 5, kSwiGlu>(x, w, y, m, k, stream, norm); break;
-    case 6: launch_n<T, 6, kSwiGlu>(x, w, y, m, k, stream, norm); break;
-    case 7: launch_n<T, 7, kSwiGlu>(x, w, y, m, k, stream, norm); break;
-    case 8: launch_n<T, 8, kSwiGlu>(x, w, y, m, k, stream, norm); break;
-    default: GQA_FAIL("cuda gemv: " << n << " rows of x, at most " << kGemvMaxRows);
-  }
+  with_rows(n, "cuda gemv",
+            [&](auto rows) { launch_n<T, decltype(rows)::value, kSwiGlu>(x, w, y, m, k, stream, norm); });
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }

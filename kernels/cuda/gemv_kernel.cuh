@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include <cuda/ptx>
 
+#include "core/error.h"
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/dynamic_smem.h"
 #include "kernels/cuda/gemv.h"
@@ -413,6 +415,24 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   }
   launch_pdl(name, gemv_kernel<T, N, M, false, kNorm>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
              norm);
+}
+
+// Calls f(std::integral_constant<int, N>{}) for N = n, the rows of x (1 .. kGemvMaxRows): the one
+// place a runtime row count picks the kernels' compile-time N. Throws gqa::Error naming `op` past it.
+template <class F>
+void with_rows(int64_t n, const char* op, const F& f) {
+  static_assert(kGemvMaxRows == 8, "with_rows: one case per n");
+  switch (n) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 5: return f(std::integral_constant<int, 5>{});
+    case 6: return f(std::integral_constant<int, 6>{});
+    case 7: return f(std::integral_constant<int, 7>{});
+    case 8: return f(std::integral_constant<int, 8>{});
+    default: GQA_FAIL(op << ": " << n << " rows of x, at most " << kGemvMaxRows);
+  }
 }
 
 }  // namespace gqa::cuda::gemv_detail

@@ -112,17 +112,8 @@ void launch_n(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDi
 template <typename T>
 void launch(const MatmulArgs& mm, const RopeKvWriteArgs& rk, const PackedQkvDims& d, cudaStream_t stream,
             const AddRmsNormArgs* norm) {
-  switch (mm.x.dim(0)) {
-    case 1: launch_n<T, 1>(mm, rk, d, stream, norm); break;
-    case 2: launch_n<T, 2>(mm, rk, d, stream, norm); break;
-    case 3: launch_n<T, 3>(mm, rk, d, stream, norm); break;
-    case 4: launch_n<T, 4>(mm, rk, d, stream, norm); break;
-    case 5: launch_n<T, 5>(mm, rk, d, stream, norm); break;
-    case 6: launch_n<T, 6>(mm, rk, d, stream, norm); break;
-    case 7: launch_n<T, 7>(mm, rk, d, stream, norm); break;
-    case 8: launch_n<T, 8>(mm, rk, d, stream, norm); break;
-    default: GQA_FAIL("cuda gemv_rope_kv_write: " << mm.x.dim(0) << " rows of x, at most " << kGemvMaxRows);
-  }
+  with_rows(mm.x.dim(0), "cuda gemv_rope_kv_write",
+            [&](auto rows) { launch_n<T, decltype(rows)::value>(mm, rk, d, stream, norm); });
 }
 
 }  // namespace
