@@ -11,7 +11,9 @@
 // reads and writes). The last columns time the same plan with the opt-in fused split merge
 // (DecodeOptions::fused_merge: the last split block merges, no merge kernel; "-" where the plan
 // has one split, so nothing to merge), with the opt-in grouped copies (DecodeLoader::kGroups: one
-// cp.async.bulk per 8 keys' rows), and with both. --check first verifies one batch against the
+// cp.async.bulk per 8 keys' rows), and with both. After the table, each batch's times over the
+// contexts timed are fitted to time = F + KV bytes / B per build (least squares): the fixed cost
+// every call pays and the rate the rest streams at. --check first verifies one batch against the
 // CPU twin (the default, the fused merge, the grouped copies, both); --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
 // tile), with the tensor-core kernel's other builds (the cp.async loader at 3 and 6 stages, the
@@ -42,6 +44,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
+#include "launch/gqa_bench/line_fit.h"
 #include "launch/gqa_bench/timing.h"
 
 namespace gqa {
@@ -157,8 +160,16 @@ double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt
   });
 }
 
+// One main-table line's times (NaN: not timed), for the fixed-cost + rate fit after the table.
+struct MainRow {
+  int64_t batch = 0;
+  double bytes = 0;
+  double us[4] = {0, 0, 0, 0};  // the plan (default build), fused merge, grouped copies, both
+};
+constexpr const char* kBuildNames[4] = {"default", "fused merge", "grouped copies", "grouped + fused"};
+
 void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, size_t l2_bytes,
-               std::vector<SweepRow>& sweep) {
+               std::vector<SweepRow>& sweep, std::vector<MainRow>& main_rows) {
   const DecodeInputs in = make_inputs(ctx, batch, l2_bytes);
   std::vector<AttentionArgs> args;
   for (size_t c = 0; c < in.k.size(); ++c) {
@@ -177,19 +188,21 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
     o.loader = loader;
     o.fused_merge = fused_merge;
     if (fused_merge && (cuda::decode_cluster_enabled() || !cuda::describe_decode(args[0], o).fused_merge)) {
-      return std::string("-");
+      return std::nan("");
     }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f",
-                  time_decode_us(args, opt, opt.splits, nullptr, 0, loader, false, fused_merge));
-    return std::string(buf);
+    return time_decode_us(args, opt, opt.splits, nullptr, 0, loader, false, fused_merge);
   };
-  const std::string fused = variant(cuda::DecodeLoader::kDefault, true);
-  const std::string grouped = variant(cuda::DecodeLoader::kGroups, false);
-  const std::string both = variant(cuda::DecodeLoader::kGroups, true);
+  MainRow m{batch, bytes, {us, variant(cuda::DecodeLoader::kDefault, true), variant(cuda::DecodeLoader::kGroups, false),
+                           variant(cuda::DecodeLoader::kGroups, true)}};
+  const auto cell = [](double t) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", t);
+    return std::isfinite(t) ? std::string(buf) : std::string("-");
+  };
   std::printf("| %6lldK | %5lld | %6d | %8.1f | %9.1f | %8.1f | %6.1f%% | %11s | %14s | %15s |\n",
               (long long)(ctx / 1024), (long long)batch, splits, bytes / 1e6, us, bw / 1e9, 100.0 * bw / copy_bw,
-              fused.c_str(), grouped.c_str(), both.c_str());
+              cell(m.us[1]).c_str(), cell(m.us[2]).c_str(), cell(m.us[3]).c_str());
+  main_rows.push_back(m);
   std::fflush(stdout);
   if (!opt.sweep) return;
   SweepRow row{ctx, batch, splits, us, {}};
@@ -221,6 +234,35 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   row.block64_us = time_layout(true, 64);
   row.block256_us = time_layout(true, 256);
   sweep.push_back(std::move(row));
+}
+
+// Per batch and build, the main table's times at the contexts timed fitted to time = F + bytes / B
+// (least squares, line_fit.h): F is what every call pays whatever its context (launches, the chain of
+// dependent memory round trips, the merge), B the rate the rest streams at. A change that cuts F
+// (the fused merge) and one that raises B (the grouped copies) show up in different columns.
+void print_fit(const std::vector<MainRow>& rows, double copy_bw) {
+  bool header = false;
+  for (int64_t batch : {1, 16}) {
+    for (int b = 0; b < 4; ++b) {
+      std::vector<std::pair<double, double>> points;
+      for (const MainRow& r : rows) {
+        if (r.batch == batch) points.emplace_back(r.bytes, r.us[b]);
+      }
+      const bench::LineFit f = bench::fit_fixed_and_rate(points);
+      if (!f.ok) continue;
+      if (!header) {
+        std::printf("\nfixed cost and stream rate: each batch's times above fitted to time = F + KV bytes / B\n\n");
+        std::printf("| batch | build           | contexts | F (us) | B (GB/s) | B of copy | largest miss (us) |\n");
+        std::printf("|------:|:----------------|---------:|-------:|---------:|----------:|------------------:|\n");
+        header = true;
+      }
+      int timed = 0;
+      for (const auto& pt : points) timed += std::isfinite(pt.second) ? 1 : 0;
+      const double gbs = f.rate * 1e6 / 1e9;  // bytes per us -> GB/s
+      std::printf("| %5lld | %-15s | %8d | %6.1f | %8.1f | %8.1f%% | %17.1f |\n", (long long)batch, kBuildNames[b], timed,
+                  f.fixed, gbs, 100.0 * gbs * 1e9 / copy_bw, f.max_residual);
+    }
+  }
 }
 
 void print_sweep(const std::vector<SweepRow>& rows) {
@@ -325,13 +367,15 @@ int run(const Options& opt) {
   std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|------------:|---------------:|"
               "----------------:|\n");
   std::vector<SweepRow> sweep;
+  std::vector<MainRow> main_rows;
   for (int64_t ctx : {8192, 32768, 131072}) {
     for (int64_t batch : {1, 16}) {
       if ((opt.context == 0 || opt.context == ctx) && (opt.batch == 0 || opt.batch == batch)) {
-        print_row(ctx, batch, opt, copy_bw, size_t(l2), sweep);
+        print_row(ctx, batch, opt, copy_bw, size_t(l2), sweep, main_rows);
       }
     }
   }
+  print_fit(main_rows, copy_bw);
   print_sweep(sweep);
   return 0;
 }
@@ -346,7 +390,8 @@ constexpr const char* kUsage =
     "Times the CUDA decode attention (decode + split merge) for one rank's shard of Llama-3-70B at T = 8 (8 query\n"
     "heads, 1 KV head, head_dim 128, bf16, 16-token pages) at 8K/32K/128K context, batch 1 and 16, against a\n"
     "device-to-device copy measured in the same run; the last columns time the opt-in fused merge, grouped copies\n"
-    "and both.\n"
+    "and both. Then, per batch and build, the times over the contexts fitted to time = F + KV bytes / B: the fixed\n"
+    "cost F of every call and the stream rate B (needs two or more contexts).\n"
     "  --check        first check one batch against the CPU twin (default kernel and the opt-ins)\n"
     "  --runs N       timed calls per shape, median (default 30, after 5 warm-up calls)\n"
     "  --splits N     force N KV splits (0: the plan's)\n"

@@ -1,0 +1,50 @@
+// A least-squares line through timed calls: time = fixed + bytes / rate. Used by the benchmarks to
+// split a kernel's measured times at several sizes (the decode attention at 8K / 32K / 128K) into
+// the cost every call pays whatever its size (launches, chains of dependent memory round trips)
+// and the rate at which the rest streams: the two numbers a change aims at separately.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+namespace gqa::bench {
+
+struct LineFit {
+  bool ok = false;         // at least two distinct sizes and a positive slope
+  double fixed = 0;        // the intercept: time at zero bytes (the unit of the times given)
+  double rate = 0;         // bytes per unit of time: 1 / slope
+  double max_residual = 0;  // the largest |time - fit| over the points (0 through two points)
+};
+
+// points: (bytes, time). Non-finite points are left out (a variant not timed at that size).
+inline LineFit fit_fixed_and_rate(const std::vector<std::pair<double, double>>& points) {
+  double n = 0, sx = 0, sy = 0;
+  for (const auto& [x, y] : points) {
+    if (!std::isfinite(x) || !std::isfinite(y)) continue;
+    n += 1;
+    sx += x;
+    sy += y;
+  }
+  LineFit f;
+  if (n < 2) return f;
+  const double mx = sx / n, my = sy / n;
+  double sxx = 0, sxy = 0;
+  for (const auto& [x, y] : points) {
+    if (!std::isfinite(x) || !std::isfinite(y)) continue;
+    sxx += (x - mx) * (x - mx);
+    sxy += (x - mx) * (y - my);
+  }
+  if (!(sxx > 0) || !(sxy > 0)) return f;  // one size only, or time not growing with bytes
+  const double slope = sxy / sxx;
+  f.ok = true;
+  f.fixed = my - slope * mx;
+  f.rate = 1.0 / slope;
+  for (const auto& [x, y] : points) {
+    if (std::isfinite(x) && std::isfinite(y)) f.max_residual = std::max(f.max_residual, std::fabs(y - (f.fixed + slope * x)));
+  }
+  return f;
+}
+
+}  // namespace gqa::bench
