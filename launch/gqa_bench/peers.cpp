@@ -2,11 +2,16 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <iostream>
+#include <map>
 #include <sstream>
+#include <utility>
+#include <vector>
 
+#include "launch/gqa_bench/line_fit.h"
 #include "launch/gqa_bench/random_model.h"
 
 namespace gqa::bench {
@@ -100,6 +105,8 @@ void bench_sdpa(BenchEnv& env, const std::vector<DecodeCaseResult>& ours, double
                   py.result.value("how", std::string()) + "; torch " + py.result.value("torch", std::string()) +
                   ". Ours: the attention decode row of the decode section (paged, shuffled blocks).");
   Table t({"context", "batch", "ours us", "SDPA us", "speedup", "ours of copy", "SDPA of copy", "SDPA mode"});
+  // (KV bytes, us) per batch for the fit below: [batch] -> {ours, SDPA}.
+  std::map<int64_t, std::pair<std::vector<std::pair<double, double>>, std::vector<std::pair<double, double>>>> points;
   for (const auto& row : py.result.value("rows", nlohmann::json::array())) {
     const int64_t ctx = row.value("context", int64_t(0)), batch = row.value("batch", int64_t(0));
     const double sdpa_us = row.value("us", NAN), bytes = row.value("kv_bytes", NAN);
@@ -114,8 +121,30 @@ void bench_sdpa(BenchEnv& env, const std::vector<DecodeCaseResult>& ours, double
            mine ? strf("%.0f%%", 100 * mine->bytes / (mine->us * 1e-6) / bw) : "-",
            std::isfinite(sdpa_us) ? strf("%.0f%%", 100 * bytes / (sdpa_us * 1e-6) / bw) : "-",
            row.value("mode", std::string())});
+    points[batch].first.emplace_back(bytes, mine ? mine->us : NAN);
+    points[batch].second.emplace_back(bytes, sdpa_us);
   }
   env.report.table(t);
+  // Each batch's rows fitted to time = F + KV bytes / B (line_fit.h): the cost every call pays
+  // whatever its context, and the rate the rest streams at, for both.
+  Table fit({"batch", "who", "contexts", "F us", "B GB/s", "B of copy", "largest miss us"});
+  for (const auto& [batch, pts] : points) {
+    for (int who = 0; who < 2; ++who) {
+      const auto& xy = who == 0 ? pts.first : pts.second;
+      const LineFit f = fit_fixed_and_rate(xy);
+      if (!f.ok) continue;
+      int timed = 0;
+      for (const auto& p : xy) timed += std::isfinite(p.second) ? 1 : 0;
+      const double bps = f.rate * 1e6;  // bytes per us -> bytes per s
+      fit.row({std::to_string(batch), who == 0 ? "ours" : "SDPA", std::to_string(timed), strf("%.1f", f.fixed),
+               strf("%.0f", bps / 1e9), strf("%.0f%%", 100 * bps / env.ceil.copy_bw), strf("%.1f", f.max_residual)});
+    }
+  }
+  if (!fit.empty()) {
+    env.report.line("Each batch's times over the contexts fitted to time = F + KV bytes / B (least squares): F the "
+                    "fixed cost of a call, B the rate the rest streams at.");
+    env.report.table(fit);
+  }
   env.report.save();
 }
 
