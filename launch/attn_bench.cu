@@ -13,7 +13,8 @@
 // has one split, so nothing to merge), with the opt-in grouped copies (DecodeLoader::kGroups: one
 // cp.async.bulk per 8 keys' rows), and with both. After the table, each batch's times over the
 // contexts timed are fitted to time = F + KV bytes / B per build (least squares): the fixed cost
-// every call pays and the rate the rest streams at. --check first verifies one batch against the
+// every call pays and the rate the rest streams at; then two parts of F timed alone the same way:
+// an empty kernel (the harness's floor) and the merge kernel on each plan's partials. --check first verifies one batch against the
 // CPU twin (the default, the fused merge, the grouped copies, both); --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
 // tile), with the tensor-core kernel's other builds (the cp.async loader at 3 and 6 stages, the
@@ -41,6 +42,7 @@
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_decode_mma.h"
+#include "kernels/cuda/attention_merge.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
@@ -162,10 +164,35 @@ double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt
 
 // One main-table line's times (NaN: not timed), for the fixed-cost + rate fit after the table.
 struct MainRow {
-  int64_t batch = 0;
+  int64_t ctx = 0, batch = 0;
   double bytes = 0;
   double us[4] = {0, 0, 0, 0};  // the plan (default build), fused merge, grouped copies, both
+  int partials = 0;             // the default plan's partials per row (1: no merge kernel)
+  double merge_us = NAN;        // the merge kernel alone on that many partials (NaN: none)
 };
+
+__global__ void empty_kernel() {}
+
+// An empty one-block kernel timed as the attention is: what the harness itself costs per call.
+double time_empty_us(const Options& opt) {
+  return 1e3 * bench::time_median_ms(nullptr, timing(opt), [&](int) {
+    empty_kernel<<<1, 32>>>();
+    GQA_CUDA_LAUNCH_CHECK("empty_kernel");
+  });
+}
+
+// The split-merge kernel alone (cuda::attention_merge) on rows x partials random partials, as the
+// decode attention launches it after its kernel: part of what every call of that plan pays. The
+// partials stay in the L2 between calls, as a decode kernel's just-written partials are.
+double time_merge_us(const Options& opt, int64_t rows, int64_t partials) {
+  const Tensor part_o = cuda::device_alloc(DType::kF32, {rows, partials, kHd});
+  const Tensor part_lse = cuda::device_alloc(DType::kF32, {rows, partials});
+  const Tensor out = cuda::device_alloc(DType::kBF16, {rows, kHd});
+  fill(part_o, 71);
+  fill(part_lse, 72);
+  cuda::AttentionMergeArgs m{part_o, part_lse, out};
+  return 1e3 * bench::time_median_ms(nullptr, timing(opt), [&](int) { cuda::attention_merge(m, nullptr); });
+}
 constexpr const char* kBuildNames[4] = {"default", "fused merge", "grouped copies", "grouped + fused"};
 
 void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, size_t l2_bytes,
@@ -192,8 +219,13 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
     }
     return time_decode_us(args, opt, opt.splits, nullptr, 0, loader, false, fused_merge);
   };
-  MainRow m{batch, bytes, {us, variant(cuda::DecodeLoader::kDefault, true), variant(cuda::DecodeLoader::kGroups, false),
-                           variant(cuda::DecodeLoader::kGroups, true)}};
+  MainRow m{ctx, batch, bytes, {us, variant(cuda::DecodeLoader::kDefault, true), variant(cuda::DecodeLoader::kGroups, false),
+                                variant(cuda::DecodeLoader::kGroups, true)}};
+  cuda::DecodeOptions plain;
+  plain.num_splits = opt.splits;
+  const cuda::DecodePlan plan = cuda::describe_decode(args[0], plain);
+  m.partials = plan.partials();
+  if (m.partials > 1 && !plan.fused_merge) m.merge_us = time_merge_us(opt, batch * kHq, m.partials);
   const auto cell = [](double t) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f", t);
@@ -261,6 +293,26 @@ void print_fit(const std::vector<MainRow>& rows, double copy_bw) {
       const double gbs = f.rate * 1e6 / 1e9;  // bytes per us -> GB/s
       std::printf("| %5lld | %-15s | %8d | %6.1f | %8.1f | %8.1f%% | %17.1f |\n", (long long)batch, kBuildNames[b], timed,
                   f.fixed, gbs, 100.0 * gbs * 1e9 / copy_bw, f.max_residual);
+    }
+  }
+}
+
+// Two parts of the fixed cost, timed alone the same way: the harness (an empty kernel) and the
+// merge kernel on the plan's partials. The rest of F is the decode kernel's own chain (launch,
+// block table, first K/V tile, last tile, partial writes).
+void print_fixed_parts(const std::vector<MainRow>& rows, double empty_us) {
+  if (rows.empty()) return;
+  std::printf("\nparts of the fixed cost, each timed alone as the attention is: an empty kernel %.1f us (the harness's "
+              "floor); the merge kernel on the default plan's partials:\n\n", empty_us);
+  std::printf("| context | batch | partials per row | merge kernel alone (us) | of the default's time |\n");
+  std::printf("|--------:|------:|-----------------:|------------------------:|----------------------:|\n");
+  for (const MainRow& r : rows) {
+    if (std::isfinite(r.merge_us)) {
+      std::printf("| %6lldK | %5lld | %16d | %23.1f | %20.0f%% |\n", (long long)(r.ctx / 1024), (long long)r.batch,
+                  r.partials, r.merge_us, 100.0 * r.merge_us / r.us[0]);
+    } else {
+      std::printf("| %6lldK | %5lld | %16d | %23s | %21s |\n", (long long)(r.ctx / 1024), (long long)r.batch, r.partials,
+                  "- (no merge kernel)", "-");
     }
   }
 }
@@ -376,6 +428,7 @@ int run(const Options& opt) {
     }
   }
   print_fit(main_rows, copy_bw);
+  print_fixed_parts(main_rows, main_rows.empty() ? 0.0 : time_empty_us(opt));
   print_sweep(sweep);
   return 0;
 }
@@ -391,7 +444,8 @@ constexpr const char* kUsage =
     "heads, 1 KV head, head_dim 128, bf16, 16-token pages) at 8K/32K/128K context, batch 1 and 16, against a\n"
     "device-to-device copy measured in the same run; the last columns time the opt-in fused merge, grouped copies\n"
     "and both. Then, per batch and build, the times over the contexts fitted to time = F + KV bytes / B: the fixed\n"
-    "cost F of every call and the stream rate B (needs two or more contexts).\n"
+    "cost F of every call and the stream rate B (needs two or more contexts); and two parts of F timed alone: an\n"
+    "empty kernel and the split-merge kernel on each plan's partials.\n"
     "  --check        first check one batch against the CPU twin (default kernel and the opt-ins)\n"
     "  --runs N       timed calls per shape, median (default 30, after 5 warm-up calls)\n"
     "  --splits N     force N KV splits (0: the plan's)\n"
