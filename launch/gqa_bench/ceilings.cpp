@@ -55,6 +55,16 @@ void measure_ceilings(BenchEnv& env) {
                 std::max(20, env.timing.runs / 2))});
   tab.row({"L2", strf("%.0f MB", env.flush.l2_bytes() / 1e6), "flushed (4x L2 zeroed) before each timed op call"});
   env.report.table(tab);
+  // The read stream against the bytes in flight per SM: what depth a weight or K/V stream needs.
+  const std::vector<ReadDepthRate> depth = read_rate_by_depth(env.stream, t);
+  Table by_depth({"loads in flight per thread", "resident threads per SM", "KB in flight per SM", "read GB/s", "of copy"});
+  for (const ReadDepthRate& r : depth) {
+    by_depth.row({std::to_string(r.loads_per_thread), std::to_string(r.threads_per_sm), strf("%.0f", r.kb_in_flight_per_sm()),
+                  strf("%.0f", r.bytes_per_s / 1e9), strf("%.0f%%", 100.0 * r.bytes_per_s / env.ceil.copy_bw)});
+  }
+  env.report.line("The read stream by bytes in flight per SM (16-byte streaming loads, 256-thread blocks all resident, "
+                  "1 GiB, median of " + std::to_string(t.runs) + "; the decode GEMVs keep 8 loads per thread in flight):");
+  env.report.table(by_depth);
   env.report.save();
 }
 

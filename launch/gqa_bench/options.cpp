@@ -86,7 +86,7 @@ std::string usage() {
          "  --out PATH             report path (default <source>/bench/results/<gpu>-<date>.md)\n"
          "  --python EXE           (default python3)\n"
          "What it prints, in order: the ceilings (device-to-device copy, two read streams for reference, bf16\n"
-         "GEMM); per (context, batch) each decode op and the whole step with the kernels the environment\n"
+         "GEMM) and the read stream's rate by bytes in flight per SM; per (context, batch) each decode op and the whole step with the kernels the environment\n"
          "selects (gqa-generate --help lists the GQA_* switches), then, after every default measurement, the\n"
          "step with each other kernel choice and the decode GEMVs under forced launches; the prefill of each\n"
          "length; the spectrum; the prefill attention through mma.sync and every wgmma build\n"

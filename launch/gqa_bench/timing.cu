@@ -34,16 +34,17 @@ void launch_fill(Tensor t, uint32_t seed, float scale, float offset, cudaStream_
 // Reads n 16-byte vectors, kLoads per thread in flight (streaming loads, as the decode GEMV's),
 // and writes one word per block so the loads are not optimised away.
 constexpr int kReadLoads = 8;
+template <int kLoads>
 __global__ void read_stream_kernel(const uint4* __restrict__ p, size_t n, uint32_t* out) {
   uint32_t acc = 0;
   const size_t stride = size_t(gridDim.x) * blockDim.x;
   size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
-  for (; i + (kReadLoads - 1) * stride < n; i += kReadLoads * stride) {
-    uint4 v[kReadLoads];
+  for (; i + (kLoads - 1) * stride < n; i += kLoads * stride) {
+    uint4 v[kLoads];
 #pragma unroll
-    for (int u = 0; u < kReadLoads; ++u) v[u] = cuda::load_stream(p + i + u * stride);
+    for (int u = 0; u < kLoads; ++u) v[u] = cuda::load_stream(p + i + u * stride);
 #pragma unroll
-    for (int u = 0; u < kReadLoads; ++u) acc ^= v[u].x ^ v[u].y ^ v[u].z ^ v[u].w;
+    for (int u = 0; u < kLoads; ++u) acc ^= v[u].x ^ v[u].y ^ v[u].z ^ v[u].w;
   }
   for (; i < n; i += stride) {
     const uint4 v = cuda::load_stream(p + i);
@@ -168,14 +169,59 @@ double read_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
   const int64_t n = int64_t(1) << 26;  // 16-byte vectors: 1 GiB
   Tensor src = cuda::device_alloc(DType::kBF16, {8 * n});
   fill_uniform(src, 2, 1.0f, 0.0f, stream);
-  const int threads = 256, blocks = 8 * cuda::current_sm_count();  // 2048 threads on each SM
+  const int threads = 256, blocks = 8 * cuda::current_sm_count();  // 2048 threads per SM asked (fewer resident)
   Tensor sink = cuda::device_alloc(DType::kI32, {blocks});
   const double ms = time_median_ms(stream, opt, [&](int) {
-    read_stream_kernel<<<blocks, threads, 0, stream>>>(src.data_as<const uint4>(), static_cast<size_t>(n),
-                                                       sink.data_as<uint32_t>());
+    read_stream_kernel<kReadLoads><<<blocks, threads, 0, stream>>>(src.data_as<const uint4>(), static_cast<size_t>(n),
+                                                                   sink.data_as<uint32_t>());
     GQA_CUDA_LAUNCH_CHECK("read_stream_kernel");
   });
   return static_cast<double>(src.nbytes()) / (ms * 1e-3);
+}
+
+namespace {
+
+// One row of read_rate_by_depth: the kernel with kLoads loads per thread and `per_sm` blocks of 256
+// threads on each SM (at most what can be resident, so every block runs from the start).
+template <int kLoads>
+ReadDepthRate read_at_depth(cudaStream_t stream, const TimingOptions& opt, const Tensor& src, int per_sm) {
+  constexpr int kThreadsPerBlock = 256;
+  int resident = 0;
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, read_stream_kernel<kLoads>, kThreadsPerBlock, 0));
+  ReadDepthRate r;
+  r.loads_per_thread = kLoads;
+  r.threads_per_sm = kThreadsPerBlock * std::min(per_sm, resident);
+  if (r.threads_per_sm == 0) return r;
+  const int blocks = r.threads_per_sm / kThreadsPerBlock * cuda::current_sm_count();
+  Tensor sink = cuda::device_alloc(DType::kI32, {blocks});
+  const size_t n = static_cast<size_t>(src.nbytes() / 16);
+  const double ms = time_median_ms(stream, opt, [&](int) {
+    read_stream_kernel<kLoads><<<blocks, kThreadsPerBlock, 0, stream>>>(src.data_as<const uint4>(), n,
+                                                                        sink.data_as<uint32_t>());
+    GQA_CUDA_LAUNCH_CHECK("read_stream_kernel");
+  });
+  r.bytes_per_s = static_cast<double>(src.nbytes()) / (ms * 1e-3);
+  return r;
+}
+
+}  // namespace
+
+std::vector<ReadDepthRate> read_rate_by_depth(cudaStream_t stream, const TimingOptions& opt) {
+  const int64_t n = int64_t(1) << 26;  // 16-byte vectors: 1 GiB
+  Tensor src = cuda::device_alloc(DType::kBF16, {8 * n});
+  fill_uniform(src, 4, 1.0f, 0.0f, stream);
+  std::vector<ReadDepthRate> rows;
+  for (int per_sm : {1, 2, 4, 8}) {
+    for (const ReadDepthRate& r : {read_at_depth<4>(stream, opt, src, per_sm), read_at_depth<8>(stream, opt, src, per_sm),
+                                   read_at_depth<16>(stream, opt, src, per_sm)}) {
+      // (a depth capped by residency repeats the row before it: kept once)
+      const bool repeat = std::any_of(rows.begin(), rows.end(), [&](const ReadDepthRate& o) {
+        return o.loads_per_thread == r.loads_per_thread && o.threads_per_sm == r.threads_per_sm;
+      });
+      if (r.threads_per_sm > 0 && !repeat) rows.push_back(r);
+    }
+  }
+  return rows;
 }
 
 double read_bandwidth_bulk(cudaStream_t stream, const TimingOptions& opt) {

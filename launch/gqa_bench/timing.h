@@ -89,6 +89,19 @@ double copy_bandwidth(cudaStream_t stream, const TimingOptions& opt);
 // loads (8 in flight per thread, 2048 threads per SM), median of opt.runs. Informational: how far
 // the decode GEMVs (a stream of W) are from what reads alone reach; floors stay copy-based.
 double read_bandwidth(cudaStream_t stream, const TimingOptions& opt);
+// The read stream's rate against the bytes each SM keeps in flight: 16-byte streaming loads, 4, 8
+// or 16 per thread in flight, 1, 2, 4 or 8 resident blocks of 256 threads per SM (fewer where
+// occupancy caps them; repeats left out), 1 GiB each, median of opt.runs. The decode GEMVs keep
+// 8 loads per thread in flight in 2+ blocks of 256 threads per SM: this says what depth a weight
+// stream needs to read as fast as this device can.
+struct ReadDepthRate {
+  int loads_per_thread = 0;
+  int threads_per_sm = 0;  // resident
+  double bytes_per_s = 0;
+  double kb_in_flight_per_sm() const { return threads_per_sm * loads_per_thread * 16.0 / 1024.0; }
+};
+std::vector<ReadDepthRate> read_rate_by_depth(cudaStream_t stream, const TimingOptions& opt);
+
 // The same read through the copy engine: each block streams its contiguous share in 16 KB
 // cp.async.bulk pieces through 4 shared-memory stages (3 blocks per SM). Whether a weight stream
 // through bulk copies would beat per-thread loads (the decode GEMV's), before writing one.
