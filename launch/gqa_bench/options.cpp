@@ -86,12 +86,12 @@ std::string usage() {
          "  --out PATH             report path (default <source>/bench/results/<gpu>-<date>.md)\n"
          "  --python EXE           (default python3)\n"
          "What it prints, in order: the ceilings (device-to-device copy, two read streams for reference, bf16\n"
-         "GEMM) and the read stream's rate by bytes in flight per SM; per (context, batch) each decode op and the whole step with the kernels the environment\n"
-         "selects (gqa-generate --help lists the GQA_* switches), then, after every default measurement, the\n"
-         "step with each other kernel choice and the decode GEMVs under forced launches; the prefill of each\n"
-         "length; the spectrum; the prefill attention through mma.sync and every wgmma build\n"
-         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap leaves builds out); the peers; a summary. The\n"
-         "report is saved after each section and printed last.\n";
+         "GEMM) and the read stream's rate by bytes in flight per SM; per (context, batch) each decode op and\n"
+         "the whole step with the kernels the environment selects (gqa-generate --help lists the GQA_*\n"
+         "switches), then, after every default measurement, the step with each other kernel choice and the\n"
+         "decode GEMVs under forced launches; the prefill of each length; the spectrum; the prefill attention\n"
+         "through mma.sync and every wgmma build (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap leaves\n"
+         "builds out); the peers; a summary. The report is saved after each section and printed last.\n";
 }
 
 bool parse_options(int argc, char** argv, Options& o) {
