@@ -15,6 +15,7 @@
 #include "kernels/cuda/l2_prefetch.h"
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/gemv_sweep.h"
+#include "launch/gqa_bench/line_fit.h"
 #include "launch/gqa_bench/random_model.h"
 #include "launch/gqa_bench/timed_ops.h"
 #include "parallel/single_communicator.h"
@@ -27,6 +28,30 @@ namespace {
 int64_t collectives_per_token(int64_t layers) { return 2 * layers + 2; }
 
 std::string pct(double x) { return std::isfinite(x) ? strf("%.0f%%", 100.0 * x) : "-"; }
+
+// The weight GEMMs' rows (each timed alone) fitted to time = F + bytes / B (line_fit.h): the rate
+// the weight stream reads at and what each call pays on top; then the default step split the same
+// way: its bytes at that rate, and the rest, per layer, as fixed costs.
+void report_stream_fit(BenchEnv& env, const DecodeCaseResult& r) {
+  std::vector<std::pair<double, double>> points;
+  for (const OpTiming& o : r.ops) {
+    if (o.name.find("GEMM") != std::string::npos || o.name == "LM head") points.emplace_back(o.bytes, o.us);
+  }
+  const LineFit f = fit_fixed_and_rate(points);
+  if (!f.ok) return;
+  const double rate = f.rate * 1e6;  // bytes per us -> bytes per s
+  std::string line = strf("The %zu weight GEMMs above fitted to time = F + bytes / B (least squares): F %.1f us, B %.0f "
+                          "GB/s (%.0f%% of copy), largest miss %.1f us.",
+                          points.size(), f.fixed, rate / 1e9, 100.0 * rate / env.ceil.copy_bw, f.max_residual);
+  const double step_ms = r.step_default_ms();
+  if (std::isfinite(step_ms)) {
+    const double stream_ms = 1e3 * (r.weight_bytes + r.kv_bytes) / rate;
+    line += strf(" At B the default step's %.0f MB take %.2f ms of its %.2f ms; the other %.2f ms is %.1f us per layer.",
+                 (r.weight_bytes + r.kv_bytes) / 1e6, stream_ms, step_ms, step_ms - stream_ms,
+                 1e3 * (step_ms - stream_ms) / double(env.opt.layers));
+  }
+  env.report.line(line);
+}
 
 void report_case(BenchEnv& env, const DecodeCaseResult& r) {
   const Ceilings& c = env.ceil;
@@ -59,6 +84,7 @@ void report_case(BenchEnv& env, const DecodeCaseResult& r) {
   };
   step_row("whole step, PDL on (default)", r.step_pdl_ms);
   env.report.table(t);
+  report_stream_fit(env, r);
   if (!r.in_step.empty()) {
     double sum = 0;
     for (const InStepOp& o : r.in_step) sum += o.us_per_step;
