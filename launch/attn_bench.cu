@@ -14,8 +14,9 @@
 // cp.async.bulk per 8 keys' rows), and with both. After the table, each batch's times over the
 // contexts timed are fitted to time = F + KV bytes / B per build (least squares): the fixed cost
 // every call pays and the rate the rest streams at; then two parts of F timed alone the same way:
-// an empty kernel (the harness's floor) and the merge kernel on each plan's partials. --check first verifies one batch against the
-// CPU twin (the default, the fused merge, the grouped copies, both); --splits N forces the
+// an empty kernel (the harness's floor) and the merge kernel on each plan's partials. --check
+// first verifies one batch against the CPU twin (the default, the fused merge, the grouped
+// copies, both); --splits N forces the
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
 // tile), with the tensor-core kernel's other builds (the cp.async loader at 3 and 6 stages, the
 // default bulk-copy loader at 6 stages, the cluster reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
@@ -170,6 +171,7 @@ struct MainRow {
   int partials = 0;             // the default plan's partials per row (1: no merge kernel)
   double merge_us = NAN;        // the merge kernel alone on that many partials (NaN: none)
 };
+constexpr const char* kBuildNames[4] = {"default", "fused merge", "grouped copies", "grouped + fused"};
 
 __global__ void empty_kernel() {}
 
@@ -193,7 +195,6 @@ double time_merge_us(const Options& opt, int64_t rows, int64_t partials) {
   cuda::AttentionMergeArgs m{part_o, part_lse, out};
   return 1e3 * bench::time_median_ms(nullptr, timing(opt), [&](int) { cuda::attention_merge(m, nullptr); });
 }
-constexpr const char* kBuildNames[4] = {"default", "fused merge", "grouped copies", "grouped + fused"};
 
 void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, size_t l2_bytes,
                std::vector<SweepRow>& sweep, std::vector<MainRow>& main_rows) {
