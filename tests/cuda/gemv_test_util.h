@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,9 @@ class DtypeTest : public ::testing::TestWithParam<DType> {
   }
   DType dt_ = DType::kBF16;
 };
+
+// The DtypeTest suites' test names: the dtype's ("bf16", "f16").
+inline std::string dtype_param_name(const ::testing::TestParamInfo<DType>& info) { return dtype_name(info.param); }
 
 // y[i, j] = sum_e x[i, e] w[j, e] (+ b[j]), in double, rounded to f32 once.
 inline std::vector<float> reference(const std::vector<float>& x, const std::vector<float>& w,
@@ -184,6 +188,15 @@ inline void expect_gemm_pdl_and_graph(cuda::Gemm& gemm, const Tensor& x, const T
     GQA_CUDA_CHECK(cudaGraphDestroy(graph));
     GQA_CUDA_CHECK(cudaStreamDestroy(stream));
   }
+}
+
+// expect_gemm_pdl_and_graph on y = x w^T + b with random x [n, k], w [m, k], b [m] of dtype dt
+// (seeds seed, seed + 1, seed + 2) against the fp64 reference.
+inline void expect_gemm_pdl_and_graph_on_random(cuda::Gemm& gemm, DType dt, int64_t n, int64_t k, int64_t m,
+                                                uint32_t seed) {
+  const std::vector<float> x = input(n * k, seed, dt), w = input(m * k, seed + 1, dt), b = input(m, seed + 2, dt);
+  const std::vector<float> ref = reference(x, w, &b, n, m, k);
+  expect_gemm_pdl_and_graph(gemm, upload(x, dt, {n, k}), upload(w, dt, {m, k}), upload(b, dt, {m}), ref);
 }
 
 }  // namespace gqa::test::gemv

@@ -43,6 +43,14 @@ void expect_bf16_fixtures_match(const std::vector<std::string>& names, const std
   }
 }
 
+// expect_bf16_fixtures_match with PDL off, then on (", PDL" added to the label).
+void expect_bf16_fixtures_match_pdl_off_and_on(const std::vector<std::string>& names, const std::string& label) {
+  for (bool pdl : {false, true}) {
+    const cuda::ScopedSwitch pdl_on(cuda::pdl_enabled, cuda::set_pdl, pdl);
+    expect_bf16_fixtures_match(names, pdl ? label + ", PDL" : label);
+  }
+}
+
 // The fused GEMVs (the default; gemv_swiglu: SwiGLU in the gate/up GEMV's epilogue;
 // gemv_rope_kv_write: RoPE and the cache write in the QKV GEMV's epilogue), neither, each alone
 // and both, against the
@@ -111,10 +119,7 @@ TEST(CudaModelDecodeKvPrefetch, MatchesTransformers) {
 TEST(CudaModelDecodeFusedMerge, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch fused(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, true);
-  for (bool pdl : {false, true}) {
-    const cuda::ScopedSwitch pdl_on(cuda::pdl_enabled, cuda::set_pdl, pdl);
-    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, pdl ? " decode fused merge, PDL" : " decode fused merge");
-  }
+  expect_bf16_fixtures_match_pdl_off_and_on({"gqa_hd128", "gqa_hd64"}, " decode fused merge");
 }
 
 // The add + RMSNorm before the QKV and gate/up projections as the fused GEMVs' prologue
@@ -124,10 +129,7 @@ TEST(CudaModelDecodeFusedMerge, MatchesTransformers) {
 TEST(CudaModelFusedNorm, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch fused(cuda::fused_norm_enabled, cuda::set_fused_norm, true);
-  for (bool pdl : {false, true}) {
-    const cuda::ScopedSwitch pdl_on(cuda::pdl_enabled, cuda::set_pdl, pdl);
-    expect_bf16_fixtures_match({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, pdl ? " fused norm, PDL" : " fused norm");
-  }
+  expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " fused norm");
 }
 
 // The decode attention's opt-in grouped K/V copies (GQA_DECODE_GROUP_COPIES) inside the whole model

@@ -114,12 +114,8 @@ TEST_P(CudaGemv, NanPropagates) {
 
 // With PDL on, and recorded into a CUDA graph on a stream of its own.
 TEST_P(CudaGemv, PdlAndGraph) {
-  const int64_t n = 2, k = 2048, m = 515;
-  const std::vector<float> x = input(n * k, 1000, dt_), w = input(m * k, 1001, dt_), b = input(m, 1002, dt_);
-  const std::vector<float> ref = reference(x, w, &b, n, m, k);
-  Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gb = upload(b, dt_, {m});
   cuda::Gemm gemm;
-  expect_gemm_pdl_and_graph(gemm, gx, gw, gb, ref);
+  expect_gemm_pdl_and_graph_on_random(gemm, dt_, /*n=*/2, /*k=*/2048, /*m=*/515, /*seed=*/1000);
 }
 
 // Every launch gemv_tuning() can force (benchmarks' sweep): 1, 2, 4, 8 warps per row group and
@@ -147,8 +143,7 @@ TEST_P(CudaGemv, EveryTunedLaunchMatches) {
   EXPECT_THROW(cuda::set_gemv_tuning({3, false}), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemv, ::testing::Values(DType::kBF16, DType::kF16),
-                         [](const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemv, ::testing::Values(DType::kBF16, DType::kF16), dtype_param_name);
 
 }  // namespace
 }  // namespace gqa
