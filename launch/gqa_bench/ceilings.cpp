@@ -42,8 +42,9 @@ void measure_ceilings(BenchEnv& env) {
            strf("cudaMemcpyAsync of 1 GiB, (read + write) bytes / time, median of %d after %d warm-up", t.runs,
                 t.warmup)});
   tab.row({"read stream", strf("%.0f GB/s (%.0f%% of copy)", env.ceil.read_bw / 1e9, 100.0 * env.ceil.read_bw / env.ceil.copy_bw),
-           strf("a kernel reading 1 GiB in 16-byte streaming loads (8 per thread in flight), bytes read / time, median "
-                "of %d; informational: the floors and 'of copy' columns stay copy-based",
+           strf("a kernel reading 1 GiB in 16-byte streaming loads (8 per thread in flight, 256-thread blocks, as many "
+                "per SM as fit), bytes read / time, median of %d; informational: the floors and 'of copy' columns "
+                "stay copy-based",
                 t.runs)});
   tab.row({"read stream, bulk copies",
            strf("%.0f GB/s (%.0f%% of copy)", env.ceil.read_bulk_bw / 1e9, 100.0 * env.ceil.read_bulk_bw / env.ceil.copy_bw),
@@ -57,9 +58,12 @@ void measure_ceilings(BenchEnv& env) {
   env.report.table(tab);
   // The read stream against the bytes in flight per SM: what depth a weight or K/V stream needs.
   const std::vector<ReadDepthRate> depth = read_rate_by_depth(env.stream, t);
-  Table by_depth({"loads in flight per thread", "resident threads per SM", "KB in flight per SM", "read GB/s", "of copy"});
+  Table by_depth({"loads in flight per thread", "registers", "resident threads per SM", "KB in flight per SM",
+                   "read GB/s", "of copy"});
   for (const ReadDepthRate& r : depth) {
-    by_depth.row({std::to_string(r.loads_per_thread), std::to_string(r.threads_per_sm), strf("%.0f", r.kb_in_flight_per_sm()),
+    // (a build whose registers cannot hold its loads keeps fewer in flight than its row says)
+    by_depth.row({std::to_string(r.loads_per_thread) + (r.depth_held() ? "" : " (not held: too few registers)"),
+                  std::to_string(r.registers), std::to_string(r.threads_per_sm), strf("%.0f", r.kb_in_flight_per_sm()),
                   strf("%.0f", r.bytes_per_s / 1e9), strf("%.0f%%", 100.0 * r.bytes_per_s / env.ceil.copy_bw)});
   }
   env.report.line("The read stream by bytes in flight per SM (16-byte streaming loads, 256-thread blocks all resident, "

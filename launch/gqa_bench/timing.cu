@@ -32,10 +32,15 @@ void launch_fill(Tensor t, uint32_t seed, float scale, float offset, cudaStream_
 }
 
 // Reads n 16-byte vectors, kLoads per thread in flight (streaming loads, as the decode GEMV's),
-// and writes one word per block so the loads are not optimised away.
+// and writes one word per block so the loads are not optimised away. __launch_bounds__(256, 1):
+// without a register budget ptxas aims at 32 registers (full occupancy) and then keeps only 4 of
+// the loads in flight whatever kLoads says (it issues 4, then reuses their registers; seen in the
+// sm_90 SASS of the 8- and 16-load builds); with it the three builds take 32, 48 and 80 registers
+// and issue all kLoads loads before the first XOR. read_depth_registers reports the count.
 constexpr int kReadLoads = 8;
+constexpr int kReadThreads = 256;
 template <int kLoads>
-__global__ void read_stream_kernel(const uint4* __restrict__ p, size_t n, uint32_t* out) {
+__global__ void __launch_bounds__(kReadThreads, 1) read_stream_kernel(const uint4* __restrict__ p, size_t n, uint32_t* out) {
   uint32_t acc = 0;
   const size_t stride = size_t(gridDim.x) * blockDim.x;
   size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
@@ -169,7 +174,7 @@ double read_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
   const int64_t n = int64_t(1) << 26;  // 16-byte vectors: 1 GiB
   Tensor src = cuda::device_alloc(DType::kBF16, {8 * n});
   fill_uniform(src, 2, 1.0f, 0.0f, stream);
-  const int threads = 256, blocks = 8 * cuda::current_sm_count();  // 2048 threads per SM asked (fewer resident)
+  const int threads = kReadThreads, blocks = 8 * cuda::current_sm_count();  // 2048 threads per SM asked (fewer resident)
   Tensor sink = cuda::device_alloc(DType::kI32, {blocks});
   const double ms = time_median_ms(stream, opt, [&](int) {
     read_stream_kernel<kReadLoads><<<blocks, threads, 0, stream>>>(src.data_as<const uint4>(), static_cast<size_t>(n),
@@ -185,11 +190,14 @@ namespace {
 // threads on each SM (at most what can be resident, so every block runs from the start).
 template <int kLoads>
 ReadDepthRate read_at_depth(cudaStream_t stream, const TimingOptions& opt, const Tensor& src, int per_sm) {
-  constexpr int kThreadsPerBlock = 256;
+  constexpr int kThreadsPerBlock = kReadThreads;
   int resident = 0;
   GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, read_stream_kernel<kLoads>, kThreadsPerBlock, 0));
+  cudaFuncAttributes attr{};
+  GQA_CUDA_CHECK(cudaFuncGetAttributes(&attr, read_stream_kernel<kLoads>));
   ReadDepthRate r;
   r.loads_per_thread = kLoads;
+  r.registers = attr.numRegs;
   r.threads_per_sm = kThreadsPerBlock * std::min(per_sm, resident);
   if (r.threads_per_sm == 0) return r;
   const int blocks = r.threads_per_sm / kThreadsPerBlock * cuda::current_sm_count();

@@ -86,8 +86,9 @@ double time_median_ms(cudaStream_t stream, const TimingOptions& opt, Work&& work
 double copy_bandwidth(cudaStream_t stream, const TimingOptions& opt);
 
 // Read-only stream bandwidth in bytes/s: a kernel reading a 1 GiB buffer with 16-byte streaming
-// loads (8 in flight per thread, 2048 threads per SM), median of opt.runs. Informational: how far
-// the decode GEMVs (a stream of W) are from what reads alone reach; floors stay copy-based.
+// loads (8 in flight per thread, as many 256-thread blocks per SM as fit: 5 at its 48 registers),
+// median of opt.runs. Informational: how far the decode GEMVs (a stream of W) are from what reads
+// alone reach; floors stay copy-based.
 double read_bandwidth(cudaStream_t stream, const TimingOptions& opt);
 // The read stream's rate against the bytes each SM keeps in flight: 16-byte streaming loads, 4, 8
 // or 16 per thread in flight, 1, 2, 4 or 8 resident blocks of 256 threads per SM (fewer where
@@ -97,8 +98,12 @@ double read_bandwidth(cudaStream_t stream, const TimingOptions& opt);
 struct ReadDepthRate {
   int loads_per_thread = 0;
   int threads_per_sm = 0;  // resident
+  int registers = 0;       // per thread, as the kernel was built
   double bytes_per_s = 0;
   double kb_in_flight_per_sm() const { return threads_per_sm * loads_per_thread * 16.0 / 1024.0; }
+  // 4 registers hold one load's 16 bytes: fewer than 4 per load means ptxas cannot keep them all
+  // in flight, and the row's depth is not what it says.
+  bool depth_held() const { return registers >= 4 * loads_per_thread; }
 };
 std::vector<ReadDepthRate> read_rate_by_depth(cudaStream_t stream, const TimingOptions& opt);
 
