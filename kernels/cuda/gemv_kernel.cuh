@@ -26,6 +26,18 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kLoadsPerStep = 8;  // 16-byte W loads a thread has in flight per step (R * U)
 constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
 
+// The blocks per SM gemv_kernel is built for (__launch_bounds__'s second argument: a budget of
+// 65536 / (256 * it) registers per thread; 0: none, the directive is left out). Without a budget
+// ptxas aims at full occupancy and keeps only 4-6 of a step's 8 W loads in flight: it issues 4,
+// then reuses their registers for the next (sm_90a SASS of the n = 1-6 builds, CUDA 13.0: 54-114
+// registers). With 3 (n <= 2: 72-80 registers) or 2 (n = 3-6 and the deep and norm builds: 95-128)
+// every build issues all 8 before its first FMA (the norm builds 16: the first step's and the
+// next's), none spills. n = 7, 8 keep no budget: at 128 registers they would spill; they stay at
+// 113-150 registers with 4-5 loads in flight. The deep build gets 8 in flight, not its 16.
+constexpr int min_resident_blocks(int n, bool deep, bool norm) {
+  return n <= 2 && !deep && !norm ? 3 : n <= 6 ? 2 : 0;
+}
+
 // W rows per row group (R) and chunks per thread per step (U), for n rows of x. More W rows per
 // group at larger n: each 16-byte x vector read from L1 then feeds R rows' FMAs, so L1 serves
 // n * 16 / R bytes of x per 16 bytes of W streamed from HBM (at most 32 B: well within L1 rates).
@@ -235,7 +247,7 @@ __device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4*
 // kNorm: x is not read; the rows are norm's (norm_prologue, in N * k * sizeof(T) bytes of dynamic
 // shared memory).
 template <typename T, int N, class M, bool kDeep, bool kNorm>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, min_resident_blocks(N, kDeep, kNorm))
     gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps,
                 const NormIn<T> norm) {
   constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
