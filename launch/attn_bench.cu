@@ -289,11 +289,11 @@ void print_fit(const std::vector<MainRow>& rows, double copy_bw) {
         std::printf("|------:|:----------------|---------:|-------:|---------:|----------:|------------------:|\n");
         header = true;
       }
-      int timed = 0;
-      for (const auto& pt : points) timed += std::isfinite(pt.second) ? 1 : 0;
       const double gbs = f.rate * 1e6 / 1e9;  // bytes per us -> GB/s
-      std::printf("| %5lld | %-15s | %8d | %6.1f | %8.1f | %8.1f%% | %17.1f |\n", (long long)batch, kBuildNames[b], timed,
-                  f.fixed, gbs, 100.0 * gbs * 1e9 / copy_bw, f.max_residual);
+      char miss[32] = "- (2 points)";
+      if (f.residual_tested()) std::snprintf(miss, sizeof miss, "%.1f", f.max_residual);
+      std::printf("| %5lld | %-15s | %8d | %6.1f | %8.1f | %8.1f%% | %17s |\n", (long long)batch, kBuildNames[b], f.points,
+                  f.fixed, gbs, 100.0 * gbs * 1e9 / copy_bw, miss);
     }
   }
 }

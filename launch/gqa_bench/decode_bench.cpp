@@ -40,9 +40,10 @@ void report_stream_fit(BenchEnv& env, const DecodeCaseResult& r) {
   const LineFit f = fit_fixed_and_rate(points);
   if (!f.ok) return;
   const double rate = f.rate * 1e6;  // bytes per us -> bytes per s
-  std::string line = strf("The %zu weight GEMMs above fitted to time = F + bytes / B (least squares): F %.1f us, B %.0f "
-                          "GB/s (%.0f%% of copy), largest miss %.1f us.",
-                          points.size(), f.fixed, rate / 1e9, 100.0 * rate / env.ceil.copy_bw, f.max_residual);
+  std::string line = strf("The %d weight GEMMs above (the rows named GEMM, unfused, and the LM head; each timed alone) "
+                          "fitted to time = F + bytes / B (least squares): F %.1f us, B %.0f GB/s (%.0f%% of copy)",
+                          f.points, f.fixed, rate / 1e9, 100.0 * rate / env.ceil.copy_bw);
+  line += f.residual_tested() ? strf(", largest miss %.1f us.", f.max_residual) : std::string(".");
   const double step_ms = r.step_default_ms();
   if (std::isfinite(step_ms)) {
     const double stream_ms = 1e3 * (r.weight_bytes + r.kv_bytes) / rate;

@@ -13,9 +13,13 @@ namespace gqa::bench {
 
 struct LineFit {
   bool ok = false;         // at least two distinct sizes and a positive slope
-  double fixed = 0;        // the intercept: time at zero bytes (the unit of the times given)
+  int points = 0;          // the finite points fitted
+  double fixed = 0;        // the intercept: time at zero bytes (the unit of the times given); may
+                           // come out negative, where the points do not lie on such a line
   double rate = 0;         // bytes per unit of time: 1 / slope
   double max_residual = 0;  // the largest |time - fit| over the points (0 through two points)
+  // Whether max_residual says anything: a line through two points misses neither.
+  bool residual_tested() const { return points > 2; }
 };
 
 // points: (bytes, time). Non-finite points are left out (a variant not timed at that size).
@@ -28,6 +32,7 @@ inline LineFit fit_fixed_and_rate(const std::vector<std::pair<double, double>>& 
     sy += y;
   }
   LineFit f;
+  f.points = static_cast<int>(n);
   if (n < 2) return f;
   const double mx = sx / n, my = sy / n;
   double sxx = 0, sxy = 0;

@@ -18,6 +18,8 @@ TEST(LineFit, RecoversAnExactLine) {
   EXPECT_NEAR(f.fixed, 12.0, 1e-12);
   EXPECT_NEAR(f.rate, 4.0, 1e-12);
   EXPECT_NEAR(f.max_residual, 0.0, 1e-12);
+  EXPECT_EQ(f.points, 3);
+  EXPECT_TRUE(f.residual_tested());
 }
 
 TEST(LineFit, TwoMeasuredRows) {
@@ -27,6 +29,7 @@ TEST(LineFit, TwoMeasuredRows) {
   ASSERT_TRUE(f.ok);
   EXPECT_NEAR(f.fixed, 15.3, 0.05);
   EXPECT_NEAR(f.rate, 3.94, 0.005);
+  EXPECT_FALSE(f.residual_tested());  // a line through two points misses neither
 }
 
 TEST(LineFit, LeastSquaresThroughNoise) {
@@ -41,10 +44,11 @@ TEST(LineFit, LeastSquaresThroughNoise) {
 
 TEST(LineFit, SkipsPointsNotTimed) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  const LineFit f = fit_fixed_and_rate({{8, nan}, {32, 20}, {128, 44}});
+  const LineFit f = fit_fixed_and_rate({{8, nan}, {32, 20}, {128, 44}, {nan, 50}});
   ASSERT_TRUE(f.ok);
   EXPECT_NEAR(f.fixed, 12.0, 1e-12);
   EXPECT_NEAR(f.rate, 4.0, 1e-12);
+  EXPECT_EQ(f.points, 2);  // neither a time nor a size missing counts
 }
 
 TEST(LineFit, RefusesWhatIsNoLine) {
