@@ -336,11 +336,16 @@ else
 fi
 
 # --- 6. attention benchmark (added by the attention kernels' issue) -----------------------------
+# Its log from the copy bandwidth line on (the main table, the fit, the fixed parts and the sweep:
+# more than a fixed tail holds); the last 40 lines if that line is missing (a failed run).
+attn_bench_excerpt() {
+  if grep -q '^device-to-device copy:' "$1"; then sed -n '/^device-to-device copy:/,$p' "$1"; else tail -n 40 "$1"; fi
+}
 bench="$build/bin/gqa-attn-bench"
 if [ $built -eq 1 ] && [ -x "$bench" ]; then  # (not an earlier run's binary after a failed build)
   step "gqa-attn-bench" 600 "$bench" --sweep
   bench_log="$logs/gqa-attn-bench.log"
-  [ -s "$bench_log" ] && tail -n 40 "$bench_log" | sed 's/^/   | /'  # the measurement itself, before the summary
+  [ -s "$bench_log" ] && attn_bench_excerpt "$bench_log" | sed 's/^/   | /'  # the measurement itself, before the summary
 else
   record "gqa-attn-bench" SKIP "not built"
   bench_log=""
@@ -551,7 +556,7 @@ report="bench/results/gpu-check-${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
   if [ -n "$bench_log" ] && [ -s "$bench_log" ]; then
     echo "## gqa-attn-bench"
     echo
-    tail -n 40 "$bench_log" | sed 's/^/    /'
+    attn_bench_excerpt "$bench_log" | sed 's/^/    /'
     echo
   fi
   echo "## summary ($(( SECONDS - t_start ))s, ${failed} failed)"
