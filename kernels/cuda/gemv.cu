@@ -143,9 +143,12 @@ namespace {
 std::atomic<int> g_tuned_group_warps{0};
 std::atomic<bool> g_tuned_deep{false};
 std::atomic<bool> g_tuned_bulk{false};
+std::atomic<bool> g_tuned_no_budget{false};
 }  // namespace
 
-GemvTuning gemv_tuning() { return {g_tuned_group_warps.load(), g_tuned_deep.load(), g_tuned_bulk.load()}; }
+GemvTuning gemv_tuning() {
+  return {g_tuned_group_warps.load(), g_tuned_deep.load(), g_tuned_bulk.load(), g_tuned_no_budget.load()};
+}
 
 void set_gemv_tuning(const GemvTuning& t) {
   GQA_CHECK(t.group_warps == 0 || t.group_warps == 1 || t.group_warps == 2 || t.group_warps == 4 ||
@@ -154,6 +157,7 @@ void set_gemv_tuning(const GemvTuning& t) {
   g_tuned_group_warps.store(t.group_warps);
   g_tuned_deep.store(t.deep);
   g_tuned_bulk.store(t.bulk);
+  g_tuned_no_budget.store(t.no_budget);
 }
 
 // The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].

@@ -44,12 +44,16 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 // The launch of the decode GEMVs (gemv, gemv_swiglu, gemv_rope_kv_write) forced process-wide, for
 // benchmarks (gqa-bench's GEMV sweep): group_warps 1, 2, 4 or 8 warps per row group (0: the plan
 // from k and m), deep: 16 loads in flight per thread instead of 8 at n <= 2, bulk: the bulk-copy
-// build (its own warps per group; group_warps and deep do not apply to it). Recorded CUDA graphs
-// keep the launch they were recorded with. set_gemv_tuning throws gqa::Error for another count.
+// build (its own warps per group; group_warps and deep do not apply to it), no_budget: at n <= 2
+// (not deep, not with the norm prologue) the kernel built without a register budget, as before
+// the budget (gemv_kernel.cuh, min_resident_blocks: 4-6 loads in flight instead of 8), for an A/B
+// in one run. Recorded CUDA graphs keep the launch they were recorded with. set_gemv_tuning throws
+// gqa::Error for another count.
 struct GemvTuning {
   int group_warps = 0;
   bool deep = false;
-  bool bulk = false;  // the bulk-copy build (below) where it serves k, whatever gemv_bulk_enabled() says
+  bool bulk = false;       // the bulk-copy build (below) where it serves k, whatever gemv_bulk_enabled() says
+  bool no_budget = false;  // n <= 2: the build without a register budget
 };
 
 // The decode GEMVs' bulk-copy build (gemv_kernel.cuh, gemv_bulk_kernel): W reaches each block

@@ -34,8 +34,10 @@ constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
 // every build issues all 8 before its first FMA (the norm builds 16: the first step's and the
 // next's), none spills. n = 7, 8 keep no budget: at 128 registers they would spill; they stay at
 // 113-150 registers with 4-5 loads in flight. The deep build gets 8 in flight, not its 16.
-constexpr int min_resident_blocks(int n, bool deep, bool norm) {
-  return n <= 2 && !deep && !norm ? 3 : n <= 6 ? 2 : 0;
+// GemvTuning::no_budget launches the n <= 2 builds without one (as before), for the A/B in
+// gqa-bench's GEMV sweep.
+constexpr int min_resident_blocks(int n, bool deep, bool norm, bool budget) {
+  return !budget ? 0 : n <= 2 && !deep && !norm ? 3 : n <= 6 ? 2 : 0;
 }
 
 // W rows per row group (R) and chunks per thread per step (U), for n rows of x. More W rows per
@@ -246,8 +248,8 @@ __device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4*
 // output o < M::kOut) then calls map.store(grp, i, o, sum) with sum(r) the dot product of row r.
 // kNorm: x is not read; the rows are norm's (norm_prologue, in N * k * sizeof(T) bytes of dynamic
 // shared memory).
-template <typename T, int N, class M, bool kDeep, bool kNorm>
-__global__ void __launch_bounds__(kThreads, min_resident_blocks(N, kDeep, kNorm))
+template <typename T, int N, class M, bool kDeep, bool kNorm, bool kBudget = true>
+__global__ void __launch_bounds__(kThreads, min_resident_blocks(N, kDeep, kNorm, kBudget))
     gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps,
                 const NormIn<T> norm) {
   constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
@@ -422,6 +424,11 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
     if (deep) {
       launch_pdl(name, gemv_kernel<T, N, M, true, false>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
                  norm);
+      return;
+    }
+    if (tune.no_budget) {
+      launch_pdl(name, gemv_kernel<T, N, M, false, false, false>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map,
+                 k, g, norm);
       return;
     }
   }

@@ -119,8 +119,8 @@ TEST_P(CudaGemv, PdlAndGraph) {
 }
 
 // Every launch gemv_tuning() can force (benchmarks' sweep): 1, 2, 4, 8 warps per row group and
-// the plan's, each with the default and (n <= 2) the deep step, on shapes from one chunk per row
-// to the 70B shard's QKV.
+// the plan's, each with the default, (n <= 2) the deep step and (n <= 2) the build without a
+// register budget, on shapes from one chunk per row to the 70B shard's QKV.
 TEST_P(CudaGemv, EveryTunedLaunchMatches) {
   const std::pair<int64_t, int64_t> shapes[] = {{37, 8}, {33, 1024}, {300, 4104}, {1280, 8192}};
   uint32_t seed = 400;
@@ -130,12 +130,12 @@ TEST_P(CudaGemv, EveryTunedLaunchMatches) {
       const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
       Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k});
       for (int g : {0, 1, 2, 4, 8}) {
-        for (bool deep : {false, true}) {
-          const cuda::ScopedGemvTuning tune({g, deep});
+        for (int v = 0; v < 3; ++v) {  // default, deep, no register budget
+          const cuda::ScopedGemvTuning tune({g, v == 1, false, v == 2});
           Tensor gy = poisoned(dt_, {n, m});
           cuda::gemv(gx, gw, gy, nullptr);
-          EXPECT_LT(rel_error(download(gy), ref), kTol)
-              << "n " << n << " m " << m << " k " << k << " group_warps " << g << (deep ? " deep" : "");
+          EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " m " << m << " k " << k << " group_warps "
+                                                        << g << (v == 1 ? " deep" : v == 2 ? " no budget" : "");
         }
       }
     }

@@ -149,14 +149,16 @@ TEST_P(CudaGemvRope, MatchesUnfusedPath) {
 
 TEST_P(CudaGemvRope, ThroughTheDispatcher) { expect_same(Case{8, 1, 128, 1, true, 1.0f}, 600, true); }
 
-// Every launch the benchmarks' tuning can force (warps per row group, the deep step at n <= 2).
+// Every launch the benchmarks' tuning can force (warps per row group; at n <= 2 the deep step and
+// the build without a register budget).
 TEST_P(CudaGemvRope, EveryTunedLaunchMatches) {
   uint32_t seed = 700;
   for (int64_t n : {1, 2, 3}) {
     for (int g : {1, 2, 4, 8}) {
-      for (bool deep : {false, true}) {
-        SCOPED_TRACE("n " + std::to_string(n) + " group_warps " + std::to_string(g) + (deep ? " deep" : ""));
-        expect_same(Case{8, 1, 128, n, true, 1.0f, 4104}, seed++, false, {g, deep});
+      for (int v = 0; v < 3; ++v) {  // default, deep, no register budget
+        SCOPED_TRACE("n " + std::to_string(n) + " group_warps " + std::to_string(g) +
+                     (v == 1 ? " deep" : v == 2 ? " no budget" : ""));
+        expect_same(Case{8, 1, 128, n, true, 1.0f, 4104}, seed++, false, {g, v == 1, false, v == 2});
       }
     }
   }

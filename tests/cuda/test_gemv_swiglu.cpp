@@ -41,18 +41,20 @@ TEST_P(CudaGemvSwiglu, MatchesReference) {
       EXPECT_LT(rel_error(download(act), ref), kTol) << "n " << n << " f " << f << " k " << k;
     }
   }
-  // Every launch the benchmarks' tuning can force (gemv.h: warps per row group, the deep step).
+  // Every launch the benchmarks' tuning can force (gemv.h: warps per row group, the deep step, no
+  // register budget).
   for (int64_t n : {1, 2, 3}) {
     const int64_t f = 300, k = 4104;
     const std::vector<float> x = input(n * k, seed++, dt_), w = input(2 * f * k, seed++, dt_);
     const std::vector<float> ref = swiglu_of(reference(x, w, nullptr, n, 2 * f, k), n, f);
     Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {2 * f, k});
     for (int g : {1, 2, 4, 8}) {
-      for (bool deep : {false, true}) {
-        const cuda::ScopedGemvTuning tune({g, deep});
+      for (int v = 0; v < 3; ++v) {  // default, deep, no register budget
+        const cuda::ScopedGemvTuning tune({g, v == 1, false, v == 2});
         Tensor act = poisoned(dt_, {n, f});
         cuda::gemv_swiglu(gx, gw, act, nullptr);
-        EXPECT_LT(rel_error(download(act), ref), kTol) << "n " << n << " group_warps " << g << (deep ? " deep" : "");
+        EXPECT_LT(rel_error(download(act), ref), kTol)
+            << "n " << n << " group_warps " << g << (v == 1 ? " deep" : v == 2 ? " no budget" : "");
       }
     }
   }
