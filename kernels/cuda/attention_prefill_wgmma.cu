@@ -420,9 +420,17 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
     wg::wait<1>();  // S of tile i (the older group); P V of tile i - 1 may still run
     wg::fence_operands(sc);
     softmax_scores<kBlockN>(sc, KeysInOrder{i * kBlockN}, limit, scale_log2, m, l, alpha);
-    pv_finish<HD>(o, pa);
+    // The wait for P V of tile i - 1 in both arms of a branch on the softmax's alpha: ptxas then
+    // cannot hoist it above softmax_scores (written as one wait after it, it did: the SASS waited
+    // for P V right after S, and all 66 MUFU.EX2 of the softmax ran after that wait, so nothing
+    // overlapped). Same results: o is rescaled only where alpha differs from 1, as rescale_rows.
+    if (alpha[0] != 1.0f || alpha[1] != 1.0f) {
+      pv_finish<HD>(o, pa);
+      rescale_rows<HD>(o, alpha);
+    } else {
+      pv_finish<HD>(o, pa);
+    }
     (void)::cuda::ptx::mbarrier_arrive(&empty[stage(i - 1)]);
-    rescale_rows<HD>(o, alpha);
   }
   pack_p<T>(sc, pa);
   turns.wait();
