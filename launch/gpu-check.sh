@@ -207,6 +207,20 @@ if [ $configured -eq 1 ] && step "build ($(( ${#build_targets[@]} - 1 )) targets
   built=1
 fi
 
+# --- 2b. what the kernels' sources count on, in this toolkit's SASS (launch/sass_check.py: loads
+# in flight in the decode GEMVs and the read ceilings, the wgmma overlap build's softmax between
+# its waits). A miss is a WARN (a performance assumption, not a wrong result), named in the report.
+if [ $built -eq 1 ]; then
+  sass_log="$logs/sass-check.log"
+  timeout 120 python3 launch/sass_check.py "$build" >"$sass_log" 2>&1
+  case $? in
+    0) record "SASS checks" PASS "$(tail -n 1 "$sass_log")" ;;
+    2) record "SASS checks" SKIP "$(tail -n 1 "$sass_log")" ;;
+    *) record "SASS checks" WARN "$(tail -n 1 "$sass_log"); log $sass_log"
+       grep '| NO |' "$sass_log" | head -n 20 | sed 's/^/   | /' ;;
+  esac
+fi
+
 bench_report=""
 bench_log=""
 # Steps 3-6 are the check; --bench skips them.

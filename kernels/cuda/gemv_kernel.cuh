@@ -31,9 +31,9 @@ constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
 // ptxas aims at full occupancy and keeps only 4-6 of a step's 8 W loads in flight: it issues 4,
 // then reuses their registers for the next (sm_90a SASS of the n = 1-6 builds, CUDA 13.0: 54-114
 // registers). With 3 (n <= 2: 72-80 registers) or 2 (n = 3-6 and the deep and norm builds: 95-128)
-// every build issues all 8 before its first FMA (the norm builds 16: the first step's and the
-// next's), none spills. n = 7, 8 keep no budget: at 128 registers they would spill; they stay at
-// 113-150 registers with 4-5 loads in flight. The deep build gets 8 in flight, not its 16.
+// every build issues all 8 before its first FMA (the deep builds all 16), none spills. n = 7, 8
+// keep no budget: at 128 registers they would spill; they stay at 113-150 registers with 4-5
+// loads in flight. (launch/sass_check.py checks this in a build's SASS.)
 // GemvTuning::no_budget launches the n <= 2 builds without one (as before), for the A/B in
 // gqa-bench's GEMV sweep.
 constexpr int min_resident_blocks(int n, bool deep, bool norm, bool budget) {

@@ -15,7 +15,7 @@ std::string label(const cuda::GemvTuning& t) {
   if (t.bulk) return "bulk copies (opt-in build)";
   if (t.no_budget) return "plan, no register budget (4-6 loads in flight: the build before the budget)";
   const std::string warps = t.group_warps == 0 ? "plan" : strf("%d", t.group_warps);
-  return warps + (t.deep ? ", 16 loads a step (ptxas keeps 8 in flight)" : ", 8 loads");
+  return warps + (t.deep ? ", 16 loads" : ", 8 loads");
 }
 
 }  // namespace

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Checks in the built SASS that ptxas kept what the kernels' sources count on.
+
+  sass_check.py BUILD_DIR    the object files of a build (gemv.cu.o, gemv_rope.cu.o,
+                             attention_prefill_wgmma.cu.o, timing.cu.o) through cuobjdump -sass:
+                             a markdown table, exit 1 when a check fails, 2 without cuobjdump
+  sass_check.py --self-test  the analysis on small SASS texts written here (no CUDA needed)
+
+What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptxas had undone it):
+- loads in flight: the decode GEMVs with a register budget (gemv_kernel.cuh, min_resident_blocks;
+  n <= 6) issue at least 8 of their 16-byte W loads (LDG.E.NA...128) before using any, and the
+  read ceilings' read_stream_kernel<k> k of them. A load counts as in flight from its issue to the
+  first later instruction that reads or overwrites one of its 4 destination registers, in program
+  order (branches not followed: a lower bound inside loops is fine, the steps are unrolled).
+- the wgmma prefill's overlap build: its softmax (MUFU.EX2) runs between the wait for S
+  (WARPGROUP.DEPBAR.LE gsb0, 0x1) and the wait for the previous tile's P V (gsb0, 0x0).
+cuobjdump comes from PATH, $CUDA_HOME/bin or /usr/local/cuda/bin.
+"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+W_LOAD = re.compile(r"^LDG\.E\.NA\S*\.128")
+REG = re.compile(r"\bR(\d+)\b")
+INSTR = re.compile(r"^\s+/\*([0-9a-f]+)\*/\s+(.*?)\s*;")
+PREDICATE = re.compile(r"^@!?U?P\w+\s+")
+
+
+def parse(text):
+    """{(arch, function): [instruction text]} from cuobjdump -sass output."""
+    out, arch, fun = {}, "?", None
+    for line in text.splitlines():
+        m = re.search(r"arch = (sm_\w+)", line)
+        if m:
+            arch = m.group(1)
+            continue
+        m = re.match(r"\s*Function : (\S+)", line)
+        if m:
+            fun = (arch, m.group(1))
+            out[fun] = []
+            continue
+        m = INSTR.match(line)
+        if m and fun is not None:
+            out[fun].append(PREDICATE.sub("", m.group(2)))
+    return out
+
+
+def loads_in_flight(instrs, pattern=W_LOAD):
+    """The most loads matching pattern issued and not yet used at any point (see the docstring)."""
+    pending, best = set(), 0
+    for ins in instrs:
+        op, _, args = ins.partition(" ")
+        regs = [int(r) for r in REG.findall(args)]
+        stores = op.startswith(("ST", "RED", "ATOM"))
+        reads = regs if stores else regs[1:]
+        written = None if stores or not regs else regs[0]
+        for d in list(pending):
+            if any(d <= r < d + 4 for r in reads) or (written is not None and d <= written < d + 4):
+                pending.discard(d)
+        if pattern.match(op) and regs:
+            pending.add(regs[0])
+            best = max(best, len(pending))
+    return best
+
+
+def softmax_between_waits(instrs):
+    """MUFU.EX2 count between each 'gsb0, 0x1' wait and the wait after it (a list, one per 0x1 wait)."""
+    counts, counting = [], None
+    for ins in instrs:
+        if ins.startswith("WARPGROUP.DEPBAR"):
+            if counting is not None:
+                counts.append(counting)
+                counting = None
+            if ins.replace(" ", "").endswith("gsb0,0x1"):
+                counting = 0
+        elif ins.startswith("MUFU.EX2") and counting is not None:
+            counting += 1
+    return counts
+
+
+GEMV = re.compile(r"gemv_kernelI(13__nv_bfloat16|6__half)Li(\d)E.*?(Plain|SwiGlu|Rope)RowsIS3_EELb([01])ELb([01])ELb([01])E")
+READ = re.compile(r"read_stream_kernelILi(\d+)E")
+OVERLAP = re.compile(r"prefill_wgmma_pingpong_kernelI(?:13__nv_bfloat16|6__half)Li(\d+)ELb1ELb1E")
+
+
+def check(functions):
+    """Rows (what, arch, kernel, measured, wanted, ok) for every function a check applies to."""
+    rows = []
+    for (arch, name), instrs in sorted(functions.items()):
+        m = GEMV.search(name)
+        if m:
+            dtype = "bf16" if "bfloat16" in m.group(1) else "f16"
+            n, row_map = int(m.group(2)), m.group(3).lower()
+            deep, norm, budget = m.group(4) == "1", m.group(5) == "1", m.group(6) == "1"
+            what = (f"gemv {row_map} {dtype} n={n}{' deep' if deep else ''}{' norm' if norm else ''}"
+                    f"{'' if budget else ' no budget'}")
+            got = loads_in_flight(instrs)
+            wanted = 8 if budget and n <= 6 else None  # (no budget, n = 7-8: reported, not required)
+            rows.append(("W loads in flight", arch, what, got, wanted, wanted is None or got >= wanted))
+            continue
+        m = READ.search(name)
+        if m:
+            k = int(m.group(1))
+            got = loads_in_flight(instrs)
+            rows.append(("loads in flight", arch, f"read_stream_kernel<{k}>", got, k, got >= k))
+            continue
+        m = OVERLAP.search(name)
+        if m:
+            counts = softmax_between_waits(instrs)
+            got = max(counts) if counts else 0
+            rows.append(("MUFU.EX2 between the S and P V waits", arch, f"wgmma overlap hd {m.group(1)}", got, 1,
+                         got >= 1))
+    return rows
+
+
+def cuobjdump():
+    for d in [None, os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin"), "/usr/local/cuda/bin"]:
+        path = shutil.which("cuobjdump", path=d)
+        if path:
+            return path
+    return None
+
+
+def run(build):
+    tool = cuobjdump()
+    if tool is None:
+        print("sass_check: cuobjdump not found (PATH, $CUDA_HOME/bin, /usr/local/cuda/bin): nothing checked")
+        return 2
+    objects = []
+    for stem in ("gemv.cu.o", "gemv_rope.cu.o", "attention_prefill_wgmma.cu.o", "timing.cu.o"):
+        objects += sorted(glob.glob(os.path.join(build, "**", stem), recursive=True))
+    if not objects:
+        print(f"sass_check: no kernel objects under {build}")
+        return 1
+    functions = {}
+    for obj in objects:
+        res = subprocess.run([tool, "-sass", obj], capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"sass_check: cuobjdump -sass {obj} failed: {res.stderr.strip()}")
+            return 1
+        functions.update(parse(res.stdout))
+    rows = check(functions)
+    print("| check | arch | kernel | measured | wanted | ok |")
+    print("|---|---|---|---:|---:|---|")
+    for what, arch, kernel, got, wanted, ok in rows:
+        print(f"| {what} | {arch} | {kernel} | {got} | {'-' if wanted is None else wanted} | {'yes' if ok else 'NO'} |")
+    failed = sum(1 for r in rows if not r[5])
+    print(f"\nsass_check: {len(rows)} kernels checked in {len(objects)} objects, {failed} failed")
+    return 1 if failed or not rows else 0
+
+
+def self_test():
+    def fn(body):
+        return "".join(f"        /*{16 * i:04x}*/                   {ins} ;\n" for i, ins in enumerate(body))
+
+    eight = [f"LDG.E.NA.LTC256B.128.CONSTANT R{4 * i}, desc[UR4][R{40 + 2 * i}.64]" for i in range(8)]
+    eight += [f"FFMA R50, R{4 * i}, R60, R50" for i in range(8)]
+    rolling = []
+    for i in range(8):  # 4 loads, then each new load only after an older one is used
+        if i >= 4:
+            rolling.append(f"FFMA R50, R{4 * (i - 4)}, R60, R50")
+        rolling.append(f"LDG.E.NA.LTC256B.128.CONSTANT R{4 * (i % 4)}, desc[UR4][R{40 + 2 * i}.64]")
+    overlap_ok = ["HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ", "WARPGROUP.DEPBAR.LE gsb0, 0x1",
+                  "MUFU.EX2 R3, R3", "MUFU.EX2 R4, R4", "WARPGROUP.DEPBAR.LE gsb0, 0x0"]
+    overlap_hoisted = ["WARPGROUP.DEPBAR.LE gsb0, 0x1", "@!P0 BRA 0x7490", "WARPGROUP.DEPBAR.LE gsb0, 0x0",
+                       "MUFU.EX2 R3, R3"]
+    text = ("Fatbin elf code:\narch = sm_90a\n"
+            "\tFunction : _ZN3gqa4cuda11gemv_detail11gemv_kernelI13__nv_bfloat16Li1ENS_9PlainRowsIS3_EELb0ELb0ELb1EEEv\n"
+            + fn(eight) +
+            "\tFunction : _ZN3gqa4cuda11gemv_detail11gemv_kernelI13__nv_bfloat16Li1ENS_9RopeRowsIS3_EELb0ELb0ELb0EEEv\n"
+            + fn(rolling) +
+            "\tFunction : _ZN3gqa4cuda11gemv_detail11gemv_kernelI6__halfLi2ENS_10SwiGluRowsIS3_EELb0ELb1ELb1EEEv\n"
+            + fn(rolling) +
+            "\tFunction : _ZN3gqa5bench18read_stream_kernelILi8EEEvPK5uint4mPj\n" + fn(eight) +
+            "\tFunction : _ZN3gqa4cuda29prefill_wgmma_pingpong_kernelI13__nv_bfloat16Li128ELb1ELb1EEEvNS0_4attn\n"
+            + fn(overlap_ok) +
+            "\tFunction : _ZN3gqa4cuda29prefill_wgmma_pingpong_kernelI6__halfLi64ELb1ELb1EEEvNS0_4attn\n"
+            + fn(overlap_hoisted))
+    functions = parse(text)
+    assert len(functions) == 6 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
+    assert loads_in_flight(PREDICATE.sub("", i) for i in eight) == 8
+    assert loads_in_flight(rolling) == 4
+    assert softmax_between_waits(overlap_ok) == [2] and softmax_between_waits(overlap_hoisted) == [0]
+    got = {(r[2], r[3], r[5]) for r in check(functions)}
+    want = {("gemv plain bf16 n=1", 8, True), ("gemv rope bf16 n=1 no budget", 4, True),
+            ("gemv swiglu f16 n=2 norm", 4, False),
+            ("read_stream_kernel<8>", 8, True), ("wgmma overlap hd 128", 2, True), ("wgmma overlap hd 64", 0, False)}
+    assert got == want, (got, want)
+    # a predicated load and a store reading a pending register
+    assert loads_in_flight(["LDG.E.NA.128 R4, desc[UR4][R2.64]", "STG.E desc[UR4][R8.64], R5",
+                            "LDG.E.NA.128 R12, desc[UR4][R2.64]"]) == 1
+    print("sass_check: self-test passed")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1] == "--self-test":
+        sys.exit(self_test())
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        print(__doc__.strip())
+        sys.exit(0 if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help") else 2)
+    sys.exit(run(sys.argv[1]))
