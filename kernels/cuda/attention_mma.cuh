@@ -127,11 +127,24 @@ __device__ __forceinline__ void softmax_scores(float (&s)[kKeys / 8][4], Keys ke
       }
     }
   }
-  float mx[2] = {-INFINITY, -INFINITY};
+  // Each row's max in kParts independent chains, then combined: one chain of kKeys / 4 fmaxf would
+  // wait out each one's latency in turn (a 32-deep chain per row at 128 keys in the SASS). The
+  // same value in any order.
+  constexpr int kParts = kKeys / 8 >= 4 ? 4 : kKeys / 8;
+  float part[2][kParts];
+#pragma unroll
+  for (int q = 0; q < kParts; ++q) part[0][q] = part[1][q] = -INFINITY;
 #pragma unroll
   for (int nt = 0; nt < kKeys / 8; ++nt) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) mx[e >> 1] = fmaxf(mx[e >> 1], s[nt][e]);
+    for (int e = 0; e < 4; ++e) part[e >> 1][nt % kParts] = fmaxf(part[e >> 1][nt % kParts], s[nt][e]);
+  }
+  float mx[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    mx[r] = part[r][0];
+#pragma unroll
+    for (int q = 1; q < kParts; ++q) mx[r] = fmaxf(mx[r], part[r][q]);
   }
   float neg_m[2], sum[2] = {0.0f, 0.0f};
 #pragma unroll
