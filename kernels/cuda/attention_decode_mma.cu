@@ -74,8 +74,10 @@ struct DecodeMmaSmem {
   static constexpr int kRow = HD + kVec;
   static constexpr int kTile = kStageKeys * kRow;  // elements of one K (or V) stage
   static constexpr size_t kPipeBytes = size_t(2) * kStages * kTile * sizeof(T);
-  // The warps' states (o, m, l), then the block's merged state for the cluster reduction (o, m, l, bad).
-  static constexpr size_t kMergeBytes = (size_t(kWarps) * kRows * (HD + 2) + kRows * (HD + 3)) * sizeof(float);
+  // The warps' states (o, m, l), then the block's merged state for the cluster reduction (o, m, l,
+  // bad), then each row's weights per warp and m, sum, 1 / sum, lse (RowMerge).
+  static constexpr size_t kMergeBytes =
+      (size_t(kWarps) * kRows * (HD + 2) + kRows * (HD + 3) + kWarps * kRows + 4 * kRows) * sizeof(float);
   static constexpr size_t kBytes = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
   static_assert(sizeof(T) == 2 && HD % 16 == 0, "16-bit types, head_dim a multiple of the mma k (16)");
   static_assert(kStages >= 2, "at least one stage in flight while one computes");
@@ -407,34 +409,52 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
   }
   __syncthreads();
   const bool poisoned = bad != 0 || !keys.valid;
-  // The block's state of row `row`, dim d: mx = the warps' largest m, sum and acc the l and o
-  // rescaled to it. Warp 0 saw key k_begin, so mx is finite unless the split is empty (a cluster
-  // block past the token's keys: mx = -inf, sum = acc = 0); a warp that saw no key has weight 0.
-  const auto block_state = [&](int row, int d, float& mx, float& sum, float& acc) {
-    mx = -INFINITY;
+  // The block's state of row `row`: mx = the warps' largest m, each warp's weight exp2(m_w - mx),
+  // sum = the l rescaled to mx, worked out once per row (threads 0-15) into shared memory, so that
+  // the per-element loop below is 4 multiply-adds and a multiply (it was the weights' exp2f, an
+  // IEEE division and a log2f for every element: ~900 instructions per thread on the call's
+  // critical path, sm_90 SASS). Warp 0 saw key k_begin, so mx is finite unless the split is empty
+  // (a cluster block past the token's keys: mx = -inf, weights and sum 0); a warp that saw no key
+  // has weight 0.
+  float* row_w = red_l + kWarps * kRows + kRows * (HD + 3);  // [kWarps][kRows], past the cluster's state
+  float* row_m = row_w + kWarps * kRows;
+  float* row_sum = row_m + kRows;
+  float* row_inv = row_sum + kRows;  // 1 / sum
+  float* row_lse = row_inv + kRows;  // mx + log2(sum)
+  if (threadIdx.x < kRows) {
+    const int row = threadIdx.x;
+    float mx = -INFINITY;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, red_m[w * kRows + row]);
-    sum = 0.0f;
-    acc = 0.0f;
-    if (mx == -INFINITY) return;
+    float sum = 0.0f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) {
-      const float wgt = exp2f(red_m[w * kRows + row] - mx);
-      acc += wgt * red_o[(w * kRows + row) * HD + d];
+      const float wgt = mx == -INFINITY ? 0.0f : exp2f(red_m[w * kRows + row] - mx);
+      row_w[w * kRows + row] = wgt;
       sum += wgt * red_l[w * kRows + row];
     }
+    row_m[row] = mx;
+    row_sum[row] = sum;
+    row_inv[row] = 1.0f / sum;
+    row_lse[row] = mx + log2f(sum);
+  }
+  __syncthreads();
+  const auto block_acc = [&](int row, int d) {
+    float acc = 0.0f;
+    if (row_m[row] == -INFINITY) return acc;  // (weights 0: not 0 x a NaN of unused shared memory)
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) acc += row_w[w * kRows + row] * red_o[(w * kRows + row) * HD + d];
+    return acc;
   };
   if constexpr (!kCluster) {
     for (int idx = threadIdx.x; idx < kRows * HD; idx += kThreads) {
       const int row = idx / HD, d = idx % HD;
       if (h0 + row >= p.group) continue;
-      float mx, sum, acc;
-      block_state(row, d, mx, sum, acc);
       // A poisoned split's lse is 0, never -inf, so that the merge (which skips -inf splits as empty)
       // carries its NaN: with the grouped loader a bad page's rows are stale shared memory, whose
       // scores may all be NaN (then mx = -inf and sum = 0 here).
-      store_result<T, HD>(p, t, g * p.group + h0 + row, split, d, poisoned ? NAN : acc / sum,
-                          poisoned ? 0.0f : mx + log2f(sum));
+      store_result<T, HD>(p, t, g * p.group + h0 + row, split, d, poisoned ? NAN : block_acc(row, d) * row_inv[row],
+                          poisoned ? 0.0f : row_lse[row]);
     }
     if constexpr (kFused) merge_if_last<T, HD, kThreads>(p, t, g, chunk, h0, kRows);
   } else {
@@ -452,12 +472,10 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
     float* cs_bad = cs_l + kRows;
     for (int idx = threadIdx.x; idx < kRows * HD; idx += kThreads) {
       const int row = idx / HD, d = idx % HD;
-      float mx, sum, acc;
-      block_state(row, d, mx, sum, acc);
-      cs_o[idx] = acc;
+      cs_o[idx] = block_acc(row, d);
       if (d == 0) {
-        cs_m[row] = mx;
-        cs_l[row] = sum;
+        cs_m[row] = row_m[row];
+        cs_l[row] = row_sum[row];
       }
     }
     if (threadIdx.x == 0) cs_bad[0] = poisoned ? 1.0f : 0.0f;
