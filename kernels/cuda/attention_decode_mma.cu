@@ -323,10 +323,26 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
       load_stage<T, HD, kStages>(p, ahead, g, k_begin + tile * kStageKeys, k_end, kd, vd, &bad);
     }
   };
+  // The prologue's tiles: with one page per thread and tile (the bulk loaders) all their block
+  // table entries are loaded first, together (one round trip for all, where reading each after
+  // the previous tile's copies were issued took one round trip per stage: the warp waits for a
+  // tile's page at its copy), then their copies go out. The cp.async loader (8 pages per thread
+  // and tile) keeps reading one tile's pages at a time, for its registers.
+  using Pages = StagePages<T, HD, kStages, kLoad>;
+  constexpr int kAhead = Pages::kCopies == 1 ? kStages - 1 : 1;
+  Pages first[kAhead];
+#pragma unroll
+  for (int s = 0; s < kAhead; ++s) {
+    if (s < n_tiles) first[s].read(p, table, k_begin + s * kStageKeys, k_end);
+  }
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
     if (s < n_tiles) {
-      read_pages(s);
+      if (s < kAhead) {
+        ahead = first[s];
+      } else {
+        read_pages(s);
+      }
       issue(s, s);
     }
     if constexpr (!kBulk) cp_async_commit();  // possibly empty: one group per stage keeps the wait count uniform
