@@ -30,14 +30,14 @@ constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
 // 65536 / (256 * it) registers per thread; 0: none, the directive is left out). Without a budget
 // ptxas aims at full occupancy and keeps only 4-6 of a step's 8 W loads in flight: it issues 4,
 // then reuses their registers for the next (sm_90a SASS of the n = 1-6 builds, CUDA 13.0: 54-114
-// registers). With 3 (n <= 2: 72-80 registers) or 2 (n = 3-6 and the deep and norm builds: 95-128)
-// every build issues all 8 before its first FMA (the deep builds all 16), none spills. n = 7, 8
-// keep no budget: at 128 registers they would spill; they stay at 113-150 registers with 4-5
-// loads in flight. (launch/sass_check.py checks this in a build's SASS.)
-// GemvTuning::no_budget launches the n <= 2 builds without one (as before), for the A/B in
-// gqa-bench's GEMV sweep.
+// registers). With 4 (n <= 2: 64 registers, the 4 blocks per SM the n = 1 builds had, so no grid
+// needs more waves than before) or 2 (n = 3-6 and the deep and norm builds: 95-128 registers, the
+// 2 blocks per SM they had) every build issues all 8 before its first FMA (the bf16 n = 2 plain
+// build 7; the deep builds all 16), none spills. n = 7, 8 keep no budget: at 128 registers they
+// would spill; they stay at 113-150 registers with 4-5 loads in flight. (launch/sass_check.py
+// checks this in a build's SASS.)
 constexpr int min_resident_blocks(int n, bool deep, bool norm, bool budget) {
-  return !budget ? 0 : n <= 2 && !deep && !norm ? 3 : n <= 6 ? 2 : 0;
+  return !budget ? 0 : n <= 2 && !deep && !norm ? 4 : n <= 6 ? 2 : 0;
 }
 
 // W rows per row group (R) and chunks per thread per step (U), for n rows of x. More W rows per
