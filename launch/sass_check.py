@@ -81,7 +81,8 @@ def softmax_between_waits(instrs):
     return counts
 
 
-GEMV = re.compile(r"gemv_kernelI(13__nv_bfloat16|6__half)Li(\d)E.*?(Plain|SwiGlu|Rope)RowsIS3_EELb([01])ELb([01])ELb([01])E")
+GEMV = re.compile(r"gemv_kernelI(13__nv_bfloat16|6__half)Li(\d)E.*?(Plain|SwiGlu|Rope)RowsIS3_EE"
+                  r"Lb([01])ELb([01])ELb([01])E")  # dtype, n, rows, deep, norm, budget
 READ = re.compile(r"read_stream_kernelILi(\d+)E")
 OVERLAP = re.compile(r"prefill_wgmma_pingpong_kernelI(?:13__nv_bfloat16|6__half)Li(\d+)ELb1ELb1E")
 
