@@ -4,10 +4,13 @@
 # Usage: test_sass_check.sh BIN_DIR   (run from the repository root; BIN_DIR unused)
 set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
-python3 launch/sass_check.py --self-test | grep -q 'self-test passed' || fail "self-test"
+# (outputs captured before grep: grep -q would close the pipe early, and pipefail would fail on it)
+out=$(python3 launch/sass_check.py --self-test) || fail "self-test: exit $?"
+grep -q 'self-test passed' <<<"$out" || fail "self-test: '$out'"
 rc=0; python3 launch/sass_check.py >/dev/null 2>&1 || rc=$?
 [ $rc -eq 2 ] || fail "no argument: exit $rc, wanted 2"
-python3 launch/sass_check.py --help | grep -q 'loads in flight' || fail "--help"
+out=$(python3 launch/sass_check.py --help) || fail "--help: exit $?"
+grep -q 'loads in flight' <<<"$out" || fail "--help"
 empty=$(mktemp -d); trap 'rm -rf "$empty"' EXIT
 rc=0; out=$(PATH=/usr/bin:/bin CUDA_HOME=$empty python3 launch/sass_check.py "$empty" 2>&1) || rc=$?
 # without cuobjdump: exit 2 and a message; with one (/usr/local/cuda/bin): no objects, exit 1
