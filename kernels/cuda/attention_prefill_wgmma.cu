@@ -429,8 +429,10 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
     // The wait for P V of tile i - 1 in both arms of a branch on the softmax's alpha: ptxas then
     // cannot hoist it above softmax_scores (written as one wait after it, it did: the SASS waited
     // for P V right after S, and all 66 MUFU.EX2 of the softmax ran after that wait, so nothing
-    // overlapped). Same results: o is rescaled only where alpha differs from 1, as rescale_rows.
-    if (alpha[0] != 1.0f || alpha[1] != 1.0f) {
+    // overlapped). The branch is on a warp vote: wgmma.wait_group is .aligned, every lane of a
+    // warp must execute the same one. Same results: rescale_rows rescales only the rows whose
+    // alpha differs from 1.
+    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
       pv_finish<HD>(o, pa);
       rescale_rows<HD>(o, alpha);
     } else {
