@@ -308,6 +308,24 @@ struct Turns {
   __device__ __forceinline__ void pass() { (void)::cuda::ptx::mbarrier_arrive(&bar[1 - group]); }
 };
 
+// Whether pred holds in any thread of consumer warpgroup `group` (0 or 1: its 128 threads, named
+// barrier 1 + group; barrier 0 is __syncthreads'): the same answer in all of them, so a branch on
+// it keeps the warpgroup's .aligned wgmma instructions together. Every thread of the warpgroup
+// must call it. (Barrier ids as immediates: a register id would make ptxas reserve all 16.)
+template <int kBarrier>
+__device__ __forceinline__ bool bar_red_or(bool pred) {
+  int any = 0;
+  asm volatile(
+      "{\n .reg .pred p, q;\n setp.ne.s32 p, %1, 0;\n bar.red.or.pred q, %2, 128, p;\n selp.s32 %0, 1, 0, q;\n}"
+      : "=r"(any)
+      : "r"(static_cast<int>(pred)), "n"(kBarrier)
+      : "memory");
+  return any != 0;
+}
+__device__ __forceinline__ bool warpgroup_any(bool pred, int group) {
+  return group == 0 ? bar_red_or<1>(pred) : bar_red_or<2>(pred);
+}
+
 // Arrives on `bar` once every cp.async this thread issued so far has landed.
 __device__ __forceinline__ void cp_async_arrive(uint64_t* bar) {
   const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(bar));
@@ -429,10 +447,10 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
     // The wait for P V of tile i - 1 in both arms of a branch on the softmax's alpha: ptxas then
     // cannot hoist it above softmax_scores (written as one wait after it, it did: the SASS waited
     // for P V right after S, and all 66 MUFU.EX2 of the softmax ran after that wait, so nothing
-    // overlapped). The branch is on a warp vote: wgmma.wait_group is .aligned, every lane of a
-    // warp must execute the same one. Same results: rescale_rows rescales only the rows whose
-    // alpha differs from 1.
-    if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f)) {
+    // overlapped). The branch is on a vote of the whole warpgroup: wgmma.wait_group is .aligned,
+    // all 128 threads must execute the same one. Same results: rescale_rows rescales only the
+    // rows whose alpha differs from 1.
+    if (warpgroup_any(alpha[0] != 1.0f || alpha[1] != 1.0f, turns.group)) {
       pv_finish<HD>(o, pa);
       rescale_rows<HD>(o, alpha);
     } else {
