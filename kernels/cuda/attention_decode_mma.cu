@@ -442,12 +442,12 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
     float mx = -INFINITY;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, red_m[w * kRows + row]);
-    float sum = 0.0f;
+    float sum = 0.0f;  // (stays 0 when mx = -inf, also where a warp's l is NaN: all its scores were)
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) {
       const float wgt = mx == -INFINITY ? 0.0f : exp2f(red_m[w * kRows + row] - mx);
       row_w[w * kRows + row] = wgt;
-      sum += wgt * red_l[w * kRows + row];
+      if (mx != -INFINITY) sum += wgt * red_l[w * kRows + row];
     }
     row_m[row] = mx;
     row_sum[row] = sum;
