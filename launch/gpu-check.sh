@@ -2,7 +2,8 @@
 # launch/gpu-check.sh: the one GPU check of gqa (issue 4). On a machine with an NVIDIA GPU:
 #   1. lists the GPUs (nvidia-smi -L);
 #   2. configures and builds for sm_90a + sm_90 (CMAKE_CUDA_ARCHITECTURES="90a;90", accepted by
-#      CMake >= 3.24; falls back to explicit -gencode flags if that configure fails);
+#      CMake >= 3.24; falls back to explicit -gencode flags if that configure fails), then checks
+#      in the built SASS what the kernels count on (launch/sass_check.py: WARN on a miss);
 #   3. runs the GPU tests (ctest -L gpu), then the kernel tests again under compute-sanitizer memcheck;
 #   4. runs the multi-rank CUDA tests under mpirun -np 1, 2, 4 (ranks share the GPU(s));
 #   5. runs gqa-generate --backend cuda on tests/fixtures/models/gqa at -np 1 (--comm nccl) and
