@@ -75,7 +75,7 @@ struct DecodeMmaSmem {
   static constexpr int kTile = kStageKeys * kRow;  // elements of one K (or V) stage
   static constexpr size_t kPipeBytes = size_t(2) * kStages * kTile * sizeof(T);
   // The warps' states (o, m, l), then the block's merged state for the cluster reduction (o, m, l,
-  // bad), then each row's weights per warp and m, sum, 1 / sum, lse (RowMerge).
+  // bad), then the epilogue's per-row merge: weights per warp, m, sum, 1 / sum, lse (row_w ..).
   static constexpr size_t kMergeBytes =
       (size_t(kWarps) * kRows * (HD + 2) + kRows * (HD + 3) + kWarps * kRows + 4 * kRows) * sizeof(float);
   static constexpr size_t kBytes = kPipeBytes > kMergeBytes ? kPipeBytes : kMergeBytes;
