@@ -20,7 +20,8 @@ for vocab in gpt-2.gguf llama-spm.gguf bl-llama3.json; do
 done
 [ "$(echo '1 15043 2' | "$bin" --tokenizer $fx/llama-spm.gguf --decode --skip-special)" = "Hello" ] || fail "skip-special"
 
-"$bin" --help | grep -q -- "--add-special" || fail "--help"
+help=$("$bin" --help) || fail "--help: exit $?"  # (captured: grep -q closing the pipe early fails pipefail)
+grep -q -- "--add-special" <<<"$help" || fail "--help"
 if echo hi | "$bin" --tokenizer $fx/no-such.gguf 2>/tmp/gqa-tok-err.$$; then fail "missing file accepted"; fi
 grep -q "no-such.gguf" /tmp/gqa-tok-err.$$ || fail "error does not name the file"
 if echo "1 x 2" | "$bin" --tokenizer $fx/gpt-2.gguf --decode 2>/dev/null; then fail "bad id accepted"; fi
