@@ -316,7 +316,7 @@ template <int kBarrier>
 __device__ __forceinline__ bool bar_red_or(bool pred) {
   int any = 0;
   asm volatile(
-      "{\n .reg .pred p, q;\n setp.ne.s32 p, %1, 0;\n bar.red.or.pred q, %2, 128, p;\n selp.s32 %0, 1, 0, q;\n}"
+      "{\n .reg .pred p, q;\n setp.ne.s32 p, %1, 0;\n barrier.cta.red.or.pred q, %2, 128, p;\n selp.s32 %0, 1, 0, q;\n}"
       : "=r"(any)
       : "r"(static_cast<int>(pred)), "n"(kBarrier)
       : "memory");
