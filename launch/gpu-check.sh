@@ -141,6 +141,13 @@ step() {
   return $rc
 }
 
+# gqa-attn-bench's log from the copy bandwidth line on (the main table, the fit, the fixed parts
+# and the sweep: more than a fixed tail holds); the last 40 lines if that line is missing (a failed
+# run). For step 6 and --choices' report alike.
+attn_bench_excerpt() {
+  if grep -q '^device-to-device copy:' "$1"; then sed -n '/^device-to-device copy:/,$p' "$1"; else tail -n 40 "$1"; fi
+}
+
 # --- 1. GPU -------------------------------------------------------------------------------------
 gpu_name="nogpu"
 if command -v nvidia-smi >/dev/null 2>&1 && timeout 30 nvidia-smi -L >"$logs/nvidia-smi.log" 2>&1; then
@@ -351,11 +358,6 @@ else
 fi
 
 # --- 6. attention benchmark (added by the attention kernels' issue) -----------------------------
-# Its log from the copy bandwidth line on (the main table, the fit, the fixed parts and the sweep:
-# more than a fixed tail holds); the last 40 lines if that line is missing (a failed run).
-attn_bench_excerpt() {
-  if grep -q '^device-to-device copy:' "$1"; then sed -n '/^device-to-device copy:/,$p' "$1"; else tail -n 40 "$1"; fi
-}
 bench="$build/bin/gqa-attn-bench"
 if [ $built -eq 1 ] && [ -x "$bench" ]; then  # (not an earlier run's binary after a failed build)
   step "gqa-attn-bench" 600 "$bench" --sweep
