@@ -81,8 +81,10 @@ def softmax_between_waits(instrs):
     return counts
 
 
-GEMV = re.compile(r"gemv_kernelI(13__nv_bfloat16|6__half)Li(\d)E.*?(Plain|SwiGlu|Rope)RowsIS3_EE"
-                  r"Lb([01])ELb([01])ELb([01])E")  # dtype, n, rows, deep, norm, budget
+# gemv_kernel (no register budget) and gemv_kernel_budget<..., kMinBlocks>: budget, dtype, n, rows,
+# deep, norm, blocks per SM
+GEMV = re.compile(r"gemv_kernel(_budget)?I(13__nv_bfloat16|6__half)Li(\d)E.*?(Plain|SwiGlu|Rope)RowsIS3_EE"
+                  r"Lb([01])ELb([01])E(?:Li(\d)E)?")
 READ = re.compile(r"read_stream_kernelILi(\d+)E")
 OVERLAP = re.compile(r"prefill_wgmma_pingpong_kernelI(?:13__nv_bfloat16|6__half)Li(\d+)ELb1ELb1E")
 
@@ -93,9 +95,10 @@ def check(functions):
     for (arch, name), instrs in sorted(functions.items()):
         m = GEMV.search(name)
         if m:
-            dtype = "bf16" if "bfloat16" in m.group(1) else "f16"
-            n, row_map = int(m.group(2)), m.group(3).lower()
-            deep, norm, budget = m.group(4) == "1", m.group(5) == "1", m.group(6) == "1"
+            budget = m.group(1) is not None
+            dtype = "bf16" if "bfloat16" in m.group(2) else "f16"
+            n, row_map = int(m.group(3)), m.group(4).lower()
+            deep, norm = m.group(5) == "1", m.group(6) == "1"
             what = (f"gemv {row_map} {dtype} n={n}{' deep' if deep else ''}{' norm' if norm else ''}"
                     f"{'' if budget else ' no budget'}")
             got = loads_in_flight(instrs)
@@ -171,11 +174,11 @@ def self_test():
     overlap_hoisted = ["WARPGROUP.DEPBAR.LE gsb0, 0x1", "@!P0 BRA 0x7490", "WARPGROUP.DEPBAR.LE gsb0, 0x0",
                        "MUFU.EX2 R3, R3"]
     text = ("Fatbin elf code:\narch = sm_90a\n"
-            "\tFunction : _ZN3gqa4cuda11gemv_detail11gemv_kernelI13__nv_bfloat16Li1ENS_9PlainRowsIS3_EELb0ELb0ELb1EEEv\n"
+            "\tFunction : _ZN3gqa4cuda11gemv_detail18gemv_kernel_budgetI13__nv_bfloat16Li1ENS_9PlainRowsIS3_EELb0ELb0ELi4EEEv\n"
             + fn(eight) +
-            "\tFunction : _ZN3gqa4cuda11gemv_detail11gemv_kernelI13__nv_bfloat16Li1ENS_9RopeRowsIS3_EELb0ELb0ELb0EEEv\n"
+            "\tFunction : _ZN3gqa4cuda11gemv_detail11gemv_kernelI13__nv_bfloat16Li1ENS_9RopeRowsIS3_EELb0ELb0EEEv\n"
             + fn(rolling) +
-            "\tFunction : _ZN3gqa4cuda11gemv_detail11gemv_kernelI6__halfLi2ENS_10SwiGluRowsIS3_EELb0ELb1ELb1EEEv\n"
+            "\tFunction : _ZN3gqa4cuda11gemv_detail18gemv_kernel_budgetI6__halfLi2ENS_10SwiGluRowsIS3_EELb0ELb1ELi2EEEv\n"
             + fn(rolling) +
             "\tFunction : _ZN3gqa5bench18read_stream_kernelILi8EEEvPK5uint4mPj\n" + fn(eight) +
             "\tFunction : _ZN3gqa4cuda29prefill_wgmma_pingpong_kernelI13__nv_bfloat16Li128ELb1ELb1EEEvNS0_4attn\n"

@@ -26,8 +26,8 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kLoadsPerStep = 8;  // 16-byte W loads a thread has in flight per step (R * U)
 constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
 
-// The blocks per SM gemv_kernel is built for (__launch_bounds__'s second argument: a budget of
-// 65536 / (256 * it) registers per thread; 0: none, the directive is left out). Without a budget
+// The blocks per SM a GEMV build is compiled for (__launch_bounds__'s second argument: a budget of
+// 65536 / (256 * it) registers per thread; 0: none, gemv_kernel without it). Without a budget
 // ptxas aims at full occupancy and keeps only 4-6 of a step's 8 W loads in flight: it issues 4,
 // then reuses their registers for the next (sm_90a SASS of the n = 1-6 builds, CUDA 13.0: 54-114
 // registers). With 4 (n <= 2: 64 registers, the 4 blocks per SM the n = 1 builds had, so no grid
@@ -36,9 +36,7 @@ constexpr int kMinBlocks = 264;   // two blocks per SM of an H100/H200 (132 SMs)
 // build 7; the deep builds all 16), none spills. n = 7, 8 keep no budget: at 128 registers they
 // would spill; they stay at 113-150 registers with 4-5 loads in flight. (launch/sass_check.py
 // checks this in a build's SASS.)
-constexpr int min_resident_blocks(int n, bool deep, bool norm, bool budget) {
-  return !budget ? 0 : n <= 2 && !deep && !norm ? 4 : n <= 6 ? 2 : 0;
-}
+constexpr int min_resident_blocks(int n, bool deep, bool norm) { return n <= 2 && !deep && !norm ? 4 : n <= 6 ? 2 : 0; }
 
 // W rows per row group (R) and chunks per thread per step (U), for n rows of x. More W rows per
 // group at larger n: each 16-byte x vector read from L1 then feeds R rows' FMAs, so L1 serves
@@ -248,10 +246,9 @@ __device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4*
 // output o < M::kOut) then calls map.store(grp, i, o, sum) with sum(r) the dot product of row r.
 // kNorm: x is not read; the rows are norm's (norm_prologue, in N * k * sizeof(T) bytes of dynamic
 // shared memory).
-template <typename T, int N, class M, bool kDeep, bool kNorm, bool kBudget = true>
-__global__ void __launch_bounds__(kThreads, min_resident_blocks(N, kDeep, kNorm, kBudget))
-    gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps,
-                const NormIn<T> norm) {
+template <typename T, int N, class M, bool kDeep, bool kNorm>
+__device__ __forceinline__ void gemv_body(const T* __restrict__ x, const T* __restrict__ w, const M& map, int k,
+                                          int group_warps, const NormIn<T>& norm) {
   constexpr int R = Tile<N>::rows, U = Tile<N, kDeep>::unroll;
   __shared__ float partial[kWarps][N * R];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -302,6 +299,33 @@ __global__ void __launch_bounds__(kThreads, min_resident_blocks(N, kDeep, kNorm,
   for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true, kDeep>(wrow, xv, kc, c0, stride, acc);
   if (c0 < kc) gemv_step<T, N, false, kDeep>(wrow, xv, kc, c0, stride, acc);  // the last, partial step
   reduce_and_store<N, R>(acc, partial, map, group_warps);
+}
+
+// The kernel without a register budget, and with one (kMinBlocks >= 1 resident blocks per SM): two
+// templates, not a bound of 0, which not every compiler need take for "none".
+template <typename T, int N, class M, bool kDeep, bool kNorm>
+__global__ void __launch_bounds__(kThreads)
+    gemv_kernel(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps,
+                const NormIn<T> norm) {
+  gemv_body<T, N, M, kDeep, kNorm>(x, w, map, k, group_warps, norm);
+}
+template <typename T, int N, class M, bool kDeep, bool kNorm, int kMinBlocks>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
+    gemv_kernel_budget(const T* __restrict__ x, const T* __restrict__ w, const M map, int k, int group_warps,
+                       const NormIn<T> norm) {
+  static_assert(kMinBlocks >= 1, "a budget of at least one block");
+  gemv_body<T, N, M, kDeep, kNorm>(x, w, map, k, group_warps, norm);
+}
+// The build a launch uses: with its register budget (min_resident_blocks) where it has one and
+// kBudget (GemvTuning::no_budget clears it), else without.
+template <typename T, int N, class M, bool kDeep, bool kNorm, bool kBudget = true>
+constexpr auto gemv_kernel_for() {
+  constexpr int kMin = kBudget ? min_resident_blocks(N, kDeep, kNorm) : 0;
+  if constexpr (kMin > 0) {
+    return gemv_kernel_budget<T, N, M, kDeep, kNorm, kMin>;
+  } else {
+    return gemv_kernel<T, N, M, kDeep, kNorm>;
+  }
 }
 
 // The norm prologue's warps per row group: every block reads 3 x N rows of k from the L2 before its
@@ -419,20 +443,20 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   const int64_t groups = (m + R - 1) / R;
   const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
   const size_t smem = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
-  if constexpr (kNorm) allow_dynamic_smem(gemv_kernel<T, N, M, false, true>, kGemvNormMaxBytes);
+  if constexpr (kNorm) allow_dynamic_smem(gemv_kernel_for<T, N, M, false, true>(), kGemvNormMaxBytes);
   if constexpr (N <= 2 && !kNorm) {
     if (deep) {
-      launch_pdl(name, gemv_kernel<T, N, M, true, false>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
+      launch_pdl(name, gemv_kernel_for<T, N, M, true, false>(), dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
                  norm);
       return;
     }
     if (tune.no_budget) {
-      launch_pdl(name, gemv_kernel<T, N, M, false, false, false>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map,
-                 k, g, norm);
+      launch_pdl(name, gemv_kernel_for<T, N, M, false, false, false>(), dim3(blocks), dim3(kThreads), smem, stream, x, w,
+                 map, k, g, norm);
       return;
     }
   }
-  launch_pdl(name, gemv_kernel<T, N, M, false, kNorm>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
+  launch_pdl(name, gemv_kernel_for<T, N, M, false, kNorm>(), dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
              norm);
 }
 
