@@ -443,21 +443,17 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   const int64_t groups = (m + R - 1) / R;
   const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
   const size_t smem = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
-  if constexpr (kNorm) allow_dynamic_smem(gemv_kernel_for<T, N, M, false, true>(), kGemvNormMaxBytes);
-  if constexpr (N <= 2 && !kNorm) {
-    if (deep) {
-      launch_pdl(name, gemv_kernel_for<T, N, M, true, false>(), dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
-                 norm);
-      return;
+  // The build: the deep step or the unbudgeted kernel where tuned (n <= 2, not with the norm), else
+  // the default (with the norm prologue where kNorm).
+  const auto kernel = [&] {
+    if constexpr (N <= 2 && !kNorm) {
+      if (deep) return gemv_kernel_for<T, N, M, true, false>();
+      if (tune.no_budget) return gemv_kernel_for<T, N, M, false, false, false>();
     }
-    if (tune.no_budget) {
-      launch_pdl(name, gemv_kernel_for<T, N, M, false, false, false>(), dim3(blocks), dim3(kThreads), smem, stream, x, w,
-                 map, k, g, norm);
-      return;
-    }
-  }
-  launch_pdl(name, gemv_kernel_for<T, N, M, false, kNorm>(), dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g,
-             norm);
+    return gemv_kernel_for<T, N, M, false, kNorm>();
+  }();
+  if constexpr (kNorm) allow_dynamic_smem(kernel, kGemvNormMaxBytes);
+  launch_pdl(name, kernel, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g, norm);
 }
 
 // Calls f(std::integral_constant<int, N>{}) for N = n, the rows of x (1 .. kGemvMaxRows): the one
