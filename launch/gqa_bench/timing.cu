@@ -170,64 +170,65 @@ double copy_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
   return 2.0 * static_cast<double>(src.nbytes()) / (ms * 1e-3);
 }
 
-double read_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
-  const int64_t n = int64_t(1) << 26;  // 16-byte vectors: 1 GiB
-  Tensor src = cuda::device_alloc(DType::kBF16, {8 * n});
-  fill_uniform(src, 2, 1.0f, 0.0f, stream);
-  const int threads = kReadThreads, blocks = 8 * cuda::current_sm_count();  // 2048 threads per SM asked (fewer resident)
+namespace {
+
+// 1 GiB of random bf16 for the read streams below.
+Tensor read_source(cudaStream_t stream, uint32_t seed) {
+  Tensor src = cuda::device_alloc(DType::kBF16, {int64_t(8) << 26});
+  fill_uniform(src, seed, 1.0f, 0.0f, stream);
+  return src;
+}
+
+// Bytes per second read_stream_kernel<kLoads> reads src at, in `blocks` blocks of kReadThreads
+// (median of opt.runs).
+template <int kLoads>
+double time_read(cudaStream_t stream, const TimingOptions& opt, const Tensor& src, int blocks) {
   Tensor sink = cuda::device_alloc(DType::kI32, {blocks});
+  const size_t n = static_cast<size_t>(src.nbytes() / 16);
   const double ms = time_median_ms(stream, opt, [&](int) {
-    read_stream_kernel<kReadLoads><<<blocks, threads, 0, stream>>>(src.data_as<const uint4>(), static_cast<size_t>(n),
-                                                                   sink.data_as<uint32_t>());
+    read_stream_kernel<kLoads><<<blocks, kReadThreads, 0, stream>>>(src.data_as<const uint4>(), n,
+                                                                    sink.data_as<uint32_t>());
     GQA_CUDA_LAUNCH_CHECK("read_stream_kernel");
   });
   return static_cast<double>(src.nbytes()) / (ms * 1e-3);
 }
 
-namespace {
-
-// One row of read_rate_by_depth: the kernel with kLoads loads per thread and `per_sm` blocks of 256
-// threads on each SM (at most what can be resident, so every block runs from the start).
+// The row of read_rate_by_depth for kLoads loads per thread and `per_sm` blocks on each SM (at most
+// what can be resident, so every block runs from the start), timed and added unless a row of the
+// same depth and residency is there already (a depth capped by residency repeats the row before it).
 template <int kLoads>
-ReadDepthRate read_at_depth(cudaStream_t stream, const TimingOptions& opt, const Tensor& src, int per_sm) {
-  constexpr int kThreadsPerBlock = kReadThreads;
+void add_depth_row(cudaStream_t stream, const TimingOptions& opt, const Tensor& src, int per_sm,
+                   std::vector<ReadDepthRate>& rows) {
   int resident = 0;
-  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, read_stream_kernel<kLoads>, kThreadsPerBlock, 0));
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, read_stream_kernel<kLoads>, kReadThreads, 0));
   cudaFuncAttributes attr{};
   GQA_CUDA_CHECK(cudaFuncGetAttributes(&attr, read_stream_kernel<kLoads>));
   ReadDepthRate r;
   r.loads_per_thread = kLoads;
   r.registers = attr.numRegs;
-  r.threads_per_sm = kThreadsPerBlock * std::min(per_sm, resident);
-  if (r.threads_per_sm == 0) return r;
-  const int blocks = r.threads_per_sm / kThreadsPerBlock * cuda::current_sm_count();
-  Tensor sink = cuda::device_alloc(DType::kI32, {blocks});
-  const size_t n = static_cast<size_t>(src.nbytes() / 16);
-  const double ms = time_median_ms(stream, opt, [&](int) {
-    read_stream_kernel<kLoads><<<blocks, kThreadsPerBlock, 0, stream>>>(src.data_as<const uint4>(), n,
-                                                                        sink.data_as<uint32_t>());
-    GQA_CUDA_LAUNCH_CHECK("read_stream_kernel");
+  r.threads_per_sm = kReadThreads * std::min(per_sm, resident);
+  const bool repeat = std::any_of(rows.begin(), rows.end(), [&](const ReadDepthRate& o) {
+    return o.loads_per_thread == r.loads_per_thread && o.threads_per_sm == r.threads_per_sm;
   });
-  r.bytes_per_s = static_cast<double>(src.nbytes()) / (ms * 1e-3);
-  return r;
+  if (r.threads_per_sm == 0 || repeat) return;
+  r.bytes_per_s = time_read<kLoads>(stream, opt, src, r.threads_per_sm / kReadThreads * cuda::current_sm_count());
+  rows.push_back(r);
 }
 
 }  // namespace
 
+double read_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
+  // 2048 threads per SM asked (fewer resident)
+  return time_read<kReadLoads>(stream, opt, read_source(stream, 2), 8 * cuda::current_sm_count());
+}
+
 std::vector<ReadDepthRate> read_rate_by_depth(cudaStream_t stream, const TimingOptions& opt) {
-  const int64_t n = int64_t(1) << 26;  // 16-byte vectors: 1 GiB
-  Tensor src = cuda::device_alloc(DType::kBF16, {8 * n});
-  fill_uniform(src, 4, 1.0f, 0.0f, stream);
+  const Tensor src = read_source(stream, 4);
   std::vector<ReadDepthRate> rows;
   for (int per_sm : {1, 2, 4, 8}) {
-    for (const ReadDepthRate& r : {read_at_depth<4>(stream, opt, src, per_sm), read_at_depth<8>(stream, opt, src, per_sm),
-                                   read_at_depth<16>(stream, opt, src, per_sm)}) {
-      // (a depth capped by residency repeats the row before it: kept once)
-      const bool repeat = std::any_of(rows.begin(), rows.end(), [&](const ReadDepthRate& o) {
-        return o.loads_per_thread == r.loads_per_thread && o.threads_per_sm == r.threads_per_sm;
-      });
-      if (r.threads_per_sm > 0 && !repeat) rows.push_back(r);
-    }
+    add_depth_row<4>(stream, opt, src, per_sm, rows);
+    add_depth_row<8>(stream, opt, src, per_sm, rows);
+    add_depth_row<16>(stream, opt, src, per_sm, rows);
   }
   return rows;
 }
