@@ -16,6 +16,7 @@
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/pdl.h"
 #include "tests/cuda/cuda_test_util.h"
 
@@ -36,6 +37,17 @@ class DtypeTest : public ::testing::TestWithParam<DType> {
 
 // The DtypeTest suites' test names: the dtype's ("bf16", "f16").
 inline std::string dtype_param_name(const ::testing::TestParamInfo<DType>& info) { return dtype_name(info.param); }
+
+// The per-thread launches gemv_tuning() can force with g warps per row group (gemv.h), each with a
+// label for failure messages: the default step, the deep step and the build without a register
+// budget (the last two at n <= 2; larger n take the default build).
+struct TunedLaunch {
+  cuda::GemvTuning tune;
+  const char* label;
+};
+inline std::vector<TunedLaunch> tuned_launches(int g) {
+  return {{{g, false}, ""}, {{g, true}, " deep"}, {{g, false, false, true}, " no budget"}};
+}
 
 // y[i, j] = sum_e x[i, e] w[j, e] (+ b[j]), in double, rounded to f32 once.
 inline std::vector<float> reference(const std::vector<float>& x, const std::vector<float>& w,

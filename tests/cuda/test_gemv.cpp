@@ -130,12 +130,12 @@ TEST_P(CudaGemv, EveryTunedLaunchMatches) {
       const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
       Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k});
       for (int g : {0, 1, 2, 4, 8}) {
-        for (int v = 0; v < 3; ++v) {  // default, deep, no register budget
-          const cuda::ScopedGemvTuning tune({g, v == 1, false, v == 2});
+        for (const TunedLaunch& t : tuned_launches(g)) {
+          const cuda::ScopedGemvTuning tune(t.tune);
           Tensor gy = poisoned(dt_, {n, m});
           cuda::gemv(gx, gw, gy, nullptr);
-          EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " m " << m << " k " << k << " group_warps "
-                                                        << g << (v == 1 ? " deep" : v == 2 ? " no budget" : "");
+          EXPECT_LT(rel_error(download(gy), ref), kTol)
+              << "n " << n << " m " << m << " k " << k << " group_warps " << g << t.label;
         }
       }
     }

@@ -32,21 +32,13 @@ using namespace test::gemv;  // reference, swiglu_of, input, poisoned, kTol, Dty
 class CudaGemvBulk : public DtypeTest {};
 
 const cuda::GemvTuning kBulk{0, false, true};
+const auto run_gemv = [](const Tensor& x, const Tensor& w, const Tensor& y) { cuda::gemv(x, w, y, nullptr); };
 
 TEST_P(CudaGemvBulk, PlainMatchesReference) {
-  const std::pair<int64_t, int64_t> shapes[] = {{37, 8},     {33, 1024},  {300, 4104}, {1280, 8192},
-                                                {8192, 1024}, {515, 3584}, {70, 28672}};
-  uint32_t seed = 100;
   const cuda::ScopedGemvTuning tune(kBulk);
-  for (int64_t n : {1, 2, 3, 5, 8}) {
-    for (const auto& [m, k] : shapes) {
-      const std::vector<float> x = input(n * k, seed++, dt_), w = input(m * k, seed++, dt_);
-      const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
-      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gy = poisoned(dt_, {n, m});
-      cuda::gemv(gx, gw, gy, nullptr);
-      EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " m " << m << " k " << k;
-    }
-  }
+  expect_gemv_matches_reference(dt_, {1, 2, 3, 5, 8},
+                                {{37, 8}, {33, 1024}, {300, 4104}, {1280, 8192}, {8192, 1024}, {515, 3584}, {70, 28672}},
+                                100, cuda::gemv_supported, run_gemv);
 }
 
 TEST_P(CudaGemvBulk, SwigluMatchesReference) {
@@ -72,13 +64,8 @@ TEST_P(CudaGemvBulk, RowGroupsAtAndPastTheSharedMemoryLimit) {
   const cuda::ScopedGemvTuning tune(kBulk);
   for (const auto& [n, rows] : {std::pair<int64_t, int64_t>{1, 2}, {2, 2}, {3, 4}, {8, 4}}) {
     const int64_t at = cuda::kGemvBulkMaxBytes / (rows * static_cast<int64_t>(dtype_size(dt_)));
-    for (int64_t k : {at, at + 8}) {
-      const std::vector<float> x = input(n * k, seed++, dt_), w = input(m * k, seed++, dt_);
-      const std::vector<float> ref = reference(x, w, nullptr, n, m, k);
-      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {m, k}), gy = poisoned(dt_, {n, m});
-      cuda::gemv(gx, gw, gy, nullptr);
-      EXPECT_LT(rel_error(download(gy), ref), kTol) << "n " << n << " k " << k;
-    }
+    expect_gemv_matches_reference(dt_, {n}, {{m, at}, {m, at + 8}}, seed, cuda::gemv_supported, run_gemv);
+    seed += 4;  // (two seeds a case)
   }
 }
 

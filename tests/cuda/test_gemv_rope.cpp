@@ -24,6 +24,7 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/gemv_test_util.h"
 
 namespace gqa {
 namespace {
@@ -155,10 +156,9 @@ TEST_P(CudaGemvRope, EveryTunedLaunchMatches) {
   uint32_t seed = 700;
   for (int64_t n : {1, 2, 3}) {
     for (int g : {1, 2, 4, 8}) {
-      for (int v = 0; v < 3; ++v) {  // default, deep, no register budget
-        SCOPED_TRACE("n " + std::to_string(n) + " group_warps " + std::to_string(g) +
-                     (v == 1 ? " deep" : v == 2 ? " no budget" : ""));
-        expect_same(Case{8, 1, 128, n, true, 1.0f, 4104}, seed++, false, {g, v == 1, false, v == 2});
+      for (const test::gemv::TunedLaunch& t : test::gemv::tuned_launches(g)) {
+        SCOPED_TRACE("n " + std::to_string(n) + " group_warps " + std::to_string(g) + t.label);
+        expect_same(Case{8, 1, 128, n, true, 1.0f, 4104}, seed++, false, t.tune);
       }
     }
   }
@@ -190,7 +190,7 @@ TEST_P(CudaGemvRope, RefusesWhatItDoesNotServe) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemvRope, ::testing::Values(DType::kBF16, DType::kF16),
-                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+                         test::gemv::dtype_param_name);
 
 }  // namespace
 }  // namespace gqa

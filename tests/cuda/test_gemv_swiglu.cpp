@@ -49,12 +49,11 @@ TEST_P(CudaGemvSwiglu, MatchesReference) {
     const std::vector<float> ref = swiglu_of(reference(x, w, nullptr, n, 2 * f, k), n, f);
     Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {2 * f, k});
     for (int g : {1, 2, 4, 8}) {
-      for (int v = 0; v < 3; ++v) {  // default, deep, no register budget
-        const cuda::ScopedGemvTuning tune({g, v == 1, false, v == 2});
+      for (const TunedLaunch& t : tuned_launches(g)) {
+        const cuda::ScopedGemvTuning tune(t.tune);
         Tensor act = poisoned(dt_, {n, f});
         cuda::gemv_swiglu(gx, gw, act, nullptr);
-        EXPECT_LT(rel_error(download(act), ref), kTol)
-            << "n " << n << " group_warps " << g << (v == 1 ? " deep" : v == 2 ? " no budget" : "");
+        EXPECT_LT(rel_error(download(act), ref), kTol) << "n " << n << " group_warps " << g << t.label;
       }
     }
   }
@@ -66,8 +65,7 @@ TEST_P(CudaGemvSwiglu, MatchesReference) {
   EXPECT_THROW(cuda::gemv_swiglu(gx, gw, Tensor::view(gw.data(), dt_, {4, 40}, Device::kCuda), nullptr), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemvSwiglu, ::testing::Values(DType::kBF16, DType::kF16),
-                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemvSwiglu, ::testing::Values(DType::kBF16, DType::kF16), dtype_param_name);
 
 }  // namespace
 }  // namespace gqa
