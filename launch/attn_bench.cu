@@ -35,6 +35,7 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -143,7 +144,7 @@ DecodeInputs make_inputs(int64_t ctx, int64_t batch, size_t l2_bytes, bool shuff
 // Median microseconds of attention_decode over the rotated copies with `splits` (0: the plan's),
 // a workspace kept across calls as a decode loop would (times the two kernels, not allocation).
 // fused: the fused split merge (its counters in the workspace, zeroed once).
-double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt, int splits, int* planned,
+double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt, int splits, cuda::DecodePlan* planned,
                       int stages = 0, cuda::DecodeLoader loader = cuda::DecodeLoader::kDefault,
                       bool cluster = false, bool fused = false) {
   cuda::DecodeOptions dopt;
@@ -153,7 +154,7 @@ double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt
   dopt.cluster_reduce = cluster;
   dopt.fused_merge = fused;
   const cuda::DecodePlan plan = cuda::describe_decode(args[0], dopt);
-  if (planned != nullptr) *planned = plan.num_splits;
+  if (planned != nullptr) *planned = plan;
   dopt.workspace_bytes = cuda::decode_workspace_bytes(args[0], dopt);
   const Tensor ws = cuda::device_alloc(DType::kF32, {int64_t(dopt.workspace_bytes / 4 + 1)});
   cuda::fill_bytes(ws, 0);
@@ -204,8 +205,9 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
     args.push_back(in.args(c));
     args.back().max_context = ctx;
   }
-  int splits = 0;
-  const double us = time_decode_us(args, opt, opt.splits, &splits);
+  cuda::DecodePlan plan;  // the default build's, as timed
+  const double us = time_decode_us(args, opt, opt.splits, &plan);
+  const int splits = plan.num_splits;
   const double bytes = double(batch) * ctx * kHkv * kHd * 2 /*K and V*/ * 2 /*bf16*/;
   const double bw = bytes / (us * 1e-6);
   // The opt-ins on the same plan: the fused merge (not with the cluster reduction switched on: they
@@ -222,9 +224,6 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   };
   MainRow m{ctx, batch, bytes, {us, variant(cuda::DecodeLoader::kDefault, true), variant(cuda::DecodeLoader::kGroups, false),
                                 variant(cuda::DecodeLoader::kGroups, true)}};
-  cuda::DecodeOptions plain;
-  plain.num_splits = opt.splits;
-  const cuda::DecodePlan plan = cuda::describe_decode(args[0], plain);
   m.partials = plan.partials();
   if (m.partials > 1 && !plan.fused_merge) m.merge_us = time_merge_us(opt, batch * kHq, m.partials);
   const auto cell = [](double t) {
@@ -250,7 +249,9 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   for (int v = 0; v < 4; ++v) {
     const cuda::DecodeLoader loader = v == 2 ? cuda::DecodeLoader::kBulk : cuda::DecodeLoader::kCpAsync;
     if (v == 3 && cuda::decode_fused_merge_enabled()) continue;  // (the cluster reduction: not with the fused merge)
-    row.variant_us[v] = time_decode_us(args, opt, 0, &row.variant_splits[v], stages[v], loader, v == 3);
+    cuda::DecodePlan variant_plan;
+    row.variant_us[v] = time_decode_us(args, opt, 0, &variant_plan, stages[v], loader, v == 3);
+    row.variant_splits[v] = variant_plan.num_splits;
   }
   // The same call on other page layouts: in order (how much of the gap to a contiguous read is
   // the page scatter), and shuffled pages of 64 and 256 tokens (larger contiguous runs per page).
@@ -275,7 +276,9 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
 // (the fused merge) and one that raises B (the grouped copies) show up in different columns.
 void print_fit(const std::vector<MainRow>& rows, double copy_bw) {
   bool header = false;
-  for (int64_t batch : {1, 16}) {
+  std::set<int64_t> batches;  // the batches timed, ascending
+  for (const MainRow& r : rows) batches.insert(r.batch);
+  for (int64_t batch : batches) {
     for (int b = 0; b < 4; ++b) {
       std::vector<std::pair<double, double>> points;
       for (const MainRow& r : rows) {

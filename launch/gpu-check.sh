@@ -243,9 +243,10 @@ slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongConte
 # Each took ~16 s in run 3: 120 s bounds what a hang (a barrier mismatch has no watchdog) can cost.
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
+wgmma_build_names=(basic pingpong producer overlap)  # GQA_TEST_WGMMA_BUILD's values
 wgmma_builds() {
   local b
-  for b in basic pingpong producer overlap; do
+  for b in "${wgmma_build_names[@]}"; do
     step "cuda_test_attention_prefill_wgmma ($b build)" 120 env GQA_TEST_WGMMA_BUILD=$b \
       "$build/tests/cuda_test_attention_prefill_wgmma" || GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}$b"
   done
@@ -514,7 +515,7 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ]; then
       if [ "$name" = cuda_test_attention_prefill_wgmma ]; then
         # each build in a process of its own, as its test ran; a build whose test failed (or hung)
         # is left out: memcheck would only repeat the failure, slower
-        for b in basic pingpong producer overlap; do
+        for b in "${wgmma_build_names[@]}"; do
           case ",${GQA_BENCH_SKIP_WGMMA:-}," in
             *",$b,"*) record "memcheck $name ($b build)" SKIP "its test failed above" ;;
             *) step "memcheck $name ($b build, ${filter[0]#--gtest_filter=})" 300 env GQA_TEST_WGMMA_BUILD=$b \

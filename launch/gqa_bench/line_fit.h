@@ -24,20 +24,21 @@ struct LineFit {
 
 // points: (bytes, time). Non-finite points are left out (a variant not timed at that size).
 inline LineFit fit_fixed_and_rate(const std::vector<std::pair<double, double>>& points) {
-  double n = 0, sx = 0, sy = 0;
-  for (const auto& [x, y] : points) {
-    if (!std::isfinite(x) || !std::isfinite(y)) continue;
-    n += 1;
+  std::vector<std::pair<double, double>> timed;
+  for (const auto& p : points) {
+    if (std::isfinite(p.first) && std::isfinite(p.second)) timed.push_back(p);
+  }
+  LineFit f;
+  f.points = static_cast<int>(timed.size());
+  if (timed.size() < 2) return f;
+  double sx = 0, sy = 0;
+  for (const auto& [x, y] : timed) {
     sx += x;
     sy += y;
   }
-  LineFit f;
-  f.points = static_cast<int>(n);
-  if (n < 2) return f;
-  const double mx = sx / n, my = sy / n;
+  const double mx = sx / double(timed.size()), my = sy / double(timed.size());
   double sxx = 0, sxy = 0;
-  for (const auto& [x, y] : points) {
-    if (!std::isfinite(x) || !std::isfinite(y)) continue;
+  for (const auto& [x, y] : timed) {
     sxx += (x - mx) * (x - mx);
     sxy += (x - mx) * (y - my);
   }
@@ -46,9 +47,7 @@ inline LineFit fit_fixed_and_rate(const std::vector<std::pair<double, double>>& 
   f.ok = true;
   f.fixed = my - slope * mx;
   f.rate = 1.0 / slope;
-  for (const auto& [x, y] : points) {
-    if (std::isfinite(x) && std::isfinite(y)) f.max_residual = std::max(f.max_residual, std::fabs(y - (f.fixed + slope * x)));
-  }
+  for (const auto& [x, y] : timed) f.max_residual = std::max(f.max_residual, std::fabs(y - (f.fixed + slope * x)));
   return f;
 }
 
