@@ -22,9 +22,9 @@ size_t check_covered(int keys, int threads, Place place) {
     for (int ps = 0; ps < Copy::kPasses; ++ps) {
       for (int i = 0; i < Copy::kPerRow; ++i) {
         const int key = Copy::key(tid, ps), c = Copy::chunk(tid, i);
-        EXPECT_TRUE(key >= 0 && key < keys && c >= 0 && c < HD / 8)
-            << "thread " << tid << " key " << key << " chunk " << c;
-        if (key < 0 || key >= keys || c < 0 || c >= HD / 8) continue;
+        const bool in_tile = key >= 0 && key < keys && c >= 0 && c < HD / 8;
+        EXPECT_TRUE(in_tile) << "thread " << tid << " key " << key << " chunk " << c;
+        if (!in_tile) continue;
         ++copies[size_t(key) * (HD / 8) + c];
         EXPECT_EQ(c, Copy::chunk(tid, 0) + i * Copy::kChunkStep);  // the loader's constant steps
         EXPECT_EQ(Copy::byte(key, c), Copy::byte(key, Copy::chunk(tid, 0)) + i * Copy::kByteStep);
