@@ -10,9 +10,9 @@
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
 // reads and writes). The last columns time the same plan with the opt-in fused split merge
 // (DecodeOptions::fused_merge: the last split block merges, no merge kernel; "-" where the plan
-// has one split, so nothing to merge), with the opt-in grouped copies (DecodeLoader::kGroups: one
-// cp.async.bulk per 8 keys' rows), and with both. After the table, each batch's times over the
-// contexts timed are fitted to time = F + KV bytes / B per build (least squares): the fixed cost
+// has one split, so nothing to merge), with one cp.async.bulk per K/V row (DecodeLoader::kBulk: the
+// default loader before the grouped copies, one copy per 8 keys' rows, became it), and with both.
+// After the table, each batch's times over the contexts timed are fitted to time = F + KV bytes / B per build (least squares): the fixed cost
 // every call pays and the rate the rest streams at; then two parts of F timed alone the same way:
 // an empty kernel (the harness's floor) and the merge kernel on each plan's partials. --check
 // first verifies one batch against the CPU twin (the default, the fused merge, the grouped
@@ -22,7 +22,7 @@
 // default bulk-copy loader at 6 stages, the cluster reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
 // K/V) and on shuffled pages of 64 and 256 tokens (--block-size's effect), and prints,
 // after the main table, each one's time and the fastest against the plan's, and the forced split
-// counts again with the grouped copies and the fused merge (the data for tuning plan_decode and
+// counts again with the fused merge (the data for tuning plan_decode and
 // the kernel's defaults, from one run). --context C / --batch B keep only the cases
 // of that context / batch (one shape under a profiler).
 #include <cuda_bf16.h>
@@ -72,11 +72,12 @@ struct SweepRow {
   int auto_splits = 0;
   double auto_us = 0;
   std::vector<std::pair<int, double>> forced;  // (splits, us)
-  // The same forced counts with the opt-in grouped copies plus the fused merge (where the plan has
-  // more than one split), the pair that removes the merge kernel and 7 of 8 copies.
+  // The same forced counts with the fused merge (where the plan has more than one split): no merge
+  // kernel.
   std::vector<std::pair<int, double>> forced_opt_in;
   // The plan's split count and time for the other builds: {cp.async 6 stages, cp.async 3 stages,
-  // bulk 6 stages, cluster reduction (cp.async)}; the default is bulk, 3 stages.
+  // bulk 6 stages (one copy per row), cluster reduction (cp.async)}; the default is bulk, 3 stages,
+  // grouped copies where they fit.
   int variant_splits[4] = {0, 0, 0, 0};
   double variant_us[4] = {0, 0, 0, 0};
   double in_order_us = 0;  // the default build and plan with each sequence's blocks in order (contiguous)
@@ -168,11 +169,11 @@ double time_decode_us(const std::vector<AttentionArgs>& args, const Options& opt
 struct MainRow {
   int64_t ctx = 0, batch = 0;
   double bytes = 0;
-  double us[4] = {0, 0, 0, 0};  // the plan (default build), fused merge, grouped copies, both
+  double us[4] = {0, 0, 0, 0};  // the plan (default build), fused merge, per-row copies, both
   int partials = 0;             // the default plan's partials per row (1: no merge kernel)
   double merge_us = NAN;        // the merge kernel alone on that many partials (NaN: none)
 };
-constexpr const char* kBuildNames[4] = {"default", "fused merge", "grouped copies", "grouped + fused"};
+constexpr const char* kBuildNames[4] = {"default", "fused merge", "per-row copies", "per-row + fused"};
 
 __global__ void empty_kernel() {}
 
@@ -210,8 +211,8 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   const int splits = plan.num_splits;
   const double bytes = double(batch) * ctx * kHkv * kHd * 2 /*K and V*/ * 2 /*bf16*/;
   const double bw = bytes / (us * 1e-6);
-  // The opt-ins on the same plan: the fused merge (not with the cluster reduction switched on: they
-  // do not combine; "-" where the plan has one split), the grouped copies, both.
+  // The other choices on the same plan: the fused merge (not with the cluster reduction switched on:
+  // they do not combine; "-" where the plan has one split), one copy per K/V row, both.
   const auto variant = [&](cuda::DecodeLoader loader, bool fused_merge) {
     cuda::DecodeOptions o;
     o.num_splits = opt.splits;
@@ -222,8 +223,8 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
     }
     return time_decode_us(args, opt, opt.splits, nullptr, 0, loader, false, fused_merge);
   };
-  MainRow m{ctx, batch, bytes, {us, variant(cuda::DecodeLoader::kDefault, true), variant(cuda::DecodeLoader::kGroups, false),
-                                variant(cuda::DecodeLoader::kGroups, true)}};
+  MainRow m{ctx, batch, bytes, {us, variant(cuda::DecodeLoader::kDefault, true), variant(cuda::DecodeLoader::kBulk, false),
+                                variant(cuda::DecodeLoader::kBulk, true)}};
   m.partials = plan.partials();
   if (m.partials > 1 && !plan.fused_merge) m.merge_us = time_merge_us(opt, batch * kHq, m.partials);
   const auto cell = [](double t) {
@@ -241,8 +242,9 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   const int64_t tiles = (ctx + cuda::kDecodeTileKeys - 1) / cuda::kDecodeTileKeys;
   for (int n = 4; n <= 512 && n <= tiles; n *= 2) {
     row.forced.emplace_back(n, time_decode_us(args, opt, n, nullptr));
-    row.forced_opt_in.emplace_back(n, time_decode_us(args, opt, n, nullptr, 0, cuda::DecodeLoader::kGroups, false,
-                                                     !cuda::decode_cluster_enabled()));
+    if (!cuda::decode_cluster_enabled()) {
+      row.forced_opt_in.emplace_back(n, time_decode_us(args, opt, n, nullptr, 0, cuda::DecodeLoader::kDefault, false, true));
+    }
   }
   const int stages[4] = {cuda::kDecodeMmaDeepStages, cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages,
                          cuda::kDecodeMmaStages};
@@ -273,7 +275,7 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
 // Per batch and build, the main table's times at the contexts timed fitted to time = F + bytes / B
 // (least squares, line_fit.h): F is what every call pays whatever its context (launches, the chain of
 // dependent memory round trips, the merge), B the rate the rest streams at. A change that cuts F
-// (the fused merge) and one that raises B (the grouped copies) show up in different columns.
+// (the fused merge) and one that raises B (the grouped copies over per-row ones) show up in different columns.
 void print_fit(const std::vector<MainRow>& rows, double copy_bw) {
   bool header = false;
   std::set<int64_t> batches;  // the batches timed, ascending
@@ -323,10 +325,10 @@ void print_fixed_parts(const std::vector<MainRow>& rows, double empty_us) {
 
 void print_sweep(const std::vector<SweepRow>& rows) {
   if (rows.empty()) return;
-  std::printf("\nsplit sweep (us per call; plan = the automatic split count with the default build: bulk copies, 3 stages):\n\n");
+  std::printf("\nsplit sweep (us per call; plan = the automatic split count with the default build: grouped bulk copies, 3 stages):\n\n");
   std::printf("| context | batch | plan splits | plan us | cp.async 6 stages: splits, us | cp.async: splits, us | "
               "bulk 6 stages: splits, us | cluster: splits, us | pages in order: us | 64-token pages: us | 256-token pages: us | "
-              "best splits | best us | us at 4, 8, 16, ... splits | grouped copies + fused merge: us at 4, 8, 16, ... |\n");
+              "best splits | best us | us at 4, 8, 16, ... splits | fused merge: us at 4, 8, 16, ... |\n");
   std::printf("|--------:|------:|------------:|--------:|---------------------:|-----------------:|----------------------"
               "---:|--------------------:|-------------------:|-------------------:|--------------------:|------------:|"
               "--------:|:---------------------------|:---------------------------|\n");
@@ -397,7 +399,7 @@ bool check_against_cpu(bool fused_merge, bool groups = false) {
   }
   const double err = std::sqrt(num / den);
   std::printf("check: contexts 1/1000/5000, 8 q heads / 1 KV head, bf16%s%s: rel error %.3g (limit 1e-2) %s\n",
-              fused_merge ? ", fused merge" : "", groups ? ", grouped copies" : "", err, err < 1e-2 ? "ok" : "FAILED");
+              fused_merge ? ", fused merge" : "", groups ? ", grouped copies" : ", per-row copies", err, err < 1e-2 ? "ok" : "FAILED");
   return err < 1e-2;
 }
 
@@ -418,8 +420,8 @@ int run(const Options& opt) {
   const double copy_bw = bench::copy_bandwidth(nullptr, timing(opt));
   std::printf("device-to-device copy: %.1f GB/s (read + write, 1 GiB, median of %d)\n\n", copy_bw / 1e9, opt.runs);
   std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block 16\n\n");
-  std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy | fused merge | grouped copies |"
-              " grouped + fused |\n");
+  std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy | fused merge | per-row copies |"
+              " per-row + fused |\n");
   std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|------------:|---------------:|"
               "----------------:|\n");
   std::vector<SweepRow> sweep;
@@ -446,8 +448,8 @@ constexpr const char* kUsage =
     "usage: gqa-attn-bench [--check] [--runs N] [--splits N] [--sweep] [--context 8192|32768|131072] [--batch 1|16]\n"
     "Times the CUDA decode attention (decode + split merge) for one rank's shard of Llama-3-70B at T = 8 (8 query\n"
     "heads, 1 KV head, head_dim 128, bf16, 16-token pages) at 8K/32K/128K context, batch 1 and 16, against a\n"
-    "device-to-device copy measured in the same run; the last columns time the opt-in fused merge, grouped copies\n"
-    "and both. Then, per batch and build, the times over the contexts fitted to time = F + KV bytes / B: the fixed\n"
+    "device-to-device copy measured in the same run; the last columns time the opt-in fused merge, one bulk copy\n"
+    "per K/V row (the default copies 8 keys' rows at once where the cache allows) and both. Then, per batch and build, the times over the contexts fitted to time = F + KV bytes / B: the fixed\n"
     "cost F of every call and the stream rate B (needs two or more contexts); and two parts of F timed alone: an\n"
     "empty kernel and the split-merge kernel on each plan's partials.\n"
     "  --check        first check one batch against the CPU twin (default kernel and the opt-ins)\n"

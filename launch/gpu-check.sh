@@ -30,7 +30,7 @@
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
 # 300): builds only what it runs; the decode attention, decode-cluster, fused-merge, grouped-copy,
 # decode GEMV, norm-prologue and model tests (default and opt-in kernels); gqa-generate bf16 at -np
-# 1 and 2 (and 2 with unfused GEMVs, 1 and 2 with the norm prologue, fused merge and grouped copies); the attention
+# 1 and 2 (and 2 with unfused GEMVs, 1 and 2 with the norm prologue and fused merge); the attention
 # benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
 # other kernel choices' pass, the GEMV launch sweep, the SDPA peer); Nsight Systems on whole decode steps as --profile does
 # (where the machine has nsys); the split merge's test under racecheck, the fused merge's, the
@@ -343,8 +343,8 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   # the decode GEMVs unfused (the fused ones are the default) end to end, on 2 ranks sharing the GPU
   generate 2 mpi bf16 GQA_FUSED_ROPE=0 GQA_FUSED_SWIGLU=0
   # the opt-in norm prologue and fused split merge end to end (NCCL, and 2 ranks sharing the GPU)
-  generate 1 nccl bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1 GQA_DECODE_GROUP_COPIES=1
-  generate 2 mpi bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1 GQA_DECODE_GROUP_COPIES=1
+  generate 1 nccl bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1
+  generate 2 mpi bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1
   generate 1 nccl bf16 GQA_GEMV_BULK=1
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32

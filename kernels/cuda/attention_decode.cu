@@ -423,7 +423,7 @@ GQA_PROCESS_SWITCH(decode_cluster_enabled, set_decode_cluster, "GQA_DECODE_CLUST
 GQA_PROCESS_SWITCH(decode_bulk_enabled, set_decode_bulk, "GQA_DECODE_BULK", true)
 GQA_PROCESS_SWITCH(decode_kv_prefetch_enabled, set_decode_kv_prefetch, "GQA_DECODE_KV_PREFETCH", false)
 GQA_PROCESS_SWITCH(decode_fused_merge_enabled, set_decode_fused_merge, "GQA_DECODE_FUSED_MERGE", false)
-GQA_PROCESS_SWITCH(decode_group_copies_enabled, set_decode_group_copies, "GQA_DECODE_GROUP_COPIES", false)
+GQA_PROCESS_SWITCH(decode_group_copies_enabled, set_decode_group_copies, "GQA_DECODE_GROUP_COPIES", true)
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);

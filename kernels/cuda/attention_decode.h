@@ -143,9 +143,11 @@ bool decode_fused_merge_enabled();
 void set_decode_fused_merge(bool on);
 
 // Whether DecodeLoader::kDefault (with the bulk copies on) takes the grouped copies where they fit:
-// off unless GQA_DECODE_GROUP_COPIES=1 or set_decode_group_copies(true). Opt-in until measured: a
-// copy per 8 rows instead of per row is the step the bulk copies took over per-thread cp.async
-// (1.5 x faster at 128K batch 16 on an H200), untested on a GPU.
+// on unless GQA_DECODE_GROUP_COPIES=0 or set_decode_group_copies(false). The default since runs 6
+// and 7 on an H200 (bench/results/gpu-check-NVIDIA-H200-20261126-134917.md): faster than one copy
+// per row at every gqa-attn-bench shape (128K batch 16 276.7 us vs 296.3, 32K batch 16 80.5 vs
+// 85.6, 8K batch 1 11.5 vs 12.0) and decode steps at batch 16 2% faster (32K: 12.79 ms vs 13.08);
+// its tests and gqa-generate with it passed there.
 bool decode_group_copies_enabled();
 void set_decode_group_copies(bool on);
 

@@ -12,8 +12,8 @@
 // (DecodeOptions::stages = 6), 6 stages (five in flight; 1 block per SM at hd 128); the copies are
 // one cp.async.bulk per K/V row with an mbarrier per stage (the copy engine instead of 2048
 // per-thread copies a stage; the default, DecodeOptions::loader) or 16-byte cp.async per thread;
-// each stage's block-table entries are read one stage ahead, into registers. Opt-in (the grouped
-// loader, DecodePlan::group_copies: one KV head per rank, pages of a multiple of 8 keys): one
+// each stage's block-table entries are read one stage ahead, into registers. By default where it
+// fits (the grouped loader, DecodePlan::group_copies: one KV head per rank, pages of a multiple of 8 keys): one
 // cp.async.bulk per 8 consecutive keys' rows (8 x fewer copies than one per row), the 8 groups of
 // a stage 16 bytes apart in shared memory, warp w taking rows 2w and 2w + 1 of every group
 // (GroupedRows / GroupedKeys below) so that the 8 rows of an ldmatrix come from 8 groups:

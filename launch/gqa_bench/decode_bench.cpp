@@ -193,11 +193,7 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
       {&r.step_fused_merge_ms, {{cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}}},
       {&r.step_both_fused_ms,
        {{cuda::fused_norm_enabled, cuda::set_fused_norm}, {cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}}},
-      {&r.step_groups_ms, {{cuda::decode_group_copies_enabled, cuda::set_decode_group_copies}}},
-      {&r.step_all_ms,
-       {{cuda::fused_norm_enabled, cuda::set_fused_norm},
-        {cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge},
-        {cuda::decode_group_copies_enabled, cuda::set_decode_group_copies}}},
+      {&r.step_row_copies_ms, {{cuda::decode_group_copies_enabled, cuda::set_decode_group_copies, false}}},
   };
   for (const auto& [ms, switches] : passes) {
     if (!deadline.passed()) *ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline, switches);
@@ -243,12 +239,13 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
                   "during the attention (GQA_L2_PREFETCH), or the decode attention's opt-in L2 prefetch of its first "
                   "K/V stages while it waits for the QKV GEMV (GQA_DECODE_KV_PREFETCH), or the opt-in add + RMSNorm "
                   "as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM), or the opt-in split merge in the decode "
-                  "attention's last block (GQA_DECODE_FUSED_MERGE), or both, or the decode attention's opt-in "
-                  "grouped K/V copies (GQA_DECODE_GROUP_COPIES), or all three, against the default step.");
+                  "attention's last block (GQA_DECODE_FUSED_MERGE), or both, or the decode attention's K/V copies one "
+                  "per row instead of the default's one per 8 keys' rows (GQA_DECODE_GROUP_COPIES=0), against the "
+                  "default step.");
   Table t({"context", "batch", "fused QKV+RoPE us", "unfused QKV + rope us", "fused gate/up+SwiGLU us",
            "unfused gate/up + swiglu us", "default step ms", "unfused GEMVs step ms", "cluster step ms",
            "L2 prefetch step ms", "K/V prefetch step ms", "norm prologue step ms", "fused merge step ms",
-           "both step ms", "grouped copies step ms", "all three step ms"});
+           "both step ms", "per-row copies step ms"});
   for (DecodeCaseResult& r : cases) {
     if (r.ops.empty()) continue;
     if (deadline.passed()) {
@@ -284,7 +281,7 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
            us(r.opt_in_ops, "gate/up GEMM + SwiGLU (fused)"), sum_us("gate/up GEMM (stacked)", "swiglu"),
            ms(r.step_default_ms()), ms(r.step_unfused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms),
            ms(r.step_kv_prefetch_ms), ms(r.step_fused_norm_ms), ms(r.step_fused_merge_ms),
-           ms(r.step_both_fused_ms), ms(r.step_groups_ms), ms(r.step_all_ms)});
+           ms(r.step_both_fused_ms), ms(r.step_row_copies_ms)});
   }
   env.report.table(t);
   env.report.save();

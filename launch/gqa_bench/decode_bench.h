@@ -39,8 +39,7 @@ struct DecodeCaseResult {
   double step_fused_norm_ms = NAN;   // the add + RMSNorms as the QKV and gate/up GEMVs' prologue
   double step_fused_merge_ms = NAN;  // the decode attention's split merge in its last block
   double step_both_fused_ms = NAN;   // those two together
-  double step_groups_ms = NAN;       // the decode attention's grouped K/V copies
-  double step_all_ms = NAN;          // the norm prologue, the fused merge and the grouped copies
+  double step_row_copies_ms = NAN;   // the decode attention's K/V copies one per row (not grouped)
   std::string opt_in_note;
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.

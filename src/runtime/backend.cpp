@@ -72,11 +72,10 @@ std::string cuda_kernel_switches() {
   add(cuda::l2_prefetch_enabled(), "L2 prefetch during decode attention");
   add(cuda::decode_kv_prefetch_enabled(), "decode attention K/V prefetch before its wait");
   add(cuda::decode_fused_merge_enabled(), "decode attention split merge in its last block");
-  add(cuda::decode_group_copies_enabled(), "decode attention grouped K/V copies");
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
   add(cuda::gemv_bulk_enabled(), "decode GEMVs through bulk copies");
   return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", decode attention loader " +
-         (cuda::decode_bulk_enabled() ? "bulk" : "cp.async") + ", fused QKV+RoPE GEMV " +
+         (!cuda::decode_bulk_enabled() ? "cp.async" : cuda::decode_group_copies_enabled() ? "bulk, grouped" : "bulk") + ", fused QKV+RoPE GEMV " +
          (cuda::fused_rope_enabled() ? "on" : "off") + ", fused gate/up+SwiGLU GEMV " +
          (cuda::fused_swiglu_enabled() ? "on" : "off") + ", opt-in kernels: " + (on.empty() ? "none" : on);
 #else
