@@ -4,10 +4,14 @@
 // 128-key K/V tile; S = Q K^T with both operands in shared memory, O += P V with P from registers.
 // Design and status: docs/attention-kernels.md.
 //
-// Opt-in until a GPU run has verified it: cuda::attention takes this path for a prefill only when
-// prefill_wgmma_enabled() (GQA_PREFILL_WGMMA=1 or set_prefill_wgmma(true)) and
-// prefill_wgmma_available() (a compute capability 9.0 device: H100, H200). Its tests switch it
-// on themselves. The file is always compiled for sm_90a alone (kernels/cuda/CMakeLists.txt).
+// The default prefill attention where it runs: cuda::attention takes this path for a prefill when
+// prefill_wgmma_enabled() (on unless GQA_PREFILL_WGMMA=0 or set_prefill_wgmma(false)) and
+// prefill_wgmma_available() (a compute capability 9.0 device: H100, H200), else the mma.sync
+// kernel (attention_prefill_mma.h). Default build: the producer build below, since runs 6-7 on an
+// H200 (bench/results/NVIDIA-H200-20261126-134717.md): one layer's attention over a 32K prompt 7.6
+// ms vs 8.5 for mma.sync (36% vs 32% of the GEMM rate), 8K 0.6 ms vs 0.6-0.7 (the fastest of the
+// five kernels at both); all four builds passed their tests and memcheck there. The file is always
+// compiled for sm_90a alone (kernels/cuda/CMakeLists.txt).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -25,17 +29,17 @@ void set_prefill_wgmma(bool on);
 bool prefill_wgmma_pingpong();
 void set_prefill_wgmma_pingpong(bool on);
 
-// The third build, taking precedence over the other two when on (GQA_PREFILL_WGMMA_PRODUCER=1 or
-// set_prefill_wgmma_producer(true)): the ping-pong kernel with one more warpgroup that issues every
-// K/V copy, waits for them, fences them for wgmma and hands the tiles over, so the two consumer
-// warpgroups run only the math. Written without a GPU; opt-in until measured.
+// The third build, taking precedence over the other two when on (the default; GQA_PREFILL_WGMMA_PRODUCER=0
+// or set_prefill_wgmma_producer(false) leaves the basic or ping-pong build): the ping-pong kernel
+// with one more warpgroup that issues every K/V copy, waits for them, fences them for wgmma and
+// hands the tiles over, so the two consumer warpgroups run only the math.
 bool prefill_wgmma_producer();
 void set_prefill_wgmma_producer(bool on);
 
 // The fourth, taking precedence over the others when on (GQA_PREFILL_WGMMA_OVERLAP=1 or
 // set_prefill_wgmma_overlap(true)): the producer build whose consumer warpgroups also overlap the
-// softmax of each tile with the P V of the one before (attention_prefill_wgmma.cu). Written
-// without a GPU; opt-in until measured.
+// softmax of each tile with the P V of the one before (attention_prefill_wgmma.cu). Opt-in: passed its
+// tests on an H200, measured 3% slower than the producer build (run 6: 7.8 ms vs 7.6 at 32K).
 bool prefill_wgmma_overlap();
 void set_prefill_wgmma_overlap(bool on);
 

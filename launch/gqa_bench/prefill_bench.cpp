@@ -42,6 +42,16 @@ bool wgmma_build_skipped(const std::string& build) {
   return list.find("," + build + ",") != std::string::npos;
 }
 
+// The kernel cuda::attention runs a prefill on here, by name.
+std::string default_prefill_kernel() {
+  if (!cuda::prefill_wgmma_enabled() || !cuda::prefill_wgmma_available()) return "attention_prefill_mma.cu";
+  const char* build = cuda::prefill_wgmma_overlap()    ? "overlap"
+                      : cuda::prefill_wgmma_producer() ? "producer"
+                      : cuda::prefill_wgmma_pingpong() ? "ping-pong"
+                                                       : "basic";
+  return std::string("attention_prefill_wgmma.cu, ") + build + " build";
+}
+
 // The chunked prefill of one new sequence of p random tokens; returns wall seconds.
 double run_prefill(BenchEnv& env, Model& model, PagedKvCache& cache, int64_t p, uint32_t seed) {
   const int64_t chunk = env.opt.prefill_chunk;
@@ -110,8 +120,7 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   }
   PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
   r.seconds = run_prefill(env, model, cache, p, static_cast<uint32_t>(p));
-  // The attention alone through the default kernel (the wgmma builds come in the opt-in pass).
-  WgmmaSwitches off(false, false, false, false);
+  // The attention alone through the default kernel (every build comes in the pass by kernel).
   r.attn_layer_ms = time_prefill_attention(env, model.config(), cache, p);
   return r;
 }
@@ -153,7 +162,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "warmed everything up). FLOPs: 2 per weight per token for the GEMMs (LM head for the last row only) "
                   "+ attention counted causally, 2 * hq * hd * P * (P + 1) per layer. Attention alone: layer 0's "
                   "attention over all chunks on the filled cache, CUDA events, median of 3, through the default kernel "
-                  "(attention_prefill_mma.cu); the opt-in wgmma kernel is timed in a section of its own after the "
+                  "(" + default_prefill_kernel() + "); each kernel build is timed in a section of its own after the "
                   "shard's other sections.");
   {  // warm-up: cuBLASLt plans and allocations for the chunk's shapes stay out of the first row
     const int64_t w = 2 * env.opt.prefill_chunk;
@@ -195,17 +204,17 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
 
 void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
   const Deadline deadline(seconds);
-  env.report.heading("Prefill attention with the opt-in wgmma kernel (timed after the shard's other sections)");
+  env.report.heading("Prefill attention by kernel build (timed after the shard's other sections)");
   if (!cuda::prefill_wgmma_available()) {
     env.report.line("Not run: the wgmma prefill is sm_90a code and this is not a compute capability 9.0 device.");
     return;
   }
   env.report.line("Layer 0's causal attention over a cache of random K/V (its content does not change the work), "
-                  "chunk by chunk as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 3: the default "
-                  "mma.sync kernel, the wgmma kernel (GQA_PREFILL_WGMMA=1), its ping-pong build "
-                  "(GQA_PREFILL_WGMMA_PINGPONG=1), the ping-pong build with a producer warpgroup "
-                  "(GQA_PREFILL_WGMMA_PRODUCER=1) and that with each warpgroup's softmax overlapping its previous "
-                  "tile's P V (GQA_PREFILL_WGMMA_OVERLAP=1), against the measured GEMM rate.");
+                  "chunk by chunk as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 3: the "
+                  "mma.sync kernel (GQA_PREFILL_WGMMA=0), the basic wgmma kernel (GQA_PREFILL_WGMMA_PRODUCER=0), its "
+                  "ping-pong build (GQA_PREFILL_WGMMA_PRODUCER=0 GQA_PREFILL_WGMMA_PINGPONG=1), the ping-pong build "
+                  "with a producer warpgroup (the default) and that with each warpgroup's softmax overlapping its "
+                  "previous tile's P V (GQA_PREFILL_WGMMA_OVERLAP=1), against the measured GEMM rate.");
   const ModelConfig& c = model.config();
   Table t({"prompt", "mma.sync ms", "TFLOP/s", "of GEMM", "wgmma ms", "TFLOP/s", "of GEMM", "ping-pong ms", "TFLOP/s",
            "of GEMM", "producer ms", "TFLOP/s", "of GEMM", "overlap ms", "TFLOP/s", "of GEMM"});

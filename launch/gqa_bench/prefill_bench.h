@@ -16,9 +16,9 @@ double prefill_gemm_flops(const ModelConfig& c, int64_t p);
 double prefill_attention_flops_per_layer(const ModelConfig& c, int64_t p);
 
 void bench_prefill(BenchEnv& env, Model& model, double seconds);
-// The prefill attention alone through the default and the opt-in wgmma kernels (both builds), on
-// random K/V: run after every other section of the shard, so an opt-in kernel failing on its
-// first GPU run cannot lose their numbers.
+// The prefill attention alone through each kernel build (mma.sync and the four wgmma builds), on
+// random K/V: run after every other section of the shard, so a build failing on a GPU cannot lose
+// their numbers.
 void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds);
 
 }  // namespace gqa::bench

@@ -66,7 +66,6 @@ std::string cuda_kernel_switches() {
   const auto add = [&](bool enabled, const char* name) {
     if (enabled) on += (on.empty() ? "" : ", ") + std::string(name);
   };
-  add(cuda::prefill_wgmma_enabled(), cuda::prefill_wgmma_pingpong() ? "wgmma prefill (ping-pong)" : "wgmma prefill");
   add(cuda::gemv_mma_enabled(), "tensor-core GEMV (9-16 rows)");
   add(cuda::decode_cluster_enabled(), "decode attention cluster reduction");
   add(cuda::l2_prefetch_enabled(), "L2 prefetch during decode attention");
@@ -74,7 +73,13 @@ std::string cuda_kernel_switches() {
   add(cuda::decode_fused_merge_enabled(), "decode attention split merge in its last block");
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
   add(cuda::gemv_bulk_enabled(), "decode GEMVs through bulk copies");
-  return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", decode attention loader " +
+  const char* prefill = !cuda::prefill_wgmma_enabled()     ? "mma.sync"
+                        : cuda::prefill_wgmma_overlap()    ? "wgmma overlap build (H100/H200; else mma.sync)"
+                        : cuda::prefill_wgmma_producer()   ? "wgmma producer build (H100/H200; else mma.sync)"
+                        : cuda::prefill_wgmma_pingpong()   ? "wgmma ping-pong build (H100/H200; else mma.sync)"
+                                                           : "wgmma basic build (H100/H200; else mma.sync)";
+  return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", prefill attention " + prefill +
+         ", decode attention loader " +
          (!cuda::decode_bulk_enabled() ? "cp.async" : cuda::decode_group_copies_enabled() ? "bulk, grouped" : "bulk") + ", fused QKV+RoPE GEMV " +
          (cuda::fused_rope_enabled() ? "on" : "off") + ", fused gate/up+SwiGLU GEMV " +
          (cuda::fused_swiglu_enabled() ? "on" : "off") + ", opt-in kernels: " + (on.empty() ? "none" : on);

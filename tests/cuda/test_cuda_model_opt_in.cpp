@@ -1,7 +1,7 @@
 // The whole model on one GPU with each kernel switch away from its default (kernels/cuda: the
-// fused decode GEMVs off and on, the opt-in wgmma prefill in both builds, the decode attention's
-// cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention, the
-// decode attention's K/V prefetch, its fused split merge, its grouped K/V copies, the norms fused
+// fused decode GEMVs off and on, the wgmma prefill in each build and the mma.sync prefill, the decode
+// attention's cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention,
+// the decode attention's K/V prefetch, its fused split merge, its per-row K/V copies, the norms fused
 // into the decode GEMVs, the GEMVs' bulk-copy build) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
@@ -68,17 +68,27 @@ TEST(CudaModelFusedGemv, MatchesTransformers) {
   }
 }
 
-// The opt-in wgmma prefill (both builds) inside the whole model, on the fixtures whose head_dim it
-// serves (64, 128), against transformers as MatchesTransformers; on a GPU other than an H100/H200
-// the dispatcher keeps the mma.sync prefill and the test says so.
+// The wgmma prefill (the default on an H100/H200: its producer build) in each of its four builds
+// inside the whole model, on the fixtures whose head_dim it serves (64, 128), against transformers
+// as MatchesTransformers; then the mma.sync prefill (GQA_PREFILL_WGMMA=0), the default elsewhere. On
+// a GPU other than an H100/H200 the dispatcher keeps the mma.sync prefill and the test says so.
 TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   if (!cuda::prefill_wgmma_available()) GTEST_SKIP() << "not a compute capability 9.0 device (wgmma is sm_90a code)";
-  const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
-  for (bool pingpong : {false, true}) {
-    const cuda::ScopedSwitch build(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pingpong);
-    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, pingpong ? " wgmma prefill (ping-pong)" : " wgmma prefill");
+  struct Build {
+    const char* name;
+    bool pingpong, producer, overlap;
+  };
+  for (const Build& b : {Build{"basic", false, false, false}, Build{"ping-pong", true, false, false},
+                         Build{"producer", false, true, false}, Build{"overlap", false, false, true}}) {
+    const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
+    const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, b.pingpong);
+    const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, b.producer);
+    const cuda::ScopedSwitch ov(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, b.overlap);
+    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, std::string(" wgmma prefill (") + b.name + " build)");
   }
+  const cuda::ScopedSwitch mma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, false);
+  expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " mma.sync prefill");
 }
 
 // The opt-in cluster reduction of the decode attention's splits (GQA_DECODE_CLUSTER) inside the
@@ -132,14 +142,16 @@ TEST(CudaModelFusedNorm, MatchesTransformers) {
   expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " fused norm");
 }
 
-// The decode attention's opt-in grouped K/V copies (GQA_DECODE_GROUP_COPIES) inside the whole model
-// with graphs: gqa_hd128 has one KV head (the loader's shape; its short contexts end inside a
-// group, so the group's tail rows are masked and zeroed); gqa_hd64's two KV heads take the
-// per-row copies.
+// The decode attention's grouped K/V copies (GQA_DECODE_GROUP_COPIES, the default) inside the whole
+// model with graphs, on and off: gqa_hd128 has one KV head (the loader's shape; its short contexts
+// end inside a group, so the group's tail rows are masked and zeroed); gqa_hd64's two KV heads take
+// the per-row copies either way.
 TEST(CudaModelDecodeGroupCopies, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const cuda::ScopedSwitch groups(cuda::decode_group_copies_enabled, cuda::set_decode_group_copies, true);
-  expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " decode grouped copies");
+  for (bool on : {true, false}) {
+    const cuda::ScopedSwitch groups(cuda::decode_group_copies_enabled, cuda::set_decode_group_copies, on);
+    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, on ? " decode grouped copies" : " decode per-row copies");
+  }
 }
 
 // The decode GEMVs' opt-in bulk-copy build (GQA_GEMV_BULK: W rows through cp.async.bulk) inside
