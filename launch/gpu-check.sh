@@ -345,7 +345,7 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   # the opt-in norm prologue and fused split merge end to end (NCCL, and 2 ranks sharing the GPU)
   generate 1 nccl bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1
   generate 2 mpi bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1
-  generate 1 nccl bf16 GQA_GEMV_BULK=1
+  generate 1 nccl bf16 GQA_GEMV_BULK=0
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16

@@ -137,17 +137,19 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 
 GQA_PROCESS_SWITCH(fused_swiglu_enabled, set_fused_swiglu, "GQA_FUSED_SWIGLU", true)
 
-GQA_PROCESS_SWITCH(gemv_bulk_enabled, set_gemv_bulk, "GQA_GEMV_BULK", false)
+GQA_PROCESS_SWITCH(gemv_bulk_enabled, set_gemv_bulk, "GQA_GEMV_BULK", true)
 
 namespace {
 std::atomic<int> g_tuned_group_warps{0};
 std::atomic<bool> g_tuned_deep{false};
 std::atomic<bool> g_tuned_bulk{false};
 std::atomic<bool> g_tuned_no_budget{false};
+std::atomic<bool> g_tuned_per_thread{false};
 }  // namespace
 
 GemvTuning gemv_tuning() {
-  return {g_tuned_group_warps.load(), g_tuned_deep.load(), g_tuned_bulk.load(), g_tuned_no_budget.load()};
+  return {g_tuned_group_warps.load(), g_tuned_deep.load(), g_tuned_bulk.load(), g_tuned_no_budget.load(),
+          g_tuned_per_thread.load()};
 }
 
 void set_gemv_tuning(const GemvTuning& t) {
@@ -158,6 +160,7 @@ void set_gemv_tuning(const GemvTuning& t) {
   g_tuned_deep.store(t.deep);
   g_tuned_bulk.store(t.bulk);
   g_tuned_no_budget.store(t.no_budget);
+  g_tuned_per_thread.store(t.per_thread);
 }
 
 // The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].

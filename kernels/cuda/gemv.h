@@ -47,21 +47,29 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 // build (its own warps per group; group_warps and deep do not apply to it), no_budget: at n <= 2
 // (not deep, not with the norm prologue) the kernel built without a register budget, as before
 // the budget (gemv_kernel.cuh, min_resident_blocks: 4-6 loads in flight instead of 8), for an A/B
-// in one run. Recorded CUDA graphs keep the launch they were recorded with. set_gemv_tuning throws
-// gqa::Error for another count.
+// in one run; per_thread: the per-thread-load build with the plan's launch where the bulk build is
+// the default (a forced group_warps, deep or no_budget implies it). Recorded CUDA graphs keep the
+// launch they were recorded with. set_gemv_tuning throws gqa::Error for another count.
 struct GemvTuning {
   int group_warps = 0;
   bool deep = false;
-  bool bulk = false;       // the bulk-copy build (below) where it serves k, whatever gemv_bulk_enabled() says
-  bool no_budget = false;  // n <= 2: the build without a register budget
+  bool bulk = false;        // the bulk-copy build (below) where it serves k, whatever gemv_bulk_enabled() says
+  bool no_budget = false;   // n <= 2: the build without a register budget
+  bool per_thread = false;  // the per-thread-load build, whatever gemv_bulk_enabled() says
+  // Whether the tuning asks for the per-thread-load build (bulk then wins only where asked for too).
+  bool forces_per_thread() const { return per_thread || group_warps > 0 || deep || no_budget; }
 };
 
 // The decode GEMVs' bulk-copy build (gemv_kernel.cuh, gemv_bulk_kernel): W reaches each block
-// through one cp.async.bulk per row into shared memory instead of per-thread loads (the step the
-// decode attention's per-row bulk copies took over per-thread cp.async: 1.5x at 128K batch 16 on
-// an H200); the same row groups, arithmetic and epilogues (plain, SwiGLU, RoPE + KV write), not
-// with the norm prologue. Serves rows of up to kGemvBulkMaxBytes per row group (R rows of k).
-// Opt-in until measured: GQA_GEMV_BULK=1 or set_gemv_bulk(true); GemvTuning::bulk forces it.
+// through one cp.async.bulk per row into shared memory instead of per-thread loads, all issued
+// before pdl_wait, so under PDL they stream during the previous kernel's tail; the same row groups,
+// arithmetic and epilogues (plain, SwiGLU, RoPE + KV write), not with the norm prologue. Serves rows
+// of up to kGemvBulkMaxBytes per row group (R rows of k). The default (GQA_GEMV_BULK=0 or
+// set_gemv_bulk(false) turns it off; GemvTuning::bulk forces it, GemvTuning::per_thread the other
+// build) since runs 6-7 on an H200 (bench/results/NVIDIA-H200-20261126-134948.md, GEMV sweep):
+// the 70B T=8 shard's decode step at batch 1, 8K, 6.07 ms vs 6.28 for the per-thread build's plan
+// (each GEMV timed alone, cold, is 0-12% slower: its gain is the overlap), its tests, memcheck and
+// gqa-generate with it passed there. Measured at batch 1 only; it serves batches up to 8.
 constexpr int64_t kGemvBulkMaxBytes = 96 * 1024;
 bool gemv_bulk_enabled();
 void set_gemv_bulk(bool on);

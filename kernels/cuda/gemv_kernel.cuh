@@ -339,7 +339,7 @@ inline int norm_group_warps(int64_t m, int rows) {
   return g;
 }
 
-// The bulk-copy build (GemvTuning::bulk, GQA_GEMV_BULK=1): the same row groups and arithmetic, but
+// The bulk-copy build (the default; GemvTuning::bulk, GQA_GEMV_BULK): the same row groups and arithmetic, but
 // W reaches the block through the copy engine instead of per-thread loads: thread 0 issues one
 // cp.async.bulk per W row of the block's groups (8 / G groups x R rows of k elements, all in
 // dynamic shared memory; before pdl_wait: W is never written during a step), the block waits on
@@ -417,9 +417,9 @@ inline int group_warps_for(int64_t kc, int64_t m, int rows, int loads = kLoadsPe
   return g;
 }
 
-// Launches gemv_kernel over the m rows of W (m = 2f for SwiGluRows) of k columns with the plan
-// above, or as gemv_tuning() (benchmarks) forces: the warps per row group and, at n <= 2, the deep
-// step (not built with the norm prologue). The one launch of gemv.cu's and gemv_rope.cu's kernels.
+// Launches gemv_bulk_kernel (the default where it serves) or gemv_kernel over the m rows of W (m =
+// 2f for SwiGluRows) of k columns with the plan above, or as gemv_tuning() (benchmarks) forces: the
+// build, the warps per row group and, at n <= 2, the deep step (not built with the norm prologue). The one launch of gemv.cu's and gemv_rope.cu's kernels.
 // kNorm: the rows of x are norm's (N <= kGemvNormMaxRows, N * k * sizeof(T) <= kGemvNormMaxBytes).
 template <typename T, int N, class M, bool kNorm = false>
 void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, int k, cudaStream_t stream,
@@ -427,7 +427,7 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   static_assert(!kNorm || N <= kGemvNormMaxRows, "launch_gemv: the norm prologue serves few rows");
   constexpr int R = Tile<N>::rows;
   const GemvTuning tune = gemv_tuning();
-  if (!kNorm && (tune.bulk || gemv_bulk_enabled()) && bulk_serves(k, R, sizeof(T))) {
+  if (!kNorm && (tune.bulk || (gemv_bulk_enabled() && !tune.forces_per_thread())) && bulk_serves(k, R, sizeof(T))) {
     const int g = bulk_group_warps(k, R, sizeof(T));
     const int64_t groups = (m + R - 1) / R;
     const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));

@@ -12,7 +12,7 @@ namespace gqa::bench {
 namespace {
 
 std::string label(const cuda::GemvTuning& t) {
-  if (t.bulk) return "bulk copies (opt-in build)";
+  if (!t.forces_per_thread()) return cuda::gemv_bulk_enabled() ? "default: bulk copies" : "default: plan, 8 loads";
   if (t.no_budget) return "plan, no register budget (4-6 loads in flight: the build before the budget)";
   const std::string warps = t.group_warps == 0 ? "plan" : strf("%d", t.group_warps);
   return warps + (t.deep ? ", 16 loads" : ", 8 loads");
@@ -37,21 +37,22 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
       "Each GEMV of the step as the default step runs it (QKV and gate/up fused with their epilogues), timed alone "
       "as in the per-op rows (cold L2, CUDA events, median), and the whole step (PDL on, graphs re-recorded), with "
       "the decode GEMVs' launch forced process-wide (cuda::set_gemv_tuning): warps per row group (plan: from k and "
-      "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread, or the opt-in bulk-copy build "
-      "(W rows through cp.async.bulk into shared memory; GQA_GEMV_BULK), or the plan's launch of the kernel built "
-      "without a register budget (gemv_kernel.cuh's min_resident_blocks: ptxas then keeps 4-6 of the 8 loads in "
-      "flight). The plan's row is the default.");
+      "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread in the per-thread-load build, or "
+      "its plan's launch built without a register budget (gemv_kernel.cuh's min_resident_blocks: ptxas then keeps "
+      "4-6 of the 8 loads in flight). The first row is the default: the bulk-copy build (W rows through "
+      "cp.async.bulk into shared memory, issued before the wait on the previous kernel; GQA_GEMV_BULK=0 turns it "
+      "off).");
   Table t({"warps per row group, loads", "QKV+RoPE us", "O us", "gate/up+SwiGLU us", "down us", "LM head us",
            "GEMVs per step us", "step ms"});
-  // The plan (the default), then the same launch without the register budget (the A/B the
-  // budget awaits: first, so a budget running out cannot leave it out), then the rest.
-  std::vector<cuda::GemvTuning> tunings{{0, false}, {0, false, false, true}};
+  // The default (the bulk build), the per-thread build's plan, the same launch without the register
+  // budget (the A/B the budget awaits: early, so a budget running out cannot leave it out), then
+  // the rest.
+  std::vector<cuda::GemvTuning> tunings{{}, {0, false, false, false, true}, {0, false, false, true}};
   for (bool deep : {false, true}) {
     for (int g : {0, 1, 2, 4, 8}) {
       if (g != 0 || deep) tunings.push_back({g, deep});
     }
   }
-  tunings.push_back({0, false, true});  // the bulk-copy build (GQA_GEMV_BULK)
   for (const cuda::GemvTuning& tune : tunings) {
     if (deadline.passed()) {
       t.row({label(tune), "skipped: the decode section's time budget ran out"});

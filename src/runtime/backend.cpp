@@ -72,15 +72,18 @@ std::string cuda_kernel_switches() {
   add(cuda::decode_kv_prefetch_enabled(), "decode attention K/V prefetch before its wait");
   add(cuda::decode_fused_merge_enabled(), "decode attention split merge in its last block");
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
-  add(cuda::gemv_bulk_enabled(), "decode GEMVs through bulk copies");
   const char* prefill = !cuda::prefill_wgmma_enabled()     ? "mma.sync"
                         : cuda::prefill_wgmma_overlap()    ? "wgmma overlap build (H100/H200; else mma.sync)"
                         : cuda::prefill_wgmma_producer()   ? "wgmma producer build (H100/H200; else mma.sync)"
                         : cuda::prefill_wgmma_pingpong()   ? "wgmma ping-pong build (H100/H200; else mma.sync)"
                                                            : "wgmma basic build (H100/H200; else mma.sync)";
   return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", prefill attention " + prefill +
+         ", decode GEMVs " + (cuda::gemv_bulk_enabled() ? "bulk copies" : "per-thread loads") +
          ", decode attention loader " +
-         (!cuda::decode_bulk_enabled() ? "cp.async" : cuda::decode_group_copies_enabled() ? "bulk, grouped" : "bulk") + ", fused QKV+RoPE GEMV " +
+         (!cuda::decode_bulk_enabled()             ? "cp.async"
+          : cuda::decode_group_copies_enabled()    ? "bulk, grouped"
+                                                   : "bulk") +
+         ", fused QKV+RoPE GEMV " +
          (cuda::fused_rope_enabled() ? "on" : "off") + ", fused gate/up+SwiGLU GEMV " +
          (cuda::fused_swiglu_enabled() ? "on" : "off") + ", opt-in kernels: " + (on.empty() ? "none" : on);
 #else

@@ -39,14 +39,15 @@ class DtypeTest : public ::testing::TestWithParam<DType> {
 inline std::string dtype_param_name(const ::testing::TestParamInfo<DType>& info) { return dtype_name(info.param); }
 
 // The per-thread launches gemv_tuning() can force with g warps per row group (gemv.h), each with a
-// label for failure messages: the default step, the deep step and the build without a register
-// budget (the last two at n <= 2; larger n take the default build).
+// label for failure messages: the default step (per_thread: with g = 0 the plan's launch, which the
+// default bulk-copy build would otherwise take), the deep step and the build without a register
+// budget (the last two at n <= 2; larger n take the default step).
 struct TunedLaunch {
   cuda::GemvTuning tune;
   const char* label;
 };
 inline std::vector<TunedLaunch> tuned_launches(int g) {
-  return {{{g, false}, ""}, {{g, true}, " deep"}, {{g, false, false, true}, " no budget"}};
+  return {{{g, false, false, false, true}, ""}, {{g, true}, " deep"}, {{g, false, false, true}, " no budget"}};
 }
 
 // y[i, j] = sum_e x[i, e] w[j, e] (+ b[j]), in double, rounded to f32 once.

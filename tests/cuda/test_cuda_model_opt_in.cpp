@@ -2,7 +2,7 @@
 // fused decode GEMVs off and on, the wgmma prefill in each build and the mma.sync prefill, the decode
 // attention's cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention,
 // the decode attention's K/V prefetch, its fused split merge, its per-row K/V copies, the norms fused
-// into the decode GEMVs, the GEMVs' bulk-copy build) against the
+// into the decode GEMVs, the GEMVs' per-thread-load build) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.
@@ -154,12 +154,16 @@ TEST(CudaModelDecodeGroupCopies, MatchesTransformers) {
   }
 }
 
-// The decode GEMVs' opt-in bulk-copy build (GQA_GEMV_BULK: W rows through cp.async.bulk) inside
-// the whole model with graphs and PDL, on fixtures with and without the QKV bias.
+// The decode GEMVs' bulk-copy build (GQA_GEMV_BULK, the default: W rows through cp.async.bulk) and
+// the per-thread-load build inside the whole model with graphs and PDL, on fixtures with and
+// without the QKV bias.
 TEST(CudaModelGemvBulk, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const cuda::ScopedSwitch bulk(cuda::gemv_bulk_enabled, cuda::set_gemv_bulk, true);
-  expect_bf16_fixtures_match({"gqa", "qwen2_bias", "gqa_hd128", "mqa"}, " GEMV bulk copies");
+  for (bool on : {true, false}) {
+    const cuda::ScopedSwitch bulk(cuda::gemv_bulk_enabled, cuda::set_gemv_bulk, on);
+    expect_bf16_fixtures_match({"gqa", "qwen2_bias", "gqa_hd128", "mqa"},
+                               on ? " GEMV bulk copies" : " GEMV per-thread loads");
+  }
 }
 
 }  // namespace
