@@ -464,7 +464,7 @@ if [ "$mode" = profile ] && [ $built -eq 1 ]; then
       --kernel-name regex:'decode_mma_kernel' --launch-skip 3 --launch-count 1 "$build/bin/gqa-attn-bench" \
       --runs 3 --batch 16 --context 32768
     # the prefill attention (25-27% of the GEMM rate in runs 1-3): layer 0's chunks of an 8K prompt,
-    # the default mma.sync kernel and the opt-in wgmma one (gqa-bench times both), with the issue
+    # the mma.sync kernel and the wgmma one (the default on H100/H200; gqa-bench times both), with the issue
     # and stall statistics that say whether instructions, barriers or the tensor cores bound a tile
     prefill_sections=("${sections[@]}" --section ComputeWorkloadAnalysis --section SchedulerStats
                       --section InstructionStats --section SourceCounters)

@@ -99,7 +99,7 @@ bool run_shard_sections(BenchEnv& env, double& shares_left, std::vector<DecodeCa
   section(o.decode, kDecodeShare, "decode", [&](double s) { bench_decode(env, model, w, s, decode); });
   section(o.prefill, kPrefillShare, "prefill", [&](double s) { bench_prefill(env, model, s); });
   section(o.spectrum, kSpectrumShare, "spectrum", [&](double s) { bench_spectrum(env, model, s); });
-  section(o.prefill, kPrefillOptInShare, "prefill, opt-in kernels", [&](double s) { bench_prefill_opt_in(env, model, s); });
+  section(o.prefill, kPrefillOptInShare, "prefill attention by kernel build", [&](double s) { bench_prefill_opt_in(env, model, s); });
   return ok;
 }
 

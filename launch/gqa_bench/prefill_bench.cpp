@@ -224,7 +224,7 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
       t.row({tokens_str(p), "skipped: this section's time budget ran out"});
       continue;
     }
-    progress("prefill attention, opt-in kernels: " + tokens_str(p) + " tokens");
+    progress("prefill attention by kernel build: " + tokens_str(p) + " tokens");
     std::vector<std::string> row = {tokens_str(p)};
     try {
       const int64_t blocks = (p + kBlockSize - 1) / kBlockSize;

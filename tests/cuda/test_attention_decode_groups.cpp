@@ -1,4 +1,4 @@
-// The tensor-core decode attention's opt-in grouped loader (DecodeLoader::kGroups,
+// The tensor-core decode attention's grouped loader, the default where it fits (DecodeLoader::kGroups,
 // GQA_DECODE_GROUP_COPIES: one cp.async.bulk per 8 consecutive keys' rows, the warps taking rows
 // of 8 different groups) against the CPU twin: one KV head (the 70B T=8 shard's shape; groups of
 // 1, 8, 16 and 64 query heads), head_dim 64/128, bf16/f16, pages of 8, 16 and 32 keys, contexts
@@ -8,7 +8,7 @@
 // sequence's last group lands in shared memory and must be masked (K) and zeroed (V); NaN in the
 // output fails. Then the plan's fallbacks (more than one KV head, pages of 4 keys, 6 stages: one
 // copy per row, still correct), the process switch, and a bad block-table entry poisoning its
-// token only. A test executable of its own: an opt-in loader failing on its first GPU run leaves
+// token only. A test executable of its own: the loader failing on a GPU leaves
 // the default decode tests unaffected.
 #include <gtest/gtest.h>
 

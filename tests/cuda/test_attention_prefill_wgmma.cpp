@@ -191,7 +191,8 @@ TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
   }
 }
 
-// cuda::attention takes the wgmma path only when switched on, and gives the same answer either way.
+// cuda::attention takes the wgmma path only when switched on (the default), and gives the same answer
+// either way.
 TEST(CudaPrefillWgmmaCases, DispatcherOptIn) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, {{0, 300}, {200, 64}}, 58);

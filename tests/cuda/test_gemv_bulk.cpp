@@ -1,11 +1,11 @@
-// The decode GEMVs' opt-in bulk-copy build (kernels/cuda/gemv.h: GemvTuning::bulk, GQA_GEMV_BULK;
-// W rows copied into shared memory by cp.async.bulk) against the fp64 reference on random inputs
+// The decode GEMVs' bulk-copy build, the default where it serves (kernels/cuda/gemv.h:
+// GemvTuning::bulk, GQA_GEMV_BULK; W rows copied into shared memory by cp.async.bulk) against the fp64 reference on random inputs
 // rounded to the dtype, bf16 and f16: the plain GEMV and the SwiGLU epilogue at n = 1 .. 8 on
 // shapes from one chunk per row to the 70B shard's QKV, O, gate/up and down projections, rows not a
 // multiple of a block's; a k whose row group passes kGemvBulkMaxBytes takes the per-thread loads
 // (still right); Gemm::run with the switch under PDL and in a CUDA graph. Outputs poisoned first;
 // ||out - ref|| / ||ref|| < 1e-2. The RoPE epilogue's bulk build: test_gemv_rope.cpp. A test
-// executable of its own: an opt-in kernel that fails on its first GPU run leaves test_gemv.cpp
+// executable of its own: a build that fails on a GPU leaves test_gemv.cpp
 // unaffected.
 #include <gtest/gtest.h>
 

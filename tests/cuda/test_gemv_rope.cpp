@@ -164,7 +164,7 @@ TEST_P(CudaGemvRope, EveryTunedLaunchMatches) {
   }
 }
 
-// The opt-in bulk-copy build (GemvTuning::bulk: W rows through cp.async.bulk into shared memory).
+// The bulk-copy build (the default; GemvTuning::bulk forces it: W rows through cp.async.bulk into shared memory).
 TEST_P(CudaGemvRope, BulkCopiesMatch) {
   uint32_t seed = 800;
   for (const Case& c : {Case{8, 1, 128, 1, true, 1.0f, 8192}, Case{8, 2, 64, 3, false, 1.3f}, Case{4, 1, 64, 8, true, 1.0f},
