@@ -115,6 +115,28 @@ struct StagePages {
       page[i] = key < k_end ? table[p.page_index(key)] : 0;
     }
   }
+  // The same entries of block-table row `row` read before the token's sequence and position are
+  // known (every key whose column lies within the row; 0 past it): issued as volatile loads so
+  // they go out together with those two instead of after them. keep() then applies k_end.
+  // No branch around the loads (a column past the row reads column 0 and keeps 0), so that ptxas
+  // issues them before anything waits for token_seq[t] and positions[t].
+  __device__ __forceinline__ void read_ahead(const DecodeParams& p, int row, int start) {
+    const int32_t* table = p.block_tables + size_t(row) * p.max_blocks;
+#pragma unroll
+    for (int i = 0; i < kCopies; ++i) {
+      const int col = p.page_index(key_of(start, i));
+      const bool in = col < p.max_blocks;
+      int v;
+      asm volatile("ld.global.b32 %0, [%1];" : "=r"(v) : "l"(table + (in ? col : 0)));
+      page[i] = in ? v : 0;
+    }
+  }
+  __device__ __forceinline__ void keep(int start, int k_end) {
+#pragma unroll
+    for (int i = 0; i < kCopies; ++i) {
+      if (key_of(start, i) >= k_end) page[i] = 0;
+    }
+  }
 };
 
 // A loader's row: whether key's row of KV head g is to be copied (`in`: the key is wanted and its
@@ -293,6 +315,21 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
 
   const int chunk = blockIdx.x % p.head_chunks, split = blockIdx.x / p.head_chunks;
   const int g = blockIdx.y, t = blockIdx.z;
+  // The prologue's block-table entries, read on the guess that token t is sequence t's (a decode
+  // step's layout: one token per sequence, in order), in the same round trip as token_seq[t] and
+  // positions[t] (split_keys, below: these loads come first so that none waits for those) instead
+  // of one after: their split's keys start at split * keys per split whatever the position. Used
+  // only where token_seq[t] confirms the guess (else read again below).
+  using Pages = StagePages<T, HD, kStages, kLoad>;
+  constexpr int kAhead = Pages::kCopies == 1 ? kStages - 1 : 1;  // tiles whose pages the prologue reads
+  constexpr bool kGuess = Pages::kCopies == 1;                    // (the bulk loaders: one entry per tile)
+  const int split_start = split * p.tiles_per_split * kStageKeys;
+  Pages guessed[kGuess ? kAhead : 1];
+  const bool guessing = kGuess && t < p.n_seqs;
+  if constexpr (kGuess) {  // (row 0 when t is past the rows: read, never used)
+#pragma unroll
+    for (int s = 0; s < kAhead; ++s) guessed[s].read_ahead(p, guessing ? t : 0, split_start + s * kStageKeys);
+  }
   const SplitKeys keys = split_keys<kStageKeys>(p, t, split);
   if (!kCluster && keys.k_begin >= keys.k_end) {  // (a cluster's blocks all take part in its reduction)
     store_empty<T, HD>(p, t, g, chunk * kRows, kRows, split, keys.valid);
@@ -331,12 +368,18 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
   // the previous tile's copies were issued took one round trip per stage: the warp waits for a
   // tile's page at its copy), then their copies go out. The cp.async loader (8 pages per thread
   // and tile) keeps reading one tile's pages at a time, for its registers.
-  using Pages = StagePages<T, HD, kStages, kLoad>;
-  constexpr int kAhead = Pages::kCopies == 1 ? kStages - 1 : 1;
   Pages first[kAhead];
+  const bool guessed_right = guessing && keys.seq == t;
 #pragma unroll
   for (int s = 0; s < kAhead; ++s) {
-    if (s < n_tiles) first[s].read(p, table, k_begin + s * kStageKeys, k_end);
+    if (s < n_tiles) {
+      if (kGuess && guessed_right) {
+        first[s] = guessed[kGuess ? s : 0];
+        first[s].keep(k_begin + s * kStageKeys, k_end);
+      } else {
+        first[s].read(p, table, k_begin + s * kStageKeys, k_end);
+      }
+    }
   }
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {

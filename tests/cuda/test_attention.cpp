@@ -132,6 +132,26 @@ TEST(CudaAttentionDecodeSplits, PrefillBatchThroughDecodeKernel) {
   }
 }
 
+// The tensor-core kernel reads its first block-table entries on the guess that token t is
+// sequence t's (the decode layout), checked against token_seq[t]: here the one-token sequences'
+// tokens come in a shuffled order, so most guesses miss (and the rest hold), with the grouped
+// loader (one KV head) and the per-row one, several split counts: a wrong guess used would read
+// another sequence's pages (shuffled), far off the reference.
+TEST(CudaAttentionDecodeSplits, TokensOutOfSequenceOrder) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch({40, 300, 17, 1000, 64, 129, 2000, 1}), 15, true);
+  const std::vector<float> ref = reference(b);
+  for (cuda::DecodeLoader loader : {cuda::DecodeLoader::kGroups, cuda::DecodeLoader::kBulk}) {
+    for (int splits : {0, 1, 3}) {
+      cuda::DecodeOptions opt;
+      opt.loader = loader;
+      opt.num_splits = splits;
+      EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), 1e-2)
+          << (loader == cuda::DecodeLoader::kGroups ? "grouped" : "per-row") << " loader, splits " << splits;
+    }
+  }
+}
+
 TEST(CudaAttentionDecodeSplits, OutMayAliasQ) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   for (int64_t hd : {32, 64}) {
