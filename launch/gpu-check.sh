@@ -30,11 +30,12 @@
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
 # 300): builds only what it runs; the decode attention, decode-cluster, fused-merge, grouped-copy,
 # decode GEMV, norm-prologue and model tests (default and opt-in kernels); gqa-generate bf16 at -np
-# 1 and 2 (and 2 with unfused GEMVs, 1 and 2 with the norm prologue and fused merge); the attention
+# 1 and 2 (and 2 with unfused GEMVs, 1 and 2 with the norm prologue and fused merge, 1 with the
+# per-thread GEMVs, 1 with the ring GEMVs, 2 with the ring GEMVs and the norm prologue); the attention
 # benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
 # other kernel choices' pass, the GEMV launch sweep, the SDPA peer); Nsight Systems on whole decode steps as --profile does
 # (where the machine has nsys); the split merge's test under racecheck, the fused merge's, the
-# norm prologue's, the grouped copies' and the bulk GEMV's under memcheck.
+# norm prologue's, the grouped copies', the bulk GEMV's and the ring GEMV's under memcheck.
 #
 # --choices (GQA_CHECK_BUDGET_S default 300; no tests: run it after a passing check, e.g. on the
 # same warm machine) measures what the opt-in kernels are to be chosen by: gqa-attn-bench --sweep,
@@ -207,7 +208,7 @@ for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=(
 [ "$mode" = profile ] || [ "$mode" = choices ] && build_targets=(--target gqa-bench gqa-attn-bench)
 [ "$mode" = all ] || [ "$mode" = quick ] && build_targets+=(gqa-bench)
 decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_attention_decode_fused_merge
-              cuda_test_attention_decode_groups cuda_test_gemv cuda_test_gemv_bulk
+              cuda_test_attention_decode_groups cuda_test_gemv cuda_test_gemv_bulk cuda_test_gemv_ring
               cuda_test_gemv_swiglu cuda_test_gemv_rope cuda_test_gemv_norm cuda_test_cuda_model cuda_test_cuda_model_opt_in)
 [ "$mode" = decode ] && build_targets=(--target gqa-generate gqa-attn-bench gqa-bench "${decode_tests[@]}")
 if [ $configured -eq 1 ] && step "build ($(( ${#build_targets[@]} - 1 )) targets)" "$build_limit" \
@@ -346,6 +347,9 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   generate 1 nccl bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1
   generate 2 mpi bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1
   generate 1 nccl bf16 GQA_GEMV_BULK=0
+  # the opt-in ring GEMVs, alone and with the norm prologue (written in the eleventh session)
+  generate 1 nccl bf16 GQA_GEMV_RING=1
+  generate 2 mpi bf16 GQA_GEMV_RING=1 GQA_FUSED_NORM=1
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
@@ -550,6 +554,8 @@ if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
     --error-exitcode 99 "$build/tests/cuda_test_attention_decode_groups" --gtest_filter='*FallsBack*:*BadEntry*'
   step "memcheck cuda_test_gemv_bulk (SwiGLU, bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_gemv_bulk" --gtest_filter='*Swiglu*/bf16'
+  step "memcheck cuda_test_gemv_ring (plain, bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
+    "$build/tests/cuda_test_gemv_ring" --gtest_filter='*PlainMatches*/bf16'
 fi
 
 # --- summary (printed last) ---------------------------------------------------------------------

@@ -49,4 +49,9 @@ int current_l2_bytes() {
   return cached_attribute(l2, cudaDevAttrL2CacheSize);
 }
 
+int current_smem_per_sm() {
+  static PerDevice<int> smem;
+  return cached_attribute(smem, cudaDevAttrMaxSharedMemoryPerMultiprocessor);
+}
+
 }  // namespace gqa::cuda

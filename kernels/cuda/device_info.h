@@ -12,5 +12,7 @@ std::string device_description(int device);
 // The current device's SM count and L2 size in bytes (queried once per device, then kept).
 int current_sm_count();
 int current_l2_bytes();
+// The current device's shared memory per SM in bytes (queried once per device, then kept).
+int current_smem_per_sm();
 
 }  // namespace gqa::cuda

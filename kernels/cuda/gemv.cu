@@ -20,7 +20,7 @@
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemv.h"
-#include "kernels/cuda/gemv_kernel.cuh"
+#include "kernels/cuda/gemv_launch.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -138,6 +138,7 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 GQA_PROCESS_SWITCH(fused_swiglu_enabled, set_fused_swiglu, "GQA_FUSED_SWIGLU", true)
 
 GQA_PROCESS_SWITCH(gemv_bulk_enabled, set_gemv_bulk, "GQA_GEMV_BULK", true)
+GQA_PROCESS_SWITCH(gemv_ring_enabled, set_gemv_ring, "GQA_GEMV_RING", false)
 
 namespace {
 std::atomic<int> g_tuned_group_warps{0};
@@ -145,11 +146,12 @@ std::atomic<bool> g_tuned_deep{false};
 std::atomic<bool> g_tuned_bulk{false};
 std::atomic<bool> g_tuned_no_budget{false};
 std::atomic<bool> g_tuned_per_thread{false};
+std::atomic<bool> g_tuned_ring{false};
 }  // namespace
 
 GemvTuning gemv_tuning() {
   return {g_tuned_group_warps.load(), g_tuned_deep.load(), g_tuned_bulk.load(), g_tuned_no_budget.load(),
-          g_tuned_per_thread.load()};
+          g_tuned_per_thread.load(), g_tuned_ring.load()};
 }
 
 void set_gemv_tuning(const GemvTuning& t) {
@@ -161,6 +163,7 @@ void set_gemv_tuning(const GemvTuning& t) {
   g_tuned_bulk.store(t.bulk);
   g_tuned_no_budget.store(t.no_budget);
   g_tuned_per_thread.store(t.per_thread);
+  g_tuned_ring.store(t.ring);
 }
 
 // The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].

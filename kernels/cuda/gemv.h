@@ -48,15 +48,18 @@ void gemv(const Tensor& x, const Tensor& w, const Tensor& y, cudaStream_t stream
 // (not deep, not with the norm prologue) the kernel built without a register budget, as before
 // the budget (gemv_kernel.cuh, min_resident_blocks: 4-6 loads in flight instead of 8), for an A/B
 // in one run; per_thread: the per-thread-load build with the plan's launch where the bulk build is
-// the default (a forced group_warps, deep or no_budget implies it). Recorded CUDA graphs keep the
-// launch they were recorded with. set_gemv_tuning throws gqa::Error for another count.
+// the default (a forced group_warps, deep or no_budget implies it); ring: the ring build (below)
+// where it serves, whatever gemv_ring_enabled() says. Recorded CUDA graphs keep the launch they
+// were recorded with. set_gemv_tuning throws gqa::Error for another count.
 struct GemvTuning {
   int group_warps = 0;
   bool deep = false;
   bool bulk = false;        // the bulk-copy build (below) where it serves k, whatever gemv_bulk_enabled() says
   bool no_budget = false;   // n <= 2: the build without a register budget
   bool per_thread = false;  // the per-thread-load build, whatever gemv_bulk_enabled() says
-  // Whether the tuning asks for the per-thread-load build (bulk then wins only where asked for too).
+  bool ring = false;        // the ring build where it serves (with the norm prologue too)
+  // Whether the tuning asks for the per-thread-load build (bulk or ring then win only where asked
+  // for too).
   bool forces_per_thread() const { return per_thread || group_warps > 0 || deep || no_budget; }
 };
 
@@ -73,6 +76,16 @@ struct GemvTuning {
 constexpr int64_t kGemvBulkMaxBytes = 96 * 1024;
 bool gemv_bulk_enabled();
 void set_gemv_bulk(bool on);
+
+// The decode GEMVs' ring build (gemv_ring.cuh): the bulk build's copies through a ring of 2-4
+// shared-memory stages in a grid of resident blocks (each takes every gridDim-th set of row groups,
+// ~32 KB of W, keeping its stages in flight), its first stages issued before pdl_wait; with the
+// add + RMSNorm prologue too (GQA_FUSED_NORM: each block normalises x once). Serves a shape where
+// two stages and the normalised rows fit 160 KB of shared memory (the 70B T=8 shard's GEMVs at
+// batch 1 and 2). Opt-in until measured: GQA_GEMV_RING=1 or set_gemv_ring(true); GemvTuning::ring
+// forces it. Unrun on a GPU (written 2026-11-26, eleventh session).
+bool gemv_ring_enabled();
+void set_gemv_ring(bool on);
 GemvTuning gemv_tuning();
 void set_gemv_tuning(const GemvTuning& t);
 

@@ -99,12 +99,13 @@ __device__ __forceinline__ void fma_w_step(const StepW<T, N, kDeep>& wv, const u
   }
 }
 
-// The end of both GEMV kernels: each warp sums its N x R dot products (xor shuffles), lane 0 puts
+// The end of the GEMV kernels: each warp sums its N x R dot products (xor shuffles), lane 0 puts
 // them in `partial`, and after one barrier thread (group g, x row i, output o < kOut) adds its
-// group's group_warps partials and calls map.store for row group blockIdx.x * groups + g.
+// group's group_warps partials and calls map.store for row group unit * groups + g (unit: the
+// block's set of row groups, blockIdx.x but in the ring build).
 template <int N, int R, class M>
 __device__ __forceinline__ void reduce_and_store(const float (&acc)[N][R], float (&partial)[kWarps][N * R],
-                                                 const M& map, int group_warps) {
+                                                 const M& map, int group_warps, long long unit) {
   constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
   static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, groups = kWarps / group_warps;
@@ -127,7 +128,7 @@ __device__ __forceinline__ void reduce_and_store(const float (&acc)[N][R], float
       for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][i * R + r];
       return s;
     };
-    map.template store<R>(static_cast<long long>(blockIdx.x) * groups + g, i, o % kOut, sum);
+    map.template store<R>(unit * groups + g, i, o % kOut, sum);
   }
 }
 
@@ -298,7 +299,7 @@ __device__ __forceinline__ void gemv_body(const T* __restrict__ x, const T* __re
 
   for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true, kDeep>(wrow, xv, kc, c0, stride, acc);
   if (c0 < kc) gemv_step<T, N, false, kDeep>(wrow, xv, kc, c0, stride, acc);  // the last, partial step
-  reduce_and_store<N, R>(acc, partial, map, group_warps);
+  reduce_and_store<N, R>(acc, partial, map, group_warps, blockIdx.x);
 }
 
 // The kernel without a register budget, and with one (kMinBlocks >= 1 resident blocks per SM): two
@@ -388,7 +389,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int r = 0; r < R; ++r) wv[r] = ws[static_cast<size_t>(r) * kc + c];
     fma_chunk<T, N>(wv, xv, kc, c, acc);
   }
-  reduce_and_store<N, R>(acc, partial, map, group_warps);
+  reduce_and_store<N, R>(acc, partial, map, group_warps, blockIdx.x);
 }
 
 // The bulk build's warps per row group: as many row groups per block as fit kGemvBulkTargetBytes of
@@ -404,74 +405,6 @@ inline int bulk_group_warps(int64_t k, int rows, size_t elem) {
 }
 inline bool bulk_serves(int64_t k, int rows, size_t elem) {
   return int64_t{rows} * k * static_cast<int64_t>(elem) <= kGemvBulkMaxBytes;
-}
-
-// Host side. G: split each row's chunks over more warps while every thread keeps at least two full steps;
-// then, while the grid is small (few rows), split further down to one full step per thread.
-inline int group_warps_for(int64_t kc, int64_t m, int rows, int loads = kLoadsPerStep) {
-  const int64_t per_step = int64_t{32} * (loads / rows);  // chunks one warp covers per step
-  auto blocks = [&](int g) { return (m + int64_t{kWarps / g} * rows - 1) / (int64_t{kWarps / g} * rows); };
-  int g = 1;
-  while (g < kWarps && kc >= 2 * (2 * g) * per_step) g *= 2;
-  while (g < kWarps && blocks(g) < kMinBlocks && kc >= (2 * g) * per_step) g *= 2;
-  return g;
-}
-
-// Launches gemv_bulk_kernel (the default where it serves) or gemv_kernel over the m rows of W (m =
-// 2f for SwiGluRows) of k columns with the plan above, or as gemv_tuning() (benchmarks) forces: the
-// build, the warps per row group and, at n <= 2, the deep step (not built with the norm prologue). The one launch of gemv.cu's and gemv_rope.cu's kernels.
-// kNorm: the rows of x are norm's (N <= kGemvNormMaxRows, N * k * sizeof(T) <= kGemvNormMaxBytes).
-template <typename T, int N, class M, bool kNorm = false>
-void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, int k, cudaStream_t stream,
-                 const NormIn<T>& norm = NormIn<T>{}) {
-  static_assert(!kNorm || N <= kGemvNormMaxRows, "launch_gemv: the norm prologue serves few rows");
-  constexpr int R = Tile<N>::rows;
-  const GemvTuning tune = gemv_tuning();
-  if (!kNorm && (tune.bulk || (gemv_bulk_enabled() && !tune.forces_per_thread())) && bulk_serves(k, R, sizeof(T))) {
-    const int g = bulk_group_warps(k, R, sizeof(T));
-    const int64_t groups = (m + R - 1) / R;
-    const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
-    const size_t smem = static_cast<size_t>(kWarps / g) * R * k * sizeof(T);
-    allow_dynamic_smem(gemv_bulk_kernel<T, N, M>, kGemvBulkMaxBytes);
-    launch_pdl(name, gemv_bulk_kernel<T, N, M>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g);
-    return;
-  }
-  const bool deep = !kNorm && N <= 2 && tune.deep;
-  const int g = tune.group_warps > 0 ? tune.group_warps
-                : kNorm              ? norm_group_warps(m, R)
-                                     : group_warps_for(k / 8, m, R, deep ? Tile<N, true>::loads : Tile<N>::loads);
-  const int64_t groups = (m + R - 1) / R;
-  const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
-  const size_t smem = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
-  // The build: the deep step or the unbudgeted kernel where tuned (n <= 2, not with the norm), else
-  // the default (with the norm prologue where kNorm).
-  const auto kernel = [&] {
-    if constexpr (N <= 2 && !kNorm) {
-      if (deep) return gemv_kernel_for<T, N, M, true, false>();
-      if (tune.no_budget) return gemv_kernel_for<T, N, M, false, false, false>();
-    }
-    return gemv_kernel_for<T, N, M, false, kNorm>();
-  }();
-  if constexpr (kNorm) allow_dynamic_smem(kernel, kGemvNormMaxBytes);
-  launch_pdl(name, kernel, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g, norm);
-}
-
-// Calls f(std::integral_constant<int, N>{}) for N = n, the rows of x (1 .. kGemvMaxRows): the one
-// place a runtime row count picks the kernels' compile-time N. Throws gqa::Error naming `op` past it.
-template <class F>
-void with_rows(int64_t n, const char* op, const F& f) {
-  static_assert(kGemvMaxRows == 8, "with_rows: one case per n");
-  switch (n) {
-    case 1: return f(std::integral_constant<int, 1>{});
-    case 2: return f(std::integral_constant<int, 2>{});
-    case 3: return f(std::integral_constant<int, 3>{});
-    case 4: return f(std::integral_constant<int, 4>{});
-    case 5: return f(std::integral_constant<int, 5>{});
-    case 6: return f(std::integral_constant<int, 6>{});
-    case 7: return f(std::integral_constant<int, 7>{});
-    case 8: return f(std::integral_constant<int, 8>{});
-    default: GQA_FAIL(op << ": " << n << " rows of x, at most " << kGemvMaxRows);
-  }
 }
 
 }  // namespace gqa::cuda::gemv_detail

@@ -9,7 +9,7 @@
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemv.h"
-#include "kernels/cuda/gemv_kernel.cuh"
+#include "kernels/cuda/gemv_launch.cuh"
 #include "kernels/cuda/rope_kv_write.h"
 
 namespace gqa::cuda {

@@ -194,6 +194,8 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
       {&r.step_both_fused_ms,
        {{cuda::fused_norm_enabled, cuda::set_fused_norm}, {cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}}},
       {&r.step_row_copies_ms, {{cuda::decode_group_copies_enabled, cuda::set_decode_group_copies, false}}},
+      {&r.step_ring_ms, {{cuda::gemv_ring_enabled, cuda::set_gemv_ring}}},
+      {&r.step_ring_norm_ms, {{cuda::gemv_ring_enabled, cuda::set_gemv_ring}, {cuda::fused_norm_enabled, cuda::set_fused_norm}}},
   };
   for (const auto& [ms, switches] : passes) {
     if (!deadline.passed()) *ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline, switches);
@@ -240,12 +242,13 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
                   "K/V stages while it waits for the QKV GEMV (GQA_DECODE_KV_PREFETCH), or the opt-in add + RMSNorm "
                   "as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM), or the opt-in split merge in the decode "
                   "attention's last block (GQA_DECODE_FUSED_MERGE), or both, or the decode attention's K/V copies one "
-                  "per row instead of the default's one per 8 keys' rows (GQA_DECODE_GROUP_COPIES=0), against the "
+                  "per row instead of the default's one per 8 keys' rows (GQA_DECODE_GROUP_COPIES=0), or the decode GEMVs' "
+                  "opt-in ring build (GQA_GEMV_RING), or that with the norm prologue (GQA_FUSED_NORM too), against the "
                   "default step.");
   Table t({"context", "batch", "fused QKV+RoPE us", "unfused QKV + rope us", "fused gate/up+SwiGLU us",
            "unfused gate/up + swiglu us", "default step ms", "unfused GEMVs step ms", "cluster step ms",
            "L2 prefetch step ms", "K/V prefetch step ms", "norm prologue step ms", "fused merge step ms",
-           "both step ms", "per-row copies step ms"});
+           "both step ms", "per-row copies step ms", "ring GEMVs step ms", "ring + norm prologue step ms"});
   for (DecodeCaseResult& r : cases) {
     if (r.ops.empty()) continue;
     if (deadline.passed()) {
@@ -281,7 +284,7 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
            us(r.opt_in_ops, "gate/up GEMM + SwiGLU (fused)"), sum_us("gate/up GEMM (stacked)", "swiglu"),
            ms(r.step_default_ms()), ms(r.step_unfused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms),
            ms(r.step_kv_prefetch_ms), ms(r.step_fused_norm_ms), ms(r.step_fused_merge_ms),
-           ms(r.step_both_fused_ms), ms(r.step_row_copies_ms)});
+           ms(r.step_both_fused_ms), ms(r.step_row_copies_ms), ms(r.step_ring_ms), ms(r.step_ring_norm_ms)});
   }
   env.report.table(t);
   env.report.save();

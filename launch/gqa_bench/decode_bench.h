@@ -40,6 +40,8 @@ struct DecodeCaseResult {
   double step_fused_merge_ms = NAN;  // the decode attention's split merge in its last block
   double step_both_fused_ms = NAN;   // those two together
   double step_row_copies_ms = NAN;   // the decode attention's K/V copies one per row (not grouped)
+  double step_ring_ms = NAN;         // the decode GEMVs' ring build
+  double step_ring_norm_ms = NAN;    // the ring build with the add + RMSNorm prologue
   std::string opt_in_note;
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.

@@ -12,6 +12,7 @@ namespace gqa::bench {
 namespace {
 
 std::string label(const cuda::GemvTuning& t) {
+  if (t.ring) return "ring (opt-in build)";
   if (!t.forces_per_thread()) return cuda::gemv_bulk_enabled() ? "default: bulk copies" : "default: plan, 8 loads";
   if (t.no_budget) return "plan, no register budget (4-6 loads in flight: the build before the budget)";
   const std::string warps = t.group_warps == 0 ? "plan" : strf("%d", t.group_warps);
@@ -39,15 +40,18 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
       "the decode GEMVs' launch forced process-wide (cuda::set_gemv_tuning): warps per row group (plan: from k and "
       "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread in the per-thread-load build, or "
       "its plan's launch built without a register budget (gemv_kernel.cuh's min_resident_blocks: ptxas then keeps "
-      "4-6 of the 8 loads in flight). The first row is the default: the bulk-copy build (W rows through "
-      "cp.async.bulk into shared memory, issued before the wait on the previous kernel; GQA_GEMV_BULK=0 turns it "
-      "off).");
+      "4-6 of the 8 loads in flight), or the opt-in ring build (GQA_GEMV_RING: the bulk build's copies through a "
+      "ring of shared-memory stages in a grid of resident blocks). The first row is the default: the bulk-copy build "
+      "(W rows through cp.async.bulk into shared memory, issued before the wait on the previous kernel; "
+      "GQA_GEMV_BULK=0 turns it off).");
   Table t({"warps per row group, loads", "QKV+RoPE us", "O us", "gate/up+SwiGLU us", "down us", "LM head us",
            "GEMVs per step us", "step ms"});
   // The default (the bulk build), the per-thread build's plan, the same launch without the register
   // budget (the A/B the budget awaits: early, so a budget running out cannot leave it out), then
   // the rest.
-  std::vector<cuda::GemvTuning> tunings{{}, {0, false, false, false, true}, {0, false, false, true}};
+  cuda::GemvTuning ring;
+  ring.ring = true;
+  std::vector<cuda::GemvTuning> tunings{{}, {0, false, false, false, true}, {0, false, false, true}, ring};
   for (bool deep : {false, true}) {
     for (int g : {0, 1, 2, 4, 8}) {
       if (g != 0 || deep) tunings.push_back({g, deep});

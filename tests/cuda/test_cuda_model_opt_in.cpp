@@ -2,7 +2,7 @@
 // fused decode GEMVs off and on, the wgmma prefill in each build and the mma.sync prefill, the decode
 // attention's cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention,
 // the decode attention's K/V prefetch, its fused split merge, its per-row K/V copies, the norms fused
-// into the decode GEMVs, the GEMVs' per-thread-load build) against the
+// into the decode GEMVs, the GEMVs' per-thread-load and ring builds) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.
@@ -163,6 +163,17 @@ TEST(CudaModelGemvBulk, MatchesTransformers) {
     const cuda::ScopedSwitch bulk(cuda::gemv_bulk_enabled, cuda::set_gemv_bulk, on);
     expect_bf16_fixtures_match({"gqa", "qwen2_bias", "gqa_hd128", "mqa"},
                                on ? " GEMV bulk copies" : " GEMV per-thread loads");
+  }
+}
+
+// The decode GEMVs' opt-in ring build (GQA_GEMV_RING) inside the whole model with graphs and PDL,
+// alone and with the norm prologue (GQA_FUSED_NORM: each resident block normalises x once).
+TEST(CudaModelGemvRing, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const cuda::ScopedSwitch ring(cuda::gemv_ring_enabled, cuda::set_gemv_ring, true);
+  for (bool norm : {false, true}) {
+    const cuda::ScopedSwitch fused(cuda::fused_norm_enabled, cuda::set_fused_norm, norm);
+    expect_bf16_fixtures_match({"gqa", "qwen2_bias", "gqa_hd128", "mqa"}, norm ? " GEMV ring + norm" : " GEMV ring");
   }
 }
 

@@ -232,6 +232,20 @@ TEST_P(CudaGemvNorm, EveryTunedLaunchMatches) {
   }
 }
 
+// The opt-in ring build with the prologue (GemvTuning::ring: each resident block normalises x once
+// for all its units), SwiGLU and RoPE epilogues, on the shapes above.
+TEST_P(CudaGemvNorm, RingBuildMatches) {
+  cuda::GemvTuning ring;
+  ring.ring = true;
+  const cuda::ScopedGemvTuning tune(ring);
+  uint32_t seed = 600;
+  expect_swiglu({1, 8192, true}, 3584, seed += 10);
+  expect_swiglu({2, 4104, false}, 300, seed += 10);
+  expect_swiglu({4, 1024, true}, 129, seed += 10);
+  expect_rope({1, 8192, true}, 8, 1, 128, false, seed += 10);
+  expect_rope({3, 8192, true}, 8, 1, 128, false, seed += 10);
+}
+
 // CudaOps: with the switch on the prologue runs (out untouched), off the unfused pair runs, and a
 // shape the prologue does not serve (5 rows; 4 rows of 8192) falls back to the pair.
 TEST_P(CudaGemvNorm, DispatchAndFallback) {
