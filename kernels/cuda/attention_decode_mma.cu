@@ -125,7 +125,7 @@ struct StagePages {
 #pragma unroll
     for (int i = 0; i < kCopies; ++i) {
       const int col = p.page_index(key_of(start, i));
-      const bool in = col < p.max_blocks;
+      const bool in = unsigned(col) < unsigned(p.max_blocks);
       int v;
       asm volatile("ld.global.b32 %0, [%1];" : "=r"(v) : "l"(table + (in ? col : 0)));
       page[i] = in ? v : 0;
@@ -369,7 +369,8 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
   // tile's page at its copy), then their copies go out. The cp.async loader (8 pages per thread
   // and tile) keeps reading one tile's pages at a time, for its registers.
   Pages first[kAhead];
-  const bool guessed_right = guessing && keys.seq == t;
+  // (and split_keys' first key is split_start: the pages were read for these keys)
+  const bool guessed_right = guessing && keys.seq == t && keys.k_begin == split_start;
 #pragma unroll
   for (int s = 0; s < kAhead; ++s) {
     if (s < n_tiles) {

@@ -99,16 +99,14 @@ __device__ __forceinline__ void fma_w_step(const StepW<T, N, kDeep>& wv, const u
   }
 }
 
-// The end of the GEMV kernels: each warp sums its N x R dot products (xor shuffles), lane 0 puts
-// them in `partial`, and after one barrier thread (group g, x row i, output o < kOut) adds its
-// group's group_warps partials and calls map.store for row group unit * groups + g (unit: the
-// block's set of row groups, blockIdx.x but in the ring build).
-template <int N, int R, class M>
-__device__ __forceinline__ void reduce_and_store(const float (&acc)[N][R], float (&partial)[kWarps][N * R],
-                                                 const M& map, int group_warps, long long unit) {
-  constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
-  static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, groups = kWarps / group_warps;
+// The end of the GEMV kernels, in two halves around a block barrier: each warp sums its N x R dot
+// products (xor shuffles) and lane 0 puts them in `partial` (reduce_to_partial); after the barrier
+// thread (group g, x row i, output o < kOut) adds its group's group_warps partials and calls
+// map.store for row group unit * groups + g (store_from_partial; unit: the block's set of row
+// groups, blockIdx.x but in the ring build). reduce_and_store: both, with the barrier.
+template <int N, int R>
+__device__ __forceinline__ void reduce_to_partial(const float (&acc)[N][R], float (&partial)[kWarps][N * R]) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 #pragma unroll
   for (int i = 0; i < N; ++i) {
 #pragma unroll
@@ -119,7 +117,13 @@ __device__ __forceinline__ void reduce_and_store(const float (&acc)[N][R], float
       if (lane == 0) partial[warp][i * R + r] = v;
     }
   }
-  __syncthreads();
+}
+template <int N, int R, class M>
+__device__ __forceinline__ void store_from_partial(const float (&partial)[kWarps][N * R], const M& map, int group_warps,
+                                                   long long unit) {
+  constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
+  static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
+  const int groups = kWarps / group_warps;
   const int tid = threadIdx.x;
   if (tid < groups * N * kOut) {  // groups * N * kOut <= 8 * 8 * 4 = kThreads
     const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut;
@@ -130,6 +134,13 @@ __device__ __forceinline__ void reduce_and_store(const float (&acc)[N][R], float
     };
     map.template store<R>(unit * groups + g, i, o % kOut, sum);
   }
+}
+template <int N, int R, class M>
+__device__ __forceinline__ void reduce_and_store(const float (&acc)[N][R], float (&partial)[kWarps][N * R],
+                                                 const M& map, int group_warps, long long unit) {
+  reduce_to_partial<N, R>(acc, partial);
+  __syncthreads();
+  store_from_partial<N, R>(partial, map, group_warps, unit);
 }
 
 template <typename T, int N, bool Full, bool kDeep>

@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <type_traits>
+#include <utility>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
@@ -20,6 +23,34 @@
 #include "kernels/cuda/pdl.cuh"
 
 namespace gqa::cuda::gemv_detail {
+
+// The ring build's blocks per SM for a kernel and dynamic shared memory (the occupancy API, asked
+// once per kernel, device and size), and what a block of it holds besides its dynamic shared
+// memory (its static arrays and the device's per-block reserve).
+template <typename Kernel>
+int ring_blocks_per_sm(Kernel* kernel, size_t smem) {
+  static std::mutex mu;
+  static std::map<std::pair<int, size_t>, int> known;
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(mu);
+  const auto it = known.find({device, smem});
+  if (it != known.end()) return it->second;
+  int per_sm = 0;
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
+  known[{device, smem}] = per_sm;
+  return per_sm;
+}
+template <typename Kernel>
+size_t ring_static_bytes(Kernel* kernel) {
+  cudaFuncAttributes a{};
+  GQA_CUDA_CHECK(cudaFuncGetAttributes(&a, kernel));
+  int reserved = 0;
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device));
+  return a.sharedSizeBytes + static_cast<size_t>(reserved);
+}
 
 // Host side. G: split each row's chunks over more warps while every thread keeps at least two full steps;
 // then, while the grid is small (few rows), split further down to one full step per thread.
@@ -50,16 +81,15 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
     const int g = bulk_group_warps(k, R, sizeof(T));
     const size_t unit_bytes = static_cast<size_t>(kWarps / g) * R * k * sizeof(T);
     const size_t norm_bytes = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
-    const GemvRingPlan plan = gemv_ring_plan(unit_bytes, norm_bytes, static_cast<size_t>(current_smem_per_sm()));
-    if (plan.ok) {
-      const auto kernel = gemv_ring_kernel<T, N, M, kNorm>;
-      allow_dynamic_smem(kernel, kGemvRingMaxBytes);
+    const auto kernel = gemv_ring_kernel<T, N, M, kNorm>;
+    static const size_t static_bytes = ring_static_bytes(kernel);  // (the same on every sm_90 device)
+    const GemvRingPlan plan =
+        gemv_ring_plan(unit_bytes, norm_bytes, static_cast<size_t>(current_smem_per_sm()), static_bytes);
+    if (plan.ok) allow_dynamic_smem(kernel, kGemvRingMaxBytes);  // (before the occupancy question)
+    const int per_sm = plan.ok ? ring_blocks_per_sm(kernel, plan.smem) : 0;
+    if (per_sm >= 1) {  // (else, as where the plan does not serve: the bulk or per-thread build)
       const int64_t groups = (m + R - 1) / R, per_unit = kWarps / g;
       const int units = static_cast<int>((groups + per_unit - 1) / per_unit);
-      int per_sm = 0;
-      GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, plan.smem));
-      GQA_CHECK(per_sm >= 1,
-                name << ": the ring build's block (" << plan.smem << " bytes of shared memory) does not fit an SM");
       const int blocks = static_cast<int>(std::min<int64_t>(units, int64_t{per_sm} * current_sm_count()));
       launch_pdl(name, kernel, dim3(blocks), dim3(kThreads), plan.smem, stream, x, w, map, k, g, units, plan.stages,
                  norm);

@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int R = Tile<N>::rows;
   extern __shared__ __align__(128) uint4 ring[];  // [stages][groups][R][kc], then kNorm: [N][kc]
   __shared__ __align__(8) uint64_t full[kGemvRingStagesMax];
-  __shared__ float partial[kWarps][N * R];
+  __shared__ float partial[2][kWarps][N * R];  // by unit parity: no barrier between a unit's stores and the next's sums
   namespace ptx = ::cuda::ptx;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int groups = kWarps / group_warps, group = warp / group_warps;
@@ -69,11 +69,10 @@ __global__ void __launch_bounds__(kThreads)
   const uint4* xv = reinterpret_cast<const uint4*>(x);
   if constexpr (kNorm) {
     uint4* xs = ring + static_cast<size_t>(stages) * slot_chunks;
-    norm_prologue<T, N>(norm, kc, xs);  // (ends with a barrier)
+    norm_prologue<T, N>(norm, kc, xs);
     xv = xs;
-  } else {
-    __syncthreads();  // the barriers initialised before anyone waits on them
   }
+  __syncthreads();  // the barriers initialised before anyone waits on them
   for (int j = 0; j < mine; ++j) {
     mbarrier_wait(&full[j % stages], static_cast<uint32_t>((j / stages) & 1));
     const uint4* ws = ring + static_cast<size_t>(j % stages) * slot_chunks + static_cast<size_t>(group) * R * kc;
@@ -89,12 +88,15 @@ __global__ void __launch_bounds__(kThreads)
       for (int r = 0; r < R; ++r) wv[r] = ws[static_cast<size_t>(r) * kc + c];
       fma_chunk<T, N>(wv, xv, kc, c, acc);
     }
-    reduce_and_store<N, R>(acc, partial, map, group_warps, first + static_cast<long long>(j) * step);
-    __syncthreads();  // every warp is done with stage j % stages, and with `partial`
+    reduce_to_partial<N, R>(acc, partial[j & 1]);
+    __syncthreads();  // every warp is done with stage j % stages (and has put its sums in partial[j & 1])
     if (threadIdx.x == 0 && j + stages < mine) {
       ptx::fence_proxy_async(ptx::space_shared);  // those generic reads before the copy's write
-      issue(j + stages);
+      issue(j + stages);  // before this unit's stores: the refill's copies start at once
     }
+    // partial[j & 1] is written again by unit j + 2, after unit j + 1's barrier: every thread has
+    // finished these stores by then.
+    store_from_partial<N, R>(partial[j & 1], map, group_warps, first + static_cast<long long>(j) * step);
   }
 }
 
