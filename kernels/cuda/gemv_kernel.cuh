@@ -351,6 +351,24 @@ inline int norm_group_warps(int64_t m, int rows) {
   return g;
 }
 
+// acc = the R rows of W at ws (shared memory, rows kc 16-byte chunks apart) dotted with the N rows
+// of x (xv), over this thread's chunks t, t + stride, ...: the bulk and ring builds' arithmetic.
+template <typename T, int N, int R>
+__device__ __forceinline__ void dot_rows_in_smem(const uint4* ws, const uint4* xv, int kc, int t, int stride,
+                                                 float (&acc)[N][R]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
+  }
+  for (int c = t; c < kc; c += stride) {
+    uint4 wv[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) wv[r] = ws[static_cast<size_t>(r) * kc + c];
+    fma_chunk<T, N>(wv, xv, kc, c, acc);
+  }
+}
+
 // The bulk-copy build (the default; GemvTuning::bulk, GQA_GEMV_BULK): the same row groups and arithmetic, but
 // W reaches the block through the copy engine instead of per-thread loads: thread 0 issues one
 // cp.async.bulk per W row of the block's groups (8 / G groups x R rows of k elements, all in
@@ -389,17 +407,7 @@ __global__ void __launch_bounds__(kThreads)
   const uint4* xv = reinterpret_cast<const uint4*>(x);
   const uint4* ws = w_s + static_cast<size_t>(group) * R * kc;
   float acc[N][R];
-#pragma unroll
-  for (int i = 0; i < N; ++i) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
-  }
-  for (int c = t; c < kc; c += stride) {
-    uint4 wv[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) wv[r] = ws[static_cast<size_t>(r) * kc + c];
-    fma_chunk<T, N>(wv, xv, kc, c, acc);
-  }
+  dot_rows_in_smem<T, N, R>(ws, xv, kc, t, stride, acc);
   reduce_and_store<N, R>(acc, partial, map, group_warps, blockIdx.x);
 }
 

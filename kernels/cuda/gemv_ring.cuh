@@ -77,17 +77,7 @@ __global__ void __launch_bounds__(kThreads)
     mbarrier_wait(&full[j % stages], static_cast<uint32_t>((j / stages) & 1));
     const uint4* ws = ring + static_cast<size_t>(j % stages) * slot_chunks + static_cast<size_t>(group) * R * kc;
     float acc[N][R];
-#pragma unroll
-    for (int i = 0; i < N; ++i) {
-#pragma unroll
-      for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
-    }
-    for (int c = t; c < kc; c += stride) {
-      uint4 wv[R];
-#pragma unroll
-      for (int r = 0; r < R; ++r) wv[r] = ws[static_cast<size_t>(r) * kc + c];
-      fma_chunk<T, N>(wv, xv, kc, c, acc);
-    }
+    dot_rows_in_smem<T, N, R>(ws, xv, kc, t, stride, acc);
     reduce_to_partial<N, R>(acc, partial[j & 1]);
     __syncthreads();  // every warp is done with stage j % stages (and has put its sums in partial[j & 1])
     if (threadIdx.x == 0 && j + stages < mine) {

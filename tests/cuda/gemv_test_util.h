@@ -109,6 +109,22 @@ void expect_gemv_matches_reference(DType dt, const std::vector<int64_t>& ns,
   }
 }
 
+// act = SwiGLU of x [gate; up]^T through cuda::gemv_swiglu for every n of `ns` and (f, k) of
+// `shapes` (w = [2f, k]; seeds from `seed` on) against the fp64 reference, into a NaN-poisoned act.
+inline void expect_gemv_swiglu_matches_reference(DType dt, const std::vector<int64_t>& ns,
+                                                 const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                                                 uint32_t seed) {
+  for (int64_t n : ns) {
+    for (const auto& [f, k] : shapes) {
+      const std::vector<float> x = input(n * k, seed++, dt), w = input(2 * f * k, seed++, dt);
+      const std::vector<float> ref = swiglu_of(reference(x, w, nullptr, n, 2 * f, k), n, f);
+      Tensor gx = upload(x, dt, {n, k}), gw = upload(w, dt, {2 * f, k}), act = poisoned(dt, {n, f});
+      cuda::gemv_swiglu(gx, gw, act, nullptr);
+      EXPECT_LT(rel_error(download(act), ref), kTol) << "n " << n << " f " << f << " k " << k;
+    }
+  }
+}
+
 // One Gemm::run case: x = rows [x_offset, x_offset + n) of a bigger tensor; y_slice: y = rows
 // [1, n + 1) of a bigger tensor.
 struct GemmRunCase {

@@ -10,9 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <string>
 #include <utility>
-#include <vector>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemm.h"
@@ -23,11 +21,7 @@
 namespace gqa {
 namespace {
 
-using test::download;
-using test::rel_error;
-using test::upload;
-
-using namespace test::gemv;  // reference, swiglu_of, input, poisoned, kTol, DtypeTest, expect_gemm_pdl_and_graph
+using namespace test::gemv;  // DtypeTest, expect_gemv_matches_reference, expect_gemv_swiglu_matches_reference, ...
 
 class CudaGemvBulk : public DtypeTest {};
 
@@ -42,18 +36,9 @@ TEST_P(CudaGemvBulk, PlainMatchesReference) {
 }
 
 TEST_P(CudaGemvBulk, SwigluMatchesReference) {
-  const std::pair<int64_t, int64_t> shapes[] = {{1, 8}, {37, 64}, {500, 1024}, {3584, 8192}, {129, 4104}};
-  uint32_t seed = 300;
   const cuda::ScopedGemvTuning tune(kBulk);
-  for (int64_t n : {1, 2, 4, 8}) {
-    for (const auto& [f, k] : shapes) {
-      const std::vector<float> x = input(n * k, seed++, dt_), w = input(2 * f * k, seed++, dt_);
-      const std::vector<float> ref = swiglu_of(reference(x, w, nullptr, n, 2 * f, k), n, f);
-      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {2 * f, k}), act = poisoned(dt_, {n, f});
-      cuda::gemv_swiglu(gx, gw, act, nullptr);
-      EXPECT_LT(rel_error(download(act), ref), kTol) << "n " << n << " f " << f << " k " << k;
-    }
-  }
+  expect_gemv_swiglu_matches_reference(dt_, {1, 2, 4, 8}, {{1, 8}, {37, 64}, {500, 1024}, {3584, 8192}, {129, 4104}},
+                                       300);
 }
 
 // At the shared-memory limit (a block's row group of R rows of k fills exactly kGemvBulkMaxBytes:

@@ -11,9 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <string>
 #include <utility>
-#include <vector>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemm.h"
@@ -24,11 +22,7 @@
 namespace gqa {
 namespace {
 
-using test::download;
-using test::rel_error;
-using test::upload;
-
-using namespace test::gemv;  // reference, swiglu_of, input, poisoned, kTol, DtypeTest, expect_gemm_pdl_and_graph
+using namespace test::gemv;  // DtypeTest, expect_gemv_matches_reference, expect_gemv_swiglu_matches_reference, ...
 
 class CudaGemvRing : public DtypeTest {};
 
@@ -54,18 +48,9 @@ TEST_P(CudaGemvRing, ManyRoundsOfTheRing) {
 }
 
 TEST_P(CudaGemvRing, SwigluMatchesReference) {
-  const std::pair<int64_t, int64_t> shapes[] = {{1, 8}, {37, 64}, {500, 1024}, {3584, 8192}, {129, 4104}};
-  uint32_t seed = 300;
   const cuda::ScopedGemvTuning tune(ring_tuning());
-  for (int64_t n : {1, 2, 4, 8}) {
-    for (const auto& [f, k] : shapes) {
-      const std::vector<float> x = input(n * k, seed++, dt_), w = input(2 * f * k, seed++, dt_);
-      const std::vector<float> ref = swiglu_of(reference(x, w, nullptr, n, 2 * f, k), n, f);
-      Tensor gx = upload(x, dt_, {n, k}), gw = upload(w, dt_, {2 * f, k}), act = poisoned(dt_, {n, f});
-      cuda::gemv_swiglu(gx, gw, act, nullptr);
-      EXPECT_LT(rel_error(download(act), ref), kTol) << "n " << n << " f " << f << " k " << k;
-    }
-  }
+  expect_gemv_swiglu_matches_reference(dt_, {1, 2, 4, 8}, {{1, 8}, {37, 64}, {500, 1024}, {3584, 8192}, {129, 4104}},
+                                       300);
 }
 
 // Through Gemm::run (the model's path) with the process switch, with PDL off and on, directly and
