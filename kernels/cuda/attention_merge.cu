@@ -32,10 +32,10 @@ struct MergeShape {
   static_assert(HD % (4 * kLanes) == 0 && kThreads == 256, "merge block shape");
 };
 
-template <typename T, int HD>
+template <typename T, int HD, bool kEarly>
 __global__ void __launch_bounds__(MergeShape<HD>::kThreads) merge_kernel(const float* part_o, const float* part_lse,
                                                                          T* out, int num_splits) {
-  pdl_wait();
+  pdl_wait_early<kEarly>();
   constexpr int kLanes = MergeShape<HD>::kLanes, kGroups = MergeShape<HD>::kGroups;
   constexpr int kChunks = MergeShape<HD>::kChunks;
   constexpr int kBatch = 8;  // splits a thread loads before merging them: 256 splits in one round trip
@@ -75,7 +75,8 @@ template <typename T, int HD>
 void launch(const AttentionMergeArgs& a, cudaStream_t stream) {
   const int64_t rows = a.part_o.dim(0);
   if (rows == 0) return;
-  launch_pdl("attention merge_kernel", merge_kernel<T, HD>, static_cast<unsigned>(rows * MergeShape<HD>::kChunks),
+  launch_pdl("attention merge_kernel", pdl_early_enabled() ? merge_kernel<T, HD, true> : merge_kernel<T, HD, false>,
+             static_cast<unsigned>(rows * MergeShape<HD>::kChunks),
              MergeShape<HD>::kThreads, 0, stream, a.part_o.data_as<float>(), a.part_lse.data_as<float>(),
              a.out.data_as<T>(), static_cast<int>(a.part_o.dim(1)));
 }

@@ -33,6 +33,24 @@ __device__ __forceinline__ void pdl_wait() {
 #endif
 }
 
+// pdl_wait, or with kEarly (pdl_early_enabled(), pdl.h) the trigger first: the successor may then
+// launch while this kernel still waits for its predecessor. Still correct: the successor's own
+// griddepcontrol.wait waits for this grid to complete, and this grid completes only after its
+// wait, i.e. after its predecessor (so transitively for every earlier kernel); the successor may
+// be scheduled only once every block of this grid has triggered, i.e. has started, so its waiting
+// blocks never hold back a block of this one. Only for kernels with nothing to do before the wait.
+template <bool kEarly>
+__device__ __forceinline__ void pdl_wait_early() {
+  if constexpr (kEarly) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+  } else {
+    pdl_wait();
+  }
+}
+
 // kernel<<<grid, block, smem, stream>>>(args...), with the programmatic-serialization attribute
 // when PDL is on, in thread-block clusters of cluster_x blocks along x when cluster_x > 0. Checks
 // the launch.

@@ -8,4 +8,14 @@ namespace gqa::cuda {
 bool pdl_enabled();
 void set_pdl(bool on);
 
+// The early trigger (opt-in until measured: GQA_PDL_EARLY=1 or set_pdl_early(true); unrun on a
+// GPU): the kernels with nothing to do before their wait (the decode attention's split merge, the
+// RMSNorms) let their successor launch before they wait (pdl_wait_early in pdl.cuh) instead of
+// after. Their successor is a decode GEMV whose blocks copy or prefetch their W before their own
+// wait: so the O GEMV's weights stream while the attention still runs, the gate/up GEMV's while
+// the O GEMV does, the next layer's QKV's while the down GEMV does, where now each starts only
+// once the kernel two before it has finished. Graphs keep the setting they were recorded with.
+bool pdl_early_enabled();
+void set_pdl_early(bool on);
+
 }  // namespace gqa::cuda

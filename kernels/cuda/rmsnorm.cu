@@ -38,12 +38,12 @@ __device__ float block_sum(float v) {
 // may alias x or residual: every element is read and then written by one thread, all of its loads
 // first.
 // The row stays in registers as T (x, and x + residual once rounded to T, are exact in T).
-template <typename T, int kN, bool kResidual>
+template <typename T, int kN, bool kResidual, bool kEarly>
 __global__ void __launch_bounds__(kMaxThreads)
     rmsnorm_kernel(const T* x, const T* residual, const T* __restrict__ weight, T* x_out, T* out, int d, float eps) {
   using P = Pack<T, kN>;
   constexpr int kAcc = kMaxAccesses<kN>;
-  pdl_wait();
+  pdl_wait_early<kEarly>();  // (the early trigger where pdl_early_enabled(): pdl.h)
   const size_t row = static_cast<size_t>(blockIdx.x) * d;
   const int accesses = d / kN;
   const P* xr = reinterpret_cast<const P*>(x + row);
@@ -108,13 +108,14 @@ void launch_with(const RmsNormResidualArgs& a, int n, int d, cudaStream_t stream
   const T* x = a.x.data_as<const T>();
   const T* weight = a.weight.data_as<const T>();
   T* out = a.out.data_as<T>();
+  const bool early = pdl_early_enabled();
   if (a.residual.defined()) {
     T* x_out = (a.x_out.defined() ? a.x_out : a.x).data_as<T>();
-    launch_pdl("rmsnorm_kernel (residual)", rmsnorm_kernel<T, kN, true>, n, threads, 0, stream, x,
-               a.residual.data_as<const T>(), weight, x_out, out, d, a.eps);
+    launch_pdl("rmsnorm_kernel (residual)", early ? rmsnorm_kernel<T, kN, true, true> : rmsnorm_kernel<T, kN, true, false>,
+               n, threads, 0, stream, x, a.residual.data_as<const T>(), weight, x_out, out, d, a.eps);
   } else {
-    launch_pdl("rmsnorm_kernel", rmsnorm_kernel<T, kN, false>, n, threads, 0, stream, x, static_cast<const T*>(nullptr),
-               weight, static_cast<T*>(nullptr), out, d, a.eps);
+    launch_pdl("rmsnorm_kernel", early ? rmsnorm_kernel<T, kN, false, true> : rmsnorm_kernel<T, kN, false, false>, n,
+               threads, 0, stream, x, static_cast<const T*>(nullptr), weight, static_cast<T*>(nullptr), out, d, a.eps);
   }
 }
 

@@ -42,6 +42,7 @@ struct DecodeCaseResult {
   double step_row_copies_ms = NAN;   // the decode attention's K/V copies one per row (not grouped)
   double step_ring_ms = NAN;         // the decode GEMVs' ring build
   double step_ring_norm_ms = NAN;    // the ring build with the add + RMSNorm prologue
+  double step_pdl_early_ms = NAN;    // the split merge and the RMSNorms trigger their successor before they wait
   std::string opt_in_note;
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.

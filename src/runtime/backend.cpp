@@ -73,6 +73,7 @@ std::string cuda_kernel_switches() {
   add(cuda::decode_fused_merge_enabled(), "decode attention split merge in its last block");
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
   add(cuda::gemv_ring_enabled(), "decode GEMVs through a ring of bulk-copy stages");
+  add(cuda::pdl_early_enabled(), "early PDL trigger of the split merge and the RMSNorms");
   const char* prefill = !cuda::prefill_wgmma_enabled()     ? "mma.sync"
                         : cuda::prefill_wgmma_overlap()    ? "wgmma overlap build (H100/H200; else mma.sync)"
                         : cuda::prefill_wgmma_producer()   ? "wgmma producer build (H100/H200; else mma.sync)"

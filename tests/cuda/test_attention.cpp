@@ -15,7 +15,9 @@
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_decode_mma.h"
 #include "kernels/cuda/attention_prefill.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/pdl.h"
 #include "tests/cuda/attention_test_batch.h"
 #include "tests/cuda/cuda_test_util.h"
 
@@ -102,6 +104,19 @@ TEST(CudaAttentionDecodeSplits, SmallHeadDimsAnySplitCount) {
         }
       }
     }
+  }
+}
+
+// The split merge with the opt-in early PDL trigger (GQA_PDL_EARLY: it lets its successor launch
+// before it waits for the decode kernel), PDL on, twice in a row on one stream.
+TEST(CudaAttentionDecodeSplits, MergeWithEarlyPdlTrigger) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
+  const cuda::ScopedSwitch early(cuda::pdl_early_enabled, cuda::set_pdl_early, true);
+  Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch(kDecodeContexts), 16);
+  const std::vector<float> ref = reference(b);
+  for (int splits : {5, 40}) {
+    EXPECT_LT(rel_error(run(b, Kernel::kDecode, {splits}), ref), 1e-2) << "splits " << splits;
   }
 }
 
