@@ -348,7 +348,7 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   generate 2 mpi bf16 GQA_FUSED_NORM=1 GQA_DECODE_FUSED_MERGE=1
   generate 1 nccl bf16 GQA_GEMV_BULK=0
   # the opt-in ring GEMVs, alone and with the norm prologue (written in the eleventh session)
-  generate 1 nccl bf16 GQA_GEMV_RING=1 GQA_PDL_EARLY=1
+  generate 1 nccl bf16 GQA_GEMV_RING=1
   generate 2 mpi bf16 GQA_GEMV_RING=1 GQA_FUSED_NORM=1
   generate 1 nccl bf16 GQA_PDL_EARLY=1
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then

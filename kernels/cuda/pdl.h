@@ -14,7 +14,9 @@ void set_pdl(bool on);
 // after. Their successor is a decode GEMV whose blocks copy or prefetch their W before their own
 // wait: so the O GEMV's weights stream while the attention still runs, the gate/up GEMV's while
 // the O GEMV does, the next layer's QKV's while the down GEMV does, where now each starts only
-// once the kernel two before it has finished. Graphs keep the setting they were recorded with.
+// once the kernel two before it has finished (three grids may then be in flight, not two). Graphs
+// keep the setting they were recorded with. (The attention-merge-O edge of a recorded step has no
+// memory node since CudaOps keeps the attention's scratch: cuda_ops.h, decode_workspace.)
 bool pdl_early_enabled();
 void set_pdl_early(bool on);
 

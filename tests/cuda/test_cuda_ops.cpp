@@ -11,8 +11,11 @@
 
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cuda/attention_decode.h"
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/gemm.h"
+#include "tests/cuda/attention_test_batch.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace gqa {
@@ -185,6 +188,31 @@ TEST_P(CudaOpsTest, RefusesHostTensorsAndMismatches) {
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaOpsTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// CudaOps::attention on a decode batch whose plan has several splits keeps its partials in scratch
+// of its own (CudaOps::decode_workspace, no stream-ordered allocation per call): right directly,
+// while the graph cache records it and on replays, and again after a call of a larger plan (the
+// scratch grows; the recorded graph keeps the buffer it was recorded with).
+TEST(CudaOpsAttention, DecodeKeepsItsScratchAcrossCallsAndGraphs) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  cuda::CudaOps ops(0, DType::kBF16);
+  using attn_test::decode_batch;
+  attn_test::Batch small = attn_test::make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch({3000, 17}), 31);
+  attn_test::Batch large = attn_test::make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch({9000, 5000, 64}), 32);
+  const std::vector<float> ref_small = attn_test::reference(small), ref_large = attn_test::reference(large);
+  const attn_test::DeviceBatch ds(small), dl(large);
+  const AttentionArgs as = ds.args(small), al = dl.args(large);
+  ASSERT_GT(cuda::describe_decode(as).num_splits, 1);
+  for (int run = 0; run < 5; ++run) {  // direct, recorded, replayed; after run 2 the scratch has grown
+    cuda::fill_bytes(as.out, 0xff);
+    GQA_CUDA_CHECK(cudaDeviceSynchronize());
+    ops.run_graph("decode small", [&] { ops.attention(as); });
+    if (run == 2) ops.attention(al);
+    ops.synchronize();
+    EXPECT_LT(rel_error(attn_test::download(as.out), ref_small), 1e-2) << "run " << run;
+  }
+  EXPECT_LT(rel_error(attn_test::download(al.out), ref_large), 1e-2);
+}
 
 }  // namespace
 }  // namespace gqa
