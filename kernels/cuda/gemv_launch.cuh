@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -29,16 +30,18 @@ namespace gqa::cuda::gemv_detail {
 // memory (its static arrays and the device's per-block reserve).
 template <typename Kernel>
 int ring_blocks_per_sm(Kernel* kernel, size_t smem) {
+  // (keyed by the kernel too: kernels of other N or norm builds share this function's type)
   static std::mutex mu;
-  static std::map<std::pair<int, size_t>, int> known;
+  static std::map<std::tuple<const void*, int, size_t>, int> known;
   int device = 0;
   GQA_CUDA_CHECK(cudaGetDevice(&device));
+  const std::tuple<const void*, int, size_t> key(reinterpret_cast<const void*>(kernel), device, smem);
   std::lock_guard<std::mutex> lock(mu);
-  const auto it = known.find({device, smem});
+  const auto it = known.find(key);
   if (it != known.end()) return it->second;
   int per_sm = 0;
   GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem));
-  known[{device, smem}] = per_sm;
+  known[key] = per_sm;
   return per_sm;
 }
 template <typename Kernel>
