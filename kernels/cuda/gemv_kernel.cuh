@@ -282,30 +282,24 @@ __device__ __forceinline__ void gemv_body(const T* __restrict__ x, const T* __re
   }
   int c0 = t;
   const uint4* xv = reinterpret_cast<const uint4*>(x);  // row i, chunk c: xv[i * kc + c]
+  // Before waiting for the kernel this one may overlap (PDL), start the first step's W lines on
+  // their way into the L2: with the norm prologue they then land while it runs. Prefetches, not
+  // loads: ptxas sank the norm build's first-step loads, written before pdl_wait, below the
+  // griddepcontrol.wait (sm_90 SASS, CUDA 13.0: every LDG after ACQBULK), while the prefetches
+  // stay ahead of it (launch/sass_check.py checks this). The L2 is where every SM's writes land,
+  // so a prefetch can never leave a stale copy of data a predecessor is still writing.
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (t + u * stride < kc) prefetch_l2(wrow[r] + t + u * stride);
+    }
+  }
+  pdl_wait();
   if constexpr (kNorm) {
-    // The first step's W loads go out before the wait and stay in flight through the norm: W is
-    // never written while a step runs, so it may be read before pdl_wait (nothing else is).
-    StepW<T, N, kDeep> wv0;
-    load_w_step<T, N, false, kDeep>(wrow, kc, c0, stride, wv0);
-    pdl_wait();
     extern __shared__ uint4 normed_x[];
     norm_prologue<T, N>(norm, kc, normed_x);
     xv = normed_x;
-    fma_w_step<T, N, false, kDeep>(wv0, xv, kc, c0, stride, acc);
-    c0 += stride * U;
-  } else {
-    // Before waiting for the kernel this one may overlap (PDL), start the first step's W lines on
-    // their way into the L2. Only prefetches may precede pdl_wait: the L2 is where every SM's
-    // writes land, so a prefetch can never leave a stale copy of data a predecessor is still
-    // writing.
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        if (t + u * stride < kc) prefetch_l2(wrow[r] + t + u * stride);
-      }
-    }
-    pdl_wait();
   }
 
   for (; c0 + (U - 1) * stride < kc; c0 += stride * U) gemv_step<T, N, true, kDeep>(wrow, xv, kc, c0, stride, acc);

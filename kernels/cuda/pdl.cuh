@@ -8,9 +8,8 @@
 // stale copy of data a predecessor is still writing; and reads of a step's inputs that host copies
 // wrote before the step's first kernel and no kernel writes (positions, block tables: the decode
 // attention's opt-in K/V prefetch reads them to know what to prefetch), and of the model's weights
-// (the GEMV with the opt-in norm prologue loads its first step of W before waiting, the opt-in
-// bulk GEMV all of its block's W rows: so no kernel may write a GEMV's W in the launch the GEMV
-// overlaps, as none of a decode step does; gemv.h). On by default since the H200 run of
+// (the bulk and ring GEMV builds copy their blocks' W rows before waiting: so no kernel may write
+// a GEMV's W in the launch the GEMV overlaps, as none of a decode step does; gemv.h). On by default since the H200 run of
 // 2026-11-26 (whole decode step 0.6-2.7% faster at 8K-128K batch 1, within 2% either way at
 // batch 16); GQA_PDL=0 or set_pdl(false) turns it off (gqa-bench times decode steps both ways). Works in CUDA graphs
 // (programmatic edges); recorded graphs keep the setting they were recorded with.
