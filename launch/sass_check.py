@@ -14,6 +14,11 @@ What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptx
   order (branches not followed: a lower bound inside loops is fine, the steps are unrolled).
 - the wgmma prefill's overlap build: its softmax (MUFU.EX2) runs between the wait for S
   (WARPGROUP.DEPBAR.LE gsb0, 0x1) and the wait for the previous tile's P V (gsb0, 0x0).
+- before griddepcontrol.wait (ACQBULK; kernels/cuda/pdl.cuh), in every kernel object of the
+  library: no global store or atomic, and no global load but the decode attention's L2-only
+  reads of a step's inputs (its opt-in K/V prefetch, LDG.E.STRONG.GPU); and every decode GEMV
+  build starts its W traffic there (an L2 prefetch, CCTL, or a bulk copy, UBLKCP): ptxas had
+  sunk the norm build's first-step W loads, written before the wait, below it.
 cuobjdump comes from PATH, $CUDA_HOME/bin or /usr/local/cuda/bin.
 """
 import glob
@@ -122,6 +127,53 @@ def check(functions):
     return rows
 
 
+PRE_WAIT_STORE = re.compile(r"^(STG|ST\.|ST$|ATOM|RED)")
+PRE_WAIT_LOAD = re.compile(r"^(LDG|LD\.|LD$)")
+GEMV_ANY = re.compile(r"gemv_(?:kernel|kernel_budget|bulk_kernel|ring_kernel|mma_kernel)I")
+
+
+def pre_wait(instrs):
+    """The instructions before the first ACQBULK (griddepcontrol.wait), or None without one."""
+    for k, ins in enumerate(instrs):
+        if ins.startswith("ACQBULK"):
+            return instrs[:k]
+    return None
+
+
+def pre_wait_problems(name, instrs):
+    """What a PDL kernel does before its wait that it must not (a list of strings; empty: fine)."""
+    before = pre_wait(instrs)
+    if before is None:
+        return []
+    problems = []
+    for ins in before:
+        op = ins.split(" ")[0]
+        if PRE_WAIT_STORE.match(op):
+            problems.append(f"global store before the wait: {op}")
+        elif PRE_WAIT_LOAD.match(op) and not ("decode_mma_kernel" in name and op.startswith("LDG.E.STRONG.GPU")):
+            problems.append(f"global load before the wait: {op}")
+    if GEMV_ANY.search(name) and not any(i.startswith(("CCTL", "UBLKCP")) for i in before):
+        problems.append("no W prefetch or bulk copy before the wait")
+    return problems
+
+
+def check_pre_wait(functions_by_object):
+    """One row per (kernel object, arch): the PDL kernels in it and how many break pre_wait_problems."""
+    rows = []
+    for obj, functions in sorted(functions_by_object.items()):
+        per_arch = {}
+        for (arch, name), instrs in functions.items():
+            if pre_wait(instrs) is None:
+                continue
+            n, bad = per_arch.get(arch, (0, []))
+            problems = pre_wait_problems(name, instrs)
+            per_arch[arch] = (n + 1, bad + ([f"{name[:60]}: {problems[0]}"] if problems else []))
+        for arch, (n, bad) in sorted(per_arch.items()):
+            what = f"{obj} ({n} PDL kernels)" + (f"; first: {bad[0]}" if bad else "")
+            rows.append(("before griddepcontrol.wait", arch, what, len(bad), 0, not bad))
+    return rows
+
+
 def cuobjdump():
     for d in [None, os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin"), "/usr/local/cuda/bin"]:
         path = shutil.which("cuobjdump", path=d)
@@ -141,20 +193,28 @@ def run(build):
     if not objects:
         print(f"sass_check: no kernel objects under {build}")
         return 1
-    functions = {}
-    for obj in objects:
+    # The pre-wait rule reads every kernel object of the library.
+    library = sorted(set(glob.glob(os.path.join(build, "**", "kernels", "cuda", "CMakeFiles", "*", "*.cu.o"),
+                                   recursive=True)) | set(o for o in objects if "/kernels/" in o))
+    functions, by_object = {}, {}
+    for obj in sorted(set(objects) | set(library)):
         res = subprocess.run([tool, "-sass", obj], capture_output=True, text=True)
         if res.returncode != 0:
             print(f"sass_check: cuobjdump -sass {obj} failed: {res.stderr.strip()}")
             return 1
-        functions.update(parse(res.stdout))
-    rows = check(functions)
+        parsed = parse(res.stdout)
+        if obj in objects:
+            functions.update(parsed)
+        if obj in library:
+            by_object[os.path.basename(obj)] = {**by_object.get(os.path.basename(obj), {}), **parsed}
+    objects = sorted(set(objects) | set(library))
+    rows = check(functions) + check_pre_wait(by_object)
     print("| check | arch | kernel | measured | wanted | ok |")
     print("|---|---|---|---:|---:|---|")
     for what, arch, kernel, got, wanted, ok in rows:
         print(f"| {what} | {arch} | {kernel} | {got} | {'-' if wanted is None else wanted} | {'yes' if ok else 'NO'} |")
     failed = sum(1 for r in rows if not r[5])
-    print(f"\nsass_check: {len(rows)} kernels checked in {len(objects)} objects, {failed} failed")
+    print(f"\nsass_check: {len(rows)} checks in {len(objects)} objects, {failed} failed")
     return 1 if failed or not rows else 0
 
 
@@ -195,6 +255,28 @@ def self_test():
             ("gemv swiglu f16 n=2 norm", 4, False),
             ("read_stream_kernel<8>", 8, True), ("wgmma overlap hd 128", 2, True), ("wgmma overlap hd 64", 0, False)}
     assert got == want, (got, want)
+    # the pre-wait rule
+    waits = {
+        ("sm_90", "_ZN3gqa4cuda11gemv_detail11gemv_kernelI13__nv_bfloat16Li1EPlainRows"):
+            ["CCTL.E.PF2 [R2]", "ACQBULK", "LDG.E.NA.128 R4, desc[UR4][R2.64]"],
+        ("sm_90", "_ZN3gqa4cuda11gemv_detail18gemv_kernel_budgetI6__halfLi1ESwiGluRows"):
+            ["S2R R0, SR_TID.X", "ACQBULK", "LDG.E.NA.128 R4, desc[UR4][R2.64]"],
+        ("sm_90", "_ZN3gqa4cuda12_GLOBAL__N_117decode_mma_kernelI13__nv_bfloat16Li128E"):
+            ["LDG.E.STRONG.GPU R0, desc[UR4][R2.64]", "CCTL.E.PF2 [R4]", "ACQBULK", "STG.E desc[UR4][R2.64], R0"],
+        ("sm_90", "_ZN3gqa4cuda12_GLOBAL__N_112merge_kernelI6__halfLi128ELb1EEEvPKfS6_PT_i"):
+            ["LDG.E R0, desc[UR4][R2.64]", "ACQBULK"],
+        ("sm_90", "_ZN3gqa4cuda12_GLOBAL__N_114rmsnorm_kernelI6__halfLi8ELb1ELb0EEEvPKT_"):
+            ["STG.E desc[UR4][R2.64], R0", "ACQBULK"],
+        ("sm_90", "_ZN3gqa4cuda3addEv"): ["IMAD R0, R1, R2, RZ"],  # no wait: not a PDL kernel
+    }
+    assert pre_wait_problems("gemv_kernelI", waits[list(waits)[0]]) == []
+    assert pre_wait_problems("x gemv_kernel_budgetI", waits[list(waits)[1]]) == ["no W prefetch or bulk copy before the wait"]
+    assert pre_wait_problems("decode_mma_kernelI", waits[list(waits)[2]]) == []
+    assert pre_wait_problems("merge_kernelI", waits[list(waits)[3]]) == ["global load before the wait: LDG.E"]
+    assert pre_wait_problems("rmsnorm_kernelI", waits[list(waits)[4]]) == ["global store before the wait: STG.E"]
+    rows = check_pre_wait({"k.cu.o": waits})
+    assert [(r[3], r[5]) for r in rows] == [(3, False)], rows
+    assert rows[0][2].startswith("k.cu.o (5 PDL kernels)"), rows
     # a predicated load and a store reading a pending register
     assert loads_in_flight(["LDG.E.NA.128 R4, desc[UR4][R2.64]", "STG.E desc[UR4][R8.64], R5",
                             "LDG.E.NA.128 R12, desc[UR4][R2.64]"]) == 1
