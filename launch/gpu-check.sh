@@ -59,7 +59,8 @@
 #
 # usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile | --choices]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
-#        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540);
+#        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540),
+#        GQA_MEMCHECK_FIRST (the kernel tests memcheck runs first, space-separated);
 #        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),
 #        GQA_BENCH_ARGS (more gqa-bench flags)
 set -u -o pipefail
@@ -507,6 +508,14 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ]; then
       esac
     done
     order+=(cuda_test_attention cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_mma)
+    # The tests of kernel code no GPU has run yet go first (the box ran out in run 6 after six):
+    # GQA_MEMCHECK_FIRST (space-separated test names) overrides this session's list.
+    first=(${GQA_MEMCHECK_FIRST:-cuda_test_gemv_ring cuda_test_cuda_ops cuda_test_rmsnorm cuda_test_gemv_norm cuda_test_attention})
+    rest=()
+    for name in "${order[@]}"; do
+      case " ${first[*]} " in *" $name "*) ;; *) rest+=("$name") ;; esac
+    done
+    order=("${first[@]}" "${rest[@]}")
     for name in "${order[@]}"; do
       exe="$build/tests/$name"
       [ -x "$exe" ] || continue
