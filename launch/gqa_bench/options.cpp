@@ -9,37 +9,44 @@
 namespace gqa::bench {
 namespace {
 
+// "32768" or "32K" -> 32768; false for anything else (empty, not a number, trailing text, <= 0).
+bool parse_size(std::string item, int64_t& out) {
+  int64_t mult = 1;
+  if (!item.empty() && (item.back() == 'K' || item.back() == 'k')) {
+    mult = 1024;
+    item.pop_back();
+  }
+  size_t used = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(item, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (used != item.size() || item.empty() || v <= 0) return false;
+  out = v * mult;
+  return true;
+}
+
 // "1K,8K,32768" -> {1024, 8192, 32768}
 std::vector<int64_t> parse_list(const std::string& flag, const std::string& s) {
   std::vector<int64_t> out;
   size_t i = 0;
   while (i <= s.size()) {
     const size_t j = std::min(s.find(',', i), s.size());
-    std::string item = s.substr(i, j - i);
-    int64_t mult = 1;
-    if (!item.empty() && (item.back() == 'K' || item.back() == 'k')) {
-      mult = 1024;
-      item.pop_back();
-    }
-    size_t used = 0;
     int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    GQA_CHECK(used == item.size() && !item.empty() && v > 0, flag << ": \"" << s << "\" is not a list of positive "
-                                                                    "sizes (e.g. 1K,8K,32768)");
-    out.push_back(v * mult);
+    GQA_CHECK(parse_size(s.substr(i, j - i), v),
+              flag << ": \"" << s << "\" is not a list of positive sizes (e.g. 1K,8K,32768)");
+    out.push_back(v);
     i = j + 1;
   }
   return out;
 }
 
 int64_t parse_int(const std::string& flag, const std::string& s, int64_t min) {
-  const std::vector<int64_t> v = parse_list(flag, s);
-  GQA_CHECK(v.size() == 1 && v[0] >= min, flag << " needs one integer >= " << min << ", got \"" << s << "\"");
-  return v[0];
+  int64_t v = 0;
+  GQA_CHECK(parse_size(s, v) && v >= min, flag << " needs one integer >= " << min << ", got \"" << s << "\"");
+  return v;
 }
 
 double parse_double(const std::string& flag, const std::string& s) {
