@@ -22,16 +22,20 @@
 # less GQA_MEMCHECK_RESERVE_S (default 90), then step 7 (memcheck) in the rest.
 #
 # --quick re-checks kernel changes in one short device call (GQA_CHECK_BUDGET_S default 360): one
-# build, the GPU tests (the mma prefill test without its two longest cases), gqa-generate bf16 at
-# -np 1 and 2, the attention benchmark, gqa-bench's decode section (8K-128K, batch 1 and 16) with
-# the SDPA peer and its prefill section at 8K and 32K (the mma.sync and wgmma attention side by
-# side), then memcheck of the kernel tests (not sampling, graph cache, pinned staging) in what is left.
+# build, the SASS checks, the GPU tests (the mma prefill test's two longest cases and each wgmma
+# build in steps of their own), the np 2 MPI sampling test, gqa-generate bf16 at -np 1 and 2 with
+# the default kernels and each opt-in group (as --decode), the attention benchmark, gqa-bench's
+# decode section (8K-128K, batch 1 and 16, the other kernel choices, the GEMV sweep) with the SDPA
+# peer and its prefill section at 8K and 32K (every prefill kernel build side by side), then
+# memcheck of the kernel tests (not sampling, graph cache, pinned staging; the tests of unrun code
+# first: GQA_MEMCHECK_FIRST) and the top-k racecheck in what is left.
 #
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
 # 300): builds only what it runs; the decode attention, decode-cluster, fused-merge, grouped-copy,
 # decode GEMV, norm-prologue and model tests (default and opt-in kernels); gqa-generate bf16 at -np
 # 1 and 2 (and 2 with unfused GEMVs, 1 and 2 with the norm prologue and fused merge, 1 with the
-# per-thread GEMVs, 1 with the ring GEMVs, 2 with the ring GEMVs and the norm prologue); the attention
+# per-thread GEMVs, 1 with the ring GEMVs, 2 with the ring GEMVs and the norm prologue, 1 with the
+# early PDL trigger); the attention
 # benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
 # other kernel choices' pass, the GEMV launch sweep, the SDPA peer); Nsight Systems on whole decode steps as --profile does
 # (where the machine has nsys); the split merge's test under racecheck, the fused merge's, the

@@ -106,8 +106,11 @@ void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream
 // RoPE GEMVs; CudaOps::add_rmsnorm_matmul_*): every block computes the normalised rows of x into
 // shared memory from norm.x, norm.residual and norm.weight (rmsnorm.cu's rounding), block 0 writes
 // norm.x_out, and norm.out, the unfused path's x, is never written. Saves the norm's launch; costs
-// each block 3 * k * sizeof(T) bytes of L2 reads per row before its first FMA. Opt-in while
-// unmeasured: GQA_FUSED_NORM=1 or set_fused_norm(true).
+// each block 3 * k * sizeof(T) bytes of L2 reads per row before its first FMA. Opt-in:
+// GQA_FUSED_NORM=1 or set_fused_norm(true). Runs 6-7 on an H200 measured the step slower with it
+// at batch 1 (8K: 6.50 vs 6.28 ms), in a build whose first-step W loads ptxas had sunk below the
+// wait; the build since prefetches them there instead (unrun), and the ring build (gemv_ring.cuh)
+// runs the prologue once per resident block.
 constexpr int kGemvNormMaxRows = 4;
 constexpr int64_t kGemvNormMaxBytes = 64 * 1024;  // n * k * sizeof(T): the rows in shared memory
 bool fused_norm_enabled();
