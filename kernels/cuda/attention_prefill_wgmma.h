@@ -8,9 +8,9 @@
 // prefill_wgmma_enabled() (on unless GQA_PREFILL_WGMMA=0 or set_prefill_wgmma(false)) and
 // prefill_wgmma_available() (a compute capability 9.0 device: H100, H200), else the mma.sync
 // kernel (attention_prefill_mma.h). Default build: the producer build below, since runs 6-7 on an
-// H200 (bench/results/NVIDIA-H200-20261126-134717.md, GEMM 805 TFLOP/s): one layer's attention over a 32K prompt 7.6
-// ms vs 8.5 for mma.sync (36% vs 32% of the GEMM rate), 8K 0.6 ms vs 0.6-0.7 (the fastest of the
-// five kernels at both); all four builds passed their tests and memcheck there. The file is always
+// H200 (bench/results/NVIDIA-H200-20261126-134717.md, GEMM 805 TFLOP/s): one layer's attention
+// over a 32K prompt 7.6 ms vs 8.5 for mma.sync (36% vs 32% of the GEMM rate), 8K 0.6 ms vs 0.6-0.7
+// (the fastest of the five kernels at both); all four builds passed their tests and memcheck there. The file is always
 // compiled for sm_90a alone (kernels/cuda/CMakeLists.txt).
 #pragma once
 
