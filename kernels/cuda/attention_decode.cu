@@ -20,8 +20,8 @@
 #include <atomic>
 #include <cmath>
 #include <map>
-#include <memory>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
 #include "kernels/cuda/attention.h"
@@ -327,49 +327,50 @@ void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream
              stream, p);
 }
 
-// Frees stream-ordered scratch when the call ends, also when a check throws.
-struct AsyncBuffer {
-  void* ptr = nullptr;
-  cudaStream_t stream = nullptr;
-  AsyncBuffer(size_t bytes, cudaStream_t s) : stream(s) { GQA_CUDA_CHECK(cudaMallocAsync(&ptr, bytes, s)); }
-  ~AsyncBuffer() { cudaFreeAsync(ptr, stream); }
-  AsyncBuffer(const AsyncBuffer&) = delete;
-  AsyncBuffer& operator=(const AsyncBuffer&) = delete;
-};
-
-// Zeroed int32 counters for the fused merge, at least `count`, one buffer per (device, stream):
-// every call leaves its counters at zero, so the stream's next call (or a graph recorded on it)
-// reuses them. A buffer grows outside a stream capture only (cudaMalloc, in relaxed capture mode
-// so another thread's global-mode capture cannot refuse it; then zeroed on the stream, before
-// the call's kernel); an outgrown one is kept, never freed, for the graphs that still use it.
-// nullptr while the stream captures and the buffer is too small: the caller then zeroes counters
-// of its own, after the call's partials.
-int* stream_merge_counters(cudaStream_t stream, size_t count) {
+// Device scratch kept per kind, device and stream: calls on one stream (and graphs recorded on it)
+// reuse it, so a recorded decode step holds no memory node around the attention (stream-ordered
+// allocation would, and a memory node cuts programmatic dependent launch). Grown by cudaMalloc in
+// relaxed capture mode, so another thread's global-mode capture cannot refuse it; an outgrown
+// buffer is kept, never freed, for the graphs that still use it. `zeroed` (the fused merge's
+// counters): a grown buffer is zeroed on the stream before the call's kernel, and it grows outside
+// a stream capture only (nullptr while the stream captures and the buffer is too small).
+enum class Kept { kPartials, kCounters };
+void* kept_stream_buffer(Kept kind, cudaStream_t stream, size_t bytes, bool zeroed) {
   struct Buffer {
-    int* ptr = nullptr;
-    size_t count = 0;
+    void* ptr = nullptr;
+    size_t bytes = 0;
   };
   static std::mutex mu;
-  static std::map<std::pair<int, cudaStream_t>, Buffer> buffers;
+  static std::map<std::tuple<Kept, int, cudaStream_t>, Buffer> buffers;
   int device = 0;
   GQA_CUDA_CHECK(cudaGetDevice(&device));
   std::lock_guard<std::mutex> lock(mu);
-  Buffer& b = buffers[{device, stream}];
-  if (b.count >= count) return b.ptr;
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  GQA_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-  if (capture != cudaStreamCaptureStatusNone) return nullptr;
-  const size_t grown = std::max<size_t>({count, 2 * b.count, 4096});
+  Buffer& b = buffers[{kind, device, stream}];
+  if (b.bytes >= bytes) return b.ptr;
+  if (zeroed) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    GQA_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
+    if (capture != cudaStreamCaptureStatusNone) return nullptr;
+  }
+  const size_t grown = std::max<size_t>({bytes, 2 * b.bytes, 16384});
   void* ptr = nullptr;
   cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
   GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
-  const cudaError_t allocated = cudaMalloc(&ptr, grown * sizeof(int));
+  const cudaError_t allocated = cudaMalloc(&ptr, grown);
   GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));  // back to the thread's own mode
   GQA_CUDA_CHECK(allocated);
-  GQA_CUDA_CHECK(cudaMemsetAsync(ptr, 0, grown * sizeof(int), stream));
-  b.ptr = static_cast<int*>(ptr);  // (the old buffer, if any, stays allocated: see above)
-  b.count = grown;
+  if (zeroed) GQA_CUDA_CHECK(cudaMemsetAsync(ptr, 0, grown, stream));
+  b.ptr = ptr;  // (the old buffer, if any, stays allocated: see above)
+  b.bytes = grown;
   return b.ptr;
+}
+
+// Zeroed int32 counters for the fused merge, at least `count`: every call leaves its counters at
+// zero, so the stream's next call (or a graph recorded on it) reuses them. nullptr while the
+// stream captures and the kept buffer is too small: the caller then zeroes counters of its own,
+// after the call's partials.
+int* stream_merge_counters(cudaStream_t stream, size_t count) {
+  return static_cast<int*>(kept_stream_buffer(Kept::kCounters, stream, count * sizeof(int), true));
 }
 
 // The plan for a validated call (sets the kernel's shared-memory limit as a side effect).
@@ -443,7 +444,6 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
   DecodeParams p = make_params(a, d, plan);
   const DecodePartials parts = decode_partials_floats(d.n, d.hq, d.hkv, d.hd, plan);
   const size_t bytes = parts.total() * sizeof(float);
-  std::unique_ptr<AsyncBuffer> scratch;
   int* merge_count = nullptr;  // the fused merge's counters
   if (bytes > 0) {
     GQA_CHECK(opt.workspace == nullptr || opt.workspace_bytes >= bytes,
@@ -454,11 +454,13 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
     // could overwrite them); only where that buffer cannot grow now (a capture that needs more)
     // do they sit after the call's partials, zeroed on the stream by this call.
     int* kept = parts.counters > 0 ? stream_merge_counters(stream, parts.counters) : nullptr;
-    if (opt.workspace == nullptr) {
-      scratch = std::make_unique<AsyncBuffer>(kept != nullptr ? parts.counter_offset * sizeof(float) : bytes, stream);
+    void* scratch = opt.workspace;
+    if (scratch == nullptr) {
+      scratch = kept_stream_buffer(Kept::kPartials, stream,
+                                   kept != nullptr ? parts.counter_offset * sizeof(float) : bytes, false);
     }
     merge_count = kept;
-    p.part_o = static_cast<float*>(scratch ? scratch->ptr : opt.workspace);
+    p.part_o = static_cast<float*>(scratch);
     p.part_lse = p.part_o + parts.lse_offset;
     if (parts.counters > 0 && merge_count == nullptr) {
       merge_count = reinterpret_cast<int*>(p.part_o + parts.counter_offset);

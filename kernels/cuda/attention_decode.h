@@ -117,7 +117,7 @@ struct DecodeOptions {
   // buffer cannot grow (a stream capture needing more than it holds) they sit after the call's
   // partials, zeroed on the stream by the call (decode_workspace_bytes counts them for that).
   bool fused_merge = false;
-  void* workspace = nullptr;       // device scratch for the split partials, or nullptr: cudaMallocAsync
+  void* workspace = nullptr;       // device scratch for the split partials, or nullptr: the stream's kept one
   size_t workspace_bytes = 0;      // its size; must be >= decode_workspace_bytes()
 };
 
@@ -162,8 +162,11 @@ DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt = {}
 size_t decode_workspace_bytes(const AttentionArgs& a, const DecodeOptions& opt = {});
 
 // Requires a.max_context >= 1 (largest positions[t] + 1); a token beyond the plan's reach gets
-// NaN outputs. Scratch for the split partials is opt.workspace when given (a caller that keeps
-// one avoids an allocation per call), else cudaMallocAsync / cudaFreeAsync on `stream`.
+// NaN outputs. Scratch for the split partials is opt.workspace when given, else a buffer kept per
+// device and stream (grown as calls need, also while a graph records; never shrunk): no
+// allocation per call, so a recorded decode step holds no memory node around the attention,
+// which would cut programmatic dependent launch. Calls on one stream, or graphs recorded on it,
+// must not run concurrently with each other on another stream (as for the fused merge's counters).
 void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeOptions& opt = {});
 
 }  // namespace gqa::cuda

@@ -1,12 +1,10 @@
 #include "kernels/cuda/cuda_ops.h"
 
-#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "kernels/cuda/add.h"
 #include "kernels/cuda/attention.h"
-#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
@@ -158,34 +156,7 @@ void CudaOps::rope(const RopeArgs& a) { cuda::rope(a, stream_); }
 void CudaOps::kv_write(const KvWriteArgs& a) { cuda::kv_write(a, stream_); }
 void CudaOps::rope_kv_write(const RopeKvWriteArgs& a) { cuda::rope_kv_write(a, stream_); }
 
-void* CudaOps::decode_workspace(size_t bytes) {
-  const auto floats = [](const Tensor& t) { return static_cast<size_t>(t.numel()); };
-  if (!decode_workspaces_.empty() && floats(decode_workspaces_.back()) * sizeof(float) >= bytes) {
-    return decode_workspaces_.back().data();
-  }
-  const size_t had = decode_workspaces_.empty() ? 0 : floats(decode_workspaces_.back());
-  const size_t want = std::max((bytes + sizeof(float) - 1) / sizeof(float), 2 * had);
-  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-  GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
-  Tensor t;
-  try {
-    t = device_alloc(DType::kF32, {static_cast<int64_t>(want)});
-  } catch (...) {
-    cudaThreadExchangeStreamCaptureMode(&mode);  // the thread's own mode back, then the error
-    throw;
-  }
-  GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
-  decode_workspaces_.push_back(t);
-  return t.data();
-}
-
-void CudaOps::attention(const AttentionArgs& a) {
-  if (!a.one_token_per_seq) return cuda::attention(a, stream_);
-  DecodeOptions opt;  // the plan cuda::attention would take, with the kept scratch
-  opt.workspace_bytes = decode_workspace_bytes(a, opt);
-  if (opt.workspace_bytes > 0) opt.workspace = decode_workspace(opt.workspace_bytes);
-  attention_decode(a, stream_, opt);
-}
+void CudaOps::attention(const AttentionArgs& a) { cuda::attention(a, stream_); }
 
 void CudaOps::swiglu(const SwigluArgs& a) { cuda::swiglu(a, stream_); }
 

@@ -11,7 +11,6 @@
 #include <cuda_runtime.h>
 
 #include <memory>
-#include <vector>
 
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/graph_cache.h"
@@ -77,13 +76,6 @@ class CudaOps final : public Ops {
   // Whether the fused RoPE / SwiGLU GEMV serves these operands (switch, GEMV path and shapes).
   bool rope_gemv_serves(const MatmulArgs& mm, const RopeKvWriteArgs& rk) const;
   bool swiglu_gemv_serves(const MatmulArgs& a, const Tensor& act) const;
-  // At least `bytes` of device scratch for the decode attention's split partials, kept across
-  // calls and graph recordings: without it every call allocates and frees stream-ordered scratch,
-  // which a recorded step holds as memory nodes between the QKV GEMV, the attention, its merge and
-  // the O GEMV, and a memory node cuts programmatic dependent launch there. Grown by cudaMalloc in
-  // relaxed capture mode (also while a graph records); never shrunk: an outgrown buffer stays
-  // allocated for the graphs recorded with it.
-  void* decode_workspace(size_t bytes);
 
   static constexpr uint64_t kPoolKeepBytes = 64ull << 20;  // the default memory pool's release threshold
   int device_;
@@ -94,7 +86,6 @@ class CudaOps final : public Ops {
   GraphCache graphs_;  // destroyed before the stream (declared after it)
   Tensor sample_ids_, sample_u_;  // sample_rows' i32 ids and f32 uniforms, grown as needed
   Tensor top_k_out_;              // top_k_rows' f32 rows, grown as needed
-  std::vector<Tensor> decode_workspaces_;  // decode_workspace's buffers, the last the current one
   // sample_rows' candidates per row for temperature / top-p over the whole vocabulary (the sort
   // runs only where a row's nucleus or draw reaches past them).
   static constexpr int kSampleCandidates = 256;

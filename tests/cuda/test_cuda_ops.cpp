@@ -189,10 +189,10 @@ TEST_P(CudaOpsTest, RefusesHostTensorsAndMismatches) {
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaOpsTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
-// CudaOps::attention on a decode batch whose plan has several splits keeps its partials in scratch
-// of its own (CudaOps::decode_workspace, no stream-ordered allocation per call): right directly,
-// while the graph cache records it and on replays, and again after a call of a larger plan (the
-// scratch grows; the recorded graph keeps the buffer it was recorded with).
+// CudaOps::attention on a decode batch whose plan has several splits keeps its partials in the
+// scratch attention_decode keeps per stream (no stream-ordered allocation per call): right
+// directly, while the graph cache records it and on replays, and again after a call of a larger
+// plan (the scratch grows; the recorded graph keeps the buffer it was recorded with).
 TEST(CudaOpsAttention, DecodeKeepsItsScratchAcrossCallsAndGraphs) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   cuda::CudaOps ops(0, DType::kBF16);
