@@ -319,16 +319,17 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
   // step's layout: one token per sequence, in order), in the same round trip as token_seq[t] and
   // positions[t] (split_keys, below: these loads come first so that none waits for those) instead
   // of one after: their split's keys start at split * keys per split whatever the position. Used
-  // only where token_seq[t] confirms the guess (else read again below).
+  // only where token_seq[t] confirms the guess (else read again below). The bulk loaders only:
+  // one entry per thread and tile, all kAhead prologue tiles' read together (the cp.async loader
+  // reads 8 a tile, one tile at a time, for its registers).
   using Pages = StagePages<T, HD, kStages, kLoad>;
-  constexpr int kAhead = Pages::kCopies == 1 ? kStages - 1 : 1;  // tiles whose pages the prologue reads
-  constexpr bool kGuess = Pages::kCopies == 1;                    // (the bulk loaders: one entry per tile)
-  const int split_start = split * p.tiles_per_split * kStageKeys;
-  Pages guessed[kGuess ? kAhead : 1];
-  const bool guessing = kGuess && t < p.n_seqs;
-  if constexpr (kGuess) {  // (row 0 when t is past the rows: read, never used)
+  constexpr int kAhead = kBulk ? kStages - 1 : 1;  // tiles whose pages the prologue reads first
+  const int split_start = split_first_key<kStageKeys>(p, split);
+  Pages first[kAhead];
+  const bool guessing = kBulk && t < p.n_seqs;
+  if constexpr (kBulk) {  // (row 0 when t is past the rows: read, never used)
 #pragma unroll
-    for (int s = 0; s < kAhead; ++s) guessed[s].read_ahead(p, guessing ? t : 0, split_start + s * kStageKeys);
+    for (int s = 0; s < kAhead; ++s) first[s].read_ahead(p, guessing ? t : 0, split_start + s * kStageKeys);
   }
   const SplitKeys keys = split_keys<kStageKeys>(p, t, split);
   if (!kCluster && keys.k_begin >= keys.k_end) {  // (a cluster's blocks all take part in its reduction)
@@ -368,14 +369,11 @@ __global__ void __launch_bounds__(kThreads) decode_mma_kernel(const KernelParams
   // the previous tile's copies were issued took one round trip per stage: the warp waits for a
   // tile's page at its copy), then their copies go out. The cp.async loader (8 pages per thread
   // and tile) keeps reading one tile's pages at a time, for its registers.
-  Pages first[kAhead];
-  // (and split_keys' first key is split_start: the pages were read for these keys)
-  const bool guessed_right = guessing && keys.seq == t && keys.k_begin == split_start;
+  const bool guessed_right = guessing && keys.seq == t;  // (k_begin is split_start)
 #pragma unroll
   for (int s = 0; s < kAhead; ++s) {
     if (s < n_tiles) {
-      if (kGuess && guessed_right) {
-        first[s] = guessed[kGuess ? s : 0];
+      if (guessed_right) {
         first[s].keep(k_begin + s * kStageKeys, k_end);
       } else {
         first[s].read(p, table, k_begin + s * kStageKeys, k_end);

@@ -46,6 +46,12 @@ struct SplitKeys {
   int seq, k_begin, k_end;
   bool valid;  // the token's sequence and position are in range and within the plan's reach
 };
+// The first key of split `split` (whatever the token's position).
+template <int kTileKeys>
+__device__ __forceinline__ int split_first_key(const DecodeParams& p, int split) {
+  return split * p.tiles_per_split * kTileKeys;
+}
+
 // kL2Only: reads through the L2 only (ld.global.cg), for reads that precede pdl_wait (they then
 // never leave an L1 copy behind).
 template <int kTileKeys, bool kL2Only = false>
@@ -56,7 +62,7 @@ __device__ __forceinline__ SplitKeys split_keys(const DecodeParams& p, int t, in
   const int keys_per_split = p.tiles_per_split * kTileKeys;
   const int64_t reach = int64_t(p.num_splits) * keys_per_split;
   s.valid = p.token_in_range(s.seq, pos) && int64_t(pos) < reach;
-  s.k_begin = split * keys_per_split;
+  s.k_begin = split_first_key<kTileKeys>(p, split);
   s.k_end = s.valid ? min(pos + 1, s.k_begin + keys_per_split) : 0;
   return s;
 }
