@@ -54,4 +54,9 @@ int current_smem_per_sm() {
   return cached_attribute(smem, cudaDevAttrMaxSharedMemoryPerMultiprocessor);
 }
 
+int current_reserved_smem_per_block() {
+  static PerDevice<int> reserved;
+  return cached_attribute(reserved, cudaDevAttrReservedSharedMemoryPerBlock);
+}
+
 }  // namespace gqa::cuda

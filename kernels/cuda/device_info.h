@@ -14,5 +14,7 @@ int current_sm_count();
 int current_l2_bytes();
 // The current device's shared memory per SM in bytes (queried once per device, then kept).
 int current_smem_per_sm();
+// The shared memory the current device reserves per block in bytes (queried once per device).
+int current_reserved_smem_per_block();
 
 }  // namespace gqa::cuda

@@ -363,6 +363,25 @@ __device__ __forceinline__ void dot_rows_in_smem(const uint4* ws, const uint4* x
   }
 }
 
+// Thread 0 of the bulk and ring builds: the copies of unit `unit` (row groups unit * groups ..,
+// R rows of k each) into dst ([groups][R][kc] 16-byte chunks), one cp.async.bulk per W row,
+// completing on `bar`, which this arrives on expecting all their bytes.
+template <typename T, int R, class M>
+__device__ __forceinline__ void copy_unit_rows(const T* __restrict__ w, const M& map, long long unit, int groups,
+                                               int k, uint4* dst, uint64_t* bar) {
+  namespace ptx = ::cuda::ptx;
+  const int kc = k / 8;
+  const uint32_t row_bytes = static_cast<uint32_t>(k) * sizeof(T);
+  ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, bar,
+                                 row_bytes * static_cast<uint32_t>(groups * R));
+  for (int g = 0; g < groups; ++g) {
+    for (int r = 0; r < R; ++r) {
+      ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, dst + static_cast<size_t>(g * R + r) * kc,
+                         w + map.template row<R>(unit * groups + g, r) * k, row_bytes, bar);
+    }
+  }
+}
+
 // The bulk-copy build (the default; GemvTuning::bulk, GQA_GEMV_BULK): the same row groups and arithmetic, but
 // W reaches the block through the copy engine instead of per-thread loads: thread 0 issues one
 // cp.async.bulk per W row of the block's groups (8 / G groups x R rows of k elements, all in
@@ -384,16 +403,7 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) {
     ptx::mbarrier_init(&full, 1);
     ptx::fence_mbarrier_init(ptx::sem_release, ptx::scope_cluster);
-    const uint32_t row_bytes = static_cast<uint32_t>(k) * sizeof(T);
-    const uint32_t total = row_bytes * static_cast<uint32_t>(groups * R);
-    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, &full, total);
-    for (int g = 0; g < groups; ++g) {
-      const long long grp = static_cast<long long>(blockIdx.x) * groups + g;
-      for (int r = 0; r < R; ++r) {
-        ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, w_s + static_cast<size_t>(g * R + r) * kc,
-                           w + map.template row<R>(grp, r) * k, row_bytes, &full);
-      }
-    }
+    copy_unit_rows<T, R>(w, map, blockIdx.x, groups, k, w_s, &full);
   }
   pdl_wait();
   __syncthreads();  // the barrier initialised before anyone waits on it

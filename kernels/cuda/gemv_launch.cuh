@@ -48,11 +48,7 @@ template <typename Kernel>
 size_t ring_static_bytes(Kernel* kernel) {
   cudaFuncAttributes a{};
   GQA_CUDA_CHECK(cudaFuncGetAttributes(&a, kernel));
-  int reserved = 0;
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  GQA_CUDA_CHECK(cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock, device));
-  return a.sharedSizeBytes + static_cast<size_t>(reserved);
+  return a.sharedSizeBytes + static_cast<size_t>(current_reserved_smem_per_block());
 }
 
 // Host side. G: split each row's chunks over more warps while every thread keeps at least two full steps;
@@ -79,10 +75,12 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   static_assert(!kNorm || N <= kGemvNormMaxRows, "launch_gemv: the norm prologue serves few rows");
   constexpr int R = Tile<N>::rows;
   const GemvTuning tune = gemv_tuning();
+  const int64_t groups = (m + R - 1) / R;
+  // The bulk and ring builds' unit: the row groups of one bulk block (~32 KB of W), bulk_g warps each.
+  const int bulk_g = bulk_group_warps(k, R, sizeof(T));
+  const int64_t per_unit = kWarps / bulk_g, units = (groups + per_unit - 1) / per_unit;
+  const size_t unit_bytes = static_cast<size_t>(per_unit) * R * k * sizeof(T);
   if (tune.ring || (gemv_ring_enabled() && !tune.forces_per_thread() && !tune.bulk)) {
-    // A unit: the bulk build's row groups of one block (~32 KB of W).
-    const int g = bulk_group_warps(k, R, sizeof(T));
-    const size_t unit_bytes = static_cast<size_t>(kWarps / g) * R * k * sizeof(T);
     const size_t norm_bytes = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
     const auto kernel = gemv_ring_kernel<T, N, M, kNorm>;
     static const size_t static_bytes = ring_static_bytes(kernel);  // (the same on every sm_90 device)
@@ -91,28 +89,22 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
     if (plan.ok) allow_dynamic_smem(kernel, kGemvRingMaxBytes);  // (before the occupancy question)
     const int per_sm = plan.ok ? ring_blocks_per_sm(kernel, plan.smem) : 0;
     if (per_sm >= 1) {  // (else, as where the plan does not serve: the bulk or per-thread build)
-      const int64_t groups = (m + R - 1) / R, per_unit = kWarps / g;
-      const int units = static_cast<int>((groups + per_unit - 1) / per_unit);
       const int blocks = static_cast<int>(std::min<int64_t>(units, int64_t{per_sm} * current_sm_count()));
-      launch_pdl(name, kernel, dim3(blocks), dim3(kThreads), plan.smem, stream, x, w, map, k, g, units, plan.stages,
-                 norm);
+      launch_pdl(name, kernel, dim3(blocks), dim3(kThreads), plan.smem, stream, x, w, map, k, bulk_g,
+                 static_cast<int>(units), plan.stages, norm);
       return;
     }
   }
   if (!kNorm && (tune.bulk || (gemv_bulk_enabled() && !tune.forces_per_thread())) && bulk_serves(k, R, sizeof(T))) {
-    const int g = bulk_group_warps(k, R, sizeof(T));
-    const int64_t groups = (m + R - 1) / R;
-    const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
-    const size_t smem = static_cast<size_t>(kWarps / g) * R * k * sizeof(T);
     allow_dynamic_smem(gemv_bulk_kernel<T, N, M>, kGemvBulkMaxBytes);
-    launch_pdl(name, gemv_bulk_kernel<T, N, M>, dim3(blocks), dim3(kThreads), smem, stream, x, w, map, k, g);
+    launch_pdl(name, gemv_bulk_kernel<T, N, M>, dim3(static_cast<unsigned int>(units)), dim3(kThreads), unit_bytes,
+               stream, x, w, map, k, bulk_g);
     return;
   }
   const bool deep = !kNorm && N <= 2 && tune.deep;
   const int g = tune.group_warps > 0 ? tune.group_warps
                 : kNorm              ? norm_group_warps(m, R)
                                      : group_warps_for(k / 8, m, R, deep ? Tile<N, true>::loads : Tile<N>::loads);
-  const int64_t groups = (m + R - 1) / R;
   const unsigned int blocks = static_cast<unsigned int>((groups + kWarps / g - 1) / (kWarps / g));
   const size_t smem = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
   // The build: the deep step or the unbudgeted kernel where tuned (n <= 2, not with the norm), else

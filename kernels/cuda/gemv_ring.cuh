@@ -43,22 +43,12 @@ __global__ void __launch_bounds__(kThreads)
   const int t = (warp % group_warps) * 32 + lane, stride = group_warps * 32;
   const int kc = k / 8;
   const size_t slot_chunks = static_cast<size_t>(groups) * R * kc;
-  const uint32_t row_bytes = static_cast<uint32_t>(k) * sizeof(T);
   const int first = blockIdx.x, step = gridDim.x;
   const int mine = first < units ? (units - 1 - first) / step + 1 : 0;  // units this block takes
   // Thread 0: the copies of this block's j-th unit into stage j % stages.
   const auto issue = [&](int j) {
-    const long long unit = first + static_cast<long long>(j) * step;
-    uint64_t* bar = &full[j % stages];
-    uint4* dst = ring + static_cast<size_t>(j % stages) * slot_chunks;
-    ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, bar,
-                                   row_bytes * static_cast<uint32_t>(groups * R));
-    for (int g = 0; g < groups; ++g) {
-      for (int r = 0; r < R; ++r) {
-        ptx::cp_async_bulk(ptx::space_cluster, ptx::space_global, dst + static_cast<size_t>(g * R + r) * kc,
-                           w + map.template row<R>(unit * groups + g, r) * k, row_bytes, bar);
-      }
-    }
+    copy_unit_rows<T, R>(w, map, first + static_cast<long long>(j) * step, groups, k,
+                         ring + static_cast<size_t>(j % stages) * slot_chunks, &full[j % stages]);
   };
   if (threadIdx.x == 0) {
     for (int s = 0; s < stages; ++s) ptx::mbarrier_init(&full[s], 1);
