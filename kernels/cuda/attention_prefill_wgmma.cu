@@ -642,6 +642,23 @@ GQA_PROCESS_SWITCH(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, "GQA_PREF
 GQA_PROCESS_SWITCH(prefill_wgmma_producer, set_prefill_wgmma_producer, "GQA_PREFILL_WGMMA_PRODUCER", true)
 GQA_PROCESS_SWITCH(prefill_wgmma_overlap, set_prefill_wgmma_overlap, "GQA_PREFILL_WGMMA_OVERLAP", false)
 
+PrefillWgmmaBuild prefill_wgmma_build() {
+  return prefill_wgmma_overlap()    ? PrefillWgmmaBuild::kOverlap
+         : prefill_wgmma_producer() ? PrefillWgmmaBuild::kProducer
+         : prefill_wgmma_pingpong() ? PrefillWgmmaBuild::kPingPong
+                                    : PrefillWgmmaBuild::kBasic;
+}
+
+const char* prefill_wgmma_build_name(PrefillWgmmaBuild b) {
+  switch (b) {
+    case PrefillWgmmaBuild::kBasic: return "basic";
+    case PrefillWgmmaBuild::kPingPong: return "pingpong";
+    case PrefillWgmmaBuild::kProducer: return "producer";
+    case PrefillWgmmaBuild::kOverlap: return "overlap";
+  }
+  return "?";
+}
+
 bool prefill_wgmma_available() {
   static PerDevice<bool> cached;
   return cached.get([](int device) {
@@ -671,14 +688,11 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   if (d.n == 0) return;
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
-  if (prefill_wgmma_overlap()) {
-    launch_prefill<LaunchOverlap>(a, d, stream);
-  } else if (prefill_wgmma_producer()) {
-    launch_prefill<LaunchProducer>(a, d, stream);
-  } else if (prefill_wgmma_pingpong()) {
-    launch_prefill<LaunchPingPong>(a, d, stream);
-  } else {
-    launch_prefill<Launch>(a, d, stream);
+  switch (prefill_wgmma_build()) {
+    case PrefillWgmmaBuild::kOverlap: return launch_prefill<LaunchOverlap>(a, d, stream);
+    case PrefillWgmmaBuild::kProducer: return launch_prefill<LaunchProducer>(a, d, stream);
+    case PrefillWgmmaBuild::kPingPong: return launch_prefill<LaunchPingPong>(a, d, stream);
+    case PrefillWgmmaBuild::kBasic: return launch_prefill<Launch>(a, d, stream);
   }
 }
 

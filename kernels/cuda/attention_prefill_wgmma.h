@@ -16,6 +16,7 @@
 
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/cuda_check.h"
 #include "kernels/ops.h"
 
 namespace gqa::cuda {
@@ -42,6 +43,27 @@ void set_prefill_wgmma_producer(bool on);
 // tests on an H200, measured 3% slower than the producer build (run 6: 7.8 ms vs 7.6 at 32K).
 bool prefill_wgmma_overlap();
 void set_prefill_wgmma_overlap(bool on);
+
+// The four builds, and the one the three switches above select (overlap over producer over
+// ping-pong over basic): what attention_prefill_wgmma runs. Names: "basic", "pingpong",
+// "producer", "overlap" (GQA_TEST_WGMMA_BUILD's and GQA_BENCH_SKIP_WGMMA's values).
+enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap };
+constexpr PrefillWgmmaBuild kPrefillWgmmaBuilds[] = {PrefillWgmmaBuild::kBasic, PrefillWgmmaBuild::kPingPong,
+                                                    PrefillWgmmaBuild::kProducer, PrefillWgmmaBuild::kOverlap};
+PrefillWgmmaBuild prefill_wgmma_build();
+const char* prefill_wgmma_build_name(PrefillWgmmaBuild b);
+
+// Sets the build switches to select `b` for a scope; the previous settings are back however it ends.
+class ScopedPrefillWgmmaBuild {
+ public:
+  explicit ScopedPrefillWgmmaBuild(PrefillWgmmaBuild b)
+      : pingpong_(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, b == PrefillWgmmaBuild::kPingPong),
+        producer_(prefill_wgmma_producer, set_prefill_wgmma_producer, b == PrefillWgmmaBuild::kProducer),
+        overlap_(prefill_wgmma_overlap, set_prefill_wgmma_overlap, b == PrefillWgmmaBuild::kOverlap) {}
+
+ private:
+  ScopedSwitch pingpong_, producer_, overlap_;
+};
 
 // Whether the current device runs this build's sm_90a code (the only code with wgmma in it): a
 // compute capability 9.0 device, confirmed once per device by a one-thread probe kernel. False

@@ -22,16 +22,6 @@ struct PrefillRow {
   std::string note;
 };
 
-// Sets the wgmma prefill switches for a scope; the previous ones are back however it ends.
-struct WgmmaSwitches {
-  cuda::ScopedSwitch on, pingpong, producer, overlap;
-  WgmmaSwitches(bool wgmma, bool pp, bool pr, bool ov)
-      : on(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, wgmma),
-        pingpong(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, pp),
-        producer(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, pr),
-        overlap(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, ov) {}
-};
-
 // Whether GQA_BENCH_SKIP_WGMMA (a comma-separated list of basic, pingpong, producer, overlap; set by
 // gpu-check for builds whose test failed or hung in the same run) names this wgmma build: a build
 // that hangs or traps would take the rest of the run down with it.
@@ -45,11 +35,8 @@ bool wgmma_build_skipped(const std::string& build) {
 // The kernel cuda::attention runs a prefill on here, by name.
 std::string default_prefill_kernel() {
   if (!cuda::prefill_wgmma_enabled() || !cuda::prefill_wgmma_available()) return "attention_prefill_mma.cu";
-  const char* build = cuda::prefill_wgmma_overlap()    ? "overlap"
-                      : cuda::prefill_wgmma_producer() ? "producer"
-                      : cuda::prefill_wgmma_pingpong() ? "ping-pong"
-                                                       : "basic";
-  return std::string("attention_prefill_wgmma.cu, ") + build + " build";
+  return std::string("attention_prefill_wgmma.cu, ") + cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()) +
+         " build";
 }
 
 // The chunked prefill of one new sequence of p random tokens; returns wall seconds.
@@ -235,23 +222,24 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
       fill_uniform(cache.k(0), 91, 1.0f, 0.0f, env.stream);
       fill_uniform(cache.v(0), 92, 1.0f, 0.0f, env.stream);
       const double af = prefill_attention_flops_per_layer(c, p);
-      struct Choice {
-        const char* build;  // the wgmma build's name in GQA_BENCH_SKIP_WGMMA ("" for mma.sync)
-        bool wgmma, pingpong, producer, overlap;
-      };
-      for (const Choice& k :
-           {Choice{"", false, false, false, false}, Choice{"basic", true, false, false, false},
-            Choice{"pingpong", true, true, false, false}, Choice{"producer", true, false, true, false},
-            Choice{"overlap", true, false, false, true}}) {
-        if (wgmma_build_skipped(k.build)) {
-          row.insert(row.end(), {"skipped", "(its test", "failed)"});
-          continue;
-        }
-        WgmmaSwitches sw(k.wgmma, k.pingpong, k.producer, k.overlap);
+      const auto time_it = [&] {
         const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);
         row.push_back(strf("%.1f", ms));
         row.push_back(strf("%.1f", rate / 1e12));
         row.push_back(strf("%.0f%%", 100 * rate / env.ceil.gemm_flops));
+      };
+      {
+        const cuda::ScopedSwitch mma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, false);
+        time_it();
+      }
+      const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
+      for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
+        if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
+          row.insert(row.end(), {"skipped", "(its test", "failed)"});
+          continue;
+        }
+        const cuda::ScopedPrefillWgmmaBuild build(b);
+        time_it();
       }
     } catch (const std::exception& e) {
       row.push_back(std::string("FAILED: ") + e.what());

@@ -74,11 +74,11 @@ std::string cuda_kernel_switches() {
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
   add(cuda::gemv_ring_enabled(), "decode GEMVs through a ring of bulk-copy stages");
   add(cuda::pdl_early_enabled(), "early PDL trigger of the split merge and the RMSNorms");
-  const char* prefill = !cuda::prefill_wgmma_enabled()     ? "mma.sync"
-                        : cuda::prefill_wgmma_overlap()    ? "wgmma overlap build (H100/H200; else mma.sync)"
-                        : cuda::prefill_wgmma_producer()   ? "wgmma producer build (H100/H200; else mma.sync)"
-                        : cuda::prefill_wgmma_pingpong()   ? "wgmma ping-pong build (H100/H200; else mma.sync)"
-                                                           : "wgmma basic build (H100/H200; else mma.sync)";
+  const std::string prefill =
+      !cuda::prefill_wgmma_enabled()
+          ? "mma.sync"
+          : std::string("wgmma ") + cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()) +
+                " build (H100/H200; else mma.sync)";
   return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", prefill attention " + prefill +
          ", decode GEMVs " + (cuda::gemv_bulk_enabled() ? "bulk copies" : "per-thread loads") +
          ", decode attention loader " +

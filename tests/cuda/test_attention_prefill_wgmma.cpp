@@ -55,26 +55,16 @@ struct BuildOutput {
   std::vector<float> out;
 };
 
-// The kernel's builds: basic, ping-pong, ping-pong with a producer warpgroup, and that with the
-// consumers' softmax overlapping their previous tile's P V.
-struct Build {
-  const char* name;
-  bool pingpong, producer, overlap;
-};
-constexpr Build kBuilds[] = {{"basic", false, false, false},
-                             {"pingpong", true, false, false},
-                             {"producer", false, true, false},
-                             {"overlap", false, false, true}};
-
-// The builds under test: all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer |
-// overlap),
-// so a GPU check can run each in a process of its own (a trap in one poisons its process's context).
-std::vector<Build> builds_under_test() {
+// The kernel's builds under test (cuda::kPrefillWgmmaBuilds: basic, ping-pong, ping-pong with a
+// producer warpgroup, and that with the consumers' softmax overlapping their previous tile's P V):
+// all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer | overlap), so a GPU
+// check can run each in a process of its own (a trap in one poisons its process's context).
+std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
   const char* env = std::getenv("GQA_TEST_WGMMA_BUILD");
   const std::string only = env != nullptr ? env : "";
-  if (only.empty()) return {std::begin(kBuilds), std::end(kBuilds)};
-  for (const Build& b : kBuilds) {
-    if (only == b.name) return {b};
+  if (only.empty()) return {std::begin(cuda::kPrefillWgmmaBuilds), std::end(cuda::kPrefillWgmmaBuilds)};
+  for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
+    if (only == cuda::prefill_wgmma_build_name(b)) return {b};
   }
   ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic, pingpong, producer or overlap";
   return {};
@@ -83,14 +73,12 @@ std::vector<Build> builds_under_test() {
 // The batch through the builds under test, each on fresh device buffers.
 std::vector<BuildOutput> run_wgmma(const Batch& b, bool out_aliases_q = false) {
   std::vector<BuildOutput> outs;
-  for (const Build& build : builds_under_test()) {
-    const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, build.pingpong);
-    const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, build.producer);
-    const cuda::ScopedSwitch ov(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, build.overlap);
+  for (cuda::PrefillWgmmaBuild build : builds_under_test()) {
+    const cuda::ScopedPrefillWgmmaBuild selected(build);
     attn_test::DeviceBatch d(b);
     AttentionArgs a = d.args(b, out_aliases_q);
     cuda::attention_prefill_wgmma(a, nullptr);
-    outs.push_back({build.name, attn_test::download(a.out)});
+    outs.push_back({cuda::prefill_wgmma_build_name(build), attn_test::download(a.out)});
   }
   return outs;
 }

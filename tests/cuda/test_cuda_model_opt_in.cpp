@@ -75,17 +75,11 @@ TEST(CudaModelFusedGemv, MatchesTransformers) {
 TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   if (!cuda::prefill_wgmma_available()) GTEST_SKIP() << "not a compute capability 9.0 device (wgmma is sm_90a code)";
-  struct Build {
-    const char* name;
-    bool pingpong, producer, overlap;
-  };
-  for (const Build& b : {Build{"basic", false, false, false}, Build{"ping-pong", true, false, false},
-                         Build{"producer", false, true, false}, Build{"overlap", false, false, true}}) {
+  for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
     const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
-    const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, b.pingpong);
-    const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, b.producer);
-    const cuda::ScopedSwitch ov(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, b.overlap);
-    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, std::string(" wgmma prefill (") + b.name + " build)");
+    const cuda::ScopedPrefillWgmmaBuild build(b);
+    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"},
+                               std::string(" wgmma prefill (") + cuda::prefill_wgmma_build_name(b) + " build)");
   }
   const cuda::ScopedSwitch mma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, false);
   expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"}, " mma.sync prefill");
