@@ -178,13 +178,13 @@ class OwnLoop:
     tensors), cudagraph_mark_step_begin() before each step (CUDA graph trees may then reuse the
     previous step's output buffers: the token was already taken from them)."""
 
-    def __init__(self, torch, model, mode="reduce-overhead"):
+    def __init__(self, torch, model):
         self.torch, self.model, self.cache, self.cache_len = torch, model, None, 0
 
         def step(ids, cache, pos):
             return model(input_ids=ids, past_key_values=cache, cache_position=pos, use_cache=True).logits
 
-        self.step = torch.compile(step, mode=mode, fullgraph=True)
+        self.step = torch.compile(step, mode="reduce-overhead", fullgraph=True)
 
     def generate_once(self, prompt, new_tokens):
         import transformers

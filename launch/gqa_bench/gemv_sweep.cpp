@@ -49,9 +49,11 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
   // The default (the bulk build), the per-thread build's plan, the same launch without the register
   // budget (the A/B the budget awaits: early, so a budget running out cannot leave it out), then
   // the rest.
-  cuda::GemvTuning ring;
-  ring.ring = true;
-  std::vector<cuda::GemvTuning> tunings{{}, {0, false, false, false, true}, {0, false, false, true}, ring};
+  // (the per-thread plan's row only where the default is the bulk build: else the first row is it)
+  std::vector<cuda::GemvTuning> tunings{{}};
+  if (cuda::gemv_bulk_enabled()) tunings.push_back({.per_thread = true});
+  tunings.push_back({.no_budget = true});
+  tunings.push_back({.ring = true});
   for (bool deep : {false, true}) {
     for (int g : {0, 1, 2, 4, 8}) {
       if (g != 0 || deep) tunings.push_back({g, deep});

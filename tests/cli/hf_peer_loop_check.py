@@ -27,15 +27,7 @@ model = transformers.LlamaForCausalLM(cfg).to(torch.bfloat16).eval()
 prompt = torch.randint(0, 100, (1, 8))
 new_tokens = 6
 
-gc = model.generation_config
-gc.cache_implementation = "static"
-gc.do_sample = False
-gc.max_new_tokens = gc.min_new_tokens = new_tokens
-gc.pad_token_id = 0
-gc.eos_token_id = None
-gc.disable_compile = True
-with torch.inference_mode():
-    want = model.generate(prompt, generation_config=gc)[0, prompt.shape[1]:].tolist()
+_, want = hf.generate_once(torch, model, prompt, new_tokens)  # generate(), eager, static cache
 
 loop = hf.OwnLoop(torch, model)
 for run in (1, 2):

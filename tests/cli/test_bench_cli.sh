@@ -25,11 +25,19 @@ expect() {
   fi
 }
 
+# help_names NAME EXE FLAG...: EXE --help exits 0 and its text (read once) names every FLAG.
+help_names() {
+  local name=$1 exe=$2 text rc=0 flag
+  shift 2
+  text=$(timeout 60 "$exe" --help 2>&1) || rc=$?
+  [ "$rc" -eq 0 ] && ok "$name --help" || bad "$name --help (exit $rc)"
+  for flag in "$@"; do
+    grep -qE -- "$flag" <<<"$text" && ok "$name --help names $flag" || bad "$name --help names $flag"
+  done
+}
+
 ab="$bin/gqa-attn-bench"
-expect "attn-bench --help" 0 'usage: gqa-attn-bench' "$ab" --help
-for flag in --check --runs --splits --sweep --context --batch; do
-  expect "attn-bench --help names $flag" 0 "$flag" "$ab" --help
-done
+help_names attn-bench "$ab" 'usage: gqa-attn-bench' --check --runs --splits --sweep --context --batch
 expect "attn-bench unknown flag" 2 "unknown argument '--bogus'" "$ab" --bogus
 expect "attn-bench --runs 0" 2 'takes an integer in \[1, 100000\]' "$ab" --runs 0
 expect "attn-bench --runs without a value" 2 '--runs needs a value' "$ab" --runs
@@ -40,11 +48,8 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
 fi
 
 gb="$bin/gqa-bench"
-expect "bench --help" 0 'usage: gqa-bench' "$gb" --help
-for flag in --contexts --batches --prefill --prefill-chunk --layers --runs --step-runs --no-decode --no-prefill \
-            --spectrum --peers --model-8b --peer-layers --all --budget-s --allreduce-us --out; do
-  expect "bench --help names $flag" 0 "$flag" "$gb" --help
-done
+help_names bench "$gb" 'usage: gqa-bench' --contexts --batches --prefill --prefill-chunk --layers --runs --step-runs \
+  --no-decode --no-prefill --spectrum --peers --model-8b --peer-layers --all --budget-s --allreduce-us --out
 expect "bench unknown flag" 2 'unknown argument "--bogus"' "$gb" --bogus
 expect "bench --runs 0" 2 '--runs needs one integer >= 1, got "0"' "$gb" --runs 0
 expect "bench --layers x" 2 '--layers needs one integer >= 1, got "x"' "$gb" --layers x

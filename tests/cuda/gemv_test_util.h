@@ -47,7 +47,9 @@ struct TunedLaunch {
   const char* label;
 };
 inline std::vector<TunedLaunch> tuned_launches(int g) {
-  return {{{g, false, false, false, true}, ""}, {{g, true}, " deep"}, {{g, false, false, true}, " no budget"}};
+  return {{{.group_warps = g, .per_thread = true}, ""},
+          {{.group_warps = g, .deep = true}, " deep"},
+          {{.group_warps = g, .no_budget = true}, " no budget"}};
 }
 
 // y[i, j] = sum_e x[i, e] w[j, e] (+ b[j]), in double, rounded to f32 once.
@@ -89,6 +91,9 @@ inline Tensor poisoned(DType dt, Shape shape) {
 inline std::vector<float> input(size_t count, uint32_t seed, DType dt) {
   return round_to(random_vec(count, seed), dt);
 }
+
+// cuda::gemv on the default stream: the `run` of expect_gemv_matches_reference for the plain GEMV.
+inline void run_gemv(const Tensor& x, const Tensor& w, const Tensor& y) { cuda::gemv(x, w, y, nullptr); }
 
 // y = x w^T by a GEMV entry point for every n of `ns` and (m, k) of `shapes` (random inputs
 // rounded to dt, seeds from `seed` on) against the fp64 reference, into a NaN-poisoned y;

@@ -42,7 +42,7 @@ TEST_P(CudaGemv, MatchesReference) {
   // one chunk (8) to a row of 8192, and 4104 (a last step with a single chunk for some lanes).
   expect_gemv_matches_reference(
       dt_, {1, 2, 3, 5, 8}, {{1, 8}, {37, 8}, {33, 64}, {1000, 64}, {130, 1024}, {300, 4104}, {77, 8192}, {1280, 8192}},
-      100, cuda::gemv_supported, [](const Tensor& x, const Tensor& w, const Tensor& y) { cuda::gemv(x, w, y, nullptr); });
+      100, cuda::gemv_supported, run_gemv);
 }
 
 TEST_P(CudaGemv, SupportedOnlyForItsShapes) {

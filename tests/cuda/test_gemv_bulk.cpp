@@ -25,8 +25,7 @@ using namespace test::gemv;  // DtypeTest, expect_gemv_matches_reference, expect
 
 class CudaGemvBulk : public DtypeTest {};
 
-const cuda::GemvTuning kBulk{0, false, true};
-const auto run_gemv = [](const Tensor& x, const Tensor& w, const Tensor& y) { cuda::gemv(x, w, y, nullptr); };
+const cuda::GemvTuning kBulk{.bulk = true};
 
 TEST_P(CudaGemvBulk, PlainMatchesReference) {
   const cuda::ScopedGemvTuning tune(kBulk);

@@ -235,8 +235,7 @@ TEST_P(CudaGemvNorm, EveryTunedLaunchMatches) {
 // The opt-in ring build with the prologue (GemvTuning::ring: each resident block normalises x once
 // for all its units), SwiGLU and RoPE epilogues, on the shapes above.
 TEST_P(CudaGemvNorm, RingBuildMatches) {
-  cuda::GemvTuning ring;
-  ring.ring = true;
+  const cuda::GemvTuning ring{.ring = true};
   const cuda::ScopedGemvTuning tune(ring);
   uint32_t seed = 600;
   expect_swiglu({1, 8192, true}, 3584, seed += 10);

@@ -26,15 +26,10 @@ using namespace test::gemv;  // DtypeTest, expect_gemv_matches_reference, expect
 
 class CudaGemvRing : public DtypeTest {};
 
-cuda::GemvTuning ring_tuning() {
-  cuda::GemvTuning t;
-  t.ring = true;
-  return t;
-}
-const auto run_gemv = [](const Tensor& x, const Tensor& w, const Tensor& y) { cuda::gemv(x, w, y, nullptr); };
+const cuda::GemvTuning kRing{.ring = true};
 
 TEST_P(CudaGemvRing, PlainMatchesReference) {
-  const cuda::ScopedGemvTuning tune(ring_tuning());
+  const cuda::ScopedGemvTuning tune(kRing);
   expect_gemv_matches_reference(dt_, {1, 2, 3, 5, 8},
                                 {{37, 8}, {33, 1024}, {300, 4104}, {1280, 8192}, {8192, 1024}, {515, 3584}, {70, 28672}},
                                 100, cuda::gemv_supported, run_gemv);
@@ -42,13 +37,13 @@ TEST_P(CudaGemvRing, PlainMatchesReference) {
 
 // The LM head's shape (8016 units at n = 1) and the 70B shard's O: many rounds of every ring.
 TEST_P(CudaGemvRing, ManyRoundsOfTheRing) {
-  const cuda::ScopedGemvTuning tune(ring_tuning());
+  const cuda::ScopedGemvTuning tune(kRing);
   expect_gemv_matches_reference(dt_, {1, 2}, {{16032, 8192}, {8192, 3584}, {8193, 1024}}, 200, cuda::gemv_supported,
                                 run_gemv);
 }
 
 TEST_P(CudaGemvRing, SwigluMatchesReference) {
-  const cuda::ScopedGemvTuning tune(ring_tuning());
+  const cuda::ScopedGemvTuning tune(kRing);
   expect_gemv_swiglu_matches_reference(dt_, {1, 2, 4, 8}, {{1, 8}, {37, 64}, {500, 1024}, {3584, 8192}, {129, 4104}},
                                        300);
 }

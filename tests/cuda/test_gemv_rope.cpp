@@ -169,7 +169,7 @@ TEST_P(CudaGemvRope, BulkCopiesMatch) {
   uint32_t seed = 800;
   for (const Case& c : {Case{8, 1, 128, 1, true, 1.0f, 8192}, Case{8, 2, 64, 3, false, 1.3f}, Case{4, 1, 64, 8, true, 1.0f},
                         Case{12, 4, 16, 5, true, 1.0f, 4104}}) {
-    expect_same(c, seed, false, {0, false, true});
+    expect_same(c, seed, false, {.bulk = true});
     seed += 10;
   }
 }
@@ -177,8 +177,7 @@ TEST_P(CudaGemvRope, BulkCopiesMatch) {
 // The opt-in ring build (GemvTuning::ring: W rows through a ring of shared-memory stages).
 TEST_P(CudaGemvRope, RingBuildMatches) {
   uint32_t seed = 900;
-  cuda::GemvTuning ring;
-  ring.ring = true;
+  const cuda::GemvTuning ring{.ring = true};
   for (const Case& c : {Case{8, 1, 128, 1, true, 1.0f, 8192}, Case{8, 2, 64, 3, false, 1.3f}, Case{4, 1, 64, 8, true, 1.0f},
                         Case{12, 4, 16, 5, true, 1.0f, 4104}}) {
     expect_same(c, seed, false, ring);
