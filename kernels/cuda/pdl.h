@@ -16,7 +16,7 @@ void set_pdl(bool on);
 // the O GEMV does, the next layer's QKV's while the down GEMV does, where now each starts only
 // once the kernel two before it has finished (three grids may then be in flight, not two). Graphs
 // keep the setting they were recorded with. (The attention-merge-O edge of a recorded step has no
-// memory node since CudaOps keeps the attention's scratch: cuda_ops.h, decode_workspace.)
+// memory node since attention_decode keeps its scratch per stream: attention_decode.h.)
 bool pdl_early_enabled();
 void set_pdl_early(bool on);
 
