@@ -256,13 +256,16 @@ wgmma_builds() {
     step "cuda_test_attention_prefill_wgmma ($b build)" 120 env GQA_TEST_WGMMA_BUILD=$b \
       "$build/tests/cuda_test_attention_prefill_wgmma" || GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}$b"
   done
+  # the producer build's ablated kernels (gqa-bench's table of which part bounds the prefill)
+  step "cuda_test_attention_prefill_wgmma_ablation" 120 "$build/tests/cuda_test_attention_prefill_wgmma_ablation" ||
+    GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}ablation"
   export GQA_BENCH_SKIP_WGMMA
 }
 if [ $built -eq 1 ] && [ "$mode" = decode ]; then
   for t in "${decode_tests[@]}"; do step "$t" 300 "$build/tests/$t"; done
 elif [ $built -eq 1 ] && [ "$mode" = quick ]; then
   step "ctest -L gpu (not the mma and wgmma prefill)" 600 ctest --test-dir "$build" -L gpu \
-    -E 'cuda_test_attention_prefill_(mma|wgmma)$' --output-on-failure --timeout 300
+    -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure --timeout 300
   step "cuda_test_attention_prefill_mma (not the 2000 / 70K-context cases)" 300 "$build/tests/cuda_test_attention_prefill_mma" \
     "--gtest_filter=-$slow_mma"
   wgmma_builds
@@ -270,7 +273,7 @@ elif [ $built -eq 1 ] && [ "$mode" = quick ]; then
     "$build/tests/cuda_test_attention_prefill_mma" "--gtest_filter=$slow_mma"
 elif [ $built -eq 1 ]; then
   step "ctest -L gpu (not the wgmma prefill)" 1200 ctest --test-dir "$build" -L gpu \
-    -E 'cuda_test_attention_prefill_wgmma$' --output-on-failure --timeout 600
+    -E 'cuda_test_attention_prefill_wgmma(_ablation)?$' --output-on-failure --timeout 600
   wgmma_builds
 else
   record "ctest -L gpu" SKIP "no build"
@@ -529,6 +532,7 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ]; then
         cuda_test_attention_prefill_wgmma) filter=("--gtest_filter=CudaPrefillWgmmaCases.*") ;;
         cuda_test_attention) [ "$mode" = quick ] && filter=("--gtest_filter=CudaAttentionDecodeSplits.*") ;;
         cuda_test_cuda_sampling | cuda_test_graph_cache | cuda_test_pinned_staging) [ "$mode" = quick ] && continue ;;
+        cuda_test_attention_prefill_wgmma_ablation) continue ;;  # a timing aid's kernels, not the product's
       esac
       if [ "$name" = cuda_test_attention_prefill_wgmma ]; then
         # each build in a process of its own, as its test ran; a build whose test failed (or hung)

@@ -25,6 +25,7 @@
 // other's GEMMs; a third (set_prefill_wgmma_producer) adds a producer warpgroup that does all
 // the copying. Not yet: TMA loads, swizzled layouts.
 #include "kernels/cuda/attention_prefill_wgmma.h"
+#include "kernels/cuda/attention_prefill_wgmma_ablation.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -33,6 +34,10 @@
 
 #include <atomic>
 #include <cmath>
+#include <string>
+#include <iterator>
+#include <type_traits>
+#include <utility>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -128,6 +133,14 @@ __device__ __forceinline__ void qk_issue(const unsigned char* q_wg, const unsign
     wg::mma_ss<T, kBlockN>(s, q_desc + step, k_desc + step, kk > 0 ? 1 : 0);
   }
   wg::commit();
+}
+
+// S = 0 where the kAblateQk timing aid leaves QK out, as values the compiler cannot see (so the
+// softmax on them is not folded away).
+__device__ __forceinline__ void opaque_zeros(float (&s)[kBlockN / 8][4]) {
+#pragma unroll
+  for (int nt = 0; nt < kBlockN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+  wg::fence_operands(s);
 }
 
 __device__ __forceinline__ void qk_finish(float (&s)[kBlockN / 8][4]) {
@@ -300,13 +313,21 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
 // the 128 threads of the other warpgroup have passed (arrived on it). mbarriers rather than
 // named barriers so that every wait in this kernel has the watchdog of mbarrier_wait: a turn-
 // keeping mistake traps instead of hanging.
-struct Turns {
+// (kKeep false: the turn-keeping left out, the kAblateTurns timing aid; then both warpgroups issue
+// whenever they are ready.)
+template <bool kKeep>
+struct TurnKeeper {
   uint64_t* bar;  // turn[2] in shared memory
   int group;
   uint32_t taken = 0;
-  __device__ __forceinline__ void wait() { mbarrier_wait(&bar[group], taken++ & 1); }
-  __device__ __forceinline__ void pass() { (void)::cuda::ptx::mbarrier_arrive(&bar[1 - group]); }
+  __device__ __forceinline__ void wait() {
+    if constexpr (kKeep) mbarrier_wait(&bar[group], taken++ & 1);
+  }
+  __device__ __forceinline__ void pass() {
+    if constexpr (kKeep) (void)::cuda::ptx::mbarrier_arrive(&bar[1 - group]);
+  }
 };
+using Turns = TurnKeeper<true>;
 
 // Whether pred holds in any thread of consumer warpgroup `group` (0 or 1: its 128 threads, named
 // barrier 1 + group; barrier 0 is __syncthreads'): the same answer in all of them, so a branch on
@@ -364,7 +385,7 @@ __device__ __forceinline__ void set_max_regs_inc() {
 #endif
 }
 
-template <typename T, int HD, int kStages>
+template <typename T, int HD, int kStages, unsigned kSkip>
 __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32_t* table, int g, int end, int n_tiles,
                                              int tiles, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
                                              uint64_t* empty, int* bad_key) {
@@ -374,8 +395,10 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32
   for (int i = 0; i < n_tiles; ++i) {
     const int t = tiles + i, st = t % kStages;
     if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
-    copy_kv_tile<T, HD, Copy>(p, table, g, i * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
-                              bad_key, tid);
+    if constexpr (!(kSkip & kAblateCopies)) {
+      copy_kv_tile<T, HD, Copy>(p, table, g, i * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
+                                bad_key, tid);
+    }
     cp_async_arrive(&full[st]);
     cp_async_commit();  // (only for the drain before the producers exit)
   }
@@ -384,7 +407,7 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32
 // The producers' whole part of a block (after giving registers back): every pass's copies, in
 // step with the consumers' barriers (next_pass's three, and one at each pass's end). No code of
 // the consumers' is shared after setmaxnreg, so ptxas can hold this warpgroup to kProducerRegs.
-template <typename T, int HD, int kStages>
+template <typename T, int HD, int kStages, unsigned kSkip>
 __device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<kBlockM>& ri, int (&warp_limits)[kWarps],
                                         int g, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
                                         uint64_t* empty) {
@@ -393,7 +416,7 @@ __device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<k
   while (next_pass(ri, warp_limits, ps)) {
     const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
     const int n_tiles = (ps.end + kBlockN - 1) / kBlockN;
-    produce_pass<T, HD, kStages>(p, table, g, ps.end, n_tiles, tiles, k_s, v_s, full, empty, &ri.pass_bad_key);
+    produce_pass<T, HD, kStages, kSkip>(p, table, g, ps.end, n_tiles, tiles, k_s, v_s, full, empty, &ri.pass_bad_key);
     tiles += n_tiles;
     __syncthreads();  // the consumers' end-of-pass barrier
   }
@@ -466,10 +489,11 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
   (void)::cuda::ptx::mbarrier_arrive(&empty[stage(n_tiles - 1)]);
 }
 
-template <typename T, int HD, bool kProducer, bool kOverlap = false>
+template <typename T, int HD, bool kProducer, bool kOverlap = false, unsigned kSkip = 0>
 __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0), 1)
     prefill_wgmma_pingpong_kernel(const PrefillParams p) {
   static_assert(kProducer || !kOverlap, "the overlap build is the producer build's");
+  static_assert(kSkip == 0 || (kProducer && !kOverlap), "ablations are of the producer build");
   using S = WgSmem<T, HD>;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   __shared__ PrefillRowInfo<kBlockM> ri;
@@ -498,12 +522,12 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
   if constexpr (kProducer) {
     if (producer) {
       set_max_regs_dec<kProducerRegs>();
-      produce<T, HD, kStages>(p, ri, warp_limits, g, k_s, v_s, full, empty);
+      produce<T, HD, kStages, kSkip>(p, ri, warp_limits, g, k_s, v_s, full, empty);
       return;
     }
     set_max_regs_inc<kConsumerRegs>();
   }
-  Turns turns{turn, group};
+  TurnKeeper<!(kSkip & kAblateTurns)> turns{turn, group};
   if (group == 1) turns.pass();  // warpgroup 0 takes the first turn
 
   float o[HD / 8][4];
@@ -550,10 +574,14 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
       float sc[kBlockN / 8][4];
       if (mine) {
         turns.wait();
-        qk_issue<T, HD>(q_wg, k_t, sc);
+        if constexpr (kSkip & kAblateQk) {
+          opaque_zeros(sc);
+        } else {
+          qk_issue<T, HD>(q_wg, k_t, sc);
+        }
         turns.pass();
-        qk_finish(sc);
-        softmax_tile<HD, kBlockN>(sc, i * kBlockN, ps.limit, p.scale_log2, o, m, l);
+        if constexpr (!(kSkip & kAblateQk)) qk_finish(sc);
+        if constexpr (!(kSkip & kAblateSoftmax)) softmax_tile<HD, kBlockN>(sc, i * kBlockN, ps.limit, p.scale_log2, o, m, l);
       } else {
         turns.wait();
         turns.pass();
@@ -565,9 +593,9 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
       if (mine) {
         uint32_t pa[kBlockN / 16][4];
         turns.wait();
-        pv_issue<T, HD>(v_t, sc, pa, o);
+        if constexpr (!(kSkip & kAblatePv)) pv_issue<T, HD>(v_t, sc, pa, o);
         turns.pass();
-        pv_finish<HD>(o, pa);
+        if constexpr (!(kSkip & kAblatePv)) pv_finish<HD>(o, pa);
       } else {
         turns.wait();
         turns.pass();
@@ -602,12 +630,14 @@ struct LaunchPingPong {
 
 // The producer builds' setmaxnreg split assumes the kernel launches with 168 registers per thread:
 // with fewer (a -maxrregcount, a launch-bounds change) the consumers' setmaxnreg.inc could wait
-// forever for registers the producers never had. Checked once per kernel, before its first launch.
-template <typename Kernel>
-void check_register_split(Kernel* kernel, const char* name) {
-  static const int regs = [&] {
+// forever for registers the producers never had. Checked once per kernel (one instantiation of
+// this template each: a cache keyed by the kernel's type alone would check only the first kernel
+// of a signature), before its first launch.
+template <auto kKernel>
+void check_register_split(const char* name) {
+  static const int regs = [] {
     cudaFuncAttributes attr{};
-    GQA_CUDA_CHECK(cudaFuncGetAttributes(&attr, kernel));
+    GQA_CUDA_CHECK(cudaFuncGetAttributes(&attr, kKernel));
     return attr.numRegs;
   }();
   GQA_CHECK(regs * 96 >= kProducerRegs * 32 + kConsumerRegs * 64,
@@ -615,25 +645,69 @@ void check_register_split(Kernel* kernel, const char* name) {
                 << kProducerRegs << " / " << kConsumerRegs << ") needs 168");
 }
 
+// A producer build's launch: kOverlap the overlap build, kSkip its parts left out (the timing aid
+// of attention_prefill_wgmma_ablation.h).
+template <typename T, int HD, bool kOverlap, unsigned kSkip>
+void run_producer_kernel(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
+  constexpr auto kernel = prefill_wgmma_pingpong_kernel<T, HD, true, kOverlap, kSkip>;
+  check_register_split<kernel>(build);
+  run_prefill_kernel(kernel, WgSmem<T, HD>::kPingPongBytes, kBlockM, kThreads + kProducerThreads, p, stream, kOp,
+                     name);
+}
+
 template <typename T, int HD>
 struct LaunchOverlap {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    check_register_split(prefill_wgmma_pingpong_kernel<T, HD, true, true>, "the overlap build");
-    run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD, true, true>, WgSmem<T, HD>::kPingPongBytes, kBlockM,
-                       kThreads + kProducerThreads, p, stream, kOp,
-                       "attention prefill_wgmma_pingpong_kernel (producer warpgroup, overlap)");
+    run_producer_kernel<T, HD, true, 0>(p, stream, "the overlap build",
+                                        "attention prefill_wgmma_pingpong_kernel (producer warpgroup, overlap)");
   }
 };
 
 template <typename T, int HD>
 struct LaunchProducer {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    check_register_split(prefill_wgmma_pingpong_kernel<T, HD, true, false>, "the producer build");
-    run_prefill_kernel(prefill_wgmma_pingpong_kernel<T, HD, true>, WgSmem<T, HD>::kPingPongBytes, kBlockM,
-                       kThreads + kProducerThreads, p, stream, kOp,
-                       "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
+    run_producer_kernel<T, HD, false, 0>(p, stream, "the producer build",
+                                         "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
   }
 };
+
+// The ablated producer builds exist for bf16 and head_dim 128 only (attention_prefill_wgmma_ablated
+// checks that before launching).
+template <unsigned kSkip>
+struct LaunchAblated {
+  template <typename T, int HD>
+  struct Launch {
+    static void run(const PrefillParams& p, cudaStream_t stream) {
+      if constexpr (std::is_same_v<T, __nv_bfloat16> && HD == 128) {
+        run_producer_kernel<T, HD, false, kSkip>(p, stream, "an ablated producer build",
+                                                 "attention prefill_wgmma_pingpong_kernel (producer warpgroup, ablated)");
+      } else {
+        GQA_CHECK(false, kOp << ": the ablated builds are bf16 with head_dim 128");
+      }
+    }
+  };
+};
+
+// Runs the ablated build of mask kMask when skip is kMask, else tries the next: true when one ran.
+template <unsigned kMask, unsigned... kRest>
+bool launch_ablated(unsigned skip, const AttentionArgs& a, const AttentionDims& d, cudaStream_t stream) {
+  if (skip == kMask) {
+    launch_prefill<LaunchAblated<kMask>::template Launch>(a, d, stream);
+    return true;
+  }
+  if constexpr (sizeof...(kRest) > 0) {
+    return launch_ablated<kRest...>(skip, a, d, stream);
+  } else {
+    return false;
+  }
+}
+
+// launch_ablated over every mask of kPrefillAblations.
+template <size_t... kI>
+bool launch_any_ablated(unsigned skip, const AttentionArgs& a, const AttentionDims& d, cudaStream_t stream,
+                        std::index_sequence<kI...>) {
+  return launch_ablated<kPrefillAblations[kI]...>(skip, a, d, stream);
+}
 
 }  // namespace
 
@@ -694,6 +768,36 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
     case PrefillWgmmaBuild::kPingPong: return launch_prefill<LaunchPingPong>(a, d, stream);
     case PrefillWgmmaBuild::kBasic: return launch_prefill<Launch>(a, d, stream);
   }
+}
+
+std::string prefill_ablation_name(unsigned skip) {
+  if (skip == 0) return "full";
+  static constexpr struct {
+    unsigned bit;
+    const char* name;
+  } kParts[] = {{kAblateCopies, "no copies"},
+                {kAblateSoftmax, "no softmax"},
+                {kAblateQk, "no QK"},
+                {kAblatePv, "no PV"},
+                {kAblateTurns, "no turns"}};
+  std::string out;
+  for (const auto& part : kParts) {
+    if (skip & part.bit) out += (out.empty() ? "" : " + ") + std::string(part.name);
+  }
+  return out;
+}
+
+void attention_prefill_wgmma_ablated(const AttentionArgs& a, unsigned skip, cudaStream_t stream) {
+  const AttentionDims d = check_attention_args(a, kOp);
+  GQA_CHECK(a.q.dtype() == DType::kBF16 && d.hd == 128,
+            kOp << ": the ablated builds are bf16 with head_dim 128, not " << dtype_name(a.q.dtype()) << " q "
+                << shape_str(a.q.shape()));
+  if (d.n == 0) return;
+  GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
+                                              "sm_90a code");
+  if (skip == 0) return launch_prefill<LaunchProducer>(a, d, stream);
+  const bool ran = launch_any_ablated(skip, a, d, stream, std::make_index_sequence<std::size(kPrefillAblations)>{});
+  GQA_CHECK(ran, kOp << ": no ablated build for mask " << skip << " (kPrefillAblations lists them)");
 }
 
 }  // namespace gqa::cuda

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
+#include <map>
 #include <random>
 
 #include "kernels/cuda/attention_prefill_wgmma.h"
+#include "kernels/cuda/attention_prefill_wgmma_ablation.h"
 #include "kernels/cuda/cuda_check.h"
 #include "launch/gqa_bench/random_model.h"
 #include "runtime/kv_cache.h"
@@ -22,9 +25,10 @@ struct PrefillRow {
   std::string note;
 };
 
-// Whether GQA_BENCH_SKIP_WGMMA (a comma-separated list of basic, pingpong, producer, overlap; set by
-// gpu-check for builds whose test failed or hung in the same run) names this wgmma build: a build
-// that hangs or traps would take the rest of the run down with it.
+// Whether GQA_BENCH_SKIP_WGMMA (a comma-separated list of basic, pingpong, producer, overlap,
+// ablation; set by gpu-check for builds whose test failed or hung in the same run) names this wgmma
+// build (ablation: the producer build's ablated kernels): a build that hangs or traps would take
+// the rest of the run down with it.
 bool wgmma_build_skipped(const std::string& build) {
   const char* env = std::getenv("GQA_BENCH_SKIP_WGMMA");
   if (env == nullptr || build.empty()) return false;
@@ -65,8 +69,10 @@ double run_prefill(BenchEnv& env, Model& model, PagedKvCache& cache, int64_t p, 
 }
 
 // Layer 0's causal attention over the cache the prefill filled, chunk by chunk as the prefill
-// ran it, with CUDA events around all chunks (median of 3 after 1 warm-up).
-double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p) {
+// ran it, with CUDA events around all chunks (median of 3 after 1 warm-up); each chunk's call
+// through `attend` when given (the ablated builds), else the Ops' attention.
+double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p,
+                              const std::function<void(const AttentionArgs&)>& attend = {}) {
   Ops& ops = env.ops;
   const int64_t chunk = env.opt.prefill_chunk, hq = c.num_attention_heads, hd = c.head_dim;
   const std::vector<int32_t>& bt = cache.block_table(0);
@@ -91,7 +97,10 @@ double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKv
   t.warmup = 1;
   t.runs = 3;
   return time_median_ms(env.stream, t, [&](int) {
-    for (const AttentionArgs& a : calls) ops.attention(a);
+    for (const AttentionArgs& a : calls) {
+      if (attend) attend(a);
+      else ops.attention(a);
+    }
   });
 }
 
@@ -130,6 +139,75 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
   }
   env.report.table(t);
 }
+
+// The producer build with parts of its work left out (attention_prefill_wgmma_ablation.h), per
+// prompt: which part bounds the default prefill. Rows: the full build, then each mask; columns per
+// prompt: ms, the time as a fraction of the full build's, and TFLOP/s at the full build's FLOP count
+// where QK and PV both still run.
+class AblationTable {
+ public:
+  explicit AblationTable(const std::vector<int64_t>& prompts) : prompts_(prompts) {
+    masks_.push_back(0);
+    masks_.insert(masks_.end(), std::begin(cuda::kPrefillAblations), std::end(cuda::kPrefillAblations));
+    cells_.resize(masks_.size());
+  }
+
+  void time_prompt(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p) {
+    progress("prefill attention, producer build with parts left out: " + tokens_str(p) + " tokens");
+    const double af = prefill_attention_flops_per_layer(c, p);
+    double full_ms = NAN;
+    for (size_t i = 0; i < masks_.size(); ++i) {
+      const unsigned skip = masks_[i];
+      try {
+        const double ms = time_prefill_attention(env, c, cache, p, [&](const AttentionArgs& a) {
+          cuda::attention_prefill_wgmma_ablated(a, skip, env.stream);
+        });
+        if (skip == 0) full_ms = ms;
+        const bool both_gemms = (skip & (cuda::kAblateQk | cuda::kAblatePv)) == 0;
+        cells_[i][p] = {strf("%.2f", ms), strf("%.2f", ms / full_ms),
+                        both_gemms ? strf("%.1f", af / (ms * 1e-3) / 1e12) : "-"};
+      } catch (const std::exception& e) {
+        cells_[i][p] = {"FAILED", e.what(), ""};
+        progress("prefill ablation " + cuda::prefill_ablation_name(skip) + " failed: " + e.what());
+        throw;  // the section's row reports it; later masks would run on a broken context
+      }
+    }
+  }
+
+  void report(BenchEnv& env) const {
+    bool any = false;
+    for (const auto& row : cells_) any = any || !row.empty();
+    if (!any) return;
+    env.report.line("The default build (producer) with parts of its work left out, a timing aid whose outputs are not "
+                    "attention (kernels/cuda/attention_prefill_wgmma_ablation.h): no copies (the producer hands every "
+                    "stage over without copying), no softmax (P = S), no QK (S = 0), no PV, no turns (the consumer "
+                    "warpgroups issue without taking turns); same calls and timing as above. 'of full' is the time "
+                    "over the full build's; TFLOP/s counts the full attention's FLOPs where both GEMMs still run.");
+    std::vector<std::string> header = {"build"};
+    for (int64_t p : prompts_) {
+      header.insert(header.end(), {tokens_str(p) + " ms", "of full", "TFLOP/s"});
+    }
+    Table t(header);
+    for (size_t i = 0; i < masks_.size(); ++i) {
+      std::vector<std::string> row = {cuda::prefill_ablation_name(masks_[i])};
+      for (int64_t p : prompts_) {
+        const auto it = cells_[i].find(p);
+        if (it == cells_[i].end()) {
+          row.insert(row.end(), {"-", "-", "-"});
+        } else {
+          row.insert(row.end(), it->second.begin(), it->second.end());
+        }
+      }
+      t.row(row);
+    }
+    env.report.table(t);
+  }
+
+ private:
+  std::vector<int64_t> prompts_;
+  std::vector<unsigned> masks_;
+  std::vector<std::map<int64_t, std::vector<std::string>>> cells_;  // [mask][prompt] -> ms, of full, TFLOP/s
+};
 
 }  // namespace
 
@@ -206,6 +284,7 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
   Table t({"prompt", "mma.sync ms", "TFLOP/s", "of GEMM", "wgmma ms", "TFLOP/s", "of GEMM", "ping-pong ms", "TFLOP/s",
            "of GEMM", "producer ms", "TFLOP/s", "of GEMM", "overlap ms", "TFLOP/s", "of GEMM"});
   int failed = 0;
+  AblationTable ablated(env.opt.prefill_lengths);
   for (int64_t p : env.opt.prefill_lengths) {
     if (deadline.passed()) {
       t.row({tokens_str(p), "skipped: this section's time budget ran out"});
@@ -241,6 +320,7 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
         const cuda::ScopedPrefillWgmmaBuild build(b);
         time_it();
       }
+      if (!wgmma_build_skipped("producer") && !wgmma_build_skipped("ablation")) ablated.time_prompt(env, c, cache, p);
     } catch (const std::exception& e) {
       row.push_back(std::string("FAILED: ") + e.what());
       progress(row.back());
@@ -249,6 +329,7 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
     t.row(row);
   }
   env.report.table(t);
+  ablated.report(env);
   env.report.save();
   GQA_CHECK(failed == 0, failed << " prompt length(s) failed (above)");
 }

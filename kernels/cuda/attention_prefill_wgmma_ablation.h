@@ -1,0 +1,47 @@
+// A timing aid for gqa-bench, not attention: the wgmma prefill's producer build (the default
+// prefill on H100/H200, attention_prefill_wgmma.h) with parts of its work left out, so that the
+// times with and without each part say which one bounds the kernel (runs 6-7: 36% of the GEMM
+// rate, where the tensor-core work alone would allow far more). Each mask is a kernel of its own,
+// the producer build's code with the named parts compiled out; what it writes to a.out is
+// meaningless (no softmax, or scores of zeros, or no K/V copied: the tiles hold whatever shared
+// memory held). bf16, head_dim 128 only (the benchmarked shard's shape).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "kernels/ops.h"
+
+namespace gqa::cuda {
+
+enum : unsigned {
+  kAblateCopies = 1,   // the producer warpgroup copies nothing (it still hands every stage over)
+  kAblateSoftmax = 2,  // no softmax: P = S rounded, no masking, max, exp2, sums or rescaling
+  kAblateQk = 4,       // no S = q K^T: S is zeros (the softmax still runs on them)
+  kAblatePv = 8,       // no O += P V (nor the packing of P)
+  kAblateTurns = 16,   // the two consumer warpgroups do not take turns at the tensor cores
+};
+
+// The masks attention_prefill_wgmma_ablated runs, in the order gqa-bench reports them.
+constexpr unsigned kPrefillAblations[] = {
+    kAblateTurns,
+    kAblateCopies,
+    kAblateSoftmax,
+    kAblatePv,
+    kAblateQk | kAblatePv,
+    kAblateCopies | kAblateSoftmax,
+    kAblateCopies | kAblateQk | kAblatePv,
+    kAblateCopies | kAblateSoftmax | kAblateQk | kAblatePv,
+};
+
+// "no copies + no softmax" for a mask; "full" for 0.
+std::string prefill_ablation_name(unsigned skip);
+
+// The producer build with `skip`'s parts left out (one of kPrefillAblations, or 0 for the build
+// itself) on a prefill call that attention_prefill_wgmma would take. Throws gqa::Error
+// ("cuda attention (prefill, wgmma): ...") for invalid arguments, another dtype or head_dim, a mask
+// not in the list, or a device without prefill_wgmma_available().
+void attention_prefill_wgmma_ablated(const AttentionArgs& a, unsigned skip, cudaStream_t stream);
+
+}  // namespace gqa::cuda

@@ -1,0 +1,99 @@
+// The wgmma prefill's ablated producer builds (kernels/cuda/attention_prefill_wgmma_ablation.h), a
+// timing aid: every mask launches and finishes; mask 0 (the producer build itself) and the one that
+// only drops the warpgroups' turn-keeping (the same arithmetic in another order) still compute the
+// attention of the CPU twin; masks that drop arithmetic do not (so a mask cannot silently run the
+// full kernel); masks outside the list, other dtypes and head dims are refused. The launches need a
+// compute capability 9.0 GPU (sm_90a code): those tests skip elsewhere.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/attention_prefill_wgmma.h"
+#include "kernels/cuda/attention_prefill_wgmma_ablation.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_info.h"
+#include "tests/cuda/attention_test_batch.h"
+
+namespace gqa {
+namespace {
+
+using attn_test::Batch;
+using attn_test::make_batch;
+using attn_test::reference;
+using attn_test::rel_error;
+
+constexpr double kTol = 1e-2;
+
+#define GQA_SKIP_WITHOUT_WGMMA()                                                                               \
+  do {                                                                                                         \
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";                                           \
+    if (!cuda::prefill_wgmma_available()) GTEST_SKIP() << "not a compute capability 9.0 device (sm_90a code)"; \
+  } while (0)
+
+// Chunks after cached context and a fresh prompt, 8 q heads on 1 KV head (the benchmarked shape).
+Batch ablation_batch() {
+  return make_batch(DType::kBF16, {8, 1}, 128, 16, {{0, 300}, {700, 200}, {129, 64}}, 61);
+}
+
+std::vector<float> run_ablated(const Batch& b, unsigned skip) {
+  attn_test::DeviceBatch d(b);
+  AttentionArgs a = d.args(b, false);
+  a.one_token_per_seq = false;
+  cuda::attention_prefill_wgmma_ablated(a, skip, nullptr);
+  GQA_CUDA_CHECK(cudaDeviceSynchronize());
+  return attn_test::download(a.out);
+}
+
+TEST(CudaPrefillWgmmaAblation, FullAndTurnlessBuildsComputeTheAttention) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  Batch b = ablation_batch();
+  const std::vector<float> ref = reference(b);
+  for (unsigned skip : {0u, unsigned(cuda::kAblateTurns)}) {
+    EXPECT_LT(rel_error(run_ablated(b, skip), ref), kTol) << cuda::prefill_ablation_name(skip);
+  }
+}
+
+TEST(CudaPrefillWgmmaAblation, EveryMaskRunsAndThoseDroppingArithmeticDiffer) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  Batch b = ablation_batch();
+  const std::vector<float> ref = reference(b);
+  for (unsigned skip : cuda::kPrefillAblations) {
+    const std::vector<float> out = run_ablated(b, skip);  // throws on a launch or device error
+    // (Copies alone left out may leave an earlier launch's tiles in shared memory: no claim then.)
+    if (skip & (cuda::kAblateSoftmax | cuda::kAblateQk | cuda::kAblatePv)) {
+      EXPECT_FALSE(rel_error(out, ref) < kTol) << cuda::prefill_ablation_name(skip) << " computed the attention";
+    }
+  }
+}
+
+TEST(CudaPrefillWgmmaAblation, RefusesMasksNotInTheList) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  Batch b = ablation_batch();
+  for (unsigned skip : {unsigned(cuda::kAblateQk), unsigned(cuda::kAblateSoftmax | cuda::kAblateTurns), 64u}) {
+    EXPECT_THROW(run_ablated(b, skip), Error) << skip;
+  }
+}
+
+// ---- host side (no GPU needed: nothing is launched) ----
+
+TEST(CudaPrefillWgmmaAblationArgs, RefusesOtherDtypesAndHeadDims) {
+  EXPECT_THROW(cuda::attention_prefill_wgmma_ablated(attn_test::fake_args(DType::kF16, 8, 1, 128), 0, nullptr), Error);
+  EXPECT_THROW(cuda::attention_prefill_wgmma_ablated(attn_test::fake_args(DType::kBF16, 8, 1, 64), 0, nullptr), Error);
+  EXPECT_THROW(cuda::attention_prefill_wgmma_ablated(attn_test::fake_args(DType::kF32, 8, 1, 128), 0, nullptr), Error);
+}
+
+TEST(CudaPrefillWgmmaAblationArgs, NamesSayWhatIsLeftOut) {
+  EXPECT_EQ(cuda::prefill_ablation_name(0), "full");
+  EXPECT_EQ(cuda::prefill_ablation_name(cuda::kAblateCopies | cuda::kAblateSoftmax), "no copies + no softmax");
+  EXPECT_EQ(cuda::prefill_ablation_name(cuda::kAblateTurns), "no turns");
+  std::set<std::string> names;
+  for (unsigned skip : cuda::kPrefillAblations) {
+    EXPECT_NE(skip, 0u);
+    EXPECT_TRUE(names.insert(cuda::prefill_ablation_name(skip)).second) << skip;
+  }
+}
+
+}  // namespace
+}  // namespace gqa
