@@ -23,7 +23,9 @@
 // A second build, the ping-pong kernel below (set_prefill_wgmma_pingpong), hands the stages over
 // by mbarriers and alternates the warpgroups' tensor-core turns so one's softmax overlaps the
 // other's GEMMs; a third (set_prefill_wgmma_producer) adds a producer warpgroup that does all
-// the copying. Not yet: TMA loads, swizzled layouts.
+// the copying; a fourth (set_prefill_wgmma_swizzle) is the producer build on 128-byte-swizzled
+// tiles (swizzle128_byte, prefill_tile_copy.h) instead of the no-swizzle core-matrix layout. Not
+// yet: TMA loads.
 #include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/attention_prefill_wgmma_ablation.h"
 
@@ -64,6 +66,7 @@ template <typename T, int HD>
 struct WgSmem {
   static constexpr uint32_t kCoreBytes = 128;      // one core matrix: 8 rows x 16 bytes
   static constexpr uint32_t kGroupBytes = HD * 16;  // 8 whole rows of a [rows][HD] tile
+  static constexpr uint32_t kHalfBytes = kBlockN * 128;  // swizzled tiles: one 64-dim half (q and K/V alike)
   static constexpr int kQChunks = kBlockM * HD / 8;
   static constexpr int kTileChunks = kBlockN * HD / 8;
   static constexpr size_t kQBytes = size_t(kBlockM) * HD * sizeof(T);
@@ -103,6 +106,21 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
   }
 }
 
+// The same into the swizzle build's 128-byte-swizzled q tile (swizzle128_byte, kBlockM rows).
+template <typename T, int HD>
+__device__ void load_q_tile_swizzled(const PrefillParams& p, int g, int row0, unsigned char* dst) {
+  using S = WgSmem<T, HD>;
+  const T* q = static_cast<const T*>(p.q);
+#pragma unroll
+  for (int i = 0; i < S::kQChunks / kThreads; ++i) {
+    const int c = threadIdx.x + i * kThreads;
+    const int r = c / (HD / 8), j = c % (HD / 8);  // 8 consecutive threads: one row's 128 bytes
+    size_t off = 0;
+    const bool in = q_source(p, g, row0 + r, 8 * j, HD, off);
+    cp_async_16(dst + swizzle128_byte(r, j, kBlockM), q + off, in);
+  }
+}
+
 // The copies of keys [start, start + kBlockN) of KV head g into one K and one V tile.
 template <typename T, int HD>
 __device__ __forceinline__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
@@ -117,19 +135,24 @@ __device__ __forceinline__ void load_kv_tile(const PrefillParams& p, const int32
 //   qk_finish  waits for S
 //   pv_issue   P (softmax_tile's p, rounded: pa) V into o, asynchronously
 //   pv_finish  waits for o (and keeps pa alive until then: wgmma reads A registers asynchronously)
-template <typename T, int HD>
+// (kSwizzle: q and K in the swizzle build's 128-byte-swizzled tiles, swizzle128_byte; q_wg is the
+// warpgroup's first row in the first 64-dim half.)
+template <typename T, int HD, bool kSwizzle = false>
 __device__ __forceinline__ void qk_issue(const unsigned char* q_wg, const unsigned char* k_t,
                                          float (&s)[kBlockN / 8][4]) {
   using S = WgSmem<T, HD>;
 #pragma unroll
   for (int nt = 0; nt < kBlockN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-  const uint64_t q_desc = wg::smem_desc(q_wg, S::kCoreBytes, S::kGroupBytes);
-  const uint64_t k_desc = wg::smem_desc(k_t, S::kCoreBytes, S::kGroupBytes);
+  const uint64_t q_desc = kSwizzle ? wg::smem_desc_sw128(q_wg, 16, 1024) : wg::smem_desc(q_wg, S::kCoreBytes, S::kGroupBytes);
+  const uint64_t k_desc = kSwizzle ? wg::smem_desc_sw128(k_t, 16, 1024) : wg::smem_desc(k_t, S::kCoreBytes, S::kGroupBytes);
   wg::fence_operands(s);
   wg::fence();
 #pragma unroll
   for (int kk = 0; kk < HD / 16; ++kk) {
-    const uint64_t step = (2 * kk * S::kCoreBytes) >> 4;  // dims 16kk..: two core matrices on
+    // dims 16kk..: two core matrices on; swizzled, 32 bytes on within the 128-byte rows of a 64-dim
+    // half, whose tiles (q and K alike: kBlockM == kBlockN rows) are kHalfBytes apart
+    const uint64_t step = kSwizzle ? uint64_t((kk / 4) * S::kHalfBytes + (kk % 4) * 32) >> 4
+                                   : uint64_t(2 * kk * S::kCoreBytes) >> 4;
     wg::mma_ss<T, kBlockN>(s, q_desc + step, k_desc + step, kk > 0 ? 1 : 0);
   }
   wg::commit();
@@ -155,26 +178,30 @@ __device__ __forceinline__ void pack_p(const float (&s)[kBlockN / 8][4], uint32_
 }
 
 // P V with P already rounded into pa (pv_issue without its packing).
-template <typename T, int HD>
+template <typename T, int HD, bool kSwizzle = false>
 __device__ __forceinline__ void pv_issue_packed(const unsigned char* v_t, const uint32_t (&pa)[kBlockN / 16][4],
                                                 float (&o)[HD / 8][4]) {
   using S = WgSmem<T, HD>;
-  const uint64_t v_desc = wg::smem_desc(v_t, S::kGroupBytes, S::kCoreBytes);  // N-major view of [key][dim]
+  // N-major view of [key][dim]; swizzled: the next 64 dims one half on (LBO), the next 8 keys 1024
+  // bytes on (SBO)
+  const uint64_t v_desc = kSwizzle ? wg::smem_desc_sw128(v_t, S::kHalfBytes, 1024)
+                                   : wg::smem_desc(v_t, S::kGroupBytes, S::kCoreBytes);
   wg::fence_operands(o);
   wg::fence();
 #pragma unroll
   for (int kk = 0; kk < kBlockN / 16; ++kk) {
-    const uint64_t step = (2 * kk * S::kGroupBytes) >> 4;  // keys 16kk..: two 8-row groups on
+    // keys 16kk..: two 8-row groups on (swizzled: two 1024-byte atoms)
+    const uint64_t step = kSwizzle ? uint64_t(kk * 2048) >> 4 : uint64_t(2 * kk * S::kGroupBytes) >> 4;
     wg::mma_rs_tb<T, HD>(o, pa[kk], v_desc + step);
   }
   wg::commit();
 }
 
-template <typename T, int HD>
+template <typename T, int HD, bool kSwizzle = false>
 __device__ __forceinline__ void pv_issue(const unsigned char* v_t, const float (&s)[kBlockN / 8][4],
                                          uint32_t (&pa)[kBlockN / 16][4], float (&o)[HD / 8][4]) {
   pack_p<T>(s, pa);
-  pv_issue_packed<T, HD>(v_t, pa, o);
+  pv_issue_packed<T, HD, kSwizzle>(v_t, pa, o);
 }
 
 template <int HD>
@@ -206,11 +233,17 @@ __device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, con
 
 // The row bookkeeping and q tile both builds start with: rows of the block, q staged in shared
 // memory (visible to this thread's wgmma once the caller's next barrier has passed).
-template <typename T, int HD>
+template <typename T, int HD, bool kSwizzle = false>
 __device__ __forceinline__ void start_block(const PrefillParams& p, int g, int row0, PrefillRowInfo<kBlockM>& ri,
                                             unsigned char* q_s) {
   init_rows(p, row0, ri);
-  if (threadIdx.x < kThreads) load_q_tile<T, HD>(p, g, row0, q_s);  // (not a producer)
+  if (threadIdx.x < kThreads) {  // (not a producer)
+    if constexpr (kSwizzle) {
+      load_q_tile_swizzled<T, HD>(p, g, row0, q_s);
+    } else {
+      load_q_tile<T, HD>(p, g, row0, q_s);
+    }
+  }
   cp_async_commit();
   cp_async_wait<0>();
   wg::fence_proxy_async();
@@ -385,12 +418,13 @@ __device__ __forceinline__ void set_max_regs_inc() {
 #endif
 }
 
-template <typename T, int HD, int kStages, unsigned kSkip>
+template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle>
 __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32_t* table, int g, int end, int n_tiles,
                                              int tiles, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
                                              uint64_t* empty, int* bad_key) {
   using S = WgSmem<T, HD>;
-  using Copy = CoreTileCopy<HD, kBlockN, kProducerThreads>;
+  using Copy = std::conditional_t<kSwizzle, SwizzleTileCopy<HD, kBlockN, kProducerThreads>,
+                                  CoreTileCopy<HD, kBlockN, kProducerThreads>>;
   const int tid = static_cast<int>(threadIdx.x) - kThreads;
   for (int i = 0; i < n_tiles; ++i) {
     const int t = tiles + i, st = t % kStages;
@@ -407,7 +441,7 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32
 // The producers' whole part of a block (after giving registers back): every pass's copies, in
 // step with the consumers' barriers (next_pass's three, and one at each pass's end). No code of
 // the consumers' is shared after setmaxnreg, so ptxas can hold this warpgroup to kProducerRegs.
-template <typename T, int HD, int kStages, unsigned kSkip>
+template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle>
 __device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<kBlockM>& ri, int (&warp_limits)[kWarps],
                                         int g, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
                                         uint64_t* empty) {
@@ -416,7 +450,7 @@ __device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<k
   while (next_pass(ri, warp_limits, ps)) {
     const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
     const int n_tiles = (ps.end + kBlockN - 1) / kBlockN;
-    produce_pass<T, HD, kStages, kSkip>(p, table, g, ps.end, n_tiles, tiles, k_s, v_s, full, empty, &ri.pass_bad_key);
+    produce_pass<T, HD, kStages, kSkip, kSwizzle>(p, table, g, ps.end, n_tiles, tiles, k_s, v_s, full, empty, &ri.pass_bad_key);
     tiles += n_tiles;
     __syncthreads();  // the consumers' end-of-pass barrier
   }
@@ -489,19 +523,65 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
   (void)::cuda::ptx::mbarrier_arrive(&empty[stage(n_tiles - 1)]);
 }
 
-template <typename T, int HD, bool kProducer, bool kOverlap = false, unsigned kSkip = 0>
+// The ping-pong kernels' shared memory: the q and K/V tiles (dynamic) and the bookkeeping. The
+// swizzle build keeps all of it in dynamic shared memory, its tiles from the first 1024-byte-aligned
+// address (the 128-byte swizzle's atoms must be aligned; the static variables would come first and
+// offset them) and the bookkeeping after them; the other builds keep the bookkeeping static.
+template <int kStages>
+struct PingPongBook {
+  PrefillRowInfo<kBlockM> ri;
+  int warp_limits[kWarps];
+  alignas(8) uint64_t bars[2 * kStages + 2];  // full[kStages], empty[kStages], turn[2]
+};
+
+template <typename T, int HD, bool kSwizzle>
+struct PingPongShared {
+  static constexpr int kStages = WgSmem<T, HD>::kPingPongStages;
+  // Dynamic bytes to request: the swizzle build's include the bookkeeping and the alignment slack.
+  static constexpr size_t kDynamicBytes =
+      WgSmem<T, HD>::kPingPongBytes + (kSwizzle ? sizeof(PingPongBook<kStages>) + 1024 - 16 : 0);
+  static_assert(kDynamicBytes <= 232448 - (kSwizzle ? 0 : 2048), "shared memory past 227 KB per block");
+  unsigned char* tiles;
+  PrefillRowInfo<kBlockM>* ri;
+  int (*warp_limits)[kWarps];
+  uint64_t *full, *empty, *turn;
+};
+
+template <typename T, int HD, bool kSwizzle>
+__device__ __forceinline__ PingPongShared<T, HD, kSwizzle> pingpong_shared(unsigned char* smem_raw) {
+  using Sh = PingPongShared<T, HD, kSwizzle>;
+  constexpr int kStages = Sh::kStages;
+  if constexpr (kSwizzle) {
+    const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+    unsigned char* tiles = smem_raw + ((1024u - at % 1024u) % 1024u);  // (dynamic shared memory is 16-byte aligned)
+    auto* book = reinterpret_cast<PingPongBook<kStages>*>(tiles + WgSmem<T, HD>::kPingPongBytes);
+    return Sh{tiles, &book->ri, &book->warp_limits, book->bars, book->bars + kStages, book->bars + 2 * kStages};
+  } else {
+    __shared__ PrefillRowInfo<kBlockM> ri;
+    __shared__ int warp_limits[kWarps];
+    __shared__ __align__(8) uint64_t full[kStages], empty[kStages], turn[2];
+    return Sh{smem_raw, &ri, &warp_limits, full, empty, turn};
+  }
+}
+
+template <typename T, int HD, bool kProducer, bool kOverlap = false, unsigned kSkip = 0, bool kSwizzle = false>
 __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0), 1)
     prefill_wgmma_pingpong_kernel(const PrefillParams p) {
   static_assert(kProducer || !kOverlap, "the overlap build is the producer build's");
   static_assert(kSkip == 0 || (kProducer && !kOverlap), "ablations are of the producer build");
+  static_assert(!kSwizzle || (kProducer && !kOverlap), "the swizzle build is the producer build's");
   using S = WgSmem<T, HD>;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  __shared__ PrefillRowInfo<kBlockM> ri;
-  __shared__ int warp_limits[kWarps];
   constexpr int kStages = S::kPingPongStages;
-  __shared__ __align__(8) uint64_t full[kStages], empty[kStages], turn[2];
-  unsigned char* q_s = smem_raw;
-  unsigned char* k_s = smem_raw + S::kQBytes;          // [kStages] tiles
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  // The tiles, then (the swizzle build) the bookkeeping; else the bookkeeping is static.
+  const PingPongShared<T, HD, kSwizzle> sh = pingpong_shared<T, HD, kSwizzle>(smem_raw);
+  PrefillRowInfo<kBlockM>& ri = *sh.ri;
+  int(&warp_limits)[kWarps] = *sh.warp_limits;
+  uint64_t* full = sh.full;
+  uint64_t* empty = sh.empty;
+  uint64_t* turn = sh.turn;
+  unsigned char* q_s = sh.tiles;
+  unsigned char* k_s = q_s + S::kQBytes;               // [kStages] tiles
   unsigned char* v_s = k_s + kStages * S::kTileBytes;  // [kStages] tiles
   const int g = static_cast<int>(blockIdx.x % p.hkv);
   const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
@@ -516,13 +596,14 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
     for (int w = 0; w < 2; ++w) ::cuda::ptx::mbarrier_init(&turn[w], kThreads / 2);
     ::cuda::ptx::fence_mbarrier_init(::cuda::ptx::sem_release, ::cuda::ptx::scope_cluster);
   }
-  start_block<T, HD>(p, g, row0, ri, q_s);
-  const unsigned char* q_wg = q_s + size_t(group) * 8 * S::kGroupBytes;  // (consumers) the warpgroup's 64 rows
+  start_block<T, HD, kSwizzle>(p, g, row0, ri, q_s);
+  // (consumers) the warpgroup's 64 rows (swizzled: in the first 64-dim half, 128 bytes a row)
+  const unsigned char* q_wg = q_s + size_t(group) * (kSwizzle ? 64 * 128 : 8 * S::kGroupBytes);
   __syncthreads();  // the barriers are initialised
   if constexpr (kProducer) {
     if (producer) {
       set_max_regs_dec<kProducerRegs>();
-      produce<T, HD, kStages, kSkip>(p, ri, warp_limits, g, k_s, v_s, full, empty);
+      produce<T, HD, kStages, kSkip, kSwizzle>(p, ri, warp_limits, g, k_s, v_s, full, empty);
       return;
     }
     set_max_regs_inc<kConsumerRegs>();
@@ -577,7 +658,7 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
         if constexpr (kSkip & kAblateQk) {
           opaque_zeros(sc);
         } else {
-          qk_issue<T, HD>(q_wg, k_t, sc);
+          qk_issue<T, HD, kSwizzle>(q_wg, k_t, sc);
         }
         turns.pass();
         if constexpr (!(kSkip & kAblateQk)) qk_finish(sc);
@@ -593,7 +674,7 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
       if (mine) {
         uint32_t pa[kBlockN / 16][4];
         turns.wait();
-        if constexpr (!(kSkip & kAblatePv)) pv_issue<T, HD>(v_t, sc, pa, o);
+        if constexpr (!(kSkip & kAblatePv)) pv_issue<T, HD, kSwizzle>(v_t, sc, pa, o);
         turns.pass();
         if constexpr (!(kSkip & kAblatePv)) pv_finish<HD>(o, pa);
       } else {
@@ -646,13 +727,13 @@ void check_register_split(const char* name) {
 }
 
 // A producer build's launch: kOverlap the overlap build, kSkip its parts left out (the timing aid
-// of attention_prefill_wgmma_ablation.h).
-template <typename T, int HD, bool kOverlap, unsigned kSkip>
+// of attention_prefill_wgmma_ablation.h), kSwizzle the swizzle build.
+template <typename T, int HD, bool kOverlap, unsigned kSkip, bool kSwizzle = false>
 void run_producer_kernel(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
-  constexpr auto kernel = prefill_wgmma_pingpong_kernel<T, HD, true, kOverlap, kSkip>;
+  constexpr auto kernel = prefill_wgmma_pingpong_kernel<T, HD, true, kOverlap, kSkip, kSwizzle>;
   check_register_split<kernel>(build);
-  run_prefill_kernel(kernel, WgSmem<T, HD>::kPingPongBytes, kBlockM, kThreads + kProducerThreads, p, stream, kOp,
-                     name);
+  run_prefill_kernel(kernel, PingPongShared<T, HD, kSwizzle>::kDynamicBytes, kBlockM, kThreads + kProducerThreads, p,
+                     stream, kOp, name);
 }
 
 template <typename T, int HD>
@@ -668,6 +749,14 @@ struct LaunchProducer {
   static void run(const PrefillParams& p, cudaStream_t stream) {
     run_producer_kernel<T, HD, false, 0>(p, stream, "the producer build",
                                          "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
+  }
+};
+
+template <typename T, int HD>
+struct LaunchSwizzle {
+  static void run(const PrefillParams& p, cudaStream_t stream) {
+    run_producer_kernel<T, HD, false, 0, true>(p, stream, "the swizzle build",
+                                               "attention prefill_wgmma_pingpong_kernel (producer warpgroup, swizzled)");
   }
 };
 
@@ -715,9 +804,11 @@ GQA_PROCESS_SWITCH(prefill_wgmma_enabled, set_prefill_wgmma, "GQA_PREFILL_WGMMA"
 GQA_PROCESS_SWITCH(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, "GQA_PREFILL_WGMMA_PINGPONG", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_producer, set_prefill_wgmma_producer, "GQA_PREFILL_WGMMA_PRODUCER", true)
 GQA_PROCESS_SWITCH(prefill_wgmma_overlap, set_prefill_wgmma_overlap, "GQA_PREFILL_WGMMA_OVERLAP", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, "GQA_PREFILL_WGMMA_SWIZZLE", false)
 
 PrefillWgmmaBuild prefill_wgmma_build() {
-  return prefill_wgmma_overlap()    ? PrefillWgmmaBuild::kOverlap
+  return prefill_wgmma_swizzle()    ? PrefillWgmmaBuild::kSwizzle
+         : prefill_wgmma_overlap()  ? PrefillWgmmaBuild::kOverlap
          : prefill_wgmma_producer() ? PrefillWgmmaBuild::kProducer
          : prefill_wgmma_pingpong() ? PrefillWgmmaBuild::kPingPong
                                     : PrefillWgmmaBuild::kBasic;
@@ -729,6 +820,7 @@ const char* prefill_wgmma_build_name(PrefillWgmmaBuild b) {
     case PrefillWgmmaBuild::kPingPong: return "pingpong";
     case PrefillWgmmaBuild::kProducer: return "producer";
     case PrefillWgmmaBuild::kOverlap: return "overlap";
+    case PrefillWgmmaBuild::kSwizzle: return "swizzle";
   }
   return "?";
 }
@@ -763,6 +855,7 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
   switch (prefill_wgmma_build()) {
+    case PrefillWgmmaBuild::kSwizzle: return launch_prefill<LaunchSwizzle>(a, d, stream);
     case PrefillWgmmaBuild::kOverlap: return launch_prefill<LaunchOverlap>(a, d, stream);
     case PrefillWgmmaBuild::kProducer: return launch_prefill<LaunchProducer>(a, d, stream);
     case PrefillWgmmaBuild::kPingPong: return launch_prefill<LaunchPingPong>(a, d, stream);

@@ -44,12 +44,21 @@ void set_prefill_wgmma_producer(bool on);
 bool prefill_wgmma_overlap();
 void set_prefill_wgmma_overlap(bool on);
 
-// The four builds, and the one the three switches above select (overlap over producer over
-// ping-pong over basic): what attention_prefill_wgmma runs. Names: "basic", "pingpong",
-// "producer", "overlap" (GQA_TEST_WGMMA_BUILD's and GQA_BENCH_SKIP_WGMMA's values).
-enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap };
+// The fifth, taking precedence over all others when on (GQA_PREFILL_WGMMA_SWIZZLE=1 or
+// set_prefill_wgmma_swizzle(true)): the producer build with its q, K and V tiles in wgmma's
+// 128-byte-swizzled layout (copied as swizzle128_byte places them, read through swizzled
+// descriptors) instead of the no-swizzle core-matrix layout; all its shared memory dynamic, the
+// tiles 1024-byte aligned. Opt-in: written without a GPU (2026-11-26), unrun.
+bool prefill_wgmma_swizzle();
+void set_prefill_wgmma_swizzle(bool on);
+
+// The five builds, and the one the four switches above select (swizzle over overlap over producer
+// over ping-pong over basic): what attention_prefill_wgmma runs. Names: "basic", "pingpong",
+// "producer", "overlap", "swizzle" (GQA_TEST_WGMMA_BUILD's and GQA_BENCH_SKIP_WGMMA's values).
+enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap, kSwizzle };
 constexpr PrefillWgmmaBuild kPrefillWgmmaBuilds[] = {PrefillWgmmaBuild::kBasic, PrefillWgmmaBuild::kPingPong,
-                                                    PrefillWgmmaBuild::kProducer, PrefillWgmmaBuild::kOverlap};
+                                                    PrefillWgmmaBuild::kProducer, PrefillWgmmaBuild::kOverlap,
+                                                    PrefillWgmmaBuild::kSwizzle};
 PrefillWgmmaBuild prefill_wgmma_build();
 const char* prefill_wgmma_build_name(PrefillWgmmaBuild b);
 
@@ -59,10 +68,11 @@ class ScopedPrefillWgmmaBuild {
   explicit ScopedPrefillWgmmaBuild(PrefillWgmmaBuild b)
       : pingpong_(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, b == PrefillWgmmaBuild::kPingPong),
         producer_(prefill_wgmma_producer, set_prefill_wgmma_producer, b == PrefillWgmmaBuild::kProducer),
-        overlap_(prefill_wgmma_overlap, set_prefill_wgmma_overlap, b == PrefillWgmmaBuild::kOverlap) {}
+        overlap_(prefill_wgmma_overlap, set_prefill_wgmma_overlap, b == PrefillWgmmaBuild::kOverlap),
+        swizzle_(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, b == PrefillWgmmaBuild::kSwizzle) {}
 
  private:
-  ScopedSwitch pingpong_, producer_, overlap_;
+  ScopedSwitch pingpong_, producer_, overlap_, swizzle_;
 };
 
 // Whether the current device runs this build's sm_90a code (the only code with wgmma in it): a

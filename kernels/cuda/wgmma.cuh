@@ -46,6 +46,16 @@ __device__ __forceinline__ uint64_t smem_desc(const void* smem, uint32_t lbo_byt
          (uint64_t((sbo_bytes & 0x3FFFFu) >> 4) << 32);
 }
 
+// The same with the 128-byte swizzle (layout type 1, bits 62-63): the operand lies in 1024-byte
+// atoms of 8 rows x 128 bytes whose 16-byte chunk c of row r sits at chunk (c ^ r % 8) of its row
+// (swizzle128_byte, prefill_tile_copy.h); atoms must start 1024-byte aligned. K-major: SBO = the
+// next 8 rows (1024 for a dense tile), LBO unused (16); a k16 step moves the start address 32 bytes
+// within the 128-byte row. MN-major: LBO = the next 64 MN elements (the next atom column), SBO =
+// the next 8 K rows (1024).
+__device__ __forceinline__ uint64_t smem_desc_sw128(const void* smem, uint32_t lbo_bytes, uint32_t sbo_bytes) {
+  return smem_desc(smem, lbo_bytes, sbo_bytes) | (uint64_t(1) << 62);
+}
+
 __device__ __forceinline__ void fence() {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");

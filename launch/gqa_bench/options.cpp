@@ -98,7 +98,7 @@ std::string usage() {
          "switches), then, after every default measurement, the step with each other kernel choice and the\n"
          "decode GEMVs under forced launches; the prefill of each length; the spectrum; the prefill attention\n"
          "through mma.sync and every wgmma build, then the default build with parts of its work left out\n"
-         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,ablation leaves builds out); the peers; a\n"
+         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,ablation leaves builds out); the peers; a\n"
          "summary. The report is saved after each section and printed last.\n";
 }
 

@@ -88,6 +88,56 @@ void check_row_tile() {
   }
 }
 
+// The wgmma prefill's swizzle build: 128-key tiles copied by its 128 producer threads into the
+// 128-byte swizzle (wgmma's SWIZZLE_128B atoms of 8 rows x 128 bytes), and its q tile's placement.
+template <int HD>
+void check_swizzle_tile() {
+  constexpr int kKeys = 128;
+  using Copy = cuda::SwizzleTileCopy<HD, kKeys, 128>;
+  std::set<uint32_t> bytes;
+  const size_t chunks = check_covered<Copy, HD>(kKeys, 128, [&](int key, int c) {
+    const uint32_t b = Copy::byte(key, c);
+    // half c / 8, row `key` of 128 bytes, chunk slot (c % 8) ^ (key % 8) of the row
+    EXPECT_EQ(b / (kKeys * 128u), uint32_t(c / 8)) << "key " << key << " chunk " << c;
+    EXPECT_EQ(b % (kKeys * 128u) / 128u, uint32_t(key)) << "key " << key << " chunk " << c;
+    EXPECT_EQ((b % 128u) / 16u, uint32_t((c % 8) ^ (key % 8))) << "key " << key << " chunk " << c;
+    bytes.insert(b);
+  });
+  EXPECT_EQ(bytes.size(), chunks);
+  EXPECT_EQ(*bytes.rbegin(), 16u * (chunks - 1));  // the tile's bytes, no gap
+  // One warp-wide copy (warp 2, pass 3, copy i): 4 keys, each its 8 chunks of one half (128
+  // contiguous bytes in global memory), 512 contiguous bytes in shared memory.
+  for (int i = 0; i < Copy::kPerRow; ++i) {
+    std::set<int> keys;
+    std::vector<uint32_t> dst;
+    for (int lane = 0; lane < 32; ++lane) {
+      const int tid = 64 + lane;
+      keys.insert(Copy::key(tid, 3));
+      EXPECT_EQ(Copy::chunk(tid, i), lane % 8 + 8 * i);
+      dst.push_back(Copy::byte(Copy::key(tid, 3), Copy::chunk(tid, i)));
+    }
+    EXPECT_EQ(keys.size(), 4u);
+    EXPECT_EQ(*keys.rbegin() - *keys.begin(), 3);
+    std::sort(dst.begin(), dst.end());
+    EXPECT_EQ(dst.back() - dst.front(), 31u * 16u);
+    EXPECT_EQ(std::set<uint32_t>(dst.begin(), dst.end()).size(), 32u);
+  }
+}
+
+TEST(CudaPrefillTileCopy, SwizzledTilesAreCopiedOnceToTheirSwizzledPlaces) {
+  check_swizzle_tile<64>();
+  check_swizzle_tile<128>();
+  // The atom's rule on its own: within 8 rows of one half, each row's 8 chunks take the 8 slots
+  // of their 128 bytes, and one chunk column lands in 8 different slots (no two rows' chunk c in
+  // the same 16 bytes of their rows: the bank groups differ).
+  for (int c = 0; c < 8; ++c) {
+    std::set<uint32_t> slots;
+    for (int r = 0; r < 8; ++r) slots.insert(cuda::swizzle128_byte(r, c, 64) % 128u);
+    EXPECT_EQ(slots.size(), 8u) << "chunk " << c;
+  }
+  EXPECT_EQ(cuda::swizzle128_byte(5, 9, 64), 64u * 128u + 5u * 128u + uint32_t((9 % 8) ^ 5) * 16u);
+}
+
 TEST(CudaPrefillTileCopy, WgmmaTilesAreCopiedOnceToTheirCoreMatrixPlaces) {
   check_core_tile<64, 256>();
   check_core_tile<128, 256>();

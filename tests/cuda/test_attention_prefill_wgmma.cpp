@@ -6,8 +6,8 @@
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32 (and 5, 24, 40, 200), bad device
 // data (NaN for exactly the tokens it touches), out aliasing q, and the dispatcher's opt-in
 // switch. Every case runs
-// through its four builds (basic, ping-pong, ping-pong with a producer warpgroup, and that with
-// intra-warpgroup overlap), or the one GQA_TEST_WGMMA_BUILD names.
+// through its five builds (basic, ping-pong, ping-pong with a producer warpgroup, that with
+// intra-warpgroup overlap, and that on 128-byte-swizzled tiles), or the one GQA_TEST_WGMMA_BUILD names.
 // Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
@@ -56,8 +56,9 @@ struct BuildOutput {
 };
 
 // The kernel's builds under test (cuda::kPrefillWgmmaBuilds: basic, ping-pong, ping-pong with a
-// producer warpgroup, and that with the consumers' softmax overlapping their previous tile's P V):
-// all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer | overlap), so a GPU
+// producer warpgroup, that with the consumers' softmax overlapping their previous tile's P V, and
+// that on swizzled tiles): all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer |
+// overlap | swizzle), so a GPU
 // check can run each in a process of its own (a trap in one poisons its process's context).
 std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
   const char* env = std::getenv("GQA_TEST_WGMMA_BUILD");
@@ -66,7 +67,7 @@ std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
   for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
     if (only == cuda::prefill_wgmma_build_name(b)) return {b};
   }
-  ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic, pingpong, producer or overlap";
+  ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic, pingpong, producer, overlap or swizzle";
   return {};
 }
 
@@ -213,14 +214,18 @@ TEST(CudaPrefillWgmmaArgs, SupportsBf16F16AtHeadDims64And128Only) {
 
 TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
   const bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong(),
-             was_pr = cuda::prefill_wgmma_producer(), was_ov = cuda::prefill_wgmma_overlap();
+             was_pr = cuda::prefill_wgmma_producer(), was_ov = cuda::prefill_wgmma_overlap(),
+             was_sw = cuda::prefill_wgmma_swizzle();
   for (bool on : {true, false}) {
     const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, on);
     const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, !on);
     const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, on);
     const cuda::ScopedSwitch ov(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, !on);
+    const cuda::ScopedSwitch sw(cuda::prefill_wgmma_swizzle, cuda::set_prefill_wgmma_swizzle, on);
     EXPECT_EQ(cuda::prefill_wgmma_enabled(), on);
     EXPECT_EQ(cuda::prefill_wgmma_overlap(), !on);
+    EXPECT_EQ(cuda::prefill_wgmma_swizzle(), on);
+    EXPECT_EQ(cuda::prefill_wgmma_build(), on ? cuda::PrefillWgmmaBuild::kSwizzle : cuda::PrefillWgmmaBuild::kOverlap);
     EXPECT_EQ(cuda::prefill_wgmma_pingpong(), !on);
     EXPECT_EQ(cuda::prefill_wgmma_producer(), on);
   }
@@ -228,6 +233,7 @@ TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
   EXPECT_EQ(cuda::prefill_wgmma_pingpong(), was_pp);
   EXPECT_EQ(cuda::prefill_wgmma_producer(), was_pr);
   EXPECT_EQ(cuda::prefill_wgmma_overlap(), was_ov);
+  EXPECT_EQ(cuda::prefill_wgmma_swizzle(), was_sw);
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // product in double on bf16-rounded inputs: relative error < 1e-2 (f32 accumulation of bf16
 // products: ~1e-3 expected; a wrong layout gives ~1). On a mismatch the test tries the other
 // stride conventions and names the one that works, so one GPU run tells how to fix the
-// descriptors. Needs a compute capability 9.0 GPU: skips elsewhere, as without a GPU.
+// descriptors. Both layouts: the no-swizzle core matrices of the default builds and the 128-byte
+// swizzle of the swizzle build. Needs a compute capability 9.0 GPU: skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -81,6 +82,47 @@ TEST_P(WgmmaProbe, PvMatchesHostProduct) {
                       Strides{group, group, "LBO hd*16, SBO hd*16"}}) {
       const double e = test::rel_error(cuda::wgmma_probe_pv(p, v, hd, s.lbo, s.sbo), ref);
       ADD_FAILURE() << "hd " << hd << ": the prefill's N-major strides give rel error " << err << "; " << s.name
+                    << " gives " << e;
+    }
+  }
+  EXPECT_LT(err, kTol) << "hd " << hd;
+}
+
+// The swizzle build's S = q K^T: q and K in 128-byte-swizzled 128-row tiles, K-major descriptors
+// with SBO 1024 (the next 8 rows) and LBO unused (16).
+TEST_P(WgmmaProbe, SwizzledQkMatchesHostProduct) {
+  if (const std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  const int hd = GetParam();
+  const std::vector<float> a = test::round_to(test::normal_vec(size_t(64) * hd, 65u), DType::kBF16);
+  const std::vector<float> b = test::round_to(test::normal_vec(size_t(kKeys) * hd, 66u), DType::kBF16);
+  const std::vector<float> ref = host_product(a, b, 64, kKeys, hd, hd, 1);
+  const double err = test::rel_error(cuda::wgmma_probe_qk(a, b, hd, 16, 1024, true), ref);
+  if (err >= kTol) {
+    for (Strides s : {Strides{1024, 1024, "LBO 1024, SBO 1024"}, Strides{16384, 1024, "LBO 16384, SBO 1024"},
+                      Strides{16, 128, "LBO 16, SBO 128"}}) {
+      const double e = test::rel_error(cuda::wgmma_probe_qk(a, b, hd, s.lbo, s.sbo, true), ref);
+      ADD_FAILURE() << "hd " << hd << ": the swizzle build's K-major strides give rel error " << err << "; " << s.name
+                    << " gives " << e;
+    }
+  }
+  EXPECT_LT(err, kTol) << "hd " << hd;
+}
+
+// The swizzle build's O = P V: V in a 128-byte-swizzled 128-key tile read N-major, LBO 128 * 128
+// (the next 64 dims), SBO 1024 (the next 8 keys).
+TEST_P(WgmmaProbe, SwizzledPvMatchesHostProduct) {
+  if (const std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  const int hd = GetParam();
+  const std::vector<float> p = test::round_to(test::random_vec(size_t(64) * kKeys, 67u, 0.0f, 1.0f), DType::kBF16);
+  const std::vector<float> v = test::round_to(test::normal_vec(size_t(kKeys) * hd, 68u), DType::kBF16);
+  const std::vector<float> ref = host_product(p, v, 64, hd, kKeys, 1, hd);
+  const uint32_t half = kKeys * 128;
+  const double err = test::rel_error(cuda::wgmma_probe_pv(p, v, hd, half, 1024, true), ref);
+  if (err >= kTol) {
+    for (Strides s : {Strides{1024, half, "LBO 1024, SBO 128 * 128 (swapped)"}, Strides{half, 128, "LBO 128 * 128, SBO 128"},
+                      Strides{128, half, "LBO 128, SBO 128 * 128"}}) {
+      const double e = test::rel_error(cuda::wgmma_probe_pv(p, v, hd, s.lbo, s.sbo, true), ref);
+      ADD_FAILURE() << "hd " << hd << ": the swizzle build's N-major strides give rel error " << err << "; " << s.name
                     << " gives " << e;
     }
   }
