@@ -294,11 +294,9 @@ void print_fit(const std::vector<MainRow>& rows, double copy_bw) {
         std::printf("|------:|:----------------|---------:|-------:|---------:|----------:|------------------:|\n");
         header = true;
       }
-      const double gbs = f.rate * 1e6 / 1e9;  // bytes per us -> GB/s
-      char miss[32] = "- (2 points)";
-      if (f.residual_tested()) std::snprintf(miss, sizeof miss, "%.1f", f.max_residual);
-      std::printf("| %5lld | %-15s | %8d | %6.1f | %8.1f | %8.1f%% | %17s |\n", (long long)batch, kBuildNames[b], f.points,
-                  f.fixed, gbs, 100.0 * gbs * 1e9 / copy_bw, miss);
+      const bench::LineFit::Cells c = f.cells_us(copy_bw);
+      std::printf("| %5lld | %-15s | %8d | %6s | %8s | %9s | %17s |\n", (long long)batch, kBuildNames[b], f.points,
+                  c.fixed_us.c_str(), c.gb_s.c_str(), c.of_copy.c_str(), c.miss.c_str());
     }
   }
 }

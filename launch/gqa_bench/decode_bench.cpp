@@ -35,15 +35,16 @@ std::string pct(double x) { return std::isfinite(x) ? strf("%.0f%%", 100.0 * x) 
 void report_stream_fit(BenchEnv& env, const DecodeCaseResult& r) {
   std::vector<std::pair<double, double>> points;
   for (const OpTiming& o : r.ops) {
-    if (o.name.find("GEMM") != std::string::npos || o.name == "LM head") points.emplace_back(o.bytes, o.us);
+    if (o.weight_gemm) points.emplace_back(o.bytes, o.us);
   }
   const LineFit f = fit_fixed_and_rate(points);
   if (!f.ok) return;
   const double rate = f.rate * 1e6;  // bytes per us -> bytes per s
+  const LineFit::Cells c = f.cells_us(env.ceil.copy_bw);
   std::string line = strf("The %d weight GEMMs above (the rows named GEMM, unfused, and the LM head; each timed alone) "
-                          "fitted to time = F + bytes / B (least squares): F %.1f us, B %.0f GB/s (%.0f%% of copy)",
-                          f.points, f.fixed, rate / 1e9, 100.0 * rate / env.ceil.copy_bw);
-  line += f.residual_tested() ? strf(", largest miss %.1f us.", f.max_residual) : std::string(".");
+                          "fitted to time = F + bytes / B (least squares): F %s us, B %s GB/s (%s of copy)",
+                          f.points, c.fixed_us.c_str(), c.gb_s.c_str(), c.of_copy.c_str());
+  line += f.residual_tested() ? ", largest miss " + c.miss + " us." : std::string(".");
   const double step_ms = r.step_default_ms();
   if (std::isfinite(step_ms)) {
     const double stream_ms = 1e3 * (r.weight_bytes + r.kv_bytes) / rate;

@@ -82,6 +82,8 @@ struct OpBench {
   OpTiming t;
   bool uses_cache = false;  // rotates over the cache's layers rather than the model's
   bool opt_in = false;      // a fused GEMV's row (timed in the pass after the others only)
+  bool fused_by_default = false;  // (a weight GEMM) fused with the op after it by the default step at
+                                  // batch <= kGemvMaxRows (its fused row is then the step's)
   std::function<void(int64_t layer)> run;
 };
 
@@ -102,8 +104,10 @@ class OpList {
   // `gemms` GEMMs of y[b, m] = x[b, k] W[m, k]^T: each weight read once, the activations in and
   // out; 2 FLOPs per multiply-add.
   void add_gemm(const char* name, double per_step, double b, double m, double k, int gemms,
-                std::function<void(int64_t)> run) {
+                std::function<void(int64_t)> run, bool fused_by_default = false) {
     add(name, per_step, gemms * (m * k + b * k + b * m) * 2.0, gemms * 2.0 * b * m * k, false, std::move(run));
+    ops_.back().t.weight_gemm = true;
+    ops_.back().fused_by_default = fused_by_default;
   }
   std::vector<OpBench>& ops() { return ops_; }
 
@@ -127,8 +131,9 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
   });
   // As the Model does it: one GEMM on the stacked [q; k; v] weight (rows interleave q | k | v),
   // then rope_kv_write on that packed output: rotated q to its own buffer, k and v to the cache.
-  list.add_gemm("QKV GEMM (stacked)", L, b, (hq + 2 * hkv) * hd, d, 1,
-                [&](int64_t l) { ops.matmul({x.h, w.layers[l].wqkv, Tensor(), x.qkv}); });
+  list.add_gemm(
+      "QKV GEMM (stacked)", L, b, (hq + 2 * hkv) * hd, d, 1,
+      [&](int64_t l) { ops.matmul({x.h, w.layers[l].wqkv, Tensor(), x.qkv}); }, /*fused_by_default=*/true);
   list.add("rope + kv_write (fused, packed qkv)", L, b * ((hq + 2 * hkv) + hq + 2 * hkv) * hd * 2, 0, true,
            [&, n, hdi, hqi](int64_t l) {
              RopeKvWriteArgs a{x.q.reshape({n, hqi, hdi}), Tensor(), Tensor(), fx.cache->k(l), fx.cache->v(l),
@@ -166,9 +171,9 @@ void add_attention_ops(OpList& list, Ops& ops, const ModelConfig& c, const Model
 void add_mlp_ops(OpList& list, Ops& ops, const ModelConfig& c, const ModelWeights& w, const DecodeFixture& fx,
                  OpInputs& x) {
   const double b = fx.batch, d = c.hidden_size, f = c.intermediate_size, L = c.num_hidden_layers;
-  list.add_gemm("gate/up GEMM (stacked)", L, b, 2 * f, d, 1, [&](int64_t l) {
-    ops.matmul({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up});
-  });
+  list.add_gemm(
+      "gate/up GEMM (stacked)", L, b, 2 * f, d, 1,
+      [&](int64_t l) { ops.matmul({x.h, w.layers[l].w_gate_up, Tensor(), x.gate_up}); }, /*fused_by_default=*/true);
   list.add("swiglu", L, 3 * b * f * 2, 0, false, [&](int64_t) { ops.swiglu({x.gate_up, x.act}); });
   // The fused form of the two rows above, the default step's at batch <= 8 (kernels/cuda/gemv.h:
   // gemv_swiglu; timed in the pass after the others, not in their sum).
@@ -241,11 +246,10 @@ std::vector<OpTiming> time_decode_ops(BenchEnv& env, const ModelConfig& c, const
 std::vector<OpTiming> time_decode_gemvs(BenchEnv& env, const ModelConfig& c, const ModelWeights& w,
                                         const DecodeFixture& fx) {
   const bool fused = fx.batch <= cuda::kGemvMaxRows;
+  // The fused GEMVs' rows (the opt-in pass's, present at batch <= kGemvMaxRows only) and every
+  // weight GEMM the default step runs alone.
   return time_selected_ops(env, c, w, fx, [fused](const OpBench& op) {
-    const std::string& n = op.t.name;
-    if (n == "QKV GEMM (stacked)" || n == "gate/up GEMM (stacked)") return !fused;
-    return n == "QKV GEMM + RoPE + KV write (fused)" || n == "gate/up GEMM + SwiGLU (fused)" || n == "O GEMM" ||
-           n == "down GEMM" || n == "LM head";
+    return op.opt_in || (op.t.weight_gemm && !(fused && op.fused_by_default));
   });
 }
 

@@ -21,6 +21,7 @@ struct OpTiming {
   double us = 0;         // median device time of one call
   double bytes = 0;      // the fewest bytes one call must move (weights + KV read, activations)
   double flops = 0;
+  bool weight_gemm = false;  // one weight GEMM alone (unfused; the LM head too): the stream fit's rows
 };
 
 // The ops of one decode step, each timed alone. opt_in: only the rows of the fused GEMVs

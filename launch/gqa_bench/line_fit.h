@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -20,6 +22,24 @@ struct LineFit {
   double max_residual = 0;  // the largest |time - fit| over the points (0 through two points)
   // Whether max_residual says anything: a line through two points misses neither.
   bool residual_tested() const { return points > 2; }
+
+  // The fit as the benchmarks print it, for times in microseconds: F ("14.1"), B in GB/s ("4087"),
+  // B as a percentage of copy_bw bytes/s ("95.8%"), the largest miss ("0.7", or "- (2 points)").
+  struct Cells {
+    std::string fixed_us, gb_s, of_copy, miss;
+  };
+  Cells cells_us(double copy_bw) const {
+    const double bytes_per_s = rate * 1e6;
+    return {format("%.1f", fixed), format("%.0f", bytes_per_s / 1e9), format("%.1f%%", 100.0 * bytes_per_s / copy_bw),
+            residual_tested() ? format("%.1f", max_residual) : std::string("- (2 points)")};
+  }
+
+ private:
+  static std::string format(const char* f, double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, f, x);
+    return buf;
+  }
 };
 
 // points: (bytes, time). Non-finite points are left out (a variant not timed at that size).

@@ -136,10 +136,9 @@ void bench_sdpa(BenchEnv& env, const std::vector<DecodeCaseResult>& ours, double
       const auto& xy = who == 0 ? pts.first : pts.second;
       const LineFit f = fit_fixed_and_rate(xy);
       if (!f.ok) continue;
-      const double bps = f.rate * 1e6;  // bytes per us -> bytes per s
-      fit.row({std::to_string(batch), who == 0 ? "ours" : "SDPA", std::to_string(f.points), strf("%.1f", f.fixed),
-               strf("%.0f", bps / 1e9), strf("%.0f%%", 100 * bps / env.ceil.copy_bw),
-               f.residual_tested() ? strf("%.1f", f.max_residual) : std::string("- (2 points)")});
+      const LineFit::Cells c = f.cells_us(env.ceil.copy_bw);
+      fit.row({std::to_string(batch), who == 0 ? "ours" : "SDPA", std::to_string(f.points), c.fixed_us, c.gb_s,
+               c.of_copy, c.miss});
     }
   }
   if (!fit.empty()) {

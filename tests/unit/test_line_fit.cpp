@@ -51,6 +51,18 @@ TEST(LineFit, SkipsPointsNotTimed) {
   EXPECT_EQ(f.points, 2);  // neither a time nor a size missing counts
 }
 
+TEST(LineFit, CellsInMicrosecondsAndGigabytesPerSecond) {
+  // 14 us fixed, then 4000 bytes per us (4 GB/s) against a 5 GB/s copy: three points on the line.
+  const LineFit f = fit_fixed_and_rate({{4000, 15}, {40000, 24}, {400000, 114}});
+  ASSERT_TRUE(f.ok);
+  const LineFit::Cells c = f.cells_us(5e9);
+  EXPECT_EQ(c.fixed_us, "14.0");
+  EXPECT_EQ(c.gb_s, "4");
+  EXPECT_EQ(c.of_copy, "80.0%");
+  EXPECT_EQ(c.miss, "0.0");
+  EXPECT_EQ(fit_fixed_and_rate({{4000, 15}, {40000, 24}}).cells_us(5e9).miss, "- (2 points)");
+}
+
 TEST(LineFit, RefusesWhatIsNoLine) {
   EXPECT_FALSE(fit_fixed_and_rate({}).ok);
   EXPECT_FALSE(fit_fixed_and_rate({{8, 14}}).ok);
