@@ -67,6 +67,7 @@ struct WgSmem {
   static constexpr uint32_t kCoreBytes = 128;      // one core matrix: 8 rows x 16 bytes
   static constexpr uint32_t kGroupBytes = HD * 16;  // 8 whole rows of a [rows][HD] tile
   static constexpr uint32_t kHalfBytes = kBlockN * 128;  // swizzled tiles: one 64-dim half (q and K/V alike)
+  static_assert(kBlockM == kBlockN, "the swizzled q and K/V tiles share kHalfBytes: as many q rows as keys");
   static constexpr int kQChunks = kBlockM * HD / 8;
   static constexpr int kTileChunks = kBlockN * HD / 8;
   static constexpr size_t kQBytes = size_t(kBlockM) * HD * sizeof(T);
@@ -114,7 +115,7 @@ __device__ void load_q_tile_swizzled(const PrefillParams& p, int g, int row0, un
 #pragma unroll
   for (int i = 0; i < S::kQChunks / kThreads; ++i) {
     const int c = threadIdx.x + i * kThreads;
-    const int r = c / (HD / 8), j = c % (HD / 8);  // 8 consecutive threads: one row's 128 bytes
+    const int r = c / (HD / 8), j = c % (HD / 8);  // HD / 8 consecutive threads: one row (2 HD bytes)
     size_t off = 0;
     const bool in = q_source(p, g, row0 + r, 8 * j, HD, off);
     cp_async_16(dst + swizzle128_byte(r, j, kBlockM), q + off, in);

@@ -4,7 +4,8 @@
 //   mma_ss     d = (scale_d ? d : 0) + A B, A (64 x 16) and B (N x 16) both K-major in shared memory
 //   mma_rs_tb  d += A B, A (64 x 16) from registers (the mma.sync m16n8k16 A layout per warp), B
 //              (16 x N) N-major ("transposed") in shared memory
-// Shared operands are given by descriptors (smem_desc) of the no-swizzle canonical layouts:
+// Shared operands are given by descriptors of the no-swizzle canonical layouts (smem_desc; the
+// 128-byte swizzle's: smem_desc_sw128, below):
 // 8 x 16-byte "core matrices" of 128 contiguous bytes; K-major: element (row r, col c) at
 // (r % 8) * 16 + (c % 8) * 2 + (r / 8) * SBO + (c / 8) * LBO bytes; N-major: element (k, n) at
 // (k % 8) * 16 + (n % 8) * 2 + (n / 8) * SBO + (k / 8) * LBO bytes.
