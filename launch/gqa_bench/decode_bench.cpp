@@ -198,6 +198,10 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
       {&r.step_ring_ms, {{cuda::gemv_ring_enabled, cuda::set_gemv_ring}}},
       {&r.step_ring_norm_ms, {{cuda::gemv_ring_enabled, cuda::set_gemv_ring}, {cuda::fused_norm_enabled, cuda::set_fused_norm}}},
       {&r.step_pdl_early_ms, {{cuda::pdl_early_enabled, cuda::set_pdl_early}}},
+      {&r.step_five_ms,
+       {{cuda::gemv_ring_enabled, cuda::set_gemv_ring},
+        {cuda::fused_norm_enabled, cuda::set_fused_norm},
+        {cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}}},
   };
   for (const auto& [ms, switches] : passes) {
     if (!deadline.passed()) *ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline, switches);
@@ -247,11 +251,15 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
                   "per row instead of the default's one per 8 keys' rows (GQA_DECODE_GROUP_COPIES=0), or the decode GEMVs' "
                   "opt-in ring build (GQA_GEMV_RING), or that with the norm prologue (GQA_FUSED_NORM too), or the opt-in "
                   "early PDL trigger of the split merge and the RMSNorms (GQA_PDL_EARLY: the next GEMV's weights "
-                  "start during the kernel before), against the default step.");
+                  "start during the kernel before), or the ring GEMVs with the norm prologue and the fused merge "
+                  "(5 kernels a layer instead of 8: the QKV and gate/up GEMVs with their norms, the attention with "
+                  "its merge, the O and down GEMVs; where the norm prologue serves, batch <= 4), against the "
+                  "default step.");
   Table t({"context", "batch", "fused QKV+RoPE us", "unfused QKV + rope us", "fused gate/up+SwiGLU us",
            "unfused gate/up + swiglu us", "default step ms", "unfused GEMVs step ms", "cluster step ms",
            "L2 prefetch step ms", "K/V prefetch step ms", "norm prologue step ms", "fused merge step ms",
-           "both step ms", "per-row copies step ms", "ring GEMVs step ms", "ring + norm prologue step ms", "early PDL trigger step ms"});
+           "both step ms", "per-row copies step ms", "ring GEMVs step ms", "ring + norm prologue step ms", "early PDL trigger step ms",
+           "5 kernels a layer step ms"});
   for (DecodeCaseResult& r : cases) {
     if (r.ops.empty()) continue;
     if (deadline.passed()) {
@@ -287,7 +295,8 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
            us(r.opt_in_ops, "gate/up GEMM + SwiGLU (fused)"), sum_us("gate/up GEMM (stacked)", "swiglu"),
            ms(r.step_default_ms()), ms(r.step_unfused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms),
            ms(r.step_kv_prefetch_ms), ms(r.step_fused_norm_ms), ms(r.step_fused_merge_ms),
-           ms(r.step_both_fused_ms), ms(r.step_row_copies_ms), ms(r.step_ring_ms), ms(r.step_ring_norm_ms), ms(r.step_pdl_early_ms)});
+           ms(r.step_both_fused_ms), ms(r.step_row_copies_ms), ms(r.step_ring_ms), ms(r.step_ring_norm_ms), ms(r.step_pdl_early_ms),
+           ms(r.step_five_ms)});
   }
   env.report.table(t);
   env.report.save();

@@ -181,5 +181,16 @@ TEST(CudaModelGemvRing, MatchesTransformers) {
   }
 }
 
+// The fewest kernels a layer the opt-ins allow (gqa-bench's "5 kernels a layer" step column): the
+// ring GEMVs with the norm prologue and the decode attention's fused merge, PDL off and on.
+TEST(CudaModelFiveKernelsALayer, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const cuda::ScopedSwitch ring(cuda::gemv_ring_enabled, cuda::set_gemv_ring, true);
+  const cuda::ScopedSwitch norm(cuda::fused_norm_enabled, cuda::set_fused_norm, true);
+  const cuda::ScopedSwitch merge(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, true);
+  expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mqa", "gqa_hd128", "qwen2_bias"},
+                                            " GEMV ring + norm prologue + fused merge");
+}
+
 }  // namespace
 }  // namespace gqa
