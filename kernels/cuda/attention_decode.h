@@ -166,7 +166,10 @@ size_t decode_workspace_bytes(const AttentionArgs& a, const DecodeOptions& opt =
 // device and stream (grown as calls need, also while a graph records; never shrunk): no
 // allocation per call, so a recorded decode step holds no memory node around the attention,
 // which would cut programmatic dependent launch. Calls on one stream, or graphs recorded on it,
-// must not run concurrently with each other on another stream (as for the fused merge's counters).
+// must not run concurrently with each other on another stream (as for the fused merge's counters),
+// nor come from two host threads at once (one call's merge would read the other's partials); a
+// stream destroyed with calls pending must not hand its handle to a new stream before they end.
+// Outgrown buffers are kept, never freed (a recorded graph may still point at them).
 void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeOptions& opt = {});
 
 }  // namespace gqa::cuda
