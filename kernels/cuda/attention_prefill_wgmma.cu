@@ -91,8 +91,10 @@ struct WgSmem {
 // tile loop 861 -> 826 instructions (sm_90a SASS). Every lane of the warp must call it.
 __device__ __forceinline__ int warp_uniform(int v) { return __shfl_sync(0xffffffffu, v, 0); }
 
-// q rows [row0, row0 + kBlockM) of KV head g into dst; rows past the end are zeros.
-template <typename T, int HD>
+// q rows [row0, row0 + kBlockM) of KV head g into dst; rows past the end are zeros. The
+// no-swizzle core-matrix layout (chunk c at byte 16c), or with kSwizzle the swizzle build's
+// 128-byte-swizzled tile (swizzle128_byte, kBlockM rows; HD / 8 consecutive threads copy a row).
+template <typename T, int HD, bool kSwizzle = false>
 __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned char* dst) {
   using S = WgSmem<T, HD>;
   const T* q = static_cast<const T*>(p.q);
@@ -100,25 +102,18 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
   for (int i = 0; i < S::kQChunks / kThreads; ++i) {
     const int c = threadIdx.x + i * kThreads;
     int r, e;
-    wg::core_chunk(c, HD, r, e);
+    uint32_t at;
+    if constexpr (kSwizzle) {
+      r = c / (HD / 8);
+      e = 8 * (c % (HD / 8));
+      at = swizzle128_byte(r, e / 8, kBlockM);
+    } else {
+      wg::core_chunk(c, HD, r, e);
+      at = 16u * uint32_t(c);
+    }
     size_t off = 0;
     const bool in = q_source(p, g, row0 + r, e, HD, off);
-    cp_async_16(dst + 16 * c, q + off, in);
-  }
-}
-
-// The same into the swizzle build's 128-byte-swizzled q tile (swizzle128_byte, kBlockM rows).
-template <typename T, int HD>
-__device__ void load_q_tile_swizzled(const PrefillParams& p, int g, int row0, unsigned char* dst) {
-  using S = WgSmem<T, HD>;
-  const T* q = static_cast<const T*>(p.q);
-#pragma unroll
-  for (int i = 0; i < S::kQChunks / kThreads; ++i) {
-    const int c = threadIdx.x + i * kThreads;
-    const int r = c / (HD / 8), j = c % (HD / 8);  // HD / 8 consecutive threads: one row (2 HD bytes)
-    size_t off = 0;
-    const bool in = q_source(p, g, row0 + r, 8 * j, HD, off);
-    cp_async_16(dst + swizzle128_byte(r, j, kBlockM), q + off, in);
+    cp_async_16(dst + at, q + off, in);
   }
 }
 
@@ -238,13 +233,7 @@ template <typename T, int HD, bool kSwizzle = false>
 __device__ __forceinline__ void start_block(const PrefillParams& p, int g, int row0, PrefillRowInfo<kBlockM>& ri,
                                             unsigned char* q_s) {
   init_rows(p, row0, ri);
-  if (threadIdx.x < kThreads) {  // (not a producer)
-    if constexpr (kSwizzle) {
-      load_q_tile_swizzled<T, HD>(p, g, row0, q_s);
-    } else {
-      load_q_tile<T, HD>(p, g, row0, q_s);
-    }
-  }
+  if (threadIdx.x < kThreads) load_q_tile<T, HD, kSwizzle>(p, g, row0, q_s);  // (not a producer)
   cp_async_commit();
   cp_async_wait<0>();
   wg::fence_proxy_async();

@@ -45,88 +45,85 @@ struct Strides {
   const char* name;
 };
 
-class WgmmaProbe : public ::testing::TestWithParam<int> {};
+// One layout's check of a probe: the prefill's strides must give the host product within kTol;
+// on a mismatch each alternative's error is reported too (which convention the hardware follows).
+// probe(lbo, sbo) runs the wgmma form on the inputs the caller bound.
+template <class Probe>
+void expect_strides(const std::vector<float>& ref, Strides prefill, const std::vector<Strides>& alternatives,
+                    const std::string& what, Probe probe) {
+  const double err = test::rel_error(probe(prefill.lbo, prefill.sbo), ref);
+  if (err >= kTol) {
+    for (const Strides& s : alternatives) {
+      ADD_FAILURE() << what << ": the prefill's strides (" << prefill.name << ") give rel error " << err << "; "
+                    << s.name << " gives " << test::rel_error(probe(s.lbo, s.sbo), ref);
+    }
+  }
+  EXPECT_LT(err, kTol) << what;
+}
 
-// S = q K^T as the prefill computes it: K-major q and K, LBO 128 (next 8 columns), SBO hd * 16.
-TEST_P(WgmmaProbe, QkMatchesHostProduct) {
-  if (const std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
-  const int hd = GetParam();
+// S = q K^T as the prefill computes it: K-major q and K. No swizzle: LBO 128 (next 8 columns), SBO
+// hd * 16 (next 8 rows); the swizzle build: 128-row tiles, SBO 1024, LBO unused (16).
+void check_qk(int hd, bool swizzle) {
   const std::vector<float> a = test::round_to(test::normal_vec(size_t(64) * hd, 61u), DType::kBF16);
   const std::vector<float> b = test::round_to(test::normal_vec(size_t(kKeys) * hd, 62u), DType::kBF16);
   const std::vector<float> ref = host_product(a, b, 64, kKeys, hd, hd, 1);
   const uint32_t group = uint32_t(hd) * 16;
-  const double err = test::rel_error(cuda::wgmma_probe_qk(a, b, hd, 128, group), ref);
-  if (err >= kTol) {
-    for (Strides s : {Strides{group, 128, "LBO hd*16, SBO 128 (swapped)"}, Strides{128, 128, "LBO 128, SBO 128"},
-                      Strides{group, group, "LBO hd*16, SBO hd*16"}}) {
-      const double e = test::rel_error(cuda::wgmma_probe_qk(a, b, hd, s.lbo, s.sbo), ref);
-      ADD_FAILURE() << "hd " << hd << ": the prefill's K-major strides give rel error " << err << "; " << s.name
-                    << " gives " << e;
-    }
+  const auto probe = [&](uint32_t lbo, uint32_t sbo) { return cuda::wgmma_probe_qk(a, b, hd, lbo, sbo, swizzle); };
+  const std::string what = "hd " + std::to_string(hd) + (swizzle ? ", 128-byte swizzle" : ", no swizzle");
+  if (swizzle) {
+    expect_strides(ref, {16, 1024, "LBO 16, SBO 1024"},
+                   {{1024, 1024, "LBO 1024, SBO 1024"}, {16384, 1024, "LBO 16384, SBO 1024"}, {16, 128, "LBO 16, SBO 128"}},
+                   what, probe);
+  } else {
+    expect_strides(ref, {128, group, "LBO 128, SBO hd*16"},
+                   {{group, 128, "LBO hd*16, SBO 128 (swapped)"}, {128, 128, "LBO 128, SBO 128"},
+                    {group, group, "LBO hd*16, SBO hd*16"}},
+                   what, probe);
   }
-  EXPECT_LT(err, kTol) << "hd " << hd;
 }
 
-// O = P V as the prefill computes it: P through registers, V read N-major, LBO hd * 16 (next 8
-// keys), SBO 128 (next 8 dims).
-TEST_P(WgmmaProbe, PvMatchesHostProduct) {
-  if (const std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
-  const int hd = GetParam();
+// O = P V as the prefill computes it: P through registers, V read N-major. No swizzle: LBO hd * 16
+// (next 8 keys), SBO 128 (next 8 dims); the swizzle build: LBO 128 * 128 (next 64 dims), SBO 1024
+// (next 8 keys).
+void check_pv(int hd, bool swizzle) {
   const std::vector<float> p = test::round_to(test::random_vec(size_t(64) * kKeys, 63u, 0.0f, 1.0f), DType::kBF16);
   const std::vector<float> v = test::round_to(test::normal_vec(size_t(kKeys) * hd, 64u), DType::kBF16);
   const std::vector<float> ref = host_product(p, v, 64, hd, kKeys, 1, hd);
-  const uint32_t group = uint32_t(hd) * 16;
-  const double err = test::rel_error(cuda::wgmma_probe_pv(p, v, hd, group, 128), ref);
-  if (err >= kTol) {
-    for (Strides s : {Strides{128, group, "LBO 128, SBO hd*16 (swapped)"}, Strides{128, 128, "LBO 128, SBO 128"},
-                      Strides{group, group, "LBO hd*16, SBO hd*16"}}) {
-      const double e = test::rel_error(cuda::wgmma_probe_pv(p, v, hd, s.lbo, s.sbo), ref);
-      ADD_FAILURE() << "hd " << hd << ": the prefill's N-major strides give rel error " << err << "; " << s.name
-                    << " gives " << e;
-    }
+  const uint32_t group = uint32_t(hd) * 16, half = kKeys * 128;
+  const auto probe = [&](uint32_t lbo, uint32_t sbo) { return cuda::wgmma_probe_pv(p, v, hd, lbo, sbo, swizzle); };
+  const std::string what = "hd " + std::to_string(hd) + (swizzle ? ", 128-byte swizzle" : ", no swizzle");
+  if (swizzle) {
+    expect_strides(ref, {half, 1024, "LBO 128*128, SBO 1024"},
+                   {{1024, half, "LBO 1024, SBO 128*128 (swapped)"}, {half, 128, "LBO 128*128, SBO 128"},
+                    {128, half, "LBO 128, SBO 128*128"}},
+                   what, probe);
+  } else {
+    expect_strides(ref, {group, 128, "LBO hd*16, SBO 128"},
+                   {{128, group, "LBO 128, SBO hd*16 (swapped)"}, {128, 128, "LBO 128, SBO 128"},
+                    {group, group, "LBO hd*16, SBO hd*16"}},
+                   what, probe);
   }
-  EXPECT_LT(err, kTol) << "hd " << hd;
 }
 
-// The swizzle build's S = q K^T: q and K in 128-byte-swizzled 128-row tiles, K-major descriptors
-// with SBO 1024 (the next 8 rows) and LBO unused (16).
+class WgmmaProbe : public ::testing::TestWithParam<int> {};
+
+// Each form and layout a test of its own, the swizzled ones last: a fault in one would poison the
+// process's context for the tests after it.
+TEST_P(WgmmaProbe, QkMatchesHostProduct) {
+  if (const std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  check_qk(GetParam(), false);
+}
+TEST_P(WgmmaProbe, PvMatchesHostProduct) {
+  if (const std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  check_pv(GetParam(), false);
+}
 TEST_P(WgmmaProbe, SwizzledQkMatchesHostProduct) {
   if (const std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
-  const int hd = GetParam();
-  const std::vector<float> a = test::round_to(test::normal_vec(size_t(64) * hd, 65u), DType::kBF16);
-  const std::vector<float> b = test::round_to(test::normal_vec(size_t(kKeys) * hd, 66u), DType::kBF16);
-  const std::vector<float> ref = host_product(a, b, 64, kKeys, hd, hd, 1);
-  const double err = test::rel_error(cuda::wgmma_probe_qk(a, b, hd, 16, 1024, true), ref);
-  if (err >= kTol) {
-    for (Strides s : {Strides{1024, 1024, "LBO 1024, SBO 1024"}, Strides{16384, 1024, "LBO 16384, SBO 1024"},
-                      Strides{16, 128, "LBO 16, SBO 128"}}) {
-      const double e = test::rel_error(cuda::wgmma_probe_qk(a, b, hd, s.lbo, s.sbo, true), ref);
-      ADD_FAILURE() << "hd " << hd << ": the swizzle build's K-major strides give rel error " << err << "; " << s.name
-                    << " gives " << e;
-    }
-  }
-  EXPECT_LT(err, kTol) << "hd " << hd;
+  check_qk(GetParam(), true);
 }
-
-// The swizzle build's O = P V: V in a 128-byte-swizzled 128-key tile read N-major, LBO 128 * 128
-// (the next 64 dims), SBO 1024 (the next 8 keys).
 TEST_P(WgmmaProbe, SwizzledPvMatchesHostProduct) {
   if (const std::string why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
-  const int hd = GetParam();
-  const std::vector<float> p = test::round_to(test::random_vec(size_t(64) * kKeys, 67u, 0.0f, 1.0f), DType::kBF16);
-  const std::vector<float> v = test::round_to(test::normal_vec(size_t(kKeys) * hd, 68u), DType::kBF16);
-  const std::vector<float> ref = host_product(p, v, 64, hd, kKeys, 1, hd);
-  const uint32_t half = kKeys * 128;
-  const double err = test::rel_error(cuda::wgmma_probe_pv(p, v, hd, half, 1024, true), ref);
-  if (err >= kTol) {
-    for (Strides s : {Strides{1024, half, "LBO 1024, SBO 128 * 128 (swapped)"}, Strides{half, 128, "LBO 128 * 128, SBO 128"},
-                      Strides{128, half, "LBO 128, SBO 128 * 128"}}) {
-      const double e = test::rel_error(cuda::wgmma_probe_pv(p, v, hd, s.lbo, s.sbo, true), ref);
-      ADD_FAILURE() << "hd " << hd << ": the swizzle build's N-major strides give rel error " << err << "; " << s.name
-                    << " gives " << e;
-    }
-  }
-  EXPECT_LT(err, kTol) << "hd " << hd;
+  check_pv(GetParam(), true);
 }
 
 INSTANTIATE_TEST_SUITE_P(HeadDims, WgmmaProbe, ::testing::Values(64, 128));
