@@ -408,6 +408,17 @@ __device__ __forceinline__ void set_max_regs_inc() {
 #endif
 }
 
+// Which of the pass's n_tiles tiles a block takes i-th: i, or with kRotateTiles (i + blockIdx) % n.
+template <unsigned kSkip>
+__device__ __forceinline__ int pass_tile(int i, int n_tiles) {
+  if constexpr (kSkip & kRotateTiles) {
+    const int j = i + static_cast<int>(blockIdx.x % static_cast<unsigned>(n_tiles));
+    return j < n_tiles ? j : j - n_tiles;
+  } else {
+    return i;
+  }
+}
+
 template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle>
 __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32_t* table, int g, int end, int n_tiles,
                                              int tiles, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
@@ -418,9 +429,10 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32
   const int tid = static_cast<int>(threadIdx.x) - kThreads;
   for (int i = 0; i < n_tiles; ++i) {
     const int t = tiles + i, st = t % kStages;
+    const int j = pass_tile<kSkip>(i, n_tiles);
     if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
     if constexpr (!(kSkip & kAblateCopies)) {
-      copy_kv_tile<T, HD, Copy>(p, table, g, i * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
+      copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
                                 bad_key, tid);
     }
     cp_async_arrive(&full[st]);
@@ -634,7 +646,8 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
     }
     for (int i = 0; i < (kOverlap ? 0 : n_tiles); ++i) {
       const int t = tiles + i, st = t % kStages;
-      const bool mine = i * kBlockN <= ps.group_limit;  // uniform over the warpgroup
+      const int j = pass_tile<kSkip>(i, n_tiles);         // the pass's tile in this block's order
+      const bool mine = j * kBlockN <= ps.group_limit;  // uniform over the warpgroup
       const unsigned char* k_t = k_s + st * S::kTileBytes;
       const unsigned char* v_t = v_s + st * S::kTileBytes;
       mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
@@ -652,7 +665,7 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
         }
         turns.pass();
         if constexpr (!(kSkip & kAblateQk)) qk_finish(sc);
-        if constexpr (!(kSkip & kAblateSoftmax)) softmax_tile<HD, kBlockN>(sc, i * kBlockN, ps.limit, p.scale_log2, o, m, l);
+        if constexpr (!(kSkip & kAblateSoftmax)) softmax_tile<HD, kBlockN>(sc, j * kBlockN, ps.limit, p.scale_log2, o, m, l);
       } else {
         turns.wait();
         turns.pass();
@@ -862,7 +875,8 @@ std::string prefill_ablation_name(unsigned skip) {
                 {kAblateSoftmax, "no softmax"},
                 {kAblateQk, "no QK"},
                 {kAblatePv, "no PV"},
-                {kAblateTurns, "no turns"}};
+                {kAblateTurns, "no turns"},
+                {kRotateTiles, "rotated tiles"}};
   std::string out;
   for (const auto& part : kParts) {
     if (skip & part.bit) out += (out.empty() ? "" : " + ") + std::string(part.name);

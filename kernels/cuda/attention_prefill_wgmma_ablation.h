@@ -1,7 +1,8 @@
 // A timing aid for gqa-bench, not attention: the wgmma prefill's producer build (the default
 // prefill on H100/H200, attention_prefill_wgmma.h) with parts of its work left out, so that the
 // times with and without each part say which one bounds the kernel (runs 6-7: 36% of the GEMM
-// rate, where the tensor-core work alone would allow far more). Each mask is a kernel of its own,
+// rate, where the tensor-core work alone would allow far more). One mask is a variant, not an
+// ablation: kRotateTiles (the same attention, each block taking its K/V tiles in a rotated order). Each mask is a kernel of its own,
 // the producer build's code with the named parts compiled out; what it writes to a.out is
 // meaningless (no softmax, or scores of zeros, or no K/V copied: the tiles hold whatever shared
 // memory held). bf16, head_dim 128 only (the benchmarked shard's shape).
@@ -21,6 +22,10 @@ enum : unsigned {
   kAblateQk = 4,       // no S = q K^T: S is zeros (the softmax still runs on them)
   kAblatePv = 8,       // no O += P V (nor the packing of P)
   kAblateTurns = 16,   // the two consumer warpgroups do not take turns at the tensor cores
+  // Not an ablation: each block takes its pass's K/V tiles from tile blockIdx % n on (wrapping
+  // round), so the resident blocks, which otherwise stream the same tiles of the one KV head in
+  // step, read different ones at a time (the online softmax does not care about the order).
+  kRotateTiles = 32,
 };
 
 // The masks attention_prefill_wgmma_ablated runs, in the order gqa-bench reports them.
@@ -33,9 +38,10 @@ constexpr unsigned kPrefillAblations[] = {
     kAblateCopies | kAblateSoftmax,
     kAblateCopies | kAblateQk | kAblatePv,
     kAblateCopies | kAblateSoftmax | kAblateQk | kAblatePv,
+    kRotateTiles,
 };
 
-// "no copies + no softmax" for a mask; "full" for 0.
+// "no copies + no softmax" for a mask ("rotated tiles" for kRotateTiles); "full" for 0.
 std::string prefill_ablation_name(unsigned skip);
 
 // The producer build with `skip`'s parts left out (one of kPrefillAblations, or 0 for the build

@@ -181,7 +181,9 @@ class AblationTable {
     env.report.line("The default build (producer) with parts of its work left out, a timing aid whose outputs are not "
                     "attention (kernels/cuda/attention_prefill_wgmma_ablation.h): no copies (the producer hands every "
                     "stage over without copying), no softmax (P = S), no QK (S = 0), no PV, no turns (the consumer "
-                    "warpgroups issue without taking turns); same calls and timing as above. 'of full' is the time "
+                    "warpgroups issue without taking turns), and one variant that is still the attention: rotated "
+                    "tiles (each block takes its K/V tiles from tile blockIdx mod n on, so the resident blocks do not "
+                    "all read the same tile of the one KV head at once); same calls and timing as above. 'of full' is the time "
                     "over the full build's; TFLOP/s counts the full attention's FLOPs where both GEMMs still run.");
     std::vector<std::string> header = {"build"};
     for (int64_t p : prompts_) {

@@ -1,7 +1,7 @@
 // The wgmma prefill's ablated producer builds (kernels/cuda/attention_prefill_wgmma_ablation.h), a
-// timing aid: every mask launches and finishes; mask 0 (the producer build itself) and the one that
-// only drops the warpgroups' turn-keeping (the same arithmetic in another order) still compute the
-// attention of the CPU twin; masks that drop arithmetic do not (so a mask cannot silently run the
+// timing aid: every mask launches and finishes; mask 0 (the producer build itself), the one that
+// only drops the warpgroups' turn-keeping and the rotated tile order (the same arithmetic in
+// another order) still compute the attention of the CPU twin; masks that drop arithmetic do not (so a mask cannot silently run the
 // full kernel); masks outside the list, other dtypes and head dims are refused. The launches need a
 // compute capability 9.0 GPU (sm_90a code): those tests skip elsewhere.
 #include <gtest/gtest.h>
@@ -46,11 +46,11 @@ std::vector<float> run_ablated(const Batch& b, unsigned skip) {
   return attn_test::download(a.out);
 }
 
-TEST(CudaPrefillWgmmaAblation, FullAndTurnlessBuildsComputeTheAttention) {
+TEST(CudaPrefillWgmmaAblation, FullTurnlessAndRotatedBuildsComputeTheAttention) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = ablation_batch();
   const std::vector<float> ref = reference(b);
-  for (unsigned skip : {0u, unsigned(cuda::kAblateTurns)}) {
+  for (unsigned skip : {0u, unsigned(cuda::kAblateTurns), unsigned(cuda::kRotateTiles)}) {
     EXPECT_LT(rel_error(run_ablated(b, skip), ref), kTol) << cuda::prefill_ablation_name(skip);
   }
 }
@@ -88,6 +88,7 @@ TEST(CudaPrefillWgmmaAblationArgs, NamesSayWhatIsLeftOut) {
   EXPECT_EQ(cuda::prefill_ablation_name(0), "full");
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kAblateCopies | cuda::kAblateSoftmax), "no copies + no softmax");
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kAblateTurns), "no turns");
+  EXPECT_EQ(cuda::prefill_ablation_name(cuda::kRotateTiles), "rotated tiles");
   std::set<std::string> names;
   for (unsigned skip : cuda::kPrefillAblations) {
     EXPECT_NE(skip, 0u);
