@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "launch/gqa_bench/gemv_sweep.h"
 #include "launch/gqa_bench/line_fit.h"
 #include "launch/gqa_bench/random_model.h"
+#include "launch/gqa_bench/skip_ops.h"
 #include "launch/gqa_bench/timed_ops.h"
 #include "parallel/single_communicator.h"
 
@@ -172,6 +174,31 @@ DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, in
   return r;
 }
 
+// The default step (PDL and graphs on) with kinds of op left out, per mask (skip_ops.h): what each
+// kind costs inside the step, overlaps included. The last mask leaves all three out: the step's
+// skeleton (embedding, the graph launch, the logits to the host).
+constexpr unsigned kStepAblations[] = {0,
+                                       kSkipAttention,
+                                       kSkipNorms,
+                                       kSkipAttention | kSkipNorms,
+                                       kSkipGemvs,
+                                       kSkipAttention | kSkipNorms | kSkipGemvs};
+
+std::vector<double> time_step_ablations(BenchEnv& env, Model& model, const ModelWeights& w, DecodeFixture& fx,
+                                        const Deadline& deadline) {
+  std::vector<double> out;
+  const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
+  for (unsigned skip : kStepAblations) {
+    if (deadline.passed()) break;
+    SkipOps ops(env.ops, skip);
+    SingleCommunicator comm;
+    Model m(model.config(), single_rank_plan(model.config()), ops, comm, w);
+    const FreshGraphs fresh(env.ops);
+    out.push_back(time_decode_step(env, m, fx, env.opt.step_runs, deadline));
+  }
+  return out;
+}
+
 // The opt-in pass of one case, into r: the opt-in kernels' per-op rows and the step with them.
 void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResult& r,
                      const Deadline& deadline) {
@@ -206,6 +233,39 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
   for (const auto& [ms, switches] : passes) {
     if (!deadline.passed()) *ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline, switches);
   }
+  try {  // (a timing aid: its failure must not lose the rows above)
+    r.step_skip_ms = time_step_ablations(env, model, w, fx, deadline);
+  } catch (const std::exception& e) {
+    progress(std::string("decode step ablation failed: ") + e.what());
+  }
+}
+
+// The step ablation's table (time_step_ablations), after the other choices'.
+void report_step_ablations(BenchEnv& env, const std::vector<DecodeCaseResult>& cases) {
+  std::vector<std::string> header = {"context", "batch"};
+  for (unsigned skip : kStepAblations) header.push_back(skip_mask_name(skip) + " ms");
+  header.push_back("no attention + no norms: of the weights' floor");
+  Table t(header);
+  for (const DecodeCaseResult& r : cases) {
+    if (r.step_skip_ms.empty()) continue;
+    std::vector<std::string> row = {tokens_str(r.context), strf("%lld", (long long)r.batch)};
+    for (size_t i = 0; i < std::size(kStepAblations); ++i) {
+      row.push_back(i < r.step_skip_ms.size() ? strf("%.2f", r.step_skip_ms[i]) : std::string("-"));
+    }
+    const double gemvs_only = r.step_skip_ms.size() > 3 ? r.step_skip_ms[3] : NAN;
+    const double weights_floor_ms = 1e3 * r.weight_bytes / env.ceil.copy_bw;
+    row.push_back(std::isfinite(gemvs_only) ? pct(weights_floor_ms / gemvs_only) : "-");
+    t.row(row);
+  }
+  if (t.empty()) return;
+  env.report.line("The default step (PDL and graphs on, wall clock as above) with kinds of op left out, a timing aid "
+                  "(launch/gqa_bench/skip_ops.h: no kernel launched for them; the tokens mean nothing): the "
+                  "attention with its split merge, the RMSNorms with their residual adds, the weight GEMVs with "
+                  "their fused RoPE + KV write and SwiGLU; 'full' runs the same wrapper with nothing left out. The "
+                  "differences say what each kind costs inside a real step, overlaps included; 'no attention + no "
+                  "norms' is the GEMV chain alone against the weights' bytes over copy bandwidth; the last column "
+                  "but one is the step's skeleton (embedding, graph launch, logits to the host).");
+  env.report.table(t);
 }
 
 }  // namespace
@@ -299,6 +359,7 @@ void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vect
            ms(r.step_five_ms)});
   }
   env.report.table(t);
+  report_step_ablations(env, cases);
   env.report.save();
 }
 

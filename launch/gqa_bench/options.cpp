@@ -95,8 +95,9 @@ std::string usage() {
          "What it prints, in order: the ceilings (device-to-device copy, two read streams for reference, bf16\n"
          "GEMM) and the read stream's rate by bytes in flight per SM; per (context, batch) each decode op and\n"
          "the whole step with the kernels the environment selects (gqa-generate --help lists the GQA_*\n"
-         "switches), then, after every default measurement, the step with each other kernel choice and the\n"
-         "decode GEMVs under forced launches; the prefill of each length; the spectrum; the prefill attention\n"
+         "switches), then, after every default measurement, the step with each other kernel choice, the step\n"
+         "with kinds of op left out (attention, norms, GEMVs: a timing aid) and the decode GEMVs under forced\n"
+         "launches; the prefill of each length; the spectrum; the prefill attention\n"
          "through mma.sync and every wgmma build, then the default build with parts of its work left out\n"
          "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,ablation leaves builds out); the peers; a\n"
          "summary. The report is saved after each section and printed last.\n";

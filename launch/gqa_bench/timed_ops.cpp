@@ -15,7 +15,7 @@ std::string weight_label(const char* op, const Tensor& w) {
 
 }  // namespace
 
-TimedOps::TimedOps(cuda::CudaOps& inner) : inner_(inner) { GQA_CUDA_CHECK(cudaEventCreate(&start_)); }
+TimedOps::TimedOps(cuda::CudaOps& inner) : ForwardingOps(inner) { GQA_CUDA_CHECK(cudaEventCreate(&start_)); }
 
 TimedOps::~TimedOps() {
   cudaEventDestroy(start_);

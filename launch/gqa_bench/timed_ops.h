@@ -12,10 +12,11 @@
 #include <vector>
 
 #include "kernels/cuda/cuda_ops.h"
+#include "launch/gqa_bench/forwarding_ops.h"
 
 namespace gqa::bench {
 
-class TimedOps : public Ops {
+class TimedOps : public ForwardingOps {
  public:
   explicit TimedOps(cuda::CudaOps& inner);
   ~TimedOps() override;
@@ -33,23 +34,10 @@ class TimedOps : public Ops {
   const std::map<std::string, OpTotal>& totals() const { return totals_; }
   int steps() const { return steps_; }
 
-  Device device() const override { return inner_.device(); }
-  DType compute_dtype() const override { return inner_.compute_dtype(); }
-  Tensor alloc(DType dtype, Shape shape) override { return inner_.alloc(dtype, std::move(shape)); }
-  void upload_f32(const float* src, Tensor dst) override { inner_.upload_f32(src, dst); }
-  void upload_i32(const int32_t* src, Tensor dst) override { inner_.upload_i32(src, dst); }
-  void download_f32(const Tensor& src, float* dst) override { inner_.download_f32(src, dst); }
-  void synchronize() override { inner_.synchronize(); }
-  void* stream() override { return inner_.stream(); }
-  std::vector<int32_t> sample_rows(const Tensor& logits, const SampleSpec& spec, const std::vector<double>& u) override {
-    return inner_.sample_rows(logits, spec, u);
-  }
-  std::vector<float> top_k_rows(const Tensor& logits, int64_t k, float temperature) override {
-    return inner_.top_k_rows(logits, k, temperature);
-  }
-  // Forwarded without an event of its own: where CudaOps launches it (GQA_L2_PREFETCH=1 with PDL
-  // on), its time falls into the next op's, the attention's.
-  void prefetch_weights(const std::vector<Tensor>& weights) override { inner_.prefetch_weights(weights); }
+  // Op by op: no graphs (an event after each op). prefetch_weights is forwarded without an event
+  // of its own: where CudaOps launches it (GQA_L2_PREFETCH=1 with PDL on), its time falls into the
+  // next op's, the attention's.
+  bool supports_graphs() const override { return false; }
 
   void embedding(const EmbeddingArgs& a) override;
   void rmsnorm(const RmsNormArgs& a) override;
@@ -70,7 +58,6 @@ class TimedOps : public Ops {
  private:
   void mark(std::string label);  // an event after the op just enqueued
 
-  cuda::CudaOps& inner_;
   cudaEvent_t start_ = nullptr;
   std::vector<cudaEvent_t> events_;       // reused across steps
   std::vector<std::string> labels_;       // this step's, one per event used
