@@ -184,9 +184,9 @@ constexpr unsigned kStepAblations[] = {0,
                                        kSkipGemvs,
                                        kSkipAttention | kSkipNorms | kSkipGemvs};
 
-std::vector<double> time_step_ablations(BenchEnv& env, Model& model, const ModelWeights& w, DecodeFixture& fx,
-                                        const Deadline& deadline) {
-  std::vector<double> out;
+// Appends to out as each mask is timed (a failure keeps the masks before it).
+void time_step_ablations(BenchEnv& env, Model& model, const ModelWeights& w, DecodeFixture& fx,
+                         const Deadline& deadline, std::vector<double>& out) {
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
   for (unsigned skip : kStepAblations) {
     if (deadline.passed()) break;
@@ -196,7 +196,6 @@ std::vector<double> time_step_ablations(BenchEnv& env, Model& model, const Model
     const FreshGraphs fresh(env.ops);
     out.push_back(time_decode_step(env, m, fx, env.opt.step_runs, deadline));
   }
-  return out;
 }
 
 // The opt-in pass of one case, into r: the opt-in kernels' per-op rows and the step with them.
@@ -234,9 +233,10 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
     if (!deadline.passed()) *ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline, switches);
   }
   try {  // (a timing aid: its failure must not lose the rows above)
-    r.step_skip_ms = time_step_ablations(env, model, w, fx, deadline);
+    time_step_ablations(env, model, w, fx, deadline, r.step_skip_ms);
   } catch (const std::exception& e) {
-    progress(std::string("decode step ablation failed: ") + e.what());
+    r.step_skip_note = std::string("FAILED after ") + std::to_string(r.step_skip_ms.size()) + " masks: " + e.what();
+    progress("decode step ablation " + r.step_skip_note);
   }
 }
 
@@ -247,10 +247,13 @@ void report_step_ablations(BenchEnv& env, const std::vector<DecodeCaseResult>& c
   header.push_back("no attention + no norms: of the weights' floor");
   Table t(header);
   for (const DecodeCaseResult& r : cases) {
-    if (r.step_skip_ms.empty()) continue;
+    if (r.step_skip_ms.empty() && r.step_skip_note.empty()) continue;
     std::vector<std::string> row = {tokens_str(r.context), strf("%lld", (long long)r.batch)};
     for (size_t i = 0; i < std::size(kStepAblations); ++i) {
-      row.push_back(i < r.step_skip_ms.size() ? strf("%.2f", r.step_skip_ms[i]) : std::string("-"));
+      // (past the timed masks: the case's failure, once, else "-" where the deadline cut them)
+      row.push_back(i < r.step_skip_ms.size()   ? strf("%.2f", r.step_skip_ms[i])
+                    : i == r.step_skip_ms.size() && !r.step_skip_note.empty() ? r.step_skip_note
+                                                                              : std::string("-"));
     }
     const double gemvs_only = r.step_skip_ms.size() > 3 ? r.step_skip_ms[3] : NAN;
     const double weights_floor_ms = 1e3 * r.weight_bytes / env.ceil.copy_bw;

@@ -44,8 +44,10 @@ struct DecodeCaseResult {
   double step_ring_norm_ms = NAN;    // the ring build with the add + RMSNorm prologue
   double step_pdl_early_ms = NAN;    // the split merge and the RMSNorms trigger their successor before they wait
   double step_five_ms = NAN;         // ring GEMVs + norm prologue + fused merge: 5 kernels a layer instead of 8
-  // The default step with kinds of op left out (skip_ops.h), one per kStepAblations mask (NaN: not run).
+  // The default step with kinds of op left out (skip_ops.h), in kStepAblations' order: the masks
+  // timed before the deadline (or a failure, step_skip_note) cut the list short.
   std::vector<double> step_skip_ms;
+  std::string step_skip_note;
   std::string opt_in_note;
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.

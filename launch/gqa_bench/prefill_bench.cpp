@@ -152,12 +152,21 @@ class AblationTable {
     cells_.resize(masks_.size());
   }
 
-  void time_prompt(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p) {
+  // One prompt's masks, each while the deadline allows ("skipped" after it). A failure is
+  // reported in its cell and ends the table (later masks and prompts would run on whatever state
+  // it left); it does not fail the section: the by-build rows above are the section's result.
+  void time_prompt(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p,
+                   const Deadline& deadline) {
+    if (failed_) return;
     progress("prefill attention, producer build with parts left out: " + tokens_str(p) + " tokens");
     const double af = prefill_attention_flops_per_layer(c, p);
     double full_ms = NAN;
     for (size_t i = 0; i < masks_.size(); ++i) {
       const unsigned skip = masks_[i];
+      if (deadline.passed()) {
+        cells_[i][p] = {"skipped", "(time", "budget)"};
+        continue;
+      }
       try {
         const double ms = time_prefill_attention(env, c, cache, p, [&](const AttentionArgs& a) {
           cuda::attention_prefill_wgmma_ablated(a, skip, env.stream);
@@ -169,7 +178,8 @@ class AblationTable {
       } catch (const std::exception& e) {
         cells_[i][p] = {"FAILED", e.what(), ""};
         progress("prefill ablation " + cuda::prefill_ablation_name(skip) + " failed: " + e.what());
-        throw;  // the section's row reports it; later masks would run on a broken context
+        failed_ = true;
+        return;
       }
     }
   }
@@ -209,6 +219,7 @@ class AblationTable {
   std::vector<int64_t> prompts_;
   std::vector<unsigned> masks_;
   std::vector<std::map<int64_t, std::vector<std::string>>> cells_;  // [mask][prompt] -> ms, of full, TFLOP/s
+  bool failed_ = false;
 };
 
 }  // namespace
@@ -324,7 +335,7 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
         const cuda::ScopedPrefillWgmmaBuild build(b);
         time_it();
       }
-      if (!wgmma_build_skipped("producer") && !wgmma_build_skipped("ablation")) ablated.time_prompt(env, c, cache, p);
+      if (!wgmma_build_skipped("producer") && !wgmma_build_skipped("ablation")) ablated.time_prompt(env, c, cache, p, deadline);
     } catch (const std::exception& e) {
       row.push_back(std::string("FAILED: ") + e.what());
       progress(row.back());

@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "kernels/cuda/gemv.h"
 
 namespace gqa::bench {
 
@@ -37,16 +36,19 @@ void SkipOps::matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& 
 void SkipOps::matmul_swiglu(const MatmulArgs& a, const Tensor& act) {
   if (!skips(kSkipGemvs)) inner_.matmul_swiglu(a, act);
 }
-// The norm before a projection: through the two ops above (Ops' default) unless the backend fuses
-// it into the GEMV (GQA_FUSED_NORM=1), where it runs while either kind is kept.
+// The norm before a projection: to the backend whole (its fused norm prologue where
+// GQA_FUSED_NORM=1 serves it) when neither kind is left out; else through this wrapper's own two
+// ops (Ops' default: the norm, then the projection), so each kind is kept or left out on its own.
+// (The backend's fallback for a call its prologue does not serve would call its own unfused ops,
+// past this wrapper.) With GQA_FUSED_NORM=1 a kept kind then runs unfused.
 void SkipOps::add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const MatmulArgs& mm,
                                                const RopeKvWriteArgs& rk) {
-  if (!cuda::fused_norm_enabled()) return Ops::add_rmsnorm_matmul_rope_kv_write(norm, mm, rk);
-  if (!skips(kSkipNorms) || !skips(kSkipGemvs)) inner_.add_rmsnorm_matmul_rope_kv_write(norm, mm, rk);
+  if (skips(kSkipNorms) || skips(kSkipGemvs)) return Ops::add_rmsnorm_matmul_rope_kv_write(norm, mm, rk);
+  inner_.add_rmsnorm_matmul_rope_kv_write(norm, mm, rk);
 }
 void SkipOps::add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const MatmulArgs& a, const Tensor& act) {
-  if (!cuda::fused_norm_enabled()) return Ops::add_rmsnorm_matmul_swiglu(norm, a, act);
-  if (!skips(kSkipNorms) || !skips(kSkipGemvs)) inner_.add_rmsnorm_matmul_swiglu(norm, a, act);
+  if (skips(kSkipNorms) || skips(kSkipGemvs)) return Ops::add_rmsnorm_matmul_swiglu(norm, a, act);
+  inner_.add_rmsnorm_matmul_swiglu(norm, a, act);
 }
 
 }  // namespace gqa::bench
