@@ -26,8 +26,8 @@
 # build in steps of their own), the np 2 MPI sampling test, gqa-generate bf16 at -np 1 and 2 with
 # the default kernels and each opt-in group (as --decode), the attention benchmark, gqa-bench's
 # decode section (8K-128K, batch 1 and 16, the other kernel choices, the GEMV sweep) with the SDPA
-# peer and its prefill section at 8K and 32K (every prefill kernel build side by side), then
-# memcheck of the kernel tests (not sampling, graph cache, pinned staging; the tests of unrun code
+# peer and its prefill section at 8K and 32K (every prefill kernel build side by side), with what is
+# left less GQA_MEMCHECK_RESERVE_S (default 20), then memcheck of the kernel tests (not sampling, graph cache, pinned staging; the tests of unrun code
 # first: GQA_MEMCHECK_FIRST) and the top-k racecheck in what is left.
 #
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
@@ -422,7 +422,9 @@ if [ $benching -eq 1 ]; then
   if [ "$mode" = all ]; then left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-90} - 40 )); fi
   bench_args=(--all --peer-layers "${GQA_BENCH_PEER_LAYERS:-8}")
   if [ "$mode" = quick ]; then
-    left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-50} - 30 ))
+    # (run 6: 83 s were left for a 21 s bench; the twelfth session's tests take ~35 s more and its
+    # bench tables ~15 s: memcheck keeps 20 s, and gets whatever the bench leaves)
+    left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-20} - 30 ))
     bench_args=(--contexts 8K,32K,128K --prefill 8K,32K --peers --runs 20 --step-runs 10)
   fi
   if [ "$mode" = choices ]; then
