@@ -244,7 +244,7 @@ if [ $checking -eq 1 ]; then
 # Their CPU references took ~70 s single-threaded (run 1); cpu::attention now spreads large calls
 # over the cores, so --quick runs them as a step of their own after the rest.
 slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongContext'
-# The wgmma prefill's four builds in processes of their own: a trap in the ping-pong build (its
+# The wgmma prefill's builds in processes of their own: a trap in the ping-pong build (its
 # mbarrier watchdog) poisons its process's CUDA context, and must not hide the basic build's result.
 # Each took ~16 s in run 3: 120 s bounds what a hang (a barrier mismatch has no watchdog) can cost.
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a

@@ -10,7 +10,7 @@
 // kernel (attention_prefill_mma.h). Default build: the producer build below, since runs 6-7 on an
 // H200 (bench/results/NVIDIA-H200-20261126-134717.md, GEMM 805 TFLOP/s): one layer's attention
 // over a 32K prompt 7.6 ms vs 8.5 for mma.sync (36% vs 32% of the GEMM rate), 8K 0.6 ms vs 0.6-0.7
-// (the fastest of the five kernels at both); all four builds passed their tests and memcheck there. The file is always
+// (the fastest of the five kernels at both); the four builds of then passed their tests and memcheck there (the swizzle build came later, unrun). The file is always
 // compiled for sm_90a alone (kernels/cuda/CMakeLists.txt).
 #pragma once
 

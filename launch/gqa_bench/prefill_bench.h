@@ -16,7 +16,7 @@ double prefill_gemm_flops(const ModelConfig& c, int64_t p);
 double prefill_attention_flops_per_layer(const ModelConfig& c, int64_t p);
 
 void bench_prefill(BenchEnv& env, Model& model, double seconds);
-// The prefill attention alone through each kernel build (mma.sync and the four wgmma builds), on
+// The prefill attention alone through each kernel build (mma.sync and every wgmma build), on
 // random K/V, then the default (producer) build with parts of its work left out
 // (attention_prefill_wgmma_ablation.h: which part bounds it): run after every other section of
 // the shard, so a build failing on a GPU cannot lose their numbers.
