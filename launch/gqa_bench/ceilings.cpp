@@ -36,6 +36,8 @@ void measure_ceilings(BenchEnv& env) {
   env.ceil.read_bw = read_bandwidth(env.stream, t);
   env.ceil.read_bulk_bw = read_bandwidth_bulk(env.stream, t);
   env.ceil.gemm_flops = gemm_rate(env, 8192);
+  const double l2_in_step = l2_shared_read_bandwidth(env.stream, t, false);
+  const double l2_staggered = l2_shared_read_bandwidth(env.stream, t, true);
   env.report.heading("Ceilings measured in this run");
   Table tab({"ceiling", "value", "how"});
   tab.row({"device-to-device copy", strf("%.0f GB/s", env.ceil.copy_bw / 1e9),
@@ -50,6 +52,13 @@ void measure_ceilings(BenchEnv& env) {
            strf("%.0f GB/s (%.0f%% of copy)", env.ceil.read_bulk_bw / 1e9, 100.0 * env.ceil.read_bulk_bw / env.ceil.copy_bw),
            strf("the same 1 GiB through cp.async.bulk, 16 KB pieces, 4 shared-memory stages per block, 3 blocks per "
                 "SM, median of %d; informational",
+                t.runs)});
+  tab.row({"L2 read, one 16 MB window in every SM",
+           strf("%.0f GB/s in step, %.0f GB/s staggered", l2_in_step / 1e9, l2_staggered / 1e9),
+           strf("each of 2 blocks per SM reads the whole L2-resident window (16-byte loads through the L2 only, 8 "
+                "per thread in flight), all from its start or each from its own point; bytes = blocks x window, "
+                "median of %d; informational: the prefill's K/V supply (every block streams the one KV head's "
+                "tiles)",
                 t.runs)});
   tab.row({"bf16 GEMM", strf("%.0f TFLOP/s", env.ceil.gemm_flops / 1e12),
            strf("8192^3 through cuda::Gemm (cuBLASLt, fp32 accumulate), random data, median of %d",

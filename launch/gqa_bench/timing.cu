@@ -101,6 +101,30 @@ __global__ void read_bulk_kernel(const unsigned char* __restrict__ p, size_t pie
   if (threadIdx.x % 32 == 0) atomicXor(out + blockIdx.x, acc);
 }
 
+// Every block reads the same n 16-byte vectors (an L2-resident window), kReadLoads per thread in
+// flight, through the L2 only (ld.global.cg: no L1 copy, so each SM fetches its own), from vector
+// `first` of the window on (wrapping round): first = 0 in every block (they read the same lines
+// at the same time, as the prefill's blocks read the one KV head's tiles) or staggered.
+__global__ void __launch_bounds__(kReadThreads, 2) read_shared_kernel(const uint4* __restrict__ p, size_t n,
+                                                                    int staggered, uint32_t* out) {
+  const size_t first = staggered ? (n / gridDim.x) * blockIdx.x : 0;
+  uint32_t acc = 0;
+  const size_t step = size_t(kReadLoads) * blockDim.x;
+  for (size_t base = 0; base < n; base += step) {
+    uint4 v[kReadLoads];
+#pragma unroll
+    for (int u = 0; u < kReadLoads; ++u) {
+      size_t i = first + base + size_t(u) * blockDim.x + threadIdx.x;
+      i = i < n ? i : i - n;
+      v[u] = base + size_t(u) * blockDim.x + threadIdx.x < n ? __ldcg(p + i) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int u = 0; u < kReadLoads; ++u) acc ^= v[u].x ^ v[u].y ^ v[u].z ^ v[u].w;
+  }
+  acc = __reduce_xor_sync(0xffffffffu, acc);
+  if (threadIdx.x % 32 == 0) atomicXor(out + blockIdx.x, acc);
+}
+
 __global__ void spin_kernel(int64_t cycles) {
   const int64_t start = clock64();
   while (clock64() - start < cycles) {
@@ -231,6 +255,20 @@ std::vector<ReadDepthRate> read_rate_by_depth(cudaStream_t stream, const TimingO
     add_depth_row<16>(stream, opt, src, per_sm, rows);
   }
   return rows;
+}
+
+double l2_shared_read_bandwidth(cudaStream_t stream, const TimingOptions& opt, bool staggered) {
+  const int64_t window = int64_t(16) << 20;  // bytes: one layer's K and V of a 32K context, one KV head
+  Tensor src = cuda::device_alloc(DType::kBF16, {window / 2});
+  fill_uniform(src, 5, 1.0f, 0.0f, stream);
+  const int blocks = 2 * cuda::current_sm_count();
+  Tensor sink = cuda::device_alloc(DType::kI32, {blocks});
+  const double ms = time_median_ms(stream, opt, [&](int) {
+    read_shared_kernel<<<blocks, kReadThreads, 0, stream>>>(src.data_as<const uint4>(), size_t(window / 16),
+                                                           staggered ? 1 : 0, sink.data_as<uint32_t>());
+    GQA_CUDA_LAUNCH_CHECK("read_shared_kernel");
+  });
+  return double(blocks) * double(window) / (ms * 1e-3);
 }
 
 double read_bandwidth_bulk(cudaStream_t stream, const TimingOptions& opt) {

@@ -107,6 +107,14 @@ struct ReadDepthRate {
 };
 std::vector<ReadDepthRate> read_rate_by_depth(cudaStream_t stream, const TimingOptions& opt);
 
+// The L2's read rate when every SM reads one 16 MB window (L2-resident after the warm-up; loads
+// that skip the L1): 2 blocks of 256 threads per SM, 8 16-byte loads per thread in flight, each
+// block the whole window, bytes = blocks x 16 MB, median of opt.runs. staggered false: all blocks
+// from the window's start (the same lines at the same time, as the prefill's blocks read the one
+// KV head's K/V tiles); true: block b from b / blocks of the way in. Informational: what the
+// prefill's K/V supply can reach, and whether reading in step costs.
+double l2_shared_read_bandwidth(cudaStream_t stream, const TimingOptions& opt, bool staggered);
+
 // The same read through the copy engine: each block streams its contiguous share in 16 KB
 // cp.async.bulk pieces through 4 shared-memory stages (3 blocks per SM). Whether a weight stream
 // through bulk copies would beat per-thread loads (the decode GEMV's), before writing one.
