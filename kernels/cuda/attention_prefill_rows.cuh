@@ -1,5 +1,5 @@
 // The packed-row bookkeeping and the K/V tile copies both tensor-core prefill kernels share
-// (attention_prefill_mma.cu, mma.sync; attention_prefill_wgmma.cu, wgmma). Included only by those
+// (attention_prefill_mma.cu, mma.sync; attention_prefill_wgmma_kernels.cuh, wgmma). Included only by those
 // two files.
 //
 // Rows: for KV head g, packed row R = token * group + i stands for query head g * group + i of

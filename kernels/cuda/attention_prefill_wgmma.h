@@ -39,7 +39,7 @@ void set_prefill_wgmma_producer(bool on);
 
 // The fourth, taking precedence over the others when on (GQA_PREFILL_WGMMA_OVERLAP=1 or
 // set_prefill_wgmma_overlap(true)): the producer build whose consumer warpgroups also overlap the
-// softmax of each tile with the P V of the one before (attention_prefill_wgmma.cu). Opt-in: passed its
+// softmax of each tile with the P V of the one before (attention_prefill_wgmma_kernels.cuh). Opt-in: passed its
 // tests on an H200, measured 3% slower than the producer build (run 6: 7.8 ms vs 7.6 at 32K).
 bool prefill_wgmma_overlap();
 void set_prefill_wgmma_overlap(bool on);

@@ -1,0 +1,723 @@
+// Causal flash prefill on Hopper warpgroup MMA (see attention_prefill_wgmma.h): the kernels and
+// their launch helpers, included by the two files that instantiate them,
+// attention_prefill_wgmma.cu (the builds the dispatcher runs) and
+// attention_prefill_wgmma_ablation.cu (the producer build's ablated kernels, a timing aid). Their
+// own internal namespace in each: nothing here is shared between the two objects.
+//
+// Rows, passes, causal tile skipping and the output as in attention_prefill_rows.cuh and the
+// mma.sync kernel (attention_prefill_mma.cu). Block: 2 warpgroups = 256 threads = 128 packed rows
+// (warpgroup w: rows 64w..64w+63, its warp i rows 64w + 16i..); 1-D grid of hkv * ceil(rows / 128)
+// blocks, the KV head fastest and the heaviest row tile first.
+//   smem   q [128][hd] (loaded once) and two stages of K and V tiles [128 keys][hd], all in the
+//          no-swizzle core-matrix layout of wgmma.cuh: the 16-byte chunk (row r, dims 8j..8j+7) at
+//          byte (r / 8) * hd * 16 + j * 128 + (r % 8) * 16. Chunk number c = (r / 8) * hd + 8j + r % 8
+//          therefore lands at byte 16c: a warp's cp.async writes are contiguous, and its 32
+//          copies read 64 contiguous bytes (two whole sectors) of each of 8 rows.
+//   QK     S (64 x 128 per warpgroup, f32) = q K^T: hd / 16 wgmma m64n128k16 with q and K both
+//          K-major in shared memory (LBO 128 bytes = the next 8 dims, SBO hd * 16 = the next 8 rows)
+//   soft   softmax_tile (attention_mma.cuh), each warp on its 16 rows, as in the mma.sync kernel
+//   PV     O (64 x hd, f32) += P V: 8 wgmma m64n{hd}k16, A = P rounded to bf16/f16 in registers
+//          (p_fragment), B = the V tile read N-major (LBO hd * 16 = the next 8 keys, SBO 128 = the
+//          next 8 dims): the same bytes as K, seen transposed
+//   sync   every thread: cp.async wait for tile i (nothing else in flight), fence.proxy.async (its
+//          copies visible to wgmma's async proxy), __syncthreads, then the copies of tile i + 1,
+//          then tile i's math; each wgmma batch is fenced, committed and waited for (wait_group
+//          0) before its accumulators are read. A warpgroup skips a tile's math only when none of
+//          its 64 rows sees a key of it (wgmma is warpgroup-collective).
+// A second build, the ping-pong kernel below (set_prefill_wgmma_pingpong), hands the stages over
+// by mbarriers and alternates the warpgroups' tensor-core turns so one's softmax overlaps the
+// other's GEMMs; a third (set_prefill_wgmma_producer) adds a producer warpgroup that does all
+// the copying; a fourth (set_prefill_wgmma_swizzle) is the producer build on 128-byte-swizzled
+// tiles (swizzle128_byte, prefill_tile_copy.h) instead of the no-swizzle core-matrix layout. Not
+// yet: TMA loads.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cuda/ptx>
+
+#include <cmath>
+#include <type_traits>
+
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_mma.cuh"
+#include "kernels/cuda/attention_prefill_rows.cuh"
+#include "kernels/cuda/attention_prefill_wgmma_ablation.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/mbarrier_wait.cuh"
+#include "kernels/cuda/wgmma.cuh"
+
+namespace gqa::cuda {
+namespace {
+
+using namespace attn;
+
+constexpr const char* kOp = "cuda attention (prefill, wgmma)";
+constexpr int kWarpGroups = 2;
+constexpr int kThreads = 128 * kWarpGroups;
+constexpr int kWarps = kThreads / 32;
+constexpr int kBlockM = 64 * kWarpGroups;  // packed (token, head) rows per block
+constexpr int kBlockN = 128;               // keys per tile = the N of the QK wgmma
+
+template <typename T, int HD>
+struct WgSmem {
+  static constexpr uint32_t kCoreBytes = 128;      // one core matrix: 8 rows x 16 bytes
+  static constexpr uint32_t kGroupBytes = HD * 16;  // 8 whole rows of a [rows][HD] tile
+  static constexpr uint32_t kHalfBytes = kBlockN * 128;  // swizzled tiles: one 64-dim half (q and K/V alike)
+  static_assert(kBlockM == kBlockN, "the swizzled q and K/V tiles share kHalfBytes: as many q rows as keys");
+  static constexpr int kQChunks = kBlockM * HD / 8;
+  static constexpr int kTileChunks = kBlockN * HD / 8;
+  static constexpr size_t kQBytes = size_t(kBlockM) * HD * sizeof(T);
+  static constexpr size_t kTileBytes = size_t(kBlockN) * HD * sizeof(T);
+  static constexpr size_t kBytes = kQBytes + 4 * kTileBytes;  // q, K stages 0-1, V stages 0-1
+  // The ping-pong kernel's 3 stages (tiles loaded two ahead): 224 KB at hd 128, within the 227 KB
+  // a block may have.
+  static constexpr int kPingPongStages = 3;
+  static constexpr size_t kPingPongBytes = kQBytes + 2 * kPingPongStages * kTileBytes;
+  static_assert(sizeof(T) == 2 && (HD == 64 || HD == 128), "16-bit types, head_dim 64 or 128");
+  // 232448 bytes per block (sm_90's 227 KB opt-in) hold the dynamic bytes and the kernels' static
+  // shared memory (the row bookkeeping and barriers, ~1.7 KB per ptxas): keep 2 KB for the latter,
+  // so growing it fails here rather than in cudaFuncSetAttribute on the GPU.
+  static_assert(kPingPongBytes + 2048 <= 232448 && kBytes + 2048 <= 232448, "shared memory past 227 KB per block");
+  static_assert(kQChunks % kThreads == 0 && kTileChunks % kThreads == 0, "whole 16-byte copies per thread");
+};
+
+// v as lane 0 has it: the same value, which ptxas then knows is the same in every lane of the warp
+// (it does not infer that of threadIdx.x / 128) and keeps in a uniform register. The wgmma
+// descriptors built from the warpgroup's number then need no per-thread moves: the basic build's
+// tile loop 861 -> 826 instructions (sm_90a SASS). Every lane of the warp must call it.
+__device__ __forceinline__ int warp_uniform(int v) { return __shfl_sync(0xffffffffu, v, 0); }
+
+// q rows [row0, row0 + kBlockM) of KV head g into dst; rows past the end are zeros. The
+// no-swizzle core-matrix layout (chunk c at byte 16c), or with kSwizzle the swizzle build's
+// 128-byte-swizzled tile (swizzle128_byte, kBlockM rows; HD / 8 consecutive threads copy a row).
+template <typename T, int HD, bool kSwizzle = false>
+__device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned char* dst) {
+  using S = WgSmem<T, HD>;
+  const T* q = static_cast<const T*>(p.q);
+#pragma unroll
+  for (int i = 0; i < S::kQChunks / kThreads; ++i) {
+    const int c = threadIdx.x + i * kThreads;
+    int r, e;
+    uint32_t at;
+    if constexpr (kSwizzle) {
+      r = c / (HD / 8);
+      e = 8 * (c % (HD / 8));
+      at = swizzle128_byte(r, e / 8, kBlockM);
+    } else {
+      wg::core_chunk(c, HD, r, e);
+      at = 16u * uint32_t(c);
+    }
+    size_t off = 0;
+    const bool in = q_source(p, g, row0 + r, e, HD, off);
+    cp_async_16(dst + at, q + off, in);
+  }
+}
+
+// The copies of keys [start, start + kBlockN) of KV head g into one K and one V tile.
+template <typename T, int HD>
+__device__ __forceinline__ void load_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
+                                             unsigned char* k_dst, unsigned char* v_dst, int* bad_key) {
+  copy_kv_tile<T, HD, CoreTileCopy<HD, kBlockN, kThreads>>(p, table, g, start, end, k_dst, v_dst, bad_key,
+                                                           static_cast<int>(threadIdx.x));
+}
+
+// One warpgroup's tensor-core work on one tile, in the four steps the ping-pong kernel interleaves
+// with the other warpgroup (wgmma_attend_tile runs them back to back):
+//   qk_issue   S = q K^T for its 64 q rows (q_wg) and the K tile, asynchronously
+//   qk_finish  waits for S
+//   pv_issue   P (softmax_tile's p, rounded: pa) V into o, asynchronously
+//   pv_finish  waits for o (and keeps pa alive until then: wgmma reads A registers asynchronously)
+// (kSwizzle: q and K in the swizzle build's 128-byte-swizzled tiles, swizzle128_byte; q_wg is the
+// warpgroup's first row in the first 64-dim half.)
+template <typename T, int HD, bool kSwizzle = false>
+__device__ __forceinline__ void qk_issue(const unsigned char* q_wg, const unsigned char* k_t,
+                                         float (&s)[kBlockN / 8][4]) {
+  using S = WgSmem<T, HD>;
+#pragma unroll
+  for (int nt = 0; nt < kBlockN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+  const uint64_t q_desc = kSwizzle ? wg::smem_desc_sw128(q_wg, 16, 1024) : wg::smem_desc(q_wg, S::kCoreBytes, S::kGroupBytes);
+  const uint64_t k_desc = kSwizzle ? wg::smem_desc_sw128(k_t, 16, 1024) : wg::smem_desc(k_t, S::kCoreBytes, S::kGroupBytes);
+  wg::fence_operands(s);
+  wg::fence();
+#pragma unroll
+  for (int kk = 0; kk < HD / 16; ++kk) {
+    // dims 16kk..: two core matrices on; swizzled, 32 bytes on within the 128-byte rows of a 64-dim
+    // half, whose tiles (q and K alike: kBlockM == kBlockN rows) are kHalfBytes apart
+    const uint64_t step = kSwizzle ? uint64_t((kk / 4) * S::kHalfBytes + (kk % 4) * 32) >> 4
+                                   : uint64_t(2 * kk * S::kCoreBytes) >> 4;
+    wg::mma_ss<T, kBlockN>(s, q_desc + step, k_desc + step, kk > 0 ? 1 : 0);
+  }
+  wg::commit();
+}
+
+// S = 0 where the kAblateQk timing aid leaves QK out, as values the compiler cannot see (so the
+// softmax on them is not folded away).
+__device__ __forceinline__ void opaque_zeros(float (&s)[kBlockN / 8][4]) {
+#pragma unroll
+  for (int nt = 0; nt < kBlockN / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+  wg::fence_operands(s);
+}
+
+__device__ __forceinline__ void qk_finish(float (&s)[kBlockN / 8][4]) {
+  wg::wait<0>();
+  wg::fence_operands(s);
+}
+
+template <typename T>
+__device__ __forceinline__ void pack_p(const float (&s)[kBlockN / 8][4], uint32_t (&pa)[kBlockN / 16][4]) {
+#pragma unroll
+  for (int kk = 0; kk < kBlockN / 16; ++kk) p_fragment<T, kBlockN>(s, kk, pa[kk]);
+}
+
+// P V with P already rounded into pa (pv_issue without its packing).
+template <typename T, int HD, bool kSwizzle = false>
+__device__ __forceinline__ void pv_issue_packed(const unsigned char* v_t, const uint32_t (&pa)[kBlockN / 16][4],
+                                                float (&o)[HD / 8][4]) {
+  using S = WgSmem<T, HD>;
+  // N-major view of [key][dim]; swizzled: the next 64 dims one half on (LBO), the next 8 keys 1024
+  // bytes on (SBO)
+  const uint64_t v_desc = kSwizzle ? wg::smem_desc_sw128(v_t, S::kHalfBytes, 1024)
+                                   : wg::smem_desc(v_t, S::kGroupBytes, S::kCoreBytes);
+  wg::fence_operands(o);
+  wg::fence();
+#pragma unroll
+  for (int kk = 0; kk < kBlockN / 16; ++kk) {
+    // keys 16kk..: two 8-row groups on (swizzled: two 1024-byte atoms)
+    const uint64_t step = kSwizzle ? uint64_t(kk * 2048) >> 4 : uint64_t(2 * kk * S::kGroupBytes) >> 4;
+    wg::mma_rs_tb<T, HD>(o, pa[kk], v_desc + step);
+  }
+  wg::commit();
+}
+
+template <typename T, int HD, bool kSwizzle = false>
+__device__ __forceinline__ void pv_issue(const unsigned char* v_t, const float (&s)[kBlockN / 8][4],
+                                         uint32_t (&pa)[kBlockN / 16][4], float (&o)[HD / 8][4]) {
+  pack_p<T>(s, pa);
+  pv_issue_packed<T, HD, kSwizzle>(v_t, pa, o);
+}
+
+template <int HD>
+__device__ __forceinline__ void pv_finish(float (&o)[HD / 8][4], uint32_t (&pa)[kBlockN / 16][4]) {
+  wg::wait<0>();
+  wg::fence_operands(o);
+#pragma unroll
+  for (int kk = 0; kk < kBlockN / 16; ++kk) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) asm volatile("" : "+r"(pa[kk][e])::"memory");  // A is read until the wait
+  }
+}
+
+// One warpgroup, one tile: its 64 q rows (q_wg) against keys [start, start + kBlockN) (k_t, v_t),
+// this lane's rows seeing keys up to limit[0..1]; updates o, m, l as mma_attend_tile does.
+template <typename T, int HD>
+__device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, const unsigned char* k_t,
+                                                  const unsigned char* v_t, int start, const int (&limit)[2],
+                                                  float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
+                                                  float (&l)[2]) {
+  float s[kBlockN / 8][4];
+  qk_issue<T, HD>(q_wg, k_t, s);
+  qk_finish(s);
+  softmax_tile<HD, kBlockN>(s, start, limit, scale_log2, o, m, l);
+  uint32_t pa[kBlockN / 16][4];
+  pv_issue<T, HD>(v_t, s, pa, o);
+  pv_finish<HD>(o, pa);
+}
+
+// The row bookkeeping and q tile both builds start with: rows of the block, q staged in shared
+// memory (visible to this thread's wgmma once the caller's next barrier has passed).
+template <typename T, int HD, bool kSwizzle = false>
+__device__ __forceinline__ void start_block(const PrefillParams& p, int g, int row0, PrefillRowInfo<kBlockM>& ri,
+                                            unsigned char* q_s) {
+  init_rows(p, row0, ri);
+  if (threadIdx.x < kThreads) load_q_tile<T, HD, kSwizzle>(p, g, row0, q_s);  // (not a producer)
+  cp_async_commit();
+  cp_async_wait<0>();
+  wg::fence_proxy_async();
+}
+
+// One pass of a block (attention_prefill_rows.cuh): its sequence, the keys [0, end) it streams,
+// this lane's rows' last visible keys and the last key any row of the warpgroup sees.
+struct WgPass {
+  int seq, end, limit[2], group_limit;
+};
+
+// Picks the next pass (every thread; the first barrier also ends the previous pass): false when
+// every row is done. A producer's (warp >= kWarps) limits are -1: it has no rows.
+__device__ __forceinline__ bool next_pass(PrefillRowInfo<kBlockM>& ri, int (&warp_limits)[kWarps], WgPass& ps) {
+  __syncthreads();
+  if (threadIdx.x == 0) pick_pass(ri);
+  __syncthreads();
+  ps.seq = ri.pass_seq;
+  ps.end = ri.pass_end;
+  if (ps.seq < 0) return false;
+  const int warp = threadIdx.x / 32, group = warp / 4;
+  const bool consumer = warp < kWarps;  // warp-uniform
+  ps.limit[0] = ps.limit[1] = ps.group_limit = -1;
+  if (consumer) {
+    const int wl = pass_limits(ri, ps.seq, ps.limit);
+    if (threadIdx.x % 32 == 0) warp_limits[warp] = wl;
+  }
+  __syncthreads();
+  if (consumer) {
+#pragma unroll
+    for (int w = 0; w < 4; ++w) ps.group_limit = max(ps.group_limit, warp_limits[4 * group + w]);
+  }
+  return true;
+}
+
+template <typename T, int HD>
+__global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const PrefillParams p) {
+  using S = WgSmem<T, HD>;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  __shared__ PrefillRowInfo<kBlockM> ri;
+  __shared__ int warp_limits[kWarps];
+  unsigned char* q_s = smem_raw;
+  unsigned char* k_s = smem_raw + S::kQBytes;  // [2] tiles
+  unsigned char* v_s = k_s + 2 * S::kTileBytes;  // [2] tiles
+  const int g = static_cast<int>(blockIdx.x % p.hkv);
+  const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
+  const int group = warp_uniform(static_cast<int>(threadIdx.x / 128));
+
+  start_block<T, HD>(p, g, row0, ri, q_s);
+  const unsigned char* q_wg = q_s + size_t(group) * 8 * S::kGroupBytes;  // the warpgroup's 64 rows
+
+  float o[HD / 8][4];
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  bool bad[2] = {false, false};
+  WgPass ps;
+  while (next_pass(ri, warp_limits, ps)) {
+    const int end = ps.end;
+    const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
+    const int n_tiles = (end + kBlockN - 1) / kBlockN;
+    load_kv_tile<T, HD>(p, table, g, 0, end, k_s, v_s, &ri.pass_bad_key);
+    cp_async_commit();
+    for (int i = 0; i < n_tiles; ++i) {
+      const int stage = i & 1, next = stage ^ 1;
+      // Tile i's copies (the only ones in flight) have landed; the proxy fence then has no copy
+      // of a later tile to wait for (it compiles to MEMBAR.ALL.CTA + FENCE.VIEW.ASYNC).
+      cp_async_wait<0>();
+      wg::fence_proxy_async();
+      // Every thread's copies of tile i are visible, and every warpgroup is done with tile i - 1
+      // (its wgmma waited), whose stage tile i + 1 now overwrites while tile i is computed.
+      __syncthreads();
+      if (i + 1 < n_tiles) {
+        load_kv_tile<T, HD>(p, table, g, (i + 1) * kBlockN, end, k_s + next * S::kTileBytes,
+                            v_s + next * S::kTileBytes, &ri.pass_bad_key);
+        cp_async_commit();
+      }
+      if (i * kBlockN <= ps.group_limit) {
+        wgmma_attend_tile<T, HD>(q_wg, k_s + stage * S::kTileBytes, v_s + stage * S::kTileBytes, i * kBlockN,
+                                 ps.limit, p.scale_log2, o, m, l);
+      }
+    }
+    finish_pass(ri, ps.seq, ps.limit, bad);
+  }
+  store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
+}
+
+// ---- the ping-pong build (set_prefill_wgmma_pingpong) ----
+// The basic kernel's __syncthreads per tile keeps both warpgroups in step: both issue their
+// GEMMs at once and both run softmax at once, leaving the tensor cores idle meanwhile. Here the
+// stages (3: tiles loaded two ahead) are handed over by mbarriers instead (full[s]: every
+// thread's copies of the tile in stage s have landed, via cp.async.mbarrier.arrive.noinc;
+// empty[s]: every thread is done with it), and two more (Turns) give the warpgroups turns at
+// issuing tensor-core work, so one's softmax
+// runs under the other's GEMMs (FlashAttention-3's ping-pong): WG0 QK, WG1 QK, WG0 PV, WG1 PV, WG0
+// QK of the next tile, ... A warpgroup that skips a tile's math (causal) still takes and passes
+// its turns. A tile's copies are issued after softmax, under the other's GEMMs. Tiles are
+// counted across passes (`tiles`), so the mbarriers' phases carry over from pass to pass.
+// Turns: warpgroup w waits for phase (its turns taken so far) & 1 of turn[w], which completes when
+// the 128 threads of the other warpgroup have passed (arrived on it). mbarriers rather than
+// named barriers so that every wait in this kernel has the watchdog of mbarrier_wait: a turn-
+// keeping mistake traps instead of hanging.
+// (kKeep false: the turn-keeping left out, the kAblateTurns timing aid; then both warpgroups issue
+// whenever they are ready.)
+template <bool kKeep>
+struct TurnKeeper {
+  uint64_t* bar;  // turn[2] in shared memory
+  int group;
+  uint32_t taken = 0;
+  __device__ __forceinline__ void wait() {
+    if constexpr (kKeep) mbarrier_wait(&bar[group], taken++ & 1);
+  }
+  __device__ __forceinline__ void pass() {
+    if constexpr (kKeep) (void)::cuda::ptx::mbarrier_arrive(&bar[1 - group]);
+  }
+};
+using Turns = TurnKeeper<true>;
+
+// Whether pred holds in any thread of consumer warpgroup `group` (0 or 1: its 128 threads, named
+// barrier 1 + group; barrier 0 is __syncthreads'): the same answer in all of them, so a branch on
+// it keeps the warpgroup's .aligned wgmma instructions together. Every thread of the warpgroup
+// must call it. (Barrier ids as immediates: a register id would make ptxas reserve all 16.)
+template <int kBarrier>
+__device__ __forceinline__ bool bar_red_or(bool pred) {
+  int any = 0;
+  asm volatile(
+      "{\n .reg .pred p, q;\n setp.ne.s32 p, %1, 0;\n barrier.cta.red.or.pred q, %2, 128, p;\n selp.s32 %0, 1, 0, q;\n}"
+      : "=r"(any)
+      : "r"(static_cast<int>(pred)), "n"(kBarrier)
+      : "memory");
+  return any != 0;
+}
+__device__ __forceinline__ bool warpgroup_any(bool pred, int group) {
+  return group == 0 ? bar_red_or<1>(pred) : bar_red_or<2>(pred);
+}
+
+// Arrives on `bar` once every cp.async this thread issued so far has landed.
+__device__ __forceinline__ void cp_async_arrive(uint64_t* bar) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(bar));
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(addr) : "memory");
+}
+
+// ---- the producer build (set_prefill_wgmma_producer): the ping-pong kernel plus a third
+// warpgroup that does all the copying (FlashAttention-3's warp specialisation, with cp.async
+// instead of TMA). The consumer warpgroups then issue no copy and no address arithmetic; the
+// producers copy tile t into stage t % kStages once the consumers have released the stage (empty)
+// and arrive on full[stage] through cp.async.mbarrier.arrive.noinc (128 arrivals, each once the
+// thread's copies so far have landed), so they never wait for their own copies and every free
+// stage is filled at once. The consumers fence the async proxy after the full wait, as in the
+// ping-pong build; with no copy of their own in flight that fence (MEMBAR.ALL.CTA in SASS) has
+// nothing to wait for. (Handing a tile over from the producers' side, after their own
+// wait_group, would hold each tile back until the next one's copies were issued: with the
+// overlap build holding two stages, that locked the warpgroups in step.)
+// Registers: 384 threads put 3 warps on each SM sub-partition (16K registers): 168 each at
+// launch; then the producers give theirs down to kProducerRegs and the consumers take
+// kConsumerRegs (setmaxnreg; 40 x 32 + 232 x 64 = 16128 per sub-partition, as at launch; the
+// launch checks that ptxas gave the kernel those 168).
+constexpr int kProducerThreads = 128;
+constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+static_assert(kProducerRegs * 32 + kConsumerRegs * 64 <= 168 * 96, "the sub-partition's registers at launch");
+
+template <int kRegs>
+__device__ __forceinline__ void set_max_regs_dec() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kRegs));
+#endif
+}
+template <int kRegs>
+__device__ __forceinline__ void set_max_regs_inc() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kRegs));
+#endif
+}
+
+// Which of the pass's n_tiles tiles a block takes i-th: i, or with kRotateTiles (i + blockIdx) % n.
+template <unsigned kSkip>
+__device__ __forceinline__ int pass_tile(int i, int n_tiles) {
+  if constexpr (kSkip & kRotateTiles) {
+    const int j = i + static_cast<int>(blockIdx.x % static_cast<unsigned>(n_tiles));
+    return j < n_tiles ? j : j - n_tiles;
+  } else {
+    return i;
+  }
+}
+
+template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle>
+__device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32_t* table, int g, int end, int n_tiles,
+                                             int tiles, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
+                                             uint64_t* empty, int* bad_key) {
+  using S = WgSmem<T, HD>;
+  using Copy = std::conditional_t<kSwizzle, SwizzleTileCopy<HD, kBlockN, kProducerThreads>,
+                                  CoreTileCopy<HD, kBlockN, kProducerThreads>>;
+  const int tid = static_cast<int>(threadIdx.x) - kThreads;
+  for (int i = 0; i < n_tiles; ++i) {
+    const int t = tiles + i, st = t % kStages;
+    const int j = pass_tile<kSkip>(i, n_tiles);
+    if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
+    if constexpr (!(kSkip & kAblateCopies)) {
+      copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
+                                bad_key, tid);
+    }
+    cp_async_arrive(&full[st]);
+    cp_async_commit();  // (only for the drain before the producers exit)
+  }
+}
+
+// The producers' whole part of a block (after giving registers back): every pass's copies, in
+// step with the consumers' barriers (next_pass's three, and one at each pass's end). No code of
+// the consumers' is shared after setmaxnreg, so ptxas can hold this warpgroup to kProducerRegs.
+template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle>
+__device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<kBlockM>& ri, int (&warp_limits)[kWarps],
+                                        int g, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
+                                        uint64_t* empty) {
+  int tiles = 0;
+  WgPass ps;
+  while (next_pass(ri, warp_limits, ps)) {
+    const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
+    const int n_tiles = (ps.end + kBlockN - 1) / kBlockN;
+    produce_pass<T, HD, kStages, kSkip, kSwizzle>(p, table, g, ps.end, n_tiles, tiles, k_s, v_s, full, empty, &ri.pass_bad_key);
+    tiles += n_tiles;
+    __syncthreads();  // the consumers' end-of-pass barrier
+  }
+  cp_async_wait<0>();  // no copy of a thread outlives it
+}
+
+// ---- the overlap build (set_prefill_wgmma_overlap): the producer build whose consumer
+// warpgroups also overlap, within each, the softmax of tile i with the P V of tile i - 1
+// (FlashAttention-3's intra-warpgroup pipelining): in one turn a warpgroup issues S = q K_i^T and
+// O += P_{i-1} V_{i-1} back to back, waits for S alone (wait_group 1), runs softmax_scores on it
+// while its P V is still in flight, then waits for that (wait_group 0), releases tile i - 1 and
+// rescales O. Each warpgroup takes n + 1 turns per pass of n tiles (S of tile 0 alone, then
+// n - 1 pairs, then the last P V alone), and computes every tile of the pass (no per-warpgroup
+// skipping: the masks zero what its rows do not see; at most one extra tile per pass in a causal
+// prompt), so that every wgmma issue and wait is on the straight path ptxas needs to keep them
+// asynchronous. (Rows therefore multiply V rows of every key below the pass end by p = 0: like
+// every build, this one needs those V rows finite; keys >= end are zero-filled.) One
+// warpgroup's pass (this thread's o, m, l; pa must outlive its P V).
+template <typename T, int HD, int kStages>
+__device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const unsigned char* k_s,
+                                             const unsigned char* v_s, uint64_t* full, uint64_t* empty, Turns& turns,
+                                             int tiles, int n_tiles, const int (&limit)[2], float scale_log2,
+                                             float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+  using S = WgSmem<T, HD>;
+  const auto stage = [&](int i) { return (tiles + i) % kStages; };
+  const auto wait_full = [&](int i) {
+    const int t = tiles + i;
+    mbarrier_wait(&full[t % kStages], uint32_t((t / kStages) & 1));
+    wg::fence_proxy_async();  // the copies this thread now sees, before its wgmma reads them
+  };
+  float sc[kBlockN / 8][4];
+  uint32_t pa[kBlockN / 16][4];
+  float alpha[2];
+  wait_full(0);
+  turns.wait();
+  qk_issue<T, HD>(q_wg, k_s + stage(0) * S::kTileBytes, sc);
+  turns.pass();
+  qk_finish(sc);
+  softmax_scores<kBlockN>(sc, KeysInOrder{0}, limit, scale_log2, m, l, alpha);
+  rescale_rows<HD>(o, alpha);  // (no P V in flight yet)
+  for (int i = 1; i < n_tiles; ++i) {
+    pack_p<T>(sc, pa);  // P of tile i - 1, before S of tile i overwrites sc (outside the turn)
+    wait_full(i);
+    turns.wait();
+    qk_issue<T, HD>(q_wg, k_s + stage(i) * S::kTileBytes, sc);
+    pv_issue_packed<T, HD>(v_s + stage(i - 1) * S::kTileBytes, pa, o);
+    turns.pass();
+    wg::wait<1>();  // S of tile i (the older group); P V of tile i - 1 may still run
+    wg::fence_operands(sc);
+    softmax_scores<kBlockN>(sc, KeysInOrder{i * kBlockN}, limit, scale_log2, m, l, alpha);
+    // The wait for P V of tile i - 1 in both arms of a branch on the softmax's alpha: ptxas then
+    // cannot hoist it above softmax_scores (written as one wait after it, it did: the SASS waited
+    // for P V right after S, and all 66 MUFU.EX2 of the softmax ran after that wait, so nothing
+    // overlapped). The branch is on a vote of the whole warpgroup: wgmma.wait_group is .aligned,
+    // all 128 threads must execute the same one. Same results: rescale_rows rescales only the
+    // rows whose alpha differs from 1.
+    if (warpgroup_any(alpha[0] != 1.0f || alpha[1] != 1.0f, turns.group)) {
+      pv_finish<HD>(o, pa);
+      rescale_rows<HD>(o, alpha);
+    } else {
+      pv_finish<HD>(o, pa);
+    }
+    (void)::cuda::ptx::mbarrier_arrive(&empty[stage(i - 1)]);
+  }
+  pack_p<T>(sc, pa);
+  turns.wait();
+  pv_issue_packed<T, HD>(v_s + stage(n_tiles - 1) * S::kTileBytes, pa, o);
+  turns.pass();
+  pv_finish<HD>(o, pa);
+  (void)::cuda::ptx::mbarrier_arrive(&empty[stage(n_tiles - 1)]);
+}
+
+// The ping-pong kernels' shared memory: the q and K/V tiles (dynamic) and the bookkeeping. The
+// swizzle build keeps all of it in dynamic shared memory, its tiles from the first 1024-byte-aligned
+// address (the 128-byte swizzle's atoms must be aligned; the static variables would come first and
+// offset them) and the bookkeeping after them; the other builds keep the bookkeeping static.
+template <int kStages>
+struct PingPongBook {
+  PrefillRowInfo<kBlockM> ri;
+  int warp_limits[kWarps];
+  alignas(8) uint64_t bars[2 * kStages + 2];  // full[kStages], empty[kStages], turn[2]
+};
+
+template <typename T, int HD, bool kSwizzle>
+struct PingPongShared {
+  static constexpr int kStages = WgSmem<T, HD>::kPingPongStages;
+  // Dynamic bytes to request: the swizzle build's include the bookkeeping and the alignment slack.
+  static constexpr size_t kDynamicBytes =
+      WgSmem<T, HD>::kPingPongBytes + (kSwizzle ? sizeof(PingPongBook<kStages>) + 1024 - 16 : 0);
+  static_assert(kDynamicBytes <= 232448 - (kSwizzle ? 0 : 2048), "shared memory past 227 KB per block");
+  unsigned char* tiles;
+  PrefillRowInfo<kBlockM>* ri;
+  int (*warp_limits)[kWarps];
+  uint64_t *full, *empty, *turn;
+};
+
+template <typename T, int HD, bool kSwizzle>
+__device__ __forceinline__ PingPongShared<T, HD, kSwizzle> pingpong_shared(unsigned char* smem_raw) {
+  using Sh = PingPongShared<T, HD, kSwizzle>;
+  constexpr int kStages = Sh::kStages;
+  if constexpr (kSwizzle) {
+    const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+    unsigned char* tiles = smem_raw + ((1024u - at % 1024u) % 1024u);  // (dynamic shared memory is 16-byte aligned)
+    auto* book = reinterpret_cast<PingPongBook<kStages>*>(tiles + WgSmem<T, HD>::kPingPongBytes);
+    return Sh{tiles, &book->ri, &book->warp_limits, book->bars, book->bars + kStages, book->bars + 2 * kStages};
+  } else {
+    __shared__ PrefillRowInfo<kBlockM> ri;
+    __shared__ int warp_limits[kWarps];
+    __shared__ __align__(8) uint64_t full[kStages], empty[kStages], turn[2];
+    return Sh{smem_raw, &ri, &warp_limits, full, empty, turn};
+  }
+}
+
+template <typename T, int HD, bool kProducer, bool kOverlap = false, unsigned kSkip = 0, bool kSwizzle = false>
+__global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0), 1)
+    prefill_wgmma_pingpong_kernel(const PrefillParams p) {
+  static_assert(kProducer || !kOverlap, "the overlap build is the producer build's");
+  static_assert(kSkip == 0 || (kProducer && !kOverlap), "ablations are of the producer build");
+  static_assert(!kSwizzle || (kProducer && !kOverlap), "the swizzle build is the producer build's");
+  using S = WgSmem<T, HD>;
+  constexpr int kStages = S::kPingPongStages;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  // The tiles, then (the swizzle build) the bookkeeping; else the bookkeeping is static.
+  const PingPongShared<T, HD, kSwizzle> sh = pingpong_shared<T, HD, kSwizzle>(smem_raw);
+  PrefillRowInfo<kBlockM>& ri = *sh.ri;
+  int(&warp_limits)[kWarps] = *sh.warp_limits;
+  uint64_t* full = sh.full;
+  uint64_t* empty = sh.empty;
+  uint64_t* turn = sh.turn;
+  unsigned char* q_s = sh.tiles;
+  unsigned char* k_s = q_s + S::kQBytes;               // [kStages] tiles
+  unsigned char* v_s = k_s + kStages * S::kTileBytes;  // [kStages] tiles
+  const int g = static_cast<int>(blockIdx.x % p.hkv);
+  const int row0 = (static_cast<int>(gridDim.x / p.hkv) - 1 - static_cast<int>(blockIdx.x / p.hkv)) * kBlockM;
+  const int group = warp_uniform(static_cast<int>(threadIdx.x / 128));  // 2: the producers
+  const bool producer = kProducer && threadIdx.x >= kThreads;  // warpgroup-uniform
+
+  if (threadIdx.x == 0) {
+    for (int st = 0; st < kStages; ++st) {
+      ::cuda::ptx::mbarrier_init(&full[st], kProducer ? kProducerThreads : kThreads);
+      ::cuda::ptx::mbarrier_init(&empty[st], kThreads);
+    }
+    for (int w = 0; w < 2; ++w) ::cuda::ptx::mbarrier_init(&turn[w], kThreads / 2);
+    ::cuda::ptx::fence_mbarrier_init(::cuda::ptx::sem_release, ::cuda::ptx::scope_cluster);
+  }
+  start_block<T, HD, kSwizzle>(p, g, row0, ri, q_s);
+  // (consumers) the warpgroup's 64 rows (swizzled: in the first 64-dim half, 128 bytes a row)
+  const unsigned char* q_wg = q_s + size_t(group) * (kSwizzle ? 64 * 128 : 8 * S::kGroupBytes);
+  __syncthreads();  // the barriers are initialised
+  if constexpr (kProducer) {
+    if (producer) {
+      set_max_regs_dec<kProducerRegs>();
+      produce<T, HD, kStages, kSkip, kSwizzle>(p, ri, warp_limits, g, k_s, v_s, full, empty);
+      return;
+    }
+    set_max_regs_inc<kConsumerRegs>();
+  }
+  TurnKeeper<!(kSkip & kAblateTurns)> turns{turn, group};
+  if (group == 1) turns.pass();  // warpgroup 0 takes the first turn
+
+  float o[HD / 8][4];
+#pragma unroll
+  for (int dt = 0; dt < HD / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  bool bad[2] = {false, false};
+  int tiles = 0;  // tiles loaded (and consumed) by earlier passes: tile t uses stage t % kStages
+  WgPass ps;
+  while (next_pass(ri, warp_limits, ps)) {
+    const int end = ps.end;
+    const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
+    const int n_tiles = (end + kBlockN - 1) / kBlockN;
+    // (Without a producer) copies of the pass's tile i (global tile t = tiles + i) into stage
+    // t % kStages, once every thread is done with the tile that stage held (t - kStages, its use
+    // (t / kStages - 1)); then this thread's arrival on full[stage], whose phase (t / kStages)
+    // completes when all 256 landed.
+    const auto load = [&](int i) {
+      const int t = tiles + i, st = t % kStages;
+      if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));
+      load_kv_tile<T, HD>(p, table, g, i * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
+                          &ri.pass_bad_key);
+      cp_async_arrive(&full[st]);
+    };
+    if constexpr (!kProducer) {
+      for (int i = 0; i < kStages - 1 && i < n_tiles; ++i) load(i);
+    }
+    if constexpr (kOverlap) {
+      if (n_tiles > 0) {
+        overlap_pass<T, HD, kStages>(q_wg, k_s, v_s, full, empty, turns, tiles, n_tiles, ps.limit, p.scale_log2, o,
+                                     m, l);
+      }
+    }
+    for (int i = 0; i < (kOverlap ? 0 : n_tiles); ++i) {
+      const int t = tiles + i, st = t % kStages;
+      const int j = pass_tile<kSkip>(i, n_tiles);         // the pass's tile in this block's order
+      const bool mine = j * kBlockN <= ps.group_limit;  // uniform over the warpgroup
+      const unsigned char* k_t = k_s + st * S::kTileBytes;
+      const unsigned char* v_t = v_s + st * S::kTileBytes;
+      mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
+      wg::fence_proxy_async();  // the copies this thread now sees, before its wgmma reads them
+      // Each wgmma issue and its wait sit in one branch (a path from an issue to a use of the
+      // accumulators that skips the wait would make ptxas serialise every wgmma); both branches
+      // take and pass the same turns.
+      float sc[kBlockN / 8][4];
+      if (mine) {
+        turns.wait();
+        if constexpr (kSkip & kAblateQk) {
+          opaque_zeros(sc);
+        } else {
+          qk_issue<T, HD, kSwizzle>(q_wg, k_t, sc);
+        }
+        turns.pass();
+        if constexpr (!(kSkip & kAblateQk)) qk_finish(sc);
+        if constexpr (!(kSkip & kAblateSoftmax)) softmax_tile<HD, kBlockN>(sc, j * kBlockN, ps.limit, p.scale_log2, o, m, l);
+      } else {
+        turns.wait();
+        turns.pass();
+      }
+      // Under the other warpgroup's tensor-core work, outside this one's issue-to-wait windows.
+      if constexpr (!kProducer) {
+        if (i + kStages - 1 < n_tiles) load(i + kStages - 1);
+      }
+      if (mine) {
+        uint32_t pa[kBlockN / 16][4];
+        turns.wait();
+        if constexpr (!(kSkip & kAblatePv)) pv_issue<T, HD, kSwizzle>(v_t, sc, pa, o);
+        turns.pass();
+        if constexpr (!(kSkip & kAblatePv)) pv_finish<HD>(o, pa);
+      } else {
+        turns.wait();
+        turns.pass();
+      }
+      (void)::cuda::ptx::mbarrier_arrive(&empty[st]);
+    }
+    tiles += n_tiles;
+    __syncthreads();  // every bad-key record of the pass is in
+    finish_pass(ri, ps.seq, ps.limit, bad);
+  }
+  store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
+}
+
+// The producer builds' setmaxnreg split assumes the kernel launches with 168 registers per thread:
+// with fewer (a -maxrregcount, a launch-bounds change) the consumers' setmaxnreg.inc could wait
+// forever for registers the producers never had. Checked once per kernel (one instantiation of
+// this template each: a cache keyed by the kernel's type alone would check only the first kernel
+// of a signature), before its first launch.
+template <auto kKernel>
+void check_register_split(const char* name) {
+  static const int regs = [] {
+    cudaFuncAttributes attr{};
+    GQA_CUDA_CHECK(cudaFuncGetAttributes(&attr, kKernel));
+    return attr.numRegs;
+  }();
+  GQA_CHECK(regs * 96 >= kProducerRegs * 32 + kConsumerRegs * 64,
+            kOp << ": " << name << " was built with " << regs << " registers per thread; its setmaxnreg split ("
+                << kProducerRegs << " / " << kConsumerRegs << ") needs 168");
+}
+
+// A producer build's launch: kOverlap the overlap build, kSkip its parts left out (the timing aid
+// of attention_prefill_wgmma_ablation.h), kSwizzle the swizzle build.
+template <typename T, int HD, bool kOverlap, unsigned kSkip, bool kSwizzle = false>
+void run_producer_kernel(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
+  constexpr auto kernel = prefill_wgmma_pingpong_kernel<T, HD, true, kOverlap, kSkip, kSwizzle>;
+  check_register_split<kernel>(build);
+  run_prefill_kernel(kernel, PingPongShared<T, HD, kSwizzle>::kDynamicBytes, kBlockM, kThreads + kProducerThreads, p,
+                     stream, kOp, name);
+}
+
+}  // namespace
+}  // namespace gqa::cuda
