@@ -38,19 +38,32 @@ struct LaunchOverlap {
   }
 };
 
+// The producer and swizzle builds, each in tile order or (prefill_wgmma_rotate()) rotated.
 template <typename T, int HD>
 struct LaunchProducer {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    run_producer_kernel<T, HD, false, 0>(p, stream, "the producer build",
-                                         "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
+    if (prefill_wgmma_rotate()) {
+      run_producer_kernel<T, HD, false, kRotateTiles>(p, stream, "the producer build (rotated tiles)",
+                                                      "attention prefill_wgmma_pingpong_kernel (producer warpgroup, "
+                                                      "rotated tiles)");
+    } else {
+      run_producer_kernel<T, HD, false, 0>(p, stream, "the producer build",
+                                           "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
+    }
   }
 };
 
 template <typename T, int HD>
 struct LaunchSwizzle {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    run_producer_kernel<T, HD, false, 0, true>(p, stream, "the swizzle build",
-                                               "attention prefill_wgmma_pingpong_kernel (producer warpgroup, swizzled)");
+    if (prefill_wgmma_rotate()) {
+      run_producer_kernel<T, HD, false, kRotateTiles, true>(
+          p, stream, "the swizzle build (rotated tiles)",
+          "attention prefill_wgmma_pingpong_kernel (producer warpgroup, swizzled, rotated tiles)");
+    } else {
+      run_producer_kernel<T, HD, false, 0, true>(p, stream, "the swizzle build",
+                                                 "attention prefill_wgmma_pingpong_kernel (producer warpgroup, swizzled)");
+    }
   }
 };
 
@@ -61,6 +74,7 @@ GQA_PROCESS_SWITCH(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, "GQA_PREF
 GQA_PROCESS_SWITCH(prefill_wgmma_producer, set_prefill_wgmma_producer, "GQA_PREFILL_WGMMA_PRODUCER", true)
 GQA_PROCESS_SWITCH(prefill_wgmma_overlap, set_prefill_wgmma_overlap, "GQA_PREFILL_WGMMA_OVERLAP", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, "GQA_PREFILL_WGMMA_SWIZZLE", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_rotate, set_prefill_wgmma_rotate, "GQA_PREFILL_WGMMA_ROTATE", false)
 
 PrefillWgmmaBuild prefill_wgmma_build() {
   return prefill_wgmma_swizzle()    ? PrefillWgmmaBuild::kSwizzle

@@ -52,6 +52,14 @@ void set_prefill_wgmma_overlap(bool on);
 bool prefill_wgmma_swizzle();
 void set_prefill_wgmma_swizzle(bool on);
 
+// The K/V tile order of the producer and swizzle builds: each block takes its tiles in order
+// (the default), or, when on (GQA_PREFILL_WGMMA_ROTATE=1 or set_prefill_wgmma_rotate(true)),
+// from tile blockIdx mod n on, so the resident blocks, which otherwise all stream the rank's one
+// KV head's tiles in step, read different tiles at a time (the online softmax is order-free).
+// Opt-in: unrun (gqa-bench's ablation table times it as "rotated tiles").
+bool prefill_wgmma_rotate();
+void set_prefill_wgmma_rotate(bool on);
+
 // The five builds, and the one the four switches above select (swizzle over overlap over producer
 // over ping-pong over basic): what attention_prefill_wgmma runs. Names: "basic", "pingpong",
 // "producer", "overlap", "swizzle" (GQA_TEST_WGMMA_BUILD's and GQA_BENCH_SKIP_WGMMA's values).

@@ -74,6 +74,7 @@ std::string cuda_kernel_switches() {
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
   add(cuda::gemv_ring_enabled(), "decode GEMVs through a ring of bulk-copy stages");
   add(cuda::pdl_early_enabled(), "early PDL trigger of the split merge and the RMSNorms");
+  add(cuda::prefill_wgmma_rotate(), "wgmma prefill K/V tiles in rotated order");
   const std::string prefill =
       !cuda::prefill_wgmma_enabled()
           ? "mma.sync"

@@ -182,6 +182,28 @@ TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
 
 // cuda::attention takes the wgmma path only when switched on (the default), and gives the same answer
 // either way.
+// The producer and swizzle builds (those of them under test) with their tiles in rotated order
+// (GQA_PREFILL_WGMMA_ROTATE): the same attention, on chunks after cached context (a block's first
+// tile may then be one its rows see none of), several sequences per block, MHA and GQA.
+TEST(CudaPrefillWgmmaCases, RotatedTileOrder) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  const cuda::ScopedSwitch rotate(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, true);
+  for (cuda::PrefillWgmmaBuild build : builds_under_test()) {
+    if (build != cuda::PrefillWgmmaBuild::kProducer && build != cuda::PrefillWgmmaBuild::kSwizzle) continue;
+    const cuda::ScopedPrefillWgmmaBuild selected(build);
+    for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
+      for (int64_t hd : {64, 128}) {
+        Batch b = make_batch(DType::kBF16, h, hd, 16, {{1000, 300}, {128, 128}, {5, 7}, {0, 700}}, 59);
+        attn_test::DeviceBatch d(b);
+        AttentionArgs a = d.args(b, false);
+        cuda::attention_prefill_wgmma(a, nullptr);
+        EXPECT_LT(rel_error(attn_test::download(a.out), reference(b)), kTol)
+            << cuda::prefill_wgmma_build_name(build) << " hd " << hd << " " << h.hq << "/" << h.hkv;
+      }
+    }
+  }
+}
+
 TEST(CudaPrefillWgmmaCases, DispatcherOptIn) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, {{0, 300}, {200, 64}}, 58);
