@@ -179,11 +179,17 @@ void run_prefill_kernel(Kernel* kernel, size_t smem, int rows_per_block, int thr
 
 // Runs Launch<T, HD>::run(params, stream) for a call validated by check_attention_args whose shape
 // is a tensor_core_prefill_shape.
-template <template <typename, int> class Launch>
-void launch_prefill(const AttentionArgs& a, const AttentionDims& d, cudaStream_t stream) {
+// The kernels' parameters for such a call.
+inline PrefillParams prefill_params(const AttentionArgs& a, const AttentionDims& d) {
   PrefillParams p{};
   p.set_operands(a, d);
   p.rows = static_cast<int>(d.n * d.group());  // <= n * hq, checked to fit int32
+  return p;
+}
+
+template <template <typename, int> class Launch>
+void launch_prefill(const AttentionArgs& a, const AttentionDims& d, cudaStream_t stream) {
+  const PrefillParams p = prefill_params(a, d);
   if (a.q.dtype() == DType::kBF16) {
     if (d.hd == 64) Launch<__nv_bfloat16, 64>::run(p, stream);
     else Launch<__nv_bfloat16, 128>::run(p, stream);

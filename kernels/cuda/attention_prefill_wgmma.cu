@@ -38,32 +38,30 @@ struct LaunchOverlap {
   }
 };
 
-// The producer and swizzle builds, each in tile order or (prefill_wgmma_rotate()) rotated.
+// The producer build (kSwizzle: the swizzle build), its tiles in order or, where
+// prefill_wgmma_rotate(), rotated.
+template <typename T, int HD, bool kSwizzle>
+void run_in_tile_order(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
+  if (prefill_wgmma_rotate()) {
+    run_producer_kernel<T, HD, false, kRotateTiles, kSwizzle>(p, stream, build, name);
+  } else {
+    run_producer_kernel<T, HD, false, 0, kSwizzle>(p, stream, build, name);
+  }
+}
+
 template <typename T, int HD>
 struct LaunchProducer {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    if (prefill_wgmma_rotate()) {
-      run_producer_kernel<T, HD, false, kRotateTiles>(p, stream, "the producer build (rotated tiles)",
-                                                      "attention prefill_wgmma_pingpong_kernel (producer warpgroup, "
-                                                      "rotated tiles)");
-    } else {
-      run_producer_kernel<T, HD, false, 0>(p, stream, "the producer build",
-                                           "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
-    }
+    run_in_tile_order<T, HD, false>(p, stream, "the producer build",
+                                    "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
   }
 };
 
 template <typename T, int HD>
 struct LaunchSwizzle {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    if (prefill_wgmma_rotate()) {
-      run_producer_kernel<T, HD, false, kRotateTiles, true>(
-          p, stream, "the swizzle build (rotated tiles)",
-          "attention prefill_wgmma_pingpong_kernel (producer warpgroup, swizzled, rotated tiles)");
-    } else {
-      run_producer_kernel<T, HD, false, 0, true>(p, stream, "the swizzle build",
-                                                 "attention prefill_wgmma_pingpong_kernel (producer warpgroup, swizzled)");
-    }
+    run_in_tile_order<T, HD, true>(p, stream, "the swizzle build",
+                                   "attention prefill_wgmma_pingpong_kernel (producer warpgroup, swizzled)");
   }
 };
 

@@ -13,42 +13,16 @@
 namespace gqa::cuda {
 namespace {
 
-// The ablated producer builds exist for bf16 and head_dim 128 only (attention_prefill_wgmma_ablated
-// checks that before launching).
-template <unsigned kSkip>
-struct LaunchAblated {
-  template <typename T, int HD>
-  struct Launch {
-    static void run(const PrefillParams& p, cudaStream_t stream) {
-      if constexpr (std::is_same_v<T, __nv_bfloat16> && HD == 128) {
-        run_producer_kernel<T, HD, false, kSkip>(p, stream, "an ablated producer build",
-                                                 "attention prefill_wgmma_pingpong_kernel (producer warpgroup, ablated)");
-      } else {
-        GQA_CHECK(false, kOp << ": the ablated builds are bf16 with head_dim 128");
-      }
-    }
-  };
-};
-
-// Runs the ablated build of mask kMask when skip is kMask, else tries the next: true when one ran.
-template <unsigned kMask, unsigned... kRest>
-bool launch_ablated(unsigned skip, const AttentionArgs& a, const AttentionDims& d, cudaStream_t stream) {
-  if (skip == kMask) {
-    launch_prefill<LaunchAblated<kMask>::template Launch>(a, d, stream);
-    return true;
-  }
-  if constexpr (sizeof...(kRest) > 0) {
-    return launch_ablated<kRest...>(skip, a, d, stream);
-  } else {
-    return false;
-  }
-}
-
-// launch_ablated over every mask of kPrefillAblations.
+// The ablated producer build of each mask of kPrefillAblations (bf16, head_dim 128: the caller
+// checks): the one whose mask is skip runs; false when none is.
 template <size_t... kI>
-bool launch_any_ablated(unsigned skip, const AttentionArgs& a, const AttentionDims& d, cudaStream_t stream,
-                        std::index_sequence<kI...>) {
-  return launch_ablated<kPrefillAblations[kI]...>(skip, a, d, stream);
+bool launch_ablated(unsigned skip, const PrefillParams& p, cudaStream_t stream, std::index_sequence<kI...>) {
+  const auto run = [&](auto mask) {
+    run_producer_kernel<__nv_bfloat16, 128, false, decltype(mask)::value>(
+        p, stream, "an ablated producer build", "attention prefill_wgmma_pingpong_kernel (producer warpgroup, ablated)");
+    return true;
+  };
+  return ((skip == kPrefillAblations[kI] && run(std::integral_constant<unsigned, kPrefillAblations[kI]>{})) || ...);
 }
 
 }  // namespace
@@ -79,8 +53,12 @@ void attention_prefill_wgmma_ablated(const AttentionArgs& a, unsigned skip, cuda
   if (d.n == 0) return;
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
-  if (skip == 0) return launch_prefill<LaunchAblated<0>::template Launch>(a, d, stream);  // (the producer build)
-  const bool ran = launch_any_ablated(skip, a, d, stream, std::make_index_sequence<std::size(kPrefillAblations)>{});
+  const PrefillParams p = prefill_params(a, d);
+  if (skip == 0) {  // the producer build itself
+    return run_producer_kernel<__nv_bfloat16, 128, false, 0>(p, stream, "the producer build",
+                                                            "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
+  }
+  const bool ran = launch_ablated(skip, p, stream, std::make_index_sequence<std::size(kPrefillAblations)>{});
   GQA_CHECK(ran, kOp << ": no ablated build for mask " << skip << " (kPrefillAblations lists them)");
 }
 

@@ -42,37 +42,34 @@ __host__ __device__ inline uint32_t swizzle128_byte(int row, int chunk, int rows
   return uint32_t(chunk / 8) * uint32_t(rows) * 128u + uint32_t(row) * 128u + uint32_t((chunk % 8) ^ (row % 8)) * 16u;
 }
 
-// Copies into swizzle128_byte tiles [kKeys][HD]: thread t, pass ps: key ps * (kThreads / 8) + t / 8,
-// chunks t % 8 + 8i for i < HD / 64 (the same (c % 8) in each half, so one byte step). One warp-wide
-// copy i reads 128 contiguous bytes of each of 4 rows and writes 512 contiguous bytes.
+// The thread -> (key, chunks) mapping of the tiles copied 8 threads a row: thread t, pass ps: key
+// ps * (kThreads / 8) + t / 8, chunks t % 8 + 8i for i < HD / 64. One warp-wide copy i reads 128
+// contiguous bytes of each of 4 rows. A tile layout derives from it and adds byte() and kByteStep.
 template <int HD, int kKeys, int kThreads>
-struct SwizzleTileCopy {
+struct EightPerRowCopy {
   static constexpr int kRowsPerPass = kThreads / 8;
   static constexpr int kPasses = kKeys / kRowsPerPass;
   static constexpr int kPerRow = HD / 64;
-  static constexpr int kChunkStep = 8;                    // chunk(t, i + 1) - chunk(t, i)
-  static constexpr uint32_t kByteStep = kKeys * 128u;     // byte(r, chunk + kChunkStep) - byte(r, chunk)
+  static constexpr int kChunkStep = 8;  // chunk(t, i + 1) - chunk(t, i)
   static_assert(kThreads % 8 == 0 && kKeys % kRowsPerPass == 0 && HD % 64 == 0, "whole passes of whole rows");
 
   __host__ __device__ static int key(int tid, int ps) { return ps * kRowsPerPass + tid / 8; }
   __host__ __device__ static int chunk(int tid, int i) { return tid % 8 + kChunkStep * i; }
+};
+
+// Copies into swizzle128_byte tiles [kKeys][HD] (the same (c % 8) in each half, so one byte step);
+// a warp-wide copy writes 512 contiguous bytes.
+template <int HD, int kKeys, int kThreads>
+struct SwizzleTileCopy : EightPerRowCopy<HD, kKeys, kThreads> {
+  static constexpr uint32_t kByteStep = kKeys * 128u;  // byte(r, chunk + kChunkStep) - byte(r, chunk)
   __host__ __device__ static uint32_t byte(int key, int chunk) { return swizzle128_byte(key, chunk, kKeys); }
 };
 
 // The mma.sync prefill's padded tile [kKeys][kRowElems] (16-bit elements): chunk (key r, dims
-// 8c..) at byte 2 (r * kRowElems + 8c). Thread t, pass ps: key ps * (kThreads / 8) + t / 8, chunks
-// t % 8 + 8i for i < HD / 64. One warp-wide copy i reads 128 contiguous bytes of each of 4 rows.
+// 8c..) at byte 2 (r * kRowElems + 8c).
 template <int HD, int kKeys, int kThreads, int kRowElems>
-struct RowTileCopy {
-  static constexpr int kRowsPerPass = kThreads / 8;
-  static constexpr int kPasses = kKeys / kRowsPerPass;
-  static constexpr int kPerRow = HD / 64;
-  static constexpr int kChunkStep = 8;        // chunk(t, i + 1) - chunk(t, i)
+struct RowTileCopy : EightPerRowCopy<HD, kKeys, kThreads> {
   static constexpr uint32_t kByteStep = 128;  // byte(r, chunk + kChunkStep) - byte(r, chunk)
-  static_assert(kThreads % 8 == 0 && kKeys % kRowsPerPass == 0 && HD % 64 == 0, "whole passes of whole rows");
-
-  __host__ __device__ static int key(int tid, int ps) { return ps * kRowsPerPass + tid / 8; }
-  __host__ __device__ static int chunk(int tid, int i) { return tid % 8 + kChunkStep * i; }
   __host__ __device__ static uint32_t byte(int key, int chunk) { return 2u * uint32_t(key * kRowElems + 8 * chunk); }
 };
 
