@@ -22,7 +22,6 @@
 #include <map>
 #include <mutex>
 #include <tuple>
-#include <utility>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -331,11 +330,12 @@ void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream
 // reuse it, so a recorded decode step holds no memory node around the attention (stream-ordered
 // allocation would, and a memory node cuts programmatic dependent launch). Grown by cudaMalloc in
 // relaxed capture mode, so another thread's global-mode capture cannot refuse it; an outgrown
-// buffer is kept, never freed, for the graphs that still use it. `zeroed` (the fused merge's
-// counters): a grown buffer is zeroed on the stream before the call's kernel, and it grows outside
-// a stream capture only (nullptr while the stream captures and the buffer is too small).
+// buffer is kept, never freed, for the graphs that still use it. The fused merge's counters
+// (kCounters) are kept zeroed: a grown buffer is zeroed on the stream before the call's kernel, and
+// it grows outside a stream capture only (nullptr while the stream captures and it is too small).
 enum class Kept { kPartials, kCounters };
-void* kept_stream_buffer(Kept kind, cudaStream_t stream, size_t bytes, bool zeroed) {
+void* kept_stream_buffer(Kept kind, cudaStream_t stream, size_t bytes) {
+  const bool zeroed = kind == Kept::kCounters;
   struct Buffer {
     void* ptr = nullptr;
     size_t bytes = 0;
@@ -370,7 +370,7 @@ void* kept_stream_buffer(Kept kind, cudaStream_t stream, size_t bytes, bool zero
 // stream captures and the kept buffer is too small: the caller then zeroes counters of its own,
 // after the call's partials.
 int* stream_merge_counters(cudaStream_t stream, size_t count) {
-  return static_cast<int*>(kept_stream_buffer(Kept::kCounters, stream, count * sizeof(int), true));
+  return static_cast<int*>(kept_stream_buffer(Kept::kCounters, stream, count * sizeof(int)));
 }
 
 // The plan for a validated call (sets the kernel's shared-memory limit as a side effect).
@@ -457,7 +457,7 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
     void* scratch = opt.workspace;
     if (scratch == nullptr) {
       scratch = kept_stream_buffer(Kept::kPartials, stream,
-                                   kept != nullptr ? parts.counter_offset * sizeof(float) : bytes, false);
+                                   kept != nullptr ? parts.counter_offset * sizeof(float) : bytes);
     }
     merge_count = kept;
     p.part_o = static_cast<float*>(scratch);

@@ -7,13 +7,10 @@
 #pragma once
 
 #include <cstdint>
-#include <type_traits>
 
 #include <cuda/ptx>
 
-#include "core/error.h"
 #include "kernels/cuda/cuda_types.cuh"
-#include "kernels/cuda/dynamic_smem.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/pdl.cuh"

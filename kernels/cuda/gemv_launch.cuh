@@ -11,7 +11,6 @@
 #include <mutex>
 #include <tuple>
 #include <type_traits>
-#include <utility>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
