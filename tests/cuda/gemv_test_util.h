@@ -130,6 +130,18 @@ inline void expect_gemv_swiglu_matches_reference(DType dt, const std::vector<int
   }
 }
 
+// A GEMV build's shared cases (test_gemv_bulk.cpp, test_gemv_ring.cpp: each under its own
+// ScopedGemvTuning): the plain GEMV at n = 1, 2, 3, 5, 8 on shapes from one chunk per row to the
+// 70B shard's QKV, O, gate/up and down projections, rows not a multiple of a block's, and the
+// SwiGLU epilogue at n = 1, 2, 4, 8.
+inline void expect_gemv_build_matches_reference(DType dt) {
+  expect_gemv_matches_reference(dt, {1, 2, 3, 5, 8},
+                                {{37, 8}, {33, 1024}, {300, 4104}, {1280, 8192}, {8192, 1024}, {515, 3584}, {70, 28672}},
+                                100, cuda::gemv_supported, run_gemv);
+  expect_gemv_swiglu_matches_reference(dt, {1, 2, 4, 8}, {{1, 8}, {37, 64}, {500, 1024}, {3584, 8192}, {129, 4104}},
+                                       300);
+}
+
 // One Gemm::run case: x = rows [x_offset, x_offset + n) of a bigger tensor; y_slice: y = rows
 // [1, n + 1) of a bigger tensor.
 struct GemmRunCase {

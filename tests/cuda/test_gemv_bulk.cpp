@@ -27,17 +27,9 @@ class CudaGemvBulk : public DtypeTest {};
 
 const cuda::GemvTuning kBulk{.bulk = true};
 
-TEST_P(CudaGemvBulk, PlainMatchesReference) {
+TEST_P(CudaGemvBulk, PlainAndSwigluMatchReference) {
   const cuda::ScopedGemvTuning tune(kBulk);
-  expect_gemv_matches_reference(dt_, {1, 2, 3, 5, 8},
-                                {{37, 8}, {33, 1024}, {300, 4104}, {1280, 8192}, {8192, 1024}, {515, 3584}, {70, 28672}},
-                                100, cuda::gemv_supported, run_gemv);
-}
-
-TEST_P(CudaGemvBulk, SwigluMatchesReference) {
-  const cuda::ScopedGemvTuning tune(kBulk);
-  expect_gemv_swiglu_matches_reference(dt_, {1, 2, 4, 8}, {{1, 8}, {37, 64}, {500, 1024}, {3584, 8192}, {129, 4104}},
-                                       300);
+  expect_gemv_build_matches_reference(dt_);
 }
 
 // At the shared-memory limit (a block's row group of R rows of k fills exactly kGemvBulkMaxBytes:
