@@ -5,7 +5,9 @@
 // ablation: kRotateTiles (the same attention, each block taking its K/V tiles in a rotated order). Each mask is a kernel of its own,
 // the producer build's code with the named parts compiled out; what it writes to a.out is
 // meaningless (no softmax, or scores of zeros, or no K/V copied: the tiles hold whatever shared
-// memory held). bf16, head_dim 128 only (the benchmarked shard's shape).
+// memory held). bf16, head_dim 128 only (the benchmarked shard's shape). Every mask is of the
+// in-order, no-swizzle producer build whatever the switches say: should GQA_PREFILL_WGMMA_ROTATE or
+// GQA_PREFILL_WGMMA_SWIZZLE become the default, "full" here stays the in-order build.
 #pragma once
 
 #include <cuda_runtime.h>
