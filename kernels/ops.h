@@ -31,7 +31,11 @@ struct RmsNormArgs {
   float eps = 1e-6f;
 };
 
-// y = x W^T (+ bias): W in torch.nn.Linear layout.
+// y = x W^T (+ bias): W in torch.nn.Linear layout. W is meant to be a weight: on the CUDA backend
+// with programmatic dependent launch on (the default; GQA_PDL=0 turns it off), a call of 1-8 rows
+// runs a GEMV that starts copying W before the previous kernel on the stream has finished
+// (kernels/cuda/gemv.h), so W must not be written by the work still in flight on the stream when
+// the call is made (a stream synchronisation, or a cudaMemcpy of W, before the call is enough).
 struct MatmulArgs {
   Tensor x;            // [n, k]
   Tensor w;            // [m, k]

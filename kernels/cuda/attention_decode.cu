@@ -21,6 +21,7 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <tuple>
 
 #include "kernels/cuda/attention.h"
@@ -333,6 +334,7 @@ void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream
 // buffer is kept, never freed, for the graphs that still use it. The fused merge's counters
 // (kCounters) are kept zeroed: a grown buffer is zeroed on the stream before the call's kernel, and
 // it grows outside a stream capture only (nullptr while the stream captures and it is too small).
+// cudaStreamPerThread names a different stream in each host thread: its buffers are per thread.
 enum class Kept { kPartials, kCounters };
 void* kept_stream_buffer(Kept kind, cudaStream_t stream, size_t bytes) {
   const bool zeroed = kind == Kept::kCounters;
@@ -341,11 +343,12 @@ void* kept_stream_buffer(Kept kind, cudaStream_t stream, size_t bytes) {
     size_t bytes = 0;
   };
   static std::mutex mu;
-  static std::map<std::tuple<Kept, int, cudaStream_t>, Buffer> buffers;
+  static std::map<std::tuple<Kept, int, cudaStream_t, std::thread::id>, Buffer> buffers;
   int device = 0;
   GQA_CUDA_CHECK(cudaGetDevice(&device));
+  const std::thread::id thread = stream == cudaStreamPerThread ? std::this_thread::get_id() : std::thread::id{};
   std::lock_guard<std::mutex> lock(mu);
-  Buffer& b = buffers[{kind, device, stream}];
+  Buffer& b = buffers[{kind, device, stream, thread}];
   if (b.bytes >= bytes) return b.ptr;
   if (zeroed) {
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;

@@ -4,6 +4,8 @@
 #include "kernels/cuda/attention_prefill_wgmma.h"
 
 #include <atomic>
+#include <cstdio>
+#include <mutex>
 
 #include "kernels/cuda/attention_prefill_wgmma_kernels.cuh"
 #include "kernels/cuda/per_device.h"
@@ -30,11 +32,28 @@ struct LaunchPingPong {
   }
 };
 
+// A producer build as the dispatcher runs it: where ptxas gave its kernel fewer registers than
+// its setmaxnreg split needs (another toolkit), the ping-pong build (no split) instead, said once
+// on stderr; prefill then still runs on the tensor cores rather than failing.
+template <typename T, int HD, bool kOverlap, unsigned kSkip, bool kSwizzle>
+void run_producer_or_pingpong(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
+  const int regs = producer_registers<T, HD, kOverlap, kSkip, kSwizzle>();
+  if (register_split_holds(regs)) return run_producer_kernel<T, HD, kOverlap, kSkip, kSwizzle>(p, stream, build, name);
+  static std::once_flag said;
+  std::call_once(said, [&] {
+    std::fprintf(stderr,
+                 "gqa: %s: %s was built with %d registers per thread, its setmaxnreg split needs 168: the "
+                 "ping-pong build runs instead\n",
+                 kOp, build, regs);
+  });
+  LaunchPingPong<T, HD>::run(p, stream);
+}
+
 template <typename T, int HD>
 struct LaunchOverlap {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    run_producer_kernel<T, HD, true, 0>(p, stream, "the overlap build",
-                                        "attention prefill_wgmma_pingpong_kernel (producer warpgroup, overlap)");
+    run_producer_or_pingpong<T, HD, true, 0, false>(p, stream, "the overlap build",
+                                                   "attention prefill_wgmma_pingpong_kernel (producer warpgroup, overlap)");
   }
 };
 
@@ -43,9 +62,9 @@ struct LaunchOverlap {
 template <typename T, int HD, bool kSwizzle>
 void run_in_tile_order(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
   if (prefill_wgmma_rotate()) {
-    run_producer_kernel<T, HD, false, kRotateTiles, kSwizzle>(p, stream, build, name);
+    run_producer_or_pingpong<T, HD, false, kRotateTiles, kSwizzle>(p, stream, build, name);
   } else {
-    run_producer_kernel<T, HD, false, 0, kSwizzle>(p, stream, build, name);
+    run_producer_or_pingpong<T, HD, false, 0, kSwizzle>(p, stream, build, name);
   }
 }
 

@@ -693,30 +693,41 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
 }
 
 // The producer builds' setmaxnreg split assumes the kernel launches with 168 registers per thread:
-// with fewer (a -maxrregcount, a launch-bounds change) the consumers' setmaxnreg.inc could wait
-// forever for registers the producers never had. Checked once per kernel (one instantiation of
-// this template each: a cache keyed by the kernel's type alone would check only the first kernel
-// of a signature), before its first launch.
+// with fewer (a -maxrregcount, a launch-bounds change, another ptxas) the consumers' setmaxnreg.inc
+// could wait forever for registers the producers never had. Asked once per kernel (one
+// instantiation of this template each: a cache keyed by the kernel's type alone would answer only
+// for the first kernel of a signature).
 template <auto kKernel>
-void check_register_split(const char* name) {
+int kernel_registers() {
   static const int regs = [] {
     cudaFuncAttributes attr{};
     GQA_CUDA_CHECK(cudaFuncGetAttributes(&attr, kKernel));
     return attr.numRegs;
   }();
-  GQA_CHECK(regs * 96 >= kProducerRegs * 32 + kConsumerRegs * 64,
-            kOp << ": " << name << " was built with " << regs << " registers per thread; its setmaxnreg split ("
-                << kProducerRegs << " / " << kConsumerRegs << ") needs 168");
+  return regs;
+}
+inline bool register_split_holds(int regs) { return regs * 96 >= kProducerRegs * 32 + kConsumerRegs * 64; }
+
+template <typename T, int HD, bool kOverlap, unsigned kSkip, bool kSwizzle>
+constexpr auto kProducerKernel = prefill_wgmma_pingpong_kernel<T, HD, true, kOverlap, kSkip, kSwizzle>;
+
+// The registers per thread ptxas gave a producer build's kernel.
+template <typename T, int HD, bool kOverlap, unsigned kSkip, bool kSwizzle = false>
+int producer_registers() {
+  return kernel_registers<kProducerKernel<T, HD, kOverlap, kSkip, kSwizzle>>();
 }
 
 // A producer build's launch: kOverlap the overlap build, kSkip its parts left out (the timing aid
-// of attention_prefill_wgmma_ablation.h), kSwizzle the swizzle build.
+// of attention_prefill_wgmma_ablation.h), kSwizzle the swizzle build. Throws gqa::Error unless
+// register_split_holds (checked before its first launch).
 template <typename T, int HD, bool kOverlap, unsigned kSkip, bool kSwizzle = false>
 void run_producer_kernel(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
-  constexpr auto kernel = prefill_wgmma_pingpong_kernel<T, HD, true, kOverlap, kSkip, kSwizzle>;
-  check_register_split<kernel>(build);
-  run_prefill_kernel(kernel, PingPongShared<T, HD, kSwizzle>::kDynamicBytes, kBlockM, kThreads + kProducerThreads, p,
-                     stream, kOp, name);
+  const int regs = producer_registers<T, HD, kOverlap, kSkip, kSwizzle>();
+  GQA_CHECK(register_split_holds(regs), kOp << ": " << build << " was built with " << regs
+                                            << " registers per thread; its setmaxnreg split (" << kProducerRegs
+                                            << " / " << kConsumerRegs << ") needs 168");
+  run_prefill_kernel(kProducerKernel<T, HD, kOverlap, kSkip, kSwizzle>, PingPongShared<T, HD, kSwizzle>::kDynamicBytes,
+                     kBlockM, kThreads + kProducerThreads, p, stream, kOp, name);
 }
 
 }  // namespace
