@@ -22,13 +22,16 @@
 # less GQA_MEMCHECK_RESERVE_S (default 90), then step 7 (memcheck) in the rest.
 #
 # --quick re-checks kernel changes in one short device call (GQA_CHECK_BUDGET_S default 360): one
-# build, the SASS checks, the GPU tests (the mma prefill test's two longest cases and each wgmma
-# build in steps of their own), the np 2 MPI sampling test, gqa-generate bf16 at -np 1 and 2 with
-# the default kernels and each opt-in group (as --decode), the attention benchmark, gqa-bench's
-# decode section (8K-128K, batch 1 and 16, the other kernel choices, the GEMV sweep) with the SDPA
-# peer and its prefill section at 8K and 32K (every prefill kernel build side by side), with what is
-# left less GQA_MEMCHECK_RESERVE_S (default 20), then memcheck of the kernel tests (not sampling, graph cache, pinned staging; the tests of unrun code
-# first: GQA_MEMCHECK_FIRST) and the top-k racecheck in what is left.
+# build, the SASS checks, the GPU tests (ctest -j 4, each test limited to 180 s; then the mma
+# prefill's tests and each wgmma build's, each in a process of its own, side by side), the
+# attention benchmark, gqa-bench in two processes of fixed budgets right after the tests (the
+# prefill at 8K and 32K through every kernel build with the producer build's ablation,
+# GQA_QUICK_PREFILL_BENCH_S default 60; the decode at 8K-128K, batch 1 and 16, the other kernel
+# choices, the step ablation, the GEMV sweep and the SDPA peer, GQA_QUICK_DECODE_BENCH_S default
+# 90), the np 2 MPI sampling test, gqa-generate bf16 at -np 1 and 2 with the default kernels and
+# each opt-in group (as --decode), then memcheck of the kernel tests (not sampling, graph cache,
+# pinned staging; the tests of unrun code first: GQA_MEMCHECK_FIRST) and the top-k racecheck in
+# what is left.
 #
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
 # 300): builds only what it runs; the decode attention, decode-cluster, fused-merge, grouped-copy,
@@ -57,9 +60,11 @@
 # The whole run fits a box (GQA_CHECK_BUDGET_S, default 540 s, so one device call of 600 s returns
 # its summary): every step's timeout is cut to what is left, and steps that no longer fit are
 # SKIPped, in this order of value: build, GPU tests, gqa-generate, multi-rank tests, attention
-# benchmark, memcheck. Step 0 probes the machine (compiler, nvcc, CMake, MPI, NCCL, PyTorch) and
+# benchmark, memcheck (--quick: build, GPU tests, benchmarks, gqa-generate, memcheck). With $OUT
+# set (the device tool), gqa-bench writes its reports there and the step report and the logs are
+# rewritten there after every step, so a run killed at the call's limit still returns them. Step 0 probes the machine (compiler, nvcc, CMake, MPI, NCCL, PyTorch) and
 # sources launch/device-env.sh, which uses .devdeps/ (launch/device-deps.sh; carry it) for what
-# the GPU image lacks. With $OUT set (the device tool), the report and the logs are copied there.
+# the GPU image lacks.
 #
 # usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile | --choices]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
@@ -107,17 +112,36 @@ budget_s="${GQA_CHECK_BUDGET_S:-540}"
 [ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
 checking=0 benching=0  # which parts run: check (steps 3-7), bench (gqa-bench)
 [ "$mode" != bench ] && [ "$mode" != profile ] && [ "$mode" != choices ] && checking=1
-[ "$mode" != check ] && [ "$mode" != profile ] && benching=1
+[ "$mode" != check ] && [ "$mode" != profile ] && [ "$mode" != quick ] && benching=1  # (--quick: quick_bench)
 left_s() { echo $((budget_s - (SECONDS - t_start))); }
 
 names=()
 states=()
 notes=()
+gpu_name="nogpu"
+run_stamp=$(date +%Y%m%d-%H%M%S)
+bench_log=""
+bench_reports=()
+# With $OUT (the device tool brings back what is under it, also from a command killed at its
+# limit): gqa-bench writes its reports there (it saves after every section), and the step report
+# and the logs are rewritten there after every step, so a killed run still returns all but its last step.
+out_dir=""
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then out_dir=$OUT; fi
+bench_dir=bench/results
+[ -z "$out_dir" ] || bench_dir=$out_dir
+# The device tool copies the working tree beside the .git of the session's start: name both.
+tree_note=""
+git diff --quiet HEAD 2>/dev/null || tree_note=" + working-tree changes (a copied tree: see the commit that sent it)"
+report_path() {
+  if [ "$gpu_name" = nogpu ]; then echo "$logs/gpu-check-nogpu.md"  # bench/results/ holds runs on a GPU only
+  else echo "bench/results/gpu-check-${gpu_name}-${run_stamp}.md"; fi
+}
 record() {  # name state note
   names+=("$1")
   states+=("$2")
   notes+=("$3")
   echo "== $2  $1${3:+  ($3)}"
+  write_report "still running: the steps so far"
 }
 
 # step NAME TIMEOUT_S CMD...: runs CMD with a timeout, output to $logs/NAME.log; PASS on exit 0.
@@ -147,6 +171,85 @@ step() {
   return $rc
 }
 
+# bg_step NAME TIMEOUT_S CMD...: step's run, in the background (processes of their own beside each
+# other: the GPU time-slices between them, and the tests' CPU references, most of their time, use
+# the cores); wait_steps waits for them all and records each, in the order they were started.
+bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_t0=()
+bg_step() {
+  local name=$1 limit=$2
+  shift 2
+  local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log" left
+  left=$(( $(left_s) - 25 ))
+  if [ "$left" -lt 20 ]; then
+    record "$name" SKIP "out of time: ${budget_s}s box (GQA_CHECK_BUDGET_S) spent"
+    return
+  fi
+  [ "$limit" -le "$left" ] || limit=$left
+  echo "-- $name (beside others): $*" | cut -c1-200
+  timeout --kill-after=15 "$limit" "$@" </dev/null >"$log" 2>&1 &
+  bg_pids+=($!)
+  bg_names+=("$name")
+  bg_logs+=("$log")
+  bg_limits+=("$limit")
+  bg_t0+=("$SECONDS")
+}
+wait_steps() {
+  local i rc note
+  for i in "${!bg_pids[@]}"; do
+    wait "${bg_pids[$i]}"
+    rc=$?
+    if [ $rc -eq 0 ]; then
+      record "${bg_names[$i]}" PASS "$((SECONDS - bg_t0[i]))s (beside others)"
+    else
+      [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="timed out after ${bg_limits[$i]}s" || note="exit $rc"
+      record "${bg_names[$i]}" FAIL "$note; log ${bg_logs[$i]}"
+      tail -n 25 "${bg_logs[$i]}" | sed 's/^/   | /'
+    fi
+  done
+  bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_t0=()
+}
+# Whether the step NAME was recorded as PASS.
+step_passed() {
+  local i
+  for i in "${!names[@]}"; do [ "${names[$i]}" = "$1" ] && [ "${states[$i]}" = PASS ] && return 0; done
+  return 1
+}
+
+# The step report (bench/results/gpu-check-<gpu>-<date>.md; the logs folder without a GPU), with
+# the steps so far; copied with the logs into $OUT. $1: a note for its heading ("running").
+write_report() {
+  local report failed=0 s i
+  report=$(report_path)
+  for s in "${states[@]}"; do [ "$s" = FAIL ] && failed=$((failed + 1)); done
+  {
+    echo "# gpu-check on ${gpu_name} ($(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${tree_note})"
+    echo
+    [ -s "$logs/nvidia-smi.log" ] && sed 's/^/    /' "$logs/nvidia-smi.log" && echo
+    for csv in "$logs"/decode-kernels-b*_cuda_gpu_kern_sum.csv; do
+      [ -s "$csv" ] || continue
+      echo "## kernels inside decode steps ($(basename "$csv" .csv), nsys: time %, total ns, instances, avg ns, ..., name)"
+      echo
+      head -n 16 "$csv" | cut -c1-220 | sed 's/^/    /'
+      echo
+    done
+    if [ -n "$bench_log" ] && [ -s "$bench_log" ]; then
+      echo "## gqa-attn-bench"
+      echo
+      attn_bench_excerpt "$bench_log" | sed 's/^/    /'
+      echo
+    fi
+    echo "## summary ($(( SECONDS - t_start ))s, ${failed} failed${1:+, $1})"
+    echo
+    echo "| step | result | note |"
+    echo "|---|---|---|"
+    for i in "${!names[@]}"; do echo "| ${names[$i]} | ${states[$i]} | ${notes[$i]//|/\\|} |"; done
+  } >"$report"
+  if [ -n "$out_dir" ]; then
+    cp "$report" "$out_dir/" 2>/dev/null
+    tar -czf "$out_dir/gpu-check-logs.tar.gz" -C "$build" gpu-check-logs 2>/dev/null
+  fi
+}
+
 # gqa-attn-bench's log from the copy bandwidth line on (the main table, the fit, the fixed parts
 # and the sweep: more than a fixed tail holds); the last 40 lines if that line is missing (a failed
 # run). For step 6 and --choices' report alike.
@@ -155,7 +258,6 @@ attn_bench_excerpt() {
 }
 
 # --- 1. GPU -------------------------------------------------------------------------------------
-gpu_name="nogpu"
 if command -v nvidia-smi >/dev/null 2>&1 && timeout 30 nvidia-smi -L >"$logs/nvidia-smi.log" 2>&1; then
   cat "$logs/nvidia-smi.log"
   gpu_name=$(timeout 30 nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 |
@@ -193,13 +295,15 @@ command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 
 # --- 2. configure and build ---------------------------------------------------------------------
 configured=0
+test_timeout=600
+[ "$mode" = quick ] && test_timeout=180
 if step "configure (sm_90a;sm_90)" "$configure_limit" cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-     -DGQA_CUDA=ON "${GQA_DEVICE_CMAKE_ARGS[@]}" "-DCMAKE_CUDA_ARCHITECTURES=90a;90"; then
+     -DGQA_CUDA=ON "-DGQA_TEST_TIMEOUT=$test_timeout" "${GQA_DEVICE_CMAKE_ARGS[@]}" "-DCMAKE_CUDA_ARCHITECTURES=90a;90"; then
   configured=1
 else
   first=$((${#states[@]} - 1))
   if step "configure (-gencode fallback)" "$configure_limit" cmake -S . -B "$build" "${generator[@]}" \
-       -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON "${GQA_DEVICE_CMAKE_ARGS[@]}" -DCMAKE_CUDA_ARCHITECTURES=OFF \
+       -DCMAKE_BUILD_TYPE=Release -DGQA_CUDA=ON "-DGQA_TEST_TIMEOUT=$test_timeout" "${GQA_DEVICE_CMAKE_ARGS[@]}" -DCMAKE_CUDA_ARCHITECTURES=OFF \
        "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=sm_90"; then
     configured=1
     states[first]=SKIP  # this CMake refused "90a"; the explicit -gencode flags did the same job
@@ -235,7 +339,6 @@ if [ $built -eq 1 ]; then
   esac
 fi
 
-bench_report=""
 bench_log=""
 # Steps 3-6 are the check; --bench skips them.
 if [ $checking -eq 1 ]; then
@@ -253,24 +356,75 @@ wgmma_build_names=(basic pingpong producer overlap swizzle)  # GQA_TEST_WGMMA_BU
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
-    step "cuda_test_attention_prefill_wgmma ($b build)" 120 env GQA_TEST_WGMMA_BUILD=$b \
-      "$build/tests/cuda_test_attention_prefill_wgmma" || GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}$b"
+    bg_step "cuda_test_attention_prefill_wgmma ($b build)" 120 env GQA_TEST_WGMMA_BUILD=$b \
+      "$build/tests/cuda_test_attention_prefill_wgmma"
   done
   # the producer build's ablated kernels (gqa-bench's table of which part bounds the prefill)
-  step "cuda_test_attention_prefill_wgmma_ablation" 120 "$build/tests/cuda_test_attention_prefill_wgmma_ablation" ||
+  bg_step "cuda_test_attention_prefill_wgmma_ablation" 120 "$build/tests/cuda_test_attention_prefill_wgmma_ablation"
+  if [ "$mode" = quick ]; then  # the mma prefill's tests beside them
+    bg_step "cuda_test_attention_prefill_mma (not the 2000 / 70K-context cases)" 300 \
+      "$build/tests/cuda_test_attention_prefill_mma" "--gtest_filter=-$slow_mma"
+    bg_step "cuda_test_attention_prefill_mma (the 2000 / 70K-context cases)" 120 \
+      "$build/tests/cuda_test_attention_prefill_mma" "--gtest_filter=$slow_mma"
+  fi
+  wait_steps
+  for b in "${wgmma_build_names[@]}"; do
+    step_passed "cuda_test_attention_prefill_wgmma ($b build)" ||
+      GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}$b"
+  done
+  step_passed "cuda_test_attention_prefill_wgmma_ablation" ||
     GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}ablation"
   export GQA_BENCH_SKIP_WGMMA
+}
+attn_bench_step() {
+  bench="$build/bin/gqa-attn-bench"
+  if [ $built -eq 1 ] && [ -x "$bench" ]; then  # (not an earlier run's binary after a failed build)
+    step "gqa-attn-bench" 600 "$bench" --sweep
+    bench_log="$logs/gqa-attn-bench.log"
+    [ -s "$bench_log" ] && attn_bench_excerpt "$bench_log" | sed 's/^/   | /'  # the measurement itself, before the summary
+  else
+    record "gqa-attn-bench" SKIP "not built"
+    bench_log=""
+  fi
+}
+# --quick: gqa-bench right after the tests, in two processes of fixed budgets (a trap in one's
+# kernels cannot take the other's tables down; each measures its own ceilings): the prefill (8K
+# and 32K through every kernel build, the producer build's ablation), then the decode (8K-128K,
+# batch 1 and 16, the other kernel choices, the step ablation, the GEMV sweep, the SDPA peer).
+# GQA_QUICK_PREFILL_BENCH_S / GQA_QUICK_DECODE_BENCH_S (default 60 / 90) are their budgets.
+quick_bench() {
+  local part budget args
+  for part in prefill decode; do
+    if [ "$part" = prefill ]; then
+      budget=${GQA_QUICK_PREFILL_BENCH_S:-60}
+      args=(--no-decode --prefill 8K,32K --runs 20)
+    else
+      budget=${GQA_QUICK_DECODE_BENCH_S:-90}
+      args=(--no-prefill --contexts 8K,32K,128K --peers --runs 20 --step-runs 10)
+    fi
+    # (step caps its timeout at left_s - 25; the bench's budget ends 15 s before that, so the
+    # timeout never cuts the report it saves after each section)
+    [ "$budget" -le $(( $(left_s) - 40 )) ] || budget=$(( $(left_s) - 40 ))
+    if [ "$budget" -lt 30 ]; then
+      record "gqa-bench ($part)" SKIP "only ${budget}s of the box left for it"
+      continue
+    fi
+    bench_reports+=("$bench_dir/${gpu_name}-$(date +%Y%m%d-%H%M%S)-$part.md")
+    # shellcheck disable=SC2086  # GQA_BENCH_ARGS is a list of flags
+    step "gqa-bench ($part)" $((budget + 15)) "$build/bin/gqa-bench" "${args[@]}" --budget-s "$budget" \
+      --out "${bench_reports[-1]}" ${GQA_BENCH_ARGS:-}
+  done
 }
 if [ $built -eq 1 ] && [ "$mode" = decode ]; then
   for t in "${decode_tests[@]}"; do step "$t" 300 "$build/tests/$t"; done
 elif [ $built -eq 1 ] && [ "$mode" = quick ]; then
-  step "ctest -L gpu (not the mma and wgmma prefill)" 600 ctest --test-dir "$build" -L gpu \
-    -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure --timeout 300
-  step "cuda_test_attention_prefill_mma (not the 2000 / 70K-context cases)" 300 "$build/tests/cuda_test_attention_prefill_mma" \
-    "--gtest_filter=-$slow_mma"
+  # -j 4: the tests' CPU references are most of their time (run 6: 190 s one at a time, the longest
+  # cuda_test_attention's 62 s); each test's limit is GQA_TEST_TIMEOUT (180 s: configured above).
+  step "ctest -L gpu -j 4 (not the mma and wgmma prefill)" 300 ctest --test-dir "$build" -L gpu -j 4 \
+    -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure
   wgmma_builds
-  step "cuda_test_attention_prefill_mma (the 2000 / 70K-context cases)" 90 \
-    "$build/tests/cuda_test_attention_prefill_mma" "--gtest_filter=$slow_mma"
+  attn_bench_step
+  quick_bench
 elif [ $built -eq 1 ]; then
   step "ctest -L gpu (not the wgmma prefill)" 1200 ctest --test-dir "$build" -L gpu \
     -E 'cuda_test_attention_prefill_wgmma(_ablation)?$' --output-on-failure --timeout 600
@@ -371,16 +525,8 @@ else
   record "gqa-generate --backend cuda" SKIP "no build or no mpirun"
 fi
 
-# --- 6. attention benchmark (added by the attention kernels' issue) -----------------------------
-bench="$build/bin/gqa-attn-bench"
-if [ $built -eq 1 ] && [ -x "$bench" ]; then  # (not an earlier run's binary after a failed build)
-  step "gqa-attn-bench" 600 "$bench" --sweep
-  bench_log="$logs/gqa-attn-bench.log"
-  [ -s "$bench_log" ] && attn_bench_excerpt "$bench_log" | sed 's/^/   | /'  # the measurement itself, before the summary
-else
-  record "gqa-attn-bench" SKIP "not built"
-  bench_log=""
-fi
+# --- 6. attention benchmark (added by the attention kernels' issue; --quick ran it after its tests)
+[ "$mode" = quick ] || attn_bench_step
 fi  # checking
 
 # compute-sanitizer: on PATH or in the toolkit ("" when neither)
@@ -416,19 +562,12 @@ nsys_steps() {
   fi
 }
 
-# --- gqa-bench (--bench, --all) in what is left of the box ------------------------------------
+# --- gqa-bench (--bench, --all, --decode, --choices; --quick ran quick_bench) in what is left of the box
 if [ $benching -eq 1 ]; then
   left=$((bench_total_s - (SECONDS - t_start) - 20))
   if [ "$mode" = all ]; then left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-90} - 40 )); fi
   bench_args=(--all --peer-layers "${GQA_BENCH_PEER_LAYERS:-8}")
   bench_min_s=60  # below this, gqa-bench is skipped whole
-  if [ "$mode" = quick ]; then
-    bench_min_s=40  # (its sections fit their shares; run 6's whole bench took 21 s)
-    # (run 6: 83 s were left for a 21 s bench; the twelfth session's tests take ~35 s more and its
-    # bench tables ~15 s: memcheck keeps 20 s, and gets whatever the bench leaves)
-    left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-20} - 30 ))
-    bench_args=(--contexts 8K,32K,128K --prefill 8K,32K --peers --runs 20 --step-runs 10)
-  fi
   if [ "$mode" = choices ]; then
     # the kernel choices to make defaults of: the attention sweep's columns first (seconds), then
     # gqa-bench's decode other-choices pass, GEMV launch sweep and read ceilings at 8K/32K, and the
@@ -449,15 +588,15 @@ if [ $benching -eq 1 ]; then
     bench_args=(--contexts 8K,32K,128K --no-prefill --peers --runs 20 --step-runs 20)
   fi
   if [ $built -ne 1 ]; then
-    record "gqa-bench --all" SKIP "not built"
+    record "gqa-bench" SKIP "not built"
   elif [ $left -lt "$bench_min_s" ]; then
-    record "gqa-bench --all" SKIP "only ${left}s of the box left for it"
+    record "gqa-bench" SKIP "only ${left}s of the box left for it"
   else
-    bench_report="bench/results/${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
+    bench_reports+=("$bench_dir/${gpu_name}-$(date +%Y%m%d-%H%M%S).md")
     # shellcheck disable=SC2086  # GQA_BENCH_ARGS is a list of flags
     # (The kernels' switches come from the environment; the report names the opt-in ones that ran.)
     step "gqa-bench ${bench_args[0]}" $((left + 15)) "$build/bin/gqa-bench" \
-      "${bench_args[@]}" --budget-s "$left" --out "$bench_report" ${GQA_BENCH_ARGS:-}
+      "${bench_args[@]}" --budget-s "$left" --out "${bench_reports[-1]}" ${GQA_BENCH_ARGS:-}
   fi
 fi
 
@@ -583,44 +722,15 @@ fi
 # --- summary (printed last) ---------------------------------------------------------------------
 failed=0
 for s in "${states[@]}"; do [ "$s" = FAIL ] && failed=$((failed + 1)); done
-report="bench/results/gpu-check-${gpu_name}-$(date +%Y%m%d-%H%M%S).md"
-[ "$gpu_name" = nogpu ] && report="$logs/gpu-check-nogpu.md"  # bench/results/ holds runs on a GPU only
-{
-  # The device tool copies the working tree beside the .git of the session's start: name both.
-  tree_note=""
-  git diff --quiet HEAD 2>/dev/null || tree_note=" + working-tree changes (a copied tree: see the commit that sent it)"
-  echo "# gpu-check on ${gpu_name} ($(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${tree_note})"
-  echo
-  [ -s "$logs/nvidia-smi.log" ] && sed 's/^/    /' "$logs/nvidia-smi.log" && echo
-  for csv in "$logs"/decode-kernels-b*_cuda_gpu_kern_sum.csv; do
-    [ -s "$csv" ] || continue
-    echo "## kernels inside decode steps ($(basename "$csv" .csv), nsys: time %, total ns, instances, avg ns, ..., name)"
-    echo
-    head -n 16 "$csv" | cut -c1-220 | sed 's/^/    /'
-    echo
-  done
-  if [ -n "$bench_log" ] && [ -s "$bench_log" ]; then
-    echo "## gqa-attn-bench"
-    echo
-    attn_bench_excerpt "$bench_log" | sed 's/^/    /'
-    echo
-  fi
-  echo "## summary ($(( SECONDS - t_start ))s, ${failed} failed)"
-  echo
-  echo "| step | result | note |"
-  echo "|---|---|---|"
-  for i in "${!names[@]}"; do echo "| ${names[$i]} | ${states[$i]} | ${notes[$i]//|/\\|} |"; done
-} >"$report"
-if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then  # the device tool brings $OUT back
-  cp "$report" "$OUT/" 2>/dev/null
-  [ -n "$bench_report" ] && [ -s "$bench_report" ] && cp "$bench_report" "$OUT/"
-  tar -czf "$OUT/gpu-check-logs.tar.gz" -C "$build" gpu-check-logs 2>/dev/null
-fi
+write_report
+report=$(report_path)
 print_bench_report() {
-  if [ -n "$bench_report" ] && [ -s "$bench_report" ]; then
+  local r
+  for r in "${bench_reports[@]}"; do
+    [ -s "$r" ] || continue
     echo
-    cat "$bench_report"
-  fi
+    cat "$r"
+  done
 }
 # The step summary last (a caller that keeps only the output's tail keeps it), except with --bench,
 # whose purpose is gqa-bench's table: that comes last, after the summary.
