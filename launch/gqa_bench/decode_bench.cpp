@@ -238,6 +238,9 @@ void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeC
     r.step_skip_note = std::string("FAILED after ") + std::to_string(r.step_skip_ms.size()) + " masks: " + e.what();
     progress("decode step ablation " + r.step_skip_note);
   }
+  if (r.step_skip_note.empty() && r.step_skip_ms.size() < std::size(kStepAblations) && deadline.passed()) {
+    r.step_skip_note = "skipped (time budget)";  // (said in the table, not left out of it)
+  }
 }
 
 // The step ablation's table (time_step_ablations), after the other choices'.

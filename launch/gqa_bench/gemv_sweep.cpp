@@ -30,7 +30,12 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
       break;
     }
   }
-  if (pick == nullptr || deadline.passed()) return;
+  if (pick == nullptr) return;
+  if (deadline.passed()) {
+    env.report.heading("Decode GEMVs under forced launches");
+    env.report.line("Skipped: the decode section's time budget (--budget-s) was spent before it.");
+    return;
+  }
   DecodeFixture fx = make_decode_fixture(env, model, pick->context, 1, static_cast<uint32_t>(2000 + pick->context));
   if (!fx.cache) return;
   env.report.heading("Decode GEMVs under forced launches (batch 1, context " + tokens_str(pick->context) + ")");

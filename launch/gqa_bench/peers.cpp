@@ -92,6 +92,11 @@ PythonRun run_python(const Options& opt, const std::string& script, const std::v
 void bench_sdpa(BenchEnv& env, const std::vector<DecodeCaseResult>& ours, double seconds) {
   const ModelConfig c = llama70b_shard_config(1, env.opt.layers);
   env.report.heading("Peer: PyTorch SDPA (enable_gqa=True) on the decode attention shapes");
+  if (seconds < 10) {  // (python and torch take seconds to start: with less, the run would overrun --budget-s)
+    env.report.line(strf("Skipped: %.0f s of the time budget (--budget-s) left for it.", seconds));
+    env.report.save();
+    return;
+  }
   const PythonRun py = run_python(env.opt, "sdpa_bench.py",
                                   {"--contexts", join(env.opt.contexts), "--batches", join(env.opt.batches),
                                    "--q-heads", std::to_string(c.num_attention_heads), "--kv-heads",

@@ -344,6 +344,10 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
     t.row(row);
   }
   env.report.table(t);
+  if (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation")) {
+    env.report.line("The producer build's ablation table: not run (the producer build's or the ablation's test failed "
+                    "in this run: GQA_BENCH_SKIP_WGMMA).");
+  }
   ablated.report(env);
   env.report.save();
   GQA_CHECK(failed == 0, failed << " prompt length(s) failed (above)");
