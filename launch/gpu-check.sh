@@ -144,30 +144,45 @@ record() {  # name state note
   write_report "still running: the steps so far"
 }
 
+# fit_limit NAME TIMEOUT_S: sets `fitted` to the step's limit cut to what is left of the box (less
+# room for the summary); false, with NAME recorded as SKIP, when under 20 s would be left.
+fit_limit() {
+  local left=$(( $(left_s) - 25 ))
+  if [ "$left" -lt 20 ]; then
+    record "$1" SKIP "out of time: ${budget_s}s box (GQA_CHECK_BUDGET_S) spent"
+    return 1
+  fi
+  fitted=$2
+  [ "$fitted" -le "$left" ] || fitted=$left
+}
+# record_run NAME RC LIMIT SECONDS LOG [NOTE]: PASS (its seconds, then NOTE), or FAIL saying why,
+# with the log's tail.
+record_run() {
+  local note
+  if [ "$2" -eq 0 ]; then
+    record "$1" PASS "${4}s${6:-}"
+    return
+  fi
+  if [ "$2" -eq 124 ] || [ "$2" -eq 137 ]; then note="timed out after ${3}s"; else note="exit $2 after ${4}s"; fi
+  record "$1" FAIL "$note; log $5"
+  tail -n 25 "$5" | sed 's/^/   | /'
+}
+log_of() { echo "$logs/${1//[^A-Za-z0-9_.-]/_}.log"; }
+
 # step NAME TIMEOUT_S CMD...: runs CMD with a timeout, output to $logs/NAME.log; PASS on exit 0.
 step() {
   local name=$1 limit=$2
   shift 2
-  local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log" t0=$SECONDS rc note left
-  left=$(( $(left_s) - 25 ))  # room for the summary
-  if [ "$left" -lt 20 ]; then
-    record "$name" SKIP "out of time: ${budget_s}s box (GQA_CHECK_BUDGET_S) spent"
-    return 125
-  fi
-  [ "$limit" -le "$left" ] || limit=$left
+  local log t0=$SECONDS rc
+  log=$(log_of "$name")
+  fit_limit "$name" "$limit" || return 125
+  limit=$fitted
   echo "-- $name: $*" | cut -c1-200
   # stdin from /dev/null: timeout runs the command outside the terminal's foreground group, where
   # mpirun (which forwards stdin to rank 0) would be stopped by SIGTTIN and sit until the timeout.
   timeout --kill-after=15 "$limit" "$@" </dev/null >"$log" 2>&1
   rc=$?
-  local dt=$((SECONDS - t0))
-  if [ $rc -eq 0 ]; then
-    record "$name" PASS "${dt}s"
-  else
-    [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="timed out after ${limit}s" || note="exit $rc after ${dt}s"
-    record "$name" FAIL "$note; log $log"
-    tail -n 25 "$log" | sed 's/^/   | /'
-  fi
+  record_run "$name" $rc "$limit" $((SECONDS - t0)) "$log"
   return $rc
 }
 
@@ -178,33 +193,26 @@ bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_t0=()
 bg_step() {
   local name=$1 limit=$2
   shift 2
-  local log="$logs/${name//[^A-Za-z0-9_.-]/_}.log" left
-  left=$(( $(left_s) - 25 ))
-  if [ "$left" -lt 20 ]; then
-    record "$name" SKIP "out of time: ${budget_s}s box (GQA_CHECK_BUDGET_S) spent"
-    return
-  fi
-  [ "$limit" -le "$left" ] || limit=$left
+  fit_limit "$name" "$limit" || return 0
   echo "-- $name (beside others): $*" | cut -c1-200
-  timeout --kill-after=15 "$limit" "$@" </dev/null >"$log" 2>&1 &
+  bg_logs+=("$(log_of "$name")")
+  bg_t0+=("$(date +%s)")
+  # (its end time beside the log: wait_steps waits in start order, and a step ended long before)
+  ( timeout --kill-after=15 "$fitted" "$@" </dev/null >"${bg_logs[-1]}" 2>&1
+    rc=$?
+    date +%s >"${bg_logs[-1]}.end"
+    exit $rc ) &
   bg_pids+=($!)
   bg_names+=("$name")
-  bg_logs+=("$log")
-  bg_limits+=("$limit")
-  bg_t0+=("$SECONDS")
+  bg_limits+=("$fitted")
 }
 wait_steps() {
-  local i rc note
+  local i rc end
   for i in "${!bg_pids[@]}"; do
     wait "${bg_pids[$i]}"
     rc=$?
-    if [ $rc -eq 0 ]; then
-      record "${bg_names[$i]}" PASS "$((SECONDS - bg_t0[i]))s (beside others)"
-    else
-      [ $rc -eq 124 ] || [ $rc -eq 137 ] && note="timed out after ${bg_limits[$i]}s" || note="exit $rc"
-      record "${bg_names[$i]}" FAIL "$note; log ${bg_logs[$i]}"
-      tail -n 25 "${bg_logs[$i]}" | sed 's/^/   | /'
-    fi
+    end=$(cat "${bg_logs[$i]}.end" 2>/dev/null || date +%s)
+    record_run "${bg_names[$i]}" $rc "${bg_limits[$i]}" $((end - bg_t0[i])) "${bg_logs[$i]}" " (beside others)"
   done
   bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_t0=()
 }
@@ -482,7 +490,7 @@ generate() {
        --temperature 0 --ignore-eos; then
     return
   fi
-  out=$(grep '^{' "$logs/${name//[^A-Za-z0-9_.-]/_}.log" | tail -n 1)
+  out=$(grep '^{' "$(log_of "$name")" | tail -n 1)
   got=$(python3 -c "import json,sys; print(','.join(map(str, json.loads(sys.argv[1])['generated_tokens'])))" \
         "$out" 2>/dev/null)
   # Replace the PASS the run itself earned with the verdict on its tokens.
