@@ -2,7 +2,8 @@
 # Sets up and runs the demo: greedy generation with the bundled GQA model (8 query heads sharing
 # 2 KV heads), tensor-parallel over 2 MPI ranks. Uses the GPU backend when a GPU is present and
 # the CUDA backend is built, else the CPU backend; if the GPU run fails it says so and runs on
-# the CPU. Extra args go to gqa-generate (e.g. --max-new-tokens 32).
+# the CPU. Extra args go to gqa-generate and replace the demo's own settings of the same flags
+# (e.g. --max-new-tokens 32, or --temperature 0.8 --seed 7).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/install-deps.sh
@@ -12,9 +13,25 @@ np="${GQA_DEMO_RANKS:-2}"
 model=tests/fixtures/models/gqa
 prompt=$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["prompt_tokens"])))' \
   "$model/reference.json")
-run() {
-  mpirun --oversubscribe --bind-to none -np "$np" build/bin/gqa-generate --model "$model" --backend "$1" \
-    --prompt-tokens "$prompt" --max-new-tokens 16 --temperature 0 "${@:2}"
+# Whether flag $1 is among the rest ("--flag value" or "--flag=value").
+given() {
+  local flag=$1 a
+  shift
+  for a in "$@"; do
+    if [ "$a" = "$flag" ] || [[ "$a" == "$flag="* ]]; then return 0; fi
+  done
+  return 1
+}
+# The demo's settings, each unless the extra args give it (gqa-generate refuses a flag twice).
+defaults=()
+given --model "$@" || defaults+=(--model "$model")
+given --prompt-tokens "$@" || given --prompt "$@" || defaults+=(--prompt-tokens "$prompt")
+given --max-new-tokens "$@" || defaults+=(--max-new-tokens 16)
+given --temperature "$@" || defaults+=(--temperature 0)
+run() {  # backend, extra args
+  local backend=(--backend "$1")
+  given --backend "${@:2}" && backend=()
+  mpirun --oversubscribe --bind-to none -np "$np" build/bin/gqa-generate "${defaults[@]}" "${backend[@]}" "${@:2}"
 }
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   run auto "$@" && exit 0
