@@ -2,7 +2,9 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "core/error.h"
 
@@ -143,6 +145,23 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     return 2;
   }
   return -1;
+}
+
+std::string collective_settings(const GenerateOptions& o) {
+  std::ostringstream out;
+  out << "backend=" << o.backend << ";comm=" << o.comm << ";dtype=" << o.dtype << ";prompt_tokens=";
+  for (int32_t t : o.prompt_tokens) out << t << ',';
+  out << ";prompt=" << o.has_prompt_text << ':' << o.prompt_text.size() << ':' << o.prompt_text << ";chat=" << o.chat
+      << ";system=" << o.system.size() << ':' << o.system << ";stop=";
+  for (const std::string& s : o.stop) out << s.size() << ':' << s;
+  char sampling[160];
+  std::snprintf(sampling, sizeof(sampling), ";temperature=%a;top_k=%lld;top_p=%a;seed=%llu",
+                static_cast<double>(o.sampling.temperature), static_cast<long long>(o.sampling.top_k),
+                static_cast<double>(o.sampling.top_p), static_cast<unsigned long long>(o.sampling.seed));
+  out << ";max_new_tokens=" << o.max_new_tokens << sampling << ";ignore_eos=" << o.ignore_eos
+      << ";block_size=" << o.block_size << ";kv_blocks=" << o.kv_blocks << ";prefill_chunk=" << o.prefill_chunk
+      << ";no_graphs=" << o.no_graphs;
+  return out.str();
 }
 
 }  // namespace gqa

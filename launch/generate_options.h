@@ -36,6 +36,13 @@ struct GenerateOptions {
 // Only `print` true prints (rank 0), so a bad flag is reported once, not once per rank.
 int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* out);
 
+// The settings every rank must share, as one string (not the paths, which may differ between
+// nodes, nor what rank 0 alone uses: --dump-logits, -q): the ranks compare its hash with rank 0's
+// before any collective, so a launch that gives them different arguments stops with a message
+// instead of leaving ranks in different collectives. A new option that changes what the ranks do
+// together belongs in it.
+std::string collective_settings(const GenerateOptions& o);
+
 // "1,2,3" -> {1,2,3}; throws gqa::Error for anything that is not a comma-separated int list.
 std::vector<int32_t> parse_token_list(const std::string& text);
 

@@ -6,9 +6,11 @@
 // the whole job (MPI_Abort), so no rank is left waiting in a collective.
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/hash.h"
 #include "launch/generate_options.h"
 #include "launch/text_prompt.h"
 #include "model/checkpoint.h"
@@ -100,15 +102,35 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   return l;
 }
 
+// The loaded config.json (canonical JSON: whitespace and key order do not count) and the prompt's
+// token ids, hashed: never 0.
+uint64_t load_fingerprint(const GenerateOptions& o, const Loaded& l) {
+  std::ifstream in(o.model_dir + "/config.json");
+  std::string text = nlohmann::json::parse(in).dump() + ";prompt=";
+  for (int32_t t : l.prompt) text += std::to_string(t) + ",";
+  const uint64_t h = gqa::fnv1a64(text);
+  return h != 0 ? h : 1;
+}
+
 int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   const bool rank0 = comm.rank() == 0;
   const bool verbose = rank0 && !o.quiet;
   Loaded l;
   std::string error;
+  uint64_t loaded_as = 0;  // what the ranks must agree on beside the arguments: config and prompt
   try {
     l = load(o, comm, local_rank, verbose);
+    loaded_as = load_fingerprint(o, l);
   } catch (const std::exception& e) {
     error = e.what();
+  }
+  // Nodes holding different copies of a checkpoint or tokenizer would run different shapes or
+  // prompt lengths into one collective: each rank compares with rank 0's.
+  uint64_t rank0_loaded_as = loaded_as;
+  comm.broadcast(&rank0_loaded_as, sizeof(rank0_loaded_as), 0);
+  if (error.empty() && rank0_loaded_as != 0 && loaded_as != rank0_loaded_as) {
+    error = "its config.json or prompt tokens differ from rank 0's (every rank must read the same checkpoint and "
+            "tokenizer)";
   }
   // Agree before any collective of the model: all ranks go on, or all stop with a message.
   if (!comm.all_ok(error.empty())) {
@@ -181,11 +203,43 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
 
 }  // namespace
 
+// mpirun normally gives every rank the same argv, but a launch may not (an MPMD launch, one rank
+// with --help): ranks that took different paths would wait in different collectives. So the ranks
+// agree on the parse, then on rank 0's settings (collective_settings), and stop together, each
+// that differs saying so. Returns -1 to go on, else the exit code.
+int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int parsed, GenerateOptions& opts) {
+  const int rank = mpi.world_rank();
+  const std::string why = "mpirun must give every rank the same arguments";
+  const auto say = [](const std::string& line) { std::cerr << line + "\n" << std::flush; };  // (one write a line)
+  if (!mpi.all_ok(parsed < 0)) {
+    const bool rank0_went_on = mpi.from_rank0(parsed < 0 ? 1 : 0) == 1;
+    if (rank != 0 && parsed >= 0 && rank0_went_on) {  // its own message was not printed (rank 0 prints)
+      say("gqa-generate: rank " + std::to_string(rank) + " stopped on its arguments (" + why + "):");
+      gqa::parse_generate_options(argc, argv, true, &opts);
+    } else if (rank == 0 && parsed < 0) {
+      say("gqa-generate: another rank stopped on its arguments (" + why + ")");
+    }
+    return parsed >= 0 ? parsed : 2;
+  }
+  const uint64_t mine = gqa::fnv1a64(gqa::collective_settings(opts));
+  const uint64_t rank0s = mpi.from_rank0(mine);
+  if (!mpi.all_ok(mine == rank0s)) {
+    if (mine != rank0s) {
+      say("gqa-generate: rank " + std::to_string(rank) + ": its arguments differ from rank 0's (" + why + ")");
+    } else if (rank == 0) {
+      say("gqa-generate: another rank's arguments differ from rank 0's (" + why + ")");
+    }
+    return 2;
+  }
+  return -1;
+}
+
 int main(int argc, char** argv) {
   gqa::MpiSession mpi(&argc, &argv);
   GenerateOptions opts;
   const int parsed = gqa::parse_generate_options(argc, argv, mpi.world_rank() == 0, &opts);
-  if (parsed >= 0) return parsed;  // every rank parsed the same argv, so every rank exits here
+  const int agreed = agree_on_arguments(mpi, argc, argv, parsed, opts);
+  if (agreed >= 0) return agreed;
 
   std::unique_ptr<gqa::Communicator> comm;
   try {

@@ -55,6 +55,18 @@ void MpiSession::query_ranks() {
   GQA_MPI_CHECK(MPI_Comm_free(&node));
 }
 
+bool MpiSession::all_ok(bool ok) const {
+  if (world_size_ == 1) return ok;
+  int mine = ok ? 1 : 0, all = 0;
+  GQA_MPI_CHECK(MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD));
+  return all != 0;
+}
+
+uint64_t MpiSession::from_rank0(uint64_t v) const {
+  if (world_size_ > 1) GQA_MPI_CHECK(MPI_Bcast(&v, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD));
+  return v;
+}
+
 MpiSession::~MpiSession() {
   int finalized = 1;
   MPI_Finalized(&finalized);

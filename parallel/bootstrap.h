@@ -1,6 +1,7 @@
 // Process bootstrap: MPI lifetime, node-local rank (picks the GPU later), communicator choice.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,11 @@ class MpiSession {
   int local_rank() const { return local_rank_; }  // rank among processes on this node
   int local_size() const { return local_size_; }
   int thread_level() const { return thread_level_; }  // MPI_THREAD_* provided
+
+  // Collectives over MPI_COMM_WORLD, for agreeing before a communicator exists (every rank calls
+  // them): whether `ok` holds on every rank, and rank 0's value of v.
+  bool all_ok(bool ok) const;
+  uint64_t from_rank0(uint64_t v) const;
 
  private:
   void query_ranks();

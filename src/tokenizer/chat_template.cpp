@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "tokenizer/chat_template_detail.h"
 
 namespace gqa::tok {
@@ -47,7 +48,7 @@ std::string supported_list() {
 }
 
 const ChatTemplateVariant* recognise(const std::string& text) {
-  const uint64_t fp = chat::fnv1a64(chat::canonical_template(text));
+  const uint64_t fp = fnv1a64(chat::canonical_template(text));
   for (const auto& v : kVariants) {
     if (v.fingerprint == fp) return &v;
   }
@@ -136,7 +137,7 @@ std::vector<std::string> ChatTemplate::supported_variants() {
 }
 
 unsigned long long ChatTemplate::fingerprint(const std::string& template_text) {
-  return chat::fnv1a64(chat::canonical_template(template_text));
+  return fnv1a64(chat::canonical_template(template_text));
 }
 
 }  // namespace gqa::tok

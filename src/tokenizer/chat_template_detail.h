@@ -49,9 +49,8 @@ std::string json_quote(std::string_view s);
 // A template's raise_exception(message): throws gqa::Error naming the variant.
 [[noreturn]] void raise_template_error(const char* variant, const std::string& message);
 
-// Canonical form of a template (see chat_template.h) and its FNV-1a 64-bit hash.
+// Canonical form of a template (see chat_template.h); its hash is gqa::fnv1a64 (core/hash.h).
 std::string canonical_template(std::string_view text);
-uint64_t fnv1a64(std::string_view s);
 
 }  // namespace chat
 }  // namespace gqa::tok

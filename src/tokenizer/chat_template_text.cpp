@@ -178,12 +178,6 @@ std::string canonical_template(std::string_view text) {
   return out;
 }
 
-uint64_t fnv1a64(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
-
 std::string py_strip(std::string_view s) {
   size_t lo = 0, hi = s.size();
   char32_t cp = 0;

@@ -162,5 +162,44 @@ else
   expect_failure "--prompt in a build without the tokenizer" 2 "built without it" --model $good --prompt "Hello"
 fi
 
+# --- ranks started differently (an MPMD launch, nodes holding different copies): every rank stops,
+# fast, and the rank that differs says so (before, some of these hung and one corrupted the heap)
+expect_mpmd_failure() {  # name expected-text: rank 0 runs "${rank0[@]}", rank 1 "${rank1[@]}"
+  local name=$1 text=$2
+  local t0=$SECONDS
+  timeout 30 "${mpi[@]}" -np 1 "$gen" "${rank0[@]}" : -np 1 "$gen" "${rank1[@]}" >"$tmp/out" 2>"$tmp/err"
+  local rc=$? dt=$((SECONDS - t0))
+  local count
+  count=$(grep -c -- "$text" "$tmp/err")
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$count" -eq 1 ]; then
+    ok "$name -> rc $rc in ${dt}s: $(grep -m1 -- "$text" "$tmp/err")"
+  else
+    bad "$name: rc $rc after ${dt}s, $count matching lines (want 1), stderr:"; sed 's/^/    /' "$tmp/err" | head -n 8
+  fi
+}
+rank0=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q)
+rank1=("${rank0[@]}" --bogus)
+expect_mpmd_failure "MPMD: an unknown flag on rank 1 only" "rank 1 stopped on its arguments"
+rank1=("${rank0[@]}" --help)
+expect_mpmd_failure "MPMD: --help on rank 1 only" "rank 1 stopped on its arguments"
+rank1=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 5 -q)
+expect_mpmd_failure "MPMD: another --max-new-tokens on rank 1" "rank 1: its arguments differ from rank 0's"
+rank1=(--model tests/fixtures/models/gqa --prompt-tokens 1,2 --max-new-tokens 4 -q)
+expect_mpmd_failure "MPMD: another prompt length on rank 1" "rank 1: its arguments differ from rank 0's"
+cp -r tests/fixtures/models/gqa "$tmp/gqa_theta"
+python3 - "$tmp/gqa_theta/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["rope_theta"] = 2 * c.get("rope_theta", 10000.0); json.dump(c, open(sys.argv[1], "w"))
+PY
+rank1=(--model "$tmp/gqa_theta" --prompt-tokens $p --max-new-tokens 4 -q)
+expect_mpmd_failure "MPMD: another config.json on rank 1" "rank 1: its config.json or prompt tokens differ"
+# (whitespace and key order of config.json do not count)
+python3 - tests/fixtures/models/gqa/config.json "$tmp/gqa_theta/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); json.dump(dict(reversed(list(c.items()))), open(sys.argv[2], "w"), indent=3)
+PY
+out=$(timeout 30 "${mpi[@]}" -np 1 "$gen" "${rank0[@]}" : -np 1 "$gen" "${rank1[@]}" 2>"$tmp/err")
+if [ $? -eq 0 ]; then ok "MPMD: a reformatted copy of config.json on rank 1 runs"; else bad "MPMD reformatted config:"; cat "$tmp/err"; fi
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
