@@ -36,16 +36,19 @@ class TokenizerStreamer final : public TextStreamer {
  public:
   TokenizerStreamer(const tok::Tokenizer& tok, std::span<const int32_t> prompt, std::vector<std::string> stops,
                     std::ostream& out)
-      : decoder_(tok, /*skip_special=*/true, prompt), stops_(std::move(stops)), out_(out) {}
+      : tok_(tok), decoder_(tok, /*skip_special=*/true, prompt), stops_(std::move(stops)), out_(out) {}
 
   bool on_token(int32_t id) override {
-    out_ << stops_.push(decoder_.push(id)) << std::flush;
+    // An id the tokenizer does not spell (a model whose vocab_size pads the tokenizer's, as Qwen2's
+    // 151936 logits over ~151665 tokens) is text-less, as Hugging Face tokenizers decode it.
+    if (tok_.spells(id)) out_ << stops_.push(decoder_.push(id)) << std::flush;
     return stops_.stopped();
   }
 
   void finish() override { out_ << stops_.push(decoder_.flush()) << stops_.flush() << "\n" << std::flush; }
 
  private:
+  const tok::Tokenizer& tok_;
   tok::StreamDecoder decoder_;
   StopStrings stops_;
   std::ostream& out_;

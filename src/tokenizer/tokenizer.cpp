@@ -101,6 +101,10 @@ const std::string& Tokenizer::token_text(int32_t id) const {
   return s;
 }
 
+bool Tokenizer::spells(int32_t id) const {
+  return p_->added.find_id(id) != nullptr || !p_->model->token(id).empty();
+}
+
 bool Tokenizer::is_special(int32_t id) const {
   const AddedToken* t = p_->added.find_id(id);
   return t != nullptr && t->special;

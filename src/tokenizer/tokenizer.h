@@ -45,6 +45,7 @@ class Tokenizer {
   int32_t bos_id() const;                      // -1 when the tokenizer has none
   const std::vector<int32_t>& eos_ids() const; // every id that ends generation (may be empty)
   const std::string& token_text(int32_t id) const;  // the token as the vocabulary spells it
+  bool spells(int32_t id) const;  // whether token_text(id) has an answer (a vocabulary or added token)
   bool is_special(int32_t id) const;
   std::optional<int32_t> token_id(std::string_view token) const;
   int32_t vocab_size() const;                  // one past the largest id

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Copies a fixture checkpoint and breaks it in one named way (stdlib only), for the
-command-line bad-input tests.  usage: make_bad_checkpoint.py SRC DST MODE"""
+command-line bad-input tests, or (padded_vocab:ID) pads its vocabulary.
+usage: make_bad_checkpoint.py SRC DST MODE"""
 import json
 import os
 import shutil
@@ -26,6 +27,32 @@ def tensors(header):
     return sorted((k for k in header if k != "__metadata__"), key=lambda k: header[k]["data_offsets"][0])
 
 
+def pad_vocab(st, cfg, first_token):
+    """vocab_size doubled over the tokenizer's (as Qwen2 pads 151665 tokens to 151936 logits): zero
+    embedding rows for the new ids, and lm_head rows 10x the row of first_token (the token greedy
+    decoding picks first), so that greedy decoding picks padding ids."""
+    h, body = read(st)
+    vocab = cfg["vocab_size"]
+    pieces, offset = [], 0
+    for name in tensors(h):
+        begin, end = h[name]["data_offsets"]
+        data = body[begin:end]
+        if name in ("model.embed_tokens.weight", "lm_head.weight"):
+            assert h[name]["dtype"] == "F32" and h[name]["shape"][0] == vocab, name
+            width = h[name]["shape"][1]
+            if name == "lm_head.weight":
+                row = struct.unpack("<%df" % width, data[4 * width * first_token:4 * width * (first_token + 1)])
+                data += struct.pack("<%df" % width, *(10 * x for x in row)) * vocab
+            else:
+                data += bytes(4 * width * vocab)
+            h[name]["shape"] = [2 * vocab, width]
+        h[name]["data_offsets"] = [offset, offset + len(data)]
+        pieces.append(data)
+        offset += len(data)
+    write(st, h, b"".join(pieces))
+    cfg["vocab_size"] = 2 * vocab
+
+
 def main():
     src, dst, mode = sys.argv[1:4]
     shutil.rmtree(dst, ignore_errors=True)
@@ -33,7 +60,10 @@ def main():
     st = os.path.join(dst, "model.safetensors")
     cfg_path = os.path.join(dst, "config.json")
     cfg = json.load(open(cfg_path))
-    if mode == "missing_safetensors":
+    if mode.startswith("padded_vocab:"):  # (not broken: see pad_vocab)
+        pad_vocab(st, cfg, int(mode.split(":")[1]))
+        json.dump(cfg, open(cfg_path, "w"))
+    elif mode == "missing_safetensors":
         os.remove(st)
     elif mode == "truncated":
         size = os.path.getsize(st)

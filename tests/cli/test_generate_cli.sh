@@ -99,6 +99,18 @@ if [ -x "$tokenize" ]; then
   if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--chat with a .gguf tokenizer uses its tokenizer.chat_template"
   else bad "--chat with .gguf: rc $rc, ids '$got' vs '$want'"; fi
 
+  # A model whose vocab_size pads the tokenizer's (as Qwen2's): its padding ids print no text, as
+  # Hugging Face tokenizers decode them, instead of ending the run (greedy decoding picks them here).
+  first=$(timeout 60 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 1 -q --ignore-eos |
+          tail -n 1 | python3 -c "import json,sys; print(json.loads(sys.stdin.read())['generated_tokens'][0])")
+  python3 tests/cli/make_bad_checkpoint.py tests/fixtures/models/gqa "$tmp/padded" "padded_vocab:$first" || bad "make padded_vocab"
+  out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model "$tmp/padded" --prompt "Hello" --max-new-tokens 4 -q --ignore-eos)
+  rc=$?
+  got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" generated_tokens 2>/dev/null)
+  if [ $rc -eq 0 ] && [ -n "$got" ] && python3 -c "import sys; assert all(int(t) >= 512 for t in sys.argv[1].split(','))" "$got"
+  then ok "--prompt with a padded vocabulary: padding ids ($got) print no text, the run ends normally"
+  else bad "--prompt with a padded vocabulary: rc $rc, generated '$got'"; fi
+
   # --stop: a stop string taken from the greedy text itself cuts the output right before it.
   full=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 24 -q \
          --ignore-eos | head -n -1)

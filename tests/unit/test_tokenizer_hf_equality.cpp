@@ -86,6 +86,9 @@ TEST(TokenizerLoad, DirectoryWithConfigFilesAndOutOfRangeIds) {
   EXPECT_EQ(tok.encode("Hello", true).front(), 1);
   EXPECT_THROW(tok.decode(std::vector<int32_t>{100000}), std::exception);
   EXPECT_THROW(tok.token_text(-1), std::exception);
+  EXPECT_TRUE(tok.spells(1));
+  EXPECT_FALSE(tok.spells(100000));
+  EXPECT_FALSE(tok.spells(-1));
   std::filesystem::remove_all(dir);
 }
 
