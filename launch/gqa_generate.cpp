@@ -4,8 +4,11 @@
 // Failure policy: errors every rank can see (flags, config, checkpoint, prompt) are agreed on
 // with all_ok() so every rank exits 1 together; an error on one rank during generation aborts
 // the whole job (MPI_Abort), so no rank is left waiting in a collective.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -41,6 +44,18 @@ void progress(bool on, const std::string& line) {
   if (on) std::cerr << "[gqa] " << line << std::endl;
 }
 
+// Throws gqa::Error naming `flag` unless a file can be written at `path` (its folder exists and
+// is writable, and it is not a folder): found out before a generation that would end in it.
+void check_writable(const std::string& path, const char* flag) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  GQA_CHECK(fs::is_directory(dir, ec), flag << " " << path << ": folder " << dir.string() << " does not exist");
+  GQA_CHECK(!fs::is_directory(p, ec), flag << " " << path << " is a folder");
+  GQA_CHECK(::access(dir.c_str(), W_OK) == 0, flag << " " << path << ": folder " << dir.string() << " is not writable");
+}
+
 // Everything that can fail because of the user's input, on every rank.
 Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, bool verbose) {
   Loaded l;
@@ -65,6 +80,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
                         gqa::dtype_name(l.ops->compute_dtype()) + ")" +
                         ", communicator " + comm.name());
   if (l.ops->device() == gqa::Device::kCuda) progress(verbose, "cuda kernels: " + gqa::cuda_kernel_switches());
+  if (comm.rank() == 0 && !o.dump_logits.empty()) check_writable(o.dump_logits, "--dump-logits");
   const gqa::Checkpoint ckpt = gqa::Checkpoint::open(o.model_dir);
   // A line every few seconds while a large checkpoint loads (none for a load shorter than that).
   auto last_line = std::chrono::steady_clock::now();
@@ -179,10 +195,6 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   if (streamer) streamer->finish();
 
   if (rank0) {
-    if (!o.dump_logits.empty()) {
-      gqa::write_npy_f32(o.dump_logits, res.logits.data(), {res.logit_rows, l.config.vocab_size});
-      progress(verbose, "wrote " + std::to_string(res.logit_rows) + " logit rows to " + o.dump_logits);
-    }
     char buf[200];
     const double tps = res.decode_seconds > 0 ? (res.tokens.size() > 1 ? res.tokens.size() - 1 : 0) / res.decode_seconds : 0;
     std::snprintf(buf, sizeof(buf), "prefill %zu tokens in %.3f s; decoded %zu tokens in %.3f s (%.1f tok/s); stop: %s",
@@ -197,6 +209,10 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
     j["prompt_tokens"] = l.prompt;
     j["generated_tokens"] = res.tokens;
     std::cout << j.dump() << std::endl;
+    if (!o.dump_logits.empty()) {  // (after the tokens: a failed write does not lose them)
+      gqa::write_npy_f32(o.dump_logits, res.logits.data(), {res.logit_rows, l.config.vocab_size});
+      progress(verbose, "wrote " + std::to_string(res.logit_rows) + " logit rows to " + o.dump_logits);
+    }
   }
   return 0;
 }

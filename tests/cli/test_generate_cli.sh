@@ -163,6 +163,9 @@ expect_failure "negative prompt id" 2 "outside the vocabulary" --model $good --p
 expect_failure "malformed --prompt-tokens" 2 "not a token id" --model $good --prompt-tokens 1,x
 expect_failure "KV cache too small" 2 "cannot hold" --model $good --prompt-tokens $p --kv-blocks 1 \
   --block-size 2 --max-new-tokens 4
+expect_failure "--dump-logits into a missing folder (before generating)" 2 "does not exist" --model $good \
+  --prompt-tokens $p --dump-logits /nonexistent/x.npy
+expect_failure "--dump-logits naming a folder" 2 "is a folder" --model $good --prompt-tokens $p --dump-logits "$tmp"
 expect_failure "missing --model" 2 "--model" --prompt-tokens $p
 expect_failure "no prompt" 2 "give the prompt" --model $good
 expect_failure "--chat without --prompt" 2 "needs --prompt" --model $good --prompt-tokens $p --chat
