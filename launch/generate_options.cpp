@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "launch/cli_checks.h"
 
 namespace gqa {
 
@@ -102,26 +103,26 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                  "tokenizer.json, a directory holding one, or a .gguf (default: the --model directory)");
   app.add_option("--stop", o->stop, "stop when the generated text contains this string (repeatable; not printed)");
   app.add_option("--max-new-tokens", o->max_new_tokens, "number of tokens to generate")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   app.add_option("--temperature", o->sampling.temperature, "sampling temperature; 0 = greedy")
       ->capture_default_str();
   app.add_option("--top-k", o->sampling.top_k, "sample among the k most likely tokens; 0 = all")
       ->capture_default_str();
   app.add_option("--top-p", o->sampling.top_p, "nucleus sampling mass in (0, 1]")->capture_default_str();
-  app.add_option("--seed", o->sampling.seed, "random seed for sampling")->capture_default_str();
+  app.add_option("--seed", o->sampling.seed, "random seed for sampling")->check(unsigned_64())->capture_default_str();
   app.add_option("--dump-logits", o->dump_logits,
                  "write float32 .npy [prompt_len + generated - 1, vocab_size]: the logits of every position fed "
                  "to the model, in order");
   app.add_flag("--ignore-eos", o->ignore_eos, "do not stop at the model's EOS token");
   app.add_option("--block-size", o->block_size, "KV cache block size in tokens")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   app.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks per rank; 0 = enough for prompt + max-new-tokens")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   app.add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step")
-      ->check(CLI::PositiveNumber)
+      ->check(at_least(1))
       ->capture_default_str();
   app.add_flag("--no-graphs", o->no_graphs,
                "cuda backend: launch every decode step op by op instead of replaying a CUDA graph recorded per "

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "launch/cli_checks.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
                  "instead: encode FILE (one call, no special tokens) and print one JSON line with the median MB/s "
                  "of --repeat runs after one warm-up run, single thread");
   app.add_flag("--bench-lines", o.bench_lines, "with --bench: encode the file line by line (each keeps its newline)");
-  app.add_option("--repeat", o.repeat, "timed runs for --bench")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--repeat", o.repeat, "timed runs for --bench")->check(gqa::at_least(1))->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

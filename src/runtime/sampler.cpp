@@ -7,7 +7,8 @@
 namespace gqa {
 
 void validate(const SamplingParams& p) {
-  GQA_CHECK(std::isfinite(p.temperature) && p.temperature >= 0, "--temperature must be >= 0, got " << p.temperature);
+  GQA_CHECK(std::isfinite(p.temperature) && p.temperature >= 0,
+            "--temperature must be a finite number >= 0, got " << p.temperature);
   GQA_CHECK(p.top_k >= 0, "--top-k must be >= 0, got " << p.top_k);
   GQA_CHECK(p.top_p > 0 && p.top_p <= 1, "--top-p must be in (0, 1], got " << p.top_p);
 }
