@@ -124,12 +124,15 @@ RopeScaling parse_rope_dict(const json& r, const std::string& where) {
 }
 
 // transformers 5 stores rope_theta and the scaling inside rope_parameters; transformers 4 uses
-// a top-level rope_theta and an optional rope_scaling dict. Both may appear; rope_parameters wins.
+// a top-level rope_theta and an optional rope_scaling dict. Both may appear: as transformers 5
+// (convert_rope_params_to_dict: `rope_scaling or rope_parameters`), a rope_scaling that is not
+// empty replaces rope_parameters whole, its rope_theta too (then the top-level one, else 10000).
 void read_rope(const json& j, const std::string& origin, ModelConfig& c) {
   c.rope_theta = get_double_or(j, "rope_theta", 10000.0, origin);
-  const char* dict_key = present(j, "rope_parameters") ? "rope_parameters"
-                         : present(j, "rope_scaling")  ? "rope_scaling"
-                                                       : nullptr;
+  const bool scaling = present(j, "rope_scaling") && !(j.at("rope_scaling").is_object() && j.at("rope_scaling").empty());
+  const char* dict_key = scaling                            ? "rope_scaling"
+                         : present(j, "rope_parameters") ? "rope_parameters"
+                                                           : nullptr;
   if (dict_key == nullptr) return;
   const json& r = j.at(dict_key);
   const std::string where = std::string("\"") + dict_key + "\" of " + origin;

@@ -117,6 +117,20 @@ TEST(Config, RopeParametersDict) {
   EXPECT_DOUBLE_EQ(d.rope_theta, 123.0);
 }
 
+// Both dicts: transformers 5 takes a non-empty rope_scaling whole (`rope_scaling or rope_parameters`),
+// rope_parameters' rope_theta included; an empty one is ignored.
+TEST(Config, RopeScalingBesideRopeParametersWinsAsInTransformers) {
+  const ModelConfig c = parse(R"("rope_theta": 500.0, "rope_parameters": {"rope_type": "default", "rope_theta": 1e6},
+                                 "rope_scaling": {"rope_type": "linear", "factor": 4.0})");
+  EXPECT_EQ(c.rope_scaling.type, RopeType::kLinear);
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 4.0);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 500.0);
+  const ModelConfig d = parse(R"("rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1e6},
+                                 "rope_scaling": {})");
+  EXPECT_EQ(d.rope_scaling.type, RopeType::kLinear);
+  EXPECT_DOUBLE_EQ(d.rope_theta, 1e6);
+}
+
 TEST(Config, RopeErrors) {
   expect_error([] { parse(R"("rope_scaling": {"rope_type": "longrope", "factor": 2.0})"); },
                {"longrope", "test.json", "supported"});
