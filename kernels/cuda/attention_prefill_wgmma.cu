@@ -52,8 +52,8 @@ void run_producer_or_pingpong(const PrefillParams& p, cudaStream_t stream, const
 template <typename T, int HD>
 struct LaunchOverlap {
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    run_producer_or_pingpong<T, HD, true, 0, false>(p, stream, "the overlap build",
-                                                   "attention prefill_wgmma_pingpong_kernel (producer warpgroup, overlap)");
+    run_producer_or_pingpong<T, HD, true, 0, false>(
+        p, stream, "the overlap build", "attention prefill_wgmma_pingpong_kernel (producer warpgroup, overlap)");
   }
 };
 

@@ -129,7 +129,8 @@ RopeScaling parse_rope_dict(const json& r, const std::string& where) {
 // empty replaces rope_parameters whole, its rope_theta too (then the top-level one, else 10000).
 void read_rope(const json& j, const std::string& origin, ModelConfig& c) {
   c.rope_theta = get_double_or(j, "rope_theta", 10000.0, origin);
-  const bool scaling = present(j, "rope_scaling") && !(j.at("rope_scaling").is_object() && j.at("rope_scaling").empty());
+  const bool scaling =
+      present(j, "rope_scaling") && !(j.at("rope_scaling").is_object() && j.at("rope_scaling").empty());
   const char* dict_key = scaling                            ? "rope_scaling"
                          : present(j, "rope_parameters") ? "rope_parameters"
                                                            : nullptr;
