@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iomanip>
+
+#include "core/host_memory.h"
 
 namespace gqa {
 
@@ -40,6 +43,15 @@ PagedKvCache::PagedKvCache(const KvCacheShape& shape, DType dtype, Ops& ops)
   GQA_CHECK(shape.num_blocks * shape.block_size <= INT32_MAX, "KV cache of " << shape.num_blocks << " blocks x "
             << shape.block_size << " tokens exceeds the int32 slot range");
   const Shape s{shape.num_blocks, shape.block_size, shape.n_kv_heads_local, shape.head_dim};
+  if (ops.device() == Device::kCpu) {  // (a GPU's allocation fails by itself, with a message)
+    const double bytes = 2.0 * double(shape.num_layers) * double(shape_numel(s)) * double(dtype_size(dtype));
+    const size_t machine = physical_memory_bytes();
+    GQA_CHECK(machine == 0 || bytes <= double(machine),
+              "KV cache of " << shape.num_blocks << " blocks x " << shape.block_size << " tokens (" << std::fixed
+                             << std::setprecision(1) << bytes / 1e9 << " GB) exceeds this machine's "
+                             << double(machine) / 1e9
+                             << " GB of memory: lower --block-size, --kv-blocks or --max-new-tokens");
+  }
   for (int64_t l = 0; l < shape.num_layers; ++l) {
     k_.push_back(ops.alloc(dtype, s));
     v_.push_back(ops.alloc(dtype, s));

@@ -170,6 +170,8 @@ expect_failure "negative --max-new-tokens" 2 "must be at least 0, got -1" --mode
 expect_failure "--block-size 0" 2 "must be at least 1, got 0" --model $good --prompt-tokens $p --block-size 0
 expect_failure "negative --seed (not wrapped to 2^64 - 1)" 2 "not an unsigned integer" --model $good --prompt-tokens $p --seed -1
 expect_failure "--temperature inf" 2 "finite number" --model $good --prompt-tokens $p --temperature inf
+expect_failure "a KV cache past the machine's memory (refused, not OOM-killed)" 2 "exceeds this machine" --model $good \
+  --prompt-tokens $p --block-size 1000000000
 expect_failure "missing --model" 2 "--model" --prompt-tokens $p
 expect_failure "no prompt" 2 "give the prompt" --model $good
 expect_failure "--chat without --prompt" 2 "needs --prompt" --model $good --prompt-tokens $p --chat
