@@ -16,6 +16,8 @@ void expect_host(const Tensor& t, const char* call) {
 
 }  // namespace
 
+CpuOps::CpuOps() { (void)cpu_threads(); }  // (read at the first long prompt's attention otherwise)
+
 Tensor CpuOps::alloc(DType dtype, Shape shape) { return Tensor::host(dtype, std::move(shape)); }
 
 // src: numel(dst) floats, converted to dst's dtype (f32, f16 or bf16).

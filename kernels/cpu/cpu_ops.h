@@ -8,6 +8,7 @@ namespace gqa::cpu {
 
 class CpuOps final : public Ops {
  public:
+  CpuOps();  // throws gqa::Error for a bad GQA_CPU_THREADS (cpu_threads), up front
   Device device() const override { return Device::kCpu; }
   DType compute_dtype() const override { return DType::kF32; }
 

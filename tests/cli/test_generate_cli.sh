@@ -172,6 +172,8 @@ expect_failure "negative --seed (not wrapped to 2^64 - 1)" 2 "not an unsigned in
 expect_failure "--temperature inf" 2 "finite number" --model $good --prompt-tokens $p --temperature inf
 expect_failure "a KV cache past the machine's memory (refused, not OOM-killed)" 2 "exceeds this machine" --model $good \
   --prompt-tokens $p --block-size 1000000000
+GQA_CPU_THREADS=abc expect_failure "a bad GQA_CPU_THREADS, on a short prompt too" 2 "GQA_CPU_THREADS=abc" --model $good \
+  --prompt-tokens $p
 expect_failure "missing --model" 2 "--model" --prompt-tokens $p
 expect_failure "no prompt" 2 "give the prompt" --model $good
 expect_failure "--chat without --prompt" 2 "needs --prompt" --model $good --prompt-tokens $p --chat
