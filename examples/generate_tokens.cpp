@@ -2,6 +2,7 @@
 // generate greedily from a few token ids and print them.
 //   build/bin/example_generate_tokens tests/fixtures/models/gqa 1 2 3
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,17 @@ int main(int argc, char** argv) {
     gqa::PagedKvCache cache(model.kv_cache_shape(/*num_blocks=*/64, /*block_size=*/16), ops->compute_dtype(), *ops);
 
     gqa::GenerateRequest req;
-    for (int i = 2; i < argc; ++i) req.prompt.push_back(std::stoi(argv[i]));
+    for (int i = 2; i < argc; ++i) {  // (the model checks each id against its vocabulary)
+      const std::string arg = argv[i];
+      size_t used = 0;
+      int id = -1;
+      try {
+        id = std::stoi(arg, &used);
+      } catch (const std::exception&) {
+      }
+      if (arg.empty() || used != arg.size() || id < 0) throw std::runtime_error("'" + arg + "' is not a token id");
+      req.prompt.push_back(id);
+    }
     req.max_new_tokens = 8;
     gqa::Generator gen(model, cache, *comm);
     const gqa::GenerateResult res = gen.generate(req, [&](int32_t tok) {

@@ -112,8 +112,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   app.add_option("--top-p", o->sampling.top_p, "nucleus sampling mass in (0, 1]")->capture_default_str();
   app.add_option("--seed", o->sampling.seed, "random seed for sampling")->check(unsigned_64())->capture_default_str();
   app.add_option("--dump-logits", o->dump_logits,
-                 "write float32 .npy [prompt_len + generated - 1, vocab_size]: the logits of every position fed "
-                 "to the model, in order");
+                 "write float32 .npy [prompt_len + max(generated - 1, 0), vocab_size]: the logits of every "
+                 "position fed to the model, in order");
   app.add_flag("--ignore-eos", o->ignore_eos, "do not stop at the model's EOS token");
   app.add_option("--block-size", o->block_size, "KV cache block size in tokens")
       ->check(at_least(1))
@@ -135,8 +135,18 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     GQA_CHECK(!o->chat || o->has_prompt_text, "--chat needs --prompt TEXT");
     GQA_CHECK(o->system.empty() || o->chat, "--system needs --chat");
     GQA_CHECK(o->stop.empty() || o->has_prompt_text, "--stop needs --prompt TEXT (stop strings match generated text)");
+    for (const std::string& stop : o->stop) GQA_CHECK(!stop.empty(), "--stop needs a non-empty string");
     if (!o->has_prompt_text) o->prompt_tokens = parse_token_list(prompt_tokens);
     validate(o->sampling);
+    // Options that would change nothing: said, not refused (as transformers warns of top_k when greedy).
+    const auto warn = [&](const std::string& line) {
+      if (print) std::cerr << "gqa-generate: warning: " << line << "\n";
+    };
+    if (o->sampling.temperature == 0 &&
+        (app.count("--top-k") > 0 || app.count("--top-p") > 0 || app.count("--seed") > 0)) {
+      warn("--top-k, --top-p and --seed have no effect at --temperature 0 (greedy decoding)");
+    }
+    if (!o->tokenizer.empty() && !o->has_prompt_text) warn("--tokenizer has no effect with --prompt-tokens");
   } catch (const CLI::ParseError& e) {
     if (!print) return e.get_exit_code() == 0 ? 0 : 2;
     const int code = app.exit(e);

@@ -99,7 +99,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
 
   const int64_t tokens = static_cast<int64_t>(l.prompt.size()) + o.max_new_tokens;
   if (tokens > l.config.max_position_embeddings && l.config.rope_scaling.type != gqa::RopeType::kDynamic) {
-    progress(verbose, "warning: prompt + --max-new-tokens = " + std::to_string(tokens) +
+    progress(comm.rank() == 0, "warning: prompt + --max-new-tokens = " + std::to_string(tokens) +  // (-q too)
                           " positions exceed the model's max_position_embeddings (" +
                           std::to_string(l.config.max_position_embeddings) + "); output quality may degrade");
   }
@@ -209,6 +209,7 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
     j["prompt_tokens"] = l.prompt;
     j["generated_tokens"] = res.tokens;
     std::cout << j.dump() << std::endl;
+    GQA_CHECK(std::cout.good(), "cannot write the result to stdout");
     if (!o.dump_logits.empty()) {  // (after the tokens: a failed write does not lose them)
       gqa::write_npy_f32(o.dump_logits, res.logits.data(), {res.logit_rows, l.config.vocab_size});
       progress(verbose, "wrote " + std::to_string(res.logit_rows) + " logit rows to " + o.dump_logits);
