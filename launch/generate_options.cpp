@@ -69,7 +69,9 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "makes every GPU top-k / top-p choice (the ranks' candidates, and sampling at one rank) sort the row instead "
       "of selecting (fallbacks). "
       "Environment (cpu backend): "
-      "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads).");
+      "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads). "
+      "Exit status: 0 done; 2 a usage error (flags, or ranks started with different ones); 1 any other error "
+      "(checkpoint, prompt, device, communicator), on every rank.");
   std::string prompt_tokens;
   app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
       ->required();

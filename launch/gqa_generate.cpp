@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
     comm = gqa::make_communicator_for(opts.comm, gqa::resolve_backend_name(opts.backend), mpi);
   } catch (const std::exception& e) {
     if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << e.what() << std::endl;
-    return 2;
+    return 1;  // (not a usage error: the machine or the launch; see --help's exit status)
   }
   try {
     return run(opts, *comm, mpi.local_rank());
