@@ -60,6 +60,8 @@ void check_writable(const std::string& path, const char* flag) {
 Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, bool verbose) {
   Loaded l;
   const auto t0 = std::chrono::steady_clock::now();
+  GQA_CHECK(!std::filesystem::is_regular_file(o.model_dir),
+            "--model " << o.model_dir << " is a file: give the checkpoint's folder (config.json and the safetensors)");
   l.config = gqa::ModelConfig::from_file(o.model_dir + "/config.json");
   l.prompt = o.prompt_tokens;
   if (o.has_prompt_text) {  // every rank encodes the same text the same way: no broadcast needed

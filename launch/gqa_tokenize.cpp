@@ -112,14 +112,21 @@ int main(int argc, char** argv) {
   app.add_flag("--add-special", o.add_special,
                "add what the tokenizer adds around a text (e.g. BOS): tokenizer.json post_processor, GGUF "
                "add_bos_token/add_eos_token. Special tokens written in the text are recognised either way");
-  app.add_flag("--decode", o.decode,
-               "read whitespace-separated ids from stdin and print their text exactly (no newline added)");
-  app.add_flag("--skip-special", o.skip_special, "with --decode: leave special tokens (BOS, EOS, ...) out");
-  app.add_option("--bench", o.bench_file,
-                 "instead: encode FILE (one call, no special tokens) and print one JSON line with the median MB/s "
-                 "of --repeat runs after one warm-up run, single thread");
-  app.add_flag("--bench-lines", o.bench_lines, "with --bench: encode the file line by line (each keeps its newline)");
-  app.add_option("--repeat", o.repeat, "timed runs for --bench")->check(gqa::at_least(1))->capture_default_str();
+  CLI::Option* decode = app.add_flag("--decode", o.decode,
+                                     "read whitespace-separated ids from stdin and print their text exactly (no "
+                                     "newline added)");
+  // (the flags that only mean something with another are refused without it, not ignored)
+  app.add_flag("--skip-special", o.skip_special, "with --decode: leave special tokens (BOS, EOS, ...) out")
+      ->needs(decode);
+  CLI::Option* bench = app.add_option("--bench", o.bench_file,
+                                      "instead: encode FILE (one call, no special tokens) and print one JSON line "
+                                      "with the median MB/s of --repeat runs after one warm-up run, single thread");
+  app.add_flag("--bench-lines", o.bench_lines, "with --bench: encode the file line by line (each keeps its newline)")
+      ->needs(bench);
+  app.add_option("--repeat", o.repeat, "timed runs for --bench")
+      ->check(gqa::at_least(1))
+      ->needs(bench)
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -26,5 +26,10 @@ if echo hi | "$bin" --tokenizer $fx/no-such.gguf 2>/tmp/gqa-tok-err.$$; then fai
 grep -q "no-such.gguf" /tmp/gqa-tok-err.$$ || fail "error does not name the file"
 if echo "1 x 2" | "$bin" --tokenizer $fx/gpt-2.gguf --decode 2>/dev/null; then fail "bad id accepted"; fi
 if echo "99999999" | "$bin" --tokenizer $fx/gpt-2.gguf --decode 2>/dev/null; then fail "out-of-range id accepted"; fi
+# flags that only mean something with another are refused without it, not ignored
+if echo "1 2" | "$bin" --tokenizer $fx/gpt-2.gguf --skip-special 2>/dev/null; then fail "--skip-special without --decode"; fi
+if echo hi | "$bin" --tokenizer $fx/gpt-2.gguf --repeat 3 2>/dev/null; then fail "--repeat without --bench"; fi
+if "$bin" --tokenizer $fx/gpt-2.gguf --bench /dev/null --repeat 0 2>/tmp/gqa-tok-err.$$; then fail "--repeat 0 accepted"; fi
+grep -q "must be at least 1, got 0" /tmp/gqa-tok-err.$$ || fail "--repeat 0: $(cat /tmp/gqa-tok-err.$$)"
 rm -f /tmp/gqa-tok-err.$$
 echo "test_tokenizer_cli: ok"
