@@ -5,19 +5,27 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <string>
 
 namespace gqa {
 
-// An integer option of at least `min`: "must be at least 1, got 0".
-inline CLI::Validator at_least(long long min) {
+// An integer option in [min, max]: "must be at least 1, got 0", "must be at most 2147483647, got
+// ...". Written in decimal: CLI11 reads "010" as octal 8 and "0x10" as 16, so a leading 0 is refused.
+inline CLI::Validator at_least(long long min, long long max = LLONG_MAX) {
   return CLI::Validator(
-      [min](std::string& value) -> std::string {
+      [min, max](std::string& value) -> std::string {
+        const size_t digits = value.find_first_not_of("+- ");
+        if (digits != std::string::npos && value[digits] == '0' && digits + 1 < value.size()) {
+          return "'" + value + "': write it in decimal, without a leading 0";
+        }
         char* end = nullptr;
+        errno = 0;
         const long long v = std::strtoll(value.c_str(), &end, 10);
         if (end == value.c_str() || *end != '\0') return "'" + value + "' is not an integer";
         if (v < min) return "must be at least " + std::to_string(min) + ", got " + value;
+        if (errno == ERANGE || v > max) return "must be at most " + std::to_string(max) + ", got " + value;
         return {};
       },
       "INT>=" + std::to_string(min));
@@ -31,6 +39,7 @@ inline CLI::Validator unsigned_64() {
         if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos) {
           return "'" + value + "' is not an unsigned integer";
         }
+        if (value.size() > 1 && value[0] == '0') return "'" + value + "': write it in decimal, without a leading 0";
         errno = 0;
         (void)std::strtoull(value.c_str(), nullptr, 10);
         if (errno == ERANGE) return "'" + value + "' is past 18446744073709551615";

@@ -28,11 +28,16 @@ given --model "$@" || defaults+=(--model "$model")
 given --prompt-tokens "$@" || given --prompt "$@" || defaults+=(--prompt-tokens "$prompt")
 given --max-new-tokens "$@" || defaults+=(--max-new-tokens 16)
 given --temperature "$@" || defaults+=(--temperature 0)
-run() {  # backend, extra args
+run() {  # backend, extra args (the arrays through ${a[@]+...}: empty ones under set -u in bash < 4.4)
   local backend=(--backend "$1")
   given --backend "${@:2}" && backend=()
-  mpirun --oversubscribe --bind-to none -np "$np" build/bin/gqa-generate "${defaults[@]}" "${backend[@]}" "${@:2}"
+  mpirun --oversubscribe --bind-to none -np "$np" build/bin/gqa-generate ${defaults[@]+"${defaults[@]}"} \
+    ${backend[@]+"${backend[@]}"} "${@:2}"
 }
+if given --backend "$@"; then  # (the user's choice: no fallback to another backend)
+  run auto "$@"
+  exit
+fi
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   run auto "$@" && exit 0
   echo "demo: the GPU run failed (see above); running on the CPU backend instead" >&2

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <climits>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -30,6 +31,10 @@ std::vector<int32_t> parse_token_list(const std::string& text) {
   }
   return ids;
 }
+
+namespace {
+constexpr long long kMaxPositions = INT32_MAX;  // cache slots and positions are int32
+}  // namespace
 
 int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o) {
   CLI::App app{
@@ -105,7 +110,7 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                  "tokenizer.json, a directory holding one, or a .gguf (default: the --model directory)");
   app.add_option("--stop", o->stop, "stop when the generated text contains this string (repeatable; not printed)");
   app.add_option("--max-new-tokens", o->max_new_tokens, "number of tokens to generate")
-      ->check(at_least(0))
+      ->check(at_least(0, kMaxPositions))
       ->capture_default_str();
   app.add_option("--temperature", o->sampling.temperature, "sampling temperature; 0 = greedy")
       ->capture_default_str();
@@ -118,13 +123,13 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                  "position fed to the model, in order");
   app.add_flag("--ignore-eos", o->ignore_eos, "do not stop at the model's EOS token");
   app.add_option("--block-size", o->block_size, "KV cache block size in tokens")
-      ->check(at_least(1))
+      ->check(at_least(1, kMaxPositions))
       ->capture_default_str();
   app.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks per rank; 0 = enough for prompt + max-new-tokens")
-      ->check(at_least(0))
+      ->check(at_least(0, kMaxPositions))
       ->capture_default_str();
   app.add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step")
-      ->check(at_least(1))
+      ->check(at_least(1, kMaxPositions))
       ->capture_default_str();
   app.add_flag("--no-graphs", o->no_graphs,
                "cuda backend: launch every decode step op by op instead of replaying a CUDA graph recorded per "
@@ -173,7 +178,7 @@ std::string collective_settings(const GenerateOptions& o) {
                 static_cast<double>(o.sampling.top_p), static_cast<unsigned long long>(o.sampling.seed));
   out << ";max_new_tokens=" << o.max_new_tokens << sampling << ";ignore_eos=" << o.ignore_eos
       << ";block_size=" << o.block_size << ";kv_blocks=" << o.kv_blocks << ";prefill_chunk=" << o.prefill_chunk
-      << ";no_graphs=" << o.no_graphs;
+      << ";no_graphs=" << o.no_graphs << ";keep_logits=" << !o.dump_logits.empty();  // (it picks the sampling path)
   return out.str();
 }
 

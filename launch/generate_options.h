@@ -37,7 +37,8 @@ struct GenerateOptions {
 int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* out);
 
 // The settings every rank must share, as one string (not the paths, which may differ between
-// nodes, nor what rank 0 alone uses: --dump-logits, -q): the ranks compare its hash with rank 0's
+// nodes, nor -q; whether --dump-logits is given, yes: keeping the logits changes how the ranks
+// sample together, though rank 0 alone writes them): the ranks compare its hash with rank 0's
 // before any collective, so a launch that gives them different arguments stops with a message
 // instead of leaving ranks in different collectives. A new option that changes what the ranks do
 // together belongs in it.

@@ -251,10 +251,12 @@ write_report() {
     echo "| step | result | note |"
     echo "|---|---|---|"
     for i in "${!names[@]}"; do echo "| ${names[$i]} | ${states[$i]} | ${notes[$i]//|/\\|} |"; done
-  } >"$report"
-  if [ -n "$out_dir" ]; then
-    cp "$report" "$out_dir/" 2>/dev/null
-    tar -czf "$out_dir/gpu-check-logs.tar.gz" -C "$build" gpu-check-logs 2>/dev/null
+  } >"$report.tmp" && mv "$report.tmp" "$report"
+  if [ -n "$out_dir" ]; then  # (each through a .tmp and a rename: a kill mid-write keeps the last whole copy)
+    cp "$report" "$out_dir/$(basename "$report").tmp" 2>/dev/null &&
+      mv "$out_dir/$(basename "$report").tmp" "$out_dir/$(basename "$report")"
+    tar -czf "$out_dir/gpu-check-logs.tar.gz.tmp" -C "$build" gpu-check-logs 2>/dev/null &&
+      mv "$out_dir/gpu-check-logs.tar.gz.tmp" "$out_dir/gpu-check-logs.tar.gz"
   fi
 }
 
@@ -386,8 +388,10 @@ wgmma_builds() {
 }
 attn_bench_step() {
   bench="$build/bin/gqa-attn-bench"
+  local limit=600
+  [ "$mode" = quick ] && limit=120  # (run 6: 2 s; before the gqa-bench steps, a slow run must not eat the box)
   if [ $built -eq 1 ] && [ -x "$bench" ]; then  # (not an earlier run's binary after a failed build)
-    step "gqa-attn-bench" 600 "$bench" --sweep
+    step "gqa-attn-bench" "$limit" "$bench" --sweep
     bench_log="$logs/gqa-attn-bench.log"
     [ -s "$bench_log" ] && attn_bench_excerpt "$bench_log" | sed 's/^/   | /'  # the measurement itself, before the summary
   else

@@ -120,11 +120,25 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   return l;
 }
 
-// The loaded config.json (canonical JSON: whitespace and key order do not count) and the prompt's
-// token ids, hashed: never 0.
+// config.json as every rank must read it alike: numbers as doubles (10000 and 10000.0, 1e-5 and
+// 0.00001 are one value), keys sorted, whitespace gone, and without the fields that only record
+// where it came from.
+nlohmann::json canonical_config(nlohmann::json j) {
+  if (j.is_number()) return j.get<double>();
+  if (j.is_array()) {
+    for (auto& v : j) v = canonical_config(v);
+  } else if (j.is_object()) {
+    j.erase("transformers_version");
+    j.erase("_name_or_path");
+    for (auto& [key, v] : j.items()) v = canonical_config(v);
+  }
+  return j;
+}
+
+// The loaded config.json (canonical_config) and the prompt's token ids, hashed: never 0.
 uint64_t load_fingerprint(const GenerateOptions& o, const Loaded& l) {
   std::ifstream in(o.model_dir + "/config.json");
-  std::string text = nlohmann::json::parse(in).dump() + ";prompt=";
+  std::string text = canonical_config(nlohmann::json::parse(in)).dump() + ";prompt=";
   for (int32_t t : l.prompt) text += std::to_string(t) + ",";
   const uint64_t h = gqa::fnv1a64(text);
   return h != 0 ? h : 1;
@@ -240,7 +254,14 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
     }
     return parsed >= 0 ? parsed : 2;
   }
-  const uint64_t mine = gqa::fnv1a64(gqa::collective_settings(opts));
+  // (with the backend as this rank resolves it: --backend auto on a node without a GPU is cpu)
+  std::string backend;
+  try {
+    backend = gqa::resolve_backend_name(opts.backend);
+  } catch (const std::exception&) {
+    backend = "unresolved";  // (its error comes when the communicator or backend is made)
+  }
+  const uint64_t mine = gqa::fnv1a64(gqa::collective_settings(opts) + ";resolved_backend=" + backend);
   const uint64_t rank0s = mpi.from_rank0(mine);
   if (!mpi.all_ok(mine == rank0s)) {
     if (mine != rank0s) {

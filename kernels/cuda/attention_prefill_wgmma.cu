@@ -32,6 +32,8 @@ struct LaunchPingPong {
   }
 };
 
+std::atomic<int64_t> fallbacks{0};  // prefill_wgmma_fallbacks()
+
 // A producer build as the dispatcher runs it: where ptxas gave its kernel fewer registers than
 // its setmaxnreg split needs (another toolkit), the ping-pong build (no split) instead, said once
 // on stderr; prefill then still runs on the tensor cores rather than failing.
@@ -39,6 +41,7 @@ template <typename T, int HD, bool kOverlap, unsigned kSkip, bool kSwizzle>
 void run_producer_or_pingpong(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
   const int regs = producer_registers<T, HD, kOverlap, kSkip, kSwizzle>();
   if (register_split_holds(regs)) return run_producer_kernel<T, HD, kOverlap, kSkip, kSwizzle>(p, stream, build, name);
+  fallbacks.fetch_add(1);
   static std::once_flag said;
   std::call_once(said, [&] {
     std::fprintf(stderr,
@@ -131,6 +134,8 @@ bool prefill_wgmma_available() {
     return host == 1;
   });
 }
+
+int64_t prefill_wgmma_fallbacks() { return fallbacks.load(); }
 
 bool prefill_wgmma_supported(const AttentionArgs& a) { return tensor_core_prefill_shape(a); }
 

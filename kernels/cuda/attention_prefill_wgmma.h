@@ -16,6 +16,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/ops.h"
 
@@ -87,6 +89,12 @@ class ScopedPrefillWgmmaBuild {
 // compute capability 9.0 device, confirmed once per device by a one-thread probe kernel. False
 // elsewhere. Needs a device (call only where device_count() > 0).
 bool prefill_wgmma_available();
+
+// How many calls the dispatcher ran on the ping-pong build in place of the producer, overlap or
+// swizzle build asked for (ptxas gave that kernel fewer registers than its setmaxnreg split needs:
+// said once on stderr). Tests and gqa-bench check that it stayed 0, so a build that falls back is
+// not reported as itself.
+int64_t prefill_wgmma_fallbacks();
 
 // True when attention_prefill_wgmma has a kernel for a's dtype and head_dim (bf16/f16, 64/128).
 // Looks only at q's dtype and shape; attention_prefill_wgmma still validates every tensor.

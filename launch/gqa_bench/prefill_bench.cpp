@@ -333,7 +333,12 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
           continue;
         }
         const cuda::ScopedPrefillWgmmaBuild build(b);
+        const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
         time_it();
+        if (cuda::prefill_wgmma_fallbacks() != fallbacks) {  // (the ping-pong build ran: not this one's time)
+          row.resize(row.size() - 3);
+          row.insert(row.end(), {"fell back", "(to the", "ping-pong)"});
+        }
       }
       if (!wgmma_build_skipped("producer") && !wgmma_build_skipped("ablation")) ablated.time_prompt(env, c, cache, p, deadline);
     } catch (const std::exception& e) {

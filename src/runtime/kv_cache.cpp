@@ -34,17 +34,19 @@ void BlockAllocator::free(int32_t block) {
   free_.insert(std::upper_bound(free_.begin(), free_.end(), block, std::greater<int32_t>()), block);
 }
 
-PagedKvCache::PagedKvCache(const KvCacheShape& shape, DType dtype, Ops& ops)
-    : shape_(shape), allocator_(shape.num_blocks) {
-  static std::atomic<uint64_t> next_id{0};
-  id_ = ++next_id;
-  GQA_CHECK(shape.block_size > 0 && shape.n_kv_heads_local > 0 && shape.head_dim > 0 && shape.num_layers > 0,
+namespace {
+
+// `shape`, once it is known to fit (every check before anything is allocated: the block
+// allocator's lists too, which a huge --kv-blocks would make first).
+const KvCacheShape& checked(const KvCacheShape& shape, DType dtype, const Ops& ops) {
+  GQA_CHECK(shape.num_blocks > 0 && shape.block_size > 0 && shape.n_kv_heads_local > 0 && shape.head_dim > 0 &&
+                shape.num_layers > 0,
             "invalid KV cache shape");
-  GQA_CHECK(shape.num_blocks * shape.block_size <= INT32_MAX, "KV cache of " << shape.num_blocks << " blocks x "
+  GQA_CHECK(shape.block_size <= INT32_MAX / shape.num_blocks, "KV cache of " << shape.num_blocks << " blocks x "
             << shape.block_size << " tokens exceeds the int32 slot range");
-  const Shape s{shape.num_blocks, shape.block_size, shape.n_kv_heads_local, shape.head_dim};
   if (ops.device() == Device::kCpu) {  // (a GPU's allocation fails by itself, with a message)
-    const double bytes = 2.0 * double(shape.num_layers) * double(shape_numel(s)) * double(dtype_size(dtype));
+    const double bytes = 2.0 * double(shape.num_layers) * double(shape.num_blocks) * double(shape.block_size) *
+                         double(shape.n_kv_heads_local) * double(shape.head_dim) * double(dtype_size(dtype));
     const size_t machine = physical_memory_bytes();
     GQA_CHECK(machine == 0 || bytes <= double(machine),
               "KV cache of " << shape.num_blocks << " blocks x " << shape.block_size << " tokens (" << std::fixed
@@ -52,6 +54,16 @@ PagedKvCache::PagedKvCache(const KvCacheShape& shape, DType dtype, Ops& ops)
                              << double(machine) / 1e9
                              << " GB of memory: lower --block-size, --kv-blocks or --max-new-tokens");
   }
+  return shape;
+}
+
+}  // namespace
+
+PagedKvCache::PagedKvCache(const KvCacheShape& shape, DType dtype, Ops& ops)
+    : shape_(checked(shape, dtype, ops)), allocator_(shape.num_blocks) {
+  static std::atomic<uint64_t> next_id{0};
+  id_ = ++next_id;
+  const Shape s{shape.num_blocks, shape.block_size, shape.n_kv_heads_local, shape.head_dim};
   for (int64_t l = 0; l < shape.num_layers; ++l) {
     k_.push_back(ops.alloc(dtype, s));
     v_.push_back(ops.alloc(dtype, s));

@@ -207,14 +207,21 @@ expect_mpmd_failure "MPMD: another prompt length on rank 1" "rank 1: its argumen
 cp -r tests/fixtures/models/gqa "$tmp/gqa_theta"
 python3 - "$tmp/gqa_theta/config.json" <<'PY'
 import json, sys
-c = json.load(open(sys.argv[1])); c["rope_theta"] = 2 * c.get("rope_theta", 10000.0); json.dump(c, open(sys.argv[1], "w"))
+c = json.load(open(sys.argv[1])); c["rms_norm_eps"] = 10 * c["rms_norm_eps"]; json.dump(c, open(sys.argv[1], "w"))
 PY
 rank1=(--model "$tmp/gqa_theta" --prompt-tokens $p --max-new-tokens 4 -q)
 expect_mpmd_failure "MPMD: another config.json on rank 1" "rank 1: its config.json or prompt tokens differ"
-# (whitespace and key order of config.json do not count)
+# (whitespace, key order, the spelling of a number and transformers_version do not count)
 python3 - tests/fixtures/models/gqa/config.json "$tmp/gqa_theta/config.json" <<'PY'
 import json, sys
-c = json.load(open(sys.argv[1])); json.dump(dict(reversed(list(c.items()))), open(sys.argv[2], "w"), indent=3)
+c = json.load(open(sys.argv[1]))
+c = dict(reversed(list(c.items())))
+c["transformers_version"] = "0.0.1"
+text = json.dumps(c, indent=3)
+# 1e-05 written 0.00001, and a float that is a whole number written as an integer
+text = text.replace('"rms_norm_eps": 1e-05', '"rms_norm_eps": 0.00001').replace('"rope_theta": 10000.0', '"rope_theta": 10000')
+assert "0.00001" in text and '"rope_theta": 10000,' in text or '"rope_theta": 10000\n' in text, text
+open(sys.argv[2], "w").write(text)
 PY
 out=$(timeout 30 "${mpi[@]}" -np 1 "$gen" "${rank0[@]}" : -np 1 "$gen" "${rank1[@]}" 2>"$tmp/err")
 if [ $? -eq 0 ]; then ok "MPMD: a reformatted copy of config.json on rank 1 runs"; else bad "MPMD reformatted config:"; cat "$tmp/err"; fi

@@ -78,7 +78,11 @@ std::vector<BuildOutput> run_wgmma(const Batch& b, bool out_aliases_q = false) {
     const cuda::ScopedPrefillWgmmaBuild selected(build);
     attn_test::DeviceBatch d(b);
     AttentionArgs a = d.args(b, out_aliases_q);
+    const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
     cuda::attention_prefill_wgmma(a, nullptr);
+    EXPECT_EQ(cuda::prefill_wgmma_fallbacks(), fallbacks)
+        << "the dispatcher ran the ping-pong build in place of the " << cuda::prefill_wgmma_build_name(build)
+        << " build (its register split does not hold)";
     outs.push_back({cuda::prefill_wgmma_build_name(build), attn_test::download(a.out)});
   }
   return outs;
