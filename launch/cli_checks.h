@@ -11,15 +11,20 @@
 
 namespace gqa {
 
+// CLI11 reads "010" as octal 8 and "0x10" as 16: integers must be written in decimal. The message
+// for one that is not ("" when it is, as far as a leading 0 goes).
+inline std::string leading_zero(const std::string& value) {
+  const size_t digits = value.find_first_not_of("+- ");
+  if (digits == std::string::npos || value[digits] != '0' || digits + 1 >= value.size()) return {};
+  return "'" + value + "': write it in decimal, without a leading 0";
+}
+
 // An integer option in [min, max]: "must be at least 1, got 0", "must be at most 2147483647, got
-// ...". Written in decimal: CLI11 reads "010" as octal 8 and "0x10" as 16, so a leading 0 is refused.
+// ...", written in decimal (leading_zero).
 inline CLI::Validator at_least(long long min, long long max = LLONG_MAX) {
   return CLI::Validator(
       [min, max](std::string& value) -> std::string {
-        const size_t digits = value.find_first_not_of("+- ");
-        if (digits != std::string::npos && value[digits] == '0' && digits + 1 < value.size()) {
-          return "'" + value + "': write it in decimal, without a leading 0";
-        }
+        if (std::string why = leading_zero(value); !why.empty()) return why;
         char* end = nullptr;
         errno = 0;
         const long long v = std::strtoll(value.c_str(), &end, 10);
@@ -39,7 +44,7 @@ inline CLI::Validator unsigned_64() {
         if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos) {
           return "'" + value + "' is not an unsigned integer";
         }
-        if (value.size() > 1 && value[0] == '0') return "'" + value + "': write it in decimal, without a leading 0";
+        if (std::string why = leading_zero(value); !why.empty()) return why;
         errno = 0;
         (void)std::strtoull(value.c_str(), nullptr, 10);
         if (errno == ERANGE) return "'" + value + "' is past 18446744073709551615";

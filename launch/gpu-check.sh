@@ -349,7 +349,6 @@ if [ $built -eq 1 ]; then
   esac
 fi
 
-bench_log=""
 # Steps 3-6 are the check; --bench skips them.
 if [ $checking -eq 1 ]; then
 
