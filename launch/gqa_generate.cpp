@@ -234,8 +234,6 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   return 0;
 }
 
-}  // namespace
-
 // mpirun normally gives every rank the same argv, but a launch may not (an MPMD launch, one rank
 // with --help): ranks that took different paths would wait in different collectives. So the ranks
 // agree on the parse, then on rank 0's settings (collective_settings), and stop together, each
@@ -273,6 +271,8 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
   }
   return -1;
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   gqa::MpiSession mpi(&argc, &argv);
