@@ -361,7 +361,7 @@ slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongConte
 # Each took ~16 s in run 3: 120 s bounds what a hang (a barrier mismatch has no watchdog) can cost.
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
-wgmma_build_names=(basic pingpong producer overlap swizzle)  # GQA_TEST_WGMMA_BUILD's values
+wgmma_build_names=(basic pingpong producer overlap swizzle tma)  # GQA_TEST_WGMMA_BUILD's values
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do

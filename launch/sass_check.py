@@ -14,6 +14,9 @@ What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptx
   order (branches not followed: a lower bound inside loops is fine, the steps are unrolled).
 - the wgmma prefill's overlap build: its softmax (MUFU.EX2) runs between the wait for S
   (WARPGROUP.DEPBAR.LE gsb0, 0x1) and the wait for the previous tile's P V (gsb0, 0x0).
+- the wgmma prefill's TMA build: its K/V tiles come by TMA (UTMALDG in the kernel), and its in-order
+  builds keep the producers' work within their 40 registers (no LDL/STL: hoisted copy offsets had
+  spilled 72 bytes before the tail-tile copies took an opaque thread index).
 - before griddepcontrol.wait (ACQBULK; kernels/cuda/pdl.cuh), in every kernel object of the
   library: no global store or atomic, and no global load but the decode attention's L2-only
   reads of a step's inputs (its opt-in K/V prefetch, LDG.E.STRONG.GPU); and every decode GEMV
@@ -92,6 +95,7 @@ GEMV = re.compile(r"gemv_kernel(_budget)?I(13__nv_bfloat16|6__half)Li(\d)E.*?(Pl
                   r"Lb([01])ELb([01])E")
 READ = re.compile(r"read_stream_kernelILi(\d+)E")
 OVERLAP = re.compile(r"prefill_wgmma_pingpong_kernelI(?:13__nv_bfloat16|6__half)Li(\d+)ELb1ELb1E")
+TMA = re.compile(r"prefill_wgmma_tma_kernelI(13__nv_bfloat16|6__half)Li(\d+)ELj(\d+)E")
 
 
 def check(functions):
@@ -124,6 +128,17 @@ def check(functions):
             got = max(counts) if counts else 0
             rows.append(("MUFU.EX2 between the S and P V waits", arch, f"wgmma overlap hd {m.group(1)}", got, 1,
                          got >= 1))
+            continue
+        m = TMA.search(name)
+        if m:
+            dtype = "bf16" if "bfloat16" in m.group(1) else "f16"
+            rotated = m.group(3) != "0"
+            what = f"wgmma tma {dtype} hd {m.group(2)}{' rotated' if rotated else ''}"
+            tma = sum(1 for ins in instrs if ins.startswith("UTMALDG"))
+            rows.append(("TMA loads (UTMALDG)", arch, what, tma, 1, tma >= 1))
+            local = sum(1 for ins in instrs if re.match(r"^(LDL|STL)\b", ins))
+            # (rotated, hd 128: one register of the box loop spilled with CUDA 13.0; reported only)
+            rows.append(("local memory (LDL/STL)", arch, what, local, None if rotated else 0, rotated or local == 0))
     return rows
 
 
@@ -241,16 +256,25 @@ def self_test():
             "\tFunction : _ZN3gqa4cuda29prefill_wgmma_pingpong_kernelI13__nv_bfloat16Li128ELb1ELb1EEEvNS0_4attn\n"
             + fn(overlap_ok) +
             "\tFunction : _ZN3gqa4cuda29prefill_wgmma_pingpong_kernelI6__halfLi64ELb1ELb1EEEvNS0_4attn\n"
-            + fn(overlap_hoisted))
+            + fn(overlap_hoisted) +
+            "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj0EEEvNS1_16TmaPrefillParamsE\n"
+            + fn(["UTMALDG.4D [UR8], [UR20]", "HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ"]) +
+            "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI6__halfLi64ELj0EEEvNS1_16TmaPrefillParamsE\n"
+            + fn(["STL [R1], R2", "LDGSTS.E.BYPASS.128 [R3], desc[UR4][R4.64]", "LDL R2, [R1]"]) +
+            "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI6__halfLi128ELj32EEEvNS1_16TmaPrefillParamsE\n"
+            + fn(["STL [R1], R0", "UTMALDG.4D [UR8], [UR20]", "LDL.LU R0, [R1]"]))
     functions = parse(text)
-    assert len(functions) == 6 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
+    assert len(functions) == 9 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
     assert loads_in_flight(PREDICATE.sub("", i) for i in eight) == 8
     assert loads_in_flight(rolling) == 4
     assert softmax_between_waits(overlap_ok) == [2] and softmax_between_waits(overlap_hoisted) == [0]
     got = {(r[2], r[3], r[5]) for r in check(functions)}
     want = {("gemv plain bf16 n=1", 8, True), ("gemv rope bf16 n=1 no budget", 4, True),
             ("gemv swiglu f16 n=2 norm", 4, False),
-            ("read_stream_kernel<8>", 8, True), ("wgmma overlap hd 128", 2, True), ("wgmma overlap hd 64", 0, False)}
+            ("read_stream_kernel<8>", 8, True), ("wgmma overlap hd 128", 2, True), ("wgmma overlap hd 64", 0, False),
+            ("wgmma tma bf16 hd 128", 1, True), ("wgmma tma bf16 hd 128", 0, True), ("wgmma tma f16 hd 64", 0, False),
+            ("wgmma tma f16 hd 64", 2, False), ("wgmma tma f16 hd 128 rotated", 1, True),
+            ("wgmma tma f16 hd 128 rotated", 2, True)}
     assert got == want, (got, want)
     # the pre-wait rule
     waits = {

@@ -87,6 +87,35 @@ struct LaunchSwizzle {
   }
 };
 
+// The TMA build, its tiles in order or rotated; where its register split fails, the ping-pong
+// build as for the others.
+template <typename T, int HD>
+struct LaunchTma {
+  template <unsigned kSkip>
+  static void run_order(const PrefillParams& p, cudaStream_t stream) {
+    const int regs = tma_registers<T, HD, kSkip>();
+    if (register_split_holds(regs)) {
+      return run_tma_kernel<T, HD, kSkip>(p, stream, "attention prefill_wgmma_tma_kernel (producer warpgroup, TMA)");
+    }
+    fallbacks.fetch_add(1);
+    static std::once_flag said;
+    std::call_once(said, [&] {
+      std::fprintf(stderr,
+                   "gqa: %s: the TMA build was built with %d registers per thread, its setmaxnreg split needs 168: "
+                   "the ping-pong build runs instead\n",
+                   kOp, regs);
+    });
+    LaunchPingPong<T, HD>::run(p, stream);
+  }
+  static void run(const PrefillParams& p, cudaStream_t stream) {
+    if (prefill_wgmma_rotate()) {
+      run_order<kRotateTiles>(p, stream);
+    } else {
+      run_order<0>(p, stream);
+    }
+  }
+};
+
 }  // namespace
 
 GQA_PROCESS_SWITCH(prefill_wgmma_enabled, set_prefill_wgmma, "GQA_PREFILL_WGMMA", true)
@@ -94,10 +123,12 @@ GQA_PROCESS_SWITCH(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, "GQA_PREF
 GQA_PROCESS_SWITCH(prefill_wgmma_producer, set_prefill_wgmma_producer, "GQA_PREFILL_WGMMA_PRODUCER", true)
 GQA_PROCESS_SWITCH(prefill_wgmma_overlap, set_prefill_wgmma_overlap, "GQA_PREFILL_WGMMA_OVERLAP", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, "GQA_PREFILL_WGMMA_SWIZZLE", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_tma, set_prefill_wgmma_tma, "GQA_PREFILL_WGMMA_TMA", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_rotate, set_prefill_wgmma_rotate, "GQA_PREFILL_WGMMA_ROTATE", false)
 
 PrefillWgmmaBuild prefill_wgmma_build() {
-  return prefill_wgmma_swizzle()    ? PrefillWgmmaBuild::kSwizzle
+  return prefill_wgmma_tma()        ? PrefillWgmmaBuild::kTma
+         : prefill_wgmma_swizzle()  ? PrefillWgmmaBuild::kSwizzle
          : prefill_wgmma_overlap()  ? PrefillWgmmaBuild::kOverlap
          : prefill_wgmma_producer() ? PrefillWgmmaBuild::kProducer
          : prefill_wgmma_pingpong() ? PrefillWgmmaBuild::kPingPong
@@ -111,6 +142,7 @@ const char* prefill_wgmma_build_name(PrefillWgmmaBuild b) {
     case PrefillWgmmaBuild::kProducer: return "producer";
     case PrefillWgmmaBuild::kOverlap: return "overlap";
     case PrefillWgmmaBuild::kSwizzle: return "swizzle";
+    case PrefillWgmmaBuild::kTma: return "tma";
   }
   return "?";
 }
@@ -147,6 +179,7 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
   switch (prefill_wgmma_build()) {
+    case PrefillWgmmaBuild::kTma: return launch_prefill<LaunchTma>(a, d, stream);
     case PrefillWgmmaBuild::kSwizzle: return launch_prefill<LaunchSwizzle>(a, d, stream);
     case PrefillWgmmaBuild::kOverlap: return launch_prefill<LaunchOverlap>(a, d, stream);
     case PrefillWgmmaBuild::kProducer: return launch_prefill<LaunchProducer>(a, d, stream);

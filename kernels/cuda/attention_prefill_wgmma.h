@@ -54,7 +54,16 @@ void set_prefill_wgmma_overlap(bool on);
 bool prefill_wgmma_swizzle();
 void set_prefill_wgmma_swizzle(bool on);
 
-// The K/V tile order of the producer and swizzle builds: each block takes its tiles in order
+// The sixth, taking precedence over all others when on (GQA_PREFILL_WGMMA_TMA=1 or
+// set_prefill_wgmma_tma(true)): the swizzle build whose producer warpgroup loads the K/V tiles by
+// TMA (one warp issues a tile's boxes of a page's keys each; tensor_map.h, prefill_tma_boxes.h)
+// instead of 128 threads' cp.async copies; the tile holding a pass's end, and every tile at block
+// sizes that are not whole boxes (tma_box_rows 0: other than 8, 16, 32, 64 or a multiple of 128),
+// by the swizzle build's copies. Opt-in: written without a GPU (2026-11-26), unrun.
+bool prefill_wgmma_tma();
+void set_prefill_wgmma_tma(bool on);
+
+// The K/V tile order of the producer, swizzle and TMA builds: each block takes its tiles in order
 // (the default), or, when on (GQA_PREFILL_WGMMA_ROTATE=1 or set_prefill_wgmma_rotate(true)),
 // from tile blockIdx mod n on, so the resident blocks, which otherwise all stream the rank's one
 // KV head's tiles in step, read different tiles at a time (the online softmax is order-free).
@@ -62,13 +71,14 @@ void set_prefill_wgmma_swizzle(bool on);
 bool prefill_wgmma_rotate();
 void set_prefill_wgmma_rotate(bool on);
 
-// The five builds, and the one the four switches above select (swizzle over overlap over producer
-// over ping-pong over basic): what attention_prefill_wgmma runs. Names: "basic", "pingpong",
-// "producer", "overlap", "swizzle" (GQA_TEST_WGMMA_BUILD's and GQA_BENCH_SKIP_WGMMA's values).
-enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap, kSwizzle };
-constexpr PrefillWgmmaBuild kPrefillWgmmaBuilds[] = {PrefillWgmmaBuild::kBasic, PrefillWgmmaBuild::kPingPong,
+// The six builds, and the one the five switches above select (TMA over swizzle over overlap over
+// producer over ping-pong over basic): what attention_prefill_wgmma runs. Names: "basic",
+// "pingpong", "producer", "overlap", "swizzle", "tma" (GQA_TEST_WGMMA_BUILD's and
+// GQA_BENCH_SKIP_WGMMA's values).
+enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap, kSwizzle, kTma };
+constexpr PrefillWgmmaBuild kPrefillWgmmaBuilds[] = {PrefillWgmmaBuild::kBasic,   PrefillWgmmaBuild::kPingPong,
                                                     PrefillWgmmaBuild::kProducer, PrefillWgmmaBuild::kOverlap,
-                                                    PrefillWgmmaBuild::kSwizzle};
+                                                    PrefillWgmmaBuild::kSwizzle,  PrefillWgmmaBuild::kTma};
 PrefillWgmmaBuild prefill_wgmma_build();
 const char* prefill_wgmma_build_name(PrefillWgmmaBuild b);
 
@@ -79,10 +89,11 @@ class ScopedPrefillWgmmaBuild {
       : pingpong_(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, b == PrefillWgmmaBuild::kPingPong),
         producer_(prefill_wgmma_producer, set_prefill_wgmma_producer, b == PrefillWgmmaBuild::kProducer),
         overlap_(prefill_wgmma_overlap, set_prefill_wgmma_overlap, b == PrefillWgmmaBuild::kOverlap),
-        swizzle_(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, b == PrefillWgmmaBuild::kSwizzle) {}
+        swizzle_(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, b == PrefillWgmmaBuild::kSwizzle),
+        tma_(prefill_wgmma_tma, set_prefill_wgmma_tma, b == PrefillWgmmaBuild::kTma) {}
 
  private:
-  ScopedSwitch pingpong_, producer_, overlap_, swizzle_;
+  ScopedSwitch pingpong_, producer_, overlap_, swizzle_, tma_;
 };
 
 // Whether the current device runs this build's sm_90a code (the only code with wgmma in it): a
@@ -90,8 +101,8 @@ class ScopedPrefillWgmmaBuild {
 // elsewhere. Needs a device (call only where device_count() > 0).
 bool prefill_wgmma_available();
 
-// How many calls the dispatcher ran on the ping-pong build in place of the producer, overlap or
-// swizzle build asked for (ptxas gave that kernel fewer registers than its setmaxnreg split needs:
+// How many calls the dispatcher ran on the ping-pong build in place of the producer, overlap,
+// swizzle or TMA build asked for (ptxas gave that kernel fewer registers than its setmaxnreg split needs:
 // said once on stderr). Tests and gqa-bench check that it stayed 0, so a build that falls back is
 // not reported as itself.
 int64_t prefill_wgmma_fallbacks();

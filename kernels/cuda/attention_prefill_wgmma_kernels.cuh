@@ -28,8 +28,8 @@
 // by mbarriers and alternates the warpgroups' tensor-core turns so one's softmax overlaps the
 // other's GEMMs; a third (set_prefill_wgmma_producer) adds a producer warpgroup that does all
 // the copying; a fourth (set_prefill_wgmma_swizzle) is the producer build on 128-byte-swizzled
-// tiles (swizzle128_byte, prefill_tile_copy.h) instead of the no-swizzle core-matrix layout. Not
-// yet: TMA loads.
+// tiles (swizzle128_byte, prefill_tile_copy.h) instead of the no-swizzle core-matrix layout; a
+// fifth (set_prefill_wgmma_tma) is the swizzle build whose producers load the K/V tiles by TMA.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -47,6 +47,8 @@
 #include "kernels/cuda/attention_prefill_wgmma_ablation.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/mbarrier_wait.cuh"
+#include "kernels/cuda/prefill_tma_boxes.h"
+#include "kernels/cuda/tensor_map.h"
 #include "kernels/cuda/wgmma.cuh"
 
 namespace gqa::cuda {
@@ -418,10 +420,84 @@ __device__ __forceinline__ int pass_tile(int i, int n_tiles) {
   }
 }
 
-template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle>
-__device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32_t* table, int g, int end, int n_tiles,
-                                             int tiles, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
-                                             uint64_t* empty, int* bad_key) {
+// ---- the TMA build (set_prefill_wgmma_tma): the swizzle build whose producers load every K/V tile
+// that lies wholly below the pass's end by TMA (FlashAttention-3's loads): one warp issues the
+// tile's boxes (prefill_tma_boxes.h: a box is a page's keys, or a 128-key run of a page, of one
+// 64-dim half), one per lane, and the TMA unit writes them swizzled and counts their bytes on
+// full[stage] (mbarrier complete_tx; lane 0 arrives with the byte count first). A box of a bad
+// block-table entry is asked for at page num_blocks, out of the tensor map's bounds: the TMA unit
+// fills it with zeros, as the cp.async copies zero-fill such keys, and the box's first key is
+// recorded as the others record theirs. The tile holding the pass's end, whose keys past the end
+// must be zeros rather than whatever the page holds, and every tile where the block size gives no
+// whole boxes (tma_box_rows 0), are copied as the swizzle build copies them, by all 128 producer
+// threads; full[stage] then has one expected arrival as for a TMA tile: each thread's
+// cp.async.mbarrier.arrive (without .noinc) adds a pending arrival of its own that its copies'
+// landing takes away, and thread 0 arrives once all 128 have done so (named barrier 3). The
+// consumers fence the async proxy only after such a tile: TMA's writes are the async proxy's.
+
+// The kernel's extra parameters: the K and V caches' descriptors (tensor_map.h) and the keys per
+// box (tma_box_rows; 0: every tile by cp.async).
+struct TmaSource {
+  CUtensorMap k, v;
+  int box_rows;
+};
+struct TmaPrefillParams {
+  PrefillParams p;
+  TmaSource tma;
+};
+
+// Whether the TMA build loads tile j of a pass ending at key `end` by TMA (else by cp.async).
+__device__ __forceinline__ bool tile_by_tma(const TmaSource& src, int j, int end) {
+  return src.box_rows > 0 && (j + 1) * kBlockN <= end;
+}
+
+// One warp (lane = its lane): the boxes of keys [start, start + kBlockN) of KV head g into one K and
+// one V tile, counted on `full` (2 tiles' bytes).
+template <typename T, int HD>
+__device__ __forceinline__ void tma_kv_tile(const PrefillParams& p, const TmaSource& src, const int32_t* table, int g,
+                                            int start, unsigned char* k_dst, unsigned char* v_dst, uint64_t* full,
+                                            int* bad_key, int lane) {
+  namespace ptx = ::cuda::ptx;
+  if (lane == 0) {
+    (void)ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full,
+                                         uint32_t(2 * WgSmem<T, HD>::kTileBytes));
+  }
+  __syncwarp();
+  const int boxes = tma_boxes_per_tile(src.box_rows, HD);
+  for (int b = lane; b < boxes; b += 32) {
+    const TmaBox box = tma_box(b, src.box_rows, HD);
+    const int key = start + box.key, column = p.page_index(key);
+    int page = table[column];
+    if (!p.page_in_cache(page)) {
+      atomicMin(bad_key, key);
+      page = p.num_blocks;  // out of bounds: zeros
+    }
+    const int32_t at[4] = {box.dim, g, key - column * p.block_size, page};  // dim, head, key in page, page
+    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, k_dst + box.byte, &src.k, at, full);
+    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, v_dst + box.byte, &src.v, at, full);
+  }
+}
+
+// Arrives on `bar` once every cp.async this thread issued so far has landed, without counting as
+// one of the phase's expected arrivals (cp.async.mbarrier.arrive without .noinc).
+__device__ __forceinline__ void cp_async_arrive_pending(uint64_t* bar) {
+  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(bar));
+  asm volatile("cp.async.mbarrier.arrive.shared::cta.b64 [%0];" ::"r"(addr) : "memory");
+}
+
+// v, as a value the compiler cannot see through (so it cannot hoist what is computed from it).
+__device__ __forceinline__ int opaque_int(int v) {
+  asm volatile("mov.b32 %0, %0;" : "+r"(v));
+  return v;
+}
+
+// The 128 producer threads (named barrier 3; 1 and 2 are the consumer warpgroups').
+__device__ __forceinline__ void producer_sync() { asm volatile("barrier.cta.sync.aligned 3, 128;" ::: "memory"); }
+
+template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle, bool kTma>
+__device__ __forceinline__ void produce_pass(const PrefillParams& p, const TmaSource* tma, const int32_t* table, int g,
+                                             int end, int n_tiles, int tiles, unsigned char* k_s, unsigned char* v_s,
+                                             uint64_t* full, uint64_t* empty, int* bad_key) {
   using S = WgSmem<T, HD>;
   using Copy = std::conditional_t<kSwizzle, SwizzleTileCopy<HD, kBlockN, kProducerThreads>,
                                   CoreTileCopy<HD, kBlockN, kProducerThreads>>;
@@ -430,10 +506,24 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32
     const int t = tiles + i, st = t % kStages;
     const int j = pass_tile<kSkip>(i, n_tiles);
     if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
-    if constexpr (!(kSkip & kAblateCopies)) {
-      copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_s + st * S::kTileBytes, v_s + st * S::kTileBytes,
-                                bad_key, tid);
+    unsigned char* k_t = k_s + st * S::kTileBytes;
+    unsigned char* v_t = v_s + st * S::kTileBytes;
+    if constexpr (kTma) {
+      if (tile_by_tma(*tma, j, end)) {  // (uniform over the warpgroup)
+        if (tid < 32) tma_kv_tile<T, HD>(p, *tma, table, g, j * kBlockN, k_t, v_t, &full[st], bad_key, tid);
+      } else {
+        // (tid through an opaque move: the copies' per-thread offsets are then worked out here,
+        // once a pass, instead of hoisted out of the loop, where they outlived the producers' 40
+        // registers and spilled)
+        copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
+        cp_async_arrive_pending(&full[st]);
+        cp_async_commit();  // (only for the drain before the producers exit)
+        producer_sync();    // every thread's pending arrival is on full[st]
+        if (tid == 0) (void)::cuda::ptx::mbarrier_arrive(&full[st]);
+      }
+      continue;
     }
+    if constexpr (!(kSkip & kAblateCopies)) copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, tid);
     cp_async_arrive(&full[st]);
     cp_async_commit();  // (only for the drain before the producers exit)
   }
@@ -442,16 +532,17 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const int32
 // The producers' whole part of a block (after giving registers back): every pass's copies, in
 // step with the consumers' barriers (next_pass's three, and one at each pass's end). No code of
 // the consumers' is shared after setmaxnreg, so ptxas can hold this warpgroup to kProducerRegs.
-template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle>
-__device__ __forceinline__ void produce(const PrefillParams& p, PrefillRowInfo<kBlockM>& ri, int (&warp_limits)[kWarps],
-                                        int g, unsigned char* k_s, unsigned char* v_s, uint64_t* full,
-                                        uint64_t* empty) {
+template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle, bool kTma>
+__device__ __forceinline__ void produce(const PrefillParams& p, const TmaSource* tma, PrefillRowInfo<kBlockM>& ri,
+                                        int (&warp_limits)[kWarps], int g, unsigned char* k_s, unsigned char* v_s,
+                                        uint64_t* full, uint64_t* empty) {
   int tiles = 0;
   WgPass ps;
   while (next_pass(ri, warp_limits, ps)) {
     const int32_t* table = p.block_tables + size_t(ps.seq) * p.max_blocks;
     const int n_tiles = (ps.end + kBlockN - 1) / kBlockN;
-    produce_pass<T, HD, kStages, kSkip, kSwizzle>(p, table, g, ps.end, n_tiles, tiles, k_s, v_s, full, empty, &ri.pass_bad_key);
+    produce_pass<T, HD, kStages, kSkip, kSwizzle, kTma>(p, tma, table, g, ps.end, n_tiles, tiles, k_s, v_s, full, empty,
+                                                        &ri.pass_bad_key);
     tiles += n_tiles;
     __syncthreads();  // the consumers' end-of-pass barrier
   }
@@ -565,12 +656,13 @@ __device__ __forceinline__ PingPongShared<T, HD, kSwizzle> pingpong_shared(unsig
   }
 }
 
-template <typename T, int HD, bool kProducer, bool kOverlap = false, unsigned kSkip = 0, bool kSwizzle = false>
-__global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0), 1)
-    prefill_wgmma_pingpong_kernel(const PrefillParams p) {
+// A block of the ping-pong kernels (tma: the TMA build's descriptors, else unused).
+template <typename T, int HD, bool kProducer, bool kOverlap, unsigned kSkip, bool kSwizzle, bool kTma>
+__device__ __forceinline__ void pingpong_block(const PrefillParams& p, const TmaSource* tma) {
   static_assert(kProducer || !kOverlap, "the overlap build is the producer build's");
   static_assert(kSkip == 0 || (kProducer && !kOverlap), "ablations are of the producer build");
   static_assert(!kSwizzle || (kProducer && !kOverlap), "the swizzle build is the producer build's");
+  static_assert(!kTma || (kSwizzle && (kSkip & ~unsigned(kRotateTiles)) == 0), "the TMA build is the swizzle build's");
   using S = WgSmem<T, HD>;
   constexpr int kStages = S::kPingPongStages;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -591,7 +683,7 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
 
   if (threadIdx.x == 0) {
     for (int st = 0; st < kStages; ++st) {
-      ::cuda::ptx::mbarrier_init(&full[st], kProducer ? kProducerThreads : kThreads);
+      ::cuda::ptx::mbarrier_init(&full[st], kTma ? 1 : kProducer ? kProducerThreads : kThreads);
       ::cuda::ptx::mbarrier_init(&empty[st], kThreads);
     }
     for (int w = 0; w < 2; ++w) ::cuda::ptx::mbarrier_init(&turn[w], kThreads / 2);
@@ -604,7 +696,7 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
   if constexpr (kProducer) {
     if (producer) {
       set_max_regs_dec<kProducerRegs>();
-      produce<T, HD, kStages, kSkip, kSwizzle>(p, ri, warp_limits, g, k_s, v_s, full, empty);
+      produce<T, HD, kStages, kSkip, kSwizzle, kTma>(p, tma, ri, warp_limits, g, k_s, v_s, full, empty);
       return;
     }
     set_max_regs_inc<kConsumerRegs>();
@@ -650,7 +742,9 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
       const unsigned char* k_t = k_s + st * S::kTileBytes;
       const unsigned char* v_t = v_s + st * S::kTileBytes;
       mbarrier_wait(&full[st], uint32_t((t / kStages) & 1));
-      wg::fence_proxy_async();  // the copies this thread now sees, before its wgmma reads them
+      // The copies this thread now sees, before its wgmma reads them (a TMA tile's are the async
+      // proxy's already).
+      if (!kTma || !tile_by_tma(*tma, j, end)) wg::fence_proxy_async();
       // Each wgmma issue and its wait sit in one branch (a path from an issue to a use of the
       // accumulators that skips the wait would make ptxas serialise every wgmma); both branches
       // take and pass the same turns.
@@ -692,6 +786,20 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
   store_rows<T, HD, kBlockM>(p, ri, g, row0, o, l, bad);
 }
 
+template <typename T, int HD, bool kProducer, bool kOverlap = false, unsigned kSkip = 0, bool kSwizzle = false>
+__global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0), 1)
+    prefill_wgmma_pingpong_kernel(const PrefillParams p) {
+  pingpong_block<T, HD, kProducer, kOverlap, kSkip, kSwizzle, false>(p, nullptr);
+}
+
+// The TMA build (kSkip: 0 or kRotateTiles). Its descriptors must be a __grid_constant__ parameter
+// (the TMA unit reads them from the kernel's parameter space).
+template <typename T, int HD, unsigned kSkip>
+__global__ void __launch_bounds__(kThreads + kProducerThreads, 1)
+    prefill_wgmma_tma_kernel(const __grid_constant__ TmaPrefillParams tp) {
+  pingpong_block<T, HD, true, false, kSkip, true, true>(tp.p, &tp.tma);
+}
+
 // The producer builds' setmaxnreg split assumes the kernel launches with 168 registers per thread:
 // with fewer (a -maxrregcount, a launch-bounds change, another ptxas) the consumers' setmaxnreg.inc
 // could wait forever for registers the producers never had. Asked once per kernel (one
@@ -728,6 +836,49 @@ void run_producer_kernel(const PrefillParams& p, cudaStream_t stream, const char
                                             << " / " << kConsumerRegs << ") needs 168");
   run_prefill_kernel(kProducerKernel<T, HD, kOverlap, kSkip, kSwizzle>, PingPongShared<T, HD, kSwizzle>::kDynamicBytes,
                      kBlockM, kThreads + kProducerThreads, p, stream, kOp, name);
+}
+
+template <typename T, int HD, unsigned kSkip>
+constexpr auto kTmaKernel = prefill_wgmma_tma_kernel<T, HD, kSkip>;
+
+// The TMA build's kernel parameters for p: the descriptors where p's block size gives whole boxes
+// (tma_box_rows) and the caches can be described (tensor_map.h), else box_rows 0 (every tile by
+// cp.async: the same kernel, the swizzle build's copies).
+template <typename T, int HD>
+TmaPrefillParams tma_prefill_params(const PrefillParams& p) {
+  TmaPrefillParams tp{};
+  tp.p = p;
+  tp.tma.box_rows = 0;
+  const int rows = tma_box_rows(p.block_size);
+  PagedCacheMap k{p.k_cache, std::is_same_v<T, __nv_bfloat16>, p.num_blocks, p.block_size, p.hkv, HD, rows};
+  PagedCacheMap v = k;
+  v.base = p.v_cache;
+  if (rows > 0 && paged_cache_map_encodable(k) && paged_cache_map_encodable(v)) {
+    tp.tma.k = encode_paged_cache_map(k);
+    tp.tma.v = encode_paged_cache_map(v);
+    tp.tma.box_rows = rows;
+  }
+  return tp;
+}
+
+// The registers per thread ptxas gave the TMA build's kernel.
+template <typename T, int HD, unsigned kSkip>
+int tma_registers() {
+  return kernel_registers<kTmaKernel<T, HD, kSkip>>();
+}
+
+// The TMA build's launch. Throws gqa::Error unless register_split_holds.
+template <typename T, int HD, unsigned kSkip>
+void run_tma_kernel(const PrefillParams& p, cudaStream_t stream, const char* name) {
+  const int regs = tma_registers<T, HD, kSkip>();
+  GQA_CHECK(register_split_holds(regs), kOp << ": the TMA build was built with " << regs
+                                            << " registers per thread; its setmaxnreg split (" << kProducerRegs
+                                            << " / " << kConsumerRegs << ") needs 168");
+  const TmaPrefillParams tp = tma_prefill_params<T, HD>(p);
+  constexpr size_t smem = PingPongShared<T, HD, true>::kDynamicBytes;
+  allow_dynamic_smem(kTmaKernel<T, HD, kSkip>, smem);
+  kTmaKernel<T, HD, kSkip><<<prefill_grid(p, kBlockM, kOp), kThreads + kProducerThreads, smem, stream>>>(tp);
+  GQA_CUDA_LAUNCH_CHECK(name);
 }
 
 }  // namespace

@@ -99,7 +99,7 @@ std::string usage() {
          "with kinds of op left out (attention, norms, GEMVs: a timing aid) and the decode GEMVs under forced\n"
          "launches; the prefill of each length; the spectrum; the prefill attention\n"
          "through mma.sync and every wgmma build, then the default build with parts of its work left out\n"
-         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,ablation leaves builds out); the peers; a\n"
+         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation leaves builds out); the peers; a\n"
          "summary. The report is saved after each section and printed last.\n";
 }
 

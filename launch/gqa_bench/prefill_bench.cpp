@@ -26,7 +26,7 @@ struct PrefillRow {
 };
 
 // Whether GQA_BENCH_SKIP_WGMMA (a comma-separated list of basic, pingpong, producer, overlap,
-// swizzle, ablation; set by gpu-check for builds whose test failed or hung in the same run) names this wgmma
+// swizzle, tma, ablation; set by gpu-check for builds whose test failed or hung in the same run) names this wgmma
 // build (ablation: the producer build's ablated kernels): a build that hangs or traps would take
 // the rest of the run down with it.
 bool wgmma_build_skipped(const std::string& build) {
@@ -292,12 +292,13 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
                   "mma.sync kernel (GQA_PREFILL_WGMMA=0), the basic wgmma kernel (GQA_PREFILL_WGMMA_PRODUCER=0), its "
                   "ping-pong build (GQA_PREFILL_WGMMA_PRODUCER=0 GQA_PREFILL_WGMMA_PINGPONG=1), the ping-pong build "
                   "with a producer warpgroup (the default), that with each warpgroup's softmax overlapping its "
-                  "previous tile's P V (GQA_PREFILL_WGMMA_OVERLAP=1) and the producer build on 128-byte-swizzled "
-                  "tiles (GQA_PREFILL_WGMMA_SWIZZLE=1), against the measured GEMM rate.");
+                  "previous tile's P V (GQA_PREFILL_WGMMA_OVERLAP=1), the producer build on 128-byte-swizzled "
+                  "tiles (GQA_PREFILL_WGMMA_SWIZZLE=1) and that loading its K/V tiles by TMA "
+                  "(GQA_PREFILL_WGMMA_TMA=1), against the measured GEMM rate.");
   const ModelConfig& c = model.config();
   Table t({"prompt", "mma.sync ms", "TFLOP/s", "of GEMM", "wgmma ms", "TFLOP/s", "of GEMM", "ping-pong ms", "TFLOP/s",
            "of GEMM", "producer ms", "TFLOP/s", "of GEMM", "overlap ms", "TFLOP/s", "of GEMM", "swizzle ms",
-           "TFLOP/s", "of GEMM"});
+           "TFLOP/s", "of GEMM", "TMA ms", "TFLOP/s", "of GEMM"});
   int failed = 0;
   AblationTable ablated(env.opt.prefill_lengths);
   for (int64_t p : env.opt.prefill_lengths) {

@@ -5,9 +5,10 @@
 // chunked prefill after cached context, interleaved sequences, groups that do not divide the
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32 (and 5, 24, 40, 200), bad device
 // data (NaN for exactly the tokens it touches), out aliasing q, and the dispatcher's opt-in
-// switch. Every case runs
-// through its five builds (basic, ping-pong, ping-pong with a producer warpgroup, that with
-// intra-warpgroup overlap, and that on 128-byte-swizzled tiles), or the one GQA_TEST_WGMMA_BUILD names.
+// switch, NaN in the cache slots no key reaches, and the TMA build's boxes at block sizes 8-256.
+// Every case runs through its six builds (basic, ping-pong, ping-pong with a producer warpgroup,
+// that with intra-warpgroup overlap, that on 128-byte-swizzled tiles, and that loading its tiles
+// by TMA), or the one GQA_TEST_WGMMA_BUILD names.
 // Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
@@ -56,9 +57,9 @@ struct BuildOutput {
 };
 
 // The kernel's builds under test (cuda::kPrefillWgmmaBuilds: basic, ping-pong, ping-pong with a
-// producer warpgroup, that with the consumers' softmax overlapping their previous tile's P V, and
-// that on swizzled tiles): all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer |
-// overlap | swizzle), so a GPU
+// producer warpgroup, that with the consumers' softmax overlapping their previous tile's P V, that
+// on swizzled tiles, and that by TMA): all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong |
+// producer | overlap | swizzle | tma), so a GPU
 // check can run each in a process of its own (a trap in one poisons its process's context).
 std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
   const char* env = std::getenv("GQA_TEST_WGMMA_BUILD");
@@ -67,7 +68,7 @@ std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
   for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
     if (only == cuda::prefill_wgmma_build_name(b)) return {b};
   }
-  ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic, pingpong, producer, overlap or swizzle";
+  ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic, pingpong, producer, overlap, swizzle or tma";
   return {};
 }
 
@@ -152,6 +153,54 @@ TEST(CudaPrefillWgmmaCases, BlockSizesNotPowersOfTwo) {
   }
 }
 
+// The TMA build's boxes (prefill_tma_boxes.h): 8-key pages (two boxes per lane), 64, one 128-key
+// page per box, and 256-key pages read from an offset within the page; tiles wholly below a pass's
+// end by TMA, the one holding it by cp.async (every build runs them alike).
+TEST(CudaPrefillWgmmaCases, BlockSizesOfTmaBoxes) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  for (int64_t bs : {8, 64, 128, 256}) {
+    for (int64_t hd : {64, 128}) {
+      Batch b = make_batch(DType::kBF16, {8, 2}, hd, bs, {{0, 300}, {128, 129}, {7, 1}, {250, 262}}, 60);
+      expect_close(b, reference(b), "block " + std::to_string(bs) + " hd " + std::to_string(hd));
+    }
+  }
+}
+
+// Keys past a sequence's context never reach the output, even as NaN: the cache rows after each
+// sequence's last key (in its last page) and every page no sequence owns hold NaN. The kernels
+// zero-fill the keys past a pass's end (cp.async), and the TMA build copies the tile holding the
+// end that way too; a build that loaded those rows would multiply NaN by P = 0.
+TEST(CudaPrefillWgmmaCases, NaNPastTheContextNeverReachesTheOutput) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  for (int64_t hd : {64, 128}) {
+    const std::vector<SeqSpec> seqs = {{0, 200}, {100, 157}, {0, 128}, {3, 2}};
+    Batch b = make_batch(DType::kBF16, {8, 2}, hd, 16, seqs, 61);
+    const std::vector<float> ref = reference(b);
+    std::vector<bool> owned(size_t(b.num_blocks), false);
+    const size_t row = size_t(b.hkv * b.hd);
+    for (size_t s = 0; s < seqs.size(); ++s) {
+      const int64_t context = seqs[s].prior + seqs[s].tokens;
+      for (int64_t j = 0; j < b.max_blocks; ++j) {
+        const int32_t page = b.tables[s * b.max_blocks + j];
+        if (page < 0) continue;
+        owned[size_t(page)] = true;
+        for (int64_t k = std::max(context - j * b.block_size, int64_t(0)); k < b.block_size; ++k) {
+          const size_t at = (size_t(page) * b.block_size + k) * row;
+          std::fill(b.k_cache.begin() + at, b.k_cache.begin() + at + row, NAN);
+          std::fill(b.v_cache.begin() + at, b.v_cache.begin() + at + row, NAN);
+        }
+      }
+    }
+    for (int64_t page = 0; page < b.num_blocks; ++page) {
+      if (owned[size_t(page)]) continue;
+      const size_t at = size_t(page) * b.block_size * row, n = b.block_size * row;
+      std::fill(b.k_cache.begin() + at, b.k_cache.begin() + at + n, NAN);
+      std::fill(b.v_cache.begin() + at, b.v_cache.begin() + at + n, NAN);
+    }
+    expect_close(b, ref, "hd " + std::to_string(hd));
+  }
+}
+
 TEST(CudaPrefillWgmmaCases, OutMayAliasQ) {
   GQA_SKIP_WITHOUT_WGMMA();
   for (int64_t hd : {64, 128}) {
@@ -161,23 +210,28 @@ TEST(CudaPrefillWgmmaCases, OutMayAliasQ) {
 }
 
 // A block table entry outside the cache poisons exactly the tokens whose keys reach it; a token
-// with an out-of-range sequence index is poisoned; every other token is unaffected.
+// with an out-of-range sequence index is poisoned; every other token is unaffected. The bad entry
+// in the tile holding the prompt's end (entry 9: keys 144..159 of 200; copied by cp.async in every
+// build) and in a tile wholly below it (entry 2: keys 32..47; by TMA in the TMA build).
 TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
   GQA_SKIP_WITHOUT_WGMMA();
-  for (int64_t hd : {64, 128}) {
-    Batch b = make_batch(DType::kBF16, {8, 2}, hd, 16, {{0, 200}, {20, 30}}, 57);
-    const std::vector<float> ref = reference(b);
-    b.tables[0 * b.max_blocks + 9] = static_cast<int32_t>(b.num_blocks);  // sequence 0, keys 144..159
-    b.token_seq[210] = static_cast<int32_t>(b.n_seqs());                   // a token of sequence 1
-    for (const BuildOutput& r : run_wgmma(b)) {
-      for (int64_t t = 0; t < b.n; ++t) {
-        const std::vector<float> o = attn_test::token_rows(r.out, b, t);
-        const bool poisoned = (b.token_seq[t] == 0 && b.positions[t] >= 144) || t == 210;
-        if (poisoned) {
-          EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); }))
-              << r.build << " hd " << hd << " token " << t;
-        } else {
-          EXPECT_LT(rel_error(o, attn_test::token_rows(ref, b, t)), kTol) << r.build << " hd " << hd << " token " << t;
+  for (int entry : {9, 2}) {
+    for (int64_t hd : {64, 128}) {
+      Batch b = make_batch(DType::kBF16, {8, 2}, hd, 16, {{0, 200}, {20, 30}}, 57);
+      const std::vector<float> ref = reference(b);
+      b.tables[0 * b.max_blocks + entry] = static_cast<int32_t>(b.num_blocks);  // sequence 0, keys 16 entry..
+      b.token_seq[210] = static_cast<int32_t>(b.n_seqs());                       // a token of sequence 1
+      for (const BuildOutput& r : run_wgmma(b)) {
+        for (int64_t t = 0; t < b.n; ++t) {
+          const std::vector<float> o = attn_test::token_rows(r.out, b, t);
+          const bool poisoned = (b.token_seq[t] == 0 && b.positions[t] >= 16 * entry) || t == 210;
+          const std::string what = std::string(r.build) + " entry " + std::to_string(entry) + " hd " +
+                                   std::to_string(hd) + " token " + std::to_string(t);
+          if (poisoned) {
+            EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); })) << what;
+          } else {
+            EXPECT_LT(rel_error(o, attn_test::token_rows(ref, b, t)), kTol) << what;
+          }
         }
       }
     }
@@ -186,14 +240,17 @@ TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
 
 // cuda::attention takes the wgmma path only when switched on (the default), and gives the same answer
 // either way.
-// The producer and swizzle builds (those of them under test) with their tiles in rotated order
+// The producer, swizzle and TMA builds (those of them under test) with their tiles in rotated order
 // (GQA_PREFILL_WGMMA_ROTATE): the same attention, on chunks after cached context (a block's first
 // tile may then be one its rows see none of), several sequences per block, MHA and GQA.
 TEST(CudaPrefillWgmmaCases, RotatedTileOrder) {
   GQA_SKIP_WITHOUT_WGMMA();
   const cuda::ScopedSwitch rotate(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, true);
   for (cuda::PrefillWgmmaBuild build : builds_under_test()) {
-    if (build != cuda::PrefillWgmmaBuild::kProducer && build != cuda::PrefillWgmmaBuild::kSwizzle) continue;
+    if (build != cuda::PrefillWgmmaBuild::kProducer && build != cuda::PrefillWgmmaBuild::kSwizzle &&
+        build != cuda::PrefillWgmmaBuild::kTma) {
+      continue;
+    }
     const cuda::ScopedPrefillWgmmaBuild selected(build);
     for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
       for (int64_t hd : {64, 128}) {
@@ -241,13 +298,18 @@ TEST(CudaPrefillWgmmaArgs, SupportsBf16F16AtHeadDims64And128Only) {
 TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
   const bool was = cuda::prefill_wgmma_enabled(), was_pp = cuda::prefill_wgmma_pingpong(),
              was_pr = cuda::prefill_wgmma_producer(), was_ov = cuda::prefill_wgmma_overlap(),
-             was_sw = cuda::prefill_wgmma_swizzle();
+             was_sw = cuda::prefill_wgmma_swizzle(), was_tma = cuda::prefill_wgmma_tma();
   for (bool on : {true, false}) {
     const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, on);
     const cuda::ScopedSwitch pp(cuda::prefill_wgmma_pingpong, cuda::set_prefill_wgmma_pingpong, !on);
     const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, on);
     const cuda::ScopedSwitch ov(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, !on);
     const cuda::ScopedSwitch sw(cuda::prefill_wgmma_swizzle, cuda::set_prefill_wgmma_swizzle, on);
+    {
+      const cuda::ScopedSwitch tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, true);
+      EXPECT_TRUE(cuda::prefill_wgmma_tma());
+      EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);  // over every other switch
+    }
     EXPECT_EQ(cuda::prefill_wgmma_enabled(), on);
     EXPECT_EQ(cuda::prefill_wgmma_overlap(), !on);
     EXPECT_EQ(cuda::prefill_wgmma_swizzle(), on);
@@ -260,6 +322,11 @@ TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
   EXPECT_EQ(cuda::prefill_wgmma_producer(), was_pr);
   EXPECT_EQ(cuda::prefill_wgmma_overlap(), was_ov);
   EXPECT_EQ(cuda::prefill_wgmma_swizzle(), was_sw);
+  EXPECT_EQ(cuda::prefill_wgmma_tma(), was_tma);
+  for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
+    const cuda::ScopedPrefillWgmmaBuild selected(b);
+    EXPECT_EQ(cuda::prefill_wgmma_build(), b) << cuda::prefill_wgmma_build_name(b);
+  }
 }
 
 }  // namespace
