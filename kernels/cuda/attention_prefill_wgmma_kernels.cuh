@@ -421,19 +421,20 @@ __device__ __forceinline__ int pass_tile(int i, int n_tiles) {
 }
 
 // ---- the TMA build (set_prefill_wgmma_tma): the swizzle build whose producers load every K/V tile
-// that lies wholly below the pass's end by TMA (FlashAttention-3's loads): one warp issues the
-// tile's boxes (prefill_tma_boxes.h: a box is a page's keys, or a 128-key run of a page, of one
-// 64-dim half), one per lane, and the TMA unit writes them swizzled and counts their bytes on
-// full[stage] (mbarrier complete_tx; lane 0 arrives with the byte count first). A box of a bad
-// block-table entry is asked for at page num_blocks, out of the tensor map's bounds: the TMA unit
-// fills it with zeros, as the cp.async copies zero-fill such keys, and the box's first key is
-// recorded as the others record theirs. The tile holding the pass's end, whose keys past the end
-// must be zeros rather than whatever the page holds, and every tile where the block size gives no
-// whole boxes (tma_box_rows 0), are copied as the swizzle build copies them, by all 128 producer
-// threads; full[stage] then has one expected arrival as for a TMA tile: each thread's
-// cp.async.mbarrier.arrive (without .noinc) adds a pending arrival of its own that its copies'
-// landing takes away, and thread 0 arrives once all 128 have done so (named barrier 3). The
-// consumers fence the async proxy only after such a tile: TMA's writes are the async proxy's.
+// that lies wholly below the pass's end by TMA (FlashAttention-3's loads): the tile's boxes
+// (prefill_tma_boxes.h: a box is a page's keys, or a 128-key run of a page, of one 64-dim half; 32
+// K and V copies a tile at 16-key pages and hd 128) dealt round the 4 producer warps, whose lanes
+// ptxas issues one after another (UTMALDG takes uniform registers); the TMA unit writes them
+// swizzled and counts their bytes on full[stage] (complete_tx). full[stage] expects the 128
+// producer threads' arrivals, as in the other producer builds: on a TMA tile thread 0's carries the
+// tile's byte count (arrive.expect_tx), the others' are plain. A box of a bad block-table entry is
+// asked for at page num_blocks, out of the tensor map's bounds: the TMA unit fills it with zeros,
+// as the cp.async copies zero-fill such keys, and the box's first key is recorded as the others
+// record theirs. The tile holding the pass's end, whose keys past the end must be zeros rather
+// than whatever the page holds, and every tile where the block size gives no whole boxes
+// (tma_box_rows 0), are copied as the swizzle build copies them (each thread's
+// cp.async.mbarrier.arrive.noinc is its arrival, once its copies landed). The consumers fence the
+// async proxy only after such a tile: TMA's writes are the async proxy's.
 
 // The kernel's extra parameters: the K and V caches' descriptors (tensor_map.h) and the keys per
 // box (tma_box_rows; 0: every tile by cp.async).
@@ -451,38 +452,36 @@ __device__ __forceinline__ bool tile_by_tma(const TmaSource& src, int j, int end
   return src.box_rows > 0 && (j + 1) * kBlockN <= end;
 }
 
-// One warp (lane = its lane): the boxes of keys [start, start + kBlockN) of KV head g into one K and
-// one V tile, counted on `full` (2 tiles' bytes).
+// A producer thread (tid: 0-127): its arrival on `full` (thread 0's with the K and V tiles' bytes)
+// and its share of the copies of keys [start, start + kBlockN) of KV head g into one K and one V
+// tile by TMA: copy x (box x / 2, of V when x is odd) goes to warp x % 4, so each warp issues a
+// quarter. (The phase cannot complete before thread 0 has added the byte count: its arrival is
+// one of the 128 expected; copies landing before that take the count below zero, which is allowed.)
 template <typename T, int HD>
 __device__ __forceinline__ void tma_kv_tile(const PrefillParams& p, const TmaSource& src, const int32_t* table, int g,
                                             int start, unsigned char* k_dst, unsigned char* v_dst, uint64_t* full,
-                                            int* bad_key, int lane) {
+                                            int* bad_key, int tid) {
   namespace ptx = ::cuda::ptx;
-  if (lane == 0) {
+  static_assert(kProducerThreads == 128, "copies dealt round 4 warps");
+  if (tid == 0) {
     (void)ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full,
                                          uint32_t(2 * WgSmem<T, HD>::kTileBytes));
+  } else {
+    (void)ptx::mbarrier_arrive(full);
   }
-  __syncwarp();
-  const int boxes = tma_boxes_per_tile(src.box_rows, HD);
-  for (int b = lane; b < boxes; b += 32) {
-    const TmaBox box = tma_box(b, src.box_rows, HD);
+  const int copies = 2 * tma_boxes_per_tile(src.box_rows, HD);  // <= 64
+  for (int x = (tid % 32) * 4 + tid / 32; x < copies; x += kProducerThreads) {
+    const TmaBox box = tma_box(x / 2, src.box_rows, HD);
     const int key = start + box.key, column = p.page_index(key);
     int page = table[column];
     if (!p.page_in_cache(page)) {
-      atomicMin(bad_key, key);
+      if (x % 2 == 0) atomicMin(bad_key, key);
       page = p.num_blocks;  // out of bounds: zeros
     }
     const int32_t at[4] = {box.dim, g, key - column * p.block_size, page};  // dim, head, key in page, page
-    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, k_dst + box.byte, &src.k, at, full);
-    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, v_dst + box.byte, &src.v, at, full);
+    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, (x % 2 ? v_dst : k_dst) + box.byte,
+                              x % 2 ? &src.v : &src.k, at, full);
   }
-}
-
-// Arrives on `bar` once every cp.async this thread issued so far has landed, without counting as
-// one of the phase's expected arrivals (cp.async.mbarrier.arrive without .noinc).
-__device__ __forceinline__ void cp_async_arrive_pending(uint64_t* bar) {
-  const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(bar));
-  asm volatile("cp.async.mbarrier.arrive.shared::cta.b64 [%0];" ::"r"(addr) : "memory");
 }
 
 // v, as a value the compiler cannot see through (so it cannot hoist what is computed from it).
@@ -490,9 +489,6 @@ __device__ __forceinline__ int opaque_int(int v) {
   asm volatile("mov.b32 %0, %0;" : "+r"(v));
   return v;
 }
-
-// The 128 producer threads (named barrier 3; 1 and 2 are the consumer warpgroups').
-__device__ __forceinline__ void producer_sync() { asm volatile("barrier.cta.sync.aligned 3, 128;" ::: "memory"); }
 
 template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle, bool kTma>
 __device__ __forceinline__ void produce_pass(const PrefillParams& p, const TmaSource* tma, const int32_t* table, int g,
@@ -509,18 +505,16 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const TmaSo
     unsigned char* k_t = k_s + st * S::kTileBytes;
     unsigned char* v_t = v_s + st * S::kTileBytes;
     if constexpr (kTma) {
-      if (tile_by_tma(*tma, j, end)) {  // (uniform over the warpgroup)
-        if (tid < 32) tma_kv_tile<T, HD>(p, *tma, table, g, j * kBlockN, k_t, v_t, &full[st], bad_key, tid);
-      } else {
-        // (tid through an opaque move: the copies' per-thread offsets are then worked out here,
-        // once a pass, instead of hoisted out of the loop, where they outlived the producers' 40
-        // registers and spilled)
-        copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
-        cp_async_arrive_pending(&full[st]);
-        cp_async_commit();  // (only for the drain before the producers exit)
-        producer_sync();    // every thread's pending arrival is on full[st]
-        if (tid == 0) (void)::cuda::ptx::mbarrier_arrive(&full[st]);
+      if (tile_by_tma(*tma, j, end)) {
+        tma_kv_tile<T, HD>(p, *tma, table, g, j * kBlockN, k_t, v_t, &full[st], bad_key, tid);
+        continue;
       }
+      // (tid through an opaque move: the copies' per-thread offsets are then worked out here, once
+      // a pass, instead of hoisted out of the loop, where they outlived the producers' 40 registers
+      // and spilled)
+      copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
+      cp_async_arrive(&full[st]);
+      cp_async_commit();  // (only for the drain before the producers exit)
       continue;
     }
     if constexpr (!(kSkip & kAblateCopies)) copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, tid);
@@ -683,7 +677,7 @@ __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const Tma
 
   if (threadIdx.x == 0) {
     for (int st = 0; st < kStages; ++st) {
-      ::cuda::ptx::mbarrier_init(&full[st], kTma ? 1 : kProducer ? kProducerThreads : kThreads);
+      ::cuda::ptx::mbarrier_init(&full[st], kProducer ? kProducerThreads : kThreads);
       ::cuda::ptx::mbarrier_init(&empty[st], kThreads);
     }
     for (int w = 0; w < 2; ++w) ::cuda::ptx::mbarrier_init(&turn[w], kThreads / 2);

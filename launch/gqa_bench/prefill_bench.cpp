@@ -222,6 +222,60 @@ class AblationTable {
   bool failed_ = false;
 };
 
+// The producer, swizzle and TMA builds on caches of 16- to 256-token pages, at one prompt length:
+// the TMA build issues a box per page and 64-dim half (32 K and V boxes a tile at 16-token pages
+// and hd 128, 4 at 128-token pages), the cp.async builds look every key's page up alike at any
+// size, so the rows say what the page count costs each. The page size is a cache-wide choice (the
+// decode attention reads the same pages: gqa-attn-bench's sweep times 64- and 256-token pages).
+void bench_page_sizes(BenchEnv& env, Model& model, int64_t p, const Deadline& deadline) {
+  const ModelConfig& c = model.config();
+  const cuda::PrefillWgmmaBuild builds[] = {cuda::PrefillWgmmaBuild::kProducer, cuda::PrefillWgmmaBuild::kSwizzle,
+                                            cuda::PrefillWgmmaBuild::kTma};
+  env.report.line("The same attention (" + tokens_str(p) + " tokens, same calls and timing) on caches of larger "
+                  "pages (--block-size): the producer (default), swizzle and TMA builds; the TMA build issues a box "
+                  "per page and 64-dim half of each tile.");
+  Table t({"page (tokens)", "producer ms", "of GEMM", "swizzle ms", "of GEMM", "TMA ms", "of GEMM"});
+  const double af = prefill_attention_flops_per_layer(c, p);
+  for (int64_t bs : {16, 64, 128, 256}) {
+    std::vector<std::string> row = {std::to_string(bs)};
+    if (deadline.passed()) {
+      row.push_back("skipped: this section's time budget ran out");
+      t.row(row);
+      continue;
+    }
+    progress("prefill attention by page size: " + std::to_string(bs) + "-token pages");
+    try {
+      KvCacheShape shape = model.kv_cache_shape((p + bs - 1) / bs, bs);
+      shape.num_layers = 1;
+      PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
+      cache.append(cache.add_sequence(), p);
+      fill_uniform(cache.k(0), 93, 1.0f, 0.0f, env.stream);
+      fill_uniform(cache.v(0), 94, 1.0f, 0.0f, env.stream);
+      for (cuda::PrefillWgmmaBuild b : builds) {
+        if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
+          row.insert(row.end(), {"skipped", "(test failed)"});
+          continue;
+        }
+        const cuda::ScopedPrefillWgmmaBuild build(b);
+        const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
+        const double ms = time_prefill_attention(env, c, cache, p);
+        if (cuda::prefill_wgmma_fallbacks() != fallbacks) {
+          row.insert(row.end(), {"fell back", "(ping-pong)"});
+        } else {
+          row.insert(row.end(), {strf("%.2f", ms), strf("%.0f%%", 100 * af / (ms * 1e-3) / env.ceil.gemm_flops)});
+        }
+      }
+    } catch (const std::exception& e) {  // (reported in its row; ends the table, as the ablation's)
+      row.push_back(std::string("FAILED: ") + e.what());
+      progress(row.back());
+      t.row(row);
+      break;
+    }
+    t.row(row);
+  }
+  env.report.table(t);
+}
+
 }  // namespace
 
 double prefill_gemm_flops(const ModelConfig& c, int64_t p) {
@@ -355,6 +409,10 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
                     "in this run: GQA_BENCH_SKIP_WGMMA).");
   }
   ablated.report(env);
+  if (!env.opt.prefill_lengths.empty() && cuda::prefill_wgmma_available()) {
+    bench_page_sizes(env, model, *std::max_element(env.opt.prefill_lengths.begin(), env.opt.prefill_lengths.end()),
+                     deadline);
+  }
   env.report.save();
   GQA_CHECK(failed == 0, failed << " prompt length(s) failed (above)");
 }

@@ -18,6 +18,7 @@
 #include <iterator>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/attention.h"
@@ -153,8 +154,8 @@ TEST(CudaPrefillWgmmaCases, BlockSizesNotPowersOfTwo) {
   }
 }
 
-// The TMA build's boxes (prefill_tma_boxes.h): 8-key pages (two boxes per lane), 64, one 128-key
-// page per box, and 256-key pages read from an offset within the page; tiles wholly below a pass's
+// The TMA build's boxes (prefill_tma_boxes.h): 8-key pages (64 copies a tile at hd 128), 64, one
+// 128-key page per box, and 256-key pages read from an offset within the page; tiles wholly below a pass's
 // end by TMA, the one holding it by cp.async (every build runs them alike).
 TEST(CudaPrefillWgmmaCases, BlockSizesOfTmaBoxes) {
   GQA_SKIP_WITHOUT_WGMMA();
@@ -212,12 +213,16 @@ TEST(CudaPrefillWgmmaCases, OutMayAliasQ) {
 // A block table entry outside the cache poisons exactly the tokens whose keys reach it; a token
 // with an out-of-range sequence index is poisoned; every other token is unaffected. The bad entry
 // in the tile holding the prompt's end (entry 9: keys 144..159 of 200; copied by cp.async in every
-// build) and in a tile wholly below it (entry 2: keys 32..47; by TMA in the TMA build).
+// build) and in a tile wholly below it (entry 2: keys 32..47; by TMA in the TMA build). With MHA
+// (8/8: a block's 128 rows are 128 tokens) the first block's pass ends at key 128, so its tile 0
+// comes by TMA with the bad page in it, and its tokens at positions 0..31 stay finite only if that
+// page's box is zeros (P = 0 times V).
 TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
   GQA_SKIP_WITHOUT_WGMMA();
   for (int entry : {9, 2}) {
-    for (int64_t hd : {64, 128}) {
-      Batch b = make_batch(DType::kBF16, {8, 2}, hd, 16, {{0, 200}, {20, 30}}, 57);
+    for (auto [hd, h] : {std::pair{int64_t(64), Heads{8, 2}}, std::pair{int64_t(128), Heads{8, 2}},
+                         std::pair{int64_t(128), Heads{8, 8}}}) {
+      Batch b = make_batch(DType::kBF16, h, hd, 16, {{0, 200}, {20, 30}}, 57);
       const std::vector<float> ref = reference(b);
       b.tables[0 * b.max_blocks + entry] = static_cast<int32_t>(b.num_blocks);  // sequence 0, keys 16 entry..
       b.token_seq[210] = static_cast<int32_t>(b.n_seqs());                       // a token of sequence 1
@@ -226,7 +231,8 @@ TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
           const std::vector<float> o = attn_test::token_rows(r.out, b, t);
           const bool poisoned = (b.token_seq[t] == 0 && b.positions[t] >= 16 * entry) || t == 210;
           const std::string what = std::string(r.build) + " entry " + std::to_string(entry) + " hd " +
-                                   std::to_string(hd) + " token " + std::to_string(t);
+                                   std::to_string(hd) + " " + std::to_string(h.hq) + "/" + std::to_string(h.hkv) +
+                                   " token " + std::to_string(t);
           if (poisoned) {
             EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); })) << what;
           } else {
