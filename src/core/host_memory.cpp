@@ -2,6 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
 namespace gqa {
 
 size_t physical_memory_bytes() {
@@ -10,6 +15,89 @@ size_t physical_memory_bytes() {
     return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : size_t{0};
   }();
   return bytes;
+}
+
+const char* MemoryLimit::source() const {
+  return cgroup ? "its control group's memory limit (a container's)" : "the machine's physical memory";
+}
+
+namespace host_memory_detail {
+namespace {
+
+// A limit file's number of bytes; 0 for "max", an empty or malformed file.
+size_t parse_limit(const std::string& text) {
+  size_t i = 0, value = 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  const size_t start = i;
+  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    const size_t digit = static_cast<size_t>(text[i] - '0');
+    if (value > (static_cast<size_t>(-1) - digit) / 10) return 0;  // (past size_t: no limit worth the name)
+    value = value * 10 + digit;
+  }
+  if (i == start) return 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  return i == text.size() ? value : 0;
+}
+
+// The smallest limit in `file` of the group at `path` and of every group above it, under `root`.
+size_t smallest_up_the_tree(const std::string& root, std::string path, const std::string& file,
+                            const std::function<std::string(const std::string&)>& read) {
+  size_t best = 0;
+  while (true) {
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    const size_t limit = parse_limit(read(root + path + "/" + file));
+    if (limit > 0) best = best == 0 ? limit : std::min(best, limit);
+    if (path.empty()) return best;
+    path.erase(path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  }
+}
+
+}  // namespace
+
+size_t cgroup_limit_bytes(const std::string& self_cgroup, const std::function<std::string(const std::string&)>& read) {
+  size_t best = 0;
+  const auto take = [&](size_t limit) {
+    if (limit > 0) best = best == 0 ? limit : std::min(best, limit);
+  };
+  std::istringstream lines(self_cgroup);
+  std::string line;
+  while (std::getline(lines, line)) {  // "hierarchy-id:controllers:path"
+    const size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string id = line.substr(0, a), controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (id == "0" && controllers.empty()) {
+      take(smallest_up_the_tree("/sys/fs/cgroup", path, "memory.max", read));
+      continue;
+    }
+    std::istringstream names(controllers);
+    std::string name;
+    while (std::getline(names, name, ',')) {
+      if (name == "memory") take(smallest_up_the_tree("/sys/fs/cgroup/memory", path, "memory.limit_in_bytes", read));
+    }
+  }
+  return best;
+}
+
+}  // namespace host_memory_detail
+
+MemoryLimit memory_limit() {
+  static const MemoryLimit limit = [] {
+    const auto read = [](const std::string& path) {
+      std::ifstream in(path);
+      std::ostringstream text;
+      text << in.rdbuf();
+      return in ? text.str() : std::string();
+    };
+    MemoryLimit m;
+    m.bytes = physical_memory_bytes();
+    const size_t group = host_memory_detail::cgroup_limit_bytes(read("/proc/self/cgroup"), read);
+    if (group > 0 && (m.bytes == 0 || group < m.bytes)) {
+      m.bytes = group;
+      m.cgroup = true;
+    }
+    return m;
+  }();
+  return limit;
 }
 
 }  // namespace gqa

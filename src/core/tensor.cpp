@@ -32,9 +32,10 @@ Tensor Tensor::host(DType dtype, Shape shape) {
   const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
   // (Linux overcommits: a tensor larger than the machine would be granted, then the memset below
   // would get the process killed instead of this message.)
-  const size_t machine = physical_memory_bytes();
-  GQA_CHECK(machine == 0 || bytes <= machine, "out of host memory: " << bytes << " bytes for tensor " << shape_str(shape)
-                                                                       << " exceed the machine's " << machine << " bytes");
+  const MemoryLimit limit = memory_limit();
+  GQA_CHECK(limit.bytes == 0 || bytes <= limit.bytes,
+            "out of host memory: " << bytes << " bytes for tensor " << shape_str(shape) << " exceed the " << limit.bytes
+                                   << " bytes this process may use (" << limit.source() << ")");
   const size_t rounded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
   GQA_CHECK(p != nullptr, "out of host memory allocating " << bytes << " bytes for tensor " << shape_str(shape));

@@ -47,12 +47,12 @@ const KvCacheShape& checked(const KvCacheShape& shape, DType dtype, const Ops& o
   if (ops.device() == Device::kCpu) {  // (a GPU's allocation fails by itself, with a message)
     const double bytes = 2.0 * double(shape.num_layers) * double(shape.num_blocks) * double(shape.block_size) *
                          double(shape.n_kv_heads_local) * double(shape.head_dim) * double(dtype_size(dtype));
-    const size_t machine = physical_memory_bytes();
-    GQA_CHECK(machine == 0 || bytes <= double(machine),
+    const MemoryLimit limit = memory_limit();
+    GQA_CHECK(limit.bytes == 0 || bytes <= double(limit.bytes),
               "KV cache of " << shape.num_blocks << " blocks x " << shape.block_size << " tokens (" << std::fixed
-                             << std::setprecision(1) << bytes / 1e9 << " GB) exceeds this machine's "
-                             << double(machine) / 1e9
-                             << " GB of memory: lower --block-size, --kv-blocks or --max-new-tokens");
+                             << std::setprecision(1) << bytes / 1e9 << " GB) exceeds the " << double(limit.bytes) / 1e9
+                             << " GB of memory this process may use (" << limit.source()
+                             << "): lower --block-size, --kv-blocks or --max-new-tokens");
   }
   return shape;
 }

@@ -174,7 +174,7 @@ expect_failure "negative --max-new-tokens" 2 "must be at least 0, got -1" --mode
 expect_failure "--block-size 0" 2 "must be at least 1, got 0" --model $good --prompt-tokens $p --block-size 0
 expect_failure "negative --seed (not wrapped to 2^64 - 1)" 2 "not an unsigned integer" --model $good --prompt-tokens $p --seed -1
 expect_failure "--temperature inf" 2 "finite number" --model $good --prompt-tokens $p --temperature inf
-expect_failure "a KV cache past the machine's memory (refused, not OOM-killed)" 2 "exceeds this machine" --model $good \
+expect_failure "a KV cache past the machine's memory (refused, not OOM-killed)" 2 "memory this process may use" --model $good \
   --prompt-tokens $p --block-size 1000000000
 GQA_CPU_THREADS=abc expect_failure "a bad GQA_CPU_THREADS, on a short prompt too" 2 "GQA_CPU_THREADS=abc" --model $good \
   --prompt-tokens $p
