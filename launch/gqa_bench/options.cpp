@@ -98,7 +98,8 @@ std::string usage() {
          "switches), then, after every default measurement, the step with each other kernel choice, the step\n"
          "with kinds of op left out (attention, norms, GEMVs: a timing aid) and the decode GEMVs under forced\n"
          "launches; the prefill of each length; the spectrum; the prefill attention\n"
-         "through mma.sync and every wgmma build, then the default build with parts of its work left out\n"
+         "through mma.sync and every wgmma build, then the default build with parts of its work left out, then\n"
+         "the producer, swizzle and TMA builds on 16- to 256-token pages at the longest prompt\n"
          "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation leaves builds out); the peers; a\n"
          "summary. The report is saved after each section and printed last.\n";
 }
