@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "parallel/mpi_check.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/single_communicator.h"
@@ -53,6 +54,7 @@ void MpiSession::query_ranks() {
   GQA_MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
   GQA_MPI_CHECK(MPI_Comm_size(node, &local_size_));
   GQA_MPI_CHECK(MPI_Comm_free(&node));
+  set_processes_on_this_machine(local_size_);  // (host memory checks: each rank its share)
 }
 
 bool MpiSession::all_ok(bool ok) const {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -17,9 +18,17 @@ size_t physical_memory_bytes() {
   return bytes;
 }
 
-const char* MemoryLimit::source() const {
-  return cgroup ? "its control group's memory limit (a container's)" : "the machine's physical memory";
+std::string MemoryLimit::source() const {
+  std::string s = cgroup ? "its control group's memory limit (a container's)" : "the machine's physical memory";
+  if (sharers > 1) s += ", divided among the " + std::to_string(sharers) + " ranks on this machine";
+  return s;
 }
+
+namespace {
+std::atomic<int> processes_on_this_machine{1};
+}  // namespace
+
+void set_processes_on_this_machine(int n) { processes_on_this_machine.store(n >= 1 ? n : 1); }
 
 namespace host_memory_detail {
 namespace {
@@ -81,7 +90,7 @@ size_t cgroup_limit_bytes(const std::string& self_cgroup, const std::function<st
 }  // namespace host_memory_detail
 
 MemoryLimit memory_limit() {
-  static const MemoryLimit limit = [] {
+  static const MemoryLimit whole = [] {
     const auto read = [](const std::string& path) {
       std::ifstream in(path);
       std::ostringstream text;
@@ -97,7 +106,10 @@ MemoryLimit memory_limit() {
     }
     return m;
   }();
-  return limit;
+  MemoryLimit mine = whole;
+  mine.sharers = processes_on_this_machine.load();
+  mine.bytes /= static_cast<size_t>(mine.sharers);
+  return mine;
 }
 
 }  // namespace gqa

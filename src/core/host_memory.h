@@ -13,14 +13,20 @@ size_t physical_memory_bytes();
 
 // The memory this process may use: the machine's physical memory, or less where a control group
 // caps it (a container's limit: cgroup v2 memory.max or v1 memory.limit_in_bytes of the process's
-// own group or of any group above it). Asked once.
+// own group or of any group above it; asked once), divided among this job's processes on the
+// machine (set_processes_on_this_machine), which allocate alike.
 struct MemoryLimit {
   size_t bytes = 0;     // 0: the system says neither
   bool cgroup = false;  // the limit is a control group's, below the physical memory
-  // "the machine's physical memory" or "its control group's memory limit (a container's)"
-  const char* source() const;
+  int sharers = 1;      // this job's processes on the machine, the limit divided among them
+  // e.g. "the machine's physical memory, divided among the 4 ranks on this machine"
+  std::string source() const;
 };
 MemoryLimit memory_limit();
+
+// How many of this job's processes share this machine's memory (MpiSession sets its node's rank
+// count; 1 until then). n >= 1.
+void set_processes_on_this_machine(int n);
 
 namespace host_memory_detail {
 // The smallest memory limit of the control groups /proc/self/cgroup's text `self_cgroup` names

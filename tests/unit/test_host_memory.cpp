@@ -72,12 +72,27 @@ TEST(HostMemory, MalformedFilesAndLinesAreIgnored) {
 TEST(HostMemory, TheProcessLimitIsAtMostTheMachine) {
   const MemoryLimit m = memory_limit();
   const size_t machine = physical_memory_bytes();
+  EXPECT_EQ(m.sharers, 1);
   if (machine > 0) {
     EXPECT_GT(m.bytes, 0u);
     EXPECT_LE(m.bytes, machine);
     EXPECT_EQ(m.cgroup, m.bytes < machine);
   }
-  EXPECT_NE(std::string(m.source()).find(m.cgroup ? "control group" : "physical"), std::string::npos);
+  EXPECT_NE(m.source().find(m.cgroup ? "control group" : "physical"), std::string::npos);
+  EXPECT_EQ(m.source().find("ranks"), std::string::npos);
+}
+
+TEST(HostMemory, RanksOnOneMachineEachGetTheirShare) {
+  const MemoryLimit whole = memory_limit();
+  set_processes_on_this_machine(4);
+  const MemoryLimit share = memory_limit();
+  set_processes_on_this_machine(1);
+  EXPECT_EQ(share.sharers, 4);
+  EXPECT_EQ(share.bytes, whole.bytes / 4);
+  EXPECT_NE(share.source().find("divided among the 4 ranks on this machine"), std::string::npos) << share.source();
+  EXPECT_EQ(memory_limit().bytes, whole.bytes);
+  set_processes_on_this_machine(0);  // (refused: taken as 1)
+  EXPECT_EQ(memory_limit().sharers, 1);
 }
 
 }  // namespace
