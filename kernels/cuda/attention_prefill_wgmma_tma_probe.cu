@@ -31,6 +31,11 @@ __global__ void __launch_bounds__(kProducerThreads, 1)
     ::cuda::ptx::fence_mbarrier_init(::cuda::ptx::sem_release, ::cuda::ptx::scope_cluster);
     bad_key[0] = bad_key[1] = INT_MAX;
   }
+  // The tiles 0xff first (NaN bytes): a box or copy that writes nothing cannot pass for zeros.
+  for (size_t i = size_t(tid); i < 4 * S::kTileBytes / 16; i += kProducerThreads) {
+    reinterpret_cast<uint4*>(tiles)[i] = make_uint4(~0u, ~0u, ~0u, ~0u);
+  }
+  wg::fence_proxy_async();  // (these generic stores before the TMA unit's writes)
   __syncthreads();
   const PrefillParams& p = tp.p;
   const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;

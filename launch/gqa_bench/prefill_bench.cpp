@@ -229,6 +229,7 @@ class AblationTable {
 // decode attention reads the same pages: gqa-attn-bench's sweep times 64- and 256-token pages).
 void bench_page_sizes(BenchEnv& env, Model& model, int64_t p, const Deadline& deadline) {
   const ModelConfig& c = model.config();
+  const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);  // (whatever the env says)
   const cuda::PrefillWgmmaBuild builds[] = {cuda::PrefillWgmmaBuild::kProducer, cuda::PrefillWgmmaBuild::kSwizzle,
                                             cuda::PrefillWgmmaBuild::kTma};
   env.report.line("The same attention (" + tokens_str(p) + " tokens, same calls and timing) on caches of larger "
@@ -254,6 +255,10 @@ void bench_page_sizes(BenchEnv& env, Model& model, int64_t p, const Deadline& de
       for (cuda::PrefillWgmmaBuild b : builds) {
         if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
           row.insert(row.end(), {"skipped", "(test failed)"});
+          continue;
+        }
+        if (deadline.passed()) {
+          row.insert(row.end(), {"skipped", "(time budget)"});
           continue;
         }
         const cuda::ScopedPrefillWgmmaBuild build(b);
@@ -409,6 +414,7 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
                     "in this run: GQA_BENCH_SKIP_WGMMA).");
   }
   ablated.report(env);
+  env.report.save();  // (the tables above are this section's result: kept should the one below hang)
   if (!env.opt.prefill_lengths.empty() && cuda::prefill_wgmma_available()) {
     bench_page_sizes(env, model, *std::max_element(env.opt.prefill_lengths.begin(), env.opt.prefill_lengths.end()),
                      deadline);

@@ -45,19 +45,24 @@ size_t parse_limit(const std::string& text) {
   }
   if (i == start) return 0;
   while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  return i == text.size() ? value : 0;
+  // (v1 writes "no limit" as LONG_MAX rounded down to a page: 9223372036854771712)
+  return i == text.size() && value < (size_t(1) << 62) ? value : 0;
 }
 
 // The smallest limit in `file` of the group at `path` and of every group above it, under `root`.
-size_t smallest_up_the_tree(const std::string& root, std::string path, const std::string& file,
+// (v1: an ancestor whose memory.use_hierarchy is 0 does not limit the groups below it.)
+size_t smallest_up_the_tree(const std::string& root, std::string path, const std::string& file, bool v1,
                             const std::function<std::string(const std::string&)>& read) {
   size_t best = 0;
+  bool leaf = true;
   while (true) {
     while (!path.empty() && path.back() == '/') path.pop_back();
-    const size_t limit = parse_limit(read(root + path + "/" + file));
+    const bool applies = leaf || !v1 || read(root + path + "/memory.use_hierarchy").rfind("0", 0) != 0;
+    const size_t limit = applies ? parse_limit(read(root + path + "/" + file)) : 0;
     if (limit > 0) best = best == 0 ? limit : std::min(best, limit);
     if (path.empty()) return best;
     path.erase(path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    leaf = false;
   }
 }
 
@@ -75,13 +80,15 @@ size_t cgroup_limit_bytes(const std::string& self_cgroup, const std::function<st
     if (b == std::string::npos) continue;
     const std::string id = line.substr(0, a), controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
     if (id == "0" && controllers.empty()) {
-      take(smallest_up_the_tree("/sys/fs/cgroup", path, "memory.max", read));
+      take(smallest_up_the_tree("/sys/fs/cgroup", path, "memory.max", false, read));
       continue;
     }
     std::istringstream names(controllers);
     std::string name;
     while (std::getline(names, name, ',')) {
-      if (name == "memory") take(smallest_up_the_tree("/sys/fs/cgroup/memory", path, "memory.limit_in_bytes", read));
+      if (name == "memory") {
+        take(smallest_up_the_tree("/sys/fs/cgroup/memory", path, "memory.limit_in_bytes", true, read));
+      }
     }
   }
   return best;

@@ -31,8 +31,9 @@ void set_processes_on_this_machine(int n);
 namespace host_memory_detail {
 // The smallest memory limit of the control groups /proc/self/cgroup's text `self_cgroup` names
 // (v2 "0::/path" under /sys/fs/cgroup, v1 the "memory" hierarchy under /sys/fs/cgroup/memory;
-// each group's file and its ancestors' up to the hierarchy's root), read through `read` (a file's
-// contents, "" when missing); 0 when none is set ("max", absent, unreadable).
+// each group's file and its ancestors' up to the hierarchy's root; a v1 ancestor only where its
+// memory.use_hierarchy is not 0), read through `read` (a file's contents, "" when missing); 0 when
+// none is set ("max", v1's unlimited value (>= 2^62), absent, unreadable).
 size_t cgroup_limit_bytes(const std::string& self_cgroup, const std::function<std::string(const std::string&)>& read);
 }  // namespace host_memory_detail
 

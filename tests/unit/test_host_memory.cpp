@@ -54,6 +54,16 @@ TEST(HostMemory, CgroupV1MemoryHierarchyOnly) {
   // a limit file of another controller's hierarchy does not count
   EXPECT_EQ(cgroup_limit_bytes(self, Files{{{"/sys/fs/cgroup/cpu,cpuacct/docker/abc/memory.limit_in_bytes", "10\n"}}}),
             0u);
+  EXPECT_EQ(cgroup_limit_bytes(self, Files{{{"/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes",
+                                             "9223372036854771712\n"}}}),
+            0u);  // unlimited only: no limit
+  // an ancestor without hierarchical accounting does not limit the group below it
+  EXPECT_EQ(cgroup_limit_bytes(self, Files{{{"/sys/fs/cgroup/memory/docker/memory.limit_in_bytes", "1000\n"},
+                                            {"/sys/fs/cgroup/memory/docker/memory.use_hierarchy", "0\n"}}}),
+            0u);
+  EXPECT_EQ(cgroup_limit_bytes(self, Files{{{"/sys/fs/cgroup/memory/docker/memory.limit_in_bytes", "1000\n"},
+                                            {"/sys/fs/cgroup/memory/docker/memory.use_hierarchy", "1\n"}}}),
+            1000u);
   // "memory" among several controllers of one hierarchy
   EXPECT_EQ(cgroup_limit_bytes("5:cpu,memory:/g\n", Files{{{"/sys/fs/cgroup/memory/g/memory.limit_in_bytes", "77\n"}}}),
             77u);
