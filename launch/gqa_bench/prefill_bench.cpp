@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <utility>
 
 #include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/attention_prefill_wgmma_ablation.h"
@@ -230,12 +231,18 @@ class AblationTable {
 void bench_page_sizes(BenchEnv& env, Model& model, int64_t p, const Deadline& deadline) {
   const ModelConfig& c = model.config();
   const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);  // (whatever the env says)
-  const cuda::PrefillWgmmaBuild builds[] = {cuda::PrefillWgmmaBuild::kProducer, cuda::PrefillWgmmaBuild::kSwizzle,
-                                            cuda::PrefillWgmmaBuild::kTma};
+  // (build, tiles in rotated order): the rotated TMA build too, so one run says whether rotation
+  // (the ablation table's "rotated tiles", for the producer build) and TMA add up
+  const std::pair<cuda::PrefillWgmmaBuild, bool> builds[] = {{cuda::PrefillWgmmaBuild::kProducer, false},
+                                                             {cuda::PrefillWgmmaBuild::kSwizzle, false},
+                                                             {cuda::PrefillWgmmaBuild::kTma, false},
+                                                             {cuda::PrefillWgmmaBuild::kTma, true}};
   env.report.line("The same attention (" + tokens_str(p) + " tokens, same calls and timing) on caches of larger "
-                  "pages (--block-size): the producer (default), swizzle and TMA builds; the TMA build issues a box "
-                  "per page and 64-dim half of each tile.");
-  Table t({"page (tokens)", "producer ms", "of GEMM", "swizzle ms", "of GEMM", "TMA ms", "of GEMM"});
+                  "pages (--block-size): the producer (default), swizzle and TMA builds, and the TMA build with its "
+                  "tiles in rotated order (GQA_PREFILL_WGMMA_ROTATE=1); the TMA build issues a box per page and "
+                  "64-dim half of each tile.");
+  Table t({"page (tokens)", "producer ms", "of GEMM", "swizzle ms", "of GEMM", "TMA ms", "of GEMM", "TMA rotated ms",
+           "of GEMM"});
   const double af = prefill_attention_flops_per_layer(c, p);
   for (int64_t bs : {16, 64, 128, 256}) {
     std::vector<std::string> row = {std::to_string(bs)};
@@ -252,7 +259,7 @@ void bench_page_sizes(BenchEnv& env, Model& model, int64_t p, const Deadline& de
       cache.append(cache.add_sequence(), p);
       fill_uniform(cache.k(0), 93, 1.0f, 0.0f, env.stream);
       fill_uniform(cache.v(0), 94, 1.0f, 0.0f, env.stream);
-      for (cuda::PrefillWgmmaBuild b : builds) {
+      for (const auto& [b, rotated] : builds) {
         if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
           row.insert(row.end(), {"skipped", "(test failed)"});
           continue;
@@ -262,6 +269,7 @@ void bench_page_sizes(BenchEnv& env, Model& model, int64_t p, const Deadline& de
           continue;
         }
         const cuda::ScopedPrefillWgmmaBuild build(b);
+        const cuda::ScopedSwitch order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, rotated);
         const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
         const double ms = time_prefill_attention(env, c, cache, p);
         if (cuda::prefill_wgmma_fallbacks() != fallbacks) {
