@@ -77,8 +77,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "of selecting (fallbacks). "
       "Environment (cpu backend): "
       "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads). "
+      "Switches take 1 or 0 (also true/false, on/off, yes/no); any other value is refused. "
       "Exit status: 0 done; 2 a usage error (flags, or ranks started with different ones); 1 any other error "
-      "(checkpoint, prompt, device, communicator), on every rank.");
+      "(checkpoint, prompt, device, communicator or launch, a --kv-blocks too small for the prompt), on every "
+      "rank.");
   std::string prompt_tokens;
   app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
       ->required();
@@ -143,6 +145,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     GQA_CHECK(tokens_opt->count() > 0 || o->has_prompt_text, "give the prompt as --prompt TEXT or --prompt-tokens IDS");
     GQA_CHECK(!o->chat || o->has_prompt_text, "--chat needs --prompt TEXT");
     GQA_CHECK(o->system.empty() || o->chat, "--system needs --chat");
+    GQA_CHECK(!(o->comm == "nccl" && o->backend == "cpu"),
+              "--comm nccl needs --backend cuda (NCCL moves GPU buffers); use --comm mpi");
     GQA_CHECK(o->stop.empty() || o->has_prompt_text, "--stop needs --prompt TEXT (stop strings match generated text)");
     for (const std::string& stop : o->stop) GQA_CHECK(!stop.empty(), "--stop needs a non-empty string");
     if (!o->has_prompt_text) o->prompt_tokens = parse_token_list(prompt_tokens);

@@ -105,22 +105,29 @@ int main(int argc, char** argv) {
   CLI::App app{
       "gqa-tokenize: encode stdin to token ids (printed space-separated on one line), or decode ids, with a "
       "Hugging Face tokenizer.json or the vocabulary of a GGUF file. All of stdin is the text: its exact bytes, "
-      "nothing trimmed; invalid UTF-8 is read as U+FFFD per invalid sequence. Encodings equal HF tokenizers'.",
+      "nothing trimmed; invalid UTF-8 is read as U+FFFD per invalid sequence. Encodings equal HF tokenizers'. "
+      "Exit status: 0 done, 2 a usage error (flags), 1 any other error (tokenizer file, ids, input).",
       "gqa-tokenize"};
   Options o;
   app.add_option("--tokenizer", o.tokenizer, "tokenizer.json, a directory holding one, or a .gguf file")->required();
-  app.add_flag("--add-special", o.add_special,
-               "add what the tokenizer adds around a text (e.g. BOS): tokenizer.json post_processor, GGUF "
-               "add_bos_token/add_eos_token. Special tokens written in the text are recognised either way");
+  CLI::Option* add_special =
+      app.add_flag("--add-special", o.add_special,
+                   "encoding only: add what the tokenizer adds around a text (e.g. BOS): tokenizer.json "
+                   "post_processor, GGUF add_bos_token/add_eos_token. Special tokens written in the text are "
+                   "recognised either way");
   CLI::Option* decode = app.add_flag("--decode", o.decode,
                                      "read whitespace-separated ids from stdin and print their text exactly (no "
                                      "newline added)");
+  add_special->excludes(decode);
   // (the flags that only mean something with another are refused without it, not ignored)
   app.add_flag("--skip-special", o.skip_special, "with --decode: leave special tokens (BOS, EOS, ...) out")
       ->needs(decode);
   CLI::Option* bench = app.add_option("--bench", o.bench_file,
                                       "instead: encode FILE (one call, no special tokens) and print one JSON line "
-                                      "with the median MB/s of --repeat runs after one warm-up run, single thread");
+                                      "with the median MB/s of --repeat runs after one warm-up run, single thread")
+                            ->type_name("FILE");
+  bench->excludes(decode);
+  bench->excludes(add_special);
   app.add_flag("--bench-lines", o.bench_lines, "with --bench: encode the file line by line (each keeps its newline)")
       ->needs(bench);
   app.add_option("--repeat", o.repeat, "timed runs for --bench")

@@ -1,7 +1,11 @@
 #include "kernels/cuda/cuda_check.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace gqa::cuda {
 
@@ -17,9 +21,32 @@ void throw_cublas_error(cublasStatus_t st, const char* call, const char* file, i
   throw_error(os.str(), file, line);
 }
 
-bool env_switch(const char* name, bool default_on) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? default_on : std::string(v) != "0";
+bool parse_switch_value(const char* name, const char* value, bool default_on) {
+  if (value == nullptr || *value == '\0') return default_on;
+  std::string v(value);
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (v == "1" || v == "true" || v == "on" || v == "yes") return true;
+  if (v == "0" || v == "false" || v == "off" || v == "no") return false;
+  throw_error(std::string(name) + "=" + value + ": expected 1 or 0 (true/false, on/off, yes/no)");
+}
+
+bool env_switch(const char* name, bool default_on) { return parse_switch_value(name, std::getenv(name), default_on); }
+
+namespace {
+std::vector<const char*>& switch_names() {
+  static std::vector<const char*> names;
+  return names;
+}
+}  // namespace
+
+bool register_env_switch(const char* name) {
+  switch_names().push_back(name);
+  return true;
+}
+
+void check_env_switches() {
+  for (const char* name : switch_names()) (void)env_switch(name, false);
+  (void)env_switch("GQA_CUDA_SYNC_DEBUG", false);
 }
 
 bool sync_debug_enabled() {

@@ -17,8 +17,17 @@ namespace gqa::cuda {
 [[noreturn]] void throw_cublas_error(cublasStatus_t st, const char* call, const char* file, int line);
 void check_launch(const char* kernel, const char* file, int line);
 bool sync_debug_enabled();
-// A process-wide switch from the environment: unset means `default_on`, "0" off, anything else on.
+// An on/off switch's value: "1", "true", "on", "yes" on; "0", "false", "off", "no" off (any
+// case); unset or "" `default_on`. Throws gqa::Error naming the variable for anything else (a
+// typo must not leave a kernel on or off silently).
+bool parse_switch_value(const char* name, const char* value, bool default_on);
+// A process-wide switch from the environment variable `name` (parse_switch_value).
 bool env_switch(const char* name, bool default_on);
+// Every switch's variable is registered at static initialisation (GQA_PROCESS_SWITCH does it), so
+// check_env_switches can refuse a bad value up front (the CUDA backend's constructor), before the
+// switch is first read somewhere in the middle of a run.
+bool register_env_switch(const char* name);
+void check_env_switches();
 
 // An on/off switch of the whole process: env_switch(env_name, default_on) at first use, settable
 // afterwards (tests, benchmarks). One per switch, as a function-local static.
@@ -34,12 +43,13 @@ class ProcessSwitch {
 
 // Defines `bool getter()` and `void setter(bool)` over one ProcessSwitch read from env_name, in the
 // enclosing namespace: the whole definition of a switch declared in a header (e.g. pdl.h).
-#define GQA_PROCESS_SWITCH(getter, setter, env_name, default_on)  \
-  static ::gqa::cuda::ProcessSwitch& getter##_switch() {          \
-    static ::gqa::cuda::ProcessSwitch s{env_name, default_on};    \
-    return s;                                                     \
-  }                                                               \
-  bool getter() { return getter##_switch().get(); }               \
+#define GQA_PROCESS_SWITCH(getter, setter, env_name, default_on)                      \
+  [[maybe_unused]] static const bool getter##_registered = ::gqa::cuda::register_env_switch(env_name); \
+  static ::gqa::cuda::ProcessSwitch& getter##_switch() {                              \
+    static ::gqa::cuda::ProcessSwitch s{env_name, default_on};                        \
+    return s;                                                                         \
+  }                                                                                   \
+  bool getter() { return getter##_switch().get(); }                                   \
   void setter(bool on) { getter##_switch().set(on); }
 
 // Sets a process-wide setting (given by its getter and setter, e.g. pdl_enabled / set_pdl) for a

@@ -23,6 +23,7 @@
 namespace gqa::cuda {
 
 CudaOps::CudaOps(int device, DType compute) : device_(device), compute_(compute) {
+  check_env_switches();  // (a bad GQA_* value is refused here, not where its switch is first read)
   GQA_CHECK(compute == DType::kF32 || compute == DType::kF16 || compute == DType::kBF16,
             "CudaOps: compute dtype must be f32, f16 or bf16, got " << dtype_name(compute));
   const int count = device_count();

@@ -29,6 +29,12 @@ if echo "99999999" | "$bin" --tokenizer $fx/gpt-2.gguf --decode 2>/dev/null; the
 # flags that only mean something with another are refused without it, not ignored
 if echo "1 2" | "$bin" --tokenizer $fx/gpt-2.gguf --skip-special 2>/dev/null; then fail "--skip-special without --decode"; fi
 if echo hi | "$bin" --tokenizer $fx/gpt-2.gguf --repeat 3 2>/dev/null; then fail "--repeat without --bench"; fi
+# and those that mean nothing together are refused, with the usage status (2)
+for flags in "--decode --add-special" "--bench /dev/null --decode" "--bench /dev/null --add-special"; do
+  rc=0
+  echo "1 2" | "$bin" --tokenizer $fx/gpt-2.gguf $flags >/dev/null 2>&1 || rc=$?
+  [ "$rc" -eq 2 ] || fail "$flags: exit $rc, wanted 2"
+done
 if "$bin" --tokenizer $fx/gpt-2.gguf --bench /dev/null --repeat 0 2>/tmp/gqa-tok-err.$$; then fail "--repeat 0 accepted"; fi
 grep -q "must be at least 1, got 0" /tmp/gqa-tok-err.$$ || fail "--repeat 0: $(cat /tmp/gqa-tok-err.$$)"
 rm -f /tmp/gqa-tok-err.$$
