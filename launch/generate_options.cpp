@@ -74,10 +74,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "GQA_GPU_TOP_K=0 makes ranks (T > 1) "
       "download their logit slice and pick its candidates on the host instead of on the GPU, GQA_TOP_K_SELECT=0 "
       "makes every GPU top-k / top-p choice (the ranks' candidates, and sampling at one rank) sort the row instead "
-      "of selecting (fallbacks). "
+      "of selecting (fallbacks). These switches take 1 or 0 (also true/false, on/off, yes/no); the cuda backend "
+      "refuses any other value. "
       "Environment (cpu backend): "
       "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads). "
-      "Switches take 1 or 0 (also true/false, on/off, yes/no); any other value is refused. "
       "Exit status: 0 done; 2 a usage error (flags, or ranks started with different ones); 1 any other error "
       "(checkpoint, prompt, device, communicator or launch, a --kv-blocks too small for the prompt), on every "
       "rank.");

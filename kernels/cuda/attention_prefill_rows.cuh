@@ -1,6 +1,6 @@
 // The packed-row bookkeeping and the K/V tile copies both tensor-core prefill kernels share
-// (attention_prefill_mma.cu, mma.sync; attention_prefill_wgmma_kernels.cuh, wgmma). Included only by those
-// two files.
+// (attention_prefill_mma.cu, mma.sync; attention_prefill_wgmma_tiles.cuh, wgmma). Included only by
+// those two files.
 //
 // Rows: for KV head g, packed row R = token * group + i stands for query head g * group + i of
 // that token (its q row is contiguous in q: [n, hq, hd] holds a group's heads side by side).

@@ -1,6 +1,6 @@
 // Causal flash prefill on Hopper warpgroup MMA (see attention_prefill_wgmma.h): the TMA build's
-// K/V loads and its kernel parameters, in the anonymous namespace of the files that include it
-// (attention_prefill_wgmma_kernels.cuh, attention_prefill_wgmma_tma_probe.cu).
+// K/V loads and its kernel parameters, in the anonymous namespace of the file that includes it
+// (attention_prefill_wgmma_kernels.cuh, and through it attention_prefill_wgmma_tma_probe.cu).
 #pragma once
 
 #include <cuda/ptx>

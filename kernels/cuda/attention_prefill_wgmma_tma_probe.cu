@@ -1,5 +1,6 @@
 // The TMA build's one-tile diagnostic (attention_prefill_wgmma_tma_probe.h): the kernel and its
-// launch, on the TMA build's own load code (attention_prefill_wgmma_kernels.cuh).
+// launch, on the TMA build's own load code (attention_prefill_wgmma_tma.cuh, through
+// attention_prefill_wgmma_kernels.cuh, whose cp.async arrival and parameters it also uses).
 #include "kernels/cuda/attention_prefill_wgmma_tma_probe.h"
 
 #include <climits>

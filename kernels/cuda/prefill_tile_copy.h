@@ -1,5 +1,5 @@
 // Which 16-byte chunks of a K/V tile each thread of the tensor-core prefills copies, and where
-// they land in shared memory (attention_prefill_wgmma_kernels.cuh, attention_prefill_mma.cu); host- and
+// they land in shared memory (attention_prefill_wgmma_tiles.cuh, attention_prefill_mma.cu); host- and
 // device-callable so the host tests can check that every chunk is copied once, to its place.
 //
 // Both give each thread several chunks of one key's row per pass, so a thread looks its key's

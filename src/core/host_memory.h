@@ -14,7 +14,8 @@ size_t physical_memory_bytes();
 // The memory this process may use: the machine's physical memory, or less where a control group
 // caps it (a container's limit: cgroup v2 memory.max or v1 memory.limit_in_bytes of the process's
 // own group or of any group above it; asked once), divided among this job's processes on the
-// machine (set_processes_on_this_machine), which allocate alike.
+// machine (set_processes_on_this_machine), which allocate alike. (Ranks that MPI counts as one
+// node but that run in containers of their own, each with its own limit, get less than theirs.)
 struct MemoryLimit {
   size_t bytes = 0;     // 0: the system says neither
   bool cgroup = false;  // the limit is a control group's, below the physical memory

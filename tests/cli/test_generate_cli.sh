@@ -179,8 +179,10 @@ expect_failure "a KV cache past the machine's memory (refused, not OOM-killed)" 
 GQA_CPU_THREADS=abc expect_failure "a bad GQA_CPU_THREADS, on a short prompt too" 2 "GQA_CPU_THREADS=abc" --model $good \
   --prompt-tokens $p
 expect_failure "--model naming a file" 2 "is a file" --model $good/config.json --prompt-tokens $p
-expect_failure "--comm nccl with --backend cpu (a usage error)" 2 "needs --backend cuda" --model $good --prompt-tokens $p \
+expect_failure "--comm nccl with --backend cpu" 2 "needs --backend cuda" --model $good --prompt-tokens $p \
   --backend cpu --comm nccl
+rc=0; "$gen" --model $good --prompt-tokens $p --backend cpu --comm nccl >/dev/null 2>&1 || rc=$?
+[ $rc -eq 2 ] && ok "--comm nccl with --backend cpu is a usage error (exit 2)" || bad "--comm nccl --backend cpu: exit $rc, want 2"
 expect_failure "missing --model" 2 "--model" --prompt-tokens $p
 expect_failure "no prompt" 2 "give the prompt" --model $good
 expect_failure "--chat without --prompt" 2 "needs --prompt" --model $good --prompt-tokens $p --chat
