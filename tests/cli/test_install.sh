@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# gqa as an installed library (cmake/install.cmake): `cmake --install` of this build into a
+# temporary prefix, then a project of its own that does find_package(gqa), builds
+# examples/generate_tokens.cpp against gqa::gqa_runtime and runs it on a fixture: its tokens must
+# be reference.json's. Also: the installed gqa-generate runs, and the headers are there.
+# usage: test_install.sh BUILD_BIN_DIR   (run from the repository root)
+set -uo pipefail
+bin="${1:?usage: $0 BUILD_BIN_DIR}"
+build=$(cd "$bin/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { echo "PASS $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+
+if cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1; then ok "cmake --install"; else
+  bad "cmake --install:"; tail -n 20 "$tmp/install.log"; echo "install: $passed passed, $failed failed"; exit 1; fi
+for f in include/gqa/core/tensor.h include/gqa/model/model.h include/gqa/runtime/generator.h \
+         include/gqa/kernels/ops.h include/gqa/parallel/bootstrap.h lib/cmake/gqa/gqaConfig.cmake bin/gqa-generate; do
+  [ -e "$tmp/prefix/$f" ] && ok "installed $f" || bad "installed $f"
+done
+
+fx=tests/fixtures/models/gqa
+want=$(python3 -c "import json; r=json.load(open('$fx/reference.json')); print(' '.join(map(str, r['generated_tokens'][:8])))" 2>/dev/null)
+prompt=$(python3 -c "import json; r=json.load(open('$fx/reference.json')); print(' '.join(map(str, r['prompt_tokens'])))" 2>/dev/null)
+
+mkdir -p "$tmp/consumer"
+cp examples/generate_tokens.cpp "$tmp/consumer/"
+cat >"$tmp/consumer/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.24)
+project(gqa_consumer LANGUAGES C CXX)
+set(CMAKE_CXX_STANDARD 20)
+find_package(gqa 0.1 REQUIRED)
+add_executable(generate_tokens generate_tokens.cpp)
+target_link_libraries(generate_tokens PRIVATE gqa::gqa_runtime)
+CMAKE
+if cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/cfg.log" 2>&1 &&
+   cmake --build "$tmp/consumer/build" -j 2 >"$tmp/build.log" 2>&1; then
+  ok "a project of its own builds examples/generate_tokens.cpp with find_package(gqa)"
+  got=$(timeout 120 mpirun -np 2 "$tmp/consumer/build/generate_tokens" "$fx" $prompt 2>"$tmp/run.err" | tail -n 1)
+  # (the example prints its 16 greedy tokens space-separated)
+  if [ -n "$want" ] && [ "${got:0:${#want}}" = "$want" ]; then ok "the installed library generates reference.json's tokens at np 2"
+  else bad "installed library's tokens: got '$got', want '$want...'"; sed 's/^/    /' "$tmp/run.err" | head -n 8; fi
+else
+  bad "consumer project:"; tail -n 20 "$tmp/cfg.log" "$tmp/build.log"
+fi
+
+out=$(timeout 60 "$tmp/prefix/bin/gqa-generate" --model "$fx" --prompt-tokens "${prompt// /,}" --max-new-tokens 4 \
+      --backend cpu -q 2>&1 | tail -n 1)
+case "$out" in *'"generated_tokens":['*) ok "the installed gqa-generate runs" ;; *) bad "installed gqa-generate: $out" ;; esac
+
+echo "install: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
