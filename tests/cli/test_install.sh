@@ -2,7 +2,8 @@
 # gqa as an installed library (cmake/install.cmake): `cmake --install` of this build into a
 # temporary prefix, then a project of its own that does find_package(gqa), builds
 # examples/generate_tokens.cpp against gqa::gqa_runtime and runs it on a fixture: its tokens must
-# be reference.json's. Also: the installed gqa-generate runs, and the headers are there.
+# be reference.json's; where the build has the tokenizer, a program linking gqa::gqa_tokenizer
+# encodes as the installed gqa-tokenize. Also: the installed gqa-generate runs, the headers are there.
 # usage: test_install.sh BUILD_BIN_DIR   (run from the repository root)
 set -uo pipefail
 bin="${1:?usage: $0 BUILD_BIN_DIR}"
@@ -45,6 +46,40 @@ if cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$tmp/p
   else bad "installed library's tokens: got '$got', want '$want...'"; sed 's/^/    /' "$tmp/run.err" | head -n 8; fi
 else
   bad "consumer project:"; tail -n 20 "$tmp/cfg.log" "$tmp/build.log"
+fi
+
+# the tokenizer library, where the build has it: the same ids as the installed gqa-tokenize
+if [ -x "$tmp/prefix/bin/gqa-tokenize" ]; then
+  mkdir -p "$tmp/tok"
+  cat >"$tmp/tok/encode.cpp" <<'CPP'
+#include <iostream>
+
+#include "tokenizer/tokenizer.h"
+
+int main(int argc, char** argv) {
+  if (argc != 3) return 2;
+  for (int32_t id : gqa::tok::Tokenizer::load(argv[1]).encode(argv[2], false)) std::cout << id << " ";
+  std::cout << "\n";
+}
+CPP
+  cat >"$tmp/tok/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.24)
+project(gqa_tokenizer_consumer LANGUAGES C CXX)
+set(CMAKE_CXX_STANDARD 20)
+find_package(gqa 0.1 REQUIRED)
+add_executable(encode encode.cpp)
+target_link_libraries(encode PRIVATE gqa::gqa_tokenizer)
+CMAKE
+  text="Hello, tensor-parallel world"
+  if cmake -S "$tmp/tok" -B "$tmp/tok/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/tcfg.log" 2>&1 &&
+     cmake --build "$tmp/tok/build" >"$tmp/tbuild.log" 2>&1; then
+    got=$("$tmp/tok/build/encode" "$fx" "$text" | tr -s ' ' | sed 's/ $//')
+    want_ids=$(printf '%s' "$text" | "$tmp/prefix/bin/gqa-tokenize" --tokenizer "$fx" | tr -s ' ' | sed 's/ $//')
+    if [ -n "$got" ] && [ "$got" = "$want_ids" ]; then ok "gqa::gqa_tokenizer from the install encodes as gqa-tokenize ($got)"
+    else bad "installed tokenizer: '$got' vs gqa-tokenize '$want_ids'"; fi
+  else
+    bad "tokenizer consumer:"; grep -m5 -i "error" "$tmp/tcfg.log" "$tmp/tbuild.log"
+  fi
 fi
 
 out=$(timeout 60 "$tmp/prefix/bin/gqa-generate" --model "$fx" --prompt-tokens "${prompt// /,}" --max-new-tokens 4 \
