@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <type_traits>
 
 #include "kernels/cuda/attention_prefill_wgmma_kernels.cuh"
 #include "kernels/cuda/per_device.h"
@@ -34,13 +35,13 @@ struct LaunchPingPong {
 
 std::atomic<int64_t> fallbacks{0};  // prefill_wgmma_fallbacks()
 
-// A producer build as the dispatcher runs it: where ptxas gave its kernel fewer registers than
-// its setmaxnreg split needs (another toolkit), the ping-pong build (no split) instead, said once
-// on stderr; prefill then still runs on the tensor cores rather than failing.
-template <typename T, int HD, bool kOverlap, unsigned kSkip, bool kSwizzle>
-void run_producer_or_pingpong(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
-  const int regs = producer_registers<T, HD, kOverlap, kSkip, kSwizzle>();
-  if (register_split_holds(regs)) return run_producer_kernel<T, HD, kOverlap, kSkip, kSwizzle>(p, stream, build, name);
+// A producer build as the dispatcher runs it (launch(), its kernel having `regs` registers per
+// thread): where ptxas gave that kernel fewer registers than its setmaxnreg split needs (another
+// toolkit), the ping-pong build (no split) instead, counted and said once on stderr; prefill then
+// still runs on the tensor cores rather than failing.
+template <typename T, int HD, typename Launch>
+void run_split_or_pingpong(int regs, const PrefillParams& p, cudaStream_t stream, const char* build, Launch&& launch) {
+  if (register_split_holds(regs)) return launch();
   fallbacks.fetch_add(1);
   static std::once_flag said;
   std::call_once(said, [&] {
@@ -52,6 +53,23 @@ void run_producer_or_pingpong(const PrefillParams& p, cudaStream_t stream, const
   LaunchPingPong<T, HD>::run(p, stream);
 }
 
+template <typename T, int HD, bool kOverlap, unsigned kSkip, bool kSwizzle>
+void run_producer_or_pingpong(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
+  run_split_or_pingpong<T, HD>(producer_registers<T, HD, kOverlap, kSkip, kSwizzle>(), p, stream, build,
+                               [&] { run_producer_kernel<T, HD, kOverlap, kSkip, kSwizzle>(p, stream, build, name); });
+}
+
+// f(std::integral_constant<unsigned, kSkip>{}): the tile order's mask, kRotateTiles where
+// prefill_wgmma_rotate(), else 0 (the producer, swizzle and TMA builds).
+template <typename F>
+void in_tile_order(F&& f) {
+  if (prefill_wgmma_rotate()) {
+    f(std::integral_constant<unsigned, kRotateTiles>{});
+  } else {
+    f(std::integral_constant<unsigned, 0>{});
+  }
+}
+
 template <typename T, int HD>
 struct LaunchOverlap {
   static void run(const PrefillParams& p, cudaStream_t stream) {
@@ -60,59 +78,31 @@ struct LaunchOverlap {
   }
 };
 
-// The producer build (kSwizzle: the swizzle build), its tiles in order or, where
-// prefill_wgmma_rotate(), rotated.
-template <typename T, int HD, bool kSwizzle>
-void run_in_tile_order(const PrefillParams& p, cudaStream_t stream, const char* build, const char* name) {
-  if (prefill_wgmma_rotate()) {
-    run_producer_or_pingpong<T, HD, false, kRotateTiles, kSwizzle>(p, stream, build, name);
-  } else {
-    run_producer_or_pingpong<T, HD, false, 0, kSwizzle>(p, stream, build, name);
-  }
-}
-
-template <typename T, int HD>
-struct LaunchProducer {
-  static void run(const PrefillParams& p, cudaStream_t stream) {
-    run_in_tile_order<T, HD, false>(p, stream, "the producer build",
-                                    "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
-  }
+// The producer build (kSwizzle false) or the swizzle build, its tiles in in_tile_order's order.
+template <bool kSwizzle>
+struct ProducerBuild {
+  template <typename T, int HD>
+  struct Launch {
+    static void run(const PrefillParams& p, cudaStream_t stream) {
+      in_tile_order([&](auto skip) {
+        run_producer_or_pingpong<T, HD, false, decltype(skip)::value, kSwizzle>(
+            p, stream, kSwizzle ? "the swizzle build" : "the producer build",
+            kSwizzle ? "attention prefill_wgmma_pingpong_kernel (producer warpgroup, swizzled)"
+                     : "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
+      });
+    }
+  };
 };
 
-template <typename T, int HD>
-struct LaunchSwizzle {
-  static void run(const PrefillParams& p, cudaStream_t stream) {
-    run_in_tile_order<T, HD, true>(p, stream, "the swizzle build",
-                                   "attention prefill_wgmma_pingpong_kernel (producer warpgroup, swizzled)");
-  }
-};
-
-// The TMA build, its tiles in order or rotated; where its register split fails, the ping-pong
-// build as for the others.
 template <typename T, int HD>
 struct LaunchTma {
-  template <unsigned kSkip>
-  static void run_order(const PrefillParams& p, cudaStream_t stream) {
-    const int regs = tma_registers<T, HD, kSkip>();
-    if (register_split_holds(regs)) {
-      return run_tma_kernel<T, HD, kSkip>(p, stream, "attention prefill_wgmma_tma_kernel (producer warpgroup, TMA)");
-    }
-    fallbacks.fetch_add(1);
-    static std::once_flag said;
-    std::call_once(said, [&] {
-      std::fprintf(stderr,
-                   "gqa: %s: the TMA build was built with %d registers per thread, its setmaxnreg split needs 168: "
-                   "the ping-pong build runs instead\n",
-                   kOp, regs);
-    });
-    LaunchPingPong<T, HD>::run(p, stream);
-  }
   static void run(const PrefillParams& p, cudaStream_t stream) {
-    if (prefill_wgmma_rotate()) {
-      run_order<kRotateTiles>(p, stream);
-    } else {
-      run_order<0>(p, stream);
-    }
+    in_tile_order([&](auto skip) {
+      constexpr unsigned kSkip = decltype(skip)::value;
+      run_split_or_pingpong<T, HD>(tma_registers<T, HD, kSkip>(), p, stream, "the TMA build", [&] {
+        run_tma_kernel<T, HD, kSkip>(p, stream, "attention prefill_wgmma_tma_kernel (producer warpgroup, TMA)");
+      });
+    });
   }
 };
 
@@ -180,9 +170,9 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
                                               "sm_90a code");
   switch (prefill_wgmma_build()) {
     case PrefillWgmmaBuild::kTma: return launch_prefill<LaunchTma>(a, d, stream);
-    case PrefillWgmmaBuild::kSwizzle: return launch_prefill<LaunchSwizzle>(a, d, stream);
+    case PrefillWgmmaBuild::kSwizzle: return launch_prefill<ProducerBuild<true>::Launch>(a, d, stream);
     case PrefillWgmmaBuild::kOverlap: return launch_prefill<LaunchOverlap>(a, d, stream);
-    case PrefillWgmmaBuild::kProducer: return launch_prefill<LaunchProducer>(a, d, stream);
+    case PrefillWgmmaBuild::kProducer: return launch_prefill<ProducerBuild<false>::Launch>(a, d, stream);
     case PrefillWgmmaBuild::kPingPong: return launch_prefill<LaunchPingPong>(a, d, stream);
     case PrefillWgmmaBuild::kBasic: return launch_prefill<Launch>(a, d, stream);
   }

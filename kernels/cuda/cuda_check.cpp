@@ -46,8 +46,9 @@ bool register_env_switch(const char* name) {
 
 void check_env_switches() {
   for (const char* name : switch_names()) (void)env_switch(name, false);
-  (void)env_switch("GQA_CUDA_SYNC_DEBUG", false);
 }
+
+[[maybe_unused]] static const bool sync_debug_registered = register_env_switch("GQA_CUDA_SYNC_DEBUG");
 
 bool sync_debug_enabled() {
   static const bool on = env_switch("GQA_CUDA_SYNC_DEBUG", false);

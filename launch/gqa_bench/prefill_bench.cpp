@@ -223,6 +223,18 @@ class AblationTable {
   bool failed_ = false;
 };
 
+// One layer's cache (one layer's attention) holding one sequence of p tokens on pages of bs, K
+// and V random (seeds seed, seed + 1; their content does not change the work).
+PagedKvCache one_layer_cache(BenchEnv& env, Model& model, int64_t p, int64_t bs, uint32_t seed) {
+  KvCacheShape shape = model.kv_cache_shape((p + bs - 1) / bs, bs);
+  shape.num_layers = 1;
+  PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
+  cache.append(cache.add_sequence(), p);
+  fill_uniform(cache.k(0), seed, 1.0f, 0.0f, env.stream);
+  fill_uniform(cache.v(0), seed + 1, 1.0f, 0.0f, env.stream);
+  return cache;
+}
+
 // The producer, swizzle and TMA builds on caches of 16- to 256-token pages, at one prompt length:
 // the TMA build issues a box per page and 64-dim half (32 K and V boxes a tile at 16-token pages
 // and hd 128, 4 at 128-token pages), the cp.async builds look every key's page up alike at any
@@ -253,12 +265,7 @@ void bench_page_sizes(BenchEnv& env, Model& model, int64_t p, const Deadline& de
     }
     progress("prefill attention by page size: " + std::to_string(bs) + "-token pages");
     try {
-      KvCacheShape shape = model.kv_cache_shape((p + bs - 1) / bs, bs);
-      shape.num_layers = 1;
-      PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
-      cache.append(cache.add_sequence(), p);
-      fill_uniform(cache.k(0), 93, 1.0f, 0.0f, env.stream);
-      fill_uniform(cache.v(0), 94, 1.0f, 0.0f, env.stream);
+      const PagedKvCache cache = one_layer_cache(env, model, p, bs, 93);
       for (const auto& [b, rotated] : builds) {
         if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
           row.insert(row.end(), {"skipped", "(test failed)"});
@@ -376,13 +383,7 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
     progress("prefill attention by kernel build: " + tokens_str(p) + " tokens");
     std::vector<std::string> row = {tokens_str(p)};
     try {
-      const int64_t blocks = (p + kBlockSize - 1) / kBlockSize;
-      KvCacheShape shape = model.kv_cache_shape(blocks, kBlockSize);
-      shape.num_layers = 1;  // one layer's attention
-      PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
-      cache.append(cache.add_sequence(), p);
-      fill_uniform(cache.k(0), 91, 1.0f, 0.0f, env.stream);
-      fill_uniform(cache.v(0), 92, 1.0f, 0.0f, env.stream);
+      const PagedKvCache cache = one_layer_cache(env, model, p, kBlockSize, 91);
       const double af = prefill_attention_flops_per_layer(c, p);
       const auto time_it = [&] {
         const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);

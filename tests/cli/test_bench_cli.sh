@@ -7,10 +7,7 @@
 set -uo pipefail
 bin="${1:?usage: $0 BUILD_BIN_DIR}"
 [ -x "$bin/gqa-bench" ] && [ -x "$bin/gqa-attn-bench" ] || { echo "skipped: no CUDA build"; exit 77; }
-passed=0
-failed=0
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+source "$(dirname "$0")/checks.sh"
 
 # expect NAME RC PATTERN CMD...: CMD exits RC and its output (stdout and stderr) matches PATTERN.
 expect() {
@@ -58,5 +55,4 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
   expect "bench without a GPU" 0 'no CUDA device visible' "$gb" --budget-s 5
 fi
 
-echo "bench cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally "bench cli"

@@ -10,11 +10,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpi=(mpirun --oversubscribe --bind-to none)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+source "$(dirname "$0")/checks.sh"
 
 ref_field() {  # fixture field -> comma-separated ids
   python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]])))" \
@@ -230,5 +226,4 @@ PY
 out=$(timeout 30 "${mpi[@]}" -np 1 "$gen" "${rank0[@]}" : -np 1 "$gen" "${rank1[@]}" 2>"$tmp/err")
 if [ $? -eq 0 ]; then ok "MPMD: a reformatted copy of config.json on rank 1 runs"; else bad "MPMD reformatted config:"; cat "$tmp/err"; fi
 
-echo "$passed passed, $failed failed"
-[ $failed -eq 0 ]
+tally "generate cli"

@@ -10,14 +10,11 @@ bin="${1:?usage: $0 BUILD_BIN_DIR}"
 build=$(cd "$bin/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { echo "PASS $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+source "$(dirname "$0")/checks.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 if cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1; then ok "cmake --install"; else
-  bad "cmake --install:"; tail -n 20 "$tmp/install.log"; echo "install: $passed passed, $failed failed"; exit 1; fi
+  bad "cmake --install:"; tail -n 20 "$tmp/install.log"; tally install; exit 1; fi
 for f in include/gqa/core/tensor.h include/gqa/model/model.h include/gqa/runtime/generator.h \
          include/gqa/kernels/ops.h include/gqa/parallel/bootstrap.h lib/cmake/gqa/gqaConfig.cmake bin/gqa-generate; do
   [ -e "$tmp/prefix/$f" ] && ok "installed $f" || bad "installed $f"
@@ -86,5 +83,4 @@ out=$(timeout 60 "$tmp/prefix/bin/gqa-generate" --model "$fx" --prompt-tokens "$
       --backend cpu -q 2>&1 | tail -n 1)
 case "$out" in *'"generated_tokens":['*) ok "the installed gqa-generate runs" ;; *) bad "installed gqa-generate: $out" ;; esac
 
-echo "install: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tally "install"
