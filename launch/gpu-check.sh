@@ -21,17 +21,17 @@
 # --all does both in one box (one device call): one build, steps 3-6, gqa-bench with what is left
 # less GQA_MEMCHECK_RESERVE_S (default 90), then step 7 (memcheck) in the rest.
 #
-# --quick re-checks kernel changes in one short device call (GQA_CHECK_BUDGET_S default 360): one
+# --quick re-checks kernel changes in one short device call (GQA_CHECK_BUDGET_S default 540): one
 # build, the SASS checks, the GPU tests (ctest -j 4, each test limited to 180 s; then the mma
 # prefill's tests and each wgmma build's, each in a process of its own, side by side), the
-# attention benchmark, gqa-bench in two processes of fixed budgets right after the tests (the
-# prefill at 8K and 32K through every kernel build with the producer build's ablation,
-# GQA_QUICK_PREFILL_BENCH_S default 60; the decode at 8K-128K, batch 1 and 16, the other kernel
-# choices, the step ablation, the GEMV sweep and the SDPA peer, GQA_QUICK_DECODE_BENCH_S default
-# 90), the np 2 MPI sampling test, gqa-generate bf16 at -np 1 and 2 with the default kernels and
-# each opt-in group (as --decode), then memcheck of the kernel tests (not sampling, graph cache,
-# pinned staging; the tests of unrun code first: GQA_MEMCHECK_FIRST) and the top-k racecheck in
-# what is left.
+# attention benchmark, gqa-generate bf16 at -np 1 and 2 with the default kernels, gqa-bench in two
+# processes of fixed budgets (the prefill at 8K and 32K through every kernel build with the
+# producer build's ablation, GQA_QUICK_PREFILL_BENCH_S default 60; the decode at 8K-128K, batch 1
+# and 16, the other kernel choices, the step ablation, the GEMV sweep and the SDPA peer,
+# GQA_QUICK_DECODE_BENCH_S default 90), the np 2 MPI sampling test, gqa-generate bf16 with each
+# opt-in group (as --decode), then memcheck of the kernel tests (not sampling, graph cache, pinned
+# staging; the tests of unrun code first: GQA_MEMCHECK_FIRST) and the top-k racecheck in what is
+# left.
 #
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
 # 300): builds only what it runs; the decode attention, decode-cluster, fused-merge, grouped-copy,
@@ -106,7 +106,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 t_start=$SECONDS
 budget_s="${GQA_CHECK_BUDGET_S:-540}"
-[ "$mode" = quick ] && budget_s="${GQA_CHECK_BUDGET_S:-360}"
 [ "$mode" = decode ] && budget_s="${GQA_CHECK_BUDGET_S:-300}"
 [ "$mode" = choices ] && budget_s="${GQA_CHECK_BUDGET_S:-300}"
 [ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
@@ -141,7 +140,14 @@ record() {  # name state note
   states+=("$2")
   notes+=("$3")
   echo "== $2  $1${3:+  ($3)}"
-  write_report "still running: the steps so far"
+  write_report "$(running_note)"
+}
+# The steps under way (step, bg_step), named in the report's heading while they run: a run killed
+# at the device call's limit says which step it was in.
+running=()
+running_note() {
+  local IFS=';'
+  echo "still running: the steps so far${running[*]:+; now in: ${running[*]}}"
 }
 
 # fit_limit NAME TIMEOUT_S: sets `fitted` to the step's limit cut to what is left of the box (less
@@ -159,6 +165,10 @@ fit_limit() {
 # with the log's tail.
 record_run() {
   local note
+  if [ "$2" -eq 0 ] && grep -q 'Running 0 tests' "$5" 2>/dev/null; then  # (a filter matching no test passes)
+    record "$1" FAIL "no test matched its filter; log $5"
+    return
+  fi
   if [ "$2" -eq 0 ]; then
     record "$1" PASS "${4}s${6:-}"
     return
@@ -178,17 +188,21 @@ step() {
   fit_limit "$name" "$limit" || return 125
   limit=$fitted
   echo "-- $name: $*" | cut -c1-200
+  running=("$name")
+  write_report "$(running_note)"
   # stdin from /dev/null: timeout runs the command outside the terminal's foreground group, where
   # mpirun (which forwards stdin to rank 0) would be stopped by SIGTTIN and sit until the timeout.
   timeout --kill-after=15 "$limit" "$@" </dev/null >"$log" 2>&1
   rc=$?
+  running=()
   record_run "$name" $rc "$limit" $((SECONDS - t0)) "$log"
   return $rc
 }
 
 # bg_step NAME TIMEOUT_S CMD...: step's run, in the background (processes of their own beside each
 # other: the GPU time-slices between them, and the tests' CPU references, most of their time, use
-# the cores); wait_steps waits for them all and records each, in the order they were started.
+# the cores); wait_steps waits for them all and records each as it ends (a run killed while some
+# still run has the others' results in its report).
 bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_t0=()
 bg_step() {
   local name=$1 limit=$2
@@ -205,15 +219,29 @@ bg_step() {
   bg_pids+=($!)
   bg_names+=("$name")
   bg_limits+=("$fitted")
+  running+=("$name")
+  write_report "$(running_note)"
 }
 wait_steps() {
-  local i rc end
-  for i in "${!bg_pids[@]}"; do
-    wait "${bg_pids[$i]}"
-    rc=$?
-    end=$(cat "${bg_logs[$i]}.end" 2>/dev/null || date +%s)
-    record_run "${bg_names[$i]}" $rc "${bg_limits[$i]}" $((end - bg_t0[i])) "${bg_logs[$i]}" " (beside others)"
+  local i rc end pending still
+  pending=("${!bg_pids[@]}")
+  while [ ${#pending[@]} -gt 0 ]; do
+    still=()
+    for i in "${pending[@]}"; do
+      # (a step has ended when its .end file exists: its subshell writes it last; kill -0 cannot
+      # tell, an ended child stays a zombie until waited for)
+      if [ ! -e "${bg_logs[$i]}.end" ] && kill -0 "${bg_pids[$i]}" 2>/dev/null; then still+=("$i"); continue; fi
+      wait "${bg_pids[$i]}"
+      rc=$?
+      end=$(cat "${bg_logs[$i]}.end" 2>/dev/null || date +%s)
+      running=()
+      for j in "${pending[@]}"; do [ "$j" = "$i" ] || [ -e "${bg_logs[$j]}.end" ] || running+=("${bg_names[$j]}"); done
+      record_run "${bg_names[$i]}" $rc "${bg_limits[$i]}" $((end - bg_t0[i])) "${bg_logs[$i]}" " (beside others)"
+    done
+    pending=(${still[@]+"${still[@]}"})
+    [ ${#pending[@]} -eq 0 ] || sleep 1
   done
+  running=()
   bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_t0=()
 }
 # Whether the step NAME was recorded as PASS.
@@ -349,6 +377,59 @@ if [ $built -eq 1 ]; then
   esac
 fi
 
+# mpirun, and gqa-generate's check against the fixture's reference tokens (steps 4-5; --quick runs
+# the default kernels' two before its benches)
+mpirun_bin=$(command -v mpirun || true)
+if [ -z "$mpirun_bin" ]; then
+  echo "mpirun is not on PATH; looking for \$GQA_MPI_HOME/bin/mpirun (GQA_MPI_HOME=${GQA_MPI_HOME:-unset})"
+  if [ -n "${GQA_MPI_HOME:-}" ] && [ -x "${GQA_MPI_HOME}/bin/mpirun" ]; then mpirun_bin="${GQA_MPI_HOME}/bin/mpirun"; fi
+fi
+mpi_flags=(--oversubscribe --bind-to none)
+fixture=tests/fixtures/models/gqa
+ref_field() { python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]])))" \
+                "$fixture/reference.json" "$1"; }
+# generate NP COMM DTYPE [VAR=VALUE ...]: tokens vs reference.json (f32: all equal; bf16/f16:
+# first token equal); each VAR=VALUE is set for every rank (mpirun -x).
+generate() {
+  local np=$1 comm=$2 dtype=$3
+  shift 3
+  local name="gqa-generate np$np --comm $comm --dtype $dtype${*:+ $*}"
+  local envs=() kv
+  for kv in "$@"; do envs+=(-x "$kv"); done
+  local prompt expected n_new out got
+  if ! prompt=$(ref_field prompt_tokens) || ! expected=$(ref_field generated_tokens); then
+    record "$name" FAIL "cannot read $fixture/reference.json"
+    return
+  fi
+  n_new=$(awk -F, '{print NF}' <<<"$expected")
+  if ! step "$name" 300 "$mpirun_bin" "${mpi_flags[@]}" "${envs[@]}" -np "$np" "$build/bin/gqa-generate" --model "$fixture" \
+       --backend cuda --comm "$comm" --dtype "$dtype" --prompt-tokens "$prompt" --max-new-tokens "$n_new" \
+       --temperature 0 --ignore-eos; then
+    return
+  fi
+  out=$(grep '^{' "$(log_of "$name")" | tail -n 1)
+  got=$(python3 -c "import json,sys; print(','.join(map(str, json.loads(sys.argv[1])['generated_tokens'])))" \
+        "$out" 2>/dev/null)
+  # Replace the PASS the run itself earned with the verdict on its tokens.
+  unset 'names[-1]' 'states[-1]' 'notes[-1]'
+  if [ "$got" = "$expected" ]; then
+    record "$name" PASS "tokens equal reference.json"
+  elif [ "$dtype" != f32 ] && [ "${got%%,*}" = "${expected%%,*}" ]; then
+    local same
+    same=$(python3 -c "import sys; a=sys.argv[1].split(','); b=sys.argv[2].split(','); print(sum(x==y for x,y in zip(a,b)))" "$got" "$expected")
+    record "$name" PASS "first token equal, $same/$n_new equal ($dtype rounding may flip low-margin tokens): got $got"
+  else
+    record "$name" FAIL "got '$got', expected '$expected'"
+  fi
+}
+# the default kernels end to end at np 1 (NCCL) and 2 (MPI, sharing the GPU)
+default_generates() {
+  generate 1 nccl bf16
+  generate 2 mpi bf16
+  # if that failed: again with the candidates picked on the host (greedy: tells the GPU argmax of
+  # each rank's slice from the rest of the run)
+  if [ "${states[-1]}" = FAIL ]; then generate 2 mpi bf16 GQA_GPU_TOP_K=0; fi
+}
 # Steps 3-6 are the check; --bench skips them.
 if [ $checking -eq 1 ]; then
 
@@ -435,6 +516,9 @@ elif [ $built -eq 1 ] && [ "$mode" = quick ]; then
     -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure
   wgmma_builds
   attn_bench_step
+  # the default kernels end to end before the benches (~10 s in run 6): a bench that overruns
+  # must not cost the check of the defaults
+  if [ -n "$mpirun_bin" ]; then default_generates; fi
   quick_bench
 elif [ $built -eq 1 ]; then
   step "ctest -L gpu (not the wgmma prefill)" 1200 ctest --test-dir "$build" -L gpu \
@@ -445,12 +529,6 @@ else
 fi
 
 # --- 4. multi-rank CUDA tests -------------------------------------------------------------------
-mpirun_bin=$(command -v mpirun || true)
-if [ -z "$mpirun_bin" ]; then
-  echo "mpirun is not on PATH; looking for \$GQA_MPI_HOME/bin/mpirun (GQA_MPI_HOME=${GQA_MPI_HOME:-unset})"
-  if [ -n "${GQA_MPI_HOME:-}" ] && [ -x "${GQA_MPI_HOME}/bin/mpirun" ]; then mpirun_bin="${GQA_MPI_HOME}/bin/mpirun"; fi
-fi
-mpi_flags=(--oversubscribe --bind-to none)
 if [ "$mode" = quick ] && [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   # (the fixtures at np 1/2/4: --all; gqa-generate -np 2 below shares the GPU through MPI too)
   step "mpi_test_cuda_model_mpi np2 (sampling from GPU-picked candidates)" 120 "$mpirun_bin" "${mpi_flags[@]}" -np 2 \
@@ -471,49 +549,8 @@ else
 fi
 
 # --- 5. gqa-generate on the gqa fixture ---------------------------------------------------------
-fixture=tests/fixtures/models/gqa
-ref_field() { python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]])))" \
-                "$fixture/reference.json" "$1"; }
-# generate NP COMM DTYPE [VAR=VALUE ...]: tokens vs reference.json (f32: all equal; bf16/f16:
-# first token equal); each VAR=VALUE is set for every rank (mpirun -x).
-generate() {
-  local np=$1 comm=$2 dtype=$3
-  shift 3
-  local name="gqa-generate np$np --comm $comm --dtype $dtype${*:+ $*}"
-  local envs=() kv
-  for kv in "$@"; do envs+=(-x "$kv"); done
-  local prompt expected n_new out got
-  if ! prompt=$(ref_field prompt_tokens) || ! expected=$(ref_field generated_tokens); then
-    record "$name" FAIL "cannot read $fixture/reference.json"
-    return
-  fi
-  n_new=$(awk -F, '{print NF}' <<<"$expected")
-  if ! step "$name" 300 "$mpirun_bin" "${mpi_flags[@]}" "${envs[@]}" -np "$np" "$build/bin/gqa-generate" --model "$fixture" \
-       --backend cuda --comm "$comm" --dtype "$dtype" --prompt-tokens "$prompt" --max-new-tokens "$n_new" \
-       --temperature 0 --ignore-eos; then
-    return
-  fi
-  out=$(grep '^{' "$(log_of "$name")" | tail -n 1)
-  got=$(python3 -c "import json,sys; print(','.join(map(str, json.loads(sys.argv[1])['generated_tokens'])))" \
-        "$out" 2>/dev/null)
-  # Replace the PASS the run itself earned with the verdict on its tokens.
-  unset 'names[-1]' 'states[-1]' 'notes[-1]'
-  if [ "$got" = "$expected" ]; then
-    record "$name" PASS "tokens equal reference.json"
-  elif [ "$dtype" != f32 ] && [ "${got%%,*}" = "${expected%%,*}" ]; then
-    local same
-    same=$(python3 -c "import sys; a=sys.argv[1].split(','); b=sys.argv[2].split(','); print(sum(x==y for x,y in zip(a,b)))" "$got" "$expected")
-    record "$name" PASS "first token equal, $same/$n_new equal ($dtype rounding may flip low-margin tokens): got $got"
-  else
-    record "$name" FAIL "got '$got', expected '$expected'"
-  fi
-}
 if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode" = decode ]; }; then
-  generate 1 nccl bf16
-  generate 2 mpi bf16
-  # if that failed: again with the candidates picked on the host (greedy: tells the GPU argmax of
-  # each rank's slice from the rest of the run)
-  if [ "${states[-1]}" = FAIL ]; then generate 2 mpi bf16 GQA_GPU_TOP_K=0; fi
+  [ "$mode" = quick ] || default_generates  # (--quick ran them before its benches)
   # the decode GEMVs unfused (the fused ones are the default) end to end, on 2 ranks sharing the GPU
   generate 2 mpi bf16 GQA_FUSED_ROPE=0 GQA_FUSED_SWIGLU=0
   # the opt-in norm prologue and fused split merge end to end (NCCL, and 2 ranks sharing the GPU)
@@ -671,7 +708,7 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ]; then
     order+=(cuda_test_attention cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_mma)
     # The tests of kernel code no GPU has run yet go first (the box ran out in run 6 after six):
     # GQA_MEMCHECK_FIRST (space-separated test names) overrides this session's list.
-    first=(${GQA_MEMCHECK_FIRST:-cuda_test_gemv_ring cuda_test_cuda_ops cuda_test_rmsnorm cuda_test_gemv_norm cuda_test_attention})
+    first=(${GQA_MEMCHECK_FIRST:-cuda_test_prefill_tma_tiles cuda_test_gemv_ring cuda_test_cuda_ops cuda_test_rmsnorm cuda_test_gemv_norm cuda_test_attention})
     rest=()
     for name in "${order[@]}"; do
       case " ${first[*]} " in *" $name "*) ;; *) rest+=("$name") ;; esac
@@ -727,7 +764,7 @@ if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
   step "memcheck cuda_test_gemv_bulk (SwiGLU, bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_gemv_bulk" --gtest_filter='*Swiglu*/bf16'
   step "memcheck cuda_test_gemv_ring (plain, bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
-    "$build/tests/cuda_test_gemv_ring" --gtest_filter='*PlainMatches*/bf16'
+    "$build/tests/cuda_test_gemv_ring" --gtest_filter='*PlainAndSwiglu*/bf16'
 fi
 
 # --- summary (printed last) ---------------------------------------------------------------------
