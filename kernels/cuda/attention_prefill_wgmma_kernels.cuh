@@ -214,6 +214,9 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const TmaSo
     unsigned char* v_t = v_s + st * S::kTileBytes;
     if constexpr (kTma) {
       if (tile_by_tma(*tma, j, end)) {
+        // (the stage's previous tile may have been a cp.async one: its generic-proxy writes ordered
+        // before these async-proxy ones in this thread too, not only through the consumers' fence)
+        if (t >= kStages) wg::fence_proxy_async();
         tma_kv_tile<T, HD>(p, *tma, table, g, j * kBlockN, k_t, v_t, &full[st], bad_key, tid);
         continue;
       }
@@ -238,6 +241,14 @@ template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle, bool k
 __device__ __forceinline__ void produce(const PrefillParams& p, const TmaSource* tma, PrefillRowInfo<kBlockM>& ri,
                                         int (&warp_limits)[kWarps], int g, unsigned char* k_s, unsigned char* v_s,
                                         uint64_t* full, uint64_t* empty) {
+  if constexpr (kTma) {
+    // the descriptors into the cache before the first copy needs them (CUTLASS and
+    // FlashAttention-3 do the same): generic addresses of the __grid_constant__ parameter
+    if (threadIdx.x == kThreads && tma->box_rows > 0) {
+      asm volatile("prefetch.tensormap [%0];" ::"l"(&tma->k) : "memory");
+      asm volatile("prefetch.tensormap [%0];" ::"l"(&tma->v) : "memory");
+    }
+  }
   int tiles = 0;
   WgPass ps;
   while (next_pass(ri, warp_limits, ps)) {
@@ -576,9 +587,11 @@ void run_tma_kernel(const PrefillParams& p, cudaStream_t stream, const char* nam
   GQA_CHECK(register_split_holds(regs), kOp << ": the TMA build was built with " << regs
                                             << " registers per thread; its setmaxnreg split (" << kProducerRegs
                                             << " / " << kConsumerRegs << ") needs 168");
-  const TmaPrefillParams tp = tma_prefill_params<T, HD>(p);
   constexpr size_t smem = PingPongShared<T, HD, true>::kDynamicBytes;
+  // (before the encode: its first call per device sets the kernel up through the runtime, which
+  // makes the device's context current for the driver's encode in a thread that had none)
   allow_dynamic_smem(kTmaKernel<T, HD, kSkip>, smem);
+  const TmaPrefillParams tp = tma_prefill_params<T, HD>(p);
   kTmaKernel<T, HD, kSkip><<<prefill_grid(p, kBlockM, kOp), kThreads + kProducerThreads, smem, stream>>>(tp);
   GQA_CUDA_LAUNCH_CHECK(name);
 }

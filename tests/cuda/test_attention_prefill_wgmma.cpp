@@ -5,7 +5,8 @@
 // chunked prefill after cached context, interleaved sequences, groups that do not divide the
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32 (and 5, 24, 40, 200), bad device
 // data (NaN for exactly the tokens it touches), out aliasing q, and the dispatcher's opt-in
-// switch, NaN in the cache slots no key reaches, and the TMA build's boxes at block sizes 8-256.
+// switch, NaN in the cache slots no key reaches, the TMA build's boxes at block sizes 8-256, and
+// the TMA build equal to the swizzle build bit for bit.
 // Every case runs through its six builds (basic, ping-pong, ping-pong with a producer warpgroup,
 // that with intra-warpgroup overlap, that on 128-byte-swizzled tiles, and that loading its tiles
 // by TMA), or the one GQA_TEST_WGMMA_BUILD names.
@@ -282,6 +283,46 @@ TEST(CudaPrefillWgmmaCases, DispatcherOptIn) {
     a.one_token_per_seq = false;
     cuda::attention(a, nullptr);
     EXPECT_LT(rel_error(attn_test::download(a.out), ref), kTol) << "wgmma " << on;
+  }
+}
+
+// The TMA build against the swizzle build, bit for bit: the same swizzled tiles and the same
+// consumer code, only the copies differ, so any difference is a wrong or stale load (a box in the
+// wrong place, a stage read before its bytes landed, a parity slip), however small, where the
+// cases above allow 1e-2. Runs where the TMA build is under test; after the others in this file
+// (a trap in the swizzle build would poison the process's context for them).
+TEST(CudaPrefillWgmmaTma, EqualsTheSwizzleBuildBitForBit) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  const std::vector<cuda::PrefillWgmmaBuild> under = builds_under_test();
+  if (std::find(under.begin(), under.end(), cuda::PrefillWgmmaBuild::kTma) == under.end()) {
+    GTEST_SKIP() << "the TMA build is not under test (GQA_TEST_WGMMA_BUILD)";
+  }
+  const auto run = [](cuda::PrefillWgmmaBuild build, const Batch& b) {
+    const cuda::ScopedPrefillWgmmaBuild selected(build);
+    attn_test::DeviceBatch d(b);
+    AttentionArgs a = d.args(b, false);
+    cuda::attention_prefill_wgmma(a, nullptr);
+    return attn_test::download(a.out);
+  };
+  for (DType dt : {DType::kBF16, DType::kF16}) {
+    for (int64_t bs : {8, 16, 64, 128, 256}) {
+      for (int64_t hd : {64, 128}) {
+        for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
+          // (long passes: many stage reuses and both parities; a context from inside a page; a one-token tail)
+          Batch b = make_batch(dt, h, hd, bs, {{0, 700}, {300, 129}, {7, 1}}, 62);
+          const std::vector<float> sw = run(cuda::PrefillWgmmaBuild::kSwizzle, b);
+          const std::vector<float> tma = run(cuda::PrefillWgmmaBuild::kTma, b);
+          ASSERT_EQ(sw.size(), tma.size());
+          size_t differ = 0, first = sw.size();
+          for (size_t i = 0; i < sw.size(); ++i) {
+            const bool same = (std::isnan(sw[i]) && std::isnan(tma[i])) || sw[i] == tma[i];
+            if (!same && differ++ == 0) first = i;
+          }
+          EXPECT_EQ(differ, 0u) << (dt == DType::kBF16 ? "bf16" : "f16") << " block " << bs << " hd " << hd << " "
+                                << h.hq << "/" << h.hkv << ": first at element " << first << " of " << sw.size();
+        }
+      }
+    }
   }
 }
 
