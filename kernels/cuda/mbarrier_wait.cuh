@@ -1,9 +1,10 @@
-// Waiting on an mbarrier phase, with a watchdog: a wait that has not completed after ~2^32 clock
-// cycles (about 2 s on an H100/H200, orders of magnitude past any legitimate wait, also under
-// compute-sanitizer) traps, so a synchronisation bug fails the kernel (an error the host sees at
+// Waiting on an mbarrier phase, with a watchdog: a wait that has not completed after
+// kMbarrierWatchdogNs of wall time (the GPU's global timer, whatever the clock frequency: orders
+// of magnitude past any legitimate wait, also under compute-sanitizer or with the GPU time-sliced
+// between processes) traps, so a synchronisation bug fails the kernel (an error the host sees at
 // its next check) instead of hanging the process and a whole time-boxed GPU check with it.
 // Used by the kernels that hand work over through mbarriers (the decode attention's bulk-copy
-// loader, the wgmma prefill's ping-pong build).
+// loader, the bulk GEMVs, the wgmma prefill's ping-pong and producer builds).
 #pragma once
 
 #include <cuda/ptx>
@@ -12,14 +13,21 @@
 
 namespace gqa::cuda {
 
-constexpr long long kMbarrierWatchdogCycles = 1LL << 32;
+constexpr uint64_t kMbarrierWatchdogNs = 10ull * 1000 * 1000 * 1000;  // 10 s
+
+// The GPU's global timer, in nanoseconds.
+__device__ __forceinline__ uint64_t global_timer_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
 
 // Returns once the phase with parity `parity` of the mbarrier at `bar` (shared memory) has completed.
 __device__ __forceinline__ void mbarrier_wait(uint64_t* bar, uint32_t parity) {
   if (::cuda::ptx::mbarrier_try_wait_parity(bar, parity)) return;
-  const long long start = clock64();
+  const uint64_t start = global_timer_ns();
   while (!::cuda::ptx::mbarrier_try_wait_parity(bar, parity)) {
-    if (clock64() - start > kMbarrierWatchdogCycles) __trap();
+    if (global_timer_ns() - start > kMbarrierWatchdogNs) __trap();
   }
 }
 
