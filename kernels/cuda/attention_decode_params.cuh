@@ -84,8 +84,8 @@ __device__ void store_empty(const DecodeParams& p, int t, int g, int h0, int row
 // its partial (store_result / store_empty) for query heads [h0, h0 + rows) of token t, KV head g,
 // head chunk `chunk`: the block counts itself in the chunk's counter, and the last of its
 // num_splits split blocks to arrive merges all their partials of those heads (those within the
-// group) into the output, with the merge kernel's arithmetic (attention_merge.cuh), and resets the
-// counter to 0 for the next call (or graph replay). Ordering (the pattern of cooperative groups'
+// group) into the output, with the merge kernel's arithmetic (attention_merge.cuh); its arrival
+// wraps the counter to 0 for the next call (or graph replay). Ordering (the pattern of cooperative groups'
 // grid sync): the barrier makes the block's partial stores precede thread 0's fence, which
 // precedes its atomic; the last block's thread 0 fences after its atomic, and the block reads the
 // partials after a barrier, through the L2 (ld.global.cg). The output is complete only when the
@@ -98,9 +98,10 @@ __device__ __forceinline__ void merge_if_last(const FusedMergeParams& p, int t, 
   if (threadIdx.x == 0) {
     int* count = p.merge_count + (size_t(t) * p.hkv + g) * p.head_chunks + chunk;
     __threadfence();
-    const int arrived = atomicAdd(count, 1);
-    last = arrived == p.num_splits - 1;
-    if (last) *count = 0;  // every split block of this call has arrived: ready for the next call
+    // (atomicInc wraps: the last arrival leaves 0 behind, ready for the next call or replay, in the
+    // same atomic; a counter ever left past num_splits - 1 wraps on its next arrival too)
+    const unsigned top = unsigned(p.num_splits - 1);
+    last = atomicInc(reinterpret_cast<unsigned*>(count), top) == top;
     __threadfence();
   }
   __syncthreads();
