@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -150,19 +151,51 @@ TEST(CudaAttentionDecodeSplits, PrefillBatchThroughDecodeKernel) {
 // The tensor-core kernel reads its first block-table entries on the guess that token t is
 // sequence t's (the decode layout), checked against token_seq[t]: here the one-token sequences'
 // tokens come in a shuffled order, so most guesses miss (and the rest hold), with the grouped
-// loader (one KV head) and the per-row one, several split counts: a wrong guess used would read
-// another sequence's pages (shuffled), far off the reference.
+// loader (one KV head) and the per-row one at 3 and 6 stages, several split counts: a wrong guess
+// used would read another sequence's pages (shuffled), far off the reference. Then two tokens'
+// sequence indices go bad (-1, and one past the sequences): those tokens' outputs are NaN, every
+// other token's as before (a guess must not stand in for a bad index).
 TEST(CudaAttentionDecodeSplits, TokensOutOfSequenceOrder) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch({40, 300, 17, 1000, 64, 129, 2000, 1}), 15, true);
   const std::vector<float> ref = reference(b);
-  for (cuda::DecodeLoader loader : {cuda::DecodeLoader::kGroups, cuda::DecodeLoader::kBulk}) {
+  struct Build {
+    cuda::DecodeLoader loader;
+    int stages;
+    const char* name;
+  };
+  const Build builds[] = {{cuda::DecodeLoader::kGroups, cuda::kDecodeMmaStages, "grouped loader"},
+                          {cuda::DecodeLoader::kBulk, cuda::kDecodeMmaStages, "per-row loader"},
+                          {cuda::DecodeLoader::kBulk, cuda::kDecodeMmaDeepStages, "per-row loader, 6 stages"}};
+  const auto options = [](const Build& build, int splits) {
+    cuda::DecodeOptions opt;
+    opt.loader = build.loader;
+    opt.stages = build.stages;
+    opt.num_splits = splits;
+    return opt;
+  };
+  for (const Build& build : builds) {
     for (int splits : {0, 1, 3}) {
-      cuda::DecodeOptions opt;
-      opt.loader = loader;
-      opt.num_splits = splits;
-      EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), 1e-2)
-          << (loader == cuda::DecodeLoader::kGroups ? "grouped" : "per-row") << " loader, splits " << splits;
+      EXPECT_LT(rel_error(run(b, Kernel::kDecode, options(build, splits)), ref), 1e-2) << build.name << ", splits " << splits;
+    }
+  }
+  Batch bad = b;
+  const int64_t t_minus = 2, t_past = 5;  // (tokens 2 and 5: the guess would hold or miss alike)
+  bad.token_seq[t_minus] = -1;
+  bad.token_seq[t_past] = static_cast<int32_t>(bad.n_seqs());
+  for (const Build& build : builds) {
+    for (int splits : {0, 3}) {
+      const std::vector<float> out = run(bad, Kernel::kDecode, options(build, splits));
+      for (int64_t t = 0; t < bad.n; ++t) {
+        const std::vector<float> o = token_rows(out, bad, t);
+        const std::string what = std::string(build.name) + ", splits " + std::to_string(splits) + ", token " +
+                                 std::to_string(t);
+        if (t == t_minus || t == t_past) {
+          EXPECT_TRUE(std::all_of(o.begin(), o.end(), [](float x) { return std::isnan(x); })) << what;
+        } else {
+          EXPECT_LT(rel_error(o, token_rows(ref, bad, t)), 1e-2) << what;
+        }
+      }
     }
   }
 }
