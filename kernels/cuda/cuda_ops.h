@@ -71,6 +71,10 @@ class CudaOps final : public Ops {
   bool supports_graphs() const override;
   void run_graph(const std::string& key, const std::function<void()>& record) override;
   void clear_graphs() override { graphs_.clear(); }
+  // The graphs recorded since the last clear_graphs() with set_note_graph_shapes(true)
+  // (GraphCache::recorded_shape: gqa-bench's aid, off by default).
+  void set_note_graph_shapes(bool on) { graphs_.set_note_shapes(on); }
+  GraphShape recorded_graphs() const { return graphs_.recorded_shape(); }
 
  private:
   // Whether the fused RoPE / SwiGLU GEMV serves these operands (switch, GEMV path and shapes).

@@ -8,12 +8,23 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
+#include <cstdint>
+
 #include <functional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
 namespace gqa::cuda {
+
+// What recorded graphs launch: their kernel nodes, and a fingerprint of those nodes' functions in
+// the graphs' node order (which kernels, not their arguments), so that two recordings of one step
+// under different kernel switches can be told apart.
+struct GraphShape {
+  size_t kernels = 0;
+  uint64_t fingerprint = 0;
+};
 
 class GraphCache {
  public:
@@ -25,10 +36,21 @@ class GraphCache {
   void run(const std::string& key, cudaStream_t stream, const std::function<void()>& record);
   void clear();
   size_t size() const { return graphs_.size(); }  // graphs recorded (warmed-up keys not counted)
+  // Whether recordings note their shape (off by default: a benchmark's aid, kept off the product's
+  // path), and the graphs recorded since the last clear() with it on, together: kernels summed,
+  // fingerprints combined in key order. A node whose function the runtime cannot name counts
+  // with function 0.
+  void set_note_shapes(bool on) { note_shapes_ = on; }
+  GraphShape recorded_shape() const;
 
  private:
-  std::unordered_map<std::string, cudaGraphExec_t> graphs_;
+  struct Recorded {
+    cudaGraphExec_t exec;
+    GraphShape shape;
+  };
+  std::unordered_map<std::string, Recorded> graphs_;
   std::unordered_set<std::string> warmed_;  // keys run once directly, recorded at their next run
+  bool note_shapes_ = false;
 };
 
 }  // namespace gqa::cuda

@@ -2,7 +2,8 @@
 // warm-up), is recorded at its second run and then replayed; a replay reads the device buffers as they are at launch (inputs uploaded before
 // run_graph), never values baked in at recording; an upload while recording is refused (its
 // pinned staging slot would be re-read, stale, at every replay); a failed recording leaves no
-// entry and the stream usable, so the same key records cleanly afterwards.
+// entry and the stream usable, so the same key records cleanly afterwards; recorded_shape counts a
+// recording's kernels and tells different kernels apart.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -46,6 +47,41 @@ TEST_F(CudaGraphs, RecordsOnceAndReplaysCurrentInputs) {
   }
   EXPECT_EQ(recorded, 2);  // the direct warm-up, then the recording; steps 2 and 3 replay
   EXPECT_EQ(graphs.size(), 1u);
+}
+
+// recorded_shape (with set_note_shapes): the kernel nodes of the graphs recorded since clear(), and a
+// fingerprint that tells a graph of other kernels apart (add then add, against add then swiglu).
+TEST_F(CudaGraphs, RecordedShapeCountsKernelsAndTellsKernelsApart) {
+  const int64_t n = 2, d = 32;
+  Tensor x = ops_->alloc(DType::kF32, {n, d}), y = ops_->alloc(DType::kF32, {n, d}),
+         gu = ops_->alloc(DType::kF32, {n, 2 * d}), z = ops_->alloc(DType::kF32, {n, d});
+  const auto record = [&](cuda::GraphCache& graphs, bool second_add) {
+    for (int run = 0; run < 2; ++run) {  // the warm-up, then the recording
+      graphs.run("step", ops_->cuda_stream(), [&] {
+        ops_->add(x, y);
+        if (second_add) {
+          ops_->add(x, y);
+        } else {
+          ops_->swiglu({gu, z});
+        }
+      });
+    }
+  };
+  cuda::GraphCache a, b, c, off;
+  for (cuda::GraphCache* g : {&a, &b, &c}) g->set_note_shapes(true);
+  EXPECT_EQ(a.recorded_shape().kernels, 0u);
+  record(a, true);
+  record(b, true);
+  record(c, false);
+  record(off, true);
+  ops_->synchronize();
+  EXPECT_EQ(off.recorded_shape().kernels, 0u);  // (not noted: the default)
+  EXPECT_EQ(a.recorded_shape().kernels, 2u);
+  EXPECT_EQ(c.recorded_shape().kernels, 2u);
+  EXPECT_EQ(a.recorded_shape().fingerprint, b.recorded_shape().fingerprint);  // the same kernels
+  EXPECT_NE(a.recorded_shape().fingerprint, c.recorded_shape().fingerprint);
+  a.clear();
+  EXPECT_EQ(a.recorded_shape().kernels, 0u);
 }
 
 TEST_F(CudaGraphs, UploadWhileRecordingIsRefusedAndTheKeyRecordsLater) {
