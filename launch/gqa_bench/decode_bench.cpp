@@ -4,18 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
+#include <exception>
 #include <iterator>
 #include <utility>
 #include <vector>
 
-#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/gemv.h"
-#include "kernels/cuda/gemv_rope.h"
-#include "kernels/cuda/l2_prefetch.h"
 #include "kernels/cuda/pdl.h"
-#include "launch/gqa_bench/gemv_sweep.h"
 #include "launch/gqa_bench/line_fit.h"
 #include "launch/gqa_bench/random_model.h"
 #include "launch/gqa_bench/skip_ops.h"
@@ -126,23 +121,6 @@ std::vector<InStepOp> time_in_step(BenchEnv& env, Model& model, const ModelWeigh
   return out;
 }
 
-// A kernel's process-wide switch (kernels/cuda): how to read it and set it, and the value to set.
-struct Switch {
-  bool (*get)();
-  void (*set)(bool);
-  bool on = true;
-};
-
-// The step (PDL on) with the given switches set; the previous settings are back however this ends.
-double time_decode_step_optin(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
-                              const std::vector<Switch>& switches) {
-  const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
-  std::deque<cuda::ScopedSwitch> on;
-  for (const Switch& x : switches) on.emplace_back(x.get, x.set, x.on);
-  const FreshGraphs fresh(env.ops);
-  return time_decode_step(env, model, fx, runs, deadline);
-}
-
 // The same step with programmatic dependent launch set to `on`; the previous setting is back
 // however this ends.
 double time_decode_step_with_pdl(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
@@ -150,28 +128,6 @@ double time_decode_step_with_pdl(BenchEnv& env, Model& model, DecodeFixture& fx,
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, on);
   const FreshGraphs fresh(env.ops);
   return time_decode_step(env, model, fx, runs, deadline, /*profile_range=*/on);  // the default: PDL on
-}
-
-DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, int64_t ctx, int64_t batch,
-                          const Deadline& deadline) {
-  DecodeCaseResult r;
-  r.context = ctx;
-  r.batch = batch;
-  const ModelConfig& c = model.config();
-  r.weight_bytes = step_weight_bytes(w, batch);
-  r.kv_bytes = static_cast<double>(batch) * ctx * kv_bytes_per_token(c);
-  DecodeFixture fx = make_decode_fixture(env, model, ctx, batch, static_cast<uint32_t>(1000 + ctx + batch));
-  r.note = fx.note;
-  if (!fx.cache) return r;
-  r.ops = time_decode_ops(env, c, w, fx);
-  if (fx.full()) {
-    r.step_ms = time_decode_step_with_pdl(env, model, fx, env.opt.step_runs, deadline, false);
-    if (!deadline.passed()) {
-      r.step_pdl_ms = time_decode_step_with_pdl(env, model, fx, env.opt.step_runs, deadline, true);
-    }
-    if (!deadline.passed()) r.in_step = time_in_step(env, model, w, fx, std::min(env.opt.step_runs, 5));
-  }
-  return r;
 }
 
 // The default step (PDL and graphs on) with kinds of op left out, per mask (skip_ops.h): what each
@@ -198,52 +154,38 @@ void time_step_ablations(BenchEnv& env, Model& model, const ModelWeights& w, Dec
   }
 }
 
-// The opt-in pass of one case, into r: the opt-in kernels' per-op rows and the step with them.
-void run_opt_in_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResult& r,
-                     const Deadline& deadline) {
-  DecodeFixture fx =
-      make_decode_fixture(env, model, r.context, r.batch, static_cast<uint32_t>(1000 + r.context + r.batch));
-  if (!fx.cache) return;
-  r.opt_in_ops = time_decode_ops(env, model.config(), w, fx, /*opt_in=*/true);
-  if (!fx.full()) return;
-  if (!deadline.passed() && r.batch <= cuda::kGemvMaxRows) {  // where the fused GEMVs serve
-    r.step_unfused_ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline,
-                                               {{cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, false},
-                                                {cuda::fused_rope_enabled, cuda::set_fused_rope, false}});
+DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, int64_t ctx, int64_t batch,
+                          const Deadline& deadline) {
+  DecodeCaseResult r;
+  r.context = ctx;
+  r.batch = batch;
+  const ModelConfig& c = model.config();
+  r.weight_bytes = step_weight_bytes(w, batch);
+  r.kv_bytes = static_cast<double>(batch) * ctx * kv_bytes_per_token(c);
+  DecodeFixture fx = make_decode_fixture(env, model, ctx, batch, static_cast<uint32_t>(1000 + ctx + batch));
+  r.note = fx.note;
+  if (!fx.cache) return r;
+  r.ops = time_decode_ops(env, c, w, fx);
+  if (fx.full()) {
+    r.step_ms = time_decode_step_with_pdl(env, model, fx, env.opt.step_runs, deadline, false);
+    if (!deadline.passed()) {
+      r.step_pdl_ms = time_decode_step_with_pdl(env, model, fx, env.opt.step_runs, deadline, true);
+    }
+    if (!deadline.passed()) r.in_step = time_in_step(env, model, w, fx, std::min(env.opt.step_runs, 5));
+    try {  // (a timing aid, on the default kernels: its failure must not lose the case's rows)
+      time_step_ablations(env, model, w, fx, deadline, r.step_skip_ms);
+    } catch (const std::exception& e) {
+      r.step_skip_note = std::string("FAILED after ") + std::to_string(r.step_skip_ms.size()) + " masks: " + e.what();
+      progress("decode step ablation " + r.step_skip_note);
+    }
+    if (r.step_skip_note.empty() && r.step_skip_ms.size() < std::size(kStepAblations) && deadline.passed()) {
+      r.step_skip_note = "skipped (time budget)";  // (said in the table, not left out of it)
+    }
   }
-  // One step per opt-in kernel choice (and the pair that may become defaults together).
-  const std::pair<double*, std::vector<Switch>> passes[] = {
-      {&r.step_cluster_ms, {{cuda::decode_cluster_enabled, cuda::set_decode_cluster}}},
-      {&r.step_prefetch_ms, {{cuda::l2_prefetch_enabled, cuda::set_l2_prefetch}}},
-      {&r.step_kv_prefetch_ms, {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch}}},
-      {&r.step_fused_norm_ms, {{cuda::fused_norm_enabled, cuda::set_fused_norm}}},
-      {&r.step_fused_merge_ms, {{cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}}},
-      {&r.step_both_fused_ms,
-       {{cuda::fused_norm_enabled, cuda::set_fused_norm}, {cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}}},
-      {&r.step_row_copies_ms, {{cuda::decode_group_copies_enabled, cuda::set_decode_group_copies, false}}},
-      {&r.step_ring_ms, {{cuda::gemv_ring_enabled, cuda::set_gemv_ring}}},
-      {&r.step_ring_norm_ms, {{cuda::gemv_ring_enabled, cuda::set_gemv_ring}, {cuda::fused_norm_enabled, cuda::set_fused_norm}}},
-      {&r.step_pdl_early_ms, {{cuda::pdl_early_enabled, cuda::set_pdl_early}}},
-      {&r.step_five_ms,
-       {{cuda::gemv_ring_enabled, cuda::set_gemv_ring},
-        {cuda::fused_norm_enabled, cuda::set_fused_norm},
-        {cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge}}},
-  };
-  for (const auto& [ms, switches] : passes) {
-    if (!deadline.passed()) *ms = time_decode_step_optin(env, model, fx, env.opt.step_runs, deadline, switches);
-  }
-  try {  // (a timing aid: its failure must not lose the rows above)
-    time_step_ablations(env, model, w, fx, deadline, r.step_skip_ms);
-  } catch (const std::exception& e) {
-    r.step_skip_note = std::string("FAILED after ") + std::to_string(r.step_skip_ms.size()) + " masks: " + e.what();
-    progress("decode step ablation " + r.step_skip_note);
-  }
-  if (r.step_skip_note.empty() && r.step_skip_ms.size() < std::size(kStepAblations) && deadline.passed()) {
-    r.step_skip_note = "skipped (time budget)";  // (said in the table, not left out of it)
-  }
+  return r;
 }
 
-// The step ablation's table (time_step_ablations), after the other choices'.
+// The step ablation's table (time_step_ablations), after the cases' own tables.
 void report_step_ablations(BenchEnv& env, const std::vector<DecodeCaseResult>& cases) {
   std::vector<std::string> header = {"context", "batch"};
   for (unsigned skip : kStepAblations) header.push_back(skip_mask_name(skip) + " ms");
@@ -301,74 +243,6 @@ double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs
   return median(ms);
 }
 
-// The opt-in pass over the cases the default pass measured, after all of it: an opt-in kernel
-// that fails (not yet run on a GPU when written) can only lose this pass's rows.
-void report_opt_in(BenchEnv& env, Model& model, const ModelWeights& w, std::vector<DecodeCaseResult>& cases,
-                   const Deadline& deadline, int& failed) {
-  env.report.heading("Decode with the other kernel choices (timed after every default measurement above)");
-  env.report.line("Per op, as above: the fused QKV + RoPE + KV-write GEMV (GQA_FUSED_ROPE) and the fused gate/up + "
-                  "SwiGLU GEMV (GQA_FUSED_SWIGLU), the default at batch <= 8, against the unfused pairs of the rows "
-                  "above. Whole step with PDL on and those two off (GQA_FUSED_*=0), or the opt-in decode attention's "
-                  "cluster reduction (GQA_DECODE_CLUSTER), or the opt-in L2 prefetch of the O and gate/up weights "
-                  "during the attention (GQA_L2_PREFETCH), or the decode attention's opt-in L2 prefetch of its first "
-                  "K/V stages while it waits for the QKV GEMV (GQA_DECODE_KV_PREFETCH), or the opt-in add + RMSNorm "
-                  "as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM), or the opt-in split merge in the decode "
-                  "attention's last block (GQA_DECODE_FUSED_MERGE), or both, or the decode attention's K/V copies one "
-                  "per row instead of the default's one per 8 keys' rows (GQA_DECODE_GROUP_COPIES=0), or the decode GEMVs' "
-                  "opt-in ring build (GQA_GEMV_RING), or that with the norm prologue (GQA_FUSED_NORM too), or the opt-in "
-                  "early PDL trigger of the split merge and the RMSNorms (GQA_PDL_EARLY: the next GEMV's weights "
-                  "start during the kernel before), or the ring GEMVs with the norm prologue and the fused merge "
-                  "(5 kernels a layer instead of 8: the QKV and gate/up GEMVs with their norms, the attention with "
-                  "its merge, the O and down GEMVs; where the norm prologue serves, batch <= 4), against the "
-                  "default step.");
-  Table t({"context", "batch", "fused QKV+RoPE us", "unfused QKV + rope us", "fused gate/up+SwiGLU us",
-           "unfused gate/up + swiglu us", "default step ms", "unfused GEMVs step ms", "cluster step ms",
-           "L2 prefetch step ms", "K/V prefetch step ms", "norm prologue step ms", "fused merge step ms",
-           "both step ms", "per-row copies step ms", "ring GEMVs step ms", "ring + norm prologue step ms", "early PDL trigger step ms",
-           "5 kernels a layer step ms"});
-  for (DecodeCaseResult& r : cases) {
-    if (r.ops.empty()) continue;
-    if (deadline.passed()) {
-      r.opt_in_note = "skipped: the decode section's time budget ran out";
-    } else {
-      try {
-        run_opt_in_case(env, model, w, r, deadline);
-      } catch (const std::exception& e) {
-        r.opt_in_note = std::string("FAILED: ") + e.what();
-        progress(r.opt_in_note);
-        ++failed;
-      }
-    }
-    const auto us = [](const std::vector<OpTiming>& ops, const std::string& name) {
-      for (const OpTiming& o : ops) {
-        if (o.name == name) return strf("%.1f", o.us);
-      }
-      return std::string("-");
-    };
-    const auto sum_us = [&](const char* a, const char* b) {
-      const OpTiming* x = r.op(a);
-      const OpTiming* y = r.op(b);
-      return x && y ? strf("%.1f", x->us + y->us) : std::string("-");
-    };
-    const auto ms = [](double v) { return std::isfinite(v) ? strf("%.2f", v) : std::string("-"); };
-    if (!r.opt_in_note.empty()) {
-      t.row({tokens_str(r.context), strf("%lld", (long long)r.batch), r.opt_in_note});
-      continue;
-    }
-    t.row({tokens_str(r.context), strf("%lld", (long long)r.batch),
-           us(r.opt_in_ops, "QKV GEMM + RoPE + KV write (fused)"),
-           sum_us("QKV GEMM (stacked)", "rope + kv_write (fused, packed qkv)"),
-           us(r.opt_in_ops, "gate/up GEMM + SwiGLU (fused)"), sum_us("gate/up GEMM (stacked)", "swiglu"),
-           ms(r.step_default_ms()), ms(r.step_unfused_ms), ms(r.step_cluster_ms), ms(r.step_prefetch_ms),
-           ms(r.step_kv_prefetch_ms), ms(r.step_fused_norm_ms), ms(r.step_fused_merge_ms),
-           ms(r.step_both_fused_ms), ms(r.step_row_copies_ms), ms(r.step_ring_ms), ms(r.step_ring_norm_ms), ms(r.step_pdl_early_ms),
-           ms(r.step_five_ms)});
-  }
-  env.report.table(t);
-  report_step_ablations(env, cases);
-  env.report.save();
-}
-
 void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double seconds,
                   std::vector<DecodeCaseResult>& out) {
   const Deadline deadline(seconds);
@@ -412,14 +286,8 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       out.push_back(std::move(r));
     }
   }
-  report_opt_in(env, model, w, out, deadline, failed);
-  try {
-    report_gemv_sweep(env, model, w, out, deadline);
-  } catch (const std::exception& e) {
-    env.report.line(std::string("GEMV sweep FAILED: ") + e.what());
-    progress(std::string("GEMV sweep FAILED: ") + e.what());
-    ++failed;
-  }
+  report_step_ablations(env, out);
+  env.report.save();
   // A failed case is reported in its row; failing the section too makes gqa-bench exit non-zero.
   GQA_CHECK(failed == 0, failed << " decode case(s) failed (above)");
 }
@@ -435,11 +303,11 @@ void report_decode_summary(BenchEnv& env, const std::vector<DecodeCaseResult>& c
     double sum_ms = 0;
     for (const OpTiming& o : r.ops) sum_ms += o.us * o.per_step * 1e-3;
     const bool step = std::isfinite(r.step_ms), pdl = std::isfinite(r.step_pdl_ms);
-    const bool unfused = std::isfinite(r.step_unfused_ms);
+    const bool unfused = std::isfinite(r.step_unfused_ms());
     t.row({tokens_str(r.context), strf("%lld", (long long)r.batch), step ? strf("%.2f", r.step_ms) : "-",
            strf("%.2f", r.floor_ms(c)), step ? pct(r.floor_ms(c) / r.step_ms) : "-",
            pdl ? strf("%.2f", r.step_pdl_ms) : "-", pdl ? pct(r.floor_ms(c) / r.step_pdl_ms) : "-",
-           unfused ? strf("%.2f", r.step_unfused_ms) : "-", unfused ? pct(r.floor_ms(c) / r.step_unfused_ms) : "-",
+           unfused ? strf("%.2f", r.step_unfused_ms()) : "-", unfused ? pct(r.floor_ms(c) / r.step_unfused_ms()) : "-",
            r.ops.empty() ? "-" : strf("%.2f", sum_ms), step ? strf("%.0f", r.batch * 1e3 / r.step_default_ms()) : "-",
            a ? strf("%.1f", a->us) : "-", a ? pct(a->bytes / (a->us * 1e-6) / c.copy_bw) : "-"});
   }

@@ -21,34 +21,31 @@ struct InStepOp {
   double us_per_step = 0;
 };
 
+// One step of the choices pass: its median ms (NaN: not timed), the kernels its graph launches per
+// layer, and what stands instead of a time ("n/a: ...", "FAILED: ...", "skipped: ...").
+struct ChoiceStep {
+  double ms = NAN;
+  double kernels_per_layer = NAN;
+  std::string note;
+};
+
 struct DecodeCaseResult {
   int64_t context = 0;
   int64_t batch = 0;
   std::vector<OpTiming> ops;    // empty when skipped
   double step_ms = NAN;         // median wall time of Model::forward, PDL off (NaN: not run)
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
-  // The pass of the other kernel choices (after every default measurement): the fused GEMVs'
-  // per-op rows, and the step with PDL on and the fused GEMVs (gemv_swiglu, gemv_rope_kv_write)
-  // off / the opt-in decode attention's cluster reduction / the opt-in L2 prefetch / the opt-in
-  // K/V prefetch / the opt-in norm prologue and fused split merge on.
+  // The pass of the other kernel choices (decode_choices.h, after every default measurement of
+  // the run): the fused GEMVs' per-op rows, the default step again on that pass's fixture, and
+  // one step per choice in kChoices' order.
   std::vector<OpTiming> opt_in_ops;
-  double step_unfused_ms = NAN;
-  double step_cluster_ms = NAN;
-  double step_prefetch_ms = NAN;  // the L2 prefetch of the O and gate/up weights during attention
-  double step_kv_prefetch_ms = NAN;  // the decode attention's L2 prefetch of its first K/V stages
-  double step_fused_norm_ms = NAN;   // the add + RMSNorms as the QKV and gate/up GEMVs' prologue
-  double step_fused_merge_ms = NAN;  // the decode attention's split merge in its last block
-  double step_both_fused_ms = NAN;   // those two together
-  double step_row_copies_ms = NAN;   // the decode attention's K/V copies one per row (not grouped)
-  double step_ring_ms = NAN;         // the decode GEMVs' ring build
-  double step_ring_norm_ms = NAN;    // the ring build with the add + RMSNorm prologue
-  double step_pdl_early_ms = NAN;    // the split merge and the RMSNorms trigger their successor before they wait
-  double step_five_ms = NAN;         // ring GEMVs + norm prologue + fused merge: 5 kernels a layer instead of 8
+  ChoiceStep default_again;
+  std::vector<ChoiceStep> choices;
+  std::string opt_in_note;
   // The default step with kinds of op left out (skip_ops.h), in kStepAblations' order: the masks
   // timed before the deadline (or a failure, step_skip_note) cut the list short.
   std::vector<double> step_skip_ms;
   std::string step_skip_note;
-  std::string opt_in_note;
   std::vector<InStepOp> in_step;  // the step op by op (empty: not run)
   // The step as gqa runs it by default (PDL on), or PDL off where the PDL run did not happen.
   double step_default_ms() const { return step_pdl_ms == step_pdl_ms ? step_pdl_ms : step_ms; }
@@ -56,6 +53,8 @@ struct DecodeCaseResult {
   double kv_bytes = 0;          // ... and every sequence's K/V in every layer
   std::string note;
   double floor_ms(const Ceilings& c) const { return 1e3 * (weight_bytes + kv_bytes) / c.copy_bw; }
+  // The choices pass's step with the fused GEMVs off (NaN: not timed, or where they do not serve).
+  double step_unfused_ms() const;
   const OpTiming* op(const std::string& name) const;
 };
 

@@ -14,6 +14,7 @@
 #include "kernels/cuda/gemv_mma.h"
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/decode_bench.h"
+#include "launch/gqa_bench/decode_choices.h"
 #include "launch/gqa_bench/model8b_bench.h"
 #include "launch/gqa_bench/options.h"
 #include "launch/gqa_bench/peers.h"
@@ -100,6 +101,10 @@ bool run_shard_sections(BenchEnv& env, double& shares_left, std::vector<DecodeCa
   section(o.prefill, kPrefillShare, "prefill", [&](double s) { bench_prefill(env, model, s); });
   section(o.spectrum, kSpectrumShare, "spectrum", [&](double s) { bench_spectrum(env, model, s); });
   section(o.prefill, kPrefillOptInShare, "prefill attention by kernel build", [&](double s) { bench_prefill_opt_in(env, model, s); });
+  // (last: most of its kernels are opt-in, some never run on a GPU before; a trap there poisons
+  // the context, and must not cost the sections above)
+  section(o.decode, kDecodeChoicesShare, "decode kernel choices",
+          [&](double s) { bench_decode_choices(env, model, w, decode, s); });
   return ok;
 }
 
@@ -110,6 +115,7 @@ int run(const Options& o) {
     return 0;
   }
   cuda::CudaOps ops(0, DType::kBF16);
+  ops.set_note_graph_shapes(true);  // (the decode choices' cells say which kernels each step ran)
   const std::string path = o.out.empty() ? std::string(GQA_SOURCE_DIR) + "/bench/results/" + gpu_slug() + "-" +
                                                now("%Y%m%d-%H%M%S") + ".md"
                                          : o.out;

@@ -64,7 +64,7 @@ double parse_double(const std::string& flag, const std::string& s) {
 }  // namespace
 
 double total_shares(const Options& o) {
-  return (o.decode ? kDecodeShare : 0) + (o.prefill ? kPrefillShare + kPrefillOptInShare : 0) +
+  return (o.decode ? kDecodeShare + kDecodeChoicesShare : 0) + (o.prefill ? kPrefillShare + kPrefillOptInShare : 0) +
          (o.spectrum ? kSpectrumShare : 0) +
          (o.peers ? kSdpaShare : 0) + (o.model_8b ? kModel8bShare : 0);
 }
@@ -95,13 +95,14 @@ std::string usage() {
          "What it prints, in order: the ceilings (device-to-device copy, two read streams for reference, bf16\n"
          "GEMM) and the read stream's rate by bytes in flight per SM; per (context, batch) each decode op and\n"
          "the whole step with the kernels the environment selects (gqa-generate --help lists the GQA_*\n"
-         "switches), then, after every default measurement, the step with each other kernel choice, the step\n"
-         "with kinds of op left out (attention, norms, GEMVs: a timing aid) and the decode GEMVs under forced\n"
-         "launches; the prefill of each length; the spectrum; the prefill attention\n"
-         "through mma.sync and every wgmma build, then the default build with parts of its work left out, then\n"
-         "the producer, swizzle and TMA builds on 16- to 256-token pages at the longest prompt\n"
-         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation leaves builds out); the peers; a\n"
-         "summary. The report is saved after each section and printed last.\n";
+         "switches), then the step with kinds of op left out (attention, norms, GEMVs: a timing aid); the\n"
+         "prefill of each length; the spectrum; the prefill attention through mma.sync and the wgmma builds\n"
+         "verified on a GPU, the default build with parts of its work left out, then the swizzle and TMA\n"
+         "builds, and the producer, swizzle and TMA builds on 16- to 256-token pages at the longest prompt\n"
+         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation leaves builds out); the\n"
+         "decode step with each other kernel choice and the decode GEMVs under forced launches (last of the\n"
+         "shard's sections: most of those kernels are opt-in); the peers; a summary. The report is saved\n"
+         "after each section (and within the long tables, after each row) and printed last.\n";
 }
 
 bool parse_options(int argc, char** argv, Options& o) {

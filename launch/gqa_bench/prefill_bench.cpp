@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -251,49 +252,71 @@ void bench_page_sizes(BenchEnv& env, Model& model, int64_t p, const Deadline& de
                                                              {cuda::PrefillWgmmaBuild::kTma, true}};
   env.report.line("The same attention (" + tokens_str(p) + " tokens, same calls and timing) on caches of larger "
                   "pages (--block-size): the producer (default), swizzle and TMA builds, and the TMA build with its "
-                  "tiles in rotated order (GQA_PREFILL_WGMMA_ROTATE=1); the TMA build issues a box per page and "
-                  "64-dim half of each tile.");
-  Table t({"page (tokens)", "producer ms", "of GEMM", "swizzle ms", "of GEMM", "TMA ms", "of GEMM", "TMA rotated ms",
-           "of GEMM"});
+                  "tiles in rotated order (GQA_PREFILL_WGMMA_ROTATE=1); the TMA build issues a box per page (per 128 "
+                  "keys of a larger page) and 64-dim half of each tile. The pages of the one sequence lie in order "
+                  "in the cache (a prefill's fresh pages; the decode fixtures shuffle theirs).");
+  const std::vector<std::string> header = {"page (tokens)", "producer ms", "of GEMM", "swizzle ms", "of GEMM",
+                                           "TMA ms",        "of GEMM",     "TMA rotated ms", "of GEMM"};
+  const int64_t pages[] = {16, 64, 128, 256};
+  std::map<int64_t, std::vector<std::string>> cells;  // page size -> 2 cells per build
+  for (int64_t bs : pages) cells[bs].assign(2 * std::size(builds), "-");
   const double af = prefill_attention_flops_per_layer(c, p);
-  for (int64_t bs : {16, 64, 128, 256}) {
-    std::vector<std::string> row = {std::to_string(bs)};
-    if (deadline.passed()) {
-      row.push_back("skipped: this section's time budget ran out");
-      t.row(row);
-      continue;
-    }
-    progress("prefill attention by page size: " + std::to_string(bs) + "-token pages");
-    try {
-      const PagedKvCache cache = one_layer_cache(env, model, p, bs, 93);
-      for (const auto& [b, rotated] : builds) {
+  const size_t mark = env.report.mark();
+  // Round 0 the producer build (verified on an H200) at every page size, round 1 the swizzle and
+  // TMA builds (unrun when written: a trap there must not cost round 0's cells); a failing cell
+  // says so and the next one runs (after a trap each fails, each saying so).
+  for (int round = 0; round < 2; ++round) {
+    for (int64_t bs : pages) {
+      std::vector<std::string>& row = cells[bs];
+      bool any = false;
+      for (size_t i = 0; i < std::size(builds); ++i) any = any || ((builds[i].first != cuda::PrefillWgmmaBuild::kProducer) == (round == 1));
+      if (!any) continue;
+      std::optional<PagedKvCache> cache;
+      for (size_t i = 0; i < std::size(builds); ++i) {
+        const auto& [b, rotated] = builds[i];
+        if ((b != cuda::PrefillWgmmaBuild::kProducer) != (round == 1)) continue;
+        std::string* out = &row[2 * i];
         if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
-          row.insert(row.end(), {"skipped", "(test failed)"});
+          out[0] = "skipped";
+          out[1] = "(test failed)";
           continue;
         }
         if (deadline.passed()) {
-          row.insert(row.end(), {"skipped", "(time budget)"});
+          out[0] = "skipped";
+          out[1] = "(time budget)";
           continue;
         }
-        const cuda::ScopedPrefillWgmmaBuild build(b);
-        const cuda::ScopedSwitch order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, rotated);
-        const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
-        const double ms = time_prefill_attention(env, c, cache, p);
-        if (cuda::prefill_wgmma_fallbacks() != fallbacks) {
-          row.insert(row.end(), {"fell back", "(ping-pong)"});
-        } else {
-          row.insert(row.end(), {strf("%.2f", ms), strf("%.0f%%", 100 * af / (ms * 1e-3) / env.ceil.gemm_flops)});
+        progress("prefill attention by page size: " + std::to_string(bs) + "-token pages, " +
+                 cuda::prefill_wgmma_build_name(b) + (rotated ? " rotated" : ""));
+        try {
+          if (!cache) cache.emplace(one_layer_cache(env, model, p, bs, 93));
+          const cuda::ScopedPrefillWgmmaBuild build(b);
+          const cuda::ScopedSwitch order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, rotated);
+          const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
+          const double ms = time_prefill_attention(env, c, *cache, p);
+          if (cuda::prefill_wgmma_fallbacks() != fallbacks) {
+            out[0] = "fell back";
+            out[1] = "(ping-pong)";
+          } else {
+            out[0] = strf("%.2f", ms);
+            out[1] = strf("%.0f%%", 100 * af / (ms * 1e-3) / env.ceil.gemm_flops);
+          }
+        } catch (const std::exception& e) {
+          out[0] = std::string("FAILED: ") + e.what();
+          out[1] = "";
+          progress(out[0]);
         }
       }
-    } catch (const std::exception& e) {  // (reported in its row; ends the table, as the ablation's)
-      row.push_back(std::string("FAILED: ") + e.what());
-      progress(row.back());
-      t.row(row);
-      break;
+      Table t(header);
+      for (int64_t size : pages) {
+        std::vector<std::string> r = {std::to_string(size)};
+        r.insert(r.end(), cells[size].begin(), cells[size].end());
+        t.row(r);
+      }
+      env.report.replace_from(mark, t);
+      env.report.save();
     }
-    t.row(row);
   }
-  env.report.table(t);
 }
 
 }  // namespace
@@ -370,62 +393,98 @@ void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds) {
                   "tiles (GQA_PREFILL_WGMMA_SWIZZLE=1) and that loading its K/V tiles by TMA "
                   "(GQA_PREFILL_WGMMA_TMA=1), against the measured GEMM rate.");
   const ModelConfig& c = model.config();
-  Table t({"prompt", "mma.sync ms", "TFLOP/s", "of GEMM", "wgmma ms", "TFLOP/s", "of GEMM", "ping-pong ms", "TFLOP/s",
-           "of GEMM", "producer ms", "TFLOP/s", "of GEMM", "overlap ms", "TFLOP/s", "of GEMM", "swizzle ms",
-           "TFLOP/s", "of GEMM", "TMA ms", "TFLOP/s", "of GEMM"});
+  const std::vector<std::string> header = {
+      "prompt",       "mma.sync ms", "TFLOP/s", "of GEMM",    "wgmma ms", "TFLOP/s", "of GEMM", "ping-pong ms",
+      "TFLOP/s",      "of GEMM",     "producer ms", "TFLOP/s", "of GEMM", "overlap ms", "TFLOP/s", "of GEMM",
+      "swizzle ms",   "TFLOP/s",     "of GEMM",  "TMA ms",   "TFLOP/s", "of GEMM"};
+  // Cells per prompt: mma.sync's, then each build's of kPrefillWgmmaBuilds (3 each). Round 0 times
+  // mma.sync and the builds an H200 verified (basic, ping-pong, producer, overlap) at every prompt,
+  // round 1 the producer build's ablation (its own table), round 2 the swizzle and TMA builds: the
+  // later rounds' kernels had not run on a GPU when written, and a trap in one poisons the context:
+  // it must not cost an earlier round's cells at a later prompt.
+  const size_t n_builds = std::size(cuda::kPrefillWgmmaBuilds);
+  const auto unrun = [](cuda::PrefillWgmmaBuild b) {
+    return b == cuda::PrefillWgmmaBuild::kSwizzle || b == cuda::PrefillWgmmaBuild::kTma;
+  };
+  std::map<int64_t, std::vector<std::string>> cells;
+  std::map<int64_t, std::string> notes;  // a prompt's failure (its later cells then stay "-")
+  for (int64_t p : env.opt.prefill_lengths) cells[p].assign(3 * (1 + n_builds), "-");
+  const auto table = [&] {
+    Table t(header);
+    for (int64_t p : env.opt.prefill_lengths) {
+      std::vector<std::string> row = {tokens_str(p)};
+      row.insert(row.end(), cells[p].begin(), cells[p].end());
+      if (notes.count(p) != 0) row.push_back(notes[p]);
+      t.row(row);
+    }
+    return t;
+  };
+  const size_t mark = env.report.mark();
   int failed = 0;
   AblationTable ablated(env.opt.prefill_lengths);
-  for (int64_t p : env.opt.prefill_lengths) {
-    if (deadline.passed()) {
-      t.row({tokens_str(p), "skipped: this section's time budget ran out"});
-      continue;
+  // This table and the ablation's, as far as measured, saved (a kill keeps the cells so far).
+  const auto publish = [&] {
+    env.report.replace_from(mark, table());
+    if (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation")) {
+      env.report.line("The producer build's ablation table: not run (the producer build's or the ablation's test "
+                      "failed in this run: GQA_BENCH_SKIP_WGMMA).");
     }
-    progress("prefill attention by kernel build: " + tokens_str(p) + " tokens");
-    std::vector<std::string> row = {tokens_str(p)};
-    try {
-      const PagedKvCache cache = one_layer_cache(env, model, p, kBlockSize, 91);
-      const double af = prefill_attention_flops_per_layer(c, p);
-      const auto time_it = [&] {
-        const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);
-        row.push_back(strf("%.1f", ms));
-        row.push_back(strf("%.1f", rate / 1e12));
-        row.push_back(strf("%.0f%%", 100 * rate / env.ceil.gemm_flops));
+    ablated.report(env);
+    env.report.save();
+  };
+  for (int round = 0; round < 3; ++round) {
+    if (round == 1 && (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation"))) continue;
+    for (int64_t p : env.opt.prefill_lengths) {
+      if (notes.count(p) != 0) continue;
+      std::vector<std::string>& row = cells[p];
+      const auto put = [&](size_t slot, std::vector<std::string> v) {
+        for (size_t k = 0; k < 3; ++k) row[3 * slot + k] = k < v.size() ? v[k] : "";
       };
-      {
-        const cuda::ScopedSwitch mma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, false);
-        time_it();
-      }
-      const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
-      // (the ablation before the builds' timings: the unrun builds (swizzle, TMA) come last, and a
-      // trap in one of them would poison the context before the table that says what bounds the default)
-      if (!wgmma_build_skipped("producer") && !wgmma_build_skipped("ablation")) ablated.time_prompt(env, c, cache, p, deadline);
-      for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
-        if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
-          row.insert(row.end(), {"skipped", "(its test", "failed)"});
-          continue;
+      if (deadline.passed()) {
+        if (round == 1) continue;  // (the ablation table marks its own cells)
+        for (size_t i = 0; i < n_builds; ++i) {
+          if (unrun(cuda::kPrefillWgmmaBuilds[i]) == (round == 2)) put(i + 1, {"skipped", "(time", "budget)"});
         }
-        const cuda::ScopedPrefillWgmmaBuild build(b);
-        const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
-        time_it();
-        if (cuda::prefill_wgmma_fallbacks() != fallbacks) {  // (the ping-pong build ran: not this one's time)
-          row.resize(row.size() - 3);
-          row.insert(row.end(), {"fell back", "(to the", "ping-pong)"});
-        }
+        if (round == 0) put(0, {"skipped", "(time", "budget)"});
+        continue;
       }
-    } catch (const std::exception& e) {
-      row.push_back(std::string("FAILED: ") + e.what());
-      progress(row.back());
-      ++failed;
+      progress("prefill attention by kernel build: " + tokens_str(p) + " tokens" + (round == 1 ? " (ablation)" : round == 2 ? " (swizzle, TMA)" : ""));
+      try {
+        const PagedKvCache cache = one_layer_cache(env, model, p, kBlockSize, 91);
+        const double af = prefill_attention_flops_per_layer(c, p);
+        const auto time_into = [&](size_t slot) {
+          const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);
+          put(slot, {strf("%.1f", ms), strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops)});
+        };
+        if (round == 0) {
+          const cuda::ScopedSwitch mma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, false);
+          time_into(0);
+        }
+        const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
+        const cuda::ScopedSwitch in_order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, false);
+        if (round == 1) ablated.time_prompt(env, c, cache, p, deadline);
+        for (size_t i = 0; i < n_builds && round != 1; ++i) {
+          const cuda::PrefillWgmmaBuild b = cuda::kPrefillWgmmaBuilds[i];
+          if (unrun(b) != (round == 2)) continue;
+          if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
+            put(i + 1, {"skipped", "(its test", "failed)"});
+            continue;
+          }
+          const cuda::ScopedPrefillWgmmaBuild build(b);
+          const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
+          time_into(i + 1);
+          if (cuda::prefill_wgmma_fallbacks() != fallbacks) put(i + 1, {"fell back", "(to the", "ping-pong)"});
+        }
+      } catch (const std::exception& e) {
+        notes[p] = std::string("FAILED: ") + e.what();
+        progress(notes[p]);
+        ++failed;
+      }
+      publish();
     }
-    t.row(row);
   }
-  env.report.table(t);
-  if (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation")) {
-    env.report.line("The producer build's ablation table: not run (the producer build's or the ablation's test failed "
-                    "in this run: GQA_BENCH_SKIP_WGMMA).");
-  }
-  ablated.report(env);
-  env.report.save();  // (the tables above are this section's result: kept should the one below hang)
+  publish();
+  // (the tables above are this section's result, saved: kept should the one below hang)
   if (!env.opt.prefill_lengths.empty() && cuda::prefill_wgmma_available()) {
     bench_page_sizes(env, model, *std::max_element(env.opt.prefill_lengths.begin(), env.opt.prefill_lengths.end()),
                      deadline);

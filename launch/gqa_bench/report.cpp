@@ -66,6 +66,11 @@ void Report::table(const Table& t) {
   lines_.push_back("");
 }
 
+void Report::replace_from(size_t mark, const Table& t) {
+  if (mark < lines_.size()) lines_.resize(mark);
+  table(t);
+}
+
 void Report::save() const {
   const std::filesystem::path p(path_);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());

@@ -34,6 +34,10 @@ class Report {
   void line(const std::string& text);     // a paragraph line
   void table(const Table& t);
   void save() const;                      // rewrites the file with everything so far
+  // A table that grows while it is measured: mark() before it, then after each row
+  // replace_from(mark, t) (drops what came after the mark, adds t) and save().
+  size_t mark() const { return lines_.size(); }
+  void replace_from(size_t mark, const Table& t);
   void print() const;                     // to stdout
 
  private:
