@@ -172,17 +172,30 @@ DecodeCaseResult run_case(BenchEnv& env, Model& model, const ModelWeights& w, in
       r.step_pdl_ms = time_decode_step_with_pdl(env, model, fx, env.opt.step_runs, deadline, true);
     }
     if (!deadline.passed()) r.in_step = time_in_step(env, model, w, fx, std::min(env.opt.step_runs, 5));
-    try {  // (a timing aid, on the default kernels: its failure must not lose the case's rows)
-      time_step_ablations(env, model, w, fx, deadline, r.step_skip_ms);
-    } catch (const std::exception& e) {
-      r.step_skip_note = std::string("FAILED after ") + std::to_string(r.step_skip_ms.size()) + " masks: " + e.what();
-      progress("decode step ablation " + r.step_skip_note);
-    }
-    if (r.step_skip_note.empty() && r.step_skip_ms.size() < std::size(kStepAblations) && deadline.passed()) {
-      r.step_skip_note = "skipped (time budget)";  // (said in the table, not left out of it)
-    }
   }
   return r;
+}
+
+// The step ablation of a case the decode section measured (after all of them: the cases' default
+// rows come first under the deadline), on a fixture made again.
+void ablate_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResult& r, const Deadline& deadline) {
+  if (r.ops.empty() || !std::isfinite(r.step_ms)) return;  // (the case's whole step did not run)
+  if (deadline.passed()) {
+    r.step_skip_note = "skipped (time budget)";  // (said in the table, not left out of it)
+    return;
+  }
+  progress(strf("decode step ablation: context %s, batch %lld", tokens_str(r.context).c_str(), (long long)r.batch));
+  try {  // (a timing aid, on the default kernels: its failure must not lose the case's rows)
+    DecodeFixture fx = make_decode_fixture(env, model, r.context, r.batch, static_cast<uint32_t>(1000 + r.context + r.batch));
+    if (!fx.full()) return;
+    time_step_ablations(env, model, w, fx, deadline, r.step_skip_ms);
+  } catch (const std::exception& e) {
+    r.step_skip_note = std::string("FAILED after ") + std::to_string(r.step_skip_ms.size()) + " masks: " + e.what();
+    progress("decode step ablation " + r.step_skip_note);
+  }
+  if (r.step_skip_note.empty() && r.step_skip_ms.size() < std::size(kStepAblations) && deadline.passed()) {
+    r.step_skip_note = "skipped (time budget)";
+  }
 }
 
 // The step ablation's table (time_step_ablations), after the cases' own tables.
@@ -253,7 +266,7 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       "through it); CUDA events, median of " + std::to_string(env.timing.runs) + " after " +
       std::to_string(env.timing.warmup) + " warm-up. Bytes: the fewest one call must move (weights once, the K/V "
       "it attends to once, activations). Roofline: max(bytes / copy, FLOPs / GEMM) over the time. Whole step: "
-      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default; the other kernel choices come in a pass of their own after these cases; the per-op rows time the QKV GEMM and rope + kv_write, the gate/up GEMM and swiglu, apart: the default step fuses each pair at batch <= 8), host wall clock (it ends with the logits on the host), median of "
+      "Model::forward with one token per sequence, with programmatic dependent launch off and on (gqa's default; the other kernel choices come in a section of their own after the prefill's; the per-op rows time the QKV GEMM and rope + kv_write, the gate/up GEMM and swiglu, apart: the default step fuses each pair at batch <= 8), host wall clock (it ends with the logits on the host), median of "
       "up to " + std::to_string(env.opt.step_runs) + "; its floor is (weights + K/V bytes) / copy bandwidth. The "
       "cache holds random K/V written directly (no prefill); the sequences' blocks are shuffled. The rows "
       "'candidates: ...' and 'draw: ...' (0 calls per step: per token, after the step, not in its sum) time the "
@@ -286,6 +299,7 @@ void bench_decode(BenchEnv& env, Model& model, const ModelWeights& w, double sec
       out.push_back(std::move(r));
     }
   }
+  for (DecodeCaseResult& r : out) ablate_case(env, model, w, r, deadline);
   report_step_ablations(env, out);
   env.report.save();
   // A failed case is reported in its row; failing the section too makes gqa-bench exit non-zero.
@@ -296,7 +310,7 @@ void report_decode_summary(BenchEnv& env, const std::vector<DecodeCaseResult>& c
   const Ceilings& c = env.ceil;
   env.report.heading("Summary: decode step of the 70B T=8 shard");
   Table t({"context", "batch", "step ms, PDL off", "floor ms", "of floor", "step ms, PDL on (default)",
-           "of floor, PDL on", "unfused GEMVs ms", "of floor", "sum of ops ms", "tokens/s (default)",
+           "of floor, PDL on", "unfused GEMVs ms (choices section)", "of floor", "sum of ops ms", "tokens/s (default)",
            "attention us", "attention of copy"});
   for (const DecodeCaseResult& r : cases) {
     const OpTiming* a = r.op("attention decode");

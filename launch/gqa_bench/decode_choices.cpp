@@ -32,10 +32,11 @@ struct Choice {
   const char* name;
   std::vector<Switch> switches;
   bool kernel_choice = true;
+  bool unrun = false;  // no GPU had run it when written: timed in the second pass, after every other section
 };
 
-// The choices verified on an H200 (runs 3-7) first, then those no GPU has run yet (the ring GEMVs,
-// the early PDL trigger): a trap in one poisons the context for every column after it.
+// The choices verified on an H200 (runs 3-7), then those no GPU had run when written (the ring
+// GEMVs, the early PDL trigger): timed in a second pass, after every other section's kernels.
 const std::vector<Choice>& choice_list() {
   const Switch ring{cuda::gemv_ring_enabled, cuda::set_gemv_ring};
   const Switch norm{cuda::fused_norm_enabled, cuda::set_fused_norm};
@@ -50,10 +51,10 @@ const std::vector<Choice>& choice_list() {
       {"norm prologue", {norm}},
       {"fused merge", {merge}},
       {"norm prologue + fused merge", {norm, merge}},
-      {"ring GEMVs", {ring}},
-      {"ring + norm prologue", {ring, norm}},
-      {"early PDL trigger", {{cuda::pdl_early_enabled, cuda::set_pdl_early}}},
-      {"ring + norm prologue + fused merge", {ring, norm, merge}},
+      {"ring GEMVs", {ring}, true, true},
+      {"ring + norm prologue", {ring, norm}, true, true},
+      {"early PDL trigger", {{cuda::pdl_early_enabled, cuda::set_pdl_early}}, true, true},
+      {"ring + norm prologue + fused merge", {ring, norm, merge}, true, true},
   };
   return list;
 }
@@ -82,17 +83,19 @@ ChoiceStep time_choice(BenchEnv& env, Model& model, DecodeFixture& fx, const Dea
   return out;
 }
 
-// One case: the fused GEMVs' per-op rows, the default step again, then each choice; a choice that
-// throws is recorded in its cell and the next one runs (after a trap each fails, each saying so).
-void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResult& r, const Deadline& deadline,
-              int& failed) {
+// One case's pass: the first (unrun false) times the fused GEMVs' per-op rows, the default step
+// again (its graph's shape into *def) and the verified choices; the second the unrun choices, "n/a"
+// judged against *def. A choice that throws is recorded in its cell and the next one runs (after a
+// trap each fails, each saying so).
+void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResult& r, bool unrun, cuda::GraphShape* def,
+              const Deadline& deadline, int& failed) {
   DecodeFixture fx =
       make_decode_fixture(env, model, r.context, r.batch, static_cast<uint32_t>(1000 + r.context + r.batch));
   if (!fx.cache) {
     r.opt_in_note = fx.note;
     return;
   }
-  r.opt_in_ops = time_decode_ops(env, model.config(), w, fx, /*opt_in=*/true);
+  if (!unrun) r.opt_in_ops = time_decode_ops(env, model.config(), w, fx, /*opt_in=*/true);
   if (!fx.full()) {
     r.opt_in_note = fx.note;
     return;
@@ -115,10 +118,12 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
     }
     return s;
   };
-  cuda::GraphShape def;
-  r.default_again = guarded("default", {}, nullptr, &def);
-  for (const Choice& c : choice_list()) {
-    r.choices.push_back(guarded(c.name, c.switches, c.kernel_choice && def.kernels > 0 ? &def : nullptr, nullptr));
+  if (!unrun) r.default_again = guarded("default", {}, nullptr, def);
+  r.choices.resize(choice_list().size());
+  for (size_t i = 0; i < choice_list().size(); ++i) {
+    const Choice& c = choice_list()[i];
+    if (c.unrun != unrun) continue;
+    r.choices[i] = guarded(c.name, c.switches, c.kernel_choice && def->kernels > 0 ? def : nullptr, nullptr);
   }
 }
 
@@ -177,10 +182,13 @@ double DecodeCaseResult::step_unfused_ms() const {
 }
 
 void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, std::vector<DecodeCaseResult>& cases,
-                          double seconds) {
+                          DecodeChoices& state, bool unrun, double seconds) {
   const Deadline deadline(seconds);
-  env.report.heading("Decode with the other kernel choices (after the shard's other sections)");
-  env.report.line(
+  if (!state.started) {
+    state.started = true;
+    state.defaults.assign(cases.size(), cuda::GraphShape{});
+    env.report.heading("Decode with the other kernel choices");
+    env.report.line(
       "Per op, as in the decode section: the fused QKV + RoPE + KV-write GEMV (GQA_FUSED_ROPE) and the fused gate/up + "
       "SwiGLU GEMV (GQA_FUSED_SWIGLU), the default at batch <= 8, against the unfused pairs of the decode section's "
       "rows. Whole steps (PDL on, graphs recorded afresh, wall clock, median of up to " +
@@ -197,29 +205,41 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
       "together (the fewest kernels a layer where all three serve). [k]: kernels per layer in the step's graph "
       "(kernel nodes / layers, the step's few others included), read from the recorded graph, so each cell says "
       "what it ran; 'n/a': the switch left the step's kernels as the default's (it does not serve this shape), not "
-      "timed. The ring build and the early trigger had not run on a GPU when this was written.");
-  const size_t mark = env.report.mark();
+      "timed. The ring build and the early trigger had not run on a GPU when this was written: their "
+      "columns are timed in a second pass, after every other section's kernels (a trap poisons the context).");
+    state.slot = env.report.slot();
+  }
   int failed = 0;
-  for (DecodeCaseResult& r : cases) {
+  for (size_t i = 0; i < cases.size(); ++i) {
+    DecodeCaseResult& r = cases[i];
     if (r.ops.empty()) continue;
     if (deadline.passed()) {
-      r.opt_in_note = "skipped: this section's time budget ran out";
-    } else {
-      progress(strf("decode choices: context %s, batch %lld", tokens_str(r.context).c_str(), (long long)r.batch));
+      if (!unrun) {
+        r.opt_in_note = "skipped: this section's time budget ran out";
+      } else if (r.opt_in_note.empty()) {
+        r.choices.resize(choice_list().size());
+        for (size_t c = 0; c < choice_list().size(); ++c) {
+          if (choice_list()[c].unrun) r.choices[c].note = "skipped (time budget)";
+        }
+      }
+    } else if (r.opt_in_note.empty()) {
+      progress(strf("decode choices%s: context %s, batch %lld", unrun ? " (unrun kernels)" : "",
+                    tokens_str(r.context).c_str(), (long long)r.batch));
       try {
-        run_case(env, model, w, r, deadline, failed);
+        run_case(env, model, w, r, unrun, &state.defaults[i], deadline, failed);
       } catch (const std::exception& e) {
         r.opt_in_note = std::string("FAILED: ") + e.what();
         progress(r.opt_in_note);
         ++failed;
       }
     }
-    env.report.replace_from(mark, choices_table(cases));  // (saved after each case: a kill keeps the rows so far)
-    env.report.save();
+    env.report.fill(state.slot, [&](Report& out) { out.table(choices_table(cases)); });
+    env.report.save();  // (after each case: a kill keeps the rows so far)
   }
-  // The GEMVs' launch sweep (its ring row is unrun: last in it).
+  env.report.fill(state.slot, [&](Report& out) { out.table(choices_table(cases)); });
+  // The GEMVs' launch sweep (the first pass), or its ring build (the second).
   try {
-    report_gemv_sweep(env, model, w, cases, deadline);
+    report_gemv_sweep(env, model, w, cases, deadline, /*ring=*/unrun);
   } catch (const std::exception& e) {
     env.report.line(std::string("GEMV sweep FAILED: ") + e.what());
     progress(std::string("GEMV sweep FAILED: ") + e.what());

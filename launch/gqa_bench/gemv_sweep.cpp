@@ -24,7 +24,7 @@ std::string label(const cuda::GemvTuning& t) {
 }  // namespace
 
 void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const std::vector<DecodeCaseResult>& cases,
-                       const Deadline& deadline) {
+                       const Deadline& deadline, bool ring) {
   const DecodeCaseResult* pick = nullptr;
   for (const DecodeCaseResult& r : cases) {
     if (r.batch == 1 && !r.ops.empty()) {
@@ -33,41 +33,50 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
     }
   }
   if (pick == nullptr) return;
+  const std::string title = ring ? "Decode GEMVs: the ring build against the default" : "Decode GEMVs under forced launches";
   if (deadline.passed()) {
-    env.report.heading("Decode GEMVs under forced launches");
-    env.report.line("Skipped: the decode section's time budget (--budget-s) was spent before it.");
+    env.report.heading(title);
+    env.report.line("Skipped: this section's time budget (--budget-s) was spent before it.");
     return;
   }
   DecodeFixture fx = make_decode_fixture(env, model, pick->context, 1, static_cast<uint32_t>(2000 + pick->context));
   if (!fx.cache) return;
-  env.report.heading("Decode GEMVs under forced launches (batch 1, context " + tokens_str(pick->context) + ")");
-  env.report.line(
+  env.report.heading(title + " (batch 1, context " + tokens_str(pick->context) + ")");
+  if (ring) {
+    env.report.line("As the table of forced launches above, the default row again and the opt-in ring build "
+                    "(GQA_GEMV_RING: the bulk build's copies through a ring of shared-memory stages in a grid of "
+                    "resident blocks), timed after every other section's kernels: no GPU had run it when this "
+                    "was written, and a trap poisons the context for whatever comes after it.");
+  } else env.report.line(
       "Each GEMV of the step as the default step runs it (QKV and gate/up fused with their epilogues), timed alone "
       "as in the per-op rows (cold L2, CUDA events, median), and the whole step (PDL on, graphs re-recorded), with "
       "the decode GEMVs' launch forced process-wide (cuda::set_gemv_tuning): warps per row group (plan: from k and "
       "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread in the per-thread-load build, or "
       "its plan's launch built without a register budget (gemv_kernel.cuh's min_resident_blocks: ptxas then keeps "
-      "4-6 of the 8 loads in flight), or the opt-in ring build (GQA_GEMV_RING: the bulk build's copies through a "
-      "ring of shared-memory stages in a grid of resident blocks). The first row is the default: the bulk-copy build "
+      "4-6 of the 8 loads in flight) (the opt-in ring build: a table of its own at the end of the report). The "
+      "first row is the default: the bulk-copy build "
       "(W rows through cp.async.bulk into shared memory, issued before the wait on the previous kernel; "
       "GQA_GEMV_BULK=0 turns it off).");
   Table t({"warps per row group, loads", "QKV+RoPE us", "O us", "gate/up+SwiGLU us", "down us", "LM head us",
            "GEMVs per step us", "step ms"});
   // The default (the bulk build), the per-thread build's plan, the same launch without the register
   // budget (the A/B the budget awaits: early, so a budget running out cannot leave it out), then
-  // the rest, and last the ring build (no GPU had run it when this was written: a trap there
-  // poisons the context for every row after it).
+  // the rest; with `ring`, the default and the ring build alone (no GPU had run it when this was
+  // written: its table comes last, after every other section's kernels).
   // (the per-thread plan's row only where the default is the bulk build: else the first row is it)
   std::vector<cuda::GemvTuning> tunings{{}};
-  if (cuda::gemv_bulk_enabled()) tunings.push_back({.per_thread = true});
-  tunings.push_back({.no_budget = true});
-  for (bool deep : {false, true}) {
-    for (int g : {0, 1, 2, 4, 8}) {
-      if (g != 0 || deep) tunings.push_back({g, deep});
+  if (ring) {
+    tunings.push_back({.ring = true});
+  } else {
+    if (cuda::gemv_bulk_enabled()) tunings.push_back({.per_thread = true});
+    tunings.push_back({.no_budget = true});
+    for (bool deep : {false, true}) {
+      for (int g : {0, 1, 2, 4, 8}) {
+        if (g != 0 || deep) tunings.push_back({g, deep});
+      }
     }
   }
-  tunings.push_back({.ring = true});
-  const size_t mark = env.report.mark();
+  const size_t slot = env.report.slot();
   int failed = 0;
   for (const cuda::GemvTuning& tune : tunings) {
     if (deadline.passed()) {
@@ -93,10 +102,10 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
       ++failed;
     }
     t.row(row);
-    env.report.replace_from(mark, t);
+    env.report.fill(slot, [&](Report& r) { r.table(t); });
     env.report.save();
   }
-  env.report.replace_from(mark, t);
+  env.report.fill(slot, [&](Report& r) { r.table(t); });
   env.report.save();
   GQA_CHECK(failed == 0, failed << " GEMV launch(es) of the sweep failed (in its table)");
 }

@@ -19,6 +19,7 @@
 #include "launch/gqa_bench/options.h"
 #include "launch/gqa_bench/peers.h"
 #include "launch/gqa_bench/prefill_bench.h"
+#include "launch/gqa_bench/prefill_builds.h"
 #include "launch/gqa_bench/random_model.h"
 #include "launch/gqa_bench/spectrum_bench.h"
 #include "parallel/single_communicator.h"
@@ -100,11 +101,17 @@ bool run_shard_sections(BenchEnv& env, double& shares_left, std::vector<DecodeCa
   section(o.decode, kDecodeShare, "decode", [&](double s) { bench_decode(env, model, w, s, decode); });
   section(o.prefill, kPrefillShare, "prefill", [&](double s) { bench_prefill(env, model, s); });
   section(o.spectrum, kSpectrumShare, "spectrum", [&](double s) { bench_spectrum(env, model, s); });
-  section(o.prefill, kPrefillOptInShare, "prefill attention by kernel build", [&](double s) { bench_prefill_opt_in(env, model, s); });
-  // (last: most of its kernels are opt-in, some never run on a GPU before; a trap there poisons
-  // the context, and must not cost the sections above)
+  // The kernel choices: first those an H200 verified, then (last) those no GPU had run when they
+  // were written: a trap there poisons the context, and must not cost anything measured before.
+  PrefillByBuild by_build;
+  DecodeChoices choices;
+  section(o.prefill, kPrefillOptInShare, "prefill attention by kernel build", [&](double s) { by_build.verified(env, model, s); });
   section(o.decode, kDecodeChoicesShare, "decode kernel choices",
-          [&](double s) { bench_decode_choices(env, model, w, decode, s); });
+          [&](double s) { bench_decode_choices(env, model, w, decode, choices, /*unrun=*/false, s); });
+  section(o.prefill, kPrefillUnrunShare, "prefill attention by kernel build (unrun builds)",
+          [&](double s) { by_build.unrun(env, model, s); });
+  section(o.decode, kDecodeUnrunShare, "decode kernel choices (unrun kernels)",
+          [&](double s) { bench_decode_choices(env, model, w, decode, choices, /*unrun=*/true, s); });
   return ok;
 }
 

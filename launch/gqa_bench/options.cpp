@@ -64,7 +64,8 @@ double parse_double(const std::string& flag, const std::string& s) {
 }  // namespace
 
 double total_shares(const Options& o) {
-  return (o.decode ? kDecodeShare + kDecodeChoicesShare : 0) + (o.prefill ? kPrefillShare + kPrefillOptInShare : 0) +
+  return (o.decode ? kDecodeShare + kDecodeChoicesShare + kDecodeUnrunShare : 0) +
+         (o.prefill ? kPrefillShare + kPrefillOptInShare + kPrefillUnrunShare : 0) +
          (o.spectrum ? kSpectrumShare : 0) +
          (o.peers ? kSdpaShare : 0) + (o.model_8b ? kModel8bShare : 0);
 }
@@ -96,13 +97,14 @@ std::string usage() {
          "GEMM) and the read stream's rate by bytes in flight per SM; per (context, batch) each decode op and\n"
          "the whole step with the kernels the environment selects (gqa-generate --help lists the GQA_*\n"
          "switches), then the step with kinds of op left out (attention, norms, GEMVs: a timing aid); the\n"
-         "prefill of each length; the spectrum; the prefill attention through mma.sync and the wgmma builds\n"
-         "verified on a GPU, the default build with parts of its work left out, then the swizzle and TMA\n"
-         "builds, and the producer, swizzle and TMA builds on 16- to 256-token pages at the longest prompt\n"
-         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation leaves builds out); the\n"
-         "decode step with each other kernel choice and the decode GEMVs under forced launches (last of the\n"
-         "shard's sections: most of those kernels are opt-in); the peers; a summary. The report is saved\n"
-         "after each section (and within the long tables, after each row) and printed last.\n";
+         "prefill of each length; the spectrum; the prefill attention through mma.sync and each wgmma build\n"
+         "(the producer build also on 16- to 256-token pages at the longest prompt) and the decode step with\n"
+         "each other kernel choice, with the decode GEMVs under forced launches: first the kernels a GPU has\n"
+         "verified, then, last, those no GPU had run when written (the default prefill build with parts of\n"
+         "its work left out, the swizzle and TMA builds, the ring GEMVs, the early PDL trigger), into the\n"
+         "same tables (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation leaves\n"
+         "prefill builds out); the peers; a summary. The report is saved after each section (and within the\n"
+         "long tables, after each row) and printed last.\n";
 }
 
 bool parse_options(int argc, char** argv, Options& o) {

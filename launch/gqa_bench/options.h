@@ -10,8 +10,11 @@ namespace gqa::bench {
 // Weights of the sections in the budget: a section gets remaining * its share / the shares of
 // the sections still to come, so time one section leaves unused goes to the later ones.
 constexpr double kDecodeShare = 2, kPrefillShare = 3, kSpectrumShare = 1, kSdpaShare = 1, kModel8bShare = 4;
-constexpr double kPrefillOptInShare = 1;   // the wgmma prefill attention, after the shard's other sections
-constexpr double kDecodeChoicesShare = 1;  // the decode kernel choices and GEMV sweep, after those
+// After the shard's other sections: the prefill attention by kernel build and the decode kernel
+// choices with the GEMV sweep, the verified kernels (a first pass each), then those no GPU had run
+// when written (a second pass each, last: a trap poisons the context).
+constexpr double kPrefillOptInShare = 1, kDecodeChoicesShare = 1;
+constexpr double kPrefillUnrunShare = 0.5, kDecodeUnrunShare = 0.5;
 double total_shares(const Options& o);
 
 std::string usage();

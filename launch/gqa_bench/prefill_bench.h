@@ -4,7 +4,12 @@
 // all chunks, timed with CUDA events) against the measured GEMM rate.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <string>
+
 #include "launch/gqa_bench/bench_env.h"
+#include "runtime/kv_cache.h"
 #include "model/model.h"
 
 namespace gqa::bench {
@@ -16,10 +21,15 @@ double prefill_gemm_flops(const ModelConfig& c, int64_t p);
 double prefill_attention_flops_per_layer(const ModelConfig& c, int64_t p);
 
 void bench_prefill(BenchEnv& env, Model& model, double seconds);
-// The prefill attention alone through each kernel build (mma.sync and every wgmma build), on
-// random K/V, then the default (producer) build with parts of its work left out
-// (attention_prefill_wgmma_ablation.h: which part bounds it): run after every other section of
-// the shard, so a build failing on a GPU cannot lose their numbers.
-void bench_prefill_opt_in(BenchEnv& env, Model& model, double seconds);
+
+// Shared with the by-build tables (prefill_builds.h):
+// whether GQA_BENCH_SKIP_WGMMA names this wgmma build (or "ablation");
+bool wgmma_build_skipped(const std::string& build);
+// layer 0's causal attention over `cache` chunk by chunk as a prefill of p tokens runs it, CUDA
+// events, median of 3 (each call through `attend` when given, else the Ops' attention);
+double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p,
+                              const std::function<void(const AttentionArgs&)>& attend = {});
+// a one-layer cache holding one sequence of p tokens on pages of bs, random K/V.
+PagedKvCache one_layer_cache(BenchEnv& env, Model& model, int64_t p, int64_t bs, uint32_t seed);
 
 }  // namespace gqa::bench

@@ -45,42 +45,61 @@ std::vector<std::string> Table::markdown() const {
   return out;
 }
 
-Report::Report(std::string path, std::string title) : path_(std::move(path)) {
-  lines_.push_back("# " + title);
-  lines_.push_back("");
+Report::Report(std::string path, std::string title) : path_(std::move(path)), parts_(1) {
+  if (!title.empty()) open() = {"# " + title, ""};
 }
 
 void Report::heading(const std::string& text) {
-  lines_.push_back("## " + text);
-  lines_.push_back("");
+  open().push_back("## " + text);
+  open().push_back("");
   progress(text);
 }
 
 void Report::line(const std::string& text) {
-  lines_.push_back(text);
-  lines_.push_back("");
+  open().push_back(text);
+  open().push_back("");
 }
 
 void Report::table(const Table& t) {
-  for (const std::string& l : t.markdown()) lines_.push_back(l);
-  lines_.push_back("");
+  for (const std::string& l : t.markdown()) open().push_back(l);
+  open().push_back("");
 }
 
-void Report::replace_from(size_t mark, const Table& t) {
-  if (mark < lines_.size()) lines_.resize(mark);
-  table(t);
+size_t Report::slot() {
+  parts_.emplace_back();  // the slot
+  parts_.emplace_back();  // what comes after it
+  return parts_.size() - 2;
+}
+
+void Report::fill(size_t slot, const std::function<void(Report&)>& write) {
+  GQA_CHECK(slot > 0 && slot + 1 < parts_.size() && slot % 2 == 1, "gqa-bench: no report slot " << slot);
+  Report scratch("", "");
+  write(scratch);
+  parts_[slot] = scratch.all_lines();
+}
+
+std::vector<std::string> Report::all_lines() const {
+  std::vector<std::string> all;
+  for (const auto& part : parts_) all.insert(all.end(), part.begin(), part.end());
+  return all;
 }
 
 void Report::save() const {
   const std::filesystem::path p(path_);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-  std::ofstream f(path_);
-  GQA_CHECK(f.good(), "gqa-bench: cannot write " << path_);
-  for (const std::string& l : lines_) f << l << "\n";
+  const std::string tmp = path_ + ".tmp";
+  {
+    std::ofstream f(tmp);
+    GQA_CHECK(f.good(), "gqa-bench: cannot write " << tmp);
+    for (const std::string& l : all_lines()) f << l << "\n";
+    f.flush();
+    GQA_CHECK(f.good(), "gqa-bench: cannot write " << tmp);
+  }
+  std::filesystem::rename(tmp, path_);
 }
 
 void Report::print() const {
-  for (const std::string& l : lines_) std::cout << l << "\n";
+  for (const std::string& l : all_lines()) std::cout << l << "\n";
   std::cout << std::flush;
 }
 

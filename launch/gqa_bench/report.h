@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,16 +34,24 @@ class Report {
   void heading(const std::string& text);  // "## text" (also echoed to stderr as progress)
   void line(const std::string& text);     // a paragraph line
   void table(const Table& t);
-  void save() const;                      // rewrites the file with everything so far
-  // A table that grows while it is measured: mark() before it, then after each row
-  // replace_from(mark, t) (drops what came after the mark, adds t) and save().
-  size_t mark() const { return lines_.size(); }
-  void replace_from(size_t mark, const Table& t);
+  void save() const;                      // rewrites the file with everything so far (through a
+                                          // temporary file: a kill mid-write keeps the last copy)
   void print() const;                     // to stdout
+  // A place for content that grows while it is measured (a table filled row by row, or in passes
+  // with other sections between them): slot() reserves it at the end of the report (what comes
+  // later goes after it); fill(slot, write) replaces its content with what `write` puts into a
+  // scratch report (heading, line, table).
+  size_t slot();
+  void fill(size_t slot, const std::function<void(Report&)>& write);
 
  private:
+  std::vector<std::string>& open() { return parts_.back(); }
+  std::vector<std::string> all_lines() const;
+
   std::string path_;
-  std::vector<std::string> lines_;
+  // The report in parts: slots and the free text between them; heading/line/table append to the
+  // last part.
+  std::vector<std::vector<std::string>> parts_;
 };
 
 // Progress lines on stderr (the report on stdout stays clean).

@@ -1,0 +1,349 @@
+#include "launch/gqa_bench/prefill_builds.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/cuda/attention_prefill_wgmma.h"
+#include "kernels/cuda/attention_prefill_wgmma_ablation.h"
+#include "kernels/cuda/cuda_check.h"
+#include "launch/gqa_bench/prefill_bench.h"
+#include "runtime/kv_cache.h"
+
+namespace gqa::bench {
+namespace {
+
+constexpr int64_t kBlockSize = 16;  // the by-build table's pages (the page-size table's own below)
+
+// The producer build with parts of its work left out (attention_prefill_wgmma_ablation.h), per
+// prompt: which part bounds the default prefill. Rows: the full build, then each mask; columns per
+// prompt: ms, the time as a fraction of the full build's, and TFLOP/s at the full build's FLOP count
+// where QK and PV both still run.
+class AblationTable {
+ public:
+  explicit AblationTable(const std::vector<int64_t>& prompts) : prompts_(prompts) {
+    masks_.push_back(0);
+    masks_.insert(masks_.end(), std::begin(cuda::kPrefillAblations), std::end(cuda::kPrefillAblations));
+    cells_.resize(masks_.size());
+  }
+
+  // One prompt's masks, each while the deadline allows ("skipped" after it). A failure is
+  // reported in its cell and ends the table (later masks and prompts would run on whatever state
+  // it left); it does not fail the section: the by-build rows above are the section's result.
+  void time_prompt(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p,
+                   const Deadline& deadline) {
+    if (failed_) return;
+    progress("prefill attention, producer build with parts left out: " + tokens_str(p) + " tokens");
+    const double af = prefill_attention_flops_per_layer(c, p);
+    double full_ms = NAN;
+    for (size_t i = 0; i < masks_.size(); ++i) {
+      const unsigned skip = masks_[i];
+      if (deadline.passed()) {
+        cells_[i][p] = {"skipped", "(time", "budget)"};
+        continue;
+      }
+      try {
+        const double ms = time_prefill_attention(env, c, cache, p, [&](const AttentionArgs& a) {
+          cuda::attention_prefill_wgmma_ablated(a, skip, env.stream);
+        });
+        if (skip == 0) full_ms = ms;
+        const bool both_gemms = (skip & (cuda::kAblateQk | cuda::kAblatePv)) == 0;
+        cells_[i][p] = {strf("%.2f", ms), strf("%.2f", ms / full_ms),
+                        both_gemms ? strf("%.1f", af / (ms * 1e-3) / 1e12) : "-"};
+      } catch (const std::exception& e) {
+        cells_[i][p] = {"FAILED", e.what(), ""};
+        progress("prefill ablation " + cuda::prefill_ablation_name(skip) + " failed: " + e.what());
+        failed_ = true;
+        return;
+      }
+    }
+  }
+
+  // A prompt the deadline left out: every mask "skipped" (said in the table, not left out of it).
+  void skip_prompt(int64_t p) {
+    for (size_t i = 0; i < masks_.size(); ++i) cells_[i][p] = {"skipped", "(time", "budget)"};
+  }
+
+  void report(Report& out) const {
+    bool any = false;
+    for (const auto& row : cells_) any = any || !row.empty();
+    if (!any) return;
+    out.line("The default build (producer) with parts of its work left out, a timing aid whose outputs are not "
+                    "attention (kernels/cuda/attention_prefill_wgmma_ablation.h): no copies (the producer hands every "
+                    "stage over without copying), no softmax (P = S), no QK (S = 0), no PV, no turns (the consumer "
+                    "warpgroups issue without taking turns), and one variant that is still the attention: rotated "
+                    "tiles (each block takes its K/V tiles from tile blockIdx mod n on, so the resident blocks do not "
+                    "all read the same tile of the one KV head at once); same calls and timing as above. 'of full' is the time "
+                    "over the full build's; TFLOP/s counts the full attention's FLOPs where both GEMMs still run.");
+    std::vector<std::string> header = {"build"};
+    for (int64_t p : prompts_) {
+      header.insert(header.end(), {tokens_str(p) + " ms", "of full", "TFLOP/s"});
+    }
+    Table t(header);
+    for (size_t i = 0; i < masks_.size(); ++i) {
+      std::vector<std::string> row = {cuda::prefill_ablation_name(masks_[i])};
+      for (int64_t p : prompts_) {
+        const auto it = cells_[i].find(p);
+        if (it == cells_[i].end()) {
+          row.insert(row.end(), {"-", "-", "-"});
+        } else {
+          row.insert(row.end(), it->second.begin(), it->second.end());
+        }
+      }
+      t.row(row);
+    }
+    out.table(t);
+  }
+
+ private:
+  std::vector<int64_t> prompts_;
+  std::vector<unsigned> masks_;
+  std::vector<std::map<int64_t, std::vector<std::string>>> cells_;  // [mask][prompt] -> ms, of full, TFLOP/s
+  bool failed_ = false;
+};
+
+
+// Whether no GPU had run this build when it was written (timed in the second pass).
+bool unrun_build(cuda::PrefillWgmmaBuild b) {
+  return b == cuda::PrefillWgmmaBuild::kSwizzle || b == cuda::PrefillWgmmaBuild::kTma;
+}
+
+// The page-size table's builds: (build, tiles in rotated order); the rotated TMA build too, so one
+// run says whether rotation (the ablation table's "rotated tiles", for the producer build) and TMA
+// add up.
+constexpr std::pair<cuda::PrefillWgmmaBuild, bool> kPageBuilds[] = {{cuda::PrefillWgmmaBuild::kProducer, false},
+                                                                    {cuda::PrefillWgmmaBuild::kSwizzle, false},
+                                                                    {cuda::PrefillWgmmaBuild::kTma, false},
+                                                                    {cuda::PrefillWgmmaBuild::kTma, true}};
+constexpr int64_t kPageSizes[] = {16, 64, 128, 256};
+
+}  // namespace
+
+struct PrefillByBuild::State {
+  bool available = false;  // a compute capability 9.0 device (the wgmma builds are sm_90a code)
+  std::vector<int64_t> prompts;
+  size_t slot = 0, page_slot = 0;
+  // by-build cells per prompt: mma.sync's, then each build's of kPrefillWgmmaBuilds (3 each)
+  std::map<int64_t, std::vector<std::string>> cells;
+  std::map<int64_t, std::string> notes;  // a prompt's failure (its later cells then stay "-")
+  std::optional<AblationTable> ablated;
+  int64_t page_prompt = 0;
+  std::map<int64_t, std::vector<std::string>> page_cells;  // page size -> 2 cells per kPageBuilds entry
+  int failed = 0;
+
+  void publish(BenchEnv& env) const {
+    env.report.fill(slot, [&](Report& out) {
+      std::vector<std::string> header = {"prompt", "mma.sync ms", "TFLOP/s", "of GEMM"};
+      for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
+        const std::string name = b == cuda::PrefillWgmmaBuild::kBasic      ? "wgmma"
+                                 : b == cuda::PrefillWgmmaBuild::kPingPong ? "ping-pong"
+                                 : b == cuda::PrefillWgmmaBuild::kTma      ? "TMA"
+                                                                           : cuda::prefill_wgmma_build_name(b);
+        header.insert(header.end(), {name + " ms", "TFLOP/s", "of GEMM"});
+      }
+      header.push_back("note");
+      Table t(header);
+      for (int64_t p : prompts) {
+        std::vector<std::string> row = {tokens_str(p)};
+        row.insert(row.end(), cells.at(p).begin(), cells.at(p).end());
+        row.push_back(notes.count(p) != 0 ? notes.at(p) : "");
+        t.row(row);
+      }
+      out.table(t);
+      if (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation")) {
+        out.line("The producer build's ablation table: not run (the producer build's or the ablation's test failed in "
+                 "this run: GQA_BENCH_SKIP_WGMMA).");
+      }
+      if (ablated) ablated->report(out);
+    });
+    if (page_prompt > 0) {
+      env.report.fill(page_slot, [&](Report& out) {
+        Table t({"page (tokens)", "producer ms", "of GEMM", "swizzle ms", "of GEMM", "TMA ms", "of GEMM",
+                 "TMA rotated ms", "of GEMM"});
+        for (int64_t bs : kPageSizes) {
+          std::vector<std::string> row = {std::to_string(bs)};
+          row.insert(row.end(), page_cells.at(bs).begin(), page_cells.at(bs).end());
+          t.row(row);
+        }
+        out.table(t);
+      });
+    }
+    env.report.save();
+  }
+
+  // One pass over the prompts: round 0 mma.sync and the verified builds, 1 the ablation, 2 the
+  // swizzle and TMA builds.
+  void by_build_round(BenchEnv& env, Model& model, const Deadline& deadline, int round) {
+    const ModelConfig& c = model.config();
+    const size_t n_builds = std::size(cuda::kPrefillWgmmaBuilds);
+    if (round == 1 && (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation"))) return;
+    for (int64_t p : prompts) {
+      if (notes.count(p) != 0) continue;
+      std::vector<std::string>& row = cells[p];
+      const auto put = [&](size_t slot_index, std::vector<std::string> v) {
+        for (size_t k = 0; k < 3; ++k) row[3 * slot_index + k] = k < v.size() ? v[k] : "";
+      };
+      const auto skipped_by_test = [](cuda::PrefillWgmmaBuild b) {
+        return wgmma_build_skipped(cuda::prefill_wgmma_build_name(b));
+      };
+      if (deadline.passed()) {
+        if (round == 1) ablated->skip_prompt(p);
+        if (round == 0) put(0, {"skipped", "(time", "budget)"});
+        for (size_t i = 0; i < n_builds && round != 1; ++i) {
+          const cuda::PrefillWgmmaBuild b = cuda::kPrefillWgmmaBuilds[i];
+          if (unrun_build(b) != (round == 2)) continue;
+          put(i + 1, skipped_by_test(b) ? std::vector<std::string>{"skipped", "(its test", "failed)"}
+                                        : std::vector<std::string>{"skipped", "(time", "budget)"});
+        }
+        continue;
+      }
+      progress("prefill attention by kernel build: " + tokens_str(p) + " tokens" +
+               (round == 1 ? " (ablation)" : round == 2 ? " (swizzle, TMA)" : ""));
+      try {
+        const PagedKvCache cache = one_layer_cache(env, model, p, kBlockSize, 91);
+        const double af = prefill_attention_flops_per_layer(c, p);
+        const auto time_into = [&](size_t slot_index) {
+          const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);
+          put(slot_index,
+              {strf("%.1f", ms), strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops)});
+        };
+        if (round == 0) {
+          const cuda::ScopedSwitch mma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, false);
+          time_into(0);
+        }
+        const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
+        // (tiles in order whatever GQA_PREFILL_WGMMA_ROTATE says: the ablation's and the page table's
+        // rotated rows time the other order)
+        const cuda::ScopedSwitch in_order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, false);
+        if (round == 1) ablated->time_prompt(env, c, cache, p, deadline);
+        for (size_t i = 0; i < n_builds && round != 1; ++i) {
+          const cuda::PrefillWgmmaBuild b = cuda::kPrefillWgmmaBuilds[i];
+          if (unrun_build(b) != (round == 2)) continue;
+          if (skipped_by_test(b)) {
+            put(i + 1, {"skipped", "(its test", "failed)"});
+            continue;
+          }
+          const cuda::ScopedPrefillWgmmaBuild build(b);
+          const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
+          time_into(i + 1);
+          if (cuda::prefill_wgmma_fallbacks() != fallbacks) put(i + 1, {"fell back", "(to the", "ping-pong)"});
+        }
+      } catch (const std::exception& e) {
+        notes[p] = std::string("FAILED: ") + e.what();
+        progress(notes[p]);
+        ++failed;
+      }
+      publish(env);
+    }
+  }
+
+  // The page-size table at the longest prompt: round 0 the producer build, 1 the others. A failing
+  // cell says so and the next one runs (after a trap each fails, each saying so).
+  void pages_round(BenchEnv& env, Model& model, const Deadline& deadline, int round) {
+    const ModelConfig& c = model.config();
+    const int64_t p = page_prompt;
+    const double af = prefill_attention_flops_per_layer(c, p);
+    const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
+    for (int64_t bs : kPageSizes) {
+      std::optional<PagedKvCache> cache;
+      for (size_t i = 0; i < std::size(kPageBuilds); ++i) {
+        const auto& [b, rotated] = kPageBuilds[i];
+        if ((b != cuda::PrefillWgmmaBuild::kProducer) != (round == 1)) continue;
+        std::string* out = &page_cells[bs][2 * i];
+        if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
+          out[0] = "skipped";
+          out[1] = "(test failed)";
+          continue;
+        }
+        if (deadline.passed()) {
+          out[0] = "skipped";
+          out[1] = "(time budget)";
+          continue;
+        }
+        progress("prefill attention by page size: " + std::to_string(bs) + "-token pages, " +
+                 cuda::prefill_wgmma_build_name(b) + (rotated ? " rotated" : ""));
+        try {
+          if (!cache) cache.emplace(one_layer_cache(env, model, p, bs, 93));
+          const cuda::ScopedPrefillWgmmaBuild build(b);
+          const cuda::ScopedSwitch order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, rotated);
+          const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
+          const double ms = time_prefill_attention(env, c, *cache, p);
+          if (cuda::prefill_wgmma_fallbacks() != fallbacks) {
+            out[0] = "fell back";
+            out[1] = "(ping-pong)";
+          } else {
+            out[0] = strf("%.2f", ms);
+            out[1] = strf("%.0f%%", 100 * af / (ms * 1e-3) / env.ceil.gemm_flops);
+          }
+        } catch (const std::exception& e) {
+          out[0] = std::string("FAILED: ") + e.what();
+          out[1] = "";
+          progress(out[0]);
+        }
+        publish(env);
+      }
+    }
+  }
+};
+
+PrefillByBuild::PrefillByBuild() : s_(std::make_unique<State>()) {}
+PrefillByBuild::~PrefillByBuild() = default;
+
+void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
+  const Deadline deadline(seconds);
+  State& s = *s_;
+  env.report.heading("Prefill attention by kernel build");
+  s.available = cuda::prefill_wgmma_available();
+  if (!s.available) {
+    env.report.line("Not run: the wgmma prefill is sm_90a code and this is not a compute capability 9.0 device.");
+    return;
+  }
+  env.report.line(
+      "Layer 0's causal attention over a cache of random K/V (its content does not change the work), chunk by chunk "
+      "as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 3: the mma.sync kernel "
+      "(GQA_PREFILL_WGMMA=0), the basic wgmma kernel (GQA_PREFILL_WGMMA_PRODUCER=0), its ping-pong build "
+      "(GQA_PREFILL_WGMMA_PRODUCER=0 GQA_PREFILL_WGMMA_PINGPONG=1), the ping-pong build with a producer warpgroup "
+      "(the default), that with each warpgroup's softmax overlapping its previous tile's P V "
+      "(GQA_PREFILL_WGMMA_OVERLAP=1), the producer build on 128-byte-swizzled tiles (GQA_PREFILL_WGMMA_SWIZZLE=1) "
+      "and that loading its K/V tiles by TMA (GQA_PREFILL_WGMMA_TMA=1), against the measured GEMM rate; every "
+      "build's tiles in order. The swizzle and TMA columns and the table of the producer build with parts left out "
+      "are timed in a second pass near the end of the run (no GPU had run those kernels when this was written).");
+  s.prompts = env.opt.prefill_lengths;
+  for (int64_t p : s.prompts) s.cells[p].assign(3 * (1 + std::size(cuda::kPrefillWgmmaBuilds)), "-");
+  s.ablated.emplace(s.prompts);
+  s.slot = env.report.slot();
+  if (!s.prompts.empty()) {
+    s.page_prompt = *std::max_element(s.prompts.begin(), s.prompts.end());
+    for (int64_t bs : kPageSizes) s.page_cells[bs].assign(2 * std::size(kPageBuilds), "-");
+    env.report.line("The same attention (" + tokens_str(s.page_prompt) + " tokens, same calls and timing) on caches "
+                    "of larger pages (--block-size): the producer (default), swizzle and TMA builds, and the TMA build "
+                    "with its tiles in rotated order (GQA_PREFILL_WGMMA_ROTATE=1); the TMA build issues a box per "
+                    "page (per 128 keys of a larger page) and 64-dim half of each tile. The pages of the one sequence "
+                    "lie in order in the cache (a prefill's fresh pages; the decode fixtures shuffle theirs). The "
+                    "swizzle and TMA columns come in the second pass.");
+    s.page_slot = env.report.slot();
+  }
+  s.publish(env);
+  s.by_build_round(env, model, deadline, 0);
+  if (s.page_prompt > 0) s.pages_round(env, model, deadline, 0);
+  s.publish(env);
+}
+
+void PrefillByBuild::unrun(BenchEnv& env, Model& model, double seconds) {
+  const Deadline deadline(seconds);
+  State& s = *s_;
+  if (!s.available || s.prompts.empty()) return;
+  s.by_build_round(env, model, deadline, 1);
+  s.by_build_round(env, model, deadline, 2);
+  if (s.page_prompt > 0) s.pages_round(env, model, deadline, 1);
+  s.publish(env);
+  GQA_CHECK(s.failed == 0, s.failed << " prompt length(s) failed (in the by-build table)");
+}
+
+}  // namespace gqa::bench

@@ -1,0 +1,34 @@
+// gqa-bench's prefill attention by kernel build: layer 0's attention of each prompt through
+// mma.sync and every wgmma build, the default (producer) build with parts of its work left out
+// (attention_prefill_wgmma_ablation.h: which part bounds it), and the producer, swizzle and TMA
+// builds on 16- to 256-token pages at the longest prompt. In two passes with other sections
+// between them (main.cpp): first what an H200 has verified (mma.sync, the basic, ping-pong,
+// producer and overlap builds; the producer at every page size), last what no GPU had run when
+// it was written (the ablated kernels, the swizzle and TMA builds): a kernel that traps poisons
+// the process's CUDA context for everything after it. Each table is saved as it fills.
+#pragma once
+
+#include <memory>
+
+#include "launch/gqa_bench/bench_env.h"
+#include "model/model.h"
+
+namespace gqa::bench {
+
+class PrefillByBuild {
+ public:
+  PrefillByBuild();
+  ~PrefillByBuild();
+  PrefillByBuild(const PrefillByBuild&) = delete;
+  PrefillByBuild& operator=(const PrefillByBuild&) = delete;
+
+  void verified(BenchEnv& env, Model& model, double seconds);
+  // Throws (after saving its tables) when a prompt failed in either pass.
+  void unrun(BenchEnv& env, Model& model, double seconds);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace gqa::bench
