@@ -39,6 +39,7 @@ GraphShape shape_of(cudaGraph_t graph) {
     } else {
       cudaGetLastError();  // (e.g. a library's kernel launched through the driver API)
     }
+    if (func == 0) ++s.unnamed;
     h = (h ^ func) * kFnvPrime;
   }
   s.fingerprint = h;
@@ -58,6 +59,7 @@ GraphShape GraphCache::recorded_shape() const {
   for (const std::string* key : keys) {
     const GraphShape& s = graphs_.at(*key).shape;
     all.kernels += s.kernels;
+    all.unnamed += s.unnamed;
     all.fingerprint = (all.fingerprint ^ s.fingerprint) * kFnvPrime;
   }
   return all;

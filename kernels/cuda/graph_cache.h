@@ -23,6 +23,7 @@ namespace gqa::cuda {
 // under different kernel switches can be told apart.
 struct GraphShape {
   size_t kernels = 0;
+  size_t unnamed = 0;  // kernel nodes whose function the runtime did not name (counted as function 0)
   uint64_t fingerprint = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <deque>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,7 +76,8 @@ ChoiceStep time_choice(BenchEnv& env, Model& model, DecodeFixture& fx, const Dea
   if (shape != nullptr) *shape = s;
   ChoiceStep out;
   if (s.kernels > 0) out.kernels_per_layer = double(s.kernels) / double(env.opt.layers);
-  if (like != nullptr && s.kernels > 0 && s.kernels == like->kernels && s.fingerprint == like->fingerprint) {
+  if (like != nullptr && s.kernels > 0 && s.unnamed == 0 && like->unnamed == 0 && s.kernels == like->kernels &&
+      s.fingerprint == like->fingerprint) {
     out.note = "n/a";
     return out;
   }
@@ -89,17 +91,38 @@ ChoiceStep time_choice(BenchEnv& env, Model& model, DecodeFixture& fx, const Dea
 // trap each fails, each saying so).
 void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResult& r, bool unrun, cuda::GraphShape* def,
               const Deadline& deadline, int& failed) {
-  DecodeFixture fx =
-      make_decode_fixture(env, model, r.context, r.batch, static_cast<uint32_t>(1000 + r.context + r.batch));
-  if (!fx.cache) {
-    r.opt_in_note = fx.note;
+  r.choices.resize(choice_list().size());
+  // What stands in this pass's cells when the pass cannot time them (pass 1: in the case's note;
+  // pass 2: in its own cells, so pass 1's stay readable).
+  const auto cannot = [&](const std::string& why) {
+    if (!unrun) {
+      r.opt_in_note = why;
+      return;
+    }
+    for (size_t i = 0; i < choice_list().size(); ++i) {
+      if (choice_list()[i].unrun && r.choices[i].note.empty() && !std::isfinite(r.choices[i].ms)) r.choices[i].note = why;
+    }
+  };
+  std::optional<DecodeFixture> fx;
+  try {
+    fx.emplace(make_decode_fixture(env, model, r.context, r.batch, static_cast<uint32_t>(1000 + r.context + r.batch)));
+  } catch (const std::exception& e) {
+    cannot(std::string("FAILED: ") + e.what());
+    progress(strf("decode choices at %s batch %lld: %s", tokens_str(r.context).c_str(), (long long)r.batch, e.what()));
+    ++failed;
     return;
   }
-  if (!unrun) r.opt_in_ops = time_decode_ops(env, model.config(), w, fx, /*opt_in=*/true);
-  if (!fx.full()) {
-    r.opt_in_note = fx.note;
-    return;
+  if (!fx->cache) return cannot(fx->note);
+  if (!unrun) {
+    try {  // (the per-op rows of the fused GEMVs: their failure must not cost the steps below)
+      r.opt_in_ops = time_decode_ops(env, model.config(), w, *fx, /*opt_in=*/true);
+    } catch (const std::exception& e) {
+      progress(strf("decode choices, fused GEMVs' per-op rows at %s batch %lld: %s", tokens_str(r.context).c_str(),
+                    (long long)r.batch, e.what()));
+      ++failed;
+    }
   }
+  if (!fx->full()) return cannot(fx->note);
   const auto guarded = [&](const char* name, const std::vector<Switch>& switches, const cuda::GraphShape* like,
                            cuda::GraphShape* shape) {
     ChoiceStep s;
@@ -108,7 +131,7 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
       return s;
     }
     try {
-      s = time_choice(env, model, fx, deadline, switches, like, shape);
+      s = time_choice(env, model, *fx, deadline, switches, like, shape);
     } catch (const std::exception& e) {
       s = ChoiceStep{};
       s.note = std::string("FAILED: ") + e.what();
@@ -119,7 +142,6 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
     return s;
   };
   if (!unrun) r.default_again = guarded("default", {}, nullptr, def);
-  r.choices.resize(choice_list().size());
   for (size_t i = 0; i < choice_list().size(); ++i) {
     const Choice& c = choice_list()[i];
     if (c.unrun != unrun) continue;
@@ -204,8 +226,8 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
       "trigger of the merge and the RMSNorms (GQA_PDL_EARLY); the ring build, the norm prologue and the fused merge "
       "together (the fewest kernels a layer where all three serve). [k]: kernels per layer in the step's graph "
       "(kernel nodes / layers, the step's few others included), read from the recorded graph, so each cell says "
-      "what it ran; 'n/a': the switch left the step's kernels as the default's (it does not serve this shape), not "
-      "timed. The ring build and the early trigger had not run on a GPU when this was written: their "
+      "what it ran; 'n/a': the switch left the step's kernels as the default's (it does not serve this shape; "
+      "said only where the runtime named every kernel node of both graphs), not timed. The ring build and the early trigger had not run on a GPU when this was written: their "
       "columns are timed in a second pass, after every other section's kernels (a trap poisons the context).");
     state.slot = env.report.slot();
   }
@@ -227,9 +249,13 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
                     tokens_str(r.context).c_str(), (long long)r.batch));
       try {
         run_case(env, model, w, r, unrun, &state.defaults[i], deadline, failed);
-      } catch (const std::exception& e) {
-        r.opt_in_note = std::string("FAILED: ") + e.what();
-        progress(r.opt_in_note);
+      } catch (const std::exception& e) {  // (run_case records its own failures; this is a last guard)
+        const std::string why = std::string("FAILED: ") + e.what();
+        if (!unrun) r.opt_in_note = why;
+        for (size_t c = 0; unrun && c < r.choices.size(); ++c) {
+          if (choice_list()[c].unrun && r.choices[c].note.empty() && !std::isfinite(r.choices[c].ms)) r.choices[c].note = why;
+        }
+        progress(why);
         ++failed;
       }
     }

@@ -94,17 +94,19 @@ std::string usage() {
          "  --out PATH             report path (default <source>/bench/results/<gpu>-<date>.md)\n"
          "  --python EXE           (default python3)\n"
          "What it prints, in order: the ceilings (device-to-device copy, two read streams for reference, bf16\n"
-         "GEMM) and the read stream's rate by bytes in flight per SM; per (context, batch) each decode op and\n"
-         "the whole step with the kernels the environment selects (gqa-generate --help lists the GQA_*\n"
-         "switches), then the step with kinds of op left out (attention, norms, GEMVs: a timing aid); the\n"
-         "prefill of each length; the spectrum; the prefill attention through mma.sync and each wgmma build\n"
-         "(the producer build also on 16- to 256-token pages at the longest prompt) and the decode step with\n"
-         "each other kernel choice, with the decode GEMVs under forced launches: first the kernels a GPU has\n"
-         "verified, then, last, those no GPU had run when written (the default prefill build with parts of\n"
-         "its work left out, the swizzle and TMA builds, the ring GEMVs, the early PDL trigger), into the\n"
-         "same tables (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation leaves\n"
-         "prefill builds out); the peers; a summary. The report is saved after each section (and within the\n"
-         "long tables, after each row) and printed last.\n";
+         "GEMM) and the read stream's rate by bytes in flight per SM; with --model-8b the 8B comparison; per\n"
+         "(context, batch) each decode op and the whole step with the kernels the environment selects\n"
+         "(gqa-generate --help lists the GQA_* switches), then for every case the step with kinds of op\n"
+         "left out (attention, norms, GEMVs: a timing aid); the prefill of each length; the spectrum; the\n"
+         "prefill attention through mma.sync and each wgmma build (the producer, swizzle and TMA builds also\n"
+         "on 16- to 256-token pages at the longest prompt) and the decode step with each other kernel choice,\n"
+         "with the decode GEMVs under forced launches: first the kernels a GPU has verified, then, last,\n"
+         "those no GPU had run when written (the default prefill build with parts of its work left out, the\n"
+         "swizzle and TMA builds, the ring GEMVs in the choices and in a GEMV table of their own, the early\n"
+         "PDL trigger), the prefill's and the choices' into the tables of the first pass\n"
+         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation leaves prefill builds\n"
+         "out); the SDPA peer; a summary. The report is saved after each section (and within the long\n"
+         "tables, after each row) and printed last.\n";
 }
 
 bool parse_options(int argc, char** argv, Options& o) {

@@ -8,6 +8,8 @@
 #include <iterator>
 #include <string>
 
+#include <unistd.h>
+
 #include "core/error.h"
 #include "launch/gqa_bench/report.h"
 
@@ -26,7 +28,8 @@ Table one_row(const std::string& cell) {
 }
 
 TEST(BenchReport, SlotsAreFilledInPlaceAndSavedInOrder) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "gqa_test_bench_report";
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("gqa_test_bench_report_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   const std::string path = (dir / "sub" / "r.md").string();
   Report r(path, "title");
