@@ -447,8 +447,13 @@ wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
     bg_step "cuda_test_attention_prefill_wgmma ($b build)" 120 env GQA_TEST_WGMMA_BUILD=$b \
-      "$build/tests/cuda_test_attention_prefill_wgmma"
+      "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=-CudaPrefillWgmmaTma.*'
   done
+  # the TMA build against the swizzle build bit for bit, in a process of its own (it runs both:
+  # a trap in the swizzle build must not end the TMA build's own process)
+  bg_step "cuda_test_attention_prefill_wgmma (TMA equals swizzle, bit for bit)" 120 env GQA_TEST_WGMMA_BUILD=tma \
+    "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaTma.*'
+
   # the producer build's ablated kernels (gqa-bench's table of which part bounds the prefill)
   bg_step "cuda_test_attention_prefill_wgmma_ablation" 120 "$build/tests/cuda_test_attention_prefill_wgmma_ablation"
   if [ "$mode" = quick ]; then  # the mma prefill's tests beside them

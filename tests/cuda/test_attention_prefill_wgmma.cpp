@@ -289,8 +289,8 @@ TEST(CudaPrefillWgmmaCases, DispatcherOptIn) {
 // The TMA build against the swizzle build, bit for bit: the same swizzled tiles and the same
 // consumer code, only the copies differ, so any difference is a wrong or stale load (a box in the
 // wrong place, a stage read before its bytes landed, a parity slip), however small, where the
-// cases above allow 1e-2. Runs where the TMA build is under test; after the others in this file
-// (a trap in the swizzle build would poison the process's context for them).
+// cases above allow 1e-2. Runs where the TMA build is under test; gpu-check runs it in a process
+// of its own (a trap in the swizzle build would poison the process's context for the TMA cases).
 TEST(CudaPrefillWgmmaTma, EqualsTheSwizzleBuildBitForBit) {
   GQA_SKIP_WITHOUT_WGMMA();
   const std::vector<cuda::PrefillWgmmaBuild> under = builds_under_test();
