@@ -27,7 +27,8 @@ __device__ __forceinline__ void mbarrier_wait(uint64_t* bar, uint32_t parity) {
   if (::cuda::ptx::mbarrier_try_wait_parity(bar, parity)) return;
   const uint64_t start = global_timer_ns();
   while (!::cuda::ptx::mbarrier_try_wait_parity(bar, parity)) {
-    if (global_timer_ns() - start > kMbarrierWatchdogNs) __trap();
+    // (signed: a timer the driver steps back never traps)
+    if (static_cast<int64_t>(global_timer_ns() - start) > static_cast<int64_t>(kMbarrierWatchdogNs)) __trap();
   }
 }
 

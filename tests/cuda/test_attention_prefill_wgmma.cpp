@@ -26,6 +26,7 @@
 #include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/prefill_tma_boxes.h"
 #include "tests/cuda/attention_test_batch.h"
 
 namespace gqa {
@@ -301,11 +302,15 @@ TEST(CudaPrefillWgmmaTma, EqualsTheSwizzleBuildBitForBit) {
     const cuda::ScopedPrefillWgmmaBuild selected(build);
     attn_test::DeviceBatch d(b);
     AttentionArgs a = d.args(b, false);
+    const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
     cuda::attention_prefill_wgmma(a, nullptr);
+    EXPECT_EQ(cuda::prefill_wgmma_fallbacks(), fallbacks)
+        << cuda::prefill_wgmma_build_name(build) << " fell back to the ping-pong build: not the comparison meant";
     return attn_test::download(a.out);
   };
   for (DType dt : {DType::kBF16, DType::kF16}) {
     for (int64_t bs : {8, 16, 64, 128, 256}) {
+      ASSERT_GT(cuda::tma_box_rows(bs), 0) << "block size " << bs << " has no TMA boxes: the comparison would be moot";
       for (int64_t hd : {64, 128}) {
         for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
           // (long passes: many stage reuses and both parities; a context from inside a page; a one-token tail)
