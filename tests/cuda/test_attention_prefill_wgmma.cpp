@@ -75,19 +75,24 @@ std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
   return {};
 }
 
-// The batch through the builds under test, each on fresh device buffers.
+// The batch through one build, on fresh device buffers (a failure if the dispatcher fell back).
+std::vector<float> run_build(cuda::PrefillWgmmaBuild build, const Batch& b, bool out_aliases_q = false) {
+  const cuda::ScopedPrefillWgmmaBuild selected(build);
+  attn_test::DeviceBatch d(b);
+  AttentionArgs a = d.args(b, out_aliases_q);
+  const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
+  cuda::attention_prefill_wgmma(a, nullptr);
+  EXPECT_EQ(cuda::prefill_wgmma_fallbacks(), fallbacks)
+      << "the dispatcher ran the ping-pong build in place of the " << cuda::prefill_wgmma_build_name(build)
+      << " build (its register split does not hold)";
+  return attn_test::download(a.out);
+}
+
+// The batch through the builds under test.
 std::vector<BuildOutput> run_wgmma(const Batch& b, bool out_aliases_q = false) {
   std::vector<BuildOutput> outs;
   for (cuda::PrefillWgmmaBuild build : builds_under_test()) {
-    const cuda::ScopedPrefillWgmmaBuild selected(build);
-    attn_test::DeviceBatch d(b);
-    AttentionArgs a = d.args(b, out_aliases_q);
-    const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
-    cuda::attention_prefill_wgmma(a, nullptr);
-    EXPECT_EQ(cuda::prefill_wgmma_fallbacks(), fallbacks)
-        << "the dispatcher ran the ping-pong build in place of the " << cuda::prefill_wgmma_build_name(build)
-        << " build (its register split does not hold)";
-    outs.push_back({cuda::prefill_wgmma_build_name(build), attn_test::download(a.out)});
+    outs.push_back({cuda::prefill_wgmma_build_name(build), run_build(build, b, out_aliases_q)});
   }
   return outs;
 }
@@ -298,16 +303,6 @@ TEST(CudaPrefillWgmmaTma, EqualsTheSwizzleBuildBitForBit) {
   if (std::find(under.begin(), under.end(), cuda::PrefillWgmmaBuild::kTma) == under.end()) {
     GTEST_SKIP() << "the TMA build is not under test (GQA_TEST_WGMMA_BUILD)";
   }
-  const auto run = [](cuda::PrefillWgmmaBuild build, const Batch& b) {
-    const cuda::ScopedPrefillWgmmaBuild selected(build);
-    attn_test::DeviceBatch d(b);
-    AttentionArgs a = d.args(b, false);
-    const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
-    cuda::attention_prefill_wgmma(a, nullptr);
-    EXPECT_EQ(cuda::prefill_wgmma_fallbacks(), fallbacks)
-        << cuda::prefill_wgmma_build_name(build) << " fell back to the ping-pong build: not the comparison meant";
-    return attn_test::download(a.out);
-  };
   for (DType dt : {DType::kBF16, DType::kF16}) {
     for (int64_t bs : {8, 16, 64, 128, 256}) {
       ASSERT_GT(cuda::tma_box_rows(bs), 0) << "block size " << bs << " has no TMA boxes: the comparison would be moot";
@@ -315,8 +310,8 @@ TEST(CudaPrefillWgmmaTma, EqualsTheSwizzleBuildBitForBit) {
         for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
           // (long passes: many stage reuses and both parities; a context from inside a page; a one-token tail)
           Batch b = make_batch(dt, h, hd, bs, {{0, 700}, {300, 129}, {7, 1}}, 62);
-          const std::vector<float> sw = run(cuda::PrefillWgmmaBuild::kSwizzle, b);
-          const std::vector<float> tma = run(cuda::PrefillWgmmaBuild::kTma, b);
+          const std::vector<float> sw = run_build(cuda::PrefillWgmmaBuild::kSwizzle, b);
+          const std::vector<float> tma = run_build(cuda::PrefillWgmmaBuild::kTma, b);
           ASSERT_EQ(sw.size(), tma.size());
           size_t differ = 0, first = sw.size();
           for (size_t i = 0; i < sw.size(); ++i) {
