@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -32,6 +31,7 @@ namespace {
 using gqa::GenerateOptions;
 
 struct Loaded {
+  std::string config_text;  // config.json as read (once: the ranks' agreement hashes this text)
   gqa::ModelConfig config;
   std::unique_ptr<gqa::Ops> ops;
   std::unique_ptr<gqa::Model> model;
@@ -62,7 +62,9 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   const auto t0 = std::chrono::steady_clock::now();
   GQA_CHECK(!std::filesystem::is_regular_file(o.model_dir),
             "--model " << o.model_dir << " is a file: give the checkpoint's folder (config.json and the safetensors)");
-  l.config = gqa::ModelConfig::from_file(o.model_dir + "/config.json");
+  std::string config_file;
+  l.config_text = gqa::ModelConfig::read_json_text(o.model_dir + "/config.json", &config_file);
+  l.config = gqa::ModelConfig::from_json_text(l.config_text, config_file);
   l.prompt = o.prompt_tokens;
   if (o.has_prompt_text) {  // every rank encodes the same text the same way: no broadcast needed
     l.text = gqa::encode_text_prompt(o);
@@ -135,10 +137,10 @@ nlohmann::json canonical_config(nlohmann::json j) {
   return j;
 }
 
-// The loaded config.json (canonical_config) and the prompt's token ids, hashed: never 0.
-uint64_t load_fingerprint(const GenerateOptions& o, const Loaded& l) {
-  std::ifstream in(o.model_dir + "/config.json");
-  std::string text = canonical_config(nlohmann::json::parse(in)).dump() + ";prompt=";
+// The loaded config.json (canonical_config of the text load() read) and the prompt's token ids,
+// hashed: never 0.
+uint64_t load_fingerprint(const Loaded& l) {
+  std::string text = canonical_config(nlohmann::json::parse(l.config_text)).dump() + ";prompt=";
   for (int32_t t : l.prompt) text += std::to_string(t) + ",";
   const uint64_t h = gqa::fnv1a64(text);
   return h != 0 ? h : 1;
@@ -152,7 +154,7 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   uint64_t loaded_as = 0;  // what the ranks must agree on beside the arguments: config and prompt
   try {
     l = load(o, comm, local_rank, verbose);
-    loaded_as = load_fingerprint(o, l);
+    loaded_as = load_fingerprint(l);
   } catch (const std::exception& e) {
     error = e.what();
   }

@@ -244,7 +244,7 @@ ModelConfig ModelConfig::from_json_text(const std::string& text, const std::stri
 }
 
 // `path` is config.json itself or the checkpoint directory holding it.
-ModelConfig ModelConfig::from_file(const std::string& path) {
+std::string ModelConfig::read_json_text(const std::string& path, std::string* file_out) {
   std::string file = path;
   if (std::filesystem::is_directory(file)) file = (std::filesystem::path(path) / "config.json").string();
   GQA_CHECK(std::filesystem::exists(file), "model config " << file << " does not exist");
@@ -253,7 +253,14 @@ ModelConfig ModelConfig::from_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   GQA_CHECK(!in.bad(), "error reading model config " << file);
-  return from_json_text(text.str(), file);
+  if (file_out != nullptr) *file_out = file;
+  return text.str();
+}
+
+ModelConfig ModelConfig::from_file(const std::string& path) {
+  std::string file;
+  const std::string text = read_json_text(path, &file);
+  return from_json_text(text, file);
 }
 
 }  // namespace gqa

@@ -49,6 +49,9 @@ struct ModelConfig {
   // Reads and validates DIR/config.json; throws gqa::Error naming the file and field.
   static ModelConfig from_file(const std::string& path);
   static ModelConfig from_json_text(const std::string& text, const std::string& origin);
+  // from_file's reading half: the text of `path` (a config.json, or a folder holding one), and the
+  // file it read into *file when given; throws gqa::Error naming the file.
+  static std::string read_json_text(const std::string& path, std::string* file = nullptr);
 };
 
 }  // namespace gqa
