@@ -239,8 +239,8 @@ const OpTiming* DecodeCaseResult::op(const std::string& name) const {
 }
 
 double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
-                        bool profile_range) {
-  for (int i = 0; i < 2; ++i) model.forward(fx.step, *fx.cache);
+                        bool profile_range, int warmups) {
+  for (int i = 0; i < warmups; ++i) model.forward(fx.step, *fx.cache);
   std::vector<double> ms;
   // With profile_range, only the timed steps fall inside the profiler range (nsys
   // --capture-range=cudaProfilerApi, as gpu-check.sh --profile runs it); without a profiler

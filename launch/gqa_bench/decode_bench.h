@@ -66,11 +66,12 @@ struct FreshGraphs {
 };
 
 // Median wall-clock ms of Model::forward on fx.step (a step ends with its logits on the host, so
-// the host clock sees all of it, launch gaps and allocations included): 2 warm-up steps, then up
-// to `runs` timed ones, at least 5 even past the deadline.
+// the host clock sees all of it, launch gaps and allocations included): `warmups` warm-up steps
+// (a caller that ran them already passes 0), then up to `runs` timed ones, at least 5 even past
+// the deadline.
 // profile_range: the timed steps run inside cudaProfilerStart/Stop (what nsys captures).
 double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
-                        bool profile_range = false);
+                        bool profile_range = false, int warmups = 2);
 
 // Every (context, batch) of env.opt within `seconds`, appended to `out` as each finishes (a case
 // that throws is recorded with its error and the next one runs).

@@ -62,6 +62,15 @@ const std::vector<Choice>& choice_list() {
 
 constexpr const char* kUnfused = "unfused GEMVs";
 
+// What stands in the cells of a case's second pass when that pass cannot time them: `why` in each
+// unrun choice's cell that holds neither a time nor a note (the first pass's cells stay readable).
+void note_unrun_cells(DecodeCaseResult& r, const std::string& why) {
+  r.choices.resize(choice_list().size());
+  for (size_t i = 0; i < choice_list().size(); ++i) {
+    if (choice_list()[i].unrun && r.choices[i].note.empty() && !std::isfinite(r.choices[i].ms)) r.choices[i].note = why;
+  }
+}
+
 // The step (PDL on, graphs recorded afresh) with `switches` set; the previous settings are back
 // however this ends. Its graph's shape goes to *shape; with `like` (the default step's shape) a
 // graph of the same kernels is "n/a" and not timed.
@@ -81,7 +90,7 @@ ChoiceStep time_choice(BenchEnv& env, Model& model, DecodeFixture& fx, const Dea
     out.note = "n/a";
     return out;
   }
-  out.ms = time_decode_step(env, model, fx, env.opt.step_runs, deadline);
+  out.ms = time_decode_step(env, model, fx, env.opt.step_runs, deadline, /*profile_range=*/false, /*warmups=*/0);
   return out;
 }
 
@@ -95,12 +104,10 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
   // What stands in this pass's cells when the pass cannot time them (pass 1: in the case's note;
   // pass 2: in its own cells, so pass 1's stay readable).
   const auto cannot = [&](const std::string& why) {
-    if (!unrun) {
+    if (unrun) {
+      note_unrun_cells(r, why);
+    } else {
       r.opt_in_note = why;
-      return;
-    }
-    for (size_t i = 0; i < choice_list().size(); ++i) {
-      if (choice_list()[i].unrun && r.choices[i].note.empty() && !std::isfinite(r.choices[i].ms)) r.choices[i].note = why;
     }
   };
   std::optional<DecodeFixture> fx;
@@ -239,10 +246,7 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
       if (!unrun) {
         r.opt_in_note = "skipped: this section's time budget ran out";
       } else if (r.opt_in_note.empty()) {
-        r.choices.resize(choice_list().size());
-        for (size_t c = 0; c < choice_list().size(); ++c) {
-          if (choice_list()[c].unrun) r.choices[c].note = "skipped (time budget)";
-        }
+        note_unrun_cells(r, "skipped (time budget)");
       }
     } else if (r.opt_in_note.empty()) {
       progress(strf("decode choices%s: context %s, batch %lld", unrun ? " (unrun kernels)" : "",
@@ -251,9 +255,10 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
         run_case(env, model, w, r, unrun, &state.defaults[i], deadline, failed);
       } catch (const std::exception& e) {  // (run_case records its own failures; this is a last guard)
         const std::string why = std::string("FAILED: ") + e.what();
-        if (!unrun) r.opt_in_note = why;
-        for (size_t c = 0; unrun && c < r.choices.size(); ++c) {
-          if (choice_list()[c].unrun && r.choices[c].note.empty() && !std::isfinite(r.choices[c].ms)) r.choices[c].note = why;
+        if (unrun) {
+          note_unrun_cells(r, why);
+        } else {
+          r.opt_in_note = why;
         }
         progress(why);
         ++failed;

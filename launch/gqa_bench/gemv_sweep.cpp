@@ -79,12 +79,10 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
   const size_t slot = env.report.slot();
   int failed = 0;
   for (const cuda::GemvTuning& tune : tunings) {
-    if (deadline.passed()) {
-      t.row({label(tune), "skipped: this section's time budget ran out"});
-      continue;
-    }
     std::vector<std::string> row{label(tune)};
-    try {  // (a failing launch is its row's note; the rows before it stay)
+    if (deadline.passed()) {
+      row.push_back("skipped: this section's time budget ran out");
+    } else try {  // (a failing launch is its row's note; the rows before it stay)
       const cuda::ScopedGemvTuning scoped(tune);
       const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
       const FreshGraphs fresh(env.ops);
@@ -105,8 +103,6 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
     env.report.fill(slot, [&](Report& r) { r.table(t); });
     env.report.save();
   }
-  env.report.fill(slot, [&](Report& r) { r.table(t); });
-  env.report.save();
   GQA_CHECK(failed == 0, failed << " GEMV launch(es) of the sweep failed (in its table)");
 }
 

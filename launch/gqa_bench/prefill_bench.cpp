@@ -15,8 +15,6 @@
 namespace gqa::bench {
 namespace {
 
-constexpr int64_t kBlockSize = 16;
-
 struct PrefillRow {
   int64_t p = 0;
   double seconds = NAN;
@@ -59,9 +57,9 @@ double run_prefill(BenchEnv& env, Model& model, PagedKvCache& cache, int64_t p, 
 PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   PrefillRow r;
   r.p = p;
-  const int64_t blocks = (p + kBlockSize - 1) / kBlockSize;
-  const KvCacheShape shape = model.kv_cache_shape(blocks, kBlockSize);
-  const double need = 2.0 * shape.num_layers * blocks * kBlockSize * shape.n_kv_heads_local * shape.head_dim * 2;
+  const int64_t blocks = (p + kPrefillBlockSize - 1) / kPrefillBlockSize;
+  const KvCacheShape shape = model.kv_cache_shape(blocks, kPrefillBlockSize);
+  const double need = 2.0 * shape.num_layers * blocks * kPrefillBlockSize * shape.n_kv_heads_local * shape.head_dim * 2;
   if (need > free_device_bytes() - 4.0 * (1 << 30)) {
     r.note = strf("K/V of %s tokens need %.1f GB: does not fit", tokens_str(p).c_str(), need / 1e9);
     return r;
@@ -173,7 +171,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "shard's other sections.");
   {  // warm-up: cuBLASLt plans and allocations for the chunk's shapes stay out of the first row
     const int64_t w = 2 * env.opt.prefill_chunk;
-    PagedKvCache warm(model.kv_cache_shape((w + kBlockSize - 1) / kBlockSize, kBlockSize), env.ops.compute_dtype(),
+    PagedKvCache warm(model.kv_cache_shape((w + kPrefillBlockSize - 1) / kPrefillBlockSize, kPrefillBlockSize), env.ops.compute_dtype(),
                       env.ops);
     run_prefill(env, model, warm, w, 1);
   }

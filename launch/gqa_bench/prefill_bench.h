@@ -14,6 +14,9 @@
 
 namespace gqa::bench {
 
+// Tokens per KV-cache page in the prefill sections (the page-size table times others too).
+constexpr int64_t kPrefillBlockSize = 16;
+
 // FLOPs of a causal prefill of P tokens: the GEMMs (2 per weight per token; the LM head for the
 // last row only) plus attention, where token t attends to t + 1 keys: 4 * hd FLOPs per
 // (query head, key) pair (QK^T and PV), 2 * hq * hd * P * (P + 1) per layer.

@@ -19,8 +19,6 @@
 namespace gqa::bench {
 namespace {
 
-constexpr int64_t kBlockSize = 16;  // the by-build table's pages (the page-size table's own below)
-
 // The producer build with parts of its work left out (attention_prefill_wgmma_ablation.h), per
 // prompt: which part bounds the default prefill. Rows: the full build, then each mask; columns per
 // prompt: ms, the time as a fraction of the full build's, and TFLOP/s at the full build's FLOP count
@@ -107,7 +105,6 @@ class AblationTable {
   std::vector<std::map<int64_t, std::vector<std::string>>> cells_;  // [mask][prompt] -> ms, of full, TFLOP/s
   bool failed_ = false;
 };
-
 
 // Whether no GPU had run this build when it was written (timed in the second pass).
 bool unrun_build(cuda::PrefillWgmmaBuild b) {
@@ -206,7 +203,7 @@ struct PrefillByBuild::State {
       progress("prefill attention by kernel build: " + tokens_str(p) + " tokens" +
                (round == 1 ? " (ablation)" : round == 2 ? " (swizzle, TMA)" : ""));
       try {
-        const PagedKvCache cache = one_layer_cache(env, model, p, kBlockSize, 91);
+        const PagedKvCache cache = one_layer_cache(env, model, p, kPrefillBlockSize, 91);
         const double af = prefill_attention_flops_per_layer(c, p);
         const auto time_into = [&](size_t slot_index) {
           const double ms = time_prefill_attention(env, c, cache, p), rate = af / (ms * 1e-3);
