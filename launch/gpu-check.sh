@@ -66,7 +66,7 @@
 # sources launch/device-env.sh, which uses .devdeps/ (launch/device-deps.sh; carry it) for what
 # the GPU image lacks.
 #
-# usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile | --choices]  (from anywhere; works in the repository root)
+# usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --prefill | --profile | --choices]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
 #        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540),
 #        GQA_MEMCHECK_FIRST (the kernel tests memcheck runs first, space-separated);
@@ -81,10 +81,11 @@ case "${1:-}" in
   --all) mode=all ;;
   --quick) mode=quick ;;
   --decode) mode=decode ;;
+  --prefill) mode=prefill ;;
   --profile) mode=profile ;;
   --choices) mode=choices ;;
   -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
-  *) echo "usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --profile | --choices]" >&2; exit 2 ;;
+  *) echo "usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --prefill | --profile | --choices]" >&2; exit 2 ;;
 esac
 bench_total_s="${GQA_BENCH_TOTAL_S:-500}"
 # --bench: configure and build must leave gqa-bench most of the box.
@@ -107,6 +108,7 @@ if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then ex
 t_start=$SECONDS
 budget_s="${GQA_CHECK_BUDGET_S:-540}"
 [ "$mode" = decode ] && budget_s="${GQA_CHECK_BUDGET_S:-300}"
+[ "$mode" = prefill ] && budget_s="${GQA_CHECK_BUDGET_S:-300}"
 [ "$mode" = choices ] && budget_s="${GQA_CHECK_BUDGET_S:-300}"
 [ "$mode" = bench ] && budget_s=$((bench_total_s + 30))
 checking=0 benching=0  # which parts run: check (steps 3-7), bench (gqa-bench)
@@ -358,6 +360,9 @@ decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_a
               cuda_test_attention_decode_groups cuda_test_gemv cuda_test_gemv_bulk cuda_test_gemv_ring
               cuda_test_gemv_swiglu cuda_test_gemv_rope cuda_test_gemv_norm cuda_test_cuda_model cuda_test_cuda_model_opt_in)
 [ "$mode" = decode ] && build_targets=(--target gqa-generate gqa-attn-bench gqa-bench "${decode_tests[@]}")
+prefill_tests=(cuda_test_cuda_model cuda_test_cuda_model_opt_in cuda_test_prefill_tma_tiles
+               cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_wgmma_ablation)
+[ "$mode" = prefill ] && build_targets=(--target gqa-generate gqa-bench "${prefill_tests[@]}")
 if [ $configured -eq 1 ] && step "build ($(( ${#build_targets[@]} - 1 )) targets)" "$build_limit" \
      cmake --build "$build" -j "$jobs" "${build_targets[@]}"; then
   built=1
@@ -377,6 +382,15 @@ if [ $built -eq 1 ]; then
   esac
 fi
 
+# --prefill re-checks a prefill-path change in one short device call (GQA_CHECK_BUDGET_S default
+# 300): builds only what it runs; side by side, the model tests (default and opt-in kernels, every
+# wgmma build inside the whole model against transformers), the TMA tiles' test, the test processes
+# of the TMA (default), swizzle and producer builds, the TMA-vs-swizzle test and the ablation's
+# (the basic, ping-pong and overlap builds' own processes: --quick); gqa-generate bf16 at -np 1
+# and 2 (and 1 with GQA_PREFILL_WGMMA_TMA=0); gqa-bench's prefill at 8K, 32K and 128K (the model's
+# chunked prefill, every kernel build, the ablation, the page sizes), then 8K as one 8192-token
+# chunk; the TMA tiles' test and the swizzle and TMA builds' cases under memcheck.
+#
 # mpirun, and gqa-generate's check against the fixture's reference tokens (steps 4-5; --quick runs
 # the default kernels' two before its benches)
 mpirun_bin=$(command -v mpirun || true)
@@ -443,6 +457,9 @@ slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongConte
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
 wgmma_build_names=(basic pingpong producer overlap swizzle tma)  # GQA_TEST_WGMMA_BUILD's values
+# --prefill: the default build, the one it falls back to when switched off, and the producer build
+# (the ablation's and the page table's baseline); the other three are the opt-ins of older runs
+[ "$mode" = prefill ] && wgmma_build_names=(producer swizzle tma)
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
@@ -517,6 +534,11 @@ quick_bench() {
 }
 if [ $built -eq 1 ] && [ "$mode" = decode ]; then
   for t in "${decode_tests[@]}"; do step "$t" 300 "$build/tests/$t"; done
+elif [ $built -eq 1 ] && [ "$mode" = prefill ]; then
+  for t in cuda_test_cuda_model cuda_test_cuda_model_opt_in cuda_test_prefill_tma_tiles; do
+    bg_step "$t" 180 "$build/tests/$t"
+  done
+  wgmma_builds  # (waits for all of them)
 elif [ $built -eq 1 ] && [ "$mode" = quick ]; then
   # -j 4: the tests' CPU references are most of their time (run 6: 190 s one at a time, the longest
   # cuda_test_attention's 62 s); each test's limit is GQA_TEST_TIMEOUT (180 s: configured above).
@@ -541,7 +563,7 @@ if [ "$mode" = quick ] && [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   # (the fixtures at np 1/2/4: --all; gqa-generate -np 2 below shares the GPU through MPI too)
   step "mpi_test_cuda_model_mpi np2 (sampling from GPU-picked candidates)" 120 "$mpirun_bin" "${mpi_flags[@]}" -np 2 \
     "$build/tests/mpi_test_cuda_model_mpi" --gtest_filter='CudaModelMpiSampling.*'
-elif [ "$mode" = quick ] || [ "$mode" = decode ]; then
+elif [ "$mode" = quick ] || [ "$mode" = decode ] || [ "$mode" = prefill ]; then
   record "mpi CUDA tests" SKIP "--$mode: gqa-generate -np 2 below shares the GPU through MPI"
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   for t in mpi_test_cuda_communicator mpi_test_cuda_model_mpi; do
@@ -569,6 +591,9 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   generate 1 nccl bf16 GQA_GEMV_RING=1
   generate 2 mpi bf16 GQA_GEMV_RING=1 GQA_FUSED_NORM=1
   generate 1 nccl bf16 GQA_PDL_EARLY=1
+elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
+  default_generates
+  generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build, the default before the TMA build
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
@@ -582,7 +607,7 @@ else
 fi
 
 # --- 6. attention benchmark (added by the attention kernels' issue; --quick ran it after its tests)
-[ "$mode" = quick ] || attn_bench_step
+[ "$mode" = quick ] || [ "$mode" = prefill ] || attn_bench_step
 fi  # checking
 
 # compute-sanitizer: on PATH or in the toolkit ("" when neither)
@@ -643,6 +668,11 @@ if [ $benching -eq 1 ]; then
     left=$(( $(left_s) - nsys_reserve - 40 ))  # (15 s of slack under step's cap of left_s - 25)
     bench_args=(--contexts 8K,32K,128K --no-prefill --peers --runs 20 --step-runs 20)
   fi
+  if [ "$mode" = prefill ]; then
+    left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-40} - 40 ))  # (the 8K single-chunk run and the memchecks after it)
+    bench_args=(--no-decode --prefill 8K,32K,128K --runs 10)
+    bench_min_s=30
+  fi
   if [ $built -ne 1 ]; then
     record "gqa-bench" SKIP "not built"
   elif [ $left -lt "$bench_min_s" ]; then
@@ -653,6 +683,17 @@ if [ $benching -eq 1 ]; then
     # (The kernels' switches come from the environment; the report names the opt-in ones that ran.)
     step "gqa-bench ${bench_args[0]}" $((left + 15)) "$build/bin/gqa-bench" \
       "${bench_args[@]}" --budget-s "$left" --out "${bench_reports[-1]}" ${GQA_BENCH_ARGS:-}
+  fi
+  if [ "$mode" = prefill ] && [ $built -eq 1 ]; then
+    # an 8K prompt in one chunk (--prefill-chunk 8192) beside the default chunks of 4096
+    left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-40} ))
+    if [ $left -ge 30 ]; then
+      bench_reports+=("$bench_dir/${gpu_name}-$(date +%Y%m%d-%H%M%S)-prefill-chunk8192.md")
+      step "gqa-bench --prefill 8K --prefill-chunk 8192" $((20 + 15)) "$build/bin/gqa-bench" --no-decode \
+        --prefill 8K --prefill-chunk 8192 --runs 10 --budget-s 20 --out "${bench_reports[-1]}"
+    else
+      record "gqa-bench --prefill 8K --prefill-chunk 8192" SKIP "only ${left}s of the box left"
+    fi
   fi
 fi
 
@@ -697,7 +738,7 @@ fi
 if [ "$mode" = decode ] && [ $built -eq 1 ]; then nsys_steps; fi
 
 # --- 7. the kernel tests again under compute-sanitizer memcheck (slowest: last) ------------------
-if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ]; then
+if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode" != prefill ]; then
   sanitizer=$(sanitizer_path)
   if [ -z "$sanitizer" ]; then
     record "compute-sanitizer memcheck" SKIP "compute-sanitizer not found (PATH, /usr/local/cuda/bin)"
@@ -773,6 +814,21 @@ if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
     "$build/tests/cuda_test_gemv_bulk" --gtest_filter='*Swiglu*/bf16'
   step "memcheck cuda_test_gemv_ring (plain, bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_gemv_ring" --gtest_filter='*PlainAndSwiglu*/bf16'
+fi
+
+# --prefill: the TMA tiles and the swizzle and TMA builds' cases under memcheck (~3 s each in run 6's
+# memchecks of the other builds)
+if [ "$mode" = prefill ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
+  step "memcheck cuda_test_prefill_tma_tiles" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
+    "$build/tests/cuda_test_prefill_tma_tiles"
+  for b in tma swizzle; do
+    case ",${GQA_BENCH_SKIP_WGMMA:-}," in
+      *",$b,"*) record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test failed above" ;;
+      *) step "memcheck cuda_test_attention_prefill_wgmma ($b build, CudaPrefillWgmmaCases.*)" 120 \
+           env GQA_TEST_WGMMA_BUILD=$b "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
+           "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaCases.*' ;;
+    esac
+  done
 fi
 
 # --- summary (printed last) ---------------------------------------------------------------------

@@ -112,8 +112,8 @@ GQA_PROCESS_SWITCH(prefill_wgmma_enabled, set_prefill_wgmma, "GQA_PREFILL_WGMMA"
 GQA_PROCESS_SWITCH(prefill_wgmma_pingpong, set_prefill_wgmma_pingpong, "GQA_PREFILL_WGMMA_PINGPONG", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_producer, set_prefill_wgmma_producer, "GQA_PREFILL_WGMMA_PRODUCER", true)
 GQA_PROCESS_SWITCH(prefill_wgmma_overlap, set_prefill_wgmma_overlap, "GQA_PREFILL_WGMMA_OVERLAP", false)
-GQA_PROCESS_SWITCH(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, "GQA_PREFILL_WGMMA_SWIZZLE", false)
-GQA_PROCESS_SWITCH(prefill_wgmma_tma, set_prefill_wgmma_tma, "GQA_PREFILL_WGMMA_TMA", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, "GQA_PREFILL_WGMMA_SWIZZLE", true)
+GQA_PROCESS_SWITCH(prefill_wgmma_tma, set_prefill_wgmma_tma, "GQA_PREFILL_WGMMA_TMA", true)
 GQA_PROCESS_SWITCH(prefill_wgmma_rotate, set_prefill_wgmma_rotate, "GQA_PREFILL_WGMMA_ROTATE", false)
 
 PrefillWgmmaBuild prefill_wgmma_build() {

@@ -352,11 +352,13 @@ TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
     const cuda::ScopedSwitch pr(cuda::prefill_wgmma_producer, cuda::set_prefill_wgmma_producer, on);
     const cuda::ScopedSwitch ov(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, !on);
     const cuda::ScopedSwitch sw(cuda::prefill_wgmma_swizzle, cuda::set_prefill_wgmma_swizzle, on);
+    const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);  // (on by default)
     {
       const cuda::ScopedSwitch tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, true);
       EXPECT_TRUE(cuda::prefill_wgmma_tma());
       EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);  // over every other switch
     }
+    EXPECT_FALSE(cuda::prefill_wgmma_tma());
     EXPECT_EQ(cuda::prefill_wgmma_enabled(), on);
     EXPECT_EQ(cuda::prefill_wgmma_overlap(), !on);
     EXPECT_EQ(cuda::prefill_wgmma_swizzle(), on);
