@@ -590,7 +590,7 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   # the opt-in ring GEMVs, alone and with the norm prologue (written in the eleventh session)
   generate 1 nccl bf16 GQA_GEMV_RING=1
   generate 2 mpi bf16 GQA_GEMV_RING=1 GQA_FUSED_NORM=1
-  generate 1 nccl bf16 GQA_PDL_EARLY=1
+  generate 1 nccl bf16 GQA_PDL_EARLY=0  # the PDL trigger after the wait (the early one is the default since run 8)
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
   default_generates
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build, the default before the TMA build

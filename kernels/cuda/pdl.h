@@ -8,8 +8,7 @@ namespace gqa::cuda {
 bool pdl_enabled();
 void set_pdl(bool on);
 
-// The early trigger (opt-in until measured: GQA_PDL_EARLY=1 or set_pdl_early(true); unrun on a
-// GPU): the kernels with nothing to do before their wait (the decode attention's split merge, the
+// The early trigger (on unless GQA_PDL_EARLY=0 or set_pdl_early(false)): the kernels with nothing to do before their wait (the decode attention's split merge, the
 // RMSNorms) let their successor launch before they wait (pdl_wait_early in pdl.cuh) instead of
 // after. Their successor is a decode GEMV whose blocks copy or prefetch their W before their own
 // wait: so the O GEMV's weights stream while the attention still runs, the gate/up GEMV's while
@@ -17,6 +16,10 @@ void set_pdl(bool on);
 // once the kernel two before it has finished (three grids may then be in flight, not two). Graphs
 // keep the setting they were recorded with. (The attention-merge-O edge of a recorded step has no
 // memory node since attention_decode keeps its scratch per stream: attention_decode.h.)
+// The default since run 8 on an H200 (bench/results/NVIDIA-H200-20261126-233031-decode.md): its
+// tests and gqa-generate with it passed there, and its decode steps were the fastest or equal of
+// every kernel choice at each case: batch 1 5.88 / 6.28 / 7.19 ms at 8K / 32K / 128K against the
+// late trigger's 6.07 / 6.31 / 7.41 (the decode section's default then), batch 16 0.2-1% faster.
 bool pdl_early_enabled();
 void set_pdl_early(bool on);
 

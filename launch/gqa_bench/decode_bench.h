@@ -36,10 +36,11 @@ struct DecodeCaseResult {
   double step_ms = NAN;         // median wall time of Model::forward, PDL off (NaN: not run)
   double step_pdl_ms = NAN;     // the same with programmatic dependent launch on (kernels/cuda/pdl.cuh)
   // The pass of the other kernel choices (decode_choices.h, after every default measurement of
-  // the run): the fused GEMVs' per-op rows, the default step again on that pass's fixture, and
-  // one step per choice in kChoices' order.
+  // the run): the fused GEMVs' per-op rows, the default step again on that pass's fixture, one
+  // step per choice in kChoices' order, and the default step once more after them (default_last:
+  // whether the first of the pass's steps was slower for being first).
   std::vector<OpTiming> opt_in_ops;
-  ChoiceStep default_again;
+  ChoiceStep default_again, default_last;
   std::vector<ChoiceStep> choices;
   std::string opt_in_note;
   // The default step with kinds of op left out (skip_ops.h), in kStepAblations' order: the masks

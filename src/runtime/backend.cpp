@@ -73,14 +73,15 @@ std::string cuda_kernel_switches() {
   add(cuda::decode_fused_merge_enabled(), "decode attention split merge in its last block");
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
   add(cuda::gemv_ring_enabled(), "decode GEMVs through a ring of bulk-copy stages");
-  add(cuda::pdl_early_enabled(), "early PDL trigger of the split merge and the RMSNorms");
   add(cuda::prefill_wgmma_rotate(), "wgmma prefill K/V tiles in rotated order");
   const std::string prefill =
       !cuda::prefill_wgmma_enabled()
           ? "mma.sync"
           : std::string("wgmma ") + cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()) +
                 " build (H100/H200; else mma.sync)";
-  return std::string("PDL ") + (cuda::pdl_enabled() ? "on" : "off") + ", prefill attention " + prefill +
+  return std::string("PDL ") +
+         (!cuda::pdl_enabled() ? "off" : cuda::pdl_early_enabled() ? "on (early trigger)" : "on (trigger after the wait)") +
+         ", prefill attention " + prefill +
          ", decode GEMVs " + (cuda::gemv_bulk_enabled() ? "bulk copies" : "per-thread loads") +
          ", decode attention loader " +
          (!cuda::decode_bulk_enabled()             ? "cp.async"

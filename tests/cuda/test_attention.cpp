@@ -108,16 +108,19 @@ TEST(CudaAttentionDecodeSplits, SmallHeadDimsAnySplitCount) {
   }
 }
 
-// The split merge with the opt-in early PDL trigger (GQA_PDL_EARLY: it lets its successor launch
-// before it waits for the decode kernel), PDL on, twice in a row on one stream.
+// The split merge with the early PDL trigger (GQA_PDL_EARLY, the default: it lets its successor
+// launch before it waits for the decode kernel) and without it, PDL on, twice in a row on one stream.
 TEST(CudaAttentionDecodeSplits, MergeWithEarlyPdlTrigger) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
-  const cuda::ScopedSwitch early(cuda::pdl_early_enabled, cuda::set_pdl_early, true);
   Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, decode_batch(kDecodeContexts), 16);
   const std::vector<float> ref = reference(b);
-  for (int splits : {5, 40}) {
-    EXPECT_LT(rel_error(run(b, Kernel::kDecode, {splits}), ref), 1e-2) << "splits " << splits;
+  for (bool early_on : {true, false}) {
+    const cuda::ScopedSwitch early(cuda::pdl_early_enabled, cuda::set_pdl_early, early_on);
+    for (int splits : {5, 40}) {
+      EXPECT_LT(rel_error(run(b, Kernel::kDecode, {splits}), ref), 1e-2)
+          << "splits " << splits << (early_on ? ", early trigger" : ", trigger after the wait");
+    }
   }
 }
 

@@ -160,14 +160,19 @@ TEST(CudaModelGemvBulk, MatchesTransformers) {
   }
 }
 
-// The opt-in early PDL trigger of the split merge and the RMSNorms (GQA_PDL_EARLY) inside the whole
-// model, PDL off and on (graphs recorded with each), with the default GEMVs and with the ring build.
+// The early PDL trigger of the split merge and the RMSNorms (GQA_PDL_EARLY, the default) inside the
+// whole model, PDL off and on (graphs recorded with each), with the default GEMVs and with the ring
+// build; then the trigger after the wait (GQA_PDL_EARLY=0), the default before run 8.
 TEST(CudaModelPdlEarly, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const cuda::ScopedSwitch early(cuda::pdl_early_enabled, cuda::set_pdl_early, true);
-  expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " early PDL trigger");
-  const cuda::ScopedSwitch ring(cuda::gemv_ring_enabled, cuda::set_gemv_ring, true);
-  expect_bf16_fixtures_match_pdl_off_and_on({"gqa_hd128", "qwen2_bias"}, " early PDL trigger, ring GEMVs");
+  {
+    const cuda::ScopedSwitch early(cuda::pdl_early_enabled, cuda::set_pdl_early, true);
+    expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " early PDL trigger");
+    const cuda::ScopedSwitch ring(cuda::gemv_ring_enabled, cuda::set_gemv_ring, true);
+    expect_bf16_fixtures_match_pdl_off_and_on({"gqa_hd128", "qwen2_bias"}, " early PDL trigger, ring GEMVs");
+  }
+  const cuda::ScopedSwitch late(cuda::pdl_early_enabled, cuda::set_pdl_early, false);
+  expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " PDL trigger after the wait");
 }
 
 // The decode GEMVs' opt-in ring build (GQA_GEMV_RING) inside the whole model with graphs and PDL,

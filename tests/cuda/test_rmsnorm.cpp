@@ -68,27 +68,31 @@ TEST_P(CudaRmsNorm, MatchesCpuTwin) {
   }
 }
 
-// Two RMSNorms in a row (the second normalises the first's output plus a residual) with PDL on and
-// the opt-in early trigger (GQA_PDL_EARLY: each lets its successor launch before it waits).
+// Two RMSNorms in a row (the second normalises the first's output plus a residual) with PDL on,
+// with the early trigger (GQA_PDL_EARLY, the default: each lets its successor launch before it
+// waits) and without it.
 TEST(CudaRmsNormEarlyPdl, ChainMatchesCpuTwin) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
-  const cuda::ScopedSwitch early(cuda::pdl_early_enabled, cuda::set_pdl_early, true);
-  const DType dt = DType::kBF16;
-  const int64_t n = 3, d = 8192;
-  const std::vector<float> x = round_to(normal_vec(n * d, 11), dt), r = round_to(normal_vec(n * d, 12), dt);
-  const std::vector<float> w = round_to(normal_vec(d, 13, 1.0f), dt);
-  const NormRef first = norm_reference(x.data(), nullptr, w, n, d, dt);
-  const std::vector<float> h = round_to(first.ref, dt);  // what the GPU stores
-  const NormRef second = norm_reference(h.data(), &r, w, n, d, dt);
-  Tensor gx = upload(x, dt, {n, d}), gw = upload(w, dt, {d}), gr = upload(r, dt, {n, d});
-  Tensor g1 = cuda::device_alloc(dt, {n, d}), g2 = cuda::device_alloc(dt, {n, d});
-  cuda::fill_bytes(g1, 0xff);
-  cuda::fill_bytes(g2, 0xff);
-  cuda::rmsnorm({gx, Tensor(), gw, g1, 1e-5f}, nullptr);
-  cuda::rmsnorm({g1, gr, gw, g2, 1e-5f}, nullptr);  // g1 += r, then g2 = norm(g1)
-  EXPECT_LT(rel_error(download(g2), second.ref), test::tolerance(dt));
-  EXPECT_LT(rel_error(download(g1), second.xr), test::tolerance(dt));
+  for (bool early_on : {true, false}) {
+    SCOPED_TRACE(early_on ? "early trigger" : "trigger after the wait");
+    const cuda::ScopedSwitch early(cuda::pdl_early_enabled, cuda::set_pdl_early, early_on);
+    const DType dt = DType::kBF16;
+    const int64_t n = 3, d = 8192;
+    const std::vector<float> x = round_to(normal_vec(n * d, 11), dt), r = round_to(normal_vec(n * d, 12), dt);
+    const std::vector<float> w = round_to(normal_vec(d, 13, 1.0f), dt);
+    const NormRef first = norm_reference(x.data(), nullptr, w, n, d, dt);
+    const std::vector<float> h = round_to(first.ref, dt);  // what the GPU stores
+    const NormRef second = norm_reference(h.data(), &r, w, n, d, dt);
+    Tensor gx = upload(x, dt, {n, d}), gw = upload(w, dt, {d}), gr = upload(r, dt, {n, d});
+    Tensor g1 = cuda::device_alloc(dt, {n, d}), g2 = cuda::device_alloc(dt, {n, d});
+    cuda::fill_bytes(g1, 0xff);
+    cuda::fill_bytes(g2, 0xff);
+    cuda::rmsnorm({gx, Tensor(), gw, g1, 1e-5f}, nullptr);
+    cuda::rmsnorm({g1, gr, gw, g2, 1e-5f}, nullptr);  // g1 += r, then g2 = norm(g1)
+    EXPECT_LT(rel_error(download(g2), second.ref), test::tolerance(dt));
+    EXPECT_LT(rel_error(download(g1), second.xr), test::tolerance(dt));
+  }
 }
 
 // The model's two aliasing patterns of the fused op: out = residual (x += h; h = norm(x), mid
