@@ -7,11 +7,14 @@
 // The default prefill attention where it runs: cuda::attention takes this path for a prefill when
 // prefill_wgmma_enabled() (on unless GQA_PREFILL_WGMMA=0 or set_prefill_wgmma(false)) and
 // prefill_wgmma_available() (a compute capability 9.0 device: H100, H200), else the mma.sync
-// kernel (attention_prefill_mma.h). Default build: the producer build below, since runs 6-7 on an
-// H200 (bench/results/NVIDIA-H200-20261126-134717.md, GEMM 805 TFLOP/s): one layer's attention
-// over a 32K prompt 7.6 ms vs 8.5 for mma.sync (36% vs 32% of the GEMM rate), 8K 0.6 ms vs 0.6-0.7
-// (the fastest of the five kernels at both); the four builds of then passed their tests and memcheck there (the swizzle build came later, unrun). The file is always
-// compiled for sm_90a alone (kernels/cuda/CMakeLists.txt).
+// kernel (attention_prefill_mma.h). Default build: the TMA build below, since runs 8-9 on an H200
+// (bench/results/NVIDIA-H200-20261126-234001.md, GEMM 790 TFLOP/s): one layer's attention over a
+// 128K prompt 68.2 ms (65% of the GEMM rate) vs 73.1 for the swizzle build (61%), 114.6 for the
+// producer build (39%, the default before) and 130.9 for mma.sync (34%); 32K 4.2 ms (66%); 8K 0.3
+// ms (50-54%); the fastest of the seven kernels at every prompt and page size. Every build passed
+// its tests there (the TMA and swizzle builds' cases also under memcheck), and the whole model
+// against transformers with each. The file is always compiled for sm_90a alone
+// (kernels/cuda/CMakeLists.txt).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -32,8 +35,9 @@ void set_prefill_wgmma(bool on);
 bool prefill_wgmma_pingpong();
 void set_prefill_wgmma_pingpong(bool on);
 
-// The third build, taking precedence over the other two when on (the default; GQA_PREFILL_WGMMA_PRODUCER=0
-// or set_prefill_wgmma_producer(false) leaves the basic or ping-pong build): the ping-pong kernel
+// The third build, taking precedence over the other two when on (on by default, under the TMA and
+// swizzle builds; GQA_PREFILL_WGMMA_PRODUCER=0 or set_prefill_wgmma_producer(false) with those two
+// off leaves the basic or ping-pong build): the ping-pong kernel
 // with one more warpgroup that issues every K/V copy, waits for them, fences them for wgmma and
 // hands the tiles over, so the two consumer warpgroups run only the math.
 bool prefill_wgmma_producer();
@@ -50,7 +54,9 @@ void set_prefill_wgmma_overlap(bool on);
 // set_prefill_wgmma_swizzle(true)): the producer build with its q, K and V tiles in wgmma's
 // 128-byte-swizzled layout (copied as swizzle128_byte places them, read through swizzled
 // descriptors) instead of the no-swizzle core-matrix layout; all its shared memory dynamic, the
-// tiles 1024-byte aligned. Opt-in: written without a GPU (2026-11-26), unrun.
+// tiles 1024-byte aligned. On by default (GQA_PREFILL_WGMMA_SWIZZLE=0 or
+// set_prefill_wgmma_swizzle(false) to leave it), under the TMA build: what GQA_PREFILL_WGMMA_TMA=0
+// runs. Run 8-9: 61-62% of the GEMM rate at 32K and 128K, 47-51% at 8K.
 bool prefill_wgmma_swizzle();
 void set_prefill_wgmma_swizzle(bool on);
 
@@ -59,7 +65,8 @@ void set_prefill_wgmma_swizzle(bool on);
 // TMA (one warp issues a tile's boxes of a page's keys each; tensor_map.h, prefill_tma_boxes.h)
 // instead of 128 threads' cp.async copies; the tile holding a pass's end, and every tile at block
 // sizes that are not whole boxes (tma_box_rows 0: other than 8, 16, 32, 64 or a multiple of 128),
-// by the swizzle build's copies. Opt-in: written without a GPU (2026-11-26), unrun.
+// by the swizzle build's copies. The default (GQA_PREFILL_WGMMA_TMA=0 or set_prefill_wgmma_tma(false)
+// to leave it): see the top of this file.
 bool prefill_wgmma_tma();
 void set_prefill_wgmma_tma(bool on);
 
@@ -67,7 +74,9 @@ void set_prefill_wgmma_tma(bool on);
 // (the default), or, when on (GQA_PREFILL_WGMMA_ROTATE=1 or set_prefill_wgmma_rotate(true)),
 // from tile blockIdx mod n on, so the resident blocks, which otherwise all stream the rank's one
 // KV head's tiles in step, read different tiles at a time (the online softmax is order-free).
-// Opt-in: unrun (gqa-bench's ablation table times it as "rotated tiles").
+// Opt-in: its tests passed on an H200 (run 8); run 9 timed the TMA build ~1% slower with it at
+// 128K (69.4-70.0 ms against 68.6-69.2 in order, 16- to 256-token pages; gqa-bench's page table),
+// the producer build 1-8% faster (the ablation table's "rotated tiles").
 bool prefill_wgmma_rotate();
 void set_prefill_wgmma_rotate(bool on);
 

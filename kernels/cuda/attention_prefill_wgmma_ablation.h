@@ -1,13 +1,13 @@
 // A timing aid for gqa-bench, not attention: the wgmma prefill's producer build (the default
-// prefill on H100/H200, attention_prefill_wgmma.h) with parts of its work left out, so that the
+// prefill on H100/H200 until run 9 made the TMA build it, attention_prefill_wgmma.h) with parts of its work left out, so that the
 // times with and without each part say which one bounds the kernel (runs 6-7: 36% of the GEMM
 // rate, where the tensor-core work alone would allow far more). One mask is a variant, not an
 // ablation: kRotateTiles (the same attention, each block taking its K/V tiles in a rotated order). Each mask is a kernel of its own,
 // the producer build's code with the named parts compiled out; what it writes to a.out is
 // meaningless (no softmax, or scores of zeros, or no K/V copied: the tiles hold whatever shared
 // memory held). bf16, head_dim 128 only (the benchmarked shard's shape). Every mask is of the
-// in-order, no-swizzle producer build whatever the switches say: should GQA_PREFILL_WGMMA_ROTATE or
-// GQA_PREFILL_WGMMA_SWIZZLE become the default, "full" here stays the in-order build.
+// in-order, no-swizzle producer build whatever the switches say (GQA_PREFILL_WGMMA_SWIZZLE and
+// GQA_PREFILL_WGMMA_TMA are on by default since run 9): "full" here stays the in-order producer build.
 #pragma once
 
 #include <cuda_runtime.h>

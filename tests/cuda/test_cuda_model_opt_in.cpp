@@ -68,7 +68,7 @@ TEST(CudaModelFusedGemv, MatchesTransformers) {
   }
 }
 
-// The wgmma prefill (the default on an H100/H200: its producer build) in each of its builds
+// The wgmma prefill (the default on an H100/H200: its TMA build) in each of its builds
 // inside the whole model, on the fixtures whose head_dim it serves (64, 128), against transformers
 // as MatchesTransformers; then the mma.sync prefill (GQA_PREFILL_WGMMA=0), the default elsewhere. On
 // a GPU other than an H100/H200 the dispatcher keeps the mma.sync prefill and the test says so.
