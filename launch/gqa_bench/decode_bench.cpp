@@ -239,7 +239,7 @@ const OpTiming* DecodeCaseResult::op(const std::string& name) const {
 }
 
 double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
-                        bool profile_range, int warmups) {
+                        bool profile_range, int warmups, std::vector<double>* samples) {
   for (int i = 0; i < warmups; ++i) model.forward(fx.step, *fx.cache);
   std::vector<double> ms;
   // With profile_range, only the timed steps fall inside the profiler range (nsys
@@ -253,6 +253,7 @@ double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   if (profile_range) GQA_CUDA_CHECK(cudaProfilerStop());
+  if (samples != nullptr) *samples = ms;
   return median(ms);
 }
 

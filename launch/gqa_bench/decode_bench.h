@@ -25,6 +25,7 @@ struct InStepOp {
 // layer, and what stands instead of a time ("n/a: ...", "FAILED: ...", "skipped: ...").
 struct ChoiceStep {
   double ms = NAN;
+  double first_ms = NAN, last_ms = NAN;  // the first and last of the timed steps (drift within the median)
   double kernels_per_layer = NAN;
   std::string note;
 };
@@ -71,8 +72,9 @@ struct FreshGraphs {
 // (a caller that ran them already passes 0), then up to `runs` timed ones, at least 5 even past
 // the deadline.
 // profile_range: the timed steps run inside cudaProfilerStart/Stop (what nsys captures).
+// samples: when given, every timed step's ms in order.
 double time_decode_step(BenchEnv& env, Model& model, DecodeFixture& fx, int runs, const Deadline& deadline,
-                        bool profile_range = false, int warmups = 2);
+                        bool profile_range = false, int warmups = 2, std::vector<double>* samples = nullptr);
 
 // Every (context, batch) of env.opt within `seconds`, appended to `out` as each finishes (a case
 // that throws is recorded with its error and the next one runs).

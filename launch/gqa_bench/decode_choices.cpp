@@ -91,7 +91,12 @@ ChoiceStep time_choice(BenchEnv& env, Model& model, DecodeFixture& fx, const Dea
     out.note = "n/a";
     return out;
   }
-  out.ms = time_decode_step(env, model, fx, env.opt.step_runs, deadline, /*profile_range=*/false, /*warmups=*/0);
+  std::vector<double> samples;
+  out.ms = time_decode_step(env, model, fx, env.opt.step_runs, deadline, /*profile_range=*/false, /*warmups=*/0, &samples);
+  if (!samples.empty()) {
+    out.first_ms = samples.front();
+    out.last_ms = samples.back();
+  }
   return out;
 }
 
@@ -160,9 +165,14 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
   if (!unrun) r.default_last = guarded("default, last", {}, nullptr, nullptr);
 }
 
-std::string cell(const ChoiceStep& s) {
+// spread: the first and last timed steps after the median (the default's cells, which say whether
+// the steps drifted while they were timed).
+std::string cell(const ChoiceStep& s, bool spread = false) {
   const std::string k = std::isfinite(s.kernels_per_layer) ? strf(" [%.1f]", s.kernels_per_layer) : "";
-  if (std::isfinite(s.ms)) return strf("%.2f", s.ms) + k;
+  if (std::isfinite(s.ms)) {
+    const std::string d = spread && std::isfinite(s.first_ms) ? strf(" (%.2f..%.2f)", s.first_ms, s.last_ms) : "";
+    return strf("%.2f", s.ms) + d + k;
+  }
   return (s.note.empty() ? std::string("-") : s.note) + k;
 }
 
@@ -198,8 +208,8 @@ Table choices_table(const std::vector<DecodeCaseResult>& cases) {
     row.push_back(sum_us("gate/up GEMM (stacked)", "swiglu"));
     const double d = r.step_default_ms();
     row.push_back(std::isfinite(d) ? strf("%.2f", d) : "-");
-    row.push_back(r.opt_in_note.empty() ? cell(r.default_again) : r.opt_in_note);
-    row.push_back(r.opt_in_note.empty() ? cell(r.default_last) : "-");
+    row.push_back(r.opt_in_note.empty() ? cell(r.default_again, /*spread=*/true) : r.opt_in_note);
+    row.push_back(r.opt_in_note.empty() ? cell(r.default_last, /*spread=*/true) : "-");
     for (size_t i = 0; i < choice_list().size(); ++i) row.push_back(i < r.choices.size() ? cell(r.choices[i]) : "-");
     t.row(row);
   }
@@ -229,7 +239,8 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
       std::to_string(env.opt.step_runs) +
       ") on one fixture per case: the default step again ('default again': the column the others compare with; "
       "'default step' is the decode section's, on another fixture; 'default last': the same once more after every "
-      "choice, so the first step of the pass is not the only baseline), then with: the fused GEMVs off (GQA_FUSED_*=0); the "
+      "choice, so the first step of the pass is not the only baseline; both with their first and last timed steps "
+      "in parentheses, first..last), then with: the fused GEMVs off (GQA_FUSED_*=0); the "
       "decode attention's K/V copies one per row instead of one per 8 keys' rows (GQA_DECODE_GROUP_COPIES=0); its "
       "cluster reduction (GQA_DECODE_CLUSTER); the L2 prefetch of the O and gate/up weights during the attention "
       "(GQA_L2_PREFETCH); the attention's L2 prefetch of its first K/V stages while it waits (GQA_DECODE_KV_PREFETCH); "

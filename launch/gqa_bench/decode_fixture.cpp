@@ -1,8 +1,12 @@
 #include "launch/gqa_bench/decode_fixture.h"
 
+#include "launch/gqa_bench/report.h"
+
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <random>
+#include <thread>
 
 namespace gqa::bench {
 namespace {
@@ -38,6 +42,30 @@ void build_step(DecodeFixture& fx, int64_t vocab, uint32_t seed) {
   }
 }
 
+// Waits for the device to settle before a new fixture is timed. Runs 6 and 8: whatever was timed
+// first after the 128K batch-16 fixture (~86 GB) was freed ran 7-20% slow for ~200 ms, every kernel
+// alike (the first step of the choices pass and of the GEMV sweep at 8K batch 1: 7.35 ms against
+// ~6.0-6.3 after it); the driver scrubbing the freed memory is the likely cause, not confirmed.
+// So: at least the time a ~400 GB/s scrub of the previous fixture's bytes would take (and 50 ms),
+// then until the free memory has not changed over 4 polls 25 ms apart; at most 3 s.
+void settle_after(double previous_bytes) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const double min_ms = std::max(50.0, 1.5 * previous_bytes / 400e9 * 1e3);
+  double last = free_device_bytes();
+  int stable = 0;
+  double ms = 0;
+  while (ms < 3000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    const double now = free_device_bytes();
+    stable = now == last ? stable + 1 : 0;
+    last = now;
+    ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (ms >= min_ms && stable >= 4) break;
+  }
+  if (ms >= 500) progress(strf("the device took %.0f ms to settle after making a decode fixture", ms));
+}
+
 }  // namespace
 
 DecodeFixture make_decode_fixture(BenchEnv& env, const Model& model, int64_t context, int64_t batch, uint32_t seed) {
@@ -67,6 +95,10 @@ DecodeFixture make_decode_fixture(BenchEnv& env, const Model& model, int64_t con
   }
   build_step(fx, model.config().vocab_size, seed);
   env.ops.synchronize();
+  // (the bytes of the fixture made before this one: most often freed by now)
+  static double previous_bytes = 0;
+  settle_after(previous_bytes);
+  previous_bytes = fx.kv_bytes_per_layer * double(fx.cache_layers);
   return fx;
 }
 
