@@ -38,11 +38,20 @@
 # decode GEMV, norm-prologue and model tests (default and opt-in kernels); gqa-generate bf16 at -np
 # 1 and 2 (and 2 with unfused GEMVs, 1 and 2 with the norm prologue and fused merge, 1 with the
 # per-thread GEMVs, 1 with the ring GEMVs, 2 with the ring GEMVs and the norm prologue, 1 with the
-# early PDL trigger); the attention
+# PDL trigger after the wait); the attention
 # benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
 # other kernel choices' pass, the GEMV launch sweep, the SDPA peer); Nsight Systems on whole decode steps as --profile does
 # (where the machine has nsys); the split merge's test under racecheck, the fused merge's, the
 # norm prologue's, the grouped copies', the bulk GEMV's and the ring GEMV's under memcheck.
+#
+# --prefill re-checks a prefill-path change in one short device call (GQA_CHECK_BUDGET_S default
+# 300): builds only what it runs; side by side, the model tests (default and opt-in kernels, every
+# wgmma build inside the whole model against transformers), the TMA tiles' test, each wgmma
+# build's test process, the TMA-vs-swizzle test and the ablation's; gqa-generate bf16 at -np 1 and
+# 2 (and 1 with GQA_PREFILL_WGMMA_TMA=0, the swizzle build, and with the swizzle off too, the
+# producer build); the TMA tiles' test and the swizzle and TMA builds' cases under memcheck; then
+# gqa-bench's prefill at 8K, 32K and 128K (the model's chunked prefill, every kernel build, the
+# ablation, the page sizes) and 8K as one 8192-token chunk.
 #
 # --choices (GQA_CHECK_BUDGET_S default 300; no tests: run it after a passing check, e.g. on the
 # same warm machine) measures what the opt-in kernels are to be chosen by: gqa-attn-bench --sweep,
@@ -382,15 +391,6 @@ if [ $built -eq 1 ]; then
   esac
 fi
 
-# --prefill re-checks a prefill-path change in one short device call (GQA_CHECK_BUDGET_S default
-# 300): builds only what it runs; side by side, the model tests (default and opt-in kernels, every
-# wgmma build inside the whole model against transformers), the TMA tiles' test, the test processes
-# of the TMA (default), swizzle and producer builds, the TMA-vs-swizzle test and the ablation's
-# (the basic, ping-pong and overlap builds' own processes: --quick); gqa-generate bf16 at -np 1
-# and 2 (and 1 with GQA_PREFILL_WGMMA_TMA=0); gqa-bench's prefill at 8K, 32K and 128K (the model's
-# chunked prefill, every kernel build, the ablation, the page sizes), then 8K as one 8192-token
-# chunk; the TMA tiles' test and the swizzle and TMA builds' cases under memcheck.
-#
 # mpirun, and gqa-generate's check against the fixture's reference tokens (steps 4-5; --quick runs
 # the default kernels' two before its benches)
 mpirun_bin=$(command -v mpirun || true)
@@ -444,6 +444,31 @@ default_generates() {
   # each rank's slice from the rest of the run)
   if [ "${states[-1]}" = FAIL ]; then generate 2 mpi bf16 GQA_GPU_TOP_K=0; fi
 }
+# compute-sanitizer: on PATH or in the toolkit ("" when neither)
+sanitizer_path() {
+  command -v compute-sanitizer && return
+  [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || echo /usr/local/cuda/bin/compute-sanitizer
+}
+# --prefill: the TMA tiles and the swizzle and TMA builds' cases under memcheck (~3 s each in runs 6
+# and 9)
+prefill_memchecks() {
+  local b sanitizer
+  sanitizer=$(sanitizer_path)
+  if [ -z "$sanitizer" ]; then
+    record "compute-sanitizer memcheck" SKIP "compute-sanitizer not found (PATH, /usr/local/cuda/bin)"
+    return
+  fi
+  step "memcheck cuda_test_prefill_tma_tiles" 120 "$sanitizer" --tool memcheck --error-exitcode 99 \
+    "$build/tests/cuda_test_prefill_tma_tiles"
+  for b in tma swizzle; do
+    case ",${GQA_BENCH_SKIP_WGMMA:-}," in
+      *",$b,"*) record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test failed above" ;;
+      *) step "memcheck cuda_test_attention_prefill_wgmma ($b build, CudaPrefillWgmmaCases.*)" 120 \
+           env GQA_TEST_WGMMA_BUILD=$b "$sanitizer" --tool memcheck --error-exitcode 99 \
+           "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaCases.*' ;;
+    esac
+  done
+}
 # Steps 3-6 are the check; --bench skips them.
 if [ $checking -eq 1 ]; then
 
@@ -457,9 +482,6 @@ slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongConte
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
 wgmma_build_names=(basic pingpong producer overlap swizzle tma)  # GQA_TEST_WGMMA_BUILD's values
-# --prefill: the default build, the one it falls back to when switched off, and the producer build
-# (the ablation's and the page table's baseline); the other three are the opt-ins of older runs
-[ "$mode" = prefill ] && wgmma_build_names=(producer swizzle tma)
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
@@ -593,7 +615,9 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   generate 1 nccl bf16 GQA_PDL_EARLY=0  # the PDL trigger after the wait (the early one is the default since run 8)
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
   default_generates
-  generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build, the default before the TMA build
+  generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build (what the TMA switch off leaves)
+  generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0  # the producer build, the default before
+  prefill_memchecks  # (before gqa-bench, which takes what is left of the box)
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
@@ -610,11 +634,6 @@ fi
 [ "$mode" = quick ] || [ "$mode" = prefill ] || attn_bench_step
 fi  # checking
 
-# compute-sanitizer: on PATH or in the toolkit ("" when neither)
-sanitizer_path() {
-  command -v compute-sanitizer && return
-  [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || echo /usr/local/cuda/bin/compute-sanitizer
-}
 
 # Nsight Systems on whole decode steps (--profile, --decode)
 nsys_path() {
@@ -669,7 +688,9 @@ if [ $benching -eq 1 ]; then
     bench_args=(--contexts 8K,32K,128K --no-prefill --peers --runs 20 --step-runs 20)
   fi
   if [ "$mode" = prefill ]; then
-    left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-40} - 40 ))  # (the 8K single-chunk run and the memchecks after it)
+    # (the 8K single-chunk run after it: 20 s of budget in a 35 s step; step caps a timeout at
+    # left_s - 25; 15 s of slack under that for this one)
+    left=$(( $(left_s) - 35 - 25 - 40 ))
     bench_args=(--no-decode --prefill 8K,32K,128K --runs 10)
     bench_min_s=30
   fi
@@ -686,11 +707,12 @@ if [ $benching -eq 1 ]; then
   fi
   if [ "$mode" = prefill ] && [ $built -eq 1 ]; then
     # an 8K prompt in one chunk (--prefill-chunk 8192) beside the default chunks of 4096
-    left=$(( $(left_s) - ${GQA_MEMCHECK_RESERVE_S:-40} ))
-    if [ $left -ge 30 ]; then
+    left=$(( $(left_s) - 25 ))
+    if [ $left -ge 35 ]; then
       bench_reports+=("$bench_dir/${gpu_name}-$(date +%Y%m%d-%H%M%S)-prefill-chunk8192.md")
+      # shellcheck disable=SC2086  # GQA_BENCH_ARGS is a list of flags
       step "gqa-bench --prefill 8K --prefill-chunk 8192" $((20 + 15)) "$build/bin/gqa-bench" --no-decode \
-        --prefill 8K --prefill-chunk 8192 --runs 10 --budget-s 20 --out "${bench_reports[-1]}"
+        --prefill 8K --prefill-chunk 8192 --runs 10 --budget-s 20 --out "${bench_reports[-1]}" ${GQA_BENCH_ARGS:-}
     else
       record "gqa-bench --prefill 8K --prefill-chunk 8192" SKIP "only ${left}s of the box left"
     fi
@@ -716,12 +738,12 @@ if [ "$mode" = profile ] && [ $built -eq 1 ]; then
     step "ncu decode attention (32K, batch 16)" 240 "$ncu_bin" "${sections[@]}" \
       --kernel-name regex:'decode_mma_kernel' --launch-skip 3 --launch-count 1 "$build/bin/gqa-attn-bench" \
       --runs 3 --batch 16 --context 32768
-    # the prefill attention (25-27% of the GEMM rate in runs 1-3): layer 0's chunks of an 8K prompt,
-    # the mma.sync kernel and the wgmma one (the default on H100/H200; gqa-bench times both), with the issue
+    # the prefill attention: layer 0's chunks of an 8K prompt, the mma.sync kernel and the wgmma
+    # TMA build (the default on H100/H200 since run 9; gqa-bench times both), with the issue
     # and stall statistics that say whether instructions, barriers or the tensor cores bound a tile
     prefill_sections=("${sections[@]}" --section ComputeWorkloadAnalysis --section SchedulerStats
                       --section InstructionStats --section SourceCounters)
-    for k in prefill_mma_kernel prefill_wgmma_kernel; do
+    for k in prefill_mma_kernel prefill_wgmma_tma_kernel; do
       step "ncu $k (8K prompt, 1 layer)" 180 "$ncu_bin" "${prefill_sections[@]}" \
         --kernel-name regex:"$k" --launch-skip 2 --launch-count 1 "$build/bin/gqa-bench" \
         --layers 1 --no-decode --prefill 8192 --runs 1 --warmup 1 --out "$logs/profile-prefill-$k.md"
@@ -798,7 +820,9 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
   fi
 fi
 # --decode: the split merge's shared-memory tree (kernels/cuda/attention_merge.cu) under racecheck
-if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
+if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -z "$(sanitizer_path)" ]; then
+  record "compute-sanitizer" SKIP "compute-sanitizer not found (PATH, /usr/local/cuda/bin)"
+elif [ "$mode" = decode ] && [ $built -eq 1 ]; then
   step "racecheck cuda_test_attention (CallerWorkspace: 9 splits merged)" 120 "$(sanitizer_path)" \
     --tool racecheck --error-exitcode 99 "$build/tests/cuda_test_attention" \
     --gtest_filter='CudaAttentionDecodeSplits.CallerWorkspace'
@@ -814,21 +838,6 @@ if [ "$mode" = decode ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
     "$build/tests/cuda_test_gemv_bulk" --gtest_filter='*Swiglu*/bf16'
   step "memcheck cuda_test_gemv_ring (plain, bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_gemv_ring" --gtest_filter='*PlainAndSwiglu*/bf16'
-fi
-
-# --prefill: the TMA tiles and the swizzle and TMA builds' cases under memcheck (~3 s each in run 6's
-# memchecks of the other builds)
-if [ "$mode" = prefill ] && [ $built -eq 1 ] && [ -n "$(sanitizer_path)" ]; then
-  step "memcheck cuda_test_prefill_tma_tiles" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
-    "$build/tests/cuda_test_prefill_tma_tiles"
-  for b in tma swizzle; do
-    case ",${GQA_BENCH_SKIP_WGMMA:-}," in
-      *",$b,"*) record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test failed above" ;;
-      *) step "memcheck cuda_test_attention_prefill_wgmma ($b build, CudaPrefillWgmmaCases.*)" 120 \
-           env GQA_TEST_WGMMA_BUILD=$b "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
-           "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaCases.*' ;;
-    esac
-  done
 fi
 
 # --- summary (printed last) ---------------------------------------------------------------------

@@ -117,9 +117,11 @@ GQA_PROCESS_SWITCH(prefill_wgmma_tma, set_prefill_wgmma_tma, "GQA_PREFILL_WGMMA_
 GQA_PROCESS_SWITCH(prefill_wgmma_rotate, set_prefill_wgmma_rotate, "GQA_PREFILL_WGMMA_ROTATE", false)
 
 PrefillWgmmaBuild prefill_wgmma_build() {
-  return prefill_wgmma_tma()        ? PrefillWgmmaBuild::kTma
+  // (the opt-in overlap build first: it is only ever switched on on purpose, and the TMA and
+  // swizzle builds it would otherwise sit under are on by default)
+  return prefill_wgmma_overlap()    ? PrefillWgmmaBuild::kOverlap
+         : prefill_wgmma_tma()      ? PrefillWgmmaBuild::kTma
          : prefill_wgmma_swizzle()  ? PrefillWgmmaBuild::kSwizzle
-         : prefill_wgmma_overlap()  ? PrefillWgmmaBuild::kOverlap
          : prefill_wgmma_producer() ? PrefillWgmmaBuild::kProducer
          : prefill_wgmma_pingpong() ? PrefillWgmmaBuild::kPingPong
                                     : PrefillWgmmaBuild::kBasic;

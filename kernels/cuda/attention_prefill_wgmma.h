@@ -43,15 +43,15 @@ void set_prefill_wgmma_pingpong(bool on);
 bool prefill_wgmma_producer();
 void set_prefill_wgmma_producer(bool on);
 
-// The fourth, taking precedence over the others when on (GQA_PREFILL_WGMMA_OVERLAP=1 or
-// set_prefill_wgmma_overlap(true)): the producer build whose consumer warpgroups also overlap the
+// The fourth, taking precedence over all others when on (GQA_PREFILL_WGMMA_OVERLAP=1 or
+// set_prefill_wgmma_overlap(true), the one opt-in build): the producer build whose consumer warpgroups also overlap the
 // softmax of each tile with the P V of the one before (attention_prefill_wgmma_kernels.cuh). Opt-in: passed its
 // tests on an H200, measured 3% slower than the producer build (run 6: 7.8 ms vs 7.6 at 32K).
 bool prefill_wgmma_overlap();
 void set_prefill_wgmma_overlap(bool on);
 
-// The fifth, taking precedence over all others when on (GQA_PREFILL_WGMMA_SWIZZLE=1 or
-// set_prefill_wgmma_swizzle(true)): the producer build with its q, K and V tiles in wgmma's
+// The fifth, taking precedence over the producer, ping-pong and basic builds when on
+// (prefill_wgmma_swizzle(); GQA_PREFILL_WGMMA_SWIZZLE / set_prefill_wgmma_swizzle): the producer build with its q, K and V tiles in wgmma's
 // 128-byte-swizzled layout (copied as swizzle128_byte places them, read through swizzled
 // descriptors) instead of the no-swizzle core-matrix layout; all its shared memory dynamic, the
 // tiles 1024-byte aligned. On by default (GQA_PREFILL_WGMMA_SWIZZLE=0 or
@@ -60,8 +60,8 @@ void set_prefill_wgmma_overlap(bool on);
 bool prefill_wgmma_swizzle();
 void set_prefill_wgmma_swizzle(bool on);
 
-// The sixth, taking precedence over all others when on (GQA_PREFILL_WGMMA_TMA=1 or
-// set_prefill_wgmma_tma(true)): the swizzle build whose producer warpgroup loads the K/V tiles by
+// The sixth, taking precedence over all but the overlap build when on (prefill_wgmma_tma();
+// GQA_PREFILL_WGMMA_TMA / set_prefill_wgmma_tma): the swizzle build whose producer warpgroup loads the K/V tiles by
 // TMA (one warp issues a tile's boxes of a page's keys each; tensor_map.h, prefill_tma_boxes.h)
 // instead of 128 threads' cp.async copies; the tile holding a pass's end, and every tile at block
 // sizes that are not whole boxes (tma_box_rows 0: other than 8, 16, 32, 64 or a multiple of 128),
@@ -80,8 +80,8 @@ void set_prefill_wgmma_tma(bool on);
 bool prefill_wgmma_rotate();
 void set_prefill_wgmma_rotate(bool on);
 
-// The six builds, and the one the five switches above select (TMA over swizzle over overlap over
-// producer over ping-pong over basic): what attention_prefill_wgmma runs. Names: "basic",
+// The six builds, and the one the five switches above select (overlap over TMA over swizzle over
+// producer over ping-pong over basic; by default the TMA build): what attention_prefill_wgmma runs. Names: "basic",
 // "pingpong", "producer", "overlap", "swizzle", "tma" (GQA_TEST_WGMMA_BUILD's and
 // GQA_BENCH_SKIP_WGMMA's values).
 enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap, kSwizzle, kTma };

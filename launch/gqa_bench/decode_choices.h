@@ -3,9 +3,8 @@
 // default step timed again on the same fixture, each cell with the kernels its graph launches per
 // layer, "n/a" where the switch leaves the step's kernels as they were (it does not serve that
 // shape), and a failing choice's error in its own cell. Then the GEMV launch sweep. It runs as a
-// section of its own after the shard's other sections (main.cpp): most choices were written
-// without a GPU, and a kernel that traps poisons the process's CUDA context for whatever comes
-// after it.
+// section of its own after the shard's other sections (main.cpp): many choices were first run
+// there, and a kernel that traps poisons the process's CUDA context for whatever comes after it.
 #pragma once
 
 #include <vector>

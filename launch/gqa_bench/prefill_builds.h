@@ -1,11 +1,11 @@
 // gqa-bench's prefill attention by kernel build: layer 0's attention of each prompt through
-// mma.sync and every wgmma build, the default (producer) build with parts of its work left out
-// (attention_prefill_wgmma_ablation.h: which part bounds it), and the producer, swizzle and TMA
-// builds on 16- to 256-token pages at the longest prompt. In two passes with other sections
-// between them (main.cpp): first what an H200 has verified (mma.sync, the basic, ping-pong,
-// producer and overlap builds; the producer at every page size), last what no GPU had run when
-// it was written (the ablated kernels, the swizzle and TMA builds): a kernel that traps poisons
-// the process's CUDA context for everything after it. Each table is saved as it fills.
+// mma.sync and every wgmma build, the producer build (the default until run 9) with parts of its
+// work left out (attention_prefill_wgmma_ablation.h: which part bounds it), and the producer,
+// swizzle and TMA (default) builds on 16- to 256-token pages at the longest prompt. In two passes
+// with other sections between them (main.cpp): first what an H200 has verified (since runs 8-9
+// every build, at every page size), last the ablation and any build no GPU had run when it was
+// written (none now): a kernel that traps poisons the process's CUDA context for everything after
+// it. Each table is saved as it fills.
 #pragma once
 
 #include <memory>

@@ -21,8 +21,8 @@ int cuda_device_for_local_rank(int local_rank);
 std::unique_ptr<Ops> make_backend(const std::string& name, int local_rank = 0, DType cuda_dtype = DType::kBF16);
 std::string resolve_backend_name(const std::string& name);
 
-// The switches of the CUDA backend's kernels, for a progress line: "PDL on, prefill attention wgmma
-// producer build (H100/H200; else mma.sync), decode GEMVs bulk copies, decode attention loader bulk,
+// The switches of the CUDA backend's kernels, for a progress line: "PDL on (early trigger), prefill
+// attention wgmma tma build (H100/H200; else mma.sync), decode GEMVs bulk copies, decode attention loader bulk,
 // grouped, fused QKV+RoPE GEMV on, fused gate/up+SwiGLU GEMV on, opt-in kernels: none" or the
 // opt-in kernels switched on (the GQA_* switches gqa-generate --help lists); "" without the CUDA
 // build.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -110,6 +111,14 @@ TEST(CudaAttentionDecodeSplits, SmallHeadDimsAnySplitCount) {
 
 // The split merge with the early PDL trigger (GQA_PDL_EARLY, the default: it lets its successor
 // launch before it waits for the decode kernel) and without it, PDL on, twice in a row on one stream.
+// PDL and its early trigger are on where GQA_PDL / GQA_PDL_EARLY do not say otherwise (the early
+// trigger since run 8 on an H200). Needs no device (runs in CI).
+TEST(CudaPdlSwitches, OnByDefaultWithTheEarlyTrigger) {
+  if (std::getenv("GQA_PDL") != nullptr || std::getenv("GQA_PDL_EARLY") != nullptr) GTEST_SKIP() << "GQA_PDL* is set";
+  EXPECT_TRUE(cuda::pdl_enabled());
+  EXPECT_TRUE(cuda::pdl_early_enabled());
+}
+
 TEST(CudaAttentionDecodeSplits, MergeWithEarlyPdlTrigger) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);

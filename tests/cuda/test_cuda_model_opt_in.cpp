@@ -2,7 +2,8 @@
 // fused decode GEMVs off and on, the wgmma prefill in each build and the mma.sync prefill, the decode
 // attention's cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention,
 // the decode attention's K/V prefetch, its fused split merge, its per-row K/V copies, the norms fused
-// into the decode GEMVs, the GEMVs' per-thread-load and ring builds) against the
+// into the decode GEMVs, the GEMVs' per-thread-load and ring builds, the early PDL trigger and the
+// trigger after the wait) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.

@@ -2,8 +2,8 @@
 // product in double on bf16-rounded inputs: relative error < 1e-2 (f32 accumulation of bf16
 // products: ~1e-3 expected; a wrong layout gives ~1). On a mismatch the test tries the other
 // stride conventions and names the one that works, so one GPU run tells how to fix the
-// descriptors. Both layouts: the no-swizzle core matrices of the default builds and the 128-byte
-// swizzle of the swizzle build. Needs a compute capability 9.0 GPU: skips elsewhere, as without a GPU.
+// descriptors. Both layouts: the no-swizzle core matrices of the basic to overlap builds and the
+// 128-byte swizzle of the swizzle and TMA builds (the TMA build the default). Needs a compute capability 9.0 GPU: skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
 #include <string>
