@@ -1,5 +1,6 @@
-// The wgmma prefill's ablated producer builds (attention_prefill_wgmma_ablation.h), a timing aid:
-// the producer kernel of attention_prefill_wgmma_kernels.cuh instantiated with parts compiled out.
+// The wgmma prefill's ablated producer and TMA builds (attention_prefill_wgmma_ablation.h), a timing
+// aid: the producer and TMA kernels of attention_prefill_wgmma_kernels.cuh instantiated with parts
+// compiled out.
 #include "kernels/cuda/attention_prefill_wgmma_ablation.h"
 
 #include <iterator>
@@ -13,13 +14,18 @@
 namespace gqa::cuda {
 namespace {
 
-// The ablated producer build of each mask of kPrefillAblations (bf16, head_dim 128: the caller
-// checks): the one whose mask is skip runs; false when none is.
+// The ablated producer (or TMA) build of each mask of kPrefillAblations (bf16, head_dim 128: the
+// caller checks): the one whose mask is skip runs; false when none is.
 template <size_t... kI>
-bool launch_ablated(unsigned skip, const PrefillParams& p, cudaStream_t stream, std::index_sequence<kI...>) {
+bool launch_ablated(unsigned skip, bool tma, const PrefillParams& p, cudaStream_t stream, std::index_sequence<kI...>) {
   const auto run = [&](auto mask) {
-    run_producer_kernel<__nv_bfloat16, 128, false, decltype(mask)::value>(
-        p, stream, "an ablated producer build", "attention prefill_wgmma_pingpong_kernel (producer warpgroup, ablated)");
+    constexpr unsigned kMask = decltype(mask)::value;
+    if (tma) {
+      run_tma_kernel<__nv_bfloat16, 128, kMask>(p, stream, "attention prefill_wgmma_tma_kernel (ablated)");
+    } else {
+      run_producer_kernel<__nv_bfloat16, 128, false, kMask>(
+          p, stream, "an ablated producer build", "attention prefill_wgmma_pingpong_kernel (producer warpgroup, ablated)");
+    }
     return true;
   };
   return ((skip == kPrefillAblations[kI] && run(std::integral_constant<unsigned, kPrefillAblations[kI]>{})) || ...);
@@ -45,7 +51,7 @@ std::string prefill_ablation_name(unsigned skip) {
   return out;
 }
 
-void attention_prefill_wgmma_ablated(const AttentionArgs& a, unsigned skip, cudaStream_t stream) {
+void attention_prefill_wgmma_ablated(const AttentionArgs& a, unsigned skip, cudaStream_t stream, bool tma) {
   const AttentionDims d = check_attention_args(a, kOp);
   GQA_CHECK(a.q.dtype() == DType::kBF16 && d.hd == 128,
             kOp << ": the ablated builds are bf16 with head_dim 128, not " << dtype_name(a.q.dtype()) << " q "
@@ -54,11 +60,14 @@ void attention_prefill_wgmma_ablated(const AttentionArgs& a, unsigned skip, cuda
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
   const PrefillParams p = prefill_params(a, d);
+  if (skip == 0 && tma) {  // the TMA build itself (what the dispatcher's TMA build runs at bf16 hd 128)
+    return run_tma_kernel<__nv_bfloat16, 128, 0>(p, stream, "attention prefill_wgmma_tma_kernel (producer warpgroup, TMA)");
+  }
   if (skip == 0) {  // the producer build itself
     return run_producer_kernel<__nv_bfloat16, 128, false, 0>(p, stream, "the producer build",
                                                             "attention prefill_wgmma_pingpong_kernel (producer warpgroup)");
   }
-  const bool ran = launch_ablated(skip, p, stream, std::make_index_sequence<std::size(kPrefillAblations)>{});
+  const bool ran = launch_ablated(skip, tma, p, stream, std::make_index_sequence<std::size(kPrefillAblations)>{});
   GQA_CHECK(ran, kOp << ": no ablated build for mask " << skip << " (kPrefillAblations lists them)");
 }
 

@@ -212,7 +212,11 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const TmaSo
     if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
     unsigned char* k_t = k_s + st * S::kTileBytes;
     unsigned char* v_t = v_s + st * S::kTileBytes;
-    if constexpr (kTma) {
+    if constexpr (kTma && (kSkip & kAblateCopies)) {  // (the timing aid: the stage handed over as it is)
+      cp_async_arrive(&full[st]);
+      cp_async_commit();
+      continue;
+    } else if constexpr (kTma) {
       if (tile_by_tma(*tma, j, end)) {
         // (the stage's previous tile may have been a cp.async one: its generic-proxy writes ordered
         // before these async-proxy ones in this thread too, not only through the consumers' fence)
@@ -373,9 +377,9 @@ __device__ __forceinline__ PingPongShared<T, HD, kSwizzle> pingpong_shared(unsig
 template <typename T, int HD, bool kProducer, bool kOverlap, unsigned kSkip, bool kSwizzle, bool kTma>
 __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const TmaSource* tma) {
   static_assert(kProducer || !kOverlap, "the overlap build is the producer build's");
-  static_assert(kSkip == 0 || (kProducer && !kOverlap), "ablations are of the producer build");
+  static_assert(kSkip == 0 || (kProducer && !kOverlap), "ablations are of the producer (and TMA) builds");
   static_assert(!kSwizzle || (kProducer && !kOverlap), "the swizzle build is the producer build's");
-  static_assert(!kTma || (kSwizzle && (kSkip & ~unsigned(kRotateTiles)) == 0), "the TMA build is the swizzle build's");
+  static_assert(!kTma || kSwizzle, "the TMA build is the swizzle build's");
   using S = WgSmem<T, HD>;
   constexpr int kStages = S::kPingPongStages;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -505,7 +509,7 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
   pingpong_block<T, HD, kProducer, kOverlap, kSkip, kSwizzle, false>(p, nullptr);
 }
 
-// The TMA build (kSkip: 0 or kRotateTiles). Its descriptors must be a __grid_constant__ parameter
+// The TMA build (kSkip: 0, kRotateTiles, or an ablation mask: attention_prefill_wgmma_ablation.h). Its descriptors must be a __grid_constant__ parameter
 // (the TMA unit reads them from the kernel's parameter space).
 template <typename T, int HD, unsigned kSkip>
 __global__ void __launch_bounds__(kThreads + kProducerThreads, 1)

@@ -19,13 +19,14 @@
 namespace gqa::bench {
 namespace {
 
-// The producer build with parts of its work left out (attention_prefill_wgmma_ablation.h), per
-// prompt: which part bounds that build (the default until run 9). Rows: the full build, then each mask; columns per
-// prompt: ms, the time as a fraction of the full build's, and TFLOP/s at the full build's FLOP count
-// where QK and PV both still run.
+// The producer build (the default until run 9), or with tma the TMA build (the default since),
+// with parts of its work left out (attention_prefill_wgmma_ablation.h), per prompt: which part
+// bounds that build. Rows: the full build, then each mask; columns per prompt: ms, the time as a
+// fraction of the full build's, and TFLOP/s at the full build's FLOP count where QK and PV both
+// still run.
 class AblationTable {
  public:
-  explicit AblationTable(const std::vector<int64_t>& prompts) : prompts_(prompts) {
+  AblationTable(const std::vector<int64_t>& prompts, bool tma) : prompts_(prompts), tma_(tma) {
     masks_.push_back(0);
     masks_.insert(masks_.end(), std::begin(cuda::kPrefillAblations), std::end(cuda::kPrefillAblations));
     cells_.resize(masks_.size());
@@ -37,7 +38,8 @@ class AblationTable {
   void time_prompt(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p,
                    const Deadline& deadline) {
     if (failed_) return;
-    progress("prefill attention, producer build with parts left out: " + tokens_str(p) + " tokens");
+    progress(std::string("prefill attention, ") + (tma_ ? "TMA" : "producer") + " build with parts left out: " +
+             tokens_str(p) + " tokens");
     const double af = prefill_attention_flops_per_layer(c, p);
     double full_ms = NAN;
     for (size_t i = 0; i < masks_.size(); ++i) {
@@ -48,7 +50,7 @@ class AblationTable {
       }
       try {
         const double ms = time_prefill_attention(env, c, cache, p, [&](const AttentionArgs& a) {
-          cuda::attention_prefill_wgmma_ablated(a, skip, env.stream);
+          cuda::attention_prefill_wgmma_ablated(a, skip, env.stream, tma_);
         });
         if (skip == 0) full_ms = ms;
         const bool both_gemms = (skip & (cuda::kAblateQk | cuda::kAblatePv)) == 0;
@@ -72,6 +74,11 @@ class AblationTable {
     bool any = false;
     for (const auto& row : cells_) any = any || !row.empty();
     if (!any) return;
+    if (tma_) {
+      out.line("The TMA build (the default) with the same parts left out (its ablated kernels were new and unrun when "
+               "written, in the sixteenth session; timed after every other prefill table): 'no copies' issues no TMA "
+               "load either; 'full' is the TMA build's kernel launched directly.");
+    } else {
     out.line("The producer build (the default before the TMA build) with parts of its work left out, a timing aid whose outputs are not "
                     "attention (kernels/cuda/attention_prefill_wgmma_ablation.h): no copies (the producer hands every "
                     "stage over without copying), no softmax (P = S), no QK (S = 0), no PV, no turns (the consumer "
@@ -79,6 +86,7 @@ class AblationTable {
                     "tiles (each block takes its K/V tiles from tile blockIdx mod n on, so the resident blocks do not "
                     "all read the same tile of the one KV head at once); same calls and timing as above. 'of full' is the time "
                     "over the full build's; TFLOP/s counts the full attention's FLOPs where both GEMMs still run.");
+    }
     std::vector<std::string> header = {"build"};
     for (int64_t p : prompts_) {
       header.insert(header.end(), {tokens_str(p) + " ms", "of full", "TFLOP/s"});
@@ -103,6 +111,7 @@ class AblationTable {
   std::vector<int64_t> prompts_;
   std::vector<unsigned> masks_;
   std::vector<std::map<int64_t, std::vector<std::string>>> cells_;  // [mask][prompt] -> ms, of full, TFLOP/s
+  bool tma_ = false;
   bool failed_ = false;
 };
 
@@ -129,7 +138,7 @@ struct PrefillByBuild::State {
   // by-build cells per prompt: mma.sync's, then each build's of kPrefillWgmmaBuilds (3 each)
   std::map<int64_t, std::vector<std::string>> cells;
   std::map<int64_t, std::string> notes;  // a prompt's failure (its later cells then stay "-")
-  std::optional<AblationTable> ablated;
+  std::optional<AblationTable> ablated, ablated_tma;
   int64_t page_prompt = 0;
   std::map<int64_t, std::vector<std::string>> page_cells;  // page size -> 2 cells per kPageBuilds entry
   int failed = 0;
@@ -158,6 +167,11 @@ struct PrefillByBuild::State {
                  "this run: GQA_BENCH_SKIP_WGMMA).");
       }
       if (ablated) ablated->report(out);
+      if (wgmma_build_skipped("tma") || wgmma_build_skipped("ablation")) {
+        out.line("The TMA build's ablation table: not run (the TMA build's or the ablation's test failed in this run: "
+                 "GQA_BENCH_SKIP_WGMMA).");
+      }
+      if (ablated_tma) ablated_tma->report(out);
     });
     if (page_prompt > 0) {
       env.report.fill(page_slot, [&](Report& out) {
@@ -174,12 +188,15 @@ struct PrefillByBuild::State {
     env.report.save();
   }
 
-  // One pass over the prompts: round 0 mma.sync and the verified builds, 1 the ablation, 2 the
-  // swizzle and TMA builds.
+  // One pass over the prompts: round 0 mma.sync and the verified builds, 1 the producer build's
+  // ablation, 2 the builds no GPU had run (none now), 3 the TMA build's ablation (its masks unrun
+  // when written: last).
   void by_build_round(BenchEnv& env, Model& model, const Deadline& deadline, int round) {
     const ModelConfig& c = model.config();
     const size_t n_builds = std::size(cuda::kPrefillWgmmaBuilds);
     if (round == 1 && (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation"))) return;
+    if (round == 3 && (wgmma_build_skipped("tma") || wgmma_build_skipped("ablation"))) return;
+    AblationTable* ablation = round == 1 ? &*ablated : round == 3 ? &*ablated_tma : nullptr;
     // (round 2: none of the builds is unrun now; no cache is made for an empty round)
     if (round == 2 && std::none_of(std::begin(cuda::kPrefillWgmmaBuilds), std::end(cuda::kPrefillWgmmaBuilds),
                                    unrun_build)) {
@@ -195,9 +212,9 @@ struct PrefillByBuild::State {
         return wgmma_build_skipped(cuda::prefill_wgmma_build_name(b));
       };
       if (deadline.passed()) {
-        if (round == 1) ablated->skip_prompt(p);
+        if (ablation != nullptr) ablation->skip_prompt(p);
         if (round == 0) put(0, {"skipped", "(time", "budget)"});
-        for (size_t i = 0; i < n_builds && round != 1; ++i) {
+        for (size_t i = 0; i < n_builds && ablation == nullptr; ++i) {
           const cuda::PrefillWgmmaBuild b = cuda::kPrefillWgmmaBuilds[i];
           if (unrun_build(b) != (round == 2)) continue;
           put(i + 1, skipped_by_test(b) ? std::vector<std::string>{"skipped", "(its test", "failed)"}
@@ -206,7 +223,8 @@ struct PrefillByBuild::State {
         continue;
       }
       progress("prefill attention by kernel build: " + tokens_str(p) + " tokens" +
-               (round == 1 ? " (ablation)" : round == 2 ? " (builds not run before)" : ""));
+               (round == 1 ? " (producer ablation)" : round == 2 ? " (builds not run before)"
+                : round == 3 ? " (TMA ablation)" : ""));
       try {
         const PagedKvCache cache = one_layer_cache(env, model, p, kPrefillBlockSize, 91);
         const double af = prefill_attention_flops_per_layer(c, p);
@@ -223,8 +241,8 @@ struct PrefillByBuild::State {
         // (tiles in order whatever GQA_PREFILL_WGMMA_ROTATE says: the ablation's and the page table's
         // rotated rows time the other order)
         const cuda::ScopedSwitch in_order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, false);
-        if (round == 1) ablated->time_prompt(env, c, cache, p, deadline);
-        for (size_t i = 0; i < n_builds && round != 1; ++i) {
+        if (ablation != nullptr) ablation->time_prompt(env, c, cache, p, deadline);
+        for (size_t i = 0; i < n_builds && ablation == nullptr; ++i) {
           const cuda::PrefillWgmmaBuild b = cuda::kPrefillWgmmaBuilds[i];
           if (unrun_build(b) != (round == 2)) continue;
           if (skipped_by_test(b)) {
@@ -317,7 +335,8 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
       "timed in a second pass near the end of the run.");
   s.prompts = env.opt.prefill_lengths;
   for (int64_t p : s.prompts) s.cells[p].assign(3 * (1 + std::size(cuda::kPrefillWgmmaBuilds)), "-");
-  s.ablated.emplace(s.prompts);
+  s.ablated.emplace(s.prompts, /*tma=*/false);
+  s.ablated_tma.emplace(s.prompts, /*tma=*/true);
   s.slot = env.report.slot();
   if (!s.prompts.empty()) {
     s.page_prompt = *std::max_element(s.prompts.begin(), s.prompts.end());
@@ -344,6 +363,7 @@ void PrefillByBuild::unrun(BenchEnv& env, Model& model, double seconds) {
   s.by_build_round(env, model, deadline, 1);
   s.by_build_round(env, model, deadline, 2);
   if (s.page_prompt > 0) s.pages_round(env, model, deadline, 1);
+  s.by_build_round(env, model, deadline, 3);
   s.publish(env);
   GQA_CHECK(s.failed == 0, s.failed << " prompt length(s) failed in the unrun builds (in the by-build table)");
 }

@@ -1,5 +1,5 @@
-// The wgmma prefill's ablated producer builds (kernels/cuda/attention_prefill_wgmma_ablation.h), a
-// timing aid: every mask launches and finishes; mask 0 (the producer build itself), the one that
+// The wgmma prefill's ablated producer and TMA builds (kernels/cuda/attention_prefill_wgmma_ablation.h),
+// a timing aid, each build the same way: every mask launches and finishes; mask 0 (the build itself), the one that
 // only drops the warpgroups' turn-keeping and the rotated tile order (the same arithmetic in
 // another order) still compute the attention of the CPU twin; masks that drop arithmetic do not (so a mask cannot silently run the
 // full kernel); masks outside the list, other dtypes and head dims are refused. The launches need a
@@ -37,11 +37,11 @@ Batch ablation_batch() {
   return make_batch(DType::kBF16, {8, 1}, 128, 16, {{0, 300}, {700, 200}, {129, 64}}, 61);
 }
 
-std::vector<float> run_ablated(const Batch& b, unsigned skip) {
+std::vector<float> run_ablated(const Batch& b, unsigned skip, bool tma) {
   attn_test::DeviceBatch d(b);
   AttentionArgs a = d.args(b, false);
   a.one_token_per_seq = false;
-  cuda::attention_prefill_wgmma_ablated(a, skip, nullptr);
+  cuda::attention_prefill_wgmma_ablated(a, skip, nullptr, tma);
   GQA_CUDA_CHECK(cudaDeviceSynchronize());
   return attn_test::download(a.out);
 }
@@ -50,8 +50,11 @@ TEST(CudaPrefillWgmmaAblation, FullTurnlessAndRotatedBuildsComputeTheAttention) 
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = ablation_batch();
   const std::vector<float> ref = reference(b);
-  for (unsigned skip : {0u, unsigned(cuda::kAblateTurns), unsigned(cuda::kRotateTiles)}) {
-    EXPECT_LT(rel_error(run_ablated(b, skip), ref), kTol) << cuda::prefill_ablation_name(skip);
+  for (bool tma : {false, true}) {
+    for (unsigned skip : {0u, unsigned(cuda::kAblateTurns), unsigned(cuda::kRotateTiles)}) {
+      EXPECT_LT(rel_error(run_ablated(b, skip, tma), ref), kTol)
+          << cuda::prefill_ablation_name(skip) << (tma ? ", TMA build" : ", producer build");
+    }
   }
 }
 
@@ -59,11 +62,14 @@ TEST(CudaPrefillWgmmaAblation, EveryMaskRunsAndThoseDroppingArithmeticDiffer) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = ablation_batch();
   const std::vector<float> ref = reference(b);
-  for (unsigned skip : cuda::kPrefillAblations) {
-    const std::vector<float> out = run_ablated(b, skip);  // throws on a launch or device error
-    // (Copies alone left out may leave an earlier launch's tiles in shared memory: no claim then.)
-    if (skip & (cuda::kAblateSoftmax | cuda::kAblateQk | cuda::kAblatePv)) {
-      EXPECT_FALSE(rel_error(out, ref) < kTol) << cuda::prefill_ablation_name(skip) << " computed the attention";
+  for (bool tma : {false, true}) {
+    for (unsigned skip : cuda::kPrefillAblations) {
+      const std::vector<float> out = run_ablated(b, skip, tma);  // throws on a launch or device error
+      // (Copies alone left out may leave an earlier launch's tiles in shared memory: no claim then.)
+      if (skip & (cuda::kAblateSoftmax | cuda::kAblateQk | cuda::kAblatePv)) {
+        EXPECT_FALSE(rel_error(out, ref) < kTol)
+            << cuda::prefill_ablation_name(skip) << (tma ? ", TMA build" : ", producer build") << " computed the attention";
+      }
     }
   }
 }
@@ -72,7 +78,8 @@ TEST(CudaPrefillWgmmaAblation, RefusesMasksNotInTheList) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = ablation_batch();
   for (unsigned skip : {unsigned(cuda::kAblateQk), unsigned(cuda::kAblateSoftmax | cuda::kAblateTurns), 64u}) {
-    EXPECT_THROW(run_ablated(b, skip), Error) << skip;
+    EXPECT_THROW(run_ablated(b, skip, false), Error) << skip;
+    EXPECT_THROW(run_ablated(b, skip, true), Error) << skip << ", TMA build";
   }
 }
 
@@ -82,6 +89,7 @@ TEST(CudaPrefillWgmmaAblationArgs, RefusesOtherDtypesAndHeadDims) {
   EXPECT_THROW(cuda::attention_prefill_wgmma_ablated(attn_test::fake_args(DType::kF16, 8, 1, 128), 0, nullptr), Error);
   EXPECT_THROW(cuda::attention_prefill_wgmma_ablated(attn_test::fake_args(DType::kBF16, 8, 1, 64), 0, nullptr), Error);
   EXPECT_THROW(cuda::attention_prefill_wgmma_ablated(attn_test::fake_args(DType::kF32, 8, 1, 128), 0, nullptr), Error);
+  EXPECT_THROW(cuda::attention_prefill_wgmma_ablated(attn_test::fake_args(DType::kF16, 8, 1, 128), 0, nullptr, true), Error);
 }
 
 TEST(CudaPrefillWgmmaAblationArgs, NamesSayWhatIsLeftOut) {
