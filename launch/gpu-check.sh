@@ -26,7 +26,7 @@
 # prefill's tests and each wgmma build's, each in a process of its own, side by side), the
 # attention benchmark, gqa-generate bf16 at -np 1 and 2 with the default kernels, gqa-bench in two
 # processes of fixed budgets (the prefill at 8K and 32K through every kernel build with the
-# producer build's ablation, GQA_QUICK_PREFILL_BENCH_S default 60; the decode at 8K-128K, batch 1
+# producer and TMA builds' ablations, GQA_QUICK_PREFILL_BENCH_S default 60; the decode at 8K-128K, batch 1
 # and 16, the other kernel choices, the step ablation, the GEMV sweep and the SDPA peer,
 # GQA_QUICK_DECODE_BENCH_S default 90), the np 2 MPI sampling test, gqa-generate bf16 with each
 # opt-in group (as --decode), then memcheck of the kernel tests (not sampling, graph cache, pinned
@@ -47,7 +47,7 @@
 # --prefill re-checks a prefill-path change in one short device call (GQA_CHECK_BUDGET_S default
 # 300): builds only what it runs; side by side, the model tests (default and opt-in kernels, every
 # wgmma build inside the whole model against transformers), the TMA tiles' test, each wgmma
-# build's test process, the TMA-vs-swizzle test and the ablation's; gqa-generate bf16 at -np 1 and
+# build's test process, the TMA-vs-swizzle test and the two ablations' (producer, TMA); gqa-generate bf16 at -np 1 and
 # 2 (and 1 with GQA_PREFILL_WGMMA_TMA=0, the swizzle build, and with the swizzle off too, the
 # producer build); the TMA tiles' test and the swizzle and TMA builds' cases under memcheck; then
 # gqa-bench's prefill at 8K, 32K and 128K (the model's chunked prefill, every kernel build, the
@@ -494,7 +494,13 @@ wgmma_builds() {
     "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaTma.*'
 
   # the producer build's ablated kernels (gqa-bench's table of which part bounds the prefill)
-  bg_step "cuda_test_attention_prefill_wgmma_ablation" 120 "$build/tests/cuda_test_attention_prefill_wgmma_ablation"
+  # (the producer build's and the TMA build's, each in a process of its own: the TMA build's masks
+  # were unrun when written, and a trap there must not cost the producer's table)
+  local ab
+  for ab in producer tma; do
+    bg_step "cuda_test_attention_prefill_wgmma_ablation ($ab build)" 120 env GQA_TEST_ABLATION_BUILD=$ab \
+      "$build/tests/cuda_test_attention_prefill_wgmma_ablation"
+  done
   if [ "$mode" = quick ]; then  # the mma prefill's tests beside them
     bg_step "cuda_test_attention_prefill_mma (not the 2000 / 70K-context cases)" 300 \
       "$build/tests/cuda_test_attention_prefill_mma" "--gtest_filter=-$slow_mma"
@@ -509,8 +515,10 @@ wgmma_builds() {
   # (a TMA build that differs from the swizzle build is not timed either)
   step_passed "cuda_test_attention_prefill_wgmma (TMA equals swizzle, bit for bit)" ||
     GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}tma"
-  step_passed "cuda_test_attention_prefill_wgmma_ablation" ||
+  step_passed "cuda_test_attention_prefill_wgmma_ablation (producer build)" ||
     GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}ablation"
+  step_passed "cuda_test_attention_prefill_wgmma_ablation (tma build)" ||
+    GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}ablation_tma"
   export GQA_BENCH_SKIP_WGMMA
 }
 attn_bench_step() {
@@ -528,7 +536,7 @@ attn_bench_step() {
 }
 # --quick: gqa-bench right after the tests, in two processes of fixed budgets (a trap in one's
 # kernels cannot take the other's tables down; each measures its own ceilings): the prefill (8K
-# and 32K through every kernel build, the producer build's ablation), then the decode (8K-128K,
+# and 32K through every kernel build, the producer and TMA builds' ablations), then the decode (8K-128K,
 # batch 1 and 16, the other kernel choices, the step ablation, the GEMV sweep, the SDPA peer).
 # GQA_QUICK_PREFILL_BENCH_S / GQA_QUICK_DECODE_BENCH_S (default 60 / 90) are their budgets.
 quick_bench() {
@@ -617,7 +625,6 @@ elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
   default_generates
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build (what the TMA switch off leaves)
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0  # the producer build, the default before
-  prefill_memchecks  # (before gqa-bench, which takes what is left of the box)
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
@@ -629,6 +636,9 @@ elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
 else
   record "gqa-generate --backend cuda" SKIP "no build or no mpirun"
 fi
+
+# --prefill: the memchecks before gqa-bench, which takes what is left of the box
+if [ "$mode" = prefill ] && [ $built -eq 1 ]; then prefill_memchecks; fi
 
 # --- 6. attention benchmark (added by the attention kernels' issue; --quick ran it after its tests)
 [ "$mode" = quick ] || [ "$mode" = prefill ] || attn_bench_step

@@ -5,7 +5,7 @@
 // ablation: kRotateTiles (the same attention, each block taking its K/V tiles in a rotated order). Each mask is a kernel of its own,
 // the producer build's code with the named parts compiled out; what it writes to a.out is
 // meaningless (no softmax, or scores of zeros, or no K/V copied: the tiles hold whatever shared
-// memory held). bf16, head_dim 128 only (the benchmarked shard's shape). Every mask is of the
+// memory held). bf16, head_dim 128 only (the benchmarked shard's shape). Without tma, every mask is of the
 // in-order, no-swizzle producer build whatever the switches say (GQA_PREFILL_WGMMA_SWIZZLE and
 // GQA_PREFILL_WGMMA_TMA are on by default since run 9): "full" here stays the in-order producer build.
 // The same masks of the TMA build (the default since run 9; sixteenth session, unrun when written)
@@ -52,8 +52,8 @@ std::string prefill_ablation_name(unsigned skip);
 // The producer build (with tma, the TMA build: the default since run 9; its kernel's masks unrun
 // when written) with `skip`'s parts left out (one of kPrefillAblations, or 0 for the build itself)
 // on a prefill call that attention_prefill_wgmma would take. The TMA build's "no copies" issues no
-// TMA load either; at block sizes without TMA boxes (tma_box_rows 0) it copies every tile as the
-// swizzle build does, as the dispatcher's TMA build would. Throws gqa::Error ("cuda attention
+// TMA load either (and copies no tile); its other masks, at block sizes without TMA boxes
+// (tma_box_rows 0), copy every tile as the swizzle build does, as the dispatcher's TMA build would. Throws gqa::Error ("cuda attention
 // (prefill, wgmma): ...") for invalid arguments, another dtype or head_dim, a mask not in the list,
 // or a device without prefill_wgmma_available().
 void attention_prefill_wgmma_ablated(const AttentionArgs& a, unsigned skip, cudaStream_t stream, bool tma = false);

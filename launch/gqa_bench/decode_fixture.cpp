@@ -47,7 +47,8 @@ void build_step(DecodeFixture& fx, int64_t vocab, uint32_t seed) {
 // alike (the first step of the choices pass and of the GEMV sweep at 8K batch 1: 7.35 ms against
 // ~6.0-6.3 after it); the driver scrubbing the freed memory is the likely cause, not confirmed.
 // So: at least the time a ~400 GB/s scrub of the previous fixture's bytes would take (and 50 ms),
-// then until the free memory has not changed over 4 polls 25 ms apart; at most 3 s.
+// then until the free memory has not changed over 4 polls 25 ms apart (a heuristic: freed memory
+// may count as free before it is scrubbed, so the first wait is what guards); at most 3 s.
 void settle_after(double previous_bytes) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();

@@ -112,6 +112,8 @@ bool run_shard_sections(BenchEnv& env, double& shares_left, std::vector<DecodeCa
           [&](double s) { by_build.unrun(env, model, s); });
   section(o.decode, kDecodeUnrunShare, "decode kernel choices (unrun kernels)",
           [&](double s) { bench_decode_choices(env, model, w, decode, choices, /*unrun=*/true, s); });
+  section(o.prefill, kPrefillTmaAblationShare, "prefill attention, the TMA build's ablation (unrun kernels)",
+          [&](double s) { by_build.tma_ablation(env, model, s); });
   return ok;
 }
 

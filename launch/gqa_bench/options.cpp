@@ -65,7 +65,7 @@ double parse_double(const std::string& flag, const std::string& s) {
 
 double total_shares(const Options& o) {
   return (o.decode ? kDecodeShare + kDecodeChoicesShare + kDecodeUnrunShare : 0) +
-         (o.prefill ? kPrefillShare + kPrefillOptInShare + kPrefillUnrunShare : 0) +
+         (o.prefill ? kPrefillShare + kPrefillOptInShare + kPrefillUnrunShare + kPrefillTmaAblationShare : 0) +
          (o.spectrum ? kSpectrumShare : 0) +
          (o.peers ? kSdpaShare : 0) + (o.model_8b ? kModel8bShare : 0);
 }
@@ -100,11 +100,11 @@ std::string usage() {
          "left out (attention, norms, GEMVs: a timing aid); the prefill of each length; the spectrum; the\n"
          "prefill attention through mma.sync and each wgmma build (the producer, swizzle and TMA builds also\n"
          "on 16- to 256-token pages at the longest prompt) and the decode step with each other kernel choice,\n"
-         "with the decode GEMVs under forced launches: first the kernels a GPU has verified, then, last, the\n"
-         "producer prefill build with parts of its work left out, the ring GEMVs in a GEMV table of their own\n"
-         "and any kernel no GPU had run when written (none since runs 8-9), the prefill's and the choices'\n"
-         "into the tables of the first pass\n"
-         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation leaves prefill builds\n"
+         "with the decode GEMVs under forced launches: first the kernels a GPU has verified, then the producer\n"
+         "prefill build with parts of its work left out and the ring GEMVs in a GEMV table of their own, and\n"
+         "last the TMA prefill build with the same parts left out (kernels no GPU had run when written), the\n"
+         "prefill's and the choices' into the tables of the first pass\n"
+         "(GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,ablation,ablation_tma leaves prefill builds\n"
          "out); the SDPA peer; a summary. The report is saved after each section (and within the long\n"
          "tables, after each row) and printed last.\n";
 }

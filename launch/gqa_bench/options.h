@@ -16,6 +16,8 @@ constexpr double kDecodeShare = 2, kPrefillShare = 3, kSpectrumShare = 1, kSdpaS
 constexpr double kPrefillOptInShare = 1.2, kDecodeChoicesShare = 1.3;
 // (since runs 8-9 the second passes hold the prefill ablation and the ring GEMV table only)
 constexpr double kPrefillUnrunShare = 0.3, kDecodeUnrunShare = 0.2;
+// Last of all: the TMA build's ablation (its kernels unrun when written, sixteenth session).
+constexpr double kPrefillTmaAblationShare = 0.3;
 double total_shares(const Options& o);
 
 std::string usage();

@@ -1,11 +1,12 @@
 // gqa-bench's prefill attention by kernel build: layer 0's attention of each prompt through
-// mma.sync and every wgmma build, the producer build (the default until run 9) with parts of its
-// work left out (attention_prefill_wgmma_ablation.h: which part bounds it), and the producer,
-// swizzle and TMA (default) builds on 16- to 256-token pages at the longest prompt. In two passes
-// with other sections between them (main.cpp): first what an H200 has verified (since runs 8-9
-// every build, at every page size), last the ablation and any build no GPU had run when it was
-// written (none now): a kernel that traps poisons the process's CUDA context for everything after
-// it. Each table is saved as it fills.
+// mma.sync and every wgmma build, the producer build (the default until run 9) and the TMA build
+// (the default since) with parts of their work left out (attention_prefill_wgmma_ablation.h:
+// which part bounds each), and the producer, swizzle and TMA builds on 16- to 256-token pages at
+// the longest prompt. In passes with other sections between them (main.cpp): first what an H200
+// has verified (since runs 8-9 every build, at every page size), then the producer build's
+// ablation and any build no GPU had run when it was written (none now), and last of the whole run
+// the TMA build's ablation (its kernels unrun when written): a kernel that traps poisons the
+// process's CUDA context for everything after it. Each table is saved as it fills.
 #pragma once
 
 #include <memory>
@@ -25,6 +26,8 @@ class PrefillByBuild {
   void verified(BenchEnv& env, Model& model, double seconds);
   // Throws (after saving its tables) when a prompt failed in either pass.
   void unrun(BenchEnv& env, Model& model, double seconds);
+  // The TMA build's ablation (the last section of a run: its kernels were unrun when written).
+  void tma_ablation(BenchEnv& env, Model& model, double seconds);
 
  private:
   struct State;

@@ -109,8 +109,6 @@ TEST(CudaAttentionDecodeSplits, SmallHeadDimsAnySplitCount) {
   }
 }
 
-// The split merge with the early PDL trigger (GQA_PDL_EARLY, the default: it lets its successor
-// launch before it waits for the decode kernel) and without it, PDL on, twice in a row on one stream.
 // PDL and its early trigger are on where GQA_PDL / GQA_PDL_EARLY do not say otherwise (the early
 // trigger since run 8 on an H200). Needs no device (runs in CI).
 TEST(CudaPdlSwitches, OnByDefaultWithTheEarlyTrigger) {
@@ -119,6 +117,8 @@ TEST(CudaPdlSwitches, OnByDefaultWithTheEarlyTrigger) {
   EXPECT_TRUE(cuda::pdl_early_enabled());
 }
 
+// The split merge with the early PDL trigger (GQA_PDL_EARLY, the default: it lets its successor
+// launch before it waits for the decode kernel) and without it, PDL on, twice in a row on one stream.
 TEST(CudaAttentionDecodeSplits, MergeWithEarlyPdlTrigger) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
