@@ -17,9 +17,10 @@ void set_pdl(bool on);
 // keep the setting they were recorded with. (The attention-merge-O edge of a recorded step has no
 // memory node since attention_decode keeps its scratch per stream: attention_decode.h.)
 // The default since run 8 on an H200 (bench/results/NVIDIA-H200-20261126-233031-decode.md): its
-// tests and gqa-generate with it passed there, and its decode steps were the fastest or equal of
-// every kernel choice at each case: batch 1 5.88 / 6.28 / 7.19 ms at 8K / 32K / 128K against the
-// late trigger's 6.07 / 6.31 / 7.41 (the decode section's default then), batch 16 0.2-1% faster.
+// tests and gqa-generate with it passed there, and its decode steps were the fastest of every
+// kernel choice at 8K and 128K batch 1 (5.88 and 7.19 ms against 6.07 and 7.41 for the late
+// trigger in the decode section, 7.33 at 128K on the same fixture) and within 0.5% of the fastest
+// elsewhere (32K batch 1 6.28 vs 6.26-6.31; batch 16 within 0.1 ms).
 bool pdl_early_enabled();
 void set_pdl_early(bool on);
 

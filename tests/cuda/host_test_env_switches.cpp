@@ -8,11 +8,39 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/pdl.h"
 
 namespace gqa {
 namespace {
+
+// The defaults the measurements chose, where no variable says otherwise: PDL with its early trigger
+// (since run 8 on an H200), the wgmma prefill's TMA build with the swizzle build under it (runs
+// 8-9); the opt-in overlap build takes precedence over both when asked for.
+TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
+  for (const char* v : {"GQA_PDL", "GQA_PDL_EARLY", "GQA_PREFILL_WGMMA", "GQA_PREFILL_WGMMA_PINGPONG",
+                        "GQA_PREFILL_WGMMA_PRODUCER", "GQA_PREFILL_WGMMA_OVERLAP", "GQA_PREFILL_WGMMA_SWIZZLE",
+                        "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_ROTATE"}) {
+    if (std::getenv(v) != nullptr) GTEST_SKIP() << v << " is set";
+  }
+  EXPECT_TRUE(cuda::pdl_enabled());
+  EXPECT_TRUE(cuda::pdl_early_enabled());
+  EXPECT_TRUE(cuda::prefill_wgmma_enabled());
+  EXPECT_TRUE(cuda::prefill_wgmma_tma());
+  EXPECT_TRUE(cuda::prefill_wgmma_swizzle());
+  EXPECT_FALSE(cuda::prefill_wgmma_overlap());
+  EXPECT_FALSE(cuda::prefill_wgmma_rotate());
+  EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);
+  {
+    const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);
+    EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kSwizzle);
+    const cuda::ScopedSwitch no_swizzle(cuda::prefill_wgmma_swizzle, cuda::set_prefill_wgmma_swizzle, false);
+    EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kProducer);
+  }
+  const cuda::ScopedSwitch overlap(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, true);
+  EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kOverlap);  // over the TMA and swizzle builds
+}
 
 TEST(CudaEnvSwitches, SpellingsOfOnAndOff) {
   for (const char* on : {"1", "true", "TRUE", "On", "yes"}) EXPECT_TRUE(cuda::parse_switch_value("GQA_X", on, false)) << on;

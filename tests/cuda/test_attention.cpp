@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -107,14 +106,6 @@ TEST(CudaAttentionDecodeSplits, SmallHeadDimsAnySplitCount) {
       }
     }
   }
-}
-
-// PDL and its early trigger are on where GQA_PDL / GQA_PDL_EARLY do not say otherwise (the early
-// trigger since run 8 on an H200). Needs no device (runs in CI).
-TEST(CudaPdlSwitches, OnByDefaultWithTheEarlyTrigger) {
-  if (std::getenv("GQA_PDL") != nullptr || std::getenv("GQA_PDL_EARLY") != nullptr) GTEST_SKIP() << "GQA_PDL* is set";
-  EXPECT_TRUE(cuda::pdl_enabled());
-  EXPECT_TRUE(cuda::pdl_early_enabled());
 }
 
 // The split merge with the early PDL trigger (GQA_PDL_EARLY, the default: it lets its successor

@@ -4,8 +4,8 @@
 // edges of its 128-key tiles and 128-row blocks (1, 63, 64, 65, 127, 128, 129, 255, 256, 257; 1500),
 // chunked prefill after cached context, interleaved sequences, groups that do not divide the
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32 (and 5, 24, 40, 200), bad device
-// data (NaN for exactly the tokens it touches), out aliasing q, and the dispatcher's switch (and
-// the default build, without a device), NaN in the cache slots no key reaches, the TMA build's boxes at block sizes 8-256, and
+// data (NaN for exactly the tokens it touches), out aliasing q, and the dispatcher's switch (the
+// default build: host_test_env_switches.cpp), NaN in the cache slots no key reaches, the TMA build's boxes at block sizes 8-256, and
 // the TMA build equal to the swizzle build bit for bit.
 // Every case runs through its six builds (basic, ping-pong, ping-pong with a producer warpgroup,
 // that with intra-warpgroup overlap, that on 128-byte-swizzled tiles, and that loading its tiles
@@ -340,24 +340,6 @@ TEST(CudaPrefillWgmmaArgs, SupportsBf16F16AtHeadDims64And128Only) {
   }
   EXPECT_FALSE(cuda::prefill_wgmma_supported(args(DType::kF32, 128)));
   EXPECT_THROW(cuda::attention_prefill_wgmma(args(DType::kF32, 128), nullptr), Error);
-}
-
-// The defaults the measurements chose (runs 8-9 on an H200: the TMA build, the swizzle build under
-// it), where no GQA_PREFILL_WGMMA* variable says otherwise. Needs no device (runs in CI).
-TEST(CudaPrefillWgmmaArgs, DefaultIsTheTmaBuild) {
-  for (const char* v : {"GQA_PREFILL_WGMMA", "GQA_PREFILL_WGMMA_PINGPONG", "GQA_PREFILL_WGMMA_PRODUCER",
-                        "GQA_PREFILL_WGMMA_OVERLAP", "GQA_PREFILL_WGMMA_SWIZZLE", "GQA_PREFILL_WGMMA_TMA",
-                        "GQA_PREFILL_WGMMA_ROTATE"}) {
-    if (std::getenv(v) != nullptr) GTEST_SKIP() << v << " is set";
-  }
-  EXPECT_TRUE(cuda::prefill_wgmma_enabled());
-  EXPECT_TRUE(cuda::prefill_wgmma_tma());
-  EXPECT_TRUE(cuda::prefill_wgmma_swizzle());
-  EXPECT_FALSE(cuda::prefill_wgmma_overlap());
-  EXPECT_FALSE(cuda::prefill_wgmma_rotate());
-  EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);
-  const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);
-  EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kSwizzle);
 }
 
 TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
