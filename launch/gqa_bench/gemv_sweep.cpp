@@ -45,18 +45,20 @@ void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const
   if (ring) {
     env.report.line("As the table of forced launches above, the default row again and the opt-in ring build "
                     "(GQA_GEMV_RING: the bulk build's copies through a ring of shared-memory stages in a grid of "
-                    "resident blocks), timed after every other section's kernels: no GPU had run it when this "
-                    "was written, and a trap poisons the context for whatever comes after it.");
-  } else env.report.line(
-      "Each GEMV of the step as the default step runs it (QKV and gate/up fused with their epilogues), timed alone "
-      "as in the per-op rows (cold L2, CUDA events, median), and the whole step (PDL on, graphs re-recorded), with "
-      "the decode GEMVs' launch forced process-wide (cuda::set_gemv_tuning): warps per row group (plan: from k and "
-      "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread in the per-thread-load build, or "
-      "its plan's launch built without a register budget (gemv_kernel.cuh's min_resident_blocks: ptxas then keeps "
-      "4-6 of the 8 loads in flight) (the opt-in ring build: a table of its own at the end of the report). The "
-      "first row is the default: the bulk-copy build "
-      "(W rows through cp.async.bulk into shared memory, issued before the wait on the previous kernel; "
-      "GQA_GEMV_BULK=0 turns it off).");
+                    "resident blocks; first run on a GPU in run 8), in a table of its own after the other "
+                    "sections' kernels.");
+  } else {
+    env.report.line(
+        "Each GEMV of the step as the default step runs it (QKV and gate/up fused with their epilogues), timed alone "
+        "as in the per-op rows (cold L2, CUDA events, median), and the whole step (PDL on, graphs re-recorded), with "
+        "the decode GEMVs' launch forced process-wide (cuda::set_gemv_tuning): warps per row group (plan: from k and "
+        "m, kernels/cuda/gemv_kernel.cuh) and 16-byte loads in flight per thread in the per-thread-load build, or "
+        "its plan's launch built without a register budget (gemv_kernel.cuh's min_resident_blocks: ptxas then keeps "
+        "4-6 of the 8 loads in flight) (the opt-in ring build: a table of its own at the end of the report). The "
+        "first row is the default: the bulk-copy build "
+        "(W rows through cp.async.bulk into shared memory, issued before the wait on the previous kernel; "
+        "GQA_GEMV_BULK=0 turns it off).");
+  }
   Table t({"warps per row group, loads", "QKV+RoPE us", "O us", "gate/up+SwiGLU us", "down us", "LM head us",
            "GEMVs per step us", "step ms"});
   // The default (the bulk build), the per-thread build's plan, the same launch without the register

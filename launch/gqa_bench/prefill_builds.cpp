@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <initializer_list>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -263,6 +264,19 @@ struct PrefillByBuild::State {
     }
   }
 
+  // A pass after the verified one (its failures were its own section's): the by-build rounds
+  // given, then with pages the page table's round 1; throws, saying `where`, when a prompt failed.
+  void later_pass(BenchEnv& env, Model& model, double seconds, std::initializer_list<int> rounds, bool pages,
+                  const char* where) {
+    const Deadline deadline(seconds);
+    if (!available || prompts.empty()) return;
+    failed = 0;
+    for (int round : rounds) by_build_round(env, model, deadline, round);
+    if (pages && page_prompt > 0) pages_round(env, model, deadline, 1);
+    publish(env);
+    GQA_CHECK(failed == 0, failed << " prompt length(s) failed " << where);
+  }
+
   // The page-size table at the longest prompt: round 0 the builds a GPU has run, 1 the others. A failing
   // cell says so and the next one runs (after a trap each fails, each saying so).
   void pages_round(BenchEnv& env, Model& model, const Deadline& deadline, int round) {
@@ -356,25 +370,11 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
 }
 
 void PrefillByBuild::unrun(BenchEnv& env, Model& model, double seconds) {
-  const Deadline deadline(seconds);
-  State& s = *s_;
-  if (!s.available || s.prompts.empty()) return;
-  s.failed = 0;  // (the verified pass's failures were its own section's)
-  s.by_build_round(env, model, deadline, 1);
-  s.by_build_round(env, model, deadline, 2);
-  if (s.page_prompt > 0) s.pages_round(env, model, deadline, 1);
-  s.publish(env);
-  GQA_CHECK(s.failed == 0, s.failed << " prompt length(s) failed in the unrun builds (in the by-build table)");
+  s_->later_pass(env, model, seconds, {1, 2}, /*pages=*/true, "in the unrun builds (in the by-build table)");
 }
 
 void PrefillByBuild::tma_ablation(BenchEnv& env, Model& model, double seconds) {
-  const Deadline deadline(seconds);
-  State& s = *s_;
-  if (!s.available || s.prompts.empty()) return;
-  s.failed = 0;
-  s.by_build_round(env, model, deadline, 3);
-  s.publish(env);
-  GQA_CHECK(s.failed == 0, s.failed << " prompt length(s) failed in the TMA build's ablation");
+  s_->later_pass(env, model, seconds, {3}, /*pages=*/false, "in the TMA build's ablation");
 }
 
 }  // namespace gqa::bench
