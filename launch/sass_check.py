@@ -89,6 +89,20 @@ def softmax_between_waits(instrs):
     return counts
 
 
+def arrives_before_wait(instrs):
+    """How many HGMMA batches have an mbarrier arrive (SYNCS.ARRIVE) between them and their wait."""
+    early, batch = 0, False
+    for ins in instrs:
+        if ins.startswith("HGMMA"):
+            batch = True
+        elif ins.startswith("WARPGROUP.DEPBAR"):
+            batch = False
+        elif ins.startswith("SYNCS.ARRIVE") and batch:
+            early += 1
+            batch = False
+    return early
+
+
 # gemv_kernel (no register budget) and gemv_kernel_budget<..., kMinBlocks>: budget, dtype, n, row map,
 # deep, norm
 GEMV = re.compile(r"gemv_kernel(_budget)?I(13__nv_bfloat16|6__half)Li(\d)E.*?(Plain|SwiGlu|Rope)RowsIS3_EE"
@@ -133,10 +147,14 @@ def check(functions):
         if m:
             dtype = "bf16" if "bfloat16" in m.group(1) else "f16"
             mask = int(m.group(3))
-            what = f"wgmma tma {dtype} hd {m.group(2)}{' rotated' if mask == 32 else ''}"
-            if mask in (0, 32):
+            variant = {32: " rotated", 64: " late turns"}.get(mask, "")
+            what = f"wgmma tma {dtype} hd {m.group(2)}{variant}"
+            if mask in (0, 32, 64):  # the attention itself (the build, rotated tiles, turns passed after the wait)
                 tma = sum(1 for ins in instrs if ins.startswith("UTMALDG"))
                 rows.append(("TMA loads (UTMALDG)", arch, what, tma, 1, tma >= 1))
+                if mask == 64:  # each turn passed after its GEMM's wait, not between issue and wait
+                    early = arrives_before_wait(instrs)
+                    rows.append(("turns passed before the GEMM's wait", arch, what, early, 0, early == 0))
             else:  # an ablated TMA build (attention_prefill_wgmma_ablation.h; "no copies" loads nothing)
                 what += f" ablated {mask}"
             local = sum(1 for ins in instrs if re.match(r"^(LDL|STL)\b", ins))
@@ -268,11 +286,14 @@ def self_test():
             + fn(["STL [R1], R2", "LDGSTS.E.BYPASS.128 [R3], desc[UR4][R4.64]", "LDL R2, [R1]"]) +
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI6__halfLi128ELj32EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["STL [R1], R0", "UTMALDG.4D [UR8], [UR20]", "LDL.LU R0, [R1]"]) +
+            "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj64EEEvNS1_16TmaPrefillParamsE\n"
+            + fn(["UTMALDG.4D [UR8], [UR20]", "HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ",
+                  "SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR6], RZ", "WARPGROUP.DEPBAR.LE gsb0, 0x0"]) +
             # an ablated TMA build ("no copies": no UTMALDG): only its local memory is checked
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj1EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ"]))
     functions = parse(text)
-    assert len(functions) == 10 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
+    assert len(functions) == 11 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
     assert loads_in_flight(PREDICATE.sub("", i) for i in eight) == 8
     assert loads_in_flight(rolling) == 4
     assert softmax_between_waits(overlap_ok) == [2] and softmax_between_waits(overlap_hoisted) == [0]
@@ -286,6 +307,8 @@ def self_test():
             (tma, "wgmma tma bf16 hd 128", 1, True), (local, "wgmma tma bf16 hd 128", 0, True),
             (tma, "wgmma tma f16 hd 64", 0, False), (local, "wgmma tma f16 hd 64", 2, False),
             (tma, "wgmma tma f16 hd 128 rotated", 1, True), (local, "wgmma tma f16 hd 128 rotated", 2, False),
+            (tma, "wgmma tma bf16 hd 128 late turns", 1, True), (local, "wgmma tma bf16 hd 128 late turns", 0, True),
+            ("turns passed before the GEMM's wait", "wgmma tma bf16 hd 128 late turns", 1, False),
             (local, "wgmma tma bf16 hd 128 ablated 1", 0, True)}
     assert got == want, (got, want)
     # the pre-wait rule

@@ -43,7 +43,8 @@ std::string prefill_ablation_name(unsigned skip) {
                 {kAblateQk, "no QK"},
                 {kAblatePv, "no PV"},
                 {kAblateTurns, "no turns"},
-                {kRotateTiles, "rotated tiles"}};
+                {kRotateTiles, "rotated tiles"},
+                {kLateTurns, "turns passed after the wait"}};
   std::string out;
   for (const auto& part : kParts) {
     if (skip & part.bit) out += (out.empty() ? "" : " + ") + std::string(part.name);

@@ -30,12 +30,24 @@ enum : unsigned {
   // round), so the resident blocks, which otherwise stream the same tiles of the one KV head in
   // step, read different ones at a time (the online softmax does not care about the order).
   kRotateTiles = 32,
+  // Not an ablation either: each consumer warpgroup passes its tensor-core turn once its GEMM
+  // (S = q K^T, O += P V) has completed, not once issued. Run 10's ablation of the TMA build at
+  // 8K / 32K: the skeleton (no copies, softmax, QK or PV) 0.09 / 0.74 ms; the GEMMs over it (no
+  // copies + no softmax, less the skeleton) 0.13 / 1.94; the softmax over it (no copies + no QK +
+  // no PV, less the skeleton) 0.11 / 1.64; their sum 0.33 / 4.32 against the full kernel's
+  // 0.32 / 4.16: almost no overlap of one warpgroup's softmax with the other's GEMMs, and 'no
+  // turns' changed nothing. As if both warpgroups' GEMMs, issued back to back, shared the tensor
+  // cores and completed together, keeping the two in step. Passing the turn after the wait lets one
+  // warpgroup's GEMM run alone. (Seventeenth session, unrun when written.)
+  kLateTurns = 64,
 };
 
 // The masks attention_prefill_wgmma_ablated runs, in the order gqa-bench reports them.
-// (kRotateTiles first: the one row that can make a default, timed before the ablated kernels.)
+// (kRotateTiles and kLateTurns first: the rows that can make a default, timed before the ablated
+// kernels.)
 constexpr unsigned kPrefillAblations[] = {
     kRotateTiles,
+    kLateTurns,
     kAblateTurns,
     kAblateCopies,
     kAblateSoftmax,

@@ -419,6 +419,9 @@ __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const Tma
     set_max_regs_inc<kConsumerRegs>();
   }
   TurnKeeper<!(kSkip & kAblateTurns)> turns{turn, group};
+  // kLateTurns: a warpgroup passes each turn once its GEMM has completed (after the wait) rather
+  // than once issued, so the other's GEMM cannot share the tensor cores with it (see kLateTurns).
+  constexpr bool kLate = (kSkip & kLateTurns) != 0;
   if (group == 1) turns.pass();  // warpgroup 0 takes the first turn
 
   float o[HD / 8][4];
@@ -473,8 +476,9 @@ __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const Tma
         } else {
           qk_issue<T, HD, kSwizzle>(q_wg, k_t, sc);
         }
-        turns.pass();
+        if constexpr (!kLate) turns.pass();
         if constexpr (!(kSkip & kAblateQk)) qk_finish(sc);
+        if constexpr (kLate) turns.pass();
         if constexpr (!(kSkip & kAblateSoftmax)) softmax_tile<HD, kBlockN>(sc, j * kBlockN, ps.limit, p.scale_log2, o, m, l);
       } else {
         turns.wait();
@@ -488,8 +492,9 @@ __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const Tma
         uint32_t pa[kBlockN / 16][4];
         turns.wait();
         if constexpr (!(kSkip & kAblatePv)) pv_issue<T, HD, kSwizzle>(v_t, sc, pa, o);
-        turns.pass();
+        if constexpr (!kLate) turns.pass();
         if constexpr (!(kSkip & kAblatePv)) pv_finish<HD>(o, pa);
+        if constexpr (kLate) turns.pass();
       } else {
         turns.wait();
         turns.pass();

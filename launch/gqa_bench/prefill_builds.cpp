@@ -76,16 +76,19 @@ class AblationTable {
     for (const auto& row : cells_) any = any || !row.empty();
     if (!any) return;
     if (tma_) {
-      out.line("The TMA build (the default) with the same parts left out (its ablated kernels were new and unrun when "
-               "written, in the sixteenth session; timed after every other prefill table): 'no copies' issues no TMA "
-               "load either; 'full' is the TMA build's kernel launched directly.");
+      out.line("The TMA build (the default) with the same parts left out (timed after every other prefill table; "
+               "first run in run 10): 'no copies' issues no TMA load either; 'full' is the TMA build's kernel launched "
+               "directly; 'turns passed after the wait' as in the table above (seventeenth session).");
     } else {
     out.line("The producer build (the default before the TMA build) with parts of its work left out, a timing aid whose outputs are not "
                     "attention (kernels/cuda/attention_prefill_wgmma_ablation.h): no copies (the producer hands every "
                     "stage over without copying), no softmax (P = S), no QK (S = 0), no PV, no turns (the consumer "
                     "warpgroups issue without taking turns), and one variant that is still the attention: rotated "
                     "tiles (each block takes its K/V tiles from tile blockIdx mod n on, so the resident blocks do not "
-                    "all read the same tile of the one KV head at once); same calls and timing as above. 'of full' is the time "
+                    "all read the same tile of the one KV head at once), and another: turns passed after the wait "
+                    "(each consumer warpgroup passes its tensor-core turn once its GEMM has completed rather than once "
+                    "issued, so the two warpgroups' GEMMs do not share the tensor cores; seventeenth session); same "
+                    "calls and timing as above. 'of full' is the time "
                     "over the full build's; TFLOP/s counts the full attention's FLOPs where both GEMMs still run.");
     }
     std::vector<std::string> header = {"build"};

@@ -60,12 +60,13 @@ std::vector<float> run_ablated(const Batch& b, unsigned skip, bool tma) {
   return attn_test::download(a.out);
 }
 
-TEST(CudaPrefillWgmmaAblation, FullTurnlessAndRotatedBuildsComputeTheAttention) {
+TEST(CudaPrefillWgmmaAblation, FullTurnlessRotatedAndLateTurnBuildsComputeTheAttention) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = ablation_batch();
   const std::vector<float> ref = reference(b);
   for (bool tma : tma_builds_under_test()) {
-    for (unsigned skip : {0u, unsigned(cuda::kAblateTurns), unsigned(cuda::kRotateTiles)}) {
+    for (unsigned skip :
+         {0u, unsigned(cuda::kAblateTurns), unsigned(cuda::kRotateTiles), unsigned(cuda::kLateTurns)}) {
       EXPECT_LT(rel_error(run_ablated(b, skip, tma), ref), kTol)
           << cuda::prefill_ablation_name(skip) << (tma ? ", TMA build" : ", producer build");
     }
@@ -91,7 +92,8 @@ TEST(CudaPrefillWgmmaAblation, EveryMaskRunsAndThoseDroppingArithmeticDiffer) {
 TEST(CudaPrefillWgmmaAblation, RefusesMasksNotInTheList) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = ablation_batch();
-  for (unsigned skip : {unsigned(cuda::kAblateQk), unsigned(cuda::kAblateSoftmax | cuda::kAblateTurns), 64u}) {
+  for (unsigned skip : {unsigned(cuda::kAblateQk), unsigned(cuda::kAblateSoftmax | cuda::kAblateTurns),
+                        unsigned(cuda::kLateTurns | cuda::kRotateTiles), 128u}) {
     for (bool tma : tma_builds_under_test()) {
       EXPECT_THROW(run_ablated(b, skip, tma), Error) << skip << (tma ? ", TMA build" : ", producer build");
     }
@@ -112,6 +114,7 @@ TEST(CudaPrefillWgmmaAblationArgs, NamesSayWhatIsLeftOut) {
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kAblateCopies | cuda::kAblateSoftmax), "no copies + no softmax");
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kAblateTurns), "no turns");
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kRotateTiles), "rotated tiles");
+  EXPECT_EQ(cuda::prefill_ablation_name(cuda::kLateTurns), "turns passed after the wait");
   std::set<std::string> names;
   for (unsigned skip : cuda::kPrefillAblations) {
     EXPECT_NE(skip, 0u);
