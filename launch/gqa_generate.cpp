@@ -80,7 +80,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
                         std::to_string(l.config.num_hidden_layers) + " layers, " +
                         std::to_string(l.config.num_attention_heads) + " q heads / " +
                         std::to_string(l.config.num_key_value_heads) + " kv heads) on " +
-                        std::to_string(comm.size()) + " rank(s), backend " + gqa::resolve_backend_name(o.backend) + " (" +
+                        std::to_string(comm.size()) + " rank(s), backend " + o.backend + " (" +
                         gqa::dtype_name(l.ops->compute_dtype()) + ")" +
                         ", communicator " + comm.name());
   if (l.ops->device() == gqa::Device::kCuda) progress(verbose, "cuda kernels: " + gqa::cuda_kernel_switches());
@@ -239,7 +239,8 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
 // mpirun normally gives every rank the same argv, but a launch may not (an MPMD launch, one rank
 // with --help): ranks that took different paths would wait in different collectives. So the ranks
 // agree on the parse, then on rank 0's settings (collective_settings), and stop together, each
-// that differs saying so. Returns -1 to go on, else the exit code.
+// that differs saying so. Returns -1 to go on (opts.backend then resolved: no "auto"), else the
+// exit code.
 int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int parsed, GenerateOptions& opts) {
   const int rank = mpi.world_rank();
   const std::string why = "mpirun must give every rank the same arguments";
@@ -271,6 +272,8 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
     }
     return 2;
   }
+  // Resolved once here: the communicator, the backend and the loading line below all use this name.
+  if (backend != "unresolved") opts.backend = backend;
   return -1;
 }
 
@@ -285,6 +288,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<gqa::Communicator> comm;
   try {
+    // (resolved by agree_on_arguments unless resolving threw: this throws that error)
     comm = gqa::make_communicator_for(opts.comm, gqa::resolve_backend_name(opts.backend), mpi);
   } catch (const std::exception& e) {
     if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << e.what() << std::endl;

@@ -147,9 +147,13 @@ def check(functions):
         if m:
             dtype = "bf16" if "bfloat16" in m.group(1) else "f16"
             mask = int(m.group(3))
-            variant = {32: " rotated", 64: " late turns"}.get(mask, "")
+            variant = {32: " rotated", 64: " late turns", 128: " overlap"}.get(mask, "")
             what = f"wgmma tma {dtype} hd {m.group(2)}{variant}"
-            if mask in (0, 32, 64):  # the attention itself (the build, rotated tiles, turns passed after the wait)
+            if mask == 128:  # the overlap build's consumers on TMA tiles: softmax under the P V, as OVERLAP
+                counts = softmax_between_waits(instrs)
+                got = max(counts) if counts else 0
+                rows.append(("MUFU.EX2 between the S and P V waits", arch, what, got, 1, got >= 1))
+            if mask in (0, 32, 64, 128):  # the attention itself (the build and its variants)
                 tma = sum(1 for ins in instrs if ins.startswith("UTMALDG"))
                 rows.append(("TMA loads (UTMALDG)", arch, what, tma, 1, tma >= 1))
                 if mask == 64:  # each turn passed after its GEMM's wait, not between issue and wait
@@ -289,11 +293,13 @@ def self_test():
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj64EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["UTMALDG.4D [UR8], [UR20]", "HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ",
                   "SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR6], RZ", "WARPGROUP.DEPBAR.LE gsb0, 0x0"]) +
+            "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj128EEEvNS1_16TmaPrefillParamsE\n"
+            + fn(["UTMALDG.4D [UR8], [UR20]"] + overlap_ok) +
             # an ablated TMA build ("no copies": no UTMALDG): only its local memory is checked
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj1EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ"]))
     functions = parse(text)
-    assert len(functions) == 11 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
+    assert len(functions) == 12 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
     assert loads_in_flight(PREDICATE.sub("", i) for i in eight) == 8
     assert loads_in_flight(rolling) == 4
     assert softmax_between_waits(overlap_ok) == [2] and softmax_between_waits(overlap_hoisted) == [0]
@@ -309,6 +315,8 @@ def self_test():
             (tma, "wgmma tma f16 hd 128 rotated", 1, True), (local, "wgmma tma f16 hd 128 rotated", 2, False),
             (tma, "wgmma tma bf16 hd 128 late turns", 1, True), (local, "wgmma tma bf16 hd 128 late turns", 0, True),
             ("turns passed before the GEMM's wait", "wgmma tma bf16 hd 128 late turns", 1, False),
+            (tma, "wgmma tma bf16 hd 128 overlap", 1, True), (local, "wgmma tma bf16 hd 128 overlap", 0, True),
+            (ex2, "wgmma tma bf16 hd 128 overlap", 2, True),
             (local, "wgmma tma bf16 hd 128 ablated 1", 0, True)}
     assert got == want, (got, want)
     # the pre-wait rule

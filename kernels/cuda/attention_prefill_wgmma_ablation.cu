@@ -22,6 +22,9 @@ bool launch_ablated(unsigned skip, bool tma, const PrefillParams& p, cudaStream_
     constexpr unsigned kMask = decltype(mask)::value;
     if (tma) {
       run_tma_kernel<__nv_bfloat16, 128, kMask>(p, stream, "attention prefill_wgmma_tma_kernel (ablated)");
+    } else if constexpr (!prefill_ablation_applies(kMask, false)) {
+      GQA_CHECK(false, kOp << ": the producer build has no kernel for mask " << kMask << " ("
+                           << prefill_ablation_name(kMask) << " is the TMA build's)");
     } else {
       run_producer_kernel<__nv_bfloat16, 128, false, kMask>(
           p, stream, "an ablated producer build", "attention prefill_wgmma_pingpong_kernel (producer warpgroup, ablated)");
@@ -44,7 +47,8 @@ std::string prefill_ablation_name(unsigned skip) {
                 {kAblatePv, "no PV"},
                 {kAblateTurns, "no turns"},
                 {kRotateTiles, "rotated tiles"},
-                {kLateTurns, "turns passed after the wait"}};
+                {kLateTurns, "turns passed after the wait"},
+                {kOverlapPv, "softmax under the previous P V"}};
   std::string out;
   for (const auto& part : kParts) {
     if (skip & part.bit) out += (out.empty() ? "" : " + ") + std::string(part.name);

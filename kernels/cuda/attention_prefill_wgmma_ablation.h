@@ -40,14 +40,22 @@ enum : unsigned {
   // cores and completed together, keeping the two in step. Passing the turn after the wait lets one
   // warpgroup's GEMM run alone. (Seventeenth session, unrun when written.)
   kLateTurns = 64,
+  // Not an ablation: the overlap build's consumers (each warpgroup's softmax of tile i under its own
+  // P V of tile i - 1, FlashAttention-3's intra-warpgroup pipelining; one turn a tile) on the TMA
+  // build's tiles. The overlap build measured no faster than the producer build (runs 6-8) while
+  // copies bounded both ('no copies' 0.55 of the producer build's time); the TMA build's copies cost
+  // ~5% (run 10), its softmax ~30%. TMA build only (the producer build's is the overlap build,
+  // GQA_PREFILL_WGMMA_OVERLAP) and alone (no other bit with it). (Seventeenth session, unrun when written.)
+  kOverlapPv = 128,
 };
 
 // The masks attention_prefill_wgmma_ablated runs, in the order gqa-bench reports them.
-// (kRotateTiles and kLateTurns first: the rows that can make a default, timed before the ablated
-// kernels.)
+// (kRotateTiles, kLateTurns and kOverlapPv first: the rows that can make a default, timed before
+// the ablated kernels; kOverlapPv of the TMA build only.)
 constexpr unsigned kPrefillAblations[] = {
     kRotateTiles,
     kLateTurns,
+    kOverlapPv,
     kAblateTurns,
     kAblateCopies,
     kAblateSoftmax,
@@ -58,6 +66,10 @@ constexpr unsigned kPrefillAblations[] = {
     kAblateCopies | kAblateSoftmax | kAblateQk | kAblatePv,
 };
 
+// Whether the producer build (tma false) or the TMA build has a kernel for mask `skip` of
+// kPrefillAblations: every mask but kOverlapPv, which only the TMA build has.
+constexpr bool prefill_ablation_applies(unsigned skip, bool tma) { return tma || (skip & kOverlapPv) == 0; }
+
 // "no copies + no softmax" for a mask ("rotated tiles" for kRotateTiles); "full" for 0.
 std::string prefill_ablation_name(unsigned skip);
 
@@ -66,8 +78,8 @@ std::string prefill_ablation_name(unsigned skip);
 // on a prefill call that attention_prefill_wgmma would take. The TMA build's "no copies" issues no
 // TMA load either (and copies no tile); its other masks, at block sizes without TMA boxes
 // (tma_box_rows 0), copy every tile as the swizzle build does, as the dispatcher's TMA build would. Throws gqa::Error ("cuda attention
-// (prefill, wgmma): ...") for invalid arguments, another dtype or head_dim, a mask not in the list,
-// or a device without prefill_wgmma_available().
+// (prefill, wgmma): ...") for invalid arguments, another dtype or head_dim, a mask not in the list
+// or not of that build (prefill_ablation_applies), or a device without prefill_wgmma_available().
 void attention_prefill_wgmma_ablated(const AttentionArgs& a, unsigned skip, cudaStream_t stream, bool tma = false);
 
 }  // namespace gqa::cuda

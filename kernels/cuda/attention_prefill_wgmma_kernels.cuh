@@ -277,25 +277,30 @@ __device__ __forceinline__ void produce(const PrefillParams& p, const TmaSource*
 // prompt), so that every wgmma issue and wait is on the straight path ptxas needs to keep them
 // asynchronous. (Rows therefore multiply V rows of every key below the pass end by p = 0: like
 // every build, this one needs those V rows finite; keys >= end are zero-filled.) One
-// warpgroup's pass (this thread's o, m, l; pa must outlive its P V).
-template <typename T, int HD, int kStages>
+// warpgroup's pass (this thread's o, m, l; pa must outlive its P V). kSwizzle, kTma: the same pass
+// on the TMA build's swizzled tiles (kOverlapPv, attention_prefill_wgmma_ablation.h), whose TMA
+// tiles need no proxy fence (tma, end: which tiles those are).
+template <typename T, int HD, int kStages, bool kSwizzle = false, bool kTma = false>
 __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const unsigned char* k_s,
                                              const unsigned char* v_s, uint64_t* full, uint64_t* empty, Turns& turns,
                                              int tiles, int n_tiles, const int (&limit)[2], float scale_log2,
-                                             float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
+                                             float (&o)[HD / 8][4], float (&m)[2], float (&l)[2],
+                                             const TmaSource* tma = nullptr, int end = 0) {
   using S = WgSmem<T, HD>;
   const auto stage = [&](int i) { return (tiles + i) % kStages; };
   const auto wait_full = [&](int i) {
     const int t = tiles + i;
     mbarrier_wait(&full[t % kStages], uint32_t((t / kStages) & 1));
-    wg::fence_proxy_async();  // the copies this thread now sees, before its wgmma reads them
+    // the copies this thread now sees, before its wgmma reads them (a TMA tile's are the async
+    // proxy's already)
+    if (!kTma || !tile_by_tma(*tma, i, end)) wg::fence_proxy_async();
   };
   float sc[kBlockN / 8][4];
   uint32_t pa[kBlockN / 16][4];
   float alpha[2];
   wait_full(0);
   turns.wait();
-  qk_issue<T, HD>(q_wg, k_s + stage(0) * S::kTileBytes, sc);
+  qk_issue<T, HD, kSwizzle>(q_wg, k_s + stage(0) * S::kTileBytes, sc);
   turns.pass();
   qk_finish(sc);
   softmax_scores<kBlockN>(sc, KeysInOrder{0}, limit, scale_log2, m, l, alpha);
@@ -304,8 +309,8 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
     pack_p<T>(sc, pa);  // P of tile i - 1, before S of tile i overwrites sc (outside the turn)
     wait_full(i);
     turns.wait();
-    qk_issue<T, HD>(q_wg, k_s + stage(i) * S::kTileBytes, sc);
-    pv_issue_packed<T, HD>(v_s + stage(i - 1) * S::kTileBytes, pa, o);
+    qk_issue<T, HD, kSwizzle>(q_wg, k_s + stage(i) * S::kTileBytes, sc);
+    pv_issue_packed<T, HD, kSwizzle>(v_s + stage(i - 1) * S::kTileBytes, pa, o);
     turns.pass();
     wg::wait<1>();  // S of tile i (the older group); P V of tile i - 1 may still run
     wg::fence_operands(sc);
@@ -326,7 +331,7 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
   }
   pack_p<T>(sc, pa);
   turns.wait();
-  pv_issue_packed<T, HD>(v_s + stage(n_tiles - 1) * S::kTileBytes, pa, o);
+  pv_issue_packed<T, HD, kSwizzle>(v_s + stage(n_tiles - 1) * S::kTileBytes, pa, o);
   turns.pass();
   pv_finish<HD>(o, pa);
   (void)::cuda::ptx::mbarrier_arrive(&empty[stage(n_tiles - 1)]);
@@ -378,7 +383,8 @@ template <typename T, int HD, bool kProducer, bool kOverlap, unsigned kSkip, boo
 __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const TmaSource* tma) {
   static_assert(kProducer || !kOverlap, "the overlap build is the producer build's");
   static_assert(kSkip == 0 || (kProducer && !kOverlap), "ablations are of the producer (and TMA) builds");
-  static_assert(!kSwizzle || (kProducer && !kOverlap), "the swizzle build is the producer build's");
+  static_assert(!kSwizzle || kProducer, "the swizzle build is the producer build's");
+  static_assert(!kSwizzle || !kOverlap || kTma, "the overlap build on swizzled tiles is the TMA build's (kOverlapPv)");
   static_assert(!kTma || kSwizzle, "the TMA build is the swizzle build's");
   using S = WgSmem<T, HD>;
   constexpr int kStages = S::kPingPongStages;
@@ -451,8 +457,8 @@ __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const Tma
     }
     if constexpr (kOverlap) {
       if (n_tiles > 0) {
-        overlap_pass<T, HD, kStages>(q_wg, k_s, v_s, full, empty, turns, tiles, n_tiles, ps.limit, p.scale_log2, o,
-                                     m, l);
+        overlap_pass<T, HD, kStages, kSwizzle, kTma>(q_wg, k_s, v_s, full, empty, turns, tiles, n_tiles, ps.limit,
+                                                     p.scale_log2, o, m, l, tma, end);
       }
     }
     for (int i = 0; i < (kOverlap ? 0 : n_tiles); ++i) {
@@ -514,12 +520,15 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
   pingpong_block<T, HD, kProducer, kOverlap, kSkip, kSwizzle, false>(p, nullptr);
 }
 
-// The TMA build (kSkip: 0, kRotateTiles, or an ablation mask: attention_prefill_wgmma_ablation.h). Its descriptors must be a __grid_constant__ parameter
+// The TMA build (kSkip: 0, kRotateTiles, kLateTurns, kOverlapPv, or an ablation mask:
+// attention_prefill_wgmma_ablation.h). Its descriptors must be a __grid_constant__ parameter
 // (the TMA unit reads them from the kernel's parameter space).
 template <typename T, int HD, unsigned kSkip>
 __global__ void __launch_bounds__(kThreads + kProducerThreads, 1)
     prefill_wgmma_tma_kernel(const __grid_constant__ TmaPrefillParams tp) {
-  pingpong_block<T, HD, true, false, kSkip, true, true>(tp.p, &tp.tma);
+  // (kOverlapPv: the overlap build's consumers on the TMA build's tiles; the rest of the mask as given)
+  constexpr bool kOverlap = (kSkip & kOverlapPv) != 0;
+  pingpong_block<T, HD, true, kOverlap, kSkip & ~unsigned(kOverlapPv), true, true>(tp.p, &tp.tma);
 }
 
 // The producer builds' setmaxnreg split assumes the kernel launches with 168 registers per thread:

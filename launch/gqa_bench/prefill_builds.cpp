@@ -29,7 +29,9 @@ class AblationTable {
  public:
   AblationTable(const std::vector<int64_t>& prompts, bool tma) : prompts_(prompts), tma_(tma) {
     masks_.push_back(0);
-    masks_.insert(masks_.end(), std::begin(cuda::kPrefillAblations), std::end(cuda::kPrefillAblations));
+    for (unsigned skip : cuda::kPrefillAblations) {
+      if (cuda::prefill_ablation_applies(skip, tma)) masks_.push_back(skip);
+    }
     cells_.resize(masks_.size());
   }
 
@@ -78,7 +80,9 @@ class AblationTable {
     if (tma_) {
       out.line("The TMA build (the default) with the same parts left out (timed after every other prefill table; "
                "first run in run 10): 'no copies' issues no TMA load either; 'full' is the TMA build's kernel launched "
-               "directly; 'turns passed after the wait' as in the table above (seventeenth session).");
+               "directly; 'turns passed after the wait' as in the table above; 'softmax under the previous P V': the "
+               "overlap build's consumers (each warpgroup's softmax of a tile under its own P V of the tile before, one "
+               "turn a tile) on the TMA build's tiles, still the attention (seventeenth session).");
     } else {
     out.line("The producer build (the default before the TMA build) with parts of its work left out, a timing aid whose outputs are not "
                     "attention (kernels/cuda/attention_prefill_wgmma_ablation.h): no copies (the producer hands every "

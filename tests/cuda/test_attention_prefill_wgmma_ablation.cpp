@@ -60,13 +60,17 @@ std::vector<float> run_ablated(const Batch& b, unsigned skip, bool tma) {
   return attn_test::download(a.out);
 }
 
-TEST(CudaPrefillWgmmaAblation, FullTurnlessRotatedAndLateTurnBuildsComputeTheAttention) {
+TEST(CudaPrefillWgmmaAblation, EveryVariantThatIsStillTheAttentionComputesIt) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = ablation_batch();
   const std::vector<float> ref = reference(b);
   for (bool tma : tma_builds_under_test()) {
-    for (unsigned skip :
-         {0u, unsigned(cuda::kAblateTurns), unsigned(cuda::kRotateTiles), unsigned(cuda::kLateTurns)}) {
+    for (unsigned skip : {0u, unsigned(cuda::kAblateTurns), unsigned(cuda::kRotateTiles), unsigned(cuda::kLateTurns),
+                          unsigned(cuda::kOverlapPv)}) {
+      if (!cuda::prefill_ablation_applies(skip, tma)) {
+        EXPECT_THROW(run_ablated(b, skip, tma), Error) << cuda::prefill_ablation_name(skip) << ", producer build";
+        continue;
+      }
       EXPECT_LT(rel_error(run_ablated(b, skip, tma), ref), kTol)
           << cuda::prefill_ablation_name(skip) << (tma ? ", TMA build" : ", producer build");
     }
@@ -79,6 +83,7 @@ TEST(CudaPrefillWgmmaAblation, EveryMaskRunsAndThoseDroppingArithmeticDiffer) {
   const std::vector<float> ref = reference(b);
   for (bool tma : tma_builds_under_test()) {
     for (unsigned skip : cuda::kPrefillAblations) {
+      if (!cuda::prefill_ablation_applies(skip, tma)) continue;  // (refused: the test above)
       const std::vector<float> out = run_ablated(b, skip, tma);  // throws on a launch or device error
       // (Copies alone left out may leave an earlier launch's tiles in shared memory: no claim then.)
       if (skip & (cuda::kAblateSoftmax | cuda::kAblateQk | cuda::kAblatePv)) {
@@ -93,7 +98,8 @@ TEST(CudaPrefillWgmmaAblation, RefusesMasksNotInTheList) {
   GQA_SKIP_WITHOUT_WGMMA();
   Batch b = ablation_batch();
   for (unsigned skip : {unsigned(cuda::kAblateQk), unsigned(cuda::kAblateSoftmax | cuda::kAblateTurns),
-                        unsigned(cuda::kLateTurns | cuda::kRotateTiles), 128u}) {
+                        unsigned(cuda::kLateTurns | cuda::kRotateTiles), unsigned(cuda::kOverlapPv | cuda::kAblateCopies),
+                        256u}) {
     for (bool tma : tma_builds_under_test()) {
       EXPECT_THROW(run_ablated(b, skip, tma), Error) << skip << (tma ? ", TMA build" : ", producer build");
     }
@@ -115,6 +121,10 @@ TEST(CudaPrefillWgmmaAblationArgs, NamesSayWhatIsLeftOut) {
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kAblateTurns), "no turns");
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kRotateTiles), "rotated tiles");
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kLateTurns), "turns passed after the wait");
+  EXPECT_EQ(cuda::prefill_ablation_name(cuda::kOverlapPv), "softmax under the previous P V");
+  EXPECT_TRUE(cuda::prefill_ablation_applies(cuda::kOverlapPv, true));
+  EXPECT_FALSE(cuda::prefill_ablation_applies(cuda::kOverlapPv, false));
+  EXPECT_TRUE(cuda::prefill_ablation_applies(cuda::kLateTurns, false));
   std::set<std::string> names;
   for (unsigned skip : cuda::kPrefillAblations) {
     EXPECT_NE(skip, 0u);
