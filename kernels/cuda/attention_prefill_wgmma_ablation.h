@@ -64,6 +64,9 @@ constexpr unsigned kPrefillAblations[] = {
     kAblateCopies | kAblateSoftmax,
     kAblateCopies | kAblateQk | kAblatePv,
     kAblateCopies | kAblateSoftmax | kAblateQk | kAblatePv,
+    // the skeleton without the turns either: whether the skeleton's time (run 10: 0.29 of the TMA
+    // build's at 8K, ~0.7 us a tile and SM) is the turn-keeping's four hand-overs a tile
+    kAblateCopies | kAblateSoftmax | kAblateQk | kAblatePv | kAblateTurns,
 };
 
 // Whether the producer build (tma false) or the TMA build has a kernel for mask `skip` of
