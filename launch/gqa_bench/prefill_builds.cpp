@@ -14,6 +14,7 @@
 #include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/attention_prefill_wgmma_ablation.h"
 #include "kernels/cuda/cuda_check.h"
+#include "launch/gqa_bench/ablation_overlap.h"
 #include "launch/gqa_bench/prefill_bench.h"
 #include "runtime/kv_cache.h"
 
@@ -33,6 +34,7 @@ class AblationTable {
       if (cuda::prefill_ablation_applies(skip, tma)) masks_.push_back(skip);
     }
     cells_.resize(masks_.size());
+    ms_.resize(masks_.size());
   }
 
   // One prompt's masks, each while the deadline allows ("skipped" after it). A failure is
@@ -56,6 +58,7 @@ class AblationTable {
           cuda::attention_prefill_wgmma_ablated(a, skip, env.stream, tma_);
         });
         if (skip == 0) full_ms = ms;
+        ms_[i][p] = ms;
         const bool both_gemms = (skip & (cuda::kAblateQk | cuda::kAblatePv)) == 0;
         cells_[i][p] = {strf("%.2f", ms), strf("%.2f", ms / full_ms),
                         both_gemms ? strf("%.1f", af / (ms * 1e-3) / 1e12) : "-"};
@@ -113,12 +116,42 @@ class AblationTable {
       t.row(row);
     }
     out.table(t);
+    report_overlap(out);
   }
 
  private:
   std::vector<int64_t> prompts_;
   std::vector<unsigned> masks_;
+  // Per prompt, what the rows say of the softmax's and the GEMMs' overlap (ablation_overlap.h).
+  void report_overlap(Report& out) const {
+    const auto ms_of = [&](unsigned skip, int64_t p) -> double {
+      const auto at = std::find(masks_.begin(), masks_.end(), skip);
+      if (at == masks_.end()) return NAN;
+      const auto& row = ms_[size_t(at - masks_.begin())];
+      const auto it = row.find(p);
+      return it == row.end() ? NAN : it->second;
+    };
+    constexpr unsigned kNone = cuda::kAblateCopies | cuda::kAblateSoftmax | cuda::kAblateQk | cuda::kAblatePv;
+    std::vector<std::string> said;
+    for (int64_t p : prompts_) {
+      const AblationOverlap r = ablation_overlap(ms_of(0, p), ms_of(kNone, p),
+                                                 ms_of(cuda::kAblateCopies | cuda::kAblateSoftmax, p),
+                                                 ms_of(cuda::kAblateCopies | cuda::kAblateQk | cuda::kAblatePv, p));
+      if (!r.ok) continue;
+      said.push_back(strf("%s: skeleton %.2f ms, GEMMs %.2f and softmax %.2f over it, %.2f in series against the "
+                          "full %.2f: %.0f%% of the smaller part hidden",
+                          tokens_str(p).c_str(), ms_of(kNone, p), r.gemms, r.softmax, r.serial, ms_of(0, p),
+                          100.0 * r.hidden));
+    }
+    if (said.empty()) return;
+    std::string line = "Overlap (launch/gqa_bench/ablation_overlap.h; the three part rows have no copies, the full "
+                       "kernel has): ";
+    for (size_t i = 0; i < said.size(); ++i) line += (i ? "; " : "") + said[i];
+    out.line(line + ".");
+  }
+
   std::vector<std::map<int64_t, std::vector<std::string>>> cells_;  // [mask][prompt] -> ms, of full, TFLOP/s
+  std::vector<std::map<int64_t, double>> ms_;                       // [mask][prompt] -> ms (timed cells only)
   bool tma_ = false;
   bool failed_ = false;
 };
