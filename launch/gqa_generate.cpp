@@ -288,7 +288,6 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<gqa::Communicator> comm;
   try {
-    // (resolved by agree_on_arguments unless resolving threw: this throws that error)
     comm = gqa::make_communicator_for(opts.comm, gqa::resolve_backend_name(opts.backend), mpi);
   } catch (const std::exception& e) {
     if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << e.what() << std::endl;

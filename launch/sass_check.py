@@ -16,7 +16,11 @@ What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptx
   (WARPGROUP.DEPBAR.LE gsb0, 0x1) and the wait for the previous tile's P V (gsb0, 0x0).
 - the wgmma prefill's TMA build: its K/V tiles come by TMA (UTMALDG in the kernel), and the
   producers' work stays within their 40 registers (no LDL/STL: hoisted copy offsets had spilled 72
-  bytes before the tail-tile copies took an opaque thread index).
+  bytes before the tail-tile copies took an opaque thread index). Its variants (written in the
+  seventeenth session, not from a reading where ptxas undid them): 'late turns' (mask 64) passes
+  each turn after its GEMM's wait (no mbarrier arrive between an HGMMA batch and its wait, and at
+  least 2 right after a complete wait), 'overlap' (mask 128) runs its softmax between the S and
+  P V waits as the overlap build does.
 - before griddepcontrol.wait (ACQBULK; kernels/cuda/pdl.cuh), in every kernel object of the
   library: no global store or atomic, and no global load but the decode attention's L2-only
   reads of a step's inputs (its opt-in K/V prefetch, LDG.E.STRONG.GPU); and every decode GEMV
@@ -103,6 +107,21 @@ def arrives_before_wait(instrs):
     return early
 
 
+def arrives_after_wait(instrs):
+    """How many complete waits (WARPGROUP.DEPBAR ... gsb0, 0x0) an mbarrier arrive follows before any
+    other HGMMA or wait: a turn passed once the GEMM completed."""
+    count, armed = 0, False
+    for ins in instrs:
+        if ins.startswith("WARPGROUP.DEPBAR"):
+            armed = ins.replace(" ", "").endswith("gsb0,0x0")
+        elif ins.startswith("HGMMA"):
+            armed = False
+        elif ins.startswith("SYNCS.ARRIVE") and armed:
+            count += 1
+            armed = False
+    return count
+
+
 # gemv_kernel (no register budget) and gemv_kernel_budget<..., kMinBlocks>: budget, dtype, n, row map,
 # deep, norm
 GEMV = re.compile(r"gemv_kernel(_budget)?I(13__nv_bfloat16|6__half)Li(\d)E.*?(Plain|SwiGlu|Rope)RowsIS3_EE"
@@ -159,6 +178,9 @@ def check(functions):
                 if mask == 64:  # each turn passed after its GEMM's wait, not between issue and wait
                     early = arrives_before_wait(instrs)
                     rows.append(("turns passed before the GEMM's wait", arch, what, early, 0, early == 0))
+                    # (and turns there are: QK's and P V's, each right after its wait)
+                    late = arrives_after_wait(instrs)
+                    rows.append(("turns passed right after the GEMM's wait", arch, what, late, 2, late >= 2))
             else:  # an ablated TMA build (attention_prefill_wgmma_ablation.h; "no copies" loads nothing)
                 what += f" ablated {mask}"
             local = sum(1 for ins in instrs if re.match(r"^(LDL|STL)\b", ins))
@@ -292,7 +314,8 @@ def self_test():
             + fn(["STL [R1], R0", "UTMALDG.4D [UR8], [UR20]", "LDL.LU R0, [R1]"]) +
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj64EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["UTMALDG.4D [UR8], [UR20]", "HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ",
-                  "SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR6], RZ", "WARPGROUP.DEPBAR.LE gsb0, 0x0"]) +
+                  "SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR6], RZ", "WARPGROUP.DEPBAR.LE gsb0, 0x0",
+                  "SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR7], RZ"]) +
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj128EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["UTMALDG.4D [UR8], [UR20]"] + overlap_ok) +
             # an ablated TMA build ("no copies": no UTMALDG): only its local memory is checked
@@ -315,6 +338,7 @@ def self_test():
             (tma, "wgmma tma f16 hd 128 rotated", 1, True), (local, "wgmma tma f16 hd 128 rotated", 2, False),
             (tma, "wgmma tma bf16 hd 128 late turns", 1, True), (local, "wgmma tma bf16 hd 128 late turns", 0, True),
             ("turns passed before the GEMM's wait", "wgmma tma bf16 hd 128 late turns", 1, False),
+            ("turns passed right after the GEMM's wait", "wgmma tma bf16 hd 128 late turns", 1, False),
             (tma, "wgmma tma bf16 hd 128 overlap", 1, True), (local, "wgmma tma bf16 hd 128 overlap", 0, True),
             (ex2, "wgmma tma bf16 hd 128 overlap", 2, True),
             (local, "wgmma tma bf16 hd 128 ablated 1", 0, True)}

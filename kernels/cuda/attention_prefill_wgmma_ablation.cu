@@ -1,8 +1,10 @@
 // The wgmma prefill's ablated producer and TMA builds (attention_prefill_wgmma_ablation.h), a timing
 // aid: the producer and TMA kernels of attention_prefill_wgmma_kernels.cuh instantiated with parts
-// compiled out.
+// compiled out, and the variants that are still the attention (rotated tiles; the TMA build's late
+// turns and softmax under the previous P V).
 #include "kernels/cuda/attention_prefill_wgmma_ablation.h"
 
+#include <algorithm>
 #include <iterator>
 #include <string>
 #include <type_traits>
@@ -15,7 +17,8 @@ namespace gqa::cuda {
 namespace {
 
 // The ablated producer (or TMA) build of each mask of kPrefillAblations (bf16, head_dim 128: the
-// caller checks): the one whose mask is skip runs; false when none is.
+// caller checks): the one whose mask is skip runs; false when none is. (The caller refuses a mask
+// the build has not: prefill_ablation_applies; the producer build's are not even instantiated.)
 template <size_t... kI>
 bool launch_ablated(unsigned skip, bool tma, const PrefillParams& p, cudaStream_t stream, std::index_sequence<kI...>) {
   const auto run = [&](auto mask) {
@@ -61,6 +64,11 @@ void attention_prefill_wgmma_ablated(const AttentionArgs& a, unsigned skip, cuda
   GQA_CHECK(a.q.dtype() == DType::kBF16 && d.hd == 128,
             kOp << ": the ablated builds are bf16 with head_dim 128, not " << dtype_name(a.q.dtype()) << " q "
                 << shape_str(a.q.shape()));
+  const bool listed = std::find(std::begin(kPrefillAblations), std::end(kPrefillAblations), skip) !=
+                      std::end(kPrefillAblations);
+  GQA_CHECK(skip == 0 || listed, kOp << ": no ablated build for mask " << skip << " (kPrefillAblations lists them)");
+  GQA_CHECK(prefill_ablation_applies(skip, tma), kOp << ": the producer build has no kernel for mask " << skip << " ("
+                                                     << prefill_ablation_name(skip) << " is the TMA build's)");
   if (d.n == 0) return;
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");

@@ -1,15 +1,16 @@
-// A timing aid for gqa-bench, not attention: the wgmma prefill's producer build (the default
-// prefill on H100/H200 until run 9 made the TMA build it, attention_prefill_wgmma.h) with parts of its work left out, so that the
-// times with and without each part say which one bounds the kernel (runs 6-7: 36% of the GEMM
-// rate, where the tensor-core work alone would allow far more). One mask is a variant, not an
-// ablation: kRotateTiles (the same attention, each block taking its K/V tiles in a rotated order). Each mask is a kernel of its own,
-// the producer build's code with the named parts compiled out; what it writes to a.out is
-// meaningless (no softmax, or scores of zeros, or no K/V copied: the tiles hold whatever shared
-// memory held). bf16, head_dim 128 only (the benchmarked shard's shape). Without tma, every mask is of the
-// in-order, no-swizzle producer build whatever the switches say (GQA_PREFILL_WGMMA_SWIZZLE and
-// GQA_PREFILL_WGMMA_TMA are on by default since run 9): "full" here stays the in-order producer build.
-// The same masks of the TMA build (the default since run 9; sixteenth session, unrun when written)
-// say the same of it: runs 8-9 had it at 50-54% of the GEMM rate at 8K against 65-67% at 32K-128K.
+// A timing aid for gqa-bench: the wgmma prefill's producer build (the default prefill on
+// H100/H200 until run 9 made the TMA build it, attention_prefill_wgmma.h) with parts of its work
+// left out, so that the times with and without each part say which one bounds the kernel (runs
+// 6-7: 36% of the GEMM rate, where the tensor-core work alone would allow far more). Each mask is
+// a kernel of its own, the build's code with the named parts compiled out; what an ablation writes
+// to a.out is meaningless (no softmax, or scores of zeros, or no K/V copied: the tiles hold
+// whatever shared memory held). Three masks are variants, not ablations, and still compute the
+// attention: kRotateTiles (both builds), kLateTurns and kOverlapPv (the TMA build's only). bf16,
+// head_dim 128 only (the benchmarked shard's shape). Without tma, every mask is of the in-order,
+// no-swizzle producer build whatever the switches say (GQA_PREFILL_WGMMA_SWIZZLE and
+// GQA_PREFILL_WGMMA_TMA are on by default since run 9): "full" here stays the in-order producer
+// build. The same masks of the TMA build (the default since run 9; first run in run 10) say the
+// same of it: runs 8-10 had it at 50-54% of the GEMM rate at 8K against 65-67% at 32K-128K.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -38,7 +39,7 @@ enum : unsigned {
   // 0.32 / 4.16: almost no overlap of one warpgroup's softmax with the other's GEMMs, and 'no
   // turns' changed nothing. As if both warpgroups' GEMMs, issued back to back, shared the tensor
   // cores and completed together, keeping the two in step. Passing the turn after the wait lets one
-  // warpgroup's GEMM run alone. (Seventeenth session, unrun when written.)
+  // warpgroup's GEMM run alone. TMA build only. (Seventeenth session, unrun when written.)
   kLateTurns = 64,
   // Not an ablation: the overlap build's consumers (each warpgroup's softmax of tile i under its own
   // P V of tile i - 1, FlashAttention-3's intra-warpgroup pipelining; one turn a tile) on the TMA
@@ -50,12 +51,10 @@ enum : unsigned {
 };
 
 // The masks attention_prefill_wgmma_ablated runs, in the order gqa-bench reports them.
-// (kRotateTiles, kLateTurns and kOverlapPv first: the rows that can make a default, timed before
-// the ablated kernels; kOverlapPv of the TMA build only.)
+// (kRotateTiles first, the row that could make a default; kLateTurns and kOverlapPv, unrun when
+// written, last: a trap in either, which poisons the process's context, then costs no other row.)
 constexpr unsigned kPrefillAblations[] = {
     kRotateTiles,
-    kLateTurns,
-    kOverlapPv,
     kAblateTurns,
     kAblateCopies,
     kAblateSoftmax,
@@ -67,11 +66,15 @@ constexpr unsigned kPrefillAblations[] = {
     // the skeleton without the turns either: whether the skeleton's time (run 10: 0.29 of the TMA
     // build's at 8K, ~0.7 us a tile and SM) is the turn-keeping's four hand-overs a tile
     kAblateCopies | kAblateSoftmax | kAblateQk | kAblatePv | kAblateTurns,
+    kLateTurns,
+    kOverlapPv,
 };
 
 // Whether the producer build (tma false) or the TMA build has a kernel for mask `skip` of
-// kPrefillAblations: every mask but kOverlapPv, which only the TMA build has.
-constexpr bool prefill_ablation_applies(unsigned skip, bool tma) { return tma || (skip & kOverlapPv) == 0; }
+// kPrefillAblations: every mask but kLateTurns and kOverlapPv, which only the TMA build has.
+constexpr bool prefill_ablation_applies(unsigned skip, bool tma) {
+  return tma || (skip & (kLateTurns | kOverlapPv)) == 0;
+}
 
 // "no copies + no softmax" for a mask ("rotated tiles" for kRotateTiles); "full" for 0.
 std::string prefill_ablation_name(unsigned skip);

@@ -386,6 +386,8 @@ __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const Tma
   static_assert(!kSwizzle || kProducer, "the swizzle build is the producer build's");
   static_assert(!kSwizzle || !kOverlap || kTma, "the overlap build on swizzled tiles is the TMA build's (kOverlapPv)");
   static_assert(!kTma || kSwizzle, "the TMA build is the swizzle build's");
+  static_assert((kSkip & kOverlapPv) == 0, "kOverlapPv: prefill_wgmma_tma_kernel makes it kOverlap");
+  static_assert((kSkip & ~255u) == 0, "a mask bit attention_prefill_wgmma_ablation.h does not name");
   using S = WgSmem<T, HD>;
   constexpr int kStages = S::kPingPongStages;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -527,6 +529,7 @@ template <typename T, int HD, unsigned kSkip>
 __global__ void __launch_bounds__(kThreads + kProducerThreads, 1)
     prefill_wgmma_tma_kernel(const __grid_constant__ TmaPrefillParams tp) {
   // (kOverlapPv: the overlap build's consumers on the TMA build's tiles; the rest of the mask as given)
+  static_assert((kSkip & kOverlapPv) == 0 || kSkip == kOverlapPv, "kOverlapPv comes alone");
   constexpr bool kOverlap = (kSkip & kOverlapPv) != 0;
   pingpong_block<T, HD, true, kOverlap, kSkip & ~unsigned(kOverlapPv), true, true>(tp.p, &tp.tma);
 }

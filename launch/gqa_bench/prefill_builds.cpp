@@ -23,7 +23,8 @@ namespace {
 
 // The producer build (the default until run 9), or with tma the TMA build (the default since),
 // with parts of its work left out (attention_prefill_wgmma_ablation.h), per prompt: which part
-// bounds that build. Rows: the full build, then each mask; columns per prompt: ms, the time as a
+// bounds that build. Rows: the full build, then each mask the build has (prefill_ablation_applies);
+// columns per prompt: ms, the time as a
 // fraction of the full build's, and TFLOP/s at the full build's FLOP count where QK and PV both
 // still run.
 class AblationTable {
@@ -83,19 +84,19 @@ class AblationTable {
     if (tma_) {
       out.line("The TMA build (the default) with the same parts left out (timed after every other prefill table; "
                "first run in run 10): 'no copies' issues no TMA load either; 'full' is the TMA build's kernel launched "
-               "directly; 'turns passed after the wait' as in the table above; 'softmax under the previous P V': the "
-               "overlap build's consumers (each warpgroup's softmax of a tile under its own P V of the tile before, one "
-               "turn a tile) on the TMA build's tiles, still the attention (seventeenth session).");
+               "directly. Two more rows are variants that still compute the attention (seventeenth session, last in "
+               "the table): 'turns passed after the wait' (each consumer warpgroup passes its tensor-core turn once "
+               "its GEMM has completed rather than once issued, so the two warpgroups' GEMMs do not share the tensor "
+               "cores) and 'softmax under the previous P V' (the overlap build's consumers, each warpgroup's softmax "
+               "of a tile under its own P V of the tile before, on the TMA build's tiles).");
     } else {
     out.line("The producer build (the default before the TMA build) with parts of its work left out, a timing aid whose outputs are not "
                     "attention (kernels/cuda/attention_prefill_wgmma_ablation.h): no copies (the producer hands every "
                     "stage over without copying), no softmax (P = S), no QK (S = 0), no PV, no turns (the consumer "
                     "warpgroups issue without taking turns), and one variant that is still the attention: rotated "
                     "tiles (each block takes its K/V tiles from tile blockIdx mod n on, so the resident blocks do not "
-                    "all read the same tile of the one KV head at once), and another: turns passed after the wait "
-                    "(each consumer warpgroup passes its tensor-core turn once its GEMM has completed rather than once "
-                    "issued, so the two warpgroups' GEMMs do not share the tensor cores; seventeenth session); same "
-                    "calls and timing as above. 'of full' is the time "
+                    "all read the same tile of the one KV head at once); same calls and timing as above. 'of full' "
+                    "is the time "
                     "over the full build's; TFLOP/s counts the full attention's FLOPs where both GEMMs still run.");
     }
     std::vector<std::string> header = {"build"};

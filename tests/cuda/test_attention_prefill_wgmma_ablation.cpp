@@ -1,8 +1,11 @@
 // The wgmma prefill's ablated producer and TMA builds (kernels/cuda/attention_prefill_wgmma_ablation.h),
 // a timing aid, each build the same way: every mask launches and finishes; mask 0 (the build itself), the one that
-// only drops the warpgroups' turn-keeping and the rotated tile order (the same arithmetic in
-// another order) still compute the attention of the CPU twin; masks that drop arithmetic do not (so a mask cannot silently run the
-// full kernel); masks outside the list, other dtypes and head dims are refused. The launches need a
+// only drops the warpgroups' turn-keeping, the rotated tile order (the same arithmetic in
+// another order) and the TMA build's late turns and softmax under the previous P V still compute
+// the attention of the CPU twin (a variant compiled to the build itself would pass that too:
+// launch/sass_check.py tells those two from it); masks that drop arithmetic do not (so such a mask
+// cannot silently run the full kernel); masks outside the list or not of the build (the producer
+// build has no late turns or overlap), other dtypes and head dims are refused. The launches need a
 // compute capability 9.0 GPU (sm_90a code): those tests skip elsewhere.
 #include <gtest/gtest.h>
 
@@ -115,6 +118,25 @@ TEST(CudaPrefillWgmmaAblationArgs, RefusesOtherDtypesAndHeadDims) {
   EXPECT_THROW(cuda::attention_prefill_wgmma_ablated(attn_test::fake_args(DType::kF16, 8, 1, 128), 0, nullptr, true), Error);
 }
 
+// The mask is checked before anything is launched (so also on an empty batch, and without a GPU).
+TEST(CudaPrefillWgmmaAblationArgs, RefusesMasksBeforeLaunching) {
+  const AttentionArgs a = attn_test::fake_args(DType::kBF16, 8, 1, 128);
+  const auto message = [&](unsigned skip, bool tma) -> std::string {
+    try {
+      cuda::attention_prefill_wgmma_ablated(a, skip, nullptr, tma);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_NE(message(256u, true).find("no ablated build for mask 256"), std::string::npos) << message(256u, true);
+  EXPECT_NE(message(unsigned(cuda::kLateTurns | cuda::kRotateTiles), false).find("no ablated build"), std::string::npos);
+  for (unsigned skip : {unsigned(cuda::kLateTurns), unsigned(cuda::kOverlapPv)}) {
+    const std::string m = message(skip, false);
+    EXPECT_NE(m.find("the producer build has no kernel for mask " + std::to_string(skip)), std::string::npos) << m;
+  }
+}
+
 TEST(CudaPrefillWgmmaAblationArgs, NamesSayWhatIsLeftOut) {
   EXPECT_EQ(cuda::prefill_ablation_name(0), "full");
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kAblateCopies | cuda::kAblateSoftmax), "no copies + no softmax");
@@ -124,7 +146,9 @@ TEST(CudaPrefillWgmmaAblationArgs, NamesSayWhatIsLeftOut) {
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kOverlapPv), "softmax under the previous P V");
   EXPECT_TRUE(cuda::prefill_ablation_applies(cuda::kOverlapPv, true));
   EXPECT_FALSE(cuda::prefill_ablation_applies(cuda::kOverlapPv, false));
-  EXPECT_TRUE(cuda::prefill_ablation_applies(cuda::kLateTurns, false));
+  EXPECT_TRUE(cuda::prefill_ablation_applies(cuda::kLateTurns, true));
+  EXPECT_FALSE(cuda::prefill_ablation_applies(cuda::kLateTurns, false));
+  EXPECT_TRUE(cuda::prefill_ablation_applies(cuda::kRotateTiles, false));
   std::set<std::string> names;
   for (unsigned skip : cuda::kPrefillAblations) {
     EXPECT_NE(skip, 0u);
