@@ -449,8 +449,8 @@ sanitizer_path() {
   command -v compute-sanitizer && return
   [ ! -x /usr/local/cuda/bin/compute-sanitizer ] || echo /usr/local/cuda/bin/compute-sanitizer
 }
-# --prefill: the TMA tiles and the swizzle and TMA builds' cases under memcheck (~3 s each in runs 6
-# and 9)
+# --prefill: the TMA tiles and the swizzle and TMA builds' (and the TMA build's variants') cases
+# under memcheck (~3 s each in runs 6, 9 and 10)
 prefill_memchecks() {
   local b sanitizer
   sanitizer=$(sanitizer_path)
@@ -460,7 +460,7 @@ prefill_memchecks() {
   fi
   step "memcheck cuda_test_prefill_tma_tiles" 120 "$sanitizer" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_prefill_tma_tiles"
-  for b in tma swizzle; do
+  for b in tma swizzle tma_late tma_overlap; do
     case ",${GQA_BENCH_SKIP_WGMMA:-}," in
       *",$b,"*) record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test failed above" ;;
       *) step "memcheck cuda_test_attention_prefill_wgmma ($b build, CudaPrefillWgmmaCases.*)" 120 \
@@ -481,7 +481,7 @@ slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongConte
 # Each took ~16 s in run 3: 120 s bounds what a hang (a barrier mismatch has no watchdog) can cost.
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
-wgmma_build_names=(basic pingpong producer overlap swizzle tma)  # GQA_TEST_WGMMA_BUILD's values
+wgmma_build_names=(basic pingpong producer overlap swizzle tma tma_late tma_overlap)  # GQA_TEST_WGMMA_BUILD's values
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
@@ -492,6 +492,10 @@ wgmma_builds() {
   # a trap in the swizzle build must not end the TMA build's own process)
   bg_step "cuda_test_attention_prefill_wgmma (TMA equals swizzle, bit for bit)" 120 env GQA_TEST_WGMMA_BUILD=tma \
     "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaTma.*'
+  # the late-turn build against the TMA build bit for bit (the same arithmetic, another schedule)
+  bg_step "cuda_test_attention_prefill_wgmma (late turns equal TMA, bit for bit)" 120 \
+    env GQA_TEST_WGMMA_BUILD=tma_late "$build/tests/cuda_test_attention_prefill_wgmma" \
+    '--gtest_filter=CudaPrefillWgmmaTma.LateTurns*'
 
   # the producer build's ablated kernels (gqa-bench's table of which part bounds the prefill)
   # (the producer build's and the TMA build's, each in a process of its own: the TMA build's masks
@@ -515,6 +519,8 @@ wgmma_builds() {
   # (a TMA build that differs from the swizzle build is not timed either)
   step_passed "cuda_test_attention_prefill_wgmma (TMA equals swizzle, bit for bit)" ||
     GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}tma"
+  step_passed "cuda_test_attention_prefill_wgmma (late turns equal TMA, bit for bit)" ||
+    GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}tma_late"
   step_passed "cuda_test_attention_prefill_wgmma_ablation (producer build)" ||
     GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}ablation"
   step_passed "cuda_test_attention_prefill_wgmma_ablation (tma build)" ||

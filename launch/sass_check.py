@@ -166,16 +166,19 @@ def check(functions):
         if m:
             dtype = "bf16" if "bfloat16" in m.group(1) else "f16"
             mask = int(m.group(3))
-            variant = {32: " rotated", 64: " late turns", 128: " overlap"}.get(mask, "")
+            # the build's variants (rotated tiles 32, late turns 64, both 96; overlap 128) are the attention
+            attention = mask & ~(32 | 64) == 0 or mask == 128
+            variant = "".join(name for bit, name in ((32, " rotated"), (64, " late turns"), (128, " overlap"))
+                              if attention and mask & bit)
             what = f"wgmma tma {dtype} hd {m.group(2)}{variant}"
             if mask == 128:  # the overlap build's consumers on TMA tiles: softmax under the P V, as OVERLAP
                 counts = softmax_between_waits(instrs)
                 got = max(counts) if counts else 0
                 rows.append(("MUFU.EX2 between the S and P V waits", arch, what, got, 1, got >= 1))
-            if mask in (0, 32, 64, 128):  # the attention itself (the build and its variants)
+            if attention:  # the attention itself (the build and its variants)
                 tma = sum(1 for ins in instrs if ins.startswith("UTMALDG"))
                 rows.append(("TMA loads (UTMALDG)", arch, what, tma, 1, tma >= 1))
-                if mask == 64:  # each turn passed after its GEMM's wait, not between issue and wait
+                if mask & 64:  # each turn passed after its GEMM's wait, not between issue and wait
                     early = arrives_before_wait(instrs)
                     rows.append(("turns passed before the GEMM's wait", arch, what, early, 0, early == 0))
                     # (and turns there are: QK's and P V's, each right after its wait)

@@ -94,16 +94,32 @@ struct ProducerBuild {
   };
 };
 
-template <typename T, int HD>
-struct LaunchTma {
-  static void run(const PrefillParams& p, cudaStream_t stream) {
-    in_tile_order([&](auto skip) {
-      constexpr unsigned kSkip = decltype(skip)::value;
-      run_split_or_pingpong<T, HD>(tma_registers<T, HD, kSkip>(), p, stream, "the TMA build", [&] {
-        run_tma_kernel<T, HD, kSkip>(p, stream, "attention prefill_wgmma_tma_kernel (producer warpgroup, TMA)");
-      });
-    });
+// The TMA build (kVariant 0), or its late-turn (kLateTurns) or overlap (kOverlapPv) variant; all
+// but the overlap variant with their tiles in in_tile_order's order.
+template <unsigned kVariant>
+struct TmaBuild {
+  template <typename T, int HD, unsigned kSkip>
+  static void run_masked(const PrefillParams& p, cudaStream_t stream) {
+    constexpr const char* kBuild = kVariant == kLateTurns   ? "the TMA build with late turns"
+                                   : kVariant == kOverlapPv ? "the TMA build with the overlap"
+                                                            : "the TMA build";
+    constexpr const char* kName = kVariant == kLateTurns ? "attention prefill_wgmma_tma_kernel (TMA, late turns)"
+                                  : kVariant == kOverlapPv
+                                      ? "attention prefill_wgmma_tma_kernel (TMA, softmax under the previous P V)"
+                                      : "attention prefill_wgmma_tma_kernel (producer warpgroup, TMA)";
+    run_split_or_pingpong<T, HD>(tma_registers<T, HD, kSkip>(), p, stream, kBuild,
+                                 [&] { run_tma_kernel<T, HD, kSkip>(p, stream, kName); });
   }
+  template <typename T, int HD>
+  struct Launch {
+    static void run(const PrefillParams& p, cudaStream_t stream) {
+      if constexpr (kVariant == kOverlapPv) {
+        run_masked<T, HD, kOverlapPv>(p, stream);
+      } else {
+        in_tile_order([&](auto skip) { run_masked<T, HD, decltype(skip)::value | kVariant>(p, stream); });
+      }
+    }
+  };
 };
 
 }  // namespace
@@ -115,12 +131,18 @@ GQA_PROCESS_SWITCH(prefill_wgmma_overlap, set_prefill_wgmma_overlap, "GQA_PREFIL
 GQA_PROCESS_SWITCH(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, "GQA_PREFILL_WGMMA_SWIZZLE", true)
 GQA_PROCESS_SWITCH(prefill_wgmma_tma, set_prefill_wgmma_tma, "GQA_PREFILL_WGMMA_TMA", true)
 GQA_PROCESS_SWITCH(prefill_wgmma_rotate, set_prefill_wgmma_rotate, "GQA_PREFILL_WGMMA_ROTATE", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_late_turns, set_prefill_wgmma_late_turns, "GQA_PREFILL_WGMMA_LATE_TURNS", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_tma_overlap, set_prefill_wgmma_tma_overlap, "GQA_PREFILL_WGMMA_TMA_OVERLAP", false)
 
 PrefillWgmmaBuild prefill_wgmma_build() {
   // (the opt-in overlap build first: it is only ever switched on on purpose, and the TMA and
   // swizzle builds it would otherwise sit under are on by default)
+  // (the TMA build's variants only under it, the overlap one first)
+  const PrefillWgmmaBuild tma = prefill_wgmma_tma_overlap() ? PrefillWgmmaBuild::kTmaOverlap
+                                : prefill_wgmma_late_turns() ? PrefillWgmmaBuild::kTmaLate
+                                                             : PrefillWgmmaBuild::kTma;
   return prefill_wgmma_overlap()    ? PrefillWgmmaBuild::kOverlap
-         : prefill_wgmma_tma()      ? PrefillWgmmaBuild::kTma
+         : prefill_wgmma_tma()      ? tma
          : prefill_wgmma_swizzle()  ? PrefillWgmmaBuild::kSwizzle
          : prefill_wgmma_producer() ? PrefillWgmmaBuild::kProducer
          : prefill_wgmma_pingpong() ? PrefillWgmmaBuild::kPingPong
@@ -135,6 +157,8 @@ const char* prefill_wgmma_build_name(PrefillWgmmaBuild b) {
     case PrefillWgmmaBuild::kOverlap: return "overlap";
     case PrefillWgmmaBuild::kSwizzle: return "swizzle";
     case PrefillWgmmaBuild::kTma: return "tma";
+    case PrefillWgmmaBuild::kTmaLate: return "tma_late";
+    case PrefillWgmmaBuild::kTmaOverlap: return "tma_overlap";
   }
   return "?";
 }
@@ -171,7 +195,9 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
   switch (prefill_wgmma_build()) {
-    case PrefillWgmmaBuild::kTma: return launch_prefill<LaunchTma>(a, d, stream);
+    case PrefillWgmmaBuild::kTma: return launch_prefill<TmaBuild<0>::Launch>(a, d, stream);
+    case PrefillWgmmaBuild::kTmaLate: return launch_prefill<TmaBuild<kLateTurns>::Launch>(a, d, stream);
+    case PrefillWgmmaBuild::kTmaOverlap: return launch_prefill<TmaBuild<kOverlapPv>::Launch>(a, d, stream);
     case PrefillWgmmaBuild::kSwizzle: return launch_prefill<ProducerBuild<true>::Launch>(a, d, stream);
     case PrefillWgmmaBuild::kOverlap: return launch_prefill<LaunchOverlap>(a, d, stream);
     case PrefillWgmmaBuild::kProducer: return launch_prefill<ProducerBuild<false>::Launch>(a, d, stream);

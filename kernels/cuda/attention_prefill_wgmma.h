@@ -80,14 +80,32 @@ void set_prefill_wgmma_tma(bool on);
 bool prefill_wgmma_rotate();
 void set_prefill_wgmma_rotate(bool on);
 
-// The six builds, and the one the five switches above select (overlap over TMA over swizzle over
-// producer over ping-pong over basic; by default the TMA build): what attention_prefill_wgmma runs. Names: "basic",
-// "pingpong", "producer", "overlap", "swizzle", "tma" (GQA_TEST_WGMMA_BUILD's and
-// GQA_BENCH_SKIP_WGMMA's values).
-enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap, kSwizzle, kTma };
-constexpr PrefillWgmmaBuild kPrefillWgmmaBuilds[] = {PrefillWgmmaBuild::kBasic,   PrefillWgmmaBuild::kPingPong,
-                                                    PrefillWgmmaBuild::kProducer, PrefillWgmmaBuild::kOverlap,
-                                                    PrefillWgmmaBuild::kSwizzle,  PrefillWgmmaBuild::kTma};
+// Two variants of the TMA build, each opt-in and unrun on a GPU when written (seventeenth session,
+// after run 10's ablation of the TMA build had its softmax and GEMMs adding up at 8K and 32K: one
+// warpgroup's softmax did not run under the other's GEMMs; kernels/cuda/attention_prefill_wgmma_ablation.h):
+// - late turns (GQA_PREFILL_WGMMA_LATE_TURNS=1 / set_prefill_wgmma_late_turns): each consumer
+//   warpgroup passes its tensor-core turn once its GEMM has completed rather than once issued, so
+//   the two warpgroups' GEMMs do not share the tensor cores; GQA_PREFILL_WGMMA_ROTATE applies;
+// - TMA overlap (GQA_PREFILL_WGMMA_TMA_OVERLAP=1 / set_prefill_wgmma_tma_overlap): the overlap
+//   build's consumers (each warpgroup's softmax of a tile under its own P V of the tile before) on
+//   the TMA build's tiles; tiles in order whatever GQA_PREFILL_WGMMA_ROTATE says (as the overlap
+//   build's). Taking precedence over late turns when both are on.
+// Both only while the TMA build is the one selected (below).
+bool prefill_wgmma_late_turns();
+void set_prefill_wgmma_late_turns(bool on);
+bool prefill_wgmma_tma_overlap();
+void set_prefill_wgmma_tma_overlap(bool on);
+
+// The eight builds, and the one the switches above select (overlap over TMA (over its TMA overlap
+// and late-turn variants) over swizzle over producer over ping-pong over basic; by default the TMA
+// build): what attention_prefill_wgmma runs. Names: "basic", "pingpong", "producer", "overlap",
+// "swizzle", "tma", "tma_late", "tma_overlap" (GQA_TEST_WGMMA_BUILD's and GQA_BENCH_SKIP_WGMMA's
+// values).
+enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap, kSwizzle, kTma, kTmaLate, kTmaOverlap };
+constexpr PrefillWgmmaBuild kPrefillWgmmaBuilds[] = {
+    PrefillWgmmaBuild::kBasic,   PrefillWgmmaBuild::kPingPong, PrefillWgmmaBuild::kProducer,
+    PrefillWgmmaBuild::kOverlap, PrefillWgmmaBuild::kSwizzle,  PrefillWgmmaBuild::kTma,
+    PrefillWgmmaBuild::kTmaLate, PrefillWgmmaBuild::kTmaOverlap};
 PrefillWgmmaBuild prefill_wgmma_build();
 const char* prefill_wgmma_build_name(PrefillWgmmaBuild b);
 
@@ -99,10 +117,13 @@ class ScopedPrefillWgmmaBuild {
         producer_(prefill_wgmma_producer, set_prefill_wgmma_producer, b == PrefillWgmmaBuild::kProducer),
         overlap_(prefill_wgmma_overlap, set_prefill_wgmma_overlap, b == PrefillWgmmaBuild::kOverlap),
         swizzle_(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, b == PrefillWgmmaBuild::kSwizzle),
-        tma_(prefill_wgmma_tma, set_prefill_wgmma_tma, b == PrefillWgmmaBuild::kTma) {}
+        tma_(prefill_wgmma_tma, set_prefill_wgmma_tma,
+             b == PrefillWgmmaBuild::kTma || b == PrefillWgmmaBuild::kTmaLate || b == PrefillWgmmaBuild::kTmaOverlap),
+        late_(prefill_wgmma_late_turns, set_prefill_wgmma_late_turns, b == PrefillWgmmaBuild::kTmaLate),
+        tma_overlap_(prefill_wgmma_tma_overlap, set_prefill_wgmma_tma_overlap, b == PrefillWgmmaBuild::kTmaOverlap) {}
 
  private:
-  ScopedSwitch pingpong_, producer_, overlap_, swizzle_, tma_;
+  ScopedSwitch pingpong_, producer_, overlap_, swizzle_, tma_, late_, tma_overlap_;
 };
 
 // Whether the current device runs this build's sm_90a code (the only code with wgmma in it): a

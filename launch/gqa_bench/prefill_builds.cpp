@@ -158,9 +158,11 @@ class AblationTable {
 };
 
 // Whether no GPU had run this build when it was written (timed in the second pass, where a trap
-// cannot take the verified builds' cells down). None now: the swizzle and TMA builds, the last
-// written, passed their tests and were timed in run 8 (H200, 2026-11-26).
-bool unrun_build(cuda::PrefillWgmmaBuild) { return false; }
+// cannot take the verified builds' cells down): the TMA build's late-turn and overlap variants
+// (seventeenth session, after run 10).
+bool unrun_build(cuda::PrefillWgmmaBuild b) {
+  return b == cuda::PrefillWgmmaBuild::kTmaLate || b == cuda::PrefillWgmmaBuild::kTmaOverlap;
+}
 
 // The page-size table's builds: (build, tiles in rotated order); the rotated TMA build too, so one
 // run says whether rotation (the ablation table's "rotated tiles", for the producer build) and TMA
@@ -192,7 +194,9 @@ struct PrefillByBuild::State {
         const std::string name = b == cuda::PrefillWgmmaBuild::kBasic      ? "wgmma"
                                  : b == cuda::PrefillWgmmaBuild::kPingPong ? "ping-pong"
                                  : b == cuda::PrefillWgmmaBuild::kTma      ? "TMA"
-                                                                           : cuda::prefill_wgmma_build_name(b);
+                                 : b == cuda::PrefillWgmmaBuild::kTmaLate  ? "TMA late turns"
+                                 : b == cuda::PrefillWgmmaBuild::kTmaOverlap ? "TMA overlap"
+                                                                             : cuda::prefill_wgmma_build_name(b);
         header.insert(header.end(), {name + " ms", "TFLOP/s", "of GEMM"});
       }
       header.push_back("note");
@@ -231,15 +235,15 @@ struct PrefillByBuild::State {
   }
 
   // One pass over the prompts: round 0 mma.sync and the verified builds, 1 the producer build's
-  // ablation, 2 the builds no GPU had run (none now), 3 the TMA build's ablation (its masks unrun
-  // when written: last).
+  // ablation, 2 the builds no GPU had run (the TMA build's two variants), 3 the TMA build's
+  // ablation (last).
   void by_build_round(BenchEnv& env, Model& model, const Deadline& deadline, int round) {
     const ModelConfig& c = model.config();
     const size_t n_builds = std::size(cuda::kPrefillWgmmaBuilds);
     if (round == 1 && (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation"))) return;
     if (round == 3 && (wgmma_build_skipped("tma") || wgmma_build_skipped("ablation_tma"))) return;
     AblationTable* ablation = round == 1 ? &*ablated : round == 3 ? &*ablated_tma : nullptr;
-    // (round 2: none of the builds is unrun now; no cache is made for an empty round)
+    // (round 2: no cache is made for an empty round)
     if (round == 2 && std::none_of(std::begin(cuda::kPrefillWgmmaBuilds), std::end(cuda::kPrefillWgmmaBuilds),
                                    unrun_build)) {
       return;
@@ -386,8 +390,11 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
       "warpgroup, that with each warpgroup's softmax overlapping its previous tile's P V, the producer build on "
       "128-byte-swizzled tiles, and that loading its K/V tiles by TMA (the default; GQA_PREFILL_WGMMA_TMA=0 leaves "
       "the swizzle build, and GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0 the producer build), against the "
-      "measured GEMM rate; every build's tiles in order. The table of the producer build with parts left out is "
-      "timed in a second pass near the end of the run.");
+      "measured GEMM rate; every build's tiles in order. The TMA build's two opt-in variants, unrun on a GPU when "
+      "written (seventeenth session), are timed in a second pass near the end of the run, as is the table of the "
+      "producer build with parts left out: 'TMA late turns' (GQA_PREFILL_WGMMA_LATE_TURNS=1: each consumer warpgroup "
+      "passes its tensor-core turn once its GEMM has completed) and 'TMA overlap' (GQA_PREFILL_WGMMA_TMA_OVERLAP=1: "
+      "each warpgroup's softmax under its own P V of the tile before).");
   s.prompts = env.opt.prefill_lengths;
   for (int64_t p : s.prompts) s.cells[p].assign(3 * (1 + std::size(cuda::kPrefillWgmmaBuilds)), "-");
   s.ablated.emplace(s.prompts, /*tma=*/false);

@@ -21,7 +21,8 @@ namespace {
 TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   for (const char* v : {"GQA_PDL", "GQA_PDL_EARLY", "GQA_PREFILL_WGMMA", "GQA_PREFILL_WGMMA_PINGPONG",
                         "GQA_PREFILL_WGMMA_PRODUCER", "GQA_PREFILL_WGMMA_OVERLAP", "GQA_PREFILL_WGMMA_SWIZZLE",
-                        "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_ROTATE"}) {
+                        "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_ROTATE", "GQA_PREFILL_WGMMA_LATE_TURNS",
+                        "GQA_PREFILL_WGMMA_TMA_OVERLAP"}) {
     if (std::getenv(v) != nullptr) GTEST_SKIP() << v << " is set";
   }
   EXPECT_TRUE(cuda::pdl_enabled());
@@ -31,7 +32,25 @@ TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   EXPECT_TRUE(cuda::prefill_wgmma_swizzle());
   EXPECT_FALSE(cuda::prefill_wgmma_overlap());
   EXPECT_FALSE(cuda::prefill_wgmma_rotate());
+  EXPECT_FALSE(cuda::prefill_wgmma_late_turns());
+  EXPECT_FALSE(cuda::prefill_wgmma_tma_overlap());
   EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);
+  {
+    // the TMA build's variants, the overlap one over late turns; neither without the TMA build
+    const cuda::ScopedSwitch late(cuda::prefill_wgmma_late_turns, cuda::set_prefill_wgmma_late_turns, true);
+    EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaLate);
+    {
+      const cuda::ScopedSwitch tma_overlap(cuda::prefill_wgmma_tma_overlap, cuda::set_prefill_wgmma_tma_overlap, true);
+      EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaOverlap);
+      const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);
+      EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kSwizzle);
+    }
+  }
+  for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {  // each build's scope selects it
+    const cuda::ScopedPrefillWgmmaBuild selected(b);
+    EXPECT_EQ(cuda::prefill_wgmma_build(), b) << cuda::prefill_wgmma_build_name(b);
+  }
+  EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);  // and each scope undone
   {
     const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);
     EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kSwizzle);

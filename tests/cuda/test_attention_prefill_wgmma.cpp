@@ -71,7 +71,8 @@ std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
   for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
     if (only == cuda::prefill_wgmma_build_name(b)) return {b};
   }
-  ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only << ": expected basic, pingpong, producer, overlap, swizzle or tma";
+  ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only
+                << ": expected basic, pingpong, producer, overlap, swizzle, tma, tma_late or tma_overlap";
   return {};
 }
 
@@ -259,7 +260,7 @@ TEST(CudaPrefillWgmmaCases, RotatedTileOrder) {
   const cuda::ScopedSwitch rotate(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, true);
   for (cuda::PrefillWgmmaBuild build : builds_under_test()) {
     if (build != cuda::PrefillWgmmaBuild::kProducer && build != cuda::PrefillWgmmaBuild::kSwizzle &&
-        build != cuda::PrefillWgmmaBuild::kTma) {
+        build != cuda::PrefillWgmmaBuild::kTma && build != cuda::PrefillWgmmaBuild::kTmaLate) {
       continue;
     }
     const cuda::ScopedPrefillWgmmaBuild selected(build);
@@ -321,6 +322,36 @@ TEST(CudaPrefillWgmmaTma, EqualsTheSwizzleBuildBitForBit) {
           EXPECT_EQ(differ, 0u) << (dt == DType::kBF16 ? "bf16" : "f16") << " block " << bs << " hd " << hd << " "
                                 << h.hq << "/" << h.hkv << ": first at element " << first << " of " << sw.size();
         }
+      }
+    }
+  }
+}
+
+// The TMA build with late turns (GQA_PREFILL_WGMMA_LATE_TURNS) against the TMA build bit for bit:
+// passing a turn later changes when a warpgroup may issue, not what any thread computes or in
+// which order, so any difference is a schedule bug (a tile read before it landed, a stage reused
+// early). Runs where the late-turn build is under test (it runs the TMA build too).
+TEST(CudaPrefillWgmmaTma, LateTurnsEqualTheTmaBuildBitForBit) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  const std::vector<cuda::PrefillWgmmaBuild> under = builds_under_test();
+  if (std::find(under.begin(), under.end(), cuda::PrefillWgmmaBuild::kTmaLate) == under.end()) {
+    GTEST_SKIP() << "the late-turn build is not under test (GQA_TEST_WGMMA_BUILD)";
+  }
+  for (DType dt : {DType::kBF16, DType::kF16}) {
+    for (int64_t hd : {64, 128}) {
+      for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
+        // (chunks after context, several sequences a block, a one-token tail: skipped tiles too)
+        Batch b = make_batch(dt, h, hd, 16, {{0, 700}, {300, 129}, {7, 1}, {1000, 300}}, 63);
+        const std::vector<float> tma = run_build(cuda::PrefillWgmmaBuild::kTma, b);
+        const std::vector<float> late = run_build(cuda::PrefillWgmmaBuild::kTmaLate, b);
+        ASSERT_EQ(tma.size(), late.size());
+        size_t differ = 0, first = tma.size();
+        for (size_t i = 0; i < tma.size(); ++i) {
+          const bool same = (std::isnan(tma[i]) && std::isnan(late[i])) || tma[i] == late[i];
+          if (!same && differ++ == 0) first = i;
+        }
+        EXPECT_EQ(differ, 0u) << (dt == DType::kBF16 ? "bf16" : "f16") << " hd " << hd << " " << h.hq << "/" << h.hkv
+                              << ": first at element " << first << " of " << tma.size();
       }
     }
   }
