@@ -47,9 +47,11 @@
 # --prefill re-checks a prefill-path change in one short device call (GQA_CHECK_BUDGET_S default
 # 300): builds only what it runs; side by side, the model tests (default and opt-in kernels, every
 # wgmma build inside the whole model against transformers), the TMA tiles' test, each wgmma
-# build's test process, the TMA-vs-swizzle test and the two ablations' (producer, TMA); gqa-generate bf16 at -np 1 and
-# 2 (and 1 with GQA_PREFILL_WGMMA_TMA=0, the swizzle build, and with the swizzle off too, the
-# producer build); the TMA tiles' test and the swizzle and TMA builds' cases under memcheck; then
+# build's test process (the TMA build's late-turn and overlap variants among them), the
+# TMA-vs-swizzle and late-turns-vs-TMA tests and the two ablations' (producer, TMA); gqa-generate
+# bf16 at -np 1 and 2 (and 1 with GQA_PREFILL_WGMMA_TMA=0, the swizzle build, and with the
+# swizzle off too, the producer build; 1 with late turns, 2 with the TMA overlap); the TMA tiles'
+# test and the swizzle and TMA builds' (and variants') cases under memcheck; then
 # gqa-bench's prefill at 8K, 32K and 128K (the model's chunked prefill, every kernel build, the
 # ablation, the page sizes) and 8K as one 8192-token chunk.
 #
@@ -631,6 +633,9 @@ elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
   default_generates
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build (what the TMA switch off leaves)
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0  # the producer build, the default before
+  # the TMA build's opt-in variants (seventeenth session)
+  generate 1 nccl bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1
+  generate 2 mpi bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16

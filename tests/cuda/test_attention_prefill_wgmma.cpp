@@ -6,10 +6,10 @@
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32 (and 5, 24, 40, 200), bad device
 // data (NaN for exactly the tokens it touches), out aliasing q, and the dispatcher's switch (the
 // default build: host_test_env_switches.cpp), NaN in the cache slots no key reaches, the TMA build's boxes at block sizes 8-256, and
-// the TMA build equal to the swizzle build bit for bit.
-// Every case runs through its six builds (basic, ping-pong, ping-pong with a producer warpgroup,
-// that with intra-warpgroup overlap, that on 128-byte-swizzled tiles, and that loading its tiles
-// by TMA), or the one GQA_TEST_WGMMA_BUILD names.
+// the TMA build equal to the swizzle build bit for bit, its late-turn variant equal to it bit for bit.
+// Every case runs through its eight builds (basic, ping-pong, ping-pong with a producer warpgroup,
+// that with intra-warpgroup overlap, that on 128-byte-swizzled tiles, that loading its tiles
+// by TMA, and the TMA build's late-turn and overlap variants), or the one GQA_TEST_WGMMA_BUILD names.
 // Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
@@ -61,8 +61,9 @@ struct BuildOutput {
 
 // The kernel's builds under test (cuda::kPrefillWgmmaBuilds: basic, ping-pong, ping-pong with a
 // producer warpgroup, that with the consumers' softmax overlapping their previous tile's P V, that
-// on swizzled tiles, and that by TMA): all, or the one GQA_TEST_WGMMA_BUILD names (basic | pingpong |
-// producer | overlap | swizzle | tma), so a GPU
+// on swizzled tiles, that by TMA, and the TMA build's late-turn and overlap variants): all, or the
+// one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer | overlap | swizzle | tma | tma_late |
+// tma_overlap), so a GPU
 // check can run each in a process of its own (a trap in one poisons its process's context).
 std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
   const char* env = std::getenv("GQA_TEST_WGMMA_BUILD");
