@@ -93,33 +93,22 @@ def softmax_between_waits(instrs):
     return counts
 
 
-def arrives_before_wait(instrs):
-    """How many HGMMA batches have an mbarrier arrive (SYNCS.ARRIVE) between them and their wait."""
-    early, batch = 0, False
+def turn_arrives(instrs):
+    """(early, late): how many HGMMA batches have an mbarrier arrive (SYNCS.ARRIVE) between them and
+    their wait, and how many complete waits (WARPGROUP.DEPBAR ... gsb0, 0x0) an arrive follows before
+    any other HGMMA or wait (a turn passed once the GEMM completed)."""
+    early = late = 0
+    state = None  # "batch": after an HGMMA, before its wait; "done": right after a complete wait
     for ins in instrs:
         if ins.startswith("HGMMA"):
-            batch = True
+            state = "batch"
         elif ins.startswith("WARPGROUP.DEPBAR"):
-            batch = False
-        elif ins.startswith("SYNCS.ARRIVE") and batch:
-            early += 1
-            batch = False
-    return early
-
-
-def arrives_after_wait(instrs):
-    """How many complete waits (WARPGROUP.DEPBAR ... gsb0, 0x0) an mbarrier arrive follows before any
-    other HGMMA or wait: a turn passed once the GEMM completed."""
-    count, armed = 0, False
-    for ins in instrs:
-        if ins.startswith("WARPGROUP.DEPBAR"):
-            armed = ins.replace(" ", "").endswith("gsb0,0x0")
-        elif ins.startswith("HGMMA"):
-            armed = False
-        elif ins.startswith("SYNCS.ARRIVE") and armed:
-            count += 1
-            armed = False
-    return count
+            state = "done" if ins.replace(" ", "").endswith("gsb0,0x0") else None
+        elif ins.startswith("SYNCS.ARRIVE") and state is not None:
+            early += state == "batch"
+            late += state == "done"
+            state = None
+    return early, late
 
 
 # gemv_kernel (no register budget) and gemv_kernel_budget<..., kMinBlocks>: budget, dtype, n, row map,
@@ -179,10 +168,9 @@ def check(functions):
                 tma = sum(1 for ins in instrs if ins.startswith("UTMALDG"))
                 rows.append(("TMA loads (UTMALDG)", arch, what, tma, 1, tma >= 1))
                 if mask & 64:  # each turn passed after its GEMM's wait, not between issue and wait
-                    early = arrives_before_wait(instrs)
+                    early, late = turn_arrives(instrs)
                     rows.append(("turns passed before the GEMM's wait", arch, what, early, 0, early == 0))
                     # (and turns there are: QK's and P V's, each right after its wait)
-                    late = arrives_after_wait(instrs)
                     rows.append(("turns passed right after the GEMM's wait", arch, what, late, 2, late >= 2))
             else:  # an ablated TMA build (attention_prefill_wgmma_ablation.h; "no copies" loads nothing)
                 what += f" ablated {mask}"

@@ -294,6 +294,23 @@ TEST(CudaPrefillWgmmaCases, DispatcherSwitch) {
   }
 }
 
+// Whether build b is among builds_under_test().
+bool under_test(cuda::PrefillWgmmaBuild b) {
+  const std::vector<cuda::PrefillWgmmaBuild> under = builds_under_test();
+  return std::find(under.begin(), under.end(), b) != under.end();
+}
+
+// Every element of b equal to a's (NaN to NaN), else a failure naming the first that is not.
+void expect_bitwise_equal(const std::vector<float>& a, const std::vector<float>& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  size_t differ = 0, first = a.size();
+  for (size_t i = 0; i < a.size(); ++i) {
+    const bool same = (std::isnan(a[i]) && std::isnan(b[i])) || a[i] == b[i];
+    if (!same && differ++ == 0) first = i;
+  }
+  EXPECT_EQ(differ, 0u) << what << ": first at element " << first << " of " << a.size();
+}
+
 // The TMA build against the swizzle build, bit for bit: the same swizzled tiles and the same
 // consumer code, only the copies differ, so any difference is a wrong or stale load (a box in the
 // wrong place, a stage read before its bytes landed, a parity slip), however small, where the
@@ -301,10 +318,7 @@ TEST(CudaPrefillWgmmaCases, DispatcherSwitch) {
 // of its own (a trap in the swizzle build would poison the process's context for the TMA cases).
 TEST(CudaPrefillWgmmaTma, EqualsTheSwizzleBuildBitForBit) {
   GQA_SKIP_WITHOUT_WGMMA();
-  const std::vector<cuda::PrefillWgmmaBuild> under = builds_under_test();
-  if (std::find(under.begin(), under.end(), cuda::PrefillWgmmaBuild::kTma) == under.end()) {
-    GTEST_SKIP() << "the TMA build is not under test (GQA_TEST_WGMMA_BUILD)";
-  }
+  if (!under_test(cuda::PrefillWgmmaBuild::kTma)) GTEST_SKIP() << "the TMA build is not under test (GQA_TEST_WGMMA_BUILD)";
   for (DType dt : {DType::kBF16, DType::kF16}) {
     for (int64_t bs : {8, 16, 64, 128, 256}) {
       ASSERT_GT(cuda::tma_box_rows(bs), 0) << "block size " << bs << " has no TMA boxes: the comparison would be moot";
@@ -312,16 +326,11 @@ TEST(CudaPrefillWgmmaTma, EqualsTheSwizzleBuildBitForBit) {
         for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
           // (long passes: many stage reuses and both parities; a context from inside a page; a one-token tail)
           Batch b = make_batch(dt, h, hd, bs, {{0, 700}, {300, 129}, {7, 1}}, 62);
-          const std::vector<float> sw = run_build(cuda::PrefillWgmmaBuild::kSwizzle, b);
-          const std::vector<float> tma = run_build(cuda::PrefillWgmmaBuild::kTma, b);
-          ASSERT_EQ(sw.size(), tma.size());
-          size_t differ = 0, first = sw.size();
-          for (size_t i = 0; i < sw.size(); ++i) {
-            const bool same = (std::isnan(sw[i]) && std::isnan(tma[i])) || sw[i] == tma[i];
-            if (!same && differ++ == 0) first = i;
-          }
-          EXPECT_EQ(differ, 0u) << (dt == DType::kBF16 ? "bf16" : "f16") << " block " << bs << " hd " << hd << " "
-                                << h.hq << "/" << h.hkv << ": first at element " << first << " of " << sw.size();
+          expect_bitwise_equal(run_build(cuda::PrefillWgmmaBuild::kSwizzle, b),
+                               run_build(cuda::PrefillWgmmaBuild::kTma, b),
+                               std::string(dt == DType::kBF16 ? "bf16" : "f16") + " block " + std::to_string(bs) +
+                                   " hd " + std::to_string(hd) + " " + std::to_string(h.hq) + "/" +
+                                   std::to_string(h.hkv));
         }
       }
     }
@@ -334,8 +343,7 @@ TEST(CudaPrefillWgmmaTma, EqualsTheSwizzleBuildBitForBit) {
 // early). Runs where the late-turn build is under test (it runs the TMA build too).
 TEST(CudaPrefillWgmmaTma, LateTurnsEqualTheTmaBuildBitForBit) {
   GQA_SKIP_WITHOUT_WGMMA();
-  const std::vector<cuda::PrefillWgmmaBuild> under = builds_under_test();
-  if (std::find(under.begin(), under.end(), cuda::PrefillWgmmaBuild::kTmaLate) == under.end()) {
+  if (!under_test(cuda::PrefillWgmmaBuild::kTmaLate)) {
     GTEST_SKIP() << "the late-turn build is not under test (GQA_TEST_WGMMA_BUILD)";
   }
   for (DType dt : {DType::kBF16, DType::kF16}) {
@@ -343,16 +351,10 @@ TEST(CudaPrefillWgmmaTma, LateTurnsEqualTheTmaBuildBitForBit) {
       for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
         // (chunks after context, several sequences a block, a one-token tail: skipped tiles too)
         Batch b = make_batch(dt, h, hd, 16, {{0, 700}, {300, 129}, {7, 1}, {1000, 300}}, 63);
-        const std::vector<float> tma = run_build(cuda::PrefillWgmmaBuild::kTma, b);
-        const std::vector<float> late = run_build(cuda::PrefillWgmmaBuild::kTmaLate, b);
-        ASSERT_EQ(tma.size(), late.size());
-        size_t differ = 0, first = tma.size();
-        for (size_t i = 0; i < tma.size(); ++i) {
-          const bool same = (std::isnan(tma[i]) && std::isnan(late[i])) || tma[i] == late[i];
-          if (!same && differ++ == 0) first = i;
-        }
-        EXPECT_EQ(differ, 0u) << (dt == DType::kBF16 ? "bf16" : "f16") << " hd " << hd << " " << h.hq << "/" << h.hkv
-                              << ": first at element " << first << " of " << tma.size();
+        expect_bitwise_equal(run_build(cuda::PrefillWgmmaBuild::kTma, b),
+                             run_build(cuda::PrefillWgmmaBuild::kTmaLate, b),
+                             std::string(dt == DType::kBF16 ? "bf16" : "f16") + " hd " + std::to_string(hd) + " " +
+                                 std::to_string(h.hq) + "/" + std::to_string(h.hkv));
       }
     }
   }
