@@ -480,14 +480,15 @@ if [ $checking -eq 1 ]; then
 slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongContext'
 # The wgmma prefill's builds in processes of their own: a trap in the ping-pong build (its
 # mbarrier watchdog) poisons its process's CUDA context, and must not hide the basic build's result.
-# Each took ~16 s in run 3: 120 s bounds what a hang (a barrier mismatch has no watchdog) can cost.
+# Each took ~16 s in run 3 and 64-68 s side by side in run 10 (six builds then, eight now): 180 s
+# bounds what a hang (a barrier mismatch has no watchdog) can cost.
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
 wgmma_build_names=(basic pingpong producer overlap swizzle tma tma_late tma_overlap)  # GQA_TEST_WGMMA_BUILD's values
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
-    bg_step "cuda_test_attention_prefill_wgmma ($b build)" 120 env GQA_TEST_WGMMA_BUILD=$b \
+    bg_step "cuda_test_attention_prefill_wgmma ($b build)" 180 env GQA_TEST_WGMMA_BUILD=$b \
       "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=-CudaPrefillWgmmaTma.*'
   done
   # the TMA build against the swizzle build bit for bit, in a process of its own (it runs both:
@@ -633,9 +634,17 @@ elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
   default_generates
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build (what the TMA switch off leaves)
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0  # the producer build, the default before
-  # the TMA build's opt-in variants (seventeenth session)
-  generate 1 nccl bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1
-  generate 2 mpi bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1
+  # the TMA build's opt-in variants (seventeenth session), unless their tests failed above
+  case ",${GQA_BENCH_SKIP_WGMMA:-}," in
+    *,tma_late,*) record "gqa-generate np1 --comm nccl --dtype bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1" SKIP \
+      "its test failed above" ;;
+    *) generate 1 nccl bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1 ;;
+  esac
+  case ",${GQA_BENCH_SKIP_WGMMA:-}," in
+    *,tma_overlap,*) record "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1" SKIP \
+      "its test failed above" ;;
+    *) generate 2 mpi bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1 ;;
+  esac
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
@@ -798,9 +807,10 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
       esac
     done
     order+=(cuda_test_attention cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_mma)
-    # The tests of kernel code no GPU has run yet go first (the box ran out in run 6 after six):
-    # GQA_MEMCHECK_FIRST (space-separated test names) overrides this session's list.
-    first=(${GQA_MEMCHECK_FIRST:-cuda_test_prefill_tma_tiles cuda_test_gemv_ring cuda_test_cuda_ops cuda_test_rmsnorm cuda_test_gemv_norm cuda_test_attention})
+    # The tests of kernel code no GPU has run yet go first (the box ran out in runs 6, 8 and 10):
+    # GQA_MEMCHECK_FIRST (space-separated test names) overrides this session's list: the wgmma
+    # prefill's (the TMA build's two variants, seventeenth session: their builds first, below).
+    first=(${GQA_MEMCHECK_FIRST:-cuda_test_attention_prefill_wgmma cuda_test_prefill_tma_tiles})
     rest=()
     for name in "${order[@]}"; do
       case " ${first[*]} " in *" $name "*) ;; *) rest+=("$name") ;; esac
@@ -820,7 +830,9 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
       if [ "$name" = cuda_test_attention_prefill_wgmma ]; then
         # each build in a process of its own, as its test ran; a build whose test failed (or hung)
         # is left out: memcheck would only repeat the failure, slower
-        for b in "${wgmma_build_names[@]}"; do
+        for b in tma_late tma_overlap "${wgmma_build_names[@]}"; do  # (the unrun builds first)
+          case " ${done_builds:-} " in *" $b "*) continue ;; esac
+          done_builds="${done_builds:-} $b"
           case ",${GQA_BENCH_SKIP_WGMMA:-}," in
             *",$b,"*) record "memcheck $name ($b build)" SKIP "its test failed above" ;;
             *) step "memcheck $name ($b build, ${filter[0]#--gtest_filter=})" 300 env GQA_TEST_WGMMA_BUILD=$b \

@@ -44,7 +44,7 @@ bool prefill_wgmma_producer();
 void set_prefill_wgmma_producer(bool on);
 
 // The fourth, taking precedence over all others when on (GQA_PREFILL_WGMMA_OVERLAP=1 or
-// set_prefill_wgmma_overlap(true), the one opt-in build): the producer build whose consumer warpgroups also overlap the
+// set_prefill_wgmma_overlap(true), opt-in, as are the TMA build's two variants below): the producer build whose consumer warpgroups also overlap the
 // softmax of each tile with the P V of the one before (attention_prefill_wgmma_kernels.cuh). Opt-in: passed its
 // tests on an H200, measured 3% slower than the producer build (run 6: 7.8 ms vs 7.6 at 32K).
 bool prefill_wgmma_overlap();
@@ -70,7 +70,8 @@ void set_prefill_wgmma_swizzle(bool on);
 bool prefill_wgmma_tma();
 void set_prefill_wgmma_tma(bool on);
 
-// The K/V tile order of the producer, swizzle and TMA builds: each block takes its tiles in order
+// The K/V tile order of the producer, swizzle and TMA builds (and the TMA build's late-turn
+// variant; not its overlap variant, whose tiles stay in order): each block takes its tiles in order
 // (the default), or, when on (GQA_PREFILL_WGMMA_ROTATE=1 or set_prefill_wgmma_rotate(true)),
 // from tile blockIdx mod n on, so the resident blocks, which otherwise all stream the rank's one
 // KV head's tiles in step, read different tiles at a time (the online softmax is order-free).

@@ -93,7 +93,7 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
 }  // namespace
 
 // Whether GQA_BENCH_SKIP_WGMMA (a comma-separated list of basic, pingpong, producer, overlap,
-// swizzle, tma, ablation, ablation_tma; set by gpu-check for builds whose test failed or hung in the same run) names
+// swizzle, tma, tma_late, tma_overlap, ablation, ablation_tma; set by gpu-check for builds whose test failed or hung in the same run) names
 // this wgmma build (ablation: the producer build's ablated kernels; ablation_tma: the TMA build's): a build that hangs or traps would take
 // the rest of the run down with it.
 bool wgmma_build_skipped(const std::string& build) {

@@ -3,10 +3,11 @@
 // (the default since) with parts of their work left out (attention_prefill_wgmma_ablation.h:
 // which part bounds each), and the producer, swizzle and TMA builds on 16- to 256-token pages at
 // the longest prompt. In passes with other sections between them (main.cpp): first what an H200
-// has verified (since runs 8-9 every build, at every page size), then the producer build's
-// ablation and any build no GPU had run when it was written (none now), and last of the whole run
-// the TMA build's ablation (its kernels unrun when written): a kernel that traps poisons the
-// process's CUDA context for everything after it. Each table is saved as it fills.
+// has verified (runs 8-10: every build but the TMA build's two variants, at every page size), then
+// the producer build's ablation, and last of the whole run the TMA build's ablation (its variants'
+// rows last) and then the builds no GPU had run when written (the TMA build's late-turn and overlap
+// variants, seventeenth session): a kernel that traps poisons the process's CUDA context for
+// everything after it. Each table is saved as it fills.
 #pragma once
 
 #include <memory>
@@ -24,9 +25,10 @@ class PrefillByBuild {
   PrefillByBuild& operator=(const PrefillByBuild&) = delete;
 
   void verified(BenchEnv& env, Model& model, double seconds);
-  // Throws (after saving its tables) when a prompt failed in either pass.
+  // The producer build's ablation. Throws (after saving its tables) when a prompt failed.
   void unrun(BenchEnv& env, Model& model, double seconds);
-  // The TMA build's ablation (the last section of a run: its kernels were unrun when written).
+  // The TMA build's ablation, then the unrun builds' by-build cells (the last section of a run).
+  // Throws as unrun.
   void tma_ablation(BenchEnv& env, Model& model, double seconds);
 
  private:

@@ -253,7 +253,7 @@ TEST(CudaPrefillWgmmaCases, BadDeviceDataGivesNaNForItsTokensOnly) {
   }
 }
 
-// The producer, swizzle and TMA builds (those of them under test) with their tiles in rotated order
+// The producer, swizzle, TMA and late-turn TMA builds (those of them under test) with their tiles in rotated order
 // (GQA_PREFILL_WGMMA_ROTATE): the same attention, on chunks after cached context (a block's first
 // tile may then be one its rows see none of), several sequences per block, MHA and GQA.
 TEST(CudaPrefillWgmmaCases, RotatedTileOrder) {
@@ -346,15 +346,19 @@ TEST(CudaPrefillWgmmaTma, LateTurnsEqualTheTmaBuildBitForBit) {
   if (!under_test(cuda::PrefillWgmmaBuild::kTmaLate)) {
     GTEST_SKIP() << "the late-turn build is not under test (GQA_TEST_WGMMA_BUILD)";
   }
-  for (DType dt : {DType::kBF16, DType::kF16}) {
-    for (int64_t hd : {64, 128}) {
-      for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
-        // (chunks after context, several sequences a block, a one-token tail: skipped tiles too)
-        Batch b = make_batch(dt, h, hd, 16, {{0, 700}, {300, 129}, {7, 1}, {1000, 300}}, 63);
-        expect_bitwise_equal(run_build(cuda::PrefillWgmmaBuild::kTma, b),
-                             run_build(cuda::PrefillWgmmaBuild::kTmaLate, b),
-                             std::string(dt == DType::kBF16 ? "bf16" : "f16") + " hd " + std::to_string(hd) + " " +
-                                 std::to_string(h.hq) + "/" + std::to_string(h.hkv));
+  for (bool rotated : {false, true}) {  // (each order its own pair of kernels)
+    const cuda::ScopedSwitch order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, rotated);
+    for (DType dt : {DType::kBF16, DType::kF16}) {
+      for (int64_t hd : {64, 128}) {
+        for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
+          // (chunks after context, several sequences a block, a one-token tail: skipped tiles too)
+          Batch b = make_batch(dt, h, hd, 16, {{0, 700}, {300, 129}, {7, 1}, {1000, 300}}, 63);
+          expect_bitwise_equal(run_build(cuda::PrefillWgmmaBuild::kTma, b),
+                               run_build(cuda::PrefillWgmmaBuild::kTmaLate, b),
+                               std::string(dt == DType::kBF16 ? "bf16" : "f16") + " hd " + std::to_string(hd) + " " +
+                                   std::to_string(h.hq) + "/" + std::to_string(h.hkv) +
+                                   (rotated ? ", rotated" : ""));
+        }
       }
     }
   }
@@ -387,10 +391,13 @@ TEST(CudaPrefillWgmmaArgs, SwitchesSetAndRead) {
     const cuda::ScopedSwitch ov(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, !on);
     const cuda::ScopedSwitch sw(cuda::prefill_wgmma_swizzle, cuda::set_prefill_wgmma_swizzle, on);
     const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);  // (on by default)
+    // (the TMA build's variants off whatever the environment says: they would stand in for it)
+    const cuda::ScopedSwitch no_late(cuda::prefill_wgmma_late_turns, cuda::set_prefill_wgmma_late_turns, false);
+    const cuda::ScopedSwitch no_tma_overlap(cuda::prefill_wgmma_tma_overlap, cuda::set_prefill_wgmma_tma_overlap, false);
     {
       const cuda::ScopedSwitch tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, true);
       EXPECT_TRUE(cuda::prefill_wgmma_tma());
-      // over every other switch but the overlap build's (the one opt-in build)
+      // over every other switch but the overlap build's (the producer build's opt-in overlap)
       EXPECT_EQ(cuda::prefill_wgmma_build(), on ? cuda::PrefillWgmmaBuild::kTma : cuda::PrefillWgmmaBuild::kOverlap);
       const cuda::ScopedSwitch no_overlap(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, false);
       EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);
