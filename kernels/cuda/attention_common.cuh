@@ -18,6 +18,7 @@
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/dynamic_smem.h"
 #include "kernels/cuda/page_divider.h"
+#include "kernels/cuda/prefill_pass_pick.h"
 #include "kernels/ops.h"
 
 namespace gqa::cuda::attn {
@@ -92,17 +93,30 @@ __device__ __forceinline__ void init_pass_row(const PagedParams& p, Rows& ri, in
   ri.done[i] = seq < 0;
 }
 // Thread 0: the next pass = the first unfinished row's sequence (pass_seq, -1 when every row is
-// done) and the keys [0, pass_end) its rows need.
+// done) and the keys [0, pass_end) its rows need (prefill_pass_pick.h).
 template <int N, typename Rows>
 __device__ void pick_next_pass(Rows& ri) {
-  int seq = -1, end = 0;
-  for (int r = 0; r < N; ++r) {
-    if (ri.done[r]) continue;
-    if (seq < 0) seq = ri.seq[r];
-    if (ri.seq[r] == seq) end = max(end, ri.pos[r] + 1);
+  const PassPick pick = pass_pick_serial<N>(ri.done, ri.seq, ri.pos);
+  ri.pass_seq = pick.seq;
+  ri.pass_end = pick.end;
+}
+
+// The same pass picked by warp 0, all 32 lanes (N a multiple of 32), each over N / 32 rows: the
+// same choice as pick_next_pass, since a row with seq < 0 is done (init_pass_row).
+template <int N, typename Rows>
+__device__ __forceinline__ void pick_next_pass_warp(Rows& ri) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  int first = lane_first_unfinished<N>(ri.done, lane);
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) first = min(first, __shfl_xor_sync(0xffffffffu, first, off));
+  const int seq = first < N ? ri.seq[first] : -1;
+  int end = lane_pass_end<N>(ri.done, ri.seq, ri.pos, lane, seq);
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) end = max(end, __shfl_xor_sync(0xffffffffu, end, off));
+  if (lane == 0) {
+    ri.pass_seq = seq;
+    ri.pass_end = end;
   }
-  ri.pass_seq = seq;
-  ri.pass_end = end;
 }
 
 // Elements of T in one 16-byte vector.

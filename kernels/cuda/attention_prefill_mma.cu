@@ -45,6 +45,7 @@ constexpr int kBlockM = 16 * kWarps;  // packed (token, head) rows per block
 constexpr int kBlockN = 64;           // keys per tile
 constexpr int kStages = 3;            // K/V tiles in shared memory (two in flight while one is computed)
 static_assert(kBlockM == 2 * kBlockN, "the q tile is staged in K stages 0 and 1");
+static_assert(kThreads >= kBlockM && kBlockM % 32 == 0, "finish_pass and pick_pass: a thread a row, warp 0 over them");
 
 using MmaParams = PrefillParams;
 using MmaRowInfo = PrefillRowInfo<kBlockM>;
@@ -118,7 +119,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_mma_kernel(const MmaParam
   bool bad[2] = {false, false};
   for (;;) {
     __syncthreads();  // row info written, q in registers (K stages free) / previous pass finished
-    if (threadIdx.x == 0) pick_pass(ri);
+    if (threadIdx.x < 32) pick_pass(ri);  // (warp 0)
     __syncthreads();
     const int seq = ri.pass_seq, end = ri.pass_end;
     if (seq < 0) break;

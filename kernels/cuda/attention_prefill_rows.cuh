@@ -42,11 +42,12 @@ __device__ void init_rows(const PrefillParams& p, int row0, PrefillRowInfo<kRows
   init_pass_row(p, ri, threadIdx.x, r < p.rows, r / p.group);
 }
 
-// Thread 0: the next pass = the first unfinished row's sequence and the keys its rows need.
+// Warp 0, all its lanes: the next pass = the first unfinished row's sequence and the keys its rows
+// need (pick_next_pass_warp).
 template <int kRows>
 __device__ void pick_pass(PrefillRowInfo<kRows>& ri) {
-  pick_next_pass<kRows>(ri);
-  ri.pass_bad_key = INT_MAX;
+  pick_next_pass_warp<kRows>(ri);
+  if (threadIdx.x == 0) ri.pass_bad_key = INT_MAX;
 }
 
 // This lane's two rows (block rows 16 * warp + gid, + 8).
@@ -70,14 +71,17 @@ __device__ __forceinline__ int pass_limits(const PrefillRowInfo<kRows>& ri, int 
   return warp_limit;
 }
 
-// After a pass of `seq`: this lane's rows that reached a bad key are poisoned; thread 0 marks the
-// pass's rows done. (The caller synchronises before the next pick_pass.)
+// After a pass of `seq`: this lane's rows that reached a bad key are poisoned; thread r < kRows
+// marks row r done if it was the pass's (every thread calls this, and a block has at least kRows
+// threads: the mma.sync kernel two a row, the wgmma kernels' consumers two a row). (The caller
+// synchronises before the next pick_pass.)
 template <int kRows>
 __device__ __forceinline__ void finish_pass(PrefillRowInfo<kRows>& ri, int seq, const int (&limit)[2], bool (&bad)[2]) {
 #pragma unroll
   for (int r = 0; r < 2; ++r) bad[r] = bad[r] || (limit[r] >= 0 && limit[r] >= ri.pass_bad_key);
-  if (threadIdx.x == 0) {
-    for (int r = 0; r < kRows; ++r) ri.done[r] = ri.done[r] || ri.seq[r] == seq;
+  if (threadIdx.x < kRows) {
+    const int r = static_cast<int>(threadIdx.x);
+    ri.done[r] = ri.done[r] || ri.seq[r] == seq;
   }
 }
 

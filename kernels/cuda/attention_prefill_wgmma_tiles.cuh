@@ -31,6 +31,7 @@ constexpr int kWarpGroups = 2;
 constexpr int kThreads = 128 * kWarpGroups;
 constexpr int kWarps = kThreads / 32;
 constexpr int kBlockM = 64 * kWarpGroups;  // packed (token, head) rows per block
+static_assert(kThreads >= kBlockM && kBlockM % 32 == 0, "finish_pass and pick_pass: a consumer thread a row, warp 0 over them");
 constexpr int kBlockN = 128;               // keys per tile = the N of the QK wgmma
 // The producer builds' third warpgroup and their setmaxnreg split (attention_prefill_wgmma_kernels.cuh).
 constexpr int kProducerThreads = 128;
@@ -224,7 +225,7 @@ struct WgPass {
 // every row is done. A producer's (warp >= kWarps) limits are -1: it has no rows.
 __device__ __forceinline__ bool next_pass(PrefillRowInfo<kBlockM>& ri, int (&warp_limits)[kWarps], WgPass& ps) {
   __syncthreads();
-  if (threadIdx.x == 0) pick_pass(ri);
+  if (threadIdx.x < 32) pick_pass(ri);  // (warp 0, a consumer warp)
   __syncthreads();
   ps.seq = ri.pass_seq;
   ps.end = ri.pass_end;
