@@ -90,10 +90,13 @@ __device__ __forceinline__ void init_pass_row(const PagedParams& p, Rows& ri, in
   }
   ri.seq[i] = seq;
   ri.pos[i] = pos;
+  // (every row with seq < 0 done from the start, and done never cleared: pick_next_pass_warp
+  // relies on no unfinished row having seq < 0)
   ri.done[i] = seq < 0;
 }
-// Thread 0: the next pass = the first unfinished row's sequence (pass_seq, -1 when every row is
-// done) and the keys [0, pass_end) its rows need (prefill_pass_pick.h).
+// One thread (the plain prefill kernel's thread 0): the next pass = the first unfinished row's
+// sequence (pass_seq, -1 when every row is done) and the keys [0, pass_end) its rows need
+// (prefill_pass_pick.h). The tensor-core kernels pick by warp: pick_next_pass_warp.
 template <int N, typename Rows>
 __device__ void pick_next_pass(Rows& ri) {
   const PassPick pick = pass_pick_serial<N>(ri.done, ri.seq, ri.pos);
