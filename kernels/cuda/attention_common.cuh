@@ -109,16 +109,12 @@ __device__ void pick_next_pass(Rows& ri) {
 template <int N, typename Rows>
 __device__ __forceinline__ void pick_next_pass_warp(Rows& ri) {
   const int lane = static_cast<int>(threadIdx.x % 32);
-  int first = lane_first_unfinished<N>(ri.done, lane);
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) first = min(first, __shfl_xor_sync(0xffffffffu, first, off));
-  const int seq = first < N ? ri.seq[first] : -1;
-  int end = lane_pass_end<N>(ri.done, ri.seq, ri.pos, lane, seq);
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) end = max(end, __shfl_xor_sync(0xffffffffu, end, off));
+  const PassPick pick = pass_pick_lanes<N>(ri.done, ri.seq, ri.pos, lane, [](int v, int off) {
+    return __shfl_xor_sync(0xffffffffu, v, off);
+  });
   if (lane == 0) {
-    ri.pass_seq = seq;
-    ri.pass_end = end;
+    ri.pass_seq = pick.seq;
+    ri.pass_end = pick.end;
   }
 }
 

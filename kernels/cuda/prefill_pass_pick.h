@@ -4,8 +4,9 @@
 // kernels and a host test (tests/cuda/host_test_prefill_pass_pick.cpp):
 // - pass_pick_serial: one thread over all N rows (the plain prefill kernel's way);
 // - lane_first_unfinished and lane_pass_end: lane l of a warp over rows l, l + 32, ..., N / 32 of
-//   them; the minimum first row over the 32 lanes gives the sequence and the maximum end the keys
-//   (pick_next_pass_warp reduces them with shuffles). Run 10's TMA prefill ablation had a skeleton
+//   them; the minimum first row over the 32 lanes gives the sequence and the maximum end the keys;
+//   pass_pick_lanes composes them with xor butterflies over a shuffle the caller gives
+//   (pick_next_pass_warp: __shfl_xor_sync; the test: 32 emulated lanes in threads). Run 10's TMA prefill ablation had a skeleton
 //   of ~15 us a block (a fit over 8K and 32K: docs/STATUS.md); one thread's walks over the 128
 //   rows, three a block (the first pick, the pass's end, the pick that finds none), were part of it.
 #pragma once
@@ -55,6 +56,26 @@ GQA_PASS_PICK_FN int lane_pass_end(const int* done, const int* seq_of, const int
     if (!done[r] && seq_of[r] == seq) end = end > pos[r] + 1 ? end : pos[r] + 1;
   }
   return end;
+}
+
+// Lane `lane`'s part of the pass picked by a whole warp: its scans, then xor-butterfly minimum and
+// maximum through shfl_xor(value, offset) (the other lane's value: __shfl_xor_sync in the kernels,
+// an emulated warp in the host test); every lane returns the same pick.
+template <int N, typename ShflXor>
+GQA_PASS_PICK_FN PassPick pass_pick_lanes(const int* done, const int* seq_of, const int* pos, int lane,
+                                          ShflXor shfl_xor) {
+  int first = lane_first_unfinished<N>(done, lane);
+  for (int off = 16; off > 0; off >>= 1) {
+    const int other = shfl_xor(first, off);
+    first = first < other ? first : other;
+  }
+  const int seq = first < N ? seq_of[first] : -1;
+  int end = lane_pass_end<N>(done, seq_of, pos, lane, seq);
+  for (int off = 16; off > 0; off >>= 1) {
+    const int other = shfl_xor(end, off);
+    end = end > other ? end : other;
+  }
+  return {seq, end};
 }
 
 }  // namespace gqa::cuda

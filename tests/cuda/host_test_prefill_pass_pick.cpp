@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "kernels/cuda/prefill_pass_pick.h"
@@ -28,6 +31,49 @@ PassPick by_lanes(const Rows& r) {
   }
   return {seq, end};
 }
+
+// A warp of 32 lanes as threads, for pass_pick_lanes (what pick_next_pass_warp runs): shfl_xor
+// posts the lane's value, waits for all 32, takes lane ^ offset's, waits again (so the next
+// shuffle cannot overwrite a value still to be read). Every lane's pick, in lane order.
+class EmulatedWarp {
+ public:
+  template <int N>
+  std::vector<PassPick> pick(const Rows& r) {
+    std::vector<PassPick> picks(32);
+    std::vector<std::thread> lanes;
+    for (int lane = 0; lane < 32; ++lane) {
+      lanes.emplace_back([&, lane] {
+        picks[lane] = pass_pick_lanes<N>(r.done.data(), r.seq.data(), r.pos.data(), lane, [&](int v, int off) {
+          slots_[lane] = v;
+          arrive_and_wait();
+          const int other = slots_[lane ^ off];
+          arrive_and_wait();
+          return other;
+        });
+      });
+    }
+    for (std::thread& t : lanes) t.join();
+    return picks;
+  }
+
+ private:
+  void arrive_and_wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    const long phase = phase_;
+    if (++arrived_ == 32) {
+      arrived_ = 0;
+      ++phase_;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock, [&] { return phase_ != phase; });
+    }
+  }
+  int slots_[32] = {};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  long phase_ = 0;
+};
 
 // N rows: tokens of up to `seqs` sequences in runs (as packed rows lie: a token's group of rows
 // together), some rows without a token (-2) or out of range (-1), then `finished` sequences done.
@@ -81,6 +127,31 @@ void expect_same_picks(uint32_t seed) {
 
 TEST(PrefillPassPick, LanesPickAsOneThreadDoes128Rows) { expect_same_picks<128>(11); }
 TEST(PrefillPassPick, LanesPickAsOneThreadDoes64Rows) { expect_same_picks<64>(12); }
+
+// The whole warp composition (scans, butterflies, the guard on no unfinished row), every lane
+// alike, against the serial walk: fewer cases (each starts 32 threads).
+template <int N>
+void expect_warp_picks(uint32_t seed) {
+  std::mt19937 rng(seed);
+  EmulatedWarp warp;
+  for (int trial = 0; trial < 60; ++trial) {
+    Rows r = random_rows<N>(rng, 1 + trial % 6, trial % 4);
+    for (int pass = 0; pass < N + 1; ++pass) {
+      const PassPick serial = pass_pick_serial<N>(r.done.data(), r.seq.data(), r.pos.data());
+      for (const PassPick& lane : warp.pick<N>(r)) {
+        ASSERT_EQ(lane.seq, serial.seq) << "trial " << trial << " pass " << pass;
+        ASSERT_EQ(lane.end, serial.end) << "trial " << trial << " pass " << pass;
+      }
+      if (serial.seq < 0) break;
+      for (int i = 0; i < N; ++i) r.done[i] = r.done[i] || r.seq[i] == serial.seq;
+    }
+  }
+}
+
+TEST(PrefillPassPick, EmulatedWarpPicksAsOneThreadDoes) {
+  expect_warp_picks<128>(21);
+  expect_warp_picks<64>(22);
+}
 
 TEST(PrefillPassPick, HandWrittenCases) {
   Rows r{std::vector<int>(64, 1), std::vector<int>(64, -2), std::vector<int>(64, -1)};
