@@ -446,6 +446,10 @@ default_generates() {
   # each rank's slice from the rest of the run)
   if [ "${states[-1]}" = FAIL ]; then generate 2 mpi bf16 GQA_GPU_TOP_K=0; fi
 }
+# GQA_BENCH_SKIP_WGMMA (the builds and ablations whose test failed in this run, which gqa-bench,
+# the memchecks and the variants' gqa-generate leave out): whether it names $1; add $1 to it.
+skip_listed() { case ",${GQA_BENCH_SKIP_WGMMA:-}," in *",$1,"*) return 0 ;; esac; return 1; }
+skip_list_add() { GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}$1"; }
 # compute-sanitizer: on PATH or in the toolkit ("" when neither)
 sanitizer_path() {
   command -v compute-sanitizer && return
@@ -463,12 +467,13 @@ prefill_memchecks() {
   step "memcheck cuda_test_prefill_tma_tiles" 120 "$sanitizer" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_prefill_tma_tiles"
   for b in tma swizzle tma_late tma_overlap; do
-    case ",${GQA_BENCH_SKIP_WGMMA:-}," in
-      *",$b,"*) record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test failed above" ;;
-      *) step "memcheck cuda_test_attention_prefill_wgmma ($b build, CudaPrefillWgmmaCases.*)" 120 \
-           env GQA_TEST_WGMMA_BUILD=$b "$sanitizer" --tool memcheck --error-exitcode 99 \
-           "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaCases.*' ;;
-    esac
+    if skip_listed "$b"; then
+      record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test failed above"
+    else
+      step "memcheck cuda_test_attention_prefill_wgmma ($b build, CudaPrefillWgmmaCases.*)" 120 \
+        env GQA_TEST_WGMMA_BUILD=$b "$sanitizer" --tool memcheck --error-exitcode 99 \
+        "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaCases.*'
+    fi
   done
 }
 # Steps 3-6 are the check; --bench skips them.
@@ -485,6 +490,7 @@ slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongConte
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
 wgmma_build_names=(basic pingpong producer overlap swizzle tma tma_late tma_overlap)  # GQA_TEST_WGMMA_BUILD's values
+wgmma_unrun_builds=(tma_late tma_overlap)  # no GPU had run them when written (seventeenth session)
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
@@ -517,17 +523,17 @@ wgmma_builds() {
   wait_steps
   for b in "${wgmma_build_names[@]}"; do
     step_passed "cuda_test_attention_prefill_wgmma ($b build)" ||
-      GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}$b"
+      skip_list_add "$b"
   done
   # (a TMA build that differs from the swizzle build is not timed either)
   step_passed "cuda_test_attention_prefill_wgmma (TMA equals swizzle, bit for bit)" ||
-    GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}tma"
+    skip_list_add tma
   step_passed "cuda_test_attention_prefill_wgmma (late turns equal TMA, bit for bit)" ||
-    GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}tma_late"
+    skip_list_add tma_late
   step_passed "cuda_test_attention_prefill_wgmma_ablation (producer build)" ||
-    GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}ablation"
+    skip_list_add ablation
   step_passed "cuda_test_attention_prefill_wgmma_ablation (tma build)" ||
-    GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}ablation_tma"
+    skip_list_add ablation_tma
   export GQA_BENCH_SKIP_WGMMA
 }
 attn_bench_step() {
@@ -635,16 +641,16 @@ elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build (what the TMA switch off leaves)
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0  # the producer build, the default before
   # the TMA build's opt-in variants (seventeenth session), unless their tests failed above
-  case ",${GQA_BENCH_SKIP_WGMMA:-}," in
-    *,tma_late,*) record "gqa-generate np1 --comm nccl --dtype bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1" SKIP \
-      "its test failed above" ;;
-    *) generate 1 nccl bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1 ;;
-  esac
-  case ",${GQA_BENCH_SKIP_WGMMA:-}," in
-    *,tma_overlap,*) record "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1" SKIP \
-      "its test failed above" ;;
-    *) generate 2 mpi bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1 ;;
-  esac
+  if skip_listed tma_late; then
+    record "gqa-generate np1 --comm nccl --dtype bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1" SKIP "its test failed above"
+  else
+    generate 1 nccl bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1
+  fi
+  if skip_listed tma_overlap; then
+    record "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1" SKIP "its test failed above"
+  else
+    generate 2 mpi bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1
+  fi
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
   generate 1 nccl bf16
@@ -830,14 +836,17 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
       if [ "$name" = cuda_test_attention_prefill_wgmma ]; then
         # each build in a process of its own, as its test ran; a build whose test failed (or hung)
         # is left out: memcheck would only repeat the failure, slower
-        for b in tma_late tma_overlap "${wgmma_build_names[@]}"; do  # (the unrun builds first)
-          case " ${done_builds:-} " in *" $b "*) continue ;; esac
-          done_builds="${done_builds:-} $b"
-          case ",${GQA_BENCH_SKIP_WGMMA:-}," in
-            *",$b,"*) record "memcheck $name ($b build)" SKIP "its test failed above" ;;
-            *) step "memcheck $name ($b build, ${filter[0]#--gtest_filter=})" 300 env GQA_TEST_WGMMA_BUILD=$b \
-                 "$sanitizer" --tool memcheck --error-exitcode 99 "$exe" "${filter[@]}" ;;
-          esac
+        builds=("${wgmma_unrun_builds[@]}")  # (the unrun builds first)
+        for b in "${wgmma_build_names[@]}"; do
+          case " ${wgmma_unrun_builds[*]} " in *" $b "*) ;; *) builds+=("$b") ;; esac
+        done
+        for b in "${builds[@]}"; do
+          if skip_listed "$b"; then
+            record "memcheck $name ($b build)" SKIP "its test failed above"
+          else
+            step "memcheck $name ($b build, ${filter[0]#--gtest_filter=})" 300 env GQA_TEST_WGMMA_BUILD=$b \
+              "$sanitizer" --tool memcheck --error-exitcode 99 "$exe" "${filter[@]}"
+          fi
         done
         continue
       fi

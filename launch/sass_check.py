@@ -93,6 +93,13 @@ def softmax_between_waits(instrs):
     return counts
 
 
+def overlap_row(instrs, arch, what):
+    """The overlap check's row: the most MUFU.EX2 between an S wait and the P V wait after it (>= 1)."""
+    counts = softmax_between_waits(instrs)
+    got = max(counts) if counts else 0
+    return ("MUFU.EX2 between the S and P V waits", arch, what, got, 1, got >= 1)
+
+
 def turn_arrives(instrs):
     """(early, late): how many HGMMA batches have an mbarrier arrive (SYNCS.ARRIVE) between them and
     their wait, and how many complete waits (WARPGROUP.DEPBAR ... gsb0, 0x0) an arrive follows before
@@ -146,10 +153,7 @@ def check(functions):
             continue
         m = OVERLAP.search(name)
         if m:
-            counts = softmax_between_waits(instrs)
-            got = max(counts) if counts else 0
-            rows.append(("MUFU.EX2 between the S and P V waits", arch, f"wgmma overlap hd {m.group(1)}", got, 1,
-                         got >= 1))
+            rows.append(overlap_row(instrs, arch, f"wgmma overlap hd {m.group(1)}"))
             continue
         m = TMA.search(name)
         if m:
@@ -161,9 +165,7 @@ def check(functions):
                               if attention and mask & bit)
             what = f"wgmma tma {dtype} hd {m.group(2)}{variant}"
             if mask == 128:  # the overlap build's consumers on TMA tiles: softmax under the P V, as OVERLAP
-                counts = softmax_between_waits(instrs)
-                got = max(counts) if counts else 0
-                rows.append(("MUFU.EX2 between the S and P V waits", arch, what, got, 1, got >= 1))
+                rows.append(overlap_row(instrs, arch, what))
             if attention:  # the attention itself (the build and its variants)
                 tma = sum(1 for ins in instrs if ins.startswith("UTMALDG"))
                 rows.append(("TMA loads (UTMALDG)", arch, what, tma, 1, tma >= 1))

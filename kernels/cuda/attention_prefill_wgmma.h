@@ -110,6 +110,21 @@ constexpr PrefillWgmmaBuild kPrefillWgmmaBuilds[] = {
 PrefillWgmmaBuild prefill_wgmma_build();
 const char* prefill_wgmma_build_name(PrefillWgmmaBuild b);
 
+// Whether build b takes its tiles in GQA_PREFILL_WGMMA_ROTATE's order when that is on: the
+// producer, swizzle and TMA builds and the TMA build's late-turn variant (the dispatcher's
+// in_tile_order); the basic, ping-pong, overlap and TMA-overlap builds keep theirs in order.
+constexpr bool prefill_wgmma_build_rotates(PrefillWgmmaBuild b) {
+  return b == PrefillWgmmaBuild::kProducer || b == PrefillWgmmaBuild::kSwizzle || b == PrefillWgmmaBuild::kTma ||
+         b == PrefillWgmmaBuild::kTmaLate;
+}
+
+// Whether no GPU had run build b when it was written (the TMA build's two variants, seventeenth
+// session): the whole-model test and gqa-bench run such builds last (a trap poisons the process's
+// context), and gpu-check memchecks them first (its list: wgmma_unrun_builds).
+constexpr bool prefill_wgmma_build_unrun(PrefillWgmmaBuild b) {
+  return b == PrefillWgmmaBuild::kTmaLate || b == PrefillWgmmaBuild::kTmaOverlap;
+}
+
 // Sets the build switches to select `b` for a scope; the previous settings are back however it ends.
 class ScopedPrefillWgmmaBuild {
  public:

@@ -163,12 +163,9 @@ class AblationTable {
   bool failed_ = false;
 };
 
-// Whether no GPU had run this build when it was written (timed in the second pass, where a trap
-// cannot take the verified builds' cells down): the TMA build's late-turn and overlap variants
-// (seventeenth session, after run 10).
-bool unrun_build(cuda::PrefillWgmmaBuild b) {
-  return b == cuda::PrefillWgmmaBuild::kTmaLate || b == cuda::PrefillWgmmaBuild::kTmaOverlap;
-}
+// Whether no GPU had run this build when it was written (timed last, where a trap cannot take the
+// verified builds' cells down).
+constexpr auto unrun_build = cuda::prefill_wgmma_build_unrun;
 
 // The page-size table's builds: (build, tiles in rotated order); the rotated TMA build too, so one
 // run says whether rotation (the ablation table's "rotated tiles", for the producer build) and TMA

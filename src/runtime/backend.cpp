@@ -73,12 +73,8 @@ std::string cuda_kernel_switches() {
   add(cuda::decode_fused_merge_enabled(), "decode attention split merge in its last block");
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
   add(cuda::gemv_ring_enabled(), "decode GEMVs through a ring of bulk-copy stages");
-  {  // (the builds rotation applies to)
-    using B = cuda::PrefillWgmmaBuild;
-    const B b = cuda::prefill_wgmma_build();
-    add(cuda::prefill_wgmma_rotate() && (b == B::kProducer || b == B::kSwizzle || b == B::kTma || b == B::kTmaLate),
-        "wgmma prefill K/V tiles in rotated order");
-  }
+  add(cuda::prefill_wgmma_rotate() && cuda::prefill_wgmma_build_rotates(cuda::prefill_wgmma_build()),
+      "wgmma prefill K/V tiles in rotated order");
   const std::string prefill =
       !cuda::prefill_wgmma_enabled()
           ? "mma.sync"

@@ -260,10 +260,7 @@ TEST(CudaPrefillWgmmaCases, RotatedTileOrder) {
   GQA_SKIP_WITHOUT_WGMMA();
   const cuda::ScopedSwitch rotate(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, true);
   for (cuda::PrefillWgmmaBuild build : builds_under_test()) {
-    if (build != cuda::PrefillWgmmaBuild::kProducer && build != cuda::PrefillWgmmaBuild::kSwizzle &&
-        build != cuda::PrefillWgmmaBuild::kTma && build != cuda::PrefillWgmmaBuild::kTmaLate) {
-      continue;
-    }
+    if (!cuda::prefill_wgmma_build_rotates(build)) continue;
     const cuda::ScopedPrefillWgmmaBuild selected(build);
     for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
       for (int64_t hd : {64, 128}) {

@@ -76,9 +76,7 @@ TEST(CudaModelFusedGemv, MatchesTransformers) {
 // (The builds no GPU had run when written, the TMA build's late-turn and overlap variants, run in
 // CudaModelWgmmaPrefillUnrunBuilds, the file's last test: a trap there poisons the process's
 // context, and must not cost the tests of the verified kernels.)
-bool unrun_prefill_build(cuda::PrefillWgmmaBuild b) {
-  return b == cuda::PrefillWgmmaBuild::kTmaLate || b == cuda::PrefillWgmmaBuild::kTmaOverlap;
-}
+constexpr auto unrun_prefill_build = cuda::prefill_wgmma_build_unrun;
 
 TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
