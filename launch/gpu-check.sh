@@ -466,7 +466,7 @@ prefill_memchecks() {
   fi
   step "memcheck cuda_test_prefill_tma_tiles" 120 "$sanitizer" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_prefill_tma_tiles"
-  for b in tma swizzle tma_late tma_overlap; do
+  for b in tma_overlap tma swizzle tma_late; do  # (the default build first)
     if skip_listed "$b"; then
       record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test failed above"
     else
@@ -490,7 +490,7 @@ slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongConte
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
 wgmma_build_names=(basic pingpong producer overlap swizzle tma tma_late tma_overlap)  # GQA_TEST_WGMMA_BUILD's values
-wgmma_unrun_builds=(tma_late tma_overlap)  # no GPU had run them when written (seventeenth session)
+wgmma_unrun_builds=()  # builds no GPU has run yet, memchecked first (none now: run 11 ran tma_late and tma_overlap)
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
@@ -640,16 +640,17 @@ elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
   default_generates
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build (what the TMA switch off leaves)
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0  # the producer build, the default before
-  # the TMA build's opt-in variants (seventeenth session), unless their tests failed above
+  # the TMA build without its default overlap and with its opt-in late turns, unless their tests
+  # failed above
   if skip_listed tma_late; then
     record "gqa-generate np1 --comm nccl --dtype bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1" SKIP "its test failed above"
   else
     generate 1 nccl bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1
   fi
-  if skip_listed tma_overlap; then
-    record "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1" SKIP "its test failed above"
+  if skip_listed tma; then
+    record "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=0" SKIP "its test failed above"
   else
-    generate 2 mpi bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=1
+    generate 2 mpi bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=0
   fi
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 1 nccl f32
@@ -775,7 +776,8 @@ if [ "$mode" = profile ] && [ $built -eq 1 ]; then
       --kernel-name regex:'decode_mma_kernel' --launch-skip 3 --launch-count 1 "$build/bin/gqa-attn-bench" \
       --runs 3 --batch 16 --context 32768
     # the prefill attention: layer 0's chunks of an 8K prompt, the mma.sync kernel and the wgmma
-    # TMA build (the default on H100/H200 since run 9; gqa-bench times both), with the issue
+    # TMA build (the default on H100/H200 since run 9, in its overlap variant since run 11: the same
+    # kernel template, so the regex takes whichever variant the default is; gqa-bench times both), with the issue
     # and stall statistics that say whether instructions, barriers or the tensor cores bound a tile
     prefill_sections=("${sections[@]}" --section ComputeWorkloadAnalysis --section SchedulerStats
                       --section InstructionStats --section SourceCounters)
@@ -814,8 +816,8 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
     done
     order+=(cuda_test_attention cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_mma)
     # The tests of kernel code no GPU has run yet go first (the box ran out in runs 6, 8 and 10):
-    # GQA_MEMCHECK_FIRST (space-separated test names) overrides this session's list: the wgmma
-    # prefill's (the TMA build's two variants, seventeenth session: their builds first, below).
+    # GQA_MEMCHECK_FIRST (space-separated test names) overrides the list: the wgmma prefill's (its
+    # default build changed in the eighteenth session; builds no GPU has run first, below).
     first=(${GQA_MEMCHECK_FIRST:-cuda_test_attention_prefill_wgmma cuda_test_prefill_tma_tiles})
     rest=()
     for name in "${order[@]}"; do

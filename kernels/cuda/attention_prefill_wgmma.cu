@@ -132,15 +132,15 @@ GQA_PROCESS_SWITCH(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, "GQA_PREFIL
 GQA_PROCESS_SWITCH(prefill_wgmma_tma, set_prefill_wgmma_tma, "GQA_PREFILL_WGMMA_TMA", true)
 GQA_PROCESS_SWITCH(prefill_wgmma_rotate, set_prefill_wgmma_rotate, "GQA_PREFILL_WGMMA_ROTATE", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_late_turns, set_prefill_wgmma_late_turns, "GQA_PREFILL_WGMMA_LATE_TURNS", false)
-GQA_PROCESS_SWITCH(prefill_wgmma_tma_overlap, set_prefill_wgmma_tma_overlap, "GQA_PREFILL_WGMMA_TMA_OVERLAP", false)
+GQA_PROCESS_SWITCH(prefill_wgmma_tma_overlap, set_prefill_wgmma_tma_overlap, "GQA_PREFILL_WGMMA_TMA_OVERLAP", true)
 
 PrefillWgmmaBuild prefill_wgmma_build() {
   // (the opt-in overlap build first: it is only ever switched on on purpose, and the TMA and
   // swizzle builds it would otherwise sit under are on by default)
-  // (the TMA build's variants only under it, the overlap one first)
-  const PrefillWgmmaBuild tma = prefill_wgmma_tma_overlap() ? PrefillWgmmaBuild::kTmaOverlap
-                                : prefill_wgmma_late_turns() ? PrefillWgmmaBuild::kTmaLate
-                                                             : PrefillWgmmaBuild::kTma;
+  // (the TMA build's variants only under it: the opt-in late turns over the default overlap one)
+  const PrefillWgmmaBuild tma = prefill_wgmma_late_turns()    ? PrefillWgmmaBuild::kTmaLate
+                                : prefill_wgmma_tma_overlap() ? PrefillWgmmaBuild::kTmaOverlap
+                                                              : PrefillWgmmaBuild::kTma;
   return prefill_wgmma_overlap()    ? PrefillWgmmaBuild::kOverlap
          : prefill_wgmma_tma()      ? tma
          : prefill_wgmma_swizzle()  ? PrefillWgmmaBuild::kSwizzle

@@ -7,14 +7,16 @@
 // The default prefill attention where it runs: cuda::attention takes this path for a prefill when
 // prefill_wgmma_enabled() (on unless GQA_PREFILL_WGMMA=0 or set_prefill_wgmma(false)) and
 // prefill_wgmma_available() (a compute capability 9.0 device: H100, H200), else the mma.sync
-// kernel (attention_prefill_mma.h). Default build: the TMA build below, since runs 8-9 on an H200
-// (bench/results/NVIDIA-H200-20261126-234001.md, GEMM 790 TFLOP/s): one layer's attention over a
-// 128K prompt 68.2 ms (65% of the GEMM rate) vs 73.1 for the swizzle build (61%), 114.6 for the
-// producer build (39%, the default before) and 130.9 for mma.sync (34%); 32K 4.2 ms (66%); 8K 0.3
-// ms (50-54%); the fastest of the seven kernels at every prompt and page size. Every build passed
-// its tests there (the TMA and swizzle builds' cases also under memcheck), and the whole model
-// against transformers with each. The file is always compiled for sm_90a alone
-// (kernels/cuda/CMakeLists.txt).
+// kernel (attention_prefill_mma.h). Default build: the TMA build's overlap variant below
+// ("tma_overlap": the TMA build's tiles, each consumer warpgroup's softmax under its own P V of the
+// tile before), since run 11 on an H200 (bench/results/NVIDIA-H200-20261127-040524-prefill-32k-128k.md
+// and -040511-prefill-chunk8192.md, GEMM 798 TFLOP/s): one layer's attention over a 128K prompt
+// 63.8 ms (69% of the GEMM rate) vs 68.4 for the TMA build (64%, the default of runs 8-10), 69.5
+// with late turns, 70.8 for the swizzle build (62%), 114.7 for the producer build (38%) and 131.9
+// for mma.sync (33%); 32K 3.8 ms (73%; TMA 4.1, 67%); 8K in one chunk 0.3 ms (66%; TMA 57%). Every
+// build passed its tests there (the TMA builds' and the swizzle build's cases also under memcheck),
+// and gqa-generate's tokens with each TMA variant equalled the fixture's. The file is always
+// compiled for sm_90a alone (kernels/cuda/CMakeLists.txt).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -44,7 +46,7 @@ bool prefill_wgmma_producer();
 void set_prefill_wgmma_producer(bool on);
 
 // The fourth, taking precedence over all others when on (GQA_PREFILL_WGMMA_OVERLAP=1 or
-// set_prefill_wgmma_overlap(true), opt-in, as are the TMA build's two variants below): the producer build whose consumer warpgroups also overlap the
+// set_prefill_wgmma_overlap(true), opt-in, as is the TMA build's late-turn variant below): the producer build whose consumer warpgroups also overlap the
 // softmax of each tile with the P V of the one before (attention_prefill_wgmma_kernels.cuh). Opt-in: passed its
 // tests on an H200, measured 3% slower than the producer build (run 6: 7.8 ms vs 7.6 at 32K).
 bool prefill_wgmma_overlap();
@@ -65,13 +67,14 @@ void set_prefill_wgmma_swizzle(bool on);
 // TMA (one warp issues a tile's boxes of a page's keys each; tensor_map.h, prefill_tma_boxes.h)
 // instead of 128 threads' cp.async copies; the tile holding a pass's end, and every tile at block
 // sizes that are not whole boxes (tma_box_rows 0: other than 8, 16, 32, 64 or a multiple of 128),
-// by the swizzle build's copies. The default (GQA_PREFILL_WGMMA_TMA=0 or set_prefill_wgmma_tma(false)
-// to leave it): see the top of this file.
+// by the swizzle build's copies. On by default, in its overlap variant (below; the top of this
+// file); GQA_PREFILL_WGMMA_TMA=0 or set_prefill_wgmma_tma(false) leaves the swizzle build.
 bool prefill_wgmma_tma();
 void set_prefill_wgmma_tma(bool on);
 
 // The K/V tile order of the producer, swizzle and TMA builds (and the TMA build's late-turn
-// variant; not its overlap variant, whose tiles stay in order): each block takes its tiles in order
+// variant; not its overlap variant, the default build, whose tiles stay in order: with it the
+// switch changes nothing until GQA_PREFILL_WGMMA_TMA_OVERLAP=0): each block takes its tiles in order
 // (the default), or, when on (GQA_PREFILL_WGMMA_ROTATE=1 or set_prefill_wgmma_rotate(true)),
 // from tile blockIdx mod n on, so the resident blocks, which otherwise all stream the rank's one
 // KV head's tiles in step, read different tiles at a time (the online softmax is order-free).
@@ -81,25 +84,28 @@ void set_prefill_wgmma_tma(bool on);
 bool prefill_wgmma_rotate();
 void set_prefill_wgmma_rotate(bool on);
 
-// Two variants of the TMA build, each opt-in and unrun on a GPU when written (seventeenth session,
-// after run 10's ablation of the TMA build had its softmax and GEMMs adding up at 8K and 32K: one
-// warpgroup's softmax did not run under the other's GEMMs; kernels/cuda/attention_prefill_wgmma_ablation.h):
-// - late turns (GQA_PREFILL_WGMMA_LATE_TURNS=1 / set_prefill_wgmma_late_turns): each consumer
-//   warpgroup passes its tensor-core turn once its GEMM has completed rather than once issued, so
-//   the two warpgroups' GEMMs do not share the tensor cores; GQA_PREFILL_WGMMA_ROTATE applies;
-// - TMA overlap (GQA_PREFILL_WGMMA_TMA_OVERLAP=1 / set_prefill_wgmma_tma_overlap): the overlap
-//   build's consumers (each warpgroup's softmax of a tile under its own P V of the tile before) on
-//   the TMA build's tiles; tiles in order whatever GQA_PREFILL_WGMMA_ROTATE says (as the overlap
-//   build's). Taking precedence over late turns when both are on.
+// Two variants of the TMA build (seventeenth session, after run 10's ablation of the TMA build had
+// its softmax and GEMMs adding up at 8K and 32K: one warpgroup's softmax did not run under the
+// other's GEMMs; kernels/cuda/attention_prefill_wgmma_ablation.h), both passing their tests in
+// run 11 on an H200:
+// - TMA overlap (on by default since run 11; GQA_PREFILL_WGMMA_TMA_OVERLAP=0 or
+//   set_prefill_wgmma_tma_overlap(false) leaves the TMA build itself): the overlap build's
+//   consumers (each warpgroup's softmax of a tile under its own P V of the tile before) on the TMA
+//   build's tiles; tiles in order whatever GQA_PREFILL_WGMMA_ROTATE says (as the overlap build's).
+//   Run 11: 7-10% faster than the TMA build at 8K, 32K and 128K (top of this file);
+// - late turns (opt-in: GQA_PREFILL_WGMMA_LATE_TURNS=1 / set_prefill_wgmma_late_turns): each
+//   consumer warpgroup passes its tensor-core turn once its GEMM has completed rather than once
+//   issued, so the two warpgroups' GEMMs do not share the tensor cores; GQA_PREFILL_WGMMA_ROTATE
+//   applies. Taking precedence over TMA overlap when on. Run 11: 0-15% slower than the TMA build.
 // Both only while the TMA build is the one selected (below).
 bool prefill_wgmma_late_turns();
 void set_prefill_wgmma_late_turns(bool on);
 bool prefill_wgmma_tma_overlap();
 void set_prefill_wgmma_tma_overlap(bool on);
 
-// The eight builds, and the one the switches above select (overlap over TMA (over its TMA overlap
-// and late-turn variants) over swizzle over producer over ping-pong over basic; by default the TMA
-// build): what attention_prefill_wgmma runs. Names: "basic", "pingpong", "producer", "overlap",
+// The eight builds, and the one the switches above select (overlap over TMA (its late-turn variant
+// over its TMA overlap one over itself) over swizzle over producer over ping-pong over basic; by
+// default the TMA build's overlap variant): what attention_prefill_wgmma runs. Names: "basic", "pingpong", "producer", "overlap",
 // "swizzle", "tma", "tma_late", "tma_overlap" (GQA_TEST_WGMMA_BUILD's and GQA_BENCH_SKIP_WGMMA's
 // values).
 enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap, kSwizzle, kTma, kTmaLate, kTmaOverlap };
@@ -118,12 +124,11 @@ constexpr bool prefill_wgmma_build_rotates(PrefillWgmmaBuild b) {
          b == PrefillWgmmaBuild::kTmaLate;
 }
 
-// Whether no GPU had run build b when it was written (the TMA build's two variants, seventeenth
-// session): the whole-model test and gqa-bench run such builds last (a trap poisons the process's
-// context), and gpu-check memchecks them first (its list: wgmma_unrun_builds).
-constexpr bool prefill_wgmma_build_unrun(PrefillWgmmaBuild b) {
-  return b == PrefillWgmmaBuild::kTmaLate || b == PrefillWgmmaBuild::kTmaOverlap;
-}
+// Whether no GPU has run build b yet: the whole-model test and gqa-bench run such builds last (a
+// trap poisons the process's context), and gpu-check memchecks them first (its list:
+// wgmma_unrun_builds). None now: run 11 ran the last two written (the TMA build's variants). A new
+// build is listed here until a GPU has run it.
+constexpr bool prefill_wgmma_build_unrun(PrefillWgmmaBuild) { return false; }
 
 // Sets the build switches to select `b` for a scope; the previous settings are back however it ends.
 class ScopedPrefillWgmmaBuild {

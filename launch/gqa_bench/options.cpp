@@ -102,8 +102,8 @@ std::string usage() {
          "on 16- to 256-token pages at the longest prompt) and the decode step with each other kernel choice,\n"
          "with the decode GEMVs under forced launches: first the kernels a GPU has verified, then the producer\n"
          "prefill build with parts of its work left out and the ring GEMVs in a GEMV table of their own, and\n"
-         "last the TMA prefill build with the same parts left out and then its two opt-in variants\n"
-         "(tma_late, tma_overlap: kernels no GPU had run when written), the prefill's and the choices' into the\n"
+         "last the TMA prefill build with the same parts left out (and any prefill build no GPU has run yet:\n"
+         "none now), the prefill's and the choices' into the\n"
          "tables of the first pass (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,tma_late,\n"
          "tma_overlap,ablation,ablation_tma leaves prefill builds out); the SDPA peer; a summary. The report is saved after each section (and within the long\n"
          "tables, after each row) and printed last.\n";

@@ -21,7 +21,8 @@
 namespace gqa::bench {
 namespace {
 
-// The producer build (the default until run 9), or with tma the TMA build (the default since),
+// The producer build (the default until run 9), or with tma the TMA build (the default in runs 9-10;
+// since run 11 its overlap variant, the table's last row),
 // with parts of its work left out (attention_prefill_wgmma_ablation.h), per prompt: which part
 // bounds that build. Rows: the full build, then each mask the build has (prefill_ablation_applies);
 // columns per prompt: ms, the time as a
@@ -88,13 +89,14 @@ class AblationTable {
     for (const auto& row : cells_) any = any || !row.empty();
     if (!any) return;
     if (tma_) {
-      out.line("The TMA build (the default) with the same parts left out (timed after every other prefill table; "
+      out.line("The TMA build (the default in runs 9-10) with the same parts left out (timed after every other prefill table; "
                "first run in run 10): 'no copies' issues no TMA load either; 'full' is the TMA build's kernel launched "
                "directly. Two more rows are variants that still compute the attention (seventeenth session, last in "
                "the table): 'turns passed after the wait' (each consumer warpgroup passes its tensor-core turn once "
                "its GEMM has completed rather than once issued, so the two warpgroups' GEMMs do not share the tensor "
                "cores) and 'softmax under the previous P V' (the overlap build's consumers, each warpgroup's softmax "
-               "of a tile under its own P V of the tile before, on the TMA build's tiles).");
+               "of a tile under its own P V of the tile before, on the TMA build's tiles: the default build since "
+               "run 11).");
     } else {
     out.line("The producer build (the default before the TMA build) with parts of its work left out, a timing aid whose outputs are not "
                     "attention (kernels/cuda/attention_prefill_wgmma_ablation.h): no copies (the producer hands every "
@@ -167,13 +169,13 @@ class AblationTable {
 // verified builds' cells down).
 constexpr auto unrun_build = cuda::prefill_wgmma_build_unrun;
 
-// The page-size table's builds: (build, tiles in rotated order); the rotated TMA build too, so one
-// run says whether rotation (the ablation table's "rotated tiles", for the producer build) and TMA
-// add up.
+// The page-size table's builds: (build, tiles in rotated order); the TMA build's rotated order
+// timed within 1% of its order in runs 9-11 at every page size, so the last column is the default
+// build (the TMA build's overlap variant, whose tiles stay in order).
 constexpr std::pair<cuda::PrefillWgmmaBuild, bool> kPageBuilds[] = {{cuda::PrefillWgmmaBuild::kProducer, false},
                                                                     {cuda::PrefillWgmmaBuild::kSwizzle, false},
                                                                     {cuda::PrefillWgmmaBuild::kTma, false},
-                                                                    {cuda::PrefillWgmmaBuild::kTma, true}};
+                                                                    {cuda::PrefillWgmmaBuild::kTmaOverlap, false}};
 constexpr int64_t kPageSizes[] = {16, 64, 128, 256};
 
 }  // namespace
@@ -225,7 +227,7 @@ struct PrefillByBuild::State {
     if (page_prompt > 0) {
       env.report.fill(page_slot, [&](Report& out) {
         Table t({"page (tokens)", "producer ms", "of GEMM", "swizzle ms", "of GEMM", "TMA ms", "of GEMM",
-                 "TMA rotated ms", "of GEMM"});
+                 "TMA overlap ms", "of GEMM"});
         for (int64_t bs : kPageSizes) {
           std::vector<std::string> row = {std::to_string(bs)};
           row.insert(row.end(), page_cells.at(bs).begin(), page_cells.at(bs).end());
@@ -238,8 +240,8 @@ struct PrefillByBuild::State {
   }
 
   // One pass over the prompts: round 0 mma.sync and the verified builds, 1 the producer build's
-  // ablation, 3 the TMA build's ablation, then (last) 2 the builds no GPU had run (the TMA build's
-  // two variants).
+  // ablation, 3 the TMA build's ablation, then (last) 2 the builds no GPU has run
+  // (cuda::prefill_wgmma_build_unrun: none now).
   void by_build_round(BenchEnv& env, Model& model, const Deadline& deadline, int round) {
     const ModelConfig& c = model.config();
     const size_t n_builds = std::size(cuda::kPrefillWgmmaBuilds);
@@ -391,13 +393,13 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
       "as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 3: the mma.sync kernel "
       "(GQA_PREFILL_WGMMA=0), the basic wgmma kernel, its ping-pong build, the ping-pong build with a producer "
       "warpgroup, that with each warpgroup's softmax overlapping its previous tile's P V, the producer build on "
-      "128-byte-swizzled tiles, and that loading its K/V tiles by TMA (the default; GQA_PREFILL_WGMMA_TMA=0 leaves "
-      "the swizzle build, and GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0 the producer build), against the "
-      "measured GEMM rate; every build's tiles in order. The TMA build's two opt-in variants, unrun on a GPU when "
-      "written (seventeenth session), are timed in a second pass near the end of the run, as is the table of the "
-      "producer build with parts left out: 'TMA late turns' (GQA_PREFILL_WGMMA_LATE_TURNS=1: each consumer warpgroup "
-      "passes its tensor-core turn once its GEMM has completed) and 'TMA overlap' (GQA_PREFILL_WGMMA_TMA_OVERLAP=1: "
-      "each warpgroup's softmax under its own P V of the tile before).");
+      "128-byte-swizzled tiles, that loading its K/V tiles by TMA (GQA_PREFILL_WGMMA_TMA_OVERLAP=0; "
+      "GQA_PREFILL_WGMMA_TMA=0 leaves the swizzle build, and GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0 the "
+      "producer build), and the TMA build's two variants: 'TMA late turns' (GQA_PREFILL_WGMMA_LATE_TURNS=1: each "
+      "consumer warpgroup passes its tensor-core turn once its GEMM has completed) and 'TMA overlap' (the default "
+      "since run 11: each warpgroup's softmax under its own P V of the tile before); against the measured GEMM "
+      "rate; every build's tiles in order. A build no GPU has run yet (none now: "
+      "cuda::prefill_wgmma_build_unrun) is timed in a second pass near the end of the run.");
   s.prompts = env.opt.prefill_lengths;
   for (int64_t p : s.prompts) s.cells[p].assign(3 * (1 + std::size(cuda::kPrefillWgmmaBuilds)), "-");
   s.ablated.emplace(s.prompts, /*tma=*/false);
@@ -407,8 +409,8 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
     s.page_prompt = *std::max_element(s.prompts.begin(), s.prompts.end());
     for (int64_t bs : kPageSizes) s.page_cells[bs].assign(2 * std::size(kPageBuilds), "-");
     env.report.line("The same attention (" + tokens_str(s.page_prompt) + " tokens, same calls and timing) on caches "
-                    "of larger pages (gqa-generate's --block-size): the producer, swizzle and TMA (default) builds, and the TMA build "
-                    "with its tiles in rotated order (GQA_PREFILL_WGMMA_ROTATE=1); the TMA build issues a box per "
+                    "of larger pages (gqa-generate's --block-size): the producer, swizzle and TMA builds, and the TMA "
+                    "build's overlap variant (the default); the TMA builds issue a box per "
                     "page (per 128 keys of a larger page) and 64-dim half of each tile. The pages of the one sequence "
                     "lie in order in the cache (a prefill's fresh pages; the decode fixtures shuffle theirs).");
     s.page_slot = env.report.slot();

@@ -16,8 +16,9 @@ namespace gqa {
 namespace {
 
 // The defaults the measurements chose, where no variable says otherwise: PDL with its early trigger
-// (since run 8 on an H200), the wgmma prefill's TMA build with the swizzle build under it (runs
-// 8-9); the opt-in overlap build takes precedence over both when asked for.
+// (since run 8 on an H200), the wgmma prefill's TMA build in its overlap variant (run 11; the TMA
+// build runs 8-10) with the swizzle build under it; the opt-in late-turn variant takes precedence
+// over the overlap one, and the opt-in overlap build over all of them.
 TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   for (const char* v : {"GQA_PDL", "GQA_PDL_EARLY", "GQA_PREFILL_WGMMA", "GQA_PREFILL_WGMMA_PINGPONG",
                         "GQA_PREFILL_WGMMA_PRODUCER", "GQA_PREFILL_WGMMA_OVERLAP", "GQA_PREFILL_WGMMA_SWIZZLE",
@@ -33,24 +34,30 @@ TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   EXPECT_FALSE(cuda::prefill_wgmma_overlap());
   EXPECT_FALSE(cuda::prefill_wgmma_rotate());
   EXPECT_FALSE(cuda::prefill_wgmma_late_turns());
-  EXPECT_FALSE(cuda::prefill_wgmma_tma_overlap());
-  EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);
+  EXPECT_TRUE(cuda::prefill_wgmma_tma_overlap());
+  EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaOverlap);
   {
-    // the TMA build's variants, the overlap one over late turns; neither without the TMA build
+    // the TMA build's variants: late turns over the overlap one, either over the TMA build itself;
+    // none of them without the TMA build
     const cuda::ScopedSwitch late(cuda::prefill_wgmma_late_turns, cuda::set_prefill_wgmma_late_turns, true);
     EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaLate);
     {
-      const cuda::ScopedSwitch tma_overlap(cuda::prefill_wgmma_tma_overlap, cuda::set_prefill_wgmma_tma_overlap, true);
-      EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaOverlap);
+      const cuda::ScopedSwitch no_tma_overlap(cuda::prefill_wgmma_tma_overlap, cuda::set_prefill_wgmma_tma_overlap,
+                                              false);
+      EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaLate);
+      const cuda::ScopedSwitch no_late(cuda::prefill_wgmma_late_turns, cuda::set_prefill_wgmma_late_turns, false);
+      EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);
       const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);
       EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kSwizzle);
     }
+    const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);
+    EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kSwizzle);
   }
   for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {  // each build's scope selects it
     const cuda::ScopedPrefillWgmmaBuild selected(b);
     EXPECT_EQ(cuda::prefill_wgmma_build(), b) << cuda::prefill_wgmma_build_name(b);
   }
-  EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTma);  // and each scope undone
+  EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaOverlap);  // and each scope undone
   {
     const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);
     EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kSwizzle);

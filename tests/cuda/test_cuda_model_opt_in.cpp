@@ -9,6 +9,8 @@
 // path's model tests unaffected.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,11 +71,11 @@ TEST(CudaModelFusedGemv, MatchesTransformers) {
   }
 }
 
-// The wgmma prefill (the default on an H100/H200: its TMA build) in each of its builds
+// The wgmma prefill (the default on an H100/H200: its TMA build's overlap variant) in each of its builds
 // inside the whole model, on the fixtures whose head_dim it serves (64, 128), against transformers
 // as MatchesTransformers; then the mma.sync prefill (GQA_PREFILL_WGMMA=0), the default elsewhere. On
 // a GPU other than an H100/H200 the dispatcher keeps the mma.sync prefill and the test says so.
-// (The builds no GPU had run when written, the TMA build's late-turn and overlap variants, run in
+// (A build no GPU has run yet (cuda::prefill_wgmma_build_unrun; none now) runs in
 // CudaModelWgmmaPrefillUnrunBuilds, the file's last test: a trap there poisons the process's
 // context, and must not cost the tests of the verified kernels.)
 constexpr auto unrun_prefill_build = cuda::prefill_wgmma_build_unrun;
@@ -204,12 +206,14 @@ TEST(CudaModelFiveKernelsALayer, MatchesTransformers) {
                                             " GEMV ring + norm prologue + fused merge");
 }
 
-// The TMA build's late-turn and overlap variants (seventeenth session, unrun on a GPU when
-// written) inside the whole model against transformers, as CudaModelWgmmaPrefill: the last test of
-// this file (see unrun_prefill_build).
+// The wgmma prefill builds no GPU has run yet inside the whole model against transformers, as
+// CudaModelWgmmaPrefill: the last test of this file (see unrun_prefill_build); skips when none is.
 TEST(CudaModelWgmmaPrefillUnrunBuilds, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   if (!cuda::prefill_wgmma_available()) GTEST_SKIP() << "not a compute capability 9.0 device (wgmma is sm_90a code)";
+  if (std::none_of(std::begin(cuda::kPrefillWgmmaBuilds), std::end(cuda::kPrefillWgmmaBuilds), unrun_prefill_build)) {
+    GTEST_SKIP() << "every wgmma prefill build has run on a GPU (CudaModelWgmmaPrefill tests them all)";
+  }
   for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
     if (!unrun_prefill_build(b)) continue;
     const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
