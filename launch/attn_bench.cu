@@ -1,5 +1,6 @@
 // gqa-attn-bench: times the CUDA decode attention for one rank's shard of Llama-3-70B at T = 8
-// (8 query heads, 1 KV head, head_dim 128, bf16, block_size 16) at contexts 8K / 32K / 128K,
+// (8 query heads, 1 KV head, head_dim 128, bf16, KV pages of kDefaultKvBlockSize = 256 tokens, shuffled)
+// at contexts 8K / 32K / 128K,
 // batch 1 and 16, against a device-to-device copy measured in the same run.
 //
 // Method (timing helpers shared with gqa-bench: launch/gqa_bench/timing.h): CUDA events around
@@ -20,7 +21,8 @@
 // KV split count; --sweep also times every shape at 4, 8, ..., 512 splits (at most one per 64-key
 // tile), with the tensor-core kernel's other builds (the cp.async loader at 3 and 6 stages, the
 // default bulk-copy loader at 6 stages, the cluster reduction), on a block table in order (each sequence's pages consecutive, as SDPA's contiguous
-// K/V) and on shuffled pages of 64 and 256 tokens (--block-size's effect), and prints,
+// K/V) and on shuffled pages of 16 and 64 tokens (--block-size's effect; 16 was the default until
+// the eighteenth session), and prints,
 // after the main table, each one's time and the fastest against the plan's, and the forced split
 // counts again with the fused merge (the data for tuning plan_decode and
 // the kernel's defaults, from one run). --context C / --batch B keep only the cases
@@ -50,11 +52,14 @@
 #include "kernels/cuda/device_memory.h"
 #include "launch/gqa_bench/line_fit.h"
 #include "launch/gqa_bench/timing.h"
+#include "runtime/kv_page_size.h"
 
 namespace gqa {
 namespace {
 
-constexpr int64_t kHq = 8, kHkv = 1, kHd = 128, kBlockSize = 16;
+constexpr int64_t kHq = 8, kHkv = 1, kHd = 128, kBlockSize = kDefaultKvBlockSize;
+// The sweep's other page sizes (shuffled), against the default's.
+constexpr int64_t kOtherPages[2] = {16, 64};
 
 struct Options {
   bool check = false;
@@ -81,7 +86,7 @@ struct SweepRow {
   int variant_splits[4] = {0, 0, 0, 0};
   double variant_us[4] = {0, 0, 0, 0};
   double in_order_us = 0;  // the default build and plan with each sequence's blocks in order (contiguous)
-  double block64_us = 0, block256_us = 0;  // ... on shuffled pages of 64 / 256 tokens instead of 16
+  double other_pages_us[2] = {0, 0};  // ... on shuffled pages of kOtherPages tokens instead of kBlockSize
 };
 
 void fill(Tensor t, uint32_t seed) { bench::fill_uniform(t, seed); }
@@ -256,7 +261,7 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
     row.variant_splits[v] = variant_plan.num_splits;
   }
   // The same call on other page layouts: in order (how much of the gap to a contiguous read is
-  // the page scatter), and shuffled pages of 64 and 256 tokens (larger contiguous runs per page).
+  // the page scatter), and shuffled pages of kOtherPages tokens (shorter contiguous runs per page).
   const auto time_layout = [&](bool shuffled, int64_t block_size) {
     const DecodeInputs other = make_inputs(ctx, batch, l2_bytes, shuffled, block_size);
     std::vector<AttentionArgs> other_args;
@@ -267,8 +272,7 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
     return time_decode_us(other_args, opt, 0, nullptr);
   };
   row.in_order_us = time_layout(false, kBlockSize);
-  row.block64_us = time_layout(true, 64);
-  row.block256_us = time_layout(true, 256);
+  for (int i = 0; i < 2; ++i) row.other_pages_us[i] = time_layout(true, kOtherPages[i]);
   sweep.push_back(std::move(row));
 }
 
@@ -325,7 +329,7 @@ void print_sweep(const std::vector<SweepRow>& rows) {
   if (rows.empty()) return;
   std::printf("\nsplit sweep (us per call; plan = the automatic split count with the default build: grouped bulk copies, 3 stages):\n\n");
   std::printf("| context | batch | plan splits | plan us | cp.async 6 stages: splits, us | cp.async: splits, us | "
-              "bulk 6 stages: splits, us | cluster: splits, us | pages in order: us | 64-token pages: us | 256-token pages: us | "
+              "bulk 6 stages: splits, us | cluster: splits, us | pages in order: us | 16-token pages: us | 64-token pages: us | "
               "best splits | best us | us at 4, 8, 16, ... splits | fused merge: us at 4, 8, 16, ... |\n");
   std::printf("|--------:|------:|------------:|--------:|---------------------:|-----------------:|----------------------"
               "---:|--------------------:|-------------------:|-------------------:|--------------------:|------------:|"
@@ -348,7 +352,7 @@ void print_sweep(const std::vector<SweepRow>& rows) {
                 "%18.1f | %19.1f | %11d | %7.1f | %s | %s |\n",
                 (long long)(r.ctx / 1024), (long long)r.batch, r.auto_splits, r.auto_us, r.variant_splits[0],
                 r.variant_us[0], r.variant_splits[1], r.variant_us[1], r.variant_splits[2], r.variant_us[2],
-                r.variant_splits[3], r.variant_us[3], r.in_order_us, r.block64_us, r.block256_us, best.first,
+                r.variant_splits[3], r.variant_us[3], r.in_order_us, r.other_pages_us[0], r.other_pages_us[1], best.first,
                 best.second, listed(r.forced).c_str(), listed(r.forced_opt_in).c_str());
   }
 }
@@ -417,7 +421,8 @@ int run(const Options& opt) {
   const int l2 = cuda::current_l2_bytes();  // (device 0: this process's current device)
   const double copy_bw = bench::copy_bandwidth(nullptr, timing(opt));
   std::printf("device-to-device copy: %.1f GB/s (read + write, 1 GiB, median of %d)\n\n", copy_bw / 1e9, opt.runs);
-  std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block 16\n\n");
+  std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block %lld\n\n",
+              static_cast<long long>(kBlockSize));
   std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy | fused merge | per-row copies |"
               " per-row + fused |\n");
   std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|------------:|---------------:|"
@@ -445,7 +450,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: gqa-attn-bench [--check] [--runs N] [--splits N] [--sweep] [--context 8192|32768|131072] [--batch 1|16]\n"
     "Times the CUDA decode attention (decode + split merge) for one rank's shard of Llama-3-70B at T = 8 (8 query\n"
-    "heads, 1 KV head, head_dim 128, bf16, 16-token pages) at 8K/32K/128K context, batch 1 and 16, against a\n"
+    "heads, 1 KV head, head_dim 128, bf16, 256-token pages) at 8K/32K/128K context, batch 1 and 16, against a\n"
     "device-to-device copy measured in the same run; the last columns time the opt-in fused merge, one bulk copy\n"
     "per K/V row (the default copies 8 keys' rows at once where the cache allows) and both. Then, per batch and build, the times over the contexts fitted to time = F + KV bytes / B: the fixed\n"
     "cost F of every call and the stream rate B (needs two or more contexts); and two parts of F timed alone: an\n"
@@ -453,7 +458,7 @@ constexpr const char* kUsage =
     "  --check        first check one batch against the CPU twin (default kernel and the opt-ins)\n"
     "  --runs N       timed calls per shape, median (default 30, after 5 warm-up calls)\n"
     "  --splits N     force N KV splits (0: the plan's)\n"
-    "  --sweep        also every shape at 4..512 splits, the other builds, pages in order and 64/256-token pages\n"
+    "  --sweep        also every shape at 4..512 splits, the other builds, pages in order and 16/64-token pages\n"
     "  --context C    only context C;  --batch B: only batch B (one shape under a profiler)\n";
 
 // The value after flag `name` as an integer in [lo, hi], or an error message.

@@ -129,7 +129,7 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                  "write float32 .npy [prompt_len + max(generated - 1, 0), vocab_size]: the logits of every "
                  "position fed to the model, in order");
   app.add_flag("--ignore-eos", o->ignore_eos, "do not stop at the model's EOS token");
-  app.add_option("--block-size", o->block_size, "KV cache block size in tokens")
+  app.add_option("--block-size", o->block_size, "KV cache block (page) size in tokens (256: the decode attention measured fastest at batch 16 with pages of 256 against 16 and 64; src/runtime/kv_page_size.h)")
       ->check(at_least(1, kMaxPositions))
       ->capture_default_str();
   app.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks per rank; 0 = enough for prompt + max-new-tokens")

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/kv_page_size.h"
 #include "runtime/sampler.h"
 
 namespace gqa {
@@ -25,7 +26,7 @@ struct GenerateOptions {
   SamplingParams sampling;
   std::string dump_logits;
   bool ignore_eos = false;
-  int64_t block_size = 16;
+  int64_t block_size = kDefaultKvBlockSize;
   int64_t kv_blocks = 0;  // 0: enough for prompt + max_new_tokens
   int64_t prefill_chunk = 512;
   bool quiet = false;

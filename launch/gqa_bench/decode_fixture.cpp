@@ -1,6 +1,7 @@
 #include "launch/gqa_bench/decode_fixture.h"
 
 #include "launch/gqa_bench/report.h"
+#include "runtime/kv_page_size.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,7 +12,7 @@
 namespace gqa::bench {
 namespace {
 
-constexpr int64_t kBlockSize = 16;
+constexpr int64_t kBlockSize = kDefaultKvBlockSize;  // (the page size users get)
 constexpr double kHeadroomBytes = 3.0 * (1 << 30);  // activations, attention workspaces, allocator slack
 
 // Reserves context positions for each sequence, then deals all their blocks out again in a

@@ -24,6 +24,7 @@
 #include "launch/gqa_bench/spectrum_bench.h"
 #include "parallel/single_communicator.h"
 #include "runtime/backend.h"
+#include "runtime/kv_page_size.h"
 
 namespace gqa::bench {
 namespace {
@@ -55,7 +56,8 @@ void report_setup(BenchEnv& env) {
   env.report.line(
       "Model under test: one rank's shard of Llama-3-70B at T=8 run as a one-rank model (" +
       describe(llama70b_shard_config(1, o.layers)) + "), random bf16 weights written on the device, "
-      "SingleCommunicator: the kernels one of 8 ranks runs, without the collectives (see the projection). "
+      "SingleCommunicator: the kernels one of 8 ranks runs, without the collectives (see the projection); KV cache "
+      "pages of " + std::to_string(kDefaultKvBlockSize) + " tokens (the default), shuffled in the decode fixtures. "
       "L2 (50 MB on an H100): each per-op timing flushes it before the call, since a single layer's tensors would "
       "fit (21 MB of QKV weights; 0.5 MB of K/V per layer at 1K, 42 MB over all 80 layers); whole steps need no "
       "flush: between two reads of any tensor a step streams ~2 GB of weights through the L2.");

@@ -10,12 +10,13 @@
 
 #include "launch/gqa_bench/bench_env.h"
 #include "runtime/kv_cache.h"
+#include "runtime/kv_page_size.h"
 #include "model/model.h"
 
 namespace gqa::bench {
 
-// Tokens per KV-cache page in the prefill sections (the page-size table times others too).
-constexpr int64_t kPrefillBlockSize = 16;
+// Tokens per KV-cache page in the prefill sections: the default (the page-size table times others too).
+constexpr int64_t kPrefillBlockSize = kDefaultKvBlockSize;
 
 // FLOPs of a causal prefill of P tokens: the GEMMs (2 per weight per token; the LM head for the
 // last row only) plus attention, where token t attends to t + 1 keys: 4 * hd FLOPs per

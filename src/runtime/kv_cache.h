@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "kernels/ops.h"
+#include "runtime/kv_page_size.h"
 
 namespace gqa {
 
@@ -36,7 +37,7 @@ class BlockAllocator {
 struct KvCacheShape {
   int64_t num_layers = 0;
   int64_t num_blocks = 0;
-  int64_t block_size = 16;
+  int64_t block_size = kDefaultKvBlockSize;
   int64_t n_kv_heads_local = 0;
   int64_t head_dim = 0;
 };
