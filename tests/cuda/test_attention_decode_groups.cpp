@@ -77,8 +77,8 @@ TEST(CudaAttentionDecodeGroups, MatchesReference) {
     for (int64_t hd : {64, 128}) {
       for (int64_t hq : {1, 8, 16, 64}) {
         // (24 and 40: block sizes the page divider's magic numbers serve that are not powers of
-        // two; 128: a page longer than a 64-key stage)
-        for (int64_t block_size : {8, 16, 24, 32, 40, 128}) {
+        // two; 128: a page longer than a 64-key stage; 256: the default page, kDefaultKvBlockSize)
+        for (int64_t block_size : {8, 16, 24, 32, 40, 128, 256}) {
           Batch b = make_batch(dt, {hq, 1}, hd, block_size, decode_batch(contexts), seed++);
           const std::vector<float> ref = reference(b);
           poison_unseen_rows(b, contexts);
