@@ -10,9 +10,12 @@
 #      -np 2 and 4 (--comm mpi) and compares the greedy tokens with reference.json (f32: all equal;
 #      bf16: the first token equal, the rest reported);
 #   6. runs the attention benchmark (build/bin/gqa-attn-bench --sweep: also a split-count sweep);
-# and prints a summary table LAST (PASS / FAIL / SKIP per step), also written to
-# bench/results/gpu-check-<gpu>-<date>.md. Every step has a timeout; the exit status is 1 if any
-# step failed, 3 if none failed but nothing was built (the box too small), else 0.
+# and prints a summary table LAST (PASS / FAIL / CUT / SKIP per step), also written to
+# bench/results/gpu-check-<gpu>-<date>.md. Every step has a timeout; a step that the box's end
+# (GQA_CHECK_BUDGET_S) stopped before its own limit, with no test case failed in its log, is CUT,
+# not FAIL: not checked to the end, nothing seen wrong. The exit status is 1 if any step failed, 3
+# if none failed but nothing was built (the box too small), 4 if none failed but the box cut a
+# step, else 0.
 #
 # --bench (issue 5) replaces steps 3-7 with gqa-bench inside one box: configure, build only
 # gqa-bench (time-boxed), then `gqa-bench --all` with the time that is left as its budget (each
@@ -174,10 +177,12 @@ fit_limit() {
   fitted=$2
   [ "$fitted" -le "$left" ] || fitted=$left
 }
-# record_run NAME RC LIMIT SECONDS LOG [NOTE]: PASS (its seconds, then NOTE), or FAIL saying why,
-# with the log's tail.
+# record_run NAME RC LIMIT SECONDS LOG [NOTE] [ASKED]: PASS (its seconds, then NOTE), or FAIL saying
+# why, with the log's tail; CUT where it timed out at a LIMIT the box had cut below the ASKED one
+# and its log shows no failed test case (run 12's build tests: 58-62 cases passed each when the
+# box ended them, and a FAIL there read as eight failures).
 record_run() {
-  local note
+  local note ok bad
   if [ "$2" -eq 0 ] && grep -q 'Running 0 tests' "$5" 2>/dev/null; then  # (a filter matching no test passes)
     record "$1" FAIL "no test matched its filter; log $5"
     return
@@ -186,15 +191,28 @@ record_run() {
     record "$1" PASS "${4}s${6:-}"
     return
   fi
+  if { [ "$2" -eq 124 ] || [ "$2" -eq 137 ]; } && [ "${7:-0}" -gt "$3" ] &&
+     ! grep -q '^\[  FAILED  \]' "$5" 2>/dev/null; then
+    ok=$(grep -c '^\[       OK \]' "$5" 2>/dev/null)
+    record "$1" CUT "the box ended it after ${3}s of its ${7}s (${ok:-0} test cases passed, none failed); log $5"
+    return
+  fi
   if [ "$2" -eq 124 ] || [ "$2" -eq 137 ]; then note="timed out after ${3}s"; else note="exit $2 after ${4}s"; fi
-  record "$1" FAIL "$note; log $5"
+  bad=$(grep -m 3 '^\[  FAILED  \]' "$5" 2>/dev/null | cut -c1-120 | tr '\n' ' ')
+  record "$1" FAIL "$note${bad:+: $bad}; log $5"
   tail -n 25 "$5" | sed 's/^/   | /'
+}
+# How many steps are in state $1 so far.
+count_state() {
+  local s n=0
+  for s in "${states[@]}"; do [ "$s" = "$1" ] && n=$((n + 1)); done
+  echo "$n"
 }
 log_of() { echo "$logs/${1//[^A-Za-z0-9_.-]/_}.log"; }
 
 # step NAME TIMEOUT_S CMD...: runs CMD with a timeout, output to $logs/NAME.log; PASS on exit 0.
 step() {
-  local name=$1 limit=$2
+  local name=$1 limit=$2 asked=$2
   shift 2
   local log t0=$SECONDS rc
   log=$(log_of "$name")
@@ -208,7 +226,7 @@ step() {
   timeout --kill-after=15 "$limit" "$@" </dev/null >"$log" 2>&1
   rc=$?
   running=()
-  record_run "$name" $rc "$limit" $((SECONDS - t0)) "$log"
+  record_run "$name" $rc "$limit" $((SECONDS - t0)) "$log" "" "$asked"
   return $rc
 }
 
@@ -216,7 +234,7 @@ step() {
 # other: the GPU time-slices between them, and the tests' CPU references, most of their time, use
 # the cores); wait_steps waits for them all and records each as it ends (a run killed while some
 # still run has the others' results in its report).
-bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_t0=()
+bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_asked=() bg_t0=()
 bg_step() {
   local name=$1 limit=$2
   shift 2
@@ -232,6 +250,7 @@ bg_step() {
   bg_pids+=($!)
   bg_names+=("$name")
   bg_limits+=("$fitted")
+  bg_asked+=("$limit")
   running+=("$name")
   write_report "$(running_note)"
 }
@@ -249,13 +268,14 @@ wait_steps() {
       end=$(cat "${bg_logs[$i]}.end" 2>/dev/null || date +%s)
       running=()
       for j in "${pending[@]}"; do [ "$j" = "$i" ] || [ -e "${bg_logs[$j]}.end" ] || running+=("${bg_names[$j]}"); done
-      record_run "${bg_names[$i]}" $rc "${bg_limits[$i]}" $((end - bg_t0[i])) "${bg_logs[$i]}" " (beside others)"
+      record_run "${bg_names[$i]}" $rc "${bg_limits[$i]}" $((end - bg_t0[i])) "${bg_logs[$i]}" " (beside others)" \
+        "${bg_asked[$i]}"
     done
     pending=(${still[@]+"${still[@]}"})
     [ ${#pending[@]} -eq 0 ] || sleep 1
   done
   running=()
-  bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_t0=()
+  bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_asked=() bg_t0=()
 }
 # Whether the step NAME was recorded as PASS.
 step_passed() {
@@ -267,9 +287,10 @@ step_passed() {
 # The step report (bench/results/gpu-check-<gpu>-<date>.md; the logs folder without a GPU), with
 # the steps so far; copied with the logs into $OUT. $1: a note for its heading ("running").
 write_report() {
-  local report failed=0 s i
+  local report failed cut i
   report=$(report_path)
-  for s in "${states[@]}"; do [ "$s" = FAIL ] && failed=$((failed + 1)); done
+  failed=$(count_state FAIL)
+  cut=$(count_state CUT)
   {
     echo "# gpu-check on ${gpu_name} ($(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)${tree_note})"
     echo
@@ -287,7 +308,7 @@ write_report() {
       attn_bench_excerpt "$bench_log" | sed 's/^/    /'
       echo
     fi
-    echo "## summary ($(( SECONDS - t_start ))s, ${failed} failed${1:+, $1})"
+    echo "## summary ($(( SECONDS - t_start ))s, ${failed} failed$([ "$cut" -eq 0 ] || echo ", $cut cut by the box")${1:+, $1})"
     echo
     echo "| step | result | note |"
     echo "|---|---|---|"
@@ -446,7 +467,7 @@ default_generates() {
   # each rank's slice from the rest of the run)
   if [ "${states[-1]}" = FAIL ]; then generate 2 mpi bf16 GQA_GPU_TOP_K=0; fi
 }
-# GQA_BENCH_SKIP_WGMMA (the builds and ablations whose test failed in this run, which gqa-bench,
+# GQA_BENCH_SKIP_WGMMA (the builds and ablations whose test failed or was cut in this run, which gqa-bench,
 # the memchecks and the variants' gqa-generate leave out): whether it names $1; add $1 to it.
 skip_listed() { case ",${GQA_BENCH_SKIP_WGMMA:-}," in *",$1,"*) return 0 ;; esac; return 1; }
 skip_list_add() { GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}$1"; }
@@ -468,7 +489,7 @@ prefill_memchecks() {
     "$build/tests/cuda_test_prefill_tma_tiles"
   for b in tma_overlap tma swizzle tma_late; do  # (the default build first)
     if skip_listed "$b"; then
-      record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test failed above"
+      record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test did not pass above"
     else
       step "memcheck cuda_test_attention_prefill_wgmma ($b build, CudaPrefillWgmmaCases.*)" 120 \
         env GQA_TEST_WGMMA_BUILD=$b "$sanitizer" --tool memcheck --error-exitcode 99 \
@@ -643,12 +664,12 @@ elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
   # the TMA build without its default overlap and with its opt-in late turns, unless their tests
   # failed above
   if skip_listed tma_late; then
-    record "gqa-generate np1 --comm nccl --dtype bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1" SKIP "its test failed above"
+    record "gqa-generate np1 --comm nccl --dtype bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1" SKIP "its test did not pass above"
   else
     generate 1 nccl bf16 GQA_PREFILL_WGMMA_LATE_TURNS=1
   fi
   if skip_listed tma; then
-    record "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=0" SKIP "its test failed above"
+    record "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=0" SKIP "its test did not pass above"
   else
     generate 2 mpi bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=0
   fi
@@ -844,7 +865,7 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
         done
         for b in "${builds[@]}"; do
           if skip_listed "$b"; then
-            record "memcheck $name ($b build)" SKIP "its test failed above"
+            record "memcheck $name ($b build)" SKIP "its test did not pass above"
           else
             step "memcheck $name ($b build, ${filter[0]#--gtest_filter=})" 300 env GQA_TEST_WGMMA_BUILD=$b \
               "$sanitizer" --tool memcheck --error-exitcode 99 "$exe" "${filter[@]}"
@@ -885,8 +906,8 @@ elif [ "$mode" = decode ] && [ $built -eq 1 ]; then
 fi
 
 # --- summary (printed last) ---------------------------------------------------------------------
-failed=0
-for s in "${states[@]}"; do [ "$s" = FAIL ] && failed=$((failed + 1)); done
+failed=$(count_state FAIL)
+cut=$(count_state CUT)
 write_report
 report=$(report_path)
 print_bench_report() {
@@ -905,8 +926,10 @@ echo "report: $report"
 echo
 printf '%-44s %-5s %s\n' STEP RESULT NOTE
 for i in "${!names[@]}"; do printf '%-44s %-5s %s\n' "${names[$i]}" "${states[$i]}" "${notes[$i]}"; done
-echo "gpu-check: ${#names[@]} steps, $failed failed, $(( SECONDS - t_start ))s"
+echo "gpu-check: ${#names[@]} steps, $failed failed$([ "$cut" -eq 0 ] || echo ", $cut cut by the box (GQA_CHECK_BUDGET_S)"), $(( SECONDS - t_start ))s"
 [ "$mode" != bench ] || print_bench_report
 [ $failed -eq 0 ] || exit 1
 # nothing failed, but nothing was built either (a box too small for the build): not a pass
 if [ $built -ne 1 ]; then echo "gpu-check: nothing was built, so nothing was checked" >&2; exit 3; fi
+# nothing failed, but the box ended a step before its own limit: not checked to the end
+[ "$cut" -eq 0 ] || exit 4
