@@ -169,6 +169,10 @@ class AblationTable {
 // verified builds' cells down).
 constexpr auto unrun_build = cuda::prefill_wgmma_build_unrun;
 
+// The by-build table's rounds over the prompts: mma.sync and the builds a GPU has run; the producer
+// build's ablation; the TMA build's ablation; the builds no GPU has run (last in a run).
+enum class Round { kVerified, kProducerAblation, kTmaAblation, kUnrun };
+
 // The page-size table's builds: (build, tiles in rotated order); the TMA build's rotated order
 // timed within 1% of its order in runs 9-11 at every page size, so the last column is the default
 // build (the TMA build's overlap variant, whose tiles stay in order).
@@ -239,17 +243,21 @@ struct PrefillByBuild::State {
     env.report.save();
   }
 
-  // One pass over the prompts: round 0 mma.sync and the verified builds, 1 the producer build's
-  // ablation, 3 the TMA build's ablation, then (last) 2 the builds no GPU has run
-  // (cuda::prefill_wgmma_build_unrun: none now).
-  void by_build_round(BenchEnv& env, Model& model, const Deadline& deadline, int round) {
+  // One pass over the prompts (in a run: kVerified, then kProducerAblation, then kTmaAblation and
+  // last kUnrun).
+  void by_build_round(BenchEnv& env, Model& model, const Deadline& deadline, Round round) {
     const ModelConfig& c = model.config();
     const size_t n_builds = std::size(cuda::kPrefillWgmmaBuilds);
-    if (round == 1 && (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation"))) return;
-    if (round == 3 && (wgmma_build_skipped("tma") || wgmma_build_skipped("ablation_tma"))) return;
-    AblationTable* ablation = round == 1 ? &*ablated : round == 3 ? &*ablated_tma : nullptr;
-    // (round 2: no cache is made for an empty round)
-    if (round == 2 && std::none_of(std::begin(cuda::kPrefillWgmmaBuilds), std::end(cuda::kPrefillWgmmaBuilds),
+    if (round == Round::kProducerAblation && (wgmma_build_skipped("producer") || wgmma_build_skipped("ablation"))) {
+      return;
+    }
+    if (round == Round::kTmaAblation && (wgmma_build_skipped("tma") || wgmma_build_skipped("ablation_tma"))) return;
+    AblationTable* ablation = round == Round::kProducerAblation ? &*ablated
+                              : round == Round::kTmaAblation    ? &*ablated_tma
+                                                                : nullptr;
+    const bool unrun_round = round == Round::kUnrun;
+    // (no cache is made for an empty round)
+    if (unrun_round && std::none_of(std::begin(cuda::kPrefillWgmmaBuilds), std::end(cuda::kPrefillWgmmaBuilds),
                                    unrun_build)) {
       return;
     }
@@ -264,18 +272,20 @@ struct PrefillByBuild::State {
       };
       if (deadline.passed()) {
         if (ablation != nullptr) ablation->skip_prompt(p);
-        if (round == 0) put(0, {"skipped", "(time", "budget)"});
+        if (round == Round::kVerified) put(0, {"skipped", "(time", "budget)"});
         for (size_t i = 0; i < n_builds && ablation == nullptr; ++i) {
           const cuda::PrefillWgmmaBuild b = cuda::kPrefillWgmmaBuilds[i];
-          if (unrun_build(b) != (round == 2)) continue;
+          if (unrun_build(b) != unrun_round) continue;
           put(i + 1, skipped_by_test(b) ? std::vector<std::string>{"skipped", "(its test", "failed)"}
                                         : std::vector<std::string>{"skipped", "(time", "budget)"});
         }
         continue;
       }
       progress("prefill attention by kernel build: " + tokens_str(p) + " tokens" +
-               (round == 1 ? " (producer ablation)" : round == 2 ? " (builds not run before)"
-                : round == 3 ? " (TMA ablation)" : ""));
+               (round == Round::kProducerAblation ? " (producer ablation)"
+                : unrun_round                     ? " (builds not run before)"
+                : round == Round::kTmaAblation    ? " (TMA ablation)"
+                                                  : ""));
       try {
         const PagedKvCache cache = one_layer_cache(env, model, p, kPrefillBlockSize, 91);
         const double af = prefill_attention_flops_per_layer(c, p);
@@ -284,7 +294,7 @@ struct PrefillByBuild::State {
           put(slot_index,
               {strf("%.1f", ms), strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops)});
         };
-        if (round == 0) {
+        if (round == Round::kVerified) {
           const cuda::ScopedSwitch mma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, false);
           time_into(0);
         }
@@ -295,7 +305,7 @@ struct PrefillByBuild::State {
         if (ablation != nullptr) ablation->time_prompt(env, c, cache, p, deadline);
         for (size_t i = 0; i < n_builds && ablation == nullptr; ++i) {
           const cuda::PrefillWgmmaBuild b = cuda::kPrefillWgmmaBuilds[i];
-          if (unrun_build(b) != (round == 2)) continue;
+          if (unrun_build(b) != unrun_round) continue;
           if (skipped_by_test(b)) {
             put(i + 1, {"skipped", "(its test", "failed)"});
             continue;
@@ -315,21 +325,21 @@ struct PrefillByBuild::State {
   }
 
   // A pass after the verified one (its failures were its own section's): the by-build rounds
-  // given, then with pages the page table's round 1; throws, saying `where`, when a prompt failed.
-  void later_pass(BenchEnv& env, Model& model, double seconds, std::initializer_list<int> rounds, bool pages,
+  // given, then with pages the page table's unrun builds; throws, saying `where`, when a prompt failed.
+  void later_pass(BenchEnv& env, Model& model, double seconds, std::initializer_list<Round> rounds, bool pages,
                   const char* where) {
     const Deadline deadline(seconds);
     if (!available || prompts.empty()) return;
     failed = 0;
-    for (int round : rounds) by_build_round(env, model, deadline, round);
-    if (pages && page_prompt > 0) pages_round(env, model, deadline, 1);
+    for (Round round : rounds) by_build_round(env, model, deadline, round);
+    if (pages && page_prompt > 0) pages_round(env, model, deadline, /*unrun_round=*/true);
     publish(env);
     GQA_CHECK(failed == 0, failed << " prompt length(s) failed " << where);
   }
 
-  // The page-size table at the longest prompt: round 0 the builds a GPU has run, 1 the others. A failing
-  // cell says so and the next one runs (after a trap each fails, each saying so).
-  void pages_round(BenchEnv& env, Model& model, const Deadline& deadline, int round) {
+  // The page-size table at the longest prompt: the builds a GPU has run, or (unrun_round) the others.
+  // A failing cell says so and the next one runs (after a trap each fails, each saying so).
+  void pages_round(BenchEnv& env, Model& model, const Deadline& deadline, bool unrun_round) {
     const ModelConfig& c = model.config();
     const int64_t p = page_prompt;
     const double af = prefill_attention_flops_per_layer(c, p);
@@ -338,7 +348,7 @@ struct PrefillByBuild::State {
       std::optional<PagedKvCache> cache;
       for (size_t i = 0; i < std::size(kPageBuilds); ++i) {
         const auto& [b, rotated] = kPageBuilds[i];
-        if (unrun_build(b) != (round == 1)) continue;
+        if (unrun_build(b) != unrun_round) continue;
         std::string* out = &page_cells[bs][2 * i];
         if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
           out[0] = "skipped";
@@ -416,19 +426,19 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
     s.page_slot = env.report.slot();
   }
   s.publish(env);
-  s.by_build_round(env, model, deadline, 0);
-  if (s.page_prompt > 0) s.pages_round(env, model, deadline, 0);
+  s.by_build_round(env, model, deadline, Round::kVerified);
+  if (s.page_prompt > 0) s.pages_round(env, model, deadline, /*unrun_round=*/false);
   s.publish(env);
   GQA_CHECK(s.failed == 0, s.failed << " prompt length(s) failed in the verified builds (in the by-build table)");
 }
 
 void PrefillByBuild::unrun(BenchEnv& env, Model& model, double seconds) {
-  s_->later_pass(env, model, seconds, {1}, /*pages=*/true, "in the producer build's ablation");
+  s_->later_pass(env, model, seconds, {Round::kProducerAblation}, /*pages=*/true, "in the producer build's ablation");
 }
 
 void PrefillByBuild::tma_ablation(BenchEnv& env, Model& model, double seconds) {
   // (the unrun builds after the TMA ablation, whose verified rows a trap in them would cost)
-  s_->later_pass(env, model, seconds, {3, 2}, /*pages=*/false,
+  s_->later_pass(env, model, seconds, {Round::kTmaAblation, Round::kUnrun}, /*pages=*/false,
                  "in the TMA build's ablation or the unrun builds (in the by-build table)");
 }
 
