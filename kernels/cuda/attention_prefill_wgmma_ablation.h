@@ -39,20 +39,23 @@ enum : unsigned {
   // 0.32 / 4.16: almost no overlap of one warpgroup's softmax with the other's GEMMs, and 'no
   // turns' changed nothing. As if both warpgroups' GEMMs, issued back to back, shared the tensor
   // cores and completed together, keeping the two in step. Passing the turn after the wait lets one
-  // warpgroup's GEMM run alone. TMA build only. (Seventeenth session, unrun when written.)
+  // warpgroup's GEMM run alone. TMA build only. (Seventeenth session; run 11: 1.03-1.06 of the
+  // TMA build's time, no faster.)
   kLateTurns = 64,
   // Not an ablation: the overlap build's consumers (each warpgroup's softmax of tile i under its own
   // P V of tile i - 1, FlashAttention-3's intra-warpgroup pipelining; one turn a tile) on the TMA
   // build's tiles. The overlap build measured no faster than the producer build (runs 6-8) while
   // copies bounded both ('no copies' 0.55 of the producer build's time); the TMA build's copies cost
   // ~5% (run 10), its softmax ~30%. TMA build only (the producer build's is the overlap build,
-  // GQA_PREFILL_WGMMA_OVERLAP) and alone (no other bit with it). (Seventeenth session, unrun when written.)
+  // GQA_PREFILL_WGMMA_OVERLAP) and alone (no other bit with it). (Seventeenth session; run 11: 0.90-0.93
+  // of the TMA build's time, and the default build since: 'tma_overlap'.)
   kOverlapPv = 128,
 };
 
 // The masks attention_prefill_wgmma_ablated runs, in the order gqa-bench reports them.
 // (kRotateTiles first, the row that could make a default; kLateTurns and kOverlapPv, unrun when
-// written, last: a trap in either, which poisons the process's context, then costs no other row.)
+// written, last, where a trap in either, which poisons the process's context, cost no other row;
+// both ran in run 11.)
 constexpr unsigned kPrefillAblations[] = {
     kRotateTiles,
     kAblateTurns,
