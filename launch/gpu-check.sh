@@ -487,15 +487,21 @@ prefill_memchecks() {
   fi
   step "memcheck cuda_test_prefill_tma_tiles" 120 "$sanitizer" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_prefill_tma_tiles"
-  for b in tma_overlap tma swizzle tma_late; do  # (the default build first)
-    if skip_listed "$b"; then
-      record "memcheck cuda_test_attention_prefill_wgmma ($b build)" SKIP "its test did not pass above"
-    else
-      step "memcheck cuda_test_attention_prefill_wgmma ($b build, CudaPrefillWgmmaCases.*)" 120 \
-        env GQA_TEST_WGMMA_BUILD=$b "$sanitizer" --tool memcheck --error-exitcode 99 \
-        "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaCases.*'
-    fi
+  for b in "$wgmma_default_build" tma swizzle tma_late; do  # (the default build first)
+    memcheck_wgmma_build "$sanitizer" "$b" 120
   done
+}
+# memcheck_wgmma_build SANITIZER BUILD LIMIT_S: the wgmma prefill test's cases (CudaPrefillWgmmaCases)
+# of one build under memcheck, in a process of its own as its test ran; skipped where its test did
+# not pass (memcheck would only repeat the failure, slower).
+memcheck_wgmma_build() {
+  local name="memcheck cuda_test_attention_prefill_wgmma ($2 build"
+  if skip_listed "$2"; then
+    record "$name)" SKIP "its test did not pass above"
+  else
+    step "$name, CudaPrefillWgmmaCases.*)" "$3" env GQA_TEST_WGMMA_BUILD="$2" "$1" --tool memcheck \
+      --error-exitcode 99 "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaCases.*'
+  fi
 }
 # Steps 3-6 are the check; --bench skips them.
 if [ $checking -eq 1 ]; then
@@ -512,6 +518,7 @@ slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongConte
 # hang or trap there cannot take the rest of the bench down.
 wgmma_build_names=(basic pingpong producer overlap swizzle tma tma_late tma_overlap)  # GQA_TEST_WGMMA_BUILD's values
 wgmma_unrun_builds=()  # builds no GPU has run yet, memchecked first (none now: run 11 ran tma_late and tma_overlap)
+wgmma_default_build=tma_overlap  # the dispatcher's default (cuda::prefill_wgmma_build()), memchecked next
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
@@ -851,26 +858,16 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
       filter=()
       case "$name" in
         cuda_test_attention_prefill_mma) filter=("--gtest_filter=CudaPrefillMmaCases.*:-$slow_mma") ;;
-        cuda_test_attention_prefill_wgmma) filter=("--gtest_filter=CudaPrefillWgmmaCases.*") ;;
         cuda_test_attention) [ "$mode" = quick ] && filter=("--gtest_filter=CudaAttentionDecodeSplits.*") ;;
         cuda_test_cuda_sampling | cuda_test_graph_cache | cuda_test_pinned_staging) [ "$mode" = quick ] && continue ;;
         cuda_test_attention_prefill_wgmma_ablation) continue ;;  # a timing aid's kernels, not the product's
       esac
       if [ "$name" = cuda_test_attention_prefill_wgmma ]; then
-        # each build in a process of its own, as its test ran; a build whose test failed (or hung)
-        # is left out: memcheck would only repeat the failure, slower
-        builds=("${wgmma_unrun_builds[@]}")  # (the unrun builds first)
+        builds=("${wgmma_unrun_builds[@]}" "$wgmma_default_build")  # (the unrun builds first, then the default)
         for b in "${wgmma_build_names[@]}"; do
-          case " ${wgmma_unrun_builds[*]} " in *" $b "*) ;; *) builds+=("$b") ;; esac
+          case " ${builds[*]} " in *" $b "*) ;; *) builds+=("$b") ;; esac
         done
-        for b in "${builds[@]}"; do
-          if skip_listed "$b"; then
-            record "memcheck $name ($b build)" SKIP "its test did not pass above"
-          else
-            step "memcheck $name ($b build, ${filter[0]#--gtest_filter=})" 300 env GQA_TEST_WGMMA_BUILD=$b \
-              "$sanitizer" --tool memcheck --error-exitcode 99 "$exe" "${filter[@]}"
-          fi
-        done
+        for b in "${builds[@]}"; do memcheck_wgmma_build "$sanitizer" "$b" 300; done
         continue
       fi
       step "memcheck $(basename "$exe")${filter:+ (${filter[0]#--gtest_filter=})}" 900 "$sanitizer" --tool memcheck \
