@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "core/error.h"
@@ -66,6 +67,33 @@ TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   }
   const cuda::ScopedSwitch overlap(cuda::prefill_wgmma_overlap, cuda::set_prefill_wgmma_overlap, true);
   EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kOverlap);  // over the TMA and swizzle builds
+}
+
+// launch/gpu-check.sh spells the wgmma builds' names (GQA_TEST_WGMMA_BUILD's values, in the
+// dispatcher's order) and the default build, whose memcheck it runs first: the same as the
+// dispatcher's. (ctest runs this in the source tree.)
+TEST(CudaEnvSwitches, GpuCheckNamesTheBuildsAndTheDefault) {
+  std::ifstream f("launch/gpu-check.sh");
+  ASSERT_TRUE(f) << "launch/gpu-check.sh not found from the working directory (ctest runs in the source tree)";
+  std::string line, names, default_build;
+  while (std::getline(f, line)) {
+    if (line.rfind("wgmma_build_names=(", 0) == 0) names = line.substr(19, line.find(')') - 19);
+    if (line.rfind("wgmma_default_build=", 0) == 0) {
+      default_build = line.substr(20, line.find_first_of(" #", 20) - 20);
+    }
+  }
+  std::string expected;
+  for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
+    if (!expected.empty()) expected += ' ';
+    expected += cuda::prefill_wgmma_build_name(b);
+  }
+  EXPECT_EQ(names, expected);
+  for (const char* v : {"GQA_PREFILL_WGMMA_PINGPONG", "GQA_PREFILL_WGMMA_PRODUCER", "GQA_PREFILL_WGMMA_OVERLAP",
+                        "GQA_PREFILL_WGMMA_SWIZZLE", "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_LATE_TURNS",
+                        "GQA_PREFILL_WGMMA_TMA_OVERLAP"}) {
+    if (std::getenv(v) != nullptr) GTEST_SKIP() << v << " is set";
+  }
+  EXPECT_EQ(default_build, cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()));
 }
 
 TEST(CudaEnvSwitches, SpellingsOfOnAndOff) {
