@@ -14,6 +14,7 @@
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/pdl.h"
 #include "parallel/single_communicator.h"
+#include "runtime/kv_page_size.h"
 #include "tests/support/model_fixture.h"
 
 namespace gqa {
@@ -35,6 +36,26 @@ TEST_P(CudaModel, MatchesTransformers) {
   const bool f32 = dt == DType::kF32;
   test::expect_matches_reference(c, res, ref, /*strict_tokens=*/f32, f32 ? 1e-3 : 3e-2,
                                  name + " cuda " + dtype_name(dt) + " T=1", true);
+}
+
+// The same on pages of kDefaultKvBlockSize tokens (gqa-generate's default; the fixtures above use
+// 4-token pages so that sequences span several): each sequence in one page, the decode graphs'
+// smallest bucket 4 pages (a plan of mostly empty splits), graphs on.
+TEST(CudaModelDefaultPages, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (DType dt : {DType::kF32, DType::kBF16}) {
+    for (const std::string name : {"gqa", "mha", "mqa", "gqa_hd128", "gqa_hd64", "qwen2_bias"}) {
+      const std::string dir = kFixtureDir + name;
+      SingleCommunicator comm;
+      cuda::CudaOps ops(0, dt);
+      const test::FixtureReference ref = test::read_fixture_reference(dir);
+      const GenerateResult res = test::run_fixture(dir, ref, ops, comm, /*cuda_graphs=*/true, kDefaultKvBlockSize);
+      const test::FixtureComparison c = test::compare_to_reference(res, ref);
+      const bool f32 = dt == DType::kF32;
+      test::expect_matches_reference(c, res, ref, /*strict_tokens=*/f32, f32 ? 1e-3 : 3e-2,
+                                     name + " cuda " + dtype_name(dt) + " default pages", true);
+    }
+  }
 }
 
 // Decode steps replayed from CUDA graphs (recorded per batch size and context bucket, with a

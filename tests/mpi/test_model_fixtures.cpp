@@ -10,6 +10,7 @@
 
 #include "parallel/bootstrap.h"
 #include "runtime/backend.h"
+#include "runtime/kv_page_size.h"
 #include "tests/support/model_fixture.h"
 
 namespace gqa {
@@ -26,6 +27,20 @@ TEST_P(ModelFixture, MatchesTransformers) {
   const test::FixtureComparison c = test::compare_to_reference(res, ref);
   test::expect_matches_reference(c, res, ref, /*strict_tokens=*/true, 1e-4,
                                  GetParam() + " T=" + std::to_string(comm->size()), comm->rank() == 0);
+}
+
+// The same on pages of kDefaultKvBlockSize tokens (what gqa-generate uses unless told otherwise):
+// every fixture's sequence then sits in one page, and a decode step's graph bucket spans several.
+TEST_P(ModelFixture, MatchesTransformersOnDefaultPages) {
+  const std::string dir = "tests/fixtures/models/" + GetParam();
+  auto comm = make_communicator("auto");
+  auto ops = make_backend("cpu");
+  const test::FixtureReference ref = test::read_fixture_reference(dir);
+  const GenerateResult res = test::run_fixture(dir, ref, *ops, *comm, /*cuda_graphs=*/true, kDefaultKvBlockSize);
+  const test::FixtureComparison c = test::compare_to_reference(res, ref);
+  test::expect_matches_reference(c, res, ref, /*strict_tokens=*/true, 1e-4,
+                                 GetParam() + " T=" + std::to_string(comm->size()) + " default pages",
+                                 comm->rank() == 0);
 }
 
 // Greedy without keeping logits: at T > 1 each rank sends its slice's best (value, id) instead of

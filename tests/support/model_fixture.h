@@ -48,13 +48,15 @@ inline FixtureReference read_fixture_reference(const std::string& dir) {
   return r;
 }
 
-// Generation on a fixture checkpoint with small cache blocks and a small prefill chunk, so
-// sequences span several blocks and prefill runs in pieces. keep_logits false at T = 1 makes the
-// backend draw the tokens where the logits are (Model::forward_sample).
+// Generation on a fixture checkpoint with small cache blocks (4 tokens unless block_size says
+// otherwise) and a small prefill chunk, so sequences span several blocks and prefill runs in
+// pieces. keep_logits false at T = 1 makes the backend draw the tokens where the logits are
+// (Model::forward_sample).
 inline GenerateResult run_generation(const std::string& dir, const std::vector<int32_t>& prompt, int64_t new_tokens,
                                      const SamplingParams& sampling, bool keep_logits, Ops& ops, Communicator& comm,
                                      bool cuda_graphs = true,
-                                     int64_t slice_candidates = GenerateRequest{}.slice_candidates) {
+                                     int64_t slice_candidates = GenerateRequest{}.slice_candidates,
+                                     int64_t block_size = 4) {
   const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
   const ShardPlan plan = ShardPlan::make(
       {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
@@ -62,7 +64,9 @@ inline GenerateResult run_generation(const std::string& dir, const std::vector<i
   const Checkpoint ckpt = Checkpoint::open(dir);
   Model model(config, plan, ops, comm, load_weights(ckpt, config, plan, comm.rank(), ops));
   model.set_cuda_graphs(cuda_graphs);
-  PagedKvCache cache(model.kv_cache_shape(32, 4), ops.compute_dtype(), ops);
+  const int64_t positions = static_cast<int64_t>(prompt.size()) + new_tokens;
+  const int64_t blocks = std::max<int64_t>(128 / block_size, (positions + block_size - 1) / block_size);
+  PagedKvCache cache(model.kv_cache_shape(blocks, block_size), ops.compute_dtype(), ops);
   GenerateRequest req;
   req.prompt = prompt;
   req.max_new_tokens = new_tokens;
@@ -76,9 +80,9 @@ inline GenerateResult run_generation(const std::string& dir, const std::vector<i
 
 // Greedy generation of the reference's length, keeping every logit row.
 inline GenerateResult run_fixture(const std::string& dir, const FixtureReference& ref, Ops& ops, Communicator& comm,
-                                  bool cuda_graphs = true) {
+                                  bool cuda_graphs = true, int64_t block_size = 4) {
   return run_generation(dir, ref.prompt, static_cast<int64_t>(ref.generated.size()), SamplingParams{},
-                        /*keep_logits=*/true, ops, comm, cuda_graphs);
+                        /*keep_logits=*/true, ops, comm, cuda_graphs, GenerateRequest{}.slice_candidates, block_size);
 }
 
 struct FixtureComparison {
