@@ -63,7 +63,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "GQA_PREFILL_WGMMA_ROTATE=1 has the producer, swizzle and TMA builds' blocks take their K/V tiles in rotated "
       "order (not the default TMA overlap build's: with GQA_PREFILL_WGMMA_TMA_OVERLAP=0), "
       "GQA_PREFILL_WGMMA_LATE_TURNS=1 has the TMA build's warpgroups pass their tensor-core turn only once their "
-      "GEMM has completed (over TMA_OVERLAP; not with GQA_PREFILL_WGMMA_TMA=0), GQA_GEMV_MMA=1 the "
+      "GEMM has completed (over TMA_OVERLAP; not with GQA_PREFILL_WGMMA_TMA=0, nor under GQA_PREFILL_WGMMA_OVERLAP=1, "
+      "the producer build's overlap, which wins over every TMA build), GQA_GEMV_MMA=1 the "
       "9-16-row decode GEMMs on the tensor-core GEMV, GQA_DECODE_CLUSTER=1 the decode attention's split reduction "
       "in thread-block clusters, GQA_L2_PREFETCH=1 an L2 prefetch of the O and gate/up weights during decode "
       "attention (with PDL), GQA_DECODE_KV_PREFETCH=1 has the decode attention prefetch its first K/V stages into "
@@ -129,10 +130,13 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                  "write float32 .npy [prompt_len + max(generated - 1, 0), vocab_size]: the logits of every "
                  "position fed to the model, in order");
   app.add_flag("--ignore-eos", o->ignore_eos, "do not stop at the model's EOS token");
-  app.add_option("--block-size", o->block_size, "KV cache block (page) size in tokens (256: the decode attention measured fastest at batch 16 with pages of 256 against 16 and 64; src/runtime/kv_page_size.h)")
+  app.add_option("--block-size", o->block_size,
+                 "KV cache block (page) size in tokens (the default: of pages of 16, 64 and 256 tokens, 256 gave "
+                 "the fastest decode attention on an H200 at batch 16 (32K, 128K), and the same at batch 1; "
+                 "src/runtime/kv_page_size.h)")
       ->check(at_least(1, kMaxPositions))
       ->capture_default_str();
-  app.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks per rank; 0 = enough for prompt + max-new-tokens")
+  app.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks (of --block-size tokens) per rank; 0 = enough for prompt + max-new-tokens")
       ->check(at_least(0, kMaxPositions))
       ->capture_default_str();
   app.add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step")

@@ -53,8 +53,9 @@
 # build's test process (the TMA build's late-turn and overlap variants among them), the
 # TMA-vs-swizzle and late-turns-vs-TMA tests and the two ablations' (producer, TMA); gqa-generate
 # bf16 at -np 1 and 2 (and 1 with GQA_PREFILL_WGMMA_TMA=0, the swizzle build, and with the
-# swizzle off too, the producer build; 1 with late turns, 2 with the TMA overlap); the TMA tiles'
-# test and the swizzle and TMA builds' (and variants') cases under memcheck; then
+# swizzle off too, the producer build; 1 with late turns, 2 with GQA_PREFILL_WGMMA_TMA_OVERLAP=0,
+# the TMA build without the default overlap); the TMA tiles' test and the default, TMA, swizzle
+# and late-turn builds' cases under memcheck; then
 # gqa-bench's prefill at 8K, 32K and 128K (the model's chunked prefill, every kernel build, the
 # ablation, the page sizes) and 8K as one 8192-token chunk.
 #
@@ -846,7 +847,7 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
     # The tests of kernel code no GPU has run yet go first (the box ran out in runs 6, 8 and 10):
     # GQA_MEMCHECK_FIRST (space-separated test names) overrides the list: the wgmma prefill's (its
     # default build changed in the eighteenth session; builds no GPU has run first, below).
-    first=(${GQA_MEMCHECK_FIRST:-cuda_test_attention_prefill_wgmma cuda_test_prefill_tma_tiles})
+    first=(${GQA_MEMCHECK_FIRST:-cuda_test_attention_decode_groups cuda_test_attention_prefill_wgmma cuda_test_prefill_tma_tiles})
     rest=()
     for name in "${order[@]}"; do
       case " ${first[*]} " in *" $name "*) ;; *) rest+=("$name") ;; esac

@@ -11,6 +11,7 @@
 #include "model/weights.h"
 #include "parallel/single_communicator.h"
 #include "runtime/generator.h"
+#include "runtime/kv_page_size.h"
 
 namespace gqa::bench {
 namespace {
@@ -59,7 +60,9 @@ OursResult run_ours(BenchEnv& env, const std::string& dir, const std::string& pr
   const std::vector<int32_t> prompt = read_prompt(dir, env.opt.prompt_len, c.vocab_size);
   write_prompt(prompt_path, prompt);
   const int64_t tokens = static_cast<int64_t>(prompt.size()) + env.opt.new_tokens;
-  PagedKvCache cache(model.kv_cache_shape(tokens / 16 + 2, 16), env.ops.compute_dtype(), env.ops);
+  // (the default pages, as gqa-generate's; 16 tokens until the eighteenth session, run 11's figure's)
+  const int64_t bs = kDefaultKvBlockSize;
+  PagedKvCache cache(model.kv_cache_shape((tokens + bs - 1) / bs + 1, bs), env.ops.compute_dtype(), env.ops);
   Generator gen(model, cache, comm);
   GenerateRequest req;
   req.prefill_chunk = env.opt.prefill_chunk;

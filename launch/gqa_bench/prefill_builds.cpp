@@ -173,9 +173,9 @@ constexpr auto unrun_build = cuda::prefill_wgmma_build_unrun;
 // build's ablation; the TMA build's ablation; the builds no GPU has run (last in a run).
 enum class Round { kVerified, kProducerAblation, kTmaAblation, kUnrun };
 
-// The page-size table's builds: (build, tiles in rotated order); the TMA build's rotated order
-// timed within 1% of its order in runs 9-11 at every page size, so the last column is the default
-// build (the TMA build's overlap variant, whose tiles stay in order).
+// The page-size table's builds: (build, tiles in rotated order). The TMA build's rotated order,
+// a column here until run 11, was never faster than its order (runs 9-10: up to 2.6% slower), so
+// the last column is the default build (the TMA build's overlap variant, whose tiles stay in order).
 constexpr std::pair<cuda::PrefillWgmmaBuild, bool> kPageBuilds[] = {{cuda::PrefillWgmmaBuild::kProducer, false},
                                                                     {cuda::PrefillWgmmaBuild::kSwizzle, false},
                                                                     {cuda::PrefillWgmmaBuild::kTma, false},
@@ -399,7 +399,8 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
     return;
   }
   env.report.line(
-      "Layer 0's causal attention over a cache of random K/V (its content does not change the work), chunk by chunk "
+      "Layer 0's causal attention over a cache of random K/V on " + std::to_string(kPrefillBlockSize) +
+      "-token pages (its content does not change the work), chunk by chunk "
       "as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 3: the mma.sync kernel "
       "(GQA_PREFILL_WGMMA=0), the basic wgmma kernel, its ping-pong build, the ping-pong build with a producer "
       "warpgroup, that with each warpgroup's softmax overlapping its previous tile's P V, the producer build on "
@@ -419,8 +420,9 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
     s.page_prompt = *std::max_element(s.prompts.begin(), s.prompts.end());
     for (int64_t bs : kPageSizes) s.page_cells[bs].assign(2 * std::size(kPageBuilds), "-");
     env.report.line("The same attention (" + tokens_str(s.page_prompt) + " tokens, same calls and timing) on caches "
-                    "of larger pages (gqa-generate's --block-size): the producer, swizzle and TMA builds, and the TMA "
-                    "build's overlap variant (the default); the TMA builds issue a box per "
+                    "of other page sizes (gqa-generate's --block-size; the table above: " +
+                    std::to_string(kPrefillBlockSize) + "-token pages): the producer, swizzle and TMA builds, and "
+                    "the TMA build's overlap variant (the default); the TMA builds issue a box per "
                     "page (per 128 keys of a larger page) and 64-dim half of each tile. The pages of the one sequence "
                     "lie in order in the cache (a prefill's fresh pages; the decode fixtures shuffle theirs).");
     s.page_slot = env.report.slot();

@@ -1,13 +1,13 @@
 // gqa-bench's prefill attention by kernel build: layer 0's attention of each prompt through
 // mma.sync and every wgmma build, the producer build (the default until run 9) and the TMA build
-// (the default since) with parts of their work left out (attention_prefill_wgmma_ablation.h:
-// which part bounds each), and the producer, swizzle and TMA builds on 16- to 256-token pages at
-// the longest prompt. In passes with other sections between them (main.cpp): first what an H200
-// has verified (runs 8-10: every build but the TMA build's two variants, at every page size), then
-// the producer build's ablation, and last of the whole run the TMA build's ablation (its variants'
-// rows last) and then the builds no GPU had run when written (the TMA build's late-turn and overlap
-// variants, seventeenth session): a kernel that traps poisons the process's CUDA context for
-// everything after it. Each table is saved as it fills.
+// (the default in runs 9-10; its overlap variant since) with parts of their work left out
+// (attention_prefill_wgmma_ablation.h: which part bounds each), and the producer, swizzle and TMA
+// builds and the default (TMA overlap) on 16- to 256-token pages at the longest prompt. In passes
+// with other sections between them (main.cpp): first what an H200 has verified (every build since
+// run 11), then the producer build's ablation, and last of the whole run the TMA build's ablation
+// (its variants' rows last) and then any build no GPU has run yet (cuda::prefill_wgmma_build_unrun:
+// none now): a kernel that traps poisons the process's CUDA context for everything after it. Each
+// table is saved as it fills.
 #pragma once
 
 #include <memory>
