@@ -19,6 +19,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/pdl.h"
+#include "runtime/kv_page_size.h"
 #include "tests/cuda/attention_test_batch.h"
 #include "tests/cuda/cuda_test_util.h"
 
@@ -383,6 +384,22 @@ TEST(CudaAttentionPrefillCases, LargeGroups) {
     for (Heads h : {Heads{64, 8}, Heads{64, 1}}) {
       Batch b = make_batch(DType::kBF16, h, hd, 16, {{0, 1}, {5, 7}, {40, 100}}, 22);
       EXPECT_LT(rel_error(run(b, Kernel::kPrefill), reference(b)), 1e-2) << "hd " << hd << " " << h.hq << "/" << h.hkv;
+    }
+  }
+}
+
+// Prompts on pages of kDefaultKvBlockSize tokens (gqa-generate's default since the eighteenth
+// session): a prompt within one page, one across two, chunks after context, through whichever
+// prefill kernel the dispatcher takes for the head_dim (CUDA cores, mma.sync, wgmma on an H100/H200).
+TEST(CudaAttentionPrefillCases, DefaultPages) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (DType dt : {DType::kF32, DType::kBF16}) {
+    for (int64_t hd : {16, 64, 128}) {
+      for (Heads h : {Heads{8, 1}, Heads{8, 8}}) {
+        Batch b = make_batch(dt, h, hd, kDefaultKvBlockSize, {{0, 1}, {0, 200}, {250, 40}, {300, 777}}, 26);
+        EXPECT_LT(rel_error(run(b, Kernel::kAuto), reference(b)), tolerance(dt))
+            << dtype_name(dt) << " hd " << hd << " " << h.hq << "/" << h.hkv;
+      }
     }
   }
 }
