@@ -11,7 +11,7 @@
 // ("tma_overlap": the TMA build's tiles, each consumer warpgroup's softmax under its own P V of the
 // tile before), since run 11 on an H200 (bench/results/NVIDIA-H200-20261127-040524-prefill-32k-128k.md
 // and -040511-prefill-chunk8192.md, GEMM 798 TFLOP/s): one layer's attention over a 128K prompt
-// 63.8 ms (69% of the GEMM rate) vs 68.4 for the TMA build (64%, the default of runs 8-10), 69.5
+// 63.8 ms (69% of the GEMM rate) vs 68.4 for the TMA build (64%, the default of runs 9-11), 69.5
 // with late turns, 70.8 for the swizzle build (62%), 114.7 for the producer build (38%) and 131.9
 // for mma.sync (33%); 32K 3.8 ms (73%; TMA 4.1, 67%); 8K in one chunk 0.3 ms (66%; TMA 57%). Every
 // build passed its tests there (the TMA builds' and the swizzle build's cases also under memcheck),

@@ -9,7 +9,7 @@
 // head_dim 128 only (the benchmarked shard's shape). Without tma, every mask is of the in-order,
 // no-swizzle producer build whatever the switches say (GQA_PREFILL_WGMMA_SWIZZLE and
 // GQA_PREFILL_WGMMA_TMA are on by default since run 9): "full" here stays the in-order producer
-// build. The same masks of the TMA build (the default in runs 9-10; first run in run 10) say the
+// build. The same masks of the TMA build (the default in runs 9-11; first run in run 10) say the
 // same of it: runs 8-10 had it at 50-54% of the GEMM rate at 8K against 65-67% at 32K-128K.
 #pragma once
 
@@ -82,7 +82,7 @@ constexpr bool prefill_ablation_applies(unsigned skip, bool tma) {
 // "no copies + no softmax" for a mask ("rotated tiles" for kRotateTiles); "full" for 0.
 std::string prefill_ablation_name(unsigned skip);
 
-// The producer build (with tma, the TMA build: the default in runs 9-10; its kernel's masks unrun
+// The producer build (with tma, the TMA build: the default in runs 9-11; its kernel's masks unrun
 // when written) with `skip`'s parts left out (one of kPrefillAblations, or 0 for the build itself)
 // on a prefill call that attention_prefill_wgmma would take. The TMA build's "no copies" issues no
 // TMA load either (and copies no tile); its other masks, at block sizes without TMA boxes

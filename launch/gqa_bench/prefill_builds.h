@@ -1,6 +1,6 @@
 // gqa-bench's prefill attention by kernel build: layer 0's attention of each prompt through
 // mma.sync and every wgmma build, the producer build (the default until run 9) and the TMA build
-// (the default in runs 9-10; its overlap variant since) with parts of their work left out
+// (the default in runs 9-11; its overlap variant since) with parts of their work left out
 // (attention_prefill_wgmma_ablation.h: which part bounds each), and the producer, swizzle and TMA
 // builds and the default (TMA overlap) on 16- to 256-token pages at the longest prompt. In passes
 // with other sections between them (main.cpp): first what an H200 has verified (every build since
