@@ -57,6 +57,9 @@ struct BenchEnv {
   Ceilings ceil;
   Report& report;
   Budget& budget;
+  // K/V bytes of the decode fixture made last (make_decode_fixture waits for the device to settle
+  // after freeing it before the next one is timed); 0 before the first.
+  double last_fixture_bytes = 0;
 };
 
 // Roofline time in seconds of work moving `bytes` and doing `flops` under the ceilings.

@@ -98,9 +98,8 @@ DecodeFixture make_decode_fixture(BenchEnv& env, const Model& model, int64_t con
   build_step(fx, model.config().vocab_size, seed);
   env.ops.synchronize();
   // (the bytes of the fixture made before this one: most often freed by now)
-  static double previous_bytes = 0;
-  settle_after(previous_bytes);
-  previous_bytes = fx.kv_bytes_per_layer * double(fx.cache_layers);
+  settle_after(env.last_fixture_bytes);
+  env.last_fixture_bytes = fx.kv_bytes_per_layer * double(fx.cache_layers);
   return fx;
 }
 
