@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# launch/gpu-check.sh's flow on fake tools (tests/cli/gpu_check_mock/: no GPU, no build): what it
+# runs, records and exits with in --prefill and --quick, a step the box cuts (CUT, exit 4), and a
+# cut step whose log shows a failed case or a step that exits non-zero (FAIL, exit 1). GPU time is
+# rare: a broken flow found here costs no device call. ~4 minutes (the fake steps sleep 1-2 s, the
+# cut ones until the box ends).
+# Usage: test_gpu_check_mock.sh BIN_DIR   (run from the repository root; BIN_DIR unused)
+set -euo pipefail
+fail() { echo "FAIL: $*" >&2; exit 1; }
+root=$(pwd)
+[ -f launch/gpu-check.sh ] || fail "run from the repository root"
+scratch=$(mktemp -d); trap 'rm -rf "$scratch"' EXIT
+mock="$scratch/bin"
+cp -r tests/cli/gpu_check_mock "$mock"
+chmod +x "$mock"/*
+tokens=$(python3 -c "import json; print(','.join(map(str, json.load(open('tests/fixtures/models/gqa/reference.json'))['generated_tokens'])))")
+
+# A copy of the tracked tree (gpu-check writes build-gpu/ and bench/results/ where it runs).
+tree="$scratch/repo"
+mkdir -p "$tree"
+if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
+  git -C "$root" ls-files -z | (cd "$root" && xargs -0 cp --parents -t "$tree")
+else
+  tar -C "$root" --exclude='./build*' --exclude=./.git --exclude=./.devdeps -cf - . | tar -C "$tree" -xf -
+fi
+
+# run NAME MODE BUDGET_S TIMES...: gpu-check in the copy; sets rc and out (its output).
+run() {
+  local name=$1 mode=$2 budget=$3
+  shift 3
+  printf '%s\n' "$@" >"$scratch/times-$name.txt"
+  rm -rf "$tree/build-gpu"
+  rc=0
+  out=$(cd "$tree" && MOCK_BIN=$mock MOCK_TIMES="$scratch/times-$name.txt" MOCK_TOKENS=$tokens PATH="$mock:$PATH" \
+        GQA_CHECK_BUDGET_S=$budget timeout 400 bash launch/gpu-check.sh "--$mode" 2>&1) || rc=$?
+  echo "$name: gpu-check --$mode exit $rc, $(grep '^gpu-check:' <<<"$out" | tail -n 1)"
+}
+row() { grep -E "^$1 +$2( |$)" <<<"$out" >/dev/null || fail "$3: no '$1  $2' row in the summary: $(tail -n 45 <<<"$out")"; }
+
+# 1. --prefill, every step passing
+run prefill prefill 300 "configure 1" "build 1"
+[ $rc -eq 0 ] || fail "prefill: exit $rc: $(tail -n 45 <<<"$out")"
+grep -q '^gpu-check: 34 steps, 0 failed' <<<"$out" || fail "prefill: $(grep '^gpu-check:' <<<"$out")"
+row "cuda_test_attention_prefill_wgmma \(tma_overlap build\)" PASS prefill
+row "gqa-generate np1 --comm nccl --dtype bf16" PASS prefill
+row "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=0" PASS prefill
+# the default build's memcheck first of the builds'
+first=$(grep -m1 -oE '^memcheck cuda_test_attention_prefill_wgmma \([a-z_]+ build' <<<"$out")
+[ "$first" = "memcheck cuda_test_attention_prefill_wgmma (tma_overlap build" ] || fail "prefill: first build memcheck: '$first'"
+
+# 2. --quick, every step passing (the command the next GPU session runs)
+run quick quick 540 "configure 1" "build 1"
+[ $rc -eq 0 ] || fail "quick: exit $rc: $(tail -n 45 <<<"$out")"
+grep -qE '^gpu-check: [0-9]+ steps, 0 failed' <<<"$out" || fail "quick: $(grep '^gpu-check:' <<<"$out")"
+row "gqa-attn-bench" PASS quick
+row "memcheck cuda_test_attention_decode_groups" PASS quick
+
+# 3. the box ends a build's test process before its own limit, with cases passed and none failed:
+# CUT, not FAIL; nothing failed, so exit 4
+run cut prefill 80 "configure 1" "build 1" "cuda_test_attention_prefill_wgmma:basic:notslow 300 0 ok"
+[ $rc -eq 4 ] || fail "cut: exit $rc, wanted 4: $(tail -n 45 <<<"$out")"
+row "cuda_test_attention_prefill_wgmma \(basic build\)" CUT cut
+grep -q 'the box ended it after .* (2 test cases passed, none failed)' <<<"$out" || fail "cut: the CUT note"
+grep -qE '^gpu-check: 34 steps, 0 failed, 1 cut by the box' <<<"$out" || fail "cut: $(grep '^gpu-check:' <<<"$out")"
+
+# 4. cut with a failed case in its log, and a step that exits 1: FAIL (exit 1), naming the case
+run failed prefill 80 "configure 1" "build 1" "cuda_test_attention_prefill_wgmma:pingpong:notslow 300 0 failed" \
+  "cuda_test_attention_prefill_wgmma:swizzle:notslow 2 1"
+[ $rc -eq 1 ] || fail "failed: exit $rc, wanted 1: $(tail -n 45 <<<"$out")"
+row "cuda_test_attention_prefill_wgmma \(pingpong build\)" FAIL failed
+grep -q 'timed out after [0-9]*s: \[  FAILED  \] Mock.Case' <<<"$out" || fail "failed: the FAIL note names the case"
+row "cuda_test_attention_prefill_wgmma \(swizzle build\)" FAIL failed
+row "memcheck cuda_test_attention_prefill_wgmma \(swizzle build\)" SKIP failed
+echo "gpu-check flow: ok"
