@@ -278,7 +278,7 @@ __device__ __forceinline__ void produce(const PrefillParams& p, const TmaSource*
 // asynchronous. (Rows therefore multiply V rows of every key below the pass end by p = 0: like
 // every build, this one needs those V rows finite; keys >= end are zero-filled.) One
 // warpgroup's pass (this thread's o, m, l; pa must outlive its P V). kSwizzle, kTma: the same pass
-// on the TMA build's swizzled tiles (kOverlapPv, attention_prefill_wgmma_ablation.h), whose TMA
+// on the TMA build's swizzled tiles (kOverlapPv, attention_prefill_wgmma_mask.h), whose TMA
 // tiles need no proxy fence (tma, end: which tiles those are).
 template <typename T, int HD, int kStages, bool kSwizzle = false, bool kTma = false>
 __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const unsigned char* k_s,
@@ -387,7 +387,7 @@ __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const Tma
   static_assert(!kSwizzle || !kOverlap || kTma, "the overlap build on swizzled tiles is the TMA build's (kOverlapPv)");
   static_assert(!kTma || kSwizzle, "the TMA build is the swizzle build's");
   static_assert((kSkip & kOverlapPv) == 0, "kOverlapPv: prefill_wgmma_tma_kernel makes it kOverlap");
-  static_assert((kSkip & ~255u) == 0, "a mask bit attention_prefill_wgmma_ablation.h does not name");
+  static_assert((kSkip & ~255u) == 0, "a mask bit attention_prefill_wgmma_mask.h does not name");
   using S = WgSmem<T, HD>;
   constexpr int kStages = S::kPingPongStages;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -523,7 +523,7 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
 }
 
 // The TMA build (kSkip: 0, kRotateTiles, kLateTurns, kOverlapPv, or an ablation mask:
-// attention_prefill_wgmma_ablation.h). Its descriptors must be a __grid_constant__ parameter
+// attention_prefill_wgmma_mask.h). Its descriptors must be a __grid_constant__ parameter
 // (the TMA unit reads them from the kernel's parameter space).
 template <typename T, int HD, unsigned kSkip>
 __global__ void __launch_bounds__(kThreads + kProducerThreads, 1)

@@ -16,7 +16,7 @@
 #include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/attention_prefill_rows.cuh"
-#include "kernels/cuda/attention_prefill_wgmma_ablation.h"
+#include "kernels/cuda/attention_prefill_wgmma_mask.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/wgmma.cuh"
