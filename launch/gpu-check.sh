@@ -518,8 +518,7 @@ slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongConte
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
 wgmma_build_names=(basic pingpong producer overlap swizzle tma tma_late tma_overlap)  # GQA_TEST_WGMMA_BUILD's values
-wgmma_unrun_builds=()  # builds no GPU has run yet, memchecked first (none now: run 11 ran tma_late and tma_overlap)
-wgmma_default_build=tma_overlap  # the dispatcher's default (cuda::prefill_wgmma_build()), memchecked next
+wgmma_default_build=tma_overlap  # the dispatcher's default (cuda::prefill_wgmma_build()), memchecked first
 wgmma_builds() {
   local b
   for b in "${wgmma_build_names[@]}"; do
@@ -845,8 +844,8 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
     done
     order+=(cuda_test_attention cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_mma)
     # The tests of kernel code no GPU has run yet go first (the box ran out in runs 6, 8 and 10):
-    # GQA_MEMCHECK_FIRST (space-separated test names) overrides the list: the wgmma prefill's (its
-    # default build changed in the eighteenth session; builds no GPU has run first, below).
+    # GQA_MEMCHECK_FIRST (space-separated test names) overrides the list: the grouped decode copies'
+    # (now on 256-token pages too) and the wgmma prefill's (its default build changed, eighteenth session).
     first=(${GQA_MEMCHECK_FIRST:-cuda_test_attention_decode_groups cuda_test_attention_prefill_wgmma cuda_test_prefill_tma_tiles})
     rest=()
     for name in "${order[@]}"; do
@@ -864,11 +863,10 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
         cuda_test_attention_prefill_wgmma_ablation) continue ;;  # a timing aid's kernels, not the product's
       esac
       if [ "$name" = cuda_test_attention_prefill_wgmma ]; then
-        builds=("${wgmma_unrun_builds[@]}" "$wgmma_default_build")  # (the unrun builds first, then the default)
+        memcheck_wgmma_build "$sanitizer" "$wgmma_default_build" 300  # (the default first)
         for b in "${wgmma_build_names[@]}"; do
-          case " ${builds[*]} " in *" $b "*) ;; *) builds+=("$b") ;; esac
+          [ "$b" = "$wgmma_default_build" ] || memcheck_wgmma_build "$sanitizer" "$b" 300
         done
-        for b in "${builds[@]}"; do memcheck_wgmma_build "$sanitizer" "$b" 300; done
         continue
       fi
       step "memcheck $(basename "$exe")${filter:+ (${filter[0]#--gtest_filter=})}" 900 "$sanitizer" --tool memcheck \

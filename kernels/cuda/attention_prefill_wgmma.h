@@ -124,12 +124,6 @@ constexpr bool prefill_wgmma_build_rotates(PrefillWgmmaBuild b) {
          b == PrefillWgmmaBuild::kTmaLate;
 }
 
-// Whether no GPU has run build b yet: the whole-model test and gqa-bench run such builds last (a
-// trap poisons the process's context), and gpu-check memchecks them first (its list:
-// wgmma_unrun_builds). None now: run 11 ran the last two written (the TMA build's variants). A new
-// build is listed here until a GPU has run it.
-constexpr bool prefill_wgmma_build_unrun(PrefillWgmmaBuild) { return false; }
-
 // Sets the build switches to select `b` for a scope; the previous settings are back however it ends.
 class ScopedPrefillWgmmaBuild {
  public:

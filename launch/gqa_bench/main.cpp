@@ -110,11 +110,11 @@ bool run_shard_sections(BenchEnv& env, double& shares_left, std::vector<DecodeCa
   section(o.prefill, kPrefillOptInShare, "prefill attention by kernel build", [&](double s) { by_build.verified(env, model, s); });
   section(o.decode, kDecodeChoicesShare, "decode kernel choices",
           [&](double s) { bench_decode_choices(env, model, w, decode, choices, /*unrun=*/false, s); });
-  section(o.prefill, kPrefillUnrunShare, "prefill attention, the producer build's ablation",
-          [&](double s) { by_build.unrun(env, model, s); });
+  section(o.prefill, kPrefillProducerAblationShare, "prefill attention, the producer build's ablation",
+          [&](double s) { by_build.producer_ablation(env, model, s); });
   section(o.decode, kDecodeUnrunShare, "decode kernel choices (unrun kernels)",
           [&](double s) { bench_decode_choices(env, model, w, decode, choices, /*unrun=*/true, s); });
-  section(o.prefill, kPrefillTmaAblationShare, "prefill attention, the TMA build's ablation and the unrun builds",
+  section(o.prefill, kPrefillTmaAblationShare, "prefill attention, the TMA build's ablation",
           [&](double s) { by_build.tma_ablation(env, model, s); });
   return ok;
 }

@@ -65,7 +65,7 @@ double parse_double(const std::string& flag, const std::string& s) {
 
 double total_shares(const Options& o) {
   return (o.decode ? kDecodeShare + kDecodeChoicesShare + kDecodeUnrunShare : 0) +
-         (o.prefill ? kPrefillShare + kPrefillOptInShare + kPrefillUnrunShare + kPrefillTmaAblationShare : 0) +
+         (o.prefill ? kPrefillShare + kPrefillOptInShare + kPrefillProducerAblationShare + kPrefillTmaAblationShare : 0) +
          (o.spectrum ? kSpectrumShare : 0) +
          (o.peers ? kSdpaShare : 0) + (o.model_8b ? kModel8bShare : 0);
 }
@@ -102,8 +102,7 @@ std::string usage() {
          "the default TMA overlap build also on 16- to 256-token pages at the longest prompt) and the decode step with each other kernel choice,\n"
          "with the decode GEMVs under forced launches: first the kernels a GPU has verified, then the producer\n"
          "prefill build with parts of its work left out and the ring GEMVs in a GEMV table of their own, and\n"
-         "last the TMA prefill build with the same parts left out (and any prefill build no GPU has run yet:\n"
-         "none now), the prefill's and the choices' into the\n"
+         "last the TMA prefill build with the same parts left out, the prefill's and the choices' into the\n"
          "tables of the first pass (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,tma_late,\n"
          "tma_overlap,ablation,ablation_tma leaves prefill builds out); the SDPA peer; a summary. The report is saved after each section (and within the long\n"
          "tables, after each row) and printed last.\n";

@@ -14,9 +14,9 @@ constexpr double kDecodeShare = 2, kPrefillShare = 3, kSpectrumShare = 1, kSdpaS
 // choices with the GEMV sweep, the verified kernels (a first pass each), then those no GPU had run
 // when written (a second pass each, last: a trap poisons the context).
 constexpr double kPrefillOptInShare = 1.2, kDecodeChoicesShare = 1.3;
-// (since runs 8-9 the second passes hold the prefill ablation and the ring GEMV table only)
-constexpr double kPrefillUnrunShare = 0.3, kDecodeUnrunShare = 0.2;
-// Last of all: the TMA build's ablation (its kernels unrun when written, sixteenth session).
+// (the prefill's second pass is the producer build's ablation; the decode's the ring GEMV table)
+constexpr double kPrefillProducerAblationShare = 0.3, kDecodeUnrunShare = 0.2;
+// Last of all: the TMA build's ablation (its variants' rows last).
 constexpr double kPrefillTmaAblationShare = 0.3;
 double total_shares(const Options& o);
 

@@ -165,13 +165,9 @@ class AblationTable {
   bool failed_ = false;
 };
 
-// Whether no GPU had run this build when it was written (timed last, where a trap cannot take the
-// verified builds' cells down).
-constexpr auto unrun_build = cuda::prefill_wgmma_build_unrun;
-
-// The by-build table's rounds over the prompts: mma.sync and the builds a GPU has run; the producer
-// build's ablation; the TMA build's ablation; the builds no GPU has run (last in a run).
-enum class Round { kVerified, kProducerAblation, kTmaAblation, kUnrun };
+// The by-build table's rounds over the prompts: mma.sync and every build; the producer build's
+// ablation; the TMA build's ablation (last in a run).
+enum class Round { kBuilds, kProducerAblation, kTmaAblation };
 
 // The page-size table's builds: (build, tiles in rotated order). The TMA build's rotated order, a
 // column here until run 11, stayed within a few percent of its order (runs 9-11: mostly 1-2.4%
@@ -244,8 +240,7 @@ struct PrefillByBuild::State {
     env.report.save();
   }
 
-  // One pass over the prompts (in a run: kVerified, then kProducerAblation, then kTmaAblation and
-  // last kUnrun).
+  // One pass over the prompts (in a run: kBuilds, then kProducerAblation, then kTmaAblation).
   void by_build_round(BenchEnv& env, Model& model, const Deadline& deadline, Round round) {
     const ModelConfig& c = model.config();
     const size_t n_builds = std::size(cuda::kPrefillWgmmaBuilds);
@@ -256,12 +251,6 @@ struct PrefillByBuild::State {
     AblationTable* ablation = round == Round::kProducerAblation ? &*ablated
                               : round == Round::kTmaAblation    ? &*ablated_tma
                                                                 : nullptr;
-    const bool unrun_round = round == Round::kUnrun;
-    // (no cache is made for an empty round)
-    if (unrun_round && std::none_of(std::begin(cuda::kPrefillWgmmaBuilds), std::end(cuda::kPrefillWgmmaBuilds),
-                                   unrun_build)) {
-      return;
-    }
     for (int64_t p : prompts) {
       if (notes.count(p) != 0) continue;
       std::vector<std::string>& row = cells[p];
@@ -273,10 +262,9 @@ struct PrefillByBuild::State {
       };
       if (deadline.passed()) {
         if (ablation != nullptr) ablation->skip_prompt(p);
-        if (round == Round::kVerified) put(0, {"skipped", "(time", "budget)"});
+        if (round == Round::kBuilds) put(0, {"skipped", "(time", "budget)"});
         for (size_t i = 0; i < n_builds && ablation == nullptr; ++i) {
           const cuda::PrefillWgmmaBuild b = cuda::kPrefillWgmmaBuilds[i];
-          if (unrun_build(b) != unrun_round) continue;
           put(i + 1, skipped_by_test(b) ? std::vector<std::string>{"skipped", "(its test", "failed)"}
                                         : std::vector<std::string>{"skipped", "(time", "budget)"});
         }
@@ -284,7 +272,6 @@ struct PrefillByBuild::State {
       }
       progress("prefill attention by kernel build: " + tokens_str(p) + " tokens" +
                (round == Round::kProducerAblation ? " (producer ablation)"
-                : unrun_round                     ? " (builds not run before)"
                 : round == Round::kTmaAblation    ? " (TMA ablation)"
                                                   : ""));
       try {
@@ -295,7 +282,7 @@ struct PrefillByBuild::State {
           put(slot_index,
               {strf("%.1f", ms), strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops)});
         };
-        if (round == Round::kVerified) {
+        if (round == Round::kBuilds) {
           const cuda::ScopedSwitch mma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, false);
           time_into(0);
         }
@@ -306,7 +293,6 @@ struct PrefillByBuild::State {
         if (ablation != nullptr) ablation->time_prompt(env, c, cache, p, deadline);
         for (size_t i = 0; i < n_builds && ablation == nullptr; ++i) {
           const cuda::PrefillWgmmaBuild b = cuda::kPrefillWgmmaBuilds[i];
-          if (unrun_build(b) != unrun_round) continue;
           if (skipped_by_test(b)) {
             put(i + 1, {"skipped", "(its test", "failed)"});
             continue;
@@ -325,22 +311,20 @@ struct PrefillByBuild::State {
     }
   }
 
-  // A pass after the verified one (its failures were its own section's): the by-build rounds
-  // given, then with pages the page table's unrun builds; throws, saying `where`, when a prompt failed.
-  void later_pass(BenchEnv& env, Model& model, double seconds, std::initializer_list<Round> rounds, bool pages,
-                  const char* where) {
+  // An ablation pass after the builds' (its failures were its own section's); throws, saying
+  // `where`, when a prompt failed.
+  void later_pass(BenchEnv& env, Model& model, double seconds, Round round, const char* where) {
     const Deadline deadline(seconds);
     if (!available || prompts.empty()) return;
     failed = 0;
-    for (Round round : rounds) by_build_round(env, model, deadline, round);
-    if (pages && page_prompt > 0) pages_round(env, model, deadline, /*unrun_round=*/true);
+    by_build_round(env, model, deadline, round);
     publish(env);
     GQA_CHECK(failed == 0, failed << " prompt length(s) failed " << where);
   }
 
-  // The page-size table at the longest prompt: the builds a GPU has run, or (unrun_round) the others.
-  // A failing cell says so and the next one runs (after a trap each fails, each saying so).
-  void pages_round(BenchEnv& env, Model& model, const Deadline& deadline, bool unrun_round) {
+  // The page-size table at the longest prompt. A failing cell says so and the next one runs (after
+  // a trap each fails, each saying so).
+  void pages_round(BenchEnv& env, Model& model, const Deadline& deadline) {
     const ModelConfig& c = model.config();
     const int64_t p = page_prompt;
     const double af = prefill_attention_flops_per_layer(c, p);
@@ -349,7 +333,6 @@ struct PrefillByBuild::State {
       std::optional<PagedKvCache> cache;
       for (size_t i = 0; i < std::size(kPageBuilds); ++i) {
         const auto& [b, rotated] = kPageBuilds[i];
-        if (unrun_build(b) != unrun_round) continue;
         std::string* out = &page_cells[bs][2 * i];
         if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
           out[0] = "skipped";
@@ -410,8 +393,7 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
       "producer build), and the TMA build's two variants: 'TMA late turns' (GQA_PREFILL_WGMMA_LATE_TURNS=1: each "
       "consumer warpgroup passes its tensor-core turn once its GEMM has completed) and 'TMA overlap' (the default "
       "since run 11: each warpgroup's softmax under its own P V of the tile before); against the measured GEMM "
-      "rate; every build's tiles in order. A build no GPU has run yet (none now: "
-      "cuda::prefill_wgmma_build_unrun) is timed in a second pass near the end of the run.");
+      "rate; every build's tiles in order.");
   s.prompts = env.opt.prefill_lengths;
   for (int64_t p : s.prompts) s.cells[p].assign(3 * (1 + std::size(cuda::kPrefillWgmmaBuilds)), "-");
   s.ablated.emplace(s.prompts, /*tma=*/false);
@@ -429,20 +411,18 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
     s.page_slot = env.report.slot();
   }
   s.publish(env);
-  s.by_build_round(env, model, deadline, Round::kVerified);
-  if (s.page_prompt > 0) s.pages_round(env, model, deadline, /*unrun_round=*/false);
+  s.by_build_round(env, model, deadline, Round::kBuilds);
+  if (s.page_prompt > 0) s.pages_round(env, model, deadline);
   s.publish(env);
   GQA_CHECK(s.failed == 0, s.failed << " prompt length(s) failed in the verified builds (in the by-build table)");
 }
 
-void PrefillByBuild::unrun(BenchEnv& env, Model& model, double seconds) {
-  s_->later_pass(env, model, seconds, {Round::kProducerAblation}, /*pages=*/true, "in the producer build's ablation");
+void PrefillByBuild::producer_ablation(BenchEnv& env, Model& model, double seconds) {
+  s_->later_pass(env, model, seconds, Round::kProducerAblation, "in the producer build's ablation");
 }
 
 void PrefillByBuild::tma_ablation(BenchEnv& env, Model& model, double seconds) {
-  // (the unrun builds after the TMA ablation, whose verified rows a trap in them would cost)
-  s_->later_pass(env, model, seconds, {Round::kTmaAblation, Round::kUnrun}, /*pages=*/false,
-                 "in the TMA build's ablation or the unrun builds (in the by-build table)");
+  s_->later_pass(env, model, seconds, Round::kTmaAblation, "in the TMA build's ablation");
 }
 
 }  // namespace gqa::bench

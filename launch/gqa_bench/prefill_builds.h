@@ -3,11 +3,10 @@
 // (the default in runs 9-11; its overlap variant since) with parts of their work left out
 // (attention_prefill_wgmma_ablation.h: which part bounds each), and the producer, swizzle and TMA
 // builds and the default (TMA overlap) on 16- to 256-token pages at the longest prompt. In passes
-// with other sections between them (main.cpp): first what an H200 has verified (every build since
+// with other sections between them (main.cpp): first every build (each verified on an H200 since
 // run 11), then the producer build's ablation, and last of the whole run the TMA build's ablation
-// (its variants' rows last) and then any build no GPU has run yet (cuda::prefill_wgmma_build_unrun:
-// none now): a kernel that traps poisons the process's CUDA context for everything after it. Each
-// table is saved as it fills.
+// (its variants' rows last): a kernel that traps poisons the process's CUDA context for everything
+// after it. A build no GPU has run yet belongs after them all. Each table is saved as it fills.
 #pragma once
 
 #include <memory>
@@ -26,9 +25,8 @@ class PrefillByBuild {
 
   void verified(BenchEnv& env, Model& model, double seconds);
   // The producer build's ablation. Throws (after saving its tables) when a prompt failed.
-  void unrun(BenchEnv& env, Model& model, double seconds);
-  // The TMA build's ablation, then the unrun builds' by-build cells (the last section of a run).
-  // Throws as unrun.
+  void producer_ablation(BenchEnv& env, Model& model, double seconds);
+  // The TMA build's ablation (the last section of a run). Throws as producer_ablation.
   void tma_ablation(BenchEnv& env, Model& model, double seconds);
 
  private:

@@ -9,8 +9,6 @@
 // path's model tests unaffected.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,16 +73,10 @@ TEST(CudaModelFusedGemv, MatchesTransformers) {
 // inside the whole model, on the fixtures whose head_dim it serves (64, 128), against transformers
 // as MatchesTransformers; then the mma.sync prefill (GQA_PREFILL_WGMMA=0), the default elsewhere. On
 // a GPU other than an H100/H200 the dispatcher keeps the mma.sync prefill and the test says so.
-// (A build no GPU has run yet (cuda::prefill_wgmma_build_unrun; none now) runs in
-// CudaModelWgmmaPrefillUnrunBuilds, the file's last test: a trap there poisons the process's
-// context, and must not cost the tests of the verified kernels.)
-constexpr auto unrun_prefill_build = cuda::prefill_wgmma_build_unrun;
-
 TEST(CudaModelWgmmaPrefill, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   if (!cuda::prefill_wgmma_available()) GTEST_SKIP() << "not a compute capability 9.0 device (wgmma is sm_90a code)";
   for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
-    if (unrun_prefill_build(b)) continue;
     const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
     const cuda::ScopedPrefillWgmmaBuild build(b);
     expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"},
@@ -204,23 +196,6 @@ TEST(CudaModelFiveKernelsALayer, MatchesTransformers) {
   const cuda::ScopedSwitch merge(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, true);
   expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mqa", "gqa_hd128", "qwen2_bias"},
                                             " GEMV ring + norm prologue + fused merge");
-}
-
-// The wgmma prefill builds no GPU has run yet inside the whole model against transformers, as
-// CudaModelWgmmaPrefill: the last test of this file (see unrun_prefill_build); skips when none is.
-TEST(CudaModelWgmmaPrefillUnrunBuilds, MatchesTransformers) {
-  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  if (!cuda::prefill_wgmma_available()) GTEST_SKIP() << "not a compute capability 9.0 device (wgmma is sm_90a code)";
-  if (std::none_of(std::begin(cuda::kPrefillWgmmaBuilds), std::end(cuda::kPrefillWgmmaBuilds), unrun_prefill_build)) {
-    GTEST_SKIP() << "every wgmma prefill build has run on a GPU (CudaModelWgmmaPrefill tests them all)";
-  }
-  for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
-    if (!unrun_prefill_build(b)) continue;
-    const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
-    const cuda::ScopedPrefillWgmmaBuild build(b);
-    expect_bf16_fixtures_match({"gqa_hd128", "gqa_hd64"},
-                               std::string(" wgmma prefill (") + cuda::prefill_wgmma_build_name(b) + " build)");
-  }
 }
 
 }  // namespace
