@@ -94,10 +94,11 @@ struct ProducerBuild {
   };
 };
 
-// The TMA build (kVariant 0), or its late-turn (kLateTurns) or overlap (kOverlapPv) variant; all
-// but the overlap variant with their tiles in in_tile_order's order.
-template <unsigned kVariant>
+// The TMA build, or its late-turn (kLateTurns) or overlap (kOverlapPv) variant
+// (prefill_wgmma_build_variant); all but the overlap variant with their tiles in in_tile_order's order.
+template <PrefillWgmmaBuild kBuildOf>
 struct TmaBuild {
+  static constexpr unsigned kVariant = prefill_wgmma_build_variant(kBuildOf);
   template <typename T, int HD, unsigned kSkip>
   static void run_masked(const PrefillParams& p, cudaStream_t stream) {
     constexpr const char* kBuild = kVariant == kLateTurns   ? "the TMA build with late turns"
@@ -195,9 +196,10 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
   switch (prefill_wgmma_build()) {
-    case PrefillWgmmaBuild::kTma: return launch_prefill<TmaBuild<0>::Launch>(a, d, stream);
-    case PrefillWgmmaBuild::kTmaLate: return launch_prefill<TmaBuild<kLateTurns>::Launch>(a, d, stream);
-    case PrefillWgmmaBuild::kTmaOverlap: return launch_prefill<TmaBuild<kOverlapPv>::Launch>(a, d, stream);
+    case PrefillWgmmaBuild::kTma: return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTma>::Launch>(a, d, stream);
+    case PrefillWgmmaBuild::kTmaLate: return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTmaLate>::Launch>(a, d, stream);
+    case PrefillWgmmaBuild::kTmaOverlap:
+      return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTmaOverlap>::Launch>(a, d, stream);
     case PrefillWgmmaBuild::kSwizzle: return launch_prefill<ProducerBuild<true>::Launch>(a, d, stream);
     case PrefillWgmmaBuild::kOverlap: return launch_prefill<LaunchOverlap>(a, d, stream);
     case PrefillWgmmaBuild::kProducer: return launch_prefill<ProducerBuild<false>::Launch>(a, d, stream);

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/attention_prefill_wgmma_mask.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/ops.h"
 
@@ -115,6 +116,14 @@ constexpr PrefillWgmmaBuild kPrefillWgmmaBuilds[] = {
     PrefillWgmmaBuild::kTmaLate, PrefillWgmmaBuild::kTmaOverlap};
 PrefillWgmmaBuild prefill_wgmma_build();
 const char* prefill_wgmma_build_name(PrefillWgmmaBuild b);
+
+// The mask bit (attention_prefill_wgmma_mask.h) that makes build b of the TMA build's kernel: its
+// late-turn and overlap variants; 0 for the other builds (the TMA build itself, and builds of
+// other kernels). The dispatcher launches by it, and gqa-bench's TMA ablation table leaves out the
+// rows of a variant whose build's test failed.
+constexpr unsigned prefill_wgmma_build_variant(PrefillWgmmaBuild b) {
+  return b == PrefillWgmmaBuild::kTmaLate ? kLateTurns : b == PrefillWgmmaBuild::kTmaOverlap ? kOverlapPv : 0u;
+}
 
 // Whether build b takes its tiles in GQA_PREFILL_WGMMA_ROTATE's order when that is on: the
 // producer, swizzle and TMA builds and the TMA build's late-turn variant (the dispatcher's

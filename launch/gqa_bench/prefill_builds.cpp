@@ -35,7 +35,7 @@ class AblationTable {
     for (unsigned skip : cuda::kPrefillAblations) {
       if (cuda::prefill_ablation_applies(skip, tma)) masks_.push_back(skip);
     }
-    cells_.resize(masks_.size());
+    notes_.resize(masks_.size());
     ms_.resize(masks_.size());
   }
 
@@ -47,31 +47,23 @@ class AblationTable {
     if (failed_) return;
     progress(std::string("prefill attention, ") + (tma_ ? "TMA" : "producer") + " build with parts left out: " +
              tokens_str(p) + " tokens");
-    const double af = prefill_attention_flops_per_layer(c, p);
-    double full_ms = NAN;
+    flops_[p] = prefill_attention_flops_per_layer(c, p);
     for (size_t i = 0; i < masks_.size(); ++i) {
       const unsigned skip = masks_[i];
       if (deadline.passed()) {
-        cells_[i][p] = {"skipped", "(time", "budget)"};
+        notes_[i][p] = {"skipped", "(time", "budget)"};
         continue;
       }
-      // (a variant whose build's test failed in this run: the same kernel, not timed)
-      if (((skip & cuda::kLateTurns) && wgmma_build_skipped("tma_late")) ||
-          ((skip & cuda::kOverlapPv) && wgmma_build_skipped("tma_overlap"))) {
-        cells_[i][p] = {"skipped", "(its test", "failed)"};
+      if (variant_skipped_by_test(skip)) {  // (the same kernel as that build's, not timed)
+        notes_[i][p] = {"skipped", "(its test", "failed)"};
         continue;
       }
       try {
-        const double ms = time_prefill_attention(env, c, cache, p, [&](const AttentionArgs& a) {
+        ms_[i][p] = time_prefill_attention(env, c, cache, p, [&](const AttentionArgs& a) {
           cuda::attention_prefill_wgmma_ablated(a, skip, env.stream, tma_);
         });
-        if (skip == 0) full_ms = ms;
-        ms_[i][p] = ms;
-        const bool both_gemms = (skip & (cuda::kAblateQk | cuda::kAblatePv)) == 0;
-        cells_[i][p] = {strf("%.2f", ms), strf("%.2f", ms / full_ms),
-                        both_gemms ? strf("%.1f", af / (ms * 1e-3) / 1e12) : "-"};
       } catch (const std::exception& e) {
-        cells_[i][p] = {"FAILED", e.what(), ""};
+        notes_[i][p] = {"FAILED", e.what(), ""};
         progress("prefill ablation " + cuda::prefill_ablation_name(skip) + " failed: " + e.what());
         failed_ = true;
         return;
@@ -81,12 +73,12 @@ class AblationTable {
 
   // A prompt the deadline left out: every mask "skipped" (said in the table, not left out of it).
   void skip_prompt(int64_t p) {
-    for (size_t i = 0; i < masks_.size(); ++i) cells_[i][p] = {"skipped", "(time", "budget)"};
+    for (size_t i = 0; i < masks_.size(); ++i) notes_[i][p] = {"skipped", "(time", "budget)"};
   }
 
   void report(Report& out) const {
     bool any = false;
-    for (const auto& row : cells_) any = any || !row.empty();
+    for (size_t i = 0; i < masks_.size(); ++i) any = any || !ms_[i].empty() || !notes_[i].empty();
     if (!any) return;
     if (tma_) {
       out.line("The TMA build (the default in runs 9-11) with the same parts left out (timed after every other prefill table; "
@@ -114,12 +106,18 @@ class AblationTable {
     Table t(header);
     for (size_t i = 0; i < masks_.size(); ++i) {
       std::vector<std::string> row = {cuda::prefill_ablation_name(masks_[i])};
+      const bool both_gemms = (masks_[i] & (cuda::kAblateQk | cuda::kAblatePv)) == 0;
       for (int64_t p : prompts_) {
-        const auto it = cells_[i].find(p);
-        if (it == cells_[i].end()) {
-          row.insert(row.end(), {"-", "-", "-"});
+        const auto timed = ms_[i].find(p);
+        const auto note = notes_[i].find(p);
+        if (timed != ms_[i].end()) {
+          const double ms = timed->second;  // (against mask 0's, the full build: masks_[0])
+          row.insert(row.end(), {strf("%.2f", ms), strf("%.2f", ms / ms_of(0, p)),
+                                 both_gemms ? strf("%.1f", flops_.at(p) / (ms * 1e-3) / 1e12) : "-"});
+        } else if (note != notes_[i].end()) {
+          row.insert(row.end(), note->second.begin(), note->second.end());
         } else {
-          row.insert(row.end(), it->second.begin(), it->second.end());
+          row.insert(row.end(), {"-", "-", "-"});
         }
       }
       t.row(row);
@@ -131,15 +129,25 @@ class AblationTable {
  private:
   std::vector<int64_t> prompts_;
   std::vector<unsigned> masks_;
+  // Whether `skip` is a TMA build variant's mask whose build's test failed in this run
+  // (GQA_BENCH_SKIP_WGMMA).
+  static bool variant_skipped_by_test(unsigned skip) {
+    for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
+      const unsigned variant = cuda::prefill_wgmma_build_variant(b);
+      if (variant != 0 && (skip & variant) && wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) return true;
+    }
+    return false;
+  }
+  // The time of mask `skip` at prompt p; NaN where it was not timed.
+  double ms_of(unsigned skip, int64_t p) const {
+    const auto at = std::find(masks_.begin(), masks_.end(), skip);
+    if (at == masks_.end()) return NAN;
+    const auto& row = ms_[size_t(at - masks_.begin())];
+    const auto it = row.find(p);
+    return it == row.end() ? NAN : it->second;
+  }
   // Per prompt, what the rows say of the softmax's and the GEMMs' overlap (ablation_overlap.h).
   void report_overlap(Report& out) const {
-    const auto ms_of = [&](unsigned skip, int64_t p) -> double {
-      const auto at = std::find(masks_.begin(), masks_.end(), skip);
-      if (at == masks_.end()) return NAN;
-      const auto& row = ms_[size_t(at - masks_.begin())];
-      const auto it = row.find(p);
-      return it == row.end() ? NAN : it->second;
-    };
     constexpr unsigned kNone = cuda::kAblateCopies | cuda::kAblateSoftmax | cuda::kAblateQk | cuda::kAblatePv;
     std::vector<std::string> said;
     for (int64_t p : prompts_) {
@@ -159,8 +167,9 @@ class AblationTable {
     out.line(line + ".");
   }
 
-  std::vector<std::map<int64_t, std::vector<std::string>>> cells_;  // [mask][prompt] -> ms, of full, TFLOP/s
-  std::vector<std::map<int64_t, double>> ms_;                       // [mask][prompt] -> ms (timed cells only)
+  std::vector<std::map<int64_t, double>> ms_;                       // [mask][prompt] -> ms (timed cells)
+  std::vector<std::map<int64_t, std::vector<std::string>>> notes_;  // [mask][prompt] -> an untimed cell's 3 texts
+  std::map<int64_t, double> flops_;                                 // [prompt] -> the full attention's FLOPs
   bool tma_ = false;
   bool failed_ = false;
 };
