@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "model/context_bucket.h"
 #include "model/rope.h"
 #include "model/step_buffers.h"
 
@@ -59,14 +60,6 @@ void Model::all_reduce(Tensor& t) {
 }
 
 namespace {
-
-// Context bound a recorded decode step serves: the next power of two (at least 4 blocks), so a
-// generation re-records only O(log context) times.
-int64_t context_bucket(int64_t context, int64_t block_size) {
-  int64_t b = 4 * block_size;
-  while (b < context) b *= 2;
-  return b;
-}
 
 // Every rank's candidates of one row, in rank order.
 Model::Candidates union_of(const Model::RowSlices& row) {
@@ -123,7 +116,7 @@ int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
   s.one_token_per_seq = n == n_seqs;
   if (graph) {
     const int64_t bs = cache.shape().block_size;
-    s.max_context = context_bucket(max_pos + 1, bs);
+    s.max_context = context_bucket(max_pos + 1);
     width = std::max(width, (s.max_context + bs - 1) / bs);
   }
   upload_step(in, width, s);

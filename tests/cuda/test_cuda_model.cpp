@@ -40,7 +40,7 @@ TEST_P(CudaModel, MatchesTransformers) {
 
 // The same on pages of kDefaultKvBlockSize tokens (gqa-generate's default; the fixtures above use
 // 4-token pages so that sequences span several): each sequence in one page, the decode graphs'
-// smallest bucket 4 pages (a plan of mostly empty splits), graphs on.
+// context buckets (64 and 128 keys: src/model/context_bucket.h) smaller than a page, graphs on.
 TEST(CudaModelDefaultPages, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   for (DType dt : {DType::kF32, DType::kBF16}) {
