@@ -62,8 +62,8 @@ inline int group_warps_for(int64_t kc, int64_t m, int rows, int loads = kLoadsPe
 }
 
 // Launches the ring build where asked for (GemvTuning::ring or gemv_ring_enabled(), with or
-// without the norm prologue) and it serves, else gemv_bulk_kernel (the default where it serves; not
-// with the norm prologue) or gemv_kernel, over the m rows of W (m = 2f for SwiGluRows) of k columns
+// without the norm prologue) and it serves, else gemv_bulk_kernel (the default where it serves;
+// with kNorm its inline norm, in units of bulk_norm_target) or gemv_kernel, over the m rows of W (m = 2f for SwiGluRows) of k columns
 // with the plan above, or as gemv_tuning() (benchmarks) forces: the build, the warps per row group
 // and, at n <= 2, the deep step (not built with the norm prologue). The one launch of gemv.cu's
 // and gemv_rope.cu's kernels. kNorm: the rows of x are norm's (N <= kGemvNormMaxRows, N * k *
@@ -94,10 +94,21 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
       return;
     }
   }
-  if (!kNorm && (tune.bulk || (gemv_bulk_enabled() && !tune.forces_per_thread())) && bulk_serves(k, R, sizeof(T))) {
-    allow_dynamic_smem(gemv_bulk_kernel<T, N, M>, kGemvBulkMaxBytes);
-    launch_pdl(name, gemv_bulk_kernel<T, N, M>, dim3(static_cast<unsigned int>(units)), dim3(kThreads), unit_bytes,
-               stream, x, w, map, k, bulk_g);
+  if ((tune.bulk || (gemv_bulk_enabled() && !tune.forces_per_thread())) && !(kNorm && tune.norm_prologue) &&
+      bulk_serves(k, R, sizeof(T))) {
+    const auto kernel = gemv_bulk_kernel<T, N, M, kNorm>;
+    if constexpr (kNorm) {  // (the inline norm: its own, larger unit)
+      const int g = bulk_group_warps(k, R, sizeof(T), bulk_norm_target(tune));
+      const int64_t per = kWarps / g, n_units = (groups + per - 1) / per;
+      const size_t bytes = static_cast<size_t>(per) * R * k * sizeof(T);
+      allow_dynamic_smem(kernel, kGemvBulkNormMaxBytes);
+      launch_pdl(name, kernel, dim3(static_cast<unsigned int>(n_units)), dim3(kThreads), bytes, stream, x, w, map, k,
+                 g, norm);
+    } else {
+      allow_dynamic_smem(kernel, kGemvBulkMaxBytes);
+      launch_pdl(name, kernel, dim3(static_cast<unsigned int>(units)), dim3(kThreads), unit_bytes, stream, x, w, map,
+                 k, bulk_g, norm);
+    }
     return;
   }
   const bool deep = !kNorm && N <= 2 && tune.deep;

@@ -35,14 +35,21 @@ struct Choice {
   std::vector<Switch> switches;
   bool kernel_choice = true;
   bool unrun = false;  // no GPU had run it when written: timed in the second pass, after every other section
+  cuda::GemvTuning tune{};  // the GEMVs' launch for the step (the default: none forced)
 };
 
-// The choices verified on an H200 (runs 3-8), then those no GPU had run when written (none now:
-// the ring GEMVs ran in run 8): timed in a second pass, after every other section's kernels.
+// The choices verified on an H200 (runs 3-10), then those no GPU had run when written (the bulk
+// GEMVs' inline norm, nineteenth session): timed in a second pass, after every other section's kernels.
 const std::vector<Choice>& choice_list() {
   const Switch ring{cuda::gemv_ring_enabled, cuda::set_gemv_ring};
   const Switch norm{cuda::fused_norm_enabled, cuda::set_fused_norm};
   const Switch merge{cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge};
+  const cuda::GemvTuning prologue{.norm_prologue = true};
+  const auto unit = [](int kb) {
+    cuda::GemvTuning t;
+    t.norm_unit_kb = kb;
+    return t;
+  };
   static const std::vector<Choice> list = {
       {"unfused GEMVs",
        {{cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, false}, {cuda::fused_rope_enabled, cuda::set_fused_rope, false}}},
@@ -50,13 +57,17 @@ const std::vector<Choice>& choice_list() {
       {"cluster", {{cuda::decode_cluster_enabled, cuda::set_decode_cluster}}},
       {"L2 prefetch", {{cuda::l2_prefetch_enabled, cuda::set_l2_prefetch}}},
       {"K/V prefetch", {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch}}, false},
-      {"norm prologue", {norm}},
+      {"norm prologue", {norm}, true, false, prologue},
       {"fused merge", {merge}},
-      {"norm prologue + fused merge", {norm, merge}},
+      {"norm prologue + fused merge", {norm, merge}, true, false, prologue},
       {"ring GEMVs", {ring}},
       {"ring + norm prologue", {ring, norm}},
       {"PDL trigger after the wait", {{cuda::pdl_early_enabled, cuda::set_pdl_early, false}}},
       {"ring + norm prologue + fused merge", {ring, norm, merge}},
+      {"inline norm", {norm}, true, true},
+      {"inline norm, 32 KB units", {norm}, true, true, unit(32)},
+      {"inline norm, 128 KB units", {norm}, true, true, unit(128)},
+      {"inline norm + fused merge", {norm, merge}, true, true},
   };
   return list;
 }
@@ -76,8 +87,10 @@ void note_unrun_cells(DecodeCaseResult& r, const std::string& why) {
 // however this ends. Its graph's shape goes to *shape; with `like` (the default step's shape) a
 // graph of the same kernels is "n/a" and not timed.
 ChoiceStep time_choice(BenchEnv& env, Model& model, DecodeFixture& fx, const Deadline& deadline,
-                       const std::vector<Switch>& switches, const cuda::GraphShape* like, cuda::GraphShape* shape) {
+                       const std::vector<Switch>& switches, const cuda::GemvTuning& tune, const cuda::GraphShape* like,
+                       cuda::GraphShape* shape) {
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
+  const cuda::ScopedGemvTuning tuned(tune);
   std::deque<cuda::ScopedSwitch> set;
   for (const Switch& x : switches) set.emplace_back(x.get, x.set, x.on);
   const FreshGraphs fresh(env.ops);
@@ -136,15 +149,15 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
     }
   }
   if (!fx->full()) return cannot(fx->note);
-  const auto guarded = [&](const char* name, const std::vector<Switch>& switches, const cuda::GraphShape* like,
-                           cuda::GraphShape* shape) {
+  const auto guarded = [&](const char* name, const std::vector<Switch>& switches, const cuda::GemvTuning& tune,
+                           const cuda::GraphShape* like, cuda::GraphShape* shape) {
     ChoiceStep s;
     if (deadline.passed()) {
       s.note = "skipped (time budget)";
       return s;
     }
     try {
-      s = time_choice(env, model, *fx, deadline, switches, like, shape);
+      s = time_choice(env, model, *fx, deadline, switches, tune, like, shape);
     } catch (const std::exception& e) {
       s = ChoiceStep{};
       s.note = std::string("FAILED: ") + e.what();
@@ -154,15 +167,15 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
     }
     return s;
   };
-  if (!unrun) r.default_again = guarded("default", {}, nullptr, def);
+  if (!unrun) r.default_again = guarded("default", {}, {}, nullptr, def);
   for (size_t i = 0; i < choice_list().size(); ++i) {
     const Choice& c = choice_list()[i];
     if (c.unrun != unrun) continue;
-    r.choices[i] = guarded(c.name, c.switches, c.kernel_choice && def->kernels > 0 ? def : nullptr, nullptr);
+    r.choices[i] = guarded(c.name, c.switches, c.tune, c.kernel_choice && def->kernels > 0 ? def : nullptr, nullptr);
   }
   // (runs 6 and 8: the first pass's first step at 8K batch 1, the default, 7.35 ms, against 6.07-6.27 in the
   // decode section and ~6.0-6.3 for every choice after it on the same fixture)
-  if (!unrun) r.default_last = guarded("default, last", {}, nullptr, nullptr);
+  if (!unrun) r.default_last = guarded("default, last", {}, {}, nullptr, nullptr);
 }
 
 // spread: the first and last timed steps after the median (the default's cells, which say whether
@@ -244,12 +257,16 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
       "decode attention's K/V copies one per row instead of one per 8 keys' rows (GQA_DECODE_GROUP_COPIES=0); its "
       "cluster reduction (GQA_DECODE_CLUSTER); the L2 prefetch of the O and gate/up weights during the attention "
       "(GQA_L2_PREFETCH); the attention's L2 prefetch of its first K/V stages while it waits (GQA_DECODE_KV_PREFETCH); "
-      "the add + RMSNorm as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM; serves batch <= 4); the split merge "
+      "the add + RMSNorm as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM with the per-thread build's prologue, "
+      "as runs 6-10 ran it: GemvTuning::norm_prologue; serves batch <= 4); the split merge "
       "in the attention's last block (GQA_DECODE_FUSED_MERGE; serves plans of <= 32 splits, not a batch-1 step's "
       "128-256); both; the GEMVs' ring build (GQA_GEMV_RING; batch <= 2); that with the norm prologue; the merge and "
       "the RMSNorms letting their successor launch only after their wait (GQA_PDL_EARLY=0; the early trigger is the "
       "default since run 8); the ring build, the norm prologue and the fused merge "
-      "together (the fewest kernels a layer where all three serve). [k]: kernels per layer in the step's graph "
+      "together (the fewest kernels a layer where all three serve); then, timed after every other section (no GPU "
+      "had run them when written): GQA_FUSED_NORM in the bulk GEMVs, inline (no pass over x before the first FMA; "
+      "'inline norm': 64 KB of W a block, and at 32 and 128 KB), and with the fused merge. [k]: kernels per layer "
+      "in the step's graph "
       "(kernel nodes / layers, the step's few others included), read from the recorded graph, so each cell says "
       "what it ran; 'n/a': the switch left the step's kernels as the default's (it does not serve this shape; "
       "said only where the runtime named every kernel node of both graphs), not timed.");

@@ -1,5 +1,7 @@
-// The add + RMSNorm prologue of the decode GEMVs (kernels/cuda/gemv.h: gemv_norm_supported; opt-in
-// GQA_FUSED_NORM) against the CPU reference (CpuOps: add_rmsnorm, then the projection) on random
+// The decode GEMVs' fused add + RMSNorm (kernels/cuda/gemv.h: gemv_norm_supported; opt-in
+// GQA_FUSED_NORM), in each build: the bulk build's inline norm (the default build; at each unit
+// size GemvTuning::norm_unit_kb offers), the per-thread build's prologue, the ring build's, against
+// the CPU reference (CpuOps: add_rmsnorm, then the projection) on random
 // inputs rounded to the dtype, bf16 and f16: the SwiGLU GEMV (act) and the QKV GEMV with RoPE and
 // the cache write (q and the step's cache rows; every other cache row bit for bit unchanged), n
 // from 1 to 4, k from one chunk to 8192, with a residual (x_out checked too) and without one (a
@@ -232,6 +234,37 @@ TEST_P(CudaGemvNorm, EveryTunedLaunchMatches) {
   }
 }
 
+// The bulk build's inline norm (the default build, so the tests above ran it at its default unit)
+// at every unit size the tuning offers: 32 KB (more blocks, each reading x, residual and weight),
+// 128 KB (4 row groups of 2 warps at n <= 2, k = 8192), and on rows of one chunk.
+TEST_P(CudaGemvNorm, BulkInlineAtEveryUnit) {
+  uint32_t seed = 700;
+  for (int kb : {32, 64, 128}) {
+    cuda::GemvTuning t;
+    t.norm_unit_kb = kb;
+    const cuda::ScopedGemvTuning tune(t);
+    SCOPED_TRACE("norm_unit_kb " + std::to_string(kb));
+    expect_swiglu({1, 8192, true}, 3584, seed += 10);
+    expect_swiglu({2, 8192, false}, 37, seed += 10);
+    expect_swiglu({4, 4104, true}, 1000, seed += 10);
+    expect_swiglu({1, 8, true}, 300, seed += 10);
+    expect_rope({1, 8192, true}, 8, 1, 128, false, seed += 10);
+    expect_rope({3, 1024, true}, 4, 2, 64, true, seed += 10);
+  }
+}
+
+// The per-thread build's prologue with its own plan where the bulk build would serve
+// (GemvTuning::norm_prologue; the tuned launches above force warp counts).
+TEST_P(CudaGemvNorm, PrologueBuildMatches) {
+  const cuda::GemvTuning prologue{.norm_prologue = true};
+  const cuda::ScopedGemvTuning tune(prologue);
+  uint32_t seed = 800;
+  expect_swiglu({1, 8192, true}, 3584, seed += 10);
+  expect_swiglu({3, 4104, false}, 1000, seed += 10);
+  expect_rope({1, 8192, true}, 8, 1, 128, false, seed += 10);
+  expect_rope({2, 256, true}, 4, 4, 64, true, seed += 10);
+}
+
 // The opt-in ring build with the prologue (GemvTuning::ring: each resident block normalises x once
 // for all its units), SwiGLU and RoPE epilogues, on the shapes above.
 TEST_P(CudaGemvNorm, RingBuildMatches) {
@@ -260,6 +293,9 @@ TEST_P(CudaGemvNorm, DispatchAndFallback) {
 }
 
 TEST_P(CudaGemvNorm, RefusesWhatItDoesNotServe) {
+  cuda::GemvTuning odd_unit;
+  odd_unit.norm_unit_kb = 48;
+  EXPECT_THROW(cuda::set_gemv_tuning(odd_unit), Error);
   const NormCase c{2, 256, true};
   Norm m = make_norm(c, 500);
   const AddRmsNormArgs ok = m.gpu();
