@@ -17,15 +17,16 @@ What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptx
 - the wgmma prefill's TMA build: its K/V tiles come by TMA (UTMALDG in the kernel), and the
   producers' work stays within their 40 registers (no LDL/STL: hoisted copy offsets had spilled 72
   bytes before the tail-tile copies took an opaque thread index). Its variants (written in the
-  seventeenth session, not from a reading where ptxas undid them): 'late turns' (mask 64) passes
+  seventeenth session, not from a reading where ptxas undid them): 'late turns' (kLateTurns) passes
   each turn after its GEMM's wait (no mbarrier arrive between an HGMMA batch and its wait, and at
-  least 2 right after a complete wait), 'overlap' (mask 128) runs its softmax between the S and
+  least 2 right after a complete wait), 'overlap' (kOverlapPv) runs its softmax between the S and
   P V waits as the overlap build does.
 - before griddepcontrol.wait (ACQBULK; kernels/cuda/pdl.cuh), in every kernel object of the
   library: no global store or atomic, and no global load but the decode attention's L2-only
   reads of a step's inputs (its opt-in K/V prefetch, LDG.E.STRONG.GPU); and every decode GEMV
   build starts its W traffic there (an L2 prefetch, CCTL, or a bulk copy, UBLKCP): ptxas had
   sunk the norm build's first-step W loads, written before the wait, below it.
+The mask bits are read from kernels/cuda/attention_prefill_wgmma_mask.h.
 cuobjdump comes from PATH, $CUDA_HOME/bin or /usr/local/cuda/bin.
 """
 import glob
@@ -35,6 +36,22 @@ import shutil
 import subprocess
 import sys
 
+
+
+def mask_bits(header=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kernels", "cuda",
+                                  "attention_prefill_wgmma_mask.h")):
+    """The wgmma prefill's mask bits by name (kRotateTiles, kLateTurns, kOverlapPv, ...), read from
+    the header the kernels take them from."""
+    with open(header) as f:
+        bits = dict((name, int(value)) for name, value in re.findall(r"\b(k[A-Z]\w*) = (\d+),", f.read()))
+    for name in ("kRotateTiles", "kLateTurns", "kOverlapPv"):
+        if name not in bits:
+            raise SystemExit(f"sass_check: {name} not found in {header}")
+    return bits
+
+
+MASK = mask_bits()
+ROTATE, LATE, OVERLAP_PV = MASK["kRotateTiles"], MASK["kLateTurns"], MASK["kOverlapPv"]
 W_LOAD = re.compile(r"^LDG\.E\.NA\S*\.128")
 REG = re.compile(r"\bR(\d+)\b")
 INSTR = re.compile(r"^\s+/\*([0-9a-f]+)\*/\s+(.*?)\s*;")
@@ -159,17 +176,17 @@ def check(functions):
         if m:
             dtype = "bf16" if "bfloat16" in m.group(1) else "f16"
             mask = int(m.group(3))
-            # the build's variants (rotated tiles 32, late turns 64, both 96; overlap 128) are the attention
-            attention = mask & ~(32 | 64) == 0 or mask == 128
-            variant = "".join(name for bit, name in ((32, " rotated"), (64, " late turns"), (128, " overlap"))
-                              if attention and mask & bit)
+            # the build's variants (rotated tiles, late turns, both; the overlap alone) are the attention
+            attention = mask & ~(ROTATE | LATE) == 0 or mask == OVERLAP_PV
+            variant = "".join(name for bit, name in ((ROTATE, " rotated"), (LATE, " late turns"),
+                                                     (OVERLAP_PV, " overlap")) if attention and mask & bit)
             what = f"wgmma tma {dtype} hd {m.group(2)}{variant}"
-            if mask == 128:  # the overlap build's consumers on TMA tiles: softmax under the P V, as OVERLAP
+            if mask == OVERLAP_PV:  # the overlap build's consumers on TMA tiles: softmax under the P V, as OVERLAP
                 rows.append(overlap_row(instrs, arch, what))
             if attention:  # the attention itself (the build and its variants)
                 tma = sum(1 for ins in instrs if ins.startswith("UTMALDG"))
                 rows.append(("TMA loads (UTMALDG)", arch, what, tma, 1, tma >= 1))
-                if mask & 64:  # each turn passed after its GEMM's wait, not between issue and wait
+                if mask & LATE:  # each turn passed after its GEMM's wait, not between issue and wait
                     early, late = turn_arrives(instrs)
                     rows.append(("turns passed before the GEMM's wait", arch, what, early, 0, early == 0))
                     # (and turns there are: QK's and P V's, each right after its wait)
@@ -303,13 +320,13 @@ def self_test():
             + fn(["UTMALDG.4D [UR8], [UR20]", "HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ"]) +
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI6__halfLi64ELj0EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["STL [R1], R2", "LDGSTS.E.BYPASS.128 [R3], desc[UR4][R4.64]", "LDL R2, [R1]"]) +
-            "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI6__halfLi128ELj32EEEvNS1_16TmaPrefillParamsE\n"
+            f"\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI6__halfLi128ELj{ROTATE}EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["STL [R1], R0", "UTMALDG.4D [UR8], [UR20]", "LDL.LU R0, [R1]"]) +
-            "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj64EEEvNS1_16TmaPrefillParamsE\n"
+            f"\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj{LATE}EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["UTMALDG.4D [UR8], [UR20]", "HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ",
                   "SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR6], RZ", "WARPGROUP.DEPBAR.LE gsb0, 0x0",
                   "SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR7], RZ"]) +
-            "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj128EEEvNS1_16TmaPrefillParamsE\n"
+            f"\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj{OVERLAP_PV}EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["UTMALDG.4D [UR8], [UR20]"] + overlap_ok) +
             # an ablated TMA build ("no copies": no UTMALDG): only its local memory is checked
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj1EEEvNS1_16TmaPrefillParamsE\n"
