@@ -84,10 +84,16 @@
 # usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --prefill | --profile | --choices]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
 #        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540),
-#        GQA_MEMCHECK_FIRST (the kernel tests memcheck runs first, space-separated);
+#        GQA_MEMCHECK_FIRST (the kernel tests memcheck runs first, space-separated),
+#        GQA_MEMCHECK_JOBS (step 7's memchecks at a time, default 4; 1: one after another);
 #        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),
 #        GQA_BENCH_ARGS (more gqa-bench flags)
 set -u -o pipefail
+
+memcheck_jobs=${GQA_MEMCHECK_JOBS:-4}
+case "$memcheck_jobs" in
+  '' | *[!0-9]* | 0) echo "gpu-check: GQA_MEMCHECK_JOBS=$memcheck_jobs: give a count of 1 or more" >&2; exit 2 ;;
+esac
 
 mode=check
 case "${1:-}" in
@@ -255,28 +261,49 @@ bg_step() {
   running+=("$name")
   write_report "$(running_note)"
 }
-wait_steps() {
-  local i j rc end pending still
-  pending=("${!bg_pids[@]}")
-  while [ ${#pending[@]} -gt 0 ]; do
-    still=()
-    for i in "${pending[@]}"; do
-      # (a step has ended when its .end file exists (its subshell writes it last) or its process
-      # is gone; wait then returns its status)
-      if [ ! -e "${bg_logs[$i]}.end" ] && kill -0 "${bg_pids[$i]}" 2>/dev/null; then still+=("$i"); continue; fi
-      wait "${bg_pids[$i]}"
-      rc=$?
-      end=$(cat "${bg_logs[$i]}.end" 2>/dev/null || date +%s)
-      running=()
-      for j in "${pending[@]}"; do [ "$j" = "$i" ] || [ -e "${bg_logs[$j]}.end" ] || running+=("${bg_names[$j]}"); done
-      record_run "${bg_names[$i]}" $rc "${bg_limits[$i]}" $((end - bg_t0[i])) "${bg_logs[$i]}" " (beside others)" \
-        "${bg_asked[$i]}"
+# reap_steps: records the background steps that have ended (each as it ended: its own seconds)
+# and drops them from the lists; the others keep running.
+reap_steps() {
+  local i j rc end
+  local keep_names=() keep_pids=() keep_logs=() keep_limits=() keep_asked=() keep_t0=()  # (not names: record appends to it)
+  for i in "${!bg_pids[@]}"; do
+    # (a step has ended when its .end file exists (its subshell writes it last) or its process
+    # is gone; wait then returns its status)
+    if [ ! -e "${bg_logs[$i]}.end" ] && kill -0 "${bg_pids[$i]}" 2>/dev/null; then
+      keep_names+=("${bg_names[$i]}") keep_pids+=("${bg_pids[$i]}") keep_logs+=("${bg_logs[$i]}")
+      keep_limits+=("${bg_limits[$i]}") keep_asked+=("${bg_asked[$i]}") keep_t0+=("${bg_t0[$i]}")
+      continue
+    fi
+    wait "${bg_pids[$i]}"
+    rc=$?
+    end=$(cat "${bg_logs[$i]}.end" 2>/dev/null || date +%s)
+    running=()
+    for j in "${!bg_pids[@]}"; do
+      [ "$j" = "$i" ] || [ -e "${bg_logs[$j]}.end" ] || running+=("${bg_names[$j]}")
     done
-    pending=(${still[@]+"${still[@]}"})
-    [ ${#pending[@]} -eq 0 ] || sleep 1
+    record_run "${bg_names[$i]}" $rc "${bg_limits[$i]}" $((end - bg_t0[i])) "${bg_logs[$i]}" " (beside others)" \
+      "${bg_asked[$i]}"
+  done
+  bg_names=(${keep_names[@]+"${keep_names[@]}"}) bg_pids=(${keep_pids[@]+"${keep_pids[@]}"})
+  bg_logs=(${keep_logs[@]+"${keep_logs[@]}"}) bg_limits=(${keep_limits[@]+"${keep_limits[@]}"})
+  bg_asked=(${keep_asked[@]+"${keep_asked[@]}"}) bg_t0=(${keep_t0[@]+"${keep_t0[@]}"})
+  running=(${keep_names[@]+"${keep_names[@]}"})
+}
+wait_steps() {
+  reap_steps
+  while [ ${#bg_pids[@]} -gt 0 ]; do
+    sleep 1
+    reap_steps
   done
   running=()
-  bg_names=() bg_pids=() bg_logs=() bg_limits=() bg_asked=() bg_t0=()
+}
+# bg_slots N: waits (recording what ends) until fewer than N background steps run.
+bg_slots() {
+  reap_steps
+  while [ ${#bg_pids[@]} -ge "$1" ]; do
+    sleep 1
+    reap_steps
+  done
 }
 # Whether the step NAME was recorded as PASS.
 step_passed() {
@@ -492,15 +519,16 @@ prefill_memchecks() {
     memcheck_wgmma_build "$sanitizer" "$b" 120
   done
 }
-# memcheck_wgmma_build SANITIZER BUILD LIMIT_S: the wgmma prefill test's cases (CudaPrefillWgmmaCases)
-# of one build under memcheck, in a process of its own as its test ran; skipped where its test did
-# not pass (memcheck would only repeat the failure, slower).
+# memcheck_wgmma_build SANITIZER BUILD LIMIT_S [RUNNER]: the wgmma prefill test's cases
+# (CudaPrefillWgmmaCases) of one build under memcheck, in a process of its own as its test ran
+# (RUNNER: step, or memcheck_step for step 7's parallel memchecks); skipped where its test did not
+# pass (memcheck would only repeat the failure, slower).
 memcheck_wgmma_build() {
   local name="memcheck cuda_test_attention_prefill_wgmma ($2 build"
   if skip_listed "$2"; then
     record "$name)" SKIP "its test did not pass above"
   else
-    step "$name, CudaPrefillWgmmaCases.*)" "$3" env GQA_TEST_WGMMA_BUILD="$2" "$1" --tool memcheck \
+    "${4:-step}" "$name, CudaPrefillWgmmaCases.*)" "$3" env GQA_TEST_WGMMA_BUILD="$2" "$1" --tool memcheck \
       --error-exitcode 99 "$build/tests/cuda_test_attention_prefill_wgmma" '--gtest_filter=CudaPrefillWgmmaCases.*'
   fi
 }
@@ -852,6 +880,18 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
       case " ${first[*]} " in *" $name "*) ;; *) rest+=("$name") ;; esac
     done
     order=("${first[@]}" "${rest[@]}")
+    # GQA_MEMCHECK_JOBS (default 4) of them at a time, in that order, each in a process of its own
+    # (run 10's by-hand memchecks took ~310 s one after another, 75 s the longest; most of a
+    # memcheck is the sanitizer's host work and the tests' CPU references, which the device's 16
+    # cores run side by side while the GPU time-slices); 1: one after another, as before.
+    memcheck_step() {
+      if [ "$memcheck_jobs" -le 1 ]; then
+        step "$@"
+      else
+        bg_slots "$memcheck_jobs"
+        bg_step "$@"
+      fi
+    }
     for name in "${order[@]}"; do
       exe="$build/tests/$name"
       [ -x "$exe" ] || continue
@@ -863,15 +903,16 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
         cuda_test_attention_prefill_wgmma_ablation) continue ;;  # a timing aid's kernels, not the product's
       esac
       if [ "$name" = cuda_test_attention_prefill_wgmma ]; then
-        memcheck_wgmma_build "$sanitizer" "$wgmma_default_build" 300  # (the default first)
+        memcheck_wgmma_build "$sanitizer" "$wgmma_default_build" 300 memcheck_step  # (the default first)
         for b in "${wgmma_build_names[@]}"; do
-          [ "$b" = "$wgmma_default_build" ] || memcheck_wgmma_build "$sanitizer" "$b" 300
+          [ "$b" = "$wgmma_default_build" ] || memcheck_wgmma_build "$sanitizer" "$b" 300 memcheck_step
         done
         continue
       fi
-      step "memcheck $(basename "$exe")${filter:+ (${filter[0]#--gtest_filter=})}" 900 "$sanitizer" --tool memcheck \
-        --error-exitcode 99 "$exe" "${filter[@]}"
+      memcheck_step "memcheck $(basename "$exe")${filter:+ (${filter[0]#--gtest_filter=})}" 900 "$sanitizer" \
+        --tool memcheck --error-exitcode 99 "$exe" "${filter[@]}"
     done
+    wait_steps
     # Shared-memory hazards of the top-k selection (kernels/cuda/top_k_select.cu): its small test
     # under racecheck.
     if [ -x "$build/tests/cuda_test_cuda_sampling" ]; then

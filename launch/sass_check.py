@@ -26,6 +26,8 @@ What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptx
   reads of a step's inputs (its opt-in K/V prefetch, LDG.E.STRONG.GPU); and every decode GEMV
   build starts its W traffic there (an L2 prefetch, CCTL, or a bulk copy, UBLKCP): ptxas had
   sunk the norm build's first-step W loads, written before the wait, below it.
+- no decode GEMV reads or writes global memory a byte at a time (LDG/STG .U8: a memcpy from global
+  memory into a register pack had become that in the inline-norm build, nineteenth session).
 The mask bits are read from kernels/cuda/attention_prefill_wgmma_mask.h.
 cuobjdump comes from PATH, $CUDA_HOME/bin or /usr/local/cuda/bin.
 """
@@ -244,6 +246,28 @@ def check_pre_wait(functions_by_object):
     return rows
 
 
+BYTE_ACCESS = re.compile(r"^(LDG|STG)\.E\.(U8|S8)\b")
+
+
+def check_byte_access(functions_by_object):
+    """One row per (kernel object, arch) holding decode GEMVs: how many of them read or write global
+    memory a byte at a time (LDG/STG .U8/.S8): none of their data is narrower than 16 bits, and a
+    memcpy from global memory into a register pack had become 16 byte loads per 16-byte chunk."""
+    rows = []
+    for obj, functions in sorted(functions_by_object.items()):
+        per_arch = {}
+        for (arch, name), instrs in functions.items():
+            if not GEMV_ANY.search(name):
+                continue
+            n, bad = per_arch.get(arch, (0, []))
+            hits = sum(1 for ins in instrs if BYTE_ACCESS.match(ins))
+            per_arch[arch] = (n + 1, bad + ([f"{name[:60]}: {hits}"] if hits else []))
+        for arch, (n, bad) in sorted(per_arch.items()):
+            what = f"{obj} ({n} GEMV kernels)" + (f"; first: {bad[0]}" if bad else "")
+            rows.append(("byte loads/stores (LDG/STG .U8)", arch, what, len(bad), 0, not bad))
+    return rows
+
+
 def cuobjdump():
     for d in [None, os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin"), "/usr/local/cuda/bin"]:
         path = shutil.which("cuobjdump", path=d)
@@ -276,7 +300,7 @@ def run(build):
         functions.update(parsed)  # (check() picks its kernels by name)
         if obj in library:
             by_object[os.path.basename(obj)] = {**by_object.get(os.path.basename(obj), {}), **parsed}
-    rows = check(functions) + check_pre_wait(by_object)
+    rows = check(functions) + check_pre_wait(by_object) + check_byte_access(by_object)
     if any(os.path.basename(o) == "attention_prefill_wgmma.cu.o" for o in objects) and \
             not any(r[2].startswith("wgmma tma ") for r in rows):
         rows.append(("TMA build's kernels in the object", "-", "prefill_wgmma_tma_kernel", 0, 8, False))
@@ -375,6 +399,12 @@ def self_test():
     rows = check_pre_wait({"k.cu.o": waits})
     assert [(r[3], r[5]) for r in rows] == [(3, False)], rows
     assert rows[0][2].startswith("k.cu.o (5 PDL kernels)"), rows
+    bytes_ = {("sm_90a", "_ZN3gqa4cuda11gemv_detail16gemv_bulk_kernelI6__halfLi1EEEv"):
+              ["LDG.E.U8 R3, desc[UR4][R4.64]", "STG.E.U8 desc[UR4][R4.64], R3"],
+              ("sm_90a", "_ZN3gqa4cuda11gemv_detail11gemv_kernelI6__halfLi1EEEv"): ["LDG.E.128 R4, desc[UR4][R2.64]"],
+              ("sm_90a", "_ZN3gqa4cuda3addEv"): ["LDG.E.U8 R3, desc[UR4][R4.64]"]}  # not a GEMV: not checked
+    rows = check_byte_access({"g.cu.o": bytes_})
+    assert [(r[3], r[5]) for r in rows] == [(1, False)] and "(2 GEMV kernels)" in rows[0][2], rows
     # a predicated load and a store reading a pending register
     assert loads_in_flight(["LDG.E.NA.128 R4, desc[UR4][R2.64]", "STG.E desc[UR4][R8.64], R5",
                             "LDG.E.NA.128 R12, desc[UR4][R2.64]"]) == 1

@@ -125,10 +125,13 @@ void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream
 //   block) first computes the normalised rows of x into shared memory with rmsnorm.cu's
 //   rounding, then runs the GEMV on them; costs each block 3 * k * sizeof(T) bytes of L2 reads
 //   per row and two block barriers before its first FMA.
-// Opt-in: GQA_FUSED_NORM=1 or set_fused_norm(true); GQA_GEMV_BULK=0 (or GemvTuning::per_thread)
-// leaves the prologue.
+// Opt-in: GQA_FUSED_NORM=1 or set_fused_norm(true). The prologue serves where the bulk build does
+// not: GQA_GEMV_BULK=0, GemvTuning::per_thread (or a forced warp count) or norm_prologue, the ring
+// build, and rows bulk_serves refuses.
 constexpr int kGemvNormMaxRows = 4;
-constexpr int64_t kGemvNormMaxBytes = 64 * 1024;  // n * k * sizeof(T): the rows in shared memory
+// n * k * sizeof(T): the prologue's rows in shared memory (the inline build keeps none, but serves
+// only what the prologue could, so that either build can take any served call)
+constexpr int64_t kGemvNormMaxBytes = 64 * 1024;
 bool fused_norm_enabled();
 void set_fused_norm(bool on);
 // Whether norm can be the prologue of a decode GEMV whose input is x [n, k]: norm.out is x (same

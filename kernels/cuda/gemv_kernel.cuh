@@ -159,8 +159,9 @@ __device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::ro
   fma_w_step<T, N, Full, kDeep>(wv, xv, kc, c0, stride, acc);
 }
 
-// The add + RMSNorm a GEMV may apply to its input as it starts (gemv.h, gemv_norm_supported): the
-// GEMV's x rows are then rmsnorm(x + residual) * weight, computed by every block into shared memory.
+// The add + RMSNorm a GEMV may apply to its input (gemv.h, gemv_norm_supported): the GEMV's x rows
+// are then rmsnorm(x + residual) * weight, computed by every block into shared memory (the
+// prologue, norm_prologue) or applied inline as the bulk build reads x (dot_rows_in_smem_norm).
 template <typename T>
 struct NormIn {
   const T* x = nullptr;         // [N, k] the residual stream before the add
@@ -382,10 +383,16 @@ template <typename T, int N, int R>
 __device__ __forceinline__ void dot_rows_in_smem_norm(const uint4* ws, const NormIn<T>& p, int kc, int t, int stride,
                                                       bool writer, float (&acc)[N][R], float (&sq)[N]) {
   using P = Pack<T, 8>;
+  // (registers to registers: a memcpy straight from global memory became byte loads, CUDA 13.0)
   const auto as_pack = [](const uint4& raw) {
     P v;
     __builtin_memcpy(&v, &raw, 16);
     return v;
+  };
+  const auto as_raw = [](const P& v) {
+    uint4 raw;
+    __builtin_memcpy(&raw, &v, 16);
+    return raw;
   };
   const uint4* xg = reinterpret_cast<const uint4*>(p.x);
   const uint4* rg = reinterpret_cast<const uint4*>(p.residual);
@@ -404,11 +411,18 @@ __device__ __forceinline__ void dot_rows_in_smem_norm(const uint4* ws, const Nor
     for (int r = 0; r < R; ++r) unpack16<T>(ws[static_cast<size_t>(r) * kc + c], wf[r]);
     float g[8];
     unpack16<T>(gw[c], g);
+    // every row's x and residual loaded before any x_out store (which, as far as the compiler
+    // knows, may alias them: loads after it would wait for it)
+    uint4 xr[N], rr[N];
 #pragma unroll
     for (int i = 0; i < N; ++i) {
-      const size_t at = static_cast<size_t>(i) * kc + c;
-      const P h = rg != nullptr ? add_rounded(as_pack(xg[at]), as_pack(rg[at])) : as_pack(xg[at]);
-      if (xo != nullptr) __builtin_memcpy(&xo[at], &h, 16);
+      xr[i] = xg[static_cast<size_t>(i) * kc + c];
+      rr[i] = rg != nullptr ? rg[static_cast<size_t>(i) * kc + c] : make_uint4(0u, 0u, 0u, 0u);
+    }
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+      const P h = rg != nullptr ? add_rounded(as_pack(xr[i]), as_pack(rr[i])) : as_pack(xr[i]);
+      if (xo != nullptr) xo[static_cast<size_t>(i) * kc + c] = as_raw(h);
       sq[i] += sum_squares(h);
 #pragma unroll
       for (int e = 0; e < 8; ++e) {

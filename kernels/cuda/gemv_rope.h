@@ -26,13 +26,13 @@ void set_fused_rope(bool on);
 bool gemv_rope_kv_write_supported(const MatmulArgs& mm, const RopeKvWriteArgs& rk);
 
 // What the fused GEMV writes (q, the caches) and what its epilogue reads besides x and W (the
-// bias, slots, positions, inv_freq): the norm prologue's overlap rules (gemv.h, gemv_norm_serves).
+// bias, slots, positions, inv_freq): the fused norm's overlap rules (gemv.h, gemv_norm_serves).
 std::vector<Tensor> gemv_rope_outputs(const RopeKvWriteArgs& rk);
 std::vector<Tensor> gemv_rope_inputs(const MatmulArgs& mm, const RopeKvWriteArgs& rk);
 
 // Throws gqa::Error ("cuda gemv_rope_kv_write: ...") unless supported and rk passes the packed
 // rope_kv_write checks. A negative position or a slot outside the cache traps, as rope_kv_write.
-// norm: the add + RMSNorm prologue that makes mm.x (gemv.h, gemv_norm_serves), or null.
+// norm: the fused add + RMSNorm that makes mm.x (gemv.h, gemv_norm_serves), or null.
 void gemv_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk, cudaStream_t stream,
                         const AddRmsNormArgs* norm = nullptr);
 

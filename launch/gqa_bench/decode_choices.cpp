@@ -61,9 +61,9 @@ const std::vector<Choice>& choice_list() {
       {"fused merge", {merge}},
       {"norm prologue + fused merge", {norm, merge}, true, false, prologue},
       {"ring GEMVs", {ring}},
-      {"ring + norm prologue", {ring, norm}},
+      {"ring + norm prologue", {ring, norm}, true, false, prologue},  // (prologue: where the ring does not serve)
       {"PDL trigger after the wait", {{cuda::pdl_early_enabled, cuda::set_pdl_early, false}}},
-      {"ring + norm prologue + fused merge", {ring, norm, merge}},
+      {"ring + norm prologue + fused merge", {ring, norm, merge}, true, false, prologue},
       {"inline norm", {norm}, true, true},
       {"inline norm, 32 KB units", {norm}, true, true, unit(32)},
       {"inline norm, 128 KB units", {norm}, true, true, unit(128)},

@@ -34,6 +34,7 @@ run() {
   out=$(cd "$tree" && MOCK_BIN=$mock MOCK_TIMES="$scratch/times-$name.txt" MOCK_TOKENS=$tokens PATH="$mock:$PATH" \
         GQA_CHECK_BUDGET_S=$budget timeout 400 bash launch/gpu-check.sh "--$mode" 2>&1) || rc=$?
   echo "$name: gpu-check --$mode exit $rc, $(grep '^gpu-check:' <<<"$out" | tail -n 1)"
+  [ -z "${MOCK_DEBUG:-}" ] || echo "$out" >"/tmp/mock-$name.out"
 }
 row() { grep -E "^$1 +$2( |$)" <<<"$out" >/dev/null || fail "$3: no '$1  $2' row in the summary: $(tail -n 45 <<<"$out")"; }
 
@@ -54,6 +55,8 @@ run quick quick 540 "configure 1" "build 1"
 grep -qE '^gpu-check: [0-9]+ steps, 0 failed' <<<"$out" || fail "quick: $(grep '^gpu-check:' <<<"$out")"
 row "gqa-attn-bench" PASS quick
 row "memcheck cuda_test_attention_decode_groups" PASS quick
+# step 7's memchecks side by side (GQA_MEMCHECK_JOBS, default 4), each recorded as it ends
+grep -qE '^memcheck cuda_test_[a-z_]+ .*PASS .*beside others' <<<"$out" || fail "quick: no memcheck ran beside others"
 
 # 3. the box ends a build's test process before its own limit, with cases passed and none failed:
 # CUT, not FAIL; nothing failed, so exit 4
