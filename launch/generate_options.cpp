@@ -139,8 +139,11 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   app.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks (of --block-size tokens) per rank; 0 = enough for prompt + max-new-tokens")
       ->check(at_least(0, kMaxPositions))
       ->capture_default_str();
-  app.add_option("--prefill-chunk", o->prefill_chunk, "prompt tokens per prefill step")
-      ->check(at_least(1, kMaxPositions))
+  app.add_option("--prefill-chunk", o->prefill_chunk,
+                 "prompt tokens per prefill step; 0 = auto: " + std::to_string(kCudaPrefillChunk) +
+                     " on the cuda backend (the chunk of gqa-bench's prefill figures), " +
+                     std::to_string(kCpuPrefillChunk) + " on cpu and with --dump-logits")
+      ->check(at_least(0, kMaxPositions))
       ->capture_default_str();
   app.add_flag("--no-graphs", o->no_graphs,
                "cuda backend: launch every decode step op by op instead of replaying a CUDA graph recorded per "
@@ -176,6 +179,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     return 2;
   }
   return -1;
+}
+
+int64_t auto_prefill_chunk(const std::string& backend, bool keep_logits) {
+  return backend == "cuda" && !keep_logits ? kCudaPrefillChunk : kCpuPrefillChunk;
 }
 
 std::string collective_settings(const GenerateOptions& o) {

@@ -213,11 +213,12 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   if (streamer) streamer->finish();
 
   if (rank0) {
-    char buf[200];
+    char buf[240];
     const double tps = res.decode_seconds > 0 ? (res.tokens.size() > 1 ? res.tokens.size() - 1 : 0) / res.decode_seconds : 0;
-    std::snprintf(buf, sizeof(buf), "prefill %zu tokens in %.3f s; decoded %zu tokens in %.3f s (%.1f tok/s); stop: %s",
-                  l.prompt.size(), res.prefill_seconds, res.tokens.size(), res.decode_seconds, tps,
-                  res.finish_reason.c_str());
+    std::snprintf(buf, sizeof(buf),
+                  "prefill %zu tokens (chunks of %lld) in %.3f s; decoded %zu tokens in %.3f s (%.1f tok/s); stop: %s",
+                  l.prompt.size(), static_cast<long long>(o.prefill_chunk), res.prefill_seconds, res.tokens.size(),
+                  res.decode_seconds, tps, res.finish_reason.c_str());
     std::string stats = buf;
     if (res.whole_row_draws > 0) {  // (T > 1, top_k 0) draws the ranks' candidates could not decide
       stats += "; " + std::to_string(res.whole_row_draws) + " draws gathered the whole logit row";
@@ -274,6 +275,8 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
   }
   // Resolved once here: the communicator, the backend and the loading line below all use this name.
   if (backend != "unresolved") opts.backend = backend;
+  // (every rank the same: the settings and the resolved backend agreed above)
+  if (opts.prefill_chunk == 0) opts.prefill_chunk = gqa::auto_prefill_chunk(opts.backend, !opts.dump_logits.empty());
   return -1;
 }
 
