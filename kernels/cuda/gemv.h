@@ -69,7 +69,7 @@ struct GemvTuning {
   bool forces_per_thread() const { return per_thread || group_warps > 0 || deep || no_budget; }
 };
 
-// The decode GEMVs' bulk-copy build (gemv_kernel.cuh, gemv_bulk_kernel): W reaches each block
+// The decode GEMVs' bulk-copy build (gemv_bulk.cuh, gemv_bulk_kernel): W reaches each block
 // through one cp.async.bulk per row into shared memory instead of per-thread loads, all issued
 // before pdl_wait, so under PDL they stream during the previous kernel's tail; the same row groups,
 // arithmetic and epilogues (plain, SwiGLU, RoPE + KV write), and the fused norm inline (below). Serves rows
@@ -111,7 +111,7 @@ void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream
 // The add + RMSNorm before a decode GEMV applied by the GEMV itself (the SwiGLU and RoPE GEMVs;
 // CudaOps::add_rmsnorm_matmul_*), so the norm has no kernel of its own; norm.out, the unfused
 // path's x, is never written, and block 0 writes norm.x_out (x + residual). Two builds:
-// - the bulk build's (the default build where it serves; gemv_kernel.cuh, dot_rows_in_smem_norm):
+// - the bulk build's (the default build where it serves; gemv_bulk.cuh, dot_rows_in_smem_norm):
 //   inline, with no pass before the first FMA: each row group reads x, the residual and the norm
 //   weight as the plain build reads x, dots W with (x + residual, rounded) * weight in f32 and
 //   scales each sum by the row's 1 / rms from the same chunks' squares; the normalised row is never

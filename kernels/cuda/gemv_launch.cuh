@@ -1,5 +1,6 @@
 // The one launch of the decode GEMVs' kernels (gemv.cu, gemv_rope.cu): which build serves a call
-// (gemv_kernel.cuh's per-thread and bulk builds, gemv_ring.cuh's ring build) and with what grid.
+// (gemv_kernel.cuh's per-thread build, gemv_bulk.cuh's bulk build, gemv_ring.cuh's ring build) and
+// with what grid.
 // Included only by those .cu files.
 #pragma once
 
@@ -17,6 +18,7 @@
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/dynamic_smem.h"
 #include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_bulk.cuh"
 #include "kernels/cuda/gemv_kernel.cuh"
 #include "kernels/cuda/gemv_ring.cuh"
 #include "kernels/cuda/gemv_ring_plan.h"

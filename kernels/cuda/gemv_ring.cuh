@@ -21,7 +21,7 @@
 
 #include <cuda/ptx>
 
-#include "kernels/cuda/gemv_kernel.cuh"
+#include "kernels/cuda/gemv_bulk.cuh"
 #include "kernels/cuda/gemv_ring_plan.h"
 
 namespace gqa::cuda::gemv_detail {
