@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <random>
@@ -15,10 +16,15 @@
 namespace gqa::bench {
 namespace {
 
+// The other chunk size the attention is timed at (the candidate for the cuda default: gqa-generate's
+// auto chunk is 4096, as --prefill-chunk here; runs 9 and 11 timed 8K in one chunk of 8192 faster).
+constexpr int64_t kWideChunk = 8192;
+
 struct PrefillRow {
   int64_t p = 0;
   double seconds = NAN;
   double attn_layer_ms = NAN;  // one layer's attention over all chunks (the default kernel)
+  double attn_wide_ms = NAN;   // the same in chunks of kWideChunk (where --prefill-chunk is another)
   std::string note;
 };
 
@@ -68,12 +74,14 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   r.seconds = run_prefill(env, model, cache, p, static_cast<uint32_t>(p));
   // The attention alone through the default kernel (every build comes in the pass by kernel).
   r.attn_layer_ms = time_prefill_attention(env, model.config(), cache, p);
+  if (env.opt.prefill_chunk != kWideChunk) r.attn_wide_ms = time_prefill_attention(env, model.config(), cache, p, {}, kWideChunk);
   return r;
 }
 
 void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillRow>& rows) {
   Table t({"prompt", "chunk", "time s", "tokens/s", "GEMM TFLOP", "attention TFLOP", "TFLOP/s", "of GEMM",
-           "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM"});
+           "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM", "in 8192-token chunks: attention ms",
+           "of GEMM"});
   for (const PrefillRow& r : rows) {
     if (!std::isfinite(r.seconds)) {
       t.row({tokens_str(r.p), "", r.note});
@@ -85,7 +93,9 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
     t.row({tokens_str(r.p), strf("%lld", (long long)env.opt.prefill_chunk), strf("%.2f", r.seconds),
            strf("%.0f", r.p / r.seconds), strf("%.1f", gf / 1e12), strf("%.1f", af * c.num_hidden_layers / 1e12),
            strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.1f", r.attn_layer_ms),
-           strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops)});
+           strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops),
+           std::isfinite(r.attn_wide_ms) ? strf("%.2f", r.attn_wide_ms) : "-",
+           std::isfinite(r.attn_wide_ms) ? strf("%.0f%%", 100 * af / (r.attn_wide_ms * 1e-3) / env.ceil.gemm_flops) : "-"});
   }
   env.report.table(t);
 }
@@ -107,9 +117,10 @@ bool wgmma_build_skipped(const std::string& build) {
 // ran it, with CUDA events around all chunks (median of 3 after 1 warm-up); each chunk's call
 // through `attend` when given (the ablated builds), else the Ops' attention.
 double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p,
-                              const std::function<void(const AttentionArgs&)>& attend) {
+                              const std::function<void(const AttentionArgs&)>& attend, int64_t chunk_tokens) {
   Ops& ops = env.ops;
-  const int64_t chunk = env.opt.prefill_chunk, hq = c.num_attention_heads, hd = c.head_dim;
+  const int64_t chunk = chunk_tokens > 0 ? chunk_tokens : env.opt.prefill_chunk, hq = c.num_attention_heads,
+                hd = c.head_dim;
   const std::vector<int32_t>& bt = cache.block_table(0);
   Tensor tables = ops.alloc(DType::kI32, {1, static_cast<int64_t>(bt.size())});
   ops.upload_i32(bt.data(), tables);
@@ -167,8 +178,9 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "warmed everything up). FLOPs: 2 per weight per token for the GEMMs (LM head for the last row only) "
                   "+ attention counted causally, 2 * hq * hd * P * (P + 1) per layer. Attention alone: layer 0's "
                   "attention over all chunks on the filled cache, CUDA events, median of 3, through the default kernel "
-                  "(" + default_prefill_kernel() + "); each kernel build is timed in a section of its own after the "
-                  "shard's other sections.");
+                  "(" + default_prefill_kernel() + "), and the same in chunks of 8192 tokens (the last two columns, "
+                  "where --prefill-chunk is another: the candidate for the cuda backend's default chunk); each kernel "
+                  "build is timed in a section of its own after the shard's other sections.");
   {  // warm-up: cuBLASLt plans and allocations for the chunk's shapes stay out of the first row
     const int64_t w = 2 * env.opt.prefill_chunk;
     PagedKvCache warm(model.kv_cache_shape((w + kPrefillBlockSize - 1) / kPrefillBlockSize, kPrefillBlockSize), env.ops.compute_dtype(),
@@ -183,7 +195,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     // Time grows at most quadratically with the prompt: skip what would not finish in time.
     const double estimate = last_p > 0 ? last_s * (double(p) / last_p) * (double(p) / last_p) * 1.1 : 0;
     if (deadline.passed() || estimate > deadline.remaining_s()) {
-      rows.push_back({p, NAN, NAN,
+      rows.push_back({p, NAN, NAN, NAN,
                       strf("skipped: estimated %.0f s (from the %s run) > %.0f s left of this section's budget",
                            estimate, tokens_str(last_p).c_str(), std::max(0.0, deadline.remaining_s()))});
       continue;
@@ -192,7 +204,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     try {
       rows.push_back(run_length(env, model, p));
     } catch (const std::exception& e) {
-      rows.push_back({p, NAN, NAN, std::string("FAILED: ") + e.what()});
+      rows.push_back({p, NAN, NAN, NAN, std::string("FAILED: ") + e.what()});
       progress(rows.back().note);
       ++failed;
     }

@@ -29,10 +29,11 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds);
 // Shared with the by-build tables (prefill_builds.h):
 // whether GQA_BENCH_SKIP_WGMMA names this wgmma build (or "ablation");
 bool wgmma_build_skipped(const std::string& build);
-// layer 0's causal attention over `cache` chunk by chunk as a prefill of p tokens runs it, CUDA
-// events, median of 3 (each call through `attend` when given, else the Ops' attention);
+// layer 0's causal attention over `cache` chunk by chunk as a prefill of p tokens runs it (chunks
+// of `chunk` tokens; 0: --prefill-chunk), CUDA events, median of 3 (each call through `attend`
+// when given, else the Ops' attention);
 double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p,
-                              const std::function<void(const AttentionArgs&)>& attend = {});
+                              const std::function<void(const AttentionArgs&)>& attend = {}, int64_t chunk = 0);
 // a one-layer cache holding one sequence of p tokens on pages of bs, random K/V.
 PagedKvCache one_layer_cache(BenchEnv& env, Model& model, int64_t p, int64_t bs, uint32_t seed);
 
