@@ -65,11 +65,12 @@ inline int group_warps_for(int64_t kc, int64_t m, int rows, int loads = kLoadsPe
 
 // Launches the ring build where asked for (GemvTuning::ring or gemv_ring_enabled(), with or
 // without the norm prologue) and it serves, else gemv_bulk_kernel (the default where it serves;
-// with kNorm its inline norm, in units of bulk_norm_target) or gemv_kernel, over the m rows of W (m = 2f for SwiGluRows) of k columns
-// with the plan above, or as gemv_tuning() (benchmarks) forces: the build, the warps per row group
-// and, at n <= 2, the deep step (not built with the norm prologue). The one launch of gemv.cu's
-// and gemv_rope.cu's kernels. kNorm: the rows of x are norm's (N <= kGemvNormMaxRows, N * k *
-// sizeof(T) <= kGemvNormMaxBytes).
+// with kNorm its inline norm, in units of bulk_norm_target, unless GemvTuning::norm_prologue) or
+// gemv_kernel, over the m rows of W (m = 2f for SwiGluRows) of k columns with the plan above, or
+// as gemv_tuning() (benchmarks) forces: the build, the warps per row group and, at n <= 2, the
+// deep step (not built with the norm prologue). The one launch of gemv.cu's and gemv_rope.cu's
+// kernels. kNorm: the rows of x are norm's (N <= kGemvNormMaxRows, N * k * sizeof(T) <=
+// kGemvNormMaxBytes).
 template <typename T, int N, class M, bool kNorm = false>
 void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, int k, cudaStream_t stream,
                  const NormIn<T>& norm = NormIn<T>{}) {
