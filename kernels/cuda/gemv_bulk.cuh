@@ -44,17 +44,6 @@ template <typename T, int N, int R>
 __device__ __forceinline__ void dot_rows_in_smem_norm(const uint4* ws, const NormIn<T>& p, int kc, int t, int stride,
                                                       bool writer, float (&acc)[N][R], float (&sq)[N]) {
   using P = Pack<T, 8>;
-  // (registers to registers: a memcpy straight from global memory became byte loads, CUDA 13.0)
-  const auto as_pack = [](const uint4& raw) {
-    P v;
-    __builtin_memcpy(&v, &raw, 16);
-    return v;
-  };
-  const auto as_raw = [](const P& v) {
-    uint4 raw;
-    __builtin_memcpy(&raw, &v, 16);
-    return raw;
-  };
   const uint4* xg = reinterpret_cast<const uint4*>(p.x);
   const uint4* rg = reinterpret_cast<const uint4*>(p.residual);
   const uint4* gw = reinterpret_cast<const uint4*>(p.weight);
@@ -82,8 +71,8 @@ __device__ __forceinline__ void dot_rows_in_smem_norm(const uint4* ws, const Nor
     }
 #pragma unroll
     for (int i = 0; i < N; ++i) {
-      const P h = rg != nullptr ? add_rounded(as_pack(xr[i]), as_pack(rr[i])) : as_pack(xr[i]);
-      if (xo != nullptr) xo[static_cast<size_t>(i) * kc + c] = as_raw(h);
+      const P h = rg != nullptr ? add_rounded(as_pack<T>(xr[i]), as_pack<T>(rr[i])) : as_pack<T>(xr[i]);
+      if (xo != nullptr) xo[static_cast<size_t>(i) * kc + c] = as_raw<T>(h);
       sq[i] += sum_squares(h);
 #pragma unroll
       for (int e = 0; e < 8; ++e) {

@@ -177,6 +177,21 @@ NormIn<T> norm_in(const AddRmsNormArgs& norm) {
           norm.weight.data_as<const T>(), norm.x_out.defined() ? norm.x_out.data_as<T>() : nullptr, norm.eps};
 }
 
+// One 16-byte chunk as 8 elements of T and back, register to register (a memcpy straight from
+// global memory into a pack compiled to byte loads, CUDA 13.0: load the uint4 first).
+template <typename T>
+__device__ __forceinline__ Pack<T, 8> as_pack(const uint4& raw) {
+  Pack<T, 8> v;
+  __builtin_memcpy(&v, &raw, 16);
+  return v;
+}
+template <typename T>
+__device__ __forceinline__ uint4 as_raw(const Pack<T, 8>& v) {
+  uint4 raw;
+  __builtin_memcpy(&raw, &v, 16);
+  return raw;
+}
+
 // Every thread of the block, after pdl_wait: xs (N * kc 16-byte chunks of shared memory) gets the
 // N normalised rows, with rmsnorm.cu's rounding (x + residual rounded to T, its squares summed in
 // f32, rsqrtf(sum / k + eps), each product rounded to T); only the order of the f32 sum differs.
@@ -185,16 +200,6 @@ NormIn<T> norm_in(const AddRmsNormArgs& norm) {
 template <typename T, int N>
 __device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4* __restrict__ xs) {
   using P = Pack<T, 8>;  // one 16-byte chunk, as the registers the raw uint4 loads landed in
-  const auto as_pack = [](const uint4& raw) {
-    P v;
-    __builtin_memcpy(&v, &raw, 16);
-    return v;
-  };
-  const auto as_raw = [](const P& v) {
-    uint4 raw;
-    __builtin_memcpy(&raw, &v, 16);
-    return raw;
-  };
   constexpr int kBatch = 4;
   __shared__ float warp_sq[N][kWarps];
   __shared__ float inv_rms[N];
@@ -219,9 +224,9 @@ __device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4*
       for (int u = 0; u < kBatch; ++u) {
         const int c = c0 + u * kThreads;
         if (c >= kc) break;
-        const P v = rg != nullptr ? add_rounded(as_pack(xv[u]), as_pack(rv[u])) : as_pack(xv[u]);
+        const P v = rg != nullptr ? add_rounded(as_pack<T>(xv[u]), as_pack<T>(rv[u])) : as_pack<T>(xv[u]);
         sq += sum_squares(v);
-        const uint4 sum = as_raw(v);
+        const uint4 sum = as_raw<T>(v);
         xs[static_cast<size_t>(i) * kc + c] = sum;
         if (xo != nullptr) xo[static_cast<size_t>(i) * kc + c] = sum;
       }
@@ -250,11 +255,11 @@ __device__ __forceinline__ void norm_prologue(const NormIn<T>& p, int kc, uint4*
     for (int u = 0; u < kBatch; ++u) {
       const int c = c0 + u * kThreads;
       if (c >= kc) break;
-      const P wt = as_pack(wv[u]);
+      const P wt = as_pack<T>(wv[u]);
 #pragma unroll
       for (int i = 0; i < N; ++i) {
         uint4& row = xs[static_cast<size_t>(i) * kc + c];
-        row = as_raw(rms_scaled(as_pack(row), inv_rms[i], wt));
+        row = as_raw<T>(rms_scaled(as_pack<T>(row), inv_rms[i], wt));
       }
     }
   }
