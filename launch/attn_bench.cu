@@ -30,6 +30,7 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -86,7 +87,7 @@ struct SweepRow {
   int variant_splits[4] = {0, 0, 0, 0};
   double variant_us[4] = {0, 0, 0, 0};
   double in_order_us = 0;  // the default build and plan with each sequence's blocks in order (contiguous)
-  double other_pages_us[2] = {0, 0};  // ... on shuffled pages of kOtherPages tokens instead of kBlockSize
+  double other_pages_us[std::size(kOtherPages)] = {};  // ... on shuffled pages of kOtherPages tokens instead of kBlockSize
 };
 
 void fill(Tensor t, uint32_t seed) { bench::fill_uniform(t, seed); }
@@ -272,7 +273,7 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
     return time_decode_us(other_args, opt, 0, nullptr);
   };
   row.in_order_us = time_layout(false, kBlockSize);
-  for (int i = 0; i < 2; ++i) row.other_pages_us[i] = time_layout(true, kOtherPages[i]);
+  for (size_t i = 0; i < std::size(kOtherPages); ++i) row.other_pages_us[i] = time_layout(true, kOtherPages[i]);
   sweep.push_back(std::move(row));
 }
 

@@ -182,10 +182,6 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   return -1;
 }
 
-int64_t auto_prefill_chunk(const std::string& backend, bool keep_logits) {
-  return backend == "cuda" && !keep_logits ? kCudaPrefillChunk : kCpuPrefillChunk;
-}
-
 std::string collective_settings(const GenerateOptions& o) {
   std::ostringstream out;
   out << "backend=" << o.backend << ";comm=" << o.comm << ";dtype=" << o.dtype << ";prompt_tokens=";

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/kv_page_size.h"
+#include "runtime/prefill_chunk.h"
 #include "runtime/sampler.h"
 
 namespace gqa {
@@ -28,7 +29,7 @@ struct GenerateOptions {
   bool ignore_eos = false;
   int64_t block_size = kDefaultKvBlockSize;
   int64_t kv_blocks = 0;  // 0: enough for prompt + max_new_tokens
-  int64_t prefill_chunk = 0;  // 0: auto_prefill_chunk once the backend is resolved
+  int64_t prefill_chunk = 0;  // 0: auto_prefill_chunk (runtime/prefill_chunk.h) once the backend is resolved
   bool quiet = false;
   bool no_graphs = false;  // decode steps launch op by op instead of replaying CUDA graphs
 };
@@ -44,13 +45,6 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
 // instead of leaving ranks in different collectives. A new option that changes what the ranks do
 // together belongs in it.
 std::string collective_settings(const GenerateOptions& o);
-
-// --prefill-chunk 0 (the default) on a resolved backend ("cpu" or "cuda"): 4096 prompt tokens a step
-// on cuda (the chunk gqa-bench's prefill figures are measured with: tensor-core tiles want long
-// chunks), 512 on cpu (its f32 activations) and wherever every row's logits are kept (--dump-logits:
-// a chunk of rows x the vocab slice in f32 on the device).
-constexpr int64_t kCpuPrefillChunk = 512, kCudaPrefillChunk = 4096;
-int64_t auto_prefill_chunk(const std::string& backend, bool keep_logits);
 
 // "1,2,3" -> {1,2,3}; throws gqa::Error for anything that is not a comma-separated int list.
 std::vector<int32_t> parse_token_list(const std::string& text);

@@ -262,40 +262,24 @@ bg_step() {
   write_report "$(running_note)"
 }
 # reap_steps: records the background steps that have ended (each as it ended: its own seconds)
-# and drops them from the lists; the others keep running.
+# and drops them from the lists (unset: the lists' indices stay the steps' own); the others keep
+# running.
 reap_steps() {
-  local i j rc end
-  local keep_names=() keep_pids=() keep_logs=() keep_limits=() keep_asked=() keep_t0=()  # (not names: record appends to it)
+  local i j rc end name limit log asked t0
   for i in "${!bg_pids[@]}"; do
     # (a step has ended when its .end file exists (its subshell writes it last) or its process
     # is gone; wait then returns its status)
-    if [ ! -e "${bg_logs[$i]}.end" ] && kill -0 "${bg_pids[$i]}" 2>/dev/null; then
-      keep_names+=("${bg_names[$i]}") keep_pids+=("${bg_pids[$i]}") keep_logs+=("${bg_logs[$i]}")
-      keep_limits+=("${bg_limits[$i]}") keep_asked+=("${bg_asked[$i]}") keep_t0+=("${bg_t0[$i]}")
-      continue
-    fi
+    if [ ! -e "${bg_logs[$i]}.end" ] && kill -0 "${bg_pids[$i]}" 2>/dev/null; then continue; fi
     wait "${bg_pids[$i]}"
     rc=$?
     end=$(cat "${bg_logs[$i]}.end" 2>/dev/null || date +%s)
+    name=${bg_names[$i]} limit=${bg_limits[$i]} log=${bg_logs[$i]} asked=${bg_asked[$i]} t0=${bg_t0[$i]}
+    unset 'bg_names[i]' 'bg_pids[i]' 'bg_logs[i]' 'bg_limits[i]' 'bg_asked[i]' 'bg_t0[i]'
     running=()
-    for j in "${!bg_pids[@]}"; do
-      [ "$j" = "$i" ] || [ -e "${bg_logs[$j]}.end" ] || running+=("${bg_names[$j]}")
-    done
-    record_run "${bg_names[$i]}" $rc "${bg_limits[$i]}" $((end - bg_t0[i])) "${bg_logs[$i]}" " (beside others)" \
-      "${bg_asked[$i]}"
+    for j in "${!bg_pids[@]}"; do [ -e "${bg_logs[$j]}.end" ] || running+=("${bg_names[$j]}"); done
+    record_run "$name" $rc "$limit" $((end - t0)) "$log" " (beside others)" "$asked"
   done
-  bg_names=(${keep_names[@]+"${keep_names[@]}"}) bg_pids=(${keep_pids[@]+"${keep_pids[@]}"})
-  bg_logs=(${keep_logs[@]+"${keep_logs[@]}"}) bg_limits=(${keep_limits[@]+"${keep_limits[@]}"})
-  bg_asked=(${keep_asked[@]+"${keep_asked[@]}"}) bg_t0=(${keep_t0[@]+"${keep_t0[@]}"})
-  running=(${keep_names[@]+"${keep_names[@]}"})
-}
-wait_steps() {
-  reap_steps
-  while [ ${#bg_pids[@]} -gt 0 ]; do
-    sleep 1
-    reap_steps
-  done
-  running=()
+  running=(${bg_names[@]+"${bg_names[@]}"})
 }
 # bg_slots N: waits (recording what ends) until fewer than N background steps run.
 bg_slots() {
@@ -304,6 +288,10 @@ bg_slots() {
     sleep 1
     reap_steps
   done
+}
+wait_steps() {
+  bg_slots 1
+  running=()
 }
 # Whether the step NAME was recorded as PASS.
 step_passed() {

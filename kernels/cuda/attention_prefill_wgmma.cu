@@ -114,8 +114,8 @@ struct TmaBuild {
   template <typename T, int HD>
   struct Launch {
     static void run(const PrefillParams& p, cudaStream_t stream) {
-      if constexpr (kVariant == kOverlapPv) {
-        run_masked<T, HD, kOverlapPv>(p, stream);
+      if constexpr (!prefill_wgmma_build_rotates(kBuildOf)) {
+        run_masked<T, HD, kVariant>(p, stream);
       } else {
         in_tile_order([&](auto skip) { run_masked<T, HD, decltype(skip)::value | kVariant>(p, stream); });
       }

@@ -35,14 +35,14 @@ __device__ __forceinline__ void dot_rows_in_smem(const uint4* ws, const uint4* x
 
 // dot_rows_in_smem with the add + RMSNorm applied inline (the bulk build's kNorm): x row i's chunk
 // c is h = x + residual (rounded to T, as rmsnorm.cu rounds it; x alone without a residual), whose
-// squares go to sq[i] (f32) and whose product with the norm weight (in f32, not rounded) is dotted
+// squares go to sq[i][0] (f32) and whose product with the norm weight (in f32, not rounded) is dotted
 // with W; the caller scales each sum by its row's 1 / rms once every chunk is in (so no pass over
 // x comes before the first FMA: the loads of x, residual and weight go out together, where the
 // prologue (norm_prologue) waits for two rounds of them and two block barriers). `writer`: this
 // thread also stores its chunks of h to p.x_out (one row group of one block covers every chunk).
 template <typename T, int N, int R>
 __device__ __forceinline__ void dot_rows_in_smem_norm(const uint4* ws, const NormIn<T>& p, int kc, int t, int stride,
-                                                      bool writer, float (&acc)[N][R], float (&sq)[N]) {
+                                                      bool writer, float (&acc)[N][R], float (&sq)[N][1]) {
   using P = Pack<T, 8>;
   const uint4* xg = reinterpret_cast<const uint4*>(p.x);
   const uint4* rg = reinterpret_cast<const uint4*>(p.residual);
@@ -50,7 +50,7 @@ __device__ __forceinline__ void dot_rows_in_smem_norm(const uint4* ws, const Nor
   uint4* xo = writer ? reinterpret_cast<uint4*>(p.x_out) : nullptr;
 #pragma unroll
   for (int i = 0; i < N; ++i) {
-    sq[i] = 0.0f;
+    sq[i][0] = 0.0f;
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
   }
@@ -73,7 +73,7 @@ __device__ __forceinline__ void dot_rows_in_smem_norm(const uint4* ws, const Nor
     for (int i = 0; i < N; ++i) {
       const P h = rg != nullptr ? add_rounded(as_pack<T>(xr[i]), as_pack<T>(rr[i])) : as_pack<T>(xr[i]);
       if (xo != nullptr) xo[static_cast<size_t>(i) * kc + c] = as_raw<T>(h);
-      sq[i] += sum_squares(h);
+      sq[i][0] += sum_squares(h);
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
         const float hg = load_f32(h.e[e]) * g[e];
@@ -81,20 +81,6 @@ __device__ __forceinline__ void dot_rows_in_smem_norm(const uint4* ws, const Nor
         for (int r = 0; r < R; ++r) acc[i][r] = fmaf(hg, wf[r][e], acc[i][r]);
       }
     }
-  }
-}
-
-// Each warp's N sums of squares (xor shuffles) into sq_partial[warp] (lane 0), as reduce_to_partial
-// does the dot products.
-template <int N>
-__device__ __forceinline__ void reduce_sq_to_partial(const float (&sq)[N], float (&sq_partial)[kWarps][N]) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-#pragma unroll
-  for (int i = 0; i < N; ++i) {
-    float v = sq[i];
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (lane == 0) sq_partial[warp][i] = v;
   }
 }
 
@@ -152,10 +138,10 @@ __global__ void __launch_bounds__(kThreads)
   float acc[N][R];
   if constexpr (kNorm) {
     __shared__ float sq_partial[kWarps][N];
-    float sq[N];
+    float sq[N][1];  // (a "row" of its own for reduce_to_partial)
     dot_rows_in_smem_norm<T, N, R>(ws, norm, kc, t, stride, blockIdx.x == 0 && group == 0, acc, sq);
     reduce_to_partial<N, R>(acc, partial);
-    reduce_sq_to_partial<N>(sq, sq_partial);
+    reduce_to_partial<N, 1>(sq, sq_partial);
     __syncthreads();
     store_from_partial<N, R>(partial, map, group_warps, blockIdx.x, [&](int g, int i) {
       float total = 0.0f;
@@ -179,6 +165,18 @@ inline int bulk_group_warps(int64_t k, int rows, size_t elem, int64_t target = k
   int g = kWarps;
   while (g > 1 && bytes(g / 2) <= target) g /= 2;
   return g;
+}
+// A bulk block's unit for `groups` row groups of R rows of k elements near `target` bytes of W:
+// warps per row group, blocks, and the W bytes (dynamic shared memory) of one block.
+struct BulkUnit {
+  int group_warps;
+  int64_t units;
+  size_t bytes;
+};
+inline BulkUnit bulk_unit(int64_t k, int rows, size_t elem, int64_t groups, int64_t target) {
+  const int g = bulk_group_warps(k, rows, elem, target);
+  const int64_t per = kWarps / g;
+  return {g, (groups + per - 1) / per, static_cast<size_t>(per) * rows * static_cast<size_t>(k) * elem};
 }
 // The inline-norm bulk build's target (gemv.h, GemvTuning::norm_unit_kb): every row group reads
 // x, the residual and the norm weight (3 x the plain build's x reads, from L1 or the L2), so its

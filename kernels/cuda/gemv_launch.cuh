@@ -78,40 +78,30 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   constexpr int R = Tile<N>::rows;
   const GemvTuning tune = gemv_tuning();
   const int64_t groups = (m + R - 1) / R;
-  // The bulk and ring builds' unit: the row groups of one bulk block (~32 KB of W), bulk_g warps each.
-  const int bulk_g = bulk_group_warps(k, R, sizeof(T));
-  const int64_t per_unit = kWarps / bulk_g, units = (groups + per_unit - 1) / per_unit;
-  const size_t unit_bytes = static_cast<size_t>(per_unit) * R * k * sizeof(T);
   if (tune.ring || (gemv_ring_enabled() && !tune.forces_per_thread() && !tune.bulk)) {
+    const BulkUnit u = bulk_unit(k, R, sizeof(T), groups, kGemvBulkTargetBytes);  // (~32 KB of W)
     const size_t norm_bytes = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
     const auto kernel = gemv_ring_kernel<T, N, M, kNorm>;
     static const size_t static_bytes = ring_static_bytes(kernel);  // (the same on every sm_90 device)
     const GemvRingPlan plan =
-        gemv_ring_plan(unit_bytes, norm_bytes, static_cast<size_t>(current_smem_per_sm()), static_bytes);
+        gemv_ring_plan(u.bytes, norm_bytes, static_cast<size_t>(current_smem_per_sm()), static_bytes);
     if (plan.ok) allow_dynamic_smem(kernel, kGemvRingMaxBytes);  // (before the occupancy question)
     const int per_sm = plan.ok ? ring_blocks_per_sm(kernel, plan.smem) : 0;
     if (per_sm >= 1) {  // (else, as where the plan does not serve: the bulk or per-thread build)
-      const int blocks = static_cast<int>(std::min<int64_t>(units, int64_t{per_sm} * current_sm_count()));
-      launch_pdl(name, kernel, dim3(blocks), dim3(kThreads), plan.smem, stream, x, w, map, k, bulk_g,
-                 static_cast<int>(units), plan.stages, norm);
+      const int blocks = static_cast<int>(std::min<int64_t>(u.units, int64_t{per_sm} * current_sm_count()));
+      launch_pdl(name, kernel, dim3(blocks), dim3(kThreads), plan.smem, stream, x, w, map, k, u.group_warps,
+                 static_cast<int>(u.units), plan.stages, norm);
       return;
     }
   }
   if ((tune.bulk || (gemv_bulk_enabled() && !tune.forces_per_thread())) && !(kNorm && tune.norm_prologue) &&
       bulk_serves(k, R, sizeof(T))) {
     const auto kernel = gemv_bulk_kernel<T, N, M, kNorm>;
-    if constexpr (kNorm) {  // (the inline norm: its own, larger unit)
-      const int g = bulk_group_warps(k, R, sizeof(T), bulk_norm_target(tune));
-      const int64_t per = kWarps / g, n_units = (groups + per - 1) / per;
-      const size_t bytes = static_cast<size_t>(per) * R * k * sizeof(T);
-      allow_dynamic_smem(kernel, kGemvBulkNormMaxBytes);
-      launch_pdl(name, kernel, dim3(static_cast<unsigned int>(n_units)), dim3(kThreads), bytes, stream, x, w, map, k,
-                 g, norm);
-    } else {
-      allow_dynamic_smem(kernel, kGemvBulkMaxBytes);
-      launch_pdl(name, kernel, dim3(static_cast<unsigned int>(units)), dim3(kThreads), unit_bytes, stream, x, w, map,
-                 k, bulk_g, norm);
-    }
+    // (the inline norm: its own, larger unit)
+    const BulkUnit u = bulk_unit(k, R, sizeof(T), groups, kNorm ? bulk_norm_target(tune) : kGemvBulkTargetBytes);
+    allow_dynamic_smem(kernel, kNorm ? kGemvBulkNormMaxBytes : kGemvBulkMaxBytes);
+    launch_pdl(name, kernel, dim3(static_cast<unsigned int>(u.units)), dim3(kThreads), u.bytes, stream, x, w, map, k,
+               u.group_warps, norm);
     return;
   }
   const bool deep = !kNorm && N <= 2 && tune.deep;

@@ -11,6 +11,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "launch/gqa_bench/report.h"
 #include "launch/gqa_bench/timing.h"
+#include "runtime/prefill_chunk.h"
 
 namespace gqa::bench {
 
@@ -19,7 +20,7 @@ struct Options {
   std::vector<int64_t> batches = {1, 16};
   std::vector<int64_t> prefill_lengths = {8192, 32768, 131072};
   std::vector<int64_t> spectrum_contexts = {8192, 32768};
-  int64_t prefill_chunk = 4096;  // prompt tokens per forward step of the prefill
+  int64_t prefill_chunk = kCudaPrefillChunk;  // prompt tokens per forward step of the prefill
   int64_t layers = 80;           // layers of the 70B shard (fewer for a quick look)
   int runs = 30;                 // timed runs per op (median); >= 20
   int warmup = 5;

@@ -45,11 +45,6 @@ const std::vector<Choice>& choice_list() {
   const Switch norm{cuda::fused_norm_enabled, cuda::set_fused_norm};
   const Switch merge{cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge};
   const cuda::GemvTuning prologue{.norm_prologue = true};
-  const auto unit = [](int kb) {
-    cuda::GemvTuning t;
-    t.norm_unit_kb = kb;
-    return t;
-  };
   static const std::vector<Choice> list = {
       {"unfused GEMVs",
        {{cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, false}, {cuda::fused_rope_enabled, cuda::set_fused_rope, false}}},
@@ -65,8 +60,8 @@ const std::vector<Choice>& choice_list() {
       {"PDL trigger after the wait", {{cuda::pdl_early_enabled, cuda::set_pdl_early, false}}},
       {"ring + norm prologue + fused merge", {ring, norm, merge}, true, false, prologue},
       {"inline norm", {norm}, true, true},
-      {"inline norm, 32 KB units", {norm}, true, true, unit(32)},
-      {"inline norm, 128 KB units", {norm}, true, true, unit(128)},
+      {"inline norm, 32 KB units", {norm}, true, true, {.norm_unit_kb = 32}},
+      {"inline norm, 128 KB units", {norm}, true, true, {.norm_unit_kb = 128}},
       {"inline norm + fused merge", {norm, merge}, true, true},
   };
   return list;

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "runtime/prefill_chunk.h"
 
 namespace gqa::bench {
 namespace {
@@ -75,7 +76,7 @@ std::string usage() {
          "  --contexts LIST        decode contexts (default 1K,8K,32K,128K)\n"
          "  --batches LIST         decode batch sizes (default 1,16)\n"
          "  --prefill LIST         prefill prompt lengths (default 8K,32K,128K)\n"
-         "  --prefill-chunk N      prompt tokens per forward step (default 4096)\n"
+         "  --prefill-chunk N      prompt tokens per forward step (default " + std::to_string(kCudaPrefillChunk) + ")\n"
          "  --layers N             layers of the 70B shard (default 80)\n"
          "  --runs N --warmup N    timed / warm-up runs per op (default 30 / 5)\n"
          "  --step-runs N          timed decode steps per case (default 20)\n"

@@ -178,14 +178,12 @@ class AblationTable {
 // ablation; the TMA build's ablation (last in a run).
 enum class Round { kBuilds, kProducerAblation, kTmaAblation };
 
-// The page-size table's builds: (build, tiles in rotated order). The TMA build's rotated order, a
-// column here until run 11, stayed within a few percent of its order (runs 9-11: mostly 1-2.4%
-// slower, 1-6% faster in a few cells), so the last column is now the default build (the TMA
-// build's overlap variant, whose tiles stay in order).
-constexpr std::pair<cuda::PrefillWgmmaBuild, bool> kPageBuilds[] = {{cuda::PrefillWgmmaBuild::kProducer, false},
-                                                                    {cuda::PrefillWgmmaBuild::kSwizzle, false},
-                                                                    {cuda::PrefillWgmmaBuild::kTma, false},
-                                                                    {cuda::PrefillWgmmaBuild::kTmaOverlap, false}};
+// The page-size table's builds, their tiles in order. The TMA build's rotated order, a column
+// here until run 11, stayed within a few percent of its order (runs 9-11: mostly 1-2.4% slower,
+// 1-6% faster in a few cells), so the last column is now the default build (the TMA build's
+// overlap variant, whose tiles stay in order).
+constexpr cuda::PrefillWgmmaBuild kPageBuilds[] = {cuda::PrefillWgmmaBuild::kProducer, cuda::PrefillWgmmaBuild::kSwizzle,
+                                                   cuda::PrefillWgmmaBuild::kTma, cuda::PrefillWgmmaBuild::kTmaOverlap};
 constexpr int64_t kPageSizes[] = {16, 64, 128, 256};
 
 }  // namespace
@@ -338,10 +336,12 @@ struct PrefillByBuild::State {
     const int64_t p = page_prompt;
     const double af = prefill_attention_flops_per_layer(c, p);
     const cuda::ScopedSwitch wgmma(cuda::prefill_wgmma_enabled, cuda::set_prefill_wgmma, true);
+    // (tiles in order whatever GQA_PREFILL_WGMMA_ROTATE says)
+    const cuda::ScopedSwitch order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, false);
     for (int64_t bs : kPageSizes) {
       std::optional<PagedKvCache> cache;
       for (size_t i = 0; i < std::size(kPageBuilds); ++i) {
-        const auto& [b, rotated] = kPageBuilds[i];
+        const cuda::PrefillWgmmaBuild b = kPageBuilds[i];
         std::string* out = &page_cells[bs][2 * i];
         if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) {
           out[0] = "skipped";
@@ -354,11 +354,10 @@ struct PrefillByBuild::State {
           continue;
         }
         progress("prefill attention by page size: " + std::to_string(bs) + "-token pages, " +
-                 cuda::prefill_wgmma_build_name(b) + (rotated ? " rotated" : ""));
+                 cuda::prefill_wgmma_build_name(b));
         try {
           if (!cache) cache.emplace(one_layer_cache(env, model, p, bs, 93));
           const cuda::ScopedPrefillWgmmaBuild build(b);
-          const cuda::ScopedSwitch order(cuda::prefill_wgmma_rotate, cuda::set_prefill_wgmma_rotate, rotated);
           const int64_t fallbacks = cuda::prefill_wgmma_fallbacks();
           const double ms = time_prefill_attention(env, c, *cache, p);
           if (cuda::prefill_wgmma_fallbacks() != fallbacks) {

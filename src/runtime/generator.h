@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "parallel/communicator.h"
 #include "runtime/kv_cache.h"
+#include "runtime/prefill_chunk.h"
 #include "runtime/sampler.h"
 
 namespace gqa {
@@ -25,7 +26,7 @@ struct GenerateRequest {
   int64_t max_new_tokens = 32;
   SamplingParams sampling;
   std::vector<int64_t> eos_ids;  // stop after sampling one of these (empty: only the length limit)
-  int64_t prefill_chunk = 512;   // prompt tokens per forward step
+  int64_t prefill_chunk = kCpuPrefillChunk;  // prompt tokens per forward step
   bool keep_logits = false;      // keep the logits of every position fed (prompt + fed-back tokens)
   // At T > 1, sampling with top_k 0 (temperature > 0, no logits kept): each rank's best logits per
   // step that rank 0 draws from, with every slice's mass (Model::forward_slices); a draw these

@@ -24,18 +24,24 @@ const std::string kFixtureDir = "tests/fixtures/models/";
 
 class CudaModel : public ::testing::TestWithParam<std::tuple<std::string, DType>> {};
 
-TEST_P(CudaModel, MatchesTransformers) {
-  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const auto& [name, dt] = GetParam();
+// Fixture `name` on the GPU in dtype dt against transformers, on pages of block_size tokens
+// (graphs on): f32 with the reference's tokens, bf16 within its tolerance.
+void expect_fixture_matches(const std::string& name, DType dt, int64_t block_size, const std::string& label) {
   const std::string dir = kFixtureDir + name;
   SingleCommunicator comm;
   cuda::CudaOps ops(0, dt);
   const test::FixtureReference ref = test::read_fixture_reference(dir);
-  const GenerateResult res = test::run_fixture(dir, ref, ops, comm);
+  const GenerateResult res = test::run_fixture(dir, ref, ops, comm, /*cuda_graphs=*/true, block_size);
   const test::FixtureComparison c = test::compare_to_reference(res, ref);
   const bool f32 = dt == DType::kF32;
   test::expect_matches_reference(c, res, ref, /*strict_tokens=*/f32, f32 ? 1e-3 : 3e-2,
-                                 name + " cuda " + dtype_name(dt) + " T=1", true);
+                                 name + " cuda " + dtype_name(dt) + label, true);
+}
+
+TEST_P(CudaModel, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const auto& [name, dt] = GetParam();
+  expect_fixture_matches(name, dt, 4, " T=1");
 }
 
 // The same on pages of kDefaultKvBlockSize tokens (gqa-generate's default; the fixtures above use
@@ -45,15 +51,7 @@ TEST(CudaModelDefaultPages, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   for (DType dt : {DType::kF32, DType::kBF16}) {
     for (const std::string name : {"gqa", "mha", "mqa", "gqa_hd128", "gqa_hd64", "qwen2_bias"}) {
-      const std::string dir = kFixtureDir + name;
-      SingleCommunicator comm;
-      cuda::CudaOps ops(0, dt);
-      const test::FixtureReference ref = test::read_fixture_reference(dir);
-      const GenerateResult res = test::run_fixture(dir, ref, ops, comm, /*cuda_graphs=*/true, kDefaultKvBlockSize);
-      const test::FixtureComparison c = test::compare_to_reference(res, ref);
-      const bool f32 = dt == DType::kF32;
-      test::expect_matches_reference(c, res, ref, /*strict_tokens=*/f32, f32 ? 1e-3 : 3e-2,
-                                     name + " cuda " + dtype_name(dt) + " default pages", true);
+      expect_fixture_matches(name, dt, kDefaultKvBlockSize, " default pages");
     }
   }
 }

@@ -16,32 +16,26 @@
 namespace gqa {
 namespace {
 
-class ModelFixture : public ::testing::TestWithParam<std::string> {};
+class ModelFixture : public ::testing::TestWithParam<std::string> {
+ protected:
+  // The fixture's greedy tokens and logits against transformers', on pages of block_size tokens.
+  void expect_matches(int64_t block_size, const std::string& label) {
+    const std::string dir = "tests/fixtures/models/" + GetParam();
+    auto comm = make_communicator("auto");
+    auto ops = make_backend("cpu");
+    const test::FixtureReference ref = test::read_fixture_reference(dir);
+    const GenerateResult res = test::run_fixture(dir, ref, *ops, *comm, /*cuda_graphs=*/true, block_size);
+    const test::FixtureComparison c = test::compare_to_reference(res, ref);
+    test::expect_matches_reference(c, res, ref, /*strict_tokens=*/true, 1e-4,
+                                   GetParam() + " T=" + std::to_string(comm->size()) + label, comm->rank() == 0);
+  }
+};
 
-TEST_P(ModelFixture, MatchesTransformers) {
-  const std::string dir = "tests/fixtures/models/" + GetParam();
-  auto comm = make_communicator("auto");
-  auto ops = make_backend("cpu");
-  const test::FixtureReference ref = test::read_fixture_reference(dir);
-  const GenerateResult res = test::run_fixture(dir, ref, *ops, *comm);
-  const test::FixtureComparison c = test::compare_to_reference(res, ref);
-  test::expect_matches_reference(c, res, ref, /*strict_tokens=*/true, 1e-4,
-                                 GetParam() + " T=" + std::to_string(comm->size()), comm->rank() == 0);
-}
+TEST_P(ModelFixture, MatchesTransformers) { expect_matches(4, ""); }
 
 // The same on pages of kDefaultKvBlockSize tokens (what gqa-generate uses unless told otherwise):
-// every fixture's sequence then sits in one page, and a decode step's graph bucket spans several.
-TEST_P(ModelFixture, MatchesTransformersOnDefaultPages) {
-  const std::string dir = "tests/fixtures/models/" + GetParam();
-  auto comm = make_communicator("auto");
-  auto ops = make_backend("cpu");
-  const test::FixtureReference ref = test::read_fixture_reference(dir);
-  const GenerateResult res = test::run_fixture(dir, ref, *ops, *comm, /*cuda_graphs=*/true, kDefaultKvBlockSize);
-  const test::FixtureComparison c = test::compare_to_reference(res, ref);
-  test::expect_matches_reference(c, res, ref, /*strict_tokens=*/true, 1e-4,
-                                 GetParam() + " T=" + std::to_string(comm->size()) + " default pages",
-                                 comm->rank() == 0);
-}
+// every fixture's sequence then sits in one page.
+TEST_P(ModelFixture, MatchesTransformersOnDefaultPages) { expect_matches(kDefaultKvBlockSize, " default pages"); }
 
 // Greedy without keeping logits: at T > 1 each rank sends its slice's best (value, id) instead of
 // the slice (Model::forward_sample); the tokens must be the reference's, as with the logits kept.
