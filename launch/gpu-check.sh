@@ -57,7 +57,8 @@
 # the TMA build without the default overlap); the TMA tiles' test and the default, TMA, swizzle
 # and late-turn builds' cases under memcheck; then
 # gqa-bench's prefill at 8K, 32K and 128K (the model's chunked prefill, every kernel build, the
-# ablation, the page sizes) and 8K as one 8192-token chunk.
+# ablation, the page sizes; its whole-model table times the default kernel's attention in
+# 8192-token chunks beside the default 4096).
 #
 # --choices (GQA_CHECK_BUDGET_S default 300; no tests: run it after a passing check, e.g. on the
 # same warm machine) measures what the opt-in kernels are to be chosen by: gqa-attn-bench --sweep,
@@ -769,9 +770,8 @@ if [ $benching -eq 1 ]; then
     bench_args=(--contexts 8K,32K,128K --no-prefill --peers --runs 20 --step-runs 20)
   fi
   if [ "$mode" = prefill ]; then
-    # (the 8K single-chunk run after it: 20 s of budget in a 35 s step; step caps a timeout at
-    # left_s - 25; 15 s of slack under that for this one)
-    left=$(( $(left_s) - 35 - 25 - 40 ))
+    # (step caps a timeout at left_s - 25; 40 s of slack under that)
+    left=$(( $(left_s) - 25 - 40 ))
     bench_args=(--no-decode --prefill 8K,32K,128K --runs 10)
     bench_min_s=30
   fi
@@ -785,18 +785,6 @@ if [ $benching -eq 1 ]; then
     # (The kernels' switches come from the environment; the report names the opt-in ones that ran.)
     step "gqa-bench ${bench_args[0]}" $((left + 15)) "$build/bin/gqa-bench" \
       "${bench_args[@]}" --budget-s "$left" --out "${bench_reports[-1]}" ${GQA_BENCH_ARGS:-}
-  fi
-  if [ "$mode" = prefill ] && [ $built -eq 1 ]; then
-    # an 8K prompt in one chunk (--prefill-chunk 8192) beside the default chunks of 4096
-    left=$(( $(left_s) - 25 ))
-    if [ $left -ge 35 ]; then
-      bench_reports+=("$bench_dir/${gpu_name}-$(date +%Y%m%d-%H%M%S)-prefill-chunk8192.md")
-      # shellcheck disable=SC2086  # GQA_BENCH_ARGS is a list of flags
-      step "gqa-bench --prefill 8K --prefill-chunk 8192" $((20 + 15)) "$build/bin/gqa-bench" --no-decode \
-        --prefill 8K --prefill-chunk 8192 --runs 10 --budget-s 20 --out "${bench_reports[-1]}" ${GQA_BENCH_ARGS:-}
-    else
-      record "gqa-bench --prefill 8K --prefill-chunk 8192" SKIP "only ${left}s of the box left"
-    fi
   fi
 fi
 
