@@ -27,7 +27,8 @@ What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptx
   build starts its W traffic there (an L2 prefetch, CCTL, or a bulk copy, UBLKCP): ptxas had
   sunk the norm build's first-step W loads, written before the wait, below it.
 - no decode GEMV reads or writes global memory a byte at a time (LDG/STG .U8: a memcpy from global
-  memory into a register pack had become that in the inline-norm build, nineteenth session).
+  memory into a register pack had become that in the bulk GEMVs' inline-norm build, nineteenth
+  session, since removed).
 The mask bits are read from kernels/cuda/attention_prefill_wgmma_mask.h.
 cuobjdump comes from PATH, $CUDA_HOME/bin or /usr/local/cuda/bin.
 """

@@ -53,9 +53,8 @@ class CudaOps final : public Ops {
   // One GEMV with RoPE and the cache write in its epilogue where gemv_rope_kv_write serves it and
   // fused_rope_enabled() (the default, gemv_rope.h); else the unfused pair.
   void matmul_rope_kv_write(const MatmulArgs& mm, const RopeKvWriteArgs& rk) override;
-  // Those two GEMVs with the norm before them fused in (inline in the bulk build, else as a
-  // prologue: gemv.h) where fused_norm_enabled() (opt-in) and gemv_norm_serves the call; else the
-  // norm's own kernel, then the op above.
+  // Those two GEMVs with the norm before them as their prologue where fused_norm_enabled() (opt-in,
+  // gemv.h) and gemv_norm_serves the call; else the norm's own kernel, then the op above.
   void add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const MatmulArgs& mm,
                                         const RopeKvWriteArgs& rk) override;
   void add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const MatmulArgs& a, const Tensor& act) override;

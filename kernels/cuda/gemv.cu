@@ -147,30 +147,23 @@ std::atomic<bool> g_tuned_bulk{false};
 std::atomic<bool> g_tuned_no_budget{false};
 std::atomic<bool> g_tuned_per_thread{false};
 std::atomic<bool> g_tuned_ring{false};
-std::atomic<int> g_tuned_norm_unit_kb{0};
-std::atomic<bool> g_tuned_norm_prologue{false};
 }  // namespace
 
 GemvTuning gemv_tuning() {
   return {g_tuned_group_warps.load(), g_tuned_deep.load(), g_tuned_bulk.load(), g_tuned_no_budget.load(),
-          g_tuned_per_thread.load(), g_tuned_ring.load(), g_tuned_norm_unit_kb.load(),
-          g_tuned_norm_prologue.load()};
+          g_tuned_per_thread.load(), g_tuned_ring.load()};
 }
 
 void set_gemv_tuning(const GemvTuning& t) {
   GQA_CHECK(t.group_warps == 0 || t.group_warps == 1 || t.group_warps == 2 || t.group_warps == 4 ||
                 t.group_warps == gemv_detail::kWarps,
             "set_gemv_tuning: group_warps " << t.group_warps << " (0 = the plan, or 1, 2, 4, 8)");
-  GQA_CHECK(t.norm_unit_kb == 0 || t.norm_unit_kb == 32 || t.norm_unit_kb == 64 || t.norm_unit_kb == 128,
-            "set_gemv_tuning: norm_unit_kb " << t.norm_unit_kb << " (0 = the default, or 32, 64, 128)");
   g_tuned_group_warps.store(t.group_warps);
   g_tuned_deep.store(t.deep);
   g_tuned_bulk.store(t.bulk);
   g_tuned_no_budget.store(t.no_budget);
   g_tuned_per_thread.store(t.per_thread);
   g_tuned_ring.store(t.ring);
-  g_tuned_norm_unit_kb.store(t.norm_unit_kb);
-  g_tuned_norm_prologue.store(t.norm_prologue);
 }
 
 // The operands of gemv with y = [n, 2f] (what w produces) standing in for act = [n, f].

@@ -58,12 +58,6 @@ struct GemvTuning {
   bool no_budget = false;   // n <= 2: the build without a register budget
   bool per_thread = false;  // the per-thread-load build, whatever gemv_bulk_enabled() says
   bool ring = false;        // the ring build where it serves (with the norm prologue too)
-  // The inline-norm bulk build's W per block in KB (32, 64 or 128; 0: its default, 64): see
-  // fused_norm_enabled below.
-  int norm_unit_kb = 0;
-  // The fused norm as the per-thread build's prologue even where the bulk build serves (the other
-  // GEMVs keep their build): the fused norm as runs 6-10 ran it, for an A/B in one run.
-  bool norm_prologue = false;
   // Whether the tuning asks for the per-thread-load build (bulk or ring then win only where asked
   // for too).
   bool forces_per_thread() const { return per_thread || group_warps > 0 || deep || no_budget; }
@@ -72,7 +66,7 @@ struct GemvTuning {
 // The decode GEMVs' bulk-copy build (gemv_bulk.cuh, gemv_bulk_kernel): W reaches each block
 // through one cp.async.bulk per row into shared memory instead of per-thread loads, all issued
 // before pdl_wait, so under PDL they stream during the previous kernel's tail; the same row groups,
-// arithmetic and epilogues (plain, SwiGLU, RoPE + KV write), and the fused norm inline (below). Serves rows
+// arithmetic and epilogues (plain, SwiGLU, RoPE + KV write), not with the fused norm (below). Serves rows
 // of up to kGemvBulkMaxBytes per row group (R rows of k). The default (GQA_GEMV_BULK=0 or
 // set_gemv_bulk(false) turns it off; GemvTuning::bulk forces it, GemvTuning::per_thread the other
 // build) since runs 6-7 on an H200 (bench/results/NVIDIA-H200-20261126-134948.md, GEMV sweep):
@@ -108,30 +102,19 @@ bool gemv_swiglu_supported(const Tensor& x, const Tensor& w, const Tensor& act);
 void gemv_swiglu(const Tensor& x, const Tensor& w, const Tensor& act, cudaStream_t stream,
                  const AddRmsNormArgs* norm = nullptr);
 
-// The add + RMSNorm before a decode GEMV applied by the GEMV itself (the SwiGLU and RoPE GEMVs;
-// CudaOps::add_rmsnorm_matmul_*), so the norm has no kernel of its own; norm.out, the unfused
-// path's x, is never written, and block 0 writes norm.x_out (x + residual). Two builds:
-// - the bulk build's (the default build where it serves; gemv_bulk.cuh, dot_rows_in_smem_norm):
-//   inline, with no pass before the first FMA: each row group reads x, the residual and the norm
-//   weight as the plain build reads x, dots W with (x + residual, rounded) * weight in f32 and
-//   scales each sum by the row's 1 / rms from the same chunks' squares; the normalised row is never
-//   rounded to T (rmsnorm.cu rounds it), so results differ from the unfused pair by the rounding
-//   of one product. Its blocks hold 64 KB of W (GemvTuning::norm_unit_kb: 32 / 64 / 128) against
-//   the plain build's 32, since each reads 3 x k x sizeof(T) bytes per row of x. Written in the
-//   nineteenth session, unrun on a GPU: the step it is for (run 10, 8K batch 1) was 5.83 ms with
-//   the norms and 5.45 with no norm kernels at all (a timing aid), while the prologue below,
-//   which also left the bulk build, made it slower (6.22 against 5.91);
-// - the per-thread and ring builds' prologue (norm_prologue): every block (ring: every resident
-//   block) first computes the normalised rows of x into shared memory with rmsnorm.cu's
-//   rounding, then runs the GEMV on them; costs each block 3 * k * sizeof(T) bytes of L2 reads
-//   per row and two block barriers before its first FMA.
-// Opt-in: GQA_FUSED_NORM=1 or set_fused_norm(true). The prologue serves where the bulk build does
-// not: GQA_GEMV_BULK=0, GemvTuning::per_thread (or a forced warp count) or norm_prologue, the ring
-// build, and rows bulk_serves refuses.
+// The add + RMSNorm before a decode GEMV applied by the GEMV itself as it starts (the SwiGLU and
+// RoPE GEMVs; CudaOps::add_rmsnorm_matmul_*), so the norm has no kernel of its own: every block
+// (the ring build: every resident block) first computes the normalised rows of x into shared
+// memory from norm.x, norm.residual and norm.weight with rmsnorm.cu's rounding (gemv_kernel.cuh,
+// norm_prologue), then runs the GEMV on them; block 0 writes norm.x_out (x + residual), and
+// norm.out, the unfused path's x, is never written. Costs each block 3 * k * sizeof(T) bytes of L2
+// reads per row and two block barriers before its first FMA. Runs in the per-thread build (never
+// the bulk build) or, where asked for and it serves, the ring build. Opt-in: GQA_FUSED_NORM=1 or
+// set_fused_norm(true). An inline build in the bulk GEMVs (nineteenth session) was measured slower
+// on an H200 in run 13 (the 70B shard's step at 8K batch 1: 6.97 ms against 6.16 with this
+// prologue and 5.81 with no fusion; bench/results/NVIDIA-H200-20261127-084136-decode.md) and removed.
 constexpr int kGemvNormMaxRows = 4;
-// n * k * sizeof(T): the prologue's rows in shared memory (the inline build keeps none, but serves
-// only what the prologue could, so that either build can take any served call)
-constexpr int64_t kGemvNormMaxBytes = 64 * 1024;
+constexpr int64_t kGemvNormMaxBytes = 64 * 1024;  // n * k * sizeof(T): the rows in shared memory
 bool fused_norm_enabled();
 void set_fused_norm(bool on);
 // Whether norm can be the prologue of a decode GEMV whose input is x [n, k]: norm.out is x (same

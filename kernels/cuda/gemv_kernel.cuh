@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstdint>
-#include <type_traits>
 
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/gemv.h"
@@ -114,29 +113,19 @@ __device__ __forceinline__ void reduce_to_partial(const float (&acc)[N][R], floa
     }
   }
 }
-// (scale(g, i): a factor for group g's sums of x row i, applied before the store; 1 but in the
-// inline-norm bulk build, where it is that row's 1 / rms.)
-struct NoScale {
-  __device__ __forceinline__ float operator()(int, int) const { return 1.0f; }
-};
-template <int N, int R, class M, class Scale = NoScale>
+template <int N, int R, class M>
 __device__ __forceinline__ void store_from_partial(const float (&partial)[kWarps][N * R], const M& map, int group_warps,
-                                                   long long unit, const Scale& scale = Scale{}) {
+                                                   long long unit) {
   constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
   static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
   const int groups = kWarps / group_warps;
   const int tid = threadIdx.x;
   if (tid < groups * N * kOut) {  // groups * N * kOut <= 8 * 8 * 4 = kThreads
     const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut;
-    const float f = scale(g, i);
     const auto sum = [&](int r) {
       float s = 0.0f;
       for (int q = 0; q < group_warps; ++q) s += partial[g * group_warps + q][i * R + r];
-      if constexpr (std::is_same_v<Scale, NoScale>) {
-        return s;
-      } else {
-        return s * f;
-      }
+      return s;
     };
     map.template store<R>(unit * groups + g, i, o % kOut, sum);
   }
@@ -159,8 +148,7 @@ __device__ __forceinline__ void gemv_step(const uint4* const (&wrow)[Tile<N>::ro
 
 // The add + RMSNorm a GEMV may apply to its input (gemv.h, gemv_norm_supported): the GEMV's x rows
 // are then rmsnorm(x + residual) * weight, computed by every block into shared memory (the
-// prologue, norm_prologue) or applied inline as the bulk build reads x (gemv_bulk.cuh,
-// dot_rows_in_smem_norm).
+// prologue, norm_prologue).
 template <typename T>
 struct NormIn {
   const T* x = nullptr;         // [N, k] the residual stream before the add

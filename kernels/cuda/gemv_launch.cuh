@@ -65,12 +65,11 @@ inline int group_warps_for(int64_t kc, int64_t m, int rows, int loads = kLoadsPe
 
 // Launches the ring build where asked for (GemvTuning::ring or gemv_ring_enabled(), with or
 // without the norm prologue) and it serves, else gemv_bulk_kernel (the default where it serves;
-// with kNorm its inline norm, in units of bulk_norm_target, unless GemvTuning::norm_prologue) or
-// gemv_kernel, over the m rows of W (m = 2f for SwiGluRows) of k columns with the plan above, or
-// as gemv_tuning() (benchmarks) forces: the build, the warps per row group and, at n <= 2, the
-// deep step (not built with the norm prologue). The one launch of gemv.cu's and gemv_rope.cu's
-// kernels. kNorm: the rows of x are norm's (N <= kGemvNormMaxRows, N * k * sizeof(T) <=
-// kGemvNormMaxBytes).
+// not with the norm prologue) or gemv_kernel, over the m rows of W (m = 2f for SwiGluRows) of k
+// columns with the plan above, or as gemv_tuning() (benchmarks) forces: the build, the warps per
+// row group and, at n <= 2, the deep step (not built with the norm prologue). The one launch of
+// gemv.cu's and gemv_rope.cu's kernels. kNorm: the rows of x are norm's (N <= kGemvNormMaxRows,
+// N * k * sizeof(T) <= kGemvNormMaxBytes).
 template <typename T, int N, class M, bool kNorm = false>
 void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, int k, cudaStream_t stream,
                  const NormIn<T>& norm = NormIn<T>{}) {
@@ -79,7 +78,7 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   const GemvTuning tune = gemv_tuning();
   const int64_t groups = (m + R - 1) / R;
   if (tune.ring || (gemv_ring_enabled() && !tune.forces_per_thread() && !tune.bulk)) {
-    const BulkUnit u = bulk_unit(k, R, sizeof(T), groups, kGemvBulkTargetBytes);  // (~32 KB of W)
+    const BulkUnit u = bulk_unit(k, R, sizeof(T), groups);  // (~32 KB of W)
     const size_t norm_bytes = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
     const auto kernel = gemv_ring_kernel<T, N, M, kNorm>;
     static const size_t static_bytes = ring_static_bytes(kernel);  // (the same on every sm_90 device)
@@ -94,14 +93,12 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
       return;
     }
   }
-  if ((tune.bulk || (gemv_bulk_enabled() && !tune.forces_per_thread())) && !(kNorm && tune.norm_prologue) &&
-      bulk_serves(k, R, sizeof(T))) {
-    const auto kernel = gemv_bulk_kernel<T, N, M, kNorm>;
-    // (the inline norm: its own, larger unit)
-    const BulkUnit u = bulk_unit(k, R, sizeof(T), groups, kNorm ? bulk_norm_target(tune) : kGemvBulkTargetBytes);
-    allow_dynamic_smem(kernel, kNorm ? kGemvBulkNormMaxBytes : kGemvBulkMaxBytes);
+  if (!kNorm && (tune.bulk || (gemv_bulk_enabled() && !tune.forces_per_thread())) && bulk_serves(k, R, sizeof(T))) {
+    const auto kernel = gemv_bulk_kernel<T, N, M>;
+    const BulkUnit u = bulk_unit(k, R, sizeof(T), groups);
+    allow_dynamic_smem(kernel, kGemvBulkMaxBytes);
     launch_pdl(name, kernel, dim3(static_cast<unsigned int>(u.units)), dim3(kThreads), u.bytes, stream, x, w, map, k,
-               u.group_warps, norm);
+               u.group_warps);
     return;
   }
   const bool deep = !kNorm && N <= 2 && tune.deep;

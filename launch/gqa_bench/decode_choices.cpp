@@ -1,6 +1,5 @@
 #include "launch/gqa_bench/decode_choices.h"
 
-#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <exception>
@@ -13,6 +12,7 @@
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
+#include "kernels/cuda/graph_cache.h"
 #include "kernels/cuda/l2_prefetch.h"
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/gemv_sweep.h"
@@ -34,17 +34,13 @@ struct Choice {
   const char* name;
   std::vector<Switch> switches;
   bool kernel_choice = true;
-  bool unrun = false;  // no GPU had run it when written: timed in the second pass, after every other section
-  cuda::GemvTuning tune{};  // the GEMVs' launch for the step (the default: none forced)
 };
 
-// The choices verified on an H200 (runs 3-10), then those no GPU had run when written (the bulk
-// GEMVs' inline norm, nineteenth session): timed in a second pass, after every other section's kernels.
+// The choices, each verified on an H200 (runs 3-13).
 const std::vector<Choice>& choice_list() {
   const Switch ring{cuda::gemv_ring_enabled, cuda::set_gemv_ring};
   const Switch norm{cuda::fused_norm_enabled, cuda::set_fused_norm};
   const Switch merge{cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge};
-  const cuda::GemvTuning prologue{.norm_prologue = true};
   static const std::vector<Choice> list = {
       {"unfused GEMVs",
        {{cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, false}, {cuda::fused_rope_enabled, cuda::set_fused_rope, false}}},
@@ -52,40 +48,25 @@ const std::vector<Choice>& choice_list() {
       {"cluster", {{cuda::decode_cluster_enabled, cuda::set_decode_cluster}}},
       {"L2 prefetch", {{cuda::l2_prefetch_enabled, cuda::set_l2_prefetch}}},
       {"K/V prefetch", {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch}}, false},
-      {"norm prologue", {norm}, true, false, prologue},
+      {"norm prologue", {norm}},
       {"fused merge", {merge}},
-      {"norm prologue + fused merge", {norm, merge}, true, false, prologue},
+      {"norm prologue + fused merge", {norm, merge}},
       {"ring GEMVs", {ring}},
-      {"ring + norm prologue", {ring, norm}, true, false, prologue},  // (prologue: where the ring does not serve)
+      {"ring + norm prologue", {ring, norm}},
       {"PDL trigger after the wait", {{cuda::pdl_early_enabled, cuda::set_pdl_early, false}}},
-      {"ring + norm prologue + fused merge", {ring, norm, merge}, true, false, prologue},
-      {"inline norm", {norm}, true, true},
-      {"inline norm, 32 KB units", {norm}, true, true, {.norm_unit_kb = 32}},
-      {"inline norm, 128 KB units", {norm}, true, true, {.norm_unit_kb = 128}},
-      {"inline norm + fused merge", {norm, merge}, true, true},
+      {"ring + norm prologue + fused merge", {ring, norm, merge}},
   };
   return list;
 }
 
 constexpr const char* kUnfused = "unfused GEMVs";
 
-// What stands in the cells of a case's second pass when that pass cannot time them: `why` in each
-// unrun choice's cell that holds neither a time nor a note (the first pass's cells stay readable).
-void note_unrun_cells(DecodeCaseResult& r, const std::string& why) {
-  r.choices.resize(choice_list().size());
-  for (size_t i = 0; i < choice_list().size(); ++i) {
-    if (choice_list()[i].unrun && r.choices[i].note.empty() && !std::isfinite(r.choices[i].ms)) r.choices[i].note = why;
-  }
-}
-
 // The step (PDL on, graphs recorded afresh) with `switches` set; the previous settings are back
 // however this ends. Its graph's shape goes to *shape; with `like` (the default step's shape) a
 // graph of the same kernels is "n/a" and not timed.
 ChoiceStep time_choice(BenchEnv& env, Model& model, DecodeFixture& fx, const Deadline& deadline,
-                       const std::vector<Switch>& switches, const cuda::GemvTuning& tune, const cuda::GraphShape* like,
-                       cuda::GraphShape* shape) {
+                       const std::vector<Switch>& switches, const cuda::GraphShape* like, cuda::GraphShape* shape) {
   const cuda::ScopedSwitch pdl(cuda::pdl_enabled, cuda::set_pdl, true);
-  const cuda::ScopedGemvTuning tuned(tune);
   std::deque<cuda::ScopedSwitch> set;
   for (const Switch& x : switches) set.emplace_back(x.get, x.set, x.on);
   const FreshGraphs fresh(env.ops);
@@ -108,22 +89,14 @@ ChoiceStep time_choice(BenchEnv& env, Model& model, DecodeFixture& fx, const Dea
   return out;
 }
 
-// One case's pass: the first (unrun false) times the fused GEMVs' per-op rows, the default step
-// again (its graph's shape into *def) and the verified choices; the second the unrun choices, "n/a"
-// judged against *def. A choice that throws is recorded in its cell and the next one runs (after a
-// trap each fails, each saying so).
-void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResult& r, bool unrun, cuda::GraphShape* def,
-              const Deadline& deadline, int& failed) {
+// One case: the fused GEMVs' per-op rows, the default step again (its graph's shape: what "n/a"
+// is judged against), the choices and the default step once more. A choice that throws is recorded
+// in its cell and the next one runs (after a trap each fails, each saying so); what stands in the
+// case's cells when it cannot time them goes to its note.
+void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResult& r, const Deadline& deadline,
+              int& failed) {
   r.choices.resize(choice_list().size());
-  // What stands in this pass's cells when the pass cannot time them (pass 1: in the case's note;
-  // pass 2: in its own cells, so pass 1's stay readable).
-  const auto cannot = [&](const std::string& why) {
-    if (unrun) {
-      note_unrun_cells(r, why);
-    } else {
-      r.opt_in_note = why;
-    }
-  };
+  const auto cannot = [&](const std::string& why) { r.opt_in_note = why; };
   std::optional<DecodeFixture> fx;
   try {
     fx.emplace(make_decode_fixture(env, model, r.context, r.batch, static_cast<uint32_t>(1000 + r.context + r.batch)));
@@ -134,25 +107,23 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
     return;
   }
   if (!fx->cache) return cannot(fx->note);
-  if (!unrun) {
-    try {  // (the per-op rows of the fused GEMVs: their failure must not cost the steps below)
-      r.opt_in_ops = time_decode_ops(env, model.config(), w, *fx, /*opt_in=*/true);
-    } catch (const std::exception& e) {
-      progress(strf("decode choices, fused GEMVs' per-op rows at %s batch %lld: %s", tokens_str(r.context).c_str(),
-                    (long long)r.batch, e.what()));
-      ++failed;
-    }
+  try {  // (the per-op rows of the fused GEMVs: their failure must not cost the steps below)
+    r.opt_in_ops = time_decode_ops(env, model.config(), w, *fx, /*opt_in=*/true);
+  } catch (const std::exception& e) {
+    progress(strf("decode choices, fused GEMVs' per-op rows at %s batch %lld: %s", tokens_str(r.context).c_str(),
+                  (long long)r.batch, e.what()));
+    ++failed;
   }
   if (!fx->full()) return cannot(fx->note);
-  const auto guarded = [&](const char* name, const std::vector<Switch>& switches, const cuda::GemvTuning& tune,
-                           const cuda::GraphShape* like, cuda::GraphShape* shape) {
+  const auto guarded = [&](const char* name, const std::vector<Switch>& switches, const cuda::GraphShape* like,
+                           cuda::GraphShape* shape) {
     ChoiceStep s;
     if (deadline.passed()) {
       s.note = "skipped (time budget)";
       return s;
     }
     try {
-      s = time_choice(env, model, *fx, deadline, switches, tune, like, shape);
+      s = time_choice(env, model, *fx, deadline, switches, like, shape);
     } catch (const std::exception& e) {
       s = ChoiceStep{};
       s.note = std::string("FAILED: ") + e.what();
@@ -162,15 +133,15 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
     }
     return s;
   };
-  if (!unrun) r.default_again = guarded("default", {}, {}, nullptr, def);
+  cuda::GraphShape def;
+  r.default_again = guarded("default", {}, nullptr, &def);
   for (size_t i = 0; i < choice_list().size(); ++i) {
     const Choice& c = choice_list()[i];
-    if (c.unrun != unrun) continue;
-    r.choices[i] = guarded(c.name, c.switches, c.tune, c.kernel_choice && def->kernels > 0 ? def : nullptr, nullptr);
+    r.choices[i] = guarded(c.name, c.switches, c.kernel_choice && def.kernels > 0 ? &def : nullptr, nullptr);
   }
-  // (runs 6 and 8: the first pass's first step at 8K batch 1, the default, 7.35 ms, against 6.07-6.27 in the
+  // (runs 6 and 8: the pass's first step at 8K batch 1, the default, 7.35 ms, against 6.07-6.27 in the
   // decode section and ~6.0-6.3 for every choice after it on the same fixture)
-  if (!unrun) r.default_last = guarded("default, last", {}, {}, nullptr, nullptr);
+  r.default_last = guarded("default, last", {}, nullptr, nullptr);
 }
 
 // spread: the first and last timed steps after the median (the default's cells, which say whether
@@ -234,13 +205,10 @@ double DecodeCaseResult::step_unfused_ms() const {
 }
 
 void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, std::vector<DecodeCaseResult>& cases,
-                          DecodeChoices& state, bool unrun, double seconds) {
+                          double seconds) {
   const Deadline deadline(seconds);
-  if (!state.started) {
-    state.started = true;
-    state.defaults.assign(cases.size(), cuda::GraphShape{});
-    env.report.heading("Decode with the other kernel choices");
-    env.report.line(
+  env.report.heading("Decode with the other kernel choices");
+  env.report.line(
       "Per op, as in the decode section: the fused QKV + RoPE + KV-write GEMV (GQA_FUSED_ROPE) and the fused gate/up + "
       "SwiGLU GEMV (GQA_FUSED_SWIGLU), the default at batch <= 8, against the unfused pairs of the decode section's "
       "rows. Whole steps (PDL on, graphs recorded afresh, wall clock, median of up to " +
@@ -252,56 +220,38 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
       "decode attention's K/V copies one per row instead of one per 8 keys' rows (GQA_DECODE_GROUP_COPIES=0); its "
       "cluster reduction (GQA_DECODE_CLUSTER); the L2 prefetch of the O and gate/up weights during the attention "
       "(GQA_L2_PREFETCH); the attention's L2 prefetch of its first K/V stages while it waits (GQA_DECODE_KV_PREFETCH); "
-      "the add + RMSNorm as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM with the per-thread build's prologue, "
-      "as runs 6-10 ran it: GemvTuning::norm_prologue; serves batch <= 4); the split merge "
+      "the add + RMSNorm as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM: the per-thread GEMV build with the "
+      "prologue; serves batch <= 4); the split merge "
       "in the attention's last block (GQA_DECODE_FUSED_MERGE; serves plans of <= 32 splits, not a batch-1 step's "
       "128-256); both; the GEMVs' ring build (GQA_GEMV_RING; batch <= 2); that with the norm prologue; the merge and "
       "the RMSNorms letting their successor launch only after their wait (GQA_PDL_EARLY=0; the early trigger is the "
       "default since run 8); the ring build, the norm prologue and the fused merge "
-      "together (the fewest kernels a layer where all three serve); then, timed after every other section (no GPU "
-      "had run them when written): GQA_FUSED_NORM in the bulk GEMVs, inline (no pass over x before the first FMA; "
-      "'inline norm': 64 KB of W a block, and at 32 and 128 KB), and with the fused merge. [k]: kernels per layer "
-      "in the step's graph "
+      "together (the fewest kernels a layer where all three serve). [k]: kernels per layer in the step's graph "
       "(kernel nodes / layers, the step's few others included), read from the recorded graph, so each cell says "
       "what it ran; 'n/a': the switch left the step's kernels as the default's (it does not serve this shape; "
       "said only where the runtime named every kernel node of both graphs), not timed.");
-    state.slot = env.report.slot();
-  }
+  const size_t slot = env.report.slot();
   int failed = 0;
-  // (the second pass makes each case's fixture only if some choice is still unrun)
-  const bool any = !unrun || std::any_of(choice_list().begin(), choice_list().end(), [](const Choice& c) { return c.unrun; });
-  for (size_t i = 0; i < cases.size(); ++i) {
-    DecodeCaseResult& r = cases[i];
-    if (r.ops.empty() || !any) continue;
+  for (DecodeCaseResult& r : cases) {
+    if (r.ops.empty()) continue;
     if (deadline.passed()) {
-      if (!unrun) {
-        r.opt_in_note = "skipped: this section's time budget ran out";
-      } else if (r.opt_in_note.empty()) {
-        note_unrun_cells(r, "skipped (time budget)");
-      }
-    } else if (r.opt_in_note.empty()) {
-      progress(strf("decode choices%s: context %s, batch %lld", unrun ? " (unrun kernels)" : "",
-                    tokens_str(r.context).c_str(), (long long)r.batch));
+      r.opt_in_note = "skipped: this section's time budget ran out";
+    } else {
+      progress(strf("decode choices: context %s, batch %lld", tokens_str(r.context).c_str(), (long long)r.batch));
       try {
-        run_case(env, model, w, r, unrun, &state.defaults[i], deadline, failed);
+        run_case(env, model, w, r, deadline, failed);
       } catch (const std::exception& e) {  // (run_case records its own failures; this is a last guard)
-        const std::string why = std::string("FAILED: ") + e.what();
-        if (unrun) {
-          note_unrun_cells(r, why);
-        } else {
-          r.opt_in_note = why;
-        }
-        progress(why);
+        r.opt_in_note = std::string("FAILED: ") + e.what();
+        progress(r.opt_in_note);
         ++failed;
       }
     }
-    env.report.fill(state.slot, [&](Report& out) { out.table(choices_table(cases)); });
+    env.report.fill(slot, [&](Report& out) { out.table(choices_table(cases)); });
     env.report.save();  // (after each case: a kill keeps the rows so far)
   }
-  env.report.fill(state.slot, [&](Report& out) { out.table(choices_table(cases)); });
-  // The GEMVs' launch sweep (the first pass), or its ring build (the second).
+  env.report.fill(slot, [&](Report& out) { out.table(choices_table(cases)); });
   try {
-    report_gemv_sweep(env, model, w, cases, deadline, /*ring=*/unrun);
+    report_gemv_sweep(env, model, w, cases, deadline, /*ring=*/false);
   } catch (const std::exception& e) {
     env.report.line(std::string("GEMV sweep FAILED: ") + e.what());
     progress(std::string("GEMV sweep FAILED: ") + e.what());

@@ -9,7 +9,6 @@
 
 #include <vector>
 
-#include "kernels/cuda/graph_cache.h"
 #include "launch/gqa_bench/bench_env.h"
 #include "launch/gqa_bench/decode_bench.h"
 #include "model/model.h"
@@ -17,18 +16,10 @@
 
 namespace gqa::bench {
 
-// The table's state between its two passes.
-struct DecodeChoices {
-  bool started = false;
-  size_t slot = 0;                          // the table's place in the report
-  std::vector<cuda::GraphShape> defaults;   // per case: the default step's graph (first pass)
-};
-
 // Over `cases` (the decode section's results, filled in place) within `seconds`, the table saved
-// after each case. The first pass (unrun false) times the choices an H200 verified and the GEMV
-// launch sweep; the second (main.cpp: after every other section's kernels) the choices no GPU had
-// run when written, into the same table, and the ring GEMV build's table.
+// after each case, then the GEMV launch sweep (gemv_sweep.h; its ring build's table comes last of
+// all: main.cpp).
 void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, std::vector<DecodeCaseResult>& cases,
-                          DecodeChoices& state, bool unrun, double seconds);
+                          double seconds);
 
 }  // namespace gqa::bench

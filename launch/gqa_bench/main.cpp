@@ -15,6 +15,7 @@
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/decode_bench.h"
 #include "launch/gqa_bench/decode_choices.h"
+#include "launch/gqa_bench/gemv_sweep.h"
 #include "launch/gqa_bench/model8b_bench.h"
 #include "launch/gqa_bench/options.h"
 #include "launch/gqa_bench/peers.h"
@@ -106,14 +107,13 @@ bool run_shard_sections(BenchEnv& env, double& shares_left, std::vector<DecodeCa
   // The kernel choices: first those an H200 verified, then (last) those no GPU had run when they
   // were written: a trap there poisons the context, and must not cost anything measured before.
   PrefillByBuild by_build;
-  DecodeChoices choices;
   section(o.prefill, kPrefillOptInShare, "prefill attention by kernel build", [&](double s) { by_build.verified(env, model, s); });
   section(o.decode, kDecodeChoicesShare, "decode kernel choices",
-          [&](double s) { bench_decode_choices(env, model, w, decode, choices, /*unrun=*/false, s); });
+          [&](double s) { bench_decode_choices(env, model, w, decode, s); });
   section(o.prefill, kPrefillProducerAblationShare, "prefill attention, the producer build's ablation",
           [&](double s) { by_build.producer_ablation(env, model, s); });
-  section(o.decode, kDecodeUnrunShare, "decode kernel choices (unrun kernels)",
-          [&](double s) { bench_decode_choices(env, model, w, decode, choices, /*unrun=*/true, s); });
+  section(o.decode, kDecodeUnrunShare, "decode GEMVs' ring build (unrun kernels)",
+          [&](double s) { report_gemv_sweep(env, model, w, decode, Deadline(s), /*ring=*/true); });
   section(o.prefill, kPrefillTmaAblationShare, "prefill attention, the TMA build's ablation",
           [&](double s) { by_build.tma_ablation(env, model, s); });
   return ok;

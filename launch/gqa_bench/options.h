@@ -14,10 +14,8 @@ constexpr double kDecodeShare = 2, kPrefillShare = 3, kSpectrumShare = 1, kSdpaS
 // choices with the GEMV sweep, the verified kernels (a first pass each), then those no GPU had run
 // when written (a second pass each, last: a trap poisons the context).
 constexpr double kPrefillOptInShare = 1.2, kDecodeChoicesShare = 1.3;
-// (the prefill's second pass is the producer build's ablation; the decode's the unrun choices (the
-// inline norm's four, batch <= 4 only) and the ring GEMV table: 0.5, so that --quick's 90 s decode
-// process, whose earlier sections took 33 s in run 10, leaves them a third of what is left)
-constexpr double kPrefillProducerAblationShare = 0.3, kDecodeUnrunShare = 0.5;
+// (the prefill's second pass is the producer build's ablation; the decode's the ring GEMV table)
+constexpr double kPrefillProducerAblationShare = 0.3, kDecodeUnrunShare = 0.2;
 // Last of all: the TMA build's ablation (its variants' rows last).
 constexpr double kPrefillTmaAblationShare = 0.3;
 double total_shares(const Options& o);

@@ -1,6 +1,6 @@
 // The decode GEMVs' process-wide tuning (kernels/cuda/gemv.h: set_gemv_tuning, ScopedGemvTuning),
-// host side, no device: what it accepts (warps per row group 0/1/2/4/8, the inline norm's units of
-// 0/32/64/128 KB), what it refuses by name, and that a scope gives the previous tuning back.
+// host side, no device: what it accepts (warps per row group 0/1/2/4/8, each flag, read back as
+// set), what it refuses by name, and that a scope gives the previous tuning back.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -11,50 +11,53 @@
 namespace gqa {
 namespace {
 
+// Every field of a and b (gemv_tuning() builds its answer field by field).
+void expect_same(const cuda::GemvTuning& a, const cuda::GemvTuning& b) {
+  EXPECT_EQ(a.group_warps, b.group_warps);
+  EXPECT_EQ(a.deep, b.deep);
+  EXPECT_EQ(a.bulk, b.bulk);
+  EXPECT_EQ(a.no_budget, b.no_budget);
+  EXPECT_EQ(a.per_thread, b.per_thread);
+  EXPECT_EQ(a.ring, b.ring);
+}
+
 TEST(GemvTuning, AcceptsTheOfferedValues) {
   const cuda::ScopedGemvTuning keep(cuda::gemv_tuning());  // (whatever the test leaves, restored)
-  for (int kb : {0, 32, 64, 128}) {
-    cuda::GemvTuning t;
-    t.norm_unit_kb = kb;
-    t.norm_prologue = kb == 64;
-    EXPECT_NO_THROW(cuda::set_gemv_tuning(t)) << kb;
-    EXPECT_EQ(cuda::gemv_tuning().norm_unit_kb, kb);
-    EXPECT_EQ(cuda::gemv_tuning().norm_prologue, kb == 64);
+  for (int g : {0, 1, 2, 4, 8}) {
+    EXPECT_NO_THROW(cuda::set_gemv_tuning({g, false})) << g;
+    EXPECT_EQ(cuda::gemv_tuning().group_warps, g);
   }
-  for (int g : {0, 1, 2, 4, 8}) EXPECT_NO_THROW(cuda::set_gemv_tuning({g, false})) << g;
+  // each flag alone, then all of them: read back as set (no field lands in another's place)
+  for (int f = 0; f <= 5; ++f) {
+    const cuda::GemvTuning t{.group_warps = 2, .deep = f == 0 || f == 5, .bulk = f == 1 || f == 5,
+                             .no_budget = f == 2 || f == 5, .per_thread = f == 3 || f == 5,
+                             .ring = f == 4 || f == 5};
+    SCOPED_TRACE(f);
+    EXPECT_NO_THROW(cuda::set_gemv_tuning(t));
+    expect_same(cuda::gemv_tuning(), t);
+  }
 }
 
 TEST(GemvTuning, RefusesOtherValuesByName) {
   const cuda::ScopedGemvTuning keep(cuda::gemv_tuning());
-  for (int kb : {-1, 16, 48, 96, 256}) {
-    cuda::GemvTuning t;
-    t.norm_unit_kb = kb;
+  for (int g : {-1, 3, 6, 16}) {
     try {
-      cuda::set_gemv_tuning(t);
-      ADD_FAILURE() << "norm_unit_kb " << kb << " accepted";
+      cuda::set_gemv_tuning({g, false});
+      ADD_FAILURE() << "group_warps " << g << " accepted";
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("norm_unit_kb"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("group_warps"), std::string::npos) << e.what();
     }
   }
-  EXPECT_THROW(cuda::set_gemv_tuning({3, false}), Error);
 }
 
 TEST(GemvTuning, ScopeRestoresThePreviousTuning) {
   const cuda::GemvTuning before = cuda::gemv_tuning();
   {
-    cuda::GemvTuning t;
-    t.norm_unit_kb = 128;
-    t.norm_prologue = true;
-    t.bulk = true;
+    const cuda::GemvTuning t{.group_warps = 4, .deep = true, .bulk = true, .ring = true};
     const cuda::ScopedGemvTuning scoped(t);
-    EXPECT_EQ(cuda::gemv_tuning().norm_unit_kb, 128);
-    EXPECT_TRUE(cuda::gemv_tuning().norm_prologue);
+    expect_same(cuda::gemv_tuning(), t);
   }
-  const cuda::GemvTuning after = cuda::gemv_tuning();
-  EXPECT_EQ(after.norm_unit_kb, before.norm_unit_kb);
-  EXPECT_EQ(after.norm_prologue, before.norm_prologue);
-  EXPECT_EQ(after.bulk, before.bulk);
-  EXPECT_EQ(after.group_warps, before.group_warps);
+  expect_same(cuda::gemv_tuning(), before);
 }
 
 }  // namespace

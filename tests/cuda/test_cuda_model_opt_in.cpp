@@ -127,17 +127,14 @@ TEST(CudaModelDecodeFusedMerge, MatchesTransformers) {
   expect_bf16_fixtures_match_pdl_off_and_on({"gqa_hd128", "gqa_hd64"}, " decode fused merge");
 }
 
-// The add + RMSNorm before the QKV and gate/up projections fused into those GEMVs
+// The add + RMSNorm before the QKV and gate/up projections as the fused GEMVs' prologue
 // (GQA_FUSED_NORM; the model's residual stream then ping-pongs between two buffers) inside the
 // whole model, with graphs and PDL off and on, on fixtures of every attention kind and a biased
-// QKV: the prefill steps take the unfused pair, the decode steps the bulk build's inline norm,
-// then (GemvTuning::norm_prologue) the per-thread build's prologue.
+// QKV: the prefill steps take the unfused pair, the decode steps the prologue.
 TEST(CudaModelFusedNorm, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch fused(cuda::fused_norm_enabled, cuda::set_fused_norm, true);
-  expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " fused norm (inline)");
-  const cuda::ScopedGemvTuning prologue({.norm_prologue = true});
-  expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "qwen2_bias"}, " fused norm (prologue)");
+  expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " fused norm");
 }
 
 // The decode attention's grouped K/V copies (GQA_DECODE_GROUP_COPIES, the default) inside the whole
