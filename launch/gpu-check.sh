@@ -4,7 +4,8 @@
 #   2. configures and builds for sm_90a + sm_90 (CMAKE_CUDA_ARCHITECTURES="90a;90", accepted by
 #      CMake >= 3.24; falls back to explicit -gencode flags if that configure fails), then checks
 #      in the built SASS what the kernels count on (launch/sass_check.py: WARN on a miss);
-#   3. runs the GPU tests (ctest -L gpu), then the kernel tests again under compute-sanitizer memcheck;
+#   3. runs the GPU tests (ctest -L gpu, 4 at a time; the prefill tests in processes of their own
+#      beside them), then the kernel tests again under compute-sanitizer memcheck;
 #   4. runs the multi-rank CUDA tests under mpirun -np 1, 2, 4 (ranks share the GPU(s));
 #   5. runs gqa-generate --backend cuda on tests/fixtures/models/gqa at -np 1 (--comm nccl) and
 #      -np 2 and 4 (--comm mpi) and compares the greedy tokens with reference.json (f32: all equal;
@@ -559,7 +560,7 @@ wgmma_builds() {
     bg_step "cuda_test_attention_prefill_wgmma_ablation ($ab build)" 120 env GQA_TEST_ABLATION_BUILD=$ab \
       "$build/tests/cuda_test_attention_prefill_wgmma_ablation"
   done
-  if [ "$mode" = quick ]; then  # the mma prefill's tests beside them
+  if [ "$mode" != prefill ]; then  # the mma prefill's tests beside them
     bg_step "cuda_test_attention_prefill_mma (not the 2000 / 70K-context cases)" 300 \
       "$build/tests/cuda_test_attention_prefill_mma" "--gtest_filter=-$slow_mma"
     bg_step "cuda_test_attention_prefill_mma (the 2000 / 70K-context cases)" 120 \
@@ -641,8 +642,10 @@ elif [ $built -eq 1 ] && [ "$mode" = quick ]; then
   if [ -n "$mpirun_bin" ]; then default_generates; fi
   quick_bench
 elif [ $built -eq 1 ]; then
-  step "ctest -L gpu (not the wgmma prefill)" 1200 ctest --test-dir "$build" -L gpu \
-    -E 'cuda_test_attention_prefill_wgmma(_ablation)?$' --output-on-failure --timeout 600
+  # (as --quick: 4 at a time, the prefill tests beside the wgmma builds; one after another they
+  # took ~350 s of a 540 s box, run 13's times summed)
+  step "ctest -L gpu -j 4 (not the mma and wgmma prefill)" 600 ctest --test-dir "$build" -L gpu -j 4 \
+    -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure --timeout 300
   wgmma_builds
 else
   record "ctest -L gpu" SKIP "no build"

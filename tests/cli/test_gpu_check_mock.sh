@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # launch/gpu-check.sh's flow on fake tools (tests/cli/gpu_check_mock/: no GPU, no build): what it
-# runs, records and exits with in --prefill and --quick, a step the box cuts (CUT, exit 4), and a
+# runs, records and exits with in --prefill, --quick and the default mode, a step the box cuts (CUT, exit 4), and a
 # cut step whose log shows a failed case or a step that exits non-zero (FAIL, exit 1). GPU time is
 # rare: a broken flow found here costs no device call. ~4 minutes (the fake steps sleep 1-2 s, the
 # cut ones until the box ends).
@@ -32,8 +32,8 @@ run() {
   rm -rf "$tree/build-gpu"
   rc=0
   out=$(cd "$tree" && MOCK_BIN=$mock MOCK_TIMES="$scratch/times-$name.txt" MOCK_TOKENS=$tokens PATH="$mock:$PATH" \
-        GQA_CHECK_BUDGET_S=$budget timeout 400 bash launch/gpu-check.sh "--$mode" 2>&1) || rc=$?
-  echo "$name: gpu-check --$mode exit $rc, $(grep '^gpu-check:' <<<"$out" | tail -n 1)"
+        GQA_CHECK_BUDGET_S=$budget timeout 400 bash launch/gpu-check.sh ${mode:+"--$mode"} 2>&1) || rc=$?
+  echo "$name: gpu-check${mode:+ --$mode} exit $rc, $(grep '^gpu-check:' <<<"$out" | tail -n 1)"
   [ -z "${MOCK_DEBUG:-}" ] || echo "$out" >"/tmp/mock-$name.out"
 }
 row() { grep -E "^$1 +$2( |$)" <<<"$out" >/dev/null || fail "$3: no '$1  $2' row in the summary: $(tail -n 45 <<<"$out")"; }
@@ -74,4 +74,19 @@ row "cuda_test_attention_prefill_wgmma \(pingpong build\)" FAIL failed
 grep -q 'timed out after [0-9]*s: \[  FAILED  \] Mock.Case' <<<"$out" || fail "failed: the FAIL note names the case"
 row "cuda_test_attention_prefill_wgmma \(swizzle build\)" FAIL failed
 row "memcheck cuda_test_attention_prefill_wgmma \(swizzle build\)" SKIP failed
+
+# 5. the default mode (issue 4's check), every step passing: the GPU tests 4 at a time with the
+# prefill tests beside them, the multi-rank tests at np 1, 2 and 4, gqa-generate up to np 4
+run check "" 540 "configure 1" "build 1"
+[ $rc -eq 0 ] || fail "check: exit $rc: $(tail -n 45 <<<"$out")"
+grep -qE '^gpu-check: [0-9]+ steps, 0 failed' <<<"$out" || fail "check: $(grep '^gpu-check:' <<<"$out")"
+row "ctest -L gpu -j 4 \(not the mma and wgmma prefill\)" PASS check
+row "cuda_test_attention_prefill_mma \(the 2000 / 70K-context cases\)" PASS check
+row "cuda_test_attention_prefill_wgmma \(tma_overlap build\)" PASS check
+for t in mpi_test_cuda_communicator mpi_test_cuda_model_mpi; do
+  for np in 1 2 4; do row "$t np$np" PASS check; done
+done
+row "gqa-generate np4 --comm mpi --dtype f32" PASS check
+row "gqa-attn-bench" PASS check
+row "memcheck cuda_test_attention_decode_groups" PASS check
 echo "gpu-check flow: ok"
