@@ -773,8 +773,8 @@ if [ $benching -eq 1 ]; then
     bench_args=(--contexts 8K,32K,128K --no-prefill --peers --runs 20 --step-runs 20)
   fi
   if [ "$mode" = prefill ]; then
-    # (step caps a timeout at left_s - 25; 40 s of slack under that)
-    left=$(( $(left_s) - 25 - 40 ))
+    # (step caps a timeout at left_s - 25; 15 s of slack under that, as --decode's)
+    left=$(( $(left_s) - 25 - 15 ))
     bench_args=(--no-decode --prefill 8K,32K,128K --runs 10)
     bench_min_s=30
   fi

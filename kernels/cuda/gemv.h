@@ -83,7 +83,8 @@ void set_gemv_bulk(bool on);
 // add + RMSNorm prologue too (GQA_FUSED_NORM: each block normalises x once). Serves a shape where
 // two stages and the normalised rows fit 160 KB of shared memory (the 70B T=8 shard's GEMVs at
 // batch 1 and 2). Opt-in until measured: GQA_GEMV_RING=1 or set_gemv_ring(true); GemvTuning::ring
-// forces it. Unrun on a GPU (written 2026-11-26, eleventh session).
+// forces it. Its tests and gqa-generate pass on an H200 since run 8; slower than the bulk build there
+// (run 13: 6.42 against 5.88 ms a step at 8K batch 1, bench/results/NVIDIA-H200-20261127-084136-decode.md).
 bool gemv_ring_enabled();
 void set_gemv_ring(bool on);
 GemvTuning gemv_tuning();

@@ -17,8 +17,8 @@
 namespace gqa::bench {
 
 // Over `cases` (the decode section's results, filled in place) within `seconds`, the table saved
-// after each case, then the GEMV launch sweep (gemv_sweep.h; its ring build's table comes last of
-// all: main.cpp).
+// after each case, then the GEMV launch sweep (gemv_sweep.h; its ring build's table comes after the
+// other decode sections: main.cpp).
 void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, std::vector<DecodeCaseResult>& cases,
                           double seconds);
 

@@ -14,7 +14,7 @@ namespace gqa::bench {
 
 // On the first batch-1 case of `cases` that ran (the GEMVs' shapes do not depend on the context),
 // within the deadline; a table of its own, saved after each row. `ring`: the default and the
-// opt-in ring build alone (unrun when written: gqa-bench times it last of all).
+// opt-in ring build alone (a table of its own after the other decode sections: main.cpp).
 void report_gemv_sweep(BenchEnv& env, Model& model, const ModelWeights& w, const std::vector<DecodeCaseResult>& cases,
                        const Deadline& deadline, bool ring);
 

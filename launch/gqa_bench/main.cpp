@@ -104,15 +104,14 @@ bool run_shard_sections(BenchEnv& env, double& shares_left, std::vector<DecodeCa
   section(o.decode, kDecodeShare, "decode", [&](double s) { bench_decode(env, model, w, s, decode); });
   section(o.prefill, kPrefillShare, "prefill", [&](double s) { bench_prefill(env, model, s); });
   section(o.spectrum, kSpectrumShare, "spectrum", [&](double s) { bench_spectrum(env, model, s); });
-  // The kernel choices: first those an H200 verified, then (last) those no GPU had run when they
-  // were written: a trap there poisons the context, and must not cost anything measured before.
+  // The kernel choices and the ablations (timing aids) after the sections above.
   PrefillByBuild by_build;
   section(o.prefill, kPrefillOptInShare, "prefill attention by kernel build", [&](double s) { by_build.verified(env, model, s); });
   section(o.decode, kDecodeChoicesShare, "decode kernel choices",
           [&](double s) { bench_decode_choices(env, model, w, decode, s); });
   section(o.prefill, kPrefillProducerAblationShare, "prefill attention, the producer build's ablation",
           [&](double s) { by_build.producer_ablation(env, model, s); });
-  section(o.decode, kDecodeUnrunShare, "decode GEMVs' ring build (unrun kernels)",
+  section(o.decode, kDecodeRingShare, "decode GEMVs' ring build",
           [&](double s) { report_gemv_sweep(env, model, w, decode, Deadline(s), /*ring=*/true); });
   section(o.prefill, kPrefillTmaAblationShare, "prefill attention, the TMA build's ablation",
           [&](double s) { by_build.tma_ablation(env, model, s); });
@@ -141,8 +140,8 @@ int run(const Options& o) {
   double shares_left = total_shares(o);
   std::vector<DecodeCaseResult> decode;
   // The 8B comparison first: it runs gqa's default kernels in this process, so it goes before the
-  // shard's sections, whose last kernels are those no GPU had run when written (a trap there
-  // poisons the context); it needs none of their results.
+  // shard's sections, whose opt-in kernels and timing aids come last; it needs none of their
+  // results.
   if (o.model_8b) {
     const double s = env.budget.grant(kModel8bShare, shares_left);
     shares_left -= kModel8bShare;
@@ -156,6 +155,9 @@ int run(const Options& o) {
     shares_left -= kSdpaShare;
     ok = guarded(env, "SDPA peer", [&] { bench_sdpa(env, decode, s); }) && ok;
   }
+  // Last: the only kernel of this run whose blocks wait on each other (a trap there would poison
+  // the context for any section after it).
+  if (o.decode) ok = guarded(env, "dependency costs", [&] { report_boundary_costs(env); }) && ok;
   if (!decode.empty()) report_decode_summary(env, decode);
   report.line(strf("Total %.0f s%s. Report: %s", budget.elapsed_s(), ok ? "" : ", SOME SECTIONS FAILED (above)",
                    path.c_str()));

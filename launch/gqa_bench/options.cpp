@@ -65,7 +65,7 @@ double parse_double(const std::string& flag, const std::string& s) {
 }  // namespace
 
 double total_shares(const Options& o) {
-  return (o.decode ? kDecodeShare + kDecodeChoicesShare + kDecodeUnrunShare : 0) +
+  return (o.decode ? kDecodeShare + kDecodeChoicesShare + kDecodeRingShare : 0) +
          (o.prefill ? kPrefillShare + kPrefillOptInShare + kPrefillProducerAblationShare + kPrefillTmaAblationShare : 0) +
          (o.spectrum ? kSpectrumShare : 0) +
          (o.peers ? kSdpaShare : 0) + (o.model_8b ? kModel8bShare : 0);

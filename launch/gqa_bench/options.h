@@ -11,11 +11,9 @@ namespace gqa::bench {
 // the sections still to come, so time one section leaves unused goes to the later ones.
 constexpr double kDecodeShare = 2, kPrefillShare = 3, kSpectrumShare = 1, kSdpaShare = 1, kModel8bShare = 4;
 // After the shard's other sections: the prefill attention by kernel build and the decode kernel
-// choices with the GEMV sweep, the verified kernels (a first pass each), then those no GPU had run
-// when written (a second pass each, last: a trap poisons the context).
+// choices with the GEMV sweep, then the producer build's ablation and the ring GEMV build's table.
 constexpr double kPrefillOptInShare = 1.2, kDecodeChoicesShare = 1.3;
-// (the prefill's second pass is the producer build's ablation; the decode's the ring GEMV table)
-constexpr double kPrefillProducerAblationShare = 0.3, kDecodeUnrunShare = 0.2;
+constexpr double kPrefillProducerAblationShare = 0.3, kDecodeRingShare = 0.2;
 // Last of all: the TMA build's ablation (its variants' rows last).
 constexpr double kPrefillTmaAblationShare = 0.3;
 double total_shares(const Options& o);

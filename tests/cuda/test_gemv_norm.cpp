@@ -205,7 +205,7 @@ TEST_P(CudaGemvNorm, SwigluMatchesReference) {
   uint32_t seed = 100;
   for (const NormCase& c : {NormCase{1, 8, true}, NormCase{1, 4104, true}, NormCase{2, 4104, false},
                             NormCase{3, 4104, false}, NormCase{3, 8192, true}, NormCase{4, 8192, true},
-                            NormCase{4, 64, false}, NormCase{1, 8192, false}}) {
+                            NormCase{4, 64, false}, NormCase{1, 8192, false}, NormCase{4, 4104, true}}) {
     for (int64_t f : {37, 1000}) {
       expect_swiglu(c, f, seed);
       seed += 10;
@@ -221,6 +221,7 @@ TEST_P(CudaGemvNorm, RopeMatchesReference) {
   expect_rope({2, 256, true}, 4, 4, 64, true, seed += 10);
   expect_rope({3, 8192, true}, 8, 1, 128, false, seed += 10);
   expect_rope({4, 1024, true}, 2, 1, 16, false, seed += 10);
+  expect_rope({3, 1024, true}, 4, 2, 64, true, seed += 10);
 }
 
 // Every warp count the benchmarks' tuning can force (the deep step is not built with the prologue:
