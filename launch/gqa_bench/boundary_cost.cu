@@ -15,8 +15,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kPhases = 64;
 // ~seconds of polling (a legitimate wait is microseconds): a counter that never arrives (a block
-// not resident, a lost release) traps
-// instead of hanging the run.
+// not resident, a lost release) traps instead of hanging the run.
 constexpr long long kMaxSpins = 1LL << 22;
 
 __device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
