@@ -101,11 +101,12 @@ std::string usage() {
          "left out (attention, norms, GEMVs: a timing aid); the prefill of each length; the spectrum; the\n"
          "prefill attention through mma.sync and each wgmma build (the producer, swizzle and TMA builds and\n"
          "the default TMA overlap build also on 16- to 256-token pages at the longest prompt) and the decode step with each other kernel choice,\n"
-         "with the decode GEMVs under forced launches: first the kernels a GPU has verified, then the producer\n"
-         "prefill build with parts of its work left out and the ring GEMVs in a GEMV table of their own, and\n"
-         "last the TMA prefill build with the same parts left out, the prefill's and the choices' into the\n"
-         "tables of the first pass (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,tma_late,\n"
-         "tma_overlap,ablation,ablation_tma leaves prefill builds out); the SDPA peer; a summary. The report is saved after each section (and within the long\n"
+         "with the decode GEMVs under forced launches; then the producer prefill build with parts of its work\n"
+         "left out, the ring GEMVs in a GEMV table of their own, and the TMA prefill build with the same parts\n"
+         "left out (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,tma_late,\n"
+         "tma_overlap,ablation,ablation_tma leaves prefill builds out); the SDPA peer; with the decode sections,\n"
+         "what a dependency between two phases costs (a kernel per phase, with and without PDL, against a\n"
+         "counter inside one kernel); a summary. The report is saved after each section (and within the long\n"
          "tables, after each row) and printed last.\n";
 }
 
