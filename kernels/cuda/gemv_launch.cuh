@@ -77,8 +77,8 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   constexpr int R = Tile<N>::rows;
   const GemvTuning tune = gemv_tuning();
   const int64_t groups = (m + R - 1) / R;
+  const BulkUnit u = bulk_unit(k, R, sizeof(T), groups);  // the bulk and ring builds' unit (~32 KB of W)
   if (tune.ring || (gemv_ring_enabled() && !tune.forces_per_thread() && !tune.bulk)) {
-    const BulkUnit u = bulk_unit(k, R, sizeof(T), groups);  // (~32 KB of W)
     const size_t norm_bytes = kNorm ? static_cast<size_t>(N) * k * sizeof(T) : 0;
     const auto kernel = gemv_ring_kernel<T, N, M, kNorm>;
     static const size_t static_bytes = ring_static_bytes(kernel);  // (the same on every sm_90 device)
@@ -95,7 +95,6 @@ void launch_gemv(const char* name, const T* x, const T* w, const M& map, int m, 
   }
   if (!kNorm && (tune.bulk || (gemv_bulk_enabled() && !tune.forces_per_thread())) && bulk_serves(k, R, sizeof(T))) {
     const auto kernel = gemv_bulk_kernel<T, N, M>;
-    const BulkUnit u = bulk_unit(k, R, sizeof(T), groups);
     allow_dynamic_smem(kernel, kGemvBulkMaxBytes);
     launch_pdl(name, kernel, dim3(static_cast<unsigned int>(u.units)), dim3(kThreads), u.bytes, stream, x, w, map, k,
                u.group_warps);

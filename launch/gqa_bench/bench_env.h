@@ -77,7 +77,8 @@ double free_device_bytes();
 // Measures the two ceilings into env.ceil and reports them.
 void measure_ceilings(BenchEnv& env);
 // The cost of one dependency between two phases: a kernel boundary (with and without PDL) against
-// a counter inside one kernel (boundary_cost.h). Its own section; gqa-bench runs it last.
+// a counter inside one kernel (boundary_cost.h; the section: boundary_report.cpp). gqa-bench runs it
+// last.
 void report_boundary_costs(BenchEnv& env);
 
 }  // namespace gqa::bench

@@ -129,15 +129,11 @@ class PhaseGraph {
   cudaGraphExec_t exec_ = nullptr;
 };
 
-// Whether the last row of buf (phases + 1 rows of n) holds `want`.
+// Whether the last row of buf (phases + 1 rows of n) holds `want` (waits for the stream).
 bool last_row_matches(const Tensor& buf, const std::vector<unsigned>& want, int n, int phases, cudaStream_t stream) {
-  std::vector<unsigned> all(size_t(phases + 1) * n);
-  GQA_CUDA_CHECK(cudaStreamSynchronize(stream));
-  cuda::copy_to_host(buf, all.data(), stream);
-  for (int b = 0; b < n; ++b) {
-    if (all[size_t(phases) * n + b] != want[b]) return false;
-  }
-  return true;
+  std::vector<unsigned> last(n);
+  cuda::copy_to_host(buf.slice_rows(int64_t(phases) * n, int64_t(phases + 1) * n), last.data(), stream);
+  return last == want;
 }
 
 }  // namespace

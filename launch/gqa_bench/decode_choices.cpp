@@ -96,17 +96,19 @@ ChoiceStep time_choice(BenchEnv& env, Model& model, DecodeFixture& fx, const Dea
 void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResult& r, const Deadline& deadline,
               int& failed) {
   r.choices.resize(choice_list().size());
-  const auto cannot = [&](const std::string& why) { r.opt_in_note = why; };
   std::optional<DecodeFixture> fx;
   try {
     fx.emplace(make_decode_fixture(env, model, r.context, r.batch, static_cast<uint32_t>(1000 + r.context + r.batch)));
   } catch (const std::exception& e) {
-    cannot(std::string("FAILED: ") + e.what());
+    r.opt_in_note = std::string("FAILED: ") + e.what();
     progress(strf("decode choices at %s batch %lld: %s", tokens_str(r.context).c_str(), (long long)r.batch, e.what()));
     ++failed;
     return;
   }
-  if (!fx->cache) return cannot(fx->note);
+  if (!fx->cache) {
+    r.opt_in_note = fx->note;
+    return;
+  }
   try {  // (the per-op rows of the fused GEMVs: their failure must not cost the steps below)
     r.opt_in_ops = time_decode_ops(env, model.config(), w, *fx, /*opt_in=*/true);
   } catch (const std::exception& e) {
@@ -114,7 +116,10 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
                   (long long)r.batch, e.what()));
     ++failed;
   }
-  if (!fx->full()) return cannot(fx->note);
+  if (!fx->full()) {
+    r.opt_in_note = fx->note;
+    return;
+  }
   const auto guarded = [&](const char* name, const std::vector<Switch>& switches, const cuda::GraphShape* like,
                            cuda::GraphShape* shape) {
     ChoiceStep s;
