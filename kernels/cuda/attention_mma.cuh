@@ -114,9 +114,16 @@ __device__ __forceinline__ float fast_exp2(float x) {
 // softmax_scores is the step without o: it returns alpha = exp2(m_old - m_new) per row for
 // rescale_rows to apply (the wgmma prefill's overlap build applies it once the previous tile's
 // P V, still in flight during softmax_scores, has landed in o).
+// slack (log2 units, >= 0; 0 = the step above): the lazy rescale (FlashAttention-4's). A row keeps
+// its m while the tile's max exceeds it by at most slack, so alpha is exactly 1 and O is not
+// rescaled; p is then at most 2^slack (each probability and l carry the same factor 2^(max - m),
+// which out = O / l cancels; bf16/f16 P keep their relative precision at any such magnitude, and
+// slack <= 15 keeps f16 P under 65504). Once a max exceeds m by more, m moves to it as above. m is
+// then no longer the row's running max, only the base its p and l are taken against.
 template <int kKeys, class Keys>
 __device__ __forceinline__ void softmax_scores(float (&s)[kKeys / 8][4], Keys keys, const int (&limit)[2],
-                                               float scale_log2, float (&m)[2], float (&l)[2], float (&alpha)[2]) {
+                                               float scale_log2, float (&m)[2], float (&l)[2], float (&alpha)[2],
+                                               float slack = 0.0f) {
   const int tig = threadIdx.x % 4;
   if (keys(kKeys - 1) > min(limit[0], limit[1])) {
 #pragma unroll
@@ -151,7 +158,8 @@ __device__ __forceinline__ void softmax_scores(float (&s)[kKeys / 8][4], Keys ke
   for (int r = 0; r < 2; ++r) {
     // scale_log2 > 0: the scaled scores' max is the max's product (rounding is monotonic too).
     mx[r] = group_max<4>(mx[r]) * scale_log2;  // the row's 4 lanes are consecutive
-    const float m_new = fmaxf(m[r], mx[r]);
+    // (m = -inf: the difference is +inf, or NaN while the row has no valid score yet: m_new either way)
+    const float m_new = mx[r] - m[r] <= slack ? m[r] : fmaxf(m[r], mx[r]);
     const float m_use = m_new == -INFINITY ? 0.0f : m_new;  // nothing valid yet: keep -inf - -inf away
     alpha[r] = fast_exp2(m[r] - m_use);                       // 0 while m = -inf (o and l are 0 then)
     m[r] = m_new;
@@ -186,17 +194,18 @@ __device__ __forceinline__ void rescale_rows(float (&o)[HD / 8][4], const float 
 template <int HD, int kKeys, class Keys>
 __device__ __forceinline__ void softmax_tile_keys(float (&s)[kKeys / 8][4], Keys keys, const int (&limit)[2],
                                                   float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
-                                                  float (&l)[2]) {
+                                                  float (&l)[2], float slack = 0.0f) {
   float alpha[2];
-  softmax_scores<kKeys>(s, keys, limit, scale_log2, m, l, alpha);
+  softmax_scores<kKeys>(s, keys, limit, scale_log2, m, l, alpha, slack);
   rescale_rows<HD>(o, alpha);
 }
 
 // softmax_tile_keys for a tile of keys start, start + 1, ...
 template <int HD, int kKeys>
 __device__ __forceinline__ void softmax_tile(float (&s)[kKeys / 8][4], int start, const int (&limit)[2],
-                                             float scale_log2, float (&o)[HD / 8][4], float (&m)[2], float (&l)[2]) {
-  softmax_tile_keys<HD, kKeys>(s, KeysInOrder{start}, limit, scale_log2, o, m, l);
+                                             float scale_log2, float (&o)[HD / 8][4], float (&m)[2], float (&l)[2],
+                                             float slack = 0.0f) {
+  softmax_tile_keys<HD, kKeys>(s, KeysInOrder{start}, limit, scale_log2, o, m, l, slack);
 }
 
 // The A fragment (16 rows x 16 keys) of keys 16kk..16kk+15 from the p values of softmax_tile: the

@@ -21,6 +21,9 @@ namespace gqa::cuda::attn {
 
 struct PrefillParams : PagedParams {
   int rows;  // n * group packed rows per KV head
+  // The online softmax's lazy-rescale slack in log2 units (softmax_scores; 0: rescale whenever a
+  // row's max moves). Only the wgmma kernels read it (attention_prefill_wgmma.h's lazy rescale).
+  float rescale_slack;
 };
 
 // Per-row bookkeeping in shared memory: seq = sequence (-1 invalid token, -2 no row),
@@ -192,8 +195,9 @@ inline PrefillParams prefill_params(const AttentionArgs& a, const AttentionDims&
 }
 
 template <template <typename, int> class Launch>
-void launch_prefill(const AttentionArgs& a, const AttentionDims& d, cudaStream_t stream) {
-  const PrefillParams p = prefill_params(a, d);
+void launch_prefill(const AttentionArgs& a, const AttentionDims& d, cudaStream_t stream, float rescale_slack = 0.0f) {
+  PrefillParams p = prefill_params(a, d);
+  p.rescale_slack = rescale_slack;
   if (a.q.dtype() == DType::kBF16) {
     if (d.hd == 64) Launch<__nv_bfloat16, 64>::run(p, stream);
     else Launch<__nv_bfloat16, 128>::run(p, stream);

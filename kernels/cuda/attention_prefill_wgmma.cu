@@ -134,6 +134,7 @@ GQA_PROCESS_SWITCH(prefill_wgmma_tma, set_prefill_wgmma_tma, "GQA_PREFILL_WGMMA_
 GQA_PROCESS_SWITCH(prefill_wgmma_rotate, set_prefill_wgmma_rotate, "GQA_PREFILL_WGMMA_ROTATE", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_late_turns, set_prefill_wgmma_late_turns, "GQA_PREFILL_WGMMA_LATE_TURNS", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_tma_overlap, set_prefill_wgmma_tma_overlap, "GQA_PREFILL_WGMMA_TMA_OVERLAP", true)
+GQA_PROCESS_SWITCH(prefill_wgmma_lazy_rescale, set_prefill_wgmma_lazy_rescale, "GQA_PREFILL_WGMMA_LAZY_RESCALE", false)
 
 PrefillWgmmaBuild prefill_wgmma_build() {
   // (the opt-in overlap build first: it is only ever switched on on purpose, and the TMA and
@@ -195,16 +196,19 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
   if (d.n == 0) return;
   GQA_CHECK(prefill_wgmma_available(), kOp << ": needs a compute capability 9.0 GPU (H100, H200): its kernels are "
                                               "sm_90a code");
+  const float slack = prefill_wgmma_lazy_rescale() ? kLazyRescaleSlack : 0.0f;
   switch (prefill_wgmma_build()) {
-    case PrefillWgmmaBuild::kTma: return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTma>::Launch>(a, d, stream);
-    case PrefillWgmmaBuild::kTmaLate: return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTmaLate>::Launch>(a, d, stream);
+    case PrefillWgmmaBuild::kTma:
+      return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTma>::Launch>(a, d, stream, slack);
+    case PrefillWgmmaBuild::kTmaLate:
+      return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTmaLate>::Launch>(a, d, stream, slack);
     case PrefillWgmmaBuild::kTmaOverlap:
-      return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTmaOverlap>::Launch>(a, d, stream);
-    case PrefillWgmmaBuild::kSwizzle: return launch_prefill<ProducerBuild<true>::Launch>(a, d, stream);
-    case PrefillWgmmaBuild::kOverlap: return launch_prefill<LaunchOverlap>(a, d, stream);
-    case PrefillWgmmaBuild::kProducer: return launch_prefill<ProducerBuild<false>::Launch>(a, d, stream);
-    case PrefillWgmmaBuild::kPingPong: return launch_prefill<LaunchPingPong>(a, d, stream);
-    case PrefillWgmmaBuild::kBasic: return launch_prefill<Launch>(a, d, stream);
+      return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTmaOverlap>::Launch>(a, d, stream, slack);
+    case PrefillWgmmaBuild::kSwizzle: return launch_prefill<ProducerBuild<true>::Launch>(a, d, stream, slack);
+    case PrefillWgmmaBuild::kOverlap: return launch_prefill<LaunchOverlap>(a, d, stream, slack);
+    case PrefillWgmmaBuild::kProducer: return launch_prefill<ProducerBuild<false>::Launch>(a, d, stream, slack);
+    case PrefillWgmmaBuild::kPingPong: return launch_prefill<LaunchPingPong>(a, d, stream, slack);
+    case PrefillWgmmaBuild::kBasic: return launch_prefill<Launch>(a, d, stream, slack);
   }
 }
 

@@ -104,6 +104,22 @@ void set_prefill_wgmma_late_turns(bool on);
 bool prefill_wgmma_tma_overlap();
 void set_prefill_wgmma_tma_overlap(bool on);
 
+// The online softmax's lazy rescale (FlashAttention-4's), in every build when on
+// (GQA_PREFILL_WGMMA_LAZY_RESCALE=1 or set_prefill_wgmma_lazy_rescale(true); opt-in until measured,
+// twenty-first session, unrun on a GPU): a row's O is rescaled only when a tile's max exceeds the
+// base its probabilities are taken against by more than kLazyRescaleSlack (log2 units: p <= 2^8),
+// not whenever the max moves (softmax_scores, attention_mma.cuh). The same attention up to
+// rounding. Why it may pay: in the default build the two warpgroups' 64 rows each vote per tile
+// on whether any alpha differs from 1, and with 64 rows some row's max moves on most tiles of an
+// 8K prompt (the k-th of independent scores is a new maximum with probability 1/k: at the 32nd
+// tile, 64 rows x 128 keys / 4096 keys seen = 2 expected a tile), so the warpgroup multiplies its
+// whole O (HD / 2 floats a thread) after most tiles' P V, on the critical path; with the slack it
+// does so only when a max jumps by more than 8 (after the first tile, rarely: a sink or a huge
+// logit). The mma.sync prefill and the decode kernels do not read it.
+constexpr float kLazyRescaleSlack = 8.0f;
+bool prefill_wgmma_lazy_rescale();
+void set_prefill_wgmma_lazy_rescale(bool on);
+
 // The eight builds, and the one the switches above select (overlap over TMA (its late-turn variant
 // over its TMA overlap one over itself) over swizzle over producer over ping-pong over basic; by
 // default the TMA build's overlap variant): what attention_prefill_wgmma runs. Names: "basic", "pingpong", "producer", "overlap",

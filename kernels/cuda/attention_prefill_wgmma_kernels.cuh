@@ -88,7 +88,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_wgmma_kernel(const Prefil
       }
       if (i * kBlockN <= ps.group_limit) {
         wgmma_attend_tile<T, HD>(q_wg, k_s + stage * S::kTileBytes, v_s + stage * S::kTileBytes, i * kBlockN,
-                                 ps.limit, p.scale_log2, o, m, l);
+                                 ps.limit, p.scale_log2, o, m, l, p.rescale_slack);
       }
     }
     finish_pass(ri, ps.seq, ps.limit, bad);
@@ -284,7 +284,7 @@ template <typename T, int HD, int kStages, bool kSwizzle = false, bool kTma = fa
 __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const unsigned char* k_s,
                                              const unsigned char* v_s, uint64_t* full, uint64_t* empty, Turns& turns,
                                              int tiles, int n_tiles, const int (&limit)[2], float scale_log2,
-                                             float (&o)[HD / 8][4], float (&m)[2], float (&l)[2],
+                                             float slack, float (&o)[HD / 8][4], float (&m)[2], float (&l)[2],
                                              const TmaSource* tma = nullptr, int end = 0) {
   using S = WgSmem<T, HD>;
   const auto stage = [&](int i) { return (tiles + i) % kStages; };
@@ -303,7 +303,7 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
   qk_issue<T, HD, kSwizzle>(q_wg, k_s + stage(0) * S::kTileBytes, sc);
   turns.pass();
   qk_finish(sc);
-  softmax_scores<kBlockN>(sc, KeysInOrder{0}, limit, scale_log2, m, l, alpha);
+  softmax_scores<kBlockN>(sc, KeysInOrder{0}, limit, scale_log2, m, l, alpha, slack);
   rescale_rows<HD>(o, alpha);  // (no P V in flight yet)
   for (int i = 1; i < n_tiles; ++i) {
     pack_p<T>(sc, pa);  // P of tile i - 1, before S of tile i overwrites sc (outside the turn)
@@ -314,7 +314,7 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
     turns.pass();
     wg::wait<1>();  // S of tile i (the older group); P V of tile i - 1 may still run
     wg::fence_operands(sc);
-    softmax_scores<kBlockN>(sc, KeysInOrder{i * kBlockN}, limit, scale_log2, m, l, alpha);
+    softmax_scores<kBlockN>(sc, KeysInOrder{i * kBlockN}, limit, scale_log2, m, l, alpha, slack);
     // The wait for P V of tile i - 1 in both arms of a branch on the softmax's alpha: ptxas then
     // cannot hoist it above softmax_scores (written as one wait after it, it did: the SASS waited
     // for P V right after S, and all 66 MUFU.EX2 of the softmax ran after that wait, so nothing
@@ -460,7 +460,7 @@ __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const Tma
     if constexpr (kOverlap) {
       if (n_tiles > 0) {
         overlap_pass<T, HD, kStages, kSwizzle, kTma>(q_wg, k_s, v_s, full, empty, turns, tiles, n_tiles, ps.limit,
-                                                     p.scale_log2, o, m, l, tma, end);
+                                                     p.scale_log2, p.rescale_slack, o, m, l, tma, end);
       }
     }
     for (int i = 0; i < (kOverlap ? 0 : n_tiles); ++i) {
@@ -487,7 +487,9 @@ __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const Tma
         if constexpr (!kLate) turns.pass();
         if constexpr (!(kSkip & kAblateQk)) qk_finish(sc);
         if constexpr (kLate) turns.pass();
-        if constexpr (!(kSkip & kAblateSoftmax)) softmax_tile<HD, kBlockN>(sc, j * kBlockN, ps.limit, p.scale_log2, o, m, l);
+        if constexpr (!(kSkip & kAblateSoftmax)) {
+          softmax_tile<HD, kBlockN>(sc, j * kBlockN, ps.limit, p.scale_log2, o, m, l, p.rescale_slack);
+        }
       } else {
         turns.wait();
         turns.pass();

@@ -188,16 +188,17 @@ __device__ __forceinline__ void pv_finish(float (&o)[HD / 8][4], uint32_t (&pa)[
 }
 
 // One warpgroup, one tile: its 64 q rows (q_wg) against keys [start, start + kBlockN) (k_t, v_t),
-// this lane's rows seeing keys up to limit[0..1]; updates o, m, l as mma_attend_tile does.
+// this lane's rows seeing keys up to limit[0..1]; updates o, m, l as mma_attend_tile does (slack:
+// softmax_scores's lazy rescale).
 template <typename T, int HD>
 __device__ __forceinline__ void wgmma_attend_tile(const unsigned char* q_wg, const unsigned char* k_t,
                                                   const unsigned char* v_t, int start, const int (&limit)[2],
                                                   float scale_log2, float (&o)[HD / 8][4], float (&m)[2],
-                                                  float (&l)[2]) {
+                                                  float (&l)[2], float slack) {
   float s[kBlockN / 8][4];
   qk_issue<T, HD>(q_wg, k_t, s);
   qk_finish(s);
-  softmax_tile<HD, kBlockN>(s, start, limit, scale_log2, o, m, l);
+  softmax_tile<HD, kBlockN>(s, start, limit, scale_log2, o, m, l, slack);
   uint32_t pa[kBlockN / 16][4];
   pv_issue<T, HD>(v_t, s, pa, o);
   pv_finish<HD>(o, pa);

@@ -25,8 +25,17 @@ struct PrefillRow {
   double seconds = NAN;
   double attn_layer_ms = NAN;  // one layer's attention over all chunks (the default kernel)
   double attn_wide_ms = NAN;   // the same in chunks of kWideChunk (where --prefill-chunk is another)
+  double attn_lazy_ms = NAN;   // attn_layer_ms's calls with the lazy rescale on (wgmma only)
   std::string note;
 };
+
+// Why the lazy rescale column is not timed ("" where it is): no wgmma prefill here, or the default
+// build's test failed in this run (GQA_BENCH_SKIP_WGMMA; that process runs the lazy rescale's cases too).
+std::string lazy_rescale_skip() {
+  if (!cuda::prefill_wgmma_enabled() || !cuda::prefill_wgmma_available()) return "no wgmma";
+  if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()))) return "test failed";
+  return "";
+}
 
 // The kernel cuda::attention runs a prefill on here, by name.
 std::string default_prefill_kernel() {
@@ -75,13 +84,18 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   // The attention alone through the default kernel (every build comes in the pass by kernel).
   r.attn_layer_ms = time_prefill_attention(env, model.config(), cache, p);
   if (env.opt.prefill_chunk != kWideChunk) r.attn_wide_ms = time_prefill_attention(env, model.config(), cache, p, {}, kWideChunk);
+  if (lazy_rescale_skip().empty()) {
+    const cuda::ScopedSwitch lazy(cuda::prefill_wgmma_lazy_rescale, cuda::set_prefill_wgmma_lazy_rescale, true);
+    r.attn_lazy_ms = time_prefill_attention(env, model.config(), cache, p);
+  }
   return r;
 }
 
 void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillRow>& rows) {
   Table t({"prompt", "chunk", "time s", "tokens/s", "GEMM TFLOP", "attention TFLOP", "TFLOP/s", "of GEMM",
            "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM", "in 8192-token chunks: attention ms",
-           "of GEMM"});
+           "of GEMM", "lazy rescale: attention ms", "of GEMM"});
+  const std::string lazy_skip = lazy_rescale_skip();
   for (const PrefillRow& r : rows) {
     if (!std::isfinite(r.seconds)) {
       t.row({tokens_str(r.p), "", r.note});
@@ -90,12 +104,17 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
     const double gf = prefill_gemm_flops(c, r.p), af = prefill_attention_flops_per_layer(c, r.p);
     const double total = gf + af * c.num_hidden_layers, rate = total / r.seconds;
     const double arate = af / (r.attn_layer_ms * 1e-3);
+    // (an attention time's two cells: ms and the fraction of the GEMM rate; `none` where untimed)
+    const auto timed = [&](double ms, const std::string& none) -> std::pair<std::string, std::string> {
+      if (!std::isfinite(ms)) return {none.empty() ? "-" : none, "-"};
+      return {strf("%.2f", ms), strf("%.0f%%", 100 * af / (ms * 1e-3) / env.ceil.gemm_flops)};
+    };
+    const auto wide = timed(r.attn_wide_ms, ""), lazy = timed(r.attn_lazy_ms, lazy_skip);
     t.row({tokens_str(r.p), strf("%lld", (long long)env.opt.prefill_chunk), strf("%.2f", r.seconds),
            strf("%.0f", r.p / r.seconds), strf("%.1f", gf / 1e12), strf("%.1f", af * c.num_hidden_layers / 1e12),
-           strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.1f", r.attn_layer_ms),
-           strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops),
-           std::isfinite(r.attn_wide_ms) ? strf("%.2f", r.attn_wide_ms) : "-",
-           std::isfinite(r.attn_wide_ms) ? strf("%.0f%%", 100 * af / (r.attn_wide_ms * 1e-3) / env.ceil.gemm_flops) : "-"});
+           strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.2f", r.attn_layer_ms),
+           strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops), wide.first, wide.second,
+           lazy.first, lazy.second});
   }
   env.report.table(t);
 }
@@ -178,9 +197,11 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "warmed everything up). FLOPs: 2 per weight per token for the GEMMs (LM head for the last row only) "
                   "+ attention counted causally, 2 * hq * hd * P * (P + 1) per layer. Attention alone: layer 0's "
                   "attention over all chunks on the filled cache, CUDA events, median of 3, through the default kernel "
-                  "(" + default_prefill_kernel() + "), and the same in chunks of 8192 tokens (the last two columns, "
-                  "where --prefill-chunk is another: the candidate for the cuda backend's default chunk); each kernel "
-                  "build is timed in a section of its own after the shard's other sections.");
+                  "(" + default_prefill_kernel() + "), the same in chunks of 8192 tokens (where --prefill-chunk is "
+                  "another: the candidate for the cuda backend's default chunk), and the default's calls with the lazy "
+                  "rescale on (the last two columns: GQA_PREFILL_WGMMA_LAZY_RESCALE=1, O rescaled only where a row's "
+                  "max rises by more than 8 in log2 units; opt-in until this column says it pays); each kernel build "
+                  "is timed in a section of its own after the shard's other sections.");
   {  // warm-up: cuBLASLt plans and allocations for the chunk's shapes stay out of the first row
     const int64_t w = 2 * env.opt.prefill_chunk;
     PagedKvCache warm(model.kv_cache_shape((w + kPrefillBlockSize - 1) / kPrefillBlockSize, kPrefillBlockSize), env.ops.compute_dtype(),
@@ -195,7 +216,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     // Time grows at most quadratically with the prompt: skip what would not finish in time.
     const double estimate = last_p > 0 ? last_s * (double(p) / last_p) * (double(p) / last_p) * 1.1 : 0;
     if (deadline.passed() || estimate > deadline.remaining_s()) {
-      rows.push_back({p, NAN, NAN, NAN,
+      rows.push_back({p, NAN, NAN, NAN, NAN,
                       strf("skipped: estimated %.0f s (from the %s run) > %.0f s left of this section's budget",
                            estimate, tokens_str(last_p).c_str(), std::max(0.0, deadline.remaining_s()))});
       continue;
@@ -204,7 +225,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     try {
       rows.push_back(run_length(env, model, p));
     } catch (const std::exception& e) {
-      rows.push_back({p, NAN, NAN, NAN, std::string("FAILED: ") + e.what()});
+      rows.push_back({p, NAN, NAN, NAN, NAN, std::string("FAILED: ") + e.what()});
       progress(rows.back().note);
       ++failed;
     }

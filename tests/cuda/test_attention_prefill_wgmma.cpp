@@ -6,7 +6,8 @@
 // block, MHA/GQA/MQA, head_dim 64 and 128, block sizes 16 and 32 (and 5, 24, 40, 200), bad device
 // data (NaN for exactly the tokens it touches), out aliasing q, and the dispatcher's switch (the
 // default build: host_test_env_switches.cpp), NaN in the cache slots no key reaches, the TMA build's boxes at block sizes 8-256, and
-// the TMA build equal to the swizzle build bit for bit, its late-turn variant equal to it bit for bit.
+// the TMA build equal to the swizzle build bit for bit, its late-turn variant equal to it bit for bit,
+// and the lazy rescale (GQA_PREFILL_WGMMA_LAZY_RESCALE) on prompts and on keys that grow along them.
 // Every case runs through its eight builds (basic, ping-pong, ping-pong with a producer warpgroup,
 // that with intra-warpgroup overlap, that on 128-byte-swizzled tiles, that loading its tiles
 // by TMA, and the TMA build's late-turn and overlap variants), or the one GQA_TEST_WGMMA_BUILD names.
@@ -271,6 +272,46 @@ TEST(CudaPrefillWgmmaCases, RotatedTileOrder) {
         EXPECT_LT(rel_error(attn_test::download(a.out), reference(b)), kTol)
             << cuda::prefill_wgmma_build_name(build) << " hd " << hd << " " << h.hq << "/" << h.hkv;
       }
+    }
+  }
+}
+
+// b's keys scaled along each sequence, the key at position t by 1 + t / 128 (rounded to b's dtype
+// again). A row's scores (a spread of about 2.9 log2 units at the batch's scale 1 / sqrt(hd): q's
+// stddev 2, k's 1) then grow
+// with the keys it sees, its max by ~7.5 log2 units a 128-key tile on average, by less than the
+// lazy rescale's slack of 8 on some tiles and by more on others.
+void grow_keys(Batch& b) {
+  for (int64_t s = 0; s < b.n_seqs(); ++s) {
+    for (int64_t t = 0; t < b.max_context; ++t) {
+      const int32_t page = b.tables[s * b.max_blocks + t / b.block_size];
+      if (page < 0) break;  // (past the sequence's pages)
+      const size_t row = (static_cast<size_t>(page) * b.block_size + t % b.block_size) * b.hkv * b.hd;
+      for (size_t e = 0; e < static_cast<size_t>(b.hkv * b.hd); ++e) {
+        b.k_cache[row + e] *= 1.0f + static_cast<float>(t) / 128.0f;
+      }
+    }
+  }
+  b.k_cache = test::round_to(b.k_cache, b.dt);
+}
+
+// The lazy rescale (GQA_PREFILL_WGMMA_LAZY_RESCALE: softmax_scores' slack of 8 log2 units) in every
+// build under test, within kTol of the CPU twin: prompts and chunks after context (past each row's
+// first tile hardly any max rises by 8, so O is almost never rescaled again), and the same batch with
+// keys growing along each sequence (grow_keys: maxima rise by less than the slack on some tiles and
+// by more on others, so rows keep a base for some tiles and move it on others), bf16 and f16 (whose
+// P then reaches up to 2^8).
+TEST(CudaPrefillWgmmaCases, LazyRescale) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  const cuda::ScopedSwitch lazy(cuda::prefill_wgmma_lazy_rescale, cuda::set_prefill_wgmma_lazy_rescale, true);
+  for (DType dt : {DType::kBF16, DType::kF16}) {
+    for (const auto& [h, hd] : {std::pair<Heads, int64_t>{{8, 1}, 128}, {{8, 8}, 64}}) {
+      const std::string what = std::string(dt == DType::kBF16 ? "bf16" : "f16") + " hd " + std::to_string(hd) + " " +
+                               std::to_string(h.hq) + "/" + std::to_string(h.hkv);
+      Batch b = make_batch(dt, h, hd, 16, {{0, 300}, {1000, 200}, {7, 1}}, 64);
+      expect_close(b, reference(b), "lazy rescale, " + what);
+      grow_keys(b);
+      expect_close(b, reference(b), "lazy rescale, growing keys, " + what);
     }
   }
 }
