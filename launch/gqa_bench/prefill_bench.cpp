@@ -26,6 +26,8 @@ struct PrefillRow {
   double attn_layer_ms = NAN;  // one layer's attention over all chunks (the default kernel)
   double attn_wide_ms = NAN;   // the same in chunks of kWideChunk (where --prefill-chunk is another)
   double attn_lazy_ms = NAN;   // attn_layer_ms's calls with the lazy rescale on (wgmma only)
+  double attn_random_ms = NAN; // attn_layer_ms's calls on a cache of random K/V (one_layer_cache)
+  double mhz_before = NAN, mhz_after = NAN;  // SM clock right after the prefill and after the attention timings
   std::string note;
 };
 
@@ -81,20 +83,27 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   }
   PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
   r.seconds = run_prefill(env, model, cache, p, static_cast<uint32_t>(p));
+  r.mhz_before = sm_clock_mhz(env.stream);
   // The attention alone through the default kernel (every build comes in the pass by kernel).
   r.attn_layer_ms = time_prefill_attention(env, model.config(), cache, p);
+  {  // the same calls on random K/V (the by-build table's content), in the same state of the GPU
+    const PagedKvCache random_kv = one_layer_cache(env, model, p, kPrefillBlockSize, 91);
+    r.attn_random_ms = time_prefill_attention(env, model.config(), random_kv, p);
+  }
   if (env.opt.prefill_chunk != kWideChunk) r.attn_wide_ms = time_prefill_attention(env, model.config(), cache, p, {}, kWideChunk);
   if (lazy_rescale_skip().empty()) {
     const cuda::ScopedSwitch lazy(cuda::prefill_wgmma_lazy_rescale, cuda::set_prefill_wgmma_lazy_rescale, true);
     r.attn_lazy_ms = time_prefill_attention(env, model.config(), cache, p);
   }
+  r.mhz_after = sm_clock_mhz(env.stream);
   return r;
 }
 
 void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillRow>& rows) {
   Table t({"prompt", "chunk", "time s", "tokens/s", "GEMM TFLOP", "attention TFLOP", "TFLOP/s", "of GEMM",
            "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM", "in 8192-token chunks: attention ms",
-           "of GEMM", "lazy rescale: attention ms", "of GEMM"});
+           "of GEMM", "lazy rescale: attention ms", "of GEMM", "random K/V: attention ms", "of GEMM",
+           "SM MHz after the prefill / at the end"});
   const std::string lazy_skip = lazy_rescale_skip();
   for (const PrefillRow& r : rows) {
     if (!std::isfinite(r.seconds)) {
@@ -109,12 +118,14 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
       if (!std::isfinite(ms)) return {none.empty() ? "-" : none, "-"};
       return {strf("%.2f", ms), strf("%.0f%%", 100 * af / (ms * 1e-3) / env.ceil.gemm_flops)};
     };
-    const auto wide = timed(r.attn_wide_ms, ""), lazy = timed(r.attn_lazy_ms, lazy_skip);
+    const auto wide = timed(r.attn_wide_ms, ""), lazy = timed(r.attn_lazy_ms, lazy_skip),
+               random = timed(r.attn_random_ms, "");
     t.row({tokens_str(r.p), strf("%lld", (long long)env.opt.prefill_chunk), strf("%.2f", r.seconds),
            strf("%.0f", r.p / r.seconds), strf("%.1f", gf / 1e12), strf("%.1f", af * c.num_hidden_layers / 1e12),
            strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.2f", r.attn_layer_ms),
            strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops), wide.first, wide.second,
-           lazy.first, lazy.second});
+           lazy.first, lazy.second, random.first, random.second,
+           strf("%.0f / %.0f", r.mhz_before, r.mhz_after)});
   }
   env.report.table(t);
 }
@@ -198,10 +209,13 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "+ attention counted causally, 2 * hq * hd * P * (P + 1) per layer. Attention alone: layer 0's "
                   "attention over all chunks on the filled cache, CUDA events, median of 3, through the default kernel "
                   "(" + default_prefill_kernel() + "), the same in chunks of 8192 tokens (where --prefill-chunk is "
-                  "another: the candidate for the cuda backend's default chunk), and the default's calls with the lazy "
-                  "rescale on (the last two columns: GQA_PREFILL_WGMMA_LAZY_RESCALE=1, O rescaled only where a row's "
-                  "max rises by more than 8 in log2 units; opt-in until this column says it pays); each kernel build "
-                  "is timed in a section of its own after the shard's other sections.");
+                  "another: the candidate for the cuda backend's default chunk), the default's calls with the lazy "
+                  "rescale on (GQA_PREFILL_WGMMA_LAZY_RESCALE=1, O rescaled only where a row's max rises by more than "
+                  "8 in log2 units; opt-in until this column says it pays), and the default's calls on a cache of "
+                  "random K/V (uniform in [-1, 1), the by-build table's), timed right after the prefill in the order "
+                  "default, random K/V, 8192-token chunks, lazy rescale; the SM clock measured right after the prefill and after those timings (a 1 ms spin, clock64 over "
+                  "the global timer): the attention's rate follows it. Each kernel build is timed in a section of its "
+                  "own after the shard's other sections.");
   {  // warm-up: cuBLASLt plans and allocations for the chunk's shapes stay out of the first row
     const int64_t w = 2 * env.opt.prefill_chunk;
     PagedKvCache warm(model.kv_cache_shape((w + kPrefillBlockSize - 1) / kPrefillBlockSize, kPrefillBlockSize), env.ops.compute_dtype(),
@@ -216,7 +230,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     // Time grows at most quadratically with the prompt: skip what would not finish in time.
     const double estimate = last_p > 0 ? last_s * (double(p) / last_p) * (double(p) / last_p) * 1.1 : 0;
     if (deadline.passed() || estimate > deadline.remaining_s()) {
-      rows.push_back({p, NAN, NAN, NAN, NAN,
+      rows.push_back({p, NAN, NAN, NAN, NAN, NAN, NAN, NAN,
                       strf("skipped: estimated %.0f s (from the %s run) > %.0f s left of this section's budget",
                            estimate, tokens_str(last_p).c_str(), std::max(0.0, deadline.remaining_s()))});
       continue;
@@ -225,7 +239,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     try {
       rows.push_back(run_length(env, model, p));
     } catch (const std::exception& e) {
-      rows.push_back({p, NAN, NAN, NAN, NAN, std::string("FAILED: ") + e.what()});
+      rows.push_back({p, NAN, NAN, NAN, NAN, NAN, NAN, NAN, std::string("FAILED: ") + e.what()});
       progress(rows.back().note);
       ++failed;
     }

@@ -131,7 +131,28 @@ __global__ void spin_kernel(int64_t cycles) {
   }
 }
 
+// One thread: the SM clock's cycles over the global timer's nanoseconds while it spins `cycles`.
+__global__ void clock_probe_kernel(int64_t cycles, double* mhz) {
+  uint64_t t0 = 0, t1 = 0;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+  const int64_t start = clock64();
+  int64_t now = start;
+  while (now - start < cycles) now = clock64();
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t1));
+  *mhz = t1 > t0 ? 1e3 * static_cast<double>(now - start) / static_cast<double>(t1 - t0) : 0.0;
+}
+
 }  // namespace
+
+double sm_clock_mhz(cudaStream_t stream) {
+  Tensor out = cuda::device_alloc(DType::kI32, {2});  // (one double)
+  clock_probe_kernel<<<1, 1, 0, stream>>>(2000000, reinterpret_cast<double*>(out.data()));
+  GQA_CUDA_LAUNCH_CHECK("clock_probe_kernel");
+  double mhz = 0;
+  GQA_CUDA_CHECK(cudaMemcpyAsync(&mhz, out.data(), sizeof(mhz), cudaMemcpyDeviceToHost, stream));
+  GQA_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return mhz;
+}
 
 void fill_uniform(Tensor t, uint32_t seed, float scale, float offset, cudaStream_t stream) {
   GQA_CHECK(t.device() == Device::kCuda, "fill_uniform: tensor " << shape_str(t.shape()) << " is not on the GPU");

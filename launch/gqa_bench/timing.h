@@ -33,6 +33,12 @@ void spin(cudaStream_t stream, int64_t cycles);
 
 double median(std::vector<double> v);
 
+// The SM clock in MHz as one thread on one SM sees it right now: 2M clock64 cycles (~1 ms) over the
+// global timer's nanoseconds (its resolution is 1 us or finer: < 0.1%). Synchronises the stream.
+// Where a row's rate may have moved with the clock (a power or thermal limit after a long
+// section), the report says at what clock it ran.
+double sm_clock_mhz(cudaStream_t stream);
+
 // Evicts the L2 between timed runs by zeroing a buffer of 4x its size (triton's do_bench does
 // the same with 256 MB), so a run reads its inputs from HBM as it would inside a decode step,
 // where the ~2 GB of weights stream through the L2 between two uses of any tensor.
