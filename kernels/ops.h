@@ -259,6 +259,16 @@ class Ops {
     matmul_swiglu(a, act);
   }
 
+  // The MLP half of a layer: norm, then act = SwiGLU of gate_up (as add_rmsnorm_matmul_swiglu), then
+  // down (down.x is act). Those two calls by default (the CPU reference); a GPU backend may run the
+  // three as one kernel (CudaOps: the opt-in persistent MLP kernel), leaving norm.out and gate_up.y
+  // unwritten.
+  virtual void add_rmsnorm_mlp(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
+                               const MatmulArgs& down) {
+    add_rmsnorm_matmul_swiglu(norm, gate_up, act);
+    matmul(down);
+  }
+
   // The QKV projection and its rope_kv_write: mm's product is rk.qkv (the packed form). Unfused by
   // default (matmul, then rope_kv_write; the CPU reference); a GPU backend may override it with a
   // GEMV whose epilogue rotates and writes q and the cache, leaving rk.qkv unwritten.

@@ -42,11 +42,12 @@
 # decode GEMV, norm-prologue and model tests (default and opt-in kernels); gqa-generate bf16 at -np
 # 1 and 2 (and 2 with unfused GEMVs, 1 and 2 with the norm prologue and fused merge, 1 with the
 # per-thread GEMVs, 1 with the ring GEMVs, 2 with the ring GEMVs and the norm prologue, 1 with the
-# PDL trigger after the wait); the attention
+# PDL trigger after the wait, 1 and 2 with the persistent MLP kernel); the attention
 # benchmark's sweep; gqa-bench's decode section (8K-128K, batch 1 and 16, steps timed 20 times, the
 # other kernel choices' pass, the GEMV launch sweep, the SDPA peer); Nsight Systems on whole decode steps as --profile does
 # (where the machine has nsys); the split merge's test under racecheck, the fused merge's, the
-# norm prologue's, the grouped copies', the bulk GEMV's and the ring GEMV's under memcheck.
+# norm prologue's, the grouped copies', the bulk GEMV's, the ring GEMV's and the persistent MLP
+# kernel's under memcheck.
 #
 # --prefill re-checks a prefill-path change in one short device call (GQA_CHECK_BUDGET_S default
 # 300): builds only what it runs; side by side, the model tests (default and opt-in kernels, every
@@ -55,7 +56,7 @@
 # TMA-vs-swizzle and late-turns-vs-TMA tests and the two ablations' (producer, TMA); gqa-generate
 # bf16 at -np 1 and 2 (and 1 with GQA_PREFILL_WGMMA_TMA=0, the swizzle build, and with the
 # swizzle off too, the producer build; 1 with late turns, 2 with GQA_PREFILL_WGMMA_TMA_OVERLAP=0,
-# the TMA build without the default overlap); the TMA tiles' test and the default, TMA, swizzle
+# the TMA build without the default overlap; 1 with the lazy rescale); the TMA tiles' test and the default, TMA, swizzle
 # and late-turn builds' cases under memcheck; then
 # gqa-bench's prefill at 8K, 32K and 128K (the model's chunked prefill, every kernel build, the
 # ablation, the page sizes; its whole-model table times the default kernel's attention in
@@ -408,7 +409,8 @@ for src in tests/cuda/test_*.cpp; do t=$(basename "$src" .cpp); build_targets+=(
 [ "$mode" = all ] || [ "$mode" = quick ] && build_targets+=(gqa-bench)
 decode_tests=(cuda_test_attention cuda_test_attention_decode_cluster cuda_test_attention_decode_fused_merge
               cuda_test_attention_decode_groups cuda_test_gemv cuda_test_gemv_bulk cuda_test_gemv_ring
-              cuda_test_gemv_swiglu cuda_test_gemv_rope cuda_test_gemv_norm cuda_test_cuda_model cuda_test_cuda_model_opt_in)
+              cuda_test_gemv_swiglu cuda_test_gemv_rope cuda_test_gemv_norm cuda_test_mlp_persistent cuda_test_cuda_model
+              cuda_test_cuda_model_opt_in)
 [ "$mode" = decode ] && build_targets=(--target gqa-generate gqa-attn-bench gqa-bench "${decode_tests[@]}")
 prefill_tests=(cuda_test_cuda_model cuda_test_cuda_model_opt_in cuda_test_prefill_tma_tiles
                cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_wgmma_ablation)
@@ -684,10 +686,14 @@ if [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && { [ "$mode" = quick ] || [ "$mode
   generate 1 nccl bf16 GQA_GEMV_RING=1
   generate 2 mpi bf16 GQA_GEMV_RING=1 GQA_FUSED_NORM=1
   generate 1 nccl bf16 GQA_PDL_EARLY=0  # the PDL trigger after the wait (the early one is the default since run 8)
+  # the opt-in persistent MLP kernel (twenty-first session): NCCL, and 2 ranks time-slicing the GPU
+  generate 1 nccl bf16 GQA_MLP_PERSISTENT=1
+  generate 2 mpi bf16 GQA_MLP_PERSISTENT=1
 elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ] && [ "$mode" = prefill ]; then
   default_generates
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0  # the swizzle build (what the TMA switch off leaves)
   generate 1 nccl bf16 GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0  # the producer build, the default before
+  generate 1 nccl bf16 GQA_PREFILL_WGMMA_LAZY_RESCALE=1  # the opt-in lazy rescale (twenty-first session)
   # the TMA build without its default overlap and with its opt-in late turns, unless their tests
   # failed above
   if skip_listed tma_late; then
@@ -851,9 +857,9 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
     done
     order+=(cuda_test_attention cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_mma)
     # The tests of kernel code no GPU has run yet go first (the box ran out in runs 6, 8 and 10):
-    # GQA_MEMCHECK_FIRST (space-separated test names) overrides the list: the grouped decode copies'
-    # (now on 256-token pages too) and the wgmma prefill's (its default build changed, eighteenth session).
-    first=(${GQA_MEMCHECK_FIRST:-cuda_test_attention_decode_groups cuda_test_attention_prefill_wgmma cuda_test_prefill_tma_tiles})
+    # GQA_MEMCHECK_FIRST (space-separated test names) overrides the list: the persistent MLP
+    # kernel's and the wgmma prefill's (its lazy rescale), both twenty-first session.
+    first=(${GQA_MEMCHECK_FIRST:-cuda_test_mlp_persistent cuda_test_attention_prefill_wgmma})
     rest=()
     for name in "${order[@]}"; do
       case " ${first[*]} " in *" $name "*) ;; *) rest+=("$name") ;; esac
@@ -919,6 +925,8 @@ elif [ "$mode" = decode ] && [ $built -eq 1 ]; then
     "$build/tests/cuda_test_gemv_bulk" --gtest_filter='*Swiglu*/bf16'
   step "memcheck cuda_test_gemv_ring (plain, bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_gemv_ring" --gtest_filter='*PlainAndSwiglu*/bf16'
+  step "memcheck cuda_test_mlp_persistent (bf16)" 120 "$(sanitizer_path)" --tool memcheck --error-exitcode 99 \
+    "$build/tests/cuda_test_mlp_persistent" --gtest_filter='*/bf16'
 fi
 
 # --- summary (printed last) ---------------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/kv_write.h"
 #include "kernels/cuda/l2_prefetch.h"
+#include "kernels/cuda/mlp_persistent.h"
 #include "kernels/cuda/pdl.h"
 #include "kernels/cuda/rmsnorm.h"
 #include "kernels/cuda/rope.h"
@@ -203,6 +204,15 @@ void CudaOps::add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const Matmul
     Ops::add_rmsnorm_matmul_swiglu(norm, a, act);
   }
 }
+void CudaOps::add_rmsnorm_mlp(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
+                              const MatmulArgs& down) {
+  if (cuda::mlp_persistent_enabled() && cuda::mlp_persistent_serves(norm, gate_up, act, down)) {
+    cuda::mlp_persistent(norm, gate_up, act, down, stream_);
+  } else {
+    Ops::add_rmsnorm_mlp(norm, gate_up, act, down);
+  }
+}
+
 void CudaOps::add(const Tensor& x, Tensor y) { cuda::add(AddArgs{x, std::move(y)}, stream_); }
 
 }  // namespace gqa::cuda

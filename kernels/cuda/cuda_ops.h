@@ -58,6 +58,10 @@ class CudaOps final : public Ops {
   void add_rmsnorm_matmul_rope_kv_write(const AddRmsNormArgs& norm, const MatmulArgs& mm,
                                         const RopeKvWriteArgs& rk) override;
   void add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const MatmulArgs& a, const Tensor& act) override;
+  // The persistent MLP kernel (mlp_persistent.h) where mlp_persistent_enabled() and it serves, else
+  // Ops' two calls.
+  void add_rmsnorm_mlp(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
+                       const MatmulArgs& down) override;
   void add(const Tensor& x, Tensor y) override;
   void add_rmsnorm(const AddRmsNormArgs& a) override;  // one kernel (rmsnorm.cu with residual)
   void prefetch_weights(const std::vector<Tensor>& weights) override;  // l2_prefetch.cu, when switched on

@@ -1,6 +1,7 @@
 #include "launch/gqa_bench/decode_choices.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/graph_cache.h"
 #include "kernels/cuda/l2_prefetch.h"
+#include "kernels/cuda/mlp_persistent.h"
 #include "kernels/cuda/pdl.h"
 #include "launch/gqa_bench/gemv_sweep.h"
 
@@ -36,7 +38,8 @@ struct Choice {
   bool kernel_choice = true;
 };
 
-// The choices, each verified on an H200 (runs 3-13).
+// The choices, each verified on an H200 (runs 3-13) but the persistent MLP kernel (twenty-first
+// session, unrun).
 const std::vector<Choice>& choice_list() {
   const Switch ring{cuda::gemv_ring_enabled, cuda::set_gemv_ring};
   const Switch norm{cuda::fused_norm_enabled, cuda::set_fused_norm};
@@ -55,11 +58,21 @@ const std::vector<Choice>& choice_list() {
       {"ring + norm prologue", {ring, norm}},
       {"PDL trigger after the wait", {{cuda::pdl_early_enabled, cuda::set_pdl_early, false}}},
       {"ring + norm prologue + fused merge", {ring, norm, merge}},
+      {"persistent MLP", {{cuda::mlp_persistent_enabled, cuda::set_mlp_persistent}}},
   };
   return list;
 }
 
 constexpr const char* kUnfused = "unfused GEMVs";
+
+// Whether GQA_BENCH_SKIP_CHOICES (choice names, comma-separated, e.g. "persistent MLP") names this
+// choice: a kernel whose test failed in the same run would trap and take the rest of the run down.
+bool choice_skipped(const std::string& name) {
+  const char* env = std::getenv("GQA_BENCH_SKIP_CHOICES");
+  if (env == nullptr) return false;
+  const std::string list = std::string(",") + env + ",";
+  return list.find("," + name + ",") != std::string::npos;
+}
 
 // The step (PDL on, graphs recorded afresh) with `switches` set; the previous settings are back
 // however this ends. Its graph's shape goes to *shape; with `like` (the default step's shape) a
@@ -125,6 +138,10 @@ void run_case(BenchEnv& env, Model& model, const ModelWeights& w, DecodeCaseResu
     ChoiceStep s;
     if (deadline.passed()) {
       s.note = "skipped (time budget)";
+      return s;
+    }
+    if (choice_skipped(name)) {
+      s.note = "skipped (GQA_BENCH_SKIP_CHOICES)";
       return s;
     }
     try {
@@ -231,7 +248,10 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
       "128-256); both; the GEMVs' ring build (GQA_GEMV_RING; batch <= 2); that with the norm prologue; the merge and "
       "the RMSNorms letting their successor launch only after their wait (GQA_PDL_EARLY=0; the early trigger is the "
       "default since run 8); the ring build, the norm prologue and the fused merge "
-      "together (the fewest kernels a layer where all three serve). [k]: kernels per layer in the step's graph "
+      "together (the fewest kernels a layer where all three serve); the MLP half (add + RMSNorm, gate/up + SwiGLU, "
+      "down) as one persistent kernel (GQA_MLP_PERSISTENT; batch <= 2: one block per SM, the weights of both GEMVs "
+      "through one ring of shared-memory stages, one grid barrier between them). A choice named in "
+      "GQA_BENCH_SKIP_CHOICES (comma-separated names) is not timed. [k]: kernels per layer in the step's graph "
       "(kernel nodes / layers, the step's few others included), read from the recorded graph, so each cell says "
       "what it ran; 'n/a': the switch left the step's kernels as the default's (it does not serve this shape; "
       "said only where the runtime named every kernel node of both graphs), not timed.");

@@ -228,8 +228,8 @@ void Model::mlp_block(int64_t l, Step& s, const AddRmsNormArgs& norm) {
   const int64_t n = s.n;
   Tensor gate_up = buffers_->gate_up(n);  // [n, 2f] column-parallel: this rank's FFN columns
   Tensor act = buffers_->act(n);          // [n, f]
-  ops_.add_rmsnorm_matmul_swiglu(norm, {s.h, w.w_gate_up, Tensor(), gate_up}, act);
-  ops_.matmul({act, w.w_down, Tensor(), s.h});  // row-parallel: partial sum
+  // gate/up column-parallel, down row-parallel: s.h gets this rank's partial sum
+  ops_.add_rmsnorm_mlp(norm, {s.h, w.w_gate_up, Tensor(), gate_up}, act, {act, w.w_down, Tensor(), s.h});
   all_reduce(s.h);
 }
 

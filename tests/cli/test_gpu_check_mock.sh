@@ -41,7 +41,7 @@ row() { grep -E "^$1 +$2( |$)" <<<"$out" >/dev/null || fail "$3: no '$1  $2' row
 # 1. --prefill, every step passing
 run prefill prefill 300 "configure 1" "build 1"
 [ $rc -eq 0 ] || fail "prefill: exit $rc: $(tail -n 45 <<<"$out")"
-grep -q '^gpu-check: 33 steps, 0 failed' <<<"$out" || fail "prefill: $(grep '^gpu-check:' <<<"$out")"
+grep -q '^gpu-check: 34 steps, 0 failed' <<<"$out" || fail "prefill: $(grep '^gpu-check:' <<<"$out")"
 row "cuda_test_attention_prefill_wgmma \(tma_overlap build\)" PASS prefill
 row "gqa-generate np1 --comm nccl --dtype bf16" PASS prefill
 row "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=0" PASS prefill
@@ -64,7 +64,7 @@ run cut prefill 80 "configure 1" "build 1" "cuda_test_attention_prefill_wgmma:ba
 [ $rc -eq 4 ] || fail "cut: exit $rc, wanted 4: $(tail -n 45 <<<"$out")"
 row "cuda_test_attention_prefill_wgmma \(basic build\)" CUT cut
 grep -q 'the box ended it after .* (2 test cases passed, none failed)' <<<"$out" || fail "cut: the CUT note"
-grep -qE '^gpu-check: 33 steps, 0 failed, 1 cut by the box' <<<"$out" || fail "cut: $(grep '^gpu-check:' <<<"$out")"
+grep -qE '^gpu-check: 34 steps, 0 failed, 1 cut by the box' <<<"$out" || fail "cut: $(grep '^gpu-check:' <<<"$out")"
 
 # 4. cut with a failed case in its log, and a step that exits 1: FAIL (exit 1), naming the case
 run failed prefill 80 "configure 1" "build 1" "cuda_test_attention_prefill_wgmma:pingpong:notslow 300 0 failed" \

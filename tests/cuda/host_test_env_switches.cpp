@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/mlp_persistent.h"
 #include "kernels/cuda/pdl.h"
 
 namespace gqa {
@@ -19,12 +20,13 @@ namespace {
 // The defaults the measurements chose, where no variable says otherwise: PDL with its early trigger
 // (since run 8 on an H200), the wgmma prefill's TMA build in its overlap variant (run 11; the TMA
 // build runs 8-10) with the swizzle build under it; the opt-in late-turn variant takes precedence
-// over the overlap one, and the opt-in overlap build over all of them; the lazy rescale off.
+// over the overlap one, and the opt-in overlap build over all of them; the lazy rescale and the
+// persistent MLP kernel off.
 TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   for (const char* v : {"GQA_PDL", "GQA_PDL_EARLY", "GQA_PREFILL_WGMMA", "GQA_PREFILL_WGMMA_PINGPONG",
                         "GQA_PREFILL_WGMMA_PRODUCER", "GQA_PREFILL_WGMMA_OVERLAP", "GQA_PREFILL_WGMMA_SWIZZLE",
                         "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_ROTATE", "GQA_PREFILL_WGMMA_LATE_TURNS",
-                        "GQA_PREFILL_WGMMA_TMA_OVERLAP", "GQA_PREFILL_WGMMA_LAZY_RESCALE"}) {
+                        "GQA_PREFILL_WGMMA_TMA_OVERLAP", "GQA_PREFILL_WGMMA_LAZY_RESCALE", "GQA_MLP_PERSISTENT"}) {
     if (std::getenv(v) != nullptr) GTEST_SKIP() << v << " is set";
   }
   EXPECT_TRUE(cuda::pdl_enabled());
@@ -37,6 +39,7 @@ TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   EXPECT_FALSE(cuda::prefill_wgmma_late_turns());
   EXPECT_TRUE(cuda::prefill_wgmma_tma_overlap());
   EXPECT_FALSE(cuda::prefill_wgmma_lazy_rescale());  // (opt-in until measured)
+  EXPECT_FALSE(cuda::mlp_persistent_enabled());       // (the same)
   EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaOverlap);
   {
     // the TMA build's variants: late turns over the overlap one, either over the TMA build itself;
@@ -91,7 +94,7 @@ TEST(CudaEnvSwitches, GpuCheckNamesTheBuildsAndTheDefault) {
   EXPECT_EQ(names, expected);
   for (const char* v : {"GQA_PREFILL_WGMMA_PINGPONG", "GQA_PREFILL_WGMMA_PRODUCER", "GQA_PREFILL_WGMMA_OVERLAP",
                         "GQA_PREFILL_WGMMA_SWIZZLE", "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_LATE_TURNS",
-                        "GQA_PREFILL_WGMMA_TMA_OVERLAP", "GQA_PREFILL_WGMMA_LAZY_RESCALE"}) {
+                        "GQA_PREFILL_WGMMA_TMA_OVERLAP", "GQA_PREFILL_WGMMA_LAZY_RESCALE", "GQA_MLP_PERSISTENT"}) {
     if (std::getenv(v) != nullptr) GTEST_SKIP() << v << " is set";
   }
   EXPECT_EQ(default_build, cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()));

@@ -2,8 +2,8 @@
 // fused decode GEMVs off and on, the wgmma prefill in each build and the mma.sync prefill, the decode
 // attention's cluster reduction, the L2 prefetch of the O and gate/up weights during decode attention,
 // the decode attention's K/V prefetch, its fused split merge, its per-row K/V copies, the norms fused
-// into the decode GEMVs, the GEMVs' per-thread-load and ring builds, the early PDL trigger and the
-// trigger after the wait) against the
+// into the decode GEMVs, the GEMVs' per-thread-load and ring builds, the persistent MLP kernel, the
+// early PDL trigger and the trigger after the wait) against the
 // transformers fixtures, with the bf16 criterion of test_cuda_model.cpp's MatchesTransformers. A
 // test executable of its own: an opt-in kernel that fails on its first GPU run leaves the default
 // path's model tests unaffected.
@@ -21,6 +21,7 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
 #include "kernels/cuda/l2_prefetch.h"
+#include "kernels/cuda/mlp_persistent.h"
 #include "kernels/cuda/pdl.h"
 #include "parallel/single_communicator.h"
 #include "tests/support/model_fixture.h"
@@ -135,6 +136,16 @@ TEST(CudaModelFusedNorm, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch fused(cuda::fused_norm_enabled, cuda::set_fused_norm, true);
   expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " fused norm");
+}
+
+// The persistent MLP kernel (GQA_MLP_PERSISTENT: add + RMSNorm, gate/up + SwiGLU and down as one
+// kernel) inside the whole model, with graphs and PDL off and on, on fixtures of every attention
+// kind: the decode steps take it (one row, the norm into the other residual buffer), the prefill
+// steps the unfused calls.
+TEST(CudaModelMlpPersistent, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const cuda::ScopedSwitch persistent(cuda::mlp_persistent_enabled, cuda::set_mlp_persistent, true);
+  expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " persistent MLP");
 }
 
 // The decode attention's grouped K/V copies (GQA_DECODE_GROUP_COPIES, the default) inside the whole
