@@ -491,6 +491,21 @@ default_generates() {
 # the memchecks and the variants' gqa-generate leave out): whether it names $1; add $1 to it.
 skip_listed() { case ",${GQA_BENCH_SKIP_WGMMA:-}," in *",$1,"*) return 0 ;; esac; return 1; }
 skip_list_add() { GQA_BENCH_SKIP_WGMMA="${GQA_BENCH_SKIP_WGMMA:+$GQA_BENCH_SKIP_WGMMA,}$1"; }
+# GQA_BENCH_SKIP_CHOICES (gqa-bench's decode choices to leave out): "persistent MLP" unless the
+# persistent MLP kernel's test passed in this run (a trap in its column would take the rest of the
+# bench down with it): its own step (--decode), else ctest's record of what failed.
+guard_mlp_choice() {
+  local i passed=0
+  for i in "${!names[@]}"; do
+    [ "${names[$i]}" = cuda_test_mlp_persistent ] && [ "${states[$i]}" = PASS ] && passed=1
+  done
+  if [ $passed -eq 0 ] && [ "$mode" != decode ] && [ -f "$build/Testing/Temporary/LastTest.log" ] &&
+     grep -q 'cuda_test_mlp_persistent' "$build/Testing/Temporary/LastTest.log" &&
+     ! grep -q 'cuda_test_mlp_persistent' "$build/Testing/Temporary/LastTestsFailed.log" 2>/dev/null; then
+    passed=1
+  fi
+  [ $passed -eq 1 ] || export GQA_BENCH_SKIP_CHOICES="persistent MLP"
+}
 # compute-sanitizer: on PATH or in the toolkit ("" when neither)
 sanitizer_path() {
   command -v compute-sanitizer && return
@@ -627,6 +642,7 @@ quick_bench() {
 }
 if [ $built -eq 1 ] && [ "$mode" = decode ]; then
   for t in "${decode_tests[@]}"; do step "$t" 300 "$build/tests/$t"; done
+  guard_mlp_choice
 elif [ $built -eq 1 ] && [ "$mode" = prefill ]; then
   for t in cuda_test_cuda_model cuda_test_cuda_model_opt_in cuda_test_prefill_tma_tiles; do
     bg_step "$t" 180 "$build/tests/$t"
@@ -637,6 +653,7 @@ elif [ $built -eq 1 ] && [ "$mode" = quick ]; then
   # cuda_test_attention's 62 s); each test's limit is GQA_TEST_TIMEOUT (180 s: configured above).
   step "ctest -L gpu -j 4 (not the mma and wgmma prefill)" 300 ctest --test-dir "$build" -L gpu -j 4 \
     -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure
+  guard_mlp_choice
   wgmma_builds
   attn_bench_step
   # the default kernels end to end before the benches (~10 s in run 6): a bench that overruns
@@ -648,6 +665,7 @@ elif [ $built -eq 1 ]; then
   # would need ~350 s of a 540 s box: run 13's per-test times, measured 4 at a time, summed)
   step "ctest -L gpu -j 4 (not the mma and wgmma prefill)" 600 ctest --test-dir "$build" -L gpu -j 4 \
     -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure --timeout 300
+  guard_mlp_choice
   wgmma_builds
 else
   record "ctest -L gpu" SKIP "no build"

@@ -203,7 +203,8 @@ def check(functions):
 
 PRE_WAIT_STORE = re.compile(r"^(STG|ST\.|ST$|ATOM|RED)")
 PRE_WAIT_LOAD = re.compile(r"^(LDG|LD\.|LD$)")
-GEMV_ANY = re.compile(r"gemv_(?:kernel|kernel_budget|bulk_kernel|ring_kernel|mma_kernel)I")
+# The decode GEMVs' kernels, and the persistent MLP kernel (mlp_persistent.cu: two GEMVs in one)
+GEMV_ANY = re.compile(r"(?:gemv_(?:kernel|kernel_budget|bulk_kernel|ring_kernel|mma_kernel)|mlp_persistent_kernel)I")
 
 
 def pre_wait(instrs):

@@ -5,8 +5,12 @@
 #include "kernels/cuda/mlp_persistent.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <type_traits>
 
 #include <cuda/ptx>
@@ -197,7 +201,7 @@ size_t smem_per_block_optin() {
 
 // The launch shape for hidden k, FFN f and k_out down rows: blocks 0 where the kernel cannot serve.
 template <typename T, int N>
-Shape2 shape_for(int64_t k, int64_t f, int64_t k_out) {
+Shape2 compute_shape(int64_t k, int64_t f, int64_t k_out) {
   constexpr int R = Tile<N>::rows;
   Shape2 s;
   s.up = bulk_unit(k, R, sizeof(T), (2 * f + R - 1) / R);
@@ -214,6 +218,25 @@ Shape2 shape_for(int64_t k, int64_t f, int64_t k_out) {
   if (per_sm < 1) return s;
   // One block per SM (the plan fills an SM's shared memory), and no more blocks than units.
   s.blocks = static_cast<int>(std::min<int64_t>(std::max(s.up.units, s.down.units), current_sm_count()));
+  return s;
+}
+
+// compute_shape, worked out once per device and shape (a call asks twice: CudaOps' dispatch and
+// mlp_persistent's own check, then the launch).
+template <typename T, int N>
+Shape2 shape_for(int64_t k, int64_t f, int64_t k_out) {
+  static std::mutex mu;
+  static std::map<std::tuple<int, int64_t, int64_t, int64_t>, Shape2> known;
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  const std::tuple<int, int64_t, int64_t, int64_t> key(device, k, f, k_out);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (const auto it = known.find(key); it != known.end()) return it->second;
+  }
+  const Shape2 s = compute_shape<T, N>(k, f, k_out);
+  std::lock_guard<std::mutex> lock(mu);
+  known.emplace(key, s);
   return s;
 }
 
@@ -249,9 +272,13 @@ bool operands_ok(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Te
          apart(norm.x_out, {&norm.out, &gate_up.w, &down.w});
 }
 
+std::atomic<int64_t> g_launches{0};  // mlp_persistent_launches()
+
 }  // namespace
 
 GQA_PROCESS_SWITCH(mlp_persistent_enabled, set_mlp_persistent, "GQA_MLP_PERSISTENT", false)
+
+int64_t mlp_persistent_launches() { return g_launches.load(); }
 
 bool mlp_persistent_serves(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
                            const MatmulArgs& down) {
@@ -286,6 +313,7 @@ void mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const
     p.stage_chunks = static_cast<int>(s.plan.stage_bytes / 16);
     launch_pdl("mlp_persistent_kernel", mlp_persistent_kernel<T, N>, dim3(static_cast<unsigned>(s.blocks)),
                dim3(kThreads), s.plan.smem, stream, p);
+    g_launches.fetch_add(1);
   });
 }
 

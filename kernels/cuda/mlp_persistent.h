@@ -26,6 +26,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/ops.h"
 
@@ -42,7 +44,8 @@ void set_mlp_persistent(bool on);
 // dtype (bf16 or f16); k and f multiples of 8; norm as gemv_norm_serves (norm.x_out defined with a
 // residual); act apart from every other tensor; down.y may be norm.residual / norm.out (the model's
 // h: every read of it comes before the barrier, every write after) but overlaps nothing else; the
-// shared-memory plan fits (mlp_persistent_plan.h). Needs a device (asks for its limits); never throws.
+// shared-memory plan fits (mlp_persistent_plan.h). Needs a device (asks for its limits); throws
+// only where one of those CUDA queries fails.
 bool mlp_persistent_serves(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
                            const MatmulArgs& down);
 
@@ -50,5 +53,9 @@ bool mlp_persistent_serves(const AddRmsNormArgs& norm, const MatmulArgs& gate_up
 // normalised rows stay in each block's shared memory); gate_up.y is not written.
 void mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act, const MatmulArgs& down,
                     cudaStream_t stream);
+
+// How many launches mlp_persistent has made in this process (a graph's capture counts once, its
+// replays not at all): tests check the model took the kernel, not the unfused calls.
+int64_t mlp_persistent_launches();
 
 }  // namespace gqa::cuda

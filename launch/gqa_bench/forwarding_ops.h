@@ -1,6 +1,9 @@
 // An Ops that forwards every call to the CUDA backend: the base of gqa-bench's wrappers that run a
 // real decode step with something changed around its ops (TimedOps: an event after each op;
 // SkipOps: some ops left out). A wrapper overrides the ops it changes and inherits the rest.
+// Ops::add_rmsnorm_mlp is not forwarded: under a wrapper the MLP half is always its two calls (the
+// norm + gate/up, then down), which the wrapper times or leaves out, so GQA_MLP_PERSISTENT's kernel
+// never runs in the per-op-in-step and ablation tables (only in whole steps on the CudaOps).
 #pragma once
 
 #include <functional>

@@ -145,7 +145,9 @@ TEST(CudaModelFusedNorm, MatchesTransformers) {
 TEST(CudaModelMlpPersistent, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const cuda::ScopedSwitch persistent(cuda::mlp_persistent_enabled, cuda::set_mlp_persistent, true);
+  const int64_t launches = cuda::mlp_persistent_launches();
   expect_bf16_fixtures_match_pdl_off_and_on({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " persistent MLP");
+  EXPECT_GT(cuda::mlp_persistent_launches(), launches) << "the decode steps never took the persistent MLP kernel";
 }
 
 // The decode attention's grouped K/V copies (GQA_DECODE_GROUP_COPIES, the default) inside the whole

@@ -26,6 +26,7 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/dtype_ops_test.h"
 
 namespace gqa {
 namespace {
@@ -47,19 +48,8 @@ std::string describe(const NormCase& c) {
   return "n " + std::to_string(c.n) + " k " + std::to_string(c.k) + (c.residual ? " residual" : " plain");
 }
 
-class CudaGemvNorm : public ::testing::TestWithParam<DType> {
+class CudaGemvNorm : public test::CudaDtypeOpsTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    dt_ = GetParam();
-    gpu_ = std::make_unique<cuda::CudaOps>(0, dt_);
-  }
-  std::vector<float> input(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-    return test::round_to(test::random_vec(n, seed, lo, hi), dt_);
-  }
-  Tensor dev(const std::vector<float>& v, Shape s) { return test::to_device(*gpu_, v, dt_, std::move(s)); }
-  std::vector<float> host(const Tensor& t) { return test::to_host(*gpu_, t); }
-  cudaStream_t stream() { return static_cast<cudaStream_t>(gpu_->stream()); }
 
   struct Norm {
     std::vector<float> x, residual, weight, h, x_out;  // host: the CPU side's storage
@@ -194,9 +184,6 @@ class CudaGemvNorm : public ::testing::TestWithParam<DType> {
     expect_norm_side(c, ref, got, h0);
   }
 
-  DType dt_ = DType::kBF16;
-  std::unique_ptr<cuda::CudaOps> gpu_;
-  cpu::CpuOps cpu_;
 };
 
 // Up to 4 rows (4 rows of 8192: kGemvNormMaxBytes); f not a multiple of a block's outputs; and the

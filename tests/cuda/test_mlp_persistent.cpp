@@ -18,8 +18,10 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/mlp_persistent.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/dtype_ops_test.h"
 
 namespace gqa {
 namespace {
@@ -38,18 +40,8 @@ std::string describe(const MlpCase& c) {
   return "n " + std::to_string(c.n) + " k " + std::to_string(c.k) + " f " + std::to_string(c.f);
 }
 
-class CudaMlpPersistent : public ::testing::TestWithParam<DType> {
+class CudaMlpPersistent : public test::CudaDtypeOpsTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    dt_ = GetParam();
-    gpu_ = std::make_unique<cuda::CudaOps>(0, dt_);
-  }
-  std::vector<float> input(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-    return test::round_to(test::random_vec(n, seed, lo, hi), dt_);
-  }
-  Tensor dev(const std::vector<float>& v, Shape s) { return test::to_device(*gpu_, v, dt_, std::move(s)); }
-  std::vector<float> host(const Tensor& t) { return test::to_host(*gpu_, t); }
 
   // One call's operands on both sides, from `seed`: the CPU side's results after construction.
   struct Call {
@@ -99,11 +91,7 @@ class CudaMlpPersistent : public ::testing::TestWithParam<DType> {
     cuda::mlp_persistent(m.norm(), m.gate_up(scratch), m.gact, m.down(), stream());
     expect_results(m, describe(c));
   }
-  cudaStream_t stream() { return static_cast<cudaStream_t>(gpu_->stream()); }
 
-  DType dt_ = DType::kBF16;
-  std::unique_ptr<cuda::CudaOps> gpu_;
-  cpu::CpuOps cpu_;
 };
 
 // Small and odd shapes (one chunk of k; f not a multiple of a unit's rows; fewer units than SMs, so
@@ -129,8 +117,11 @@ TEST_P(CudaMlpPersistent, BackToBackAndInAGraph) {
 
   std::vector<Call> graphed;
   for (uint32_t i = 0; i < 2; ++i) graphed.push_back(make_call(c, 300 + 10 * i));
-  std::vector<std::vector<float>> h0;
-  for (const Call& m : graphed) h0.push_back(host(m.gh));
+  std::vector<Tensor> h0;  // each call's residual, put back into h before each replay (h is also y)
+  for (const Call& m : graphed) {
+    h0.push_back(gpu_->alloc(dt_, {c.n, c.k}));
+    GQA_CUDA_CHECK(cudaMemcpyAsync(h0.back().data(), m.gh.data(), m.gh.nbytes(), cudaMemcpyDeviceToDevice, stream()));
+  }
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   GQA_CUDA_CHECK(cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal));
@@ -138,10 +129,12 @@ TEST_P(CudaMlpPersistent, BackToBackAndInAGraph) {
   GQA_CUDA_CHECK(cudaStreamEndCapture(stream(), &graph));
   GQA_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
   for (int replay = 0; replay < 2; ++replay) {
-    // (each replay from the same inputs: h is the residual in and the output out)
+    // (each replay from the same inputs, its outputs poisoned again: all on the graph's stream)
     for (size_t i = 0; i < graphed.size(); ++i) {
-      GQA_CUDA_CHECK(cudaMemcpy(graphed[i].gh.data(), dev(h0[i], {c.n, c.k}).data(), graphed[i].gh.nbytes(),
-                                cudaMemcpyDeviceToDevice));
+      const Call& m = graphed[i];
+      GQA_CUDA_CHECK(cudaMemcpyAsync(m.gh.data(), h0[i].data(), m.gh.nbytes(), cudaMemcpyDeviceToDevice, stream()));
+      GQA_CUDA_CHECK(cudaMemsetAsync(m.gact.data(), 0xff, m.gact.nbytes(), stream()));
+      GQA_CUDA_CHECK(cudaMemsetAsync(m.gx_out.data(), 0xff, m.gx_out.nbytes(), stream()));
     }
     GQA_CUDA_CHECK(cudaGraphLaunch(exec, stream()));
     GQA_CUDA_CHECK(cudaStreamSynchronize(stream()));
@@ -153,15 +146,19 @@ TEST_P(CudaMlpPersistent, BackToBackAndInAGraph) {
   GQA_CUDA_CHECK(cudaGraphDestroy(graph));
 }
 
-// CudaOps::add_rmsnorm_mlp: the kernel with the switch on (norm.out, h, then holds y, and the
-// gate/up scratch stays poisoned: the unfused path would have written both), the unfused calls with
-// it off (the scratch written), and the unfused calls for a shape the kernel does not serve (3 rows).
+// CudaOps::add_rmsnorm_mlp: the kernel with the switch on (the gate/up scratch stays poisoned),
+// the unfused calls with it off (the scratch written: the fused SwiGLU GEMV, on by default, would
+// not write it either, so it is off here), and the unfused calls for a shape the kernel does not
+// serve (3 rows); the kernel's launch count moves exactly when it ran.
 TEST_P(CudaMlpPersistent, DispatchAndFallback) {
+  const cuda::ScopedSwitch unfused_swiglu(cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, false);
   const auto run = [&](const MlpCase& c, uint32_t seed, bool expect_kernel_ran) {
     Call m = make_call(c, seed);
     const Tensor scratch = test::poisoned(*gpu_, dt_, {c.n, 2 * c.f});
+    const int64_t launches = cuda::mlp_persistent_launches();
     gpu_->add_rmsnorm_mlp(m.norm(), m.gate_up(scratch), m.gact, m.down());
     expect_results(m, describe(c));
+    EXPECT_EQ(cuda::mlp_persistent_launches() - launches, expect_kernel_ran ? 1 : 0) << describe(c);
     bool any_nan = false;
     for (float v : host(scratch)) any_nan = any_nan || std::isnan(v);
     EXPECT_EQ(any_nan, expect_kernel_ran) << describe(c) << ": the gate/up scratch "
