@@ -1,7 +1,7 @@
 // The MLP half of a decode layer as one persistent kernel: add + RMSNorm, the gate/up GEMV with its
 // SwiGLU epilogue, and the down GEMV, where the default runs three kernels (add_rmsnorm, gemv_swiglu,
 // gemv). Opt-in (GQA_MLP_PERSISTENT=1 or set_mlp_persistent(true)); written in the twenty-first
-// session, unrun on a GPU. The first step of docs/persistent-decode.md's plan: whether removing two
+// session, unrun on a GPU. Step 2 of docs/persistent-decode.md's plan (its first kernel): whether removing two
 // kernel boundaries a layer (the drain of one grid's weight stream and the ramp of the next's) pays.
 //
 // One block per SM, resident for the whole call (a grid no larger than what fits at once: its
