@@ -17,6 +17,7 @@
 #include "kernels/cuda/gemm.h"
 #include "tests/cuda/attention_test_batch.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/dtype_ops_test.h"
 
 namespace gqa {
 namespace {
@@ -28,25 +29,11 @@ using test::tolerance;
 using test::host_view;
 using test::host_view_i32;
 
-class CudaOpsTest : public ::testing::TestWithParam<DType> {
+class CudaOpsTest : public test::CudaDtypeOpsTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    dt_ = GetParam();
-    ops_ = std::make_unique<cuda::CudaOps>(0, dt_);
-  }
-  // Random values in [lo, hi) rounded to the dtype under test.
-  std::vector<float> input(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-    return round_to(test::random_vec(n, seed, lo, hi), dt_);
-  }
-  Tensor dev(const std::vector<float>& v, Shape shape) { return test::to_device(*ops_, v, dt_, std::move(shape)); }
-  Tensor poisoned(Shape shape) { return test::poisoned(*ops_, dt_, std::move(shape)); }
-  std::vector<float> host(const Tensor& t) { return test::to_host(*ops_, t); }
+  Tensor poisoned(Shape shape) { return test::poisoned(*gpu_, dt_, std::move(shape)); }
   // The matmul cases through `run`, against the CPU reference (defined with the Matmul tests).
   void check_matmul_cases(const std::function<void(const MatmulArgs&)>& run);
-
-  DType dt_ = DType::kF32;
-  std::unique_ptr<cuda::CudaOps> ops_;
 };
 
 // Widths: 96 (16-byte accesses), 99 (element-wise), 8200 (16-byte accesses, more than one round
@@ -61,7 +48,7 @@ TEST_P(CudaOpsTest, Embedding) {
     cpu::embedding({host_view_i32(ids, {n}), host_view(table, {vocab_local, d}), begin, host_view(ref, {n, d})});
 
     Tensor out = poisoned({n, d});
-    ops_->embedding({test::to_device_i32(*ops_, ids, {n}), dev(table, {vocab_local, d}), begin, out});
+    gpu_->embedding({test::to_device_i32(*gpu_, ids, {n}), dev(table, {vocab_local, d}), begin, out});
     EXPECT_EQ(rel_error(host(out), ref), 0.0) << "d = " << d;  // a copy: exact
   }
 }
@@ -72,7 +59,7 @@ TEST_P(CudaOpsTest, RmsNorm) {
     std::vector<float> x = input(n * d, 2, -3.0f, 3.0f), w = input(d, 3, 0.5f, 1.5f), ref(n * d);
     cpu::rmsnorm({host_view(x, {n, d}), host_view(w, {d}), host_view(ref, {n, d}), 1e-5f});
     Tensor out = poisoned({n, d});
-    ops_->rmsnorm({dev(x, {n, d}), dev(w, {d}), out, 1e-5f});
+    gpu_->rmsnorm({dev(x, {n, d}), dev(w, {d}), out, 1e-5f});
     EXPECT_LT(rel_error(host(out), ref), tolerance(dt_)) << "d = " << d;
   }
 }
@@ -108,13 +95,13 @@ void CudaOpsTest::check_matmul_cases(const std::function<void(const MatmulArgs&)
 }
 
 TEST_P(CudaOpsTest, Matmul) {
-  check_matmul_cases([&](const MatmulArgs& a) { ops_->matmul(a); });
+  check_matmul_cases([&](const MatmulArgs& a) { gpu_->matmul(a); });
 }
 
 // The fallback for shapes and alignments cuBLASLt cannot serve, forced on every case.
 TEST_P(CudaOpsTest, MatmulThroughCublasGemmEx) {
   cuda::Gemm legacy(size_t{32} << 20, /*force_legacy=*/true);
-  check_matmul_cases([&](const MatmulArgs& a) { legacy.run(a, ops_->cuda_stream()); });
+  check_matmul_cases([&](const MatmulArgs& a) { legacy.run(a, gpu_->cuda_stream()); });
 }
 
 TEST_P(CudaOpsTest, Rope) {
@@ -128,8 +115,8 @@ TEST_P(CudaOpsTest, Rope) {
       cpu::rope({host_view(ref, {n, heads, hd}), host_view_i32(pos, {n}), host_view(inv_freq, {half}), scaling});
 
       Tensor gx = dev(x, {n, heads, hd});
-      Tensor gf = test::to_device(*ops_, inv_freq, DType::kF32, {half});
-      ops_->rope({gx, test::to_device_i32(*ops_, pos, {n}), gf, scaling});
+      Tensor gf = test::to_device(*gpu_, inv_freq, DType::kF32, {half});
+      gpu_->rope({gx, test::to_device_i32(*gpu_, pos, {n}), gf, scaling});
       EXPECT_LT(rel_error(host(gx), ref), tolerance(dt_)) << "hd " << hd << " scaling " << scaling;
     }
   }
@@ -144,7 +131,7 @@ TEST_P(CudaOpsTest, KvWrite) {
   Tensor gkc = dev(kc, cache), gvc = dev(vc, cache);  // prefilled: slots not written must stay unchanged
   cpu::kv_write({host_view(k, {n, hkv, hd}), host_view(v, {n, hkv, hd}), host_view(kc, cache), host_view(vc, cache),
                  host_view_i32(slots, {n})});
-  ops_->kv_write({dev(k, {n, hkv, hd}), dev(v, {n, hkv, hd}), gkc, gvc, test::to_device_i32(*ops_, slots, {n})});
+  gpu_->kv_write({dev(k, {n, hkv, hd}), dev(v, {n, hkv, hd}), gkc, gvc, test::to_device_i32(*gpu_, slots, {n})});
   EXPECT_EQ(rel_error(host(gkc), kc), 0.0);
   EXPECT_EQ(rel_error(host(gvc), vc), 0.0);
 }
@@ -156,7 +143,7 @@ TEST_P(CudaOpsTest, Swiglu) {
   cpu::swiglu({host_view(gate_up, {n, 2 * f}), host_view(ref, {n, f})});
 
   Tensor out = poisoned({n, f});
-  ops_->swiglu({dev(gate_up, {n, 2 * f}), out});
+  gpu_->swiglu({dev(gate_up, {n, 2 * f}), out});
   EXPECT_LT(rel_error(host(out), ref), tolerance(dt_));
 }
 
@@ -166,24 +153,24 @@ TEST_P(CudaOpsTest, Add) {
   std::vector<float> ref = y;
   cpu::add(host_view(x, {n, d}), host_view(ref, {n, d}));
   Tensor gy = dev(y, {n, d});
-  ops_->add(dev(x, {n, d}), gy);
+  gpu_->add(dev(x, {n, d}), gy);
   EXPECT_LT(rel_error(host(gy), ref), tolerance(dt_));
 }
 
 TEST_P(CudaOpsTest, UploadDownloadRoundTrip) {
   std::vector<float> v = input(1001, 60);
   EXPECT_EQ(rel_error(host(dev(v, {1001})), v), 0.0);
-  EXPECT_EQ(ops_->compute_dtype(), dt_);
-  EXPECT_EQ(ops_->device(), Device::kCuda);
+  EXPECT_EQ(gpu_->compute_dtype(), dt_);
+  EXPECT_EQ(gpu_->device(), Device::kCuda);
 }
 
 TEST_P(CudaOpsTest, RefusesHostTensorsAndMismatches) {
   std::vector<float> h(16);
   Tensor host = Tensor::view(h.data(), dt_, {4, 4});
-  EXPECT_THROW(ops_->add(host, host), Error);
-  EXPECT_THROW(ops_->matmul({dev(h, {4, 4}), dev(h, {4, 4}), Tensor(), dev(h, {3, 4})}), Error);
+  EXPECT_THROW(gpu_->add(host, host), Error);
+  EXPECT_THROW(gpu_->matmul({dev(h, {4, 4}), dev(h, {4, 4}), Tensor(), dev(h, {3, 4})}), Error);
   Tensor y = dev(h, {4, 4});
-  EXPECT_THROW(ops_->matmul({y, dev(h, {4, 4}), Tensor(), y}), Error) << "output overlapping an input";
+  EXPECT_THROW(gpu_->matmul({y, dev(h, {4, 4}), Tensor(), y}), Error) << "output overlapping an input";
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaOpsTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),

@@ -24,6 +24,7 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_rope.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/dtype_ops_test.h"
 #include "tests/cuda/gemv_test_util.h"
 
 namespace gqa {
@@ -41,17 +42,8 @@ struct Case {
 constexpr int64_t kHidden = 256, kBlocks = 8, kBlockSize = 16;
 constexpr double kTol = 1e-2;
 
-class CudaGemvRope : public ::testing::TestWithParam<DType> {
+class CudaGemvRope : public test::CudaDtypeOpsTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    dt_ = GetParam();
-    ops_ = std::make_unique<cuda::CudaOps>(0, dt_);
-  }
-  std::vector<float> input(size_t n, uint32_t seed) { return test::round_to(test::random_vec(n, seed), dt_); }
-  Tensor dev(const std::vector<float>& v, Shape s) { return test::to_device(*ops_, v, dt_, std::move(s)); }
-  std::vector<float> host(const Tensor& t) { return test::to_host(*ops_, t); }
-
   // Everything one call needs, with q and both caches freshly uploaded (cache rows at the step's
   // slots poisoned: they must all be written).
   struct Call {
@@ -76,14 +68,14 @@ class CudaGemvRope : public ::testing::TestWithParam<DType> {
     k.x = dev(input(c.n * c.hidden, seed), {c.n, c.hidden});
     k.w = dev(input(m * c.hidden, seed + 1), {m, c.hidden});
     if (c.bias) k.b = dev(input(m, seed + 2), {m});
-    k.qkv = ops_->alloc(dt_, {c.n, m});
+    k.qkv = gpu_->alloc(dt_, {c.n, m});
     k.q = dev(std::vector<float>(c.n * c.hq * c.hd, NAN), {c.n, c.hq, c.hd});
     k.k_cache = dev(cache_k, {kBlocks, kBlockSize, c.hkv, c.hd});
     k.v_cache = dev(cache_v, {kBlocks, kBlockSize, c.hkv, c.hd});
-    k.slots = test::to_device_i32(*ops_, slots, {c.n});
-    k.positions = test::to_device_i32(*ops_, pos, {c.n});
-    k.inv_freq = ops_->alloc(DType::kF32, {c.hd / 2});
-    ops_->upload_f32(inv.data(), k.inv_freq);
+    k.slots = test::to_device_i32(*gpu_, slots, {c.n});
+    k.positions = test::to_device_i32(*gpu_, pos, {c.n});
+    k.inv_freq = gpu_->alloc(DType::kF32, {c.hd / 2});
+    gpu_->upload_f32(inv.data(), k.inv_freq);
     return k;
   }
 
@@ -101,15 +93,15 @@ class CudaGemvRope : public ::testing::TestWithParam<DType> {
                              std::to_string(c.hd) + " n " + std::to_string(c.n) + (c.bias ? " bias" : "") +
                              " scaling " + std::to_string(c.scaling);
     const Call ref = make_call(c, seed, slots, pos), got = make_call(c, seed, slots, pos);
-    ops_->matmul(ref.mm());
-    ops_->rope_kv_write(ref.rk(c.scaling));
+    gpu_->matmul(ref.mm());
+    gpu_->rope_kv_write(ref.rk(c.scaling));
     ASSERT_TRUE(cuda::gemv_rope_kv_write_supported(got.mm(), got.rk(c.scaling))) << what;
     const cuda::ScopedGemvTuning tuned(tune);
     if (via_dispatcher) {
       const cuda::ScopedSwitch on(cuda::fused_rope_enabled, cuda::set_fused_rope, true);
-      ops_->matmul_rope_kv_write(got.mm(), got.rk(c.scaling));
+      gpu_->matmul_rope_kv_write(got.mm(), got.rk(c.scaling));
     } else {
-      cuda::gemv_rope_kv_write(got.mm(), got.rk(c.scaling), static_cast<cudaStream_t>(ops_->stream()));
+      cuda::gemv_rope_kv_write(got.mm(), got.rk(c.scaling), static_cast<cudaStream_t>(gpu_->stream()));
     }
     EXPECT_LT(rel_error(host(got.q), host(ref.q)), kTol) << what << ": q";
     const int64_t row = c.hkv * c.hd;
@@ -133,9 +125,6 @@ class CudaGemvRope : public ::testing::TestWithParam<DType> {
       EXPECT_EQ(changed, 0u) << what << ": " << name << " rows outside the step changed";
     }
   }
-
-  DType dt_ = DType::kBF16;
-  std::unique_ptr<cuda::CudaOps> ops_;
 };
 
 TEST_P(CudaGemvRope, MatchesUnfusedPath) {
@@ -192,7 +181,7 @@ TEST_P(CudaGemvRope, RefusesWhatItDoesNotServe) {
   unpacked.qkv = Tensor();
   EXPECT_FALSE(cuda::gemv_rope_kv_write_supported(k.mm(), unpacked));  // not the packed form
   MatmulArgs other = k.mm();
-  other.y = ops_->alloc(dt_, k.qkv.shape());
+  other.y = gpu_->alloc(dt_, k.qkv.shape());
   EXPECT_FALSE(cuda::gemv_rope_kv_write_supported(other, k.rk(1.0f)));  // rk.qkv is not the product
   EXPECT_THROW(cuda::gemv_rope_kv_write(other, k.rk(1.0f), nullptr), Error);
   MatmulArgs nine = k.mm();

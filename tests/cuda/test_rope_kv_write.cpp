@@ -17,6 +17,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cuda/device_info.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/dtype_ops_test.h"
 #include "tests/support/expect_error.h"
 
 namespace gqa {
@@ -39,23 +40,11 @@ struct Case {
   float scaling;
 };
 
-class CudaRopeKvWriteTest : public ::testing::TestWithParam<DType> {
+class CudaRopeKvWriteTest : public test::CudaDtypeOpsTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-    dt_ = GetParam();
-    ops_ = std::make_unique<cuda::CudaOps>(0, dt_);
-  }
-  std::vector<float> input(size_t n, uint32_t seed) { return round_to(test::random_vec(n, seed), dt_); }
-  Tensor dev(const std::vector<float>& v, Shape shape) { return test::to_device(*ops_, v, dt_, std::move(shape)); }
-  std::vector<float> host(const Tensor& t) { return test::to_host(*ops_, t); }
-
   // packed: q, k and v given as the rows of one qkv tensor (the model's multi-token QKV GEMM
   // output), the rotated q written to a separate, poisoned q.
   void run_case(const Case& c, uint32_t seed, bool packed = false);
-
-  DType dt_ = DType::kF32;
-  std::unique_ptr<cuda::CudaOps> ops_;
 };
 
 void CudaRopeKvWriteTest::run_case(const Case& c, uint32_t seed, bool packed) {
@@ -84,19 +73,19 @@ void CudaRopeKvWriteTest::run_case(const Case& c, uint32_t seed, bool packed) {
     std::copy_n(k.begin() + t * kv_row, kv_row, qkv.begin() + t * qkv_row + q_row);
     std::copy_n(v.begin() + t * kv_row, kv_row, qkv.begin() + t * qkv_row + q_row + kv_row);
   }
-  Tensor gq = packed ? test::poisoned(*ops_, dt_, q_shape) : dev(q, q_shape);
+  Tensor gq = packed ? test::poisoned(*gpu_, dt_, q_shape) : dev(q, q_shape);
   Tensor gk = packed ? Tensor() : dev(k, kv_shape), gv = packed ? Tensor() : dev(v, kv_shape);
   Tensor gqkv = packed ? dev(qkv, {n, qkv_row}) : Tensor();
   Tensor gkc = dev(kc, cache), gvc = dev(vc, cache);
   for (int32_t s : slots) {  // the rows to be written: NaN until the kernel stores them
-    cuda::fill_bytes(gkc.reshape({num_slots, c.hkv, c.hd}).slice_rows(s, s + 1), 0xff, ops_->cuda_stream());
-    cuda::fill_bytes(gvc.reshape({num_slots, c.hkv, c.hd}).slice_rows(s, s + 1), 0xff, ops_->cuda_stream());
+    cuda::fill_bytes(gkc.reshape({num_slots, c.hkv, c.hd}).slice_rows(s, s + 1), 0xff, gpu_->cuda_stream());
+    cuda::fill_bytes(gvc.reshape({num_slots, c.hkv, c.hd}).slice_rows(s, s + 1), 0xff, gpu_->cuda_stream());
   }
-  RopeKvWriteArgs args{gq, gk, gv, gkc, gvc, test::to_device_i32(*ops_, slots, {n}),
-                       test::to_device_i32(*ops_, pos, {n}), test::to_device(*ops_, inv_freq, DType::kF32, {half}),
+  RopeKvWriteArgs args{gq, gk, gv, gkc, gvc, test::to_device_i32(*gpu_, slots, {n}),
+                       test::to_device_i32(*gpu_, pos, {n}), test::to_device(*gpu_, inv_freq, DType::kF32, {half}),
                        c.scaling};
   args.qkv = gqkv;
-  ops_->rope_kv_write(args);
+  gpu_->rope_kv_write(args);
 
   const std::vector<float> k_in = k, kc_old = kc, vc_old = vc;
   cpu::rope({host_view(q, q_shape), host_view_i32(pos, {n}), host_view(inv_freq, {half}), c.scaling});
@@ -165,54 +154,54 @@ TEST_P(CudaRopeKvWriteTest, PackedQkvMatchesUnfusedCpuSequence) {
 TEST_P(CudaRopeKvWriteTest, RefusesMismatchesAndOverlaps) {
   const int64_t n = 2, hq = 4, hkv = 2, hd = 16;
   auto args = [&] {
-    return RopeKvWriteArgs{ops_->alloc(dt_, {n, hq, hd}), ops_->alloc(dt_, {n, hkv, hd}),
-                           ops_->alloc(dt_, {n, hkv, hd}), ops_->alloc(dt_, {3, 4, hkv, hd}),
-                           ops_->alloc(dt_, {3, 4, hkv, hd}), ops_->alloc(DType::kI32, {n}),
-                           ops_->alloc(DType::kI32, {n}), ops_->alloc(DType::kF32, {hd / 2}), 1.0f};
+    return RopeKvWriteArgs{gpu_->alloc(dt_, {n, hq, hd}), gpu_->alloc(dt_, {n, hkv, hd}),
+                           gpu_->alloc(dt_, {n, hkv, hd}), gpu_->alloc(dt_, {3, 4, hkv, hd}),
+                           gpu_->alloc(dt_, {3, 4, hkv, hd}), gpu_->alloc(DType::kI32, {n}),
+                           gpu_->alloc(DType::kI32, {n}), gpu_->alloc(DType::kF32, {hd / 2}), 1.0f};
   };
   RopeKvWriteArgs a = args();
-  a.v = ops_->alloc(dt_, {n, hkv + 1, hd});
-  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "v"});
+  a.v = gpu_->alloc(dt_, {n, hkv + 1, hd});
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, {"rope_kv_write", "v"});
   a = args();
-  a.k_cache = ops_->alloc(dt_, {3, 4, hkv, hd + 2});
-  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "k_cache"});
+  a.k_cache = gpu_->alloc(dt_, {3, 4, hkv, hd + 2});
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, {"rope_kv_write", "k_cache"});
   a = args();
-  a.inv_freq = ops_->alloc(DType::kF32, {hd});
-  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "inv_freq"});
+  a.inv_freq = gpu_->alloc(DType::kF32, {hd});
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, {"rope_kv_write", "inv_freq"});
   a = args();
-  a.positions = ops_->alloc(DType::kI32, {n, 1});
-  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "positions"});
+  a.positions = gpu_->alloc(DType::kI32, {n, 1});
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, {"rope_kv_write", "positions"});
   a = args();
   std::vector<float> host_q(n * hq * hd);
   a.q = Tensor::view(host_q.data(), dt_, {n, hq, hd});
-  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "q"});
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, {"rope_kv_write", "q"});
   a = args();
   a.v = a.k;
-  test::expect_error([&] { ops_->rope_kv_write(a); }, "must not overlap");
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, "must not overlap");
   a = args();
   a.k = a.k_cache.reshape({3 * 4, hkv, hd}).slice_rows(0, n);
-  test::expect_error([&] { ops_->rope_kv_write(a); }, "must not overlap");
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, "must not overlap");
 
   // The packed form: qkv [n, (hq + 2 hkv) hd] with an output q and no k, v.
   auto packed = [&] {
     RopeKvWriteArgs p = args();
     p.k = Tensor();
     p.v = Tensor();
-    p.qkv = ops_->alloc(dt_, {n, (hq + 2 * hkv) * hd});
+    p.qkv = gpu_->alloc(dt_, {n, (hq + 2 * hkv) * hd});
     return p;
   };
   a = packed();
-  a.k = ops_->alloc(dt_, {n, hkv, hd});
-  test::expect_error([&] { ops_->rope_kv_write(a); }, "either qkv or k and v");
+  a.k = gpu_->alloc(dt_, {n, hkv, hd});
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, "either qkv or k and v");
   a = packed();
-  a.qkv = ops_->alloc(dt_, {n, (hq + 2 * hkv) * hd + hd});  // an odd number of KV heads
-  test::expect_error([&] { ops_->rope_kv_write(a); }, "is not [n, (hq + 2 hkv) hd]");
+  a.qkv = gpu_->alloc(dt_, {n, (hq + 2 * hkv) * hd + hd});  // an odd number of KV heads
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, "is not [n, (hq + 2 hkv) hd]");
   a = packed();
   a.q = a.qkv.reshape({n * (hq + 2 * hkv) * hd}).slice_rows(0, n * hq * hd).reshape({n, hq, hd});
-  test::expect_error([&] { ops_->rope_kv_write(a); }, "must not overlap qkv");
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, "must not overlap qkv");
   a = packed();
-  a.k_cache = ops_->alloc(dt_, {3, 4, hkv + 1, hd});
-  test::expect_error([&] { ops_->rope_kv_write(a); }, {"rope_kv_write", "k_cache"});
+  a.k_cache = gpu_->alloc(dt_, {3, 4, hkv + 1, hd});
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, {"rope_kv_write", "k_cache"});
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaRopeKvWriteTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
