@@ -20,6 +20,7 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_bulk.cuh"
 #include "kernels/cuda/gemv_maps.cuh"
+#include "kernels/cuda/gpu_scope_atomics.cuh"
 #include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/mlp_persistent_plan.h"
 #include "kernels/cuda/pdl.cuh"
@@ -39,12 +40,6 @@ struct GridBarrierWords {
   unsigned generation;
 };
 __device__ GridBarrierWords g_mlp_barrier;
-
-__device__ __forceinline__ unsigned load_acquire_gpu(const unsigned* p) {
-  unsigned v;
-  asm volatile("ld.acquire.gpu.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");  // (generic address)
-  return v;
-}
 
 // Every block of the grid, every thread: returns once every block has arrived, with every write a
 // block made before arriving visible to every block after (cooperative groups' grid sync, on the

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/gpu_scope_atomics.cuh"
 #include "kernels/cuda/pdl.cuh"
 
 namespace gqa::bench {
@@ -17,16 +18,6 @@ constexpr int kPhases = 64;
 // ~seconds of polling (a legitimate wait is microseconds): a counter that never arrives (a block
 // not resident, a lost release) traps instead of hanging the run.
 constexpr long long kMaxSpins = 1LL << 22;
-
-__device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
-  unsigned v;
-  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-
-__device__ __forceinline__ void add_release(unsigned* p, unsigned v) {
-  asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
-}
 
 // Phase p: warp 0 sums the n values of row p (through the L2: another SM wrote them) and lane 0
 // writes sum + block + p into row p + 1, the block's slot. Exact in unsigned arithmetic, so a
@@ -61,14 +52,14 @@ __global__ void __launch_bounds__(kThreads) phases_kernel(unsigned* buf, unsigne
       if (threadIdx.x == 0) {
         const unsigned target = base + unsigned(p) * gridDim.x;
         long long spins = 0;
-        while (static_cast<int>(load_acquire(counter) - target) < 0) {
+        while (static_cast<int>(cuda::load_acquire_gpu(counter) - target) < 0) {
           if (++spins > kMaxSpins) __trap();
         }
       }
       __syncthreads();
     }
     phase(buf, n, p);
-    if (threadIdx.x == 0) add_release(counter, 1u);
+    if (threadIdx.x == 0) cuda::add_release_gpu(counter, 1u);
   }
 }
 

@@ -133,12 +133,11 @@ __global__ void spin_kernel(int64_t cycles) {
 
 // One thread: the SM clock's cycles over the global timer's nanoseconds while it spins `cycles`.
 __global__ void clock_probe_kernel(int64_t cycles, double* mhz) {
-  uint64_t t0 = 0, t1 = 0;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+  const uint64_t t0 = cuda::global_timer_ns();
   const int64_t start = clock64();
   int64_t now = start;
   while (now - start < cycles) now = clock64();
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t1));
+  const uint64_t t1 = cuda::global_timer_ns();
   *mhz = t1 > t0 ? 1e3 * static_cast<double>(now - start) / static_cast<double>(t1 - t0) : 0.0;
 }
 
