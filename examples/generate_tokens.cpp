@@ -2,6 +2,7 @@
 // generate greedily from a few token ids and print them.
 //   build/bin/example_generate_tokens tests/fixtures/models/gqa 1 2 3
 #include <iostream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,8 +19,9 @@ int main(int argc, char** argv) {
     if (mpi.world_rank() == 0) std::cerr << "usage: " << argv[0] << " MODEL_DIR TOKEN_ID [TOKEN_ID...]\n";
     return 2;
   }
+  std::unique_ptr<gqa::Communicator> comm;
   try {
-    auto comm = gqa::make_communicator("auto");
+    comm = gqa::make_communicator("auto");
     const std::string dir = argv[1];
     const gqa::ModelConfig config = gqa::ModelConfig::from_file(dir + "/config.json");
     const gqa::ShardPlan plan = gqa::ShardPlan::make(
@@ -50,6 +52,8 @@ int main(int argc, char** argv) {
     if (comm->rank() == 0) std::cout << "(" << res.finish_reason << ")\n";
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
+    // Under mpirun the other ranks may be waiting in a collective for this one: end the job.
+    if (comm && comm->size() > 1) comm->abort(1);
     return 1;
   }
   return 0;

@@ -89,6 +89,7 @@
 #        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540),
 #        GQA_MEMCHECK_FIRST (the kernel tests memcheck runs first, space-separated),
 #        GQA_MEMCHECK_JOBS (step 7's memchecks at a time, default 4; 1: one after another);
+#        GQA_REQUIRE_GPU is set to 1 for every step (no device: a test fails rather than skips);
 #        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),
 #        GQA_BENCH_ARGS (more gqa-bench flags)
 set -u -o pipefail
@@ -349,6 +350,9 @@ attn_bench_excerpt() {
 }
 
 # --- 1. GPU -------------------------------------------------------------------------------------
+# Every program from here on refuses to run without a device (kernels/cuda/device_info.h): a GPU
+# test that finds none (a broken driver or runtime) fails here instead of skipping and passing.
+export GQA_REQUIRE_GPU=1
 if command -v nvidia-smi >/dev/null 2>&1 && timeout 30 nvidia-smi -L >"$logs/nvidia-smi.log" 2>&1; then
   cat "$logs/nvidia-smi.log"
   gpu_name=$(timeout 30 nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 |

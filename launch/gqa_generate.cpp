@@ -292,9 +292,14 @@ int main(int argc, char** argv) {
   std::unique_ptr<gqa::Communicator> comm;
   try {
     comm = gqa::make_communicator_for(opts.comm, gqa::resolve_backend_name(opts.backend), mpi);
+  } catch (const gqa::RankError& e) {
+    // (every rank throws together: the factory agrees across ranks; this rank's own reason, which
+    // rank 0 knows only as "another rank failed")
+    std::cerr << "gqa-generate: rank " << mpi.world_rank() << ": " << e.what() << std::endl;
+    return 1;  // (not a usage error: the machine or the launch; see --help's exit status)
   } catch (const std::exception& e) {
     if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << e.what() << std::endl;
-    return 1;  // (not a usage error: the machine or the launch; see --help's exit status)
+    return 1;
   }
   try {
     return run(opts, *comm, mpi.local_rank());

@@ -7,14 +7,26 @@
 
 namespace gqa::cuda {
 
+namespace {
+
+[[maybe_unused]] const bool require_gpu_registered = register_env_switch("GQA_REQUIRE_GPU");
+
+}  // namespace
+
 int device_count() {
   int n = 0;
   const cudaError_t err = cudaGetDeviceCount(&n);
-  if (err != cudaSuccess) {
-    cudaGetLastError();  // no driver / no device: clear the sticky error, report none
-    return 0;
+  if (err == cudaSuccess && n > 0) return n;
+  if (err != cudaSuccess) cudaGetLastError();  // (clear it: the process goes on without a GPU)
+  // No device, or no driver (a machine without a GPU): none. Any other error is a broken GPU
+  // setup, not its absence, and must not turn every GPU test into a skip.
+  if (err != cudaSuccess && err != cudaErrorNoDevice && err != cudaErrorInsufficientDriver) {
+    throw_cuda_error(err, "cudaGetDeviceCount", __FILE__, __LINE__);
   }
-  return n;
+  const std::string why = err == cudaSuccess ? "0 devices" : cudaGetErrorName(err);
+  GQA_CHECK(!env_switch("GQA_REQUIRE_GPU", false),
+            "GQA_REQUIRE_GPU is set but this process sees no CUDA device (cudaGetDeviceCount: " << why << ")");
+  return 0;
 }
 
 std::string device_description(int device) {

@@ -5,7 +5,10 @@
 
 namespace gqa::cuda {
 
-// Number of visible devices; 0 when there is no GPU or no driver (never throws for that).
+// Number of visible devices; 0 when there is no GPU or no driver (cudaErrorNoDevice,
+// cudaErrorInsufficientDriver). Throws gqa::Error for any other error of cudaGetDeviceCount, and
+// instead of returning 0 where GQA_REQUIRE_GPU=1 (launch/gpu-check.sh sets it: a GPU machine whose
+// driver or runtime is broken must fail its GPU tests, not skip them).
 int device_count();
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; throws gqa::Error for a bad index.
 std::string device_description(int device);

@@ -64,7 +64,8 @@ NcclCommunicator::NcclCommunicator(int device, MPI_Comm comm) : mpi_(comm), devi
   if (!mpi_.all_ok(error.empty())) {
     if (comm_ != nullptr) ncclCommAbort(comm_);
     comm_ = nullptr;
-    throw Error(error.empty() ? "nccl: another rank failed in ncclCommInitRank" : error);
+    if (!error.empty()) throw RankError(error);
+    throw Error("nccl: another rank failed in ncclCommInitRank");
   }
 }
 
@@ -75,7 +76,8 @@ NcclCommunicator::~NcclCommunicator() {
 // Every rank learns whether every rank succeeded; all throw together when one did not.
 void NcclCommunicator::agree(const std::string& local_error, const char* phase) {
   if (mpi_.all_ok(local_error.empty())) return;
-  throw Error(local_error.empty() ? std::string("nccl: another rank failed ") + phase : local_error);
+  if (!local_error.empty()) throw RankError(local_error);
+  throw Error(std::string("nccl: another rank failed ") + phase);
 }
 
 // NCCL cannot run two ranks on one GPU: find that out up front, on every rank, with a way out.
@@ -126,10 +128,9 @@ void NcclCommunicator::broadcast(void* data, size_t bytes, int root) { mpi_.broa
 void NcclCommunicator::barrier() { mpi_.barrier(); }
 bool NcclCommunicator::all_ok(bool ok) { return mpi_.all_ok(ok); }
 
-void NcclCommunicator::abort(int exit_code) {
-  if (comm_ != nullptr) ncclCommAbort(comm_);
-  comm_ = nullptr;
-  mpi_.abort(exit_code);
-}
+// MPI_Abort alone, not ncclCommAbort first: ncclCommAbort can block when only this rank aborts
+// (NVIDIA/nccl#863, #992), and then the job would never be taken down. MPI_Abort ends every rank;
+// the driver frees this process's GPU resources, NCCL's among them, when it exits.
+void NcclCommunicator::abort(int exit_code) { mpi_.abort(exit_code); }
 
 }  // namespace gqa

@@ -13,6 +13,14 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// An error this rank saw and the others did not (they learn only that another rank failed, from a
+// collective agreement): every rank that throws one should print it, where an Error that all
+// ranks throw alike is printed once, by rank 0.
+class RankError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Throws gqa::Error with `message`; `where` is "file:line" for API-call failures, empty otherwise.
 [[noreturn]] void throw_error(const std::string& message, const char* file = nullptr, int line = 0);
 

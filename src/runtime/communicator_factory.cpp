@@ -1,5 +1,8 @@
 #include "runtime/communicator_factory.h"
 
+#include <functional>
+#include <string>
+
 #include "core/error.h"
 #include "parallel/mpi_communicator.h"
 #include "runtime/backend.h"
@@ -23,15 +26,35 @@ bool nccl_built() {
 namespace {
 
 #ifdef GQA_HAVE_CUDA
+// `check` on every rank, then the same outcome on every rank: its error (a RankError) on a rank
+// where it threw, `others_failed` (an Error) on the others. (A rank throwing on its own before a
+// collective would leave the others waiting in it.)
+void agree_on(const MpiSession& session, const std::function<void()>& check, const char* others_failed) {
+  std::string error;
+  try {
+    check();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (session.all_ok(error.empty())) return;
+  if (!error.empty()) throw RankError(error);
+  throw Error(others_failed);
+}
+
 // True on every rank iff every rank's node has a GPU of its own for each of its ranks.
 bool every_rank_has_own_gpu(const MpiSession& session) {
-  MpiCommunicator world;
-  return world.all_ok(session.local_size() <= cuda_device_count());
+  bool own = false;
+  agree_on(session, [&] { own = session.local_size() <= cuda_device_count(); },
+           "another rank could not count its CUDA devices");
+  return session.all_ok(own);
 }
 
 std::unique_ptr<Communicator> make_nccl(const MpiSession& session) {
 #ifdef GQA_HAVE_NCCL
-  return std::make_unique<NcclCommunicator>(cuda_device_for_local_rank(session.local_rank()));
+  int device = -1;
+  agree_on(session, [&] { device = cuda_device_for_local_rank(session.local_rank()); },
+           "--comm nccl: another rank has no CUDA device to use");
+  return std::make_unique<NcclCommunicator>(device);
 #else
   (void)session;
   GQA_FAIL("--comm nccl: this build has no NCCL (not found at configure time); use --comm mpi");

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_info.h"
 #include "kernels/cuda/mlp_persistent.h"
 #include "kernels/cuda/pdl.h"
 
@@ -98,6 +99,24 @@ TEST(CudaEnvSwitches, GpuCheckNamesTheBuildsAndTheDefault) {
     if (std::getenv(v) != nullptr) GTEST_SKIP() << v << " is set";
   }
   EXPECT_EQ(default_build, cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()));
+}
+
+// GQA_REQUIRE_GPU=1 (launch/gpu-check.sh sets it): seeing no device is an error naming the switch,
+// so a GPU machine with a broken driver fails its GPU tests instead of skipping them; unset, none.
+TEST(CudaEnvSwitches, RequireGpuMakesNoDeviceAnError) {
+  if (std::getenv("GQA_REQUIRE_GPU") != nullptr) GTEST_SKIP() << "GQA_REQUIRE_GPU is set";
+  if (cuda::device_count() > 0) GTEST_SKIP() << "this machine has a GPU";
+  ASSERT_EQ(setenv("GQA_REQUIRE_GPU", "1", 1), 0);
+  std::string message;
+  try {
+    (void)cuda::device_count();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  ASSERT_EQ(unsetenv("GQA_REQUIRE_GPU"), 0);
+  EXPECT_NE(message.find("GQA_REQUIRE_GPU is set but this process sees no CUDA device"), std::string::npos)
+      << "got: '" << message << "'";
+  EXPECT_EQ(cuda::device_count(), 0);
 }
 
 TEST(CudaEnvSwitches, SpellingsOfOnAndOff) {
