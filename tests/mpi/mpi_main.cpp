@@ -1,6 +1,7 @@
 // GoogleTest main for multi-rank tests (run by CTest under mpirun -np 1, 2, 4).
 // Rank 0 prints the usual report; other ranks print only their failures, tagged with the rank.
-// The exit code is non-zero if any rank failed, so a failure on rank 3 fails the job.
+// The exit code is non-zero if any rank failed, so a failure on rank 3 fails the job; 77 (CTest's
+// "skipped", support/skip_exit.h) if every rank skipped every test case.
 #include <mpi.h>
 
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "parallel/bootstrap.h"
+#include "tests/support/skip_exit.h"
 
 namespace {
 
@@ -48,5 +50,9 @@ int main(int argc, char** argv) {
   if (any_failed && !failed) {
     std::fprintf(stderr, "[rank %d] passed, but another rank failed\n", session.world_rank());
   }
-  return any_failed;
+  int skipped = gqa::test::all_cases_skipped() ? 1 : 0;
+  int all_skipped = skipped;
+  MPI_Allreduce(&skipped, &all_skipped, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (any_failed) return 1;
+  return all_skipped ? gqa::test::kSkipExitCode : 0;
 }
