@@ -361,7 +361,10 @@ void* kept_stream_buffer(Kept kind, cudaStream_t stream, size_t bytes) {
   GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
   const cudaError_t allocated = cudaMalloc(&ptr, grown);
   GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));  // back to the thread's own mode
-  GQA_CUDA_CHECK(allocated);
+  if (allocated != cudaSuccess) {
+    cudaGetLastError();  // (clear it: the error is reported here, not at the next launch check)
+    throw_cuda_error(allocated, "cudaMalloc (the decode attention's scratch)", __FILE__, __LINE__);
+  }
   if (zeroed) GQA_CUDA_CHECK(cudaMemsetAsync(ptr, 0, grown, stream));
   b.ptr = ptr;  // (the old buffer, if any, stays allocated: see above)
   b.bytes = grown;

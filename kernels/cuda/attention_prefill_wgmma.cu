@@ -180,7 +180,11 @@ bool prefill_wgmma_available() {
     const cudaError_t copied = launched == cudaSuccess ? cudaMemcpy(&host, flag, sizeof(int), cudaMemcpyDeviceToHost)
                                                        : launched;
     GQA_CUDA_CHECK(cudaFree(flag));
-    GQA_CUDA_CHECK(copied);
+    if (copied != cudaSuccess) {
+      cudaGetLastError();  // (clear it: reported here, not at the next launch check)
+      const char* what = launched != cudaSuccess ? "the wgmma probe kernel's launch" : "cudaMemcpy (the probe's flag)";
+      throw_cuda_error(copied, what, __FILE__, __LINE__);
+    }
     return host == 1;
   });
 }

@@ -99,7 +99,7 @@ const Gemm::Plan& Gemm::plan_for(const Key& key) {
     p->legacy = true;  // e.g. a 2-byte-aligned bf16 row slice: cublasGemmEx takes any alignment
     return *plans_.emplace(key, std::move(p)).first->second;
   }
-  GQA_CUBLAS_CHECK(st);
+  if (st != CUBLAS_STATUS_SUCCESS) throw_cublas_error(st, "cublasLtMatmulAlgoGetHeuristic", __FILE__, __LINE__);
   p->algo = result.algo;
   return *plans_.emplace(key, std::move(p)).first->second;
 }

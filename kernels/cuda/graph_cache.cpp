@@ -96,7 +96,10 @@ void GraphCache::run(const std::string& key, cudaStream_t stream, const std::fun
     const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
     const GraphShape shape = err == cudaSuccess && note_shapes_ ? shape_of(graph) : GraphShape{};
     cudaGraphDestroy(graph);
-    GQA_CUDA_CHECK(err);
+    if (err != cudaSuccess) {
+      cudaGetLastError();  // (clear it: reported here, not at the next launch check)
+      throw_cuda_error(err, "cudaGraphInstantiate (the decode step's graph)", __FILE__, __LINE__);
+    }
     it = graphs_.emplace(key, Recorded{exec, shape}).first;
   }
   GQA_CUDA_CHECK(cudaGraphLaunch(it->second.exec, stream));

@@ -98,13 +98,17 @@ class PhaseGraph {
         cudaGraph_t broken = nullptr;
         cudaStreamEndCapture(stream, &broken);  // (ends the capture; the launch error is the one to report)
         if (broken != nullptr) cudaGraphDestroy(broken);
-        GQA_CUDA_CHECK(err);
+        cudaGetLastError();  // (clear it: reported here, not at the next section's launch check)
+        cuda::throw_cuda_error(err, "cudaLaunchKernelEx (the dependency-cost phase kernel)", __FILE__, __LINE__);
       }
     }
     GQA_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
     const cudaError_t err = cudaGraphInstantiate(&g.exec_, graph, 0);
     cudaGraphDestroy(graph);
-    GQA_CUDA_CHECK(err);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      cuda::throw_cuda_error(err, "cudaGraphInstantiate (the dependency-cost graph)", __FILE__, __LINE__);
+    }
     return g;
   }
   PhaseGraph() = default;
