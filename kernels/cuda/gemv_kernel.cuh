@@ -98,7 +98,9 @@ __device__ __forceinline__ void fma_w_step(const StepW<T, N, kDeep>& wv, const u
 // products (xor shuffles) and lane 0 puts them in `partial` (reduce_to_partial); after the barrier
 // thread (group g, x row i, output o < kOut) adds its group's group_warps partials and calls
 // map.store for row group unit * groups + g (store_from_partial; unit: the block's set of row
-// groups, blockIdx.x but in the ring build). reduce_and_store: both, with the barrier.
+// groups, blockIdx.x but in the ring build; tid: the thread's number in that order, threadIdx.x
+// unless the caller keeps its first threads for other work). reduce_and_store: both, with the
+// barrier.
 template <int N, int R>
 __device__ __forceinline__ void reduce_to_partial(const float (&acc)[N][R], float (&partial)[kWarps][N * R]) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -115,11 +117,10 @@ __device__ __forceinline__ void reduce_to_partial(const float (&acc)[N][R], floa
 }
 template <int N, int R, class M>
 __device__ __forceinline__ void store_from_partial(const float (&partial)[kWarps][N * R], const M& map, int group_warps,
-                                                   long long unit) {
+                                                   long long unit, int tid = static_cast<int>(threadIdx.x)) {
   constexpr int kOut = M::template outputs<R>();  // outputs a row group stores per x row
   static_assert(kOut >= 1 && kOut <= R, "a row group stores at most one output per row");
   const int groups = kWarps / group_warps;
-  const int tid = threadIdx.x;
   if (tid < groups * N * kOut) {  // groups * N * kOut <= 8 * 8 * 4 = kThreads
     const int g = tid / (N * kOut), o = tid % (N * kOut), i = o / kOut;
     const auto sum = [&](int r) {

@@ -93,6 +93,7 @@ struct MlpParams {
   Phase<T, PlainRows<T>> down;  // W [k_out, f], x = act -> y [N, k_out]
   int stages;
   int stage_chunks;  // 16-byte chunks per stage
+  long long late_block_ns;  // a test's delay of the last block (set_mlp_persistent_late_block_ns), else 0
 };
 
 // The work items of a block in ring order: its gate/up units, then its down units. Thread 0 copies
@@ -134,8 +135,10 @@ __device__ __forceinline__ void run_phase(const MlpParams<T>& p, const Phase<T, 
       ::cuda::ptx::fence_proxy_async(::cuda::ptx::space_shared);  // those generic reads before the copy's write
       issue_item<T, R>(p, j + p.stages, mine_up, ring, full);
     }
-    // (partial[j & 1] is written again by item j + 2, after item j + 1's barrier)
-    store_from_partial<N, R>(partial[j & 1], ph.map, ph.group_warps, ph.unit(u));
+    // (partial[j & 1] is written again by item j + 2, after item j + 1's barrier). The stores from
+    // the block's last threads: thread 0 has just issued the refill (a unit of one output would
+    // otherwise wait for it in warp 0).
+    store_from_partial<N, R>(partial[j & 1], ph.map, ph.group_warps, ph.unit(u), kThreads - 1 - threadIdx.x);
   }
 }
 
@@ -156,6 +159,11 @@ __global__ void __launch_bounds__(kThreads, 1) mlp_persistent_kernel(const MlpPa
     for (int j = 0; j < p.stages && j < total; ++j) issue_item<T, R>(p, j, mine_up, ring, full);  // W: before the wait
   }
   pdl_wait();
+  if (p.late_block_ns > 0 && blockIdx.x == gridDim.x - 1) {  // (a test's: every thread of the last block waits)
+    const uint64_t start = global_timer_ns();
+    while (static_cast<long long>(global_timer_ns() - start) < p.late_block_ns) {
+    }
+  }
   norm_prologue<T, N>(p.norm, p.up.k / 8, xs);  // (ends with a block barrier: full[] initialised too)
   run_phase<T, N>(p, p.up, xs, 0, mine_up, total, ring, full, partial);
   grid_barrier();  // every block's act stored
@@ -268,12 +276,15 @@ bool operands_ok(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Te
 }
 
 std::atomic<int64_t> g_launches{0};  // mlp_persistent_launches()
+std::atomic<int64_t> g_late_block_ns{0};  // set_mlp_persistent_late_block_ns()
 
 }  // namespace
 
 GQA_PROCESS_SWITCH(mlp_persistent_enabled, set_mlp_persistent, "GQA_MLP_PERSISTENT", false)
 
 int64_t mlp_persistent_launches() { return g_launches.load(); }
+
+void set_mlp_persistent_late_block_ns(int64_t ns) { g_late_block_ns.store(ns < 0 ? 0 : ns); }
 
 bool mlp_persistent_serves(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
                            const MatmulArgs& down) {
@@ -306,6 +317,7 @@ void mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const
               static_cast<int>(f), s.down.group_warps, static_cast<int>(s.down.units)};
     p.stages = s.plan.stages;
     p.stage_chunks = static_cast<int>(s.plan.stage_bytes / 16);
+    p.late_block_ns = static_cast<long long>(g_late_block_ns.load());
     launch_pdl("mlp_persistent_kernel", mlp_persistent_kernel<T, N>, dim3(static_cast<unsigned>(s.blocks)),
                dim3(kThreads), s.plan.smem, stream, p);
     g_launches.fetch_add(1);

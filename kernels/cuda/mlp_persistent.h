@@ -58,4 +58,10 @@ void mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const
 // replays not at all): tests check the model took the kernel, not the unfused calls.
 int64_t mlp_persistent_launches();
 
+// For tests: the kernel's last block waits `ns` nanoseconds before it reads anything (0, the
+// default: no wait), so that every other block reaches the grid barrier, and would read act and
+// write y, long before it; a barrier that let them through early fails the test every time
+// instead of by chance. Applies to launches made after the call.
+void set_mlp_persistent_late_block_ns(int64_t ns);
+
 }  // namespace gqa::cuda

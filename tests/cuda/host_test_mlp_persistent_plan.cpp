@@ -1,5 +1,6 @@
 // The persistent MLP kernel's shared-memory plan (kernels/cuda/mlp_persistent_plan.h), host
-// arithmetic: as many stages of the larger unit as fit beside the rows, 2 to kMlpStagesMax.
+// arithmetic: as many stages of the larger unit as fit beside the rows, kMlpStagesMin (3) to
+// kMlpStagesMax.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -30,6 +31,19 @@ TEST(MlpPersistentPlan, SeventyBShardOnHopper) {
   EXPECT_EQ(two.smem, 5 * 32 * kKiB + 2 * rows1);
 }
 
+TEST(MlpPersistentPlan, LlamaEightBShape) {
+  // k = 4096, f = 14336 (Llama-3-8B at T = 1): gate/up units of 32 KB (four rows of 4096), down
+  // units of 56 KB (two rows of 14336): 56 KB stages. One row (x 8 KB, act 28 KB): 3 stages; two
+  // rows: 2 would fit, under the minimum: not served (the unfused calls run).
+  const size_t rows1 = (4096 + 14336) * 2;
+  const cuda::MlpPersistentPlan one = cuda::mlp_persistent_plan(32 * kKiB, 56 * kKiB, rows1, kStatic, kHopperOptin);
+  EXPECT_TRUE(one.ok);
+  EXPECT_EQ(one.stages, 3);
+  const cuda::MlpPersistentPlan two = cuda::mlp_persistent_plan(32 * kKiB, 56 * kKiB, 2 * rows1, 1408, kHopperOptin);
+  EXPECT_FALSE(two.ok);
+  EXPECT_EQ(two.stages, 0);
+}
+
 TEST(MlpPersistentPlan, StageIsTheLargerUnit) {
   const cuda::MlpPersistentPlan p = cuda::mlp_persistent_plan(10 * kKiB, 30 * kKiB, kKiB, kStatic, kHopperOptin);
   EXPECT_TRUE(p.ok);
@@ -42,14 +56,15 @@ TEST(MlpPersistentPlan, WithinTheLimitOrNotAtAll) {
     for (size_t rows : {size_t{16}, 23 * kKiB, 64 * kKiB, 200 * kKiB, 240 * kKiB}) {
       const cuda::MlpPersistentPlan p = cuda::mlp_persistent_plan(unit, unit / 2, rows, kStatic, kHopperOptin);
       SCOPED_TRACE("unit " + std::to_string(unit) + " rows " + std::to_string(rows));
-      const bool fits_two = rows + kStatic <= kHopperOptin && 2 * unit <= kHopperOptin - rows - kStatic;
-      EXPECT_EQ(p.ok, fits_two);
+      const bool fits_min = rows + kStatic <= kHopperOptin &&
+                            cuda::kMlpStagesMin * unit <= kHopperOptin - rows - kStatic;
+      EXPECT_EQ(p.ok, fits_min);
       if (!p.ok) {
         EXPECT_EQ(p.stages, 0);
         EXPECT_EQ(p.smem, 0u);
         continue;
       }
-      EXPECT_GE(p.stages, 2);
+      EXPECT_GE(p.stages, cuda::kMlpStagesMin);
       EXPECT_LE(p.stages, cuda::kMlpStagesMax);
       EXPECT_EQ(p.smem, p.stages * unit + rows);
       EXPECT_LE(p.smem + kStatic, kHopperOptin);

@@ -4,8 +4,8 @@
 // the norm's residual buffer h, as in the model), act and x_out, n 1 and 2, hidden sizes from 8 to
 // 8192 and FFN sizes from 8 to 3584 (the 70B T=8 shard's), more blocks than units of either phase
 // and fewer. Outputs poisoned first; ||out - ref|| / ||ref|| < 1e-2, NaN never passes. Calls back
-// to back (the grid barrier resets itself) and in a replayed CUDA graph; CudaOps' dispatch on, off
-// and for shapes the kernel does not serve; the refusals.
+// to back (the grid barrier resets itself) and in a replayed CUDA graph; with the last block late at
+// the grid barrier; CudaOps' dispatch on, off and for shapes the kernel does not serve; the refusals.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -95,12 +95,28 @@ class CudaMlpPersistent : public test::CudaDtypeOpsTest {
 };
 
 // Small and odd shapes (one chunk of k; f not a multiple of a unit's rows; fewer units than SMs, so
-// some blocks have none of a phase), a mid size with more units than SMs, and the 70B T=8 shard's
-// MLP (k 8192, f 3584) at n 1 and 2.
+// some blocks have none of a phase), a mid size with more units than SMs, the 70B T=8 shard's MLP
+// (k 8192, f 3584) at n 1 and 2 (6 and 5 stages), and Llama-3-8B's at n 1 (k 4096, f 14336: 3
+// stages of 56 KB, the fewest the plan takes: each stage refilled two units behind its reader).
 TEST_P(CudaMlpPersistent, MatchesReference) {
   uint32_t seed = 100;
   for (const MlpCase& c : {MlpCase{1, 8, 8}, MlpCase{2, 64, 40}, MlpCase{1, 1024, 344}, MlpCase{2, 4104, 1000},
-                           MlpCase{1, 8192, 3584}, MlpCase{2, 8192, 3584}}) {
+                           MlpCase{1, 8192, 3584}, MlpCase{2, 8192, 3584}, MlpCase{1, 4096, 14336}}) {
+    expect_kernel(c, seed += 10);
+  }
+}
+
+// The grid barrier holds every block until the last has stored its act, and no block writes y (h)
+// before the last has read h: the last block waits 200 us before it reads anything
+// (set_mlp_persistent_late_block_ns), so a barrier that let the others through would have them
+// read its act still poisoned (NaN) and overwrite the h it has yet to normalise, every time.
+TEST_P(CudaMlpPersistent, LateBlockHoldsTheOthersAtTheBarrier) {
+  struct LateBlock {
+    LateBlock() { cuda::set_mlp_persistent_late_block_ns(200000); }
+    ~LateBlock() { cuda::set_mlp_persistent_late_block_ns(0); }
+  } late;
+  uint32_t seed = 150;
+  for (const MlpCase& c : {MlpCase{1, 1024, 344}, MlpCase{1, 8192, 3584}, MlpCase{2, 8192, 3584}}) {
     expect_kernel(c, seed += 10);
   }
 }
@@ -173,6 +189,7 @@ TEST_P(CudaMlpPersistent, DispatchAndFallback) {
   run({1, 1024, 256}, 410, true);
   run({2, 1024, 256}, 420, true);
   run({3, 1024, 256}, 430, false);  // 3 rows
+  run({2, 4096, 14336}, 440, false);  // Llama-3-8B's MLP at 2 rows: 2 stages fit (227 KB a block), under the minimum
 }
 
 TEST_P(CudaMlpPersistent, RefusesWhatItDoesNotServe) {
