@@ -7,10 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -139,10 +141,15 @@ TEST_P(CommTest, AllOkIsFalseEverywhereWhenOneRankFails) {
   EXPECT_FALSE(comm().all_ok(false));
 }
 
-TEST_P(CommTest, Barrier) {
+// Rank 0 reaches the second barrier 200 ms after the first: no other rank leaves it sooner than
+// ~200 ms after leaving the first (a barrier that returned at once would fail here).
+TEST_P(CommTest, BarrierWaitsForTheLastRank) {
   comm().barrier();
+  const auto start = std::chrono::steady_clock::now();
+  if (comm().rank() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   comm().barrier();
-  SUCCEED();
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (comm().rank() != 0) EXPECT_GE(waited, 0.15) << "rank " << comm().rank() << " left the barrier early";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CommTest, ::testing::Values("mpi", "mpi_chunked", "single"),
