@@ -1,10 +1,20 @@
 // GoogleTest main for multi-rank tests (run by CTest under mpirun -np 1, 2, 4).
 // Rank 0 prints the usual report; other ranks print only their failures, tagged with the rank.
+// A test case still running after GQA_TEST_CASE_TIMEOUT_S seconds (default 300) ends this process
+// with its name: when a failure on one rank leaves the others waiting in a collective, the job
+// ends there (mpirun takes the other ranks down) instead of at CTest's limit, without saying where.
 // The exit code is non-zero if any rank failed, so a failure on rank 3 fails the job; 77 (CTest's
 // "skipped", support/skip_exit.h) if every rank skipped every test case.
 #include <mpi.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -34,6 +44,67 @@ class RankFailurePrinter : public ::testing::EmptyTestEventListener {
   int rank_;
 };
 
+// The watchdog: a thread that ends the process when one test case runs past the limit.
+class CaseWatchdog : public ::testing::EmptyTestEventListener {
+ public:
+  CaseWatchdog(int rank, double limit_s) : rank_(rank), limit_(limit_s) {
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~CaseWatchdog() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void OnTestStart(const ::testing::TestInfo& info) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    name_ = std::string(info.test_suite_name()) + "." + info.name();
+    start_ = std::chrono::steady_clock::now();
+    running_ = true;
+  }
+  void OnTestEnd(const ::testing::TestInfo&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_ = false;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      cv_.wait_for(lock, std::chrono::duration<double>(std::min(1.0, limit_ / 4)));
+      if (!running_ || std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() < limit_) {
+        continue;
+      }
+      std::fprintf(stderr, "[rank %d] %s still running after %g s (GQA_TEST_CASE_TIMEOUT_S): ending the job\n",
+                   rank_, name_.c_str(), limit_);
+      std::fflush(stderr);
+      std::_Exit(1);  // (not MPI_Abort: the main thread may be inside MPI; mpirun ends the other ranks)
+    }
+  }
+  int rank_;
+  double limit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, running_ = false;
+  std::string name_;
+  std::chrono::steady_clock::time_point start_;
+  std::thread thread_;
+};
+
+double case_limit_s() {
+  const char* v = std::getenv("GQA_TEST_CASE_TIMEOUT_S");
+  if (v == nullptr || *v == '\0') return 300.0;
+  char* end = nullptr;
+  const double s = std::strtod(v, &end);
+  if (end == v || *end != '\0' || !(s > 0)) {
+    std::fprintf(stderr, "GQA_TEST_CASE_TIMEOUT_S=%s: expected a number of seconds above 0\n", v);
+    std::exit(2);
+  }
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,6 +115,8 @@ int main(int argc, char** argv) {
     delete listeners.Release(listeners.default_result_printer());
     listeners.Append(new RankFailurePrinter(session.world_rank()));
   }
+  // (appended last, owned by GoogleTest's listener list, which outlives RUN_ALL_TESTS)
+  ::testing::UnitTest::GetInstance()->listeners().Append(new CaseWatchdog(session.world_rank(), case_limit_s()));
   int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
   int any_failed = failed;
   MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
