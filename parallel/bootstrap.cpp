@@ -70,6 +70,7 @@ uint64_t MpiSession::from_rank0(uint64_t v) const {
 }
 
 MpiSession::~MpiSession() {
+  // (teardown: statuses ignored, a destructor must not throw)
   int finalized = 1;
   MPI_Finalized(&finalized);
   if (owns_mpi_ && !finalized) MPI_Finalize();

@@ -16,6 +16,7 @@ namespace {
 struct TypeGuard {
   MPI_Datatype type = MPI_DATATYPE_NULL;
   ~TypeGuard() {
+    // (teardown: statuses ignored, a destructor must not throw)
     if (type != MPI_DATATYPE_NULL) MPI_Type_free(&type);
   }
 };

@@ -55,6 +55,7 @@ Gemm::Gemm(size_t workspace_bytes, bool force_legacy) : workspace_bytes_(workspa
 }
 
 Gemm::~Gemm() {
+  // (teardown: statuses ignored, a destructor must not throw)
   plans_.clear();
   if (legacy_) cublasDestroy(legacy_);
   if (workspace_) cudaFree(workspace_);

@@ -284,6 +284,7 @@ class StreamScratch {
     GQA_CUDA_CHECK(cudaMallocAsync(&p_, bytes == 0 ? 1 : bytes, stream));
   }
   ~StreamScratch() {
+    // (teardown: statuses ignored, a destructor must not throw)
     if (p_ != nullptr) cudaFreeAsync(p_, stream_);
   }
   StreamScratch(const StreamScratch&) = delete;

@@ -116,6 +116,7 @@ class PhaseGraph {
   PhaseGraph& operator=(PhaseGraph&&) = delete;
   PhaseGraph(const PhaseGraph&) = delete;
   ~PhaseGraph() {
+    // (teardown: statuses ignored, a destructor must not throw)
     if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
   }
   void launch(cudaStream_t stream) const { GQA_CUDA_CHECK(cudaGraphLaunch(exec_, stream)); }

@@ -18,6 +18,7 @@ std::string weight_label(const char* op, const Tensor& w) {
 TimedOps::TimedOps(cuda::CudaOps& inner) : ForwardingOps(inner) { GQA_CUDA_CHECK(cudaEventCreate(&start_)); }
 
 TimedOps::~TimedOps() {
+  // (teardown: statuses ignored, a destructor must not throw)
   cudaEventDestroy(start_);
   for (cudaEvent_t e : events_) cudaEventDestroy(e);
 }

@@ -190,6 +190,7 @@ EventPair::EventPair() {
 }
 
 EventPair::~EventPair() {
+  // (teardown: statuses ignored, a destructor must not throw)
   cudaEventDestroy(start_);
   cudaEventDestroy(stop_);
 }

@@ -22,7 +22,7 @@ class CudaL2Prefetch : public ::testing::Test {
     GQA_CUDA_CHECK(cudaStreamCreate(&stream_));
   }
   void TearDown() override {
-    if (stream_) cudaStreamDestroy(stream_);
+    if (stream_) cudaStreamDestroy(stream_);  // (its status ignored: the test's checks are done)
   }
   cudaStream_t stream_ = nullptr;
 };
