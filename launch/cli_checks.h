@@ -53,4 +53,12 @@ inline CLI::Validator unsigned_64() {
       "UINT64");
 }
 
+// A path option given as "": refused (a usage error) instead of read as "not given", which would
+// quietly skip what the flag asks for (--dump-logits "" wrote no file) or take stdin for the file.
+inline CLI::Validator non_empty_path() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string { return value.empty() ? "needs a path, got an empty string" : ""; },
+      "");
+}
+
 }  // namespace gqa

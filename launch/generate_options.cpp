@@ -88,11 +88,12 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "Environment (cpu backend): "
       "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads). "
       "Exit status: 0 done; 2 a usage error (flags, or ranks started with different ones); 1 any other error "
-      "(checkpoint, prompt, device, communicator or launch, a --kv-blocks too small for the prompt), on every "
-      "rank.");
+      "(checkpoint, prompt, device, communicator or launch, a --kv-blocks too small for prompt + "
+      "--max-new-tokens), on every rank.");
   std::string prompt_tokens;
   app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
-      ->required();
+      ->required()
+      ->check(non_empty_path());
   app.add_option("--backend", o->backend,
                  "compute backend: cpu (f32 reference), cuda (bf16, GPU = local rank modulo the visible GPUs) or "
                  "auto (cuda when built and a GPU is visible, else cpu)")
@@ -118,9 +119,12 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   app.add_flag("--chat", o->chat,
                "wrap --prompt as a user message (after --system) in the chat template of tokenizer_config.json "
                "(Llama-2, Llama-3, Mistral, ChatML/Qwen2) with the assistant turn opened");
-  app.add_option("--system", o->system, "system message for --chat");
+  auto* system_opt = app.add_option("--system", o->system,
+                                    "system message for --chat (\"\": an empty system turn, not the template's "
+                                    "default system prompt)");
   app.add_option("--tokenizer", o->tokenizer,
-                 "tokenizer.json, a directory holding one, or a .gguf (default: the --model directory)");
+                 "tokenizer.json, a directory holding one, or a .gguf (default: the --model directory)")
+      ->check(non_empty_path());
   app.add_option("--stop", o->stop, "stop when the generated text contains this string (repeatable; not printed)");
   app.add_option("--max-new-tokens", o->max_new_tokens, "number of tokens to generate")
       ->check(at_least(0, kMaxPositions))
@@ -128,12 +132,14 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   app.add_option("--temperature", o->sampling.temperature, "sampling temperature; 0 = greedy")
       ->capture_default_str();
   app.add_option("--top-k", o->sampling.top_k, "sample among the k most likely tokens; 0 = all")
+      ->check(at_least(0))
       ->capture_default_str();
   app.add_option("--top-p", o->sampling.top_p, "nucleus sampling mass in (0, 1]")->capture_default_str();
   app.add_option("--seed", o->sampling.seed, "random seed for sampling")->check(unsigned_64())->capture_default_str();
   app.add_option("--dump-logits", o->dump_logits,
                  "write float32 .npy [prompt_len + max(generated - 1, 0), vocab_size]: the logits of every "
-                 "position fed to the model, in order");
+                 "position fed to the model, in order")
+      ->check(non_empty_path());
   app.add_flag("--ignore-eos", o->ignore_eos, "do not stop at the model's EOS token");
   app.add_option("--block-size", o->block_size,
                  "KV cache block (page) size in tokens (the default: of pages of 16, 64 and 256 tokens, 256 gave "
@@ -159,7 +165,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     o->has_prompt_text = text_opt->count() > 0;
     GQA_CHECK(tokens_opt->count() > 0 || o->has_prompt_text, "give the prompt as --prompt TEXT or --prompt-tokens IDS");
     GQA_CHECK(!o->chat || o->has_prompt_text, "--chat needs --prompt TEXT");
-    GQA_CHECK(o->system.empty() || o->chat, "--system needs --chat");
+    // Given, not non-empty: --system "" is an empty system turn, which templates render (ChatML's
+    // "<|im_start|>system\n<|im_end|>") instead of their default system prompt (Qwen2's).
+    o->has_system = system_opt->count() > 0;
+    GQA_CHECK(!o->has_system || o->chat, "--system needs --chat");
     GQA_CHECK(!(o->comm == "nccl" && o->backend == "cpu"),
               "--comm nccl needs --backend cuda (NCCL moves GPU buffers); use --comm mpi");
     GQA_CHECK(o->stop.empty() || o->has_prompt_text, "--stop needs --prompt TEXT (stop strings match generated text)");
@@ -191,7 +200,7 @@ std::string collective_settings(const GenerateOptions& o) {
   out << "backend=" << o.backend << ";comm=" << o.comm << ";dtype=" << o.dtype << ";prompt_tokens=";
   for (int32_t t : o.prompt_tokens) out << t << ',';
   out << ";prompt=" << o.has_prompt_text << ':' << o.prompt_text.size() << ':' << o.prompt_text << ";chat=" << o.chat
-      << ";system=" << o.system.size() << ':' << o.system << ";stop=";
+      << ";system=" << o.has_system << ':' << o.system.size() << ':' << o.system << ";stop=";
   for (const std::string& s : o.stop) out << s.size() << ':' << s;
   char sampling[160];
   std::snprintf(sampling, sizeof(sampling), ";temperature=%a;top_k=%lld;top_p=%a;seed=%llu",

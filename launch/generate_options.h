@@ -20,7 +20,8 @@ struct GenerateOptions {
   std::string prompt_text;             // --prompt
   bool has_prompt_text = false;
   bool chat = false;                   // wrap --prompt (and --system) in the model's chat template
-  std::string system;
+  std::string system;                  // --system
+  bool has_system = false;             // --system given ("" included: an empty system turn)
   std::string tokenizer;               // tokenizer.json / dir / .gguf; empty = the model directory
   std::vector<std::string> stop;       // stop strings (text mode)
   int64_t max_new_tokens = 32;

@@ -95,7 +95,9 @@ int run(const Options& o) {
     std::cout << line << "\n";
   }
   std::cout.flush();
-  return std::cout ? 0 : 1;
+  // (a full disk or a closed pipe: said, not just an exit status)
+  GQA_CHECK(std::cout.good(), "cannot write the result to stdout");
+  return 0;
 }
 
 }  // namespace
@@ -109,7 +111,9 @@ int main(int argc, char** argv) {
       "Exit status: 0 done, 2 a usage error (flags), 1 any other error (tokenizer file, ids, input).",
       "gqa-tokenize"};
   Options o;
-  app.add_option("--tokenizer", o.tokenizer, "tokenizer.json, a directory holding one, or a .gguf file")->required();
+  app.add_option("--tokenizer", o.tokenizer, "tokenizer.json, a directory holding one, or a .gguf file")
+      ->required()
+      ->check(gqa::non_empty_path());
   CLI::Option* add_special =
       app.add_flag("--add-special", o.add_special,
                    "encoding only: add what the tokenizer adds around a text (e.g. BOS): tokenizer.json "
@@ -125,7 +129,8 @@ int main(int argc, char** argv) {
   CLI::Option* bench = app.add_option("--bench", o.bench_file,
                                       "instead: encode FILE (one call, no special tokens) and print one JSON line "
                                       "with the median MB/s of --repeat runs after one warm-up run, single thread")
-                            ->type_name("FILE");
+                            ->type_name("FILE")
+                            ->check(gqa::non_empty_path());  // ("" would encode stdin instead)
   bench->excludes(decode);
   bench->excludes(add_special);
   app.add_flag("--bench-lines", o.bench_lines, "with --bench: encode the file line by line (each keeps its newline)")

@@ -1,7 +1,8 @@
 // gqa-sample-bench: the host token sampler (cpu::sample_row: what rank 0 runs per token at T > 1
 // and the CPU backend at T = 1) per token, against the same rule with every candidate sorted
 // (the peer: the implementation before the sorted-prefix change), in one run on this machine.
-//   gqa-sample-bench [--vocab N] [--runs N]     (defaults: 128256, Llama-3's vocabulary; 20)
+//   gqa-sample-bench [--vocab N] [--runs N]     (defaults: 128256, Llama-3's vocabulary; 20;
+//   at most 2^24 and 100000)
 // Logits: N(0, s^2) for s = 3 (flat) and 12 (peaked); specs: top_p 0.9 (T 0.7), pure temperature
 // (T 1), top_k 50 + top_p 0.9 (T 0.7). Prints ms per token (median of --runs draws), the ratio, and
 // whether both picked the same tokens.
@@ -9,7 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -33,26 +34,28 @@ double median_ms(int runs, F&& f) {
   return ms[ms.size() / 2];
 }
 
-}  // namespace
+// The flags' bounds: gqa-generate refuses a vocab_size above 2^24 (model/model.cpp), so no larger
+// row reaches the sampler (and its logits and scratch stay a few hundred MB); --runs as gqa-attn-bench
+// bounds its own.
+constexpr long long kMaxVocab = 1LL << 24, kMaxRuns = 100000;
 
-int main(int argc, char** argv) {
-  int64_t vocab = 128256;
-  int runs = 20;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--vocab" && i + 1 < argc) {
-      vocab = std::atoll(argv[++i]);
-    } else if (a == "--runs" && i + 1 < argc) {
-      runs = std::atoi(argv[++i]);
-    } else {
-      std::fprintf(stderr, "usage: gqa-sample-bench [--vocab N] [--runs N]\n");
-      return a == "-h" || a == "--help" ? 0 : 2;
-    }
+// `text` as a decimal integer in [1, max], or a one-line message naming `flag` (atoll read
+// "1000x" as 1000 and atoi wrapped 4294967297 to 1).
+std::string parse_count(const char* flag, const std::string& text, long long max, long long* out) {
+  const std::string got =
+      std::string(flag) + " takes an integer in [1, " + std::to_string(max) + "], got '" + text + "'";
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) return got;
+  if (text[0] == '0') {  // (0, or a leading 0 that CLI11's tools would read as octal)
+    return text.size() == 1 ? got : std::string(flag) + ": '" + text + "': write it in decimal, without a leading 0";
   }
-  if (vocab < 1 || runs < 1) {
-    std::fprintf(stderr, "gqa-sample-bench: --vocab and --runs must be positive\n");
-    return 2;
-  }
+  const long long v = std::stoll(text);  // (at most 19 digits: in range)
+  if (v > max) return got;
+  *out = v;
+  return {};
+}
+
+// Prints the table: per spread and spec, both samplers' median ms per token over `runs` draws.
+void run(int64_t vocab, int runs) {
   std::printf("| logits | spec | gqa ms/token | full sort ms/token | speedup | same tokens |\n");
   std::printf("| :--- | :--- | ---: | ---: | ---: | :--- |\n");
   std::mt19937 rng(7);
@@ -74,6 +77,34 @@ int main(int argc, char** argv) {
       std::printf("| N(0, %.0f^2) x %lld | %s | %.3f | %.3f | %.1fx | %s |\n", spread, (long long)vocab, c.name, a, b,
                   b / a, ours == peer ? "yes" : "NO");
     }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long long vocab = 128256, runs = 20;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    std::string error;
+    if (a == "--vocab" && i + 1 < argc) {
+      error = parse_count("--vocab", argv[++i], kMaxVocab, &vocab);
+    } else if (a == "--runs" && i + 1 < argc) {
+      error = parse_count("--runs", argv[++i], kMaxRuns, &runs);
+    } else {
+      std::fprintf(stderr, "usage: gqa-sample-bench [--vocab N] [--runs N]\n");
+      return a == "-h" || a == "--help" ? 0 : 2;
+    }
+    if (!error.empty()) {
+      std::fprintf(stderr, "gqa-sample-bench: %s\n", error.c_str());
+      return 2;
+    }
+  }
+  try {
+    run(vocab, static_cast<int>(runs));
+  } catch (const std::bad_alloc&) {  // (the logits, both samplers' scratch, the ids: a few times vocab)
+    std::fprintf(stderr, "gqa-sample-bench: out of memory for --vocab %lld and --runs %lld\n", vocab, runs);
+    return 1;
   }
   return 0;
 }

@@ -62,7 +62,7 @@ class TokenizerPrompt final : public TextPrompt {
     if (o.chat) {
       const tok::ChatTemplate tmpl = load_chat_template(path, tokenizer_);
       std::vector<tok::ChatMessage> messages;
-      if (!o.system.empty()) messages.push_back({"system", o.system});
+      if (o.has_system) messages.push_back({"system", o.system});  // (--system "": an empty system turn)
       messages.push_back({"user", o.prompt_text});
       rendered_ = tmpl.render(messages, /*add_generation_prompt=*/true);
     }

@@ -1,5 +1,7 @@
 #include "launch/gqa_bench/options.h"
 
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -10,7 +12,8 @@
 namespace gqa::bench {
 namespace {
 
-// "32768" or "32K" -> 32768; false for anything else (empty, not a number, trailing text, <= 0).
+// "32768" or "32K" -> 32768; false for anything else (empty, not a number, trailing text, <= 0, past
+// INT64_MAX once multiplied).
 bool parse_size(std::string item, int64_t& out) {
   int64_t mult = 1;
   if (!item.empty() && (item.back() == 'K' || item.back() == 'k')) {
@@ -24,7 +27,7 @@ bool parse_size(std::string item, int64_t& out) {
   } catch (const std::exception&) {
     return false;
   }
-  if (used != item.size() || item.empty() || v <= 0) return false;
+  if (used != item.size() || item.empty() || v <= 0 || v > INT64_MAX / mult) return false;
   out = v * mult;
   return true;
 }
@@ -44,10 +47,16 @@ std::vector<int64_t> parse_list(const std::string& flag, const std::string& s) {
   return out;
 }
 
-int64_t parse_int(const std::string& flag, const std::string& s, int64_t min) {
+int64_t parse_int(const std::string& flag, const std::string& s, int64_t min, int64_t max = INT64_MAX) {
   int64_t v = 0;
   GQA_CHECK(parse_size(s, v) && v >= min, flag << " needs one integer >= " << min << ", got \"" << s << "\"");
+  GQA_CHECK(v <= max, flag << " takes at most " << max << ", got \"" << s << "\"");
   return v;
+}
+
+// An int field's value: refused past INT_MAX, not cut (int(4294967297) was 1 run).
+int parse_int32(const std::string& flag, const std::string& s, int64_t min) {
+  return static_cast<int>(parse_int(flag, s, min, INT_MAX));
 }
 
 double parse_double(const std::string& flag, const std::string& s) {
@@ -126,9 +135,9 @@ bool parse_options(int argc, char** argv, Options& o) {
       {"--spectrum-contexts", [&](const std::string& v) { o.spectrum_contexts = parse_list("--spectrum-contexts", v); }},
       {"--prefill-chunk", [&](const std::string& v) { o.prefill_chunk = parse_int("--prefill-chunk", v, 1); }},
       {"--layers", [&](const std::string& v) { o.layers = parse_int("--layers", v, 1); }},
-      {"--runs", [&](const std::string& v) { o.runs = int(parse_int("--runs", v, 1)); }},
-      {"--warmup", [&](const std::string& v) { o.warmup = int(parse_int("--warmup", v, 1)); }},
-      {"--step-runs", [&](const std::string& v) { o.step_runs = int(parse_int("--step-runs", v, 1)); }},
+      {"--runs", [&](const std::string& v) { o.runs = parse_int32("--runs", v, 1); }},
+      {"--warmup", [&](const std::string& v) { o.warmup = parse_int32("--warmup", v, 1); }},
+      {"--step-runs", [&](const std::string& v) { o.step_runs = parse_int32("--step-runs", v, 1); }},
       {"--model", [&](const std::string& v) { o.model_dir = v; }},
       {"--checkpoint-dir", [&](const std::string& v) { o.checkpoint_dir = v; }},
       {"--peer-layers", [&](const std::string& v) { o.peer_layers = parse_int("--peer-layers", v, 1); }},

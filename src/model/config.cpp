@@ -7,6 +7,8 @@
 // silently ignored: a wrong answer is worse than a clear refusal.
 #include "model/config.h"
 
+#include <climits>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -181,19 +183,32 @@ void check_unsupported_features(const json& j, const std::string& origin, const 
   }
 }
 
+// Upper bounds of the sizes, far above any released model's (the largest have 126 layers, 128
+// heads, head_dim 256, hidden 16384, intermediate 53248, 10M positions) yet small enough that a
+// config.json typo is refused here, by name, instead of ending in std::bad_alloc (the per-layer
+// array is sized before any tensor is compared with the checkpoint) or in tensor shapes whose
+// products overflow int64. vocab_size has its own bound (2^24, model/model.cpp); positions are int32.
+constexpr int64_t kMaxLayers = int64_t{1} << 16, kMaxHeads = int64_t{1} << 16, kMaxHeadDim = int64_t{1} << 16;
+constexpr int64_t kMaxWidth = int64_t{1} << 24, kMaxPositions = INT32_MAX;
+
 void validate(const std::string& origin, const ModelConfig& c) {
-  const std::pair<const char*, int64_t> sizes[] = {
-      {"hidden_size", c.hidden_size},
-      {"intermediate_size", c.intermediate_size},
-      {"num_hidden_layers", c.num_hidden_layers},
-      {"num_attention_heads", c.num_attention_heads},
-      {"num_key_value_heads", c.num_key_value_heads},
-      {"head_dim", c.head_dim},
-      {"vocab_size", c.vocab_size},
-      {"max_position_embeddings", c.max_position_embeddings},
+  struct Size {
+    const char* name;
+    int64_t value, max;
   };
-  for (const auto& [name, value] : sizes) {
+  const Size sizes[] = {
+      {"hidden_size", c.hidden_size, kMaxWidth},
+      {"intermediate_size", c.intermediate_size, kMaxWidth},
+      {"num_hidden_layers", c.num_hidden_layers, kMaxLayers},
+      {"num_attention_heads", c.num_attention_heads, kMaxHeads},
+      {"num_key_value_heads", c.num_key_value_heads, kMaxHeads},
+      {"head_dim", c.head_dim, kMaxHeadDim},
+      {"vocab_size", c.vocab_size, INT64_MAX},
+      {"max_position_embeddings", c.max_position_embeddings, kMaxPositions},
+  };
+  for (const auto& [name, value, max] : sizes) {
     GQA_CHECK(value > 0, name << " must be positive in " << origin << ", got " << value);
+    GQA_CHECK(value <= max, name << " must be at most " << max << " in " << origin << ", got " << value);
   }
   GQA_CHECK(c.num_attention_heads % c.num_key_value_heads == 0,
             "num_attention_heads (" << c.num_attention_heads << ") is not divisible by num_key_value_heads ("
@@ -243,11 +258,17 @@ ModelConfig ModelConfig::from_json_text(const std::string& text, const std::stri
   return c;
 }
 
-// `path` is config.json itself or the checkpoint directory holding it.
+// `path` is config.json itself or the checkpoint directory holding it. A folder named config.json
+// is not taken for the checkpoint directory: gqa-generate passes DIR/config.json, and when that is
+// a folder the message names it, not DIR/config.json/config.json.
 std::string ModelConfig::read_json_text(const std::string& path, std::string* file_out) {
+  namespace fs = std::filesystem;
+  fs::path given = fs::path(path);
+  if (!given.has_filename()) given = given.parent_path();  // ("DIR/config.json/")
   std::string file = path;
-  if (std::filesystem::is_directory(file)) file = (std::filesystem::path(path) / "config.json").string();
-  GQA_CHECK(std::filesystem::exists(file), "model config " << file << " does not exist");
+  if (fs::is_directory(given) && given.filename() != "config.json") file = (given / "config.json").string();
+  GQA_CHECK(!fs::is_directory(file), "model config " << file << " is a folder, not a JSON file");
+  GQA_CHECK(fs::exists(file), "model config " << file << " does not exist");
   std::ifstream in(file, std::ios::binary);
   GQA_CHECK(in.good(), "cannot open model config " << file);
   std::ostringstream text;

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# gqa-bench and gqa-attn-bench from the command line, without a GPU (CI): --help exits 0 and names
-# every flag; a bad flag or value gives one clear message and exit 2; a machine without a CUDA
-# device gets a message and exit 0 (nothing to time). Skipped (77) where they were not built
-# (a build without CUDA).
+# gqa-bench, gqa-attn-bench and gqa-sample-bench from the command line, without a GPU (CI): --help
+# exits 0 and names every flag; a bad flag or value gives one clear message and exit 2; a machine
+# without a CUDA device gets a message and exit 0 (nothing to time). gqa-bench and gqa-attn-bench
+# are skipped where they were not built (a build without CUDA); all of it (77) without any.
 # usage: test_bench_cli.sh BUILD_BIN_DIR   (run from the repository root)
 set -uo pipefail
 bin="${1:?usage: $0 BUILD_BIN_DIR}"
-[ -x "$bin/gqa-bench" ] && [ -x "$bin/gqa-attn-bench" ] || { echo "skipped: no CUDA build"; exit 77; }
+[ -x "$bin/gqa-sample-bench" ] || [ -x "$bin/gqa-bench" ] || { echo "skipped: no benchmark built"; exit 77; }
 source "$(dirname "$0")/checks.sh"
 
 # expect NAME RC PATTERN CMD...: CMD exits RC and its output (stdout and stderr) matches PATTERN.
@@ -33,6 +33,23 @@ help_names() {
   done
 }
 
+# gqa-sample-bench (every build): its numbers parsed whole, in range (atoll/atoi took "1000x" as
+# 1000 and wrapped 4294967297 to 1), a run that fits in memory.
+sb="$bin/gqa-sample-bench"
+if [ -x "$sb" ]; then
+  expect "sample-bench --vocab 1000x" 2 "--vocab takes an integer in \\[1, 16777216\\], got '1000x'" "$sb" --vocab 1000x
+  expect "sample-bench --runs 2^32 + 1 (not wrapped to 1)" 2 "--runs takes an integer in \\[1, 100000\\], got '4294967297'" \
+    "$sb" --runs 4294967297
+  expect "sample-bench --vocab 10^14 (refused, not std::bad_alloc)" 2 "--vocab takes an integer in" "$sb" --vocab 100000000000000
+  expect "sample-bench --runs 010" 2 "without a leading 0" "$sb" --runs 010
+  expect "sample-bench --vocab 1000 --runs 3" 0 "x 1000 \\| top_k 50" "$sb" --vocab 1000 --runs 3
+fi
+if ! [ -x "$bin/gqa-bench" ] || ! [ -x "$bin/gqa-attn-bench" ]; then
+  echo "gqa-bench, gqa-attn-bench: skipped (no CUDA build)"
+  tally "bench cli"
+  exit
+fi
+
 ab="$bin/gqa-attn-bench"
 help_names attn-bench "$ab" 'usage: gqa-attn-bench' --check --runs --splits --sweep --context --batch
 expect "attn-bench unknown flag" 2 "unknown argument '--bogus'" "$ab" --bogus
@@ -49,6 +66,9 @@ help_names bench "$gb" 'usage: gqa-bench' --contexts --batches --prefill --prefi
   --no-decode --no-prefill --spectrum --peers --model-8b --peer-layers --all --budget-s --allreduce-us --out
 expect "bench unknown flag" 2 'unknown argument "--bogus"' "$gb" --bogus
 expect "bench --runs 0" 2 '--runs needs one integer >= 1, got "0"' "$gb" --runs 0
+expect "bench --runs 2^32 + 1 (refused, not cut to 1)" 2 '--runs takes at most 2147483647, got "4294967297"' \
+  "$gb" --runs 4294967297
+expect "bench --contexts past int64 once multiplied" 2 'is not a list of positive sizes' "$gb" --contexts 9007199254740992K
 expect "bench --layers x" 2 '--layers needs one integer >= 1, got "x"' "$gb" --layers x
 expect "bench --contexts 1K,x" 2 'is not a list of positive sizes' "$gb" --contexts 1K,x
 if ! nvidia-smi -L >/dev/null 2>&1; then

@@ -110,6 +110,20 @@ if [ -x "$tokenize" ]; then
   if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--chat with a .gguf tokenizer uses its tokenizer.chat_template"
   else bad "--chat with .gguf: rc $rc, ids '$got' vs '$want'"; fi
 
+  # --system "" is a system turn with no text, as transformers renders [{"role": "system", "content": ""}]
+  # (tests/fixtures/chat/expected.json, empty_contents), not a missing one: Qwen2's template would put
+  # its default system prompt there.
+  mkdir -p "$tmp/qwen2_chat"
+  cp tests/fixtures/models/qwen2_bias/tokenizer.json tests/fixtures/chat/qwen2/tokenizer_config.json "$tmp/qwen2_chat/"
+  printf '<|im_start|>system\n<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n' >"$tmp/empty_system"
+  want=$("$tokenize" --tokenizer "$tmp/qwen2_chat" <"$tmp/empty_system" | tr ' ' ',')
+  out=$(timeout 60 "$gen" --model tests/fixtures/models/qwen2_bias --tokenizer "$tmp/qwen2_chat" --prompt "Hi" --chat \
+        --system "" --max-new-tokens 1 -q)
+  rc=$?
+  got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null)
+  if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--chat --system \"\" renders an empty system turn (Qwen2: not its default one)"
+  else bad "--chat --system \"\": rc $rc, ids '$got' vs '$want'"; fi
+
   # A model whose vocab_size pads the tokenizer's (as Qwen2's): its padding ids print no text, as
   # Hugging Face tokenizers decode them, instead of ending the run (greedy decoding picks them here).
   first=$(timeout 60 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 1 -q --ignore-eos |
@@ -170,6 +184,16 @@ expect_failure "unsupported dtype" 2 "k_proj" --model "$tmp/bad_dtype" --prompt-
 expect_failure "tensor shape vs config" 2 "gate_proj" --model "$tmp/wrong_shape" --prompt-tokens $p
 expect_failure "unsupported architecture" 2 "GPT2LMHeadModel" --model "$tmp/bad_architecture" --prompt-tokens $p
 expect_failure "malformed config.json" 2 "config.json" --model "$tmp/bad_config_json" --prompt-tokens $p
+mkdir -p "$tmp/config_folder/config.json"
+expect_failure "config.json a folder (named once, not config.json/config.json)" 2 \
+  "model config $tmp/config_folder/config.json is a folder" --model "$tmp/config_folder" --prompt-tokens $p
+cp -r $good "$tmp/many_layers"
+python3 - "$tmp/many_layers/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["num_hidden_layers"] = 10**12; json.dump(c, open(sys.argv[1], "w"))
+PY
+expect_failure "num_hidden_layers 10^12 (refused by name, not std::bad_alloc)" 2 \
+  "num_hidden_layers must be at most 65536" --model "$tmp/many_layers" --prompt-tokens $p
 expect_failure "layout the ShardPlan refuses (2 KV heads on 3 ranks)" 3 "cannot shard" \
   --model tests/fixtures/models/gqa --prompt-tokens $p
 expect_failure "prompt id outside the vocabulary" 2 "outside the vocabulary" \
@@ -194,6 +218,27 @@ expect_failure "--comm nccl with --backend cpu" 2 "needs --backend cuda" --model
   --backend cpu --comm nccl
 rc=0; "$gen" --model $good --prompt-tokens $p --backend cpu --comm nccl >/dev/null 2>&1 || rc=$?
 [ $rc -eq 2 ] && ok "--comm nccl with --backend cpu is a usage error (exit 2)" || bad "--comm nccl --backend cpu: exit $rc, want 2"
+expect_usage() {  # name expected-text args...: exit 2 (a usage error) at once, a line naming the problem
+  local name=$1 text=$2; shift 2
+  local rc=0 count
+  timeout 30 "$gen" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+  count=$(grep -c -- "$text" "$tmp/err")
+  if [ $rc -eq 2 ] && [ "$count" -eq 1 ]; then ok "$name -> rc 2: $(grep -m1 -- "$text" "$tmp/err")"
+  else bad "$name: rc $rc (want 2), $count matching lines (want 1), stderr:"; sed 's/^/    /' "$tmp/err" | head -n 4; fi
+}
+expect_usage "--top-k 010 (not octal 8)" "without a leading 0" --model $good --prompt-tokens $p --top-k 010
+expect_usage "--top-k 0x10 (not hex 16)" "without a leading 0" --model $good --prompt-tokens $p --top-k 0x10
+expect_usage "--top-k 2^64 (not clamped)" "must be at most" --model $good --prompt-tokens $p --top-k 18446744073709551616
+expect_usage "--top-k -1" "must be at least 0, got -1" --model $good --prompt-tokens $p --top-k -1
+expect_usage "--dump-logits \"\" (refused, not ignored)" "--dump-logits: needs a path" --model $good --prompt-tokens $p \
+  --dump-logits ""
+expect_usage "--tokenizer \"\" (refused, not the --model directory)" "--tokenizer: needs a path" --model $good \
+  --prompt-tokens $p --tokenizer ""
+expect_usage "--system \"\" without --chat (given, as --system x)" "--system needs --chat" --model $good \
+  --prompt-tokens $p --system ""
+if grep -q -- "--kv-blocks too small for prompt + --max-new-tokens" <<<"$help"; then
+  ok "--help: exit 1 for a --kv-blocks too small for prompt + --max-new-tokens"
+else bad "--help: the --kv-blocks exit-status wording"; fi
 expect_failure "missing --model" 2 "--model" --prompt-tokens $p
 expect_failure "no prompt" 2 "give the prompt" --model $good
 expect_failure "--chat without --prompt" 2 "needs --prompt" --model $good --prompt-tokens $p --chat

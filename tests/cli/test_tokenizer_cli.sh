@@ -37,5 +37,17 @@ for flags in "--decode --add-special" "--bench /dev/null --decode" "--bench /dev
 done
 if "$bin" --tokenizer $fx/gpt-2.gguf --bench /dev/null --repeat 0 2>/tmp/gqa-tok-err.$$; then fail "--repeat 0 accepted"; fi
 grep -q "must be at least 1, got 0" /tmp/gqa-tok-err.$$ || fail "--repeat 0: $(cat /tmp/gqa-tok-err.$$)"
+# an empty --bench file name is refused (it encoded stdin instead), with the usage status
+rc=0
+echo hi | "$bin" --tokenizer $fx/gpt-2.gguf --bench "" >/dev/null 2>/tmp/gqa-tok-err.$$ || rc=$?
+[ "$rc" -eq 2 ] || fail "--bench \"\": exit $rc, wanted 2"
+grep -q -- "--bench: needs a path" /tmp/gqa-tok-err.$$ || fail "--bench \"\": $(cat /tmp/gqa-tok-err.$$)"
+# a result that cannot be written (a full disk) says so, not just exit 1
+if [ -w /dev/full ]; then
+  rc=0
+  printf 'Hello' | "$bin" --tokenizer $fx/gpt-2.gguf >/dev/full 2>/tmp/gqa-tok-err.$$ || rc=$?
+  [ "$rc" -eq 1 ] || fail "stdout /dev/full: exit $rc, wanted 1"
+  grep -q "gqa-tokenize: cannot write the result to stdout" /tmp/gqa-tok-err.$$ || fail "/dev/full: '$(cat /tmp/gqa-tok-err.$$)'"
+fi
 rm -f /tmp/gqa-tok-err.$$
 echo "test_tokenizer_cli: ok"

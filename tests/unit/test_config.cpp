@@ -175,6 +175,16 @@ TEST(Config, Refusals) {
   EXPECT_NO_THROW(parse(R"("sliding_window": 4096)"));  // window >= max positions: full attention
 }
 
+// Sizes far past any model's are refused by name before anything is sized from them (1e12 layers
+// ended in std::bad_alloc); the largest allowed parse.
+TEST(Config, UpperBounds) {
+  expect_error([] { parse(R"("num_hidden_layers": 1000000000000)"); },
+               {"num_hidden_layers must be at most 65536", "test.json", "1000000000000"});
+  expect_error([] { parse(R"("intermediate_size": 33554432)"); }, {"intermediate_size must be at most 16777216"});
+  expect_error([] { parse(R"("max_position_embeddings": 4294967296)"); }, {"max_position_embeddings", "at most"});
+  EXPECT_EQ(parse(R"("num_hidden_layers": 65536)").num_hidden_layers, 65536);
+}
+
 TEST(Config, FromFileAndDirectory) {
   test::TempDir dir;
   test::write_text(dir.file("config.json"), llama_json());
@@ -183,6 +193,10 @@ TEST(Config, FromFileAndDirectory) {
   expect_error([&] { ModelConfig::from_file(dir.file("nope.json")); }, {"nope.json", "does not exist"});
   test::write_text(dir.file("bad.json"), "{not json");
   expect_error([&] { ModelConfig::from_file(dir.file("bad.json")); }, {"bad.json", "JSON"});
+  // A folder named config.json: named as it is, not as config.json/config.json.
+  test::TempDir other;
+  std::filesystem::create_directory(other.file("config.json"));
+  expect_error([&] { ModelConfig::from_file(other.file("config.json")); }, {"config.json is a folder"});
 }
 
 // Every fixture written by tests/fixtures/make_fixtures.py (transformers 5) must parse.
