@@ -20,6 +20,11 @@ void kv_write(const KvWriteArgs& a) {
   detail::expect(a.k_cache, DType::kF32, {num_blocks, block_size, hkv, hd}, kOp, "k_cache");
   detail::expect(a.v_cache, DType::kF32, {num_blocks, block_size, hkv, hd}, kOp, "v_cache");
   detail::expect(a.slots, DType::kI32, {n}, kOp, "slots");
+  // (the same cache twice would have V overwrite K; k or v inside a cache, rows overwritten before read)
+  GQA_CHECK(!overlaps(a.k_cache, a.v_cache), kOp << ": k_cache and v_cache overlap");
+  GQA_CHECK(!overlaps(a.k, a.k_cache) && !overlaps(a.k, a.v_cache) && !overlaps(a.v, a.k_cache) &&
+                !overlaps(a.v, a.v_cache),
+            kOp << ": k or v overlaps a cache");
 
   const int64_t num_slots = num_blocks * block_size;
   const int64_t row = hkv * hd;

@@ -386,6 +386,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
                 << d.max_blocks * d.block_size << " positions block_tables " << shape_str(a.block_tables.shape())
                 << " can address");
   GQA_CHECK(d.n <= 65535, kOp << ": " << d.n << " tokens exceed the decode grid (65535)");
+  GQA_CHECK(d.hkv <= 65535, kOp << ": " << d.hkv << " KV heads exceed the decode grid (65535)");
   GQA_CHECK(opt.num_splits >= 0, kOp << ": negative num_splits " << opt.num_splits);
   const bool mma = decode_mma_supported(a);
   const int chunk = mma ? kDecodeMmaHeadChunk : decode_head_chunk(d.group());

@@ -37,7 +37,8 @@ inline void expect_float(const Tensor& t, const char* op, const char* name) {
 }
 
 // The operands of a paged KV-cache write (kv_write, rope_kv_write): k and v [n, hkv, hd] of one
-// float dtype, caches [num_blocks, block_size, hkv, hd] of the same dtype, i32 slots [n].
+// float dtype, caches [num_blocks, block_size, hkv, hd] of the same dtype, apart from each other
+// and from k and v (the CPU twin's rule), i32 slots [n].
 inline void expect_kv_write_operands(const Tensor& k, const Tensor& v, const Tensor& k_cache, const Tensor& v_cache,
                                      const Tensor& slots, const char* op) {
   expect_ndim(k, 3, op, "k");
@@ -49,6 +50,9 @@ inline void expect_kv_write_operands(const Tensor& k, const Tensor& v, const Ten
   expect(k_cache, k.dtype(), {num_blocks, block_size, hkv, hd}, op, "k_cache");
   expect(v_cache, k.dtype(), {num_blocks, block_size, hkv, hd}, op, "v_cache");
   expect(slots, DType::kI32, {n}, op, "slots");
+  GQA_CHECK(!overlaps(k_cache, v_cache), op << ": k_cache and v_cache overlap");
+  GQA_CHECK(!overlaps(k, k_cache) && !overlaps(k, v_cache) && !overlaps(v, k_cache) && !overlaps(v, v_cache),
+            op << ": k or v overlaps a cache");
 }
 
 }  // namespace gqa::cuda::detail

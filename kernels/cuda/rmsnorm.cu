@@ -6,6 +6,7 @@
 // per access (8 bf16/f16, 4 f32); other rows go element by element, with the same arithmetic.
 #include <cstdint>
 
+#include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/pdl.cuh"
@@ -151,8 +152,12 @@ void rmsnorm(const RmsNormResidualArgs& a, cudaStream_t stream) {
             "cuda rmsnorm: x_out " << shape_str(a.x_out.shape())
                                    << " must come with a residual, match x " << shape_str(a.x.shape())
                                    << " in shape, dtype and device, and overlap none of x, residual, weight and out");
+  detail::expect_device(a.x, "cuda rmsnorm", "x");  // (CudaOps' wrappers check this too; here for direct calls)
+  detail::expect_device(a.weight, "cuda rmsnorm", "weight");
+  detail::expect_device(a.out, "cuda rmsnorm", "out");
   GQA_CHECK(a.x.dim(1) > 0, "cuda rmsnorm: empty hidden dimension in x " << shape_str(a.x.shape()));
   GQA_CHECK(a.x.dim(1) <= 0x7fffffffLL, "cuda rmsnorm: rows of " << a.x.dim(1) << " are too wide");
+  GQA_CHECK(a.x.dim(0) <= 0x7fffffffLL, "cuda rmsnorm: " << a.x.dim(0) << " rows are too many");
   GQA_CHECK(a.x.dtype() == a.weight.dtype() && a.x.dtype() == a.out.dtype(), "cuda rmsnorm: mixed dtypes");
   GQA_CUDA_DISPATCH_FLOAT(a.x.dtype(), "cuda rmsnorm", launch, a, stream);
 }

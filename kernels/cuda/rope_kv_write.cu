@@ -181,6 +181,7 @@ PackedQkvDims check_rope_kv_write_packed(const RopeKvWriteArgs& a, const char* k
   detail::expect_ndim(a.k_cache, 4, kOp, "k_cache");
   detail::expect(a.k_cache, a.qkv.dtype(), {a.k_cache.dim(0), a.k_cache.dim(1), d.hkv, d.hd}, kOp, "k_cache");
   detail::expect(a.v_cache, a.qkv.dtype(), a.k_cache.shape(), kOp, "v_cache");
+  GQA_CHECK(!overlaps(a.k_cache, a.v_cache), kOp << ": k_cache and v_cache overlap");  // (V would overwrite K)
   detail::expect(a.slots, DType::kI32, {d.n}, kOp, "slots");
   detail::expect(a.positions, DType::kI32, {d.n}, kOp, "positions");
   detail::expect(a.inv_freq, DType::kF32, {d.hd / 2}, kOp, "inv_freq");

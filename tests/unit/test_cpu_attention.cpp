@@ -235,6 +235,10 @@ TEST(CpuKvWrite, RejectsOutOfRangeSlotsAndShapes) {
   expect_error([&] { kv_write({k, v, cache_k, cache_v, i32_tensor({-1, 0})}); }, "slot -1");
   Tensor wrong_v = random_f32({3, 4, 1, 8}, rng);
   expect_error([&] { kv_write({k, v, cache_k, wrong_v, i32_tensor({0, 1})}); }, "kv_write: v_cache");
+  // One cache for both (V would overwrite K), and k inside a cache (rows overwritten before read).
+  expect_error([&] { kv_write({k, v, cache_k, cache_k, i32_tensor({0, 1})}); }, "k_cache and v_cache overlap");
+  const Tensor k_in_cache = Tensor::view(cache_v.data(), DType::kF32, {2, 2, 8});
+  expect_error([&] { kv_write({k_in_cache, v, cache_k, cache_v, i32_tensor({0, 1})}); }, "k or v overlaps a cache");
 }
 
 // The model's order within a step: kv_write the new tokens, then attend. Checks the two ops
