@@ -15,7 +15,7 @@ namespace {
 // A GGUF carries its template as tokenizer.chat_template; a Hugging Face tokenizer has it in
 // tokenizer_config.json beside tokenizer.json.
 tok::ChatTemplate load_chat_template(const std::string& path, const tok::Tokenizer& tokenizer) {
-  if (std::filesystem::path(path).extension() == ".gguf") {
+  if (tokenizer.is_gguf()) {  // (as the tokenizer was read: a .gguf, or GGUF's magic under another name)
     const GgufFile gguf = GgufFile::open(path);
     GQA_CHECK(gguf.find("tokenizer.chat_template") != nullptr,
               path << " has no tokenizer.chat_template, so --chat cannot format the conversation");

@@ -68,10 +68,15 @@ const BpeModel::Merge* BpeModel::PairMap::find(int32_t a, int32_t b) const {
 BpeModel::BpeModel(TokenMap vocab, const std::vector<std::pair<std::string, std::string>>& merges,
                    BpeOptions options, const std::string& where)
     : vocab_(std::move(vocab)), options_(std::move(options)) {
-  int32_t max_id = -1;
+  // The id -> token table has one slot per id up to the largest: bounded by the model's limit, so that one
+  // large id cannot force a huge allocation. (tokenizer.json's loader also refuses ids far past the
+  // vocabulary's size, naming the field; a GGUF's ids are positions in its token array.)
+  int64_t max_id = -1;
   for (const auto& [tok, id] : vocab_) {
     GQA_CHECK(id >= 0, where << ": token '" << tok << "' has negative id " << id);
-    max_id = std::max(max_id, id);
+    GQA_CHECK(id < kMaxTokenIds,
+              where << ": token '" << tok << "' has id " << id << ", past gqa's limit of 2^24 token ids");
+    max_id = std::max<int64_t>(max_id, id);
   }
   id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());
   for (const auto& [tok, id] : vocab_) id_to_token_[id] = tok;

@@ -15,6 +15,13 @@
 
 namespace gqa::tok {
 
+// The largest vocabulary gqa runs (the model's limit, src/model/model.cpp): a token id at or past it
+// could never be embedded or generated, and the id -> token table is sized by the largest id.
+constexpr int64_t kMaxTokenIds = int64_t{1} << 24;
+// How far past the vocabulary's end an id may lie (holes that added tokens fill: a few in real files).
+// Without it one id of 10^7 in a 35 KB file would size the id -> token table at hundreds of MB.
+constexpr int64_t kMaxIdGap = int64_t{1} << 16;
+
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -30,7 +37,8 @@ struct BpeOptions {
 
 class BpeModel {
  public:
-  // vocab: token -> id; merges: pairs in rank order. `where` names the source for errors.
+  // vocab: token -> id; merges: pairs in rank order. `where` names the source for errors. Ids must be
+  // below kMaxTokenIds.
   BpeModel(TokenMap vocab, const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options,
            const std::string& where);
 

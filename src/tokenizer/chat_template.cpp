@@ -9,7 +9,9 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/json_depth.h"
 #include "tokenizer/chat_template_detail.h"
+#include "tokenizer/json_fields.h"
 
 namespace gqa::tok {
 namespace {
@@ -82,8 +84,14 @@ std::string template_from_config(const json& config, const fs::path& dir, const 
   if (it != config.end() && it->is_string()) return it->get<std::string>();
   if (it != config.end() && it->is_array()) {
     for (const auto& entry : *it) {
-      if (entry.value("name", "") == "default" && entry.contains("template") && entry["template"].is_string())
-        return entry["template"];
+      // Each entry is {"name": ..., "template": ...} (transformers fails on any other): checked before
+      // reading, since value() on a string entry threw nlohmann's message, naming neither file nor field.
+      const auto name = entry.find("name"), body = entry.find("template");  // (end() unless an object)
+      if (name == entry.end() || !name->is_string() || body == entry.end() || !body->is_string()) {
+        throw Error(where + ": \"chat_template\" list entry " + json_brief(entry) +
+                    " is not {\"name\": string, \"template\": string}");
+      }
+      if (*name == "default") return body->get<std::string>();
     }
     throw Error(where + ": \"chat_template\" is a list without a \"default\" template");
   }
@@ -105,7 +113,7 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::string& path_or_dir)
   const std::string where = path.string();
   json config;
   try {
-    config = json::parse(read_file(path));
+    config = json::parse(read_file(path), json_depth_limit(where));  // (gqa::Error past 64 levels)
   } catch (const json::exception& e) {
     throw Error(where + ": invalid JSON: " + e.what());
   }

@@ -1,8 +1,11 @@
 #include "tokenizer/decoder.h"
 
+#include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tokenizer/json_fields.h"
 #include "tokenizer/utf8.h"
 
 namespace gqa::tok {
@@ -86,6 +89,16 @@ void metaspace(std::vector<std::string>& tokens, const std::string& rep, Prepend
   }
 }
 
+// Strip.start / Strip.stop: a count of characters (absent: 0). A count past a token's length strips the
+// whole token, so counts above INT_MAX are held as INT_MAX.
+int strip_count(const nlohmann::json& j, const char* key, const std::string& where) {
+  const nlohmann::json& v = json_field(j, key);
+  if (v.is_null()) return 0;
+  GQA_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0),
+            where << ": decoder Strip." << key << " = " << json_brief(v) << " is not a count (an integer >= 0)");
+  return static_cast<int>(std::min<uint64_t>(v.get<uint64_t>(), std::numeric_limits<int>::max()));
+}
+
 }  // namespace
 
 Decoder Decoder::from_json(const nlohmann::json& j, const std::string& where) {
@@ -97,7 +110,7 @@ Decoder Decoder::from_json(const nlohmann::json& j, const std::string& where) {
 void Decoder::add_json(const nlohmann::json& j, const std::string& where) {
   const std::string type = j.value("type", "");
   if (type == "Sequence") {
-    for (const auto& sub : j.at("decoders")) add_json(sub, where);
+    for (const auto& sub : json_array_field(j, "decoders", where, "decoder Sequence.decoders")) add_json(sub, where);
   } else if (type == "ByteLevel") {
     add(step(Kind::kByteLevel));
   } else if (type == "Replace") {
@@ -109,7 +122,12 @@ void Decoder::add_json(const nlohmann::json& j, const std::string& where) {
   } else if (type == "Fuse") {
     add(step(Kind::kFuse));
   } else if (type == "Strip") {
-    add(step(Kind::kStrip, j.at("content").get<std::string>(), "", j.value("start", 0), j.value("stop", 0)));
+    // HF's Strip has content: char, start/stop: usize. An empty content stripped nothing `start` times
+    // over (2^31 iterations per token for a large start), so exactly one character is required.
+    const std::string content = j.at("content").get<std::string>();
+    GQA_CHECK(!content.empty() && utf8_char_len(content, 0) == content.size(),
+              where << ": decoder Strip.content = " << json_brief(j.at("content")) << " is not exactly one character");
+    add(step(Kind::kStrip, content, "", strip_count(j, "start", where), strip_count(j, "stop", where)));
   } else if (type == "Metaspace") {
     Step s = step(Kind::kMetaspace, j.value("replacement", "\u2581"));
     const std::string scheme = j.value("prepend_scheme", j.value("add_prefix_space", true) ? "always" : "never");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tokenizer/json_fields.h"
 
 namespace gqa::tok {
 namespace {
@@ -75,7 +76,9 @@ void Normalizer::add_json(const nlohmann::json& j, const std::string& where) {
   const std::string type = j.value("type", "");
   const std::string field = where + ": normalizer " + type;
   if (type == "Sequence") {
-    for (const auto& sub : j.at("normalizers")) add_json(sub, where);
+    for (const auto& sub : json_array_field(j, "normalizers", where, "normalizer Sequence.normalizers")) {
+      add_json(sub, where);
+    }
   } else if (type == "Prepend") {
     steps_.push_back({Kind::kPrepend, j.at("prepend").get<std::string>(), "", nullptr});
   } else if (type == "Replace") {

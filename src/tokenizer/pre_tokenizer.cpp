@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "tokenizer/json_fields.h"
 #include "tokenizer/utf8.h"
 
 namespace gqa::tok {
@@ -173,7 +174,9 @@ void PreTokenizer::add_json(const nlohmann::json& j, const std::string& where) {
   const std::string type = j.value("type", "");
   const std::string field = where + ": pre_tokenizer " + type;
   if (type == "Sequence") {
-    for (const auto& sub : j.at("pretokenizers")) add_json(sub, where);
+    for (const auto& sub : json_array_field(j, "pretokenizers", where, "pre_tokenizer Sequence.pretokenizers")) {
+      add_json(sub, where);
+    }
   } else if (type == "Split") {
     GQA_CHECK(!j.value("invert", false), field << ": invert = true is not supported");
     const auto& pat = j.at("pattern");

@@ -1,7 +1,9 @@
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/error.h"
 #include "tokenizer/tokenizer_parts.h"
@@ -16,6 +18,12 @@ bool has_gguf_magic(const std::string& path) {
   return f.read(magic, 4) && std::string_view(magic, 4) == "GGUF";
 }
 
+// A .gguf by name goes to the GGUF reader even when it is too short for the magic (it then says what is
+// wrong with the GGUF instead of "not valid JSON"); a GGUF by another name is known by its magic.
+bool is_gguf_file(const std::string& path) {
+  return std::filesystem::path(path).extension() == ".gguf" || has_gguf_magic(path);
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::load(const std::string& path) {
@@ -28,7 +36,7 @@ Tokenizer Tokenizer::load(const std::string& path) {
     GQA_CHECK(fs::exists(json, ec), path << ": directory has no tokenizer.json");
     return from_json_file(json.string());
   }
-  if (has_gguf_magic(path)) return from_gguf(path);
+  if (is_gguf_file(path)) return from_gguf(path);
   return from_json_file(path);
 }
 
@@ -118,9 +126,13 @@ std::optional<int32_t> Tokenizer::token_id(std::string_view token) const {
 }
 
 int32_t Tokenizer::vocab_size() const {
-  int32_t n = p_->model->id_bound();
-  for (const AddedToken& t : p_->added.all()) n = std::max(n, t.id + 1);
-  return n;
+  // In int64_t: t.id + 1 overflowed for an id of INT32_MAX. The loaders keep ids below kMaxTokenIds, so
+  // the result fits; the clamp only keeps a Tokenizer built from other parts well defined.
+  int64_t n = p_->model->id_bound();
+  for (const AddedToken& t : p_->added.all()) n = std::max<int64_t>(n, int64_t{t.id} + 1);
+  return static_cast<int32_t>(std::min<int64_t>(n, std::numeric_limits<int32_t>::max()));
 }
+
+bool Tokenizer::is_gguf() const { return p_->gguf; }
 
 }  // namespace gqa::tok

@@ -25,7 +25,8 @@ struct TokenizerParts;  // tokenizer/tokenizer_parts.h
 
 class Tokenizer {
  public:
-  // `path`: a tokenizer.json, a directory holding one, or a .gguf (tokenizer.ggml.model llama or gpt2).
+  // `path`: a tokenizer.json, a directory holding one, or a .gguf (tokenizer.ggml.model llama or gpt2); a file
+  // named *.gguf or starting with the GGUF magic is read as a GGUF, any other as a tokenizer.json.
   static Tokenizer load(const std::string& path);
   static Tokenizer from_json_file(const std::string& path);
   static Tokenizer from_gguf(const std::string& path);
@@ -50,6 +51,10 @@ class Tokenizer {
   std::optional<int32_t> token_id(std::string_view token) const;
   int32_t vocab_size() const;                  // one past the largest id
   const std::string& source() const;           // the file it was loaded from
+  // Whether source() is a GGUF (load() decides by the .gguf extension or the GGUF magic): its chat template
+  // is then the file's tokenizer.chat_template, not a tokenizer_config.json beside it. --chat routes on this
+  // so that it reads the template from the file the tokenizer came from.
+  bool is_gguf() const;
 
  private:
   std::unique_ptr<TokenizerParts> p_;

@@ -41,6 +41,13 @@ std::vector<std::pair<std::string, std::string>> merges_from_scores(const std::v
   std::unordered_set<std::string_view> seen;  // dict(zip(tokens, scores)): first position, last score
   std::unordered_map<std::string_view, double> score_of;
   for (size_t i = 0; i < tokens.size(); ++i) score_of[tokens[i]] = scores[i];
+  // A half can only be a token if some token has its length in bytes. Looking up only those halves gives
+  // the same merges and keeps a long token linear: every split of a 400 KB token hashed its halves
+  // (quadratic, 11 s) though no other token was longer than a few dozen bytes.
+  size_t max_len = 0;
+  for (const std::string& t : tokens) max_len = std::max(max_len, t.size());
+  std::vector<bool> is_token_length(max_len + 1, false);
+  for (const std::string& t : tokens) is_token_length[t.size()] = true;
   for (const std::string& merge : tokens) {
     if (!seen.insert(merge).second) continue;
     std::vector<Candidate> local;
@@ -48,6 +55,7 @@ std::vector<std::pair<std::string, std::string>> merges_from_scores(const std::v
       const size_t k = utf8_char_len(merge, i);
       i += k ? k : 1;
       if (i >= merge.size()) break;
+      if (!is_token_length[i] || !is_token_length[merge.size() - i]) continue;
       const std::string_view l(merge.data(), i), r(merge.data() + i, merge.size() - i);
       if (vocab.find(l) != vocab.end() && vocab.find(r) != vocab.end()) {
         local.push_back({l, r, score_of[merge], cp_count(l), cp_count(r)});
@@ -167,9 +175,13 @@ std::unique_ptr<TokenizerParts> load_tokenizer_gguf(const std::string& path) {
   const GgufFile f = GgufFile::open(path);
   auto p = std::make_unique<TokenizerParts>();
   p->source = path;
+  p->gguf = true;
   const std::string model = f.get_string("tokenizer.ggml.model");
   const std::vector<std::string> tokens = f.get_string_array("tokenizer.ggml.tokens");
   GQA_CHECK(!tokens.empty(), path << ": tokenizer.ggml.tokens is empty");
+  // Ids are positions in this array (int32_t): more tokens than the model can embed is a broken file.
+  GQA_CHECK(static_cast<int64_t>(tokens.size()) <= kMaxTokenIds,
+            path << ": tokenizer.ggml.tokens has " << tokens.size() << " tokens, more than gqa's limit of 2^24");
   if (model == "llama") configure_llama(f, tokens, *p);
   else if (model == "gpt2") configure_gpt2(f, tokens, *p);
   else GQA_FAIL(path << ": tokenizer.ggml.model '" << model << "' is not supported (llama or gpt2)");

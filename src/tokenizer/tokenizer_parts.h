@@ -15,6 +15,7 @@ namespace gqa::tok {
 
 struct TokenizerParts {
   std::string source;
+  bool gguf = false;  // read from a GGUF (its chat template is that file's tokenizer.chat_template)
   Normalizer normalizer;
   PreTokenizer pre_tokenizer;
   std::unique_ptr<BpeModel> model;

@@ -49,5 +49,18 @@ if [ -w /dev/full ]; then
   [ "$rc" -eq 1 ] || fail "stdout /dev/full: exit $rc, wanted 1"
   grep -q "gqa-tokenize: cannot write the result to stdout" /tmp/gqa-tok-err.$$ || fail "/dev/full: '$(cat /tmp/gqa-tok-err.$$)'"
 fi
+# damaged files are one error naming the file (exit 1): a .gguf too short for its magic goes to the GGUF
+# reader (not "not valid JSON"), and nesting past the depth limit is refused before anything recurses
+tmp=$(mktemp -d)
+printf 'GGU' >$tmp/short.gguf
+rc=0
+echo hi | "$bin" --tokenizer $tmp/short.gguf 2>/tmp/gqa-tok-err.$$ || rc=$?
+[ "$rc" -eq 1 ] && grep -q "short.gguf: truncated" /tmp/gqa-tok-err.$$ || fail "3-byte .gguf: exit $rc, $(cat /tmp/gqa-tok-err.$$)"
+{ printf '{"model": '; printf '%.0s[' {1..20000}; printf '%.0s]' {1..20000}; printf '}'; } >$tmp/tokenizer.json
+rc=0
+echo hi | "$bin" --tokenizer $tmp/tokenizer.json 2>/tmp/gqa-tok-err.$$ || rc=$?
+[ "$rc" -eq 1 ] && grep -q "tokenizer.json: JSON nested more than 64 levels deep" /tmp/gqa-tok-err.$$ ||
+  fail "deep tokenizer.json: exit $rc, $(cat /tmp/gqa-tok-err.$$)"
+rm -rf "$tmp"
 rm -f /tmp/gqa-tok-err.$$
 echo "test_tokenizer_cli: ok"

@@ -175,6 +175,34 @@ TEST(ChatTemplate, ConfigFileVariants) {
   fs::remove_all(dir);
 }
 
+// Configs of the wrong shape (found by fuzzing): one gqa::Error naming the file and the field, where a list
+// of strings gave nlohmann's "cannot use value() with string" and deep nesting could overflow the stack.
+TEST(ChatTemplate, ConfigOfTheWrongShapeNamesFileAndField) {
+  const fs::path dir = fs::temp_directory_path() / ("gqa_chat_bad_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "tokenizer_config.json").string();
+  const auto error_for = [&](const std::string& body) {
+    std::ofstream(path) << body;
+    try {
+      ChatTemplate::from_tokenizer_config(dir.string());
+    } catch (const gqa::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"chat_template": ["a", "b"]})", R"("chat_template" list entry "a" is not {"name": string, "template": string})"},
+           {R"({"chat_template": [{"name": "default"}]})", R"("chat_template" list entry {"name":"default"})"},
+           {R"({"chat_template": [{"name": 1, "template": "x"}]})", R"("chat_template" list entry {"name":1,)"},
+           {R"({"chat_template": 5})", R"("chat_template" is not a string)"},
+           {"[]", "expected a JSON object"},
+           {R"({"x": )" + std::string(100000, '[') + std::string(100000, ']') + "}", "JSON nested more than 64 levels deep"}}) {
+    const std::string msg = error_for(body);
+    EXPECT_NE(msg.find(path + ": " + want), std::string::npos) << msg;
+  }
+  fs::remove_all(dir);
+}
+
 TEST(ChatTemplate, InvalidUtf8ContentDoesNotBreakRendering) {
   const auto t = ChatTemplate::from_string(template_text("llama3"), "<|begin_of_text|>", "<|eot_id|>");
   const std::string got = t.render({{"user", " \xff\xfe\xe3\x80\x80 x \xe3\x80"}}, false);

@@ -1,0 +1,53 @@
+// Reading the fields of tokenizer.json and its companion files: every refusal is a gqa::Error naming the
+// file, the field and the bad value (nlohmann's own exceptions name none of them).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "core/error.h"
+
+namespace gqa::tok {
+
+// A value for a message: its JSON text, cut short (a bad field can be a whole subtree).
+inline std::string json_brief(const nlohmann::json& v) {
+  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (s.size() > 64) s = s.substr(0, 60) + " ...";
+  return s;
+}
+
+// obj[key] by reference, or null when obj is not an object or has no such key: value(key, json()) would copy
+// the subtree, and at() throws a message without the file's name.
+inline const nlohmann::json& json_field(const nlohmann::json& obj, const char* key) {
+  static const nlohmann::json kNull;
+  if (!obj.is_object()) return kNull;
+  const auto it = obj.find(key);
+  return it == obj.end() ? kNull : *it;
+}
+
+// obj[key], which must be an array: iterating a null, a string or an object would silently give nothing or
+// the wrong things. `field` names it for the message ("model.merges", "decoder Sequence.decoders").
+inline const nlohmann::json& json_array_field(const nlohmann::json& obj, const char* key, const std::string& where,
+                                              const std::string& field) {
+  const nlohmann::json& v = json_field(obj, key);
+  const bool absent = !obj.is_object() || !obj.contains(key);
+  GQA_CHECK(v.is_array(), where << ": " << field << " must be an array, got " << (absent ? "nothing" : json_brief(v)));
+  return v;
+}
+
+// A token id: an integer in [0, end). Every id of the files goes through here: get<int32_t>() would wrap
+// 2^32 + 1 to 1 and truncate 5.7 to 5, and a negative id turns a special token into text.
+// `limit` says what sets `end`, for the message.
+inline int32_t json_token_id(const nlohmann::json& v, int64_t end, const std::string& where, const std::string& field,
+                             const std::string& limit = "") {
+  bool ok = false;
+  if (v.is_number_unsigned()) ok = v.get<uint64_t>() < static_cast<uint64_t>(end);
+  else if (v.is_number_integer()) ok = v.get<int64_t>() >= 0 && v.get<int64_t>() < end;
+  GQA_CHECK(ok, where << ": " << field << " = " << json_brief(v) << " is not a token id (an integer from 0 to "
+                      << end - 1 << (limit.empty() ? "" : ", " + limit) << ")");
+  return static_cast<int32_t>(v.get<int64_t>());
+}
+
+}  // namespace gqa::tok
