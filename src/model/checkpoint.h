@@ -1,8 +1,8 @@
 // Checkpoint: the tensors of a Hugging Face checkpoint directory, memory-mapped.
 // DIR/model.safetensors, or DIR/model.safetensors.index.json naming shard files.
-// Headers are fully validated on open (offsets inside the file, no overlaps, sizes match
-// dtype x shape); tensor data is only touched when a slice of it is read, so a rank that reads
-// its 1/T slice keeps about 1/T of the weights resident.
+// Headers are fully validated on open (offsets inside the file, the tensors filling the data
+// region exactly, sizes match dtype x shape); tensor data is only touched when a slice of it is
+// read, so a rank that reads its 1/T slice keeps about 1/T of the weights resident.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,21 @@ struct TensorInfo {
 };
 
 class SafetensorsFile;  // one mapped file (safetensors_file.h)
+
+// The files the loaders read (config.json, safetensors files, the index) must be regular files:
+// open() of a FIFO waits for a writer that never comes, and a device such as /dev/zero never ends.
+// Checks with stat() that `path` is a regular file, opens it read-only, and checks the descriptor
+// again (the path may have been replaced in between); `what` names the file in every message
+// ("safetensors file", "model config"). Returns the descriptor (the caller closes it) and its size.
+int open_regular_file(const std::string& path, const std::string& what, uint64_t* size);
+
+// Far above any real JSON file the loaders read whole (config.json: a few KB; the index of a
+// checkpoint with ~100k tensors: ~10 MB), yet refused by name before a mistaken path fills memory.
+constexpr uint64_t kMaxJsonFileBytes = uint64_t{64} << 20;
+
+// The text of a JSON file (config.json, model.safetensors.index.json): a regular file of at most
+// kMaxJsonFileBytes; throws gqa::Error naming `what` and `path`.
+std::string read_json_file_text(const std::string& path, const std::string& what);
 
 class Checkpoint {
  public:

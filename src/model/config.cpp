@@ -8,13 +8,15 @@
 #include "model/config.h"
 
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/json_depth.h"
+#include "model/checkpoint.h"
+#include "model/rope.h"
 
 namespace gqa {
 namespace {
@@ -25,13 +27,23 @@ constexpr const char* kSupportedArchitectures[] = {"LlamaForCausalLM", "MistralF
                                                    "Qwen2ForCausalLM"};
 constexpr const char* kSupportedRopeTypes = "default, linear, dynamic, yarn, llama3";
 
+// A user's value for a message: its JSON text cut to 80 characters (a field may hold a list of
+// any length), at a UTF-8 character boundary. The whole value is never printed.
+std::string brief(const json& v) {
+  std::string s = v.dump();  // (nesting is bounded by json_depth_limit: no deep recursion)
+  if (s.size() <= 80) return s;
+  size_t cut = 80;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "... (" + v.type_name() + ", " + std::to_string(s.size()) + " characters)";
+}
+
 // Field readers: `where` names the file (and the enclosing dict) in every message.
 bool present(const json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
 
 int64_t get_int(const json& j, const char* key, const std::string& where) {
   GQA_CHECK(j.contains(key), "missing required field \"" << key << "\" in " << where);
   const json& v = j.at(key);
-  GQA_CHECK(v.is_number_integer(), "field \"" << key << "\" in " << where << " must be an integer, got " << v.dump());
+  GQA_CHECK(v.is_number_integer(), "field \"" << key << "\" in " << where << " must be an integer, got " << brief(v));
   return v.get<int64_t>();
 }
 
@@ -42,7 +54,7 @@ int64_t get_int_or(const json& j, const char* key, int64_t fallback, const std::
 double get_double(const json& j, const char* key, const std::string& where) {
   GQA_CHECK(j.contains(key), "missing required field \"" << key << "\" in " << where);
   const json& v = j.at(key);
-  GQA_CHECK(v.is_number(), "field \"" << key << "\" in " << where << " must be a number, got " << v.dump());
+  GQA_CHECK(v.is_number(), "field \"" << key << "\" in " << where << " must be a number, got " << brief(v));
   return v.get<double>();
 }
 
@@ -53,14 +65,14 @@ double get_double_or(const json& j, const char* key, double fallback, const std:
 bool get_bool_or(const json& j, const char* key, bool fallback, const std::string& where) {
   if (!present(j, key)) return fallback;
   const json& v = j.at(key);
-  GQA_CHECK(v.is_boolean(), "field \"" << key << "\" in " << where << " must be true or false, got " << v.dump());
+  GQA_CHECK(v.is_boolean(), "field \"" << key << "\" in " << where << " must be true or false, got " << brief(v));
   return v.get<bool>();
 }
 
 std::string get_string_or(const json& j, const char* key, const std::string& fallback, const std::string& where) {
   if (!present(j, key)) return fallback;
   const json& v = j.at(key);
-  GQA_CHECK(v.is_string(), "field \"" << key << "\" in " << where << " must be a string, got " << v.dump());
+  GQA_CHECK(v.is_string(), "field \"" << key << "\" in " << where << " must be a string, got " << brief(v));
   return v.get<std::string>();
 }
 
@@ -68,7 +80,7 @@ std::string read_architecture(const json& j, const std::string& origin) {
   GQA_CHECK(j.contains("architectures"), "missing required field \"architectures\" in " << origin);
   const json& a = j.at("architectures");
   GQA_CHECK(a.is_array() && !a.empty() && a[0].is_string(),
-            "field \"architectures\" in " << origin << " must be a non-empty list of names, got " << a.dump());
+            "field \"architectures\" in " << origin << " must be a non-empty list of names, got " << brief(a));
   const std::string arch = a[0].get<std::string>();
   std::string supported;
   for (const char* s : kSupportedArchitectures) {
@@ -88,7 +100,14 @@ RopeType parse_rope_type(const std::string& name, const std::string& where) {
                                              << ")");
 }
 
+// A rope factor is the ratio of the extended context to the original one, and no context here has
+// more than INT32_MAX positions; past 2^53, dynamic NTK's factor * len - (factor - 1) would also
+// round to 0 (a factor of 1e300 gave NaN logits).
+constexpr double kMaxRopeFactor = INT32_MAX;
+
 // Reads one rope dict ({"rope_type"|"type": ..., "factor": ..., ...}); a missing type is "default".
+// The ranges are the ones transformers' rope validation states (it only warns) and its formulas
+// assume: values outside them pass the parse yet give infinite or NaN frequencies at run time.
 RopeScaling parse_rope_dict(const json& r, const std::string& where) {
   for (const auto& [key, value] : r.items()) {
     GQA_CHECK(!value.is_object(), "per-layer-type RoPE parameters (\"" << key << "\") in " << where
@@ -99,13 +118,19 @@ RopeScaling parse_rope_dict(const json& r, const std::string& where) {
   s.type = parse_rope_type(type, where);
   if (s.type == RopeType::kDefault) return s;
   s.factor = get_double(r, "factor", where);
-  GQA_CHECK(s.factor > 0, "rope factor must be positive in " << where << ", got " << s.factor);
+  // transformers: "factor field must be a float or int >= 1" for every type here (1e-320 made every
+  // linear frequency infinite).
+  GQA_CHECK(s.factor >= 1 && s.factor <= kMaxRopeFactor, "rope factor must be at least 1 and at most "
+                                                             << INT32_MAX << " in " << where << ", got "
+                                                             << s.factor);
   const bool need_orig = s.type == RopeType::kLlama3;
   s.original_max_position_embeddings =
       need_orig ? get_int(r, "original_max_position_embeddings", where)
                 : get_int_or(r, "original_max_position_embeddings", 0, where);
-  GQA_CHECK(s.original_max_position_embeddings >= 0,
-            "original_max_position_embeddings must not be negative in " << where);
+  // 0 stands for "absent" (use max_position_embeddings): one given must be a length.
+  GQA_CHECK(s.original_max_position_embeddings > 0 || !present(r, "original_max_position_embeddings"),
+            "original_max_position_embeddings must be positive in " << where << ", got "
+                                                                    << s.original_max_position_embeddings);
   if (s.type == RopeType::kLlama3) {
     s.low_freq_factor = get_double(r, "low_freq_factor", where);
     s.high_freq_factor = get_double(r, "high_freq_factor", where);
@@ -121,6 +146,13 @@ RopeScaling parse_rope_dict(const json& r, const std::string& where) {
     s.mscale = get_double_or(r, "mscale", 0.0, where);
     s.mscale_all_dim = get_double_or(r, "mscale_all_dim", 0.0, where);
     s.truncate = get_bool_or(r, "truncate", true, where);
+    // The correction range takes log(original_max_position_embeddings / (2 pi beta)): beta 0 made it
+    // infinite, and beta_fast <= beta_slow turns the ramp around.
+    GQA_CHECK(s.beta_slow > 0 && s.beta_fast > s.beta_slow, "yarn rope needs beta_fast > beta_slow > 0 in "
+                                                                << where << ", got beta_fast " << s.beta_fast
+                                                                << " and beta_slow " << s.beta_slow);
+    GQA_CHECK(s.attention_factor >= 0,
+              "yarn attention_factor must not be negative in " << where << ", got " << s.attention_factor);
   }
   return s;
 }
@@ -139,7 +171,7 @@ void read_rope(const json& j, const std::string& origin, ModelConfig& c) {
   if (dict_key == nullptr) return;
   const json& r = j.at(dict_key);
   const std::string where = std::string("\"") + dict_key + "\" of " + origin;
-  GQA_CHECK(r.is_object(), "field " << where << " must be a dict, got " << r.dump());
+  GQA_CHECK(r.is_object(), "field " << where << " must be a dict, got " << brief(r));
   c.rope_scaling = parse_rope_dict(r, where);
   c.rope_theta = get_double_or(r, "rope_theta", c.rope_theta, where);
 }
@@ -150,7 +182,7 @@ void read_token_ids(const json& j, const std::string& origin, ModelConfig& c) {
   const json& e = j.at("eos_token_id");
   if (e.is_array()) {
     for (const json& v : e) {
-      GQA_CHECK(v.is_number_integer(), "eos_token_id list in " << origin << " must hold integers, got " << e.dump());
+      GQA_CHECK(v.is_number_integer(), "eos_token_id list in " << origin << " must hold integers, got " << brief(v));
       c.eos_token_ids.push_back(v.get<int64_t>());
     }
   } else {
@@ -216,6 +248,21 @@ void validate(const std::string& origin, const ModelConfig& c) {
   GQA_CHECK(c.head_dim % 2 == 0, "head_dim must be even for rotary embeddings in " << origin << ", got " << c.head_dim);
   GQA_CHECK(c.rms_norm_eps > 0, "rms_norm_eps must be positive in " << origin << ", got " << c.rms_norm_eps);
   GQA_CHECK(c.rope_theta > 0, "rope_theta must be positive in " << origin << ", got " << c.rope_theta);
+  // The checks above bound each RoPE field; some combinations still overflow (yarn betas so small
+  // that the correction range is infinite, an mscale past a float's range, an mscale_all_dim that
+  // makes a divisor 0): computed once here, a table that is not finite is refused by name instead
+  // of ending in "logits contain NaN". (Dynamic NTK's tables at longer contexts only have a larger
+  // base: their frequencies shrink toward 0, they do not become NaN.)
+  const RopeFrequencies rope = rope_frequencies(c, 0);
+  GQA_CHECK(std::isfinite(rope.attention_scaling) && rope.attention_scaling > 0,
+            "the RoPE parameters in " << origin << " give an attention scaling of " << rope.attention_scaling
+                                      << " (it must be finite and positive)");
+  for (size_t i = 0; i < rope.inv_freq.size(); ++i) {
+    GQA_CHECK(std::isfinite(rope.inv_freq[i]), "the RoPE parameters in " << origin << " (rope_theta " << c.rope_theta
+                                                                         << ", head_dim " << c.head_dim
+                                                                         << ") give a rotary frequency of "
+                                                                         << rope.inv_freq[i] << " (index " << i << ")");
+  }
 }
 
 }  // namespace
@@ -223,8 +270,8 @@ void validate(const std::string& origin, const ModelConfig& c) {
 ModelConfig ModelConfig::from_json_text(const std::string& text, const std::string& origin) {
   json j;
   try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
+    j = json::parse(text, json_depth_limit(origin));
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past a double's range
     GQA_FAIL("malformed JSON in " << origin << ": " << e.what());
   }
   GQA_CHECK(j.is_object(), "config " << origin << " must hold a JSON object");
@@ -268,14 +315,10 @@ std::string ModelConfig::read_json_text(const std::string& path, std::string* fi
   std::string file = path;
   if (fs::is_directory(given) && given.filename() != "config.json") file = (given / "config.json").string();
   GQA_CHECK(!fs::is_directory(file), "model config " << file << " is a folder, not a JSON file");
-  GQA_CHECK(fs::exists(file), "model config " << file << " does not exist");
-  std::ifstream in(file, std::ios::binary);
-  GQA_CHECK(in.good(), "cannot open model config " << file);
-  std::ostringstream text;
-  text << in.rdbuf();
-  GQA_CHECK(!in.bad(), "error reading model config " << file);
+  // A FIFO or a device (config.json -> /dev/zero) is refused by name, a huge file by its size.
+  std::string text = read_json_file_text(file, "model config");
   if (file_out != nullptr) *file_out = file;
-  return text.str();
+  return text;
 }
 
 ModelConfig ModelConfig::from_file(const std::string& path) {

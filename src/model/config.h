@@ -50,7 +50,8 @@ struct ModelConfig {
   static ModelConfig from_file(const std::string& path);
   static ModelConfig from_json_text(const std::string& text, const std::string& origin);
   // from_file's reading half: the text of `path` (a config.json, or a folder holding one), and the
-  // file it read into *file when given; throws gqa::Error naming the file.
+  // file it read into *file when given; throws gqa::Error naming the file, for one that is not a
+  // regular file (a FIFO, /dev/zero) or is larger than 64 MiB too.
   static std::string read_json_text(const std::string& path, std::string* file = nullptr);
 };
 

@@ -2,15 +2,16 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "core/error.h"
+#include "core/json_depth.h"
 
 namespace gqa {
 namespace {
@@ -28,10 +29,20 @@ bool parse_dtype(const std::string& s, DType& out) {
   return true;
 }
 
+// A value from the header for a message: its JSON text cut to 80 characters (a header holds up to
+// 100 MB, and one entry can be most of it), at a UTF-8 character boundary.
+std::string brief(const json& v) {
+  std::string s = v.dump();  // (nesting is bounded by json_depth_limit: no deep recursion)
+  if (s.size() <= 80) return s;
+  size_t cut = 80;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "... (" + v.type_name() + ", " + std::to_string(s.size()) + " characters)";
+}
+
 // A non-negative integer that fits in uint64_t; `what` names the field for the message.
 uint64_t as_u64(const json& v, const std::string& what) {
   GQA_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0),
-            what << " must be a non-negative integer, got " << v.dump());
+            what << " must be a non-negative integer, got " << brief(v));
   return v.get<uint64_t>();
 }
 
@@ -39,7 +50,7 @@ uint64_t as_u64(const json& v, const std::string& what) {
 TensorInfo parse_tensor(const std::string& name, const json& e, uint64_t data_begin, uint64_t data_size,
                         const std::string& path) {
   const std::string where = "tensor " + name + " in " + path;
-  GQA_CHECK(e.is_object(), where << ": header entry must be a dict, got " << e.dump());
+  GQA_CHECK(e.is_object(), where << ": header entry must be a dict, got " << brief(e));
   GQA_CHECK(e.contains("dtype") && e["dtype"].is_string(), where << ": missing or non-string \"dtype\"");
   GQA_CHECK(e.contains("shape") && e["shape"].is_array(), where << ": missing or non-list \"shape\"");
   GQA_CHECK(e.contains("data_offsets") && e["data_offsets"].is_array() && e["data_offsets"].size() == 2,
@@ -53,7 +64,7 @@ TensorInfo parse_tensor(const std::string& name, const json& e, uint64_t data_be
   for (const json& d : e["shape"]) {
     const uint64_t n = as_u64(d, where + ": shape dimension");
     GQA_CHECK(n <= static_cast<uint64_t>(INT64_MAX) && !__builtin_mul_overflow(numel, n, &numel),
-              where << ": shape " << e["shape"].dump() << " overflows");
+              where << ": shape " << brief(e["shape"]) << " overflows");
     t.shape.push_back(static_cast<int64_t>(n));
   }
   const uint64_t begin = as_u64(e["data_offsets"][0], where + ": data_offsets begin");
@@ -65,32 +76,62 @@ TensorInfo parse_tensor(const std::string& name, const json& e, uint64_t data_be
   uint64_t nbytes = 0;
   GQA_CHECK(!__builtin_mul_overflow(numel, dtype_size(t.dtype), &nbytes) && nbytes == end - begin,
             where << ": data_offsets [" << begin << ", " << end << "] hold " << end - begin << " bytes but shape "
-                  << e["shape"].dump() << " of " << dtype << " needs " << numel << " elements x "
+                  << brief(e["shape"]) << " of " << dtype << " needs " << numel << " elements x "
                   << dtype_size(t.dtype) << " bytes");
   t.offset = data_begin + begin;
   t.nbytes = nbytes;
   return t;
 }
 
-// Two tensors sharing bytes would mean one of them is garbage; empty tensors overlap nothing.
-void check_no_overlap(const std::vector<TensorInfo>& tensors, const std::string& path) {
+// As the reference implementation (its InvalidOffset and MetadataIncompleteBuffer errors), the
+// tensors sorted by data_offsets must tile the data region [0, data_size) exactly: each one starts
+// where the one before ended (empty ones too), the first at 0, the last at the end of the file.
+// Two tensors sharing bytes would mean one of them is garbage; bytes that belong to no tensor mean
+// the header and the data disagree: a header-length field a few bytes short still parses (the
+// header's padding is spaces) and shifts every tensor, and only the bytes left over show it.
+void check_tiling(const std::vector<TensorInfo>& tensors, uint64_t data_begin, uint64_t data_size,
+                  const std::string& path) {
   std::vector<const TensorInfo*> sorted;
-  for (const TensorInfo& t : tensors)
-    if (t.nbytes > 0) sorted.push_back(&t);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
-  for (size_t i = 1; i < sorted.size(); ++i) {
-    const TensorInfo& prev = *sorted[i - 1];
-    GQA_CHECK(sorted[i]->offset >= prev.offset + prev.nbytes,
-              "tensors " << prev.name << " and " << sorted[i]->name << " overlap in " << path);
+  for (const TensorInfo& t : tensors) sorted.push_back(&t);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
+    return a->offset != b->offset ? a->offset < b->offset : a->nbytes < b->nbytes;
+  });
+  uint64_t end = 0;  // where the tensors so far end, relative to the data region
+  const TensorInfo* prev = nullptr;
+  for (const TensorInfo* t : sorted) {
+    const uint64_t begin = t->offset - data_begin;
+    GQA_CHECK(begin >= end, "tensors " << prev->name << " and " << t->name << " overlap in " << path);
+    GQA_CHECK(begin == end, "bytes [" << end << ", " << begin << ") of the data region of " << path
+                                      << " belong to no tensor ("
+                                      << (prev != nullptr ? "between tensors " + prev->name + " and "
+                                                          : std::string("before tensor "))
+                                      << t->name << "; safetensors requires the tensors to fill it exactly)");
+    end = begin + t->nbytes;
+    prev = t;
   }
+  GQA_CHECK(end == data_size, "the last " << data_size - end << " bytes of the " << data_size << "-byte data region of "
+                                          << path << " belong to no tensor (a wrong header length, or bytes appended "
+                                             "to the file; safetensors requires the tensors to fill it exactly)");
 }
 
 std::vector<TensorInfo> parse_header(const std::string& text, uint64_t data_begin, uint64_t data_size,
                                      const std::string& path) {
   json header;
+  // nlohmann keeps the last of two equal keys; a tensor named twice is refused instead (its first
+  // entry's bytes would otherwise be left unused, or read as another tensor's).
+  std::unordered_set<std::string> names;
+  const json::parser_callback_t depth_limit = json_depth_limit(path);
+  auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key && depth == 1) {
+      const std::string& name = parsed.get_ref<const std::string&>();
+      GQA_CHECK(names.insert(name).second, "tensor " << name << " appears twice in the header of safetensors file "
+                                                     << path);
+    }
+    return depth_limit(depth, event, parsed);
+  };
   try {
-    header = json::parse(text);
-  } catch (const json::parse_error& e) {
+    header = json::parse(text, callback);
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past a double's range
     GQA_FAIL("invalid JSON header in safetensors file " << path << ": " << e.what());
   }
   GQA_CHECK(header.is_object(), "safetensors header of " << path << " must be a JSON dict");
@@ -99,25 +140,16 @@ std::vector<TensorInfo> parse_header(const std::string& text, uint64_t data_begi
     if (name == "__metadata__") continue;  // free-form strings; nothing we need
     tensors.push_back(parse_tensor(name, entry, data_begin, data_size, path));
   }
-  check_no_overlap(tensors, path);
+  check_tiling(tensors, data_begin, data_size, path);
   return tensors;
 }
 
 }  // namespace
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) {
-    const int err = errno;
-    GQA_CHECK(err != ENOENT, "safetensors file " << path << " does not exist");
-    GQA_FAIL("cannot open safetensors file " << path << ": " << std::strerror(err));
-  }
+  fd_ = open_regular_file(path, "safetensors file", &file_size_);
   // From here on the destructor does not run if we throw, so release the fd on failure.
   try {
-    struct stat st {};
-    GQA_CHECK(::fstat(fd_, &st) == 0, "cannot stat " << path << ": " << std::strerror(errno));
-    GQA_CHECK(S_ISREG(st.st_mode), "safetensors file " << path << " is not a regular file");
-    file_size_ = static_cast<uint64_t>(st.st_size);
     GQA_CHECK(file_size_ >= 8, "safetensors file " << path << " is too short (" << file_size_
                                                    << " bytes; a header length needs 8)");
     uint8_t len_bytes[8];

@@ -3,8 +3,10 @@
 // Layout: 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape,
 // data_offsets: [begin, end]}, "__metadata__": {...}}, then the data region; offsets are
 // relative to the data region. Every tensor is checked against the file size before anything
-// is read, so later reads can trust the offsets. The header is read with pread(), not through the
-// mapping, so a freshly opened file has no pages of the mapping resident.
+// is read, so later reads can trust the offsets, and the tensors must fill the data region
+// exactly, as the reference implementation requires (no gap, no overlap, nothing after the
+// last). The header is read with pread(), not through the mapping, so a freshly opened file has
+// no pages of the mapping resident.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +19,8 @@ namespace gqa {
 
 class SafetensorsFile {
  public:
-  // Throws gqa::Error naming the file (and tensor) for anything missing, truncated or malformed.
+  // Throws gqa::Error naming the file (and tensor) for anything missing, truncated or malformed,
+  // and for a path that is not a regular file (a FIFO, a device), without opening it.
   explicit SafetensorsFile(const std::string& path);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;

@@ -184,6 +184,22 @@ expect_failure "unsupported dtype" 2 "k_proj" --model "$tmp/bad_dtype" --prompt-
 expect_failure "tensor shape vs config" 2 "gate_proj" --model "$tmp/wrong_shape" --prompt-tokens $p
 expect_failure "unsupported architecture" 2 "GPT2LMHeadModel" --model "$tmp/bad_architecture" --prompt-tokens $p
 expect_failure "malformed config.json" 2 "config.json" --model "$tmp/bad_config_json" --prompt-tokens $p
+# Found by fuzzing: bytes after the last tensor were ignored (a header length 4 short read every
+# tensor 4 bytes early, exit 0), a FIFO for a file hung the run, a config.json key nested 10,000
+# deep took 6 s and 3.4 GB.
+cp -r $good "$tmp/trailing_bytes" && printf 'junk' >>"$tmp/trailing_bytes/model.safetensors"
+expect_failure "bytes after the last tensor" 2 "last 4 bytes" --model "$tmp/trailing_bytes" --prompt-tokens $p
+mkdir -p "$tmp/fifo" && cp $good/config.json "$tmp/fifo/" && mkfifo "$tmp/fifo/model.safetensors"
+expect_failure "model.safetensors a FIFO (refused, not waited on)" 2 "is a FIFO" --model "$tmp/fifo" --prompt-tokens $p
+cp -r $good "$tmp/deep_config"
+python3 - "$tmp/deep_config/config.json" <<'PY'
+import sys
+text = open(sys.argv[1]).read().rstrip()
+assert text.endswith("}")
+open(sys.argv[1], "w").write(text[:-1] + ', "x": ' + '{"a": ' * 10000 + "1" + "}" * 10000 + "}")
+PY
+expect_failure "config.json nested 10,000 deep" 2 "nested more than 64 levels" --model "$tmp/deep_config" \
+  --prompt-tokens $p
 mkdir -p "$tmp/config_folder/config.json"
 expect_failure "config.json a folder (named once, not config.json/config.json)" 2 \
   "model config $tmp/config_folder/config.json is a folder" --model "$tmp/config_folder" --prompt-tokens $p

@@ -3,8 +3,10 @@
 #include "model/checkpoint.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <vector>
@@ -183,6 +185,55 @@ TEST(Checkpoint, ShardedIndexErrors) {
     test::write_safetensors(dir.file("b.safetensors"), {test::st_f32("x", {1}, {0.0f})});
     expect_error([&] { Checkpoint::open(dir.path()); }, {"tensor x", "a.safetensors", "b.safetensors"});
   }
+}
+
+// Found by fuzzing: an index (or a shard) that is a FIFO hung the run, and nothing bounded the
+// index's size or nesting. Refused by name, before opening.
+TEST(Checkpoint, IndexOrShardNotARegularFileOrTooLarge) {
+  {
+    TempDir dir;
+    ASSERT_EQ(::mkfifo(dir.file("model.safetensors.index.json").c_str(), 0600), 0);
+    expect_error([&] { Checkpoint::open(dir.path()); },
+                 {"model.safetensors.index.json", "a FIFO", "not a regular file"});
+  }
+  {
+    TempDir dir;
+    write_sharded(dir, R"({"x": "a.safetensors", "z": "b.safetensors"})");
+    std::filesystem::remove(dir.file("b.safetensors"));
+    ASSERT_EQ(::mkfifo(dir.file("b.safetensors").c_str(), 0600), 0);
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"b.safetensors", "a FIFO", "not a regular file"});
+  }
+  {
+    TempDir dir;
+    std::filesystem::create_symlink("/dev/zero", dir.file("model.safetensors"));
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"model.safetensors", "character device"});
+  }
+  {
+    TempDir dir;
+    write_sharded(dir, R"({"x": "a.safetensors", "z": "b.safetensors"})");
+    std::filesystem::resize_file(dir.file("model.safetensors.index.json"), (uint64_t{64} << 20) + 1);  // sparse
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"model.safetensors.index.json", "larger than the 64 MiB"});
+    const size_t deep = 100000;
+    test::write_text(dir.file("model.safetensors.index.json"),
+                     R"({"weight_map": {"x": )" + std::string(deep, '[') + std::string(deep, ']') + "}}");
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"model.safetensors.index.json", "nested more than 64"});
+  }
+}
+
+// Every fixture checkpoint is valid safetensors under the exact-tiling rule (the test writer's
+// files are checked by the tests above).
+TEST(Checkpoint, AllFixturesOpen) {
+  const std::filesystem::path root = "tests/fixtures/models";
+  if (!std::filesystem::exists(root)) GTEST_SKIP() << "no fixtures under " << root;
+  int opened = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    if (!std::filesystem::is_directory(entry.path())) continue;
+    SCOPED_TRACE(entry.path().string());
+    const Checkpoint c = Checkpoint::open(entry.path().string());
+    EXPECT_GT(c.total_bytes(), 0u);
+    ++opened;
+  }
+  EXPECT_GT(opened, 10);
 }
 
 }  // namespace

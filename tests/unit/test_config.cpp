@@ -2,6 +2,7 @@
 #include "model/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <string>
@@ -140,6 +141,94 @@ TEST(Config, RopeErrors) {
   expect_error([] { parse(R"("rope_scaling": "linear")"); }, {"rope_scaling", "dict"});
   expect_error([] { parse(R"("rope_parameters": {"full_attention": {"rope_type": "default"}})"); },
                {"full_attention", "test.json"});
+}
+
+// The ranges transformers' rope validation states (factor >= 1, beta_fast > beta_slow, ...): found
+// by fuzzing, values outside them passed the parse and gave "logits contain NaN" at token 0.
+TEST(Config, RopeRangesRefusedByName) {
+  auto rope = [](const std::string& dict) { return parse(R"("rope_scaling": )" + dict); };
+  expect_error([] { parse(R"("rope_parameters": {"rope_type": "linear", "factor": 1e-320})"); },
+               {"rope factor must be at least 1", "rope_parameters", "test.json"});
+  expect_error([&] { rope(R"({"rope_type": "linear", "factor": 0.5})"); }, {"factor", "at least 1"});
+  expect_error([&] { rope(R"({"rope_type": "dynamic", "factor": 1e300})"); },
+               {"factor", "at most 2147483647", "1e+300"});
+  expect_error([&] { rope(R"({"rope_type": "yarn", "factor": 1e300})"); }, {"factor", "at most"});
+  // A number past a double's range is refused by the parser (not read as infinity), naming the file.
+  expect_error([&] { rope(R"({"rope_type": "linear", "factor": 1e400})"); }, {"malformed JSON in test.json", "1e400"});
+  expect_error([&] { rope(R"({"rope_type": "yarn", "factor": 4, "beta_fast": 0})"); },
+               {"beta_fast > beta_slow > 0", "beta_fast 0", "test.json"});
+  expect_error([&] { rope(R"({"rope_type": "yarn", "factor": 4, "beta_fast": 1, "beta_slow": 2})"); },
+               {"beta_fast > beta_slow"});
+  expect_error([&] { rope(R"({"rope_type": "yarn", "factor": 4, "beta_slow": -1})"); }, {"beta_slow -1"});
+  expect_error([&] { rope(R"({"rope_type": "yarn", "factor": 4, "attention_factor": -1})"); },
+               {"attention_factor", "negative"});
+  expect_error([&] { rope(R"({"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": 0})"); },
+               {"original_max_position_embeddings must be positive"});
+  expect_error([&] { rope(R"({"rope_type": "llama3", "factor": 8, "low_freq_factor": 1, "high_freq_factor": 1,
+                              "original_max_position_embeddings": 64})"); },
+               {"low_freq_factor < high_freq_factor"});
+  expect_error([&] { rope(R"({"rope_type": "llama3", "factor": 8, "low_freq_factor": 0, "high_freq_factor": 4,
+                              "original_max_position_embeddings": 64})"); },
+               {"0 < low_freq_factor"});
+  // Fields each within range whose table still overflows: refused once computed, by name.
+  expect_error([&] { rope(R"({"rope_type": "yarn", "factor": 4, "beta_fast": 1e-310, "beta_slow": 1e-315})"); },
+               {"RoPE parameters in test.json", "rotary frequency"});
+  expect_error([&] { rope(R"({"rope_type": "yarn", "factor": 4, "mscale": -100, "mscale_all_dim": 1})"); },
+               {"RoPE parameters in test.json", "attention scaling of -11"});
+  // The edges of the ranges, and the values real models use, parse.
+  EXPECT_NO_THROW(rope(R"({"rope_type": "linear", "factor": 1})"));
+  EXPECT_NO_THROW(rope(R"({"rope_type": "dynamic", "factor": 2147483647})"));
+  EXPECT_NO_THROW(rope(R"({"rope_type": "yarn", "factor": 40, "beta_fast": 32, "beta_slow": 1, "mscale": 1.0,
+                           "mscale_all_dim": 1.0, "original_max_position_embeddings": 4096})"));
+  EXPECT_NO_THROW(rope(R"({"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": null})"));
+  EXPECT_NO_THROW(rope(R"({"rope_type": "llama3", "factor": 32, "low_freq_factor": 1, "high_freq_factor": 4,
+                           "original_max_position_embeddings": 8192})"));
+}
+
+// Found by fuzzing: a field nested 100,000 deep ("hidden_size": [[[...]]]) crashed (SIGSEGV) in the
+// recursive dump() of the error message, and a key nested 10,000 deep took gqa-generate 6 s and
+// 3.4 GB. config.json is parsed with a nesting limit, and messages quote at most 80 characters.
+TEST(Config, DeepOrHugeValues) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  expect_error([&] { parse(R"("hidden_size": )" + deep); }, {"test.json", "nested more than 64 levels"});
+  std::string deep_key;
+  for (int i = 0; i < 10000; ++i) deep_key += R"({"a": )";
+  deep_key += "1" + std::string(10000, '}');
+  expect_error([&] { parse(R"("x": )" + deep_key); }, {"test.json", "nested more than 64 levels"});
+  EXPECT_NO_THROW(parse(R"("x": )" + std::string(60, '[') + std::string(60, ']')));  // within the limit
+  std::string list = "[1";
+  for (int i = 0; i < 100000; ++i) list += ", 1";
+  list += "]";
+  try {
+    parse(R"("hidden_size": )" + list);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("hidden_size"), std::string::npos) << what;
+    EXPECT_NE(what.find("got [1,1,1"), std::string::npos) << what;
+    EXPECT_NE(what.find("(array, "), std::string::npos) << what;
+    EXPECT_LT(what.size(), 300u) << what;
+  }
+}
+
+// Found by fuzzing: config.json a FIFO hung the run, and config.json -> /dev/zero was read without
+// end. Anything but a regular file is refused by name, and a file larger than 64 MiB by its size.
+TEST(Config, NotARegularOrTooLargeFileRefused) {
+  test::TempDir dir;
+  ASSERT_EQ(::mkfifo(dir.file("config.json").c_str(), 0600), 0);
+  expect_error([&] { ModelConfig::from_file(dir.path()); }, {dir.file("config.json"), "a FIFO", "not a regular file"});
+  test::TempDir zero;
+  std::filesystem::create_symlink("/dev/zero", zero.file("config.json"));
+  expect_error([&] { ModelConfig::from_file(zero.path()); },
+               {zero.file("config.json"), "character device", "not a regular file"});
+  test::TempDir big;
+  test::write_text(big.file("config.json"), llama_json());
+  std::filesystem::resize_file(big.file("config.json"), (uint64_t{64} << 20) + 1);  // sparse: nothing written
+  expect_error([&] { ModelConfig::from_file(big.path()); }, {big.file("config.json"), "larger than the 64 MiB"});
+  std::string at_limit = llama_json();
+  at_limit.resize(size_t{64} << 20, ' ');
+  test::write_text(big.file("config.json"), at_limit);
+  EXPECT_EQ(ModelConfig::from_file(big.path()).hidden_size, 64);
 }
 
 TEST(Config, RequiredFieldsNamed) {

@@ -2,6 +2,7 @@
 #include "model/safetensors_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <string>
@@ -102,6 +103,9 @@ TEST(Safetensors, InvalidJsonHeader) {
   expect_open_error(path, {path, "invalid JSON"});
   test::write_raw_safetensors(path, "[1, 2, 3]", {});
   expect_open_error(path, {path, "dict"});
+  // nlohmann throws out_of_range, not parse_error, for a number past a double's range: still named.
+  write_one(path, R"({"dtype": "F32", "shape": [1e400], "data_offsets": [0, 4]})", 4);
+  expect_open_error(path, {path, "invalid JSON", "1e400"});
 }
 
 TEST(Safetensors, MalformedEntries) {
@@ -172,6 +176,103 @@ TEST(Safetensors, OverlappingTensors) {
                                   "b": {"dtype": "F32", "shape": [1], "data_offsets": [16, 20]}})",
                               std::vector<uint8_t>(20, 0));
   EXPECT_NO_THROW(SafetensorsFile f(path));
+}
+
+// The tensors must fill the data region exactly, as the reference implementation requires
+// (InvalidOffset, MetadataIncompleteBuffer): a hole, bytes before the first tensor, or bytes after
+// the last are refused. Found by fuzzing: a header-length field 4 short still parsed (the header's
+// padding is spaces) and every tensor was read 4 bytes early.
+TEST(Safetensors, TensorsMustFillTheDataRegionExactly) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  const std::string two = R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                              "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}})";
+  test::write_raw_safetensors(path, two, std::vector<uint8_t>(16, 0));  // 4 bytes after b
+  expect_open_error(path, {path, "last 4 bytes of the 16-byte data region", "belong to no tensor"});
+  test::write_raw_safetensors(path, R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                        "b": {"dtype": "F32", "shape": [1], "data_offsets": [12, 16]}})",
+                              std::vector<uint8_t>(16, 0));
+  expect_open_error(path, {path, "bytes [8, 12)", "between tensors a and b"});
+  test::write_raw_safetensors(path, R"({"b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})",
+                              std::vector<uint8_t>(8, 0));
+  expect_open_error(path, {path, "bytes [0, 4)", "before tensor b"});
+  test::write_raw_safetensors(path, "{}", std::vector<uint8_t>(4, 0));  // no tensors, 4 bytes of data
+  expect_open_error(path, {path, "last 4 bytes"});
+  // An empty tensor sits where the data before it ends, as the reference writer puts it; one
+  // inside another tensor's bytes is refused as the reference reader does.
+  test::write_raw_safetensors(path, R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                        "e": {"dtype": "F32", "shape": [0], "data_offsets": [4, 4]}})",
+                              std::vector<uint8_t>(8, 0));
+  expect_open_error(path, {path, "a and e overlap"});
+  test::write_raw_safetensors(path, R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                        "e": {"dtype": "F32", "shape": [0], "data_offsets": [8, 8]}})",
+                              std::vector<uint8_t>(8, 0));
+  EXPECT_NO_THROW(SafetensorsFile f(path));
+  test::write_raw_safetensors(path, "{}", {});  // no tensors, no data: valid
+  EXPECT_NO_THROW(SafetensorsFile f(path));
+  // The header length 4 short: the last 4 padding spaces become data, so the tensors end 4 bytes
+  // before the data region does.
+  std::string header = two;
+  header.append((8 - header.size() % 8) % 8 + 8, ' ');  // at least 4 spaces of padding
+  test::write_raw_safetensors(path, header, std::vector<uint8_t>(12, 0), static_cast<int64_t>(header.size()) - 4,
+                              /*pad=*/false);
+  expect_open_error(path, {path, "last 4 bytes", "wrong header length"});
+  test::write_raw_safetensors(path, header, std::vector<uint8_t>(12, 0), -1, /*pad=*/false);
+  EXPECT_NO_THROW(SafetensorsFile f(path));
+}
+
+// A tensor named twice: nlohmann would keep the last entry and leave the first one's bytes unused
+// (or read another tensor's as its own); refused by name.
+TEST(Safetensors, DuplicateTensorNamesRefused) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  test::write_raw_safetensors(path, R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                                        "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})",
+                              std::vector<uint8_t>(8, 0));
+  expect_open_error(path, {path, "tensor a appears twice"});
+  // The same key inside different entries (or in __metadata__) is no duplicate.
+  test::write_raw_safetensors(path, R"({"__metadata__": {"dtype": "x", "shape": "y"},
+                                        "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                                        "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})",
+                              std::vector<uint8_t>(8, 0));
+  EXPECT_NO_THROW(SafetensorsFile f(path));
+}
+
+// Found by fuzzing: a header entry nested 200,000 deep crashed (SIGSEGV) in the recursive dump()
+// of the error message. The header is parsed with a nesting limit, and messages quote at most 80
+// characters of a value.
+TEST(Safetensors, DeepOrHugeHeaderValues) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  const size_t deep = 200000;
+  write_one(path, std::string(deep, '[') + std::string(deep, ']'), 0);
+  expect_open_error(path, {path, "nested more than 64 levels"});
+  write_one(path, std::string(60, '[') + std::string(60, ']'), 0);  // within the limit: the usual message
+  expect_open_error(path, {path, "tensor w", "must be a dict, got [[[["});
+  // A long value is cut, not quoted whole.
+  std::string shape = "[4294967296, 4294967296";
+  for (int i = 0; i < 100000; ++i) shape += ", 1";
+  write_one(path, R"({"dtype": "F32", "shape": )" + shape + R"(], "data_offsets": [0, 4]})", 4);
+  try {
+    SafetensorsFile f(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("overflows"), std::string::npos) << what;
+    EXPECT_NE(what.find("(array, "), std::string::npos) << what;
+    EXPECT_LT(what.size(), 400u) << what;
+  }
+}
+
+// Found by fuzzing: model.safetensors a FIFO hung the run in open(), waiting for a writer; a
+// device never ends. Refused by name before opening.
+TEST(Safetensors, NotARegularFileRefusedWithoutOpening) {
+  test::TempDir dir;
+  const std::string fifo = dir.file("model.safetensors");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_open_error(fifo, {fifo, "a FIFO", "not a regular file"});
+  expect_open_error("/dev/zero", {"/dev/zero", "character device", "not a regular file"});
+  expect_open_error(dir.path(), {dir.path(), "a folder", "not a regular file"});
 }
 
 }  // namespace
