@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/hash.h"
-#include "core/json_depth.h"
+#include "core/json_limits.h"
 #include "launch/generate_options.h"
 #include "launch/text_prompt.h"
 #include "model/checkpoint.h"

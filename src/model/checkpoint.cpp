@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/json_depth.h"
+#include "core/json_limits.h"
 #include "model/safetensors_file.h"
 
 namespace gqa {

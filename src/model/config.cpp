@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/json_depth.h"
+#include "core/json_limits.h"
 #include "model/checkpoint.h"
 #include "model/rope.h"
 
@@ -27,15 +27,6 @@ constexpr const char* kSupportedArchitectures[] = {"LlamaForCausalLM", "MistralF
                                                    "Qwen2ForCausalLM"};
 constexpr const char* kSupportedRopeTypes = "default, linear, dynamic, yarn, llama3";
 
-// A user's value for a message: its JSON text cut to 80 characters (a field may hold a list of
-// any length), at a UTF-8 character boundary. The whole value is never printed.
-std::string brief(const json& v) {
-  std::string s = v.dump();  // (nesting is bounded by json_depth_limit: no deep recursion)
-  if (s.size() <= 80) return s;
-  size_t cut = 80;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "... (" + v.type_name() + ", " + std::to_string(s.size()) + " characters)";
-}
 
 // Field readers: `where` names the file (and the enclosing dict) in every message.
 bool present(const json& j, const char* key) { return j.contains(key) && !j.at(key).is_null(); }
@@ -43,7 +34,7 @@ bool present(const json& j, const char* key) { return j.contains(key) && !j.at(k
 int64_t get_int(const json& j, const char* key, const std::string& where) {
   GQA_CHECK(j.contains(key), "missing required field \"" << key << "\" in " << where);
   const json& v = j.at(key);
-  GQA_CHECK(v.is_number_integer(), "field \"" << key << "\" in " << where << " must be an integer, got " << brief(v));
+  GQA_CHECK(v.is_number_integer(), "field \"" << key << "\" in " << where << " must be an integer, got " << json_brief(v));
   return v.get<int64_t>();
 }
 
@@ -54,7 +45,7 @@ int64_t get_int_or(const json& j, const char* key, int64_t fallback, const std::
 double get_double(const json& j, const char* key, const std::string& where) {
   GQA_CHECK(j.contains(key), "missing required field \"" << key << "\" in " << where);
   const json& v = j.at(key);
-  GQA_CHECK(v.is_number(), "field \"" << key << "\" in " << where << " must be a number, got " << brief(v));
+  GQA_CHECK(v.is_number(), "field \"" << key << "\" in " << where << " must be a number, got " << json_brief(v));
   return v.get<double>();
 }
 
@@ -65,14 +56,14 @@ double get_double_or(const json& j, const char* key, double fallback, const std:
 bool get_bool_or(const json& j, const char* key, bool fallback, const std::string& where) {
   if (!present(j, key)) return fallback;
   const json& v = j.at(key);
-  GQA_CHECK(v.is_boolean(), "field \"" << key << "\" in " << where << " must be true or false, got " << brief(v));
+  GQA_CHECK(v.is_boolean(), "field \"" << key << "\" in " << where << " must be true or false, got " << json_brief(v));
   return v.get<bool>();
 }
 
 std::string get_string_or(const json& j, const char* key, const std::string& fallback, const std::string& where) {
   if (!present(j, key)) return fallback;
   const json& v = j.at(key);
-  GQA_CHECK(v.is_string(), "field \"" << key << "\" in " << where << " must be a string, got " << brief(v));
+  GQA_CHECK(v.is_string(), "field \"" << key << "\" in " << where << " must be a string, got " << json_brief(v));
   return v.get<std::string>();
 }
 
@@ -80,7 +71,7 @@ std::string read_architecture(const json& j, const std::string& origin) {
   GQA_CHECK(j.contains("architectures"), "missing required field \"architectures\" in " << origin);
   const json& a = j.at("architectures");
   GQA_CHECK(a.is_array() && !a.empty() && a[0].is_string(),
-            "field \"architectures\" in " << origin << " must be a non-empty list of names, got " << brief(a));
+            "field \"architectures\" in " << origin << " must be a non-empty list of names, got " << json_brief(a));
   const std::string arch = a[0].get<std::string>();
   std::string supported;
   for (const char* s : kSupportedArchitectures) {
@@ -171,7 +162,7 @@ void read_rope(const json& j, const std::string& origin, ModelConfig& c) {
   if (dict_key == nullptr) return;
   const json& r = j.at(dict_key);
   const std::string where = std::string("\"") + dict_key + "\" of " + origin;
-  GQA_CHECK(r.is_object(), "field " << where << " must be a dict, got " << brief(r));
+  GQA_CHECK(r.is_object(), "field " << where << " must be a dict, got " << json_brief(r));
   c.rope_scaling = parse_rope_dict(r, where);
   c.rope_theta = get_double_or(r, "rope_theta", c.rope_theta, where);
 }
@@ -182,7 +173,7 @@ void read_token_ids(const json& j, const std::string& origin, ModelConfig& c) {
   const json& e = j.at("eos_token_id");
   if (e.is_array()) {
     for (const json& v : e) {
-      GQA_CHECK(v.is_number_integer(), "eos_token_id list in " << origin << " must hold integers, got " << brief(v));
+      GQA_CHECK(v.is_number_integer(), "eos_token_id list in " << origin << " must hold integers, got " << json_brief(v));
       c.eos_token_ids.push_back(v.get<int64_t>());
     }
   } else {

@@ -11,7 +11,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
-#include "core/json_depth.h"
+#include "core/json_limits.h"
 
 namespace gqa {
 namespace {
@@ -29,20 +29,11 @@ bool parse_dtype(const std::string& s, DType& out) {
   return true;
 }
 
-// A value from the header for a message: its JSON text cut to 80 characters (a header holds up to
-// 100 MB, and one entry can be most of it), at a UTF-8 character boundary.
-std::string brief(const json& v) {
-  std::string s = v.dump();  // (nesting is bounded by json_depth_limit: no deep recursion)
-  if (s.size() <= 80) return s;
-  size_t cut = 80;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "... (" + v.type_name() + ", " + std::to_string(s.size()) + " characters)";
-}
 
 // A non-negative integer that fits in uint64_t; `what` names the field for the message.
 uint64_t as_u64(const json& v, const std::string& what) {
   GQA_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0),
-            what << " must be a non-negative integer, got " << brief(v));
+            what << " must be a non-negative integer, got " << json_brief(v));
   return v.get<uint64_t>();
 }
 
@@ -50,7 +41,7 @@ uint64_t as_u64(const json& v, const std::string& what) {
 TensorInfo parse_tensor(const std::string& name, const json& e, uint64_t data_begin, uint64_t data_size,
                         const std::string& path) {
   const std::string where = "tensor " + name + " in " + path;
-  GQA_CHECK(e.is_object(), where << ": header entry must be a dict, got " << brief(e));
+  GQA_CHECK(e.is_object(), where << ": header entry must be a dict, got " << json_brief(e));
   GQA_CHECK(e.contains("dtype") && e["dtype"].is_string(), where << ": missing or non-string \"dtype\"");
   GQA_CHECK(e.contains("shape") && e["shape"].is_array(), where << ": missing or non-list \"shape\"");
   GQA_CHECK(e.contains("data_offsets") && e["data_offsets"].is_array() && e["data_offsets"].size() == 2,
@@ -64,7 +55,7 @@ TensorInfo parse_tensor(const std::string& name, const json& e, uint64_t data_be
   for (const json& d : e["shape"]) {
     const uint64_t n = as_u64(d, where + ": shape dimension");
     GQA_CHECK(n <= static_cast<uint64_t>(INT64_MAX) && !__builtin_mul_overflow(numel, n, &numel),
-              where << ": shape " << brief(e["shape"]) << " overflows");
+              where << ": shape " << json_brief(e["shape"]) << " overflows");
     t.shape.push_back(static_cast<int64_t>(n));
   }
   const uint64_t begin = as_u64(e["data_offsets"][0], where + ": data_offsets begin");
@@ -76,7 +67,7 @@ TensorInfo parse_tensor(const std::string& name, const json& e, uint64_t data_be
   uint64_t nbytes = 0;
   GQA_CHECK(!__builtin_mul_overflow(numel, dtype_size(t.dtype), &nbytes) && nbytes == end - begin,
             where << ": data_offsets [" << begin << ", " << end << "] hold " << end - begin << " bytes but shape "
-                  << brief(e["shape"]) << " of " << dtype << " needs " << numel << " elements x "
+                  << json_brief(e["shape"]) << " of " << dtype << " needs " << numel << " elements x "
                   << dtype_size(t.dtype) << " bytes");
   t.offset = data_begin + begin;
   t.nbytes = nbytes;

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
-#include "core/json_depth.h"
+#include "core/json_limits.h"
 #include "tokenizer/chat_template_detail.h"
 #include "tokenizer/json_fields.h"
 

@@ -8,15 +8,9 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/json_limits.h"
 
 namespace gqa::tok {
-
-// A value for a message: its JSON text, cut short (a bad field can be a whole subtree).
-inline std::string json_brief(const nlohmann::json& v) {
-  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (s.size() > 64) s = s.substr(0, 60) + " ...";
-  return s;
-}
 
 // obj[key] by reference, or null when obj is not an object or has no such key: value(key, json()) would copy
 // the subtree, and at() throws a message without the file's name.

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/json_depth.h"
+#include "core/json_limits.h"
 #include "tokenizer/json_fields.h"
 #include "tokenizer/tokenizer_parts.h"
 
