@@ -20,7 +20,9 @@ int device_count() {
   if (err != cudaSuccess) cudaGetLastError();  // (clear it: the process goes on without a GPU)
   // No device, or no driver (a machine without a GPU): none. Any other error is a broken GPU
   // setup, not its absence, and must not turn every GPU test into a skip.
-  if (err != cudaSuccess && err != cudaErrorNoDevice && err != cudaErrorInsufficientDriver) {
+  // (cudaErrorStubLibrary: the toolkit's stub libcuda was found, as in containers without a GPU)
+  if (err != cudaSuccess && err != cudaErrorNoDevice && err != cudaErrorInsufficientDriver &&
+      err != cudaErrorStubLibrary) {
     throw_cuda_error(err, "cudaGetDeviceCount", __FILE__, __LINE__);
   }
   const std::string why = err == cudaSuccess ? "0 devices" : cudaGetErrorName(err);

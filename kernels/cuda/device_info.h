@@ -6,7 +6,7 @@
 namespace gqa::cuda {
 
 // Number of visible devices; 0 when there is no GPU or no driver (cudaErrorNoDevice,
-// cudaErrorInsufficientDriver). Throws gqa::Error for any other error of cudaGetDeviceCount, and
+// cudaErrorInsufficientDriver, cudaErrorStubLibrary). Throws gqa::Error for any other error of cudaGetDeviceCount, and
 // instead of returning 0 where GQA_REQUIRE_GPU=1 (launch/gpu-check.sh sets it: a GPU machine whose
 // driver or runtime is broken must fail its GPU tests, not skip them).
 int device_count();

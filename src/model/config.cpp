@@ -109,11 +109,12 @@ RopeScaling parse_rope_dict(const json& r, const std::string& where) {
   s.type = parse_rope_type(type, where);
   if (s.type == RopeType::kDefault) return s;
   s.factor = get_double(r, "factor", where);
-  // transformers: "factor field must be a float or int >= 1" for every type here (1e-320 made every
-  // linear frequency infinite).
-  GQA_CHECK(s.factor >= 1 && s.factor <= kMaxRopeFactor, "rope factor must be at least 1 and at most "
-                                                             << INT32_MAX << " in " << where << ", got "
-                                                             << s.factor);
+  // Positive and bounded. transformers only warns below 1 ("factor field must be a float or int >=
+  // 1"), so a factor in (0, 1) is taken as it does; one so small that a frequency overflows (1e-320)
+  // is refused by validate()'s check of the computed table.
+  GQA_CHECK(s.factor > 0 && s.factor <= kMaxRopeFactor, "rope factor must be positive and at most "
+                                                            << INT32_MAX << " in " << where << ", got "
+                                                            << s.factor);
   const bool need_orig = s.type == RopeType::kLlama3;
   s.original_max_position_embeddings =
       need_orig ? get_int(r, "original_max_position_embeddings", where)

@@ -1,5 +1,7 @@
 #include "runtime/backend.h"
 
+#include <iostream>
+
 #include "core/error.h"
 #include "kernels/cpu/cpu_ops.h"
 #ifdef GQA_HAVE_CUDA
@@ -40,8 +42,18 @@ int cuda_device_for_local_rank(int local_rank) {
 }
 
 std::string resolve_backend_name(const std::string& name) {
-  if (name == "auto") return cuda_device_count() > 0 ? "cuda" : "cpu";
-  return name;
+  if (name != "auto") return name;
+  try {
+    return cuda_device_count() > 0 ? "cuda" : "cpu";
+  } catch (const std::exception& e) {
+    // A CUDA setup that cannot count its devices (a broken driver) has no usable GPU: auto takes the
+    // CPU and says why, unless GQA_REQUIRE_GPU asks for a GPU (then the error stands).
+#ifdef GQA_HAVE_CUDA
+    if (cuda::env_switch("GQA_REQUIRE_GPU", false)) throw;
+#endif
+    std::cerr << "gqa: warning: --backend auto: no usable GPU (" << e.what() << "); running on the CPU\n";
+    return "cpu";
+  }
 }
 
 std::unique_ptr<Ops> make_backend(const std::string& requested, int local_rank, DType cuda_dtype) {

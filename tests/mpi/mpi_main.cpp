@@ -1,6 +1,7 @@
 // GoogleTest main for multi-rank tests (run by CTest under mpirun -np 1, 2, 4).
 // Rank 0 prints the usual report; other ranks print only their failures, tagged with the rank.
-// A test case still running after GQA_TEST_CASE_TIMEOUT_S seconds (default 300) ends this process
+// A test case still running after GQA_TEST_CASE_TIMEOUT_S seconds (default 300; 0: no limit, e.g.
+// under a debugger) ends this process
 // with its name: when a failure on one rank leaves the others waiting in a collective, the job
 // ends there (mpirun takes the other ranks down) instead of at CTest's limit, without saying where.
 // The exit code is non-zero if any rank failed, so a failure on rank 3 fails the job; 77 (CTest's
@@ -98,8 +99,8 @@ double case_limit_s() {
   if (v == nullptr || *v == '\0') return 300.0;
   char* end = nullptr;
   const double s = std::strtod(v, &end);
-  if (end == v || *end != '\0' || !(s > 0)) {
-    std::fprintf(stderr, "GQA_TEST_CASE_TIMEOUT_S=%s: expected a number of seconds above 0\n", v);
+  if (end == v || *end != '\0' || !(s >= 0)) {
+    std::fprintf(stderr, "GQA_TEST_CASE_TIMEOUT_S=%s: expected a number of seconds (0: no limit)\n", v);
     std::exit(2);
   }
   return s;
@@ -116,7 +117,8 @@ int main(int argc, char** argv) {
     listeners.Append(new RankFailurePrinter(session.world_rank()));
   }
   // (appended last, owned by GoogleTest's listener list, which outlives RUN_ALL_TESTS)
-  ::testing::UnitTest::GetInstance()->listeners().Append(new CaseWatchdog(session.world_rank(), case_limit_s()));
+  const double limit_s = case_limit_s();
+  if (limit_s > 0) ::testing::UnitTest::GetInstance()->listeners().Append(new CaseWatchdog(session.world_rank(), limit_s));
   int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
   int any_failed = failed;
   MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

@@ -143,13 +143,17 @@ TEST(Config, RopeErrors) {
                {"full_attention", "test.json"});
 }
 
-// The ranges transformers' rope validation states (factor >= 1, beta_fast > beta_slow, ...): found
+// The ranges transformers' rope validation states (factor > 0, beta_fast > beta_slow, ...): found
 // by fuzzing, values outside them passed the parse and gave "logits contain NaN" at token 0.
 TEST(Config, RopeRangesRefusedByName) {
   auto rope = [](const std::string& dict) { return parse(R"("rope_scaling": )" + dict); };
+  expect_error([] { parse(R"("rope_parameters": {"rope_type": "linear", "factor": 0})"); },
+               {"rope factor must be positive", "rope_parameters", "test.json"});
+  expect_error([&] { rope(R"({"rope_type": "linear", "factor": -2})"); }, {"factor", "positive"});
+  // Below 1 transformers only warns, and so a factor of 0.5 is taken; 1e-320 overflows the table.
+  EXPECT_NO_THROW(rope(R"({"rope_type": "linear", "factor": 0.5})"));
   expect_error([] { parse(R"("rope_parameters": {"rope_type": "linear", "factor": 1e-320})"); },
-               {"rope factor must be at least 1", "rope_parameters", "test.json"});
-  expect_error([&] { rope(R"({"rope_type": "linear", "factor": 0.5})"); }, {"factor", "at least 1"});
+               {"RoPE parameters in test.json", "rotary frequency"});
   expect_error([&] { rope(R"({"rope_type": "dynamic", "factor": 1e300})"); },
                {"factor", "at most 2147483647", "1e+300"});
   expect_error([&] { rope(R"({"rope_type": "yarn", "factor": 1e300})"); }, {"factor", "at most"});
