@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/json_limits.h"
+#include "core/regular_file.h"
 #include "model/safetensors_file.h"
 
 namespace gqa {
@@ -45,71 +46,7 @@ json read_json_file(const std::string& path, const std::string& what) {
   }
 }
 
-// What a path that is not a regular file is, for the message.
-const char* file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a folder";
-  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "a special file";
-}
-
 }  // namespace
-
-int open_regular_file(const std::string& path, const std::string& what, uint64_t* size) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    const int err = errno;
-    GQA_CHECK(err != ENOENT, what << " " << path << " does not exist");
-    GQA_FAIL("cannot stat " << what << " " << path << ": " << std::strerror(err));
-  }
-  GQA_CHECK(S_ISREG(st.st_mode), what << " " << path << " is " << file_kind(st.st_mode) << ", not a regular file");
-  // O_NONBLOCK: should the path have become a FIFO since stat(), open() returns at once instead of
-  // waiting for a writer, and the fstat() below refuses it. It changes nothing for a regular file.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    GQA_CHECK(err != ENOENT, what << " " << path << " does not exist");
-    GQA_FAIL("cannot open " << what << " " << path << ": " << std::strerror(err));
-  }
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    const int err = errno;
-    ::close(fd);
-    GQA_FAIL(what << " " << path << " is not a regular file (or cannot be examined: " << std::strerror(err) << ")");
-  }
-  *size = static_cast<uint64_t>(st.st_size);
-  return fd;
-}
-
-std::string read_json_file_text(const std::string& path, const std::string& what) {
-  uint64_t size = 0;
-  const int fd = open_regular_file(path, what, &size);
-  auto too_large = [&](uint64_t bytes) {
-    GQA_FAIL(what << " " << path << " is larger than the " << (kMaxJsonFileBytes >> 20)
-                  << " MiB a JSON file may have here (" << bytes << " bytes)");
-  };
-  std::string text;
-  try {
-    if (size > kMaxJsonFileBytes) too_large(size);
-    text.reserve(size);
-    // Read to the end rather than `size` bytes: the file may have changed since fstat().
-    char buf[1 << 16];
-    for (;;) {
-      const ssize_t got = ::read(fd, buf, sizeof(buf));
-      if (got < 0 && errno == EINTR) continue;
-      GQA_CHECK(got >= 0, "error reading " << what << " " << path << ": " << std::strerror(errno));
-      if (got == 0) break;
-      if (text.size() + static_cast<uint64_t>(got) > kMaxJsonFileBytes) too_large(text.size() + got);
-      text.append(buf, static_cast<size_t>(got));
-    }
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  return text;
-}
 
 Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
 Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;

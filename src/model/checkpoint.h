@@ -28,20 +28,6 @@ struct TensorInfo {
 
 class SafetensorsFile;  // one mapped file (safetensors_file.h)
 
-// The files the loaders read (config.json, safetensors files, the index) must be regular files:
-// open() of a FIFO waits for a writer that never comes, and a device such as /dev/zero never ends.
-// Checks with stat() that `path` is a regular file, opens it read-only, and checks the descriptor
-// again (the path may have been replaced in between); `what` names the file in every message
-// ("safetensors file", "model config"). Returns the descriptor (the caller closes it) and its size.
-int open_regular_file(const std::string& path, const std::string& what, uint64_t* size);
-
-// Far above any real JSON file the loaders read whole (config.json: a few KB; the index of a
-// checkpoint with ~100k tensors: ~10 MB), yet refused by name before a mistaken path fills memory.
-constexpr uint64_t kMaxJsonFileBytes = uint64_t{64} << 20;
-
-// The text of a JSON file (config.json, model.safetensors.index.json): a regular file of at most
-// kMaxJsonFileBytes; throws gqa::Error naming `what` and `path`.
-std::string read_json_file_text(const std::string& path, const std::string& what);
 
 class Checkpoint {
  public:

@@ -15,7 +15,7 @@
 
 #include "core/error.h"
 #include "core/json_limits.h"
-#include "model/checkpoint.h"
+#include "core/regular_file.h"
 #include "model/rope.h"
 
 namespace gqa {

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/json_limits.h"
+#include "core/regular_file.h"
 
 namespace gqa {
 namespace {

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/json_limits.h"
+#include "core/regular_file.h"
 #include "tokenizer/chat_template_detail.h"
 #include "tokenizer/json_fields.h"
 
@@ -61,13 +62,7 @@ const ChatTemplateVariant* recognise(const std::string& text) {
               "engine). Supported: " + supported_list() + ".");
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw Error("cannot open " + p.string());
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string read_file(const fs::path& p) { return read_json_file_text(p.string(), "tokenizer file"); }
 
 // "bos_token": "<s>" | {"content": "<s>", ...} | null | absent.
 std::string special_token(const json& config, const char* key, const std::string& where) {

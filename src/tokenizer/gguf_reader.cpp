@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 
 namespace gqa {
 namespace {
@@ -287,15 +288,12 @@ std::vector<int64_t> GgufFile::get_int_array(const std::string& key) const {
 const uint8_t* GgufFile::tensor_data(const GgufTensorInfo& t) const { return base_ + t.file_offset; }
 
 GgufFile GgufFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  GQA_CHECK(fd >= 0, path << ": cannot open: " << std::strerror(errno));
-  struct stat st {};
-  const int rc = ::fstat(fd, &st);
-  const size_t size = rc == 0 ? static_cast<size_t>(st.st_size) : 0;
+  uint64_t file_size = 0;
+  const int fd = open_regular_file(path, "GGUF file", &file_size);  // (a FIFO or device refused by name)
+  const size_t size = static_cast<size_t>(file_size);
   void* p = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
   const int err = errno;
   ::close(fd);
-  GQA_CHECK(rc == 0, path << ": cannot stat: " << std::strerror(err));
   GQA_CHECK(size > 0, path << ": truncated: the file is empty");
   GQA_CHECK(p != MAP_FAILED, path << ": cannot mmap: " << std::strerror(err));
   GgufFile f;

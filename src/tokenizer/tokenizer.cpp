@@ -13,6 +13,8 @@ namespace gqa::tok {
 namespace {
 
 bool has_gguf_magic(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;  // (a FIFO would block the read; the reader refuses it)
   std::ifstream f(path, std::ios::binary);
   char magic[4] = {};
   return f.read(magic, 4) && std::string_view(magic, 4) == "GGUF";

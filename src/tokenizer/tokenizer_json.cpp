@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/json_limits.h"
+#include "core/regular_file.h"
 #include "tokenizer/json_fields.h"
 #include "tokenizer/tokenizer_parts.h"
 
@@ -20,10 +21,9 @@ const char* const kInVocabulary = "the vocabulary's ids";  // (what bounds an id
 // The depth limit keeps the recursive readers below (Sequence in Sequence ...) and nlohmann's own
 // destructor off the end of the stack: a 770 KB file of nested Sequences crashed them.
 json read_json(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  GQA_CHECK(f, path << ": cannot open");
+  const std::string text = read_json_file_text(path, "tokenizer file");  // (a regular file, capped)
   try {
-    return json::parse(f, json_depth_limit(path));
+    return json::parse(text, json_depth_limit(path));
   } catch (const json::exception& e) {
     GQA_FAIL(path << ": not valid JSON: " << e.what());
   }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 #include <tuple>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -345,6 +346,18 @@ TEST(TokenizerBadInput, GgufIsRoutedByExtensionAndByMagic) {
   const Tokenizer renamed = Tokenizer::load(d.write("vocab.bin", bytes));
   EXPECT_TRUE(renamed.is_gguf());
   EXPECT_EQ(join_ids(renamed.encode(" Hello world", false)), "18435 995");
+}
+
+// A FIFO where a tokenizer file is expected is refused by kind, not opened (open() waits for a
+// writer that never comes): tokenizer.json and a .gguf.
+TEST(TokenizerBadInput, FifoIsRefusedNotOpened) {
+  TokDir d;
+  const std::string json_fifo = d.tokenizer();
+  ASSERT_EQ(::mkfifo(json_fifo.c_str(), 0600), 0);
+  EXPECT_NE(load_error(json_fifo).find("is a FIFO"), std::string::npos) << load_error(json_fifo);
+  const std::string gguf_fifo = (fs::path(json_fifo).parent_path() / "vocab.gguf").string();
+  ASSERT_EQ(::mkfifo(gguf_fifo.c_str(), 0600), 0);
+  EXPECT_NE(load_error(gguf_fifo).find("is a FIFO"), std::string::npos) << load_error(gguf_fifo);
 }
 
 }  // namespace
