@@ -18,6 +18,8 @@ namespace gqa::test {
 
 class CudaDtypeOpsTest : public ::testing::TestWithParam<DType> {
  protected:
+  static constexpr double kTol = 1e-2;  // ||out - ref|| / ||ref|| for 16-bit operands
+  static constexpr float kEps = 1e-5f;  // the RMSNorm epsilon the norm tests use
   void SetUp() override {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
     dt_ = GetParam();

@@ -34,9 +34,6 @@ namespace {
 using test::host_view;
 using test::rel_error;
 
-constexpr double kTol = 1e-2;
-constexpr float kEps = 1e-5f;
-
 // The norm's operands on both sides. With a residual, out is the residual's buffer (h), as in the
 // model; without one, out is a buffer of its own.
 struct NormCase {

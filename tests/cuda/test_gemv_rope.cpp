@@ -40,7 +40,6 @@ struct Case {
 };
 
 constexpr int64_t kHidden = 256, kBlocks = 8, kBlockSize = 16;
-constexpr double kTol = 1e-2;
 
 class CudaGemvRope : public test::CudaDtypeOpsTest {
  protected:

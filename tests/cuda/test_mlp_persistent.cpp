@@ -29,9 +29,6 @@ namespace {
 using test::host_view;
 using test::rel_error;
 
-constexpr double kTol = 1e-2;
-constexpr float kEps = 1e-5f;
-
 struct MlpCase {
   int64_t n, k, f;
 };
