@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <vector>
 
 #include "core/error.h"
@@ -55,17 +56,18 @@ NcclCommunicator::NcclCommunicator(int device, MPI_Comm comm) : mpi_(comm), devi
   agree(error, "to create the NCCL unique id");
   mpi_.broadcast(&id, sizeof(id), 0);
 
+  // ncclCommInitRank is collective and blocking: when it fails on one rank, the others may still be
+  // waiting inside it for that rank, where no MPI agreement reaches them. The rank that failed says
+  // why and ends the job instead; alone, it throws.
   try {
     GQA_NCCL_CHECK(ncclCommInitRank(&comm_, size(), id, rank()));
   } catch (const std::exception& e) {
-    error = e.what();
     comm_ = nullptr;
-  }
-  if (!mpi_.all_ok(error.empty())) {
-    if (comm_ != nullptr) ncclCommAbort(comm_);
-    comm_ = nullptr;
-    if (!error.empty()) throw RankError(error);
-    throw Error("nccl: another rank failed in ncclCommInitRank");
+    if (size() == 1) throw RankError(e.what());
+    std::cerr << "gqa: rank " + std::to_string(rank()) + ": " + e.what() +
+                     "; ending the job (the other ranks wait inside ncclCommInitRank)\n"
+              << std::flush;
+    mpi_.abort(1);
   }
 }
 
@@ -75,9 +77,7 @@ NcclCommunicator::~NcclCommunicator() {
 
 // Every rank learns whether every rank succeeded; all throw together when one did not.
 void NcclCommunicator::agree(const std::string& local_error, const char* phase) {
-  if (mpi_.all_ok(local_error.empty())) return;
-  if (!local_error.empty()) throw RankError(local_error);
-  throw Error(std::string("nccl: another rank failed ") + phase);
+  throw_unless_all_ok(mpi_.all_ok(local_error.empty()), local_error, std::string("nccl: another rank failed ") + phase);
 }
 
 // NCCL cannot run two ranks on one GPU: find that out up front, on every rank, with a way out.

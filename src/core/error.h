@@ -21,6 +21,15 @@ class RankError : public Error {
   using Error::Error;
 };
 
+// The end of an agreement across ranks (`all_ok`: every rank's answer to whether it succeeded):
+// nothing when all did; else a RankError with this rank's `local_error` where it failed, and an
+// Error saying `others_failed` on the ranks that did not. Every rank throws together.
+inline void throw_unless_all_ok(bool all_ok, const std::string& local_error, const std::string& others_failed) {
+  if (all_ok) return;
+  if (!local_error.empty()) throw RankError(local_error);
+  throw Error(others_failed);
+}
+
 // Throws gqa::Error with `message`; `where` is "file:line" for API-call failures, empty otherwise.
 [[noreturn]] void throw_error(const std::string& message, const char* file = nullptr, int line = 0);
 

@@ -36,9 +36,7 @@ void agree_on(const MpiSession& session, const std::function<void()>& check, con
   } catch (const std::exception& e) {
     error = e.what();
   }
-  if (session.all_ok(error.empty())) return;
-  if (!error.empty()) throw RankError(error);
-  throw Error(others_failed);
+  throw_unless_all_ok(session.all_ok(error.empty()), error, others_failed);
 }
 
 // True on every rank iff every rank's node has a GPU of its own for each of its ranks.

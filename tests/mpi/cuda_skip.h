@@ -26,7 +26,7 @@ inline std::string cuda_skip_reason(const std::string& kind, const MpiSession& s
   } catch (const std::exception& e) {
     error = e.what();
   }
-  if (!world.all_ok(error.empty())) throw Error(error.empty() ? "another rank could not count its CUDA devices" : error);
+  throw_unless_all_ok(world.all_ok(error.empty()), error, "another rank could not count its CUDA devices");
   if (!world.all_ok(count > 0)) return "not every rank sees a CUDA device";
   if (kind == "nccl") {
     if (!nccl_built()) return "this build has no NCCL";
