@@ -3,7 +3,8 @@
 // the recursive code that then reads, copies or prints a value, its own dump() included, can
 // exhaust the stack on a small file of nested brackets: SIGSEGV, or gigabytes of copies), and a cut
 // excerpt of a value for messages (a bad field may hold most of a 100 MB header).
-// Header only: for the libraries that link nlohmann_json (gqa_model, gqa_tokenizer, launch/).
+// Header only: for the libraries that link nlohmann_json (gqa_model, gqa_tokenizer, launch/); the
+// file reader is gqa_core's (core/regular_file.h).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 
 namespace gqa {
 
@@ -27,6 +29,22 @@ inline nlohmann::json::parser_callback_t json_depth_limit(const std::string& ori
     }
     return true;
   };
+}
+
+// `text` (the contents of `origin`) parsed with the nesting limit; gqa::Error "malformed JSON in
+// <origin>: ..." for a syntax error or a number past a double's range (nlohmann's out_of_range).
+inline nlohmann::json parse_json(const std::string& text, const std::string& origin) {
+  try {
+    return nlohmann::json::parse(text, json_depth_limit(origin));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("malformed JSON in " + origin + ": " + e.what());
+  }
+}
+
+// The JSON file at `path` (a regular file of at most kMaxJsonFileBytes; `what` names it in those
+// messages, e.g. "tokenizer file"), parsed as parse_json does.
+inline nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+  return parse_json(read_json_file_text(path, what), path);
 }
 
 // A user's value for a message: its JSON text (invalid UTF-8 replaced, so this never throws) cut to

@@ -8,7 +8,6 @@
 
 #include "core/error.h"
 #include "core/json_limits.h"
-#include "core/regular_file.h"
 #include "model/safetensors_file.h"
 
 namespace gqa {
@@ -31,15 +30,6 @@ void convert_mapped(const uint8_t* src, DType dtype, float* dst, size_t n) {
     const size_t m = std::min(kChunk, n - i);
     std::memcpy(buf, src + i * esz, m * esz);
     convert_to_f32(buf, dtype, dst + i, m);
-  }
-}
-
-json read_json_file(const std::string& path, const std::string& what) {
-  const std::string text = read_json_file_text(path, what);
-  try {
-    return json::parse(text, json_depth_limit(path));
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past a double's range
-    GQA_FAIL("malformed JSON in " << path << ": " << e.what());
   }
 }
 

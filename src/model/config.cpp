@@ -260,12 +260,7 @@ void validate(const std::string& origin, const ModelConfig& c) {
 }  // namespace
 
 ModelConfig ModelConfig::from_json_text(const std::string& text, const std::string& origin) {
-  json j;
-  try {
-    j = json::parse(text, json_depth_limit(origin));
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number past a double's range
-    GQA_FAIL("malformed JSON in " << origin << ": " << e.what());
-  }
+  const json j = parse_json(text, origin);
   GQA_CHECK(j.is_object(), "config " << origin << " must hold a JSON object");
   ModelConfig c;
   c.architecture = read_architecture(j, origin);

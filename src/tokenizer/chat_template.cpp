@@ -106,12 +106,7 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::string& path_or_dir)
   fs::path path(path_or_dir);
   if (fs::is_directory(path)) path /= "tokenizer_config.json";
   const std::string where = path.string();
-  json config;
-  try {
-    config = json::parse(read_file(path), json_depth_limit(where));  // (gqa::Error past 64 levels)
-  } catch (const json::exception& e) {
-    throw Error(where + ": invalid JSON: " + e.what());
-  }
+  const json config = read_json_file(where, "tokenizer file");
   if (!config.is_object()) throw Error(where + ": expected a JSON object");
   std::string text = template_from_config(config, path.parent_path(), where);
   try {

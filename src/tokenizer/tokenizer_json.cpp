@@ -7,7 +7,6 @@
 
 #include "core/error.h"
 #include "core/json_limits.h"
-#include "core/regular_file.h"
 #include "tokenizer/json_fields.h"
 #include "tokenizer/tokenizer_parts.h"
 
@@ -20,14 +19,7 @@ const char* const kInVocabulary = "the vocabulary's ids";  // (what bounds an id
 
 // The depth limit keeps the recursive readers below (Sequence in Sequence ...) and nlohmann's own
 // destructor off the end of the stack: a 770 KB file of nested Sequences crashed them.
-json read_json(const std::string& path) {
-  const std::string text = read_json_file_text(path, "tokenizer file");  // (a regular file, capped)
-  try {
-    return json::parse(text, json_depth_limit(path));
-  } catch (const json::exception& e) {
-    GQA_FAIL(path << ": not valid JSON: " << e.what());
-  }
-}
+json read_json(const std::string& path) { return read_json_file(path, "tokenizer file"); }
 
 // The one past the largest id the tokenizer spells: what bos/eos/post-processor ids must stay below.
 int64_t vocab_end(const TokenizerParts& p) {

@@ -170,7 +170,14 @@ TEST(ChatTemplate, ConfigFileVariants) {
   EXPECT_EQ(ChatTemplate::from_tokenizer_config(dir.string()).variant(), "llama3.1");
 
   write("tokenizer_config.json", "{not json");
-  EXPECT_THROW(ChatTemplate::from_tokenizer_config(dir.string()), gqa::Error);
+  try {
+    ChatTemplate::from_tokenizer_config(dir.string());
+    ADD_FAILURE() << "malformed JSON must be refused";
+  } catch (const gqa::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("malformed JSON in " + (dir / "tokenizer_config.json").string()),
+              std::string::npos)
+        << e.what();
+  }
   EXPECT_THROW(ChatTemplate::from_tokenizer_config((dir / "missing.json").string()), gqa::Error);
   fs::remove_all(dir);
 }

@@ -140,6 +140,20 @@ TEST(TokenizerBadInput, DeepNestingIsRefusedAtTheDepthLimit) {
   }
 }
 
+// Every JSON file the tokenizer reads says "malformed JSON in <file>" for bad syntax and for a number
+// past a double's range (one reader, core/json_limits.h, for these and config.json / the index).
+TEST(TokenizerBadInput, MalformedJsonNamesTheFile) {
+  TokDir d;
+  d.write("tokenizer.json", R"({"model": {"type": "BPE", )");
+  expect_message(load_error(d.tokenizer()), "tokenizer.json", {"malformed JSON in "});
+  d.write("tokenizer.json", R"({"model": 1e400})");
+  expect_message(load_error(d.tokenizer()), "tokenizer.json", {"malformed JSON in ", "1e400"});
+  for (const std::string name : {"tokenizer_config.json", "generation_config.json", "config.json"}) {
+    SCOPED_TRACE(name);
+    expect_refused_beside(name, R"({"eos_token": )", {"malformed JSON in "});
+  }
+}
+
 // D3: one large id sized the id -> token table (INT32_MAX: signed overflow; 1e8: 3 GB from a 35 KB file).
 TEST(TokenizerBadInput, VocabIdsAreBoundedByTheModelLimitAndTheVocabularySize) {
   for (const int64_t id : {int64_t{2147483647}, int64_t{100000000}, int64_t{1} << 24, int64_t{70000}}) {
