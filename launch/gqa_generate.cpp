@@ -6,6 +6,7 @@
 // the whole job (MPI_Abort), so no rank is left waiting in a collective.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -265,14 +266,34 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
     }
     return parsed >= 0 ? parsed : 2;
   }
-  // (with the backend as this rank resolves it: --backend auto on a node without a GPU is cpu)
+  // The backend as this rank resolves it (--backend auto on a node without a usable GPU is cpu): the
+  // ranks must agree on it first, and one that differs names both (not "arguments differ": its
+  // arguments may be rank 0's, its node not).
+  const std::vector<std::string> backends = {"cpu", "cuda", "unresolved"};
   std::string backend;
+  std::string backend_error;
   try {
     backend = gqa::resolve_backend_name(opts.backend);
-  } catch (const std::exception&) {
-    backend = "unresolved";  // (its error comes when the communicator or backend is made)
+  } catch (const std::exception& e) {
+    backend = "unresolved";  // (when every rank agrees on it, the error comes when the backend is made)
+    backend_error = e.what();
   }
-  const uint64_t mine = gqa::fnv1a64(gqa::collective_settings(opts) + ";resolved_backend=" + backend);
+  const auto index = static_cast<uint64_t>(std::find(backends.begin(), backends.end(), backend) - backends.begin());
+  const uint64_t rank0s_backend = mpi.from_rank0(index);
+  if (!mpi.all_ok(index == rank0s_backend)) {
+    if (index != rank0s_backend) {
+      const std::string theirs = rank0s_backend < backends.size() ? backends[rank0s_backend] : "another";
+      say("gqa-generate: rank " + std::to_string(rank) + ": --backend " + opts.backend + " gives the " + backend +
+          " backend here" + (backend_error.empty() ? "" : " (" + backend_error + ")") + " but the " + theirs +
+          " backend on rank 0 (every rank must run the same backend: give each a GPU, or pass --backend cpu)");
+    } else if (rank == 0) {
+      say("gqa-generate: another rank's backend differs from rank 0's " + backend + " backend");
+    }
+    return 2;
+  }
+  GenerateOptions resolved = opts;
+  resolved.backend = backend;  // (--backend auto here and cpu there agree where both give cpu)
+  const uint64_t mine = gqa::fnv1a64(gqa::collective_settings(resolved));
   const uint64_t rank0s = mpi.from_rank0(mine);
   if (!mpi.all_ok(mine == rank0s)) {
     if (mine != rank0s) {

@@ -280,6 +280,13 @@ rank1=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 5 -
 expect_mpmd_failure "MPMD: another --max-new-tokens on rank 1" "rank 1: its arguments differ from rank 0's"
 rank1=(--model tests/fixtures/models/gqa --prompt-tokens 1,2 --max-new-tokens 4 -q)
 expect_mpmd_failure "MPMD: another prompt length on rank 1" "rank 1: its arguments differ from rank 0's"
+# a rank on another backend (--backend auto on a node whose GPU is missing or broken) is named as such
+saved=("${rank0[@]}")
+rank0=("${saved[@]}" --backend cpu)
+rank1=("${saved[@]}" --backend cuda)
+expect_mpmd_failure "MPMD: another backend on rank 1" \
+  "rank 1: --backend cuda gives the cuda backend here but the cpu backend on rank 0"
+rank0=("${saved[@]}")
 cp -r tests/fixtures/models/gqa "$tmp/gqa_theta"
 python3 - "$tmp/gqa_theta/config.json" <<'PY'
 import json, sys
