@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernels/attention_checks.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace gqa::cpu {
@@ -29,6 +30,7 @@ AttentionDims check_args(const AttentionArgs& a) {
   detail::expect(a.token_seq, DType::kI32, {d.n}, kOp, "token_seq");
   detail::expect(a.positions, DType::kI32, {d.n}, kOp, "positions");
   detail::expect(a.out, DType::kF32, a.q.shape(), kOp, "out");
+  check_attention_out_apart(a, kOp);
   return d;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "kernels/attention_checks.h"
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill.h"
 #include "kernels/cuda/attention_prefill_mma.h"
@@ -33,6 +34,7 @@ AttentionDims check_attention_args(const AttentionArgs& a, const char* op) {
   expect(a.block_tables, DType::kI32, a.block_tables.shape(), op, "block_tables");
   expect(a.token_seq, DType::kI32, {d.n}, op, "token_seq");
   expect(a.positions, DType::kI32, {d.n}, op, "positions");
+  check_attention_out_apart(a, op);
   GQA_CHECK(d.hkv > 0 && d.hq > 0 && d.hq % d.hkv == 0,
             op << ": query heads of q " << shape_str(a.q.shape()) << " are not a positive multiple of the KV heads of "
                << "k_cache " << shape_str(a.k_cache.shape()));

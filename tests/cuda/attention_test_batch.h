@@ -188,8 +188,6 @@ inline void expect_bad_entry_poisons_one(const cuda::DecodeOptions& opt, int ent
   }
 }
 
-// Device-looking arguments over a dummy buffer, for host-side checks that never launch: q and out
-// [2, hq, hd], caches [4 blocks, 16, hkv, hd], 2 sequences of 2 table entries.
 // The tensor-core prefill kernels' shape sweep (test_attention_prefill_mma / _wgmma): dtype,
 // heads (MHA, GQA-4, GQA-8 at 64 heads, MQA), head_dim, cache block size.
 inline auto prefill_shapes() {
@@ -198,9 +196,17 @@ inline auto prefill_shapes() {
                             ::testing::Values<int64_t>(64, 128), ::testing::Values<int64_t>(16, 32));
 }
 
+// Device-looking arguments for host-side checks that never launch: q and out [2, hq, hd], caches
+// [4 blocks, 16, hkv, hd], 2 sequences of 2 table entries.
 inline AttentionArgs fake_args(DType dt, int64_t hq, int64_t hkv, int64_t hd) {
-  alignas(16) static char dummy[16];
-  auto dev = [](DType t, Shape s) { return Tensor::view(dummy, t, std::move(s), Device::kCuda); };
+  // Made-up device addresses, never dereferenced: each tensor its own 256-byte-aligned range, as
+  // the checks refuse an out that overlaps an input.
+  uintptr_t next = uintptr_t{1} << 40;
+  auto dev = [&next](DType t, Shape s) {
+    Tensor v = Tensor::view(reinterpret_cast<void*>(next), t, std::move(s), Device::kCuda);
+    next += (static_cast<uintptr_t>(v.nbytes()) + 255) & ~uintptr_t{255};
+    return v;
+  };
   AttentionArgs a;
   a.q = dev(dt, {2, hq, hd});
   a.k_cache = dev(dt, {4, 16, hkv, hd});

@@ -474,5 +474,29 @@ TEST(CudaAttentionArgs, RefusesBadShapesAndTypes) {
   EXPECT_THROW(cuda::attention_decode(a, nullptr), Error);
 }
 
+// out may be q itself (OutMayAliasQ runs it) but overlap no other input, as on the CPU.
+TEST(CudaAttentionArgs, OutIsQOrApartFromEveryInput) {
+  AttentionArgs a = fake_args(DType::kBF16, 8, 2, 64);
+  a.out = a.q;
+  EXPECT_NO_THROW(cuda::check_attention_args(a, "t"));
+  const auto refused = [](const AttentionArgs& bad, const std::string& what) {
+    try {
+      cuda::check_attention_args(bad, "t");
+      ADD_FAILURE() << "accepted: " << what;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  auto* q = static_cast<char*>(a.q.data());
+  a.out = Tensor::view(q + 128, DType::kBF16, a.q.shape(), Device::kCuda);  // one head further on
+  refused(a, "t: out overlaps q without being q");
+  a = fake_args(DType::kBF16, 8, 2, 64);
+  for (const Tensor* input : {&a.k_cache, &a.v_cache, &a.block_tables, &a.token_seq, &a.positions}) {
+    AttentionArgs b = a;
+    b.out = Tensor::view(input->data(), DType::kBF16, a.q.shape(), Device::kCuda);
+    refused(b, "t: out overlaps ");
+  }
+}
+
 }  // namespace
 }  // namespace gqa

@@ -199,6 +199,35 @@ TEST(CpuAttention, RejectsBadBlockTablesAndPositions) {
   expect_error([&] { attention(args_of(b, 1.0f)); }, "attention");
 }
 
+// out may be q itself (the same result) but overlap nothing else: not q in part, not the cache.
+TEST(CpuAttention, OutIsQOrApartFromEveryInput) {
+  const AttnCase c{4, 2, 16, 4, {6, 3}, {2, 1}};
+  std::mt19937 rng(11);
+  Batch b = make_batch(c, rng);
+  const float scale = 0.25f;
+  const std::vector<double> ref = ref_attention(c, b, scale);
+  Tensor q_copy = test::filled_f32(b.q.shape(), 0.0f);
+  std::copy_n(b.q.data_as<float>(), b.q.numel(), q_copy.data_as<float>());
+  AttentionArgs in_place = args_of(b, scale);
+  in_place.out = q_copy;
+  in_place.q = q_copy;
+  attention(in_place);
+  expect_all_close(q_copy, ref, 1e-6, 1e-5, "attention with out = q");
+
+  Tensor wide = test::filled_f32({b.q.numel() + c.hd}, 0.0f);  // q, and out one head further on
+  std::copy_n(b.q.data_as<float>(), b.q.numel(), wide.data_as<float>());
+  AttentionArgs shifted = args_of(b, scale);
+  shifted.q = Tensor::view(wide.data_as<float>(), DType::kF32, b.q.shape());
+  shifted.out = Tensor::view(wide.data_as<float>() + c.hd, DType::kF32, b.q.shape());
+  expect_error([&] { attention(shifted); }, "attention: out overlaps q without being q");
+  for (const bool in_k : {true, false}) {
+    AttentionArgs into_cache = args_of(b, scale);
+    Tensor& cache = in_k ? b.k_cache : b.v_cache;
+    into_cache.out = Tensor::view(cache.data_as<float>() + 8, DType::kF32, b.q.shape());
+    expect_error([&] { attention(into_cache); }, in_k ? "attention: out overlaps k_cache" : "out overlaps v_cache");
+  }
+}
+
 TEST(CpuKvWrite, WritesEachTokenToItsSlot) {
   for (int block_size : {16, 5}) {
     std::mt19937 rng(10 + block_size);
