@@ -84,7 +84,9 @@ TEST(TokenizerFuzz, CorpusRoundTrips) {
     EXPECT_EQ(gpt2.decode(gpt2.encode(t.bytes, false)), t.bytes) << t.name;
     // SentencePiece drops the one space its prepend scheme would have added, and a literal ▁ decodes as a space.
     const bool spm_exact = !t.bytes.empty() && t.bytes[0] != ' ' && t.bytes.find("\u2581") == std::string::npos;
-    if (spm_exact) EXPECT_EQ(llama.decode(llama.encode(t.bytes, false)), t.bytes) << t.name;
+    if (spm_exact) {
+      EXPECT_EQ(llama.decode(llama.encode(t.bytes, false)), t.bytes) << t.name;
+    }
   }
 }
 

@@ -61,7 +61,10 @@ inline std::vector<CorpusText> load_corpus() {
 
 inline std::string join_ids(const std::vector<int32_t>& ids) {
   std::string s;
-  for (int32_t id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  for (int32_t id : ids) {
+    if (!s.empty()) s += ' ';
+    s += std::to_string(id);  // (not " " + to_string: GCC 12 warns -Wrestrict on that operator+)
+  }
   return s;
 }
 
