@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # launch/gpu-check.sh's flow on fake tools (tests/cli/gpu_check_mock/: no GPU, no build): what it
-# runs, records and exits with in --prefill, --quick and the default mode, a step the box cuts (CUT, exit 4), and a
+# runs, records and exits with in --prefill, --quick and the default mode (and that --decode, --bench and
+# --profile pass), a step the box cuts (CUT, exit 4), and a
 # cut step whose log shows a failed case or a step that exits non-zero (FAIL, exit 1). GPU time is
-# rare: a broken flow found here costs no device call. ~4 minutes (the fake steps sleep 1-2 s, the
+# rare: a broken flow found here costs no device call. ~5 minutes (the fake steps sleep 1-2 s, the
 # cut ones until the box ends).
 # Usage: test_gpu_check_mock.sh BIN_DIR   (run from the repository root; BIN_DIR unused)
 set -euo pipefail
@@ -89,4 +90,16 @@ done
 row "gqa-generate np4 --comm mpi --dtype f32" PASS check
 row "gqa-attn-bench" PASS check
 row "memcheck cuda_test_attention_decode_groups" PASS check
+# 6. the other modes, every step passing (their parts: launch/gpu_check/bench.sh, profile.sh)
+run decode decode 300 "configure 1" "build 1"
+[ $rc -eq 0 ] || fail "decode: exit $rc: $(tail -n 45 <<<"$out")"
+row "gqa-bench --contexts" PASS decode
+row "nsys" SKIP decode
+run bench bench 300 "configure 1" "build 1"
+[ $rc -eq 0 ] || fail "bench: exit $rc: $(tail -n 45 <<<"$out")"
+row "gqa-bench --all" PASS bench
+grep -q '^# gqa-bench (mock) --all' <<<"$out" || fail "bench: gqa-bench's report is not printed"
+run profile profile 300 "configure 1" "build 1"
+[ $rc -eq 0 ] || fail "profile: exit $rc: $(tail -n 45 <<<"$out")"
+row "ncu" SKIP profile
 echo "gpu-check flow: ok"

@@ -74,12 +74,12 @@ TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kOverlap);  // over the TMA and swizzle builds
 }
 
-// launch/gpu-check.sh spells the wgmma builds' names (GQA_TEST_WGMMA_BUILD's values, in the
-// dispatcher's order) and the default build, whose memcheck it runs first: the same as the
-// dispatcher's. (ctest runs this in the source tree.)
+// launch/gpu-check.sh (in its part launch/gpu_check/tests.sh) spells the wgmma builds' names
+// (GQA_TEST_WGMMA_BUILD's values, in the dispatcher's order) and the default build, whose memcheck
+// it runs first: the same as the dispatcher's. (ctest runs this in the source tree.)
 TEST(CudaEnvSwitches, GpuCheckNamesTheBuildsAndTheDefault) {
-  std::ifstream f("launch/gpu-check.sh");
-  ASSERT_TRUE(f) << "launch/gpu-check.sh not found from the working directory (ctest runs in the source tree)";
+  std::ifstream f("launch/gpu_check/tests.sh");
+  ASSERT_TRUE(f) << "launch/gpu_check/tests.sh not found from the working directory (ctest runs in the source tree)";
   std::string line, names, default_build;
   while (std::getline(f, line)) {
     if (line.rfind("wgmma_build_names=(", 0) == 0) names = line.substr(19, line.find(')') - 19);
