@@ -73,6 +73,13 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
     l.prompt = l.text->ids();
   }
   gqa::validate_prompt(l.prompt, l.config.vocab_size);
+  const int64_t positions = static_cast<int64_t>(l.prompt.size()) + o.max_new_tokens;
+  const int64_t window = l.config.sliding_window;
+  GQA_CHECK(window == 0 || positions <= window,
+            "prompt + --max-new-tokens = " << positions << " positions pass this model's sliding window (sliding_window "
+                                           << window << " in config.json): gqa does not implement sliding-window "
+                                              "attention, which matches full attention only within the window; keep "
+                                              "them within " << window);
   gqa::ShardDims dims{l.config.num_attention_heads, l.config.num_key_value_heads, l.config.intermediate_size,
                       l.config.vocab_size};
   const gqa::ShardPlan plan = gqa::ShardPlan::make(dims, comm.size());

@@ -194,17 +194,16 @@ void read_biases(const json& j, const std::string& origin, ModelConfig& c) {
 }
 
 // Refuses features that would silently change the results if ignored.
-void check_unsupported_features(const json& j, const std::string& origin, const ModelConfig& c) {
+void check_unsupported_features(const json& j, const std::string& origin) {
   const std::string act = get_string_or(j, "hidden_act", "silu", origin);
   GQA_CHECK(act == "silu", "hidden_act \"" << act << "\" in " << origin << " is not supported (only silu)");
-  const bool window_on = get_bool_or(j, "use_sliding_window", true, origin);
-  if (window_on && present(j, "sliding_window")) {
-    const int64_t window = get_int(j, "sliding_window", origin);
-    GQA_CHECK(window >= c.max_position_embeddings,
-              "sliding-window attention (sliding_window " << window << " < max_position_embeddings "
-                                                          << c.max_position_embeddings << ") in " << origin
-                                                          << " is not supported");
-  }
+}
+
+// sliding_window (null or absent: none; off when use_sliding_window is false, as Qwen2 has it).
+void read_sliding_window(const json& j, const std::string& origin, ModelConfig& c) {
+  if (!get_bool_or(j, "use_sliding_window", true, origin) || !present(j, "sliding_window")) return;
+  c.sliding_window = get_int(j, "sliding_window", origin);
+  GQA_CHECK(c.sliding_window > 0, "sliding_window must be positive in " << origin << ", got " << c.sliding_window);
 }
 
 // Upper bounds of the sizes, far above any released model's (the largest have 126 layers, 128
@@ -287,7 +286,8 @@ ModelConfig ModelConfig::from_json_text(const std::string& text, const std::stri
   read_rope(j, origin, c);
   read_biases(j, origin, c);
   read_token_ids(j, origin, c);
-  check_unsupported_features(j, origin, c);
+  check_unsupported_features(j, origin);
+  read_sliding_window(j, origin, c);
   validate(origin, c);
   return c;
 }

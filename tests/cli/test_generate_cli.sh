@@ -309,4 +309,18 @@ PY
 out=$(timeout 30 "${mpi[@]}" -np 1 "$gen" "${rank0[@]}" : -np 1 "$gen" "${rank1[@]}" 2>"$tmp/err")
 if [ $? -eq 0 ]; then ok "MPMD: a reformatted copy of config.json on rank 1 runs"; else bad "MPMD reformatted config:"; cat "$tmp/err"; fi
 
+# --- sliding_window (Mistral v0.1): below the window full attention is the same, so a run within it
+# gives the fixture's tokens; one that would pass it is refused before anything loads
+cp -r tests/fixtures/models/gqa "$tmp/gqa_window"
+python3 - "$tmp/gqa_window/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["sliding_window"] = 8; json.dump(c, open(sys.argv[1], "w"))
+PY
+full=$(timeout 60 "$gen" --model tests/fixtures/models/gqa --backend cpu --prompt-tokens $p --max-new-tokens 5 -q 2>&1 | tail -n 1)
+windowed=$(timeout 60 "$gen" --model "$tmp/gqa_window" --backend cpu --prompt-tokens $p --max-new-tokens 5 -q 2>&1 | tail -n 1)
+if [ -n "$full" ] && [ "$windowed" = "$full" ]; then ok "sliding_window 8: 3 + 5 positions give the tokens of full attention"
+else bad "sliding_window 8 within the window: '$windowed', full attention: '$full'"; fi
+expect_failure "sliding_window 8: 3 + 6 positions" 2 "pass this model's sliding window (sliding_window 8" \
+  --model "$tmp/gqa_window" --backend cpu --prompt-tokens $p --max-new-tokens 6
+
 tally "generate cli"

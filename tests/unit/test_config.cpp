@@ -263,9 +263,18 @@ TEST(Config, Refusals) {
   expect_error([] { parse(R"("num_key_value_heads": -2)"); }, {"num_key_value_heads", "test.json"});
   expect_error([] { parse(R"("hidden_size": 60)"); }, {"hidden_size (60)", "num_attention_heads (8)"});
   expect_error([] { parse(R"("hidden_act": "gelu")"); }, {"gelu", "test.json"});
-  expect_error([] { parse(R"("sliding_window": 128)"); }, {"sliding", "test.json"});
-  EXPECT_NO_THROW(parse(R"("sliding_window": 128, "use_sliding_window": false)"));
-  EXPECT_NO_THROW(parse(R"("sliding_window": 4096)"));  // window >= max positions: full attention
+}
+
+// sliding_window is kept (Model::forward and gqa-generate refuse positions past it), unless
+// use_sliding_window is false or it is null.
+TEST(Config, SlidingWindow) {
+  EXPECT_EQ(parse("").sliding_window, 0);
+  EXPECT_EQ(parse(R"("sliding_window": 128)").sliding_window, 128);
+  EXPECT_EQ(parse(R"("sliding_window": 4096)").sliding_window, 4096);
+  EXPECT_EQ(parse(R"("sliding_window": null)").sliding_window, 0);
+  EXPECT_EQ(parse(R"("sliding_window": 128, "use_sliding_window": false)").sliding_window, 0);
+  expect_error([] { parse(R"("sliding_window": 0)"); }, {"sliding_window must be positive", "test.json"});
+  expect_error([] { parse(R"("sliding_window": "4096")"); }, {"sliding_window", "test.json"});
 }
 
 // Sizes far past any model's are refused by name before anything is sized from them (1e12 layers
