@@ -9,6 +9,8 @@
 
 #include "core/error.h"
 #include "launch/cli_checks.h"
+#include "runtime/backend.h"
+#include "runtime/communicator_factory.h"
 
 namespace gqa {
 
@@ -34,6 +36,16 @@ std::vector<int32_t> parse_token_list(const std::string& text) {
 
 namespace {
 constexpr long long kMaxPositions = INT32_MAX;  // cache slots and positions are int32
+
+// gqa-generate --version: "gqa-generate 0.1.0 (backends: cpu, cuda; communicators: single, mpi, nccl; tokenizer: yes)".
+std::string version_line() {
+  std::string s = std::string("gqa-generate ") + GQA_VERSION + " (backends: cpu";
+  if (cuda_backend_built()) s += ", cuda";
+  s += "; communicators: single, mpi";
+  if (nccl_built()) s += ", nccl";
+  s += std::string("; tokenizer: ") + (GQA_WITH_TOKENIZER ? "yes" : "no (--prompt-tokens only)") + ")";
+  return s;
+}
 }  // namespace
 
 int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o) {
@@ -161,6 +173,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                "cuda backend: launch every decode step op by op instead of replaying a CUDA graph recorded per "
                "batch size and context bucket (graphs need --comm nccl or one rank)");
   app.add_flag("-q,--quiet", o->quiet, "no progress lines on stderr");
+  app.set_version_flag("--version", version_line(), "print the version and what this build holds (backends, "
+                                                    "communicators, tokenizer), then exit");
   try {
     app.parse(argc, argv);
     o->has_prompt_text = text_opt->count() > 0;

@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
       "Exit status: 0 done, 2 a usage error (flags), 1 any other error (tokenizer file, ids, input).",
       "gqa-tokenize"};
   Options o;
+  app.set_version_flag("--version", std::string("gqa-tokenize ") + GQA_VERSION, "print the version, then exit");
   app.add_option("--tokenizer", o.tokenizer, "tokenizer.json, a directory holding one, or a .gguf file")
       ->required()
       ->check(gqa::non_empty_path());

@@ -74,10 +74,16 @@ help=$("$gen" --help 2>&1); rc=$?
 missing=""
 for flag in --model --backend --comm --prompt-tokens --max-new-tokens --temperature --top-k --top-p --seed \
             --dump-logits --ignore-eos --block-size --kv-blocks --prefill-chunk --quiet --prompt --chat --system \
-            --tokenizer --stop --dtype --no-graphs; do
+            --tokenizer --stop --dtype --no-graphs --version; do
   grep -q -- "$flag" <<<"$help" || missing="$missing $flag"
 done
 if [ $rc -eq 0 ] && [ -z "$missing" ]; then ok "--help documents every flag"; else bad "--help rc $rc missing:$missing"; fi
+# --version: the project's version (CMakeLists.txt) and what the build holds, exit 0, at np 2 too
+version=$(sed -nE 's/^project\(gqa VERSION ([0-9.]+).*/\1/p' CMakeLists.txt)
+out=$(timeout 30 "${mpi[@]}" -np 2 "$gen" --version 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ -n "$version" ] && grep -qE "^gqa-generate $version \(backends: cpu.*; communicators: single, mpi" <<<"$out" &&
+   [ "$(grep -c '^gqa-generate ' <<<"$out")" -eq 1 ]; then ok "--version: $out"
+else bad "--version (want $version): rc $rc, '$out'"; fi
 
 # --- text in, text out ----------------------------------------------------------------------------
 # (only in builds with the tokenizer: gqa-tokenize exists exactly then)

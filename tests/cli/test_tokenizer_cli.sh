@@ -63,4 +63,7 @@ echo hi | "$bin" --tokenizer $tmp/tokenizer.json 2>/tmp/gqa-tok-err.$$ || rc=$?
   fail "deep tokenizer.json: exit $rc, $(cat /tmp/gqa-tok-err.$$)"
 rm -rf "$tmp"
 rm -f /tmp/gqa-tok-err.$$
+# --version: the project's version (CMakeLists.txt), exit 0, no --tokenizer needed
+version=$(sed -nE 's/^project\(gqa VERSION ([0-9.]+).*/\1/p' CMakeLists.txt)
+[ -n "$version" ] && [ "$("$bin" --version)" = "gqa-tokenize $version" ] || fail "--version: '$("$bin" --version 2>&1)'"
 echo "test_tokenizer_cli: ok"
