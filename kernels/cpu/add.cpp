@@ -7,6 +7,7 @@ void add(const Tensor& x, Tensor y) {
   constexpr const char* kOp = "add";
   detail::expect_kind(x, DType::kF32, x.ndim(), kOp, "x");
   detail::expect(y, DType::kF32, x.shape(), kOp, "y");
+  GQA_CHECK(x.data() == y.data() || !overlaps(x, y), kOp << ": x and y partly overlap");  // (as cuda add)
 
   const float* src = x.data_as<float>();
   float* dst = y.data_as<float>();

@@ -13,6 +13,7 @@ void swiglu(const SwigluArgs& a) {
   GQA_CHECK(a.gate_up.dim(1) % 2 == 0, kOp << ": gate_up " << shape_str(a.gate_up.shape()) << " has an odd width");
   const int64_t n = a.gate_up.dim(0), f = a.gate_up.dim(1) / 2;
   detail::expect(a.out, DType::kF32, {n, f}, kOp, "out");
+  GQA_CHECK(!overlaps(a.out, a.gate_up), kOp << ": out overlaps gate_up");  // (as cuda swiglu)
 
   const float* gu = a.gate_up.data_as<float>();
   float* out = a.out.data_as<float>();

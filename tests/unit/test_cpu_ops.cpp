@@ -215,6 +215,14 @@ TEST(CpuAdd, AddsInPlace) {
   for (int64_t i = 0; i < x.numel(); ++i) want[i] = x.data_as<float>()[i] + y.data_as<float>()[i];
   add(x, y);
   expect_all_close(y, want, 0.0, 0.0, "add");
+  // x may be y itself (y doubles) but not part of it, as on the GPU
+  Tensor z = random_f32({4, 4}, rng);
+  const float z0 = z.data_as<float>()[5];
+  add(z, z);
+  EXPECT_EQ(z.data_as<float>()[5], 2 * z0);
+  Tensor x_in_z = Tensor::view(z.data_as<float>() + 1, DType::kF32, {3, 4});
+  Tensor y_in_z = Tensor::view(z.data_as<float>(), DType::kF32, {3, 4});
+  expect_error([&] { add(x_in_z, y_in_z); }, "add: x and y partly overlap");
 }
 
 TEST(CpuOps, MismatchedShapesAndDtypesThrow) {
@@ -246,6 +254,9 @@ TEST(CpuOps, MismatchedShapesAndDtypesThrow) {
       "rope: inv_freq");
   expect_error([&] { swiglu({random_f32({2, 16}, rng), random_f32({2, 7}, rng)}); }, "swiglu: out");
   expect_error([&] { swiglu({random_f32({2, 7}, rng), random_f32({2, 3}, rng)}); }, "odd width");
+  Tensor gate_up = random_f32({2, 16}, rng);
+  expect_error([&] { swiglu({gate_up, Tensor::view(gate_up.data_as<float>(), DType::kF32, {2, 8})}); },
+               "swiglu: out overlaps gate_up");
   expect_error([&] { embedding({random_f32({2}, rng), x, 0, x}); }, "embedding: ids must be i32");
   Tensor half = Tensor::host(DType::kBF16, {2, 8});
   expect_error([&] { add(half, x); }, "add: x must be f32");
