@@ -143,10 +143,12 @@ checking=0 benching=0  # which parts run: check (steps 3-7), bench (gqa-bench)
 [ "$mode" != bench ] && [ "$mode" != profile ] && [ "$mode" != choices ] && checking=1
 [ "$mode" != check ] && [ "$mode" != profile ] && [ "$mode" != quick ] && benching=1  # (--quick: quick_bench)
 
-# The parts, in the order they run (each file says what it holds).
+# The parts, in the order they run (each file says what it holds). A part's status is its last
+# command's, which may fail as any step may: only a part that cannot be read stops the run.
 for part in steps build generate skip_lists memcheck_steps tests bench profile memcheck; do
+  [ -r "$root/launch/gpu_check/$part.sh" ] || { echo "gpu-check: cannot read launch/gpu_check/$part.sh" >&2; exit 2; }
   # shellcheck source=/dev/null
-  source "$root/launch/gpu_check/$part.sh" || { echo "gpu-check: cannot read launch/gpu_check/$part.sh" >&2; exit 2; }
+  source "$root/launch/gpu_check/$part.sh"
 done
 
 

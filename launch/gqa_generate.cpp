@@ -73,13 +73,15 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
     l.prompt = l.text->ids();
   }
   gqa::validate_prompt(l.prompt, l.config.vocab_size);
-  const int64_t positions = static_cast<int64_t>(l.prompt.size()) + o.max_new_tokens;
+  // The positions the model runs: the prompt's, then one a generated token fed back (not the last).
+  const int64_t prompt_len = static_cast<int64_t>(l.prompt.size());
+  const int64_t positions = std::max(prompt_len, prompt_len + o.max_new_tokens - 1);
   const int64_t window = l.config.sliding_window;
   GQA_CHECK(window == 0 || positions <= window,
-            "prompt + --max-new-tokens = " << positions << " positions pass this model's sliding window (sliding_window "
-                                           << window << " in config.json): gqa does not implement sliding-window "
-                                              "attention, which matches full attention only within the window; keep "
-                                              "them within " << window);
+            "the prompt (" << prompt_len << " tokens) and --max-new-tokens " << o.max_new_tokens << " run "
+                           << positions << " positions, past this model's sliding window (sliding_window " << window
+                           << " in config.json): gqa does not implement sliding-window attention, which matches "
+                              "full attention only within the window");
   gqa::ShardDims dims{l.config.num_attention_heads, l.config.num_key_value_heads, l.config.intermediate_size,
                       l.config.vocab_size};
   const gqa::ShardPlan plan = gqa::ShardPlan::make(dims, comm.size());
@@ -288,15 +290,19 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
   const auto index = static_cast<uint64_t>(std::find(backends.begin(), backends.end(), backend) - backends.begin());
   const uint64_t rank0s_backend = mpi.from_rank0(index);
   if (!mpi.all_ok(index == rank0s_backend)) {
+    // The same --backend everywhere: the machines differ (exit 1); else the launch's arguments (2).
+    const uint64_t flag = gqa::fnv1a64(opts.backend);
+    const bool same_flag = mpi.all_ok(flag == mpi.from_rank0(flag));
     if (index != rank0s_backend) {
       const std::string theirs = rank0s_backend < backends.size() ? backends[rank0s_backend] : "another";
       say("gqa-generate: rank " + std::to_string(rank) + ": --backend " + opts.backend + " gives the " + backend +
           " backend here" + (backend_error.empty() ? "" : " (" + backend_error + ")") + " but the " + theirs +
           " backend on rank 0 (every rank must run the same backend: give each a GPU, or pass --backend cpu)");
     } else if (rank == 0) {
-      say("gqa-generate: another rank's backend differs from rank 0's " + backend + " backend");
+      say("gqa-generate: another rank's backend differs from rank 0's " + backend + " backend" +
+          (backend_error.empty() ? "" : " (rank 0: " + backend_error + ")"));
     }
-    return 2;
+    return same_flag ? 1 : 2;
   }
   GenerateOptions resolved = opts;
   resolved.backend = backend;  // (--backend auto here and cpu there agree where both give cpu)

@@ -65,7 +65,7 @@ NcclCommunicator::NcclCommunicator(int device, MPI_Comm comm) : mpi_(comm), devi
     comm_ = nullptr;
     if (size() == 1) throw RankError(e.what());
     std::cerr << "gqa: rank " + std::to_string(rank()) + ": " + e.what() +
-                     "; ending the job (the other ranks wait inside ncclCommInitRank)\n"
+                     "; ending the job (other ranks may be waiting inside ncclCommInitRank)\n"
               << std::flush;
     mpi_.abort(1);
   }

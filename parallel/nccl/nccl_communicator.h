@@ -3,9 +3,11 @@
 //
 // Bootstrap (collective over `comm`): each rank selects its GPU, the ranks check that no two of
 // them share a GPU (NCCL refuses that; MpiDeviceCommunicator serves it), rank 0 makes the
-// ncclUniqueId, MPI_Bcast hands it out, ncclCommInitRank. Every phase ends with all_ok(), so a
-// failure on one rank fails every rank with a message instead of leaving the others waiting
-// (except inside ncclCommInitRank itself, which NCCL does not let us bound).
+// ncclUniqueId, MPI_Bcast hands it out, ncclCommInitRank. Every phase before ncclCommInitRank ends
+// with all_ok(), so a failure on one rank fails every rank with a message instead of leaving the
+// others waiting. A rank whose ncclCommInitRank fails says why and ends the job (MPI_Abort): the
+// others may be waiting inside it, where no agreement reaches them (a rank stuck inside it is
+// not bounded).
 // all_reduce_sum is an in-place ncclAllReduce(sum) on the caller's stream (f32, f16, bf16;
 // NCCL sums f16/bf16 in their own precision, pairwise, unlike the MPI path's f32 sum).
 #pragma once

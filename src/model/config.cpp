@@ -7,6 +7,7 @@
 // silently ignored: a wrong answer is worse than a clear refusal.
 #include "model/config.h"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -199,9 +200,30 @@ void check_unsupported_features(const json& j, const std::string& origin) {
   GQA_CHECK(act == "silu", "hidden_act \"" << act << "\" in " << origin << " is not supported (only silu)");
 }
 
-// sliding_window (null or absent: none; off when use_sliding_window is false, as Qwen2 has it).
+// The window transformers applies (0: none), as its config classes read config.json:
+// - Llama has no sliding window (a sliding_window key is ignored);
+// - Mistral: sliding_window, null for none, 4096 when absent (MistralConfig's default); it has no
+//   use_sliding_window;
+// - Qwen2: sliding_window only with use_sliding_window (default false), and only on the layers from
+//   max_window_layers (default 28) on: none when that is every layer or past the last;
+// - layer_types (newer transformers write it): a window only where some layer is "sliding_attention".
+// gqa applies the window to the whole model (it runs only positions below it; see ModelConfig).
 void read_sliding_window(const json& j, const std::string& origin, ModelConfig& c) {
-  if (!get_bool_or(j, "use_sliding_window", true, origin) || !present(j, "sliding_window")) return;
+  if (c.architecture == "LlamaForCausalLM") return;
+  const bool mistral = c.architecture == "MistralForCausalLM";
+  if (!j.contains("sliding_window")) {
+    if (mistral) c.sliding_window = 4096;
+    return;
+  }
+  if (!present(j, "sliding_window")) return;  // null
+  if (c.architecture == "Qwen2ForCausalLM") {
+    if (!get_bool_or(j, "use_sliding_window", false, origin)) return;
+    if (get_int_or(j, "max_window_layers", 28, origin) >= c.num_hidden_layers) return;
+  }
+  if (j.contains("layer_types") && j.at("layer_types").is_array()) {
+    const json& types = j.at("layer_types");
+    if (std::find(types.begin(), types.end(), json("sliding_attention")) == types.end()) return;
+  }
   c.sliding_window = get_int(j, "sliding_window", origin);
   GQA_CHECK(c.sliding_window > 0, "sliding_window must be positive in " << origin << ", got " << c.sliding_window);
 }

@@ -38,9 +38,10 @@ struct ModelConfig {
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   int64_t max_position_embeddings = 2048;
-  // Sliding-window attention (Mistral v0.1: 4096; Qwen2 with use_sliding_window), which gqa does not
-  // implement: below it, full causal attention gives the same result, so positions [0, window) run
-  // exactly and a later one is refused (Model::forward, gqa-generate before it starts). 0: none.
+  // Sliding-window attention as transformers applies it (Mistral v0.1: 4096; Qwen2 with
+  // use_sliding_window; see read_sliding_window in config.cpp), which gqa does not implement: below
+  // it full causal attention gives the same result, so positions [0, window) run and a later one is
+  // refused (Model::forward; gqa-generate before it loads). 0: none.
   int64_t sliding_window = 0;
   int64_t vocab_size = 0;
   bool tie_word_embeddings = false;

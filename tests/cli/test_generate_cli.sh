@@ -320,13 +320,19 @@ if [ $? -eq 0 ]; then ok "MPMD: a reformatted copy of config.json on rank 1 runs
 cp -r tests/fixtures/models/gqa "$tmp/gqa_window"
 python3 - "$tmp/gqa_window/config.json" <<'PY'
 import json, sys
-c = json.load(open(sys.argv[1])); c["sliding_window"] = 8; json.dump(c, open(sys.argv[1], "w"))
+c = json.load(open(sys.argv[1])); c["sliding_window"] = 8
+c["architectures"] = ["MistralForCausalLM"]; c["model_type"] = "mistral"  # (Llama has no sliding window)
+json.dump(c, open(sys.argv[1], "w"))
 PY
-full=$(timeout 60 "$gen" --model tests/fixtures/models/gqa --backend cpu --prompt-tokens $p --max-new-tokens 5 -q 2>&1 | tail -n 1)
-windowed=$(timeout 60 "$gen" --model "$tmp/gqa_window" --backend cpu --prompt-tokens $p --max-new-tokens 5 -q 2>&1 | tail -n 1)
-if [ -n "$full" ] && [ "$windowed" = "$full" ]; then ok "sliding_window 8: 3 + 5 positions give the tokens of full attention"
+# (3 prompt positions, then 5 of the 6 generated tokens fed back: positions 0-7, the last below 8)
+full=$(timeout 60 "$gen" --model tests/fixtures/models/gqa --backend cpu --prompt-tokens $p --max-new-tokens 6 -q 2>&1 | tail -n 1)
+windowed=$(timeout 60 "$gen" --model "$tmp/gqa_window" --backend cpu --prompt-tokens $p --max-new-tokens 6 -q 2>&1 | tail -n 1)
+if [ -n "$full" ] && [ "$windowed" = "$full" ]; then ok "sliding_window 8: 3 + 6 tokens (positions 0-7) run as with full attention"
 else bad "sliding_window 8 within the window: '$windowed', full attention: '$full'"; fi
-expect_failure "sliding_window 8: 3 + 6 positions" 2 "pass this model's sliding window (sliding_window 8" \
-  --model "$tmp/gqa_window" --backend cpu --prompt-tokens $p --max-new-tokens 6
+expect_failure "sliding_window 8: 3 + 7 tokens (positions 0-8)" 2 \
+  "run 9 positions, past this model's sliding window (sliding_window 8" \
+  --model "$tmp/gqa_window" --backend cpu --prompt-tokens $p --max-new-tokens 7
+expect_failure "sliding_window 8: a 9-token prompt" 2 "(9 tokens) and --max-new-tokens 0 run 9 positions" \
+  --model "$tmp/gqa_window" --backend cpu --prompt-tokens 1,2,3,4,5,6,7,8,9 --max-new-tokens 0
 
 tally "generate cli"

@@ -99,6 +99,13 @@ run bench bench 300 "configure 1" "build 1"
 [ $rc -eq 0 ] || fail "bench: exit $rc: $(tail -n 45 <<<"$out")"
 row "gqa-bench --all" PASS bench
 grep -q '^# gqa-bench (mock) --all' <<<"$out" || fail "bench: gqa-bench's report is not printed"
+# a part whose last step fails (here bench.sh's gqa-bench) still leads to the summary (exit 1)
+run bench_failed bench 300 "configure 1" "build 1" "gqa-bench 1 1"
+[ $rc -eq 1 ] || fail "bench_failed: exit $rc, wanted 1: $(tail -n 45 <<<"$out")"
+row "gqa-bench --all" FAIL bench_failed
+# the box too small for the check's later steps: they are skipped, and the summary still comes
+run small_box "" 58 "configure 1" "build 1"
+grep -qE '^gpu-check: [0-9]+ steps' <<<"$out" || fail "small_box: no summary (exit $rc): $(tail -n 20 <<<"$out")"
 run profile profile 300 "configure 1" "build 1"
 [ $rc -eq 0 ] || fail "profile: exit $rc: $(tail -n 45 <<<"$out")"
 row "ncu" SKIP profile

@@ -265,16 +265,31 @@ TEST(Config, Refusals) {
   expect_error([] { parse(R"("hidden_act": "gelu")"); }, {"gelu", "test.json"});
 }
 
-// sliding_window is kept (Model::forward and gqa-generate refuse positions past it), unless
-// use_sliding_window is false or it is null.
+// sliding_window as transformers' config classes read it (Model::forward and gqa-generate refuse
+// positions past it): Llama has none, Mistral 4096 when absent, Qwen2 only with use_sliding_window
+// and a layer from max_window_layers on, and a layer_types list only with a sliding layer.
 TEST(Config, SlidingWindow) {
+  const std::string mistral = R"("architectures": ["MistralForCausalLM"], "model_type": "mistral")";
+  const std::string qwen2 = R"("architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2")";  // (2 layers)
   EXPECT_EQ(parse("").sliding_window, 0);
-  EXPECT_EQ(parse(R"("sliding_window": 128)").sliding_window, 128);
-  EXPECT_EQ(parse(R"("sliding_window": 4096)").sliding_window, 4096);
-  EXPECT_EQ(parse(R"("sliding_window": null)").sliding_window, 0);
-  EXPECT_EQ(parse(R"("sliding_window": 128, "use_sliding_window": false)").sliding_window, 0);
-  expect_error([] { parse(R"("sliding_window": 0)"); }, {"sliding_window must be positive", "test.json"});
-  expect_error([] { parse(R"("sliding_window": "4096")"); }, {"sliding_window", "test.json"});
+  EXPECT_EQ(parse(R"("sliding_window": 128)").sliding_window, 0);  // Llama: none
+  EXPECT_EQ(parse(mistral).sliding_window, 4096);
+  EXPECT_EQ(parse(mistral + R"(, "sliding_window": 128)").sliding_window, 128);
+  EXPECT_EQ(parse(mistral + R"(, "sliding_window": 128, "use_sliding_window": false)").sliding_window, 128);
+  EXPECT_EQ(parse(mistral + R"(, "sliding_window": null)").sliding_window, 0);
+  EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128)").sliding_window, 0);
+  EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128, "use_sliding_window": true)").sliding_window, 0);  // 28 >= 2
+  EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128, "use_sliding_window": true, "max_window_layers": 1)")
+                .sliding_window,
+            128);
+  EXPECT_EQ(parse(mistral + R"(, "sliding_window": 128, "layer_types": ["full_attention", "full_attention"])")
+                .sliding_window,
+            0);
+  EXPECT_EQ(parse(mistral + R"(, "sliding_window": 128, "layer_types": ["full_attention", "sliding_attention"])")
+                .sliding_window,
+            128);
+  expect_error([&] { parse(mistral + R"(, "sliding_window": 0)"); }, {"sliding_window must be positive", "test.json"});
+  expect_error([&] { parse(mistral + R"(, "sliding_window": "4096")"); }, {"sliding_window", "test.json"});
 }
 
 // Sizes far past any model's are refused by name before anything is sized from them (1e12 layers

@@ -1,6 +1,8 @@
 // A model with sliding_window (Mistral v0.1) runs the positions below its window, where full
 // attention is the same, and refuses a step that reaches past it by name (gqa implements no
 // sliding-window attention: past the window its results would silently differ from transformers').
+// Below the window the setting must change nothing: the logits equal those of the same weights
+// without it (not a sliding-window reference; transformers' own mask is not run here).
 #include <gtest/gtest.h>
 
 #include <string>
