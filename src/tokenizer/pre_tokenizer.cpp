@@ -91,7 +91,7 @@ void apply_step(const PreTokenizer::Step& st, std::vector<Piece>& pieces) {
                     &next);
         break;
       case PreTokenizer::Kind::kByteLevel: {
-        if (st.add_prefix_space && (p.text.empty() || p.text[0] != ' ')) p.text.insert(0, " ");
+        if (st.add_prefix_space && (p.text.empty() || p.text[0] != ' ')) p.text.insert(p.text.begin(), ' ');  // (a char: GCC 12 warns -Wrestrict on insert(0, " "))
         const size_t first = next.size();
         if (st.regex) split_piece(p, st.regex->find_all(p.text), SplitBehavior::kIsolated, &next);
         else if (!p.text.empty()) next.push_back(std::move(p));
