@@ -5,7 +5,7 @@
 namespace gqa::cuda {
 
 Tensor device_alloc(DType dtype, Shape shape) {
-  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  const size_t bytes = shape_bytes(shape, dtype);
   void* p = nullptr;
   GQA_CUDA_CHECK(cudaMalloc(&p, bytes == 0 ? 256 : bytes));
   std::shared_ptr<void> storage(p, [](void* q) { cudaFree(q); });  // (a deleter: its status ignored, no throw)

@@ -19,7 +19,10 @@ std::string shape_str(const Shape& s) {
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    GQA_CHECK(d >= 0, "negative dimension in tensor shape " << shape_str(s));
+    GQA_CHECK(!__builtin_mul_overflow(n, d, &n), "tensor shape " << shape_str(s) << " has more elements than int64 holds");
+  }
   return n;
 }
 
@@ -28,8 +31,15 @@ Tensor::Tensor(std::shared_ptr<void> storage, void* data, DType dtype, Shape sha
   for (int64_t d : shape_) GQA_CHECK(d >= 0, "negative dimension in tensor shape " << shape_str(shape_));
 }
 
+size_t shape_bytes(const Shape& s, DType dtype) {
+  size_t bytes = 0;
+  GQA_CHECK(!__builtin_mul_overflow(static_cast<size_t>(shape_numel(s)), dtype_size(dtype), &bytes),
+            "tensor shape " << shape_str(s) << " of " << dtype_name(dtype) << " is more bytes than memory holds");
+  return bytes;
+}
+
 Tensor Tensor::host(DType dtype, Shape shape) {
-  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  const size_t bytes = shape_bytes(shape, dtype);
   // (Linux overcommits: a tensor larger than the machine would be granted, then the memset below
   // would get the process killed instead of this message.)
   const MemoryLimit limit = memory_limit();

@@ -16,7 +16,11 @@ enum class Device { kCpu, kCuda };
 using Shape = std::vector<int64_t>;
 
 std::string shape_str(const Shape& s);  // "[2, 3]"
+// Elements of a shape; throws gqa::Error for a negative dimension or a count past int64.
 int64_t shape_numel(const Shape& s);
+// Bytes of a tensor of that shape and dtype (what an allocation asks for); throws gqa::Error where
+// shape_numel does and where the product passes size_t.
+size_t shape_bytes(const Shape& s, DType dtype);
 
 class Tensor {
  public:
