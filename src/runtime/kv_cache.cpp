@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <iomanip>
 
 #include "core/host_memory.h"
@@ -96,6 +97,10 @@ void PagedKvCache::free_sequence(int seq) {
 
 std::vector<int32_t> PagedKvCache::append(int seq, int64_t n) {
   Sequence& s = seq_ref(seq);
+  // Positions and slots are int32 (the kernels' indices).
+  GQA_CHECK(n >= 0 && n <= INT32_MAX - s.length,
+            "KV cache append: " << n << " positions for sequence " << seq << " of length " << s.length
+                                << " (must be >= 0, and the length stays below 2^31)");
   const int64_t bs = shape_.block_size;
   const int64_t need = (s.length + n + bs - 1) / bs - static_cast<int64_t>(s.blocks.size());
   if (need > allocator_.num_free()) {

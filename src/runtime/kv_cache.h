@@ -45,6 +45,10 @@ struct KvCacheShape {
 class PagedKvCache {
  public:
   PagedKvCache(const KvCacheShape& shape, DType dtype, Ops& ops);
+  // Not copyable: a copy would share the K/V memory (and id) but hand out the same blocks again.
+  PagedKvCache(const PagedKvCache&) = delete;
+  PagedKvCache& operator=(const PagedKvCache&) = delete;
+  PagedKvCache(PagedKvCache&&) = default;  // (the moved-from cache is not used again)
 
   int add_sequence();              // returns a new sequence id
   void free_sequence(int seq);     // returns its blocks to the allocator

@@ -149,7 +149,9 @@ TEST_P(CommTest, BarrierWaitsForTheLastRank) {
   if (comm().rank() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   comm().barrier();
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (comm().rank() != 0) EXPECT_GE(waited, 0.15) << "rank " << comm().rank() << " left the barrier early";
+  if (comm().rank() != 0) {
+    EXPECT_GE(waited, 0.15) << "rank " << comm().rank() << " left the barrier early";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CommTest, ::testing::Values("mpi", "mpi_chunked", "single"),

@@ -2,6 +2,9 @@
 // the full-cache error (which leaves the cache unchanged), and freeing.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 #include "kernels/cpu/cpu_ops.h"
 #include "runtime/kv_cache.h"
 
@@ -87,6 +90,25 @@ TEST(PagedKvCache, RefusesBadShapes) {
   cpu::CpuOps ops;
   EXPECT_THROW(PagedKvCache(shape(0, 4), DType::kF32, ops), Error);
   EXPECT_THROW(PagedKvCache(shape(4, 0), DType::kF32, ops), Error);
+}
+
+// A negative or huge count is a gqa::Error naming the call (std::length_error and a signed overflow
+// before), and reserves nothing.
+TEST(PagedKvCache, AppendRefusesCountsOutOfRange) {
+  cpu::CpuOps ops;
+  PagedKvCache cache(shape(4, 4), DType::kF32, ops);
+  const int s = cache.add_sequence();
+  cache.append(s, 3);
+  for (const int64_t n : {int64_t{-3}, INT64_MAX, int64_t{INT32_MAX} - 2}) {
+    try {
+      cache.append(s, n);
+      ADD_FAILURE() << "append " << n << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("KV cache append: " + std::to_string(n) + " positions"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(cache.length(s), 3);
 }
 
 }  // namespace
