@@ -280,6 +280,8 @@ void validate(const std::string& origin, const ModelConfig& c) {
 
 }  // namespace
 
+void ModelConfig::validate(const std::string& origin) const { gqa::validate(origin, *this); }
+
 ModelConfig ModelConfig::from_json_text(const std::string& text, const std::string& origin) {
   const json j = parse_json(text, origin);
   GQA_CHECK(j.is_object(), "config " << origin << " must hold a JSON object");
@@ -310,7 +312,7 @@ ModelConfig ModelConfig::from_json_text(const std::string& text, const std::stri
   read_token_ids(j, origin, c);
   check_unsupported_features(j, origin);
   read_sliding_window(j, origin, c);
-  validate(origin, c);
+  c.validate(origin);
   return c;
 }
 

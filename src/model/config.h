@@ -51,6 +51,11 @@ struct ModelConfig {
   int64_t bos_token_id = -1;
   std::string torch_dtype;  // as stored in config ("float32", "bfloat16", ...), informational
 
+  // The checks from_json_text makes of the values (sizes positive and bounded, eps and theta
+  // positive, a finite RoPE table, ...), for a config edited or made in code; throws gqa::Error
+  // naming `origin` and the field.
+  void validate(const std::string& origin) const;
+
   // Reads and validates DIR/config.json; throws gqa::Error naming the file and field.
   static ModelConfig from_file(const std::string& path);
   static ModelConfig from_json_text(const std::string& text, const std::string& origin);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "model/context_bucket.h"
+#include "model/model_checks.h"
 #include "model/rope.h"
 #include "model/step_buffers.h"
 
@@ -30,11 +31,16 @@ struct Model::Step {
 };
 
 Model::Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communicator& comm, ModelWeights weights)
-    : config_(config), plan_(plan), shard_(plan.rank(comm.rank())), ops_(ops), comm_(comm), w_(std::move(weights)) {
+    : config_(config),
+      plan_(plan),
+      shard_(checked_rank_shard(config, plan, comm.rank(), comm.size())),
+      ops_(ops),
+      comm_(comm),
+      w_(std::move(weights)) {
   static std::atomic<uint64_t> next_instance{0};
   instance_ = ++next_instance;
-  GQA_CHECK(plan.world_size() == comm.size(),
-            "shard plan is for " << plan.world_size() << " ranks but the communicator has " << comm.size());
+  config_.validate("the model's config");  // (one edited after from_file, or made in code)
+  check_weights_fit(config_, shard_, w_);
   GQA_CHECK(config_.vocab_size <= (int64_t{1} << 24),
             "vocab_size " << config_.vocab_size << " is above 2^24: token ids travel between ranks as f32, exact only below");
   const int64_t hd = config_.head_dim;
@@ -76,6 +82,7 @@ std::vector<float> Model::forward(const StepInput& in, PagedKvCache& cache) {
 
 std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& cache, const SampleSpec& spec,
                                            const std::vector<double>& u) {
+  check_sample_request(spec, u, in.logit_rows.size());
   GQA_CHECK(comm_.size() == 1 || spec.temperature == 0.0f,
             "forward_sample: the logits are split over " << comm_.size()
                 << " ranks; drawing where they are works for greedy decoding (temperature 0) only at T > 1");
@@ -97,6 +104,7 @@ int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
   GQA_CHECK(in.positions.size() == in.tokens.size() && in.token_seq.size() == in.tokens.size() &&
                 in.slots.size() == in.tokens.size(),
             "forward step: tokens, positions, token_seq and slots differ in length");
+  check_step_input(in, cache, kv_cache_shape(cache.shape().num_blocks, cache.shape().block_size), config_.vocab_size);
   const int64_t n_seqs = static_cast<int64_t>(in.block_tables.size());
   const int64_t m = static_cast<int64_t>(in.logit_rows.size());
   last_rows_ = 0;  // (until this step's logits are there)

@@ -1,0 +1,133 @@
+// What the Model refuses by name (model/model_checks.h), each found by an audit of the library API
+// to end otherwise in a heap overflow, a std:: exception naming no field, or quietly different
+// logits: parts that do not belong together (config, plan, weights, cache), and steps whose
+// tokens, slots and block tables disagree.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "model/checkpoint.h"
+#include "model/model.h"
+#include "model/weights.h"
+#include "parallel/single_communicator.h"
+#include "tests/support/expect_error.h"
+
+namespace gqa {
+namespace {
+
+using test::expect_error;
+
+const char* const kDir = "tests/fixtures/models/gqa";
+
+ShardPlan plan_for(const ModelConfig& c) {
+  return ShardPlan::make({c.num_attention_heads, c.num_key_value_heads, c.intermediate_size, c.vocab_size}, 1);
+}
+
+struct Parts {
+  cpu::CpuOps ops;
+  SingleCommunicator comm;
+  ModelConfig config = ModelConfig::from_file(std::string(kDir) + "/config.json");
+  Checkpoint ckpt = Checkpoint::open(kDir);
+  ModelWeights weights() { return load_weights(ckpt, config, plan_for(config), 0, ops); }
+};
+
+TEST(ModelChecks, PartsThatDoNotBelongTogetherAreRefused) {
+  Parts p;
+  ModelConfig more_layers = p.config;
+  more_layers.num_hidden_layers += 1;  // (read past the weights' layers before)
+  expect_error([&] { Model(more_layers, plan_for(more_layers), p.ops, p.comm, p.weights()); },
+               "model weights: " + std::to_string(p.config.num_hidden_layers) +
+                   " layers, but the config has num_hidden_layers " + std::to_string(more_layers.num_hidden_layers));
+  ModelConfig other_vocab = p.config;
+  other_vocab.vocab_size = 256;
+  expect_error([&] { Model(p.config, plan_for(other_vocab), p.ops, p.comm, p.weights()); },
+               "shard plan made for");
+  expect_error([&] { Model(p.config, ShardPlan{}, p.ops, p.comm, p.weights()); },
+               "shard plan is for 0 ranks but the communicator has 1");
+  ModelConfig bad_eps = p.config;
+  bad_eps.rms_norm_eps = -1;  // (NaN logits before)
+  expect_error([&] { Model(bad_eps, plan_for(bad_eps), p.ops, p.comm, p.weights()); },
+               "rms_norm_eps must be positive in the model's config");
+  ModelWeights w = p.weights();
+  w.layers[1].w_down = w.layers[1].w_gate_up;
+  expect_error([&] { Model(p.config, plan_for(p.config), p.ops, p.comm, std::move(w)); },
+               "model weights: layer 1 w_down has shape");
+  EXPECT_NO_THROW(Model(p.config, plan_for(p.config), p.ops, p.comm, p.weights()));
+}
+
+// Two sequences of 5 and 3 tokens in a cache of 4-token blocks, then one decode token each.
+struct Steps {
+  Parts p;
+  Model model{p.config, plan_for(p.config), p.ops, p.comm, p.weights()};
+  PagedKvCache cache{model.kv_cache_shape(8, 4), DType::kF32, p.ops};
+  int a = cache.add_sequence(), b = cache.add_sequence();
+
+  StepInput decode() {
+    StepInput in;
+    for (int s : {a, b}) {
+      const int64_t pos = cache.length(s);
+      in.tokens.push_back(7);
+      in.positions.push_back(static_cast<int32_t>(pos));
+      in.token_seq.push_back(s);
+      in.slots.push_back(cache.append(s, 1)[0]);
+      in.logit_rows.push_back(static_cast<int64_t>(in.tokens.size()) - 1);
+    }
+    in.block_tables = {cache.block_table(a), cache.block_table(b)};
+    return in;
+  }
+  Steps() {
+    cache.append(a, 5);
+    cache.append(b, 3);
+  }
+};
+
+TEST(ModelChecks, StepsWhoseTokensSlotsAndTablesDisagreeAreRefused) {
+  Steps s;
+  const StepInput good = s.decode();
+  EXPECT_NO_THROW(s.model.forward(good, s.cache));
+  StepInput in = good;
+  in.slots[1] = in.slots[0];  // b's token into a's slot
+  expect_error([&] { s.model.forward(in, s.cache); }, "forward step: token 1 (sequence 1, position 3) writes slot");
+  in = good;
+  in.positions[0] = 9;  // not where its slot is
+  expect_error([&] { s.model.forward(in, s.cache); }, "forward step: position 9 of token 0 is past its block table");
+  in = good;
+  in.tokens[1] = 512;  // the fixture's vocabulary is 512
+  expect_error([&] { s.model.forward(in, s.cache); }, "forward step: token 512 at index 1 is outside the vocabulary");
+  in = good;
+  in.tokens.push_back(7), in.positions.push_back(in.positions[0]), in.token_seq.push_back(0);
+  in.slots.push_back(in.slots[0]);  // the same token twice
+  expect_error([&] { s.model.forward(in, s.cache); }, "forward step: two tokens write cache slot");
+  in = good;
+  in.block_tables[0][0] = 8;  // a block the cache does not have
+  expect_error([&] { s.model.forward(in, s.cache); }, "block_tables[0][0] = 8 is not one of the cache's 8 blocks");
+  in = good;
+  in.block_tables.clear();
+  expect_error([&] { s.model.forward(in, s.cache); }, "forward step: no block tables");
+  KvCacheShape one_layer = s.model.kv_cache_shape(8, 4);
+  one_layer.num_layers = 1;
+  PagedKvCache short_cache(one_layer, DType::kF32, s.p.ops);
+  expect_error([&] { s.model.forward(good, short_cache); }, "forward step: the KV cache has 1 layers");
+}
+
+TEST(ModelChecks, ForwardSampleChecksItsRequest) {
+  Steps s;
+  const StepInput in = s.decode();
+  EXPECT_EQ(s.model.forward_sample(in, s.cache, SampleSpec{}, {0.0, 0.0}).size(), 2u);
+  StepInput again = s.decode();
+  expect_error([&] { s.model.forward_sample(again, s.cache, SampleSpec{1.0f, 0, 1.0f}, {0.5, 7.0}); },
+               "forward_sample: uniform 7 of row 1 is not in [0, 1)");
+  expect_error([&] { s.model.forward_sample(again, s.cache, SampleSpec{}, {0.5}); },
+               "forward_sample: 1 uniforms for 2 logit rows");
+  expect_error([&] { s.model.forward_sample(again, s.cache, SampleSpec{1.0f, 0, 5.0f}, {0.5, 0.5}); },
+               "forward_sample: top_p must be in (0, 1], got 5");
+  again.logit_rows.clear();
+  expect_error([&] { s.model.forward_sample(again, s.cache, SampleSpec{}, {}); },
+               "forward_sample: the step has no logit rows");
+}
+
+}  // namespace
+}  // namespace gqa
