@@ -2,19 +2,30 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
+#include <functional>
 
 namespace gqa {
 namespace {
+
+// The token rank 0 broadcasts when its draw failed (ids are >= 0; -1 asks for the whole row).
+constexpr int32_t kFailed = -2;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Returns the sequence's blocks to the cache however generation ends.
+// Returns the sequence's blocks to the cache however generation ends (never throwing: a callback
+// may have freed the sequence already, and a throw here during unwinding would terminate).
 struct SequenceGuard {
   PagedKvCache& cache;
   int seq;
-  ~SequenceGuard() { cache.free_sequence(seq); }
+  ~SequenceGuard() {
+    try {
+      cache.free_sequence(seq);
+    } catch (const std::exception&) {
+    }
+  }
 };
 
 }  // namespace
@@ -142,7 +153,25 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       msg[0] = token;
       msg[1] = eos ? 1 : (req.stop_after && req.stop_after(token)) ? 2 : 0;
     };
-    if (comm_.rank() == 0) {
+    // Rank 0 alone draws and calls stop_after: an error there (NaN logits, a throwing callback)
+    // goes to every rank in the broadcast (token kFailed), so all throw together instead of the
+    // others waiting in the broadcast for ever.
+    std::exception_ptr failed;
+    auto on_rank0 = [&](const std::function<void()>& f) {
+      if (comm_.rank() != 0) return;
+      try {
+        f();
+      } catch (...) {
+        failed = std::current_exception();
+        msg[0] = kFailed;
+      }
+    };
+    auto throw_if_failed = [&] {
+      if (msg[0] != kFailed) return;
+      if (failed) std::rethrow_exception(failed);
+      GQA_FAIL("generation stopped: rank 0 failed drawing or deciding a token (its error says why)");
+    };
+    on_rank0([&] {
       const int32_t token = backend_samples   ? next
                             : from_candidates ? sampler.sample_candidates(candidates)
                             : from_slices     ? sampler.sample_slices(slices)
@@ -152,13 +181,15 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       } else {
         msg[0] = -1;  // (from_slices) the candidates cannot decide this draw
       }
-    }
+    });
     comm_.broadcast(msg, sizeof(msg), 0);
+    throw_if_failed();
     if (msg[0] < 0) {  // every rank gathers the row; rank 0 draws from it with the same uniform
       const std::vector<float> rows = model_.last_logits();
       ++res.whole_row_draws;
-      if (comm_.rank() == 0) decide(sampler.sample_again(rows.data() + rows.size() - vocab, vocab));
+      on_rank0([&] { decide(sampler.sample_again(rows.data() + rows.size() - vocab, vocab)); });
       comm_.broadcast(msg, sizeof(msg), 0);
+      throw_if_failed();
     }
     res.tokens.push_back(msg[0]);
     if (on_token) on_token(msg[0]);
