@@ -1,41 +1,25 @@
 #include "launch/generate_options.h"
 
 #include <CLI/CLI.hpp>
-#include <charconv>
 #include <climits>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 #include "launch/cli_checks.h"
+#include "launch/token_list.h"
 #include "runtime/backend.h"
 #include "runtime/communicator_factory.h"
 
 namespace gqa {
 
-std::vector<int32_t> parse_token_list(const std::string& text) {
-  std::vector<int32_t> ids;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t end = text.find(',', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(pos, end - pos);
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    int64_t v = 0;
-    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    GQA_CHECK(!item.empty() && ec == std::errc() && p == item.data() + item.size() && v >= INT32_MIN &&
-                  v <= INT32_MAX,
-              "--prompt-tokens: '" << item << "' is not a token id (expected e.g. 1,2,3)");
-    ids.push_back(static_cast<int32_t>(v));
-    pos = end + 1;
-  }
-  return ids;
-}
-
 namespace {
 constexpr long long kMaxPositions = INT32_MAX;  // cache slots and positions are int32
+// A prompt file's cap: ~100x a 128K-token prompt's text, yet refused by name before a wrong path
+// (a disk image) fills memory.
+constexpr uint64_t kMaxPromptFileBytes = uint64_t{64} << 20;
 
 // gqa-generate --version: "gqa-generate 0.1.0 (backends: cpu, cuda; communicators: single, mpi, nccl; tokenizer: yes)".
 std::string version_line() {
@@ -128,7 +112,20 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   auto* text_opt = app.add_option("--prompt", o->prompt_text,
                                   "prompt as text, encoded with the tokenizer (BOS etc. added as the tokenizer says); "
                                   "the generated text streams to stdout");
-  tokens_opt->excludes(text_opt);
+  std::string prompt_file, tokens_file;
+  auto* text_file_opt =
+      app.add_option("--prompt-file", prompt_file,
+                     "prompt as text read from this file (its exact bytes), as --prompt: for prompts longer than a "
+                     "command line takes (Linux passes at most 128 KiB in one argument)")
+          ->check(non_empty_path());
+  auto* tokens_file_opt = app.add_option("--prompt-tokens-file", tokens_file,
+                                         "prompt as token ids read from this file, separated by commas and/or white "
+                                         "space (as gqa-tokenize prints them)")
+                              ->check(non_empty_path());
+  const std::vector<CLI::Option*> prompt_opts = {tokens_opt, text_opt, text_file_opt, tokens_file_opt};
+  for (size_t i = 0; i < prompt_opts.size(); ++i) {
+    for (size_t j = i + 1; j < prompt_opts.size(); ++j) prompt_opts[i]->excludes(prompt_opts[j]);
+  }
   app.add_flag("--chat", o->chat,
                "wrap --prompt as a user message (after --system) in the chat template of tokenizer_config.json "
                "(Llama-2, Llama-3, Mistral, ChatML/Qwen2) with the assistant turn opened");
@@ -177,9 +174,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                                                     "communicators, tokenizer), then exit");
   try {
     app.parse(argc, argv);
-    o->has_prompt_text = text_opt->count() > 0;
-    GQA_CHECK(tokens_opt->count() > 0 || o->has_prompt_text, "give the prompt as --prompt TEXT or --prompt-tokens IDS");
-    GQA_CHECK(!o->chat || o->has_prompt_text, "--chat needs --prompt TEXT");
+    o->has_prompt_text = text_opt->count() > 0 || text_file_opt->count() > 0;
+    GQA_CHECK(tokens_opt->count() > 0 || tokens_file_opt->count() > 0 || o->has_prompt_text,
+              "give the prompt as --prompt TEXT, --prompt-tokens IDS, --prompt-file or --prompt-tokens-file");
+    GQA_CHECK(!o->chat || o->has_prompt_text, "--chat needs --prompt TEXT (or --prompt-file)");
     // Given, not non-empty: --system "" is an empty system turn, which templates render (ChatML's
     // "<|im_start|>system\n<|im_end|>") instead of their default system prompt (Qwen2's).
     o->has_system = system_opt->count() > 0;
@@ -188,7 +186,7 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
               "--comm nccl needs --backend cuda (NCCL moves GPU buffers); use --comm mpi");
     GQA_CHECK(o->stop.empty() || o->has_prompt_text, "--stop needs --prompt TEXT (stop strings match generated text)");
     for (const std::string& stop : o->stop) GQA_CHECK(!stop.empty(), "--stop needs a non-empty string");
-    if (!o->has_prompt_text) o->prompt_tokens = parse_token_list(prompt_tokens);
+    if (tokens_opt->count() > 0) o->prompt_tokens = parse_token_list(prompt_tokens);
     validate(o->sampling);
     // Options that would change nothing: said, not refused (as transformers warns of top_k when greedy).
     const auto warn = [&](const std::string& line) {
@@ -206,6 +204,20 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   } catch (const Error& e) {
     if (print) std::cerr << "gqa-generate: " << e.what() << "\n";
     return 2;
+  }
+  // The prompt files: what they hold is the input, not the flags (exit 1, as for a bad prompt).
+  try {
+    if (!prompt_file.empty()) {
+      o->prompt_text = read_regular_file_text(prompt_file, "--prompt-file", kMaxPromptFileBytes, "a prompt file");
+    }
+    if (!tokens_file.empty()) {
+      o->prompt_tokens = parse_token_text(
+          read_regular_file_text(tokens_file, "--prompt-tokens-file", kMaxPromptFileBytes, "a prompt file"),
+          "--prompt-tokens-file " + tokens_file);
+    }
+  } catch (const Error& e) {
+    if (print) std::cerr << "gqa-generate: " << e.what() << "\n";
+    return 1;
   }
   return -1;
 }

@@ -47,7 +47,4 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
 // together belongs in it.
 std::string collective_settings(const GenerateOptions& o);
 
-// "1,2,3" -> {1,2,3}; throws gqa::Error for anything that is not a comma-separated int list.
-std::vector<int32_t> parse_token_list(const std::string& text);
-
 }  // namespace gqa

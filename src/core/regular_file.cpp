@@ -49,16 +49,17 @@ int open_regular_file(const std::string& path, const std::string& what, uint64_t
   return fd;
 }
 
-std::string read_json_file_text(const std::string& path, const std::string& what) {
+std::string read_regular_file_text(const std::string& path, const std::string& what, uint64_t max_bytes,
+                                   const std::string& kind) {
   uint64_t size = 0;
   const int fd = open_regular_file(path, what, &size);
   auto too_large = [&](uint64_t bytes) {
-    GQA_FAIL(what << " " << path << " is larger than the " << (kMaxJsonFileBytes >> 20)
-                  << " MiB a JSON file may have here (" << bytes << " bytes)");
+    GQA_FAIL(what << " " << path << " is larger than the " << (max_bytes >> 20) << " MiB " << kind
+                  << " may have here (" << bytes << " bytes)");
   };
   std::string text;
   try {
-    if (size > kMaxJsonFileBytes) too_large(size);
+    if (size > max_bytes) too_large(size);
     text.reserve(size);
     // Read to the end rather than `size` bytes: the file may have changed since fstat().
     char buf[1 << 16];
@@ -67,7 +68,7 @@ std::string read_json_file_text(const std::string& path, const std::string& what
       if (got < 0 && errno == EINTR) continue;
       GQA_CHECK(got >= 0, "error reading " << what << " " << path << ": " << std::strerror(errno));
       if (got == 0) break;
-      if (text.size() + static_cast<uint64_t>(got) > kMaxJsonFileBytes) too_large(text.size() + got);
+      if (text.size() + static_cast<uint64_t>(got) > max_bytes) too_large(text.size() + got);
       text.append(buf, static_cast<size_t>(got));
     }
   } catch (...) {
@@ -76,6 +77,10 @@ std::string read_json_file_text(const std::string& path, const std::string& what
   }
   ::close(fd);
   return text;
+}
+
+std::string read_json_file_text(const std::string& path, const std::string& what) {
+  return read_regular_file_text(path, what, kMaxJsonFileBytes, "a JSON file");
 }
 
 }  // namespace gqa

@@ -18,6 +18,11 @@ int open_regular_file(const std::string& path, const std::string& what, uint64_t
 // checkpoint with ~100k tensors: ~10 MB), yet refused by name before a mistaken path fills memory.
 constexpr uint64_t kMaxJsonFileBytes = uint64_t{64} << 20;
 
+// The whole of `path`, a regular file of at most `max_bytes`; throws gqa::Error naming `what` and
+// `path` (`kind` says in that message what the cap is for: "a JSON file", "a prompt file").
+std::string read_regular_file_text(const std::string& path, const std::string& what, uint64_t max_bytes,
+                                   const std::string& kind);
+
 // The text of a JSON file (config.json, model.safetensors.index.json, tokenizer.json, ...): a
 // regular file of at most kMaxJsonFileBytes; throws gqa::Error naming `what` and `path`.
 std::string read_json_file_text(const std::string& path, const std::string& what);

@@ -74,7 +74,7 @@ help=$("$gen" --help 2>&1); rc=$?
 missing=""
 for flag in --model --backend --comm --prompt-tokens --max-new-tokens --temperature --top-k --top-p --seed \
             --dump-logits --ignore-eos --block-size --kv-blocks --prefill-chunk --quiet --prompt --chat --system \
-            --tokenizer --stop --dtype --no-graphs --version; do
+            --tokenizer --stop --dtype --no-graphs --version --prompt-file --prompt-tokens-file; do
   grep -q -- "$flag" <<<"$help" || missing="$missing $flag"
 done
 if [ $rc -eq 0 ] && [ -z "$missing" ]; then ok "--help documents every flag"; else bad "--help rc $rc missing:$missing"; fi
@@ -97,6 +97,13 @@ if [ -x "$tokenize" ]; then
   text_lines=$(printf '%s\n' "$out" | head -n -1 | wc -c)
   if [ $rc -eq 0 ] && [ "$got" = "$want" ] && [ "$text_lines" -gt 1 ]; then ok "--prompt text: ids equal gqa-tokenize ($got), text streamed"
   else bad "--prompt: rc $rc, prompt ids '$got' vs '$want', text bytes $text_lines"; fi
+
+  # --prompt-file: the file's bytes, as --prompt (for prompts past the 128 KiB a Linux argument holds)
+  printf 'Hello' >"$tmp/prompt.txt"
+  by_file=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt-file "$tmp/prompt.txt" \
+            --max-new-tokens 12 -q)
+  if [ $? -eq 0 ] && [ "$by_file" = "$out" ]; then ok "--prompt-file gives what --prompt gives (text and JSON)"
+  else bad "--prompt-file: '$by_file' vs --prompt's '$out'"; fi
 
   rendered=$'<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n'
   want=$(printf '%s' "$rendered" | "$tokenize" --tokenizer tests/fixtures/models/qwen2_bias | tr ' ' ',')
@@ -156,6 +163,13 @@ if [ -x "$tokenize" ]; then
   fi
 fi
 
+# --- --prompt-tokens-file: ids separated by commas and/or white space (gqa-tokenize's output) ------
+printf ' %s\n' "$prompt" | tr ',' ' ' | sed 's/ \([0-9]*\) / \1,\n/' >"$tmp/ids.txt"  # mixed separators
+want=$(timeout 60 "$gen" --model tests/fixtures/models/gqa --backend cpu --prompt-tokens "$prompt" --max-new-tokens 3 -q | tail -n 1)
+got=$(timeout 60 "$gen" --model tests/fixtures/models/gqa --backend cpu --prompt-tokens-file "$tmp/ids.txt" --max-new-tokens 3 -q | tail -n 1)
+if [ -n "$want" ] && [ "$got" = "$want" ]; then ok "--prompt-tokens-file ($(tr '\n' '|' <"$tmp/ids.txt")) gives what --prompt-tokens gives"
+else bad "--prompt-tokens-file: '$got' vs '$want'"; fi
+
 # --- bad input: non-zero on every rank, a message naming the problem, within seconds ----------
 expect_job_failure() {  # name expected-text mpirun-args...: fails fast, one line naming the problem
   local name=$1 text=$2; shift 2
@@ -197,6 +211,17 @@ cp -r $good "$tmp/trailing_bytes" && printf 'junk' >>"$tmp/trailing_bytes/model.
 expect_failure "bytes after the last tensor" 2 "last 4 bytes" --model "$tmp/trailing_bytes" --prompt-tokens $p
 mkdir -p "$tmp/fifo" && cp $good/config.json "$tmp/fifo/" && mkfifo "$tmp/fifo/model.safetensors"
 expect_failure "model.safetensors a FIFO (refused, not waited on)" 2 "is a FIFO" --model "$tmp/fifo" --prompt-tokens $p
+expect_failure "--prompt-file missing" 2 "--prompt-file /nonexistent/prompt.txt does not exist" --model $good \
+  --prompt-file /nonexistent/prompt.txt
+mkfifo "$tmp/prompt_fifo"
+expect_failure "--prompt-file a FIFO (refused, not waited on)" 2 "is a FIFO" --model $good --prompt-file "$tmp/prompt_fifo"
+printf '1, 2,, 3' >"$tmp/bad_ids.txt"
+expect_failure "--prompt-tokens-file with an empty item" 2 "an empty item before the comma at byte 5" --model $good \
+  --prompt-tokens-file "$tmp/bad_ids.txt"
+printf '1 x2 3' >"$tmp/bad_ids.txt"
+expect_failure "--prompt-tokens-file with a non-id" 2 "'x2' is not a token id" --model $good --prompt-tokens-file "$tmp/bad_ids.txt"
+rc=0; "$gen" --model $good --prompt-file "$tmp/prompt.txt" --prompt-tokens 1 >/dev/null 2>&1 || rc=$?
+[ $rc -eq 2 ] && ok "--prompt-file with --prompt-tokens is a usage error (exit 2)" || bad "--prompt-file + --prompt-tokens: exit $rc"
 cp -r $good "$tmp/deep_config"
 python3 - "$tmp/deep_config/config.json" <<'PY'
 import sys
