@@ -107,4 +107,9 @@ std::string ShardPlan::describe() const {
   return os.str();
 }
 
+const RankShard& ShardPlan::rank(int r) const {
+  GQA_CHECK(r >= 0 && r < world_size(), "shard plan: rank " << r << " is not one of its " << world_size() << " ranks");
+  return ranks_[static_cast<size_t>(r)];
+}
+
 }  // namespace gqa

@@ -43,7 +43,7 @@ class ShardPlan {
   static ShardPlan make(const ShardDims& dims, int world_size);
 
   int world_size() const { return static_cast<int>(ranks_.size()); }
-  const RankShard& rank(int r) const { return ranks_.at(r); }
+  const RankShard& rank(int r) const;  // throws gqa::Error for a rank outside [0, world_size)
   const ShardDims& dims() const { return dims_; }
   int64_t kv_replicas() const { return kv_replicas_; }  // ranks holding each KV head (1 = none)
   int64_t vocab_chunk() const { return vocab_chunk_; }  // padded per-rank vocab count for gathers

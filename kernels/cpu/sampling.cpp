@@ -69,6 +69,7 @@ int32_t argmax_row(const float* logits, int64_t n) {
 }
 
 int32_t sample_row(const float* logits, int64_t vocab, const SampleSpec& spec, double u, SampleScratch& scratch) {
+  GQA_CHECK(vocab > 0, "sample_row: an empty row (vocabulary of " << vocab << ")");
   for (int64_t i = 0; i < vocab; ++i) {
     GQA_CHECK(!std::isnan(logits[i]), "logits contain NaN at token " << i);
   }

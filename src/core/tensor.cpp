@@ -54,6 +54,10 @@ Tensor Tensor::host(DType dtype, Shape shape) {
   return Tensor(std::move(storage), p, dtype, std::move(shape), Device::kCpu);
 }
 
+void Tensor::no_such_dim(int i) const {
+  GQA_FAIL("tensor of shape " << shape_str(shape_) << " has no dimension " << i);
+}
+
 Tensor Tensor::view(void* data, DType dtype, Shape shape, Device device) {
   return Tensor(nullptr, data, dtype, std::move(shape), device);
 }

@@ -41,7 +41,12 @@ class Tensor {
   Device device() const { return device_; }
   const Shape& shape() const { return shape_; }
   int ndim() const { return static_cast<int>(shape_.size()); }
-  int64_t dim(int i) const { return shape_.at(i < 0 ? shape_.size() + i : i); }
+  // Size of dimension i (negative: from the end); throws gqa::Error for one the tensor lacks.
+  int64_t dim(int i) const {
+    const int64_t k = i < 0 ? static_cast<int64_t>(shape_.size()) + i : i;
+    if (k < 0 || k >= static_cast<int64_t>(shape_.size())) no_such_dim(i);
+    return shape_[static_cast<size_t>(k)];
+  }
   int64_t numel() const { return shape_numel(shape_); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
 
@@ -51,6 +56,7 @@ class Tensor {
   Tensor slice_rows(int64_t begin, int64_t end) const;
 
  private:
+  [[noreturn]] void no_such_dim(int i) const;
   std::shared_ptr<void> storage_;
   void* data_ = nullptr;
   DType dtype_ = DType::kF32;

@@ -123,4 +123,16 @@ int64_t PagedKvCache::length(int seq) const { return seq_ref(seq).length; }
 
 const std::vector<int32_t>& PagedKvCache::block_table(int seq) const { return seq_ref(seq).blocks; }
 
+Tensor PagedKvCache::k(int64_t layer) const {
+  GQA_CHECK(layer >= 0 && layer < static_cast<int64_t>(k_.size()),
+            "KV cache: no layer " << layer << " (it has " << k_.size() << ")");
+  return k_[static_cast<size_t>(layer)];
+}
+
+Tensor PagedKvCache::v(int64_t layer) const {
+  GQA_CHECK(layer >= 0 && layer < static_cast<int64_t>(v_.size()),
+            "KV cache: no layer " << layer << " (it has " << v_.size() << ")");
+  return v_[static_cast<size_t>(layer)];
+}
+
 }  // namespace gqa

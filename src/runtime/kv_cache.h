@@ -59,8 +59,8 @@ class PagedKvCache {
   const std::vector<int32_t>& block_table(int seq) const;
 
   const KvCacheShape& shape() const { return shape_; }
-  Tensor k(int64_t layer) const { return k_.at(layer); }  // [num_blocks, block_size, hkv, hd]
-  Tensor v(int64_t layer) const { return v_.at(layer); }
+  Tensor k(int64_t layer) const;  // [num_blocks, block_size, hkv, hd]; gqa::Error past num_layers
+  Tensor v(int64_t layer) const;
   const BlockAllocator& allocator() const { return allocator_; }
   // Unique for the life of the process (never reused, unlike an address): names this cache in
   // keys of recorded CUDA graphs.

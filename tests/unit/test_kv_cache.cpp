@@ -41,7 +41,7 @@ TEST(PagedKvCache, AllocatesTensorsPerLayer) {
   PagedKvCache c(shape(3, 4), DType::kF32, ops);
   EXPECT_EQ(c.k(0).shape(), (Shape{3, 4, 2, 8}));
   EXPECT_EQ(c.v(1).shape(), (Shape{3, 4, 2, 8}));
-  EXPECT_THROW(c.k(2), std::out_of_range);
+  EXPECT_THROW(c.k(2), Error);
 }
 
 TEST(PagedKvCache, SlotsFollowTheBlockTable) {
@@ -109,6 +109,8 @@ TEST(PagedKvCache, AppendRefusesCountsOutOfRange) {
     }
   }
   EXPECT_EQ(cache.length(s), 3);
+  EXPECT_THROW(cache.k(2), Error);  // (2 layers; std::out_of_range before)
+  EXPECT_THROW(cache.v(-1), Error);
 }
 
 }  // namespace

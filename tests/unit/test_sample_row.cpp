@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/sampling_full_sort.h"
 
@@ -20,6 +21,13 @@ namespace gqa {
 namespace {
 
 using cpu::sample_row_full_sort;
+
+TEST(SampleRow, AnEmptyRowIsAnError) {
+  cpu::SampleScratch scratch;
+  const float one = 1.0f;
+  EXPECT_THROW(cpu::sample_row(&one, 0, SampleSpec{}, 0.0, scratch), Error);  // (greedy returned token 0)
+  EXPECT_EQ(cpu::sample_row(&one, 1, SampleSpec{}, 0.0, scratch), 0);
+}
 
 TEST(SampleRow, SameTokenAsTheFullSortRule) {
   std::mt19937 rng(2026);

@@ -93,6 +93,14 @@ TEST(ShardPlan, GqaOneKvHeadPerRank) {
   expect_full_cover(plan);
 }
 
+TEST(ShardPlan, RanksOutsideThePlanAreRefusedByName) {
+  const ShardPlan plan = ShardPlan::make({8, 2, 64, 100}, 2);
+  EXPECT_EQ(plan.rank(1).kv_heads.begin, 1);
+  EXPECT_THROW(plan.rank(2), Error);  // (std::out_of_range before)
+  EXPECT_THROW(plan.rank(-1), Error);
+  EXPECT_THROW(ShardPlan{}.rank(0), Error);
+}
+
 TEST(ShardPlan, GqaTwoRanks) {
   const ShardPlan plan = ShardPlan::make(dims(8, 2), 2);
   EXPECT_EQ(plan.rank(0).kv_heads.begin, 0);

@@ -24,5 +24,13 @@ TEST(TensorShape, CountsPastTheIntegerRangeAreRefused) {
   expect_error([] { Tensor::host(DType::kF32, {int64_t{1} << 62, 4}); }, "has more elements than int64 holds");
 }
 
+TEST(TensorShape, DimensionsOutsideTheShapeAreRefusedByName) {
+  const Tensor t = Tensor::host(DType::kF32, {2, 3});
+  EXPECT_EQ(t.dim(1), 3);
+  EXPECT_EQ(t.dim(-2), 2);
+  expect_error([&] { t.dim(2); }, "tensor of shape [2, 3] has no dimension 2");
+  expect_error([&] { t.dim(-3); }, "has no dimension -3");
+}
+
 }  // namespace
 }  // namespace gqa
