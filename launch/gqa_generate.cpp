@@ -268,10 +268,12 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
   if (!mpi.all_ok(parsed < 0)) {
     const bool rank0_went_on = mpi.from_rank0(parsed < 0 ? 1 : 0) == 1;
     if (rank != 0 && parsed >= 0 && rank0_went_on) {  // its own message was not printed (rank 0 prints)
-      say("gqa-generate: rank " + std::to_string(rank) + " stopped on its arguments (" + why + "):");
+      say("gqa-generate: rank " + std::to_string(rank) + " stopped on its arguments or a file they name (" + why +
+          ", and each rank the files they name):");
       gqa::parse_generate_options(argc, argv, true, &opts);
     } else if (rank == 0 && parsed < 0) {
-      say("gqa-generate: another rank stopped on its arguments (" + why + ")");
+      say("gqa-generate: another rank stopped on its arguments or a file they name (" + why +
+          ", and each rank the files they name)");
     }
     return parsed >= 0 ? parsed : 2;
   }

@@ -69,7 +69,7 @@ class TokenizerPrompt final : public TextPrompt {
     // A rendered chat already spells out its special tokens (BOS included), as transformers'
     // apply_chat_template(tokenize=True) encodes it without adding more.
     ids_ = tokenizer_.encode(rendered_, /*add_special=*/!o.chat);
-    GQA_CHECK(!ids_.empty(), "--prompt encodes to no tokens");
+    GQA_CHECK(!ids_.empty(), "the prompt (--prompt or --prompt-file) encodes to no tokens");
   }
 
   std::vector<int32_t> eos_ids() const override { return tokenizer_.eos_ids(); }

@@ -6,9 +6,9 @@
 namespace gqa {
 
 std::unique_ptr<TextPrompt> encode_text_prompt(const GenerateOptions&) {
-  GQA_FAIL("--prompt needs the tokenizer, and this gqa-generate was built without it (PCRE2 or ICU was not "
-           "found when the build was configured): give --prompt-tokens, or rebuild after "
-           "apt-get install libpcre2-dev libicu-dev");
+  GQA_FAIL("--prompt and --prompt-file need the tokenizer, and this gqa-generate was built without it (PCRE2 or "
+           "ICU was not found when the build was configured): give --prompt-tokens or --prompt-tokens-file, or "
+           "rebuild after apt-get install libpcre2-dev libicu-dev");
 }
 
 }  // namespace gqa

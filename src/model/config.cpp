@@ -205,8 +205,9 @@ void check_unsupported_features(const json& j, const std::string& origin) {
 // - Mistral: sliding_window, null for none, 4096 when absent (MistralConfig's default); it has no
 //   use_sliding_window;
 // - Qwen2: sliding_window only with use_sliding_window (default false), and only on the layers from
-//   max_window_layers (default 28) on: none when that is every layer or past the last;
-// - layer_types (newer transformers write it): a window only where some layer is "sliding_attention".
+//   max_window_layers (default 28) on: none when that is past the last (unless layer_types says);
+// - layer_types (newer transformers write it, and take it as given): a window only where some layer
+//   is "sliding_attention".
 // gqa applies the window to the whole model (it runs only positions below it; see ModelConfig).
 void read_sliding_window(const json& j, const std::string& origin, ModelConfig& c) {
   if (c.architecture == "LlamaForCausalLM") return;
@@ -216,11 +217,13 @@ void read_sliding_window(const json& j, const std::string& origin, ModelConfig& 
     return;
   }
   if (!present(j, "sliding_window")) return;  // null
+  const bool has_layer_types = j.contains("layer_types") && j.at("layer_types").is_array();
   if (c.architecture == "Qwen2ForCausalLM") {
     if (!get_bool_or(j, "use_sliding_window", false, origin)) return;
-    if (get_int_or(j, "max_window_layers", 28, origin) >= c.num_hidden_layers) return;
+    // (max_window_layers decides only where layer_types is absent: newer transformers take the list)
+    if (!has_layer_types && get_int_or(j, "max_window_layers", 28, origin) >= c.num_hidden_layers) return;
   }
-  if (j.contains("layer_types") && j.at("layer_types").is_array()) {
+  if (has_layer_types) {
     const json& types = j.at("layer_types");
     if (std::find(types.begin(), types.end(), json("sliding_attention")) == types.end()) return;
   }

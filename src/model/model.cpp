@@ -40,7 +40,7 @@ Model::Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communi
   static std::atomic<uint64_t> next_instance{0};
   instance_ = ++next_instance;
   config_.validate("the model's config");  // (one edited after from_file, or made in code)
-  check_weights_fit(config_, shard_, w_);
+  check_weights_fit(config_, shard_, comm.rank(), w_);
   GQA_CHECK(config_.vocab_size <= (int64_t{1} << 24),
             "vocab_size " << config_.vocab_size << " is above 2^24: token ids travel between ranks as f32, exact only below");
   const int64_t hd = config_.head_dim;
@@ -104,10 +104,10 @@ int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
   GQA_CHECK(in.positions.size() == in.tokens.size() && in.token_seq.size() == in.tokens.size() &&
                 in.slots.size() == in.tokens.size(),
             "forward step: tokens, positions, token_seq and slots differ in length");
-  check_step_input(in, cache, kv_cache_shape(cache.shape().num_blocks, cache.shape().block_size), config_.vocab_size);
   const int64_t n_seqs = static_cast<int64_t>(in.block_tables.size());
   const int64_t m = static_cast<int64_t>(in.logit_rows.size());
   last_rows_ = 0;  // (until this step's logits are there)
+  check_step_input(in, cache, kv_cache_shape(cache.shape().num_blocks, cache.shape().block_size), config_.vocab_size);
   int64_t width = 1;  // block-table columns
   for (const auto& bt : in.block_tables) width = std::max<int64_t>(width, static_cast<int64_t>(bt.size()));
   const int64_t max_pos = *std::max_element(in.positions.begin(), in.positions.end());

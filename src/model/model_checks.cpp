@@ -32,7 +32,7 @@ const RankShard& checked_rank_shard(const ModelConfig& config, const ShardPlan& 
   return plan.rank(rank);
 }
 
-void check_weights_fit(const ModelConfig& c, const RankShard& s, const ModelWeights& w) {
+void check_weights_fit(const ModelConfig& c, const RankShard& s, int rank, const ModelWeights& w) {
   const int64_t d = c.hidden_size, hd = c.head_dim, hq = s.q_heads.size(), hkv = s.kv_heads.size();
   const int64_t f = s.ffn.size(), v = s.vocab.size();
   GQA_CHECK(static_cast<int64_t>(w.layers.size()) == c.num_hidden_layers,
@@ -49,8 +49,10 @@ void check_weights_fit(const ModelConfig& c, const RankShard& s, const ModelWeig
     if (c.qkv_bias) expect_shape(L.bqkv, {(hq + 2 * hkv) * hd}, at + "bqkv");
     GQA_CHECK(c.qkv_bias || !L.bqkv.defined(), "model weights: " << at << "has a q/k/v bias the config does not");
     expect_shape(L.wo, {d, hq * hd}, at + "wo");
-    if (L.bo.defined()) expect_shape(L.bo, {d}, at + "bo");
-    GQA_CHECK(c.o_bias || !L.bo.defined(), "model weights: " << at << "has an o_proj bias the config does not");
+    if (c.o_bias && rank == 0) expect_shape(L.bo, {d}, at + "bo");
+    GQA_CHECK((c.o_bias && rank == 0) || !L.bo.defined(),
+              "model weights: " << at << "has an o_proj bias on rank " << rank
+                                << (c.o_bias ? " (only rank 0 adds it, after the all-reduce)" : ", which the config has not"));
     expect_shape(L.mlp_norm, {d}, at + "mlp_norm");
     expect_shape(L.w_gate_up, {2 * f, d}, at + "w_gate_up");
     expect_shape(L.w_down, {d, f}, at + "w_down");

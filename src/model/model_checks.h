@@ -15,9 +15,9 @@ namespace gqa {
 const RankShard& checked_rank_shard(const ModelConfig& config, const ShardPlan& plan, int rank, int world_size);
 
 // Every weight of `w` present with the shape this config and shard give it (load_weights' shapes):
-// as many layers as num_hidden_layers, the biases the config has. Throws gqa::Error naming the
-// first that differs.
-void check_weights_fit(const ModelConfig& config, const RankShard& shard, const ModelWeights& w);
+// as many layers as num_hidden_layers, the biases the config has (the o_proj bias on rank 0 only:
+// it is added once, after the all-reduce). Throws gqa::Error naming the first that differs.
+void check_weights_fit(const ModelConfig& config, const RankShard& shard, int rank, const ModelWeights& w);
 
 // A step's inputs against each other and the cache, on the host before anything runs (a mismatch
 // would write another sequence's K/V or attend to the wrong rows, and the logits would just be

@@ -36,6 +36,8 @@ struct GenerateRequest {
   // (finish_reason "stop"), e.g. when the streamed text reached a stop string.
   std::function<bool(int32_t)> stop_after;
   // Called on every rank after each prefill chunk with (prompt tokens done, prompt length).
+  // It must not throw on some ranks only (nor on_token below): the others would wait in the next
+  // step's collectives. To end a generation early, use stop_after, whose error reaches every rank.
   std::function<void(int64_t, int64_t)> on_prefill_progress;
 };
 
@@ -53,7 +55,8 @@ class Generator {
  public:
   Generator(Model& model, PagedKvCache& cache, Communicator& comm);
 
-  // on_token runs on every rank for each token as soon as it is known.
+  // on_token runs on every rank for each token as soon as it is known (and, like
+  // on_prefill_progress, must not throw on some ranks only).
   GenerateResult generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token = {});
 
  private:

@@ -282,6 +282,10 @@ TEST(Config, SlidingWindow) {
   EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128, "use_sliding_window": true, "max_window_layers": 1)")
                 .sliding_window,
             128);
+  EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128, "use_sliding_window": true, "max_window_layers": 28, )"
+                         R"("layer_types": ["full_attention", "sliding_attention"])")
+                .sliding_window,
+            128);  // (the list, not max_window_layers)
   EXPECT_EQ(parse(mistral + R"(, "sliding_window": 128, "layer_types": ["full_attention", "full_attention"])")
                 .sliding_window,
             0);

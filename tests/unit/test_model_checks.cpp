@@ -58,6 +58,25 @@ TEST(ModelChecks, PartsThatDoNotBelongTogetherAreRefused) {
   EXPECT_NO_THROW(Model(p.config, plan_for(p.config), p.ops, p.comm, p.weights()));
 }
 
+// The o_proj bias (Llama attention_bias) is on rank 0 only, where it is added once after the
+// all-reduce: missing there, or present without the config's o_bias, is refused.
+TEST(ModelChecks, TheOutputBiasIsWhereTheConfigSays) {
+  cpu::CpuOps ops;
+  SingleCommunicator comm;
+  const std::string dir = "tests/fixtures/models/llama_attn_bias";
+  const ModelConfig c = ModelConfig::from_file(dir + "/config.json");
+  ASSERT_TRUE(c.o_bias);
+  const Checkpoint ckpt = Checkpoint::open(dir);
+  ModelWeights w = load_weights(ckpt, c, plan_for(c), 0, ops);
+  for (LayerWeights& l : w.layers) l.bo = Tensor();
+  expect_error([&] { Model(c, plan_for(c), ops, comm, std::move(w)); }, "model weights: layer 0 bo is missing");
+  ModelConfig no_bias = c;
+  no_bias.o_bias = false;
+  expect_error([&] { Model(no_bias, plan_for(c), ops, comm, load_weights(ckpt, c, plan_for(c), 0, ops)); },
+               "has an o_proj bias on rank 0, which the config has not");
+  EXPECT_NO_THROW(Model(c, plan_for(c), ops, comm, load_weights(ckpt, c, plan_for(c), 0, ops)));
+}
+
 // Two sequences of 5 and 3 tokens in a cache of 4-token blocks, then one decode token each.
 struct Steps {
   Parts p;
