@@ -29,21 +29,26 @@ struct Job {
   Checkpoint ckpt = Checkpoint::open("tests/fixtures/models/gqa");
   Model model{config, plan, *ops, *comm, load_weights(ckpt, config, plan, comm->rank(), *ops)};
   PagedKvCache cache{model.kv_cache_shape(8, 4), DType::kF32, *ops};
+  Generator gen{model, cache, *comm};
+
+  static GenerateRequest request(int64_t max_new_tokens) {
+    GenerateRequest req;
+    req.prompt = {1, 2, 3};
+    req.max_new_tokens = max_new_tokens;
+    return req;
+  }
 };
 
 TEST(GeneratorErrors, AnErrorOnRankZeroAloneStopsEveryRank) {
   Job s;
-  Generator gen(s.model, s.cache, *s.comm);
-  GenerateRequest req;
-  req.prompt = {1, 2, 3};
-  req.max_new_tokens = 6;
+  GenerateRequest req = Job::request(6);
   int calls = 0;
   req.stop_after = [&](int32_t) -> bool {  // (rank 0 only)
     if (++calls == 3) throw std::runtime_error("stop_after failed on purpose");
     return false;
   };
   try {
-    gen.generate(req);
+    s.gen.generate(req);
     ADD_FAILURE() << "rank " << s.comm->rank() << ": generate returned";
   } catch (const std::runtime_error& e) {
     const std::string what = e.what();
@@ -55,18 +60,15 @@ TEST(GeneratorErrors, AnErrorOnRankZeroAloneStopsEveryRank) {
   }
   // The ranks are in step again: a second generation runs to the end on every rank.
   req.stop_after = nullptr;
-  EXPECT_EQ(gen.generate(req).tokens.size(), 6u);
+  EXPECT_EQ(s.gen.generate(req).tokens.size(), 6u);
 }
 
 TEST(GeneratorErrors, FreeingTheGenerationsSequenceIsAnError) {
   Job s;
-  Generator gen(s.model, s.cache, *s.comm);
-  GenerateRequest req;
-  req.prompt = {1, 2, 3};
-  req.max_new_tokens = 4;
+  GenerateRequest req = Job::request(4);
   // (every rank frees the sequence in its prefill progress callback, the same on all)
   req.on_prefill_progress = [&](int64_t, int64_t) { s.cache.free_sequence(0); };
-  EXPECT_THROW(gen.generate(req), Error);
+  EXPECT_THROW(s.gen.generate(req), Error);
   EXPECT_EQ(s.cache.allocator().num_free(), s.cache.allocator().num_total());
 }
 
