@@ -1,10 +1,11 @@
 // Errors inside Generator::generate on the CPU backend, at the job's rank count (np 1, 2, 4): an
-// error on rank 0 alone (its stop_after callback throwing; the same path takes a NaN row or a bad
-// draw) makes every rank throw together, where the other ranks used to wait in the token's
+// error on rank 0 alone (its stop_after callback throwing, a NaN row in its draw) makes every rank
+// throw together, where the other ranks used to wait in the token's
 // broadcast for ever; and a callback that frees the generation's own sequence gives an error, not
 // std::terminate from the sequence guard.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -61,6 +62,32 @@ TEST(GeneratorErrors, AnErrorOnRankZeroAloneStopsEveryRank) {
   // The ranks are in step again: a second generation runs to the end on every rank.
   req.stop_after = nullptr;
   EXPECT_EQ(s.gen.generate(req).tokens.size(), 6u);
+}
+
+// A NaN logit row (here every row: final_norm's first weight NaN) fails rank 0's draw from the
+// kept logits; every rank throws with it.
+TEST(GeneratorErrors, ANanRowOnRankZeroStopsEveryRank) {
+  auto comm = make_communicator("auto");
+  auto ops = make_backend("cpu");
+  const ModelConfig config = ModelConfig::from_file("tests/fixtures/models/gqa/config.json");
+  const ShardPlan plan = ShardPlan::make(
+      {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
+      comm->size());
+  ModelWeights w = load_weights(Checkpoint::open("tests/fixtures/models/gqa"), config, plan, comm->rank(), *ops);
+  w.final_norm.data_as<float>()[0] = std::nanf("");
+  Model model(config, plan, *ops, *comm, std::move(w));
+  PagedKvCache cache(model.kv_cache_shape(8, 4), DType::kF32, *ops);
+  Generator gen(model, cache, *comm);
+  GenerateRequest req = Job::request(4);
+  req.keep_logits = true;  // (rank 0 draws from the gathered rows on the host)
+  try {
+    gen.generate(req);
+    ADD_FAILURE() << "rank " << comm->rank() << ": generate returned";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    const std::string want = comm->rank() == 0 ? "logits contain NaN" : "rank 0 failed drawing or deciding a token";
+    EXPECT_NE(what.find(want), std::string::npos) << what;
+  }
 }
 
 TEST(GeneratorErrors, FreeingTheGenerationsSequenceIsAnError) {

@@ -23,7 +23,9 @@ TEST(ContextBucket, PowerOfTwoWithinTwiceTheContext) {
     const int64_t b = context_bucket(c);
     EXPECT_GE(b, c) << c;
     EXPECT_EQ(b & (b - 1), 0) << c;
-    if (c > kMinContextBucket) EXPECT_LT(b, 2 * c) << c;
+    if (c > kMinContextBucket) {
+      EXPECT_LT(b, 2 * c) << c;
+    }
   }
   EXPECT_EQ(context_bucket(131072), 131072);
   EXPECT_EQ(context_bucket(131073), 262144);
