@@ -25,7 +25,8 @@ given() {
 # The demo's settings, each unless the extra args give it (gqa-generate refuses a flag twice).
 defaults=()
 given --model "$@" || defaults+=(--model "$model")
-given --prompt-tokens "$@" || given --prompt "$@" || defaults+=(--prompt-tokens "$prompt")
+given --prompt-tokens "$@" || given --prompt "$@" || given --prompt-file "$@" || given --prompt-tokens-file "$@" ||
+  defaults+=(--prompt-tokens "$prompt")
 given --max-new-tokens "$@" || defaults+=(--max-new-tokens 16)
 given --temperature "$@" || defaults+=(--temperature 0)
 run() {  # backend, extra args (the arrays through ${a[@]+...}: empty ones under set -u in bash < 4.4)
