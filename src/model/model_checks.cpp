@@ -18,17 +18,23 @@ void expect_shape(const Tensor& t, const Shape& shape, const std::string& name) 
 
 }  // namespace
 
-const RankShard& checked_rank_shard(const ModelConfig& config, const ShardPlan& plan, int rank, int world_size) {
-  GQA_CHECK(plan.world_size() == world_size,
-            "shard plan is for " << plan.world_size() << " ranks but the communicator has " << world_size);
-  GQA_CHECK(rank >= 0 && rank < world_size, "rank " << rank << " is not one of the " << world_size << " ranks");
+void check_plan_fits(const ModelConfig& config, const ShardPlan& plan, int rank) {
   const ShardDims& d = plan.dims();
   GQA_CHECK(d.n_heads == config.num_attention_heads && d.n_kv_heads == config.num_key_value_heads &&
                 d.intermediate_size == config.intermediate_size && d.vocab_size == config.vocab_size,
-            "shard plan made for " << d.n_heads << " heads, " << d.n_kv_heads << " KV heads, FFN " << d.intermediate_size
-                                   << ", vocabulary " << d.vocab_size << ", but the config has "
-                                   << config.num_attention_heads << ", " << config.num_key_value_heads << ", "
-                                   << config.intermediate_size << " and " << config.vocab_size);
+            "shard plan made for heads " << d.n_heads << ", kv heads " << d.n_kv_heads << ", ffn " << d.intermediate_size
+                                          << ", vocab " << d.vocab_size << " does not match the model config (heads "
+                                          << config.num_attention_heads << ", kv heads " << config.num_key_value_heads
+                                          << ", ffn " << config.intermediate_size << ", vocab " << config.vocab_size
+                                          << ")");
+  GQA_CHECK(rank >= 0 && rank < plan.world_size(),
+            "rank " << rank << " is outside the shard plan's " << plan.world_size() << " ranks");
+}
+
+const RankShard& checked_rank_shard(const ModelConfig& config, const ShardPlan& plan, int rank, int world_size) {
+  GQA_CHECK(plan.world_size() == world_size,
+            "shard plan is for " << plan.world_size() << " ranks but the communicator has " << world_size);
+  check_plan_fits(config, plan, rank);
   return plan.rank(rank);
 }
 

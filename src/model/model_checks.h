@@ -10,6 +10,10 @@
 
 namespace gqa {
 
+// That `plan` was made for this config's dims (heads, KV heads, FFN width, vocabulary) and has
+// `rank` among its ranks (load_weights and the Model constructor both ask).
+void check_plan_fits(const ModelConfig& config, const ShardPlan& plan, int rank);
+
 // This rank's shard of `plan`, after checking that the plan was made for this config's dims
 // (heads, KV heads, FFN width, vocabulary) and for `world_size` ranks, and that `rank` is one of them.
 const RankShard& checked_rank_shard(const ModelConfig& config, const ShardPlan& plan, int rank, int world_size);

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "model/model_checks.h"
 
 namespace gqa {
 namespace {
@@ -116,17 +117,6 @@ std::vector<WeightSlot> build_slots(const ModelConfig& c, const RankShard& s, in
   return slots;
 }
 
-void check_plan(const ModelConfig& c, const ShardPlan& plan, int rank) {
-  const ShardDims& p = plan.dims();
-  GQA_CHECK(p.n_heads == c.num_attention_heads && p.n_kv_heads == c.num_key_value_heads &&
-                p.intermediate_size == c.intermediate_size && p.vocab_size == c.vocab_size,
-            "shard plan (heads " << p.n_heads << ", kv heads " << p.n_kv_heads << ", ffn " << p.intermediate_size
-                                 << ", vocab " << p.vocab_size << ") does not match the model config (heads "
-                                 << c.num_attention_heads << ", kv heads " << c.num_key_value_heads << ", ffn "
-                                 << c.intermediate_size << ", vocab " << c.vocab_size << ")");
-  GQA_CHECK(rank >= 0 && rank < plan.world_size(),
-            "rank " << rank << " is outside the shard plan's " << plan.world_size() << " ranks");
-}
 
 void validate_slot(const Checkpoint& ckpt, const WeightSlot& slot) {
   ckpt.expect_shape(slot.name, slot.full);
@@ -176,7 +166,7 @@ void load_slots(const Checkpoint& ckpt, const WeightSlot* slot, int count, Ops& 
 
 ModelWeights load_weights(const Checkpoint& ckpt, const ModelConfig& config, const ShardPlan& plan, int rank,
                           Ops& ops, const std::function<void(int64_t, int64_t)>& on_progress) {
-  check_plan(config, plan, rank);
+  check_plan_fits(config, plan, rank);
   ModelWeights w;
   const std::vector<WeightSlot> slots = build_slots(config, plan.rank(rank), rank, w);
   for (const WeightSlot& slot : slots) validate_slot(ckpt, slot);
