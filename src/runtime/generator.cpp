@@ -157,7 +157,7 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     // goes to every rank in the broadcast (token kFailed), so all throw together instead of the
     // others waiting in the broadcast for ever.
     std::exception_ptr failed;
-    auto on_rank0 = [&](const std::function<void()>& f) {
+    auto on_rank0 = [&](auto&& f) {  // (f: a lambda, not wrapped in a std::function each token)
       if (comm_.rank() != 0) return;
       try {
         f();
