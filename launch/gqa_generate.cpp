@@ -76,12 +76,9 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   // The positions the model runs: the prompt's, then one a generated token fed back (not the last).
   const int64_t prompt_len = static_cast<int64_t>(l.prompt.size());
   const int64_t positions = std::max(prompt_len, prompt_len + o.max_new_tokens - 1);
-  const int64_t window = l.config.sliding_window;
-  GQA_CHECK(window == 0 || positions <= window,
-            "the prompt (" << prompt_len << " tokens) and --max-new-tokens " << o.max_new_tokens << " run "
-                           << positions << " positions, past this model's sliding window (sliding_window " << window
-                           << " in config.json): gqa does not implement sliding-window attention, which matches "
-                              "full attention only within the window");
+  l.config.check_within_sliding_window(positions - 1, "the prompt (" + std::to_string(prompt_len) +
+                                                         " tokens) with --max-new-tokens " +
+                                                         std::to_string(o.max_new_tokens));
   gqa::ShardDims dims{l.config.num_attention_heads, l.config.num_key_value_heads, l.config.intermediate_size,
                       l.config.vocab_size};
   const gqa::ShardPlan plan = gqa::ShardPlan::make(dims, comm.size());

@@ -335,6 +335,13 @@ std::string ModelConfig::read_json_text(const std::string& path, std::string* fi
   return text;
 }
 
+void ModelConfig::check_within_sliding_window(int64_t last_position, const std::string& what) const {
+  GQA_CHECK(sliding_window == 0 || last_position < sliding_window,
+            what << " reaches position " << last_position << ", past this model's sliding window (sliding_window "
+                 << sliding_window << " in config.json): gqa does not implement sliding-window attention, which "
+                 << "matches full attention only within the window");
+}
+
 ModelConfig ModelConfig::from_file(const std::string& path) {
   std::string file;
   const std::string text = read_json_text(path, &file);

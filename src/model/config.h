@@ -41,7 +41,8 @@ struct ModelConfig {
   // Sliding-window attention as transformers applies it (Mistral v0.1: 4096; Qwen2 with
   // use_sliding_window; see read_sliding_window in config.cpp), which gqa does not implement: below
   // it full causal attention gives the same result, so positions [0, window) run and a later one is
-  // refused (Model::forward; gqa-generate before it loads). 0: none.
+  // refused (check_within_sliding_window: Model::forward, Generator::generate, gqa-generate before
+  // it loads). 0: none.
   int64_t sliding_window = 0;
   int64_t vocab_size = 0;
   bool tie_word_embeddings = false;
@@ -55,6 +56,11 @@ struct ModelConfig {
   // positive, a finite RoPE table, ...), for a config edited or made in code; throws gqa::Error
   // naming `origin` and the field.
   void validate(const std::string& origin) const;
+
+  // That positions up to `last_position` are within the sliding window, if there is one: gqa runs
+  // full attention, which gives the same result only there. Throws gqa::Error beginning with
+  // `what` (what reaches that position).
+  void check_within_sliding_window(int64_t last_position, const std::string& what) const;
 
   // Reads and validates DIR/config.json; throws gqa::Error naming the file and field.
   static ModelConfig from_file(const std::string& path);

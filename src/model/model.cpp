@@ -111,10 +111,7 @@ int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
   int64_t width = 1;  // block-table columns
   for (const auto& bt : in.block_tables) width = std::max<int64_t>(width, static_cast<int64_t>(bt.size()));
   const int64_t max_pos = *std::max_element(in.positions.begin(), in.positions.end());
-  GQA_CHECK(config_.sliding_window == 0 || max_pos < config_.sliding_window,
-            "position " << max_pos << " is past this model's sliding window (sliding_window "
-                        << config_.sliding_window << " in config.json): gqa does not implement sliding-window "
-                           "attention, which matches full attention only below the window");
+  config_.check_within_sliding_window(max_pos, "this step");
 
   // A pure decode step whose logits are every row can be replayed from a CUDA graph. Its
   // attention plan and block-table width are then fixed for a context bucket.

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <sstream>
+#include <string>
 
 namespace gqa {
 namespace {
@@ -27,6 +29,24 @@ struct SequenceGuard {
     }
   }
 };
+
+// Runs a caller's callback (on_token, on_prefill_progress) on this rank, then agrees with every
+// rank that each one's returned: one throwing on some ranks only makes every rank throw (that rank
+// its own error, the others one naming the callback), where the others would wait in the next
+// step's collectives for ever. Every rank agrees, with a callback or without.
+template <class F>
+void run_callback(Communicator& comm, const char* name, F&& f) {
+  std::exception_ptr error;
+  try {
+    f();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (comm.size() > 1 && !comm.all_ok(!error) && !error) {
+    GQA_FAIL("generation stopped: another rank's " << name << " callback threw (its error says why)");
+  }
+  if (error) std::rethrow_exception(error);
+}
 
 }  // namespace
 
@@ -86,6 +106,23 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   GQA_CHECK(req.prefill_chunk > 0, "--prefill-chunk must be > 0");
   GQA_CHECK(req.slice_candidates >= 1 && req.slice_candidates <= Model::kMaxTopK,
             "slice_candidates must be in [1, " << Model::kMaxTopK << "], got " << req.slice_candidates);
+  // Whatever would stop this generation part-way is checked before it starts, so nothing made is
+  // lost: the positions it feeds (the prompt's, then each generated token's but the last) within
+  // the model's sliding window, and their blocks free in the cache (every rank alike).
+  const int64_t p = static_cast<int64_t>(req.prompt.size());
+  const int64_t fed = p + std::max<int64_t>(req.max_new_tokens - 1, 0);
+  model_.config().check_within_sliding_window(fed - 1, "the prompt (" + std::to_string(p) +
+                                                           " tokens) with max_new_tokens " +
+                                                           std::to_string(req.max_new_tokens));
+  const int64_t bs = cache_.shape().block_size;
+  const int64_t blocks = (fed + bs - 1) / bs;
+  if (blocks > cache_.allocator().num_free()) {
+    std::ostringstream os;
+    os << "the KV cache cannot hold this generation: the prompt (" << p << " tokens) with max_new_tokens "
+       << req.max_new_tokens << " needs " << blocks << " blocks of " << bs << " positions, and "
+       << cache_.allocator().num_free() << " of the cache's " << cache_.allocator().num_total() << " are free";
+    throw KvCacheFull(os.str());
+  }
   GenerateResult res;
   const int seq = cache_.add_sequence();
   SequenceGuard guard{cache_, seq};
@@ -134,12 +171,13 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
 
   // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
   auto t0 = std::chrono::steady_clock::now();
-  const int64_t p = static_cast<int64_t>(req.prompt.size());
   for (int64_t a = 0; a < p; a += req.prefill_chunk) {
     const int64_t b = std::min(p, a + req.prefill_chunk);
     advance(std::vector<int32_t>(req.prompt.begin() + a, req.prompt.begin() + b), a,
             b == p && req.max_new_tokens > 0);
-    if (req.on_prefill_progress) req.on_prefill_progress(b, p);
+    run_callback(comm_, "on_prefill_progress", [&] {
+      if (req.on_prefill_progress) req.on_prefill_progress(b, p);
+    });
   }
   res.prefill_seconds = seconds_since(t0);
 
@@ -192,7 +230,9 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       throw_if_failed();
     }
     res.tokens.push_back(msg[0]);
-    if (on_token) on_token(msg[0]);
+    run_callback(comm_, "on_token", [&] {
+      if (on_token) on_token(msg[0]);
+    });
     if (msg[1]) {
       res.finish_reason = msg[1] == 1 ? "eos" : "stop";
       break;

@@ -35,9 +35,9 @@ struct GenerateRequest {
   // Runs on rank 0 for each sampled token before it is broadcast; returning true stops after it
   // (finish_reason "stop"), e.g. when the streamed text reached a stop string.
   std::function<bool(int32_t)> stop_after;
-  // Called on every rank after each prefill chunk with (prompt tokens done, prompt length).
-  // It must not throw on some ranks only (nor on_token below): the others would wait in the next
-  // step's collectives. To end a generation early, use stop_after, whose error reaches every rank.
+  // Called on every rank after each prefill chunk with (prompt tokens done, prompt length). A
+  // throw on some ranks only (here or in on_token below) stops every rank: that rank rethrows its
+  // error, the others throw gqa::Error naming the callback. To end early, use stop_after.
   std::function<void(int64_t, int64_t)> on_prefill_progress;
 };
 
@@ -55,8 +55,11 @@ class Generator {
  public:
   Generator(Model& model, PagedKvCache& cache, Communicator& comm);
 
-  // on_token runs on every rank for each token as soon as it is known (and, like
-  // on_prefill_progress, must not throw on some ranks only).
+  // on_token runs on every rank for each token as soon as it is known. At T > 1 the ranks agree
+  // after each call (and each prefill chunk) that every one returned: one small host collective.
+  // Before any step it checks that the positions fed fit the model's sliding window (gqa::Error)
+  // and that their blocks are free in the cache (KvCacheFull), so a generation never stops
+  // part-way for either.
   GenerateResult generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token = {});
 
  private:

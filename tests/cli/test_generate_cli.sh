@@ -355,9 +355,9 @@ windowed=$(timeout 60 "$gen" --model "$tmp/gqa_window" --backend cpu --prompt-to
 if [ -n "$full" ] && [ "$windowed" = "$full" ]; then ok "sliding_window 8: 3 + 6 tokens (positions 0-7) run as with full attention"
 else bad "sliding_window 8 within the window: '$windowed', full attention: '$full'"; fi
 expect_failure "sliding_window 8: 3 + 7 tokens (positions 0-8)" 2 \
-  "run 9 positions, past this model's sliding window (sliding_window 8" \
+  "with --max-new-tokens 7 reaches position 8, past this model's sliding window (sliding_window 8" \
   --model "$tmp/gqa_window" --backend cpu --prompt-tokens $p --max-new-tokens 7
-expect_failure "sliding_window 8: a 9-token prompt" 2 "(9 tokens) and --max-new-tokens 0 run 9 positions" \
+expect_failure "sliding_window 8: a 9-token prompt" 2 "(9 tokens) with --max-new-tokens 0 reaches position 8" \
   --model "$tmp/gqa_window" --backend cpu --prompt-tokens 1,2,3,4,5,6,7,8,9 --max-new-tokens 0
 
 tally "generate cli"

@@ -1,11 +1,14 @@
 // Errors inside Generator::generate on the CPU backend, at the job's rank count (np 1, 2, 4): an
 // error on rank 0 alone (its stop_after callback throwing, a NaN row in its draw) makes every rank
 // throw together, where the other ranks used to wait in the token's
-// broadcast for ever; and a callback that frees the generation's own sequence gives an error, not
-// std::terminate from the sequence guard.
+// broadcast for ever; on_token or on_prefill_progress throwing on one rank only stops every rank
+// (they used to wait in the next step); a generation the cache cannot hold, or one past the
+// model's sliding window, is refused before its first step; and a callback that frees the
+// generation's own sequence gives an error, not std::terminate from the sequence guard.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -20,10 +23,17 @@
 namespace gqa {
 namespace {
 
+ModelConfig fixture_config(int64_t sliding_window = 0) {
+  ModelConfig c = ModelConfig::from_file("tests/fixtures/models/gqa/config.json");
+  c.sliding_window = sliding_window;
+  return c;
+}
+
 struct Job {
+  explicit Job(int64_t sliding_window = 0) : config(fixture_config(sliding_window)) {}
   std::unique_ptr<Communicator> comm = make_communicator("auto");
   std::unique_ptr<Ops> ops = make_backend("cpu");
-  ModelConfig config = ModelConfig::from_file("tests/fixtures/models/gqa/config.json");
+  ModelConfig config;
   ShardPlan plan = ShardPlan::make(
       {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
       comm->size());
@@ -87,6 +97,108 @@ TEST(GeneratorErrors, ANanRowOnRankZeroStopsEveryRank) {
     const std::string what = e.what();
     const std::string want = comm->rank() == 0 ? "logits contain NaN" : "rank 0 failed drawing or deciding a token";
     EXPECT_NE(what.find(want), std::string::npos) << what;
+  }
+}
+
+// A callback throwing on the last rank only (rank 0 at np 1): every rank throws, that rank its own
+// error, the others one naming the callback; then the ranks are in step for the next generation.
+void expect_every_rank_throws(Job& s, GenerateRequest req, std::function<void(int32_t)> on_token,
+                              const std::string& own, const std::string& others) {
+  try {
+    s.gen.generate(req, on_token);
+    ADD_FAILURE() << "rank " << s.comm->rank() << ": generate returned";
+  } catch (const std::exception& e) {
+    const bool last = s.comm->rank() == s.comm->size() - 1;
+    EXPECT_NE(std::string(e.what()).find(last ? own : others), std::string::npos)
+        << "rank " << s.comm->rank() << ": " << e.what();
+  }
+  EXPECT_EQ(s.cache.allocator().num_free(), s.cache.allocator().num_total());
+  req.on_prefill_progress = nullptr;
+  EXPECT_EQ(s.gen.generate(req).tokens.size(), static_cast<size_t>(req.max_new_tokens));
+}
+
+TEST(GeneratorErrors, OnTokenThrowingOnOneRankStopsEveryRank) {
+  Job s;
+  int calls = 0;
+  auto on_token = [&](int32_t) {
+    if (s.comm->rank() == s.comm->size() - 1 && ++calls == 2) throw std::runtime_error("on_token failed on purpose");
+  };
+  expect_every_rank_throws(s, Job::request(5), on_token, "on_token failed on purpose",
+                           "another rank's on_token callback threw");
+  EXPECT_EQ(calls, s.comm->rank() == s.comm->size() - 1 ? 2 : 0);
+}
+
+TEST(GeneratorErrors, PrefillProgressThrowingOnOneRankStopsEveryRank) {
+  Job s;
+  GenerateRequest req = Job::request(3);
+  req.prefill_chunk = 1;
+  int tokens_seen = 0;
+  req.on_prefill_progress = [&](int64_t done, int64_t) {
+    if (s.comm->rank() == s.comm->size() - 1 && done == 2) throw std::runtime_error("progress failed on purpose");
+  };
+  expect_every_rank_throws(s, req, [&](int32_t) { ++tokens_seen; }, "progress failed on purpose",
+                           "another rank's on_prefill_progress callback threw");
+  EXPECT_EQ(tokens_seen, 0);
+}
+
+// The cache has 8 blocks of 4 positions: a 3-token prompt with 30 new tokens feeds 32 positions
+// (the last token is not fed back) and runs; with 31 it is refused before any step.
+TEST(GeneratorErrors, AGenerationTheCacheCannotHoldIsRefusedBeforeItStarts) {
+  Job s;
+  int steps = 0;
+  GenerateRequest req = Job::request(31);
+  req.on_prefill_progress = [&](int64_t, int64_t) { ++steps; };
+  try {
+    s.gen.generate(req);
+    ADD_FAILURE() << "generate returned";
+  } catch (const KvCacheFull& e) {
+    EXPECT_NE(std::string(e.what()).find("needs 9 blocks of 4 positions, and 8 of the cache's 8 are free"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(steps, 0);
+  EXPECT_EQ(s.cache.allocator().num_free(), s.cache.allocator().num_total());
+  req.max_new_tokens = 30;
+  const GenerateResult res = s.gen.generate(req);
+  EXPECT_EQ(res.tokens.size(), 30u);
+  EXPECT_EQ(steps, 1);
+}
+
+// With sliding_window 4, positions 0..3 run (full attention is the same there) and a generation
+// reaching position 4 is refused before its first step; so is a direct step there.
+TEST(GeneratorErrors, AGenerationPastTheSlidingWindowIsRefusedBeforeItStarts) {
+  Job s(/*sliding_window=*/4);
+  int steps = 0;
+  GenerateRequest req = Job::request(3);  // prompt 3 + 2 fed back: positions 0..4
+  req.on_prefill_progress = [&](int64_t, int64_t) { ++steps; };
+  try {
+    s.gen.generate(req);
+    ADD_FAILURE() << "generate returned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the prompt (3 tokens) with max_new_tokens 3 reaches position 4, past this "
+                                         "model's sliding window (sliding_window 4"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(steps, 0);
+  req.max_new_tokens = 2;
+  EXPECT_EQ(s.gen.generate(req).tokens.size(), 2u);
+
+  const int seq = s.cache.add_sequence();
+  StepInput in;
+  in.tokens = {1, 2, 3, 4, 5};
+  in.positions = {0, 1, 2, 3, 4};
+  in.token_seq = {0, 0, 0, 0, 0};
+  in.slots = s.cache.append(seq, 5);
+  in.block_tables = {s.cache.block_table(seq)};
+  in.logit_rows = {4};
+  try {
+    s.model.forward(in, s.cache);
+    ADD_FAILURE() << "forward returned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("this step reaches position 4, past this model's sliding window"),
+              std::string::npos)
+        << e.what();
   }
 }
 
