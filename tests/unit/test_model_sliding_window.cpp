@@ -55,7 +55,7 @@ TEST(ModelSlidingWindow, PositionsBelowTheWindowRunAndThePastOnesAreRefused) {
     b.forward(step_of(cb, sb, 1), cb);
     ADD_FAILURE() << "position 6 ran past a sliding window of 6";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("position 6 is past this model's sliding window (sliding_window 6"),
+    EXPECT_NE(std::string(e.what()).find("this step reaches position 6, past this model's sliding window (sliding_window 6"),
               std::string::npos)
         << e.what();
   }
