@@ -96,8 +96,8 @@ ModelWeights random_weights(const ModelConfig& c, Ops& ops, void* stream, uint32
 double weight_bytes(const ModelWeights& w) {
   double b = static_cast<double>(w.embed.nbytes() + w.final_norm.nbytes() + w.lm_head.nbytes());
   for (const LayerWeights& l : w.layers) {
-    for (const Tensor* t : {&l.attn_norm, &l.wqkv, &l.wo, &l.mlp_norm, &l.w_gate_up, &l.w_down}) {
-      b += static_cast<double>(t->nbytes());
+    for (const LayerTensor& f : kLayerTensors) {
+      if ((l.*f.member).defined()) b += static_cast<double>((l.*f.member).nbytes());
     }
   }
   return b;

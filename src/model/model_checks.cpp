@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -39,29 +40,24 @@ const RankShard& checked_rank_shard(const ModelConfig& config, const ShardPlan& 
 }
 
 void check_weights_fit(const ModelConfig& c, const RankShard& s, int rank, const ModelWeights& w) {
-  const int64_t d = c.hidden_size, hd = c.head_dim, hq = s.q_heads.size(), hkv = s.kv_heads.size();
-  const int64_t f = s.ffn.size(), v = s.vocab.size();
   GQA_CHECK(static_cast<int64_t>(w.layers.size()) == c.num_hidden_layers,
             "model weights: " << w.layers.size() << " layers, but the config has num_hidden_layers "
                               << c.num_hidden_layers);
-  expect_shape(w.embed, {v, d}, "embed");
-  expect_shape(w.final_norm, {d}, "final_norm");
-  expect_shape(w.lm_head, {v, d}, "lm_head");
+  const size_t fields = std::size(kLayerTensors);
+  std::vector<bool> held(w.layers.size() * fields, false);  // [layer][field]
+  for (const HeldTensor& t : held_tensors(c, s, rank)) {
+    expect_shape(t.of(w), t.shape, t.name);
+    if (t.layer >= 0) held[static_cast<size_t>(t.layer) * fields + static_cast<size_t>(t.field)] = true;
+  }
   for (size_t l = 0; l < w.layers.size(); ++l) {
-    const LayerWeights& L = w.layers[l];
-    const std::string at = "layer " + std::to_string(l) + " ";
-    expect_shape(L.attn_norm, {d}, at + "attn_norm");
-    expect_shape(L.wqkv, {(hq + 2 * hkv) * hd, d}, at + "wqkv");
-    if (c.qkv_bias) expect_shape(L.bqkv, {(hq + 2 * hkv) * hd}, at + "bqkv");
-    GQA_CHECK(c.qkv_bias || !L.bqkv.defined(), "model weights: " << at << "has a q/k/v bias the config does not");
-    expect_shape(L.wo, {d, hq * hd}, at + "wo");
-    if (c.o_bias && rank == 0) expect_shape(L.bo, {d}, at + "bo");
-    GQA_CHECK((c.o_bias && rank == 0) || !L.bo.defined(),
-              "model weights: " << at << "has an o_proj bias on rank " << rank
-                                << (c.o_bias ? " (only rank 0 adds it, after the all-reduce)" : ", which the config has not"));
-    expect_shape(L.mlp_norm, {d}, at + "mlp_norm");
-    expect_shape(L.w_gate_up, {2 * f, d}, at + "w_gate_up");
-    expect_shape(L.w_down, {d, f}, at + "w_down");
+    for (size_t f = 0; f < fields; ++f) {
+      GQA_CHECK(held[l * fields + f] || !(w.layers[l].*kLayerTensors[f].member).defined(),
+                "model weights: layer " << l << " has " << kLayerTensors[f].what << " on rank " << rank
+                                        << ", which this config and rank do not hold"
+                                        << (kLayerTensors[f].member == &LayerWeights::bo
+                                                ? " (rank 0 alone adds it, after the all-reduce, when the config has one)"
+                                                : ""));
+    }
   }
 }
 

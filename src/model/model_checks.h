@@ -18,9 +18,10 @@ void check_plan_fits(const ModelConfig& config, const ShardPlan& plan, int rank)
 // (heads, KV heads, FFN width, vocabulary) and for `world_size` ranks, and that `rank` is one of them.
 const RankShard& checked_rank_shard(const ModelConfig& config, const ShardPlan& plan, int rank, int world_size);
 
-// Every weight of `w` present with the shape this config and shard give it (load_weights' shapes):
-// as many layers as num_hidden_layers, the biases the config has (the o_proj bias on rank 0 only:
-// it is added once, after the all-reduce). Throws gqa::Error naming the first that differs.
+// Every weight of `w` present with the shape this config and shard give it (held_tensors: the
+// shapes load_weights gives them), as many layers as num_hidden_layers, and no tensor this rank does
+// not hold (a bias the config lacks; the o_proj bias off rank 0, since rank 0 alone adds it after
+// the all-reduce). Throws gqa::Error naming the first that differs.
 void check_weights_fit(const ModelConfig& config, const RankShard& shard, int rank, const ModelWeights& w);
 
 // A step's inputs against each other and the cache, on the host before anything runs (a mismatch

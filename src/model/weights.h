@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -26,12 +27,45 @@ struct LayerWeights {
   Tensor w_down;     // [d, f_local]
 };
 
+// Every tensor of a layer: its member, its name in messages ("layer 3 wqkv") and what it is.
+struct LayerTensor {
+  Tensor LayerWeights::*member;
+  const char* name;
+  const char* what;
+};
+inline constexpr LayerTensor kLayerTensors[] = {
+    {&LayerWeights::attn_norm, "attn_norm", "an input norm"},
+    {&LayerWeights::wqkv, "wqkv", "a q/k/v weight"},
+    {&LayerWeights::bqkv, "bqkv", "a q/k/v bias"},
+    {&LayerWeights::wo, "wo", "an o_proj weight"},
+    {&LayerWeights::bo, "bo", "an o_proj bias"},
+    {&LayerWeights::mlp_norm, "mlp_norm", "a post-attention norm"},
+    {&LayerWeights::w_gate_up, "w_gate_up", "a gate/up weight"},
+    {&LayerWeights::w_down, "w_down", "a down weight"},
+};
+
 struct ModelWeights {
   Tensor embed;      // [vocab_local, d] rows shard.vocab of embed_tokens
   std::vector<LayerWeights> layers;
   Tensor final_norm; // [d]
   Tensor lm_head;    // [vocab_local, d] rows shard.vocab of lm_head (or of embed_tokens when tied)
 };
+
+// A tensor of ModelWeights that load_weights fills on one rank: a top-level one (layer -1) or a
+// member of a layer, its name in messages, and its shape there (its checkpoint slices, stacked).
+struct HeldTensor {
+  int layer = -1;
+  Tensor ModelWeights::*top = nullptr;  // (layer -1)
+  int field = 0;                        // (layer >= 0) index into kLayerTensors
+  std::string name;
+  Shape shape;
+  Tensor& of(ModelWeights& w) const;
+  const Tensor& of(const ModelWeights& w) const;
+};
+
+// The tensors load_weights gives `rank` (holding `shard`), from the same slots it reads by; a tensor
+// not listed (a bias the config lacks; the o_proj bias off rank 0) stays undefined on that rank.
+std::vector<HeldTensor> held_tensors(const ModelConfig& config, const RankShard& shard, int rank);
 
 // Reads this rank's slices. Validates every tensor's presence and shape against the config
 // first (throws gqa::Error naming the tensor, its expected and its found shape). on_progress, when

@@ -55,6 +55,14 @@ TEST(ModelChecks, PartsThatDoNotBelongTogetherAreRefused) {
   w.layers[1].w_down = w.layers[1].w_gate_up;
   expect_error([&] { Model(p.config, plan_for(p.config), p.ops, p.comm, std::move(w)); },
                "model weights: layer 1 w_down has shape");
+  w = p.weights();
+  w.layers[2].bqkv = w.layers[2].attn_norm;  // (the fixture has no q/k/v bias)
+  expect_error([&] { Model(p.config, plan_for(p.config), p.ops, p.comm, std::move(w)); },
+               "model weights: layer 2 has a q/k/v bias on rank 0, which this config and rank do not hold");
+  w = p.weights();
+  w.lm_head = Tensor();
+  expect_error([&] { Model(p.config, plan_for(p.config), p.ops, p.comm, std::move(w)); },
+               "model weights: lm_head is missing");
   EXPECT_NO_THROW(Model(p.config, plan_for(p.config), p.ops, p.comm, p.weights()));
 }
 
@@ -73,7 +81,7 @@ TEST(ModelChecks, TheOutputBiasIsWhereTheConfigSays) {
   ModelConfig no_bias = c;
   no_bias.o_bias = false;
   expect_error([&] { Model(no_bias, plan_for(c), ops, comm, load_weights(ckpt, c, plan_for(c), 0, ops)); },
-               "has an o_proj bias on rank 0, which the config has not");
+               "has an o_proj bias on rank 0, which this config and rank do not hold");
   EXPECT_NO_THROW(Model(c, plan_for(c), ops, comm, load_weights(ckpt, c, plan_for(c), 0, ops)));
 }
 
