@@ -5,6 +5,7 @@
 #include <iostream>
 #include <vector>
 
+#include "core/deadline.h"
 #include "core/error.h"
 #include "parallel/collective_checks.h"
 #include "parallel/nccl/nccl_check.h"
@@ -44,6 +45,13 @@ NcclCommunicator::NcclCommunicator(int device, MPI_Comm comm) : mpi_(comm), devi
   }
   agree(error, "to select its GPU");
   require_distinct_gpus();
+  double init_limit_s = 0;
+  try {
+    init_limit_s = seconds_from_env("GQA_NCCL_INIT_TIMEOUT_S", kDefaultInitTimeoutS);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  agree(error, "to read GQA_NCCL_INIT_TIMEOUT_S");
 
   ncclUniqueId id{};
   if (rank() == 0) {
@@ -58,8 +66,11 @@ NcclCommunicator::NcclCommunicator(int device, MPI_Comm comm) : mpi_(comm), devi
 
   // ncclCommInitRank is collective and blocking: when it fails on one rank, the others may still be
   // waiting inside it for that rank, where no MPI agreement reaches them. The rank that failed says
-  // why and ends the job instead; alone, it throws.
+  // why and ends the job instead; alone, it throws. A rank that never returns from it (a peer
+  // stuck or unreachable) ends its process at the time limit, which takes the job down.
   try {
+    const Deadline limit(init_limit_s, "gqa: nccl: rank " + std::to_string(rank()) +
+                                           ": ncclCommInitRank (limit GQA_NCCL_INIT_TIMEOUT_S, 0: none)");
     GQA_NCCL_CHECK(ncclCommInitRank(&comm_, size(), id, rank()));
   } catch (const std::exception& e) {
     comm_ = nullptr;

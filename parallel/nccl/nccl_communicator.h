@@ -6,8 +6,9 @@
 // ncclUniqueId, MPI_Bcast hands it out, ncclCommInitRank. Every phase before ncclCommInitRank ends
 // with all_ok(), so a failure on one rank fails every rank with a message instead of leaving the
 // others waiting. A rank whose ncclCommInitRank fails says why and ends the job (MPI_Abort): the
-// others may be waiting inside it, where no agreement reaches them (a rank stuck inside it is
-// not bounded).
+// others may be waiting inside it, where no agreement reaches them. A rank still inside it after
+// GQA_NCCL_INIT_TIMEOUT_S seconds (default kDefaultInitTimeoutS; 0: no limit) ends its process
+// (core/deadline.h), which under mpirun takes the job down.
 // all_reduce_sum is an in-place ncclAllReduce(sum) on the caller's stream (f32, f16, bf16;
 // NCCL sums f16/bf16 in their own precision, pairwise, unlike the MPI path's f32 sum).
 #pragma once
@@ -23,6 +24,8 @@ namespace gqa {
 
 class NcclCommunicator final : public Communicator {
  public:
+  static constexpr double kDefaultInitTimeoutS = 300;
+
   // device: this rank's CUDA device (the caller's local rank -> GPU map).
   explicit NcclCommunicator(int device, MPI_Comm comm = MPI_COMM_WORLD);
   ~NcclCommunicator() override;
@@ -40,7 +43,7 @@ class NcclCommunicator final : public Communicator {
   void barrier() override;
   bool all_ok(bool ok) override;
   bool graph_capturable() const override { return true; }  // ncclAllReduce on the stream
-  // ncclCommAbort (so no rank waits in a kernel), then MPI_Abort.
+  // MPI_Abort (see the .cpp for why not ncclCommAbort first).
   [[noreturn]] void abort(int exit_code) override;
 
  private:

@@ -8,17 +8,15 @@
 // "skipped", support/skip_exit.h) if every rank skipped every test case.
 #include <mpi.h>
 
-#include <algorithm>
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
+#include <exception>
+#include <memory>
 #include <string>
-#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "core/deadline.h"
 #include "parallel/bootstrap.h"
 #include "tests/support/skip_exit.h"
 
@@ -45,65 +43,30 @@ class RankFailurePrinter : public ::testing::EmptyTestEventListener {
   int rank_;
 };
 
-// The watchdog: a thread that ends the process when one test case runs past the limit.
+// The watchdog: a Deadline for each test case, which ends the process past the limit.
 class CaseWatchdog : public ::testing::EmptyTestEventListener {
  public:
-  CaseWatchdog(int rank, double limit_s) : rank_(rank), limit_(limit_s) {
-    thread_ = std::thread([this] { watch(); });
-  }
-  ~CaseWatchdog() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
+  CaseWatchdog(int rank, double limit_s) : rank_(rank), limit_(limit_s) {}
   void OnTestStart(const ::testing::TestInfo& info) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    name_ = std::string(info.test_suite_name()) + "." + info.name();
-    start_ = std::chrono::steady_clock::now();
-    running_ = true;
+    deadline_ = std::make_unique<gqa::Deadline>(
+        limit_, "[rank " + std::to_string(rank_) + "] " + info.test_suite_name() + "." + info.name() +
+                    " (GQA_TEST_CASE_TIMEOUT_S)");
   }
-  void OnTestEnd(const ::testing::TestInfo&) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    running_ = false;
-  }
+  void OnTestEnd(const ::testing::TestInfo&) override { deadline_.reset(); }
 
  private:
-  void watch() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      cv_.wait_for(lock, std::chrono::duration<double>(std::min(1.0, limit_ / 4)));
-      if (!running_ || std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() < limit_) {
-        continue;
-      }
-      std::fprintf(stderr, "[rank %d] %s still running after %g s (GQA_TEST_CASE_TIMEOUT_S): ending the job\n",
-                   rank_, name_.c_str(), limit_);
-      std::fflush(stderr);
-      std::_Exit(1);  // (not MPI_Abort: the main thread may be inside MPI; mpirun ends the other ranks)
-    }
-  }
   int rank_;
   double limit_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false, running_ = false;
-  std::string name_;
-  std::chrono::steady_clock::time_point start_;
-  std::thread thread_;
+  std::unique_ptr<gqa::Deadline> deadline_;
 };
 
 double case_limit_s() {
-  const char* v = std::getenv("GQA_TEST_CASE_TIMEOUT_S");
-  if (v == nullptr || *v == '\0') return 300.0;
-  char* end = nullptr;
-  const double s = std::strtod(v, &end);
-  if (end == v || *end != '\0' || !(s >= 0)) {
-    std::fprintf(stderr, "GQA_TEST_CASE_TIMEOUT_S=%s: expected a number of seconds (0: no limit)\n", v);
+  try {
+    return gqa::seconds_from_env("GQA_TEST_CASE_TIMEOUT_S", 300.0);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
     std::exit(2);
   }
-  return s;
 }
 
 }  // namespace

@@ -1,0 +1,37 @@
+// A time limit on a blocking call that has none of its own (ncclCommInitRank; one multi-rank test
+// case): while a Deadline lives, a thread waits; if it still lives `limit_s` seconds after it was
+// made, the thread prints "<what> has not returned after N s; ending the process" to stderr and
+// ends the process with exit status 1. std::_Exit, not MPI_Abort: the calling thread may be blocked
+// inside MPI or NCCL; under mpirun a rank that exits before MPI_Finalize takes the whole job down.
+// Destroying the Deadline disarms it. A limit of 0 sets none (no thread).
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace gqa {
+
+class Deadline {
+ public:
+  Deadline(double limit_s, std::string what);
+  ~Deadline();
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+ private:
+  void watch();
+  double limit_s_;
+  std::string what_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// Seconds from the environment variable `name`: `fallback` when unset or empty; gqa::Error naming
+// the variable for anything but a finite number >= 0.
+double seconds_from_env(const char* name, double fallback);
+
+}  // namespace gqa

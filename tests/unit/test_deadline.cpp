@@ -1,0 +1,59 @@
+// core/deadline.h: a Deadline ends the process with status 1 and its message when it outlives its
+// limit (the time limit on ncclCommInitRank and on each multi-rank test case), and does nothing
+// when destroyed first or given no limit; seconds_from_env refuses what is not a number of seconds.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/deadline.h"
+#include "core/error.h"
+#include "tests/support/expect_error.h"
+
+namespace gqa {
+namespace {
+
+using test::expect_error;
+
+TEST(DeadlineDeathTest, OutlivingTheLimitEndsTheProcessWithItsMessage) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        Deadline d(0.05, "rank 3: a stuck call");
+        std::this_thread::sleep_for(std::chrono::seconds(30));
+      },
+      ::testing::ExitedWithCode(1), "rank 3: a stuck call has not returned after 0.05 s; ending the process");
+}
+
+TEST(Deadline, DestroyedBeforeTheLimitOrWithNoneItDoesNothing) {
+  const auto t0 = std::chrono::steady_clock::now();
+  { Deadline d(60, "a quick call"); }  // (disarmed: its destructor does not wait out the 60 s)
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  {
+    Deadline none(0, "no limit");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  expect_error([] { Deadline bad(-1, "x"); }, "Deadline: limit -1 s for x is not a finite number >= 0");
+}
+
+TEST(Deadline, SecondsFromEnvTakesOnlyANumberOfSeconds) {
+  const char* name = "GQA_TEST_DEADLINE_SECONDS";
+  unsetenv(name);
+  EXPECT_EQ(seconds_from_env(name, 300), 300);
+  setenv(name, "", 1);
+  EXPECT_EQ(seconds_from_env(name, 300), 300);
+  setenv(name, "2.5", 1);
+  EXPECT_EQ(seconds_from_env(name, 300), 2.5);
+  setenv(name, "0", 1);
+  EXPECT_EQ(seconds_from_env(name, 300), 0);
+  for (const char* bad : {"abc", "-1", "inf", "nan", "5s"}) {
+    setenv(name, bad, 1);
+    expect_error([&] { seconds_from_env(name, 300); },
+                 std::string(name) + "=" + bad + ": expected a number of seconds >= 0 (0: no limit)");
+  }
+  unsetenv(name);
+}
+
+}  // namespace
+}  // namespace gqa
