@@ -19,6 +19,7 @@
 #include "launch/text_prompt.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "model/generation_config.h"
 #include "model/model.h"
 #include "model/weights.h"
 #include "parallel/bootstrap.h"
@@ -35,6 +36,7 @@ using gqa::GenerateOptions;
 struct Loaded {
   std::string config_text;  // config.json as read (once: the ranks' agreement hashes this text)
   gqa::ModelConfig config;
+  std::vector<int64_t> generation_eos;  // generation_config.json's eos_token_id (transformers stops there too)
   std::unique_ptr<gqa::Ops> ops;
   std::unique_ptr<gqa::Model> model;
   std::unique_ptr<gqa::PagedKvCache> cache;
@@ -67,6 +69,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   std::string config_file;
   l.config_text = gqa::ModelConfig::read_json_text(o.model_dir + "/config.json", &config_file);
   l.config = gqa::ModelConfig::from_json_text(l.config_text, config_file);
+  l.generation_eos = gqa::read_generation_eos_ids(o.model_dir);
   l.prompt = o.prompt_tokens;
   if (o.has_prompt_text) {  // every rank encodes the same text the same way: no broadcast needed
     l.text = gqa::encode_text_prompt(o);
@@ -200,8 +203,11 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   req.max_new_tokens = o.max_new_tokens;
   req.sampling = o.sampling;
   if (!o.ignore_eos) {
+    // config.json's EOS ids, generation_config.json's (transformers' generate stops at these), and
+    // with a text prompt the tokenizer's end-of-turn tokens (e.g. <|eot_id|>).
     req.eos_ids = l.config.eos_token_ids;
-    if (l.text) {  // the tokenizer's end-of-turn tokens end generation too (e.g. <|eot_id|>)
+    req.eos_ids.insert(req.eos_ids.end(), l.generation_eos.begin(), l.generation_eos.end());
+    if (l.text) {
       for (int32_t id : l.text->eos_ids()) req.eos_ids.push_back(id);
     }
   }

@@ -340,6 +340,25 @@ PY
 out=$(timeout 30 "${mpi[@]}" -np 1 "$gen" "${rank0[@]}" : -np 1 "$gen" "${rank1[@]}" 2>"$tmp/err")
 if [ $? -eq 0 ]; then ok "MPMD: a reformatted copy of config.json on rank 1 runs"; else bad "MPMD reformatted config:"; cat "$tmp/err"; fi
 
+# --- generation_config.json's eos_token_id ends a token-id prompt's generation too (transformers'
+# generate stops there; Llama-3-Instruct lists <|eot_id|> only there). 1,2,3 greedy: 181,244,401,144.
+cp -r tests/fixtures/models/gqa "$tmp/gqa_gen_eos"
+printf '{"bos_token_id": 1, "eos_token_id": [2, 244]}' >"$tmp/gqa_gen_eos/generation_config.json"
+out=$(timeout 60 "$gen" --model "$tmp/gqa_gen_eos" --backend cpu --prompt-tokens $p --max-new-tokens 4 2>"$tmp/err_eos" |
+      tail -n 1)
+if [ "$out" = '{"prompt_tokens":[1,2,3],"generated_tokens":[181,244]}' ] && grep -q "stop: eos" "$tmp/err_eos"; then
+  ok "generation_config.json's eos_token_id stops a token-id prompt"
+else bad "generation_config.json's eos: '$out', $(tail -n 1 "$tmp/err_eos")"; fi
+out=$(timeout 60 "$gen" --model "$tmp/gqa_gen_eos" --backend cpu --prompt-tokens $p --max-new-tokens 4 -q --ignore-eos |
+      tail -n 1)
+if [ "$out" = '{"prompt_tokens":[1,2,3],"generated_tokens":[181,244,401,144]}' ]; then
+  ok "--ignore-eos goes past generation_config.json's eos"
+else bad "--ignore-eos with generation_config.json's eos: '$out'"; fi
+printf '{"eos_token_id": "x"}' >"$tmp/gqa_gen_eos/generation_config.json"
+expect_failure "generation_config.json: a bad eos_token_id" 2 \
+  "generation_config.json: eos_token_id must be a token id or a list of them" \
+  --model "$tmp/gqa_gen_eos" --backend cpu --prompt-tokens $p
+
 # --- sliding_window (Mistral v0.1): below the window full attention is the same, so a run within it
 # gives the fixture's tokens; one that would pass it is refused before anything loads
 cp -r tests/fixtures/models/gqa "$tmp/gqa_window"
