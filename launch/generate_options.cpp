@@ -84,8 +84,11 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "refuses any other value. "
       "Environment (cpu backend): "
       "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads). "
-      "Exit status: 0 done; 2 a usage error (flags, or ranks started with different ones); 1 any other error "
-      "(checkpoint, prompt, device, communicator or launch, a --kv-blocks too small for prompt + "
+      "Environment (nccl communicator): GQA_NCCL_INIT_TIMEOUT_S=S ends the job when a rank is still inside NCCL's "
+      "setup after S seconds (default 300; 0: no limit). "
+      "Exit status: 0 done; 2 a usage error (flags the flags alone rule out, or ranks started with different "
+      "ones); 1 any other error (checkpoint, prompt or a file's contents, device, communicator or launch, flags "
+      "this machine or job cannot run such as --comm nccl with no GPU, a --kv-blocks too small for prompt + "
       "--max-new-tokens), on every rank.");
   std::string prompt_tokens;
   app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
@@ -115,12 +118,13 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   std::string prompt_file, tokens_file;
   auto* text_file_opt =
       app.add_option("--prompt-file", prompt_file,
-                     "prompt as text read from this file (its exact bytes), as --prompt: for prompts longer than a "
-                     "command line takes (Linux passes at most 128 KiB in one argument)")
+                     "prompt as text read from this regular file (its exact bytes; not a pipe or /dev/stdin), as "
+                     "--prompt: for prompts longer than a command line takes (Linux passes at most 128 KiB in one "
+                     "argument)")
           ->check(non_empty_path());
   auto* tokens_file_opt = app.add_option("--prompt-tokens-file", tokens_file,
-                                         "prompt as token ids read from this file, separated by commas and/or white "
-                                         "space (as gqa-tokenize prints them)")
+                                         "prompt as token ids read from this regular file (not a pipe), separated by "
+                                         "commas and/or white space (as gqa-tokenize prints them)")
                               ->check(non_empty_path());
   const std::vector<CLI::Option*> prompt_opts = {tokens_opt, text_opt, text_file_opt, tokens_file_opt};
   for (size_t i = 0; i < prompt_opts.size(); ++i) {
@@ -150,7 +154,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                  "write float32 .npy [prompt_len + max(generated - 1, 0), vocab_size]: the logits of every "
                  "position fed to the model, in order")
       ->check(non_empty_path());
-  app.add_flag("--ignore-eos", o->ignore_eos, "do not stop at the model's EOS token");
+  app.add_flag("--ignore-eos", o->ignore_eos, "do not stop at an EOS token (config.json's and generation_config.json's eos_token_id; with a text "
+                "prompt also the tokenizer's end-of-turn tokens)");
   app.add_option("--block-size", o->block_size,
                  "KV cache block (page) size in tokens (the default: of pages of 16, 64 and 256 tokens, 256 gave "
                  "the fastest decode attention on an H200 at batch 16 (32K, 128K), and the same at batch 1; "

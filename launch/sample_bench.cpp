@@ -92,8 +92,17 @@ int main(int argc, char** argv) {
     } else if (a == "--runs" && i + 1 < argc) {
       error = parse_count("--runs", argv[++i], kMaxRuns, &runs);
     } else {
-      std::fprintf(stderr, "usage: gqa-sample-bench [--vocab N] [--runs N]\n");
-      return a == "-h" || a == "--help" ? 0 : 2;
+      const bool help = a == "-h" || a == "--help";
+      if (!help) std::fprintf(stderr, "gqa-sample-bench: unknown argument or missing value: %s\n", a.c_str());
+      std::fprintf(help ? stdout : stderr,
+                   "usage: gqa-sample-bench [--vocab N] [--runs N]\n"
+                   "  Times the host token sampler (what rank 0 runs per token at T > 1) against a full sort of the\n"
+                   "  row, on random logits, one thread: ms per token (median of the runs), the ratio, and whether\n"
+                   "  both drew the same tokens.\n"
+                   "  --vocab N  logits per row (default 128256, Llama-3's vocabulary; at most %lld)\n"
+                   "  --runs N   draws timed per row and rule (default 20; at most %lld)\n",
+                   static_cast<long long>(kMaxVocab), static_cast<long long>(kMaxRuns));
+      return help ? 0 : 2;
     }
     if (!error.empty()) {
       std::fprintf(stderr, "gqa-sample-bench: %s\n", error.c_str());

@@ -38,7 +38,7 @@ if cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$tmp/p
    cmake --build "$tmp/consumer/build" -j 2 >"$tmp/build.log" 2>&1; then
   ok "a project of its own builds examples/generate_tokens.cpp with find_package(gqa)"
   got=$(timeout 120 mpirun -np 2 "$tmp/consumer/build/generate_tokens" "$fx" $prompt 2>"$tmp/run.err" | tail -n 1)
-  # (the example prints its 16 greedy tokens space-separated)
+  # (the example prints its 8 greedy tokens space-separated)
   if [ -n "$want" ] && [ "${got:0:${#want}}" = "$want" ]; then ok "the installed library generates reference.json's tokens at np 2"
   else bad "installed library's tokens: got '$got', want '$want...'"; sed 's/^/    /' "$tmp/run.err" | head -n 8; fi
 else
