@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev
   nlohmann-json3-dev libcli11-dev
   libpcre2-dev libicu-dev
+  python3  # (launch/demo.sh and the command-line tests read JSON with it)
 )
 missing=()
 for p in "${packages[@]}"; do
