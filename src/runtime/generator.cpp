@@ -110,6 +110,11 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   // lost: the positions it feeds (the prompt's, then each generated token's but the last) within
   // the model's sliding window, and their blocks free in the cache (every rank alike).
   const int64_t p = static_cast<int64_t>(req.prompt.size());
+  // (positions are int32 in a step; this also keeps the sums below from overflowing)
+  constexpr int64_t kMaxPositions = int64_t{1} << 31;
+  GQA_CHECK(p <= kMaxPositions && req.max_new_tokens <= kMaxPositions - p + 1,
+            "the prompt (" << p << " tokens) with max_new_tokens " << req.max_new_tokens << " runs past "
+                           << kMaxPositions << " positions");
   const int64_t fed = p + std::max<int64_t>(req.max_new_tokens - 1, 0);
   model_.config().check_within_sliding_window(fed - 1, "the prompt (" + std::to_string(p) +
                                                            " tokens) with max_new_tokens " +

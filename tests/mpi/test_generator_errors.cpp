@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -158,6 +159,8 @@ TEST(GeneratorErrors, AGenerationTheCacheCannotHoldIsRefusedBeforeItStarts) {
   }
   EXPECT_EQ(steps, 0);
   EXPECT_EQ(s.cache.allocator().num_free(), s.cache.allocator().num_total());
+  req.max_new_tokens = std::numeric_limits<int64_t>::max();  // (no overflow on the way to the refusal)
+  EXPECT_THROW(s.gen.generate(req), Error);
   req.max_new_tokens = 30;
   const GenerateResult res = s.gen.generate(req);
   EXPECT_EQ(res.tokens.size(), 30u);
