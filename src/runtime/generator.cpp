@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <functional>
 #include <sstream>
@@ -17,15 +18,18 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Returns the sequence's blocks to the cache however generation ends (never throwing: a callback
-// may have freed the sequence already, and a throw here during unwinding would terminate).
+// Returns the sequence's blocks to the cache however generation ends, unless a callback freed it
+// already. It never throws (a throw during unwinding would terminate): a failure to free is
+// printed to stderr instead.
 struct SequenceGuard {
   PagedKvCache& cache;
   int seq;
   ~SequenceGuard() {
+    if (!cache.has_sequence(seq)) return;
     try {
       cache.free_sequence(seq);
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gqa: Generator could not free KV cache sequence %d: %s\n", seq, e.what());
     }
   }
 };

@@ -55,6 +55,7 @@ class PagedKvCache {
   // Reserves n more positions for seq and returns their flat slots (block * block_size + offset).
   // Throws KvCacheFull (and reserves nothing) when the blocks needed are not free.
   std::vector<int32_t> append(int seq, int64_t n);
+  bool has_sequence(int seq) const { return seqs_.count(seq) != 0; }
   int64_t length(int seq) const;
   const std::vector<int32_t>& block_table(int seq) const;
 

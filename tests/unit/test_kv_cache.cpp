@@ -55,6 +55,11 @@ TEST(PagedKvCache, SlotsFollowTheBlockTable) {
   EXPECT_EQ(c.block_table(b), (std::vector<int32_t>{1, 2}));
   EXPECT_EQ(c.length(a), 6);
   EXPECT_EQ(c.length(b), 5);
+  EXPECT_TRUE(c.has_sequence(a));
+  c.free_sequence(a);
+  EXPECT_FALSE(c.has_sequence(a));
+  EXPECT_TRUE(c.has_sequence(b));
+  EXPECT_FALSE(c.has_sequence(b + 1));
 }
 
 TEST(PagedKvCache, FullCacheThrowsAndChangesNothing) {
