@@ -1,15 +1,27 @@
 #include "tokenizer/normalizer.h"
 
+#include <cstdint>
+
 #include <unicode/normalizer2.h>
 #include <unicode/unistr.h>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tokenizer/growth_limit.h"
 #include "tokenizer/json_fields.h"
 
 namespace gqa::tok {
 namespace {
+
+// The size replace_all(s, from, to) would have (saturating at SIZE_MAX), found before building it.
+size_t replaced_size(std::string_view s, std::string_view from, std::string_view to) {
+  if (from.empty() || to.size() <= from.size()) return s.size();
+  size_t hits = 0;
+  for (size_t pos = s.find(from); pos != std::string_view::npos; pos = s.find(from, pos + from.size())) ++hits;
+  const size_t extra = to.size() - from.size();
+  return hits > (SIZE_MAX - s.size()) / extra ? SIZE_MAX : s.size() + hits * extra;
+}
 
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
   if (from.empty()) return std::string(s);
@@ -103,16 +115,21 @@ void Normalizer::add_json(const nlohmann::json& j, const std::string& where) {
 
 std::string Normalizer::apply(std::string_view text) const {
   std::string s(text);
-  for (const Step& st : steps_) {
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& st = steps_[i];
     switch (st.kind) {
       case Kind::kPrepend:
         if (!s.empty()) s.insert(0, st.a);  // HF prepends to non-empty text only
         break;
-      case Kind::kReplace: s = replace_all(s, st.a, st.b); break;
+      case Kind::kReplace:
+        check_growth(text.size(), replaced_size(s, st.a, st.b), "normalizer", i, steps_.size());
+        s = replace_all(s, st.a, st.b);
+        break;
       case Kind::kReplaceRegex: s = replace_regex(*st.regex, s, st.b); break;
       case Kind::kLowercase: s = lowercase(s); break;
       default: s = icu_normalize(s, st.kind); break;
     }
+    check_growth(text.size(), s.size(), "normalizer", i, steps_.size());
   }
   return s;
 }

@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "tokenizer/growth_limit.h"
 #include "tokenizer/json_fields.h"
 #include "tokenizer/utf8.h"
 
@@ -205,7 +206,12 @@ void PreTokenizer::add_json(const nlohmann::json& j, const std::string& where) {
 void PreTokenizer::apply(std::string_view text, bool at_origin, std::vector<Piece>* out) const {
   std::vector<Piece> pieces;
   if (!text.empty()) pieces.push_back({std::string(text), at_origin});
-  for (const Step& st : steps_) apply_step(st, pieces);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    apply_step(steps_[i], pieces);
+    size_t bytes = 0;
+    for (const Piece& p : pieces) bytes += p.text.size();
+    check_growth(text.size(), bytes, "pre-tokenizer", i, steps_.size());
+  }
   for (Piece& p : pieces) {
     if (!p.text.empty()) out->push_back(std::move(p));
   }

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/json_limits.h"
 #include "tokenizer/gguf_reader.h"
 #include "tokenizer/tokenizer_parts.h"
 #include "tokenizer/utf8.h"
@@ -157,15 +158,21 @@ void add_special_tokens(const GgufFile& f, const std::vector<std::string>& token
   GQA_CHECK(types.empty() || types.size() == tokens.size(), f.path() << ": tokenizer.ggml.token_type has "
                                                                      << types.size() << " entries for " << tokens.size() << " tokens");
   const auto spelled = [&](const std::string& t) { return !byte_level || byte_level_spelling(t) == t; };
+  // An added token is matched in the text byte for byte: one that is not valid UTF-8 (a lone lead
+  // or continuation byte) would match inside a character and cut it (transformers' GGUF reader
+  // cannot decode such a token either).
+  const auto add = [&](int32_t id, bool special) {
+    GQA_CHECK(is_valid_utf8(tokens[id]), f.path() << ": token " << id << " " << json_brief(nlohmann::json(repair_utf8(tokens[id])))
+                                                  << " (a special, control or user-defined token) is not valid UTF-8");
+    p.added.add({id, tokens[id], special, false, false, false, false});
+  };
   for (const char* key : {"unknown_token_id", "bos_token_id", "eos_token_id", "padding_token_id"}) {
-    if (const auto id = optional_id(f, std::string("tokenizer.ggml.") + key, tokens.size())) {
-      p.added.add({*id, tokens[*id], true, false, false, false, false});
-    }
+    if (const auto id = optional_id(f, std::string("tokenizer.ggml.") + key, tokens.size())) add(*id, true);
   }
   for (size_t i = 0; i < types.size(); ++i) {
     const auto id = static_cast<int32_t>(i);
-    if (types[i] == kTypeControl && spelled(tokens[i])) p.added.add({id, tokens[i], true, false, false, false, false});
-    if (types[i] == kTypeUserDefined) p.added.add({id, tokens[i], false, false, false, false, false});
+    if (types[i] == kTypeControl && spelled(tokens[i])) add(id, true);
+    if (types[i] == kTypeUserDefined) add(id, false);
   }
 }
 

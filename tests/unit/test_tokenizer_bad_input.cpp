@@ -345,6 +345,66 @@ TEST(TokenizerBadInput, LongGgufTokenLoadsInLinearTime) {
   EXPECT_EQ(join_ids(tok.encode("aba", false)), "3 1");
 }
 
+// Found by coverage-guided fuzzing: an added token that is not valid UTF-8 (here a lone lead byte of
+// "€") matched inside a character and cut it ("€" encoded as that token, the rest lost). Refused.
+TEST(TokenizerBadInput, GgufAddedTokensMustBeValidUtf8) {
+  for (int32_t type : {3, 4}) {  // control, user-defined
+    const std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "\xe2", "\xe2\x96\x81"};
+    GgufBuilder g;
+    g.b = "GGUF";
+    g.put<uint32_t>(3).put<uint64_t>(0).put<uint64_t>(4);
+    g.str("tokenizer.ggml.model").put<uint32_t>(8).str("llama");
+    g.str("tokenizer.ggml.tokens").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(tokens.size());
+    for (const std::string& t : tokens) g.str(t);
+    g.str("tokenizer.ggml.scores").put<uint32_t>(9).put<uint32_t>(6).put<uint64_t>(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) g.put<float>(-static_cast<float>(i));
+    g.str("tokenizer.ggml.token_type").put<uint32_t>(9).put<uint32_t>(5).put<uint64_t>(tokens.size());
+    for (size_t i = 0; i < tokens.size(); ++i) g.put<int32_t>(i == 3 ? type : 1);
+    TokDir d;
+    const std::string path = d.write("bad_utf8.gguf", g.b);
+    const std::string msg = load_error(path);
+    EXPECT_NE(msg.find("bad_utf8.gguf: token 3"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("is not valid UTF-8"), std::string::npos) << msg;
+  }
+}
+
+// Found by coverage-guided fuzzing: HF's steps, chained, can multiply a text (forty Replace "a" ->
+// "aa" normalizers: 2^40 bytes from one "a"; thirty ByteLevel pre-tokenizers double non-ASCII text
+// each). Such a tokenizer loads, and encoding through it is refused by name once the text passes 64
+// times its size; a chain that grows it a little still encodes.
+TEST(TokenizerBadInput, StepsThatMultiplyTheTextAreRefused) {
+  auto with_steps = [](const char* where, const json& step, int n) {
+    json j = json::parse(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})");
+    j[where] = {{"type", "Sequence"}, {std::string(where) == "normalizer" ? "normalizers" : "pretokenizers",
+                                        json::array()}};
+    json& list = j[where][std::string(where) == "normalizer" ? "normalizers" : "pretokenizers"];
+    for (int i = 0; i < n; ++i) list.push_back(step);
+    return j;
+  };
+  const json doubling = {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "aa"}};
+  const json byte_level = {{"type", "ByteLevel"}, {"use_regex", false}, {"add_prefix_space", false}};
+  TokDir d;
+  d.write("tokenizer.json", with_steps("normalizer", doubling, 40));
+  const Tokenizer forty = Tokenizer::load(d.tokenizer());
+  try {
+    forty.encode("a", false);
+    ADD_FAILURE() << "forty doubling steps encoded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer normalizer: step 13 of 40 grew a 1-byte text to 8192 bytes"),
+              std::string::npos)
+        << e.what();
+  }
+  d.write("tokenizer.json", with_steps("normalizer", doubling, 3));
+  EXPECT_EQ(join_ids(Tokenizer::load(d.tokenizer()).encode("a", false)), "0 0 0 0 0 0 0 0");
+  d.write("tokenizer.json", with_steps("pre_tokenizer", byte_level, 30));
+  try {
+    Tokenizer::load(d.tokenizer()).encode("\xc3\xa9", false);
+    ADD_FAILURE() << "thirty ByteLevel steps encoded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer pre-tokenizer: step"), std::string::npos) << e.what();
+  }
+}
+
 // D12: a .gguf too short for the magic went to the JSON reader ("not valid JSON"); a GGUF under another name
 // is still known by its magic, and is_gguf() tells --chat where the template is.
 TEST(TokenizerBadInput, GgufIsRoutedByExtensionAndByMagic) {
