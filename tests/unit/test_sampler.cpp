@@ -24,6 +24,20 @@ TEST(Sampler, SameSeedSameTokens) {
   for (int i = 0; i < 50; ++i) EXPECT_EQ(a.sample(l.data(), 5), b.sample(l.data(), 5));
 }
 
+// (mutation testing: a Sampler that ignored its seed passed SameSeedSameTokens)
+TEST(Sampler, OtherSeedsOtherTokens) {
+  std::vector<float> l(64);
+  for (size_t i = 0; i < l.size(); ++i) l[i] = 0.01f * static_cast<float>(i);  // nearly uniform
+  std::vector<int32_t> runs[3];
+  for (uint64_t seed : {1, 2, 3}) {
+    Sampler s({1.0f, 0, 1.0f, seed});
+    for (int i = 0; i < 50; ++i) runs[seed - 1].push_back(s.sample(l.data(), 64));
+  }
+  EXPECT_NE(runs[0], runs[1]);
+  EXPECT_NE(runs[1], runs[2]);
+  EXPECT_NE(runs[0], runs[2]);
+}
+
 TEST(Sampler, TopKRestrictsSupport) {
   const std::vector<float> l{3.0f, 2.9f, 2.8f, 0.0f, 2.95f};
   Sampler s({1.0f, 2, 1.0f, 7});
@@ -40,6 +54,19 @@ TEST(Sampler, TopPKeepsSmallestPrefixWithEnoughMass) {
   for (int i = 0; i < 2000; ++i) ++count[s.sample(l.data(), 3)];
   EXPECT_EQ(count.count(2), 0u);
   EXPECT_NEAR(count[0] / 2000.0, 0.5 / 0.8, 0.05);
+}
+
+// top_p reached exactly (four equal probabilities, top_p 0.5): the prefix that reaches the mass is
+// kept and no more, as transformers' TopPLogitsWarper (it removes the tokens whose ascending
+// cumulative mass is <= 1 - top_p). (Mutation testing: "mass > top_p" kept a third token.)
+TEST(Sampler, TopPReachedExactlyKeepsThatPrefix) {
+  const std::vector<float> l{1.0f, 1.0f, 1.0f, 1.0f};
+  Sampler s({1.0f, 0, 0.5f, 13});
+  std::map<int32_t, int> count;
+  for (int i = 0; i < 2000; ++i) ++count[s.sample(l.data(), 4)];
+  EXPECT_EQ(count.size(), 2u);
+  EXPECT_EQ(count.count(2) + count.count(3), 0u) << "ties keep the lower ids";
+  EXPECT_NEAR(count[0] / 2000.0, 0.5, 0.05);
 }
 
 TEST(Sampler, FrequenciesFollowSoftmaxAtTemperature) {
