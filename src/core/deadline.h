@@ -3,7 +3,8 @@
 // made, the thread prints "<what> has not returned after N s; ending the process" to stderr and
 // ends the process with exit status 1. std::_Exit, not MPI_Abort: the calling thread may be blocked
 // inside MPI or NCCL; under mpirun a rank that exits before MPI_Finalize takes the whole job down.
-// Destroying the Deadline disarms it. A limit of 0 sets none (no thread).
+// Destroying the Deadline disarms it. A limit of 0, or one past kMaxLimitS (inf included), sets
+// none (no thread).
 #pragma once
 
 #include <condition_variable>
@@ -15,6 +16,7 @@ namespace gqa {
 
 class Deadline {
  public:
+  static constexpr double kMaxLimitS = 1e9;  // (~32 years: a longer one is no limit)
   Deadline(double limit_s, std::string what);
   ~Deadline();
   Deadline(const Deadline&) = delete;
@@ -23,7 +25,7 @@ class Deadline {
  private:
   void watch();
   double limit_s_;
-  std::string what_;
+  std::string message_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -31,7 +33,7 @@ class Deadline {
 };
 
 // Seconds from the environment variable `name`: `fallback` when unset or empty; gqa::Error naming
-// the variable for anything but a finite number >= 0.
+// the variable for anything but a number >= 0 (inf allowed: no limit).
 double seconds_from_env(const char* name, double fallback);
 
 }  // namespace gqa

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include "core/deadline.h"
@@ -34,7 +35,11 @@ TEST(Deadline, DestroyedBeforeTheLimitOrWithNoneItDoesNothing) {
     Deadline none(0, "no limit");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  expect_error([] { Deadline bad(-1, "x"); }, "Deadline: limit -1 s for x is not a finite number >= 0");
+  for (double none : {1e10, 1e300, static_cast<double>(INFINITY)}) {  // (past kMaxLimitS: no limit; 1e10 ended
+    Deadline far(none, "a long call");                                 //  the process at once, its nanoseconds
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));        //  overflowing)
+  }
+  expect_error([] { Deadline bad(-1, "x"); }, "Deadline: limit -1 s for x is not a number >= 0");
 }
 
 TEST(Deadline, SecondsFromEnvTakesOnlyANumberOfSeconds) {
@@ -47,10 +52,12 @@ TEST(Deadline, SecondsFromEnvTakesOnlyANumberOfSeconds) {
   EXPECT_EQ(seconds_from_env(name, 300), 2.5);
   setenv(name, "0", 1);
   EXPECT_EQ(seconds_from_env(name, 300), 0);
-  for (const char* bad : {"abc", "-1", "inf", "nan", "5s"}) {
+  setenv(name, "inf", 1);
+  EXPECT_EQ(seconds_from_env(name, 300), INFINITY);
+  for (const char* bad : {"abc", "-1", "-inf", "nan", "5s"}) {
     setenv(name, bad, 1);
     expect_error([&] { seconds_from_env(name, 300); },
-                 std::string(name) + "=" + bad + ": expected a number of seconds >= 0 (0: no limit)");
+                 std::string(name) + "=" + bad + ": expected a number of seconds >= 0 (0 or inf: no limit)");
   }
   unsetenv(name);
 }
