@@ -69,7 +69,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   std::string config_file;
   l.config_text = gqa::ModelConfig::read_json_text(o.model_dir + "/config.json", &config_file);
   l.config = gqa::ModelConfig::from_json_text(l.config_text, config_file);
-  l.generation_eos = gqa::read_generation_eos_ids(o.model_dir);
+  if (!o.ignore_eos) l.generation_eos = gqa::read_generation_eos_ids(o.model_dir, l.config.vocab_size);
   l.prompt = o.prompt_tokens;
   if (o.has_prompt_text) {  // every rank encodes the same text the same way: no broadcast needed
     l.text = gqa::encode_text_prompt(o);

@@ -8,7 +8,7 @@
 
 namespace gqa {
 
-std::vector<int64_t> read_generation_eos_ids(const std::string& model_dir) {
+std::vector<int64_t> read_generation_eos_ids(const std::string& model_dir, int64_t vocab_size) {
   const std::string file = (std::filesystem::path(model_dir) / "generation_config.json").string();
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return {};
@@ -19,8 +19,9 @@ std::vector<int64_t> read_generation_eos_ids(const std::string& model_dir) {
   const nlohmann::json list = it->is_array() ? *it : nlohmann::json::array({*it});
   std::vector<int64_t> ids;
   for (const nlohmann::json& v : list) {
-    GQA_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0,
-              file << ": eos_token_id must be a token id or a list of them, got " << json_brief(*it));
+    GQA_CHECK(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < vocab_size,
+              file << ": eos_token_id must be a token id in [0, " << vocab_size << ") or a list of them, got "
+                   << json_brief(*it));
     ids.push_back(v.get<int64_t>());
   }
   return ids;

@@ -356,8 +356,15 @@ if [ "$out" = '{"prompt_tokens":[1,2,3],"generated_tokens":[181,244,401,144]}' ]
 else bad "--ignore-eos with generation_config.json's eos: '$out'"; fi
 printf '{"eos_token_id": "x"}' >"$tmp/gqa_gen_eos/generation_config.json"
 expect_failure "generation_config.json: a bad eos_token_id" 2 \
-  "generation_config.json: eos_token_id must be a token id or a list of them" \
+  "generation_config.json: eos_token_id must be a token id in" \
   --model "$tmp/gqa_gen_eos" --backend cpu --prompt-tokens $p
+printf '{"eos_token_id": 99999999999}' >"$tmp/gqa_gen_eos/generation_config.json"
+expect_failure "generation_config.json: an eos_token_id past the vocabulary" 2 "got 99999999999" \
+  --model "$tmp/gqa_gen_eos" --backend cpu --prompt-tokens $p
+printf '{"top_p": NaN}' >"$tmp/gqa_gen_eos/generation_config.json"  # (Python's json writes NaN)
+if timeout 60 "$gen" --model "$tmp/gqa_gen_eos" --backend cpu --prompt-tokens $p --max-new-tokens 2 -q --ignore-eos \
+   >/dev/null 2>"$tmp/err_eos"; then ok "--ignore-eos does not read generation_config.json"
+else bad "--ignore-eos read generation_config.json: $(cat "$tmp/err_eos")"; fi
 
 # --- sliding_window (Mistral v0.1): below the window full attention is the same, so a run within it
 # gives the fixture's tokens; one that would pass it is refused before anything loads
