@@ -86,8 +86,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads). "
       "Environment (nccl communicator): GQA_NCCL_INIT_TIMEOUT_S=S ends the job when a rank is still inside NCCL's "
       "setup after S seconds (default 300; 0: no limit). "
-      "Exit status: 0 done; 2 a usage error (flags the flags alone rule out, or ranks started with different "
-      "ones); 1 any other error (checkpoint, prompt or a file's contents, device, communicator or launch, flags "
+      "Exit status: 0 done; 2 a usage error (what the flags alone rule out, or ranks started with different "
+      "flags); 1 any other error (checkpoint, prompt or a file's contents, device, communicator or launch, flags "
       "this machine or job cannot run such as --comm nccl with no GPU, a --kv-blocks too small for prompt + "
       "--max-new-tokens), on every rank.");
   std::string prompt_tokens;

@@ -141,22 +141,21 @@ std::vector<WeightSlot> build_slots(const ModelConfig& c, const RankShard& s, in
   const std::string embed = weight_name(WeightKind::kEmbed);
   // Tied checkpoints have no lm_head.weight; the head is then the embedding table itself.
   const std::string head = c.tie_word_embeddings ? embed : weight_name(WeightKind::kLmHead);
-  auto top = [](Tensor ModelWeights::*member) {
+  auto top = [](Tensor ModelWeights::*member, const char* name) {
     HeldTensor t;
     t.top = member;
+    t.name = name;
     return t;
   };
   std::vector<WeightSlot> slots;
-  slots.push_back({embed, {v, d}, Split::kDim0, s.vocab, top(&ModelWeights::embed)});  // [vocab_local, d]
+  slots.push_back({embed, {v, d}, Split::kDim0, s.vocab, top(&ModelWeights::embed, "embed")});  // [vocab_local, d]
   for (int i = 0; i < static_cast<int>(c.num_hidden_layers); ++i) add_layer_slots(c, s, rank, i, slots);
-  slots.push_back({weight_name(WeightKind::kFinalNorm), {d}, Split::kReplicated, {}, top(&ModelWeights::final_norm)});
-  slots.push_back({head, {v, d}, Split::kDim0, s.vocab, top(&ModelWeights::lm_head)});
+  slots.push_back({weight_name(WeightKind::kFinalNorm), {d}, Split::kReplicated, {},
+                   top(&ModelWeights::final_norm, "final_norm")});
+  slots.push_back({head, {v, d}, Split::kDim0, s.vocab, top(&ModelWeights::lm_head, "lm_head")});
   for (size_t i = 0; i < slots.size(); i += slots[i].stack) {
     HeldTensor& t = slots[i].dst;
-    t.name = t.layer < 0 ? (t.top == &ModelWeights::embed        ? "embed"
-                            : t.top == &ModelWeights::final_norm ? "final_norm"
-                                                                 : "lm_head")
-                         : "layer " + std::to_string(t.layer) + " " + kLayerTensors[t.field].name;
+    if (t.layer >= 0) t.name = "layer " + std::to_string(t.layer) + " " + kLayerTensors[t.field].name;
     t.shape = slot_part(slots[i]).local;
     for (int k = 1; k < slots[i].stack; ++k) t.shape[0] += slot_part(slots[i + k]).local[0];
   }
@@ -197,7 +196,7 @@ void load_slots(const Checkpoint& ckpt, const WeightSlot* slot, ModelWeights& w,
 }  // namespace
 
 Tensor& HeldTensor::of(ModelWeights& w) const {
-  return layer < 0 ? w.*top : w.layers.at(static_cast<size_t>(layer)).*kLayerTensors[field].member;
+  return const_cast<Tensor&>(of(static_cast<const ModelWeights&>(w)));
 }
 
 const Tensor& HeldTensor::of(const ModelWeights& w) const {
