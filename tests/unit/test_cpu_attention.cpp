@@ -110,10 +110,11 @@ AttentionArgs args_of(const Batch& b, float scale) {
   return {b.q, b.k_cache, b.v_cache, b.block_tables, b.token_seq, b.positions, b.out, scale};
 }
 
-void run_case(const AttnCase& c, uint32_t seed) {
+// (scale 0: 1 / sqrt(hd), the model's)
+void run_case(const AttnCase& c, uint32_t seed, float scale = 0) {
   std::mt19937 rng(seed);
   Batch b = make_batch(c, rng);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
+  if (scale == 0) scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
   attention(args_of(b, scale));
   expect_all_close(b.out, ref_attention(c, b, scale), 1e-6, 1e-5,
                    "attention hq=" + std::to_string(c.hq) + " hkv=" + std::to_string(c.hkv) +
@@ -127,6 +128,10 @@ TEST(CpuAttention, GroupedQueryHeadDim128BlockSize5) { run_case({8, 2, 128, 5, {
 TEST(CpuAttention, DecodeBatchBlockSize1) { run_case({6, 3, 16, 1, {9, 4, 1, 13}, {1, 1, 1, 1}}, 5); }
 
 // A single key: the softmax weight is exactly 1, so every query head of a group returns its v.
+// Scores in the thousands (exp of one overflows even a double): the softmax subtracts the row's
+// maximum first. (Mutation testing: without it every test passed.)
+TEST(CpuAttention, LargeScoresStayFinite) { run_case({4, 2, 16, 4, {40, 9}, {3, 9}}, 6, /*scale=*/1000.0f); }
+
 TEST(CpuAttention, SingleKeyReturnsValue) {
   const AttnCase c{8, 2, 64, 16, {1, 1}, {1, 1}};
   std::mt19937 rng(6);
