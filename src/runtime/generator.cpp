@@ -37,16 +37,17 @@ struct SequenceGuard {
 // Runs a caller's callback (on_token, on_prefill_progress) on this rank, then agrees with every
 // rank that each one's returned: one throwing on some ranks only makes every rank throw (that rank
 // its own error, the others one naming the callback), where the others would wait in the next
-// step's collectives for ever. Every rank agrees, with a callback or without.
+// step's collectives for ever. With `agree` (some rank has a callback: the ranks agree on that
+// once, before the first step) every rank agrees after each call, with a callback or without.
 template <class F>
-void run_callback(Communicator& comm, const char* name, F&& f) {
+void run_callback(Communicator& comm, bool agree, const char* name, F&& f) {
   std::exception_ptr error;
   try {
     f();
   } catch (...) {
     error = std::current_exception();
   }
-  if (comm.size() > 1 && !comm.all_ok(!error) && !error) {
+  if (agree && !comm.all_ok(!error) && !error) {
     GQA_FAIL("generation stopped: another rank's " << name << " callback threw (its error says why)");
   }
   if (error) std::rethrow_exception(error);
@@ -132,6 +133,8 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
        << cache_.allocator().num_free() << " of the cache's " << cache_.allocator().num_total() << " are free";
     throw KvCacheFull(os.str());
   }
+  // (one host collective a token at T > 1, only when some rank has a callback)
+  const bool agree_callbacks = comm_.size() > 1 && !comm_.all_ok(!on_token && !req.on_prefill_progress);
   GenerateResult res;
   const int seq = cache_.add_sequence();
   SequenceGuard guard{cache_, seq};
@@ -184,7 +187,7 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     const int64_t b = std::min(p, a + req.prefill_chunk);
     advance(std::vector<int32_t>(req.prompt.begin() + a, req.prompt.begin() + b), a,
             b == p && req.max_new_tokens > 0);
-    run_callback(comm_, "on_prefill_progress", [&] {
+    run_callback(comm_, agree_callbacks, "on_prefill_progress", [&] {
       if (req.on_prefill_progress) req.on_prefill_progress(b, p);
     });
   }
@@ -239,7 +242,7 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       throw_if_failed();
     }
     res.tokens.push_back(msg[0]);
-    run_callback(comm_, "on_token", [&] {
+    run_callback(comm_, agree_callbacks, "on_token", [&] {
       if (on_token) on_token(msg[0]);
     });
     if (msg[1]) {

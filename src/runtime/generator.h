@@ -55,8 +55,9 @@ class Generator {
  public:
   Generator(Model& model, PagedKvCache& cache, Communicator& comm);
 
-  // on_token runs on every rank for each token as soon as it is known. At T > 1 the ranks agree
-  // after each call (and each prefill chunk) that every one returned: one small host collective.
+  // on_token runs on every rank for each token as soon as it is known. At T > 1, when some rank
+  // has on_token or on_prefill_progress, the ranks agree after each call (and each prefill chunk)
+  // that every one returned: one small host collective.
   // Before any step it checks that the positions fed fit the model's sliding window (gqa::Error)
   // and that their blocks are free in the cache (KvCacheFull), so a generation never stops
   // part-way for either.

@@ -103,6 +103,11 @@ TEST(GeneratorErrors, OnTokenThrowingOnOneRankStopsEveryRank) {
   expect_every_rank_throws(s, Job::request(5), on_token, "on_token failed on purpose",
                            "another rank's on_token callback threw");
   EXPECT_EQ(calls, s.comm->rank() == s.comm->size() - 1 ? 2 : 0);
+  // The same with on_token given on the last rank only (the ranks agree per token when any has one).
+  calls = 0;
+  const bool last = s.comm->rank() == s.comm->size() - 1;
+  expect_every_rank_throws(s, Job::request(5), last ? std::function<void(int32_t)>(on_token) : nullptr,
+                           "on_token failed on purpose", "another rank's on_token callback threw");
 }
 
 TEST(GeneratorErrors, PrefillProgressThrowingOnOneRankStopsEveryRank) {
