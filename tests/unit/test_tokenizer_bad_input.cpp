@@ -345,7 +345,7 @@ TEST(TokenizerBadInput, LongGgufTokenLoadsInLinearTime) {
   EXPECT_EQ(join_ids(tok.encode("aba", false)), "3 1");
 }
 
-// Found by coverage-guided fuzzing: an added token that is not valid UTF-8 (here a lone lead byte of
+// Found during coverage-guided fuzzing (an input built by hand after reading the code): an added token that is not valid UTF-8 (here a lone lead byte of
 // "€") matched inside a character and cut it ("€" encoded as that token, the rest lost). Refused.
 TEST(TokenizerBadInput, GgufAddedTokensMustBeValidUtf8) {
   for (int32_t type : {3, 4}) {  // control, user-defined
@@ -368,7 +368,7 @@ TEST(TokenizerBadInput, GgufAddedTokensMustBeValidUtf8) {
   }
 }
 
-// Found by coverage-guided fuzzing: HF's steps, chained, can multiply a text (forty Replace "a" ->
+// Found during coverage-guided fuzzing (inputs built by hand after reading the code): HF's steps, chained, can multiply a text (forty Replace "a" ->
 // "aa" normalizers: 2^40 bytes from one "a"; thirty ByteLevel pre-tokenizers double non-ASCII text
 // each). Such a tokenizer loads, and encoding through it is refused by name once the text passes 64
 // times its size; a chain that grows it a little still encodes.
