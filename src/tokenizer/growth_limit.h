@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "core/error.h"
 
@@ -17,11 +18,12 @@ inline constexpr size_t kGrowthSlack = 4096;
 
 inline size_t growth_limit(size_t input_bytes) { return input_bytes * kMaxGrowth + kGrowthSlack; }
 
-// Throws gqa::Error when `bytes` (after step `step` of `steps` of `what`) passes the limit for
-// `input_bytes`.
-inline void check_growth(size_t input_bytes, size_t bytes, const char* what, size_t step, size_t steps) {
+// Throws gqa::Error naming `where` (the tokenizer's file; empty for one built in code) when `bytes`
+// (after step `step` of `steps` of `what`) passes the limit for `input_bytes`.
+inline void check_growth(size_t input_bytes, size_t bytes, const std::string& where, const char* what, size_t step,
+                         size_t steps) {
   GQA_CHECK(bytes <= growth_limit(input_bytes),
-            "tokenizer " << what << ": step " << step + 1 << " of " << steps << " grew a " << input_bytes
+            (where.empty() ? "" : where + ": ") << "tokenizer " << what << ": step " << step + 1 << " of " << steps << " grew a " << input_bytes
                          << "-byte text to " << bytes << " bytes, past " << kMaxGrowth
                          << " times its size: a tokenizer whose steps multiply the text is refused");
 }

@@ -80,6 +80,7 @@ std::string lowercase(std::string_view s) {
 
 Normalizer Normalizer::from_json(const nlohmann::json& j, const std::string& where) {
   Normalizer n;
+  n.where_ = where;
   if (!j.is_null()) n.add_json(j, where);
   return n;
 }
@@ -122,14 +123,14 @@ std::string Normalizer::apply(std::string_view text) const {
         if (!s.empty()) s.insert(0, st.a);  // HF prepends to non-empty text only
         break;
       case Kind::kReplace:
-        check_growth(text.size(), replaced_size(s, st.a, st.b), "normalizer", i, steps_.size());
+        check_growth(text.size(), replaced_size(s, st.a, st.b), where_, "normalizer", i, steps_.size());
         s = replace_all(s, st.a, st.b);
         break;
       case Kind::kReplaceRegex: s = replace_regex(*st.regex, s, st.b); break;
       case Kind::kLowercase: s = lowercase(s); break;
       default: s = icu_normalize(s, st.kind); break;
     }
-    check_growth(text.size(), s.size(), "normalizer", i, steps_.size());
+    check_growth(text.size(), s.size(), where_, "normalizer", i, steps_.size());
   }
   return s;
 }

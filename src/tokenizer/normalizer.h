@@ -30,6 +30,7 @@ class Normalizer {
  private:
   void add_json(const nlohmann::json& j, const std::string& where);
   std::vector<Step> steps_;
+  std::string where_;  // the file it came from (growth_limit.h's refusals name it)
 };
 
 }  // namespace gqa::tok

@@ -167,6 +167,7 @@ PreTokenizer::Step PreTokenizer::metaspace(std::string replacement, PrependSchem
 
 PreTokenizer PreTokenizer::from_json(const nlohmann::json& j, const std::string& where) {
   PreTokenizer p;
+  p.where_ = where;
   if (!j.is_null()) p.add_json(j, where);
   return p;
 }
@@ -210,7 +211,7 @@ void PreTokenizer::apply(std::string_view text, bool at_origin, std::vector<Piec
     apply_step(steps_[i], pieces);
     size_t bytes = 0;
     for (const Piece& p : pieces) bytes += p.text.size();
-    check_growth(text.size(), bytes, "pre-tokenizer", i, steps_.size());
+    check_growth(text.size(), bytes, where_, "pre-tokenizer", i, steps_.size());
   }
   for (Piece& p : pieces) {
     if (!p.text.empty()) out->push_back(std::move(p));

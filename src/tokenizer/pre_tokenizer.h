@@ -53,6 +53,7 @@ class PreTokenizer {
  private:
   void add_json(const nlohmann::json& j, const std::string& where);
   std::vector<Step> steps_;
+  std::string where_;  // the file it came from, when read from one (growth_limit.h's refusals name it)
 };
 
 }  // namespace gqa::tok

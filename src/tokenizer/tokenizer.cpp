@@ -70,12 +70,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) 
     }
     std::string norm;
     std::string_view body = seg.text;
-    // (the growth limit's refusals name this tokenizer's file: tokenizer/growth_limit.h)
-    try {
-      if (!p_->normalizer.empty()) body = norm = p_->normalizer.apply(seg.text);
-    } catch (const Error& e) {
-      GQA_FAIL(p_->source << ": " << e.what());
-    }
+    if (!p_->normalizer.empty()) body = norm = p_->normalizer.apply(seg.text);
     std::vector<Segment> subs = normalized_added ? p_->added.split(body, true) : std::vector<Segment>{{body, -1, 0}};
     for (const Segment& sub : subs) {
       if (sub.id >= 0) {
@@ -83,11 +78,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) 
         continue;
       }
       pieces.clear();
-      try {
-        p_->pre_tokenizer.apply(sub.text, seg.offset == 0 && sub.offset == 0, &pieces);
-      } catch (const Error& e) {
-        GQA_FAIL(p_->source << ": " << e.what());
-      }
+      p_->pre_tokenizer.apply(sub.text, seg.offset == 0 && sub.offset == 0, &pieces);
       for (const Piece& w : pieces) p_->model->tokenize(w.text, &ids);
     }
   }
