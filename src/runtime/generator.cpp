@@ -53,6 +53,29 @@ void run_callback(Communicator& comm, bool agree, const char* name, F&& f) {
   if (error) std::rethrow_exception(error);
 }
 
+// What would stop a generation part-way, checked before it starts so that nothing made is lost:
+// the positions it feeds (the prompt's, then each generated token's but the last) within int32
+// and the model's sliding window, and their blocks free in the cache (every rank alike).
+void check_fits(const GenerateRequest& req, const ModelConfig& config, const PagedKvCache& cache) {
+  const int64_t p = static_cast<int64_t>(req.prompt.size());
+  const std::string what =
+      "the prompt (" + std::to_string(p) + " tokens) with max_new_tokens " + std::to_string(req.max_new_tokens);
+  // (positions are int32 in a step; this also keeps the sums below from overflowing)
+  constexpr int64_t kMaxPositions = int64_t{1} << 31;
+  GQA_CHECK(p <= kMaxPositions && req.max_new_tokens <= kMaxPositions - p + 1,
+            what << " runs past " << kMaxPositions << " positions");
+  const int64_t fed = p + std::max<int64_t>(req.max_new_tokens - 1, 0);
+  config.check_within_sliding_window(fed - 1, what);
+  const int64_t blocks = cache.blocks_for(fed);
+  if (blocks > cache.allocator().num_free()) {
+    std::ostringstream os;
+    os << "the KV cache cannot hold this generation: " << what << " needs " << blocks << " blocks of "
+       << cache.shape().block_size << " positions, and " << cache.allocator().num_free() << " of the cache's "
+       << cache.allocator().num_total() << " are free";
+    throw KvCacheFull(os.str());
+  }
+}
+
 }  // namespace
 
 void validate_prompt(const std::vector<int32_t>& prompt, int64_t vocab_size) {
@@ -111,28 +134,7 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   GQA_CHECK(req.prefill_chunk > 0, "--prefill-chunk must be > 0");
   GQA_CHECK(req.slice_candidates >= 1 && req.slice_candidates <= Model::kMaxTopK,
             "slice_candidates must be in [1, " << Model::kMaxTopK << "], got " << req.slice_candidates);
-  // Whatever would stop this generation part-way is checked before it starts, so nothing made is
-  // lost: the positions it feeds (the prompt's, then each generated token's but the last) within
-  // the model's sliding window, and their blocks free in the cache (every rank alike).
-  const int64_t p = static_cast<int64_t>(req.prompt.size());
-  // (positions are int32 in a step; this also keeps the sums below from overflowing)
-  constexpr int64_t kMaxPositions = int64_t{1} << 31;
-  GQA_CHECK(p <= kMaxPositions && req.max_new_tokens <= kMaxPositions - p + 1,
-            "the prompt (" << p << " tokens) with max_new_tokens " << req.max_new_tokens << " runs past "
-                           << kMaxPositions << " positions");
-  const int64_t fed = p + std::max<int64_t>(req.max_new_tokens - 1, 0);
-  model_.config().check_within_sliding_window(fed - 1, "the prompt (" + std::to_string(p) +
-                                                           " tokens) with max_new_tokens " +
-                                                           std::to_string(req.max_new_tokens));
-  const int64_t bs = cache_.shape().block_size;
-  const int64_t blocks = (fed + bs - 1) / bs;
-  if (blocks > cache_.allocator().num_free()) {
-    std::ostringstream os;
-    os << "the KV cache cannot hold this generation: the prompt (" << p << " tokens) with max_new_tokens "
-       << req.max_new_tokens << " needs " << blocks << " blocks of " << bs << " positions, and "
-       << cache_.allocator().num_free() << " of the cache's " << cache_.allocator().num_total() << " are free";
-    throw KvCacheFull(os.str());
-  }
+  check_fits(req, model_.config(), cache_);
   // (one host collective a token at T > 1, only when some rank has a callback)
   const bool agree_callbacks = comm_.size() > 1 && !comm_.all_ok(!on_token && !req.on_prefill_progress);
   GenerateResult res;
@@ -183,6 +185,7 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
 
   // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
   auto t0 = std::chrono::steady_clock::now();
+  const int64_t p = static_cast<int64_t>(req.prompt.size());
   for (int64_t a = 0; a < p; a += req.prefill_chunk) {
     const int64_t b = std::min(p, a + req.prefill_chunk);
     advance(std::vector<int32_t>(req.prompt.begin() + a, req.prompt.begin() + b), a,

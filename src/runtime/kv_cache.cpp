@@ -102,7 +102,7 @@ std::vector<int32_t> PagedKvCache::append(int seq, int64_t n) {
             "KV cache append: " << n << " positions for sequence " << seq << " of length " << s.length
                                 << " (must be >= 0, and the length stays below 2^31)");
   const int64_t bs = shape_.block_size;
-  const int64_t need = (s.length + n + bs - 1) / bs - static_cast<int64_t>(s.blocks.size());
+  const int64_t need = blocks_for(s.length + n) - static_cast<int64_t>(s.blocks.size());
   if (need > allocator_.num_free()) {
     throw KvCacheFull("KV cache is full: sequence " + std::to_string(seq) + " needs " + std::to_string(need) +
                       " more blocks of " + std::to_string(bs) + " tokens, " +
