@@ -51,12 +51,11 @@ void check_weights_fit(const ModelConfig& c, const RankShard& s, int rank, const
   }
   for (size_t l = 0; l < w.layers.size(); ++l) {
     for (size_t f = 0; f < fields; ++f) {
-      GQA_CHECK(held[l * fields + f] || !(w.layers[l].*kLayerTensors[f].member).defined(),
-                "model weights: layer " << l << " has " << kLayerTensors[f].what << " on rank " << rank
+      const LayerTensor& t = kLayerTensors[f];
+      GQA_CHECK(held[l * fields + f] || !(w.layers[l].*t.member).defined(),
+                "model weights: layer " << l << " has " << t.what << " on rank " << rank
                                         << ", which this config and rank do not hold"
-                                        << (kLayerTensors[f].member == &LayerWeights::bo
-                                                ? " (rank 0 alone adds it, after the all-reduce, when the config has one)"
-                                                : ""));
+                                        << (*t.held_by ? std::string(" (") + t.held_by + ")" : std::string()));
     }
   }
 }

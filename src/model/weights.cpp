@@ -162,7 +162,6 @@ std::vector<WeightSlot> build_slots(const ModelConfig& c, const RankShard& s, in
   return slots;
 }
 
-
 void validate_slot(const Checkpoint& ckpt, const WeightSlot& slot) {
   ckpt.expect_shape(slot.name, slot.full);
   const DType t = ckpt.info(slot.name).dtype;
@@ -175,7 +174,6 @@ void validate_slot(const Checkpoint& ckpt, const WeightSlot& slot) {
             "shard range [" << slot.part.begin << ", " << slot.part.end << ") is outside tensor " << slot.name
                             << " " << shape_str(slot.full));
 }
-
 
 // Reads this rank's part of a slot's stack into the one tensor it fills, through `host` (reused,
 // so host memory peaks at one weight).

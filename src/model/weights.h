@@ -27,18 +27,20 @@ struct LayerWeights {
   Tensor w_down;     // [d, f_local]
 };
 
-// Every tensor of a layer: its member, its name in messages ("layer 3 wqkv") and what it is.
+// Every tensor of a layer: its member, its name in messages ("layer 3 wqkv"), what it is, and
+// which ranks hold it when the config has it ("": every rank).
 struct LayerTensor {
   Tensor LayerWeights::*member;
   const char* name;
   const char* what;
+  const char* held_by = "";
 };
 inline constexpr LayerTensor kLayerTensors[] = {
     {&LayerWeights::attn_norm, "attn_norm", "an input norm"},
     {&LayerWeights::wqkv, "wqkv", "a q/k/v weight"},
     {&LayerWeights::bqkv, "bqkv", "a q/k/v bias"},
     {&LayerWeights::wo, "wo", "an o_proj weight"},
-    {&LayerWeights::bo, "bo", "an o_proj bias"},
+    {&LayerWeights::bo, "bo", "an o_proj bias", "rank 0 alone adds it, after the all-reduce, when the config has one"},
     {&LayerWeights::mlp_norm, "mlp_norm", "a post-attention norm"},
     {&LayerWeights::w_gate_up, "w_gate_up", "a gate/up weight"},
     {&LayerWeights::w_down, "w_down", "a down weight"},
