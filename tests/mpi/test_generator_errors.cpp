@@ -167,7 +167,6 @@ TEST(GeneratorErrors, AGenerationPastTheSlidingWindowIsRefusedBeforeItStarts) {
   EXPECT_EQ(steps, 0);
   req.max_new_tokens = 2;
   EXPECT_EQ(s.gen.generate(req).tokens.size(), 2u);
-
 }
 
 TEST(GeneratorErrors, FreeingTheGenerationsSequenceIsAnError) {
