@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/json_limits.h"
+#include "core/json_token_ids.h"
 #include "core/regular_file.h"
 #include "model/rope.h"
 
@@ -169,18 +170,13 @@ void read_rope(const json& j, const std::string& origin, ModelConfig& c) {
   c.rope_theta = get_double_or(r, "rope_theta", c.rope_theta, where);
 }
 
+// bos_token_id and eos_token_id (an id or a list), each in [0, vocab_size): an id outside it would
+// never be sampled, and the generation would run to its length limit without saying why.
 void read_token_ids(const json& j, const std::string& origin, ModelConfig& c) {
-  c.bos_token_id = get_int_or(j, "bos_token_id", -1, origin);
-  if (!present(j, "eos_token_id")) return;
-  const json& e = j.at("eos_token_id");
-  if (e.is_array()) {
-    for (const json& v : e) {
-      GQA_CHECK(v.is_number_integer(), "eos_token_id list in " << origin << " must hold integers, got " << json_brief(v));
-      c.eos_token_ids.push_back(v.get<int64_t>());
-    }
-  } else {
-    c.eos_token_ids.push_back(get_int(j, "eos_token_id", origin));
-  }
+  const char* const limit = "config.json's vocab_size";
+  if (present(j, "bos_token_id")) c.bos_token_id = json_token_id(j.at("bos_token_id"), c.vocab_size, origin, "bos_token_id", limit);
+  const json& eos = j.contains("eos_token_id") ? j.at("eos_token_id") : json();
+  for (int32_t id : json_token_id_list(eos, c.vocab_size, origin, "eos_token_id", limit)) c.eos_token_ids.push_back(id);
 }
 
 void read_biases(const json& j, const std::string& origin, ModelConfig& c) {
@@ -312,10 +308,10 @@ ModelConfig ModelConfig::from_json_text(const std::string& text, const std::stri
   c.torch_dtype = get_string_or(j, "dtype", get_string_or(j, "torch_dtype", "", origin), origin);
   read_rope(j, origin, c);
   read_biases(j, origin, c);
-  read_token_ids(j, origin, c);
   check_unsupported_features(j, origin);
   read_sliding_window(j, origin, c);
   c.validate(origin);
+  read_token_ids(j, origin, c);  // after validate: the ids are checked against a valid vocab_size
   return c;
 }
 

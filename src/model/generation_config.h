@@ -11,8 +11,8 @@ namespace gqa {
 
 // The eos_token_id (an id or a list of ids) of `model_dir`/generation_config.json; empty when the
 // file is absent or the key is absent or null. Throws gqa::Error naming the file for malformed
-// JSON or an id outside [0, vocab_size). (The tokenizer reads the same key beside tokenizer.json
-// with its own reader, tokenizer_json.cpp's read_special_ids, against the tokenizer's vocabulary.)
+// JSON or an id outside [0, vocab_size) (core/json_token_ids.h, the reader config.json's ids and the
+// tokenizer's read_special_ids use too; the tokenizer checks against its own vocabulary).
 std::vector<int64_t> read_generation_eos_ids(const std::string& model_dir, int64_t vocab_size);
 
 }  // namespace gqa

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/json_limits.h"
+#include "core/json_token_ids.h"  // json_token_id, json_token_id_list (namespace gqa)
 
 namespace gqa::tok {
 
@@ -29,19 +30,6 @@ inline const nlohmann::json& json_array_field(const nlohmann::json& obj, const c
   const bool absent = !obj.is_object() || !obj.contains(key);
   GQA_CHECK(v.is_array(), where << ": " << field << " must be an array, got " << (absent ? "nothing" : json_brief(v)));
   return v;
-}
-
-// A token id: an integer in [0, end). Every id of the files goes through here: get<int32_t>() would wrap
-// 2^32 + 1 to 1 and truncate 5.7 to 5, and a negative id turns a special token into text.
-// `limit` says what sets `end`, for the message.
-inline int32_t json_token_id(const nlohmann::json& v, int64_t end, const std::string& where, const std::string& field,
-                             const std::string& limit = "") {
-  bool ok = false;
-  if (v.is_number_unsigned()) ok = v.get<uint64_t>() < static_cast<uint64_t>(end);
-  else if (v.is_number_integer()) ok = v.get<int64_t>() >= 0 && v.get<int64_t>() < end;
-  GQA_CHECK(ok, where << ": " << field << " = " << json_brief(v) << " is not a token id (an integer from 0 to "
-                      << end - 1 << (limit.empty() ? "" : ", " + limit) << ")");
-  return static_cast<int32_t>(v.get<int64_t>());
 }
 
 }  // namespace gqa::tok

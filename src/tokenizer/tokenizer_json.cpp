@@ -133,18 +133,6 @@ std::string token_content(const json& config, const char* key, const std::string
   return content.get<std::string>();
 }
 
-// "eos_token_id": 2 | [2, 32000] | null: the ids must be the vocabulary's (`end`).
-void add_ids(const json& v, int64_t end, const std::string& where, std::vector<int32_t>& out) {
-  if (v.is_null()) return;
-  if (!v.is_array()) {
-    out.push_back(json_token_id(v, end, where, "eos_token_id", kInVocabulary));
-    return;
-  }
-  for (size_t k = 0; k < v.size(); ++k) {
-    out.push_back(json_token_id(v[k], end, where, "eos_token_id[" + std::to_string(k) + "]", kInVocabulary));
-  }
-}
-
 json read_config(const std::filesystem::path& f) {
   json j = read_json(f.string());
   GQA_CHECK(j.is_object(), f.string() << ": expected a JSON object, got " << json_brief(j));
@@ -167,7 +155,9 @@ void read_special_ids(const std::filesystem::path& dir, TokenizerParts& p) {
     const auto f = dir / name;
     if (!std::filesystem::exists(f)) continue;
     const json j = read_config(f);
-    add_ids(json_field(j, "eos_token_id"), end, f.string(), eos);
+    for (int32_t id : json_token_id_list(json_field(j, "eos_token_id"), end, f.string(), "eos_token_id", kInVocabulary)) {
+      eos.push_back(id);
+    }
     // Checked even when generation_config.json already gave one: a bad id is a broken file either way.
     const json& bos = json_field(j, "bos_token_id");
     if (!bos.is_null()) {

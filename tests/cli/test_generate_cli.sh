@@ -356,10 +356,10 @@ if [ "$out" = '{"prompt_tokens":[1,2,3],"generated_tokens":[181,244,401,144]}' ]
 else bad "--ignore-eos with generation_config.json's eos: '$out'"; fi
 printf '{"eos_token_id": "x"}' >"$tmp/gqa_gen_eos/generation_config.json"
 expect_failure "generation_config.json: a bad eos_token_id" 2 \
-  "generation_config.json: eos_token_id must be a token id in" \
+  'generation_config.json: eos_token_id = "x" is not a token id (an integer from 0 to' \
   --model "$tmp/gqa_gen_eos" --backend cpu --prompt-tokens $p
 printf '{"eos_token_id": 99999999999}' >"$tmp/gqa_gen_eos/generation_config.json"
-expect_failure "generation_config.json: an eos_token_id past the vocabulary" 2 "got 99999999999" \
+expect_failure "generation_config.json: an eos_token_id past the vocabulary" 2 "eos_token_id = 99999999999 is not" \
   --model "$tmp/gqa_gen_eos" --backend cpu --prompt-tokens $p
 printf '{"top_p": NaN}' >"$tmp/gqa_gen_eos/generation_config.json"  # (Python's json writes NaN)
 if timeout 60 "$gen" --model "$tmp/gqa_gen_eos" --backend cpu --prompt-tokens $p --max-new-tokens 2 -q --ignore-eos \
