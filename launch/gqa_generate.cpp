@@ -41,6 +41,7 @@ struct Loaded {
   std::unique_ptr<gqa::Model> model;
   std::unique_ptr<gqa::PagedKvCache> cache;
   std::vector<int32_t> prompt;
+  int64_t positions = 0;  // what the generation runs through the model (gqa::generation_positions)
   std::unique_ptr<gqa::TextPrompt> text;  // with --prompt: the tokenizer, kept for streaming
 };
 
@@ -76,12 +77,11 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
     l.prompt = l.text->ids();
   }
   gqa::validate_prompt(l.prompt, l.config.vocab_size);
-  // The positions the model runs: the prompt's, then one a generated token fed back (not the last).
-  const int64_t prompt_len = static_cast<int64_t>(l.prompt.size());
-  const int64_t positions = std::max(prompt_len, prompt_len + o.max_new_tokens - 1);
-  l.config.check_within_sliding_window(positions - 1, "the prompt (" + std::to_string(prompt_len) +
-                                                         " tokens) with --max-new-tokens " +
-                                                         std::to_string(o.max_new_tokens));
+  // Checked here, before loading, as Generator checks it again (the same count of positions).
+  const std::string what = "the prompt (" + std::to_string(l.prompt.size()) + " tokens) with --max-new-tokens " +
+                           std::to_string(o.max_new_tokens);
+  l.positions = gqa::generation_positions(static_cast<int64_t>(l.prompt.size()), o.max_new_tokens, what);
+  l.config.check_within_sliding_window(l.positions - 1, what);
   gqa::ShardDims dims{l.config.num_attention_heads, l.config.num_key_value_heads, l.config.intermediate_size,
                       l.config.vocab_size};
   const gqa::ShardPlan plan = gqa::ShardPlan::make(dims, comm.size());
@@ -112,16 +112,16 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   l.model = std::make_unique<gqa::Model>(l.config, plan, *l.ops, comm, std::move(weights));
   l.model->set_cuda_graphs(!o.no_graphs);
 
-  const int64_t tokens = static_cast<int64_t>(l.prompt.size()) + o.max_new_tokens;
-  if (tokens > l.config.max_position_embeddings && l.config.rope_scaling.type != gqa::RopeType::kDynamic) {
-    progress(comm.rank() == 0, "warning: prompt + --max-new-tokens = " + std::to_string(tokens) +  // (-q too)
-                          " positions exceed the model's max_position_embeddings (" +
+  if (l.positions > l.config.max_position_embeddings && l.config.rope_scaling.type != gqa::RopeType::kDynamic) {
+    progress(comm.rank() == 0, "warning: " + what + " runs " + std::to_string(l.positions) +  // (-q too)
+                          " positions, past the model's max_position_embeddings (" +
                           std::to_string(l.config.max_position_embeddings) + "); output quality may degrade");
   }
-  const int64_t needed = (tokens + o.block_size - 1) / o.block_size;
+  const int64_t needed = (l.positions + o.block_size - 1) / o.block_size;
   const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : needed;
   GQA_CHECK(blocks >= needed, "KV cache of " << blocks << " blocks x " << o.block_size << " tokens cannot hold "
-                                             << tokens << " tokens (prompt + --max-new-tokens); raise --kv-blocks to "
+                                             << l.positions << " positions (" << what
+                                             << ": the last new token is not fed back); raise --kv-blocks to "
                                              << needed << " or more");
   l.cache = std::make_unique<gqa::PagedKvCache>(l.model->kv_cache_shape(blocks, o.block_size),
                                                 l.ops->compute_dtype(), *l.ops);

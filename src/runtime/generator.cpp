@@ -60,11 +60,7 @@ void check_fits(const GenerateRequest& req, const ModelConfig& config, const Pag
   const int64_t p = static_cast<int64_t>(req.prompt.size());
   const std::string what =
       "the prompt (" + std::to_string(p) + " tokens) with max_new_tokens " + std::to_string(req.max_new_tokens);
-  // (positions are int32 in a step; this also keeps the sums below from overflowing)
-  constexpr int64_t kMaxPositions = int64_t{1} << 31;
-  GQA_CHECK(p <= kMaxPositions && req.max_new_tokens <= kMaxPositions - p + 1,
-            what << " runs past " << kMaxPositions << " positions");
-  const int64_t fed = p + std::max<int64_t>(req.max_new_tokens - 1, 0);
+  const int64_t fed = generation_positions(p, req.max_new_tokens, what);
   config.check_within_sliding_window(fed - 1, what);
   const int64_t blocks = cache.blocks_for(fed);
   if (blocks > cache.allocator().num_free()) {
@@ -77,6 +73,15 @@ void check_fits(const GenerateRequest& req, const ModelConfig& config, const Pag
 }
 
 }  // namespace
+
+int64_t generation_positions(int64_t prompt_len, int64_t max_new_tokens, const std::string& what) {
+  GQA_CHECK(prompt_len >= 0 && max_new_tokens >= 0, what << ": a negative length");
+  // (positions are int32 in a step; this also keeps the sum below from overflowing)
+  constexpr int64_t kMaxPositions = int64_t{1} << 31;
+  GQA_CHECK(prompt_len <= kMaxPositions && max_new_tokens <= kMaxPositions - prompt_len + 1,
+            what << " runs past " << kMaxPositions << " positions");
+  return prompt_len + std::max<int64_t>(max_new_tokens - 1, 0);
+}
 
 void validate_prompt(const std::vector<int32_t>& prompt, int64_t vocab_size) {
   GQA_CHECK(!prompt.empty(), "the prompt is empty");

@@ -81,6 +81,14 @@ class Generator {
   Communicator& comm_;
 };
 
+// The positions a generation runs through the model: the prompt's, then one for each generated
+// token fed back (the last one never is), so max(prompt_len, prompt_len + max_new_tokens - 1).
+// Generator checks the sliding window and the KV cache against this count; a caller sizing a
+// cache or checking ahead of loading (gqa-generate) uses the same. Throws gqa::Error (naming
+// `what`, e.g. "the prompt (5 tokens) with max_new_tokens 8") past 2^31 positions (a step's
+// positions are int32) or for a negative length.
+int64_t generation_positions(int64_t prompt_len, int64_t max_new_tokens, const std::string& what);
+
 // Checks ids against the vocabulary; throws gqa::Error naming the first bad id and its index.
 void validate_prompt(const std::vector<int32_t>& prompt, int64_t vocab_size);
 
