@@ -174,7 +174,9 @@ void read_rope(const json& j, const std::string& origin, ModelConfig& c) {
 // never be sampled, and the generation would run to its length limit without saying why.
 void read_token_ids(const json& j, const std::string& origin, ModelConfig& c) {
   const char* const limit = "config.json's vocab_size";
-  if (present(j, "bos_token_id")) c.bos_token_id = json_token_id(j.at("bos_token_id"), c.vocab_size, origin, "bos_token_id", limit);
+  if (present(j, "bos_token_id")) {
+    c.bos_token_id = json_token_id(j.at("bos_token_id"), c.vocab_size, origin, "bos_token_id", limit);
+  }
   const json& eos = j.contains("eos_token_id") ? j.at("eos_token_id") : json();
   for (int32_t id : json_token_id_list(eos, c.vocab_size, origin, "eos_token_id", limit)) c.eos_token_ids.push_back(id);
 }
