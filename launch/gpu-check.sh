@@ -77,7 +77,7 @@
 #
 # The whole run fits a box (GQA_CHECK_BUDGET_S, default 540 s, so one device call of 600 s returns
 # its summary): every step's timeout is cut to what is left, and steps that no longer fit are
-# SKIPped, in this order of value: build, GPU tests, gqa-generate, multi-rank tests, attention
+# SKIPped, in this order of value: build, GPU tests, multi-rank tests, gqa-generate, attention
 # benchmark, memcheck (--quick: build, GPU tests, benchmarks, gqa-generate, memcheck). With $OUT
 # set (the device tool), gqa-bench writes its reports there and the step report and the logs are
 # rewritten there after every step, so a run killed at the call's limit still returns them. Step 0 probes the machine (compiler, nvcc, CMake, MPI, NCCL, PyTorch) and

@@ -128,7 +128,7 @@ elif [ $built -eq 1 ]; then
   # (as --quick: 4 at a time, the prefill tests beside the wgmma builds; one after another they
   # would need ~350 s of a 540 s box: run 13's per-test times, measured 4 at a time, summed)
   step "ctest -L gpu -j 4 (not the mma and wgmma prefill)" 600 ctest --test-dir "$build" -L gpu -j 4 \
-    -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure --timeout 300
+    -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure
   guard_mlp_choice
   wgmma_builds
 else
