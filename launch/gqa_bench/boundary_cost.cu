@@ -148,7 +148,19 @@ BoundaryCosts boundary_costs(cudaStream_t stream, const TimingOptions& opt) {
   unsigned* b = buf.data_as<unsigned>();
   bool match = true;
 
+  // kCheckedRuns launches, each on rows 1..kPhases zeroed first and checked after: a stale read
+  // then sees 0, where in the timed launches it would see the previous launch's (right) value, so
+  // only a race in every timed launch would show in their last row. launch(i): the i-th launch.
+  constexpr int kCheckedRuns = 16;
+  const auto checked_runs = [&](const auto& launch) {
+    for (int i = 0; i < kCheckedRuns; ++i) {
+      cuda::fill_bytes(buf.slice_rows(n, int64_t(kPhases + 1) * n), 0, stream);
+      launch(i);
+      match = match && last_row_matches(buf, want, n, kPhases, stream);
+    }
+  };
   const auto time_graph = [&](const PhaseGraph& g) {
+    checked_runs([&](int) { g.launch(stream); });
     cuda::fill_bytes(buf.slice_rows(n, int64_t(kPhases + 1) * n), 0, stream);
     const double ms = time_median_ms(stream, opt, [&](int) { g.launch(stream); });
     match = match && last_row_matches(buf, want, n, kPhases, stream);
@@ -165,16 +177,19 @@ BoundaryCosts boundary_costs(cudaStream_t stream, const TimingOptions& opt) {
   GQA_CHECK(cooperative != 0 && per_sm >= 1, "boundary_costs: the device cannot keep " << n << " blocks of "
                                                  << kThreads << " threads resident (cooperative launch "
                                                  << cooperative << ", blocks per SM " << per_sm << ")");
-  cuda::fill_bytes(counter, 0, stream);
-  cuda::fill_bytes(buf.slice_rows(n, int64_t(kPhases + 1) * n), 0, stream);
   unsigned* c = counter.data_as<unsigned>();
   int phases = kPhases;
-  const double ms = time_median_ms(stream, opt, [&](int i) {
+  const auto launch_counter = [&](int i) {  // the i-th launch since the counter was zeroed
     unsigned base = unsigned(i) * unsigned(kPhases) * unsigned(n);  // the counter after i launches
     void* args[] = {&b, &c, &base, &n, &phases};
     GQA_CUDA_CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<void*>(phases_kernel), dim3(n), dim3(kThreads), args,
                                                0, stream));
-  });
+  };
+  cuda::fill_bytes(counter, 0, stream);
+  checked_runs(launch_counter);
+  cuda::fill_bytes(counter, 0, stream);
+  cuda::fill_bytes(buf.slice_rows(n, int64_t(kPhases + 1) * n), 0, stream);
+  const double ms = time_median_ms(stream, opt, launch_counter);
   r.counter_us = ms * 1e3 / kPhases;
   match = match && last_row_matches(buf, want, n, kPhases, stream);
   r.results_match = match;
