@@ -1,38 +1,95 @@
 #include "runtime/npy.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
-#include <cstdio>
+#include <cstdint>
 #include <cstring>
-#include <memory>
+#include <filesystem>
+#include <string>
 
 #include "core/error.h"
 
 namespace gqa {
+namespace {
+
+// The .npy header: magic, version 1.0, header length, the dict, padded with spaces so that the data
+// starts at a multiple of 64 bytes.
+std::string npy_header(const std::vector<int64_t>& shape) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+  for (size_t i = 0; i < shape.size(); ++i) {  // "(3,)" 1-D, "(3, 4)", "()" 0-D
+    if (i > 0) dict += ", ";
+    dict += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) dict += ',';
+  dict += "), }";
+  const size_t unpadded = 10 + dict.size() + 1;
+  dict.append((64 - unpadded % 64) % 64, ' ');
+  dict += '\n';
+  GQA_CHECK(dict.size() <= 0xffff, "npy header of " << dict.size() << " bytes");
+  const char preamble[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(dict.size() & 0xff),
+                             static_cast<char>(dict.size() >> 8)};
+  return std::string(preamble, 10) + dict;
+}
+
+// Writes all `n` bytes to `fd` (write(2) may write fewer, or be interrupted); false with errno set.
+bool write_all(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool write_npy(int fd, const std::string& header, const float* data, size_t bytes) {
+  return write_all(fd, header.data(), header.size()) && write_all(fd, data, bytes);
+}
+
+}  // namespace
 
 void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
-  std::string dims;
+  namespace fs = std::filesystem;
   int64_t count = 1;
   for (int64_t d : shape) {
-    dims += std::to_string(d) + ", ";
+    GQA_CHECK(d >= 0 && (d == 0 || count <= INT64_MAX / 4 / d), "npy shape dimension " << d << " for " << path);
     count *= d;
   }
-  if (shape.size() > 1) dims.resize(dims.size() - 2);  // "(3,)" for 1-D, "(3, 4)" otherwise
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
-  // magic (6) + version (2) + header length (2) + header + '\n' is padded to a multiple of 64.
-  const size_t unpadded = 10 + header.size() + 1;
-  header.append((64 - unpadded % 64) % 64, ' ');
-  header += '\n';
+  const std::string header = npy_header(shape);
+  const size_t bytes = static_cast<size_t>(count) * sizeof(float);
 
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
-  GQA_CHECK(f, "cannot write " << path << ": " << std::strerror(errno));
-  const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                      static_cast<unsigned char>(header.size() & 0xff),
-                                      static_cast<unsigned char>(header.size() >> 8)};
-  bool ok = std::fwrite(preamble, 1, 10, f.get()) == 10;
-  ok = ok && std::fwrite(header.data(), 1, header.size(), f.get()) == header.size();
-  ok = ok && std::fwrite(data, sizeof(float), count, f.get()) == static_cast<size_t>(count);
-  ok = ok && std::fflush(f.get()) == 0;
-  GQA_CHECK(ok, "failed writing " << path << ": " << std::strerror(errno));
+  // Something that is not a regular file (a FIFO, /dev/stdout) is written in place: there is
+  // nothing to keep. Otherwise the file is written beside its final name and renamed over it only
+  // when complete, so a failed write (a full disk, a killed job) leaves an earlier file whole and
+  // no truncated one. A symbolic link is followed: its target is replaced, not the link.
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (fs::exists(st) && !fs::is_regular_file(st)) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    GQA_CHECK(fd >= 0, "cannot write " << path << ": " << std::strerror(errno));
+    const bool ok = write_npy(fd, header, data, bytes);
+    const int err = errno;
+    ::close(fd);
+    GQA_CHECK(ok, "failed writing " << path << ": " << std::strerror(err));
+    return;
+  }
+  const std::string target = fs::exists(st) ? fs::canonical(path).string() : path;
+  const std::string tmp = target + ".tmp" + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  GQA_CHECK(fd >= 0, "cannot write " << path << " (its temporary file " << tmp << "): " << std::strerror(errno));
+  int err = 0;
+  if (!write_npy(fd, header, data, bytes) || ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && ::rename(tmp.c_str(), target.c_str()) != 0) err = errno;
+  if (err != 0) {
+    ::unlink(tmp.c_str());
+    throw Error("failed writing " + path + ": " + std::strerror(err) + " (nothing was written there)");
+  }
 }
 
 }  // namespace gqa
