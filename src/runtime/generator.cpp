@@ -135,8 +135,8 @@ std::vector<SliceCandidates> Generator::step_slices(int seq, const std::vector<i
 GenerateResult Generator::generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token) {
   const int64_t vocab = model_.config().vocab_size;
   validate_prompt(req.prompt, vocab);
-  GQA_CHECK(req.max_new_tokens >= 0, "--max-new-tokens must be >= 0");
-  GQA_CHECK(req.prefill_chunk > 0, "--prefill-chunk must be > 0");
+  GQA_CHECK(req.max_new_tokens >= 0, "GenerateRequest: max_new_tokens must be >= 0, got " << req.max_new_tokens);
+  GQA_CHECK(req.prefill_chunk > 0, "GenerateRequest: prefill_chunk must be > 0, got " << req.prefill_chunk);
   GQA_CHECK(req.slice_candidates >= 1 && req.slice_candidates <= Model::kMaxTopK,
             "slice_candidates must be in [1, " << Model::kMaxTopK << "], got " << req.slice_candidates);
   check_fits(req, model_.config(), cache_);

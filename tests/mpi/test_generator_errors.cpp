@@ -169,6 +169,35 @@ TEST(GeneratorErrors, AGenerationPastTheSlidingWindowIsRefusedBeforeItStarts) {
   EXPECT_EQ(s.gen.generate(req).tokens.size(), 2u);
 }
 
+// A request's own fields are checked on every rank before anything runs (every rank has the same
+// request, so they all throw; none waits in a collective), and the cache is left as it was.
+TEST(GeneratorErrors, ABadRequestIsRefusedByName) {
+  Job s;
+  const auto expect_refused = [&](const GenerateRequest& req, const std::string& text) {
+    try {
+      s.gen.generate(req);
+      ADD_FAILURE() << "generate returned; expected: " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(s.cache.allocator().num_free(), s.cache.allocator().num_total());
+  };
+  GenerateRequest req = Job::request(-1);
+  expect_refused(req, "max_new_tokens must be >= 0, got -1");
+  req = Job::request(2);
+  req.prefill_chunk = 0;
+  expect_refused(req, "prefill_chunk must be > 0, got 0");
+  req = Job::request(2);
+  req.slice_candidates = 0;
+  expect_refused(req, "slice_candidates must be in [1, ");
+  req = Job::request(2);
+  req.prompt = {};
+  expect_refused(req, "the prompt is empty");
+  req.prompt = {1, 512};  // (the fixture's vocabulary has 512 ids)
+  expect_refused(req, "prompt token 512 at index 1 is outside the vocabulary [0, 512)");
+  EXPECT_EQ(s.gen.generate(Job::request(2)).tokens.size(), 2u);  // and the generator still runs
+}
+
 TEST(GeneratorErrors, FreeingTheGenerationsSequenceIsAnError) {
   Job s;
   GenerateRequest req = Job::request(4);
