@@ -48,6 +48,8 @@ void check_env_switches() {
   for (const char* name : switch_names()) (void)env_switch(name, false);
 }
 
+std::vector<std::string> registered_env_switches() { return {switch_names().begin(), switch_names().end()}; }
+
 [[maybe_unused]] static const bool sync_debug_registered = register_env_switch("GQA_CUDA_SYNC_DEBUG");
 
 bool sync_debug_enabled() {

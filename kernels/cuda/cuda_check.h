@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -28,6 +29,8 @@ bool env_switch(const char* name, bool default_on);
 // switch is first read somewhere in the middle of a run.
 bool register_env_switch(const char* name);
 void check_env_switches();
+// The registered variables' names, in registration order (tests: every one is checked).
+std::vector<std::string> registered_env_switches();
 
 // An on/off switch of the whole process: env_switch(env_name, default_on) at first use, settable
 // afterwards (tests, benchmarks). One per switch, as a function-local static.

@@ -83,6 +83,35 @@ TEST(CudaAttentionPlan, SplitsFillTheDeviceWithinTheContext) {
   }
 }
 
+// Edges of the plan's arithmetic, each with the count it must give (mutation testing found each
+// edge unchecked): more blocks without splitting than the wave holds; exactly one cluster's worth
+// of slots; a context shorter than a cluster of tiles.
+TEST(CudaAttentionPlan, EdgesOfTheWaveAndTheCluster) {
+  // 64 tokens x 8 KV heads = 512 blocks without splitting, past the 264 slots: one split each
+  // (the wanted count, 264 / 512, rounds to 0 and is clamped to 1: no division by zero).
+  cuda::DecodePlan p = cuda::plan_decode(64, 8, 8, 4096, 264);
+  EXPECT_EQ(p.num_splits, 1);
+  EXPECT_EQ(p.tiles_per_split, 4096 / cuda::kDecodeTileKeys);
+  p = cuda::plan_decode(64, 8, 8, 4096, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
+  EXPECT_EQ(p.num_splits, 1);
+  EXPECT_EQ(p.cluster, 0);
+  // 33 tokens: 264 / 33 = 8 slots a token, exactly one cluster of 8: clustered, one partial.
+  static_assert(cuda::kDecodeCluster == 8, "the counts below assume clusters of 8");
+  p = cuda::plan_decode(33, 1, 8, 32768, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
+  EXPECT_EQ(p.cluster, 8);
+  EXPECT_EQ(p.num_splits, 8);
+  EXPECT_EQ(p.partials(), 1);
+  // A 100-token context has 2 tiles: 2 splits, not padded to a cluster of 8 mostly empty ones; at
+  // 700 tokens (11 tiles, 11 splits wanted) one cluster of 8 splits of 2 tiles.
+  p = cuda::plan_decode(1, 1, 8, 100, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
+  EXPECT_EQ(p.cluster, 0);
+  EXPECT_EQ(p.num_splits, 2);
+  p = cuda::plan_decode(1, 1, 8, 700, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster);
+  EXPECT_EQ(p.cluster, 8);
+  EXPECT_EQ(p.num_splits, 8);
+  EXPECT_EQ(p.tiles_per_split, 2);
+}
+
 // The workspace layout: part_o, part_lse, then (fused merge only) one int32 counter per (token,
 // KV head, head chunk); a plan of one partial needs none of it.
 TEST(CudaAttentionPlan, PartialsLayoutCountsTheFusedMergeCounters) {

@@ -5,15 +5,24 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
+#include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_prefill_wgmma.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/gemv.h"
+#include "kernels/cuda/gemv_mma.h"
+#include "kernels/cuda/gemv_rope.h"
+#include "kernels/cuda/l2_prefetch.h"
 #include "kernels/cuda/mlp_persistent.h"
 #include "kernels/cuda/pdl.h"
+#include "kernels/cuda/sampling.h"
 
 namespace gqa {
 namespace {
@@ -150,6 +159,83 @@ TEST(CudaEnvSwitches, CheckedUpFrontForEveryRegisteredSwitch) {
   EXPECT_THROW(cuda::check_env_switches(), Error);
   ASSERT_EQ(::unsetenv("GQA_CUDA_SYNC_DEBUG"), 0);
   EXPECT_NO_THROW(cuda::check_env_switches());
+}
+
+// The decode, GEMV, sampling and L2 switches' defaults (the measured choices, or off until
+// measured), and every switch registered for the up-front check: one table, so that a default
+// changed by mistake or a switch missing from check_env_switches shows here.
+struct SwitchDefault {
+  const char* env;
+  bool (*get)();
+  bool on;
+};
+const SwitchDefault kOtherDefaults[] = {
+    {"GQA_DECODE_CLUSTER", cuda::decode_cluster_enabled, false},
+    {"GQA_DECODE_BULK", cuda::decode_bulk_enabled, true},
+    {"GQA_DECODE_KV_PREFETCH", cuda::decode_kv_prefetch_enabled, false},
+    {"GQA_DECODE_FUSED_MERGE", cuda::decode_fused_merge_enabled, false},
+    {"GQA_DECODE_GROUP_COPIES", cuda::decode_group_copies_enabled, true},
+    {"GQA_FUSED_SWIGLU", cuda::fused_swiglu_enabled, true},
+    {"GQA_GEMV_BULK", cuda::gemv_bulk_enabled, true},
+    {"GQA_GEMV_RING", cuda::gemv_ring_enabled, false},
+    {"GQA_FUSED_NORM", cuda::fused_norm_enabled, false},
+    {"GQA_GEMV_MMA", cuda::gemv_mma_enabled, false},
+    {"GQA_FUSED_ROPE", cuda::fused_rope_enabled, true},
+    {"GQA_L2_PREFETCH", cuda::l2_prefetch_enabled, false},
+    {"GQA_GPU_TOP_K", cuda::gpu_top_k_enabled, true},
+    {"GQA_TOP_K_SELECT", cuda::top_k_select_enabled, true},
+    {"GQA_PREFILL_WGMMA_PINGPONG", cuda::prefill_wgmma_pingpong, false},
+    {"GQA_PREFILL_WGMMA_PRODUCER", cuda::prefill_wgmma_producer, true},
+};
+
+TEST(CudaEnvSwitches, DecodeGemvSamplingAndL2Defaults) {
+  for (const SwitchDefault& d : kOtherDefaults) {
+    if (std::getenv(d.env) != nullptr) GTEST_SKIP() << d.env << " is set";
+  }
+  for (const SwitchDefault& d : kOtherDefaults) EXPECT_EQ(d.get(), d.on) << d.env;
+}
+
+// Every registered switch refuses a bad value up front, by name; the table above and the first
+// test's switches are all registered (this program links every file that defines one).
+TEST(CudaEnvSwitches, EveryRegisteredSwitchIsChecked) {
+  const std::vector<std::string> names = cuda::registered_env_switches();
+  std::vector<std::string> expected = {"GQA_PDL", "GQA_PDL_EARLY", "GQA_PREFILL_WGMMA", "GQA_PREFILL_WGMMA_OVERLAP",
+                                       "GQA_PREFILL_WGMMA_SWIZZLE", "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_ROTATE",
+                                       "GQA_PREFILL_WGMMA_LATE_TURNS", "GQA_PREFILL_WGMMA_TMA_OVERLAP",
+                                       "GQA_PREFILL_WGMMA_LAZY_RESCALE", "GQA_MLP_PERSISTENT", "GQA_CUDA_SYNC_DEBUG",
+                                       "GQA_REQUIRE_GPU"};
+  for (const SwitchDefault& d : kOtherDefaults) expected.push_back(d.env);
+  for (const std::string& e : expected) {
+    EXPECT_NE(std::find(names.begin(), names.end(), e), names.end()) << e << " is not registered";
+  }
+  for (const std::string& name : names) {
+    if (std::getenv(name.c_str()) != nullptr) continue;  // (set by the caller: left alone)
+    ASSERT_EQ(::setenv(name.c_str(), "maybe", 1), 0);
+    try {
+      cuda::check_env_switches();
+      ADD_FAILURE() << name << "=maybe passed check_env_switches";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(name + "=maybe"), std::string::npos) << e.what();
+    }
+    ASSERT_EQ(::unsetenv(name.c_str()), 0);
+  }
+}
+
+// Which kernel variant each wgmma build launches, and which builds take the rotated tile order:
+// the dispatcher launches by these (a wrong mask bit would run another variant's kernel).
+TEST(CudaEnvSwitches, WgmmaBuildsVariantsAndRotation) {
+  for (cuda::PrefillWgmmaBuild b : cuda::kPrefillWgmmaBuilds) {
+    const unsigned want = b == cuda::PrefillWgmmaBuild::kTmaLate      ? cuda::kLateTurns
+                          : b == cuda::PrefillWgmmaBuild::kTmaOverlap ? cuda::kOverlapPv
+                                                                      : 0u;
+    EXPECT_EQ(cuda::prefill_wgmma_build_variant(b), want) << cuda::prefill_wgmma_build_name(b);
+    const bool rotates = b == cuda::PrefillWgmmaBuild::kProducer || b == cuda::PrefillWgmmaBuild::kSwizzle ||
+                         b == cuda::PrefillWgmmaBuild::kTma || b == cuda::PrefillWgmmaBuild::kTmaLate;
+    EXPECT_EQ(cuda::prefill_wgmma_build_rotates(b), rotates) << cuda::prefill_wgmma_build_name(b);
+  }
+  EXPECT_NE(cuda::kLateTurns, cuda::kOverlapPv);
+  EXPECT_NE(cuda::kLateTurns, 0u);
+  EXPECT_NE(cuda::kOverlapPv, 0u);
 }
 
 }  // namespace

@@ -36,6 +36,21 @@ TEST(GemvRingPlan, SmallUnitsTakeTheMostStages) {
   EXPECT_EQ(p.smem, 32 * kKiB);
 }
 
+// A tie in stages in flight goes to the larger count; a block's static bytes count against the
+// SM's shared memory. 8 KB units on an A100's 164 KB: 2 stages 8 blocks x 1, 3 stages 6 x 2, 4
+// stages 4 x 3: 3 and 4 tie at 12, and 4 it is. 14 KB units on 228 KB: 3 stages (5 blocks of 44 KB
+// with the static 2 KB: 10 in flight) over 4 (3 blocks of 58 KB: 9; without the static bytes it
+// would be 4 blocks: 12).
+TEST(GemvRingPlan, TiesTakeMoreStagesAndStaticBytesCount) {
+  const cuda::GemvRingPlan tie = cuda::gemv_ring_plan(8 * kKiB, 0, kA100Smem, kStatic);
+  EXPECT_TRUE(tie.ok);
+  EXPECT_EQ(tie.stages, 4);
+  const cuda::GemvRingPlan p = cuda::gemv_ring_plan(14 * kKiB, 0, kH100Smem, kStatic);
+  EXPECT_TRUE(p.ok);
+  EXPECT_EQ(p.stages, 3);
+  EXPECT_EQ(p.smem, 42 * kKiB);
+}
+
 TEST(GemvRingPlan, WithinTheDeviceAndTheLimit) {
   for (size_t unit : {4 * kKiB, 16 * kKiB, 32 * kKiB, 48 * kKiB, 64 * kKiB, 80 * kKiB}) {
     for (size_t norm : {size_t{0}, 16 * kKiB, 64 * kKiB}) {

@@ -43,5 +43,13 @@ TEST(L2PrefetchPlan, WholeWeightsThenAShareOfEveryRowOfTheNext) {
   EXPECT_THROW(l2_prefetch_plan({PrefetchWeight{&dummy, -1, 64}}, 100), Error);
 }
 
+// A weight that fills the budget exactly is taken whole, even with rows that are not whole
+// 128-byte lines (10 rows of 100 bytes in 1000).
+TEST(L2PrefetchPlan, AnExactFitIsWhole) {
+  char dummy = 0;
+  EXPECT_EQ(l2_prefetch_plan({PrefetchWeight{&dummy, 10, 100}}, 1000), (std::vector<int64_t>{100}));
+  EXPECT_EQ(l2_prefetch_plan({PrefetchWeight{&dummy, 10, 100}}, 999), (std::vector<int64_t>{0}));
+}
+
 }  // namespace
 }  // namespace gqa
