@@ -420,8 +420,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   plan.kv_prefetch = mma && (opt.kv_prefetch || decode_kv_prefetch_enabled());
   // One split: the kernel writes the output. The process switch: only where the last block's merge
   // stays short (kDecodeFusedMergeMaxSplits).
-  plan.fused_merge = mma && plan.num_splits > 1 &&
-                     (opt.fused_merge || (fused_asked && plan.num_splits <= kDecodeFusedMergeMaxSplits));
+  plan.fused_merge = decode_merge_fused(mma, plan.num_splits, opt.fused_merge, fused_asked);
   return plan;
 }
 

@@ -49,6 +49,13 @@ struct DecodePlan {
 // The most splits the process switch GQA_DECODE_FUSED_MERGE fuses (decode_fused_merge_enabled).
 constexpr int kDecodeFusedMergeMaxSplits = 32;
 
+// Whether a plan of `num_splits` merges in its last block (the fused merge): only the tensor-core
+// kernel's, only with more than one split, at any count when the call asks (DecodeOptions), up to
+// kDecodeFusedMergeMaxSplits when the process switch does.
+constexpr bool decode_merge_fused(bool tensor_cores, int num_splits, bool call_asks, bool switch_on) {
+  return tensor_cores && num_splits > 1 && (call_asks || (switch_on && num_splits <= kDecodeFusedMergeMaxSplits));
+}
+
 // Splits per thread-block cluster of the tensor-core kernel's cluster reduction (portable size).
 constexpr int kDecodeCluster = 8;
 

@@ -13,6 +13,10 @@ namespace {
 
 }  // namespace
 
+bool means_no_gpu(cudaError_t err) {
+  return err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver || err == cudaErrorStubLibrary;
+}
+
 int device_count() {
   int n = 0;
   const cudaError_t err = cudaGetDeviceCount(&n);
@@ -21,10 +25,7 @@ int device_count() {
   // No device, or no driver (a machine without a GPU): none. Any other error is a broken GPU
   // setup, not its absence, and must not turn every GPU test into a skip.
   // (cudaErrorStubLibrary: the toolkit's stub libcuda was found, as in containers without a GPU)
-  if (err != cudaSuccess && err != cudaErrorNoDevice && err != cudaErrorInsufficientDriver &&
-      err != cudaErrorStubLibrary) {
-    throw_cuda_error(err, "cudaGetDeviceCount", __FILE__, __LINE__);
-  }
+  if (err != cudaSuccess && !means_no_gpu(err)) throw_cuda_error(err, "cudaGetDeviceCount", __FILE__, __LINE__);
   const std::string why = err == cudaSuccess ? "0 devices" : cudaGetErrorName(err);
   GQA_CHECK(!env_switch("GQA_REQUIRE_GPU", false),
             "GQA_REQUIRE_GPU is set but this process sees no CUDA device (cudaGetDeviceCount: " << why << ")");

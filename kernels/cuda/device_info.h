@@ -1,6 +1,8 @@
 // What CUDA devices this process sees.
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include <string>
 
 namespace gqa::cuda {
@@ -10,6 +12,9 @@ namespace gqa::cuda {
 // instead of returning 0 where GQA_REQUIRE_GPU=1 (launch/gpu-check.sh sets it: a GPU machine whose
 // driver or runtime is broken must fail its GPU tests, not skip them).
 int device_count();
+// Whether cudaGetDeviceCount's error `err` means this machine has no GPU (no device, no driver,
+// the toolkit's stub libcuda): device_count's 0. Any other error is a broken setup: it throws.
+bool means_no_gpu(cudaError_t err);
 // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; throws gqa::Error for a bad index.
 std::string device_description(int device);
 // The current device's SM count and L2 size in bytes (queried once per device, then kept).

@@ -112,6 +112,20 @@ TEST(CudaAttentionPlan, EdgesOfTheWaveAndTheCluster) {
   EXPECT_EQ(p.tiles_per_split, 2);
 }
 
+// The fused merge: the tensor-core kernel's plans of more than one split; any count when the call
+// asks, at most kDecodeFusedMergeMaxSplits (32) when only the process switch does.
+TEST(CudaAttentionPlan, WhichPlansMergeInTheirLastBlock) {
+  static_assert(cuda::kDecodeFusedMergeMaxSplits == 32, "the counts below assume 32");
+  EXPECT_TRUE(cuda::decode_merge_fused(true, 32, false, true));
+  EXPECT_TRUE(cuda::decode_merge_fused(true, 2, false, true));
+  EXPECT_FALSE(cuda::decode_merge_fused(true, 33, false, true));
+  EXPECT_TRUE(cuda::decode_merge_fused(true, 33, true, false));    // asked by the call: any count
+  EXPECT_TRUE(cuda::decode_merge_fused(true, 256, true, true));
+  EXPECT_FALSE(cuda::decode_merge_fused(true, 1, true, true));     // one split writes the output
+  EXPECT_FALSE(cuda::decode_merge_fused(false, 8, true, true));    // not the CUDA-core kernel
+  EXPECT_FALSE(cuda::decode_merge_fused(true, 8, false, false));   // neither asks
+}
+
 // The workspace layout: part_o, part_lse, then (fused merge only) one int32 counter per (token,
 // KV head, head chunk); a plan of one partial needs none of it.
 TEST(CudaAttentionPlan, PartialsLayoutCountsTheFusedMergeCounters) {

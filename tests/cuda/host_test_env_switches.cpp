@@ -238,5 +238,17 @@ TEST(CudaEnvSwitches, WgmmaBuildsVariantsAndRotation) {
   EXPECT_NE(cuda::kOverlapPv, 0u);
 }
 
+// Which cudaGetDeviceCount errors mean "no GPU here" (device_count returns 0: GPU tests skip) and
+// which a broken setup (device_count throws: GPU tests fail rather than skip on a GPU machine).
+TEST(CudaEnvSwitches, WhichDeviceCountErrorsMeanNoGpu) {
+  for (cudaError_t e : {cudaErrorNoDevice, cudaErrorInsufficientDriver, cudaErrorStubLibrary}) {
+    EXPECT_TRUE(cuda::means_no_gpu(e)) << cudaGetErrorName(e);
+  }
+  for (cudaError_t e : {cudaErrorInitializationError, cudaErrorSystemDriverMismatch, cudaErrorUnknown,
+                        cudaErrorDevicesUnavailable, cudaErrorCompatNotSupportedOnDevice, cudaErrorMemoryAllocation}) {
+    EXPECT_FALSE(cuda::means_no_gpu(e)) << cudaGetErrorName(e);
+  }
+}
+
 }  // namespace
 }  // namespace gqa
