@@ -235,13 +235,22 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   if (streamer) streamer->finish();
 
   if (rank0) {
+    // The first token is drawn from the prefill's last row; each later one takes a decode step, and
+    // the rate is over those steps alone.
     char buf[240];
-    const double tps = res.decode_seconds > 0 ? (res.tokens.size() > 1 ? res.tokens.size() - 1 : 0) / res.decode_seconds : 0;
-    std::snprintf(buf, sizeof(buf),
-                  "prefill %zu tokens (chunks of %lld) in %.3f s; decoded %zu tokens in %.3f s (%.1f tok/s); stop: %s",
-                  l.prompt.size(), static_cast<long long>(o.prefill_chunk), res.prefill_seconds, res.tokens.size(),
-                  res.decode_seconds, tps, res.finish_reason.c_str());
+    const size_t steps = res.tokens.empty() ? 0 : res.tokens.size() - 1;
+    const double tps = res.decode_seconds > 0 ? static_cast<double>(steps) / res.decode_seconds : 0;
+    std::snprintf(buf, sizeof(buf), "prefill %zu tokens (chunks of %lld) in %.3f s", l.prompt.size(),
+                  static_cast<long long>(o.prefill_chunk), res.prefill_seconds);
     std::string stats = buf;
+    if (res.tokens.empty()) {
+      stats += "; no token generated";
+    } else {
+      std::snprintf(buf, sizeof(buf), ", giving the first token; then %zu more in %.3f s (%.1f tok/s)", steps,
+                    res.decode_seconds, tps);
+      stats += buf;
+    }
+    stats += "; stop: " + res.finish_reason;
     if (res.whole_row_draws > 0) {  // (T > 1, top_k 0) draws the ranks' candidates could not decide
       stats += "; " + std::to_string(res.whole_row_draws) + " draws gathered the whole logit row";
     }

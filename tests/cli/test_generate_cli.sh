@@ -161,7 +161,50 @@ if [ -x "$tokenize" ]; then
   else
     bad "--stop: no 3-letter word in the greedy text to use as a stop string: '$full'"
   fi
+  # A stop string that the text's end begins but never completes: the held-back end is printed when
+  # the generation ends ('.' keeps the text's trailing newlines through $(...); the JSON line is cut).
+  raw=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 24 -q \
+        --ignore-eos; echo .)
+  text=${raw%$'\n'\{*}
+  tail_stop="${text: -2}"$'\u00a7'
+  raw=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 24 -q \
+        --ignore-eos --stop "$tail_stop"; echo .)
+  if [ -n "$text" ] && [ "${raw%$'\n'\{*}" = "$text" ]; then ok "--stop that the text's end only begins: the end is printed"
+  else bad "--stop '$tail_stop' (the text's last 2 characters and one more): got '${raw%$'\n'\{*}' want '$text'"; fi
+
+  # --chat with a template that spells its BOS (Llama 3's) and a tokenizer whose post-processor adds
+  # one (<|endoftext|>, id 0, here): the rendered text is encoded without the post-processor, as
+  # transformers' apply_chat_template does, so no id 0 is added in front.
+  mkdir -p "$tmp/bos_chat"
+  cp tests/fixtures/chat/llama3/tokenizer_config.json "$tmp/bos_chat/"
+  python3 - "$tmp/bos_chat" <<'PY'
+import json, sys
+t = json.load(open("tests/fixtures/models/qwen2_bias/tokenizer.json"))
+t["post_processor"] = {"type": "TemplateProcessing",
+                       "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                                  {"Sequence": {"id": "A", "type_id": 0}}],
+                       "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                       "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [0], "tokens": ["<|endoftext|>"]}}}
+json.dump(t, open(sys.argv[1] + "/tokenizer.json", "w"))
+PY
+  rendered=$'<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n'
+  want=$(printf '%s' "$rendered" | "$tokenize" --tokenizer "$tmp/bos_chat" | tr ' ' ',')
+  with_special=$(printf '%s' "$rendered" | "$tokenize" --tokenizer "$tmp/bos_chat" --add-special | tr ' ' ',')
+  out=$(timeout 60 "$gen" --model tests/fixtures/models/qwen2_bias --tokenizer "$tmp/bos_chat" --prompt "Hi" --chat \
+        --max-new-tokens 1 -q)
+  rc=$?
+  got=$(json_field "$(printf '%s\n' "$out" | tail -n 1)" prompt_tokens 2>/dev/null)
+  if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ] && [ "$with_special" = "0,$want" ]
+  then ok "--chat: the template's text alone, nothing added by the post-processor"
+  else bad "--chat with a post-processor: rc $rc, ids '$got' vs '$want' (with it: '$with_special')"; fi
 fi
+
+# --- the stats line: the first token comes from the prefill, the rate is over the decode steps after it
+timeout 60 "$gen" --model tests/fixtures/models/gqa --backend cpu --prompt-tokens 1,2,3 --max-new-tokens 5 --ignore-eos \
+  >/dev/null 2>"$tmp/stats"
+if grep -qE '^\[gqa\] prefill 3 tokens \(chunks of [0-9]+\) in [0-9.]+ s, giving the first token; then 4 more in [0-9.]+ s \([0-9.]+ tok/s\); stop: length$' "$tmp/stats"
+then ok "stats line: the prefill's first token, then 4 more over 5 new tokens"
+else bad "stats line: $(grep prefill "$tmp/stats")"; fi
 
 # --- --prompt-tokens-file: ids separated by commas and/or white space (gqa-tokenize's output) ------
 printf ' %s\n' "$prompt" | tr ',' ' ' | sed 's/ \([0-9]*\) / \1,\n/' >"$tmp/ids.txt"  # mixed separators

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -67,6 +68,28 @@ TEST(BenchReport, SlotsAreFilledInPlaceAndSavedInOrder) {
   EXPECT_THROW(r.fill(a + 1, [](Report&) {}), Error);
   EXPECT_THROW(r.fill(99, [](Report&) {}), Error);
   std::filesystem::remove_all(dir);
+}
+
+// The markdown: the names column left-aligned, the numbers right-aligned, every column padded to
+// its widest cell.
+TEST(BenchReport, TableMarkdownAlignsNamesLeftAndNumbersRight) {
+  Table t({"name", "value"});
+  t.row({"decode", "12.5"});
+  const std::vector<std::string> md = t.markdown();
+  ASSERT_EQ(md.size(), 3u);
+  EXPECT_EQ(md[0], "| name   | value |");
+  EXPECT_EQ(md[1], "| :----- | ----: |");
+  EXPECT_EQ(md[2], "| decode |  12.5 |");
+}
+
+// A section's grant is its share of what is left, over the shares of the sections still to come.
+TEST(BenchReport, BudgetGrantsAShareOfWhatIsLeft) {
+  const Budget b(100);
+  EXPECT_NEAR(b.grant(1, 4), 25, 0.5);
+  EXPECT_NEAR(b.grant(2, 4), 50, 0.5);
+  EXPECT_NEAR(b.grant(1, 1), 100, 0.5);
+  EXPECT_EQ(b.grant(1, 0), 0);
+  EXPECT_EQ(Budget(-5).grant(1, 1), 0);  // nothing left: nothing granted
 }
 
 }  // namespace

@@ -3,10 +3,12 @@
 #include "model/checkpoint.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/stat.h>
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -96,6 +98,27 @@ TEST(Checkpoint, UnalignedDataStillReads) {
   EXPECT_EQ(read(c, "h", {0, 2}, {0, 5}), v);
   EXPECT_EQ(read(c, "f", {0, 2}, {0, 5}), v);
   EXPECT_EQ(read(c, "f", {0, 2}, {1, 4}), sub(v, 5, {0, 2}, {1, 4}));
+}
+
+// The same past the converter's chunk of 4096 elements: an unaligned f16 / bf16 / f32 tensor of
+// two rows of 4100 reads whole (each element from its own bytes in every chunk, not only the first).
+TEST(Checkpoint, UnalignedDataPastOneChunk) {
+  TempDir dir;
+  std::vector<float> v(2 * 4100);
+  // (exact in f16 and bf16: halves up to 65; period 251, prime, so no chunk repeats another's values)
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i * 7 % 251) * 0.5f - 60.0f;
+  test::write_safetensors(dir.file("model.safetensors"),
+                          {{"h", "F16", {2, 4100}, test::half_bytes(v, DType::kF16)},
+                           {"b", "BF16", {2, 4100}, test::half_bytes(v, DType::kBF16)}, test::st_f32("f", {2, 4100}, v)},
+                          /*pad=*/false);
+  std::ifstream f(dir.file("model.safetensors"), std::ios::binary);
+  uint64_t header_len = 0;
+  f.read(reinterpret_cast<char*>(&header_len), 8);
+  ASSERT_EQ((8 + header_len) % 2, 1u) << "the data must start at an odd offset for this test";
+  const Checkpoint c = Checkpoint::open(dir.path());
+  EXPECT_EQ(read(c, "h", {0, 2}, {0, 4100}), v);
+  EXPECT_EQ(read(c, "b", {0, 2}, {0, 4100}), v);
+  EXPECT_EQ(read(c, "f", {0, 2}, {0, 4100}), v);
 }
 
 TEST(Checkpoint, BadSlicesAndNames) {

@@ -297,6 +297,10 @@ TEST(Config, SlidingWindow) {
   EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128, "use_sliding_window": true, "max_window_layers": 1)")
                 .sliding_window,
             128);
+  // max_window_layers equal to the layer count: sliding layers would start at layer 2 of 0..1, none.
+  EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128, "use_sliding_window": true, "max_window_layers": 2)")
+                .sliding_window,
+            0);
   EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128, "use_sliding_window": true, "max_window_layers": 28, )"
                          R"("layer_types": ["full_attention", "sliding_attention"])")
                 .sliding_window,

@@ -2,6 +2,7 @@
 // (tests/fixtures/rope_inv_freq.json), including dynamic NTK at several sequence lengths.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -63,6 +64,40 @@ TEST(RopeDynamic, UnscaledUpToMaxPositionEmbeddings) {
   const auto unscaled = table()["fixtures"]["rope_dynamic"]["inv_freq_unscaled"].get<std::vector<double>>();
   for (size_t i = 0; i < unscaled.size(); ++i) EXPECT_NEAR(at_limit.inv_freq[i], unscaled[i], 1e-7 * unscaled[i]);
   EXPECT_LT(beyond.inv_freq.back(), at_limit.inv_freq.back());  // longer context: lower frequencies
+}
+
+// YaRN's bands, written out for one config where the truncation matters (the rope_yarn fixture's
+// low band clamps to 0 whether floored or not): head_dim 16, theta 1e4, original context 4096,
+// factor 4, beta_fast 32, beta_slow 1. The correction dims are 16 ln(4096 / (b 2 pi)) / (2 ln 1e4):
+// 2.618 for b = 32 and 5.630 for b = 1; truncated (transformers' default) to 2 and 6. Frequency i
+// mixes the unscaled 1e4^(-i/8) and its quarter by ramp r = clamp((i - low) / (high - low), 0, 1).
+// attention_factor, when given, is the cos/sin scaling as it stands (else 0.1 ln(factor) + 1).
+TEST(Rope, YarnBandsAndAttentionFactor) {
+  ModelConfig c = ModelConfig::from_file("tests/fixtures/models/gqa/config.json");
+  ASSERT_EQ(c.head_dim, 16);
+  c.rope_theta = 10000.0;
+  c.rope_scaling = RopeScaling{};
+  c.rope_scaling.type = RopeType::kYarn;
+  c.rope_scaling.factor = 4.0;
+  c.rope_scaling.original_max_position_embeddings = 4096;
+  const auto expect_ramp = [&](const RopeFrequencies& f, double low, double high, const std::string& what) {
+    ASSERT_EQ(f.inv_freq.size(), 8u);
+    for (int i = 0; i < 8; ++i) {
+      const double unscaled = std::pow(10000.0, -i / 8.0);
+      const double r = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      const double want = unscaled * (1 - r) + unscaled / 4 * r;
+      EXPECT_NEAR(f.inv_freq[i], want, 1e-6 * want) << what << " inv_freq[" << i << "]";
+    }
+  };
+  const RopeFrequencies truncated = rope_frequencies(c, 0);
+  expect_ramp(truncated, 2.0, 6.0, "truncated");
+  EXPECT_NEAR(truncated.attention_scaling, 0.1 * std::log(4.0) + 1.0, 1e-6);
+  c.rope_scaling.truncate = false;
+  const double low = 16 * std::log(4096 / (32 * 2 * M_PI)) / (2 * std::log(10000.0));
+  const double high = 16 * std::log(4096 / (1 * 2 * M_PI)) / (2 * std::log(10000.0));
+  expect_ramp(rope_frequencies(c, 0), low, high, "not truncated");
+  c.rope_scaling.attention_factor = 1.5;
+  EXPECT_FLOAT_EQ(rope_frequencies(c, 0).attention_scaling, 1.5f);
 }
 
 TEST(Rope, RefusesOddHeadDim) {
