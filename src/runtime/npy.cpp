@@ -1,13 +1,11 @@
 #include "runtime/npy.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <string>
 
 #include "core/error.h"
@@ -40,21 +38,19 @@ bool write_all(int fd, const void* data, size_t n) {
   while (n > 0) {
     const ssize_t w = ::write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
+    if (w <= 0) {
+      if (w == 0) errno = EIO;  // (no progress and no error: never report success)
+      return false;
+    }
     p += w;
     n -= static_cast<size_t>(w);
   }
   return true;
 }
 
-bool write_npy(int fd, const std::string& header, const float* data, size_t bytes) {
-  return write_all(fd, header.data(), header.size()) && write_all(fd, data, bytes);
-}
-
 }  // namespace
 
 void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
-  namespace fs = std::filesystem;
   int64_t count = 1;
   for (int64_t d : shape) {
     GQA_CHECK(d >= 0 && (d == 0 || count <= INT64_MAX / 4 / d), "npy shape dimension " << d << " for " << path);
@@ -62,34 +58,16 @@ void write_npy_f32(const std::string& path, const float* data, const std::vector
   }
   const std::string header = npy_header(shape);
   const size_t bytes = static_cast<size_t>(count) * sizeof(float);
-
-  // Something that is not a regular file (a FIFO, /dev/stdout) is written in place: there is
-  // nothing to keep. Otherwise the file is written beside its final name and renamed over it only
-  // when complete, so a failed write (a full disk, a killed job) leaves an earlier file whole and
-  // no truncated one. A symbolic link is followed: its target is replaced, not the link.
-  std::error_code ec;
-  const fs::file_status st = fs::status(path, ec);
-  if (fs::exists(st) && !fs::is_regular_file(st)) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    GQA_CHECK(fd >= 0, "cannot write " << path << ": " << std::strerror(errno));
-    const bool ok = write_npy(fd, header, data, bytes);
-    const int err = errno;
-    ::close(fd);
-    GQA_CHECK(ok, "failed writing " << path << ": " << std::strerror(err));
-    return;
-  }
-  const std::string target = fs::exists(st) ? fs::canonical(path).string() : path;
-  const std::string tmp = target + ".tmp" + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  GQA_CHECK(fd >= 0, "cannot write " << path << " (its temporary file " << tmp << "): " << std::strerror(errno));
+  // Written in place, as any program's output file: an existing file keeps its owner, mode and links,
+  // and a symbolic link is followed. A write that fails part way (a full disk) leaves the file
+  // empty, not holding part of an array that numpy would read as far as it goes.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  GQA_CHECK(fd >= 0, "cannot write " << path << ": " << std::strerror(errno));
   int err = 0;
-  if (!write_npy(fd, header, data, bytes) || ::fsync(fd) != 0) err = errno;
+  if (!write_all(fd, header.data(), header.size()) || !write_all(fd, data, bytes)) err = errno;
+  if (err != 0) (void)::ftruncate(fd, 0);  // (fails harmlessly on a FIFO or device)
   if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && ::rename(tmp.c_str(), target.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    throw Error("failed writing " + path + ": " + std::strerror(err) + " (nothing was written there)");
-  }
+  GQA_CHECK(err == 0, "failed writing " << path << ": " << std::strerror(err) << " (the file is left empty)");
 }
 
 }  // namespace gqa

@@ -8,9 +8,8 @@
 namespace gqa {
 
 // Writes data (row-major, shape[0] x shape[1] x ...) to path; throws gqa::Error naming the path.
-// A regular file (or none) at path is replaced only once the whole file is written (through a
-// temporary file beside it, renamed over it): a failed write leaves what was there. A FIFO or
-// device at path is written in place.
+// Written in place (an existing file keeps its owner, mode and links); a write that fails part way
+// leaves the file empty rather than holding part of an array.
 void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape);
 
 }  // namespace gqa

@@ -1,4 +1,5 @@
-// write_npy_f32: the .npy layout numpy reads, and a failed write that leaves what was there.
+// write_npy_f32: the .npy layout numpy reads; written in place (mode and links kept); a failed
+// write leaves an empty file, not part of an array.
 #include "runtime/npy.h"
 
 #include <gtest/gtest.h>
@@ -55,17 +56,16 @@ TEST(Npy, HeaderAndDataAsNumpyReadsThem) {
   EXPECT_EQ(back, v);
   write_npy_f32((d.path / "b.npy").string(), v.data(), {3});
   EXPECT_NE(read_file(d.path / "b.npy").find("'shape': (3,), }"), std::string::npos);
-  EXPECT_EQ(d.names().size(), 2u);  // no temporary file left beside them
+  EXPECT_EQ(d.names().size(), 2u);
 }
 
 // A write that fails part way (here: past the process's file-size limit, as on a full disk)
-// leaves the earlier file whole and no temporary file, and names the path.
-TEST(Npy, AFailedWriteLeavesTheEarlierFile) {
+// leaves the file empty (numpy would read a truncated array as far as it goes) and names the path.
+TEST(Npy, AFailedWriteLeavesNoPartialArray) {
   TempDir d;
   const std::string path = (d.path / "logits.npy").string();
   const std::vector<float> small = {1.0f, 2.0f};
   write_npy_f32(path, small.data(), {1, 2});
-  const std::string before = read_file(path);
 
   struct rlimit old {};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
@@ -83,8 +83,26 @@ TEST(Npy, AFailedWriteLeavesTheEarlierFile) {
   ::setrlimit(RLIMIT_FSIZE, &old);
   std::signal(SIGXFSZ, old_handler);
   EXPECT_NE(what.find("failed writing " + path), std::string::npos) << what;
-  EXPECT_EQ(read_file(path), before);
+  EXPECT_NE(what.find("left empty"), std::string::npos) << what;
+  EXPECT_EQ(fs::file_size(path), 0u);
   EXPECT_EQ(d.names(), std::vector<std::string>{"logits.npy"});
+}
+
+// An existing file keeps its mode (a private dump stays private); a link is followed, also one
+// whose target does not exist yet (the target is created, the link stays a link).
+TEST(Npy, WrittenInPlace) {
+  TempDir d;
+  const std::vector<float> v = {1.0f, 2.0f};
+  const fs::path priv = d.path / "private.npy";
+  write_npy_f32(priv.string(), v.data(), {2});
+  fs::permissions(priv, fs::perms::owner_read | fs::perms::owner_write);
+  write_npy_f32(priv.string(), v.data(), {1, 2});
+  EXPECT_EQ(fs::status(priv).permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_NE(read_file(priv).find("(1, 2)"), std::string::npos);
+  fs::create_symlink(d.path / "target.npy", d.path / "dangling.npy");
+  write_npy_f32((d.path / "dangling.npy").string(), v.data(), {2});
+  EXPECT_TRUE(fs::is_symlink(d.path / "dangling.npy"));
+  EXPECT_NE(read_file(d.path / "target.npy").find("(2,)"), std::string::npos);
 }
 
 TEST(Npy, AMissingFolderIsNamed) {
