@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ namespace gqa {
 // `limit` what sets `end` (for the message).
 inline int32_t json_token_id(const nlohmann::json& v, int64_t end, const std::string& where, const std::string& field,
                              const std::string& limit = "") {
+  end = std::min<int64_t>(end, int64_t{INT32_MAX} + 1);  // (ids are int32 wherever they are used)
   bool ok = false;
   if (v.is_number_unsigned()) ok = v.get<uint64_t>() < static_cast<uint64_t>(end);
   else if (v.is_number_integer()) ok = v.get<int64_t>() >= 0 && v.get<int64_t>() < end;

@@ -170,15 +170,15 @@ void read_rope(const json& j, const std::string& origin, ModelConfig& c) {
   c.rope_theta = get_double_or(r, "rope_theta", c.rope_theta, where);
 }
 
-// bos_token_id and eos_token_id (an id or a list), each in [0, vocab_size): an id outside it would
-// never be sampled, and the generation would run to its length limit without saying why.
+// eos_token_id (an id or a list), each in [0, vocab_size): an id outside it would never be sampled,
+// and the generation would run to its length limit without saying why. (bos_token_id is read as it
+// stands: nothing here uses it, and a model whose BOS lies past its embeddings still runs.)
 void read_token_ids(const json& j, const std::string& origin, ModelConfig& c) {
-  const char* const limit = "config.json's vocab_size";
-  if (present(j, "bos_token_id")) {
-    c.bos_token_id = json_token_id(j.at("bos_token_id"), c.vocab_size, origin, "bos_token_id", limit);
-  }
+  c.bos_token_id = get_int_or(j, "bos_token_id", -1, origin);
   const json& eos = j.contains("eos_token_id") ? j.at("eos_token_id") : json();
-  for (int32_t id : json_token_id_list(eos, c.vocab_size, origin, "eos_token_id", limit)) c.eos_token_ids.push_back(id);
+  for (int32_t id : json_token_id_list(eos, c.vocab_size, origin, "eos_token_id", "config.json's vocab_size")) {
+    c.eos_token_ids.push_back(id);
+  }
 }
 
 void read_biases(const json& j, const std::string& origin, ModelConfig& c) {

@@ -61,7 +61,7 @@ TEST(Config, OptionalFields) {
   EXPECT_EQ(parse(R"("dtype": "float16")").torch_dtype, "float16");
 }
 
-// Token ids outside [0, vocab_size) (100 here) are refused by name: an EOS id that can never be
+// EOS ids outside [0, vocab_size) (100 here) are refused by name: an EOS id that can never be
 // sampled would let a generation run to its length limit without a word.
 TEST(Config, TokenIdsMustBeInTheVocabulary) {
   EXPECT_EQ(parse(R"("eos_token_id": null, "bos_token_id": null)").eos_token_ids, std::vector<int64_t>{});
@@ -70,8 +70,11 @@ TEST(Config, TokenIdsMustBeInTheVocabulary) {
   expect_error([] { parse(R"("eos_token_id": [2, -1])"); }, {"eos_token_id[1] = -1"});
   expect_error([] { parse(R"("eos_token_id": [2, 7.5])"); }, {"eos_token_id[1] = 7.5"});
   expect_error([] { parse(R"("eos_token_id": 4294967298)"); }, {"eos_token_id = 4294967298"});
+  // ids are int32 wherever they are used: past 2^31 - 1 refused even under a larger vocab_size
+  expect_error([] { parse(R"("vocab_size": 5000000000, "eos_token_id": 4294967298)"); },
+               {"eos_token_id = 4294967298", "0 to 2147483647"});
   expect_error([] { parse(R"("eos_token_id": "2")"); }, {"eos_token_id = \"2\""});
-  expect_error([] { parse(R"("bos_token_id": 100)"); }, {"bos_token_id = 100", "vocab_size"});
+  EXPECT_EQ(parse(R"("bos_token_id": 100)").bos_token_id, 100);  // (unused: read as it stands)
   // A bad vocab_size is named as such, not as an id past it.
   expect_error([] { parse(R"("vocab_size": 0, "eos_token_id": 2)"); }, {"vocab_size"});
 }
