@@ -245,6 +245,8 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
     std::string stats = buf;
     if (res.tokens.empty()) {
       stats += "; no token generated";
+    } else if (steps == 0) {
+      stats += ", giving the only token";
     } else {
       std::snprintf(buf, sizeof(buf), ", giving the first token; then %zu more in %.3f s (%.1f tok/s)", steps,
                     res.decode_seconds, tps);

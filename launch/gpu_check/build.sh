@@ -43,9 +43,10 @@ command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
 
 # --- 2. configure and build ---------------------------------------------------------------------
 configured=0
-# Each GPU test's limit under ctest, every mode (a test's TIMEOUT property wins over `ctest
-# --timeout`): a hung test is then killed and named by ctest, where the step's own limit would
-# end ctest without a word about which test hung (run 13's longest took 62 s, 4 at a time).
+# Each test's limit under ctest in this build (gpu-check runs only the GPU tests there), in every
+# mode (a test's TIMEOUT property wins over `ctest --timeout`): a hung test is then killed and named
+# by ctest, where the step's own limit would end ctest without a word about which test hung (run
+# 13's longest took 62 s, 4 at a time).
 test_timeout=180
 if step "configure (sm_90a;sm_90)" "$configure_limit" cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
      -DGQA_CUDA=ON "-DGQA_TEST_TIMEOUT=$test_timeout" "${GQA_DEVICE_CMAKE_ARGS[@]}" "-DCMAKE_CUDA_ARCHITECTURES=90a;90"; then

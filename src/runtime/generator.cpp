@@ -138,7 +138,8 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   GQA_CHECK(req.max_new_tokens >= 0, "GenerateRequest: max_new_tokens must be >= 0, got " << req.max_new_tokens);
   GQA_CHECK(req.prefill_chunk > 0, "GenerateRequest: prefill_chunk must be > 0, got " << req.prefill_chunk);
   GQA_CHECK(req.slice_candidates >= 1 && req.slice_candidates <= Model::kMaxTopK,
-            "slice_candidates must be in [1, " << Model::kMaxTopK << "], got " << req.slice_candidates);
+            "GenerateRequest: slice_candidates must be in [1, " << Model::kMaxTopK << "], got "
+                                                                  << req.slice_candidates);
   check_fits(req, model_.config(), cache_);
   // (one host collective a token at T > 1, only when some rank has a callback)
   const bool agree_callbacks = comm_.size() > 1 && !comm_.all_ok(!on_token && !req.on_prefill_progress);
