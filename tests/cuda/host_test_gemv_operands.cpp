@@ -31,25 +31,25 @@ TEST(GemvOperands, XAndWMustBeSixteenByteAligned) {
 // The per-thread build is forced by any of its own knobs (warps per group, deep, no budget, the
 // flag itself); the default and the bulk and ring builds' flags leave the choice to the dispatch.
 TEST(GemvOperands, WhichTuningsForceThePerThreadBuild) {
-  EXPECT_FALSE(cuda::GemvTuning{}.forces_per_thread());
-  cuda::GemvTuning t;
-  t.group_warps = 2;
-  EXPECT_TRUE(t.forces_per_thread());
-  t = {};
-  t.deep = true;
-  EXPECT_TRUE(t.forces_per_thread());
-  t = {};
-  t.no_budget = true;
-  EXPECT_TRUE(t.forces_per_thread());
-  t = {};
-  t.per_thread = true;
-  EXPECT_TRUE(t.forces_per_thread());
-  t = {};
-  t.bulk = true;
-  EXPECT_FALSE(t.forces_per_thread());
-  t = {};
-  t.ring = true;
-  EXPECT_FALSE(t.forces_per_thread());
+  struct Case {
+    const char* what;
+    void (*set)(cuda::GemvTuning&);
+    bool forces;
+  };
+  const Case cases[] = {
+      {"default", [](cuda::GemvTuning&) {}, false},
+      {"group_warps 2", [](cuda::GemvTuning& t) { t.group_warps = 2; }, true},
+      {"deep", [](cuda::GemvTuning& t) { t.deep = true; }, true},
+      {"no_budget", [](cuda::GemvTuning& t) { t.no_budget = true; }, true},
+      {"per_thread", [](cuda::GemvTuning& t) { t.per_thread = true; }, true},
+      {"bulk", [](cuda::GemvTuning& t) { t.bulk = true; }, false},
+      {"ring", [](cuda::GemvTuning& t) { t.ring = true; }, false},
+  };
+  for (const Case& c : cases) {
+    cuda::GemvTuning t;
+    c.set(t);
+    EXPECT_EQ(t.forces_per_thread(), c.forces) << c.what;
+  }
 }
 
 }  // namespace

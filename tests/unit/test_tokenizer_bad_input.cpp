@@ -25,20 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// A working byte-level-free BPE: "ab" merges, "<s>" a special added token, BOS prepended.
-json good_tokenizer() {
-  return json::parse(R"({
-    "added_tokens": [{"id": 4, "content": "<s>", "special": true, "normalized": false}],
-    "normalizer": null,
-    "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "Removed"},
-    "post_processor": {"type": "TemplateProcessing",
-                       "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}],
-                       "special_tokens": {"<s>": {"id": "<s>", "ids": [4]}}},
-    "decoder": {"type": "Fuse"},
-    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "c": 3}, "merges": ["a b"]}
-  })");
-}
-
 // A fresh directory per test: the loader also reads generation_config.json etc. beside tokenizer.json.
 class TokDir {
  public:

@@ -14,6 +14,7 @@
 
 #include "tokenizer/decoder.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer_test_util.h"
 
 namespace gqa::tok {
 namespace {
@@ -21,16 +22,11 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// A BPE over "a", "b", "ab", "c" with the special "<s>" (id 4), split on spaces, no post-processor.
+// tokenizer_test_util.h's small BPE without its post-processor (encode(text, false) either way).
 json small_tokenizer() {
-  return json::parse(R"({
-    "added_tokens": [{"id": 4, "content": "<s>", "special": true, "normalized": false}],
-    "normalizer": null,
-    "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "Removed"},
-    "post_processor": null,
-    "decoder": {"type": "Fuse"},
-    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "c": 3}, "merges": ["a b"]}
-  })");
+  json j = test::good_tokenizer();
+  j["post_processor"] = nullptr;
+  return j;
 }
 
 // `j` written as tokenizer.json in a fresh folder, loaded.

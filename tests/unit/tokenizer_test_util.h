@@ -68,4 +68,19 @@ inline std::string join_ids(const std::vector<int32_t>& ids) {
   return s;
 }
 
+// A small working tokenizer.json: a BPE (no byte level) over "a", "b", "ab" (the one merge) and
+// "c", the special added token "<s>" (id 4) that the post-processor prepends, split on spaces.
+inline nlohmann::json good_tokenizer() {
+  return nlohmann::json::parse(R"({
+    "added_tokens": [{"id": 4, "content": "<s>", "special": true, "normalized": false}],
+    "normalizer": null,
+    "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "Removed"},
+    "post_processor": {"type": "TemplateProcessing",
+                       "single": [{"SpecialToken": {"id": "<s>"}}, {"Sequence": {"id": "A"}}],
+                       "special_tokens": {"<s>": {"id": "<s>", "ids": [4]}}},
+    "decoder": {"type": "Fuse"},
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "c": 3}, "merges": ["a b"]}
+  })");
+}
+
 }  // namespace gqa::tok::test
