@@ -292,6 +292,11 @@ expect_failure "negative prompt id" 2 "outside the vocabulary" --model $good --p
 expect_failure "malformed --prompt-tokens" 2 "not a token id" --model $good --prompt-tokens 1,x
 expect_failure "KV cache too small" 2 "cannot hold" --model $good --prompt-tokens $p --kv-blocks 1 \
   --block-size 2 --max-new-tokens 4
+# ... and one exactly large enough: 3 prompt tokens + 4 new ones feed 6 positions (the last new
+# token is never fed back), 3 blocks of 2.
+if timeout 60 "$gen" --model $good --prompt-tokens $p --kv-blocks 3 --block-size 2 --max-new-tokens 4 -q >/dev/null \
+   2>"$tmp/kv_exact"; then ok "KV cache of exactly the positions fed (6 in 3 blocks of 2) runs"
+else bad "KV cache of exactly the positions fed: $(cat "$tmp/kv_exact")"; fi
 expect_failure "--dump-logits into a missing folder (before generating)" 2 "does not exist" --model $good \
   --prompt-tokens $p --dump-logits /nonexistent/x.npy
 expect_failure "--dump-logits naming a folder" 2 "is a folder" --model $good --prompt-tokens $p --dump-logits "$tmp"
