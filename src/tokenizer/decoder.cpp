@@ -6,21 +6,11 @@
 
 #include "core/error.h"
 #include "tokenizer/json_fields.h"
+#include "tokenizer/replace_all.h"
 #include "tokenizer/utf8.h"
 
 namespace gqa::tok {
 namespace {
-
-std::string replace_all(const std::string& s, const std::string& from, const std::string& to) {
-  if (from.empty() || s.find(from) == std::string::npos) return s;
-  std::string out;
-  size_t pos = 0;
-  for (size_t hit = s.find(from); hit != std::string::npos; hit = s.find(from, pos)) {
-    out.append(s, pos, hit - pos).append(to);
-    pos = hit + from.size();
-  }
-  return out.append(s, pos);
-}
 
 void byte_level(std::vector<std::string>& tokens) {
   std::string bytes;

@@ -1,7 +1,5 @@
 #include "tokenizer/normalizer.h"
 
-#include <cstdint>
-
 #include <unicode/normalizer2.h>
 #include <unicode/unistr.h>
 
@@ -10,33 +8,10 @@
 #include "core/error.h"
 #include "tokenizer/growth_limit.h"
 #include "tokenizer/json_fields.h"
+#include "tokenizer/replace_all.h"
 
 namespace gqa::tok {
 namespace {
-
-// The size replace_all(s, from, to) would have (saturating at SIZE_MAX), found before building it.
-size_t replaced_size(std::string_view s, std::string_view from, std::string_view to) {
-  if (from.empty() || to.size() <= from.size()) return s.size();
-  size_t hits = 0;
-  for (size_t pos = s.find(from); pos != std::string_view::npos; pos = s.find(from, pos + from.size())) ++hits;
-  const size_t extra = to.size() - from.size();
-  return hits > (SIZE_MAX - s.size()) / extra ? SIZE_MAX : s.size() + hits * extra;
-}
-
-std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
-  if (from.empty()) return std::string(s);
-  std::string out;
-  out.reserve(s.size());
-  size_t pos = 0;
-  while (true) {
-    const size_t hit = s.find(from, pos);
-    if (hit == std::string_view::npos) break;
-    out.append(s.substr(pos, hit - pos)).append(to);
-    pos = hit + from.size();
-  }
-  out.append(s.substr(pos));
-  return out;
-}
 
 std::string replace_regex(const Regex& re, std::string_view s, std::string_view to) {
   std::string out;
