@@ -117,7 +117,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
                           " positions, past the model's max_position_embeddings (" +
                           std::to_string(l.config.max_position_embeddings) + "); output quality may degrade");
   }
-  const int64_t needed = (l.positions + o.block_size - 1) / o.block_size;
+  const int64_t needed = gqa::PagedKvCache::blocks_for(l.positions, o.block_size);
   const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : needed;
   GQA_CHECK(blocks >= needed, "KV cache of " << blocks << " blocks x " << o.block_size << " tokens cannot hold "
                                              << l.positions << " positions (" << what

@@ -62,7 +62,7 @@ OursResult run_ours(BenchEnv& env, const std::string& dir, const std::string& pr
   const int64_t tokens = static_cast<int64_t>(prompt.size()) + env.opt.new_tokens;
   // (the default pages, as gqa-generate's; 16 tokens until the eighteenth session, run 11's figure's)
   const int64_t bs = kDefaultKvBlockSize;
-  PagedKvCache cache(model.kv_cache_shape((tokens + bs - 1) / bs + 1, bs), env.ops.compute_dtype(), env.ops);
+  PagedKvCache cache(model.kv_cache_shape(PagedKvCache::blocks_for(tokens, bs) + 1, bs), env.ops.compute_dtype(), env.ops);
   Generator gen(model, cache, comm);
   GenerateRequest req;
   req.prefill_chunk = env.opt.prefill_chunk;

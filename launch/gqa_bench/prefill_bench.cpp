@@ -183,7 +183,7 @@ double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKv
 // One layer's cache (one layer's attention) holding one sequence of p tokens on pages of bs, K
 // and V random (seeds seed, seed + 1; their content changes only how often the kernels rescale O).
 PagedKvCache one_layer_cache(BenchEnv& env, Model& model, int64_t p, int64_t bs, uint32_t seed) {
-  KvCacheShape shape = model.kv_cache_shape((p + bs - 1) / bs, bs);
+  KvCacheShape shape = model.kv_cache_shape(PagedKvCache::blocks_for(p, bs), bs);
   shape.num_layers = 1;
   PagedKvCache cache(shape, env.ops.compute_dtype(), env.ops);
   cache.append(cache.add_sequence(), p);

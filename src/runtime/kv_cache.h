@@ -56,8 +56,9 @@ class PagedKvCache {
   // Throws KvCacheFull (and reserves nothing) when the blocks needed are not free.
   std::vector<int32_t> append(int seq, int64_t n);
   bool has_sequence(int seq) const { return seqs_.count(seq) != 0; }
-  // Blocks a sequence of `positions` positions takes.
-  int64_t blocks_for(int64_t positions) const { return (positions + shape_.block_size - 1) / shape_.block_size; }
+  // Blocks a sequence of `positions` positions takes (also before a cache exists: sizing one).
+  static int64_t blocks_for(int64_t positions, int64_t block_size) { return (positions + block_size - 1) / block_size; }
+  int64_t blocks_for(int64_t positions) const { return blocks_for(positions, shape_.block_size); }
   int64_t length(int seq) const;
   const std::vector<int32_t>& block_table(int seq) const;
 
