@@ -44,11 +44,11 @@ constexpr long long kMaxVocab = 1LL << 24, kMaxRuns = 100000;
 std::string parse_count(const char* flag, const std::string& text, long long max, long long* out) {
   const std::string got =
       std::string(flag) + " takes an integer in [1, " + std::to_string(max) + "], got '" + text + "'";
-  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) return got;
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return got;
   if (text[0] == '0') {  // (0, or a leading 0 that CLI11's tools would read as octal)
     return text.size() == 1 ? got : std::string(flag) + ": '" + text + "': write it in decimal, without a leading 0";
   }
-  const long long v = std::stoll(text);  // (at most 19 digits: in range)
+  const long long v = std::stoll(text);  // (at most 18 digits: in range; 19 can pass LLONG_MAX)
   if (v > max) return got;
   *out = v;
   return {};

@@ -41,6 +41,8 @@ if [ -x "$sb" ]; then
   expect "sample-bench --runs 2^32 + 1 (not wrapped to 1)" 2 "--runs takes an integer in \\[1, 100000\\], got '4294967297'" \
     "$sb" --runs 4294967297
   expect "sample-bench --vocab 10^14 (refused, not std::bad_alloc)" 2 "--vocab takes an integer in" "$sb" --vocab 100000000000000
+  expect "sample-bench --vocab of 19 digits past LLONG_MAX (refused, not std::out_of_range)" 2 \
+    "--vocab takes an integer in" "$sb" --vocab 9999999999999999999
   expect "sample-bench --runs 010" 2 "without a leading 0" "$sb" --runs 010
   expect "sample-bench --vocab 1000 --runs 3" 0 "x 1000 \\| top_k 50" "$sb" --vocab 1000 --runs 3
 fi
