@@ -40,10 +40,14 @@ int open_regular_file(const std::string& path, const std::string& what, uint64_t
     GQA_CHECK(err != ENOENT, what << " " << path << " does not exist");
     GQA_FAIL("cannot open " << what << " " << path << ": " << std::strerror(err));
   }
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
-    GQA_FAIL(what << " " << path << " is not a regular file (or cannot be examined: " << std::strerror(err) << ")");
+    GQA_FAIL("cannot stat " << what << " " << path << " once open: " << std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {  // (replaced since the stat() above)
+    ::close(fd);
+    GQA_FAIL(what << " " << path << " is " << file_kind(st.st_mode) << ", not a regular file");
   }
   *size = static_cast<uint64_t>(st.st_size);
   return fd;
