@@ -206,9 +206,7 @@ void CudaOps::add_rmsnorm_matmul_swiglu(const AddRmsNormArgs& norm, const Matmul
 }
 void CudaOps::add_rmsnorm_mlp(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
                               const MatmulArgs& down) {
-  if (cuda::mlp_persistent_enabled() && cuda::mlp_persistent_serves(norm, gate_up, act, down)) {
-    cuda::mlp_persistent(norm, gate_up, act, down, stream_);
-  } else {
+  if (!cuda::mlp_persistent_enabled() || !cuda::try_mlp_persistent(norm, gate_up, act, down, stream_)) {
     Ops::add_rmsnorm_mlp(norm, gate_up, act, down);
   }
 }

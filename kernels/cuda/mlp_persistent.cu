@@ -224,8 +224,8 @@ Shape2 compute_shape(int64_t k, int64_t f, int64_t k_out) {
   return s;
 }
 
-// compute_shape, worked out once per device and shape (a call asks twice: CudaOps' dispatch and
-// mlp_persistent's own check, then the launch).
+// compute_shape, worked out once per device and shape (its device queries and occupancy off every
+// later call: mlp_persistent_serves and each launch ask).
 template <typename T, int N>
 Shape2 shape_for(int64_t k, int64_t f, int64_t k_out) {
   static std::mutex mu;
@@ -295,20 +295,15 @@ bool mlp_persistent_serves(const AddRmsNormArgs& norm, const MatmulArgs& gate_up
   });
 }
 
-void mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act, const MatmulArgs& down,
-                    cudaStream_t stream) {
-  GQA_CHECK(mlp_persistent_serves(norm, gate_up, act, down),
-            kOp << ": unsupported operands: x " << shape_str(gate_up.x.shape()) << " " << dtype_name(gate_up.x.dtype())
-                << ", gate/up w " << shape_str(gate_up.w.shape()) << ", act " << shape_str(act.shape()) << ", down w "
-                << shape_str(down.w.shape()) << ", y " << shape_str(down.y.shape())
-                << " (needs 1 to " << kMlpPersistentMaxRows << " rows, no biases, the decode GEMVs' rules for both "
-                << "projections, down.x = act, the norm prologue's rules with a residual, act apart from every other "
-                << "tensor, y apart from all but the norm's residual and output, and the shared-memory plan to fit)");
+bool try_mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
+                        const MatmulArgs& down, cudaStream_t stream) {
+  if (!operands_ok(norm, gate_up, act, down)) return false;
   const int64_t n = gate_up.x.dim(0), k = gate_up.x.dim(1), f = act.dim(1), k_out = down.y.dim(1);
-  with_n(n, act.dtype(), [&](auto tag, auto rows) {
+  return with_n(n, act.dtype(), [&](auto tag, auto rows) {
     using T = decltype(tag);
     constexpr int N = decltype(rows)::value;
     const Shape2 s = shape_for<T, N>(k, f, k_out);
+    if (s.blocks < 1) return false;
     MlpParams<T> p{};
     p.norm = norm_in<T>(norm);
     p.up = {gate_up.w.data_as<const T>(), SwiGluRows<T>{act.data_as<T>(), static_cast<int>(f)}, static_cast<int>(k),
@@ -321,7 +316,19 @@ void mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const
     launch_pdl("mlp_persistent_kernel", mlp_persistent_kernel<T, N>, dim3(static_cast<unsigned>(s.blocks)),
                dim3(kThreads), s.plan.smem, stream, p);
     g_launches.fetch_add(1);
+    return true;
   });
+}
+
+void mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act, const MatmulArgs& down,
+                    cudaStream_t stream) {
+  GQA_CHECK(try_mlp_persistent(norm, gate_up, act, down, stream),
+            kOp << ": unsupported operands: x " << shape_str(gate_up.x.shape()) << " " << dtype_name(gate_up.x.dtype())
+                << ", gate/up w " << shape_str(gate_up.w.shape()) << ", act " << shape_str(act.shape()) << ", down w "
+                << shape_str(down.w.shape()) << ", y " << shape_str(down.y.shape())
+                << " (needs 1 to " << kMlpPersistentMaxRows << " rows, no biases, the decode GEMVs' rules for both "
+                << "projections, down.x = act, the norm prologue's rules with a residual, act apart from every other "
+                << "tensor, y apart from all but the norm's residual and output, and the shared-memory plan to fit)");
 }
 
 }  // namespace gqa::cuda

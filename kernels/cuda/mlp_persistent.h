@@ -49,8 +49,13 @@ void set_mlp_persistent(bool on);
 bool mlp_persistent_serves(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
                            const MatmulArgs& down);
 
-// The call above. Throws gqa::Error unless mlp_persistent_serves. norm.out is not written (the
-// normalised rows stay in each block's shared memory); gate_up.y is not written.
+// The call above where mlp_persistent_serves (true), else false and nothing launched: one check a
+// call for a dispatcher (CudaOps::add_rmsnorm_mlp). norm.out is not written (the normalised rows
+// stay in each block's shared memory); gate_up.y is not written.
+bool try_mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
+                        const MatmulArgs& down, cudaStream_t stream);
+
+// try_mlp_persistent, throwing gqa::Error (naming the operands) where the kernel does not serve.
 void mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act, const MatmulArgs& down,
                     cudaStream_t stream);
 
