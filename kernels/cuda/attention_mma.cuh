@@ -161,7 +161,10 @@ __device__ __forceinline__ void softmax_scores(float (&s)[kKeys / 8][4], Keys ke
     // (m = -inf: the difference is +inf, or NaN while the row has no valid score yet: m_new either way)
     const float m_new = mx[r] - m[r] <= slack ? m[r] : fmaxf(m[r], mx[r]);
     const float m_use = m_new == -INFINITY ? 0.0f : m_new;  // nothing valid yet: keep -inf - -inf away
-    alpha[r] = fast_exp2(m[r] - m_use);                       // 0 while m = -inf (o and l are 0 then)
+    // 1 where the max stays (also while the row has no valid score: o and l are still 0, and a row
+    // wholly masked so far, a sliding window's or a block's padding row, asks no rescale every
+    // tile); 0 at a row's first valid score (m was -inf, o and l are 0).
+    alpha[r] = m_new == m[r] ? 1.0f : fast_exp2(m[r] - m_use);
     m[r] = m_new;
     neg_m[r] = -m_use;
   }
