@@ -78,7 +78,7 @@ uint16_t f32_to_f16(float f) {
 void convert_to_f32(const void* src, DType src_type, float* dst, size_t n) {
   switch (src_type) {
     case DType::kF32:
-      std::memcpy(dst, src, n * 4);
+      if (n != 0) std::memcpy(dst, src, n * 4);  // (an empty range may come with null pointers)
       return;
     case DType::kF16: {
       const auto* s = static_cast<const uint16_t*>(src);
@@ -99,7 +99,7 @@ void convert_to_f32(const void* src, DType src_type, float* dst, size_t n) {
 void convert_from_f32(const float* src, void* dst, DType dst_type, size_t n) {
   switch (dst_type) {
     case DType::kF32:
-      std::memcpy(dst, src, n * 4);
+      if (n != 0) std::memcpy(dst, src, n * 4);  // (an empty range may come with null pointers)
       return;
     case DType::kF16: {
       auto* d = static_cast<uint16_t*>(dst);
