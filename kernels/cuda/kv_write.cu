@@ -3,6 +3,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/kv_write.h"
+#include "kernels/cuda/device_require.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -14,7 +15,7 @@ __global__ void kv_write_kernel(const T* k, const T* v, T* k_cache, T* v_cache, 
                                 long long num_slots, long long row) {
   const long long t = blockIdx.x;
   const long long slot = slots[t];
-  if (slot < 0 || slot >= num_slots) __trap();  // never write outside the cache
+  GQA_DEVICE_REQUIRE(slot >= 0 && slot < num_slots, "kv_write: a slot outside the KV cache");
   for (long long i = threadIdx.x; i < row; i += blockDim.x) {
     k_cache[slot * row + i] = k[t * row + i];
     v_cache[slot * row + i] = v[t * row + i];

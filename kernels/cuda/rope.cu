@@ -4,6 +4,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/rope.h"
+#include "kernels/cuda/device_require.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -15,7 +16,8 @@ __global__ void rope_kernel(T* x, const int32_t* positions, const float* inv_fre
                             float attention_scaling) {
   const long long t = blockIdx.x;
   const int p = positions[t];
-  if (p < 0) __trap();  // a corrupt step input: fail loudly rather than rotate by garbage
+  // A corrupt step input: fail loudly rather than rotate by garbage.
+  GQA_DEVICE_REQUIRE(p >= 0, "rope: a negative position");
   const float pos = static_cast<float>(p);
   T* row = x + t * heads * 2LL * half;
   for (int idx = threadIdx.x; idx < heads * half; idx += blockDim.x) {

@@ -14,6 +14,7 @@
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/rope_kv_write.h"
 #include "kernels/packed_qkv.h"
+#include "kernels/cuda/device_require.cuh"
 
 namespace gqa::cuda {
 namespace {
@@ -77,7 +78,8 @@ __global__ void __launch_bounds__(kMaxThreads)
       float f[kN];
       load_freqs<kN>(inv_freq + i, f);
       // A corrupt step input: fail loudly rather than rotate by garbage or write outside the cache.
-      if (p < 0 || slot < 0 || slot >= num_slots) __trap();
+      GQA_DEVICE_REQUIRE(p >= 0 && slot >= 0 && slot < num_slots,
+                         "rope_kv_write: a negative position or a slot outside the KV cache");
       const float pos = static_cast<float>(p);
       P y1, y2;
 #pragma unroll
@@ -104,7 +106,8 @@ __global__ void __launch_bounds__(kMaxThreads)
     } else {
       const long long j = (idx - rope_items) * kN;
       const P v = *reinterpret_cast<const P*>(v_row + j);
-      if (p < 0 || slot < 0 || slot >= num_slots) __trap();
+      GQA_DEVICE_REQUIRE(p >= 0 && slot >= 0 && slot < num_slots,
+                         "rope_kv_write: a negative position or a slot outside the KV cache");
       *reinterpret_cast<P*>(v_cache + slot * kv_row + j) = v;
     }
   }

@@ -7,7 +7,7 @@
 // rotated k values. q: [n, hq, hd]; k, v: [n, hkv, hd]; k_cache, v_cache:
 // [num_blocks, block_size, hkv, hd], all one dtype (f32, f16, bf16); slots, positions: i32 [n];
 // inv_freq: f32 [hd/2]. A negative position or a slot outside the cache stops the kernel with a
-// device trap (the CPU twins throw). The packed form (a.qkv defined, kernels/packed_qkv.h) reads
+// named device-side assert (device_require.cuh; the CPU twins throw). The packed form (a.qkv defined, kernels/packed_qkv.h) reads
 // q, k and v from the rows of qkv [n, (hq + 2 hkv) hd], leaves qkv as it is and writes the
 // rotated q to a.q: the split of one multi-token QKV GEMM costs no extra kernel.
 #pragma once

@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/wgmma_operands.h"
+#include "kernels/cuda/device_require.cuh"
 
 namespace gqa::cuda::wg {
 
@@ -29,7 +30,9 @@ constexpr bool kCompiled = true;
 constexpr bool kCompiled = false;
 #endif
 
-__device__ __forceinline__ void unsupported() { __trap(); }
+__device__ __forceinline__ void unsupported() {
+  GQA_DEVICE_REQUIRE(false, "wgmma: this kernel was compiled without sm_90a's features (the host launches it only from an sm_90a build)");
+}
 
 // Row and first column of 16-byte chunk number c of a [rows][cols] tile of 16-bit elements in
 // the no-swizzle core-matrix layout with LBO = 128 bytes (the next 8 columns) and SBO = cols * 16
