@@ -55,9 +55,11 @@ fit_limit() {
 # record_run NAME RC LIMIT SECONDS LOG [NOTE] [ASKED]: PASS (its seconds, then NOTE), or FAIL saying
 # why, with the log's tail; CUT where it timed out at a LIMIT the box had cut below the ASKED one
 # and its log shows no failed test case (run 12's build tests: 58-62 cases passed each when the
-# box ended them, and a FAIL there read as eight failures).
+# box ended them, and a FAIL there read as eight failures). Timed out means exit 124 or 137 at its
+# LIMIT: a 137 (SIGKILL: the kernel's OOM killer, a crash handler) well before it is a failure.
 record_run() {
-  local note ok bad
+  local note ok bad timed_out=0
+  if { [ "$2" -eq 124 ] || [ "$2" -eq 137 ]; } && [ "$4" -ge $(( $3 - 1 )) ]; then timed_out=1; fi
   if [ "$2" -eq 0 ] && grep -q 'Running 0 tests' "$5" 2>/dev/null; then  # (a filter matching no test passes)
     record "$1" FAIL "no test matched its filter; log $5"
     return
@@ -70,13 +72,13 @@ record_run() {
     record "$1" SKIP "every test case skipped (exit 77); log $5"
     return
   fi
-  if { [ "$2" -eq 124 ] || [ "$2" -eq 137 ]; } && [ "${7:-0}" -gt "$3" ] &&
+  if [ $timed_out -eq 1 ] && [ "${7:-0}" -gt "$3" ] &&
      ! grep -q '^\[  FAILED  \]' "$5" 2>/dev/null; then
     ok=$(grep -c '^\[       OK \]' "$5" 2>/dev/null)
     record "$1" CUT "the box ended it after ${3}s of its ${7}s (${ok:-0} test cases passed, none failed); log $5"
     return
   fi
-  if [ "$2" -eq 124 ] || [ "$2" -eq 137 ]; then note="timed out after ${3}s"; else note="exit $2 after ${4}s"; fi
+  if [ $timed_out -eq 1 ]; then note="timed out after ${3}s"; else note="exit $2 after ${4}s"; fi
   bad=$(grep -m 3 '^\[  FAILED  \]' "$5" 2>/dev/null | cut -c1-120 | tr '\n' ' ')
   record "$1" FAIL "$note${bad:+: $bad}; log $5"
   tail -n 25 "$5" | sed 's/^/   | /'

@@ -67,14 +67,17 @@ row "cuda_test_attention_prefill_wgmma \(basic build\)" CUT cut
 grep -q 'the box ended it after .* (2 test cases passed, none failed)' <<<"$out" || fail "cut: the CUT note"
 grep -qE '^gpu-check: 34 steps, 0 failed, 1 cut by the box' <<<"$out" || fail "cut: $(grep '^gpu-check:' <<<"$out")"
 
-# 4. cut with a failed case in its log, and a step that exits 1: FAIL (exit 1), naming the case
+# 4. cut with a failed case in its log, a step that exits 1, and one killed (137: an OOM kill) long
+# before the limit the box gave it: FAIL (exit 1), naming the case; the kill is not the box's cut
 run failed prefill 80 "configure 1" "build 1" "cuda_test_attention_prefill_wgmma:pingpong:notslow 300 0 failed" \
-  "cuda_test_attention_prefill_wgmma:swizzle:notslow 2 1"
+  "cuda_test_attention_prefill_wgmma:swizzle:notslow 2 1" "cuda_test_attention_prefill_wgmma:tma_late:notslow 1 137 ok"
 [ $rc -eq 1 ] || fail "failed: exit $rc, wanted 1: $(tail -n 45 <<<"$out")"
 row "cuda_test_attention_prefill_wgmma \(pingpong build\)" FAIL failed
 grep -q 'timed out after [0-9]*s: \[  FAILED  \] Mock.Case' <<<"$out" || fail "failed: the FAIL note names the case"
 row "cuda_test_attention_prefill_wgmma \(swizzle build\)" FAIL failed
 row "memcheck cuda_test_attention_prefill_wgmma \(swizzle build\)" SKIP failed
+row "cuda_test_attention_prefill_wgmma \(tma_late build\)" FAIL failed
+grep -qE 'tma_late build\) +FAIL +exit 137 after [0-9]+s' <<<"$out" || fail "failed: the killed step's note"
 
 # 5. the default mode (issue 4's check), every step passing: the GPU tests 4 at a time with the
 # prefill tests beside them, the multi-rank tests at np 1, 2 and 4, gqa-generate up to np 4
