@@ -131,7 +131,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     for (size_t j = i + 1; j < prompt_opts.size(); ++j) prompt_opts[i]->excludes(prompt_opts[j]);
   }
   app.add_flag("--chat", o->chat,
-               "wrap --prompt as a user message (after --system) in the chat template of tokenizer_config.json "
+               "wrap --prompt as a user message (after --system) in the tokenizer's chat template (tokenizer_config.json's, "
+               "chat_template.jinja, or a .gguf's) "
                "(Llama-2, Llama-3, Mistral, ChatML/Qwen2) with the assistant turn opened");
   auto* system_opt = app.add_option("--system", o->system,
                                     "system message for --chat (\"\": an empty system turn, not the template's "

@@ -4,7 +4,7 @@
 // No Jinja engine: Debian ships none for C++ (inja, Jinja2Cpp, minja are not packaged), so gqa recognises
 // the real templates of the supported models and renders each natively (chat_template_<family>.cpp).
 //
-// Recognition (chat_template_fingerprint.cpp): the template text is reduced to what Jinja would execute
+// Recognition (chat_template.cpp, canonical_template in chat_template_text.cpp): the template text is reduced to what Jinja would execute
 // with transformers' settings (trim_blocks, lstrip_blocks, no trailing newline) — comments dropped,
 // `{%-`/`-%}` and block-trimming applied to the text between tags, whitespace inside tags removed, string
 // literals decoded and re-quoted one way — and the 64-bit FNV-1a hash of that canonical form must equal
