@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -202,6 +204,37 @@ TEST_P(CudaRopeKvWriteTest, RefusesMismatchesAndOverlaps) {
   a = packed();
   a.k_cache = gpu_->alloc(dt_, {3, 4, hkv + 1, hd});
   test::expect_error([&] { gpu_->rope_kv_write(a); }, {"rope_kv_write", "k_cache"});
+}
+
+// A slot outside the cache reaching the kernel (the Model refuses such a step on the host; a direct
+// Ops call does not): the kernel's named device-side assert (kernels/cuda/device_require.cuh) ends
+// it, and the host's next check reports cudaErrorAssert, not the "unspecified launch failure" of a
+// bare trap. In a child process of its own (gtest's threadsafe death test re-runs this test there):
+// the assert leaves that process's context unusable. One dtype is enough. gpu-check's memcheck
+// leaves it out (the assert would be the sanitizer's error).
+TEST_P(CudaRopeKvWriteTest, DeathSlotOutsideTheCacheIsANamedDeviceAssert) {
+  if (dt_ != DType::kBF16) GTEST_SKIP() << "one dtype is enough";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const int64_t n = 2, hq = 4, hkv = 2, hd = 16, blocks = 3, bs = 4;
+  auto run = [&] {
+    try {
+      const RopeKvWriteArgs a{gpu_->alloc(dt_, {n, hq, hd}), gpu_->alloc(dt_, {n, hkv, hd}),
+                              gpu_->alloc(dt_, {n, hkv, hd}), gpu_->alloc(dt_, {blocks, bs, hkv, hd}),
+                              gpu_->alloc(dt_, {blocks, bs, hkv, hd}),
+                              test::to_device_i32(*gpu_, {0, static_cast<int32_t>(blocks * bs)}, {n}),  // slot 12 of 12
+                              test::to_device_i32(*gpu_, {5, 6}, {n}),
+                              test::to_device(*gpu_, std::vector<float>(hd / 2, 0.5f), DType::kF32, {hd / 2}), 1.0f};
+      gpu_->rope_kv_write(a);
+      gpu_->synchronize();
+    } catch (const Error& e) {
+      std::fprintf(stderr, "caught: %s\n", e.what());
+      std::fflush(stderr);
+      std::abort();
+    }
+    std::fprintf(stderr, "no error\n");
+    std::exit(0);
+  };
+  EXPECT_DEATH(run(), "caught: .*device-side assert triggered");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaRopeKvWriteTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
