@@ -214,9 +214,13 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   // The prompt files: what they hold is the input, not the flags (exit 1, as for a bad prompt).
   try {
     if (!prompt_file.empty()) {
+      o->prompt_file_flag = "--prompt-file";
+      o->prompt_file = prompt_file;
       o->prompt_text = read_regular_file_text(prompt_file, "--prompt-file", kMaxPromptFileBytes, "a prompt file");
     }
     if (!tokens_file.empty()) {
+      o->prompt_file_flag = "--prompt-tokens-file";
+      o->prompt_file = tokens_file;
       o->prompt_tokens = parse_token_text(
           read_regular_file_text(tokens_file, "--prompt-tokens-file", kMaxPromptFileBytes, "a prompt file"),
           "--prompt-tokens-file " + tokens_file);
@@ -228,11 +232,18 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   return -1;
 }
 
-std::string collective_settings(const GenerateOptions& o) {
+std::string collective_settings(const GenerateOptions& o, bool with_file_prompt) {
   std::ostringstream out;
   out << "backend=" << o.backend << ";comm=" << o.comm << ";dtype=" << o.dtype << ";prompt_tokens=";
-  for (int32_t t : o.prompt_tokens) out << t << ',';
-  out << ";prompt=" << o.has_prompt_text << ':' << o.prompt_text.size() << ':' << o.prompt_text << ";chat=" << o.chat
+  const bool prompt = with_file_prompt || o.prompt_file.empty();
+  if (prompt) {
+    for (int32_t t : o.prompt_tokens) out << t << ',';
+  } else {
+    out << "(" << o.prompt_file_flag << ")";
+  }
+  out << ";prompt=" << o.has_prompt_text << ':';
+  if (prompt) out << o.prompt_text.size() << ':' << o.prompt_text;
+  out << ";chat=" << o.chat
       << ";system=" << o.has_system << ':' << o.system.size() << ':' << o.system << ";stop=";
   for (const std::string& s : o.stop) out << s.size() << ':' << s;
   char sampling[160];

@@ -33,6 +33,10 @@ struct GenerateOptions {
   int64_t prefill_chunk = 0;  // 0: auto_prefill_chunk (runtime/prefill_chunk.h) once the backend is resolved
   bool quiet = false;
   bool no_graphs = false;  // decode steps launch op by op instead of replaying CUDA graphs
+  // Where the prompt was read from, when a file gave it: "--prompt-file" or "--prompt-tokens-file",
+  // and its path (empty: the prompt came in the arguments).
+  std::string prompt_file_flag;
+  std::string prompt_file;
 };
 
 // Parses argv. Returns -1 to go on, or an exit code (0 after --help, 2 after a usage error).
@@ -44,7 +48,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
 // sample together, though rank 0 alone writes them): the ranks compare its hash with rank 0's
 // before any collective, so a launch that gives them different arguments stops with a message
 // instead of leaving ranks in different collectives. A new option that changes what the ranks do
-// together belongs in it.
-std::string collective_settings(const GenerateOptions& o);
+// together belongs in it. with_file_prompt false leaves out a prompt a file gave (its contents, not
+// an argument: the ranks compare it apart, so that a node's other copy of the file is named as such).
+std::string collective_settings(const GenerateOptions& o, bool with_file_prompt = true);
 
 }  // namespace gqa

@@ -43,6 +43,7 @@ struct Loaded {
   std::vector<int32_t> prompt;
   int64_t positions = 0;  // what the generation runs through the model (gqa::generation_positions)
   std::unique_ptr<gqa::TextPrompt> text;  // with --prompt: the tokenizer, kept for streaming
+  uint64_t checkpoint_sample = 0;  // gqa::Checkpoint::sample_fingerprint: the ranks compare it
 };
 
 void progress(bool on, const std::string& line) {
@@ -97,6 +98,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   if (l.ops->device() == gqa::Device::kCuda) progress(verbose, "cuda kernels: " + gqa::cuda_kernel_switches());
   if (comm.rank() == 0 && !o.dump_logits.empty()) check_writable(o.dump_logits, "--dump-logits");
   const gqa::Checkpoint ckpt = gqa::Checkpoint::open(o.model_dir);
+  l.checkpoint_sample = ckpt.sample_fingerprint();
   // A line every few seconds while a large checkpoint loads (none for a load shorter than that).
   auto last_line = std::chrono::steady_clock::now();
   auto on_loaded = [&](int64_t done, int64_t total) {
@@ -154,15 +156,39 @@ nlohmann::json canonical_config(const nlohmann::json& j) {
   return j;
 }
 
-// The loaded config.json (canonical_config of the text load() read) and the prompt's token ids,
-// hashed: never 0. Parsed with the nesting limit from_json_text already applied to this text.
-uint64_t load_fingerprint(const Loaded& l) {
-  const nlohmann::json config =
-      nlohmann::json::parse(l.config_text, gqa::json_depth_limit("config.json"));
-  std::string text = canonical_config(config).dump() + ";prompt=";
-  for (int32_t t : l.prompt) text += std::to_string(t) + ",";
+// What the ranks must agree on beside the arguments, each hashed (never 0; all 0: not loaded).
+struct LoadFingerprint {
+  uint64_t config = 0;      // config.json, canonical_config of the text load() read
+  uint64_t checkpoint = 0;  // the tensors (gqa::Checkpoint::sample_fingerprint)
+  uint64_t prompt = 0;      // the prompt's token ids
+};
+
+uint64_t nonzero_hash(const std::string& text) {
   const uint64_t h = gqa::fnv1a64(text);
   return h != 0 ? h : 1;
+}
+
+// Parsed with the nesting limit from_json_text already applied to this text.
+LoadFingerprint load_fingerprint(const Loaded& l) {
+  const nlohmann::json config =
+      nlohmann::json::parse(l.config_text, gqa::json_depth_limit("config.json"));
+  std::string prompt;
+  for (int32_t t : l.prompt) prompt += std::to_string(t) + ",";
+  return {nonzero_hash(canonical_config(config).dump()), l.checkpoint_sample, nonzero_hash(prompt)};
+}
+
+// What differs from rank 0's fingerprint, in words ("" when nothing does or either did not load).
+std::string differs_from_rank0(const LoadFingerprint& mine, const LoadFingerprint& rank0) {
+  if (rank0.config == 0 || mine.config == 0) return "";
+  std::vector<std::string> parts;
+  if (mine.config != rank0.config) parts.push_back("config.json");
+  if (mine.checkpoint != rank0.checkpoint) {
+    parts.push_back("checkpoint tensors (names, shapes, dtypes or their sampled bytes)");
+  }
+  if (mine.prompt != rank0.prompt) parts.push_back("prompt tokens");
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+  return out;
 }
 
 int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
@@ -170,7 +196,7 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   const bool verbose = rank0 && !o.quiet;
   Loaded l;
   std::string error;
-  uint64_t loaded_as = 0;  // what the ranks must agree on beside the arguments: config and prompt
+  LoadFingerprint loaded_as;  // what the ranks must agree on beside the arguments
   try {
     l = load(o, comm, local_rank, verbose);
     loaded_as = load_fingerprint(l);
@@ -178,12 +204,13 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
     error = e.what();
   }
   // Nodes holding different copies of a checkpoint or tokenizer would run different shapes or
-  // prompt lengths into one collective: each rank compares with rank 0's.
-  uint64_t rank0_loaded_as = loaded_as;
+  // prompt lengths into one collective, or the same shapes with other weights into wrong tokens:
+  // each rank compares with rank 0's.
+  LoadFingerprint rank0_loaded_as = loaded_as;
+  static_assert(sizeof(LoadFingerprint) == 3 * sizeof(uint64_t));
   comm.broadcast(&rank0_loaded_as, sizeof(rank0_loaded_as), 0);
-  if (error.empty() && rank0_loaded_as != 0 && loaded_as != rank0_loaded_as) {
-    error = "its config.json or prompt tokens differ from rank 0's (every rank must read the same checkpoint and "
-            "tokenizer)";
+  if (const std::string what = differs_from_rank0(loaded_as, rank0_loaded_as); error.empty() && !what.empty()) {
+    error = "differs from rank 0 in its " + what + " (every rank must read the same checkpoint and tokenizer)";
   }
   // Agree before any collective of the model: all ranks go on, or all stop with a message.
   if (!comm.all_ok(error.empty())) {
@@ -289,7 +316,13 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
       say("gqa-generate: another rank stopped on its arguments or a file they name (" + why +
           ", and each rank the files they name)");
     }
-    return parsed >= 0 ? parsed : 2;
+    // One exit status on every rank, so that mpirun's (the first rank to end) does not depend on
+    // which rank that is: 2 where any rank's flags were wrong, else 1 where a file they name was
+    // (--prompt-file), else 0 where every rank stopped at --help / --version, and 2 where only some
+    // did (a launch that gave the ranks different arguments).
+    if (!mpi.all_ok(parsed != 2)) return 2;
+    if (!mpi.all_ok(parsed != 1)) return 1;
+    return mpi.all_ok(parsed >= 0) ? 0 : 2;
   }
   // The backend as this rank resolves it (--backend auto on a node without a usable GPU is cpu): the
   // ranks must agree on it first, and one that differs names both (not "arguments differ": its
@@ -322,7 +355,8 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
   }
   GenerateOptions resolved = opts;
   resolved.backend = backend;  // (--backend auto here and cpu there agree where both give cpu)
-  const uint64_t mine = gqa::fnv1a64(gqa::collective_settings(resolved));
+  // The flags first (exit 2), then what the prompt files held (a file's contents: exit 1).
+  const uint64_t mine = gqa::fnv1a64(gqa::collective_settings(resolved, /*with_file_prompt=*/false));
   const uint64_t rank0s = mpi.from_rank0(mine);
   if (!mpi.all_ok(mine == rank0s)) {
     if (mine != rank0s) {
@@ -331,6 +365,18 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
       say("gqa-generate: another rank's arguments differ from rank 0's (" + why + ")");
     }
     return 2;
+  }
+  const uint64_t prompt = gqa::fnv1a64(gqa::collective_settings(resolved, /*with_file_prompt=*/true));
+  const uint64_t rank0s_prompt = mpi.from_rank0(prompt);
+  if (!mpi.all_ok(prompt == rank0s_prompt)) {
+    const std::string files = "every rank reads the prompt file: each node needs the same copy";
+    if (prompt != rank0s_prompt) {
+      say("gqa-generate: rank " + std::to_string(rank) + ": the prompt its " + opts.prompt_file_flag + " " +
+          opts.prompt_file + " holds differs from rank 0's (" + files + ")");
+    } else if (rank == 0) {
+      say("gqa-generate: another rank's prompt file holds another prompt than rank 0's (" + files + ")");
+    }
+    return 1;
   }
   // Resolved once here: the communicator, the backend and the loading line below all use this name.
   if (backend != "unresolved") opts.backend = backend;

@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/json_limits.h"
 #include "model/safetensors_file.h"
 
@@ -118,6 +120,22 @@ uint64_t Checkpoint::total_bytes() const {
   uint64_t total = 0;
   for (const auto& [name, t] : tensors_) total += t.nbytes;
   return total;
+}
+
+uint64_t Checkpoint::sample_fingerprint() const {
+  std::string text;
+  std::string sample;
+  for (const auto& [name, t] : tensors_) {  // (by name: the same order whatever the shard files)
+    text += name + ";" + dtype_name(t.dtype) + ";" + shape_str(t.shape) + ";";
+    const uint64_t head = std::min(t.nbytes, kSampleBytes), tail = std::min(t.nbytes - head, kSampleBytes);
+    sample.resize(head + tail);
+    const SafetensorsFile& file = *files_[t.file_index];
+    if (head > 0) file.pread_exact(sample.data(), head, t.offset);
+    if (tail > 0) file.pread_exact(sample.data() + head, tail, t.offset + t.nbytes - tail);
+    text += sample + ";";
+  }
+  const uint64_t h = fnv1a64(text);
+  return h != 0 ? h : 1;
 }
 
 void Checkpoint::read_f32(const std::string& name, Range rows, Range cols, float* dst) const {

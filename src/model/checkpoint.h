@@ -55,6 +55,14 @@ class Checkpoint {
   // Total tensor bytes in the checkpoint.
   uint64_t total_bytes() const;
 
+  // A hash of every tensor's name, dtype and shape and of the first and last kSampleBytes of its
+  // data (never 0): two copies of a checkpoint that differ (another model of the same config,
+  // another revision or conversion) differ here almost surely, whatever their shard files; a change
+  // inside a tensor away from its ends is not seen (each rank reads only its slice of the rest).
+  // Reads about 2 x kSampleBytes a tensor (not counted in bytes_read()).
+  static constexpr uint64_t kSampleBytes = 64;
+  uint64_t sample_fingerprint() const;
+
  private:
   Checkpoint() = default;
   // Maps one safetensors file and registers its tensors (a name in two files is an error).

@@ -359,6 +359,26 @@ rank1=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 5 -
 expect_mpmd_failure "MPMD: another --max-new-tokens on rank 1" "rank 1: its arguments differ from rank 0's"
 rank1=(--model tests/fixtures/models/gqa --prompt-tokens 1,2 --max-new-tokens 4 -q)
 expect_mpmd_failure "MPMD: another prompt length on rank 1" "rank 1: its arguments differ from rank 0's"
+# a node's other copy of a prompt file: named as the file's contents, exit 1 (a file, not the flags);
+# one rank's prompt file missing: exit 1 from every rank, whichever mpirun hears first (it was 1 or 2)
+printf '1,2,3' >"$tmp/prompt_a"
+printf '1,2,4' >"$tmp/prompt_b"
+rank0=(--model tests/fixtures/models/gqa --prompt-tokens-file "$tmp/prompt_a" --max-new-tokens 4 -q)
+rank1=(--model tests/fixtures/models/gqa --prompt-tokens-file "$tmp/prompt_b" --max-new-tokens 4 -q)
+expect_mpmd_failure "MPMD: another copy of the prompt file on rank 1" \
+  "rank 1: the prompt its --prompt-tokens-file $tmp/prompt_b holds differs from rank 0's"
+rcs=""
+with_file=(--model tests/fixtures/models/gqa --prompt-tokens-file "$tmp/prompt_a" --max-new-tokens 4 -q)
+without=(--model tests/fixtures/models/gqa --prompt-tokens-file "$tmp/prompt_missing" --max-new-tokens 4 -q)
+for i in 1 2 3 4; do  # rank 1's file missing, then rank 0's
+  timeout 30 "${mpi[@]}" -np 1 "$gen" "${with_file[@]}" : -np 1 "$gen" "${without[@]}" >/dev/null 2>&1
+  rcs="$rcs$?"
+  timeout 30 "${mpi[@]}" -np 1 "$gen" "${without[@]}" : -np 1 "$gen" "${with_file[@]}" >/dev/null 2>&1
+  rcs="$rcs$?"
+done
+if [ "$rcs" = 11111111 ]; then ok "MPMD: one rank's prompt file missing: exit 1 every time"
+else bad "MPMD: one rank's prompt file missing: exit statuses $rcs (want 1 each time)"; fi
+rank0=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q)
 # a rank on another backend (--backend auto on a node whose GPU is missing or broken) is named as such
 saved=("${rank0[@]}")
 rank0=("${saved[@]}" --backend cpu)
@@ -372,7 +392,26 @@ import json, sys
 c = json.load(open(sys.argv[1])); c["rms_norm_eps"] = 10 * c["rms_norm_eps"]; json.dump(c, open(sys.argv[1], "w"))
 PY
 rank1=(--model "$tmp/gqa_theta" --prompt-tokens $p --max-new-tokens 4 -q)
-expect_mpmd_failure "MPMD: another config.json on rank 1" "rank 1: its config.json or prompt tokens differ"
+expect_mpmd_failure "MPMD: another config.json on rank 1" "rank 1: differs from rank 0 in its config.json ("
+# the same config with other weights (another model or revision): the sampled bytes of a tensor differ
+cp -r tests/fixtures/models/gqa "$tmp/gqa_other_weights"
+python3 - "$tmp/gqa_other_weights/model.safetensors" <<'PY'
+import json, struct, sys
+path = sys.argv[1]
+data = bytearray(open(path, "rb").read())
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+name = sorted(k for k in header if k.endswith("down_proj.weight"))[0]
+begin = 8 + n + header[name]["data_offsets"][0]
+assert header[name]["dtype"] == "F32", header[name]["dtype"]
+v = struct.unpack("<f", data[begin:begin + 4])[0]
+data[begin:begin + 4] = struct.pack("<f", 3 * v + 0.5)  # a finite value, another one
+open(path, "wb").write(bytes(data))
+PY
+rank1=(--model "$tmp/gqa_other_weights" --prompt-tokens $p --max-new-tokens 4 -q)
+expect_mpmd_failure "MPMD: other weights, same config.json, on rank 1" \
+  "rank 1: differs from rank 0 in its checkpoint tensors (names, shapes, dtypes or their sampled bytes)"
+rank1=(--model "$tmp/gqa_theta" --prompt-tokens $p --max-new-tokens 4 -q)
 # (whitespace, key order, the spelling of a number and transformers_version do not count)
 python3 - tests/fixtures/models/gqa/config.json "$tmp/gqa_theta/config.json" <<'PY'
 import json, sys

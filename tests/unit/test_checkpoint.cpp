@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -171,6 +172,45 @@ TEST(Checkpoint, ShardedIndex) {
   EXPECT_EQ(read(c, "y", {0, 1}, {0, 3}), iota_values(3, 2.0f));
   EXPECT_EQ(read(c, "z", {0, 1}, {1, 3}), std::vector<float>({-4.0f, -5.0f}));
   EXPECT_EQ(c.total_bytes(), 44u);
+}
+
+// sample_fingerprint: the same tensors give the same hash however the files shard them; another
+// value at a tensor's start or end, another shape or another name give another; a value inside a
+// long tensor, past its sampled ends, is not seen (the documented limit).
+TEST(Checkpoint, SampleFingerprint) {
+  TempDir sharded;
+  write_sharded(sharded, R"({"x": "a.safetensors", "y": "a.safetensors", "z": "b.safetensors"})");
+  auto single = [](const std::vector<test::StTensor>& tensors) {
+    auto dir = std::make_unique<TempDir>();
+    test::write_safetensors(dir->file("model.safetensors"), tensors);
+    return Checkpoint::open(dir->path()).sample_fingerprint();
+  };
+  const std::vector<test::StTensor> same = {test::st_f32("x", {2, 2}, iota_values(4)),
+                                            test::st_f32("y", {3}, iota_values(3, 2.0f)),
+                                            test::st_f32("z", {1, 4}, iota_values(4, -1.0f))};
+  const uint64_t h = Checkpoint::open(sharded.path()).sample_fingerprint();
+  EXPECT_NE(h, 0u);
+  EXPECT_EQ(single(same), h);
+  std::vector<test::StTensor> other = same;
+  other[2] = test::st_f32("z", {1, 4}, {-1.0f, -2.0f, -3.0f, 4.0f});  // its last value
+  EXPECT_NE(single(other), h);
+  other = same;
+  other[0] = test::st_f32("x", {4, 1}, iota_values(4));  // another shape, the same bytes
+  EXPECT_NE(single(other), h);
+  other = same;
+  other[1] = test::st_f32("w", {3}, iota_values(3, 2.0f));  // another name
+  EXPECT_NE(single(other), h);
+  // A tensor longer than both samples: its ends count, its middle does not.
+  const size_t n = 2 * Checkpoint::kSampleBytes / sizeof(float) + 8;
+  std::vector<float> long_values = iota_values(n);
+  const uint64_t long_h = single({test::st_f32("big", {static_cast<int64_t>(n)}, long_values)});
+  long_values[n / 2] += 1.0f;
+  EXPECT_EQ(single({test::st_f32("big", {static_cast<int64_t>(n)}, long_values)}), long_h);
+  long_values[n - 1] += 1.0f;
+  const uint64_t last_h = single({test::st_f32("big", {static_cast<int64_t>(n)}, long_values)});
+  EXPECT_NE(last_h, long_h);
+  long_values[0] += 1.0f;
+  EXPECT_NE(single({test::st_f32("big", {static_cast<int64_t>(n)}, long_values)}), last_h);
 }
 
 TEST(Checkpoint, ShardedIndexErrors) {
