@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/host_memory.h"
+#include "parallel/collective_watch.h"
 #include "parallel/mpi_check.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/single_communicator.h"
@@ -59,13 +60,17 @@ void MpiSession::query_ranks() {
 
 bool MpiSession::all_ok(bool ok) const {
   if (world_size_ == 1) return ok;
+  const CollectiveWatch watch(world_rank_, "MPI_Allreduce (the ranks' agreement on their arguments)");
   int mine = ok ? 1 : 0, all = 0;
   GQA_MPI_CHECK(MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD));
   return all != 0;
 }
 
 uint64_t MpiSession::from_rank0(uint64_t v) const {
-  if (world_size_ > 1) GQA_MPI_CHECK(MPI_Bcast(&v, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD));
+  if (world_size_ > 1) {
+    const CollectiveWatch watch(world_rank_, "MPI_Bcast (rank 0's settings)");
+    GQA_MPI_CHECK(MPI_Bcast(&v, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD));
+  }
   return v;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "parallel/collective_checks.h"
+#include "parallel/collective_watch.h"
 #include "parallel/mpi_check.h"
 
 namespace gqa {
@@ -64,6 +65,7 @@ void MpiCommunicator::all_reduce_sum_host(Tensor& t) {
 
 void MpiCommunicator::all_reduce_f32(float* data, size_t n) {
   const size_t max_count = max_message_bytes_ / sizeof(float);
+  const CollectiveWatch watch(rank_, "MPI_Allreduce (all_reduce_sum)");
   for (size_t off = 0; off < n; off += max_count) {
     const int count = static_cast<int>(std::min(max_count, n - off));
     GQA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data + off, count, MPI_FLOAT, MPI_SUM, comm_));
@@ -74,6 +76,7 @@ void MpiCommunicator::broadcast(void* data, size_t bytes, int root) {
   detail::check_root(root, size_, "mpi");
   GQA_CHECK(data != nullptr || bytes == 0, "mpi broadcast: null data for " << bytes << " bytes");
   char* p = static_cast<char*>(data);
+  const CollectiveWatch watch(rank_, "MPI_Bcast (broadcast)");
   for (size_t off = 0; off < bytes; off += max_message_bytes_) {
     const int count = static_cast<int>(std::min(max_message_bytes_, bytes - off));
     GQA_MPI_CHECK(MPI_Bcast(p + off, count, MPI_BYTE, root, comm_));
@@ -96,6 +99,7 @@ void MpiCommunicator::all_gather_host(const Tensor& in, Tensor& out) {
   char* recv = static_cast<char*>(out.data());
   // `in` may already be this rank's row of `out` (gather in place).
   const bool in_place = send == recv + static_cast<size_t>(rank_) * per_rank;
+  const CollectiveWatch watch(rank_, "MPI_Allgather (all_gather)");
   for (size_t off = 0; off < per_rank; off += max_message_bytes_) {
     const size_t piece = std::min(max_message_bytes_, per_rank - off);
     all_gather_piece(in_place ? nullptr : send + off, recv + off, piece, per_rank);
@@ -131,9 +135,13 @@ void MpiCommunicator::all_gather_device(const Tensor& in, Tensor& /*out*/, void*
                                      << " is on the GPU; device buffers need the CUDA build");
 }
 
-void MpiCommunicator::barrier() { GQA_MPI_CHECK(MPI_Barrier(comm_)); }
+void MpiCommunicator::barrier() {
+  const CollectiveWatch watch(rank_, "MPI_Barrier (barrier)");
+  GQA_MPI_CHECK(MPI_Barrier(comm_));
+}
 
 bool MpiCommunicator::all_ok(bool ok) {
+  const CollectiveWatch watch(rank_, "MPI_Allreduce (all_ok)");
   int v = ok ? 1 : 0;
   GQA_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MIN, comm_));
   return v == 1;

@@ -1,0 +1,85 @@
+#include "parallel/collective_watch.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "core/deadline.h"
+
+namespace gqa {
+namespace {
+
+std::atomic<int> g_depth{0};
+std::atomic<int64_t> g_since_ns{0};  // when the outermost watch began (steady clock); 0: none
+std::atomic<const char*> g_what{nullptr};
+std::atomic<int> g_rank{-1};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The watcher: never returns (a detached thread; the process's exit ends it).
+void watch(double limit_s) {
+  const auto limit_ns = static_cast<int64_t>(limit_s * 1e9);
+  const auto period = std::chrono::milliseconds(limit_s < 4 ? 250 : 1000);
+  for (;;) {
+    std::this_thread::sleep_for(period);
+    const int64_t since = g_since_ns.load(std::memory_order_acquire);
+    if (since == 0 || now_ns() - since <= limit_ns) continue;
+    // One write(2) of a line made here (the stuck thread may hold stderr's lock; no allocation).
+    char line[256];
+    const char* what = g_what.load(std::memory_order_acquire);
+    const int n = std::snprintf(line, sizeof(line),
+                                "gqa: rank %d has waited %.0f s in %s for the other ranks; ending the process "
+                                "(GQA_COLLECTIVE_TIMEOUT_S=%g)\n",
+                                g_rank.load(), static_cast<double>(now_ns() - since) / 1e9,
+                                what != nullptr ? what : "a collective", limit_s);
+    if (n > 0) {
+      const ssize_t ignored = ::write(STDERR_FILENO, line, static_cast<size_t>(n) < sizeof(line) ? n : sizeof(line) - 1);
+      (void)ignored;
+    }
+    std::_Exit(1);
+  }
+}
+
+}  // namespace
+
+double collective_timeout_s() {
+  static const double limit = [] {
+    double s = CollectiveWatch::kDefaultLimitS;
+    try {
+      s = seconds_from_env("GQA_COLLECTIVE_TIMEOUT_S", CollectiveWatch::kDefaultLimitS);
+    } catch (const std::exception& e) {  // (read inside a collective: never throw there)
+      std::fprintf(stderr, "gqa: warning: %s; using the default, %g s\n", e.what(), CollectiveWatch::kDefaultLimitS);
+    }
+    return s > Deadline::kMaxLimitS ? 0.0 : s;
+  }();
+  return limit;
+}
+
+CollectiveWatch::CollectiveWatch(int rank, const char* what) {
+  const double limit = collective_timeout_s();
+  if (limit <= 0) return;
+  static std::once_flag started;
+  std::call_once(started, [limit] { std::thread([limit] { watch(limit); }).detach(); });
+  if (g_depth.fetch_add(1) != 0) return;
+  outermost_ = true;
+  g_rank.store(rank);
+  g_what.store(what, std::memory_order_release);
+  g_since_ns.store(now_ns(), std::memory_order_release);
+}
+
+CollectiveWatch::~CollectiveWatch() {
+  if (collective_timeout_s() <= 0) return;
+  if (outermost_) g_since_ns.store(0, std::memory_order_release);
+  g_depth.fetch_sub(1);
+}
+
+}  // namespace gqa
