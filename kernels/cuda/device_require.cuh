@@ -5,7 +5,8 @@
 // ("device-side assert triggered"), so the message names the check, its file and line, where a bare
 // __trap() left only "unspecified launch failure". The context is lost either way (as with any
 // device fault): the process must end, which every gqa program does on a CUDA error.
-// `what` must be a string literal. Used by the small RoPE and KV-write kernels only: ptxas keeps
+// `what` must be a string literal. Used by the small RoPE and KV-write kernels and wgmma.cuh's stub
+// for builds without sm_90a only (never in a hot kernel's hot path): ptxas keeps
 // values live across the (cold) call in registers the call may not clobber, so in the wgmma prefill
 // it cost local memory and the softmax's overlap, and registers in the GEMVs (launch/sass_check.py,
 // cuobjdump -res-usage; twenty-sixth session): the mbarrier watchdogs and the fused GEMV's checks

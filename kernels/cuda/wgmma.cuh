@@ -11,7 +11,7 @@
 // (k % 8) * 16 + (n % 8) * 2 + (n / 8) * SBO + (k / 8) * LBO bytes.
 // Protocol: fence() before the first mma of a batch (registers written since), commit(), then
 // wait<0>() before reading d or reusing A's registers or the shared operands. The instructions
-// exist only in sm_90a code: elsewhere these functions trap, and wg::kCompiled is false.
+// exist only in sm_90a code: elsewhere these functions fail a named device assert, and wg::kCompiled is false.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -116,7 +116,7 @@ __device__ void mma_rs_tb(float (&d)[N / 8][4], const uint32_t (&a)[4], uint64_t
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc));                                    \
   }
 
-// The instruction where sm_90a code is compiled; a trap elsewhere.
+// The instruction where sm_90a code is compiled; a named device assert elsewhere (unsupported()).
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define GQA_WG_ASM(...) asm volatile(__VA_ARGS__)
 #else

@@ -215,13 +215,15 @@ else bad "--prompt-tokens-file: '$got' vs '$want'"; fi
 
 # --- bad input: non-zero on every rank, a message naming the problem, within seconds ----------
 expect_job_failure() {  # name expected-text mpirun-args...: fails fast, one line naming the problem
+  # (EXPECT_RC=N in the environment: that exit status too)
   local name=$1 text=$2; shift 2
   local t0=$SECONDS
   timeout 30 "${mpi[@]}" "$@" >"$tmp/out" 2>"$tmp/err"
   local rc=$? dt=$((SECONDS - t0))
   local count
   count=$(grep -c -- "$text" "$tmp/err")
-  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$count" -eq 1 ]; then
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$count" -eq 1 ] &&
+     { [ -z "${EXPECT_RC:-}" ] || [ "$rc" -eq "$EXPECT_RC" ]; }; then
     ok "$name -> rc $rc in ${dt}s: $(grep -m1 -- "$text" "$tmp/err")"
   else
     bad "$name: rc $rc after ${dt}s, $count matching lines (want 1), stderr:"; sed 's/^/    /' "$tmp/err" | head -n 8
@@ -365,7 +367,7 @@ printf '1,2,3' >"$tmp/prompt_a"
 printf '1,2,4' >"$tmp/prompt_b"
 rank0=(--model tests/fixtures/models/gqa --prompt-tokens-file "$tmp/prompt_a" --max-new-tokens 4 -q)
 rank1=(--model tests/fixtures/models/gqa --prompt-tokens-file "$tmp/prompt_b" --max-new-tokens 4 -q)
-expect_mpmd_failure "MPMD: another copy of the prompt file on rank 1" \
+EXPECT_RC=1 expect_mpmd_failure "MPMD: another copy of the prompt file on rank 1 (exit 1)" \
   "rank 1: the prompt its --prompt-tokens-file $tmp/prompt_b holds differs from rank 0's"
 rcs=""
 with_file=(--model tests/fixtures/models/gqa --prompt-tokens-file "$tmp/prompt_a" --max-new-tokens 4 -q)

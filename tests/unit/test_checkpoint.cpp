@@ -192,7 +192,7 @@ TEST(Checkpoint, SampleFingerprint) {
   EXPECT_NE(h, 0u);
   EXPECT_EQ(single(same), h);
   std::vector<test::StTensor> other = same;
-  other[2] = test::st_f32("z", {1, 4}, {-1.0f, -2.0f, -3.0f, 4.0f});  // its last value
+  other[2] = test::st_f32("z", {1, 4}, {-3.0f, -4.0f, -5.0f, 7.0f});  // its last value (was -6)
   EXPECT_NE(single(other), h);
   other = same;
   other[0] = test::st_f32("x", {4, 1}, iota_values(4));  // another shape, the same bytes
