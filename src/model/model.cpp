@@ -10,6 +10,7 @@
 #include "model/model_checks.h"
 #include "model/rope.h"
 #include "model/step_buffers.h"
+#include "parallel/collective_watch.h"
 
 namespace gqa {
 
@@ -277,6 +278,11 @@ std::vector<Model::RowSlices> Model::forward_slices(const StepInput& in, PagedKv
 
 std::vector<float> Model::last_logits() { return gather_logits(last_rows_); }
 
+// What the first wait on a step's device results covers at T > 1: with NCCL the all-reduces run on
+// the device's stream, so a rank whose peer hangs waits here, under the collective watch
+// (parallel/collective_watch.h), rather than in an MPI call.
+constexpr const char* kStepDeviceWork = "the step's device work (with NCCL, its all-reduces wait for every rank)";
+
 // Each rank's k best logits of each row (descending, ties to the lowest column), whether its
 // slice has a NaN, and its slice's mass at the temperature: top_k_row_width(k) floats per row,
 // selected by the backend where the logits are (Ops::top_k_rows; columns are exact in f32 below
@@ -287,6 +293,7 @@ std::vector<Model::RowSlices> Model::top_k_across_ranks(int64_t m, int64_t k, fl
   const int64_t width = top_k_row_width(k);
   Tensor mine = Tensor::host(DType::kF32, {m, width});
   if (m > 0 && shard_.vocab.size() > 0) {
+    const CollectiveWatch watch(comm_.rank(), kStepDeviceWork);
     const std::vector<float> local = ops_.top_k_rows(buffers_->logits(m), k, temperature);
     std::copy(local.begin(), local.end(), mine.data_as<float>());
   }
@@ -315,10 +322,14 @@ std::vector<float> Model::gather_logits(int64_t m) {
   }
   Tensor padded = Tensor::host(DType::kF32, {m, chunk});
   if (local == chunk) {
+    const CollectiveWatch watch(comm_.rank(), kStepDeviceWork);
     ops_.download_f32(buffers_->logits(m), padded.data_as<float>());
   } else {
     std::vector<float> host_local(m * local);
-    ops_.download_f32(buffers_->logits(m), host_local.data());
+    {
+      const CollectiveWatch watch(comm_.rank(), kStepDeviceWork);
+      ops_.download_f32(buffers_->logits(m), host_local.data());
+    }
     for (int64_t i = 0; i < m; ++i) {
       std::memcpy(padded.data_as<float>() + i * chunk, host_local.data() + i * local, local * sizeof(float));
     }

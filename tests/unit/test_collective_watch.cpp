@@ -1,0 +1,83 @@
+// CollectiveWatch (parallel/collective_watch.h): a wait past GQA_COLLECTIVE_TIMEOUT_S ends the
+// process with status 1 and one line naming the rank and the wait; the limit is per wait (several
+// shorter ones in a row pass), nested watches count as the outermost, 0 sets none, and a bad value
+// warns and keeps the default. Each case runs in a child process (gtest death tests): the limit is
+// read once per process and the watcher ends its process.
+#include "parallel/collective_watch.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+namespace gqa {
+namespace {
+
+void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
+
+TEST(CollectiveWatchDeathTest, AWaitPastTheLimitEndsTheProcessNamingIt) {
+  EXPECT_EXIT(
+      {
+        ::setenv("GQA_COLLECTIVE_TIMEOUT_S", "0.5", 1);
+        const CollectiveWatch watch(3, "a test wait");
+        sleep_s(10);
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(1),
+      "gqa: rank 3 has waited [0-9]+ s in a test wait for the other ranks; ending the process "
+      "\\(GQA_COLLECTIVE_TIMEOUT_S=0.5\\)");
+}
+
+TEST(CollectiveWatchDeathTest, NestedWatchesCountAsTheOutermost) {
+  EXPECT_EXIT(
+      {
+        ::setenv("GQA_COLLECTIVE_TIMEOUT_S", "0.5", 1);
+        const CollectiveWatch outer(0, "the outer wait");
+        { const CollectiveWatch inner(0, "an inner wait"); }
+        const CollectiveWatch inner(0, "another inner wait");
+        sleep_s(10);
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(1), "in the outer wait for the other ranks");
+}
+
+TEST(CollectiveWatchDeathTest, TheLimitIsPerWait) {
+  EXPECT_EXIT(
+      {
+        ::setenv("GQA_COLLECTIVE_TIMEOUT_S", "1", 1);
+        for (int i = 0; i < 4; ++i) {  // 2.4 s in all, each wait well under 1 s
+          const CollectiveWatch watch(0, "a short wait");
+          sleep_s(0.6);
+        }
+        sleep_s(1.5);  // (outside any wait)
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(CollectiveWatchDeathTest, ZeroSetsNoLimit) {
+  EXPECT_EXIT(
+      {
+        ::setenv("GQA_COLLECTIVE_TIMEOUT_S", "0", 1);
+        if (collective_timeout_s() != 0.0) std::exit(2);
+        const CollectiveWatch watch(0, "a long wait");
+        sleep_s(1.5);
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(CollectiveWatchDeathTest, ABadValueWarnsAndKeepsTheDefault) {
+  EXPECT_EXIT(
+      {
+        ::setenv("GQA_COLLECTIVE_TIMEOUT_S", "30m", 1);
+        if (collective_timeout_s() != CollectiveWatch::kDefaultLimitS) std::exit(2);
+        const CollectiveWatch watch(0, "a wait");
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "warning: GQA_COLLECTIVE_TIMEOUT_S=30m: expected a number of seconds");
+}
+
+}  // namespace
+}  // namespace gqa
