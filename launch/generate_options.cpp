@@ -86,7 +86,7 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "GQA_CPU_THREADS=N caps the threads its attention uses per rank (default: the machine's hardware threads). "
       "Environment (communicators): GQA_NCCL_INIT_TIMEOUT_S=S ends the job when a rank is still inside NCCL's "
       "setup after S seconds (default 300; 0: no limit). GQA_COLLECTIVE_TIMEOUT_S=S ends it when a rank has waited "
-      "S seconds in one MPI collective (default 1800; 0: no limit). "
+      "S seconds in one MPI collective or, at T > 1, one step (default 1800; 0: no limit). "
       "Exit status: 0 done; 2 a usage error (what the flags alone rule out, or ranks started with different "
       "flags); 1 any other error (checkpoint, prompt or a file's contents, device, communicator or launch, flags "
       "this machine or job cannot run such as --comm nccl with no GPU, a --kv-blocks too small for prompt + "

@@ -68,7 +68,14 @@ CollectiveWatch::CollectiveWatch(int rank, const char* what) {
   const double limit = collective_timeout_s();
   if (limit <= 0) return;
   static std::once_flag started;
-  std::call_once(started, [limit] { std::thread([limit] { watch(limit); }).detach(); });
+  std::call_once(started, [limit] {
+    try {
+      std::thread([limit] { watch(limit); }).detach();
+    } catch (const std::exception& e) {  // (no thread to spare: go on unwatched, never throw here)
+      std::fprintf(stderr, "gqa: warning: no thread for the collective watch (%s): collectives are not timed\n",
+                   e.what());
+    }
+  });
   if (g_depth.fetch_add(1) != 0) return;
   outermost_ = true;
   g_rank.store(rank);

@@ -1,14 +1,18 @@
 // A time limit on each wait in a collective of the MPI communicator and session: a rank whose peers
 // stop without exiting (a stopped process, a hung device or node whose connection stays open)
 // would otherwise wait in MPI forever, and the job with it. While a CollectiveWatch lives the rank
-// is "in" that collective; one process-wide thread (started by the first watch when a limit is set)
-// looks once a second, and a rank in one collective for longer than the limit writes
+// is "in" that collective (the Model also watches each whole step at T > 1: with NCCL a rank waits
+// for a hung peer on its GPU stream, not in MPI); one process-wide thread (started by the first
+// watch when a limit is set) looks once a second (every 250 ms under a 4 s limit), and a rank in
+// one watch for longer than the limit writes
 //   gqa: rank R has waited N s in WHAT for the other ranks; ending the process (GQA_COLLECTIVE_TIMEOUT_S=L)
 // to stderr and ends its process with exit status 1 (std::_Exit, as core/deadline.h: the calling
 // thread is inside MPI; under mpirun a rank that exits before MPI_Finalize takes the job down).
 // The limit: GQA_COLLECTIVE_TIMEOUT_S (seconds; 0 or inf: none), by default kDefaultLimitS, far
-// past any wait of a working job (ranks load their slices side by side; a layer's compute between
-// two all-reduces takes seconds at most), as torch.distributed's 10-30 minutes.
+// past any wait of a working job (ranks load their slices side by side, though the first wait after
+// loading covers the difference between their load times; a step takes seconds), as
+// torch.distributed's 10-30 minutes. A job whose ranks load a huge checkpoint at very different
+// speeds, or whose steps are very slow (a large model on the CPU backend), raises it.
 // A watch costs a clock read and three atomic stores; watches may nest (the outermost counts).
 #pragma once
 
@@ -19,7 +23,7 @@ class CollectiveWatch {
   static constexpr double kDefaultLimitS = 1800;
   // what: a string literal naming the collective (kept as a pointer); rank: this rank's number in
   // the message. Never throws (it runs inside collectives): a GQA_COLLECTIVE_TIMEOUT_S that is not a
-  // number >= 0 gets a warning on stderr and the default.
+  // number >= 0 gets a warning on stderr and the default; no thread to start, a warning and no watch.
   CollectiveWatch(int rank, const char* what);
   ~CollectiveWatch();
   CollectiveWatch(const CollectiveWatch&) = delete;

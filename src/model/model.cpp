@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <sstream>
 
 #include "model/context_bucket.h"
@@ -99,6 +100,11 @@ std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& ca
 }
 
 // The step up to this rank's logit rows in the step buffers; returns how many rows.
+// What a step's watch names at T > 1 (run_step, and the first wait on its results): with NCCL the
+// all-reduces run on the device's stream, so a rank whose peer hangs waits in the step, under the
+// collective watch (parallel/collective_watch.h), rather than in an MPI call.
+constexpr const char* kStepDeviceWork = "a step (with NCCL, its all-reduces wait for every rank)";
+
 int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
   const int64_t n = static_cast<int64_t>(in.tokens.size());
   GQA_CHECK(n > 0, "forward step has no tokens");
@@ -129,6 +135,10 @@ int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
     s.max_context = context_bucket(max_pos + 1);
     width = std::max(width, (s.max_context + bs - 1) / bs);
   }
+  // At T > 1 the whole step is watched: with NCCL a rank whose peer hangs blocks wherever the host
+  // next waits on the stuck stream (the staging ring's upload, a full launch queue), not in MPI.
+  std::optional<CollectiveWatch> watch;
+  if (comm_.size() > 1) watch.emplace(comm_.rank(), kStepDeviceWork);
   upload_step(in, width, s);
 
   auto device_part = [&] {
@@ -278,10 +288,6 @@ std::vector<Model::RowSlices> Model::forward_slices(const StepInput& in, PagedKv
 
 std::vector<float> Model::last_logits() { return gather_logits(last_rows_); }
 
-// What the first wait on a step's device results covers at T > 1: with NCCL the all-reduces run on
-// the device's stream, so a rank whose peer hangs waits here, under the collective watch
-// (parallel/collective_watch.h), rather than in an MPI call.
-constexpr const char* kStepDeviceWork = "the step's device work (with NCCL, its all-reduces wait for every rank)";
 
 // Each rank's k best logits of each row (descending, ties to the lowest column), whether its
 // slice has a NaN, and its slice's mass at the temperature: top_k_row_width(k) floats per row,
