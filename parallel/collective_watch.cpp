@@ -76,6 +76,7 @@ CollectiveWatch::CollectiveWatch(int rank, const char* what) {
                    e.what());
     }
   });
+  counted_ = true;
   if (g_depth.fetch_add(1) != 0) return;
   outermost_ = true;
   g_rank.store(rank);
@@ -84,7 +85,7 @@ CollectiveWatch::CollectiveWatch(int rank, const char* what) {
 }
 
 CollectiveWatch::~CollectiveWatch() {
-  if (collective_timeout_s() <= 0) return;
+  if (!counted_) return;
   if (outermost_) g_since_ns.store(0, std::memory_order_release);
   g_depth.fetch_sub(1);
 }

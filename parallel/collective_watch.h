@@ -30,7 +30,8 @@ class CollectiveWatch {
   CollectiveWatch& operator=(const CollectiveWatch&) = delete;
 
  private:
-  bool outermost_ = false;
+  bool counted_ = false;    // in g_depth (a limit is set)
+  bool outermost_ = false;  // the watch whose start time counts
 };
 
 // The limit in seconds (GQA_COLLECTIVE_TIMEOUT_S, read once; 0: none; see CollectiveWatch).

@@ -99,12 +99,12 @@ std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& ca
   return ids;
 }
 
-// The step up to this rank's logit rows in the step buffers; returns how many rows.
 // What a step's watch names at T > 1 (run_step, and the first wait on its results): with NCCL the
 // all-reduces run on the device's stream, so a rank whose peer hangs waits in the step, under the
 // collective watch (parallel/collective_watch.h), rather than in an MPI call.
 constexpr const char* kStepDeviceWork = "a step (with NCCL, its all-reduces wait for every rank)";
 
+// The step up to this rank's logit rows in the step buffers; returns how many rows.
 int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {
   const int64_t n = static_cast<int64_t>(in.tokens.size());
   GQA_CHECK(n > 0, "forward step has no tokens");
@@ -288,7 +288,6 @@ std::vector<Model::RowSlices> Model::forward_slices(const StepInput& in, PagedKv
 
 std::vector<float> Model::last_logits() { return gather_logits(last_rows_); }
 
-
 // Each rank's k best logits of each row (descending, ties to the lowest column), whether its
 // slice has a NaN, and its slice's mass at the temperature: top_k_row_width(k) floats per row,
 // selected by the backend where the logits are (Ops::top_k_rows; columns are exact in f32 below
@@ -327,17 +326,16 @@ std::vector<float> Model::gather_logits(int64_t m) {
     return out;
   }
   Tensor padded = Tensor::host(DType::kF32, {m, chunk});
-  if (local == chunk) {
-    const CollectiveWatch watch(comm_.rank(), kStepDeviceWork);
-    ops_.download_f32(buffers_->logits(m), padded.data_as<float>());
-  } else {
-    std::vector<float> host_local(m * local);
-    {
-      const CollectiveWatch watch(comm_.rank(), kStepDeviceWork);
+  {
+    const CollectiveWatch watch(comm_.rank(), kStepDeviceWork);  // (the download; not the gather below)
+    if (local == chunk) {
+      ops_.download_f32(buffers_->logits(m), padded.data_as<float>());
+    } else {
+      std::vector<float> host_local(m * local);
       ops_.download_f32(buffers_->logits(m), host_local.data());
-    }
-    for (int64_t i = 0; i < m; ++i) {
-      std::memcpy(padded.data_as<float>() + i * chunk, host_local.data() + i * local, local * sizeof(float));
+      for (int64_t i = 0; i < m; ++i) {
+        std::memcpy(padded.data_as<float>() + i * chunk, host_local.data() + i * local, local * sizeof(float));
+      }
     }
   }
   Tensor gathered = Tensor::host(DType::kF32, {comm_.size(), m, chunk});
