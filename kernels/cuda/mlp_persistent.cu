@@ -286,24 +286,35 @@ int64_t mlp_persistent_launches() { return g_launches.load(); }
 
 void set_mlp_persistent_late_block_ns(int64_t ns) { g_late_block_ns.store(ns < 0 ? 0 : ns); }
 
+namespace {
+
+// Where the kernel serves these operands, calls f(T{}, rows, shape) and returns true; else false.
+template <typename F>
+bool when_served(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act, const MatmulArgs& down,
+                 const F& f) {
+  if (!operands_ok(norm, gate_up, act, down)) return false;
+  const int64_t n = gate_up.x.dim(0), k = gate_up.x.dim(1), fdim = act.dim(1), k_out = down.y.dim(1);
+  return with_n(n, act.dtype(), [&](auto tag, auto rows) {
+    const Shape2 s = shape_for<decltype(tag), decltype(rows)::value>(k, fdim, k_out);
+    if (s.blocks < 1) return false;
+    f(tag, rows, s);
+    return true;
+  });
+}
+
+}  // namespace
+
 bool mlp_persistent_serves(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
                            const MatmulArgs& down) {
-  if (!operands_ok(norm, gate_up, act, down)) return false;
-  const int64_t n = gate_up.x.dim(0), k = gate_up.x.dim(1), f = act.dim(1), k_out = down.y.dim(1);
-  return with_n(n, act.dtype(), [&](auto t, auto rows) {
-    return shape_for<decltype(t), decltype(rows)::value>(k, f, k_out).blocks >= 1;
-  });
+  return when_served(norm, gate_up, act, down, [](auto, auto, const Shape2&) {});
 }
 
 bool try_mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, const Tensor& act,
                         const MatmulArgs& down, cudaStream_t stream) {
-  if (!operands_ok(norm, gate_up, act, down)) return false;
-  const int64_t n = gate_up.x.dim(0), k = gate_up.x.dim(1), f = act.dim(1), k_out = down.y.dim(1);
-  return with_n(n, act.dtype(), [&](auto tag, auto rows) {
+  return when_served(norm, gate_up, act, down, [&](auto tag, auto rows, const Shape2& s) {
     using T = decltype(tag);
     constexpr int N = decltype(rows)::value;
-    const Shape2 s = shape_for<T, N>(k, f, k_out);
-    if (s.blocks < 1) return false;
+    const int64_t k = gate_up.x.dim(1), f = act.dim(1), k_out = down.y.dim(1);
     MlpParams<T> p{};
     p.norm = norm_in<T>(norm);
     p.up = {gate_up.w.data_as<const T>(), SwiGluRows<T>{act.data_as<T>(), static_cast<int>(f)}, static_cast<int>(k),
@@ -316,7 +327,6 @@ bool try_mlp_persistent(const AddRmsNormArgs& norm, const MatmulArgs& gate_up, c
     launch_pdl("mlp_persistent_kernel", mlp_persistent_kernel<T, N>, dim3(static_cast<unsigned>(s.blocks)),
                dim3(kThreads), s.plan.smem, stream, p);
     g_launches.fetch_add(1);
-    return true;
   });
 }
 
