@@ -36,6 +36,9 @@ void watch(double limit_s) {
     // One write(2) of a line made here (the stuck thread may hold stderr's lock; no allocation).
     char line[256];
     const char* what = g_what.load(std::memory_order_acquire);
+    // The wait read above may have ended, and another begun, between the two loads: its name is
+    // then the next one's (stored before its start, after the last one's end), so start over.
+    if (g_since_ns.load(std::memory_order_acquire) != since) continue;
     const int n = std::snprintf(line, sizeof(line),
                                 "gqa: rank %d has waited %.0f s in %s for the other ranks; ending the process "
                                 "(GQA_COLLECTIVE_TIMEOUT_S=%g)\n",
