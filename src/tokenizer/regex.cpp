@@ -4,6 +4,7 @@
 #include <pcre2.h>
 
 #include "core/error.h"
+#include "tokenizer/regex_unicode.h"
 
 namespace gqa::tok {
 namespace {
@@ -25,14 +26,25 @@ struct MatchData {
 }  // namespace
 
 Regex::Regex(const std::string& pattern, const std::string& where) : pattern_(pattern) {
-  int err = 0;
-  PCRE2_SIZE offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &err, &offset, nullptr);
-  GQA_CHECK(code != nullptr, where << ": regex does not compile at offset " << offset << ": " << pcre2_message(err)
-                                   << " (pattern " << pattern << ")");
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // optional: falls back to the interpreter when JIT is missing
-  code_ = code;
+  // The pattern as written first (an error's offset is into it), then as HF's classes need it.
+  const std::string hf = hf_character_classes(pattern);
+  for (const std::string* text : {&pattern, &hf}) {
+    int err = 0;
+    PCRE2_SIZE offset = 0;
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(text->data()), text->size(),
+                                     PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &err, &offset, nullptr);
+    GQA_CHECK(code != nullptr, where << ": regex does not compile at offset " << offset << ": " << pcre2_message(err)
+                                     << " (pattern " << *text
+                                     << (text == &hf ? ", as rewritten for Hugging Face's character classes" : "")
+                                     << ")");
+    if (text == &pattern && hf != pattern) {
+      pcre2_code_free(code);
+      continue;
+    }
+    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // optional: falls back to the interpreter when JIT is missing
+    code_ = code;
+    break;
+  }
 }
 
 Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }

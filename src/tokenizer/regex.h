@@ -1,4 +1,5 @@
-// A compiled PCRE2 pattern in UTF + UCP mode (\p{L}, \s, ... follow Unicode), JIT-compiled when available.
+// A compiled PCRE2 pattern in UTF + UCP mode (\p{L}, \s, ... follow Unicode, with Hugging Face's
+// \s and Unicode 16.0 categories: regex_unicode.h), JIT-compiled when available.
 // Pre-tokenizer regexes (GPT-2, Llama-3, Qwen2) and regex normalizers use it.
 #pragma once
 
