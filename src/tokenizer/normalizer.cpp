@@ -1,6 +1,7 @@
 #include "tokenizer/normalizer.h"
 
 #include <unicode/normalizer2.h>
+#include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,15 @@ std::string replace_regex(const Regex& re, std::string_view s, std::string_view 
   return out;
 }
 
+// Whether HF's normalizers (the unicode-normalization-alignments crate: Unicode 9.0's tables) know
+// nothing of c: a code point assigned after 9.0 is to them a starter with no decomposition that
+// composes with nothing, where ICU may reorder, compose or decompose it.
+bool unknown_to_hf(UChar32 c) {
+  UVersionInfo age;
+  u_charAge(c, age);
+  return age[0] > 9 || (age[0] == 9 && (age[1] > 0 || age[2] > 0));
+}
+
 std::string icu_normalize(std::string_view s, Normalizer::Kind kind) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* n = nullptr;
@@ -36,9 +46,27 @@ std::string icu_normalize(std::string_view s, Normalizer::Kind kind) {
   GQA_CHECK(U_SUCCESS(status), "ICU: cannot load the Unicode normalization data: " << u_errorName(status));
   const icu::UnicodeString in = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), s.size()));
   if (n->isNormalized(in, status) && U_SUCCESS(status)) return std::string(s);
-  status = U_ZERO_ERROR;
-  const icu::UnicodeString outu = n->normalize(in, status);
-  GQA_CHECK(U_SUCCESS(status), "ICU normalize failed: " << u_errorName(status));
+  // As HF: each run between code points unknown to Unicode 9.0 normalized alone (those of 9.0 and
+  // before normalize alike in every later version), the unknown ones kept as they are.
+  icu::UnicodeString outu;
+  int32_t run = 0;
+  const auto normalize_run = [&](int32_t end) {
+    if (end <= run) return;
+    status = U_ZERO_ERROR;
+    outu.append(n->normalize(in.tempSubStringBetween(run, end), status));  // (not merged at the boundary)
+    GQA_CHECK(U_SUCCESS(status), "ICU normalize failed: " << u_errorName(status));
+  };
+  for (int32_t i = 0; i < in.length();) {
+    const UChar32 c = in.char32At(i);
+    const int32_t next = in.moveIndex32(i, 1);
+    if (c >= 0x80 && unknown_to_hf(c)) {
+      normalize_run(i);
+      outu.append(in, i, next - i);
+      run = next;
+    }
+    i = next;
+  }
+  normalize_run(in.length());
   std::string out;
   outu.toUTF8String(out);
   return out;

@@ -1,5 +1,6 @@
 // The normalizer stage of a tokenizer.json (applied to the text between added tokens before splitting):
-// Sequence, Prepend, Replace (string or regex), NFC/NFD/NFKC/NFKD (ICU) and Lowercase.
+// Sequence, Prepend, Replace (string or regex), NFC/NFD/NFKC/NFKD (ICU, as Hugging Face's Unicode 9.0
+// tables have them: code points assigned later are left as they are) and Lowercase.
 #pragma once
 
 #include <memory>
