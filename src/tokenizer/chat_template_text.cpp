@@ -35,13 +35,15 @@ size_t decode_utf8(std::string_view s, size_t i, char32_t* cp) {
 bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 bool is_ident(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
 
-// One lexed piece of a template: text between tags ('D') or a tag: '{' {{ }}, '%' {% %}, '#' {# #}.
+// One lexed piece of a template: text between tags ('D') or a tag: '{' {{ }}, '%' {% %}, '#' {# #};
+// 'U' a tag its end never closes (Jinja raises; the canonical form keeps it, so no variant matches).
 struct Piece {
   char kind;
   std::string text;
   bool strip_before = false;  // {%- : removes whitespace at the end of the text before it
   bool strip_after = false;   // -%} : removes whitespace at the start of the text after it
   bool keep_lstrip = false;   // {%+ : turns lstrip_blocks off for this tag
+  bool keep_trim = false;     // +%} / +#} : turns trim_blocks off (the newline after the tag stays)
 };
 
 // Position of `close` from j on, skipping quoted string literals inside {{ }} and {% %}.
@@ -73,10 +75,15 @@ std::vector<Piece> lex(std::string_view t) {
     if (j < t.size() && (t[j] == '-' || t[j] == '+')) p.strip_before = t[j] == '-', p.keep_lstrip = t[j] == '+', ++j;
     const std::string_view close = p.kind == '{' ? "}}" : p.kind == '%' ? "%}" : "#}";
     size_t end = find_close(t, j, close, p.kind != '#');
-    if (end == std::string_view::npos) end = t.size();  // unterminated: hash what there is
+    if (end == std::string_view::npos) {  // unterminated: a tag no variant has
+      out.push_back({'U', std::string(t.substr(i))});
+      return out;
+    }
     p.text = std::string(t.substr(j, end - j));
-    if (!p.text.empty() && (p.text.back() == '-' || p.text.back() == '+')) {
+    // -}} -%} -#} strip; +%} +#} keep the newline; +}} is no Jinja end (kept in the text: no match)
+    if (!p.text.empty() && (p.text.back() == '-' || (p.text.back() == '+' && p.kind != '{'))) {
       p.strip_after = p.text.back() == '-';
+      p.keep_trim = p.text.back() == '+';
       p.text.pop_back();
     }
     out.push_back(std::move(p));
@@ -102,7 +109,7 @@ std::string trimmed_data(const std::vector<Piece>& ps, size_t k) {
   }
   if (prev && prev->strip_after) {
     while (lo < s.size() && is_ascii_space(s[lo])) ++lo;
-  } else if (prev && prev->kind != '{' && !s.empty() && s[0] == '\n') {
+  } else if (prev && prev->kind != '{' && !prev->keep_trim && !s.empty() && s[0] == '\n') {
     lo = 1;
   }
   return lo < hi ? s.substr(lo, hi - lo) : std::string();
@@ -136,7 +143,13 @@ size_t canonical_literal(std::string_view t, size_t i, std::string& out) {
   return i + 1;
 }
 
-// A tag's inside with whitespace dropped (one space kept between two identifier characters).
+// Whether a and b, written together, are one of Jinja's two-character operators (== != >= <= // **).
+bool one_operator(char a, char b) {
+  return (b == '=' && (a == '=' || a == '!' || a == '>' || a == '<')) || (a == b && (a == '/' || a == '*'));
+}
+
+// A tag's inside with whitespace dropped (one space kept between two identifier characters, and
+// between two characters that written together are one operator: "= =" is not "==").
 std::string canonical_tag(std::string_view t) {
   std::string out;
   bool space = false;
@@ -146,7 +159,9 @@ std::string canonical_tag(std::string_view t) {
     } else if (t[i] == '\'' || t[i] == '"') {
       i = canonical_literal(t, i, out), space = false;
     } else {
-      if (space && !out.empty() && is_ident(out.back()) && is_ident(t[i])) out += ' ';
+      if (space && !out.empty() && ((is_ident(out.back()) && is_ident(t[i])) || one_operator(out.back(), t[i]))) {
+        out += ' ';
+      }
       out += t[i++], space = false;
     }
   }
@@ -170,7 +185,7 @@ std::string canonical_template(std::string_view text) {
   std::string out, data;
   for (size_t k = 0; k < ps.size(); ++k) {
     if (ps[k].kind == 'D') data += trimmed_data(ps, k);
-    if (ps[k].kind == 'D' || ps[k].kind == '#') continue;
+    if (ps[k].kind == 'D' || ps[k].kind == '#') continue;  // (a 'U' is kept whole below)
     if (!data.empty()) out += "\x01D" + data + "\x02", data.clear();
     out += std::string("\x01") + ps[k].kind + canonical_tag(ps[k].text) + "\x02";
   }

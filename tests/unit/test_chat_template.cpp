@@ -147,6 +147,26 @@ TEST(ChatTemplate, RefusesUnknownTemplatesNamingTheSupportedOnes) {
   EXPECT_NE(refusal("{{ bos_token }}{% if").find("unsupported"), std::string::npos);  // unterminated tag
 }
 
+// Edits found by a randomized comparison with transformers (2026-11-28) that recognition once let
+// through: each changes what Jinja outputs, or makes it raise, so each must be refused.
+TEST(ChatTemplate, RefusesEditsThatChangeJinjasParseOrOutput) {
+  const std::string chatml = template_text("chatml"), mistral = template_text("mistral-v0.1");
+  // +%} keeps the newline after the tag (trim_blocks off): the output ends in one more "\n".
+  EXPECT_NE(refusal(replace_all(chatml, "{% endif %}", "{% endif +%}") + "\n\n").find("unsupported"), std::string::npos);
+  EXPECT_NE(refusal(replace_all(mistral, "{% endif %}{% endfor %}", "{% endif %}{% endfor +%}") + "\n\n")
+                .find("unsupported"),
+            std::string::npos);
+  EXPECT_EQ(ChatTemplate::from_string(replace_all(chatml, "{% endif %}", "{% endif +%}"), "", "").variant(), "chatml")
+      << "+%} with no newline after it changes nothing";
+  // Jinja raises on each of these: a tag or comment never closed, +}}, "= =".
+  EXPECT_NE(refusal(chatml.substr(0, chatml.size() - 2)).find("unsupported"), std::string::npos);
+  EXPECT_NE(refusal(chatml + "{# note").find("unsupported"), std::string::npos);
+  EXPECT_NE(refusal(replace_all(chatml, "assistant\n' }}", "assistant\n' +}}")).find("unsupported"), std::string::npos);
+  EXPECT_NE(refusal(replace_all(template_text("llama2"), "(loop.index0 % 2 == 0)", "(loop.index0 % 2 = = 0)"))
+                .find("unsupported"),
+            std::string::npos);
+}
+
 TEST(ChatTemplate, ConfigFileVariants) {
   const fs::path dir = fs::temp_directory_path() / ("gqa_chat_" + std::to_string(::getpid()));
   fs::create_directories(dir);
