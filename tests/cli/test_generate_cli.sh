@@ -354,13 +354,13 @@ expect_mpmd_failure() {  # name expected-text: rank 0 runs "${rank0[@]}", rank 1
 }
 rank0=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q)
 rank1=("${rank0[@]}" --bogus)
-expect_mpmd_failure "MPMD: an unknown flag on rank 1 only" "rank 1 stopped on its arguments"
+EXPECT_RC=2 expect_mpmd_failure "MPMD: an unknown flag on rank 1 only (exit 2)" "rank 1 stopped on its arguments"
 rank1=("${rank0[@]}" --help)
-expect_mpmd_failure "MPMD: --help on rank 1 only" "rank 1 stopped on its arguments"
+EXPECT_RC=2 expect_mpmd_failure "MPMD: --help on rank 1 only (exit 2)" "rank 1 stopped on its arguments"
 rank1=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 5 -q)
-expect_mpmd_failure "MPMD: another --max-new-tokens on rank 1" "rank 1: its arguments differ from rank 0's"
+EXPECT_RC=2 expect_mpmd_failure "MPMD: another --max-new-tokens on rank 1 (exit 2)" "rank 1: its arguments differ from rank 0's"
 rank1=(--model tests/fixtures/models/gqa --prompt-tokens 1,2 --max-new-tokens 4 -q)
-expect_mpmd_failure "MPMD: another prompt length on rank 1" "rank 1: its arguments differ from rank 0's"
+EXPECT_RC=2 expect_mpmd_failure "MPMD: another prompt length on rank 1 (exit 2)" "rank 1: its arguments differ from rank 0's"
 # a node's other copy of a prompt file: named as the file's contents, exit 1 (a file, not the flags);
 # one rank's prompt file missing: exit 1 from every rank, whichever mpirun hears first (it was 1 or 2)
 printf '1,2,3' >"$tmp/prompt_a"
@@ -380,12 +380,38 @@ for i in 1 2 3 4; do  # rank 1's file missing, then rank 0's
 done
 if [ "$rcs" = 11111111 ]; then ok "MPMD: one rank's prompt file missing: exit 1 every time"
 else bad "MPMD: one rank's prompt file missing: exit statuses $rcs (want 1 each time)"; fi
+# a flag error on one rank and a missing file on another: the flag error's 2 (whichever rank it is on)
+rank0=(--model tests/fixtures/models/gqa --prompt-tokens-file "$tmp/prompt_a" --max-new-tokens 4 -q --bogus)
+rank1=("${without[@]}")
+EXPECT_RC=2 expect_mpmd_failure "MPMD: a flag error on rank 0, a missing prompt file on rank 1 (exit 2)" "--bogus"
+if [ -x "$tokenize" ]; then
+  # a text prompt: another copy of a --prompt-file named as its contents (exit 1), and another
+  # tokenizer.json (the same text, other ids) as the prompt tokens (exit 1)
+  printf 'Hello there' >"$tmp/text_a"
+  printf 'Hello where' >"$tmp/text_b"
+  rank0=(--model tests/fixtures/models/gqa --prompt-file "$tmp/text_a" --max-new-tokens 4 -q)
+  rank1=(--model tests/fixtures/models/gqa --prompt-file "$tmp/text_b" --max-new-tokens 4 -q)
+  EXPECT_RC=1 expect_mpmd_failure "MPMD: another copy of the --prompt-file (text) on rank 1 (exit 1)" \
+    "rank 1: the prompt its --prompt-file $tmp/text_b holds differs from rank 0's"
+  cp -r tests/fixtures/models/gqa "$tmp/gqa_other_tokenizer"
+  python3 - "$tmp/gqa_other_tokenizer/tokenizer.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+swap = {"type": "Replace", "pattern": {"String": "H"}, "content": "J"}  # "Hello" reads "Jello"
+t["normalizer"] = swap if t.get("normalizer") is None else {"type": "Sequence", "normalizers": [t["normalizer"], swap]}
+json.dump(t, open(sys.argv[1], "w"))
+PY
+  rank0=(--model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 4 -q)
+  rank1=(--model "$tmp/gqa_other_tokenizer" --prompt "Hello" --max-new-tokens 4 -q)
+  EXPECT_RC=1 expect_mpmd_failure "MPMD: another tokenizer.json on rank 1 (exit 1)" \
+    "rank 1: differs from rank 0 in its prompt tokens"
+fi
 rank0=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q)
 # a rank on another backend (--backend auto on a node whose GPU is missing or broken) is named as such
 saved=("${rank0[@]}")
 rank0=("${saved[@]}" --backend cpu)
 rank1=("${saved[@]}" --backend cuda)
-expect_mpmd_failure "MPMD: another backend on rank 1" \
+EXPECT_RC=2 expect_mpmd_failure "MPMD: another backend on rank 1 (exit 2)" \
   "rank 1: --backend cuda gives the cuda backend here but the cpu backend on rank 0"
 rank0=("${saved[@]}")
 cp -r tests/fixtures/models/gqa "$tmp/gqa_theta"
