@@ -200,13 +200,18 @@ TEST(Checkpoint, SampleFingerprint) {
   other = same;
   other[1] = test::st_f32("w", {3}, iota_values(3, 2.0f));  // another name
   EXPECT_NE(single(other), h);
+  other = same;
+  other[0] = {"x", "BF16", {2, 4}, test::f32_bytes(iota_values(4))};  // f32 {2, 2}'s bytes as bf16 {2, 4}
+  const uint64_t as_bf16 = single(other);
+  other[0].dtype = "F16";  // the same bytes and shape, another dtype
+  EXPECT_NE(single(other), as_bf16);
   // A tensor longer than both samples: its ends count, its middle does not.
   const size_t n = 2 * Checkpoint::kSampleBytes / sizeof(float) + 8;
   std::vector<float> long_values = iota_values(n);
   const uint64_t long_h = single({test::st_f32("big", {static_cast<int64_t>(n)}, long_values)});
   long_values[n / 2] += 1.0f;
   EXPECT_EQ(single({test::st_f32("big", {static_cast<int64_t>(n)}, long_values)}), long_h);
-  long_values[n - 1] += 1.0f;
+  long_values[n - 1] = -long_values[n - 1];  // its very last byte only (the sign bit)
   const uint64_t last_h = single({test::st_f32("big", {static_cast<int64_t>(n)}, long_values)});
   EXPECT_NE(last_h, long_h);
   long_values[0] += 1.0f;

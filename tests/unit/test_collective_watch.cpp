@@ -68,6 +68,18 @@ TEST(CollectiveWatchDeathTest, ZeroSetsNoLimit) {
       ::testing::ExitedWithCode(0), "");
 }
 
+TEST(CollectiveWatchDeathTest, InfinitySetsNoLimit) {  // (past Deadline::kMaxLimitS: no limit, not an overflow)
+  EXPECT_EXIT(
+      {
+        ::setenv("GQA_COLLECTIVE_TIMEOUT_S", "inf", 1);
+        if (collective_timeout_s() != 0.0) std::exit(2);
+        const CollectiveWatch watch(0, "a long wait");
+        sleep_s(1.5);
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 TEST(CollectiveWatchDeathTest, ABadValueWarnsAndKeepsTheDefault) {
   EXPECT_EXIT(
       {

@@ -192,6 +192,16 @@ TEST(DType, BufferConversions) {
   convert_to_f32(same.data(), DType::kF32, back.data(), src.size());
   EXPECT_EQ(back, src);
 
+  float one = 0.0f;  // one element, and none (null pointers: a UBSan build checks the memcpy is skipped)
+  convert_from_f32(src.data() + 1, &one, DType::kF32, 1);
+  EXPECT_EQ(one, src[1]);
+  convert_to_f32(src.data() + 2, DType::kF32, &one, 1);
+  EXPECT_EQ(one, src[2]);
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
+    convert_to_f32(nullptr, t, nullptr, 0);
+    convert_from_f32(nullptr, nullptr, t, 0);
+  }
+
   std::vector<int32_t> ints(src.size());
   EXPECT_THROW(convert_from_f32(src.data(), ints.data(), DType::kI32, src.size()), Error);
   EXPECT_THROW(convert_to_f32(ints.data(), DType::kI32, back.data(), src.size()), Error);
