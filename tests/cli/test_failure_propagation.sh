@@ -22,21 +22,32 @@ for failing in 0 1 3; do
   fi
 done
 # A rank that stops without exiting (SIGSTOP): the others end on the collective watch's limit
-# (GQA_COLLECTIVE_TIMEOUT_S, parallel/collective_watch.h) with a line naming the collective.
-t0=$SECONDS
-GQA_COLLECTIVE_TIMEOUT_S=2 timeout 60 mpirun --oversubscribe --bind-to none -x GQA_COLLECTIVE_TIMEOUT_S -np 2 "$probe" 1 stop \
-  >/dev/null 2>/tmp/probe.$$
-rc=$?
-dt=$((SECONDS - t0))
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] &&
-   grep -q "gqa: rank 0 has waited [0-9]* s in MPI_Allreduce (all_reduce_sum) for the other ranks" /tmp/probe.$$; then
-  echo "PASS rank 1 stops -> rank 0 ends the job on GQA_COLLECTIVE_TIMEOUT_S: rc $rc in ${dt}s"
-  passed=$((passed + 1))
-else
-  echo "FAIL rank 1 stops -> rc $rc after ${dt}s"
-  cat /tmp/probe.$$
-  failed=$((failed + 1))
-fi
+# (GQA_COLLECTIVE_TIMEOUT_S, parallel/collective_watch.h) with a line naming the collective, in each
+# collective the Communicator and MpiSession make.
+while read -r which named; do
+  t0=$SECONDS
+  GQA_COLLECTIVE_TIMEOUT_S=2 timeout 60 mpirun --oversubscribe --bind-to none -x GQA_COLLECTIVE_TIMEOUT_S -np 2 "$probe" 1 stop \
+    "$which" </dev/null >/dev/null 2>/tmp/probe.$$  # (not the loop's stdin)
+  rc=$?
+  dt=$((SECONDS - t0))
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] &&
+     grep -qF "gqa: rank 0 has waited" /tmp/probe.$$ && grep -qF "s in $named for the other ranks" /tmp/probe.$$; then
+    echo "PASS rank 1 stops in $which -> rank 0 ends the job on GQA_COLLECTIVE_TIMEOUT_S: rc $rc in ${dt}s"
+    passed=$((passed + 1))
+  else
+    echo "FAIL rank 1 stops in $which -> rc $rc after ${dt}s (want a line naming $named)"
+    cat /tmp/probe.$$
+    failed=$((failed + 1))
+  fi
+done <<'EOF_COLLECTIVES'
+all_reduce_sum MPI_Allreduce (all_reduce_sum)
+broadcast MPI_Bcast (broadcast)
+all_gather MPI_Allgather (all_gather)
+barrier MPI_Barrier (barrier)
+all_ok MPI_Allreduce (all_ok)
+session_all_ok MPI_Allreduce (the ranks' agreement on their arguments)
+session_from_rank0 MPI_Bcast (rank 0's settings)
+EOF_COLLECTIVES
 rm -f /tmp/probe.$$
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
