@@ -380,7 +380,7 @@ for i in 1 2 3 4; do  # rank 1's file missing, then rank 0's
 done
 if [ "$rcs" = 11111111 ]; then ok "MPMD: one rank's prompt file missing: exit 1 every time"
 else bad "MPMD: one rank's prompt file missing: exit statuses $rcs (want 1 each time)"; fi
-# a flag error on one rank and a missing file on another: the flag error's 2 (whichever rank it is on)
+# a flag error on rank 0 and a missing file on rank 1: the flag error's 2 (the ranks agree on one status)
 rank0=(--model tests/fixtures/models/gqa --prompt-tokens-file "$tmp/prompt_a" --max-new-tokens 4 -q --bogus)
 rank1=("${without[@]}")
 EXPECT_RC=2 expect_mpmd_failure "MPMD: a flag error on rank 0, a missing prompt file on rank 1 (exit 2)" "--bogus"

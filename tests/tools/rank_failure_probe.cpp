@@ -5,7 +5,8 @@
 // With `stop` the rank does not fail but stops (SIGSTOP: a hung rank that does not exit); the
 // others end on the collective watch's limit (parallel/collective_watch.h, GQA_COLLECTIVE_TIMEOUT_S)
 // inside COLLECTIVE: all_reduce_sum (default), broadcast, all_gather, barrier, all_ok (the
-// Communicator's), session_all_ok or session_from_rank0 (MpiSession's, before any Communicator).
+// Communicator's), session_all_ok or session_from_rank0 (MpiSession's, which gqa-generate calls
+// before it makes a Communicator).
 #include <csignal>
 #include <chrono>
 #include <iostream>
