@@ -3,7 +3,7 @@
 //  - \s: PCRE2's is \p{Z}, \h and \v, which holds U+180E (MONGOLIAN VOWEL SEPARATOR, no longer
 //    white space since Unicode 6.3); HF's is Unicode's White_Space, which does not.
 //  - \p{X}: PCRE2 10.42 (Debian 12) has Unicode 14.0's tables, HF 16.0's: 9272 letters and 120
-//    digits (CJK Extensions H and I, Egyptian hieroglyphs, Garay, ...) are L / N to HF only.
+//    numbers (CJK Extensions H and I, Egyptian hieroglyphs, Garay, ...) are L / N to HF only.
 // hf_character_classes rewrites the pattern so PCRE2 matches as HF does:
 //  - \s -> [\t-\r\x{85}\p{Z}] (inside a class, its members), \S -> [^\t-\r\x{85}\p{Z}];
 //  - \p{X} (X a general category, one or two letters) gains the code points that are X in Unicode
