@@ -163,18 +163,14 @@ struct LoadFingerprint {
   uint64_t prompt = 0;      // the prompt's token ids
 };
 
-uint64_t nonzero_hash(const std::string& text) {
-  const uint64_t h = gqa::fnv1a64(text);
-  return h != 0 ? h : 1;
-}
-
 // Parsed with the nesting limit from_json_text already applied to this text.
 LoadFingerprint load_fingerprint(const Loaded& l) {
   const nlohmann::json config =
       nlohmann::json::parse(l.config_text, gqa::json_depth_limit("config.json"));
   std::string prompt;
   for (int32_t t : l.prompt) prompt += std::to_string(t) + ",";
-  return {nonzero_hash(canonical_config(config).dump()), l.checkpoint_sample, nonzero_hash(prompt)};
+  return {gqa::nonzero_fingerprint(canonical_config(config).dump()), l.checkpoint_sample,
+          gqa::nonzero_fingerprint(prompt)};
 }
 
 // What differs from rank 0's fingerprint, in words ("" when nothing does or either did not load).

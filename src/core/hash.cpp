@@ -8,4 +8,9 @@ uint64_t fnv1a64(std::string_view s) {
   return h;
 }
 
+uint64_t nonzero_fingerprint(std::string_view s) {
+  const uint64_t h = fnv1a64(s);
+  return h != 0 ? h : 1;
+}
+
 }  // namespace gqa

@@ -9,4 +9,7 @@ namespace gqa {
 
 uint64_t fnv1a64(std::string_view s);
 
+// fnv1a64, never 0 (0 stays free to mean "none" in a fingerprint the ranks compare).
+uint64_t nonzero_fingerprint(std::string_view s);
+
 }  // namespace gqa

@@ -134,8 +134,7 @@ uint64_t Checkpoint::sample_fingerprint() const {
     if (tail > 0) file.pread_exact(sample.data() + head, tail, t.offset + t.nbytes - tail);
     text += sample + ";";
   }
-  const uint64_t h = fnv1a64(text);
-  return h != 0 ? h : 1;
+  return nonzero_fingerprint(text);
 }
 
 void Checkpoint::read_f32(const std::string& name, Range rows, Range cols, float* dst) const {
