@@ -26,25 +26,26 @@ struct MatchData {
 }  // namespace
 
 Regex::Regex(const std::string& pattern, const std::string& where) : pattern_(pattern) {
-  // The pattern as written first (an error's offset is into it), then as HF's classes need it.
+  const auto compile = [](const std::string& text, int* err, PCRE2_SIZE* offset) {
+    return pcre2_compile(reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(),
+                         PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, err, offset, nullptr);
+  };
   const std::string hf = hf_character_classes(pattern);
-  for (const std::string* text : {&pattern, &hf}) {
-    int err = 0;
-    PCRE2_SIZE offset = 0;
-    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(text->data()), text->size(),
-                                     PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &err, &offset, nullptr);
-    GQA_CHECK(code != nullptr, where << ": regex does not compile at offset " << offset << ": " << pcre2_message(err)
-                                     << " (pattern " << *text
-                                     << (text == &hf ? ", as rewritten for Hugging Face's character classes" : "")
-                                     << ")");
-    if (text == &pattern && hf != pattern) {
-      pcre2_code_free(code);
-      continue;
-    }
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // optional: falls back to the interpreter when JIT is missing
-    code_ = code;
-    break;
+  int err = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code* code = compile(hf, &err, &offset);
+  if (code == nullptr) {  // the error as the pattern was written (its offset is into that), where it has one
+    int err0 = 0;
+    PCRE2_SIZE offset0 = 0;
+    pcre2_code* as_written = compile(pattern, &err0, &offset0);
+    GQA_CHECK(as_written != nullptr, where << ": regex does not compile at offset " << offset0 << ": "
+                                           << pcre2_message(err0) << " (pattern " << pattern << ")");
+    pcre2_code_free(as_written);
+    GQA_FAIL(where << ": regex does not compile at offset " << offset << ": " << pcre2_message(err) << " (pattern "
+                   << hf << ", as rewritten for Hugging Face's character classes from " << pattern << ")");
   }
+  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // optional: falls back to the interpreter when JIT is missing
+  code_ = code;
 }
 
 Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
