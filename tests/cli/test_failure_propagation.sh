@@ -4,6 +4,7 @@
 # usage: test_failure_propagation.sh BUILD_BIN_DIR
 set -uo pipefail
 probe="${1:?usage: $0 BUILD_BIN_DIR}/../tests/gqa_rank_failure_probe"
+step_probe="$1/../tests/gqa_step_stop_probe"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 passed=0
 failed=0
@@ -48,6 +49,24 @@ all_ok MPI_Allreduce (all_ok)
 session_all_ok MPI_Allreduce (the ranks' agreement on their arguments)
 session_from_rank0 MPI_Bcast (rank 0's settings)
 EOF_COLLECTIVES
+# A rank that stops between two decode steps (the fixture model on the CPU backend, T = 2): the other
+# waits in an all-reduce inside its step, and must name the step (the Model's watch at T > 1, the
+# outermost), not the all-reduce.
+step_named="a step (with NCCL, its all-reduces wait for every rank)"
+t0=$SECONDS
+GQA_COLLECTIVE_TIMEOUT_S=2 timeout 60 mpirun --oversubscribe --bind-to none -x GQA_COLLECTIVE_TIMEOUT_S -np 2 "$step_probe" \
+  tests/fixtures/models/gqa 1 </dev/null >/dev/null 2>/tmp/probe.$$
+rc=$?
+dt=$((SECONDS - t0))
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] &&
+   grep -qF "gqa: rank 0 has waited" /tmp/probe.$$ && grep -qF "s in $step_named for the other ranks" /tmp/probe.$$; then
+  echo "PASS rank 1 stops between decode steps -> rank 0 ends the job naming its step: rc $rc in ${dt}s"
+  passed=$((passed + 1))
+else
+  echo "FAIL rank 1 stops between decode steps -> rc $rc after ${dt}s (want a line naming $step_named)"
+  cat /tmp/probe.$$
+  failed=$((failed + 1))
+fi
 rm -f /tmp/probe.$$
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
