@@ -23,23 +23,28 @@ for failing in 0 1 3; do
   fi
 done
 # A rank that stops without exiting (SIGSTOP): the others end on the collective watch's limit
-# (GQA_COLLECTIVE_TIMEOUT_S, parallel/collective_watch.h) with a line naming the collective, in each
-# collective the Communicator and MpiSession make.
-while read -r which named; do
-  t0=$SECONDS
-  GQA_COLLECTIVE_TIMEOUT_S=2 timeout 60 mpirun --oversubscribe --bind-to none -x GQA_COLLECTIVE_TIMEOUT_S -np 2 "$probe" 1 stop \
-    "$which" </dev/null >/dev/null 2>/tmp/probe.$$  # (not the loop's stdin)
+# (GQA_COLLECTIVE_TIMEOUT_S, parallel/collective_watch.h) with a line naming what rank 0 waited in.
+# expect_stop_named WHAT NAMED PROGRAM ARGS...: runs PROGRAM at -np 2 (rank 1 stops).
+expect_stop_named() {
+  local what=$1 named=$2 t0=$SECONDS rc dt
+  shift 2
+  GQA_COLLECTIVE_TIMEOUT_S=2 timeout 60 mpirun --oversubscribe --bind-to none -x GQA_COLLECTIVE_TIMEOUT_S -np 2 "$@" \
+    </dev/null >/dev/null 2>/tmp/probe.$$  # (not a loop's stdin)
   rc=$?
   dt=$((SECONDS - t0))
   if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] &&
      grep -qF "gqa: rank 0 has waited" /tmp/probe.$$ && grep -qF "s in $named for the other ranks" /tmp/probe.$$; then
-    echo "PASS rank 1 stops in $which -> rank 0 ends the job on GQA_COLLECTIVE_TIMEOUT_S: rc $rc in ${dt}s"
+    echo "PASS rank 1 stops $what -> rank 0 ends the job on GQA_COLLECTIVE_TIMEOUT_S naming it: rc $rc in ${dt}s"
     passed=$((passed + 1))
   else
-    echo "FAIL rank 1 stops in $which -> rc $rc after ${dt}s (want a line naming $named)"
+    echo "FAIL rank 1 stops $what -> rc $rc after ${dt}s (want a line naming $named)"
     cat /tmp/probe.$$
     failed=$((failed + 1))
   fi
+}
+# In each collective the Communicator and MpiSession make.
+while read -r which named; do
+  expect_stop_named "in $which" "$named" "$probe" 1 stop "$which"
 done <<'EOF_COLLECTIVES'
 all_reduce_sum MPI_Allreduce (all_reduce_sum)
 broadcast MPI_Bcast (broadcast)
@@ -49,24 +54,11 @@ all_ok MPI_Allreduce (all_ok)
 session_all_ok MPI_Allreduce (the ranks' agreement on their arguments)
 session_from_rank0 MPI_Bcast (rank 0's settings)
 EOF_COLLECTIVES
-# A rank that stops between two decode steps (the fixture model on the CPU backend, T = 2): the other
-# waits in an all-reduce inside its step, and must name the step (the Model's watch at T > 1, the
-# outermost), not the all-reduce.
-step_named="a step (with NCCL, its all-reduces wait for every rank)"
-t0=$SECONDS
-GQA_COLLECTIVE_TIMEOUT_S=2 timeout 60 mpirun --oversubscribe --bind-to none -x GQA_COLLECTIVE_TIMEOUT_S -np 2 "$step_probe" \
-  tests/fixtures/models/gqa 1 </dev/null >/dev/null 2>/tmp/probe.$$
-rc=$?
-dt=$((SECONDS - t0))
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] &&
-   grep -qF "gqa: rank 0 has waited" /tmp/probe.$$ && grep -qF "s in $step_named for the other ranks" /tmp/probe.$$; then
-  echo "PASS rank 1 stops between decode steps -> rank 0 ends the job naming its step: rc $rc in ${dt}s"
-  passed=$((passed + 1))
-else
-  echo "FAIL rank 1 stops between decode steps -> rc $rc after ${dt}s (want a line naming $step_named)"
-  cat /tmp/probe.$$
-  failed=$((failed + 1))
-fi
+# Between two decode steps (the fixture model on the CPU backend): rank 0 waits in an all-reduce
+# inside its step and must name the step (the Model's watch at T > 1, the outermost), not the
+# all-reduce.
+expect_stop_named "between decode steps" "a step (with NCCL, its all-reduces wait for every rank)" \
+  "$step_probe" tests/fixtures/models/gqa 1
 rm -f /tmp/probe.$$
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
