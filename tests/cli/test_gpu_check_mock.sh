@@ -4,7 +4,7 @@
 # --profile pass), a step the box cuts (CUT, exit 4), and a
 # cut step whose log shows a failed case or a step that exits non-zero (FAIL, exit 1). GPU time is
 # rare: a broken flow found here costs no device call. ~5 minutes (the fake steps sleep 1-2 s, the
-# cut ones until the box ends).
+# cut ones until the box ends, one that ignores SIGTERM 15 s more).
 # Usage: test_gpu_check_mock.sh BIN_DIR   (run from the repository root; BIN_DIR unused)
 set -euo pipefail
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -60,17 +60,22 @@ row "memcheck cuda_test_attention_decode_groups" PASS quick
 grep -qE '^memcheck cuda_test_[a-z_]+ .*PASS .*beside others' <<<"$out" || fail "quick: no memcheck ran beside others"
 
 # 3. the box ends a build's test process before its own limit, with cases passed and none failed:
-# CUT, not FAIL; nothing failed, so exit 4
-run cut prefill 80 "configure 1" "build 1" "cuda_test_attention_prefill_wgmma:basic:notslow 300 0 ok"
+# CUT, not FAIL; nothing failed, so exit 4. One of them ignores SIGTERM: timeout's --kill-after
+# ends it 15 s later (137 at its limit: also the box's cut)
+run cut prefill 80 "configure 1" "build 1" "cuda_test_attention_prefill_wgmma:basic:notslow 300 0 ok" \
+  "cuda_test_attention_prefill_wgmma:producer:notslow 300 0 ok noterm"
 [ $rc -eq 4 ] || fail "cut: exit $rc, wanted 4: $(tail -n 45 <<<"$out")"
 row "cuda_test_attention_prefill_wgmma \(basic build\)" CUT cut
 grep -q 'the box ended it after .* (2 test cases passed, none failed)' <<<"$out" || fail "cut: the CUT note"
-grep -qE '^gpu-check: 34 steps, 0 failed, 1 cut by the box' <<<"$out" || fail "cut: $(grep '^gpu-check:' <<<"$out")"
+row "cuda_test_attention_prefill_wgmma \(producer build\)" CUT "cut (137)"
+grep -qE '^gpu-check: 34 steps, 0 failed, 2 cut by the box' <<<"$out" || fail "cut: $(grep '^gpu-check:' <<<"$out")"
 
-# 4. cut with a failed case in its log, a step that exits 1, and one killed (137: an OOM kill) long
-# before the limit the box gave it: FAIL (exit 1), naming the case; the kill is not the box's cut
+# 4. cut with a failed case in its log, a step that exits 1, and two killed (137: an OOM kill) before
+# the limit the box gave them (~51 s), one long before, one at ~60% of it: FAIL (exit 1), naming
+# the case; the kills are not the box's cut
 run failed prefill 80 "configure 1" "build 1" "cuda_test_attention_prefill_wgmma:pingpong:notslow 300 0 failed" \
-  "cuda_test_attention_prefill_wgmma:swizzle:notslow 2 1" "cuda_test_attention_prefill_wgmma:tma_late:notslow 1 137 ok"
+  "cuda_test_attention_prefill_wgmma:swizzle:notslow 2 1" "cuda_test_attention_prefill_wgmma:tma_late:notslow 1 137 ok" \
+  "cuda_test_attention_prefill_wgmma:overlap:notslow 31 137 ok"
 [ $rc -eq 1 ] || fail "failed: exit $rc, wanted 1: $(tail -n 45 <<<"$out")"
 row "cuda_test_attention_prefill_wgmma \(pingpong build\)" FAIL failed
 grep -q 'timed out after [0-9]*s: \[  FAILED  \] Mock.Case' <<<"$out" || fail "failed: the FAIL note names the case"
@@ -78,6 +83,8 @@ row "cuda_test_attention_prefill_wgmma \(swizzle build\)" FAIL failed
 row "memcheck cuda_test_attention_prefill_wgmma \(swizzle build\)" SKIP failed
 row "cuda_test_attention_prefill_wgmma \(tma_late build\)" FAIL failed
 grep -qE 'tma_late build\) +FAIL +exit 137 after [0-9]+s' <<<"$out" || fail "failed: the killed step's note"
+row "cuda_test_attention_prefill_wgmma \(overlap build\)" FAIL "failed (137 at ~60%)"
+grep -qE 'overlap build\) +FAIL +exit 137 after 3[0-9]s' <<<"$out" || fail "failed: the step killed at ~60%'s note"
 
 # 5. the default mode (issue 4's check), every step passing: the GPU tests 4 at a time with the
 # prefill tests beside them, the multi-rank tests at np 1, 2 and 4, gqa-generate up to np 4
