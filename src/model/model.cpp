@@ -181,8 +181,9 @@ void Model::upload_step(const StepInput& in, int64_t width, Step& s) {
   }
   ops_.upload_i32(tables.data(), s.block_tables);
 
-  // Dynamic NTK scaling depends on the furthest position of this step, as in transformers.
-  const int64_t max_pos = *std::max_element(in.positions.begin(), in.positions.end());
+  // Dynamic NTK scaling depends on the furthest position of the forward, as in transformers (a
+  // prompt's chunks: the prompt's last position; StepInput::rope_through).
+  const int64_t max_pos = std::max<int64_t>(*std::max_element(in.positions.begin(), in.positions.end()), in.rope_through);
   const RopeFrequencies rope = rope_frequencies(config_, max_pos);
   s.inv_freq = b.inv_freq();
   ops_.upload_f32(rope.inv_freq.data(), s.inv_freq);

@@ -27,6 +27,12 @@ struct StepInput {
   std::vector<int32_t> slots;      // [n] KV cache slot each token's K/V is written to
   std::vector<std::vector<int32_t>> block_tables;  // [n_seqs][blocks] of each sequence
   std::vector<int64_t> logit_rows; // tokens whose logits are returned
+  // Dynamic NTK rope: the furthest position of the forward this step belongs to, which its table
+  // is computed for (the larger of this and the step's own furthest position counts). A prompt's
+  // prefill chunks give the prompt's last position, so that a prompt prefilled in chunks gets one
+  // table, as one forward over the whole prompt (transformers' generate) does, and the result does
+  // not depend on the chunk size. -1: the step's own furthest position.
+  int64_t rope_through = -1;
 };
 
 class Model {

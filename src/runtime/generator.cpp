@@ -101,6 +101,7 @@ StepInput Generator::step_input(int seq, const std::vector<int32_t>& tokens, int
   in.tokens = tokens;
   in.slots = cache_.append(seq, n);
   in.block_tables = {cache_.block_table(seq)};
+  in.rope_through = rope_through_;
   for (int64_t i = 0; i < n; ++i) {
     in.positions.push_back(static_cast<int32_t>(first_pos + i));
     in.token_seq.push_back(0);
@@ -192,13 +193,20 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
   auto t0 = std::chrono::steady_clock::now();
   const int64_t p = static_cast<int64_t>(req.prompt.size());
-  for (int64_t a = 0; a < p; a += req.prefill_chunk) {
-    const int64_t b = std::min(p, a + req.prefill_chunk);
-    advance(std::vector<int32_t>(req.prompt.begin() + a, req.prompt.begin() + b), a,
-            b == p && req.max_new_tokens > 0);
-    run_callback(comm_, agree_callbacks, "on_prefill_progress", [&] {
-      if (req.on_prefill_progress) req.on_prefill_progress(b, p);
-    });
+  {
+    rope_through_ = p - 1;  // every chunk gets the whole prompt's dynamic rope table (decode: its own)
+    struct Reset {
+      int64_t& v;
+      ~Reset() { v = -1; }
+    } reset{rope_through_};
+    for (int64_t a = 0; a < p; a += req.prefill_chunk) {
+      const int64_t b = std::min(p, a + req.prefill_chunk);
+      advance(std::vector<int32_t>(req.prompt.begin() + a, req.prompt.begin() + b), a,
+              b == p && req.max_new_tokens > 0);
+      run_callback(comm_, agree_callbacks, "on_prefill_progress", [&] {
+        if (req.on_prefill_progress) req.on_prefill_progress(b, p);
+      });
+    }
   }
   res.prefill_seconds = seconds_since(t0);
 

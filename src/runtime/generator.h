@@ -66,6 +66,7 @@ class Generator {
  private:
   enum class Rows { kNone, kLast, kAll };  // which positions' logits a step returns
   StepInput step_input(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows);
+  int64_t rope_through_ = -1;  // StepInput::rope_through of the steps step_input makes (the prompt's last position while prefilling)
   std::vector<float> step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows);
   // The step, then the token after its last position, drawn by the backend.
   int32_t step_sample(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Sampler& sampler);

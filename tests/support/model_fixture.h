@@ -49,14 +49,14 @@ inline FixtureReference read_fixture_reference(const std::string& dir) {
 }
 
 // Generation on a fixture checkpoint with small cache blocks (4 tokens unless block_size says
-// otherwise) and a small prefill chunk, so sequences span several blocks and prefill runs in
-// pieces. keep_logits false at T = 1 makes the backend draw the tokens where the logits are
+// otherwise) and a small prefill chunk (5 unless prefill_chunk says otherwise), so sequences span
+// several blocks and prefill runs in pieces. keep_logits false at T = 1 makes the backend draw the tokens where the logits are
 // (Model::forward_sample).
 inline GenerateResult run_generation(const std::string& dir, const std::vector<int32_t>& prompt, int64_t new_tokens,
                                      const SamplingParams& sampling, bool keep_logits, Ops& ops, Communicator& comm,
                                      bool cuda_graphs = true,
                                      int64_t slice_candidates = GenerateRequest{}.slice_candidates,
-                                     int64_t block_size = 4) {
+                                     int64_t block_size = 4, int64_t prefill_chunk = 5) {
   const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
   const ShardPlan plan = ShardPlan::make(
       {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
@@ -72,7 +72,7 @@ inline GenerateResult run_generation(const std::string& dir, const std::vector<i
   req.max_new_tokens = new_tokens;
   req.sampling = sampling;
   req.keep_logits = keep_logits;
-  req.prefill_chunk = 5;
+  req.prefill_chunk = prefill_chunk;
   req.slice_candidates = slice_candidates;
   Generator gen(model, cache, comm);
   return gen.generate(req);
