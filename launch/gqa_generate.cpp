@@ -76,6 +76,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   if (o.has_prompt_text) {  // every rank encodes the same text the same way: no broadcast needed
     l.text = gqa::encode_text_prompt(o);
     l.prompt = l.text->ids();
+    for (const std::string& w : l.text->warnings()) progress(comm.rank() == 0, "warning: " + w);  // (-q too)
   }
   gqa::validate_prompt(l.prompt, l.config.vocab_size);
   // Checked here, before loading, as Generator checks it again (the same count of positions).

@@ -7,6 +7,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/gguf_reader.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 namespace gqa {
 
@@ -58,6 +59,14 @@ class TokenizerPrompt final : public TextPrompt {
  public:
   explicit TokenizerPrompt(const GenerateOptions& o) : tokenizer_(tok::Tokenizer::load(tokenizer_path(o))) {
     const std::string path = tokenizer_path(o);
+    const auto check_utf8 = [&](const std::string& text, const std::string& what) {
+      if (tok::is_valid_utf8(text)) return;
+      warnings_.push_back(what + " is not valid UTF-8: each ill-formed byte sequence in it is read as U+FFFD (the "
+                          "replacement character, as Python's bytes.decode(\"utf-8\", \"replace\")); convert the "
+                          "text to UTF-8 (e.g. iconv) to keep those characters");
+    };
+    check_utf8(o.prompt_text, o.prompt_file.empty() ? "--prompt" : "--prompt-file " + o.prompt_file);
+    if (o.has_system) check_utf8(o.system, "--system");
     rendered_ = o.prompt_text;
     if (o.chat) {
       const tok::ChatTemplate tmpl = load_chat_template(path, tokenizer_);

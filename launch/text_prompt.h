@@ -28,6 +28,9 @@ class TextPrompt {
   virtual ~TextPrompt() = default;
   const std::vector<int32_t>& ids() const { return ids_; }
   const std::string& rendered() const { return rendered_; }  // the text encoded (after the chat template)
+  // Lines worth a warning (rank 0 prints them): text that is not valid UTF-8, which the tokenizer
+  // reads with U+FFFD in place of each ill-formed sequence.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   virtual std::vector<int32_t> eos_ids() const = 0;          // the tokenizer's end-of-turn ids
   // A streamer of generated ids as text after `prompt` (for the SentencePiece leading space).
   virtual std::unique_ptr<TextStreamer> streamer(std::span<const int32_t> prompt, std::vector<std::string> stops,
@@ -36,6 +39,7 @@ class TextPrompt {
  protected:
   std::vector<int32_t> ids_;
   std::string rendered_;
+  std::vector<std::string> warnings_;
 };
 
 // Loads the tokenizer (--tokenizer, else the model directory) and encodes --prompt, through the

@@ -82,7 +82,9 @@ std::unique_ptr<Communicator> make_communicator_for(const std::string& kind, con
     GQA_FAIL("--backend cuda: this build has no CUDA backend (configure with nvcc present)");
 #endif
   }
-  GQA_CHECK(kind != "nccl", "--comm nccl needs --backend cuda (NCCL moves GPU buffers); use --comm mpi");
+  GQA_CHECK(kind != "nccl", "--comm nccl needs the cuda backend (NCCL moves GPU buffers), and this job runs on the "
+                            << backend << " backend (--backend auto picks cpu where this build has no CUDA backend or "
+                            << "no CUDA device is visible); use --comm mpi");
   (void)session;
   return make_communicator(kind);
 }

@@ -105,6 +105,19 @@ if [ -x "$tokenize" ]; then
   if [ $? -eq 0 ] && [ "$by_file" = "$out" ]; then ok "--prompt-file gives what --prompt gives (text and JSON)"
   else bad "--prompt-file: '$by_file' vs --prompt's '$out'"; fi
 
+  # text that is not UTF-8 (Latin-1 here): read with U+FFFD, as HF's tokenizers get it after
+  # bytes.decode("utf-8", "replace"), and said once (rank 0), under -q too; UTF-8 text says nothing
+  printf 'caf\xe9' >"$tmp/latin1.txt"
+  timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/gqa --prompt-file "$tmp/latin1.txt" --chat \
+    --system $'\xff' --max-new-tokens 1 -q >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  warned=$(grep -c "is not valid UTF-8: each ill-formed byte sequence in it is read as U+FFFD" "$tmp/err")
+  if [ $rc -eq 0 ] && [ "$warned" -eq 2 ] && grep -q -- "--prompt-file $tmp/latin1.txt is not valid UTF-8" "$tmp/err" &&
+     grep -q -- "--system is not valid UTF-8" "$tmp/err" &&
+     ! grep -q "not valid UTF-8" <(timeout 60 "$gen" --model tests/fixtures/models/gqa --prompt "café" --max-new-tokens 1 2>&1); then
+    ok "text that is not UTF-8 is read with U+FFFD and warned of once per flag"
+  else bad "non-UTF-8 text: rc $rc, $warned warnings (want 2):"; sed 's/^/    /' "$tmp/err" | head -n 6; fi
+
   rendered=$'<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n'
   want=$(printf '%s' "$rendered" | "$tokenize" --tokenizer tests/fixtures/models/qwen2_bias | tr ' ' ',')
   out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model tests/fixtures/models/qwen2_bias --prompt "What is the capital of France?" \
@@ -315,6 +328,10 @@ expect_failure "--comm nccl with --backend cpu" 2 "needs --backend cuda" --model
   --backend cpu --comm nccl
 rc=0; "$gen" --model $good --prompt-tokens $p --backend cpu --comm nccl >/dev/null 2>&1 || rc=$?
 [ $rc -eq 2 ] && ok "--comm nccl with --backend cpu is a usage error (exit 2)" || bad "--comm nccl --backend cpu: exit $rc, want 2"
+# --backend auto (the default) where it picks cpu (no device visible): not a flag error; the message
+# says which backend the job got and why
+CUDA_VISIBLE_DEVICES= EXPECT_RC=1 expect_failure "--comm nccl with --backend auto on cpu (exit 1)" 2 \
+  "and this job runs on the cpu backend (--backend auto picks cpu where" --model $good --prompt-tokens $p --comm nccl
 expect_usage() {  # name expected-text args...: exit 2 (a usage error) at once, a line naming the problem
   local name=$1 text=$2; shift 2
   local rc=0 count
