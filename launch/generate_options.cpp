@@ -204,6 +204,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       warn("--top-k, --top-p and --seed have no effect at --temperature 0 (greedy decoding)");
     }
     if (!o->tokenizer.empty() && !o->has_prompt_text) warn("--tokenizer has no effect with --prompt-tokens");
+    if (o->backend == "cpu" && app.count("--dtype") > 0 && o->dtype != "f32") {
+      warn("--dtype " + o->dtype + " has no effect on the cpu backend (it computes in f32)");
+    }
+    if (o->backend == "cpu" && o->no_graphs) warn("--no-graphs has no effect on the cpu backend (it has no CUDA graphs)");
   } catch (const CLI::ParseError& e) {
     if (!print) return e.get_exit_code() == 0 ? 0 : 2;
     const int code = app.exit(e);

@@ -73,7 +73,13 @@ class TokenizerPrompt final : public TextPrompt {
       std::vector<tok::ChatMessage> messages;
       if (o.has_system) messages.push_back({"system", o.system});  // (--system "": an empty system turn)
       messages.push_back({"user", o.prompt_text});
-      rendered_ = tmpl.render(messages, /*add_generation_prompt=*/true);
+      try {
+        rendered_ = tmpl.render(messages, /*add_generation_prompt=*/true);
+      } catch (const Error& e) {
+        if (!o.has_system) throw;
+        GQA_FAIL(e.what() << " (the template was given --system's turn before the user's: a template without a "
+                             "system turn, as Mistral v0.1's, refuses it; leave out --system)");
+      }
     }
     // A rendered chat already spells out its special tokens (BOS included), as transformers'
     // apply_chat_template(tokenize=True) encodes it without adding more.

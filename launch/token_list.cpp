@@ -8,11 +8,12 @@
 namespace gqa {
 namespace {
 
-// One id: a decimal int32, nothing else; `where` and `expected` make the message.
+// One id: a decimal int32 >= 0, nothing else (no vocabulary has a negative id: the flags alone rule
+// it out); `where` and `expected` make the message.
 int32_t parse_id(const std::string& item, const std::string& where, const char* expected) {
   int64_t v = 0;
   auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-  GQA_CHECK(!item.empty() && ec == std::errc() && p == item.data() + item.size() && v >= INT32_MIN && v <= INT32_MAX,
+  GQA_CHECK(!item.empty() && ec == std::errc() && p == item.data() + item.size() && v >= 0 && v <= INT32_MAX,
             where << ": '" << (item.size() <= 40 ? item : item.substr(0, 40) + "...") << "' is not a token id ("
                   << expected << ")");
   return static_cast<int32_t>(v);

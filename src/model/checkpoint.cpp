@@ -48,10 +48,10 @@ Checkpoint Checkpoint::open(const std::string& dir) {
   c.dir_ = dir;
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
   const fs::path single = fs::path(dir) / "model.safetensors";
-  if (fs::exists(index)) {
-    c.add_index(index.string());
-  } else if (fs::exists(single)) {
+  if (fs::exists(single)) {  // first, as transformers' from_pretrained looks for it before the index
     c.add_file(single.string());
+  } else if (fs::exists(index)) {
+    c.add_index(index.string());
   } else {
     GQA_FAIL("no model.safetensors or model.safetensors.index.json in " << dir);
   }

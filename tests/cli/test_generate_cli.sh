@@ -303,7 +303,16 @@ expect_failure "layout the ShardPlan refuses (2 KV heads on 3 ranks)" 3 "cannot 
   --model tests/fixtures/models/gqa --prompt-tokens $p
 expect_failure "prompt id outside the vocabulary" 2 "outside the vocabulary" \
   --model $good --prompt-tokens 1,512
-expect_failure "negative prompt id" 2 "outside the vocabulary" --model $good --prompt-tokens -1
+EXPECT_RC=2 expect_failure "negative prompt id (a usage error: exit 2)" 2 "'-1' is not a token id" --model $good \
+  --prompt-tokens 245,-1
+# flags the cpu backend ignores: said once (rank 0), not refused
+out=$(timeout 60 "${mpi[@]}" -np 2 "$gen" --model $good --prompt-tokens $p --max-new-tokens 1 -q --backend cpu --dtype f16 \
+      --no-graphs 2>&1 >/dev/null)
+rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c "warning: --dtype f16 has no effect on the cpu backend" <<<"$out")" -eq 1 ] &&
+   [ "$(grep -c "warning: --no-graphs has no effect on the cpu backend" <<<"$out")" -eq 1 ]; then
+  ok "--dtype f16 and --no-graphs with --backend cpu: one warning each"
+else bad "--dtype / --no-graphs on cpu: rc $rc, '$out'"; fi
 expect_failure "malformed --prompt-tokens" 2 "not a token id" --model $good --prompt-tokens 1,x
 expect_failure "KV cache too small" 2 "cannot hold" --model $good --prompt-tokens $p --kv-blocks 1 \
   --block-size 2 --max-new-tokens 4
@@ -332,6 +341,15 @@ rc=0; "$gen" --model $good --prompt-tokens $p --backend cpu --comm nccl >/dev/nu
 # says which backend the job got and why
 CUDA_VISIBLE_DEVICES= EXPECT_RC=1 expect_failure "--comm nccl with --backend auto on cpu (exit 1)" 2 \
   "and this job runs on the cpu backend (--backend auto picks cpu where" --model $good --prompt-tokens $p --comm nccl
+if [ -x "$tokenize" ]; then
+  # --system with a template that has no system turn (Mistral v0.1's): its own error (transformers'
+  # words), exit 1, and what to do
+  mkdir -p "$tmp/mistral_chat"
+  cp tests/fixtures/models/gqa/tokenizer.json tests/fixtures/chat/mistral-v0.1/tokenizer_config.json "$tmp/mistral_chat/"
+  EXPECT_RC=1 expect_job_failure "--system with Mistral v0.1's template (exit 1)" \
+    "Conversation roles must alternate user/assistant/user/assistant/.*leave out --system" -np 2 "$gen" \
+    --model tests/fixtures/models/gqa --tokenizer "$tmp/mistral_chat" --prompt "Hi" --chat --system "Be brief." -q
+fi
 expect_usage() {  # name expected-text args...: exit 2 (a usage error) at once, a line naming the problem
   local name=$1 text=$2; shift 2
   local rc=0 count

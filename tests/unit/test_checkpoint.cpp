@@ -164,14 +164,16 @@ void write_sharded(const TempDir& dir, const std::string& index_map) {
 TEST(Checkpoint, ShardedIndex) {
   TempDir dir;
   write_sharded(dir, R"({"x": "a.safetensors", "y": "a.safetensors", "z": "b.safetensors"})");
-  // An index takes precedence over a stray single file.
-  test::write_safetensors(dir.file("model.safetensors"), {test::st_f32("stray", {1}, {1.0f})});
   const Checkpoint c = Checkpoint::open(dir.path());
   EXPECT_EQ(c.names(), (std::vector<std::string>{"x", "y", "z"}));
   EXPECT_EQ(c.info("z").file_index, 1);
   EXPECT_EQ(read(c, "y", {0, 1}, {0, 3}), iota_values(3, 2.0f));
   EXPECT_EQ(read(c, "z", {0, 1}, {1, 3}), std::vector<float>({-4.0f, -5.0f}));
   EXPECT_EQ(c.total_bytes(), 44u);
+  // A single model.safetensors beside the index is the one read, as transformers' from_pretrained
+  // looks for it first.
+  test::write_safetensors(dir.file("model.safetensors"), {test::st_f32("single", {1}, {1.0f})});
+  EXPECT_EQ(Checkpoint::open(dir.path()).names(), (std::vector<std::string>{"single"}));
 }
 
 // sample_fingerprint: the same tensors give the same hash however the files shard them; another
