@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "kernels/cuda/cuda_ops.h"
@@ -15,6 +16,7 @@
 #include "kernels/cuda/pdl.h"
 #include "parallel/single_communicator.h"
 #include "runtime/kv_page_size.h"
+#include "tests/support/long_fixture.h"
 #include "tests/support/model_fixture.h"
 
 namespace gqa {
@@ -52,6 +54,27 @@ TEST(CudaModelDefaultPages, MatchesTransformers) {
   for (DType dt : {DType::kF32, DType::kBF16}) {
     for (const std::string name : {"gqa", "mha", "mqa", "gqa_hd128", "gqa_hd64", "qwen2_bias"}) {
       expect_fixture_matches(name, dt, kDefaultKvBlockSize, " default pages");
+    }
+  }
+}
+
+// The long-context fixture (tests/support/long_fixture.h: 4096 prompt tokens, llama3 rope past its
+// original 1024 positions) under the same rules: prefilled in one 4096-token chunk (the cuda
+// backend's default) on 256-token pages, and in 777-token chunks on 16-token pages (chunks and pages
+// never align); then decode steps from graphs at contexts past 4K.
+TEST(CudaModelLongContext, MatchesTransformers) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const test::LongReference ref = test::read_long_reference();
+  for (DType dt : {DType::kF32, DType::kBF16}) {
+    for (const auto& [chunk, block_size] : {std::pair<int64_t, int64_t>{4096, 256}, std::pair<int64_t, int64_t>{777, 16}}) {
+      SingleCommunicator comm;
+      cuda::CudaOps ops(0, dt);
+      const GenerateResult res = test::run_long_fixture(ref, ops, comm, chunk, block_size);
+      const bool f32 = dt == DType::kF32;
+      test::expect_long_matches(res, ref, /*strict_tokens=*/f32, f32 ? 1e-3 : 3e-2,
+                                std::string("cuda ") + dtype_name(dt) + " chunk " + std::to_string(chunk) + " pages " +
+                                    std::to_string(block_size),
+                                true);
     }
   }
 }
