@@ -83,7 +83,7 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "of selecting (fallbacks). These switches take 1 or 0 (also true/false, on/off, yes/no); the cuda backend "
       "refuses any other value. "
       "Environment (cpu backend): "
-      "GQA_CPU_THREADS=N sets the threads its attention uses per rank (default: the machine's hardware threads; its GEMMs run in OpenBLAS, whose threads OPENBLAS_NUM_THREADS sets). "
+      "GQA_CPU_THREADS=N sets the threads its attention uses per rank (default: the machine's hardware threads; its GEMMs run in OpenBLAS where the build has it, whose threads OPENBLAS_NUM_THREADS sets). "
       "Environment (communicators): GQA_NCCL_INIT_TIMEOUT_S=S ends the job when a rank is still inside NCCL's "
       "setup after S seconds (default 300; 0: no limit). GQA_COLLECTIVE_TIMEOUT_S=S ends it when a rank has waited "
       "S seconds in one MPI collective or, at T > 1, one step (default 1800; 0: no limit). "

@@ -76,9 +76,16 @@ class TokenizerPrompt final : public TextPrompt {
       try {
         rendered_ = tmpl.render(messages, /*add_generation_prompt=*/true);
       } catch (const Error& e) {
+        // The same messages without the system turn render: the template refuses that turn (Mistral
+        // v0.1's has none), so say which flag it came from.
         if (!o.has_system) throw;
-        GQA_FAIL(e.what() << " (the template was given --system's turn before the user's: a template without a "
-                             "system turn, as Mistral v0.1's, refuses it; leave out --system)");
+        try {
+          (void)tmpl.render({messages.back()}, /*add_generation_prompt=*/true);
+        } catch (const Error&) {
+          throw e;
+        }
+        GQA_FAIL(e.what() << " (it renders without --system's turn: this template takes no system message; leave "
+                             "out --system)");
       }
     }
     // A rendered chat already spells out its special tokens (BOS included), as transformers'

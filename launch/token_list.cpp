@@ -15,7 +15,7 @@ int32_t parse_id(const std::string& item, const std::string& where, const char* 
   auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
   GQA_CHECK(!item.empty() && ec == std::errc() && p == item.data() + item.size() && v >= 0 && v <= INT32_MAX,
             where << ": '" << (item.size() <= 40 ? item : item.substr(0, 40) + "...") << "' is not a token id ("
-                  << expected << ")");
+                  << expected << "; ids are whole numbers from 0)");
   return static_cast<int32_t>(v);
 }
 

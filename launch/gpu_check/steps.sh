@@ -75,7 +75,7 @@ record_run() {
   if [ $timed_out -eq 1 ] && [ "${7:-0}" -gt "$3" ] &&
      ! grep -q '^\[  FAILED  \]' "$5" 2>/dev/null; then
     ok=$(grep -c '^\[       OK \]' "$5" 2>/dev/null)
-    record "$1" CUT "the box ended it after ${3}s of its ${7}s (${ok:-0} test cases passed, none failed); log $5"
+    record "$1" CUT "the box ended it at its cut limit, ${3}s of its ${7}s (exit $2 after ${4}s; ${ok:-0} test cases passed, none failed); log $5"
     return
   fi
   if [ $timed_out -eq 1 ]; then note="timed out after ${3}s"; else note="exit $2 after ${4}s"; fi

@@ -1,6 +1,7 @@
 #include "model/model_checks.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <iterator>
 #include <string>
@@ -71,6 +72,8 @@ void check_step_input(const StepInput& in, const PagedKvCache& cache, const KvCa
                                               << expected.head_dim << " (Model::kv_cache_shape)");
   const int64_t n_seqs = static_cast<int64_t>(in.block_tables.size());
   GQA_CHECK(n_seqs > 0, "forward step: no block tables (one per sequence of the step)");
+  GQA_CHECK(in.rope_through >= -1 && in.rope_through <= INT32_MAX,
+            "forward step: rope_through " << in.rope_through << " is neither -1 nor a position");
   const int64_t bs = cs.block_size;
   std::vector<int64_t> last_block(static_cast<size_t>(n_seqs), -1);  // each table's entries used
   for (size_t t = 0; t < in.tokens.size(); ++t) {

@@ -66,8 +66,10 @@ run cut prefill 80 "configure 1" "build 1" "cuda_test_attention_prefill_wgmma:ba
   "cuda_test_attention_prefill_wgmma:producer:notslow 300 0 ok noterm"
 [ $rc -eq 4 ] || fail "cut: exit $rc, wanted 4: $(tail -n 45 <<<"$out")"
 row "cuda_test_attention_prefill_wgmma \(basic build\)" CUT cut
-grep -q 'the box ended it after .* (2 test cases passed, none failed)' <<<"$out" || fail "cut: the CUT note"
+grep -qE 'basic build\) +CUT +the box ended it at its cut limit, [0-9]+s of its 180s \(exit 124 after [0-9]+s; 2 test cases passed, none failed\)' <<<"$out" ||
+  fail "cut: the CUT note"
 row "cuda_test_attention_prefill_wgmma \(producer build\)" CUT "cut (137)"
+grep -qE 'producer build\) +CUT +the box ended it .*\(exit 137 after' <<<"$out" || fail "cut (137): the note names exit 137"
 grep -qE '^gpu-check: 34 steps, 0 failed, 2 cut by the box' <<<"$out" || fail "cut: $(grep '^gpu-check:' <<<"$out")"
 
 # 4. cut with a failed case in its log, a step that exits 1, and two killed (137: an OOM kill) before

@@ -134,6 +134,11 @@ TEST(ModelChecks, StepsWhoseTokensSlotsAndTablesDisagreeAreRefused) {
   in = good;
   in.block_tables.clear();
   expect_error([&] { s.model.forward(in, s.cache); }, "forward step: no block tables");
+  in = good;
+  in.rope_through = -2;
+  expect_error([&] { s.model.forward(in, s.cache); }, "forward step: rope_through -2 is neither -1 nor a position");
+  in.rope_through = int64_t{1} << 40;  // (past int32 positions: rope's seq_len would overflow)
+  expect_error([&] { s.model.forward(in, s.cache); }, "forward step: rope_through 1099511627776 is neither");
   KvCacheShape one_layer = s.model.kv_cache_shape(8, 4);
   one_layer.num_layers = 1;
   PagedKvCache short_cache(one_layer, DType::kF32, s.p.ops);
