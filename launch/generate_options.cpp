@@ -237,28 +237,51 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   return -1;
 }
 
-std::string collective_settings(const GenerateOptions& o, bool with_file_prompt) {
-  std::ostringstream out;
-  out << "backend=" << o.backend << ";comm=" << o.comm << ";dtype=" << o.dtype << ";prompt_tokens=";
+FlagSettings collective_settings(const GenerateOptions& o, bool with_file_prompt) {
   const bool prompt = with_file_prompt || o.prompt_file.empty();
+  std::string ids;
   if (prompt) {
-    for (int32_t t : o.prompt_tokens) out << t << ',';
+    for (int32_t t : o.prompt_tokens) ids += std::to_string(t) + ',';
   } else {
-    out << "(" << o.prompt_file_flag << ")";
+    ids = "(" + o.prompt_file_flag + ")";
   }
-  out << ";prompt=" << o.has_prompt_text << ':';
-  if (prompt) out << o.prompt_text.size() << ':' << o.prompt_text;
-  out << ";chat=" << o.chat
-      << ";system=" << o.has_system << ':' << o.system.size() << ':' << o.system << ";stop=";
-  for (const std::string& s : o.stop) out << s.size() << ':' << s;
-  char sampling[160];
-  std::snprintf(sampling, sizeof(sampling), ";temperature=%a;top_k=%lld;top_p=%a;seed=%llu",
-                static_cast<double>(o.sampling.temperature), static_cast<long long>(o.sampling.top_k),
-                static_cast<double>(o.sampling.top_p), static_cast<unsigned long long>(o.sampling.seed));
-  out << ";max_new_tokens=" << o.max_new_tokens << sampling << ";ignore_eos=" << o.ignore_eos
-      << ";block_size=" << o.block_size << ";kv_blocks=" << o.kv_blocks << ";prefill_chunk=" << o.prefill_chunk
-      << ";no_graphs=" << o.no_graphs << ";keep_logits=" << !o.dump_logits.empty();  // (it picks the sampling path)
-  return out.str();
+  std::string stops;
+  for (const std::string& s : o.stop) stops += std::to_string(s.size()) + ':' + s;
+  char hex[64];
+  const auto exact = [&](double v) {  // (every bit of a float setting)
+    std::snprintf(hex, sizeof(hex), "%a", v);
+    return std::string(hex);
+  };
+  const auto text = [](bool given, const std::string& s) {
+    return std::to_string(given) + ':' + std::to_string(s.size()) + ':' + s;
+  };
+  return {
+      {"--backend", o.backend},
+      {"--comm", o.comm},
+      {"--dtype", o.dtype},
+      {"--prompt-tokens", ids},  // (or the ids a text prompt encodes to, or a file's)
+      {"--prompt", prompt ? text(o.has_prompt_text, o.prompt_text) : std::to_string(o.has_prompt_text)},
+      {"--chat", std::to_string(o.chat)},
+      {"--system", text(o.has_system, o.system)},
+      {"--stop", stops},
+      {"--temperature", exact(o.sampling.temperature)},
+      {"--top-k", std::to_string(o.sampling.top_k)},
+      {"--top-p", exact(o.sampling.top_p)},
+      {"--seed", std::to_string(o.sampling.seed)},
+      {"--max-new-tokens", std::to_string(o.max_new_tokens)},
+      {"--ignore-eos", std::to_string(o.ignore_eos)},
+      {"--block-size", std::to_string(o.block_size)},
+      {"--kv-blocks", std::to_string(o.kv_blocks)},
+      {"--prefill-chunk", std::to_string(o.prefill_chunk)},
+      {"--no-graphs", std::to_string(o.no_graphs)},
+      {"--dump-logits", std::to_string(!o.dump_logits.empty())},  // (whether given: it picks the sampling path)
+  };
+}
+
+std::string joined_settings(const FlagSettings& settings) {
+  std::string out;
+  for (const auto& [flag, value] : settings) out += flag + '=' + std::to_string(value.size()) + ':' + value + ';';
+  return out;
 }
 
 }  // namespace gqa

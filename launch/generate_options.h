@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/kv_page_size.h"
@@ -43,13 +44,17 @@ struct GenerateOptions {
 // Only `print` true prints (rank 0), so a bad flag is reported once, not once per rank.
 int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* out);
 
-// The settings every rank must share, as one string (not the paths, which may differ between
-// nodes, nor -q; whether --dump-logits is given, yes: keeping the logits changes how the ranks
-// sample together, though rank 0 alone writes them): the ranks compare its hash with rank 0's
-// before any collective, so a launch that gives them different arguments stops with a message
-// instead of leaving ranks in different collectives. A new option that changes what the ranks do
-// together belongs in it. with_file_prompt false leaves out a prompt a file gave (its contents, not
-// an argument: the ranks compare it apart, so that a node's other copy of the file is named as such).
-std::string collective_settings(const GenerateOptions& o, bool with_file_prompt = true);
+// The settings every rank must share, each under the flag that sets it, always the same flags in
+// the same order (not the paths, which may differ between nodes, nor -q; whether --dump-logits is
+// given, yes: keeping the logits changes how the ranks sample together, though rank 0 alone writes
+// them): the ranks compare their hash with rank 0's before any collective, so a launch that gives
+// them different arguments stops with a message naming the first flag that differs, instead of
+// leaving ranks in different collectives. A new option that changes what the ranks do together
+// belongs in it. with_file_prompt false leaves out a prompt a file gave (its contents, not an
+// argument: the ranks compare it apart, so that a node's other copy of the file is named as such).
+using FlagSettings = std::vector<std::pair<std::string, std::string>>;  // (flag, its setting)
+FlagSettings collective_settings(const GenerateOptions& o, bool with_file_prompt = true);
+// The settings as one string, each after its flag (what the ranks hash first).
+std::string joined_settings(const FlagSettings& settings);
 
 }  // namespace gqa

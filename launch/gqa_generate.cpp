@@ -353,17 +353,26 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
   GenerateOptions resolved = opts;
   resolved.backend = backend;  // (--backend auto here and cpu there agree where both give cpu)
   // The flags first (exit 2), then what the prompt files held (a file's contents: exit 1).
-  const uint64_t mine = gqa::fnv1a64(gqa::collective_settings(resolved, /*with_file_prompt=*/false));
+  const gqa::FlagSettings settings = gqa::collective_settings(resolved, /*with_file_prompt=*/false);
+  const uint64_t mine = gqa::fnv1a64(gqa::joined_settings(settings));
   const uint64_t rank0s = mpi.from_rank0(mine);
   if (!mpi.all_ok(mine == rank0s)) {
+    // Which flag: every rank compares each setting with rank 0's (the same flags, in the same
+    // order, on every rank: as many collectives on each).
+    std::string differs;
+    for (const auto& [flag, value] : settings) {
+      const uint64_t h = gqa::fnv1a64(value);
+      if (h != mpi.from_rank0(h) && differs.empty()) differs = flag;
+    }
     if (mine != rank0s) {
-      say("gqa-generate: rank " + std::to_string(rank) + ": its arguments differ from rank 0's (" + why + ")");
+      say("gqa-generate: rank " + std::to_string(rank) + ": its arguments differ from rank 0's" +
+          (differs.empty() ? "" : " in " + differs) + " (" + why + ")");
     } else if (rank == 0) {
       say("gqa-generate: another rank's arguments differ from rank 0's (" + why + ")");
     }
     return 2;
   }
-  const uint64_t prompt = gqa::fnv1a64(gqa::collective_settings(resolved, /*with_file_prompt=*/true));
+  const uint64_t prompt = gqa::fnv1a64(gqa::joined_settings(gqa::collective_settings(resolved, /*with_file_prompt=*/true)));
   const uint64_t rank0s_prompt = mpi.from_rank0(prompt);
   if (!mpi.all_ok(prompt == rank0s_prompt)) {
     const std::string files = "every rank reads the prompt file: each node needs the same copy";

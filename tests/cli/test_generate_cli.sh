@@ -393,9 +393,15 @@ EXPECT_RC=2 expect_mpmd_failure "MPMD: an unknown flag on rank 1 only (exit 2)" 
 rank1=("${rank0[@]}" --help)
 EXPECT_RC=2 expect_mpmd_failure "MPMD: --help on rank 1 only (exit 2)" "rank 1 stopped on its arguments"
 rank1=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 5 -q)
-EXPECT_RC=2 expect_mpmd_failure "MPMD: another --max-new-tokens on rank 1 (exit 2)" "rank 1: its arguments differ from rank 0's"
+EXPECT_RC=2 expect_mpmd_failure "MPMD: another --max-new-tokens on rank 1 (exit 2)" \
+  "rank 1: its arguments differ from rank 0's in --max-new-tokens ("
 rank1=(--model tests/fixtures/models/gqa --prompt-tokens 1,2 --max-new-tokens 4 -q)
-EXPECT_RC=2 expect_mpmd_failure "MPMD: another prompt length on rank 1 (exit 2)" "rank 1: its arguments differ from rank 0's"
+EXPECT_RC=2 expect_mpmd_failure "MPMD: another prompt length on rank 1 (exit 2)" \
+  "rank 1: its arguments differ from rank 0's in --prompt-tokens ("
+rank1=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q --seed 7 --temperature 0.5)
+rank0=("${rank0[@]}" --temperature 0.5)
+EXPECT_RC=2 expect_mpmd_failure "MPMD: another --seed on rank 1 (exit 2)" "rank 1: its arguments differ from rank 0's in --seed ("
+rank0=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q)
 # a node's other copy of a prompt file: named as the file's contents, exit 1 (a file, not the flags);
 # one rank's prompt file missing: exit 1 from every rank, whichever mpirun hears first (it was 1 or 2)
 printf '1,2,3' >"$tmp/prompt_a"
