@@ -44,6 +44,8 @@ struct Loaded {
   int64_t positions = 0;  // what the generation runs through the model (gqa::generation_positions)
   std::unique_ptr<gqa::TextPrompt> text;  // with --prompt: the tokenizer, kept for streaming
   uint64_t checkpoint_sample = 0;  // gqa::Checkpoint::sample_fingerprint: the ranks compare it
+  std::vector<std::string> tensor_names;  // and where it differs, tensor by tensor (sample_fingerprints)
+  std::vector<uint64_t> tensor_samples;
 };
 
 void progress(bool on, const std::string& line) {
@@ -100,6 +102,8 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   if (comm.rank() == 0 && !o.dump_logits.empty()) check_writable(o.dump_logits, "--dump-logits");
   const gqa::Checkpoint ckpt = gqa::Checkpoint::open(o.model_dir);
   l.checkpoint_sample = ckpt.sample_fingerprint();
+  l.tensor_names = ckpt.names();
+  l.tensor_samples = ckpt.sample_fingerprints();
   // A line every few seconds while a large checkpoint loads (none for a load shorter than that).
   auto last_line = std::chrono::steady_clock::now();
   auto on_loaded = [&](int64_t done, int64_t total) {
@@ -208,6 +212,26 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   comm.broadcast(&rank0_loaded_as, sizeof(rank0_loaded_as), 0);
   if (const std::string what = differs_from_rank0(loaded_as, rank0_loaded_as); error.empty() && !what.empty()) {
     error = "differs from rank 0 in its " + what + " (every rank must read the same checkpoint and tokenizer)";
+  }
+  // Where checkpoints differ, which tensor: rank 0's per-tensor samples go to every rank (only then,
+  // so every rank or none takes part), and each that differs names its first differing tensor.
+  const bool tensors_differ = loaded_as.config != 0 && rank0_loaded_as.config != 0 &&
+                              loaded_as.checkpoint != rank0_loaded_as.checkpoint;
+  if (!comm.all_ok(!tensors_differ)) {
+    uint64_t count = l.tensor_samples.size();
+    comm.broadcast(&count, sizeof(count), 0);
+    std::vector<uint64_t> rank0s(count);
+    if (rank0) rank0s = l.tensor_samples;
+    if (count > 0) comm.broadcast(rank0s.data(), count * sizeof(uint64_t), 0);
+    if (tensors_differ && error.find("checkpoint tensors") != std::string::npos) {
+      const size_t n = std::min<size_t>(count, l.tensor_samples.size());
+      size_t i = 0;
+      while (i < n && l.tensor_samples[i] == rank0s[i]) ++i;
+      const std::string first = i < l.tensor_samples.size() ? "the first that differs, by name: " + l.tensor_names[i]
+                                                            : "rank 0's holds more tensors";
+      const std::string what = "checkpoint tensors (names, shapes, dtypes or their sampled bytes)";
+      error.replace(error.find(what), what.size(), what + "; " + first);
+    }
   }
   // Agree before any collective of the model: all ranks go on, or all stop with a message.
   if (!comm.all_ok(error.empty())) {

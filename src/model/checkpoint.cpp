@@ -122,19 +122,27 @@ uint64_t Checkpoint::total_bytes() const {
   return total;
 }
 
+std::string Checkpoint::sample_text(const std::string& name) const {
+  const TensorInfo& t = tensors_.at(name);
+  std::string sample;
+  const uint64_t head = std::min(t.nbytes, kSampleBytes), tail = std::min(t.nbytes - head, kSampleBytes);
+  sample.resize(head + tail);
+  const SafetensorsFile& file = *files_[t.file_index];
+  if (head > 0) file.pread_exact(sample.data(), head, t.offset);
+  if (tail > 0) file.pread_exact(sample.data() + head, tail, t.offset + t.nbytes - tail);
+  return name + ";" + dtype_name(t.dtype) + ";" + shape_str(t.shape) + ";" + sample + ";";
+}
+
 uint64_t Checkpoint::sample_fingerprint() const {
   std::string text;
-  std::string sample;
-  for (const auto& [name, t] : tensors_) {  // (by name: the same order whatever the shard files)
-    text += name + ";" + dtype_name(t.dtype) + ";" + shape_str(t.shape) + ";";
-    const uint64_t head = std::min(t.nbytes, kSampleBytes), tail = std::min(t.nbytes - head, kSampleBytes);
-    sample.resize(head + tail);
-    const SafetensorsFile& file = *files_[t.file_index];
-    if (head > 0) file.pread_exact(sample.data(), head, t.offset);
-    if (tail > 0) file.pread_exact(sample.data() + head, tail, t.offset + t.nbytes - tail);
-    text += sample + ";";
-  }
+  for (const auto& entry : tensors_) text += sample_text(entry.first);  // (by name: the same order whatever the shards)
   return nonzero_fingerprint(text);
+}
+
+std::vector<uint64_t> Checkpoint::sample_fingerprints() const {
+  std::vector<uint64_t> out;
+  for (const auto& entry : tensors_) out.push_back(nonzero_fingerprint(sample_text(entry.first)));
+  return out;
 }
 
 void Checkpoint::read_f32(const std::string& name, Range rows, Range cols, float* dst) const {

@@ -62,8 +62,12 @@ class Checkpoint {
   // Reads about 2 x kSampleBytes a tensor (not counted in bytes_read()).
   static constexpr uint64_t kSampleBytes = 64;
   uint64_t sample_fingerprint() const;
+  // The same per tensor, in names() order (each never 0): where two copies differ, the first
+  // tensor whose entry differs names it.
+  std::vector<uint64_t> sample_fingerprints() const;
 
  private:
+  std::string sample_text(const std::string& name) const;  // a tensor's part of the fingerprints
   Checkpoint() = default;
   // Maps one safetensors file and registers its tensors (a name in two files is an error).
   void add_file(const std::string& path);

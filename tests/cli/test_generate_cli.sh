@@ -479,7 +479,7 @@ open(path, "wb").write(bytes(data))
 PY
 rank1=(--model "$tmp/gqa_other_weights" --prompt-tokens $p --max-new-tokens 4 -q)
 expect_mpmd_failure "MPMD: other weights, same config.json, on rank 1" \
-  "rank 1: differs from rank 0 in its checkpoint tensors (names, shapes, dtypes or their sampled bytes)"
+  "rank 1: differs from rank 0 in its checkpoint tensors (names, shapes, dtypes or their sampled bytes); the first that differs, by name: model.layers.0.mlp.down_proj.weight ("
 rank1=(--model "$tmp/gqa_theta" --prompt-tokens $p --max-new-tokens 4 -q)
 # (whitespace, key order, the spelling of a number and transformers_version do not count)
 python3 - tests/fixtures/models/gqa/config.json "$tmp/gqa_theta/config.json" <<'PY'

@@ -220,6 +220,24 @@ TEST(Checkpoint, SampleFingerprint) {
   EXPECT_NE(single({test::st_f32("big", {static_cast<int64_t>(n)}, long_values)}), last_h);
 }
 
+// sample_fingerprints: one per tensor in names() order, shard-independent; a change in one tensor
+// changes its entry alone (what gqa-generate names when two ranks' checkpoints differ).
+TEST(Checkpoint, SampleFingerprintsPerTensor) {
+  TempDir sharded, single;
+  write_sharded(sharded, R"({"x": "a.safetensors", "y": "a.safetensors", "z": "b.safetensors"})");
+  const std::vector<uint64_t> h = Checkpoint::open(sharded.path()).sample_fingerprints();
+  ASSERT_EQ(h.size(), 3u);
+  for (uint64_t v : h) EXPECT_NE(v, 0u);
+  test::write_safetensors(single.file("model.safetensors"),
+                          {test::st_f32("x", {2, 2}, iota_values(4)), test::st_f32("y", {3}, {-3.0f, -1.0f, 9.0f}),
+                           test::st_f32("z", {1, 4}, iota_values(4, -1.0f))});  // y's last value (was 1)
+  const std::vector<uint64_t> other = Checkpoint::open(single.path()).sample_fingerprints();
+  ASSERT_EQ(other.size(), 3u);
+  EXPECT_EQ(other[0], h[0]);
+  EXPECT_NE(other[1], h[1]);
+  EXPECT_EQ(other[2], h[2]);
+}
+
 TEST(Checkpoint, ShardedIndexErrors) {
   {
     TempDir dir;
