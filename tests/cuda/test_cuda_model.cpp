@@ -16,7 +16,6 @@
 #include "kernels/cuda/pdl.h"
 #include "parallel/single_communicator.h"
 #include "runtime/kv_page_size.h"
-#include "tests/support/long_fixture.h"
 #include "tests/support/model_fixture.h"
 
 namespace gqa {
@@ -58,23 +57,25 @@ TEST(CudaModelDefaultPages, MatchesTransformers) {
   }
 }
 
-// The long-context fixture (tests/support/long_fixture.h: 4096 prompt tokens, llama3 rope past its
+// The long-context fixture (tests/support/model_fixture.h: 4096 prompt tokens, llama3 rope past its
 // original 1024 positions) under the same rules: prefilled in one 4096-token chunk (the cuda
 // backend's default) on 256-token pages, and in 777-token chunks on 16-token pages (chunks and pages
 // never align); then decode steps from graphs at contexts past 4K.
 TEST(CudaModelLongContext, MatchesTransformers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const test::LongReference ref = test::read_long_reference();
+  const test::FixtureReference ref = test::read_fixture_reference(test::kLongFixtureDir);
   for (DType dt : {DType::kF32, DType::kBF16}) {
     for (const auto& [chunk, block_size] : {std::pair<int64_t, int64_t>{4096, 256}, std::pair<int64_t, int64_t>{777, 16}}) {
       SingleCommunicator comm;
       cuda::CudaOps ops(0, dt);
-      const GenerateResult res = test::run_long_fixture(ref, ops, comm, chunk, block_size);
+      const GenerateResult res =
+          test::run_fixture(test::kLongFixtureDir, ref, ops, comm, /*cuda_graphs=*/true, block_size, chunk);
       const bool f32 = dt == DType::kF32;
-      test::expect_long_matches(res, ref, /*strict_tokens=*/f32, f32 ? 1e-3 : 3e-2,
-                                std::string("cuda ") + dtype_name(dt) + " chunk " + std::to_string(chunk) + " pages " +
-                                    std::to_string(block_size),
-                                true);
+      test::expect_matches_reference(test::compare_to_reference(res, ref), res, ref, /*strict_tokens=*/f32,
+                                     f32 ? 1e-3 : 3e-2,
+                                     std::string("long cuda ") + dtype_name(dt) + " chunk " + std::to_string(chunk) +
+                                         " pages " + std::to_string(block_size),
+                                     true);
     }
   }
 }

@@ -30,12 +30,20 @@ inline std::vector<std::string> fixture_names() {
           "gqa_hd128"};
 }
 
+// The long-context fixture (make_long_fixture.py): a 4096-token prompt past llama3 rope's original
+// 1024 positions; its reference keeps a sample of the logit rows.
+inline const std::string kLongFixtureDir = "tests/fixtures/long/llama3_4k";
+
 struct FixtureReference {
   std::vector<int32_t> prompt, generated;
   std::vector<double> margins;  // top-1 minus top-2 logit of each generated token's row
-  NpyArray logits;              // [P + N - 1, vocab]
+  std::vector<int64_t> rows;    // which of the P + N - 1 logit rows `logits` holds, ascending
+  NpyArray logits;              // [rows.size(), vocab]
+  int64_t all_rows() const { return static_cast<int64_t>(prompt.size() + generated.size()) - 1; }
 };
 
+// reference.json with reference_logits.npy (every row), or, where it lists logit_rows (the long
+// fixture), reference_rows.npy (those rows).
 inline FixtureReference read_fixture_reference(const std::string& dir) {
   std::ifstream f(dir + "/reference.json");
   if (!f) throw std::runtime_error("missing " + dir + "/reference.json");
@@ -44,7 +52,16 @@ inline FixtureReference read_fixture_reference(const std::string& dir) {
   r.prompt = j.at("prompt_tokens").get<std::vector<int32_t>>();
   r.generated = j.at("generated_tokens").get<std::vector<int32_t>>();
   r.margins = j.at("decision_margins").get<std::vector<double>>();
-  r.logits = read_npy_f32(dir + "/reference_logits.npy");
+  if (j.contains("logit_rows")) {
+    r.rows = j.at("logit_rows").get<std::vector<int64_t>>();
+    r.logits = read_npy_f32(dir + "/reference_rows.npy");
+  } else {
+    r.logits = read_npy_f32(dir + "/reference_logits.npy");
+    for (int64_t i = 0; i < r.logits.shape.at(0); ++i) r.rows.push_back(i);
+  }
+  if (r.logits.shape.size() != 2 || r.logits.shape[0] != static_cast<int64_t>(r.rows.size())) {
+    throw std::runtime_error(dir + ": the reference logits do not hold one row per listed row");
+  }
   return r;
 }
 
@@ -80,9 +97,10 @@ inline GenerateResult run_generation(const std::string& dir, const std::vector<i
 
 // Greedy generation of the reference's length, keeping every logit row.
 inline GenerateResult run_fixture(const std::string& dir, const FixtureReference& ref, Ops& ops, Communicator& comm,
-                                  bool cuda_graphs = true, int64_t block_size = 4) {
+                                  bool cuda_graphs = true, int64_t block_size = 4, int64_t prefill_chunk = 5) {
   return run_generation(dir, ref.prompt, static_cast<int64_t>(ref.generated.size()), SamplingParams{},
-                        /*keep_logits=*/true, ops, comm, cuda_graphs, GenerateRequest{}.slice_candidates, block_size);
+                        /*keep_logits=*/true, ops, comm, cuda_graphs, GenerateRequest{}.slice_candidates, block_size,
+                        prefill_chunk);
 }
 
 struct FixtureComparison {
@@ -93,30 +111,34 @@ struct FixtureComparison {
   double mismatch_max_abs = 0;  // our largest |logit error| on that token's row
 };
 
+// Over the reference's stored rows among those fed identical inputs ([0, P + j) once our token j
+// differs); the differing token's own row (stored for every decision) gives mismatch_max_abs.
 inline FixtureComparison compare_to_reference(const GenerateResult& res, const FixtureReference& ref) {
   FixtureComparison c;
   const int64_t vocab = ref.logits.shape.at(1), p = static_cast<int64_t>(ref.prompt.size());
-  if (res.logit_rows != ref.logits.shape[0] || res.tokens.size() != ref.generated.size()) return c;
+  if (res.logit_rows != ref.all_rows() || res.tokens.size() != ref.generated.size()) return c;
   for (size_t i = 0; i < ref.generated.size() && c.first_mismatch < 0; ++i) {
     if (res.tokens[i] != ref.generated[i]) c.first_mismatch = static_cast<int64_t>(i);
   }
-  c.rows_compared = c.first_mismatch < 0 ? res.logit_rows : p + c.first_mismatch;
+  const int64_t fed_identical = c.first_mismatch < 0 ? res.logit_rows : p + c.first_mismatch;
+  const int64_t mismatch_row = c.first_mismatch < 0 ? -1 : p - 1 + c.first_mismatch;
+  if (c.first_mismatch >= 0) c.mismatch_margin = ref.margins.at(c.first_mismatch);
   double num = 0, den = 0;
-  for (int64_t i = 0; i < c.rows_compared * vocab; ++i) {
-    if (std::isnan(res.logits[i])) return c;
-    const double d = static_cast<double>(res.logits[i]) - ref.logits.data[i];
-    num += d * d;
-    den += static_cast<double>(ref.logits.data[i]) * ref.logits.data[i];
+  for (size_t k = 0; k < ref.rows.size(); ++k) {
+    const int64_t row = ref.rows[k];
+    const float* ours = res.logits.data() + row * vocab;
+    const float* theirs = ref.logits.data.data() + k * vocab;
+    for (int64_t v = 0; v < vocab; ++v) {
+      const double d = static_cast<double>(ours[v]) - theirs[v];
+      if (row == mismatch_row) c.mismatch_max_abs = std::max(c.mismatch_max_abs, std::fabs(d));
+      if (row >= fed_identical) continue;
+      if (std::isnan(ours[v])) return c;
+      num += d * d;
+      den += static_cast<double>(theirs[v]) * theirs[v];
+    }
+    if (row < fed_identical) ++c.rows_compared;
   }
   c.rel_err = std::sqrt(num / den);
-  if (c.first_mismatch >= 0) {
-    const int64_t row = p - 1 + c.first_mismatch;
-    c.mismatch_margin = ref.margins.at(c.first_mismatch);
-    for (int64_t v = 0; v < vocab; ++v) {
-      c.mismatch_max_abs = std::max(c.mismatch_max_abs, std::fabs(static_cast<double>(res.logits[row * vocab + v]) -
-                                                                  ref.logits.data[row * vocab + v]));
-    }
-  }
   return c;
 }
 
@@ -135,7 +157,7 @@ inline void expect_matches_reference(const FixtureComparison& c, const GenerateR
     }
     std::printf("\n");
   }
-  ASSERT_EQ(res.logit_rows, ref.logits.shape.at(0)) << label;
+  ASSERT_EQ(res.logit_rows, ref.all_rows()) << label;
   EXPECT_LE(c.rel_err, tol) << label;
   if (strict_tokens) {
     EXPECT_EQ(res.tokens, ref.generated) << label;
