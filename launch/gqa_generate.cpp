@@ -43,8 +43,9 @@ struct Loaded {
   std::vector<int32_t> prompt;
   int64_t positions = 0;  // what the generation runs through the model (gqa::generation_positions)
   std::unique_ptr<gqa::TextPrompt> text;  // with --prompt: the tokenizer, kept for streaming
-  uint64_t checkpoint_sample = 0;  // gqa::Checkpoint::sample_fingerprint: the ranks compare it
-  std::vector<std::string> tensor_names;  // and where it differs, tensor by tensor (sample_fingerprints)
+  // gqa::Checkpoint::sample_fingerprints, by tensor name: the ranks compare them combined, and
+  // tensor by tensor where they differ.
+  std::vector<std::string> tensor_names;
   std::vector<uint64_t> tensor_samples;
 };
 
@@ -101,7 +102,6 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   if (l.ops->device() == gqa::Device::kCuda) progress(verbose, "cuda kernels: " + gqa::cuda_kernel_switches());
   if (comm.rank() == 0 && !o.dump_logits.empty()) check_writable(o.dump_logits, "--dump-logits");
   const gqa::Checkpoint ckpt = gqa::Checkpoint::open(o.model_dir);
-  l.checkpoint_sample = ckpt.sample_fingerprint();
   l.tensor_names = ckpt.names();
   l.tensor_samples = ckpt.sample_fingerprints();
   // A line every few seconds while a large checkpoint loads (none for a load shorter than that).
@@ -164,7 +164,7 @@ nlohmann::json canonical_config(const nlohmann::json& j) {
 // What the ranks must agree on beside the arguments, each hashed (never 0; all 0: not loaded).
 struct LoadFingerprint {
   uint64_t config = 0;      // config.json, canonical_config of the text load() read
-  uint64_t checkpoint = 0;  // the tensors (gqa::Checkpoint::sample_fingerprint)
+  uint64_t checkpoint = 0;  // the tensors (gqa::Checkpoint::combined_fingerprint of their samples)
   uint64_t prompt = 0;      // the prompt's token ids
 };
 
@@ -174,17 +174,35 @@ LoadFingerprint load_fingerprint(const Loaded& l) {
       nlohmann::json::parse(l.config_text, gqa::json_depth_limit("config.json"));
   std::string prompt;
   for (int32_t t : l.prompt) prompt += std::to_string(t) + ",";
-  return {gqa::nonzero_fingerprint(canonical_config(config).dump()), l.checkpoint_sample,
-          gqa::nonzero_fingerprint(prompt)};
+  return {gqa::nonzero_fingerprint(canonical_config(config).dump()),
+          gqa::Checkpoint::combined_fingerprint(l.tensor_samples), gqa::nonzero_fingerprint(prompt)};
 }
 
-// What differs from rank 0's fingerprint, in words ("" when nothing does or either did not load).
-std::string differs_from_rank0(const LoadFingerprint& mine, const LoadFingerprint& rank0) {
+// Where some rank's checkpoint differs from rank 0's (every rank calls this then, `mine` whether
+// this one's does): rank 0's per-tensor samples go to every rank, and this one's first tensor by
+// name that differs comes back ("" where it does not differ).
+std::string first_differing_tensor(const Loaded& l, gqa::Communicator& comm, bool mine) {
+  uint64_t count = l.tensor_samples.size();
+  comm.broadcast(&count, sizeof(count), 0);
+  std::vector<uint64_t> rank0s = comm.rank() == 0 ? l.tensor_samples : std::vector<uint64_t>(count);
+  if (count > 0) comm.broadcast(rank0s.data(), count * sizeof(uint64_t), 0);
+  if (!mine) return "";
+  size_t i = 0;
+  while (i < std::min<size_t>(count, l.tensor_samples.size()) && l.tensor_samples[i] == rank0s[i]) ++i;
+  return i < l.tensor_samples.size() ? "the first that differs, by name: " + l.tensor_names[i]
+                                     : "rank 0's holds more tensors";
+}
+
+// What differs from rank 0's fingerprint, in words ("" when nothing does or either did not load);
+// first_tensor: first_differing_tensor's words.
+std::string differs_from_rank0(const LoadFingerprint& mine, const LoadFingerprint& rank0,
+                               const std::string& first_tensor) {
   if (rank0.config == 0 || mine.config == 0) return "";
   std::vector<std::string> parts;
   if (mine.config != rank0.config) parts.push_back("config.json");
   if (mine.checkpoint != rank0.checkpoint) {
-    parts.push_back("checkpoint tensors (names, shapes, dtypes or their sampled bytes)");
+    parts.push_back("checkpoint tensors (names, shapes, dtypes or their sampled bytes)" +
+                    (first_tensor.empty() ? "" : "; " + first_tensor));
   }
   if (mine.prompt != rank0.prompt) parts.push_back("prompt tokens");
   std::string out;
@@ -210,28 +228,13 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   LoadFingerprint rank0_loaded_as = loaded_as;
   static_assert(sizeof(LoadFingerprint) == 3 * sizeof(uint64_t));
   comm.broadcast(&rank0_loaded_as, sizeof(rank0_loaded_as), 0);
-  if (const std::string what = differs_from_rank0(loaded_as, rank0_loaded_as); error.empty() && !what.empty()) {
-    error = "differs from rank 0 in its " + what + " (every rank must read the same checkpoint and tokenizer)";
-  }
-  // Where checkpoints differ, which tensor: rank 0's per-tensor samples go to every rank (only then,
-  // so every rank or none takes part), and each that differs names its first differing tensor.
+  // Which tensor, where checkpoints differ (only then, every rank or none: collectives).
   const bool tensors_differ = loaded_as.config != 0 && rank0_loaded_as.config != 0 &&
                               loaded_as.checkpoint != rank0_loaded_as.checkpoint;
-  if (!comm.all_ok(!tensors_differ)) {
-    uint64_t count = l.tensor_samples.size();
-    comm.broadcast(&count, sizeof(count), 0);
-    std::vector<uint64_t> rank0s(count);
-    if (rank0) rank0s = l.tensor_samples;
-    if (count > 0) comm.broadcast(rank0s.data(), count * sizeof(uint64_t), 0);
-    if (tensors_differ && error.find("checkpoint tensors") != std::string::npos) {
-      const size_t n = std::min<size_t>(count, l.tensor_samples.size());
-      size_t i = 0;
-      while (i < n && l.tensor_samples[i] == rank0s[i]) ++i;
-      const std::string first = i < l.tensor_samples.size() ? "the first that differs, by name: " + l.tensor_names[i]
-                                                            : "rank 0's holds more tensors";
-      const std::string what = "checkpoint tensors (names, shapes, dtypes or their sampled bytes)";
-      error.replace(error.find(what), what.size(), what + "; " + first);
-    }
+  const std::string first_tensor = comm.all_ok(!tensors_differ) ? "" : first_differing_tensor(l, comm, tensors_differ);
+  if (const std::string what = differs_from_rank0(loaded_as, rank0_loaded_as, first_tensor);
+      error.empty() && !what.empty()) {
+    error = "differs from rank 0 in its " + what + " (every rank must read the same checkpoint and tokenizer)";
   }
   // Agree before any collective of the model: all ranks go on, or all stop with a message.
   if (!comm.all_ok(error.empty())) {

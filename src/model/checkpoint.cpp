@@ -133,16 +133,15 @@ std::string Checkpoint::sample_text(const std::string& name) const {
   return name + ";" + dtype_name(t.dtype) + ";" + shape_str(t.shape) + ";" + sample + ";";
 }
 
-uint64_t Checkpoint::sample_fingerprint() const {
-  std::string text;
-  for (const auto& entry : tensors_) text += sample_text(entry.first);  // (by name: the same order whatever the shards)
-  return nonzero_fingerprint(text);
-}
-
 std::vector<uint64_t> Checkpoint::sample_fingerprints() const {
-  std::vector<uint64_t> out;
+  std::vector<uint64_t> out;  // (by name: the same order whatever the shard files)
   for (const auto& entry : tensors_) out.push_back(nonzero_fingerprint(sample_text(entry.first)));
   return out;
+}
+
+uint64_t Checkpoint::combined_fingerprint(const std::vector<uint64_t>& per_tensor) {
+  return nonzero_fingerprint(
+      std::string_view(reinterpret_cast<const char*>(per_tensor.data()), per_tensor.size() * sizeof(uint64_t)));
 }
 
 void Checkpoint::read_f32(const std::string& name, Range rows, Range cols, float* dst) const {

@@ -61,10 +61,11 @@ class Checkpoint {
   // inside a tensor away from its ends is not seen (each rank reads only its slice of the rest).
   // Reads about 2 x kSampleBytes a tensor (not counted in bytes_read()).
   static constexpr uint64_t kSampleBytes = 64;
-  uint64_t sample_fingerprint() const;
+  uint64_t sample_fingerprint() const { return combined_fingerprint(sample_fingerprints()); }
   // The same per tensor, in names() order (each never 0): where two copies differ, the first
-  // tensor whose entry differs names it.
+  // tensor whose entry differs names it. combined_fingerprint makes sample_fingerprint of them.
   std::vector<uint64_t> sample_fingerprints() const;
+  static uint64_t combined_fingerprint(const std::vector<uint64_t>& per_tensor);
 
  private:
   std::string sample_text(const std::string& name) const;  // a tensor's part of the fingerprints
