@@ -8,39 +8,39 @@ step_probe="$1/../tests/gqa_step_stop_probe"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 passed=0
 failed=0
-for failing in 0 1 3; do
-  t0=$SECONDS
-  timeout 60 mpirun --oversubscribe --bind-to none -np 4 "$probe" $failing >/dev/null 2>/tmp/probe.$$
+# expect_job_ends LABEL N TEXT_1 .. TEXT_N MPIRUN_ARGS...: the job must end within 20 s, not 0 and
+# not by timeout, with each TEXT on its stderr.
+expect_job_ends() {
+  local label=$1 n=$2 t0=$SECONDS rc dt ok=1
+  shift 2
+  local texts=("${@:1:n}")
+  shift "$n"
+  timeout 60 mpirun --oversubscribe --bind-to none "$@" </dev/null >/dev/null 2>/tmp/probe.$$  # (not a loop's stdin)
   rc=$?
   dt=$((SECONDS - t0))
-  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && grep -q "injected failure on rank $failing" /tmp/probe.$$; then
-    echo "PASS rank $failing fails -> job ends rc $rc in ${dt}s"
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] || ok=0
+  for text in "${texts[@]}"; do grep -qF -- "$text" /tmp/probe.$$ || ok=0; done
+  if [ $ok -eq 1 ]; then
+    echo "PASS $label: rc $rc in ${dt}s"
     passed=$((passed + 1))
   else
-    echo "FAIL rank $failing fails -> rc $rc after ${dt}s"
+    echo "FAIL $label: rc $rc after ${dt}s (want: ${texts[*]})"
     cat /tmp/probe.$$
     failed=$((failed + 1))
   fi
+}
+for failing in 0 1 3; do
+  expect_job_ends "rank $failing fails -> the job ends" 1 "injected failure on rank $failing" -np 4 "$probe" $failing
 done
 # A rank that stops without exiting (SIGSTOP): the others end on the collective watch's limit
 # (GQA_COLLECTIVE_TIMEOUT_S, parallel/collective_watch.h) with a line naming what rank 0 waited in.
 # expect_stop_named WHAT NAMED PROGRAM ARGS...: runs PROGRAM at -np 2 (rank 1 stops).
 expect_stop_named() {
-  local what=$1 named=$2 t0=$SECONDS rc dt
+  local what=$1 named=$2
   shift 2
-  GQA_COLLECTIVE_TIMEOUT_S=2 timeout 60 mpirun --oversubscribe --bind-to none -x GQA_COLLECTIVE_TIMEOUT_S -np 2 "$@" \
-    </dev/null >/dev/null 2>/tmp/probe.$$  # (not a loop's stdin)
-  rc=$?
-  dt=$((SECONDS - t0))
-  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] &&
-     grep -qF "gqa: rank 0 has waited" /tmp/probe.$$ && grep -qF "s in $named for the other ranks" /tmp/probe.$$; then
-    echo "PASS rank 1 stops $what -> rank 0 ends the job on GQA_COLLECTIVE_TIMEOUT_S naming it: rc $rc in ${dt}s"
-    passed=$((passed + 1))
-  else
-    echo "FAIL rank 1 stops $what -> rc $rc after ${dt}s (want a line naming $named)"
-    cat /tmp/probe.$$
-    failed=$((failed + 1))
-  fi
+  GQA_COLLECTIVE_TIMEOUT_S=2 expect_job_ends \
+    "rank 1 stops $what -> rank 0 ends the job on GQA_COLLECTIVE_TIMEOUT_S naming it" 2 "gqa: rank 0 has waited" \
+    "s in $named for the other ranks" -x GQA_COLLECTIVE_TIMEOUT_S -np 2 "$@"
 }
 # In each collective the Communicator and MpiSession make.
 while read -r which named; do
