@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -69,17 +70,23 @@ inline FixtureReference read_fixture_reference(const std::string& dir) {
 // otherwise) and a small prefill chunk (5 unless prefill_chunk says otherwise), so sequences span
 // several blocks and prefill runs in pieces. keep_logits false at T = 1 makes the backend draw the tokens where the logits are
 // (Model::forward_sample).
+// A fixture checkpoint's model, this rank's shard of it.
+inline std::unique_ptr<Model> fixture_model(const std::string& dir, Ops& ops, Communicator& comm) {
+  const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
+  const ShardPlan plan = ShardPlan::make(
+      {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
+      comm.size());
+  return std::make_unique<Model>(config, plan, ops, comm,
+                                 load_weights(Checkpoint::open(dir), config, plan, comm.rank(), ops));
+}
+
 inline GenerateResult run_generation(const std::string& dir, const std::vector<int32_t>& prompt, int64_t new_tokens,
                                      const SamplingParams& sampling, bool keep_logits, Ops& ops, Communicator& comm,
                                      bool cuda_graphs = true,
                                      int64_t slice_candidates = GenerateRequest{}.slice_candidates,
                                      int64_t block_size = 4, int64_t prefill_chunk = 5) {
-  const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
-  const ShardPlan plan = ShardPlan::make(
-      {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
-      comm.size());
-  const Checkpoint ckpt = Checkpoint::open(dir);
-  Model model(config, plan, ops, comm, load_weights(ckpt, config, plan, comm.rank(), ops));
+  const std::unique_ptr<Model> model_ptr = fixture_model(dir, ops, comm);
+  Model& model = *model_ptr;
   model.set_cuda_graphs(cuda_graphs);
   const int64_t positions = static_cast<int64_t>(prompt.size()) + new_tokens;
   const int64_t blocks = std::max<int64_t>(128 / block_size, (positions + block_size - 1) / block_size);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,10 +30,8 @@ TEST(DynamicRopeChunks, APromptPastMaxPositionsGivesOneForwardsLogitsInAnyChunks
   SingleCommunicator comm;
 
   // One forward over the whole prompt, every row, straight through the Model.
-  const ShardPlan plan = ShardPlan::make(
-      {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size}, 1);
-  Model model(config, plan, ops, comm, load_weights(Checkpoint::open(dir), config, plan, 0, ops));
-  PagedKvCache cache(model.kv_cache_shape(8, 4), DType::kF32, ops);
+  const std::unique_ptr<Model> model = test::fixture_model(dir, ops, comm);
+  PagedKvCache cache(model->kv_cache_shape(8, 4), DType::kF32, ops);
   const int seq = cache.add_sequence();
   StepInput in;
   in.tokens = prompt;
@@ -43,7 +42,7 @@ TEST(DynamicRopeChunks, APromptPastMaxPositionsGivesOneForwardsLogitsInAnyChunks
     in.token_seq.push_back(0);
     in.logit_rows.push_back(i);
   }
-  const std::vector<float> one_forward = model.forward(in, cache);
+  const std::vector<float> one_forward = model->forward(in, cache);
   ASSERT_EQ(one_forward.size(), static_cast<size_t>(p * vocab));
 
   for (const int64_t chunk : {5, 7, 16, 24}) {
