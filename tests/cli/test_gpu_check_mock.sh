@@ -102,6 +102,7 @@ done
 row "gqa-generate np4 --comm mpi --dtype f32" PASS check
 row "gqa-attn-bench" PASS check
 row "memcheck cuda_test_attention_decode_groups" PASS check
+row "memcheck cuda_test_attention \(CudaAttentionDecodeSplits\.\*\)" PASS check
 # 6. the other modes, every step passing (their parts: launch/gpu_check/bench.sh, profile.sh)
 run decode decode 300 "configure 1" "build 1"
 [ $rc -eq 0 ] || fail "decode: exit $rc: $(tail -n 45 <<<"$out")"
