@@ -95,15 +95,15 @@ void validate_prompt(const std::vector<int32_t>& prompt, int64_t vocab_size) {
 Generator::Generator(Model& model, PagedKvCache& cache, Communicator& comm)
     : model_(model), cache_(cache), comm_(comm) {}
 
-StepInput Generator::step_input(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows) {
+StepInput Generator::step_input(const StepAt& at, Rows rows) {
   StepInput in;
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  in.tokens = tokens;
-  in.slots = cache_.append(seq, n);
-  in.block_tables = {cache_.block_table(seq)};
-  in.rope_through = rope_through_;
+  const int64_t n = static_cast<int64_t>(at.tokens.size());
+  in.tokens = at.tokens;
+  in.slots = cache_.append(at.seq, n);
+  in.block_tables = {cache_.block_table(at.seq)};
+  in.rope_through = at.rope_through;
   for (int64_t i = 0; i < n; ++i) {
-    in.positions.push_back(static_cast<int32_t>(first_pos + i));
+    in.positions.push_back(static_cast<int32_t>(at.first_pos + i));
     in.token_seq.push_back(0);
   }
   if (rows == Rows::kAll) {
@@ -114,23 +114,21 @@ StepInput Generator::step_input(int seq, const std::vector<int32_t>& tokens, int
   return in;
 }
 
-std::vector<float> Generator::step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows) {
-  return model_.forward(step_input(seq, tokens, first_pos, rows), cache_);
+std::vector<float> Generator::step(const StepAt& at, Rows rows) {
+  return model_.forward(step_input(at, rows), cache_);
 }
 
-int32_t Generator::step_sample(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Sampler& sampler) {
-  const StepInput in = step_input(seq, tokens, first_pos, Rows::kLast);
+int32_t Generator::step_sample(const StepAt& at, Sampler& sampler) {
+  const StepInput in = step_input(at, Rows::kLast);
   return model_.forward_sample(in, cache_, sampler.spec(), {sampler.next_uniform()}).at(0);
 }
 
-std::vector<std::pair<float, int32_t>> Generator::step_top_k(int seq, const std::vector<int32_t>& tokens,
-                                                             int64_t first_pos, int64_t k) {
-  return model_.forward_top_k(step_input(seq, tokens, first_pos, Rows::kLast), cache_, k).at(0);
+std::vector<std::pair<float, int32_t>> Generator::step_top_k(const StepAt& at, int64_t k) {
+  return model_.forward_top_k(step_input(at, Rows::kLast), cache_, k).at(0);
 }
 
-std::vector<SliceCandidates> Generator::step_slices(int seq, const std::vector<int32_t>& tokens, int64_t first_pos,
-                                                    int64_t k, float temperature) {
-  return model_.forward_slices(step_input(seq, tokens, first_pos, Rows::kLast), cache_, k, temperature).at(0);
+std::vector<SliceCandidates> Generator::step_slices(const StepAt& at, int64_t k, float temperature) {
+  return model_.forward_slices(step_input(at, Rows::kLast), cache_, k, temperature).at(0);
 }
 
 GenerateResult Generator::generate(const GenerateRequest& req, const std::function<void(int32_t)>& on_token) {
@@ -166,21 +164,22 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   std::vector<SliceCandidates> slices;                // (from_slices) the last row's
   Sampler sampler(req.sampling);
 
-  // One step of `tokens` from first_pos. With draw_next (the prompt's last chunk when tokens are
+  // One step (StepAt: the prompt's chunks with rope_through the prompt's last position, decode
+  // steps with -1). With draw_next (the prompt's last chunk when tokens are
   // wanted, and every decode step) it leaves what the next token is drawn from, by the mode above;
   // else it only fills the cache (and the kept logits).
   std::vector<float> last;  // the logits the next token is drawn from (host sampling)
   int32_t next = -1;        // the next token (backend sampling)
-  auto advance = [&](const std::vector<int32_t>& tokens, int64_t first_pos, bool draw_next) {
+  auto advance = [&](const StepAt& at, bool draw_next) {
     if (draw_next && backend_samples) {
-      next = step_sample(seq, tokens, first_pos, sampler);
+      next = step_sample(at, sampler);
     } else if (draw_next && from_candidates) {
-      candidates = step_top_k(seq, tokens, first_pos, sp.top_k);
+      candidates = step_top_k(at, sp.top_k);
     } else if (draw_next && from_slices) {
-      slices = step_slices(seq, tokens, first_pos, req.slice_candidates, sp.temperature);
+      slices = step_slices(at, req.slice_candidates, sp.temperature);
     } else {
       const Rows rows_wanted = req.keep_logits ? Rows::kAll : draw_next ? Rows::kLast : Rows::kNone;
-      std::vector<float> rows = step(seq, tokens, first_pos, rows_wanted);
+      std::vector<float> rows = step(at, rows_wanted);
       keep(rows);
       if (draw_next && static_cast<int64_t>(rows.size()) == vocab) {
         last = std::move(rows);  // (the usual decode step: its one row)
@@ -193,20 +192,13 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
   // Prefill in chunks; only the last chunk's last row is needed unless every row is kept.
   auto t0 = std::chrono::steady_clock::now();
   const int64_t p = static_cast<int64_t>(req.prompt.size());
-  {
-    rope_through_ = p - 1;  // every chunk gets the whole prompt's dynamic rope table (decode: its own)
-    struct Reset {
-      int64_t& v;
-      ~Reset() { v = -1; }
-    } reset{rope_through_};
-    for (int64_t a = 0; a < p; a += req.prefill_chunk) {
-      const int64_t b = std::min(p, a + req.prefill_chunk);
-      advance(std::vector<int32_t>(req.prompt.begin() + a, req.prompt.begin() + b), a,
-              b == p && req.max_new_tokens > 0);
-      run_callback(comm_, agree_callbacks, "on_prefill_progress", [&] {
-        if (req.on_prefill_progress) req.on_prefill_progress(b, p);
-      });
-    }
+  for (int64_t a = 0; a < p; a += req.prefill_chunk) {
+    const int64_t b = std::min(p, a + req.prefill_chunk);
+    const std::vector<int32_t> chunk(req.prompt.begin() + a, req.prompt.begin() + b);
+    advance({seq, chunk, a, /*rope_through=*/p - 1}, b == p && req.max_new_tokens > 0);
+    run_callback(comm_, agree_callbacks, "on_prefill_progress", [&] {
+      if (req.on_prefill_progress) req.on_prefill_progress(b, p);
+    });
   }
   res.prefill_seconds = seconds_since(t0);
 
@@ -267,7 +259,8 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
       break;
     }
     if (i + 1 == req.max_new_tokens) break;
-    advance({msg[0]}, p + i, true);
+    const std::vector<int32_t> token{msg[0]};
+    advance({seq, token, p + i, /*rope_through=*/-1}, true);
   }
   res.decode_seconds = seconds_since(t0);
   return res;

@@ -65,17 +65,23 @@ class Generator {
 
  private:
   enum class Rows { kNone, kLast, kAll };  // which positions' logits a step returns
-  StepInput step_input(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows);
-  int64_t rope_through_ = -1;  // StepInput::rope_through of the steps step_input makes (the prompt's last position while prefilling)
-  std::vector<float> step(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Rows rows);
+  // One step's tokens of sequence seq from first_pos; rope_through is StepInput's (the prompt's
+  // last position for a prompt's chunks, so that every chunk gets the whole prompt's dynamic rope
+  // table; -1 for a decode step).
+  struct StepAt {
+    int seq;
+    const std::vector<int32_t>& tokens;
+    int64_t first_pos;
+    int64_t rope_through;
+  };
+  StepInput step_input(const StepAt& at, Rows rows);
+  std::vector<float> step(const StepAt& at, Rows rows);
   // The step, then the token after its last position, drawn by the backend.
-  int32_t step_sample(int seq, const std::vector<int32_t>& tokens, int64_t first_pos, Sampler& sampler);
+  int32_t step_sample(const StepAt& at, Sampler& sampler);
   // The step, then its last position's top-k candidates from every rank (Model::forward_top_k).
-  std::vector<std::pair<float, int32_t>> step_top_k(int seq, const std::vector<int32_t>& tokens, int64_t first_pos,
-                                                    int64_t k);
+  std::vector<std::pair<float, int32_t>> step_top_k(const StepAt& at, int64_t k);
   // The step, then its last position's slices from every rank (Model::forward_slices).
-  std::vector<SliceCandidates> step_slices(int seq, const std::vector<int32_t>& tokens, int64_t first_pos,
-                                           int64_t k, float temperature);
+  std::vector<SliceCandidates> step_slices(const StepAt& at, int64_t k, float temperature);
 
   Model& model_;
   PagedKvCache& cache_;
