@@ -153,6 +153,7 @@ done
 
 
 # --- summary (printed last) ---------------------------------------------------------------------
+sass_check_record  # (where no step recorded it yet)
 failed=$(count_state FAIL)
 cut=$(count_state CUT)
 write_report

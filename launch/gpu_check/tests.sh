@@ -106,17 +106,20 @@ quick_bench() {
 }
 if [ $built -eq 1 ] && [ "$mode" = decode ]; then
   for t in "${decode_tests[@]}"; do step "$t" 300 "$build/tests/$t"; done
+  sass_check_record
   guard_mlp_choice
 elif [ $built -eq 1 ] && [ "$mode" = prefill ]; then
   for t in cuda_test_cuda_model cuda_test_cuda_model_opt_in cuda_test_prefill_tma_tiles; do
     bg_step "$t" 180 "$build/tests/$t"
   done
   wgmma_builds  # (waits for all of them)
+  sass_check_record
 elif [ $built -eq 1 ] && [ "$mode" = quick ]; then
   # -j 4: the tests' CPU references are most of their time (run 6: 190 s one at a time, the longest
   # cuda_test_attention's 62 s); each test's limit is GQA_TEST_TIMEOUT (180 s: configured above).
   step "ctest -L gpu -j 4 (not the mma and wgmma prefill)" 300 ctest --test-dir "$build" -L gpu -j 4 \
     -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure
+  sass_check_record  # (before the benches)
   guard_mlp_choice
   wgmma_builds
   attn_bench_step
@@ -129,6 +132,7 @@ elif [ $built -eq 1 ]; then
   # would need ~350 s of a 540 s box: run 13's per-test times, measured 4 at a time, summed)
   step "ctest -L gpu -j 4 (not the mma and wgmma prefill)" 600 ctest --test-dir "$build" -L gpu -j 4 \
     -E 'cuda_test_attention_prefill_(mma|wgmma|wgmma_ablation)$' --output-on-failure
+  sass_check_record
   guard_mlp_choice
   wgmma_builds
 else

@@ -38,6 +38,15 @@ run() {
   [ -z "${MOCK_DEBUG:-}" ] || echo "$out" >"/tmp/mock-$name.out"
 }
 row() { grep -E "^$1 +$2( |$)" <<<"$out" >/dev/null || fail "$3: no '$1  $2' row in the summary: $(tail -n 45 <<<"$out")"; }
+# sass_row_before NAME BENCH_ROW: the SASS check (run beside the GPU tests in the checking modes) has
+# exactly one row in the summary, before BENCH_ROW's (recorded before any benchmark ran).
+sass_row_before() {
+  local sass bench
+  [ "$(grep -cE '^SASS checks +(PASS|SKIP|WARN)' <<<"$out")" -eq 1 ] || fail "$1: not one SASS checks row: $(tail -n 45 <<<"$out")"
+  sass=$(grep -nE '^SASS checks ' <<<"$out" | tail -n 1 | cut -d: -f1)
+  bench=$(grep -nE "^$2 " <<<"$out" | tail -n 1 | cut -d: -f1)
+  [ -n "$bench" ] && [ "$sass" -lt "$bench" ] || fail "$1: the SASS checks row is not before '$2' ($sass, $bench)"
+}
 
 # 1. --prefill, every step passing
 run prefill prefill 300 "configure 1" "build 1"
@@ -55,6 +64,7 @@ run quick quick 540 "configure 1" "build 1"
 [ $rc -eq 0 ] || fail "quick: exit $rc: $(tail -n 45 <<<"$out")"
 grep -qE '^gpu-check: [0-9]+ steps, 0 failed' <<<"$out" || fail "quick: $(grep '^gpu-check:' <<<"$out")"
 row "gqa-attn-bench" PASS quick
+sass_row_before quick gqa-attn-bench
 row "memcheck cuda_test_attention_decode_groups" PASS quick
 # step 7's memchecks side by side (GQA_MEMCHECK_JOBS, default 4), each recorded as it ends
 grep -qE '^memcheck cuda_test_[a-z_]+ .*PASS .*beside others' <<<"$out" || fail "quick: no memcheck ran beside others"
@@ -101,6 +111,7 @@ for t in mpi_test_cuda_communicator mpi_test_cuda_model_mpi; do
 done
 row "gqa-generate np4 --comm mpi --dtype f32" PASS check
 row "gqa-attn-bench" PASS check
+sass_row_before check gqa-attn-bench
 row "memcheck cuda_test_attention_decode_groups" PASS check
 row "memcheck cuda_test_attention \(CudaAttentionDecodeSplits\.\*\)" PASS check
 # 6. the other modes, every step passing (their parts: launch/gpu_check/bench.sh, profile.sh)
@@ -111,6 +122,7 @@ row "nsys" SKIP decode
 run bench bench 300 "configure 1" "build 1"
 [ $rc -eq 0 ] || fail "bench: exit $rc: $(tail -n 45 <<<"$out")"
 row "gqa-bench --all" PASS bench
+sass_row_before bench "gqa-bench --all"
 grep -q '^# gqa-bench (mock) --all' <<<"$out" || fail "bench: gqa-bench's report is not printed"
 # a part whose last step fails (here bench.sh's gqa-bench) still leads to the summary (exit 1)
 run bench_failed bench 300 "configure 1" "build 1" "gqa-bench 1 1"
