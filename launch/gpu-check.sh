@@ -34,7 +34,7 @@
 # and 16, the other kernel choices, the step ablation, the GEMV sweep and the SDPA peer,
 # GQA_QUICK_DECODE_BENCH_S default 90), the np 2 MPI sampling test, gqa-generate bf16 with each
 # opt-in group (as --decode), then memcheck of the kernel tests (not sampling, graph cache, pinned
-# staging; the tests of unrun code first: GQA_MEMCHECK_FIRST) and the top-k racecheck in what is
+# staging; the longest first, GQA_MEMCHECK_FIRST before them) and the top-k racecheck in what is
 # left.
 #
 # --decode re-checks a decode-path change in one short device call (GQA_CHECK_BUDGET_S default
@@ -90,7 +90,7 @@
 # usage: launch/gpu-check.sh [--bench | --all | --quick | --decode | --prefill | --profile | --choices]  (from anywhere; works in the repository root)
 # env:   GQA_GPU_BUILD_DIR (default build-gpu), GQA_MPI_HOME (where bin/mpirun is, if not on PATH),
 #        GQA_GPU_CHECK_JOBS (build parallelism, default nproc), GQA_CHECK_BUDGET_S (default 540),
-#        GQA_MEMCHECK_FIRST (the kernel tests memcheck runs first, space-separated),
+#        GQA_MEMCHECK_FIRST (kernel tests memcheck runs before its longest-first list, space-separated),
 #        GQA_MEMCHECK_JOBS (step 7's memchecks at a time, default 4; 1: one after another);
 #        GQA_REQUIRE_GPU is set to 1 for every step (no device: a test fails rather than skips);
 #        --bench: GQA_BENCH_TOTAL_S (the box, default 500), GQA_BENCH_PEER_LAYERS (default 8),

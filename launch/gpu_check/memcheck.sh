@@ -8,12 +8,13 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
   if [ -z "$sanitizer" ]; then
     record "compute-sanitizer memcheck" SKIP "compute-sanitizer not found (PATH, /usr/local/cuda/bin)"
   else
-    # The small tests first, the attention tests last: under memcheck the mma prefill's shape sweep
-    # and long prompts take many minutes (run 1 spent the box on them), so only its cases run there.
+    # Every kernel test but the model tests (ctest covers them); of the attention tests only some
+    # cases (below): under memcheck the mma prefill's shape sweep and long prompts take many
+    # minutes (run 1 spent the box on them), and cuda_test_attention's prefill cases outlast a box.
     order=()
     for exe in "$build"/tests/cuda_test_*; do
       case "$(basename "$exe")" in
-        # the model tests: ctest covers them; the attention tests: last, below
+        # the model tests: ctest covers them; the attention tests: appended below
         cuda_test_cuda_model | cuda_test_cuda_model_opt_in | cuda_test_attention | cuda_test_attention_prefill_mma | \
           cuda_test_attention_prefill_wgmma) ;;
         *) order+=("$(basename "$exe")") ;;
@@ -24,9 +25,13 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
     # attention's decode splits ~43 s in run 13, fused merge 51 s, persistent MLP 39 s, ring GEMVs
     # 36 s, decode cluster 27 s, bulk GEMVs and decode groups 20 s; the rest 0-18 s each): run 15
     # started the attention's last and the box cut it. GQA_MEMCHECK_FIRST (space-separated test
-    # names) overrides the list, e.g. to put the tests of kernel code no GPU has run yet first.
-    first=(${GQA_MEMCHECK_FIRST:-cuda_test_attention cuda_test_attention_decode_fused_merge cuda_test_mlp_persistent
-      cuda_test_gemv_ring cuda_test_attention_decode_cluster cuda_test_gemv_bulk cuda_test_attention_decode_groups})
+    # names) goes before that list, e.g. the tests of kernel code no GPU has run yet.
+    first=()
+    for name in ${GQA_MEMCHECK_FIRST:-} cuda_test_attention cuda_test_attention_decode_fused_merge \
+      cuda_test_mlp_persistent cuda_test_gemv_ring cuda_test_attention_decode_cluster cuda_test_gemv_bulk \
+      cuda_test_attention_decode_groups; do
+      case " ${first[*]} " in *" $name "*) ;; *) first+=("$name") ;; esac
+    done
     rest=()
     for name in "${order[@]}"; do
       case " ${first[*]} " in *" $name "*) ;; *) rest+=("$name") ;; esac
@@ -50,9 +55,10 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
       filter=()
       case "$name" in
         cuda_test_attention_prefill_mma) filter=("--gtest_filter=CudaPrefillMmaCases.*:-$slow_mma") ;;
-        # whole only in --all: its prefill cases' shapes outlast a 540 s box under memcheck (run 15's
-        # default mode: cut after 21 s and 7 cases); the decode splits' cases took 43 s (run 13)
-        cuda_test_attention) [ "$mode" = all ] || filter=("--gtest_filter=CudaAttentionDecodeSplits.*") ;;
+        # its decode splits' cases only (43 s in run 13), in every mode: the whole test (also
+        # CudaAttentionDecode's and CudaAttentionBlockSizes' cases and the simple prefill's) outlasts
+        # the box under memcheck (run 15's default mode: cut after 21 s and 7 cases)
+        cuda_test_attention) filter=("--gtest_filter=CudaAttentionDecodeSplits.*") ;;
         cuda_test_cuda_sampling | cuda_test_graph_cache | cuda_test_pinned_staging) [ "$mode" = quick ] && continue ;;
         cuda_test_attention_prefill_wgmma_ablation) continue ;;  # a timing aid's kernels, not the product's
         cuda_test_rope_kv_write) filter=("--gtest_filter=-*Death*") ;;  # (its device assert is on purpose)

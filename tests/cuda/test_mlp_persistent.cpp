@@ -53,8 +53,9 @@ class CudaMlpPersistent : public test::CudaDtypeOpsTest {
     Call m;
     m.c = c;
     // Weights scaled as a model's, by 1 / sqrt(fan-in) (uniform, unit variance out): with weights in
-    // [-1, 1] the down output's true values pass f16's 65504 from k 4104 (|y| ~ 7e4), and the f16
-    // case would compare an overflow rather than the kernel (run 15's f16 failures).
+    // [-1, 1] the down output's true values pass f16's 65504 at n 2 k 4104 f 1000 (max |y| ~ 8e4)
+    // and at k 4096 f 14336 (rms ~ 7e4), and the f16 cases compared an overflow rather than the
+    // kernel (run 15's f16 failures).
     const float wgu_r = std::sqrt(3.0f / static_cast<float>(c.k)), wd_r = std::sqrt(3.0f / static_cast<float>(c.f));
     std::vector<float> x = input(c.n * c.k, seed), h = input(c.n * c.k, seed + 1),
                        nw = input(c.k, seed + 2, 0.5f, 1.5f), wgu = input(2 * c.f * c.k, seed + 3, -wgu_r, wgu_r),

@@ -179,7 +179,7 @@ TEST_P(CudaRopeKvWriteTest, RefusesMismatchesAndOverlaps) {
   test::expect_error([&] { gpu_->rope_kv_write(a); }, {"rope_kv_write", "q"});
   a = args();
   a.v = a.k;
-  test::expect_error([&] { gpu_->rope_kv_write(a); }, "must not overlap");
+  test::expect_error([&] { gpu_->rope_kv_write(a); }, "q, k and v must not overlap");
   a = args();
   a.k = a.k_cache.reshape({3 * 4, hkv, hd}).slice_rows(0, n);
   test::expect_error([&] { gpu_->rope_kv_write(a); }, "k or v overlaps a cache");  // the KV-write operands' rule
