@@ -24,9 +24,7 @@ int main(int argc, char** argv) {
     comm = gqa::make_communicator("auto");
     const std::string dir = argv[1];
     const gqa::ModelConfig config = gqa::ModelConfig::from_file(dir + "/config.json");
-    const gqa::ShardPlan plan = gqa::ShardPlan::make(
-        {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
-        comm->size());
+    const gqa::ShardPlan plan = gqa::ShardPlan::make(config.shard_dims(), comm->size());
     auto ops = gqa::make_backend("cpu");
     const gqa::Checkpoint ckpt = gqa::Checkpoint::open(dir);
     gqa::Model model(config, plan, *ops, *comm, gqa::load_weights(ckpt, config, plan, comm->rank(), *ops));

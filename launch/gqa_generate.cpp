@@ -87,8 +87,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
                            std::to_string(o.max_new_tokens);
   l.positions = gqa::generation_positions(static_cast<int64_t>(l.prompt.size()), o.max_new_tokens, what);
   l.config.check_within_sliding_window(l.positions - 1, what);
-  gqa::ShardDims dims{l.config.num_attention_heads, l.config.num_key_value_heads, l.config.intermediate_size,
-                      l.config.vocab_size};
+  const gqa::ShardDims dims = l.config.shard_dims();
   const gqa::ShardPlan plan = gqa::ShardPlan::make(dims, comm.size());
   const gqa::DType dtype = o.dtype == "f32" ? gqa::DType::kF32 : o.dtype == "f16" ? gqa::DType::kF16 : gqa::DType::kBF16;
   l.ops = gqa::make_backend(o.backend, local_rank, dtype);

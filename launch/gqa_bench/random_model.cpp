@@ -67,7 +67,7 @@ ModelConfig llama8b_config(int64_t layers) {
 }
 
 ShardPlan single_rank_plan(const ModelConfig& c) {
-  return ShardPlan::make({c.num_attention_heads, c.num_key_value_heads, c.intermediate_size, c.vocab_size}, 1);
+  return ShardPlan::make(c.shard_dims(), 1);
 }
 
 ModelWeights random_weights(const ModelConfig& c, Ops& ops, void* stream, uint32_t seed) {

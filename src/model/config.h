@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "parallel/shard_plan.h"
+
 namespace gqa {
 
 enum class RopeType { kDefault, kLinear, kDynamic, kYarn, kLlama3 };
@@ -61,6 +63,9 @@ struct ModelConfig {
   // full attention, which gives the same result only there. Throws gqa::Error beginning with
   // `what` (what reaches that position).
   void check_within_sliding_window(int64_t last_position, const std::string& what) const;
+
+  // What tensor parallelism splits (ShardPlan::make's dims): heads, KV heads, FFN width, vocab.
+  ShardDims shard_dims() const { return {num_attention_heads, num_key_value_heads, intermediate_size, vocab_size}; }
 
   // Reads and validates DIR/config.json; throws gqa::Error naming the file and field.
   static ModelConfig from_file(const std::string& path);

@@ -26,9 +26,7 @@ struct Job {
   std::unique_ptr<Communicator> comm = make_communicator("auto");
   std::unique_ptr<Ops> ops = make_backend("cpu");
   ModelConfig config;
-  ShardPlan plan = ShardPlan::make(
-      {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
-      comm->size());
+  ShardPlan plan = ShardPlan::make(config.shard_dims(), comm->size());
   Checkpoint ckpt = Checkpoint::open("tests/fixtures/models/gqa");
   Model model{config, plan, *ops, *comm, load_weights(ckpt, config, plan, comm->rank(), *ops)};
   PagedKvCache cache{model.kv_cache_shape(8, 4), DType::kF32, *ops};

@@ -57,9 +57,7 @@ TEST(GeneratorErrors, ANanRowOnRankZeroStopsEveryRank) {
   auto comm = make_communicator("auto");
   auto ops = make_backend("cpu");
   const ModelConfig config = ModelConfig::from_file("tests/fixtures/models/gqa/config.json");
-  const ShardPlan plan = ShardPlan::make(
-      {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
-      comm->size());
+  const ShardPlan plan = ShardPlan::make(config.shard_dims(), comm->size());
   ModelWeights w = load_weights(Checkpoint::open("tests/fixtures/models/gqa"), config, plan, comm->rank(), *ops);
   w.final_norm.data_as<float>()[0] = std::nanf("");
   Model model(config, plan, *ops, *comm, std::move(w));

@@ -23,7 +23,7 @@ TEST(ModelBiasRanks, TheOutputBiasIsOnRankZeroOnly) {
   const ModelConfig c = ModelConfig::from_file(dir + "/config.json");
   ASSERT_TRUE(c.o_bias);
   const ShardPlan plan =
-      ShardPlan::make({c.num_attention_heads, c.num_key_value_heads, c.intermediate_size, c.vocab_size}, comm->size());
+      ShardPlan::make(c.shard_dims(), comm->size());
   const Checkpoint ckpt = Checkpoint::open(dir);
   const int rank = comm->rank();
   EXPECT_NO_THROW(Model(c, plan, *ops, *comm, load_weights(ckpt, c, plan, rank, *ops)));

@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "model/weights.h"
 #include "runtime/generator.h"
+#include "tests/support/fixture_model.h"
 #include "tests/support/npy_reader.h"
 
 namespace gqa::test {
@@ -70,16 +71,6 @@ inline FixtureReference read_fixture_reference(const std::string& dir) {
 // otherwise) and a small prefill chunk (5 unless prefill_chunk says otherwise), so sequences span
 // several blocks and prefill runs in pieces. keep_logits false at T = 1 makes the backend draw the tokens where the logits are
 // (Model::forward_sample).
-// A fixture checkpoint's model, this rank's shard of it.
-inline std::unique_ptr<Model> fixture_model(const std::string& dir, Ops& ops, Communicator& comm) {
-  const ModelConfig config = ModelConfig::from_file(dir + "/config.json");
-  const ShardPlan plan = ShardPlan::make(
-      {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
-      comm.size());
-  return std::make_unique<Model>(config, plan, ops, comm,
-                                 load_weights(Checkpoint::open(dir), config, plan, comm.rank(), ops));
-}
-
 inline GenerateResult run_generation(const std::string& dir, const std::vector<int32_t>& prompt, int64_t new_tokens,
                                      const SamplingParams& sampling, bool keep_logits, Ops& ops, Communicator& comm,
                                      bool cuda_graphs = true,

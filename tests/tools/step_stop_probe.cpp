@@ -8,17 +8,16 @@
 #include <csignal>
 #include <chrono>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "core/error.h"
-#include "model/checkpoint.h"
-#include "model/config.h"
 #include "model/model.h"
-#include "model/weights.h"
 #include "parallel/bootstrap.h"
 #include "runtime/backend.h"
 #include "runtime/kv_cache.h"
+#include "tests/support/fixture_model.h"
 
 int main(int argc, char** argv) {
   gqa::MpiSession mpi(&argc, &argv);
@@ -31,12 +30,8 @@ int main(int argc, char** argv) {
   auto comm = gqa::make_communicator("auto");
   try {
     auto ops = gqa::make_backend("cpu");
-    const gqa::ModelConfig config = gqa::ModelConfig::from_file(dir + "/config.json");
-    const gqa::ShardPlan plan = gqa::ShardPlan::make(
-        {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size},
-        comm->size());
-    const gqa::Checkpoint ckpt = gqa::Checkpoint::open(dir);
-    gqa::Model model(config, plan, *ops, *comm, gqa::load_weights(ckpt, config, plan, comm->rank(), *ops));
+    const std::unique_ptr<gqa::Model> model_ptr = gqa::test::fixture_model(dir, *ops, *comm);
+    gqa::Model& model = *model_ptr;
     constexpr int kBlocks = 8, kBlockSize = 4;
     gqa::PagedKvCache cache(model.kv_cache_shape(kBlocks, kBlockSize), gqa::DType::kF32, *ops);
     gqa::StepInput in;

@@ -17,8 +17,7 @@ struct Fixture {
   cpu::CpuOps ops;
   SingleCommunicator comm;
   ModelConfig config = ModelConfig::from_file("tests/fixtures/models/gqa/config.json");
-  ShardPlan plan = ShardPlan::make(
-      {config.num_attention_heads, config.num_key_value_heads, config.intermediate_size, config.vocab_size}, 1);
+  ShardPlan plan = ShardPlan::make(config.shard_dims(), 1);
   Checkpoint ckpt = Checkpoint::open("tests/fixtures/models/gqa");
   Model model{config, plan, ops, comm, load_weights(ckpt, config, plan, 0, ops)};
 };

@@ -23,7 +23,7 @@ using test::expect_error;
 const char* const kDir = "tests/fixtures/models/gqa";
 
 ShardPlan plan_for(const ModelConfig& c) {
-  return ShardPlan::make({c.num_attention_heads, c.num_key_value_heads, c.intermediate_size, c.vocab_size}, 1);
+  return ShardPlan::make(c.shard_dims(), 1);
 }
 
 struct Parts {

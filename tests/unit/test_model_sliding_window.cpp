@@ -40,8 +40,7 @@ TEST(ModelSlidingWindow, PositionsBelowTheWindowRunAndThePastOnesAreRefused) {
   ModelConfig windowed = ModelConfig::from_file(dir + "/config.json");
   const ModelConfig full = windowed;
   windowed.sliding_window = 6;
-  const ShardPlan plan = ShardPlan::make(
-      {full.num_attention_heads, full.num_key_value_heads, full.intermediate_size, full.vocab_size}, 1);
+  const ShardPlan plan = ShardPlan::make(full.shard_dims(), 1);
   const Checkpoint ckpt = Checkpoint::open(dir);
   Model a(full, plan, ops, comm, load_weights(ckpt, full, plan, 0, ops));
   Model b(windowed, plan, ops, comm, load_weights(ckpt, windowed, plan, 0, ops));

@@ -168,7 +168,7 @@ void check_all_ranks(const ModelConfig& c, std::initializer_list<int> world_size
   cpu::CpuOps ops;
   for (int t : world_sizes) {
     const ShardPlan plan =
-        ShardPlan::make({c.num_attention_heads, c.num_key_value_heads, c.intermediate_size, c.vocab_size}, t);
+        ShardPlan::make(c.shard_dims(), t);
     for (int r = 0; r < t; ++r) {
       SCOPED_TRACE("T=" + std::to_string(t));
       expect_rank(load_weights(ckpt, c, plan, r, ops), c, plan.rank(r), r, v);
@@ -194,7 +194,7 @@ TEST(LoadWeights, SlicesQwenStyleBiases) {
 ModelWeights load_rank0(const std::string& dir, const ModelConfig& c, int world = 1) {
   const Checkpoint ckpt = Checkpoint::open(dir);
   const ShardPlan plan =
-      ShardPlan::make({c.num_attention_heads, c.num_key_value_heads, c.intermediate_size, c.vocab_size}, world);
+      ShardPlan::make(c.shard_dims(), world);
   cpu::CpuOps ops;
   return load_weights(ckpt, c, plan, 0, ops);
 }
@@ -256,7 +256,7 @@ TEST(LoadWeights, Fixtures) {
     SCOPED_TRACE(entry.path().string());
     const ModelConfig c = ModelConfig::from_file(entry.path().string());
     const Checkpoint ckpt = Checkpoint::open(entry.path().string());
-    const ShardDims dims{c.num_attention_heads, c.num_key_value_heads, c.intermediate_size, c.vocab_size};
+    const ShardDims dims = c.shard_dims();
     const ModelWeights full = load_weights(ckpt, c, ShardPlan::make(dims, 1), 0, ops);
     const ShardPlan plan = ShardPlan::make(dims, 2);
     const ModelWeights r1 = load_weights(ckpt, c, plan, 1, ops);
