@@ -39,6 +39,9 @@ void TimedOps::mark(std::string label) {
 }
 
 void TimedOps::end_step() {
+  // (Model::forward has returned: its logits are on the host; this interval holds that copy and
+  // the host's work after the last op, so that the rows add up to the step)
+  mark("logits to host (and the host after the last op)");
   inner_.synchronize();
   cudaEvent_t prev = start_;
   for (size_t i = 0; i < labels_.size(); ++i) {
@@ -54,7 +57,7 @@ void TimedOps::end_step() {
 
 void TimedOps::embedding(const EmbeddingArgs& a) {
   inner_.embedding(a);
-  mark("embedding");
+  mark("step inputs + embedding");  // (from begin_step: the host's checks and uploads come first)
 }
 void TimedOps::rmsnorm(const RmsNormArgs& a) {
   inner_.rmsnorm(a);

@@ -24,9 +24,11 @@ class TimedOps : public ForwardingOps {
   TimedOps(const TimedOps&) = delete;
   TimedOps& operator=(const TimedOps&) = delete;
 
-  // Marks the start of a step on the stream (the first op is timed from here).
+  // Marks the start of a step on the stream (the first op is timed from here: its row, "step
+  // inputs + embedding", holds the host's checks and uploads before the embedding too).
   void begin_step();
-  // Waits for the step and adds each op's microseconds to its label's total.
+  // After Model::forward has returned: marks "logits to host" (the copy and the host's work after
+  // the last op), waits for the step and adds each op's microseconds to its label's total.
   void end_step();
   struct OpTotal {
     double us = 0;     // summed over the steps

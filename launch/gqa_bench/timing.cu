@@ -263,8 +263,14 @@ void add_depth_row(cudaStream_t stream, const TimingOptions& opt, const Tensor& 
 }  // namespace
 
 double read_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
-  // 2048 threads per SM asked (fewer resident)
-  return time_read<kReadLoads>(stream, opt, read_source(stream, 2), 8 * cuda::current_sm_count());
+  // As many blocks per SM as are resident at once (the occupancy API: 5 of 256 threads at 48
+  // registers on an H200), one wave: asking 8 per SM (before the twenty-ninth session) ran ~1.6
+  // waves, each reading the buffer with gaps (run 15: 3750 GB/s against 4212 for the same loads,
+  // 256 threads per SM, in the depth table).
+  int resident = 0;
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, read_stream_kernel<kReadLoads>, kReadThreads, 0));
+  GQA_CHECK(resident >= 1, "read_bandwidth: the read kernel fits no SM");
+  return time_read<kReadLoads>(stream, opt, read_source(stream, 2), resident * cuda::current_sm_count());
 }
 
 std::vector<ReadDepthRate> read_rate_by_depth(cudaStream_t stream, const TimingOptions& opt) {
