@@ -63,7 +63,7 @@ void measure_ceilings(BenchEnv& env) {
   tab.row({"bf16 GEMM", strf("%.0f TFLOP/s", env.ceil.gemm_flops / 1e12),
            strf("8192^3 through cuda::Gemm (cuBLASLt, fp32 accumulate), random data, median of %d",
                 std::max(20, env.timing.runs / 2))});
-  tab.row({"L2", strf("%.0f MB", env.flush.l2_bytes() / 1e6), "flushed (4x L2 zeroed) before each timed op call"});
+  tab.row({"L2", strf("%.0f MB", env.flush.l2_bytes() / 1e6), "flushed before each timed op call: 4x L2 zeroed, then 4x L2 of another buffer read (the zeroes' write-backs land then, not in the call)"});
   env.report.table(tab);
   // The read stream against the bytes in flight per SM: what depth a weight or K/V stream needs.
   const std::vector<ReadDepthRate> depth = read_rate_by_depth(env.stream, t);

@@ -171,13 +171,37 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
+namespace {
+// Reads n 16-byte vectors with plain loads (normal L2 allocation: streaming loads would be
+// evicted first and leave the lines before them in place), one word per block out.
+constexpr int kCleanBlocksPerSm = 4;
+__global__ void __launch_bounds__(kReadThreads) read_plain_kernel(const uint4* __restrict__ p, size_t n, uint32_t* out) {
+  uint32_t acc = 0;
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
+    const uint4 v = p[i];
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  acc = __reduce_xor_sync(0xffffffffu, acc);
+  if (threadIdx.x % 32 == 0) atomicXor(out + blockIdx.x, acc);
+}
+}  // namespace
+
 L2Flush::L2Flush() {
   l2_bytes_ = static_cast<size_t>(cuda::current_l2_bytes());
-  buffer_ = cuda::device_alloc(DType::kI32, {static_cast<int64_t>(std::max<size_t>(l2_bytes_, 1 << 20))});
+  const int64_t words = static_cast<int64_t>(std::max<size_t>(l2_bytes_, 1 << 20));  // 4 bytes each: 4x the L2
+  buffer_ = cuda::device_alloc(DType::kI32, {words});
+  clean_ = cuda::device_alloc(DType::kI32, {words});
+  GQA_CUDA_CHECK(cudaMemset(clean_.data(), 0, clean_.nbytes()));
+  sink_ = cuda::device_alloc(DType::kI32, {int64_t{kCleanBlocksPerSm} * cuda::current_sm_count()});
 }
 
 void L2Flush::operator()(cudaStream_t stream) const {
   GQA_CUDA_CHECK(cudaMemsetAsync(buffer_.data(), 0, buffer_.nbytes(), stream));
+  const int blocks = static_cast<int>(sink_.numel());
+  read_plain_kernel<<<blocks, kReadThreads, 0, stream>>>(clean_.data_as<const uint4>(),
+                                                         static_cast<size_t>(clean_.nbytes() / 16),
+                                                         sink_.data_as<uint32_t>());
+  GQA_CUDA_LAUNCH_CHECK("read_plain_kernel (L2 flush)");
 }
 
 EventPair::EventPair() {

@@ -41,7 +41,10 @@ double sm_clock_mhz(cudaStream_t stream);
 
 // Evicts the L2 between timed runs by zeroing a buffer of 4x its size (triton's do_bench does
 // the same with 256 MB), so a run reads its inputs from HBM as it would inside a decode step,
-// where the ~2 GB of weights stream through the L2 between two uses of any tensor.
+// where the ~2 GB of weights stream through the L2 between two uses of any tensor; then reads
+// another buffer of 4x its size, so that the zeroes' dirty lines are written back before the
+// timed run rather than during it (up to an L2 of write-backs, ~14 us of DRAM time at copy rate
+// on an H200, inside a 12 us op otherwise: twenty-ninth session, unmeasured until the next run).
 class L2Flush {
  public:
   L2Flush();
@@ -50,7 +53,9 @@ class L2Flush {
 
  private:
   size_t l2_bytes_ = 0;
-  Tensor buffer_;
+  Tensor buffer_;  // zeroed: evicts what the previous run left
+  Tensor clean_;   // read: evicts the zeroes' dirty lines, leaving clean ones
+  Tensor sink_;    // the read's one word per block
 };
 
 // Two CUDA events, destroyed with the object.
