@@ -289,7 +289,7 @@ void add_depth_row(cudaStream_t stream, const TimingOptions& opt, const Tensor& 
 double read_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
   // As many blocks per SM as are resident at once (the occupancy API: 5 of 256 threads at 48
   // registers on an H200), one wave: asking 8 per SM (before the twenty-ninth session) ran ~1.6
-  // waves, each reading the buffer with gaps (run 15: 3750 GB/s against 4212 for the same loads,
+  // waves, each reading the buffer with gaps (run 15: 3701 GB/s against 4212 for the same loads,
   // 256 threads per SM, in the depth table).
   int resident = 0;
   GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, read_stream_kernel<kReadLoads>, kReadThreads, 0));
