@@ -217,8 +217,10 @@ void print_row(int64_t ctx, int64_t batch, const Options& opt, double copy_bw, s
   const int splits = plan.num_splits;
   const double bytes = double(batch) * ctx * kHkv * kHd * 2 /*K and V*/ * 2 /*bf16*/;
   const double bw = bytes / (us * 1e-6);
-  // The other choices on the same plan: the fused merge (not with the cluster reduction switched on:
-  // they do not combine; "-" where the plan has one split), one copy per K/V row, both.
+  // The other choices on the occupancy plan (the same as the default's unless the one-wave fused
+  // plan serves: a call asking for a loader or the fused merge does not take it): the fused merge
+  // (not with the cluster reduction switched on: they do not combine; "-" where the plan has one
+  // split), one copy per K/V row, both.
   const auto variant = [&](cuda::DecodeLoader loader, bool fused_merge) {
     cuda::DecodeOptions o;
     o.num_splits = opt.splits;
@@ -424,6 +426,11 @@ int run(const Options& opt) {
   std::printf("device-to-device copy: %.1f GB/s (read + write, 1 GiB, median of %d)\n\n", copy_bw / 1e9, opt.runs);
   std::printf("decode attention, Llama-3-70B shard at T=8: 8 q heads, 1 KV head, head_dim 128, bf16, block %lld\n\n",
               static_cast<long long>(kBlockSize));
+  std::printf("time: the default plan (splits: its count; %s); the other columns: the occupancy plan's split count,\n"
+              "with the fused merge asked for, one copy per K/V row, or both\n\n",
+              cuda::decode_one_wave_fused_enabled()
+                  ? "one block per SM merging in its last blocks where that serves, GQA_DECODE_ONE_WAVE_FUSED"
+                  : "GQA_DECODE_ONE_WAVE_FUSED=0: the occupancy plan and the merge kernel");
   std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy | fused merge | per-row copies |"
               " per-row + fused |\n");
   std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|------------:|---------------:|"

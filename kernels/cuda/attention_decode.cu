@@ -421,6 +421,18 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   // One split: the kernel writes the output. The process switch: only where the last block's merge
   // stays short (kDecodeFusedMergeMaxSplits).
   plan.fused_merge = decode_merge_fused(mma, plan.num_splits, opt.fused_merge, fused_asked);
+  // The one-wave fused plan where it serves a call that leaves the split count, the merge, the
+  // loader and the depth to their defaults (and asks for no cluster reduction): fewer splits,
+  // merged in their last blocks (measured so only).
+  if (mma && !fused_asked && !(opt.cluster_reduce || decode_cluster_enabled()) && opt.num_splits == 0 &&
+      opt.stages == 0 && opt.loader == DecodeLoader::kDefault && decode_one_wave_fused_enabled()) {
+    if (const std::optional<DecodePlan> one =
+            plan_decode_one_wave_fused(d.n, d.hkv, d.group(), a.max_context, current_sm_count(), chunk)) {
+      plan.num_splits = one->num_splits;
+      plan.tiles_per_split = one->tiles_per_split;
+      plan.fused_merge = true;
+    }
+  }
   return plan;
 }
 
@@ -430,6 +442,7 @@ GQA_PROCESS_SWITCH(decode_cluster_enabled, set_decode_cluster, "GQA_DECODE_CLUST
 GQA_PROCESS_SWITCH(decode_bulk_enabled, set_decode_bulk, "GQA_DECODE_BULK", true)
 GQA_PROCESS_SWITCH(decode_kv_prefetch_enabled, set_decode_kv_prefetch, "GQA_DECODE_KV_PREFETCH", false)
 GQA_PROCESS_SWITCH(decode_fused_merge_enabled, set_decode_fused_merge, "GQA_DECODE_FUSED_MERGE", false)
+GQA_PROCESS_SWITCH(decode_one_wave_fused_enabled, set_decode_one_wave_fused, "GQA_DECODE_ONE_WAVE_FUSED", true)
 GQA_PROCESS_SWITCH(decode_group_copies_enabled, set_decode_group_copies, "GQA_DECODE_GROUP_COPIES", true)
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {

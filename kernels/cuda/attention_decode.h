@@ -18,6 +18,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <optional>
 
 #include "kernels/ops.h"
 
@@ -73,6 +74,20 @@ int decode_head_chunk(int64_t group);
 // one cluster's worth of splits (or a count is forced); else the plan has no clusters.
 DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
                        int force_splits = 0, int head_chunk = 0, int cluster = 0, int64_t cluster_blocks = 0);
+
+// The one-wave fused plan (the default where it serves; GQA_DECODE_ONE_WAVE_FUSED=0 or
+// set_decode_one_wave_fused(false) turns it off): the split count that gives one block per SM
+// (plan_decode with target_blocks = sm_count), merged in each (token, KV head, head chunk)'s last
+// block (the fused merge) instead of by the merge kernel, where that count is 2 to
+// kDecodeOneWaveFusedMaxSplits and its blocks fill at least half the SMs; std::nullopt elsewhere
+// (the occupancy plan and the merge kernel). Why: gqa-attn-bench's sweep on an H200 (runs 13 and
+// 15), the 70B T=8 shard at batch 16 (128 blocks): 8 fused splits 27.6 / 27.9 us at 8K against
+// the occupancy plan's 16 splits with the merge kernel 29.7 / 29.9, at 32K 74.7 / 76.3 against
+// 76.8 / 79.5, at 128K 262.5 / 269.1 against 261.8 / 267.6. Not at batch 1 (128-256 splits: one
+// block merging them all is slow) or where few blocks run (unmeasured).
+constexpr int kDecodeOneWaveFusedMaxSplits = 8;
+std::optional<DecodePlan> plan_decode_one_wave_fused(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context,
+                                                     int64_t sm_count, int head_chunk);
 
 // Layout of the split partials in the workspace, in 4-byte words: part_o [rows, partials, hd] at
 // 0, part_lse [rows, partials] at lse_offset (rows = n * hq; empty for one partial), then for a
@@ -151,6 +166,13 @@ void set_decode_kv_prefetch(bool on);
 // DecodeOptions::fused_merge asks for it at any split count (tests, benchmarks).
 bool decode_fused_merge_enabled();
 void set_decode_fused_merge(bool on);
+
+// Whether calls that ask for neither the fused merge nor the cluster reduction, and force no split
+// count, take the one-wave fused plan where it serves (plan_decode_one_wave_fused): on unless
+// GQA_DECODE_ONE_WAVE_FUSED=0 or set_decode_one_wave_fused(false) (twenty-ninth session, from the
+// sweeps of runs 13 and 15; its steps unmeasured when it became the default).
+bool decode_one_wave_fused_enabled();
+void set_decode_one_wave_fused(bool on);
 
 // Whether DecodeLoader::kDefault (with the bulk copies on) takes the grouped copies where they fit:
 // on unless GQA_DECODE_GROUP_COPIES=0 or set_decode_group_copies(false). The default since runs 6

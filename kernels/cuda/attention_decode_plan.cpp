@@ -1,6 +1,7 @@
 // Host-side planning of the split-KV decode: head chunks, split count, workspace layout.
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 
 #include "core/error.h"
 #include "kernels/cuda/attention_decode.h"
@@ -53,6 +54,18 @@ DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max
     plan.num_splits = (plan.num_splits + cluster - 1) / cluster * cluster;
   }
   GQA_CHECK(plan.blocks() <= INT32_MAX, kOp << ": " << plan.blocks() << " blocks per KV head exceed the grid");
+  return plan;
+}
+
+std::optional<DecodePlan> plan_decode_one_wave_fused(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context,
+                                                     int64_t sm_count, int head_chunk) {
+  GQA_CHECK(sm_count >= 1, kOp << ": " << sm_count << " SMs");
+  DecodePlan plan = plan_decode(n_tokens, hkv, group, max_context, sm_count, 0, head_chunk);
+  const int64_t blocks = n_tokens * hkv * plan.blocks();
+  if (plan.num_splits < 2 || plan.num_splits > kDecodeOneWaveFusedMaxSplits || 2 * blocks < sm_count) {
+    return std::nullopt;
+  }
+  plan.fused_merge = true;
   return plan;
 }
 

@@ -48,6 +48,7 @@ const std::vector<Choice>& choice_list() {
       {"unfused GEMVs",
        {{cuda::fused_swiglu_enabled, cuda::set_fused_swiglu, false}, {cuda::fused_rope_enabled, cuda::set_fused_rope, false}}},
       {"per-row copies", {{cuda::decode_group_copies_enabled, cuda::set_decode_group_copies, false}}},
+      {"no one-wave fused merge", {{cuda::decode_one_wave_fused_enabled, cuda::set_decode_one_wave_fused, false}}},
       {"cluster", {{cuda::decode_cluster_enabled, cuda::set_decode_cluster}}},
       {"L2 prefetch", {{cuda::l2_prefetch_enabled, cuda::set_l2_prefetch}}},
       {"K/V prefetch", {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch}}, false},
@@ -240,12 +241,15 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
       "choice, so the first step of the pass is not the only baseline; both with their first and last timed steps "
       "in parentheses, first..last), then with: the fused GEMVs off (GQA_FUSED_*=0); the "
       "decode attention's K/V copies one per row instead of one per 8 keys' rows (GQA_DECODE_GROUP_COPIES=0); its "
+      "occupancy plan and merge kernel instead of one block per SM merging in its last blocks "
+      "(GQA_DECODE_ONE_WAVE_FUSED=0; the default serves batch 16 here, not batch 1); its "
       "cluster reduction (GQA_DECODE_CLUSTER); the L2 prefetch of the O and gate/up weights during the attention "
       "(GQA_L2_PREFETCH); the attention's L2 prefetch of its first K/V stages while it waits (GQA_DECODE_KV_PREFETCH); "
       "the add + RMSNorm as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM: the per-thread GEMV build with the "
       "prologue; serves batch <= 4); the split merge "
-      "in the attention's last block (GQA_DECODE_FUSED_MERGE; serves plans of <= 32 splits, not a batch-1 step's "
-      "128-256); both; the GEMVs' ring build (GQA_GEMV_RING; batch <= 2); that with the norm prologue; the merge and "
+      "in the attention's last block (GQA_DECODE_FUSED_MERGE: at the occupancy plan's split count; serves plans "
+      "of <= 32 splits, not a batch-1 step's 128-256); both; the GEMVs' ring build (GQA_GEMV_RING; batch <= 2); "
+      "that with the norm prologue; the merge and "
       "the RMSNorms letting their successor launch only after their wait (GQA_PDL_EARLY=0; the early trigger is the "
       "default since run 8); the ring build, the norm prologue and the fused merge "
       "together (the fewest kernels a layer where all three serve); the MLP half (add + RMSNorm, gate/up + SwiGLU, "

@@ -126,6 +126,42 @@ TEST(CudaAttentionPlan, WhichPlansMergeInTheirLastBlock) {
   EXPECT_FALSE(cuda::decode_merge_fused(true, 8, false, false));   // neither asks
 }
 
+// The one-wave fused plan (the default where it serves): one block per SM's split count, fused,
+// where it is 2 to kDecodeOneWaveFusedMaxSplits (8) and fills at least half the SMs.
+TEST(CudaAttentionPlan, OneWaveFusedPlanWhereItServes) {
+  static_assert(cuda::kDecodeOneWaveFusedMaxSplits == 8, "the counts below assume 8");
+  constexpr int chunk = cuda::kDecodeMmaHeadChunk;
+  // The 70B T=8 shard at batch 16 (the sweeps' shape): 132 / 16 = 8 splits, 128 blocks, fused.
+  for (int64_t ctx : {8192, 32768, 131072}) {
+    const auto p = cuda::plan_decode_one_wave_fused(16, 1, 8, ctx, 132, chunk);
+    ASSERT_TRUE(p.has_value()) << ctx;
+    EXPECT_EQ(p->num_splits, 8) << ctx;
+    EXPECT_TRUE(p->fused_merge);
+    EXPECT_GE(int64_t(p->num_splits) * p->tiles_per_split * cuda::kDecodeTileKeys, ctx);
+    // the occupancy plan (2 blocks per SM) has twice the splits
+    EXPECT_EQ(cuda::plan_decode(16, 1, 8, ctx, 264, 0, chunk).num_splits, 16) << ctx;
+  }
+  // Llama-3-70B on one GPU (8 KV heads) at batch 2: 132 / 16 = 8 splits too.
+  EXPECT_EQ(cuda::plan_decode_one_wave_fused(2, 8, 8, 32768, 132, chunk)->num_splits, 8);
+  // 32 tokens: 4 splits (128 blocks).
+  EXPECT_EQ(cuda::plan_decode_one_wave_fused(32, 1, 8, 32768, 132, chunk)->num_splits, 4);
+  // Batch 1: 128-132 splits, past 8: the occupancy plan and the merge kernel.
+  EXPECT_FALSE(cuda::plan_decode_one_wave_fused(1, 1, 8, 8192, 132, chunk).has_value());
+  // 9 tokens: 14 splits, past 8.
+  EXPECT_FALSE(cuda::plan_decode_one_wave_fused(9, 1, 8, 32768, 132, chunk).has_value());
+  // Few blocks: a 500-token context at batch 1 has 8 tiles (8 splits, 8 blocks < 66).
+  EXPECT_FALSE(cuda::plan_decode_one_wave_fused(1, 1, 8, 500, 132, chunk).has_value());
+  // One split (133 tokens fill the SMs without splitting): nothing to merge.
+  EXPECT_FALSE(cuda::plan_decode_one_wave_fused(133, 1, 8, 32768, 132, chunk).has_value());
+  // A short context caps the splits at its tiles: 16 tokens of 100 keys, 2 tiles, 32 blocks < 66.
+  EXPECT_FALSE(cuda::plan_decode_one_wave_fused(16, 1, 8, 100, 132, chunk).has_value());
+  // Two head chunks (a group of 32) at batch 8: 132 / 16 = 8 splits, 128 blocks.
+  const auto two = cuda::plan_decode_one_wave_fused(8, 1, 32, 32768, 132, chunk);
+  ASSERT_TRUE(two.has_value());
+  EXPECT_EQ(two->head_chunks, 2);
+  EXPECT_EQ(two->num_splits, 8);
+}
+
 // The workspace layout: part_o, part_lse, then (fused merge only) one int32 counter per (token,
 // KV head, head chunk); a plan of one partial needs none of it.
 TEST(CudaAttentionPlan, PartialsLayoutCountsTheFusedMergeCounters) {

@@ -8,12 +8,13 @@
 // them (the counters are the stream's, wherever a workspace's partials go), the per-stream counters of calls without a workspace (and their growth), CUDA graph
 // replays (recorded before and after the stream's counters exist, with and without PDL), a bad
 // block table entry, a second call reading the first's output under PDL; the rejected combination
-// with the cluster reduction. A test executable of its
+// with the cluster reduction; the one-wave fused plan, the default where it serves. A test executable of its
 // own: an opt-in kernel that fails on its first GPU run leaves the default kernels' tests
 // (test_attention.cpp) unaffected.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,12 +84,51 @@ TEST(CudaAttentionDecodeFusedMerge, PlanAndWorkspace) {
     }
     EXPECT_TRUE(cuda::describe_decode(a, fused_options(70)).fused_merge);  // asked for: any count
   }
-  EXPECT_FALSE(cuda::describe_decode(a, cuda::DecodeOptions{}).fused_merge);  // off by default
+  EXPECT_FALSE(cuda::describe_decode(a, cuda::DecodeOptions{}).fused_merge);  // off by default (2 tokens: no one-wave plan)
   // The CUDA-core kernel (f32) has no fused merge: the merge kernel serves it.
   Batch f = make_batch(DType::kF32, {8, 2}, 128, 16, decode_batch({5000}), 31);
   const DeviceBatch df(f);
   EXPECT_FALSE(cuda::describe_decode(df.args(f), fused_options(9)).fused_merge);
   EXPECT_LT(rel_error(attn_test::run_decode(f, fused_options(9)), reference(f)), test::tolerance(DType::kF32, 1e-4));
+}
+
+// The one-wave fused plan (the default where it serves, GQA_DECODE_ONE_WAVE_FUSED): a batch of 16
+// sequences of the 70B T=8 shard's heads (8 q, 1 KV) takes plan_decode_one_wave_fused's split
+// count on this device, fused, and matches the CPU twin; with the switch off, or a loader or split
+// count asked for, the occupancy plan and the merge kernel, matching too.
+TEST(CudaAttentionDecodeFusedMerge, OneWavePlanByDefault) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  std::vector<int> contexts;
+  for (int i = 0; i < 16; ++i) contexts.push_back(3000 + 173 * i);  // (3000 .. 5595: ragged)
+  for (DType dt : {DType::kBF16, DType::kF16}) {
+    Batch b = make_batch(dt, {8, 1}, 128, 16, decode_batch(contexts), 41);
+    const std::vector<float> ref = reference(b);
+    const DeviceBatch d(b);
+    const AttentionArgs a = d.args(b);
+    const cuda::ScopedSwitch fused_off(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, false);
+    const std::optional<cuda::DecodePlan> want = cuda::plan_decode_one_wave_fused(
+        16, 1, 8, a.max_context, cuda::current_sm_count(), cuda::kDecodeMmaHeadChunk);
+    ASSERT_TRUE(want.has_value()) << "this device's SM count (" << cuda::current_sm_count()
+                                  << ") gives no one-wave plan for 16 tokens: the test's shape needs another batch";
+    {
+      const cuda::ScopedSwitch on(cuda::decode_one_wave_fused_enabled, cuda::set_decode_one_wave_fused, true);
+      const cuda::DecodePlan plan = cuda::describe_decode(a);
+      EXPECT_TRUE(plan.fused_merge);
+      EXPECT_EQ(plan.num_splits, want->num_splits);
+      EXPECT_LT(rel_error(attn_test::run_decode(b, cuda::DecodeOptions{}), ref), test::tolerance(dt)) << dtype_name(dt);
+      cuda::DecodeOptions cp_async;
+      cp_async.loader = cuda::DecodeLoader::kCpAsync;  // a loader asked for: the occupancy plan
+      EXPECT_FALSE(cuda::describe_decode(a, cp_async).fused_merge);
+      cuda::DecodeOptions forced;
+      forced.num_splits = want->num_splits;  // a count asked for: the merge kernel
+      EXPECT_FALSE(cuda::describe_decode(a, forced).fused_merge);
+    }
+    const cuda::ScopedSwitch off(cuda::decode_one_wave_fused_enabled, cuda::set_decode_one_wave_fused, false);
+    const cuda::DecodePlan plan = cuda::describe_decode(a);
+    EXPECT_FALSE(plan.fused_merge);
+    EXPECT_GE(plan.num_splits, want->num_splits);  // (the occupancy plan: 16 on an H200, two blocks a SM)
+    EXPECT_LT(rel_error(attn_test::run_decode(b, cuda::DecodeOptions{}), ref), test::tolerance(dt)) << dtype_name(dt);
+  }
 }
 
 TEST(CudaAttentionDecodeFusedMerge, MatchesReference) {
