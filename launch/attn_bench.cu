@@ -9,7 +9,9 @@
 // several KV cache copies (random data, shuffled block tables) are rotated so the L2 cannot hold
 // the working set; a spin kernel queued before each timed call lets the host enqueue ahead, so
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
-// reads and writes). The last columns time the same plan with the opt-in fused split merge
+// reads and writes). The time column is the default plan's (at batch 16 the one-wave fused plan:
+// 8 splits merged in their last blocks; GQA_DECODE_ONE_WAVE_FUSED=0 leaves the occupancy plan).
+// The last columns time the occupancy plan (the same unless the one-wave plan serves) with the fused split merge
 // (DecodeOptions::fused_merge: the last split block merges, no merge kernel; "-" where the plan
 // has one split, so nothing to merge), with one cp.async.bulk per K/V row (DecodeLoader::kBulk: the
 // default loader before the grouped copies, one copy per 8 keys' rows, became it), and with both.

@@ -10,9 +10,9 @@
 // not guaranteed HBM-once). With more than one split, each block writes an f32 partial output
 // and its log-sum-exp, and a second kernel merges the splits. Correct for any batch (it never
 // assumes one token per sequence); attention() routes here when AttentionArgs::one_token_per_seq
-// is set. Opt-in (DecodeOptions::fused_merge): the tensor-core kernel merges the splits itself,
-// the last split block of each (token, KV head, head chunk) to finish reading them all, so no
-// second kernel runs.
+// is set. The fused merge (DecodeOptions::fused_merge; by default in the one-wave fused plan,
+// plan_decode_one_wave_fused): the tensor-core kernel merges the splits itself, the last split
+// block of each (token, KV head, head chunk) to finish reading them all, so no second kernel runs.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -129,7 +129,9 @@ struct DecodeOptions {
   // counts itself in (token, KV head, head chunk)'s arrival counter, and the last block to arrive
   // merges every split's partial of its rows into the output (attention_merge's arithmetic) and
   // resets the counter. Saves the merge kernel's launch (a few us per layer at batch 1); the merge
-  // then runs on one block per (token, KV head, chunk). Opt-in (GQA_DECODE_FUSED_MERGE=1 or
+  // then runs on one block per (token, KV head, chunk). Asked for here at the occupancy plan's
+  // split count (the one-wave fused plan takes it by default where it serves); opt-in there
+  // (GQA_DECODE_FUSED_MERGE=1 or
   // set_decode_fused_merge(true) for calls that do not ask; the switch fuses plans of <= 32 splits,
   // i.e. batch 16 in gqa-bench): runs 6-7 on an H200, steps at batch 16 2% slower at 8K and 32K,
   // 1.5% faster at 128K (29.57 vs 30.03 ms). Not with

@@ -38,9 +38,12 @@ GraphShape shape_of(cudaGraph_t graph) {
       func = reinterpret_cast<uintptr_t>(params.func);
     } else {
       cudaGetLastError();  // (e.g. a library's kernel launched through the driver API)
+      params.gridDim = dim3(0, 0, 0);
     }
     if (func == 0) ++s.unnamed;
     h = (h ^ func) * kFnvPrime;
+    // (and its grid: one kernel over another split count is another step)
+    for (unsigned int g : {params.gridDim.x, params.gridDim.y, params.gridDim.z}) h = (h ^ g) * kFnvPrime;
   }
   s.fingerprint = h;
   return s;

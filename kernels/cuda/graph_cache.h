@@ -18,9 +18,10 @@
 
 namespace gqa::cuda {
 
-// What recorded graphs launch: their kernel nodes, and a fingerprint of those nodes' functions in
-// the graphs' node order (which kernels, not their arguments), so that two recordings of one step
-// under different kernel switches can be told apart.
+// What recorded graphs launch: their kernel nodes, and a fingerprint of those nodes' functions and
+// grids in the graphs' node order (which kernels over how many blocks, not their arguments), so
+// that two recordings of one step under different kernel switches can be told apart (a switch may
+// change only a kernel's grid: the decode attention's split count).
 struct GraphShape {
   size_t kernels = 0;
   size_t unnamed = 0;  // kernel nodes whose function the runtime did not name (counted as function 0)

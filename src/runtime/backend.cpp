@@ -101,7 +101,10 @@ std::string cuda_kernel_switches() {
           : cuda::decode_group_copies_enabled()    ? "bulk, grouped"
                                                    : "bulk") +
          ", decode attention split merge " +
-         (cuda::decode_one_wave_fused_enabled() ? "in the last block at one block per SM where it serves" : "by the merge kernel") +
+         (!cuda::decode_one_wave_fused_enabled() ? "by the merge kernel"
+          : cuda::decode_fused_merge_enabled() || cuda::decode_cluster_enabled()
+              ? "as the opt-in below asks"
+              : "in the last block at one block per SM where it serves") +
          ", fused QKV+RoPE GEMV " +
          (cuda::fused_rope_enabled() ? "on" : "off") + ", fused gate/up+SwiGLU GEMV " +
          (cuda::fused_swiglu_enabled() ? "on" : "off") + ", opt-in kernels: " + (on.empty() ? "none" : on);

@@ -50,29 +50,33 @@ TEST_F(CudaGraphs, RecordsOnceAndReplaysCurrentInputs) {
 }
 
 // recorded_shape (with set_note_shapes): the kernel nodes of the graphs recorded since clear(), and a
-// fingerprint that tells a graph of other kernels apart (add then add, against add then swiglu).
+// fingerprint that tells a graph of other kernels apart (add then add, against add then swiglu), and
+// of the same kernels over other grids (a wider second add).
 TEST_F(CudaGraphs, RecordedShapeCountsKernelsAndTellsKernelsApart) {
   const int64_t n = 2, d = 32;
   Tensor x = ops_->alloc(DType::kF32, {n, d}), y = ops_->alloc(DType::kF32, {n, d}),
          gu = ops_->alloc(DType::kF32, {n, 2 * d}), z = ops_->alloc(DType::kF32, {n, d});
-  const auto record = [&](cuda::GraphCache& graphs, bool second_add) {
+  // (wide: x and y of 2 x 65536, so the second add's grid is another than the first's)
+  Tensor wx = ops_->alloc(DType::kF32, {n, 65536}), wy = ops_->alloc(DType::kF32, {n, 65536});
+  const auto record = [&](cuda::GraphCache& graphs, bool second_add, bool wide = false) {
     for (int run = 0; run < 2; ++run) {  // the warm-up, then the recording
       graphs.run("step", ops_->cuda_stream(), [&] {
         ops_->add(x, y);
         if (second_add) {
-          ops_->add(x, y);
+          ops_->add(wide ? wx : x, wide ? wy : y);
         } else {
           ops_->swiglu({gu, z});
         }
       });
     }
   };
-  cuda::GraphCache a, b, c, off;
-  for (cuda::GraphCache* g : {&a, &b, &c}) g->set_note_shapes(true);
+  cuda::GraphCache a, b, c, w, off;
+  for (cuda::GraphCache* g : {&a, &b, &c, &w}) g->set_note_shapes(true);
   EXPECT_EQ(a.recorded_shape().kernels, 0u);
   record(a, true);
   record(b, true);
   record(c, false);
+  record(w, true, /*wide=*/true);
   record(off, true);
   ops_->synchronize();
   EXPECT_EQ(off.recorded_shape().kernels, 0u);  // (not noted: the default)
@@ -84,6 +88,8 @@ TEST_F(CudaGraphs, RecordedShapeCountsKernelsAndTellsKernelsApart) {
   EXPECT_EQ(c.recorded_shape().unnamed, 0u);
   EXPECT_EQ(a.recorded_shape().fingerprint, b.recorded_shape().fingerprint);  // the same kernels
   EXPECT_NE(a.recorded_shape().fingerprint, c.recorded_shape().fingerprint);
+  EXPECT_EQ(w.recorded_shape().kernels, 2u);
+  EXPECT_NE(a.recorded_shape().fingerprint, w.recorded_shape().fingerprint);  // the same kernels, another grid
   a.clear();
   EXPECT_EQ(a.recorded_shape().kernels, 0u);
 }
