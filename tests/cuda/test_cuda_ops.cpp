@@ -8,6 +8,7 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -199,6 +200,31 @@ TEST(CudaOpsAttention, DecodeKeepsItsScratchAcrossCallsAndGraphs) {
     EXPECT_LT(rel_error(attn_test::download(as.out), ref_small), 1e-2) << "run " << run;
   }
   EXPECT_LT(rel_error(attn_test::download(al.out), ref_large), 1e-2);
+}
+
+// The one-wave fused plan (the decode default at batch 16 of the 70B T=8 shard: the splits merged
+// in their last blocks, arrival counters kept per stream) through CudaOps as a decode step runs it:
+// directly, recorded into a graph (the counters grown before the capture by the direct call),
+// replayed; right every time.
+TEST(CudaOpsAttention, OneWaveFusedPlanInGraphs) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  cuda::CudaOps ops(0, DType::kBF16);
+  std::vector<int> contexts;
+  for (int i = 0; i < 16; ++i) contexts.push_back(5595 - 173 * i);
+  attn_test::Batch b = attn_test::make_batch(DType::kBF16, {8, 1}, 128, 16, attn_test::decode_batch(contexts), 33);
+  const std::vector<float> ref = attn_test::reference(b);
+  const attn_test::DeviceBatch d(b);
+  const AttentionArgs a = d.args(b);
+  if (!cuda::describe_decode(a).fused_merge) {
+    GTEST_SKIP() << cuda::current_sm_count() << " SMs: 16 sequences take no one-wave plan here (or a switch is off)";
+  }
+  for (int run = 0; run < 4; ++run) {  // direct (the graph cache's warm-up), recorded, replayed twice
+    cuda::fill_bytes(a.out, 0xff);
+    GQA_CUDA_CHECK(cudaDeviceSynchronize());
+    ops.run_graph("decode one wave", [&] { ops.attention(a); });
+    ops.synchronize();
+    EXPECT_LT(rel_error(attn_test::download(a.out), ref), 1e-2) << "run " << run;
+  }
 }
 
 }  // namespace
