@@ -440,7 +440,7 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
 
 GQA_PROCESS_SWITCH(decode_cluster_enabled, set_decode_cluster, "GQA_DECODE_CLUSTER", false)
 GQA_PROCESS_SWITCH(decode_bulk_enabled, set_decode_bulk, "GQA_DECODE_BULK", true)
-GQA_PROCESS_SWITCH(decode_kv_prefetch_enabled, set_decode_kv_prefetch, "GQA_DECODE_KV_PREFETCH", false)
+GQA_PROCESS_SWITCH(decode_kv_prefetch_enabled, set_decode_kv_prefetch, "GQA_DECODE_KV_PREFETCH", true)
 GQA_PROCESS_SWITCH(decode_fused_merge_enabled, set_decode_fused_merge, "GQA_DECODE_FUSED_MERGE", false)
 GQA_PROCESS_SWITCH(decode_one_wave_fused_enabled, set_decode_one_wave_fused, "GQA_DECODE_ONE_WAVE_FUSED", true)
 GQA_PROCESS_SWITCH(decode_group_copies_enabled, set_decode_group_copies, "GQA_DECODE_GROUP_COPIES", true)

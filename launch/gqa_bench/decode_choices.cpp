@@ -51,7 +51,7 @@ const std::vector<Choice>& choice_list() {
       {"no one-wave fused merge", {{cuda::decode_one_wave_fused_enabled, cuda::set_decode_one_wave_fused, false}}},
       {"cluster", {{cuda::decode_cluster_enabled, cuda::set_decode_cluster}}},
       {"L2 prefetch", {{cuda::l2_prefetch_enabled, cuda::set_l2_prefetch}}},
-      {"K/V prefetch", {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch}}, false},
+      {"no K/V prefetch", {{cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch, false}}, false},
       {"norm prologue", {norm}},
       {"fused merge", {merge}},
       {"norm prologue + fused merge", {norm, merge}},
@@ -244,7 +244,8 @@ void bench_decode_choices(BenchEnv& env, Model& model, const ModelWeights& w, st
       "occupancy plan and merge kernel instead of one block per SM merging in its last blocks "
       "(GQA_DECODE_ONE_WAVE_FUSED=0; the default serves batch 16 here, not batch 1); its "
       "cluster reduction (GQA_DECODE_CLUSTER); the L2 prefetch of the O and gate/up weights during the attention "
-      "(GQA_L2_PREFETCH); the attention's L2 prefetch of its first K/V stages while it waits (GQA_DECODE_KV_PREFETCH); "
+      "(GQA_L2_PREFETCH); the attention without its L2 prefetch of its first K/V stages while it waits "
+      "(GQA_DECODE_KV_PREFETCH=0; the prefetch is the default since the twenty-ninth session); "
       "the add + RMSNorm as the QKV and gate/up GEMVs' prologue (GQA_FUSED_NORM: the per-thread GEMV build with the "
       "prologue; serves batch <= 4); the split merge "
       "in the attention's last block (GQA_DECODE_FUSED_MERGE: at the occupancy plan's split count; serves plans "

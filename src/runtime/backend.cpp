@@ -81,7 +81,6 @@ std::string cuda_kernel_switches() {
   add(cuda::gemv_mma_enabled(), "tensor-core GEMV (9-16 rows)");
   add(cuda::decode_cluster_enabled(), "decode attention cluster reduction");
   add(cuda::l2_prefetch_enabled(), "L2 prefetch during decode attention");
-  add(cuda::decode_kv_prefetch_enabled(), "decode attention K/V prefetch before its wait");
   add(cuda::decode_fused_merge_enabled(), "decode attention split merge in its last block");
   add(cuda::fused_norm_enabled(), "add + RMSNorm in the QKV and gate/up GEMVs");
   add(cuda::gemv_ring_enabled(), "decode GEMVs through a ring of bulk-copy stages");
@@ -100,6 +99,7 @@ std::string cuda_kernel_switches() {
          (!cuda::decode_bulk_enabled()             ? "cp.async"
           : cuda::decode_group_copies_enabled()    ? "bulk, grouped"
                                                    : "bulk") +
+         ", decode attention K/V prefetch before its wait " + (cuda::decode_kv_prefetch_enabled() ? "on" : "off") +
          ", decode attention split merge " +
          (!cuda::decode_one_wave_fused_enabled() ? "by the merge kernel"
           : cuda::decode_fused_merge_enabled() || cuda::decode_cluster_enabled()

@@ -263,10 +263,11 @@ TEST(CudaAttentionDecodeSplits, PipelineVariantsMatch) {
   EXPECT_THROW(run(b, Kernel::kDecode, opt), Error);
 }
 
-// The tensor-core kernel's opt-in L2 prefetch of its first stages before pdl_wait
-// (DecodeOptions::kv_prefetch): a hint, so the same results with either loader, 3 or 6 stages,
-// any split count, bf16 and f16, head_dim 64/128; a bad block table entry (below 0 or past the
-// cache: skipped by the prefetch) still poisons its token only.
+// The tensor-core kernel's L2 prefetch of its first stages before pdl_wait (DecodeOptions::
+// kv_prefetch; on by default, GQA_DECODE_KV_PREFETCH): a hint, so the same results with it and
+// without it (the switch off, which every other decode test leaves on), either loader, 3 or 6
+// stages, any split count, bf16 and f16, head_dim 64/128; a bad block table entry (below 0 or past
+// the cache: skipped by the prefetch) still poisons its token only.
 TEST(CudaAttentionDecodeSplits, KvPrefetchMatches) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   for (DType dt : {DType::kBF16, DType::kF16}) {
@@ -277,10 +278,14 @@ TEST(CudaAttentionDecodeSplits, KvPrefetchMatches) {
         for (int stages : {cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages}) {
           for (bool bulk : {false, true}) {
             for (int splits : {0, 1, 7}) {
-              const cuda::DecodeOptions opt = build_options(stages, bulk, splits, /*kv_prefetch=*/true);
-              EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
-                  << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " stages " << stages
-                  << " splits " << splits << (bulk ? " bulk" : "");
+              for (bool prefetch : {true, false}) {
+                const cuda::ScopedSwitch sw(cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch, prefetch);
+                const cuda::DecodeOptions opt = build_options(stages, bulk, splits, /*kv_prefetch=*/prefetch);
+                if (!prefetch) EXPECT_FALSE(cuda::describe_decode(DeviceBatch(b).args(b), opt).kv_prefetch);
+                EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
+                    << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " stages " << stages
+                    << " splits " << splits << (bulk ? " bulk" : "") << (prefetch ? " prefetch" : " no prefetch");
+              }
             }
           }
         }

@@ -106,7 +106,8 @@ TEST(CudaModelL2Prefetch, MatchesTransformers) {
   expect_bf16_fixtures_match({"gqa", "mha", "mqa", "gqa_hd128", "qwen2_bias"}, " L2 prefetch");
 }
 
-// The decode attention's opt-in K/V prefetch before pdl_wait (GQA_DECODE_KV_PREFETCH) inside the
+// The decode attention's K/V prefetch before pdl_wait (GQA_DECODE_KV_PREFETCH; the default since
+// the twenty-ninth session, switched on here whatever the environment says) inside the
 // whole model, with PDL and graphs: there its blocks run while the fused QKV GEMV still writes
 // the token's K/V (the overlap it exists for), on the fixtures the tensor-core kernel serves.
 TEST(CudaModelDecodeKvPrefetch, MatchesTransformers) {
