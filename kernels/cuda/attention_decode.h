@@ -125,7 +125,7 @@ struct DecodeOptions {
   // every call by default (decode_kv_prefetch_enabled; GQA_DECODE_KV_PREFETCH=0 or
   // set_decode_kv_prefetch(false) leaves it to this flag): steps 0-2% slower with it in runs 6-7
   // on an H200, then, on today's defaults, 0.8-1.2% faster at 8K batch 1 in runs 10, 13 and 15,
-  // 0-1.2% at 32K, 0.3% slower at 128K, the same at batch 16.
+  // at 32K 1.2% faster in run 10 and the same in run 13, 0.3% slower at 128K, the same at batch 16.
   bool kv_prefetch = false;
   // Tensor-core kernel, several splits: no merge kernel; each split block stores its partial, then
   // counts itself in (token, KV head, head chunk)'s arrival counter, and the last block to arrive
