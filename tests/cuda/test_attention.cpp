@@ -281,7 +281,9 @@ TEST(CudaAttentionDecodeSplits, KvPrefetchMatches) {
               for (bool prefetch : {true, false}) {
                 const cuda::ScopedSwitch sw(cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch, prefetch);
                 const cuda::DecodeOptions opt = build_options(stages, bulk, splits, /*kv_prefetch=*/prefetch);
-                if (!prefetch) EXPECT_FALSE(cuda::describe_decode(DeviceBatch(b).args(b), opt).kv_prefetch);
+                if (!prefetch) {
+                  EXPECT_FALSE(cuda::describe_decode(DeviceBatch(b).args(b), opt).kv_prefetch);
+                }
                 EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
                     << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " stages " << stages
                     << " splits " << splits << (bulk ? " bulk" : "") << (prefetch ? " prefetch" : " no prefetch");
