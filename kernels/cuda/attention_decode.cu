@@ -424,8 +424,9 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   // The one-wave fused plan where it serves a call that leaves the split count, the merge, the
   // loader and the depth to their defaults (and asks for no cluster reduction): fewer splits,
   // merged in their last blocks (measured so only).
-  if (mma && !fused_asked && !(opt.cluster_reduce || decode_cluster_enabled()) && opt.num_splits == 0 &&
-      opt.stages == 0 && opt.loader == DecodeLoader::kDefault && decode_one_wave_fused_enabled()) {
+  // (cluster_asked: at the default depth, whether either asks for the cluster reduction)
+  if (mma && !fused_asked && !cluster_asked && opt.num_splits == 0 && opt.stages == 0 &&
+      opt.loader == DecodeLoader::kDefault && decode_one_wave_fused_enabled()) {
     if (const std::optional<DecodePlan> one =
             plan_decode_one_wave_fused(d.n, d.hkv, d.group(), a.max_context, current_sm_count(), chunk)) {
       plan.num_splits = one->num_splits;

@@ -39,20 +39,23 @@ void launch_fill(Tensor t, uint32_t seed, float scale, float offset, cudaStream_
 // and issue all kLoads loads before the first XOR. read_depth_registers reports the count.
 constexpr int kReadLoads = 8;
 constexpr int kReadThreads = 256;
-template <int kLoads>
+// kPlain: plain loads instead (normal L2 allocation: the L2 flush's reads, which must evict the
+// lines before them; streaming loads would be evicted first and leave those in place).
+template <int kLoads, bool kPlain = false>
 __global__ void __launch_bounds__(kReadThreads, 1) read_stream_kernel(const uint4* __restrict__ p, size_t n, uint32_t* out) {
+  const auto load = [](const uint4* q) { return kPlain ? *q : cuda::load_stream(q); };
   uint32_t acc = 0;
   const size_t stride = size_t(gridDim.x) * blockDim.x;
   size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x;
   for (; i + (kLoads - 1) * stride < n; i += kLoads * stride) {
     uint4 v[kLoads];
 #pragma unroll
-    for (int u = 0; u < kLoads; ++u) v[u] = cuda::load_stream(p + i + u * stride);
+    for (int u = 0; u < kLoads; ++u) v[u] = load(p + i + u * stride);
 #pragma unroll
     for (int u = 0; u < kLoads; ++u) acc ^= v[u].x ^ v[u].y ^ v[u].z ^ v[u].w;
   }
   for (; i < n; i += stride) {
-    const uint4 v = cuda::load_stream(p + i);
+    const uint4 v = load(p + i);
     acc ^= v.x ^ v.y ^ v.z ^ v.w;
   }
   acc = __reduce_xor_sync(0xffffffffu, acc);
@@ -172,18 +175,7 @@ double median(std::vector<double> v) {
 }
 
 namespace {
-// Reads n 16-byte vectors with plain loads (normal L2 allocation: streaming loads would be
-// evicted first and leave the lines before them in place), one word per block out.
-constexpr int kCleanBlocksPerSm = 4;
-__global__ void __launch_bounds__(kReadThreads) read_plain_kernel(const uint4* __restrict__ p, size_t n, uint32_t* out) {
-  uint32_t acc = 0;
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
-    const uint4 v = p[i];
-    acc ^= v.x ^ v.y ^ v.z ^ v.w;
-  }
-  acc = __reduce_xor_sync(0xffffffffu, acc);
-  if (threadIdx.x % 32 == 0) atomicXor(out + blockIdx.x, acc);
-}
+constexpr int kCleanBlocksPerSm = 4;  // the flush's read: read_stream_kernel<kReadLoads, /*kPlain=*/true>
 }  // namespace
 
 L2Flush::L2Flush() {
@@ -198,10 +190,9 @@ L2Flush::L2Flush() {
 void L2Flush::operator()(cudaStream_t stream) const {
   GQA_CUDA_CHECK(cudaMemsetAsync(buffer_.data(), 0, buffer_.nbytes(), stream));
   const int blocks = static_cast<int>(sink_.numel());
-  read_plain_kernel<<<blocks, kReadThreads, 0, stream>>>(clean_.data_as<const uint4>(),
-                                                         static_cast<size_t>(clean_.nbytes() / 16),
-                                                         sink_.data_as<uint32_t>());
-  GQA_CUDA_LAUNCH_CHECK("read_plain_kernel (L2 flush)");
+  read_stream_kernel<kReadLoads, true><<<blocks, kReadThreads, 0, stream>>>(
+      clean_.data_as<const uint4>(), static_cast<size_t>(clean_.nbytes() / 16), sink_.data_as<uint32_t>());
+  GQA_CUDA_LAUNCH_CHECK("read_stream_kernel (plain loads: the L2 flush)");
 }
 
 EventPair::EventPair() {

@@ -68,8 +68,9 @@ class Checkpoint {
   static uint64_t combined_fingerprint(const std::vector<uint64_t>& per_tensor);
 
  private:
-  std::string sample_text(const std::string& name) const;  // a tensor's part of the fingerprints
   Checkpoint() = default;
+  // A tensor's part of the fingerprints: name, dtype, shape, and its first and last sampled bytes.
+  std::string sample_text(const std::string& name) const;
   // Maps one safetensors file and registers its tensors (a name in two files is an error).
   void add_file(const std::string& path);
   // Opens every shard named by a model.safetensors.index.json and checks its weight_map.
