@@ -47,6 +47,7 @@ struct Ceilings {
   double read_bw = NAN;     // bytes/s, reads alone (informational)
   double read_bulk_bw = NAN;  // bytes/s, reads alone through bulk copies (informational)
   double gemm_flops = NAN;  // FLOP/s, cuBLASLt bf16 8192^3
+  double gemm_mhz = NAN;    // SM clock right after the GEMM's timing (sm_clock_mhz)
 };
 
 struct BenchEnv {
@@ -76,6 +77,9 @@ double free_device_bytes();
 
 // Measures the two ceilings into env.ceil and reports them.
 void measure_ceilings(BenchEnv& env);
+// The bf16 GEMM ceiling's measurement alone (8192^3 through cuda::Gemm, FLOP/s), for a section that
+// compares with a GEMM timed in its own state of the GPU (clock, temperature) as well.
+double measure_gemm_rate(BenchEnv& env);
 // The cost of one dependency between two phases: a kernel boundary (with and without PDL) against
 // a counter inside one kernel (boundary_cost.h; the section: boundary_report.cpp). gqa-bench runs it
 // last.

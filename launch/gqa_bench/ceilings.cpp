@@ -29,13 +29,16 @@ double gemm_rate(BenchEnv& env, int64_t n) {
 
 }  // namespace
 
+double measure_gemm_rate(BenchEnv& env) { return gemm_rate(env, 8192); }
+
 void measure_ceilings(BenchEnv& env) {
   TimingOptions t = env.timing;
   t.runs = std::max(20, t.runs);
   env.ceil.copy_bw = copy_bandwidth(env.stream, t);
   env.ceil.read_bw = read_bandwidth(env.stream, t);
   env.ceil.read_bulk_bw = read_bandwidth_bulk(env.stream, t);
-  env.ceil.gemm_flops = gemm_rate(env, 8192);
+  env.ceil.gemm_flops = measure_gemm_rate(env);
+  env.ceil.gemm_mhz = sm_clock_mhz(env.stream);
   const double l2_in_step = l2_shared_read_bandwidth(env.stream, t, false);
   const double l2_staggered = l2_shared_read_bandwidth(env.stream, t, true);
   env.report.heading("Ceilings measured in this run");
@@ -60,8 +63,10 @@ void measure_ceilings(BenchEnv& env) {
                 "median of %d; informational: the prefill's K/V supply (every block streams the one KV head's "
                 "tiles)",
                 t.runs)});
-  tab.row({"bf16 GEMM", strf("%.0f TFLOP/s", env.ceil.gemm_flops / 1e12),
-           strf("8192^3 through cuda::Gemm (cuBLASLt, fp32 accumulate), random data, median of %d",
+  tab.row({"bf16 GEMM", strf("%.0f TFLOP/s (SM clock %.0f MHz right after)", env.ceil.gemm_flops / 1e12, env.ceil.gemm_mhz),
+           strf("8192^3 through cuda::Gemm (cuBLASLt, fp32 accumulate), random data, median of %d; the SM clock "
+                "measured right after the timed runs (a 1 ms spin, clock64 over the global timer), as the prefill "
+                "tables measure theirs: a rate follows the clock",
                 std::max(20, env.timing.runs / 2))});
   tab.row({"L2", strf("%.0f MB", env.flush.l2_bytes() / 1e6), "flushed before each timed op call: 4x L2 zeroed, then 4x L2 of another buffer read (the zeroes' write-backs land then, not in the call)"});
   env.report.table(tab);

@@ -29,6 +29,9 @@ struct PrefillRow {
   double attn_random_ms = NAN; // attn_layer_ms's calls on a cache of random K/V (one_layer_cache)
   double mhz_before = NAN, mhz_after = NAN;  // SM clock right after the prefill and after the attention timings
   std::string note;
+  // The GEMM ceiling timed again right after mhz_after, and the SM clock right after it: the
+  // attention against a GEMM in the same state of the GPU (the ceilings' GEMM ran at the start)
+  double gemm_after = NAN, gemm_after_mhz = NAN;
 };
 
 // Why the lazy rescale column is not timed ("" where it is): no wgmma prefill here, or the default
@@ -96,6 +99,8 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
     r.attn_lazy_ms = time_prefill_attention(env, model.config(), cache, p);
   }
   r.mhz_after = sm_clock_mhz(env.stream);
+  r.gemm_after = measure_gemm_rate(env);
+  r.gemm_after_mhz = sm_clock_mhz(env.stream);
   return r;
 }
 
@@ -103,7 +108,7 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
   Table t({"prompt", "chunk", "time s", "tokens/s", "GEMM TFLOP", "attention TFLOP", "TFLOP/s", "of GEMM",
            "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM", "in 8192-token chunks: attention ms",
            "of GEMM", "lazy rescale: attention ms", "of GEMM", "random K/V: attention ms", "of GEMM",
-           "SM MHz after the prefill / at the end"});
+           "SM MHz after the prefill / at the end", "GEMM right after: TFLOP/s (SM MHz)", "attention of that GEMM"});
   const std::string lazy_skip = lazy_rescale_skip();
   for (const PrefillRow& r : rows) {
     if (!std::isfinite(r.seconds)) {
@@ -125,7 +130,8 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
            strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.2f", r.attn_layer_ms),
            strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops), wide.first, wide.second,
            lazy.first, lazy.second, random.first, random.second,
-           strf("%.0f / %.0f", r.mhz_before, r.mhz_after)});
+           strf("%.0f / %.0f", r.mhz_before, r.mhz_after), strf("%.0f (%.0f)", r.gemm_after / 1e12, r.gemm_after_mhz),
+           strf("%.0f%%", 100 * arate / r.gemm_after)});
   }
   env.report.table(t);
 }
@@ -214,7 +220,9 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "8 in log2 units; opt-in until this column says it pays), and the default's calls on a cache of "
                   "random K/V (uniform in [-1, 1), the by-build table's), timed right after the prefill in the order "
                   "default, random K/V, 8192-token chunks, lazy rescale; the SM clock measured right after the prefill and after those timings (a 1 ms spin, clock64 over "
-                  "the global timer): the attention's rate follows it. Each kernel build is timed in a section of its "
+                  "the global timer): the attention's rate follows it. Then the ceilings' GEMM timed again and the clock "
+                  "after it: the default attention's rate over that GEMM's compares the two in one state of the GPU "
+                  "(the 'of GEMM' columns use the ceilings' GEMM, timed at the start of the run). Each kernel build is timed in a section of its "
                   "own after the shard's other sections.");
   {  // warm-up: cuBLASLt plans and allocations for the chunk's shapes stay out of the first row
     const int64_t w = 2 * env.opt.prefill_chunk;

@@ -197,6 +197,7 @@ struct PrefillByBuild::State {
   // by-build cells per prompt: mma.sync's, then each build's of kPrefillWgmmaBuilds (3 each)
   std::map<int64_t, std::vector<std::string>> cells;
   std::map<int64_t, std::string> notes;  // a prompt's failure (its later cells then stay "-")
+  std::map<int64_t, double> mhz;         // the SM clock right after a prompt's builds (sm_clock_mhz)
   std::optional<AblationTable> ablated, ablated_tma;
   int64_t page_prompt = 0;
   std::map<int64_t, std::vector<std::string>> page_cells;  // page size -> 2 cells per kPageBuilds entry
@@ -214,11 +215,13 @@ struct PrefillByBuild::State {
                                                                              : cuda::prefill_wgmma_build_name(b);
         header.insert(header.end(), {name + " ms", "TFLOP/s", "of GEMM"});
       }
+      header.push_back("SM MHz after the row");
       header.push_back("note");
       Table t(header);
       for (int64_t p : prompts) {
         std::vector<std::string> row = {tokens_str(p)};
         row.insert(row.end(), cells.at(p).begin(), cells.at(p).end());
+        row.push_back(mhz.count(p) != 0 ? strf("%.0f", mhz.at(p)) : "-");
         row.push_back(notes.count(p) != 0 ? notes.at(p) : "");
         t.row(row);
       }
@@ -312,6 +315,7 @@ struct PrefillByBuild::State {
           time_into(i + 1);
           if (cuda::prefill_wgmma_fallbacks() != fallbacks) put(i + 1, {"fell back", "(to the", "ping-pong)"});
         }
+        if (round == Round::kBuilds) mhz[p] = sm_clock_mhz(env.stream);
       } catch (const std::exception& e) {
         notes[p] = std::string("FAILED: ") + e.what();
         progress(notes[p]);
@@ -405,7 +409,8 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
       "producer build), and the TMA build's two variants: 'TMA late turns' (GQA_PREFILL_WGMMA_LATE_TURNS=1: each "
       "consumer warpgroup passes its tensor-core turn once its GEMM has completed) and 'TMA overlap' (the default "
       "since run 11: each warpgroup's softmax under its own P V of the tile before); against the measured GEMM "
-      "rate; every build's tiles in order.");
+      "rate (the ceilings' GEMM: its SM clock is in that row); every build's tiles in order; the SM clock measured "
+      "right after each prompt's builds (a rate follows the clock).");
   s.prompts = env.opt.prefill_lengths;
   for (int64_t p : s.prompts) s.cells[p].assign(3 * (1 + std::size(cuda::kPrefillWgmmaBuilds)), "-");
   s.ablated.emplace(s.prompts, /*tma=*/false);
