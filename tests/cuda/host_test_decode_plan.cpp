@@ -141,6 +141,11 @@ TEST(CudaAttentionPlan, OneWaveFusedPlanWhereItServes) {
     // the occupancy plan (2 blocks per SM) has twice the splits
     EXPECT_EQ(cuda::plan_decode(16, 1, 8, ctx, 264, 0, chunk).num_splits, 16) << ctx;
   }
+  // The GPU tests' batch (OneWavePlanByDefault, OneWaveFusedPlanInGraphs: 16 sequences of at most
+  // 5595 tokens) takes it on 132 SMs, so they do not skip on an H100 or H200.
+  const auto tests_batch = cuda::plan_decode_one_wave_fused(16, 1, 8, 5595, 132, chunk);
+  ASSERT_TRUE(tests_batch.has_value());
+  EXPECT_EQ(tests_batch->num_splits, 8);
   // Llama-3-70B on one GPU (8 KV heads) at batch 2: 132 / 16 = 8 splits too.
   EXPECT_EQ(cuda::plan_decode_one_wave_fused(2, 8, 8, 32768, 132, chunk)->num_splits, 8);
   // 32 tokens: 4 splits (128 blocks).
