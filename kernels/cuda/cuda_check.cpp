@@ -1,5 +1,7 @@
 #include "kernels/cuda/cuda_check.h"
 
+#include "kernels/cuda/device_fault.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -12,6 +14,9 @@ namespace gqa::cuda {
 void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line) {
   std::ostringstream os;
   os << call << " failed: " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << ")";
+  // A kernel that trapped after writing the fault record (device_fault.h): what it said. (Any error
+  // may be the sticky one a trap left, reported by whichever call came next.)
+  if (const std::string fault = describe_device_fault(); !fault.empty()) os << "; " << fault;
   throw_error(os.str(), file, line);
 }
 

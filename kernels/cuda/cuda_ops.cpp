@@ -7,6 +7,7 @@
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_fault.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
 #include "kernels/cuda/embedding.h"
@@ -31,6 +32,7 @@ CudaOps::CudaOps(int device, DType compute) : device_(device), compute_(compute)
   GQA_CHECK(device >= 0 && device < count,
             "CudaOps: device " << device << " does not exist (" << count << " CUDA device(s) visible)");
   GQA_CUDA_CHECK(cudaSetDevice(device));
+  install_device_fault_record();  // (a kernel that traps then says why: device_fault.h)
   // The stream-ordered scratch of sampling and top-k (cudaMallocAsync, every token) comes from the
   // device's default pool, which by default hands its memory back to the driver at every
   // synchronisation, i.e. after every token: keep up to kPoolKeepBytes mapped instead.

@@ -10,7 +10,8 @@
 // values live across the (cold) call in registers the call may not clobber, so in the wgmma prefill
 // it cost local memory and the softmax's overlap, and registers in the GEMVs (launch/sass_check.py,
 // cuobjdump -res-usage; twenty-sixth session): the mbarrier watchdogs and the fused GEMV's checks
-// keep a bare __trap().
+// write the device fault record and trap instead (device_fault.cuh: a call that does not return,
+// so ptxas keeps nothing alive across it; the bulk GEMVs' one wait keeps a bare __trap()).
 #pragma once
 
 #include <cassert>

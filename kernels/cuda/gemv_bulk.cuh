@@ -77,7 +77,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   pdl_wait();
   __syncthreads();  // the barrier initialised before anyone waits on it
-  mbarrier_wait(&full, 0);
+  mbarrier_wait</*kRecord=*/false>(&full, 0);  // (a bare trap: mbarrier_wait.cuh)
   const uint4* xv = reinterpret_cast<const uint4*>(x);
   const uint4* ws = w_s + static_cast<size_t>(group) * R * kc;
   float acc[N][R];

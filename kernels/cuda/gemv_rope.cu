@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernels/cuda/check_args.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_fault.cuh"
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_launch.cuh"
 #include "kernels/cuda/rope_kv_write.h"
@@ -55,8 +56,9 @@ struct RopeRows {
     const long long hd = 2LL * half;
     const int p = positions[i];
     const long long slot = slots[i];
-    // A corrupt step input: fail loudly rather than rotate by garbage or write outside the cache.
-    if (p < 0 || slot < 0 || slot >= num_slots) __trap();
+    // A corrupt step input: fail loudly rather than rotate by garbage or write outside the cache
+    // (the record names the position and slot: device_fault.h).
+    if (p < 0 || slot < 0 || slot >= num_slots) GQA_DEVICE_FAULT(DeviceFaultCode::kStepInputOutOfRange, p, slot, num_slots);
     if (grp < rot_groups<R>()) {
       if (o >= R / 2) return;  // the pair's second row: stored by slot o - R/2 below
       const long long pair = grp * (R / 2) + o, h = pair / half;

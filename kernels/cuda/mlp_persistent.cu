@@ -60,7 +60,9 @@ __device__ __forceinline__ void grid_barrier() {
     } else {
       const uint64_t start = global_timer_ns();
       while (load_acquire_gpu(&g_mlp_barrier.generation) == gen) {
-        if (static_cast<int64_t>(global_timer_ns() - start) > static_cast<int64_t>(kMbarrierWatchdogNs)) __trap();
+        if (static_cast<int64_t>(global_timer_ns() - start) > static_cast<int64_t>(kMbarrierWatchdogNs)) {
+          GQA_DEVICE_FAULT(DeviceFaultCode::kGridBarrierWatchdog, gen, gridDim.x, 0);
+        }
       }
     }
     __threadfence();

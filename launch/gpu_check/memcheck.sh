@@ -61,7 +61,7 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
         cuda_test_attention) filter=("--gtest_filter=CudaAttentionDecodeSplits.*") ;;
         cuda_test_cuda_sampling | cuda_test_graph_cache | cuda_test_pinned_staging) [ "$mode" = quick ] && continue ;;
         cuda_test_attention_prefill_wgmma_ablation) continue ;;  # a timing aid's kernels, not the product's
-        cuda_test_rope_kv_write) filter=("--gtest_filter=-*Death*") ;;  # (its device assert is on purpose)
+        cuda_test_rope_kv_write | cuda_test_gemv_rope) filter=("--gtest_filter=-*Death*") ;;  # (their device assert / trap is on purpose)
       esac
       if [ "$name" = cuda_test_attention_prefill_wgmma ]; then
         memcheck_wgmma_build "$sanitizer" "$wgmma_default_build" 300 memcheck_step  # (the default first)

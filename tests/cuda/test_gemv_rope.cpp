@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -186,6 +188,34 @@ TEST_P(CudaGemvRope, RefusesWhatItDoesNotServe) {
   MatmulArgs nine = k.mm();
   nine.x = dev(input(9 * kHidden, 1), {9, kHidden});  // more rows than the GEMV serves
   EXPECT_FALSE(cuda::gemv_rope_kv_write_supported(nine, k.rk(1.0f)));
+}
+
+// A cache slot outside the cache reaching the fused kernel (the Model refuses such a step on the
+// host; a direct call does not): the kernel writes the device fault record and traps
+// (kernels/cuda/device_fault.h), and the host's next check names the cause, the kernel object,
+// the position and the slot, not only "unspecified launch failure". In a child process of its own
+// (gtest's threadsafe death test): the trap leaves that process's context unusable. One dtype is
+// enough; gpu-check's memcheck leaves it out (the trap would be the sanitizer's error).
+TEST_P(CudaGemvRope, DeathSlotOutsideTheCacheNamesItself) {
+  if (dt_ != DType::kBF16) GTEST_SKIP() << "one dtype is enough";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto run = [&] {
+    try {
+      const Case c{8, 1, 128, 2, false, 1.0f};
+      Call k = make_call(c, 950, {3, 4}, {10, 11});
+      k.slots = test::to_device_i32(*gpu_, {3, static_cast<int32_t>(kBlocks * kBlockSize)}, {2});  // slot 128 of 128
+      cuda::gemv_rope_kv_write(k.mm(), k.rk(1.0f), static_cast<cudaStream_t>(gpu_->stream()));
+      gpu_->synchronize();
+    } catch (const Error& e) {
+      std::fprintf(stderr, "caught: %s\n", e.what());
+      std::fflush(stderr);
+      std::abort();
+    }
+    std::fprintf(stderr, "no error\n");
+    std::exit(0);
+  };
+  EXPECT_DEATH(run(), "caught: .*a kernel trapped: a step input out of range \\(position 11, cache slot 128 of 128\\) "
+                      "in kernels/cuda/gemv_rope.cu, line [0-9]+, block");
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaGemvRope, ::testing::Values(DType::kBF16, DType::kF16),

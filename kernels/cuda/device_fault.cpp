@@ -1,0 +1,140 @@
+#include "kernels/cuda/device_fault.h"
+
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/mbarrier_wait_limit.h"
+
+namespace gqa::cuda {
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::vector<std::string> sources;
+  std::vector<DeviceFaultSetter> setters;
+  DeviceFaultRecord* record = nullptr;  // host-mapped, portable; never freed (a kernel may still write it at exit)
+  std::set<int> installed;              // devices whose objects point at it
+};
+
+Registry& registry() {
+  static Registry* r = new Registry;  // (never destroyed: static initialisers in other objects register)
+  return *r;
+}
+
+const char* code_text(uint32_t code) {
+  switch (static_cast<DeviceFaultCode>(code)) {
+    case DeviceFaultCode::kMbarrierWatchdog: return "an mbarrier wait did not complete within";
+    case DeviceFaultCode::kGridBarrierWatchdog: return "a grid barrier did not release within";
+    case DeviceFaultCode::kStepInputOutOfRange: return "a step input out of range";
+    case DeviceFaultCode::kNone: break;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool register_device_fault_object(const char* source, DeviceFaultSetter setter) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  std::string name = source != nullptr ? source : "?";
+  // (the compiler's path, absolute under CMake: from the repository's kernels/ or launch/ on)
+  for (const char* top : {"/kernels/", "/launch/", "/tests/"}) {
+    if (const size_t at = name.rfind(top); at != std::string::npos) {
+      name = name.substr(at + 1);
+      break;
+    }
+  }
+  r.sources.push_back(name);
+  r.setters.push_back(setter);
+  return true;
+}
+
+std::vector<std::string> device_fault_objects() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.sources;
+}
+
+void install_device_fault_record() {
+  Registry& r = registry();
+  int device = 0;
+  GQA_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard<std::mutex> lock(r.mu);
+  if (r.installed.count(device) != 0) return;
+  if (r.record == nullptr) {
+    void* p = nullptr;
+    GQA_CUDA_CHECK(cudaHostAlloc(&p, sizeof(DeviceFaultRecord), cudaHostAllocMapped | cudaHostAllocPortable));
+    std::memset(p, 0, sizeof(DeviceFaultRecord));
+    r.record = static_cast<DeviceFaultRecord*>(p);
+  }
+  void* on_device = nullptr;
+  GQA_CUDA_CHECK(cudaHostGetDevicePointer(&on_device, r.record, 0));
+  for (size_t i = 0; i < r.setters.size(); ++i) {
+    const cudaError_t err = r.setters[i](static_cast<DeviceFaultRecord*>(on_device), static_cast<uint32_t>(i));
+    if (err == cudaErrorInvalidSymbol || err == cudaErrorNoKernelImageForDevice ||
+        err == cudaErrorInvalidDeviceFunction || err == cudaErrorUnsupportedPtxVersion) {
+      (void)cudaGetLastError();  // an object with no code for this device (the sm_90a one elsewhere): its kernels never run here
+      continue;
+    }
+    if (err != cudaSuccess) {
+      throw_cuda_error(err, ("pointing " + r.sources[i] + "'s kernels at the device fault record").c_str(), __FILE__,
+                       __LINE__);
+    }
+  }
+  r.installed.insert(device);
+}
+
+std::string describe_device_fault(const DeviceFaultRecord& rec) {
+  const char* what = code_text(rec.code);
+  if (rec.code == 0) return "";
+  std::ostringstream os;
+  os << "a kernel trapped: ";
+  switch (static_cast<DeviceFaultCode>(rec.code)) {
+    case DeviceFaultCode::kMbarrierWatchdog:
+      os << what << " " << kMbarrierWatchdogNs / 1000000000ull << " s (barrier at shared 0x" << std::hex
+         << rec.detail[0] << std::dec << ", parity " << rec.detail[1] << ")";
+      break;
+    case DeviceFaultCode::kGridBarrierWatchdog:
+      os << what << " " << kMbarrierWatchdogNs / 1000000000ull << " s (generation " << rec.detail[0] << ", "
+         << rec.detail[1] << " blocks)";
+      break;
+    case DeviceFaultCode::kStepInputOutOfRange:
+      os << what << " (position " << rec.detail[0] << ", cache slot " << rec.detail[1] << " of " << rec.limit << ")";
+      break;
+    default:
+      os << "fault code " << rec.code;
+  }
+  const std::vector<std::string> objects = device_fault_objects();
+  os << " in " << (rec.object < objects.size() ? objects[rec.object] : "kernel object " + std::to_string(rec.object))
+     << ", line " << rec.line << ", block (" << rec.block[0] << ", " << rec.block[1] << ", " << rec.block[2]
+     << "), thread (" << rec.thread[0] << ", " << rec.thread[1] << ", " << rec.thread[2] << ")";
+  return os.str();
+}
+
+std::string describe_device_fault() {
+  Registry& r = registry();
+  DeviceFaultRecord copy{};
+  {
+    std::lock_guard<std::mutex> lock(r.mu);
+    if (r.record == nullptr) return "";
+    // (the device writes it: read each word once, as it is now)
+    const volatile DeviceFaultRecord* v = r.record;
+    copy.code = v->code;
+    if (copy.code == 0) return "";
+    copy.object = v->object;
+    copy.line = v->line;
+    for (int i = 0; i < 3; ++i) {
+      copy.block[i] = v->block[i];
+      copy.thread[i] = v->thread[i];
+    }
+    copy.detail[0] = v->detail[0];
+    copy.detail[1] = v->detail[1];
+    copy.limit = v->limit;
+  }
+  return describe_device_fault(copy);
+}
+
+}  // namespace gqa::cuda
