@@ -20,7 +20,8 @@ What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptx
   seventeenth session, not from a reading where ptxas undid them): 'late turns' (kLateTurns) passes
   each turn after its GEMM's wait (no mbarrier arrive between an HGMMA batch and its wait, and at
   least 2 right after a complete wait), 'overlap' (kOverlapPv) runs its softmax between the S and
-  P V waits as the overlap build does.
+  P V waits as the overlap build does, and so does the overlap without turns (kOverlapPv |
+  kAblateTurns, thirtieth session).
 - before griddepcontrol.wait (ACQBULK; kernels/cuda/pdl.cuh), in every kernel object of the
   library: no global store or atomic, and no global load but the decode attention's L2-only
   reads of a step's inputs (its opt-in K/V prefetch, LDG.E.STRONG.GPU); and every decode GEMV
@@ -47,7 +48,7 @@ def mask_bits(header=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".
     the header the kernels take them from."""
     with open(header) as f:
         bits = dict((name, int(value)) for name, value in re.findall(r"\b(k[A-Z]\w*) = (\d+),", f.read()))
-    for name in ("kRotateTiles", "kLateTurns", "kOverlapPv"):
+    for name in ("kRotateTiles", "kLateTurns", "kOverlapPv", "kAblateTurns"):
         if name not in bits:
             raise SystemExit(f"sass_check: {name} not found in {header}")
     return bits
@@ -55,6 +56,7 @@ def mask_bits(header=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".
 
 MASK = mask_bits()
 ROTATE, LATE, OVERLAP_PV = MASK["kRotateTiles"], MASK["kLateTurns"], MASK["kOverlapPv"]
+TURNS = MASK["kAblateTurns"]
 W_LOAD = re.compile(r"^LDG\.E\.NA\S*\.128")
 REG = re.compile(r"\bR(\d+)\b")
 INSTR = re.compile(r"^\s+/\*([0-9a-f]+)\*/\s+(.*?)\s*;")
@@ -179,12 +181,15 @@ def check(functions):
         if m:
             dtype = "bf16" if "bfloat16" in m.group(1) else "f16"
             mask = int(m.group(3))
-            # the build's variants (rotated tiles, late turns, both; the overlap alone) are the attention
-            attention = mask & ~(ROTATE | LATE) == 0 or mask == OVERLAP_PV
+            # the build's variants (rotated tiles, late turns, both; the overlap, alone or without
+            # its turns) are the attention
+            overlap = mask in (OVERLAP_PV, OVERLAP_PV | TURNS)
+            attention = (mask & ~(ROTATE | LATE)) == 0 or overlap
             variant = "".join(name for bit, name in ((ROTATE, " rotated"), (LATE, " late turns"),
-                                                     (OVERLAP_PV, " overlap")) if attention and mask & bit)
+                                                     (OVERLAP_PV, " overlap"), (TURNS, " no turns"))
+                              if attention and mask & bit)
             what = f"wgmma tma {dtype} hd {m.group(2)}{variant}"
-            if mask == OVERLAP_PV:  # the overlap build's consumers on TMA tiles: softmax under the P V, as OVERLAP
+            if overlap:  # the overlap build's consumers on TMA tiles: softmax under the P V, as OVERLAP
                 rows.append(overlap_row(instrs, arch, what))
             if attention:  # the attention itself (the build and its variants)
                 tma = sum(1 for ins in instrs if ins.startswith("UTMALDG"))
@@ -354,11 +359,13 @@ def self_test():
                   "SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR7], RZ"]) +
             f"\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj{OVERLAP_PV}EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["UTMALDG.4D [UR8], [UR20]"] + overlap_ok) +
+            f"\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj{OVERLAP_PV | TURNS}EEEvNS1_16TmaPrefillParamsE\n"
+            + fn(["UTMALDG.4D [UR8], [UR20]"] + overlap_hoisted) +
             # an ablated TMA build ("no copies": no UTMALDG): only its local memory is checked
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj1EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ"]))
     functions = parse(text)
-    assert len(functions) == 12 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
+    assert len(functions) == 13 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
     assert loads_in_flight(PREDICATE.sub("", i) for i in eight) == 8
     assert loads_in_flight(rolling) == 4
     assert softmax_between_waits(overlap_ok) == [2] and softmax_between_waits(overlap_hoisted) == [0]
@@ -377,6 +384,9 @@ def self_test():
             ("turns passed right after the GEMM's wait", "wgmma tma bf16 hd 128 late turns", 1, False),
             (tma, "wgmma tma bf16 hd 128 overlap", 1, True), (local, "wgmma tma bf16 hd 128 overlap", 0, True),
             (ex2, "wgmma tma bf16 hd 128 overlap", 2, True),
+            (tma, "wgmma tma bf16 hd 128 overlap no turns", 1, True),
+            (local, "wgmma tma bf16 hd 128 overlap no turns", 0, True),
+            (ex2, "wgmma tma bf16 hd 128 overlap no turns", 0, False),
             (local, "wgmma tma bf16 hd 128 ablated 1", 0, True)}
     assert got == want, (got, want)
     # the pre-wait rule

@@ -1,7 +1,7 @@
 // The wgmma prefill's ablated producer and TMA builds (attention_prefill_wgmma_ablation.h), a timing
 // aid: the producer and TMA kernels of attention_prefill_wgmma_kernels.cuh instantiated with parts
-// compiled out, and the variants that are still the attention (rotated tiles; the TMA build's late
-// turns and softmax under the previous P V).
+// compiled out, and the variants that are still the attention (rotated tiles, no turns; the TMA
+// build's late turns, softmax under the previous P V, and that without turns).
 #include "kernels/cuda/attention_prefill_wgmma_ablation.h"
 
 #include <algorithm>
@@ -45,10 +45,10 @@ std::string prefill_ablation_name(unsigned skip) {
                 {kAblateSoftmax, "no softmax"},
                 {kAblateQk, "no QK"},
                 {kAblatePv, "no PV"},
+                {kOverlapPv, "softmax under the previous P V"},  // (before the turns: "... + no turns")
                 {kAblateTurns, "no turns"},
                 {kRotateTiles, "rotated tiles"},
-                {kLateTurns, "turns passed after the wait"},
-                {kOverlapPv, "softmax under the previous P V"}};
+                {kLateTurns, "turns passed after the wait"}};
   std::string out;
   for (const auto& part : kParts) {
     if (skip & part.bit) out += (out.empty() ? "" : " + ") + std::string(part.name);

@@ -4,8 +4,9 @@
 // 6-7: 36% of the GEMM rate, where the tensor-core work alone would allow far more). Each mask is
 // a kernel of its own, the build's code with the named parts compiled out; what an ablation writes
 // to a.out is meaningless (no softmax, or scores of zeros, or no K/V copied: the tiles hold
-// whatever shared memory held). Three masks are variants, not ablations, and still compute the
-// attention: kRotateTiles (both builds), kLateTurns and kOverlapPv (the TMA build's only). bf16,
+// whatever shared memory held). Masks that are variants, not ablations, still compute the
+// attention: kRotateTiles (both builds), kAblateTurns, kLateTurns, kOverlapPv and kOverlapPv |
+// kAblateTurns (the last three the TMA build's only). bf16,
 // head_dim 128 only (the benchmarked shard's shape). Without tma, every mask is of the in-order,
 // no-swizzle producer build whatever the switches say (GQA_PREFILL_WGMMA_SWIZZLE and
 // GQA_PREFILL_WGMMA_TMA are on by default since run 9): "full" here stays the in-order producer
@@ -43,6 +44,8 @@ constexpr unsigned kPrefillAblations[] = {
     kAblateCopies | kAblateSoftmax | kAblateQk | kAblatePv | kAblateTurns,
     kLateTurns,
     kOverlapPv,
+    // the default build (the overlap's consumers) without its turns: still the attention
+    kOverlapPv | kAblateTurns,
 };
 
 // Whether the producer build (tma false) or the TMA build has a kernel for mask `skip` of

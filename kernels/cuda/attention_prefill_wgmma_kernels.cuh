@@ -280,9 +280,10 @@ __device__ __forceinline__ void produce(const PrefillParams& p, const TmaSource*
 // warpgroup's pass (this thread's o, m, l; pa must outlive its P V). kSwizzle, kTma: the same pass
 // on the TMA build's swizzled tiles (kOverlapPv, attention_prefill_wgmma_mask.h), whose TMA
 // tiles need no proxy fence (tma, end: which tiles those are).
-template <typename T, int HD, int kStages, bool kSwizzle = false, bool kTma = false>
+// (TurnsT: Turns, or TurnKeeper<false> for the overlap without turns, kOverlapPv | kAblateTurns)
+template <typename T, int HD, int kStages, bool kSwizzle = false, bool kTma = false, class TurnsT = Turns>
 __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const unsigned char* k_s,
-                                             const unsigned char* v_s, uint64_t* full, uint64_t* empty, Turns& turns,
+                                             const unsigned char* v_s, uint64_t* full, uint64_t* empty, TurnsT& turns,
                                              int tiles, int n_tiles, const int (&limit)[2], float scale_log2,
                                              float slack, float (&o)[HD / 8][4], float (&m)[2], float (&l)[2],
                                              const TmaSource* tma = nullptr, int end = 0) {
@@ -382,7 +383,9 @@ __device__ __forceinline__ PingPongShared<T, HD, kSwizzle> pingpong_shared(unsig
 template <typename T, int HD, bool kProducer, bool kOverlap, unsigned kSkip, bool kSwizzle, bool kTma>
 __device__ __forceinline__ void pingpong_block(const PrefillParams& p, const TmaSource* tma) {
   static_assert(kProducer || !kOverlap, "the overlap build is the producer build's");
-  static_assert(kSkip == 0 || (kProducer && !kOverlap), "ablations are of the producer (and TMA) builds");
+  // (the overlap's one ablation: its turns, the TMA build's kOverlapPv | kAblateTurns)
+  static_assert(kSkip == 0 || (kProducer && (!kOverlap || (kTma && kSkip == kAblateTurns))),
+                "ablations are of the producer (and TMA) builds");
   static_assert(!kSwizzle || kProducer, "the swizzle build is the producer build's");
   static_assert(!kSwizzle || !kOverlap || kTma, "the overlap build on swizzled tiles is the TMA build's (kOverlapPv)");
   static_assert(!kTma || kSwizzle, "the TMA build is the swizzle build's");
@@ -524,14 +527,15 @@ __global__ void __launch_bounds__(kThreads + (kProducer ? kProducerThreads : 0),
   pingpong_block<T, HD, kProducer, kOverlap, kSkip, kSwizzle, false>(p, nullptr);
 }
 
-// The TMA build (kSkip: 0, kRotateTiles, kLateTurns, kOverlapPv, or an ablation mask:
+// The TMA build (kSkip: 0, kRotateTiles, kLateTurns, kOverlapPv, kOverlapPv | kAblateTurns, or an ablation mask:
 // attention_prefill_wgmma_mask.h). Its descriptors must be a __grid_constant__ parameter
 // (the TMA unit reads them from the kernel's parameter space).
 template <typename T, int HD, unsigned kSkip>
 __global__ void __launch_bounds__(kThreads + kProducerThreads, 1)
     prefill_wgmma_tma_kernel(const __grid_constant__ TmaPrefillParams tp) {
   // (kOverlapPv: the overlap build's consumers on the TMA build's tiles; the rest of the mask as given)
-  static_assert((kSkip & kOverlapPv) == 0 || kSkip == kOverlapPv, "kOverlapPv comes alone");
+  static_assert((kSkip & kOverlapPv) == 0 || kSkip == kOverlapPv || kSkip == (kOverlapPv | kAblateTurns),
+                "kOverlapPv comes alone or with kAblateTurns");
   constexpr bool kOverlap = (kSkip & kOverlapPv) != 0;
   pingpong_block<T, HD, true, kOverlap, kSkip & ~unsigned(kOverlapPv), true, true>(tp.p, &tp.tma);
 }

@@ -1,8 +1,8 @@
 // The wgmma prefill's ablated producer and TMA builds (kernels/cuda/attention_prefill_wgmma_ablation.h),
 // a timing aid, each build the same way: every mask launches and finishes; mask 0 (the build itself), the one that
 // only drops the warpgroups' turn-keeping, the rotated tile order (the same arithmetic in
-// another order) and the TMA build's late turns and softmax under the previous P V still compute
-// the attention of the CPU twin (a variant compiled to the build itself would pass that too:
+// another order) and the TMA build's late turns, softmax under the previous P V and that without
+// turns still compute the attention of the CPU twin (the turns change no bit) (a variant compiled to the build itself would pass that too:
 // launch/sass_check.py tells those two from it); masks that drop arithmetic do not (so such a mask
 // cannot silently run the full kernel); masks outside the list or not of the build (the producer
 // build has no late turns or overlap), other dtypes and head dims are refused. The launches need a
@@ -69,13 +69,35 @@ TEST(CudaPrefillWgmmaAblation, EveryVariantThatIsStillTheAttentionComputesIt) {
   const std::vector<float> ref = reference(b);
   for (bool tma : tma_builds_under_test()) {
     for (unsigned skip : {0u, unsigned(cuda::kAblateTurns), unsigned(cuda::kRotateTiles), unsigned(cuda::kLateTurns),
-                          unsigned(cuda::kOverlapPv)}) {
+                          unsigned(cuda::kOverlapPv), unsigned(cuda::kOverlapPv | cuda::kAblateTurns)}) {
       if (!cuda::prefill_ablation_applies(skip, tma)) {
         EXPECT_THROW(run_ablated(b, skip, tma), Error) << cuda::prefill_ablation_name(skip) << ", producer build";
         continue;
       }
       EXPECT_LT(rel_error(run_ablated(b, skip, tma), ref), kTol)
           << cuda::prefill_ablation_name(skip) << (tma ? ", TMA build" : ", producer build");
+    }
+  }
+}
+
+// The turns only order the two warpgroups' tensor-core issues; each warpgroup's arithmetic is the
+// same: the default build's consumers (kOverlapPv) give the same bits with and without them, as the
+// TMA build does.
+TEST(CudaPrefillWgmmaAblation, TurnsChangeNoBit) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  for (bool tma : tma_builds_under_test()) {
+    if (!tma) continue;  // (the TMA build's variants)
+    for (int seed : {61, 62}) {
+      Batch b = make_batch(DType::kBF16, {8, 1}, 128, 16, {{0, 300}, {700, 200}, {129, 64}, {0, 1000}}, seed);
+      for (unsigned with : {0u, unsigned(cuda::kOverlapPv)}) {
+        const std::vector<float> turns = run_ablated(b, with, true);
+        const std::vector<float> none = run_ablated(b, with | cuda::kAblateTurns, true);
+        ASSERT_EQ(turns.size(), none.size());
+        size_t differ = 0;
+        for (size_t i = 0; i < turns.size(); ++i) differ += !(turns[i] == none[i]);
+        EXPECT_EQ(differ, 0u) << cuda::prefill_ablation_name(with | cuda::kAblateTurns) << " against "
+                              << cuda::prefill_ablation_name(with) << ", seed " << seed;
+      }
     }
   }
 }
@@ -144,6 +166,9 @@ TEST(CudaPrefillWgmmaAblationArgs, NamesSayWhatIsLeftOut) {
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kRotateTiles), "rotated tiles");
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kLateTurns), "turns passed after the wait");
   EXPECT_EQ(cuda::prefill_ablation_name(cuda::kOverlapPv), "softmax under the previous P V");
+  EXPECT_EQ(cuda::prefill_ablation_name(cuda::kOverlapPv | cuda::kAblateTurns), "softmax under the previous P V + no turns");
+  EXPECT_TRUE(cuda::prefill_ablation_applies(cuda::kOverlapPv | cuda::kAblateTurns, true));
+  EXPECT_FALSE(cuda::prefill_ablation_applies(cuda::kOverlapPv | cuda::kAblateTurns, false));
   EXPECT_TRUE(cuda::prefill_ablation_applies(cuda::kOverlapPv, true));
   EXPECT_FALSE(cuda::prefill_ablation_applies(cuda::kOverlapPv, false));
   EXPECT_TRUE(cuda::prefill_ablation_applies(cuda::kLateTurns, true));
