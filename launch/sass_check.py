@@ -144,7 +144,8 @@ def turn_arrives(instrs):
 # deep, norm
 GEMV = re.compile(r"gemv_kernel(_budget)?I(13__nv_bfloat16|6__half)Li(\d)E.*?(Plain|SwiGlu|Rope)RowsIS3_EE"
                   r"Lb([01])ELb([01])E")
-READ = re.compile(r"read_stream_kernelILi(\d+)E")
+# (the streaming build, kPlain false: the L2 flush's plain-load build, ...ILi8ELb1E, keeps no count)
+READ = re.compile(r"read_stream_kernelILi(\d+)ELb0E")
 OVERLAP = re.compile(r"prefill_wgmma_pingpong_kernelI(?:13__nv_bfloat16|6__half)Li(\d+)ELb1ELb1E")
 TMA = re.compile(r"prefill_wgmma_tma_kernelI(13__nv_bfloat16|6__half)Li(\d+)ELj(\d+)E")
 
@@ -342,7 +343,10 @@ def self_test():
             + fn(rolling) +
             "\tFunction : _ZN3gqa4cuda11gemv_detail18gemv_kernel_budgetI6__halfLi2ENS_10SwiGluRowsIS3_EELb0ELb1ELi2EEEv\n"
             + fn(rolling) +
-            "\tFunction : _ZN3gqa5bench18read_stream_kernelILi8EEEvPK5uint4mPj\n" + fn(eight) +
+            "\tFunction : _ZN3gqa5bench18read_stream_kernelILi8ELb0EEEvPK5uint4mPj\n" + fn(eight) +
+            # the L2 flush's plain-load build: not a read-stream row
+            "\tFunction : _ZN3gqa5bench18read_stream_kernelILi8ELb1EEEvPK5uint4mPj\n"
+            + fn(["LDG.E.128 R4, desc[UR4][R2.64]", "LDG.E.128 R8, desc[UR4][R2.64+0x10]", "IADD3 R0, R4, R8, RZ"]) +
             "\tFunction : _ZN3gqa4cuda29prefill_wgmma_pingpong_kernelI13__nv_bfloat16Li128ELb1ELb1EEEvNS0_4attn\n"
             + fn(overlap_ok) +
             "\tFunction : _ZN3gqa4cuda29prefill_wgmma_pingpong_kernelI6__halfLi64ELb1ELb1EEEvNS0_4attn\n"
@@ -365,7 +369,7 @@ def self_test():
             "\tFunction : _ZN3gqa4cuda24prefill_wgmma_tma_kernelI13__nv_bfloat16Li128ELj1EEEvNS1_16TmaPrefillParamsE\n"
             + fn(["HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ"]))
     functions = parse(text)
-    assert len(functions) == 13 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
+    assert len(functions) == 14 and all(arch == "sm_90a" for arch, _ in functions), functions.keys()
     assert loads_in_flight(PREDICATE.sub("", i) for i in eight) == 8
     assert loads_in_flight(rolling) == 4
     assert softmax_between_waits(overlap_ok) == [2] and softmax_between_waits(overlap_hoisted) == [0]

@@ -1,5 +1,6 @@
 #include "kernels/cuda/device_fault.h"
 
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -11,12 +12,17 @@
 namespace gqa::cuda {
 namespace {
 
+// Two locks: `mu` for the registered objects (describe_device_fault takes it to name one), and
+// `install_mu` for the installation, whose CUDA errors throw through throw_cuda_error, which calls
+// describe_device_fault: with one lock, an error there deadlocked (a review's finding).
 struct Registry {
   std::mutex mu;
   std::vector<std::string> sources;
   std::vector<DeviceFaultSetter> setters;
-  DeviceFaultRecord* record = nullptr;  // host-mapped, portable; never freed (a kernel may still write it at exit)
-  std::set<int> installed;              // devices whose objects point at it
+  std::mutex install_mu;
+  // host-mapped, portable; never freed (a kernel may still write it at exit); read without a lock
+  std::atomic<DeviceFaultRecord*> record{nullptr};
+  std::set<int> installed;  // devices whose objects point at it (install_mu)
 };
 
 Registry& registry() {
@@ -62,25 +68,34 @@ void install_device_fault_record() {
   Registry& r = registry();
   int device = 0;
   GQA_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(r.mu);
+  std::lock_guard<std::mutex> lock(r.install_mu);
   if (r.installed.count(device) != 0) return;
-  if (r.record == nullptr) {
+  if (r.record.load() == nullptr) {
     void* p = nullptr;
     GQA_CUDA_CHECK(cudaHostAlloc(&p, sizeof(DeviceFaultRecord), cudaHostAllocMapped | cudaHostAllocPortable));
     std::memset(p, 0, sizeof(DeviceFaultRecord));
-    r.record = static_cast<DeviceFaultRecord*>(p);
+    r.record.store(static_cast<DeviceFaultRecord*>(p));
   }
   void* on_device = nullptr;
-  GQA_CUDA_CHECK(cudaHostGetDevicePointer(&on_device, r.record, 0));
-  for (size_t i = 0; i < r.setters.size(); ++i) {
-    const cudaError_t err = r.setters[i](static_cast<DeviceFaultRecord*>(on_device), static_cast<uint32_t>(i));
+  GQA_CUDA_CHECK(cudaHostGetDevicePointer(&on_device, r.record.load(), 0));
+  std::vector<DeviceFaultSetter> setters;
+  std::vector<std::string> sources;
+  {
+    std::lock_guard<std::mutex> names(r.mu);
+    setters = r.setters;
+    sources = r.sources;
+  }
+  for (size_t i = 0; i < setters.size(); ++i) {
+    const cudaError_t err = setters[i](static_cast<DeviceFaultRecord*>(on_device), static_cast<uint32_t>(i));
     if (err == cudaErrorInvalidSymbol || err == cudaErrorNoKernelImageForDevice ||
         err == cudaErrorInvalidDeviceFunction || err == cudaErrorUnsupportedPtxVersion) {
-      (void)cudaGetLastError();  // an object with no code for this device (the sm_90a one elsewhere): its kernels never run here
+      // an object with no code for this device (the sm_90a one elsewhere): its kernels never run
+      // here (this clears that error, not a sticky one: those are returned again by every call)
+      (void)cudaGetLastError();
       continue;
     }
     if (err != cudaSuccess) {
-      throw_cuda_error(err, ("pointing " + r.sources[i] + "'s kernels at the device fault record").c_str(), __FILE__,
+      throw_cuda_error(err, ("pointing " + sources[i] + "'s kernels at the device fault record").c_str(), __FILE__,
                        __LINE__);
     }
   }
@@ -108,32 +123,32 @@ std::string describe_device_fault(const DeviceFaultRecord& rec) {
       os << "fault code " << rec.code;
   }
   const std::vector<std::string> objects = device_fault_objects();
+  // (the line is the check's, or for a watchdog its wait's caller's: in the .cu or a header it includes)
   os << " in " << (rec.object < objects.size() ? objects[rec.object] : "kernel object " + std::to_string(rec.object))
-     << ", line " << rec.line << ", block (" << rec.block[0] << ", " << rec.block[1] << ", " << rec.block[2]
+     << ", line " << rec.line << " (of it or a header it includes), block (" << rec.block[0] << ", " << rec.block[1]
+     << ", " << rec.block[2]
      << "), thread (" << rec.thread[0] << ", " << rec.thread[1] << ", " << rec.thread[2] << ")";
   return os.str();
 }
 
 std::string describe_device_fault() {
-  Registry& r = registry();
+  // (no lock: install_device_fault_record's errors come here through throw_cuda_error)
+  const DeviceFaultRecord* rec = registry().record.load();
+  if (rec == nullptr) return "";
+  // (the device writes it: read each word once, as it is now; code first, written last there)
+  const volatile DeviceFaultRecord* v = rec;
   DeviceFaultRecord copy{};
-  {
-    std::lock_guard<std::mutex> lock(r.mu);
-    if (r.record == nullptr) return "";
-    // (the device writes it: read each word once, as it is now)
-    const volatile DeviceFaultRecord* v = r.record;
-    copy.code = v->code;
-    if (copy.code == 0) return "";
-    copy.object = v->object;
-    copy.line = v->line;
-    for (int i = 0; i < 3; ++i) {
-      copy.block[i] = v->block[i];
-      copy.thread[i] = v->thread[i];
-    }
-    copy.detail[0] = v->detail[0];
-    copy.detail[1] = v->detail[1];
-    copy.limit = v->limit;
+  copy.code = v->code;
+  if (copy.code == 0) return "";
+  copy.object = v->object;
+  copy.line = v->line;
+  for (int i = 0; i < 3; ++i) {
+    copy.block[i] = v->block[i];
+    copy.thread[i] = v->thread[i];
   }
+  copy.detail[0] = v->detail[0];
+  copy.detail[1] = v->detail[1];
+  copy.limit = v->limit;
   return describe_device_fault(copy);
 }
 

@@ -52,7 +52,9 @@ void install_device_fault_record();
 
 // The sentence for a record ("" for code 0), e.g. "a kernel trapped: an mbarrier wait did not
 // complete within 10 s (barrier at shared 0x400, parity 1) in kernels/cuda/attention_prefill_wgmma.cu,
-// line 31, block (5, 0, 0), thread (256, 0, 0)".
+// line 231 (of it or a header it includes), block (5, 0, 0), thread (256, 0, 0)". The line is the
+// check's, or for a watchdog its wait's caller's (__builtin_LINE()), in the kernel object's .cu or
+// a header it includes (the record keeps no file name).
 std::string describe_device_fault(const DeviceFaultRecord& r);
 // The process's record as the device left it ("" when none is installed or none reported).
 std::string describe_device_fault();

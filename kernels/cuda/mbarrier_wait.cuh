@@ -26,17 +26,19 @@ __device__ __forceinline__ uint64_t global_timer_ns() {
 
 // Returns once the phase with parity `parity` of the mbarrier at `bar` (shared memory) has completed.
 // kRecord false: a bare trap, no fault record (the bulk GEMVs' one wait: with the record's call,
-// ptxas gave the f16 batch-4 builds 66 registers instead of 64, one block per SM fewer).
+// ptxas gave the f16 batch-4 builds 66 registers instead of 64, one block per SM fewer). `line`:
+// the caller's, for the record (which wait it was).
 template <bool kRecord = true>
-__device__ __forceinline__ void mbarrier_wait(uint64_t* bar, uint32_t parity) {
+__device__ __forceinline__ void mbarrier_wait(uint64_t* bar, uint32_t parity, uint32_t line = __builtin_LINE()) {
   if (::cuda::ptx::mbarrier_try_wait_parity(bar, parity)) return;
   const uint64_t start = global_timer_ns();
   while (!::cuda::ptx::mbarrier_try_wait_parity(bar, parity)) {
     // (signed: a timer the driver steps back never traps)
     if (static_cast<int64_t>(global_timer_ns() - start) > static_cast<int64_t>(kMbarrierWatchdogNs)) {
       if constexpr (kRecord) {
-        GQA_DEVICE_FAULT(DeviceFaultCode::kMbarrierWatchdog, __cvta_generic_to_shared(bar), parity, 0);
+        GQA_DEVICE_FAULT_AT(line, DeviceFaultCode::kMbarrierWatchdog, __cvta_generic_to_shared(bar), parity, 0);
       } else {
+        (void)line;
         __trap();
       }
     }
