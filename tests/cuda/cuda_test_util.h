@@ -6,10 +6,13 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/error.h"
 #include "core/tensor.h"
 #include "kernels/cuda/cuda_ops.h"
 #include "kernels/cuda/device_memory.h"
@@ -124,5 +127,22 @@ inline double rel_error(const std::vector<float>& out, const std::vector<float>&
 
 // The tolerance for an op's output in `dt`: f32 tight, 16-bit formats at their rounding level.
 inline double tolerance(DType dt, double f32_tol = 1e-5) { return dt == DType::kF32 ? f32_tol : 1e-2; }
+
+// The body of a death test whose statement must end in a gqa::Error from the GPU (a device assert
+// or trap leaves the process's context unusable, hence a child process): runs `f`; an Error is
+// printed as "caught: <message>" on stderr and the process aborts; no error prints "no error" and
+// exits 0 (which EXPECT_DEATH counts as a failure). Match on "caught: .*<what the error says>".
+template <typename F>
+[[noreturn]] void die_with_error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "caught: %s\n", e.what());
+    std::fflush(stderr);
+    std::abort();
+  }
+  std::fprintf(stderr, "no error\n");
+  std::exit(0);
+}
 
 }  // namespace gqa::test

@@ -10,8 +10,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -199,22 +197,14 @@ TEST_P(CudaGemvRope, RefusesWhatItDoesNotServe) {
 TEST_P(CudaGemvRope, DeathSlotOutsideTheCacheNamesItself) {
   if (dt_ != DType::kBF16) GTEST_SKIP() << "one dtype is enough";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  auto run = [&] {
-    try {
-      const Case c{8, 1, 128, 2, false, 1.0f};
-      Call k = make_call(c, 950, {3, 4}, {10, 11});
-      k.slots = test::to_device_i32(*gpu_, {3, static_cast<int32_t>(kBlocks * kBlockSize)}, {2});  // slot 128 of 128
-      cuda::gemv_rope_kv_write(k.mm(), k.rk(1.0f), static_cast<cudaStream_t>(gpu_->stream()));
-      gpu_->synchronize();
-    } catch (const Error& e) {
-      std::fprintf(stderr, "caught: %s\n", e.what());
-      std::fflush(stderr);
-      std::abort();
-    }
-    std::fprintf(stderr, "no error\n");
-    std::exit(0);
+  const auto run = [&] {
+    const Case c{8, 1, 128, 2, false, 1.0f};
+    Call k = make_call(c, 950, {3, 4}, {10, 11});
+    k.slots = test::to_device_i32(*gpu_, {3, static_cast<int32_t>(kBlocks * kBlockSize)}, {2});  // slot 128 of 128
+    cuda::gemv_rope_kv_write(k.mm(), k.rk(1.0f), static_cast<cudaStream_t>(gpu_->stream()));
+    gpu_->synchronize();
   };
-  EXPECT_DEATH(run(), "caught: .*a kernel trapped: a step input out of range \\(position 11, cache slot 128 of 128\\) "
+  EXPECT_DEATH(test::die_with_error_of(run), "caught: .*a kernel trapped: a step input out of range \\(position 11, cache slot 128 of 128\\) "
                       "in kernels/cuda/gemv_rope.cu, line [0-9]+ \\(of it or a header it includes\\), block");
 }
 

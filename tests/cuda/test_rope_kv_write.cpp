@@ -9,8 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -216,25 +214,17 @@ TEST_P(CudaRopeKvWriteTest, DeathSlotOutsideTheCacheIsANamedDeviceAssert) {
   if (dt_ != DType::kBF16) GTEST_SKIP() << "one dtype is enough";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   const int64_t n = 2, hq = 4, hkv = 2, hd = 16, blocks = 3, bs = 4;
-  auto run = [&] {
-    try {
-      const RopeKvWriteArgs a{gpu_->alloc(dt_, {n, hq, hd}), gpu_->alloc(dt_, {n, hkv, hd}),
-                              gpu_->alloc(dt_, {n, hkv, hd}), gpu_->alloc(dt_, {blocks, bs, hkv, hd}),
-                              gpu_->alloc(dt_, {blocks, bs, hkv, hd}),
-                              test::to_device_i32(*gpu_, {0, static_cast<int32_t>(blocks * bs)}, {n}),  // slot 12 of 12
-                              test::to_device_i32(*gpu_, {5, 6}, {n}),
-                              test::to_device(*gpu_, std::vector<float>(hd / 2, 0.5f), DType::kF32, {hd / 2}), 1.0f};
-      gpu_->rope_kv_write(a);
-      gpu_->synchronize();
-    } catch (const Error& e) {
-      std::fprintf(stderr, "caught: %s\n", e.what());
-      std::fflush(stderr);
-      std::abort();
-    }
-    std::fprintf(stderr, "no error\n");
-    std::exit(0);
+  const auto run = [&] {
+    const RopeKvWriteArgs a{gpu_->alloc(dt_, {n, hq, hd}), gpu_->alloc(dt_, {n, hkv, hd}),
+                            gpu_->alloc(dt_, {n, hkv, hd}), gpu_->alloc(dt_, {blocks, bs, hkv, hd}),
+                            gpu_->alloc(dt_, {blocks, bs, hkv, hd}),
+                            test::to_device_i32(*gpu_, {0, static_cast<int32_t>(blocks * bs)}, {n}),  // slot 12 of 12
+                            test::to_device_i32(*gpu_, {5, 6}, {n}),
+                            test::to_device(*gpu_, std::vector<float>(hd / 2, 0.5f), DType::kF32, {hd / 2}), 1.0f};
+    gpu_->rope_kv_write(a);
+    gpu_->synchronize();
   };
-  EXPECT_DEATH(run(), "caught: .*device-side assert triggered");
+  EXPECT_DEATH(test::die_with_error_of(run), "caught: .*device-side assert triggered");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllDtypes, CudaRopeKvWriteTest, ::testing::Values(DType::kF32, DType::kF16, DType::kBF16),
