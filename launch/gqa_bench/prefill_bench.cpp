@@ -150,7 +150,7 @@ bool wgmma_build_skipped(const std::string& build) {
 }
 
 // Layer 0's causal attention over the cache the prefill filled, chunk by chunk as the prefill
-// ran it, with CUDA events around all chunks (median of 3 after 1 warm-up); each chunk's call
+// ran it, with CUDA events around all chunks (median of 11, 3 past 32K tokens, after 1 warm-up); each chunk's call
 // through `attend` when given (the ablated builds), else the Ops' attention.
 double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p,
                               const std::function<void(const AttentionArgs&)>& attend, int64_t chunk_tokens) {
@@ -177,7 +177,9 @@ double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKv
   }
   TimingOptions t = env.timing;
   t.warmup = 1;
-  t.runs = 3;
+  // (11 where a call is short: run 15's 8K rows, ~0.3 ms, sat at 56-61% of the GEMM rate around
+  // the 60%, and a median of 3 moves with one slow run)
+  t.runs = p <= kPrefillManyRunsTokens ? 11 : 3;
   return time_median_ms(env.stream, t, [&](int) {
     for (const AttentionArgs& a : calls) {
       if (attend) attend(a);
@@ -213,7 +215,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "to the cache so far; host wall clock around the whole prefill (one run, after the earlier sections "
                   "warmed everything up). FLOPs: 2 per weight per token for the GEMMs (LM head for the last row only) "
                   "+ attention counted causally, 2 * hq * hd * P * (P + 1) per layer. Attention alone: layer 0's "
-                  "attention over all chunks on the filled cache, CUDA events, median of 3, through the default kernel "
+                  "attention over all chunks on the filled cache, CUDA events, median of 11 (3 past 32K tokens), through the default kernel "
                   "(" + default_prefill_kernel() + "), the same in chunks of 8192 tokens (where --prefill-chunk is "
                   "another: the candidate for the cuda backend's default chunk), the default's calls with the lazy "
                   "rescale on (GQA_PREFILL_WGMMA_LAZY_RESCALE=1, O rescaled only where a row's max rises by more than "

@@ -17,6 +17,8 @@ namespace gqa::bench {
 
 // Tokens per KV-cache page in the prefill sections: the default (the page-size table times others too).
 constexpr int64_t kPrefillBlockSize = kDefaultKvBlockSize;
+// Prompts up to this many tokens have their attention timed 11 times (median), longer ones 3.
+constexpr int64_t kPrefillManyRunsTokens = 32768;
 
 // FLOPs of a causal prefill of P tokens: the GEMMs (2 per weight per token; the LM head for the
 // last row only) plus attention, where token t attends to t + 1 keys: 4 * hd FLOPs per
@@ -30,7 +32,7 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds);
 // whether GQA_BENCH_SKIP_WGMMA names this wgmma build (or "ablation");
 bool wgmma_build_skipped(const std::string& build);
 // layer 0's causal attention over `cache` chunk by chunk as a prefill of p tokens runs it (chunks
-// of `chunk` tokens; 0: --prefill-chunk), CUDA events, median of 3 (each call through `attend`
+// of `chunk` tokens; 0: --prefill-chunk), CUDA events, median of 11 (3 past kPrefillManyRunsTokens) (each call through `attend`
 // when given, else the Ops' attention);
 double time_prefill_attention(BenchEnv& env, const ModelConfig& c, const PagedKvCache& cache, int64_t p,
                               const std::function<void(const AttentionArgs&)>& attend = {}, int64_t chunk = 0);

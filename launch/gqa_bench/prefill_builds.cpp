@@ -401,7 +401,7 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
       "Layer 0's causal attention over a cache of random K/V on " + std::to_string(kPrefillBlockSize) +
       "-token pages (uniform in [-1, 1), as q; the content changes only how often a row's running max moves and "
       "O is rescaled; the whole-model table above times the default build on the model's own K/V), chunk by chunk "
-      "as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 3: the mma.sync kernel "
+      "as a prefill of --prefill-chunk tokens runs it, CUDA events, median of 11 (3 past 32K tokens): the mma.sync kernel "
       "(GQA_PREFILL_WGMMA=0), the basic wgmma kernel, its ping-pong build, the ping-pong build with a producer "
       "warpgroup, that with each warpgroup's softmax overlapping its previous tile's P V, the producer build on "
       "128-byte-swizzled tiles, that loading its K/V tiles by TMA (GQA_PREFILL_WGMMA_TMA_OVERLAP=0; "
