@@ -1,13 +1,13 @@
 #include "kernels/cuda/cuda_check.h"
 
-#include "kernels/cuda/device_fault.h"
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "kernels/cuda/device_fault.h"
 
 namespace gqa::cuda {
 
