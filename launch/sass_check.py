@@ -24,7 +24,7 @@ What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptx
   kAblateTurns, thirtieth session).
 - before griddepcontrol.wait (ACQBULK; kernels/cuda/pdl.cuh), in every kernel object of the
   library: no global store or atomic, and no global load but the decode attention's L2-only
-  reads of a step's inputs (its opt-in K/V prefetch, LDG.E.STRONG.GPU); and every decode GEMV
+  reads of a step's inputs (its K/V prefetch, LDG.E.STRONG.GPU); and every decode GEMV
   build starts its W traffic there (an L2 prefetch, CCTL, or a bulk copy, UBLKCP): ptxas had
   sunk the norm build's first-step W loads, written before the wait, below it.
 - no decode GEMV reads or writes global memory a byte at a time (LDG/STG .U8: a memcpy from global

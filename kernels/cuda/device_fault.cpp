@@ -3,41 +3,35 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
-#include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/mbarrier_wait_limit.h"
+#include "kernels/cuda/per_device.h"
 
 namespace gqa::cuda {
 namespace {
 
-// Two locks: `mu` for the registered objects (describe_device_fault takes it to name one), and
-// `install_mu` for the installation, whose CUDA errors throw through throw_cuda_error, which calls
-// describe_device_fault: with one lock, an error there deadlocked (a review's finding).
+// The registered kernel objects (`mu`; describe_device_fault takes it to name one) and the record.
+// Installation is once per device through a PerDevice, whose lock is not `mu`: its CUDA errors throw
+// through throw_cuda_error, which calls describe_device_fault (with one lock, that deadlocked: a
+// review's finding).
 struct Registry {
+  struct Object {
+    std::string source;
+    DeviceFaultSetter setter;
+  };
   std::mutex mu;
-  std::vector<std::string> sources;
-  std::vector<DeviceFaultSetter> setters;
-  std::mutex install_mu;
+  std::vector<Object> objects;
   // host-mapped, portable; never freed (a kernel may still write it at exit); read without a lock
   std::atomic<DeviceFaultRecord*> record{nullptr};
-  std::set<int> installed;  // devices whose objects point at it (install_mu)
 };
 
 Registry& registry() {
   static Registry* r = new Registry;  // (never destroyed: static initialisers in other objects register)
   return *r;
-}
-
-const char* code_text(uint32_t code) {
-  switch (static_cast<DeviceFaultCode>(code)) {
-    case DeviceFaultCode::kMbarrierWatchdog: return "an mbarrier wait did not complete within";
-    case DeviceFaultCode::kGridBarrierWatchdog: return "a grid barrier did not release within";
-    case DeviceFaultCode::kStepInputOutOfRange: return "a step input out of range";
-    case DeviceFaultCode::kNone: break;
-  }
-  return nullptr;
 }
 
 }  // namespace
@@ -53,71 +47,70 @@ bool register_device_fault_object(const char* source, DeviceFaultSetter setter) 
       break;
     }
   }
-  r.sources.push_back(name);
-  r.setters.push_back(setter);
+  r.objects.push_back({name, setter});
   return true;
 }
 
 std::vector<std::string> device_fault_objects() {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
-  return r.sources;
+  std::vector<std::string> sources;
+  for (const Registry::Object& o : r.objects) sources.push_back(o.source);
+  return sources;
 }
 
 void install_device_fault_record() {
-  Registry& r = registry();
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  std::lock_guard<std::mutex> lock(r.install_mu);
-  if (r.installed.count(device) != 0) return;
-  if (r.record.load() == nullptr) {
-    void* p = nullptr;
-    GQA_CUDA_CHECK(cudaHostAlloc(&p, sizeof(DeviceFaultRecord), cudaHostAllocMapped | cudaHostAllocPortable));
-    std::memset(p, 0, sizeof(DeviceFaultRecord));
-    r.record.store(static_cast<DeviceFaultRecord*>(p));
-  }
-  void* on_device = nullptr;
-  GQA_CUDA_CHECK(cudaHostGetDevicePointer(&on_device, r.record.load(), 0));
-  std::vector<DeviceFaultSetter> setters;
-  std::vector<std::string> sources;
-  {
-    std::lock_guard<std::mutex> names(r.mu);
-    setters = r.setters;
-    sources = r.sources;
-  }
-  for (size_t i = 0; i < setters.size(); ++i) {
-    const cudaError_t err = setters[i](static_cast<DeviceFaultRecord*>(on_device), static_cast<uint32_t>(i));
-    if (err == cudaErrorInvalidSymbol || err == cudaErrorNoKernelImageForDevice ||
-        err == cudaErrorInvalidDeviceFunction || err == cudaErrorUnsupportedPtxVersion) {
-      // an object with no code for this device (the sm_90a one elsewhere): its kernels never run
-      // here (this clears that error, not a sticky one: those are returned again by every call)
-      (void)cudaGetLastError();
-      continue;
+  static PerDevice<bool> installed;
+  installed.get([](int) {
+    Registry& r = registry();
+    if (r.record.load() == nullptr) {  // (under the PerDevice's lock: allocated once)
+      void* p = nullptr;
+      GQA_CUDA_CHECK(cudaHostAlloc(&p, sizeof(DeviceFaultRecord), cudaHostAllocMapped | cudaHostAllocPortable));
+      std::memset(p, 0, sizeof(DeviceFaultRecord));
+      r.record.store(static_cast<DeviceFaultRecord*>(p));
     }
-    if (err != cudaSuccess) {
-      throw_cuda_error(err, ("pointing " + sources[i] + "'s kernels at the device fault record").c_str(), __FILE__,
-                       __LINE__);
+    void* on_device = nullptr;
+    GQA_CUDA_CHECK(cudaHostGetDevicePointer(&on_device, r.record.load(), 0));
+    std::vector<Registry::Object> objects;
+    {
+      std::lock_guard<std::mutex> lock(r.mu);
+      objects = r.objects;
     }
-  }
-  r.installed.insert(device);
+    for (size_t i = 0; i < objects.size(); ++i) {
+      const cudaError_t err = objects[i].setter(static_cast<DeviceFaultRecord*>(on_device), static_cast<uint32_t>(i));
+      if (err == cudaErrorInvalidSymbol || err == cudaErrorNoKernelImageForDevice ||
+          err == cudaErrorInvalidDeviceFunction || err == cudaErrorUnsupportedPtxVersion) {
+        // an object with no code for this device (the sm_90a one elsewhere): its kernels never run
+        // here (this clears that error, not a sticky one: those are returned again by every call)
+        (void)cudaGetLastError();
+        continue;
+      }
+      if (err != cudaSuccess) {
+        throw_cuda_error(err, ("pointing " + objects[i].source + "'s kernels at the device fault record").c_str(),
+                         __FILE__, __LINE__);
+      }
+    }
+    return true;
+  });
 }
 
 std::string describe_device_fault(const DeviceFaultRecord& rec) {
-  const char* what = code_text(rec.code);
   if (rec.code == 0) return "";
+  const uint64_t limit_s = kMbarrierWatchdogNs / 1000000000ull;
   std::ostringstream os;
   os << "a kernel trapped: ";
   switch (static_cast<DeviceFaultCode>(rec.code)) {
     case DeviceFaultCode::kMbarrierWatchdog:
-      os << what << " " << kMbarrierWatchdogNs / 1000000000ull << " s (barrier at shared 0x" << std::hex
+      os << "an mbarrier wait did not complete within " << limit_s << " s (barrier at shared 0x" << std::hex
          << rec.detail[0] << std::dec << ", parity " << rec.detail[1] << ")";
       break;
     case DeviceFaultCode::kGridBarrierWatchdog:
-      os << what << " " << kMbarrierWatchdogNs / 1000000000ull << " s (generation " << rec.detail[0] << ", "
+      os << "a grid barrier did not release within " << limit_s << " s (generation " << rec.detail[0] << ", "
          << rec.detail[1] << " blocks)";
       break;
     case DeviceFaultCode::kStepInputOutOfRange:
-      os << what << " (position " << rec.detail[0] << ", cache slot " << rec.detail[1] << " of " << rec.limit << ")";
+      os << "a step input out of range (position " << rec.detail[0] << ", cache slot " << rec.detail[1] << " of "
+         << rec.limit << ")";
       break;
     default:
       os << "fault code " << rec.code;

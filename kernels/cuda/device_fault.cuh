@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/device_fault.h"
+#include "kernels/cuda/global_timer.cuh"
 
 namespace gqa::cuda {
 namespace {  // one of each per kernel object
@@ -33,13 +34,6 @@ cudaError_t set_device_fault_record(DeviceFaultRecord* record, uint32_t object) 
 
 // (__BASE_FILE__: the .cu file being compiled, not this header)
 [[maybe_unused]] const bool g_device_fault_registered = register_device_fault_object(__BASE_FILE__, set_device_fault_record);
-
-// The global timer in ns (as mbarrier_wait.cuh's global_timer_ns, which includes this header).
-__device__ __forceinline__ uint64_t device_fault_timer_ns() {
-  uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
 
 // Writes the record (unless another thread of this object has) and traps. A call that does not
 // return (PTX .noreturn): nothing of the caller's need stay alive across it. (Inlined, its loads of
@@ -67,9 +61,9 @@ __device__ __forceinline__ uint64_t device_fault_timer_ns() {
       *reinterpret_cast<volatile uint32_t*>(&r->code) = code;
       __threadfence_system();
     } else {
-      const uint64_t start = device_fault_timer_ns();
+      const uint64_t start = global_timer_ns();
       while (*reinterpret_cast<volatile uint32_t*>(&r->code) == 0u &&
-             device_fault_timer_ns() - start < 100ull * 1000 * 1000) {
+             global_timer_ns() - start < 100ull * 1000 * 1000) {
       }
     }
   }

@@ -13,16 +13,10 @@
 #include <cstdint>
 
 #include "kernels/cuda/device_fault.cuh"
+#include "kernels/cuda/global_timer.cuh"
 #include "kernels/cuda/mbarrier_wait_limit.h"
 
 namespace gqa::cuda {
-
-// The GPU's global timer, in nanoseconds.
-__device__ __forceinline__ uint64_t global_timer_ns() {
-  uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
 
 // Returns once the phase with parity `parity` of the mbarrier at `bar` (shared memory) has completed.
 // kRecord false: a bare trap, no fault record (the bulk GEMVs' one wait: with the record's call,

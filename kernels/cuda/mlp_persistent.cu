@@ -20,6 +20,7 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/gemv_bulk.cuh"
 #include "kernels/cuda/gemv_maps.cuh"
+#include "kernels/cuda/global_timer.cuh"
 #include "kernels/cuda/gpu_scope_atomics.cuh"
 #include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/mlp_persistent_plan.h"

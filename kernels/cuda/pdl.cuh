@@ -7,7 +7,7 @@
 // starts its weights that way): every SM's stores land in the L2, so a prefetch never leaves a
 // stale copy of data a predecessor is still writing; and reads of a step's inputs that host copies
 // wrote before the step's first kernel and no kernel writes (positions, block tables: the decode
-// attention's opt-in K/V prefetch reads them to know what to prefetch), and of the model's weights
+// attention's K/V prefetch reads them to know what to prefetch), and of the model's weights
 // (the bulk and ring GEMV builds copy their blocks' W rows before waiting: so no kernel may write
 // a GEMV's W in the launch the GEMV overlaps, as none of a decode step does; gemv.h). On by default since the H200 run of
 // 2026-11-26 (whole decode step 0.6-2.7% faster at 8K-128K batch 1, within 2% either way at

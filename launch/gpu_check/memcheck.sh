@@ -14,13 +14,14 @@ if [ $checking -eq 1 ] && [ $built -eq 1 ] && [ "$mode" != decode ] && [ "$mode"
     order=()
     for exe in "$build"/tests/cuda_test_*; do
       case "$(basename "$exe")" in
-        # the model tests: ctest covers them; the attention tests: appended below
-        cuda_test_cuda_model | cuda_test_cuda_model_opt_in | cuda_test_attention | cuda_test_attention_prefill_mma | \
+        # the model tests: ctest covers them; the prefill attention tests: appended below
+        # (cuda_test_attention: first in the list below)
+        cuda_test_cuda_model | cuda_test_cuda_model_opt_in | cuda_test_attention_prefill_mma | \
           cuda_test_attention_prefill_wgmma) ;;
         *) order+=("$(basename "$exe")") ;;
       esac
     done
-    order+=(cuda_test_attention cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_mma)
+    order+=(cuda_test_attention_prefill_wgmma cuda_test_attention_prefill_mma)
     # The longest first, so that the 4 slots end together (run 15's times, 4 at a time: the
     # attention's decode splits ~43 s in run 13, fused merge 51 s, persistent MLP 39 s, ring GEMVs
     # 36 s, decode cluster 27 s, bulk GEMVs and decode groups 20 s; the rest 0-18 s each): run 15

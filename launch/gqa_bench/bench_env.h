@@ -77,9 +77,13 @@ double free_device_bytes();
 
 // Measures the two ceilings into env.ceil and reports them.
 void measure_ceilings(BenchEnv& env);
-// The bf16 GEMM ceiling's measurement alone (8192^3 through cuda::Gemm, FLOP/s), for a section that
-// compares with a GEMM timed in its own state of the GPU (clock, temperature) as well.
-double measure_gemm_rate(BenchEnv& env);
+// The bf16 GEMM ceiling's measurement alone (8192^3 through cuda::Gemm, FLOP/s) and the SM clock
+// right after it (sm_clock_mhz), for a section that compares with a GEMM timed in its own state of
+// the GPU (clock, temperature) as well.
+struct GemmRate {
+  double flops, mhz;
+};
+GemmRate measure_gemm_rate(BenchEnv& env);
 // The cost of one dependency between two phases: a kernel boundary (with and without PDL) against
 // a counter inside one kernel (boundary_cost.h; the section: boundary_report.cpp). gqa-bench runs it
 // last.

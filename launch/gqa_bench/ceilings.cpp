@@ -14,9 +14,8 @@ double free_device_bytes() {
   return static_cast<double>(free);
 }
 
-namespace {
-
-double gemm_rate(BenchEnv& env, int64_t n) {
+GemmRate measure_gemm_rate(BenchEnv& env) {
+  constexpr int64_t n = 8192;
   Tensor x = env.ops.alloc(DType::kBF16, {n, n}), w = env.ops.alloc(DType::kBF16, {n, n});
   Tensor y = env.ops.alloc(DType::kBF16, {n, n});
   fill_uniform(x, 101, 1.0f, 0.0f, env.stream);
@@ -24,12 +23,9 @@ double gemm_rate(BenchEnv& env, int64_t n) {
   TimingOptions t = env.timing;
   t.runs = std::max(20, t.runs / 2);
   const double ms = time_median_ms(env.stream, t, [&](int) { env.ops.matmul({x, w, Tensor(), y}); });
-  return 2.0 * static_cast<double>(n) * n * n / (ms * 1e-3);
+  const double flops = 2.0 * static_cast<double>(n) * n * n / (ms * 1e-3);
+  return {flops, sm_clock_mhz(env.stream)};
 }
-
-}  // namespace
-
-double measure_gemm_rate(BenchEnv& env) { return gemm_rate(env, 8192); }
 
 void measure_ceilings(BenchEnv& env) {
   TimingOptions t = env.timing;
@@ -37,8 +33,9 @@ void measure_ceilings(BenchEnv& env) {
   env.ceil.copy_bw = copy_bandwidth(env.stream, t);
   env.ceil.read_bw = read_bandwidth(env.stream, t);
   env.ceil.read_bulk_bw = read_bandwidth_bulk(env.stream, t);
-  env.ceil.gemm_flops = measure_gemm_rate(env);
-  env.ceil.gemm_mhz = sm_clock_mhz(env.stream);
+  const GemmRate gemm = measure_gemm_rate(env);
+  env.ceil.gemm_flops = gemm.flops;
+  env.ceil.gemm_mhz = gemm.mhz;
   const double l2_in_step = l2_shared_read_bandwidth(env.stream, t, false);
   const double l2_staggered = l2_shared_read_bandwidth(env.stream, t, true);
   env.report.heading("Ceilings measured in this run");

@@ -99,8 +99,9 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
     r.attn_lazy_ms = time_prefill_attention(env, model.config(), cache, p);
   }
   r.mhz_after = sm_clock_mhz(env.stream);
-  r.gemm_after = measure_gemm_rate(env);
-  r.gemm_after_mhz = sm_clock_mhz(env.stream);
+  const GemmRate gemm = measure_gemm_rate(env);
+  r.gemm_after = gemm.flops;
+  r.gemm_after_mhz = gemm.mhz;
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include "kernels/cuda/cuda_types.cuh"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/global_timer.cuh"
 #include "kernels/cuda/mbarrier_wait.cuh"
 #include "kernels/cuda/stream_loads.cuh"
 
@@ -253,14 +254,21 @@ double time_read(cudaStream_t stream, const TimingOptions& opt, const Tensor& sr
   return static_cast<double>(src.nbytes()) / (ms * 1e-3);
 }
 
+// Blocks of read_stream_kernel<kLoads> resident on one SM at once (the occupancy API).
+template <int kLoads>
+int resident_read_blocks() {
+  int resident = 0;
+  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, read_stream_kernel<kLoads>, kReadThreads, 0));
+  return resident;
+}
+
 // The row of read_rate_by_depth for kLoads loads per thread and `per_sm` blocks on each SM (at most
 // what can be resident, so every block runs from the start), timed and added unless a row of the
 // same depth and residency is there already (a depth capped by residency repeats the row before it).
 template <int kLoads>
 void add_depth_row(cudaStream_t stream, const TimingOptions& opt, const Tensor& src, int per_sm,
                    std::vector<ReadDepthRate>& rows) {
-  int resident = 0;
-  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, read_stream_kernel<kLoads>, kReadThreads, 0));
+  const int resident = resident_read_blocks<kLoads>();
   cudaFuncAttributes attr{};
   GQA_CUDA_CHECK(cudaFuncGetAttributes(&attr, read_stream_kernel<kLoads>));
   ReadDepthRate r;
@@ -282,8 +290,7 @@ double read_bandwidth(cudaStream_t stream, const TimingOptions& opt) {
   // registers on an H200), one wave: asking 8 per SM (before the twenty-ninth session) ran ~1.6
   // waves, each reading the buffer with gaps (run 15: 3701 GB/s against 4212 for the same loads,
   // 256 threads per SM, in the depth table).
-  int resident = 0;
-  GQA_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, read_stream_kernel<kReadLoads>, kReadThreads, 0));
+  const int resident = resident_read_blocks<kReadLoads>();
   GQA_CHECK(resident >= 1, "read_bandwidth: the read kernel fits no SM");
   return time_read<kReadLoads>(stream, opt, read_source(stream, 2), resident * cuda::current_sm_count());
 }

@@ -216,7 +216,8 @@ TEST(CudaAttentionDecodeSplits, OutMayAliasQ) {
 }
 
 // DecodeOptions for one build of the tensor-core kernel: pipeline depth, loader (bulk copies or
-// cp.async), split count (0: the plan's) and the opt-in K/V prefetch.
+// cp.async), split count (0: the plan's) and the K/V prefetch asked for (on by default anyway:
+// decode_kv_prefetch_enabled).
 cuda::DecodeOptions build_options(int stages, bool bulk, int splits = 0, bool kv_prefetch = false) {
   cuda::DecodeOptions opt;
   opt.stages = stages;
@@ -275,6 +276,8 @@ TEST(CudaAttentionDecodeSplits, KvPrefetchMatches) {
       for (Heads h : {Heads{8, 1}, Heads{64, 8}}) {
         Batch b = make_batch(dt, h, hd, 16, decode_batch({1, 17, 1000, 5000}), 27);
         const std::vector<float> ref = reference(b);
+        const DeviceBatch planned(b);  // (for describe_decode: uploaded once, not per case)
+        const AttentionArgs planned_args = planned.args(b);
         for (int stages : {cuda::kDecodeMmaStages, cuda::kDecodeMmaDeepStages}) {
           for (bool bulk : {false, true}) {
             for (int splits : {0, 1, 7}) {
@@ -282,7 +285,7 @@ TEST(CudaAttentionDecodeSplits, KvPrefetchMatches) {
                 const cuda::ScopedSwitch sw(cuda::decode_kv_prefetch_enabled, cuda::set_decode_kv_prefetch, prefetch);
                 const cuda::DecodeOptions opt = build_options(stages, bulk, splits, /*kv_prefetch=*/prefetch);
                 if (!prefetch) {
-                  EXPECT_FALSE(cuda::describe_decode(DeviceBatch(b).args(b), opt).kv_prefetch);
+                  EXPECT_FALSE(cuda::describe_decode(planned_args, opt).kv_prefetch);
                 }
                 EXPECT_LT(rel_error(run(b, Kernel::kDecode, opt), ref), tolerance(dt))
                     << dtype_name(dt) << " hd " << hd << " heads " << h.hq << "/" << h.hkv << " stages " << stages
