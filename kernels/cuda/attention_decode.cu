@@ -409,31 +409,31 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   // depth allow them; else one copy per row.
   const bool groups = bulk && stages == kDecodeMmaStages && decode_group_copies_fit(a) &&
                       (opt.loader == DecodeLoader::kGroups || (default_bulk && decode_group_copies_enabled()));
-  const int64_t target =
-      int64_t(mma ? decode_mma_occupancy(a, stages, bulk, groups) : kernel_occupancy(a, chunk)) * current_sm_count();
-  DecodePlan plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk,
-                                cluster ? kDecodeCluster : 0, cluster ? decode_mma_cluster_slots(a) : 0);
+  // The one-wave fused plan where it serves a call that leaves the split count, the merge, the
+  // loader and the depth to their defaults (and asks for no cluster reduction): fewer splits,
+  // merged in their last blocks (measured so only). Else the plan for the kernel's occupancy.
+  std::optional<DecodePlan> one_wave;
+  if (mma && !opt.fused_merge && !opt.cluster_reduce && opt.num_splits == 0 && opt.stages == 0 &&
+      opt.loader == DecodeLoader::kDefault && decode_one_wave_fused_by_default()) {
+    one_wave = plan_decode_one_wave_fused(d.n, d.hkv, d.group(), a.max_context, current_sm_count(), chunk);
+  }
+  DecodePlan plan;
+  if (one_wave) {
+    plan = *one_wave;  // (fused_merge set)
+  } else {
+    const int64_t target =
+        int64_t(mma ? decode_mma_occupancy(a, stages, bulk, groups) : kernel_occupancy(a, chunk)) * current_sm_count();
+    plan = plan_decode(d.n, d.hkv, d.group(), a.max_context, target, opt.num_splits, chunk,
+                       cluster ? kDecodeCluster : 0, cluster ? decode_mma_cluster_slots(a) : 0);
+    // One split: the kernel writes the output. The process switch: only where the last block's
+    // merge stays short (kDecodeFusedMergeMaxSplits).
+    plan.fused_merge = decode_merge_fused(mma, plan.num_splits, opt.fused_merge, fused_asked);
+  }
   plan.tensor_cores = mma;
   plan.stages = stages;
   plan.bulk_copies = bulk;
   plan.group_copies = groups;
   plan.kv_prefetch = mma && (opt.kv_prefetch || decode_kv_prefetch_enabled());
-  // One split: the kernel writes the output. The process switch: only where the last block's merge
-  // stays short (kDecodeFusedMergeMaxSplits).
-  plan.fused_merge = decode_merge_fused(mma, plan.num_splits, opt.fused_merge, fused_asked);
-  // The one-wave fused plan where it serves a call that leaves the split count, the merge, the
-  // loader and the depth to their defaults (and asks for no cluster reduction): fewer splits,
-  // merged in their last blocks (measured so only).
-  // (cluster_asked: at the default depth, whether either asks for the cluster reduction)
-  if (mma && !fused_asked && !cluster_asked && opt.num_splits == 0 && opt.stages == 0 &&
-      opt.loader == DecodeLoader::kDefault && decode_one_wave_fused_enabled()) {
-    if (const std::optional<DecodePlan> one =
-            plan_decode_one_wave_fused(d.n, d.hkv, d.group(), a.max_context, current_sm_count(), chunk)) {
-      plan.num_splits = one->num_splits;
-      plan.tiles_per_split = one->tiles_per_split;
-      plan.fused_merge = true;
-    }
-  }
   return plan;
 }
 
@@ -445,6 +445,10 @@ GQA_PROCESS_SWITCH(decode_kv_prefetch_enabled, set_decode_kv_prefetch, "GQA_DECO
 GQA_PROCESS_SWITCH(decode_fused_merge_enabled, set_decode_fused_merge, "GQA_DECODE_FUSED_MERGE", false)
 GQA_PROCESS_SWITCH(decode_one_wave_fused_enabled, set_decode_one_wave_fused, "GQA_DECODE_ONE_WAVE_FUSED", true)
 GQA_PROCESS_SWITCH(decode_group_copies_enabled, set_decode_group_copies, "GQA_DECODE_GROUP_COPIES", true)
+
+bool decode_one_wave_fused_by_default() {
+  return decode_one_wave_fused_enabled() && !decode_fused_merge_enabled() && !decode_cluster_enabled();
+}
 
 DecodePlan describe_decode(const AttentionArgs& a, const DecodeOptions& opt) {
   const AttentionDims d = check_attention_args(a, kOp);

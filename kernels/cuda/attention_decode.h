@@ -177,6 +177,10 @@ void set_decode_fused_merge(bool on);
 // sweeps of runs 13 and 15; its steps unmeasured when it became the default).
 bool decode_one_wave_fused_enabled();
 void set_decode_one_wave_fused(bool on);
+// Whether the process switches leave the one-wave fused plan to calls that ask for nothing else
+// (decode_one_wave_fused_enabled, and neither GQA_DECODE_FUSED_MERGE nor GQA_DECODE_CLUSTER, which
+// take precedence): the rule attention_decode applies and gqa's startup line describes.
+bool decode_one_wave_fused_by_default();
 
 // Whether DecodeLoader::kDefault (with the bulk copies on) takes the grouped copies where they fit:
 // on unless GQA_DECODE_GROUP_COPIES=0 or set_decode_group_copies(false). The default since runs 6

@@ -101,10 +101,10 @@ std::string cuda_kernel_switches() {
                                                    : "bulk") +
          ", decode attention K/V prefetch before its wait " + (cuda::decode_kv_prefetch_enabled() ? "on" : "off") +
          ", decode attention split merge " +
-         (!cuda::decode_one_wave_fused_enabled() ? "by the merge kernel"
+         (cuda::decode_one_wave_fused_by_default() ? "in the last block at one block per SM where it serves"
           : cuda::decode_fused_merge_enabled() || cuda::decode_cluster_enabled()
               ? "as the opt-in below asks"
-              : "in the last block at one block per SM where it serves") +
+              : "by the merge kernel") +
          ", fused QKV+RoPE GEMV " +
          (cuda::fused_rope_enabled() ? "on" : "off") + ", fused gate/up+SwiGLU GEMV " +
          (cuda::fused_swiglu_enabled() ? "on" : "off") + ", opt-in kernels: " + (on.empty() ? "none" : on);
