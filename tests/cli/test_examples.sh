@@ -11,15 +11,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/checks.sh"
 
-ref_field() {  # fixture field -> space-separated ids
-  python3 -c "import json,sys; print(' '.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]])))" \
-    "tests/fixtures/models/$1/reference.json" "$2"
-}
-
 # The fixture's reference generates 8 tokens, as many as the example asks for.
 fixture=tests/fixtures/models/gqa
-read -r -a prompt <<<"$(ref_field gqa prompt_tokens)"
-expected="$(ref_field gqa generated_tokens) (length)"
+read -r -a prompt <<<"$(ref_field gqa prompt_tokens " ")"
+expected="$(ref_field gqa generated_tokens " ") (length)"
 for np in 1 2; do
   out=$(timeout 120 "${mpi[@]}" -np $np "$example" "$fixture" "${prompt[@]}" 2>"$tmp/err$np")
   rc=$?

@@ -12,11 +12,6 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/checks.sh"
 
-ref_field() {  # fixture field -> comma-separated ids
-  python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]])))" \
-    "tests/fixtures/models/$1/reference.json" "$2"
-}
-
 # --- correct runs -----------------------------------------------------------------------------
 fixture=gqa
 prompt=$(ref_field $fixture prompt_tokens)
