@@ -428,6 +428,47 @@ def self_test():
     # a predicated load and a store reading a pending register
     assert loads_in_flight(["LDG.E.NA.128 R4, desc[UR4][R2.64]", "STG.E desc[UR4][R8.64], R5",
                             "LDG.E.NA.128 R12, desc[UR4][R2.64]"]) == 1
+    # predicates of every spelling are stripped (@P0, @!P0, @UP1, @!UP2)
+    pred = parse("arch = sm_90a\n\tFunction : f\n" + fn(["@!P0 LDG.E.NA.128 R4, desc[UR4][R2.64]", "@UP1 MOV R1, R2",
+                                                       "@!UP2 BRA 0x10", "@P3 EXIT"]))
+    assert pred == {("sm_90a", "f"): ["LDG.E.NA.128 R4, desc[UR4][R2.64]", "MOV R1, R2", "BRA 0x10", "EXIT"]}, pred
+    # a load is used by a read of any of its 4 registers (R7 of R4..R7), by an overwrite of one, and by
+    # a store whose address it is
+    ld = "LDG.E.NA.128 R{}, desc[UR4][R100.64]"
+    assert loads_in_flight([ld.format(4), "FADD R20, R7, R7", ld.format(8)]) == 1
+    assert loads_in_flight([ld.format(4), "FADD R20, R8, R8", ld.format(8)]) == 2  # R8: not the first load's
+    assert loads_in_flight([ld.format(4), "MOV R6, RZ", ld.format(8)]) == 1
+    assert loads_in_flight([ld.format(4), "STG.E desc[UR4][R4.64], R9", ld.format(8)]) == 1
+    # a complete wait then an S wait: an arrive after that is neither early nor late
+    assert turn_arrives(["HGMMA.64x128x16.F32.BF16 R24, gdesc[UR4], RZ", "WARPGROUP.DEPBAR.LE gsb0, 0x0",
+                         "WARPGROUP.DEPBAR.LE gsb0, 0x1", "SYNCS.ARRIVE.TRANS64.A1T0 RZ, [UR6], RZ"]) == (0, 0)
+    # one MUFU.EX2 between the waits is enough
+    one = overlap_row(["WARPGROUP.DEPBAR.LE gsb0, 0x1", "MUFU.EX2 R3, R3", "WARPGROUP.DEPBAR.LE gsb0, 0x0"], "sm_90a", "x")
+    assert one[3] == 1 and one[5] is True, one
+    # the loads-in-flight thresholds: n = 2 wants 7, n = 6 wants 8, n = 7 none
+    def gemv(n, loads):
+        name = f"_ZN3gqa4cuda11gemv_detail18gemv_kernel_budgetI13__nv_bfloat16Li{n}ENS_9PlainRowsIS3_EELb0ELb0ELi2EEEv"
+        instrs = [ld.format(4 * i) for i in range(loads)] + [f"FFMA R50, R{4 * i}, R60, R50" for i in range(loads)]
+        return check({("sm_90a", name): instrs})[0]
+    assert gemv(2, 7)[4:] == (7, True) and gemv(2, 6)[4:] == (7, False)
+    assert gemv(6, 7)[4:] == (8, False) and gemv(7, 1)[4:] == (None, True)
+    # before the wait: atomics and reductions are stores; only the decode attention may load, and only
+    # L2-only (STRONG.GPU); the persistent MLP is a GEMV (its W traffic starts there)
+    assert pre_wait_problems("k", ["RED.E.ADD.F32.FTZ.RN.STRONG.GPU desc[UR4][R2.64], R5"]) == \
+        ["global store before the wait: RED.E.ADD.F32.FTZ.RN.STRONG.GPU"]
+    assert pre_wait_problems("k", ["ATOMG.E.ADD.STRONG.GPU PT, R0, desc[UR4][R2.64], R5"]) == \
+        ["global store before the wait: ATOMG.E.ADD.STRONG.GPU"]
+    assert pre_wait_problems("decode_mma_kernelI", ["LDG.E R0, desc[UR4][R2.64]"]) == ["global load before the wait: LDG.E"]
+    assert pre_wait_problems("merge_kernelI", ["LDG.E.STRONG.GPU R0, desc[UR4][R2.64]"]) == \
+        ["global load before the wait: LDG.E.STRONG.GPU"]
+    assert pre_wait_problems("_ZN3gqa4cuda21mlp_persistent_kernelI13__nv_bfloat16EEvv", ["S2R R0, SR_TID.X"]) == \
+        ["no W prefetch or bulk copy before the wait"]
+    # byte stores and signed byte loads count too
+    rows = check_byte_access({"g.cu.o": {("sm_90a", "_ZN3gqa4cuda11gemv_detail16gemv_bulk_kernelI6__halfLi1EEEv"):
+                                         ["STG.E.U8 desc[UR4][R4.64], R3"],
+                                         ("sm_90a", "_ZN3gqa4cuda11gemv_detail11gemv_kernelI6__halfLi1EEEv"):
+                                         ["LDG.E.S8 R3, desc[UR4][R4.64]"]}})
+    assert [(r[3], r[5]) for r in rows] == [(2, False)], rows
     print("sass_check: self-test passed")
     return 0
 

@@ -34,6 +34,8 @@ expect_refusal() {  # NAME WANT_RC PATTERN ARGS...
 }
 expect_refusal "token past the vocabulary" 1 "outside the vocabulary" "$fixture" 1 9999999
 expect_refusal "a word for a token" 1 "'two' is not a token id" "$fixture" 1 two
+expect_refusal "a number with a suffix" 1 "'1x' is not a token id" "$fixture" 1 1x
+expect_refusal "a negative id" 1 "'-1' is not a token id" "$fixture" 1 -1
 expect_refusal "no token" 2 "usage:" "$fixture"
 expect_refusal "no model" 1 "error:" "$tmp/nothing" 1 2
 

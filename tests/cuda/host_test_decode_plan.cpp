@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cuda/attention_decode.h"
 #include "kernels/cuda/attention_decode_mma.h"
 #include "kernels/cuda/decode_group_layout.h"
@@ -246,6 +248,47 @@ TEST(CudaAttentionPlan, GroupedLayoutCoversTheStageConflictFree) {
     if (hd == 64) check(cuda::GroupedRows<64>{});
     if (hd == 128) check(cuda::GroupedRows<128>{});
   }
+}
+
+// The one-wave plan's edges: exactly half the SMs filled (2 x 66 blocks = 132) takes it, one block
+// fewer does not; 9 splits (past kDecodeOneWaveFusedMaxSplits) does not, 8 does.
+TEST(CudaAttentionPlan, OneWaveFusedPlanEdges) {
+  static_assert(cuda::kDecodeTileKeys == 64 && cuda::kDecodeOneWaveFusedMaxSplits == 8, "counts below");
+  constexpr int chunk = cuda::kDecodeMmaHeadChunk;
+  // 11 tokens, 6 tiles (384 keys): 6 splits (132 / 11 = 12, capped at 6 tiles), 66 blocks = 132 / 2.
+  const auto half = cuda::plan_decode_one_wave_fused(11, 1, 8, 6 * 64, 132, chunk);
+  ASSERT_TRUE(half.has_value());
+  EXPECT_EQ(half->num_splits, 6);
+  // 13 tokens, 5 tiles: 5 splits, 65 blocks < 66.
+  EXPECT_FALSE(cuda::plan_decode_one_wave_fused(13, 1, 8, 5 * 64, 132, chunk).has_value());
+  // 14 tokens at 32K: 132 / 14 = 9 splits: past 8.
+  EXPECT_EQ(cuda::plan_decode(14, 1, 8, 32768, 132, 0, chunk).num_splits, 9);
+  EXPECT_FALSE(cuda::plan_decode_one_wave_fused(14, 1, 8, 32768, 132, chunk).has_value());
+  // 15 tokens: 8 splits, 120 blocks.
+  const auto eight = cuda::plan_decode_one_wave_fused(15, 1, 8, 32768, 132, chunk);
+  ASSERT_TRUE(eight.has_value());
+  EXPECT_EQ(eight->num_splits, 8);
+  EXPECT_THROW(cuda::plan_decode_one_wave_fused(16, 1, 8, 32768, 0, chunk), Error);  // no SMs
+}
+
+// The plan's refusals: an empty shape, negative chunk, cluster or slot counts, a grid past int32.
+TEST(CudaAttentionPlan, RefusesWhatItCannotPlan) {
+  EXPECT_THROW(cuda::plan_decode(1, 1, 8, 0, 264), Error);     // no context
+  EXPECT_THROW(cuda::plan_decode(0, 1, 8, 100, 264), Error);   // no tokens
+  EXPECT_THROW(cuda::plan_decode(1, 0, 8, 100, 264), Error);   // no KV heads
+  EXPECT_THROW(cuda::plan_decode(1, 1, 0, 100, 264), Error);   // no group
+  EXPECT_THROW(cuda::plan_decode(1, 1, 8, 100, 264, 0, -1), Error);
+  EXPECT_THROW(cuda::plan_decode(1, 1, 8, 100, 264, 0, cuda::kDecodeMmaHeadChunk, -1), Error);
+  EXPECT_THROW(cuda::plan_decode(1, 1, 8, 100, 264, 0, cuda::kDecodeMmaHeadChunk, cuda::kDecodeCluster, -1), Error);
+  // 2 head chunks x INT32_MAX forced splits (a context of INT32_MAX tiles): past the grid.
+  const int64_t tiles = std::numeric_limits<int32_t>::max();
+  EXPECT_THROW(cuda::plan_decode(1, 1, 32, tiles * cuda::kDecodeTileKeys, 264, std::numeric_limits<int32_t>::max(),
+                                 cuda::kDecodeMmaHeadChunk),
+               Error);
+  // one head chunk of as many splits is still a grid
+  EXPECT_EQ(cuda::plan_decode(1, 1, 8, tiles * cuda::kDecodeTileKeys, 264, std::numeric_limits<int32_t>::max(),
+                              cuda::kDecodeMmaHeadChunk).blocks(),
+            tiles);
 }
 
 }  // namespace

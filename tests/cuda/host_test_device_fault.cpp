@@ -88,5 +88,35 @@ TEST(CudaDeviceFault, NothingReportedSaysNothingAndUnknownsAreNamedAsNumbers) {
   expect_says(cuda::describe_device_fault(r), {"fault code 99", "in kernel object 100000, line 57"});
 }
 
+// Every field in its place: a thread and block of three distinct coordinates, a slot apart from the
+// cache's size, and the first object number past the registered ones named as a number.
+TEST(CudaDeviceFault, EachFieldInItsPlace) {
+  DeviceFaultRecord r = record(DeviceFaultCode::kStepInputOutOfRange, object_of("kernels/cuda/gemv_rope.cu"));
+  r.block[0] = 5; r.block[1] = 6; r.block[2] = 7;
+  r.thread[0] = 1; r.thread[1] = 2; r.thread[2] = 3;
+  r.detail[0] = 4095;
+  r.detail[1] = 130;
+  r.limit = 128;
+  expect_says(cuda::describe_device_fault(r), {"(position 4095, cache slot 130 of 128)", "block (5, 6, 7)",
+                                               "thread (1, 2, 3)"});
+  const uint32_t past = static_cast<uint32_t>(cuda::device_fault_objects().size());
+  r.object = past;
+  expect_says(cuda::describe_device_fault(r), {"in kernel object " + std::to_string(past) + ", line 57"});
+}
+
+// Registration keeps the path from the repository's kernels/, launch/ or tests/ on (the last such
+// directory of the path), and a missing name as "?". (Adds three objects to this process's registry
+// with no setter: this test binary never installs the record.)
+TEST(CudaDeviceFault, RegistrationNamesTheSourceFromTheRepository) {
+  EXPECT_TRUE(cuda::register_device_fault_object("/home/u/gqa/tests/cuda/fault_probe.cu", nullptr));
+  EXPECT_TRUE(cuda::register_device_fault_object("/opt/x/launch/gqa_bench/probe.cu", nullptr));
+  EXPECT_TRUE(cuda::register_device_fault_object(nullptr, nullptr));
+  const std::vector<std::string> objects = cuda::device_fault_objects();
+  ASSERT_GE(objects.size(), 3u);
+  EXPECT_EQ(objects[objects.size() - 3], "tests/cuda/fault_probe.cu");
+  EXPECT_EQ(objects[objects.size() - 2], "launch/gqa_bench/probe.cu");
+  EXPECT_EQ(objects.back(), "?");
+}
+
 }  // namespace
 }  // namespace gqa

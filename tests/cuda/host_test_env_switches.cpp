@@ -23,6 +23,7 @@
 #include "kernels/cuda/mlp_persistent.h"
 #include "kernels/cuda/pdl.h"
 #include "kernels/cuda/sampling.h"
+#include "runtime/backend.h"
 
 namespace gqa {
 namespace {
@@ -249,6 +250,34 @@ TEST(CudaEnvSwitches, WhichDeviceCountErrorsMeanNoGpu) {
                         cudaErrorDevicesUnavailable, cudaErrorCompatNotSupportedOnDevice, cudaErrorMemoryAllocation}) {
     EXPECT_FALSE(cuda::means_no_gpu(e)) << cudaGetErrorName(e);
   }
+}
+
+// The one-wave fused plan's rule (decode_one_wave_fused_by_default, shared by checked_plan and the
+// startup line): its own switch on, and neither opt-in that changes the merge (the fused merge for
+// every plan, the cluster reduction) asked for.
+TEST(CudaEnvSwitches, OneWaveFusedByDefaultRule) {
+  using cuda::ScopedSwitch;
+  const ScopedSwitch fused(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, false);
+  const ScopedSwitch cluster(cuda::decode_cluster_enabled, cuda::set_decode_cluster, false);
+  {
+    const ScopedSwitch on(cuda::decode_one_wave_fused_enabled, cuda::set_decode_one_wave_fused, true);
+    EXPECT_TRUE(cuda::decode_one_wave_fused_by_default());
+    EXPECT_NE(cuda_kernel_switches().find("split merge in the last block at one block per SM where it serves"),
+              std::string::npos) << cuda_kernel_switches();
+    {
+      const ScopedSwitch f(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, true);
+      EXPECT_FALSE(cuda::decode_one_wave_fused_by_default());
+      EXPECT_NE(cuda_kernel_switches().find("split merge as the opt-in below asks"), std::string::npos);
+    }
+    {
+      const ScopedSwitch c(cuda::decode_cluster_enabled, cuda::set_decode_cluster, true);
+      EXPECT_FALSE(cuda::decode_one_wave_fused_by_default());
+      EXPECT_NE(cuda_kernel_switches().find("split merge as the opt-in below asks"), std::string::npos);
+    }
+  }
+  const ScopedSwitch off(cuda::decode_one_wave_fused_enabled, cuda::set_decode_one_wave_fused, false);
+  EXPECT_FALSE(cuda::decode_one_wave_fused_by_default());
+  EXPECT_NE(cuda_kernel_switches().find("split merge by the merge kernel"), std::string::npos);
 }
 
 }  // namespace
