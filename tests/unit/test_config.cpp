@@ -114,6 +114,12 @@ TEST(Config, RopeScalingTypes) {
   EXPECT_DOUBLE_EQ(yarn_defaults.rope_scaling.beta_fast, 32.0);
   EXPECT_DOUBLE_EQ(yarn_defaults.rope_scaling.attention_factor, 0.0);
   EXPECT_TRUE(yarn_defaults.rope_scaling.truncate);
+  // transformers' defaults for the fields left out: beta_slow 1 (it sets the ramp's upper end), and
+  // no mscale / mscale_all_dim (0 here: with either missing the scaling is 0.1 ln(factor) + 1).
+  // (Mutation testing: a beta_slow default of 2, or an mscale(_all_dim) default of 1, passed.)
+  EXPECT_DOUBLE_EQ(yarn_defaults.rope_scaling.beta_slow, 1.0);
+  EXPECT_DOUBLE_EQ(yarn_defaults.rope_scaling.mscale, 0.0);
+  EXPECT_DOUBLE_EQ(yarn_defaults.rope_scaling.mscale_all_dim, 0.0);
 
   const ModelConfig l3 = parse(R"("rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
     "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})");
@@ -156,6 +162,14 @@ TEST(Config, RopeErrors) {
   expect_error([] { parse(R"("rope_scaling": {"rope_type": "linear"})"); }, {"factor", "test.json"});
   expect_error([] { parse(R"("rope_scaling": {"rope_type": "llama3", "factor": 8.0})"); },
                {"original_max_position_embeddings", "test.json"});
+  // llama3 needs both band factors (transformers reads them without a default): a missing one is
+  // refused by name, not taken as 1 or 4. (Mutation testing: a default low_freq_factor of 1 passed.)
+  expect_error([] { parse(R"("rope_scaling": {"rope_type": "llama3", "factor": 8.0, "high_freq_factor": 4.0,
+                                               "original_max_position_embeddings": 64})"); },
+               {"low_freq_factor", "test.json"});
+  expect_error([] { parse(R"("rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                               "original_max_position_embeddings": 64})"); },
+               {"high_freq_factor", "test.json"});
   expect_error([] { parse(R"("rope_scaling": "linear")"); }, {"rope_scaling", "dict"});
   expect_error([] { parse(R"("rope_parameters": {"full_attention": {"rope_type": "default"}})"); },
                {"full_attention", "test.json"});
@@ -314,6 +328,12 @@ TEST(Config, SlidingWindow) {
   EXPECT_EQ(parse(mistral + R"(, "sliding_window": 128, "layer_types": ["full_attention", "sliding_attention"])")
                 .sliding_window,
             128);
+  // Qwen2's use_sliding_window defaults to false: without it neither max_window_layers nor a
+  // sliding layer in layer_types gives a window. (Mutation testing: a default of true passed.)
+  EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128, "max_window_layers": 1)").sliding_window, 0);
+  EXPECT_EQ(parse(qwen2 + R"(, "sliding_window": 128, "layer_types": ["full_attention", "sliding_attention"])")
+                .sliding_window,
+            0);
   expect_error([&] { parse(mistral + R"(, "sliding_window": 0)"); }, {"sliding_window must be positive", "test.json"});
   expect_error([&] { parse(mistral + R"(, "sliding_window": "4096")"); }, {"sliding_window", "test.json"});
 }

@@ -181,6 +181,12 @@ TEST(CpuAttention, ThreadedCallEqualsSerialCallsAndNamesFirstBadToken) {
   b1.positions.data_as<int32_t>()[41] = past1;
   b1.positions.data_as<int32_t>()[40] = past1;
   expect_error([&] { attention(args_of(b1, scale)); }, "of token 40 ");
+  // The lowest bad token in the second worker's share (41; the first worker fails at 42): still the
+  // serial run's error, not the first worker's. (Mutation testing: taking the first worker's error
+  // passed the case above, whose lowest bad token is in the first worker's share.)
+  b1.positions.data_as<int32_t>()[40] = 0;  // (valid again)
+  b1.positions.data_as<int32_t>()[42] = past1;
+  expect_error([&] { attention(args_of(b1, scale)); }, "of token 41 ");
   ASSERT_EQ(setenv("GQA_CPU_THREADS", "x", 1), 0);
   expect_error([&] { attention(args_of(b1, scale)); }, "GQA_CPU_THREADS");
   ASSERT_EQ(unsetenv("GQA_CPU_THREADS"), 0);
@@ -198,6 +204,15 @@ TEST(CpuAttention, RejectsBadBlockTablesAndPositions) {
   b = make_batch(c, rng);
   b.token_seq.data_as<int32_t>()[0] = 1;
   expect_error([&] { attention(args_of(b, 1.0f)); }, "sequence 1");
+  // Negative entries: -1 marks an unused block table entry, and a sequence index below 0 would read
+  // before the tables; both are refused by name, not read. (Mutation testing: without the ">= 0"
+  // halves of the checks every test passed.)
+  b = make_batch(c, rng);
+  b.block_tables.data_as<int32_t>()[0] = -1;
+  expect_error([&] { attention(args_of(b, 1.0f)); }, "block_tables[0][0] = -1");
+  b = make_batch(c, rng);
+  b.token_seq.data_as<int32_t>()[0] = -1;
+  expect_error([&] { attention(args_of(b, 1.0f)); }, "sequence -1");
   b = make_batch(c, rng);
   b.q = random_f32({1, 3, 16}, rng);  // 3 query heads over 2 KV heads
   b.out = random_f32({1, 3, 16}, rng);

@@ -189,6 +189,15 @@ TEST(CpuRope, PositionZeroIsIdentity) {
   expect_all_close(x, before, 0.0, 0.0, "rope at position 0");
 }
 
+// A negative position is refused by name (it would rotate backwards, silently).
+// (Mutation testing: without the check every test passed.)
+TEST(CpuRope, RefusesNegativePosition) {
+  std::mt19937 rng(6);
+  Tensor x = random_f32({2, 2, 16}, rng);
+  expect_error([&] { rope({x, i32_tensor({3, -1}), hf_inv_freq(16, 10000.0f), 1.0f}); },
+               "negative position -1 at token 1");
+}
+
 TEST(CpuSwiglu, MatchesReferenceOnPackedGateUp) {
   std::mt19937 rng(4);
   const int64_t n = 4, f = 37;

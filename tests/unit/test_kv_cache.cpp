@@ -113,6 +113,10 @@ TEST(PagedKvCache, AppendRefusesCountsOutOfRange) {
           << e.what();
     }
   }
+  // The longest append (to a length of exactly 2^31 - 1) is within range: it fails only for want
+  // of blocks, as a full cache, and reserves nothing. (Mutation testing: "n < INT32_MAX - length"
+  // passed.)
+  EXPECT_THROW(cache.append(s, int64_t{INT32_MAX} - 3), KvCacheFull);
   EXPECT_EQ(cache.length(s), 3);
   EXPECT_THROW(cache.k(2), Error);  // (2 layers; std::out_of_range before)
   EXPECT_THROW(cache.v(-1), Error);

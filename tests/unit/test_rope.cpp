@@ -100,6 +100,52 @@ TEST(Rope, YarnBandsAndAttentionFactor) {
   EXPECT_FLOAT_EQ(rope_frequencies(c, 0).attention_scaling, 1.5f);
 }
 
+// YaRN's band edges as transformers clamps them: the upper end to dim - 1 (theta 10, original
+// context 1024: the correction dims are 5.66 and 17.70, truncated to 5 and 18, and 18 becomes 15),
+// and a band of width 0 widened to 0.001 (original context 4: both ends 0; without it the ramp
+// divides 0 by 0 and the table is NaN). (Mutation testing: dropping either clamp passed.)
+TEST(Rope, YarnBandEdgesClampedAsTransformers) {
+  ModelConfig c = ModelConfig::from_file("tests/fixtures/models/gqa/config.json");
+  ASSERT_EQ(c.head_dim, 16);
+  c.rope_scaling = RopeScaling{};
+  c.rope_scaling.type = RopeType::kYarn;
+  c.rope_scaling.factor = 4.0;
+  const auto expect_ramp = [](const RopeFrequencies& f, double theta, double low, double high, const std::string& what) {
+    ASSERT_EQ(f.inv_freq.size(), 8u);
+    for (int i = 0; i < 8; ++i) {
+      const double unscaled = std::pow(theta, -i / 8.0);
+      const double r = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      const double want = unscaled * (1 - r) + unscaled / 4 * r;
+      EXPECT_NEAR(f.inv_freq[i], want, 1e-6 * want) << what << " inv_freq[" << i << "]";
+    }
+  };
+  c.rope_theta = 10.0;
+  c.rope_scaling.original_max_position_embeddings = 1024;
+  expect_ramp(rope_frequencies(c, 0), 10.0, 5.0, 15.0, "upper end clamped to dim - 1");
+  c.rope_theta = 10000.0;
+  c.rope_scaling.original_max_position_embeddings = 4;
+  expect_ramp(rope_frequencies(c, 0), 10000.0, 0.0, 0.001, "band of width 0");
+}
+
+// YaRN's attention scaling from mscale and mscale_all_dim, read from config.json as transformers
+// does (_compute_yarn_parameters): their ratio only when both are given and non-zero, else
+// 0.1 ln(factor) + 1 whichever one is given. (Mutation testing: "mscale || mscale_all_dim", and a
+// default of 1 for either field, passed.)
+TEST(Rope, YarnMscaleOnlyWithBothFields) {
+  auto scaling = [](const std::string& extra) {
+    const std::string j = R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+      "num_hidden_layers": 1, "num_attention_heads": 4, "rms_norm_eps": 1e-5, "vocab_size": 10,
+      "rope_scaling": {"rope_type": "yarn", "factor": 4.0)" + extra + "}}";
+    return rope_frequencies(ModelConfig::from_json_text(j, "yarn.json"), 0).attention_scaling;
+  };
+  const double plain = 0.1 * std::log(4.0) + 1.0;
+  EXPECT_NEAR(scaling(""), plain, 1e-6);
+  EXPECT_NEAR(scaling(R"(, "mscale": 0.7)"), plain, 1e-6);
+  EXPECT_NEAR(scaling(R"(, "mscale_all_dim": 0.7)"), plain, 1e-6);
+  EXPECT_NEAR(scaling(R"(, "mscale": 0.7, "mscale_all_dim": 0.3)"),
+              (0.07 * std::log(4.0) + 1.0) / (0.03 * std::log(4.0) + 1.0), 1e-6);
+}
+
 TEST(Rope, RefusesOddHeadDim) {
   ModelConfig c = ModelConfig::from_file("tests/fixtures/models/gqa/config.json");
   c.head_dim = 15;

@@ -60,6 +60,45 @@ TEST(SampleRow, SameTokenAsTheFullSortRule) {
   EXPECT_EQ(checked, 6 * 3 * 5 * 4 * 2 * 3);
 }
 
+// More than 1024 candidates at a low temperature with token 0 far below the row's maximum: the
+// probabilities are taken from the maximum, not from whatever logit comes first (70 / 0.05 = 1400
+// overflows exp, and the draw fell to the row's last candidate). (Mutation testing: the first
+// candidate as the maximum passed SameTokenAsTheFullSortRule, whose logits span less.)
+TEST(SampleRow, LowTemperatureMaxIsTheRowsMaximum) {
+  std::mt19937 rng(2028);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  std::vector<float> logits(5000);
+  for (auto& x : logits) x = nd(rng);
+  logits[0] = -60.0f;
+  logits[4321] = 10.0f;
+  cpu::SampleScratch scratch;
+  for (double u : {0.0, 0.5, 0.999999}) {
+    for (int64_t top_k : {int64_t{0}, int64_t{2000}}) {
+      SampleSpec spec;
+      spec.temperature = 0.05f;
+      spec.top_k = top_k;
+      EXPECT_EQ(cpu::sample_row(logits.data(), 5000, spec, u, scratch), 4321) << "u " << u << " top_k " << top_k;
+      EXPECT_EQ(sample_row_full_sort(logits, spec, u), 4321) << "u " << u << " top_k " << top_k;
+    }
+  }
+}
+
+// A draw exactly on a boundary of the running mass takes the next candidate: the rule returns the
+// first whose running mass exceeds r = u * kept mass, as std::uniform_real_distribution draws from
+// [0, mass). Two (four) equal logits: u 0.5 (0.25) puts r on the first boundary.
+// (Mutation testing: "r <= acc" passed; no u drawn elsewhere lands on a boundary.)
+TEST(SampleRow, DrawOnABoundaryTakesTheNextCandidate) {
+  cpu::SampleScratch scratch;
+  SampleSpec spec;
+  spec.temperature = 1.0f;
+  const std::vector<float> two{1.0f, 1.0f}, four{0.0f, 0.0f, 0.0f, 0.0f};
+  EXPECT_EQ(cpu::sample_row(two.data(), 2, spec, 0.5, scratch), 1);
+  EXPECT_EQ(sample_row_full_sort(two, spec, 0.5), 1);
+  EXPECT_EQ(cpu::sample_row(four.data(), 4, spec, 0.25, scratch), 1);
+  EXPECT_EQ(cpu::sample_row(four.data(), 4, spec, 0.5, scratch), 2);
+  EXPECT_EQ(cpu::sample_row(four.data(), 4, spec, 0.0, scratch), 0);
+}
+
 // A row split into slices (as vocab-parallel ranks hold it): the union of each slice's top-k
 // (logit, id) candidates gives sample_row's token on the whole row.
 TEST(SampleRow, CandidatesOfSlicesGiveTheWholeRowsToken) {

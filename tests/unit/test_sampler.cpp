@@ -86,6 +86,10 @@ TEST(Sampler, RejectsBadParametersAndNaN) {
   EXPECT_THROW(Sampler({1.0f, -1, 1.0f, 0}), Error);
   EXPECT_THROW(Sampler({1.0f, 0, 0.0f, 0}), Error);
   EXPECT_THROW(Sampler({1.0f, 0, 1.5f, 0}), Error);
+  // An infinite temperature would flatten every row to uniform draws. (Mutation testing: without
+  // the isfinite check it was accepted.)
+  EXPECT_THROW(Sampler({INFINITY, 0, 1.0f, 0}), Error);
+  EXPECT_THROW(Sampler({NAN, 0, 1.0f, 0}), Error);
   Sampler s({0.0f, 0, 1.0f, 0});
   const std::vector<float> l{1.0f, NAN};
   EXPECT_THROW(s.sample(l.data(), 2), Error);

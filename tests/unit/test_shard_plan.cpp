@@ -192,6 +192,19 @@ TEST(ShardPlan, VocabInEqualChunksLastShorter) {
   for (int r = 0; r < 4; ++r) EXPECT_EQ(even.rank(r).vocab.size(), 128);
 }
 
+// The smallest widths accepted: as many FFN columns and vocab rows as ranks, one each.
+// (Mutation testing: "intermediate_size > T" refused this and passed.)
+TEST(ShardPlan, OneFfnColumnAndOneVocabRowPerRank) {
+  const ShardPlan plan = ShardPlan::make(dims(8, 8, 4, 4), 4);
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_EQ(plan.rank(r).ffn.begin, r);
+    EXPECT_EQ(plan.rank(r).ffn.size(), 1);
+    EXPECT_EQ(plan.rank(r).vocab.begin, r);
+    EXPECT_EQ(plan.rank(r).vocab.size(), 1);
+  }
+  expect_full_cover(plan);
+}
+
 TEST(ShardPlan, DescribeHasOneLinePerRank) {
   const ShardPlan plan = ShardPlan::make(dims(8, 1), 4);
   const std::string text = plan.describe();

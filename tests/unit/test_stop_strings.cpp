@@ -35,6 +35,26 @@ TEST(StopStrings, EarliestOfSeveralWins) {
   EXPECT_EQ(feed(s, {"abcSTxEND"}), "abc");
 }
 
+// The earliest match wins whatever the list order, and a stop found is found whichever stop comes
+// after it in the list. (Mutation testing: the last stop's find() alone passed EarliestOfSeveralWins.)
+TEST(StopStrings, EarliestWinsWhateverTheListOrder) {
+  StopStrings a({"ST", "END"});
+  EXPECT_EQ(feed(a, {"abcSTxEND"}), "abc");
+  StopStrings b({"END", "XYZ"});
+  EXPECT_EQ(feed(b, {"abcENDx"}), "abc");
+  EXPECT_TRUE(b.stopped());
+}
+
+// With several stops, the longest suffix that may start any of them is held back, not the one of
+// the last stop listed: "abc" may start "abcd" though only "c" may start "cd".
+// (Mutation testing: each stop's shorter match replacing a longer one passed.)
+TEST(StopStrings, HoldsTheLongestPossibleStartOfAnyStop) {
+  StopStrings s({"abcd", "cd"});
+  EXPECT_EQ(s.push("xabc"), "x");
+  EXPECT_EQ(s.push("d"), "");
+  EXPECT_TRUE(s.stopped());
+}
+
 TEST(StopStrings, HeldPrefixIsReleasedWhenItDiverges) {
   StopStrings s({"abc"});
   EXPECT_EQ(s.push("xab"), "x");
