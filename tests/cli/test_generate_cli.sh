@@ -273,6 +273,10 @@ expect_failure "--prompt-tokens-file with an empty item" 2 "an empty item before
   --prompt-tokens-file "$tmp/bad_ids.txt"
 printf '1 x2 3' >"$tmp/bad_ids.txt"
 expect_failure "--prompt-tokens-file with a non-id" 2 "'x2' is not a token id" --model $good --prompt-tokens-file "$tmp/bad_ids.txt"
+# a comma ending the file's ids (found by mutation testing: without the check the ids before it ran)
+printf '1, 2,\n' >"$tmp/bad_ids.txt"
+expect_failure "--prompt-tokens-file ending in a comma" 2 "a comma ends the ids" --model $good \
+  --prompt-tokens-file "$tmp/bad_ids.txt"
 rc=0; "$gen" --model $good --prompt-file "$tmp/prompt.txt" --prompt-tokens 1 >/dev/null 2>&1 || rc=$?
 [ $rc -eq 2 ] && ok "--prompt-file with --prompt-tokens is a usage error (exit 2)" || bad "--prompt-file + --prompt-tokens: exit $rc"
 cp -r $good "$tmp/deep_config"
@@ -357,6 +361,11 @@ expect_usage "--top-k 010 (not octal 8)" "without a leading 0" --model $good --p
 expect_usage "--top-k 0x10 (not hex 16)" "without a leading 0" --model $good --prompt-tokens $p --top-k 0x10
 expect_usage "--top-k 2^64 (not clamped)" "must be at most" --model $good --prompt-tokens $p --top-k 18446744073709551616
 expect_usage "--top-k -1" "must be at least 0, got -1" --model $good --prompt-tokens $p --top-k -1
+# --prompt-tokens: an id past int32 is refused, not wrapped (2^32 would be token 0), and a trailing
+# comma is an empty item, not ignored (both found by mutation testing)
+expect_usage "--prompt-tokens 2^32 (not wrapped to 0)" "'4294967296' is not a token id" --model $good \
+  --prompt-tokens 1,4294967296
+expect_usage "--prompt-tokens with a trailing comma" "'' is not a token id" --model $good --prompt-tokens 1,2,
 expect_usage "--dump-logits \"\" (refused, not ignored)" "--dump-logits: needs a path" --model $good --prompt-tokens $p \
   --dump-logits ""
 expect_usage "--tokenizer \"\" (refused, not the --model directory)" "--tokenizer: needs a path" --model $good \
@@ -396,6 +405,11 @@ EXPECT_RC=2 expect_mpmd_failure "MPMD: another prompt length on rank 1 (exit 2)"
 rank1=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q --seed 7 --temperature 0.5)
 rank0=("${rank0[@]}" --temperature 0.5)
 EXPECT_RC=2 expect_mpmd_failure "MPMD: another --seed on rank 1 (exit 2)" "rank 1: its arguments differ from rank 0's in --seed ("
+# another --top-k picks another sampling path at T > 1 (candidates or slices), whose collectives
+# would not match (found by mutation testing: leaving --top-k out of the compared flags passed)
+rank1=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q --temperature 0.5 --top-k 0)
+rank0=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q --temperature 0.5 --top-k 5)
+EXPECT_RC=2 expect_mpmd_failure "MPMD: another --top-k on rank 1 (exit 2)" "rank 1: its arguments differ from rank 0's in --top-k ("
 rank0=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q)
 # a node's other copy of a prompt file: named as the file's contents, exit 1 (a file, not the flags);
 # one rank's prompt file missing: exit 1 from every rank, whichever mpirun hears first (it was 1 or 2)

@@ -21,6 +21,7 @@
 #include "parallel/mpi_check.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/single_communicator.h"
+#include "tests/support/expect_error.h"
 
 namespace gqa {
 namespace {
@@ -87,6 +88,14 @@ TEST_P(CommTest, BroadcastFromFirstAndLastRank) {
   }
   int dummy = 0;
   EXPECT_THROW(comm().broadcast(&dummy, sizeof dummy, comm().size()), Error);
+}
+
+// Null data with bytes to send is refused by name on every backend, before any rank enters the
+// collective; null with 0 bytes is a no-op. Found by mutation testing (dropping the check in
+// MpiCommunicator passed every test).
+TEST_P(CommTest, BroadcastRefusesNullData) {
+  test::expect_error([&] { comm().broadcast(nullptr, 4, 0); }, "broadcast: null data for 4 bytes");
+  EXPECT_NO_THROW(comm().broadcast(nullptr, 0, 0));
 }
 
 TEST_P(CommTest, AllGatherStacksRanks) {
@@ -182,6 +191,19 @@ TEST(MpiCommunicator, SubCommunicatorReducesWithinItsGroup) {
     EXPECT_EQ(t.data_as<float>()[0], want);
   }
   MPI_Comm_free(&half);
+}
+
+// A message size under one float is taken as 4 bytes: all_reduce_sum's chunks are whole floats,
+// and a chunk of 0 floats would never advance. Found by mutation testing (clamping to 1 byte
+// passed every test, and hangs the reduction).
+TEST(MpiCommunicator, MessageSizesUnderAFloatStillReduce) {
+  for (size_t bytes : {size_t{0}, size_t{1}, size_t{3}}) {
+    MpiCommunicator comm(MPI_COMM_WORLD, MpiCommunicatorOptions{bytes});
+    Tensor t = Tensor::host(DType::kF32, {5});
+    for (int64_t i = 0; i < 5; ++i) t.data_as<float>()[i] = value(comm.rank(), i);
+    comm.all_reduce_sum(t);
+    for (int64_t i = 0; i < 5; ++i) EXPECT_EQ(t.data_as<float>()[i], expected_sum(comm.size(), i)) << bytes;
+  }
 }
 
 int fake_mpi_call() { return MPI_ERR_ROOT; }

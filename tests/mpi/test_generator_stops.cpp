@@ -66,5 +66,28 @@ TEST(GeneratorStops, AtEosAtStopAfterAndAtTheLength) {
   }
 }
 
+// An EOS token ends the generation as "eos" without being passed to stop_after, even where
+// stop_after would stop at it too: gqa-generate's stop_after streams each token's text, so an
+// EOS token's text would be printed. Found by mutation testing (asking stop_after before the EOS
+// check passed every test).
+TEST(GeneratorStops, AnEosTokenIsNotPassedToStopAfter) {
+  Job s;
+  GenerateRequest req = Job::request(8);
+  const GenerateResult free_run = s.gen.generate(req);
+  ASSERT_EQ(free_run.tokens.size(), 8u);
+  const int32_t eos = free_run.tokens[2];
+  const auto at = std::find(free_run.tokens.begin(), free_run.tokens.end(), eos);
+  req.eos_ids = {eos};
+  std::vector<int32_t> seen;
+  req.stop_after = [&](int32_t token) {
+    seen.push_back(token);
+    return token == eos;
+  };
+  const GenerateResult run = s.gen.generate(req);
+  EXPECT_EQ(run.tokens, std::vector<int32_t>(free_run.tokens.begin(), at + 1));
+  EXPECT_EQ(run.finish_reason, "eos");
+  EXPECT_EQ(seen, s.comm->rank() == 0 ? std::vector<int32_t>(free_run.tokens.begin(), at) : std::vector<int32_t>{});
+}
+
 }  // namespace
 }  // namespace gqa

@@ -275,6 +275,33 @@ TEST(Checkpoint, ShardedIndexErrors) {
   }
 }
 
+// Shard names that are no plain file name ("", ".", "..": the folder, its parent) are refused as
+// such, before anything is opened. Found by mutation testing (without the ".." check the folder
+// was opened and refused as a folder, by another message).
+TEST(Checkpoint, ShardNamesThatAreNoFileRefused) {
+  for (const std::string name : {"", ".", ".."}) {
+    TempDir dir;
+    write_sharded(dir, R"({"x": ")" + name + R"("})");
+    expect_error([&] { Checkpoint::open(dir.path()); }, {"shard name \"" + name + "\"", "plain file name"});
+  }
+}
+
+// An empty read at the very end of the file (an empty tensor stored last; no rows of the last
+// tensor) reads nothing and is no error: the empty byte range at the file's end is inside it.
+// Found by mutation testing (refusing a prefetch at offset == file size passed every test).
+TEST(Checkpoint, EmptyReadAtTheEndOfTheFile) {
+  TempDir dir;
+  test::write_safetensors(dir.file("model.safetensors"),
+                          {test::st_f32("a", {2, 2}, iota_values(4)), test::st_f32("z", {0, 3}, {})});
+  const Checkpoint c = Checkpoint::open(dir.path());
+  EXPECT_TRUE(read(c, "z", {0, 0}, {0, 3}).empty());
+  TempDir dir2;
+  test::write_safetensors(dir2.file("model.safetensors"), {test::st_f32("a", {2, 2}, iota_values(4))});
+  const Checkpoint c2 = Checkpoint::open(dir2.path());
+  EXPECT_TRUE(read(c2, "a", {2, 2}, {0, 2}).empty());
+  EXPECT_EQ(read(c2, "a", {1, 2}, {0, 2}), std::vector<float>({-1.0f, 0.0f}));
+}
+
 // Found by fuzzing: an index (or a shard) that is a FIFO hung the run, and nothing bounded the
 // index's size or nesting. Refused by name, before opening.
 TEST(Checkpoint, IndexOrShardNotARegularFileOrTooLarge) {

@@ -105,5 +105,25 @@ TEST(HostMemory, RanksOnOneMachineEachGetTheirShare) {
   EXPECT_EQ(memory_limit().sharers, 1);
 }
 
+// v1: a group's own limit counts whatever its memory.use_hierarchy says (that file only decides
+// whether an ancestor's limit reaches the groups below it). Found by mutation testing (reading the
+// leaf's use_hierarchy too passed every test).
+TEST(HostMemory, CgroupV1LeafLimitCountsWithoutHierarchy) {
+  const std::string self = "4:memory:/docker/abc\n";
+  EXPECT_EQ(cgroup_limit_bytes(self, Files{{{"/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", "500\n"},
+                                            {"/sys/fs/cgroup/memory/docker/abc/memory.use_hierarchy", "0\n"}}}),
+            500u);
+}
+
+// Hybrid hierarchies (v1 memory plus the v2 unified line): the smallest limit of all the lines,
+// whichever line comes first. Found by mutation testing (keeping the last line's limit passed
+// every test).
+TEST(HostMemory, TheSmallestLimitOfEveryLine) {
+  const Files files{{{"/sys/fs/cgroup/g/memory.max", "300\n"},
+                     {"/sys/fs/cgroup/memory/g/memory.limit_in_bytes", "700\n"}}};
+  EXPECT_EQ(cgroup_limit_bytes("0::/g\n4:memory:/g\n", files), 300u);
+  EXPECT_EQ(cgroup_limit_bytes("4:memory:/g\n0::/g\n", files), 300u);
+}
+
 }  // namespace
 }  // namespace gqa

@@ -123,5 +123,17 @@ TEST(Npy, ALinkIsFollowed) {
   EXPECT_NE(read_file(d.path / "real.npy").find("(3,)"), std::string::npos);
 }
 
+// A shape whose byte count passes int64 is refused by name before the file is opened: unchecked,
+// 2^62 x 4 floats wrap to 0 bytes and the header of a huge array would be written over no data.
+// Found by mutation testing (dropping the bound passed every test).
+TEST(Npy, AShapePastInt64IsRefusedBeforeWriting) {
+  TempDir d;
+  const float v = 1.0f;
+  const std::string path = (d.path / "x.npy").string();
+  test::expect_error([&] { write_npy_f32(path, &v, {int64_t{1} << 62, 4}); },
+                     {"npy shape dimension 4611686018427387904", path});
+  EXPECT_TRUE(d.names().empty());
+}
+
 }  // namespace
 }  // namespace gqa

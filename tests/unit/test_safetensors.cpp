@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,28 @@ TEST(Safetensors, SizeNotMatchingShape) {
   expect_open_error(path, {path, "tensor w", "20 bytes", "[2,3]"});
   write_one(path, R"({"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 24]})", 24);
   expect_open_error(path, {path, "tensor w", "24 bytes"});
+}
+
+// A dimension past INT64_MAX is refused even when another dimension is 0 (no element count
+// overflows then): stored as int64, it would come out negative. Found by mutation testing
+// (dropping the INT64_MAX bound passed every test).
+TEST(Safetensors, DimensionPastInt64RefusedWithAZeroDimension) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  write_one(path, R"({"dtype": "F32", "shape": [9223372036854775808, 0], "data_offsets": [0, 0]})", 0);
+  expect_open_error(path, {path, "tensor w", "overflows"});
+}
+
+// A header length past the 100 MiB cap is refused by name, before the header is read or
+// allocated; the file is as long as the length says (sparse), so only the cap refuses it. Found
+// by mutation testing (dropping the cap passed every test).
+TEST(Safetensors, HeaderPastTheCapRefusedBeforeReading) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  const int64_t len = (int64_t{100} << 20) + 1;
+  test::write_raw_safetensors(path, "{}", {}, len);
+  std::filesystem::resize_file(path, static_cast<uintmax_t>(8 + len));
+  expect_open_error(path, {path, "too large", std::to_string(len) + " bytes"});
 }
 
 TEST(Safetensors, OverlappingTensors) {

@@ -232,6 +232,30 @@ TEST(LoadWeights, MoreLayersThanConfig) {
   expect_error([&] { load_rank0(dir.path(), c); }, {"model.layers.1.input_layernorm.weight", "num_hidden_layers = 1"});
 }
 
+// on_progress: called with (tensors loaded, total) after each tensor or stacked group, the count
+// rising to the checkpoint's tensor count, reached by the last call (gqa-generate skips its
+// progress line then). Found by mutation testing (a last call one short passed every test).
+TEST(LoadWeights, ProgressCountsEveryTensorToTheTotal) {
+  const ModelConfig c = tiny_config(8, 2, 40);
+  TempDir dir;
+  write_model(dir.path(), c);
+  const Checkpoint ckpt = Checkpoint::open(dir.path());
+  cpu::CpuOps ops;
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  load_weights(ckpt, c, ShardPlan::make(c.shard_dims(), 1), 0, ops,
+               [&](int64_t done, int64_t total) { calls.push_back({done, total}); });
+  const auto n = static_cast<int64_t>(hf_tensors(c).size());
+  ASSERT_FALSE(calls.empty());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i].second, n) << i;
+    if (i > 0) {
+      EXPECT_GT(calls[i].first, calls[i - 1].first) << i;
+    }
+  }
+  EXPECT_EQ(calls.back().first, n);
+  EXPECT_EQ(calls.size(), 3u + 6u * 2);  // embed, final norm, lm_head; 6 groups a layer (qkv, gate/up stacked)
+}
+
 TEST(LoadWeights, PlanMustMatchConfig) {
   const ModelConfig c = tiny_config(8, 2, 40);
   TempDir dir;
