@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -191,12 +192,12 @@ TEST(LoadWeights, SlicesQwenStyleBiases) {
   check_all_ranks(c, {2});
 }
 
-ModelWeights load_rank0(const std::string& dir, const ModelConfig& c, int world = 1) {
+ModelWeights load_rank0(const std::string& dir, const ModelConfig& c, int world = 1,
+                        const std::function<void(int64_t, int64_t)>& on_progress = {}) {
   const Checkpoint ckpt = Checkpoint::open(dir);
-  const ShardPlan plan =
-      ShardPlan::make(c.shard_dims(), world);
+  const ShardPlan plan = ShardPlan::make(c.shard_dims(), world);
   cpu::CpuOps ops;
-  return load_weights(ckpt, c, plan, 0, ops);
+  return load_weights(ckpt, c, plan, 0, ops, on_progress);
 }
 
 TEST(LoadWeights, WrongShapeNamesTensorAndShapes) {
@@ -239,11 +240,8 @@ TEST(LoadWeights, ProgressCountsEveryTensorToTheTotal) {
   const ModelConfig c = tiny_config(8, 2, 40);
   TempDir dir;
   write_model(dir.path(), c);
-  const Checkpoint ckpt = Checkpoint::open(dir.path());
-  cpu::CpuOps ops;
   std::vector<std::pair<int64_t, int64_t>> calls;
-  load_weights(ckpt, c, ShardPlan::make(c.shard_dims(), 1), 0, ops,
-               [&](int64_t done, int64_t total) { calls.push_back({done, total}); });
+  load_rank0(dir.path(), c, 1, [&](int64_t done, int64_t total) { calls.push_back({done, total}); });
   const auto n = static_cast<int64_t>(hf_tensors(c).size());
   ASSERT_FALSE(calls.empty());
   for (size_t i = 0; i < calls.size(); ++i) {
