@@ -9,8 +9,9 @@
 // several KV cache copies (random data, shuffled block tables) are rotated so the L2 cannot hold
 // the working set; a spin kernel queued before each timed call lets the host enqueue ahead, so
 // host-side launch cost stays out of the number. Copy bandwidth = 2 x bytes / time (a copy
-// reads and writes). The time column is the default plan's (at batch 16 the one-wave fused plan:
-// 8 splits merged in their last blocks; GQA_DECODE_ONE_WAVE_FUSED=0 leaves the occupancy plan).
+// reads and writes). The time column is the default plan's: the occupancy plan and the merge
+// kernel (with GQA_DECODE_ONE_WAVE_FUSED=1, at batch 16 the one-wave fused plan: 8 splits merged
+// in their last blocks).
 // The last columns time the occupancy plan (the same unless the one-wave plan serves) with the fused split merge
 // (DecodeOptions::fused_merge: the last split block merges, no merge kernel; "-" where the plan
 // has one split, so nothing to merge), with one cp.async.bulk per K/V row (DecodeLoader::kBulk: the
@@ -431,8 +432,8 @@ int run(const Options& opt) {
   std::printf("time: the default plan (splits: its count; %s); the other columns: the occupancy plan's split count,\n"
               "with the fused merge asked for, one copy per K/V row, or both\n\n",
               cuda::decode_one_wave_fused_enabled()
-                  ? "one block per SM merging in its last blocks where that serves, GQA_DECODE_ONE_WAVE_FUSED"
-                  : "GQA_DECODE_ONE_WAVE_FUSED=0: the occupancy plan and the merge kernel");
+                  ? "GQA_DECODE_ONE_WAVE_FUSED=1: one block per SM merging in its last blocks where that serves"
+                  : "the occupancy plan and the merge kernel");
   std::printf("| context | batch | splits | KV MB    | time (us) | GB/s     | of copy | fused merge | per-row copies |"
               " per-row + fused |\n");
   std::printf("|--------:|------:|-------:|---------:|----------:|---------:|--------:|------------:|---------------:|"

@@ -409,9 +409,9 @@ DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const De
   // depth allow them; else one copy per row.
   const bool groups = bulk && stages == kDecodeMmaStages && decode_group_copies_fit(a) &&
                       (opt.loader == DecodeLoader::kGroups || (default_bulk && decode_group_copies_enabled()));
-  // The one-wave fused plan where it serves a call that leaves the split count, the merge, the
-  // loader and the depth to their defaults (and asks for no cluster reduction): fewer splits,
-  // merged in their last blocks (measured so only). Else the plan for the kernel's occupancy.
+  // The one-wave fused plan (an opt-in) where it serves a call that leaves the split count, the
+  // merge, the loader and the depth to their defaults (and asks for no cluster reduction): fewer
+  // splits, merged in their last blocks. Else the plan for the kernel's occupancy.
   std::optional<DecodePlan> one_wave;
   if (mma && !opt.fused_merge && !opt.cluster_reduce && opt.num_splits == 0 && opt.stages == 0 &&
       opt.loader == DecodeLoader::kDefault && decode_one_wave_fused_by_default()) {
@@ -443,7 +443,7 @@ GQA_PROCESS_SWITCH(decode_cluster_enabled, set_decode_cluster, "GQA_DECODE_CLUST
 GQA_PROCESS_SWITCH(decode_bulk_enabled, set_decode_bulk, "GQA_DECODE_BULK", true)
 GQA_PROCESS_SWITCH(decode_kv_prefetch_enabled, set_decode_kv_prefetch, "GQA_DECODE_KV_PREFETCH", true)
 GQA_PROCESS_SWITCH(decode_fused_merge_enabled, set_decode_fused_merge, "GQA_DECODE_FUSED_MERGE", false)
-GQA_PROCESS_SWITCH(decode_one_wave_fused_enabled, set_decode_one_wave_fused, "GQA_DECODE_ONE_WAVE_FUSED", true)
+GQA_PROCESS_SWITCH(decode_one_wave_fused_enabled, set_decode_one_wave_fused, "GQA_DECODE_ONE_WAVE_FUSED", false)
 GQA_PROCESS_SWITCH(decode_group_copies_enabled, set_decode_group_copies, "GQA_DECODE_GROUP_COPIES", true)
 
 bool decode_one_wave_fused_by_default() {

@@ -10,9 +10,10 @@
 // not guaranteed HBM-once). With more than one split, each block writes an f32 partial output
 // and its log-sum-exp, and a second kernel merges the splits. Correct for any batch (it never
 // assumes one token per sequence); attention() routes here when AttentionArgs::one_token_per_seq
-// is set. The fused merge (DecodeOptions::fused_merge; by default in the one-wave fused plan,
-// plan_decode_one_wave_fused): the tensor-core kernel merges the splits itself, the last split
-// block of each (token, KV head, head chunk) to finish reading them all, so no second kernel runs.
+// is set. The fused merge (DecodeOptions::fused_merge; always in the one-wave fused plan,
+// plan_decode_one_wave_fused, an opt-in): the tensor-core kernel merges the splits itself, the
+// last split block of each (token, KV head, head chunk) to finish reading them all, so no second
+// kernel runs.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -75,16 +76,19 @@ int decode_head_chunk(int64_t group);
 DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context, int64_t target_blocks,
                        int force_splits = 0, int head_chunk = 0, int cluster = 0, int64_t cluster_blocks = 0);
 
-// The one-wave fused plan (the default where it serves; GQA_DECODE_ONE_WAVE_FUSED=0 or
-// set_decode_one_wave_fused(false) turns it off): the split count that gives one block per SM
-// (plan_decode with target_blocks = sm_count), merged in each (token, KV head, head chunk)'s last
-// block (the fused merge) instead of by the merge kernel, where that count is 2 to
-// kDecodeOneWaveFusedMaxSplits and its blocks fill at least half the SMs; std::nullopt elsewhere
-// (the occupancy plan and the merge kernel). Why: gqa-attn-bench's sweep on an H200 (runs 13 and
+// The one-wave fused plan (an opt-in: GQA_DECODE_ONE_WAVE_FUSED=1 or
+// set_decode_one_wave_fused(true); the default in the twenty-ninth to thirty-first sessions): the
+// split count that gives one block per SM (plan_decode with target_blocks = sm_count), merged in
+// each (token, KV head, head chunk)'s last block (the fused merge) instead of by the merge kernel,
+// where that count is 2 to kDecodeOneWaveFusedMaxSplits and its blocks fill at least half the
+// SMs; std::nullopt elsewhere (the occupancy plan and the merge kernel). Why: gqa-attn-bench's sweep on an H200 (runs 13 and
 // 15), the 70B T=8 shard at batch 16 (128 blocks): 8 fused splits 27.6 / 27.9 us at 8K against
 // the occupancy plan's 16 splits with the merge kernel 29.7 / 29.9, at 32K 74.7 / 76.3 against
-// 76.8 / 79.5, at 128K 262.5 / 269.1 against 261.8 / 267.6. Not at batch 1 (128-256 splits: one
-// block merging them all is slow) or where few blocks run (unmeasured).
+// 76.8 / 79.5, at 128K 262.5 / 269.1 against 261.8 / 267.6. But inside the decode step it is
+// slower (run 17, gqa-bench's choices at batch 16: 8.81 / 12.96 / 29.63 ms at 8K / 32K / 128K
+// against 8.63 / 12.38 / 27.41 with the occupancy plan; bench/results/
+// NVIDIA-H200-20261128-141810-decode-b16.md), so it is not the default. Not at batch 1 (128-256
+// splits: one block merging them all is slow) or where few blocks run (unmeasured).
 constexpr int kDecodeOneWaveFusedMaxSplits = 8;
 std::optional<DecodePlan> plan_decode_one_wave_fused(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context,
                                                      int64_t sm_count, int head_chunk);
@@ -132,7 +136,7 @@ struct DecodeOptions {
   // merges every split's partial of its rows into the output (attention_merge's arithmetic) and
   // resets the counter. Saves the merge kernel's launch (a few us per layer at batch 1); the merge
   // then runs on one block per (token, KV head, chunk). Asked for here at the occupancy plan's
-  // split count (the one-wave fused plan takes it by default where it serves); opt-in there
+  // split count (the one-wave fused plan, an opt-in, always takes it); opt-in there
   // (GQA_DECODE_FUSED_MERGE=1 or
   // set_decode_fused_merge(true) for calls that do not ask; the switch fuses plans of <= 32 splits,
   // i.e. batch 16 in gqa-bench): runs 6-7 on an H200, steps at batch 16 2% slower at 8K and 32K,
@@ -172,9 +176,9 @@ bool decode_fused_merge_enabled();
 void set_decode_fused_merge(bool on);
 
 // Whether calls that ask for neither the fused merge nor the cluster reduction, and force no split
-// count, take the one-wave fused plan where it serves (plan_decode_one_wave_fused): on unless
-// GQA_DECODE_ONE_WAVE_FUSED=0 or set_decode_one_wave_fused(false) (twenty-ninth session, from the
-// sweeps of runs 13 and 15; its steps unmeasured when it became the default).
+// count, take the one-wave fused plan where it serves (plan_decode_one_wave_fused): off unless
+// GQA_DECODE_ONE_WAVE_FUSED=1 or set_decode_one_wave_fused(true) (the default from the
+// twenty-ninth session, on the sweeps of runs 13 and 15, until run 17 timed its steps slower).
 bool decode_one_wave_fused_enabled();
 void set_decode_one_wave_fused(bool on);
 // Whether the process switches leave the one-wave fused plan to calls that ask for nothing else

@@ -128,7 +128,7 @@ TEST(CudaAttentionPlan, WhichPlansMergeInTheirLastBlock) {
   EXPECT_FALSE(cuda::decode_merge_fused(true, 8, false, false));   // neither asks
 }
 
-// The one-wave fused plan (the default where it serves): one block per SM's split count, fused,
+// The one-wave fused plan (an opt-in, GQA_DECODE_ONE_WAVE_FUSED=1): one block per SM's split count, fused,
 // where it is 2 to kDecodeOneWaveFusedMaxSplits (8) and fills at least half the SMs.
 TEST(CudaAttentionPlan, OneWaveFusedPlanWhereItServes) {
   static_assert(cuda::kDecodeOneWaveFusedMaxSplits == 8, "the counts below assume 8");
@@ -143,7 +143,7 @@ TEST(CudaAttentionPlan, OneWaveFusedPlanWhereItServes) {
     // the occupancy plan (2 blocks per SM) has twice the splits
     EXPECT_EQ(cuda::plan_decode(16, 1, 8, ctx, 264, 0, chunk).num_splits, 16) << ctx;
   }
-  // The GPU tests' batch (OneWavePlanByDefault, OneWaveFusedPlanInGraphs: 16 sequences of at most
+  // The GPU tests' batch (OneWavePlanWhereSwitchedOn, OneWaveFusedPlanInGraphs: 16 sequences of at most
   // 5595 tokens) takes it on 132 SMs, so they do not skip on an H100 or H200.
   const auto tests_batch = cuda::plan_decode_one_wave_fused(16, 1, 8, 5595, 132, chunk);
   ASSERT_TRUE(tests_batch.has_value());

@@ -175,7 +175,7 @@ const SwitchDefault kOtherDefaults[] = {
     {"GQA_DECODE_BULK", cuda::decode_bulk_enabled, true},
     {"GQA_DECODE_KV_PREFETCH", cuda::decode_kv_prefetch_enabled, true},
     {"GQA_DECODE_FUSED_MERGE", cuda::decode_fused_merge_enabled, false},
-    {"GQA_DECODE_ONE_WAVE_FUSED", cuda::decode_one_wave_fused_enabled, true},
+    {"GQA_DECODE_ONE_WAVE_FUSED", cuda::decode_one_wave_fused_enabled, false},
     {"GQA_DECODE_GROUP_COPIES", cuda::decode_group_copies_enabled, true},
     {"GQA_FUSED_SWIGLU", cuda::fused_swiglu_enabled, true},
     {"GQA_GEMV_BULK", cuda::gemv_bulk_enabled, true},

@@ -8,9 +8,7 @@
 // them (the counters are the stream's, wherever a workspace's partials go), the per-stream counters of calls without a workspace (and their growth), CUDA graph
 // replays (recorded before and after the stream's counters exist, with and without PDL), a bad
 // block table entry, a second call reading the first's output under PDL; the rejected combination
-// with the cluster reduction; the one-wave fused plan, the default where it serves (so the
-// default decode tests, test_attention.cpp, run the fused kernel too where their batches fill the
-// SMs with few splits).
+// with the cluster reduction; the one-wave fused plan where its switch (an opt-in) is on.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -84,7 +82,7 @@ TEST(CudaAttentionDecodeFusedMerge, PlanAndWorkspace) {
     }
     EXPECT_TRUE(cuda::describe_decode(a, fused_options(70)).fused_merge);  // asked for: any count
   }
-  EXPECT_FALSE(cuda::describe_decode(a, cuda::DecodeOptions{}).fused_merge);  // off by default (2 tokens: no one-wave plan)
+  EXPECT_FALSE(cuda::describe_decode(a, cuda::DecodeOptions{}).fused_merge);  // off by default
   // The CUDA-core kernel (f32) has no fused merge: the merge kernel serves it.
   Batch f = make_batch(DType::kF32, {8, 2}, 128, 16, decode_batch({5000}), 31);
   const DeviceBatch df(f);
@@ -92,13 +90,13 @@ TEST(CudaAttentionDecodeFusedMerge, PlanAndWorkspace) {
   EXPECT_LT(rel_error(attn_test::run_decode(f, fused_options(9)), reference(f)), test::tolerance(DType::kF32, 1e-4));
 }
 
-// The one-wave fused plan (the default where it serves, GQA_DECODE_ONE_WAVE_FUSED): a batch of
+// The one-wave fused plan (switched on: GQA_DECODE_ONE_WAVE_FUSED, an opt-in): a batch of
 // sequences of the 70B T=8 shard's heads (8 q, 1 KV) takes plan_decode_one_wave_fused's split
 // count on this device, fused, and matches the CPU twin; with the switch off, or a loader or split
 // count asked for, the occupancy plan and the merge kernel, matching too. 16 sequences (gqa-bench's
 // batch) where this device's SM count gives them a one-wave plan (132 SMs: 8 splits), else
 // ceil(SMs / 8) (at most 8 splits a sequence).
-TEST(CudaAttentionDecodeFusedMerge, OneWavePlanByDefault) {
+TEST(CudaAttentionDecodeFusedMerge, OneWavePlanWhereSwitchedOn) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   const int64_t sms = cuda::current_sm_count();
   constexpr int kMaxContext = 5595;

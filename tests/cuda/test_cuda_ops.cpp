@@ -202,8 +202,9 @@ TEST(CudaOpsAttention, DecodeKeepsItsScratchAcrossCallsAndGraphs) {
   EXPECT_LT(rel_error(attn_test::download(al.out), ref_large), 1e-2);
 }
 
-// The one-wave fused plan (the decode default at batch 16 of the 70B T=8 shard: the splits merged
-// in their last blocks, arrival counters kept per stream) through CudaOps as a decode step runs it:
+// The one-wave fused plan (GQA_DECODE_ONE_WAVE_FUSED=1, an opt-in; at batch 16 of the 70B T=8
+// shard the splits merged in their last blocks, arrival counters kept per stream) switched on,
+// through CudaOps as a decode step runs it:
 // directly, recorded into a graph (the counters grown before the capture by the direct call),
 // replayed; right every time.
 TEST(CudaOpsAttention, OneWaveFusedPlanInGraphs) {
@@ -215,8 +216,11 @@ TEST(CudaOpsAttention, OneWaveFusedPlanInGraphs) {
   const std::vector<float> ref = attn_test::reference(b);
   const attn_test::DeviceBatch d(b);
   const AttentionArgs a = d.args(b);
+  const cuda::ScopedSwitch fused_off(cuda::decode_fused_merge_enabled, cuda::set_decode_fused_merge, false);
+  const cuda::ScopedSwitch cluster_off(cuda::decode_cluster_enabled, cuda::set_decode_cluster, false);
+  const cuda::ScopedSwitch on(cuda::decode_one_wave_fused_enabled, cuda::set_decode_one_wave_fused, true);
   if (!cuda::describe_decode(a).fused_merge) {
-    GTEST_SKIP() << cuda::current_sm_count() << " SMs: 16 sequences take no one-wave plan here (or a switch is off)";
+    GTEST_SKIP() << cuda::current_sm_count() << " SMs: 16 sequences take no one-wave plan here";
   }
   for (int run = 0; run < 4; ++run) {  // direct (the graph cache's warm-up), recorded, replayed twice
     cuda::fill_bytes(a.out, 0xff);
