@@ -134,7 +134,8 @@ void bench_model_8b(BenchEnv& env, double seconds) {
                                     "--prompt-len", std::to_string(o.prompt_len)},
                                    std::min(deadline.remaining_s() * 0.4, 300.0));
     if (!w.has_result || w.result.value("status", "") != "ok") {
-      env.report.line("Skipped: writing the random checkpoint failed: " + w.failure());
+      env.report.line("Skipped: writing the random checkpoint failed: " + w.failure() +
+                      " (--model DIR takes a checkpoint written before instead)");
       env.report.save();
       return;
     }

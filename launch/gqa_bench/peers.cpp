@@ -37,7 +37,9 @@ std::string join(const std::vector<int64_t>& v) {
 }  // namespace
 
 std::string PythonRun::failure() const {
-  if (exit_code == 124 || exit_code == 137) return "timed out";
+  if (exit_code == 124 || exit_code == 137) {
+    return strf("timed out after %.0f s (its share of --budget-s: a larger budget gives it more)", timeout_s);
+  }
   if (exit_code == 127) return "python not found";
   if (has_result && result.value("status", "") != "ok") return result.value("reason", "reported no result");
   std::string s = "exit " + std::to_string(exit_code) + " without a result";
@@ -48,7 +50,8 @@ std::string PythonRun::failure() const {
 PythonRun run_python(const Options& opt, const std::string& script, const std::vector<std::string>& args,
                      double timeout_s) {
   PythonRun r;
-  std::string cmd = strf("timeout -k 10 %.0f ", std::max(1.0, timeout_s)) + shell_quote(opt.python) + " " +
+  r.timeout_s = std::max(1.0, timeout_s);
+  std::string cmd = strf("timeout -k 10 %.0f ", r.timeout_s) + shell_quote(opt.python) + " " +
                     shell_quote(opt.peers_dir + "/" + script);
   for (const std::string& a : args) {
     cmd += ' ';  // (not " " + shell_quote(a): GCC 12 warns a false -Wrestrict on that once inlined)

@@ -17,6 +17,7 @@ namespace gqa::bench {
 
 struct PythonRun {
   int exit_code = -1;          // 124: timed out
+  double timeout_s = 0;        // the limit it ran under
   std::string tail;            // the last lines of its output (for the report when it failed)
   bool has_result = false;
   nlohmann::json result;       // the object on its "GQA_BENCH_JSON " line
