@@ -81,14 +81,15 @@ DecodePlan plan_decode(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max
 // split count that gives one block per SM (plan_decode with target_blocks = sm_count), merged in
 // each (token, KV head, head chunk)'s last block (the fused merge) instead of by the merge kernel,
 // where that count is 2 to kDecodeOneWaveFusedMaxSplits and its blocks fill at least half the
-// SMs; std::nullopt elsewhere (the occupancy plan and the merge kernel). Why: gqa-attn-bench's sweep on an H200 (runs 13 and
-// 15), the 70B T=8 shard at batch 16 (128 blocks): 8 fused splits 27.6 / 27.9 us at 8K against
-// the occupancy plan's 16 splits with the merge kernel 29.7 / 29.9, at 32K 74.7 / 76.3 against
-// 76.8 / 79.5, at 128K 262.5 / 269.1 against 261.8 / 267.6. But inside the decode step it is
-// slower (run 17, gqa-bench's choices at batch 16: 8.81 / 12.96 / 29.63 ms at 8K / 32K / 128K
-// against 8.63 / 12.38 / 27.41 with the occupancy plan; bench/results/
-// NVIDIA-H200-20261128-141810-decode-b16.md), so it is not the default. Not at batch 1 (128-256
-// splits: one block merging them all is slow) or where few blocks run (unmeasured).
+// SMs; std::nullopt elsewhere (the occupancy plan and the merge kernel). Why it was written:
+// gqa-attn-bench's sweep on an H200 (runs 13 and 15), the 70B T=8 shard at batch 16 (128
+// blocks): 8 fused splits 27.6 / 27.9 us at 8K against the occupancy plan's 16 splits with the
+// merge kernel 29.7 / 29.9, at 32K 74.7 / 76.3 against 76.8 / 79.5, at 128K 262.5 / 269.1
+// against 261.8 / 267.6. But inside the decode step it is slower with PDL on (run 17,
+// gqa-bench's choices at batch 16: 8.81 / 12.96 / 29.63 ms at 8K / 32K / 128K against 8.63 /
+// 12.38 / 27.41 with the occupancy plan; bench/results/NVIDIA-H200-20261128-141810-decode-b16.md),
+// so it is not the default. Not at batch 1 (128-256 splits: one block merging them all is slow)
+// or where few blocks run (unmeasured).
 constexpr int kDecodeOneWaveFusedMaxSplits = 8;
 std::optional<DecodePlan> plan_decode_one_wave_fused(int64_t n_tokens, int64_t hkv, int64_t group, int64_t max_context,
                                                      int64_t sm_count, int head_chunk);
