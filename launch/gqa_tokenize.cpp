@@ -4,14 +4,15 @@
 //   gqa-tokenize --tokenizer PATH --bench FILE [--repeat N]    -> encode speed, one JSON line
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 #include "launch/cli_checks.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,17 +30,37 @@ std::string read_all(std::istream& in) {
   return ss.str();
 }
 
+// Ids separated by whitespace or by commas (gqa-generate's JSON lists and --prompt-tokens use
+// commas): "1 2", "1,2" and "1, 2" are the same two ids; an empty item ("1,,2", a trailing comma)
+// is refused.
 std::vector<int32_t> parse_ids(const std::string& text) {
   std::vector<int32_t> ids;
-  std::istringstream in(text);
-  std::string item;
-  while (in >> item) {
+  bool comma_pending = false;  // a ',' since the last id: an id must come next
+  size_t i = 0;
+  while (i < text.size()) {
+    if (std::isspace(static_cast<unsigned char>(text[i]))) {
+      ++i;
+      continue;
+    }
+    if (text[i] == ',') {
+      GQA_CHECK(!ids.empty() && !comma_pending,
+                "--decode: an empty item at a ',' (expected ids separated by whitespace or commas)");
+      comma_pending = true;
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) && text[end] != ',') ++end;
+    const std::string item = text.substr(i, end - i);
     int64_t v = 0;
     auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     GQA_CHECK(ec == std::errc() && p == item.data() + item.size() && v >= INT32_MIN && v <= INT32_MAX,
-              "--decode: '" << item << "' is not a token id (expected whitespace-separated integers)");
+              "--decode: '" << item << "' is not a token id (expected integers separated by whitespace or commas)");
     ids.push_back(static_cast<int32_t>(v));
+    comma_pending = false;
+    i = end;
   }
+  GQA_CHECK(!comma_pending, "--decode: the ids end in a ','");
   return ids;
 }
 
@@ -62,11 +83,14 @@ size_t encode_all(const gqa::tok::Tokenizer& tok, const std::vector<std::string_
   return n;
 }
 
+// Far above a useful benchmark text, below what would exhaust memory by mistake.
+constexpr uint64_t kMaxBenchFileBytes = uint64_t{1} << 30;
+
 // Encodes the file once to warm up, then `repeat` times; reports the median.
 void bench(const gqa::tok::Tokenizer& tok, const Options& o) {
-  std::ifstream f(o.bench_file, std::ios::binary);
-  GQA_CHECK(f, o.bench_file << ": cannot open");
-  const std::string text = read_all(f);
+  const std::string text =
+      gqa::read_regular_file_text(o.bench_file, "--bench file", kMaxBenchFileBytes, "a benchmark file");
+  GQA_CHECK(!text.empty(), "--bench file " << o.bench_file << " is empty: nothing to time");
   const std::vector<std::string_view> inputs = bench_inputs(text, o.bench_lines);
   size_t n_tokens = encode_all(tok, inputs);
   std::vector<double> secs;
@@ -121,8 +145,8 @@ int main(int argc, char** argv) {
                    "post_processor, GGUF add_bos_token/add_eos_token. Special tokens written in the text are "
                    "recognised either way");
   CLI::Option* decode = app.add_flag("--decode", o.decode,
-                                     "read whitespace-separated ids from stdin and print their text exactly (no "
-                                     "newline added)");
+                                     "read ids from stdin, separated by whitespace or commas, and print their "
+                                     "text exactly (no newline added)");
   add_special->excludes(decode);
   // (the flags that only mean something with another are refused without it, not ignored)
   app.add_flag("--skip-special", o.skip_special, "with --decode: leave special tokens (BOS, EOS, ...) out")

@@ -19,6 +19,16 @@ for vocab in gpt-2.gguf llama-spm.gguf bl-llama3.json; do
   [ "${back%x}" = "$text" ] || fail "round trip $vocab: '${back%x}'"
 done
 [ "$(echo '1 15043 2' | "$bin" --tokenizer $fx/llama-spm.gguf --decode --skip-special)" = "Hello" ] || fail "skip-special"
+# --decode takes commas as separators too (gqa-generate prints its ids so), not empty items
+for ids in "15043,3186" "15043, 3186" " 15043 ,3186
+"; do
+  [ "$(printf '%s' "$ids" | "$bin" --tokenizer $fx/llama-spm.gguf --decode)" = "Hello world" ] || fail "decode '$ids'"
+done
+for ids in "15043,,3186" "15043," ",15043"; do
+  rc=0
+  printf '%s' "$ids" | "$bin" --tokenizer $fx/llama-spm.gguf --decode >/dev/null 2>/tmp/gqa-tok-err.$$ || rc=$?
+  [ "$rc" -eq 1 ] && grep -q -- "--decode: .*','" /tmp/gqa-tok-err.$$ || fail "decode '$ids': exit $rc, $(cat /tmp/gqa-tok-err.$$)"
+done
 
 help=$("$bin" --help) || fail "--help: exit $?"  # (captured: grep -q closing the pipe early fails pipefail)
 grep -q -- "--add-special" <<<"$help" || fail "--help"
@@ -42,6 +52,19 @@ rc=0
 echo hi | "$bin" --tokenizer $fx/gpt-2.gguf --bench "" >/dev/null 2>/tmp/gqa-tok-err.$$ || rc=$?
 [ "$rc" -eq 2 ] || fail "--bench \"\": exit $rc, wanted 2"
 grep -q -- "--bench: needs a path" /tmp/gqa-tok-err.$$ || fail "--bench \"\": $(cat /tmp/gqa-tok-err.$$)"
+# a --bench path that is a folder, missing or empty is an error naming it (exit 1), not a 0 MB/s result
+tmp=$(mktemp -d)
+: >$tmp/empty.txt
+for case in "$tmp:is a folder, not a regular file" "$tmp/none.txt:does not exist" "$tmp/empty.txt:is empty: nothing to time"; do
+  path=${case%%:*} want=${case#*:}
+  rc=0
+  "$bin" --tokenizer $fx/gpt-2.gguf --bench "$path" >/tmp/gqa-tok-out.$$ 2>/tmp/gqa-tok-err.$$ || rc=$?
+  [ "$rc" -eq 1 ] && [ ! -s /tmp/gqa-tok-out.$$ ] && grep -q -- "--bench file $path $want" /tmp/gqa-tok-err.$$ ||
+    fail "--bench $path: exit $rc, $(cat /tmp/gqa-tok-out.$$ /tmp/gqa-tok-err.$$)"
+done
+printf 'Hello world' >$tmp/text.txt
+"$bin" --tokenizer $fx/gpt-2.gguf --bench $tmp/text.txt --repeat 1 | grep -q '"bytes":11,"tokens":2,' || fail "--bench of 11 bytes"
+rm -rf "$tmp" /tmp/gqa-tok-out.$$
 # a result that cannot be written (a full disk) says so, not just exit 1
 if [ -w /dev/full ]; then
   rc=0
