@@ -143,7 +143,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   app.add_option("--tokenizer", o->tokenizer,
                  "tokenizer.json, a directory holding one, or a .gguf (default: the --model directory)")
       ->check(non_empty_path());
-  app.add_option("--stop", o->stop, "stop when the generated text contains this string (repeatable; not printed)");
+  app.add_option("--stop", o->stop, "stop when the generated text contains this string (repeatable: one string a --stop; not printed)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--max-new-tokens", o->max_new_tokens, "number of tokens to generate")
       ->check(at_least(0, kMaxPositions))
       ->capture_default_str();

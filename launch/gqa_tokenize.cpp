@@ -4,16 +4,14 @@
 //   gqa-tokenize --tokenizer PATH --bench FILE [--repeat N]    -> encode speed, one JSON line
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cctype>
-#include <charconv>
 #include <chrono>
 #include <iostream>
-#include <iterator>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/regular_file.h"
 #include "launch/cli_checks.h"
+#include "launch/token_list.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -30,38 +28,11 @@ std::string read_all(std::istream& in) {
   return ss.str();
 }
 
-// Ids separated by whitespace or by commas (gqa-generate's JSON lists and --prompt-tokens use
-// commas): "1 2", "1,2" and "1, 2" are the same two ids; an empty item ("1,,2", a trailing comma)
-// is refused.
+// Ids separated by whitespace or by commas, as gqa-generate's --prompt-tokens-file takes them (its
+// JSON line prints them with commas); no ids at all decode to the empty text.
 std::vector<int32_t> parse_ids(const std::string& text) {
-  std::vector<int32_t> ids;
-  bool comma_pending = false;  // a ',' since the last id: an id must come next
-  size_t i = 0;
-  while (i < text.size()) {
-    if (std::isspace(static_cast<unsigned char>(text[i]))) {
-      ++i;
-      continue;
-    }
-    if (text[i] == ',') {
-      GQA_CHECK(!ids.empty() && !comma_pending,
-                "--decode: an empty item at a ',' (expected ids separated by whitespace or commas)");
-      comma_pending = true;
-      ++i;
-      continue;
-    }
-    size_t end = i;
-    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) && text[end] != ',') ++end;
-    const std::string item = text.substr(i, end - i);
-    int64_t v = 0;
-    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    GQA_CHECK(ec == std::errc() && p == item.data() + item.size() && v >= INT32_MIN && v <= INT32_MAX,
-              "--decode: '" << item << "' is not a token id (expected integers separated by whitespace or commas)");
-    ids.push_back(static_cast<int32_t>(v));
-    comma_pending = false;
-    i = end;
-  }
-  GQA_CHECK(!comma_pending, "--decode: the ids end in a ','");
-  return ids;
+  if (text.find_first_not_of(" \t\n\r\v\f") == std::string::npos) return {};
+  return gqa::parse_token_text(text, "--decode input");
 }
 
 // The text as one string, or (--bench-lines) as its lines, each keeping its "\n".

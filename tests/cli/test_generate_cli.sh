@@ -166,6 +166,16 @@ if [ -x "$tokenize" ]; then
           --ignore-eos --stop "$stop" | head -n -1)
     expect=$(python3 -c "import sys; t=sys.argv[1]; print(t[:t.find(sys.argv[2])])" "$full" "$stop")
     if [ "$cut" = "$expect" ]; then ok "--stop '$stop' ends the text right before it"; else bad "--stop '$stop': got '$cut' want '$expect'"; fi
+    # repeatable, one string a --stop: a second one that never occurs changes nothing, and a bare
+    # word after a --stop (a forgotten --prompt) is refused, not taken as another stop string
+    cut2=$(timeout 60 "$gen" --model tests/fixtures/models/gqa --prompt "Hello" --max-new-tokens 24 -q --ignore-eos \
+           --stop "no such text" --stop "$stop" | head -n -1)
+    if [ "$cut2" = "$expect" ]; then ok "two --stop: the one that occurs cuts"; else bad "two --stop: got '$cut2' want '$expect'"; fi
+    rc=0
+    timeout 60 "$gen" --model tests/fixtures/models/gqa --max-new-tokens 2 --stop "$stop" "Hello world" >/dev/null \
+      2>"$tmp/stop.err" || rc=$?
+    if [ $rc -eq 2 ] && grep -q "not expected: Hello world" "$tmp/stop.err"; then ok "--stop takes one string: a stray word is refused"
+    else bad "--stop STR 'Hello world': exit $rc, $(cat "$tmp/stop.err")"; fi
   else
     bad "--stop: no 3-letter word in the greedy text to use as a stop string: '$full'"
   fi

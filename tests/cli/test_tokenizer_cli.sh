@@ -27,7 +27,7 @@ done
 for ids in "15043,,3186" "15043," ",15043"; do
   rc=0
   printf '%s' "$ids" | "$bin" --tokenizer $fx/llama-spm.gguf --decode >/dev/null 2>/tmp/gqa-tok-err.$$ || rc=$?
-  [ "$rc" -eq 1 ] && grep -q -- "--decode: .*','" /tmp/gqa-tok-err.$$ || fail "decode '$ids': exit $rc, $(cat /tmp/gqa-tok-err.$$)"
+  [ "$rc" -eq 1 ] && grep -q -- "--decode input: .*comma" /tmp/gqa-tok-err.$$ || fail "decode '$ids': exit $rc, $(cat /tmp/gqa-tok-err.$$)"
 done
 
 help=$("$bin" --help) || fail "--help: exit $?"  # (captured: grep -q closing the pipe early fails pipefail)
