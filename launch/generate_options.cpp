@@ -44,12 +44,11 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "default), GQA_PDL_EARLY=0 has the split merge and the RMSNorms let their successor launch only after their "
       "wait instead of before it; GQA_DECODE_BULK=0 makes the decode attention load K/V with per-thread cp.async "
       "instead of cp.async.bulk, GQA_DECODE_GROUP_COPIES=0 with one bulk copy per K/V row instead of one per 8 keys' "
-      "rows (where the cache has one KV head per rank), GQA_DECODE_ONE_WAVE_FUSED=1 with one block per SM merging "
-      "the splits in its last block instead of the merge kernel after the splits the occupancy allows (on 132 SMs: "
-      "where batch x KV heads per rank is 15-66, at 8K+ contexts; slower in the step on an H200); GQA_GEMV_BULK=0 "
+      "rows (where the cache has one KV head per rank); GQA_GEMV_BULK=0 "
       "makes the decode GEMVs load their weights per thread instead of by bulk copies into shared memory; "
       "GQA_PREFILL_WGMMA=0 runs prefill attention on the mma.sync kernel instead of the wgmma one (H100/H200; "
-      "other GPUs always take mma.sync), GQA_PREFILL_WGMMA_TMA_OVERLAP=0 on the wgmma kernel's TMA build without its softmax under the previous "
+      "other GPUs always take mma.sync), GQA_PREFILL_WGMMA_TMA_OVERLAP=0 on the wgmma kernel's TMA build without "
+      "its softmax under the previous "
       "tile's P V, GQA_PREFILL_WGMMA_TMA=0 on its swizzle build (its producer warpgroup's threads copy the K/V "
       "tiles) instead of its TMA builds (a TMA box per page: block sizes 8, 16, 32, 64 or a multiple of 128; other "
       "sizes copy as the swizzle build does), with GQA_PREFILL_WGMMA_SWIZZLE=0 too on unswizzled tiles (the producer "
@@ -64,17 +63,20 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       "GEMM has completed (over TMA_OVERLAP; not with GQA_PREFILL_WGMMA_TMA=0, nor under GQA_PREFILL_WGMMA_OVERLAP=1, "
       "the producer build's overlap, which wins over every TMA build), GQA_GEMV_MMA=1 the "
       "9-16-row decode GEMMs on the tensor-core GEMV, GQA_DECODE_CLUSTER=1 the decode attention's split reduction "
-      "in thread-block clusters, GQA_L2_PREFETCH=1 an L2 prefetch of the O and gate/up weights during decode "
+      "in thread-block clusters, GQA_DECODE_ONE_WAVE_FUSED=1 its splits at one block per SM merged in each row's "
+      "last block instead of the occupancy plan's splits and the merge kernel (on 132 SMs: where batch x KV heads "
+      "per rank is 15-66, at 8K+ contexts; faster alone, slower in the step), GQA_L2_PREFETCH=1 an L2 prefetch of "
+      "the O and gate/up weights during decode "
       "attention (with PDL); GQA_FUSED_NORM=1 makes the residual add + RMSNorm the "
       "prologue of the fused QKV and gate/up GEMVs (decode batches <= 4; those GEMVs then take the per-thread-load "
       "build instead of the default bulk-copy one), GQA_GEMV_RING=1 streams the decode GEMVs' "
       "weights through a ring of bulk-copy stages in a grid of resident blocks (decode batches <= 2; with "
       "GQA_FUSED_NORM=1 each block computes the add + RMSNorm once), "
       "GQA_MLP_PERSISTENT=1 runs a decode layer's MLP half (add + RMSNorm, gate/up + SwiGLU, down) as one "
-      "persistent kernel, one block per SM (decode batches <= 2), GQA_PREFILL_WGMMA_LAZY_RESCALE=1 has the wgmma "
-      "prefill rescale its output only where a row's max rises by more than 8 in log2 units (a factor 2^8 in "
-      "its probabilities; no faster). Opt-in, mixed "
-      "there: GQA_DECODE_FUSED_MERGE=1 has the decode attention's last split block merge the splits at the "
+      "persistent kernel, one block per SM (decode batches <= 2). Opt-in, mixed there: "
+      "GQA_PREFILL_WGMMA_LAZY_RESCALE=1 has the wgmma prefill rescale its output only where a row's max rises by "
+      "more than 8 in log2 units (a factor 2^8 in its probabilities; the same speed in one run, 2-7% faster in "
+      "another), GQA_DECODE_FUSED_MERGE=1 has the decode attention's last split block merge the splits at the "
       "occupancy plan's split count (no merge kernel; plans of <= 32 splits: steps at batch 16 within ~2% of the "
       "default either way). GQA_DECODE_KV_PREFETCH=0 stops the decode attention prefetching its first K/V stages "
       "into the L2 while it waits for the QKV GEMV (with PDL; on by default: ~1% faster steps at 8K batch 1). "
@@ -147,7 +149,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("--max-new-tokens", o->max_new_tokens, "number of tokens to generate")
+  app.add_option("--max-new-tokens", o->max_new_tokens,
+                 "number of tokens to generate. A run (prompt + new tokens) past the model's "
+                 "max_position_embeddings goes on with a warning, as transformers does (not with dynamic "
+                 "RoPE scaling, made for it); past a sliding window (Mistral, Qwen2) it is refused")
       ->check(at_least(0, kMaxPositions))
       ->capture_default_str();
   app.add_option("--temperature", o->sampling.temperature, "sampling temperature; 0 = greedy")
