@@ -459,7 +459,8 @@ int run(const Options& opt) {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: gqa-attn-bench [--check] [--runs N] [--splits N] [--sweep] [--context 8192|32768|131072] [--batch 1|16]\n"
+    "usage: gqa-attn-bench [--check] [--runs N] [--splits N] [--sweep] [--context 8K|32K|128K] [--batch 1|16]\n"
+    "                      [--version]\n"
     "Times the CUDA decode attention (decode + split merge) for one rank's shard of Llama-3-70B at T = 8 (8 query\n"
     "heads, 1 KV head, head_dim 128, bf16, 256-token pages) at 8K/32K/128K context, batch 1 and 16, against a\n"
     "device-to-device copy measured in the same run; the last columns time the opt-in fused merge, one bulk copy\n"
@@ -470,7 +471,9 @@ constexpr const char* kUsage =
     "  --runs N       timed calls per shape, median (default 30, after 5 warm-up calls)\n"
     "  --splits N     force N KV splits (0: the plan's)\n"
     "  --sweep        also every shape at 4..512 splits, the other builds, pages in order and 16/64-token pages\n"
-    "  --context C    only context C;  --batch B: only batch B (one shape under a profiler)\n";
+    "  --version      print the version, then exit\n"
+    "  --context C    only context C (8K, 32K or 128K; or 8192, 32768, 131072);  --batch B: only batch B\n"
+    "                 (one shape under a profiler)\n";
 
 // The value after flag `name` as an integer in [lo, hi], or an error message.
 bool parse_int(const char* name, const char* text, long long lo, long long hi, long long& out) {
@@ -483,6 +486,19 @@ bool parse_int(const char* name, const char* text, long long lo, long long hi, l
   }
   out = v;
   return true;
+}
+
+// --context's value: 8192, 32768 or 131072, also spelt 8K, 32K, 128K; or an error message.
+bool parse_context(const char* text, long long& out) {
+  for (const auto& [name, tokens] : {std::pair<const char*, long long>{"8K", 8192}, {"32K", 32768}, {"128K", 131072}}) {
+    const std::string number = std::to_string(tokens), lower = std::string(name, std::strlen(name) - 1) + "k";
+    if (text == number || text == std::string(name) || text == lower) {
+      out = tokens;
+      return true;
+    }
+  }
+  std::fprintf(stderr, "gqa-attn-bench: --context takes 8K, 32K or 128K (8192, 32768, 131072), got '%s'\n", text);
+  return false;
 }
 
 }  // namespace
@@ -508,22 +524,24 @@ int main(int argc, char** argv) {
     } else if (arg == "--sweep") {
       opt.sweep = true;
     } else if (arg == "--context") {
-      if (!parse_int("--context", argv[++i], 1, 1LL << 30, v)) return 2;
+      if (!parse_context(argv[++i], v)) return 2;
       opt.context = v;
     } else if (arg == "--batch") {
-      if (!parse_int("--batch", argv[++i], 1, 1 << 20, v)) return 2;
-      opt.batch = v;
+      const std::string b = argv[++i];
+      if (b != "1" && b != "16") {
+        std::fprintf(stderr, "gqa-attn-bench: --batch takes 1 or 16, got '%s'\n", b.c_str());
+        return 2;
+      }
+      opt.batch = std::stoll(b);
+    } else if (arg == "--version") {
+      std::printf("gqa-attn-bench %s\n", GQA_VERSION);
+      return 0;
     } else {
       const bool help = arg == "--help" || arg == "-h";
       if (!help) std::fprintf(stderr, "gqa-attn-bench: unknown argument '%s'\n", arg.c_str());
       std::fprintf(help ? stdout : stderr, "%s", kUsage);
       return help ? 0 : 2;
     }
-  }
-  if ((opt.context != 0 && opt.context != 8192 && opt.context != 32768 && opt.context != 131072) ||
-      (opt.batch != 0 && opt.batch != 1 && opt.batch != 16)) {
-    std::fprintf(stderr, "gqa-attn-bench: --context takes 8192, 32768 or 131072 and --batch 1 or 16\n");
-    return 2;
   }
   try {
     return gqa::run(opt);

@@ -91,11 +91,14 @@ int main(int argc, char** argv) {
       error = parse_count("--vocab", argv[++i], kMaxVocab, &vocab);
     } else if (a == "--runs" && i + 1 < argc) {
       error = parse_count("--runs", argv[++i], kMaxRuns, &runs);
+    } else if (a == "--version") {
+      std::printf("gqa-sample-bench %s\n", GQA_VERSION);
+      return 0;
     } else {
       const bool help = a == "-h" || a == "--help";
       if (!help) std::fprintf(stderr, "gqa-sample-bench: unknown argument or missing value: %s\n", a.c_str());
       std::fprintf(help ? stdout : stderr,
-                   "usage: gqa-sample-bench [--vocab N] [--runs N]\n"
+                   "usage: gqa-sample-bench [--vocab N] [--runs N] [--version]\n"
                    "  Times the host token sampler (what rank 0 runs per token at T > 1) against a full sort of the\n"
                    "  row, on random logits, one thread: ms per token (median of the runs), the ratio, and whether\n"
                    "  both drew the same tokens.\n"

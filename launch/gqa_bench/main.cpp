@@ -172,9 +172,9 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   gqa::bench::Options opt;
   try {
-    if (!gqa::bench::parse_options(argc, argv, opt)) return 0;  // --help
+    if (!gqa::bench::parse_options(argc, argv, opt)) return 0;  // --help, --version
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "gqa-bench: %s\n%s", e.what(), gqa::bench::usage().c_str());
+    std::fprintf(stderr, "gqa-bench: %s\nRun gqa-bench --help for the flags.\n", e.what());
     return 2;
   }
   try {

@@ -103,6 +103,7 @@ std::string usage() {
          "  --allreduce-us X       assumed all-reduce latency for the projection (default 15)\n"
          "  --out PATH             report path (default <source>/bench/results/<gpu>-<date>.md)\n"
          "  --python EXE           (default python3)\n"
+         "  --version              print the version, then exit\n"
          "What it prints, in order: the ceilings (device-to-device copy, two read streams for reference, bf16\n"
          "GEMM) and the read stream's rate by bytes in flight per SM; with --model-8b the 8B comparison; per\n"
          "(context, batch) each decode op and the whole step with the kernels the environment selects\n"
@@ -152,6 +153,10 @@ bool parse_options(int argc, char** argv, Options& o) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::printf("%s", usage().c_str());
+      return false;
+    }
+    if (arg == "--version") {
+      std::printf("gqa-bench %s\n", GQA_VERSION);
       return false;
     }
     if (auto f = flags.find(arg); f != flags.end()) {

@@ -45,6 +45,7 @@ if [ -x "$sb" ]; then
     "--vocab takes an integer in" "$sb" --vocab 9999999999999999999
   expect "sample-bench --runs 010" 2 "without a leading 0" "$sb" --runs 010
   expect "sample-bench --vocab 1000 --runs 3" 0 "x 1000 \\| top_k 50" "$sb" --vocab 1000 --runs 3
+  expect "sample-bench --version" 0 "^gqa-sample-bench [0-9]+\\.[0-9]+" "$sb" --version
 fi
 if ! [ -x "$bin/gqa-bench" ] || ! [ -x "$bin/gqa-attn-bench" ]; then
   echo "gqa-bench, gqa-attn-bench: skipped (no CUDA build)"
@@ -57,10 +58,15 @@ help_names attn-bench "$ab" 'usage: gqa-attn-bench' --check --runs --splits --sw
 expect "attn-bench unknown flag" 2 "unknown argument '--bogus'" "$ab" --bogus
 expect "attn-bench --runs 0" 2 'takes an integer in \[1, 100000\]' "$ab" --runs 0
 expect "attn-bench --runs without a value" 2 '--runs needs a value' "$ab" --runs
-expect "attn-bench --context 1000" 2 '--context takes 8192, 32768 or 131072' "$ab" --context 1000
-expect "attn-bench --batch 3" 2 '--batch 1 or 16' "$ab" --batch 3
+expect "attn-bench --context 1000" 2 "--context takes 8K, 32K or 128K \\(8192, 32768, 131072\\), got '1000'" \
+  "$ab" --context 1000
+expect "attn-bench --context 8K1" 2 "--context takes 8K, 32K or 128K .*, got '8K1'" "$ab" --context 8K1
+expect "attn-bench --batch 3" 2 "--batch takes 1 or 16, got '3'" "$ab" --batch 3
+expect "attn-bench --version" 0 "^gqa-attn-bench [0-9]+\\.[0-9]+" "$ab" --version
 if ! nvidia-smi -L >/dev/null 2>&1; then
   expect "attn-bench without a GPU" 0 'no CUDA device visible' "$ab"
+  # the contexts as gqa-bench spells them, and as numbers, pass the flag check
+  for c in 8K 32k 131072; do expect "attn-bench --context $c" 0 'no CUDA device visible' "$ab" --context $c --batch 16; done
 fi
 
 gb="$bin/gqa-bench"
@@ -73,6 +79,11 @@ expect "bench --runs 2^32 + 1 (refused, not cut to 1)" 2 '--runs takes at most 2
 expect "bench --contexts past int64 once multiplied" 2 'is not a list of positive sizes' "$gb" --contexts 9007199254740992K
 expect "bench --layers x" 2 '--layers needs one integer >= 1, got "x"' "$gb" --layers x
 expect "bench --contexts 1K,x" 2 'is not a list of positive sizes' "$gb" --contexts 1K,x
+# a bad flag is one line and a pointer to --help, not the whole usage after it
+out=$(timeout 60 "$gb" --bogus 2>&1)
+[ "$(wc -l <<<"$out")" -eq 2 ] && grep -q "Run gqa-bench --help for the flags." <<<"$out" && ok "bench: an error, then a pointer to --help" ||
+  bad "bench: an error's output: $(head -c 300 <<<"$out")"
+expect "bench --version" 0 "^gqa-bench [0-9]+\\.[0-9]+" "$gb" --version
 if ! nvidia-smi -L >/dev/null 2>&1; then
   expect "bench without a GPU" 0 'no CUDA device visible' "$gb" --budget-s 5
 fi
