@@ -54,13 +54,15 @@ void watch(double limit_s) {
 
 }  // namespace
 
-double collective_timeout_s() {
-  static const double limit = [] {
+double collective_timeout_s(bool warn) {
+  static const double limit = [warn] {
     double s = CollectiveWatch::kDefaultLimitS;
     try {
       s = seconds_from_env("GQA_COLLECTIVE_TIMEOUT_S", CollectiveWatch::kDefaultLimitS);
     } catch (const std::exception& e) {  // (read inside a collective: never throw there)
-      std::fprintf(stderr, "gqa: warning: %s; using the default, %g s\n", e.what(), CollectiveWatch::kDefaultLimitS);
+      if (warn) {
+        std::fprintf(stderr, "gqa: warning: %s; using the default, %g s\n", e.what(), CollectiveWatch::kDefaultLimitS);
+      }
     }
     return s > Deadline::kMaxLimitS ? 0.0 : s;
   }();
@@ -68,7 +70,7 @@ double collective_timeout_s() {
 }
 
 CollectiveWatch::CollectiveWatch(int rank, const char* what) {
-  const double limit = collective_timeout_s();
+  const double limit = collective_timeout_s(rank == 0);
   if (limit <= 0) return;
   static std::once_flag started;
   std::call_once(started, [limit] {

@@ -23,7 +23,7 @@ class CollectiveWatch {
   static constexpr double kDefaultLimitS = 1800;
   // what: a string literal naming the collective (kept as a pointer); rank: this rank's number in
   // the message. Never throws (it runs inside collectives): a GQA_COLLECTIVE_TIMEOUT_S that is not a
-  // number >= 0 gets a warning on stderr and the default; no thread to start, a warning and no watch.
+  // number >= 0 gets a warning on stderr (rank 0's) and the default; no thread to start, a warning and no watch.
   CollectiveWatch(int rank, const char* what);
   ~CollectiveWatch();
   CollectiveWatch(const CollectiveWatch&) = delete;
@@ -34,7 +34,9 @@ class CollectiveWatch {
   bool outermost_ = false;  // the watch whose start time counts
 };
 
-// The limit in seconds (GQA_COLLECTIVE_TIMEOUT_S, read once; 0: none; see CollectiveWatch).
-double collective_timeout_s();
+// The limit in seconds (GQA_COLLECTIVE_TIMEOUT_S, read once; 0: none; see CollectiveWatch). A bad
+// value's warning is printed by the first call only where `warn` (CollectiveWatch: on rank 0 only,
+// so a job prints it once, not once a rank).
+double collective_timeout_s(bool warn = true);
 
 }  // namespace gqa

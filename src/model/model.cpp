@@ -102,7 +102,7 @@ std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& ca
 // What a step's watch names at T > 1 (run_step, and the first wait on its results): with NCCL the
 // all-reduces run on the device's stream, so a rank whose peer hangs waits in the step, under the
 // collective watch (parallel/collective_watch.h), rather than in an MPI call.
-constexpr const char* kStepDeviceWork = "a step (with NCCL, its all-reduces wait for every rank)";
+constexpr const char* kStepDeviceWork = "a step (its all-reduces wait for every rank)";
 
 // The step up to this rank's logit rows in the step buffers; returns how many rows.
 int64_t Model::run_step(const StepInput& in, PagedKvCache& cache) {

@@ -57,7 +57,7 @@ EOF_COLLECTIVES
 # Between two decode steps (the fixture model on the CPU backend): rank 0 waits in an all-reduce
 # inside its step and must name the step (the Model's watch at T > 1, the outermost), not the
 # all-reduce.
-expect_stop_named "between decode steps" "a step (with NCCL, its all-reduces wait for every rank)" \
+expect_stop_named "between decode steps" "a step (its all-reduces wait for every rank)" \
   "$step_probe" tests/fixtures/models/gqa 1
 rm -f /tmp/probe.$$
 echo "$passed passed, $failed failed"

@@ -6,8 +6,10 @@
 #include "parallel/collective_watch.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -81,6 +83,23 @@ TEST(CollectiveWatchDeathTest, ABadValueWarnsAndKeepsTheDefault) {
         std::exit(0);
       },
       ::testing::ExitedWithCode(0), "warning: GQA_COLLECTIVE_TIMEOUT_S=30m: expected a number of seconds");
+}
+
+// The warning is rank 0's: a job prints it once, not once a rank (the other ranks keep the default
+// silently).
+TEST(CollectiveWatchDeathTest, ABadValueWarnsOnRankZeroOnly) {
+  EXPECT_EXIT(
+      {
+        ::setenv("GQA_COLLECTIVE_TIMEOUT_S", "30m", 1);
+        std::FILE* said = std::tmpfile();  // (stderr into a file, to see that nothing was said)
+        if (said == nullptr || ::dup2(::fileno(said), 2) < 0) std::exit(4);
+        { const CollectiveWatch watch(1, "a wait"); }
+        std::fflush(stderr);
+        if (std::ftell(said) != 0 || std::fseek(said, 0, SEEK_END) != 0 || std::ftell(said) != 0) std::exit(3);
+        if (collective_timeout_s() != CollectiveWatch::kDefaultLimitS) std::exit(2);
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
