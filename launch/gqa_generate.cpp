@@ -219,7 +219,7 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
     l = load(o, comm, local_rank, verbose);
     loaded_as = load_fingerprint(l);
   } catch (const std::exception& e) {
-    error = e.what();
+    error = gqa::error_text(e);
   }
   // Nodes holding different copies of a checkpoint or tokenizer would run different shapes or
   // prompt lengths into one collective, or the same shapes with other weights into wrong tokens:
@@ -435,14 +435,14 @@ int main(int argc, char** argv) {
     std::cerr << "gqa-generate: rank " << mpi.world_rank() << ": " << e.what() << std::endl;
     return 1;  // (not a usage error: the machine or the launch; see --help's exit status)
   } catch (const std::exception& e) {
-    if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << e.what() << std::endl;
+    if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << gqa::error_text(e) << std::endl;
     return 1;
   }
   try {
     return run(opts, *comm, mpi.local_rank());
   } catch (const std::exception& e) {
     // Past the agreed load, other ranks may be inside a collective: take the job down.
-    std::cerr << "gqa-generate: rank " + std::to_string(comm->rank()) + ": " + e.what() + "\n" << std::flush;
+    std::cerr << "gqa-generate: rank " + std::to_string(comm->rank()) + ": " + gqa::error_text(e) + "\n" << std::flush;
     comm->abort(1);
   }
 }

@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   try {
     return run(o);
   } catch (const std::exception& e) {
-    std::cerr << "gqa-tokenize: " << e.what() << "\n";
+    std::cerr << "gqa-tokenize: " << gqa::error_text(e) << "\n";
     return 1;
   }
 }

@@ -30,6 +30,11 @@ inline void throw_unless_all_ok(bool all_ok, const std::string& local_error, con
   throw Error(others_failed);
 }
 
+// The one line to show a user for `e`: its what(), except for std::filesystem's errors, whose
+// what() ("filesystem error: status: Permission denied [PATH]") reads as the library's: there
+// "cannot access PATH: Permission denied".
+std::string error_text(const std::exception& e);
+
 // Throws gqa::Error with `message`; `where` is "file:line" for API-call failures, empty otherwise.
 [[noreturn]] void throw_error(const std::string& message, const char* file = nullptr, int line = 0);
 

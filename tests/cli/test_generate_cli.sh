@@ -258,6 +258,11 @@ for mode in missing_safetensors truncated header_past_file overlap offset_past_e
   python3 tests/cli/make_bad_checkpoint.py $good "$tmp/$mode" $mode || bad "make $mode"
 done
 expect_failure "missing model dir" 2 "/nonexistent/model" --model /nonexistent/model --prompt-tokens $p
+# a path the file system cannot resolve (a symlink loop; a folder the user may not enter is alike):
+# gqa's own line naming it, not std::filesystem's "filesystem error: status: ... [path]"
+ln -s "$tmp/loop_b" "$tmp/loop_a" && ln -s "$tmp/loop_a" "$tmp/loop_b"
+expect_failure "model path in a symlink loop" 2 "gqa-generate: cannot access $tmp/loop_a: Too many levels of symbolic links" \
+  --model "$tmp/loop_a" --prompt-tokens $p
 expect_failure "missing safetensors" 2 "model.safetensors" --model "$tmp/missing_safetensors" --prompt-tokens $p
 expect_failure "truncated safetensors" 2 "model.safetensors" --model "$tmp/truncated" --prompt-tokens $p
 expect_failure "header length past the file" 2 "model.safetensors" --model "$tmp/header_past_file" --prompt-tokens $p
