@@ -81,7 +81,14 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
     l.prompt = l.text->ids();
     for (const std::string& w : l.text->warnings()) progress(comm.rank() == 0, "warning: " + w);  // (-q too)
   }
-  gqa::validate_prompt(l.prompt, l.config.vocab_size);
+  try {
+    gqa::validate_prompt(l.prompt, l.config.vocab_size);
+  } catch (const gqa::Error& e) {
+    if (!o.has_prompt_text || l.prompt.empty()) throw;
+    throw gqa::Error(std::string(e.what()) + ": the tokenizer " +
+                     (o.tokenizer.empty() ? "in --model's folder" : "--tokenizer " + o.tokenizer) +
+                     " gave it, so it does not match this model");
+  }
   // Checked here, before loading, as Generator checks it again (the same count of positions).
   const std::string what = "the prompt (" + std::to_string(l.prompt.size()) + " tokens) with --max-new-tokens " +
                            std::to_string(o.max_new_tokens);

@@ -33,6 +33,18 @@ tok::ChatTemplate load_chat_template(const std::string& path, const tok::Tokeniz
 
 std::string tokenizer_path(const GenerateOptions& o) { return o.tokenizer.empty() ? o.model_dir : o.tokenizer; }
 
+// The tokenizer a text prompt needs; where --model's folder holds none (or a bad one) and no
+// --tokenizer was given, the error says how else to run.
+tok::Tokenizer load_tokenizer(const GenerateOptions& o) {
+  try {
+    return tok::Tokenizer::load(tokenizer_path(o));
+  } catch (const Error& e) {
+    if (!o.tokenizer.empty()) throw;
+    throw Error(std::string(e.what()) + " (a text prompt needs a tokenizer: name one with --tokenizer, or give the "
+                                        "prompt as token ids with --prompt-tokens)");
+  }
+}
+
 class TokenizerStreamer final : public TextStreamer {
  public:
   TokenizerStreamer(const tok::Tokenizer& tok, std::span<const int32_t> prompt, std::vector<std::string> stops,
@@ -57,7 +69,7 @@ class TokenizerStreamer final : public TextStreamer {
 
 class TokenizerPrompt final : public TextPrompt {
  public:
-  explicit TokenizerPrompt(const GenerateOptions& o) : tokenizer_(tok::Tokenizer::load(tokenizer_path(o))) {
+  explicit TokenizerPrompt(const GenerateOptions& o) : tokenizer_(load_tokenizer(o)) {
     const std::string path = tokenizer_path(o);
     const auto check_utf8 = [&](const std::string& text, const std::string& what) {
       if (tok::is_valid_utf8(text)) return;

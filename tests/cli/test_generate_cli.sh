@@ -215,6 +215,18 @@ PY
   if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ] && [ "$with_special" = "0,$want" ]
   then ok "--chat: the template's text alone, nothing added by the post-processor"
   else bad "--chat with a post-processor: rc $rc, ids '$got' vs '$want' (with it: '$with_special')"; fi
+
+  # a text prompt that cannot run says how it could: no tokenizer in --model's folder (the ids
+  # flag or --tokenizer), or a --tokenizer whose ids the model does not have (they do not match)
+  for case in "mha|--prompt Hi|has no tokenizer.json (a text prompt needs a tokenizer: name one with --tokenizer, or give the prompt as token ids with --prompt-tokens)" \
+              "gqa|--prompt Hello --tokenizer tests/fixtures/tokenizer/gpt-2.gguf|is outside the vocabulary [0, 512): the tokenizer --tokenizer tests/fixtures/tokenizer/gpt-2.gguf gave it, so it does not match this model"; do
+    IFS='|' read -r model flags want <<<"$case"
+    rc=0
+    # shellcheck disable=SC2086  # (flags: words)
+    timeout 60 "$gen" --model tests/fixtures/models/$model $flags --max-new-tokens 1 >/dev/null 2>"$tmp/hint.err" || rc=$?
+    if [ $rc -eq 1 ] && grep -qF -- "$want" "$tmp/hint.err"; then ok "$model $flags: the error says how to run"
+    else bad "$model $flags: exit $rc, $(cat "$tmp/hint.err")"; fi
+  done
 fi
 
 # --- the stats line: the first token comes from the prefill, the rate is over the decode steps after it
