@@ -220,6 +220,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     if (o->backend == "cpu" && o->no_graphs) warn("--no-graphs has no effect on the cpu backend (it has no CUDA graphs)");
   } catch (const CLI::ParseError& e) {
     if (!print) return e.get_exit_code() == 0 ? 0 : 2;
+    // (the parser's own messages, like every other error, begin with the tool's name)
+    app.failure_message([](const CLI::App* a, const CLI::Error& err) {
+      return "gqa-generate: " + CLI::FailureMessage::simple(a, err);
+    });
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   } catch (const Error& e) {

@@ -98,6 +98,26 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   const gqa::ShardPlan plan = gqa::ShardPlan::make(dims, comm.size());
   const gqa::DType dtype = o.dtype == "f32" ? gqa::DType::kF32 : o.dtype == "f16" ? gqa::DType::kF16 : gqa::DType::kBF16;
   l.ops = gqa::make_backend(o.backend, local_rank, dtype);
+  if (l.positions > l.config.max_position_embeddings && l.config.rope_scaling.type != gqa::RopeType::kDynamic) {
+    progress(comm.rank() == 0, "warning: " + what + " runs " + std::to_string(l.positions) +  // (-q too)
+                          " positions, past the model's max_position_embeddings (" +
+                          std::to_string(l.config.max_position_embeddings) + "); output quality may degrade");
+  }
+  const int64_t needed = gqa::PagedKvCache::blocks_for(l.positions, o.block_size);
+  const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : needed;
+  GQA_CHECK(blocks >= needed, "KV cache of " << blocks << (blocks == 1 ? " block" : " blocks") << " x " << o.block_size
+                                             << " tokens cannot hold "
+                                             << l.positions << " positions (" << what
+                                             << ": the last new token is not fed back); raise --kv-blocks to "
+                                             << needed << " or more");
+  // The KV cache's size, before any weight is read (a run it cannot hold ends here, not after a load).
+  gqa::KvCacheShape kv_shape;
+  kv_shape.num_layers = l.config.num_hidden_layers;
+  kv_shape.num_blocks = blocks;
+  kv_shape.block_size = o.block_size;
+  kv_shape.n_kv_heads_local = plan.rank(comm.rank()).kv_heads.size();
+  kv_shape.head_dim = l.config.head_dim;
+  gqa::PagedKvCache::check_shape(kv_shape, l.ops->compute_dtype(), *l.ops);
   progress(verbose, "loading " + o.model_dir + " (" + l.config.architecture + ", " +
                         std::to_string(l.config.num_hidden_layers) + " layers, " +
                         std::to_string(l.config.num_attention_heads) + " q heads / " +
@@ -125,17 +145,6 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   l.model = std::make_unique<gqa::Model>(l.config, plan, *l.ops, comm, std::move(weights));
   l.model->set_cuda_graphs(!o.no_graphs);
 
-  if (l.positions > l.config.max_position_embeddings && l.config.rope_scaling.type != gqa::RopeType::kDynamic) {
-    progress(comm.rank() == 0, "warning: " + what + " runs " + std::to_string(l.positions) +  // (-q too)
-                          " positions, past the model's max_position_embeddings (" +
-                          std::to_string(l.config.max_position_embeddings) + "); output quality may degrade");
-  }
-  const int64_t needed = gqa::PagedKvCache::blocks_for(l.positions, o.block_size);
-  const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : needed;
-  GQA_CHECK(blocks >= needed, "KV cache of " << blocks << " blocks x " << o.block_size << " tokens cannot hold "
-                                             << l.positions << " positions (" << what
-                                             << ": the last new token is not fed back); raise --kv-blocks to "
-                                             << needed << " or more");
   l.cache = std::make_unique<gqa::PagedKvCache>(l.model->kv_cache_shape(blocks, o.block_size),
                                                 l.ops->compute_dtype(), *l.ops);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

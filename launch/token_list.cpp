@@ -24,6 +24,7 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 }  // namespace
 
 std::vector<int32_t> parse_token_list(const std::string& text) {
+  GQA_CHECK(text.find_first_not_of(' ') != std::string::npos, "--prompt-tokens is empty: give at least one id");
   std::vector<int32_t> ids;
   size_t pos = 0;
   while (pos <= text.size()) {

@@ -43,8 +43,9 @@ const KvCacheShape& checked(const KvCacheShape& shape, DType dtype, const Ops& o
   GQA_CHECK(shape.num_blocks > 0 && shape.block_size > 0 && shape.n_kv_heads_local > 0 && shape.head_dim > 0 &&
                 shape.num_layers > 0,
             "invalid KV cache shape");
-  GQA_CHECK(shape.block_size <= INT32_MAX / shape.num_blocks, "KV cache of " << shape.num_blocks << " blocks x "
-            << shape.block_size << " tokens exceeds the int32 slot range");
+  GQA_CHECK(shape.block_size <= INT32_MAX / shape.num_blocks,
+            "KV cache of " << shape.num_blocks << " blocks x " << shape.block_size << " tokens: more than the "
+                           << INT32_MAX << " slots a cache can index; lower --kv-blocks or --block-size");
   if (ops.device() == Device::kCpu) {  // (a GPU's allocation fails by itself, with a message)
     const double bytes = 2.0 * double(shape.num_layers) * double(shape.num_blocks) * double(shape.block_size) *
                          double(shape.n_kv_heads_local) * double(shape.head_dim) * double(dtype_size(dtype));
@@ -59,6 +60,8 @@ const KvCacheShape& checked(const KvCacheShape& shape, DType dtype, const Ops& o
 }
 
 }  // namespace
+
+void PagedKvCache::check_shape(const KvCacheShape& shape, DType dtype, const Ops& ops) { checked(shape, dtype, ops); }
 
 PagedKvCache::PagedKvCache(const KvCacheShape& shape, DType dtype, Ops& ops)
     : shape_(checked(shape, dtype, ops)), allocator_(shape.num_blocks) {

@@ -45,6 +45,9 @@ struct KvCacheShape {
 class PagedKvCache {
  public:
   PagedKvCache(const KvCacheShape& shape, DType dtype, Ops& ops);
+  // The checks the constructor makes (the slots it can index; on the CPU, the memory this process
+  // may use), without allocating anything: a tool checks its flags so before loading a model.
+  static void check_shape(const KvCacheShape& shape, DType dtype, const Ops& ops);
   // Not copyable: a copy would share the K/V memory (and id) but hand out the same blocks again.
   PagedKvCache(const PagedKvCache&) = delete;
   PagedKvCache& operator=(const PagedKvCache&) = delete;

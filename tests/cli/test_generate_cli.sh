@@ -340,8 +340,14 @@ if [ $rc -eq 0 ] && [ "$(grep -c "warning: --dtype f16 has no effect on the cpu 
   ok "--dtype f16 and --no-graphs with --backend cpu: one warning each"
 else bad "--dtype / --no-graphs on cpu: rc $rc, '$out'"; fi
 expect_failure "malformed --prompt-tokens" 2 "not a token id" --model $good --prompt-tokens 1,x
-expect_failure "KV cache too small" 2 "cannot hold" --model $good --prompt-tokens $p --kv-blocks 1 \
-  --block-size 2 --max-new-tokens 4
+expect_failure "KV cache too small" 2 "KV cache of 1 block x 2 tokens cannot hold" --model $good --prompt-tokens $p \
+  --kv-blocks 1 --block-size 2 --max-new-tokens 4
+# a cache past what its int32 slots index: the flags to lower named, before any weight is read
+expect_failure "--kv-blocks 2e9 (past the slots a cache indexes)" 2 \
+  "KV cache of 2000000000 blocks x 256 tokens: more than the 2147483647 slots a cache can index; lower --kv-blocks" \
+  --model $good --prompt-tokens $p --kv-blocks 2000000000
+if grep -q "loading" "$tmp/err"; then bad "--kv-blocks 2e9: refused only after loading: $(head -c 300 "$tmp/err")"
+else ok "--kv-blocks 2e9: refused before loading"; fi
 # ... and one exactly large enough: 3 prompt tokens + 4 new ones feed 6 positions (the last new
 # token is never fed back), 3 blocks of 2.
 if timeout 60 "$gen" --model $good --prompt-tokens $p --kv-blocks 3 --block-size 2 --max-new-tokens 4 -q >/dev/null \
@@ -393,6 +399,11 @@ expect_usage "--top-k -1" "must be at least 0, got -1" --model $good --prompt-to
 expect_usage "--prompt-tokens 2^32 (not wrapped to 0)" "'4294967296' is not a token id" --model $good \
   --prompt-tokens 1,4294967296
 expect_usage "--prompt-tokens with a trailing comma" "'' is not a token id" --model $good --prompt-tokens 1,2,
+expect_usage "--prompt-tokens \"\"" "gqa-generate: --prompt-tokens is empty: give at least one id" --model $good \
+  --prompt-tokens ""
+# the argument parser's own messages begin with the tool's name too
+expect_usage "--backend twice" "gqa-generate: --backend: At Most 1 required but received 2" --model $good \
+  --prompt-tokens $p --backend cpu --backend cpu
 expect_usage "--dump-logits \"\" (refused, not ignored)" "--dump-logits: needs a path" --model $good --prompt-tokens $p \
   --dump-logits ""
 expect_usage "--tokenizer \"\" (refused, not the --model directory)" "--tokenizer: needs a path" --model $good \
