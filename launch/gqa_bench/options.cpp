@@ -107,7 +107,7 @@ std::string usage() {
          "What it prints, in order: the ceilings (device-to-device copy, two read streams for reference, bf16\n"
          "GEMM) and the read stream's rate by bytes in flight per SM; with --model-8b the 8B comparison; per\n"
          "(context, batch) each decode op and the whole step with the kernels the environment selects\n"
-         "(gqa-generate --help lists the GQA_* switches), then for every case the step with kinds of op\n"
+         "(gqa-generate --help-env lists the GQA_* switches), then for every case the step with kinds of op\n"
          "left out (attention, norms, GEMVs: a timing aid); the prefill of each length; the spectrum; the\n"
          "prefill attention through mma.sync and each wgmma build (the producer, swizzle and TMA builds and\n"
          "the default TMA overlap build also on 16- to 256-token pages at the longest prompt) and the decode step with each other kernel choice\n"

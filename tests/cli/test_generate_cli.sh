@@ -73,6 +73,18 @@ for flag in --model --backend --comm --prompt-tokens --max-new-tokens --temperat
   grep -q -- "$flag" <<<"$help" || missing="$missing $flag"
 done
 if [ $rc -eq 0 ] && [ -z "$missing" ]; then ok "--help documents every flag"; else bad "--help rc $rc missing:$missing"; fi
+# --help-env (exit 0, no --model needed, as --help) names every GQA_* variable the library reads;
+# --help points to it instead of burying the flags under them
+env_help=$("$gen" --help-env 2>&1); rc=$?
+missing=""
+for name in $(grep -rhoE '"GQA_[A-Z0-9_]+"' kernels src parallel | tr -d '"' | sort -u); do
+  grep -q -- "$name" <<<"$env_help" || missing="$missing $name"
+done
+if [ $rc -eq 0 ] && [ -z "$missing" ] && [ "$(grep -c 'GQA_' <<<"$env_help")" -gt 20 ]; then
+  ok "--help-env names every GQA_* variable the sources read"
+else bad "--help-env rc $rc missing:$missing"; fi
+if grep -q -- "--help-env lists them" <<<"$help" && ! grep -q "GQA_PDL=0" <<<"$help"; then ok "--help points to --help-env"
+else bad "--help and the environment variables"; fi
 # --version: the project's version (CMakeLists.txt) and what the build holds, exit 0, at np 2 too
 version=$(sed -nE 's/^project\(gqa VERSION ([0-9.]+).*/\1/p' CMakeLists.txt)
 out=$(timeout 30 "${mpi[@]}" -np 2 "$gen" --version 2>&1); rc=$?
