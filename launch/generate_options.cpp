@@ -47,7 +47,7 @@ std::string wrap_text(const std::string& text, size_t width) {
 }
 }  // namespace
 
-int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o) {
+int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o, std::ostream& err) {
   CLI::App app{
       "gqa-generate: generate tokens with a Llama-family GQA model, tensor-parallel over the MPI ranks it is "
       "launched with (mpirun -np T). Rank 0 samples and prints; the last stdout line is one JSON object "
@@ -241,7 +241,7 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     validate(o->sampling);
     // Options that would change nothing: said, not refused (as transformers warns of top_k when greedy).
     const auto warn = [&](const std::string& line) {
-      if (print) std::cerr << "gqa-generate: warning: " << line << "\n";
+      if (print) err << "gqa-generate: warning: " << line << "\n";
     };
     if (o->sampling.temperature == 0 &&
         (app.count("--top-k") > 0 || app.count("--top-p") > 0 || app.count("--seed") > 0)) {
@@ -258,10 +258,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     app.failure_message([](const CLI::App* a, const CLI::Error& err) {
       return "gqa-generate: " + CLI::FailureMessage::simple(a, err);
     });
-    const int code = app.exit(e);
+    const int code = app.exit(e, std::cout, err);
     return code == 0 ? 0 : 2;
   } catch (const Error& e) {
-    if (print) std::cerr << "gqa-generate: " << e.what() << "\n";
+    if (print) err << "gqa-generate: " << e.what() << "\n";
     return 2;
   }
   // The prompt files: what they hold is the input, not the flags (exit 1, as for a bad prompt).
@@ -279,7 +279,7 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
           "--prompt-tokens-file " + tokens_file);
     }
   } catch (const Error& e) {
-    if (print) std::cerr << "gqa-generate: " << e.what() << "\n";
+    if (print) err << "gqa-generate: " << e.what() << "\n";
     return 1;
   }
   return -1;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,8 +42,9 @@ struct GenerateOptions {
 };
 
 // Parses argv. Returns -1 to go on, or an exit code (0 after --help, 2 after a usage error).
-// Only `print` true prints (rank 0), so a bad flag is reported once, not once per rank.
-int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* out);
+// Only `print` true prints (rank 0), so a bad flag is reported once, not once per rank; errors and
+// warnings go to `err` (another rank gathers them so, to print them in one write under its own line).
+int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* out, std::ostream& err = std::cerr);
 
 // The settings every rank must share, each under the flag that sets it, always the same flags in
 // the same order (not the paths, which may differ between nodes, nor -q; whether --dump-logits is

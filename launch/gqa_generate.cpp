@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/hash.h"
 #include "core/json_limits.h"
@@ -348,9 +349,12 @@ int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int pa
   if (!mpi.all_ok(parsed < 0)) {
     const bool rank0_went_on = mpi.from_rank0(parsed < 0 ? 1 : 0) == 1;
     if (rank != 0 && parsed >= 0 && rank0_went_on) {  // its own message was not printed (rank 0 prints)
+      std::ostringstream its_own;  // (its error under this line, in one write: no other rank's line between)
+      gqa::parse_generate_options(argc, argv, true, &opts, its_own);
+      std::string said = its_own.str();
+      while (!said.empty() && said.back() == '\n') said.pop_back();
       say("gqa-generate: rank " + std::to_string(rank) + " stopped on its arguments or a file they name (" + why +
-          ", and each rank the files they name):");
-      gqa::parse_generate_options(argc, argv, true, &opts);
+          ", and each rank the files they name):\n" + said);
     } else if (rank == 0 && parsed < 0) {
       say("gqa-generate: another rank stopped on its arguments or a file they name (" + why +
           ", and each rank the files they name)");

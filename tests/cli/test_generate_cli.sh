@@ -444,6 +444,10 @@ expect_mpmd_failure() {  # name expected-text: rank 0 runs "${rank0[@]}", rank 1
 rank0=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 4 -q)
 rank1=("${rank0[@]}" --bogus)
 EXPECT_RC=2 expect_mpmd_failure "MPMD: an unknown flag on rank 1 only (exit 2)" "rank 1 stopped on its arguments"
+# ... its own error on the next line (written with that line at once: no other rank's line between)
+if grep -A1 "rank 1 stopped on its arguments" "$tmp/err" | tail -n 1 | grep -q "^gqa-generate: .*--bogus"; then
+  ok "MPMD: rank 1's error right under its line"
+else bad "MPMD: rank 1's error not under its line: $(head -c 400 "$tmp/err")"; fi
 rank1=("${rank0[@]}" --help)
 EXPECT_RC=2 expect_mpmd_failure "MPMD: --help on rank 1 only (exit 2)" "rank 1 stopped on its arguments"
 rank1=(--model tests/fixtures/models/gqa --prompt-tokens $p --max-new-tokens 5 -q)
