@@ -462,7 +462,8 @@ int main(int argc, char** argv) {
     return run(opts, *comm, mpi.local_rank());
   } catch (const std::exception& e) {
     // Past the agreed load, other ranks may be inside a collective: take the job down.
-    std::cerr << "gqa-generate: rank " + std::to_string(comm->rank()) + ": " + gqa::error_text(e) + "\n" << std::flush;
+    std::cerr << "gqa-generate: rank " + std::to_string(comm->rank()) + ": " + gqa::error_text(e) + "\n"
+              << std::flush;
     comm->abort(1);
   }
 }
