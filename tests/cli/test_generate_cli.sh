@@ -354,6 +354,15 @@ else bad "--dtype / --no-graphs on cpu: rc $rc, '$out'"; fi
 expect_failure "malformed --prompt-tokens" 2 "not a token id" --model $good --prompt-tokens 1,x
 expect_failure "KV cache too small" 2 "KV cache of 1 block x 2 tokens cannot hold" --model $good --prompt-tokens $p \
   --kv-blocks 1 --block-size 2 --max-new-tokens 4
+# a run past max_position_embeddings (64 in the gqa fixture) goes on with one warning, as
+# transformers does (--max-new-tokens' help says so; a sliding window is refused instead, below)
+long_ids=$(seq -s, 1 60)
+rc=0
+timeout 60 "$gen" --model tests/fixtures/models/gqa --prompt-tokens "$long_ids" --max-new-tokens 8 -q >/dev/null \
+  2>"$tmp/past.err" || rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c "runs 67 positions, past the model's max_position_embeddings (64); output quality may degrade" \
+   "$tmp/past.err")" -eq 1 ]; then ok "past max_position_embeddings: one warning, the run goes on"
+else bad "past max_position_embeddings: exit $rc, $(cat "$tmp/past.err")"; fi
 # a cache past what its int32 slots index: the flags to lower named, before any weight is read
 expect_failure "--kv-blocks 2e9 (past the slots a cache indexes)" 2 \
   "KV cache of 2000000000 blocks x 256 tokens: more than the 2147483647 slots a cache can index; lower --kv-blocks" \
