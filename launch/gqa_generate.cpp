@@ -112,12 +112,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
                                              << ": the last new token is not fed back); raise --kv-blocks to "
                                              << needed << " or more");
   // The KV cache's size, before any weight is read (a run it cannot hold ends here, not after a load).
-  gqa::KvCacheShape kv_shape;
-  kv_shape.num_layers = l.config.num_hidden_layers;
-  kv_shape.num_blocks = blocks;
-  kv_shape.block_size = o.block_size;
-  kv_shape.n_kv_heads_local = plan.rank(comm.rank()).kv_heads.size();
-  kv_shape.head_dim = l.config.head_dim;
+  const gqa::KvCacheShape kv_shape = gqa::kv_cache_shape_for(l.config, plan.rank(comm.rank()), blocks, o.block_size);
   gqa::PagedKvCache::check_shape(kv_shape, l.ops->compute_dtype(), *l.ops);
   progress(verbose, "loading " + o.model_dir + " (" + l.config.architecture + ", " +
                         std::to_string(l.config.num_hidden_layers) + " layers, " +
@@ -146,8 +141,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   l.model = std::make_unique<gqa::Model>(l.config, plan, *l.ops, comm, std::move(weights));
   l.model->set_cuda_graphs(!o.no_graphs);
 
-  l.cache = std::make_unique<gqa::PagedKvCache>(l.model->kv_cache_shape(blocks, o.block_size),
-                                                l.ops->compute_dtype(), *l.ops);
+  l.cache = std::make_unique<gqa::PagedKvCache>(kv_shape, l.ops->compute_dtype(), *l.ops);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   char buf[160];
   std::snprintf(buf, sizeof(buf), "loaded in %.2f s: rank 0 read %.1f MB of %.1f MB of weights", secs,

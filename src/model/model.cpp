@@ -53,14 +53,19 @@ Model::Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communi
 
 Model::~Model() = default;
 
-KvCacheShape Model::kv_cache_shape(int64_t num_blocks, int64_t block_size) const {
+KvCacheShape kv_cache_shape_for(const ModelConfig& config, const RankShard& shard, int64_t num_blocks,
+                                int64_t block_size) {
   KvCacheShape s;
-  s.num_layers = config_.num_hidden_layers;
+  s.num_layers = config.num_hidden_layers;
   s.num_blocks = num_blocks;
   s.block_size = block_size;
-  s.n_kv_heads_local = shard_.kv_heads.size();
-  s.head_dim = config_.head_dim;
+  s.n_kv_heads_local = shard.kv_heads.size();
+  s.head_dim = config.head_dim;
   return s;
+}
+
+KvCacheShape Model::kv_cache_shape(int64_t num_blocks, int64_t block_size) const {
+  return kv_cache_shape_for(config_, shard_, num_blocks, block_size);
 }
 
 void Model::all_reduce(Tensor& t) {

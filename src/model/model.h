@@ -35,6 +35,11 @@ struct StepInput {
   int64_t rope_through = -1;
 };
 
+// The KV cache shape rank `shard` of `config` needs for `num_blocks` blocks of `block_size` tokens
+// (Model::kv_cache_shape; also before a Model exists, to check a cache's size before loading).
+KvCacheShape kv_cache_shape_for(const ModelConfig& config, const RankShard& shard, int64_t num_blocks,
+                                int64_t block_size);
+
 class Model {
  public:
   Model(const ModelConfig& config, const ShardPlan& plan, Ops& ops, Communicator& comm, ModelWeights weights);
