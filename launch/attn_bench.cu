@@ -39,6 +39,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <random>
 #include <set>
@@ -488,17 +489,18 @@ bool parse_int(const char* name, const char* text, long long lo, long long hi, l
   return true;
 }
 
-// --context's value: 8192, 32768 or 131072, also spelt 8K, 32K, 128K; or an error message.
+// --context's value: 8192, 32768 or 131072, also spelt 8K, 32K, 128K (or 8k, ...); or an error message.
 bool parse_context(const char* text, long long& out) {
-  for (const auto& [name, tokens] : {std::pair<const char*, long long>{"8K", 8192}, {"32K", 32768}, {"128K", 131072}}) {
-    const std::string number = std::to_string(tokens), lower = std::string(name, std::strlen(name) - 1) + "k";
-    if (text == number || text == std::string(name) || text == lower) {
-      out = tokens;
-      return true;
-    }
+  static const std::map<std::string, long long> kContexts = {
+      {"8K", 8192},   {"8k", 8192},   {"8192", 8192},   {"32K", 32768},   {"32k", 32768},
+      {"32768", 32768}, {"128K", 131072}, {"128k", 131072}, {"131072", 131072}};
+  const auto it = kContexts.find(text);
+  if (it == kContexts.end()) {
+    std::fprintf(stderr, "gqa-attn-bench: --context takes 8K, 32K or 128K (8192, 32768, 131072), got '%s'\n", text);
+    return false;
   }
-  std::fprintf(stderr, "gqa-attn-bench: --context takes 8K, 32K or 128K (8192, 32768, 131072), got '%s'\n", text);
-  return false;
+  out = it->second;
+  return true;
 }
 
 }  // namespace
