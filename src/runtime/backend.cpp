@@ -36,7 +36,7 @@ int cuda_device_count() {
 
 int cuda_device_for_local_rank(int local_rank) {
   const int count = cuda_device_count();
-  GQA_CHECK(count > 0, "no CUDA device is visible on this machine");
+  GQA_CHECK(count > 0, "--backend cuda: no CUDA device is visible on this machine");
   GQA_CHECK(local_rank >= 0, "negative local rank " << local_rank);
   return local_rank % count;
 }

@@ -394,6 +394,14 @@ rc=0; "$gen" --model $good --prompt-tokens $p --backend cpu --comm nccl >/dev/nu
 # says which backend the job got and why
 CUDA_VISIBLE_DEVICES= EXPECT_RC=1 expect_failure "--comm nccl with --backend auto on cpu (exit 1)" 2 \
   "and this job runs on the cpu backend (--backend auto picks cpu where" --model $good --prompt-tokens $p --comm nccl
+# --backend cuda on a machine with no device visible: one text whichever communicator is asked for
+# (with --comm nccl the device lookup happens in the communicator's setup)
+if ! CUDA_VISIBLE_DEVICES= "$gen" --model $good --prompt-tokens $p --backend cuda 2>&1 | grep -q "has no CUDA backend"; then
+  for comm in auto nccl mpi; do
+    CUDA_VISIBLE_DEVICES= EXPECT_RC=1 expect_failure "--backend cuda --comm $comm with no device visible" 1 \
+      "--backend cuda: no CUDA device is visible on this machine" --model $good --prompt-tokens $p --backend cuda --comm $comm
+  done
+fi
 if [ -x "$tokenize" ]; then
   # --system with a template that has no system turn (Mistral v0.1's): its own error (transformers'
   # words), exit 1, and what to do
