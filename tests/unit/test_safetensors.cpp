@@ -18,7 +18,7 @@ namespace {
 using test::StTensor;
 
 // Opening `path` must throw a gqa::Error whose message contains every one of `parts`.
-void expect_open_error(const std::string& path, std::initializer_list<std::string> parts) {
+void expect_open_error(const std::string& path, const std::vector<std::string>& parts) {
   try {
     SafetensorsFile f(path);
     FAIL() << "expected an error opening " << path;
@@ -30,6 +30,17 @@ void expect_open_error(const std::string& path, std::initializer_list<std::strin
 // A header with one tensor entry `entry` (raw JSON) named "w", and `data_bytes` zero bytes of data.
 void write_one(const std::string& path, const std::string& entry, size_t data_bytes) {
   test::write_raw_safetensors(path, "{\"w\":" + entry + "}", std::vector<uint8_t>(data_bytes, 0));
+}
+
+// A file of that one entry must be refused with an error naming the file, "tensor w" and `parts`.
+void expect_entry_refused(const std::string& entry, size_t data_bytes, std::initializer_list<std::string> parts) {
+  test::TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  write_one(path, entry, data_bytes);
+  std::vector<std::string> all = {path, "tensor w"};
+  all.insert(all.end(), parts.begin(), parts.end());
+  SCOPED_TRACE(entry.substr(0, 100));
+  expect_open_error(path, all);
 }
 
 TEST(Safetensors, ParsesAllDtypes) {
@@ -110,67 +121,44 @@ TEST(Safetensors, InvalidJsonHeader) {
 }
 
 TEST(Safetensors, MalformedEntries) {
-  test::TempDir dir;
-  const std::string path = dir.file("m.safetensors");
-  write_one(path, "42", 0);
-  expect_open_error(path, {path, "tensor w", "dict"});
-  write_one(path, R"({"shape": [1], "data_offsets": [0, 4]})", 4);
-  expect_open_error(path, {path, "tensor w", "dtype"});
-  write_one(path, R"({"dtype": "F32", "data_offsets": [0, 4]})", 4);
-  expect_open_error(path, {path, "tensor w", "shape"});
-  write_one(path, R"({"dtype": "F32", "shape": [1]})", 4);
-  expect_open_error(path, {path, "tensor w", "data_offsets"});
-  write_one(path, R"({"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]})", 4);
-  expect_open_error(path, {path, "tensor w", "shape dimension"});
-  write_one(path, R"({"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]})", 4);
-  expect_open_error(path, {path, "tensor w", "data_offsets begin"});
-  write_one(path, R"({"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 4]})", 4);
-  expect_open_error(path, {path, "tensor w", "overflows"});
+  expect_entry_refused("42", 0, {"dict"});
+  expect_entry_refused(R"({"shape": [1], "data_offsets": [0, 4]})", 4, {"dtype"});
+  expect_entry_refused(R"({"dtype": "F32", "data_offsets": [0, 4]})", 4, {"shape"});
+  expect_entry_refused(R"({"dtype": "F32", "shape": [1]})", 4, {"data_offsets"});
+  expect_entry_refused(R"({"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]})", 4, {"shape dimension"});
+  expect_entry_refused(R"({"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]})", 4, {"data_offsets begin"});
+  expect_entry_refused(R"({"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 4]})", 4,
+                       {"overflows"});
 }
 
 TEST(Safetensors, UnsupportedDtypes) {
-  test::TempDir dir;
-  const std::string path = dir.file("m.safetensors");
   for (const char* dtype : {"I64", "F64", "I8", "U8", "BOOL", "F8_E4M3"}) {
-    write_one(path, std::string(R"({"dtype": ")") + dtype + R"(", "shape": [1], "data_offsets": [0, 8]})", 8);
-    expect_open_error(path, {path, "tensor w", std::string("unsupported dtype ") + dtype});
+    expect_entry_refused(std::string(R"({"dtype": ")") + dtype + R"(", "shape": [1], "data_offsets": [0, 8]})", 8,
+                         {std::string("unsupported dtype ") + dtype});
   }
 }
 
 TEST(Safetensors, OffsetsPastEndOfFile) {
-  test::TempDir dir;
-  const std::string path = dir.file("m.safetensors");
   // Header promises 16 bytes (4 floats) but the file stops after 8: a truncated download.
-  write_one(path, R"({"dtype": "F32", "shape": [4], "data_offsets": [0, 16]})", 8);
-  expect_open_error(path, {path, "tensor w", "past the end"});
-  write_one(path, R"({"dtype": "F32", "shape": [1], "data_offsets": [100, 104]})", 8);
-  expect_open_error(path, {path, "tensor w", "past the end"});
+  expect_entry_refused(R"({"dtype": "F32", "shape": [4], "data_offsets": [0, 16]})", 8, {"past the end"});
+  expect_entry_refused(R"({"dtype": "F32", "shape": [1], "data_offsets": [100, 104]})", 8, {"past the end"});
 }
 
 TEST(Safetensors, BeginAfterEnd) {
-  test::TempDir dir;
-  const std::string path = dir.file("m.safetensors");
-  write_one(path, R"({"dtype": "F32", "shape": [1], "data_offsets": [8, 4]})", 8);
-  expect_open_error(path, {path, "tensor w", "begin > end"});
+  expect_entry_refused(R"({"dtype": "F32", "shape": [1], "data_offsets": [8, 4]})", 8, {"begin > end"});
 }
 
 TEST(Safetensors, SizeNotMatchingShape) {
-  test::TempDir dir;
-  const std::string path = dir.file("m.safetensors");
-  write_one(path, R"({"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 20]})", 24);
-  expect_open_error(path, {path, "tensor w", "20 bytes", "[2,3]"});
-  write_one(path, R"({"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 24]})", 24);
-  expect_open_error(path, {path, "tensor w", "24 bytes"});
+  expect_entry_refused(R"({"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 20]})", 24, {"20 bytes", "[2,3]"});
+  expect_entry_refused(R"({"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 24]})", 24, {"24 bytes"});
 }
 
 // A dimension past INT64_MAX is refused even when another dimension is 0 (no element count
 // overflows then): stored as int64, it would come out negative. Found by mutation testing
 // (dropping the INT64_MAX bound passed every test).
 TEST(Safetensors, DimensionPastInt64RefusedWithAZeroDimension) {
-  test::TempDir dir;
-  const std::string path = dir.file("m.safetensors");
-  write_one(path, R"({"dtype": "F32", "shape": [9223372036854775808, 0], "data_offsets": [0, 0]})", 0);
-  expect_open_error(path, {path, "tensor w", "overflows"});
+  expect_entry_refused(R"({"dtype": "F32", "shape": [9223372036854775808, 0], "data_offsets": [0, 0]})", 0,
+                       {"overflows"});
 }
 
 // A header length past the 100 MiB cap is refused by name, before the header is read or
