@@ -44,7 +44,7 @@ TEST_P(RopeFixture, MatchesTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, RopeFixture,
                          ::testing::Values("gqa", "llama3_rope", "rope_linear", "rope_dynamic", "rope_yarn",
-                                           "head_dim", "qwen2_bias"),
+                                           "head_dim", "qwen2_bias", "gqa_hd64", "gqa_hd128"),
                          [](const auto& info) { return info.param; });
 
 TEST(RopeDynamic, GrowsWithSequenceLengthLikeTransformers) {
