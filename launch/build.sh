@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds gqa into build/ (executables in build/bin/). Extra args go to cmake.
+# GQA_JOBS: compile jobs (default: nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${GQA_JOBS:-$(nproc)}"

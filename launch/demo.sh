@@ -4,6 +4,7 @@
 # the CUDA backend is built, else the CPU backend; if the GPU run fails it says so and runs on
 # the CPU. Extra args go to gqa-generate and replace the demo's own settings of the same flags
 # (e.g. --max-new-tokens 32, or --temperature 0.8 --seed 7).
+# GQA_DEMO_RANKS: how many MPI ranks (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/install-deps.sh

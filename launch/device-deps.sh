@@ -9,7 +9,7 @@
 # Not carried, because the image has them: CUDA (nvcc, cuBLAS), NCCL (the Python package
 # nvidia-nccl-cu13 when the toolkit lacks it), CMake, a C++ compiler. Not carried, because gqa
 # builds without them: OpenBLAS (a portable GEMM loop replaces it), PCRE2 + ICU (no tokenizer).
-# About 25 MB. usage: launch/device-deps.sh [OUT_DIR]   (default .devdeps in the repository root)
+# About 22 MB. usage: launch/device-deps.sh [OUT_DIR]   (default .devdeps in the repository root)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/.devdeps}"

@@ -5,12 +5,14 @@
 #      CMake >= 3.24; falls back to explicit -gencode flags if that configure fails), then checks
 #      in the built SASS what the kernels count on (launch/sass_check.py: WARN on a miss);
 #   3. runs the GPU tests (ctest -L gpu, 4 at a time; the prefill tests in processes of their own
-#      beside them), then the kernel tests again under compute-sanitizer memcheck;
+#      beside them);
 #   4. runs the multi-rank CUDA tests under mpirun -np 1, 2, 4 (ranks share the GPU(s));
 #   5. runs gqa-generate --backend cuda on tests/fixtures/models/gqa at -np 1 (--comm nccl) and
 #      -np 2 and 4 (--comm mpi) and compares the greedy tokens with reference.json (f32: all equal;
 #      bf16: the first token equal, the rest reported);
-#   6. runs the attention benchmark (build/bin/gqa-attn-bench --sweep: also a split-count sweep);
+#   6. runs the attention benchmark (build-gpu/bin/gqa-attn-bench --sweep, $GQA_GPU_BUILD_DIR/bin
+#      where that is set: also a split-count sweep);
+#   7. runs the kernel tests again under compute-sanitizer memcheck, in what is left of the box;
 # and prints a summary table LAST (PASS / FAIL / CUT / SKIP per step), also written to
 # bench/results/gpu-check-<gpu>-<date>.md. Every step has a timeout; a step that the box's end
 # (GQA_CHECK_BUDGET_S) stopped before its own limit, with no test case failed in its log, is CUT,

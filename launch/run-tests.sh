@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test that does not need a GPU
 # (unit, multi-rank under mpirun -np 1/2/4, command-line). GPU tests: launch/gpu-check.sh.
+# GQA_TEST_JOBS: tests run at a time (default 2); GQA_JOBS: build jobs (launch/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/install-deps.sh
