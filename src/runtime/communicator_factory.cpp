@@ -27,8 +27,9 @@ namespace {
 
 #ifdef GQA_HAVE_CUDA
 // `check` on every rank, then the same outcome on every rank: its error (a RankError) on a rank
-// where it threw, `others_failed` (an Error) on the others. (A rank throwing on its own before a
-// collective would leave the others waiting in it.)
+// where it threw, `others_failed` (an Error) on the others; where it threw on every rank, an Error
+// with each rank's own reason, which only rank 0 prints (np copies of one line said nothing more).
+// (A rank throwing on its own before a collective would leave the others waiting in it.)
 void agree_on(const MpiSession& session, const std::function<void()>& check, const char* others_failed) {
   std::string error;
   try {
@@ -36,7 +37,12 @@ void agree_on(const MpiSession& session, const std::function<void()>& check, con
   } catch (const std::exception& e) {
     error = e.what();
   }
-  throw_unless_all_ok(session.all_ok(error.empty()), error, others_failed);
+  if (session.all_ok(error.empty())) return;
+  if (session.all_ok(!error.empty())) {
+    if (session.world_size() == 1) throw Error(error);
+    throw Error("every rank failed here; rank " + std::to_string(session.world_rank()) + ": " + error);
+  }
+  throw_unless_all_ok(false, error, others_failed);
 }
 
 // True on every rank iff every rank's node has a GPU of its own for each of its ranks.

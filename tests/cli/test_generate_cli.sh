@@ -395,11 +395,14 @@ rc=0; "$gen" --model $good --prompt-tokens $p --backend cpu --comm nccl >/dev/nu
 CUDA_VISIBLE_DEVICES= EXPECT_RC=1 expect_failure "--comm nccl with --backend auto on cpu (exit 1)" 2 \
   "and this job runs on the cpu backend (--backend auto picks cpu where" --model $good --prompt-tokens $p --comm nccl
 # --backend cuda on a machine with no device visible: one text whichever communicator is asked for
-# (with --comm nccl the device lookup happens in the communicator's setup)
+# (with --comm nccl the device lookup happens in the communicator's setup), printed once at np 2
 if ! CUDA_VISIBLE_DEVICES= "$gen" --model $good --prompt-tokens $p --backend cuda 2>&1 | grep -q "has no CUDA backend"; then
   for comm in auto nccl mpi; do
-    CUDA_VISIBLE_DEVICES= EXPECT_RC=1 expect_failure "--backend cuda --comm $comm with no device visible" 1 \
-      "--backend cuda: no CUDA device is visible on this machine" --model $good --prompt-tokens $p --backend cuda --comm $comm
+    for np in 1 2; do
+      CUDA_VISIBLE_DEVICES= EXPECT_RC=1 expect_failure "--backend cuda --comm $comm at np $np with no device visible" $np \
+        "--backend cuda: no CUDA device is visible on this machine" --model $good --prompt-tokens $p --backend cuda \
+        --comm $comm
+    done
   done
 fi
 if [ -x "$tokenize" ]; then
