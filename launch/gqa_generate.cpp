@@ -2,8 +2,10 @@
 //   mpirun -np T gqa-generate --model DIR --prompt-tokens 1,2,3 --max-new-tokens N [--dump-logits F.npy]
 //   mpirun -np T gqa-generate --model DIR --prompt "Hello" [--chat] [--stop STR]
 // Failure policy: errors every rank can see (flags, config, checkpoint, prompt) are agreed on
-// with all_ok() so every rank exits 1 together; an error on one rank during generation aborts
-// the whole job (MPI_Abort), so no rank is left waiting in a collective.
+// with all_ok() so every rank exits 1 together; so are errors during generation that every rank
+// learns of in step (gqa::AgreedError: NaN logits, a failed draw or callback); any other error on
+// one rank during generation aborts the whole job (MPI_Abort), so no rank is left waiting in a
+// collective.
 #include <unistd.h>
 
 #include <algorithm>
@@ -454,10 +456,19 @@ int main(int argc, char** argv) {
   }
   try {
     return run(opts, *comm, mpi.local_rank());
+  } catch (const gqa::RankError& e) {
+    // (every rank throws together, in step: each ends normally; this rank's own reason)
+    std::cerr << "gqa-generate: " << (comm->size() > 1 ? "rank " + std::to_string(comm->rank()) + ": " : "")
+              << e.what() << std::endl;
+    return 1;
+  } catch (const gqa::AgreedError& e) {
+    // (the same on every rank, or another rank's failure named: said once)
+    if (comm->rank() == 0) std::cerr << "gqa-generate: " << e.what() << std::endl;
+    return 1;
   } catch (const std::exception& e) {
     // Past the agreed load, other ranks may be inside a collective: take the job down.
-    std::cerr << "gqa-generate: rank " + std::to_string(comm->rank()) + ": " + gqa::error_text(e) + "\n"
-              << std::flush;
+    const std::string who = comm->size() > 1 ? "rank " + std::to_string(comm->rank()) + ": " : "";
+    std::cerr << "gqa-generate: " + who + gqa::error_text(e) + "\n" << std::flush;
     comm->abort(1);
   }
 }

@@ -13,21 +13,29 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// An error this rank saw and the others did not (they learn only that another rank failed, from a
-// collective agreement): every rank that throws one should print it, where an Error that all
-// ranks throw alike is printed once, by rank 0.
-class RankError : public Error {
+// An error every rank throws at the same point, after a collective that told them all (an
+// agreement, or data every rank holds alike): the ranks are in step, none is left waiting in a
+// collective, so a program may end every rank normally instead of aborting the job. One that is
+// not a RankError says the same on every rank, or names another rank's failure: rank 0 prints it.
+class AgreedError : public Error {
  public:
   using Error::Error;
 };
 
+// An agreed error this rank saw and the others did not (they learn only that another rank failed,
+// from the agreement): every rank that throws one should print it.
+class RankError : public AgreedError {
+ public:
+  using AgreedError::AgreedError;
+};
+
 // The end of an agreement across ranks (`all_ok`: every rank's answer to whether it succeeded):
 // nothing when all did; else a RankError with this rank's `local_error` where it failed, and an
-// Error saying `others_failed` on the ranks that did not. Every rank throws together.
+// AgreedError saying `others_failed` on the ranks that did not. Every rank throws together.
 inline void throw_unless_all_ok(bool all_ok, const std::string& local_error, const std::string& others_failed) {
   if (all_ok) return;
   if (!local_error.empty()) throw RankError(local_error);
-  throw Error(others_failed);
+  throw AgreedError(others_failed);
 }
 
 // The one line to show a user for `e`: its what(), except for std::filesystem's errors, whose

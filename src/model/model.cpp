@@ -314,7 +314,10 @@ std::vector<Model::RowSlices> Model::top_k_across_ranks(int64_t m, int64_t k, fl
   for (int64_t i = 0; i < m; ++i) {
     for (int r = 0; r < comm_.size(); ++r) {
       const float* c = all.data_as<float>() + (r * m + i) * width;
-      GQA_CHECK(c[2 * k] == 0.0f, "logits contain NaN (row " << i << ", the vocabulary slice of rank " << r << ")");
+      if (c[2 * k] != 0.0f) {  // (every rank holds the same gathered rows: all throw here together)
+        throw AgreedError("logits contain NaN (row " + std::to_string(i) + ", the vocabulary slice of rank " +
+                          std::to_string(r) + ")");
+      }
       const Range vr = plan_.rank(r).vocab;
       rows[i][r] = slice_of_top_k_row(c, k, vr.begin, vr.size());
     }

@@ -54,7 +54,7 @@ class Model {
   // backend (Ops::sample_rows; u: one uniform per row), no logits leaving the device; at T > 1
   // greedy only (spec.temperature 0), each rank's best (value, global id) over its vocabulary
   // slice gathered instead of the slices (top_k_across_ranks), the same token on every rank.
-  // Throws gqa::Error "logits contain NaN" on every rank when any rank's slice has one.
+  // Throws gqa::AgreedError "logits contain NaN" on every rank when any rank's slice has one.
   std::vector<int32_t> forward_sample(const StepInput& step, PagedKvCache& cache, const SampleSpec& spec,
                                       const std::vector<double>& u);
   // The same step, then for each logit row the candidates of a top-k rule (1 <= k <= kMaxTopK):

@@ -34,6 +34,18 @@ struct SequenceGuard {
   }
 };
 
+// `error`, which this rank alone saw and every other rank learned of in step, as a RankError with
+// its message (an exception not derived from std::exception as it is).
+[[noreturn]] void rethrow_as_rank_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const RankError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw RankError(e.what());
+  }
+}
+
 // Runs a caller's callback (on_token, on_prefill_progress) on this rank, then agrees with every
 // rank that each one's returned: one throwing on some ranks only makes every rank throw (that rank
 // its own error, the others one naming the callback), where the others would wait in the next
@@ -48,9 +60,10 @@ void run_callback(Communicator& comm, bool agree, const char* name, F&& f) {
     error = std::current_exception();
   }
   if (agree && !comm.all_ok(!error) && !error) {
-    GQA_FAIL("generation stopped: another rank's " << name << " callback threw (its error says why)");
+    throw AgreedError(std::string("generation stopped: another rank's ") + name +
+                      " callback threw (its error says why)");
   }
-  if (error) std::rethrow_exception(error);
+  if (error) agree ? rethrow_as_rank_error(error) : std::rethrow_exception(error);
 }
 
 // What would stop a generation part-way, checked before it starts so that nothing made is lost:
@@ -227,8 +240,8 @@ GenerateResult Generator::generate(const GenerateRequest& req, const std::functi
     };
     auto throw_if_failed = [&] {
       if (msg[0] != kFailed) return;
-      if (failed) std::rethrow_exception(failed);
-      GQA_FAIL("generation stopped: rank 0 failed drawing or deciding a token (its error says why)");
+      if (failed) rethrow_as_rank_error(failed);
+      throw AgreedError("generation stopped: rank 0 failed drawing or deciding a token (its error says why)");
     };
     on_rank0([&] {
       const int32_t token = backend_samples   ? next

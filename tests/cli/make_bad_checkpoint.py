@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Copies a fixture checkpoint and breaks it in one named way (stdlib only), for the
-command-line bad-input tests, or (padded_vocab:ID) pads its vocabulary.
+command-line bad-input tests (nan_norm: a valid file whose logits are all NaN), or
+(padded_vocab:ID) pads its vocabulary.
 usage: make_bad_checkpoint.py SRC DST MODE"""
 import json
 import os
@@ -96,6 +97,14 @@ def main():
     elif mode == "bad_architecture":
         cfg["architectures"] = ["GPT2LMHeadModel"]
         json.dump(cfg, open(cfg_path, "w"))
+    elif mode == "nan_norm":  # the final norm's weights NaN: every logit NaN (a valid file)
+        h, body = read(st)
+        name = "model.norm.weight"
+        begin, end = h[name]["data_offsets"]
+        nan = {"F32": struct.pack("<I", 0x7FC00000), "F16": struct.pack("<H", 0x7E00),
+               "BF16": struct.pack("<H", 0x7FC0)}[h[name]["dtype"]]
+        body = body[:begin] + nan * ((end - begin) // len(nan)) + body[end:]
+        write(st, h, body)
     elif mode == "bad_config_json":
         with open(cfg_path, "w") as f:
             f.write('{"hidden_size": 128,')

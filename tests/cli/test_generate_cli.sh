@@ -278,7 +278,7 @@ expect_failure() {  # name np expected-text args...
 good=tests/fixtures/models/mha
 p=1,2,3
 for mode in missing_safetensors truncated header_past_file overlap offset_past_end bad_dtype wrong_shape \
-            bad_architecture bad_config_json; do
+            bad_architecture bad_config_json nan_norm; do
   python3 tests/cli/make_bad_checkpoint.py $good "$tmp/$mode" $mode || bad "make $mode"
 done
 expect_failure "missing model dir" 2 "/nonexistent/model" --model /nonexistent/model --prompt-tokens $p
@@ -394,6 +394,17 @@ rc=0; "$gen" --model $good --prompt-tokens $p --backend cpu --comm nccl >/dev/nu
 # says which backend the job got and why
 CUDA_VISIBLE_DEVICES= EXPECT_RC=1 expect_failure "--comm nccl with --backend auto on cpu (exit 1)" 2 \
   "and this job runs on the cpu backend (--backend auto picks cpu where" --model $good --prompt-tokens $p --comm nccl
+# NaN logits (a valid checkpoint whose final norm is NaN): every rank learns of it in step, so the
+# job ends with one line and exit 1, not a line per rank and MPI_Abort; greedy (the ranks' slices),
+# sampled, and drawn by rank 0 from the gathered rows (--dump-logits)
+for args in "" "--temperature 0.7 --top-k 2000" "--dump-logits $tmp/nan.npy"; do
+  for np in 1 2; do
+    # shellcheck disable=SC2086  # (args: several flags)
+    EXPECT_RC=1 expect_failure "NaN logits at np $np ${args:-greedy}: one line" $np "logits contain NaN" \
+      --model "$tmp/nan_norm" --backend cpu --prompt-tokens $p --max-new-tokens 4 -q $args
+    if grep -q "MPI_ABORT" "$tmp/err"; then bad "NaN logits at np $np ${args:-greedy}: the job was aborted"; fi
+  done
+done
 # --backend cuda on a machine with no device visible: one text whichever communicator is asked for
 # (with --comm nccl the device lookup happens in the communicator's setup), printed once at np 2
 if ! CUDA_VISIBLE_DEVICES= "$gen" --model $good --prompt-tokens $p --backend cuda 2>&1 | grep -q "has no CUDA backend"; then

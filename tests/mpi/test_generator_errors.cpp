@@ -52,7 +52,7 @@ TEST(GeneratorErrors, AnErrorOnRankZeroAloneStopsEveryRank) {
 }
 
 // A NaN logit row (here every row: final_norm's first weight NaN) fails rank 0's draw from the
-// kept logits; every rank throws with it.
+// kept logits; every rank throws with it, an AgreedError (rank 0: a RankError).
 TEST(GeneratorErrors, ANanRowOnRankZeroStopsEveryRank) {
   auto comm = make_communicator("auto");
   auto ops = make_backend("cpu");
@@ -72,6 +72,10 @@ TEST(GeneratorErrors, ANanRowOnRankZeroStopsEveryRank) {
     const std::string what = e.what();
     const std::string want = comm->rank() == 0 ? "logits contain NaN" : "rank 0 failed drawing or deciding a token";
     EXPECT_NE(what.find(want), std::string::npos) << what;
+    // (in step on every rank: agreed, rank 0's its own reason, so a program ends each rank normally
+    // and rank 0 alone says why)
+    EXPECT_NE(dynamic_cast<const AgreedError*>(&e), nullptr) << what;
+    EXPECT_EQ(dynamic_cast<const RankError*>(&e) != nullptr, comm->rank() == 0) << what;
   }
 }
 
