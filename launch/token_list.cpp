@@ -8,14 +8,33 @@
 namespace gqa {
 namespace {
 
+// At most the first 40 bytes of `item` as a message may quote it: printable ASCII as it is, any
+// other byte (a NUL, a control, a byte-order mark, binary) as \xNN, so the message is whole and
+// writes nothing but text to a terminal.
+std::string quoted(const std::string& item) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < item.size() && i < 40; ++i) {
+    const auto c = static_cast<unsigned char>(item[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
+    }
+  }
+  return "'" + out + (item.size() > 40 ? "...'" : "'");
+}
+
 // One id: a decimal int32 >= 0, nothing else (no vocabulary has a negative id: the flags alone rule
 // it out); `where` and `expected` make the message.
 int32_t parse_id(const std::string& item, const std::string& where, const char* expected) {
   int64_t v = 0;
   auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+  const bool digits = !item.empty() && item.find_first_not_of("0123456789") == std::string::npos;
+  GQA_CHECK(!(digits && (ec == std::errc::result_out_of_range || v > INT32_MAX)),
+            where << ": " << quoted(item) << " is too large for a token id (at most " << INT32_MAX << ")");
   GQA_CHECK(!item.empty() && ec == std::errc() && p == item.data() + item.size() && v >= 0 && v <= INT32_MAX,
-            where << ": '" << (item.size() <= 40 ? item : item.substr(0, 40) + "...") << "' is not a token id ("
-                  << expected << "; ids are whole numbers from 0)");
+            where << ": " << quoted(item) << " is not a token id (" << expected << "; ids are whole numbers from 0)");
   return static_cast<int32_t>(v);
 }
 

@@ -312,6 +312,14 @@ expect_failure "--prompt-tokens-file with an empty item" 2 "an empty item before
   --prompt-tokens-file "$tmp/bad_ids.txt"
 printf '1 x2 3' >"$tmp/bad_ids.txt"
 expect_failure "--prompt-tokens-file with a non-id" 2 "'x2' is not a token id" --model $good --prompt-tokens-file "$tmp/bad_ids.txt"
+# bytes that are not text quoted as \xNN: a NUL ended the message there, a byte-order mark or binary
+# went to the terminal raw
+printf '1,2\0' >"$tmp/bad_ids.txt"
+expect_failure "--prompt-tokens-file with a NUL byte (the message whole)" 2 \
+  "'2\\\\x00' is not a token id (expected ids" --model $good --prompt-tokens-file "$tmp/bad_ids.txt"
+printf '\xef\xbb\xbf1 2' >"$tmp/bad_ids.txt"
+expect_failure "--prompt-tokens-file with a byte-order mark (quoted as bytes)" 2 \
+  "'\\\\xef\\\\xbb\\\\xbf1' is not a token id" --model $good --prompt-tokens-file "$tmp/bad_ids.txt"
 # a comma ending the file's ids (found by mutation testing: without the check the ids before it ran)
 printf '1, 2,\n' >"$tmp/bad_ids.txt"
 expect_failure "--prompt-tokens-file ending in a comma" 2 "a comma ends the ids" --model $good \
@@ -439,8 +447,10 @@ expect_usage "--top-k 2^64 (not clamped)" "must be at most" --model $good --prom
 expect_usage "--top-k -1" "must be at least 0, got -1" --model $good --prompt-tokens $p --top-k -1
 # --prompt-tokens: an id past int32 is refused, not wrapped (2^32 would be token 0), and a trailing
 # comma is an empty item, not ignored (both found by mutation testing)
-expect_usage "--prompt-tokens 2^32 (not wrapped to 0)" "'4294967296' is not a token id" --model $good \
-  --prompt-tokens 1,4294967296
+expect_usage "--prompt-tokens 2^32 (not wrapped to 0)" "'4294967296' is too large for a token id (at most 2147483647)" \
+  --model $good --prompt-tokens 1,4294967296
+expect_usage "--prompt-tokens past int64 (too large, not 'not a token id')" \
+  "'99999999999999999999' is too large for a token id" --model $good --prompt-tokens 99999999999999999999
 expect_usage "--prompt-tokens with a trailing comma" "'' is not a token id" --model $good --prompt-tokens 1,2,
 expect_usage "--prompt-tokens \"\"" "gqa-generate: --prompt-tokens is empty: give at least one id" --model $good \
   --prompt-tokens ""
