@@ -5,7 +5,9 @@
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
+#include <cfloat>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -51,6 +53,23 @@ inline CLI::Validator unsigned_64() {
         return {};
       },
       "UINT64");
+}
+
+// A float option whose text must be a number a float holds: "1e39" would become inf, and the
+// option's own check (the sampler's) would then quote "inf", not what the user wrote.
+inline CLI::Validator float_range() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const double v = std::strtod(value.c_str(), &end);
+        if (end == value.c_str() || *end != '\0') return "'" + value + "' is not a number";
+        if (std::isfinite(v) && (v > FLT_MAX || v < -FLT_MAX)) {
+          return "'" + value + "' is past a float's range (about 3.4e38)";
+        }
+        return {};
+      },
+      "");
 }
 
 // A path option given as "": refused (a usage error) instead of read as "not given", which would

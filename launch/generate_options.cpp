@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -174,11 +175,14 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
       ->check(at_least(0, kMaxPositions))
       ->capture_default_str();
   app.add_option("--temperature", o->sampling.temperature, "sampling temperature; 0 = greedy")
+      ->check(float_range())
       ->capture_default_str();
   app.add_option("--top-k", o->sampling.top_k, "sample among the k most likely tokens; 0 = all")
       ->check(at_least(0))
       ->capture_default_str();
-  app.add_option("--top-p", o->sampling.top_p, "nucleus sampling mass in (0, 1]")->capture_default_str();
+  app.add_option("--top-p", o->sampling.top_p, "nucleus sampling mass in (0, 1]")
+      ->check(float_range())
+      ->capture_default_str();
   app.add_option("--seed", o->sampling.seed, "random seed for sampling")->check(unsigned_64())->capture_default_str();
   app.add_option("--dump-logits", o->dump_logits,
                  "write float32 .npy [prompt_len + max(generated - 1, 0), vocab_size]: the logits of every "
@@ -252,7 +256,10 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     if (!print) return e.get_exit_code() == 0 ? 0 : 2;
     // (the parser's own messages, like every other error, begin with the tool's name)
     app.failure_message([](const CLI::App* a, const CLI::Error& err) {
-      return "gqa-generate: " + CLI::FailureMessage::simple(a, err);
+      // (CLI11 says of an option given twice "At Most 1 required but received 2": nothing was required)
+      static const std::regex twice("At Most 1 required but received ([0-9]+)");
+      return "gqa-generate: " + std::regex_replace(CLI::FailureMessage::simple(a, err), twice,
+                                                   "given $1 times; give it once");
     });
     const int code = app.exit(e, std::cout, err);
     return code == 0 ? 0 : 2;

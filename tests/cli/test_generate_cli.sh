@@ -389,6 +389,9 @@ expect_failure "negative --max-new-tokens" 2 "must be at least 0, got -1" --mode
 expect_failure "--block-size 0" 2 "must be at least 1, got 0" --model $good --prompt-tokens $p --block-size 0
 expect_failure "negative --seed (not wrapped to 2^64 - 1)" 2 "not an unsigned integer" --model $good --prompt-tokens $p --seed -1
 expect_failure "--temperature inf" 2 "finite number" --model $good --prompt-tokens $p --temperature inf
+expect_failure "--temperature 1e39 (quoted as given, not as the inf a float makes of it)" 2 \
+  "--temperature: '1e39' is past a float's range" --model $good --prompt-tokens $p --temperature 1e39
+expect_failure "--top-p abc" 2 "--top-p: 'abc' is not a number" --model $good --prompt-tokens $p --top-p abc
 expect_failure "a KV cache past the machine's memory (refused, not OOM-killed)" 2 "memory this process may use" --model $good \
   --prompt-tokens $p --block-size 1000000000
 GQA_CPU_THREADS=abc expect_failure "a bad GQA_CPU_THREADS, on a short prompt too" 2 "GQA_CPU_THREADS=abc" --model $good \
@@ -455,7 +458,7 @@ expect_usage "--prompt-tokens with a trailing comma" "'' is not a token id" --mo
 expect_usage "--prompt-tokens \"\"" "gqa-generate: --prompt-tokens is empty: give at least one id" --model $good \
   --prompt-tokens ""
 # the argument parser's own messages begin with the tool's name too
-expect_usage "--backend twice" "gqa-generate: --backend: At Most 1 required but received 2" --model $good \
+expect_usage "--backend twice" "gqa-generate: --backend: given 2 times; give it once" --model $good \
   --prompt-tokens $p --backend cpu --backend cpu
 expect_usage "--dump-logits \"\" (refused, not ignored)" "--dump-logits: needs a path" --model $good --prompt-tokens $p \
   --dump-logits ""
