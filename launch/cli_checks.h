@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <regex>
 #include <string>
 
 namespace gqa {
@@ -70,6 +71,15 @@ inline CLI::Validator float_range() {
         return {};
       },
       "");
+}
+
+// CLI11's parse errors as the tool's other errors read: "TOOL: " first, and an option given twice
+// said so (CLI11: "At Most 1 required but received 2", where nothing was required).
+inline void name_parse_errors(CLI::App& app, const std::string& tool) {
+  app.failure_message([tool](const CLI::App* a, const CLI::Error& err) {
+    static const std::regex twice("At Most 1 required but received ([0-9]+)");
+    return tool + ": " + std::regex_replace(CLI::FailureMessage::simple(a, err), twice, "given $1 times; give it once");
+  });
 }
 
 // A path option given as "": refused (a usage error) instead of read as "not given", which would

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <iostream>
 #include <sstream>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -255,12 +254,7 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
   } catch (const CLI::ParseError& e) {
     if (!print) return e.get_exit_code() == 0 ? 0 : 2;
     // (the parser's own messages, like every other error, begin with the tool's name)
-    app.failure_message([](const CLI::App* a, const CLI::Error& err) {
-      // (CLI11 says of an option given twice "At Most 1 required but received 2": nothing was required)
-      static const std::regex twice("At Most 1 required but received ([0-9]+)");
-      return "gqa-generate: " + std::regex_replace(CLI::FailureMessage::simple(a, err), twice,
-                                                   "given $1 times; give it once");
-    });
+    name_parse_errors(app, "gqa-generate");
     const int code = app.exit(e, std::cout, err);
     return code == 0 ? 0 : 2;
   } catch (const Error& e) {

@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    gqa::name_parse_errors(app, "gqa-tokenize");
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }

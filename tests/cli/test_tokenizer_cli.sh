@@ -47,6 +47,12 @@ for flags in "--decode --add-special" "--bench /dev/null --decode" "--bench /dev
 done
 if "$bin" --tokenizer $fx/gpt-2.gguf --bench /dev/null --repeat 0 2>/tmp/gqa-tok-err.$$; then fail "--repeat 0 accepted"; fi
 grep -q "must be at least 1, got 0" /tmp/gqa-tok-err.$$ || fail "--repeat 0: $(cat /tmp/gqa-tok-err.$$)"
+# the parser's errors begin with the tool's name; an option given twice says so
+rc=0
+echo hi | "$bin" --tokenizer $fx/gpt-2.gguf --tokenizer $fx/gpt-2.gguf >/dev/null 2>/tmp/gqa-tok-err.$$ || rc=$?
+[ "$rc" -eq 2 ] || fail "--tokenizer twice: exit $rc, wanted 2"
+grep -q -- "^gqa-tokenize: --tokenizer: given 2 times; give it once" /tmp/gqa-tok-err.$$ ||
+  fail "--tokenizer twice: $(cat /tmp/gqa-tok-err.$$)"
 # an empty --bench file name is refused (it encoded stdin instead), with the usage status
 rc=0
 echo hi | "$bin" --tokenizer $fx/gpt-2.gguf --bench "" >/dev/null 2>/tmp/gqa-tok-err.$$ || rc=$?
