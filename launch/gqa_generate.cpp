@@ -56,6 +56,11 @@ void progress(bool on, const std::string& line) {
   if (on) std::cerr << "[gqa] " << line << std::endl;
 }
 
+// (as the flags' warnings read: parse_generate_options)
+void warning(bool on, const std::string& line) {
+  if (on) std::cerr << "gqa-generate: warning: " << line << std::endl;
+}
+
 // Throws gqa::Error naming `flag` unless a file can be written at `path` (its folder exists and
 // is writable, and it is not a folder): found out before a generation that would end in it.
 void check_writable(const std::string& path, const char* flag) {
@@ -82,7 +87,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   if (o.has_prompt_text) {  // every rank encodes the same text the same way: no broadcast needed
     l.text = gqa::encode_text_prompt(o);
     l.prompt = l.text->ids();
-    for (const std::string& w : l.text->warnings()) progress(comm.rank() == 0, "warning: " + w);  // (-q too)
+    for (const std::string& w : l.text->warnings()) warning(comm.rank() == 0, w);  // (-q too)
   }
   try {
     gqa::validate_prompt(l.prompt, l.config.vocab_size);
@@ -102,7 +107,7 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   const gqa::DType dtype = o.dtype == "f32" ? gqa::DType::kF32 : o.dtype == "f16" ? gqa::DType::kF16 : gqa::DType::kBF16;
   l.ops = gqa::make_backend(o.backend, local_rank, dtype);
   if (l.positions > l.config.max_position_embeddings && l.config.rope_scaling.type != gqa::RopeType::kDynamic) {
-    progress(comm.rank() == 0, "warning: " + what + " runs " + std::to_string(l.positions) +  // (-q too)
+    warning(comm.rank() == 0, what + " runs " + std::to_string(l.positions) +  // (-q too)
                           " positions, past the model's max_position_embeddings (" +
                           std::to_string(l.config.max_position_embeddings) + "); output quality may degrade");
   }
