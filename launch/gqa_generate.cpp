@@ -92,7 +92,10 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
   try {
     gqa::validate_prompt(l.prompt, l.config.vocab_size);
   } catch (const gqa::Error& e) {
-    if (!o.has_prompt_text || l.prompt.empty()) throw;
+    if (l.prompt.empty()) throw;
+    // (the vocabulary is config.json's: where its vocab_size disagrees with the checkpoint, this says
+    // where the bound came from before the load would)
+    if (!o.has_prompt_text) throw gqa::Error(std::string(e.what()) + " (vocab_size in " + config_file + ")");
     throw gqa::Error(std::string(e.what()) + ": the tokenizer " +
                      (o.tokenizer.empty() ? "in --model's folder" : "--tokenizer " + o.tokenizer) +
                      " gave it, so it does not match this model");

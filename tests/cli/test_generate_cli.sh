@@ -347,8 +347,8 @@ expect_failure "num_hidden_layers 10^12 (refused by name, not std::bad_alloc)" 2
   "num_hidden_layers must be at most 65536" --model "$tmp/many_layers" --prompt-tokens $p
 expect_failure "layout the ShardPlan refuses (2 KV heads on 3 ranks)" 3 "cannot shard" \
   --model tests/fixtures/models/gqa --prompt-tokens $p
-expect_failure "prompt id outside the vocabulary" 2 "outside the vocabulary" \
-  --model $good --prompt-tokens 1,512
+expect_failure "prompt id outside the vocabulary (whose bound config.json gives)" 2 \
+  "outside the vocabulary \[0, 512) (vocab_size in $good/config.json)" --model $good --prompt-tokens 1,512
 EXPECT_RC=2 expect_failure "negative prompt id (a usage error: exit 2)" 2 "'-1' is not a token id" --model $good \
   --prompt-tokens 245,-1
 # flags the cpu backend ignores: said once (rank 0), not refused
