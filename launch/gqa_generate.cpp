@@ -456,7 +456,9 @@ int main(int argc, char** argv) {
   } catch (const gqa::RankError& e) {
     // (every rank throws together: the factory agrees across ranks; this rank's own reason, which
     // rank 0 knows only as "another rank failed")
-    std::cerr << "gqa-generate: rank " << mpi.world_rank() << ": " << e.what() << std::endl;
+    std::cerr << "gqa-generate: "
+              << (mpi.world_size() > 1 ? "rank " + std::to_string(mpi.world_rank()) + ": " : "") << e.what()
+              << std::endl;
     return 1;  // (not a usage error: the machine or the launch; see --help's exit status)
   } catch (const std::exception& e) {
     if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << gqa::error_text(e) << std::endl;
@@ -474,7 +476,9 @@ int main(int argc, char** argv) {
     if (comm->rank() == 0) std::cerr << "gqa-generate: " << e.what() << std::endl;
     return 1;
   } catch (const std::exception& e) {
-    // Past the agreed load, other ranks may be inside a collective: take the job down.
+    // Past the agreed load, other ranks may be inside a collective: take the job down (also at one
+    // rank: after a device fault, the communicator's and the backend's teardown are not to be
+    // trusted).
     const std::string who = comm->size() > 1 ? "rank " + std::to_string(comm->rank()) + ": " : "";
     std::cerr << "gqa-generate: " + who + gqa::error_text(e) + "\n" << std::flush;
     comm->abort(1);

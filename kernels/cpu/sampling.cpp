@@ -71,7 +71,7 @@ int32_t argmax_row(const float* logits, int64_t n) {
 int32_t sample_row(const float* logits, int64_t vocab, const SampleSpec& spec, double u, SampleScratch& scratch) {
   GQA_CHECK(vocab > 0, "sample_row: an empty row (vocabulary of " << vocab << ")");
   for (int64_t i = 0; i < vocab; ++i) {
-    GQA_CHECK(!std::isnan(logits[i]), "logits contain NaN (at vocabulary id " << i << ")");
+    if (std::isnan(logits[i])) throw NanLogitsError("logits contain NaN (at vocabulary id " + std::to_string(i) + ")");
   }
   if (spec.temperature == 0.0f) return argmax_row(logits, vocab);
   auto& cand = scratch.candidates;

@@ -18,7 +18,7 @@ namespace gqa::cpu {
 inline int32_t sample_row_full_sort(const std::vector<float>& logits, const SampleSpec& spec, double u) {
   const int64_t vocab = static_cast<int64_t>(logits.size());
   for (int64_t i = 0; i < vocab; ++i) {
-    GQA_CHECK(!std::isnan(logits[i]), "logits contain NaN (at vocabulary id " << i << ")");
+    if (std::isnan(logits[i])) throw NanLogitsError("logits contain NaN (at vocabulary id " + std::to_string(i) + ")");
   }
   std::vector<std::pair<float, int32_t>> cand(vocab);
   for (int64_t i = 0; i < vocab; ++i) cand[i] = {logits[i], static_cast<int32_t>(i)};

@@ -47,7 +47,7 @@ std::vector<int32_t> CudaOps::sample_rows(const Tensor& logits, const SampleSpec
   }
   staging_->reset();
   for (int64_t r = 0; r < m; ++r) {
-    GQA_CHECK(ids[r] >= 0, "logits contain NaN (row " << r << " of the step, sampled on the GPU)");
+    if (ids[r] < 0) throw NanLogitsError("logits contain NaN (row " + std::to_string(r) + " of the step, sampled on the GPU)");
   }
   return ids;
 }

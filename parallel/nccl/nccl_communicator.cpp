@@ -86,9 +86,11 @@ NcclCommunicator::~NcclCommunicator() {
   if (comm_ != nullptr) ncclCommDestroy(comm_);  // no throw from a destructor
 }
 
-// Every rank learns whether every rank succeeded; all throw together when one did not.
+// Every rank learns whether every rank succeeded; all throw together when one did not (one line
+// where all failed: agree_or_throw).
 void NcclCommunicator::agree(const std::string& local_error, const char* phase) {
-  throw_unless_all_ok(mpi_.all_ok(local_error.empty()), local_error, std::string("nccl: another rank failed ") + phase);
+  agree_or_throw([&](bool ok) { return mpi_.all_ok(ok); }, rank(), size(), local_error,
+                 std::string("nccl: another rank failed ") + phase);
 }
 
 // NCCL cannot run two ranks on one GPU: find that out up front, on every rank, with a way out.

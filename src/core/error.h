@@ -29,6 +29,13 @@ class RankError : public AgreedError {
   using AgreedError::AgreedError;
 };
 
+// A row of logits holding a NaN, found where a backend samples or selects from them (a fact of the
+// data, not of a device fault: the Model turns it into an AgreedError where every rank sees it).
+class NanLogitsError : public Error {
+ public:
+  using Error::Error;
+};
+
 // The end of an agreement across ranks (`all_ok`: every rank's answer to whether it succeeded):
 // nothing when all did; else a RankError with this rank's `local_error` where it failed, and an
 // AgreedError saying `others_failed` on the ranks that did not. Every rank throws together.
@@ -36,6 +43,21 @@ inline void throw_unless_all_ok(bool all_ok, const std::string& local_error, con
   if (all_ok) return;
   if (!local_error.empty()) throw RankError(local_error);
   throw AgreedError(others_failed);
+}
+
+// The same agreement made by `all_ok` (a collective: every rank's answer to whether `ok` holds on
+// every rank), with one more where it fails: when it failed on every rank, an AgreedError with
+// this rank's reason ("every rank failed here; rank R: ..."), which rank 0 alone prints, instead
+// of np lines (np 1: the reason alone).
+template <class AllOk>
+void agree_or_throw(AllOk&& all_ok, int rank, int size, const std::string& local_error,
+                    const std::string& others_failed) {
+  if (all_ok(local_error.empty())) return;
+  if (all_ok(!local_error.empty())) {
+    if (size == 1) throw AgreedError(local_error);
+    throw AgreedError("every rank failed here; rank " + std::to_string(rank) + ": " + local_error);
+  }
+  throw_unless_all_ok(false, local_error, others_failed);
 }
 
 // The one line to show a user for `e`: its what(), except for std::filesystem's errors, whose

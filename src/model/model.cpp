@@ -94,7 +94,13 @@ std::vector<int32_t> Model::forward_sample(const StepInput& in, PagedKvCache& ca
             "forward_sample: the logits are split over " << comm_.size()
                 << " ranks; drawing where they are works for greedy decoding (temperature 0) only at T > 1");
   const int64_t m = run_step(in, cache);
-  if (comm_.size() == 1) return ops_.sample_rows(buffers_->logits(m), spec, u);
+  if (comm_.size() == 1) {
+    try {
+      return ops_.sample_rows(buffers_->logits(m), spec, u);
+    } catch (const NanLogitsError& e) {
+      throw AgreedError(e.what());  // (the only rank: in step with itself; a program may end normally)
+    }
+  }
   std::vector<int32_t> ids;
   for (const RowSlices& row : top_k_across_ranks(m, 1, 0.0f)) {
     const Candidates c = union_of(row);

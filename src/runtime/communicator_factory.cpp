@@ -26,10 +26,10 @@ bool nccl_built() {
 namespace {
 
 #ifdef GQA_HAVE_CUDA
-// `check` on every rank, then the same outcome on every rank: its error (a RankError) on a rank
-// where it threw, `others_failed` (an Error) on the others; where it threw on every rank, an Error
-// with each rank's own reason, which only rank 0 prints (np copies of one line said nothing more).
-// (A rank throwing on its own before a collective would leave the others waiting in it.)
+// `check` on every rank, then the same outcome on every rank (agree_or_throw): its error (a
+// RankError) on a rank where it threw, `others_failed` (an AgreedError) on the others, one
+// AgreedError that rank 0 prints where it threw on every rank. (A rank throwing on its own before
+// a collective would leave the others waiting in it.)
 void agree_on(const MpiSession& session, const std::function<void()>& check, const char* others_failed) {
   std::string error;
   try {
@@ -37,12 +37,8 @@ void agree_on(const MpiSession& session, const std::function<void()>& check, con
   } catch (const std::exception& e) {
     error = e.what();
   }
-  if (session.all_ok(error.empty())) return;
-  if (session.all_ok(!error.empty())) {
-    if (session.world_size() == 1) throw Error(error);
-    throw Error("every rank failed here; rank " + std::to_string(session.world_rank()) + ": " + error);
-  }
-  throw_unless_all_ok(false, error, others_failed);
+  agree_or_throw([&](bool ok) { return session.all_ok(ok); }, session.world_rank(), session.world_size(), error,
+                 others_failed);
 }
 
 // True on every rank iff every rank's node has a GPU of its own for each of its ranks.

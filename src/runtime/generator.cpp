@@ -34,14 +34,15 @@ struct SequenceGuard {
   }
 };
 
-// `error`, which this rank alone saw and every other rank learned of in step, as a RankError with
-// its message (an exception not derived from std::exception as it is).
+// `error`, which this rank alone saw and every other rank learned of in step: the library's own
+// (a gqa::Error: NaN logits, a failed draw) as a RankError with its message, so that a program may
+// end every rank normally; any other (a caller's callback's own type) as it is.
 [[noreturn]] void rethrow_as_rank_error(const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
-  } catch (const RankError&) {
+  } catch (const AgreedError&) {
     throw;
-  } catch (const std::exception& e) {
+  } catch (const Error& e) {
     throw RankError(e.what());
   }
 }

@@ -37,7 +37,8 @@ struct GenerateRequest {
   std::function<bool(int32_t)> stop_after;
   // Called on every rank after each prefill chunk with (prompt tokens done, prompt length). A
   // throw on some ranks only (here or in on_token below) stops every rank: that rank rethrows its
-  // error, the others throw gqa::Error naming the callback. To end early, use stop_after.
+  // error (a gqa::Error as a gqa::RankError, any other type as it is), the others throw
+  // gqa::AgreedError naming the callback. To end early, use stop_after.
   std::function<void(int64_t, int64_t)> on_prefill_progress;
 };
 

@@ -391,6 +391,8 @@ expect_failure "negative --seed (not wrapped to 2^64 - 1)" 2 "not an unsigned in
 expect_failure "--temperature inf" 2 "finite number" --model $good --prompt-tokens $p --temperature inf
 expect_failure "--temperature 1e39 (quoted as given, not as the inf a float makes of it)" 2 \
   "--temperature: '1e39' is past a float's range" --model $good --prompt-tokens $p --temperature 1e39
+expect_failure "--top-p 1e309 (past a double's range too: not 'got inf')" 2 \
+  "--top-p: '1e309' is past a float's range" --model $good --prompt-tokens $p --top-p 1e309
 expect_failure "--top-p abc" 2 "--top-p: 'abc' is not a number" --model $good --prompt-tokens $p --top-p abc
 expect_failure "a KV cache past the machine's memory (refused, not OOM-killed)" 2 "memory this process may use" --model $good \
   --prompt-tokens $p --block-size 1000000000
@@ -407,8 +409,9 @@ CUDA_VISIBLE_DEVICES= EXPECT_RC=1 expect_failure "--comm nccl with --backend aut
   "and this job runs on the cpu backend (--backend auto picks cpu where" --model $good --prompt-tokens $p --comm nccl
 # NaN logits (a valid checkpoint whose final norm is NaN): every rank learns of it in step, so the
 # job ends with one line and exit 1, not a line per rank and MPI_Abort; greedy (the ranks' slices),
-# sampled, and drawn by rank 0 from the gathered rows (--dump-logits)
-for args in "" "--temperature 0.7 --top-k 2000" "--dump-logits $tmp/nan.npy"; do
+# sampled, and drawn by rank 0 from the gathered rows (--dump-logits); at np 1 with an MPI
+# communicator too (where an abort is MPI_Abort, not the single communicator's exit)
+for args in "" "--comm mpi" "--temperature 0.7 --top-k 2000" "--dump-logits $tmp/nan.npy"; do
   for np in 1 2; do
     # shellcheck disable=SC2086  # (args: several flags)
     EXPECT_RC=1 expect_failure "NaN logits at np $np ${args:-greedy}: one line" $np "logits contain NaN" \
