@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -25,14 +26,30 @@ int64_t now_ns() {
       .count();
 }
 
-// The watcher: never returns (a detached thread; the process's exit ends it).
+// A tick of the watcher this much later than its period: the process (or its machine) was not
+// running, stopped (SIGSTOP, a batch scheduler's suspend and resume) or asleep, not waiting.
+constexpr int64_t kSuspendedNs = 1'000'000'000;
+
+// The watcher: never returns (a detached thread; the process's exit ends it). A wait's time is the
+// time since it began less the time the process was stopped within it (ticks far past their
+// period): a job suspended for longer than the limit and resumed goes on, and a rank stopped
+// while its peers wait is not the one to blame itself when it runs again.
 void watch(double limit_s) {
   const auto limit_ns = static_cast<int64_t>(limit_s * 1e9);
   const auto period = std::chrono::milliseconds(limit_s < 4 ? 250 : 1000);
+  const int64_t period_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(period).count();
+  int64_t last_tick = now_ns(), watched = 0, stopped_ns = 0;
   for (;;) {
     std::this_thread::sleep_for(period);
+    const int64_t now = now_ns(), late = now - last_tick - period_ns;
+    last_tick = now;
     const int64_t since = g_since_ns.load(std::memory_order_acquire);
-    if (since == 0 || now_ns() - since <= limit_ns) continue;
+    if (since != watched) {  // (another wait, or none: its own stopped time)
+      watched = since;
+      stopped_ns = 0;
+    }
+    if (since != 0 && late > kSuspendedNs) stopped_ns += std::min(late, now - since);
+    if (since == 0 || now - since - stopped_ns <= limit_ns) continue;
     // One write(2) of a line made here (the stuck thread may hold stderr's lock; no allocation).
     char line[256];
     const char* what = g_what.load(std::memory_order_acquire);
@@ -42,7 +59,7 @@ void watch(double limit_s) {
     const int n = std::snprintf(line, sizeof(line),
                                 "gqa: rank %d has waited %.0f s in %s for the other ranks; ending the process "
                                 "(GQA_COLLECTIVE_TIMEOUT_S=%g)\n",
-                                g_rank.load(), static_cast<double>(now_ns() - since) / 1e9,
+                                g_rank.load(), static_cast<double>(now - since - stopped_ns) / 1e9,
                                 what != nullptr ? what : "a collective", limit_s);
     if (n > 0) {
       const ssize_t ignored = ::write(STDERR_FILENO, line, static_cast<size_t>(n) < sizeof(line) ? n : sizeof(line) - 1);

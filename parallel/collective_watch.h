@@ -8,6 +8,8 @@
 //   gqa: rank R has waited N s in WHAT for the other ranks; ending the process (GQA_COLLECTIVE_TIMEOUT_S=L)
 // to stderr and ends its process with exit status 1 (std::_Exit, as core/deadline.h: the calling
 // thread is inside MPI; under mpirun a rank that exits before MPI_Finalize takes the job down).
+// Time the process was stopped within the wait (SIGSTOP, a batch scheduler's suspend and resume:
+// the watcher's tick came over a second late) does not count.
 // The limit: GQA_COLLECTIVE_TIMEOUT_S (seconds; 0 or inf: none), by default kDefaultLimitS, far
 // past any wait of a working job (ranks load their slices side by side, though the first wait after
 // loading covers the difference between their load times; a step takes seconds), as
