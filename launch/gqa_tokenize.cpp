@@ -3,8 +3,12 @@
 //   gqa-tokenize --tokenizer PATH --decode < ids               -> the text, exactly (no newline added)
 //   gqa-tokenize --tokenizer PATH --bench FILE [--repeat N]    -> encode speed, one JSON line
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
@@ -22,10 +26,18 @@ struct Options {
   int repeat = 5;
 };
 
-std::string read_all(std::istream& in) {
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// All of stdin (read(2) on descriptor 0, so that a failed read is an error, not the end of an
+// empty input: a folder or a closed descriptor given as stdin encoded as the empty text, exit 0).
+std::string read_stdin() {
+  std::string text;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof(buf));
+    if (n == 0) return text;
+    if (n < 0 && errno == EINTR) continue;
+    GQA_CHECK(n > 0, "cannot read the input from stdin: " << std::strerror(errno));
+    text.append(buf, static_cast<size_t>(n));
+  }
 }
 
 // Ids separated by whitespace or by commas, as gqa-generate's --prompt-tokens-file takes them (its
@@ -81,10 +93,10 @@ int run(const Options& o) {
   if (!o.bench_file.empty()) {
     bench(tok, o);
   } else if (o.decode) {
-    const std::string text = tok.decode(parse_ids(read_all(std::cin)), o.skip_special);
+    const std::string text = tok.decode(parse_ids(read_stdin()), o.skip_special);
     std::cout.write(text.data(), static_cast<std::streamsize>(text.size()));
   } else {
-    const std::vector<int32_t> ids = tok.encode(read_all(std::cin), o.add_special);
+    const std::vector<int32_t> ids = tok.encode(read_stdin(), o.add_special);
     std::string line;
     for (int32_t id : ids) line += (line.empty() ? "" : " ") + std::to_string(id);
     std::cout << line << "\n";

@@ -33,7 +33,8 @@ int32_t parse_id(const std::string& item, const std::string& where, const char* 
   const bool digits = !item.empty() && item.find_first_not_of("0123456789") == std::string::npos;
   GQA_CHECK(!(digits && (ec == std::errc::result_out_of_range || v > INT32_MAX)),
             where << ": " << quoted(item) << " is too large for a token id (at most " << INT32_MAX << ")");
-  GQA_CHECK(!item.empty() && ec == std::errc() && p == item.data() + item.size() && v >= 0 && v <= INT32_MAX,
+  // (digits only: from_chars alone takes "-0" for 0)
+  GQA_CHECK(digits && ec == std::errc() && p == item.data() + item.size() && v <= INT32_MAX,
             where << ": " << quoted(item) << " is not a token id (" << expected << "; ids are whole numbers from 0)");
   return static_cast<int32_t>(v);
 }

@@ -458,6 +458,7 @@ expect_usage "--prompt-tokens 2^32 (not wrapped to 0)" "'4294967296' is too larg
 expect_usage "--prompt-tokens past int64 (too large, not 'not a token id')" \
   "'99999999999999999999' is too large for a token id" --model $good --prompt-tokens 99999999999999999999
 expect_usage "--prompt-tokens with a trailing comma" "'' is not a token id" --model $good --prompt-tokens 1,2,
+expect_usage "--prompt-tokens -0 (digits only, as -1)" "'-0' is not a token id" --model $good --prompt-tokens=-0,5
 expect_usage "--prompt-tokens \"\"" "gqa-generate: --prompt-tokens is empty: give at least one id" --model $good \
   --prompt-tokens ""
 # the argument parser's own messages begin with the tool's name too

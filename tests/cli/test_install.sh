@@ -29,7 +29,6 @@ cp examples/generate_tokens.cpp "$tmp/consumer/"
 cat >"$tmp/consumer/CMakeLists.txt" <<'CMAKE'
 cmake_minimum_required(VERSION 3.24)
 project(gqa_consumer LANGUAGES C CXX)
-set(CMAKE_CXX_STANDARD 20)
 find_package(gqa 0.1 REQUIRED)
 add_executable(generate_tokens generate_tokens.cpp)
 target_link_libraries(generate_tokens PRIVATE gqa::gqa_runtime)
@@ -62,7 +61,6 @@ CPP
   cat >"$tmp/tok/CMakeLists.txt" <<'CMAKE'
 cmake_minimum_required(VERSION 3.24)
 project(gqa_tokenizer_consumer LANGUAGES C CXX)
-set(CMAKE_CXX_STANDARD 20)
 find_package(gqa 0.1 REQUIRED)
 add_executable(encode encode.cpp)
 target_link_libraries(encode PRIVATE gqa::gqa_tokenizer)

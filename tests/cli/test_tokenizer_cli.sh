@@ -47,6 +47,17 @@ for flags in "--decode --add-special" "--bench /dev/null --decode" "--bench /dev
 done
 if "$bin" --tokenizer $fx/gpt-2.gguf --bench /dev/null --repeat 0 2>/tmp/gqa-tok-err.$$; then fail "--repeat 0 accepted"; fi
 grep -q "must be at least 1, got 0" /tmp/gqa-tok-err.$$ || fail "--repeat 0: $(cat /tmp/gqa-tok-err.$$)"
+# stdin that cannot be read (a folder, a closed descriptor) is an error (exit 1), not an empty text
+rc=0
+"$bin" --tokenizer $fx/gpt-2.gguf --add-special </ >/dev/null 2>/tmp/gqa-tok-err.$$ || rc=$?
+[ "$rc" -eq 1 ] && grep -q "cannot read the input from stdin" /tmp/gqa-tok-err.$$ ||
+  fail "a folder as stdin: exit $rc, $(cat /tmp/gqa-tok-err.$$)"
+rc=0
+"$bin" --tokenizer $fx/gpt-2.gguf --decode <&- >/dev/null 2>/tmp/gqa-tok-err.$$ || rc=$?
+[ "$rc" -eq 1 ] && grep -q "cannot read the input from stdin" /tmp/gqa-tok-err.$$ ||
+  fail "a closed stdin: exit $rc, $(cat /tmp/gqa-tok-err.$$)"
+# "-0" is not an id (digits only), as "-1" is not
+if printf -- '-0' | "$bin" --tokenizer $fx/gpt-2.gguf --decode >/dev/null 2>&1; then fail "--decode took -0"; fi
 # the parser's errors begin with the tool's name; an option given twice says so
 rc=0
 echo hi | "$bin" --tokenizer $fx/gpt-2.gguf --tokenizer $fx/gpt-2.gguf >/dev/null 2>/tmp/gqa-tok-err.$$ || rc=$?
