@@ -65,13 +65,11 @@ inline CLI::Validator float_range() {
         errno = 0;
         const double v = std::strtod(value.c_str(), &end);
         if (end == value.c_str() || *end != '\0') return "'" + value + "' is not a number";
-        const bool spelled_inf = std::isinf(v) && errno != ERANGE;  // ("inf": the option's own check says)
-        if (!spelled_inf && !std::isnan(v) && std::isinf(static_cast<float>(v))) {
-          return "'" + value + "' is past a float's range (about 3.4e38)";
-        }
-        if (v != 0 && std::isfinite(v) && static_cast<float>(v) == 0.0f) {
-          return "'" + value + "' is below a float's smallest (about 1.4e-45)";
-        }
+        const bool out_of_range = errno == ERANGE;
+        if (!std::isfinite(v) && !out_of_range) return {};  // ("inf", "nan": the option's own check says)
+        const float f = static_cast<float>(v);
+        if (std::isinf(f)) return "'" + value + "' is past a float's range (about 3.4e38)";
+        if (f == 0.0f && (v != 0 || out_of_range)) return "'" + value + "' is below a float's smallest (about 1.4e-45)";
         return {};
       },
       "");

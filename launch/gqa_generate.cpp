@@ -56,6 +56,9 @@ void progress(bool on, const std::string& line) {
   if (on) std::cerr << "[gqa] " << line << std::endl;
 }
 
+// "rank R: " before a line one rank prints, where the job has more than one.
+std::string rank_prefix(int rank, int size) { return size > 1 ? "rank " + std::to_string(rank) + ": " : ""; }
+
 // (as the flags' warnings read: parse_generate_options)
 void warning(bool on, const std::string& line) {
   if (on) std::cerr << "gqa-generate: warning: " << line << std::endl;
@@ -456,9 +459,7 @@ int main(int argc, char** argv) {
   } catch (const gqa::RankError& e) {
     // (every rank throws together: the factory agrees across ranks; this rank's own reason, which
     // rank 0 knows only as "another rank failed")
-    std::cerr << "gqa-generate: "
-              << (mpi.world_size() > 1 ? "rank " + std::to_string(mpi.world_rank()) + ": " : "") << e.what()
-              << std::endl;
+    std::cerr << "gqa-generate: " << rank_prefix(mpi.world_rank(), mpi.world_size()) << e.what() << std::endl;
     return 1;  // (not a usage error: the machine or the launch; see --help's exit status)
   } catch (const std::exception& e) {
     if (mpi.world_rank() == 0) std::cerr << "gqa-generate: " << gqa::error_text(e) << std::endl;
@@ -468,8 +469,7 @@ int main(int argc, char** argv) {
     return run(opts, *comm, mpi.local_rank());
   } catch (const gqa::RankError& e) {
     // (every rank throws together, in step: each ends normally; this rank's own reason)
-    std::cerr << "gqa-generate: " << (comm->size() > 1 ? "rank " + std::to_string(comm->rank()) + ": " : "")
-              << e.what() << std::endl;
+    std::cerr << "gqa-generate: " << rank_prefix(comm->rank(), comm->size()) << e.what() << std::endl;
     return 1;
   } catch (const gqa::AgreedError& e) {
     // (the same on every rank, or another rank's failure named: said once)
@@ -479,8 +479,7 @@ int main(int argc, char** argv) {
     // Past the agreed load, other ranks may be inside a collective: take the job down (also at one
     // rank: after a device fault, the communicator's and the backend's teardown are not to be
     // trusted).
-    const std::string who = comm->size() > 1 ? "rank " + std::to_string(comm->rank()) + ": " : "";
-    std::cerr << "gqa-generate: " + who + gqa::error_text(e) + "\n" << std::flush;
+    std::cerr << "gqa-generate: " + rank_prefix(comm->rank(), comm->size()) + gqa::error_text(e) + "\n" << std::flush;
     comm->abort(1);
   }
 }
