@@ -21,7 +21,8 @@ What it checks (each found by a SASS reading on 2026-11-26, CUDA 13.0, where ptx
   each turn after its GEMM's wait (no mbarrier arrive between an HGMMA batch and its wait, and at
   least 2 right after a complete wait), 'overlap' (kOverlapPv) runs its softmax between the S and
   P V waits as the overlap build does, and so does the overlap without turns (kOverlapPv |
-  kAblateTurns, thirtieth session).
+  kAblateTurns, thirtieth session). The persistent build (thirty-fourth session) is held to the
+  overlap's softmax placement, its TMA loads and no local memory.
 - before griddepcontrol.wait (ACQBULK; kernels/cuda/pdl.cuh), in every kernel object of the
   library: no global store or atomic, and no global load but the decode attention's L2-only
   reads of a step's inputs (its K/V prefetch, LDG.E.STRONG.GPU); and every decode GEMV
@@ -149,6 +150,7 @@ GEMV = re.compile(r"gemv_kernel(_budget)?I(13__nv_bfloat16|6__half)Li(\d)E.*?(Pl
 READ = re.compile(r"read_stream_kernelILi(\d+)ELb0E")
 OVERLAP = re.compile(r"prefill_wgmma_pingpong_kernelI(?:13__nv_bfloat16|6__half)Li(\d+)ELb1ELb1E")
 TMA = re.compile(r"prefill_wgmma_tma_kernelI(13__nv_bfloat16|6__half)Li(\d+)ELj(\d+)E")
+PERSISTENT = re.compile(r"prefill_wgmma_persistent_kernelI(13__nv_bfloat16|6__half)Li(\d+)E")
 
 
 def check(functions):
@@ -178,6 +180,15 @@ def check(functions):
         m = OVERLAP.search(name)
         if m:
             rows.append(overlap_row(instrs, arch, f"wgmma overlap hd {m.group(1)}"))
+            continue
+        m = PERSISTENT.search(name)
+        if m:  # the TMA overlap build's consumers and producers, looping over row blocks
+            what = f"wgmma persistent {'bf16' if 'bfloat16' in m.group(1) else 'f16'} hd {m.group(2)}"
+            rows.append(overlap_row(instrs, arch, what))
+            tma = sum(1 for ins in instrs if ins.startswith("UTMALDG"))
+            rows.append(("TMA loads (UTMALDG)", arch, what, tma, 1, tma >= 1))
+            local = sum(1 for ins in instrs if re.match(r"^(LDL|STL)\b", ins))
+            rows.append(("local memory (LDL/STL)", arch, what, local, 0, local == 0))
             continue
         m = TMA.search(name)
         if m:

@@ -9,6 +9,8 @@
 #include <type_traits>
 
 #include "kernels/cuda/attention_prefill_wgmma_kernels.cuh"
+#include "kernels/cuda/attention_prefill_wgmma_persistent.cuh"
+#include "kernels/cuda/device_info.h"
 #include "kernels/cuda/per_device.h"
 
 namespace gqa::cuda {
@@ -123,6 +125,24 @@ struct TmaBuild {
   };
 };
 
+std::atomic<int> persistent_grid_cap{0};  // set_prefill_wgmma_persistent_grid_cap
+
+// The persistent build (attention_prefill_wgmma_persistent.cuh): min(items, SMs) blocks.
+template <typename T, int HD>
+struct LaunchPersistent {
+  static void run(const PrefillParams& p, cudaStream_t stream) {
+    run_split_or_pingpong<T, HD>(kernel_registers<kPersistentKernel<T, HD>>(), p, stream, "the persistent build", [&] {
+      constexpr size_t smem = PersistentSmem<T, HD>::kDynamicBytes;
+      // (before the encode, as in run_tma_kernel: it makes the device's context current)
+      allow_dynamic_smem(kPersistentKernel<T, HD>, smem);
+      const unsigned grid = prefill_persistent_grid(p, current_sm_count(), persistent_grid_cap.load());
+      const TmaPrefillParams tp = tma_prefill_params<T, HD>(p);
+      kPersistentKernel<T, HD><<<grid, kThreads + kProducerThreads, smem, stream>>>(tp);
+      GQA_CUDA_LAUNCH_CHECK("attention prefill_wgmma_persistent_kernel (TMA overlap, persistent)");
+    });
+  }
+};
+
 }  // namespace
 
 GQA_PROCESS_SWITCH(prefill_wgmma_enabled, set_prefill_wgmma, "GQA_PREFILL_WGMMA", true)
@@ -134,13 +154,16 @@ GQA_PROCESS_SWITCH(prefill_wgmma_tma, set_prefill_wgmma_tma, "GQA_PREFILL_WGMMA_
 GQA_PROCESS_SWITCH(prefill_wgmma_rotate, set_prefill_wgmma_rotate, "GQA_PREFILL_WGMMA_ROTATE", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_late_turns, set_prefill_wgmma_late_turns, "GQA_PREFILL_WGMMA_LATE_TURNS", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_tma_overlap, set_prefill_wgmma_tma_overlap, "GQA_PREFILL_WGMMA_TMA_OVERLAP", true)
+GQA_PROCESS_SWITCH(prefill_wgmma_persistent, set_prefill_wgmma_persistent, "GQA_PREFILL_WGMMA_PERSISTENT", false)
 GQA_PROCESS_SWITCH(prefill_wgmma_lazy_rescale, set_prefill_wgmma_lazy_rescale, "GQA_PREFILL_WGMMA_LAZY_RESCALE", false)
 
 PrefillWgmmaBuild prefill_wgmma_build() {
   // (the opt-in overlap build first: it is only ever switched on on purpose, and the TMA and
   // swizzle builds it would otherwise sit under are on by default)
   // (the TMA build's variants only under it: the opt-in late turns over the default overlap one)
+  // (the persistent build over the TMA overlap build whose schedule it changes)
   const PrefillWgmmaBuild tma = prefill_wgmma_late_turns()    ? PrefillWgmmaBuild::kTmaLate
+                                : prefill_wgmma_persistent()  ? PrefillWgmmaBuild::kTmaPersistent
                                 : prefill_wgmma_tma_overlap() ? PrefillWgmmaBuild::kTmaOverlap
                                                               : PrefillWgmmaBuild::kTma;
   return prefill_wgmma_overlap()    ? PrefillWgmmaBuild::kOverlap
@@ -161,6 +184,7 @@ const char* prefill_wgmma_build_name(PrefillWgmmaBuild b) {
     case PrefillWgmmaBuild::kTma: return "tma";
     case PrefillWgmmaBuild::kTmaLate: return "tma_late";
     case PrefillWgmmaBuild::kTmaOverlap: return "tma_overlap";
+    case PrefillWgmmaBuild::kTmaPersistent: return "tma_persistent";
   }
   return "?";
 }
@@ -191,6 +215,12 @@ bool prefill_wgmma_available() {
 
 int64_t prefill_wgmma_fallbacks() { return fallbacks.load(); }
 
+void set_prefill_wgmma_persistent_grid_cap(int blocks) {
+  GQA_CHECK(blocks >= 0, kOp << ": a persistent grid cap of " << blocks << " blocks (0: one an SM)");
+  persistent_grid_cap.store(blocks);
+}
+int prefill_wgmma_persistent_grid_cap() { return persistent_grid_cap.load(); }
+
 bool prefill_wgmma_supported(const AttentionArgs& a) { return tensor_core_prefill_shape(a); }
 
 void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
@@ -208,6 +238,7 @@ void attention_prefill_wgmma(const AttentionArgs& a, cudaStream_t stream) {
       return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTmaLate>::Launch>(a, d, stream, slack);
     case PrefillWgmmaBuild::kTmaOverlap:
       return launch_prefill<TmaBuild<PrefillWgmmaBuild::kTmaOverlap>::Launch>(a, d, stream, slack);
+    case PrefillWgmmaBuild::kTmaPersistent: return launch_prefill<LaunchPersistent>(a, d, stream, slack);
     case PrefillWgmmaBuild::kSwizzle: return launch_prefill<ProducerBuild<true>::Launch>(a, d, stream, slack);
     case PrefillWgmmaBuild::kOverlap: return launch_prefill<LaunchOverlap>(a, d, stream, slack);
     case PrefillWgmmaBuild::kProducer: return launch_prefill<ProducerBuild<false>::Launch>(a, d, stream, slack);

@@ -104,6 +104,21 @@ void set_prefill_wgmma_late_turns(bool on);
 bool prefill_wgmma_tma_overlap();
 void set_prefill_wgmma_tma_overlap(bool on);
 
+// The persistent build (opt-in: GQA_PREFILL_WGMMA_PERSISTENT=1 or set_prefill_wgmma_persistent(true);
+// thirty-fourth session, unrun on a GPU): the TMA overlap build's blocks as one block an SM looping
+// over the row blocks, its producers loading the next row block's q and first K/V tiles while its
+// consumers finish the current one (FlashAttention-3's persistent schedule;
+// attention_prefill_wgmma_persistent.cuh). Aimed at 8K, whose short row blocks (~32 tiles) each
+// paid ~15-19 us of start and end in a fit of run 10's rows. Two K/V stages (not three) and two q
+// buffers. Its output equals the TMA overlap build's bit for bit. Taking precedence over TMA
+// overlap, under late turns, while the TMA build is the one selected.
+bool prefill_wgmma_persistent();
+void set_prefill_wgmma_persistent(bool on);
+// A test's hook: at most `blocks` blocks in the persistent build's grid (0, the default: one an SM),
+// so small inputs also loop over several row blocks a block. Throws gqa::Error for blocks < 0.
+void set_prefill_wgmma_persistent_grid_cap(int blocks);
+int prefill_wgmma_persistent_grid_cap();
+
 // The online softmax's lazy rescale (FlashAttention-4's), in every build when on
 // (GQA_PREFILL_WGMMA_LAZY_RESCALE=1 or set_prefill_wgmma_lazy_rescale(true); opt-in until measured,
 // twenty-first session, unrun on a GPU): a row's O is rescaled only when a tile's max exceeds the
@@ -120,16 +135,26 @@ constexpr float kLazyRescaleSlack = 8.0f;
 bool prefill_wgmma_lazy_rescale();
 void set_prefill_wgmma_lazy_rescale(bool on);
 
-// The eight builds, and the one the switches above select (overlap over TMA (its late-turn variant
-// over its TMA overlap one over itself) over swizzle over producer over ping-pong over basic; by
-// default the TMA build's overlap variant): what attention_prefill_wgmma runs. Names: "basic", "pingpong", "producer", "overlap",
-// "swizzle", "tma", "tma_late", "tma_overlap" (GQA_TEST_WGMMA_BUILD's and GQA_BENCH_SKIP_WGMMA's
-// values).
-enum class PrefillWgmmaBuild { kBasic, kPingPong, kProducer, kOverlap, kSwizzle, kTma, kTmaLate, kTmaOverlap };
+// The nine builds, and the one the switches above select (overlap over TMA (its late-turn variant
+// over its persistent one over its TMA overlap one over itself) over swizzle over producer over
+// ping-pong over basic; by default the TMA build's overlap variant): what attention_prefill_wgmma
+// runs. Names: "basic", "pingpong", "producer", "overlap", "swizzle", "tma", "tma_late",
+// "tma_overlap", "tma_persistent" (GQA_TEST_WGMMA_BUILD's and GQA_BENCH_SKIP_WGMMA's values).
+enum class PrefillWgmmaBuild {
+  kBasic,
+  kPingPong,
+  kProducer,
+  kOverlap,
+  kSwizzle,
+  kTma,
+  kTmaLate,
+  kTmaOverlap,
+  kTmaPersistent
+};
 constexpr PrefillWgmmaBuild kPrefillWgmmaBuilds[] = {
-    PrefillWgmmaBuild::kBasic,   PrefillWgmmaBuild::kPingPong, PrefillWgmmaBuild::kProducer,
-    PrefillWgmmaBuild::kOverlap, PrefillWgmmaBuild::kSwizzle,  PrefillWgmmaBuild::kTma,
-    PrefillWgmmaBuild::kTmaLate, PrefillWgmmaBuild::kTmaOverlap};
+    PrefillWgmmaBuild::kBasic,      PrefillWgmmaBuild::kPingPong, PrefillWgmmaBuild::kProducer,
+    PrefillWgmmaBuild::kOverlap,    PrefillWgmmaBuild::kSwizzle,  PrefillWgmmaBuild::kTma,
+    PrefillWgmmaBuild::kTmaLate,    PrefillWgmmaBuild::kTmaOverlap, PrefillWgmmaBuild::kTmaPersistent};
 PrefillWgmmaBuild prefill_wgmma_build();
 const char* prefill_wgmma_build_name(PrefillWgmmaBuild b);
 
@@ -158,12 +183,14 @@ class ScopedPrefillWgmmaBuild {
         overlap_(prefill_wgmma_overlap, set_prefill_wgmma_overlap, b == PrefillWgmmaBuild::kOverlap),
         swizzle_(prefill_wgmma_swizzle, set_prefill_wgmma_swizzle, b == PrefillWgmmaBuild::kSwizzle),
         tma_(prefill_wgmma_tma, set_prefill_wgmma_tma,
-             b == PrefillWgmmaBuild::kTma || b == PrefillWgmmaBuild::kTmaLate || b == PrefillWgmmaBuild::kTmaOverlap),
+             b == PrefillWgmmaBuild::kTma || b == PrefillWgmmaBuild::kTmaLate || b == PrefillWgmmaBuild::kTmaOverlap ||
+                 b == PrefillWgmmaBuild::kTmaPersistent),
         late_(prefill_wgmma_late_turns, set_prefill_wgmma_late_turns, b == PrefillWgmmaBuild::kTmaLate),
-        tma_overlap_(prefill_wgmma_tma_overlap, set_prefill_wgmma_tma_overlap, b == PrefillWgmmaBuild::kTmaOverlap) {}
+        tma_overlap_(prefill_wgmma_tma_overlap, set_prefill_wgmma_tma_overlap, b == PrefillWgmmaBuild::kTmaOverlap),
+        persistent_(prefill_wgmma_persistent, set_prefill_wgmma_persistent, b == PrefillWgmmaBuild::kTmaPersistent) {}
 
  private:
-  ScopedSwitch pingpong_, producer_, overlap_, swizzle_, tma_, late_, tma_overlap_;
+  ScopedSwitch pingpong_, producer_, overlap_, swizzle_, tma_, late_, tma_overlap_, persistent_;
 };
 
 // Whether the current device runs this build's sm_90a code (the only code with wgmma in it): a

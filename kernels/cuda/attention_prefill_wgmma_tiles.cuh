@@ -70,13 +70,19 @@ __device__ __forceinline__ int warp_uniform(int v) { return __shfl_sync(0xffffff
 // q rows [row0, row0 + kBlockM) of KV head g into dst; rows past the end are zeros. The
 // no-swizzle core-matrix layout (chunk c at byte 16c), or with kSwizzle the swizzle build's
 // 128-byte-swizzled tile (swizzle128_byte, kBlockM rows; HD / 8 consecutive threads copy a row).
-template <typename T, int HD, bool kSwizzle = false>
-__device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned char* dst) {
+// Copied by kBy threads, this one thread `tid` of them (the consumers by default; the persistent
+// build's producers: kProducerThreads).
+template <typename T, int HD, bool kSwizzle = false, int kBy = kThreads>
+__device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned char* dst,
+                            int tid = static_cast<int>(threadIdx.x)) {
   using S = WgSmem<T, HD>;
+  static_assert(S::kQChunks % kBy == 0, "whole 16-byte copies per thread");
   const T* q = static_cast<const T*>(p.q);
-#pragma unroll
-  for (int i = 0; i < S::kQChunks / kThreads; ++i) {
-    const int c = threadIdx.x + i * kThreads;
+  // (unrolled for the consumers; the producers' copies one at a time: 16 unrolled ones held more
+  // addresses than their registers)
+#pragma unroll(kBy == kThreads ? S::kQChunks / kBy : 1)
+  for (int i = 0; i < S::kQChunks / kBy; ++i) {
+    const int c = tid + i * kBy;
     int r, e;
     uint32_t at;
     if constexpr (kSwizzle) {

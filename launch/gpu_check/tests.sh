@@ -12,11 +12,11 @@ if [ $checking -eq 1 ]; then
 slow_mma='CudaPrefillMmaCases.Prompt2000:CudaPrefillMmaCases.ChunkAfterLongContext'
 # The wgmma prefill's builds in processes of their own: a trap in the ping-pong build (its
 # mbarrier watchdog) poisons its process's CUDA context, and must not hide the basic build's result.
-# Each took ~16 s in run 3 and 64-68 s side by side in run 10 (six builds then, eight now): 180 s
+# Each took ~16 s in run 3 and 64-68 s side by side in run 10 (six builds then, nine now): 180 s
 # bounds what a hang (a barrier mismatch has no watchdog) can cost.
 # A build whose test fails is left out of gqa-bench's prefill table (GQA_BENCH_SKIP_WGMMA), so a
 # hang or trap there cannot take the rest of the bench down.
-wgmma_build_names=(basic pingpong producer overlap swizzle tma tma_late tma_overlap)  # GQA_TEST_WGMMA_BUILD's values
+wgmma_build_names=(basic pingpong producer overlap swizzle tma tma_late tma_overlap tma_persistent)  # GQA_TEST_WGMMA_BUILD's values
 wgmma_default_build=tma_overlap  # the dispatcher's default (cuda::prefill_wgmma_build()), memchecked first
 wgmma_builds() {
   local b
@@ -32,6 +32,10 @@ wgmma_builds() {
   bg_step "cuda_test_attention_prefill_wgmma (late turns equal TMA, bit for bit)" 120 \
     env GQA_TEST_WGMMA_BUILD=tma_late "$build/tests/cuda_test_attention_prefill_wgmma" \
     '--gtest_filter=CudaPrefillWgmmaTma.LateTurns*'
+  # the persistent build against the TMA overlap build bit for bit (its grid capped, so it loops)
+  bg_step "cuda_test_attention_prefill_wgmma (persistent equals TMA overlap, bit for bit)" 120 \
+    env GQA_TEST_WGMMA_BUILD=tma_persistent "$build/tests/cuda_test_attention_prefill_wgmma" \
+    '--gtest_filter=CudaPrefillWgmmaTma.Persistent*'
 
   # the producer build's ablated kernels (gqa-bench's table of which part bounds the prefill)
   # (the producer build's and the TMA build's, each in a process of its own: the TMA build's masks
@@ -57,6 +61,8 @@ wgmma_builds() {
     skip_list_add tma
   step_passed "cuda_test_attention_prefill_wgmma (late turns equal TMA, bit for bit)" ||
     skip_list_add tma_late
+  step_passed "cuda_test_attention_prefill_wgmma (persistent equals TMA overlap, bit for bit)" ||
+    skip_list_add tma_persistent
   step_passed "cuda_test_attention_prefill_wgmma_ablation (producer build)" ||
     skip_list_add ablation
   step_passed "cuda_test_attention_prefill_wgmma_ablation (tma build)" ||
@@ -199,6 +205,12 @@ elif [ $built -eq 1 ] && [ -n "$mpirun_bin" ]; then
   generate 2 mpi bf16
   generate 4 mpi f32
   generate 1 nccl bf16 GQA_PDL=0  # programmatic dependent launch (kernels/cuda/pdl.cuh) off; on is the default
+  # the opt-in persistent prefill (thirty-fourth session), unless its tests failed above
+  if skip_listed tma_persistent; then
+    record "gqa-generate np1 --comm nccl --dtype bf16 GQA_PREFILL_WGMMA_PERSISTENT=1" SKIP "its test did not pass above"
+  else
+    generate 1 nccl bf16 GQA_PREFILL_WGMMA_PERSISTENT=1
+  fi
   if [ "$gpu_count" -ge 2 ]; then generate 2 nccl f32; fi
 else
   record "gqa-generate --backend cuda" SKIP "no build or no mpirun"

@@ -115,7 +115,7 @@ std::string usage() {
          "with the decode GEMVs under forced launches; then the producer prefill build with parts of its work\n"
          "left out, the ring GEMVs in a GEMV table of their own, and the TMA prefill build with the same parts\n"
          "left out (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,tma_late,\n"
-         "tma_overlap,ablation,ablation_tma leaves prefill builds out); the SDPA peer; with the decode sections,\n"
+         "tma_overlap,tma_persistent,ablation,ablation_tma leaves prefill builds out); the SDPA peer; with the decode sections,\n"
          "what a dependency between two phases costs (a kernel per phase, with and without PDL, against a\n"
          "counter inside one kernel); a summary. The report is saved after each section (and within the long\n"
          "tables, after each row) and printed last.\n";

@@ -27,6 +27,7 @@ struct PrefillRow {
   double attn_wide_ms = NAN;   // the same in chunks of kWideChunk (where --prefill-chunk is another)
   double attn_lazy_ms = NAN;   // attn_layer_ms's calls with the lazy rescale on (wgmma only)
   double attn_random_ms = NAN; // attn_layer_ms's calls on a cache of random K/V (one_layer_cache)
+  double attn_persistent_ms = NAN;  // attn_layer_ms's calls through the persistent build (wgmma only)
   double mhz_before = NAN, mhz_after = NAN;  // SM clock right after the prefill and after the attention timings
   std::string note;
   // The GEMM ceiling timed again right after mhz_after, and the SM clock right after it: the
@@ -34,11 +35,27 @@ struct PrefillRow {
   double gemm_after = NAN, gemm_after_mhz = NAN;
 };
 
+// A row that was not timed, for `note`'s reason.
+PrefillRow noted_row(int64_t p, std::string note) {
+  PrefillRow r;
+  r.p = p;
+  r.note = std::move(note);
+  return r;
+}
+
 // Why the lazy rescale column is not timed ("" where it is): no wgmma prefill here, or the default
 // build's test failed in this run (GQA_BENCH_SKIP_WGMMA; that process runs the lazy rescale's cases too).
 std::string lazy_rescale_skip() {
   if (!cuda::prefill_wgmma_enabled() || !cuda::prefill_wgmma_available()) return "no wgmma";
   if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()))) return "test failed";
+  return "";
+}
+
+// Why the persistent build's column is not timed ("" where it is): no wgmma prefill here, or its
+// test failed in this run (GQA_BENCH_SKIP_WGMMA names tma_persistent).
+std::string persistent_skip() {
+  if (!cuda::prefill_wgmma_enabled() || !cuda::prefill_wgmma_available()) return "no wgmma";
+  if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(cuda::PrefillWgmmaBuild::kTmaPersistent))) return "test failed";
   return "";
 }
 
@@ -98,6 +115,10 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
     const cuda::ScopedSwitch lazy(cuda::prefill_wgmma_lazy_rescale, cuda::set_prefill_wgmma_lazy_rescale, true);
     r.attn_lazy_ms = time_prefill_attention(env, model.config(), cache, p);
   }
+  if (persistent_skip().empty()) {
+    const cuda::ScopedPrefillWgmmaBuild persistent(cuda::PrefillWgmmaBuild::kTmaPersistent);
+    r.attn_persistent_ms = time_prefill_attention(env, model.config(), cache, p);
+  }
   r.mhz_after = sm_clock_mhz(env.stream);
   const GemmRate gemm = measure_gemm_rate(env);
   r.gemm_after = gemm.flops;
@@ -108,9 +129,10 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
 void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillRow>& rows) {
   Table t({"prompt", "chunk", "time s", "tokens/s", "GEMM TFLOP", "attention TFLOP", "TFLOP/s", "of GEMM",
            "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM", "in 8192-token chunks: attention ms",
-           "of GEMM", "lazy rescale: attention ms", "of GEMM", "random K/V: attention ms", "of GEMM",
+           "of GEMM", "lazy rescale: attention ms", "of GEMM", "persistent build: attention ms", "of GEMM",
+           "random K/V: attention ms", "of GEMM",
            "SM MHz after the prefill / at the end", "GEMM right after: TFLOP/s (SM MHz)", "attention of that GEMM"});
-  const std::string lazy_skip = lazy_rescale_skip();
+  const std::string lazy_skip = lazy_rescale_skip(), persistent_none = persistent_skip();
   for (const PrefillRow& r : rows) {
     if (!std::isfinite(r.seconds)) {
       t.row({tokens_str(r.p), "", r.note});
@@ -125,12 +147,12 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
       return {strf("%.2f", ms), strf("%.0f%%", 100 * af / (ms * 1e-3) / env.ceil.gemm_flops)};
     };
     const auto wide = timed(r.attn_wide_ms, ""), lazy = timed(r.attn_lazy_ms, lazy_skip),
-               random = timed(r.attn_random_ms, "");
+               persistent = timed(r.attn_persistent_ms, persistent_none), random = timed(r.attn_random_ms, "");
     t.row({tokens_str(r.p), strf("%lld", (long long)env.opt.prefill_chunk), strf("%.2f", r.seconds),
            strf("%.0f", r.p / r.seconds), strf("%.1f", gf / 1e12), strf("%.1f", af * c.num_hidden_layers / 1e12),
            strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.2f", r.attn_layer_ms),
            strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops), wide.first, wide.second,
-           lazy.first, lazy.second, random.first, random.second,
+           lazy.first, lazy.second, persistent.first, persistent.second, random.first, random.second,
            strf("%.0f / %.0f", r.mhz_before, r.mhz_after), strf("%.0f (%.0f)", r.gemm_after / 1e12, r.gemm_after_mhz),
            strf("%.0f%%", 100 * arate / r.gemm_after)});
   }
@@ -140,7 +162,7 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
 }  // namespace
 
 // Whether GQA_BENCH_SKIP_WGMMA (a comma-separated list of basic, pingpong, producer, overlap,
-// swizzle, tma, tma_late, tma_overlap, ablation, ablation_tma; set by gpu-check for builds whose test failed or hung in the same run) names
+// swizzle, tma, tma_late, tma_overlap, tma_persistent, ablation, ablation_tma; set by gpu-check for builds whose test failed or hung in the same run) names
 // this wgmma build (ablation: the producer build's ablated kernels; ablation_tma: the TMA build's): a build that hangs or traps would take
 // the rest of the run down with it.
 bool wgmma_build_skipped(const std::string& build) {
@@ -220,9 +242,11 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "(" + default_prefill_kernel() + "), the same in chunks of 8192 tokens (where --prefill-chunk is "
                   "another: the candidate for the cuda backend's default chunk), the default's calls with the lazy "
                   "rescale on (GQA_PREFILL_WGMMA_LAZY_RESCALE=1, O rescaled only where a row's max rises by more than "
-                  "8 in log2 units; opt-in until this column says it pays), and the default's calls on a cache of "
+                  "8 in log2 units; opt-in until this column says it pays), the same calls through the persistent build "
+                  "(GQA_PREFILL_WGMMA_PERSISTENT=1: the TMA overlap build as one block an SM looping over the row "
+                  "blocks; opt-in until this column says it pays), and the default's calls on a cache of "
                   "random K/V (uniform in [-1, 1), the by-build table's), timed right after the prefill in the order "
-                  "default, random K/V, 8192-token chunks, lazy rescale; the SM clock measured right after the prefill and after those timings (a 1 ms spin, clock64 over "
+                  "default, random K/V, 8192-token chunks, lazy rescale, persistent build; the SM clock measured right after the prefill and after those timings (a 1 ms spin, clock64 over "
                   "the global timer): the attention's rate follows it. Then the ceilings' GEMM timed again and the clock "
                   "after it: the default attention's rate over that GEMM's compares the two in one state of the GPU "
                   "(the 'of GEMM' columns use the ceilings' GEMM, timed at the start of the run). Each kernel build is timed in a section of its "
@@ -241,16 +265,15 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
     // Time grows at most quadratically with the prompt: skip what would not finish in time.
     const double estimate = last_p > 0 ? last_s * (double(p) / last_p) * (double(p) / last_p) * 1.1 : 0;
     if (deadline.passed() || estimate > deadline.remaining_s()) {
-      rows.push_back({p, NAN, NAN, NAN, NAN, NAN, NAN, NAN,
-                      strf("skipped: estimated %.0f s (from the %s run) > %.0f s left of this section's budget",
-                           estimate, tokens_str(last_p).c_str(), std::max(0.0, deadline.remaining_s()))});
+      rows.push_back(noted_row(p, strf("skipped: estimated %.0f s (from the %s run) > %.0f s left of this section's budget",
+                                       estimate, tokens_str(last_p).c_str(), std::max(0.0, deadline.remaining_s()))));
       continue;
     }
     progress("prefill: " + tokens_str(p) + " tokens");
     try {
       rows.push_back(run_length(env, model, p));
     } catch (const std::exception& e) {
-      rows.push_back({p, NAN, NAN, NAN, NAN, NAN, NAN, NAN, std::string("FAILED: ") + e.what()});
+      rows.push_back(noted_row(p, std::string("FAILED: ") + e.what()));
       progress(rows.back().note);
       ++failed;
     }

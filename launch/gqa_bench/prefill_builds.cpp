@@ -212,7 +212,8 @@ struct PrefillByBuild::State {
                                  : b == cuda::PrefillWgmmaBuild::kTma      ? "TMA"
                                  : b == cuda::PrefillWgmmaBuild::kTmaLate  ? "TMA late turns"
                                  : b == cuda::PrefillWgmmaBuild::kTmaOverlap ? "TMA overlap"
-                                                                             : cuda::prefill_wgmma_build_name(b);
+                                 : b == cuda::PrefillWgmmaBuild::kTmaPersistent ? "TMA persistent"
+                                                                                : cuda::prefill_wgmma_build_name(b);
         header.insert(header.end(), {name + " ms", "TFLOP/s", "of GEMM"});
       }
       header.push_back("SM MHz after the row");

@@ -37,7 +37,8 @@ TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   for (const char* v : {"GQA_PDL", "GQA_PDL_EARLY", "GQA_PREFILL_WGMMA", "GQA_PREFILL_WGMMA_PINGPONG",
                         "GQA_PREFILL_WGMMA_PRODUCER", "GQA_PREFILL_WGMMA_OVERLAP", "GQA_PREFILL_WGMMA_SWIZZLE",
                         "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_ROTATE", "GQA_PREFILL_WGMMA_LATE_TURNS",
-                        "GQA_PREFILL_WGMMA_TMA_OVERLAP", "GQA_PREFILL_WGMMA_LAZY_RESCALE", "GQA_MLP_PERSISTENT"}) {
+                        "GQA_PREFILL_WGMMA_TMA_OVERLAP", "GQA_PREFILL_WGMMA_LAZY_RESCALE", "GQA_MLP_PERSISTENT",
+                        "GQA_PREFILL_WGMMA_PERSISTENT"}) {
     if (std::getenv(v) != nullptr) GTEST_SKIP() << v << " is set";
   }
   EXPECT_TRUE(cuda::pdl_enabled());
@@ -51,7 +52,26 @@ TEST(CudaEnvSwitches, DefaultsAreTheMeasuredChoices) {
   EXPECT_TRUE(cuda::prefill_wgmma_tma_overlap());
   EXPECT_FALSE(cuda::prefill_wgmma_lazy_rescale());  // (opt-in until measured)
   EXPECT_FALSE(cuda::mlp_persistent_enabled());       // (the same)
+  EXPECT_FALSE(cuda::prefill_wgmma_persistent());     // (the same)
+  EXPECT_EQ(cuda::prefill_wgmma_persistent_grid_cap(), 0);
   EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaOverlap);
+  {
+    // the persistent build: over TMA overlap (and over the TMA build without it), under late turns;
+    // not without the TMA build
+    const cuda::ScopedSwitch persistent(cuda::prefill_wgmma_persistent, cuda::set_prefill_wgmma_persistent, true);
+    EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaPersistent);
+    {
+      const cuda::ScopedSwitch no_tma_overlap(cuda::prefill_wgmma_tma_overlap, cuda::set_prefill_wgmma_tma_overlap,
+                                              false);
+      EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaPersistent);
+    }
+    {
+      const cuda::ScopedSwitch late(cuda::prefill_wgmma_late_turns, cuda::set_prefill_wgmma_late_turns, true);
+      EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kTmaLate);
+    }
+    const cuda::ScopedSwitch no_tma(cuda::prefill_wgmma_tma, cuda::set_prefill_wgmma_tma, false);
+    EXPECT_EQ(cuda::prefill_wgmma_build(), cuda::PrefillWgmmaBuild::kSwizzle);
+  }
   {
     // the TMA build's variants: late turns over the overlap one, either over the TMA build itself;
     // none of them without the TMA build
@@ -105,7 +125,8 @@ TEST(CudaEnvSwitches, GpuCheckNamesTheBuildsAndTheDefault) {
   EXPECT_EQ(names, expected);
   for (const char* v : {"GQA_PREFILL_WGMMA_PINGPONG", "GQA_PREFILL_WGMMA_PRODUCER", "GQA_PREFILL_WGMMA_OVERLAP",
                         "GQA_PREFILL_WGMMA_SWIZZLE", "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_LATE_TURNS",
-                        "GQA_PREFILL_WGMMA_TMA_OVERLAP", "GQA_PREFILL_WGMMA_LAZY_RESCALE", "GQA_MLP_PERSISTENT"}) {
+                        "GQA_PREFILL_WGMMA_TMA_OVERLAP", "GQA_PREFILL_WGMMA_LAZY_RESCALE", "GQA_MLP_PERSISTENT",
+                        "GQA_PREFILL_WGMMA_PERSISTENT"}) {
     if (std::getenv(v) != nullptr) GTEST_SKIP() << v << " is set";
   }
   EXPECT_EQ(default_build, cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()));
@@ -205,7 +226,7 @@ TEST(CudaEnvSwitches, EveryRegisteredSwitchIsChecked) {
                                        "GQA_PREFILL_WGMMA_SWIZZLE", "GQA_PREFILL_WGMMA_TMA", "GQA_PREFILL_WGMMA_ROTATE",
                                        "GQA_PREFILL_WGMMA_LATE_TURNS", "GQA_PREFILL_WGMMA_TMA_OVERLAP",
                                        "GQA_PREFILL_WGMMA_LAZY_RESCALE", "GQA_MLP_PERSISTENT", "GQA_CUDA_SYNC_DEBUG",
-                                       "GQA_REQUIRE_GPU"};
+                                       "GQA_REQUIRE_GPU", "GQA_PREFILL_WGMMA_PERSISTENT"};
   for (const SwitchDefault& d : kOtherDefaults) expected.push_back(d.env);
   for (const std::string& e : expected) {
     EXPECT_NE(std::find(names.begin(), names.end(), e), names.end()) << e << " is not registered";

@@ -7,10 +7,12 @@
 // data (NaN for exactly the tokens it touches), out aliasing q, and the dispatcher's switch (the
 // default build: host_test_env_switches.cpp), NaN in the cache slots no key reaches, the TMA build's boxes at block sizes 8-256, and
 // the TMA build equal to the swizzle build bit for bit, its late-turn variant equal to it bit for bit,
+// the persistent build equal to the TMA overlap build bit for bit (its grid capped, so it loops),
 // and the lazy rescale (GQA_PREFILL_WGMMA_LAZY_RESCALE) on prompts and on keys that grow along them.
-// Every case runs through its eight builds (basic, ping-pong, ping-pong with a producer warpgroup,
+// Every case runs through its nine builds (basic, ping-pong, ping-pong with a producer warpgroup,
 // that with intra-warpgroup overlap, that on 128-byte-swizzled tiles, that loading its tiles
-// by TMA, and the TMA build's late-turn and overlap variants), or the one GQA_TEST_WGMMA_BUILD names.
+// by TMA, and the TMA build's late-turn, overlap and persistent variants), or the one
+// GQA_TEST_WGMMA_BUILD names.
 // Needs a compute capability 9.0 GPU (the kernel is sm_90a code): skips elsewhere, as without a GPU.
 #include <gtest/gtest.h>
 
@@ -62,9 +64,9 @@ struct BuildOutput {
 
 // The kernel's builds under test (cuda::kPrefillWgmmaBuilds: basic, ping-pong, ping-pong with a
 // producer warpgroup, that with the consumers' softmax overlapping their previous tile's P V, that
-// on swizzled tiles, that by TMA, and the TMA build's late-turn and overlap variants): all, or the
+// on swizzled tiles, that by TMA, and the TMA build's late-turn, overlap and persistent variants): all, or the
 // one GQA_TEST_WGMMA_BUILD names (basic | pingpong | producer | overlap | swizzle | tma | tma_late |
-// tma_overlap), so a GPU
+// tma_overlap | tma_persistent), so a GPU
 // check can run each in a process of its own (a trap in one poisons its process's context).
 std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
   const char* env = std::getenv("GQA_TEST_WGMMA_BUILD");
@@ -74,7 +76,8 @@ std::vector<cuda::PrefillWgmmaBuild> builds_under_test() {
     if (only == cuda::prefill_wgmma_build_name(b)) return {b};
   }
   ADD_FAILURE() << "GQA_TEST_WGMMA_BUILD=" << only
-                << ": expected basic, pingpong, producer, overlap, swizzle, tma, tma_late or tma_overlap";
+                << ": expected basic, pingpong, producer, overlap, swizzle, tma, tma_late, tma_overlap or "
+                   "tma_persistent";
   return {};
 }
 
@@ -416,6 +419,49 @@ TEST(CudaPrefillWgmmaTma, LateTurnsEqualTheTmaBuildBitForBit) {
         }
       }
     }
+  }
+}
+
+// The persistent build (GQA_PREFILL_WGMMA_PERSISTENT) against the TMA overlap build bit for bit:
+// the same tiles and the same consumer arithmetic in another schedule (a block looping over row
+// blocks, two stages, two q buffers, each side picking its own passes), so any difference is a
+// schedule bug: a q buffer or stage reused early, a pass picked differently by the producers and
+// the consumers, a bad-key record read from the wrong slot. The grid is capped at 1, 3 and 7
+// blocks as well as one an SM, so these small batches also loop over many row blocks a block
+// (both directions of the zig-zag, items with several passes). Runs where the persistent build
+// is under test (it runs the TMA overlap build too).
+TEST(CudaPrefillWgmmaTma, PersistentEqualsTheTmaOverlapBuildBitForBit) {
+  GQA_SKIP_WITHOUT_WGMMA();
+  if (!under_test(cuda::PrefillWgmmaBuild::kTmaPersistent)) {
+    GTEST_SKIP() << "the persistent build is not under test (GQA_TEST_WGMMA_BUILD)";
+  }
+  struct UncapAtTheEnd {
+    ~UncapAtTheEnd() { cuda::set_prefill_wgmma_persistent_grid_cap(0); }
+  } uncap;
+  for (int cap : {0, 1, 3, 7}) {
+    cuda::set_prefill_wgmma_persistent_grid_cap(cap);
+    for (DType dt : {DType::kBF16, DType::kF16}) {
+      for (int64_t hd : {64, 128}) {
+        for (Heads h : {Heads{8, 1}, Heads{8, 8}, Heads{96, 1}}) {
+          for (bool shuffle : {false, true}) {  // (shuffled: several sequences, so several passes, a block)
+            // (chunks after context, a one-token tail, a sequence from inside a page)
+            Batch b = make_batch(dt, h, hd, 16, {{0, 700}, {300, 129}, {7, 1}, {1000, 300}}, 64, shuffle);
+            const std::string what = std::string(dt == DType::kBF16 ? "bf16" : "f16") + " hd " + std::to_string(hd) +
+                                     " " + std::to_string(h.hq) + "/" + std::to_string(h.hkv) +
+                                     (shuffle ? " shuffled" : "") + ", grid cap " + std::to_string(cap);
+            expect_bitwise_equal(run_build(cuda::PrefillWgmmaBuild::kTmaOverlap, b),
+                                 run_build(cuda::PrefillWgmmaBuild::kTmaPersistent, b), what);
+          }
+        }
+      }
+    }
+    // a bad block-table entry and a token of an unknown sequence (the bad keys' slots, in a loop)
+    Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, {{0, 200}, {20, 30}}, 57);
+    b.tables[9] = static_cast<int32_t>(b.num_blocks);  // sequence 0, keys 144..
+    b.token_seq[210] = static_cast<int32_t>(b.n_seqs());
+    expect_bitwise_equal(run_build(cuda::PrefillWgmmaBuild::kTmaOverlap, b),
+                         run_build(cuda::PrefillWgmmaBuild::kTmaPersistent, b),
+                         "bad device data, grid cap " + std::to_string(cap));
   }
 }
 
