@@ -21,7 +21,11 @@
 //   other builds rely on, is not there to balance it).
 // - two q buffers and two K/V stages (192 KB at head_dim 128; three stages and one q, the
 //   other TMA builds' 224 KB, leave no room for a second q): the producers load item i + 1's q
-//   into the other buffer while the consumers still compute item i (q_full[b] / q_empty[b]).
+//   into the other buffer while the consumers still compute item i, and with it the rows'
+//   bookkeeping for the consumers (rows_c[b]: the rows' sequences and positions, read from global
+//   memory off the consumers' path). q_full[b] completes on the q copies' 128 cp.async arrivals
+//   and the producers' 128 plain ones (a release: their rows_c[b] writes); q_empty[b] on the 256
+//   consumers' arrivals once they have stored item i's output (their last read of rows_c[b]).
 // - no block-wide barrier after the set-up: the producers and the consumers each keep their own
 //   copy of the rows' bookkeeping and pick the same passes from it (the same rows, the same
 //   pick_next_pass_warp), under named barriers of their own (kConsumerBar: 256 threads,
@@ -60,8 +64,8 @@ __device__ __forceinline__ void named_bar_sync() {
 
 // The persistent build's bookkeeping (after the tiles, in dynamic shared memory).
 struct PersistentBook {
-  PrefillRowInfo<kBlockM> rows_c;  // the consumers' copy
-  PrefillRowInfo<kBlockM> rows_p;  // the producers'
+  PrefillRowInfo<kBlockM> rows_c[kPersistentQBuffers];  // the consumers' copy, item i's in rows_c[i % 2]
+  PrefillRowInfo<kBlockM> rows_p;                         // the producers'
   int bad_key[kPassSlots];         // pass s: slot s % kPassSlots
   alignas(8) uint64_t full[kPersistentStages], empty[kPersistentStages], turn[2];
   uint64_t q_full[kPersistentQBuffers], q_empty[kPersistentQBuffers], pass_done[kPassSlots];
@@ -104,8 +108,9 @@ __device__ __forceinline__ bool persistent_pick(PrefillRowInfo<kBlockM>& rows, b
   return seq >= 0;
 }
 
-// The producers (tid 0-127): for each item, its q into buffer item % 2 once the consumers are
-// done with the item two before, then every pass's K/V tiles (produce_pass, the TMA build's).
+// The producers (tid 0-127): for each item, its q and the consumers' row bookkeeping into buffer
+// item % 2 once the consumers are done with the item two before, then every pass's K/V tiles
+// (produce_pass, the TMA build's).
 template <typename T, int HD>
 __device__ __forceinline__ void persistent_produce(const PrefillParams& p, const TmaSource& tma, PersistentBook& book,
                                                    unsigned char* q_s, unsigned char* k_s, unsigned char* v_s,
@@ -124,12 +129,17 @@ __device__ __forceinline__ void persistent_produce(const PrefillParams& p, const
     int g, row0;
     persistent_item(p, item, g, row0);
     named_bar_sync<kProducerBar, kProducerThreads>();  // every producer is past the last pick's reads
-    const int r = row0 + tid;
-    init_pass_row(p, rows, tid, r < p.rows, r / p.group);
     const int b = n % kPersistentQBuffers;
     if (n >= kPersistentQBuffers) mbarrier_wait(&book.q_empty[b], uint32_t((n / kPersistentQBuffers - 1) & 1));
+    const int r = row0 + tid;
+    init_pass_row(p, rows, tid, r < p.rows, r / p.group);
+    PrefillRowInfo<kBlockM>& theirs = book.rows_c[b];
+    theirs.seq[tid] = rows.seq[tid];
+    theirs.pos[tid] = rows.pos[tid];
+    theirs.done[tid] = rows.done[tid];
     load_q_tile<T, HD, true, kProducerThreads>(p, g, row0, q_s + b * S::kQBytes, tid);
-    cp_async_arrive(&book.q_full[b]);
+    cp_async_arrive(&book.q_full[b]);                     // once this thread's q copies have landed
+    (void)::cuda::ptx::mbarrier_arrive(&book.q_full[b]);  // its rows_c[b] writes
     cp_async_commit();
     int seq, end;
     while (persistent_pick<kProducerBar, kProducerThreads>(rows, tid < 32, seq, end)) {
@@ -158,7 +168,6 @@ __device__ __forceinline__ void persistent_consume(const PrefillParams& p, const
                                                    const unsigned char* q_s, const unsigned char* k_s,
                                                    const unsigned char* v_s, int items, int group) {
   using S = WgSmem<T, HD>;
-  PrefillRowInfo<kBlockM>& rows = book.rows_c;
   Turns turns{book.turn, group};
   if (group == 1) turns.pass();  // warpgroup 0 takes the first turn
   int tiles = 0, passes = 0, n = 0;
@@ -167,19 +176,15 @@ __device__ __forceinline__ void persistent_consume(const PrefillParams& p, const
     if (item < 0) continue;
     int g, row0;
     persistent_item(p, item, g, row0);
-    named_bar_sync<kConsumerBar, kThreads>();  // the last item's output is stored (store_rows read its rows)
-    if (threadIdx.x < kBlockM) {
-      const int r = row0 + static_cast<int>(threadIdx.x);
-      init_pass_row(p, rows, threadIdx.x, r < p.rows, r / p.group);
-    }
     float o[HD / 8][4];
 #pragma unroll
     for (int dt = 0; dt < HD / 8; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     bool bad[2] = {false, false};
     const int b = n % kPersistentQBuffers;
-    mbarrier_wait(&book.q_full[b], uint32_t((n / kPersistentQBuffers) & 1));
+    mbarrier_wait(&book.q_full[b], uint32_t((n / kPersistentQBuffers) & 1));  // q and the rows are in
     wg::fence_proxy_async();  // the producers' cp.async copies of q, before this thread's wgmma reads them
+    PrefillRowInfo<kBlockM>& rows = book.rows_c[b];
     const unsigned char* q_wg = q_s + b * S::kQBytes + size_t(group) * 64 * 128;  // (swizzled: first 64-dim half)
     int seq, end;
     while (persistent_pick<kConsumerBar, kThreads>(rows, threadIdx.x < 32, seq, end)) {
@@ -197,8 +202,9 @@ __device__ __forceinline__ void persistent_consume(const PrefillParams& p, const
       if (threadIdx.x < kBlockM) rows.done[threadIdx.x] = rows.done[threadIdx.x] || rows.seq[threadIdx.x] == seq;
       ++passes;
     }
-    (void)::cuda::ptx::mbarrier_arrive(&book.q_empty[b]);  // this thread's last wgmma on this q has completed
     store_rows<T, HD, kBlockM>(p, rows, g, row0, o, l, bad);
+    // this thread's last wgmma on this q has completed, and its last read of these rows is done
+    (void)::cuda::ptx::mbarrier_arrive(&book.q_empty[b]);
     ++n;
   }
 }
@@ -226,7 +232,7 @@ __global__ void __launch_bounds__(kThreads + kProducerThreads, 1)
     }
     for (int w = 0; w < 2; ++w) ptx::mbarrier_init(&book.turn[w], kThreads / 2);
     for (int b = 0; b < kPersistentQBuffers; ++b) {
-      ptx::mbarrier_init(&book.q_full[b], kProducerThreads);
+      ptx::mbarrier_init(&book.q_full[b], 2 * kProducerThreads);  // the q copies' and the rows' arrivals
       ptx::mbarrier_init(&book.q_empty[b], kThreads);
     }
     for (int s = 0; s < kPassSlots; ++s) ptx::mbarrier_init(&book.pass_done[s], kProducerThreads);
