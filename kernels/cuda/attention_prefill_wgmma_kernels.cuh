@@ -198,17 +198,42 @@ __device__ __forceinline__ int opaque_int(int v) {
   return v;
 }
 
-template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle, bool kTma>
+// kSplitKv (the persistent build, TMA tiles in order): the K and V tiles of a stage handed over
+// apart, K by full/empty and V by full_v/empty_v, so that a stage's K tile is loaded again once
+// the consumers' S = q K^T has read it, not only after their P V (see overlap_pass).
+template <typename T, int HD, int kStages, unsigned kSkip, bool kSwizzle, bool kTma, bool kSplitKv = false>
 __device__ __forceinline__ void produce_pass(const PrefillParams& p, const TmaSource* tma, const int32_t* table, int g,
                                              int end, int n_tiles, int tiles, unsigned char* k_s, unsigned char* v_s,
-                                             uint64_t* full, uint64_t* empty, int* bad_key) {
+                                             uint64_t* full, uint64_t* empty, int* bad_key, uint64_t* full_v = nullptr,
+                                             uint64_t* empty_v = nullptr) {
   using S = WgSmem<T, HD>;
   using Copy = std::conditional_t<kSwizzle, SwizzleTileCopy<HD, kBlockN, kProducerThreads>,
                                   CoreTileCopy<HD, kBlockN, kProducerThreads>>;
+  static_assert(!kSplitKv || (kTma && kSwizzle && kSkip == 0), "K and V apart: the TMA build's tiles, in order");
   const int tid = static_cast<int>(threadIdx.x) - kThreads;
   for (int i = 0; i < n_tiles; ++i) {
     const int t = tiles + i, st = t % kStages;
     const int j = pass_tile<kSkip>(i, n_tiles);
+    if constexpr (kSplitKv) {
+      unsigned char* k_t = k_s + st * S::kTileBytes;
+      unsigned char* v_t = v_s + st * S::kTileBytes;
+      const uint32_t used = uint32_t((t / kStages - 1) & 1);  // (t >= kStages) the phase of its previous tile's use
+      if (tile_by_tma(*tma, j, end)) {  // each tile once its previous one's use is over
+        if (t >= kStages) mbarrier_wait(&empty[st], used);
+        if (t >= kStages) wg::fence_proxy_async();
+        tma_one_tile<T, HD, false>(p, *tma, table, g, j * kBlockN, k_t, &full[st], bad_key, tid);
+        if (t >= kStages) mbarrier_wait(&empty_v[st], used);
+        tma_one_tile<T, HD, true>(p, *tma, table, g, j * kBlockN, v_t, &full_v[st], bad_key, tid);
+      } else {  // (a pass's last tile) both at once, as the swizzle build copies them
+        if (t >= kStages) mbarrier_wait(&empty[st], used);
+        if (t >= kStages) mbarrier_wait(&empty_v[st], used);
+        copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
+        cp_async_arrive(&full[st]);
+        cp_async_arrive(&full_v[st]);
+        cp_async_commit();
+      }
+      continue;
+    }
     if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
     unsigned char* k_t = k_s + st * S::kTileBytes;
     unsigned char* v_t = v_s + st * S::kTileBytes;
@@ -281,20 +306,34 @@ __device__ __forceinline__ void produce(const PrefillParams& p, const TmaSource*
 // on the TMA build's swizzled tiles (kOverlapPv, attention_prefill_wgmma_mask.h), whose TMA
 // tiles need no proxy fence (tma, end: which tiles those are).
 // (TurnsT: Turns, or TurnKeeper<false> for the overlap without turns, kOverlapPv | kAblateTurns)
-template <typename T, int HD, int kStages, bool kSwizzle = false, bool kTma = false, class TurnsT = Turns>
+// (kSplitKv: produce_pass's K and V apart; a warpgroup then waits for tile i's K alone before its
+// S, for tile i - 1's V before its P V, and releases K once S has completed, V once P V has.)
+template <typename T, int HD, int kStages, bool kSwizzle = false, bool kTma = false, class TurnsT = Turns,
+          bool kSplitKv = false>
 __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const unsigned char* k_s,
                                              const unsigned char* v_s, uint64_t* full, uint64_t* empty, TurnsT& turns,
                                              int tiles, int n_tiles, const int (&limit)[2], float scale_log2,
                                              float slack, float (&o)[HD / 8][4], float (&m)[2], float (&l)[2],
-                                             const TmaSource* tma = nullptr, int end = 0) {
+                                             const TmaSource* tma = nullptr, int end = 0, uint64_t* full_v = nullptr,
+                                             uint64_t* empty_v = nullptr) {
   using S = WgSmem<T, HD>;
   const auto stage = [&](int i) { return (tiles + i) % kStages; };
-  const auto wait_full = [&](int i) {
+  const auto wait_on = [&](uint64_t* bars, int i) {
     const int t = tiles + i;
-    mbarrier_wait(&full[t % kStages], uint32_t((t / kStages) & 1));
+    mbarrier_wait(&bars[t % kStages], uint32_t((t / kStages) & 1));
     // the copies this thread now sees, before its wgmma reads them (a TMA tile's are the async
     // proxy's already)
     if (!kTma || !tile_by_tma(*tma, i, end)) wg::fence_proxy_async();
+  };
+  const auto wait_full = [&](int i) { wait_on(full, i); };  // tile i (kSplitKv: its K)
+  const auto wait_v = [&](int i) {                            // (kSplitKv) tile i's V
+    if constexpr (kSplitKv) wait_on(full_v, i);
+  };
+  const auto release_k = [&](int i) {  // (kSplitKv) S of tile i has completed
+    if constexpr (kSplitKv) (void)::cuda::ptx::mbarrier_arrive(&empty[stage(i)]);
+  };
+  const auto release = [&](int i) {  // P V of tile i has completed: the stage (kSplitKv: its V)
+    (void)::cuda::ptx::mbarrier_arrive(&(kSplitKv ? empty_v : empty)[stage(i)]);
   };
   float sc[kBlockN / 8][4];
   uint32_t pa[kBlockN / 16][4];
@@ -304,17 +343,20 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
   qk_issue<T, HD, kSwizzle>(q_wg, k_s + stage(0) * S::kTileBytes, sc);
   turns.pass();
   qk_finish(sc);
+  release_k(0);
   softmax_scores<kBlockN>(sc, KeysInOrder{0}, limit, scale_log2, m, l, alpha, slack);
   rescale_rows<HD>(o, alpha);  // (no P V in flight yet)
   for (int i = 1; i < n_tiles; ++i) {
     pack_p<T>(sc, pa);  // P of tile i - 1, before S of tile i overwrites sc (outside the turn)
     wait_full(i);
+    wait_v(i - 1);
     turns.wait();
     qk_issue<T, HD, kSwizzle>(q_wg, k_s + stage(i) * S::kTileBytes, sc);
     pv_issue_packed<T, HD, kSwizzle>(v_s + stage(i - 1) * S::kTileBytes, pa, o);
     turns.pass();
     wg::wait<1>();  // S of tile i (the older group); P V of tile i - 1 may still run
     wg::fence_operands(sc);
+    release_k(i);
     softmax_scores<kBlockN>(sc, KeysInOrder{i * kBlockN}, limit, scale_log2, m, l, alpha, slack);
     // The wait for P V of tile i - 1 in both arms of a branch on the softmax's alpha: ptxas then
     // cannot hoist it above softmax_scores (written as one wait after it, it did: the SASS waited
@@ -328,14 +370,15 @@ __device__ __forceinline__ void overlap_pass(const unsigned char* q_wg, const un
     } else {
       pv_finish<HD>(o, pa);
     }
-    (void)::cuda::ptx::mbarrier_arrive(&empty[stage(i - 1)]);
+    release(i - 1);
   }
   pack_p<T>(sc, pa);
+  wait_v(n_tiles - 1);
   turns.wait();
   pv_issue_packed<T, HD, kSwizzle>(v_s + stage(n_tiles - 1) * S::kTileBytes, pa, o);
   turns.pass();
   pv_finish<HD>(o, pa);
-  (void)::cuda::ptx::mbarrier_arrive(&empty[stage(n_tiles - 1)]);
+  release(n_tiles - 1);
 }
 
 // The ping-pong kernels' shared memory: the q and K/V tiles (dynamic) and the bookkeeping. The

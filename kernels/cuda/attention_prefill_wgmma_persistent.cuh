@@ -20,7 +20,12 @@
 //   falling work gives each block about the same sum (the hardware's block scheduler, which the
 //   other builds rely on, is not there to balance it).
 // - two q buffers and two K/V stages (192 KB at head_dim 128; three stages and one q, the
-//   other TMA builds' 224 KB, leave no room for a second q): the producers load item i + 1's q
+//   other TMA builds' 224 KB, leave no room for a second q), each stage's K and V tiles handed
+//   over apart (produce_pass's and overlap_pass's kSplitKv, FlashAttention-3's way with two
+//   stages): in the overlap a stage's tiles are in use from tile i - 1's S to the end of its P V
+//   in tile i's turn, so with whole stages tile i + 1 could not start loading before both
+//   warpgroups ended tile i, its latency then exposed on every tile; apart, tile i + 1's K loads
+//   once S of tile i - 1 has completed and its V once P V of tile i - 1 has. The producers load item i + 1's q
 //   into the other buffer while the consumers still compute item i, and with it the rows'
 //   bookkeeping for the consumers (rows_c[b]: the rows' sequences and positions, read from global
 //   memory off the consumers' path). q_full[b] completes on the q copies' 128 cp.async arrivals
@@ -31,6 +36,8 @@
 //   pick_next_pass_warp), under named barriers of their own (kConsumerBar: 256 threads,
 //   kProducerBar: 128). So the producers run ahead into the next pass and the next item as far as
 //   free stages allow.
+//   (The slot and tile counting below hold as written for the K tiles; a V tile is loaded after
+//   its K tile, so the V side is never further ahead.)
 // - a pass's bad block-table keys (the producers' records) reach the consumers through a ring of
 //   kPassSlots slots, each with an mbarrier (pass_done) the 128 producers arrive on after the
 //   pass's copies were issued (a release: their records before it). The producers are at most
@@ -55,6 +62,11 @@ constexpr int kPersistentQBuffers = 2;
 constexpr int kPassSlots = 8;
 static_assert(kPassSlots > kPersistentStages + 1, "a pass slot outlives the passes the producers can run ahead");
 constexpr int kConsumerBar = 3, kProducerBar = 4;  // (0: __syncthreads; 1, 2: warpgroup_any)
+// The setmaxnreg split: the producers' loops over items, passes and K and V apart held more than
+// the other builds' 40 registers (ptxas spilled 20 bytes at head_dim 128); the consumers fit in 224.
+constexpr int kPersistentProducerRegs = 56, kPersistentConsumerRegs = 224;
+static_assert(kPersistentProducerRegs * 32 + kPersistentConsumerRegs * 64 <= 168 * 96,
+              "the sub-partition's registers at launch");
 
 // bar.sync on named barrier kId for kCount threads (every one of them must call it).
 template <int kId, int kCount>
@@ -67,7 +79,9 @@ struct PersistentBook {
   PrefillRowInfo<kBlockM> rows_c[kPersistentQBuffers];  // the consumers' copy, item i's in rows_c[i % 2]
   PrefillRowInfo<kBlockM> rows_p;                         // the producers'
   int bad_key[kPassSlots];         // pass s: slot s % kPassSlots
+  // (a stage's K tile by full/empty, its V tile by full_v/empty_v: produce_pass's kSplitKv)
   alignas(8) uint64_t full[kPersistentStages], empty[kPersistentStages], turn[2];
+  uint64_t full_v[kPersistentStages], empty_v[kPersistentStages];
   uint64_t q_full[kPersistentQBuffers], q_empty[kPersistentQBuffers], pass_done[kPassSlots];
 };
 
@@ -149,8 +163,9 @@ __device__ __forceinline__ void persistent_produce(const PrefillParams& p, const
       named_bar_sync<kProducerBar, kProducerThreads>();
       const int32_t* table = p.block_tables + size_t(seq) * p.max_blocks;
       const int n_tiles = (end + kBlockN - 1) / kBlockN;
-      produce_pass<T, HD, kPersistentStages, 0, true, true>(p, &tma, table, g, end, n_tiles, tiles, k_s, v_s, book.full,
-                                                           book.empty, &book.bad_key[slot]);
+      produce_pass<T, HD, kPersistentStages, 0, true, true, true>(p, &tma, table, g, end, n_tiles, tiles, k_s, v_s,
+                                                                 book.full, book.empty, &book.bad_key[slot],
+                                                                 book.full_v, book.empty_v);
       tiles += n_tiles;
       (void)::cuda::ptx::mbarrier_arrive(&book.pass_done[slot]);  // this thread's records of the pass are in
       rows.done[tid] = rows.done[tid] || rows.seq[tid] == seq;    // (kProducerThreads == kBlockM: a row each)
@@ -191,8 +206,10 @@ __device__ __forceinline__ void persistent_consume(const PrefillParams& p, const
       int limit[2];
       (void)pass_limits(rows, seq, limit);
       const int n_tiles = (end + kBlockN - 1) / kBlockN;  // >= 1: a row's position is >= 0
-      overlap_pass<T, HD, kPersistentStages, true, true>(q_wg, k_s, v_s, book.full, book.empty, turns, tiles, n_tiles,
-                                                         limit, p.scale_log2, p.rescale_slack, o, m, l, &tma, end);
+      overlap_pass<T, HD, kPersistentStages, true, true, Turns, true>(q_wg, k_s, v_s, book.full, book.empty, turns,
+                                                                      tiles, n_tiles, limit, p.scale_log2,
+                                                                      p.rescale_slack, o, m, l, &tma, end, book.full_v,
+                                                                      book.empty_v);
       tiles += n_tiles;
       const int slot = passes % kPassSlots;
       mbarrier_wait(&book.pass_done[slot], uint32_t((passes / kPassSlots) & 1));
@@ -229,6 +246,8 @@ __global__ void __launch_bounds__(kThreads + kProducerThreads, 1)
     for (int st = 0; st < kPersistentStages; ++st) {
       ptx::mbarrier_init(&book.full[st], kProducerThreads);
       ptx::mbarrier_init(&book.empty[st], kThreads);
+      ptx::mbarrier_init(&book.full_v[st], kProducerThreads);
+      ptx::mbarrier_init(&book.empty_v[st], kThreads);
     }
     for (int w = 0; w < 2; ++w) ptx::mbarrier_init(&book.turn[w], kThreads / 2);
     for (int b = 0; b < kPersistentQBuffers; ++b) {
@@ -241,11 +260,11 @@ __global__ void __launch_bounds__(kThreads + kProducerThreads, 1)
   __syncthreads();  // the barriers are initialised (the block's only block-wide barrier)
   const int group = warp_uniform(static_cast<int>(threadIdx.x / 128));  // 2: the producers
   if (group == 2) {
-    set_max_regs_dec<kProducerRegs>();
+    set_max_regs_dec<kPersistentProducerRegs>();
     persistent_produce<T, HD>(p, tp.tma, book, q_s, k_s, v_s, items);
     return;
   }
-  set_max_regs_inc<kConsumerRegs>();
+  set_max_regs_inc<kPersistentConsumerRegs>();
   persistent_consume<T, HD>(p, tp.tma, book, q_s, k_s, v_s, items, group);
 }
 

@@ -78,10 +78,7 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
   using S = WgSmem<T, HD>;
   static_assert(S::kQChunks % kBy == 0, "whole 16-byte copies per thread");
   const T* q = static_cast<const T*>(p.q);
-  // (unrolled for the consumers; the producers' copies one at a time: 16 unrolled ones held more
-  // addresses than their registers)
-#pragma unroll(kBy == kThreads ? S::kQChunks / kBy : 1)
-  for (int i = 0; i < S::kQChunks / kBy; ++i) {
+  const auto copy = [&](int i) {
     const int c = tid + i * kBy;
     int r, e;
     uint32_t at;
@@ -96,6 +93,15 @@ __device__ void load_q_tile(const PrefillParams& p, int g, int row0, unsigned ch
     size_t off = 0;
     const bool in = q_source(p, g, row0 + r, e, HD, off);
     cp_async_16(dst + at, q + off, in);
+  };
+  // (unrolled for the consumers; the producers' copies one at a time: 16 unrolled ones held more
+  // addresses than their registers)
+  if constexpr (kBy == kThreads) {
+#pragma unroll
+    for (int i = 0; i < S::kQChunks / kBy; ++i) copy(i);
+  } else {
+#pragma unroll 1
+    for (int i = 0; i < S::kQChunks / kBy; ++i) copy(i);
   }
 }
 

@@ -76,5 +76,34 @@ __device__ __forceinline__ void tma_kv_tile(const PrefillParams& p, const TmaSou
   }
 }
 
+// tma_kv_tile for one of the two tiles (the persistent build hands K and V over apart): the K tile
+// (kValues false, recording bad keys as tma_kv_tile does) or the V tile (no record: its K tile's
+// copies make it), `full` counting that tile's bytes. (tma_kv_tile itself stays as it was
+// measured, rather than a case of this.)
+template <typename T, int HD, bool kValues>
+__device__ __forceinline__ void tma_one_tile(const PrefillParams& p, const TmaSource& src, const int32_t* table, int g,
+                                             int start, unsigned char* dst, uint64_t* full, int* bad_key, int tid) {
+  namespace ptx = ::cuda::ptx;
+  if (tid == 0) {
+    (void)ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full,
+                                         uint32_t(WgSmem<T, HD>::kTileBytes));
+  } else {
+    (void)ptx::mbarrier_arrive(full);
+  }
+  const int copies = tma_boxes_per_tile(src.box_rows, HD);  // <= 32
+  for (int x = (tid % 32) * 4 + tid / 32; x < copies; x += kProducerThreads) {
+    const TmaBox box = tma_box(x, src.box_rows, HD);
+    const int key = start + box.key, column = p.page_index(key);
+    int page = table[column];
+    if (!p.page_in_cache(page)) {
+      if (!kValues) atomicMin(bad_key, key);
+      page = p.num_blocks;  // out of bounds: zeros
+    }
+    const int32_t at[4] = {box.dim, g, key - column * p.block_size, page};  // dim, head, key in page, page
+    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, dst + box.byte, kValues ? &src.v : &src.k, at,
+                              full);
+  }
+}
+
 }  // namespace
 }  // namespace gqa::cuda

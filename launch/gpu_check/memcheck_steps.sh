@@ -18,7 +18,7 @@ prefill_memchecks() {
   fi
   step "memcheck cuda_test_prefill_tma_tiles" 120 "$sanitizer" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_test_prefill_tma_tiles"
-  for b in "$wgmma_default_build" tma swizzle tma_late; do  # (the default build first)
+  for b in "$wgmma_default_build" tma swizzle tma_late tma_persistent; do  # (the default build first)
     memcheck_wgmma_build "$sanitizer" "$b" 120
   done
 }

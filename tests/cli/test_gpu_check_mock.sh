@@ -51,7 +51,7 @@ sass_row_before() {
 # 1. --prefill, every step passing
 run prefill prefill 300 "configure 1" "build 1"
 [ $rc -eq 0 ] || fail "prefill: exit $rc: $(tail -n 45 <<<"$out")"
-grep -q '^gpu-check: 36 steps, 0 failed' <<<"$out" || fail "prefill: $(grep '^gpu-check:' <<<"$out")"
+grep -q '^gpu-check: 37 steps, 0 failed' <<<"$out" || fail "prefill: $(grep '^gpu-check:' <<<"$out")"
 row "cuda_test_attention_prefill_wgmma \(tma_overlap build\)" PASS prefill
 row "gqa-generate np1 --comm nccl --dtype bf16" PASS prefill
 row "gqa-generate np2 --comm mpi --dtype bf16 GQA_PREFILL_WGMMA_TMA_OVERLAP=0" PASS prefill
@@ -80,7 +80,7 @@ grep -qE 'basic build\) +CUT +the box ended it at its cut limit, [0-9]+s of its 
   fail "cut: the CUT note"
 row "cuda_test_attention_prefill_wgmma \(producer build\)" CUT "cut (137)"
 grep -qE 'producer build\) +CUT +the box ended it .*\(exit 137 after' <<<"$out" || fail "cut (137): the note names exit 137"
-grep -qE '^gpu-check: 36 steps, 0 failed, 2 cut by the box' <<<"$out" || fail "cut: $(grep '^gpu-check:' <<<"$out")"
+grep -qE '^gpu-check: 37 steps, 0 failed, 2 cut by the box' <<<"$out" || fail "cut: $(grep '^gpu-check:' <<<"$out")"
 
 # 4. cut with a failed case in its log, a step that exits 1, and two killed (137: an OOM kill) before
 # the limit the box gave them (~51 s), one long before, one at ~60% of it: FAIL (exit 1), naming

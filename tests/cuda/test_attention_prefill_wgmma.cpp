@@ -428,8 +428,8 @@ TEST(CudaPrefillWgmmaTma, LateTurnsEqualTheTmaBuildBitForBit) {
 // schedule bug: a q buffer or stage reused early, a pass picked differently by the producers and
 // the consumers, a bad-key record read from the wrong slot. The grid is capped at 1, 3 and 7
 // blocks as well as one an SM, so these small batches also loop over many row blocks a block
-// (both directions of the zig-zag, items with several passes). Runs where the persistent build
-// is under test (it runs the TMA overlap build too).
+// (both directions of the zig-zag, items with several passes, an item with none). Runs where the
+// persistent build is under test (it runs the TMA overlap build too).
 TEST(CudaPrefillWgmmaTma, PersistentEqualsTheTmaOverlapBuildBitForBit) {
   GQA_SKIP_WITHOUT_WGMMA();
   if (!under_test(cuda::PrefillWgmmaBuild::kTmaPersistent)) {
@@ -455,13 +455,21 @@ TEST(CudaPrefillWgmmaTma, PersistentEqualsTheTmaOverlapBuildBitForBit) {
         }
       }
     }
-    // a bad block-table entry and a token of an unknown sequence (the bad keys' slots, in a loop)
-    Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, {{0, 200}, {20, 30}}, 57);
-    b.tables[9] = static_cast<int32_t>(b.num_blocks);  // sequence 0, keys 144..
-    b.token_seq[210] = static_cast<int32_t>(b.n_seqs());
-    expect_bitwise_equal(run_build(cuda::PrefillWgmmaBuild::kTmaOverlap, b),
-                         run_build(cuda::PrefillWgmmaBuild::kTmaPersistent, b),
-                         "bad device data, grid cap " + std::to_string(cap));
+    // a bad block-table entry (9: in a pass's last tile, copied by cp.async; 2: in a tile loaded by
+    // TMA) and tokens of an unknown sequence: one (210), and 40 (30..69: tokens 32..63, one row block at
+    // group 4, have no valid row, so no pass), the bad keys' slots and an item without passes in a loop
+    for (int entry : {9, 2}) {
+      for (bool empty_item : {false, true}) {
+        Batch b = make_batch(DType::kBF16, {8, 2}, 128, 16, {{0, 200}, {20, 30}}, 57);
+        b.tables[entry] = static_cast<int32_t>(b.num_blocks);  // sequence 0, keys 16 entry..
+        b.token_seq[210] = static_cast<int32_t>(b.n_seqs());
+        for (int t = 30; empty_item && t < 70; ++t) b.token_seq[t] = static_cast<int32_t>(b.n_seqs());
+        expect_bitwise_equal(run_build(cuda::PrefillWgmmaBuild::kTmaOverlap, b),
+                             run_build(cuda::PrefillWgmmaBuild::kTmaPersistent, b),
+                             "bad device data, entry " + std::to_string(entry) + (empty_item ? ", an empty item" : "") +
+                                 ", grid cap " + std::to_string(cap));
+      }
+    }
   }
 }
 
