@@ -1,6 +1,7 @@
 // The smallest use of the library: load a checkpoint on one rank (or T ranks under mpirun),
 // generate greedily from a few token ids and print them.
 //   build/bin/example_generate_tokens tests/fixtures/models/gqa 1 2 3
+#include <cstdint>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -33,14 +34,11 @@ int main(int argc, char** argv) {
     gqa::GenerateRequest req;
     for (int i = 2; i < argc; ++i) {  // (the model checks each id against its vocabulary)
       const std::string arg = argv[i];
-      size_t used = 0;
-      int id = -1;
-      try {
-        id = std::stoi(arg, &used);
-      } catch (const std::exception&) {
-      }
-      if (arg.empty() || used != arg.size() || id < 0) throw std::runtime_error("'" + arg + "' is not a token id");
-      req.prompt.push_back(id);
+      // digits only (no sign, no space), at most int32's 10
+      const bool digits = !arg.empty() && arg.size() <= 10 && arg.find_first_not_of("0123456789") == std::string::npos;
+      const long long id = digits ? std::stoll(arg) : -1;
+      if (id < 0 || id > INT32_MAX) throw std::runtime_error("'" + arg + "' is not a token id");
+      req.prompt.push_back(static_cast<int32_t>(id));
     }
     req.max_new_tokens = 8;
     gqa::Generator gen(model, cache, *comm);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/deadline.h"
+#include "core/stopped_time.h"
 
 namespace gqa {
 namespace {
@@ -21,34 +22,24 @@ std::atomic<int64_t> g_since_ns{0};  // when the outermost watch began (steady c
 std::atomic<const char*> g_what{nullptr};
 std::atomic<int> g_rank{-1};
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// A tick of the watcher this much later than its period: the process (or its machine) was not
-// running, stopped (SIGSTOP, a batch scheduler's suspend and resume) or asleep, not waiting.
-constexpr int64_t kSuspendedNs = 1'000'000'000;
-
 // The watcher: never returns (a detached thread; the process's exit ends it). A wait's time is the
-// time since it began less the time the process was stopped within it (ticks far past their
-// period): a job suspended for longer than the limit and resumed goes on, and a rank stopped
+// time since it began less the time the process was stopped within it (core/stopped_time.h): a job suspended for longer than the limit and resumed goes on, and a rank stopped
 // while its peers wait is not the one to blame itself when it runs again.
 void watch(double limit_s) {
   const auto limit_ns = static_cast<int64_t>(limit_s * 1e9);
   const auto period = std::chrono::milliseconds(limit_s < 4 ? 250 : 1000);
   const int64_t period_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(period).count();
-  int64_t last_tick = now_ns(), watched = 0, stopped_ns = 0;
+  StoppedTime ticks(period_ns);
+  int64_t watched = 0, stopped_ns = 0;
   for (;;) {
     std::this_thread::sleep_for(period);
-    const int64_t now = now_ns(), late = now - last_tick - period_ns;
-    last_tick = now;
+    const int64_t now = steady_now_ns(), stopped = ticks.tick(now);
     const int64_t since = g_since_ns.load(std::memory_order_acquire);
     if (since != watched) {  // (another wait, or none: its own stopped time)
       watched = since;
       stopped_ns = 0;
     }
-    if (since != 0 && late > kSuspendedNs) stopped_ns += std::min(late, now - since);
+    if (since != 0) stopped_ns += std::min(stopped, now - since);
     if (since == 0 || now - since - stopped_ns <= limit_ns) continue;
     // One write(2) of a line made here (the stuck thread may hold stderr's lock; no allocation).
     char line[256];
@@ -103,7 +94,7 @@ CollectiveWatch::CollectiveWatch(int rank, const char* what) {
   outermost_ = true;
   g_rank.store(rank);
   g_what.store(what, std::memory_order_release);
-  g_since_ns.store(now_ns(), std::memory_order_release);
+  g_since_ns.store(steady_now_ns(), std::memory_order_release);
 }
 
 CollectiveWatch::~CollectiveWatch() {

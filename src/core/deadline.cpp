@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/stopped_time.h"
 
 namespace gqa {
 
@@ -32,12 +34,23 @@ Deadline::~Deadline() {
   thread_.join();
 }
 
+// The limit counts the time the process ran (core/stopped_time.h): a job suspended inside the
+// watched call for longer than the limit, and resumed, goes on.
 void Deadline::watch() {
-  const auto end = std::chrono::steady_clock::now() +
-                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(limit_s_));
+  const auto limit_ns = static_cast<int64_t>(limit_s_ * 1e9);  // (<= kMaxLimitS: no overflow)
+  // ticks 4 a limit, between 1 ms and 250 ms apart
+  const int64_t period_ns = std::min<int64_t>(std::max<int64_t>(limit_ns / 4, 1'000'000), 250'000'000);
+  StoppedTime ticks(period_ns);
+  const int64_t start = steady_now_ns();
+  int64_t stopped_ns = 0;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_until(lock, end, [this] { return done_; })) return;
+    for (;;) {
+      if (cv_.wait_for(lock, std::chrono::nanoseconds(period_ns), [this] { return done_; })) return;
+      const int64_t now = steady_now_ns();
+      stopped_ns += ticks.tick(now);
+      if (now - start - stopped_ns > limit_ns) break;
+    }
   }
   ssize_t ignored = ::write(STDERR_FILENO, message_.data(), message_.size());
   (void)ignored;

@@ -4,7 +4,8 @@
 // ends the process with exit status 1. std::_Exit, not MPI_Abort: the calling thread may be blocked
 // inside MPI or NCCL; under mpirun a rank that exits before MPI_Finalize takes the whole job down.
 // Destroying the Deadline disarms it. A limit of 0, or one past kMaxLimitS (inf included), sets
-// none (no thread).
+// none (no thread). The limit counts the time the process ran: time it was stopped (SIGSTOP, a
+// batch scheduler's suspend) does not count (core/stopped_time.h).
 #pragma once
 
 #include <condition_variable>

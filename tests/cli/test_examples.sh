@@ -36,6 +36,10 @@ expect_refusal "token past the vocabulary" 1 "outside the vocabulary" "$fixture"
 expect_refusal "a word for a token" 1 "'two' is not a token id" "$fixture" 1 two
 expect_refusal "a number with a suffix" 1 "'1x' is not a token id" "$fixture" 1 1x
 expect_refusal "a negative id" 1 "'-1' is not a token id" "$fixture" 1 -1
+expect_refusal "a signed zero" 1 "'-0' is not a token id" "$fixture" 1 -0
+expect_refusal "a plus sign" 1 "'+5' is not a token id" "$fixture" 1 +5
+expect_refusal "a leading space" 1 "' 5' is not a token id" "$fixture" 1 " 5"
+expect_refusal "an id past int32" 1 "'2147483648' is not a token id" "$fixture" 1 2147483648
 expect_refusal "no token" 2 "usage:" "$fixture"
 expect_refusal "no model" 1 "error:" "$tmp/nothing" 1 2
 

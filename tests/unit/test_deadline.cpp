@@ -1,8 +1,12 @@
 // core/deadline.h: a Deadline ends the process with status 1 and its message when it outlives its
 // limit (the time limit on ncclCommInitRank and on each multi-rank test case), and does nothing
-// when destroyed first or given no limit; seconds_from_env refuses what is not a number of seconds.
+// when destroyed first or given no limit, and does not count time the process was stopped;
+// seconds_from_env refuses what is not a number of seconds.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -40,6 +44,37 @@ TEST(Deadline, DestroyedBeforeTheLimitOrWithNoneItDoesNothing) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));        //  overflowing)
   }
   expect_error([] { Deadline bad(-1, "x"); }, "Deadline: limit -1 s for x is not a number >= 0");
+}
+
+// A process stopped (SIGSTOP, a batch scheduler's suspend) and continued inside a deadline's call
+// goes on: the stopped time is not the call's. A child process sleeps 1 s (ten 0.1 s sleeps)
+// under a 2 s Deadline; its parent stops it for 4 s at the start of that sleep. Counted as wall
+// time, the watcher would end it (exit 1) on its first tick after the continue.
+TEST(Deadline, TimeTheProcessWasStoppedDoesNotCount) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    {
+      const Deadline d(2, "a stopped call");
+      const char one = 1;
+      if (::write(ready[1], &one, 1) != 1) std::_Exit(3);
+      for (int i = 0; i < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::_Exit(0);
+  }
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+  ASSERT_EQ(::kill(child, SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ASSERT_EQ(::kill(child, SIGCONT), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the Deadline counted the 4 s the process was stopped";
 }
 
 TEST(Deadline, SecondsFromEnvTakesOnlyANumberOfSeconds) {
