@@ -115,8 +115,10 @@ __device__ __forceinline__ bool kv_source(const PrefillParams& p, const int32_t*
 // as Copy says (prefill_tile_copy.h: each thread several chunks of one key per pass, so one page
 // lookup per key). Keys >= end, and keys whose block table entry is outside the cache, are
 // zero-filled (so a masked key can never bring a NaN into P V); the latter are recorded in *bad_key.
-// tid: this thread's index among the Copy's threads.
-template <typename T, int HD, class Copy>
+// tid: this thread's index among the Copy's threads. kParts: both tiles (kKvBoth), or the K or
+// the V tile alone (kKvKeys, kKvValues: the persistent wgmma build hands them over apart).
+constexpr int kKvKeys = 1, kKvValues = 2, kKvBoth = 3;
+template <typename T, int HD, class Copy, int kParts = kKvBoth>
 __device__ __forceinline__ void copy_kv_tile(const PrefillParams& p, const int32_t* table, int g, int start, int end,
                                              unsigned char* k_dst, unsigned char* v_dst, int* bad_key, int tid) {
   static_assert(sizeof(T) == 2, "16-byte chunks of 8 elements");
@@ -130,8 +132,12 @@ __device__ __forceinline__ void copy_kv_tile(const PrefillParams& p, const int32
     const uint32_t at = Copy::byte(j, c0);
 #pragma unroll
     for (int i = 0; i < Copy::kPerRow; ++i) {  // chunk c0 + kChunkStep i
-      cp_async_16(k_dst + at + i * Copy::kByteStep, k_cache + off + 8 * Copy::kChunkStep * i, in);
-      cp_async_16(v_dst + at + i * Copy::kByteStep, v_cache + off + 8 * Copy::kChunkStep * i, in);
+      if constexpr ((kParts & kKvKeys) != 0) {
+        cp_async_16(k_dst + at + i * Copy::kByteStep, k_cache + off + 8 * Copy::kChunkStep * i, in);
+      }
+      if constexpr ((kParts & kKvValues) != 0) {
+        cp_async_16(v_dst + at + i * Copy::kByteStep, v_cache + off + 8 * Copy::kChunkStep * i, in);
+      }
     }
   }
 }

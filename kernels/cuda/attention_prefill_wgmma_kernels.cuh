@@ -224,11 +224,13 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const TmaSo
         tma_one_tile<T, HD, false>(p, *tma, table, g, j * kBlockN, k_t, &full[st], bad_key, tid);
         if (t >= kStages) mbarrier_wait(&empty_v[st], used);
         tma_one_tile<T, HD, true>(p, *tma, table, g, j * kBlockN, v_t, &full_v[st], bad_key, tid);
-      } else {  // (a pass's last tile) both at once, as the swizzle build copies them
+      } else {  // (a pass's last tile, or every tile without TMA boxes) as the swizzle build copies it
+        // (each arrival once this thread's copies so far have landed: K's, then K's and V's)
         if (t >= kStages) mbarrier_wait(&empty[st], used);
-        if (t >= kStages) mbarrier_wait(&empty_v[st], used);
-        copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
+        copy_kv_tile<T, HD, Copy, kKvKeys>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
         cp_async_arrive(&full[st]);
+        if (t >= kStages) mbarrier_wait(&empty_v[st], used);
+        copy_kv_tile<T, HD, Copy, kKvValues>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
         cp_async_arrive(&full_v[st]);
         cp_async_commit();
       }

@@ -25,7 +25,9 @@
 //   stages): in the overlap a stage's tiles are in use from tile i - 1's S to the end of its P V
 //   in tile i's turn, so with whole stages tile i + 1 could not start loading before both
 //   warpgroups ended tile i, its latency then exposed on every tile; apart, tile i + 1's K loads
-//   once S of tile i - 1 has completed and its V once P V of tile i - 1 has. The producers load item i + 1's q
+//   once the consumers have ended tile i - 1 (the producers issue K, V, K, ...: it waits behind
+//   tile i's V, which waits for P V of tile i - 2), a whole tile before its S, and its V once P V
+//   of tile i - 1 has completed, a tile before its own P V. The producers load item i + 1's q
 //   into the other buffer while the consumers still compute item i, and with it the rows'
 //   bookkeeping for the consumers (rows_c[b]: the rows' sequences and positions, read from global
 //   memory off the consumers' path). q_full[b] completes on the q copies' 128 cp.async arrivals
@@ -65,8 +67,9 @@ constexpr int kConsumerBar = 3, kProducerBar = 4;  // (0: __syncthreads; 1, 2: w
 // The setmaxnreg split: the producers' loops over items, passes and K and V apart held more than
 // the other builds' 40 registers (ptxas spilled 20 bytes at head_dim 128); the consumers fit in 224.
 constexpr int kPersistentProducerRegs = 56, kPersistentConsumerRegs = 224;
-static_assert(kPersistentProducerRegs * 32 + kPersistentConsumerRegs * 64 <= 168 * 96,
-              "the sub-partition's registers at launch");
+// (the launch's check, register_split_holds, is written for the other builds' split: the same total)
+static_assert(kPersistentProducerRegs * 32 + kPersistentConsumerRegs * 64 == kProducerRegs * 32 + kConsumerRegs * 64,
+              "the sub-partition's registers at launch, as register_split_holds counts them");
 
 // bar.sync on named barrier kId for kCount threads (every one of them must call it).
 template <int kId, int kCount>
