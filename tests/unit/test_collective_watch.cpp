@@ -14,7 +14,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <thread>
+
+#include "tests/support/stopped_child.h"
 
 namespace gqa {
 namespace {
@@ -52,29 +55,14 @@ TEST(CollectiveWatchDeathTest, NestedWatchesCountAsTheOutermost) {
 // (ten 0.1 s sleeps) under a 2 s limit; its parent stops it for 4 s at the start of that wait.
 // Counted as wall time, the watcher would end it (exit 1) on its first tick after the continue.
 TEST(CollectiveWatch, TimeStoppedInAWaitDoesNotCount) {
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::setenv("GQA_COLLECTIVE_TIMEOUT_S", "2", 1);
-    {
-      const CollectiveWatch watch(0, "a stopped wait");
-      const char one = 1;
-      if (::write(ready[1], &one, 1) != 1) std::_Exit(3);
-      for (int i = 0; i < 10; ++i) sleep_s(0.1);
-    }
-    std::_Exit(0);
-  }
-  char byte = 0;
-  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
-  ASSERT_EQ(::kill(child, SIGSTOP), 0);
-  sleep_s(4);
-  ASSERT_EQ(::kill(child, SIGCONT), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ::close(ready[0]);
-  ::close(ready[1]);
+  const int status = test::status_of_stopped_child(
+      [](const std::function<void()>& ready) {
+        ::setenv("GQA_COLLECTIVE_TIMEOUT_S", "2", 1);
+        const CollectiveWatch watch(0, "a stopped wait");
+        ready();
+        for (int i = 0; i < 10; ++i) sleep_s(0.1);
+      },
+      4);
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the watcher counted the 4 s the process was stopped";
 }

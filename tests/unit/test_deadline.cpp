@@ -3,18 +3,18 @@
 // when destroyed first or given no limit, and does not count time the process was stopped;
 // seconds_from_env refuses what is not a number of seconds.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <thread>
 
 #include "core/deadline.h"
 #include "core/error.h"
 #include "tests/support/expect_error.h"
+#include "tests/support/stopped_child.h"
 
 namespace gqa {
 namespace {
@@ -51,28 +51,13 @@ TEST(Deadline, DestroyedBeforeTheLimitOrWithNoneItDoesNothing) {
 // under a 2 s Deadline; its parent stops it for 4 s at the start of that sleep. Counted as wall
 // time, the watcher would end it (exit 1) on its first tick after the continue.
 TEST(Deadline, TimeTheProcessWasStoppedDoesNotCount) {
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    {
-      const Deadline d(2, "a stopped call");
-      const char one = 1;
-      if (::write(ready[1], &one, 1) != 1) std::_Exit(3);
-      for (int i = 0; i < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    std::_Exit(0);
-  }
-  char byte = 0;
-  ASSERT_EQ(::read(ready[0], &byte, 1), 1);
-  ASSERT_EQ(::kill(child, SIGSTOP), 0);
-  std::this_thread::sleep_for(std::chrono::seconds(4));
-  ASSERT_EQ(::kill(child, SIGCONT), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ::close(ready[0]);
-  ::close(ready[1]);
+  const int status = test::status_of_stopped_child(
+      [](const std::function<void()>& ready) {
+        const Deadline d(2, "a stopped call");
+        ready();
+        for (int i = 0; i < 10; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      },
+      4);
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the Deadline counted the 4 s the process was stopped";
 }
