@@ -211,31 +211,41 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const TmaSo
                                   CoreTileCopy<HD, kBlockN, kProducerThreads>>;
   static_assert(!kSplitKv || (kTma && kSwizzle && kSkip == 0), "K and V apart: the TMA build's tiles, in order");
   const int tid = static_cast<int>(threadIdx.x) - kThreads;
+  if constexpr (kSplitKv) {
+    // One tile of the pass's tile i (kValue: V, else K) into its stage once that stage's previous
+    // tile of the kind has been used, by TMA or (the pass's last tile, or every tile without TMA
+    // boxes) as the swizzle build copies it; the arrival on its barrier once this thread's copies
+    // so far have landed.
+    const auto load = [&](auto value, int i) {
+      constexpr bool kValue = decltype(value)::value;
+      const int t = tiles + i, st = t % kStages;
+      uint64_t* bar = (kValue ? full_v : full) + st;
+      if (t >= kStages) mbarrier_wait((kValue ? empty_v : empty) + st, uint32_t((t / kStages - 1) & 1));
+      unsigned char* k_t = k_s + st * S::kTileBytes;
+      unsigned char* v_t = v_s + st * S::kTileBytes;
+      if (tile_by_tma(*tma, i, end)) {
+        // (after the wait: the stage's previous tile may have been this thread's cp.async one)
+        if (t >= kStages) wg::fence_proxy_async();
+        tma_one_tile<T, HD, kValue>(p, *tma, table, g, i * kBlockN, kValue ? v_t : k_t, bar, bad_key, tid);
+      } else {
+        copy_kv_tile<T, HD, Copy, kValue ? kKvValues : kKvKeys>(p, table, g, i * kBlockN, end, k_t, v_t, bad_key,
+                                                               opaque_int(tid));
+        cp_async_arrive(bar);
+        cp_async_commit();
+      }
+    };
+    // K of tile i, then V of tile i - 1 (the consumers need tile i's K for its S and tile i - 1's V
+    // for the P V in the same turn): a K tile waits only for the S two tiles before it, not behind
+    // a V tile that waits for the P V two before that
+    for (int i = 0; i <= n_tiles; ++i) {
+      if (i < n_tiles) load(std::false_type{}, i);
+      if (i > 0) load(std::true_type{}, i - 1);
+    }
+    return;
+  }
   for (int i = 0; i < n_tiles; ++i) {
     const int t = tiles + i, st = t % kStages;
     const int j = pass_tile<kSkip>(i, n_tiles);
-    if constexpr (kSplitKv) {
-      unsigned char* k_t = k_s + st * S::kTileBytes;
-      unsigned char* v_t = v_s + st * S::kTileBytes;
-      const uint32_t used = uint32_t((t / kStages - 1) & 1);  // (t >= kStages) the phase of its previous tile's use
-      if (tile_by_tma(*tma, j, end)) {  // each tile once its previous one's use is over
-        if (t >= kStages) mbarrier_wait(&empty[st], used);
-        if (t >= kStages) wg::fence_proxy_async();
-        tma_one_tile<T, HD, false>(p, *tma, table, g, j * kBlockN, k_t, &full[st], bad_key, tid);
-        if (t >= kStages) mbarrier_wait(&empty_v[st], used);
-        tma_one_tile<T, HD, true>(p, *tma, table, g, j * kBlockN, v_t, &full_v[st], bad_key, tid);
-      } else {  // (a pass's last tile, or every tile without TMA boxes) as the swizzle build copies it
-        // (each arrival once this thread's copies so far have landed: K's, then K's and V's)
-        if (t >= kStages) mbarrier_wait(&empty[st], used);
-        copy_kv_tile<T, HD, Copy, kKvKeys>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
-        cp_async_arrive(&full[st]);
-        if (t >= kStages) mbarrier_wait(&empty_v[st], used);
-        copy_kv_tile<T, HD, Copy, kKvValues>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
-        cp_async_arrive(&full_v[st]);
-        cp_async_commit();
-      }
-      continue;
-    }
     if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
     unsigned char* k_t = k_s + st * S::kTileBytes;
     unsigned char* v_t = v_s + st * S::kTileBytes;

@@ -24,10 +24,10 @@
 //   over apart (produce_pass's and overlap_pass's kSplitKv, FlashAttention-3's way with two
 //   stages): in the overlap a stage's tiles are in use from tile i - 1's S to the end of its P V
 //   in tile i's turn, so with whole stages tile i + 1 could not start loading before both
-//   warpgroups ended tile i, its latency then exposed on every tile; apart, tile i + 1's K loads
-//   once the consumers have ended tile i - 1 (the producers issue K, V, K, ...: it waits behind
-//   tile i's V, which waits for P V of tile i - 2), a whole tile before its S, and its V once P V
-//   of tile i - 1 has completed, a tile before its own P V. The producers load item i + 1's q
+//   warpgroups ended tile i, its latency then exposed on every tile; apart, and issued K of tile
+//   i + 1 before V of tile i, tile i + 1's K loads once S of tile i - 1 has completed (about a
+//   tile and a half before its own S) and its V once P V of tile i - 1 has (a tile before its own
+//   P V). The producers load item i + 1's q
 //   into the other buffer while the consumers still compute item i, and with it the rows'
 //   bookkeeping for the consumers (rows_c[b]: the rows' sequences and positions, read from global
 //   memory off the consumers' path). q_full[b] completes on the q copies' 128 cp.async arrivals
