@@ -20,19 +20,19 @@
 //   falling work gives each block about the same sum (the hardware's block scheduler, which the
 //   other builds rely on, is not there to balance it).
 // - two q buffers and two K/V stages (192 KB at head_dim 128; three stages and one q, the
-//   other TMA builds' 224 KB, leave no room for a second q), each stage's K and V tiles handed
-//   over apart (produce_pass's and overlap_pass's kSplitKv, FlashAttention-3's way with two
-//   stages): in the overlap a stage's tiles are in use from tile i - 1's S to the end of its P V
-//   in tile i's turn, so with whole stages tile i + 1 could not start loading before both
-//   warpgroups ended tile i, its latency then exposed on every tile; apart, and issued K of tile
-//   i + 1 before V of tile i, tile i + 1's K loads once S of tile i - 1 has completed (about a
-//   tile and a half before its own S) and its V once P V of tile i - 1 has (a tile before its own
-//   P V). The producers load item i + 1's q
+//   other TMA builds' 224 KB, leave no room for a second q). The producers load item i + 1's q
 //   into the other buffer while the consumers still compute item i, and with it the rows'
 //   bookkeeping for the consumers (rows_c[b]: the rows' sequences and positions, read from global
 //   memory off the consumers' path). q_full[b] completes on the q copies' 128 cp.async arrivals
 //   and the producers' 128 plain ones (a release: their rows_c[b] writes); q_empty[b] on the 256
 //   consumers' arrivals once they have stored item i's output (their last read of rows_c[b]).
+// - each stage's K and V tiles handed over apart (produce_pass's and overlap_pass's kSplitKv,
+//   FlashAttention-3's way with two stages). In the overlap a stage's tiles are in use from tile
+//   i - 1's S to the end of its P V in tile i's turn, so with whole stages tile i + 1 could not
+//   start loading before both warpgroups ended tile i, its latency then exposed on every tile.
+//   Apart, and with K of tile i + 1 issued before V of tile i, tile i + 1's K loads once S of
+//   tile i - 1 has completed (about a tile and a half before its own S) and its V once P V of
+//   tile i - 1 has (a tile before its own P V).
 // - no block-wide barrier after the set-up: the producers and the consumers each keep their own
 //   copy of the rows' bookkeeping and pick the same passes from it (the same rows, the same
 //   pick_next_pass_warp), under named barriers of their own (kConsumerBar: 256 threads,
