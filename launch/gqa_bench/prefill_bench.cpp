@@ -28,6 +28,7 @@ struct PrefillRow {
   double attn_lazy_ms = NAN;   // attn_layer_ms's calls with the lazy rescale on (wgmma only)
   double attn_random_ms = NAN; // attn_layer_ms's calls on a cache of random K/V (one_layer_cache)
   double attn_persistent_ms = NAN;  // attn_layer_ms's calls through the persistent build (wgmma only)
+  double attn_persistent_lazy_ms = NAN;  // the same with the lazy rescale on (the two opt-in candidates together)
   double mhz_before = NAN, mhz_after = NAN;  // SM clock right after the prefill and after the attention timings
   std::string note;
   // The GEMM ceiling timed again right after mhz_after, and the SM clock right after it: the
@@ -118,6 +119,10 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   if (persistent_skip().empty()) {
     const cuda::ScopedPrefillWgmmaBuild persistent(cuda::PrefillWgmmaBuild::kTmaPersistent);
     r.attn_persistent_ms = time_prefill_attention(env, model.config(), cache, p);
+    if (lazy_rescale_skip().empty()) {
+      const cuda::ScopedSwitch lazy(cuda::prefill_wgmma_lazy_rescale, cuda::set_prefill_wgmma_lazy_rescale, true);
+      r.attn_persistent_lazy_ms = time_prefill_attention(env, model.config(), cache, p);
+    }
   }
   r.mhz_after = sm_clock_mhz(env.stream);
   const GemmRate gemm = measure_gemm_rate(env);
@@ -130,7 +135,7 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
   Table t({"prompt", "chunk", "time s", "tokens/s", "GEMM TFLOP", "attention TFLOP", "TFLOP/s", "of GEMM",
            "attention ms (1 layer)", "attention TFLOP/s", "attention of GEMM", "in 8192-token chunks: attention ms",
            "of GEMM", "lazy rescale: attention ms", "of GEMM", "persistent build: attention ms", "of GEMM",
-           "random K/V: attention ms", "of GEMM",
+           "persistent + lazy rescale: attention ms", "of GEMM", "random K/V: attention ms", "of GEMM",
            "SM MHz after the prefill / at the end", "GEMM right after: TFLOP/s (SM MHz)", "attention of that GEMM"});
   const std::string lazy_skip = lazy_rescale_skip(), persistent_none = persistent_skip();
   for (const PrefillRow& r : rows) {
@@ -147,12 +152,15 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
       return {strf("%.2f", ms), strf("%.0f%%", 100 * af / (ms * 1e-3) / env.ceil.gemm_flops)};
     };
     const auto wide = timed(r.attn_wide_ms, ""), lazy = timed(r.attn_lazy_ms, lazy_skip),
-               persistent = timed(r.attn_persistent_ms, persistent_none), random = timed(r.attn_random_ms, "");
+               persistent = timed(r.attn_persistent_ms, persistent_none),
+               both = timed(r.attn_persistent_lazy_ms, !persistent_none.empty() ? persistent_none : lazy_skip),
+               random = timed(r.attn_random_ms, "");
     t.row({tokens_str(r.p), strf("%lld", (long long)env.opt.prefill_chunk), strf("%.2f", r.seconds),
            strf("%.0f", r.p / r.seconds), strf("%.1f", gf / 1e12), strf("%.1f", af * c.num_hidden_layers / 1e12),
            strf("%.1f", rate / 1e12), strf("%.0f%%", 100 * rate / env.ceil.gemm_flops), strf("%.2f", r.attn_layer_ms),
            strf("%.1f", arate / 1e12), strf("%.0f%%", 100 * arate / env.ceil.gemm_flops), wide.first, wide.second,
-           lazy.first, lazy.second, persistent.first, persistent.second, random.first, random.second,
+           lazy.first, lazy.second, persistent.first, persistent.second, both.first, both.second, random.first,
+           random.second,
            strf("%.0f / %.0f", r.mhz_before, r.mhz_after), strf("%.0f (%.0f)", r.gemm_after / 1e12, r.gemm_after_mhz),
            strf("%.0f%%", 100 * arate / r.gemm_after)});
   }
@@ -244,9 +252,10 @@ void bench_prefill(BenchEnv& env, Model& model, double seconds) {
                   "rescale on (GQA_PREFILL_WGMMA_LAZY_RESCALE=1, O rescaled only where a row's max rises by more than "
                   "8 in log2 units; opt-in until this column says it pays), the same calls through the persistent build "
                   "(GQA_PREFILL_WGMMA_PERSISTENT=1: the TMA overlap build as one block an SM looping over the row "
-                  "blocks; opt-in until this column says it pays), and the default's calls on a cache of "
+                  "blocks; opt-in until this column says it pays), the persistent build with the lazy rescale (the two "
+                  "opt-in candidates together), and the default's calls on a cache of "
                   "random K/V (uniform in [-1, 1), the by-build table's), timed right after the prefill in the order "
-                  "default, random K/V, 8192-token chunks, lazy rescale, persistent build; the SM clock measured right after the prefill and after those timings (a 1 ms spin, clock64 over "
+                  "default, random K/V, 8192-token chunks, lazy rescale, persistent build, both; the SM clock measured right after the prefill and after those timings (a 1 ms spin, clock64 over "
                   "the global timer): the attention's rate follows it. Then the ceilings' GEMM timed again and the clock "
                   "after it: the default attention's rate over that GEMM's compares the two in one state of the GPU "
                   "(the 'of GEMM' columns use the ceilings' GEMM, timed at the start of the run). Each kernel build is timed in a section of its "
