@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 launch/install-deps.sh
 launch/build.sh
+# cuobjdump and nvdisasm for the build's SASS checks (tests/cli/test_sass_build.sh skips without them)
+bash launch/sass-tools.sh >/dev/null || echo "run-tests: no cuobjdump / nvdisasm: the build's SASS checks are skipped"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 ctest --test-dir build --output-on-failure -LE gpu -j"${GQA_TEST_JOBS:-2}"
