@@ -29,7 +29,7 @@ esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "sass-tools: fetching cuobjdump and nvdisasm $major.x from PyPI" >&2
-if ! python3 -m pip download --quiet --no-deps --only-binary=:all: --platform "$platform" -d "$tmp" \
+if ! python3 -m pip download --quiet --timeout 30 --retries 2 --no-deps --only-binary=:all: --platform "$platform" -d "$tmp" \
     "nvidia-cuda-cuobjdump==$major.*" "nvidia-cuda-nvdisasm==$major.*" >&2; then
   echo "sass-tools: pip download failed (no network, or no such wheels for CUDA $major)" >&2
   exit 1
