@@ -110,7 +110,8 @@ void set_prefill_wgmma_tma_overlap(bool on);
 // consumers finish the current one (FlashAttention-3's persistent schedule;
 // attention_prefill_wgmma_persistent.cuh). Aimed at 8K, whose short row blocks (~32 tiles) each
 // paid ~15-19 us of start and end in a fit of run 10's rows. Two K/V stages (not three) and two q
-// buffers. Its output equals the TMA overlap build's bit for bit. Taking precedence over TMA
+// buffers. Its output is meant to equal the TMA overlap build's bit for bit (its test checks that).
+// Taking precedence over TMA
 // overlap, under late turns, while the TMA build is the one selected.
 bool prefill_wgmma_persistent();
 void set_prefill_wgmma_persistent(bool on);

@@ -45,8 +45,9 @@
 //   pass's copies were issued (a release: their records before it). The producers are at most
 //   kStages tiles ahead of the consumers, and every pass has at least one tile, so a slot is
 //   written again only after the consumers have read it (kPassSlots > kStages + 1).
-// The tiles and the arithmetic on them are the tma_overlap build's (overlap_pass), so its output
-// equals that build's bit for bit (tests/cuda/test_attention_prefill_wgmma.cpp checks it).
+// The tiles and the arithmetic on them are the tma_overlap build's (overlap_pass), so its output is
+// meant to equal that build's bit for bit (tests/cuda/test_attention_prefill_wgmma.cpp checks it;
+// unrun on a GPU when written).
 #pragma once
 
 #include <cuda/ptx>

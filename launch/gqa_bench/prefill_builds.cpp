@@ -407,9 +407,11 @@ void PrefillByBuild::verified(BenchEnv& env, Model& model, double seconds) {
       "warpgroup, that with each warpgroup's softmax overlapping its previous tile's P V, the producer build on "
       "128-byte-swizzled tiles, that loading its K/V tiles by TMA (GQA_PREFILL_WGMMA_TMA_OVERLAP=0; "
       "GQA_PREFILL_WGMMA_TMA=0 leaves the swizzle build, and GQA_PREFILL_WGMMA_TMA=0 GQA_PREFILL_WGMMA_SWIZZLE=0 the "
-      "producer build), and the TMA build's two variants: 'TMA late turns' (GQA_PREFILL_WGMMA_LATE_TURNS=1: each "
-      "consumer warpgroup passes its tensor-core turn once its GEMM has completed) and 'TMA overlap' (the default "
-      "since run 11: each warpgroup's softmax under its own P V of the tile before); against the measured GEMM "
+      "producer build), and the TMA build's three variants: 'TMA late turns' (GQA_PREFILL_WGMMA_LATE_TURNS=1: each "
+      "consumer warpgroup passes its tensor-core turn once its GEMM has completed), 'TMA overlap' (the default "
+      "since run 11: each warpgroup's softmax under its own P V of the tile before) and 'TMA persistent' "
+      "(GQA_PREFILL_WGMMA_PERSISTENT=1, opt-in: TMA overlap as one block an SM looping over the row blocks, two "
+      "stages with K and V handed over apart, two q buffers); against the measured GEMM "
       "rate (the ceilings' GEMM: its SM clock is in that row); every build's tiles in order; the SM clock measured "
       "right after each prompt's builds (a rate follows the clock).");
   s.prompts = env.opt.prefill_lengths;
