@@ -15,10 +15,10 @@
 // the two warpgroups take turns at the tensor cores) with these changes:
 // - grid: min(items, SMs) blocks (prefill_persistent_grid). Items are numbered as the other builds
 //   number their blocks (KV head fastest, the heaviest row block first); block c takes item
-//   k * G + c in even rounds k and k * G + (G - 1 - c) in odd ones (G the grid): the heaviest of
-//   one round is paired with the lightest of the next, which for a causal prompt's linearly
-//   falling work gives each block about the same sum (the hardware's block scheduler, which the
-//   other builds rely on, is not there to balance it).
+//   k * G + c in even rounds k and k * G + (G - 1 - c) in odd ones (G the grid; zigzag_item,
+//   persistent_schedule.h): the heaviest of one round is paired with the lightest of the next,
+//   which for a causal prompt's linearly falling work gives each block about the same sum (the
+//   hardware's block scheduler, which the other builds rely on, is not there to balance it).
 // - two q buffers and two K/V stages (192 KB at head_dim 128; three stages and one q, the
 //   other TMA builds' 224 KB, leave no room for a second q). The producers load item i + 1's q
 //   into the other buffer while the consumers still compute item i, and with it the rows'
@@ -56,6 +56,7 @@
 #include <cmath>
 
 #include "kernels/cuda/attention_prefill_wgmma_kernels.cuh"
+#include "kernels/cuda/persistent_schedule.h"
 
 namespace gqa::cuda {
 namespace {
@@ -106,12 +107,9 @@ __device__ __forceinline__ void persistent_item(const PrefillParams& p, int item
   row0 = (per_head - 1 - item / p.hkv) * kBlockM;
 }
 
-// Block c's k-th item of `items` (-1 where round k has none for it), G = gridDim.x: round k's
-// items k * G .. k * G + G - 1, in block order in even rounds and reversed in odd ones.
+// This block's item in round k of `items` (-1 where round k has none for it): persistent_schedule.h.
 __device__ __forceinline__ int persistent_item_at(int k, int items) {
-  const int G = static_cast<int>(gridDim.x), c = static_cast<int>(blockIdx.x);
-  const int item = k * G + (k % 2 == 0 ? c : G - 1 - c);
-  return item < items ? item : -1;
+  return zigzag_item(k, static_cast<int>(blockIdx.x), static_cast<int>(gridDim.x), items);
 }
 
 // The next pass of `rows` picked by the first warp of the kBy threads (lanes 0-31 of that warp:
