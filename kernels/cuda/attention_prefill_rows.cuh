@@ -74,18 +74,27 @@ __device__ __forceinline__ int pass_limits(const PrefillRowInfo<kRows>& ri, int 
   return warp_limit;
 }
 
-// After a pass of `seq`: this lane's rows that reached a bad key are poisoned; thread r < kRows
-// marks row r done if it was the pass's (every thread calls this, and a block has at least kRows
-// threads: the mma.sync kernel two a row, the wgmma kernels' consumers two a row). (The caller
-// synchronises before the next pick_pass.)
+// Row r done if it was in the pass of `seq`.
+template <int kRows>
+__device__ __forceinline__ void mark_row_done(PrefillRowInfo<kRows>& ri, int r, int seq) {
+  ri.done[r] = ri.done[r] || ri.seq[r] == seq;
+}
+
+// After a pass of `seq` whose smallest bad key is bad_key: this lane's rows that reached a bad key
+// are poisoned; thread r < kRows marks row r done if it was the pass's (every thread calls this,
+// and a block has at least kRows threads: the mma.sync kernel two a row, the wgmma kernels'
+// consumers two a row). (The caller synchronises before the next pick_pass.) bad_key is the
+// pass's record in ri (ri.pass_bad_key), or the persistent wgmma build's, which it keeps outside ri.
+template <int kRows>
+__device__ __forceinline__ void finish_pass(PrefillRowInfo<kRows>& ri, int seq, const int (&limit)[2], bool (&bad)[2],
+                                            const int& bad_key) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) bad[r] = bad[r] || (limit[r] >= 0 && limit[r] >= bad_key);
+  if (threadIdx.x < kRows) mark_row_done(ri, static_cast<int>(threadIdx.x), seq);
+}
 template <int kRows>
 __device__ __forceinline__ void finish_pass(PrefillRowInfo<kRows>& ri, int seq, const int (&limit)[2], bool (&bad)[2]) {
-#pragma unroll
-  for (int r = 0; r < 2; ++r) bad[r] = bad[r] || (limit[r] >= 0 && limit[r] >= ri.pass_bad_key);
-  if (threadIdx.x < kRows) {
-    const int r = static_cast<int>(threadIdx.x);
-    ri.done[r] = ri.done[r] || ri.seq[r] == seq;
-  }
+  finish_pass(ri, seq, limit, bad, ri.pass_bad_key);
 }
 
 // The element offset in q of packed row `row` of KV head g, dims from e; false (nothing to read:

@@ -241,37 +241,39 @@ __device__ __forceinline__ void produce_pass(const PrefillParams& p, const TmaSo
       if (i < n_tiles) load(std::false_type{}, i);
       if (i > 0) load(std::true_type{}, i - 1);
     }
-    return;
-  }
-  for (int i = 0; i < n_tiles; ++i) {
-    const int t = tiles + i, st = t % kStages;
-    const int j = pass_tile<kSkip>(i, n_tiles);
-    if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
-    unsigned char* k_t = k_s + st * S::kTileBytes;
-    unsigned char* v_t = v_s + st * S::kTileBytes;
-    if constexpr (kTma && (kSkip & kAblateCopies)) {  // (the timing aid: the stage handed over as it is)
-      cp_async_arrive(&full[st]);
-      cp_async_commit();
-      continue;
-    } else if constexpr (kTma) {
-      if (tile_by_tma(*tma, j, end)) {
-        // (the stage's previous tile may have been a cp.async one: its generic-proxy writes ordered
-        // before these async-proxy ones in this thread too, not only through the consumers' fence)
-        if (t >= kStages) wg::fence_proxy_async();
-        tma_kv_tile<T, HD>(p, *tma, table, g, j * kBlockN, k_t, v_t, &full[st], bad_key, tid);
+  } else {
+    for (int i = 0; i < n_tiles; ++i) {
+      const int t = tiles + i, st = t % kStages;
+      const int j = pass_tile<kSkip>(i, n_tiles);
+      if (t >= kStages) mbarrier_wait(&empty[st], uint32_t((t / kStages - 1) & 1));  // its previous tile's use
+      unsigned char* k_t = k_s + st * S::kTileBytes;
+      unsigned char* v_t = v_s + st * S::kTileBytes;
+      if constexpr (kTma && (kSkip & kAblateCopies)) {  // (the timing aid: the stage handed over as it is)
+        cp_async_arrive(&full[st]);
+        cp_async_commit();
+        continue;
+      } else if constexpr (kTma) {
+        if (tile_by_tma(*tma, j, end)) {
+          // (the stage's previous tile may have been a cp.async one: its generic-proxy writes ordered
+          // before these async-proxy ones in this thread too, not only through the consumers' fence)
+          if (t >= kStages) wg::fence_proxy_async();
+          tma_kv_tile<T, HD>(p, *tma, table, g, j * kBlockN, k_t, v_t, &full[st], bad_key, tid);
+          continue;
+        }
+        // (tid through an opaque move: the copies' per-thread offsets are then worked out here, once
+        // a pass, instead of hoisted out of the loop, where they outlived the producers' 40 registers
+        // and spilled)
+        copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
+        cp_async_arrive(&full[st]);
+        cp_async_commit();  // (only for the drain before the producers exit)
         continue;
       }
-      // (tid through an opaque move: the copies' per-thread offsets are then worked out here, once
-      // a pass, instead of hoisted out of the loop, where they outlived the producers' 40 registers
-      // and spilled)
-      copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, opaque_int(tid));
+      if constexpr (!(kSkip & kAblateCopies)) {
+        copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, tid);
+      }
       cp_async_arrive(&full[st]);
       cp_async_commit();  // (only for the drain before the producers exit)
-      continue;
     }
-    if constexpr (!(kSkip & kAblateCopies)) copy_kv_tile<T, HD, Copy>(p, table, g, j * kBlockN, end, k_t, v_t, bad_key, tid);
-    cp_async_arrive(&full[st]);
-    cp_async_commit();  // (only for the drain before the producers exit)
   }
 }
 
@@ -283,12 +285,7 @@ __device__ __forceinline__ void produce(const PrefillParams& p, const TmaSource*
                                         int (&warp_limits)[kWarps], int g, unsigned char* k_s, unsigned char* v_s,
                                         uint64_t* full, uint64_t* empty) {
   if constexpr (kTma) {
-    // the descriptors into the cache before the first copy needs them (CUTLASS and
-    // FlashAttention-3 do the same): generic addresses of the __grid_constant__ parameter
-    if (threadIdx.x == kThreads && tma->box_rows > 0) {
-      asm volatile("prefetch.tensormap [%0];" ::"l"(&tma->k) : "memory");
-      asm volatile("prefetch.tensormap [%0];" ::"l"(&tma->v) : "memory");
-    }
+    if (threadIdx.x == kThreads && tma->box_rows > 0) prefetch_tma_maps(*tma);
   }
   int tiles = 0;
   WgPass ps;
@@ -422,8 +419,7 @@ __device__ __forceinline__ PingPongShared<T, HD, kSwizzle> pingpong_shared(unsig
   using Sh = PingPongShared<T, HD, kSwizzle>;
   constexpr int kStages = Sh::kStages;
   if constexpr (kSwizzle) {
-    const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
-    unsigned char* tiles = smem_raw + ((1024u - at % 1024u) % 1024u);  // (dynamic shared memory is 16-byte aligned)
+    unsigned char* tiles = wg::aligned_1024(smem_raw);
     auto* book = reinterpret_cast<PingPongBook<kStages>*>(tiles + WgSmem<T, HD>::kPingPongBytes);
     return Sh{tiles, &book->ri, &book->warp_limits, book->bars, book->bars + kStages, book->bars + 2 * kStages};
   } else {

@@ -133,10 +133,7 @@ __device__ __forceinline__ void persistent_produce(const PrefillParams& p, const
                                                    int items) {
   using S = WgSmem<T, HD>;
   const int tid = static_cast<int>(threadIdx.x) - kThreads;
-  if (tid == 0 && tma.box_rows > 0) {
-    asm volatile("prefetch.tensormap [%0];" ::"l"(&tma.k) : "memory");
-    asm volatile("prefetch.tensormap [%0];" ::"l"(&tma.v) : "memory");
-  }
+  if (tid == 0 && tma.box_rows > 0) prefetch_tma_maps(tma);
   PrefillRowInfo<kBlockM>& rows = book.rows_p;
   int tiles = 0, passes = 0, n = 0;  // n: this block's items so far
   for (int k = 0; k * static_cast<int>(gridDim.x) < items; ++k) {
@@ -170,7 +167,7 @@ __device__ __forceinline__ void persistent_produce(const PrefillParams& p, const
                                                                  book.full_v, book.empty_v);
       tiles += n_tiles;
       (void)::cuda::ptx::mbarrier_arrive(&book.pass_done[slot]);  // this thread's records of the pass are in
-      rows.done[tid] = rows.done[tid] || rows.seq[tid] == seq;    // (kProducerThreads == kBlockM: a row each)
+      mark_row_done(rows, tid, seq);                              // (kProducerThreads == kBlockM: a row each)
       ++passes;
     }
     ++n;
@@ -215,10 +212,7 @@ __device__ __forceinline__ void persistent_consume(const PrefillParams& p, const
       tiles += n_tiles;
       const int slot = passes % kPassSlots;
       mbarrier_wait(&book.pass_done[slot], uint32_t((passes / kPassSlots) & 1));
-      const int bad_key = book.bad_key[slot];
-#pragma unroll
-      for (int i = 0; i < 2; ++i) bad[i] = bad[i] || (limit[i] >= 0 && limit[i] >= bad_key);
-      if (threadIdx.x < kBlockM) rows.done[threadIdx.x] = rows.done[threadIdx.x] || rows.seq[threadIdx.x] == seq;
+      finish_pass(rows, seq, limit, bad, book.bad_key[slot]);
       ++passes;
     }
     store_rows<T, HD, kBlockM>(p, rows, g, row0, o, l, bad);
@@ -237,8 +231,7 @@ __global__ void __launch_bounds__(kThreads + kProducerThreads, 1)
   static_assert(kProducerThreads == kBlockM, "a producer thread a row of the producers' bookkeeping");
   const PrefillParams& p = tp.p;
   extern __shared__ __align__(128) unsigned char smem_raw[];
-  const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
-  unsigned char* q_s = smem_raw + ((1024u - at % 1024u) % 1024u);  // (dynamic shared memory is 16-byte aligned)
+  unsigned char* q_s = wg::aligned_1024(smem_raw);
   unsigned char* k_s = q_s + kPersistentQBuffers * S::kQBytes;  // [kPersistentStages] tiles
   unsigned char* v_s = k_s + kPersistentStages * S::kTileBytes;  // [kPersistentStages] tiles
   PersistentBook& book = *reinterpret_cast<PersistentBook*>(q_s + PersistentSmem<T, HD>::kTileBytes);

@@ -39,6 +39,14 @@ struct TmaPrefillParams {
   TmaSource tma;
 };
 
+// The K and V descriptors into the cache before the first copy needs them (CUTLASS and
+// FlashAttention-3 do the same): generic addresses of the __grid_constant__ parameter. One thread,
+// where src has descriptors (box_rows > 0).
+__device__ __forceinline__ void prefetch_tma_maps(const TmaSource& src) {
+  asm volatile("prefetch.tensormap [%0];" ::"l"(&src.k) : "memory");
+  asm volatile("prefetch.tensormap [%0];" ::"l"(&src.v) : "memory");
+}
+
 // Whether the TMA build loads tile j of a pass ending at key `end` by TMA (else by cp.async).
 __device__ __forceinline__ bool tile_by_tma(const TmaSource& src, int j, int end) {
   return src.box_rows > 0 && (j + 1) * kBlockN <= end;

@@ -23,8 +23,7 @@ __global__ void __launch_bounds__(kProducerThreads, 1)
   extern __shared__ __align__(128) unsigned char smem_raw[];
   __shared__ __align__(8) uint64_t bars[2];
   __shared__ int bad_key[2];
-  const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
-  unsigned char* tiles = smem_raw + ((1024u - at % 1024u) % 1024u);  // (the swizzle's atoms are 1024-byte aligned)
+  unsigned char* tiles = wg::aligned_1024(smem_raw);  // (the swizzle's atoms are 1024-byte aligned)
   const int tid = static_cast<int>(threadIdx.x);
   if (tid == 0) {
     ::cuda::ptx::mbarrier_init(&bars[0], kProducerThreads);

@@ -60,6 +60,13 @@ __device__ __forceinline__ uint64_t smem_desc_sw128(const void* smem, uint32_t l
   return smem_desc(smem, lbo_bytes, sbo_bytes) | (uint64_t(1) << 62);
 }
 
+// The first 1024-byte-aligned address from smem, a dynamic shared memory base (only 16-byte
+// aligned as such): where 128-byte-swizzled operands, whose atoms are 1024-byte aligned, start.
+__device__ __forceinline__ unsigned char* aligned_1024(unsigned char* smem) {
+  const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  return smem + (1024u - at % 1024u) % 1024u;
+}
+
 __device__ __forceinline__ void fence() {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");

@@ -46,12 +46,6 @@ __device__ void stage_swizzled(const T* src, int rows, int cols, int tile_rows, 
   wg::fence_proxy_async();
 }
 
-// The first 1024-byte-aligned address of the dynamic shared memory (the swizzled probes).
-__device__ unsigned char* aligned_1024(unsigned char* smem) {
-  const uint32_t at = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  return smem + (1024u - at % 1024u) % 1024u;
-}
-
 // kSwizzle: a and b staged as the swizzle build stages q and K (each a 128-row tile; a fills its
 // first 64 rows, as warpgroup 0's q rows), read through 128-byte-swizzle descriptors stepped as
 // the swizzle build steps them (32 bytes per 16 columns within a 64-column half, halves 128 * 128
@@ -59,7 +53,7 @@ __device__ unsigned char* aligned_1024(unsigned char* smem) {
 template <int HD, bool kSwizzle>
 __global__ void __launch_bounds__(128) qk_kernel(const T* a, const T* b, float* s_out, uint32_t lbo, uint32_t sbo) {
   extern __shared__ __align__(128) unsigned char smem[];
-  unsigned char* a_s = kSwizzle ? aligned_1024(smem) : smem;
+  unsigned char* a_s = kSwizzle ? wg::aligned_1024(smem) : smem;
   unsigned char* b_s = a_s + (kSwizzle ? kKeys : 64) * HD * sizeof(T);
   if constexpr (kSwizzle) {
     stage_swizzled(a, 64, HD, kKeys, a_s);
@@ -90,7 +84,7 @@ __global__ void __launch_bounds__(128) qk_kernel(const T* a, const T* b, float* 
 template <int HD, bool kSwizzle>
 __global__ void __launch_bounds__(128) pv_kernel(const float* p, const T* v, float* o_out, uint32_t lbo, uint32_t sbo) {
   extern __shared__ __align__(128) unsigned char smem_raw[];
-  unsigned char* smem = kSwizzle ? aligned_1024(smem_raw) : smem_raw;
+  unsigned char* smem = kSwizzle ? wg::aligned_1024(smem_raw) : smem_raw;
   if constexpr (kSwizzle) {
     stage_swizzled(v, kKeys, HD, kKeys, smem);
   } else {

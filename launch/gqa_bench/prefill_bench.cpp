@@ -44,21 +44,16 @@ PrefillRow noted_row(int64_t p, std::string note) {
   return r;
 }
 
-// Why the lazy rescale column is not timed ("" where it is): no wgmma prefill here, or the default
-// build's test failed in this run (GQA_BENCH_SKIP_WGMMA; that process runs the lazy rescale's cases too).
-std::string lazy_rescale_skip() {
+// Why a column of build b is not timed ("" where it is): no wgmma prefill here, or b's test failed
+// in this run (GQA_BENCH_SKIP_WGMMA). The lazy rescale's column runs the default build (whose test
+// process runs the lazy rescale's cases too), the persistent build's columns that build.
+std::string wgmma_column_skip(cuda::PrefillWgmmaBuild b) {
   if (!cuda::prefill_wgmma_enabled() || !cuda::prefill_wgmma_available()) return "no wgmma";
-  if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(cuda::prefill_wgmma_build()))) return "test failed";
+  if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(b))) return "test failed";
   return "";
 }
-
-// Why the persistent build's column is not timed ("" where it is): no wgmma prefill here, or its
-// test failed in this run (GQA_BENCH_SKIP_WGMMA names tma_persistent).
-std::string persistent_skip() {
-  if (!cuda::prefill_wgmma_enabled() || !cuda::prefill_wgmma_available()) return "no wgmma";
-  if (wgmma_build_skipped(cuda::prefill_wgmma_build_name(cuda::PrefillWgmmaBuild::kTmaPersistent))) return "test failed";
-  return "";
-}
+std::string lazy_rescale_skip() { return wgmma_column_skip(cuda::prefill_wgmma_build()); }
+std::string persistent_skip() { return wgmma_column_skip(cuda::PrefillWgmmaBuild::kTmaPersistent); }
 
 // The kernel cuda::attention runs a prefill on here, by name.
 std::string default_prefill_kernel() {
@@ -119,7 +114,7 @@ PrefillRow run_length(BenchEnv& env, Model& model, int64_t p) {
   if (persistent_skip().empty()) {
     const cuda::ScopedPrefillWgmmaBuild persistent(cuda::PrefillWgmmaBuild::kTmaPersistent);
     r.attn_persistent_ms = time_prefill_attention(env, model.config(), cache, p);
-    if (lazy_rescale_skip().empty()) {
+    {  // (the lazy rescale's cases run in the persistent build's own test process)
       const cuda::ScopedSwitch lazy(cuda::prefill_wgmma_lazy_rescale, cuda::set_prefill_wgmma_lazy_rescale, true);
       r.attn_persistent_lazy_ms = time_prefill_attention(env, model.config(), cache, p);
     }
@@ -153,7 +148,7 @@ void report_rows(BenchEnv& env, const ModelConfig& c, const std::vector<PrefillR
     };
     const auto wide = timed(r.attn_wide_ms, ""), lazy = timed(r.attn_lazy_ms, lazy_skip),
                persistent = timed(r.attn_persistent_ms, persistent_none),
-               both = timed(r.attn_persistent_lazy_ms, !persistent_none.empty() ? persistent_none : lazy_skip),
+               both = timed(r.attn_persistent_lazy_ms, persistent_none),
                random = timed(r.attn_random_ms, "");
     t.row({tokens_str(r.p), strf("%lld", (long long)env.opt.prefill_chunk), strf("%.2f", r.seconds),
            strf("%.0f", r.p / r.seconds), strf("%.1f", gf / 1e12), strf("%.1f", af * c.num_hidden_layers / 1e12),
