@@ -132,13 +132,9 @@ template <typename T, int HD>
 struct LaunchPersistent {
   static void run(const PrefillParams& p, cudaStream_t stream) {
     run_split_or_pingpong<T, HD>(kernel_registers<kPersistentKernel<T, HD>>(), p, stream, "the persistent build", [&] {
-      constexpr size_t smem = PersistentSmem<T, HD>::kDynamicBytes;
-      // (before the encode, as in run_tma_kernel: it makes the device's context current)
-      allow_dynamic_smem(kPersistentKernel<T, HD>, smem);
-      const unsigned grid = prefill_persistent_grid(p, current_sm_count(), persistent_grid_cap.load());
-      const TmaPrefillParams tp = tma_prefill_params<T, HD>(p);
-      kPersistentKernel<T, HD><<<grid, kThreads + kProducerThreads, smem, stream>>>(tp);
-      GQA_CUDA_LAUNCH_CHECK("attention prefill_wgmma_persistent_kernel (TMA overlap, persistent)");
+      launch_tma_prefill<T, HD>(kPersistentKernel<T, HD>, PersistentSmem<T, HD>::kDynamicBytes,
+                                prefill_persistent_grid(p, current_sm_count(), persistent_grid_cap.load()), p, stream,
+                                "attention prefill_wgmma_persistent_kernel (TMA overlap, persistent)");
     });
   }
 };

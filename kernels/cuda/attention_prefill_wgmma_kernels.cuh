@@ -658,6 +658,19 @@ int tma_registers() {
   return kernel_registers<kTmaKernel<T, HD, kSkip>>();
 }
 
+// One launch of a kernel taking TmaPrefillParams (the TMA build's, the persistent build's): `grid`
+// blocks of the consumers and producers, `smem` bytes of dynamic shared memory, checked under `name`.
+template <typename T, int HD, typename Kernel>
+void launch_tma_prefill(Kernel* kernel, size_t smem, unsigned grid, const PrefillParams& p, cudaStream_t stream,
+                        const char* name) {
+  // (before the encode: its first call per device sets the kernel up through the runtime, which
+  // makes the device's context current for the driver's encode in a thread that had none)
+  allow_dynamic_smem(kernel, smem);
+  const TmaPrefillParams tp = tma_prefill_params<T, HD>(p);
+  kernel<<<grid, kThreads + kProducerThreads, smem, stream>>>(tp);
+  GQA_CUDA_LAUNCH_CHECK(name);
+}
+
 // The TMA build's launch. Throws gqa::Error unless register_split_holds.
 template <typename T, int HD, unsigned kSkip>
 void run_tma_kernel(const PrefillParams& p, cudaStream_t stream, const char* name) {
@@ -665,13 +678,8 @@ void run_tma_kernel(const PrefillParams& p, cudaStream_t stream, const char* nam
   GQA_CHECK(register_split_holds(regs), kOp << ": the TMA build was built with " << regs
                                             << " registers per thread; its setmaxnreg split (" << kProducerRegs
                                             << " / " << kConsumerRegs << ") needs 168");
-  constexpr size_t smem = PingPongShared<T, HD, true>::kDynamicBytes;
-  // (before the encode: its first call per device sets the kernel up through the runtime, which
-  // makes the device's context current for the driver's encode in a thread that had none)
-  allow_dynamic_smem(kTmaKernel<T, HD, kSkip>, smem);
-  const TmaPrefillParams tp = tma_prefill_params<T, HD>(p);
-  kTmaKernel<T, HD, kSkip><<<prefill_grid(p, kBlockM, kOp), kThreads + kProducerThreads, smem, stream>>>(tp);
-  GQA_CUDA_LAUNCH_CHECK(name);
+  launch_tma_prefill<T, HD>(kTmaKernel<T, HD, kSkip>, PingPongShared<T, HD, true>::kDynamicBytes,
+                            prefill_grid(p, kBlockM, kOp), p, stream, name);
 }
 
 }  // namespace

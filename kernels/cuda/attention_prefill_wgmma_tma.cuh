@@ -52,64 +52,64 @@ __device__ __forceinline__ bool tile_by_tma(const TmaSource& src, int j, int end
   return src.box_rows > 0 && (j + 1) * kBlockN <= end;
 }
 
+// A producer thread's arrival on `full` for a tile pair or one tile of `bytes` by TMA: thread 0's
+// carries the byte count (arrive.expect_tx), the others' are plain. (The phase cannot complete
+// before thread 0 has added the count: its arrival is one of the 128 expected; copies landing
+// before that take the count below zero, which is allowed.)
+__device__ __forceinline__ void tma_tile_arrival(uint64_t* full, uint32_t bytes, int tid) {
+  namespace ptx = ::cuda::ptx;
+  if (tid == 0) {
+    (void)ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full, bytes);
+  } else {
+    (void)ptx::mbarrier_arrive(full);
+  }
+}
+
+// One TMA box of keys [start + box.key, ...) of KV head g from `map` (the K or the V cache) into the
+// tile at `tile`, counted on `full`; a bad block-table entry is asked for at page num_blocks (zeros)
+// and, where `record` (a K box: its V box's record is the K box's), its first key goes to bad_key.
+__device__ __forceinline__ void tma_box_copy(const PrefillParams& p, const CUtensorMap* map, const int32_t* table,
+                                             int g, int start, const TmaBox& box, unsigned char* tile, uint64_t* full,
+                                             int* bad_key, bool record) {
+  const int key = start + box.key, column = p.page_index(key);
+  int page = table[column];
+  if (!p.page_in_cache(page)) {
+    if (record) atomicMin(bad_key, key);
+    page = p.num_blocks;  // out of bounds: zeros
+  }
+  const int32_t at[4] = {box.dim, g, key - column * p.block_size, page};  // dim, head, key in page, page
+  ::cuda::ptx::cp_async_bulk_tensor(::cuda::ptx::space_cluster, ::cuda::ptx::space_global, tile + box.byte, map, at,
+                                    full);
+}
+
 // A producer thread (tid: 0-127): its arrival on `full` (thread 0's with the K and V tiles' bytes)
 // and its share of the copies of keys [start, start + kBlockN) of KV head g into one K and one V
 // tile by TMA: copy x (box x / 2, of V when x is odd) goes to warp x % 4, so each warp issues a
-// quarter. (The phase cannot complete before thread 0 has added the byte count: its arrival is
-// one of the 128 expected; copies landing before that take the count below zero, which is allowed.)
+// quarter; the K boxes record bad keys.
 template <typename T, int HD>
 __device__ __forceinline__ void tma_kv_tile(const PrefillParams& p, const TmaSource& src, const int32_t* table, int g,
                                             int start, unsigned char* k_dst, unsigned char* v_dst, uint64_t* full,
                                             int* bad_key, int tid) {
-  namespace ptx = ::cuda::ptx;
   static_assert(kProducerThreads == 128, "copies dealt round 4 warps");
-  if (tid == 0) {
-    (void)ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full,
-                                         uint32_t(2 * WgSmem<T, HD>::kTileBytes));
-  } else {
-    (void)ptx::mbarrier_arrive(full);
-  }
+  tma_tile_arrival(full, uint32_t(2 * WgSmem<T, HD>::kTileBytes), tid);
   const int copies = 2 * tma_boxes_per_tile(src.box_rows, HD);  // <= 64
   for (int x = (tid % 32) * 4 + tid / 32; x < copies; x += kProducerThreads) {
-    const TmaBox box = tma_box(x / 2, src.box_rows, HD);
-    const int key = start + box.key, column = p.page_index(key);
-    int page = table[column];
-    if (!p.page_in_cache(page)) {
-      if (x % 2 == 0) atomicMin(bad_key, key);
-      page = p.num_blocks;  // out of bounds: zeros
-    }
-    const int32_t at[4] = {box.dim, g, key - column * p.block_size, page};  // dim, head, key in page, page
-    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, (x % 2 ? v_dst : k_dst) + box.byte,
-                              x % 2 ? &src.v : &src.k, at, full);
+    tma_box_copy(p, x % 2 ? &src.v : &src.k, table, g, start, tma_box(x / 2, src.box_rows, HD), x % 2 ? v_dst : k_dst,
+                 full, bad_key, x % 2 == 0);
   }
 }
 
 // tma_kv_tile for one of the two tiles (the persistent build hands K and V over apart): the K tile
 // (kValues false, recording bad keys as tma_kv_tile does) or the V tile (no record: its K tile's
-// copies make it), `full` counting that tile's bytes. (tma_kv_tile itself stays as it was
-// measured, rather than a case of this.)
+// copies make it), `full` counting that tile's bytes.
 template <typename T, int HD, bool kValues>
 __device__ __forceinline__ void tma_one_tile(const PrefillParams& p, const TmaSource& src, const int32_t* table, int g,
                                              int start, unsigned char* dst, uint64_t* full, int* bad_key, int tid) {
-  namespace ptx = ::cuda::ptx;
-  if (tid == 0) {
-    (void)ptx::mbarrier_arrive_expect_tx(ptx::sem_release, ptx::scope_cta, ptx::space_shared, full,
-                                         uint32_t(WgSmem<T, HD>::kTileBytes));
-  } else {
-    (void)ptx::mbarrier_arrive(full);
-  }
+  tma_tile_arrival(full, uint32_t(WgSmem<T, HD>::kTileBytes), tid);
   const int copies = tma_boxes_per_tile(src.box_rows, HD);  // <= 32
   for (int x = (tid % 32) * 4 + tid / 32; x < copies; x += kProducerThreads) {
-    const TmaBox box = tma_box(x, src.box_rows, HD);
-    const int key = start + box.key, column = p.page_index(key);
-    int page = table[column];
-    if (!p.page_in_cache(page)) {
-      if (!kValues) atomicMin(bad_key, key);
-      page = p.num_blocks;  // out of bounds: zeros
-    }
-    const int32_t at[4] = {box.dim, g, key - column * p.block_size, page};  // dim, head, key in page, page
-    ptx::cp_async_bulk_tensor(ptx::space_cluster, ptx::space_global, dst + box.byte, kValues ? &src.v : &src.k, at,
-                              full);
+    tma_box_copy(p, kValues ? &src.v : &src.k, table, g, start, tma_box(x, src.box_rows, HD), dst, full, bad_key,
+                 !kValues);
   }
 }
 
