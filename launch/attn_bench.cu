@@ -34,12 +34,9 @@
 
 #include <algorithm>
 #include <iterator>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <map>
 #include <numeric>
 #include <random>
 #include <set>
@@ -55,6 +52,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/device_memory.h"
+#include "launch/attn_bench_options.h"
 #include "launch/gqa_bench/line_fit.h"
 #include "launch/gqa_bench/timing.h"
 #include "runtime/kv_page_size.h"
@@ -66,15 +64,7 @@ constexpr int64_t kHq = 8, kHkv = 1, kHd = 128, kBlockSize = kDefaultKvBlockSize
 // The sweep's other page sizes (shuffled), against the default's.
 constexpr int64_t kOtherPages[2] = {16, 64};
 
-struct Options {
-  bool check = false;
-  int runs = 30;
-  int warmup = 5;
-  int splits = 0;  // 0: the kernel's own plan; > 0: forced (tuning)
-  bool sweep = false;
-  int64_t context = 0;  // > 0: only the cases of this context (e.g. one shape under a profiler)
-  int64_t batch = 0;    // > 0: only the cases of this batch
-};
+using Options = AttnBenchOptions;
 
 // One --sweep line: the plan's split count and time, then each forced count's time.
 struct SweepRow {
@@ -457,94 +447,9 @@ int run(const Options& opt) {
 }  // namespace
 }  // namespace gqa
 
-namespace {
-
-constexpr const char* kUsage =
-    "usage: gqa-attn-bench [--check] [--runs N] [--splits N] [--sweep] [--context 8K|32K|128K] [--batch 1|16]\n"
-    "                      [--version]\n"
-    "Times the CUDA decode attention (decode + split merge) for one rank's shard of Llama-3-70B at T = 8 (8 query\n"
-    "heads, 1 KV head, head_dim 128, bf16, 256-token pages) at 8K/32K/128K context, batch 1 and 16, against a\n"
-    "device-to-device copy measured in the same run; the last columns time the opt-in fused merge, one bulk copy\n"
-    "per K/V row (the default copies 8 keys' rows at once where the cache allows) and both. Then, per batch and build, the times over the contexts fitted to time = F + KV bytes / B: the fixed\n"
-    "cost F of every call and the stream rate B (needs two or more contexts); and two parts of F timed alone: an\n"
-    "empty kernel and the split-merge kernel on each plan's partials.\n"
-    "  --check        first check one batch against the CPU twin (default kernel and the opt-ins)\n"
-    "  --runs N       timed calls per shape, median (default 30, after 5 warm-up calls)\n"
-    "  --splits N     force N KV splits (0: the plan's)\n"
-    "  --sweep        also every shape at 4..512 splits, the other builds, pages in order and 16/64-token pages\n"
-    "  --version      print the version, then exit\n"
-    "  --context C    only context C (8K, 32K or 128K; or 8192, 32768, 131072);  --batch B: only batch B\n"
-    "                 (one shape under a profiler)\n";
-
-// The value after flag `name` as an integer in [lo, hi], or an error message.
-bool parse_int(const char* name, const char* text, long long lo, long long hi, long long& out) {
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) {
-    std::fprintf(stderr, "gqa-attn-bench: %s takes an integer in [%lld, %lld], got '%s'\n", name, lo, hi, text);
-    return false;
-  }
-  out = v;
-  return true;
-}
-
-// --context's value: 8192, 32768 or 131072, also spelt 8K, 32K, 128K (or 8k, ...); or an error message.
-bool parse_context(const char* text, long long& out) {
-  static const std::map<std::string, long long> kContexts = {
-      {"8K", 8192},   {"8k", 8192},   {"8192", 8192},   {"32K", 32768},   {"32k", 32768},
-      {"32768", 32768}, {"128K", 131072}, {"128k", 131072}, {"131072", 131072}};
-  const auto it = kContexts.find(text);
-  if (it == kContexts.end()) {
-    std::fprintf(stderr, "gqa-attn-bench: --context takes 8K, 32K or 128K (8192, 32768, 131072), got '%s'\n", text);
-    return false;
-  }
-  out = it->second;
-  return true;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   gqa::Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    long long v = 0;
-    const bool valued = arg == "--runs" || arg == "--splits" || arg == "--context" || arg == "--batch";
-    if (valued && i + 1 >= argc) {
-      std::fprintf(stderr, "gqa-attn-bench: %s needs a value\n%s", arg.c_str(), kUsage);
-      return 2;
-    }
-    if (arg == "--check") {
-      opt.check = true;
-    } else if (arg == "--runs") {
-      if (!parse_int("--runs", argv[++i], 1, 100000, v)) return 2;
-      opt.runs = static_cast<int>(v);
-    } else if (arg == "--splits") {
-      if (!parse_int("--splits", argv[++i], 0, 1 << 20, v)) return 2;
-      opt.splits = static_cast<int>(v);
-    } else if (arg == "--sweep") {
-      opt.sweep = true;
-    } else if (arg == "--context") {
-      if (!parse_context(argv[++i], v)) return 2;
-      opt.context = v;
-    } else if (arg == "--batch") {
-      const std::string b = argv[++i];
-      if (b != "1" && b != "16") {
-        std::fprintf(stderr, "gqa-attn-bench: --batch takes 1 or 16, got '%s'\n", b.c_str());
-        return 2;
-      }
-      opt.batch = std::stoll(b);
-    } else if (arg == "--version") {
-      std::printf("gqa-attn-bench %s\n", GQA_VERSION);
-      return 0;
-    } else {
-      const bool help = arg == "--help" || arg == "-h";
-      if (!help) std::fprintf(stderr, "gqa-attn-bench: unknown argument '%s'\n", arg.c_str());
-      std::fprintf(help ? stdout : stderr, "%s", kUsage);
-      return help ? 0 : 2;
-    }
-  }
+  if (const int code = gqa::parse_attn_bench_options(argc, argv, opt); code >= 0) return code;  // --help, bad flags
   try {
     return gqa::run(opt);
   } catch (const std::exception& e) {

@@ -1,16 +1,20 @@
 // Command-line checks shared by the launch tools (CLI11 validators with messages a user can read:
-// CLI11's PositiveNumber / NonNegativeNumber print the range's upper end, DBL_MAX, in 309 digits).
+// CLI11's PositiveNumber / NonNegativeNumber print the range's upper end, DBL_MAX, in 309 digits),
+// and their help text's wrapping.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace gqa {
 
@@ -37,6 +41,95 @@ inline CLI::Validator at_least(long long min, long long max = LLONG_MAX) {
         return {};
       },
       "INT>=" + std::to_string(min));
+}
+
+// "32768" or "32K" (also "32k": x 1024) as a positive number; false for anything else (empty, not
+// digits, a leading 0, past LLONG_MAX once multiplied). The benchmarks' lengths and lists.
+inline bool parse_size(std::string text, long long& out) {
+  long long mult = 1;
+  if (!text.empty() && (text.back() == 'K' || text.back() == 'k')) {
+    mult = 1024;
+    text.pop_back();
+  }
+  if (text.empty() || text.size() > 18 || text[0] == '0' || text.find_first_not_of("0123456789") != std::string::npos) {
+    return false;  // (18 digits stay below LLONG_MAX; a leading 0 could be meant as octal)
+  }
+  const long long v = std::stoll(text);
+  if (v > LLONG_MAX / mult) return false;
+  out = v * mult;
+  return true;
+}
+
+// An integer option in [min, max] that may be written with a K suffix (parse_size; "0" where min is
+// 0); the value is rewritten to its digits for CLI11's conversion.
+inline CLI::Validator size_in(long long min, long long max = LLONG_MAX) {
+  return CLI::Validator(
+      [min, max](std::string& value) -> std::string {
+        if (std::string why = leading_zero(value); !why.empty()) return why;
+        long long v = 0;
+        if (value == "0") {
+          v = 0;
+        } else if (!parse_size(value, v)) {
+          const size_t digits = value.find_first_not_of("0123456789");
+          const bool number = digits != 0 && (digits == std::string::npos ||
+                                              (digits + 1 == value.size() && (value[digits] == 'K' || value[digits] == 'k')));
+          if (number) return "must be at most " + std::to_string(max) + ", got " + value;  // (past LLONG_MAX)
+          return "'" + value + "' is not a whole number (digits, optionally with a K suffix: 32768 or 32K)";
+        }
+        if (v < min) return "must be at least " + std::to_string(min) + ", got " + value;
+        if (v > max) return "must be at most " + std::to_string(max) + ", got " + value;
+        value = std::to_string(v);
+        return {};
+      },
+      "");
+}
+
+// A comma-separated list of sizes ("1K,8K,32768"), each as parse_size reads it; the value is
+// rewritten to their digits ("1024,8192,32768"), which split_sizes reads.
+inline CLI::Validator size_list() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        std::string digits;
+        size_t i = 0;
+        while (i <= value.size()) {
+          const size_t j = std::min(value.find(',', i), value.size());
+          long long v = 0;
+          if (!parse_size(value.substr(i, j - i), v)) {
+            return "'" + value + "' is not a list of positive sizes (e.g. 1K,8K,32768)";
+          }
+          digits += (digits.empty() ? "" : ",") + std::to_string(v);
+          i = j + 1;
+        }
+        value = digits;
+        return {};
+      },
+      "");
+}
+
+// What size_list left: "1024,8192" -> {1024, 8192}.
+inline std::vector<long long> split_sizes(const std::string& digits) {
+  std::vector<long long> out;
+  for (size_t i = 0; i <= digits.size();) {
+    const size_t j = std::min(digits.find(',', i), digits.size());
+    out.push_back(std::stoll(digits.substr(i, j - i)));
+    i = j + 1;
+  }
+  return out;
+}
+
+// A positive, finite number (seconds, microseconds): "needs a positive number, got '0'".
+inline CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        char* end = nullptr;
+        errno = 0;
+        const double v = std::strtod(value.c_str(), &end);
+        if (end == value.c_str() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v <= 0) {
+          return "needs a positive number, got '" + value + "'";
+        }
+        return {};
+      },
+      "");
 }
 
 // An unsigned 64-bit integer option: digits only and in range (CLI11 alone takes "-1" as 2^64 - 1
@@ -90,6 +183,20 @@ inline CLI::Validator non_empty_path() {
   return CLI::Validator(
       [](std::string& value) -> std::string { return value.empty() ? "needs a path, got an empty string" : ""; },
       "");
+}
+
+// `text` as lines of at most `width` characters, broken at spaces (a longer word stays whole).
+inline std::string wrap_text(const std::string& text, size_t width) {
+  std::string out, line, word;
+  std::istringstream words(text);
+  while (words >> word) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  return out + line;
 }
 
 }  // namespace gqa

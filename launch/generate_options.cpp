@@ -4,7 +4,6 @@
 #include <climits>
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,19 +30,6 @@ std::string version_line() {
   if (nccl_built()) s += ", nccl";
   s += std::string("; tokenizer: ") + (GQA_WITH_TOKENIZER ? "yes" : "no (--prompt-tokens only)") + ")";
   return s;
-}
-// `text` as lines of at most `width` characters, broken at spaces (a longer word stays whole).
-std::string wrap_text(const std::string& text, size_t width) {
-  std::string out, line, word;
-  std::istringstream words(text);
-  while (words >> word) {
-    if (!line.empty() && line.size() + 1 + word.size() > width) {
-      out += line + "\n";
-      line.clear();
-    }
-    line += (line.empty() ? "" : " ") + word;
-  }
-  return out + line;
 }
 }  // namespace
 

@@ -17,6 +17,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/sampling_full_sort.h"
+#include "launch/cli_checks.h"
 
 namespace {
 
@@ -38,21 +39,6 @@ double median_ms(int runs, F&& f) {
 // row reaches the sampler (and its logits and scratch stay a few hundred MB); --runs as gqa-attn-bench
 // bounds its own.
 constexpr long long kMaxVocab = 1LL << 24, kMaxRuns = 100000;
-
-// `text` as a decimal integer in [1, max], or a one-line message naming `flag` (atoll read
-// "1000x" as 1000 and atoi wrapped 4294967297 to 1).
-std::string parse_count(const char* flag, const std::string& text, long long max, long long* out) {
-  const std::string got =
-      std::string(flag) + " takes an integer in [1, " + std::to_string(max) + "], got '" + text + "'";
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return got;
-  if (text[0] == '0') {  // (0, or a leading 0 that CLI11's tools would read as octal)
-    return text.size() == 1 ? got : std::string(flag) + ": '" + text + "': write it in decimal, without a leading 0";
-  }
-  const long long v = std::stoll(text);  // (at most 18 digits: in range; 19 can pass LLONG_MAX)
-  if (v > max) return got;
-  *out = v;
-  return {};
-}
 
 // Prints the table: per spread and spec, both samplers' median ms per token over `runs` draws.
 void run(int64_t vocab, int runs) {
@@ -84,33 +70,22 @@ void run(int64_t vocab, int runs) {
 
 int main(int argc, char** argv) {
   long long vocab = 128256, runs = 20;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    std::string error;
-    if (a == "--vocab" && i + 1 < argc) {
-      error = parse_count("--vocab", argv[++i], kMaxVocab, &vocab);
-    } else if (a == "--runs" && i + 1 < argc) {
-      error = parse_count("--runs", argv[++i], kMaxRuns, &runs);
-    } else if (a == "--version") {
-      std::printf("gqa-sample-bench %s\n", GQA_VERSION);
-      return 0;
-    } else {
-      const bool help = a == "-h" || a == "--help";
-      if (!help) std::fprintf(stderr, "gqa-sample-bench: unknown argument or missing value: %s\n", a.c_str());
-      std::fprintf(help ? stdout : stderr,
-                   "usage: gqa-sample-bench [--vocab N] [--runs N] [--version]\n"
-                   "  Times the host token sampler (what rank 0 runs per token at T > 1) against a full sort of the\n"
-                   "  row, on random logits, one thread: ms per token (median of the runs), the ratio, and whether\n"
-                   "  both drew the same tokens.\n"
-                   "  --vocab N  logits per row (default 128256, Llama-3's vocabulary; at most %lld)\n"
-                   "  --runs N   draws timed per row and rule (default 20; at most %lld)\n",
-                   static_cast<long long>(kMaxVocab), static_cast<long long>(kMaxRuns));
-      return help ? 0 : 2;
-    }
-    if (!error.empty()) {
-      std::fprintf(stderr, "gqa-sample-bench: %s\n", error.c_str());
-      return 2;
-    }
+  CLI::App app{
+      "gqa-sample-bench: times the host token sampler (what rank 0 runs per token at T > 1) against a full sort of "
+      "the row, on random logits, one thread: ms per token (median of the runs), the ratio, and whether both drew "
+      "the same tokens.",
+      "gqa-sample-bench"};
+  app.footer("Exit status: 0 done, 2 a usage error (flags), 1 out of memory.\n");
+  app.set_version_flag("--version", std::string("gqa-sample-bench ") + GQA_VERSION, "print the version, then exit");
+  app.add_option("--vocab", vocab, "logits per row (Llama-3's vocabulary)")
+      ->transform(gqa::size_in(1, kMaxVocab))
+      ->capture_default_str();
+  app.add_option("--runs", runs, "draws timed per row and rule")->transform(gqa::size_in(1, kMaxRuns))->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    gqa::name_parse_errors(app, "gqa-sample-bench");
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
     run(vocab, static_cast<int>(runs));

@@ -171,12 +171,7 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   gqa::bench::Options opt;
-  try {
-    if (!gqa::bench::parse_options(argc, argv, opt)) return 0;  // --help, --version
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "gqa-bench: %s\nRun gqa-bench --help for the flags.\n", e.what());
-    return 2;
-  }
+  if (const int code = gqa::bench::parse_options(argc, argv, opt); code >= 0) return code;  // --help, bad flags
   try {
     return gqa::bench::run(opt);
   } catch (const std::exception& e) {

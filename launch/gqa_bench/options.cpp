@@ -1,77 +1,12 @@
 #include "launch/gqa_bench/options.h"
 
 #include <climits>
-#include <cstdint>
-#include <cstdio>
-#include <functional>
-#include <map>
+#include <string>
+#include <vector>
 
-#include "core/error.h"
-#include "runtime/prefill_chunk.h"
+#include "launch/cli_checks.h"
 
 namespace gqa::bench {
-namespace {
-
-// "32768" or "32K" -> 32768; false for anything else (empty, not a number, trailing text, <= 0, past
-// INT64_MAX once multiplied).
-bool parse_size(std::string item, int64_t& out) {
-  int64_t mult = 1;
-  if (!item.empty() && (item.back() == 'K' || item.back() == 'k')) {
-    mult = 1024;
-    item.pop_back();
-  }
-  size_t used = 0;
-  int64_t v = 0;
-  try {
-    v = std::stoll(item, &used);
-  } catch (const std::exception&) {
-    return false;
-  }
-  if (used != item.size() || item.empty() || v <= 0 || v > INT64_MAX / mult) return false;
-  out = v * mult;
-  return true;
-}
-
-// "1K,8K,32768" -> {1024, 8192, 32768}
-std::vector<int64_t> parse_list(const std::string& flag, const std::string& s) {
-  std::vector<int64_t> out;
-  size_t i = 0;
-  while (i <= s.size()) {
-    const size_t j = std::min(s.find(',', i), s.size());
-    int64_t v = 0;
-    GQA_CHECK(parse_size(s.substr(i, j - i), v),
-              flag << ": \"" << s << "\" is not a list of positive sizes (e.g. 1K,8K,32768)");
-    out.push_back(v);
-    i = j + 1;
-  }
-  return out;
-}
-
-int64_t parse_int(const std::string& flag, const std::string& s, int64_t min, int64_t max = INT64_MAX) {
-  int64_t v = 0;
-  GQA_CHECK(parse_size(s, v) && v >= min, flag << " needs one integer >= " << min << ", got \"" << s << "\"");
-  GQA_CHECK(v <= max, flag << " takes at most " << max << ", got \"" << s << "\"");
-  return v;
-}
-
-// An int field's value: refused past INT_MAX, not cut (int(4294967297) was 1 run).
-int parse_int32(const std::string& flag, const std::string& s, int64_t min) {
-  return static_cast<int>(parse_int(flag, s, min, INT_MAX));
-}
-
-double parse_double(const std::string& flag, const std::string& s) {
-  size_t used = 0;
-  double v = -1;
-  try {
-    v = std::stod(s, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  GQA_CHECK(used == s.size() && v > 0, flag << " needs a positive number, got \"" << s << "\"");
-  return v;
-}
-
-}  // namespace
 
 double total_shares(const Options& o) {
   return (o.decode ? kDecodeShare + kDecodeChoicesShare + kDecodeRingShare : 0) +
@@ -80,95 +15,109 @@ double total_shares(const Options& o) {
          (o.peers ? kSdpaShare : 0) + (o.model_8b ? kModel8bShare : 0);
 }
 
-std::string usage() {
-  return "usage: gqa-bench [options]\n"
-         "  --contexts LIST        decode contexts (default 1K,8K,32K,128K)\n"
-         "  --batches LIST         decode batch sizes (default 1,16)\n"
-         "  --prefill LIST         prefill prompt lengths (default 8K,32K,128K)\n"
-         "  --prefill-chunk N      prompt tokens per forward step (default " + std::to_string(kCudaPrefillChunk) + ")\n"
-         "  --layers N             layers of the 70B shard (default 80)\n"
-         "  --runs N --warmup N    timed / warm-up runs per op (default 30 / 5)\n"
-         "  --step-runs N          timed decode steps per case (default 20)\n"
-         "  --no-decode --no-prefill\n"
-         "  --spectrum             MHA / GQA-8 / MQA decode step and KV bytes per token\n"
-         "  --spectrum-contexts L  (default 8K,32K)\n"
-         "  --peers                PyTorch SDPA; with --model-8b also HF transformers\n"
-         "  --model-8b             the Llama-3-8B-shaped decode comparison\n"
-         "  --model DIR            checkpoint for --model-8b (default: python writes random weights)\n"
-         "  --checkpoint-dir DIR   where python writes them (default /tmp/gqa-bench-8b)\n"
-         "  --peer-layers N        layers of the 8B shape python writes (default 32)\n"
-         "  --prompt-len N --new-tokens N   (default 1024 / 512)\n"
-         "  --all                  --spectrum --peers --model-8b\n"
-         "  --budget-s S           wall-clock budget of the whole run (default 540)\n"
-         "  --allreduce-us X       assumed all-reduce latency for the projection (default 15)\n"
-         "  --out PATH             report path (default <source>/bench/results/<gpu>-<date>.md)\n"
-         "  --python EXE           (default python3)\n"
-         "  --version              print the version, then exit\n"
-         "What it prints, in order: the ceilings (device-to-device copy, two read streams for reference, bf16\n"
-         "GEMM) and the read stream's rate by bytes in flight per SM; with --model-8b the 8B comparison; per\n"
-         "(context, batch) each decode op and the whole step with the kernels the environment selects\n"
-         "(gqa-generate --help-env lists the GQA_* switches), then for every case the step with kinds of op\n"
-         "left out (attention, norms, GEMVs: a timing aid); the prefill of each length; the spectrum; the\n"
-         "prefill attention through mma.sync and each wgmma build (the producer, swizzle and TMA builds and\n"
-         "the default TMA overlap build also on 16- to 256-token pages at the longest prompt) and the decode step with each other kernel choice\n"
-         "(GQA_BENCH_SKIP_CHOICES=\"persistent MLP,ring GEMVs\" leaves choices out by their column's name),\n"
-         "with the decode GEMVs under forced launches; then the producer prefill build with parts of its work\n"
-         "left out, the ring GEMVs in a GEMV table of their own, and the TMA prefill build with the same parts\n"
-         "left out (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,swizzle,tma,tma_late,\n"
-         "tma_overlap,tma_persistent,ablation,ablation_tma leaves prefill builds out); the SDPA peer; with the decode sections,\n"
-         "what a dependency between two phases costs (a kernel per phase, with and without PDL, against a\n"
-         "counter inside one kernel); a summary. The report is saved after each section (and within the long\n"
-         "tables, after each row) and printed last.\n";
+namespace {
+
+// --help's closing paragraph: what the report holds, in order.
+constexpr const char* kWhatItPrints =
+    "What it prints, in order: the ceilings (device-to-device copy, two read streams for reference, bf16 GEMM) "
+    "and the read stream's rate by bytes in flight per SM; with --model-8b the 8B comparison; per (context, batch) "
+    "each decode op and the whole step with the kernels the environment selects (gqa-generate --help-env lists the "
+    "GQA_* switches), then for every case the step with kinds of op left out (attention, norms, GEMVs: a timing "
+    "aid); the prefill of each length; the spectrum; the prefill attention through mma.sync and each wgmma build "
+    "(the producer, swizzle and TMA builds and the default TMA overlap build also on 16- to 256-token pages at the "
+    "longest prompt) and the decode step with each other kernel choice (GQA_BENCH_SKIP_CHOICES=\"persistent "
+    "MLP,ring GEMVs\" leaves choices out by their column's name), with the decode GEMVs under forced launches; then "
+    "the producer prefill build with parts of its work left out, the ring GEMVs in a GEMV table of their own, and "
+    "the TMA prefill build with the same parts left out (GQA_BENCH_SKIP_WGMMA=basic,pingpong,producer,overlap,"
+    "swizzle,tma,tma_late,tma_overlap,tma_persistent,ablation,ablation_tma leaves prefill builds out); the SDPA "
+    "peer; with the decode sections, what a dependency between two phases costs (a kernel per phase, with and "
+    "without PDL, against a counter inside one kernel); a summary. The report is saved after each section (and "
+    "within the long tables, after each row) and printed last. Exit status: 0 done (also without a GPU: nothing "
+    "to time), 2 a usage error (flags), 1 any other error.";
+
+// The flags, bound to `o`.
+void add_flags(CLI::App& app, Options& o) {
+  const auto list = [&](const char* name, std::vector<int64_t>& field, const std::string& what) {
+    app.add_option_function<std::string>(
+           name,
+           [&field](const std::string& digits) {
+             field.clear();
+             for (long long v : split_sizes(digits)) field.push_back(v);
+           },
+           what)
+        ->transform(size_list())->type_name("LIST");
+  };
+  list("--contexts", o.contexts, "decode contexts (default 1K,8K,32K,128K)");
+  list("--batches", o.batches, "decode batch sizes (default 1,16)");
+  list("--prefill", o.prefill_lengths, "prefill prompt lengths (default 8K,32K,128K)");
+  list("--spectrum-contexts", o.spectrum_contexts, "contexts of --spectrum (default 8K,32K)");
+  app.add_option("--prefill-chunk", o.prefill_chunk, "prompt tokens per forward step")
+      ->transform(size_in(1))
+      ->capture_default_str();
+  app.add_option("--layers", o.layers, "layers of the 70B shard")->transform(size_in(1))->capture_default_str();
+  app.add_option("--runs", o.runs, "timed runs per op")->transform(size_in(1, INT_MAX))->capture_default_str();
+  app.add_option("--warmup", o.warmup, "warm-up runs per op")->transform(size_in(1, INT_MAX))->capture_default_str();
+  app.add_option("--step-runs", o.step_runs, "timed decode steps per case")
+      ->transform(size_in(1, INT_MAX))
+      ->capture_default_str();
+  app.add_flag_callback("--no-decode", [&o] { o.decode = false; }, "leave the decode sections out");
+  app.add_flag_callback("--no-prefill", [&o] { o.prefill = false; }, "leave the prefill sections out");
+  app.add_flag("--spectrum", o.spectrum, "MHA / GQA-8 / MQA decode step and KV bytes per token");
+  app.add_flag("--peers", o.peers, "PyTorch SDPA; with --model-8b also HF transformers");
+  app.add_flag("--model-8b", o.model_8b, "the Llama-3-8B-shaped decode comparison");
+  app.add_flag_callback("--all", [&o] { o.spectrum = o.peers = o.model_8b = true; }, "--spectrum --peers --model-8b");
+  app.add_option("--model", o.model_dir, "checkpoint for --model-8b (default: python writes random weights)")
+      ->type_name("DIR")
+      ->check(non_empty_path());
+  app.add_option("--checkpoint-dir", o.checkpoint_dir, "where python writes them")
+      ->type_name("DIR")
+      ->check(non_empty_path())
+      ->capture_default_str();
+  app.add_option("--peer-layers", o.peer_layers, "layers of the 8B shape python writes")
+      ->transform(size_in(1))
+      ->capture_default_str();
+  app.add_option("--prompt-len", o.prompt_len, "prompt tokens of the 8B comparison")
+      ->transform(size_in(1))
+      ->capture_default_str();
+  app.add_option("--new-tokens", o.new_tokens, "tokens generated in the 8B comparison")
+      ->transform(size_in(2))
+      ->capture_default_str();
+  app.add_option("--budget-s", o.budget_s, "wall-clock budget of the whole run, seconds")
+      ->check(positive_number())
+      ->capture_default_str();
+  app.add_option("--allreduce-us", o.allreduce_us, "assumed all-reduce latency for the projection, us")
+      ->check(positive_number())
+      ->capture_default_str();
+  app.add_option("--out", o.out, "report path (default <source>/bench/results/<gpu>-<date>.md)")
+      ->type_name("PATH")
+      ->check(non_empty_path());
+  app.add_option("--python", o.python, "the Python the peers run under")
+      ->type_name("EXE")
+      ->check(non_empty_path())
+      ->capture_default_str();
 }
 
-bool parse_options(int argc, char** argv, Options& o) {
+}  // namespace
+
+int parse_options(int argc, char** argv, Options& o) {
   o.peers_dir = std::string(GQA_SOURCE_DIR) + "/launch/bench_peers";
-  const std::map<std::string, std::function<void()>> flags = {
-      {"--no-decode", [&] { o.decode = false; }},   {"--no-prefill", [&] { o.prefill = false; }},
-      {"--spectrum", [&] { o.spectrum = true; }},   {"--peers", [&] { o.peers = true; }},
-      {"--model-8b", [&] { o.model_8b = true; }},
-      {"--all", [&] { o.spectrum = o.peers = o.model_8b = true; }},
-  };
-  const std::map<std::string, std::function<void(const std::string&)>> valued = {
-      {"--contexts", [&](const std::string& v) { o.contexts = parse_list("--contexts", v); }},
-      {"--batches", [&](const std::string& v) { o.batches = parse_list("--batches", v); }},
-      {"--prefill", [&](const std::string& v) { o.prefill_lengths = parse_list("--prefill", v); }},
-      {"--spectrum-contexts", [&](const std::string& v) { o.spectrum_contexts = parse_list("--spectrum-contexts", v); }},
-      {"--prefill-chunk", [&](const std::string& v) { o.prefill_chunk = parse_int("--prefill-chunk", v, 1); }},
-      {"--layers", [&](const std::string& v) { o.layers = parse_int("--layers", v, 1); }},
-      {"--runs", [&](const std::string& v) { o.runs = parse_int32("--runs", v, 1); }},
-      {"--warmup", [&](const std::string& v) { o.warmup = parse_int32("--warmup", v, 1); }},
-      {"--step-runs", [&](const std::string& v) { o.step_runs = parse_int32("--step-runs", v, 1); }},
-      {"--model", [&](const std::string& v) { o.model_dir = v; }},
-      {"--checkpoint-dir", [&](const std::string& v) { o.checkpoint_dir = v; }},
-      {"--peer-layers", [&](const std::string& v) { o.peer_layers = parse_int("--peer-layers", v, 1); }},
-      {"--prompt-len", [&](const std::string& v) { o.prompt_len = parse_int("--prompt-len", v, 1); }},
-      {"--new-tokens", [&](const std::string& v) { o.new_tokens = parse_int("--new-tokens", v, 2); }},
-      {"--budget-s", [&](const std::string& v) { o.budget_s = parse_double("--budget-s", v); }},
-      {"--allreduce-us", [&](const std::string& v) { o.allreduce_us = parse_double("--allreduce-us", v); }},
-      {"--out", [&](const std::string& v) { o.out = v; }},
-      {"--python", [&](const std::string& v) { o.python = v; }},
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf("%s", usage().c_str());
-      return false;
-    }
-    if (arg == "--version") {
-      std::printf("gqa-bench %s\n", GQA_VERSION);
-      return false;
-    }
-    if (auto f = flags.find(arg); f != flags.end()) {
-      f->second();
-    } else if (auto v = valued.find(arg); v != valued.end()) {
-      GQA_CHECK(i + 1 < argc, arg << " needs a value");
-      v->second(argv[++i]);
-    } else {
-      GQA_FAIL("unknown argument \"" << arg << "\"");
-    }
+  CLI::App app{
+      "gqa-bench: how close gqa's CUDA backend gets to the hardware and to its peers, in one run (issue 5): the "
+      "ops and the whole decode step of one rank's shard of Llama-3-70B at T = 8 (random weights), the chunked "
+      "prefill, optionally the MHA/GQA/MQA spectrum, PyTorch SDPA and an 8B-shaped model against HF "
+      "transformers. The report goes to --out and is printed last.",
+      "gqa-bench"};
+  app.footer(wrap_text(kWhatItPrints, 100) + "\n");
+  app.set_version_flag("--version", std::string("gqa-bench ") + GQA_VERSION, "print the version, then exit");
+  add_flags(app, o);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    name_parse_errors(app, "gqa-bench");
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
-  return true;
+  return -1;
 }
 
 }  // namespace gqa::bench

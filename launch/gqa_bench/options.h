@@ -18,8 +18,8 @@ constexpr double kPrefillProducerAblationShare = 0.3, kDecodeRingShare = 0.2;
 constexpr double kPrefillTmaAblationShare = 0.3;
 double total_shares(const Options& o);
 
-std::string usage();
-// Fills `opt` from argv; false for --help (usage printed); throws gqa::Error for a bad flag.
-bool parse_options(int argc, char** argv, Options& opt);
+// Fills `opt` from argv (CLI11): -1 to go on, else the exit status after --help or --version (0,
+// printed) or a usage error (2, said on stderr with a pointer to --help).
+int parse_options(int argc, char** argv, Options& opt);
 
 }  // namespace gqa::bench
