@@ -19,6 +19,8 @@ int parse_attn_bench_options(int argc, char** argv, AttnBenchOptions& opt) {
   app.footer("Exit status: 0 done (also without a GPU: nothing to time), 2 a usage error (flags), 1 any other "
              "error.\n");
   app.set_version_flag("--version", std::string("gqa-attn-bench ") + GQA_VERSION, "print the version, then exit");
+  // (an option given again overrides the earlier one, as in gqa-bench)
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_flag("--check", opt.check, "first check one batch against the CPU twin (default kernel and the opt-ins)");
   app.add_option("--runs", opt.runs, "timed calls per shape, median (after 5 warm-up calls)")
       ->transform(size_in(1, 100000))

@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
       "gqa-sample-bench"};
   app.footer("Exit status: 0 done, 2 a usage error (flags), 1 out of memory.\n");
   app.set_version_flag("--version", std::string("gqa-sample-bench ") + GQA_VERSION, "print the version, then exit");
+  // (an option given again overrides the earlier one, as in gqa-bench)
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--vocab", vocab, "logits per row (Llama-3's vocabulary)")
       ->transform(gqa::size_in(1, kMaxVocab))
       ->capture_default_str();

@@ -109,6 +109,8 @@ int parse_options(int argc, char** argv, Options& o) {
       "gqa-bench"};
   app.footer(wrap_text(kWhatItPrints, 100) + "\n");
   app.set_version_flag("--version", std::string("gqa-bench ") + GQA_VERSION, "print the version, then exit");
+  // (an option given again overrides, as gpu-check's GQA_BENCH_ARGS relies on: appended flags win)
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   add_flags(app, o);
   try {
     app.parse(argc, argv);

@@ -47,6 +47,7 @@ if [ -x "$sb" ]; then
     "--vocab: must be at most 16777216, got 9999999999999999999" "$sb" --vocab 9999999999999999999
   expect "sample-bench --vocab 0" 2 "--vocab: must be at least 1, got 0" "$sb" --vocab 0
   expect "sample-bench --vocab 1K --runs 3 (a K suffix)" 0 "x 1024 \\| top_k 50" "$sb" --vocab 1K --runs 3
+  expect "sample-bench --vocab given again: the last wins" 0 "x 2000 \\| top_k 50" "$sb" --vocab 1000 --runs 2 --vocab 2000
   expect "sample-bench --runs 010" 2 "without a leading 0" "$sb" --runs 010
   expect "sample-bench --vocab 1000 --runs 3" 0 "x 1000 \\| top_k 50" "$sb" --vocab 1000 --runs 3
   expect "sample-bench --version" 0 "^gqa-sample-bench [0-9]+\\.[0-9]+" "$sb" --version
@@ -87,7 +88,8 @@ expect "bench --layers x" 2 "--layers: 'x' is not a whole number" "$gb" --layers
 expect "bench --runs 010" 2 'without a leading 0' "$gb" --runs 010
 expect "bench --budget-s 0" 2 "--budget-s: needs a positive number, got '0'" "$gb" --budget-s 0
 expect "bench --out ''" 2 '--out: needs a path, got an empty string' "$gb" --out ""
-expect "bench --runs given twice" 2 '--runs: given 2 times; give it once' "$gb" --runs 3 --runs 4
+expect "bench: a bad value given before a good one is still refused" 2 "--budget-s: needs a positive number, got 'x'" \
+  "$gb" --budget-s x --budget-s 5
 expect "bench --contexts 1K,x" 2 'is not a list of positive sizes' "$gb" --contexts 1K,x
 # a bad flag is one line and a pointer to --help, not the whole usage after it
 out=$(timeout 60 "$gb" --bogus 2>&1)
@@ -96,6 +98,8 @@ out=$(timeout 60 "$gb" --bogus 2>&1)
 expect "bench --version" 0 "^gqa-bench [0-9]+\\.[0-9]+" "$gb" --version
 if ! nvidia-smi -L >/dev/null 2>&1; then
   expect "bench without a GPU" 0 'no CUDA device visible' "$gb" --budget-s 5
+  # (gpu-check appends GQA_BENCH_ARGS after its own flags: a flag given again overrides)
+  expect "bench: a flag given again is taken" 0 'no CUDA device visible' "$gb" --runs 3 --budget-s 5 --runs 4 --no-decode --no-decode
 fi
 
 tally "bench cli"
