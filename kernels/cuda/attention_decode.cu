@@ -19,10 +19,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <map>
-#include <mutex>
-#include <thread>
-#include <tuple>
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
@@ -34,6 +30,7 @@
 #include "kernels/cuda/device_info.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/per_device.h"
+#include "kernels/cuda/stream_scratch.h"
 
 namespace gqa::cuda {
 namespace {
@@ -327,58 +324,6 @@ void launch(const DecodeParams& p, const DecodePlan& plan, int64_t n, cudaStream
              stream, p);
 }
 
-// Device scratch kept per kind, device and stream: calls on one stream (and graphs recorded on it)
-// reuse it, so a recorded decode step holds no memory node around the attention (stream-ordered
-// allocation would, and a memory node cuts programmatic dependent launch). Grown by cudaMalloc in
-// relaxed capture mode, so another thread's global-mode capture cannot refuse it; an outgrown
-// buffer is kept, never freed, for the graphs that still use it. The fused merge's counters
-// (kCounters) are kept zeroed: a grown buffer is zeroed on the stream before the call's kernel, and
-// it grows outside a stream capture only (nullptr while the stream captures and it is too small).
-// cudaStreamPerThread names a different stream in each host thread: its buffers are per thread.
-enum class Kept { kPartials, kCounters };
-void* kept_stream_buffer(Kept kind, cudaStream_t stream, size_t bytes) {
-  const bool zeroed = kind == Kept::kCounters;
-  struct Buffer {
-    void* ptr = nullptr;
-    size_t bytes = 0;
-  };
-  static std::mutex mu;
-  static std::map<std::tuple<Kept, int, cudaStream_t, std::thread::id>, Buffer> buffers;
-  int device = 0;
-  GQA_CUDA_CHECK(cudaGetDevice(&device));
-  const std::thread::id thread = stream == cudaStreamPerThread ? std::this_thread::get_id() : std::thread::id{};
-  std::lock_guard<std::mutex> lock(mu);
-  Buffer& b = buffers[{kind, device, stream, thread}];
-  if (b.bytes >= bytes) return b.ptr;
-  if (zeroed) {
-    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-    GQA_CUDA_CHECK(cudaStreamIsCapturing(stream, &capture));
-    if (capture != cudaStreamCaptureStatusNone) return nullptr;
-  }
-  const size_t grown = std::max<size_t>({bytes, 2 * b.bytes, 16384});
-  void* ptr = nullptr;
-  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-  GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
-  const cudaError_t allocated = cudaMalloc(&ptr, grown);
-  GQA_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));  // back to the thread's own mode
-  if (allocated != cudaSuccess) {
-    cudaGetLastError();  // (clear it: the error is reported here, not at the next launch check)
-    throw_cuda_error(allocated, "cudaMalloc (the decode attention's scratch)", __FILE__, __LINE__);
-  }
-  if (zeroed) GQA_CUDA_CHECK(cudaMemsetAsync(ptr, 0, grown, stream));
-  b.ptr = ptr;  // (the old buffer, if any, stays allocated: see above)
-  b.bytes = grown;
-  return b.ptr;
-}
-
-// Zeroed int32 counters for the fused merge, at least `count`: every call leaves its counters at
-// zero, so the stream's next call (or a graph recorded on it) reuses them. nullptr while the
-// stream captures and the kept buffer is too small: the caller then zeroes counters of its own,
-// after the call's partials.
-int* stream_merge_counters(cudaStream_t stream, size_t count) {
-  return static_cast<int*>(kept_stream_buffer(Kept::kCounters, stream, count * sizeof(int)));
-}
-
 // The plan for a validated call (sets the kernel's shared-memory limit as a side effect).
 DecodePlan checked_plan(const AttentionArgs& a, const AttentionDims& d, const DecodeOptions& opt) {
   GQA_CHECK(a.max_context >= 1 && a.max_context <= d.max_blocks * d.block_size,
@@ -480,7 +425,7 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
     int* kept = parts.counters > 0 ? stream_merge_counters(stream, parts.counters) : nullptr;
     void* scratch = opt.workspace;
     if (scratch == nullptr) {
-      scratch = kept_stream_buffer(Kept::kPartials, stream,
+      scratch = stream_scratch(StreamScratch::kDecodePartials, stream,
                                    kept != nullptr ? parts.counter_offset * sizeof(float) : bytes);
     }
     merge_count = kept;
