@@ -14,10 +14,10 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/hash.h"
 #include "core/json_limits.h"
+#include "launch/argument_agreement.h"
 #include "launch/generate_options.h"
 #include "launch/text_prompt.h"
 #include "model/checkpoint.h"
@@ -344,113 +344,13 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   return 0;
 }
 
-// mpirun normally gives every rank the same argv, but a launch may not (an MPMD launch, one rank
-// with --help): ranks that took different paths would wait in different collectives. So the ranks
-// agree on the parse, then on rank 0's settings (collective_settings), and stop together, each
-// that differs saying so. Returns -1 to go on (opts.backend then resolved: no "auto"), else the
-// exit code.
-int agree_on_arguments(const gqa::MpiSession& mpi, int argc, char** argv, int parsed, GenerateOptions& opts) {
-  const int rank = mpi.world_rank();
-  const std::string why = "mpirun must give every rank the same arguments";
-  const auto say = [](const std::string& line) { std::cerr << line + "\n" << std::flush; };  // (one write a line)
-  if (!mpi.all_ok(parsed < 0)) {
-    const bool rank0_went_on = mpi.from_rank0(parsed < 0 ? 1 : 0) == 1;
-    if (rank != 0 && parsed >= 0 && rank0_went_on) {  // its own message was not printed (rank 0 prints)
-      std::ostringstream its_own;  // (its error under this line, in one write: no other rank's line between)
-      gqa::parse_generate_options(argc, argv, true, &opts, its_own);
-      std::string said = its_own.str();
-      while (!said.empty() && said.back() == '\n') said.pop_back();
-      say("gqa-generate: rank " + std::to_string(rank) + " stopped on its arguments or a file they name (" + why +
-          ", and each rank the files they name):\n" + said);
-    } else if (rank == 0 && parsed < 0) {
-      say("gqa-generate: another rank stopped on its arguments or a file they name (" + why +
-          ", and each rank the files they name)");
-    }
-    // One exit status on every rank, so that mpirun's (the first rank to end) does not depend on
-    // which rank that is: 2 where any rank's flags were wrong, else 1 where a file they name was
-    // (--prompt-file), else 0 where every rank stopped at --help / --version, and 2 where only some
-    // did (a launch that gave the ranks different arguments).
-    if (!mpi.all_ok(parsed != 2)) return 2;
-    if (!mpi.all_ok(parsed != 1)) return 1;
-    return mpi.all_ok(parsed >= 0) ? 0 : 2;
-  }
-  // The backend as this rank resolves it (--backend auto on a node without a usable GPU is cpu): the
-  // ranks must agree on it first, and one that differs names both (not "arguments differ": its
-  // arguments may be rank 0's, its node not).
-  const std::vector<std::string> backends = {"cpu", "cuda", "unresolved"};
-  std::string backend;
-  std::string backend_error;
-  try {
-    backend = gqa::resolve_backend_name(opts.backend);
-  } catch (const std::exception& e) {
-    backend = "unresolved";  // (when every rank agrees on it, the error comes when the backend is made)
-    backend_error = e.what();
-  }
-  const auto index = static_cast<uint64_t>(std::find(backends.begin(), backends.end(), backend) - backends.begin());
-  const uint64_t rank0s_backend = mpi.from_rank0(index);
-  if (!mpi.all_ok(index == rank0s_backend)) {
-    // The same --backend everywhere: the machines differ (exit 1); else the launch's arguments (2).
-    const uint64_t flag = gqa::fnv1a64(opts.backend);
-    const bool same_flag = mpi.all_ok(flag == mpi.from_rank0(flag));
-    if (index != rank0s_backend) {
-      const std::string theirs = rank0s_backend < backends.size() ? backends[rank0s_backend] : "another";
-      say("gqa-generate: rank " + std::to_string(rank) + ": --backend " + opts.backend + " gives the " + backend +
-          " backend here" + (backend_error.empty() ? "" : " (" + backend_error + ")") + " but the " + theirs +
-          " backend on rank 0 (every rank must run the same backend: give each a GPU, or pass --backend cpu)");
-    } else if (rank == 0) {
-      say("gqa-generate: another rank's backend differs from rank 0's " + backend + " backend" +
-          (backend_error.empty() ? "" : " (rank 0: " + backend_error + ")"));
-    }
-    return same_flag ? 1 : 2;
-  }
-  GenerateOptions resolved = opts;
-  resolved.backend = backend;  // (--backend auto here and cpu there agree where both give cpu)
-  // The flags first (exit 2), then what the prompt files held (a file's contents: exit 1).
-  const gqa::FlagSettings settings = gqa::collective_settings(resolved, /*with_file_prompt=*/false);
-  const uint64_t mine = gqa::fnv1a64(gqa::joined_settings(settings));
-  const uint64_t rank0s = mpi.from_rank0(mine);
-  if (!mpi.all_ok(mine == rank0s)) {
-    // Which flag: every rank compares each setting with rank 0's (the same flags, in the same
-    // order, on every rank: as many collectives on each).
-    std::string differs;
-    for (const auto& [flag, value] : settings) {
-      const uint64_t h = gqa::fnv1a64(value);
-      if (h != mpi.from_rank0(h) && differs.empty()) differs = flag;
-    }
-    if (mine != rank0s) {
-      say("gqa-generate: rank " + std::to_string(rank) + ": its arguments differ from rank 0's" +
-          (differs.empty() ? "" : " in " + differs) + " (" + why + ")");
-    } else if (rank == 0) {
-      say("gqa-generate: another rank's arguments differ from rank 0's (" + why + ")");
-    }
-    return 2;
-  }
-  const uint64_t prompt = gqa::fnv1a64(gqa::joined_settings(gqa::collective_settings(resolved, /*with_file_prompt=*/true)));
-  const uint64_t rank0s_prompt = mpi.from_rank0(prompt);
-  if (!mpi.all_ok(prompt == rank0s_prompt)) {
-    const std::string files = "every rank reads the prompt file: each node needs the same copy";
-    if (prompt != rank0s_prompt) {
-      say("gqa-generate: rank " + std::to_string(rank) + ": the prompt its " + opts.prompt_file_flag + " " +
-          opts.prompt_file + " holds differs from rank 0's (" + files + ")");
-    } else if (rank == 0) {
-      say("gqa-generate: another rank's prompt file holds another prompt than rank 0's (" + files + ")");
-    }
-    return 1;
-  }
-  // Resolved once here: the communicator, the backend and the loading line below all use this name.
-  if (backend != "unresolved") opts.backend = backend;
-  // (every rank the same: the settings and the resolved backend agreed above)
-  if (opts.prefill_chunk == 0) opts.prefill_chunk = gqa::auto_prefill_chunk(opts.backend, !opts.dump_logits.empty());
-  return -1;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   gqa::MpiSession mpi(&argc, &argv);
   GenerateOptions opts;
   const int parsed = gqa::parse_generate_options(argc, argv, mpi.world_rank() == 0, &opts);
-  const int agreed = agree_on_arguments(mpi, argc, argv, parsed, opts);
+  const int agreed = gqa::agree_on_arguments(mpi, argc, argv, parsed, opts);
   if (agreed >= 0) return agreed;
 
   std::unique_ptr<gqa::Communicator> comm;
