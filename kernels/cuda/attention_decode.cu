@@ -28,9 +28,9 @@
 #include "kernels/cuda/attention_merge.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_info.h"
+#include "kernels/cuda/kept_scratch.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/per_device.h"
-#include "kernels/cuda/stream_scratch.h"
 
 namespace gqa::cuda {
 namespace {
@@ -425,8 +425,8 @@ void attention_decode(const AttentionArgs& a, cudaStream_t stream, const DecodeO
     int* kept = parts.counters > 0 ? stream_merge_counters(stream, parts.counters) : nullptr;
     void* scratch = opt.workspace;
     if (scratch == nullptr) {
-      scratch = stream_scratch(StreamScratch::kDecodePartials, stream,
-                                   kept != nullptr ? parts.counter_offset * sizeof(float) : bytes);
+      scratch = kept_scratch(KeptScratch::kDecodePartials, stream,
+                             kept != nullptr ? parts.counter_offset * sizeof(float) : bytes);
     }
     merge_count = kept;
     p.part_o = static_cast<float*>(scratch);

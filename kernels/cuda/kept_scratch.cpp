@@ -1,4 +1,4 @@
-#include "kernels/cuda/stream_scratch.h"
+#include "kernels/cuda/kept_scratch.h"
 
 #include <algorithm>
 #include <map>
@@ -10,14 +10,14 @@
 
 namespace gqa::cuda {
 
-void* stream_scratch(StreamScratch kind, cudaStream_t stream, size_t bytes) {
-  const bool zeroed = kind == StreamScratch::kMergeCounters;
+void* kept_scratch(KeptScratch kind, cudaStream_t stream, size_t bytes) {
+  const bool zeroed = kind == KeptScratch::kMergeCounters;
   struct Buffer {
     void* ptr = nullptr;
     size_t bytes = 0;
   };
   static std::mutex mu;
-  static std::map<std::tuple<StreamScratch, int, cudaStream_t, std::thread::id>, Buffer> buffers;
+  static std::map<std::tuple<KeptScratch, int, cudaStream_t, std::thread::id>, Buffer> buffers;
   int device = 0;
   GQA_CUDA_CHECK(cudaGetDevice(&device));
   const std::thread::id thread = stream == cudaStreamPerThread ? std::this_thread::get_id() : std::thread::id{};
@@ -46,7 +46,7 @@ void* stream_scratch(StreamScratch kind, cudaStream_t stream, size_t bytes) {
 }
 
 int* stream_merge_counters(cudaStream_t stream, size_t count) {
-  return static_cast<int*>(stream_scratch(StreamScratch::kMergeCounters, stream, count * sizeof(int)));
+  return static_cast<int*>(kept_scratch(KeptScratch::kMergeCounters, stream, count * sizeof(int)));
 }
 
 }  // namespace gqa::cuda

@@ -17,9 +17,9 @@ namespace gqa::cuda {
 // kernel, and it grows outside a stream capture only (nullptr while the stream captures and it is
 // too small).
 // cudaStreamPerThread names a different stream in each host thread: its buffers are per thread.
-enum class StreamScratch { kDecodePartials, kMergeCounters };
+enum class KeptScratch { kDecodePartials, kMergeCounters };
 // At least `bytes` of the stream's scratch of `kind` (nullptr: see above).
-void* stream_scratch(StreamScratch kind, cudaStream_t stream, size_t bytes);
+void* kept_scratch(KeptScratch kind, cudaStream_t stream, size_t bytes);
 
 // Zeroed int32 counters for the fused merge, at least `count`: every call leaves its counters at
 // zero, so the stream's next call (or a graph recorded on it) reuses them. nullptr while the
