@@ -129,7 +129,7 @@ void bench_model_8b(BenchEnv& env, double seconds) {
   std::string dir = o.model_dir;
   if (dir.empty()) {
     dir = o.checkpoint_dir;
-    const PythonRun w = run_python(o, "hf_decode_bench.py",
+    const PythonRun w = run_python(o.python, o.peers_dir, "hf_decode_bench.py",
                                    {"write", "--dir", dir, "--layers", std::to_string(o.peer_layers), "--seed", "1234",
                                     "--prompt-len", std::to_string(o.prompt_len)},
                                    std::min(deadline.remaining_s() * 0.4, 300.0));
@@ -163,7 +163,7 @@ void bench_model_8b(BenchEnv& env, double seconds) {
                  {"reason", strf("only %.0f s left of this section's budget", std::max(0.0, deadline.remaining_s()))}};
     report(env, ours, &hf);
   } else {
-    const PythonRun hf = run_python(o, "hf_decode_bench.py",
+    const PythonRun hf = run_python(o.python, o.peers_dir, "hf_decode_bench.py",
                                     {"bench", "--dir", dir, "--prompt-file", prompt_path, "--new-tokens",
                                      std::to_string(o.new_tokens), "--time-budget",
                                      strf("%.0f", std::max(30.0, deadline.remaining_s() - 15))},

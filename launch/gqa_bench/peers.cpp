@@ -1,7 +1,5 @@
 #include "launch/gqa_bench/peers.h"
 
-#include <sys/wait.h>
-
 #include <cmath>
 #include <cstdio>
 #include <deque>
@@ -17,14 +15,6 @@
 namespace gqa::bench {
 namespace {
 
-constexpr const char* kResultPrefix = "GQA_BENCH_JSON ";
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return q + "'";
-}
-
 std::string join(const std::vector<int64_t>& v) {
   std::string s;
   for (int64_t x : v) {
@@ -36,62 +26,6 @@ std::string join(const std::vector<int64_t>& v) {
 
 }  // namespace
 
-std::string PythonRun::failure() const {
-  if (exit_code == 124 || exit_code == 137) {
-    return strf("timed out after %.0f s (its share of --budget-s: a larger budget gives it more)", timeout_s);
-  }
-  if (exit_code == 127) return "python not found";
-  if (has_result && result.value("status", "") != "ok") return result.value("reason", "reported no result");
-  std::string s = "exit " + std::to_string(exit_code) + " without a result";
-  if (!tail.empty()) s += ": " + tail;
-  return s;
-}
-
-PythonRun run_python(const Options& opt, const std::string& script, const std::vector<std::string>& args,
-                     double timeout_s) {
-  PythonRun r;
-  r.timeout_s = std::max(1.0, timeout_s);
-  std::string cmd = strf("timeout -k 10 %.0f ", r.timeout_s) + shell_quote(opt.python) + " " +
-                    shell_quote(opt.peers_dir + "/" + script);
-  for (const std::string& a : args) {
-    cmd += ' ';  // (not " " + shell_quote(a): GCC 12 warns a false -Wrestrict on that once inlined)
-    cmd += shell_quote(a);
-  }
-  cmd += " 2>&1";
-  progress("running " + cmd);
-  std::cout.flush();
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) {
-    r.tail = "popen failed";
-    return r;
-  }
-  std::deque<std::string> last;
-  char buf[8192];
-  std::string line;
-  while (std::fgets(buf, sizeof(buf), pipe) != nullptr) {
-    line += buf;
-    if (line.empty() || line.back() != '\n') continue;
-    line.pop_back();
-    if (line.rfind(kResultPrefix, 0) == 0) {
-      try {
-        r.result = nlohmann::json::parse(line.substr(std::string(kResultPrefix).size()));
-        r.has_result = r.result.is_object();
-      } catch (const std::exception& e) {
-        last.push_back(std::string("unparsable result line: ") + e.what());
-      }
-    } else {
-      std::cerr << "  | " << line << "\n";
-      last.push_back(line);
-      if (last.size() > 3) last.pop_front();
-    }
-    line.clear();
-  }
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  for (const std::string& l : last) r.tail += (r.tail.empty() ? "" : " / ") + l;
-  return r;
-}
-
 void bench_sdpa(BenchEnv& env, const std::vector<DecodeCaseResult>& ours, double seconds) {
   const ModelConfig c = llama70b_shard_config(1, env.opt.layers);
   env.report.heading("Peer: PyTorch SDPA (enable_gqa=True) on the decode attention shapes");
@@ -100,7 +34,7 @@ void bench_sdpa(BenchEnv& env, const std::vector<DecodeCaseResult>& ours, double
     env.report.save();
     return;
   }
-  const PythonRun py = run_python(env.opt, "sdpa_bench.py",
+  const PythonRun py = run_python(env.opt.python, env.opt.peers_dir, "sdpa_bench.py",
                                   {"--contexts", join(env.opt.contexts), "--batches", join(env.opt.batches),
                                    "--q-heads", std::to_string(c.num_attention_heads), "--kv-heads",
                                    std::to_string(c.num_key_value_heads), "--head-dim", std::to_string(c.head_dim),

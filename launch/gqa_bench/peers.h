@@ -6,27 +6,13 @@
 //     torch.compile) on the same random weights: decode tokens/s at batch 1.
 #pragma once
 
-#include <nlohmann/json.hpp>
-#include <string>
 #include <vector>
 
 #include "launch/gqa_bench/bench_env.h"
 #include "launch/gqa_bench/decode_bench.h"
+#include "launch/gqa_bench/python_run.h"
 
 namespace gqa::bench {
-
-struct PythonRun {
-  int exit_code = -1;          // 124: timed out
-  double timeout_s = 0;        // the limit it ran under
-  std::string tail;            // the last lines of its output (for the report when it failed)
-  bool has_result = false;
-  nlohmann::json result;       // the object on its "GQA_BENCH_JSON " line
-  std::string failure() const; // one line: why there is no usable result
-};
-
-// Runs `python script args...` under timeout(1), echoing its output to stderr as progress.
-PythonRun run_python(const Options& opt, const std::string& script, const std::vector<std::string>& args,
-                     double timeout_s);
 
 // Our decode attention (from the decode section's per-op rows) against SDPA.
 void bench_sdpa(BenchEnv& env, const std::vector<DecodeCaseResult>& ours, double seconds);
