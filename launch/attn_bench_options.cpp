@@ -18,9 +18,7 @@ int parse_attn_bench_options(int argc, char** argv, AttnBenchOptions& opt) {
       "gqa-attn-bench"};
   app.footer("Exit status: 0 done (also without a GPU: nothing to time), 2 a usage error (flags), 1 any other "
              "error.\n");
-  app.set_version_flag("--version", std::string("gqa-attn-bench ") + GQA_VERSION, "print the version, then exit");
-  // (an option given again overrides the earlier one, as in gqa-bench)
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  bench_options(app, GQA_VERSION);
   app.add_flag("--check", opt.check, "first check one batch against the CPU twin (default kernel and the opt-ins)");
   app.add_option("--runs", opt.runs, "timed calls per shape, median (after 5 warm-up calls)")
       ->transform(size_in(1, 100000))
@@ -48,14 +46,7 @@ int parse_attn_bench_options(int argc, char** argv, AttnBenchOptions& opt) {
       ->check(CLI::Validator(
           [](std::string& v) -> std::string { return v == "1" || v == "16" ? "" : "takes 1 or 16, got '" + v + "'"; },
           ""));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    name_parse_errors(app, "gqa-attn-bench");
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
-  return -1;
+  return parse_or_exit_status(app, argc, argv);
 }
 
 }  // namespace gqa

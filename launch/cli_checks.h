@@ -177,6 +177,26 @@ inline void name_parse_errors(CLI::App& app, const std::string& tool) {
   });
 }
 
+// Parses argv into `app` (named for its tool): -1 to go on, else the exit status: 0 after --help
+// or --version (printed), 2 for a usage error (said on stderr as "TOOL: ...", with a pointer to
+// --help).
+inline int parse_or_exit_status(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    name_parse_errors(app, app.get_name());
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return -1;
+}
+
+// The benchmarks' common options: --version ("TOOL VERSION"), and an option given again overriding
+// the earlier one (gpu-check appends GQA_BENCH_ARGS after gqa-bench's own flags).
+inline void bench_options(CLI::App& app, const std::string& version) {
+  app.set_version_flag("--version", app.get_name() + " " + version, "print the version, then exit");
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
 // A path option given as "": refused (a usage error) instead of read as "not given", which would
 // quietly skip what the flag asks for (--dump-logits "" wrote no file) or take stdin for the file.
 inline CLI::Validator non_empty_path() {

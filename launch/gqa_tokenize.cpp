@@ -147,13 +147,7 @@ int main(int argc, char** argv) {
       ->check(gqa::at_least(1))
       ->needs(bench)
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    gqa::name_parse_errors(app, "gqa-tokenize");
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (const int status = gqa::parse_or_exit_status(app, argc, argv); status >= 0) return status;
   try {
     return run(o);
   } catch (const std::exception& e) {

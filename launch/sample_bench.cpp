@@ -76,19 +76,14 @@ int main(int argc, char** argv) {
       "the same tokens.",
       "gqa-sample-bench"};
   app.footer("Exit status: 0 done, 2 a usage error (flags), 1 out of memory.\n");
-  app.set_version_flag("--version", std::string("gqa-sample-bench ") + GQA_VERSION, "print the version, then exit");
-  // (an option given again overrides the earlier one, as in gqa-bench)
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  gqa::bench_options(app, GQA_VERSION);
   app.add_option("--vocab", vocab, "logits per row (Llama-3's vocabulary)")
       ->transform(gqa::size_in(1, kMaxVocab))
       ->capture_default_str();
-  app.add_option("--runs", runs, "draws timed per row and rule")->transform(gqa::size_in(1, kMaxRuns))->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    gqa::name_parse_errors(app, "gqa-sample-bench");
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  app.add_option("--runs", runs, "draws timed per row and rule")
+      ->transform(gqa::size_in(1, kMaxRuns))
+      ->capture_default_str();
+  if (const int status = gqa::parse_or_exit_status(app, argc, argv); status >= 0) return status;
   try {
     run(vocab, static_cast<int>(runs));
   } catch (const std::bad_alloc&) {  // (the logits, both samplers' scratch, the ids: a few times vocab)

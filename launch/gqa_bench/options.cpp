@@ -108,18 +108,9 @@ int parse_options(int argc, char** argv, Options& o) {
       "transformers. The report goes to --out and is printed last.",
       "gqa-bench"};
   app.footer(wrap_text(kWhatItPrints, 100) + "\n");
-  app.set_version_flag("--version", std::string("gqa-bench ") + GQA_VERSION, "print the version, then exit");
-  // (an option given again overrides, as gpu-check's GQA_BENCH_ARGS relies on: appended flags win)
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  bench_options(app, GQA_VERSION);
   add_flags(app, o);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    name_parse_errors(app, "gqa-bench");
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
-  return -1;
+  return parse_or_exit_status(app, argc, argv);
 }
 
 }  // namespace gqa::bench
