@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <climits>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "core/error.h"
 #include "core/regular_file.h"
 #include "launch/cli_checks.h"
+#include "launch/generate_help_env.h"
 #include "launch/token_list.h"
 #include "runtime/backend.h"
 #include "runtime/communicator_factory.h"
@@ -31,78 +33,9 @@ std::string version_line() {
   s += std::string("; tokenizer: ") + (GQA_WITH_TOKENIZER ? "yes" : "no (--prompt-tokens only)") + ")";
   return s;
 }
-}  // namespace
 
-int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o, std::ostream& err) {
-  CLI::App app{
-      "gqa-generate: generate tokens with a Llama-family GQA model, tensor-parallel over the MPI ranks it is "
-      "launched with (mpirun -np T). Rank 0 samples and prints; the last stdout line is one JSON object "
-      "{\"prompt_tokens\":[...],\"generated_tokens\":[...]}. With --prompt the generated text is streamed to "
-      "stdout first.",
-      "gqa-generate"};
-  // --help-env's text: the GQA_* variables, a paragraph per part (kept out of --help, which they
-  // would bury).
-  const std::vector<std::string> env_paragraphs = {
-      "Environment (cuda backend): GQA_PDL=0 turns off programmatic dependent launch of the decode kernels (on by "
-          "default), GQA_PDL_EARLY=0 has the split merge and the RMSNorms let their successor launch only after their "
-          "wait instead of before it; GQA_DECODE_BULK=0 makes the decode attention load K/V with per-thread cp.async "
-          "instead of cp.async.bulk, GQA_DECODE_GROUP_COPIES=0 with one bulk copy per K/V row instead of one per 8 "
-          "keys' rows (where the cache has one KV head per rank); GQA_GEMV_BULK=0 makes the decode GEMVs load their "
-          "weights per thread instead of by bulk copies into shared memory; GQA_PREFILL_WGMMA=0 runs prefill "
-          "attention on the mma.sync kernel instead of the wgmma one (H100/H200; other GPUs always take mma.sync), "
-          "GQA_PREFILL_WGMMA_TMA_OVERLAP=0 on the wgmma kernel's TMA build without its softmax under the previous "
-          "tile's P V, GQA_PREFILL_WGMMA_TMA=0 on its swizzle build (its producer warpgroup's threads copy the K/V "
-          "tiles) instead of its TMA builds (a TMA box per page: block sizes 8, 16, 32, 64 or a multiple of 128; "
-          "other sizes copy as the swizzle build does), with GQA_PREFILL_WGMMA_SWIZZLE=0 too on unswizzled tiles (the "
-          "producer build), with GQA_PREFILL_WGMMA_PRODUCER=0 too on the basic build (GQA_PREFILL_WGMMA_PINGPONG=1: "
-          "its ping-pong build); GQA_FUSED_SWIGLU=0 and GQA_FUSED_ROPE=0 unfuse SwiGLU from the gate/up GEMV and RoPE "
-          "+ the KV-cache write from the QKV GEMV at decode batches <= 8 (all of these are on by default: measured "
-          "faster on an H200). Opt-in (measured slower there): GQA_PREFILL_WGMMA_OVERLAP=1 runs the wgmma producer "
-          "build with each warpgroup's softmax overlapping its previous tile's P V, GQA_PREFILL_WGMMA_ROTATE=1 has "
-          "the producer, swizzle and TMA builds' blocks take their K/V tiles in rotated order (not the default TMA "
-          "overlap build's: with GQA_PREFILL_WGMMA_TMA_OVERLAP=0), GQA_PREFILL_WGMMA_LATE_TURNS=1 has the TMA build's "
-          "warpgroups pass their tensor-core turn only once their GEMM has completed (over TMA_OVERLAP; not with "
-          "GQA_PREFILL_WGMMA_TMA=0, nor under GQA_PREFILL_WGMMA_OVERLAP=1, the producer build's overlap, which wins "
-          "over every TMA build), GQA_GEMV_MMA=1 the 9-16-row decode GEMMs on the tensor-core GEMV, "
-          "GQA_DECODE_CLUSTER=1 the decode attention's split reduction in thread-block clusters, "
-          "GQA_DECODE_ONE_WAVE_FUSED=1 its splits at one block per SM merged in each row's last block instead of the "
-          "occupancy plan's splits and the merge kernel (on 132 SMs: where batch x KV heads per rank is 15-66, at 8K+ "
-          "contexts; faster alone, slower in the step), GQA_L2_PREFETCH=1 an L2 prefetch of the O and gate/up weights "
-          "during decode attention (with PDL); GQA_FUSED_NORM=1 makes the residual add + RMSNorm the prologue of the "
-          "fused QKV and gate/up GEMVs (decode batches <= 4; those GEMVs then take the per-thread-load build instead "
-          "of the default bulk-copy one), GQA_GEMV_RING=1 streams the decode GEMVs' weights through a ring of "
-          "bulk-copy stages in a grid of resident blocks (decode batches <= 2; with GQA_FUSED_NORM=1 each block "
-          "computes the add + RMSNorm once), GQA_MLP_PERSISTENT=1 runs a decode layer's MLP half (add + RMSNorm, "
-          "gate/up + SwiGLU, down) as one persistent kernel, one block per SM (decode batches <= 2). Opt-in, mixed "
-          "there: GQA_PREFILL_WGMMA_LAZY_RESCALE=1 has the wgmma prefill rescale its output only where a row's max "
-          "rises by more than 8 in log2 units (a factor 2^8 in its probabilities; the same speed in one run, 2-7% "
-          "faster in another), GQA_DECODE_FUSED_MERGE=1 has the decode attention's last split block merge the splits "
-          "at the occupancy plan's split count (no merge kernel; plans of <= 32 splits: steps at batch 16 within ~2% "
-          "of the default either way). Opt-in, not yet run on a GPU: GQA_PREFILL_WGMMA_PERSISTENT=1 runs the wgmma "
-          "prefill's TMA overlap build as one block per SM looping over the row blocks, loading the next block's q "
-          "and first K/V tiles under the current one's work (over TMA_OVERLAP, under LATE_TURNS; not with "
-          "GQA_PREFILL_WGMMA_TMA=0). GQA_DECODE_KV_PREFETCH=0 stops the decode attention prefetching its first K/V "
-          "stages into the L2 while it waits for the QKV GEMV (with PDL; on by default: ~1% faster steps at 8K batch "
-          "1). GQA_CUDA_SYNC_DEBUG=1 synchronises after every kernel (and turns graphs off) so an error names its "
-          "kernel. GQA_GPU_TOP_K=0 makes ranks (T > 1) download their logit slice and pick its candidates on the host "
-          "instead of on the GPU, GQA_TOP_K_SELECT=0 makes every GPU top-k / top-p choice (the ranks' candidates, and "
-          "sampling at one rank) sort the row instead of selecting (fallbacks). GQA_REQUIRE_GPU=1 makes finding no "
-          "GPU an error (--backend auto then does not fall back to cpu; launch/gpu-check.sh sets it). These switches "
-          "take 1 or 0 (also true/false, on/off, yes/no); the cuda backend refuses any other value.",
-      "Environment (cpu backend): GQA_CPU_THREADS=N sets the threads its attention uses per rank (default: the "
-          "machine's hardware threads; its GEMMs run in OpenBLAS where the build has it, whose threads "
-          "OPENBLAS_NUM_THREADS sets).",
-      "Environment (communicators): GQA_NCCL_INIT_TIMEOUT_S=S ends the job when a rank is still inside NCCL's setup "
-          "after S seconds (default 300; 0: no limit). GQA_COLLECTIVE_TIMEOUT_S=S ends it when a rank has waited S "
-          "seconds in one MPI collective or, at T > 1, one step (default 1800; 0: no limit)."};
-  app.footer(
-      "Environment: GQA_* variables tune the cuda backend's kernels (each default measured on an H200), set the "
-      "cpu backend's threads and the communicators' time limits: --help-env lists them. "
-      "Exit status: 0 done; 2 a usage error (what the flags alone rule out, or ranks started with different "
-      "flags); 1 any other error (checkpoint, prompt or a file's contents, device, communicator or launch, flags "
-      "this machine or job cannot run such as --comm nccl with no GPU, a --kv-blocks too small for prompt + "
-      "--max-new-tokens), on every rank.");
-  std::string prompt_tokens;
+// --model, --backend, --comm, --dtype: what runs the model, and where.
+void add_setup_options(CLI::App& app, GenerateOptions* o) {
   app.add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")
       ->required()
       ->check(non_empty_path());
@@ -123,39 +56,56 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                  "backend always computes in f32")
       ->check(CLI::IsMember({"bf16", "f16", "f32"}))
       ->capture_default_str();
-  auto* tokens_opt = app.add_option("--prompt-tokens", prompt_tokens, "prompt as comma-separated token ids, e.g. 1,2,3");
-  auto* text_opt = app.add_option("--prompt", o->prompt_text,
-                                  "prompt as text, encoded with the tokenizer (BOS etc. added as the tokenizer says); "
-                                  "the generated text streams to stdout");
-  std::string prompt_file, tokens_file;
-  auto* text_file_opt =
-      app.add_option("--prompt-file", prompt_file,
+}
+
+// The prompt's options (the four ways to give it exclude each other) and the text mode's.
+struct PromptArgs {
+  std::string token_ids, text_path, tokens_path;  // --prompt-tokens, --prompt-file, --prompt-tokens-file
+  CLI::Option* tokens = nullptr;
+  CLI::Option* text = nullptr;
+  CLI::Option* text_file = nullptr;
+  CLI::Option* tokens_file = nullptr;
+  CLI::Option* system = nullptr;
+};
+void add_prompt_options(CLI::App& app, GenerateOptions* o, PromptArgs& p) {
+  p.tokens = app.add_option("--prompt-tokens", p.token_ids, "prompt as comma-separated token ids, e.g. 1,2,3");
+  p.text = app.add_option("--prompt", o->prompt_text,
+                          "prompt as text, encoded with the tokenizer (BOS etc. added as the tokenizer says); "
+                          "the generated text streams to stdout");
+  p.text_file =
+      app.add_option("--prompt-file", p.text_path,
                      "prompt as text read from this regular file (its exact bytes; not a pipe or /dev/stdin), as "
                      "--prompt: for prompts longer than a command line takes (Linux passes at most 128 KiB in one "
                      "argument)")
           ->check(non_empty_path());
-  auto* tokens_file_opt = app.add_option("--prompt-tokens-file", tokens_file,
-                                         "prompt as token ids read from this regular file (not a pipe), separated by "
-                                         "commas and/or white space (as gqa-tokenize prints them)")
-                              ->check(non_empty_path());
-  const std::vector<CLI::Option*> prompt_opts = {tokens_opt, text_opt, text_file_opt, tokens_file_opt};
+  p.tokens_file = app.add_option("--prompt-tokens-file", p.tokens_path,
+                                 "prompt as token ids read from this regular file (not a pipe), separated by "
+                                 "commas and/or white space (as gqa-tokenize prints them)")
+                      ->check(non_empty_path());
+  const std::vector<CLI::Option*> prompt_opts = {p.tokens, p.text, p.text_file, p.tokens_file};
   for (size_t i = 0; i < prompt_opts.size(); ++i) {
     for (size_t j = i + 1; j < prompt_opts.size(); ++j) prompt_opts[i]->excludes(prompt_opts[j]);
   }
-  app.add_flag("--chat", o->chat,
-               "wrap --prompt as a user message (after --system) in the tokenizer's chat template (tokenizer_config.json's, "
-               "chat_template.jinja, or a .gguf's) "
-               "(Llama-2, Llama-3, Mistral, ChatML/Qwen2) with the assistant turn opened");
-  auto* system_opt = app.add_option("--system", o->system,
-                                    "system message for --chat (\"\": an empty system turn, not the template's "
-                                    "default system prompt)");
+  app.add_flag(
+      "--chat", o->chat,
+      "wrap --prompt as a user message (after --system) in the tokenizer's chat template (tokenizer_config.json's, "
+      "chat_template.jinja, or a .gguf's) "
+      "(Llama-2, Llama-3, Mistral, ChatML/Qwen2) with the assistant turn opened");
+  p.system = app.add_option("--system", o->system,
+                            "system message for --chat (\"\": an empty system turn, not the template's "
+                            "default system prompt)");
   app.add_option("--tokenizer", o->tokenizer,
                  "tokenizer.json, a directory holding one, or a .gguf (default: the --model directory)")
       ->check(non_empty_path());
-  app.add_option("--stop", o->stop, "stop when the generated text contains this string (repeatable: one string a --stop; not printed)")
+  app.add_option("--stop", o->stop,
+                 "stop when the generated text contains this string (repeatable: one string a --stop; not printed)")
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+// How many tokens and how they are drawn, the KV cache, the steps, the output.
+void add_generation_options(CLI::App& app, GenerateOptions* o) {
   app.add_option("--max-new-tokens", o->max_new_tokens,
                  "number of tokens to generate. A run (prompt + new tokens) past the model's "
                  "max_position_embeddings goes on with a warning, as transformers does (not with dynamic "
@@ -197,13 +147,82 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                "cuda backend: launch every decode step op by op instead of replaying a CUDA graph recorded per "
                "batch size and context bucket (graphs need --comm nccl or one rank)");
   app.add_flag("-q,--quiet", o->quiet, "no progress lines on stderr");
+}
+
+// After the parse: what the flags alone rule out (gqa::Error), the prompt's ids from --prompt-tokens,
+// and a warning for each flag that would change nothing.
+void check_flags(const CLI::App& app, const PromptArgs& p, GenerateOptions* o,
+                 const std::function<void(const std::string&)>& warn) {
+  o->has_prompt_text = p.text->count() > 0 || p.text_file->count() > 0;
+  GQA_CHECK(p.tokens->count() > 0 || p.tokens_file->count() > 0 || o->has_prompt_text,
+            "give the prompt as --prompt TEXT, --prompt-tokens IDS, --prompt-file or --prompt-tokens-file");
+  GQA_CHECK(!o->chat || o->has_prompt_text, "--chat needs --prompt TEXT (or --prompt-file)");
+  // Given, not non-empty: --system "" is an empty system turn, which templates render (ChatML's
+  // "<|im_start|>system\n<|im_end|>") instead of their default system prompt (Qwen2's).
+  o->has_system = p.system->count() > 0;
+  GQA_CHECK(!o->has_system || o->chat, "--system needs --chat");
+  GQA_CHECK(!(o->comm == "nccl" && o->backend == "cpu"),
+            "--comm nccl needs --backend cuda (NCCL moves GPU buffers); use --comm mpi");
+  GQA_CHECK(o->stop.empty() || o->has_prompt_text, "--stop needs --prompt TEXT (stop strings match generated text)");
+  for (const std::string& stop : o->stop) GQA_CHECK(!stop.empty(), "--stop needs a non-empty string");
+  if (p.tokens->count() > 0) o->prompt_tokens = parse_token_list(p.token_ids);
+  validate(o->sampling);
+  // Options that would change nothing: said, not refused (as transformers warns of top_k when greedy).
+  if (o->sampling.temperature == 0 &&
+      (app.count("--top-k") > 0 || app.count("--top-p") > 0 || app.count("--seed") > 0)) {
+    warn("--top-k, --top-p and --seed have no effect at --temperature 0 (greedy decoding)");
+  }
+  if (!o->tokenizer.empty() && !o->has_prompt_text) warn("--tokenizer has no effect with --prompt-tokens");
+  if (o->backend == "cpu" && app.count("--dtype") > 0 && o->dtype != "f32") {
+    warn("--dtype " + o->dtype + " has no effect on the cpu backend (it computes in f32)");
+  }
+  if (o->backend == "cpu" && o->no_graphs) warn("--no-graphs has no effect on the cpu backend (it has no CUDA graphs)");
+}
+
+// The prompt files: what they hold is the input, not the flags (gqa::Error: exit 1, as for a bad
+// prompt).
+void read_prompt_files(const PromptArgs& p, GenerateOptions* o) {
+  if (!p.text_path.empty()) {
+    o->prompt_file_flag = "--prompt-file";
+    o->prompt_file = p.text_path;
+    o->prompt_text = read_regular_file_text(p.text_path, "--prompt-file", kMaxPromptFileBytes, "a prompt file");
+  }
+  if (!p.tokens_path.empty()) {
+    o->prompt_file_flag = "--prompt-tokens-file";
+    o->prompt_file = p.tokens_path;
+    o->prompt_tokens = parse_token_text(
+        read_regular_file_text(p.tokens_path, "--prompt-tokens-file", kMaxPromptFileBytes, "a prompt file"),
+        "--prompt-tokens-file " + p.tokens_path);
+  }
+}
+
+}  // namespace
+
+int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o, std::ostream& err) {
+  CLI::App app{
+      "gqa-generate: generate tokens with a Llama-family GQA model, tensor-parallel over the MPI ranks it is "
+      "launched with (mpirun -np T). Rank 0 samples and prints; the last stdout line is one JSON object "
+      "{\"prompt_tokens\":[...],\"generated_tokens\":[...]}. With --prompt the generated text is streamed to "
+      "stdout first.",
+      "gqa-generate"};
+  app.footer(
+      "Environment: GQA_* variables tune the cuda backend's kernels (each default measured on an H200), set the "
+      "cpu backend's threads and the communicators' time limits: --help-env lists them. "
+      "Exit status: 0 done; 2 a usage error (what the flags alone rule out, or ranks started with different "
+      "flags); 1 any other error (checkpoint, prompt or a file's contents, device, communicator or launch, flags "
+      "this machine or job cannot run such as --comm nccl with no GPU, a --kv-blocks too small for prompt + "
+      "--max-new-tokens), on every rank.");
+  add_setup_options(app, o);
+  PromptArgs p;
+  add_prompt_options(app, o, p);
+  add_generation_options(app, o);
   // (a callback, so that it needs no --model, as --help: it runs before the required options are
   // checked, and CLI::Success ends the parse with exit status 0)
   app.add_flag_callback(
       "--help-env",
-      [print, &env_paragraphs] {
+      [print] {
         if (print) {
-          for (const std::string& p : env_paragraphs) std::cout << wrap_text(p, 100) << "\n\n";
+          for (const std::string& para : generate_env_paragraphs()) std::cout << wrap_text(para, 100) << "\n\n";
         }
         throw CLI::Success();
       },
@@ -213,33 +232,9 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
                                                     "communicators, tokenizer), then exit");
   try {
     app.parse(argc, argv);
-    o->has_prompt_text = text_opt->count() > 0 || text_file_opt->count() > 0;
-    GQA_CHECK(tokens_opt->count() > 0 || tokens_file_opt->count() > 0 || o->has_prompt_text,
-              "give the prompt as --prompt TEXT, --prompt-tokens IDS, --prompt-file or --prompt-tokens-file");
-    GQA_CHECK(!o->chat || o->has_prompt_text, "--chat needs --prompt TEXT (or --prompt-file)");
-    // Given, not non-empty: --system "" is an empty system turn, which templates render (ChatML's
-    // "<|im_start|>system\n<|im_end|>") instead of their default system prompt (Qwen2's).
-    o->has_system = system_opt->count() > 0;
-    GQA_CHECK(!o->has_system || o->chat, "--system needs --chat");
-    GQA_CHECK(!(o->comm == "nccl" && o->backend == "cpu"),
-              "--comm nccl needs --backend cuda (NCCL moves GPU buffers); use --comm mpi");
-    GQA_CHECK(o->stop.empty() || o->has_prompt_text, "--stop needs --prompt TEXT (stop strings match generated text)");
-    for (const std::string& stop : o->stop) GQA_CHECK(!stop.empty(), "--stop needs a non-empty string");
-    if (tokens_opt->count() > 0) o->prompt_tokens = parse_token_list(prompt_tokens);
-    validate(o->sampling);
-    // Options that would change nothing: said, not refused (as transformers warns of top_k when greedy).
-    const auto warn = [&](const std::string& line) {
+    check_flags(app, p, o, [&](const std::string& line) {
       if (print) err << "gqa-generate: warning: " << line << "\n";
-    };
-    if (o->sampling.temperature == 0 &&
-        (app.count("--top-k") > 0 || app.count("--top-p") > 0 || app.count("--seed") > 0)) {
-      warn("--top-k, --top-p and --seed have no effect at --temperature 0 (greedy decoding)");
-    }
-    if (!o->tokenizer.empty() && !o->has_prompt_text) warn("--tokenizer has no effect with --prompt-tokens");
-    if (o->backend == "cpu" && app.count("--dtype") > 0 && o->dtype != "f32") {
-      warn("--dtype " + o->dtype + " has no effect on the cpu backend (it computes in f32)");
-    }
-    if (o->backend == "cpu" && o->no_graphs) warn("--no-graphs has no effect on the cpu backend (it has no CUDA graphs)");
+    });
   } catch (const CLI::ParseError& e) {
     if (!print) return e.get_exit_code() == 0 ? 0 : 2;
     // (the parser's own messages, like every other error, begin with the tool's name)
@@ -250,20 +245,8 @@ int parse_generate_options(int argc, char** argv, bool print, GenerateOptions* o
     if (print) err << "gqa-generate: " << e.what() << "\n";
     return 2;
   }
-  // The prompt files: what they hold is the input, not the flags (exit 1, as for a bad prompt).
   try {
-    if (!prompt_file.empty()) {
-      o->prompt_file_flag = "--prompt-file";
-      o->prompt_file = prompt_file;
-      o->prompt_text = read_regular_file_text(prompt_file, "--prompt-file", kMaxPromptFileBytes, "a prompt file");
-    }
-    if (!tokens_file.empty()) {
-      o->prompt_file_flag = "--prompt-tokens-file";
-      o->prompt_file = tokens_file;
-      o->prompt_tokens = parse_token_text(
-          read_regular_file_text(tokens_file, "--prompt-tokens-file", kMaxPromptFileBytes, "a prompt file"),
-          "--prompt-tokens-file " + tokens_file);
-    }
+    read_prompt_files(p, o);
   } catch (const Error& e) {
     if (print) err << "gqa-generate: " << e.what() << "\n";
     return 1;
