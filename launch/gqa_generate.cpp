@@ -76,21 +76,14 @@ void check_writable(const std::string& path, const char* flag) {
   GQA_CHECK(::access(dir.c_str(), W_OK) == 0, flag << " " << path << ": folder " << dir.string() << " is not writable");
 }
 
-// Everything that can fail because of the user's input, on every rank.
-Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, bool verbose) {
-  Loaded l;
-  const auto t0 = std::chrono::steady_clock::now();
-  GQA_CHECK(!std::filesystem::is_regular_file(o.model_dir),
-            "--model " << o.model_dir << " is a file: give the checkpoint's folder (config.json and the safetensors)");
-  std::string config_file;
-  l.config_text = gqa::ModelConfig::read_json_text(o.model_dir + "/config.json", &config_file);
-  l.config = gqa::ModelConfig::from_json_text(l.config_text, config_file);
-  if (!o.ignore_eos) l.generation_eos = gqa::read_generation_eos_ids(o.model_dir, l.config.vocab_size);
+// The prompt's token ids (l.prompt; with a text prompt, l.text: its tokenizer), checked against
+// config.json's vocabulary (config_file: where it was read); `say` prints the tokenizer's warnings.
+void load_prompt(const GenerateOptions& o, bool say, const std::string& config_file, Loaded& l) {
   l.prompt = o.prompt_tokens;
   if (o.has_prompt_text) {  // every rank encodes the same text the same way: no broadcast needed
     l.text = gqa::encode_text_prompt(o);
     l.prompt = l.text->ids();
-    for (const std::string& w : l.text->warnings()) warning(comm.rank() == 0, w);  // (-q too)
+    for (const std::string& w : l.text->warnings()) warning(say, w);  // (-q too)
   }
   try {
     gqa::validate_prompt(l.prompt, l.config.vocab_size);
@@ -103,6 +96,30 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
                      (o.tokenizer.empty() ? "in --model's folder" : "--tokenizer " + o.tokenizer) +
                      " gave it, so it does not match this model");
   }
+}
+
+// The KV cache's blocks: --kv-blocks, or enough for `positions` (what: the run, for the message).
+int64_t kv_blocks(const GenerateOptions& o, int64_t positions, const std::string& what) {
+  const int64_t needed = gqa::PagedKvCache::blocks_for(positions, o.block_size);
+  const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : needed;
+  GQA_CHECK(blocks >= needed, "KV cache of " << blocks << (blocks == 1 ? " block" : " blocks") << " x " << o.block_size
+                                             << " tokens cannot hold " << positions << " positions (" << what
+                                             << ": the last new token is not fed back); raise --kv-blocks to "
+                                             << needed << " or more");
+  return blocks;
+}
+
+// Everything that can fail because of the user's input, on every rank.
+Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, bool verbose) {
+  Loaded l;
+  const auto t0 = std::chrono::steady_clock::now();
+  GQA_CHECK(!std::filesystem::is_regular_file(o.model_dir),
+            "--model " << o.model_dir << " is a file: give the checkpoint's folder (config.json and the safetensors)");
+  std::string config_file;
+  l.config_text = gqa::ModelConfig::read_json_text(o.model_dir + "/config.json", &config_file);
+  l.config = gqa::ModelConfig::from_json_text(l.config_text, config_file);
+  if (!o.ignore_eos) l.generation_eos = gqa::read_generation_eos_ids(o.model_dir, l.config.vocab_size);
+  load_prompt(o, comm.rank() == 0, config_file, l);
   // Checked here, before loading, as Generator checks it again (the same count of positions).
   const std::string what = "the prompt (" + std::to_string(l.prompt.size()) + " tokens) with --max-new-tokens " +
                            std::to_string(o.max_new_tokens);
@@ -117,15 +134,9 @@ Loaded load(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, b
                           " positions, past the model's max_position_embeddings (" +
                           std::to_string(l.config.max_position_embeddings) + "); output quality may degrade");
   }
-  const int64_t needed = gqa::PagedKvCache::blocks_for(l.positions, o.block_size);
-  const int64_t blocks = o.kv_blocks > 0 ? o.kv_blocks : needed;
-  GQA_CHECK(blocks >= needed, "KV cache of " << blocks << (blocks == 1 ? " block" : " blocks") << " x " << o.block_size
-                                             << " tokens cannot hold "
-                                             << l.positions << " positions (" << what
-                                             << ": the last new token is not fed back); raise --kv-blocks to "
-                                             << needed << " or more");
   // The KV cache's size, before any weight is read (a run it cannot hold ends here, not after a load).
-  const gqa::KvCacheShape kv_shape = gqa::kv_cache_shape_for(l.config, plan.rank(comm.rank()), blocks, o.block_size);
+  const gqa::KvCacheShape kv_shape =
+      gqa::kv_cache_shape_for(l.config, plan.rank(comm.rank()), kv_blocks(o, l.positions, what), o.block_size);
   gqa::PagedKvCache::check_shape(kv_shape, l.ops->compute_dtype(), *l.ops);
   progress(verbose, "loading " + o.model_dir + " (" + l.config.architecture + ", " +
                         std::to_string(l.config.num_hidden_layers) + " layers, " +
@@ -233,10 +244,10 @@ std::string differs_from_rank0(const LoadFingerprint& mine, const LoadFingerprin
   return out;
 }
 
-int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
+// Loads on every rank, then agrees: all ranks go on (true: `l` loaded alike everywhere), or all
+// stop with a message (false), before any collective of the model.
+bool load_and_agree(const GenerateOptions& o, gqa::Communicator& comm, int local_rank, bool verbose, Loaded& l) {
   const bool rank0 = comm.rank() == 0;
-  const bool verbose = rank0 && !o.quiet;
-  Loaded l;
   std::string error;
   LoadFingerprint loaded_as;  // what the ranks must agree on beside the arguments
   try {
@@ -259,19 +270,20 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
       error.empty() && !what.empty()) {
     error = "differs from rank 0 in its " + what + " (every rank must read the same checkpoint and tokenizer)";
   }
-  // Agree before any collective of the model: all ranks go on, or all stop with a message.
-  if (!comm.all_ok(error.empty())) {
-    // Usually every rank sees the same problem: then rank 0 alone reports it. Otherwise each
-    // failing rank reports its own, prefixed with its rank.
-    int32_t rank0_failed = rank0 && !error.empty() ? 1 : 0;
-    comm.broadcast(&rank0_failed, sizeof(rank0_failed), 0);
-    if (rank0_failed ? rank0 : !error.empty()) {
-      const std::string who = rank0 ? "" : "rank " + std::to_string(comm.rank()) + ": ";
-      std::cerr << "gqa-generate: " + who + error + "\n" << std::flush;
-    }
-    return 1;
+  if (comm.all_ok(error.empty())) return true;
+  // Usually every rank sees the same problem: then rank 0 alone reports it. Otherwise each failing
+  // rank reports its own, prefixed with its rank.
+  int32_t rank0_failed = rank0 && !error.empty() ? 1 : 0;
+  comm.broadcast(&rank0_failed, sizeof(rank0_failed), 0);
+  if (rank0_failed ? rank0 : !error.empty()) {
+    const std::string who = rank0 ? "" : "rank " + std::to_string(comm.rank()) + ": ";
+    std::cerr << "gqa-generate: " + who + error + "\n" << std::flush;
   }
+  return false;
+}
 
+// The generation the flags ask for, of the loaded model and prompt.
+gqa::GenerateRequest make_request(const GenerateOptions& o, const Loaded& l, bool verbose) {
   gqa::GenerateRequest req;
   req.prompt = l.prompt;
   req.max_new_tokens = o.max_new_tokens;
@@ -292,6 +304,50 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
       progress(true, "prefill " + std::to_string(done) + "/" + std::to_string(total) + " tokens");
     };
   }
+  return req;
+}
+
+// Rank 0's output: the timing line, the JSON result line, the logits file.
+void report_result(const GenerateOptions& o, const Loaded& l, const gqa::GenerateResult& res, bool verbose) {
+  // The first token is drawn from the prefill's last row; each later one takes a decode step, and
+  // the rate is over those steps alone.
+  char buf[240];
+  const size_t steps = res.tokens.empty() ? 0 : res.tokens.size() - 1;
+  const double tps = res.decode_seconds > 0 ? static_cast<double>(steps) / res.decode_seconds : 0;
+  std::snprintf(buf, sizeof(buf), "prefill %zu tokens (chunks of %lld) in %.3f s", l.prompt.size(),
+                static_cast<long long>(o.prefill_chunk), res.prefill_seconds);
+  std::string stats = buf;
+  if (res.tokens.empty()) {
+    stats += "; no token generated";
+  } else if (steps == 0) {
+    stats += ", giving the only token";
+  } else {
+    std::snprintf(buf, sizeof(buf), ", giving the first token; then %zu more in %.3f s (%.1f tok/s)", steps,
+                  res.decode_seconds, tps);
+    stats += buf;
+  }
+  stats += "; stop: " + res.finish_reason;
+  if (res.whole_row_draws > 0) {  // (T > 1, top_k 0) draws the ranks' candidates could not decide
+    stats += "; " + std::to_string(res.whole_row_draws) + " draws gathered the whole logit row";
+  }
+  progress(verbose, stats);
+  nlohmann::ordered_json j;
+  j["prompt_tokens"] = l.prompt;
+  j["generated_tokens"] = res.tokens;
+  std::cout << j.dump() << std::endl;
+  GQA_CHECK(std::cout.good(), "cannot write the result to stdout");
+  if (!o.dump_logits.empty()) {  // (after the tokens: a failed write does not lose them)
+    gqa::write_npy_f32(o.dump_logits, res.logits.data(), {res.logit_rows, l.config.vocab_size});
+    progress(verbose, "wrote " + std::to_string(res.logit_rows) + " logit rows to " + o.dump_logits);
+  }
+}
+
+int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
+  const bool rank0 = comm.rank() == 0;
+  const bool verbose = rank0 && !o.quiet;
+  Loaded l;
+  if (!load_and_agree(o, comm, local_rank, verbose, l)) return 1;
+  gqa::GenerateRequest req = make_request(o, l, verbose);
   std::unique_ptr<gqa::TextStreamer> streamer;
   if (rank0 && l.text) {
     streamer = l.text->streamer(l.prompt, o.stop, std::cout);
@@ -307,40 +363,7 @@ int run(const GenerateOptions& o, gqa::Communicator& comm, int local_rank) {
   };
   const gqa::GenerateResult res = gen.generate(req, on_token);
   if (streamer) streamer->finish();
-
-  if (rank0) {
-    // The first token is drawn from the prefill's last row; each later one takes a decode step, and
-    // the rate is over those steps alone.
-    char buf[240];
-    const size_t steps = res.tokens.empty() ? 0 : res.tokens.size() - 1;
-    const double tps = res.decode_seconds > 0 ? static_cast<double>(steps) / res.decode_seconds : 0;
-    std::snprintf(buf, sizeof(buf), "prefill %zu tokens (chunks of %lld) in %.3f s", l.prompt.size(),
-                  static_cast<long long>(o.prefill_chunk), res.prefill_seconds);
-    std::string stats = buf;
-    if (res.tokens.empty()) {
-      stats += "; no token generated";
-    } else if (steps == 0) {
-      stats += ", giving the only token";
-    } else {
-      std::snprintf(buf, sizeof(buf), ", giving the first token; then %zu more in %.3f s (%.1f tok/s)", steps,
-                    res.decode_seconds, tps);
-      stats += buf;
-    }
-    stats += "; stop: " + res.finish_reason;
-    if (res.whole_row_draws > 0) {  // (T > 1, top_k 0) draws the ranks' candidates could not decide
-      stats += "; " + std::to_string(res.whole_row_draws) + " draws gathered the whole logit row";
-    }
-    progress(verbose, stats);
-    nlohmann::ordered_json j;
-    j["prompt_tokens"] = l.prompt;
-    j["generated_tokens"] = res.tokens;
-    std::cout << j.dump() << std::endl;
-    GQA_CHECK(std::cout.good(), "cannot write the result to stdout");
-    if (!o.dump_logits.empty()) {  // (after the tokens: a failed write does not lose them)
-      gqa::write_npy_f32(o.dump_logits, res.logits.data(), {res.logit_rows, l.config.vocab_size});
-      progress(verbose, "wrote " + std::to_string(res.logit_rows) + " logit rows to " + o.dump_logits);
-    }
-  }
+  if (rank0) report_result(o, l, res, verbose);
   return 0;
 }
 
