@@ -65,10 +65,12 @@ inline bool parse_size(std::string text, long long& out) {
 inline CLI::Validator size_in(long long min, long long max = LLONG_MAX) {
   return CLI::Validator(
       [min, max](std::string& value) -> std::string {
-        if (std::string why = leading_zero(value); !why.empty()) return why;
+        if (value.empty()) return "needs a whole number, got ''";
         long long v = 0;
-        if (value == "0") {
+        if (value == "0" || value == "0K" || value == "0k") {
           v = 0;
+        } else if (std::string why = leading_zero(value); !why.empty()) {
+          return why;
         } else if (!parse_size(value, v)) {
           const size_t digits = value.find_first_not_of("0123456789");
           const bool number = digits != 0 && (digits == std::string::npos ||

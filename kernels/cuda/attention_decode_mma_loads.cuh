@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_decode_mma.h"
 #include "kernels/cuda/attention_decode_params.cuh"
 #include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/decode_group_layout.h"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <iostream>
@@ -43,7 +44,7 @@ std::string PythonRun::failure() const {
 PythonRun run_python(const std::string& python, const std::string& dir, const std::string& script,
                      const std::vector<std::string>& args, double timeout_s) {
   PythonRun r;
-  r.timeout_s = std::max(1.0, timeout_s);
+  r.timeout_s = std::max(1.0, std::round(timeout_s));  // (as timeout(1) is given it: whole seconds)
   std::string cmd = strf("timeout -k 10 %.0f ", r.timeout_s) + shell_quote(python) + " " +
                     shell_quote(dir + "/" + script);
   for (const std::string& a : args) {

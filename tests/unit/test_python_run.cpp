@@ -99,7 +99,25 @@ TEST_F(PythonRunTest, KilledBySignal) {
   EXPECT_EQ(r.exit_code, 137);  // (timeout(1) passes the child's death on as 128 + 9)
   EXPECT_FALSE(r.has_result);
   // (not "timed out", which 137 also means after timeout(1)'s own KILL: it ran well within 30 s)
-  EXPECT_EQ(r.failure().rfind("killed by signal 9 after 0 s, before its 30 s limit", 0), 0u) << r.failure();
+  const std::string why = r.failure();
+  EXPECT_EQ(why.rfind("killed by signal 9 after ", 0), 0u) << why;
+  EXPECT_NE(why.find(" s, before its 30 s limit"), std::string::npos) << why;
+}
+
+// A script that ignores timeout(1)'s TERM is killed 10 s later (exit 137): past its limit, so a
+// timeout, not a kill before it.
+TEST_F(PythonRunTest, KillAfterTheIgnoredTermIsATimeout) {
+  script("stubborn.sh", "trap '' TERM\nsleep 30\n");
+  const PythonRun r = run("stubborn.sh", 1);
+  EXPECT_EQ(r.exit_code, 137);
+  EXPECT_GE(r.elapsed_s, 1.0);
+  EXPECT_EQ(r.failure(), "timed out after 1 s (its share of --budget-s: a larger budget gives it more)");
+}
+
+TEST_F(PythonRunTest, LimitIsWholeSecondsAsTimeoutIsGivenIt) {
+  script("quick.sh", "echo 'GQA_BENCH_JSON {\"status\": \"ok\"}'\n");
+  EXPECT_EQ(run("quick.sh", 12.6).timeout_s, 13);  // (timeout(1) is given "13")
+  EXPECT_EQ(run("quick.sh", 12.4).timeout_s, 12);
 }
 
 }  // namespace
