@@ -20,10 +20,10 @@ int parse_attn_bench_options(int argc, char** argv, AttnBenchOptions& opt) {
              "error.\n");
   bench_options(app, GQA_VERSION);
   app.add_flag("--check", opt.check, "first check one batch against the CPU twin (default kernel and the opt-ins)");
-  app.add_option("--runs", opt.runs, "timed calls per shape, median (after 5 warm-up calls)")
+  app.add_option("--runs", opt.runs, "timed calls per shape, median (after 5 warm-up calls; at most 100000)")
       ->transform(size_in(1, 100000))
       ->capture_default_str();
-  app.add_option("--splits", opt.splits, "force N KV splits (0: the plan's)")
+  app.add_option("--splits", opt.splits, "force N KV splits (0: the plan's; at most 2^20)")
       ->transform(size_in(0, 1 << 20))
       ->capture_default_str();
   app.add_flag("--sweep", opt.sweep,

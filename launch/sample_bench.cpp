@@ -77,10 +77,10 @@ int main(int argc, char** argv) {
       "gqa-sample-bench"};
   app.footer("Exit status: 0 done, 2 a usage error (flags), 1 out of memory.\n");
   gqa::bench_options(app, GQA_VERSION);
-  app.add_option("--vocab", vocab, "logits per row (Llama-3's vocabulary)")
+  app.add_option("--vocab", vocab, "logits per row (the default: Llama-3's vocabulary; at most 2^24)")
       ->transform(gqa::size_in(1, kMaxVocab))
       ->capture_default_str();
-  app.add_option("--runs", runs, "draws timed per row and rule")
+  app.add_option("--runs", runs, "draws timed per row and rule (at most 100000)")
       ->transform(gqa::size_in(1, kMaxRuns))
       ->capture_default_str();
   if (const int status = gqa::parse_or_exit_status(app, argc, argv); status >= 0) return status;
