@@ -34,7 +34,7 @@ int parse_attn_bench_options(int argc, char** argv, AttnBenchOptions& opt) {
       ->transform(CLI::Validator(
           [](std::string& v) -> std::string {
             long long n = 0;
-            if (!parse_size(v, n) || (n != 8192 && n != 32768 && n != 131072)) {
+            if (parse_size(v, n) != SizeText::kSize || (n != 8192 && n != 32768 && n != 131072)) {
               return "takes 8K, 32K or 128K (8192, 32768, 131072), got '" + v + "'";
             }
             v = std::to_string(n);

@@ -10,6 +10,7 @@
 #include <cfloat>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <regex>
 #include <sstream>
@@ -43,64 +44,70 @@ inline CLI::Validator at_least(long long min, long long max = LLONG_MAX) {
       "INT>=" + std::to_string(min));
 }
 
-// "32768" or "32K" (also "32k": x 1024) as a positive number; false for anything else (empty, not
-// digits, a leading 0, past LLONG_MAX once multiplied). The benchmarks' lengths and lists.
-inline bool parse_size(std::string text, long long& out) {
+// What a size's text is: "32768" or "32K" (also "32k": x 1024), a number >= 0 (kSize); digits past
+// LLONG_MAX once multiplied (kTooLarge); anything else (empty, not digits, a leading 0 before other
+// digits, which could be meant as octal) kNotASize. The benchmarks' lengths and lists.
+enum class SizeText { kSize, kTooLarge, kNotASize };
+inline SizeText parse_size(std::string text, long long& out) {
   long long mult = 1;
   if (!text.empty() && (text.back() == 'K' || text.back() == 'k')) {
     mult = 1024;
     text.pop_back();
   }
-  if (text.empty() || text.size() > 18 || text[0] == '0' || text.find_first_not_of("0123456789") != std::string::npos) {
-    return false;  // (18 digits stay below LLONG_MAX; a leading 0 could be meant as octal)
+  if (text.empty() || (text.size() > 1 && text[0] == '0') ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return SizeText::kNotASize;
   }
+  if (text.size() > 18) return SizeText::kTooLarge;  // (18 digits stay below LLONG_MAX)
   const long long v = std::stoll(text);
-  if (v > LLONG_MAX / mult) return false;
+  if (v > LLONG_MAX / mult) return SizeText::kTooLarge;
   out = v * mult;
-  return true;
+  return SizeText::kSize;
 }
 
-// An integer option in [min, max] that may be written with a K suffix (parse_size; "0" where min is
-// 0); the value is rewritten to its digits for CLI11's conversion.
+// "a,b,c" -> {"a", "b", "c"} (an empty text is one empty item).
+inline std::vector<std::string> split_on_commas(const std::string& text) {
+  std::vector<std::string> items;
+  for (size_t i = 0; i <= text.size();) {
+    const size_t j = std::min(text.find(',', i), text.size());
+    items.push_back(text.substr(i, j - i));
+    i = j + 1;
+  }
+  return items;
+}
+
+// An integer option in [min, max] that may be written with a K suffix (parse_size); the value is
+// rewritten to its digits for CLI11's conversion.
 inline CLI::Validator size_in(long long min, long long max = LLONG_MAX) {
   return CLI::Validator(
       [min, max](std::string& value) -> std::string {
         if (value.empty()) return "needs a whole number, got ''";
         long long v = 0;
-        if (value == "0" || value == "0K" || value == "0k") {
-          v = 0;
-        } else if (std::string why = leading_zero(value); !why.empty()) {
-          return why;
-        } else if (!parse_size(value, v)) {
-          const size_t digits = value.find_first_not_of("0123456789");
-          const bool number = digits != 0 && (digits == std::string::npos ||
-                                              (digits + 1 == value.size() && (value[digits] == 'K' || value[digits] == 'k')));
-          if (number) return "must be at most " + std::to_string(max) + ", got " + value;  // (past LLONG_MAX)
+        const SizeText read = parse_size(value, v);
+        if (read == SizeText::kNotASize) {
+          if (std::string why = leading_zero(value); !why.empty()) return why;
           return "'" + value + "' is not a whole number (digits, optionally with a K suffix: 32768 or 32K)";
         }
+        if (read == SizeText::kTooLarge || v > max) return "must be at most " + std::to_string(max) + ", got " + value;
         if (v < min) return "must be at least " + std::to_string(min) + ", got " + value;
-        if (v > max) return "must be at most " + std::to_string(max) + ", got " + value;
         value = std::to_string(v);
         return {};
       },
       "");
 }
 
-// A comma-separated list of sizes ("1K,8K,32768"), each as parse_size reads it; the value is
-// rewritten to their digits ("1024,8192,32768"), which split_sizes reads.
+// A comma-separated list of positive sizes ("1K,8K,32768"), each as parse_size reads it; the value
+// is rewritten to their digits ("1024,8192,32768"), which split_sizes reads.
 inline CLI::Validator size_list() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
         std::string digits;
-        size_t i = 0;
-        while (i <= value.size()) {
-          const size_t j = std::min(value.find(',', i), value.size());
+        for (const std::string& item : split_on_commas(value)) {
           long long v = 0;
-          if (!parse_size(value.substr(i, j - i), v)) {
+          if (parse_size(item, v) != SizeText::kSize || v <= 0) {
             return "'" + value + "' is not a list of positive sizes (e.g. 1K,8K,32768)";
           }
           digits += (digits.empty() ? "" : ",") + std::to_string(v);
-          i = j + 1;
         }
         value = digits;
         return {};
@@ -109,13 +116,9 @@ inline CLI::Validator size_list() {
 }
 
 // What size_list left: "1024,8192" -> {1024, 8192}.
-inline std::vector<long long> split_sizes(const std::string& digits) {
-  std::vector<long long> out;
-  for (size_t i = 0; i <= digits.size();) {
-    const size_t j = std::min(digits.find(',', i), digits.size());
-    out.push_back(std::stoll(digits.substr(i, j - i)));
-    i = j + 1;
-  }
+inline std::vector<int64_t> split_sizes(const std::string& digits) {
+  std::vector<int64_t> out;
+  for (const std::string& item : split_on_commas(digits)) out.push_back(std::stoll(item));
   return out;
 }
 

@@ -39,27 +39,24 @@ constexpr const char* kWhatItPrints =
 void add_flags(CLI::App& app, Options& o) {
   const auto list = [&](const char* name, std::vector<int64_t>& field, const std::string& what) {
     app.add_option_function<std::string>(
-           name,
-           [&field](const std::string& digits) {
-             field.clear();
-             for (long long v : split_sizes(digits)) field.push_back(v);
-           },
-           what)
-        ->transform(size_list())->type_name("LIST");
+           name, [&field](const std::string& digits) { field = split_sizes(digits); }, what)
+        ->transform(size_list())
+        ->type_name("LIST");
+  };
+  // A count or length (K suffix allowed) in [min, max], its default shown.
+  const auto count = [&](const char* name, auto& field, const std::string& what, long long min,
+                         long long max = LLONG_MAX) {
+    app.add_option(name, field, what)->transform(size_in(min, max))->capture_default_str();
   };
   list("--contexts", o.contexts, "decode contexts (default 1K,8K,32K,128K)");
   list("--batches", o.batches, "decode batch sizes (default 1,16)");
   list("--prefill", o.prefill_lengths, "prefill prompt lengths (default 8K,32K,128K)");
   list("--spectrum-contexts", o.spectrum_contexts, "contexts of --spectrum (default 8K,32K)");
-  app.add_option("--prefill-chunk", o.prefill_chunk, "prompt tokens per forward step")
-      ->transform(size_in(1))
-      ->capture_default_str();
-  app.add_option("--layers", o.layers, "layers of the 70B shard")->transform(size_in(1))->capture_default_str();
-  app.add_option("--runs", o.runs, "timed runs per op")->transform(size_in(1, INT_MAX))->capture_default_str();
-  app.add_option("--warmup", o.warmup, "warm-up runs per op")->transform(size_in(1, INT_MAX))->capture_default_str();
-  app.add_option("--step-runs", o.step_runs, "timed decode steps per case")
-      ->transform(size_in(1, INT_MAX))
-      ->capture_default_str();
+  count("--prefill-chunk", o.prefill_chunk, "prompt tokens per forward step", 1);
+  count("--layers", o.layers, "layers of the 70B shard", 1);
+  count("--runs", o.runs, "timed runs per op", 1, INT_MAX);
+  count("--warmup", o.warmup, "warm-up runs per op", 1, INT_MAX);
+  count("--step-runs", o.step_runs, "timed decode steps per case", 1, INT_MAX);
   app.add_flag_callback("--no-decode", [&o] { o.decode = false; }, "leave the decode sections out");
   app.add_flag_callback("--no-prefill", [&o] { o.prefill = false; }, "leave the prefill sections out");
   app.add_flag("--spectrum", o.spectrum, "MHA / GQA-8 / MQA decode step and KV bytes per token");
@@ -73,15 +70,9 @@ void add_flags(CLI::App& app, Options& o) {
       ->type_name("DIR")
       ->check(non_empty_path())
       ->capture_default_str();
-  app.add_option("--peer-layers", o.peer_layers, "layers of the 8B shape python writes")
-      ->transform(size_in(1))
-      ->capture_default_str();
-  app.add_option("--prompt-len", o.prompt_len, "prompt tokens of the 8B comparison")
-      ->transform(size_in(1))
-      ->capture_default_str();
-  app.add_option("--new-tokens", o.new_tokens, "tokens generated in the 8B comparison")
-      ->transform(size_in(2))
-      ->capture_default_str();
+  count("--peer-layers", o.peer_layers, "layers of the 8B shape python writes", 1);
+  count("--prompt-len", o.prompt_len, "prompt tokens of the 8B comparison", 1);
+  count("--new-tokens", o.new_tokens, "tokens generated in the 8B comparison", 2);
   app.add_option("--budget-s", o.budget_s, "wall-clock budget of the whole run, seconds")
       ->check(positive_number())
       ->capture_default_str();

@@ -16,7 +16,7 @@ namespace {
 struct Parsed {
   int status = 0;
   long long n = -7;
-  std::vector<long long> list;
+  std::vector<int64_t> list;
   double x = -1;
 };
 Parsed parse(std::vector<std::string> args, long long min = 1, long long max = 1000000) {
@@ -56,8 +56,8 @@ TEST(CliChecks, SizesRefused) {
 }
 
 TEST(CliChecks, SizeLists) {
-  EXPECT_EQ(parse({"--list", "1K,8K,32768"}).list, (std::vector<long long>{1024, 8192, 32768}));
-  EXPECT_EQ(parse({"--list", "7"}).list, (std::vector<long long>{7}));
+  EXPECT_EQ(parse({"--list", "1K,8K,32768"}).list, (std::vector<int64_t>{1024, 8192, 32768}));
+  EXPECT_EQ(parse({"--list", "7"}).list, (std::vector<int64_t>{7}));
   for (const char* bad : {"", ",", "1K,", ",1K", "1K,,8K", "1K, 8K", "1K,x", "0", "1K,0", "9007199254740992K"}) {
     EXPECT_EQ(parse({"--list", bad}).status, 2) << "'" << bad << "'";
   }
@@ -75,7 +75,7 @@ TEST(CliChecks, AFlagGivenAgainOverrides) {
   const Parsed p = parse({"--n", "3", "--list", "1K", "--n", "4K", "--list", "2,3"});
   EXPECT_EQ(p.status, -1);
   EXPECT_EQ(p.n, 4096);
-  EXPECT_EQ(p.list, (std::vector<long long>{2, 3}));
+  EXPECT_EQ(p.list, (std::vector<int64_t>{2, 3}));
   EXPECT_EQ(parse({"--n", "x", "--n", "3"}).status, 2);  // (each value is checked, not only the last)
 }
 
